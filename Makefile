@@ -1,0 +1,36 @@
+# cleanroom — every target brings its own Node 24 (from the npm registry, into node_modules).
+SHELL := /bin/bash
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+NODE := $(CURDIR)/node_modules/.bin/node
+
+.PHONY: install proto typecheck test test-unit test-containers demo bench e2e pki clean
+
+install: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@$(NODE) --version | grep -q '^v2[4-9]' || { echo "node_modules/.bin/node is not Node >= 24"; exit 1; }
+	@touch $@
+
+proto: install
+	$(NODE) scripts/gen-proto.ts
+
+typecheck: install
+	tsc -p tsconfig.json
+
+test-unit: install
+	vitest run --project unit
+
+test-containers: install
+	vitest run --project containers
+
+test: typecheck test-unit test-containers
+
+demo: install
+	$(NODE) cli/src/main.ts simulate --out out/demo
+
+bench: install
+	$(NODE) bench/bench.ts
+
+clean:
+	rm -rf out node_modules

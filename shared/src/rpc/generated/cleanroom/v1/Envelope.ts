@@ -1,0 +1,15 @@
+// Original file: /work/main/proto/cleanroom/v1/envelope.proto
+
+import type { Signature as _cleanroom_v1_Signature, Signature__Output as _cleanroom_v1_Signature__Output } from '../../cleanroom/v1/Signature.ts';
+
+export interface Envelope {
+  'payloadType'?: (string);
+  'payload'?: (Buffer | Uint8Array | string);
+  'signatures'?: (_cleanroom_v1_Signature)[];
+}
+
+export interface Envelope__Output {
+  'payloadType': (string);
+  'payload': (Buffer);
+  'signatures': (_cleanroom_v1_Signature__Output)[];
+}

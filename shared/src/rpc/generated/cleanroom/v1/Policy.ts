@@ -1,0 +1,19 @@
+// Original file: /work/main/proto/cleanroom/v1/session.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface Policy {
+  'decoyRatio'?: (number);
+  'minCohort'?: (number);
+  'noiseScale'?: (number | string);
+  'sizeBuckets'?: (number | string | Long)[];
+  'evaluationQuota'?: (number | string | Long);
+}
+
+export interface Policy__Output {
+  'decoyRatio': (number);
+  'minCohort': (number);
+  'noiseScale': (number);
+  'sizeBuckets': (string)[];
+  'evaluationQuota': (string);
+}

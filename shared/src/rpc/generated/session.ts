@@ -1,0 +1,55 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { Abort as _cleanroom_v1_Abort, Abort__Output as _cleanroom_v1_Abort__Output } from './cleanroom/v1/Abort.ts';
+import type { Ack as _cleanroom_v1_Ack, Ack__Output as _cleanroom_v1_Ack__Output } from './cleanroom/v1/Ack.ts';
+import type { AttributeTotal as _cleanroom_v1_AttributeTotal, AttributeTotal__Output as _cleanroom_v1_AttributeTotal__Output } from './cleanroom/v1/AttributeTotal.ts';
+import type { BlindedBatch as _cleanroom_v1_BlindedBatch, BlindedBatch__Output as _cleanroom_v1_BlindedBatch__Output } from './cleanroom/v1/BlindedBatch.ts';
+import type { Checkpoint as _cleanroom_v1_Checkpoint, Checkpoint__Output as _cleanroom_v1_Checkpoint__Output } from './cleanroom/v1/Checkpoint.ts';
+import type { CiphertextBatch as _cleanroom_v1_CiphertextBatch, CiphertextBatch__Output as _cleanroom_v1_CiphertextBatch__Output } from './cleanroom/v1/CiphertextBatch.ts';
+import type { CohortProfile as _cleanroom_v1_CohortProfile, CohortProfile__Output as _cleanroom_v1_CohortProfile__Output } from './cleanroom/v1/CohortProfile.ts';
+import type { Envelope as _cleanroom_v1_Envelope, Envelope__Output as _cleanroom_v1_Envelope__Output } from './cleanroom/v1/Envelope.ts';
+import type { Header as _cleanroom_v1_Header, Header__Output as _cleanroom_v1_Header__Output } from './cleanroom/v1/Header.ts';
+import type { LookalikeResult as _cleanroom_v1_LookalikeResult, LookalikeResult__Output as _cleanroom_v1_LookalikeResult__Output } from './cleanroom/v1/LookalikeResult.ts';
+import type { OpenSession as _cleanroom_v1_OpenSession, OpenSession__Output as _cleanroom_v1_OpenSession__Output } from './cleanroom/v1/OpenSession.ts';
+import type { Policy as _cleanroom_v1_Policy, Policy__Output as _cleanroom_v1_Policy__Output } from './cleanroom/v1/Policy.ts';
+import type { PrepareSession as _cleanroom_v1_PrepareSession, PrepareSession__Output as _cleanroom_v1_PrepareSession__Output } from './cleanroom/v1/PrepareSession.ts';
+import type { SessionAccepted as _cleanroom_v1_SessionAccepted, SessionAccepted__Output as _cleanroom_v1_SessionAccepted__Output } from './cleanroom/v1/SessionAccepted.ts';
+import type { SessionKeys as _cleanroom_v1_SessionKeys, SessionKeys__Output as _cleanroom_v1_SessionKeys__Output } from './cleanroom/v1/SessionKeys.ts';
+import type { SessionResult as _cleanroom_v1_SessionResult, SessionResult__Output as _cleanroom_v1_SessionResult__Output } from './cleanroom/v1/SessionResult.ts';
+import type { Signature as _cleanroom_v1_Signature, Signature__Output as _cleanroom_v1_Signature__Output } from './cleanroom/v1/Signature.ts';
+import type { TokenBatch as _cleanroom_v1_TokenBatch, TokenBatch__Output as _cleanroom_v1_TokenBatch__Output } from './cleanroom/v1/TokenBatch.ts';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  cleanroom: {
+    v1: {
+      Abort: MessageTypeDefinition<_cleanroom_v1_Abort, _cleanroom_v1_Abort__Output>
+      Ack: MessageTypeDefinition<_cleanroom_v1_Ack, _cleanroom_v1_Ack__Output>
+      AttributeTotal: MessageTypeDefinition<_cleanroom_v1_AttributeTotal, _cleanroom_v1_AttributeTotal__Output>
+      BlindedBatch: MessageTypeDefinition<_cleanroom_v1_BlindedBatch, _cleanroom_v1_BlindedBatch__Output>
+      Checkpoint: MessageTypeDefinition<_cleanroom_v1_Checkpoint, _cleanroom_v1_Checkpoint__Output>
+      CiphertextBatch: MessageTypeDefinition<_cleanroom_v1_CiphertextBatch, _cleanroom_v1_CiphertextBatch__Output>
+      CohortProfile: MessageTypeDefinition<_cleanroom_v1_CohortProfile, _cleanroom_v1_CohortProfile__Output>
+      Envelope: MessageTypeDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>
+      Header: MessageTypeDefinition<_cleanroom_v1_Header, _cleanroom_v1_Header__Output>
+      IdType: EnumTypeDefinition
+      LookalikeResult: MessageTypeDefinition<_cleanroom_v1_LookalikeResult, _cleanroom_v1_LookalikeResult__Output>
+      OpenSession: MessageTypeDefinition<_cleanroom_v1_OpenSession, _cleanroom_v1_OpenSession__Output>
+      Outcome: EnumTypeDefinition
+      Party: EnumTypeDefinition
+      Policy: MessageTypeDefinition<_cleanroom_v1_Policy, _cleanroom_v1_Policy__Output>
+      PrepareSession: MessageTypeDefinition<_cleanroom_v1_PrepareSession, _cleanroom_v1_PrepareSession__Output>
+      Round: EnumTypeDefinition
+      SessionAccepted: MessageTypeDefinition<_cleanroom_v1_SessionAccepted, _cleanroom_v1_SessionAccepted__Output>
+      SessionKeys: MessageTypeDefinition<_cleanroom_v1_SessionKeys, _cleanroom_v1_SessionKeys__Output>
+      SessionResult: MessageTypeDefinition<_cleanroom_v1_SessionResult, _cleanroom_v1_SessionResult__Output>
+      Signature: MessageTypeDefinition<_cleanroom_v1_Signature, _cleanroom_v1_Signature__Output>
+      TokenBatch: MessageTypeDefinition<_cleanroom_v1_TokenBatch, _cleanroom_v1_TokenBatch__Output>
+    }
+  }
+}
+
