@@ -4,7 +4,6 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 import type { AdvertiserClient as _cleanroom_v1_AdvertiserClient, AdvertiserDefinition as _cleanroom_v1_AdvertiserDefinition } from './cleanroom/v1/Advertiser.ts';
 import type { BrokerClient as _cleanroom_v1_BrokerClient, BrokerDefinition as _cleanroom_v1_BrokerDefinition } from './cleanroom/v1/Broker.ts';
 import type { Envelope as _cleanroom_v1_Envelope, Envelope__Output as _cleanroom_v1_Envelope__Output } from './cleanroom/v1/Envelope.ts';
-import type { Header as _cleanroom_v1_Header, Header__Output as _cleanroom_v1_Header__Output } from './cleanroom/v1/Header.ts';
 import type { MediaClient as _cleanroom_v1_MediaClient, MediaDefinition as _cleanroom_v1_MediaDefinition } from './cleanroom/v1/Media.ts';
 import type { Signature as _cleanroom_v1_Signature, Signature__Output as _cleanroom_v1_Signature__Output } from './cleanroom/v1/Signature.ts';
 
@@ -18,7 +17,6 @@ export interface ProtoGrpcType {
       Advertiser: SubtypeConstructor<typeof grpc.Client, _cleanroom_v1_AdvertiserClient> & { service: _cleanroom_v1_AdvertiserDefinition }
       Broker: SubtypeConstructor<typeof grpc.Client, _cleanroom_v1_BrokerClient> & { service: _cleanroom_v1_BrokerDefinition }
       Envelope: MessageTypeDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>
-      Header: MessageTypeDefinition<_cleanroom_v1_Header, _cleanroom_v1_Header__Output>
       Media: SubtypeConstructor<typeof grpc.Client, _cleanroom_v1_MediaClient> & { service: _cleanroom_v1_MediaDefinition }
       Party: EnumTypeDefinition
       Round: EnumTypeDefinition

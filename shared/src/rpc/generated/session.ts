@@ -9,7 +9,6 @@ import type { Checkpoint as _cleanroom_v1_Checkpoint, Checkpoint__Output as _cle
 import type { CiphertextBatch as _cleanroom_v1_CiphertextBatch, CiphertextBatch__Output as _cleanroom_v1_CiphertextBatch__Output } from './cleanroom/v1/CiphertextBatch.ts';
 import type { CohortProfile as _cleanroom_v1_CohortProfile, CohortProfile__Output as _cleanroom_v1_CohortProfile__Output } from './cleanroom/v1/CohortProfile.ts';
 import type { Envelope as _cleanroom_v1_Envelope, Envelope__Output as _cleanroom_v1_Envelope__Output } from './cleanroom/v1/Envelope.ts';
-import type { Header as _cleanroom_v1_Header, Header__Output as _cleanroom_v1_Header__Output } from './cleanroom/v1/Header.ts';
 import type { LookalikeResult as _cleanroom_v1_LookalikeResult, LookalikeResult__Output as _cleanroom_v1_LookalikeResult__Output } from './cleanroom/v1/LookalikeResult.ts';
 import type { OpenSession as _cleanroom_v1_OpenSession, OpenSession__Output as _cleanroom_v1_OpenSession__Output } from './cleanroom/v1/OpenSession.ts';
 import type { Policy as _cleanroom_v1_Policy, Policy__Output as _cleanroom_v1_Policy__Output } from './cleanroom/v1/Policy.ts';
@@ -35,7 +34,6 @@ export interface ProtoGrpcType {
       CiphertextBatch: MessageTypeDefinition<_cleanroom_v1_CiphertextBatch, _cleanroom_v1_CiphertextBatch__Output>
       CohortProfile: MessageTypeDefinition<_cleanroom_v1_CohortProfile, _cleanroom_v1_CohortProfile__Output>
       Envelope: MessageTypeDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>
-      Header: MessageTypeDefinition<_cleanroom_v1_Header, _cleanroom_v1_Header__Output>
       IdType: EnumTypeDefinition
       LookalikeResult: MessageTypeDefinition<_cleanroom_v1_LookalikeResult, _cleanroom_v1_LookalikeResult__Output>
       OpenSession: MessageTypeDefinition<_cleanroom_v1_OpenSession, _cleanroom_v1_OpenSession__Output>

@@ -1,16 +1,13 @@
 // Original file: /work/main/proto/cleanroom/v1/session.proto
 
-import type { Header as _cleanroom_v1_Header, Header__Output as _cleanroom_v1_Header__Output } from '../../cleanroom/v1/Header.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface BlindedBatch {
-  'header'?: (_cleanroom_v1_Header | null);
   'offset'?: (number | string | Long);
   'elements'?: (Buffer | Uint8Array | string)[];
 }
 
 export interface BlindedBatch__Output {
-  'header': (_cleanroom_v1_Header__Output | null);
   'offset': (string);
   'elements': (Buffer)[];
 }

@@ -1,12 +1,10 @@
 // Original file: /work/main/proto/cleanroom/v1/session.proto
 
-import type { Header as _cleanroom_v1_Header, Header__Output as _cleanroom_v1_Header__Output } from '../../cleanroom/v1/Header.ts';
 import type { Round as _cleanroom_v1_Round, Round__Output as _cleanroom_v1_Round__Output } from '../../cleanroom/v1/Round.ts';
 import type { Signature as _cleanroom_v1_Signature, Signature__Output as _cleanroom_v1_Signature__Output } from '../../cleanroom/v1/Signature.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Checkpoint {
-  'header'?: (_cleanroom_v1_Header | null);
   'treeSize'?: (number | string | Long);
   'rootHash'?: (Buffer | Uint8Array | string);
   'afterRound'?: (_cleanroom_v1_Round);
@@ -14,7 +12,6 @@ export interface Checkpoint {
 }
 
 export interface Checkpoint__Output {
-  'header': (_cleanroom_v1_Header__Output | null);
   'treeSize': (string);
   'rootHash': (Buffer);
   'afterRound': (_cleanroom_v1_Round__Output);

@@ -3,13 +3,13 @@
 import type { Signature as _cleanroom_v1_Signature, Signature__Output as _cleanroom_v1_Signature__Output } from '../../cleanroom/v1/Signature.ts';
 
 export interface Envelope {
-  'payloadType'?: (string);
+  'statement'?: (Buffer | Uint8Array | string);
   'payload'?: (Buffer | Uint8Array | string);
   'signatures'?: (_cleanroom_v1_Signature)[];
 }
 
 export interface Envelope__Output {
-  'payloadType': (string);
+  'statement': (Buffer);
   'payload': (Buffer);
   'signatures': (_cleanroom_v1_Signature__Output)[];
 }

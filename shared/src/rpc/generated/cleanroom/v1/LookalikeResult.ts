@@ -1,12 +1,10 @@
 // Original file: /work/main/proto/cleanroom/v1/session.proto
 
-import type { Header as _cleanroom_v1_Header, Header__Output as _cleanroom_v1_Header__Output } from '../../cleanroom/v1/Header.ts';
 import type { Outcome as _cleanroom_v1_Outcome, Outcome__Output as _cleanroom_v1_Outcome__Output } from '../../cleanroom/v1/Outcome.ts';
 import type { AttributeTotal as _cleanroom_v1_AttributeTotal, AttributeTotal__Output as _cleanroom_v1_AttributeTotal__Output } from '../../cleanroom/v1/AttributeTotal.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface LookalikeResult {
-  'header'?: (_cleanroom_v1_Header | null);
   'outcome'?: (_cleanroom_v1_Outcome);
   'audienceId'?: (string);
   'audienceSize'?: (number | string | Long);
@@ -17,7 +15,6 @@ export interface LookalikeResult {
 }
 
 export interface LookalikeResult__Output {
-  'header': (_cleanroom_v1_Header__Output | null);
   'outcome': (_cleanroom_v1_Outcome__Output);
   'audienceId': (string);
   'audienceSize': (string);

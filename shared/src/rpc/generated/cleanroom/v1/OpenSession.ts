@@ -1,11 +1,9 @@
 // Original file: /work/main/proto/cleanroom/v1/session.proto
 
-import type { Header as _cleanroom_v1_Header, Header__Output as _cleanroom_v1_Header__Output } from '../../cleanroom/v1/Header.ts';
 import type { IdType as _cleanroom_v1_IdType, IdType__Output as _cleanroom_v1_IdType__Output } from '../../cleanroom/v1/IdType.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface OpenSession {
-  'header'?: (_cleanroom_v1_Header | null);
   'idType'?: (_cleanroom_v1_IdType);
   'seedCount'?: (number | string | Long);
   'audienceSize'?: (number | string | Long);
@@ -15,7 +13,6 @@ export interface OpenSession {
 }
 
 export interface OpenSession__Output {
-  'header': (_cleanroom_v1_Header__Output | null);
   'idType': (_cleanroom_v1_IdType__Output);
   'seedCount': (string);
   'audienceSize': (string);

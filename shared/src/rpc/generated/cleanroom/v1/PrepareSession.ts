@@ -1,12 +1,10 @@
 // Original file: /work/main/proto/cleanroom/v1/session.proto
 
-import type { Header as _cleanroom_v1_Header, Header__Output as _cleanroom_v1_Header__Output } from '../../cleanroom/v1/Header.ts';
 import type { IdType as _cleanroom_v1_IdType, IdType__Output as _cleanroom_v1_IdType__Output } from '../../cleanroom/v1/IdType.ts';
 import type { Policy as _cleanroom_v1_Policy, Policy__Output as _cleanroom_v1_Policy__Output } from '../../cleanroom/v1/Policy.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface PrepareSession {
-  'header'?: (_cleanroom_v1_Header | null);
   'idType'?: (_cleanroom_v1_IdType);
   'paddedCount'?: (number | string | Long);
   'audienceSize'?: (number | string | Long);
@@ -14,7 +12,6 @@ export interface PrepareSession {
 }
 
 export interface PrepareSession__Output {
-  'header': (_cleanroom_v1_Header__Output | null);
   'idType': (_cleanroom_v1_IdType__Output);
   'paddedCount': (string);
   'audienceSize': (string);
