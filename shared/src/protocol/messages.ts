@@ -1,0 +1,142 @@
+/**
+ * Protocol messages of the core look-alike session, as plain typed values.
+ *
+ * These are what the party roles (advertiser.ts, broker.ts, media.ts) consume and produce.
+ * They mirror the payload messages of proto/cleanroom/v1/session.proto one to one (same
+ * names), but carry no transport concerns: session id, round, sender, receiver and
+ * sequence numbers live in the signed statement of the envelope (rpc layer), and large
+ * lists are whole here — the rpc layer streams them in chunks.
+ *
+ * Byte aliases make signatures self-explaining: an ElementBytes is a 32-byte X25519
+ * u-coordinate, a TokenBytes a 16-byte OPRF output, a CiphertextBytes a serialized SEAL
+ * ciphertext.
+ */
+import type { BfvPublicMaterial } from '../crypto/bfv.ts';
+
+export type Party = 'advertiser' | 'media' | 'broker';
+export const PARTIES: readonly Party[] = ['advertiser', 'media', 'broker'];
+
+/** Rounds in the order the protocol allows them. */
+export type Round =
+  | 'OPEN' | 'BLIND' | 'TOKENS' | 'ENCRYPT' | 'AGGREGATE' | 'LOOKALIKE' | 'CHECKPOINT' | 'ABORT' | 'UNIVERSE';
+export const SESSION_ROUNDS: readonly Round[] = ['OPEN', 'BLIND', 'TOKENS', 'ENCRYPT', 'AGGREGATE', 'LOOKALIKE'];
+
+export type IdType = 'phone' | 'email' | 'device';
+
+export type ElementBytes = Uint8Array;
+export type TokenBytes = Uint8Array;
+export type CiphertextBytes = Uint8Array;
+
+export type Outcome = 'COMPLETED' | 'COHORT_TOO_SMALL' | 'FAILED';
+
+/** Policy parameters an auditor cares about; agreed at OPEN and signed into transcripts. */
+export interface Policy {
+  /** Decoys per real ID. */
+  decoyRatio: number;
+  /** Minimum number of real matches before anything is released. */
+  minCohort: number;
+  /** Scale of the discrete Laplace noise on released totals and counts (0 = off). */
+  noiseScale: number;
+  /** Padded sizes the broker may announce (ascending). */
+  sizeBuckets: number[];
+  /** Maximum number of OPRF evaluations media performs for this session. */
+  evaluationQuota: number;
+}
+
+/** advertiser → broker */
+export interface OpenSession {
+  idType: IdType;
+  seedCount: number;
+  audienceSize: number;
+  decoyRatio: number;
+  minCohort: number;
+  advertiserKey: Uint8Array;
+}
+
+/** broker → media */
+export interface PrepareSession {
+  idType: IdType;
+  paddedCount: number;
+  audienceSize: number;
+  policy: Policy;
+}
+
+/** media → broker: fresh per-session BFV public material and the universe's description. */
+export interface SessionKeys {
+  bfv: BfvPublicMaterial;
+  universeEpoch: string;
+  universeSizeClass: string;
+  attributeCount: number;
+  usersPerCiphertext: number;
+  slots: number;
+}
+
+/** broker → advertiser */
+export interface SessionAccepted {
+  policy: Policy;
+  paddedCount: number;
+  universeSizeClass: string;
+  universeEpoch: string;
+}
+
+export interface AttributeTotal {
+  name: string;
+  total: number;
+  share: number;
+  universeShare: number;
+}
+
+/** broker → media */
+export interface CohortProfile {
+  outcome: Outcome;
+  profile: CiphertextBytes;
+  audienceSize: number;
+}
+
+/** media → broker */
+export interface LookalikeResult {
+  outcome: Outcome;
+  audienceId: string;
+  audienceSize: number;
+  quality: number;
+  cohortSize: number;
+  insight: AttributeTotal[];
+  matchedUsers: number;
+}
+
+/** broker → advertiser: the session's outcome. */
+export interface SessionResult {
+  outcome: Outcome;
+  reason: string;
+  paddedCount: number;
+  paddedMatches: number;
+  realMatches: number;
+  lookalike: LookalikeResult | undefined;
+}
+
+/**
+ * A protocol error. `code` names the gRPC status the rpc layer maps it to, so that a
+ * misbehaving peer gets a precise status while the protocol code stays transport-free.
+ */
+export type ProtocolErrorCode =
+  | 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION' | 'RESOURCE_EXHAUSTED' | 'NOT_FOUND'
+  | 'PERMISSION_DENIED' | 'ALREADY_EXISTS' | 'DEADLINE_EXCEEDED' | 'UNAVAILABLE' | 'INTERNAL' | 'ABORTED';
+
+export class ProtocolError extends Error {
+  readonly code: ProtocolErrorCode;
+  constructor(code: ProtocolErrorCode, message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+    this.code = code;
+  }
+}
+
+/** Throws FAILED_PRECONDITION unless `phase` is one of `allowed`: out-of-order calls fail loudly. */
+export function expectPhase<P extends string>(role: string, phase: P, allowed: readonly P[], call: string): void {
+  if (!allowed.includes(phase)) {
+    throw new ProtocolError(
+      'FAILED_PRECONDITION',
+      `${role}: called ${call} in phase '${phase}', expected one of: ${allowed.join(', ')}`,
+    );
+  }
+}

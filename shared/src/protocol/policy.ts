@@ -1,0 +1,122 @@
+/**
+ * Policy: defaults, how the broker settles the policy of a session, size buckets, and the
+ * noise added to released figures.
+ *
+ * Guarantees:
+ * - The padded size announced to media is the smallest bucket ≥ seedCount·(1+decoyRatio),
+ *   so media learns a bucket, not the seed count.
+ * - A session's policy is never weaker than either side asked: the larger decoy ratio and
+ *   the larger minimum cohort win.
+ * - Noise is discrete Laplace (two-sided geometric) with scale `noiseScale`, drawn from an
+ *   injectable source of uniform random numbers so tests are deterministic.
+ */
+import { randomInt } from 'node:crypto';
+import { ProtocolError, type Policy } from './messages.ts';
+
+/** 1-2-5 buckets from 1,000 to 10^9. */
+export const DEFAULT_SIZE_BUCKETS: readonly number[] = (() => {
+  const out: number[] = [];
+  for (let e = 3; e <= 9; e++) for (const m of [1, 2, 5]) out.push(m * 10 ** e);
+  return out.filter((v) => v <= 1e9);
+})();
+
+export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
+  decoyRatio: 9,
+  minCohort: 50,
+  noiseScale: 0,
+  sizeBuckets: [...DEFAULT_SIZE_BUCKETS],
+  evaluationQuota: 0,
+});
+
+/** Limits a broker operator configures. */
+export interface BrokerPolicyConfig {
+  minDecoyRatio: number;
+  maxDecoyRatio: number;
+  minCohort: number;
+  noiseScale: number;
+  sizeBuckets: readonly number[];
+  maxSeedCount: number;
+}
+
+export const DEFAULT_BROKER_POLICY: Readonly<BrokerPolicyConfig> = Object.freeze({
+  minDecoyRatio: 9,
+  maxDecoyRatio: 99,
+  minCohort: 50,
+  noiseScale: 0,
+  sizeBuckets: DEFAULT_SIZE_BUCKETS,
+  maxSeedCount: 1_000_000,
+});
+
+export function bucketFor(n: number, buckets: readonly number[]): number {
+  for (const b of buckets) if (b >= n) return b;
+  throw new ProtocolError('RESOURCE_EXHAUSTED', `padded size ${n} exceeds the largest size bucket ${buckets.at(-1)}`);
+}
+
+/** The policy the broker applies to a session, given what the advertiser asked for. */
+export function settlePolicy(
+  asked: { seedCount: number; decoyRatio: number; minCohort: number },
+  cfg: BrokerPolicyConfig,
+): { policy: Policy; paddedCount: number } {
+  const decoyRatio = Math.max(asked.decoyRatio, cfg.minDecoyRatio);
+  if (decoyRatio > cfg.maxDecoyRatio) {
+    throw new ProtocolError('INVALID_ARGUMENT', `expected decoy ratio ≤ ${cfg.maxDecoyRatio}, got ${asked.decoyRatio}`);
+  }
+  if (asked.seedCount > cfg.maxSeedCount) {
+    throw new ProtocolError('RESOURCE_EXHAUSTED', `expected at most ${cfg.maxSeedCount} seed IDs, got ${asked.seedCount}`);
+  }
+  const paddedCount = bucketFor(asked.seedCount * (1 + decoyRatio), cfg.sizeBuckets);
+  return {
+    paddedCount,
+    policy: {
+      decoyRatio,
+      minCohort: Math.max(asked.minCohort, cfg.minCohort),
+      noiseScale: cfg.noiseScale,
+      sizeBuckets: [...cfg.sizeBuckets],
+      evaluationQuota: paddedCount,
+    },
+  };
+}
+
+/** Size class of a universe, e.g. "10^5-10^6": what the advertiser may learn about media's size. */
+export function sizeClass(n: number): string {
+  const e = n <= 1 ? 0 : Math.floor(Math.log10(n));
+  return `10^${e}-10^${e + 1}`;
+}
+
+/** A uniform float in [0, 1) from a cryptographic source; injectable for tests. */
+export type Uniform = () => number;
+export const cryptoUniform: Uniform = () => randomInt(0, 2 ** 48) / 2 ** 48;
+
+/** Discrete Laplace noise: difference of two geometric variables with p = 1 − e^(−1/scale). */
+export function discreteLaplace(scale: number, u: Uniform = cryptoUniform): number {
+  if (scale <= 0) return 0;
+  const p = 1 - Math.exp(-1 / scale);
+  const geo = () => Math.floor(Math.log(1 - u()) / Math.log(1 - p));
+  return geo() - geo();
+}
+
+/** Binomial(n, p) sample: exact for n ≤ 100,000 (n Bernoulli draws), normal approximation above. */
+export function binomial(n: number, p: number, u: Uniform = cryptoUniform): number {
+  if (p <= 0 || n <= 0) return 0;
+  if (p >= 1) return n;
+  if (n <= 100_000) {
+    let k = 0;
+    for (let i = 0; i < n; i++) if (u() < p) k++;
+    return k;
+  }
+  const z = Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  return Math.min(n, Math.max(0, Math.round(n * p + z * Math.sqrt(n * p * (1 - p)))));
+}
+
+/** Fisher–Yates shuffle permutation of 0..n-1 with a cryptographic source. */
+export function randomPermutation(n: number, u: Uniform = cryptoUniform): Uint32Array {
+  const perm = new Uint32Array(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(u() * (i + 1));
+    const t = perm[i]!;
+    perm[i] = perm[j]!;
+    perm[j] = t;
+  }
+  return perm;
+}

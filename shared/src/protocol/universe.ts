@@ -1,0 +1,211 @@
+/**
+ * Media's prepared universe: every consented user's OPRF token per ID type, and their
+ * attribute vectors packed 8 bytes per user. Prepared once under a long-lived universe
+ * OPRF key (one key per epoch), reused across sessions, extended incrementally for new
+ * users; a session touches it only by lookup (token → row) and by the look-alike scoring.
+ *
+ * token(x) = finalize(x, X25519(k, H_epoch(x))) — exactly what the advertiser obtains by
+ * blind evaluation, so matching is a table lookup at the broker.
+ *
+ * Pure: no filesystem. `toParts()` / `fromParts()` give the byte blobs a store persists.
+ * Guarantees: rows of a token table map to users by `rowsOf[idType]`; an ID hash index
+ * (SHA-256 of "idType:id", 16 bytes) lets a re-preparation reuse the tokens of IDs already
+ * prepared under the same key, so updating for new users costs only the new users.
+ */
+import { createHash } from 'node:crypto';
+import { OprfKey, finalize } from '../crypto/oprf.ts';
+import { hashToGroupBatch, oprfDst } from '../crypto/h2c.ts';
+import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
+import { TokenTable, TOKEN_BYTES } from '../common/token-set.ts';
+import type { IdType } from './messages.ts';
+
+export const PACKED_BYTES = Math.ceil(ATTRIBUTE_COUNT / 8);
+
+export interface UniverseRecord {
+  userId: string;
+  /** Normalised IDs (common/ids.ts); a missing type gets no token. */
+  ids: Partial<Record<IdType, string>>;
+  /** ATTRIBUTE_COUNT values, 0/1. */
+  vector: Uint8Array;
+}
+
+export interface IdTypeIndex {
+  tokens: TokenTable;
+  /** token row → user row */
+  rows: Uint32Array;
+  /** SHA-256("idType:id")[0..16] per token row, to reuse tokens on re-preparation */
+  idHashes: TokenTable;
+}
+
+export interface PrepareStats {
+  users: number;
+  computed: number;
+  reused: number;
+  seconds: number;
+}
+
+export class PreparedUniverse {
+  readonly epoch: string;
+  readonly key: OprfKey;
+  readonly userIds: string[];
+  readonly packed: Uint8Array;
+  readonly index: Map<IdType, IdTypeIndex>;
+  /** Share of users with each attribute. */
+  readonly shares: Float64Array;
+
+  constructor(epoch: string, key: OprfKey, userIds: string[], packed: Uint8Array, index: Map<IdType, IdTypeIndex>) {
+    if (packed.length !== userIds.length * PACKED_BYTES) {
+      throw new RangeError(`expected ${userIds.length * PACKED_BYTES} packed attribute bytes, got ${packed.length}`);
+    }
+    this.epoch = epoch;
+    this.key = key;
+    this.userIds = userIds;
+    this.packed = packed;
+    this.index = index;
+    this.shares = attributeShares(packed, userIds.length);
+  }
+
+  get size(): number {
+    return this.userIds.length;
+  }
+
+  /** Prepares (or re-prepares, reusing `previous` tokens under the same key) a universe. */
+  static prepare(
+    records: readonly UniverseRecord[],
+    key: OprfKey,
+    epoch: string,
+    idTypes: readonly IdType[],
+    previous?: PreparedUniverse,
+  ): { universe: PreparedUniverse; stats: PrepareStats } {
+    const t0 = performance.now();
+    const reuse = previous && previous.epoch === epoch ? previous : undefined;
+    const packed = new Uint8Array(records.length * PACKED_BYTES);
+    records.forEach((r, i) => packed.set(packVector(r.vector), i * PACKED_BYTES));
+    const index = new Map<IdType, IdTypeIndex>();
+    let computed = 0;
+    let reused = 0;
+    for (const type of idTypes) {
+      const rows: number[] = [];
+      const ids: string[] = [];
+      records.forEach((r, i) => {
+        const id = r.ids[type];
+        if (id !== undefined) {
+          rows.push(i);
+          ids.push(id);
+        }
+      });
+      const hashes = new Uint8Array(ids.length * TOKEN_BYTES);
+      ids.forEach((id, j) => hashes.set(idHash(type, id), j * TOKEN_BYTES));
+      const tokens = new Uint8Array(ids.length * TOKEN_BYTES);
+      const todo: number[] = [];
+      const old = reuse?.index.get(type);
+      for (let j = 0; j < ids.length; j++) {
+        const oldRow = old ? old.idHashes.lookup(hashes.subarray(j * TOKEN_BYTES, (j + 1) * TOKEN_BYTES)) : -1;
+        if (oldRow >= 0) {
+          tokens.set(old!.tokens.at(oldRow), j * TOKEN_BYTES);
+          reused++;
+        } else {
+          todo.push(j);
+        }
+      }
+      const dst = oprfDst(type, epoch);
+      const enc = new TextEncoder();
+      const CHUNK = 4096;
+      for (let s = 0; s < todo.length; s += CHUNK) {
+        const part = todo.slice(s, s + CHUNK);
+        const inputs = part.map((j) => enc.encode(ids[j]!));
+        const points = hashToGroupBatch(inputs, dst);
+        const evaluated = key.evaluateBatch(points);
+        part.forEach((j, k) => tokens.set(finalize(inputs[k]!, evaluated[k]!), j * TOKEN_BYTES));
+      }
+      computed += todo.length;
+      index.set(type, {
+        tokens: TokenTable.fromPacked(tokens),
+        rows: Uint32Array.from(rows),
+        idHashes: TokenTable.fromPacked(hashes),
+      });
+    }
+    const universe = new PreparedUniverse(epoch, key, records.map((r) => r.userId), packed, index);
+    return { universe, stats: { users: records.length, computed, reused, seconds: (performance.now() - t0) / 1000 } };
+  }
+
+  /** The user row of a token, or -1. */
+  rowOf(type: IdType, token: Uint8Array): number {
+    const ix = this.index.get(type);
+    if (!ix) return -1;
+    const r = ix.tokens.lookup(token);
+    return r < 0 ? -1 : ix.rows[r]!;
+  }
+
+  vector(row: number): Uint8Array {
+    return unpackVector(this.packed.subarray(row * PACKED_BYTES, (row + 1) * PACKED_BYTES));
+  }
+
+  /** Byte blobs to persist; `fromParts` is the inverse. */
+  toParts(): Record<string, Uint8Array> {
+    const parts: Record<string, Uint8Array> = {
+      'key.bin': this.key.toBytes(),
+      'users.txt': new TextEncoder().encode(this.userIds.join('\n')),
+      'vectors.bin': this.packed,
+    };
+    for (const [type, ix] of this.index) {
+      parts[`tokens-${type}.bin`] = ix.tokens.tokens;
+      parts[`rows-${type}.bin`] = new Uint8Array(ix.rows.buffer, ix.rows.byteOffset, ix.rows.byteLength);
+      parts[`idhash-${type}.bin`] = ix.idHashes.tokens;
+    }
+    return parts;
+  }
+
+  static fromParts(epoch: string, idTypes: readonly IdType[], parts: Record<string, Uint8Array>): PreparedUniverse {
+    const need = (name: string): Uint8Array => {
+      const p = parts[name];
+      if (!p) throw new Error(`prepared universe: missing part ${name}`);
+      return p;
+    };
+    const usersText = new TextDecoder().decode(need('users.txt'));
+    const userIds = usersText.length === 0 ? [] : usersText.split('\n');
+    const index = new Map<IdType, IdTypeIndex>();
+    for (const type of idTypes) {
+      const rowsBytes = need(`rows-${type}.bin`);
+      const rows = new Uint32Array(rowsBytes.slice().buffer);
+      index.set(type, {
+        tokens: TokenTable.fromPacked(need(`tokens-${type}.bin`)),
+        rows,
+        idHashes: TokenTable.fromPacked(need(`idhash-${type}.bin`)),
+      });
+    }
+    return new PreparedUniverse(epoch, OprfKey.fromBytes(need('key.bin')), userIds, need('vectors.bin'), index);
+  }
+}
+
+export function idHash(type: IdType, id: string): Uint8Array {
+  return createHash('sha256').update(`${type}:${id}`).digest().subarray(0, TOKEN_BYTES);
+}
+
+export function packVector(v: Uint8Array): Uint8Array {
+  if (v.length !== ATTRIBUTE_COUNT) throw new RangeError(`expected ${ATTRIBUTE_COUNT} attributes, got ${v.length}`);
+  const out = new Uint8Array(PACKED_BYTES);
+  for (let j = 0; j < ATTRIBUTE_COUNT; j++) if (v[j]) out[j >> 3]! |= 1 << (j & 7);
+  return out;
+}
+
+export function unpackVector(p: Uint8Array): Uint8Array {
+  const out = new Uint8Array(ATTRIBUTE_COUNT);
+  for (let j = 0; j < ATTRIBUTE_COUNT; j++) out[j] = (p[j >> 3]! >> (j & 7)) & 1;
+  return out;
+}
+
+function attributeShares(packed: Uint8Array, n: number): Float64Array {
+  const counts = new Float64Array(ATTRIBUTE_COUNT);
+  for (let u = 0; u < n; u++) {
+    for (let b = 0; b < PACKED_BYTES; b++) {
+      let byte = packed[u * PACKED_BYTES + b]!;
+      while (byte) {
+        const bit = 31 - Math.clz32(byte & -byte);
+        counts[b * 8 + bit]! += 1;
+        byte &= byte - 1;
+      }
+    }
+  }
+  return counts.map((c) => (n === 0 ? 0 : c / n));
+}
