@@ -1,0 +1,139 @@
+// DSSE PAE, Ed25519 signing keys (RFC 8032 test vector 1), verification failure modes, key
+// files and the trust bundle.
+import { describe, expect, it } from 'vitest';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { mkdtempSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  STATEMENT_TYPE,
+  SigningKey,
+  fromBase64,
+  keyFor,
+  keyidOf,
+  loadSigningKey,
+  loadTrustBundle,
+  makeTrustBundle,
+  pae,
+  saveSigningKey,
+  toBase64,
+  verifySignature,
+} from './dsse.ts';
+
+const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+describe('PAE (DSSE protocol spec)', () => {
+  it('spec example: PAE("http://example.com/HelloWorld", "hello world")', () => {
+    expect(Buffer.from(pae('http://example.com/HelloWorld', utf8('hello world'))).toString()).toBe(
+      'DSSEv1 29 http://example.com/HelloWorld 11 hello world',
+    );
+  });
+  it('lengths are byte lengths, body may be empty or binary', () => {
+    expect(Buffer.from(pae('é', new Uint8Array(0))).toString()).toBe('DSSEv1 2 é 0 ');
+    expect([...pae('t', new Uint8Array([0, 255]))].slice(-2)).toEqual([0, 255]);
+  });
+});
+
+describe('Ed25519 (RFC 8032 §7.1 test 1)', () => {
+  const seed = hex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
+  const pub = hex('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
+  const sigEmpty = hex(
+    'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
+  );
+  it('fromSeed derives the RFC public key and key id', () => {
+    const key = SigningKey.fromSeed(seed);
+    expect(Buffer.from(key.publicKey).toString('hex')).toBe(Buffer.from(pub).toString('hex'));
+    expect(key.keyid).toBe(keyidOf(pub));
+    expect(key.keyid).toMatch(/^[0-9a-f]{16}$/);
+  });
+  it('the library reproduces the RFC signature of the empty message under that key', () => {
+    expect(Buffer.from(ed25519.sign(new Uint8Array(0), seed)).toString('hex')).toBe(Buffer.from(sigEmpty).toString('hex'));
+  });
+  it('SigningKey.sign is Ed25519 over PAE(type, body), deterministic, and verifies', () => {
+    const key = SigningKey.fromSeed(seed);
+    const body = utf8('{"v":1}');
+    const { keyid, sig } = key.sign(STATEMENT_TYPE, body);
+    expect(keyid).toBe(key.keyid);
+    expect(sig).toEqual(ed25519.sign(pae(STATEMENT_TYPE, body), seed));
+    expect(verifySignature(pub, STATEMENT_TYPE, body, sig)).toBe(true);
+  });
+  it('fromSeed validates its input', () => {
+    expect(() => SigningKey.fromSeed(new Uint8Array(31))).toThrow('expected seed of 32 bytes, got 31');
+  });
+});
+
+describe('verifySignature failure modes', () => {
+  const key = SigningKey.generate();
+  const other = SigningKey.generate();
+  const body = utf8('{"round":"BLIND","seq":0}');
+  const { sig } = key.sign(STATEMENT_TYPE, body);
+  it('edited type -> false', () => {
+    expect(verifySignature(key.publicKey, STATEMENT_TYPE.replace('1', '2'), body, sig)).toBe(false);
+  });
+  it('edited body -> false', () => {
+    expect(verifySignature(key.publicKey, STATEMENT_TYPE, utf8('{"round":"BLIND","seq":1}'), sig)).toBe(false);
+  });
+  it('unknown key (signature by another key) -> false', () => {
+    const forged = other.sign(STATEMENT_TYPE, body).sig;
+    expect(verifySignature(key.publicKey, STATEMENT_TYPE, body, forged)).toBe(false);
+  });
+  it('known key id but bad signature -> false', () => {
+    const bad = Uint8Array.from(sig);
+    bad[10] = (bad[10] ?? 0) ^ 1;
+    expect(verifySignature(key.publicKey, STATEMENT_TYPE, body, bad)).toBe(false);
+  });
+  it('malformed inputs never throw', () => {
+    expect(verifySignature(key.publicKey, STATEMENT_TYPE, body, sig.slice(0, 63))).toBe(false);
+    expect(verifySignature(new Uint8Array(32).fill(0xff), STATEMENT_TYPE, body, sig)).toBe(false);
+    expect(verifySignature(key.publicKey, STATEMENT_TYPE, body, new Uint8Array(64).fill(0xff))).toBe(false);
+    expect(verifySignature(null as unknown as Uint8Array, STATEMENT_TYPE, body, sig)).toBe(false);
+    expect(verifySignature(key.publicKey, 5 as unknown as string, body, sig)).toBe(false);
+  });
+});
+
+describe('key files and trust bundle', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dsse-'));
+  it('save/load round trip, mode 0600, checked against the seed', () => {
+    const key = SigningKey.generate();
+    const path = join(dir, 'media.signing.json');
+    saveSigningKey(path, key, 'media');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const loaded = loadSigningKey(path, 'media');
+    expect(loaded.keyid).toBe(key.keyid);
+    expect(loaded.publicKey).toEqual(key.publicKey);
+    expect(() => loadSigningKey(path, 'broker')).toThrow(/belong to broker, got media/);
+    const file = JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
+    writeFileSync(path, JSON.stringify({ ...file, publicKey: toBase64(SigningKey.generate().publicKey) }));
+    expect(() => loadSigningKey(path)).toThrow(/publicKey to match its seed/);
+  });
+  it('JSON.stringify of a key fails rather than leaking the seed', () => {
+    expect(() => JSON.stringify(SigningKey.generate())).toThrow(/expected party/);
+  });
+  it('trust bundle validation and keyFor', () => {
+    const keys = { advertiser: SigningKey.generate(), media: SigningKey.generate(), broker: SigningKey.generate() };
+    const bundle = makeTrustBundle({ advertiser: keys.advertiser.publicKey, media: keys.media.publicKey, broker: keys.broker.publicKey });
+    const path = join(dir, 'trust-bundle.json');
+    writeFileSync(path, JSON.stringify(bundle));
+    const loaded = loadTrustBundle(path);
+    expect(keyFor(loaded, 'broker')).toEqual(keys.broker.publicKey);
+    expect(() => keyFor(loaded, 'auditor')).toThrow(/expected party to be one of advertiser\|media\|broker, got "auditor"/);
+    const broken = structuredClone(bundle) as unknown as { parties: Record<string, { keyid: string; publicKey: string }> };
+    broken.parties.media!.keyid = '0000000000000000';
+    writeFileSync(path, JSON.stringify(broken));
+    expect(() => loadTrustBundle(path)).toThrow(/keyid of media/);
+    const same = structuredClone(bundle) as unknown as { parties: Record<string, { keyid: string; publicKey: string }> };
+    same.parties.media = same.parties.broker!;
+    writeFileSync(path, JSON.stringify(same));
+    expect(() => loadTrustBundle(path)).toThrow(/distinct keys/);
+    writeFileSync(path, JSON.stringify({ version: 1, parties: { advertiser: bundle.parties.advertiser } }));
+    expect(() => loadTrustBundle(path)).toThrow(/pin a key for media/);
+    writeFileSync(path, '{"version":1,"version":1}');
+    expect(() => loadTrustBundle(path)).toThrow(/duplicate/);
+  });
+  it('strict base64', () => {
+    expect(() => fromBase64('AAA', 'x')).toThrow(/expected x in base64/);
+    expect(() => fromBase64('AB==', 'x')).toThrow(/canonical base64/);
+    expect(fromBase64('AAE=', 'x', 2)).toEqual(new Uint8Array([0, 1]));
+  });
+});
