@@ -1,0 +1,74 @@
+// Benchmark of the BFV cohort profile (shared/src/crypto/bfv.ts) for 64 attributes: time per
+// encryptUsers ciphertext (128 users), aggregate time per input ciphertext (masked, the worst
+// case), decryptProfile time, and the byte sizes of what crosses the wire.
+// Run: node bench/bfv.bench.ts [ciphertexts=40]. Single-threaded; numbers are for one core.
+import { BFV_PARAMETERS, BrokerBfv, MediaBfv } from '../shared/src/crypto/bfv.ts';
+
+const ATTRIBUTES = 64;
+const count = Number(process.argv[2] ?? 40);
+if (!Number.isInteger(count) || count < 1) throw new RangeError(`expected a positive ciphertext count, got ${process.argv[2]}`);
+
+const ms = (t0: number): number => performance.now() - t0;
+const kb = (n: number): string => `${n} B (${(n / 1024).toFixed(1)} KiB)`;
+
+let t0 = performance.now();
+const media = await MediaBfv.create(ATTRIBUTES);
+const keygenMs = ms(t0);
+const material = media.publicMaterial();
+t0 = performance.now();
+const broker = await BrokerBfv.fromPublicMaterial(material, ATTRIBUTES);
+const loadMs = ms(t0);
+const { usersPerCiphertext } = media.layout;
+
+const vectors = Array.from({ length: count * usersPerCiphertext }, () =>
+  Uint8Array.from({ length: ATTRIBUTES }, () => (Math.random() < 0.5 ? 1 : 0)),
+);
+media.encryptUsers(vectors.slice(0, usersPerCiphertext)); // warm-up
+t0 = performance.now();
+const cts = media.encryptUsers(vectors);
+const encMs = ms(t0) / cts.length;
+
+// Every ciphertext masked (one decoy per ciphertext at least): the costliest aggregation.
+const keep = Uint8Array.from({ length: vectors.length }, (_, i) => (i % usersPerCiphertext === 0 ? 0 : Math.random() < 0.1 ? 1 : 0));
+const noise = Array.from({ length: ATTRIBUTES }, () => Math.round((Math.random() - 0.5) * 20));
+t0 = performance.now();
+const profile = broker.aggregate(cts, keep, noise);
+const aggMs = ms(t0);
+// Fixed part (rotate-and-sum, noise, re-randomization, switch): aggregate of one ciphertext.
+t0 = performance.now();
+broker.aggregate([cts[0]!], keep.subarray(0, usersPerCiphertext), noise);
+const aggOneMs = ms(t0);
+
+t0 = performance.now();
+const reps = 10;
+let consistent = true;
+for (let i = 0; i < reps; i++) consistent &&= media.decryptProfile(profile).consistent;
+const decMs = ms(t0) / reps;
+
+const publicMaterialBytes = material.params.length + material.publicKey.length + material.galoisKeys.length;
+const ctBytes = cts.reduce((a, c) => a + c.length, 0) / cts.length;
+
+console.log(`BFV N=${BFV_PARAMETERS.polyModulusDegree}, coeff modulus ${BFV_PARAMETERS.coeffModulusBits.join('+')} bits, ` +
+  `t ${BFV_PARAMETERS.plainModulusBits}-bit batching prime, ${BFV_PARAMETERS.securityLevel}-bit security; ` +
+  `${ATTRIBUTES} attributes, ${usersPerCiphertext} users per ciphertext, ${count} ciphertexts`);
+console.table({
+  'keygen (MediaBfv.create), ms': keygenMs.toFixed(1),
+  'BrokerBfv.fromPublicMaterial, ms': loadMs.toFixed(1),
+  'encryptUsers per ciphertext, ms': encMs.toFixed(2),
+  'aggregate total, ms': aggMs.toFixed(1),
+  'aggregate per input ciphertext (marginal), ms': ((aggMs - aggOneMs) / (count - 1 || 1)).toFixed(2),
+  'aggregate fixed part (1 ciphertext), ms': aggOneMs.toFixed(1),
+  'decryptProfile, ms': decMs.toFixed(2),
+});
+console.table({
+  'public material (params + pk + galois)': kb(publicMaterialBytes),
+  params: kb(material.params.length),
+  'public key': kb(material.publicKey.length),
+  'galois keys': kb(material.galoisKeys.length),
+  'one user ciphertext (mean)': kb(Math.round(ctBytes)),
+  profile: kb(profile.length),
+  'profile noise budget, bits': String(media.noiseBudgetBits(profile)),
+  'profile consistent': String(consistent),
+});
+broker.dispose();
+media.dispose();

@@ -1,0 +1,288 @@
+// Tests for the BFV cohort profile (bfv.ts): correctness of the masked rotate-and-sum, exact
+// noise, "B learns only the totals" (every block of the profile equals the totals), noise
+// budget after the whole pipeline, and rejection of malformed / mismatched inputs.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BFV_PARAMETERS, BfvFormatError, BrokerBfv, MediaBfv, layoutFor, loadSeal } from './bfv.ts';
+
+const ATTRIBUTE_COUNT = 64;
+
+/** Deterministic PRNG (mulberry32) so failures reproduce. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomVectors(n: number, rand: () => number, p = 0.5): Uint8Array[] {
+  return Array.from({ length: n }, () => Uint8Array.from({ length: ATTRIBUTE_COUNT }, () => (rand() < p ? 1 : 0)));
+}
+
+function plainTotals(vectors: readonly Uint8Array[], keep: Uint8Array): number[] {
+  const totals = new Array<number>(ATTRIBUTE_COUNT).fill(0);
+  vectors.forEach((v, i) => {
+    if (keep[i] === 1) v.forEach((x, j) => (totals[j]! += x));
+  });
+  return totals;
+}
+
+const zeros = (): number[] => new Array<number>(ATTRIBUTE_COUNT).fill(0);
+
+let media: MediaBfv;
+let broker: BrokerBfv;
+
+beforeAll(async () => {
+  media = await MediaBfv.create(ATTRIBUTE_COUNT);
+  broker = await BrokerBfv.fromPublicMaterial(media.publicMaterial(), ATTRIBUTE_COUNT);
+});
+
+afterAll(() => {
+  broker?.dispose();
+  media?.dispose();
+});
+
+describe('layoutFor', () => {
+  it('packs 64 attributes as 128 users of 64 slots', () => {
+    expect(layoutFor(64)).toEqual({ slots: 8192, attributeCount: 64, block: 64, usersPerCiphertext: 128 });
+  });
+  it('rounds the block up to a power of two', () => {
+    expect(layoutFor(65)).toMatchObject({ block: 128, usersPerCiphertext: 64 });
+    expect(layoutFor(3)).toMatchObject({ block: 4, usersPerCiphertext: 2048 });
+    expect(layoutFor(4096)).toMatchObject({ block: 4096, usersPerCiphertext: 2 });
+  });
+  it('rejects counts that are not integers in [1, 4096]', () => {
+    for (const bad of [0, -1, 1.5, 4097, Number.NaN]) expect(() => layoutFor(bad)).toThrow(/expected attributeCount/);
+  });
+});
+
+describe('aggregate → decryptProfile: totals over kept positions only', () => {
+  it('sums exactly the kept users over full, empty, mixed and partial ciphertexts', () => {
+    const rand = rng(1);
+    const n = 3 * 128 + 37; // 4 ciphertexts, the last one partial
+    const vectors = randomVectors(n, rand);
+    const keep = new Uint8Array(n);
+    for (let p = 0; p < 128; p++) keep[p] = 1; // ciphertext 0: all real (no mask multiply)
+    // ciphertext 1: no real user (skipped)
+    for (let p = 256; p < n; p++) keep[p] = rand() < 0.3 ? 1 : 0; // ciphertexts 2, 3: mixed
+    const cts = media.encryptUsers(vectors);
+    expect(cts).toHaveLength(4);
+    const { totals, consistent } = media.decryptProfile(broker.aggregate(cts, keep, zeros()));
+    expect(consistent).toBe(true);
+    expect(totals).toEqual(plainTotals(vectors, keep));
+  });
+
+  it('randomised keep masks agree with the plaintext sum', () => {
+    const rand = rng(2);
+    for (const [n, density] of [[200, 0.1], [128, 0.9], [1, 1]] as const) {
+      const vectors = randomVectors(n, rand, rand());
+      const keep = Uint8Array.from({ length: n }, () => (rand() < density ? 1 : 0));
+      keep[0] = 1;
+      const profile = broker.aggregate(media.encryptUsers(vectors), keep, zeros());
+      const { totals, consistent } = media.decryptProfile(profile);
+      expect(consistent).toBe(true);
+      expect(totals).toEqual(plainTotals(vectors, keep));
+    }
+  });
+
+  it('all positions kept (no mask at all) sums everyone', () => {
+    const vectors = randomVectors(256, rng(3));
+    const keep = new Uint8Array(256).fill(1);
+    const { totals } = media.decryptProfile(broker.aggregate(media.encryptUsers(vectors), keep, zeros()));
+    expect(totals).toEqual(plainTotals(vectors, keep));
+  });
+
+  it('no position kept yields only the noise', () => {
+    const vectors = randomVectors(130, rng(4));
+    const noise = Array.from({ length: ATTRIBUTE_COUNT }, (_, j) => j - 32);
+    const { totals, consistent } = media.decryptProfile(broker.aggregate(media.encryptUsers(vectors), new Uint8Array(130), noise));
+    expect(consistent).toBe(true);
+    expect(totals).toEqual(noise);
+  });
+});
+
+describe('noise', () => {
+  it('adds exactly, positive and negative (centred decoding)', () => {
+    const rand = rng(5);
+    const vectors = randomVectors(300, rand);
+    const keep = Uint8Array.from({ length: 300 }, () => (rand() < 0.5 ? 1 : 0));
+    const noise = Array.from({ length: ATTRIBUTE_COUNT }, () => Math.round((rand() - 0.5) * 2000));
+    noise[0] = -5000; // drives that total below zero
+    noise[1] = 1_000_000;
+    const expected = plainTotals(vectors, keep).map((x, j) => x + noise[j]!);
+    const { totals, consistent } = media.decryptProfile(broker.aggregate(media.encryptUsers(vectors), keep, noise));
+    expect(consistent).toBe(true);
+    expect(totals).toEqual(expected);
+    expect(totals[0]).toBeLessThan(0);
+  });
+});
+
+describe('B learns only the totals', () => {
+  it('one real user among 127 decoys: every block of the profile equals the totals', () => {
+    // Decoys are all-ones, the real user is a fixed pattern: any per-slot leak of a decoy or
+    // of another block would break equality of the blocks (consistent checks all 128 blocks,
+    // including padding slots) or the totals.
+    const real = Uint8Array.from({ length: ATTRIBUTE_COUNT }, (_, j) => (j % 3 === 0 ? 1 : 0));
+    const vectors = Array.from({ length: 128 }, (_, i) => (i === 77 ? real : new Uint8Array(ATTRIBUTE_COUNT).fill(1)));
+    const keep = new Uint8Array(128);
+    keep[77] = 1; // row 1, so the column rotation is exercised
+    const { totals, consistent } = media.decryptProfile(broker.aggregate(media.encryptUsers(vectors), keep, zeros()));
+    expect(consistent).toBe(true);
+    expect(totals).toEqual([...real]);
+  });
+
+  it('the profile is a single ciphertext at the last level, smaller than a user ciphertext', () => {
+    const cts = media.encryptUsers(randomVectors(10, rng(6)));
+    const profile = broker.aggregate(cts, new Uint8Array(10).fill(1), zeros());
+    expect(() => media.noiseBudgetBits(profile, 'last')).not.toThrow();
+    expect(() => media.noiseBudgetBits(cts[0]!, 'last')).toThrow(BfvFormatError);
+    expect(profile.length).toBeLessThan(cts[0]!.length);
+  });
+});
+
+describe('noise budget after the whole pipeline', () => {
+  // Worst case: 300 ciphertexts (38,400 padded positions), every attribute of every user = 1
+  // and every ciphertext masked (the mask multiply is the costliest step). Measured with these
+  // parameters (invariant noise budget, bits): fresh user ciphertext 128; after one mask
+  // multiply 98; after summing 300 of them 90 (log2 300 ≈ 8.2); after rotate-and-sum 84 (7
+  // doublings + key switching); after re-randomization 84; after switching to the 60-bit last
+  // level 27 — exactly the budget of a fresh encryption switched down, i.e. set by the
+  // rounding noise: the data-dependent part is ≈ 2^57 times smaller. Analytically, 10^6 padded
+  // positions (7,813 ciphertexts) cost log2(7813/300) ≈ 4.7 more bits before the switch
+  // (≈ 79 left): the final budget stays ≈ 27 bits. Decryption needs > 0.
+  it('stays positive with 300 masked ciphertexts and does not depend on the mask', () => {
+    const rand = rng(7);
+    const ones = Array.from({ length: 128 }, () => new Uint8Array(ATTRIBUTE_COUNT).fill(1));
+    const [ct] = media.encryptUsers(ones);
+    const count = 300;
+    const cts = new Array<Uint8Array>(count).fill(ct!);
+    const keep = Uint8Array.from({ length: count * 128 }, () => (rand() < 0.6 ? 1 : 0));
+    for (let c = 0; c < count; c++) keep[c * 128] = 0; // every ciphertext is masked
+    const kept = keep.reduce((a, b) => a + b, 0);
+    const profile = broker.aggregate(cts, keep, zeros());
+    const budget = media.noiseBudgetBits(profile);
+    expect(budget).toBeGreaterThan(10);
+    const { totals, consistent } = media.decryptProfile(profile);
+    expect(consistent).toBe(true);
+    expect(totals).toEqual(new Array<number>(ATTRIBUTE_COUNT).fill(kept));
+
+    // A one-user profile has the same budget: after the switch the mask's noise is drowned.
+    const single = new Uint8Array(128);
+    single[5] = 1;
+    const small = broker.aggregate([ct!], single, zeros());
+    expect(Math.abs(media.noiseBudgetBits(small) - budget)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('malformed and mismatched inputs → BfvFormatError', () => {
+  let userCt: Uint8Array;
+  let profile: Uint8Array;
+  let foreignCt: Uint8Array;
+
+  beforeAll(async () => {
+    userCt = media.encryptUsers(randomVectors(3, rng(8)))[0]!;
+    profile = broker.aggregate([userCt], Uint8Array.of(1, 0, 1), zeros());
+    // A ciphertext under other (SEAL default) parameters.
+    const seal = await loadSeal();
+    const parms = new seal.EncryptionParameters(seal.SchemeType.bfv);
+    parms.setPolyModulusDegree(8192);
+    const cm = seal.CoeffModulus.BFVDefault(8192, seal.SecLevelType.tc128);
+    const pm = seal.PlainModulus.Batching(8192, 20);
+    parms.setCoeffModulus(cm);
+    parms.setPlainModulus(pm);
+    const context = new seal.SEALContext(parms, true, seal.SecLevelType.tc128);
+    const keygen = new seal.KeyGenerator(context);
+    const pk = keygen.createPublicKey();
+    const enc = new seal.Encryptor(context, pk);
+    const ct = new seal.Ciphertext();
+    enc.encryptZero(ct);
+    foreignCt = ct.saveToArray(seal.ComprModeType.zstd) as Uint8Array;
+    for (const h of [ct, enc, pk, keygen, context, pm, cm, parms]) h.delete();
+  });
+
+  it('decryptProfile rejects garbage, truncation, a first-level ciphertext and foreign parameters', () => {
+    const garbage = Uint8Array.from({ length: 4096 }, (_, i) => (i * 131) & 0xff);
+    for (const bad of [garbage, profile.subarray(0, profile.length >> 1), profile.subarray(0, 16), userCt, foreignCt, new Uint8Array(0)]) {
+      expect(() => media.decryptProfile(bad)).toThrow(BfvFormatError);
+    }
+    const flipped = profile.slice();
+    flipped[0] = flipped[0]! ^ 0xff; // SEAL magic
+    expect(() => media.decryptProfile(flipped)).toThrow(BfvFormatError);
+    // Still usable afterwards (the WASM runtime survived the exceptions).
+    expect(media.decryptProfile(profile).consistent).toBe(true);
+  });
+
+  it('aggregate rejects bad ciphertexts at real positions', () => {
+    const keep = Uint8Array.of(1);
+    const oversized = new Uint8Array(2 << 20);
+    for (const bad of [userCt.subarray(0, 1000), new Uint8Array([1, 2, 3]), foreignCt, profile, oversized]) {
+      expect(() => broker.aggregate([bad], keep, zeros())).toThrow(BfvFormatError);
+    }
+  });
+
+  it('fromPublicMaterial rejects bad params, keys, and Galois keys lacking a step', async () => {
+    const m = media.publicMaterial();
+    const garbage = new Uint8Array(64).fill(7);
+    await expect(BrokerBfv.fromPublicMaterial({ ...m, params: garbage }, ATTRIBUTE_COUNT)).rejects.toThrow(BfvFormatError);
+    await expect(BrokerBfv.fromPublicMaterial({ ...m, publicKey: m.galoisKeys.subarray(0, 5000) }, ATTRIBUTE_COUNT)).rejects.toThrow(BfvFormatError);
+    await expect(BrokerBfv.fromPublicMaterial({ ...m, galoisKeys: m.publicKey }, ATTRIBUTE_COUNT)).rejects.toThrow(BfvFormatError);
+    await expect(BrokerBfv.fromPublicMaterial({ ...m, galoisKeys: garbage }, ATTRIBUTE_COUNT)).rejects.toThrow(BfvFormatError);
+    // 16 attributes need row steps 16 and 32, which keys made for 64 attributes lack.
+    await expect(BrokerBfv.fromPublicMaterial(m, 16)).rejects.toThrow(/row step 16/);
+    // Other parameters (SEAL's defaults) are refused even though they are well formed.
+    const seal = await loadSeal();
+    const parms = new seal.EncryptionParameters(seal.SchemeType.bfv);
+    parms.setPolyModulusDegree(8192);
+    const cm = seal.CoeffModulus.BFVDefault(8192, seal.SecLevelType.tc128);
+    const pm = seal.PlainModulus.Batching(8192, BFV_PARAMETERS.plainModulusBits);
+    parms.setCoeffModulus(cm);
+    parms.setPlainModulus(pm);
+    const otherParams = parms.saveToArray(seal.ComprModeType.zstd) as Uint8Array;
+    for (const h of [pm, cm, parms]) h.delete();
+    await expect(BrokerBfv.fromPublicMaterial({ ...m, params: otherParams }, ATTRIBUTE_COUNT)).rejects.toThrow(/expected BFV parameters/);
+  });
+});
+
+describe('input validation', () => {
+  it('encryptUsers rejects wrong lengths, non-binary values and non-bytes', () => {
+    expect(() => media.encryptUsers([new Uint8Array(63)])).toThrow(/expected vectors\[0\] of length 64, got 63/);
+    const two = new Uint8Array(64);
+    two[9] = 2;
+    expect(() => media.encryptUsers([new Uint8Array(64), two])).toThrow(/expected vectors\[1\]\[9\] in \{0, 1\}, got 2/);
+    expect(() => media.encryptUsers([[0, 1] as unknown as Uint8Array])).toThrow(/Uint8Array/);
+    expect(media.encryptUsers([])).toEqual([]);
+  });
+
+  it('aggregate rejects inconsistent keep, non-binary keep and bad noise', () => {
+    const cts = media.encryptUsers(randomVectors(130, rng(9)));
+    const keep = new Uint8Array(130).fill(1);
+    expect(() => broker.aggregate(cts, new Uint8Array(128), zeros())).toThrow(/expected 1 ciphertexts for 128 positions, got 2/);
+    expect(() => broker.aggregate(cts, new Uint8Array(0), zeros())).toThrow(/at least one position/);
+    const bad = keep.slice();
+    bad[4] = 3;
+    expect(() => broker.aggregate(cts, bad, zeros())).toThrow(/expected keep\[4\] in \{0, 1\}, got 3/);
+    expect(() => broker.aggregate(cts, keep, [1, 2])).toThrow(/expected noise of length 64, got 2/);
+    const frac = zeros();
+    frac[3] = 0.5;
+    expect(() => broker.aggregate(cts, keep, frac)).toThrow(/expected noise\[3\] a safe integer/);
+    const huge = zeros();
+    huge[0] = -(2 ** 24);
+    expect(() => broker.aggregate(cts, keep, huge)).toThrow(/expected \|noise\[0\]\|/);
+  });
+
+  it('fails loudly when used after dispose()', async () => {
+    const m = await MediaBfv.create(8);
+    const b = await BrokerBfv.fromPublicMaterial(m.publicMaterial(), 8);
+    const cts = m.encryptUsers([Uint8Array.of(1, 0, 1, 0, 1, 0, 1, 1)]);
+    const { totals } = m.decryptProfile(b.aggregate(cts, Uint8Array.of(1), new Array<number>(8).fill(0)));
+    expect(totals).toEqual([1, 0, 1, 0, 1, 0, 1, 1]);
+    b.dispose();
+    m.dispose();
+    m.dispose(); // idempotent
+    expect(() => m.encryptUsers([])).toThrow(/after dispose/);
+    expect(() => b.aggregate(cts, Uint8Array.of(1), [])).toThrow(/after dispose/);
+  });
+});
