@@ -18,6 +18,8 @@ import type { SessionKeys as _cleanroom_v1_SessionKeys, SessionKeys__Output as _
 import type { SessionResult as _cleanroom_v1_SessionResult, SessionResult__Output as _cleanroom_v1_SessionResult__Output } from './cleanroom/v1/SessionResult.ts';
 import type { Signature as _cleanroom_v1_Signature, Signature__Output as _cleanroom_v1_Signature__Output } from './cleanroom/v1/Signature.ts';
 import type { TokenBatch as _cleanroom_v1_TokenBatch, TokenBatch__Output as _cleanroom_v1_TokenBatch__Output } from './cleanroom/v1/TokenBatch.ts';
+import type { UniverseChunk as _cleanroom_v1_UniverseChunk, UniverseChunk__Output as _cleanroom_v1_UniverseChunk__Output } from './cleanroom/v1/UniverseChunk.ts';
+import type { UniverseRequest as _cleanroom_v1_UniverseRequest, UniverseRequest__Output as _cleanroom_v1_UniverseRequest__Output } from './cleanroom/v1/UniverseRequest.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -47,6 +49,8 @@ export interface ProtoGrpcType {
       SessionResult: MessageTypeDefinition<_cleanroom_v1_SessionResult, _cleanroom_v1_SessionResult__Output>
       Signature: MessageTypeDefinition<_cleanroom_v1_Signature, _cleanroom_v1_Signature__Output>
       TokenBatch: MessageTypeDefinition<_cleanroom_v1_TokenBatch, _cleanroom_v1_TokenBatch__Output>
+      UniverseChunk: MessageTypeDefinition<_cleanroom_v1_UniverseChunk, _cleanroom_v1_UniverseChunk__Output>
+      UniverseRequest: MessageTypeDefinition<_cleanroom_v1_UniverseRequest, _cleanroom_v1_UniverseRequest__Output>
     }
   }
 }

@@ -1,0 +1,339 @@
+/**
+ * Protocol messages ⇄ protobuf payloads, and chunking of large lists.
+ *
+ * Every decode validates what it reads (enum values, integer ranges, byte lengths) and
+ * throws ProtocolError('INVALID_ARGUMENT') naming the field: values from a peer are
+ * checked where they enter. Lists travel as batches with an `offset`; `joinBatches`
+ * refuses gaps, overlaps and missing last chunks.
+ */
+import { ProtocolError } from '../protocol/messages.ts';
+import type {
+  AttributeTotal, CohortProfile, IdType, LookalikeResult, OpenSession, Outcome, Policy,
+  PrepareSession, SessionAccepted, SessionKeys, SessionResult,
+} from '../protocol/messages.ts';
+import { decodePayload, encodePayload, type PayloadType } from './proto.ts';
+
+type Obj = Record<string, unknown>;
+
+const ID_TYPE_TO_PROTO: Record<IdType, string> = { phone: 'PHONE', email: 'EMAIL', device: 'DEVICE' };
+const ID_TYPE_FROM_PROTO: Record<string, IdType> = { PHONE: 'phone', EMAIL: 'email', DEVICE: 'device' };
+const OUTCOMES = new Set<Outcome>(['COMPLETED', 'COHORT_TOO_SMALL', 'FAILED']);
+
+function bad(type: string, field: string, why: string): never {
+  throw new ProtocolError('INVALID_ARGUMENT', `${type}.${field}: ${why}`);
+}
+
+function num(type: string, o: Obj, field: string, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = o[field];
+  const v = typeof raw === 'string' ? Number(raw) : raw;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) bad(type, field, `expected an integer in [0, ${max}], got ${String(raw)}`);
+  return v;
+}
+
+function real(type: string, o: Obj, field: string): number {
+  const v = o[field];
+  if (typeof v !== 'number' || !Number.isFinite(v)) bad(type, field, `expected a finite number, got ${String(v)}`);
+  return v;
+}
+
+function signedInt(type: string, o: Obj, field: string): number {
+  const raw = o[field];
+  const v = typeof raw === 'string' ? Number(raw) : raw;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) bad(type, field, `expected an integer, got ${String(raw)}`);
+  return v;
+}
+
+function str(type: string, o: Obj, field: string, max = 256): string {
+  const v = o[field];
+  if (typeof v !== 'string' || v.length > max) bad(type, field, `expected a string of at most ${max} characters`);
+  return v;
+}
+
+function bytes(type: string, o: Obj, field: string, exact?: number): Uint8Array {
+  const v = o[field];
+  if (!(v instanceof Uint8Array)) bad(type, field, 'expected bytes');
+  if (exact !== undefined && v.length !== exact) bad(type, field, `expected ${exact} bytes, got ${v.length}`);
+  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+function idType(type: string, o: Obj): IdType {
+  const t = ID_TYPE_FROM_PROTO[String(o.idType)];
+  if (!t) bad(type, 'idType', `expected PHONE, EMAIL or DEVICE, got ${String(o.idType)}`);
+  return t;
+}
+
+function outcome(type: string, o: Obj): Outcome {
+  const v = o.outcome as Outcome;
+  if (!OUTCOMES.has(v)) bad(type, 'outcome', `expected COMPLETED, COHORT_TOO_SMALL or FAILED, got ${String(v)}`);
+  return v;
+}
+
+function policyFrom(o: unknown): Policy {
+  if (typeof o !== 'object' || o === null) bad('Policy', '', 'missing');
+  const p = o as Obj;
+  const buckets = p.sizeBuckets;
+  if (!Array.isArray(buckets) || buckets.length > 64) bad('Policy', 'sizeBuckets', 'expected at most 64 buckets');
+  return {
+    decoyRatio: num('Policy', p, 'decoyRatio', 1000),
+    minCohort: num('Policy', p, 'minCohort', 1e9),
+    noiseScale: real('Policy', p, 'noiseScale'),
+    sizeBuckets: buckets.map((b, i) => num('Policy', { b }, 'b') || bad('Policy', `sizeBuckets[${i}]`, 'expected > 0')),
+    evaluationQuota: num('Policy', p, 'evaluationQuota'),
+  };
+}
+
+export interface Codec<T> {
+  type: PayloadType;
+  encode(m: T): Uint8Array;
+  decode(b: Uint8Array): T;
+}
+
+function codec<T>(type: PayloadType, to: (m: T) => object, from: (o: Obj) => T): Codec<T> {
+  return { type, encode: (m) => encodePayload(type, to(m)), decode: (b) => from(decodePayload<Obj>(type, b)) };
+}
+
+export const OpenSessionCodec = codec<OpenSession>(
+  'cleanroom.v1.OpenSession',
+  (m) => ({ ...m, idType: ID_TYPE_TO_PROTO[m.idType] }),
+  (o) => ({
+    idType: idType('OpenSession', o),
+    seedCount: num('OpenSession', o, 'seedCount', 1e9),
+    audienceSize: num('OpenSession', o, 'audienceSize', 1e9),
+    decoyRatio: num('OpenSession', o, 'decoyRatio', 1000),
+    minCohort: num('OpenSession', o, 'minCohort', 1e9),
+    advertiserKey: bytes('OpenSession', o, 'advertiserKey'),
+  }),
+);
+
+export const PrepareSessionCodec = codec<PrepareSession>(
+  'cleanroom.v1.PrepareSession',
+  (m) => ({ ...m, idType: ID_TYPE_TO_PROTO[m.idType] }),
+  (o) => ({
+    idType: idType('PrepareSession', o),
+    paddedCount: num('PrepareSession', o, 'paddedCount', 1e9),
+    audienceSize: num('PrepareSession', o, 'audienceSize', 1e9),
+    policy: policyFrom(o.policy),
+  }),
+);
+
+export const SessionAcceptedCodec = codec<SessionAccepted>(
+  'cleanroom.v1.SessionAccepted',
+  (m) => m,
+  (o) => ({
+    policy: policyFrom(o.policy),
+    paddedCount: num('SessionAccepted', o, 'paddedCount', 1e9),
+    universeSizeClass: str('SessionAccepted', o, 'universeSizeClass', 32),
+    universeEpoch: str('SessionAccepted', o, 'universeEpoch', 64),
+  }),
+);
+
+/** SessionKeys travel in chunks: params and public key in chunk 0, Galois keys spread over all. */
+export interface SessionKeysChunk {
+  bfvParams: Uint8Array;
+  publicKey: Uint8Array;
+  galoisKeysPart: Uint8Array;
+  universeEpoch: string;
+  universeSizeClass: string;
+  attributeCount: number;
+  usersPerCiphertext: number;
+  slots: number;
+}
+
+export const SessionKeysCodec = codec<SessionKeysChunk>(
+  'cleanroom.v1.SessionKeys',
+  (m) => m,
+  (o) => ({
+    bfvParams: bytes('SessionKeys', o, 'bfvParams'),
+    publicKey: bytes('SessionKeys', o, 'publicKey'),
+    galoisKeysPart: bytes('SessionKeys', o, 'galoisKeysPart'),
+    universeEpoch: str('SessionKeys', o, 'universeEpoch', 64),
+    universeSizeClass: str('SessionKeys', o, 'universeSizeClass', 32),
+    attributeCount: num('SessionKeys', o, 'attributeCount', 4096),
+    usersPerCiphertext: num('SessionKeys', o, 'usersPerCiphertext', 1 << 16),
+    slots: num('SessionKeys', o, 'slots', 1 << 16),
+  }),
+);
+
+export function splitSessionKeys(k: SessionKeys, maxBytes: number): SessionKeysChunk[] {
+  const g = k.bfv.galoisKeys;
+  const parts = Math.max(1, Math.ceil(g.length / maxBytes));
+  return Array.from({ length: parts }, (_, i) => ({
+    bfvParams: i === 0 ? k.bfv.params : new Uint8Array(0),
+    publicKey: i === 0 ? k.bfv.publicKey : new Uint8Array(0),
+    galoisKeysPart: g.subarray(i * maxBytes, (i + 1) * maxBytes),
+    universeEpoch: k.universeEpoch,
+    universeSizeClass: k.universeSizeClass,
+    attributeCount: k.attributeCount,
+    usersPerCiphertext: k.usersPerCiphertext,
+    slots: k.slots,
+  }));
+}
+
+export function joinSessionKeys(chunks: readonly SessionKeysChunk[]): SessionKeys {
+  const first = chunks[0];
+  if (!first) throw new ProtocolError('INVALID_ARGUMENT', 'SessionKeys: expected at least one chunk');
+  const total = chunks.reduce((a, c) => a + c.galoisKeysPart.length, 0);
+  const galoisKeys = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    galoisKeys.set(c.galoisKeysPart, off);
+    off += c.galoisKeysPart.length;
+  }
+  return {
+    bfv: { params: first.bfvParams, publicKey: first.publicKey, galoisKeys },
+    universeEpoch: first.universeEpoch,
+    universeSizeClass: first.universeSizeClass,
+    attributeCount: first.attributeCount,
+    usersPerCiphertext: first.usersPerCiphertext,
+    slots: first.slots,
+  };
+}
+
+export interface Batch {
+  offset: number;
+  items: Uint8Array[];
+}
+
+function batchCodec(type: PayloadType, field: 'elements' | 'tokens' | 'ciphertexts', itemBytes?: number): Codec<Batch> {
+  const name = type.split('.').pop()!;
+  return codec<Batch>(
+    type,
+    (m) => ({ offset: m.offset, [field]: m.items }),
+    (o) => {
+      const list = o[field];
+      if (!Array.isArray(list)) bad(name, field, 'expected a list');
+      return {
+        offset: num(name, o, 'offset', 1e9),
+        items: list.map((item, i) => bytes(name, { [`${field}[${i}]`]: item }, `${field}[${i}]`, itemBytes)),
+      };
+    },
+  );
+}
+
+/** Element lengths are validated by the roles (with the reason), not here. */
+export const BlindedBatchCodec = batchCodec('cleanroom.v1.BlindedBatch', 'elements');
+export const TokenBatchCodec = batchCodec('cleanroom.v1.TokenBatch', 'tokens');
+export const CiphertextBatchCodec = batchCodec('cleanroom.v1.CiphertextBatch', 'ciphertexts');
+
+/** Splits a list into batches of at most `maxItems` items and `maxBytes` bytes (≥ 1 item each). */
+export function splitBatches(items: readonly Uint8Array[], maxItems: number, maxBytes: number): Batch[] {
+  const out: Batch[] = [];
+  let cur: Uint8Array[] = [];
+  let size = 0;
+  let offset = 0;
+  for (const item of items) {
+    if (cur.length > 0 && (cur.length >= maxItems || size + item.length > maxBytes)) {
+      out.push({ offset, items: cur });
+      offset += cur.length;
+      cur = [];
+      size = 0;
+    }
+    cur.push(item);
+    size += item.length;
+  }
+  out.push({ offset, items: cur });
+  return out;
+}
+
+export function joinBatches(batches: readonly Batch[], what: string): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const b of batches) {
+    if (b.offset !== out.length) {
+      throw new ProtocolError('INVALID_ARGUMENT', `${what}: expected a batch at offset ${out.length}, got offset ${b.offset}`);
+    }
+    out.push(...b.items);
+  }
+  return out;
+}
+
+export const CohortProfileCodec = codec<CohortProfile>(
+  'cleanroom.v1.CohortProfile',
+  (m) => m,
+  (o) => ({
+    outcome: outcome('CohortProfile', o),
+    profile: bytes('CohortProfile', o, 'profile'),
+    audienceSize: num('CohortProfile', o, 'audienceSize', 1e9),
+  }),
+);
+
+function attributeTotalFrom(o: Obj): AttributeTotal {
+  return {
+    name: str('AttributeTotal', o, 'name', 64),
+    total: signedInt('AttributeTotal', o, 'total'),
+    share: real('AttributeTotal', o, 'share'),
+    universeShare: real('AttributeTotal', o, 'universeShare'),
+  };
+}
+
+function lookalikeFrom(o: Obj): LookalikeResult {
+  const insight = o.insight;
+  if (!Array.isArray(insight) || insight.length > 4096) bad('LookalikeResult', 'insight', 'expected at most 4096 totals');
+  return {
+    outcome: outcome('LookalikeResult', o),
+    audienceId: str('LookalikeResult', o, 'audienceId', 64),
+    audienceSize: num('LookalikeResult', o, 'audienceSize', 1e10),
+    quality: real('LookalikeResult', o, 'quality'),
+    cohortSize: num('LookalikeResult', o, 'cohortSize', 1e10),
+    insight: insight.map((t) => attributeTotalFrom(t as Obj)),
+    matchedUsers: num('LookalikeResult', o, 'matchedUsers', 1e10),
+  };
+}
+
+export const LookalikeResultCodec = codec<LookalikeResult>('cleanroom.v1.LookalikeResult', (m) => m, lookalikeFrom);
+
+export const SessionResultCodec = codec<SessionResult>(
+  'cleanroom.v1.SessionResult',
+  (m) => ({ ...m, lookalike: m.lookalike ?? null }),
+  (o) => ({
+    outcome: outcome('SessionResult', o),
+    reason: str('SessionResult', o, 'reason', 1024),
+    paddedCount: num('SessionResult', o, 'paddedCount'),
+    paddedMatches: num('SessionResult', o, 'paddedMatches'),
+    realMatches: num('SessionResult', o, 'realMatches'),
+    lookalike: o.lookalike ? lookalikeFrom(o.lookalike as Obj) : undefined,
+  }),
+);
+
+export interface AbortMessage {
+  reason: string;
+}
+
+export const AbortCodec = codec<AbortMessage>('cleanroom.v1.Abort', (m) => m, (o) => ({ reason: str('Abort', o, 'reason', 1024) }));
+
+export interface AckMessage {
+  received: number;
+}
+
+export const AckCodec = codec<AckMessage>('cleanroom.v1.Ack', (m) => m, (o) => ({ received: num('Ack', o, 'received') }));
+
+export interface UniverseRequest {
+  haveEpoch: string;
+}
+
+export const UniverseRequestCodec = codec<UniverseRequest>(
+  'cleanroom.v1.UniverseRequest',
+  (m) => m,
+  (o) => ({ haveEpoch: str('UniverseRequest', o, 'haveEpoch', 64) }),
+);
+
+export interface UniverseChunk {
+  epoch: string;
+  size: number;
+  offset: number;
+  tokens: Uint8Array[];
+}
+
+export const UniverseChunkCodec = codec<UniverseChunk>(
+  'cleanroom.v1.UniverseChunk',
+  (m) => m,
+  (o) => {
+    const list = o.tokens;
+    if (!Array.isArray(list)) bad('UniverseChunk', 'tokens', 'expected a list');
+    return {
+      epoch: str('UniverseChunk', o, 'epoch', 64),
+      size: num('UniverseChunk', o, 'size', 1e10),
+      offset: num('UniverseChunk', o, 'offset', 1e10),
+      tokens: list.map((t, i) => bytes('UniverseChunk', { [`tokens[${i}]`]: t }, `tokens[${i}]`, 16)),
+    };
+  },
+);

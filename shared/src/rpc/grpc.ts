@@ -1,0 +1,312 @@
+/**
+ * The gRPC adapter: the only place that knows grpc-js.
+ *
+ * - Servers: mutual TLS (client certificates required and verified against the trusted
+ *   organisation CAs), message size limits, and per-call authorization from the caller's
+ *   certificate (never from metadata) against the role table below. Every method is
+ *   adapted to one handler shape, `(caller, envelopes[]) → envelopes[]`, so unary and
+ *   streaming RPCs look alike to the nodes; errors map to precise status codes
+ *   (ProtocolError.code), and anything unexpected becomes INTERNAL without leaking details.
+ * - Clients: verify the server's certificate names the expected party, apply a deadline
+ *   to every call, and turn gRPC errors back into ProtocolErrors naming peer and method.
+ * - Plaintext transport exists only behind an explicit development flag, logged loudly by
+ *   the caller.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
+import { ProtocolError, type Party, type ProtocolErrorCode } from '../protocol/messages.ts';
+import type { Envelope } from '../transcript/statement.ts';
+import { serviceDefinition } from './proto.ts';
+
+export type ServiceName = 'Broker' | 'Media' | 'Advertiser';
+
+/** Who may call what: the role table (docs/security.md). */
+export const ROLE_TABLE: Record<ServiceName, Record<string, readonly Party[]>> = {
+  Broker: {
+    OpenSession: ['advertiser'],
+    Blind: ['advertiser'],
+    SubmitTokens: ['advertiser'],
+    Abort: ['advertiser', 'media'],
+    Cosign: ['advertiser', 'media'],
+  },
+  Media: {
+    PrepareSession: ['broker'],
+    Evaluate: ['broker'],
+    EncryptAttributes: ['broker'],
+    BuildLookalike: ['broker'],
+    SyncUniverse: ['broker'],
+    Abort: ['broker'],
+    Cosign: ['broker'],
+  },
+  Advertiser: {
+    Abort: ['broker'],
+    Cosign: ['broker'],
+  },
+};
+
+export interface TlsMaterial {
+  /** PEM of the CA certificates this node trusts (the three organisation CAs). */
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+export type Transport = { kind: 'mtls'; tls: TlsMaterial } | { kind: 'plaintext' };
+
+export type Handler = (caller: Party, request: Envelope[]) => Promise<Envelope[]>;
+
+export interface Logger {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+const STATUS: Record<ProtocolErrorCode, grpc.status> = {
+  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  FAILED_PRECONDITION: grpc.status.FAILED_PRECONDITION,
+  RESOURCE_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
+  NOT_FOUND: grpc.status.NOT_FOUND,
+  PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
+  ALREADY_EXISTS: grpc.status.ALREADY_EXISTS,
+  DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,
+  UNAVAILABLE: grpc.status.UNAVAILABLE,
+  INTERNAL: grpc.status.INTERNAL,
+  ABORTED: grpc.status.ABORTED,
+};
+const CODE_OF_STATUS = new Map<number, ProtocolErrorCode>(Object.entries(STATUS).map(([k, v]) => [v, k as ProtocolErrorCode]));
+
+const PARTY_NAMES = new Set<Party>(['advertiser', 'media', 'broker']);
+
+/**
+ * The party a verified peer certificate belongs to: subject CN and OU name the party and
+ * the issuer is that party's own organisation CA (CN=<party>-ca). A certificate one
+ * organisation's CA issued for another party's name is refused.
+ */
+export function partyOfCertificate(cert: PeerCertificate | undefined): Party | undefined {
+  if (!cert || !cert.subject) return undefined;
+  const cn = String(cert.subject.CN ?? '');
+  const ou = String(cert.subject.OU ?? '');
+  const issuer = String(cert.issuer?.CN ?? '');
+  if (!PARTY_NAMES.has(cn as Party) || ou !== cn || issuer !== `${cn}-ca`) return undefined;
+  return cn as Party;
+}
+
+export interface ServerOptions {
+  transport: Transport;
+  maxMessageBytes: number;
+  /** Upper bound of all messages of one streamed call, to bound memory. */
+  maxCallBytes: number;
+  log: Logger;
+  /** In plaintext development mode the caller is taken from this metadata key (never in mTLS). */
+  devCallerHeader?: string;
+}
+
+export function serverCredentials(t: Transport): grpc.ServerCredentials {
+  if (t.kind === 'plaintext') return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(t.tls.ca, [{ private_key: t.tls.key, cert_chain: t.tls.cert }], true);
+}
+
+export function createServer(opts: ServerOptions): grpc.Server {
+  return new grpc.Server({
+    'grpc.max_receive_message_length': opts.maxMessageBytes,
+    'grpc.max_send_message_length': opts.maxMessageBytes,
+    'grpc.keepalive_time_ms': 30_000,
+  });
+}
+
+function toServiceError(err: unknown, log: Logger, ctx: object): Partial<grpc.StatusObject> {
+  if (err instanceof ProtocolError) {
+    return { code: STATUS[err.code], details: err.message };
+  }
+  log.error({ ...ctx, err: (err as Error)?.stack ?? String(err) }, 'internal error in RPC handler');
+  return { code: grpc.status.INTERNAL, details: 'internal error (see the serving node\'s log)' };
+}
+
+function toEnvelope(m: { statement?: Uint8Array; payload?: Uint8Array; signatures?: { keyid?: string; sig?: Uint8Array }[] }): Envelope {
+  return {
+    statement: m.statement ?? new Uint8Array(0),
+    payload: m.payload ?? new Uint8Array(0),
+    signatures: (m.signatures ?? []).map((s) => ({ keyid: s.keyid ?? '', sig: s.sig ?? new Uint8Array(0) })),
+  };
+}
+
+function sizeOf(e: Envelope): number {
+  return e.statement.length + e.payload.length + e.signatures.reduce((a, s) => a + s.sig.length + s.keyid.length, 0);
+}
+
+/** Adds `service` with `handlers` to `server`, enforcing the role table on every call. */
+export function addService(server: grpc.Server, service: ServiceName, handlers: Record<string, Handler>, opts: ServerOptions): void {
+  const def = serviceDefinition(service);
+  const impl: grpc.UntypedServiceImplementation = {};
+  for (const [method, md] of Object.entries(def)) {
+    const handler = handlers[method];
+    const allowed = ROLE_TABLE[service][method] ?? [];
+    if (!handler) continue;
+    const identify = (call: grpc.ServerSurfaceCall): Party => {
+      let caller: Party | undefined;
+      if (opts.transport.kind === 'mtls') {
+        caller = partyOfCertificate(call.getAuthContext()?.sslPeerCertificate);
+      } else {
+        const v = call.metadata.get(opts.devCallerHeader ?? 'x-cleanroom-dev-party')[0];
+        caller = PARTY_NAMES.has(String(v) as Party) ? (String(v) as Party) : undefined;
+      }
+      if (!caller) throw new ProtocolError('PERMISSION_DENIED', `${service}.${method}: the caller's certificate names no cleanroom party issued by that party's CA`);
+      if (!allowed.includes(caller)) {
+        opts.log.warn({ service, method, caller }, 'permission denied by the role table');
+        throw new ProtocolError('PERMISSION_DENIED', `${service}.${method} may be called by ${allowed.join(' or ')}, not by ${caller}`);
+      }
+      return caller;
+    };
+    const ctx = { service, method };
+    if (!md.requestStream && !md.responseStream) {
+      impl[method] = (call: grpc.ServerUnaryCall<Envelope, Envelope>, cb: grpc.sendUnaryData<Envelope>) => {
+        (async () => handler(identify(call), [toEnvelope(call.request)]))().then(
+          (out) => cb(null, out[0]!),
+          (err) => cb(toServiceError(err, opts.log, ctx) as grpc.ServiceError),
+        );
+      };
+    } else if (md.requestStream && !md.responseStream) {
+      impl[method] = (call: grpc.ServerReadableStream<Envelope, Envelope>, cb: grpc.sendUnaryData<Envelope>) => {
+        (async () => {
+          const caller = identify(call);
+          return handler(caller, await collect(call, opts.maxCallBytes, `${service}.${method}`));
+        })().then(
+          (out) => cb(null, out[0]!),
+          (err) => cb(toServiceError(err, opts.log, ctx) as grpc.ServiceError),
+        );
+      };
+    } else {
+      impl[method] = (call: grpc.ServerWritableStream<Envelope, Envelope> | grpc.ServerDuplexStream<Envelope, Envelope>) => {
+        (async () => {
+          const caller = identify(call);
+          const request = md.requestStream
+            ? await collect(call as grpc.ServerDuplexStream<Envelope, Envelope>, opts.maxCallBytes, `${service}.${method}`)
+            : [toEnvelope((call as grpc.ServerWritableStream<Envelope, Envelope>).request)];
+          for (const e of await handler(caller, request)) {
+            if (call.cancelled) return;
+            if (!call.write(e)) await new Promise((r) => call.once('drain', r));
+          }
+          call.end();
+        })().catch((err) => {
+          const s = toServiceError(err, opts.log, ctx);
+          call.destroy(Object.assign(new Error(s.details), { code: s.code, details: s.details }));
+        });
+      };
+    }
+  }
+  server.addService(def, impl);
+}
+
+async function collect(stream: AsyncIterable<unknown> & { cancelled?: boolean }, maxBytes: number, what: string): Promise<Envelope[]> {
+  const out: Envelope[] = [];
+  let total = 0;
+  for await (const m of stream) {
+    const e = toEnvelope(m as Envelope);
+    total += sizeOf(e);
+    if (total > maxBytes) throw new ProtocolError('RESOURCE_EXHAUSTED', `${what}: the call exceeds ${maxBytes} bytes in total`);
+    out.push(e);
+  }
+  return out;
+}
+
+export function bindServer(server: grpc.Server, address: string, t: Transport): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, serverCredentials(t), (err, port) => (err ? reject(err) : resolve(port)));
+  });
+}
+
+export interface ClientOptions {
+  transport: Transport;
+  /** The party the server must prove to be (certificate CN/OU/issuer). */
+  serverParty: Party;
+  /** The calling party (sent as metadata only in plaintext development mode). */
+  self: Party;
+  maxMessageBytes: number;
+  deadlineMs: number;
+}
+
+/** A client for one peer service: `call(method, envelopes) → envelopes`, with deadline. */
+export class PeerClient {
+  private readonly client: grpc.Client;
+  private readonly def: grpc.ServiceDefinition;
+  private readonly opts: ClientOptions;
+  private readonly service: ServiceName;
+  readonly address: string;
+
+  constructor(service: ServiceName, address: string, opts: ClientOptions) {
+    this.service = service;
+    this.address = address;
+    this.opts = opts;
+    this.def = serviceDefinition(service);
+    let creds: grpc.ChannelCredentials;
+    if (opts.transport.kind === 'mtls') {
+      const { ca, key, cert } = opts.transport.tls;
+      creds = grpc.credentials.createSsl(ca, key, cert, {
+        checkServerIdentity: (host, cert) => {
+          const party = partyOfCertificate(cert as unknown as PeerCertificate);
+          if (party !== opts.serverParty) {
+            return new Error(`server at ${host} presented a certificate for '${party ?? 'no cleanroom party'}', expected '${opts.serverParty}'`);
+          }
+          return undefined;
+        },
+      });
+    } else {
+      creds = grpc.credentials.createInsecure();
+    }
+    const Ctor = grpc.makeGenericClientConstructor(this.def, service);
+    this.client = new Ctor(address, creds, {
+      'grpc.max_receive_message_length': opts.maxMessageBytes,
+      'grpc.max_send_message_length': opts.maxMessageBytes,
+      'grpc.enable_retries': 0,
+    });
+  }
+
+  async call(method: string, request: Envelope[], deadlineMs = this.opts.deadlineMs): Promise<Envelope[]> {
+    const md = this.def[method];
+    if (!md) throw new Error(`unknown method ${this.service}.${method}`);
+    const metadata = new grpc.Metadata();
+    if (this.opts.transport.kind === 'plaintext') metadata.set('x-cleanroom-dev-party', this.opts.self);
+    const deadline = Date.now() + deadlineMs;
+    const path = md.path;
+    const c = this.client;
+    const ser = md.requestSerialize;
+    const de = md.responseDeserialize;
+    const what = `${this.service}.${method} at ${this.address}`;
+    try {
+      if (!md.requestStream && !md.responseStream) {
+        return [await new Promise<Envelope>((resolve, reject) =>
+          c.makeUnaryRequest(path, ser, de, request[0], metadata, { deadline }, (err, res) => (err ? reject(err) : resolve(toEnvelope(res as Envelope)))))];
+      }
+      if (md.requestStream && !md.responseStream) {
+        return [await new Promise<Envelope>((resolve, reject) => {
+          const call = c.makeClientStreamRequest(path, ser, de, metadata, { deadline }, (err, res) => (err ? reject(err) : resolve(toEnvelope(res as Envelope))));
+          writeAll(call, request).catch(reject);
+        })];
+      }
+      const call = md.requestStream
+        ? c.makeBidiStreamRequest(path, ser, de, metadata, { deadline })
+        : c.makeServerStreamRequest(path, ser, de, request[0], metadata, { deadline });
+      const out: Envelope[] = [];
+      const done = (async () => {
+        for await (const m of call) out.push(toEnvelope(m as Envelope));
+      })();
+      if (md.requestStream) await writeAll(call as grpc.ClientDuplexStream<Envelope, Envelope>, request);
+      await done;
+      return out;
+    } catch (err) {
+      const e = err as grpc.ServiceError;
+      const code = CODE_OF_STATUS.get(e.code) ?? 'UNAVAILABLE';
+      throw new ProtocolError(code, `${what}: ${grpc.status[e.code] ?? 'ERROR'}: ${e.details || e.message}`);
+    }
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+async function writeAll(call: grpc.ClientWritableStream<Envelope>, items: readonly Envelope[]): Promise<void> {
+  for (const e of items) {
+    if (!call.write(e)) await new Promise((r) => call.once('drain', r));
+  }
+  call.end();
+}
