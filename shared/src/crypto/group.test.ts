@@ -1,0 +1,153 @@
+// Tests for group.ts: element validation (every low-order point, non-canonical encodings, wrong
+// lengths, batch indices), the low-order list itself, clamping, randomElement against
+// @noble/curves and its determinism under an injected RNG.
+import { describe, expect, test } from 'vitest';
+import { createHash } from 'node:crypto';
+import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
+import {
+  ELEMENT_BYTES,
+  InvalidElementError,
+  L,
+  LOW_ORDER_POINTS,
+  P,
+  TOKEN_BYTES,
+  clampInPlace,
+  isClamped,
+  randomElement,
+  sodium,
+  validateElement,
+  validateElements,
+  x25519,
+} from './group.ts';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+function le(n: bigint, len = 32): Uint8Array {
+  const out = new Uint8Array(len);
+  for (let i = 0; i < len; i++) {
+    out[i] = Number(n & 0xffn);
+    n >>= 8n;
+  }
+  return out;
+}
+function seededRng(seed: string): (n: number) => Uint8Array {
+  let ctr = 0;
+  return (n) => {
+    const out = new Uint8Array(n);
+    for (let off = 0; off < n; off += 32) out.set(createHash('sha256').update(`${seed}/${ctr++}`).digest().subarray(0, Math.min(32, n - off)), off);
+    return out;
+  };
+}
+function reasonOf(f: () => void): { reason: string; index: number | undefined } | undefined {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof InvalidElementError) return { reason: e.reason, index: e.index };
+    throw e;
+  }
+  return undefined;
+}
+
+describe('constants', () => {
+  test('p, ℓ and sizes', () => {
+    expect(P).toBe(57896044618658097711785492504343953926634992332820282019728792003956564819949n);
+    expect(L).toBe(7237005577332262213973186563042994240857116359379907606001950938285454250989n);
+    expect(ELEMENT_BYTES).toBe(32);
+    expect(TOKEN_BYTES).toBe(16);
+  });
+});
+
+describe('validateElement', () => {
+  test('accepts ordinary canonical elements, including u = p − 2 and u = 9', () => {
+    expect(() => validateElement(le(9n))).not.toThrow();
+    expect(() => validateElement(le(P - 2n))).not.toThrow();
+    expect(() => validateElement(le(2n))).not.toThrow();
+  });
+
+  test('refuses every low-order point as low-order (and the all-zero identity encoding)', () => {
+    expect(LOW_ORDER_POINTS.length).toBe(5);
+    for (const lo of LOW_ORDER_POINTS) expect(reasonOf(() => validateElement(lo))).toEqual({ reason: 'low-order', index: undefined });
+    expect(reasonOf(() => validateElement(new Uint8Array(32)))?.reason).toBe('low-order');
+    expect(reasonOf(() => validateElement(le(1n)))?.reason).toBe('low-order');
+    expect(reasonOf(() => validateElement(le(P - 1n)))?.reason).toBe('low-order');
+  });
+
+  test('the low-order list is exactly the points X25519 sends to zero for a clamped scalar', () => {
+    const rng = seededRng('lo');
+    for (const lo of LOW_ORDER_POINTS) {
+      const k = clampInPlace(rng(32));
+      expect(() => sodium.crypto_scalarmult(new Uint8Array(32), k, lo)).toThrow();
+      expect(() => x25519(new Uint8Array(32), k, lo, 3)).toThrow(InvalidElementError);
+    }
+    // The two order-8 u-coordinates from the brief, little-endian.
+    expect(hex(LOW_ORDER_POINTS[3]!)).toBe('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800');
+    expect(hex(LOW_ORDER_POINTS[4]!)).toBe('5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157');
+  });
+
+  test('refuses non-canonical encodings: u = p, p + 1, 2^255 − 1, top bit set', () => {
+    for (const u of [P, P + 1n, P + 9n, 2n ** 255n - 1n]) expect(reasonOf(() => validateElement(le(u)))?.reason).toBe('non-canonical');
+    const top = le(9n);
+    top[31] = 0x80;
+    expect(reasonOf(() => validateElement(top))?.reason).toBe('non-canonical');
+    expect(reasonOf(() => validateElement(new Uint8Array(32).fill(0xff)))?.reason).toBe('non-canonical');
+  });
+
+  test('refuses wrong lengths and non-byte inputs as length', () => {
+    for (const n of [0, 31, 33, 64]) expect(reasonOf(() => validateElement(new Uint8Array(n)))?.reason).toBe('length');
+    expect(reasonOf(() => validateElement('x'.repeat(32) as unknown as Uint8Array))?.reason).toBe('length');
+    expect(reasonOf(() => validateElement(null as unknown as Uint8Array))?.reason).toBe('length');
+    expect(() => validateElement(new Uint8Array(31))).toThrow(/expected a 32-byte Uint8Array, got 31 bytes/);
+  });
+
+  test('carries the index given, and validateElements reports the first bad index', () => {
+    expect(reasonOf(() => validateElement(new Uint8Array(33), 7))).toEqual({ reason: 'length', index: 7 });
+    const good = le(9n);
+    expect(reasonOf(() => validateElements([good, good, le(P), good]))).toEqual({ reason: 'non-canonical', index: 2 });
+    expect(reasonOf(() => validateElements([good, new Uint8Array(0)]))).toEqual({ reason: 'length', index: 1 });
+    expect(reasonOf(() => validateElements([good, LOW_ORDER_POINTS[2]!]))).toEqual({ reason: 'low-order', index: 1 });
+    expect(() => validateElement(new Uint8Array(33), 7)).toThrow(/^element 7: expected a 32-byte/);
+  });
+
+  test('mutating the exported LOW_ORDER_POINTS does not weaken validation', () => {
+    const copy = Uint8Array.from(LOW_ORDER_POINTS[0]!);
+    LOW_ORDER_POINTS[0]!.fill(0x42);
+    try {
+      expect(reasonOf(() => validateElement(new Uint8Array(32)))?.reason).toBe('low-order');
+    } finally {
+      LOW_ORDER_POINTS[0]!.set(copy);
+    }
+  });
+});
+
+describe('clamping', () => {
+  test('clampInPlace produces 2^254 + 8m, and isClamped recognises it', () => {
+    const k = clampInPlace(new Uint8Array(32).fill(0xff));
+    expect(k[0]).toBe(0xf8);
+    expect(k[31]).toBe(0x7f);
+    expect(isClamped(k)).toBe(true);
+    expect(isClamped(new Uint8Array(32))).toBe(false);
+    expect(isClamped(new Uint8Array(31))).toBe(false);
+  });
+});
+
+describe('randomElement', () => {
+  test('equals X25519(clamp(r), 9) computed by @noble/curves, and is deterministic under an injected RNG', () => {
+    const r = seededRng('re')(32);
+    const e = randomElement(() => Uint8Array.from(r));
+    expect(hex(e)).toBe(hex(nobleX25519.scalarMultBase(r)));
+    expect(hex(randomElement(seededRng('re')))).toBe(hex(e));
+  });
+
+  test('is a valid element and differs between draws', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const e = randomElement();
+      expect(() => validateElement(e)).not.toThrow();
+      seen.add(hex(e));
+    }
+    expect(seen.size).toBe(200);
+  });
+
+  test('refuses an RNG that breaks its contract', () => {
+    expect(() => randomElement(() => new Uint8Array(31))).toThrow(/expected rng\(32\) to return 32 bytes, got 31 bytes/);
+  });
+});

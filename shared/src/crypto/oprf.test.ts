@@ -1,0 +1,334 @@
+// Tests for oprf.ts: RFC 7748 §5.2/§6.1 X25519 vectors through OprfKey.evaluate, agreement with
+// @noble/curves, batch == single, blind→evaluate→unblind == evaluate, unlinkability of blinding,
+// termination and correctness of the clamped-inverse search, validation with indices at every
+// entry point, finalize's encoding and domain separation, and the worker-thread evaluation.
+import { describe, expect, test } from 'vitest';
+import { createHash } from 'node:crypto';
+import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
+import { InvalidElementError, L, LOW_ORDER_POINTS, P, randomElement } from './group.ts';
+import { hashToGroup, oprfDst } from './h2c.ts';
+import {
+  OprfKey,
+  PARALLEL_THRESHOLD,
+  blind,
+  blindBatch,
+  drawBlindingPair,
+  evaluateBatchParallel,
+  finalize,
+  unblind,
+  unblindBatch,
+} from './oprf.ts';
+
+const enc = new TextEncoder();
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const unhex = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'));
+const toBig = (b: Uint8Array): bigint => BigInt('0x' + hex(Uint8Array.from(b).reverse()));
+function le(n: bigint): Uint8Array {
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) {
+    out[i] = Number(n & 0xffn);
+    n >>= 8n;
+  }
+  return out;
+}
+function clamp(k: Uint8Array): Uint8Array {
+  const c = Uint8Array.from(k);
+  c[0]! &= 0xf8;
+  c[31]! &= 0x7f;
+  c[31]! |= 0x40;
+  return c;
+}
+function seededRng(seed: string): (n: number) => Uint8Array {
+  let ctr = 0;
+  return (n) => {
+    const out = new Uint8Array(n);
+    for (let off = 0; off < n; off += 32) out.set(createHash('sha256').update(`${seed}/${ctr++}`).digest().subarray(0, Math.min(32, n - off)), off);
+    return out;
+  };
+}
+function modPow(b: bigint, e: bigint, m: bigint): bigint {
+  let r = 1n;
+  b %= m;
+  while (e > 0n) {
+    if (e & 1n) r = (r * b) % m;
+    b = (b * b) % m;
+    e >>= 1n;
+  }
+  return r;
+}
+function caught(f: () => unknown): InvalidElementError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof InvalidElementError) return e;
+    throw e;
+  }
+  throw new Error('expected an InvalidElementError, got none');
+}
+
+const DST = oprfDst('email', 'test');
+const ids = (n: number, tag: string): Uint8Array[] => Array.from({ length: n }, (_, i) => enc.encode(`${tag}-${i}@example.com`));
+
+describe('OprfKey', () => {
+  test('RFC 7748 §5.2 vector 1 through evaluate (scalar clamped first; X25519 clamps anyway)', () => {
+    const k = OprfKey.fromBytes(clamp(unhex('a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4')));
+    const out = k.evaluate(unhex('e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c'));
+    expect(hex(out)).toBe('c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552');
+  });
+
+  test('RFC 7748 §5.2 vector 2: the top-bit-set u is refused; with the bit masked (as RFC 7748 does) it matches', () => {
+    const k = OprfKey.fromBytes(clamp(unhex('4b66e9d4d1b4673c5ad22691957d6af5c11b6421e0ea01d42ca4169e7918ba0d')));
+    const u = unhex('e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493');
+    expect(caught(() => k.evaluate(u)).reason).toBe('non-canonical');
+    u[31]! &= 0x7f;
+    expect(hex(k.evaluate(u))).toBe('95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957');
+  });
+
+  test('RFC 7748 §6.1: evaluate gives the shared secret; fingerprint hashes X25519(key, 9)', () => {
+    const alice = OprfKey.fromBytes(clamp(unhex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a')));
+    const bobPub = unhex('de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f');
+    expect(hex(alice.evaluate(bobPub))).toBe('4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742');
+    const alicePub = unhex('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a');
+    expect(alice.fingerprint()).toBe(createHash('sha256').update(alicePub).digest('hex').slice(0, 16));
+    expect(alice.fingerprint()).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  test('evaluate agrees with @noble/curves x25519 on random keys and hashed elements', () => {
+    const rng = seededRng('noble');
+    for (let i = 0; i < 30; i++) {
+      const key = OprfKey.generate(rng);
+      const e = hashToGroup(rng(20), DST);
+      expect(hex(key.evaluate(e))).toBe(hex(nobleX25519.scalarMult(key.toBytes(), e)));
+    }
+  });
+
+  test('generate clamps and is deterministic under an injected RNG; toBytes/fromBytes round-trip', () => {
+    const a = OprfKey.generate(seededRng('k'));
+    const b = OprfKey.generate(seededRng('k'));
+    expect(hex(a.toBytes())).toBe(hex(b.toBytes()));
+    expect(hex(a.toBytes())).toBe(hex(clamp(seededRng('k')(32))));
+    expect(OprfKey.fromBytes(a.toBytes()).fingerprint()).toBe(a.fingerprint());
+    const bytes = a.toBytes();
+    bytes.fill(0);
+    expect(a.toBytes().some((x) => x !== 0)).toBe(true); // toBytes returns a copy
+  });
+
+  test('fromBytes refuses wrong lengths and unclamped scalars', () => {
+    expect(() => OprfKey.fromBytes(new Uint8Array(31))).toThrow(/expected a 32-byte OPRF key, got 31 bytes/);
+    const k = clamp(seededRng('u')(32));
+    for (const mutate of [(b: Uint8Array) => (b[0]! |= 1), (b: Uint8Array) => (b[31]! |= 0x80), (b: Uint8Array) => (b[31]! &= 0xbf)]) {
+      const bad = Uint8Array.from(k);
+      mutate(bad);
+      expect(() => OprfKey.fromBytes(bad)).toThrow(/expected a clamped X25519 scalar/);
+    }
+  });
+
+  test('the key does not leak through JSON or util.inspect', async () => {
+    const key = OprfKey.generate(seededRng('leak'));
+    const h = hex(key.toBytes());
+    expect(JSON.stringify(key)).not.toContain(h);
+    const { inspect } = await import('node:util');
+    expect(inspect(key, { showHidden: true, depth: 5 })).not.toContain(h);
+  });
+
+  test('evaluateBatch equals evaluate element by element', () => {
+    const key = OprfKey.generate(seededRng('batch'));
+    const es = ids(100, 'b').map((x) => hashToGroup(x, DST));
+    const batch = key.evaluateBatch(es);
+    es.forEach((e, i) => expect(hex(batch[i]!)).toBe(hex(key.evaluate(e))));
+    expect(key.evaluateBatch([])).toEqual([]);
+  });
+
+  test('evaluateBatch validates ALL elements first and reports reason and index', () => {
+    const key = OprfKey.generate(seededRng('bad'));
+    const es = ids(10, 'v').map((x) => hashToGroup(x, DST));
+    const cases: [Uint8Array, string][] = [
+      [new Uint8Array(0), 'length'],
+      [new Uint8Array(31), 'length'],
+      [new Uint8Array(33), 'length'],
+      [le(P), 'non-canonical'],
+      [le(P + 1n), 'non-canonical'],
+      [le(2n ** 255n - 1n), 'non-canonical'],
+      [new Uint8Array(32), 'low-order'],
+      ...LOW_ORDER_POINTS.map((lo): [Uint8Array, string] => [lo, 'low-order']),
+    ];
+    for (const [bad, reason] of cases) {
+      const batch = [...es];
+      batch[7] = bad;
+      const err = caught(() => key.evaluateBatch(batch));
+      expect(err.reason).toBe(reason);
+      expect(err.index).toBe(7);
+      expect(caught(() => key.evaluate(bad)).reason).toBe(reason);
+    }
+  });
+});
+
+describe('blind / unblind', () => {
+  test('drawBlindingPair: s ≡ r^-1 (mod ℓ), both clamped; the search always terminates (mean ≈ 2 draws)', () => {
+    const rng = seededRng('pairs');
+    let total = 0;
+    let worst = 0;
+    const n = 2000;
+    for (let i = 0; i < n; i++) {
+      const { r, s, attempts } = drawBlindingPair(rng);
+      for (const k of [r, s]) {
+        expect(k[0]! & 7).toBe(0);
+        expect(k[31]! & 0xc0).toBe(0x40);
+      }
+      if (i < 200) expect((toBig(r) * toBig(s)) % L).toBe(1n);
+      total += attempts;
+      worst = Math.max(worst, attempts);
+    }
+    expect(total / n).toBeGreaterThan(1.7);
+    expect(total / n).toBeLessThan(2.3);
+    expect(worst).toBeLessThan(40);
+  });
+
+  test('an RNG stuck on a value with no clamped inverse makes blind throw instead of looping', () => {
+    // Find a clamped r whose m = (8r)^-1 − 2^251 mod ℓ is ≥ 2^251 (about half of them are).
+    const rng = seededRng('stuck');
+    let stuck: Uint8Array | undefined;
+    while (stuck === undefined) {
+      const r = clamp(rng(32));
+      const m = (((modPow((8n * toBig(r)) % L, L - 2n, L) - 2n ** 251n) % L) + L) % L;
+      if (m >= 2n ** 251n) stuck = r;
+    }
+    const e = hashToGroup(enc.encode('x'), DST);
+    let calls = 0;
+    expect(() =>
+      blind(e, () => {
+        calls++;
+        return Uint8Array.from(stuck);
+      }),
+    ).toThrow(/expected an rng producing random bytes, got 128 draws/);
+    expect(calls).toBe(128);
+  });
+
+  test('blind → evaluate → unblind equals direct evaluation, for many random inputs', () => {
+    const rng = seededRng('round-trip');
+    const key = OprfKey.generate(rng);
+    for (const x of ids(300, 'rt')) {
+      const e = hashToGroup(x, DST);
+      const { blinded, inverse } = blind(e, rng);
+      expect(hex(unblind(inverse, key.evaluate(blinded)))).toBe(hex(key.evaluate(e)));
+    }
+  });
+
+  test('blindBatch / unblindBatch agree with the single calls and with direct evaluation', () => {
+    const key = OprfKey.generate(seededRng('bb-key'));
+    const es = ids(200, 'bb').map((x) => hashToGroup(x, DST));
+    const bs = blindBatch(es, seededRng('bb'));
+    const again = seededRng('bb');
+    es.forEach((e, i) => expect(hex(blind(e, again).blinded)).toBe(hex(bs[i]!.blinded)));
+    const unblinded = unblindBatch(
+      bs.map((b) => b.inverse),
+      key.evaluateBatch(bs.map((b) => b.blinded)),
+    );
+    es.forEach((e, i) => expect(hex(unblinded[i]!)).toBe(hex(key.evaluate(e))));
+  });
+
+  test('unlinkability: the same input blinded twice gives different blinded values but the same token', () => {
+    const key = OprfKey.generate();
+    const x = enc.encode('bob@example.com');
+    const e = hashToGroup(x, DST);
+    const b1 = blind(e);
+    const b2 = blind(e);
+    expect(hex(b1.blinded)).not.toBe(hex(b2.blinded));
+    expect(hex(b1.blinded)).not.toBe(hex(e));
+    const t1 = finalize(x, unblind(b1.inverse, key.evaluate(b1.blinded)));
+    const t2 = finalize(x, unblind(b2.inverse, key.evaluate(b2.blinded)));
+    expect(hex(t1)).toBe(hex(t2));
+    expect(hex(t1)).toBe(hex(finalize(x, key.evaluate(e))));
+  });
+
+  test('a twist point is accepted, but its blinded evaluation matches nothing (the inverse is mod ℓ only)', () => {
+    // u = 2 lies on the twist: u^3 + 486662 u^2 + u is a non-square mod p.
+    const u = 2n;
+    expect(modPow((u * u * u + 486662n * u * u + u) % P, (P - 1n) / 2n, P)).toBe(P - 1n);
+    const twist = le(u);
+    const key = OprfKey.generate(seededRng('twist'));
+    const direct = key.evaluate(twist);
+    const { blinded, inverse } = blind(twist, seededRng('twist-r'));
+    expect(hex(unblind(inverse, key.evaluate(blinded)))).not.toBe(hex(direct));
+  });
+
+  test('blind, unblind and the batch forms validate with reason and index', () => {
+    expect(caught(() => blind(LOW_ORDER_POINTS[1]!)).reason).toBe('low-order');
+    expect(caught(() => blind(new Uint8Array(31))).reason).toBe('length');
+    const good = hashToGroup(enc.encode('g'), DST);
+    const err = caught(() => blindBatch([good, good, le(P)]));
+    expect([err.reason, err.index]).toEqual(['non-canonical', 2]);
+    const { inverse } = blind(good);
+    expect(caught(() => unblind(inverse, new Uint8Array(32))).reason).toBe('low-order');
+    expect(caught(() => unblind(inverse, le(P + 1n))).reason).toBe('non-canonical');
+    expect(() => unblind(new Uint8Array(32), good)).toThrow(/expected a 32-byte clamped scalar/);
+    const e2 = caught(() => unblindBatch([inverse, inverse], [good, LOW_ORDER_POINTS[4]!]));
+    expect([e2.reason, e2.index]).toEqual(['low-order', 1]);
+    expect(() => unblindBatch([inverse], [good, good])).toThrow(/expected equal-length arrays/);
+    expect(() => unblindBatch([inverse, new Uint8Array(31)], [good, good])).toThrow(/inverse 1: expected a 32-byte clamped scalar/);
+  });
+});
+
+describe('finalize', () => {
+  const z = hashToGroup(enc.encode('z'), DST);
+
+  test('is SHA-512("cleanroom/v1/oprf-finalize" ‖ u16be(|x|) ‖ x ‖ z), first 16 bytes', () => {
+    const x = enc.encode('carol@example.com');
+    const expected = createHash('sha512')
+      .update('cleanroom/v1/oprf-finalize')
+      .update(Uint8Array.of(0, x.length))
+      .update(x)
+      .update(z)
+      .digest()
+      .subarray(0, 16);
+    const t = finalize(x, z);
+    expect(t.length).toBe(16);
+    expect(hex(t)).toBe(hex(expected));
+  });
+
+  test('domain-separates the input: other inputs with the same element give other tokens', () => {
+    const seen = new Set<string>();
+    for (const x of ['', 'a', 'b', 'ab', 'a\0', '\0a']) seen.add(hex(finalize(enc.encode(x), z)));
+    expect(seen.size).toBe(6);
+    const z2 = hashToGroup(enc.encode('z2'), DST);
+    expect(hex(finalize(enc.encode('a'), z))).not.toBe(hex(finalize(enc.encode('a'), z2)));
+  });
+
+  test('validates its arguments', () => {
+    expect(() => finalize(new Uint8Array(65536), z)).toThrow(/expected input to be a Uint8Array of at most 65535 bytes/);
+    expect(caught(() => finalize(enc.encode('a'), new Uint8Array(32))).reason).toBe('low-order');
+    expect(caught(() => finalize(enc.encode('a'), new Uint8Array(16))).reason).toBe('length');
+  });
+});
+
+describe('evaluateBatchParallel', () => {
+  test('equals evaluateBatch across worker threads, order preserved', async () => {
+    const key = OprfKey.generate(seededRng('par'));
+    const rng = seededRng('par-es');
+    const es = Array.from({ length: 5003 }, () => randomElement(rng));
+    const expected = key.evaluateBatch(es);
+    for (const threads of [2, 3]) {
+      const got = await evaluateBatchParallel(key, es, threads);
+      expect(got.length).toBe(es.length);
+      for (let i = 0; i < es.length; i++) if (hex(got[i]!) !== hex(expected[i]!)) throw new Error(`mismatch at ${i} with ${threads} threads`);
+    }
+  });
+
+  test('stays on the calling thread below the threshold', async () => {
+    const key = OprfKey.generate(seededRng('small'));
+    const es = Array.from({ length: PARALLEL_THRESHOLD - 1 }, () => randomElement());
+    const got = await evaluateBatchParallel(key, es, 2);
+    expect(hex(got[5]!)).toBe(hex(key.evaluate(es[5]!)));
+  });
+
+  test('validates ALL elements before starting workers, with the index', async () => {
+    const key = OprfKey.generate(seededRng('pbad'));
+    const es = Array.from({ length: 4000 }, () => randomElement());
+    es[3210] = LOW_ORDER_POINTS[3]!;
+    const err = await evaluateBatchParallel(key, es, 2).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidElementError);
+    expect((err as InvalidElementError).index).toBe(3210);
+    expect((err as InvalidElementError).reason).toBe('low-order');
+    await expect(evaluateBatchParallel(key, es, 0)).rejects.toThrow(/expected threads to be an integer in 1..64, got 0/);
+  });
+});

@@ -1,0 +1,329 @@
+/**
+ * The cleanroom OPRF on X25519: F(k, x) = finalize(x, X25519(k, H(x))), with H = hashToGroup
+ * (h2c.ts) and every group operation a plain libsodium X25519 call (≈23,000/s on one core).
+ * This is the 2HashDH OPRF of Jarecki et al. (JKK14 / RFC 9497's base mode) on the order-ℓ
+ * subgroup of Curve25519; security rests on the one-more-gap-DH assumption in that group.
+ *
+ * Roles in the blinded intersection:
+ *   holder of x:   { blinded, inverse } = blind(H(x))                 blinded = X25519(r, H(x))
+ *   key holder:    evaluated = key.evaluate(blinded)                  = X25519(k, blinded)
+ *   holder of x:   unblinded = unblind(inverse, evaluated)            = X25519(s, evaluated) = X25519(k, H(x))
+ *                  token     = finalize(x, unblinded)                 16 bytes, compared for matching
+ *
+ * Blinding with clamped scalars only. X25519 clamps every scalar to 2^254 + 8m (0 ≤ m < 2^251),
+ * and on the order-ℓ subgroup multiplies by that integer mod ℓ. For a random clamped r we want a
+ * clamped s ≡ r^-1 (mod ℓ):  s = 2^254 + 8m  ⇔  m ≡ (r^-1 − 2^254)·8^-1 = (8r)^-1 − 2^251 (mod ℓ).
+ * We compute m natively (scalar_reduce of 8r, scalar_invert, scalar_sub of 2^251 — libsodium,
+ * constant time) and accept r when m < 2^251 (about one r in two; ℓ ≈ 2^252); otherwise we draw a
+ * new r. The rejection depends only on the discarded r, so it leaks nothing about the kept one.
+ * After 128 rejections (probability 2^-128 with a working RNG) blind throws instead of looping.
+ *
+ * Keys: an OprfKey is a clamped X25519 scalar (32 random bytes clamped per RFC 7748). A clamped
+ * scalar is 8n with 2^251 ≤ n < 2^252 < ℓ, so it is never ≡ 0 mod ℓ and is always invertible mod ℓ
+ * (this is also why every blinding r has an inverse and why [k]G is never the identity). The key lives in a JavaScript private field: JSON.stringify and util.inspect (hence
+ * loggers) never show it; `toBytes()` is the one explicit export. `fingerprint()` is public.
+ *
+ * Validation: every element entering evaluate/blind/unblind passes group.ts validateElement
+ * (length, canonical u < p, not low-order) before any secret scalar touches it; batch calls
+ * validate the whole batch first and throw InvalidElementError carrying the offending index.
+ * An all-zero X25519 result is refused as 'low-order'. Twist points are accepted and evaluate to
+ * values that match nothing (see group.ts). Because every scalar is clamped (a multiple of 8),
+ * small-order components of a malicious element vanish and reveal no key bits.
+ *
+ * finalize(x, z) = SHA-512("cleanroom/v1/oprf-finalize" ‖ u16be(|x|) ‖ x ‖ z)[0..16]; binding x
+ * in makes the token a function of the identifier as well as the group element.
+ *
+ * Thread-safety: OprfKey is immutable; all functions are synchronous and reentrant.
+ * `evaluateBatchParallel` spreads a batch over worker_threads (oprf-worker.ts), sending each
+ * worker a copy of the key bytes and a transferred packed buffer; the main thread only packs and
+ * unpacks, so its event loop stays responsive while the workers compute.
+ */
+import { createHash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import {
+  ELEMENT_BYTES,
+  InvalidElementError,
+  SCALAR_BYTES,
+  TOKEN_BYTES,
+  clampInPlace,
+  defaultRng,
+  drawBytes,
+  isClamped,
+  sodium,
+  validateElement,
+  validateElements,
+  x25519,
+} from './group.ts';
+import type { ElementBytes, InvalidElementReason, Rng, ScalarBytes, TokenBytes } from './group.ts';
+
+function describe(v: unknown): string {
+  if (v instanceof Uint8Array) return `${v.length} bytes`;
+  if (v === null) return 'null';
+  if (typeof v === 'number') return String(v);
+  return typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v;
+}
+
+const BASEPOINT_HASH_PREFIX = 16;
+
+/** An OPRF key: a clamped X25519 scalar. Immutable. */
+export class OprfKey {
+  readonly #k: Uint8Array;
+
+  private constructor(k: Uint8Array) {
+    this.#k = k;
+  }
+
+  /** A fresh key: 32 bytes from `rng`, clamped. */
+  static generate(rng: Rng = defaultRng): OprfKey {
+    return new OprfKey(clampInPlace(drawBytes(rng, SCALAR_BYTES)));
+  }
+
+  /** Restores a key from `toBytes()` output; refuses anything that is not a clamped scalar. */
+  static fromBytes(b: Uint8Array): OprfKey {
+    if (!(b instanceof Uint8Array) || b.length !== SCALAR_BYTES) {
+      throw new TypeError(`expected a 32-byte OPRF key, got ${describe(b)}`);
+    }
+    if (!isClamped(b)) {
+      throw new RangeError('expected a clamped X25519 scalar (bits 0-2 and 255 clear, bit 254 set), got an unclamped one');
+    }
+    return new OprfKey(Uint8Array.from(b));
+  }
+
+  /** A copy of the 32 key bytes (secret). */
+  toBytes(): ScalarBytes {
+    return Uint8Array.from(this.#k);
+  }
+
+  /** First 16 hex characters of SHA-256(X25519(key, basepoint)): identifies a key, reveals nothing. */
+  fingerprint(): string {
+    const pub = new Uint8Array(ELEMENT_BYTES);
+    sodium.crypto_scalarmult_base(pub, this.#k);
+    return createHash('sha256').update(pub).digest('hex').slice(0, BASEPOINT_HASH_PREFIX);
+  }
+
+  /** X25519(key, e) after validating e. */
+  evaluate(e: ElementBytes): ElementBytes {
+    validateElement(e);
+    return x25519(new Uint8Array(ELEMENT_BYTES), this.#k, e);
+  }
+
+  /** evaluate over a batch; validates ALL elements first (InvalidElementError carries the index). */
+  evaluateBatch(es: readonly ElementBytes[]): ElementBytes[] {
+    validateElements(es);
+    const out: Uint8Array[] = new Array<Uint8Array>(es.length);
+    for (let i = 0; i < es.length; i++) out[i] = x25519(new Uint8Array(ELEMENT_BYTES), this.#k, es[i]!, i);
+    return out;
+  }
+}
+
+/** A blinded element and the clamped scalar that removes the blinding. Keep `inverse` secret. */
+export interface Blinded {
+  blinded: ElementBytes;
+  inverse: ScalarBytes;
+}
+
+/** Rejections allowed before blind gives up (each accepts with probability ≈ 1/2). */
+const MAX_BLIND_ATTEMPTS = 128;
+/** 2^251 as a little-endian scalar (< ℓ). */
+const TWO_251 = (() => {
+  const b = new Uint8Array(32);
+  b[31] = 0x08;
+  return b;
+})();
+
+/**
+ * Draws a random clamped r with a clamped s ≡ r^-1 (mod ℓ); see the module header.
+ * Exported for tests (attempt counting); not part of the protocol surface.
+ */
+export function drawBlindingPair(rng: Rng = defaultRng): { r: ScalarBytes; s: ScalarBytes; attempts: number } {
+  const wide = new Uint8Array(64);
+  const r8 = new Uint8Array(32);
+  const inv = new Uint8Array(32);
+  const m = new Uint8Array(32);
+  try {
+    for (let attempt = 1; attempt <= MAX_BLIND_ATTEMPTS; attempt++) {
+      const r = clampInPlace(drawBytes(rng, SCALAR_BYTES));
+      // wide = 8r (258 bits), reduced mod ℓ; inv = (8r)^-1; m = inv − 2^251 (all mod ℓ).
+      let carry = 0;
+      for (let i = 0; i < 32; i++) {
+        const v = (r[i]! << 3) | carry;
+        wide[i] = v & 0xff;
+        carry = v >>> 8;
+      }
+      wide[32] = carry;
+      sodium.crypto_core_ed25519_scalar_reduce(r8, wide);
+      sodium.crypto_core_ed25519_scalar_invert(inv, r8); // r8 ≠ 0: 8r = 64n, 0 < n < ℓ
+      sodium.crypto_core_ed25519_scalar_sub(m, inv, TWO_251);
+      if ((m[31]! & 0xf8) !== 0) {
+        sodium.sodium_memzero(r);
+        continue; // m ≥ 2^251: s would not be a clamped scalar
+      }
+      // s = 2^254 + 8m, 8m < 2^254.
+      const s = new Uint8Array(32);
+      carry = 0;
+      for (let i = 0; i < 32; i++) {
+        const v = (m[i]! << 3) | carry;
+        s[i] = v & 0xff;
+        carry = v >>> 8;
+      }
+      s[31]! |= 0x40;
+      return { r, s, attempts: attempt };
+    }
+  } finally {
+    sodium.sodium_memzero(wide);
+    sodium.sodium_memzero(r8);
+    sodium.sodium_memzero(inv);
+    sodium.sodium_memzero(m);
+  }
+  throw new Error(`expected an rng producing random bytes, got ${MAX_BLIND_ATTEMPTS} draws without an invertible clamped blinding scalar`);
+}
+
+function blindValidated(e: ElementBytes, rng: Rng, index: number | undefined): Blinded {
+  const { r, s } = drawBlindingPair(rng);
+  try {
+    return { blinded: x25519(new Uint8Array(ELEMENT_BYTES), r, e, index), inverse: s };
+  } finally {
+    sodium.sodium_memzero(r);
+  }
+}
+
+/** Blinds a (validated) element with a fresh random clamped scalar. */
+export function blind(e: ElementBytes, rng: Rng = defaultRng): Blinded {
+  validateElement(e);
+  return blindValidated(e, rng, undefined);
+}
+
+/** blind over a batch; validates ALL elements first. */
+export function blindBatch(es: readonly ElementBytes[], rng: Rng = defaultRng): Blinded[] {
+  validateElements(es);
+  const out: Blinded[] = new Array<Blinded>(es.length);
+  for (let i = 0; i < es.length; i++) out[i] = blindValidated(es[i]!, rng, i);
+  return out;
+}
+
+function checkInverse(inverse: Uint8Array, index: number | undefined): void {
+  if (!isClamped(inverse)) {
+    const where = index === undefined ? 'inverse' : `inverse ${index}`;
+    throw new TypeError(`${where}: expected a 32-byte clamped scalar from blind(), got ${describe(inverse)}${inverse instanceof Uint8Array && inverse.length === 32 ? ' (unclamped)' : ''}`);
+  }
+}
+
+/** Removes the blinding: X25519(inverse, evaluated), after validating `evaluated`. */
+export function unblind(inverse: ScalarBytes, evaluated: ElementBytes): ElementBytes {
+  checkInverse(inverse, undefined);
+  validateElement(evaluated);
+  return x25519(new Uint8Array(ELEMENT_BYTES), inverse, evaluated);
+}
+
+/** unblind over a batch; validates ALL inputs first. */
+export function unblindBatch(inverses: readonly ScalarBytes[], evaluated: readonly ElementBytes[]): ElementBytes[] {
+  if (!Array.isArray(inverses) || !Array.isArray(evaluated) || inverses.length !== evaluated.length) {
+    throw new RangeError(`expected equal-length arrays of inverses and evaluated elements, got ${Array.isArray(inverses) ? inverses.length : describe(inverses)} and ${Array.isArray(evaluated) ? evaluated.length : describe(evaluated)}`);
+  }
+  for (let i = 0; i < inverses.length; i++) checkInverse(inverses[i]!, i);
+  validateElements(evaluated);
+  const out: Uint8Array[] = new Array<Uint8Array>(evaluated.length);
+  for (let i = 0; i < evaluated.length; i++) out[i] = x25519(new Uint8Array(ELEMENT_BYTES), inverses[i]!, evaluated[i]!, i);
+  return out;
+}
+
+const FINALIZE_LABEL = new TextEncoder().encode('cleanroom/v1/oprf-finalize');
+
+/** The 16-byte matching token: SHA-512(label ‖ u16be(|input|) ‖ input ‖ unblinded)[0..16]. */
+export function finalize(input: Uint8Array, unblinded: ElementBytes): TokenBytes {
+  if (!(input instanceof Uint8Array) || input.length > 0xffff) {
+    throw new TypeError(`expected input to be a Uint8Array of at most 65535 bytes, got ${describe(input)}`);
+  }
+  validateElement(unblinded);
+  const digest = createHash('sha512')
+    .update(FINALIZE_LABEL)
+    .update(Uint8Array.of(input.length >>> 8, input.length & 0xff))
+    .update(input)
+    .update(unblinded)
+    .digest();
+  return new Uint8Array(digest.buffer, digest.byteOffset, TOKEN_BYTES).slice();
+}
+
+/** Below this many elements evaluateBatchParallel stays on the calling thread. */
+export const PARALLEL_THRESHOLD = 2000;
+
+/** Message a worker posts back (see oprf-worker.ts). */
+export type WorkerReply =
+  | { ok: true; out: ArrayBuffer }
+  | { ok: false; message: string; reason?: InvalidElementReason; index?: number };
+
+/** What a worker receives as workerData. */
+export interface WorkerJob {
+  key: Uint8Array;
+  packed: ArrayBuffer;
+  count: number;
+}
+
+const WORKER_URL = new URL('./oprf-worker.ts', import.meta.url);
+
+function runWorker(key: Uint8Array, es: readonly Uint8Array[], from: number, to: number, started: Worker[]): Promise<Uint8Array[]> {
+  const count = to - from;
+  const packed = new ArrayBuffer(count * ELEMENT_BYTES);
+  const view = new Uint8Array(packed);
+  for (let i = 0; i < count; i++) view.set(es[from + i]!, i * ELEMENT_BYTES);
+  const job: WorkerJob = { key, packed, count };
+  return new Promise<Uint8Array[]>((resolve, reject) => {
+    const worker = new Worker(WORKER_URL, { workerData: job, transferList: [packed] });
+    started.push(worker);
+    let settled = false;
+    worker.once('message', (reply: WorkerReply) => {
+      settled = true;
+      if (reply.ok) {
+        const outView = new Uint8Array(reply.out);
+        const out: Uint8Array[] = new Array<Uint8Array>(count);
+        for (let i = 0; i < count; i++) out[i] = outView.slice(i * ELEMENT_BYTES, (i + 1) * ELEMENT_BYTES);
+        resolve(out);
+      } else if (reply.reason !== undefined) {
+        reject(new InvalidElementError(reply.reason, reply.message, reply.index === undefined ? undefined : from + reply.index));
+      } else {
+        reject(new Error(`OPRF worker failed: ${reply.message}`));
+      }
+    });
+    worker.once('error', (err) => {
+      settled = true;
+      reject(err);
+    });
+    worker.once('exit', (code) => {
+      if (!settled) reject(new Error(`expected the OPRF worker to reply, got exit code ${code}`));
+    });
+  });
+}
+
+/**
+ * key.evaluateBatch(es) spread over `threads` worker threads (contiguous slices, order kept).
+ * Validates ALL elements on the calling thread first (InvalidElementError with the index).
+ * Below PARALLEL_THRESHOLD elements, or with threads = 1, it runs on the calling thread.
+ */
+export async function evaluateBatchParallel(key: OprfKey, es: readonly ElementBytes[], threads: number): Promise<ElementBytes[]> {
+  if (!(key instanceof OprfKey)) throw new TypeError(`expected an OprfKey, got ${describe(key)}`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+    throw new RangeError(`expected threads to be an integer in 1..64, got ${describe(threads)}`);
+  }
+  validateElements(es);
+  if (threads === 1 || es.length < PARALLEL_THRESHOLD) return key.evaluateBatch(es);
+  const parts = Math.min(threads, Math.ceil(es.length / (PARALLEL_THRESHOLD / 2)));
+  const keyBytes = key.toBytes();
+  const started: Worker[] = [];
+  const jobs: Promise<Uint8Array[]>[] = [];
+  try {
+    for (let p = 0; p < parts; p++) {
+      const from = Math.floor((es.length * p) / parts);
+      const to = Math.floor((es.length * (p + 1)) / parts);
+      jobs.push(runWorker(keyBytes, es, from, to, started));
+    }
+  } finally {
+    sodium.sodium_memzero(keyBytes); // each worker already holds its own structured-clone copy
+  }
+  try {
+    const results = await Promise.all(jobs);
+    return results.flat();
+  } catch (err) {
+    await Promise.allSettled(started.map((w) => w.terminate()));
+    throw err;
+  }
+}
