@@ -2,7 +2,7 @@
 // @noble/curves, batch == single, blind→evaluate→unblind == evaluate, unlinkability of blinding,
 // termination and correctness of the clamped-inverse search, validation with indices at every
 // entry point, finalize's encoding and domain separation, and the worker-thread evaluation.
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { createHash } from 'node:crypto';
 import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 import { InvalidElementError, L, LOW_ORDER_POINTS, P, randomElement } from './group.ts';
@@ -12,9 +12,11 @@ import {
   PARALLEL_THRESHOLD,
   blind,
   blindBatch,
+  closeOprfWorkers,
   drawBlindingPair,
   evaluateBatchParallel,
   finalize,
+  prepareOprfWorkers,
   unblind,
   unblindBatch,
 } from './oprf.ts';
@@ -302,6 +304,8 @@ describe('finalize', () => {
 });
 
 describe('evaluateBatchParallel', () => {
+  afterAll(closeOprfWorkers);
+
   test('equals evaluateBatch across worker threads, order preserved', async () => {
     const key = OprfKey.generate(seededRng('par'));
     const rng = seededRng('par-es');
@@ -312,6 +316,27 @@ describe('evaluateBatchParallel', () => {
       expect(got.length).toBe(es.length);
       for (let i = 0; i < es.length; i++) if (hex(got[i]!) !== hex(expected[i]!)) throw new Error(`mismatch at ${i} with ${threads} threads`);
     }
+  });
+
+  test('concurrent calls with different keys share the pool and get their own results', async () => {
+    await prepareOprfWorkers(2);
+    const k1 = OprfKey.generate(seededRng('c1'));
+    const k2 = OprfKey.generate(seededRng('c2'));
+    const rng = seededRng('c-es');
+    const es = Array.from({ length: 3000 }, () => randomElement(rng));
+    const [a, b] = await Promise.all([evaluateBatchParallel(k1, es, 2), evaluateBatchParallel(k2, es, 2)]);
+    for (const i of [0, 1499, 1500, 2999]) {
+      expect(hex(a[i]!)).toBe(hex(k1.evaluate(es[i]!)));
+      expect(hex(b[i]!)).toBe(hex(k2.evaluate(es[i]!)));
+    }
+  });
+
+  test('the pool survives closeOprfWorkers and restarts on demand', async () => {
+    await closeOprfWorkers();
+    const key = OprfKey.generate(seededRng('restart'));
+    const es = Array.from({ length: 2500 }, () => randomElement());
+    const got = await evaluateBatchParallel(key, es, 2);
+    expect(hex(got[2499]!)).toBe(hex(key.evaluate(es[2499]!)));
   });
 
   test('stays on the calling thread below the threshold', async () => {
