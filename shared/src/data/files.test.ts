@@ -1,0 +1,195 @@
+// Tests for the streaming world-file readers: RFC 4180 details, per-row rejection with file
+// and line, header checks, and the truth/propensity readers.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeVector } from '../common/attributes.ts';
+import { CRM_HEADER, UNIVERSE_HEADER, collectUniverse, csvField, readCrm, readPropensity, readTruth, readUniverse } from './files.ts';
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'cleanroom-files-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function file(name: string, text: string): Promise<string> {
+  const p = join(root, name);
+  await writeFile(p, text);
+  return p;
+}
+
+const U1 = 'U1,+8613812345678,a@x.com,6d92078a-8246-4ba4-ae5b-76104861e7dc,1,30-34,male,tier1,ios,high,auto|luxury';
+
+describe('csvField', () => {
+  it('quotes only when needed (RFC 4180)', () => {
+    expect(csvField('plain')).toBe('plain');
+    expect(csvField('')).toBe('');
+    expect(csvField('a,b')).toBe('"a,b"');
+    expect(csvField('say "hi"')).toBe('"say ""hi"""');
+    expect(csvField('two\nlines')).toBe('"two\nlines"');
+    expect(csvField(' padded ')).toBe('" padded "');
+  });
+});
+
+describe('readUniverse', () => {
+  it('reads rows into vectors, skipping bad ones with file:line reasons', async () => {
+    const p = await file(
+      'u1.csv',
+      [
+        UNIVERSE_HEADER,
+        U1,
+        'U2,,,,0,60+,female,tier5,android,low,',
+        'U3,+8613900001111,,,1,17-18,male,tier1,ios,high,',
+        'U4,+8613900001111,,,yes,18-24,male,tier1,ios,high,',
+        'U5,+8613900001111,,,1,18-24,male,tier1,ios,high',
+        '',
+        'U 6,+8613900001111,,,1,18-24,male,tier1,ios,high,',
+        'U7,+8613900001111,,,1,18-24,male,tier1,ios,high,auto|unicorns',
+        'U8,"+86 139 0000 2222","b@y.com",,TRUE,25-29,unknown,new-tier1,other,very-high,',
+      ].join('\r\n') + '\r\n',
+    );
+    const rejected: { line: number; reason: string }[] = [];
+    const rows = [];
+    for await (const r of readUniverse(p, (x) => rejected.push(x))) rows.push(r);
+    expect(rows.map((r) => r.userId)).toEqual(['U1', 'U8']);
+    expect(rows[0]).toMatchObject({ phone: '+8613812345678', email: 'a@x.com', deviceId: '6d92078a-8246-4ba4-ae5b-76104861e7dc', consent: true });
+    expect(decodeVector(rows[0]!.vector)).toEqual({ ageBand: '30-34', gender: 'male', cityTier: 'tier1', deviceOs: 'ios', activity: 'high', interests: ['auto', 'luxury'] });
+    expect(rows[1]).toMatchObject({ phone: '+86 139 0000 2222', email: 'b@y.com', deviceId: '', consent: true });
+    expect(rejected).toEqual([
+      { line: 3, reason: `${p}:3: expected a phone, an email or a device_id, got none` },
+      { line: 4, reason: `${p}:4: expected ageBand one of 18-24|25-29|30-34|35-39|40-49|50-59|60+, got '17-18'` },
+      { line: 5, reason: `${p}:5: expected consent_lookalike 1/0/true/false, got 'yes'` },
+      { line: 6, reason: `${p}:6: expected 11 fields, got 10` },
+      { line: 8, reason: `${p}:8: expected user_id of 1-64 characters [A-Za-z0-9_.:-], got 'U 6'` },
+      { line: 9, reason: `${p}:9: expected interests entries among the 41 known interests, got 'unicorns'` },
+    ]);
+  });
+
+  it('never echoes phone or e-mail values in a reason', async () => {
+    const p = await file('u-pii.csv', `${UNIVERSE_HEADER}\nU1,+8613812345678,secret@x.com,,maybe,30-34,male,tier1,ios,high,\n`);
+    const { rejected } = await collectUniverse(p);
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]!.reason).not.toMatch(/13812345678|secret/);
+  });
+
+  it('handles a BOM, a missing final newline, quoted fields with quotes, commas and line breaks', async () => {
+    const p = await file(
+      'u2.csv',
+      `\uFEFF${UNIVERSE_HEADER}\nU1,"+86 138,1234",,,1,30-34,male,tier1,ios,high,\n"U2","","say ""hi""@x.com","",0,30-34,male,tier1,ios,high,""\nU3,"multi\nline",,,1,30-34,male,tier1,ios,high,auto`,
+    );
+    const { rows, rejected } = await collectUniverse(p);
+    expect(rejected).toEqual([]);
+    expect(rows.map((r) => [r.userId, r.phone, r.email])).toEqual([
+      ['U1', '+86 138,1234', ''],
+      ['U2', '', 'say "hi"@x.com'],
+      ['U3', 'multi\nline', ''],
+    ]);
+  });
+
+  it('reports broken quoting on the line where the record starts and goes on', async () => {
+    const p = await file('u3.csv', `${UNIVERSE_HEADER}\nU1,"+86"x,,,1,30-34,male,tier1,ios,high,\nU2,+86"1",,,1,30-34,male,tier1,ios,high,\n${U1}\nU9,"never closed,,,1\n`);
+    const { rows, rejected, rejectedCount } = await collectUniverse(p);
+    expect(rows.map((r) => r.userId)).toEqual(['U1']);
+    expect(rejectedCount).toBe(3);
+    expect(rejected.map((r) => r.line)).toEqual([2, 3, 5]);
+    expect(rejected[0]!.reason).toBe(`${p}:2: expected ',' after a closing quote, got 'x'`);
+    expect(rejected[1]!.reason).toBe(`${p}:3: expected a quote only at the start of a field, got one inside`);
+    expect(rejected[2]!.reason).toBe(`${p}:5: expected a closing quote before the end of the file, got none`);
+  });
+
+  it('caps stored reasons but counts them all', async () => {
+    const bad = Array.from({ length: 30 }, (_, i) => `U${i},x,,,2,30-34,male,tier1,ios,high,`);
+    const p = await file('u4.csv', [UNIVERSE_HEADER, ...bad].join('\n'));
+    const r = await collectUniverse(p, 5);
+    expect(r.rejected).toHaveLength(5);
+    expect(r.rejectedCount).toBe(30);
+  });
+
+  it('throws, naming the file and line, on a wrong header, an empty file or a missing file', async () => {
+    const wrong = await file('u5.csv', `user_id,phone\n${U1}\n`);
+    await expect(collectUniverse(wrong)).rejects.toThrow(`${wrong}:1: expected header '${UNIVERSE_HEADER}', got 'user_id,phone'`);
+    const empty = await file('u6.csv', '');
+    await expect(collectUniverse(empty)).rejects.toThrow(`${empty}:1: expected header`);
+    await expect(collectUniverse(join(root, 'nope.csv'))).rejects.toThrow(/ENOENT.*nope\.csv/);
+  });
+
+  it('streams files larger than one read chunk', async () => {
+    const n = 20_000;
+    const lines = [UNIVERSE_HEADER];
+    for (let i = 0; i < n; i++) lines.push(`U${i},+86138${String(i).padStart(8, '0')},u${i}@x.com,,${i % 2},18-24,female,tier2,android,medium,food|music|movies`);
+    const p = await file('u7.csv', lines.join('\n') + '\n');
+    let count = 0;
+    let last = '';
+    for await (const r of readUniverse(p)) {
+      count++;
+      last = r.userId;
+    }
+    expect(count).toBe(n);
+    expect(last).toBe(`U${n - 1}`);
+  });
+});
+
+describe('readCrm', () => {
+  it('keeps raw IDs, parses flags, rejects bad rows with file:line reasons', async () => {
+    const p = await file(
+      'crm.csv',
+      [
+        CRM_HEADER,
+        'C1,138 1234 5678, A@X.com ,1,champions,1',
+        'C2,,b@y.com,false,prospect,TRUE',
+        'C3,,,0,prospect,1',
+        'C4,13800000000,,maybe,prospect,1',
+        'C5,13800000000,,0,Prospect,1',
+        'C6,13800000000,,0,prospect,',
+        'C7,,0',
+        'C1,13900000000,,0,prospect,1',
+        'C8,"+86 (139) 0000-1111","c,d@z.com",0,loyal,0',
+      ].join('\n'),
+    );
+    const { rows, rejected } = await readCrm(p);
+    expect(rows).toEqual([
+      { customerId: 'C1', phone: '138 1234 5678', email: ' A@X.com ', purchaser: true, rfm: 'champions', consent: true },
+      { customerId: 'C2', phone: '', email: 'b@y.com', purchaser: false, rfm: 'prospect', consent: true },
+      { customerId: 'C8', phone: '+86 (139) 0000-1111', email: 'c,d@z.com', purchaser: false, rfm: 'loyal', consent: false },
+    ]);
+    expect(rejected).toEqual([
+      { line: 4, reason: `${p}:4: expected a phone or an email, got neither` },
+      { line: 5, reason: `${p}:5: expected purchaser 1/0/true/false, got 'maybe'` },
+      { line: 6, reason: `${p}:6: expected rfm segment of lower-case [a-z0-9_-], got 'Prospect'` },
+      { line: 7, reason: `${p}:7: expected consent_ads 1/0/true/false, got ''` },
+      { line: 8, reason: `${p}:8: expected 6 fields, got 3` },
+      { line: 9, reason: `${p}:9: expected a unique customer_id, got 'C1' again` },
+    ]);
+  });
+
+  it('throws on a wrong header', async () => {
+    const p = await file('crm2.csv', `${UNIVERSE_HEADER}\n`);
+    await expect(readCrm(p)).rejects.toThrow(`${p}:1: expected header '${CRM_HEADER}'`);
+    await expect(readCrm('')).rejects.toThrow('expected a file path, got ""');
+  });
+});
+
+describe('readTruth / readPropensity', () => {
+  it('read the truth directory of a world', async () => {
+    const w = join(root, 'world');
+    await mkdir(join(w, 'truth'), { recursive: true });
+    await writeFile(join(w, 'truth', 'propensity.txt'), 'U1\nU7\r\n\nU9\n');
+    await writeFile(join(w, 'truth', 'truth.json'), JSON.stringify({ version: 1, seed: 's', universeSize: 10 }));
+    expect(readPropensity(w)).toEqual(new Set(['U1', 'U7', 'U9']));
+    expect(readTruth(w)).toMatchObject({ version: 1, seed: 's', universeSize: 10 });
+  });
+
+  it('fail clearly', async () => {
+    const w = join(root, 'bad-world');
+    await mkdir(join(w, 'truth'), { recursive: true });
+    expect(() => readPropensity(w)).toThrow(`${join(w, 'truth', 'propensity.txt')}: expected the propensity file, got none`);
+    expect(() => readTruth(w)).toThrow(/truth\.json: expected readable JSON, got ENOENT/);
+    await writeFile(join(w, 'truth', 'truth.json'), JSON.stringify({ version: 2 }));
+    expect(() => readTruth(w)).toThrow('expected a version 1 world truth, got version 2');
+    await writeFile(join(w, 'truth', 'propensity.txt'), 'U1\nnot an id\n');
+    expect(() => readPropensity(w)).toThrow(`propensity.txt:2: expected a user_id, got 'not an id'`);
+  });
+});

@@ -1,0 +1,318 @@
+/**
+ * Streaming readers for the world files written by `generate.ts` (and for real exports in
+ * the same format): the media universe, the advertiser CRM and the simulation truth.
+ *
+ * Guarantees:
+ * - CSV is RFC 4180: comma-separated, fields optionally double-quoted, '""' inside quotes is
+ *   a quote, quoted fields may hold commas and line breaks; '\n' or '\r\n' line ends; an
+ *   optional UTF-8 BOM; blank lines are skipped. The first line must be the exact header.
+ * - Files are read in chunks; the universe reader never holds more than one chunk and one
+ *   record in memory.
+ * - Per-row validation never throws: a bad row is skipped and reported as
+ *   { line, reason } with reason "<file>:<line>: expected X, got Y". Only a missing file, a
+ *   wrong header or an I/O error throws (naming the file and line).
+ * - Readers check structure (field count, flags, profile values, ids present); they do NOT
+ *   normalise phone / e-mail / device IDs and never echo those values in a reason: that is
+ *   the protocol's first step (`normalizeId` / `normalizeRows` in common/ids.ts). An empty
+ *   ID field means "absent". Uniqueness of user_id is not checked in the universe (it would
+ *   cost memory proportional to the universe); customer_id uniqueness is checked in the CRM.
+ * - Booleans are 1/0 or true/false (case-insensitive).
+ */
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeProfile } from '../common/attributes.ts';
+import type { UserProfile } from '../common/attributes.ts';
+import type { WorldTruth } from './generate.ts';
+
+export const UNIVERSE_HEADER = 'user_id,phone,email,device_id,consent_lookalike,age_band,gender,city_tier,device_os,activity,interests';
+export const CRM_HEADER = 'customer_id,phone,email,purchaser,rfm,consent_ads';
+
+export interface UniverseRow {
+  userId: string;
+  /** Raw phone field ('' when absent); normalise with normalizeId('phone', …). */
+  phone: string;
+  /** Raw e-mail field ('' when absent). */
+  email: string;
+  /** Raw device ID field ('' when absent). */
+  deviceId: string;
+  /** Look-alike consent. */
+  consent: boolean;
+  /** encodeProfile() of the row's profile: 64 bytes of 0/1. */
+  vector: Uint8Array;
+}
+
+export interface CrmRow {
+  customerId: string;
+  /** Raw phone field as typed by a human ('' when absent). */
+  phone: string;
+  /** Raw e-mail field ('' when absent). */
+  email: string;
+  purchaser: boolean;
+  /** RFM segment label, e.g. 'champions', 'prospect'. */
+  rfm: string;
+  /** Ads consent. */
+  consent: boolean;
+}
+
+export interface RejectedLine {
+  /** 1-based line number where the record starts. */
+  line: number;
+  reason: string;
+}
+
+/** Quotes a CSV field when it holds a comma, a quote, a line break or surrounding spaces. */
+export function csvField(s: string): string {
+  if (/[",\r\n]/.test(s) || (s !== s.trim())) return `"${s.replaceAll('"', '""')}"`;
+  return s;
+}
+
+type CsvRecord = { line: number; fields: string[] } | { line: number; error: string };
+
+/** Parses one record; 'open' when a quoted field continues on the next line. */
+function parseRecord(text: string): string[] | 'open' | { error: string } {
+  if (!text.includes('"')) return text.split(',');
+  const fields: string[] = [];
+  let i = 0;
+  const n = text.length;
+  for (;;) {
+    if (text[i] === '"') {
+      let value = '';
+      i++;
+      for (;;) {
+        const q = text.indexOf('"', i);
+        if (q < 0) return 'open';
+        value += text.slice(i, q);
+        if (text[q + 1] === '"') {
+          value += '"';
+          i = q + 2;
+        } else {
+          i = q + 1;
+          break;
+        }
+      }
+      fields.push(value);
+      if (i === n) return fields;
+      if (text[i] !== ',') return { error: `expected ',' after a closing quote, got '${text[i]}'` };
+      i++;
+    } else {
+      const c = text.indexOf(',', i);
+      const value = c < 0 ? text.slice(i) : text.slice(i, c);
+      if (value.includes('"')) return { error: `expected a quote only at the start of a field, got one inside` };
+      fields.push(value);
+      if (c < 0) return fields;
+      i = c + 1;
+    }
+    if (i === n) {
+      fields.push('');
+      return fields;
+    }
+  }
+}
+
+const MAX_RECORD_CHARS = 1 << 20;
+
+/** Streams CSV records (header included) with their starting line numbers, one batch per chunk read. */
+async function* csvBatches(path: string): AsyncGenerator<CsvRecord[]> {
+  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  let carry = '';
+  let lineNo = 0;
+  let pending: string | null = null;
+  let pendingLine = 0;
+  let first = true;
+  const take = (raw: string, out: CsvRecord[]): void => {
+    lineNo++;
+    let line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (first) {
+      first = false;
+      if (line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+    }
+    let text: string;
+    let start: number;
+    if (pending !== null) {
+      text = pending + '\n' + line;
+      start = pendingLine;
+    } else {
+      if (line === '') return;
+      text = line;
+      start = lineNo;
+    }
+    const r = parseRecord(text);
+    if (r === 'open') {
+      if (text.length > MAX_RECORD_CHARS) {
+        pending = null;
+        out.push({ line: start, error: `expected a closing quote within ${MAX_RECORD_CHARS} characters, got none` });
+        return;
+      }
+      pending = text;
+      pendingLine = start;
+      return;
+    }
+    pending = null;
+    out.push(Array.isArray(r) ? { line: start, fields: r } : { line: start, error: r.error });
+  };
+  for await (const chunk of stream as AsyncIterable<string>) {
+    const text = carry + chunk;
+    const out: CsvRecord[] = [];
+    let from = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', from);
+      if (nl < 0) break;
+      take(text.slice(from, nl), out);
+      from = nl + 1;
+    }
+    carry = text.slice(from);
+    if (out.length > 0) yield out;
+  }
+  const out: CsvRecord[] = [];
+  if (carry !== '') take(carry, out);
+  if (pending !== null) out.push({ line: pendingLine, error: `expected a closing quote before the end of the file, got none` });
+  if (out.length > 0) yield out;
+}
+
+function parseBool(s: string): boolean | undefined {
+  const t = s.toLowerCase();
+  if (t === '1' || t === 'true') return true;
+  if (t === '0' || t === 'false') return false;
+  return undefined;
+}
+
+function quote(s: string): string {
+  return s.length > 40 ? `'${s.slice(0, 40)}…'` : `'${s}'`;
+}
+
+const ID_TOKEN = /^[A-Za-z0-9_.:-]{1,64}$/;
+const RFM_TOKEN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/** Batches of data records; throws unless the first record is exactly `header`. */
+async function* withHeader(path: string, header: string): AsyncGenerator<CsvRecord[]> {
+  let seenHeader = false;
+  for await (const batch of csvBatches(path)) {
+    if (!seenHeader) {
+      seenHeader = true;
+      const rec = batch[0]!;
+      const got = 'fields' in rec ? rec.fields.join(',') : `unparseable (${rec.error})`;
+      if (got !== header) throw new Error(`${path}:${rec.line}: expected header '${header}', got ${quote(got)}`);
+      batch.shift();
+    }
+    yield batch;
+  }
+  if (!seenHeader) throw new Error(`${path}:1: expected header '${header}', got an empty file`);
+}
+
+function universeRow(f: string[]): UniverseRow | string {
+  if (f.length !== 11) return `expected 11 fields, got ${f.length}`;
+  const [userId, phone, email, deviceId, consentRaw, ageBand, gender, cityTier, deviceOs, activity, interests] = f as [
+    string, string, string, string, string, string, string, string, string, string, string,
+  ];
+  if (!ID_TOKEN.test(userId)) return `expected user_id of 1-64 characters [A-Za-z0-9_.:-], got ${quote(userId)}`;
+  if (phone === '' && email === '' && deviceId === '') return 'expected a phone, an email or a device_id, got none';
+  const consent = parseBool(consentRaw);
+  if (consent === undefined) return `expected consent_lookalike 1/0/true/false, got ${quote(consentRaw)}`;
+  let vector: Uint8Array;
+  try {
+    vector = encodeProfile({
+      ageBand, gender, cityTier, deviceOs, activity,
+      interests: interests === '' ? [] : interests.split('|'),
+    } as UserProfile);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return { userId, phone, email, deviceId, consent, vector };
+}
+
+/**
+ * Streams the valid rows of a universe CSV. Each bad row is skipped and passed to
+ * `onReject` (if given). Throws only on a missing file, a wrong header or an I/O error.
+ */
+export async function* readUniverse(path: string, onReject?: (r: RejectedLine) => void): AsyncGenerator<UniverseRow> {
+  if (typeof path !== 'string' || path === '') throw new TypeError(`expected a file path, got ${JSON.stringify(path)}`);
+  for await (const batch of withHeader(path, UNIVERSE_HEADER)) {
+    for (const rec of batch) {
+      const r = 'fields' in rec ? universeRow(rec.fields) : rec.error;
+      if (typeof r === 'string') onReject?.({ line: rec.line, reason: `${path}:${rec.line}: ${r}` });
+      else yield r;
+    }
+  }
+}
+
+/**
+ * Reads a whole universe into memory (tests and small worlds). `rejected` keeps the first
+ * `maxReasons` rejections; `rejectedCount` counts them all.
+ */
+export async function collectUniverse(
+  path: string,
+  maxReasons = 1000,
+): Promise<{ rows: UniverseRow[]; rejected: RejectedLine[]; rejectedCount: number }> {
+  const rows: UniverseRow[] = [];
+  const rejected: RejectedLine[] = [];
+  let rejectedCount = 0;
+  for await (const row of readUniverse(path, (r) => {
+    rejectedCount++;
+    if (rejected.length < maxReasons) rejected.push(r);
+  })) {
+    rows.push(row);
+  }
+  return { rows, rejected, rejectedCount };
+}
+
+function crmRow(f: string[], seen: Set<string>): CrmRow | string {
+  if (f.length !== 6) return `expected 6 fields, got ${f.length}`;
+  const [customerId, phone, email, purchaserRaw, rfm, consentRaw] = f as [string, string, string, string, string, string];
+  if (!ID_TOKEN.test(customerId)) return `expected customer_id of 1-64 characters [A-Za-z0-9_.:-], got ${quote(customerId)}`;
+  if (seen.has(customerId)) return `expected a unique customer_id, got ${quote(customerId)} again`;
+  if (phone.trim() === '' && email.trim() === '') return 'expected a phone or an email, got neither';
+  const purchaser = parseBool(purchaserRaw);
+  if (purchaser === undefined) return `expected purchaser 1/0/true/false, got ${quote(purchaserRaw)}`;
+  if (!RFM_TOKEN.test(rfm)) return `expected rfm segment of lower-case [a-z0-9_-], got ${quote(rfm)}`;
+  const consent = parseBool(consentRaw);
+  if (consent === undefined) return `expected consent_ads 1/0/true/false, got ${quote(consentRaw)}`;
+  seen.add(customerId);
+  return { customerId, phone, email, purchaser, rfm, consent };
+}
+
+/** Reads an advertiser CRM CSV. Throws only on a missing file, a wrong header or an I/O error. */
+export async function readCrm(path: string): Promise<{ rows: CrmRow[]; rejected: RejectedLine[] }> {
+  if (typeof path !== 'string' || path === '') throw new TypeError(`expected a file path, got ${JSON.stringify(path)}`);
+  const rows: CrmRow[] = [];
+  const rejected: RejectedLine[] = [];
+  const seen = new Set<string>();
+  for await (const batch of withHeader(path, CRM_HEADER)) {
+    for (const rec of batch) {
+      const r = 'fields' in rec ? crmRow(rec.fields, seen) : rec.error;
+      if (typeof r === 'string') rejected.push({ line: rec.line, reason: `${path}:${rec.line}: ${r}` });
+      else rows.push(r);
+    }
+  }
+  return { rows, rejected };
+}
+
+/** Reads `<worldDir>/truth/truth.json` (simulation ground truth; never read by a node). */
+export function readTruth(worldDir: string): WorldTruth {
+  const path = join(worldDir, 'truth', 'truth.json');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: expected readable JSON, got ${(e as Error).message}`);
+  }
+  const t = parsed as Partial<WorldTruth> | null;
+  if (t === null || typeof t !== 'object' || t.version !== 1 || typeof t.seed !== 'string' || typeof t.universeSize !== 'number') {
+    throw new Error(`${path}: expected a version 1 world truth, got ${t === null ? 'null' : typeof t === 'object' ? `version ${String(t.version)}` : typeof t}`);
+  }
+  return t as WorldTruth;
+}
+
+/** Reads the propensity user_ids (`<worldDir>/truth/propensity.txt`, one per line). */
+export function readPropensity(worldDir: string): Set<string> {
+  const path = join(worldDir, 'truth', 'propensity.txt');
+  if (!existsSync(path)) throw new Error(`${path}: expected the propensity file, got none`);
+  const out = new Set<string>();
+  const lines = readFileSync(path, 'utf8').split('\n');
+  lines.forEach((raw, i) => {
+    const id = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (id === '') return;
+    if (!ID_TOKEN.test(id)) throw new Error(`${path}:${i + 1}: expected a user_id, got ${quote(id)}`);
+    out.add(id);
+  });
+  return out;
+}
