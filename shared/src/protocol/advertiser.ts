@@ -22,9 +22,11 @@
 import { blindBatch, unblindBatch, finalize, type Blinded } from '../crypto/oprf.ts';
 import { hashToGroupBatch, oprfDst } from '../crypto/h2c.ts';
 import { normalizeRows } from '../common/ids.ts';
+import { boxKeyPair, openSealed, type BoxKeyPair } from '../crypto/sealed-box.ts';
+import { parseStrict } from '../crypto/jcs.ts';
 import {
   expectPhase, ProtocolError,
-  type ElementBytes, type IdType, type OpenSession, type SessionAccepted, type SessionResult, type TokenBytes,
+  type CohortInsight, type ElementBytes, type IdType, type OpenSession, type SessionAccepted, type SessionResult, type TokenBytes,
 } from './messages.ts';
 
 export type AdvertiserPhase = 'new' | 'opened' | 'blinded' | 'tokens-sent' | 'done' | 'failed';
@@ -56,6 +58,9 @@ export class AdvertiserRole {
   private blinded: Blinded[] = [];
   private accepted: SessionAccepted | undefined;
   result: SessionResult | undefined;
+  /** The decrypted cohort profile media sealed to this session's result key. */
+  insight: CohortInsight | undefined;
+  private readonly resultKey: BoxKeyPair = boxKeyPair();
   failure: string | undefined;
 
   constructor(params: AdvertiserParams) {
@@ -82,6 +87,7 @@ export class AdvertiserRole {
       decoyRatio: this.params.decoyRatio,
       minCohort: this.params.minCohort,
       advertiserKey: this.params.signingPublicKey,
+      resultKey: this.resultKey.publicKey,
     };
   }
 
@@ -124,6 +130,11 @@ export class AdvertiserRole {
     if (result.realMatches > this.seeds.length + 3 * Math.max(1, this.accepted?.policy.noiseScale ?? 0) * 10) {
       throw new ProtocolError('INVALID_ARGUMENT', `broker reported ${result.realMatches} real matches for ${this.seeds.length} seeds`);
     }
+    if (result.outcome === 'COMPLETED') {
+      const opened = result.lookalike ? openSealed(result.lookalike.sealedInsight, this.resultKey) : null;
+      if (!opened) throw new ProtocolError('INVALID_ARGUMENT', 'the cohort insight is missing, altered, or not sealed to this session\'s result key');
+      this.insight = parseInsight(opened);
+    }
     this.result = result;
     this.phase = 'done';
     return result;
@@ -142,4 +153,23 @@ export class AdvertiserRole {
 
 export function utf8(s: string): Uint8Array {
   return new TextEncoder().encode(s);
+}
+
+function parseInsight(bytes: Uint8Array): CohortInsight {
+  let v: unknown;
+  try {
+    v = parseStrict(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (err) {
+    throw new ProtocolError('INVALID_ARGUMENT', `cohort insight: ${(err as Error).message}`);
+  }
+  const o = v as CohortInsight;
+  if (typeof o !== 'object' || o === null || !Number.isSafeInteger(o.cohortSize) || !Array.isArray(o.totals)) {
+    throw new ProtocolError('INVALID_ARGUMENT', 'cohort insight: expected {cohortSize, totals[]}');
+  }
+  for (const t of o.totals) {
+    if (typeof t?.name !== 'string' || !Number.isSafeInteger(t.total) || typeof t.share !== 'number' || typeof t.universeShare !== 'number') {
+      throw new ProtocolError('INVALID_ARGUMENT', 'cohort insight: malformed attribute total');
+    }
+  }
+  return o;
 }

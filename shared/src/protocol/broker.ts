@@ -94,7 +94,7 @@ export class BrokerRole {
     this.policy = policy;
     this.paddedCount = paddedCount;
     this.phase = 'opened';
-    return { idType: msg.idType, paddedCount, audienceSize: msg.audienceSize, policy };
+    return { idType: msg.idType, paddedCount, audienceSize: msg.audienceSize, policy, resultKey: msg.resultKey };
   }
 
   /** Round OPEN (from media): loads media's BFV public material; returns what A is told. */

@@ -28,6 +28,8 @@ import { evaluateBatchParallel } from '../crypto/oprf.ts';
 import { ATTRIBUTES, ATTRIBUTE_COUNT, GROUP_OF_INDEX } from '../common/attributes.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
 import { buildLookalike } from './lookalike.ts';
+import { seal } from '../crypto/sealed-box.ts';
+import { canonicalBytes } from '../crypto/jcs.ts';
 import { sizeClass } from './policy.ts';
 import type { PreparedUniverse } from './universe.ts';
 import {
@@ -137,7 +139,7 @@ export class MediaRole {
   lookalike(msg: CohortProfile): LookalikeResult {
     expectPhase('media', this.phase, ['prepared', 'evaluating', 'encrypted'], 'lookalike');
     const empty: LookalikeResult = {
-      outcome: 'COHORT_TOO_SMALL', audienceId: '', audienceSize: 0, quality: 0, cohortSize: 0, insight: [], matchedUsers: this.matchedRows.size,
+      outcome: 'COHORT_TOO_SMALL', audienceId: '', audienceSize: 0, quality: 0, matchedUsers: this.matchedRows.size, sealedInsight: new Uint8Array(0),
     };
     if (msg.outcome === 'COHORT_TOO_SMALL') {
       this.finish();
@@ -175,11 +177,13 @@ export class MediaRole {
       audienceId: this.audience.audienceId,
       audienceSize: built.rows.length,
       quality: built.quality,
-      cohortSize,
-      insight: ATTRIBUTES.map((a, j) => ({
-        name: a.name, total: totals[j]!, share: built.shares[j]!, universeShare: u.shares[j]!,
-      })),
       matchedUsers: this.matchedRows.size,
+      sealedInsight: seal(canonicalBytes({
+        cohortSize,
+        totals: ATTRIBUTES.map((a, j) => ({
+          name: a.name, total: totals[j]!, share: round6(built.shares[j]!), universeShare: round6(u.shares[j]!),
+        })),
+      }), this.request!.resultKey),
     };
   }
 
@@ -200,4 +204,8 @@ export class MediaRole {
     this.bfv?.dispose();
     this.bfv = undefined;
   }
+}
+
+function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
 }

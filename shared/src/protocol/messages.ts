@@ -51,6 +51,8 @@ export interface OpenSession {
   decoyRatio: number;
   minCohort: number;
   advertiserKey: Uint8Array;
+  /** Fresh X25519 public key; media seals the cohort insight to it. */
+  resultKey: Uint8Array;
 }
 
 /** broker → media */
@@ -59,6 +61,7 @@ export interface PrepareSession {
   paddedCount: number;
   audienceSize: number;
   policy: Policy;
+  resultKey: Uint8Array;
 }
 
 /** media → broker: fresh per-session BFV public material and the universe's description. */
@@ -99,9 +102,15 @@ export interface LookalikeResult {
   audienceId: string;
   audienceSize: number;
   quality: number;
-  cohortSize: number;
-  insight: AttributeTotal[];
   matchedUsers: number;
+  /** CohortInsight sealed to the advertiser's result key: opaque to the broker. */
+  sealedInsight: Uint8Array;
+}
+
+/** The decrypted profile as the advertiser reads it (sealed in transit). */
+export interface CohortInsight {
+  cohortSize: number;
+  totals: AttributeTotal[];
 }
 
 /** broker → advertiser: the session's outcome. */

@@ -102,6 +102,7 @@ export const OpenSessionCodec = codec<OpenSession>(
     decoyRatio: num('OpenSession', o, 'decoyRatio', 1000),
     minCohort: num('OpenSession', o, 'minCohort', 1e9),
     advertiserKey: bytes('OpenSession', o, 'advertiserKey'),
+    resultKey: bytes('OpenSession', o, 'resultKey', 32),
   }),
 );
 
@@ -113,6 +114,7 @@ export const PrepareSessionCodec = codec<PrepareSession>(
     paddedCount: num('PrepareSession', o, 'paddedCount', 1e9),
     audienceSize: num('PrepareSession', o, 'audienceSize', 1e9),
     policy: policyFrom(o.policy),
+    resultKey: bytes('PrepareSession', o, 'resultKey', 32),
   }),
 );
 
@@ -266,18 +268,16 @@ function attributeTotalFrom(o: Obj): AttributeTotal {
 }
 
 function lookalikeFrom(o: Obj): LookalikeResult {
-  const insight = o.insight;
-  if (!Array.isArray(insight) || insight.length > 4096) bad('LookalikeResult', 'insight', 'expected at most 4096 totals');
   return {
     outcome: outcome('LookalikeResult', o),
     audienceId: str('LookalikeResult', o, 'audienceId', 64),
     audienceSize: num('LookalikeResult', o, 'audienceSize', 1e10),
     quality: real('LookalikeResult', o, 'quality'),
-    cohortSize: num('LookalikeResult', o, 'cohortSize', 1e10),
-    insight: insight.map((t) => attributeTotalFrom(t as Obj)),
     matchedUsers: num('LookalikeResult', o, 'matchedUsers', 1e10),
+    sealedInsight: bytes('LookalikeResult', o, 'sealedInsight'),
   };
 }
+
 
 export const LookalikeResultCodec = codec<LookalikeResult>('cleanroom.v1.LookalikeResult', (m) => m, lookalikeFrom);
 

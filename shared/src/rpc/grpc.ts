@@ -141,7 +141,7 @@ export function addService(server: grpc.Server, service: ServiceName, handlers: 
     const handler = handlers[method];
     const allowed = ROLE_TABLE[service][method] ?? [];
     if (!handler) continue;
-    const identify = (call: grpc.ServerSurfaceCall): Party => {
+    const identify = (call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null; metadata: grpc.Metadata }): Party => {
       let caller: Party | undefined;
       if (opts.transport.kind === 'mtls') {
         caller = partyOfCertificate(call.getAuthContext()?.sslPeerCertificate);

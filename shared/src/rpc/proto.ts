@@ -5,7 +5,7 @@
  * Payloads are encoded separately from the gRPC envelope because their exact bytes are
  * what the sender's signed statement commits to (SHA-256 of the payload).
  */
-import { loadSync, type MessageTypeDefinition } from '@grpc/proto-loader';
+import { loadSync, type MessageTypeDefinition, type Options } from '@grpc/proto-loader';
 import { loadPackageDefinition, type GrpcObject, type ServiceDefinition } from '@grpc/grpc-js';
 import { fileURLToPath } from 'node:url';
 import { ProtocolError } from '../protocol/messages.ts';
@@ -13,7 +13,7 @@ import type { ProtoGrpcType } from './generated/services.ts';
 
 const PROTO_DIR = fileURLToPath(new URL('../../../proto', import.meta.url));
 
-export const LOADER_OPTIONS = {
+export const LOADER_OPTIONS: Options = {
   keepCase: false,
   longs: String,
   enums: String,
@@ -21,7 +21,7 @@ export const LOADER_OPTIONS = {
   defaults: true,
   oneofs: true,
   includeDirs: [PROTO_DIR],
-} as const;
+};
 
 export const packageDefinition = loadSync(
   ['cleanroom/v1/envelope.proto', 'cleanroom/v1/session.proto', 'cleanroom/v1/services.proto'],

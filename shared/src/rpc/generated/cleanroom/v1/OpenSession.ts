@@ -10,6 +10,7 @@ export interface OpenSession {
   'decoyRatio'?: (number);
   'minCohort'?: (number);
   'advertiserKey'?: (Buffer | Uint8Array | string);
+  'resultKey'?: (Buffer | Uint8Array | string);
 }
 
 export interface OpenSession__Output {
@@ -19,4 +20,5 @@ export interface OpenSession__Output {
   'decoyRatio': (number);
   'minCohort': (number);
   'advertiserKey': (Buffer);
+  'resultKey': (Buffer);
 }

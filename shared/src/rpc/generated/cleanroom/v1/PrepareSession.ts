@@ -9,6 +9,7 @@ export interface PrepareSession {
   'paddedCount'?: (number | string | Long);
   'audienceSize'?: (number | string | Long);
   'policy'?: (_cleanroom_v1_Policy | null);
+  'resultKey'?: (Buffer | Uint8Array | string);
 }
 
 export interface PrepareSession__Output {
@@ -16,4 +17,5 @@ export interface PrepareSession__Output {
   'paddedCount': (string);
   'audienceSize': (string);
   'policy': (_cleanroom_v1_Policy__Output | null);
+  'resultKey': (Buffer);
 }

@@ -1,0 +1,50 @@
+/** Entry point of the advertiser node (A): load the CRM, serve the admin API that starts sessions. */
+import { Type } from '@fastify/type-provider-typebox';
+import { boot, serve } from '@cleanroom/shared/service/main.ts';
+import { readCrm } from '@cleanroom/shared/data/files.ts';
+import { ProtocolError } from '@cleanroom/shared/protocol/messages.ts';
+import { AdvertiserNode } from './node.ts';
+
+const b = boot('advertiser');
+let crm;
+try {
+  crm = await readCrm(b.config.data!);
+} catch (err) {
+  process.stderr.write(`cleanroom advertiser: cannot read CLEANROOM_DATA=${b.config.data}: ${(err as Error).message}\n`);
+  process.exit(2);
+}
+b.log.info({ rows: crm.rows.length, rejectedLines: crm.rejected.length }, 'CRM loaded');
+const node = new AdvertiserNode({
+  identity: b.identity, broker: b.peer('Broker', 'broker', b.config.brokerAddr), crm: crm.rows,
+  transcriptDir: b.config.transcriptDir, deadlineMs: b.config.deadlineMs, log: b.log,
+});
+
+await serve(b, 'Advertiser', node.handlers(), {
+  sessions: node.sessions as never,
+  ready: () => ({ ready: true, detail: { crmRows: crm.rows.length } }),
+}, (app) => {
+  app.post('/v1/sessions', {
+    schema: {
+      body: Type.Object({
+        idType: Type.Optional(Type.Union([Type.Literal('phone'), Type.Literal('email'), Type.Literal('device')])),
+        audienceSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000 })),
+        decoyRatio: Type.Optional(Type.Integer({ minimum: 1, maximum: 99 })),
+        minCohort: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+        seed: Type.Optional(Type.Union([Type.Literal('purchasers'), Type.Literal('all')])),
+      }, { additionalProperties: false }),
+      response: { 202: Type.Object({ sessionId: Type.String() }) },
+    },
+  }, async (req, reply) => {
+    const { sessionId } = node.start(req.body);
+    return reply.code(202).send({ sessionId });
+  });
+  app.get('/v1/sessions/:id/result', {
+    schema: { params: Type.Object({ id: Type.String({ maxLength: 80 }) }) },
+  }, async (req) => {
+    const rec = node.sessions.get(req.params.id);
+    if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${req.params.id}`);
+    if (rec.status === 'running') throw new ProtocolError('FAILED_PRECONDITION', `session ${rec.sessionId} is still running (phase ${rec.phase})`);
+    if (rec.status === 'failed') return { sessionId: rec.sessionId, outcome: 'FAILED', reason: rec.error, lookalike: null };
+    return rec.result;
+  });
+}, () => node.close());

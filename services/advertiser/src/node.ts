@@ -1,0 +1,175 @@
+/**
+ * The advertiser node: runs the advertiser's side of a session against the broker.
+ *
+ * It owns the CRM rows, picks the seed cohort (consented purchasers by default), drives
+ * the AdvertiserRole through OPEN → BLIND → TOKENS → LOOKALIKE over a Peer, and keeps each
+ * session's status and result for the admin API. Network-agnostic: the Peer may be gRPC
+ * or in-memory.
+ */
+import { randomUUID } from 'node:crypto';
+import { AdvertiserRole } from '@cleanroom/shared/protocol/advertiser.ts';
+import { ProtocolError, type IdType, type SessionResult } from '@cleanroom/shared/protocol/messages.ts';
+import {
+  AbortCodec, BlindedBatchCodec, joinBatches, OpenSessionCodec, SessionAcceptedCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
+} from '@cleanroom/shared/rpc/codec.ts';
+import { SessionChannel, type ReceiveObserver } from '@cleanroom/shared/rpc/channel.ts';
+import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
+import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
+import { openEnvelope } from '@cleanroom/shared/transcript/statement.ts';
+import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
+import type { CrmRow } from '@cleanroom/shared/data/files.ts';
+import type { NodeIdentity } from '@cleanroom/shared/service/identity.ts';
+import type { Logger } from '@cleanroom/shared/service/log.ts';
+import { SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
+
+export interface StartSessionRequest {
+  idType?: IdType;
+  audienceSize?: number;
+  decoyRatio?: number;
+  minCohort?: number;
+  /** Which CRM rows are the seed cohort. */
+  seed?: 'purchasers' | 'all';
+}
+
+export interface AdvertiserResult {
+  sessionId: string;
+  outcome: SessionResult['outcome'];
+  reason: string;
+  seeds: { rows: number; valid: number; rejected: number; duplicates: number; notConsented: number };
+  matches: { padded: number; paddedSize: number; real: number };
+  lookalike: { audienceId: string; audienceSize: number; quality: number } | null;
+  insight: { name: string; total: number; share: number; universeShare: number }[];
+  cohortSize: number;
+  transcripts: string;
+}
+
+interface State {
+  role: AdvertiserRole | undefined;
+  channel: SessionChannel | undefined;
+}
+
+export interface AdvertiserNodeOptions {
+  identity: NodeIdentity;
+  broker: Peer;
+  crm: readonly CrmRow[];
+  transcriptDir: string;
+  deadlineMs: number;
+  log: Logger;
+  observer?: ReceiveObserver;
+}
+
+const BATCH_ITEMS = 16_384;
+const BATCH_BYTES = 2 * 1024 * 1024;
+
+export class AdvertiserNode {
+  readonly sessions: SessionRegistry<State>;
+  private readonly o: AdvertiserNodeOptions;
+
+  constructor(o: AdvertiserNodeOptions) {
+    this.o = o;
+    this.sessions = new SessionRegistry<State>(o.deadlineMs * 2, (rec) => this.failSession(rec, `no progress for ${o.deadlineMs * 2} ms`));
+  }
+
+  /** Validates a request and starts a session in the background; returns its id. */
+  start(req: StartSessionRequest): { sessionId: string; done: Promise<SessionRecord<State>> } {
+    const idType = req.idType ?? 'phone';
+    const seedRows = this.o.crm.filter((r) => (req.seed ?? 'purchasers') === 'all' || r.purchaser);
+    const consented = seedRows.filter((r) => r.consent);
+    const raw = consented.map((r) => (idType === 'email' ? r.email : idType === 'phone' ? r.phone : ''));
+    // Constructing the role validates everything (audience size, at least one valid seed).
+    const role = new AdvertiserRole({
+      idType,
+      seeds: raw,
+      audienceSize: req.audienceSize ?? 10_000,
+      decoyRatio: req.decoyRatio ?? 9,
+      minCohort: req.minCohort ?? 50,
+      signingPublicKey: this.o.identity.key.publicKey,
+    });
+    const sessionId = randomUUID();
+    const rec = this.sessions.create(sessionId, { role, channel: undefined }, 'new');
+    rec.progress = { seedRows: seedRows.length, notConsented: seedRows.length - consented.length, validSeeds: role.report.valid };
+    const done = this.run(rec, role, seedRows.length - consented.length).then(() => rec);
+    return { sessionId, done };
+  }
+
+  private async run(rec: SessionRecord<State>, role: AdvertiserRole, notConsented: number): Promise<void> {
+    const log = this.o.log.child({ sessionId: rec.sessionId });
+    const ch = new SessionChannel(this.o.identity, rec.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'advertiser', rec.sessionId), this.o.observer);
+    rec.state.channel = ch;
+    const b = this.o.broker;
+    try {
+      this.sessions.touch(rec, 'open');
+      log.info({ phase: 'open', seeds: role.report.valid, rejected: role.report.rejected.length, duplicates: role.report.duplicates }, 'session opening');
+      const [acc] = await b.call('OpenSession', [ch.seal('broker', 'OPEN', OpenSessionCodec, role.open())]);
+      const accepted = ch.open(acc!, 'broker', ['OPEN'], SessionAcceptedCodec).value;
+
+      this.sessions.touch(rec, 'blind');
+      const blinded = role.blind(accepted);
+      log.info({ phase: 'blind', elements: blinded.length, paddedCount: accepted.paddedCount }, 'blinded seeds sent');
+      const evalEnvs = await b.call('Blind', ch.sealChunks('broker', 'BLIND', BlindedBatchCodec, splitBatches(blinded, BATCH_ITEMS, BATCH_BYTES).map((x) => x)));
+      const evaluated = joinBatches(ch.openChunks(evalEnvs, 'broker', ['BLIND'], BlindedBatchCodec), 'evaluated elements');
+
+      this.sessions.touch(rec, 'tokens');
+      const tokens = role.unblind(evaluated);
+      log.info({ phase: 'tokens', tokens: tokens.length }, 'tokens sent; waiting for the outcome');
+      const [resEnv] = await b.call('SubmitTokens', ch.sealChunks('broker', 'TOKENS', TokenBatchCodec, splitBatches(tokens, BATCH_ITEMS, BATCH_BYTES)));
+      const result = role.finish(ch.open(resEnv!, 'broker', ['LOOKALIKE'], SessionResultCodec).value);
+      const view = this.view(rec.sessionId, role, result, notConsented);
+      this.sessions.finish(rec, result.outcome === 'COMPLETED' ? 'completed' : result.outcome === 'COHORT_TOO_SMALL' ? 'cohort-too-small' : 'failed', view, result.reason || undefined);
+      log.info({ phase: 'done', outcome: result.outcome, realMatches: result.realMatches, paddedMatches: result.paddedMatches }, 'session finished');
+    } catch (err) {
+      const msg = err instanceof ProtocolError ? `${err.code}: ${err.message}` : `INTERNAL: ${(err as Error).message}`;
+      log.error({ phase: rec.phase, err: msg }, 'session failed');
+      if (rec.status === 'running') {
+        try {
+          await b.call('Abort', [ch.seal('broker', 'ABORT', AbortCodec, { reason: msg })], 5000);
+        } catch {
+          // the broker may be the reason we failed; the failure is already recorded below
+        }
+      }
+      this.failSession(rec, msg);
+    } finally {
+      ch.close();
+    }
+  }
+
+  private view(sessionId: string, role: AdvertiserRole, r: SessionResult, notConsented: number): AdvertiserResult {
+    return {
+      sessionId,
+      outcome: r.outcome,
+      reason: r.reason,
+      seeds: { rows: role.report.rows + notConsented, valid: role.report.valid, rejected: role.report.rejected.length, duplicates: role.report.duplicates, notConsented },
+      matches: { padded: r.paddedMatches, paddedSize: r.paddedCount, real: r.realMatches },
+      lookalike: r.lookalike && r.outcome === 'COMPLETED'
+        ? { audienceId: r.lookalike.audienceId, audienceSize: r.lookalike.audienceSize, quality: r.lookalike.quality }
+        : null,
+      insight: role.insight?.totals ?? [],
+      cohortSize: role.insight?.cohortSize ?? 0,
+      transcripts: `${this.o.transcriptDir}/${sessionId}`,
+    };
+  }
+
+  private failSession(rec: SessionRecord<State>, reason: string): void {
+    if (rec.status !== 'running') return;
+    rec.state.role?.fail(reason);
+    this.sessions.finish(rec, 'failed', undefined, reason);
+  }
+
+  /** gRPC handlers the advertiser serves (broker → advertiser). */
+  handlers(): Record<string, Handler> {
+    return {
+      Abort: async (caller, [env]) => {
+        const s = openEnvelope(env!, this.o.identity.peerKey(caller), { sender: caller, receiver: 'advertiser' });
+        const rec = this.sessions.get(s.sessionId);
+        if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${s.sessionId}`);
+        const { value } = rec.state.channel!.open(env!, caller, ['ABORT'], AbortCodec);
+        this.failSession(rec, `aborted by ${caller}: ${value.reason}`);
+        return [rec.state.channel!.seal(caller, 'ABORT', AbortCodec, { reason: 'acknowledged' })];
+      },
+    };
+  }
+
+  close(): void {
+    this.sessions.close();
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The admin HTTP API every node serves (fastify): liveness, readiness, session views,
+ * OpenAPI document, RFC 9457 problem+json errors, optional bearer token.
+ *
+ * The app is built here and routes are added by each node as a plugin; only the entry
+ * point listens. Every route declares TypeBox schemas; 5xx messages are not leaked.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { timingSafeEqual } from 'node:crypto';
+import type { Party } from '../protocol/messages.ts';
+import { ProtocolError } from '../protocol/messages.ts';
+import type { Logger } from './log.ts';
+import { sessionView, type SessionRegistry } from './sessions.ts';
+
+export type AdminApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+
+export const Problem = Type.Object({
+  type: Type.String(), title: Type.String(), status: Type.Integer(), detail: Type.String(),
+});
+
+export const SessionView = Type.Object({
+  sessionId: Type.String(), phase: Type.String(), status: Type.String(), startedAt: Type.String(), updatedAt: Type.String(),
+  progress: Type.Record(Type.String(), Type.Number()), error: Type.Optional(Type.String()),
+});
+
+const HTTP_OF: Record<ProtocolError['code'], number> = {
+  INVALID_ARGUMENT: 422, FAILED_PRECONDITION: 409, RESOURCE_EXHAUSTED: 429, NOT_FOUND: 404, PERMISSION_DENIED: 403,
+  ALREADY_EXISTS: 409, DEADLINE_EXCEEDED: 504, UNAVAILABLE: 503, INTERNAL: 500, ABORTED: 409,
+};
+
+export interface AdminOptions {
+  party: Party;
+  log: Logger;
+  token: string | undefined;
+  ready: () => { ready: boolean; detail: Record<string, unknown> };
+  sessions: SessionRegistry<unknown>;
+}
+
+export async function buildAdmin(o: AdminOptions): Promise<AdminApp> {
+  const app = Fastify({ loggerInstance: o.log.child({ component: 'admin' }), disableRequestLogging: true, bodyLimit: 1024 * 1024 })
+    .withTypeProvider<TypeBoxTypeProvider>();
+  await app.register(swagger, {
+    openapi: { info: { title: `cleanroom ${o.party} admin API`, version: '1' }, components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } },
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
+    const status = err instanceof ProtocolError ? HTTP_OF[err.code] : err.validation ? 400 : (err.statusCode ?? 500);
+    if (status >= 500 && !(err instanceof ProtocolError)) req.log.error({ err }, 'admin request failed');
+    reply.code(status).type('application/problem+json').send({
+      type: 'about:blank',
+      title: err instanceof ProtocolError ? err.code : status >= 500 ? 'Internal Server Error' : 'Bad Request',
+      status,
+      detail: status >= 500 && !(err instanceof ProtocolError) ? 'internal error (see the node\'s log)' : err.message,
+    });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).type('application/problem+json').send({ type: 'about:blank', title: 'Not Found', status: 404, detail: `no route ${req.method} ${req.url}` });
+  });
+
+  if (o.token) {
+    const expected = Buffer.from(`Bearer ${o.token}`);
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.url === '/healthz') return;
+      const got = Buffer.from(req.headers.authorization ?? '');
+      if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
+        return reply.code(401).type('application/problem+json').send({ type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'expected Authorization: Bearer <CLEANROOM_ADMIN_TOKEN>' });
+      }
+    });
+  }
+
+  app.get('/healthz', { schema: { response: { 200: Type.Object({ status: Type.String(), party: Type.String() }) } } }, async () => ({ status: 'ok', party: o.party }));
+  app.get('/readyz', { schema: { response: { 200: Type.Object({ ready: Type.Boolean() }, { additionalProperties: true }), 503: Type.Object({ ready: Type.Boolean() }, { additionalProperties: true }) } } }, async (_req, reply) => {
+    const r = o.ready();
+    return reply.code(r.ready ? 200 : 503).send({ ready: r.ready, party: o.party, ...r.detail } as { ready: boolean });
+  });
+  app.get('/v1/sessions', { schema: { response: { 200: Type.Array(SessionView) } } }, async () => o.sessions.list().map((r) => sessionView(r)) as never);
+  app.get('/v1/sessions/:id', { schema: { params: Type.Object({ id: Type.String({ maxLength: 80 }) }), response: { 200: SessionView, 404: Problem } } }, async (req) => {
+    const rec = o.sessions.get(req.params.id);
+    if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${req.params.id}`);
+    return sessionView(rec) as never;
+  });
+  app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}
+
+export async function listen(app: AdminApp, address: string): Promise<void> {
+  const i = address.lastIndexOf(':');
+  await app.listen({ host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) });
+}

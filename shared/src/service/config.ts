@@ -1,0 +1,146 @@
+/**
+ * Node configuration from environment variables: one table of settings (also the source
+ * of the README's configuration table), validated at start-up. Every mistake is reported
+ * at once, each naming its variable; the result is a frozen object.
+ */
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import type { IdType, Party } from '../protocol/messages.ts';
+
+export interface NodeConfig {
+  party: Party;
+  grpcListen: string;
+  adminListen: string;
+  adminToken: string | undefined;
+  brokerAddr: string;
+  mediaAddr: string;
+  advertiserAddr: string;
+  data: string | undefined;
+  stateDir: string;
+  transcriptDir: string;
+  pkiDir: string;
+  devPlaintext: boolean;
+  logLevel: string;
+  deadlineMs: number;
+  maxMessageBytes: number;
+  idTypes: IdType[];
+  universeEpoch: string | undefined;
+  minDecoyRatio: number;
+  minCohort: number;
+  noiseScale: number;
+  maxPaddedCount: number;
+  evalThreads: number;
+}
+
+interface Setting {
+  env: string;
+  key: keyof NodeConfig;
+  parties: readonly Party[];
+  doc: string;
+  def: (party: Party) => string | undefined;
+  parse: (raw: string, party: Party) => unknown;
+}
+
+const ALL: readonly Party[] = ['advertiser', 'media', 'broker'];
+const PORTS: Record<Party, [number, number]> = { advertiser: [50051, 8081], media: [50052, 8082], broker: [50053, 8083] };
+
+class Bad extends Error {}
+
+function hostPort(raw: string): string {
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw);
+  if (!m || Number(m[2]) > 65535) throw new Bad(`expected host:port, got '${raw}'`);
+  return raw;
+}
+function int(min: number, max: number) {
+  return (raw: string) => {
+    const v = Number(raw);
+    if (!Number.isSafeInteger(v) || v < min || v > max) throw new Bad(`expected an integer in [${min}, ${max}], got '${raw}'`);
+    return v;
+  };
+}
+function float(min: number, max: number) {
+  return (raw: string) => {
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v < min || v > max) throw new Bad(`expected a number in [${min}, ${max}], got '${raw}'`);
+    return v;
+  };
+}
+function bool(raw: string): boolean {
+  if (['1', 'true', 'yes'].includes(raw)) return true;
+  if (['0', 'false', 'no', ''].includes(raw)) return false;
+  throw new Bad(`expected 1/0/true/false, got '${raw}'`);
+}
+const path = (raw: string) => resolve(raw);
+
+export const SETTINGS: readonly Setting[] = [
+  { env: 'CLEANROOM_GRPC_LISTEN', key: 'grpcListen', parties: ALL, doc: 'gRPC listen address for peer traffic', def: (p) => `0.0.0.0:${PORTS[p][0]}`, parse: hostPort },
+  { env: 'CLEANROOM_ADMIN_LISTEN', key: 'adminListen', parties: ALL, doc: 'admin HTTP API listen address (loopback by default)', def: (p) => `127.0.0.1:${PORTS[p][1]}`, parse: hostPort },
+  { env: 'CLEANROOM_ADMIN_TOKEN', key: 'adminToken', parties: ALL, doc: 'bearer token required by the admin API; mandatory when it listens beyond loopback', def: () => undefined, parse: (r) => { if (r.length < 16) throw new Bad('expected at least 16 characters'); return r; } },
+  { env: 'CLEANROOM_BROKER_ADDR', key: 'brokerAddr', parties: ['advertiser'], doc: "broker's gRPC address", def: () => 'localhost:50053', parse: hostPort },
+  { env: 'CLEANROOM_MEDIA_ADDR', key: 'mediaAddr', parties: ['broker'], doc: "media's gRPC address", def: () => 'localhost:50052', parse: hostPort },
+  { env: 'CLEANROOM_ADVERTISER_ADDR', key: 'advertiserAddr', parties: ['broker'], doc: "advertiser's gRPC address (aborts, checkpoints)", def: () => 'localhost:50051', parse: hostPort },
+  { env: 'CLEANROOM_DATA', key: 'data', parties: ['advertiser', 'media'], doc: 'advertiser: CRM CSV; media: universe CSV', def: () => undefined, parse: path },
+  { env: 'CLEANROOM_STATE_DIR', key: 'stateDir', parties: ALL, doc: "node state (media's prepared universe, audiences; broker's universe table)", def: (p) => `state/${p}`, parse: path },
+  { env: 'CLEANROOM_TRANSCRIPT_DIR', key: 'transcriptDir', parties: ALL, doc: 'signed transcripts: <dir>/<sessionId>/<party>.jsonl', def: () => 'out/transcripts', parse: path },
+  { env: 'CLEANROOM_PKI_DIR', key: 'pkiDir', parties: ALL, doc: 'certificates, TLS key, Ed25519 signing key, trust bundle (scripts/gen-pki.ts)', def: () => '.pki', parse: path },
+  { env: 'CLEANROOM_DEV_PLAINTEXT', key: 'devPlaintext', parties: ALL, doc: 'DEVELOPMENT ONLY: gRPC without TLS (logged loudly)', def: () => '0', parse: bool },
+  { env: 'CLEANROOM_LOG_LEVEL', key: 'logLevel', parties: ALL, doc: 'pino log level', def: () => 'info', parse: (r) => { if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(r)) throw new Bad(`expected a pino level, got '${r}'`); return r; } },
+  { env: 'CLEANROOM_DEADLINE_MS', key: 'deadlineMs', parties: ALL, doc: 'deadline of every peer RPC; a silent peer fails the session after this long', def: () => '120000', parse: int(1000, 3_600_000) },
+  { env: 'CLEANROOM_MAX_MESSAGE_BYTES', key: 'maxMessageBytes', parties: ALL, doc: 'largest single gRPC message accepted (larger → RESOURCE_EXHAUSTED)', def: () => String(8 * 1024 * 1024), parse: int(64 * 1024, 256 * 1024 * 1024) },
+  { env: 'CLEANROOM_ID_TYPES', key: 'idTypes', parties: ['media'], doc: 'ID types the universe is prepared for (comma-separated: phone,email,device)', def: () => 'phone', parse: (r) => { const t = r.split(',').map((s) => s.trim()); for (const x of t) if (!['phone', 'email', 'device'].includes(x)) throw new Bad(`unknown ID type '${x}'`); return t; } },
+  { env: 'CLEANROOM_UNIVERSE_EPOCH', key: 'universeEpoch', parties: ['media'], doc: 'universe key epoch; a new value rotates the OPRF key and re-prepares', def: () => undefined, parse: (r) => { if (!/^[a-z0-9-]{1,64}$/.test(r)) throw new Bad(`expected [a-z0-9-]{1,64}, got '${r}'`); return r; } },
+  { env: 'CLEANROOM_MIN_DECOY_RATIO', key: 'minDecoyRatio', parties: ['broker'], doc: 'decoys per real ID the broker insists on', def: () => '9', parse: int(1, 99) },
+  { env: 'CLEANROOM_MIN_COHORT', key: 'minCohort', parties: ['broker'], doc: 'minimum real matches before anything is released', def: () => '50', parse: int(1, 1_000_000) },
+  { env: 'CLEANROOM_NOISE_SCALE', key: 'noiseScale', parties: ['broker'], doc: 'discrete Laplace scale on released totals and counts (0 = off)', def: () => '1', parse: float(0, 1000) },
+  { env: 'CLEANROOM_MAX_PADDED', key: 'maxPaddedCount', parties: ['media'], doc: 'largest padded set media evaluates in one session', def: () => '2000000', parse: int(1000, 1_000_000_000) },
+  { env: 'CLEANROOM_EVAL_THREADS', key: 'evalThreads', parties: ['media'], doc: 'worker threads for OPRF evaluation', def: () => '2', parse: int(1, 64) },
+];
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const LOOPBACK = (host: string) => host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
+
+export function loadConfig(party: Party, env: Record<string, string | undefined> = process.env): Readonly<NodeConfig> {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = { party };
+  for (const s of SETTINGS) {
+    const applies = s.parties.includes(party);
+    const raw = env[s.env];
+    const value = applies ? (raw ?? s.def(party)) : s.def(party);
+    if (value === undefined) {
+      out[s.key] = undefined;
+      continue;
+    }
+    try {
+      out[s.key] = s.parse(value, party);
+    } catch (err) {
+      if (!(err instanceof Bad)) throw err;
+      problems.push(`${s.env}: ${err.message}`);
+    }
+  }
+  if ((party === 'advertiser' || party === 'media') && out.data === undefined) {
+    problems.push(`CLEANROOM_DATA: required for the ${party} node (${party === 'media' ? 'universe' : 'CRM'} CSV path)`);
+  }
+  const adminHost = typeof out.adminListen === 'string' ? out.adminListen.slice(0, out.adminListen.lastIndexOf(':')) : '127.0.0.1';
+  if (!LOOPBACK(adminHost) && !out.adminToken && !(isIP(adminHost) === 0 && adminHost === 'localhost')) {
+    problems.push(`CLEANROOM_ADMIN_TOKEN: required because CLEANROOM_ADMIN_LISTEN (${String(out.adminListen)}) is not a loopback address`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(out as unknown as NodeConfig);
+}
+
+/** Markdown table of the settings (README, docs/operations.md). */
+export function settingsTable(): string {
+  const rows = SETTINGS.map((s) => {
+    const defs = [...new Set(s.parties.map((p) => s.def(p) ?? '—'))].join(' / ');
+    return `| \`${s.env}\` | ${s.parties.join(', ')} | \`${defs}\` | ${s.doc} |`;
+  });
+  return ['| variable | nodes | default | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}

@@ -1,0 +1,42 @@
+/**
+ * A node's identity: its Ed25519 transcript key, the pinned trust bundle of all parties'
+ * public keys, and its transport (mutual TLS material, or plaintext in development).
+ * Loaded from CLEANROOM_PKI_DIR (made by scripts/gen-pki.ts); every missing or malformed
+ * file is a start-up error naming the file.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { keyFor, loadSigningKey, loadTrustBundle, type SigningKey, type TrustBundle } from '../crypto/dsse.ts';
+import type { ChannelIdentity } from '../rpc/channel.ts';
+import type { Transport } from '../rpc/grpc.ts';
+import type { Party } from '../protocol/messages.ts';
+
+export interface NodeIdentity extends ChannelIdentity {
+  trust: TrustBundle;
+  transport: Transport;
+}
+
+export function identityFromKeys(party: Party, key: SigningKey, trust: TrustBundle, transport: Transport): NodeIdentity {
+  return { party, key, trust, transport, peerKey: (p: Party) => keyFor(trust, p) };
+}
+
+export function loadIdentity(party: Party, pkiDir: string, devPlaintext: boolean): NodeIdentity {
+  const need = (name: string): string => {
+    const p = join(pkiDir, name);
+    if (!existsSync(p)) throw new Error(`CLEANROOM_PKI_DIR: missing ${p} (run: node scripts/gen-pki.ts --out ${pkiDir})`);
+    return p;
+  };
+  const key = loadSigningKey(need(`${party}.signing.json`), party);
+  const trust = loadTrustBundle(need('trust-bundle.json'));
+  const transport: Transport = devPlaintext
+    ? { kind: 'plaintext' }
+    : {
+        kind: 'mtls',
+        tls: {
+          ca: readFileSync(need('trust-ca.pem')),
+          cert: readFileSync(need(`${party}.crt.pem`)),
+          key: readFileSync(need(`${party}.key.pem`)),
+        },
+      };
+  return identityFromKeys(party, key, trust, transport);
+}

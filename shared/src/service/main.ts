@@ -1,0 +1,72 @@
+/**
+ * Shared start-up and shutdown of a node process: config → logger → identity → gRPC
+ * server → admin API; SIGINT/SIGTERM close both gracefully. A configuration mistake
+ * exits at once (code 2) with a message naming the setting.
+ */
+import { ConfigError, loadConfig, type NodeConfig } from './config.ts';
+import { createLogger, type Logger } from './log.ts';
+import { loadIdentity, type NodeIdentity } from './identity.ts';
+import { addService, bindServer, createServer, PeerClient, type Handler, type ServiceName } from '../rpc/grpc.ts';
+import { buildAdmin, listen, type AdminApp, type AdminOptions } from './admin.ts';
+import type { Party } from '../protocol/messages.ts';
+
+export interface Boot {
+  config: Readonly<NodeConfig>;
+  log: Logger;
+  identity: NodeIdentity;
+  peer(service: ServiceName, party: Party, address: string): PeerClient;
+}
+
+export function boot(party: Party): Boot {
+  let config: Readonly<NodeConfig>;
+  try {
+    config = loadConfig(party);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`cleanroom ${party}: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(party, config.logLevel);
+  let identity: NodeIdentity;
+  try {
+    identity = loadIdentity(party, config.pkiDir, config.devPlaintext);
+  } catch (err) {
+    process.stderr.write(`cleanroom ${party}: invalid configuration:\n  - ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  if (config.devPlaintext) {
+    log.warn({ setting: 'CLEANROOM_DEV_PLAINTEXT' }, '!!! DEVELOPMENT MODE: gRPC WITHOUT TLS; peers are not authenticated by certificate. Never use this in production. !!!');
+  }
+  return {
+    config, log, identity,
+    peer: (service, p, address) => new PeerClient(service, address, {
+      transport: identity.transport, serverParty: p, self: party, maxMessageBytes: config.maxMessageBytes, deadlineMs: config.deadlineMs,
+    }),
+  };
+}
+
+export async function serve(b: Boot, service: ServiceName, handlers: Record<string, Handler>, admin: Omit<AdminOptions, 'party' | 'log' | 'token'>, routes?: (app: AdminApp) => void | Promise<void>, onClose?: () => void): Promise<{ app: AdminApp; port: number }> {
+  const server = createServer({ transport: b.identity.transport, maxMessageBytes: b.config.maxMessageBytes, maxCallBytes: 1024 * 1024 * 1024, log: b.log });
+  addService(server, service, handlers, { transport: b.identity.transport, maxMessageBytes: b.config.maxMessageBytes, maxCallBytes: 1024 * 1024 * 1024, log: b.log });
+  const port = await bindServer(server, b.config.grpcListen, b.identity.transport);
+  const app = await buildAdmin({ ...admin, party: b.config.party, log: b.log, token: b.config.adminToken });
+  if (routes) await routes(app);
+  await listen(app, b.config.adminListen);
+  b.log.info({ grpc: b.config.grpcListen, admin: b.config.adminListen, transport: b.identity.transport.kind }, 'node listening');
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    b.log.info({ signal }, 'shutting down');
+    onClose?.();
+    const force = setTimeout(() => server.forceShutdown(), 5000);
+    force.unref();
+    server.tryShutdown(() => undefined);
+    app.close().finally(() => process.exit(0));
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  return { app, port };
+}

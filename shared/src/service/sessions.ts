@@ -1,0 +1,87 @@
+/**
+ * SessionRegistry: a node's sessions, their phase/status as the admin API reports them,
+ * and an idle reaper: a session that hears nothing from its peers for `idleMs` is marked
+ * failed ("peer went silent") so a dead broker or a cut network never leaves a session
+ * "running" forever. Releases nothing: failing a session drops its secrets.
+ */
+export type SessionStatus = 'running' | 'completed' | 'cohort-too-small' | 'failed';
+
+export interface SessionRecord<S> {
+  sessionId: string;
+  state: S;
+  phase: string;
+  status: SessionStatus;
+  startedAt: string;
+  updatedAt: string;
+  progress: Record<string, number>;
+  error: string | undefined;
+  result: unknown;
+}
+
+export class SessionRegistry<S> {
+  private readonly sessions = new Map<string, SessionRecord<S>>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly onExpire: (rec: SessionRecord<S>) => void;
+  private readonly idleMs: number;
+
+  constructor(idleMs: number, onExpire: (rec: SessionRecord<S>) => void) {
+    this.idleMs = idleMs;
+    this.onExpire = onExpire;
+    this.timer = setInterval(() => this.reap(), Math.min(5000, Math.max(250, idleMs / 4)));
+    this.timer.unref();
+  }
+
+  create(sessionId: string, state: S, phase: string): SessionRecord<S> {
+    const now = new Date().toISOString();
+    const rec: SessionRecord<S> = {
+      sessionId, state, phase, status: 'running', startedAt: now, updatedAt: now, progress: {}, error: undefined, result: undefined,
+    };
+    this.sessions.set(sessionId, rec);
+    return rec;
+  }
+
+  get(sessionId: string): SessionRecord<S> | undefined {
+    return this.sessions.get(sessionId);
+  }
+
+  has(sessionId: string): boolean {
+    return this.sessions.has(sessionId);
+  }
+
+  touch(rec: SessionRecord<S>, phase?: string): void {
+    if (phase) rec.phase = phase;
+    rec.updatedAt = new Date().toISOString();
+  }
+
+  finish(rec: SessionRecord<S>, status: Exclude<SessionStatus, 'running'>, result?: unknown, error?: string): void {
+    rec.status = status;
+    rec.result = result;
+    rec.error = error;
+    this.touch(rec, status === 'failed' ? 'failed' : 'done');
+  }
+
+  list(): SessionRecord<S>[] {
+    return [...this.sessions.values()];
+  }
+
+  private reap(): void {
+    const now = Date.now();
+    for (const rec of this.sessions.values()) {
+      if (rec.status === 'running' && now - Date.parse(rec.updatedAt) > this.idleMs) {
+        this.onExpire(rec);
+      }
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/** The public view of a session (admin API). */
+export function sessionView(rec: SessionRecord<unknown>): object {
+  return {
+    sessionId: rec.sessionId, phase: rec.phase, status: rec.status, startedAt: rec.startedAt,
+    updatedAt: rec.updatedAt, progress: rec.progress, ...(rec.error ? { error: rec.error } : {}),
+  };
+}
