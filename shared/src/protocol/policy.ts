@@ -10,7 +10,7 @@
  * - Noise is discrete Laplace (two-sided geometric) with scale `noiseScale`, drawn from an
  *   injectable source of uniform random numbers so tests are deterministic.
  */
-import { randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { ProtocolError, type Policy } from './messages.ts';
 
 /** 1-2-5 buckets from 1,000 to 10^9. */
@@ -85,7 +85,18 @@ export function sizeClass(n: number): string {
 
 /** A uniform float in [0, 1) from a cryptographic source; injectable for tests. */
 export type Uniform = () => number;
-export const cryptoUniform: Uniform = () => randomInt(0, 2 ** 48) / 2 ** 48;
+let pool = Buffer.alloc(0);
+let poolOff = 0;
+export const cryptoUniform: Uniform = () => {
+  if (poolOff + 8 > pool.length) {
+    pool = randomBytes(8 * 4096);
+    poolOff = 0;
+  }
+  const hi = pool.readUInt32LE(poolOff) >>> 11; // 21 bits
+  const lo = pool.readUInt32LE(poolOff + 4); // 32 bits
+  poolOff += 8;
+  return (hi * 2 ** 32 + lo) / 2 ** 53;
+};
 
 /** Discrete Laplace noise: difference of two geometric variables with p = 1 − e^(−1/scale). */
 export function discreteLaplace(scale: number, u: Uniform = cryptoUniform): number {

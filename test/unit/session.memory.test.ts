@@ -1,0 +1,133 @@
+/**
+ * The three nodes in one process over in-memory peers — the same signed envelopes as over
+ * gRPC, real OPRF, real BFV. Checks the cohort totals media decrypts against plaintext
+ * ground truth (noise off), decoys never counted, and the privacy contract's "never sees"
+ * column by capturing every payload each node receives.
+ */
+import { describe, expect, it, beforeAll } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { AdvertiserNode } from '../../services/advertiser/src/node.ts';
+import { BrokerNode } from '../../services/broker/src/node.ts';
+import { MediaNode } from '../../services/media/src/node.ts';
+import { inMemoryPeer } from '@cleanroom/shared/rpc/peer.ts';
+import { DEFAULT_BROKER_POLICY } from '@cleanroom/shared/protocol/policy.ts';
+import type { Party } from '@cleanroom/shared/protocol/messages.ts';
+import { normalizeId } from '@cleanroom/shared/common/ids.ts';
+import { ATTRIBUTES } from '@cleanroom/shared/common/attributes.ts';
+import { makeWorld, expectedTotals, type World } from './world.ts';
+
+const log = pino({ level: 'silent' });
+
+function cluster(w: World, opts: { minCohort?: number; noiseScale?: number } = {}) {
+  const captured: Record<Party, Uint8Array[]> = { advertiser: [], media: [], broker: [] };
+  const observer = (me: Party, _s: unknown, payload: Uint8Array) => captured[me].push(payload.slice());
+  const transcriptDir = mkdtempSync(join(tmpdir(), 'cleanroom-tx-'));
+  const stateDir = mkdtempSync(join(tmpdir(), 'cleanroom-state-'));
+  let broker!: BrokerNode;
+  let advertiser!: AdvertiserNode;
+  const media = new MediaNode({
+    identity: w.identities.media, universe: w.universe, stateDir, transcriptDir, deadlineMs: 60_000,
+    maxPaddedCount: 1_000_000, evalThreads: 1, log, observer,
+  });
+  broker = new BrokerNode({
+    identity: w.identities.broker, media: inMemoryPeer('Media', 'broker', () => media.handlers()),
+    advertiser: inMemoryPeer('Advertiser', 'broker', () => advertiser.handlers()),
+    policy: { ...DEFAULT_BROKER_POLICY, minCohort: opts.minCohort ?? 50, noiseScale: opts.noiseScale ?? 0 },
+    transcriptDir, deadlineMs: 60_000, log, observer,
+  });
+  advertiser = new AdvertiserNode({
+    identity: w.identities.advertiser, broker: inMemoryPeer('Broker', 'advertiser', () => broker.handlers()),
+    crm: w.crm, transcriptDir, deadlineMs: 60_000, log, observer,
+  });
+  return { media, broker, advertiser, captured, transcriptDir, stateDir };
+}
+
+/** Every run of ≥ 8 digits, e-mail-like string, or user id in a payload, as text. */
+function plaintextNeedles(payload: Uint8Array): string[] {
+  const s = Buffer.from(payload).toString('latin1');
+  return [...s.matchAll(/\d{8,}|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[a-z]{2,}|u\d{6,}/g)].map((m) => m[0]);
+}
+
+describe('core session, three nodes in memory', () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await makeWorld();
+  });
+
+  it('completes; media decrypts exactly the totals over the advertiser\'s real matches (noise off)', async () => {
+    const c = cluster(w);
+    await c.broker.syncUniverse();
+    const { sessionId, done } = c.advertiser.start({ audienceSize: 1000 });
+    const rec = await done;
+    expect(rec.error).toBeUndefined();
+    expect(rec.status).toBe('completed');
+    const result = rec.result as { matches: { padded: number; real: number; paddedSize: number }; insight: { name: string; total: number }[]; cohortSize: number; lookalike: { audienceSize: number } };
+    const expected = expectedTotals(w);
+    expect(result.matches.real).toBe(expected.cohort);
+    expect(result.cohortSize).toBe(expected.cohort);
+    expect(result.insight.map((t) => t.total)).toEqual(expected.totals);
+    expect(result.insight.map((t) => t.name)).toEqual(ATTRIBUTES.map((a) => a.name));
+    // decoys: media saw more matches than the real cohort, and they were not counted
+    expect(result.matches.padded).toBeGreaterThan(expected.cohort * 4);
+    expect(result.lookalike.audienceSize).toBe(1000);
+    expect(c.media.sessions.get(sessionId)!.status).toBe('completed');
+    expect(c.broker.sessions.get(sessionId)!.status).toBe('completed');
+  });
+
+  it('no node receives a plaintext ID or attribute it may not see', async () => {
+    const c = cluster(w);
+    await c.broker.syncUniverse();
+    const rec = await c.advertiser.start({ audienceSize: 500 }).done;
+    expect(rec.status).toBe('completed');
+    const aIds = new Set<string>();
+    for (const r of w.crm) {
+      for (const raw of [r.phone, r.email]) {
+        aIds.add(raw.replace(/\D/g, ''));
+        const n = normalizeId(raw.includes('@') ? 'email' : 'phone', raw);
+        if (n.ok) aIds.add(n.value.replace(/^\+/, ''));
+      }
+      aIds.add(r.email.trim().toLowerCase());
+    }
+    const bIds = new Set<string>();
+    for (const u of w.users) {
+      bIds.add(u.userId);
+      bIds.add(u.email);
+      const n = normalizeId('phone', u.phone);
+      if (n.ok) bIds.add(n.value.replace(/^\+/, ''));
+      bIds.add(u.phone.replace(/\D/g, ''));
+    }
+    const hits = (party: Party, ids: Set<string>) =>
+      c.captured[party].flatMap(plaintextNeedles).filter((n) => [...ids].some((id) => id.length >= 8 && n.includes(id)));
+    expect(c.captured.broker.length).toBeGreaterThan(5);
+    expect(hits('broker', aIds)).toEqual([]);
+    expect(hits('broker', bIds)).toEqual([]);
+    expect(hits('media', aIds)).toEqual([]);
+    expect(hits('advertiser', bIds)).toEqual([]);
+    // The broker never sees an attribute name or total: the insight is sealed to the advertiser.
+    const brokerText = c.captured.broker.map((p) => Buffer.from(p).toString('latin1')).join('\n');
+    for (const a of ATTRIBUTES) expect(brokerText.includes(a.name)).toBe(false);
+  });
+
+  it('cohort below the minimum: nothing released, every party says so', async () => {
+    const c = cluster(w, { minCohort: 100_000 });
+    await c.broker.syncUniverse();
+    const { sessionId, done } = c.advertiser.start({ audienceSize: 500, minCohort: 100_000 });
+    const rec = await done;
+    expect(rec.status).toBe('cohort-too-small');
+    expect((rec.result as { lookalike: unknown }).lookalike).toBeNull();
+    expect(c.broker.sessions.get(sessionId)!.status).toBe('cohort-too-small');
+    expect(c.media.sessions.get(sessionId)!.status).toBe('cohort-too-small');
+    // media never encrypted a single attribute vector
+    expect(c.media.sessions.get(sessionId)!.progress.ciphertexts).toBeUndefined();
+  });
+
+  it('an empty or all-invalid seed set is refused before anything is sent', () => {
+    const c = cluster({ ...w, crm: [{ customerId: 'x', phone: 'not a phone', email: '', purchaser: true, rfm: 'new', consent: true }] });
+    expect(() => c.advertiser.start({})).toThrow(/at least one valid phone seed/);
+    const c2 = cluster({ ...w, crm: [] });
+    expect(() => c2.advertiser.start({})).toThrow(/at least one valid/);
+  });
+});

@@ -1,0 +1,61 @@
+/**
+ * Test fixture: a small generated world (deterministic), the three parties' keys, media's
+ * prepared universe, and the plaintext ground truth the assertions compare against.
+ * Tests only — nodes never see `truth`.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateWorld, type GenOptions } from '@cleanroom/shared/data/generate.ts';
+import { collectUniverse, readCrm, type CrmRow, type UniverseRow } from '@cleanroom/shared/data/files.ts';
+import { normalizeId } from '@cleanroom/shared/common/ids.ts';
+import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
+import { SigningKey, makeTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
+import { PreparedUniverse, type UniverseRecord } from '@cleanroom/shared/protocol/universe.ts';
+import { identityFromKeys, type NodeIdentity } from '@cleanroom/shared/service/identity.ts';
+import type { Party } from '@cleanroom/shared/protocol/messages.ts';
+
+export interface World {
+  dir: string;
+  crm: CrmRow[];
+  users: UniverseRow[];
+  universe: PreparedUniverse;
+  identities: Record<Party, NodeIdentity>;
+}
+
+export async function makeWorld(opts: GenOptions = {}): Promise<World> {
+  const dir = mkdtempSync(join(tmpdir(), 'cleanroom-world-'));
+  await generateWorld(dir, { seed: 'test-world', universeSize: 6000, crmSize: 1500, ...opts });
+  const crm = (await readCrm(join(dir, 'advertiser/crm.csv'))).rows;
+  const { rows: users } = await collectUniverse(join(dir, 'media/universe.csv'));
+  const records: UniverseRecord[] = users.filter((u) => u.consent).map((u) => {
+    const n = normalizeId('phone', u.phone);
+    return { userId: u.userId, ids: n.ok ? { phone: n.value } : {}, vector: u.vector };
+  });
+  const { universe } = PreparedUniverse.prepare(records, OprfKey.generate(), 'e-test', ['phone']);
+  const keys = { advertiser: SigningKey.generate(), media: SigningKey.generate(), broker: SigningKey.generate() };
+  const trust = makeTrustBundle({ advertiser: keys.advertiser.publicKey, media: keys.media.publicKey, broker: keys.broker.publicKey });
+  const identities = Object.fromEntries((['advertiser', 'media', 'broker'] as const).map((p) => [p, identityFromKeys(p, keys[p], trust, { kind: 'plaintext' })])) as Record<Party, NodeIdentity>;
+  return { dir, crm, users, universe, identities };
+}
+
+/** Totals over A's consented purchasers who are consented media users (the cohort media must see). */
+export function expectedTotals(w: World): { totals: number[]; cohort: number; realUserIds: Set<string> } {
+  const byPhone = new Map<string, UniverseRow>();
+  for (const u of w.users) {
+    const n = normalizeId('phone', u.phone);
+    if (n.ok && u.consent) byPhone.set(n.value, u);
+  }
+  const seen = new Set<string>();
+  const totals = new Array(64).fill(0);
+  for (const r of w.crm) {
+    if (!r.purchaser || !r.consent) continue;
+    const n = normalizeId('phone', r.phone);
+    if (!n.ok) continue;
+    const u = byPhone.get(n.value);
+    if (!u || seen.has(u.userId)) continue;
+    seen.add(u.userId);
+    u.vector.forEach((v, j) => (totals[j] += v));
+  }
+  return { totals, cohort: seen.size, realUserIds: seen };
+}
