@@ -1,0 +1,79 @@
+/**
+ * A small client of a node's admin API (used by `cleanroom session …` and `simulate`):
+ * start a session at the advertiser, poll its status until it ends, fetch its result.
+ * Problem+json errors become exceptions carrying the server's detail.
+ */
+export class AdminError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export class AdminClient {
+  readonly base: string;
+  private readonly token: string | undefined;
+  constructor(base: string, token?: string) {
+    this.base = base.replace(/\/$/, '');
+    this.token = token;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}${path}`, {
+        method,
+        headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (err) {
+      throw new AdminError(0, `cannot reach ${this.base}: ${(err as Error).cause ? String((err as Error & { cause: Error }).cause.message) : (err as Error).message}`);
+    }
+    const text = await res.text();
+    const json = text ? JSON.parse(text) : undefined;
+    if (!res.ok) throw new AdminError(res.status, `${method} ${path}: ${res.status} ${json?.detail ?? json?.title ?? text}`);
+    return json as T;
+  }
+
+  async waitReady(timeoutMs: number): Promise<Record<string, unknown>> {
+    const end = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < end) {
+      try {
+        const res = await fetch(`${this.base}/readyz`, { headers: this.token ? { authorization: `Bearer ${this.token}` } : {}, signal: AbortSignal.timeout(5000) });
+        const body = (await res.json()) as Record<string, unknown>;
+        if (res.ok) return body;
+        last = JSON.stringify(body);
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    throw new AdminError(0, `${this.base} not ready after ${timeoutMs} ms (${last})`);
+  }
+
+  async waitSession(id: string, timeoutMs: number, onPhase?: (s: SessionStatus) => void): Promise<SessionStatus> {
+    const end = Date.now() + timeoutMs;
+    let phase = '';
+    for (;;) {
+      const s = await this.request<SessionStatus>('GET', `/v1/sessions/${id}`);
+      if (s.phase !== phase) {
+        phase = s.phase;
+        onPhase?.(s);
+      }
+      if (s.status !== 'running') return s;
+      if (Date.now() > end) throw new AdminError(0, `session ${id} still running after ${timeoutMs} ms (phase ${s.phase})`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+export interface SessionStatus {
+  sessionId: string;
+  phase: string;
+  status: 'running' | 'completed' | 'cohort-too-small' | 'failed';
+  progress: Record<string, number>;
+  error?: string;
+}

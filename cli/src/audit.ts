@@ -1,0 +1,34 @@
+/**
+ * `cleanroom audit verify|show`: the auditor's tools over transcripts alone (no payloads,
+ * no plaintext). `verify` exits 0 only when every check of every session holds, and
+ * otherwise names the first failing entry (file, line, reason). The default trust bundle
+ * is the demo's (out/demo/pki/trust-bundle.json).
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
+import { formatReport, groupTranscripts, timeline, verifyPaths } from '@cleanroom/shared/transcript/verify.ts';
+import { parseArgs, strFlag, UsageError } from './args.ts';
+
+export function audit(argv: string[]): number {
+  const [sub, ...rest] = argv;
+  const p = parseArgs(rest, { trust: 'string' });
+  if (p.positionals.length === 0) throw new UsageError(`audit ${sub ?? ''} needs at least one transcript directory or file`);
+  for (const path of p.positionals) if (!existsSync(path)) throw new UsageError(`no such file or directory: ${path}`);
+  if (sub === 'show') {
+    for (const files of groupTranscripts(p.positionals.map((x) => resolve(x))).values()) process.stdout.write(`${timeline(files)}\n`);
+    return 0;
+  }
+  if (sub !== 'verify') throw new UsageError(`unknown audit command '${sub ?? ''}' (verify, show)`);
+  const trustPath = resolve(strFlag(p, 'trust', 'out/demo/pki/trust-bundle.json'));
+  if (!existsSync(trustPath)) throw new UsageError(`trust bundle not found: ${trustPath} (pass --trust FILE)`);
+  const reports = verifyPaths(p.positionals.map((x) => resolve(x)), loadTrustBundle(trustPath));
+  if (reports.length === 0) {
+    process.stderr.write('cleanroom audit: no transcripts found\n');
+    return 1;
+  }
+  for (const r of reports) process.stdout.write(`${formatReport(r)}\n`);
+  const bad = reports.filter((r) => !r.ok);
+  process.stdout.write(`\n${reports.length - bad.length} of ${reports.length} session(s) verified${bad.length ? `; ${bad.length} FAILED` : ''}\n`);
+  return bad.length === 0 ? 0 : 1;
+}

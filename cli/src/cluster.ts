@@ -1,0 +1,135 @@
+/**
+ * Starts the three nodes as separate OS processes on loopback (the `simulate` command,
+ * `make demo`, the bench and the gRPC tests use it). Each node gets its own state and log
+ * file; ports are picked free; PKI material is created when missing. `stop()` ends all
+ * three (SIGTERM, then SIGKILL after 5 s).
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AdminClient } from './admin-client.ts';
+import type { Party } from '@cleanroom/shared/protocol/messages.ts';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface ClusterOptions {
+  outDir: string;
+  worldDir: string;
+  pkiDir?: string;
+  devPlaintext?: boolean;
+  env?: Partial<Record<Party, Record<string, string>>>;
+  readyTimeoutMs?: number;
+}
+
+export interface NodeProc {
+  party: Party;
+  proc: ChildProcess;
+  grpcPort: number;
+  adminPort: number;
+  admin: AdminClient;
+  logFile: string;
+  exited: Promise<number | null>;
+}
+
+export interface Cluster {
+  nodes: Record<Party, NodeProc>;
+  transcriptDir: string;
+  stateDir: (p: Party) => string;
+  stop(): Promise<void>;
+  restart(p: Party): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export function ensurePki(pkiDir: string): void {
+  if (existsSync(join(pkiDir, 'trust-bundle.json'))) return;
+  execFileSync(process.execPath, [join(ROOT, 'scripts/gen-pki.ts'), '--out', pkiDir], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+export async function startCluster(o: ClusterOptions): Promise<Cluster> {
+  const outDir = resolve(o.outDir);
+  const pkiDir = resolve(o.pkiDir ?? join(outDir, 'pki'));
+  if (!o.devPlaintext) ensurePki(pkiDir);
+  const transcriptDir = join(outDir, 'transcripts');
+  const logDir = join(outDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const ports: Record<Party, [number, number]> = {
+    advertiser: [await freePort(), await freePort()],
+    media: [await freePort(), await freePort()],
+    broker: [await freePort(), await freePort()],
+  };
+  const stateDir = (p: Party) => join(outDir, 'state', p);
+  const envFor = (p: Party): Record<string, string> => ({
+    CLEANROOM_GRPC_LISTEN: `127.0.0.1:${ports[p][0]}`,
+    CLEANROOM_ADMIN_LISTEN: `127.0.0.1:${ports[p][1]}`,
+    CLEANROOM_BROKER_ADDR: `localhost:${ports.broker[0]}`,
+    CLEANROOM_MEDIA_ADDR: `localhost:${ports.media[0]}`,
+    CLEANROOM_ADVERTISER_ADDR: `localhost:${ports.advertiser[0]}`,
+    CLEANROOM_STATE_DIR: stateDir(p),
+    CLEANROOM_TRANSCRIPT_DIR: transcriptDir,
+    CLEANROOM_PKI_DIR: pkiDir,
+    CLEANROOM_DEV_PLAINTEXT: o.devPlaintext ? '1' : '0',
+    ...(p === 'media' ? { CLEANROOM_DATA: join(o.worldDir, 'media/universe.csv') } : {}),
+    ...(p === 'advertiser' ? { CLEANROOM_DATA: join(o.worldDir, 'advertiser/crm.csv') } : {}),
+    ...(o.env?.[p] ?? {}),
+  });
+  const start = (p: Party): NodeProc => {
+    const logFile = join(logDir, `${p}.log`);
+    const out = createWriteStream(logFile, { flags: 'a' });
+    const proc = spawn(process.execPath, [join(ROOT, `services/${p}/src/main.ts`)], {
+      env: { ...process.env, ...envFor(p) }, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT,
+    });
+    proc.stdout!.pipe(out);
+    proc.stderr!.pipe(out);
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    return { party: p, proc, grpcPort: ports[p][0], adminPort: ports[p][1], admin: new AdminClient(`http://127.0.0.1:${ports[p][1]}`), logFile, exited };
+  };
+  const nodes = { media: start('media'), broker: start('broker'), advertiser: start('advertiser') } as Record<Party, NodeProc>;
+  const cluster: Cluster = {
+    nodes, transcriptDir, stateDir,
+    async stop() {
+      await Promise.all(Object.values(nodes).map(async (n) => {
+        if (n.proc.exitCode !== null || n.proc.signalCode !== null) return;
+        n.proc.kill('SIGTERM');
+        const t = setTimeout(() => n.proc.kill('SIGKILL'), 5000);
+        await n.exited;
+        clearTimeout(t);
+      }));
+    },
+    async restart(p: Party) {
+      const n = nodes[p];
+      if (n.proc.exitCode === null && n.proc.signalCode === null) {
+        n.proc.kill('SIGTERM');
+        await n.exited;
+      }
+      nodes[p] = start(p);
+      await waitReady(nodes[p], o.readyTimeoutMs ?? 600_000);
+    },
+  };
+  try {
+    for (const p of ['media', 'broker', 'advertiser'] as const) await waitReady(nodes[p], o.readyTimeoutMs ?? 600_000);
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return cluster;
+}
+
+async function waitReady(n: NodeProc, timeoutMs: number): Promise<void> {
+  const died = n.exited.then((code) => {
+    const tail = readFileSync(n.logFile, 'utf8').split('\n').slice(-15).join('\n');
+    throw new Error(`${n.party} node exited with code ${code} before it was ready; last log lines:\n${tail}`);
+  });
+  await Promise.race([n.admin.waitReady(timeoutMs), died]);
+}

@@ -1,0 +1,119 @@
+/**
+ * The `cleanroom` command line.
+ *
+ *   cleanroom gen-data --out DIR [--universe N] [--crm N] [--seed S]
+ *   cleanroom simulate [--out DIR] [--universe N] [--crm N] [--audience N] [--seed S] [--plaintext]
+ *   cleanroom session start  [--admin URL] [--audience N] [--decoy-ratio N] [--min-cohort N] [--id-type phone|email]
+ *   cleanroom session status ID [--admin URL]
+ *   cleanroom session result ID [--admin URL]
+ *   cleanroom audit verify [--trust FILE] PATH...
+ *   cleanroom audit show PATH...
+ *
+ * Exit codes: 0 success, 1 failure (or a verification that does not hold), 2 usage or
+ * configuration error, 3 a session that ended without a look-alike (e.g. cohort too small).
+ */
+import { resolve } from 'node:path';
+import { generateWorld } from '@cleanroom/shared/data/generate.ts';
+import { parseArgs, intFlag, strFlag, UsageError } from './args.ts';
+import { AdminClient, AdminError } from './admin-client.ts';
+import { simulate } from './simulate.ts';
+import { audit } from './audit.ts';
+
+const HELP = `cleanroom — a three-party data clean room (advertiser, media, broker)
+
+usage:
+  cleanroom gen-data --out DIR [--universe 200000] [--crm 20000] [--seed cleanroom]
+  cleanroom simulate [--out out/demo] [--universe 200000] [--crm 20000] [--audience 20000]
+                     [--decoy-ratio 9] [--min-cohort 50] [--noise 1] [--seed cleanroom] [--plaintext]
+  cleanroom session start [--admin http://127.0.0.1:8081] [--audience 20000] [--decoy-ratio 9]
+                          [--min-cohort 50] [--id-type phone] [--wait]
+  cleanroom session status ID [--admin URL]
+  cleanroom session result ID [--admin URL]
+  cleanroom audit verify [--trust out/demo/pki/trust-bundle.json] PATH...
+  cleanroom audit show PATH...
+
+The admin token, when the node requires one, is read from CLEANROOM_ADMIN_TOKEN.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'gen-data': {
+      const p = parseArgs(rest, { out: 'string', universe: 'string', crm: 'string', seed: 'string' });
+      if (!p.flags.out) throw new UsageError('gen-data needs --out DIR');
+      const s = await generateWorld(resolve(strFlag(p, 'out', '')), {
+        seed: strFlag(p, 'seed', 'cleanroom'), universeSize: intFlag(p, 'universe', 200_000, 1000, 100_000_000), crmSize: intFlag(p, 'crm', 20_000, 100, 10_000_000),
+      });
+      process.stdout.write(`${JSON.stringify({ ...s, seconds: Number(s.seconds.toFixed(2)) }, null, 2)}\n`);
+      return 0;
+    }
+    case 'simulate': {
+      const p = parseArgs(rest, { out: 'string', universe: 'string', crm: 'string', audience: 'string', seed: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', noise: 'string', plaintext: 'boolean' });
+      const noise = Number(strFlag(p, 'noise', '1'));
+      if (!Number.isFinite(noise) || noise < 0) throw new UsageError(`--noise: expected a number ≥ 0, got '${String(p.flags.noise)}'`);
+      return simulate({
+        out: strFlag(p, 'out', 'out/demo'), seed: strFlag(p, 'seed', 'cleanroom'),
+        universe: intFlag(p, 'universe', 200_000, 1000, 100_000_000), crm: intFlag(p, 'crm', 20_000, 100, 10_000_000),
+        audience: intFlag(p, 'audience', 20_000), decoyRatio: intFlag(p, 'decoy-ratio', 9, 1, 99), minCohort: intFlag(p, 'min-cohort', 50),
+        noiseScale: noise, plaintext: p.flags.plaintext === true,
+      });
+    }
+    case 'session': {
+      const [sub, ...args] = rest;
+      const p = parseArgs(args, { admin: 'string', audience: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', 'id-type': 'string', wait: 'boolean' });
+      const client = new AdminClient(strFlag(p, 'admin', 'http://127.0.0.1:8081'), process.env.CLEANROOM_ADMIN_TOKEN);
+      const print = (v: unknown) => process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+      if (sub === 'start') {
+        const idType = strFlag(p, 'id-type', 'phone');
+        if (!['phone', 'email', 'device'].includes(idType)) throw new UsageError(`--id-type: expected phone, email or device, got '${idType}'`);
+        const r = await client.request<{ sessionId: string }>('POST', '/v1/sessions', {
+          idType, audienceSize: intFlag(p, 'audience', 20_000), decoyRatio: intFlag(p, 'decoy-ratio', 9, 1, 99), minCohort: intFlag(p, 'min-cohort', 50),
+        });
+        if (!p.flags.wait) {
+          print(r);
+          return 0;
+        }
+        const s = await client.waitSession(r.sessionId, 30 * 60_000);
+        print(s.status === 'failed' ? s : await client.request('GET', `/v1/sessions/${r.sessionId}/result`));
+        return s.status === 'completed' ? 0 : s.status === 'failed' ? 1 : 3;
+      }
+      const id = p.positionals[0];
+      if ((sub === 'status' || sub === 'result') && !id) throw new UsageError(`session ${sub} needs a session ID`);
+      if (sub === 'status') {
+        print(await client.request('GET', `/v1/sessions/${id}`));
+        return 0;
+      }
+      if (sub === 'result') {
+        print(await client.request('GET', `/v1/sessions/${id}/result`));
+        return 0;
+      }
+      throw new UsageError(`unknown session command '${sub ?? ''}' (start, status, result)`);
+    }
+    case 'audit':
+      return audit(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return cmd === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command '${cmd}'`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`cleanroom: ${err.message}\n\n${HELP}`);
+      process.exit(2);
+    }
+    if (err instanceof AdminError) {
+      process.stderr.write(`cleanroom: ${err.message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`cleanroom: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

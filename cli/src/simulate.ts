@@ -1,0 +1,103 @@
+/**
+ * `cleanroom simulate`: generate a world (unless present), start the three nodes as
+ * separate processes talking gRPC over mutual TLS on loopback, run one look-alike session
+ * through the advertiser's admin API, measure the look-alike lift against the planted
+ * ground truth (which only the simulator reads), print a summary, write result.json.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { generateWorld } from '@cleanroom/shared/data/generate.ts';
+import { readPropensity, readTruth } from '@cleanroom/shared/data/files.ts';
+import { measureLift } from '@cleanroom/shared/data/lift.ts';
+import { startCluster } from './cluster.ts';
+
+export interface SimulateOptions {
+  out: string;
+  seed: string;
+  universe: number;
+  crm: number;
+  audience: number;
+  decoyRatio: number;
+  minCohort: number;
+  noiseScale: number;
+  plaintext: boolean;
+}
+
+export async function simulate(o: SimulateOptions): Promise<number> {
+  const out = resolve(o.out);
+  const worldDir = join(out, 'world');
+  mkdirSync(out, { recursive: true });
+  const say = (s: string) => process.stdout.write(`${s}\n`);
+  const t0 = performance.now();
+  let fresh = true;
+  if (existsSync(join(worldDir, 'truth/truth.json'))) {
+    const t = readTruth(worldDir);
+    fresh = !(t.seed === o.seed && t.universeSize === o.universe && t.options.crmSize === o.crm);
+  }
+  if (fresh) {
+    say(`generating a world: ${o.universe.toLocaleString('en')} media users, ${o.crm.toLocaleString('en')} advertiser customers (seed '${o.seed}')`);
+    const g = await generateWorld(worldDir, { seed: o.seed, universeSize: o.universe, crmSize: o.crm });
+    say(`  ${g.purchasers} purchasers (${g.purchasersInMedia} of them media users), ${g.malformed} malformed and ${g.duplicates} duplicate CRM rows, in ${g.seconds.toFixed(1)} s`);
+  } else {
+    say(`reusing the world in ${relative(process.cwd(), worldDir)}`);
+  }
+  say(`starting advertiser, media and broker as three processes (gRPC over ${o.plaintext ? 'PLAINTEXT (dev)' : 'mutual TLS'} on loopback)…`);
+  const cluster = await startCluster({
+    outDir: out, worldDir, devPlaintext: o.plaintext,
+    env: { broker: { CLEANROOM_NOISE_SCALE: String(o.noiseScale), CLEANROOM_MIN_COHORT: String(o.minCohort) } },
+  });
+  try {
+    const ready = await cluster.nodes.media.admin.request<{ universe: { users: number; reused: boolean; preparedSeconds: number; epoch: string } }>('GET', '/readyz');
+    say(`  media universe: ${ready.universe.users.toLocaleString('en')} consented users, epoch ${ready.universe.epoch}, ${ready.universe.reused ? 'reused from disk' : `prepared in ${ready.universe.preparedSeconds.toFixed(1)} s`}`);
+    const a = cluster.nodes.advertiser.admin;
+    const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', {
+      idType: 'phone', audienceSize: o.audience, decoyRatio: o.decoyRatio, minCohort: o.minCohort,
+    });
+    say(`session ${sessionId}`);
+    const ts = performance.now();
+    const status = await a.waitSession(sessionId, 30 * 60_000, (s) => say(`  phase ${s.phase}`));
+    const seconds = (performance.now() - ts) / 1000;
+    if (status.status === 'failed') {
+      say(`session FAILED: ${status.error}`);
+      writeFileSync(join(out, 'result.json'), JSON.stringify({ sessionId, outcome: 'FAILED', error: status.error }, null, 2));
+      return 1;
+    }
+    const result = await a.request<Record<string, any>>('GET', `/v1/sessions/${sessionId}/result`);
+    let lift: number | null = null;
+    if (result.lookalike) {
+      const audFile = join(cluster.stateDir('media'), 'audiences', `${result.lookalike.audienceId}.txt`);
+      const ids = readFileSync(audFile, 'utf8').split('\n').filter(Boolean);
+      lift = measureLift(ids, readPropensity(worldDir), readTruth(worldDir).universeSize);
+    }
+    const doc = {
+      sessionId,
+      outcome: result.outcome,
+      seconds: Number(seconds.toFixed(2)),
+      seeds: result.seeds,
+      matches: result.matches,
+      lookalike: result.lookalike ? { ...result.lookalike, lift: Number(lift!.toFixed(3)) } : null,
+      cohortSize: result.cohortSize,
+      insight: result.insight,
+      transcripts: join(cluster.transcriptDir, sessionId),
+      logs: join(out, 'logs'),
+    };
+    writeFileSync(join(out, 'result.json'), JSON.stringify(doc, null, 2) + '\n');
+    say('');
+    say(`outcome            ${doc.outcome} in ${doc.seconds} s (whole run ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    say(`seeds              ${result.seeds.valid} valid of ${result.seeds.rows} rows (${result.seeds.rejected} rejected, ${result.seeds.duplicates} duplicates, ${result.seeds.notConsented} without consent)`);
+    say(`padded set         ${result.matches.paddedSize} (decoy ratio ≥ ${o.decoyRatio})`);
+    say(`matches            ${result.matches.real} real (noised), ${result.matches.padded} as media saw them (real + decoys)`);
+    if (doc.lookalike) {
+      say(`look-alike         ${doc.lookalike.audienceId}: ${doc.lookalike.audienceSize} users, quality ${doc.lookalike.quality.toFixed(2)}, lift on the planted propensity ${doc.lookalike.lift.toFixed(2)}`);
+      const top = [...result.insight].sort((x: any, y: any) => y.share / Math.max(1e-9, y.universeShare) - x.share / Math.max(1e-9, x.universeShare)).slice(0, 5);
+      say(`cohort insight     ${top.map((t: any) => `${t.name} ${(100 * t.share).toFixed(0)}% (vs ${(100 * t.universeShare).toFixed(0)}%)`).join(', ')}`);
+    } else {
+      say(`look-alike         none: ${result.reason}`);
+    }
+    say(`transcripts        ${relative(process.cwd(), doc.transcripts)}`);
+    say(`result             ${relative(process.cwd(), join(out, 'result.json'))}`);
+    return doc.outcome === 'COMPLETED' ? 0 : 3;
+  } finally {
+    await cluster.stop();
+  }
+}
