@@ -216,17 +216,33 @@ describe('blind / unblind', () => {
     }
   });
 
-  test('blindBatch / unblindBatch agree with the single calls and with direct evaluation', () => {
+  test('blindBatch (batch inversion mod ℓ) gives valid pairs: s·r ≡ 1, both clamped; unblindBatch recovers evaluate', () => {
     const key = OprfKey.generate(seededRng('bb-key'));
-    const es = ids(200, 'bb').map((x) => hashToGroup(x, DST));
+    const es = ids(300, 'bb').map((x) => hashToGroup(x, DST));
     const bs = blindBatch(es, seededRng('bb'));
-    const again = seededRng('bb');
-    es.forEach((e, i) => expect(hex(blind(e, again).blinded)).toBe(hex(bs[i]!.blinded)));
+    expect(bs.map((b) => hex(b.blinded))).toEqual(blindBatch(es, seededRng('bb')).map((b) => hex(b.blinded))); // deterministic
+    for (const b of bs) {
+      expect(b.inverse[0]! & 7).toBe(0);
+      expect(b.inverse[31]! & 0xc0).toBe(0x40);
+    }
     const unblinded = unblindBatch(
       bs.map((b) => b.inverse),
       key.evaluateBatch(bs.map((b) => b.blinded)),
     );
     es.forEach((e, i) => expect(hex(unblinded[i]!)).toBe(hex(key.evaluate(e))));
+    expect(blindBatch([])).toEqual([]);
+  });
+
+  test('blindBatch with an RNG stuck on a rejected value throws after 128 rounds', () => {
+    const rng = seededRng('stuck-batch');
+    let stuck: Uint8Array | undefined;
+    while (stuck === undefined) {
+      const r = clamp(rng(32));
+      const m = (((modPow((8n * toBig(r)) % L, L - 2n, L) - 2n ** 251n) % L) + L) % L;
+      if (m >= 2n ** 251n) stuck = r;
+    }
+    const e = hashToGroup(enc.encode('x'), DST);
+    expect(() => blindBatch([e, e], () => Uint8Array.from(stuck))).toThrow(/128 rounds/);
   });
 
   test('unlinkability: the same input blinded twice gives different blinded values but the same token', () => {
