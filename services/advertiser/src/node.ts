@@ -102,6 +102,7 @@ export class AdvertiserNode {
       log.info({ phase: 'open', seeds: role.report.valid, rejected: role.report.rejected.length, duplicates: role.report.duplicates }, 'session opening');
       const [acc] = await b.call('OpenSession', [ch.seal('broker', 'OPEN', OpenSessionCodec, role.open())]);
       const accepted = ch.open(acc!, 'broker', ['OPEN'], SessionAcceptedCodec).value;
+      ch.recordPolicy({ ...accepted.policy, paddedCount: accepted.paddedCount, universeEpoch: accepted.universeEpoch });
 
       this.sessions.touch(rec, 'blind');
       const blinded = role.blind(accepted);

@@ -127,6 +127,7 @@ export class BrokerNode {
         return this.step(rec, 'open', async () => {
           const open = channel.open(env, caller, ['OPEN'], OpenSessionCodec).value;
           const prepare = role.open(open);
+          channel.recordPolicy({ ...prepare.policy, paddedCount: prepare.paddedCount });
           rec.progress = { seedCount: open.seedCount, paddedCount: role.paddedCount };
           const keyEnvs = await this.o.media.call('PrepareSession', [channel.seal('media', 'OPEN', PrepareSessionCodec, prepare)]);
           const keys = joinSessionKeys(channel.openChunks(keyEnvs, 'media', ['OPEN'], SessionKeysCodec));

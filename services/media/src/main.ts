@@ -2,6 +2,7 @@
 import { boot, serve } from '@cleanroom/shared/service/main.ts';
 import { openUniverse, type UniverseStatus } from './universe-store.ts';
 import { MediaNode } from './node.ts';
+import { closeOprfWorkers, prepareOprfWorkers } from '@cleanroom/shared/crypto/oprf.ts';
 
 const b = boot('media');
 let status: UniverseStatus | undefined;
@@ -18,7 +19,11 @@ try {
   process.stderr.write(`cleanroom media: cannot prepare the universe from CLEANROOM_DATA=${b.config.data}: ${(err as Error).message}\n`);
   process.exit(2);
 }
+await prepareOprfWorkers(b.config.evalThreads);
 await serve(b, 'Media', node.handlers(), {
   sessions: node.sessions as never,
   ready: () => ({ ready: status !== undefined, detail: { universe: status } }),
-}, undefined, () => node?.close());
+}, undefined, () => {
+  node?.close();
+  void closeOprfWorkers();
+});

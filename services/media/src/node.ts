@@ -91,6 +91,7 @@ export class MediaNode {
         return this.step(rec, 'open', async () => {
           const req = channel.open(env, caller, ['OPEN'], PrepareSessionCodec).value;
           rec.progress = { paddedCount: req.paddedCount };
+          channel.recordPolicy({ ...req.policy, paddedCount: req.paddedCount, universeEpoch: this.o.universe.epoch });
           const keys = await role.prepare(req);
           return channel.sealChunks('broker', 'OPEN', SessionKeysCodec, splitSessionKeys(keys, KEY_CHUNK_BYTES));
         });

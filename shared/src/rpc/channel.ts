@@ -9,12 +9,12 @@
  * An optional observer sees every payload this node receives — the tests use it to prove
  * the "never sees" column of the privacy contract.
  */
-import type { SigningKey } from '../crypto/dsse.ts';
+import { keyidOf, type SigningKey } from '../crypto/dsse.ts';
 import type { TranscriptWriter } from '../transcript/writer.ts';
 import {
   EnvelopeError, openEnvelope, sealEnvelope, type Envelope, type Statement,
 } from '../transcript/statement.ts';
-import { ProtocolError, type Party, type Round } from '../protocol/messages.ts';
+import { ProtocolError, type Party, type Policy, type Round } from '../protocol/messages.ts';
 import type { Batch, Codec } from './codec.ts';
 
 export interface ReceiveObserver {
@@ -88,6 +88,16 @@ export class SessionChannel {
       }
       return value;
     });
+  }
+
+  /**
+   * Records, signed, the policy this party agreed to for the session, with the pinned key
+   * ids of the three parties — what an auditor checks the rest of the session against.
+   */
+  recordPolicy(policy: Policy & Record<string, unknown>): void {
+    if (!this.transcript) return;
+    const keyFingerprints = Object.fromEntries((['advertiser', 'media', 'broker'] as const).map((p) => [p, keyidOf(this.id.peerKey(p))]));
+    this.transcript.appendPolicy({ ...policy, keyFingerprints }, this.id.key);
   }
 
   close(): void {
