@@ -257,6 +257,9 @@ export class PeerClient {
       'grpc.max_receive_message_length': opts.maxMessageBytes,
       'grpc.max_send_message_length': opts.maxMessageBytes,
       'grpc.enable_retries': 0,
+      // A restarted peer is found again within seconds, not after minutes of backoff.
+      'grpc.initial_reconnect_backoff_ms': 500,
+      'grpc.max_reconnect_backoff_ms': 5000,
     });
   }
 
@@ -272,6 +275,9 @@ export class PeerClient {
     const de = md.responseDeserialize;
     const what = `${this.service}.${method} at ${this.address}`;
     try {
+      // Wait (within the deadline) for a connection instead of failing fast while the
+      // channel is reconnecting to a peer that is restarting.
+      await new Promise<void>((resolve, reject) => c.waitForReady(deadline, (err) => (err ? reject(Object.assign(err, { code: grpc.status.UNAVAILABLE, details: `no connection to the peer before the deadline (${err.message})` })) : resolve())));
       if (!md.requestStream && !md.responseStream) {
         return [await new Promise<Envelope>((resolve, reject) =>
           c.makeUnaryRequest(path, ser, de, request[0], metadata, { deadline }, (err, res) => (err ? reject(err) : resolve(toEnvelope(res as Envelope)))))];
