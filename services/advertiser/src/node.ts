@@ -96,6 +96,7 @@ export class AdvertiserNode {
     const log = this.o.log.child({ sessionId: rec.sessionId });
     const ch = new SessionChannel(this.o.identity, rec.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'advertiser', rec.sessionId), this.o.observer);
     rec.state.channel = ch;
+    rec.bytes = () => ch.bytes;
     const b = this.o.broker;
     try {
       this.sessions.touch(rec, 'open');

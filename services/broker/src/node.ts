@@ -124,6 +124,7 @@ export class BrokerNode {
         const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'broker', s.sessionId), this.o.observer);
         const role = new BrokerRole({ config: this.o.policy, universe: this.universe });
         const rec = this.sessions.create(s.sessionId, { role, channel }, 'open');
+        rec.bytes = () => channel.bytes;
         return this.step(rec, 'open', async () => {
           const open = channel.open(env, caller, ['OPEN'], OpenSessionCodec).value;
           const prepare = role.open(open);

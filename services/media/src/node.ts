@@ -88,6 +88,7 @@ export class MediaNode {
         const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'media', s.sessionId), this.o.observer);
         const role = new MediaRole({ universe: this.o.universe, maxPaddedCount: this.o.maxPaddedCount, threads: this.o.evalThreads });
         const rec = this.sessions.create(s.sessionId, { role, channel }, 'open');
+        rec.bytes = () => channel.bytes;
         return this.step(rec, 'open', async () => {
           const req = channel.open(env, caller, ['OPEN'], PrepareSessionCodec).value;
           rec.progress = { paddedCount: req.paddedCount };

@@ -35,6 +35,8 @@ export class SessionChannel {
   private readonly observer: ReceiveObserver | undefined;
   private readonly sendSeq = new Map<Party, number>();
   private readonly recvSeq = new Map<Party, number>();
+  /** Wire bytes (statement + payload + signatures) sent and received, by round. */
+  readonly bytes = { sent: {} as Record<string, number>, received: {} as Record<string, number> };
 
   constructor(id: ChannelIdentity, sessionId: string, transcript?: TranscriptWriter, observer?: ReceiveObserver) {
     this.id = id;
@@ -56,6 +58,7 @@ export class SessionChannel {
       c.encode(message),
     );
     this.transcript?.appendMessage('sent', envelope.statement, envelope.signatures[0]!);
+    this.bytes.sent[round] = (this.bytes.sent[round] ?? 0) + envelopeSize(envelope);
     return envelope;
   }
 
@@ -72,6 +75,7 @@ export class SessionChannel {
     if (statement.seq < expected) throw new EnvelopeError('replay', `sequence number ${statement.seq} from ${sender} was already received (next is ${expected})`);
     if (statement.seq > expected) throw new EnvelopeError('out-of-order', `expected sequence number ${expected} from ${sender}, got ${statement.seq}`);
     this.recvSeq.set(sender, expected + 1);
+    this.bytes.received[statement.round] = (this.bytes.received[statement.round] ?? 0) + envelopeSize(env);
     this.transcript?.appendMessage('received', env.statement, env.signatures[0]!);
     this.observer?.(this.id.party, statement, env.payload);
     return { statement, value: c.decode(env.payload) };
@@ -106,3 +110,7 @@ export class SessionChannel {
 }
 
 export type { Batch };
+
+function envelopeSize(e: Envelope): number {
+  return e.statement.length + e.payload.length + e.signatures.reduce((a, s) => a + s.keyid.length + s.sig.length, 0);
+}

@@ -16,6 +16,17 @@ export interface SessionRecord<S> {
   progress: Record<string, number>;
   error: string | undefined;
   result: unknown;
+  /** Per phase: wall and CPU milliseconds of this process (all threads) while in it. */
+  metrics: Record<string, { wallMs: number; cpuMs: number }>;
+  /** Bytes this node sent / received for the session, by round (set by the node). */
+  bytes?: () => { sent: Record<string, number>; received: Record<string, number> };
+  /** Where the current phase started (wall ms, CPU µs). */
+  mark: { wall: number; cpu: number };
+}
+
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
 }
 
 export class SessionRegistry<S> {
@@ -35,6 +46,7 @@ export class SessionRegistry<S> {
     const now = new Date().toISOString();
     const rec: SessionRecord<S> = {
       sessionId, state, phase, status: 'running', startedAt: now, updatedAt: now, progress: {}, error: undefined, result: undefined,
+      metrics: {}, mark: { wall: performance.now(), cpu: cpuMicros() },
     };
     this.sessions.set(sessionId, rec);
     return rec;
@@ -49,8 +61,20 @@ export class SessionRegistry<S> {
   }
 
   touch(rec: SessionRecord<S>, phase?: string): void {
-    if (phase) rec.phase = phase;
+    if (phase && phase !== rec.phase) {
+      this.closePhase(rec);
+      rec.phase = phase;
+    }
     rec.updatedAt = new Date().toISOString();
+  }
+
+  private closePhase(rec: SessionRecord<S>): void {
+    const wall = performance.now();
+    const cpu = cpuMicros();
+    const m = (rec.metrics[rec.phase] ??= { wallMs: 0, cpuMs: 0 });
+    m.wallMs += wall - rec.mark.wall;
+    m.cpuMs += (cpu - rec.mark.cpu) / 1000;
+    rec.mark = { wall, cpu };
   }
 
   finish(rec: SessionRecord<S>, status: Exclude<SessionStatus, 'running'>, result?: unknown, error?: string): void {
@@ -58,6 +82,7 @@ export class SessionRegistry<S> {
     rec.result = result;
     rec.error = error;
     this.touch(rec, status === 'failed' ? 'failed' : 'done');
+    this.closePhase(rec);
   }
 
   list(): SessionRecord<S>[] {
@@ -83,5 +108,10 @@ export function sessionView(rec: SessionRecord<unknown>): object {
   return {
     sessionId: rec.sessionId, phase: rec.phase, status: rec.status, startedAt: rec.startedAt,
     updatedAt: rec.updatedAt, progress: rec.progress, ...(rec.error ? { error: rec.error } : {}),
+    metrics: {
+      phases: Object.fromEntries(Object.entries(rec.metrics).map(([k, v]) => [k, { wallMs: Math.round(v.wallMs), cpuMs: Math.round(v.cpuMs) }])),
+      bytes: rec.bytes?.() ?? { sent: {}, received: {} },
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    },
   };
 }
