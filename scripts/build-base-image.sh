@@ -7,14 +7,18 @@
 #                              (real file resolved; `strip --strip-all` when strip exists)
 #   /lib/x86_64-linux-gnu/...  the shared libraries `ldd` lists for it (+ librt for native addons)
 #   /lib64/ld-linux-x86-64.so.2  the dynamic loader
+#   /usr/bin/openssl           the host's OpenSSL 3 CLI + libssl/libcrypto + /etc/ssl/openssl.cnf:
+#                              scripts/gen-pki.ts (the compose `pki` one-shot) drives the openssl
+#                              CLI; the nodes themselves do not use it
 #   /bin/busybox, /bin/sh      busybox-static (apt package busybox-static, fetched with
 #                              `apt-get download`, not installed on the host) — for debugging
 #                              and `sh -c` healthchecks; the nodes themselves need no shell
 #   /etc/passwd, /etc/group    root and a non-root `node` user/group (uid/gid 1000), like the
 #                              official image; /home/node, /tmp (1777), /app
-# Guarantees: idempotent — skips when the tag already exists (FORCE=1 rebuilds); the image
-# runs `node --version` (as root and as uid 1000) before the script reports success; prints
-# its size. Needs a Docker engine and, on first run, apt (Debian's repositories) for
+# Guarantees: idempotent — skips when the tag exists with this script's layout version
+# (label org.cleanroom.base-version; FORCE=1 rebuilds); the image runs `node --version` (as
+# root and as uid 1000) and `openssl version` before the script reports success; prints its
+# size. Needs a Docker engine and, on first run, apt (Debian's repositories) for
 # busybox-static. No CA certificates: nothing in a node talks TLS to the public internet (its
 # peers use the project's own PKI).
 set -euo pipefail
@@ -24,7 +28,9 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 tag=${1:-${CLEANROOM_BASE_IMAGE:-cleanroom/node-base:24}}
 size_of() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.1f MB", $1/1e6}'; }
 
-if [ "${FORCE:-0}" != 1 ] && docker image inspect "$tag" >/dev/null 2>&1; then
+layout=2   # bump when the root filesystem's content changes
+have=$(docker image inspect -f '{{index .Config.Labels "org.cleanroom.base-version"}}' "$tag" 2>/dev/null || true)
+if [ "${FORCE:-0}" != 1 ] && [ "$have" = "$layout" ]; then
   echo "build-base-image: $tag exists ($(size_of "$tag")), skipping"
   exit 0
 fi
@@ -40,7 +46,7 @@ case "$node_ver" in v2[4-9].*) ;; *) echo "build-base-image: $node_bin is $node_
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 root=$work/rootfs
-mkdir -p "$root"/{bin,etc,tmp,app,root,home/node,usr/local/bin,lib/x86_64-linux-gnu,lib64}
+mkdir -p "$root"/{bin,etc/ssl,tmp,app,root,home/node,usr/bin,usr/lib/ssl,usr/local/bin,lib/x86_64-linux-gnu,lib64}
 chmod 1777 "$root/tmp"
 
 # 1. Node, stripped of its static symbol table and debug info (126 MB → 108 MB); the dynamic
@@ -62,6 +68,17 @@ while read -r lib; do copy_lib "$lib"; done < <(
 rt=$(ldconfig -p | awk '$1=="librt.so.1" && /x86-64/{print $NF; exit}')
 if [ -n "$rt" ]; then cp -L "$rt" "$root/lib/x86_64-linux-gnu/librt.so.1"; fi
 [ -f "$root/lib64/ld-linux-x86-64.so.2" ] || { echo "build-base-image: dynamic loader not found via ldd" >&2; exit 1; }
+
+# 2b. the openssl CLI for scripts/gen-pki.ts (installed on the host from apt when missing)
+if ! command -v openssl >/dev/null 2>&1; then
+  [ "$(id -u)" = 0 ] || { echo "build-base-image: the openssl CLI is missing on this host (apt-get install openssl)" >&2; exit 1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssl >/dev/null
+fi
+ossl=$(readlink -f "$(command -v openssl)")
+cp "$ossl" "$root/usr/bin/openssl"
+while read -r lib; do copy_lib "$lib"; done < <(ldd "$ossl" | awk '/=> \//{print $3}')
+cp -L /etc/ssl/openssl.cnf "$root/etc/ssl/openssl.cnf"
+ln -s /etc/ssl/openssl.cnf "$root/usr/lib/ssl/openssl.cnf"
 
 # 3. busybox-static as /bin/sh (a .deb from Debian's repositories, unpacked, cached).
 bb_cache=${XDG_CACHE_HOME:-$HOME/.cache}/cleanroom
@@ -97,10 +114,12 @@ docker import \
   --change "ENV NODE_VERSION=${node_ver#v}" \
   --change 'WORKDIR /' \
   --change 'CMD ["node"]' \
+  --change "LABEL org.cleanroom.base-version=$layout" \
   -m "cleanroom offline base: node $node_ver + ldd libs + busybox-static" \
   "$work/rootfs.tar" "$tag" >/dev/null
 
 got=$(docker run --rm "$tag" node --version)
 [ "$got" = "$node_ver" ] || { echo "build-base-image: image runs node $got, expected $node_ver" >&2; docker rmi "$tag" >/dev/null; exit 1; }
 docker run --rm --user 1000:1000 "$tag" node -e "require('node:fs').writeFileSync('/tmp/x','')"
+docker run --rm --user 1000:1000 "$tag" openssl version >/dev/null
 echo "build-base-image: built $tag (node $got, $(size_of "$tag"))"

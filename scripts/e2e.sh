@@ -14,8 +14,8 @@
 # here: the advertiser's result carries no per-user data (by design — A must never see B's
 # users), and truth/ is never mounted into a node. matches.real > 0 is checked too.
 #
-# Settings: E2E_UNIVERSE (default 200000), E2E_SEED (1), E2E_KEEP=1 (do not tear down, to
-# debug), CLEANROOM_IMAGE, CLEANROOM_BASE_IMAGE. Logs of every service are saved to
+# Settings: E2E_UNIVERSE (default 200000), E2E_SEED (1), E2E_UP_TIMEOUT (900 s for data, PKI
+# and healthy nodes), E2E_KEEP=1 (do not tear down, to debug), CLEANROOM_IMAGE, CLEANROOM_BASE_IMAGE. Logs of every service are saved to
 # out/e2e/<project>/ before teardown. Exit 0 only if every check passed and teardown was clean.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,7 +69,7 @@ bash deploy/build-image.sh | tee "$outdir/build.log"
 t_built=$(date +%s)
 
 echo "e2e: starting gen-data, pki, media, broker, advertiser"
-if ! dc up -d advertiser >"$outdir/up.log" 2>&1; then
+if ! timeout "${E2E_UP_TIMEOUT:-900}" "${compose[@]}" -p "$project" -f docker-compose.yml up -d advertiser >"$outdir/up.log" 2>&1; then
   cat "$outdir/up.log" >&2
   echo "e2e: FAILED bringing the nodes up; last log lines:" >&2
   dc logs --no-color --tail=40 >&2 || true
@@ -79,7 +79,7 @@ t_up=$(date +%s)
 echo "e2e: nodes healthy after $((t_up - t_built))s; running the session"
 
 set +e
-dc run --rm -T runner >"$outdir/runner.json" 2>"$outdir/runner.log"
+dc run --rm -T --no-deps runner >"$outdir/runner.json" 2>"$outdir/runner.log"
 runner_rc=$?
 set -e
 t_done=$(date +%s)

@@ -153,7 +153,7 @@ export async function prepareShared(seed = 7): Promise<Shared> {
     mediaData: await volume('media-data'),
     pki: { advertiser: await volume('pki-advertiser'), media: await volume('pki-media'), broker: await volume('pki-broker') },
   };
-  const genData = await runOneShot('gen-data', ['node', 'cli/src/main.ts', 'gen-data', '--out', '/var/lib/cleanroom/out', '--universe', String(UNIVERSE), '--seed', String(seed)], {
+  const genData = await runOneShot('gen-data', ['node', 'cli/src/main.ts', 'gen-data', '--out', '/var/lib/cleanroom/out', '--universe', String(UNIVERSE), '--crm', String(Math.max(100, Math.floor(UNIVERSE / 10))), '--seed', String(seed)], {
     binds: [`${vol.advertiserData}:/var/lib/cleanroom/out/advertiser`, `${vol.mediaData}:/var/lib/cleanroom/out/media`],
   });
   if (genData.exitCode !== 0) throw new Error(`gen-data exited ${genData.exitCode}:\n${genData.logs}`);
@@ -162,6 +162,13 @@ export async function prepareShared(seed = 7): Promise<Shared> {
   });
   if (pki.exitCode !== 0) throw new Error(`pki exited ${pki.exitCode}:\n${pki.logs}`);
   return { vol, genData, pki };
+}
+
+/** Removes the shared data and PKI volumes (after every cluster using them is gone). */
+export async function removeShared(shared: Shared | undefined): Promise<void> {
+  if (!shared) return;
+  const { advertiserData, mediaData, pki } = shared.vol;
+  for (const v of [advertiserData, mediaData, ...Object.values(pki)]) await docker.getVolume(v).remove().catch(() => {});
 }
 
 // ---------------------------------------------------------------- admin API client
