@@ -133,6 +133,14 @@ export class BrokerNode {
           const keyEnvs = await this.o.media.call('PrepareSession', [channel.seal('media', 'OPEN', PrepareSessionCodec, prepare)]);
           const keys = joinSessionKeys(channel.openChunks(keyEnvs, 'media', ['OPEN'], SessionKeysCodec));
           const accepted = await role.acceptKeys(keys);
+          // Draw the dummies while the advertiser blinds its seeds.
+          setImmediate(() => {
+            try {
+              role.prepareDummies();
+            } catch {
+              // pad() draws them itself if this did not happen
+            }
+          });
           return [channel.seal('advertiser', 'OPEN', SessionAcceptedCodec, accepted)];
         });
       },

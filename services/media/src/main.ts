@@ -8,7 +8,7 @@ const b = boot('media');
 let status: UniverseStatus | undefined;
 let node: MediaNode | undefined;
 try {
-  const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log });
+  const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads });
   status = opened.status;
   node = new MediaNode({
     identity: b.identity, universe: opened.universe, stateDir: b.config.stateDir, transcriptDir: b.config.transcriptDir,

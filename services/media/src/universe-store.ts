@@ -59,7 +59,7 @@ function currentEpoch(root: string): string | undefined {
 }
 
 export async function openUniverse(opts: {
-  stateDir: string; data: string; idTypes: IdType[]; epoch: string | undefined; log: Logger;
+  stateDir: string; data: string; idTypes: IdType[]; epoch: string | undefined; log: Logger; threads: number;
 }): Promise<{ universe: PreparedUniverse; status: UniverseStatus }> {
   const root = join(opts.stateDir, 'universe');
   mkdirSync(root, { recursive: true });
@@ -92,7 +92,7 @@ export async function openUniverse(opts: {
     records.push({ userId: row.userId, ids, vector: row.vector });
   }
   const key = previous?.universe.key ?? OprfKey.generate();
-  const { universe, stats } = PreparedUniverse.prepare(records, key, epoch, opts.idTypes, previous?.universe);
+  const { universe, stats } = await PreparedUniverse.prepareParallel(records, key, epoch, opts.idTypes, previous?.universe, opts.threads);
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });

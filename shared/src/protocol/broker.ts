@@ -74,6 +74,8 @@ export class BrokerRole {
   private keep: Uint8Array | undefined;
   counts: MatchCounts | undefined;
   failure: string | undefined;
+  /** Dummy elements drawn ahead of BLIND (they depend only on the padded size). */
+  private dummies: ElementBytes[] | undefined;
 
   constructor(params: BrokerParams) {
     this.params = params;
@@ -117,6 +119,17 @@ export class BrokerRole {
     };
   }
 
+  /**
+   * Draws the paddedCount − seedCount dummy elements ahead of time; the node calls this
+   * right after OPEN so the work overlaps with the advertiser's blinding. Optional: pad()
+   * draws whatever is missing.
+   */
+  prepareDummies(): void {
+    if (this.phase !== 'keyed' || this.dummies) return;
+    const k = this.paddedCount - this.open_!.seedCount;
+    this.dummies = Array.from({ length: k }, () => randomElement(this.params.rng));
+  }
+
   /** Round BLIND (from A): validates A's blinded elements, pads with dummies, shuffles. */
   pad(blinded: readonly ElementBytes[]): ElementBytes[] {
     expectPhase('broker', this.phase, ['keyed'], 'pad');
@@ -125,6 +138,8 @@ export class BrokerRole {
       throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} blinded elements (the declared seed count), got ${blinded.length}`);
     }
     blinded.forEach((e, i) => checkElement(e, i));
+    this.prepareDummies();
+    const dummies = this.dummies!;
     const perm = randomPermutation(this.paddedCount, this.u);
     const out = new Array<ElementBytes>(this.paddedCount);
     const padMap = new Int32Array(this.paddedCount);
@@ -134,10 +149,11 @@ export class BrokerRole {
         out[pos] = blinded[src]!;
         padMap[pos] = src;
       } else {
-        out[pos] = randomElement(this.params.rng);
+        out[pos] = dummies[src - n]!;
         padMap[pos] = -1;
       }
     }
+    this.dummies = undefined;
     this.padMap = padMap;
     this.phase = 'padded';
     return out;

@@ -13,8 +13,9 @@
  * prepared under the same key, so updating for new users costs only the new users.
  */
 import { createHash } from 'node:crypto';
-import { OprfKey, finalize } from '../crypto/oprf.ts';
-import { hashToGroupBatch, oprfDst } from '../crypto/h2c.ts';
+import { OprfKey } from '../crypto/oprf.ts';
+import { oprfDst } from '../crypto/h2c.ts';
+import { computeTokens, computeTokensParallel } from '../crypto/oprf-tokens.ts';
 import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
 import { TokenTable, TOKEN_BYTES } from '../common/token-set.ts';
 import type { IdType } from './messages.ts';
@@ -69,7 +70,7 @@ export class PreparedUniverse {
     return this.userIds.length;
   }
 
-  /** Prepares (or re-prepares, reusing `previous` tokens under the same key) a universe. */
+  /** Prepares (or re-prepares, reusing `previous` tokens under the same key) a universe, on this thread. */
   static prepare(
     records: readonly UniverseRecord[],
     key: OprfKey,
@@ -78,55 +79,25 @@ export class PreparedUniverse {
     previous?: PreparedUniverse,
   ): { universe: PreparedUniverse; stats: PrepareStats } {
     const t0 = performance.now();
-    const reuse = previous && previous.epoch === epoch ? previous : undefined;
-    const packed = new Uint8Array(records.length * PACKED_BYTES);
-    records.forEach((r, i) => packed.set(packVector(r.vector), i * PACKED_BYTES));
-    const index = new Map<IdType, IdTypeIndex>();
-    let computed = 0;
-    let reused = 0;
-    for (const type of idTypes) {
-      const rows: number[] = [];
-      const ids: string[] = [];
-      records.forEach((r, i) => {
-        const id = r.ids[type];
-        if (id !== undefined) {
-          rows.push(i);
-          ids.push(id);
-        }
-      });
-      const hashes = new Uint8Array(ids.length * TOKEN_BYTES);
-      ids.forEach((id, j) => hashes.set(idHash(type, id), j * TOKEN_BYTES));
-      const tokens = new Uint8Array(ids.length * TOKEN_BYTES);
-      const todo: number[] = [];
-      const old = reuse?.index.get(type);
-      for (let j = 0; j < ids.length; j++) {
-        const oldRow = old ? old.idHashes.lookup(hashes.subarray(j * TOKEN_BYTES, (j + 1) * TOKEN_BYTES)) : -1;
-        if (oldRow >= 0) {
-          tokens.set(old!.tokens.at(oldRow), j * TOKEN_BYTES);
-          reused++;
-        } else {
-          todo.push(j);
-        }
-      }
-      const dst = oprfDst(type, epoch);
-      const enc = new TextEncoder();
-      const CHUNK = 4096;
-      for (let s = 0; s < todo.length; s += CHUNK) {
-        const part = todo.slice(s, s + CHUNK);
-        const inputs = part.map((j) => enc.encode(ids[j]!));
-        const points = hashToGroupBatch(inputs, dst);
-        const evaluated = key.evaluateBatch(points);
-        part.forEach((j, k) => tokens.set(finalize(inputs[k]!, evaluated[k]!), j * TOKEN_BYTES));
-      }
-      computed += todo.length;
-      index.set(type, {
-        tokens: TokenTable.fromPacked(tokens),
-        rows: Uint32Array.from(rows),
-        idHashes: TokenTable.fromPacked(hashes),
-      });
-    }
-    const universe = new PreparedUniverse(epoch, key, records.map((r) => r.userId), packed, index);
-    return { universe, stats: { users: records.length, computed, reused, seconds: (performance.now() - t0) / 1000 } };
+    const plan = planPreparation(records, epoch, idTypes, previous);
+    const fresh = plan.jobs.map((j) => computeTokens(key, j.inputs, j.dst));
+    return assemble(plan, fresh, records, key, epoch, t0);
+  }
+
+  /** The same, with the OPRF work spread over `threads` worker threads (offline path of the media node). */
+  static async prepareParallel(
+    records: readonly UniverseRecord[],
+    key: OprfKey,
+    epoch: string,
+    idTypes: readonly IdType[],
+    previous: PreparedUniverse | undefined,
+    threads: number,
+  ): Promise<{ universe: PreparedUniverse; stats: PrepareStats }> {
+    const t0 = performance.now();
+    const plan = planPreparation(records, epoch, idTypes, previous);
+    const fresh: Uint8Array[] = [];
+    for (const j of plan.jobs) fresh.push(await computeTokensParallel(key, j.inputs, j.dst, threads));
+    return assemble(plan, fresh, records, key, epoch, t0);
   }
 
   /** The user row of a token, or -1. */
@@ -208,4 +179,70 @@ function attributeShares(packed: Uint8Array, n: number): Float64Array {
     }
   }
   return counts.map((c) => (n === 0 ? 0 : c / n));
+}
+
+interface TypePlan {
+  type: IdType;
+  rows: number[];
+  hashes: Uint8Array;
+  tokens: Uint8Array;
+  todo: number[];
+}
+
+interface Plan {
+  types: TypePlan[];
+  jobs: { inputs: Uint8Array[]; dst: string }[];
+  reused: number;
+}
+
+/** Which tokens can be reused from `previous` (same epoch, same ID) and which must be computed. */
+function planPreparation(records: readonly UniverseRecord[], epoch: string, idTypes: readonly IdType[], previous?: PreparedUniverse): Plan {
+  const reuse = previous && previous.epoch === epoch ? previous : undefined;
+  const enc = new TextEncoder();
+  const types: TypePlan[] = [];
+  const jobs: Plan['jobs'] = [];
+  let reused = 0;
+  for (const type of idTypes) {
+    const rows: number[] = [];
+    const ids: string[] = [];
+    records.forEach((r, i) => {
+      const id = r.ids[type];
+      if (id !== undefined) {
+        rows.push(i);
+        ids.push(id);
+      }
+    });
+    const hashes = new Uint8Array(ids.length * TOKEN_BYTES);
+    ids.forEach((id, j) => hashes.set(idHash(type, id), j * TOKEN_BYTES));
+    const tokens = new Uint8Array(ids.length * TOKEN_BYTES);
+    const todo: number[] = [];
+    const old = reuse?.index.get(type);
+    for (let j = 0; j < ids.length; j++) {
+      const oldRow = old ? old.idHashes.lookup(hashes.subarray(j * TOKEN_BYTES, (j + 1) * TOKEN_BYTES)) : -1;
+      if (oldRow >= 0) {
+        tokens.set(old!.tokens.at(oldRow), j * TOKEN_BYTES);
+        reused++;
+      } else {
+        todo.push(j);
+      }
+    }
+    types.push({ type, rows, hashes, tokens, todo });
+    jobs.push({ inputs: todo.map((j) => enc.encode(ids[j]!)), dst: oprfDst(type, epoch) });
+  }
+  return { types, jobs, reused };
+}
+
+function assemble(plan: Plan, fresh: Uint8Array[], records: readonly UniverseRecord[], key: OprfKey, epoch: string, t0: number): { universe: PreparedUniverse; stats: PrepareStats } {
+  const packed = new Uint8Array(records.length * PACKED_BYTES);
+  records.forEach((r, i) => packed.set(packVector(r.vector), i * PACKED_BYTES));
+  const index = new Map<IdType, IdTypeIndex>();
+  let computed = 0;
+  plan.types.forEach((t, n) => {
+    const f = fresh[n]!;
+    t.todo.forEach((j, k) => t.tokens.set(f.subarray(k * TOKEN_BYTES, (k + 1) * TOKEN_BYTES), j * TOKEN_BYTES));
+    computed += t.todo.length;
+    index.set(t.type, { tokens: TokenTable.fromPacked(t.tokens), rows: Uint32Array.from(t.rows), idHashes: TokenTable.fromPacked(t.hashes) });
+  });
+  const universe = new PreparedUniverse(epoch, key, records.map((r) => r.userId), packed, index);
+  return { universe, stats: { users: records.length, computed, reused: plan.reused, seconds: (performance.now() - t0) / 1000 } };
 }
