@@ -32,5 +32,7 @@ demo: install
 bench: install
 	$(NODE) bench/bench.ts
 
+include deploy/e2e.mk
+
 clean:
 	rm -rf out node_modules
