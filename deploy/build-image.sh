@@ -6,7 +6,8 @@
 #               cleanroom/node-base:24 from the host's Node 24 and that is used.
 # Guarantees: the image carries the label org.cleanroom.source-hash = sha256(staged context +
 # Dockerfile + base image id); when an image with that tag and label already exists nothing is
-# rebuilt. Prints the tag, base, and size on the last line. Exit non-zero on any failure.
+# rebuilt; the image a rebuild replaces is removed when nothing uses it. Prints the tag, base,
+# and size on the last line. Exit non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
@@ -39,6 +40,7 @@ if [ "$have" = "$hash" ]; then
   echo "build-image: $tag is up to date (source hash ${hash:0:12})"
 else
   start=$(date +%s)
+  old=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
   log=$(mktemp)
   if ! docker build -f deploy/Dockerfile --build-arg "BASE=$base" \
       --label "org.cleanroom.source-hash=$hash" -t "$tag" out/image-context >"$log" 2>&1; then
@@ -47,6 +49,9 @@ else
     exit 1
   fi
   rm -f "$log"
+  # the image this tag pointed to before is now untagged: remove it (fails harmlessly when a
+  # container still uses it)
+  if [ -n "$old" ] && [ "$old" != "$(docker image inspect -f '{{.Id}}' "$tag")" ]; then docker rmi "$old" >/dev/null 2>&1 || true; fi
   echo "build-image: built $tag in $(( $(date +%s) - start ))s"
 fi
 size=$(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.1f MB", $1/1e6}')

@@ -65,8 +65,8 @@ while read -r lib; do copy_lib "$lib"; done < <(
   ldd "$node_bin" | awk '/=> \//{print $3} /^[ \t]*\/.*ld-linux/{print $1}'
 )
 # native addons (sodium-native) need nothing beyond these; librt is added for older prebuilds
-rt=$(ldconfig -p | awk '$1=="librt.so.1" && /x86-64/{print $NF; exit}')
-if [ -n "$rt" ]; then cp -L "$rt" "$root/lib/x86_64-linux-gnu/librt.so.1"; fi
+libdir=$(dirname "$(ldd "$node_bin" | awk '/libc\.so\.6 =>/{print $3}')")
+if [ -e "$libdir/librt.so.1" ]; then cp -L "$libdir/librt.so.1" "$root/lib/x86_64-linux-gnu/librt.so.1"; fi
 [ -f "$root/lib64/ld-linux-x86-64.so.2" ] || { echo "build-base-image: dynamic loader not found via ldd" >&2; exit 1; }
 
 # 2b. the openssl CLI for scripts/gen-pki.ts (installed on the host from apt when missing)
@@ -109,6 +109,7 @@ printf 'hosts: files dns\n' > "$root/etc/nsswitch.conf"
 # are root in CI; otherwise it stays root-owned, which only matters for writes to $HOME).
 chown -R 1000:1000 "$root/home/node" 2>/dev/null || true
 tar --numeric-owner -C "$root" -cf "$work/rootfs.tar" .
+old=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
 docker import \
   --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
   --change "ENV NODE_VERSION=${node_ver#v}" \
@@ -122,4 +123,5 @@ got=$(docker run --rm "$tag" node --version)
 [ "$got" = "$node_ver" ] || { echo "build-base-image: image runs node $got, expected $node_ver" >&2; docker rmi "$tag" >/dev/null; exit 1; }
 docker run --rm --user 1000:1000 "$tag" node -e "require('node:fs').writeFileSync('/tmp/x','')"
 docker run --rm --user 1000:1000 "$tag" openssl version >/dev/null
+if [ -n "$old" ] && [ "$old" != "$(docker image inspect -f '{{.Id}}' "$tag")" ]; then docker rmi "$old" >/dev/null 2>&1 || true; fi
 echo "build-base-image: built $tag (node $got, $(size_of "$tag"))"

@@ -45,7 +45,7 @@ if ! engine_answers; then
   if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
     rm -f /var/run/docker.pid
   fi
-  if ! pgrep -x dockerd >/dev/null 2>&1; then
+  if ! { [ -f /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; }; then
     [ -S "$sock" ] && rm -f "$sock"
     echo "docker-up: starting dockerd --iptables=false (log: /var/log/dockerd.log)"
     setsid dockerd --iptables=false >>/var/log/dockerd.log 2>&1 < /dev/null &
