@@ -15,7 +15,10 @@
  *  4. media restarted → /readyz reports its prepared universe `reused: true` (and it logs
  *     "universe reused"); a session still completes afterwards;
  *  5. a node started with CLEANROOM_GRPC_LISTEN=not-an-address exits non-zero at once, its
- *     output naming CLEANROOM_GRPC_LISTEN.
+ *     output naming CLEANROOM_GRPC_LISTEN;
+ *  6. the image runs as uid 1000 with its code read-only, holds no dev dependencies (no
+ *     `node` npm package, vitest, typescript, testcontainers) and no tests, and its native
+ *     addon (sodium-native) and @grpc/proto-loader load.
  * Universe: CONTAINER_TEST_UNIVERSE users (20,000 by default), so the group takes minutes.
  * Everything created is removed afterwards (label sweep), including after failures.
  */
@@ -215,6 +218,24 @@ describe.skipIf(!probe.ok)('cleanroom in containers', () => {
         await net.connect({ Container: mediaId, EndpointConfig: { Aliases: ['media'] } }).catch(() => {});
       }
     });
+  });
+
+  it('6. the image: non-root, read-only code, production dependencies only, native addons load', async () => {
+    const script = [
+      "const fs=require('fs');const out={uid:process.getuid(),node:process.version};",
+      "try{fs.writeFileSync('/app/x','');out.appWritable=true}catch{out.appWritable=false}",
+      "out.dev=['node','vitest','typescript','testcontainers','dockerode','@types/node'].filter(m=>fs.existsSync('/app/node_modules/'+m));",
+      "out.tests=fs.readdirSync('/app/shared/src',{recursive:true}).filter(f=>String(f).endsWith('.test.ts')).length;",
+      "const s=require('/app/node_modules/sodium-native');out.sodium=typeof s.crypto_scalarmult==='function';",
+      "require('/app/node_modules/@grpc/proto-loader');out.protoLoader=true;",
+      "console.log(JSON.stringify(out))",
+    ].join('');
+    const r = await runOneShot('image-check', ['node', '-e', script], { timeoutMs: 60_000 });
+    expect(r.exitCode, r.logs).toBe(0);
+    const out = JSON.parse(r.logs.trim().split('\n').at(-1) ?? '{}');
+    note(`6. image: ${JSON.stringify(out)}`);
+    expect(out).toMatchObject({ uid: 1000, appWritable: false, dev: [], tests: 0, sodium: true, protoLoader: true });
+    expect(out.node).toMatch(/^v2[4-9]\./);
   });
 
   it('5. a node with a broken configuration exits at once, naming the setting', async () => {
