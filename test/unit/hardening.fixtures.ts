@@ -162,6 +162,8 @@ export interface ServedMedia {
   address: string;
   /** How many times each media handler was entered (after the role table let the call in). */
   calls: Record<string, number>;
+  /** What the gRPC adapter logged (warnings and errors), e.g. role-table refusals. */
+  serverLog: { level: 'warn' | 'error'; obj: Record<string, unknown>; msg: string }[];
   /** A PeerClient to this media node speaking as `as` with its own TLS material. */
   client(as: Party, opts?: { serverParty?: Party; maxMessageBytes?: number }): PeerClient;
   close(): void;
@@ -182,15 +184,20 @@ export async function serveMedia(pki: Pki, opts: { maxMessageBytes: number; univ
       return h(caller, req);
     };
   }
+  const serverLog: ServedMedia['serverLog'] = [];
+  const log = {
+    warn: (obj: object, msg: string) => void serverLog.push({ level: 'warn', obj: obj as Record<string, unknown>, msg }),
+    error: (obj: object, msg: string) => void serverLog.push({ level: 'error', obj: obj as Record<string, unknown>, msg }),
+  };
   const transport = pki.id.media.transport;
-  const serverOpts = { transport, maxMessageBytes: opts.maxMessageBytes, maxCallBytes: 1024 * 1024 * 1024, log: silentLog };
+  const serverOpts = { transport, maxMessageBytes: opts.maxMessageBytes, maxCallBytes: 1024 * 1024 * 1024, log };
   const server: Server = createServer(serverOpts);
   addService(server, 'Media', counted, serverOpts);
   const port = await bindServer(server, '127.0.0.1:0', transport);
   const address = `localhost:${port}`;
   const clients: PeerClient[] = [];
   return {
-    node, universe, address, calls,
+    node, universe, address, calls, serverLog,
     client(as, o = {}) {
       const c = new PeerClient('Media', address, {
         transport: pki.id[as].transport, serverParty: o.serverParty ?? 'media', self: as,

@@ -110,6 +110,7 @@ describe('mutual TLS and the role table (H5)', () => {
       expect(err.message).toMatch(new RegExp(`Media\\.${method} may be called by broker, not by advertiser`));
     }
     expect(media.calls).toEqual(before);
+    expect(media.serverLog.filter((l) => l.obj.caller === 'advertiser').map((l) => l.obj.method)).toEqual(expect.arrayContaining(['Abort', 'BuildLookalike']));
   });
 
   // One call shared by the two tests below (memoised, so either test can run alone).
@@ -126,6 +127,7 @@ describe('mutual TLS and the role table (H5)', () => {
     // sees is the subject of the it.fails test below.
     const { entered } = await advertiserCallsEvaluate();
     expect(entered).toBe(false);
+    expect(media.serverLog).toContainEqual({ level: 'warn', obj: { service: 'Media', method: 'Evaluate', caller: 'advertiser' }, msg: 'permission denied by the role table' });
   });
 
   // PRODUCT BUG (shared/src/rpc/grpc.ts, addService, streaming branch, line ≈191): the role table's
