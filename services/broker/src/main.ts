@@ -14,7 +14,7 @@ const node = new BrokerNode({
   log: b.log,
 });
 await serve(b, 'Broker', node.handlers(), {
-  sessions: node.sessions as never,
+  sessions: () => node.sessions as never,
   ready: () => ({ ready: node.universe !== undefined, detail: node.universe ? { universe: { epoch: node.universe.epoch, tokens: node.universe.table.size, syncedAt: node.universe.syncedAt } } : { waitingFor: 'universe table from media' } }),
 }, undefined, () => node.close());
 

@@ -40,7 +40,8 @@ export interface AdminOptions {
   log: Logger;
   token: string | undefined;
   ready: () => { ready: boolean; detail: Record<string, unknown> };
-  sessions: SessionRegistry<unknown>;
+  /** The node's sessions; undefined while the node is still starting (e.g. media preparing). */
+  sessions: () => SessionRegistry<unknown> | undefined;
 }
 
 export async function buildAdmin(o: AdminOptions): Promise<AdminApp> {
@@ -80,9 +81,9 @@ export async function buildAdmin(o: AdminOptions): Promise<AdminApp> {
     const r = o.ready();
     return reply.code(r.ready ? 200 : 503).send({ ready: r.ready, party: o.party, ...r.detail } as { ready: boolean });
   });
-  app.get('/v1/sessions', { schema: { response: { 200: Type.Array(SessionView) } } }, async () => o.sessions.list().map((r) => sessionView(r)) as never);
+  app.get('/v1/sessions', { schema: { response: { 200: Type.Array(SessionView) } } }, async () => (o.sessions()?.list() ?? []).map((r) => sessionView(r)) as never);
   app.get('/v1/sessions/:id', { schema: { params: Type.Object({ id: Type.String({ maxLength: 80 }) }), response: { 200: SessionView, 404: Problem } } }, async (req) => {
-    const rec = o.sessions.get(req.params.id);
+    const rec = o.sessions()?.get(req.params.id);
     if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${req.params.id}`);
     return sessionView(rec) as never;
   });

@@ -47,13 +47,20 @@ export function boot(party: Party): Boot {
   };
 }
 
-export async function serve(b: Boot, service: ServiceName, handlers: Record<string, Handler>, admin: Omit<AdminOptions, 'party' | 'log' | 'token'>, routes?: (app: AdminApp) => void | Promise<void>, onClose?: () => void): Promise<{ app: AdminApp; port: number }> {
-  const server = createServer({ transport: b.identity.transport, maxMessageBytes: b.config.maxMessageBytes, maxCallBytes: 1024 * 1024 * 1024, log: b.log });
-  addService(server, service, handlers, { transport: b.identity.transport, maxMessageBytes: b.config.maxMessageBytes, maxCallBytes: 1024 * 1024 * 1024, log: b.log });
-  const port = await bindServer(server, b.config.grpcListen, b.identity.transport);
+/** Starts the admin API alone (a node may serve health and readiness while it prepares). */
+export async function startAdmin(b: Boot, admin: Omit<AdminOptions, 'party' | 'log' | 'token'>, routes?: (app: AdminApp) => void | Promise<void>): Promise<AdminApp> {
   const app = await buildAdmin({ ...admin, party: b.config.party, log: b.log, token: b.config.adminToken });
   if (routes) await routes(app);
   await listen(app, b.config.adminListen);
+  return app;
+}
+
+/** Starts the gRPC server with `handlers` and installs graceful shutdown of both servers. */
+export async function startGrpc(b: Boot, service: ServiceName, handlers: Record<string, Handler>, app: AdminApp, onClose?: () => void): Promise<number> {
+  const opts = { transport: b.identity.transport, maxMessageBytes: b.config.maxMessageBytes, maxCallBytes: 1024 * 1024 * 1024, log: b.log };
+  const server = createServer(opts);
+  addService(server, service, handlers, opts);
+  const port = await bindServer(server, b.config.grpcListen, b.identity.transport);
   b.log.info({ grpc: b.config.grpcListen, admin: b.config.adminListen, transport: b.identity.transport.kind }, 'node listening');
   let closing = false;
   const shutdown = (signal: string) => {
@@ -68,5 +75,10 @@ export async function serve(b: Boot, service: ServiceName, handlers: Record<stri
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
-  return { app, port };
+  return port;
+}
+
+export async function serve(b: Boot, service: ServiceName, handlers: Record<string, Handler>, admin: Omit<AdminOptions, 'party' | 'log' | 'token'>, routes?: (app: AdminApp) => void | Promise<void>, onClose?: () => void): Promise<{ app: AdminApp; port: number }> {
+  const app = await startAdmin(b, admin, routes);
+  return { app, port: await startGrpc(b, service, handlers, app, onClose) };
 }
