@@ -5,8 +5,8 @@
  *       spelling canonicalizes to the same bytes and hash; duplicate keys, lone surrogates,
  *       NaN and integers beyond 2^53 are refused by the JCS layer and, in a statement
  *       correctly signed by its sender, by openEnvelope ('malformed-statement'). A correctly
- *       signed statement in a NON-canonical spelling must be refused too (the statement.ts
- *       contract, step 2): it is not — PRODUCT BUG, see the `it.fails` tests;
+ *       signed statement in a NON-canonical spelling is refused too (the statement.ts
+ *       contract, step 2; these tests found it was not, fixed in openEnvelope);
  *  H10  an edited payload type, a DSSE type swap, an unknown signing key (with its own or the
  *       pinned keyid), a known keyid with a bad signature, another party's genuine key →
  *       'bad-signature' (PERMISSION_DENIED); a correctly signed statement of another payload
@@ -123,13 +123,10 @@ describe('H9 canonical JSON, directly and on the statement path', () => {
     ['whitespace', () => JSON.stringify(genuine().statement, null, 1)],
     ['a number spelled 0.0', () => base().replace('"seq":0', '"seq":0.0')],
   ];
-  // PRODUCT BUG (shared/src/transcript/statement.ts, openEnvelope, lines ≈107-113): the header
-  // promises "2. the statement parses strictly and is canonical", but after parseStrict the
-  // code never compares canonicalize(parsed) with the received bytes, so a sender-signed
-  // statement in any non-canonical spelling is accepted. The signature then covers bytes an
-  // auditor can never reproduce from the transcript entry (which stores the parsed object).
+  // A signature over non-canonical bytes would cover bytes an auditor can never rebuild from
+  // the transcript entry (which stores the parsed object): such statements are refused.
   for (const [name, text] of nonCanonical) {
-    it.fails(`H9 openEnvelope refuses a correctly signed statement in a non-canonical spelling (${name}) → malformed-statement`, () => {
+    it(`H9 openEnvelope refuses a correctly signed statement in a non-canonical spelling (${name}) → malformed-statement`, () => {
       const err = refusal(() => openEnvelope(signedText(text()), keys.broker.publicKey, expectMedia));
       expect(err.failure).toBe('malformed-statement');
     });
@@ -139,7 +136,7 @@ describe('H9 canonical JSON, directly and on the statement path', () => {
   // sequence number is consumed (channel.ts line ≈77), and only then the transcript writer
   // refuses it with a plain Error (writer.ts line ≈379) — which the gRPC adapter turns into
   // INTERNAL instead of INVALID_ARGUMENT; the sender's next message is then "out-of-order".
-  it.fails('H9 SessionChannel.open refuses a correctly signed non-canonical statement as an EnvelopeError (INVALID_ARGUMENT)', () => {
+  it('H9 SessionChannel.open refuses a correctly signed non-canonical statement as an EnvelopeError (INVALID_ARGUMENT)', () => {
     const media = new SessionChannel(id.media, 's-hardening', TranscriptWriter.open(tempDir('tx'), 'media', 's-hardening'));
     const err = refusal(() => media.open(signedText(nonCanonical[0]![1]()), 'broker', ['BLIND'], BlindedBatchCodec));
     expect(err.failure).toBe('malformed-statement');

@@ -10,9 +10,8 @@
  *   H3  more evaluations than the declared quota → RESOURCE_EXHAUSTED: in one chunk, over the
  *       chunks of one call, and across two calls.
  * Over gRPC the node refuses exactly as in memory (key untouched, session failed with the
- * precise reason), but the status never reaches the caller: PRODUCT BUG in
- * shared/src/rpc/grpc.ts (streaming error path, `call.destroy(...)`), see the `it.fails`
- * tests below — the caller waits for its deadline and sees DEADLINE_EXCEEDED.
+ * precise reason) and the caller gets that precise status at once. (These tests found that
+ * streaming RPCs used to lose their status — `call.destroy` never sends one; fixed in grpc.ts.)
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { randomElement, sodium } from '@cleanroom/shared/crypto/group.ts';
@@ -159,23 +158,13 @@ describe('the same refusals over real gRPC with mutual TLS', () => {
     expect(reason('H3').error).toMatch(/^RESOURCE_EXHAUSTED: evaluation quota of 4/);
   });
 
-  // PRODUCT BUG (shared/src/rpc/grpc.ts, addService, streaming branch, line ≈191): on an error
-  // the adapter calls `call.destroy(err)`. grpc-js's ServerDuplexStream/ServerWritableStream
-  // only send a status from `_final` (its 'error' listener sets the status and calls end()),
-  // and a destroyed stream never runs `_final`: no status is ever sent. The caller waits for
-  // its deadline and gets DEADLINE_EXCEEDED instead of INVALID_ARGUMENT / RESOURCE_EXHAUSTED
-  // (a broker would wait CLEANROOM_DEADLINE_MS for every refused Evaluate, EncryptAttributes,
-  // PrepareSession, SyncUniverse or Blind call). `call.emit('error', err)` delivers the status.
-  it.fails('H1 over gRPC: the identity element → status INVALID_ARGUMENT', () => {
+  it('H1 over gRPC: the identity element → status INVALID_ARGUMENT', () => {
     expect(outcome.H1.err.code).toBe('INVALID_ARGUMENT');
   });
-  it.fails('H2 over gRPC: a 33-byte element → status INVALID_ARGUMENT', () => {
+  it('H2 over gRPC: a 33-byte element → status INVALID_ARGUMENT', () => {
     expect(outcome.H2.err.code).toBe('INVALID_ARGUMENT');
   });
-  it.fails('H3 over gRPC: more evaluations than the quota → status RESOURCE_EXHAUSTED', () => {
+  it('H3 over gRPC: more evaluations than the quota → status RESOURCE_EXHAUSTED', () => {
     expect(outcome.H3.err.code).toBe('RESOURCE_EXHAUSTED');
-  });
-  it('what the caller gets today instead: DEADLINE_EXCEEDED after its full deadline (documents the bug above)', () => {
-    for (const o of Object.values(outcome)) expect(o.err.code).toBe('DEADLINE_EXCEEDED');
   });
 });

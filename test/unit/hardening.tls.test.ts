@@ -123,18 +123,13 @@ describe('mutual TLS and the role table (H5)', () => {
   })());
 
   it("H5 the advertiser's certificate calling Media.Evaluate (streaming) is refused before the handler", async () => {
-    // The role table refuses it: no handler runs, no element is evaluated. The status the caller
-    // sees is the subject of the it.fails test below.
+    // The role table refuses it: no handler runs, no element is evaluated.
     const { entered } = await advertiserCallsEvaluate();
     expect(entered).toBe(false);
     expect(media.serverLog).toContainEqual({ level: 'warn', obj: { service: 'Media', method: 'Evaluate', caller: 'advertiser' }, msg: 'permission denied by the role table' });
   });
 
-  // PRODUCT BUG (shared/src/rpc/grpc.ts, addService, streaming branch, line ≈191): the role table's
-  // PERMISSION_DENIED for a streaming method is thrown inside the async body and "sent" with
-  // `call.destroy(err)`, which makes grpc-js skip `_final`, the only place it sends a status.
-  // The caller waits for its deadline and gets DEADLINE_EXCEEDED instead of PERMISSION_DENIED.
-  it.fails("H5 the advertiser's certificate calling Media.Evaluate → status PERMISSION_DENIED", async () => {
+  it("H5 the advertiser's certificate calling Media.Evaluate → status PERMISSION_DENIED", async () => {
     const { err } = await advertiserCallsEvaluate();
     expect(err.code).toBe('PERMISSION_DENIED');
   });

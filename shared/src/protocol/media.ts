@@ -23,7 +23,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { MediaBfv, BfvFormatError } from '../crypto/bfv.ts';
-import { InvalidElementError } from '../crypto/group.ts';
+import { InvalidElementError, validateElements } from '../crypto/group.ts';
 import { evaluateBatchParallel } from '../crypto/oprf.ts';
 import { ATTRIBUTES, ATTRIBUTE_COUNT, GROUP_OF_INDEX } from '../common/attributes.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
@@ -96,6 +96,12 @@ export class MediaRole {
   /** Round BLIND: evaluates one batch of blinded elements; cumulative quota enforced. */
   async evaluate(batch: readonly ElementBytes[]): Promise<ElementBytes[]> {
     expectPhase('media', this.phase, ['prepared', 'evaluating'], 'evaluate');
+    try {
+      validateElements(batch);
+    } catch (err) {
+      if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', err.message);
+      throw err;
+    }
     const quota = this.request!.policy.evaluationQuota;
     if (this.evaluated + batch.length > quota) {
       throw new ProtocolError('RESOURCE_EXHAUSTED', `evaluation quota of ${quota} for this session exceeded (${this.evaluated} done, ${batch.length} more asked)`);

@@ -187,8 +187,9 @@ export function addService(server: grpc.Server, service: ServiceName, handlers: 
           }
           call.end();
         })().catch((err) => {
+          // 'error' (not destroy) makes grpc-js send this status to the caller at once.
           const s = toServiceError(err, opts.log, ctx);
-          call.destroy(Object.assign(new Error(s.details), { code: s.code, details: s.details }));
+          call.emit('error', Object.assign(new Error(s.details), { code: s.code, details: s.details }));
         });
       };
     }

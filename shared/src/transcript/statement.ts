@@ -111,6 +111,9 @@ export function openEnvelope(env: Envelope, senderKey: Uint8Array, expect: Expec
     throw new EnvelopeError('malformed-statement', (err as Error).message);
   }
   const s = checkStatementShape(parsed);
+  if (!bytesEqual(canonicalBytes(s), env.statement)) {
+    throw new EnvelopeError('malformed-statement', 'statement bytes are not the RFC 8785 canonical form of their content');
+  }
   if (s.payloadSize !== env.payload.length || s.payloadSha256 !== sha256Hex(env.payload)) {
     throw new EnvelopeError('digest-mismatch', 'payload bytes do not match the signed digest');
   }
@@ -152,4 +155,8 @@ function checkStatementShape(v: unknown): Statement {
   if (typeof s.payloadSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(s.payloadSha256)) bad('expected payloadSha256 of 64 lower-case hex digits');
   if (typeof s.sentAt !== 'string' || Number.isNaN(Date.parse(s.sentAt))) bad('expected sentAt as an ISO-8601 time');
   return s as unknown as Statement;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
 }
