@@ -48,6 +48,9 @@ describe('three nodes over gRPC with mutual TLS', () => {
     expect(reports).toHaveLength(1);
     expect(reports[0]!.checks.filter((x) => !x.ok)).toEqual([]);
     expect(reports[0]!.ok).toBe(true);
+    // three co-signed checkpoints (after OPEN, BLIND, LOOKALIKE), each signed by all three parties
+    expect(reports[0]!.checks.find((x) => x.name === 'checkpoints')!.detail).toMatch(/^3 checkpoint/);
+    expect(reports[0]!.checks.find((x) => x.name === 'signatures')!.detail).toMatch(/9 checkpoint co-signature/);
   });
 
   it('a cohort below the minimum releases nothing and says so', async () => {

@@ -21,6 +21,8 @@ import type { CrmRow } from '@cleanroom/shared/data/files.ts';
 import type { NodeIdentity } from '@cleanroom/shared/service/identity.ts';
 import type { Logger } from '@cleanroom/shared/service/log.ts';
 import { SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
+import { check, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
+import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
 
 export interface StartSessionRequest {
   idType?: IdType;
@@ -46,6 +48,8 @@ export interface AdvertiserResult {
 interface State {
   role: AdvertiserRole | undefined;
   channel: SessionChannel | undefined;
+  /** The last checkpoint tree this node co-signed. */
+  lastSigned: SignedTree | undefined;
 }
 
 export interface AdvertiserNodeOptions {
@@ -86,7 +90,7 @@ export class AdvertiserNode {
       signingPublicKey: this.o.identity.key.publicKey,
     });
     const sessionId = randomUUID();
-    const rec = this.sessions.create(sessionId, { role, channel: undefined }, 'new');
+    const rec = this.sessions.create(sessionId, { role, channel: undefined, lastSigned: undefined }, 'new');
     rec.progress = { seedRows: seedRows.length, notConsented: seedRows.length - consented.length, validSeeds: role.report.valid };
     const done = this.run(rec, role, seedRows.length - consented.length).then(() => rec);
     return { sessionId, done };
@@ -160,6 +164,17 @@ export class AdvertiserNode {
   /** gRPC handlers the advertiser serves (broker → advertiser). */
   handlers(): Record<string, Handler> {
     return {
+      Cosign: async (caller, [env]) => {
+        const s = openEnvelope(env!, this.o.identity.peerKey(caller), { sender: caller, receiver: 'advertiser' });
+        const rec = this.sessions.get(s.sessionId);
+        if (!rec || !rec.state.channel) throw new ProtocolError('NOT_FOUND', `unknown session ${s.sessionId}`);
+        if (rec.status !== 'running') throw new ProtocolError('FAILED_PRECONDITION', `session ${s.sessionId} is ${rec.status}`);
+        const ch = rec.state.channel;
+        const p = ch.open(env!, caller, ['CHECKPOINT'], CheckpointCodec).value;
+        check(p, ch.leaves().slice(0, -1), rec.state.lastSigned);
+        rec.state.lastSigned = { size: p.treeSize, root: p.rootHash };
+        return [ch.seal(caller, 'CHECKPOINT', CheckpointCodec, { ...p, inclusion: [], consistency: [], cosignatures: [cosign(ch.signingKey, rec.sessionId, p)] })];
+      },
       Abort: async (caller, [env]) => {
         const s = openEnvelope(env!, this.o.identity.peerKey(caller), { sender: caller, receiver: 'advertiser' });
         const rec = this.sessions.get(s.sessionId);

@@ -27,10 +27,15 @@ import type { NodeIdentity } from '@cleanroom/shared/service/identity.ts';
 import type { Logger } from '@cleanroom/shared/service/log.ts';
 import { SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import { randomUUID } from 'node:crypto';
+import { propose, verifyCosignature, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
+import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
+import type { Round } from '@cleanroom/shared/protocol/messages.ts';
 
 interface State {
   role: BrokerRole;
   channel: SessionChannel;
+  /** The last tree each peer co-signed. */
+  signed: Partial<Record<Party, SignedTree>>;
 }
 
 export interface BrokerNodeOptions {
@@ -114,6 +119,33 @@ export class BrokerNode {
     }
   }
 
+  /**
+   * Proposes the root of this session's message tree to both peers, collects their
+   * co-signatures (each checked against the peer's pinned key) and records the co-signed
+   * checkpoint. A peer that refuses fails the session.
+   */
+  private async checkpoint(rec: SessionRecord<State>, afterRound: Round): Promise<void> {
+    const { channel, signed } = rec.state;
+    const leaves = channel.leaves();
+    const cosignatures: { party: Party; keyid: string; sig: Uint8Array }[] = [];
+    let root: Uint8Array | undefined;
+    for (const peer of ['advertiser', 'media'] as const) {
+      const proposal = propose(leaves, peer, afterRound, signed[peer]);
+      root = proposal.rootHash;
+      const [resp] = await (peer === 'advertiser' ? this.o.advertiser : this.o.media).call('Cosign', [channel.seal(peer, 'CHECKPOINT', CheckpointCodec, proposal)]);
+      const reply = channel.open(resp!, peer, ['CHECKPOINT'], CheckpointCodec).value;
+      const sig = reply.cosignatures[0];
+      if (!sig || !verifyCosignature(this.o.identity.peerKey(peer), rec.sessionId, proposal, sig.sig)) {
+        throw new ProtocolError('PERMISSION_DENIED', `${peer} returned no valid co-signature for the checkpoint after ${afterRound}`);
+      }
+      cosignatures.push({ party: peer, keyid: sig.keyid, sig: sig.sig });
+      signed[peer] = { size: proposal.treeSize, root: proposal.rootHash };
+    }
+    const own = cosign(channel.signingKey, rec.sessionId, { treeSize: leaves.length, rootHash: root!, afterRound } as never);
+    cosignatures.unshift({ party: 'broker', keyid: own.keyid, sig: own.sig });
+    channel.recordCheckpoint({ treeSize: leaves.length, root: Buffer.from(root!).toString('hex'), afterRound, cosignatures });
+  }
+
   handlers(): Record<string, Handler> {
     return {
       OpenSession: async (caller, [env]) => {
@@ -123,7 +155,7 @@ export class BrokerNode {
         if (!this.universe) throw new ProtocolError('UNAVAILABLE', 'broker has not synced media\'s universe table yet');
         const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'broker', s.sessionId), this.o.observer);
         const role = new BrokerRole({ config: this.o.policy, universe: this.universe });
-        const rec = this.sessions.create(s.sessionId, { role, channel }, 'open');
+        const rec = this.sessions.create(s.sessionId, { role, channel, signed: {} }, 'open');
         rec.bytes = () => channel.bytes;
         return this.step(rec, 'open', async () => {
           const open = channel.open(env, caller, ['OPEN'], OpenSessionCodec).value;
@@ -133,6 +165,7 @@ export class BrokerNode {
           const keyEnvs = await this.o.media.call('PrepareSession', [channel.seal('media', 'OPEN', PrepareSessionCodec, prepare)]);
           const keys = joinSessionKeys(channel.openChunks(keyEnvs, 'media', ['OPEN'], SessionKeysCodec));
           const accepted = await role.acceptKeys(keys);
+          await this.checkpoint(rec, 'OPEN');
           // Draw the dummies while the advertiser blinds its seeds.
           setImmediate(() => {
             try {
@@ -154,6 +187,7 @@ export class BrokerNode {
           const resp = await this.o.media.call('Evaluate', channel.sealChunks('media', 'BLIND', BlindedBatchCodec, splitBatches(padded, BATCH_ITEMS, BATCH_BYTES)));
           const evaluated = joinBatches(channel.openChunks(resp, 'media', ['BLIND'], BlindedBatchCodec), 'evaluated elements');
           const mine = role.unpad(evaluated);
+          await this.checkpoint(rec, 'BLIND');
           return channel.sealChunks('advertiser', 'BLIND', BlindedBatchCodec, splitBatches(mine, BATCH_ITEMS, BATCH_BYTES));
         });
       },
@@ -178,7 +212,9 @@ export class BrokerNode {
         const result = await this.step(rec, 'lookalike', async () => {
           const [resp] = await this.o.media.call('BuildLookalike', [channel.seal('media', 'AGGREGATE', CohortProfileCodec, profile)]);
           const lookalike = channel.open(resp!, 'media', ['LOOKALIKE'], LookalikeResultCodec).value;
-          return role.finish(lookalike);
+          const result = role.finish(lookalike);
+          await this.checkpoint(rec, 'LOOKALIKE');
+          return result;
         });
         const out = [channel.seal('advertiser', 'LOOKALIKE', SessionResultCodec, result)];
         this.sessions.finish(rec, result.outcome === 'COMPLETED' ? 'completed' : 'cohort-too-small', { counts: role.counts, outcome: result.outcome });

@@ -20,10 +20,14 @@ import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { NodeIdentity } from '@cleanroom/shared/service/identity.ts';
 import type { Logger } from '@cleanroom/shared/service/log.ts';
 import { SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
+import { check, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
+import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
 
 interface State {
   role: MediaRole;
   channel: SessionChannel;
+  /** The last checkpoint tree this node co-signed. */
+  lastSigned: SignedTree | undefined;
 }
 
 export interface MediaNodeOptions {
@@ -50,12 +54,13 @@ export class MediaNode {
     this.sessions = new SessionRegistry<State>(o.deadlineMs, (rec) => this.fail(rec, `no message from the broker for ${o.deadlineMs} ms`));
   }
 
-  private session(caller: Party, env: Envelope | undefined): SessionRecord<State> {
+  private session(caller: Party, env: Envelope | undefined, allowFinished = false): SessionRecord<State> {
     if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected at least one message');
     const s = openEnvelope(env, this.o.identity.peerKey(caller), { sender: caller, receiver: 'media' });
     const rec = this.sessions.get(s.sessionId);
     if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${s.sessionId}`);
-    if (rec.status !== 'running') throw new ProtocolError('FAILED_PRECONDITION', `session ${s.sessionId} is ${rec.status}${rec.error ? `: ${rec.error}` : ''}`);
+    const finishedOk = allowFinished && (rec.status === 'completed' || rec.status === 'cohort-too-small');
+    if (rec.status !== 'running' && !finishedOk) throw new ProtocolError('FAILED_PRECONDITION', `session ${s.sessionId} is ${rec.status}${rec.error ? `: ${rec.error}` : ''}`);
     return rec;
   }
 
@@ -87,7 +92,7 @@ export class MediaNode {
         if (this.sessions.has(s.sessionId)) throw new ProtocolError('ALREADY_EXISTS', `session ${s.sessionId} already exists`);
         const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'media', s.sessionId), this.o.observer);
         const role = new MediaRole({ universe: this.o.universe, maxPaddedCount: this.o.maxPaddedCount, threads: this.o.evalThreads });
-        const rec = this.sessions.create(s.sessionId, { role, channel }, 'open');
+        const rec = this.sessions.create(s.sessionId, { role, channel, lastSigned: undefined }, 'open');
         rec.bytes = () => channel.bytes;
         return this.step(rec, 'open', async () => {
           const req = channel.open(env, caller, ['OPEN'], PrepareSessionCodec).value;
@@ -137,7 +142,8 @@ export class MediaNode {
         this.sessions.finish(rec, out.result.outcome === 'COMPLETED' ? 'completed' : 'cohort-too-small', {
           outcome: out.result.outcome, audienceId: out.result.audienceId, audienceSize: out.result.audienceSize, matchedUsers: out.result.matchedUsers,
         });
-        channel.close();
+        // The channel stays open for the broker's final checkpoint; closed then, or after the deadline.
+        setTimeout(() => channel.close(), this.o.deadlineMs).unref();
         this.o.log.info({ sessionId: rec.sessionId, phase: 'done', outcome: out.result.outcome, audienceSize: out.result.audienceSize }, 'session finished');
         return out.envs;
       },
@@ -160,6 +166,18 @@ export class MediaNode {
         } finally {
           channel.close();
         }
+      },
+
+      Cosign: async (caller, [env]) => {
+        const rec = this.session(caller, env, true);
+        const { channel } = rec.state;
+        const p = channel.open(env!, caller, ['CHECKPOINT'], CheckpointCodec).value;
+        const mine = channel.leaves().slice(0, -1); // without the proposal just received
+        check(p, mine, rec.state.lastSigned);
+        rec.state.lastSigned = { size: p.treeSize, root: p.rootHash };
+        const reply = channel.seal(caller, 'CHECKPOINT', CheckpointCodec, { ...p, inclusion: [], consistency: [], cosignatures: [cosign(channel.signingKey, rec.sessionId, p)] });
+        if (p.afterRound === 'LOOKALIKE') channel.close();
+        return [reply];
       },
 
       Abort: async (caller, [env]) => {

@@ -104,6 +104,20 @@ export class SessionChannel {
     this.transcript.appendPolicy({ ...policy, keyFingerprints }, this.id.key);
   }
 
+  /** Statements of every message recorded so far, in order (the Merkle leaves). */
+  leaves(): Uint8Array[] {
+    return this.transcript?.leaves() ?? [];
+  }
+
+  /** Appends a co-signed checkpoint over this node's own first `treeSize` leaves. */
+  recordCheckpoint(cp: { treeSize: number; root: string; afterRound: Round; cosignatures: { party: Party; keyid: string; sig: Uint8Array }[] }): void {
+    this.transcript?.appendCheckpoint(cp);
+  }
+
+  get signingKey(): SigningKey {
+    return this.id.key;
+  }
+
   close(): void {
     this.transcript?.close();
   }

@@ -337,3 +337,45 @@ export const UniverseChunkCodec = codec<UniverseChunk>(
     };
   },
 );
+
+export interface CheckpointMessage {
+  treeSize: number;
+  rootHash: Uint8Array;
+  afterRound: string;
+  cosignatures: { keyid: string; sig: Uint8Array }[];
+  inclusion: { index: number; path: Uint8Array[] }[];
+  previousSize: number;
+  consistency: Uint8Array[];
+}
+
+const CHECKPOINT_ROUNDS = new Set(['OPEN', 'BLIND', 'TOKENS', 'ENCRYPT', 'AGGREGATE', 'LOOKALIKE']);
+
+export const CheckpointCodec = codec<CheckpointMessage>(
+  'cleanroom.v1.Checkpoint',
+  (m) => m,
+  (o) => {
+    const name = 'Checkpoint';
+    const afterRound = String(o.afterRound);
+    if (!CHECKPOINT_ROUNDS.has(afterRound)) bad(name, 'afterRound', `expected a session round, got ${afterRound}`);
+    const hashes = (v: unknown, field: string): Uint8Array[] => {
+      if (!Array.isArray(v) || v.length > 64) bad(name, field, 'expected at most 64 hashes');
+      return v.map((h, i) => bytes(name, { [`${field}[${i}]`]: h }, `${field}[${i}]`, 32));
+    };
+    const inclusion = o.inclusion;
+    const sigs = o.cosignatures;
+    if (!Array.isArray(inclusion) || inclusion.length > 1_000_000) bad(name, 'inclusion', 'expected a list');
+    if (!Array.isArray(sigs) || sigs.length > 3) bad(name, 'cosignatures', 'expected at most 3');
+    return {
+      treeSize: num(name, o, 'treeSize', 1e9),
+      rootHash: bytes(name, o, 'rootHash', 32),
+      afterRound,
+      cosignatures: sigs.map((s, i) => {
+        const x = s as Obj;
+        return { keyid: str(name, x, 'keyid', 64), sig: bytes(name, { [`cosignatures[${i}]`]: x.sig }, `cosignatures[${i}]`, 64) };
+      }),
+      inclusion: inclusion.map((p, i) => ({ index: num(name, p as Obj, 'index', 1e9), path: hashes((p as Obj).path, `inclusion[${i}].path`) })),
+      previousSize: num(name, o, 'previousSize', 1e9),
+      consistency: hashes(o.consistency, 'consistency'),
+    };
+  },
+);

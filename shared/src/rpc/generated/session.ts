@@ -9,6 +9,7 @@ import type { Checkpoint as _cleanroom_v1_Checkpoint, Checkpoint__Output as _cle
 import type { CiphertextBatch as _cleanroom_v1_CiphertextBatch, CiphertextBatch__Output as _cleanroom_v1_CiphertextBatch__Output } from './cleanroom/v1/CiphertextBatch.ts';
 import type { CohortProfile as _cleanroom_v1_CohortProfile, CohortProfile__Output as _cleanroom_v1_CohortProfile__Output } from './cleanroom/v1/CohortProfile.ts';
 import type { Envelope as _cleanroom_v1_Envelope, Envelope__Output as _cleanroom_v1_Envelope__Output } from './cleanroom/v1/Envelope.ts';
+import type { InclusionProof as _cleanroom_v1_InclusionProof, InclusionProof__Output as _cleanroom_v1_InclusionProof__Output } from './cleanroom/v1/InclusionProof.ts';
 import type { LookalikeResult as _cleanroom_v1_LookalikeResult, LookalikeResult__Output as _cleanroom_v1_LookalikeResult__Output } from './cleanroom/v1/LookalikeResult.ts';
 import type { OpenSession as _cleanroom_v1_OpenSession, OpenSession__Output as _cleanroom_v1_OpenSession__Output } from './cleanroom/v1/OpenSession.ts';
 import type { Policy as _cleanroom_v1_Policy, Policy__Output as _cleanroom_v1_Policy__Output } from './cleanroom/v1/Policy.ts';
@@ -37,6 +38,7 @@ export interface ProtoGrpcType {
       CohortProfile: MessageTypeDefinition<_cleanroom_v1_CohortProfile, _cleanroom_v1_CohortProfile__Output>
       Envelope: MessageTypeDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>
       IdType: EnumTypeDefinition
+      InclusionProof: MessageTypeDefinition<_cleanroom_v1_InclusionProof, _cleanroom_v1_InclusionProof__Output>
       LookalikeResult: MessageTypeDefinition<_cleanroom_v1_LookalikeResult, _cleanroom_v1_LookalikeResult__Output>
       OpenSession: MessageTypeDefinition<_cleanroom_v1_OpenSession, _cleanroom_v1_OpenSession__Output>
       Outcome: EnumTypeDefinition
