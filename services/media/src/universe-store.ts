@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
 import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { readUniverse } from '@cleanroom/shared/data/files.ts';
-import { PreparedUniverse, type UniverseRecord } from '@cleanroom/shared/protocol/universe.ts';
+import { PACKED_BYTES, PreparedUniverse, packVector, type UniverseColumns } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { Logger } from '@cleanroom/shared/service/log.ts';
 
@@ -75,7 +75,9 @@ export async function openUniverse(opts: {
     return { universe: previous.universe, status };
   }
   const t0 = performance.now();
-  const records: UniverseRecord[] = [];
+  // Columns, not an object per user: strings are copied out of the CSV chunk (a sliced
+  // string would keep the whole chunk alive) and vectors packed into one growing buffer.
+  const cols: UniverseColumns = { userIds: [], ids: Object.fromEntries(opts.idTypes.map((t) => [t, []])), packed: new Uint8Array(1 << 20) };
   let rejectedRows = 0;
   let notConsented = 0;
   for await (const row of readUniverse(opts.data, () => rejectedRows++)) {
@@ -83,16 +85,23 @@ export async function openUniverse(opts: {
       notConsented++;
       continue;
     }
-    const ids: Partial<Record<IdType, string>> = {};
+    const i = cols.userIds.length;
+    cols.userIds.push(detach(row.userId));
     for (const t of opts.idTypes) {
       const raw = t === 'phone' ? row.phone : t === 'email' ? row.email : row.deviceId;
       const n = normalizeId(t, raw);
-      if (n.ok) ids[t] = n.value;
+      cols.ids[t]!.push(n.ok ? detach(n.value) : undefined);
     }
-    records.push({ userId: row.userId, ids, vector: row.vector });
+    if ((i + 1) * PACKED_BYTES > cols.packed.length) {
+      const grown = new Uint8Array(cols.packed.length * 2);
+      grown.set(cols.packed);
+      cols.packed = grown;
+    }
+    cols.packed.set(packVector(row.vector), i * PACKED_BYTES);
   }
+  cols.packed = cols.packed.slice(0, cols.userIds.length * PACKED_BYTES);
   const key = previous?.universe.key ?? OprfKey.generate();
-  const { universe, stats } = await PreparedUniverse.prepareParallel(records, key, epoch, opts.idTypes, previous?.universe, opts.threads);
+  const { universe, stats } = await PreparedUniverse.prepareParallel(cols, key, epoch, opts.idTypes, previous?.universe, opts.threads);
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
@@ -110,4 +119,9 @@ export async function openUniverse(opts: {
   };
   opts.log.info({ ...status }, 'universe prepared');
   return { universe, status };
+}
+
+/** A flat copy of a string that may be a slice of a much larger one. */
+function detach(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
 }

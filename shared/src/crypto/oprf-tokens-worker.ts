@@ -2,11 +2,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { OprfKey } from './oprf.ts';
 import { sodium } from './group.ts';
-import { computeTokens } from './oprf-tokens.ts';
+import { computeTokens, unpack } from './oprf-tokens.ts';
 
-const { key, inputs, dst } = workerData as { key: Uint8Array; inputs: Uint8Array[]; dst: string };
+const { key, bytes, offsets, dst } = workerData as { key: Uint8Array; bytes: Uint8Array; offsets: Uint32Array; dst: string };
 try {
-  const out = computeTokens(OprfKey.fromBytes(key), inputs, dst);
+  const out = computeTokens(OprfKey.fromBytes(key), unpack(bytes, offsets), dst);
   parentPort!.postMessage({ ok: true, out }, [out.buffer as ArrayBuffer]);
 } catch (err) {
   parentPort!.postMessage({ ok: false, error: (err as Error).message });

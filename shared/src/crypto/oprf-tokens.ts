@@ -27,9 +27,9 @@ export async function computeTokensParallel(key: OprfKey, inputs: readonly Uint8
   if (threads <= 1 || inputs.length < 20_000) return computeTokens(key, inputs, dst);
   const per = Math.ceil(inputs.length / threads);
   const parts = await Promise.all(Array.from({ length: threads }, (_, t) => {
-    const slice = inputs.slice(t * per, (t + 1) * per);
+    const { bytes, offsets } = pack(inputs.slice(t * per, (t + 1) * per));
     return new Promise<Uint8Array>((resolve, reject) => {
-      const w = new Worker(WORKER_URL, { workerData: { key: key.toBytes(), inputs: slice, dst } });
+      const w = new Worker(WORKER_URL, { workerData: { key: key.toBytes(), bytes, offsets, dst }, transferList: [bytes.buffer as ArrayBuffer, offsets.buffer as ArrayBuffer] });
       w.once('message', (m: { ok: boolean; out?: Uint8Array; error?: string }) => {
         void w.terminate();
         if (m.ok) resolve(m.out!);
@@ -41,4 +41,22 @@ export async function computeTokensParallel(key: OprfKey, inputs: readonly Uint8
   const out = new Uint8Array(inputs.length * TOKEN_BYTES);
   parts.forEach((p, t) => out.set(p, t * per * TOKEN_BYTES));
   return out;
+}
+
+/** Inputs as one buffer and an offset table: one transfer instead of a clone per input. */
+export function pack(inputs: readonly Uint8Array[]): { bytes: Uint8Array; offsets: Uint32Array } {
+  const offsets = new Uint32Array(inputs.length + 1);
+  let total = 0;
+  inputs.forEach((x, i) => {
+    offsets[i] = total;
+    total += x.length;
+  });
+  offsets[inputs.length] = total;
+  const bytes = new Uint8Array(total);
+  inputs.forEach((x, i) => bytes.set(x, offsets[i]!));
+  return { bytes, offsets };
+}
+
+export function unpack(bytes: Uint8Array, offsets: Uint32Array): Uint8Array[] {
+  return Array.from({ length: offsets.length - 1 }, (_, i) => bytes.subarray(offsets[i]!, offsets[i + 1]!));
 }

@@ -30,6 +30,28 @@ export interface UniverseRecord {
   vector: Uint8Array;
 }
 
+/**
+ * The same input in columns, for large universes: one detached string per user and ID,
+ * attribute vectors packed 8 bytes per user in one buffer (≈ 100 bytes per user in all,
+ * where an object per user with its own typed array costs over a kilobyte).
+ */
+export interface UniverseColumns {
+  userIds: string[];
+  ids: Partial<Record<IdType, (string | undefined)[]>>;
+  packed: Uint8Array;
+}
+
+export function toColumns(records: readonly UniverseRecord[]): UniverseColumns {
+  const packed = new Uint8Array(records.length * PACKED_BYTES);
+  records.forEach((r, i) => packed.set(packVector(r.vector), i * PACKED_BYTES));
+  const ids: UniverseColumns['ids'] = {};
+  for (const r of records) for (const t of Object.keys(r.ids) as IdType[]) ids[t] ??= new Array(records.length).fill(undefined);
+  records.forEach((r, i) => {
+    for (const [t, v] of Object.entries(r.ids) as [IdType, string][]) ids[t]![i] = v;
+  });
+  return { userIds: records.map((r) => r.userId), ids, packed };
+}
+
 export interface IdTypeIndex {
   tokens: TokenTable;
   /** token row → user row */
@@ -72,21 +94,22 @@ export class PreparedUniverse {
 
   /** Prepares (or re-prepares, reusing `previous` tokens under the same key) a universe, on this thread. */
   static prepare(
-    records: readonly UniverseRecord[],
+    input: readonly UniverseRecord[] | UniverseColumns,
     key: OprfKey,
     epoch: string,
     idTypes: readonly IdType[],
     previous?: PreparedUniverse,
   ): { universe: PreparedUniverse; stats: PrepareStats } {
     const t0 = performance.now();
-    const plan = planPreparation(records, epoch, idTypes, previous);
+    const cols = Array.isArray(input) ? toColumns(input) : (input as UniverseColumns);
+    const plan = planPreparation(cols, epoch, idTypes, previous);
     const fresh = plan.jobs.map((j) => computeTokens(key, j.inputs, j.dst));
-    return assemble(plan, fresh, records, key, epoch, t0);
+    return assemble(plan, fresh, cols, key, epoch, t0);
   }
 
   /** The same, with the OPRF work spread over `threads` worker threads (offline path of the media node). */
   static async prepareParallel(
-    records: readonly UniverseRecord[],
+    input: readonly UniverseRecord[] | UniverseColumns,
     key: OprfKey,
     epoch: string,
     idTypes: readonly IdType[],
@@ -94,10 +117,11 @@ export class PreparedUniverse {
     threads: number,
   ): Promise<{ universe: PreparedUniverse; stats: PrepareStats }> {
     const t0 = performance.now();
-    const plan = planPreparation(records, epoch, idTypes, previous);
+    const cols = Array.isArray(input) ? toColumns(input) : (input as UniverseColumns);
+    const plan = planPreparation(cols, epoch, idTypes, previous);
     const fresh: Uint8Array[] = [];
     for (const j of plan.jobs) fresh.push(await computeTokensParallel(key, j.inputs, j.dst, threads));
-    return assemble(plan, fresh, records, key, epoch, t0);
+    return assemble(plan, fresh, cols, key, epoch, t0);
   }
 
   /** The user row of a token, or -1. */
@@ -196,7 +220,7 @@ interface Plan {
 }
 
 /** Which tokens can be reused from `previous` (same epoch, same ID) and which must be computed. */
-function planPreparation(records: readonly UniverseRecord[], epoch: string, idTypes: readonly IdType[], previous?: PreparedUniverse): Plan {
+function planPreparation(cols: UniverseColumns, epoch: string, idTypes: readonly IdType[], previous?: PreparedUniverse): Plan {
   const reuse = previous && previous.epoch === epoch ? previous : undefined;
   const enc = new TextEncoder();
   const types: TypePlan[] = [];
@@ -205,8 +229,8 @@ function planPreparation(records: readonly UniverseRecord[], epoch: string, idTy
   for (const type of idTypes) {
     const rows: number[] = [];
     const ids: string[] = [];
-    records.forEach((r, i) => {
-      const id = r.ids[type];
+    const column = cols.ids[type] ?? [];
+    column.forEach((id, i) => {
       if (id !== undefined) {
         rows.push(i);
         ids.push(id);
@@ -232,9 +256,7 @@ function planPreparation(records: readonly UniverseRecord[], epoch: string, idTy
   return { types, jobs, reused };
 }
 
-function assemble(plan: Plan, fresh: Uint8Array[], records: readonly UniverseRecord[], key: OprfKey, epoch: string, t0: number): { universe: PreparedUniverse; stats: PrepareStats } {
-  const packed = new Uint8Array(records.length * PACKED_BYTES);
-  records.forEach((r, i) => packed.set(packVector(r.vector), i * PACKED_BYTES));
+function assemble(plan: Plan, fresh: Uint8Array[], cols: UniverseColumns, key: OprfKey, epoch: string, t0: number): { universe: PreparedUniverse; stats: PrepareStats } {
   const index = new Map<IdType, IdTypeIndex>();
   let computed = 0;
   plan.types.forEach((t, n) => {
@@ -243,6 +265,6 @@ function assemble(plan: Plan, fresh: Uint8Array[], records: readonly UniverseRec
     computed += t.todo.length;
     index.set(t.type, { tokens: TokenTable.fromPacked(t.tokens), rows: Uint32Array.from(t.rows), idHashes: TokenTable.fromPacked(t.hashes) });
   });
-  const universe = new PreparedUniverse(epoch, key, records.map((r) => r.userId), packed, index);
-  return { universe, stats: { users: records.length, computed, reused: plan.reused, seconds: (performance.now() - t0) / 1000 } };
+  const universe = new PreparedUniverse(epoch, key, cols.userIds, cols.packed, index);
+  return { universe, stats: { users: cols.userIds.length, computed, reused: plan.reused, seconds: (performance.now() - t0) / 1000 } };
 }
