@@ -8,19 +8,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AdvertiserRole } from '@cleanroom/shared/protocol/advertiser.ts';
-import { ProtocolError, type IdType, type SessionResult } from '@cleanroom/shared/protocol/messages.ts';
+import type { IdType, SessionResult } from '@cleanroom/shared/protocol/messages.ts';
 import {
   AbortCodec, BlindedBatchCodec, joinBatches, OpenSessionCodec, SessionAcceptedCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel, type ReceiveObserver } from '@cleanroom/shared/rpc/channel.ts';
 import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
 import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
-import { openEnvelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { CrmRow } from '@cleanroom/shared/data/files.ts';
 import type { NodeIdentity } from '@cleanroom/shared/service/identity.ts';
 import type { Logger } from '@cleanroom/shared/service/log.ts';
-import { SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
+import { describeError, SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import { check, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
 
@@ -124,7 +123,7 @@ export class AdvertiserNode {
       this.sessions.finish(rec, result.outcome === 'COMPLETED' ? 'completed' : result.outcome === 'COHORT_TOO_SMALL' ? 'cohort-too-small' : 'failed', view, result.reason || undefined);
       log.info({ phase: 'done', outcome: result.outcome, realMatches: result.realMatches, paddedMatches: result.paddedMatches }, 'session finished');
     } catch (err) {
-      const msg = err instanceof ProtocolError ? `${err.code}: ${err.message}` : `INTERNAL: ${(err as Error).message}`;
+      const msg = describeError(err);
       log.error({ phase: rec.phase, err: msg }, 'session failed');
       if (rec.status === 'running') {
         try {
@@ -165,20 +164,15 @@ export class AdvertiserNode {
   handlers(): Record<string, Handler> {
     return {
       Cosign: async (caller, [env]) => {
-        const s = openEnvelope(env!, this.o.identity.peerKey(caller), { sender: caller, receiver: 'advertiser' });
-        const rec = this.sessions.get(s.sessionId);
-        if (!rec || !rec.state.channel) throw new ProtocolError('NOT_FOUND', `unknown session ${s.sessionId}`);
-        if (rec.status !== 'running') throw new ProtocolError('FAILED_PRECONDITION', `session ${s.sessionId} is ${rec.status}`);
-        const ch = rec.state.channel;
+        const rec = this.sessions.forEnvelope(env, caller, 'advertiser', this.o.identity.peerKey(caller));
+        const ch = rec.state.channel!;
         const p = ch.open(env!, caller, ['CHECKPOINT'], CheckpointCodec).value;
         check(p, ch.leaves().slice(0, -1), rec.state.lastSigned);
         rec.state.lastSigned = { size: p.treeSize, root: p.rootHash };
         return [ch.seal(caller, 'CHECKPOINT', CheckpointCodec, { ...p, inclusion: [], consistency: [], cosignatures: [cosign(ch.signingKey, rec.sessionId, p)] })];
       },
       Abort: async (caller, [env]) => {
-        const s = openEnvelope(env!, this.o.identity.peerKey(caller), { sender: caller, receiver: 'advertiser' });
-        const rec = this.sessions.get(s.sessionId);
-        if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${s.sessionId}`);
+        const rec = this.sessions.forEnvelope(env, caller, 'advertiser', this.o.identity.peerKey(caller));
         const { value } = rec.state.channel!.open(env!, caller, ['ABORT'], AbortCodec);
         this.failSession(rec, `aborted by ${caller}: ${value.reason}`);
         return [rec.state.channel!.seal(caller, 'ABORT', AbortCodec, { reason: 'acknowledged' })];

@@ -84,26 +84,12 @@ export class BrokerNode {
   }
 
   private session(caller: Party, env: Envelope | undefined): SessionRecord<State> {
-    if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected at least one message');
-    const s = openEnvelope(env, this.o.identity.peerKey(caller), { sender: caller, receiver: 'broker' });
-    const rec = this.sessions.get(s.sessionId);
-    if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${s.sessionId}`);
-    if (rec.status !== 'running') throw new ProtocolError('FAILED_PRECONDITION', `session ${s.sessionId} is ${rec.status}${rec.error ? `: ${rec.error}` : ''}`);
-    return rec;
+    return this.sessions.forEnvelope(env, caller, 'broker', this.o.identity.peerKey(caller));
   }
 
-  /** Runs `step`; on failure fails the session everywhere and rethrows (the caller gets the status). */
-  private async step<T>(rec: SessionRecord<State>, phase: string, step: () => Promise<T>): Promise<T> {
-    this.sessions.touch(rec, phase);
-    try {
-      const out = await step();
-      this.sessions.touch(rec);
-      return out;
-    } catch (err) {
-      const msg = err instanceof ProtocolError ? `${err.code}: ${err.message}` : `INTERNAL: ${(err as Error).message}`;
-      this.fail(rec, msg, true);
-      throw err;
-    }
+  /** One phase's work; on failure the session fails everywhere and the caller gets the status. */
+  private step<T>(rec: SessionRecord<State>, phase: string, work: () => Promise<T>): Promise<T> {
+    return this.sessions.step(rec, phase, work, (reason) => this.fail(rec, reason, true));
   }
 
   private fail(rec: SessionRecord<State>, reason: string, tellMedia: boolean): void {

@@ -55,25 +55,11 @@ export class MediaNode {
   }
 
   private session(caller: Party, env: Envelope | undefined, allowFinished = false): SessionRecord<State> {
-    if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected at least one message');
-    const s = openEnvelope(env, this.o.identity.peerKey(caller), { sender: caller, receiver: 'media' });
-    const rec = this.sessions.get(s.sessionId);
-    if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${s.sessionId}`);
-    const finishedOk = allowFinished && (rec.status === 'completed' || rec.status === 'cohort-too-small');
-    if (rec.status !== 'running' && !finishedOk) throw new ProtocolError('FAILED_PRECONDITION', `session ${s.sessionId} is ${rec.status}${rec.error ? `: ${rec.error}` : ''}`);
-    return rec;
+    return this.sessions.forEnvelope(env, caller, 'media', this.o.identity.peerKey(caller), allowFinished);
   }
 
-  private async step<T>(rec: SessionRecord<State>, phase: string, step: () => Promise<T>): Promise<T> {
-    this.sessions.touch(rec, phase);
-    try {
-      const out = await step();
-      this.sessions.touch(rec);
-      return out;
-    } catch (err) {
-      this.fail(rec, err instanceof ProtocolError ? `${err.code}: ${err.message}` : `INTERNAL: ${(err as Error).message}`);
-      throw err;
-    }
+  private step<T>(rec: SessionRecord<State>, phase: string, work: () => Promise<T>): Promise<T> {
+    return this.sessions.step(rec, phase, work, (reason) => this.fail(rec, reason));
   }
 
   private fail(rec: SessionRecord<State>, reason: string): void {

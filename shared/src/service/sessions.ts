@@ -4,6 +4,14 @@
  * failed ("peer went silent") so a dead broker or a cut network never leaves a session
  * "running" forever. Releases nothing: failing a session drops its secrets.
  */
+import { ProtocolError, type Party } from '../protocol/messages.ts';
+import { openEnvelope, type Envelope } from '../transcript/statement.ts';
+
+/** "CODE: message" for a ProtocolError, "INTERNAL: message" for anything else. */
+export function describeError(err: unknown): string {
+  return err instanceof ProtocolError ? `${err.code}: ${err.message}` : `INTERNAL: ${(err as Error)?.message ?? String(err)}`;
+}
+
 export type SessionStatus = 'running' | 'completed' | 'cohort-too-small' | 'failed';
 
 export interface SessionRecord<S> {
@@ -83,6 +91,36 @@ export class SessionRegistry<S> {
     rec.error = error;
     this.touch(rec, status === 'failed' ? 'failed' : 'done');
     this.closePhase(rec);
+  }
+
+  /**
+   * The session an incoming envelope belongs to: its signature is checked against the
+   * caller's pinned key before the session id is read. Unknown → NOT_FOUND; not running
+   * (unless `allowFinished` and it ended well) → FAILED_PRECONDITION.
+   */
+  forEnvelope(env: Envelope | undefined, caller: Party, me: Party, callerKey: Uint8Array, allowFinished = false): SessionRecord<S> {
+    if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected at least one message');
+    const s = openEnvelope(env, callerKey, { sender: caller, receiver: me });
+    const rec = this.sessions.get(s.sessionId);
+    if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${s.sessionId}`);
+    const endedWell = allowFinished && (rec.status === 'completed' || rec.status === 'cohort-too-small');
+    if (rec.status !== 'running' && !endedWell) {
+      throw new ProtocolError('FAILED_PRECONDITION', `session ${s.sessionId} is ${rec.status}${rec.error ? `: ${rec.error}` : ''}`);
+    }
+    return rec;
+  }
+
+  /** Runs one phase's work; on failure calls `fail` with the reason and rethrows (the caller gets the status). */
+  async step<T>(rec: SessionRecord<S>, phase: string, work: () => Promise<T>, fail: (reason: string) => void): Promise<T> {
+    this.touch(rec, phase);
+    try {
+      const out = await work();
+      this.touch(rec);
+      return out;
+    } catch (err) {
+      fail(describeError(err));
+      throw err;
+    }
   }
 
   list(): SessionRecord<S>[] {
