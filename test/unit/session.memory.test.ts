@@ -5,7 +5,9 @@
  * column by capturing every payload each node receives.
  */
 import { describe, expect, it, beforeAll } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { measureLift } from '@cleanroom/shared/data/lift.ts';
+import { readPropensity } from '@cleanroom/shared/data/files.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -73,6 +75,11 @@ describe('core session, three nodes in memory', () => {
     // decoys: media saw more matches than the real cohort, and they were not counted
     expect(result.matches.padded).toBeGreaterThan(expected.cohort * 4);
     expect(result.lookalike.audienceSize).toBe(1000);
+    // look-alike quality on the planted propensity (ground truth only the test reads)
+    const audienceIds = readFileSync(join(c.stateDir, 'audiences', `${(rec.result as { lookalike: { audienceId: string } }).lookalike.audienceId}.txt`), 'utf8').split('\n').filter(Boolean);
+    expect(audienceIds).toHaveLength(1000);
+    const lift = measureLift(audienceIds, readPropensity(w.dir), w.users.length);
+    expect(lift).toBeGreaterThan(1.5);
     expect(c.media.sessions.get(sessionId)!.status).toBe('completed');
     expect(c.broker.sessions.get(sessionId)!.status).toBe('completed');
   });

@@ -25,7 +25,7 @@ export interface World {
 
 export async function makeWorld(opts: GenOptions = {}): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'cleanroom-world-'));
-  await generateWorld(dir, { seed: 'test-world', universeSize: 6000, crmSize: 1500, ...opts });
+  await generateWorld(dir, { seed: 'test-world', universeSize: 20_000, crmSize: 1500, ...opts });
   const crm = (await readCrm(join(dir, 'advertiser/crm.csv'))).rows;
   const { rows: users } = await collectUniverse(join(dir, 'media/universe.csv'));
   const records: UniverseRecord[] = users.filter((u) => u.consent).map((u) => {
