@@ -16,7 +16,7 @@ import { MediaNode } from '../../services/media/src/node.ts';
 import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
 import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
-import { LOW_ORDER_POINTS, P } from '@cleanroom/shared/crypto/group.ts';
+import { LOW_ORDER_POINTS, P, uToBytes } from '@cleanroom/shared/crypto/group.ts';
 import { generatePki, makeTestCerts, type CertPair } from '@cleanroom/shared/common/pki.ts';
 import { PreparedUniverse, type UniverseRecord } from '@cleanroom/shared/protocol/universe.ts';
 import { DEFAULT_SIZE_BUCKETS } from '@cleanroom/shared/protocol/policy.ts';
@@ -51,15 +51,7 @@ export function tinyUniverse(n = 40, epoch = 'e-hardening'): PreparedUniverse {
   return PreparedUniverse.prepare(records, OprfKey.generate(), epoch, ['phone']).universe;
 }
 
-function le(u: bigint): Uint8Array {
-  const out = new Uint8Array(32);
-  let v = u;
-  for (let i = 0; i < 32; i++) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return out;
-}
+const le = uToBytes;
 
 export interface BadElement {
   name: string;

@@ -10,15 +10,14 @@ import { randomUUID } from 'node:crypto';
 import { AdvertiserRole } from '@cleanroom/shared/protocol/advertiser.ts';
 import type { IdType, SessionResult } from '@cleanroom/shared/protocol/messages.ts';
 import {
-  AbortCodec, BlindedBatchCodec, joinBatches, OpenSessionCodec, SessionAcceptedCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
+  AbortCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, joinBatches, OpenSessionCodec, SessionAcceptedCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
-import { SessionChannel, type ReceiveObserver } from '@cleanroom/shared/rpc/channel.ts';
+import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
 import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { CrmRow } from '@cleanroom/shared/data/files.ts';
-import type { NodeIdentity } from '@cleanroom/shared/service/identity.ts';
-import type { Logger } from '@cleanroom/shared/service/log.ts';
+import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
 import { describeError, SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import { check, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
@@ -51,18 +50,10 @@ interface State {
   lastSigned: SignedTree | undefined;
 }
 
-export interface AdvertiserNodeOptions {
-  identity: NodeIdentity;
+export interface AdvertiserNodeOptions extends NodeCommonOptions {
   broker: Peer;
   crm: readonly CrmRow[];
-  transcriptDir: string;
-  deadlineMs: number;
-  log: Logger;
-  observer?: ReceiveObserver;
 }
-
-const BATCH_ITEMS = 16_384;
-const BATCH_BYTES = 2 * 1024 * 1024;
 
 export class AdvertiserNode {
   readonly sessions: SessionRegistry<State>;
@@ -111,7 +102,7 @@ export class AdvertiserNode {
       this.sessions.touch(rec, 'blind');
       const blinded = role.blind(accepted);
       log.info({ phase: 'blind', elements: blinded.length, paddedCount: accepted.paddedCount }, 'blinded seeds sent');
-      const evalEnvs = await b.call('Blind', ch.sealChunks('broker', 'BLIND', BlindedBatchCodec, splitBatches(blinded, BATCH_ITEMS, BATCH_BYTES).map((x) => x)));
+      const evalEnvs = await b.call('Blind', ch.sealChunks('broker', 'BLIND', BlindedBatchCodec, splitBatches(blinded, BATCH_ITEMS, BATCH_BYTES)));
       const evaluated = joinBatches(ch.openChunks(evalEnvs, 'broker', ['BLIND'], BlindedBatchCodec), 'evaluated elements');
 
       this.sessions.touch(rec, 'tokens');

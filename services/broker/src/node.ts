@@ -13,18 +13,17 @@ import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.t
 import { BrokerRole, type UniverseTable } from '@cleanroom/shared/protocol/broker.ts';
 import type { BrokerPolicyConfig } from '@cleanroom/shared/protocol/policy.ts';
 import {
-  AbortCodec, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinSessionKeys, LookalikeResultCodec,
+  AbortCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinSessionKeys, LookalikeResultCodec,
   OpenSessionCodec, PrepareSessionCodec, SessionAcceptedCodec, SessionKeysCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
   UniverseChunkCodec, UniverseRequestCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
-import { SessionChannel, type ReceiveObserver } from '@cleanroom/shared/rpc/channel.ts';
+import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
 import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { TokenTable, packTokens } from '@cleanroom/shared/common/token-set.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
-import type { NodeIdentity } from '@cleanroom/shared/service/identity.ts';
-import type { Logger } from '@cleanroom/shared/service/log.ts';
+import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
 import { SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import { randomUUID } from 'node:crypto';
 import { propose, verifyCosignature, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
@@ -38,19 +37,11 @@ interface State {
   signed: Partial<Record<Party, SignedTree>>;
 }
 
-export interface BrokerNodeOptions {
-  identity: NodeIdentity;
+export interface BrokerNodeOptions extends NodeCommonOptions {
   media: Peer;
   advertiser: Peer;
   policy: BrokerPolicyConfig;
-  transcriptDir: string;
-  deadlineMs: number;
-  log: Logger;
-  observer?: ReceiveObserver;
 }
-
-const BATCH_ITEMS = 16_384;
-const BATCH_BYTES = 2 * 1024 * 1024;
 
 export class BrokerNode {
   readonly sessions: SessionRegistry<State>;

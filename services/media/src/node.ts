@@ -13,12 +13,11 @@ import {
   AbortCodec, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
   SessionKeysCodec, splitBatches, splitSessionKeys, TokenBatchCodec, joinBatches, UniverseChunkCodec, UniverseRequestCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
-import { SessionChannel, type ReceiveObserver } from '@cleanroom/shared/rpc/channel.ts';
+import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
-import type { NodeIdentity } from '@cleanroom/shared/service/identity.ts';
-import type { Logger } from '@cleanroom/shared/service/log.ts';
+import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
 import { SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import { check, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
@@ -30,16 +29,11 @@ interface State {
   lastSigned: SignedTree | undefined;
 }
 
-export interface MediaNodeOptions {
-  identity: NodeIdentity;
+export interface MediaNodeOptions extends NodeCommonOptions {
   universe: PreparedUniverse;
   stateDir: string;
-  transcriptDir: string;
-  deadlineMs: number;
   maxPaddedCount: number;
   evalThreads: number;
-  log: Logger;
-  observer?: ReceiveObserver;
 }
 
 const CT_BATCH_BYTES = 3 * 1024 * 1024;

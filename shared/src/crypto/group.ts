@@ -90,7 +90,8 @@ export class InvalidElementError extends Error {
   }
 }
 
-function uToBytes(u: bigint): Uint8Array {
+/** A field element as its 32-byte little-endian encoding. */
+export function uToBytes(u: bigint): Uint8Array {
   const out = new Uint8Array(32);
   let v = u;
   for (let i = 0; i < 32; i++) {

@@ -217,6 +217,10 @@ export const BlindedBatchCodec = batchCodec('cleanroom.v1.BlindedBatch', 'elemen
 export const TokenBatchCodec = batchCodec('cleanroom.v1.TokenBatch', 'tokens');
 export const CiphertextBatchCodec = batchCodec('cleanroom.v1.CiphertextBatch', 'ciphertexts');
 
+/** Default batch limits for streamed lists: each message stays far below gRPC's 4 MB default. */
+export const BATCH_ITEMS = 16_384;
+export const BATCH_BYTES = 2 * 1024 * 1024;
+
 /** Splits a list into batches of at most `maxItems` items and `maxBytes` bytes (≥ 1 item each). */
 export function splitBatches(items: readonly Uint8Array[], maxItems: number, maxBytes: number): Batch[] {
   const out: Batch[] = [];

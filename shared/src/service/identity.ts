@@ -7,9 +7,21 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keyFor, loadSigningKey, loadTrustBundle, type SigningKey, type TrustBundle } from '../crypto/dsse.ts';
-import type { ChannelIdentity } from '../rpc/channel.ts';
+import type { ChannelIdentity, ReceiveObserver } from '../rpc/channel.ts';
+import type { Logger } from './log.ts';
 import type { Transport } from '../rpc/grpc.ts';
 import type { Party } from '../protocol/messages.ts';
+
+/** What every node is built with, whatever its party. */
+export interface NodeCommonOptions {
+  identity: NodeIdentity;
+  transcriptDir: string;
+  /** Per-RPC deadline; also how long a session may go without hearing from a peer. */
+  deadlineMs: number;
+  log: Logger;
+  /** Sees every payload the node receives (tests of the privacy contract). */
+  observer?: ReceiveObserver;
+}
 
 export interface NodeIdentity extends ChannelIdentity {
   trust: TrustBundle;
