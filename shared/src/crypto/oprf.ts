@@ -149,13 +149,7 @@ export function drawBlindingPair(rng: Rng = defaultRng): { r: ScalarBytes; s: Sc
     for (let attempt = 1; attempt <= MAX_BLIND_ATTEMPTS; attempt++) {
       const r = clampInPlace(drawBytes(rng, SCALAR_BYTES));
       // wide = 8r (258 bits), reduced mod ℓ; inv = (8r)^-1; m = inv − 2^251 (all mod ℓ).
-      let carry = 0;
-      for (let i = 0; i < 32; i++) {
-        const v = (r[i]! << 3) | carry;
-        wide[i] = v & 0xff;
-        carry = v >>> 8;
-      }
-      wide[32] = carry;
+      timesEightInto(wide, r);
       sodium.crypto_core_ed25519_scalar_reduce(r8, wide);
       sodium.crypto_core_ed25519_scalar_invert(inv, r8); // r8 ≠ 0: 8r = 64n, 0 < n < ℓ
       sodium.crypto_core_ed25519_scalar_sub(m, inv, TWO_251);
@@ -165,12 +159,7 @@ export function drawBlindingPair(rng: Rng = defaultRng): { r: ScalarBytes; s: Sc
       }
       // s = 2^254 + 8m, 8m < 2^254.
       const s = new Uint8Array(32);
-      carry = 0;
-      for (let i = 0; i < 32; i++) {
-        const v = (m[i]! << 3) | carry;
-        s[i] = v & 0xff;
-        carry = v >>> 8;
-      }
+      timesEightInto(s, m); // 8m < 2^254: fits in 32 bytes
       s[31]! |= 0x40;
       return { r, s, attempts: attempt };
     }
@@ -249,14 +238,7 @@ export function blindBatch(es: readonly ElementBytes[], rng: Rng = defaultRng): 
       for (let j = 0; j < k; j++) {
         const r = clampInPlace(drawBytes(rng, SCALAR_BYTES));
         rs[pending[j]!] = r;
-        wide.fill(0);
-        let carry = 0;
-        for (let i = 0; i < 32; i++) {
-          const v = (r[i]! << 3) | carry;
-          wide[i] = v & 0xff;
-          carry = v >>> 8;
-        }
-        wide[32] = carry;
+        timesEightInto(wide, r);
         const x = r8.subarray(32 * j, 32 * j + 32);
         sodium.crypto_core_ed25519_scalar_reduce(x, wide);
         if (j === 0) prefix.set(x, 0);
@@ -278,12 +260,7 @@ export function blindBatch(es: readonly ElementBytes[], rng: Rng = defaultRng): 
           continue;
         }
         const sOut = new Uint8Array(32);
-        let carry = 0;
-        for (let i = 0; i < 32; i++) {
-          const v = (m[i]! << 3) | carry;
-          sOut[i] = v & 0xff;
-          carry = v >>> 8;
-        }
+        timesEightInto(sOut, m); // 8m < 2^254: fits in 32 bytes
         sOut[31]! |= 0x40;
         ss[idx] = sOut;
       }
@@ -306,6 +283,21 @@ export function blindBatch(es: readonly ElementBytes[], rng: Rng = defaultRng): 
     sodium.sodium_memzero(tmp);
     sodium.sodium_memzero(m);
   }
+}
+
+/**
+ * out ← 8·x, little-endian, for a 32-byte x: into a 64-byte `out` (for scalar_reduce, the
+ * rest zeroed) or a 32-byte one when 8·x < 2^256 is known to fit.
+ */
+function timesEightInto(out: Uint8Array, x: Uint8Array): void {
+  out.fill(0);
+  let carry = 0;
+  for (let i = 0; i < 32; i++) {
+    const v = (x[i]! << 3) | carry;
+    out[i] = v & 0xff;
+    carry = v >>> 8;
+  }
+  if (out.length > 32) out[32] = carry;
 }
 
 function checkInverse(inverse: Uint8Array, index: number | undefined): void {
