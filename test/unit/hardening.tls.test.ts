@@ -78,28 +78,19 @@ describe('mutual TLS and the role table (H5)', () => {
     expect(media.calls.Abort).toBe(before + 2);
   });
 
-  it('H5 no client certificate → handshake failure (UNAVAILABLE), no handler runs', async () => {
-    const before = { ...media.calls };
-    const r = await rawAbort(media.address, grpc.credentials.createSsl(pki.ca), abortEnvelope(pki));
-    expect(grpc.status[r.code]).toBe('UNAVAILABLE');
-    expect(media.calls).toEqual(before);
-  });
-
-  it('H5 a certificate from a rogue CA (subject and SANs of the broker) → handshake failure (UNAVAILABLE)', async () => {
-    const before = { ...media.calls };
-    const creds = grpc.credentials.createSsl(pki.ca, readFileSync(pki.rogue.key), readFileSync(pki.rogue.cert));
-    const r = await rawAbort(media.address, creds, abortEnvelope(pki));
-    expect(grpc.status[r.code]).toBe('UNAVAILABLE');
-    expect(media.calls).toEqual(before);
-  });
-
-  it('H5 an expired broker certificate from the genuine broker CA → handshake failure (UNAVAILABLE)', async () => {
-    const before = { ...media.calls };
-    const creds = grpc.credentials.createSsl(pki.ca, readFileSync(pki.expired.key), readFileSync(pki.expired.cert));
-    const r = await rawAbort(media.address, creds, abortEnvelope(pki));
-    expect(grpc.status[r.code]).toBe('UNAVAILABLE');
-    expect(media.calls).toEqual(before);
-  });
+  const badClients: [string, () => grpc.ChannelCredentials][] = [
+    ['no client certificate', () => grpc.credentials.createSsl(pki.ca)],
+    ['a certificate from a rogue CA (subject and SANs of the broker)', () => grpc.credentials.createSsl(pki.ca, readFileSync(pki.rogue.key), readFileSync(pki.rogue.cert))],
+    ['an expired broker certificate from the genuine broker CA', () => grpc.credentials.createSsl(pki.ca, readFileSync(pki.expired.key), readFileSync(pki.expired.cert))],
+  ];
+  for (const [name, creds] of badClients) {
+    it(`H5 ${name} → handshake failure (UNAVAILABLE), no handler runs`, async () => {
+      const before = { ...media.calls };
+      const r = await rawAbort(media.address, creds(), abortEnvelope(pki));
+      expect(grpc.status[r.code]).toBe('UNAVAILABLE');
+      expect(media.calls).toEqual(before);
+    });
+  }
 
   it("H5 the advertiser's certificate calling media-only unary RPCs → PERMISSION_DENIED, no handler runs", async () => {
     const before = { ...media.calls };

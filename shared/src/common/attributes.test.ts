@@ -1,23 +1,13 @@
 // Tests for the 64-attribute schema: layout, encode/decode round trip, one value per
 // single-valued group (so cohort size = sum of age-band totals), and rejection of bad input.
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../testing/rng.ts';
 import {
   ACTIVITIES, AGE_BANDS, ATTRIBUTE_COUNT, ATTRIBUTE_GROUPS, ATTRIBUTE_INDEX, ATTRIBUTES, CITY_TIERS, DEVICE_OSES,
   GENDERS, GROUP_OF_INDEX, INTERESTS, decodeVector, encodeProfile,
 } from './attributes.ts';
 import type { UserProfile } from './attributes.ts';
 
-/** Deterministic test randomness (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomProfile(r: () => number): UserProfile {
   const one = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
@@ -87,7 +77,7 @@ describe('encodeProfile / decodeVector', () => {
 
   it('round-trips, with interests returned in schema order', () => {
     expect(decodeVector(encodeProfile(sample))).toEqual({ ...sample, interests: ['auto', 'luxury', 'stocks'] });
-    const r = rng(7);
+    const r = mulberry32(7);
     for (let i = 0; i < 500; i++) {
       const p = randomProfile(r);
       expect(decodeVector(encodeProfile(p))).toEqual(p);
@@ -99,7 +89,7 @@ describe('encodeProfile / decodeVector', () => {
   });
 
   it('sets exactly one bit per single-valued group, so a cohort sum has age totals = cohort size', () => {
-    const r = rng(11);
+    const r = mulberry32(11);
     const total = new Array<number>(64).fill(0);
     const n = 1000;
     for (let i = 0; i < n; i++) {

@@ -2,21 +2,11 @@
 // noise, "B learns only the totals" (every block of the profile equals the totals), noise
 // budget after the whole pipeline, and rejection of malformed / mismatched inputs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../testing/rng.ts';
 import { BFV_PARAMETERS, BfvFormatError, BrokerBfv, MediaBfv, layoutFor, loadSeal } from './bfv.ts';
 
 const ATTRIBUTE_COUNT = 64;
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomVectors(n: number, rand: () => number, p = 0.5): Uint8Array[] {
   return Array.from({ length: n }, () => Uint8Array.from({ length: ATTRIBUTE_COUNT }, () => (rand() < p ? 1 : 0)));
@@ -61,7 +51,7 @@ describe('layoutFor', () => {
 
 describe('aggregate → decryptProfile: totals over kept positions only', () => {
   it('sums exactly the kept users over full, empty, mixed and partial ciphertexts', () => {
-    const rand = rng(1);
+    const rand = mulberry32(1);
     const n = 3 * 128 + 37; // 4 ciphertexts, the last one partial
     const vectors = randomVectors(n, rand);
     const keep = new Uint8Array(n);
@@ -76,7 +66,7 @@ describe('aggregate → decryptProfile: totals over kept positions only', () => 
   });
 
   it('randomised keep masks agree with the plaintext sum', () => {
-    const rand = rng(2);
+    const rand = mulberry32(2);
     for (const [n, density] of [[200, 0.1], [128, 0.9], [1, 1]] as const) {
       const vectors = randomVectors(n, rand, rand());
       const keep = Uint8Array.from({ length: n }, () => (rand() < density ? 1 : 0));
@@ -89,14 +79,14 @@ describe('aggregate → decryptProfile: totals over kept positions only', () => 
   });
 
   it('all positions kept (no mask at all) sums everyone', () => {
-    const vectors = randomVectors(256, rng(3));
+    const vectors = randomVectors(256, mulberry32(3));
     const keep = new Uint8Array(256).fill(1);
     const { totals } = media.decryptProfile(broker.aggregate(media.encryptUsers(vectors), keep, zeros()));
     expect(totals).toEqual(plainTotals(vectors, keep));
   });
 
   it('no position kept yields only the noise', () => {
-    const vectors = randomVectors(130, rng(4));
+    const vectors = randomVectors(130, mulberry32(4));
     const noise = Array.from({ length: ATTRIBUTE_COUNT }, (_, j) => j - 32);
     const { totals, consistent } = media.decryptProfile(broker.aggregate(media.encryptUsers(vectors), new Uint8Array(130), noise));
     expect(consistent).toBe(true);
@@ -106,7 +96,7 @@ describe('aggregate → decryptProfile: totals over kept positions only', () => 
 
 describe('noise', () => {
   it('adds exactly, positive and negative (centred decoding)', () => {
-    const rand = rng(5);
+    const rand = mulberry32(5);
     const vectors = randomVectors(300, rand);
     const keep = Uint8Array.from({ length: 300 }, () => (rand() < 0.5 ? 1 : 0));
     const noise = Array.from({ length: ATTRIBUTE_COUNT }, () => Math.round((rand() - 0.5) * 2000));
@@ -135,7 +125,7 @@ describe('B learns only the totals', () => {
   });
 
   it('the profile is a single ciphertext at the last level, smaller than a user ciphertext', () => {
-    const cts = media.encryptUsers(randomVectors(10, rng(6)));
+    const cts = media.encryptUsers(randomVectors(10, mulberry32(6)));
     const profile = broker.aggregate(cts, new Uint8Array(10).fill(1), zeros());
     expect(() => media.noiseBudgetBits(profile, 'last')).not.toThrow();
     expect(() => media.noiseBudgetBits(cts[0]!, 'last')).toThrow(BfvFormatError);
@@ -154,7 +144,7 @@ describe('noise budget after the whole pipeline', () => {
   // positions (7,813 ciphertexts) cost log2(7813/300) ≈ 4.7 more bits before the switch
   // (≈ 79 left): the final budget stays ≈ 27 bits. Decryption needs > 0.
   it('stays positive with 300 masked ciphertexts and does not depend on the mask', () => {
-    const rand = rng(7);
+    const rand = mulberry32(7);
     const ones = Array.from({ length: 128 }, () => new Uint8Array(ATTRIBUTE_COUNT).fill(1));
     const [ct] = media.encryptUsers(ones);
     const count = 300;
@@ -183,7 +173,7 @@ describe('malformed and mismatched inputs → BfvFormatError', () => {
   let foreignCt: Uint8Array;
 
   beforeAll(async () => {
-    userCt = media.encryptUsers(randomVectors(3, rng(8)))[0]!;
+    userCt = media.encryptUsers(randomVectors(3, mulberry32(8)))[0]!;
     profile = broker.aggregate([userCt], Uint8Array.of(1, 0, 1), zeros());
     // A ciphertext under other (SEAL default) parameters.
     const seal = await loadSeal();
@@ -257,7 +247,7 @@ describe('input validation', () => {
   });
 
   it('aggregate rejects inconsistent keep, non-binary keep and bad noise', () => {
-    const cts = media.encryptUsers(randomVectors(130, rng(9)));
+    const cts = media.encryptUsers(randomVectors(130, mulberry32(9)));
     const keep = new Uint8Array(130).fill(1);
     expect(() => broker.aggregate(cts, new Uint8Array(128), zeros())).toThrow(/expected 1 ciphertexts for 128 positions, got 2/);
     expect(() => broker.aggregate(cts, new Uint8Array(0), zeros())).toThrow(/at least one position/);

@@ -2,7 +2,7 @@
 // lengths, batch indices), the low-order list itself, clamping, randomElement against
 // @noble/curves and its determinism under an injected RNG.
 import { describe, expect, test } from 'vitest';
-import { createHash } from 'node:crypto';
+import { seededBytes } from '../testing/rng.ts';
 import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 import {
   ELEMENT_BYTES,
@@ -28,14 +28,6 @@ function le(n: bigint, len = 32): Uint8Array {
     n >>= 8n;
   }
   return out;
-}
-function seededRng(seed: string): (n: number) => Uint8Array {
-  let ctr = 0;
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let off = 0; off < n; off += 32) out.set(createHash('sha256').update(`${seed}/${ctr++}`).digest().subarray(0, Math.min(32, n - off)), off);
-    return out;
-  };
 }
 function reasonOf(f: () => void): { reason: string; index: number | undefined } | undefined {
   try {
@@ -72,7 +64,7 @@ describe('validateElement', () => {
   });
 
   test('the low-order list is exactly the points X25519 sends to zero for a clamped scalar', () => {
-    const rng = seededRng('lo');
+    const rng = seededBytes('lo');
     for (const lo of LOW_ORDER_POINTS) {
       const k = clampInPlace(rng(32));
       expect(() => sodium.crypto_scalarmult(new Uint8Array(32), k, lo)).toThrow();
@@ -131,10 +123,10 @@ describe('clamping', () => {
 
 describe('randomElement', () => {
   test('equals X25519(clamp(r), 9) computed by @noble/curves, and is deterministic under an injected RNG', () => {
-    const r = seededRng('re')(32);
+    const r = seededBytes('re')(32);
     const e = randomElement(() => Uint8Array.from(r));
     expect(hex(e)).toBe(hex(nobleX25519.scalarMultBase(r)));
-    expect(hex(randomElement(seededRng('re')))).toBe(hex(e));
+    expect(hex(randomElement(seededBytes('re')))).toBe(hex(e));
   });
 
   test('is a valid element and differs between draws', () => {

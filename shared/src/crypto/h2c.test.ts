@@ -2,7 +2,7 @@
 // @noble/curves on expansion, point addition and the Edwards→Montgomery map, prime-order output,
 // batch == single across chunk boundaries, DST validation and domain separation.
 import { describe, expect, test } from 'vitest';
-import { createHash } from 'node:crypto';
+import { seededBytes } from '../testing/rng.ts';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { expand_message_xmd } from '@noble/curves/abstract/hash-to-curve.js';
 import { sha512 } from '@noble/hashes/sha2.js';
@@ -13,18 +13,6 @@ const enc = new TextEncoder();
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'));
 
-/** Deterministic RNG: SHA-256(seed ‖ counter) blocks. */
-function seededRng(seed: string): (n: number) => Uint8Array {
-  let ctr = 0;
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let off = 0; off < n; off += 32) {
-      const blk = createHash('sha256').update(`${seed}/${ctr++}`).digest();
-      out.set(blk.subarray(0, Math.min(32, n - off)), off);
-    }
-    return out;
-  };
-}
 
 describe('expandMessageXmd (RFC 9380 §5.3.1, SHA-512)', () => {
   const DST = enc.encode('QUUX-V01-CS02-with-expander-SHA512-256');
@@ -38,7 +26,7 @@ describe('expandMessageXmd (RFC 9380 §5.3.1, SHA-512)', () => {
   });
 
   test('agrees with @noble/curves expand_message_xmd on random messages, DSTs and lengths', () => {
-    const rng = seededRng('xmd');
+    const rng = seededBytes('xmd');
     for (let i = 0; i < 200; i++) {
       const msg = rng(rng(1)[0]! * 2);
       const dst = rng(1 + (rng(1)[0]! % 255));
@@ -88,7 +76,7 @@ describe('edwardsToMontgomery', () => {
   });
 
   test('agrees with @noble/curves ed25519.utils.toMontgomery on random points', () => {
-    const rng = seededRng('e2m');
+    const rng = seededBytes('e2m');
     for (let i = 0; i < 100; i++) {
       const pub = ed25519.getPublicKey(rng(32));
       expect(hex(edwardsToMontgomery(pub))).toBe(hex(ed25519.utils.toMontgomery(pub)));
@@ -96,7 +84,7 @@ describe('edwardsToMontgomery', () => {
   });
 
   test('is consistent with X25519: u([k]Q) = X25519(k, u(Q))', () => {
-    const rng = seededRng('e2m-x');
+    const rng = seededBytes('e2m-x');
     for (let i = 0; i < 20; i++) {
       const q = ed25519.Point.BASE.multiply(BigInt('0x' + hex(rng(31))) + 1n);
       const k = rng(32);
@@ -114,7 +102,7 @@ describe('hashToGroup', () => {
   const dst = oprfDst('email', '2024-q1');
 
   test('equals toMontgomery(from_uniform(h[0..32]) + from_uniform(h[32..64])), cross-checked with @noble/curves', () => {
-    const rng = seededRng('h2g');
+    const rng = seededBytes('h2g');
     for (let i = 0; i < 50; i++) {
       const input = rng(1 + (rng(1)[0]! % 60));
       const h = expand_message_xmd(input, dst, 64, sha512);
@@ -134,7 +122,7 @@ describe('hashToGroup', () => {
   });
 
   test('outputs are valid, canonical elements of order ℓ', () => {
-    const rng = seededRng('h2g-order');
+    const rng = seededBytes('h2g-order');
     for (let i = 0; i < 20; i++) {
       const u = hashToGroup(rng(16), dst);
       expect(() => validateElement(u)).not.toThrow();
@@ -178,7 +166,7 @@ describe('hashToGroupBatch', () => {
     const batch = hashToGroupBatch(inputs, dst);
     expect(batch.length).toBe(inputs.length);
     for (const i of [0, 1, 2, 4094, 4095, 4096, 4097, 4099]) expect(hex(batch[i]!)).toBe(hex(hashToGroup(inputs[i]!, dst)));
-    const rng = seededRng('batch-sample');
+    const rng = seededBytes('batch-sample');
     for (let j = 0; j < 50; j++) {
       const i = ((rng(2)[0]! << 8) | rng(1)[0]!) % inputs.length;
       expect(hex(batch[i]!)).toBe(hex(hashToGroup(inputs[i]!, dst)));

@@ -3,6 +3,7 @@
 // termination and correctness of the clamped-inverse search, validation with indices at every
 // entry point, finalize's encoding and domain separation, and the worker-thread evaluation.
 import { afterAll, describe, expect, test } from 'vitest';
+import { seededBytes } from '../testing/rng.ts';
 import { createHash } from 'node:crypto';
 import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 import { InvalidElementError, L, LOW_ORDER_POINTS, P, randomElement } from './group.ts';
@@ -40,14 +41,6 @@ function clamp(k: Uint8Array): Uint8Array {
   c[31]! |= 0x40;
   return c;
 }
-function seededRng(seed: string): (n: number) => Uint8Array {
-  let ctr = 0;
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let off = 0; off < n; off += 32) out.set(createHash('sha256').update(`${seed}/${ctr++}`).digest().subarray(0, Math.min(32, n - off)), off);
-    return out;
-  };
-}
 function modPow(b: bigint, e: bigint, m: bigint): bigint {
   let r = 1n;
   b %= m;
@@ -70,6 +63,16 @@ function caught(f: () => unknown): InvalidElementError {
 
 const DST = oprfDst('email', 'test');
 const ids = (n: number, tag: string): Uint8Array[] => Array.from({ length: n }, (_, i) => enc.encode(`${tag}-${i}@example.com`));
+
+/** A clamped r whose m = (8r)^-1 − 2^251 mod ℓ is ≥ 2^251: blind() must reject it (about half are). */
+function rejectedBlindingScalar(seed: string): Uint8Array {
+  const rng = seededBytes(seed);
+  for (;;) {
+    const r = clamp(rng(32));
+    const m = (((modPow((8n * toBig(r)) % L, L - 2n, L) - 2n ** 251n) % L) + L) % L;
+    if (m >= 2n ** 251n) return r;
+  }
+}
 
 describe('OprfKey', () => {
   test('RFC 7748 §5.2 vector 1 through evaluate (scalar clamped first; X25519 clamps anyway)', () => {
@@ -96,7 +99,7 @@ describe('OprfKey', () => {
   });
 
   test('evaluate agrees with @noble/curves x25519 on random keys and hashed elements', () => {
-    const rng = seededRng('noble');
+    const rng = seededBytes('noble');
     for (let i = 0; i < 30; i++) {
       const key = OprfKey.generate(rng);
       const e = hashToGroup(rng(20), DST);
@@ -105,10 +108,10 @@ describe('OprfKey', () => {
   });
 
   test('generate clamps and is deterministic under an injected RNG; toBytes/fromBytes round-trip', () => {
-    const a = OprfKey.generate(seededRng('k'));
-    const b = OprfKey.generate(seededRng('k'));
+    const a = OprfKey.generate(seededBytes('k'));
+    const b = OprfKey.generate(seededBytes('k'));
     expect(hex(a.toBytes())).toBe(hex(b.toBytes()));
-    expect(hex(a.toBytes())).toBe(hex(clamp(seededRng('k')(32))));
+    expect(hex(a.toBytes())).toBe(hex(clamp(seededBytes('k')(32))));
     expect(OprfKey.fromBytes(a.toBytes()).fingerprint()).toBe(a.fingerprint());
     const bytes = a.toBytes();
     bytes.fill(0);
@@ -117,7 +120,7 @@ describe('OprfKey', () => {
 
   test('fromBytes refuses wrong lengths and unclamped scalars', () => {
     expect(() => OprfKey.fromBytes(new Uint8Array(31))).toThrow(/expected a 32-byte OPRF key, got 31 bytes/);
-    const k = clamp(seededRng('u')(32));
+    const k = clamp(seededBytes('u')(32));
     for (const mutate of [(b: Uint8Array) => (b[0]! |= 1), (b: Uint8Array) => (b[31]! |= 0x80), (b: Uint8Array) => (b[31]! &= 0xbf)]) {
       const bad = Uint8Array.from(k);
       mutate(bad);
@@ -126,7 +129,7 @@ describe('OprfKey', () => {
   });
 
   test('the key does not leak through JSON or util.inspect', async () => {
-    const key = OprfKey.generate(seededRng('leak'));
+    const key = OprfKey.generate(seededBytes('leak'));
     const h = hex(key.toBytes());
     expect(JSON.stringify(key)).not.toContain(h);
     const { inspect } = await import('node:util');
@@ -134,7 +137,7 @@ describe('OprfKey', () => {
   });
 
   test('evaluateBatch equals evaluate element by element', () => {
-    const key = OprfKey.generate(seededRng('batch'));
+    const key = OprfKey.generate(seededBytes('batch'));
     const es = ids(100, 'b').map((x) => hashToGroup(x, DST));
     const batch = key.evaluateBatch(es);
     es.forEach((e, i) => expect(hex(batch[i]!)).toBe(hex(key.evaluate(e))));
@@ -142,7 +145,7 @@ describe('OprfKey', () => {
   });
 
   test('evaluateBatch validates ALL elements first and reports reason and index', () => {
-    const key = OprfKey.generate(seededRng('bad'));
+    const key = OprfKey.generate(seededBytes('bad'));
     const es = ids(10, 'v').map((x) => hashToGroup(x, DST));
     const cases: [Uint8Array, string][] = [
       [new Uint8Array(0), 'length'],
@@ -167,7 +170,7 @@ describe('OprfKey', () => {
 
 describe('blind / unblind', () => {
   test('drawBlindingPair: s ≡ r^-1 (mod ℓ), both clamped; the search always terminates (mean ≈ 2 draws)', () => {
-    const rng = seededRng('pairs');
+    const rng = seededBytes('pairs');
     let total = 0;
     let worst = 0;
     const n = 2000;
@@ -188,13 +191,7 @@ describe('blind / unblind', () => {
 
   test('an RNG stuck on a value with no clamped inverse makes blind throw instead of looping', () => {
     // Find a clamped r whose m = (8r)^-1 − 2^251 mod ℓ is ≥ 2^251 (about half of them are).
-    const rng = seededRng('stuck');
-    let stuck: Uint8Array | undefined;
-    while (stuck === undefined) {
-      const r = clamp(rng(32));
-      const m = (((modPow((8n * toBig(r)) % L, L - 2n, L) - 2n ** 251n) % L) + L) % L;
-      if (m >= 2n ** 251n) stuck = r;
-    }
+    const stuck = rejectedBlindingScalar('stuck');
     const e = hashToGroup(enc.encode('x'), DST);
     let calls = 0;
     expect(() =>
@@ -207,7 +204,7 @@ describe('blind / unblind', () => {
   });
 
   test('blind → evaluate → unblind equals direct evaluation, for many random inputs', () => {
-    const rng = seededRng('round-trip');
+    const rng = seededBytes('round-trip');
     const key = OprfKey.generate(rng);
     for (const x of ids(300, 'rt')) {
       const e = hashToGroup(x, DST);
@@ -217,10 +214,10 @@ describe('blind / unblind', () => {
   });
 
   test('blindBatch (batch inversion mod ℓ) gives valid pairs: s·r ≡ 1, both clamped; unblindBatch recovers evaluate', () => {
-    const key = OprfKey.generate(seededRng('bb-key'));
+    const key = OprfKey.generate(seededBytes('bb-key'));
     const es = ids(300, 'bb').map((x) => hashToGroup(x, DST));
-    const bs = blindBatch(es, seededRng('bb'));
-    expect(bs.map((b) => hex(b.blinded))).toEqual(blindBatch(es, seededRng('bb')).map((b) => hex(b.blinded))); // deterministic
+    const bs = blindBatch(es, seededBytes('bb'));
+    expect(bs.map((b) => hex(b.blinded))).toEqual(blindBatch(es, seededBytes('bb')).map((b) => hex(b.blinded))); // deterministic
     for (const b of bs) {
       expect(b.inverse[0]! & 7).toBe(0);
       expect(b.inverse[31]! & 0xc0).toBe(0x40);
@@ -234,13 +231,7 @@ describe('blind / unblind', () => {
   });
 
   test('blindBatch with an RNG stuck on a rejected value throws after 128 rounds', () => {
-    const rng = seededRng('stuck-batch');
-    let stuck: Uint8Array | undefined;
-    while (stuck === undefined) {
-      const r = clamp(rng(32));
-      const m = (((modPow((8n * toBig(r)) % L, L - 2n, L) - 2n ** 251n) % L) + L) % L;
-      if (m >= 2n ** 251n) stuck = r;
-    }
+    const stuck = rejectedBlindingScalar('stuck-batch');
     const e = hashToGroup(enc.encode('x'), DST);
     expect(() => blindBatch([e, e], () => Uint8Array.from(stuck))).toThrow(/128 rounds/);
   });
@@ -264,9 +255,9 @@ describe('blind / unblind', () => {
     const u = 2n;
     expect(modPow((u * u * u + 486662n * u * u + u) % P, (P - 1n) / 2n, P)).toBe(P - 1n);
     const twist = le(u);
-    const key = OprfKey.generate(seededRng('twist'));
+    const key = OprfKey.generate(seededBytes('twist'));
     const direct = key.evaluate(twist);
-    const { blinded, inverse } = blind(twist, seededRng('twist-r'));
+    const { blinded, inverse } = blind(twist, seededBytes('twist-r'));
     expect(hex(unblind(inverse, key.evaluate(blinded)))).not.toBe(hex(direct));
   });
 
@@ -323,8 +314,8 @@ describe('evaluateBatchParallel', () => {
   afterAll(closeOprfWorkers);
 
   test('equals evaluateBatch across worker threads, order preserved', async () => {
-    const key = OprfKey.generate(seededRng('par'));
-    const rng = seededRng('par-es');
+    const key = OprfKey.generate(seededBytes('par'));
+    const rng = seededBytes('par-es');
     const es = Array.from({ length: 5003 }, () => randomElement(rng));
     const expected = key.evaluateBatch(es);
     for (const threads of [2, 3]) {
@@ -336,9 +327,9 @@ describe('evaluateBatchParallel', () => {
 
   test('concurrent calls with different keys share the pool and get their own results', async () => {
     await prepareOprfWorkers(2);
-    const k1 = OprfKey.generate(seededRng('c1'));
-    const k2 = OprfKey.generate(seededRng('c2'));
-    const rng = seededRng('c-es');
+    const k1 = OprfKey.generate(seededBytes('c1'));
+    const k2 = OprfKey.generate(seededBytes('c2'));
+    const rng = seededBytes('c-es');
     const es = Array.from({ length: 3000 }, () => randomElement(rng));
     const [a, b] = await Promise.all([evaluateBatchParallel(k1, es, 2), evaluateBatchParallel(k2, es, 2)]);
     for (const i of [0, 1499, 1500, 2999]) {
@@ -349,21 +340,21 @@ describe('evaluateBatchParallel', () => {
 
   test('the pool survives closeOprfWorkers and restarts on demand', async () => {
     await closeOprfWorkers();
-    const key = OprfKey.generate(seededRng('restart'));
+    const key = OprfKey.generate(seededBytes('restart'));
     const es = Array.from({ length: 2500 }, () => randomElement());
     const got = await evaluateBatchParallel(key, es, 2);
     expect(hex(got[2499]!)).toBe(hex(key.evaluate(es[2499]!)));
   });
 
   test('stays on the calling thread below the threshold', async () => {
-    const key = OprfKey.generate(seededRng('small'));
+    const key = OprfKey.generate(seededBytes('small'));
     const es = Array.from({ length: PARALLEL_THRESHOLD - 1 }, () => randomElement());
     const got = await evaluateBatchParallel(key, es, 2);
     expect(hex(got[5]!)).toBe(hex(key.evaluate(es[5]!)));
   });
 
   test('validates ALL elements before starting workers, with the index', async () => {
-    const key = OprfKey.generate(seededRng('pbad'));
+    const key = OprfKey.generate(seededBytes('pbad'));
     const es = Array.from({ length: 4000 }, () => randomElement());
     es[3210] = LOW_ORDER_POINTS[3]!;
     const err = await evaluateBatchParallel(key, es, 2).catch((e: unknown) => e);
