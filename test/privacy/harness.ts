@@ -42,14 +42,14 @@ export function cluster(w: World, opts: { crm?: readonly CrmRow[]; policy?: Part
   let broker!: BrokerNode;
   let advertiser!: AdvertiserNode;
   const media = new MediaNode({
-    identity: w.identities.media, universe: w.universe, stateDir: join(stateDir, 'media'), transcriptDir, deadlineMs: 120_000,
+    identity: w.identities.media, universe: w.universe, publication: w.publication, stateDir: join(stateDir, 'media'), transcriptDir, deadlineMs: 120_000,
     maxPaddedCount: 1_000_000, evalThreads: 1, log, observer,
   });
   broker = new BrokerNode({
     identity: w.identities.broker, media: inMemoryPeer('Media', 'broker', () => media.handlers()),
     advertiser: inMemoryPeer('Advertiser', 'broker', () => advertiser.handlers()),
     policy: { ...DEFAULT_BROKER_POLICY, ...opts.policy },
-    transcriptDir, deadlineMs: 120_000, log, observer,
+    transcriptDir, stateDir: join(stateDir, 'broker'), deadlineMs: 120_000, log, observer,
   });
   advertiser = new AdvertiserNode({
     identity: w.identities.advertiser, broker: inMemoryPeer('Broker', 'advertiser', () => broker.handlers()),

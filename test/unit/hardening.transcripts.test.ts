@@ -38,13 +38,13 @@ async function runSession(w: World): Promise<{ dir: string; sessionId: string }>
   const transcriptDir = tempDir('tx');
   let advertiser!: AdvertiserNode;
   const media = new MediaNode({
-    identity: w.identities.media, universe: w.universe, stateDir: tempDir('state'), transcriptDir, deadlineMs: 120_000,
+    identity: w.identities.media, universe: w.universe, publication: w.publication, stateDir: tempDir('state'), transcriptDir, deadlineMs: 120_000,
     maxPaddedCount: 1_000_000, evalThreads: 1, log: silentLog,
   });
   const broker = new BrokerNode({
     identity: w.identities.broker, media: inMemoryPeer('Media', 'broker', () => media.handlers()),
     advertiser: inMemoryPeer('Advertiser', 'broker', () => advertiser.handlers()),
-    policy: { ...DEFAULT_BROKER_POLICY, minCohort: 10, noiseScale: 0 }, transcriptDir, deadlineMs: 120_000, log: silentLog,
+    policy: { ...DEFAULT_BROKER_POLICY, minCohort: 10, noiseScale: 0 }, stateDir: tempDir('broker-state'), transcriptDir, deadlineMs: 120_000, log: silentLog,
   });
   advertiser = new AdvertiserNode({
     identity: w.identities.advertiser, broker: inMemoryPeer('Broker', 'advertiser', () => broker.handlers()),

@@ -191,7 +191,7 @@ function sameParmsId(a: ParmsIdType, b: ParmsIdType): boolean {
  * first-level ciphertext is 2 × 3 × 8192 × 8 B = 384 KiB, a public key 2 × 4 × 8192 × 8 B =
  * 512 KiB, the Galois keys for block 1 (12 row steps + column) ≈ 20 MiB.
  */
-const MAX_BYTES = Object.freeze({ params: 4096, ciphertext: 1 << 20, publicKey: 2 << 20, galoisKeys: 64 << 20 });
+const MAX_BYTES = Object.freeze({ params: 4096, ciphertext: 1 << 20, publicKey: 2 << 20, secretKey: 1 << 20, galoisKeys: 64 << 20 });
 
 function expectBytes(what: string, value: unknown, max: number): Uint8Array {
   if (!(value instanceof Uint8Array)) {
@@ -371,10 +371,20 @@ export class MediaBfv {
   private readonly decryptor: Decryptor;
   private readonly material: BfvPublicMaterial;
 
-  private constructor(ctx: BfvContext) {
+  private constructor(ctx: BfvContext, stored?: { secretKey: Uint8Array; material: BfvPublicMaterial }) {
     this.ctx = ctx;
     this.layout = ctx.layout;
     const { seal, handles } = ctx;
+    if (stored) {
+      this.secretKey = handles.add(new seal.SecretKey());
+      this.secretKey.loadFromArray(ctx.context, expectBytes('secretKey', stored.secretKey, MAX_BYTES.secretKey));
+      const publicKey: PublicKey = handles.add(new seal.PublicKey());
+      publicKey.loadFromArray(ctx.context, expectBytes('publicKey', stored.material.publicKey, MAX_BYTES.publicKey));
+      this.encryptor = handles.add(new seal.Encryptor(ctx.context, publicKey, this.secretKey));
+      this.decryptor = handles.add(new seal.Decryptor(ctx.context, this.secretKey));
+      this.material = Object.freeze({ ...stored.material });
+      return;
+    }
     const keygen: KeyGenerator = handles.add(new seal.KeyGenerator(ctx.context));
     this.secretKey = handles.add(keygen.secretKey());
     const publicKey: PublicKey = handles.add(keygen.createPublicKey());
@@ -397,7 +407,10 @@ export class MediaBfv {
     }
   }
 
-  /** Fresh key pair for one session (never reuse keys across sessions: they link sessions). */
+  /**
+   * A fresh key pair: one per publication of the universe (never reused across
+   * publications, so two publications' ciphertexts and profiles cannot be linked by key).
+   */
   static async create(attributeCount: number): Promise<MediaBfv> {
     const ctx = await BfvContext.create(attributeCount);
     try {
@@ -406,6 +419,25 @@ export class MediaBfv {
       ctx.dispose();
       throw e;
     }
+  }
+
+  /** Reloads a key pair persisted with `secretKeyBytes()` and its public material. */
+  static async restore(attributeCount: number, secretKey: Uint8Array, material: BfvPublicMaterial): Promise<MediaBfv> {
+    const ctx = await BfvContext.create(attributeCount);
+    try {
+      BfvContext.checkParams(ctx.seal, material.params);
+      return new MediaBfv(ctx, { secretKey, material });
+    } catch (e) {
+      ctx.dispose();
+      if (e instanceof BfvFormatError) throw e;
+      throw new BfvFormatError(`expected a stored BFV key pair for these parameters, got unreadable bytes (${sealMessage(ctx.seal, e)})`);
+    }
+  }
+
+  /** The secret key, serialized: media persists it (mode 0600) beside the publication. */
+  secretKeyBytes(): Uint8Array {
+    this.ctx.assertLive('MediaBfv');
+    return this.secretKey.saveToArray(this.ctx.seal.ComprModeType.zstd) as Uint8Array;
   }
 
   /** Parameters, public key and the Galois keys for rotate-and-sum (fresh copies). */
@@ -569,7 +601,7 @@ export class BrokerBfv {
    */
   aggregate(ciphertexts: readonly Uint8Array[], keep: Uint8Array, noise: readonly number[]): Uint8Array {
     this.ctx.assertLive('BrokerBfv');
-    const { attributeCount, block, usersPerCiphertext: upc } = this.layout;
+    const { usersPerCiphertext: upc } = this.layout;
     if (!Array.isArray(ciphertexts)) throw new TypeError(`expected ciphertexts as an array, got ${typeof ciphertexts}`);
     if (!(keep instanceof Uint8Array)) throw new TypeError(`expected keep as Uint8Array, got ${keep === null ? 'null' : typeof keep}`);
     if (keep.length === 0) throw new RangeError('expected keep with at least one position, got 0');
@@ -577,12 +609,37 @@ export class BrokerBfv {
     if (ciphertexts.length !== expectedCts) {
       throw new RangeError(`expected ${expectedCts} ciphertexts for ${keep.length} positions, got ${ciphertexts.length}`);
     }
-    let kept = 0;
+    const positions: number[] = [];
     for (let p = 0; p < keep.length; p++) {
       const k = keep[p]!;
       if (k > 1) throw new RangeError(`expected keep[${p}] in {0, 1}, got ${k}`);
-      kept += k;
+      if (k === 1) positions.push(p);
     }
+    return this.aggregateAt((c) => ciphertexts[c], expectedCts, positions, noise);
+  }
+
+  /**
+   * The same over a stored encrypted universe: `load(c)` returns ciphertext c (called only
+   * for ciphertexts that hold at least one real position, each at most once), `count` is the
+   * number of ciphertexts, `positions` the distinct global positions of the real users.
+   * Work grows with the number of ciphertexts touched (≤ positions.length), never with count.
+   */
+  aggregateAt(load: (c: number) => unknown, count: number, positions: readonly number[], noise: readonly number[]): Uint8Array {
+    this.ctx.assertLive('BrokerBfv');
+    const { attributeCount, block, usersPerCiphertext: upc } = this.layout;
+    const byCt = new Map<number, number[]>();
+    for (const p of positions) {
+      if (!Number.isSafeInteger(p) || p < 0 || p >= count * upc) throw new RangeError(`expected positions in [0, ${count * upc}), got ${String(p)}`);
+      const c = Math.floor(p / upc);
+      const list = byCt.get(c);
+      if (list) {
+        if (list.includes(p % upc)) throw new RangeError(`expected distinct positions, got ${p} twice`);
+        list.push(p % upc);
+      } else {
+        byCt.set(c, [p % upc]);
+      }
+    }
+    const kept = positions.length;
     if (!Array.isArray(noise) || noise.length !== attributeCount) {
       throw new RangeError(`expected noise of length ${attributeCount}, got ${Array.isArray(noise) ? noise.length : typeof noise}`);
     }
@@ -601,19 +658,13 @@ export class BrokerBfv {
     try {
       let acc: Ciphertext | undefined;
       const mask = new BigInt64Array(N);
-      for (let c = 0; c < ciphertexts.length; c++) {
-        const first = c * upc;
-        const end = Math.min(first + upc, keep.length);
-        let real = 0;
-        for (let p = first; p < end; p++) real += keep[p]!;
-        if (real === 0) continue;
-        const ct = this.ctx.loadCiphertext(`ciphertexts[${c}]`, ciphertexts[c], 'first');
+      for (const c of [...byCt.keys()].sort((x, y) => x - y)) {
+        const users = byCt.get(c)!;
+        const ct = this.ctx.loadCiphertext(`ciphertexts[${c}]`, load(c), 'first');
         try {
-          if (real < upc || attributeCount !== block) {
+          if (users.length < upc || attributeCount !== block) {
             mask.fill(0n);
-            for (let p = first; p < end; p++) {
-              if (keep[p] === 1) mask.fill(1n, (p - first) * block, (p - first) * block + attributeCount);
-            }
+            for (const u of users) mask.fill(1n, u * block, u * block + attributeCount);
             const pt = this.ctx.encode(mask);
             try {
               evaluator.multiplyPlainInplace(ct, pt);
