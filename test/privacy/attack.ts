@@ -9,12 +9,12 @@
  *   intersection attack uses.
  * - profileScores: media's own naive-Bayes ranking of its universe by the cohort profile
  *   it decrypted (the look-alike model itself).
- * - membershipAuc: the AUC of media's best classifier (per-user signals first, then the
- *   profile score) for A's real matches against every other consented media user, computed
- *   *within strata of the profile score* (20 quantile bins, weighted by real matches). The
- *   profile is the aggregate media is allowed to learn and it ranks "people like A's
- *   customers" whether or not they are A's customers; what must not exist is anything that
- *   separates A's customers from media users who look the same. AUC 0.5 = chance.
+ * - membershipAuc: the AUC of what media received per user, for A's real matches against
+ *   every other consented media user, within strata of the profile score. The profile is
+ *   the aggregate media is allowed to learn, and it ranks "people like A's customers"
+ *   whether or not they are A's customers (that is the look-alike; profileAuc reports it);
+ *   what must not exist is anything that separates A's customers from media users the
+ *   profile ranks alike. AUC 0.5 = chance.
  * - listedAuc: the brief's original measure — among the users media received a per-user
  *   signal for, the AUC of the profile score for real matches against the rest (NaN when
  *   media received no per-user list at all).
@@ -86,8 +86,11 @@ export function auc(pos: readonly number[], neg: readonly number[]): number {
 }
 
 /**
- * Media's best classifier (per-user signal count, then profile score) for `real` user rows
- * against all other users, AUC computed within `bins` quantile strata of the profile score.
+ * What media knows about each user beyond the profile, as a classifier: its per-user
+ * signal count (how many sessions listed the user in any form), for `real` user rows
+ * against every other user, with AUC computed within `bins` quantile strata of the profile
+ * score (users the profile ranks alike) and weighted by real users per stratum. With
+ * nothing received per user, every pair ties and the AUC is exactly 0.5.
  */
 export function membershipAuc(profile: Float64Array, signals: ReadonlyMap<number, number>, real: ReadonlySet<number>, bins = 20): number {
   const n = profile.length;
@@ -99,18 +102,26 @@ export function membershipAuc(profile: Float64Array, signals: ReadonlyMap<number
   for (let b = 0; b < bins; b++) {
     const pos: number[] = [];
     const neg: number[] = [];
-    for (let u = 0; u < n; u++) {
-      if (bin[u] !== b) continue;
-      // lexicographic: signals dominate, the profile breaks ties
-      const s = (signals.get(u) ?? 0) * 1e6 + profile[u]!;
-      (real.has(u) ? pos : neg).push(s);
-    }
+    for (let u = 0; u < n; u++) if (bin[u] === b) (real.has(u) ? pos : neg).push(signals.get(u) ?? 0);
     if (pos.length === 0 || neg.length === 0) continue;
     weighted += auc(pos, neg) * pos.length;
     weight += pos.length;
   }
   return weighted / weight;
 }
+
+/** The profile alone as a classifier of real users against all others (what a look-alike is allowed to know). */
+export function profileAuc(profile: Float64Array, real: ReadonlySet<number>): number {
+  const pos: number[] = [];
+  const neg: number[] = [];
+  profile.forEach((s, u) => (real.has(u) ? pos : neg).push(s));
+  return auc(pos, neg);
+}
+
+/** The payload types media may receive in a look-alike session: none of them carries a per-user value. */
+export const MEDIA_SESSION_PAYLOADS: readonly string[] = [
+  'cleanroom.v1.PrepareSession', 'cleanroom.v1.BlindedBatch', 'cleanroom.v1.CohortProfile', 'cleanroom.v1.Checkpoint', 'cleanroom.v1.Abort',
+];
 
 /** Among users media received a per-user signal for: AUC of the profile score, real vs the rest. */
 export function listedAuc(profile: Float64Array, signals: ReadonlyMap<number, number>, real: ReadonlySet<number>): number {

@@ -10,7 +10,7 @@ import { makeWorld, expectedTotals, type World } from '../unit/world.ts';
 import type { CrmRow } from '@cleanroom/shared/data/files.ts';
 import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { cluster, runSession, type SessionOutcome } from './harness.ts';
-import { listedAuc, membershipAuc, perUserSignals, profileScores } from './attack.ts';
+import { listedAuc, MEDIA_SESSION_PAYLOADS, membershipAuc, perUserSignals, profileAuc, profileScores } from './attack.ts';
 
 /** The cohort profile media decrypted (the advertiser receives the same totals, sealed). */
 function decrypted(s: SessionOutcome): { totals: number[]; cohortSize: number } {
@@ -46,7 +46,9 @@ describe('media (B) as an adversary', () => {
     const profile = profileScores(w.universe, d.totals, d.cohortSize);
     const listed = listedAuc(profile, signals, real);
     const member = membershipAuc(profile, signals, real);
-    console.log(`one session: ${signals.size} users with a per-user signal at media, listed AUC ${listed.toFixed(3)}, membership AUC ${member.toFixed(3)}`);
+    console.log(`one session: ${signals.size} users with a per-user signal at media, listed AUC ${listed.toFixed(3)}, membership AUC ${member.toFixed(3)} (the profile alone, as the look-alike uses it: ${profileAuc(profile, real).toFixed(3)})`);
+    // Every kind of message media received is one that carries no per-user value.
+    expect([...new Set(s.mediaReceived.map((r) => r.payloadType))].filter((t) => !MEDIA_SESSION_PAYLOADS.includes(t))).toEqual([]);
     expect(Number.isNaN(listed) || listed <= 0.55).toBe(true);
     expect(member).toBeLessThanOrEqual(0.55);
   });
@@ -60,9 +62,12 @@ describe('media (B) as an adversary', () => {
     const inAll = [...signals].filter(([, k]) => k === 5).map(([u]) => u);
     const realInAll = inAll.filter((u) => real.has(u)).length;
     const m = meanProfile(ss);
-    const member = membershipAuc(profileScores(w.universe, m.totals, m.cohortSize), signals, real);
-    console.log(`five sessions: ${inAll.length} users in every session's list (${realInAll} real), membership AUC ${member.toFixed(3)}`);
+    const profile = profileScores(w.universe, m.totals, m.cohortSize);
+    const member = membershipAuc(profile, signals, real);
+    const listed = listedAuc(profile, signals, real);
+    console.log(`five sessions: ${inAll.length} users in every session's list (${realInAll} real), listed AUC ${listed.toFixed(3)}, membership AUC ${member.toFixed(3)}`);
     expect(inAll.length).toBe(0);
+    expect(Number.isNaN(listed) || listed <= 0.55).toBe(true);
     expect(member).toBeLessThanOrEqual(0.55);
   });
 

@@ -52,7 +52,8 @@ async function runSession(w: World): Promise<{ dir: string; sessionId: string }>
   });
   try {
     await broker.syncUniverse();
-    const { sessionId, done } = advertiser.start({ audienceSize: 100, minCohort: 10 });
+    // decoy ratio 49: a padded set above 16,384 elements, so media's BLIND reply is chunked
+    const { sessionId, done } = advertiser.start({ audienceSize: 100, minCohort: 10, decoyRatio: 49 });
     const rec = await done;
     if (rec.status !== 'completed') throw new Error(`expected the fixture session to complete, got ${rec.status}: ${rec.error}`);
     return { dir: join(transcriptDir, sessionId), sessionId };
@@ -168,8 +169,8 @@ describe('tampered transcripts of a real session', () => {
 
   it('H7 two chunks of one message reordered and re-chained → the sequence check fails at the first moved entry', () => {
     const f = copies();
-    // media's SessionKeys: several chunks, sent in a row
-    const L = lineOf(f.media, (e) => e.direction === 'sent' && e.statement!.round === 'OPEN' && e.statement!.chunk === 0);
+    // media's evaluated BLIND batch: several chunks, sent in a row
+    const L = lineOf(f.media, (e) => e.direction === 'sent' && e.statement!.round === 'BLIND' && e.statement!.chunk === 0);
     const es = entries(f.media);
     expect(es[L]!.statement!.chunk).toBe(1);
     [es[L - 1], es[L]] = [es[L]!, es[L - 1]!];

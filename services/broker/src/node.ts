@@ -117,6 +117,7 @@ export class BrokerNode {
       download = undefined;
       ch.open((await ask({ part: 'DONE', offset: 0, limit: 0 }))[0]!, 'media', ['UNIVERSE'], AckCodec);
       const old = this.universe;
+      held.syncSeconds = Math.round((performance.now() - t0) / 100) / 10;
       this.universe = held;
       UniverseDownload.prune(this.o.stateDir, held.version);
       // Sessions still running on the old publication keep their open objects; free its keys later.

@@ -20,7 +20,7 @@ import { ProtocolError, type IdType } from '@cleanroom/shared/protocol/messages.
 import type { UniverseManifest } from '@cleanroom/shared/rpc/codec.ts';
 import { CiphertextFile, CiphertextFileWriter } from '@cleanroom/shared/service/ciphertext-file.ts';
 
-export type HeldUniverse = BrokerUniverse & { syncedAt: string; bytesOnDisk: number };
+export type HeldUniverse = BrokerUniverse & { syncedAt: string; bytesOnDisk: number; syncSeconds?: number };
 
 interface StoredManifest extends Omit<UniverseManifest, 'bfv' | 'unchanged'> {
   syncedAt: string;
