@@ -30,6 +30,7 @@ import { propose, verifyCosignature, cosign, type SignedTree } from '@cleanroom/
 import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
 import type { Round } from '@cleanroom/shared/protocol/messages.ts';
 import { loadHeld, UniverseDownload, type HeldUniverse } from './universe-store.ts';
+import { BrokerBfv, BfvFormatError } from '@cleanroom/shared/crypto/bfv.ts';
 
 interface State {
   role: BrokerRole;
@@ -95,7 +96,14 @@ export class BrokerNode {
         return this.universe;
       }
       const t0 = performance.now();
-      download = new UniverseDownload(this.o.stateDir, manifest);
+      let bfv: BrokerBfv;
+      try {
+        bfv = await BrokerBfv.fromPublicMaterial(manifest.bfv, manifest.attributeCount);
+      } catch (err) {
+        if (err instanceof BfvFormatError || err instanceof RangeError) throw new ProtocolError('INVALID_ARGUMENT', `publication keys: ${err.message}`);
+        throw err;
+      }
+      download = new UniverseDownload(this.o.stateDir, manifest, bfv);
       for (const { idType, tokens } of manifest.idTypes) {
         while (download.tokensHeld(idType) < tokens) {
           const before = download.tokensHeld(idType);

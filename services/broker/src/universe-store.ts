@@ -8,13 +8,15 @@
  * A download is written to a temporary directory and becomes CURRENT only after every part
  * arrived, the counts match the manifest and the version (SHA-256 over all of it,
  * protocol/publication.ts) recomputes to what media announced; media's BFV public material
- * is loaded and checked (parameters, Galois keys) before that too.
+ * is loaded and checked (parameters, Galois keys) before the first page. Every ciphertext
+ * is validated as it arrives and kept in the broker's stored form (NTT, uncompressed:
+ * BrokerBfv.toStoredForm), which makes a session's masking one pointwise product.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BrokerBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { TokenTable, TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
-import { publicationVersion, type PublishedTokens } from '@cleanroom/shared/protocol/publication.ts';
+import { ciphertextDigest, publicationVersion, type PublishedTokens } from '@cleanroom/shared/protocol/publication.ts';
 import type { BrokerUniverse } from '@cleanroom/shared/protocol/broker.ts';
 import { ProtocolError, type IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { UniverseManifest } from '@cleanroom/shared/rpc/codec.ts';
@@ -68,8 +70,12 @@ export class UniverseDownload {
   private readonly m: UniverseManifest;
   private readonly tokens = new Map<IdType, { tokens: Uint8Array[]; positions: number[] }>();
   private readonly cts: CiphertextFileWriter;
+  private readonly digests: Uint8Array[] = [];
+  private readonly bfv: BrokerBfv;
 
-  constructor(stateDir: string, manifest: UniverseManifest) {
+  /** Starts a download; `bfv` is media's public material of this publication, already loaded and checked. */
+  constructor(stateDir: string, manifest: UniverseManifest, bfv: BrokerBfv) {
+    this.bfv = bfv;
     if (!/^[0-9a-f]{64}$/.test(manifest.version)) throw new ProtocolError('INVALID_ARGUMENT', `expected a 64-hex publication version, got '${manifest.version.slice(0, 80)}'`);
     this.root = join(stateDir, 'universe');
     this.tmp = join(this.root, `${manifest.version}.tmp-${process.pid}`);
@@ -97,7 +103,11 @@ export class UniverseDownload {
   addCiphertexts(offset: number, list: readonly Uint8Array[]): void {
     if (offset !== this.cts.count) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: expected offset ${this.cts.count}, got ${offset}`);
     if (this.cts.count + list.length > this.m.ciphertexts) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: more than the ${this.m.ciphertexts} announced`);
-    for (const ct of list) this.cts.append(ct);
+    for (const ct of list) {
+      this.digests.push(ciphertextDigest(ct));
+      // Validates media's ciphertext (parameters, level, form) and keeps it in the stored form.
+      this.cts.append(this.bfv.toStoredForm(ct));
+    }
   }
 
   tokensHeld(idType: IdType): number {
@@ -124,9 +134,7 @@ export class UniverseDownload {
       writeFileSync(join(this.tmp, `positions-${idType}.bin`), new Uint8Array(pos.buffer, pos.byteOffset, pos.byteLength));
     }
     if (this.cts.count !== m.ciphertexts) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: expected ${m.ciphertexts}, got ${this.cts.count}`);
-    const file = new CiphertextFile(this.tmp);
-    const version = publicationVersion(m.epoch, packed, file);
-    file.close();
+    const version = publicationVersion(m.epoch, packed, this.digests);
     if (version !== m.version) throw new ProtocolError('INVALID_ARGUMENT', `publication announced as ${m.version.slice(0, 12)} hashes to ${version.slice(0, 12)}: refused`);
     const stored: StoredManifest = {
       epoch: m.epoch, version: m.version, users: m.users, ciphertexts: m.ciphertexts, attributeCount: m.attributeCount,
@@ -134,14 +142,12 @@ export class UniverseDownload {
     };
     writeFileSync(join(this.tmp, 'manifest.json'), JSON.stringify(stored, null, 2));
     const dir = join(this.root, m.version);
-    // Load (and so check media's keys) before installing.
-    const held = await open(this.tmp, stored, packed, new CiphertextFile(this.tmp));
-    (held.ciphertexts as CiphertextFile).close();
-    held.bfv.dispose();
     rmSync(dir, { recursive: true, force: true });
     renameSync(this.tmp, dir);
     writeFileSync(join(this.root, 'CURRENT'), m.version);
-    return open(dir, stored, packed, new CiphertextFile(dir));
+    const tables = new Map<IdType, { table: TokenTable; positions: Uint32Array }>();
+    for (const [t, v] of packed) tables.set(t, { table: TokenTable.fromPacked(v.tokens), positions: v.positions });
+    return { epoch: m.epoch, version: m.version, users: m.users, tables, ciphertexts: new CiphertextFile(dir), bfv: this.bfv, syncedAt: stored.syncedAt, bytesOnDisk: dirBytes(dir) };
   }
 
   abandon(): void {
@@ -150,6 +156,7 @@ export class UniverseDownload {
     } catch {
       // already closed
     }
+    this.bfv.dispose();
     rmSync(this.tmp, { recursive: true, force: true });
   }
 

@@ -76,7 +76,12 @@ export async function openPublication(opts: { stateDir: string; universe: Prepar
   const t0 = performance.now();
   const bfv = await MediaBfv.create(ATTRIBUTE_COUNT);
   let lastLog = 0;
+  const staging = join(root, `staging.tmp-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  const w = new CiphertextFileWriter(staging);
   const pub = publish(opts.universe, bfv, {
+    sink: (ct) => w.append(ct),
     onProgress: (done, total) => {
       if (performance.now() - lastLog > 5000) {
         lastLog = performance.now();
@@ -84,11 +89,10 @@ export async function openPublication(opts: { stateDir: string; universe: Prepar
       }
     },
   });
+  w.close();
   const seconds = (performance.now() - t0) / 1000;
   const dir = join(root, pub.version);
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
+  const tmp = staging;
   writeFileSync(join(tmp, 'bfv-secret-key.bin'), bfv.secretKeyBytes(), { mode: 0o600 });
   writeFileSync(join(tmp, 'bfv-params.bin'), pub.material.params);
   writeFileSync(join(tmp, 'bfv-public-key.bin'), pub.material.publicKey);
@@ -98,9 +102,6 @@ export async function openPublication(opts: { stateDir: string; universe: Prepar
     writeFileSync(join(tmp, `tokens-${t}.bin`), v.tokens);
     writeFileSync(join(tmp, `positions-${t}.bin`), new Uint8Array(v.positions.buffer, v.positions.byteOffset, v.positions.byteLength));
   }
-  const w = new CiphertextFileWriter(tmp);
-  for (let c = 0; c < pub.ciphertexts.count; c++) w.append(pub.ciphertexts.get(c));
-  w.close();
   const manifest: Manifest = { epoch: pub.epoch, version: pub.version, users: pub.users, fingerprint, idTypes: [...pub.tokens.keys()], createdAt: new Date().toISOString(), encryptSeconds: seconds };
   writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2));
   rmSync(dir, { recursive: true, force: true });

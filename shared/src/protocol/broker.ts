@@ -37,7 +37,10 @@ import {
   type Policy, type PrepareSession, type SessionAccepted, type SessionReady, type SessionResult, type TokenBytes,
 } from './messages.ts';
 
-/** Media's publication as the broker holds it: tokens → positions, encrypted attributes, public keys. */
+/**
+ * Media's publication as the broker holds it: tokens → positions, public keys, and the
+ * encrypted attributes in the broker's stored form (BrokerBfv.toStoredForm).
+ */
 export interface BrokerUniverse {
   epoch: string;
   version: string;
@@ -236,7 +239,7 @@ export class BrokerRole {
     const p = this.expect('aggregate', 'matched');
     const u = this.params.universe;
     const noise = Array.from({ length: ATTRIBUTE_COUNT }, () => discreteLaplace(p.policy.noiseScale, this.u));
-    const profile = u.bfv.aggregateAt((c) => u.ciphertexts.get(c), u.ciphertexts.count, p.positions, noise);
+    const profile = u.bfv.aggregateStored((c) => u.ciphertexts.get(c), u.ciphertexts.count, p.positions, noise);
     const { positions: _p, ...rest } = p;
     this.phase_ = { ...rest, name: 'aggregated' };
     return { outcome: 'COMPLETED', profile, audienceSize: p.open.audienceSize };

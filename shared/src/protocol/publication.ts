@@ -66,8 +66,13 @@ export function arraySource(list: readonly Uint8Array[]): CiphertextSource {
   };
 }
 
+/** SHA-256 of one ciphertext as media sends it (the version commits to these). */
+export function ciphertextDigest(ct: Uint8Array): Uint8Array {
+  return createHash('sha256').update(ct).digest();
+}
+
 /** The version of a publication: SHA-256 over everything the broker receives. */
-export function publicationVersion(epoch: string, tokens: ReadonlyMap<IdType, PublishedTokens>, ciphertexts: CiphertextSource): string {
+export function publicationVersion(epoch: string, tokens: ReadonlyMap<IdType, PublishedTokens>, ciphertextDigests: readonly Uint8Array[]): string {
   const h = createHash('sha256');
   h.update(`cleanroom/v1/publication\0${epoch}\0`);
   for (const type of [...tokens.keys()].sort()) {
@@ -76,19 +81,20 @@ export function publicationVersion(epoch: string, tokens: ReadonlyMap<IdType, Pu
     h.update(t.tokens);
     h.update(new Uint8Array(t.positions.buffer, t.positions.byteOffset, t.positions.byteLength));
   }
-  h.update(`ciphertexts\0${ciphertexts.count}\0`);
-  for (let c = 0; c < ciphertexts.count; c++) h.update(createHash('sha256').update(ciphertexts.get(c)).digest());
+  h.update(`ciphertexts\0${ciphertextDigests.length}\0`);
+  for (const d of ciphertextDigests) h.update(d);
   return h.digest('hex');
 }
 
 /**
- * Publishes `universe` under `bfv` (a fresh key pair). `onProgress` is told how many users
- * are encrypted so far. Returns the publication with its ciphertexts in memory.
+ * Publishes `universe` under `bfv` (a fresh key pair). Each ciphertext goes to `sink` as
+ * soon as it exists (the node writes it to disk; nothing holds them all in memory), or is
+ * kept in memory without a sink. `onProgress` is told how many users are encrypted so far.
  */
 export function publish(
   universe: PreparedUniverse,
   bfv: MediaBfv,
-  opts: { uniform?: Uniform; onProgress?: (done: number, total: number) => void; batchUsers?: number } = {},
+  opts: { uniform?: Uniform; onProgress?: (done: number, total: number) => void; batchUsers?: number; sink?: (ct: Uint8Array) => void } = {},
 ): Publication {
   const users = universe.size;
   const order = randomPermutation(users, opts.uniform ?? cryptoUniform);
@@ -109,17 +115,22 @@ export function publish(
   const upc = bfv.layout.usersPerCiphertext;
   const step = Math.max(upc, Math.floor((opts.batchUsers ?? upc * 64) / upc) * upc);
   const list: Uint8Array[] = [];
+  const digests: Uint8Array[] = [];
   for (let first = 0; first < users; first += step) {
     const end = Math.min(users, first + step);
     const vectors: Uint8Array[] = [];
     for (let p = first; p < end; p++) vectors.push(clipContribution(universe.vector(order[p]!)));
-    list.push(...bfv.encryptUsers(vectors));
+    for (const ct of bfv.encryptUsers(vectors)) {
+      digests.push(ciphertextDigest(ct));
+      if (opts.sink) opts.sink(ct);
+      else list.push(ct);
+    }
     opts.onProgress?.(end, users);
   }
-  const ciphertexts = arraySource(list);
+  const ciphertexts = opts.sink ? { count: digests.length, get: () => { throw new Error('publish: ciphertexts went to the sink'); } } : arraySource(list);
   return {
     epoch: universe.epoch,
-    version: publicationVersion(universe.epoch, tokens, ciphertexts),
+    version: publicationVersion(universe.epoch, tokens, digests),
     users,
     layout: bfv.layout,
     material: bfv.publicMaterial(),
