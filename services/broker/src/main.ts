@@ -1,14 +1,26 @@
 /** Entry point of the broker node (C): load or sync media's publication, serve the advertiser. */
-import { boot, serve } from '@cleanroom/shared/service/main.ts';
+import { boot, openNodeStore, serve } from '@cleanroom/shared/service/main.ts';
 import { DEFAULT_BROKER_POLICY } from '@cleanroom/shared/protocol/policy.ts';
+import { DEFAULT_PRIVACY, profileNoiseScale, validatePrivacy } from '@cleanroom/shared/protocol/privacy.ts';
 import { BrokerNode } from './node.ts';
 
 const b = boot('broker');
+const store = await openNodeStore(b);
+const privacy = validatePrivacy({
+  ...DEFAULT_PRIVACY,
+  epsilonProfile: b.config.epsilon, epsilonCount: b.config.epsilon / 10, epsilonDifferencing: b.config.epsilon / 10,
+  budget: b.config.privacyBudget, refreshMs: Math.round(b.config.budgetRefreshDays * 86_400_000), differencingMin: b.config.differencingMin,
+});
 const node = new BrokerNode({
+  store,
+  quota: { evaluationsPerAdvertiser: b.config.evalQuota, windowMs: Math.round(b.config.quotaWindowHours * 3_600_000) },
   identity: b.identity,
   media: b.peer('Media', 'media', b.config.mediaAddr),
   advertiser: b.peer('Advertiser', 'advertiser', b.config.advertiserAddr),
-  policy: { ...DEFAULT_BROKER_POLICY, minDecoyRatio: b.config.minDecoyRatio, minCohort: b.config.minCohort, noiseScale: b.config.noiseScale },
+  policy: {
+    ...DEFAULT_BROKER_POLICY, minDecoyRatio: b.config.minDecoyRatio, minCohort: b.config.minCohort,
+    noiseScale: b.config.noiseScale ?? profileNoiseScale(privacy), privacy,
+  },
   transcriptDir: b.config.transcriptDir,
   stateDir: b.config.stateDir,
   deadlineMs: b.config.deadlineMs,
