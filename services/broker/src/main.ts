@@ -34,7 +34,24 @@ await serve(b, 'Broker', node.handlers(), {
       ? { universe: { epoch: node.universe.epoch, version: node.universe.version, users: node.universe.users, ciphertexts: node.universe.ciphertexts.count, bytesOnDisk: node.universe.bytesOnDisk, syncSeconds: node.universe.syncSeconds ?? null, syncedAt: node.universe.syncedAt } }
       : { waitingFor: 'media\'s publication (universe sync)' },
   }),
-}, undefined, () => node.close());
+}, (app) => {
+  // The privacy ledger: where each (advertiser, media, epoch) stands, and every charge.
+  app.get('/v1/budget', async () => {
+    const entries = await store.ledger('broker');
+    const now = Date.now();
+    const keys = new Map<string, { advertiser: string; media: string; epoch: string }>();
+    for (const e of entries) keys.set(`${e.advertiser}|${e.media}|${e.epoch}`, { advertiser: e.advertiser, media: e.media, epoch: e.epoch });
+    const budgets = await Promise.all([...keys.values()].map(async (k) => {
+      const spent = await store.spent('broker', k, now, privacy.refreshMs);
+      return { ...k, budget: privacy.budget, epsilonSpent: Math.round(spent * 1e6) / 1e6, epsilonRemaining: Math.round(Math.max(0, privacy.budget - spent) * 1e6) / 1e6 };
+    }));
+    return {
+      policy: { epsilonProfile: privacy.epsilonProfile, epsilonCount: privacy.epsilonCount, epsilonDifferencing: privacy.epsilonDifferencing, budget: privacy.budget, refreshDays: b.config.budgetRefreshDays, differencingMin: privacy.differencingMin },
+      budgets,
+      charges: entries.map((e) => ({ sessionId: e.sessionId, advertiser: e.advertiser, epoch: e.epoch, reserved: e.reserved, charged: e.charged, at: new Date(e.atMs).toISOString() })),
+    };
+  });
+}, () => node.close());
 
 try {
   await node.loadHeld();

@@ -316,6 +316,7 @@ export class BrokerNode {
           const [resp] = await this.o.media.call('BuildLookalike', [channel.seal('media', 'AGGREGATE', CohortProfileCodec, profile)]);
           const lookalike = channel.open(resp!, 'media', ['LOOKALIKE'], LookalikeResultCodec).value;
           const result = role.finish(lookalike, await this.privacyStatus(advertiser, role.charge!));
+          channel.recordLedgerSettlement({ charged: role.charge!, spentAfter: result.privacy!.epsilonSpent, budget: result.privacy!.budget });
           await this.checkpoint(rec, 'LOOKALIKE');
           return result;
         });
