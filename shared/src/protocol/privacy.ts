@@ -33,7 +33,7 @@ export interface PrivacyPolicy {
   budget: number;
   /** Charges older than this stop counting (0 = never): each period adds up to `budget` of privacy loss. */
   refreshMs: number;
-  /** Smallest symmetric difference with an earlier released cohort that is allowed. */
+  /** Smallest symmetric difference with an earlier released cohort that is allowed (0: the rule is off). */
   differencingMin: number;
 }
 
@@ -51,7 +51,7 @@ export function validatePrivacy(p: PrivacyPolicy): PrivacyPolicy {
     if (!(p[k] > 0) || !Number.isFinite(p[k])) throw new RangeError(`expected ${k} > 0, got ${p[k]}`);
   }
   if (!(p.refreshMs >= 0) || !Number.isSafeInteger(p.refreshMs)) throw new RangeError(`expected refreshMs ≥ 0, got ${p.refreshMs}`);
-  if (!Number.isSafeInteger(p.differencingMin) || p.differencingMin < 1) throw new RangeError(`expected differencingMin ≥ 1, got ${p.differencingMin}`);
+  if (!Number.isSafeInteger(p.differencingMin) || p.differencingMin < 0) throw new RangeError(`expected differencingMin ≥ 0, got ${p.differencingMin}`);
   return p;
 }
 
@@ -113,7 +113,7 @@ export function symmetricDifference(a: Uint8Array, b: Uint8Array): number {
 
 /** The differencing rule: refused when the noisy smallest difference to a released cohort is below the minimum. */
 export function differencingCheck(current: Uint8Array, released: readonly Uint8Array[], p: PrivacyPolicy, u?: Uniform): { checked: boolean; refused: boolean } {
-  if (released.length === 0) return { checked: false, refused: false };
+  if (released.length === 0 || p.differencingMin === 0) return { checked: false, refused: false };
   let min = Infinity;
   for (const r of released) min = Math.min(min, symmetricDifference(current, r));
   return { checked: true, refused: min + discreteLaplace(1 / p.epsilonDifferencing, u) < p.differencingMin };
