@@ -82,17 +82,25 @@ export class AdvertiserNode {
     const sessionId = randomUUID();
     const rec = this.sessions.create(sessionId, { role, channel: undefined, lastSigned: undefined }, 'new');
     rec.progress = { seedRows: seedRows.length, notConsented: seedRows.length - consented.length, validSeeds: role.report.valid };
-    const done = this.run(rec, role, seedRows.length - consented.length).then(() => rec);
+    // run() records every failure on the session itself; this catch is the backstop that keeps
+    // a bug in it from becoming an unhandled rejection (which would end the process).
+    const done = this.run(rec, role, seedRows.length - consented.length)
+      .catch((err) => this.failSession(rec, describeError(err)))
+      .then(() => rec);
     return { sessionId, done };
   }
 
   private async run(rec: SessionRecord<State>, role: AdvertiserRole, notConsented: number): Promise<void> {
     const log = this.o.log.child({ sessionId: rec.sessionId });
-    const ch = new SessionChannel(this.o.identity, rec.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'advertiser', rec.sessionId), this.o.observer);
-    rec.state.channel = ch;
-    rec.bytes = () => ch.bytes;
     const b = this.o.broker;
+    let ch: SessionChannel | undefined;
     try {
+      // Inside the try: a transcript that cannot be created (ENOTDIR, EACCES, ALREADY_EXISTS)
+      // fails this session, never the process.
+      ch = new SessionChannel(this.o.identity, rec.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'advertiser', rec.sessionId), this.o.observer);
+      const c = ch;
+      rec.state.channel = c;
+      rec.bytes = () => c.bytes;
       this.sessions.touch(rec, 'open');
       log.info({ phase: 'open', seeds: role.report.valid, rejected: role.report.rejected.length, duplicates: role.report.duplicates }, 'session opening');
       const [acc] = await b.call('OpenSession', [ch.seal('broker', 'OPEN', OpenSessionCodec, role.open())]);
@@ -116,7 +124,7 @@ export class AdvertiserNode {
     } catch (err) {
       const msg = describeError(err);
       log.error({ phase: rec.phase, err: msg }, 'session failed');
-      if (rec.status === 'running') {
+      if (rec.status === 'running' && ch) {
         try {
           await b.call('Abort', [ch.seal('broker', 'ABORT', AbortCodec, { reason: msg })], 5000);
         } catch {
@@ -125,7 +133,7 @@ export class AdvertiserNode {
       }
       this.failSession(rec, msg);
     } finally {
-      ch.close();
+      closeQuietly(ch, log);
     }
   }
 
@@ -173,5 +181,14 @@ export class AdvertiserNode {
 
   close(): void {
     this.sessions.close();
+  }
+}
+
+/** Closes a session's channel (fsync + close of its transcript); a failure is logged, not thrown. */
+function closeQuietly(ch: SessionChannel | undefined, log: NodeCommonOptions['log']): void {
+  try {
+    ch?.close();
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'closing the session transcript failed');
   }
 }

@@ -1,0 +1,73 @@
+/**
+ * Test fixture: the three nodes in one process over in-memory peers (the same signed
+ * envelopes as over gRPC), each with its own transcript directory or a shared one, and
+ * helpers to "restart" broker and media (new node objects over the same directories).
+ * Tests only.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { AdvertiserNode } from '../../services/advertiser/src/node.ts';
+import { BrokerNode } from '../../services/broker/src/node.ts';
+import { MediaNode } from '../../services/media/src/node.ts';
+import { inMemoryPeer, type Peer } from '@cleanroom/shared/rpc/peer.ts';
+import { DEFAULT_BROKER_POLICY } from '@cleanroom/shared/protocol/policy.ts';
+import type { World } from './world.ts';
+
+export const silentLog = pino({ level: 'silent' });
+
+export interface MemoryCluster {
+  media: MediaNode;
+  broker: BrokerNode;
+  advertiser: AdvertiserNode;
+  transcriptDir: string;
+  stateDir: string;
+  /** The broker as the advertiser reaches it (for hand-made calls). */
+  brokerPeer: Peer;
+  /** Media as the broker reaches it (for hand-made calls). */
+  mediaPeer: Peer;
+  close(): void;
+}
+
+export interface ClusterOptions {
+  transcriptDir?: string;
+  /** The advertiser's transcript directory, when it differs from the others'. */
+  advertiserTranscriptDir?: string;
+  stateDir?: string;
+  deadlineMs?: number;
+  minCohort?: number;
+  /** Wraps each in-memory peer (tests insert delays or faults). */
+  wrap?: (name: 'media' | 'advertiser' | 'broker', peer: Peer) => Peer;
+}
+
+export function memoryCluster(w: World, o: ClusterOptions = {}): MemoryCluster {
+  const transcriptDir = o.transcriptDir ?? mkdtempSync(join(tmpdir(), 'cleanroom-tx-'));
+  const stateDir = o.stateDir ?? mkdtempSync(join(tmpdir(), 'cleanroom-state-'));
+  const deadlineMs = o.deadlineMs ?? 60_000;
+  const wrap = o.wrap ?? ((_n, p) => p);
+  let broker!: BrokerNode;
+  let advertiser!: AdvertiserNode;
+  const media = new MediaNode({
+    identity: w.identities.media, universe: w.universe, stateDir, transcriptDir, deadlineMs, maxPaddedCount: 1_000_000, evalThreads: 1, log: silentLog,
+  });
+  const mediaPeer = wrap('media', inMemoryPeer('Media', 'broker', () => media.handlers()));
+  broker = new BrokerNode({
+    identity: w.identities.broker, media: mediaPeer,
+    advertiser: wrap('advertiser', inMemoryPeer('Advertiser', 'broker', () => advertiser.handlers())),
+    policy: { ...DEFAULT_BROKER_POLICY, minCohort: o.minCohort ?? 50, noiseScale: 0 },
+    transcriptDir, deadlineMs, log: silentLog,
+  });
+  const brokerPeer = wrap('broker', inMemoryPeer('Broker', 'advertiser', () => broker.handlers()));
+  advertiser = new AdvertiserNode({
+    identity: w.identities.advertiser, broker: brokerPeer, crm: w.crm, transcriptDir: o.advertiserTranscriptDir ?? transcriptDir, deadlineMs, log: silentLog,
+  });
+  return {
+    media, broker, advertiser, transcriptDir, stateDir, brokerPeer, mediaPeer,
+    close() {
+      media.close();
+      broker.close();
+      advertiser.close();
+    },
+  };
+}
