@@ -271,7 +271,7 @@ describe('tampering fails at the exact entry', () => {
     writeLines(path, lines(path).slice(0, -3));
     const r = verifySession(files, h.trust);
     expect(r.ok).toBe(false);
-    expect(failed(r)).toEqual(['equivocation']);
+    expect(failed(r)).toEqual(['equivocation', 'completion']);
     expect(r.firstFailure!.reason).toMatch(/media's transcript never recorded as sent/);
   });
 
