@@ -105,7 +105,18 @@ export class ConfigError extends Error {
   }
 }
 
-const LOOPBACK = (host: string) => host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
+/**
+ * Whether `host` (from host:port) is a loopback address: the name `localhost`, an IPv4
+ * literal in 127.0.0.0/8, or the IPv6 literal ::1 (bracketed or not). Parsed as an IP, never
+ * matched as a string prefix: `127.evil.example` is a DNS name, not loopback.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (h.toLowerCase() === 'localhost') return true;
+  if (isIP(h) === 4) return Number(h.split('.')[0]) === 127;
+  if (isIP(h) === 6) return new URL(`http://[${h}]/`).hostname === '[::1]'; // the URL parser normalises the literal
+  return false;
+}
 
 export function loadConfig(party: Party, env: Record<string, string | undefined> = process.env): Readonly<NodeConfig> {
   const problems: string[] = [];
@@ -129,7 +140,7 @@ export function loadConfig(party: Party, env: Record<string, string | undefined>
     problems.push(`CLEANROOM_DATA: required for the ${party} node (${party === 'media' ? 'universe' : 'CRM'} CSV path)`);
   }
   const adminHost = typeof out.adminListen === 'string' ? out.adminListen.slice(0, out.adminListen.lastIndexOf(':')) : '127.0.0.1';
-  if (!LOOPBACK(adminHost) && !out.adminToken && !(isIP(adminHost) === 0 && adminHost === 'localhost')) {
+  if (!isLoopbackHost(adminHost) && !out.adminToken) {
     problems.push(`CLEANROOM_ADMIN_TOKEN: required because CLEANROOM_ADMIN_LISTEN (${String(out.adminListen)}) is not a loopback address`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
