@@ -3,13 +3,15 @@
  * separate processes talking gRPC over mutual TLS on loopback, run one look-alike session
  * through the advertiser's admin API, measure the look-alike lift against the planted
  * ground truth (which only the simulator reads), print a summary, write result.json.
+ * Exit codes: 0 completed, 3 no look-alike, 1 failed, 2 a node refused its configuration
+ * (its own message and log lines of this run are printed).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { readPropensity, readTruth } from '@cleanroom/shared/data/files.ts';
 import { measureLift } from '@cleanroom/shared/data/lift.ts';
-import { startCluster } from './cluster.ts';
+import { NodeExitedError, startCluster } from './cluster.ts';
 
 export interface SimulateOptions {
   out: string;
@@ -42,10 +44,20 @@ export async function simulate(o: SimulateOptions): Promise<number> {
     say(`reusing the world in ${relative(process.cwd(), worldDir)}`);
   }
   say(`starting advertiser, media and broker as three processes (gRPC over ${o.plaintext ? 'PLAINTEXT (dev)' : 'mutual TLS'} on loopback)…`);
-  const cluster = await startCluster({
-    outDir: out, worldDir, devPlaintext: o.plaintext,
-    env: { broker: { CLEANROOM_NOISE_SCALE: String(o.noiseScale), CLEANROOM_MIN_COHORT: String(o.minCohort) } },
-  });
+  let cluster;
+  try {
+    cluster = await startCluster({
+      outDir: out, worldDir, devPlaintext: o.plaintext,
+      env: { broker: { CLEANROOM_NOISE_SCALE: String(o.noiseScale), CLEANROOM_MIN_COHORT: String(o.minCohort) } },
+    });
+  } catch (err) {
+    // A node that refuses its configuration exits 2; so does simulate, with the node's words.
+    if (err instanceof NodeExitedError) {
+      process.stderr.write(`cleanroom simulate: ${err.message}\n`);
+      return err.code === 2 ? 2 : 1;
+    }
+    throw err;
+  }
   try {
     const ready = await cluster.nodes.media.admin.request<{ universe: { users: number; reused: boolean; preparedSeconds: number; epoch: string } }>('GET', '/readyz');
     say(`  media universe: ${ready.universe.users.toLocaleString('en')} consented users, epoch ${ready.universe.epoch}, ${ready.universe.reused ? 'reused from disk' : `prepared in ${ready.universe.preparedSeconds.toFixed(1)} s`}`);
