@@ -98,6 +98,46 @@ export interface ServerOptions {
   log: Logger;
   /** In plaintext development mode the caller is taken from this metadata key (never in mTLS). */
   devCallerHeader?: string;
+  /** Keepalive (tests shorten it); default KEEPALIVE. */
+  keepalive?: KeepalivePolicy;
+}
+
+/**
+ * HTTP/2 keepalive, one policy for both ends so they never disagree (a client pinging more
+ * often than a server permits gets GOAWAY ENHANCE_YOUR_CALM "too_many_pings" from C-core,
+ * grpc-go, Envoy…; grpc-js servers do not enforce it, so test/unit/keepalive.test.ts does).
+ * - The server pings each client every `serverTimeMs` and drops it after `timeoutMs`
+ *   without an answer (a dead advertiser or broker is noticed within about 50 s).
+ * - The client pings a silent connection every `clientTimeMs`, only while a call is open
+ *   (no pings on idle channels), so a peer that died mid-call fails the call long before
+ *   its deadline. `clientTimeMs` is 6 min, a fifth above `minClientPingIntervalMs`, the
+ *   interval a server following gRPC's defaults permits (5 min), so network jitter never
+ *   makes a ping early: never more often.
+ */
+export interface KeepalivePolicy {
+  serverTimeMs: number;
+  clientTimeMs: number;
+  timeoutMs: number;
+  /** The shortest interval between client pings (without data) the server side accepts. */
+  minClientPingIntervalMs: number;
+}
+
+export const KEEPALIVE: Readonly<KeepalivePolicy> = Object.freeze({
+  serverTimeMs: 30_000,
+  clientTimeMs: 6 * 60_000,
+  timeoutMs: 20_000,
+  minClientPingIntervalMs: 5 * 60_000,
+});
+
+function serverKeepalive(k: KeepalivePolicy): grpc.ServerOptions {
+  return { 'grpc.keepalive_time_ms': k.serverTimeMs, 'grpc.keepalive_timeout_ms': k.timeoutMs };
+}
+
+function clientKeepalive(k: KeepalivePolicy): grpc.ChannelOptions {
+  if (k.clientTimeMs < k.minClientPingIntervalMs) {
+    throw new Error(`expected clientTimeMs >= minClientPingIntervalMs (${k.minClientPingIntervalMs}), got ${k.clientTimeMs}: servers would answer GOAWAY too_many_pings`);
+  }
+  return { 'grpc.keepalive_time_ms': k.clientTimeMs, 'grpc.keepalive_timeout_ms': k.timeoutMs, 'grpc.keepalive_permit_without_calls': 0 };
 }
 
 export function serverCredentials(t: Transport): grpc.ServerCredentials {
@@ -109,7 +149,7 @@ export function createServer(opts: ServerOptions): grpc.Server {
   return new grpc.Server({
     'grpc.max_receive_message_length': opts.maxMessageBytes,
     'grpc.max_send_message_length': opts.maxMessageBytes,
-    'grpc.keepalive_time_ms': 30_000,
+    ...serverKeepalive(opts.keepalive ?? KEEPALIVE),
   });
 }
 
@@ -223,6 +263,8 @@ export interface ClientOptions {
   self: Party;
   maxMessageBytes: number;
   deadlineMs: number;
+  /** Keepalive (tests shorten it); default KEEPALIVE. */
+  keepalive?: KeepalivePolicy;
 }
 
 /** A client for one peer service: `call(method, envelopes) → envelopes`, with deadline. */
@@ -261,6 +303,7 @@ export class PeerClient {
       // A restarted peer is found again within seconds, not after minutes of backoff.
       'grpc.initial_reconnect_backoff_ms': 500,
       'grpc.max_reconnect_backoff_ms': 5000,
+      ...clientKeepalive(opts.keepalive ?? KEEPALIVE),
     });
   }
 
