@@ -84,7 +84,9 @@ export class AdvertiserNode {
     rec.progress = { seedRows: seedRows.length, notConsented: seedRows.length - consented.length, validSeeds: role.report.valid };
     // run() records every failure on the session itself; this catch is the backstop that keeps
     // a bug in it from becoming an unhandled rejection (which would end the process).
-    const done = this.run(rec, role, seedRows.length - consented.length)
+    // The advertiser drives the session: it is always computing or waiting on the broker (each
+    // call under its RPC deadline), so its idle timer stays suspended while run() is going.
+    const done = this.sessions.hold(rec, () => this.run(rec, role, seedRows.length - consented.length))
       .catch((err) => this.failSession(rec, describeError(err)))
       .then(() => rec);
     return { sessionId, done };
