@@ -8,9 +8,16 @@
 import { ConfigError, loadConfig, type NodeConfig } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { loadIdentity, type NodeIdentity } from './identity.ts';
-import { addService, bindServer, createServer, PeerClient, type Handler, type ServiceName } from '../rpc/grpc.ts';
+import { addService, bindServer, createServer, PeerClient, type Handler, type ServerOptions, type ServiceName } from '../rpc/grpc.ts';
 import { buildAdmin, listen, type AdminApp, type AdminOptions } from './admin.ts';
 import type { Party } from '../protocol/messages.ts';
+import { ByteBudget } from '../rpc/budget.ts';
+import { streamChecker } from '../rpc/stream-check.ts';
+
+/** Largest streamed request one call may send (the largest legitimate one, media's padded set at CLEANROOM_MAX_PADDED = 2·10^6, is ≈ 70 MB). */
+export const MAX_CALL_BYTES = 256 * 1024 * 1024;
+/** Streamed request bytes a node holds at once over all calls. */
+export const MAX_BUFFERED_BYTES = 512 * 1024 * 1024;
 
 export interface Boot {
   config: Readonly<NodeConfig>;
@@ -76,9 +83,22 @@ export async function startAdmin(b: Boot, admin: Omit<AdminOptions, 'party' | 'l
   return app;
 }
 
+/**
+ * The gRPC server options every node uses: message and call size limits, the node-wide
+ * budget of buffered streamed bytes, and each streamed message checked as it arrives
+ * (signature under the caller's pinned key, addressing, place in the stream).
+ */
+export function nodeServerOptions(identity: NodeIdentity, party: Party, maxMessageBytes: number, log: ServerOptions['log']): ServerOptions {
+  return {
+    transport: identity.transport, maxMessageBytes, log,
+    maxCallBytes: MAX_CALL_BYTES, budget: new ByteBudget(MAX_BUFFERED_BYTES),
+    checkStream: (caller: Party) => streamChecker(caller, identity.peerKey(caller), party),
+  };
+}
+
 /** Starts the gRPC server with `handlers` and installs graceful shutdown of both servers. */
 export async function startGrpc(b: Boot, service: ServiceName, handlers: Record<string, Handler>, app: AdminApp, onClose?: () => void): Promise<number> {
-  const opts = { transport: b.identity.transport, maxMessageBytes: b.config.maxMessageBytes, maxCallBytes: 1024 * 1024 * 1024, log: b.log };
+  const opts = nodeServerOptions(b.identity, b.config.party, b.config.maxMessageBytes, b.log);
   const server = createServer(opts);
   addService(server, service, handlers, opts);
   let port: number;
