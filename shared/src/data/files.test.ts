@@ -220,9 +220,9 @@ describe('CSV faults are contained to their own line', () => {
     const out = createWriteStream(p);
     out.write(`${CRM_HEADER}\n${crmRow(1)}\nC2,`);
     const block = 'x'.repeat(1 << 20);
-    for (let i = 0; i < 100; i++) if (!out.write(block)) await new Promise((r) => out.once('drain', r));
+    for (let i = 0; i < 100; i++) if (!out.write(block)) await new Promise<void>((r) => out.once('drain', () => r()));
     out.write(`,,1,champions,1\n${crmRow(3)}\n`);
-    await new Promise((r) => out.end(r));
+    await new Promise<void>((r) => out.end(() => r()));
     const rssBefore = process.resourceUsage().maxRSS * 1024;
     const { rows, rejected } = await readCrm(p);
     const grown = process.resourceUsage().maxRSS * 1024 - rssBefore;

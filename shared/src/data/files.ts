@@ -150,8 +150,9 @@ async function* csvBatches(path: string): AsyncGenerator<CsvRecord[]> {
   };
   const feed = (line: string, at: number, out: CsvRecord[]): void => {
     if (pending.length === 0 && line === '') return;
-    const text = pending.length > 0 ? `${pending.map((l) => l.text).join('\n')}\n${line}` : line;
-    const r = parseRecord(text);
+    // Inside an open quoted field, a line without a quote cannot close it: no re-parse (which
+    // would make a long multi-line record quadratic).
+    const r = pending.length > 0 && !line.includes('"') ? 'open' : parseRecord(pending.length > 0 ? `${pending.map((l) => l.text).join('\n')}\n${line}` : line);
     if (r === 'open') {
       pending.push({ line: at, text: line });
       pendingChars += line.length + 1;
