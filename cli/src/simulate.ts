@@ -96,7 +96,7 @@ export async function simulate(o: SimulateOptions): Promise<number> {
     writeFileSync(join(out, 'result.json'), JSON.stringify(doc, null, 2) + '\n');
     say('');
     say(`outcome            ${doc.outcome} in ${doc.seconds} s (whole run ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    say(`seeds              ${result.seeds.valid} valid of ${result.seeds.rows} rows (${result.seeds.rejected} rejected, ${result.seeds.duplicates} duplicates, ${result.seeds.notConsented} without consent)`);
+    say(`seeds              ${result.seeds.valid} valid of ${result.seeds.rows} rows (${result.seeds.rejected} rejected, ${result.seeds.duplicates} duplicates, ${result.seeds.notConsented} without consent; ${result.seeds.csvRejected ?? 0} CRM lines rejected by the CSV reader)`);
     say(`padded set         ${result.matches.paddedSize} (decoy ratio ≥ ${o.decoyRatio})`);
     say(`matches            ${result.matches.real} real (noised), ${result.matches.padded} as media saw them (real + decoys)`);
     if (doc.lookalike) {

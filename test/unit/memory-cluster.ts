@@ -14,6 +14,7 @@ import { MediaNode } from '../../services/media/src/node.ts';
 import { inMemoryPeer, type Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { DEFAULT_BROKER_POLICY } from '@cleanroom/shared/protocol/policy.ts';
 import type { World } from './world.ts';
+import type { RejectedLine } from '@cleanroom/shared/data/files.ts';
 
 export const silentLog = pino({ level: 'silent' });
 
@@ -37,6 +38,8 @@ export interface ClusterOptions {
   stateDir?: string;
   deadlineMs?: number;
   minCohort?: number;
+  /** CRM lines the CSV reader rejected (for the seed report). */
+  crmRejected?: RejectedLine[];
   /** Wraps each in-memory peer (tests insert delays or faults). */
   wrap?: (name: 'media' | 'advertiser' | 'broker', peer: Peer) => Peer;
 }
@@ -60,7 +63,7 @@ export function memoryCluster(w: World, o: ClusterOptions = {}): MemoryCluster {
   });
   const brokerPeer = wrap('broker', inMemoryPeer('Broker', 'advertiser', () => broker.handlers()));
   advertiser = new AdvertiserNode({
-    identity: w.identities.advertiser, broker: brokerPeer, crm: w.crm, transcriptDir: o.advertiserTranscriptDir ?? transcriptDir, deadlineMs, log: silentLog,
+    identity: w.identities.advertiser, broker: brokerPeer, crm: w.crm, crmRejected: o.crmRejected, transcriptDir: o.advertiserTranscriptDir ?? transcriptDir, deadlineMs, log: silentLog,
   });
   return {
     media, broker, advertiser, transcriptDir, stateDir, brokerPeer, mediaPeer,

@@ -15,7 +15,7 @@ try {
 }
 b.log.info({ rows: crm.rows.length, rejectedLines: crm.rejected.length }, 'CRM loaded');
 const node = new AdvertiserNode({
-  identity: b.identity, broker: b.peer('Broker', 'broker', b.config.brokerAddr), crm: crm.rows,
+  identity: b.identity, broker: b.peer('Broker', 'broker', b.config.brokerAddr), crm: crm.rows, crmRejected: crm.rejected,
   transcriptDir: b.config.transcriptDir, deadlineMs: b.config.deadlineMs, log: b.log,
 });
 

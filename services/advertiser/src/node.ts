@@ -16,7 +16,7 @@ import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
 import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
-import type { CrmRow } from '@cleanroom/shared/data/files.ts';
+import type { CrmRow, RejectedLine } from '@cleanroom/shared/data/files.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
 import { describeError, SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import { check, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
@@ -35,7 +35,11 @@ export interface AdvertiserResult {
   sessionId: string;
   outcome: SessionResult['outcome'];
   reason: string;
-  seeds: { rows: number; valid: number; rejected: number; duplicates: number; notConsented: number };
+  seeds: {
+    rows: number; valid: number; rejected: number; duplicates: number; notConsented: number;
+    /** CRM lines the CSV reader rejected (never rows, so not in `rows`), and the first reasons (file:line: why; no ID values). */
+    csvRejected: number; csvRejectedReasons: string[];
+  };
   matches: { padded: number; paddedSize: number; real: number };
   lookalike: { audienceId: string; audienceSize: number; quality: number } | null;
   insight: { name: string; total: number; share: number; universeShare: number }[];
@@ -53,7 +57,12 @@ interface State {
 export interface AdvertiserNodeOptions extends NodeCommonOptions {
   broker: Peer;
   crm: readonly CrmRow[];
+  /** The CRM lines readCrm rejected, reported in every session's seed report. */
+  crmRejected?: readonly RejectedLine[];
 }
+
+/** How many CSV rejection reasons a seed report lists (all are counted). */
+const CSV_REASONS_SHOWN = 20;
 
 export class AdvertiserNode {
   readonly sessions: SessionRegistry<State>;
@@ -144,7 +153,10 @@ export class AdvertiserNode {
       sessionId,
       outcome: r.outcome,
       reason: r.reason,
-      seeds: { rows: role.report.rows + notConsented, valid: role.report.valid, rejected: role.report.rejected.length, duplicates: role.report.duplicates, notConsented },
+      seeds: {
+        rows: role.report.rows + notConsented, valid: role.report.valid, rejected: role.report.rejected.length, duplicates: role.report.duplicates, notConsented,
+        csvRejected: this.o.crmRejected?.length ?? 0, csvRejectedReasons: (this.o.crmRejected ?? []).slice(0, CSV_REASONS_SHOWN).map((r) => r.reason),
+      },
       matches: { padded: r.paddedMatches, paddedSize: r.paddedCount, real: r.realMatches },
       lookalike: r.lookalike && r.outcome === 'COMPLETED'
         ? { audienceId: r.lookalike.audienceId, audienceSize: r.lookalike.audienceSize, quality: r.lookalike.quality }
