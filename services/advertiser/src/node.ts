@@ -200,9 +200,6 @@ export class AdvertiserNode {
 
 /** Closes a session's channel (fsync + close of its transcript); a failure is logged, not thrown. */
 function closeQuietly(ch: SessionChannel | undefined, log: NodeCommonOptions['log']): void {
-  try {
-    ch?.close();
-  } catch (err) {
-    log.error({ err: (err as Error).message }, 'closing the session transcript failed');
-  }
+  ch?.close();
+  if (ch?.closeError) log.error({ err: ch.closeError.message }, 'closing the session transcript failed');
 }

@@ -414,9 +414,13 @@ export class TranscriptWriter {
   /** fsync and close; later appends throw. Idempotent. */
   close(): void {
     if (this.#fd === undefined) return;
-    fsyncSync(this.#fd);
-    closeSync(this.#fd);
+    const fd = this.#fd;
     this.#fd = undefined;
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd); // the descriptor is released even when fsync fails (the error is rethrown)
+    }
   }
 
   #append(fields: Record<string, unknown>): void {
