@@ -6,6 +6,7 @@
  * aborted, naming who aborted during which round.
  */
 import { describe, expect, it, beforeAll } from 'vitest';
+import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +60,25 @@ describe('the auditor sees what happened (issue 9, items 4-5)', () => {
     expect(session.kind).toBe('session');
     expect(session.outcome.state).toBe('completed');
     expect(formatReport(session)).toMatch(/^session .*: OK, COMPLETED/);
+  });
+
+  it('items 4-5 at the command line: `audit verify DIR/*` passes on what the nodes wrote, and exits 1 naming INCOMPLETE on a cut transcript', async () => {
+    const bundle = join(mkdtempSync(join(tmpdir(), 'cleanroom-trust-')), 'trust-bundle.json');
+    writeFileSync(bundle, JSON.stringify(trust));
+    const audit = (paths: string[]) => new Promise<{ code: number; out: string }>((resolve) => {
+      execFile(process.execPath, [join(import.meta.dirname, '../../cli/src/main.ts'), 'audit', 'verify', '--trust', bundle, ...paths], (err, stdout) => {
+        resolve({ code: err ? Number((err as { code?: number }).code) : 0, out: stdout });
+      });
+    });
+    const all = await audit(readdirSync(dir).map((d) => join(dir, d)));
+    expect(all.code, all.out).toBe(0);
+    expect(all.out).toMatch(/^universe sync universe-\S+: OK, COMPLETED/m);
+    expect(all.out).toMatch(/^3 of 3 session\(s\) verified$/m);
+    const d = copy(sessionId);
+    writeLines(join(d, 'advertiser.jsonl'), lines(join(d, 'advertiser.jsonl')).slice(0, -1));
+    const cut = await audit([d]);
+    expect(cut.code).toBe(1);
+    expect(cut.out).toMatch(/^session \S+: INCOMPLETE \(incomplete: final message broker->advertiser LOOKALIKE/m);
   });
 
   it('item 5: a look-alike session\'s transcript slipped into a universe sync fails', () => {
