@@ -4,7 +4,7 @@ import { OprfKey } from './oprf.ts';
 import { sodium } from './group.ts';
 import { computeTokens, unpack } from './oprf-tokens.ts';
 
-const { key, bytes, offsets, dst } = workerData as { key: Uint8Array; bytes: Uint8Array; offsets: Uint32Array; dst: string };
+const { key, bytes, offsets, dst } = workerData as { key: Uint8Array; bytes: Uint8Array; offsets: Float64Array; dst: string };
 try {
   const out = computeTokens(OprfKey.fromBytes(key), unpack(bytes, offsets), dst);
   parentPort!.postMessage({ ok: true, out }, [out.buffer as ArrayBuffer]);

@@ -43,20 +43,31 @@ export async function computeTokensParallel(key: OprfKey, inputs: readonly Uint8
   return out;
 }
 
-/** Inputs as one buffer and an offset table: one transfer instead of a clone per input. */
-export function pack(inputs: readonly Uint8Array[]): { bytes: Uint8Array; offsets: Uint32Array } {
-  const offsets = new Uint32Array(inputs.length + 1);
+/**
+ * Byte offsets of inputs laid back to back: offsets[i] is where input i starts, the last
+ * entry the total. Float64 (exact to 2^53), not Uint32: a Uint32Array wrapped silently past
+ * 4 GiB (≈ 3·10^8 IDs per worker) and gave wrong tokens with no error.
+ */
+export function offsetsOf(lengths: ArrayLike<number>): Float64Array {
+  const offsets = new Float64Array(lengths.length + 1);
   let total = 0;
-  inputs.forEach((x, i) => {
+  for (let i = 0; i < lengths.length; i++) {
     offsets[i] = total;
-    total += x.length;
-  });
-  offsets[inputs.length] = total;
-  const bytes = new Uint8Array(total);
+    total += lengths[i]!;
+  }
+  offsets[lengths.length] = total;
+  if (!Number.isSafeInteger(total)) throw new RangeError(`expected a total below 2^53 bytes, got ${total}`);
+  return offsets;
+}
+
+/** Inputs as one buffer and an offset table: one transfer instead of a clone per input. */
+export function pack(inputs: readonly Uint8Array[]): { bytes: Uint8Array; offsets: Float64Array } {
+  const offsets = offsetsOf(inputs.map((x) => x.length));
+  const bytes = new Uint8Array(offsets[inputs.length]!);
   inputs.forEach((x, i) => bytes.set(x, offsets[i]!));
   return { bytes, offsets };
 }
 
-export function unpack(bytes: Uint8Array, offsets: Uint32Array): Uint8Array[] {
+export function unpack(bytes: Uint8Array, offsets: Float64Array): Uint8Array[] {
   return Array.from({ length: offsets.length - 1 }, (_, i) => bytes.subarray(offsets[i]!, offsets[i + 1]!));
 }
