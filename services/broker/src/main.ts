@@ -2,6 +2,7 @@
 import { boot, serve } from '@cleanroom/shared/service/main.ts';
 import { DEFAULT_BROKER_POLICY } from '@cleanroom/shared/protocol/policy.ts';
 import { BrokerNode } from './node.ts';
+import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 
 const b = boot('broker');
 const node = new BrokerNode({
@@ -13,6 +14,7 @@ const node = new BrokerNode({
   deadlineMs: b.config.deadlineMs,
   log: b.log,
 });
+nodeMetrics.universe.inUse(() => (node.universe ? { epoch: node.universe.epoch, users: node.universe.table.size } : undefined));
 await serve(b, 'Broker', node.handlers(), {
   sessions: () => node.sessions as never,
   ready: () => ({ ready: node.universe !== undefined, detail: node.universe ? { universe: { epoch: node.universe.epoch, tokens: node.universe.table.size, syncedAt: node.universe.syncedAt } } : { waitingFor: 'universe table from media' } }),

@@ -6,6 +6,7 @@ import { boot, startAdmin, startGrpc } from '@cleanroom/shared/service/main.ts';
 import { closeOprfWorkers, prepareOprfWorkers } from '@cleanroom/shared/crypto/oprf.ts';
 import { openUniverse, type UniverseStatus } from './universe-store.ts';
 import { MediaNode } from './node.ts';
+import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 
 const b = boot('media');
 let status: UniverseStatus | undefined;
@@ -17,6 +18,8 @@ const app = await startAdmin(b, {
     ? { ready: true, detail: { universe: status } }
     : { ready: false, detail: { universe: { state: 'preparing', since: preparingSince } } }),
 });
+nodeMetrics.universe.preparing();
+nodeMetrics.universe.inUse(() => (status ? { epoch: status.epoch, users: status.users } : undefined));
 try {
   const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads });
   node = new MediaNode({
@@ -24,7 +27,9 @@ try {
     deadlineMs: b.config.deadlineMs, maxPaddedCount: b.config.maxPaddedCount, evalThreads: b.config.evalThreads, log: b.log,
   });
   status = opened.status;
+  nodeMetrics.universe.prepared(status);
 } catch (err) {
+  nodeMetrics.universe.failed();
   b.log.fatal({ err: (err as Error).message }, 'cannot prepare the universe');
   process.stderr.write(`cleanroom media: cannot prepare the universe from CLEANROOM_DATA=${b.config.data}: ${(err as Error).message}\n`);
   process.exit(2);

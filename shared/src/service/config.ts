@@ -11,6 +11,7 @@ export interface NodeConfig {
   party: Party;
   grpcListen: string;
   adminListen: string;
+  healthListen: string | undefined;
   adminToken: string | undefined;
   brokerAddr: string;
   mediaAddr: string;
@@ -75,6 +76,7 @@ const path = (raw: string) => resolve(raw);
 export const SETTINGS: readonly Setting[] = [
   { env: 'CLEANROOM_GRPC_LISTEN', key: 'grpcListen', parties: ALL, doc: 'gRPC listen address for peer traffic', def: (p) => `0.0.0.0:${PORTS[p][0]}`, parse: hostPort },
   { env: 'CLEANROOM_ADMIN_LISTEN', key: 'adminListen', parties: ALL, doc: 'admin HTTP API listen address (loopback by default)', def: (p) => `127.0.0.1:${PORTS[p][1]}`, parse: hostPort },
+  { env: 'CLEANROOM_HEALTH_LISTEN', key: 'healthListen', parties: ALL, doc: 'plaintext gRPC health-only listen address for probes that cannot present a client certificate (Kubernetes); unset = off', def: () => undefined, parse: hostPort },
   { env: 'CLEANROOM_ADMIN_TOKEN', key: 'adminToken', parties: ALL, doc: 'bearer token required by the admin API; mandatory when it listens beyond loopback', def: () => undefined, parse: (r) => { if (r.length < 16) throw new Bad('expected at least 16 characters'); return r; } },
   { env: 'CLEANROOM_BROKER_ADDR', key: 'brokerAddr', parties: ['advertiser'], doc: "broker's gRPC address", def: () => 'localhost:50053', parse: hostPort },
   { env: 'CLEANROOM_MEDIA_ADDR', key: 'mediaAddr', parties: ['broker'], doc: "media's gRPC address", def: () => 'localhost:50052', parse: hostPort },

@@ -9,13 +9,19 @@ import { loadIdentity, type NodeIdentity } from './identity.ts';
 import { addService, bindServer, createServer, PeerClient, type Handler, type ServiceName } from '../rpc/grpc.ts';
 import { buildAdmin, listen, type AdminApp, type AdminOptions } from './admin.ts';
 import type { Party } from '../protocol/messages.ts';
+import { nodeMetrics } from './metrics.ts';
+import { NodeHealth } from './health.ts';
 
 export interface Boot {
   config: Readonly<NodeConfig>;
   log: Logger;
   identity: NodeIdentity;
+  /** grpc.health.v1 status of this node (peer port, and the plaintext health port if configured). */
+  health: NodeHealth;
   peer(service: ServiceName, party: Party, address: string): PeerClient;
 }
+
+const SERVICE_OF: Record<Party, ServiceName> = { advertiser: 'Advertiser', media: 'Media', broker: 'Broker' };
 
 export function boot(party: Party): Boot {
   let config: Readonly<NodeConfig>;
@@ -29,6 +35,7 @@ export function boot(party: Party): Boot {
     throw err;
   }
   const log = createLogger(party, config.logLevel);
+  nodeMetrics.init(party);
   let identity: NodeIdentity;
   try {
     identity = loadIdentity(party, config.pkiDir, config.devPlaintext);
@@ -39,8 +46,9 @@ export function boot(party: Party): Boot {
   if (config.devPlaintext) {
     log.warn({ setting: 'CLEANROOM_DEV_PLAINTEXT' }, '!!! DEVELOPMENT MODE: gRPC WITHOUT TLS; peers are not authenticated by certificate. Never use this in production. !!!');
   }
+  const health = new NodeHealth(SERVICE_OF[party]);
   return {
-    config, log, identity,
+    config, log, identity, health,
     peer: (service, p, address) => new PeerClient(service, address, {
       transport: identity.transport, serverParty: p, self: party, maxMessageBytes: config.maxMessageBytes, deadlineMs: config.deadlineMs,
     }),
@@ -52,6 +60,11 @@ export async function startAdmin(b: Boot, admin: Omit<AdminOptions, 'party' | 'l
   const app = await buildAdmin({ ...admin, party: b.config.party, log: b.log, token: b.config.adminToken });
   if (routes) await routes(app);
   await listen(app, b.config.adminListen);
+  b.health.readinessFrom(() => admin.ready().ready);
+  if (b.config.healthListen) {
+    const port = await b.health.listenPlaintext(b.config.healthListen);
+    b.log.info({ health: b.config.healthListen, port }, 'plaintext gRPC health service listening');
+  }
   return app;
 }
 
@@ -60,18 +73,24 @@ export async function startGrpc(b: Boot, service: ServiceName, handlers: Record<
   const opts = { transport: b.identity.transport, maxMessageBytes: b.config.maxMessageBytes, maxCallBytes: 1024 * 1024 * 1024, log: b.log };
   const server = createServer(opts);
   addService(server, service, handlers, opts);
+  b.health.addToServer(server);
   const port = await bindServer(server, b.config.grpcListen, b.identity.transport);
+  b.health.setGrpcServing(true);
   b.log.info({ grpc: b.config.grpcListen, admin: b.config.adminListen, transport: b.identity.transport.kind }, 'node listening');
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
     b.log.info({ signal }, 'shutting down');
+    b.health.shutdown();
     onClose?.();
     const force = setTimeout(() => server.forceShutdown(), 5000);
     force.unref();
     server.tryShutdown(() => undefined);
-    app.close().finally(() => process.exit(0));
+    app.close().finally(() => {
+      b.health.close();
+      process.exit(0);
+    });
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));

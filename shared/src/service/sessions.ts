@@ -6,6 +6,7 @@
  */
 import { ProtocolError, type Party } from '../protocol/messages.ts';
 import { openEnvelope, type Envelope } from '../transcript/statement.ts';
+import { nodeMetrics } from './metrics.ts';
 
 /** "CODE: message" for a ProtocolError, "INTERNAL: message" for anything else. */
 export function describeError(err: unknown): string {
@@ -16,6 +17,8 @@ export type SessionStatus = 'running' | 'completed' | 'cohort-too-small' | 'fail
 
 export interface SessionRecord<S> {
   sessionId: string;
+  /** Session kind (metrics label); 'lookalike' unless the node says otherwise. */
+  kind: string;
   state: S;
   phase: string;
   status: SessionStatus;
@@ -50,13 +53,14 @@ export class SessionRegistry<S> {
     this.timer.unref();
   }
 
-  create(sessionId: string, state: S, phase: string): SessionRecord<S> {
+  create(sessionId: string, state: S, phase: string, kind = 'lookalike'): SessionRecord<S> {
     const now = new Date().toISOString();
     const rec: SessionRecord<S> = {
-      sessionId, state, phase, status: 'running', startedAt: now, updatedAt: now, progress: {}, error: undefined, result: undefined,
+      sessionId, kind, state, phase, status: 'running', startedAt: now, updatedAt: now, progress: {}, error: undefined, result: undefined,
       metrics: {}, mark: { wall: performance.now(), cpu: cpuMicros() },
     };
     this.sessions.set(sessionId, rec);
+    nodeMetrics.sessionStarted(kind);
     return rec;
   }
 
@@ -82,10 +86,12 @@ export class SessionRegistry<S> {
     const m = (rec.metrics[rec.phase] ??= { wallMs: 0, cpuMs: 0 });
     m.wallMs += wall - rec.mark.wall;
     m.cpuMs += (cpu - rec.mark.cpu) / 1000;
+    if (rec.phase !== 'done' && rec.phase !== 'failed') nodeMetrics.phaseEnded(rec.phase, wall - rec.mark.wall);
     rec.mark = { wall, cpu };
   }
 
   finish(rec: SessionRecord<S>, status: Exclude<SessionStatus, 'running'>, result?: unknown, error?: string): void {
+    if (rec.status === 'running') nodeMetrics.sessionEnded(rec.kind, status);
     rec.status = status;
     rec.result = result;
     rec.error = error;
