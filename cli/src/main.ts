@@ -8,6 +8,8 @@
  *   cleanroom session result ID [--admin URL]
  *   cleanroom audit verify [--trust FILE] PATH...
  *   cleanroom audit show PATH...
+ *   cleanroom report insight RESULT.json [--out FILE]
+ *   cleanroom report audit PATH... [--trust FILE] [--out FILE]
  *
  * Exit codes: 0 success, 1 failure (or a verification that does not hold), 2 usage or
  * configuration error, 3 a session that ended without a look-alike (e.g. cohort too small).
@@ -18,6 +20,7 @@ import { parseArgs, intFlag, strFlag, UsageError } from './args.ts';
 import { AdminClient, AdminError } from './admin-client.ts';
 import { simulate } from './simulate.ts';
 import { audit } from './audit.ts';
+import { report } from './report/command.ts';
 
 const HELP = `cleanroom — a three-party data clean room (advertiser, media, broker)
 
@@ -31,6 +34,8 @@ usage:
   cleanroom session result ID [--admin URL]
   cleanroom audit verify [--trust out/demo/pki/trust-bundle.json] PATH...
   cleanroom audit show PATH...
+  cleanroom report insight RESULT.json [--out report-insight.html]
+  cleanroom report audit PATH... [--trust out/demo/pki/trust-bundle.json] [--out report-audit.html]
 
 The admin token, when the node requires one, is read from CLEANROOM_ADMIN_TOKEN.
 `;
@@ -91,6 +96,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'audit':
       return audit(rest);
+    case 'report':
+      return report(rest);
     case undefined:
     case 'help':
     case '--help':
