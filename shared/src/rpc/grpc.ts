@@ -17,6 +17,7 @@ import type { PeerCertificate } from 'node:tls';
 import { ProtocolError, type Party, type ProtocolErrorCode } from '../protocol/messages.ts';
 import type { Envelope } from '../transcript/statement.ts';
 import { serviceDefinition } from './proto.ts';
+import type { TlsFilesProvider } from './tls-reload.ts';
 
 export type ServiceName = 'Broker' | 'Media' | 'Advertiser';
 
@@ -49,6 +50,8 @@ export interface TlsMaterial {
   ca: Buffer;
   cert: Buffer;
   key: Buffer;
+  /** When set, credentials follow the files through this provider (rotation without restart). */
+  reload?: TlsFilesProvider;
 }
 
 export type Transport = { kind: 'mtls'; tls: TlsMaterial } | { kind: 'plaintext' };
@@ -102,6 +105,7 @@ export interface ServerOptions {
 
 export function serverCredentials(t: Transport): grpc.ServerCredentials {
   if (t.kind === 'plaintext') return grpc.ServerCredentials.createInsecure();
+  if (t.tls.reload) return grpc.experimental.createCertificateProviderServerCredentials(t.tls.reload, t.tls.reload, true);
   return grpc.ServerCredentials.createSsl(t.tls.ca, [{ private_key: t.tls.key, cert_chain: t.tls.cert }], true);
 }
 
@@ -240,16 +244,17 @@ export class PeerClient {
     this.def = serviceDefinition(service);
     let creds: grpc.ChannelCredentials;
     if (opts.transport.kind === 'mtls') {
-      const { ca, key, cert } = opts.transport.tls;
-      creds = grpc.credentials.createSsl(ca, key, cert, {
-        checkServerIdentity: (host, cert) => {
+      const { ca, key, cert, reload } = opts.transport.tls;
+      const verify = {
+        checkServerIdentity: (host: string, cert: unknown) => {
           const party = partyOfCertificate(cert as unknown as PeerCertificate);
           if (party !== opts.serverParty) {
             return new Error(`server at ${host} presented a certificate for '${party ?? 'no cleanroom party'}', expected '${opts.serverParty}'`);
           }
           return undefined;
         },
-      });
+      };
+      creds = reload ? grpc.experimental.createCertificateProviderChannelCredentials(reload, reload, verify) : grpc.credentials.createSsl(ca, key, cert, verify);
     } else {
       creds = grpc.credentials.createInsecure();
     }

@@ -20,6 +20,7 @@ export interface NodeConfig {
   stateDir: string;
   transcriptDir: string;
   pkiDir: string;
+  tlsReloadSeconds: number;
   devPlaintext: boolean;
   logLevel: string;
   deadlineMs: number;
@@ -85,6 +86,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'CLEANROOM_STATE_DIR', key: 'stateDir', parties: ALL, doc: "node state (media's prepared universe, audiences; broker's universe table)", def: (p) => `state/${p}`, parse: path },
   { env: 'CLEANROOM_TRANSCRIPT_DIR', key: 'transcriptDir', parties: ALL, doc: 'signed transcripts: <dir>/<sessionId>/<party>.jsonl', def: () => 'out/transcripts', parse: path },
   { env: 'CLEANROOM_PKI_DIR', key: 'pkiDir', parties: ALL, doc: 'certificates, TLS key, Ed25519 signing key, trust bundle (scripts/gen-pki.ts)', def: () => '.pki', parse: path },
+  { env: 'CLEANROOM_TLS_RELOAD_SECONDS', key: 'tlsReloadSeconds', parties: ALL, doc: 'how often the TLS certificate, key and CA files are re-read; a consistent rotated set is used for new connections without a restart (0 = never)', def: () => '60', parse: int(0, 86_400) },
   { env: 'CLEANROOM_DEV_PLAINTEXT', key: 'devPlaintext', parties: ALL, doc: 'DEVELOPMENT ONLY: gRPC without TLS (logged loudly)', def: () => '0', parse: bool },
   { env: 'CLEANROOM_LOG_LEVEL', key: 'logLevel', parties: ALL, doc: 'pino log level', def: () => 'info', parse: (r) => { if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(r)) throw new Bad(`expected a pino level, got '${r}'`); return r; } },
   { env: 'CLEANROOM_DEADLINE_MS', key: 'deadlineMs', parties: ALL, doc: 'deadline of every peer RPC; a silent peer fails the session after this long', def: () => '120000', parse: int(1000, 3_600_000) },

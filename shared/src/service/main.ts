@@ -38,7 +38,7 @@ export function boot(party: Party): Boot {
   nodeMetrics.init(party);
   let identity: NodeIdentity;
   try {
-    identity = loadIdentity(party, config.pkiDir, config.devPlaintext);
+    identity = loadIdentity(party, config.pkiDir, config.devPlaintext, { reloadMs: config.tlsReloadSeconds * 1000, log: log.child({ component: 'tls' }) });
   } catch (err) {
     process.stderr.write(`cleanroom ${party}: invalid configuration:\n  - ${(err as Error).message}\n`);
     process.exit(2);
