@@ -18,6 +18,7 @@ import { ProtocolError, type Party, type ProtocolErrorCode } from '../protocol/m
 import type { Envelope } from '../transcript/statement.ts';
 import { serviceDefinition } from './proto.ts';
 import type { TlsFilesProvider } from './tls-reload.ts';
+import { injectTrace, withServerSpan } from '../common/tracing.ts';
 
 export type ServiceName = 'Broker' | 'Media' | 'Advertiser';
 
@@ -161,26 +162,29 @@ export function addService(server: grpc.Server, service: ServiceName, handlers: 
       return caller;
     };
     const ctx = { service, method };
+    // Each call runs in a server span continued from the caller's trace context (tracing.ts; no-op when off).
+    const traced = <T>(call: { metadata: grpc.Metadata }, run: () => Promise<T>): Promise<T> =>
+      withServerSpan((k) => { const v = call.metadata.get(k)[0]; return v === undefined ? undefined : String(v); }, `${service}/${method}`, run);
     if (!md.requestStream && !md.responseStream) {
       impl[method] = (call: grpc.ServerUnaryCall<Envelope, Envelope>, cb: grpc.sendUnaryData<Envelope>) => {
-        (async () => handler(identify(call), [toEnvelope(call.request)]))().then(
+        traced(call, async () => handler(identify(call), [toEnvelope(call.request)])).then(
           (out) => cb(null, out[0]!),
           (err) => cb(toServiceError(err, opts.log, ctx) as grpc.ServiceError),
         );
       };
     } else if (md.requestStream && !md.responseStream) {
       impl[method] = (call: grpc.ServerReadableStream<Envelope, Envelope>, cb: grpc.sendUnaryData<Envelope>) => {
-        (async () => {
+        traced(call, async () => {
           const caller = identify(call);
           return handler(caller, await collect(call, opts.maxCallBytes, `${service}.${method}`));
-        })().then(
+        }).then(
           (out) => cb(null, out[0]!),
           (err) => cb(toServiceError(err, opts.log, ctx) as grpc.ServiceError),
         );
       };
     } else {
       impl[method] = (call: grpc.ServerWritableStream<Envelope, Envelope> | grpc.ServerDuplexStream<Envelope, Envelope>) => {
-        (async () => {
+        traced(call, async () => {
           const caller = identify(call);
           const request = md.requestStream
             ? await collect(call as grpc.ServerDuplexStream<Envelope, Envelope>, opts.maxCallBytes, `${service}.${method}`)
@@ -190,7 +194,7 @@ export function addService(server: grpc.Server, service: ServiceName, handlers: 
             if (!call.write(e)) await new Promise((r) => call.once('drain', r));
           }
           call.end();
-        })().catch((err) => {
+        }).catch((err) => {
           // 'error' (not destroy) makes grpc-js send this status to the caller at once.
           const s = toServiceError(err, opts.log, ctx);
           call.emit('error', Object.assign(new Error(s.details), { code: s.code, details: s.details }));
@@ -274,6 +278,7 @@ export class PeerClient {
     if (!md) throw new Error(`unknown method ${this.service}.${method}`);
     const metadata = new grpc.Metadata();
     if (this.opts.transport.kind === 'plaintext') metadata.set('x-cleanroom-dev-party', this.opts.self);
+    injectTrace((k, v) => metadata.set(k, v));
     const deadline = Date.now() + deadlineMs;
     const path = md.path;
     const c = this.client;

@@ -21,6 +21,7 @@ export interface NodeConfig {
   transcriptDir: string;
   pkiDir: string;
   tlsReloadSeconds: number;
+  otlpEndpoint: string | undefined;
   devPlaintext: boolean;
   logLevel: string;
   deadlineMs: number;
@@ -87,6 +88,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'CLEANROOM_TRANSCRIPT_DIR', key: 'transcriptDir', parties: ALL, doc: 'signed transcripts: <dir>/<sessionId>/<party>.jsonl', def: () => 'out/transcripts', parse: path },
   { env: 'CLEANROOM_PKI_DIR', key: 'pkiDir', parties: ALL, doc: 'certificates, TLS key, Ed25519 signing key, trust bundle (scripts/gen-pki.ts)', def: () => '.pki', parse: path },
   { env: 'CLEANROOM_TLS_RELOAD_SECONDS', key: 'tlsReloadSeconds', parties: ALL, doc: 'how often the TLS certificate, key and CA files are re-read; a consistent rotated set is used for new connections without a restart (0 = never)', def: () => '60', parse: int(0, 86_400) },
+  { env: 'CLEANROOM_OTLP_ENDPOINT', key: 'otlpEndpoint', parties: ALL, doc: 'OpenTelemetry tracing: OTLP/HTTP base URL of a collector, e.g. http://otel-collector:4318 (spans go to /v1/traces); unset = tracing off', def: () => undefined, parse: (r) => { let u: URL; try { u = new URL(r); } catch { throw new Bad(`expected an http(s) URL, got '${r}'`); } if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Bad(`expected an http(s) URL, got '${r}'`); return r; } },
   { env: 'CLEANROOM_DEV_PLAINTEXT', key: 'devPlaintext', parties: ALL, doc: 'DEVELOPMENT ONLY: gRPC without TLS (logged loudly)', def: () => '0', parse: bool },
   { env: 'CLEANROOM_LOG_LEVEL', key: 'logLevel', parties: ALL, doc: 'pino log level', def: () => 'info', parse: (r) => { if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(r)) throw new Bad(`expected a pino level, got '${r}'`); return r; } },
   { env: 'CLEANROOM_DEADLINE_MS', key: 'deadlineMs', parties: ALL, doc: 'deadline of every peer RPC; a silent peer fails the session after this long', def: () => '120000', parse: int(1000, 3_600_000) },

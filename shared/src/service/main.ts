@@ -11,6 +11,7 @@ import { buildAdmin, listen, type AdminApp, type AdminOptions } from './admin.ts
 import type { Party } from '../protocol/messages.ts';
 import { nodeMetrics } from './metrics.ts';
 import { NodeHealth } from './health.ts';
+import { initTracing, shutdownTracing } from '../common/tracing.ts';
 
 export interface Boot {
   config: Readonly<NodeConfig>;
@@ -36,6 +37,7 @@ export function boot(party: Party): Boot {
   }
   const log = createLogger(party, config.logLevel);
   nodeMetrics.init(party);
+  if (initTracing(party, { endpoint: config.otlpEndpoint })) log.info({ otlp: config.otlpEndpoint }, 'tracing on: spans exported by OTLP/HTTP');
   let identity: NodeIdentity;
   try {
     identity = loadIdentity(party, config.pkiDir, config.devPlaintext, { reloadMs: config.tlsReloadSeconds * 1000, log: log.child({ component: 'tls' }) });
@@ -89,7 +91,7 @@ export async function startGrpc(b: Boot, service: ServiceName, handlers: Record<
     server.tryShutdown(() => undefined);
     app.close().finally(() => {
       b.health.close();
-      process.exit(0);
+      void shutdownTracing().finally(() => process.exit(0));
     });
   };
   process.on('SIGINT', () => shutdown('SIGINT'));

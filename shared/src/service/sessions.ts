@@ -7,6 +7,7 @@
 import { ProtocolError, type Party } from '../protocol/messages.ts';
 import { openEnvelope, type Envelope } from '../transcript/statement.ts';
 import { nodeMetrics } from './metrics.ts';
+import { endSessionTrace, phaseTrace, startSessionTrace, type SessionTrace } from '../common/tracing.ts';
 
 /** "CODE: message" for a ProtocolError, "INTERNAL: message" for anything else. */
 export function describeError(err: unknown): string {
@@ -33,6 +34,8 @@ export interface SessionRecord<S> {
   bytes?: () => { sent: Record<string, number>; received: Record<string, number> };
   /** Where the current phase started (wall ms, CPU µs). */
   mark: { wall: number; cpu: number };
+  /** OpenTelemetry spans of the session and its phase (tracing on only). */
+  trace?: SessionTrace | undefined;
 }
 
 function cpuMicros(): number {
@@ -61,6 +64,7 @@ export class SessionRegistry<S> {
     };
     this.sessions.set(sessionId, rec);
     nodeMetrics.sessionStarted(kind);
+    rec.trace = startSessionTrace(sessionId, kind, phase);
     return rec;
   }
 
@@ -76,6 +80,7 @@ export class SessionRegistry<S> {
     if (phase && phase !== rec.phase) {
       this.closePhase(rec);
       rec.phase = phase;
+      phaseTrace(rec.trace, phase);
     }
     rec.updatedAt = new Date().toISOString();
   }
@@ -97,6 +102,8 @@ export class SessionRegistry<S> {
     rec.error = error;
     this.touch(rec, status === 'failed' ? 'failed' : 'done');
     this.closePhase(rec);
+    endSessionTrace(rec.trace, status, error);
+    rec.trace = undefined;
   }
 
   /**
