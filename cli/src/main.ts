@@ -8,7 +8,7 @@
  *   cleanroom session result ID [--admin URL]
  *   cleanroom audit verify [--trust FILE] PATH...
  *   cleanroom audit show PATH...
- *   cleanroom report insight RESULT.json [--out FILE]
+ *   cleanroom report insight RESULT.json|--session ID [--admin URL] [--out FILE]
  *   cleanroom report audit PATH... [--trust FILE] [--out FILE]
  *
  * Exit codes: 0 success, 1 failure (or a verification that does not hold), 2 usage or
@@ -34,7 +34,7 @@ usage:
   cleanroom session result ID [--admin URL]
   cleanroom audit verify [--trust out/demo/pki/trust-bundle.json] PATH...
   cleanroom audit show PATH...
-  cleanroom report insight RESULT.json [--out report-insight.html]
+  cleanroom report insight RESULT.json|--session ID [--admin http://127.0.0.1:8081] [--out report-insight.html]
   cleanroom report audit PATH... [--trust out/demo/pki/trust-bundle.json] [--out report-audit.html]
 
 The admin token, when the node requires one, is read from CLEANROOM_ADMIN_TOKEN.

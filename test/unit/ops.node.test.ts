@@ -16,7 +16,8 @@ import { checkHealth } from '@cleanroom/shared/service/health.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/crypto/group.ts';
 import { buildAdmin } from '@cleanroom/shared/service/admin.ts';
 import type { Party } from '@cleanroom/shared/protocol/messages.ts';
-import { startCluster, type Cluster } from '../../cli/src/cluster.ts';
+import { ROOT, startCluster, type Cluster } from '../../cli/src/cluster.ts';
+import { spawnSync } from 'node:child_process';
 
 /** Prometheus text format → samples (name, labels, value); comments skipped. */
 function parseProm(text: string): { name: string; labels: Record<string, string>; value: number }[] {
@@ -126,6 +127,22 @@ describe('operations: metrics and gRPC health on real node processes', () => {
     expect(b.find((s) => s.name === 'cleanroom_universe_epoch_info')?.labels.epoch).toBe(mr.universe.epoch);
     // the broker's universe sync is on the wire too (round UNIVERSE, received from media)
     expect(sum(b, 'cleanroom_session_bytes_total', { direction: 'received', peer: 'media', round: 'UNIVERSE' })).toBeGreaterThan(br.universe.tokens * TOKEN_BYTES);
+  });
+
+  it('cleanroom report insight --session fetches the result from the advertiser\'s admin API', async () => {
+    const a = c.nodes.advertiser.admin;
+    const sessions = await a.request<{ sessionId: string; status: string }[]>('GET', '/v1/sessions');
+    const done = sessions.find((s) => s.status === 'completed')!;
+    const file = join(out, 'insight.html');
+    const r = spawnSync(process.execPath, [join(ROOT, 'cli/src/main.ts'), 'report', 'insight', '--session', done.sessionId, '--admin', a.base, '--out', file], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const html = readFileSync(file, 'utf8');
+    expect(html).toContain(done.sessionId);
+    expect(html).toContain('Outcome: <strong>COMPLETED</strong>');
+    const missing = spawnSync(process.execPath, [join(ROOT, 'cli/src/main.ts'), 'report', 'insight', '--session', 'no-such-session', '--admin', a.base], { encoding: 'utf8' });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/404 unknown session no-such-session/);
   });
 
   it('grpc.health.v1: SERVING on each peer port behind mutual TLS and on the plaintext health port', async () => {

@@ -1,15 +1,16 @@
 /**
- * `cleanroom report insight <result.json> [--out FILE]` and
+ * `cleanroom report insight <result.json>|--session ID [--admin URL] [--out FILE]` and
  * `cleanroom report audit <transcripts dir>… [--trust FILE] [--out FILE]`: write the HTML
  * reports (insight.ts, audit.ts) to FILE (default: report-insight.html /
  * report-audit.html in the current directory) and print the path. Exit 0 when written;
  * for `audit`, 1 when a session does not verify (the page is still written); 2 for usage
- * errors (missing or unreadable input).
+ * errors (missing or unreadable input); with --session, an admin API error exits 1.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
 import { parseArgs, strFlag, UsageError } from '../args.ts';
+import { AdminClient } from '../admin-client.ts';
 import { collectAudit, renderAuditHtml } from './audit.ts';
 import { readInsight, renderInsightHtml, ReportInputError } from './insight.ts';
 
@@ -19,24 +20,36 @@ function write(out: string, html: string): void {
   process.stdout.write(`${out}\n`);
 }
 
-export function report(argv: string[]): number {
+export async function report(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'insight') {
-    const p = parseArgs(rest, { out: 'string' });
+    const p = parseArgs(rest, { out: 'string', session: 'string', admin: 'string' });
     const file = p.positionals[0];
-    if (!file || p.positionals.length > 1) throw new UsageError('report insight needs exactly one result JSON file');
-    if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
     let doc: unknown;
-    try {
-      doc = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (err) {
-      throw new UsageError(`${file}: not JSON (${(err as Error).message})`);
+    let source: string;
+    if (p.flags.session !== undefined) {
+      // straight from the advertiser node's admin API (token from CLEANROOM_ADMIN_TOKEN)
+      if (file) throw new UsageError('report insight takes a result file or --session ID, not both');
+      const id = strFlag(p, 'session', '');
+      if (!/^[A-Za-z0-9._-]{1,80}$/.test(id)) throw new UsageError(`--session: expected a session id, got '${id}'`);
+      const client = new AdminClient(strFlag(p, 'admin', 'http://127.0.0.1:8081'), process.env.CLEANROOM_ADMIN_TOKEN);
+      doc = await client.request('GET', `/v1/sessions/${id}/result`);
+      source = `session ${id}`;
+    } else {
+      if (!file || p.positionals.length > 1) throw new UsageError('report insight needs exactly one result JSON file (or --session ID)');
+      if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
+      try {
+        doc = JSON.parse(readFileSync(file, 'utf8'));
+      } catch (err) {
+        throw new UsageError(`${file}: not JSON (${(err as Error).message})`);
+      }
+      source = file;
     }
     let html: string;
     try {
       html = renderInsightHtml(readInsight(doc));
     } catch (err) {
-      if (err instanceof ReportInputError) throw new UsageError(`${file}: ${err.message}`);
+      if (err instanceof ReportInputError) throw new UsageError(`${source}: ${err.message}`);
       throw err;
     }
     write(resolve(strFlag(p, 'out', 'report-insight.html')), html);
