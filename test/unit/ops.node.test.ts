@@ -97,8 +97,8 @@ describe('operations: metrics and gRPC health on real node processes', () => {
       for (const ph of phases) {
         const count = sum(samples, 'cleanroom_session_phase_seconds_count', { phase: ph });
         expect(count, `${p} phase ${ph}`).toBeGreaterThanOrEqual(views.filter((v) => v.metrics.phases[ph]).length);
-        const ms = views.reduce((acc, v) => acc + (v.metrics.phases[ph]?.wallMs ?? 0), 0); // rounded per view
-        expect(Math.abs(sum(samples, 'cleanroom_session_phase_seconds_sum', { phase: ph }) * 1000 - ms), `${p} phase ${ph}`).toBeLessThanOrEqual(1);
+        const ms = views.reduce((acc, v) => acc + (v.metrics.phases[ph]?.wallMs ?? 0), 0); // each view rounds to whole ms
+        expect(Math.abs(sum(samples, 'cleanroom_session_phase_seconds_sum', { phase: ph }) * 1000 - ms), `${p} phase ${ph}`).toBeLessThanOrEqual(views.length * 0.5 + 1e-6);
       }
     }
 
