@@ -48,8 +48,8 @@ say('starting the three nodes (gRPC, mutual TLS, loopback); media prepares its u
 const tStart = performance.now();
 const cluster = await startCluster({ outDir: out, worldDir, readyTimeoutMs: 3_600_000 });
 try {
-  const ready = await cluster.nodes.media.admin.request<{ universe: { users: number; reused: boolean; preparedSeconds: number; computed: number; epoch: string } }>('GET', '/readyz');
-  const brokerReady = await cluster.nodes.broker.admin.request<{ universe: { tokens: number } }>('GET', '/readyz');
+  const ready = await cluster.nodes.media.admin.request<{ universe: { users: number; reused: boolean; preparedSeconds: number; computed: number; epoch: string; publication: { encryptSeconds: number; ciphertexts: number; reused: boolean } } }>('GET', '/readyz');
+  const brokerReady = await cluster.nodes.broker.admin.request<{ universe: { users: number; ciphertexts: number; bytesOnDisk: number; syncSeconds: number | null } }>('GET', '/readyz');
   const startupSeconds = (performance.now() - tStart) / 1000;
   say(`  universe: ${ready.universe.users.toLocaleString('en')} consented users, ${ready.universe.reused ? 'reused (run without --reuse-universe to time preparation)' : `prepared in ${ready.universe.preparedSeconds.toFixed(1)} s`}`);
 
@@ -84,12 +84,17 @@ try {
       universe, consentedUsers: ready.universe.users, seedCount: result.seeds.valid, decoyRatio: 9, paddedCount: result.matches.paddedSize,
       attributes: 64, audienceSize: audience, transport: 'gRPC + mutual TLS, loopback',
     },
-    universePreparation: { seconds: ready.universe.reused ? null : Number(ready.universe.preparedSeconds.toFixed(2)), tokensComputed: ready.universe.computed, usersPerSecond: ready.universe.reused ? null : Math.round(ready.universe.users / ready.universe.preparedSeconds), brokerTableTokens: brokerReady.universe.tokens },
+    universePreparation: { seconds: ready.universe.reused ? null : Number(ready.universe.preparedSeconds.toFixed(2)), tokensComputed: ready.universe.computed, usersPerSecond: ready.universe.reused ? null : Math.round(ready.universe.users / ready.universe.preparedSeconds) },
+    publication: {
+      encryptSeconds: ready.universe.publication.reused ? null : ready.universe.publication.encryptSeconds, ciphertexts: ready.universe.publication.ciphertexts,
+      brokerUsers: brokerReady.universe.users, brokerBytesOnDisk: brokerReady.universe.bytesOnDisk, brokerBytesPerUser: Math.round(brokerReady.universe.bytesOnDisk / brokerReady.universe.users),
+      brokerSyncSeconds: brokerReady.universe.syncSeconds,
+    },
     worldGenerationSeconds: generated ? Number(genSeconds.toFixed(2)) : null,
     clusterStartupSeconds: Number(startupSeconds.toFixed(2)),
     session: {
       id: sessionId, seconds: Number(sessionSeconds.toFixed(2)), outcome: result.outcome,
-      realMatches: result.matches.real, paddedMatches: result.matches.padded, audienceSize: result.lookalike.audienceSize,
+      realMatches: result.matches.real, audienceSize: result.lookalike.audienceSize,
       quality: Number(result.lookalike.quality.toFixed(3)), lift: Number(lift.toFixed(3)),
     },
     parties,
@@ -100,13 +105,14 @@ try {
   const mb = (b: number) => (b / 1e6).toFixed(2);
   say('');
   say(`universe preparation (media, offline, once per epoch): ${results.universePreparation.seconds ?? 'reused'} s for ${ready.universe.users.toLocaleString('en')} users${results.universePreparation.usersPerSecond ? ` (${results.universePreparation.usersPerSecond.toLocaleString('en')} users/s)` : ''}`);
-  say(`session: ${results.session.seconds} s end to end; n = ${result.seeds.valid} seeds, padded ${result.matches.paddedSize}, real matches ${result.matches.real}, padded matches ${result.matches.padded}, audience ${audience}, lift ${lift.toFixed(2)}`);
+  say(`publication: media encrypted ${results.publication.ciphertexts.toLocaleString('en')} ciphertexts in ${results.publication.encryptSeconds ?? 'reused'} s; the broker holds ${mb(results.publication.brokerBytesOnDisk)} MB (${results.publication.brokerBytesPerUser} B per user), synced in ${results.publication.brokerSyncSeconds ?? '—'} s`);
+  say(`session: ${results.session.seconds} s end to end; n = ${result.seeds.valid} seeds, padded ${result.matches.paddedSize}, real matches ${result.matches.real}, audience ${audience}, lift ${lift.toFixed(2)}`);
   say('');
   say('phase wall = time the session spent in that phase at that node (includes waiting for peers); cpu = the node process, all threads');
   say('party       phase        wall ms   cpu ms   sent MB');
   for (const [party, v] of Object.entries(parties)) {
     for (const [phase, x] of Object.entries<any>(v.phases)) {
-      const round = { open: 'OPEN', blind: 'BLIND', tokens: 'TOKENS', encrypt: 'ENCRYPT', aggregate: 'AGGREGATE', lookalike: 'LOOKALIKE' }[phase as string];
+      const round = { open: 'OPEN', blind: 'BLIND', tokens: 'TOKENS', aggregate: 'AGGREGATE', lookalike: 'LOOKALIKE' }[phase as string];
       const sent = round ? (v.bytesSent[round] ?? 0) : 0;
       say(`${party.padEnd(11)} ${phase.padEnd(12)} ${String(x.wallMs).padStart(7)}  ${String(x.cpuMs).padStart(7)}  ${round ? mb(sent).padStart(8) : '       -'}`);
     }

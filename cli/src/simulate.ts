@@ -86,7 +86,7 @@ export async function simulate(o: SimulateOptions): Promise<number> {
     say(`outcome            ${doc.outcome} in ${doc.seconds} s (whole run ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     say(`seeds              ${result.seeds.valid} valid of ${result.seeds.rows} rows (${result.seeds.rejected} rejected, ${result.seeds.duplicates} duplicates, ${result.seeds.notConsented} without consent)`);
     say(`padded set         ${result.matches.paddedSize} (decoy ratio ≥ ${o.decoyRatio})`);
-    say(`matches            ${result.matches.real} real (noised), ${result.matches.padded} as media saw them (real + decoys)`);
+    say(`matches            ${result.matches.real} real (noised); media received no list of users`);
     if (doc.lookalike) {
       say(`look-alike         ${doc.lookalike.audienceId}: ${doc.lookalike.audienceSize} users, quality ${doc.lookalike.quality.toFixed(2)}, lift on the planted propensity ${doc.lookalike.lift.toFixed(2)}`);
       const top = [...result.insight].sort((x: any, y: any) => y.share / Math.max(1e-9, y.universeShare) - x.share / Math.max(1e-9, x.universeShare)).slice(0, 5);

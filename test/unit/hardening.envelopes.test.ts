@@ -14,6 +14,7 @@
  *       through the media node's handler; a misaddressed envelope → 'misaddressed'. A refused
  *       envelope neither consumes a sequence number nor lands in the transcript.
  */
+import { testPublication } from '@cleanroom/shared/testing/publication.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -251,22 +252,23 @@ describe('H10 signatures, types, replays and addressing', () => {
     expect(refusal(() => media.open(envelope, 'broker', ['BLIND'], BlindedBatchCodec)).failure).toBe('misaddressed');
     // another session or another round
     expect(refusal(() => media.open(genuine({ sessionId: 's-other' }).envelope, 'broker', ['BLIND'], BlindedBatchCodec)).failure).toBe('wrong-session');
-    expect(refusal(() => media.open(genuine({ round: 'ENCRYPT' }).envelope, 'broker', ['BLIND'], BlindedBatchCodec)).failure).toBe('wrong-round');
+    expect(refusal(() => media.open(genuine({ round: 'AGGREGATE' }).envelope, 'broker', ['BLIND'], BlindedBatchCodec)).failure).toBe('wrong-round');
     // and none of these consumed the link's sequence number
     media.open(genuine().envelope, 'broker', ['BLIND'], BlindedBatchCodec);
   });
 
   it('H10 replays through the media node: PrepareSession again → ALREADY_EXISTS; an Evaluate again → replay (ALREADY_EXISTS), evaluated once', async () => {
     const universe = tinyUniverse(10);
+    const publication = await testPublication(universe);
     const node = new MediaNode({
-      identity: id.media, universe, stateDir: tempDir('state'), transcriptDir: tempDir('tx'), deadlineMs: 600_000,
+      identity: id.media, universe, publication, stateDir: tempDir('state'), transcriptDir: tempDir('tx'), deadlineMs: 600_000,
       maxPaddedCount: 1_000_000, evalThreads: 1, log: silentLog,
     });
     try {
       const peer = inMemoryPeer('Media', 'broker', () => node.handlers());
       let prepare: Envelope | undefined;
       const recording = { call: (m: string, req: Envelope[], d?: number) => ((prepare ??= req[0]), peer.call(m, req, d)) };
-      const ch = await openMediaSession(id.broker, recording, 4);
+      const ch = await openMediaSession(id.broker, recording, 4, 4, publication.version);
       const again = await peer.call('PrepareSession', [prepare!]).then(() => undefined, (e: unknown) => e);
       expect(again).toBeInstanceOf(ProtocolError);
       expect((again as ProtocolError).code).toBe('ALREADY_EXISTS');

@@ -24,7 +24,8 @@ import type { Party, PrepareSession } from '@cleanroom/shared/protocol/messages.
 import { loadIdentity, type NodeIdentity } from '@cleanroom/shared/service/identity.ts';
 import { addService, bindServer, createServer, PeerClient, type Handler } from '@cleanroom/shared/rpc/grpc.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
-import { BlindedBatchCodec, PrepareSessionCodec, SessionKeysCodec } from '@cleanroom/shared/rpc/codec.ts';
+import { BlindedBatchCodec, PrepareSessionCodec, SessionReadyCodec } from '@cleanroom/shared/rpc/codec.ts';
+import { testPublication } from '@cleanroom/shared/testing/publication.ts';
 import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
 import type { Envelope } from '@cleanroom/shared/transcript/statement.ts';
 
@@ -90,24 +91,28 @@ function expectCount(got: number, want: number): void {
 }
 
 /** What the broker sends media at OPEN, with the given padded size and evaluation quota. */
-export function prepareRequest(paddedCount: number, evaluationQuota = paddedCount): PrepareSession {
+export function prepareRequest(paddedCount: number, evaluationQuota = paddedCount, universeVersion = ''): PrepareSession {
   return {
     idType: 'phone',
     paddedCount,
     audienceSize: 10,
     policy: { decoyRatio: 9, minCohort: 50, noiseScale: 0, sizeBuckets: [...DEFAULT_SIZE_BUCKETS], evaluationQuota },
     resultKey: new Uint8Array(randomBytes(32)),
+    universeVersion,
   };
 }
 
+/** The publication version of the media node serveMedia started last (what a broker would hold). */
+let servedVersion = '';
+
 /**
  * The broker's side of one media session: PrepareSession sent (and media's signed
- * SessionKeys opened), then `evaluate` seals one Evaluate request of contiguous chunks.
+ * SessionReady opened), then `evaluate` seals one Evaluate request of contiguous chunks.
  */
-export async function openMediaSession(broker: NodeIdentity, media: Peer, paddedCount: number, evaluationQuota = paddedCount): Promise<SessionChannel> {
+export async function openMediaSession(broker: NodeIdentity, media: Peer, paddedCount: number, evaluationQuota = paddedCount, universeVersion = servedVersion): Promise<SessionChannel> {
   const ch = new SessionChannel(broker, randomUUID());
-  const keys = await media.call('PrepareSession', [ch.seal('media', 'OPEN', PrepareSessionCodec, prepareRequest(paddedCount, evaluationQuota))]);
-  ch.openChunks(keys, 'media', ['OPEN'], SessionKeysCodec);
+  const keys = await media.call('PrepareSession', [ch.seal('media', 'OPEN', PrepareSessionCodec, prepareRequest(paddedCount, evaluationQuota, universeVersion))]);
+  ch.openChunks(keys, 'media', ['OPEN'], SessionReadyCodec);
   return ch;
 }
 
@@ -164,8 +169,10 @@ export interface ServedMedia {
 /** The real MediaNode handlers behind createServer/addService/bindServer, mTLS on 127.0.0.1. */
 export async function serveMedia(pki: Pki, opts: { maxMessageBytes: number; universe?: PreparedUniverse }): Promise<ServedMedia> {
   const universe = opts.universe ?? tinyUniverse();
+  const publication = await testPublication(universe);
+  servedVersion = publication.version;
   const node = new MediaNode({
-    identity: pki.id.media, universe, stateDir: tempDir('state'), transcriptDir: tempDir('tx'),
+    identity: pki.id.media, universe, publication, stateDir: tempDir('state'), transcriptDir: tempDir('tx'),
     deadlineMs: 600_000, maxPaddedCount: 1_000_000, evalThreads: 1, log: silentLog,
   });
   const calls: Record<string, number> = {};

@@ -13,6 +13,7 @@
  *       are media's own universe tokens.
  * The same cases over real gRPC with mutual TLS are in hardening.points-grpc.test.ts.
  */
+import { testPublication } from '@cleanroom/shared/testing/publication.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { MediaRole } from '@cleanroom/shared/protocol/media.ts';
@@ -50,8 +51,9 @@ async function refusal(p: Promise<unknown>): Promise<ProtocolError> {
 }
 
 async function preparedRole(universe: PreparedUniverse, paddedCount: number, quota = paddedCount, threads = 1): Promise<MediaRole> {
-  const role = new MediaRole({ universe, maxPaddedCount: 1_000_000, threads });
-  await role.prepare(prepareRequest(paddedCount, quota));
+  const publication = await testPublication(universe);
+  const role = new MediaRole({ universe, publication, maxPaddedCount: 1_000_000, threads });
+  role.prepare(prepareRequest(paddedCount, quota, publication.version));
   return role;
 }
 
@@ -156,8 +158,9 @@ describe('H3: the evaluation quota', () => {
   });
 
   it('H3 a quota above the padded size is refused at OPEN', async () => {
-    const role = new MediaRole({ universe, maxPaddedCount: 1_000_000, threads: 1 });
-    const err = await refusal(role.prepare(prepareRequest(10, 11)));
+    const publication = await testPublication(universe);
+    const role = new MediaRole({ universe, publication, maxPaddedCount: 1_000_000, threads: 1 });
+    const err = await refusal((async () => role.prepare(prepareRequest(10, 11, publication.version)))());
     expect(err.code).toBe('INVALID_ARGUMENT');
   });
 });

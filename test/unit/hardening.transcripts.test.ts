@@ -38,13 +38,13 @@ async function runSession(w: World): Promise<{ dir: string; sessionId: string }>
   const transcriptDir = tempDir('tx');
   let advertiser!: AdvertiserNode;
   const media = new MediaNode({
-    identity: w.identities.media, universe: w.universe, stateDir: tempDir('state'), transcriptDir, deadlineMs: 120_000,
+    identity: w.identities.media, universe: w.universe, publication: w.publication, stateDir: tempDir('state'), transcriptDir, deadlineMs: 120_000,
     maxPaddedCount: 1_000_000, evalThreads: 1, log: silentLog,
   });
   const broker = new BrokerNode({
     identity: w.identities.broker, media: inMemoryPeer('Media', 'broker', () => media.handlers()),
     advertiser: inMemoryPeer('Advertiser', 'broker', () => advertiser.handlers()),
-    policy: { ...DEFAULT_BROKER_POLICY, minCohort: 10, noiseScale: 0 }, transcriptDir, deadlineMs: 120_000, log: silentLog,
+    policy: { ...DEFAULT_BROKER_POLICY, minCohort: 10, noiseScale: 0 }, stateDir: tempDir('broker-state'), transcriptDir, deadlineMs: 120_000, log: silentLog,
   });
   advertiser = new AdvertiserNode({
     identity: w.identities.advertiser, broker: inMemoryPeer('Broker', 'advertiser', () => broker.handlers()),
@@ -52,7 +52,8 @@ async function runSession(w: World): Promise<{ dir: string; sessionId: string }>
   });
   try {
     await broker.syncUniverse();
-    const { sessionId, done } = advertiser.start({ audienceSize: 100, minCohort: 10 });
+    // decoy ratio 49: a padded set above 16,384 elements, so media's BLIND reply is chunked
+    const { sessionId, done } = advertiser.start({ audienceSize: 100, minCohort: 10, decoyRatio: 49 });
     const rec = await done;
     if (rec.status !== 'completed') throw new Error(`expected the fixture session to complete, got ${rec.status}: ${rec.error}`);
     return { dir: join(transcriptDir, sessionId), sessionId };
@@ -168,8 +169,8 @@ describe('tampered transcripts of a real session', () => {
 
   it('H7 two chunks of one message reordered and re-chained → the sequence check fails at the first moved entry', () => {
     const f = copies();
-    // media's SessionKeys: several chunks, sent in a row
-    const L = lineOf(f.media, (e) => e.direction === 'sent' && e.statement!.round === 'OPEN' && e.statement!.chunk === 0);
+    // media's evaluated BLIND batch: several chunks, sent in a row
+    const L = lineOf(f.media, (e) => e.direction === 'sent' && e.statement!.round === 'BLIND' && e.statement!.chunk === 0);
     const es = entries(f.media);
     expect(es[L]!.statement!.chunk).toBe(1);
     [es[L - 1], es[L]] = [es[L]!, es[L - 1]!];

@@ -102,31 +102,36 @@ describe('operations: metrics and gRPC health on real node processes', () => {
       }
     }
 
-    // media: one OPRF evaluation per padded element, ciphertexts and one decryption per its own view
+    // media: one OPRF evaluation per padded element of each session (its own view)
     const m = (await scrape('media')).samples;
     const mv = await c.nodes.media.admin.request<any>('GET', `/v1/sessions/${sessionId}`);
     const mvSmall = await c.nodes.media.admin.request<any>('GET', `/v1/sessions/${small.sessionId}`);
     expect(mv.progress.evaluated).toBeGreaterThan(0);
     expect(sum(m, 'cleanroom_oprf_evaluations_total')).toBe(mv.progress.evaluated + (mvSmall.progress.evaluated ?? 0));
-    expect(mv.progress.ciphertexts).toBeGreaterThan(0);
-    expect(sum(m, 'cleanroom_bfv_ciphertexts_total', { op: 'encrypt' })).toBe(mv.progress.ciphertexts);
+    // BFV: media encrypted its publication once (its readiness says how many ciphertexts) and
+    // decrypted one profile (the completed session; the too-small one released none)
+    const mr = await c.nodes.media.admin.request<any>('GET', '/readyz');
+    expect(mr.universe.publication.ciphertexts).toBeGreaterThan(0);
+    expect(sum(m, 'cleanroom_bfv_ciphertexts_total', { op: 'encrypt' })).toBe(mr.universe.publication.reused ? 0 : mr.universe.publication.ciphertexts);
     expect(sum(m, 'cleanroom_bfv_ciphertexts_total', { op: 'decrypt' })).toBe(1);
-    // the broker aggregated exactly the ciphertexts media sent; the advertiser did no BFV work
-    expect(sum((await scrape('broker')).samples, 'cleanroom_bfv_ciphertexts_total', { op: 'aggregate' })).toBe(mv.progress.ciphertexts);
+    // the broker aggregated only ciphertexts holding the completed session's real matches; the advertiser did no BFV work
+    const bv = await c.nodes.broker.admin.request<any>('GET', `/v1/sessions/${sessionId}`);
+    const aggregated = sum((await scrape('broker')).samples, 'cleanroom_bfv_ciphertexts_total', { op: 'aggregate' });
+    expect(aggregated).toBeGreaterThan(0);
+    expect(aggregated).toBeLessThanOrEqual(Math.min(bv.progress.realMatches, mr.universe.publication.ciphertexts));
     expect(sum((await scrape('advertiser')).samples, 'cleanroom_bfv_ciphertexts_total')).toBe(0);
 
     // universe: size and epoch as media's and the broker's readiness report them
-    const mr = await c.nodes.media.admin.request<any>('GET', '/readyz');
     expect(sum(m, 'cleanroom_universe_users')).toBe(mr.universe.users);
     expect(m.find((s) => s.name === 'cleanroom_universe_epoch_info')?.labels.epoch).toBe(mr.universe.epoch);
     expect(sum(m, 'cleanroom_universe_preparation_state', { state: 'prepared' })).toBe(1);
     expect(sum(m, 'cleanroom_universe_preparation_rows')).toBe(4000);
     const b = (await scrape('broker')).samples;
     const br = await c.nodes.broker.admin.request<any>('GET', '/readyz');
-    expect(sum(b, 'cleanroom_universe_users')).toBe(br.universe.tokens);
+    expect(sum(b, 'cleanroom_universe_users')).toBe(br.universe.users);
     expect(b.find((s) => s.name === 'cleanroom_universe_epoch_info')?.labels.epoch).toBe(mr.universe.epoch);
     // the broker's universe sync is on the wire too (round UNIVERSE, received from media)
-    expect(sum(b, 'cleanroom_session_bytes_total', { direction: 'received', peer: 'media', round: 'UNIVERSE' })).toBeGreaterThan(br.universe.tokens * TOKEN_BYTES);
+    expect(sum(b, 'cleanroom_session_bytes_total', { direction: 'received', peer: 'media', round: 'UNIVERSE' })).toBeGreaterThan(br.universe.users * TOKEN_BYTES);
   });
 
   it('cleanroom report insight --session fetches the result from the advertiser\'s admin API', async () => {

@@ -41,11 +41,11 @@ beforeAll(async () => {
   const transcriptDir = mkdtempSync(join(tmpdir(), 'cleanroom-report-tx-'));
   const stateDir = mkdtempSync(join(tmpdir(), 'cleanroom-report-state-'));
   let advertiser!: AdvertiserNode;
-  const media = new MediaNode({ identity: w.identities.media, universe: w.universe, stateDir, transcriptDir, deadlineMs: 60_000, maxPaddedCount: 1_000_000, evalThreads: 1, log });
+  const media = new MediaNode({ identity: w.identities.media, universe: w.universe, publication: w.publication, stateDir, transcriptDir, deadlineMs: 60_000, maxPaddedCount: 1_000_000, evalThreads: 1, log });
   const broker = new BrokerNode({
     identity: w.identities.broker, media: inMemoryPeer('Media', 'broker', () => media.handlers()),
     advertiser: inMemoryPeer('Advertiser', 'broker', () => advertiser.handlers()),
-    policy: { ...DEFAULT_BROKER_POLICY, minCohort: 20, noiseScale: 1 }, transcriptDir, deadlineMs: 60_000, log,
+    policy: { ...DEFAULT_BROKER_POLICY, minCohort: 20, noiseScale: 1 }, transcriptDir, stateDir: join(stateDir, 'broker'), deadlineMs: 60_000, log,
   });
   advertiser = new AdvertiserNode({ identity: w.identities.advertiser, broker: inMemoryPeer('Broker', 'advertiser', () => broker.handlers()), crm: w.crm, transcriptDir, deadlineMs: 60_000, log });
   await broker.syncUniverse();

@@ -40,7 +40,7 @@ describe('three nodes over gRPC with mutual TLS', () => {
     expect(s.status).toBe('completed');
     const r = await a.request<any>('GET', `/v1/sessions/${sessionId}/result`);
     expect(r.lookalike.audienceSize).toBe(500);
-    expect(r.matches.padded).toBeGreaterThan(r.matches.real);
+    expect(r.matches.paddedSize).toBeGreaterThan(r.matches.real);
     expect(r.insight).toHaveLength(64);
     expect((await c.nodes.media.admin.request<any>('GET', `/v1/sessions/${sessionId}`)).status).toBe('completed');
     expect((await c.nodes.broker.admin.request<any>('GET', `/v1/sessions/${sessionId}`)).status).toBe('completed');

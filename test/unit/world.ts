@@ -14,12 +14,18 @@ import { SigningKey, makeTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
 import { PreparedUniverse, type UniverseRecord } from '@cleanroom/shared/protocol/universe.ts';
 import { identityFromKeys, type NodeIdentity } from '@cleanroom/shared/service/identity.ts';
 import type { Party } from '@cleanroom/shared/protocol/messages.ts';
+import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
+import type { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
+import { testPublication } from '@cleanroom/shared/testing/publication.ts';
+import { clipContribution } from '@cleanroom/shared/common/attributes.ts';
 
 export interface World {
   dir: string;
   crm: CrmRow[];
   users: UniverseRow[];
   universe: PreparedUniverse;
+  /** Media's publication of the universe (what the broker syncs). */
+  publication: Publication & { bfv: MediaBfv };
   identities: Record<Party, NodeIdentity>;
 }
 
@@ -36,10 +42,10 @@ export async function makeWorld(opts: GenOptions = {}): Promise<World> {
   const keys = { advertiser: SigningKey.generate(), media: SigningKey.generate(), broker: SigningKey.generate() };
   const trust = makeTrustBundle({ advertiser: keys.advertiser.publicKey, media: keys.media.publicKey, broker: keys.broker.publicKey });
   const identities = Object.fromEntries((['advertiser', 'media', 'broker'] as const).map((p) => [p, identityFromKeys(p, keys[p], trust, { kind: 'plaintext' })])) as Record<Party, NodeIdentity>;
-  return { dir, crm, users, universe, identities };
+  return { dir, crm, users, universe, publication: await testPublication(universe), identities };
 }
 
-/** Totals over A's consented purchasers who are consented media users (the cohort media must see). */
+/** Totals over A's consented purchasers who are consented media users (the cohort media must see), each user's contribution clipped as media publishes it. */
 export function expectedTotals(w: World): { totals: number[]; cohort: number; realUserIds: Set<string> } {
   const byPhone = new Map<string, UniverseRow>();
   for (const u of w.users) {
@@ -55,7 +61,7 @@ export function expectedTotals(w: World): { totals: number[]; cohort: number; re
     const u = byPhone.get(n.value);
     if (!u || seen.has(u.userId)) continue;
     seen.add(u.userId);
-    u.vector.forEach((v, j) => (totals[j] += v));
+    clipContribution(u.vector).forEach((v, j) => (totals[j] += v));
   }
   return { totals, cohort: seen.size, realUserIds: seen };
 }

@@ -36,7 +36,8 @@ export interface AdvertiserResult {
   outcome: SessionResult['outcome'];
   reason: string;
   seeds: { rows: number; valid: number; rejected: number; duplicates: number; notConsented: number };
-  matches: { padded: number; paddedSize: number; real: number };
+  /** paddedSize: the bucket media evaluated; real: A's real matches, noised by policy. */
+  matches: { paddedSize: number; real: number };
   lookalike: { audienceId: string; audienceSize: number; quality: number } | null;
   insight: { name: string; total: number; share: number; universeShare: number }[];
   cohortSize: number;
@@ -112,7 +113,7 @@ export class AdvertiserNode {
       const result = role.finish(ch.open(resEnv!, 'broker', ['LOOKALIKE'], SessionResultCodec).value);
       const view = this.view(rec.sessionId, role, result, notConsented);
       this.sessions.finish(rec, result.outcome === 'COMPLETED' ? 'completed' : result.outcome === 'COHORT_TOO_SMALL' ? 'cohort-too-small' : 'failed', view, result.reason || undefined);
-      log.info({ phase: 'done', outcome: result.outcome, realMatches: result.realMatches, paddedMatches: result.paddedMatches }, 'session finished');
+      log.info({ phase: 'done', outcome: result.outcome, realMatches: result.realMatches }, 'session finished');
     } catch (err) {
       const msg = describeError(err);
       log.error({ phase: rec.phase, err: msg }, 'session failed');
@@ -135,7 +136,7 @@ export class AdvertiserNode {
       outcome: r.outcome,
       reason: r.reason,
       seeds: { rows: role.report.rows + notConsented, valid: role.report.valid, rejected: role.report.rejected.length, duplicates: role.report.duplicates, notConsented },
-      matches: { padded: r.paddedMatches, paddedSize: r.paddedCount, real: r.realMatches },
+      matches: { paddedSize: r.paddedCount, real: r.realMatches },
       lookalike: r.lookalike && r.outcome === 'COMPLETED'
         ? { audienceId: r.lookalike.audienceId, audienceSize: r.lookalike.audienceSize, quality: r.lookalike.quality }
         : null,

@@ -1,4 +1,4 @@
-/** Entry point of the broker node (C): sync media's universe table, then serve the advertiser. */
+/** Entry point of the broker node (C): load or sync media's publication, serve the advertiser. */
 import { boot, serve } from '@cleanroom/shared/service/main.ts';
 import { DEFAULT_BROKER_POLICY } from '@cleanroom/shared/protocol/policy.ts';
 import { BrokerNode } from './node.ts';
@@ -11,14 +11,26 @@ const node = new BrokerNode({
   advertiser: b.peer('Advertiser', 'advertiser', b.config.advertiserAddr),
   policy: { ...DEFAULT_BROKER_POLICY, minDecoyRatio: b.config.minDecoyRatio, minCohort: b.config.minCohort, noiseScale: b.config.noiseScale },
   transcriptDir: b.config.transcriptDir,
+  stateDir: b.config.stateDir,
   deadlineMs: b.config.deadlineMs,
   log: b.log,
 });
-nodeMetrics.universe.inUse(() => (node.universe ? { epoch: node.universe.epoch, users: node.universe.table.size } : undefined));
+nodeMetrics.universe.inUse(() => (node.universe ? { epoch: node.universe.epoch, users: node.universe.users } : undefined));
 await serve(b, 'Broker', node.handlers(), {
   sessions: () => node.sessions as never,
-  ready: () => ({ ready: node.universe !== undefined, detail: node.universe ? { universe: { epoch: node.universe.epoch, tokens: node.universe.table.size, syncedAt: node.universe.syncedAt } } : { waitingFor: 'universe table from media' } }),
+  ready: () => ({
+    ready: node.universe !== undefined,
+    detail: node.universe
+      ? { universe: { epoch: node.universe.epoch, version: node.universe.version, users: node.universe.users, ciphertexts: node.universe.ciphertexts.count, bytesOnDisk: node.universe.bytesOnDisk, syncSeconds: node.universe.syncSeconds ?? null, syncedAt: node.universe.syncedAt } }
+      : { waitingFor: 'media\'s publication (universe sync)' },
+  }),
 }, undefined, () => node.close());
+
+try {
+  await node.loadHeld();
+} catch (err) {
+  b.log.warn({ err: (err as Error).message }, 'the publication held on disk cannot be loaded; syncing it again');
+}
 
 // Keep trying to sync until media is up; re-sync periodically to pick up a new epoch.
 async function syncLoop(): Promise<void> {

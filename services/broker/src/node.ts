@@ -1,26 +1,26 @@
 /**
- * The broker node: serves the advertiser, drives media, holds media's universe table.
+ * The broker node: serves the advertiser, drives media, holds media's publication.
  *
- * Per session it runs the BrokerRole: OPEN (settle policy, fetch media's session keys) →
- * BLIND (pad, relay to media, unpad) → TOKENS (match, ask media for the encrypted
- * attributes of real + decoy matches) → AGGREGATE (encrypted cohort profile to media) →
- * LOOKALIKE (media's result relayed to the advertiser). If anything fails, the session is
+ * Per session it runs the BrokerRole: OPEN (settle policy, media accepts on the publication
+ * the broker holds) → BLIND (pad, relay to media, unpad) → TOKENS (match A's tokens in the
+ * published table, aggregate the real matches' ciphertexts itself) → AGGREGATE (one
+ * encrypted cohort profile to media) → LOOKALIKE (media's result relayed to the
+ * advertiser). Media never receives a list of users. If anything fails, the session is
  * failed on both sides (Abort to the other peer) and nothing partial is released.
- * The universe table (tokens only) is synced from media at start and when media's epoch
- * changes.
+ * The publication (tokens, positions, encrypted attributes, public keys) is kept on disk
+ * (universe-store.ts), loaded at start, and re-synced when media publishes a new version.
  */
 import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
-import { BrokerRole, type UniverseTable } from '@cleanroom/shared/protocol/broker.ts';
+import { BrokerRole } from '@cleanroom/shared/protocol/broker.ts';
 import type { BrokerPolicyConfig } from '@cleanroom/shared/protocol/policy.ts';
 import {
-  AbortCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinSessionKeys, LookalikeResultCodec,
-  OpenSessionCodec, PrepareSessionCodec, SessionAcceptedCodec, SessionKeysCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
-  UniverseChunkCodec, UniverseRequestCodec,
+  AbortCodec, AckCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinManifest, LookalikeResultCodec,
+  OpenSessionCodec, PrepareSessionCodec, SessionAcceptedCodec, SessionReadyCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
+  UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec, type UniverseRequest,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
 import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
-import { TokenTable, packTokens } from '@cleanroom/shared/common/token-set.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
@@ -29,6 +29,8 @@ import { randomUUID } from 'node:crypto';
 import { propose, verifyCosignature, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
 import type { Round } from '@cleanroom/shared/protocol/messages.ts';
+import { loadHeld, UniverseDownload, type HeldUniverse } from './universe-store.ts';
+import { BrokerBfv, BfvFormatError } from '@cleanroom/shared/crypto/bfv.ts';
 
 interface State {
   role: BrokerRole;
@@ -41,35 +43,100 @@ export interface BrokerNodeOptions extends NodeCommonOptions {
   media: Peer;
   advertiser: Peer;
   policy: BrokerPolicyConfig;
+  /** Holds the copy of media's publication (tokens, encrypted attributes, public keys). */
+  stateDir: string;
 }
+
+/** Entries per token page and ciphertexts per page of one SyncUniverse call. */
+const TOKEN_PAGE = 262_144;
+const CIPHERTEXT_PAGE = 48;
 
 export class BrokerNode {
   readonly sessions: SessionRegistry<State>;
-  universe: (UniverseTable & { syncedAt: string }) | undefined;
+  universe: HeldUniverse | undefined;
   private readonly o: BrokerNodeOptions;
+  private syncing: Promise<HeldUniverse> | undefined;
 
   constructor(o: BrokerNodeOptions) {
     this.o = o;
     this.sessions = new SessionRegistry<State>(o.deadlineMs, (rec) => this.fail(rec, `no message from a peer for ${o.deadlineMs} ms`, true));
   }
 
-  /** Pulls media's universe table (tokens only, shuffled by media), signed like any message. */
-  async syncUniverse(): Promise<UniverseTable> {
+  /** Loads the publication held on disk from an earlier run, if any (sessions can start at once). */
+  async loadHeld(): Promise<HeldUniverse | undefined> {
+    this.universe ??= await loadHeld(this.o.stateDir);
+    if (this.universe) this.o.log.info({ epoch: this.universe.epoch, version: this.universe.version.slice(0, 12), users: this.universe.users }, 'publication loaded from the state directory');
+    return this.universe;
+  }
+
+  /**
+   * Brings the broker's copy of media's publication up to date: asks for the manifest and,
+   * when media's version differs from the one held, pages through the token tables and the
+   * encrypted attributes (each page one signed request/response on one UNIVERSE transcript).
+   * Concurrent calls share one sync.
+   */
+  syncUniverse(): Promise<HeldUniverse> {
+    this.syncing ??= this.doSync().finally(() => {
+      this.syncing = undefined;
+    });
+    return this.syncing;
+  }
+
+  private async doSync(): Promise<HeldUniverse> {
     const sessionId = `universe-${randomUUID()}`;
     const ch = new SessionChannel(this.o.identity, sessionId, TranscriptWriter.open(this.o.transcriptDir, 'broker', sessionId), this.o.observer);
+    const have = this.universe?.version ?? '';
+    const ask = async (req: Omit<UniverseRequest, 'haveVersion' | 'idType'> & { idType?: UniverseRequest['idType'] }) =>
+      this.o.media.call('SyncUniverse', [ch.seal('media', 'UNIVERSE', UniverseRequestCodec, { haveVersion: have, idType: 'phone', ...req })]);
+    let download: UniverseDownload | undefined;
     try {
-      const resp = await this.o.media.call('SyncUniverse', [ch.seal('media', 'UNIVERSE', UniverseRequestCodec, { haveEpoch: this.universe?.epoch ?? '' })]);
-      const chunks = ch.openChunks(resp, 'media', ['UNIVERSE'], UniverseChunkCodec);
-      const epoch = chunks[0]!.epoch;
-      const tokens = joinBatches(chunks.map((c) => {
-        if (c.epoch !== epoch) throw new ProtocolError('INVALID_ARGUMENT', `universe chunks mix epochs ${epoch} and ${c.epoch}`);
-        return { offset: c.offset, items: c.tokens };
-      }), 'universe table');
-      if (tokens.length !== chunks[0]!.size) throw new ProtocolError('INVALID_ARGUMENT', `universe table announced ${chunks[0]!.size} tokens, got ${tokens.length}`);
-      this.universe = { epoch, table: TokenTable.fromPacked(packTokens(tokens)), syncedAt: new Date().toISOString() };
-      this.o.log.info({ epoch, tokens: tokens.length }, 'universe table synced from media');
-      return this.universe;
+      const manifest = joinManifest(ch.openChunks(await ask({ part: 'MANIFEST', offset: 0, limit: 0 }), 'media', ['UNIVERSE'], UniverseManifestCodec));
+      if (manifest.unchanged && this.universe && manifest.version === this.universe.version) {
+        ch.open((await ask({ part: 'DONE', offset: 0, limit: 0 }))[0]!, 'media', ['UNIVERSE'], AckCodec);
+        return this.universe;
+      }
+      const t0 = performance.now();
+      let bfv: BrokerBfv;
+      try {
+        bfv = await BrokerBfv.fromPublicMaterial(manifest.bfv, manifest.attributeCount);
+      } catch (err) {
+        if (err instanceof BfvFormatError || err instanceof RangeError) throw new ProtocolError('INVALID_ARGUMENT', `publication keys: ${err.message}`);
+        throw err;
+      }
+      download = new UniverseDownload(this.o.stateDir, manifest, bfv);
+      for (const { idType, tokens } of manifest.idTypes) {
+        while (download.tokensHeld(idType) < tokens) {
+          const before = download.tokensHeld(idType);
+          for (const page of ch.openChunks(await ask({ part: 'TOKENS', idType, offset: before, limit: TOKEN_PAGE }), 'media', ['UNIVERSE'], UniverseTokensCodec)) {
+            if (page.idType !== idType) throw new ProtocolError('INVALID_ARGUMENT', `asked for '${idType}' tokens, got '${page.idType}'`);
+            download.addTokens(idType, page.offset, page.tokens, page.positions);
+          }
+          if (download.tokensHeld(idType) === before) throw new ProtocolError('INVALID_ARGUMENT', `media sent no '${idType}' tokens from offset ${before}`);
+        }
+      }
+      while (download.ciphertextsHeld < manifest.ciphertexts) {
+        const before = download.ciphertextsHeld;
+        for (const b of ch.openChunks(await ask({ part: 'CIPHERTEXTS', offset: before, limit: CIPHERTEXT_PAGE }), 'media', ['UNIVERSE'], CiphertextBatchCodec)) {
+          download.addCiphertexts(b.offset, b.items);
+        }
+        if (download.ciphertextsHeld === before) throw new ProtocolError('INVALID_ARGUMENT', `media sent no ciphertexts from offset ${before}`);
+      }
+      const held = await download.finish();
+      download = undefined;
+      ch.open((await ask({ part: 'DONE', offset: 0, limit: 0 }))[0]!, 'media', ['UNIVERSE'], AckCodec);
+      const old = this.universe;
+      held.syncSeconds = Math.round((performance.now() - t0) / 100) / 10;
+      this.universe = held;
+      UniverseDownload.prune(this.o.stateDir, held.version);
+      // Sessions still running on the old publication keep their open objects; free its keys later.
+      if (old) setTimeout(() => old.bfv.dispose(), this.o.deadlineMs * 2).unref();
+      this.o.log.info({
+        epoch: held.epoch, version: held.version.slice(0, 12), users: held.users, ciphertexts: held.ciphertexts.count,
+        bytesOnDisk: held.bytesOnDisk, seconds: Math.round((performance.now() - t0) / 100) / 10,
+      }, 'publication synced from media');
+      return held;
     } finally {
+      download?.abandon();
       ch.close();
     }
   }
@@ -129,7 +196,7 @@ export class BrokerNode {
         if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected one OpenSession message');
         const s = openEnvelope(env, this.o.identity.peerKey(caller), { sender: caller, receiver: 'broker', rounds: ['OPEN'] });
         if (this.sessions.has(s.sessionId)) throw new ProtocolError('ALREADY_EXISTS', `session ${s.sessionId} already exists`);
-        if (!this.universe) throw new ProtocolError('UNAVAILABLE', 'broker has not synced media\'s universe table yet');
+        if (!this.universe) throw new ProtocolError('UNAVAILABLE', 'broker does not hold media\'s publication yet (universe sync pending)');
         const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'broker', s.sessionId), this.o.observer);
         const role = new BrokerRole({ config: this.o.policy, universe: this.universe });
         const rec = this.sessions.create(s.sessionId, { role, channel, signed: {} }, 'open');
@@ -139,9 +206,8 @@ export class BrokerNode {
           const prepare = role.open(open);
           channel.recordPolicy({ ...prepare.policy, paddedCount: prepare.paddedCount });
           rec.progress = { seedCount: open.seedCount, paddedCount: role.paddedCount };
-          const keyEnvs = await this.o.media.call('PrepareSession', [channel.seal('media', 'OPEN', PrepareSessionCodec, prepare)]);
-          const keys = joinSessionKeys(channel.openChunks(keyEnvs, 'media', ['OPEN'], SessionKeysCodec));
-          const accepted = await role.acceptKeys(keys);
+          const [readyEnv] = await this.o.media.call('PrepareSession', [channel.seal('media', 'OPEN', PrepareSessionCodec, prepare)]);
+          const accepted = role.ready(channel.open(readyEnv!, 'media', ['OPEN'], SessionReadyCodec).value);
           await this.checkpoint(rec, 'OPEN');
           // Draw the dummies while the advertiser blinds its seeds.
           setImmediate(() => {
@@ -174,18 +240,9 @@ export class BrokerNode {
         const { role, channel } = rec.state;
         const tokens = await this.step(rec, 'tokens', async () =>
           joinBatches(channel.openChunks(envs, caller, ['TOKENS'], TokenBatchCodec), 'tokens'));
-        const list = await this.step(rec, 'match', async () => role.match(tokens));
-        rec.progress = { ...rec.progress, realMatches: role.counts!.realMatches, decoyMatches: role.counts!.decoyMatches };
-        let profile;
-        if (list === null) {
-          profile = role.tooSmallProfile();
-        } else {
-          const cts = await this.step(rec, 'encrypt', async () => {
-            const resp = await this.o.media.call('EncryptAttributes', channel.sealChunks('media', 'ENCRYPT', TokenBatchCodec, splitBatches(list, BATCH_ITEMS, BATCH_BYTES)));
-            return joinBatches(channel.openChunks(resp, 'media', ['ENCRYPT'], CiphertextBatchCodec), 'ciphertexts');
-          });
-          profile = await this.step(rec, 'aggregate', async () => role.aggregate(cts));
-        }
+        const enough = await this.step(rec, 'match', async () => role.match(tokens));
+        rec.progress = { ...rec.progress, realMatches: role.counts!.realMatches };
+        const profile = enough ? await this.step(rec, 'aggregate', async () => role.aggregate()) : role.tooSmallProfile();
         const result = await this.step(rec, 'lookalike', async () => {
           const [resp] = await this.o.media.call('BuildLookalike', [channel.seal('media', 'AGGREGATE', CohortProfileCodec, profile)]);
           const lookalike = channel.open(resp!, 'media', ['LOOKALIKE'], LookalikeResultCodec).value;

@@ -5,6 +5,7 @@
 import { boot, startAdmin, startGrpc } from '@cleanroom/shared/service/main.ts';
 import { closeOprfWorkers, prepareOprfWorkers } from '@cleanroom/shared/crypto/oprf.ts';
 import { openUniverse, type UniverseStatus } from './universe-store.ts';
+import { openPublication } from './publication-store.ts';
 import { MediaNode } from './node.ts';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 
@@ -22,11 +23,12 @@ nodeMetrics.universe.preparing();
 nodeMetrics.universe.inUse(() => (status ? { epoch: status.epoch, users: status.users } : undefined));
 try {
   const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads });
+  const published = await openPublication({ stateDir: b.config.stateDir, universe: opened.universe, log: b.log });
   node = new MediaNode({
-    identity: b.identity, universe: opened.universe, stateDir: b.config.stateDir, transcriptDir: b.config.transcriptDir,
+    identity: b.identity, universe: opened.universe, publication: published.publication, stateDir: b.config.stateDir, transcriptDir: b.config.transcriptDir,
     deadlineMs: b.config.deadlineMs, maxPaddedCount: b.config.maxPaddedCount, evalThreads: b.config.evalThreads, log: b.log,
   });
-  status = opened.status;
+  status = { ...opened.status, publication: { version: published.publication.version, reused: published.reused, encryptSeconds: Math.round(published.seconds * 10) / 10, ciphertexts: published.publication.ciphertexts.count } };
   nodeMetrics.universe.prepared(status);
 } catch (err) {
   nodeMetrics.universe.failed();

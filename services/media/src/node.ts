@@ -1,17 +1,22 @@
 /**
- * The media node: serves the broker. Holds the prepared universe and, per session, a
- * MediaRole with fresh BFV keys. Audiences it builds stay here (state dir); only their
- * handle, size, quality and the cohort insight leave.
+ * The media node: serves the broker. Holds the prepared universe, its current publication
+ * (the tokens and encrypted attributes the broker holds, and the publication's BFV secret
+ * key) and, per session, a MediaRole. Media never receives a list of users in a session;
+ * audiences it builds stay here (state dir); only their handle, size, quality and the
+ * cohort insight (sealed to the advertiser) leave.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MediaRole } from '@cleanroom/shared/protocol/media.ts';
 import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
 import type { PreparedUniverse } from '@cleanroom/shared/protocol/universe.ts';
-import { randomPermutation } from '@cleanroom/shared/protocol/policy.ts';
+import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
+import { sizeClass } from '@cleanroom/shared/protocol/policy.ts';
+import type { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
+import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
 import {
-  AbortCodec, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
-  SessionKeysCodec, splitBatches, splitSessionKeys, TokenBatchCodec, joinBatches, UniverseChunkCodec, UniverseRequestCodec,
+  AbortCodec, AckCodec, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
+  SessionReadyCodec, splitBatches, joinBatches, splitManifest, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
@@ -31,17 +36,26 @@ interface State {
 
 export interface MediaNodeOptions extends NodeCommonOptions {
   universe: PreparedUniverse;
+  /** The publication the broker syncs, with the key pair that decrypts its profiles. */
+  publication: Publication & { bfv: MediaBfv };
   stateDir: string;
   maxPaddedCount: number;
   evalThreads: number;
+  /** Media's own minimum cohort (the stricter of this and the session's applies). */
+  minCohort?: number;
 }
 
 const CT_BATCH_BYTES = 3 * 1024 * 1024;
-const KEY_CHUNK_BYTES = 2 * 1024 * 1024;
+const MANIFEST_CHUNK_BYTES = 2 * 1024 * 1024;
+/** Most entries / ciphertexts media serves in one SyncUniverse call, whatever the broker asks. */
+const MAX_TOKEN_PAGE = 262_144;
+const MAX_CIPHERTEXT_PAGE = 64;
 
 export class MediaNode {
   readonly sessions: SessionRegistry<State>;
   private readonly o: MediaNodeOptions;
+  /** Open universe syncs (one transcript each), by sync id. */
+  private readonly syncs = new Map<string, { channel: SessionChannel; timer: NodeJS.Timeout }>();
 
   constructor(o: MediaNodeOptions) {
     this.o = o;
@@ -71,15 +85,16 @@ export class MediaNode {
         const s = openEnvelope(env, this.o.identity.peerKey(caller), { sender: caller, receiver: 'media', rounds: ['OPEN'] });
         if (this.sessions.has(s.sessionId)) throw new ProtocolError('ALREADY_EXISTS', `session ${s.sessionId} already exists`);
         const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'media', s.sessionId), this.o.observer);
-        const role = new MediaRole({ universe: this.o.universe, maxPaddedCount: this.o.maxPaddedCount, threads: this.o.evalThreads });
+        const role = new MediaRole({
+          universe: this.o.universe, publication: this.o.publication, maxPaddedCount: this.o.maxPaddedCount, threads: this.o.evalThreads, minCohort: this.o.minCohort,
+        });
         const rec = this.sessions.create(s.sessionId, { role, channel, lastSigned: undefined }, 'open');
         rec.bytes = () => channel.bytes;
         return this.step(rec, 'open', async () => {
           const req = channel.open(env, caller, ['OPEN'], PrepareSessionCodec).value;
           rec.progress = { paddedCount: req.paddedCount };
           channel.recordPolicy({ ...req.policy, paddedCount: req.paddedCount, universeEpoch: this.o.universe.epoch });
-          const keys = await role.prepare(req);
-          return channel.sealChunks('broker', 'OPEN', SessionKeysCodec, splitSessionKeys(keys, KEY_CHUNK_BYTES));
+          return [channel.seal('broker', 'OPEN', SessionReadyCodec, role.prepare(req))];
         });
       },
 
@@ -99,17 +114,6 @@ export class MediaNode {
         });
       },
 
-      EncryptAttributes: async (caller, envs) => {
-        const rec = this.session(caller, envs[0]);
-        const { role, channel } = rec.state;
-        return this.step(rec, 'encrypt', async () => {
-          const tokens = joinBatches(channel.openChunks(envs, caller, ['ENCRYPT'], TokenBatchCodec), 'matched tokens');
-          const cts = role.encrypt(tokens);
-          rec.progress = { ...rec.progress, matchedUsers: tokens.length, ciphertexts: cts.length };
-          return channel.sealChunks('broker', 'ENCRYPT', CiphertextBatchCodec, splitBatches(cts, 1024, CT_BATCH_BYTES));
-        });
-      },
-
       BuildLookalike: async (caller, [env]) => {
         const rec = this.session(caller, env);
         const { role, channel } = rec.state;
@@ -120,7 +124,7 @@ export class MediaNode {
           return { result, envs: [channel.seal('broker', 'LOOKALIKE', LookalikeResultCodec, result)] };
         });
         this.sessions.finish(rec, out.result.outcome === 'COMPLETED' ? 'completed' : 'cohort-too-small', {
-          outcome: out.result.outcome, audienceId: out.result.audienceId, audienceSize: out.result.audienceSize, matchedUsers: out.result.matchedUsers,
+          outcome: out.result.outcome, audienceId: out.result.audienceId, audienceSize: out.result.audienceSize,
         });
         // The channel stays open for the broker's final checkpoint; closed then, or after the deadline.
         setTimeout(() => channel.close(), this.o.deadlineMs).unref();
@@ -131,20 +135,60 @@ export class MediaNode {
       SyncUniverse: async (caller, [env]) => {
         if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected one UniverseRequest');
         const s = openEnvelope(env, this.o.identity.peerKey(caller), { sender: caller, receiver: 'media', rounds: ['UNIVERSE'] });
-        const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'media', s.sessionId));
+        if (!s.sessionId.startsWith('universe-')) throw new ProtocolError('INVALID_ARGUMENT', `expected a universe sync id ('universe-…'), got '${s.sessionId}'`);
+        let sync = this.syncs.get(s.sessionId);
+        if (!sync) {
+          const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'media', s.sessionId));
+          sync = { channel, timer: setTimeout(() => this.endSync(s.sessionId), this.o.deadlineMs) };
+          sync.timer.unref();
+          this.syncs.set(s.sessionId, sync);
+        }
+        sync.timer.refresh();
+        const ch = sync.channel;
         try {
-          channel.open(env, caller, ['UNIVERSE'], UniverseRequestCodec);
-          const type = [...this.o.universe.index.keys()][0]!;
-          const table = this.o.universe.index.get(type)!.tokens;
-          // Shuffled, so the table's order says nothing about media's row order.
-          const perm = randomPermutation(table.size);
-          const tokens = Array.from(perm, (r) => table.at(r));
-          const batches = splitBatches(tokens, 65_536, 2 * 1024 * 1024);
-          return channel.sealChunks('broker', 'UNIVERSE', UniverseChunkCodec, batches.map((b) => ({
-            epoch: this.o.universe.epoch, size: table.size, offset: b.offset, tokens: b.items,
-          })));
-        } finally {
-          channel.close();
+          const req = ch.open(env, caller, ['UNIVERSE'], UniverseRequestCodec).value;
+          const pub = this.o.publication;
+          switch (req.part) {
+            case 'MANIFEST': {
+              const unchanged = req.haveVersion === pub.version;
+              return ch.sealChunks('broker', 'UNIVERSE', UniverseManifestCodec, splitManifest({
+                epoch: pub.epoch, version: pub.version, users: pub.users, ciphertexts: pub.ciphertexts.count,
+                attributeCount: pub.layout.attributeCount, usersPerCiphertext: pub.layout.usersPerCiphertext,
+                idTypes: [...pub.tokens].map(([idType, t]) => ({ idType, tokens: t.positions.length })),
+                sizeClass: sizeClass(pub.users), unchanged,
+                bfv: unchanged ? { params: new Uint8Array(0), publicKey: new Uint8Array(0), galoisKeys: new Uint8Array(0) } : pub.material,
+              }, MANIFEST_CHUNK_BYTES));
+            }
+            case 'TOKENS': {
+              const t = pub.tokens.get(req.idType);
+              if (!t) throw new ProtocolError('NOT_FOUND', `the publication has no '${req.idType}' tokens`);
+              const end = Math.min(t.positions.length, req.offset + Math.min(req.limit, MAX_TOKEN_PAGE));
+              const pages = [];
+              for (let off = req.offset; off < end || pages.length === 0; off += 65_536) {
+                const stop = Math.min(end, off + 65_536);
+                const tokens = [];
+                for (let i = off; i < stop; i++) tokens.push(t.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
+                pages.push({ idType: req.idType, offset: off, tokens, positions: Array.from(t.positions.subarray(off, Math.max(off, stop))) });
+                if (stop >= end) break;
+              }
+              return ch.sealChunks('broker', 'UNIVERSE', UniverseTokensCodec, pages);
+            }
+            case 'CIPHERTEXTS': {
+              const end = Math.min(pub.ciphertexts.count, req.offset + Math.min(req.limit, MAX_CIPHERTEXT_PAGE));
+              const list = [];
+              for (let c = req.offset; c < end; c++) list.push(pub.ciphertexts.get(c));
+              const batches = splitBatches(list, 1024, CT_BATCH_BYTES).map((b) => ({ offset: b.offset + req.offset, items: b.items }));
+              return ch.sealChunks('broker', 'UNIVERSE', CiphertextBatchCodec, batches);
+            }
+            case 'DONE': {
+              const reply = ch.seal('broker', 'UNIVERSE', AckCodec, { received: 0 });
+              this.endSync(s.sessionId);
+              return [reply];
+            }
+          }
+        } catch (err) {
+          this.endSync(s.sessionId);
+          throw err;
         }
       },
 
@@ -170,6 +214,14 @@ export class MediaNode {
     };
   }
 
+  private endSync(syncId: string): void {
+    const sync = this.syncs.get(syncId);
+    if (!sync) return;
+    clearTimeout(sync.timer);
+    sync.channel.close();
+    this.syncs.delete(syncId);
+  }
+
   private saveAudience(audienceId: string, rows: Uint32Array): void {
     const dir = join(this.o.stateDir, 'audiences');
     mkdirSync(dir, { recursive: true });
@@ -179,5 +231,6 @@ export class MediaNode {
 
   close(): void {
     this.sessions.close();
+    for (const id of [...this.syncs.keys()]) this.endSync(id);
   }
 }

@@ -1,6 +1,7 @@
 /**
- * The universe-preparation one-shot (the Kubernetes Job): prepares into the state dir and
- * exits 0; a second run, and the media node after it, reuse what it prepared; a missing
+ * The universe-preparation one-shot (the Kubernetes Job): prepares the universe and its
+ * publication into the state dir and exits 0; a second run, and the media node's stores after
+ * it, reuse both (the restored publication key decrypts the stored ciphertexts); a missing
  * data file exits 2 with a message naming the setting.
  */
 import { describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { openUniverse } from './universe-store.ts';
+import { openPublication } from './publication-store.ts';
 import { pino } from 'pino';
 
 const PREPARE = fileURLToPath(new URL('./prepare.ts', import.meta.url));
@@ -29,10 +31,17 @@ describe('media universe preparation one-shot (services/media/src/prepare.ts)', 
     expect(s1.computed).toBe(s1.users);
     const second = spawnSync(process.execPath, [PREPARE], { env, encoding: 'utf8' });
     expect(second.status).toBe(0);
-    expect(JSON.parse(second.stdout)).toMatchObject({ epoch: 'e-job', reused: true, users: s1.users });
+    expect(s1.publication).toMatchObject({ reused: false });
+    expect(s1.publication.ciphertexts).toBeGreaterThan(0);
+    expect(JSON.parse(second.stdout)).toMatchObject({ epoch: 'e-job', reused: true, users: s1.users, publication: { reused: true, version: s1.publication.version } });
     // what the node does at start-up with the same settings
     const opened = await openUniverse({ stateDir: join(dir, 'state'), data: env.CLEANROOM_DATA, idTypes: ['phone'], epoch: 'e-job', log: pino({ level: 'silent' }), threads: 1 });
     expect(opened.status.reused).toBe(true);
+    const pub = await openPublication({ stateDir: join(dir, 'state'), universe: opened.universe, log: pino({ level: 'silent' }) });
+    expect(pub.reused).toBe(true);
+    expect(pub.publication.version).toBe(s1.publication.version);
+    // the restored secret key is the publication's: its ciphertexts decrypt with budget to spare
+    expect(pub.publication.bfv.noiseBudgetBits(pub.publication.ciphertexts.get(0), 'first')).toBeGreaterThan(0);
   });
 
   it('a missing data file exits 2 naming the setting', () => {

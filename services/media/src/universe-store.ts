@@ -29,6 +29,8 @@ export interface UniverseStatus {
   preparedSeconds: number;
   rejectedRows: number;
   notConsented: number;
+  /** Set by the node once the universe is published for the broker. */
+  publication?: { version: string; reused: boolean; encryptSeconds: number; ciphertexts: number };
 }
 
 interface Manifest {

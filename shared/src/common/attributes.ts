@@ -167,3 +167,24 @@ export function decodeVector(v: Uint8Array): UserProfile {
   }
   return out as unknown as UserProfile;
 }
+
+/**
+ * Contribution bound for the cohort profile's differential privacy: a user's encrypted
+ * vector counts at most MAX_COUNTED_INTERESTS interests (the first ones in schema order;
+ * the rest are dropped from the profile only — scoring uses the full vector). With the five
+ * single-valued groups, one user changes the totals vector by at most CONTRIBUTION_L1 in L1
+ * norm: the sensitivity the noise is calibrated to (protocol/policy.ts).
+ */
+export const MAX_COUNTED_INTERESTS = 10;
+export const CONTRIBUTION_L1 = ATTRIBUTE_GROUPS.filter((g) => g.single).length + MAX_COUNTED_INTERESTS;
+
+/** The vector as it enters the profile: at most MAX_COUNTED_INTERESTS interests kept. A copy. */
+export function clipContribution(v: Uint8Array): Uint8Array {
+  const out = v.slice();
+  const interests = ATTRIBUTE_GROUPS.find((g) => !g.single)!;
+  let kept = 0;
+  for (let i = interests.offset; i < interests.offset + interests.values.length; i++) {
+    if (out[i] === 1 && ++kept > MAX_COUNTED_INTERESTS) out[i] = 0;
+  }
+  return out;
+}

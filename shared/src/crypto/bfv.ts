@@ -192,7 +192,7 @@ function sameParmsId(a: ParmsIdType, b: ParmsIdType): boolean {
  * first-level ciphertext is 2 × 3 × 8192 × 8 B = 384 KiB, a public key 2 × 4 × 8192 × 8 B =
  * 512 KiB, the Galois keys for block 1 (12 row steps + column) ≈ 20 MiB.
  */
-const MAX_BYTES = Object.freeze({ params: 4096, ciphertext: 1 << 20, publicKey: 2 << 20, galoisKeys: 64 << 20 });
+const MAX_BYTES = Object.freeze({ params: 4096, ciphertext: 1 << 20, publicKey: 2 << 20, secretKey: 1 << 20, galoisKeys: 64 << 20 });
 
 function expectBytes(what: string, value: unknown, max: number): Uint8Array {
   if (!(value instanceof Uint8Array)) {
@@ -294,8 +294,11 @@ class BfvContext {
     }
   }
 
-  /** Loads an untrusted ciphertext; it must be size 2, non-NTT and at `level` ('first' | 'last'). */
-  loadCiphertext(what: string, raw: unknown, level: 'first' | 'last'): Ciphertext {
+  /**
+   * Loads an untrusted ciphertext; it must be size 2, at `level` ('first' | 'last'), and in
+   * coefficient form — or in NTT form when `ntt` (the broker's stored form, below).
+   */
+  loadCiphertext(what: string, raw: unknown, level: 'first' | 'last', ntt = false): Ciphertext {
     const bytes = expectBytes(what, raw, MAX_BYTES.ciphertext);
     const ct = new this.seal.Ciphertext();
     const h = new Handles();
@@ -306,7 +309,7 @@ class BfvContext {
         throw new BfvFormatError(`expected ${what} as a SEAL ciphertext for these parameters, got invalid bytes (${sealMessage(this.seal, e)})`);
       }
       if (ct.size() !== 2) throw new BfvFormatError(`expected ${what} of size 2, got size ${ct.size()}`);
-      if (ct.isNttForm()) throw new BfvFormatError(`expected ${what} in coefficient form, got NTT form`);
+      if (ct.isNttForm() !== ntt) throw new BfvFormatError(`expected ${what} in ${ntt ? 'NTT' : 'coefficient'} form, got ${ntt ? 'coefficient' : 'NTT'} form`);
       if (ct.polyModulusDegree() !== N) throw new BfvFormatError(`expected ${what} with N=${N}, got ${ct.polyModulusDegree()}`);
       const want = h.add(level === 'first' ? this.context.firstParmsId() : this.context.lastParmsId());
       if (!sameParmsId(h.add(ct.parmsId()), want)) {
@@ -372,10 +375,20 @@ export class MediaBfv {
   private readonly decryptor: Decryptor;
   private readonly material: BfvPublicMaterial;
 
-  private constructor(ctx: BfvContext) {
+  private constructor(ctx: BfvContext, stored?: { secretKey: Uint8Array; material: BfvPublicMaterial }) {
     this.ctx = ctx;
     this.layout = ctx.layout;
     const { seal, handles } = ctx;
+    if (stored) {
+      this.secretKey = handles.add(new seal.SecretKey());
+      this.secretKey.loadFromArray(ctx.context, expectBytes('secretKey', stored.secretKey, MAX_BYTES.secretKey));
+      const publicKey: PublicKey = handles.add(new seal.PublicKey());
+      publicKey.loadFromArray(ctx.context, expectBytes('publicKey', stored.material.publicKey, MAX_BYTES.publicKey));
+      this.encryptor = handles.add(new seal.Encryptor(ctx.context, publicKey, this.secretKey));
+      this.decryptor = handles.add(new seal.Decryptor(ctx.context, this.secretKey));
+      this.material = Object.freeze({ ...stored.material });
+      return;
+    }
     const keygen: KeyGenerator = handles.add(new seal.KeyGenerator(ctx.context));
     this.secretKey = handles.add(keygen.secretKey());
     const publicKey: PublicKey = handles.add(keygen.createPublicKey());
@@ -398,7 +411,10 @@ export class MediaBfv {
     }
   }
 
-  /** Fresh key pair for one session (never reuse keys across sessions: they link sessions). */
+  /**
+   * A fresh key pair: one per publication of the universe (never reused across
+   * publications, so two publications' ciphertexts and profiles cannot be linked by key).
+   */
   static async create(attributeCount: number): Promise<MediaBfv> {
     const ctx = await BfvContext.create(attributeCount);
     try {
@@ -407,6 +423,25 @@ export class MediaBfv {
       ctx.dispose();
       throw e;
     }
+  }
+
+  /** Reloads a key pair persisted with `secretKeyBytes()` and its public material. */
+  static async restore(attributeCount: number, secretKey: Uint8Array, material: BfvPublicMaterial): Promise<MediaBfv> {
+    const ctx = await BfvContext.create(attributeCount);
+    try {
+      BfvContext.checkParams(ctx.seal, material.params);
+      return new MediaBfv(ctx, { secretKey, material });
+    } catch (e) {
+      ctx.dispose();
+      if (e instanceof BfvFormatError) throw e;
+      throw new BfvFormatError(`expected a stored BFV key pair for these parameters, got unreadable bytes (${sealMessage(ctx.seal, e)})`);
+    }
+  }
+
+  /** The secret key, serialized: media persists it (mode 0600) beside the publication. */
+  secretKeyBytes(): Uint8Array {
+    this.ctx.assertLive('MediaBfv');
+    return this.secretKey.saveToArray(this.ctx.seal.ComprModeType.zstd) as Uint8Array;
   }
 
   /** Parameters, public key and the Galois keys for rotate-and-sum (fresh copies). */
@@ -572,7 +607,7 @@ export class BrokerBfv {
    */
   aggregate(ciphertexts: readonly Uint8Array[], keep: Uint8Array, noise: readonly number[]): Uint8Array {
     this.ctx.assertLive('BrokerBfv');
-    const { attributeCount, block, usersPerCiphertext: upc } = this.layout;
+    const { usersPerCiphertext: upc } = this.layout;
     if (!Array.isArray(ciphertexts)) throw new TypeError(`expected ciphertexts as an array, got ${typeof ciphertexts}`);
     if (!(keep instanceof Uint8Array)) throw new TypeError(`expected keep as Uint8Array, got ${keep === null ? 'null' : typeof keep}`);
     if (keep.length === 0) throw new RangeError('expected keep with at least one position, got 0');
@@ -580,12 +615,89 @@ export class BrokerBfv {
     if (ciphertexts.length !== expectedCts) {
       throw new RangeError(`expected ${expectedCts} ciphertexts for ${keep.length} positions, got ${ciphertexts.length}`);
     }
-    let kept = 0;
+    const positions: number[] = [];
     for (let p = 0; p < keep.length; p++) {
       const k = keep[p]!;
       if (k > 1) throw new RangeError(`expected keep[${p}] in {0, 1}, got ${k}`);
-      kept += k;
+      if (k === 1) positions.push(p);
     }
+    return this.aggregateCore((c) => {
+      const ct = this.ctx.loadCiphertext(`ciphertexts[${c}]`, ciphertexts[c], 'first');
+      this.ctx.evaluator.cipherTransformToNttInplace(ct);
+      return ct;
+    }, expectedCts, positions, noise);
+  }
+
+  /**
+   * The broker's stored form of one of media's ciphertexts: validated as media's wire form
+   * (first level, coefficient form), transformed to NTT form and saved uncompressed
+   * (≈ 393 KB instead of ≈ 182 KB seed-compressed), so that a session's aggregation loads
+   * it with a copy and masks it with one pointwise product instead of two NTT round trips.
+   */
+  toStoredForm(wire: Uint8Array): Uint8Array {
+    this.ctx.assertLive('BrokerBfv');
+    const ct = this.ctx.loadCiphertext('ciphertext', wire, 'first');
+    try {
+      this.ctx.evaluator.cipherTransformToNttInplace(ct);
+      return ct.saveToArray(this.ctx.seal.ComprModeType.none) as Uint8Array;
+    } finally {
+      ct.delete();
+    }
+  }
+
+  /**
+   * The same as `aggregate`, over a stored encrypted universe in stored form (toStoredForm):
+   * `load(c)` returns ciphertext c (called only for ciphertexts that hold at least one real
+   * position, each once), `count` is the number of ciphertexts, `positions` the distinct
+   * global positions of the real users. Work grows with the ciphertexts touched
+   * (≤ positions.length), never with count.
+   */
+  aggregateStored(load: (c: number) => unknown, count: number, positions: readonly number[], noise: readonly number[]): Uint8Array {
+    return this.aggregateCore((c) => this.ctx.loadCiphertext(`ciphertexts[${c}]`, load(c), 'first', true), count, positions, noise);
+  }
+
+  /** Single-user masks in NTT form at the first level, by user slot; built on first use. */
+  private nttMasks: Plaintext[] | undefined;
+
+  private maskFor(users: readonly number[]): { pt: Plaintext; shared: boolean } {
+    const { attributeCount, block, usersPerCiphertext: upc } = this.layout;
+    const first = this.ctx.context.firstParmsId();
+    try {
+      const build = (list: readonly number[]): Plaintext => {
+        const mask = new BigInt64Array(N);
+        for (const u of list) mask.fill(1n, u * block, u * block + attributeCount);
+        const pt = this.ctx.encode(mask);
+        this.ctx.evaluator.plainTransformToNttInplace(pt, first);
+        return pt;
+      };
+      if (users.length === 1) {
+        this.nttMasks ??= new Array<Plaintext>(upc);
+        const u = users[0]!;
+        this.nttMasks[u] ??= this.ctx.handles.add(build([u]));
+        return { pt: this.nttMasks[u]!, shared: true };
+      }
+      return { pt: build(users), shared: false };
+    } finally {
+      first.delete();
+    }
+  }
+
+  private aggregateCore(loadNtt: (c: number) => Ciphertext, count: number, positions: readonly number[], noise: readonly number[]): Uint8Array {
+    this.ctx.assertLive('BrokerBfv');
+    const { attributeCount, block, usersPerCiphertext: upc } = this.layout;
+    const byCt = new Map<number, number[]>();
+    for (const p of positions) {
+      if (!Number.isSafeInteger(p) || p < 0 || p >= count * upc) throw new RangeError(`expected positions in [0, ${count * upc}), got ${String(p)}`);
+      const c = Math.floor(p / upc);
+      const list = byCt.get(c);
+      if (list) {
+        if (list.includes(p % upc)) throw new RangeError(`expected distinct positions, got ${p} twice`);
+        list.push(p % upc);
+      } else {
+        byCt.set(c, [p % upc]);
+      }
+    }
+    const kept = positions.length;
     if (!Array.isArray(noise) || noise.length !== attributeCount) {
       throw new RangeError(`expected noise of length ${attributeCount}, got ${Array.isArray(noise) ? noise.length : typeof noise}`);
     }
@@ -603,25 +715,16 @@ export class BrokerBfv {
     const h = new Handles();
     try {
       let acc: Ciphertext | undefined;
-      const mask = new BigInt64Array(N);
-      for (let c = 0; c < ciphertexts.length; c++) {
-        const first = c * upc;
-        const end = Math.min(first + upc, keep.length);
-        let real = 0;
-        for (let p = first; p < end; p++) real += keep[p]!;
-        if (real === 0) continue;
-        const ct = this.ctx.loadCiphertext(`ciphertexts[${c}]`, ciphertexts[c], 'first');
+      for (const c of [...byCt.keys()].sort((x, y) => x - y)) {
+        const users = byCt.get(c)!;
+        const ct = loadNtt(c);
         try {
-          if (real < upc || attributeCount !== block) {
-            mask.fill(0n);
-            for (let p = first; p < end; p++) {
-              if (keep[p] === 1) mask.fill(1n, (p - first) * block, (p - first) * block + attributeCount);
-            }
-            const pt = this.ctx.encode(mask);
+          if (users.length < upc || attributeCount !== block) {
+            const { pt, shared } = this.maskFor(users);
             try {
               evaluator.multiplyPlainInplace(ct, pt);
             } finally {
-              pt.delete();
+              if (!shared) pt.delete();
             }
           }
           if (acc === undefined) {
@@ -639,6 +742,8 @@ export class BrokerBfv {
         // No real user at all: an encryption of zero (the cohort threshold is enforced elsewhere).
         acc = h.add(new seal.Ciphertext());
         this.encryptor.encryptZero(acc);
+      } else {
+        evaluator.cipherTransformFromNttInplace(acc);
       }
 
       const tmp = h.add(new seal.Ciphertext());
@@ -660,7 +765,7 @@ export class BrokerBfv {
       this.encryptor.encryptZero(zero);
       evaluator.addInplace(acc, zero);
       evaluator.cipherModSwitchToInplace(acc, h.add(this.ctx.context.lastParmsId()));
-      countBfv('aggregate', ciphertexts.length);
+      countBfv('aggregate', byCt.size);
       return this.ctx.save(acc);
     } finally {
       h.free();

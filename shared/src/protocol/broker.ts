@@ -2,52 +2,57 @@
  * Broker (C) protocol role: one state machine, no network, no filesystem.
  *
  * Flow (docs/protocol.md):
- *   new ─open(OpenSession)─▶ opened ─acceptKeys(SessionKeys)─▶ keyed ─pad(A's blinded)─▶ padded
+ *   new ─open(OpenSession)─▶ opened ─ready(SessionReady)─▶ ready ─pad(A's blinded)─▶ padded
  *   ─unpad(media's evaluations)─▶ evaluated ─match(A's tokens)─▶ matched | too-small
- *   ─aggregate(ciphertexts)─▶ aggregated ─finish(LookalikeResult)─▶ done   (fail() ▶ failed)
+ *   ─aggregate()─▶ aggregated ─finish(LookalikeResult)─▶ done      (fail() ▶ failed)
  *
  * - open: settles the policy (never weaker than asked), picks the padded size bucket.
  * - pad: adds paddedCount − seedCount dummy elements (uniform group elements, exactly as
  *   distributed as blinded real IDs) and shuffles; media evaluates all of them and cannot
- *   tell which are A's. The permutation stays here.
+ *   tell which are A's, nor how many there are. The permutation stays here.
  * - unpad: drops the dummies' evaluations, returns A's in A's order.
- * - match: looks A's tokens up in media's universe table (synced from media, tokens only).
- *   Then draws decoy matches: each dummy "matches" with the same probability as a real
- *   seed did (Binomial(paddedCount − seedCount, realMatches/seedCount)), as uniformly random
- *   rows of the universe table. Real and decoy matches are shuffled together; media sees
- *   only that list. Below the minimum cohort nothing is requested from media.
- * - aggregate: multiplies each ciphertext by a 0/1 mask of real positions, sums, rotates
- *   so every block holds the totals, adds policy noise, re-randomises — never decrypts.
+ * - match: looks A's tokens up in media's published token table: the positions of A's real
+ *   matches. Below the minimum cohort nothing more happens.
+ * - aggregate: masks and sums the ciphertexts of those positions in media's published
+ *   encrypted universe (held here), rotates so every block holds the totals, adds the
+ *   policy's noise, re-randomises — never decrypts. Media receives only this one
+ *   ciphertext: no list of users, real or decoy, ever reaches media.
  *
  * What C learns: set sizes (seed count, padded size, universe size), the number of real
- * and decoy matches, which universe-table rows matched (pseudonymous tokens). Never a
- * plaintext ID, attribute value or the decrypted profile.
+ * matches, which published positions matched (pseudonymous). Never a plaintext ID,
+ * attribute value or the decrypted profile.
  */
-import { BrokerBfv } from '../crypto/bfv.ts';
+import type { BrokerBfv } from '../crypto/bfv.ts';
 import { randomElement, validateElement, InvalidElementError } from '../crypto/group.ts';
-import { TokenTable, TOKEN_BYTES } from '../common/token-set.ts';
+import { TOKEN_BYTES, type TokenTable } from '../common/token-set.ts';
+import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
 import {
-  binomial, cryptoUniform, discreteLaplace, randomPermutation, settlePolicy,
+  cryptoUniform, discreteLaplace, randomPermutation, settlePolicy, sizeClass,
   type BrokerPolicyConfig, type Uniform,
 } from './policy.ts';
+import type { CiphertextSource } from './publication.ts';
 import {
-  expectPhase, ProtocolError,
-  type CiphertextBytes, type CohortProfile, type ElementBytes, type LookalikeResult, type OpenSession,
-  type Policy, type PrepareSession, type SessionAccepted, type SessionKeys, type SessionResult, type TokenBytes,
+  ProtocolError,
+  type CohortProfile, type ElementBytes, type IdType, type LookalikeResult, type OpenSession,
+  type Policy, type PrepareSession, type SessionAccepted, type SessionReady, type SessionResult, type TokenBytes,
 } from './messages.ts';
 
-export type BrokerPhase =
-  | 'new' | 'opened' | 'keyed' | 'padded' | 'evaluated' | 'matched' | 'too-small' | 'aggregated' | 'done' | 'failed';
-
-/** Media's prepared universe as the broker holds it: OPRF tokens only. */
-export interface UniverseTable {
+/**
+ * Media's publication as the broker holds it: tokens → positions, public keys, and the
+ * encrypted attributes in the broker's stored form (BrokerBfv.toStoredForm).
+ */
+export interface BrokerUniverse {
   epoch: string;
-  table: TokenTable;
+  version: string;
+  users: number;
+  tables: ReadonlyMap<IdType, { table: TokenTable; positions: Uint32Array }>;
+  ciphertexts: CiphertextSource;
+  bfv: BrokerBfv;
 }
 
 export interface BrokerParams {
   config: BrokerPolicyConfig;
-  universe: UniverseTable;
+  universe: BrokerUniverse;
   uniform?: Uniform;
   rng?: (n: number) => Uint8Array;
 }
@@ -56,67 +61,93 @@ export interface MatchCounts {
   seedCount: number;
   paddedCount: number;
   realMatches: number;
-  decoyMatches: number;
 }
 
+interface Settled {
+  open: OpenSession;
+  policy: Policy;
+  paddedCount: number;
+}
+
+/** Each phase carries exactly the state valid in it. */
+export type BrokerPhase =
+  | { name: 'new' }
+  | ({ name: 'opened' } & Settled)
+  | ({ name: 'ready'; dummies: ElementBytes[] | undefined } & Settled)
+  | ({ name: 'padded'; padMap: Int32Array } & Settled)
+  | ({ name: 'evaluated' } & Settled)
+  | ({ name: 'matched'; counts: MatchCounts; positions: number[] } & Settled)
+  | ({ name: 'too-small'; counts: MatchCounts } & Settled)
+  | ({ name: 'aggregated'; counts: MatchCounts } & Settled)
+  | { name: 'done'; counts: MatchCounts }
+  | { name: 'failed'; reason: string };
+
 export class BrokerRole {
-  phase: BrokerPhase = 'new';
+  private phase_: BrokerPhase = { name: 'new' };
   private readonly params: BrokerParams;
   private readonly u: Uniform;
-  private open_: OpenSession | undefined;
-  policy: Policy | undefined;
-  paddedCount = 0;
-  private keys: SessionKeys | undefined;
-  private bfv: BrokerBfv | undefined;
-  /** position in the padded list → index in A's list, or -1 for a dummy. */
-  private padMap: Int32Array | undefined;
-  /** 1 where the ENCRYPT list holds a real match. */
-  private keep: Uint8Array | undefined;
-  counts: MatchCounts | undefined;
-  failure: string | undefined;
-  /** Dummy elements drawn ahead of BLIND (they depend only on the padded size). */
-  private dummies: ElementBytes[] | undefined;
 
   constructor(params: BrokerParams) {
     this.params = params;
     this.u = params.uniform ?? cryptoUniform;
   }
 
+  get phase(): BrokerPhase['name'] {
+    return this.phase_.name;
+  }
+
+  get policy(): Policy | undefined {
+    return 'policy' in this.phase_ ? this.phase_.policy : undefined;
+  }
+
+  get paddedCount(): number {
+    return 'paddedCount' in this.phase_ ? this.phase_.paddedCount : 0;
+  }
+
+  get counts(): MatchCounts | undefined {
+    return 'counts' in this.phase_ ? this.phase_.counts : undefined;
+  }
+
+  get failure(): string | undefined {
+    return this.phase_.name === 'failed' ? this.phase_.reason : undefined;
+  }
+
+  private expect<N extends BrokerPhase['name']>(call: string, ...names: N[]): Extract<BrokerPhase, { name: N }> {
+    if (!(names as string[]).includes(this.phase_.name)) {
+      throw new ProtocolError('FAILED_PRECONDITION', `broker: called ${call} in phase '${this.phase_.name}', expected one of: ${names.join(', ')}`);
+    }
+    return this.phase_ as Extract<BrokerPhase, { name: N }>;
+  }
+
   /** Round OPEN (from A): settles policy and padded size; returns what media is told. */
   open(msg: OpenSession): PrepareSession {
-    expectPhase('broker', this.phase, ['new'], 'open');
+    this.expect('open', 'new');
     if (!Number.isSafeInteger(msg.seedCount) || msg.seedCount < 1) {
       throw new ProtocolError('INVALID_ARGUMENT', `expected seedCount ≥ 1, got ${msg.seedCount}`);
     }
     if (!Number.isSafeInteger(msg.audienceSize) || msg.audienceSize < 1) {
       throw new ProtocolError('INVALID_ARGUMENT', `expected audienceSize ≥ 1, got ${msg.audienceSize}`);
     }
+    if (!this.params.universe.tables.has(msg.idType)) {
+      throw new ProtocolError('FAILED_PRECONDITION', `media's published universe has no '${msg.idType}' tokens (it has: ${[...this.params.universe.tables.keys()].join(', ') || 'none'})`);
+    }
     const { policy, paddedCount } = settlePolicy(msg, this.params.config);
-    this.open_ = msg;
-    this.policy = policy;
-    this.paddedCount = paddedCount;
-    this.phase = 'opened';
-    return { idType: msg.idType, paddedCount, audienceSize: msg.audienceSize, policy, resultKey: msg.resultKey };
+    this.phase_ = { name: 'opened', open: msg, policy, paddedCount };
+    return {
+      idType: msg.idType, paddedCount, audienceSize: msg.audienceSize, policy, resultKey: msg.resultKey,
+      universeVersion: this.params.universe.version,
+    };
   }
 
-  /** Round OPEN (from media): loads media's BFV public material; returns what A is told. */
-  async acceptKeys(keys: SessionKeys): Promise<SessionAccepted> {
-    expectPhase('broker', this.phase, ['opened'], 'acceptKeys');
-    if (keys.universeEpoch !== this.params.universe.epoch) {
-      throw new ProtocolError('FAILED_PRECONDITION', `media uses universe epoch '${keys.universeEpoch}', broker holds '${this.params.universe.epoch}': resync the universe table`);
+  /** Round OPEN (from media): media accepts on the publication the broker holds; returns what A is told. */
+  ready(msg: SessionReady): SessionAccepted {
+    const p = this.expect('ready', 'opened');
+    const u = this.params.universe;
+    if (msg.universeVersion !== u.version || msg.universeEpoch !== u.epoch) {
+      throw new ProtocolError('FAILED_PRECONDITION', `media serves publication ${msg.universeVersion.slice(0, 12)} (epoch '${msg.universeEpoch}'), broker holds ${u.version.slice(0, 12)} (epoch '${u.epoch}'): resync the universe`);
     }
-    this.bfv = await BrokerBfv.fromPublicMaterial(keys.bfv, keys.attributeCount);
-    if (this.bfv.layout.usersPerCiphertext !== keys.usersPerCiphertext) {
-      throw new ProtocolError('INVALID_ARGUMENT', `media announced ${keys.usersPerCiphertext} users per ciphertext, its parameters give ${this.bfv.layout.usersPerCiphertext}`);
-    }
-    this.keys = keys;
-    this.phase = 'keyed';
-    return {
-      policy: this.policy!,
-      paddedCount: this.paddedCount,
-      universeSizeClass: keys.universeSizeClass,
-      universeEpoch: keys.universeEpoch,
-    };
+    this.phase_ = { ...p, name: 'ready', dummies: undefined };
+    return { policy: p.policy, paddedCount: p.paddedCount, universeSizeClass: sizeClass(u.users), universeEpoch: u.epoch };
   }
 
   /**
@@ -125,25 +156,26 @@ export class BrokerRole {
    * draws whatever is missing.
    */
   prepareDummies(): void {
-    if (this.phase !== 'keyed' || this.dummies) return;
-    const k = this.paddedCount - this.open_!.seedCount;
-    this.dummies = Array.from({ length: k }, () => randomElement(this.params.rng));
+    if (this.phase_.name !== 'ready' || this.phase_.dummies) return;
+    const k = this.phase_.paddedCount - this.phase_.open.seedCount;
+    this.phase_.dummies = Array.from({ length: k }, () => randomElement(this.params.rng));
   }
 
   /** Round BLIND (from A): validates A's blinded elements, pads with dummies, shuffles. */
   pad(blinded: readonly ElementBytes[]): ElementBytes[] {
-    expectPhase('broker', this.phase, ['keyed'], 'pad');
-    const n = this.open_!.seedCount;
+    this.expect('pad', 'ready');
+    const n = (this.phase_ as Extract<BrokerPhase, { name: 'ready' }>).open.seedCount;
     if (blinded.length !== n) {
       throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} blinded elements (the declared seed count), got ${blinded.length}`);
     }
     blinded.forEach((e, i) => checkElement(e, i));
     this.prepareDummies();
-    const dummies = this.dummies!;
-    const perm = randomPermutation(this.paddedCount, this.u);
-    const out = new Array<ElementBytes>(this.paddedCount);
-    const padMap = new Int32Array(this.paddedCount);
-    for (let pos = 0; pos < this.paddedCount; pos++) {
+    const p = this.phase_ as Extract<BrokerPhase, { name: 'ready' }>;
+    const dummies = p.dummies!;
+    const perm = randomPermutation(p.paddedCount, this.u);
+    const out = new Array<ElementBytes>(p.paddedCount);
+    const padMap = new Int32Array(p.paddedCount);
+    for (let pos = 0; pos < p.paddedCount; pos++) {
       const src = perm[pos]!;
       if (src < n) {
         out[pos] = blinded[src]!;
@@ -153,136 +185,98 @@ export class BrokerRole {
         padMap[pos] = -1;
       }
     }
-    this.dummies = undefined;
-    this.padMap = padMap;
-    this.phase = 'padded';
+    const { dummies: _d, ...settled } = p;
+    this.phase_ = { ...settled, name: 'padded', padMap };
     return out;
   }
 
   /** Round BLIND (from media): media's evaluations of the padded list → A's, in A's order. */
   unpad(evaluated: readonly ElementBytes[]): ElementBytes[] {
-    expectPhase('broker', this.phase, ['padded'], 'unpad');
-    if (evaluated.length !== this.paddedCount) {
-      throw new ProtocolError('INVALID_ARGUMENT', `expected ${this.paddedCount} evaluated elements from media, got ${evaluated.length}`);
+    const p = this.expect('unpad', 'padded');
+    if (evaluated.length !== p.paddedCount) {
+      throw new ProtocolError('INVALID_ARGUMENT', `expected ${p.paddedCount} evaluated elements from media, got ${evaluated.length}`);
     }
-    const n = this.open_!.seedCount;
-    const out = new Array<ElementBytes>(n);
-    this.padMap!.forEach((src, pos) => {
+    const out = new Array<ElementBytes>(p.open.seedCount);
+    p.padMap.forEach((src, pos) => {
       if (src >= 0) {
         checkElement(evaluated[pos]!, pos);
         out[src] = evaluated[pos]!;
       }
     });
-    this.padMap = undefined;
-    this.phase = 'evaluated';
+    const { padMap: _m, ...settled } = p;
+    this.phase_ = { ...settled, name: 'evaluated' };
     return out;
   }
 
   /**
-   * Round TOKENS (from A): real matches, decoy matches, and the shuffled list media is asked
-   * to encrypt attributes for — or null when the cohort is below the minimum.
+   * Round TOKENS (from A): finds A's real matches in the published token table. Returns
+   * false when the cohort is below the minimum (nothing will be released).
    */
-  match(tokens: readonly TokenBytes[]): TokenBytes[] | null {
-    expectPhase('broker', this.phase, ['evaluated'], 'match');
-    const n = this.open_!.seedCount;
+  match(tokens: readonly TokenBytes[]): boolean {
+    const p = this.expect('match', 'evaluated');
+    const n = p.open.seedCount;
     if (tokens.length !== n) {
       throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} tokens, got ${tokens.length}`);
     }
-    const { table } = this.params.universe;
-    const realRows = new Set<number>();
+    const { table, positions } = this.params.universe.tables.get(p.open.idType)!;
+    const real = new Set<number>();
     tokens.forEach((t, i) => {
       if (t.length !== TOKEN_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `token ${i}: expected ${TOKEN_BYTES} bytes, got ${t.length}`);
       const row = table.lookup(t);
-      if (row >= 0) realRows.add(row);
+      if (row >= 0) real.add(positions[row]!);
     });
-    const realMatches = realRows.size;
-    const rate = realMatches / n;
-    const available = table.size - realMatches;
-    const decoyMatches = Math.min(available, binomial(this.paddedCount - n, rate, this.u));
-    this.counts = { seedCount: n, paddedCount: this.paddedCount, realMatches, decoyMatches };
-    if (realMatches < this.policy!.minCohort) {
-      this.phase = 'too-small';
-      return null;
+    const counts: MatchCounts = { seedCount: n, paddedCount: p.paddedCount, realMatches: real.size };
+    if (real.size < p.policy.minCohort) {
+      this.phase_ = { ...p, name: 'too-small', counts };
+      return false;
     }
-    const decoyRows = new Set<number>();
-    while (decoyRows.size < decoyMatches) {
-      const row = Math.floor(this.u() * table.size);
-      if (!realRows.has(row)) decoyRows.add(row);
-    }
-    const rows = [...realRows, ...decoyRows];
-    const perm = randomPermutation(rows.length, this.u);
-    const keep = new Uint8Array(rows.length);
-    const list = new Array<TokenBytes>(rows.length);
-    for (let pos = 0; pos < rows.length; pos++) {
-      const src = perm[pos]!;
-      list[pos] = table.at(rows[src]!);
-      keep[pos] = src < realMatches ? 1 : 0;
-    }
-    this.keep = keep;
-    this.phase = 'matched';
-    return list;
+    this.phase_ = { ...p, name: 'matched', counts, positions: [...real] };
+    return true;
   }
 
-  /** Round AGGREGATE: the encrypted cohort profile over A's real matches only. */
-  aggregate(ciphertexts: readonly CiphertextBytes[]): CohortProfile {
-    expectPhase('broker', this.phase, ['matched'], 'aggregate');
-    const per = this.keys!.usersPerCiphertext;
-    const expected = Math.ceil(this.keep!.length / per);
-    if (ciphertexts.length !== expected) {
-      throw new ProtocolError('INVALID_ARGUMENT', `expected ${expected} ciphertexts for ${this.keep!.length} users, got ${ciphertexts.length}`);
-    }
-    const keep = new Uint8Array(expected * per);
-    keep.set(this.keep!);
-    const noise = Array.from({ length: this.keys!.attributeCount }, () => discreteLaplace(this.policy!.noiseScale, this.u));
-    const profile = this.bfv!.aggregate(ciphertexts, keep, noise);
-    this.phase = 'aggregated';
-    return { outcome: 'COMPLETED', profile, audienceSize: this.open_!.audienceSize };
+  /** Round AGGREGATE: the encrypted cohort profile over A's real matches, from the published ciphertexts. */
+  aggregate(): CohortProfile {
+    const p = this.expect('aggregate', 'matched');
+    const u = this.params.universe;
+    const noise = Array.from({ length: ATTRIBUTE_COUNT }, () => discreteLaplace(p.policy.noiseScale, this.u));
+    const profile = u.bfv.aggregateStored((c) => u.ciphertexts.get(c), u.ciphertexts.count, p.positions, noise);
+    const { positions: _p, ...rest } = p;
+    this.phase_ = { ...rest, name: 'aggregated' };
+    return { outcome: 'COMPLETED', profile, audienceSize: p.open.audienceSize };
   }
 
   /** Round AGGREGATE when the cohort is too small: nothing is released. */
   tooSmallProfile(): CohortProfile {
-    expectPhase('broker', this.phase, ['too-small'], 'tooSmallProfile');
+    this.expect('tooSmallProfile', 'too-small');
     return { outcome: 'COHORT_TOO_SMALL', profile: new Uint8Array(0), audienceSize: 0 };
   }
 
   /** Round LOOKALIKE: the result A receives (counts noised by policy). */
   finish(lookalike: LookalikeResult | undefined): SessionResult {
-    expectPhase('broker', this.phase, ['aggregated', 'too-small'], 'finish');
-    const c = this.counts!;
-    const tooSmall = this.phase === 'too-small' || lookalike?.outcome === 'COHORT_TOO_SMALL';
-    this.phase = 'done';
-    this.dispose();
-    if (tooSmall) {
+    const p = this.expect('finish', 'aggregated', 'too-small');
+    const c = p.counts;
+    const tooSmall = p.name === 'too-small' || lookalike?.outcome === 'COHORT_TOO_SMALL';
+    this.phase_ = { name: 'done', counts: c };
+    if (tooSmall || !lookalike) {
       return {
         outcome: 'COHORT_TOO_SMALL',
-        reason: `cohort too small: fewer than ${this.policy!.minCohort} real matches; nothing was released`,
+        reason: `cohort too small: fewer than ${p.policy.minCohort} real matches; nothing was released`,
         paddedCount: c.paddedCount,
-        paddedMatches: 0,
         realMatches: 0,
         lookalike: undefined,
       };
     }
     return {
-      outcome: lookalike!.outcome,
+      outcome: lookalike.outcome,
       reason: '',
       paddedCount: c.paddedCount,
-      paddedMatches: c.realMatches + c.decoyMatches,
-      realMatches: Math.max(0, c.realMatches + discreteLaplace(this.policy!.noiseScale, this.u)),
+      realMatches: Math.max(0, c.realMatches + discreteLaplace(p.policy.noiseScale, this.u)),
       lookalike,
     };
   }
 
   fail(reason: string): void {
-    this.failure = reason;
-    this.phase = 'failed';
-    this.padMap = undefined;
-    this.keep = undefined;
-    this.dispose();
-  }
-
-  private dispose(): void {
-    this.bfv?.dispose();
-    this.bfv = undefined;
+    this.phase_ = { name: 'failed', reason };
   }
 }
 

@@ -11,15 +11,13 @@
  * u-coordinate, a TokenBytes a 16-byte OPRF output, a CiphertextBytes a serialized SEAL
  * ciphertext.
  */
-import type { BfvPublicMaterial } from '../crypto/bfv.ts';
-
 export type Party = 'advertiser' | 'media' | 'broker';
 export const PARTIES: readonly Party[] = ['advertiser', 'media', 'broker'];
 
 /** Rounds in the order the protocol allows them. */
 export type Round =
-  | 'OPEN' | 'BLIND' | 'TOKENS' | 'ENCRYPT' | 'AGGREGATE' | 'LOOKALIKE' | 'CHECKPOINT' | 'ABORT' | 'UNIVERSE';
-export const SESSION_ROUNDS: readonly Round[] = ['OPEN', 'BLIND', 'TOKENS', 'ENCRYPT', 'AGGREGATE', 'LOOKALIKE'];
+  | 'OPEN' | 'BLIND' | 'TOKENS' | 'AGGREGATE' | 'LOOKALIKE' | 'CHECKPOINT' | 'ABORT' | 'UNIVERSE';
+export const SESSION_ROUNDS: readonly Round[] = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'];
 
 export type IdType = 'phone' | 'email' | 'device';
 
@@ -35,7 +33,11 @@ export interface Policy {
   decoyRatio: number;
   /** Minimum number of real matches before anything is released. */
   minCohort: number;
-  /** Scale of the discrete Laplace noise on released totals and counts (0 = off). */
+  /**
+   * Scale of the discrete Laplace noise on every released total (0 = off). The default is
+   * the L1 sensitivity of one user's contribution divided by the per-release ε
+   * (policy.ts: noiseScaleFor): ε-differential privacy per release.
+   */
   noiseScale: number;
   /** Padded sizes the broker may announce (ascending). */
   sizeBuckets: number[];
@@ -62,16 +64,15 @@ export interface PrepareSession {
   audienceSize: number;
   policy: Policy;
   resultKey: Uint8Array;
+  /** The publication the broker holds; its BFV key decrypts the profile. */
+  universeVersion: string;
 }
 
-/** media → broker: fresh per-session BFV public material and the universe's description. */
-export interface SessionKeys {
-  bfv: BfvPublicMaterial;
+/** media → broker: media accepts the session on this publication. */
+export interface SessionReady {
   universeEpoch: string;
+  universeVersion: string;
   universeSizeClass: string;
-  attributeCount: number;
-  usersPerCiphertext: number;
-  slots: number;
 }
 
 /** broker → advertiser */
@@ -102,7 +103,6 @@ export interface LookalikeResult {
   audienceId: string;
   audienceSize: number;
   quality: number;
-  matchedUsers: number;
   /** CohortInsight sealed to the advertiser's result key: opaque to the broker. */
   sealedInsight: Uint8Array;
 }
@@ -118,7 +118,6 @@ export interface SessionResult {
   outcome: Outcome;
   reason: string;
   paddedCount: number;
-  paddedMatches: number;
   realMatches: number;
   lookalike: LookalikeResult | undefined;
 }

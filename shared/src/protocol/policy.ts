@@ -11,7 +11,22 @@
  *   injectable source of uniform random numbers so tests are deterministic.
  */
 import { randomBytes } from 'node:crypto';
+import { CONTRIBUTION_L1 } from '../common/attributes.ts';
 import { ProtocolError, type Policy } from './messages.ts';
+
+/**
+ * Differential privacy of one release. The cohort profile is the vector of per-attribute
+ * totals; adding or removing one user changes it by at most CONTRIBUTION_L1 in L1 norm
+ * (five single-valued groups + at most MAX_COUNTED_INTERESTS interests), so discrete
+ * Laplace noise of scale CONTRIBUTION_L1/ε on every total makes the release ε-DP (the
+ * cohort size is read off the noised totals, so it costs nothing extra).
+ */
+export const DEFAULT_EPSILON_PER_RELEASE = 1;
+
+export function noiseScaleFor(epsilon: number): number {
+  if (!(epsilon > 0) || !Number.isFinite(epsilon)) throw new RangeError(`expected ε > 0, got ${epsilon}`);
+  return CONTRIBUTION_L1 / epsilon;
+}
 
 /** 1-2-5 buckets from 1,000 to 10^9. */
 export const DEFAULT_SIZE_BUCKETS: readonly number[] = (() => {
@@ -42,7 +57,7 @@ export const DEFAULT_BROKER_POLICY: Readonly<BrokerPolicyConfig> = Object.freeze
   minDecoyRatio: 9,
   maxDecoyRatio: 99,
   minCohort: 50,
-  noiseScale: 0,
+  noiseScale: noiseScaleFor(DEFAULT_EPSILON_PER_RELEASE),
   sizeBuckets: DEFAULT_SIZE_BUCKETS,
   maxSeedCount: 1_000_000,
 });

@@ -9,7 +9,7 @@
 import { ProtocolError } from '../protocol/messages.ts';
 import type {
   AttributeTotal, CohortProfile, IdType, LookalikeResult, OpenSession, Outcome, Policy,
-  PrepareSession, SessionAccepted, SessionKeys, SessionResult,
+  PrepareSession, SessionAccepted, SessionReady, SessionResult,
 } from '../protocol/messages.ts';
 import { decodePayload, encodePayload, type PayloadType } from './proto.ts';
 
@@ -115,6 +115,17 @@ export const PrepareSessionCodec = codec<PrepareSession>(
     audienceSize: num('PrepareSession', o, 'audienceSize', 1e9),
     policy: policyFrom(o.policy),
     resultKey: bytes('PrepareSession', o, 'resultKey', 32),
+    universeVersion: str('PrepareSession', o, 'universeVersion', 128),
+  }),
+);
+
+export const SessionReadyCodec = codec<SessionReady>(
+  'cleanroom.v1.SessionReady',
+  (m) => m,
+  (o) => ({
+    universeEpoch: str('SessionReady', o, 'universeEpoch', 64),
+    universeVersion: str('SessionReady', o, 'universeVersion', 128),
+    universeSizeClass: str('SessionReady', o, 'universeSizeClass', 32),
   }),
 );
 
@@ -128,68 +139,6 @@ export const SessionAcceptedCodec = codec<SessionAccepted>(
     universeEpoch: str('SessionAccepted', o, 'universeEpoch', 64),
   }),
 );
-
-/** SessionKeys travel in chunks: params and public key in chunk 0, Galois keys spread over all. */
-export interface SessionKeysChunk {
-  bfvParams: Uint8Array;
-  publicKey: Uint8Array;
-  galoisKeysPart: Uint8Array;
-  universeEpoch: string;
-  universeSizeClass: string;
-  attributeCount: number;
-  usersPerCiphertext: number;
-  slots: number;
-}
-
-export const SessionKeysCodec = codec<SessionKeysChunk>(
-  'cleanroom.v1.SessionKeys',
-  (m) => m,
-  (o) => ({
-    bfvParams: bytes('SessionKeys', o, 'bfvParams'),
-    publicKey: bytes('SessionKeys', o, 'publicKey'),
-    galoisKeysPart: bytes('SessionKeys', o, 'galoisKeysPart'),
-    universeEpoch: str('SessionKeys', o, 'universeEpoch', 64),
-    universeSizeClass: str('SessionKeys', o, 'universeSizeClass', 32),
-    attributeCount: num('SessionKeys', o, 'attributeCount', 4096),
-    usersPerCiphertext: num('SessionKeys', o, 'usersPerCiphertext', 1 << 16),
-    slots: num('SessionKeys', o, 'slots', 1 << 16),
-  }),
-);
-
-export function splitSessionKeys(k: SessionKeys, maxBytes: number): SessionKeysChunk[] {
-  const g = k.bfv.galoisKeys;
-  const parts = Math.max(1, Math.ceil(g.length / maxBytes));
-  return Array.from({ length: parts }, (_, i) => ({
-    bfvParams: i === 0 ? k.bfv.params : new Uint8Array(0),
-    publicKey: i === 0 ? k.bfv.publicKey : new Uint8Array(0),
-    galoisKeysPart: g.subarray(i * maxBytes, (i + 1) * maxBytes),
-    universeEpoch: k.universeEpoch,
-    universeSizeClass: k.universeSizeClass,
-    attributeCount: k.attributeCount,
-    usersPerCiphertext: k.usersPerCiphertext,
-    slots: k.slots,
-  }));
-}
-
-export function joinSessionKeys(chunks: readonly SessionKeysChunk[]): SessionKeys {
-  const first = chunks[0];
-  if (!first) throw new ProtocolError('INVALID_ARGUMENT', 'SessionKeys: expected at least one chunk');
-  const total = chunks.reduce((a, c) => a + c.galoisKeysPart.length, 0);
-  const galoisKeys = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    galoisKeys.set(c.galoisKeysPart, off);
-    off += c.galoisKeysPart.length;
-  }
-  return {
-    bfv: { params: first.bfvParams, publicKey: first.publicKey, galoisKeys },
-    universeEpoch: first.universeEpoch,
-    universeSizeClass: first.universeSizeClass,
-    attributeCount: first.attributeCount,
-    usersPerCiphertext: first.usersPerCiphertext,
-    slots: first.slots,
-  };
-}
 
 export interface Batch {
   offset: number;
@@ -277,7 +226,6 @@ function lookalikeFrom(o: Obj): LookalikeResult {
     audienceId: str('LookalikeResult', o, 'audienceId', 64),
     audienceSize: num('LookalikeResult', o, 'audienceSize', 1e10),
     quality: real('LookalikeResult', o, 'quality'),
-    matchedUsers: num('LookalikeResult', o, 'matchedUsers', 1e10),
     sealedInsight: bytes('LookalikeResult', o, 'sealedInsight'),
   };
 }
@@ -292,7 +240,6 @@ export const SessionResultCodec = codec<SessionResult>(
     outcome: outcome('SessionResult', o),
     reason: str('SessionResult', o, 'reason', 1024),
     paddedCount: num('SessionResult', o, 'paddedCount'),
-    paddedMatches: num('SessionResult', o, 'paddedMatches'),
     realMatches: num('SessionResult', o, 'realMatches'),
     lookalike: o.lookalike ? lookalikeFrom(o.lookalike as Obj) : undefined,
   }),
@@ -310,34 +257,131 @@ export interface AckMessage {
 
 export const AckCodec = codec<AckMessage>('cleanroom.v1.Ack', (m) => m, (o) => ({ received: num('Ack', o, 'received') }));
 
+export type UniversePart = 'MANIFEST' | 'TOKENS' | 'CIPHERTEXTS' | 'DONE';
+const UNIVERSE_PARTS = new Set<UniversePart>(['MANIFEST', 'TOKENS', 'CIPHERTEXTS', 'DONE']);
+
 export interface UniverseRequest {
-  haveEpoch: string;
+  haveVersion: string;
+  part: UniversePart;
+  /** TOKENS only. */
+  idType: IdType;
+  offset: number;
+  limit: number;
 }
 
 export const UniverseRequestCodec = codec<UniverseRequest>(
   'cleanroom.v1.UniverseRequest',
-  (m) => m,
-  (o) => ({ haveEpoch: str('UniverseRequest', o, 'haveEpoch', 64) }),
+  (m) => ({ ...m, idType: ID_TYPE_TO_PROTO[m.idType] }),
+  (o) => {
+    const part = String(o.part) as UniversePart;
+    if (!UNIVERSE_PARTS.has(part)) bad('UniverseRequest', 'part', `expected MANIFEST, TOKENS, CIPHERTEXTS or DONE, got ${String(o.part)}`);
+    return {
+      haveVersion: str('UniverseRequest', o, 'haveVersion', 128),
+      part,
+      idType: part === 'TOKENS' ? idType('UniverseRequest', o) : 'phone',
+      offset: num('UniverseRequest', o, 'offset', 1e10),
+      limit: num('UniverseRequest', o, 'limit', 1e10),
+    };
+  },
 );
 
-export interface UniverseChunk {
+/** What the broker learns about a publication before it pages through it. */
+export interface UniverseManifest {
   epoch: string;
-  size: number;
-  offset: number;
-  tokens: Uint8Array[];
+  version: string;
+  users: number;
+  ciphertexts: number;
+  attributeCount: number;
+  usersPerCiphertext: number;
+  idTypes: { idType: IdType; tokens: number }[];
+  sizeClass: string;
+  unchanged: boolean;
+  bfv: { params: Uint8Array; publicKey: Uint8Array; galoisKeys: Uint8Array };
 }
 
-export const UniverseChunkCodec = codec<UniverseChunk>(
-  'cleanroom.v1.UniverseChunk',
-  (m) => m,
+interface UniverseManifestChunk extends Omit<UniverseManifest, 'bfv'> {
+  bfvParams: Uint8Array;
+  publicKey: Uint8Array;
+  galoisKeysPart: Uint8Array;
+}
+
+export const UniverseManifestCodec = codec<UniverseManifestChunk>(
+  'cleanroom.v1.UniverseManifest',
+  (m) => ({ ...m, idTypes: m.idTypes.map((t) => ({ idType: ID_TYPE_TO_PROTO[t.idType], tokens: t.tokens })) }),
   (o) => {
-    const list = o.tokens;
-    if (!Array.isArray(list)) bad('UniverseChunk', 'tokens', 'expected a list');
+    const name = 'UniverseManifest';
+    const types = o.idTypes;
+    if (!Array.isArray(types) || types.length > 3) bad(name, 'idTypes', 'expected at most 3 ID types');
+    const idTypes = types.map((t) => ({ idType: idType(name, t as Obj), tokens: num(name, t as Obj, 'tokens', 1e10) }));
+    if (new Set(idTypes.map((t) => t.idType)).size !== idTypes.length) bad(name, 'idTypes', 'expected each ID type once');
     return {
-      epoch: str('UniverseChunk', o, 'epoch', 64),
-      size: num('UniverseChunk', o, 'size', 1e10),
-      offset: num('UniverseChunk', o, 'offset', 1e10),
-      tokens: list.map((t, i) => bytes('UniverseChunk', { [`tokens[${i}]`]: t }, `tokens[${i}]`, 16)),
+      epoch: str(name, o, 'epoch', 64),
+      version: str(name, o, 'version', 128),
+      users: num(name, o, 'users', 1e10),
+      ciphertexts: num(name, o, 'ciphertexts', 1e9),
+      attributeCount: num(name, o, 'attributeCount', 4096),
+      usersPerCiphertext: num(name, o, 'usersPerCiphertext', 1 << 16),
+      idTypes,
+      sizeClass: str(name, o, 'sizeClass', 32),
+      unchanged: o.unchanged === true,
+      bfvParams: bytes(name, o, 'bfvParams'),
+      publicKey: bytes(name, o, 'publicKey'),
+      galoisKeysPart: bytes(name, o, 'galoisKeysPart'),
+    };
+  },
+);
+
+/** The manifest in chunks of at most `maxBytes` of Galois keys (params and public key in chunk 0). */
+export function splitManifest(m: UniverseManifest, maxBytes: number): UniverseManifestChunk[] {
+  const g = m.bfv.galoisKeys;
+  const parts = Math.max(1, Math.ceil(g.length / maxBytes));
+  const { bfv, ...rest } = m;
+  return Array.from({ length: parts }, (_, i) => ({
+    ...rest,
+    bfvParams: i === 0 ? bfv.params : new Uint8Array(0),
+    publicKey: i === 0 ? bfv.publicKey : new Uint8Array(0),
+    galoisKeysPart: g.subarray(i * maxBytes, (i + 1) * maxBytes),
+  }));
+}
+
+export function joinManifest(chunks: readonly UniverseManifestChunk[]): UniverseManifest {
+  const first = chunks[0];
+  if (!first) throw new ProtocolError('INVALID_ARGUMENT', 'UniverseManifest: expected at least one chunk');
+  for (const c of chunks) {
+    if (c.version !== first.version) throw new ProtocolError('INVALID_ARGUMENT', `UniverseManifest: chunks mix versions ${first.version} and ${c.version}`);
+  }
+  const total = chunks.reduce((a, c) => a + c.galoisKeysPart.length, 0);
+  const galoisKeys = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    galoisKeys.set(c.galoisKeysPart, off);
+    off += c.galoisKeysPart.length;
+  }
+  const { bfvParams, publicKey, galoisKeysPart: _g, ...rest } = first;
+  return { ...rest, bfv: { params: bfvParams, publicKey, galoisKeys } };
+}
+
+export interface UniverseTokens {
+  idType: IdType;
+  offset: number;
+  tokens: Uint8Array[];
+  positions: number[];
+}
+
+export const UniverseTokensCodec = codec<UniverseTokens>(
+  'cleanroom.v1.UniverseTokens',
+  (m) => ({ ...m, idType: ID_TYPE_TO_PROTO[m.idType] }),
+  (o) => {
+    const name = 'UniverseTokens';
+    const list = o.tokens;
+    const pos = o.positions;
+    if (!Array.isArray(list)) bad(name, 'tokens', 'expected a list');
+    if (!Array.isArray(pos) || pos.length !== list.length) bad(name, 'positions', `expected one position per token (${list.length})`);
+    return {
+      idType: idType(name, o),
+      offset: num(name, o, 'offset', 1e10),
+      tokens: list.map((t, i) => bytes(name, { [`tokens[${i}]`]: t }, `tokens[${i}]`, 16)),
+      positions: pos.map((p, i) => num(name, { [`positions[${i}]`]: p }, `positions[${i}]`, 0xffffffff)),
     };
   },
 );
@@ -352,7 +396,7 @@ export interface CheckpointMessage {
   consistency: Uint8Array[];
 }
 
-const CHECKPOINT_ROUNDS = new Set(['OPEN', 'BLIND', 'TOKENS', 'ENCRYPT', 'AGGREGATE', 'LOOKALIKE']);
+const CHECKPOINT_ROUNDS = new Set(['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE']);
 
 export const CheckpointCodec = codec<CheckpointMessage>(
   'cleanroom.v1.Checkpoint',

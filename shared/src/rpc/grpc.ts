@@ -34,7 +34,6 @@ export const ROLE_TABLE: Record<ServiceName, Record<string, readonly Party[]>> =
   Media: {
     PrepareSession: ['broker'],
     Evaluate: ['broker'],
-    EncryptAttributes: ['broker'],
     BuildLookalike: ['broker'],
     SyncUniverse: ['broker'],
     Abort: ['broker'],

@@ -36,11 +36,12 @@ export function serviceDefinition(name: 'Broker' | 'Media' | 'Advertiser'): Serv
 
 /** Payload type names, as they appear in statements ("cleanroom.v1.BlindedBatch"). */
 export type PayloadType =
-  | 'cleanroom.v1.OpenSession' | 'cleanroom.v1.PrepareSession' | 'cleanroom.v1.SessionKeys'
+  | 'cleanroom.v1.OpenSession' | 'cleanroom.v1.PrepareSession' | 'cleanroom.v1.SessionReady'
   | 'cleanroom.v1.SessionAccepted' | 'cleanroom.v1.BlindedBatch' | 'cleanroom.v1.TokenBatch'
   | 'cleanroom.v1.CiphertextBatch' | 'cleanroom.v1.CohortProfile' | 'cleanroom.v1.LookalikeResult'
   | 'cleanroom.v1.SessionResult' | 'cleanroom.v1.Abort' | 'cleanroom.v1.Checkpoint' | 'cleanroom.v1.Ack'
-  | 'cleanroom.v1.UniverseRequest' | 'cleanroom.v1.UniverseChunk' | 'cleanroom.v1.InclusionProof';
+  | 'cleanroom.v1.UniverseRequest' | 'cleanroom.v1.UniverseManifest' | 'cleanroom.v1.UniverseTokens'
+  | 'cleanroom.v1.InclusionProof';
 
 function messageType(name: PayloadType): MessageTypeDefinition<object, Record<string, unknown>> {
   const def = packageDefinition[name] as MessageTypeDefinition<object, Record<string, unknown>> | undefined;

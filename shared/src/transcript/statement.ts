@@ -131,7 +131,7 @@ export function openEnvelope(env: Envelope, senderKey: Uint8Array, expect: Expec
   return s;
 }
 
-const ROUNDS = new Set(['OPEN', 'BLIND', 'TOKENS', 'ENCRYPT', 'AGGREGATE', 'LOOKALIKE', 'CHECKPOINT', 'ABORT', 'UNIVERSE']);
+const ROUNDS = new Set(['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE', 'CHECKPOINT', 'ABORT', 'UNIVERSE']);
 const PARTY_SET = new Set(['advertiser', 'media', 'broker']);
 
 function checkStatementShape(v: unknown): Statement {

@@ -87,16 +87,14 @@ function runSession(h: Harness, tweak: (step: string) => SendOptions | undefined
     send(h, from, to, round, type, payload, { ...base, ...tweak(name) });
   step('open', 'advertiser', 'broker', 'OPEN', 'OpenSession', 'open');
   step('prepare', 'broker', 'media', 'OPEN', 'PrepareSession', 'prepare');
-  step('keys0', 'media', 'broker', 'OPEN', 'SessionKeys', 'keys-part-0', { chunk: 0, last: false });
-  step('keys1', 'media', 'broker', 'OPEN', 'SessionKeys', 'keys-part-1', { chunk: 1, last: true });
+  step('ready', 'media', 'broker', 'OPEN', 'SessionReady', 'ready');
   step('accepted', 'broker', 'advertiser', 'OPEN', 'SessionAccepted', 'accepted');
   step('blind', 'advertiser', 'broker', 'BLIND', 'BlindedBatch', 'blinded');
   step('padded', 'broker', 'media', 'BLIND', 'BlindedBatch', 'padded');
-  step('evaluated', 'media', 'broker', 'BLIND', 'BlindedBatch', 'evaluated');
+  step('evaluated0', 'media', 'broker', 'BLIND', 'BlindedBatch', 'evaluated-part-0', { chunk: 0, last: false });
+  step('evaluated1', 'media', 'broker', 'BLIND', 'BlindedBatch', 'evaluated-part-1', { chunk: 1, last: true });
   step('evaluated-a', 'broker', 'advertiser', 'BLIND', 'BlindedBatch', 'evaluated-a');
   step('tokens', 'advertiser', 'broker', 'TOKENS', 'TokenBatch', 'tokens');
-  step('encrypt', 'broker', 'media', 'ENCRYPT', 'TokenBatch', 'matches');
-  step('ciphertexts', 'media', 'broker', 'ENCRYPT', 'CiphertextBatch', 'ciphertexts');
   step('aggregate', 'broker', 'media', 'AGGREGATE', 'CohortProfile', 'profile');
   step('lookalike', 'media', 'broker', 'LOOKALIKE', 'LookalikeResult', 'audience');
   step('relay', 'broker', 'advertiser', 'LOOKALIKE', 'LookalikeResult', 'audience-a');
@@ -163,9 +161,9 @@ describe('a valid session', () => {
 
   it('writes canonical, chained lines in <dir>/<session>/<party>.jsonl', () => {
     // policy + messages this party sent or received + checkpoint
-    expect(lines(fileOf(h, 'broker'))).toHaveLength(1 + 15 + 1);
+    expect(lines(fileOf(h, 'broker'))).toHaveLength(1 + 13 + 1);
     expect(lines(fileOf(h, 'advertiser'))).toHaveLength(1 + 6 + 1);
-    expect(lines(fileOf(h, 'media'))).toHaveLength(1 + 9 + 1);
+    expect(lines(fileOf(h, 'media'))).toHaveLength(1 + 7 + 1);
     let prev = '0'.repeat(64);
     lines(fileOf(h, 'media')).forEach((l, i) => {
       const e = parseStrict(l) as { index: number; prev: string };
@@ -188,9 +186,9 @@ describe('a valid session', () => {
   it('timeline lists each message once, in time order, with who recorded it', () => {
     const t = timeline(files);
     expect(t).toMatch(/advertiser → broker\s+OPEN\s+OpenSession\s+4 B {2}seq 0 {2}\[a:s b:r\]/);
-    expect(t).toMatch(/media → broker\s+OPEN\s+SessionKeys\s+11 B {2}seq 1 chunk 1 \(last\)/);
-    expect(t.split('\n').filter((l) => l.includes('→'))).toHaveLength(15);
-    expect(t).toMatch(/broker\s+checkpoint after LOOKALIKE: 15 messages, root [0-9a-f]{16}…, co-signed by advertiser, media, broker/);
+    expect(t).toMatch(/media → broker\s+BLIND\s+BlindedBatch\s+16 B {2}seq 2 chunk 1 \(last\)/);
+    expect(t.split('\n').filter((l) => l.includes('→'))).toHaveLength(13);
+    expect(t).toMatch(/broker\s+checkpoint after LOOKALIKE: 13 messages, root [0-9a-f]{16}…, co-signed by advertiser, media, broker/);
   });
 
   it('readTranscript reports no problems and the writer can continue the chain', () => {
@@ -343,8 +341,8 @@ describe('equivocation', () => {
     let other: Uint8Array | undefined;
     const files = runSession(h, (s) => {
       if (s !== 'aggregate') return undefined;
-      // same slot (broker->media AGGREGATE seq 3 chunk 0), different payload digest
-      other = statementBytes(h, 'broker', 'media', 'AGGREGATE', 'CohortProfile', 'a-different-profile', 3);
+      // same slot (broker->media AGGREGATE seq 2 chunk 0), different payload digest
+      other = statementBytes(h, 'broker', 'media', 'AGGREGATE', 'CohortProfile', 'a-different-profile', 2);
       return { senderRecords: other };
     });
     const r = verifySession(files, h.trust);
@@ -355,14 +353,14 @@ describe('equivocation', () => {
       slot: string;
       statements: { statement: { payloadSha256: string }; signatureValid: boolean; recordedBy: { party: string; direction: string }[] }[];
     };
-    expect(ev.slot).toBe(`${SESSION}|broker->media|AGGREGATE|seq 3|chunk 0`);
+    expect(ev.slot).toBe(`${SESSION}|broker->media|AGGREGATE|seq 2|chunk 0`);
     expect(ev.statements).toHaveLength(2);
     expect(ev.statements.every((s) => s.signatureValid)).toBe(true);
     expect(ev.statements.map((s) => s.recordedBy[0]!.party).sort()).toEqual(['broker', 'media']);
     expect(new Set(ev.statements.map((s) => s.statement.payloadSha256)).size).toBe(2);
     expect(ev.statements.map((s) => s.statement.payloadSha256)).toContain(sha('a-different-profile'));
     expect(formatReport(r)).toMatch(/EQUIVOCATION: broker signed 2 different statements/);
-    expect(formatReport(r)).toMatch(/evidence \(equivocation, s-0001\|broker->media\|AGGREGATE\|seq 3\|chunk 0\)/);
+    expect(formatReport(r)).toMatch(/evidence \(equivocation, s-0001\|broker->media\|AGGREGATE\|seq 2\|chunk 0\)/);
   });
 
   it('a received statement that the claimed sender never recorded -> reported with evidence', () => {
@@ -397,19 +395,19 @@ describe('protocol conformance', () => {
   it('rounds out of order', () => {
     const h = harness();
     const files = runSession(h);
-    // re-sign a statement as if the broker sent ENCRYPT before BLIND on its link to media
+    // re-sign a statement as if the broker sent AGGREGATE before BLIND on its link to media
     editAndRechain(fileOf(h, 'broker'), (es) =>
       es.map((e) => {
         const s = e.statement as Record<string, unknown> | undefined;
         if (e.direction !== 'sent' || !s || s.receiver !== 'media' || s.seq !== 1) return e;
-        const st = { ...s, round: 'ENCRYPT' };
+        const st = { ...s, round: 'AGGREGATE' };
         const sig = h.keys.broker.sign(STATEMENT_TYPE, canonicalBytes(st));
         return { ...e, statement: st, signature: { keyid: sig.keyid, sig: Buffer.from(sig.sig).toString('base64') } };
       }),
     );
     const r = verifySession(files, h.trust);
     expect(failed(r)).toEqual(expect.arrayContaining(['rounds', 'equivocation']));
-    expect(r.checks.find((c) => c.name === 'rounds')!.detail).toMatch(/got BLIND after ENCRYPT/);
+    expect(r.checks.find((c) => c.name === 'rounds')!.detail).toMatch(/got BLIND after AGGREGATE/);
   });
 
   it('policy values that differ across parties', () => {

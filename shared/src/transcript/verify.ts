@@ -20,7 +20,7 @@
  *               unless it is the tail of the link (a crash or abort can cut a link short);
  *   sequence    per file and link, seq numbers are 0,1,2,… without gaps or repeats, chunks
  *               count 0..n within a message and end with `last`;
- *   rounds      per file, OPEN < BLIND < TOKENS < ENCRYPT < AGGREGATE < LOOKALIKE never go
+ *   rounds      per file, OPEN < BLIND < TOKENS < AGGREGATE < LOOKALIKE never go
  *               backwards (CHECKPOINT after any, ABORT anywhere, nothing but CHECKPOINT/ABORT
  *               after an ABORT; UNIVERSE is not a session round and is not ordered);
  *   policy      every transcript declares a signed policy; decoyRatio and minCohort agree
@@ -63,7 +63,7 @@ export interface AuditReport {
 const CHECK_NAMES = ['format', 'chain', 'session', 'signatures', 'addressing', 'equivocation', 'delivery', 'sequence', 'rounds', 'policy', 'checkpoints'] as const;
 type CheckName = (typeof CHECK_NAMES)[number];
 
-const ROUND_RANK: Record<string, number> = { OPEN: 0, BLIND: 1, TOKENS: 2, ENCRYPT: 3, AGGREGATE: 4, LOOKALIKE: 5 };
+const ROUND_RANK: Record<string, number> = { OPEN: 0, BLIND: 1, TOKENS: 2, AGGREGATE: 3, LOOKALIKE: 4 };
 
 interface Issue extends AuditLocation {
   check: CheckName;
@@ -220,7 +220,7 @@ export function verifySession(files: string[], trust: TrustBundle): AuditReport 
       else if (s.round in ROUND_RANK) {
         const k = ROUND_RANK[s.round]!;
         if (aborted) issue('rounds', r.path, line, `expected nothing but CHECKPOINT/ABORT after ABORT, got ${s.round}`);
-        else if (k < rank) issue('rounds', r.path, line, `expected rounds in order OPEN<BLIND<TOKENS<ENCRYPT<AGGREGATE<LOOKALIKE, got ${s.round} after ${Object.keys(ROUND_RANK)[rank]}`);
+        else if (k < rank) issue('rounds', r.path, line, `expected rounds in order OPEN<BLIND<TOKENS<AGGREGATE<LOOKALIKE, got ${s.round} after ${Object.keys(ROUND_RANK)[rank]}`);
         rank = Math.max(rank, k);
       }
     }

@@ -9,18 +9,20 @@ import type { Checkpoint as _cleanroom_v1_Checkpoint, Checkpoint__Output as _cle
 import type { CiphertextBatch as _cleanroom_v1_CiphertextBatch, CiphertextBatch__Output as _cleanroom_v1_CiphertextBatch__Output } from './cleanroom/v1/CiphertextBatch.ts';
 import type { CohortProfile as _cleanroom_v1_CohortProfile, CohortProfile__Output as _cleanroom_v1_CohortProfile__Output } from './cleanroom/v1/CohortProfile.ts';
 import type { Envelope as _cleanroom_v1_Envelope, Envelope__Output as _cleanroom_v1_Envelope__Output } from './cleanroom/v1/Envelope.ts';
+import type { IdTypeCount as _cleanroom_v1_IdTypeCount, IdTypeCount__Output as _cleanroom_v1_IdTypeCount__Output } from './cleanroom/v1/IdTypeCount.ts';
 import type { InclusionProof as _cleanroom_v1_InclusionProof, InclusionProof__Output as _cleanroom_v1_InclusionProof__Output } from './cleanroom/v1/InclusionProof.ts';
 import type { LookalikeResult as _cleanroom_v1_LookalikeResult, LookalikeResult__Output as _cleanroom_v1_LookalikeResult__Output } from './cleanroom/v1/LookalikeResult.ts';
 import type { OpenSession as _cleanroom_v1_OpenSession, OpenSession__Output as _cleanroom_v1_OpenSession__Output } from './cleanroom/v1/OpenSession.ts';
 import type { Policy as _cleanroom_v1_Policy, Policy__Output as _cleanroom_v1_Policy__Output } from './cleanroom/v1/Policy.ts';
 import type { PrepareSession as _cleanroom_v1_PrepareSession, PrepareSession__Output as _cleanroom_v1_PrepareSession__Output } from './cleanroom/v1/PrepareSession.ts';
 import type { SessionAccepted as _cleanroom_v1_SessionAccepted, SessionAccepted__Output as _cleanroom_v1_SessionAccepted__Output } from './cleanroom/v1/SessionAccepted.ts';
-import type { SessionKeys as _cleanroom_v1_SessionKeys, SessionKeys__Output as _cleanroom_v1_SessionKeys__Output } from './cleanroom/v1/SessionKeys.ts';
+import type { SessionReady as _cleanroom_v1_SessionReady, SessionReady__Output as _cleanroom_v1_SessionReady__Output } from './cleanroom/v1/SessionReady.ts';
 import type { SessionResult as _cleanroom_v1_SessionResult, SessionResult__Output as _cleanroom_v1_SessionResult__Output } from './cleanroom/v1/SessionResult.ts';
 import type { Signature as _cleanroom_v1_Signature, Signature__Output as _cleanroom_v1_Signature__Output } from './cleanroom/v1/Signature.ts';
 import type { TokenBatch as _cleanroom_v1_TokenBatch, TokenBatch__Output as _cleanroom_v1_TokenBatch__Output } from './cleanroom/v1/TokenBatch.ts';
-import type { UniverseChunk as _cleanroom_v1_UniverseChunk, UniverseChunk__Output as _cleanroom_v1_UniverseChunk__Output } from './cleanroom/v1/UniverseChunk.ts';
+import type { UniverseManifest as _cleanroom_v1_UniverseManifest, UniverseManifest__Output as _cleanroom_v1_UniverseManifest__Output } from './cleanroom/v1/UniverseManifest.ts';
 import type { UniverseRequest as _cleanroom_v1_UniverseRequest, UniverseRequest__Output as _cleanroom_v1_UniverseRequest__Output } from './cleanroom/v1/UniverseRequest.ts';
+import type { UniverseTokens as _cleanroom_v1_UniverseTokens, UniverseTokens__Output as _cleanroom_v1_UniverseTokens__Output } from './cleanroom/v1/UniverseTokens.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -38,6 +40,7 @@ export interface ProtoGrpcType {
       CohortProfile: MessageTypeDefinition<_cleanroom_v1_CohortProfile, _cleanroom_v1_CohortProfile__Output>
       Envelope: MessageTypeDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>
       IdType: EnumTypeDefinition
+      IdTypeCount: MessageTypeDefinition<_cleanroom_v1_IdTypeCount, _cleanroom_v1_IdTypeCount__Output>
       InclusionProof: MessageTypeDefinition<_cleanroom_v1_InclusionProof, _cleanroom_v1_InclusionProof__Output>
       LookalikeResult: MessageTypeDefinition<_cleanroom_v1_LookalikeResult, _cleanroom_v1_LookalikeResult__Output>
       OpenSession: MessageTypeDefinition<_cleanroom_v1_OpenSession, _cleanroom_v1_OpenSession__Output>
@@ -47,12 +50,14 @@ export interface ProtoGrpcType {
       PrepareSession: MessageTypeDefinition<_cleanroom_v1_PrepareSession, _cleanroom_v1_PrepareSession__Output>
       Round: EnumTypeDefinition
       SessionAccepted: MessageTypeDefinition<_cleanroom_v1_SessionAccepted, _cleanroom_v1_SessionAccepted__Output>
-      SessionKeys: MessageTypeDefinition<_cleanroom_v1_SessionKeys, _cleanroom_v1_SessionKeys__Output>
+      SessionReady: MessageTypeDefinition<_cleanroom_v1_SessionReady, _cleanroom_v1_SessionReady__Output>
       SessionResult: MessageTypeDefinition<_cleanroom_v1_SessionResult, _cleanroom_v1_SessionResult__Output>
       Signature: MessageTypeDefinition<_cleanroom_v1_Signature, _cleanroom_v1_Signature__Output>
       TokenBatch: MessageTypeDefinition<_cleanroom_v1_TokenBatch, _cleanroom_v1_TokenBatch__Output>
-      UniverseChunk: MessageTypeDefinition<_cleanroom_v1_UniverseChunk, _cleanroom_v1_UniverseChunk__Output>
+      UniverseManifest: MessageTypeDefinition<_cleanroom_v1_UniverseManifest, _cleanroom_v1_UniverseManifest__Output>
+      UniversePart: EnumTypeDefinition
       UniverseRequest: MessageTypeDefinition<_cleanroom_v1_UniverseRequest, _cleanroom_v1_UniverseRequest__Output>
+      UniverseTokens: MessageTypeDefinition<_cleanroom_v1_UniverseTokens, _cleanroom_v1_UniverseTokens__Output>
     }
   }
 }

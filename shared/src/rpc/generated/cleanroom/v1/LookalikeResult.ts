@@ -8,7 +8,6 @@ export interface LookalikeResult {
   'audienceId'?: (string);
   'audienceSize'?: (number | string | Long);
   'quality'?: (number | string);
-  'matchedUsers'?: (number | string | Long);
   'sealedInsight'?: (Buffer | Uint8Array | string);
 }
 
@@ -17,6 +16,5 @@ export interface LookalikeResult__Output {
   'audienceId': (string);
   'audienceSize': (string);
   'quality': (number);
-  'matchedUsers': (string);
   'sealedInsight': (Buffer);
 }

@@ -32,20 +32,19 @@ export interface MediaClient extends grpc.Client {
   cosign(argument: _cleanroom_v1_Envelope, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
   cosign(argument: _cleanroom_v1_Envelope, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
   
-  EncryptAttributes(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
-  EncryptAttributes(options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
-  encryptAttributes(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
-  encryptAttributes(options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
-  
   Evaluate(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
   Evaluate(options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
   evaluate(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
   evaluate(options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
   
-  PrepareSession(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_cleanroom_v1_Envelope__Output>;
-  PrepareSession(argument: _cleanroom_v1_Envelope, options?: grpc.CallOptions): grpc.ClientReadableStream<_cleanroom_v1_Envelope__Output>;
-  prepareSession(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_cleanroom_v1_Envelope__Output>;
-  prepareSession(argument: _cleanroom_v1_Envelope, options?: grpc.CallOptions): grpc.ClientReadableStream<_cleanroom_v1_Envelope__Output>;
+  PrepareSession(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  PrepareSession(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  PrepareSession(argument: _cleanroom_v1_Envelope, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  PrepareSession(argument: _cleanroom_v1_Envelope, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  prepareSession(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  prepareSession(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  prepareSession(argument: _cleanroom_v1_Envelope, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  prepareSession(argument: _cleanroom_v1_Envelope, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
   
   SyncUniverse(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_cleanroom_v1_Envelope__Output>;
   SyncUniverse(argument: _cleanroom_v1_Envelope, options?: grpc.CallOptions): grpc.ClientReadableStream<_cleanroom_v1_Envelope__Output>;
@@ -61,11 +60,9 @@ export interface MediaHandlers extends grpc.UntypedServiceImplementation {
   
   Cosign: grpc.handleUnaryCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
   
-  EncryptAttributes: grpc.handleBidiStreamingCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
-  
   Evaluate: grpc.handleBidiStreamingCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
   
-  PrepareSession: grpc.handleServerStreamingCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
+  PrepareSession: grpc.handleUnaryCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
   
   SyncUniverse: grpc.handleServerStreamingCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
   
@@ -75,7 +72,6 @@ export interface MediaDefinition extends grpc.ServiceDefinition {
   Abort: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   BuildLookalike: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   Cosign: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
-  EncryptAttributes: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   Evaluate: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   PrepareSession: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   SyncUniverse: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>

@@ -10,6 +10,7 @@ export interface PrepareSession {
   'audienceSize'?: (number | string | Long);
   'policy'?: (_cleanroom_v1_Policy | null);
   'resultKey'?: (Buffer | Uint8Array | string);
+  'universeVersion'?: (string);
 }
 
 export interface PrepareSession__Output {
@@ -18,4 +19,5 @@ export interface PrepareSession__Output {
   'audienceSize': (string);
   'policy': (_cleanroom_v1_Policy__Output | null);
   'resultKey': (Buffer);
+  'universeVersion': (string);
 }

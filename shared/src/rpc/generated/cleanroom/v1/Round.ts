@@ -5,7 +5,6 @@ export const Round = {
   OPEN: 'OPEN',
   BLIND: 'BLIND',
   TOKENS: 'TOKENS',
-  ENCRYPT: 'ENCRYPT',
   AGGREGATE: 'AGGREGATE',
   LOOKALIKE: 'LOOKALIKE',
   CHECKPOINT: 'CHECKPOINT',
@@ -22,8 +21,6 @@ export type Round =
   | 2
   | 'TOKENS'
   | 3
-  | 'ENCRYPT'
-  | 4
   | 'AGGREGATE'
   | 5
   | 'LOOKALIKE'

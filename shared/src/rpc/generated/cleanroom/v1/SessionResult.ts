@@ -8,7 +8,6 @@ export interface SessionResult {
   'outcome'?: (_cleanroom_v1_Outcome);
   'reason'?: (string);
   'paddedCount'?: (number | string | Long);
-  'paddedMatches'?: (number | string | Long);
   'realMatches'?: (number | string | Long);
   'lookalike'?: (_cleanroom_v1_LookalikeResult | null);
 }
@@ -17,7 +16,6 @@ export interface SessionResult__Output {
   'outcome': (_cleanroom_v1_Outcome__Output);
   'reason': (string);
   'paddedCount': (string);
-  'paddedMatches': (string);
   'realMatches': (string);
   'lookalike': (_cleanroom_v1_LookalikeResult__Output | null);
 }

@@ -1,0 +1,115 @@
+/**
+ * The media node's publication on disk: <stateDir>/publication/<version>/ holds the
+ * publication's BFV secret key (mode 0600) and public material, the random user order,
+ * the token → position table per ID type, and the encrypted attribute vectors
+ * (service/ciphertext-file.ts). CURRENT names the version in use.
+ *
+ * On start: if CURRENT was published from exactly this prepared universe (same epoch,
+ * tokens and attribute vectors, by SHA-256 fingerprint) it is reused; otherwise a new
+ * publication is made with a FRESH key pair and the broker re-syncs (it sees a new
+ * version). Writes go to a temporary directory renamed into place; older publications are
+ * removed once the new one is in place.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
+import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
+import { publish, type Publication, type PublishedTokens } from '@cleanroom/shared/protocol/publication.ts';
+import type { PreparedUniverse } from '@cleanroom/shared/protocol/universe.ts';
+import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
+import { CiphertextFile, CiphertextFileWriter } from '@cleanroom/shared/service/ciphertext-file.ts';
+import type { Logger } from '@cleanroom/shared/service/log.ts';
+
+export type MediaPublicationFull = Publication & { bfv: MediaBfv };
+
+interface Manifest {
+  epoch: string;
+  version: string;
+  users: number;
+  fingerprint: string;
+  idTypes: IdType[];
+  createdAt: string;
+  encryptSeconds: number;
+}
+
+/** SHA-256 over what a publication is made of: epoch, every token table, every attribute vector. */
+export function universeFingerprint(u: PreparedUniverse): string {
+  const h = createHash('sha256').update(`${u.epoch}\0${u.size}\0`);
+  for (const type of [...u.index.keys()].sort()) {
+    const ix = u.index.get(type)!;
+    h.update(`${type}\0`).update(ix.tokens.tokens).update(new Uint8Array(ix.rows.buffer, ix.rows.byteOffset, ix.rows.byteLength));
+  }
+  return h.update(u.packed).digest('hex');
+}
+
+function u32(bytes: Buffer): Uint32Array {
+  return new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+}
+
+async function load(dir: string): Promise<MediaPublicationFull> {
+  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+  // SEAL (node-seal) takes plain Uint8Arrays, not Node Buffers.
+  const bytes = (f: string) => new Uint8Array(readFileSync(join(dir, f)));
+  const material = { params: bytes('bfv-params.bin'), publicKey: bytes('bfv-public-key.bin'), galoisKeys: bytes('bfv-galois-keys.bin') };
+  const bfv = await MediaBfv.restore(ATTRIBUTE_COUNT, bytes('bfv-secret-key.bin'), material);
+  const tokens = new Map<IdType, PublishedTokens>();
+  for (const t of m.idTypes) tokens.set(t, { tokens: readFileSync(join(dir, `tokens-${t}.bin`)), positions: u32(readFileSync(join(dir, `positions-${t}.bin`))) });
+  return {
+    epoch: m.epoch, version: m.version, users: m.users, layout: bfv.layout, material, order: u32(readFileSync(join(dir, 'order.bin'))),
+    tokens, ciphertexts: new CiphertextFile(dir), bfv,
+  };
+}
+
+export async function openPublication(opts: { stateDir: string; universe: PreparedUniverse; log: Logger }): Promise<{ publication: MediaPublicationFull; reused: boolean; seconds: number }> {
+  const root = join(opts.stateDir, 'publication');
+  mkdirSync(root, { recursive: true });
+  const fingerprint = universeFingerprint(opts.universe);
+  const currentFile = join(root, 'CURRENT');
+  const current = existsSync(currentFile) ? readFileSync(currentFile, 'utf8').trim() : '';
+  if (current && existsSync(join(root, current, 'manifest.json'))) {
+    const m = JSON.parse(readFileSync(join(root, current, 'manifest.json'), 'utf8')) as Manifest;
+    if (m.fingerprint === fingerprint && CiphertextFile.exists(join(root, current))) {
+      const publication = await load(join(root, current));
+      opts.log.info({ version: m.version, users: m.users }, 'publication reused: it was made from this prepared universe');
+      return { publication, reused: true, seconds: 0 };
+    }
+  }
+  const t0 = performance.now();
+  const bfv = await MediaBfv.create(ATTRIBUTE_COUNT);
+  let lastLog = 0;
+  const staging = join(root, `staging.tmp-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  const w = new CiphertextFileWriter(staging);
+  const pub = publish(opts.universe, bfv, {
+    sink: (ct) => w.append(ct),
+    onProgress: (done, total) => {
+      if (performance.now() - lastLog > 5000) {
+        lastLog = performance.now();
+        opts.log.info({ done, total }, 'encrypting the universe for publication');
+      }
+    },
+  });
+  w.close();
+  const seconds = (performance.now() - t0) / 1000;
+  const dir = join(root, pub.version);
+  const tmp = staging;
+  writeFileSync(join(tmp, 'bfv-secret-key.bin'), bfv.secretKeyBytes(), { mode: 0o600 });
+  writeFileSync(join(tmp, 'bfv-params.bin'), pub.material.params);
+  writeFileSync(join(tmp, 'bfv-public-key.bin'), pub.material.publicKey);
+  writeFileSync(join(tmp, 'bfv-galois-keys.bin'), pub.material.galoisKeys);
+  writeFileSync(join(tmp, 'order.bin'), new Uint8Array(pub.order.buffer, pub.order.byteOffset, pub.order.byteLength));
+  for (const [t, v] of pub.tokens) {
+    writeFileSync(join(tmp, `tokens-${t}.bin`), v.tokens);
+    writeFileSync(join(tmp, `positions-${t}.bin`), new Uint8Array(v.positions.buffer, v.positions.byteOffset, v.positions.byteLength));
+  }
+  const manifest: Manifest = { epoch: pub.epoch, version: pub.version, users: pub.users, fingerprint, idTypes: [...pub.tokens.keys()], createdAt: new Date().toISOString(), encryptSeconds: seconds };
+  writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  writeFileSync(currentFile, pub.version);
+  for (const f of readdirSync(root)) if (f !== 'CURRENT' && f !== pub.version) rmSync(join(root, f), { recursive: true, force: true });
+  opts.log.info({ version: pub.version, users: pub.users, ciphertexts: pub.ciphertexts.count, seconds: Math.round(seconds * 10) / 10 }, 'universe published: tokens and encrypted attributes for the broker');
+  return { publication: { ...pub, ciphertexts: new CiphertextFile(dir), bfv }, reused: false, seconds };
+}

@@ -1,0 +1,141 @@
+/**
+ * Media's publication of its universe: what the broker holds between sessions, so that no
+ * session ever sends media a list of users.
+ *
+ * Once per prepared universe (a new epoch, or new users) media:
+ *   1. draws a random order of its consented users: position p holds user order[p], so
+ *      positions say nothing about media's row order;
+ *   2. lists, per ID type, every token with its user's position;
+ *   3. encrypts every user's attribute vector (clipped to the contribution bound,
+ *      common/attributes.ts) under a FRESH BFV key pair of this publication, SIMD-packed
+ *      usersPerCiphertext users per ciphertext in position order;
+ *   4. names the publication by its version: SHA-256 over the epoch, the token tables and
+ *      the ciphertexts, so the broker can check it received every byte.
+ * The broker stores all of it. For a session it finds A's real matches by token and masks
+ * and sums their ciphertexts itself (broker.ts): media receives no per-user list, and the
+ * broker never holds the secret key.
+ *
+ * Pure: no filesystem, no network. Guarantees: every position < users holds exactly one
+ * user; a user with several ID types has one position (the broker can link those tokens
+ * to one pseudonymous position — nothing more); ciphertext c holds positions
+ * [c·usersPerCiphertext, (c+1)·usersPerCiphertext).
+ */
+import { createHash } from 'node:crypto';
+import type { BfvLayout, BfvPublicMaterial, MediaBfv } from '../crypto/bfv.ts';
+import { clipContribution } from '../common/attributes.ts';
+import { TOKEN_BYTES } from '../common/token-set.ts';
+import { randomPermutation, cryptoUniform, type Uniform } from './policy.ts';
+import type { IdType } from './messages.ts';
+import type { PreparedUniverse } from './universe.ts';
+
+/** Ciphertexts by index: an array in memory, or a file the node reads on demand. */
+export interface CiphertextSource {
+  readonly count: number;
+  get(c: number): Uint8Array;
+}
+
+/** One ID type's tokens (packed, 16 bytes each) and each token's position. */
+export interface PublishedTokens {
+  tokens: Uint8Array;
+  positions: Uint32Array;
+}
+
+export interface PublicationHeader {
+  epoch: string;
+  version: string;
+  users: number;
+  layout: BfvLayout;
+  material: BfvPublicMaterial;
+}
+
+export interface Publication extends PublicationHeader {
+  /** position → media's user row (media only; never sent). */
+  order: Uint32Array;
+  tokens: Map<IdType, PublishedTokens>;
+  ciphertexts: CiphertextSource;
+}
+
+export function arraySource(list: readonly Uint8Array[]): CiphertextSource {
+  return {
+    count: list.length,
+    get(c) {
+      const ct = list[c];
+      if (!ct) throw new RangeError(`expected a ciphertext index in [0, ${list.length}), got ${c}`);
+      return ct;
+    },
+  };
+}
+
+/** SHA-256 of one ciphertext as media sends it (the version commits to these). */
+export function ciphertextDigest(ct: Uint8Array): Uint8Array {
+  return createHash('sha256').update(ct).digest();
+}
+
+/** The version of a publication: SHA-256 over everything the broker receives. */
+export function publicationVersion(epoch: string, tokens: ReadonlyMap<IdType, PublishedTokens>, ciphertextDigests: readonly Uint8Array[]): string {
+  const h = createHash('sha256');
+  h.update(`cleanroom/v1/publication\0${epoch}\0`);
+  for (const type of [...tokens.keys()].sort()) {
+    const t = tokens.get(type)!;
+    h.update(`${type}\0${t.positions.length}\0`);
+    h.update(t.tokens);
+    h.update(new Uint8Array(t.positions.buffer, t.positions.byteOffset, t.positions.byteLength));
+  }
+  h.update(`ciphertexts\0${ciphertextDigests.length}\0`);
+  for (const d of ciphertextDigests) h.update(d);
+  return h.digest('hex');
+}
+
+/**
+ * Publishes `universe` under `bfv` (a fresh key pair). Each ciphertext goes to `sink` as
+ * soon as it exists (the node writes it to disk; nothing holds them all in memory), or is
+ * kept in memory without a sink. `onProgress` is told how many users are encrypted so far.
+ */
+export function publish(
+  universe: PreparedUniverse,
+  bfv: MediaBfv,
+  opts: { uniform?: Uniform; onProgress?: (done: number, total: number) => void; batchUsers?: number; sink?: (ct: Uint8Array) => void } = {},
+): Publication {
+  const users = universe.size;
+  const order = randomPermutation(users, opts.uniform ?? cryptoUniform);
+  const positionOf = new Uint32Array(users);
+  order.forEach((row, pos) => (positionOf[row] = pos));
+  const tokens = new Map<IdType, PublishedTokens>();
+  for (const [type, ix] of universe.index) {
+    const n = ix.tokens.size;
+    const byPos = Array.from({ length: n }, (_, r) => r).sort((a, b) => positionOf[ix.rows[a]!]! - positionOf[ix.rows[b]!]!);
+    const packed = new Uint8Array(n * TOKEN_BYTES);
+    const positions = new Uint32Array(n);
+    byPos.forEach((r, i) => {
+      packed.set(ix.tokens.at(r), i * TOKEN_BYTES);
+      positions[i] = positionOf[ix.rows[r]!]!;
+    });
+    tokens.set(type, { tokens: packed, positions });
+  }
+  const upc = bfv.layout.usersPerCiphertext;
+  const step = Math.max(upc, Math.floor((opts.batchUsers ?? upc * 64) / upc) * upc);
+  const list: Uint8Array[] = [];
+  const digests: Uint8Array[] = [];
+  for (let first = 0; first < users; first += step) {
+    const end = Math.min(users, first + step);
+    const vectors: Uint8Array[] = [];
+    for (let p = first; p < end; p++) vectors.push(clipContribution(universe.vector(order[p]!)));
+    for (const ct of bfv.encryptUsers(vectors)) {
+      digests.push(ciphertextDigest(ct));
+      if (opts.sink) opts.sink(ct);
+      else list.push(ct);
+    }
+    opts.onProgress?.(end, users);
+  }
+  const ciphertexts = opts.sink ? { count: digests.length, get: () => { throw new Error('publish: ciphertexts went to the sink'); } } : arraySource(list);
+  return {
+    epoch: universe.epoch,
+    version: publicationVersion(universe.epoch, tokens, digests),
+    users,
+    layout: bfv.layout,
+    material: bfv.publicMaterial(),
+    order,
+    tokens,
+    ciphertexts,
+  };
+}

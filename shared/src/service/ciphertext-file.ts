@@ -1,0 +1,76 @@
+/**
+ * Ciphertexts on disk, read one at a time: `<dir>/ciphertexts.bin` holds them back to back,
+ * `<dir>/offsets.bin` count+1 little-endian float64 byte offsets. Media's publication and
+ * the broker's copy of it both live this way, so neither holds the encrypted universe in
+ * memory (≈ 182 KB per ciphertext of 128 users).
+ *
+ * Guarantees: `get(c)` returns a fresh copy of exactly ciphertext c or throws RangeError;
+ * the writer's `close()` writes the offsets last, so a reader never sees offsets pointing
+ * past the data written.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CiphertextSource } from '../protocol/publication.ts';
+
+export class CiphertextFile implements CiphertextSource {
+  readonly count: number;
+  private readonly fd: number;
+  private readonly offsets: Float64Array;
+
+  constructor(dir: string) {
+    const raw = readFileSync(join(dir, 'offsets.bin'));
+    if (raw.length % 8 !== 0 || raw.length < 8) throw new RangeError(`expected offsets.bin as count+1 float64 values, got ${raw.length} bytes`);
+    this.offsets = new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+    this.count = this.offsets.length - 1;
+    this.fd = openSync(join(dir, 'ciphertexts.bin'), 'r');
+  }
+
+  static exists(dir: string): boolean {
+    return existsSync(join(dir, 'offsets.bin')) && existsSync(join(dir, 'ciphertexts.bin'));
+  }
+
+  get(c: number): Uint8Array {
+    if (!Number.isInteger(c) || c < 0 || c >= this.count) throw new RangeError(`expected a ciphertext index in [0, ${this.count}), got ${c}`);
+    const start = this.offsets[c]!;
+    const len = this.offsets[c + 1]! - start;
+    const out = new Uint8Array(len);
+    let got = 0;
+    while (got < len) {
+      const n = readSync(this.fd, out, got, len - got, start + got);
+      if (n === 0) throw new RangeError(`ciphertext ${c}: file ends after ${got} of ${len} bytes`);
+      got += n;
+    }
+    return out;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+export class CiphertextFileWriter {
+  private readonly fd: number;
+  private readonly dir: string;
+  private readonly offsets: number[] = [0];
+
+  constructor(dir: string) {
+    this.dir = dir;
+    this.fd = openSync(join(dir, 'ciphertexts.bin'), 'w');
+  }
+
+  get count(): number {
+    return this.offsets.length - 1;
+  }
+
+  append(ct: Uint8Array): void {
+    let done = 0;
+    while (done < ct.length) done += writeSync(this.fd, ct, done, ct.length - done);
+    this.offsets.push(this.offsets.at(-1)! + ct.length);
+  }
+
+  close(): void {
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    writeFileSync(join(this.dir, 'offsets.bin'), new Uint8Array(Float64Array.from(this.offsets).buffer));
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * Tests only: media's publication of a prepared universe, in memory (fresh BFV key pair,
+ * real encryption), memoised per universe object so a test file publishes each universe once.
+ */
+import { MediaBfv } from '../crypto/bfv.ts';
+import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
+import { publish, type Publication } from '../protocol/publication.ts';
+import type { PreparedUniverse } from '../protocol/universe.ts';
+
+const cache = new WeakMap<PreparedUniverse, Promise<Publication & { bfv: MediaBfv }>>();
+
+export function testPublication(universe: PreparedUniverse): Promise<Publication & { bfv: MediaBfv }> {
+  let p = cache.get(universe);
+  if (!p) {
+    p = MediaBfv.create(ATTRIBUTE_COUNT).then((bfv) => ({ ...publish(universe, bfv), bfv }));
+    cache.set(universe, p);
+  }
+  return p;
+}
