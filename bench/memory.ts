@@ -9,14 +9,15 @@
  *
  *   node bench/memory.ts --universe 200000 [--out out/memory]
  */
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { startCluster } from '../cli/src/cluster.ts';
 import { intFlag, parseArgs, strFlag } from '../cli/src/args.ts';
 
-/** Bytes of every file under `dir`. */
+/** Bytes of every file under `dir` (0 when it does not exist: the advertiser keeps no state). */
 function du(dir: string): number {
+  if (!existsSync(dir)) return 0;
   let n = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? du(join(dir, e.name)) : statSync(join(dir, e.name)).size;
   return n;

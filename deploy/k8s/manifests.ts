@@ -21,7 +21,7 @@ import { StatefulSet } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { NetworkPolicy, type INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1';
 import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1';
-import { CPU_REQUEST, memoryFor } from './sizing.ts';
+import { CPU_REQUEST, memoryFor, stateVolumeFor } from './sizing.ts';
 
 export type Party = 'advertiser' | 'media' | 'broker';
 export const PARTIES: readonly Party[] = ['advertiser', 'media', 'broker'];
@@ -47,8 +47,10 @@ export interface PartyValues {
   peerCidrs: Partial<Record<Party, string[]>>;
   /** host:port of each peer this node calls. */
   peerAddresses: Partial<Record<Party, string>>;
-  /** Universe users the node is sized for (media's own universe; the broker holds its token table). */
+  /** Universe users the node is sized for (media's own universe; the broker holds its publication). */
   universeUsers: number;
+  /** Advertiser only: CRM rows it is sized for (its memory follows the CRM, not the universe). */
+  crmRows: number;
   storageClassName: string | undefined;
   stateStorage: string;
   transcriptStorage: string;
@@ -89,7 +91,7 @@ export function parseValues(party: Party, raw: unknown): PartyValues {
     if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) problems.push(`${party}.${k}: expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
     return v as number;
   };
-  const known = new Set(['namespace', 'image', 'adminNamespace', 'peerCidrs', 'peerAddresses', 'universeUsers', 'storageClassName', 'stateStorage', 'transcriptStorage', 'dataStorage',
+  const known = new Set(['namespace', 'image', 'adminNamespace', 'peerCidrs', 'peerAddresses', 'universeUsers', 'crmRows', 'storageClassName', 'stateStorage', 'transcriptStorage', 'dataStorage',
     'adminTokenSecret', 'tlsSecret', 'signingSecret', 'trustConfigMap', 'minDecoyRatio', 'minCohort', 'certManager']);
   for (const k of Object.keys(r)) if (!known.has(k)) problems.push(`${party}.${k}: unknown setting`);
 
@@ -117,15 +119,18 @@ export function parseValues(party: Party, raw: unknown): PartyValues {
     } else certManager = { issuerName: c.issuerName, issuerKind: c.issuerKind, dnsNames: c.dnsNames as string[] };
   }
   const storageClassName = r.storageClassName === undefined ? undefined : str('storageClassName', '', DNS1123, 'a storage class name');
+  const universeUsers = int('universeUsers', 1_000_000, 1000, 1_000_000_000);
   const v: PartyValues = {
     party,
     namespace: str('namespace', `cleanroom-${party}`, DNS1123, 'a DNS-1123 label'),
     image: str('image', 'cleanroom/node:0.1.0', /^[a-z0-9./:@_-]+$/i, 'an image reference'),
     adminNamespace: str('adminNamespace', 'cleanroom-operators', DNS1123, 'a DNS-1123 label'),
     peerCidrs, peerAddresses,
-    universeUsers: int('universeUsers', 1_000_000, 1000, 1_000_000_000),
+    universeUsers,
+    crmRows: int('crmRows', 100_000, 100, 100_000_000),
     storageClassName,
-    stateStorage: str('stateStorage', party === 'media' ? '20Gi' : '5Gi', QUANTITY, 'a storage quantity like 10Gi'),
+    // default: from the sizing table (media: universe + publication; broker: its copy of the publication)
+    stateStorage: str('stateStorage', Number.isSafeInteger(universeUsers) && universeUsers >= 1 ? stateVolumeFor(party, universeUsers) : '1Gi', QUANTITY, 'a storage quantity like 10Gi'),
     transcriptStorage: str('transcriptStorage', '10Gi', QUANTITY, 'a storage quantity like 10Gi'),
     dataStorage: str('dataStorage', '20Gi', QUANTITY, 'a storage quantity like 20Gi'),
     adminTokenSecret: str('adminTokenSecret', `${party}-admin-token`, DNS1123, 'a Secret name'),
@@ -155,7 +160,8 @@ export function buildParty(v: PartyValues): ManifestFile[] {
   const labels = { 'app.kubernetes.io/name': 'cleanroom', 'app.kubernetes.io/component': p, 'app.kubernetes.io/part-of': 'cleanroom' };
   const meta = (name: string) => ({ name, namespace: v.namespace, labels });
   const hasData = p !== 'broker';
-  const mem = memoryFor(p, v.universeUsers);
+  // sizing.ts measured the advertiser with a CRM of users/10 rows
+  const mem = memoryFor(p, p === 'advertiser' ? v.crmRows * 10 : v.universeUsers);
 
   const env: Record<string, string> = {
     CLEANROOM_GRPC_LISTEN: `0.0.0.0:${ports.grpc}`,

@@ -18,7 +18,7 @@ import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1';
 import { diffAgainst, K8S_DIR, renderAll } from '../../deploy/k8s/generate.ts';
 import { buildParty, CALLERS, parseValues, PARTIES, PORTS, ValuesError } from '../../deploy/k8s/manifests.ts';
-import { memoryFor, sizingTable } from '../../deploy/k8s/sizing.ts';
+import { memoryFor, sizingTable, stateVolumeFor } from '../../deploy/k8s/sizing.ts';
 
 const VALUES = JSON.parse(readFileSync(join(K8S_DIR, 'values.json'), 'utf8'));
 const MODELS: Record<string, new (o: any) => { validate(): void }> = {
@@ -111,7 +111,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
         expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
         for (const c of [...pod.containers, ...(pod.initContainers ?? [])]) {
           expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
-          expect(c.resources.requests.memory).toBe(memoryFor(p, VALUES[p].universeUsers).request);
+          expect(c.resources.requests.memory).toBe(memoryFor(p, p === 'advertiser' ? (VALUES[p].crmRows ?? 100_000) * 10 : VALUES[p].universeUsers).request);
         }
       }
       const sts = objs.find((o) => o.kind === 'StatefulSet')!;
@@ -125,6 +125,10 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       // state survives restarts
       const claims = [...sts.spec.volumeClaimTemplates.map((c: any) => c.metadata.name), ...objs.filter((o) => o.kind === 'PersistentVolumeClaim').map((o) => o.metadata.name)];
       expect(claims).toContain(p === 'media' ? 'media-state' : 'state');
+      const stateClaim = p === 'media'
+        ? objs.find((o) => o.kind === 'PersistentVolumeClaim' && o.metadata.name === 'media-state')
+        : sts.spec.volumeClaimTemplates.find((c: any) => c.metadata.name === 'state');
+      expect(stateClaim.spec.resources.requests.storage).toBe(VALUES[p].stateStorage ?? stateVolumeFor(p, VALUES[p].universeUsers));
       if (p === 'media') {
         const job = objs.find((o) => o.kind === 'Job')!;
         expect(job.spec.template.spec.containers[0].args).toEqual(['node', 'services/media/src/prepare.ts']);
@@ -139,6 +143,8 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     const large = buildParty(parseValues('media', { ...VALUES.media, universeUsers: 100_000_000 }));
     const mem = (f: ReturnType<typeof buildParty>) => (f.find((x) => x.file === '60-statefulset.yaml')!.objects[0]!.toJSON() as any).spec.template.spec.containers[0].resources.requests.memory;
     expect(parseInt(mem(large))).toBeGreaterThan(parseInt(mem(small)));
+    const disk = (f: ReturnType<typeof buildParty>) => (f.find((x) => x.file === '50-volumes.yaml')!.objects[1]!.toJSON() as any).spec.resources.requests.storage;
+    expect(parseInt(disk(large))).toBeGreaterThan(parseInt(disk(small)));
     expect(readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8')).toContain(sizingTable());
   });
 });
