@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
 import { formatReport, groupTranscripts, timeline, verifyPaths } from '@cleanroom/shared/transcript/verify.ts';
+import { formatBudget, verifyBudget } from '@cleanroom/shared/transcript/budget.ts';
 import { parseArgs, strFlag, UsageError } from './args.ts';
 
 export function audit(argv: string[]): number {
@@ -22,13 +23,17 @@ export function audit(argv: string[]): number {
   if (sub !== 'verify') throw new UsageError(`unknown audit command '${sub ?? ''}' (verify, show)`);
   const trustPath = resolve(strFlag(p, 'trust', 'out/demo/pki/trust-bundle.json'));
   if (!existsSync(trustPath)) throw new UsageError(`trust bundle not found: ${trustPath} (pass --trust FILE)`);
-  const reports = verifyPaths(p.positionals.map((x) => resolve(x)), loadTrustBundle(trustPath));
+  const trust = loadTrustBundle(trustPath);
+  const reports = verifyPaths(p.positionals.map((x) => resolve(x)), trust);
   if (reports.length === 0) {
     process.stderr.write('cleanroom audit: no transcripts found\n');
     return 1;
   }
   for (const r of reports) process.stdout.write(`${formatReport(r)}\n`);
   const bad = reports.filter((r) => !r.ok);
-  process.stdout.write(`\n${reports.length - bad.length} of ${reports.length} session(s) verified${bad.length ? `; ${bad.length} FAILED` : ''}\n`);
-  return bad.length === 0 ? 0 : 1;
+  // Across sessions: the privacy charges the broker signed never exceed its declared budget.
+  const budget = verifyBudget(groupTranscripts(p.positionals.map((x) => resolve(x))), trust);
+  if (budget.sessions.length > 0) process.stdout.write(`\n${formatBudget(budget)}\n`);
+  process.stdout.write(`\n${reports.length - bad.length} of ${reports.length} session(s) verified${bad.length ? `; ${bad.length} FAILED` : ''}${budget.ok ? '' : '; privacy budget check FAILED'}\n`);
+  return bad.length === 0 && budget.ok ? 0 : 1;
 }

@@ -27,12 +27,15 @@ const HELP = `cleanroom — a three-party data clean room (advertiser, media, br
 usage:
   cleanroom gen-data --out DIR [--universe 200000] [--crm 20000] [--seed cleanroom]
   cleanroom simulate [--out out/demo] [--universe 200000] [--crm 20000] [--audience 20000]
-                     [--decoy-ratio 9] [--min-cohort 50] [--noise 1] [--seed cleanroom] [--plaintext]
+                     [--decoy-ratio 9] [--min-cohort 50] [--epsilon 1] [--noise SCALE] [--seed cleanroom]
+                     [--plaintext] [--keep-ledger]
   cleanroom session start [--admin http://127.0.0.1:8081] [--audience 20000] [--decoy-ratio 9]
                           [--min-cohort 50] [--id-type phone] [--wait]
   cleanroom session status ID [--admin URL]
   cleanroom session result ID [--admin URL]
-  cleanroom audit verify [--trust out/demo/pki/trust-bundle.json] PATH...
+  cleanroom budget [--admin http://127.0.0.1:8081]      the privacy budget (advertiser's view)
+  cleanroom audit verify [--trust out/demo/pki/trust-bundle.json] PATH...  (also adds up
+                         the privacy charges across sessions against the declared budget)
   cleanroom audit show PATH...
   cleanroom report insight RESULT.json|--session ID [--admin http://127.0.0.1:8081] [--out report-insight.html]
   cleanroom report audit PATH... [--trust out/demo/pki/trust-bundle.json] [--out report-audit.html]
@@ -53,14 +56,16 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'simulate': {
-      const p = parseArgs(rest, { out: 'string', universe: 'string', crm: 'string', audience: 'string', seed: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', noise: 'string', plaintext: 'boolean' });
-      const noise = Number(strFlag(p, 'noise', '1'));
-      if (!Number.isFinite(noise) || noise < 0) throw new UsageError(`--noise: expected a number ≥ 0, got '${String(p.flags.noise)}'`);
+      const p = parseArgs(rest, { out: 'string', universe: 'string', crm: 'string', audience: 'string', seed: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', noise: 'string', epsilon: 'string', plaintext: 'boolean', 'keep-ledger': 'boolean' });
+      const noise = p.flags.noise === undefined ? undefined : Number(p.flags.noise);
+      if (noise !== undefined && (!Number.isFinite(noise) || noise < 0)) throw new UsageError(`--noise: expected a number ≥ 0, got '${String(p.flags.noise)}'`);
+      const epsilon = p.flags.epsilon === undefined ? undefined : Number(p.flags.epsilon);
+      if (epsilon !== undefined && !(epsilon > 0)) throw new UsageError(`--epsilon: expected a number > 0, got '${String(p.flags.epsilon)}'`);
       return simulate({
         out: strFlag(p, 'out', 'out/demo'), seed: strFlag(p, 'seed', 'cleanroom'),
         universe: intFlag(p, 'universe', 200_000, 1000, 100_000_000), crm: intFlag(p, 'crm', 20_000, 100, 10_000_000),
         audience: intFlag(p, 'audience', 20_000), decoyRatio: intFlag(p, 'decoy-ratio', 9, 1, 99), minCohort: intFlag(p, 'min-cohort', 50),
-        noiseScale: noise, plaintext: p.flags.plaintext === true,
+        noiseScale: noise, epsilon, plaintext: p.flags.plaintext === true, keepLedger: p.flags['keep-ledger'] === true,
       });
     }
     case 'session': {
@@ -98,6 +103,15 @@ async function main(argv: string[]): Promise<number> {
       return audit(rest);
     case 'report':
       return report(rest);
+    case 'budget': {
+      const p = parseArgs(rest, { admin: 'string', json: 'boolean' });
+      const client = new AdminClient(strFlag(p, 'admin', 'http://127.0.0.1:8081'), process.env.CLEANROOM_ADMIN_TOKEN);
+      const v = await client.request<Record<string, unknown>>('GET', '/v1/budget');
+      if (p.flags.json) process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+      else if ('epsilonRemaining' in v) process.stdout.write(`privacy budget: ${String(v.epsilonSpent)} of ${String(v.budget)} ε spent, ${String(v.epsilonRemaining)} left (as of session ${String(v.asOfSession)}, ${String(v.at)})\n`);
+      else process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+      return 0;
+    }
     case undefined:
     case 'help':
     case '--help':

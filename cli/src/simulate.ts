@@ -4,7 +4,7 @@
  * through the advertiser's admin API, measure the look-alike lift against the planted
  * ground truth (which only the simulator reads), print a summary, write result.json.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { readPropensity, readTruth } from '@cleanroom/shared/data/files.ts';
@@ -19,8 +19,12 @@ export interface SimulateOptions {
   audience: number;
   decoyRatio: number;
   minCohort: number;
-  noiseScale: number;
+  /** Overrides the ε-derived noise scale (0 = no noise: development only). */
+  noiseScale: number | undefined;
+  epsilon: number | undefined;
   plaintext: boolean;
+  /** Keep the nodes' state databases (privacy ledger, released cohorts, quotas) from earlier runs. */
+  keepLedger: boolean;
 }
 
 export async function simulate(o: SimulateOptions): Promise<number> {
@@ -41,11 +45,22 @@ export async function simulate(o: SimulateOptions): Promise<number> {
   } else {
     say(`reusing the world in ${relative(process.cwd(), worldDir)}`);
   }
+  if (!o.keepLedger) {
+    // A simulation starts with a fresh privacy ledger: a second run of the same cohort would
+    // otherwise be refused by the differencing rule and charged against the same budget.
+    let removed = 0;
+    for (const party of ['advertiser', 'media', 'broker']) {
+      const dir = join(out, 'state', party);
+      if (!existsSync(dir)) continue;
+      for (const f of readdirSync(dir)) if (f.startsWith('cleanroom.db')) (rmSync(join(dir, f)), removed++);
+    }
+    if (removed > 0) say('  fresh privacy ledger for this run (the nodes\' state databases were reset; --keep-ledger keeps them)');
+  }
   say(`starting advertiser, media and broker as three processes (gRPC over ${o.plaintext ? 'PLAINTEXT (dev)' : 'mutual TLS'} on loopback)…`);
-  const cluster = await startCluster({
-    outDir: out, worldDir, devPlaintext: o.plaintext,
-    env: { broker: { CLEANROOM_NOISE_SCALE: String(o.noiseScale), CLEANROOM_MIN_COHORT: String(o.minCohort) } },
-  });
+  const brokerEnv: Record<string, string> = { CLEANROOM_MIN_COHORT: String(o.minCohort) };
+  if (o.noiseScale !== undefined) brokerEnv.CLEANROOM_NOISE_SCALE = String(o.noiseScale);
+  if (o.epsilon !== undefined) brokerEnv.CLEANROOM_EPSILON = String(o.epsilon);
+  const cluster = await startCluster({ outDir: out, worldDir, devPlaintext: o.plaintext, env: { broker: brokerEnv } });
   try {
     const ready = await cluster.nodes.media.admin.request<{ universe: { users: number; reused: boolean; preparedSeconds: number; epoch: string } }>('GET', '/readyz');
     say(`  media universe: ${ready.universe.users.toLocaleString('en')} consented users, epoch ${ready.universe.epoch}, ${ready.universe.reused ? 'reused from disk' : `prepared in ${ready.universe.preparedSeconds.toFixed(1)} s`}`);
@@ -75,6 +90,8 @@ export async function simulate(o: SimulateOptions): Promise<number> {
       seconds: Number(seconds.toFixed(2)),
       seeds: result.seeds,
       matches: result.matches,
+      policy: result.policy,
+      privacy: result.privacy,
       lookalike: result.lookalike ? { ...result.lookalike, lift: Number(lift!.toFixed(3)) } : null,
       cohortSize: result.cohortSize,
       insight: result.insight,
@@ -85,8 +102,18 @@ export async function simulate(o: SimulateOptions): Promise<number> {
     say('');
     say(`outcome            ${doc.outcome} in ${doc.seconds} s (whole run ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     say(`seeds              ${result.seeds.valid} valid of ${result.seeds.rows} rows (${result.seeds.rejected} rejected, ${result.seeds.duplicates} duplicates, ${result.seeds.notConsented} without consent)`);
-    say(`padded set         ${result.matches.paddedSize} (decoy ratio ≥ ${o.decoyRatio})`);
-    say(`matches            ${result.matches.real} real (noised); media received no list of users`);
+    const pol = result.policy as { asked: { decoyRatio: number; minCohort: number }; effective: { decoyRatio: number; minCohort: number }; raised: string[] } | null;
+    if (pol) {
+      const note = (k: 'decoyRatio' | 'minCohort') => (pol.raised.includes(k) ? ` (asked ${pol.asked[k]}, raised by the broker's policy)` : '');
+      say(`policy             decoy ratio ${pol.effective.decoyRatio}${note('decoyRatio')}, minimum cohort ${pol.effective.minCohort}${note('minCohort')}`);
+    }
+    if (result.matches) {
+      say(`padded set         ${result.matches.paddedSize}`);
+      say(`matches            ${result.matches.real} real (noised); media received no list of users`);
+    }
+    if (result.privacy) {
+      say(`privacy budget     ε ${result.privacy.epsilonCharged} charged; ${result.privacy.epsilonSpent} of ${result.privacy.budget} spent, ${result.privacy.epsilonRemaining} left`);
+    }
     if (doc.lookalike) {
       say(`look-alike         ${doc.lookalike.audienceId}: ${doc.lookalike.audienceSize} users, quality ${doc.lookalike.quality.toFixed(2)}, lift on the planted propensity ${doc.lookalike.lift.toFixed(2)}`);
       const top = [...result.insight].sort((x: any, y: any) => y.share / Math.max(1e-9, y.universeShare) - x.share / Math.max(1e-9, x.universeShare)).slice(0, 5);

@@ -10,6 +10,7 @@ import { makeWorld, expectedTotals, type World } from '../unit/world.ts';
 import type { CrmRow } from '@cleanroom/shared/data/files.ts';
 import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { cluster, runSession, type SessionOutcome } from './harness.ts';
+import { mulberry32 } from '@cleanroom/shared/testing/rng.ts';
 import { listedAuc, MEDIA_SESSION_PAYLOADS, membershipAuc, perUserSignals, profileAuc, profileScores } from './attack.ts';
 
 /** The cohort profile media decrypted (the advertiser receives the same totals, sealed). */
@@ -18,6 +19,7 @@ function decrypted(s: SessionOutcome): { totals: number[]; cohortSize: number } 
 }
 
 function meanProfile(ss: readonly SessionOutcome[]): { totals: number[]; cohortSize: number } {
+  if (ss.length === 0) throw new Error('expected at least one released profile');
   const totals = new Array(64).fill(0);
   let cohort = 0;
   for (const s of ss) {
@@ -61,14 +63,17 @@ describe('media (B) as an adversary', () => {
     const signals = perUserSignals(w.universe, ss.map((s) => s.mediaReceived));
     const inAll = [...signals].filter(([, k]) => k === 5).map(([u]) => u);
     const realInAll = inAll.filter((u) => real.has(u)).length;
-    const m = meanProfile(ss);
+    const released = ss.filter((s) => s.outcome === 'COMPLETED');
+    const m = meanProfile(released);
     const profile = profileScores(w.universe, m.totals, m.cohortSize);
     const member = membershipAuc(profile, signals, real);
     const listed = listedAuc(profile, signals, real);
-    console.log(`five sessions: ${inAll.length} users in every session's list (${realInAll} real), listed AUC ${listed.toFixed(3)}, membership AUC ${member.toFixed(3)}`);
+    console.log(`five sessions: outcomes ${ss.map((s) => s.outcome).join(', ')}; ${inAll.length} users in every session's list (${realInAll} real), listed AUC ${listed.toFixed(3)}, membership AUC ${member.toFixed(3)}`);
     expect(inAll.length).toBe(0);
     expect(Number.isNaN(listed) || listed <= 0.55).toBe(true);
     expect(member).toBeLessThanOrEqual(0.55);
+    // The same cohort again is refused (differencing rule): media receives one profile, not five to average.
+    expect(released).toHaveLength(1);
   });
 
   it('five sessions with and five without one customer: the customer is not singled out (default policy)', async () => {
@@ -82,34 +87,42 @@ describe('media (B) as an adversary', () => {
     const n = normalizeId('phone', targetRow.phone) as { value: string };
     const target = rowOf.get(byPhone.get(n.value)!.userId)!;
     const without = w.crm.filter((r) => r !== targetRow);
-    const cWithout = cluster(w, { crm: without });
-    await cWithout.broker.syncUniverse();
-    const cWith = cluster(w);
-    await cWith.broker.syncUniverse();
+    // One advertiser, one broker: its CRM loses and regains the target between sessions.
+    const c = cluster(w, { uniform: mulberry32(20261130) });
+    await c.broker.syncUniverse();
     const a: SessionOutcome[] = [];
     const b: SessionOutcome[] = [];
     for (let i = 0; i < 5; i++) {
-      a.push(await runSession(cWithout));
-      b.push(await runSession(cWith));
+      c.useCrm(without);
+      a.push(await runSession(c));
+      c.useCrm(w.crm);
+      b.push(await runSession(c));
     }
     // Attack: users listed more often with the customer than without, then the difference of
-    // the mean profiles (which is the customer's vector plus noise) as a linear score.
+    // the mean released profiles (the customer's vector plus noise) as a linear score.
+    const ra = a.filter((s) => s.outcome === 'COMPLETED');
+    const rb = b.filter((s) => s.outcome === 'COMPLETED');
     const sa = perUserSignals(w.universe, a.map((s) => s.mediaReceived));
     const sb = perUserSignals(w.universe, b.map((s) => s.mediaReceived));
-    const ma = meanProfile(a);
-    const mb = meanProfile(b);
-    const diff = mb.totals.map((t, j) => t - ma.totals[j]!);
-    const score = (u: number) => {
-      let s = ((sb.get(u) ?? 0) - (sa.get(u) ?? 0)) * 1e6;
-      for (let j = 0; j < 64; j++) if ((w.universe.packed[u * 8 + (j >> 3)]! >> (j & 7)) & 1) s += diff[j]!;
-      return s;
-    };
-    const t = score(target);
-    let atLeast = 0;
-    for (let u = 0; u < w.universe.size; u++) if (score(u) >= t) atLeast++;
-    const share = atLeast / w.universe.size;
-    console.log(`differencing: ${atLeast} of ${w.universe.size} users (${(share * 100).toFixed(1)} %) score at least as high as the target`);
-    // The target hides among at least a tenth of media's users.
+    let share = 1; // with no released profile on one side, media has nothing to difference
+    if (ra.length > 0 && rb.length > 0) {
+      const ma = meanProfile(ra);
+      const mb = meanProfile(rb);
+      const diff = mb.totals.map((t, j) => t - ma.totals[j]!);
+      const score = (u: number) => {
+        let s = ((sb.get(u) ?? 0) - (sa.get(u) ?? 0)) * 1e6;
+        for (let j = 0; j < 64; j++) if ((w.universe.packed[u * 8 + (j >> 3)]! >> (j & 7)) & 1) s += diff[j]!;
+        return s;
+      };
+      const t = score(target);
+      let atLeast = 0;
+      for (let u = 0; u < w.universe.size; u++) if (score(u) >= t) atLeast++;
+      share = atLeast / w.universe.size;
+    }
+    console.log(`differencing: without the target ${a.map((s) => s.outcome).join(', ')}; with it ${b.map((s) => s.outcome).join(', ')}; the target hides among ${(share * 100).toFixed(1)} % of media's users`);
+    expect(sa.size + sb.size).toBe(0);
+    // Every session with the target was refused: it differs from the released cohort by one user.
+    expect(rb).toHaveLength(0);
     expect(share).toBeGreaterThanOrEqual(0.1);
   });
 

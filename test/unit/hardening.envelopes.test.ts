@@ -14,6 +14,7 @@
  *       through the media node's handler; a misaddressed envelope → 'misaddressed'. A refused
  *       envelope neither consumes a sequence number nor lands in the transcript.
  */
+import { mediaDefaults } from './nodes.ts';
 import { testPublication } from '@cleanroom/shared/testing/publication.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -262,7 +263,7 @@ describe('H10 signatures, types, replays and addressing', () => {
     const publication = await testPublication(universe);
     const node = new MediaNode({
       identity: id.media, universe, publication, stateDir: tempDir('state'), transcriptDir: tempDir('tx'), deadlineMs: 600_000,
-      maxPaddedCount: 1_000_000, evalThreads: 1, log: silentLog,
+      maxPaddedCount: 1_000_000, evalThreads: 1, log: silentLog, ...mediaDefaults(),
     });
     try {
       const peer = inMemoryPeer('Media', 'broker', () => node.handlers());

@@ -6,6 +6,7 @@
  * counters, so a test can prove a handler never ran), and a broker-side driver that opens
  * a media session and seals Evaluate requests exactly as the broker node does.
  */
+import { mediaDefaults } from './nodes.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,9 +97,10 @@ export function prepareRequest(paddedCount: number, evaluationQuota = paddedCoun
     idType: 'phone',
     paddedCount,
     audienceSize: 10,
-    policy: { decoyRatio: 9, minCohort: 50, noiseScale: 0, sizeBuckets: [...DEFAULT_SIZE_BUCKETS], evaluationQuota },
+    policy: { decoyRatio: 9, minCohort: 50, noiseScale: 0, sizeBuckets: [...DEFAULT_SIZE_BUCKETS], evaluationQuota, epsilonProfile: 1, epsilonCount: 0.1, epsilonDifferencing: 0.1, privacyBudget: 10, differencingMin: 50 },
     resultKey: new Uint8Array(randomBytes(32)),
     universeVersion,
+    advertiser: 'test-advertiser',
   };
 }
 
@@ -173,7 +175,7 @@ export async function serveMedia(pki: Pki, opts: { maxMessageBytes: number; univ
   servedVersion = publication.version;
   const node = new MediaNode({
     identity: pki.id.media, universe, publication, stateDir: tempDir('state'), transcriptDir: tempDir('tx'),
-    deadlineMs: 600_000, maxPaddedCount: 1_000_000, evalThreads: 1, log: silentLog,
+    deadlineMs: 600_000, maxPaddedCount: 1_000_000, evalThreads: 1, log: silentLog, ...mediaDefaults(),
   });
   const calls: Record<string, number> = {};
   const counted: Record<string, Handler> = {};

@@ -15,11 +15,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AdvertiserNode } from '../../services/advertiser/src/node.ts';
-import { BrokerNode } from '../../services/broker/src/node.ts';
-import { MediaNode } from '../../services/media/src/node.ts';
-import { inMemoryPeer } from '@cleanroom/shared/rpc/peer.ts';
-import { DEFAULT_BROKER_POLICY } from '@cleanroom/shared/protocol/policy.ts';
 import type { Party } from '@cleanroom/shared/protocol/messages.ts';
 import { canonicalBytes, canonicalize, parseStrict } from '@cleanroom/shared/crypto/jcs.ts';
 import { STATEMENT_TYPE, SigningKey, toBase64, type TrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
@@ -27,7 +22,8 @@ import { sha256Hex, ZERO_HASH } from '@cleanroom/shared/transcript/writer.ts';
 import type { Statement } from '@cleanroom/shared/transcript/statement.ts';
 import { verifySession, type AuditReport } from '@cleanroom/shared/transcript/verify.ts';
 import { makeWorld, type World } from './world.ts';
-import { silentLog, tempDir } from './hardening.fixtures.ts';
+import { tempDir } from './hardening.fixtures.ts';
+import { cluster } from './nodes.ts';
 
 const PARTIES: readonly Party[] = ['advertiser', 'broker', 'media'];
 
@@ -35,21 +31,7 @@ type Entry = Record<string, unknown> & { index: number; prev: string; direction?
 
 /** Runs one session to completion; returns its transcript directory. */
 async function runSession(w: World): Promise<{ dir: string; sessionId: string }> {
-  const transcriptDir = tempDir('tx');
-  let advertiser!: AdvertiserNode;
-  const media = new MediaNode({
-    identity: w.identities.media, universe: w.universe, publication: w.publication, stateDir: tempDir('state'), transcriptDir, deadlineMs: 120_000,
-    maxPaddedCount: 1_000_000, evalThreads: 1, log: silentLog,
-  });
-  const broker = new BrokerNode({
-    identity: w.identities.broker, media: inMemoryPeer('Media', 'broker', () => media.handlers()),
-    advertiser: inMemoryPeer('Advertiser', 'broker', () => advertiser.handlers()),
-    policy: { ...DEFAULT_BROKER_POLICY, minCohort: 10, noiseScale: 0 }, stateDir: tempDir('broker-state'), transcriptDir, deadlineMs: 120_000, log: silentLog,
-  });
-  advertiser = new AdvertiserNode({
-    identity: w.identities.advertiser, broker: inMemoryPeer('Broker', 'advertiser', () => broker.handlers()),
-    crm: w.crm, transcriptDir, deadlineMs: 120_000, log: silentLog,
-  });
+  const { media, broker, advertiser, transcriptDir } = cluster(w, { policy: { minCohort: 10, noiseScale: 0 } });
   try {
     await broker.syncUniverse();
     // decoy ratio 49: a padded set above 16,384 elements, so media's BLIND reply is chunked

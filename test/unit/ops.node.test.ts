@@ -45,7 +45,7 @@ describe('operations: metrics and gRPC health on real node processes', () => {
     out = mkdtempSync(join(tmpdir(), 'cleanroom-ops-'));
     const world = join(out, 'world');
     await generateWorld(world, { seed: 'ops-test', universeSize: 4000, crmSize: 1000 });
-    c = await startCluster({ outDir: out, worldDir: world, env: { broker: { CLEANROOM_NOISE_SCALE: '0' } } });
+    c = await startCluster({ outDir: out, worldDir: world, env: { broker: { CLEANROOM_NOISE_SCALE: '0', CLEANROOM_DIFFERENCING_MIN: '0' } } });
   }, 300_000);
   afterAll(async () => {
     await c?.stop();
@@ -58,15 +58,16 @@ describe('operations: metrics and gRPC health on real node processes', () => {
     return { text, samples: parseProm(text), contentType: res.headers.get('content-type') ?? '' };
   };
 
-  it('after a completed and a too-small session, /metrics agrees with every node\'s own session view', async () => {
+  it('after a completed and a refused session, /metrics agrees with every node\'s own session views', async () => {
     const a = c.nodes.advertiser.admin;
     const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', { audienceSize: 300 });
     expect((await a.waitSession(sessionId, 120_000)).status).toBe('completed');
-    const small = await a.request<{ sessionId: string }>('POST', '/v1/sessions', { audienceSize: 300, minCohort: 1_000_000 });
-    expect((await a.waitSession(small.sessionId, 120_000)).status).toBe('cohort-too-small');
-    // media and the broker record the end of a session as they answer; wait until they have
+    // a minimum cohort above the broker's floor: refused by the privacy controls, nothing released
+    const probe = await a.request<{ sessionId: string }>('POST', '/v1/sessions', { audienceSize: 300, minCohort: 1_000_000 });
+    expect((await a.waitSession(probe.sessionId, 120_000)).status).not.toBe('completed');
+    // media and the broker record the end of a session as they answer; wait until none is running
     for (const p of ['media', 'broker'] as const) {
-      for (let i = 0; i < 200 && (await c.nodes[p].admin.request<{ status: string }>('GET', `/v1/sessions/${small.sessionId}`)).status === 'running'; i++) {
+      for (let i = 0; i < 200 && (await c.nodes[p].admin.request<{ status: string }[]>('GET', '/v1/sessions')).some((x) => x.status === 'running'); i++) {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
@@ -77,13 +78,16 @@ describe('operations: metrics and gRPC health on real node processes', () => {
       // every series carries the node's party; the default process metrics are there
       expect(samples.every((s) => s.labels.party === p)).toBe(true);
       expect(text).toContain('cleanroom_process_cpu_user_seconds_total');
-      expect(sum(samples, 'cleanroom_sessions_started_total', { kind: 'lookalike' })).toBe(2);
-      expect(sum(samples, 'cleanroom_sessions_ended_total', { kind: 'lookalike', outcome: 'completed' })).toBe(1);
-      expect(sum(samples, 'cleanroom_sessions_ended_total', { kind: 'lookalike', outcome: 'cohort-too-small' })).toBe(1);
-      expect(sum(samples, 'cleanroom_sessions_ended_total', { outcome: 'failed' })).toBe(0);
+      // sessions started and ended by outcome: exactly what this node lists
+      const views = await c.nodes[p].admin.request<any[]>('GET', '/v1/sessions');
+      expect(views.length).toBeGreaterThan(0);
+      expect(sum(samples, 'cleanroom_sessions_started_total', { kind: 'lookalike' })).toBe(views.length);
+      for (const outcome of ['completed', 'cohort-too-small', 'refused', 'failed']) {
+        expect(sum(samples, 'cleanroom_sessions_ended_total', { kind: 'lookalike', outcome }), `${p} ${outcome}`).toBe(views.filter((v) => v.status === outcome).length);
+      }
+      expect(views.filter((v) => v.status === 'completed')).toHaveLength(1);
 
-      // bytes and phase times: the sum over both sessions of what each node's session view says
-      const views = await Promise.all([sessionId, small.sessionId].map((id) => c.nodes[p].admin.request<any>('GET', `/v1/sessions/${id}`)));
+      // bytes and phase times: the sum over the sessions of what each node's session view says
       const rounds = new Set<string>();
       for (const v of views) for (const d of ['sent', 'received']) for (const r of Object.keys(v.metrics.bytes[d])) rounds.add(r);
       expect(rounds.size).toBeGreaterThan(2);
@@ -105,11 +109,11 @@ describe('operations: metrics and gRPC health on real node processes', () => {
     // media: one OPRF evaluation per padded element of each session (its own view)
     const m = (await scrape('media')).samples;
     const mv = await c.nodes.media.admin.request<any>('GET', `/v1/sessions/${sessionId}`);
-    const mvSmall = await c.nodes.media.admin.request<any>('GET', `/v1/sessions/${small.sessionId}`);
     expect(mv.progress.evaluated).toBeGreaterThan(0);
-    expect(sum(m, 'cleanroom_oprf_evaluations_total')).toBe(mv.progress.evaluated + (mvSmall.progress.evaluated ?? 0));
+    const mediaViews = await c.nodes.media.admin.request<any[]>('GET', '/v1/sessions');
+    expect(sum(m, 'cleanroom_oprf_evaluations_total')).toBe(mediaViews.reduce((acc, v) => acc + (v.progress.evaluated ?? 0), 0));
     // BFV: media encrypted its publication once (its readiness says how many ciphertexts) and
-    // decrypted one profile (the completed session; the too-small one released none)
+    // decrypted one profile (the completed session; the refused one released none)
     const mr = await c.nodes.media.admin.request<any>('GET', '/readyz');
     expect(mr.universe.publication.ciphertexts).toBeGreaterThan(0);
     expect(sum(m, 'cleanroom_bfv_ciphertexts_total', { op: 'encrypt' })).toBe(mr.universe.publication.reused ? 0 : mr.universe.publication.ciphertexts);
@@ -130,6 +134,17 @@ describe('operations: metrics and gRPC health on real node processes', () => {
     const br = await c.nodes.broker.admin.request<any>('GET', '/readyz');
     expect(sum(b, 'cleanroom_universe_users')).toBe(br.universe.users);
     expect(b.find((s) => s.name === 'cleanroom_universe_epoch_info')?.labels.epoch).toBe(mr.universe.epoch);
+    // the privacy budget: what the broker's ledger says (GET /v1/budget), per advertiser, media and epoch
+    const ledger = await c.nodes.broker.admin.request<any>('GET', '/v1/budget');
+    expect(ledger.budgets.length).toBeGreaterThan(0);
+    for (const k of ledger.budgets) {
+      const where = { advertiser: k.advertiser, media: k.media, epoch: k.epoch };
+      expect(sum(b, 'cleanroom_privacy_epsilon_remaining', where)).toBe(k.epsilonRemaining);
+      expect(sum(b, 'cleanroom_privacy_epsilon_spent', where)).toBe(k.epsilonSpent);
+      expect(k.epsilonSpent).toBeGreaterThan(0);
+    }
+    const completed = await a.request<any>('GET', `/v1/sessions/${sessionId}/result`);
+    expect(completed.privacy.epsilonSpent).toBeLessThanOrEqual(ledger.budgets[0].epsilonSpent);
     // the broker's universe sync is on the wire too (round UNIVERSE, received from media)
     expect(sum(b, 'cleanroom_session_bytes_total', { direction: 'received', peer: 'media', round: 'UNIVERSE' })).toBeGreaterThan(br.universe.users * TOKEN_BYTES);
   });

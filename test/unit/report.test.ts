@@ -13,12 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
-import { AdvertiserNode } from '../../services/advertiser/src/node.ts';
-import { BrokerNode } from '../../services/broker/src/node.ts';
-import { MediaNode } from '../../services/media/src/node.ts';
-import { inMemoryPeer } from '@cleanroom/shared/rpc/peer.ts';
-import { DEFAULT_BROKER_POLICY } from '@cleanroom/shared/protocol/policy.ts';
+import { cluster } from './nodes.ts';
 import { makeTrustBundle, type TrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
 import { verifySession } from '@cleanroom/shared/transcript/verify.ts';
 import { readInsight, renderInsightHtml, ReportInputError } from '../../cli/src/report/insight.ts';
@@ -28,7 +23,6 @@ import { makeWorld, type World } from './world.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(ROOT, 'cli/src/main.ts');
 const CHROMIUM = process.env.CLEANROOM_CHROMIUM ?? '/usr/bin/chromium'; // override to test the skip path
-const log = pino({ level: 'silent' });
 
 let w: World;
 let result: Record<string, any>;
@@ -38,16 +32,8 @@ let work: string;
 
 beforeAll(async () => {
   w = await makeWorld({ universeSize: 6000, crmSize: 900 });
-  const transcriptDir = mkdtempSync(join(tmpdir(), 'cleanroom-report-tx-'));
-  const stateDir = mkdtempSync(join(tmpdir(), 'cleanroom-report-state-'));
-  let advertiser!: AdvertiserNode;
-  const media = new MediaNode({ identity: w.identities.media, universe: w.universe, publication: w.publication, stateDir, transcriptDir, deadlineMs: 60_000, maxPaddedCount: 1_000_000, evalThreads: 1, log });
-  const broker = new BrokerNode({
-    identity: w.identities.broker, media: inMemoryPeer('Media', 'broker', () => media.handlers()),
-    advertiser: inMemoryPeer('Advertiser', 'broker', () => advertiser.handlers()),
-    policy: { ...DEFAULT_BROKER_POLICY, minCohort: 20, noiseScale: 1 }, transcriptDir, stateDir: join(stateDir, 'broker'), deadlineMs: 60_000, log,
-  });
-  advertiser = new AdvertiserNode({ identity: w.identities.advertiser, broker: inMemoryPeer('Broker', 'advertiser', () => broker.handlers()), crm: w.crm, transcriptDir, deadlineMs: 60_000, log });
+  const c = cluster(w, { policy: { minCohort: 20 } });
+  const { advertiser, broker, transcriptDir } = c;
   await broker.syncUniverse();
   const { sessionId, done } = advertiser.start({ audienceSize: 300, minCohort: 20 });
   const rec = await done;
@@ -75,6 +61,12 @@ describe('report insight', () => {
     expect(t).toContain(result.lookalike.audienceId);
     expect(t).toContain(`${result.lookalike.audienceSize.toLocaleString('en')} look-alike audience`);
     expect(t).toContain(result.lookalike.quality.toFixed(3));
+    // the privacy budget as the broker's ledger reported it in the result
+    expect(result.privacy.epsilonCharged).toBeGreaterThan(0);
+    const budget = text(html.slice(html.indexOf('<div id="budget">')));
+    const fmt = (n: number) => (Number.isInteger(n) ? n.toLocaleString('en') : n.toFixed(3));
+    expect(budget).toContain(`ε charged by this session ${fmt(result.privacy.epsilonCharged)}`);
+    expect(budget).toContain(`ε left ${fmt(result.privacy.epsilonRemaining)}`);
     const groups = [...html.matchAll(/<div class="chart" data-group="([^"]+)"/g)].map((m) => m[1]);
     expect(groups).toEqual(['age', 'gender', 'city', 'os', 'activity', 'interest']);
     expect(html.match(/<svg /g)!.length).toBe(6);

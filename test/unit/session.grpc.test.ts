@@ -23,7 +23,8 @@ describe('three nodes over gRPC with mutual TLS', () => {
     world = join(out, 'world');
     await generateWorld(world, { seed: 'grpc-test', universeSize: 5000, crmSize: 1200 });
     c = await startCluster({ outDir: out, worldDir: world, env: {
-      broker: { CLEANROOM_NOISE_SCALE: '0', CLEANROOM_DEADLINE_MS: '8000' },
+      // noise and the differencing rule off: exact values, and the same cohort may run again
+      broker: { CLEANROOM_NOISE_SCALE: '0', CLEANROOM_DIFFERENCING_MIN: '0', CLEANROOM_DEADLINE_MS: '8000' },
       media: { CLEANROOM_DEADLINE_MS: '8000' },
       advertiser: { CLEANROOM_DEADLINE_MS: '8000' },
     } });
@@ -53,20 +54,25 @@ describe('three nodes over gRPC with mutual TLS', () => {
     expect(reports[0]!.checks.find((x) => x.name === 'signatures')!.detail).toMatch(/9 checkpoint co-signature/);
   });
 
-  it('a cohort below the minimum releases nothing and says so', async () => {
+  it('a minimum cohort above the broker\'s floor is refused (a threshold probe): nothing is released, the error says why', async () => {
     const a = c.nodes.advertiser.admin;
     const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', { audienceSize: 500, minCohort: 1_000_000 });
     const s = await a.waitSession(sessionId, 120_000);
-    expect(s.status).toBe('cohort-too-small');
+    expect(s.status).toBe('failed');
+    expect(s.error).toMatch(/expected a minimum cohort ≤ the policy floor 50/);
     const r = await a.request<any>('GET', `/v1/sessions/${sessionId}/result`);
     expect(r.lookalike).toBeNull();
-    expect(r.reason).toMatch(/cohort too small/);
   });
 
   it('bad requests get RFC 9457 problems', async () => {
     const res = await fetch(`${c.nodes.advertiser.admin.base}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ audienceSize: -3 }) });
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    // an unknown field is an error naming it, never silently dropped
+    const unknown = await fetch(`${c.nodes.advertiser.admin.base}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ audienceSize: 10, min_cohort: 5 }) });
+    expect(unknown.status).toBe(400);
+    expect(unknown.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(((await unknown.json()) as { detail: string }).detail).toMatch(/unknown field 'min_cohort' in body/);
     const nf = await fetch(`${c.nodes.advertiser.admin.base}/v1/sessions/nope`);
     expect(nf.status).toBe(404);
     expect(((await nf.json()) as { detail: string }).detail).toMatch(/unknown session/);

@@ -5,46 +5,27 @@
  * column by capturing every payload each node receives.
  */
 import { describe, expect, it, beforeAll } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
 import { measureLift } from '@cleanroom/shared/data/lift.ts';
 import { readPropensity } from '@cleanroom/shared/data/files.ts';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { AdvertiserNode } from '../../services/advertiser/src/node.ts';
-import { BrokerNode } from '../../services/broker/src/node.ts';
-import { MediaNode } from '../../services/media/src/node.ts';
-import { inMemoryPeer } from '@cleanroom/shared/rpc/peer.ts';
-import { DEFAULT_BROKER_POLICY } from '@cleanroom/shared/protocol/policy.ts';
+import { readFileSync } from 'node:fs';
 import type { Party } from '@cleanroom/shared/protocol/messages.ts';
 import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { ATTRIBUTES } from '@cleanroom/shared/common/attributes.ts';
 import { makeWorld, expectedTotals, type World } from './world.ts';
-
-const log = pino({ level: 'silent' });
+import { cluster as makeCluster } from './nodes.ts';
+import { CohortProfileCodec } from '@cleanroom/shared/rpc/codec.ts';
 
 function cluster(w: World, opts: { minCohort?: number; noiseScale?: number } = {}) {
+  const c = makeCluster(w, { policy: { minCohort: opts.minCohort ?? 50, noiseScale: opts.noiseScale ?? 0 } });
   const captured: Record<Party, Uint8Array[]> = { advertiser: [], media: [], broker: [] };
-  const observer = (me: Party, _s: unknown, payload: Uint8Array) => captured[me].push(payload.slice());
-  const transcriptDir = mkdtempSync(join(tmpdir(), 'cleanroom-tx-'));
-  const stateDir = mkdtempSync(join(tmpdir(), 'cleanroom-state-'));
-  let broker!: BrokerNode;
-  let advertiser!: AdvertiserNode;
-  const media = new MediaNode({
-    identity: w.identities.media, universe: w.universe, publication: w.publication, stateDir, transcriptDir, deadlineMs: 60_000,
-    maxPaddedCount: 1_000_000, evalThreads: 1, log, observer,
-  });
-  broker = new BrokerNode({
-    identity: w.identities.broker, media: inMemoryPeer('Media', 'broker', () => media.handlers()),
-    advertiser: inMemoryPeer('Advertiser', 'broker', () => advertiser.handlers()),
-    policy: { ...DEFAULT_BROKER_POLICY, minCohort: opts.minCohort ?? 50, noiseScale: opts.noiseScale ?? 0 },
-    transcriptDir, stateDir: join(stateDir, 'broker'), deadlineMs: 60_000, log, observer,
-  });
-  advertiser = new AdvertiserNode({
-    identity: w.identities.advertiser, broker: inMemoryPeer('Broker', 'advertiser', () => broker.handlers()),
-    crm: w.crm, transcriptDir, deadlineMs: 60_000, log, observer,
-  });
-  return { media, broker, advertiser, captured, transcriptDir, stateDir };
+  return {
+    ...c,
+    get captured() {
+      for (const p of ['advertiser', 'media', 'broker'] as const) captured[p] = [...c.received[p].values()].flat().map((r) => r.payload);
+      return captured;
+    },
+  };
 }
 
 /** Every run of ≥ 8 digits, e-mail-like string, or user id in a payload, as text. */
@@ -76,7 +57,7 @@ describe('core session, three nodes in memory', () => {
     expect(result.matches.paddedSize).toBeGreaterThanOrEqual(result.seeds.valid * 10);
     expect(result.lookalike.audienceSize).toBe(1000);
     // look-alike quality on the planted propensity (ground truth only the test reads)
-    const audienceIds = readFileSync(join(c.stateDir, 'audiences', `${(rec.result as { lookalike: { audienceId: string } }).lookalike.audienceId}.txt`), 'utf8').split('\n').filter(Boolean);
+    const audienceIds = readFileSync(join(c.stateDir, 'media', 'audiences', `${(rec.result as { lookalike: { audienceId: string } }).lookalike.audienceId}.txt`), 'utf8').split('\n').filter(Boolean);
     expect(audienceIds).toHaveLength(1000);
     const lift = measureLift(audienceIds, readPropensity(w.dir), w.users.length);
     expect(lift).toBeGreaterThan(1.5);
@@ -127,8 +108,11 @@ describe('core session, three nodes in memory', () => {
     expect((rec.result as { lookalike: unknown }).lookalike).toBeNull();
     expect(c.broker.sessions.get(sessionId)!.status).toBe('cohort-too-small');
     expect(c.media.sessions.get(sessionId)!.status).toBe('cohort-too-small');
-    // the broker aggregated nothing and media received no profile
-    expect(c.broker.sessions.get(sessionId)!.metrics.aggregate).toBeUndefined();
+    // media received no profile: the only CohortProfile it got is the empty refusal
+    const profiles = c.received.media.get(sessionId)!.filter((r) => r.payloadType === 'cleanroom.v1.CohortProfile').map((r) => CohortProfileCodec.decode(r.payload));
+    expect(profiles).toHaveLength(1);
+    expect(profiles[0]!.outcome).toBe('COHORT_TOO_SMALL');
+    expect(profiles[0]!.profile).toHaveLength(0);
   });
 
   it('an empty or all-invalid seed set is refused before anything is sent', () => {

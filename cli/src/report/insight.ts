@@ -1,8 +1,9 @@
 /**
  * The advertiser's insight report: one self-contained HTML page from a session result
  * (`GET /v1/sessions/:id/result`, or `simulate`'s result.json): outcome, counts, look-alike
- * size and quality, and the cohort profile against the universe as bar charts per attribute
- * group, plus the attributes the cohort over-indexes on.
+ * size and quality, the privacy budget charged, spent and left, and the cohort profile
+ * against the universe as bar charts per attribute group, plus the attributes the cohort
+ * over-indexes on.
  *
  * The result is read defensively: every field is optional and type-checked, unknown fields
  * are ignored (the result format evolves); a document that is not a session result at all
@@ -77,8 +78,10 @@ export function readInsight(doc: unknown): InsightData {
     });
   }
   const budget: { label: string; value: number }[] = [];
-  const b = doc.privacyBudget ?? doc.budget;
-  if (isObj(b)) for (const [k, v] of Object.entries(b)) if (num(v) !== undefined) budget.push({ label: k, value: v as number });
+  // `privacy`: the broker's ledger for this advertiser after the session (ε charged, spent, left, budget)
+  const LABELS: Record<string, string> = { epsilonCharged: 'ε charged by this session', epsilonSpent: 'ε spent in the window', epsilonRemaining: 'ε left', budget: 'budget (ε per window)' };
+  const b = doc.privacy ?? doc.privacyBudget;
+  if (isObj(b)) for (const [k, v] of Object.entries(b)) if (num(v) !== undefined) budget.push({ label: LABELS[k] ?? k, value: v as number });
   return { sessionId: str(doc.sessionId), outcome: str(doc.outcome), reason: str(doc.reason), counts, lookalike, insight, budget };
 }
 
@@ -110,7 +113,8 @@ export function renderInsightHtml(d: InsightData): string {
 
   if (d.budget.length > 0) {
     parts.push('<h2>Privacy budget</h2>');
-    parts.push(table(['figure', 'value'], d.budget.map((b) => [b.label, fmt(b.value)])));
+    parts.push('<p>The broker\'s privacy ledger for your organisation, this media and universe epoch, after this session.</p>');
+    parts.push(`<div id="budget">${table(['figure', 'value'], d.budget.map((b) => [b.label, fmt(b.value)]))}</div>`);
   }
 
   if (d.insight.length > 0) {

@@ -1,11 +1,12 @@
 /** Entry point of the advertiser node (A): load the CRM, serve the admin API that starts sessions. */
 import { Type } from '@fastify/type-provider-typebox';
-import { boot, serve } from '@cleanroom/shared/service/main.ts';
+import { boot, openNodeStore, serve } from '@cleanroom/shared/service/main.ts';
 import { readCrm } from '@cleanroom/shared/data/files.ts';
 import { ProtocolError } from '@cleanroom/shared/protocol/messages.ts';
 import { AdvertiserNode } from './node.ts';
 
 const b = boot('advertiser');
+const store = await openNodeStore(b);
 let crm;
 try {
   crm = await readCrm(b.config.data!);
@@ -15,7 +16,7 @@ try {
 }
 b.log.info({ rows: crm.rows.length, rejectedLines: crm.rejected.length }, 'CRM loaded');
 const node = new AdvertiserNode({
-  identity: b.identity, broker: b.peer('Broker', 'broker', b.config.brokerAddr), crm: crm.rows,
+  identity: b.identity, broker: b.peer('Broker', 'broker', b.config.brokerAddr), crm: crm.rows, store,
   transcriptDir: b.config.transcriptDir, deadlineMs: b.config.deadlineMs, log: b.log,
 });
 
@@ -38,11 +39,26 @@ await serve(b, 'Advertiser', node.handlers(), {
     const { sessionId } = node.start(req.body);
     return reply.code(202).send({ sessionId });
   });
+  // The privacy budget as the broker last reported it (every result carries it).
+  app.get('/v1/budget', async () => {
+    const latest = node.sessions.list().filter((r) => r.result && (r.result as { privacy?: unknown }).privacy)
+      .sort((x, y) => y.updatedAt.localeCompare(x.updatedAt))[0];
+    const stored = latest ? undefined : (await store.listSessions('advertiser', 50)).find((r) => (r.result as { privacy?: unknown } | null)?.privacy);
+    const from = latest ? { sessionId: latest.sessionId, at: latest.updatedAt, result: latest.result } : stored ? { sessionId: stored.sessionId, at: stored.updatedAt, result: stored.result } : undefined;
+    if (!from) throw new ProtocolError('NOT_FOUND', 'no session has reported a privacy budget yet');
+    return { asOfSession: from.sessionId, at: from.at, ...(from.result as { privacy: object }).privacy };
+  });
   app.get('/v1/sessions/:id/result', {
     schema: { params: Type.Object({ id: Type.String({ maxLength: 80 }) }) },
   }, async (req) => {
     const rec = node.sessions.get(req.params.id);
-    if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${req.params.id}`);
+    if (!rec) {
+      // A session of an earlier run of this node: its outcome is in the state database.
+      const stored = await store.getSession('advertiser', req.params.id);
+      if (!stored) throw new ProtocolError('NOT_FOUND', `unknown session ${req.params.id}`);
+      if (stored.status === 'failed') return { sessionId: stored.sessionId, outcome: 'FAILED', reason: stored.error, lookalike: null };
+      return stored.result as object;
+    }
     if (rec.status === 'running') throw new ProtocolError('FAILED_PRECONDITION', `session ${rec.sessionId} is still running (phase ${rec.phase})`);
     if (rec.status === 'failed') return { sessionId: rec.sessionId, outcome: 'FAILED', reason: rec.error, lookalike: null };
     return rec.result;

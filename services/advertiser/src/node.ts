@@ -18,6 +18,7 @@ import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { CrmRow } from '@cleanroom/shared/data/files.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
+import type { SessionStore } from '@cleanroom/shared/service/sessions.ts';
 import { describeError, SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import { check, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
@@ -36,8 +37,15 @@ export interface AdvertiserResult {
   outcome: SessionResult['outcome'];
   reason: string;
   seeds: { rows: number; valid: number; rejected: number; duplicates: number; notConsented: number };
-  /** paddedSize: the bucket media evaluated; real: A's real matches, noised by policy. */
-  matches: { paddedSize: number; real: number };
+  /**
+   * paddedSize: the bucket media evaluated; real: A's real matches, noised by policy. Null
+   * when nothing was released (a refusal reveals nothing but its reason).
+   */
+  matches: { paddedSize: number; real: number } | null;
+  /** What was asked and what the broker settled (it may raise, never lower); `raised` names what changed. */
+  policy: { asked: { decoyRatio: number; minCohort: number }; effective: { decoyRatio: number; minCohort: number; epsilonProfile: number; privacyBudget: number }; raised: string[] } | null;
+  /** The broker's privacy ledger for this advertiser, media and epoch, after this session. */
+  privacy: { epsilonCharged: number; epsilonSpent: number; epsilonRemaining: number; budget: number } | null;
   lookalike: { audienceId: string; audienceSize: number; quality: number } | null;
   insight: { name: string; total: number; share: number; universeShare: number }[];
   cohortSize: number;
@@ -54,6 +62,8 @@ interface State {
 export interface AdvertiserNodeOptions extends NodeCommonOptions {
   broker: Peer;
   crm: readonly CrmRow[];
+  /** Persists sessions (ids unique forever, outcomes across restarts); optional in tests. */
+  store?: SessionStore;
 }
 
 export class AdvertiserNode {
@@ -63,6 +73,7 @@ export class AdvertiserNode {
   constructor(o: AdvertiserNodeOptions) {
     this.o = o;
     this.sessions = new SessionRegistry<State>(o.deadlineMs * 2, (rec) => this.failSession(rec, `no progress for ${o.deadlineMs * 2} ms`));
+    if (o.store) this.sessions.persist(o.store, 'advertiser', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
   }
 
   /** Validates a request and starts a session in the background; returns its id. */
@@ -94,11 +105,18 @@ export class AdvertiserNode {
     rec.bytes = () => ch.bytes;
     const b = this.o.broker;
     try {
+      await this.sessions.reserveId(rec.sessionId, 'open', { created: true });
       this.sessions.touch(rec, 'open');
       log.info({ phase: 'open', seeds: role.report.valid, rejected: role.report.rejected.length, duplicates: role.report.duplicates }, 'session opening');
       const [acc] = await b.call('OpenSession', [ch.seal('broker', 'OPEN', OpenSessionCodec, role.open())]);
       const accepted = ch.open(acc!, 'broker', ['OPEN'], SessionAcceptedCodec).value;
       ch.recordPolicy({ ...accepted.policy, paddedCount: accepted.paddedCount, universeEpoch: accepted.universeEpoch });
+      if (accepted.outcome !== 'COMPLETED') {
+        const result = role.refused(accepted);
+        this.sessions.finish(rec, 'refused', this.view(rec.sessionId, role, result, notConsented), result.reason);
+        log.info({ phase: 'done', outcome: result.outcome }, 'session refused at OPEN');
+        return;
+      }
 
       this.sessions.touch(rec, 'blind');
       const blinded = role.blind(accepted);
@@ -112,7 +130,8 @@ export class AdvertiserNode {
       const [resEnv] = await b.call('SubmitTokens', ch.sealChunks('broker', 'TOKENS', TokenBatchCodec, splitBatches(tokens, BATCH_ITEMS, BATCH_BYTES)));
       const result = role.finish(ch.open(resEnv!, 'broker', ['LOOKALIKE'], SessionResultCodec).value);
       const view = this.view(rec.sessionId, role, result, notConsented);
-      this.sessions.finish(rec, result.outcome === 'COMPLETED' ? 'completed' : result.outcome === 'COHORT_TOO_SMALL' ? 'cohort-too-small' : 'failed', view, result.reason || undefined);
+      const status = result.outcome === 'COMPLETED' ? 'completed' : result.outcome === 'COHORT_TOO_SMALL' ? 'cohort-too-small' : result.outcome === 'FAILED' ? 'failed' : 'refused';
+      this.sessions.finish(rec, status, view, result.reason || undefined);
       log.info({ phase: 'done', outcome: result.outcome, realMatches: result.realMatches }, 'session finished');
     } catch (err) {
       const msg = describeError(err);
@@ -136,7 +155,9 @@ export class AdvertiserNode {
       outcome: r.outcome,
       reason: r.reason,
       seeds: { rows: role.report.rows + notConsented, valid: role.report.valid, rejected: role.report.rejected.length, duplicates: role.report.duplicates, notConsented },
-      matches: { paddedSize: r.paddedCount, real: r.realMatches },
+      matches: r.outcome === 'COMPLETED' ? { paddedSize: r.paddedCount, real: r.realMatches } : null,
+      policy: this.policyView(role),
+      privacy: r.privacy ?? null,
       lookalike: r.lookalike && r.outcome === 'COMPLETED'
         ? { audienceId: r.lookalike.audienceId, audienceSize: r.lookalike.audienceSize, quality: r.lookalike.quality }
         : null,
@@ -144,6 +165,14 @@ export class AdvertiserNode {
       cohortSize: role.insight?.cohortSize ?? 0,
       transcripts: `${this.o.transcriptDir}/${sessionId}`,
     };
+  }
+
+  private policyView(role: AdvertiserRole): AdvertiserResult['policy'] {
+    const eff = role.acceptedPolicy;
+    if (!eff) return null;
+    const asked = { decoyRatio: role.asked.decoyRatio, minCohort: role.asked.minCohort };
+    const raised = (['decoyRatio', 'minCohort'] as const).filter((k) => eff[k] !== asked[k]);
+    return { asked, effective: { decoyRatio: eff.decoyRatio, minCohort: eff.minCohort, epsilonProfile: eff.epsilonProfile, privacyBudget: eff.privacyBudget }, raised };
   }
 
   private failSession(rec: SessionRecord<State>, reason: string): void {

@@ -1,21 +1,46 @@
 /** Entry point of the broker node (C): load or sync media's publication, serve the advertiser. */
-import { boot, serve } from '@cleanroom/shared/service/main.ts';
+import { boot, openNodeStore, serve } from '@cleanroom/shared/service/main.ts';
 import { DEFAULT_BROKER_POLICY } from '@cleanroom/shared/protocol/policy.ts';
+import { DEFAULT_PRIVACY, profileNoiseScale, validatePrivacy } from '@cleanroom/shared/protocol/privacy.ts';
 import { BrokerNode } from './node.ts';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 
 const b = boot('broker');
+const store = await openNodeStore(b);
+const privacy = validatePrivacy({
+  ...DEFAULT_PRIVACY,
+  epsilonProfile: b.config.epsilon, epsilonCount: b.config.epsilon / 10, epsilonDifferencing: b.config.epsilon / 10,
+  budget: b.config.privacyBudget, refreshMs: Math.round(b.config.budgetRefreshDays * 86_400_000), differencingMin: b.config.differencingMin,
+});
 const node = new BrokerNode({
+  store,
+  quota: { evaluationsPerAdvertiser: b.config.evalQuota, windowMs: Math.round(b.config.quotaWindowHours * 3_600_000) },
   identity: b.identity,
   media: b.peer('Media', 'media', b.config.mediaAddr),
   advertiser: b.peer('Advertiser', 'advertiser', b.config.advertiserAddr),
-  policy: { ...DEFAULT_BROKER_POLICY, minDecoyRatio: b.config.minDecoyRatio, minCohort: b.config.minCohort, noiseScale: b.config.noiseScale },
+  policy: {
+    ...DEFAULT_BROKER_POLICY, minDecoyRatio: b.config.minDecoyRatio, minCohort: b.config.minCohort,
+    noiseScale: b.config.noiseScale ?? profileNoiseScale(privacy), privacy,
+  },
   transcriptDir: b.config.transcriptDir,
   stateDir: b.config.stateDir,
   deadlineMs: b.config.deadlineMs,
   log: b.log,
 });
 nodeMetrics.universe.inUse(() => (node.universe ? { epoch: node.universe.epoch, users: node.universe.users } : undefined));
+/** The privacy ledger: every charge, and where each (advertiser, media, epoch) stands (admin API and metrics). */
+async function ledgerBudgets() {
+  const entries = await store.ledger('broker');
+  const now = Date.now();
+  const keys = new Map<string, { advertiser: string; media: string; epoch: string }>();
+  for (const e of entries) keys.set(`${e.advertiser}|${e.media}|${e.epoch}`, { advertiser: e.advertiser, media: e.media, epoch: e.epoch });
+  const budgets = await Promise.all([...keys.values()].map(async (k) => {
+    const spent = await store.spent('broker', k, now, privacy.refreshMs);
+    return { ...k, budget: privacy.budget, epsilonSpent: Math.round(spent * 1e6) / 1e6, epsilonRemaining: Math.round(Math.max(0, privacy.budget - spent) * 1e6) / 1e6 };
+  }));
+  return { entries, budgets };
+}
+nodeMetrics.privacyBudgets(async () => (await ledgerBudgets()).budgets);
 await serve(b, 'Broker', node.handlers(), {
   sessions: () => node.sessions as never,
   ready: () => ({
@@ -24,7 +49,17 @@ await serve(b, 'Broker', node.handlers(), {
       ? { universe: { epoch: node.universe.epoch, version: node.universe.version, users: node.universe.users, ciphertexts: node.universe.ciphertexts.count, bytesOnDisk: node.universe.bytesOnDisk, syncSeconds: node.universe.syncSeconds ?? null, syncedAt: node.universe.syncedAt } }
       : { waitingFor: 'media\'s publication (universe sync)' },
   }),
-}, undefined, () => node.close());
+}, (app) => {
+  // The privacy ledger: where each (advertiser, media, epoch) stands, and every charge.
+  app.get('/v1/budget', async () => {
+    const { entries, budgets } = await ledgerBudgets();
+    return {
+      policy: { epsilonProfile: privacy.epsilonProfile, epsilonCount: privacy.epsilonCount, epsilonDifferencing: privacy.epsilonDifferencing, budget: privacy.budget, refreshDays: b.config.budgetRefreshDays, differencingMin: privacy.differencingMin },
+      budgets,
+      charges: entries.map((e) => ({ sessionId: e.sessionId, advertiser: e.advertiser, epoch: e.epoch, reserved: e.reserved, charged: e.charged, at: new Date(e.atMs).toISOString() })),
+    };
+  });
+}, () => node.close());
 
 try {
   await node.loadHeld();

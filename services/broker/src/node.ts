@@ -30,6 +30,10 @@ import { propose, verifyCosignature, cosign, type SignedTree } from '@cleanroom/
 import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
 import type { Round } from '@cleanroom/shared/protocol/messages.ts';
 import { loadHeld, UniverseDownload, type HeldUniverse } from './universe-store.ts';
+import { keyidOf } from '@cleanroom/shared/crypto/dsse.ts';
+import { sessionReservation } from '@cleanroom/shared/protocol/privacy.ts';
+import type { PrivacyStatus } from '@cleanroom/shared/protocol/messages.ts';
+import type { Store } from '@cleanroom/shared/store/store.ts';
 import { BrokerBfv, BfvFormatError } from '@cleanroom/shared/crypto/bfv.ts';
 
 interface State {
@@ -45,6 +49,12 @@ export interface BrokerNodeOptions extends NodeCommonOptions {
   policy: BrokerPolicyConfig;
   /** Holds the copy of media's publication (tokens, encrypted attributes, public keys). */
   stateDir: string;
+  /** Sessions, the privacy ledger, released cohorts and quota usage (service/store). */
+  store: Store;
+  /** OPRF evaluations one advertiser may have media perform over a rolling window. */
+  quota: { evaluationsPerAdvertiser: number; windowMs: number };
+  /** Tests inject a seeded source for the noise; the default is cryptographic. */
+  uniform?: () => number;
 }
 
 /** Entries per token page and ciphertexts per page of one SyncUniverse call. */
@@ -60,6 +70,18 @@ export class BrokerNode {
   constructor(o: BrokerNodeOptions) {
     this.o = o;
     this.sessions = new SessionRegistry<State>(o.deadlineMs, (rec) => this.fail(rec, `no message from a peer for ${o.deadlineMs} ms`, true));
+    this.sessions.persist(o.store, 'broker', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
+  }
+
+  /** Where the ledger stands for this advertiser, media and epoch. */
+  private async privacyStatus(advertiser: string, charged: number): Promise<PrivacyStatus> {
+    const budget = this.o.policy.privacy.budget;
+    const spent = await this.o.store.spent('broker', this.ledgerKey(advertiser), Date.now(), this.o.policy.privacy.refreshMs);
+    return { epsilonCharged: charged, epsilonSpent: round6(spent), epsilonRemaining: round6(Math.max(0, budget - spent)), budget };
+  }
+
+  private ledgerKey(advertiser: string): { advertiser: string; media: string; epoch: string } {
+    return { advertiser, media: keyidOf(this.o.identity.peerKey('media')), epoch: this.universe?.epoch ?? '' };
   }
 
   /** Loads the publication held on disk from an earlier run, if any (sessions can start at once). */
@@ -195,19 +217,53 @@ export class BrokerNode {
       OpenSession: async (caller, [env]) => {
         if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected one OpenSession message');
         const s = openEnvelope(env, this.o.identity.peerKey(caller), { sender: caller, receiver: 'broker', rounds: ['OPEN'] });
-        if (this.sessions.has(s.sessionId)) throw new ProtocolError('ALREADY_EXISTS', `session ${s.sessionId} already exists`);
         if (!this.universe) throw new ProtocolError('UNAVAILABLE', 'broker does not hold media\'s publication yet (universe sync pending)');
+        await this.sessions.reserveId(s.sessionId, 'open');
+        const advertiser = keyidOf(this.o.identity.peerKey('advertiser'));
         const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'broker', s.sessionId), this.o.observer);
-        const role = new BrokerRole({ config: this.o.policy, universe: this.universe });
+        const role = new BrokerRole({ config: this.o.policy, universe: this.universe, advertiser, ...(this.o.uniform ? { uniform: this.o.uniform } : {}) });
         const rec = this.sessions.create(s.sessionId, { role, channel, signed: {} }, 'open');
         rec.bytes = () => channel.bytes;
         return this.step(rec, 'open', async () => {
           const open = channel.open(env, caller, ['OPEN'], OpenSessionCodec).value;
           const prepare = role.open(open);
-          channel.recordPolicy({ ...prepare.policy, paddedCount: prepare.paddedCount });
           rec.progress = { seedCount: open.seedCount, paddedCount: role.paddedCount };
+          const now = Date.now();
+          // Enumeration quota, before any OPRF work: media's evaluations on this advertiser's behalf.
+          const { evaluationsPerAdvertiser: limit, windowMs } = this.o.quota;
+          const q = await this.o.store.takeQuota('broker', { scope: 'evaluations:advertiser', subject: advertiser, sessionId: s.sessionId, amount: prepare.paddedCount, limit, windowMs, nowMs: now });
+          if (!q.ok) {
+            throw new ProtocolError('RESOURCE_EXHAUSTED', `evaluation quota: this advertiser may have ${limit} OPRF evaluations per ${windowMs / 3_600_000} h, ${q.used} used, this session needs ${prepare.paddedCount}; retry in ${Math.ceil(q.retryAfterMs / 1000)} s`);
+          }
+          // The privacy budget, before any OPRF work: reserve the most this session can cost.
+          const privacy = this.o.policy.privacy;
+          const reserved = sessionReservation(privacy);
+          const key = this.ledgerKey(advertiser);
+          const r = await this.o.store.reserve('broker', { ...key, sessionId: s.sessionId, epsilon: reserved, budget: privacy.budget, nowMs: now, refreshMs: privacy.refreshMs });
+          const ledger = { ...key, budget: privacy.budget, refreshMs: privacy.refreshMs, reserved: r.ok ? reserved : 0, spentBefore: r.ok ? r.spentBefore : r.spent };
+          channel.recordPolicy({ ...prepare.policy, paddedCount: prepare.paddedCount, ledger });
+          if (!r.ok) {
+            const retry = r.retryAtMs ? `; the oldest charge stops counting at ${new Date(r.retryAtMs).toISOString()}` : '; the budget does not refresh (a new universe epoch starts a new one)';
+            const reason = `privacy budget exhausted: ${round6(r.spent)} of ${privacy.budget} ε spent for this advertiser, media and epoch, a session needs up to ${reserved}${retry}`;
+            role.fail(reason);
+            this.sessions.finish(rec, 'refused', { outcome: 'BUDGET_EXHAUSTED' }, reason);
+            const out = [channel.seal('advertiser', 'OPEN', SessionAcceptedCodec, {
+              policy: prepare.policy, paddedCount: prepare.paddedCount, universeSizeClass: '', universeEpoch: key.epoch,
+              outcome: 'BUDGET_EXHAUSTED', reason, privacy: await this.privacyStatus(advertiser, 0),
+            })];
+            channel.close();
+            return out;
+          }
           const [readyEnv] = await this.o.media.call('PrepareSession', [channel.seal('media', 'OPEN', PrepareSessionCodec, prepare)]);
-          const accepted = role.ready(channel.open(readyEnv!, 'media', ['OPEN'], SessionReadyCodec).value);
+          const ready = channel.open(readyEnv!, 'media', ['OPEN'], SessionReadyCodec).value;
+          if (ready.outcome !== 'COMPLETED') await this.o.store.settle('broker', s.sessionId, 0, Date.now()); // nothing ran
+          const accepted = role.ready(ready, await this.privacyStatus(advertiser, ready.outcome === 'COMPLETED' ? reserved : 0));
+          if (accepted.outcome !== 'COMPLETED') {
+            this.sessions.finish(rec, 'refused', { outcome: accepted.outcome }, accepted.reason);
+            const out = [channel.seal('advertiser', 'OPEN', SessionAcceptedCodec, accepted)];
+            channel.close();
+            return out;
+          }
           await this.checkpoint(rec, 'OPEN');
           // Draw the dummies while the advertiser blinds its seeds.
           setImmediate(() => {
@@ -240,20 +296,35 @@ export class BrokerNode {
         const { role, channel } = rec.state;
         const tokens = await this.step(rec, 'tokens', async () =>
           joinBatches(channel.openChunks(envs, caller, ['TOKENS'], TokenBatchCodec), 'tokens'));
-        const enough = await this.step(rec, 'match', async () => role.match(tokens));
+        const advertiser = keyidOf(this.o.identity.peerKey('advertiser'));
+        const epoch = this.universe?.epoch ?? '';
+        const outcome = await this.step(rec, 'match', async () => {
+          const released = (await this.o.store.releases('broker', advertiser, epoch)).map((r) => r.sketch);
+          return role.match(tokens, released);
+        });
         rec.progress = { ...rec.progress, realMatches: role.counts!.realMatches };
-        const profile = enough ? await this.step(rec, 'aggregate', async () => role.aggregate()) : role.tooSmallProfile();
+        const profile = await this.step(rec, 'aggregate', async () => {
+          const p = outcome === 'release' ? role.aggregate() : role.refusedProfile();
+          // The charge and the released cohort are committed before media can see anything.
+          if (outcome === 'release') {
+            await this.o.store.recordRelease('broker', { sessionId: rec.sessionId, advertiser, epoch, sketch: role.releasedSketch!, size: role.counts!.realMatches, nowMs: Date.now() });
+          }
+          await this.o.store.settle('broker', rec.sessionId, role.charge!, Date.now());
+          return p;
+        });
         const result = await this.step(rec, 'lookalike', async () => {
           const [resp] = await this.o.media.call('BuildLookalike', [channel.seal('media', 'AGGREGATE', CohortProfileCodec, profile)]);
           const lookalike = channel.open(resp!, 'media', ['LOOKALIKE'], LookalikeResultCodec).value;
-          const result = role.finish(lookalike);
+          const result = role.finish(lookalike, await this.privacyStatus(advertiser, role.charge!));
+          channel.recordLedgerSettlement({ charged: role.charge!, spentAfter: result.privacy!.epsilonSpent, budget: result.privacy!.budget });
           await this.checkpoint(rec, 'LOOKALIKE');
           return result;
         });
         const out = [channel.seal('advertiser', 'LOOKALIKE', SessionResultCodec, result)];
-        this.sessions.finish(rec, result.outcome === 'COMPLETED' ? 'completed' : 'cohort-too-small', { counts: role.counts, outcome: result.outcome });
+        const status = result.outcome === 'COMPLETED' ? 'completed' : result.outcome === 'COHORT_TOO_SMALL' ? 'cohort-too-small' : 'refused';
+        this.sessions.finish(rec, status, { counts: role.counts, outcome: result.outcome, privacy: result.privacy });
         channel.close();
-        this.o.log.info({ sessionId: rec.sessionId, phase: 'done', outcome: result.outcome, ...role.counts }, 'session finished');
+        this.o.log.info({ sessionId: rec.sessionId, phase: 'done', outcome: result.outcome, charged: role.charge, ...role.counts }, 'session finished');
         return out;
       },
 
@@ -270,4 +341,8 @@ export class BrokerNode {
   close(): void {
     this.sessions.close();
   }
+}
+
+function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
 }

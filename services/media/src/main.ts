@@ -2,7 +2,7 @@
  * Entry point of the media node (B). The admin API comes up first (liveness, and readiness
  * reporting "preparing"), then the universe is prepared or reused, then gRPC serves the broker.
  */
-import { boot, startAdmin, startGrpc } from '@cleanroom/shared/service/main.ts';
+import { boot, openNodeStore, startAdmin, startGrpc } from '@cleanroom/shared/service/main.ts';
 import { closeOprfWorkers, prepareOprfWorkers } from '@cleanroom/shared/crypto/oprf.ts';
 import { openUniverse, type UniverseStatus } from './universe-store.ts';
 import { openPublication } from './publication-store.ts';
@@ -10,6 +10,7 @@ import { MediaNode } from './node.ts';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 
 const b = boot('media');
+const store = await openNodeStore(b);
 let status: UniverseStatus | undefined;
 let node: MediaNode | undefined;
 const preparingSince = new Date().toISOString();
@@ -25,6 +26,10 @@ try {
   const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads });
   const published = await openPublication({ stateDir: b.config.stateDir, universe: opened.universe, log: b.log });
   node = new MediaNode({
+    store,
+    quota: { evaluationsPerBroker: b.config.evalQuotaBroker, evaluationsPerAdvertiser: b.config.evalQuota, windowMs: Math.round(b.config.quotaWindowHours * 3_600_000) },
+    privacy: { budget: b.config.privacyBudget, refreshMs: Math.round(b.config.budgetRefreshDays * 86_400_000) },
+    minCohort: b.config.minCohort,
     identity: b.identity, universe: opened.universe, publication: published.publication, stateDir: b.config.stateDir, transcriptDir: b.config.transcriptDir,
     deadlineMs: b.config.deadlineMs, maxPaddedCount: b.config.maxPaddedCount, evalThreads: b.config.evalThreads, log: b.log,
   });

@@ -26,6 +26,9 @@ import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
 import { SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import { check, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
+import { keyidOf } from '@cleanroom/shared/crypto/dsse.ts';
+import { sessionReservation } from '@cleanroom/shared/protocol/privacy.ts';
+import type { Store } from '@cleanroom/shared/store/store.ts';
 
 interface State {
   role: MediaRole;
@@ -43,6 +46,12 @@ export interface MediaNodeOptions extends NodeCommonOptions {
   evalThreads: number;
   /** Media's own minimum cohort (the stricter of this and the session's applies). */
   minCohort?: number;
+  /** Sessions, media's own privacy ledger and quota usage (service/store). */
+  store: Store;
+  /** OPRF evaluations over a rolling window: per broker (all its advertisers) and per advertiser. */
+  quota: { evaluationsPerBroker: number; evaluationsPerAdvertiser: number; windowMs: number };
+  /** Media's own privacy budget per (advertiser, epoch): the stricter of the broker's and this wins. */
+  privacy: { budget: number; refreshMs: number };
 }
 
 const CT_BATCH_BYTES = 3 * 1024 * 1024;
@@ -60,6 +69,7 @@ export class MediaNode {
   constructor(o: MediaNodeOptions) {
     this.o = o;
     this.sessions = new SessionRegistry<State>(o.deadlineMs, (rec) => this.fail(rec, `no message from the broker for ${o.deadlineMs} ms`));
+    this.sessions.persist(o.store, 'media', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
   }
 
   private session(caller: Party, env: Envelope | undefined, allowFinished = false): SessionRecord<State> {
@@ -83,7 +93,7 @@ export class MediaNode {
       PrepareSession: async (caller, [env]) => {
         if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected one PrepareSession message');
         const s = openEnvelope(env, this.o.identity.peerKey(caller), { sender: caller, receiver: 'media', rounds: ['OPEN'] });
-        if (this.sessions.has(s.sessionId)) throw new ProtocolError('ALREADY_EXISTS', `session ${s.sessionId} already exists`);
+        await this.sessions.reserveId(s.sessionId, 'open');
         const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'media', s.sessionId), this.o.observer);
         const role = new MediaRole({
           universe: this.o.universe, publication: this.o.publication, maxPaddedCount: this.o.maxPaddedCount, threads: this.o.evalThreads, minCohort: this.o.minCohort,
@@ -93,8 +103,31 @@ export class MediaNode {
         return this.step(rec, 'open', async () => {
           const req = channel.open(env, caller, ['OPEN'], PrepareSessionCodec).value;
           rec.progress = { paddedCount: req.paddedCount };
-          channel.recordPolicy({ ...req.policy, paddedCount: req.paddedCount, universeEpoch: this.o.universe.epoch });
-          return [channel.seal('broker', 'OPEN', SessionReadyCodec, role.prepare(req))];
+          if (!/^[0-9a-f]{8,64}$/.test(req.advertiser)) throw new ProtocolError('INVALID_ARGUMENT', `expected the advertiser's key id (hex), got '${req.advertiser.slice(0, 80)}'`);
+          // Enumeration quotas, before any OPRF work: per broker and per advertiser, rolling window.
+          const now = Date.now();
+          const { windowMs } = this.o.quota;
+          const broker = keyidOf(this.o.identity.peerKey('broker'));
+          for (const [scope, subject, limit] of [
+            ['evaluations:broker', broker, this.o.quota.evaluationsPerBroker],
+            ['evaluations:advertiser', req.advertiser, this.o.quota.evaluationsPerAdvertiser],
+          ] as const) {
+            const q = await this.o.store.takeQuota('media', { scope, subject, sessionId: s.sessionId, amount: req.paddedCount, limit, windowMs, nowMs: now });
+            if (!q.ok) {
+              throw new ProtocolError('RESOURCE_EXHAUSTED', `media's evaluation quota per ${scope.split(':')[1]}: ${limit} per ${windowMs / 3_600_000} h, ${q.used} used, this session needs ${req.paddedCount}; retry in ${Math.ceil(q.retryAfterMs / 1000)} s`);
+            }
+          }
+          // Media's own privacy ledger for this advertiser and epoch.
+          const reserved = sessionReservation({ ...req.policy, budget: this.o.privacy.budget, refreshMs: this.o.privacy.refreshMs });
+          const key = { advertiser: req.advertiser, media: keyidOf(this.o.identity.key.publicKey), epoch: this.o.universe.epoch };
+          const r = await this.o.store.reserve('media', { ...key, sessionId: s.sessionId, epsilon: reserved, budget: this.o.privacy.budget, nowMs: now, refreshMs: this.o.privacy.refreshMs });
+          channel.recordPolicy({ ...req.policy, paddedCount: req.paddedCount, universeEpoch: this.o.universe.epoch, ledger: { ...key, budget: this.o.privacy.budget, reserved: r.ok ? reserved : 0, spentBefore: r.ok ? r.spentBefore : r.spent } });
+          const refusal = r.ok ? undefined : `media's privacy budget for this advertiser and epoch is exhausted (${Math.round(r.spent * 1e6) / 1e6} of ${this.o.privacy.budget} ε spent, a session needs up to ${reserved})`;
+          const ready = role.prepare(req, refusal);
+          if (refusal) this.sessions.finish(rec, 'refused', { outcome: 'BUDGET_EXHAUSTED' }, refusal);
+          const out = [channel.seal('broker', 'OPEN', SessionReadyCodec, ready)];
+          if (refusal) channel.close();
+          return out;
         });
       },
 
@@ -119,7 +152,13 @@ export class MediaNode {
         const { role, channel } = rec.state;
         const out = await this.step(rec, 'lookalike', async () => {
           const profile = channel.open(env!, caller, ['AGGREGATE'], CohortProfileCodec).value;
+          const pol = role.policy;
           const result = role.lookalike(profile);
+          // Media's own ledger: the whole reservation once it has decrypted a profile, else the count and differencing checks.
+          if (pol) {
+            const charged = result.outcome === 'COMPLETED' ? pol.epsilonProfile + pol.epsilonCount + pol.epsilonDifferencing : pol.epsilonCount + pol.epsilonDifferencing;
+            await this.o.store.settle('media', rec.sessionId, charged, Date.now());
+          }
           if (role.audience) this.saveAudience(role.audience.audienceId, role.audience.rows);
           return { result, envs: [channel.seal('broker', 'LOOKALIKE', LookalikeResultCodec, result)] };
         });

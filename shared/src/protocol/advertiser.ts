@@ -91,6 +91,21 @@ export class AdvertiserRole {
     };
   }
 
+  /** Round OPEN, refused (the privacy budget): the session ends here; nothing was sent but the count. */
+  refused(accepted: SessionAccepted): SessionResult {
+    expectPhase('advertiser', this.phase, ['opened'], 'refused');
+    if (accepted.outcome === 'COMPLETED') throw new ProtocolError('FAILED_PRECONDITION', 'advertiser: called refused on an accepted session');
+    this.accepted = accepted;
+    this.result = { outcome: accepted.outcome, reason: accepted.reason, paddedCount: 0, realMatches: 0, lookalike: undefined, privacy: accepted.privacy };
+    this.phase = 'done';
+    return this.result;
+  }
+
+  /** The policy the broker settled, once OPEN is answered. */
+  get acceptedPolicy(): SessionAccepted['policy'] | undefined {
+    return this.accepted?.policy;
+  }
+
   /** Round BLIND: checks the broker's policy is no weaker than asked, then blinds the seeds. */
   blind(accepted: SessionAccepted): ElementBytes[] {
     expectPhase('advertiser', this.phase, ['opened'], 'blind');
@@ -148,6 +163,11 @@ export class AdvertiserRole {
 
   get seedCount(): number {
     return this.seeds.length;
+  }
+
+  /** What this advertiser asked for (the broker may raise it; the result reports both). */
+  get asked(): { decoyRatio: number; minCohort: number } {
+    return { decoyRatio: this.params.decoyRatio, minCohort: this.params.minCohort };
   }
 }
 

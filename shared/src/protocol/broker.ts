@@ -12,7 +12,9 @@
  *   tell which are A's, nor how many there are. The permutation stays here.
  * - unpad: drops the dummies' evaluations, returns A's in A's order.
  * - match: looks A's tokens up in media's published token table: the positions of A's real
- *   matches. Below the minimum cohort nothing more happens.
+ *   matches. The minimum cohort is compared with a NOISY count (protocol/privacy.ts), and
+ *   a cohort too close to one released before to the same advertiser is refused (the
+ *   differencing rule, noisy too). Either way nothing more happens.
  * - aggregate: masks and sums the ciphertexts of those positions in media's published
  *   encrypted universe (held here), rotates so every block holds the totals, adds the
  *   policy's noise, re-randomises — never decrypts. Media receives only this one
@@ -30,11 +32,12 @@ import {
   cryptoUniform, discreteLaplace, randomPermutation, settlePolicy, sizeClass,
   type BrokerPolicyConfig, type Uniform,
 } from './policy.ts';
+import { cohortSketch, differencingCheck, noisyCount, sessionCharge } from './privacy.ts';
 import type { CiphertextSource } from './publication.ts';
 import {
   ProtocolError,
   type CohortProfile, type ElementBytes, type IdType, type LookalikeResult, type OpenSession,
-  type Policy, type PrepareSession, type SessionAccepted, type SessionReady, type SessionResult, type TokenBytes,
+  type Policy, type PrepareSession, type PrivacyStatus, type SessionAccepted, type SessionReady, type SessionResult, type TokenBytes,
 } from './messages.ts';
 
 /**
@@ -53,6 +56,8 @@ export interface BrokerUniverse {
 export interface BrokerParams {
   config: BrokerPolicyConfig;
   universe: BrokerUniverse;
+  /** The advertiser's key id (ledger, quotas and media's own accounting count per advertiser). */
+  advertiser: string;
   uniform?: Uniform;
   rng?: (n: number) => Uint8Array;
 }
@@ -60,8 +65,19 @@ export interface BrokerParams {
 export interface MatchCounts {
   seedCount: number;
   paddedCount: number;
+  /** Exact: the broker's own knowledge, never released. */
   realMatches: number;
+  /** What the threshold compares and the advertiser receives. */
+  noisyMatches: number;
 }
+
+/** What the session ran, for the privacy charge. */
+export interface Ran {
+  differencingChecked: boolean;
+  profileReleased: boolean;
+}
+
+export type MatchOutcome = 'release' | 'too-small' | 'differencing-refused';
 
 interface Settled {
   open: OpenSession;
@@ -76,10 +92,10 @@ export type BrokerPhase =
   | ({ name: 'ready'; dummies: ElementBytes[] | undefined } & Settled)
   | ({ name: 'padded'; padMap: Int32Array } & Settled)
   | ({ name: 'evaluated' } & Settled)
-  | ({ name: 'matched'; counts: MatchCounts; positions: number[] } & Settled)
-  | ({ name: 'too-small'; counts: MatchCounts } & Settled)
-  | ({ name: 'aggregated'; counts: MatchCounts } & Settled)
-  | { name: 'done'; counts: MatchCounts }
+  | ({ name: 'matched'; counts: MatchCounts; positions: number[]; sketch: Uint8Array; ran: Ran } & Settled)
+  | ({ name: 'refused'; outcome: 'COHORT_TOO_SMALL' | 'DIFFERENCING_REFUSED'; counts: MatchCounts; ran: Ran } & Settled)
+  | ({ name: 'aggregated'; counts: MatchCounts; sketch: Uint8Array; ran: Ran } & Settled)
+  | { name: 'done'; counts: MatchCounts; ran: Ran }
   | { name: 'failed'; reason: string };
 
 export class BrokerRole {
@@ -112,6 +128,20 @@ export class BrokerRole {
     return this.phase_.name === 'failed' ? this.phase_.reason : undefined;
   }
 
+  /** The ε this session is charged for what it ran so far (the count check always ran once matched). */
+  get charge(): number | undefined {
+    return 'ran' in this.phase_ ? sessionCharge(this.params.config.privacy, this.phase_.ran) : undefined;
+  }
+
+  /** The released cohort's sketch (for the differencing history), once the profile is aggregated. */
+  get releasedSketch(): Uint8Array | undefined {
+    return this.phase_.name === 'aggregated' ? this.phase_.sketch : undefined;
+  }
+
+  private get noiseOff(): boolean {
+    return this.params.config.noiseScale === 0;
+  }
+
   private expect<N extends BrokerPhase['name']>(call: string, ...names: N[]): Extract<BrokerPhase, { name: N }> {
     if (!(names as string[]).includes(this.phase_.name)) {
       throw new ProtocolError('FAILED_PRECONDITION', `broker: called ${call} in phase '${this.phase_.name}', expected one of: ${names.join(', ')}`);
@@ -135,19 +165,28 @@ export class BrokerRole {
     this.phase_ = { name: 'opened', open: msg, policy, paddedCount };
     return {
       idType: msg.idType, paddedCount, audienceSize: msg.audienceSize, policy, resultKey: msg.resultKey,
-      universeVersion: this.params.universe.version,
+      universeVersion: this.params.universe.version, advertiser: this.params.advertiser,
     };
   }
 
-  /** Round OPEN (from media): media accepts on the publication the broker holds; returns what A is told. */
-  ready(msg: SessionReady): SessionAccepted {
+  /**
+   * Round OPEN (from media): media accepts on the publication the broker holds (or refuses
+   * on its own budget); returns what A is told, with the broker's ledger status.
+   */
+  ready(msg: SessionReady, privacy: PrivacyStatus): SessionAccepted {
     const p = this.expect('ready', 'opened');
     const u = this.params.universe;
+    const base = { policy: p.policy, paddedCount: p.paddedCount, universeSizeClass: sizeClass(u.users), universeEpoch: u.epoch, privacy };
+    if (msg.outcome === 'BUDGET_EXHAUSTED') {
+      this.phase_ = { name: 'failed', reason: `media refused: ${msg.reason}` };
+      return { ...base, outcome: 'BUDGET_EXHAUSTED', reason: `media's privacy budget: ${msg.reason}` };
+    }
+    if (msg.outcome !== 'COMPLETED') throw new ProtocolError('INVALID_ARGUMENT', `expected media to accept (COMPLETED) or refuse on budget, got ${msg.outcome}`);
     if (msg.universeVersion !== u.version || msg.universeEpoch !== u.epoch) {
       throw new ProtocolError('FAILED_PRECONDITION', `media serves publication ${msg.universeVersion.slice(0, 12)} (epoch '${msg.universeEpoch}'), broker holds ${u.version.slice(0, 12)} (epoch '${u.epoch}'): resync the universe`);
     }
     this.phase_ = { ...p, name: 'ready', dummies: undefined };
-    return { policy: p.policy, paddedCount: p.paddedCount, universeSizeClass: sizeClass(u.users), universeEpoch: u.epoch };
+    return { ...base, outcome: 'COMPLETED', reason: '' };
   }
 
   /**
@@ -209,10 +248,11 @@ export class BrokerRole {
   }
 
   /**
-   * Round TOKENS (from A): finds A's real matches in the published token table. Returns
-   * false when the cohort is below the minimum (nothing will be released).
+   * Round TOKENS (from A): finds A's real matches in the published token table, compares
+   * the noisy count with the minimum cohort and the cohort with `released` (sketches of the
+   * cohorts released before to this advertiser under this epoch).
    */
-  match(tokens: readonly TokenBytes[]): boolean {
+  match(tokens: readonly TokenBytes[], released: readonly Uint8Array[]): MatchOutcome {
     const p = this.expect('match', 'evaluated');
     const n = p.open.seedCount;
     if (tokens.length !== n) {
@@ -220,18 +260,32 @@ export class BrokerRole {
     }
     const { table, positions } = this.params.universe.tables.get(p.open.idType)!;
     const real = new Set<number>();
+    const realTokens: TokenBytes[] = [];
     tokens.forEach((t, i) => {
       if (t.length !== TOKEN_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `token ${i}: expected ${TOKEN_BYTES} bytes, got ${t.length}`);
       const row = table.lookup(t);
-      if (row >= 0) real.add(positions[row]!);
+      if (row >= 0 && !real.has(positions[row]!)) {
+        real.add(positions[row]!);
+        realTokens.push(t);
+      }
     });
-    const counts: MatchCounts = { seedCount: n, paddedCount: p.paddedCount, realMatches: real.size };
-    if (real.size < p.policy.minCohort) {
-      this.phase_ = { ...p, name: 'too-small', counts };
-      return false;
+    const privacy = this.params.config.privacy;
+    const noisy = this.noiseOff ? real.size : noisyCount(real.size, privacy, this.u);
+    const counts: MatchCounts = { seedCount: n, paddedCount: p.paddedCount, realMatches: real.size, noisyMatches: noisy };
+    const ran: Ran = { differencingChecked: false, profileReleased: false };
+    if (noisy < p.policy.minCohort) {
+      this.phase_ = { ...p, name: 'refused', outcome: 'COHORT_TOO_SMALL', counts, ran };
+      return 'too-small';
     }
-    this.phase_ = { ...p, name: 'matched', counts, positions: [...real] };
-    return true;
+    const sketch = cohortSketch(realTokens);
+    const diff = differencingCheck(sketch, released, this.noiseOff ? { ...privacy, epsilonDifferencing: Infinity } : privacy, this.u);
+    ran.differencingChecked = diff.checked;
+    if (diff.refused) {
+      this.phase_ = { ...p, name: 'refused', outcome: 'DIFFERENCING_REFUSED', counts, ran };
+      return 'differencing-refused';
+    }
+    this.phase_ = { ...p, name: 'matched', counts, positions: [...real], sketch, ran };
+    return 'release';
   }
 
   /** Round AGGREGATE: the encrypted cohort profile over A's real matches, from the published ciphertexts. */
@@ -241,38 +295,38 @@ export class BrokerRole {
     const noise = Array.from({ length: ATTRIBUTE_COUNT }, () => discreteLaplace(p.policy.noiseScale, this.u));
     const profile = u.bfv.aggregateStored((c) => u.ciphertexts.get(c), u.ciphertexts.count, p.positions, noise);
     const { positions: _p, ...rest } = p;
-    this.phase_ = { ...rest, name: 'aggregated' };
+    this.phase_ = { ...rest, name: 'aggregated', ran: { ...p.ran, profileReleased: true } };
     return { outcome: 'COMPLETED', profile, audienceSize: p.open.audienceSize };
   }
 
-  /** Round AGGREGATE when the cohort is too small: nothing is released. */
-  tooSmallProfile(): CohortProfile {
-    this.expect('tooSmallProfile', 'too-small');
+  /** Round AGGREGATE when the cohort was refused: media is told, nothing is released. */
+  refusedProfile(): CohortProfile {
+    this.expect('refusedProfile', 'refused');
+    // Media learns only that nothing is released, not why: COHORT_TOO_SMALL either way.
     return { outcome: 'COHORT_TOO_SMALL', profile: new Uint8Array(0), audienceSize: 0 };
   }
 
-  /** Round LOOKALIKE: the result A receives (counts noised by policy). */
-  finish(lookalike: LookalikeResult | undefined): SessionResult {
-    const p = this.expect('finish', 'aggregated', 'too-small');
+  /**
+   * Round LOOKALIKE: the result A receives. A refusal carries nothing but its reason: no
+   * counts dressed as results. `privacy` is the broker's ledger after settling this session.
+   */
+  finish(lookalike: LookalikeResult | undefined, privacy: PrivacyStatus): SessionResult {
+    const p = this.expect('finish', 'aggregated', 'refused');
     const c = p.counts;
-    const tooSmall = p.name === 'too-small' || lookalike?.outcome === 'COHORT_TOO_SMALL';
-    this.phase_ = { name: 'done', counts: c };
-    if (tooSmall || !lookalike) {
-      return {
-        outcome: 'COHORT_TOO_SMALL',
-        reason: `cohort too small: fewer than ${p.policy.minCohort} real matches; nothing was released`,
-        paddedCount: c.paddedCount,
-        realMatches: 0,
-        lookalike: undefined,
-      };
-    }
-    return {
-      outcome: lookalike.outcome,
-      reason: '',
+    this.phase_ = { name: 'done', counts: c, ran: p.ran };
+    const refused = (outcome: 'COHORT_TOO_SMALL' | 'DIFFERENCING_REFUSED'): SessionResult => ({
+      outcome,
+      reason: outcome === 'COHORT_TOO_SMALL'
+        ? `cohort too small: below the minimum of ${p.policy.minCohort} real matches (compared with a noisy count); nothing was released`
+        : `refused: this cohort is too close to one released before to this advertiser under this epoch (differencing rule, minimum ${p.policy.differencingMin}); nothing was released`,
       paddedCount: c.paddedCount,
-      realMatches: Math.max(0, c.realMatches + discreteLaplace(p.policy.noiseScale, this.u)),
-      lookalike,
-    };
+      realMatches: 0,
+      lookalike: undefined,
+      privacy,
+    });
+    if (p.name === 'refused') return refused(p.outcome);
+    if (!lookalike || lookalike.outcome === 'COHORT_TOO_SMALL') return refused('COHORT_TOO_SMALL');
+    return { outcome: lookalike.outcome, reason: '', paddedCount: c.paddedCount, realMatches: c.noisyMatches, lookalike, privacy };
   }
 
   fail(reason: string): void {

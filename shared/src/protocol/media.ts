@@ -88,6 +88,11 @@ export class MediaRole {
     return this.phase_.name === 'failed' ? this.phase_.reason : undefined;
   }
 
+  /** The session's policy, while it runs. */
+  get policy(): PrepareSession['policy'] | undefined {
+    return 'request' in this.phase_ ? this.phase_.request.policy : undefined;
+  }
+
   private expect<N extends MediaPhase['name']>(call: string, ...names: N[]): Extract<MediaPhase, { name: N }> {
     if (!(names as string[]).includes(this.phase_.name)) {
       throw new ProtocolError('FAILED_PRECONDITION', `media: called ${call} in phase '${this.phase_.name}', expected one of: ${names.join(', ')}`);
@@ -95,8 +100,11 @@ export class MediaRole {
     return this.phase_ as Extract<MediaPhase, { name: N }>;
   }
 
-  /** Round OPEN: accepts the session on the current publication. */
-  prepare(msg: PrepareSession): SessionReady {
+  /**
+   * Round OPEN: accepts the session on the current publication — or, when the node's own
+   * privacy ledger refused it (`budgetRefusal`), answers BUDGET_EXHAUSTED and ends.
+   */
+  prepare(msg: PrepareSession, budgetRefusal?: string): SessionReady {
     this.expect('prepare', 'new');
     const { universe, publication } = this.params;
     if (!universe.index.has(msg.idType)) {
@@ -111,8 +119,13 @@ export class MediaRole {
     if (msg.policy.evaluationQuota > msg.paddedCount) {
       throw new ProtocolError('INVALID_ARGUMENT', `evaluation quota ${msg.policy.evaluationQuota} exceeds the padded size ${msg.paddedCount}`);
     }
+    const base = { universeEpoch: universe.epoch, universeVersion: publication.version, universeSizeClass: sizeClass(universe.size) };
+    if (budgetRefusal !== undefined) {
+      this.phase_ = { name: 'done', audience: undefined };
+      return { ...base, outcome: 'BUDGET_EXHAUSTED', reason: budgetRefusal };
+    }
     this.phase_ = { name: 'prepared', request: msg, evaluated: 0 };
-    return { universeEpoch: universe.epoch, universeVersion: publication.version, universeSizeClass: sizeClass(universe.size) };
+    return { ...base, outcome: 'COMPLETED', reason: '' };
   }
 
   /** Round BLIND: evaluates one batch of blinded elements; cumulative quota enforced. */

@@ -25,7 +25,7 @@ export type ElementBytes = Uint8Array;
 export type TokenBytes = Uint8Array;
 export type CiphertextBytes = Uint8Array;
 
-export type Outcome = 'COMPLETED' | 'COHORT_TOO_SMALL' | 'FAILED';
+export type Outcome = 'COMPLETED' | 'COHORT_TOO_SMALL' | 'FAILED' | 'BUDGET_EXHAUSTED' | 'DIFFERENCING_REFUSED';
 
 /** Policy parameters an auditor cares about; agreed at OPEN and signed into transcripts. */
 export interface Policy {
@@ -43,6 +43,22 @@ export interface Policy {
   sizeBuckets: number[];
   /** Maximum number of OPRF evaluations media performs for this session. */
   evaluationQuota: number;
+  /** ε of the profile, of the noisy count and of the differencing check (protocol/privacy.ts). */
+  epsilonProfile: number;
+  epsilonCount: number;
+  epsilonDifferencing: number;
+  /** Total ε per (advertiser, media, epoch) in the broker's ledger. */
+  privacyBudget: number;
+  /** Smallest symmetric difference to an earlier released cohort. */
+  differencingMin: number;
+}
+
+/** Where a party's privacy budget stands for (advertiser, media, epoch). */
+export interface PrivacyStatus {
+  epsilonCharged: number;
+  epsilonSpent: number;
+  epsilonRemaining: number;
+  budget: number;
 }
 
 /** advertiser → broker */
@@ -66,6 +82,8 @@ export interface PrepareSession {
   resultKey: Uint8Array;
   /** The publication the broker holds; its BFV key decrypts the profile. */
   universeVersion: string;
+  /** The advertiser's key id: media's own ledger and quotas count per advertiser. */
+  advertiser: string;
 }
 
 /** media → broker: media accepts the session on this publication. */
@@ -73,6 +91,9 @@ export interface SessionReady {
   universeEpoch: string;
   universeVersion: string;
   universeSizeClass: string;
+  /** COMPLETED: accepted; BUDGET_EXHAUSTED: media's own ledger refuses the session. */
+  outcome: Outcome;
+  reason: string;
 }
 
 /** broker → advertiser */
@@ -81,6 +102,10 @@ export interface SessionAccepted {
   paddedCount: number;
   universeSizeClass: string;
   universeEpoch: string;
+  /** COMPLETED: the session goes on; BUDGET_EXHAUSTED: refused before any OPRF work. */
+  outcome: Outcome;
+  reason: string;
+  privacy: PrivacyStatus | undefined;
 }
 
 export interface AttributeTotal {
@@ -118,8 +143,10 @@ export interface SessionResult {
   outcome: Outcome;
   reason: string;
   paddedCount: number;
+  /** Noised; meaningful only when the outcome is COMPLETED. */
   realMatches: number;
   lookalike: LookalikeResult | undefined;
+  privacy: PrivacyStatus | undefined;
 }
 
 /**

@@ -5,14 +5,16 @@
  * Guarantees:
  * - The padded size announced to media is the smallest bucket ≥ seedCount·(1+decoyRatio),
  *   so media learns a bucket, not the seed count.
- * - A session's policy is never weaker than either side asked: the larger decoy ratio and
- *   the larger minimum cohort win.
+ * - A session's policy is never weaker than either side asked: the larger decoy ratio wins;
+ *   the minimum cohort is the broker's floor, and asking for more is refused (a threshold
+ *   the advertiser chooses is a probe of its exact match count).
  * - Noise is discrete Laplace (two-sided geometric) with scale `noiseScale`, drawn from an
  *   injectable source of uniform random numbers so tests are deterministic.
  */
 import { randomBytes } from 'node:crypto';
 import { CONTRIBUTION_L1 } from '../common/attributes.ts';
 import { ProtocolError, type Policy } from './messages.ts';
+import { DEFAULT_PRIVACY, type PrivacyPolicy } from './privacy.ts';
 
 /**
  * Differential privacy of one release. The cohort profile is the vector of per-attribute
@@ -35,22 +37,23 @@ export const DEFAULT_SIZE_BUCKETS: readonly number[] = (() => {
   return out.filter((v) => v <= 1e9);
 })();
 
-export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
-  decoyRatio: 9,
-  minCohort: 50,
-  noiseScale: 0,
-  sizeBuckets: [...DEFAULT_SIZE_BUCKETS],
-  evaluationQuota: 0,
-});
+
 
 /** Limits a broker operator configures. */
 export interface BrokerPolicyConfig {
   minDecoyRatio: number;
   maxDecoyRatio: number;
+  /** The minimum cohort: the floor every session gets; advertisers may not ask for more (a probe). */
   minCohort: number;
+  /**
+   * Discrete Laplace scale of the profile totals; by default CONTRIBUTION_L1/ε_profile.
+   * 0 turns every noise off (count, differencing check, profile): DEVELOPMENT and exact-value
+   * tests only — nothing released is then differentially private.
+   */
   noiseScale: number;
   sizeBuckets: readonly number[];
   maxSeedCount: number;
+  privacy: PrivacyPolicy;
 }
 
 export const DEFAULT_BROKER_POLICY: Readonly<BrokerPolicyConfig> = Object.freeze({
@@ -60,6 +63,7 @@ export const DEFAULT_BROKER_POLICY: Readonly<BrokerPolicyConfig> = Object.freeze
   noiseScale: noiseScaleFor(DEFAULT_EPSILON_PER_RELEASE),
   sizeBuckets: DEFAULT_SIZE_BUCKETS,
   maxSeedCount: 1_000_000,
+  privacy: DEFAULT_PRIVACY,
 });
 
 export function bucketFor(n: number, buckets: readonly number[]): number {
@@ -79,15 +83,24 @@ export function settlePolicy(
   if (asked.seedCount > cfg.maxSeedCount) {
     throw new ProtocolError('RESOURCE_EXHAUSTED', `expected at most ${cfg.maxSeedCount} seed IDs, got ${asked.seedCount}`);
   }
+  if (asked.minCohort > cfg.minCohort) {
+    throw new ProtocolError('INVALID_ARGUMENT', `expected a minimum cohort ≤ the policy floor ${cfg.minCohort}, got ${asked.minCohort}: thresholds above the floor are not offered (they would let an advertiser probe its exact match count)`);
+  }
   const paddedCount = bucketFor(asked.seedCount * (1 + decoyRatio), cfg.sizeBuckets);
+  const p = cfg.privacy;
   return {
     paddedCount,
     policy: {
       decoyRatio,
-      minCohort: Math.max(asked.minCohort, cfg.minCohort),
+      minCohort: cfg.minCohort,
       noiseScale: cfg.noiseScale,
       sizeBuckets: [...cfg.sizeBuckets],
       evaluationQuota: paddedCount,
+      epsilonProfile: p.epsilonProfile,
+      epsilonCount: p.epsilonCount,
+      epsilonDifferencing: p.epsilonDifferencing,
+      privacyBudget: p.budget,
+      differencingMin: p.differencingMin,
     },
   };
 }

@@ -107,6 +107,14 @@ export class SessionChannel {
     this.transcript.appendPolicy({ ...policy, keyFingerprints }, this.id.key);
   }
 
+  /**
+   * Records, signed, the final privacy charge of the session (the reservation was declared
+   * with the policy at OPEN): what `cleanroom audit verify` adds up against the budget.
+   */
+  recordLedgerSettlement(settlement: { charged: number; spentAfter: number; budget: number }): void {
+    this.transcript?.appendPolicy({ ledgerSettlement: settlement }, this.id.key);
+  }
+
   /** Statements of every message recorded so far, in order (the Merkle leaves). */
   leaves(): Uint8Array[] {
     return this.transcript?.leaves() ?? [];

@@ -9,7 +9,7 @@
 import { ProtocolError } from '../protocol/messages.ts';
 import type {
   AttributeTotal, CohortProfile, IdType, LookalikeResult, OpenSession, Outcome, Policy,
-  PrepareSession, SessionAccepted, SessionReady, SessionResult,
+  PrepareSession, PrivacyStatus, SessionAccepted, SessionReady, SessionResult,
 } from '../protocol/messages.ts';
 import { decodePayload, encodePayload, type PayloadType } from './proto.ts';
 
@@ -17,7 +17,7 @@ type Obj = Record<string, unknown>;
 
 const ID_TYPE_TO_PROTO: Record<IdType, string> = { phone: 'PHONE', email: 'EMAIL', device: 'DEVICE' };
 const ID_TYPE_FROM_PROTO: Record<string, IdType> = { PHONE: 'phone', EMAIL: 'email', DEVICE: 'device' };
-const OUTCOMES = new Set<Outcome>(['COMPLETED', 'COHORT_TOO_SMALL', 'FAILED']);
+const OUTCOMES = new Set<Outcome>(['COMPLETED', 'COHORT_TOO_SMALL', 'FAILED', 'BUDGET_EXHAUSTED', 'DIFFERENCING_REFUSED']);
 
 function bad(type: string, field: string, why: string): never {
   throw new ProtocolError('INVALID_ARGUMENT', `${type}.${field}: ${why}`);
@@ -64,7 +64,7 @@ function idType(type: string, o: Obj): IdType {
 
 function outcome(type: string, o: Obj): Outcome {
   const v = o.outcome as Outcome;
-  if (!OUTCOMES.has(v)) bad(type, 'outcome', `expected COMPLETED, COHORT_TOO_SMALL or FAILED, got ${String(v)}`);
+  if (!OUTCOMES.has(v)) bad(type, 'outcome', `expected one of ${[...OUTCOMES].join(', ')}, got ${String(v)}`);
   return v;
 }
 
@@ -79,6 +79,22 @@ function policyFrom(o: unknown): Policy {
     noiseScale: real('Policy', p, 'noiseScale'),
     sizeBuckets: buckets.map((b, i) => num('Policy', { b }, 'b') || bad('Policy', `sizeBuckets[${i}]`, 'expected > 0')),
     evaluationQuota: num('Policy', p, 'evaluationQuota'),
+    epsilonProfile: real('Policy', p, 'epsilonProfile'),
+    epsilonCount: real('Policy', p, 'epsilonCount'),
+    epsilonDifferencing: real('Policy', p, 'epsilonDifferencing'),
+    privacyBudget: real('Policy', p, 'privacyBudget'),
+    differencingMin: num('Policy', p, 'differencingMin', 1e9),
+  };
+}
+
+function privacyFrom(o: unknown): PrivacyStatus | undefined {
+  if (o === null || o === undefined) return undefined;
+  const p = o as Obj;
+  return {
+    epsilonCharged: real('PrivacyStatus', p, 'epsilonCharged'),
+    epsilonSpent: real('PrivacyStatus', p, 'epsilonSpent'),
+    epsilonRemaining: real('PrivacyStatus', p, 'epsilonRemaining'),
+    budget: real('PrivacyStatus', p, 'budget'),
   };
 }
 
@@ -116,6 +132,7 @@ export const PrepareSessionCodec = codec<PrepareSession>(
     policy: policyFrom(o.policy),
     resultKey: bytes('PrepareSession', o, 'resultKey', 32),
     universeVersion: str('PrepareSession', o, 'universeVersion', 128),
+    advertiser: str('PrepareSession', o, 'advertiser', 128),
   }),
 );
 
@@ -126,17 +143,22 @@ export const SessionReadyCodec = codec<SessionReady>(
     universeEpoch: str('SessionReady', o, 'universeEpoch', 64),
     universeVersion: str('SessionReady', o, 'universeVersion', 128),
     universeSizeClass: str('SessionReady', o, 'universeSizeClass', 32),
+    outcome: outcome('SessionReady', o),
+    reason: str('SessionReady', o, 'reason', 1024),
   }),
 );
 
 export const SessionAcceptedCodec = codec<SessionAccepted>(
   'cleanroom.v1.SessionAccepted',
-  (m) => m,
+  (m) => ({ ...m, privacy: m.privacy ?? null }),
   (o) => ({
     policy: policyFrom(o.policy),
     paddedCount: num('SessionAccepted', o, 'paddedCount', 1e9),
     universeSizeClass: str('SessionAccepted', o, 'universeSizeClass', 32),
     universeEpoch: str('SessionAccepted', o, 'universeEpoch', 64),
+    outcome: outcome('SessionAccepted', o),
+    reason: str('SessionAccepted', o, 'reason', 1024),
+    privacy: privacyFrom(o.privacy),
   }),
 );
 
@@ -235,13 +257,14 @@ export const LookalikeResultCodec = codec<LookalikeResult>('cleanroom.v1.Lookali
 
 export const SessionResultCodec = codec<SessionResult>(
   'cleanroom.v1.SessionResult',
-  (m) => ({ ...m, lookalike: m.lookalike ?? null }),
+  (m) => ({ ...m, lookalike: m.lookalike ?? null, privacy: m.privacy ?? null }),
   (o) => ({
     outcome: outcome('SessionResult', o),
     reason: str('SessionResult', o, 'reason', 1024),
     paddedCount: num('SessionResult', o, 'paddedCount'),
     realMatches: num('SessionResult', o, 'realMatches'),
     lookalike: o.lookalike ? lookalikeFrom(o.lookalike as Obj) : undefined,
+    privacy: privacyFrom(o.privacy),
   }),
 );
 

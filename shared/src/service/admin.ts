@@ -46,7 +46,8 @@ export interface AdminOptions {
 }
 
 export async function buildAdmin(o: AdminOptions): Promise<AdminApp> {
-  const app = Fastify({ loggerInstance: o.log.child({ component: 'admin' }), disableRequestLogging: true, bodyLimit: 1024 * 1024 })
+  // removeAdditional: false — an unknown field is an error naming it, never silently dropped.
+  const app = Fastify({ loggerInstance: o.log.child({ component: 'admin' }), disableRequestLogging: true, bodyLimit: 1024 * 1024, ajv: { customOptions: { removeAdditional: false, allErrors: true } } })
     .withTypeProvider<TypeBoxTypeProvider>();
   await app.register(swagger, {
     openapi: { info: { title: `cleanroom ${o.party} admin API`, version: '1' }, components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } },
@@ -59,7 +60,7 @@ export async function buildAdmin(o: AdminOptions): Promise<AdminApp> {
       type: 'about:blank',
       title: err instanceof ProtocolError ? err.code : status >= 500 ? 'Internal Server Error' : 'Bad Request',
       status,
-      detail: status >= 500 && !(err instanceof ProtocolError) ? 'internal error (see the node\'s log)' : err.message,
+      detail: status >= 500 && !(err instanceof ProtocolError) ? 'internal error (see the node\'s log)' : validationDetail(err) ?? err.message,
     });
   });
   app.setNotFoundHandler((req, reply) => {
@@ -94,6 +95,16 @@ export async function buildAdmin(o: AdminOptions): Promise<AdminApp> {
   });
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
+}
+
+/** Names unknown fields ("unknown field 'min_cohort' in body") instead of ajv's generic wording. */
+function validationDetail(err: { validation?: unknown; validationContext?: string }): string | undefined {
+  if (!Array.isArray(err.validation)) return undefined;
+  const unknown = (err.validation as { keyword?: string; params?: { additionalProperty?: string }; instancePath?: string }[])
+    .filter((v) => v.keyword === 'additionalProperties' && v.params?.additionalProperty)
+    .map((v) => `'${v.instancePath ? `${v.instancePath.slice(1).replaceAll('/', '.')}.` : ''}${v.params!.additionalProperty}'`);
+  if (unknown.length === 0) return undefined;
+  return `unknown field${unknown.length > 1 ? 's' : ''} ${[...new Set(unknown)].join(', ')} in ${err.validationContext ?? 'request'}; nothing was started`;
 }
 
 export async function listen(app: AdminApp, address: string): Promise<void> {

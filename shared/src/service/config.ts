@@ -30,9 +30,17 @@ export interface NodeConfig {
   universeEpoch: string | undefined;
   minDecoyRatio: number;
   minCohort: number;
-  noiseScale: number;
+  noiseScale: number | undefined;
   maxPaddedCount: number;
   evalThreads: number;
+  databaseUrl: string | undefined;
+  epsilon: number;
+  privacyBudget: number;
+  budgetRefreshDays: number;
+  differencingMin: number;
+  evalQuota: number;
+  evalQuotaBroker: number;
+  quotaWindowHours: number;
 }
 
 interface Setting {
@@ -96,8 +104,16 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'CLEANROOM_ID_TYPES', key: 'idTypes', parties: ['media'], doc: 'ID types the universe is prepared for (comma-separated: phone,email,device)', def: () => 'phone', parse: (r) => { const t = r.split(',').map((s) => s.trim()); for (const x of t) if (!['phone', 'email', 'device'].includes(x)) throw new Bad(`unknown ID type '${x}'`); return t; } },
   { env: 'CLEANROOM_UNIVERSE_EPOCH', key: 'universeEpoch', parties: ['media'], doc: 'universe key epoch; a new value rotates the OPRF key and re-prepares', def: () => undefined, parse: (r) => { if (!/^[a-z0-9-]{1,64}$/.test(r)) throw new Bad(`expected [a-z0-9-]{1,64}, got '${r}'`); return r; } },
   { env: 'CLEANROOM_MIN_DECOY_RATIO', key: 'minDecoyRatio', parties: ['broker'], doc: 'decoys per real ID the broker insists on', def: () => '9', parse: int(1, 99) },
-  { env: 'CLEANROOM_MIN_COHORT', key: 'minCohort', parties: ['broker'], doc: 'minimum real matches before anything is released', def: () => '50', parse: int(1, 1_000_000) },
-  { env: 'CLEANROOM_NOISE_SCALE', key: 'noiseScale', parties: ['broker'], doc: 'discrete Laplace scale on released totals and counts (0 = off)', def: () => '1', parse: float(0, 1000) },
+  { env: 'CLEANROOM_MIN_COHORT', key: 'minCohort', parties: ['broker', 'media'], doc: 'minimum cohort (compared with a noisy count) before anything is released; advertisers cannot ask for more; media applies its own too', def: () => '50', parse: int(1, 1_000_000) },
+  { env: 'CLEANROOM_EPSILON', key: 'epsilon', parties: ['broker'], doc: 'ε of one cohort-profile release (noise scale = L1 sensitivity 15 / ε); the noisy count and the differencing check cost ε/10 each', def: () => '1', parse: float(0.01, 100) },
+  { env: 'CLEANROOM_NOISE_SCALE', key: 'noiseScale', parties: ['broker'], doc: 'DEVELOPMENT/TESTS: overrides the ε-derived noise scale; 0 turns every noise off (nothing released is then differentially private)', def: () => undefined, parse: float(0, 1000) },
+  { env: 'CLEANROOM_PRIVACY_BUDGET', key: 'privacyBudget', parties: ['broker', 'media'], doc: 'total ε per (advertiser, media, universe epoch); a session that would exceed it is refused at OPEN (BUDGET_EXHAUSTED); the stricter party wins', def: () => '10', parse: float(0.01, 10_000) },
+  { env: 'CLEANROOM_BUDGET_REFRESH_DAYS', key: 'budgetRefreshDays', parties: ['broker', 'media'], doc: 'charges older than this stop counting (0 = never); each period adds up to a whole budget of privacy loss', def: () => '0', parse: float(0, 3650) },
+  { env: 'CLEANROOM_DIFFERENCING_MIN', key: 'differencingMin', parties: ['broker'], doc: 'smallest (noisy) symmetric difference to a cohort released before to the same advertiser and epoch; 0 turns the rule off (development; not recommended)', def: () => '50', parse: int(0, 1_000_000) },
+  { env: 'CLEANROOM_EVAL_QUOTA', key: 'evalQuota', parties: ['broker', 'media'], doc: 'OPRF evaluations (padded elements) per advertiser per quota window; beyond it RESOURCE_EXHAUSTED with a retry time', def: () => '2000000', parse: int(1000, 1e12) },
+  { env: 'CLEANROOM_EVAL_QUOTA_BROKER', key: 'evalQuotaBroker', parties: ['media'], doc: 'OPRF evaluations per broker (all its advertisers) per quota window', def: () => '20000000', parse: int(1000, 1e12) },
+  { env: 'CLEANROOM_QUOTA_WINDOW_HOURS', key: 'quotaWindowHours', parties: ['broker', 'media'], doc: 'rolling window of the evaluation quotas', def: () => '24', parse: float(0.0001, 24 * 366) },
+  { env: 'CLEANROOM_DATABASE_URL', key: 'databaseUrl', parties: ALL, doc: 'PostgreSQL URL (postgres://…) for sessions, ledger and quotas; unset: embedded SQLite at <state dir>/cleanroom.db', def: () => undefined, parse: (r) => { if (!/^postgres(ql)?:\/\//.test(r)) throw new Bad(`expected a postgres:// URL, got '${r.replace(/:[^:@/]*@/, ':***@')}'`); return r; } },
   { env: 'CLEANROOM_MAX_PADDED', key: 'maxPaddedCount', parties: ['media'], doc: 'largest padded set media evaluates in one session', def: () => '2000000', parse: int(1000, 1_000_000_000) },
   { env: 'CLEANROOM_EVAL_THREADS', key: 'evalThreads', parties: ['media'], doc: 'worker threads for OPRF evaluation', def: () => '2', parse: int(1, 64) },
 ];

@@ -12,6 +12,8 @@ import type { Party } from '../protocol/messages.ts';
 import { nodeMetrics } from './metrics.ts';
 import { NodeHealth } from './health.ts';
 import { initTracing, shutdownTracing } from '../common/tracing.ts';
+import { join } from 'node:path';
+import { openStore, type Store } from '../store/store.ts';
 
 export interface Boot {
   config: Readonly<NodeConfig>;
@@ -55,6 +57,25 @@ export function boot(party: Party): Boot {
       transport: identity.transport, serverParty: p, self: party, maxMessageBytes: config.maxMessageBytes, deadlineMs: config.deadlineMs,
     }),
   };
+}
+
+/**
+ * Opens the node's store (CLEANROOM_DATABASE_URL, else SQLite in the state directory) and
+ * fails the sessions a previous run left `running`. A store that cannot be opened is a
+ * configuration error: exit 2 naming the setting.
+ */
+export async function openNodeStore(b: Boot): Promise<Store> {
+  const where = b.config.databaseUrl ? 'CLEANROOM_DATABASE_URL' : `CLEANROOM_STATE_DIR (${join(b.config.stateDir, 'cleanroom.db')})`;
+  let store: Store;
+  try {
+    store = await openStore({ databaseUrl: b.config.databaseUrl, sqlitePath: join(b.config.stateDir, 'cleanroom.db') });
+  } catch (err) {
+    process.stderr.write(`cleanroom ${b.config.party}: cannot open the state database (${where}): ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const failed = await store.failRunning(b.config.party, 'the node restarted while the session was running; nothing further was released', new Date().toISOString());
+  b.log.info({ store: store.kind, failedRunning: failed }, 'state database open');
+  return store;
 }
 
 /** Starts the admin API alone (a node may serve health and readiness while it prepares). */

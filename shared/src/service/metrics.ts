@@ -11,7 +11,9 @@
  * - OPRF evaluations, BFV operations, wire bytes per direction, peer and round: plain
  *   tallies kept by the crypto and rpc layers (common/op-counts.ts), read at scrape time;
  * - universe size, epoch and preparation progress: set by media (preparation) and the
- *   broker (universe table sync) through `universe`.
+ *   broker (universe sync) through `universe`;
+ * - the privacy budget spent and left per (advertiser, media, epoch): the broker's ledger,
+ *   read at scrape time through `privacyBudgets`.
  * Metric names and meanings are listed in docs/operations.md ("Metrics").
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -19,6 +21,14 @@ import { opCounts, wireBytes, type BfvOp, type Direction } from '../common/op-co
 
 /** Phase durations from 10 ms to 30 min (a session on 10^8 users runs for minutes). */
 const PHASE_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
+
+export interface PrivacyBudget {
+  advertiser: string;
+  media: string;
+  epoch: string;
+  epsilonSpent: number;
+  epsilonRemaining: number;
+}
 
 export type UniversePreparation = 'idle' | 'preparing' | 'prepared' | 'reused' | 'failed';
 
@@ -29,6 +39,7 @@ export class NodeMetrics {
   private readonly ended: Counter<'kind' | 'outcome'>;
   private readonly phases: Histogram<'phase'>;
   private universeInUse: (() => { epoch: string; users: number } | undefined) | undefined;
+  private budgets: (() => Promise<PrivacyBudget[]>) | undefined;
   private readonly prepRows: Gauge;
   private readonly prepSeconds: Gauge;
   private prepState: UniversePreparation = 'idle';
@@ -91,6 +102,21 @@ export class NodeMetrics {
         for (const s of ['idle', 'preparing', 'prepared', 'reused', 'failed'] as const) this.set({ state: s }, s === current() ? 1 : 0);
       },
     });
+    const readBudgets = () => this.budgets?.() ?? Promise.resolve([]);
+    new Gauge<'advertiser' | 'media' | 'epoch'>({
+      name: 'cleanroom_privacy_epsilon_remaining', help: 'Broker: privacy budget (epsilon) left per advertiser, media and universe epoch, from the ledger', labelNames: ['advertiser', 'media', 'epoch'], registers,
+      async collect() {
+        this.reset();
+        for (const b of await readBudgets()) this.set({ advertiser: b.advertiser, media: b.media, epoch: b.epoch }, b.epsilonRemaining);
+      },
+    });
+    new Gauge<'advertiser' | 'media' | 'epoch'>({
+      name: 'cleanroom_privacy_epsilon_spent', help: 'Broker: privacy budget (epsilon) spent in the current window per advertiser, media and universe epoch', labelNames: ['advertiser', 'media', 'epoch'], registers,
+      async collect() {
+        this.reset();
+        for (const b of await readBudgets()) this.set({ advertiser: b.advertiser, media: b.media, epoch: b.epoch }, b.epsilonSpent);
+      },
+    });
     this.prepRows = new Gauge({ name: 'cleanroom_universe_preparation_rows', help: 'Universe CSV rows read so far by the current or last preparation (media)', registers });
     this.prepSeconds = new Gauge({ name: 'cleanroom_universe_preparation_seconds', help: 'Duration of the last universe preparation (0 when reused)', registers });
   }
@@ -137,6 +163,11 @@ export class NodeMetrics {
       this.universeInUse = read;
     },
   };
+
+  /** Where the privacy ledger's standing is read at scrape time (the broker). */
+  privacyBudgets(read: () => Promise<PrivacyBudget[]>): void {
+    this.budgets = read;
+  }
 
   /** The Prometheus text exposition of every metric. */
   async scrape(): Promise<{ contentType: string; body: string }> {

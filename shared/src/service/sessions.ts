@@ -14,7 +14,14 @@ export function describeError(err: unknown): string {
   return err instanceof ProtocolError ? `${err.code}: ${err.message}` : `INTERNAL: ${(err as Error)?.message ?? String(err)}`;
 }
 
-export type SessionStatus = 'running' | 'completed' | 'cohort-too-small' | 'failed';
+/** 'refused': ended by the privacy controls (budget exhausted, differencing) with nothing released. */
+export type SessionStatus = 'running' | 'completed' | 'cohort-too-small' | 'refused' | 'failed';
+
+/** Where a registry persists its sessions (service/store): ids unique forever, outcomes kept across restarts. */
+export interface SessionStore {
+  createSession(party: string, sessionId: string, phase: string, now: string): Promise<void>;
+  updateSession(party: string, sessionId: string, patch: { status: string; phase: string; error?: string | null; result?: unknown; now: string }): Promise<void>;
+}
 
 export interface SessionRecord<S> {
   sessionId: string;
@@ -48,12 +55,28 @@ export class SessionRegistry<S> {
   private readonly timer: NodeJS.Timeout;
   private readonly onExpire: (rec: SessionRecord<S>) => void;
   private readonly idleMs: number;
+  private persistTo: { store: SessionStore; party: string; onError: (err: unknown) => void } | undefined;
 
   constructor(idleMs: number, onExpire: (rec: SessionRecord<S>) => void) {
     this.idleMs = idleMs;
     this.onExpire = onExpire;
     this.timer = setInterval(() => this.reap(), Math.min(5000, Math.max(250, idleMs / 4)));
     this.timer.unref();
+  }
+
+  /** Persists every session of this registry from now on (reserve with `reserveId`, outcomes on finish). */
+  persist(store: SessionStore, party: string, onError: (err: unknown) => void): void {
+    this.persistTo = { store, party, onError };
+  }
+
+  /**
+   * Claims `sessionId` in the store before anything else happens (`created`: the caller
+   * already holds the in-memory record, as the advertiser does for the ids it draws): a session id this party
+   * ever accepted — even before a restart — is refused with ALREADY_EXISTS.
+   */
+  async reserveId(sessionId: string, phase: string, opts: { created?: boolean } = {}): Promise<void> {
+    if (!opts.created && this.sessions.has(sessionId)) throw new ProtocolError('ALREADY_EXISTS', `session ${sessionId} already exists`);
+    await this.persistTo?.store.createSession(this.persistTo.party, sessionId, phase, new Date().toISOString());
   }
 
   create(sessionId: string, state: S, phase: string, kind = 'lookalike'): SessionRecord<S> {
@@ -104,6 +127,8 @@ export class SessionRegistry<S> {
     this.closePhase(rec);
     endSessionTrace(rec.trace, status, error);
     rec.trace = undefined;
+    const p = this.persistTo;
+    p?.store.updateSession(p.party, rec.sessionId, { status, phase: rec.phase, error: error ?? null, result, now: rec.updatedAt }).catch(p.onError);
   }
 
   /**
@@ -116,7 +141,7 @@ export class SessionRegistry<S> {
     const s = openEnvelope(env, callerKey, { sender: caller, receiver: me });
     const rec = this.sessions.get(s.sessionId);
     if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${s.sessionId}`);
-    const endedWell = allowFinished && (rec.status === 'completed' || rec.status === 'cohort-too-small');
+    const endedWell = allowFinished && (rec.status === 'completed' || rec.status === 'cohort-too-small' || rec.status === 'refused');
     if (rec.status !== 'running' && !endedWell) {
       throw new ProtocolError('FAILED_PRECONDITION', `session ${s.sessionId} is ${rec.status}${rec.error ? `: ${rec.error}` : ''}`);
     }

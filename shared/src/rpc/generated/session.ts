@@ -15,6 +15,7 @@ import type { LookalikeResult as _cleanroom_v1_LookalikeResult, LookalikeResult_
 import type { OpenSession as _cleanroom_v1_OpenSession, OpenSession__Output as _cleanroom_v1_OpenSession__Output } from './cleanroom/v1/OpenSession.ts';
 import type { Policy as _cleanroom_v1_Policy, Policy__Output as _cleanroom_v1_Policy__Output } from './cleanroom/v1/Policy.ts';
 import type { PrepareSession as _cleanroom_v1_PrepareSession, PrepareSession__Output as _cleanroom_v1_PrepareSession__Output } from './cleanroom/v1/PrepareSession.ts';
+import type { PrivacyStatus as _cleanroom_v1_PrivacyStatus, PrivacyStatus__Output as _cleanroom_v1_PrivacyStatus__Output } from './cleanroom/v1/PrivacyStatus.ts';
 import type { SessionAccepted as _cleanroom_v1_SessionAccepted, SessionAccepted__Output as _cleanroom_v1_SessionAccepted__Output } from './cleanroom/v1/SessionAccepted.ts';
 import type { SessionReady as _cleanroom_v1_SessionReady, SessionReady__Output as _cleanroom_v1_SessionReady__Output } from './cleanroom/v1/SessionReady.ts';
 import type { SessionResult as _cleanroom_v1_SessionResult, SessionResult__Output as _cleanroom_v1_SessionResult__Output } from './cleanroom/v1/SessionResult.ts';
@@ -48,6 +49,7 @@ export interface ProtoGrpcType {
       Party: EnumTypeDefinition
       Policy: MessageTypeDefinition<_cleanroom_v1_Policy, _cleanroom_v1_Policy__Output>
       PrepareSession: MessageTypeDefinition<_cleanroom_v1_PrepareSession, _cleanroom_v1_PrepareSession__Output>
+      PrivacyStatus: MessageTypeDefinition<_cleanroom_v1_PrivacyStatus, _cleanroom_v1_PrivacyStatus__Output>
       Round: EnumTypeDefinition
       SessionAccepted: MessageTypeDefinition<_cleanroom_v1_SessionAccepted, _cleanroom_v1_SessionAccepted__Output>
       SessionReady: MessageTypeDefinition<_cleanroom_v1_SessionReady, _cleanroom_v1_SessionReady__Output>

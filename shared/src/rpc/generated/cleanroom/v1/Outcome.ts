@@ -5,6 +5,8 @@ export const Outcome = {
   COMPLETED: 'COMPLETED',
   COHORT_TOO_SMALL: 'COHORT_TOO_SMALL',
   FAILED: 'FAILED',
+  BUDGET_EXHAUSTED: 'BUDGET_EXHAUSTED',
+  DIFFERENCING_REFUSED: 'DIFFERENCING_REFUSED',
 } as const;
 
 export type Outcome =
@@ -16,5 +18,9 @@ export type Outcome =
   | 2
   | 'FAILED'
   | 3
+  | 'BUDGET_EXHAUSTED'
+  | 4
+  | 'DIFFERENCING_REFUSED'
+  | 5
 
 export type Outcome__Output = typeof Outcome[keyof typeof Outcome]

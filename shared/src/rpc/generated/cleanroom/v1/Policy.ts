@@ -8,6 +8,11 @@ export interface Policy {
   'noiseScale'?: (number | string);
   'sizeBuckets'?: (number | string | Long)[];
   'evaluationQuota'?: (number | string | Long);
+  'epsilonProfile'?: (number | string);
+  'epsilonCount'?: (number | string);
+  'epsilonDifferencing'?: (number | string);
+  'privacyBudget'?: (number | string);
+  'differencingMin'?: (number);
 }
 
 export interface Policy__Output {
@@ -16,4 +21,9 @@ export interface Policy__Output {
   'noiseScale': (number);
   'sizeBuckets': (string)[];
   'evaluationQuota': (string);
+  'epsilonProfile': (number);
+  'epsilonCount': (number);
+  'epsilonDifferencing': (number);
+  'privacyBudget': (number);
+  'differencingMin': (number);
 }

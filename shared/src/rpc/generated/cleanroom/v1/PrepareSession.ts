@@ -11,6 +11,7 @@ export interface PrepareSession {
   'policy'?: (_cleanroom_v1_Policy | null);
   'resultKey'?: (Buffer | Uint8Array | string);
   'universeVersion'?: (string);
+  'advertiser'?: (string);
 }
 
 export interface PrepareSession__Output {
@@ -20,4 +21,5 @@ export interface PrepareSession__Output {
   'policy': (_cleanroom_v1_Policy__Output | null);
   'resultKey': (Buffer);
   'universeVersion': (string);
+  'advertiser': (string);
 }
