@@ -55,7 +55,7 @@ describe('tracing across the three node processes (OTLP/HTTP)', () => {
     const out = mkdtempSync(join(tmpdir(), 'cleanroom-tracing-'));
     await generateWorld(join(out, 'world'), { seed: 'tracing-test', universeSize: 3000, crmSize: 800 });
     const env = { CLEANROOM_OTLP_ENDPOINT: endpoint };
-    c = await startCluster({ outDir: out, worldDir: join(out, 'world'), env: { advertiser: env, media: env, broker: { ...env, CLEANROOM_MIN_COHORT: '10', CLEANROOM_DIFFERENCING_MIN: '0' } } });
+    c = await startCluster({ outDir: out, worldDir: join(out, 'world'), env: { advertiser: env, media: env, broker: { ...env, CLEANROOM_MIN_COHORT: '10', CLEANROOM_DIFFERENCING_MIN: '0', CLEANROOM_NOISE_SCALE: '0' } } });
   }, 300_000);
   afterAll(async () => {
     await c?.stop();
