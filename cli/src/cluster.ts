@@ -1,11 +1,14 @@
 /**
  * Starts the three nodes as separate OS processes on loopback (the `simulate` command,
  * `make demo`, the bench and the gRPC tests use it). Each node gets its own state and log
- * file; ports are picked free; PKI material is created when missing. `stop()` ends all
- * three (SIGTERM, then SIGKILL after 5 s).
+ * file; ports are picked free; PKI material is created when missing — also in plaintext
+ * mode, where the nodes still sign their transcripts. `stop()` ends all three (SIGTERM, then
+ * SIGKILL after 5 s). A node that exits before it is ready rejects start-up with a
+ * NodeExitedError carrying its exit code (2: its configuration) and the lines it logged in
+ * this run only (a log file appended to across runs is read from where this run began).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +26,18 @@ export interface ClusterOptions {
   readyTimeoutMs?: number;
 }
 
+/** A node process that exited before it was ready. */
+export class NodeExitedError extends Error {
+  readonly party: Party;
+  readonly code: number | null;
+  constructor(party: Party, code: number | null, tail: string) {
+    super(`${party} node exited with code ${code} before it was ready; its log from this run:\n${tail}`);
+    this.name = 'NodeExitedError';
+    this.party = party;
+    this.code = code;
+  }
+}
+
 export interface NodeProc {
   party: Party;
   proc: ChildProcess;
@@ -32,6 +47,8 @@ export interface NodeProc {
   healthPort: number;
   admin: AdminClient;
   logFile: string;
+  /** Size of the log file when this process started: where its own lines begin. */
+  logStart: number;
   exited: Promise<number | null>;
 }
 
@@ -62,7 +79,7 @@ export function ensurePki(pkiDir: string): void {
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const outDir = resolve(o.outDir);
   const pkiDir = resolve(o.pkiDir ?? join(outDir, 'pki'));
-  if (!o.devPlaintext) ensurePki(pkiDir);
+  ensurePki(pkiDir); // plaintext mode too: the signing keys and trust bundle are always needed
   const transcriptDir = join(outDir, 'transcripts');
   const logDir = join(outDir, 'logs');
   mkdirSync(logDir, { recursive: true });
@@ -89,14 +106,17 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   });
   const start = (p: Party): NodeProc => {
     const logFile = join(logDir, `${p}.log`);
+    const logStart = existsSync(logFile) ? statSync(logFile).size : 0;
     const out = createWriteStream(logFile, { flags: 'a' });
     const proc = spawn(process.execPath, [join(ROOT, `services/${p}/src/main.ts`)], {
       env: { ...process.env, ...envFor(p) }, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT,
     });
-    proc.stdout!.pipe(out);
-    proc.stderr!.pipe(out);
-    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-    return { party: p, proc, grpcPort: ports[p][0], adminPort: ports[p][1], healthPort: ports[p][2], admin: new AdminClient(`http://127.0.0.1:${ports[p][1]}`), logFile, exited };
+    // Both streams into one file, which ends when the process and its pipes have closed: so
+    // when `exited` resolves, everything the node wrote is in the file.
+    proc.stdout!.pipe(out, { end: false });
+    proc.stderr!.pipe(out, { end: false });
+    const exited = new Promise<number | null>((r) => proc.once('close', (code) => out.end(() => r(code))));
+    return { party: p, proc, grpcPort: ports[p][0], adminPort: ports[p][1], healthPort: ports[p][2], admin: new AdminClient(`http://127.0.0.1:${ports[p][1]}`), logFile, logStart, exited };
   };
   const nodes = { media: start('media'), broker: start('broker'), advertiser: start('advertiser') } as Record<Party, NodeProc>;
   const cluster: Cluster = {
@@ -129,10 +149,23 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   return cluster;
 }
 
+/** The last `lines` lines `n` logged in this run (never lines of an earlier run). */
+function logTail(n: NodeProc, lines: number): string {
+  const fd = openSync(n.logFile, 'r');
+  try {
+    const size = statSync(n.logFile).size;
+    const from = Math.max(n.logStart, size - 64 * 1024);
+    const buf = Buffer.alloc(size - from);
+    readSync(fd, buf, 0, buf.length, from);
+    return buf.toString('utf8').split('\n').filter((l) => l.length > 0).slice(-lines).join('\n');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function waitReady(n: NodeProc, timeoutMs: number): Promise<void> {
   const died = n.exited.then((code) => {
-    const tail = readFileSync(n.logFile, 'utf8').split('\n').slice(-15).join('\n');
-    throw new Error(`${n.party} node exited with code ${code} before it was ready; last log lines:\n${tail}`);
+    throw new NodeExitedError(n.party, code, logTail(n, 15));
   });
   await Promise.race([n.admin.waitReady(timeoutMs), died]);
 }

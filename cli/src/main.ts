@@ -11,8 +11,10 @@
  *   cleanroom report insight RESULT.json|--session ID [--admin URL] [--out FILE]
  *   cleanroom report audit PATH... [--trust FILE] [--out FILE]
  *
+ * Every command answers `--help` (exit 0).
  * Exit codes: 0 success, 1 failure (or a verification that does not hold), 2 usage or
- * configuration error, 3 a session that ended without a look-alike (e.g. cohort too small).
+ * configuration error (also a node's, in `simulate`), 3 a session that ended without a
+ * look-alike (e.g. cohort too small).
  */
 import { resolve } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
@@ -43,8 +45,30 @@ usage:
 The admin token, when the node requires one, is read from CLEANROOM_ADMIN_TOKEN.
 `;
 
+/** Each command's lines of HELP (with their continuation lines), for `cleanroom CMD --help`. */
+function usageOf(cmd: string): string | undefined {
+  const out: string[] = [];
+  let mine = false;
+  for (const line of HELP.split('\n')) {
+    const m = /^ {2}cleanroom (\S+)/.exec(line);
+    if (m) mine = m[1] === cmd;
+    else if (!/^ {3,}\S/.test(line)) mine = false;
+    if (mine) out.push(line);
+  }
+  if (out.length === 0) return undefined;
+  const token = cmd === 'session' ? '\nThe admin token, when the node requires one, is read from CLEANROOM_ADMIN_TOKEN.\n' : '';
+  return `usage:\n${out.join('\n')}\n${token}`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  // Every command answers --help (or -h), wherever it stands among its arguments, with exit 0.
+  if (cmd !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    const usage = usageOf(cmd);
+    if (!usage) throw new UsageError(`unknown command '${cmd}'`);
+    process.stdout.write(usage);
+    return 0;
+  }
   switch (cmd) {
     case 'gen-data': {
       const p = parseArgs(rest, { out: 'string', universe: 'string', crm: 'string', seed: 'string' });

@@ -3,13 +3,15 @@
  * separate processes talking gRPC over mutual TLS on loopback, run one look-alike session
  * through the advertiser's admin API, measure the look-alike lift against the planted
  * ground truth (which only the simulator reads), print a summary, write result.json.
+ * Exit codes: 0 completed, 3 no look-alike, 1 failed, 2 a node refused its configuration
+ * (its own message and log lines of this run are printed).
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { readPropensity, readTruth } from '@cleanroom/shared/data/files.ts';
 import { measureLift } from '@cleanroom/shared/data/lift.ts';
-import { startCluster } from './cluster.ts';
+import { NodeExitedError, startCluster } from './cluster.ts';
 
 export interface SimulateOptions {
   out: string;
@@ -60,7 +62,17 @@ export async function simulate(o: SimulateOptions): Promise<number> {
   const brokerEnv: Record<string, string> = { CLEANROOM_MIN_COHORT: String(o.minCohort) };
   if (o.noiseScale !== undefined) brokerEnv.CLEANROOM_NOISE_SCALE = String(o.noiseScale);
   if (o.epsilon !== undefined) brokerEnv.CLEANROOM_EPSILON = String(o.epsilon);
-  const cluster = await startCluster({ outDir: out, worldDir, devPlaintext: o.plaintext, env: { broker: brokerEnv } });
+  let cluster;
+  try {
+    cluster = await startCluster({ outDir: out, worldDir, devPlaintext: o.plaintext, env: { broker: brokerEnv } });
+  } catch (err) {
+    // A node that refuses its configuration exits 2; so does simulate, with the node's words.
+    if (err instanceof NodeExitedError) {
+      process.stderr.write(`cleanroom simulate: ${err.message}\n`);
+      return err.code === 2 ? 2 : 1;
+    }
+    throw err;
+  }
   try {
     const ready = await cluster.nodes.media.admin.request<{ universe: { users: number; reused: boolean; preparedSeconds: number; epoch: string } }>('GET', '/readyz');
     say(`  media universe: ${ready.universe.users.toLocaleString('en')} consented users, epoch ${ready.universe.epoch}, ${ready.universe.reused ? 'reused from disk' : `prepared in ${ready.universe.preparedSeconds.toFixed(1)} s`}`);
@@ -101,7 +113,7 @@ export async function simulate(o: SimulateOptions): Promise<number> {
     writeFileSync(join(out, 'result.json'), JSON.stringify(doc, null, 2) + '\n');
     say('');
     say(`outcome            ${doc.outcome} in ${doc.seconds} s (whole run ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    say(`seeds              ${result.seeds.valid} valid of ${result.seeds.rows} rows (${result.seeds.rejected} rejected, ${result.seeds.duplicates} duplicates, ${result.seeds.notConsented} without consent)`);
+    say(`seeds              ${result.seeds.valid} valid of ${result.seeds.rows} rows (${result.seeds.rejected} rejected, ${result.seeds.duplicates} duplicates, ${result.seeds.notConsented} without consent; ${result.seeds.csvRejected ?? 0} CRM lines rejected by the CSV reader)`);
     const pol = result.policy as { asked: { decoyRatio: number; minCohort: number }; effective: { decoyRatio: number; minCohort: number }; raised: string[] } | null;
     if (pol) {
       const note = (k: 'decoyRatio' | 'minCohort') => (pol.raised.includes(k) ? ` (asked ${pol.asked[k]}, raised by the broker's policy)` : '');

@@ -100,7 +100,7 @@ export function prepareRequest(paddedCount: number, evaluationQuota = paddedCoun
     policy: { decoyRatio: 9, minCohort: 50, noiseScale: 0, sizeBuckets: [...DEFAULT_SIZE_BUCKETS], evaluationQuota, epsilonProfile: 1, epsilonCount: 0.1, epsilonDifferencing: 0.1, privacyBudget: 10, differencingMin: 50 },
     resultKey: new Uint8Array(randomBytes(32)),
     universeVersion,
-    advertiser: 'test-advertiser',
+    advertiser: 'a1b2c3d4e5f60718',
   };
 }
 

@@ -171,7 +171,7 @@ describe('H4: unlinkable blinded values across sessions', () => {
     const seeds = rawPhones(24); // 24 of media's 30 users
     const accepted: SessionAccepted = {
       policy: { decoyRatio: 9, minCohort: 50, noiseScale: 0, sizeBuckets: [...DEFAULT_SIZE_BUCKETS], evaluationQuota: 1000, epsilonProfile: 1, epsilonCount: 0.1, epsilonDifferencing: 0.1, privacyBudget: 10, differencingMin: 50 },
-      paddedCount: 1000, universeSizeClass: '10^1-10^2', universeEpoch: universe.epoch, outcome: 'COMPLETED', reason: '', privacy: undefined,
+      paddedCount: 1000, universeSizeClass: '10^1-10^2', universeEpoch: universe.epoch, privacy: undefined,
     };
     const signingPublicKey = SigningKey.generate().publicKey;
     const session = () => {

@@ -16,7 +16,7 @@ try {
 }
 b.log.info({ rows: crm.rows.length, rejectedLines: crm.rejected.length }, 'CRM loaded');
 const node = new AdvertiserNode({
-  identity: b.identity, broker: b.peer('Broker', 'broker', b.config.brokerAddr), crm: crm.rows, store,
+  identity: b.identity, broker: b.peer('Broker', 'broker', b.config.brokerAddr), crm: crm.rows, crmRejected: crm.rejected, store,
   transcriptDir: b.config.transcriptDir, deadlineMs: b.config.deadlineMs, log: b.log,
 });
 

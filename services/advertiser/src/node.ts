@@ -8,7 +8,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AdvertiserRole } from '@cleanroom/shared/protocol/advertiser.ts';
-import type { IdType, SessionResult } from '@cleanroom/shared/protocol/messages.ts';
+import type { IdType, SessionAccepted, SessionResult } from '@cleanroom/shared/protocol/messages.ts';
+import { EnvelopeError } from '@cleanroom/shared/transcript/statement.ts';
 import {
   AbortCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, joinBatches, OpenSessionCodec, SessionAcceptedCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
@@ -16,7 +17,7 @@ import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
 import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
-import type { CrmRow } from '@cleanroom/shared/data/files.ts';
+import type { CrmRow, RejectedLine } from '@cleanroom/shared/data/files.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
 import type { SessionStore } from '@cleanroom/shared/service/sessions.ts';
 import { describeError, SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
@@ -36,7 +37,11 @@ export interface AdvertiserResult {
   sessionId: string;
   outcome: SessionResult['outcome'];
   reason: string;
-  seeds: { rows: number; valid: number; rejected: number; duplicates: number; notConsented: number };
+  seeds: {
+    rows: number; valid: number; rejected: number; duplicates: number; notConsented: number;
+    /** CRM lines the CSV reader rejected (never rows, so not in `rows`), and the first reasons (file:line: why; no ID values). */
+    csvRejected: number; csvRejectedReasons: string[];
+  };
   /**
    * paddedSize: the bucket media evaluated; real: A's real matches, noised by policy. Null
    * when nothing was released (a refusal reveals nothing but its reason).
@@ -64,7 +69,12 @@ export interface AdvertiserNodeOptions extends NodeCommonOptions {
   crm: readonly CrmRow[];
   /** Persists sessions (ids unique forever, outcomes across restarts); optional in tests. */
   store?: SessionStore;
+  /** The CRM lines readCrm rejected, reported in every session's seed report. */
+  crmRejected?: readonly RejectedLine[];
 }
+
+/** How many CSV rejection reasons a seed report lists (all are counted). */
+const CSV_REASONS_SHOWN = 20;
 
 export class AdvertiserNode {
   readonly sessions: SessionRegistry<State>;
@@ -94,29 +104,43 @@ export class AdvertiserNode {
     const sessionId = randomUUID();
     const rec = this.sessions.create(sessionId, { role, channel: undefined, lastSigned: undefined }, 'new');
     rec.progress = { seedRows: seedRows.length, notConsented: seedRows.length - consented.length, validSeeds: role.report.valid };
-    const done = this.run(rec, role, seedRows.length - consented.length).then(() => rec);
+    // run() records every failure on the session itself; this catch is the backstop that keeps
+    // a bug in it from becoming an unhandled rejection (which would end the process).
+    // The advertiser drives the session: it is always computing or waiting on the broker (each
+    // call under its RPC deadline), so its idle timer stays suspended while run() is going.
+    const done = this.sessions.hold(rec, () => this.run(rec, role, seedRows.length - consented.length))
+      .catch((err) => this.failSession(rec, describeError(err)))
+      .then(() => rec);
     return { sessionId, done };
   }
 
   private async run(rec: SessionRecord<State>, role: AdvertiserRole, notConsented: number): Promise<void> {
     const log = this.o.log.child({ sessionId: rec.sessionId });
-    const ch = new SessionChannel(this.o.identity, rec.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'advertiser', rec.sessionId), this.o.observer);
-    rec.state.channel = ch;
-    rec.bytes = () => ch.bytes;
     const b = this.o.broker;
+    let ch: SessionChannel | undefined;
     try {
+      // Inside the try: a transcript that cannot be created (ENOTDIR, EACCES, ALREADY_EXISTS)
+      // fails this session, never the process.
+      ch = new SessionChannel(this.o.identity, rec.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'advertiser', rec.sessionId), this.o.observer);
+      const c = ch;
+      rec.state.channel = c;
+      rec.bytes = () => c.bytes;
       await this.sessions.reserveId(rec.sessionId, 'open', { created: true });
       this.sessions.touch(rec, 'open');
       log.info({ phase: 'open', seeds: role.report.valid, rejected: role.report.rejected.length, duplicates: role.report.duplicates }, 'session opening');
       const [acc] = await b.call('OpenSession', [ch.seal('broker', 'OPEN', OpenSessionCodec, role.open())]);
-      const accepted = ch.open(acc!, 'broker', ['OPEN'], SessionAcceptedCodec).value;
-      ch.recordPolicy({ ...accepted.policy, paddedCount: accepted.paddedCount, universeEpoch: accepted.universeEpoch });
-      if (accepted.outcome !== 'COMPLETED') {
-        const result = role.refused(accepted);
+      let accepted: SessionAccepted;
+      try {
+        accepted = ch.open(acc!, 'broker', ['OPEN'], SessionAcceptedCodec).value;
+      } catch (err) {
+        if (!(err instanceof EnvelopeError && err.failure === 'wrong-type')) throw err;
+        // Refused at OPEN: the broker's answer is the session's result.
+        const result = role.refused(ch.open(acc!, 'broker', ['OPEN'], SessionResultCodec).value);
         this.sessions.finish(rec, 'refused', this.view(rec.sessionId, role, result, notConsented), result.reason);
         log.info({ phase: 'done', outcome: result.outcome }, 'session refused at OPEN');
         return;
       }
+      ch.recordPolicy({ ...accepted.policy, paddedCount: accepted.paddedCount, universeEpoch: accepted.universeEpoch });
 
       this.sessions.touch(rec, 'blind');
       const blinded = role.blind(accepted);
@@ -136,7 +160,7 @@ export class AdvertiserNode {
     } catch (err) {
       const msg = describeError(err);
       log.error({ phase: rec.phase, err: msg }, 'session failed');
-      if (rec.status === 'running') {
+      if (rec.status === 'running' && ch) {
         try {
           await b.call('Abort', [ch.seal('broker', 'ABORT', AbortCodec, { reason: msg })], 5000);
         } catch {
@@ -145,7 +169,7 @@ export class AdvertiserNode {
       }
       this.failSession(rec, msg);
     } finally {
-      ch.close();
+      closeQuietly(ch, log);
     }
   }
 
@@ -154,7 +178,10 @@ export class AdvertiserNode {
       sessionId,
       outcome: r.outcome,
       reason: r.reason,
-      seeds: { rows: role.report.rows + notConsented, valid: role.report.valid, rejected: role.report.rejected.length, duplicates: role.report.duplicates, notConsented },
+      seeds: {
+        rows: role.report.rows + notConsented, valid: role.report.valid, rejected: role.report.rejected.length, duplicates: role.report.duplicates, notConsented,
+        csvRejected: this.o.crmRejected?.length ?? 0, csvRejectedReasons: (this.o.crmRejected ?? []).slice(0, CSV_REASONS_SHOWN).map((r) => r.reason),
+      },
       matches: r.outcome === 'COMPLETED' ? { paddedSize: r.paddedCount, real: r.realMatches } : null,
       policy: this.policyView(role),
       privacy: r.privacy ?? null,
@@ -204,4 +231,10 @@ export class AdvertiserNode {
   close(): void {
     this.sessions.close();
   }
+}
+
+/** Closes a session's channel (fsync + close of its transcript); a failure is logged, not thrown. */
+function closeQuietly(ch: SessionChannel | undefined, log: NodeCommonOptions['log']): void {
+  ch?.close();
+  if (ch?.closeError) log.error({ err: ch.closeError.message }, 'closing the session transcript failed');
 }

@@ -247,9 +247,9 @@ export class BrokerNode {
             const reason = `privacy budget exhausted: ${round6(r.spent)} of ${privacy.budget} ε spent for this advertiser, media and epoch, a session needs up to ${reserved}${retry}`;
             role.fail(reason);
             this.sessions.finish(rec, 'refused', { outcome: 'BUDGET_EXHAUSTED' }, reason);
-            const out = [channel.seal('advertiser', 'OPEN', SessionAcceptedCodec, {
-              policy: prepare.policy, paddedCount: prepare.paddedCount, universeSizeClass: '', universeEpoch: key.epoch,
-              outcome: 'BUDGET_EXHAUSTED', reason, privacy: await this.privacyStatus(advertiser, 0),
+            // The refusal is the session's final message: a SessionResult, in the OPEN round.
+            const out = [channel.seal('advertiser', 'OPEN', SessionResultCodec, {
+              outcome: 'BUDGET_EXHAUSTED', reason, paddedCount: 0, realMatches: 0, lookalike: undefined, privacy: await this.privacyStatus(advertiser, 0),
             })];
             channel.close();
             return out;
@@ -258,9 +258,9 @@ export class BrokerNode {
           const ready = channel.open(readyEnv!, 'media', ['OPEN'], SessionReadyCodec).value;
           if (ready.outcome !== 'COMPLETED') await this.o.store.settle('broker', s.sessionId, 0, Date.now()); // nothing ran
           const accepted = role.ready(ready, await this.privacyStatus(advertiser, ready.outcome === 'COMPLETED' ? reserved : 0));
-          if (accepted.outcome !== 'COMPLETED') {
+          if ('outcome' in accepted) {
             this.sessions.finish(rec, 'refused', { outcome: accepted.outcome }, accepted.reason);
-            const out = [channel.seal('advertiser', 'OPEN', SessionAcceptedCodec, accepted)];
+            const out = [channel.seal('advertiser', 'OPEN', SessionResultCodec, accepted)];
             channel.close();
             return out;
           }

@@ -1,12 +1,14 @@
 // Tests for h2c.ts: RFC 9380 K.3 expand_message_xmd(SHA-512) vectors, agreement with
 // @noble/curves on expansion, point addition and the Edwards→Montgomery map, prime-order output,
 // batch == single across chunk boundaries, DST validation and domain separation.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { seededBytes } from '../testing/rng.ts';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { expand_message_xmd } from '@noble/curves/abstract/hash-to-curve.js';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { edwardsToMontgomery, expandMessageXmd, hashToGroup, hashToGroupBatch, oprfDst } from './h2c.ts';
+import { edwardsToMontgomery, expandMessageXmd, H2G_SUITE, hashToGroup, hashToGroupBatch, oprfDst } from './h2c.ts';
 import { P, sodium, validateElement } from './group.ts';
 
 const enc = new TextEncoder();
@@ -176,5 +178,36 @@ describe('hashToGroupBatch', () => {
   test('empty batch and a bad input reported with its index', () => {
     expect(hashToGroupBatch([], dst)).toEqual([]);
     expect(() => hashToGroupBatch([new Uint8Array(1), 5 as unknown as Uint8Array], dst)).toThrow(/input 1: expected a Uint8Array/);
+  });
+});
+
+// The hash-to-group is this project's own suite (see the header of h2c.ts and docs/protocol.md
+// §1): its outputs are pinned by committed vectors, and it is shown NOT to be RFC 9380's
+// curve25519_XMD:SHA-512_ELL2_RO_ (whose end-to-end vectors it does not reproduce).
+describe(`${H2G_SUITE} (this project's own suite)`, () => {
+  const own = JSON.parse(readFileSync(join(import.meta.dirname, 'testdata', 'h2c-cleanroom-v1.json'), 'utf8')) as {
+    suite: string; vectors: { idType: string; universeEpoch: string; dst: string; msg: string; uniform: string; u: string }[];
+  };
+
+  test('the committed vectors name this suite', () => {
+    expect(own.suite).toBe(H2G_SUITE);
+    expect(own.vectors.length).toBeGreaterThanOrEqual(5);
+  });
+
+  test.each(own.vectors.map((v) => [`${v.dst} / ${JSON.stringify(v.msg.length > 20 ? `${v.msg.slice(0, 20)}…` : v.msg)}`, v] as const))('known answer: %s', (_name, v) => {
+    expect(oprfDst(v.idType, v.universeEpoch)).toBe(v.dst);
+    expect(hex(expandMessageXmd(enc.encode(v.msg), enc.encode(v.dst), 64))).toBe(v.uniform);
+    expect(hex(hashToGroup(enc.encode(v.msg), v.dst))).toBe(v.u);
+    expect(hex(hashToGroupBatch([enc.encode(v.msg)], v.dst)[0]!)).toBe(v.u);
+  });
+
+  test('is not RFC 9380 curve25519_XMD:SHA-512_ELL2_RO_ (its end-to-end vectors differ)', () => {
+    const rfc = JSON.parse(readFileSync(join(import.meta.dirname, 'testdata', 'h2c-rfc9380-curve25519_XMD_SHA-512_ELL2_RO_.json'), 'utf8')) as {
+      dst: string; vectors: { msg: string; P: { x: string } }[];
+    };
+    for (const v of rfc.vectors) {
+      const rfcU = Uint8Array.from(Buffer.from(v.P.x.slice(2), 'hex')).reverse(); // big-endian field element → X25519 bytes
+      expect(hex(hashToGroup(enc.encode(v.msg), rfc.dst))).not.toBe(hex(rfcU));
+    }
   });
 });

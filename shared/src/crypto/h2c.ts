@@ -2,15 +2,24 @@
  * Hash-to-group for the cleanroom OPRF: maps an identifier to an element of the prime-order
  * subgroup of Curve25519, returned as its X25519 u-coordinate (see group.ts).
  *
- * Construction (a random-oracle hash to the group in the sense of RFC 9380 §3, "hash_to_curve"):
+ * Suite: this project's own, named `cleanroom-v1-H2G-X25519_XMD:SHA-512_2xLIBSODIUM-ELL2`
+ * (H2G_SUITE). It is NOT an RFC 9380 suite and in particular not
+ * `curve25519_XMD:SHA-512_ELL2_RO_`: it reuses RFC 9380's expand_message_xmd and the
+ * random-oracle shape (two independent maps, added), but the map is libsodium's:
  *   h  = expand_message_xmd(SHA-512, input, DST, 64)                  RFC 9380 §5.3.1
  *   P  = from_uniform(h[0..32]) + from_uniform(h[32..64])             libsodium, Edwards form
  *   u  = (1 + y) / (1 − y) mod p,  32 bytes little-endian             birational map to Montgomery
  * libsodium's `crypto_core_ed25519_from_uniform` is Elligator 2 followed by cofactor clearing
- * (multiplication by 8), so each summand — and P — lies in the order-ℓ subgroup. Two independent
- * maps added together is RFC 9380's random-oracle construction (one map alone would only be
- * "encode_to_curve", whose outputs are distinguishable from random). P is never the identity
- * except with probability ≈ 2^-252; we throw rather than return it.
+ * (multiplication by 8), so each summand — and P — lies in the order-ℓ subgroup. Where the
+ * RFC suite differs: it draws 2 × 48 bytes and reduces them mod p (hash_to_field, L = 48),
+ * maps with Elligator 2 to the Montgomery curve and clears the cofactor once on the sum;
+ * libsodium reads 32 bytes per map (the top bit as the sign of x). So the outputs differ from
+ * the RFC's end-to-end vectors (shared/src/crypto/h2c.test.ts shows it); this suite's own
+ * vectors are committed in shared/src/crypto/testdata/h2c-cleanroom-v1.json and any change to
+ * the output (which would change every token of every universe) fails that test.
+ * Adding two maps keeps the random-oracle property argued in RFC 9380 §3 (one map alone
+ * would be an encoding whose outputs are distinguishable from random). P is never the
+ * identity except with probability ≈ 2^-252; we throw rather than return it.
  *
  * The DST binds every element to the ID type and universe epoch (`oprfDst`), so elements of two
  * universes or two ID types never collide.
@@ -31,6 +40,9 @@
 import { createHash } from 'node:crypto';
 import { ELEMENT_BYTES, P, sodium, validateElement } from './group.ts';
 import type { ElementBytes } from './group.ts';
+
+/** The name of this hash-to-group suite (this project's own; not an RFC 9380 suite). */
+export const H2G_SUITE = 'cleanroom-v1-H2G-X25519_XMD:SHA-512_2xLIBSODIUM-ELL2';
 
 const SHA512_OUT = 64;
 const SHA512_BLOCK = 128;

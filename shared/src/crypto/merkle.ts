@@ -142,8 +142,10 @@ export function verifyConsistency(oldSize: number, newSize: number, oldRoot: Has
     if (!Number.isSafeInteger(oldSize) || !Number.isSafeInteger(newSize) || oldSize < 0 || oldSize > newSize) return false;
     if (!Array.isArray(proof) || !proof.every((p) => p instanceof Uint8Array && p.length === 32)) return false;
     if (!(oldRoot instanceof Uint8Array) || !(newRoot instanceof Uint8Array) || oldRoot.length !== 32 || newRoot.length !== 32) return false;
+    // RFC 6962 §2.1.2 defines PROOF(m, D[n]) only for 0 < m <= n; RFC 9162 and
+    // transparency-dev reject a check from the empty tree, which would prove nothing.
+    if (oldSize === 0) return false;
     if (oldSize === newSize) return proof.length === 0 && equal(oldRoot, newRoot);
-    if (oldSize === 0) return proof.length === 0; // the empty tree is a prefix of every tree
     // RFC 9162 §2.1.4.2
     let path = proof;
     if ((oldSize & (oldSize - 1)) === 0) path = [oldRoot, ...proof]; // exact power of two

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeVector } from '../common/attributes.ts';
-import { CRM_HEADER, UNIVERSE_HEADER, collectUniverse, csvField, readCrm, readPropensity, readTruth, readUniverse } from './files.ts';
+import { createWriteStream } from 'node:fs';
+import { CRM_HEADER, MAX_RECORD_CHARS, UNIVERSE_HEADER, collectUniverse, csvField, readCrm, readPropensity, readTruth, readUniverse } from './files.ts';
 
 let root: string;
 beforeAll(async () => {
@@ -97,7 +98,7 @@ describe('readUniverse', () => {
     expect(rejected.map((r) => r.line)).toEqual([2, 3, 5]);
     expect(rejected[0]!.reason).toBe(`${p}:2: expected ',' after a closing quote, got 'x'`);
     expect(rejected[1]!.reason).toBe(`${p}:3: expected a quote only at the start of a field, got one inside`);
-    expect(rejected[2]!.reason).toBe(`${p}:5: expected a closing quote before the end of the file, got none`);
+    expect(rejected[2]!.reason).toBe(`${p}:5: expected a closing quote before the end of the file, got none (the lines after it are read as records of their own)`);
   });
 
   it('caps stored reasons but counts them all', async () => {
@@ -191,5 +192,49 @@ describe('readTruth / readPropensity', () => {
     expect(() => readTruth(w)).toThrow('expected a version 1 world truth, got version 2');
     await writeFile(join(w, 'truth', 'propensity.txt'), 'U1\nnot an id\n');
     expect(() => readPropensity(w)).toThrow(`propensity.txt:2: expected a user_id, got 'not an id'`);
+  });
+});
+
+// Issue 9, item 9: what one bad line may cost — neither memory nor the valid rows after it.
+describe('CSV faults are contained to their own line', () => {
+  const crmRow = (i: number) => `C${i},+8613800${String(i).padStart(6, '0')},c${i}@x.com,1,champions,1`;
+
+  it('a quote that never closes is rejected at its line; the valid rows after it are read', async () => {
+    const p = await file('crm-quote.csv', [CRM_HEADER, crmRow(1), 'C2,"+86138 never closed,,1,champions,1', crmRow(3), crmRow(4), ''].join('\n'));
+    const { rows, rejected } = await readCrm(p);
+    expect(rows.map((r) => r.customerId)).toEqual(['C1', 'C3', 'C4']);
+    expect(rejected).toEqual([{ line: 3, reason: `${p}:3: expected a closing quote before the end of the file, got none (the lines after it are read as records of their own)` }]);
+  });
+
+  it('a quoted multi-line field that stays open past MAX_RECORD_CHARS is rejected and the rows it held re-read', async () => {
+    const many = Array.from({ length: 40_000 }, (_, i) => crmRow(10 + i)); // ≈ 1.6 M characters after the stray quote
+    const p = await file('crm-quote-long.csv', [CRM_HEADER, 'C1,"stray,,1,champions,1', ...many, ''].join('\n'));
+    const { rows, rejected } = await readCrm(p);
+    expect(rows).toHaveLength(many.length);
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]!.reason).toMatch(new RegExp(`:2: expected a closing quote within ${MAX_RECORD_CHARS} characters, got none`));
+  });
+
+  it('a 100 MB single line is skipped as it streams by (memory stays flat) and the rows after it are read', async () => {
+    const p = join(root, 'crm-long-line.csv');
+    const out = createWriteStream(p);
+    out.write(`${CRM_HEADER}\n${crmRow(1)}\nC2,`);
+    const block = 'x'.repeat(1 << 20);
+    for (let i = 0; i < 100; i++) if (!out.write(block)) await new Promise<void>((r) => out.once('drain', () => r()));
+    out.write(`,,1,champions,1\n${crmRow(3)}\n`);
+    await new Promise<void>((r) => out.end(() => r()));
+    const rssBefore = process.resourceUsage().maxRSS * 1024;
+    const { rows, rejected } = await readCrm(p);
+    const grown = process.resourceUsage().maxRSS * 1024 - rssBefore;
+    expect(rows.map((r) => r.customerId)).toEqual(['C1', 'C3']);
+    expect(rejected).toEqual([{ line: 3, reason: `${p}:3: expected a record of at most ${MAX_RECORD_CHARS} characters, got a longer line (skipped unread)` }]);
+    expect(grown).toBeLessThan(64 * 1024 * 1024); // was ≈ 1 GB: the whole line was accumulated
+  });
+
+  it('an over-long last line without a newline is rejected too', async () => {
+    const p = await file('crm-long-tail.csv', `${CRM_HEADER}\n${crmRow(1)}\n${'y'.repeat(MAX_RECORD_CHARS + 10)}`);
+    const { rows, rejected } = await readCrm(p);
+    expect(rows.map((r) => r.customerId)).toEqual(['C1']);
+    expect(rejected.map((r) => r.line)).toEqual([3]);
   });
 });

@@ -7,7 +7,9 @@
  *   a quote, quoted fields may hold commas and line breaks; '\n' or '\r\n' line ends; an
  *   optional UTF-8 BOM; blank lines are skipped. The first line must be the exact header.
  * - Files are read in chunks; the universe reader never holds more than one chunk and one
- *   record in memory.
+ *   record (≤ MAX_RECORD_CHARS, 1 Mi characters) in memory: a longer line is skipped as it
+ *   streams by and rejected; a quote that never closes is rejected at its line and the
+ *   lines after it are read again, so it swallows no valid row.
  * - Per-row validation never throws: a bad row is skipped and reported as
  *   { line, reason } with reason "<file>:<line>: expected X, got Y". Only a missing file, a
  *   wrong header or an I/O error throws (naming the file and line).
@@ -109,63 +111,97 @@ function parseRecord(text: string): string[] | 'open' | { error: string } {
   }
 }
 
-const MAX_RECORD_CHARS = 1 << 20;
+/** The longest record (one line, or the lines of a quoted multi-line field) read: 1 Mi characters. */
+export const MAX_RECORD_CHARS = 1 << 20;
 
-/** Streams CSV records (header included) with their starting line numbers, one batch per chunk read. */
+/**
+ * Streams CSV records (header included) with their starting line numbers, one batch per chunk
+ * read. Memory stays within one chunk plus one record of at most MAX_RECORD_CHARS, whatever the
+ * input: a longer line is dropped as it streams by (never accumulated) and reported; a quote
+ * that never closes (within MAX_RECORD_CHARS, or before the end of the file) is reported at the
+ * line where it opened, and the lines it would have swallowed are read again as records of
+ * their own, so valid rows after a stray quote are not lost.
+ */
 async function* csvBatches(path: string): AsyncGenerator<CsvRecord[]> {
   const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 });
   let carry = '';
   let lineNo = 0;
-  let pending: string | null = null;
-  let pendingLine = 0;
+  /** The physical lines of a record whose quoted field is still open. */
+  let pending: { line: number; text: string }[] = [];
+  let pendingChars = 0;
+  /** Inside a line longer than MAX_RECORD_CHARS: its characters are dropped until its end. */
+  let overlong = false;
   let first = true;
-  const take = (raw: string, out: CsvRecord[]): void => {
-    lineNo++;
+  const clean = (raw: string): string => {
     let line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (first) {
       first = false;
       if (line.charCodeAt(0) === 0xfeff) line = line.slice(1);
     }
-    let text: string;
-    let start: number;
-    if (pending !== null) {
-      text = pending + '\n' + line;
-      start = pendingLine;
-    } else {
-      if (line === '') return;
-      text = line;
-      start = lineNo;
-    }
-    const r = parseRecord(text);
+    return line;
+  };
+  /** The open quoted record failed: report it where it started, re-read the lines after it. */
+  const abandon = (why: string, out: CsvRecord[]): void => {
+    const [opening, ...rest] = pending;
+    pending = [];
+    pendingChars = 0;
+    out.push({ line: opening!.line, error: `expected a closing quote ${why}, got none (the lines after it are read as records of their own)` });
+    for (const l of rest) feed(l.text, l.line, out);
+  };
+  const feed = (line: string, at: number, out: CsvRecord[]): void => {
+    if (pending.length === 0 && line === '') return;
+    // Inside an open quoted field, a line without a quote cannot close it: no re-parse (which
+    // would make a long multi-line record quadratic).
+    const r = pending.length > 0 && !line.includes('"') ? 'open' : parseRecord(pending.length > 0 ? `${pending.map((l) => l.text).join('\n')}\n${line}` : line);
     if (r === 'open') {
-      if (text.length > MAX_RECORD_CHARS) {
-        pending = null;
-        out.push({ line: start, error: `expected a closing quote within ${MAX_RECORD_CHARS} characters, got none` });
-        return;
-      }
-      pending = text;
-      pendingLine = start;
+      pending.push({ line: at, text: line });
+      pendingChars += line.length + 1;
+      if (pendingChars > MAX_RECORD_CHARS) abandon(`within ${MAX_RECORD_CHARS} characters`, out);
       return;
     }
-    pending = null;
-    out.push(Array.isArray(r) ? { line: start, fields: r } : { line: start, error: r.error });
+    const startLine = pending.length > 0 ? pending[0]!.line : at;
+    pending = [];
+    pendingChars = 0;
+    out.push(Array.isArray(r) ? { line: startLine, fields: r } : { line: startLine, error: r.error });
+  };
+  const endOverlong = (out: CsvRecord[]): void => {
+    overlong = false;
+    lineNo++;
+    if (pending.length > 0) abandon('before an over-long line', out);
+    out.push({ line: lineNo, error: `expected a record of at most ${MAX_RECORD_CHARS} characters, got a longer line (skipped unread)` });
   };
   for await (const chunk of stream as AsyncIterable<string>) {
-    const text = carry + chunk;
     const out: CsvRecord[] = [];
+    let text: string;
     let from = 0;
+    if (overlong) {
+      const nl = chunk.indexOf('\n');
+      if (nl < 0) continue; // still inside the over-long line: drop the chunk
+      endOverlong(out);
+      text = chunk;
+      from = nl + 1;
+    } else {
+      text = carry + chunk;
+    }
+    carry = '';
     for (;;) {
       const nl = text.indexOf('\n', from);
       if (nl < 0) break;
-      take(text.slice(from, nl), out);
+      lineNo++;
+      feed(clean(text.slice(from, nl)), lineNo, out);
       from = nl + 1;
     }
-    carry = text.slice(from);
+    if (text.length - from > MAX_RECORD_CHARS) overlong = true; // drop it, report it at its end
+    else carry = text.slice(from);
     if (out.length > 0) yield out;
   }
   const out: CsvRecord[] = [];
-  if (carry !== '') take(carry, out);
-  if (pending !== null) out.push({ line: pendingLine, error: `expected a closing quote before the end of the file, got none` });
+  if (overlong) endOverlong(out);
+  else if (carry !== '') {
+    lineNo++;
+    feed(clean(carry), lineNo, out);
+  }
+  while (pending.length > 0) abandon('before the end of the file', out);
   if (out.length > 0) yield out;
 }
 

@@ -92,11 +92,10 @@ export class AdvertiserRole {
   }
 
   /** Round OPEN, refused (the privacy budget): the session ends here; nothing was sent but the count. */
-  refused(accepted: SessionAccepted): SessionResult {
+  refused(result: SessionResult): SessionResult {
     expectPhase('advertiser', this.phase, ['opened'], 'refused');
-    if (accepted.outcome === 'COMPLETED') throw new ProtocolError('FAILED_PRECONDITION', 'advertiser: called refused on an accepted session');
-    this.accepted = accepted;
-    this.result = { outcome: accepted.outcome, reason: accepted.reason, paddedCount: 0, realMatches: 0, lookalike: undefined, privacy: accepted.privacy };
+    if (result.outcome !== 'BUDGET_EXHAUSTED') throw new ProtocolError('INVALID_ARGUMENT', `expected a refusal at OPEN (BUDGET_EXHAUSTED), got ${result.outcome}`);
+    this.result = { ...result, lookalike: undefined };
     this.phase = 'done';
     return this.result;
   }

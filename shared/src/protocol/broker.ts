@@ -170,23 +170,23 @@ export class BrokerRole {
   }
 
   /**
-   * Round OPEN (from media): media accepts on the publication the broker holds (or refuses
-   * on its own budget); returns what A is told, with the broker's ledger status.
+   * Round OPEN (from media): media accepts on the publication the broker holds — what A is
+   * told, with the broker's ledger status — or refuses on its own budget: then A gets the
+   * refusal as its SessionResult and the session ends.
    */
-  ready(msg: SessionReady, privacy: PrivacyStatus): SessionAccepted {
+  ready(msg: SessionReady, privacy: PrivacyStatus): SessionAccepted | SessionResult {
     const p = this.expect('ready', 'opened');
     const u = this.params.universe;
-    const base = { policy: p.policy, paddedCount: p.paddedCount, universeSizeClass: sizeClass(u.users), universeEpoch: u.epoch, privacy };
     if (msg.outcome === 'BUDGET_EXHAUSTED') {
       this.phase_ = { name: 'failed', reason: `media refused: ${msg.reason}` };
-      return { ...base, outcome: 'BUDGET_EXHAUSTED', reason: `media's privacy budget: ${msg.reason}` };
+      return { outcome: 'BUDGET_EXHAUSTED', reason: `media's privacy budget: ${msg.reason}`, paddedCount: 0, realMatches: 0, lookalike: undefined, privacy };
     }
     if (msg.outcome !== 'COMPLETED') throw new ProtocolError('INVALID_ARGUMENT', `expected media to accept (COMPLETED) or refuse on budget, got ${msg.outcome}`);
     if (msg.universeVersion !== u.version || msg.universeEpoch !== u.epoch) {
       throw new ProtocolError('FAILED_PRECONDITION', `media serves publication ${msg.universeVersion.slice(0, 12)} (epoch '${msg.universeEpoch}'), broker holds ${u.version.slice(0, 12)} (epoch '${u.epoch}'): resync the universe`);
     }
     this.phase_ = { ...p, name: 'ready', dummies: undefined };
-    return { ...base, outcome: 'COMPLETED', reason: '' };
+    return { policy: p.policy, paddedCount: p.paddedCount, universeSizeClass: sizeClass(u.users), universeEpoch: u.epoch, privacy };
   }
 
   /**

@@ -102,9 +102,6 @@ export interface SessionAccepted {
   paddedCount: number;
   universeSizeClass: string;
   universeEpoch: string;
-  /** COMPLETED: the session goes on; BUDGET_EXHAUSTED: refused before any OPRF work. */
-  outcome: Outcome;
-  reason: string;
   privacy: PrivacyStatus | undefined;
 }
 

@@ -129,9 +129,21 @@ export class SessionChannel {
     return this.id.key;
   }
 
+  /**
+   * Closes the transcript (fsync + close). Never throws: it runs when the session's outcome is
+   * already decided, often from a timer or a `finally`, where a throw would end the process;
+   * a failure is kept in `closeError` for the caller to log.
+   */
   close(): void {
-    this.transcript?.close();
+    try {
+      this.transcript?.close();
+    } catch (err) {
+      this.closeError = err as Error;
+    }
   }
+
+  /** Why closing the transcript failed, if it did. */
+  closeError: Error | undefined;
 }
 
 export type { Batch };

@@ -156,8 +156,6 @@ export const SessionAcceptedCodec = codec<SessionAccepted>(
     paddedCount: num('SessionAccepted', o, 'paddedCount', 1e9),
     universeSizeClass: str('SessionAccepted', o, 'universeSizeClass', 32),
     universeEpoch: str('SessionAccepted', o, 'universeEpoch', 64),
-    outcome: outcome('SessionAccepted', o),
-    reason: str('SessionAccepted', o, 'reason', 1024),
     privacy: privacyFrom(o.privacy),
   }),
 );

@@ -19,6 +19,8 @@ import type { Envelope } from '../transcript/statement.ts';
 import { serviceDefinition } from './proto.ts';
 import type { TlsFilesProvider } from './tls-reload.ts';
 import { injectTrace, withServerSpan } from '../common/tracing.ts';
+import type { ByteBudget } from './budget.ts';
+import type { StreamCheck } from './stream-check.ts';
 
 export type ServiceName = 'Broker' | 'Media' | 'Advertiser';
 
@@ -98,9 +100,56 @@ export interface ServerOptions {
   maxMessageBytes: number;
   /** Upper bound of all messages of one streamed call, to bound memory. */
   maxCallBytes: number;
+  /** Upper bound of the streamed request bytes all calls together hold at once. */
+  budget?: ByteBudget;
+  /**
+   * A checker for each streamed call (see stream-check.ts): every message is checked as it
+   * arrives and the stream refused at the first that fails, before anything more is read.
+   */
+  checkStream?: (caller: Party) => StreamCheck;
   log: Logger;
   /** In plaintext development mode the caller is taken from this metadata key (never in mTLS). */
   devCallerHeader?: string;
+  /** Keepalive (tests shorten it); default KEEPALIVE. */
+  keepalive?: KeepalivePolicy;
+}
+
+/**
+ * HTTP/2 keepalive, one policy for both ends so they never disagree (a client pinging more
+ * often than a server permits gets GOAWAY ENHANCE_YOUR_CALM "too_many_pings" from C-core,
+ * grpc-go, Envoy…; grpc-js servers do not enforce it, so test/unit/keepalive.test.ts does).
+ * - The server pings each client every `serverTimeMs` and drops it after `timeoutMs`
+ *   without an answer (a dead advertiser or broker is noticed within about 50 s).
+ * - The client pings a silent connection every `clientTimeMs`, only while a call is open
+ *   (no pings on idle channels), so a peer that died mid-call fails the call long before
+ *   its deadline. `clientTimeMs` is 6 min, a fifth above `minClientPingIntervalMs`, the
+ *   interval a server following gRPC's defaults permits (5 min), so network jitter never
+ *   makes a ping early: never more often.
+ */
+export interface KeepalivePolicy {
+  serverTimeMs: number;
+  clientTimeMs: number;
+  timeoutMs: number;
+  /** The shortest interval between client pings (without data) the server side accepts. */
+  minClientPingIntervalMs: number;
+}
+
+export const KEEPALIVE: Readonly<KeepalivePolicy> = Object.freeze({
+  serverTimeMs: 30_000,
+  clientTimeMs: 6 * 60_000,
+  timeoutMs: 20_000,
+  minClientPingIntervalMs: 5 * 60_000,
+});
+
+function serverKeepalive(k: KeepalivePolicy): grpc.ServerOptions {
+  return { 'grpc.keepalive_time_ms': k.serverTimeMs, 'grpc.keepalive_timeout_ms': k.timeoutMs };
+}
+
+function clientKeepalive(k: KeepalivePolicy): grpc.ChannelOptions {
+  if (k.clientTimeMs < k.minClientPingIntervalMs) {
+    throw new Error(`expected clientTimeMs >= minClientPingIntervalMs (${k.minClientPingIntervalMs}), got ${k.clientTimeMs}: servers would answer GOAWAY too_many_pings`);
+  }
+  return { 'grpc.keepalive_time_ms': k.clientTimeMs, 'grpc.keepalive_timeout_ms': k.timeoutMs, 'grpc.keepalive_permit_without_calls': 0 };
 }
 
 export function serverCredentials(t: Transport): grpc.ServerCredentials {
@@ -113,7 +162,7 @@ export function createServer(opts: ServerOptions): grpc.Server {
   return new grpc.Server({
     'grpc.max_receive_message_length': opts.maxMessageBytes,
     'grpc.max_send_message_length': opts.maxMessageBytes,
-    'grpc.keepalive_time_ms': 30_000,
+    ...serverKeepalive(opts.keepalive ?? KEEPALIVE),
   });
 }
 
@@ -175,7 +224,12 @@ export function addService(server: grpc.Server, service: ServiceName, handlers: 
       impl[method] = (call: grpc.ServerReadableStream<Envelope, Envelope>, cb: grpc.sendUnaryData<Envelope>) => {
         traced(call, async () => {
           const caller = identify(call);
-          return handler(caller, await collect(call, opts.maxCallBytes, `${service}.${method}`));
+          const req = await collect(call, caller, opts, `${service}.${method}`);
+          try {
+            return await handler(caller, req.envelopes);
+          } finally {
+            req.release();
+          }
         }).then(
           (out) => cb(null, out[0]!),
           (err) => cb(toServiceError(err, opts.log, ctx) as grpc.ServiceError),
@@ -185,10 +239,16 @@ export function addService(server: grpc.Server, service: ServiceName, handlers: 
       impl[method] = (call: grpc.ServerWritableStream<Envelope, Envelope> | grpc.ServerDuplexStream<Envelope, Envelope>) => {
         traced(call, async () => {
           const caller = identify(call);
-          const request = md.requestStream
-            ? await collect(call as grpc.ServerDuplexStream<Envelope, Envelope>, opts.maxCallBytes, `${service}.${method}`)
-            : [toEnvelope((call as grpc.ServerWritableStream<Envelope, Envelope>).request)];
-          for (const e of await handler(caller, request)) {
+          const req = md.requestStream
+            ? await collect(call as grpc.ServerDuplexStream<Envelope, Envelope>, caller, opts, `${service}.${method}`)
+            : { envelopes: [toEnvelope((call as grpc.ServerWritableStream<Envelope, Envelope>).request)], release: () => undefined };
+          let reply: Envelope[];
+          try {
+            reply = await handler(caller, req.envelopes);
+          } finally {
+            req.release();
+          }
+          for (const e of reply) {
             if (call.cancelled) return;
             if (!call.write(e)) await new Promise((r) => call.once('drain', r));
           }
@@ -204,16 +264,63 @@ export function addService(server: grpc.Server, service: ServiceName, handlers: 
   server.addService(def, impl);
 }
 
-async function collect(stream: AsyncIterable<unknown> & { cancelled?: boolean }, maxBytes: number, what: string): Promise<Envelope[]> {
+/**
+ * Reads a streamed request, checking each message as it arrives — its size against the
+ * call's limit and the node-wide budget, and (with `checkStream`) its signature, addressing
+ * and place in the stream — and refusing the call at the first message that fails, so junk
+ * is never buffered and memory stays within the limits. `release` gives the bytes back to
+ * the budget once the handler is done with them.
+ */
+function collect(
+  stream: NodeJS.EventEmitter & { pause(): void },
+  caller: Party,
+  opts: ServerOptions,
+  what: string,
+): Promise<{ envelopes: Envelope[]; release: () => void }> {
   const out: Envelope[] = [];
+  const check = opts.checkStream?.(caller);
   let total = 0;
-  for await (const m of stream) {
-    const e = toEnvelope(m as Envelope);
-    total += sizeOf(e);
-    if (total > maxBytes) throw new ProtocolError('RESOURCE_EXHAUSTED', `${what}: the call exceeds ${maxBytes} bytes in total`);
-    out.push(e);
-  }
-  return out;
+  const release = () => {
+    opts.budget?.release(total);
+    total = 0;
+  };
+  // Events, not `for await`: leaving an async iterator destroys the stream, and grpc-js then
+  // never sends the status; paused and left open, the call ends with the refusal's status.
+  return new Promise((resolve, reject) => {
+    const stop = (err: unknown) => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', stop);
+      stream.off('cancelled', onCancelled);
+      stream.pause();
+      release();
+      reject(err);
+    };
+    const onData = (m: unknown) => {
+      try {
+        const e = toEnvelope(m as Envelope);
+        const n = sizeOf(e);
+        if (total + n > opts.maxCallBytes) throw new ProtocolError('RESOURCE_EXHAUSTED', `${what}: the call exceeds ${opts.maxCallBytes} bytes in total`);
+        opts.budget?.take(n, what);
+        total += n;
+        check?.(e, out.length);
+        out.push(e);
+      } catch (err) {
+        stop(err);
+      }
+    };
+    const onEnd = () => {
+      stream.off('data', onData);
+      stream.off('error', stop);
+      stream.off('cancelled', onCancelled);
+      resolve({ envelopes: out, release });
+    };
+    const onCancelled = () => stop(new ProtocolError('ABORTED', `${what}: the caller cancelled the call`));
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('error', stop);
+    stream.once('cancelled', onCancelled);
+  });
 }
 
 export function bindServer(server: grpc.Server, address: string, t: Transport): Promise<number> {
@@ -230,6 +337,8 @@ export interface ClientOptions {
   self: Party;
   maxMessageBytes: number;
   deadlineMs: number;
+  /** Keepalive (tests shorten it); default KEEPALIVE. */
+  keepalive?: KeepalivePolicy;
 }
 
 /** A client for one peer service: `call(method, envelopes) → envelopes`, with deadline. */
@@ -269,6 +378,7 @@ export class PeerClient {
       // A restarted peer is found again within seconds, not after minutes of backoff.
       'grpc.initial_reconnect_backoff_ms': 500,
       'grpc.max_reconnect_backoff_ms': 5000,
+      ...clientKeepalive(opts.keepalive ?? KEEPALIVE),
     });
   }
 
@@ -305,8 +415,8 @@ export class PeerClient {
       const done = (async () => {
         for await (const m of call) out.push(toEnvelope(m as Envelope));
       })();
-      if (md.requestStream) await writeAll(call as grpc.ClientDuplexStream<Envelope, Envelope>, request);
-      await done;
+      // Together: a server that refuses the stream part-way ends the call while we still write.
+      await Promise.all([md.requestStream ? writeAll(call as grpc.ClientDuplexStream<Envelope, Envelope>, request) : undefined, done]);
       return out;
     } catch (err) {
       const e = err as grpc.ServiceError;
@@ -320,9 +430,32 @@ export class PeerClient {
   }
 }
 
+/** Writes `items` with backpressure; stops as soon as the call has ended (e.g. the server refused it). */
 async function writeAll(call: grpc.ClientWritableStream<Envelope>, items: readonly Envelope[]): Promise<void> {
-  for (const e of items) {
-    if (!call.write(e)) await new Promise((r) => call.once('drain', r));
+  let ended = false;
+  const onEnd = () => (ended = true);
+  call.once('status', onEnd);
+  call.once('error', onEnd);
+  try {
+    for (const e of items) {
+      if (ended) return;
+      if (!call.write(e)) {
+        await new Promise<void>((r) => {
+          const go = () => {
+            call.off('drain', go);
+            call.off('status', go);
+            call.off('error', go);
+            r();
+          };
+          call.once('drain', go);
+          call.once('status', go);
+          call.once('error', go);
+        });
+      }
+    }
+    if (!ended) call.end();
+  } finally {
+    call.off('status', onEnd);
+    call.off('error', onEnd);
   }
-  call.end();
 }

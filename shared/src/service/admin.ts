@@ -1,14 +1,17 @@
 /**
  * The admin HTTP API every node serves (fastify): liveness, readiness, session views,
- * OpenAPI document, RFC 9457 problem+json errors, optional bearer token.
+ * OpenAPI document, RFC 9457 problem+json errors — for every error, including those raised
+ * before routing (malformed URL 400, 414, 431) — and an optional bearer token.
  *
  * The app is built here and routes are added by each node as a plugin; only the entry
  * point listens. Every route declares TypeBox schemas; 5xx messages are not leaked.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Party } from '../protocol/messages.ts';
 import { ProtocolError } from '../protocol/messages.ts';
 import type { Logger } from './log.ts';
@@ -45,10 +48,42 @@ export interface AdminOptions {
   sessions: () => SessionRegistry<unknown> | undefined;
 }
 
+/** An RFC 9457 problem document; `title` is the status's reason phrase. */
+export function problem(status: number, detail: string): { type: string; title: string; status: number; detail: string } {
+  return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail };
+}
+
+/**
+ * Errors raised before a request reaches a route, answered as problem+json like every other:
+ * the HTTP parser's (431 header fields too large — a too long request line included —, 400
+ * malformed request), written to the socket directly, and fastify's own URL errors (400
+ * malformed URL, 414 a path parameter longer than maxParamLength).
+ */
+function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'HPE_URI_TOO_LONG' ? 414 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const detail = status === 431 ? 'the request line or header fields exceed the size this server accepts'
+    : status === 408 ? 'the request was not received in time' : 'the request is not valid HTTP/1.1';
+  const body = JSON.stringify(problem(status, detail));
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
 export async function buildAdmin(o: AdminOptions): Promise<AdminApp> {
-  // removeAdditional: false — an unknown field is an error naming it, never silently dropped.
-  const app = Fastify({ loggerInstance: o.log.child({ component: 'admin' }), disableRequestLogging: true, bodyLimit: 1024 * 1024, ajv: { customOptions: { removeAdditional: false, allErrors: true } } })
-    .withTypeProvider<TypeBoxTypeProvider>();
+  const app = Fastify({
+    loggerInstance: o.log.child({ component: 'admin' }), disableRequestLogging: true, bodyLimit: 1024 * 1024,
+    // removeAdditional: false — an unknown field is an error naming it, never silently dropped.
+    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    clientErrorHandler,
+    frameworkErrors: (err, _req, reply: FastifyReply) => {
+      const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : (err as { statusCode?: number }).statusCode ?? 400;
+      const detail = err.code === 'FST_ERR_BAD_URL' ? 'the URL is malformed (invalid percent-encoding?)'
+        : err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is longer than this server accepts' : 'the request cannot be routed';
+      reply.code(status).type('application/problem+json').send(problem(status, detail));
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
   await app.register(swagger, {
     openapi: { info: { title: `cleanroom ${o.party} admin API`, version: '1' }, components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } },
   });

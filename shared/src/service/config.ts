@@ -99,7 +99,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'CLEANROOM_OTLP_ENDPOINT', key: 'otlpEndpoint', parties: ALL, doc: 'OpenTelemetry tracing: OTLP/HTTP base URL of a collector, e.g. http://otel-collector:4318 (spans go to /v1/traces); unset = tracing off', def: () => undefined, parse: (r) => { let u: URL; try { u = new URL(r); } catch { throw new Bad(`expected an http(s) URL, got '${r}'`); } if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Bad(`expected an http(s) URL, got '${r}'`); return r; } },
   { env: 'CLEANROOM_DEV_PLAINTEXT', key: 'devPlaintext', parties: ALL, doc: 'DEVELOPMENT ONLY: gRPC without TLS (logged loudly)', def: () => '0', parse: bool },
   { env: 'CLEANROOM_LOG_LEVEL', key: 'logLevel', parties: ALL, doc: 'pino log level', def: () => 'info', parse: (r) => { if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(r)) throw new Bad(`expected a pino level, got '${r}'`); return r; } },
-  { env: 'CLEANROOM_DEADLINE_MS', key: 'deadlineMs', parties: ALL, doc: 'deadline of every peer RPC; a silent peer fails the session after this long', def: () => '120000', parse: int(1000, 3_600_000) },
+  { env: 'CLEANROOM_DEADLINE_MS', key: 'deadlineMs', parties: ALL, doc: 'deadline of every peer RPC; a session waiting between calls fails once its peers have been silent this long (peers busy with other sessions: up to N running sessions × this; docs/operations.md)', def: () => '120000', parse: int(1000, 3_600_000) },
   { env: 'CLEANROOM_MAX_MESSAGE_BYTES', key: 'maxMessageBytes', parties: ALL, doc: 'largest single gRPC message accepted (larger → RESOURCE_EXHAUSTED)', def: () => String(8 * 1024 * 1024), parse: int(64 * 1024, 256 * 1024 * 1024) },
   { env: 'CLEANROOM_ID_TYPES', key: 'idTypes', parties: ['media'], doc: 'ID types the universe is prepared for (comma-separated: phone,email,device)', def: () => 'phone', parse: (r) => { const t = r.split(',').map((s) => s.trim()); for (const x of t) if (!['phone', 'email', 'device'].includes(x)) throw new Bad(`unknown ID type '${x}'`); return t; } },
   { env: 'CLEANROOM_UNIVERSE_EPOCH', key: 'universeEpoch', parties: ['media'], doc: 'universe key epoch; a new value rotates the OPRF key and re-prepares', def: () => undefined, parse: (r) => { if (!/^[a-z0-9-]{1,64}$/.test(r)) throw new Bad(`expected [a-z0-9-]{1,64}, got '${r}'`); return r; } },
@@ -127,7 +127,18 @@ export class ConfigError extends Error {
   }
 }
 
-const LOOPBACK = (host: string) => host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
+/**
+ * Whether `host` (from host:port) is a loopback address: the name `localhost`, an IPv4
+ * literal in 127.0.0.0/8, or the IPv6 literal ::1 (bracketed or not). Parsed as an IP, never
+ * matched as a string prefix: `127.evil.example` is a DNS name, not loopback.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (h.toLowerCase() === 'localhost') return true;
+  if (isIP(h) === 4) return Number(h.split('.')[0]) === 127;
+  if (isIP(h) === 6) return new URL(`http://[${h}]/`).hostname === '[::1]'; // the URL parser normalises the literal
+  return false;
+}
 
 export function loadConfig(party: Party, env: Record<string, string | undefined> = process.env): Readonly<NodeConfig> {
   const problems: string[] = [];
@@ -151,7 +162,7 @@ export function loadConfig(party: Party, env: Record<string, string | undefined>
     problems.push(`CLEANROOM_DATA: required for the ${party} node (${party === 'media' ? 'universe' : 'CRM'} CSV path)`);
   }
   const adminHost = typeof out.adminListen === 'string' ? out.adminListen.slice(0, out.adminListen.lastIndexOf(':')) : '127.0.0.1';
-  if (!LOOPBACK(adminHost) && !out.adminToken && !(isIP(adminHost) === 0 && adminHost === 'localhost')) {
+  if (!isLoopbackHost(adminHost) && !out.adminToken) {
     problems.push(`CLEANROOM_ADMIN_TOKEN: required because CLEANROOM_ADMIN_LISTEN (${String(out.adminListen)}) is not a loopback address`);
   }
   if (problems.length > 0) throw new ConfigError(problems);

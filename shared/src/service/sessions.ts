@@ -1,8 +1,20 @@
 /**
  * SessionRegistry: a node's sessions, their phase/status as the admin API reports them,
- * and an idle reaper: a session that hears nothing from its peers for `idleMs` is marked
- * failed ("peer went silent") so a dead broker or a cut network never leaves a session
- * "running" forever. Releases nothing: failing a session drops its secrets.
+ * and an idle reaper that tells a silent peer from a busy one, so that a dead broker or a
+ * cut network never leaves a session "running" forever, while concurrent sessions never
+ * time each other out:
+ *   - a session with work in progress at this node — a call being served, or this node
+ *     waiting on a peer's reply for it (`step`, `hold`) — is never idle;
+ *   - otherwise it waits for a peer's next call. The peers count as silent only when this
+ *     node has heard from none of them (a message on any session) for the idle limit; while
+ *     they talk to us about other sessions they are busy, not silent;
+ *   - the limit is fair-shared: with N sessions running here, a peer serving all of them may
+ *     take N × `idleMs` to come back to one (hard cap: N × `idleMs` since the session's own
+ *     last message, even while the peers talk about others);
+ *   - a stalled event loop at this node (the reaper woke up late) is this node's own
+ *     busyness and counts as hearing from the peers.
+ * Failing a session drops its secrets (the caller's onExpire). Clock and timers are
+ * injectable for tests.
  */
 import { ProtocolError, type Party } from '../protocol/messages.ts';
 import { openEnvelope, type Envelope } from '../transcript/statement.ts';
@@ -43,6 +55,13 @@ export interface SessionRecord<S> {
   mark: { wall: number; cpu: number };
   /** OpenTelemetry spans of the session and its phase (tracing on only). */
   trace?: SessionTrace | undefined;
+  /** Calls in progress for this session at this node (served, or waiting on a peer). */
+  inFlight: number;
+}
+
+export interface RegistryOptions {
+  /** Clock (ms since the epoch); tests inject one. */
+  now?: () => number;
 }
 
 function cpuMicros(): number {
@@ -56,11 +75,22 @@ export class SessionRegistry<S> {
   private readonly onExpire: (rec: SessionRecord<S>) => void;
   private readonly idleMs: number;
   private persistTo: { store: SessionStore; party: string; onError: (err: unknown) => void } | undefined;
+  private readonly interval: number;
+  private readonly now: () => number;
+  /** When this node last heard from any peer (or was itself stalled). */
+  private heardAt: number;
+  private lastReap: number;
+  private readonly lastOwnMessage = new Map<string, number>();
 
-  constructor(idleMs: number, onExpire: (rec: SessionRecord<S>) => void) {
+  constructor(idleMs: number, onExpire: (rec: SessionRecord<S>) => void, options: RegistryOptions = {}) {
+    if (!Number.isSafeInteger(idleMs) || idleMs <= 0) throw new Error(`expected idleMs to be a positive integer, got ${idleMs}`);
     this.idleMs = idleMs;
     this.onExpire = onExpire;
-    this.timer = setInterval(() => this.reap(), Math.min(5000, Math.max(250, idleMs / 4)));
+    this.now = options.now ?? Date.now;
+    this.heardAt = this.now();
+    this.lastReap = this.now();
+    this.interval = Math.min(5000, Math.max(250, idleMs / 4));
+    this.timer = setInterval(() => this.reap(), this.interval);
     this.timer.unref();
   }
 
@@ -79,13 +109,19 @@ export class SessionRegistry<S> {
     await this.persistTo?.store.createSession(this.persistTo.party, sessionId, phase, new Date().toISOString());
   }
 
+  /** Records that `party` was heard from (any session): it is alive, maybe busy, not silent. */
+  heard(_party: Party): void {
+    this.heardAt = this.now();
+  }
+
   create(sessionId: string, state: S, phase: string, kind = 'lookalike'): SessionRecord<S> {
     const now = new Date().toISOString();
     const rec: SessionRecord<S> = {
       sessionId, kind, state, phase, status: 'running', startedAt: now, updatedAt: now, progress: {}, error: undefined, result: undefined,
-      metrics: {}, mark: { wall: performance.now(), cpu: cpuMicros() },
+      metrics: {}, mark: { wall: performance.now(), cpu: cpuMicros() }, inFlight: 0,
     };
     this.sessions.set(sessionId, rec);
+    this.lastOwnMessage.set(sessionId, this.now());
     nodeMetrics.sessionStarted(kind);
     rec.trace = startSessionTrace(sessionId, kind, phase);
     return rec;
@@ -105,7 +141,8 @@ export class SessionRegistry<S> {
       rec.phase = phase;
       phaseTrace(rec.trace, phase);
     }
-    rec.updatedAt = new Date().toISOString();
+    rec.updatedAt = new Date(this.now()).toISOString();
+    this.lastOwnMessage.set(rec.sessionId, this.now());
   }
 
   private closePhase(rec: SessionRecord<S>): void {
@@ -139,6 +176,7 @@ export class SessionRegistry<S> {
   forEnvelope(env: Envelope | undefined, caller: Party, me: Party, callerKey: Uint8Array, allowFinished = false): SessionRecord<S> {
     if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected at least one message');
     const s = openEnvelope(env, callerKey, { sender: caller, receiver: me });
+    this.heard(caller); // signed by the caller: it is alive, whatever the session's state
     const rec = this.sessions.get(s.sessionId);
     if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${s.sessionId}`);
     const endedWell = allowFinished && (rec.status === 'completed' || rec.status === 'cohort-too-small' || rec.status === 'refused');
@@ -152,8 +190,7 @@ export class SessionRegistry<S> {
   async step<T>(rec: SessionRecord<S>, phase: string, work: () => Promise<T>, fail: (reason: string) => void): Promise<T> {
     this.touch(rec, phase);
     try {
-      const out = await work();
-      this.touch(rec);
+      const out = await this.hold(rec, work);
       return out;
     } catch (err) {
       fail(describeError(err));
@@ -161,16 +198,34 @@ export class SessionRegistry<S> {
     }
   }
 
+  /** Runs `work` with the session marked in progress here: its idle timer is suspended meanwhile. */
+  async hold<T>(rec: SessionRecord<S>, work: () => Promise<T>): Promise<T> {
+    rec.inFlight++;
+    try {
+      return await work();
+    } finally {
+      rec.inFlight--;
+      this.touch(rec);
+    }
+  }
+
   list(): SessionRecord<S>[] {
     return [...this.sessions.values()];
   }
 
-  private reap(): void {
-    const now = Date.now();
-    for (const rec of this.sessions.values()) {
-      if (rec.status === 'running' && now - Date.parse(rec.updatedAt) > this.idleMs) {
-        this.onExpire(rec);
-      }
+  /** Expires the sessions whose peers are silent (see the header). Called by the timer; tests call it. */
+  reap(): void {
+    const now = this.now();
+    // Woken up late: this node itself was busy (a long computation); nobody was silent.
+    if (now - this.lastReap > 2 * this.interval) this.heardAt = now;
+    this.lastReap = now;
+    const running = this.list().filter((r) => r.status === 'running');
+    const limit = this.idleMs * Math.max(1, running.length);
+    for (const rec of running) {
+      if (rec.inFlight > 0) continue;
+      const own = now - (this.lastOwnMessage.get(rec.sessionId) ?? now);
+      const silent = now - Math.max(this.heardAt, this.lastOwnMessage.get(rec.sessionId) ?? now);
+      if (silent > this.idleMs || own > limit) this.onExpire(rec);
     }
   }
 

@@ -191,13 +191,12 @@ describe('a valid session', () => {
     expect(t).toMatch(/broker\s+checkpoint after LOOKALIKE: 13 messages, root [0-9a-f]{16}…, co-signed by advertiser, media, broker/);
   });
 
-  it('readTranscript reports no problems and the writer can continue the chain', () => {
+  it('readTranscript reports no problems; the writer never re-opens a finished transcript (ALREADY_EXISTS), the file is untouched', () => {
+    const before = readFileSync(fileOf(h, 'media'));
     const r = readTranscript(fileOf(h, 'media'));
     expect(r.problems).toEqual([]);
-    const w = TranscriptWriter.open(h.dir, 'media', SESSION);
-    expect(w.size).toBe(r.entries.length);
-    expect(w.leaves()).toHaveLength(r.entries.filter((e) => e.entry.kind === undefined).length);
-    w.close();
+    expect(() => TranscriptWriter.open(h.dir, 'media', SESSION)).toThrow(expect.objectContaining({ code: 'ALREADY_EXISTS', message: expect.stringMatching(/never reused/) }));
+    expect(readFileSync(fileOf(h, 'media')).equals(before)).toBe(true);
   });
 });
 
@@ -270,7 +269,7 @@ describe('tampering fails at the exact entry', () => {
     writeLines(path, lines(path).slice(0, -3));
     const r = verifySession(files, h.trust);
     expect(r.ok).toBe(false);
-    expect(failed(r)).toEqual(['equivocation']);
+    expect(failed(r)).toEqual(['equivocation', 'completion']);
     expect(r.firstFailure!.reason).toMatch(/media's transcript never recorded as sent/);
   });
 
@@ -446,12 +445,18 @@ describe('protocol conformance', () => {
     expect(() => w.appendPolicy({}, h.keys.media)).toThrow(/closed/);
   });
 
-  it('refuses to continue a damaged transcript', () => {
+  it('refuses to open an existing transcript, damaged or empty, and creates nothing where the directory is a file', () => {
     const h = harness();
     runSession(h);
     const path = fileOf(h, 'broker');
     writeFileSync(path, readFileSync(path, 'utf8').slice(0, -10));
-    expect(() => TranscriptWriter.open(h.dir, 'broker', SESSION)).toThrow(/intact transcript/);
+    expect(() => TranscriptWriter.open(h.dir, 'broker', SESSION)).toThrow(/already has a broker transcript/);
+    const empty = TranscriptWriter.open(h.dir, 'advertiser', 'fresh');
+    empty.close();
+    expect(() => TranscriptWriter.open(h.dir, 'advertiser', 'fresh')).toThrow(/already has an? advertiser transcript|already has a advertiser transcript/);
+    const file = join(h.dir, 'plain-file');
+    writeFileSync(file, 'x');
+    expect(() => TranscriptWriter.open(file, 'advertiser', 'fresh')).toThrow(/cannot create the transcript .*ENOTDIR/);
   });
 
   it('files of two sessions given as one session fail the session check', () => {

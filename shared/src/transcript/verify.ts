@@ -26,7 +26,24 @@
  *   policy      every transcript declares a signed policy; decoyRatio and minCohort agree
  *               across all declarations; keyFingerprints, when declared, match the pinned keys;
  *   checkpoints every checkpoint root recomputes (RFC 6962) from the writer's own first
- *               `treeSize` messages.
+ *               `treeSize` messages;
+ *   completion  the session's outcome, stated per session: `completed` (its final message —
+ *               broker→advertiser, the SessionResult: in LOOKALIKE, or in OPEN for a session
+ *               refused on the privacy budget — is recorded by the broker as
+ *               sent and by the advertiser as received, and every message sent to a party with
+ *               a transcript is recorded by it), `aborted` (an ABORT was exchanged: by whom, to
+ *               whom, during which round; the reason travels in the ABORT payload, which
+ *               transcripts do not hold) or `incomplete` (no final message and no ABORT: the
+ *               session was killed or is still running, or its final message is missing from a
+ *               transcript — e.g. the last line deleted). Incomplete fails the check.
+ * Two kinds of transcript, each by its own rules (told apart by the session id):
+ *   session     a look-alike session (any id not starting with `universe-`): the rules above;
+ *   universe    a universe sync (`universe-<uuid>`, written by broker and media themselves): a
+ *               sequence of UNIVERSE-round messages between broker and media only — requests
+ *               broker→media, answers media→broker, possibly several pairs (pages) — signed,
+ *               chained and sequenced like any session, no policy required; completed when the
+ *               last message is an answer media→broker marked `last` and every message sent
+ *               is recorded by its receiver.
  * Never throws on bad transcript content; throws only on bad arguments.
  */
 import { readdirSync, statSync } from 'node:fs';
@@ -52,15 +69,28 @@ export interface AuditLocation {
   reason: string;
 }
 
+/** What happened to a session, as its transcripts show it. */
+export interface SessionOutcome {
+  state: 'completed' | 'aborted' | 'incomplete';
+  detail: string;
+}
+
 export interface AuditReport {
   sessionId: string;
+  /** `universe` for the universe-sync transcripts (`universe-…`), `session` otherwise. */
+  kind: 'session' | 'universe';
+  /** Integrity holds and the session is completed or aborted (not incomplete). */
   ok: boolean;
+  outcome: SessionOutcome;
   checks: AuditCheck[];
   firstFailure?: AuditLocation;
   evidence?: object[];
 }
 
-const CHECK_NAMES = ['format', 'chain', 'session', 'signatures', 'addressing', 'equivocation', 'delivery', 'sequence', 'rounds', 'policy', 'checkpoints'] as const;
+const CHECK_NAMES = ['format', 'chain', 'session', 'signatures', 'addressing', 'equivocation', 'delivery', 'sequence', 'rounds', 'policy', 'checkpoints', 'completion'] as const;
+
+/** Session ids of the universe-sync transcripts the broker and media write. */
+export const UNIVERSE_SESSION_PREFIX = 'universe-';
 type CheckName = (typeof CHECK_NAMES)[number];
 
 const ROUND_RANK: Record<string, number> = { OPEN: 0, BLIND: 1, TOKENS: 2, AGGREGATE: 3, LOOKALIKE: 4 };
@@ -133,6 +163,9 @@ export function verifySession(files: string[], trust: TrustBundle): AuditReport 
     }
   }
   const sessionId = sessionList[0] ?? basename(dirname(resolve(files[0]!)));
+  const kind: AuditReport['kind'] = sessionId.startsWith(UNIVERSE_SESSION_PREFIX) ? 'universe' : 'session';
+  /** Every message recorded, in file then line order (for the outcome). */
+  const recorded: Occurrence[] = [];
 
   // per-entry checks: signatures, addressing, sequence, rounds, checkpoints; collect occurrences
   const occurrences = new Map<string, Occurrence[]>();
@@ -147,7 +180,7 @@ export function verifySession(files: string[], trust: TrustBundle): AuditReport 
     let aborted = false;
     const writer = writerOf.get(r.path);
     const hasPolicy = r.entries.some((e) => e.entry.kind === 'policy');
-    if (writer && !hasPolicy) issue('policy', r.path, r.entries[0]!.line, `expected ${writer} to declare a signed policy, got none in this transcript`);
+    if (writer && !hasPolicy && kind === 'session') issue('policy', r.path, r.entries[0]!.line, `expected ${writer} to declare a signed policy, got none in this transcript`);
     for (const { line, entry } of r.entries as LocatedEntry[]) {
       if (entry.kind === 'policy') {
         const ok = safeVerify(trust, entry.party, POLICY_TYPE, policySigningBody(entry.party, entry.sessionId, entry.policy), entry.signature.sig);
@@ -191,6 +224,7 @@ export function verifySession(files: string[], trust: TrustBundle): AuditReport 
       if (s.sessionId !== m.sessionId) issue('session', r.path, line, `expected statement of session ${m.sessionId}, got ${s.sessionId}`);
 
       const occ: Occurrence = { file: r.path, line, party: m.party, direction: m.direction, statement: s, signature: m.signature, hash: sha256Hex(bytes), sigOk };
+      recorded.push(occ);
       const slot = slotOf(s);
       const list = occurrences.get(slot);
       if (list) list.push(occ);
@@ -216,6 +250,14 @@ export function verifySession(files: string[], trust: TrustBundle): AuditReport 
       linkSeq.set(link, st);
 
       // rounds
+      if (kind === 'universe') {
+        const expected = s.sender === 'broker' ? 'media' : s.sender === 'media' ? 'broker' : undefined;
+        if (s.round !== 'UNIVERSE' || s.receiver !== expected) {
+          issue('rounds', r.path, line, `expected only UNIVERSE messages between broker and media in a universe sync, got ${s.round} ${s.sender}->${s.receiver}`);
+        }
+        continue;
+      }
+      if (s.round === 'UNIVERSE') issue('rounds', r.path, line, 'expected no UNIVERSE message in a session (universe syncs have their own universe-… transcripts), got one');
       if (s.round === 'ABORT') aborted = true;
       else if (s.round in ROUND_RANK) {
         const k = ROUND_RANK[s.round]!;
@@ -270,7 +312,9 @@ export function verifySession(files: string[], trust: TrustBundle): AuditReport 
       }
     }
   }
-  // delivery: sent but never received, other than at the tail of a link
+  // delivery: sent but never received, other than at the tail of a link (promoted to a
+  // failure below when the session completed: a completed session has no excuse)
+  const tails: Occurrence[] = [];
   const lastReceived = new Map<string, number>();
   for (const list of occurrences.values()) {
     for (const o of list) {
@@ -287,6 +331,7 @@ export function verifySession(files: string[], trust: TrustBundle): AuditReport 
       if (o.statement.seq < (lastReceived.get(k) ?? -1)) {
         issue('delivery', o.file, o.line, `${o.statement.receiver} recorded later messages on ${k} but not ${slot}`);
       } else {
+        tails.push(o);
         note('delivery', `${slot} sent by ${o.party} and not recorded by ${o.statement.receiver} (tail of the link)`);
       }
     }
@@ -319,6 +364,8 @@ export function verifySession(files: string[], trust: TrustBundle): AuditReport 
     }
   }
 
+  const outcome = decideOutcome(kind, recorded, fileOf, tails, (file) => reads.find((r) => r.path === file)?.lineCount ?? 0, (file, line, reason) => issue('completion', file, line, reason));
+
   // assemble
   const detailOk: Record<CheckName, string> = {
     format: `${reads.length} file(s), ${lines} line(s): strict, canonical, well-formed`,
@@ -329,9 +376,10 @@ export function verifySession(files: string[], trust: TrustBundle): AuditReport 
     equivocation: `${occurrences.size} slot(s), ${slotsCompared} seen by more than one record: no conflicting statements`,
     delivery: 'every message sent to a party with a transcript is recorded by it',
     sequence: 'per-link sequence numbers contiguous, chunks well-formed',
-    rounds: 'rounds in protocol order',
-    policy: policies.length > 0 ? `decoyRatio/minCohort agree across ${policies.length} declaration(s)` : 'no policy declarations',
+    rounds: kind === 'universe' ? 'only UNIVERSE messages between broker and media' : 'rounds in protocol order',
+    policy: kind === 'universe' ? 'universe sync: no policy required' : policies.length > 0 ? `decoyRatio/minCohort agree across ${policies.length} declaration(s)` : 'no policy declarations',
     checkpoints: `${checkpoints} checkpoint root(s) recompute from the writers' leaves`,
+    completion: `${outcome.state}: ${outcome.detail}`,
   };
   const checks: AuditCheck[] = CHECK_NAMES.map((name) => {
     const mine = issues.filter((i) => i.check === name);
@@ -340,12 +388,14 @@ export function verifySession(files: string[], trust: TrustBundle): AuditReport 
     const head = mine.slice(0, 3).map((i) => `${basename(i.file)}:${i.line}: ${i.reason}`).join('; ');
     return { name, ok: false, detail: mine.length > 3 ? `${head}; +${mine.length - 3} more` : head };
   });
-  const report: AuditReport = { sessionId, ok: issues.length === 0, checks };
+  const report: AuditReport = { sessionId, kind, ok: issues.length === 0, outcome, checks };
   if (issues.length > 0) {
     // The first failure: findings about a file's own lines (format, chain, signatures,
     // addressing, session) before cross-file findings (which a damaged file usually causes in
     // the other files); within a tier, in file order, then line order.
-    const tier = (c: CheckName) => (c === 'format' || c === 'chain' || c === 'signatures' || c === 'addressing' || c === 'session' ? 0 : 1);
+    // (which a damaged file usually causes in the other files), and the outcome (completion)
+    // last: it follows from the other findings when there are any.
+    const tier = (c: CheckName) => (c === 'format' || c === 'chain' || c === 'signatures' || c === 'addressing' || c === 'session' ? 0 : c === 'completion' ? 2 : 1);
     const order = (i: Issue) => [tier(i.check), files.indexOf(i.file) === -1 ? files.length : files.indexOf(i.file), i.line, CHECK_NAMES.indexOf(i.check)];
     const sorted = issues.slice().sort((a, b) => {
       const x = order(a);
@@ -357,6 +407,73 @@ export function verifySession(files: string[], trust: TrustBundle): AuditReport 
   }
   if (evidence.length > 0) report.evidence = evidence;
   return report;
+}
+
+/** A message slot as people read it. */
+function describeMessage(o: Occurrence): string {
+  const s = o.statement;
+  return `${s.sender}->${s.receiver} ${s.round} ${s.payloadType.replace(/^cleanroom\.v1\./, '')} seq ${s.seq}`;
+}
+
+/**
+ * The outcome of a session from its recorded messages (see the header). Reports through
+ * `fail` what makes it incomplete: no final message, or one a transcript lacks.
+ */
+function decideOutcome(
+  kind: AuditReport['kind'],
+  recorded: Occurrence[],
+  fileOf: Map<PartyName, string>,
+  tails: Occurrence[],
+  lineCount: (file: string) => number,
+  fail: (file: string, line: number, reason: string) => void,
+): SessionOutcome {
+  const where = (o: Occurrence) => `${basename(o.file)}:${o.line}`;
+  const firstFile = [...fileOf.values()][0] ?? '';
+  if (recorded.length === 0) {
+    fail(firstFile, 0, 'incomplete: no message recorded in any transcript');
+    return { state: 'incomplete', detail: 'no message recorded' };
+  }
+  const aborts = recorded.filter((o) => o.statement.round === 'ABORT').sort((a, b) => (a.statement.sentAt < b.statement.sentAt ? -1 : a.statement.sentAt > b.statement.sentAt ? 1 : 0));
+  const abort = aborts[0]; // the first in time started it; the others follow from it
+  if (kind === 'session' && abort) {
+    const before = recorded.filter((o) => o.file === abort.file && o.line < abort.line && o.statement.round in ROUND_RANK);
+    const round = before.reduce((k, o) => Math.max(k, ROUND_RANK[o.statement.round]!), -1);
+    const after = round >= 0 ? ` during ${Object.keys(ROUND_RANK)[round]}` : ' before any round';
+    const others = [...new Set(aborts.filter((o) => o.statement.sender !== abort.statement.sender).map((o) => `${o.statement.sender}->${o.statement.receiver}`))];
+    return {
+      state: 'aborted',
+      detail: `aborted by ${abort.statement.sender} (ABORT to ${abort.statement.receiver}${after}, ${where(abort)}${others.length ? `; then ${others.join(', ')}` : ''}); the reason is in the ABORT payload, which transcripts do not hold — ${abort.statement.sender}'s session error names it`,
+    };
+  }
+  // The final message: the SessionResult (session) or the last answer page (universe).
+  const isFinal = kind === 'session'
+    ? (o: Occurrence) => o.statement.payloadType === 'cleanroom.v1.SessionResult' && o.statement.sender === 'broker' && o.statement.receiver === 'advertiser' && o.statement.last
+    : (o: Occurrence) => o === recorded.filter((x) => x.file === o.file).at(-1) && o.statement.sender === 'media' && o.statement.receiver === 'broker' && o.statement.last;
+  const finals = recorded.filter(isFinal);
+  if (finals.length === 0) {
+    const last = recorded.reduce((a, b) => (b.statement.sentAt > a.statement.sentAt ? b : a));
+    const want = kind === 'session' ? 'broker->advertiser LOOKALIKE (the SessionResult)' : 'a last answer media->broker';
+    fail(last.file, last.line, `incomplete: no final message (${want}) in any transcript and no ABORT; the last message recorded is ${describeMessage(last)} (${where(last)}): the session was killed, is still running, or lost its final lines`);
+    return { state: 'incomplete', detail: `no final message; last recorded: ${describeMessage(last)} at ${where(last)}` };
+  }
+  const f = finals[0]!;
+  const { sender, receiver } = f.statement;
+  let missing = false;
+  for (const [party, direction] of [[sender, 'sent'], [receiver, 'received']] as const) {
+    const file = fileOf.get(party);
+    if (file === undefined) continue;
+    if (!finals.some((o) => o.party === party && o.direction === direction && o.hash === f.hash)) {
+      missing = true;
+      fail(file, lineCount(file), `incomplete: ${basename(file)} does not record the final message ${describeMessage(f)} as ${direction}, which ${where(f)} records: the transcript was cut (its last line deleted?) or ${party} died before recording it`);
+    }
+  }
+  for (const o of tails) {
+    missing = true;
+    fail(o.file, o.line, `${describeMessage(o)} sent by ${o.party} is not recorded by ${o.statement.receiver}, although the session completed`);
+  }
+  if (missing) return { state: 'incomplete', detail: `final message ${describeMessage(f)} (${where(f)}) missing from a transcript` };
+  const pages = kind === 'universe' ? `, ${new Set(recorded.filter((o) => o.statement.sender === 'broker').map((o) => o.hash)).size} request(s)` : '';
+  return { state: 'completed', detail: `final message ${describeMessage(f)} recorded by ${[sender, receiver].filter((p) => fileOf.has(p)).join(' and ')}${pages}` };
 }
 
 function safeVerify(trust: TrustBundle, party: PartyName, type: string, body: Uint8Array, sigB64: string): boolean {
@@ -408,7 +525,9 @@ export function groupTranscripts(pathsOrDirs: string[]): Map<string, string[]> {
 /** A readable multi-line rendering of a report. */
 export function formatReport(report: AuditReport): string {
   const out: string[] = [];
-  out.push(`session ${report.sessionId}: ${report.ok ? 'OK' : 'FAILED'}`);
+  const integrity = report.checks.filter((c) => c.name !== 'completion').every((c) => c.ok);
+  const verdict = !integrity ? 'FAILED' : report.outcome.state === 'incomplete' ? 'INCOMPLETE' : report.outcome.state === 'aborted' ? 'OK, ABORTED' : 'OK, COMPLETED';
+  out.push(`${report.kind === 'universe' ? 'universe sync' : 'session'} ${report.sessionId}: ${verdict} (${report.outcome.state}: ${report.outcome.detail})`);
   for (const c of report.checks) out.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name.padEnd(12)} ${c.detail}`);
   if (report.firstFailure) {
     const f = report.firstFailure;

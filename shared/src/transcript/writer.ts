@@ -17,11 +17,12 @@
  * line is in the file before the message is acted upon; `fsync` on every checkpoint and at
  * close. The writer refuses statements that are not canonical, belong to another session or
  * are addressed inconsistently with `direction`, and checkpoints whose root it cannot
- * recompute from its own leaves. Re-opening an existing transcript continues its chain, and
- * refuses a damaged one. `readTranscript` never throws: it returns what it could read plus
+ * recompute from its own leaves. A transcript is created exclusively and never re-opened:
+ * a second open of the same session id fails with ALREADY_EXISTS. `readTranscript` never throws: it returns what it could read plus
  * `{ line, reason }` problems (1-based line numbers).
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { ProtocolError } from '../protocol/messages.ts';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { canonicalBytes, canonicalize, parseStrict, type JsonValue } from '../crypto/jcs.ts';
@@ -321,42 +322,33 @@ export class TranscriptWriter {
     this.#now = now;
   }
 
-  /** Open (create, or continue) `<dir>/<sessionId>/<party>.jsonl`. */
+  /**
+   * Create `<dir>/<sessionId>/<party>.jsonl`, exclusively: the file is opened with O_CREAT|O_EXCL
+   * (flag 'wx'), so of two opens of one session id — concurrent, or years apart across restarts —
+   * exactly one succeeds. An existing transcript (even an empty one) is never continued or
+   * appended to: the other open fails with ProtocolError ALREADY_EXISTS. The transcript
+   * directory is therefore the persisted record of the session ids this party has used.
+   * Any other file-system failure (e.g. the directory is a regular file: ENOTDIR) throws
+   * an Error naming the path.
+   */
   static open(dir: string, party: PartyName, sessionId: string, options: WriterOptions = {}): TranscriptWriter {
     if (typeof dir !== 'string' || dir.length === 0) throw new Error(`expected a transcript directory, got ${describe(dir)}`);
     if (!isPartyName(party)) throw new Error(`expected party one of ${PARTIES.join('|')}, got ${describe(party)}`);
     assertSessionId(sessionId);
     const sessionDir = join(dir, sessionId);
-    mkdirSync(sessionDir, { recursive: true, mode: 0o750 });
     const path = join(sessionDir, `${party}.jsonl`);
-    let index = 0;
-    let prev = ZERO_HASH;
-    const leaves: Uint8Array[] = [];
-    let existing = false;
+    let fd: number;
     try {
-      existing = readFileSync(path).length > 0;
-    } catch {
-      existing = false;
-    }
-    if (existing) {
-      const read = readTranscript(path);
-      if (read.problems.length > 0) {
-        const p = read.problems[0]!;
-        throw new Error(`expected an intact transcript to continue at ${path}, got line ${p.line}: ${p.reason}`);
+      mkdirSync(sessionDir, { recursive: true, mode: 0o750 });
+      fd = openSync(path, 'wx', 0o640);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'EEXIST' && e.path === path) {
+        throw new ProtocolError('ALREADY_EXISTS', `session ${sessionId} already has a ${party} transcript (${path}): session ids are never reused and a transcript is never appended to`);
       }
-      const last = read.entries[read.entries.length - 1]!.entry;
-      if (last.party !== party || last.sessionId !== sessionId) {
-        throw new Error(`expected ${path} to belong to ${party}/${sessionId}, got ${last.party}/${last.sessionId}`);
-      }
-      const lines = readFileSync(path);
-      const body = lines.subarray(0, lines.length - 1);
-      const lastLine = body.subarray(body.lastIndexOf(0x0a) + 1);
-      index = read.entries.length;
-      prev = sha256Hex(lastLine);
-      for (const { entry } of read.entries) if (entry.kind === undefined) leaves.push(canonicalBytes(entry.statement));
+      throw new Error(`cannot create the transcript ${path}: ${e.code ?? ''} ${e.message}`.replace(/ +/g, ' '));
     }
-    const fd = openSync(path, 'a', 0o640);
-    return new TranscriptWriter(path, party, sessionId, fd, index, prev, leaves, options.now ?? (() => new Date()));
+    return new TranscriptWriter(path, party, sessionId, fd, 0, ZERO_HASH, [], options.now ?? (() => new Date()));
   }
 
   /** Number of entries written so far. */
@@ -422,9 +414,13 @@ export class TranscriptWriter {
   /** fsync and close; later appends throw. Idempotent. */
   close(): void {
     if (this.#fd === undefined) return;
-    fsyncSync(this.#fd);
-    closeSync(this.#fd);
+    const fd = this.#fd;
     this.#fd = undefined;
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd); // the descriptor is released even when fsync fails (the error is rethrown)
+    }
   }
 
   #append(fields: Record<string, unknown>): void {

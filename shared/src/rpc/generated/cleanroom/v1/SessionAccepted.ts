@@ -1,7 +1,6 @@
 // Original file: /work/main/proto/cleanroom/v1/session.proto
 
 import type { Policy as _cleanroom_v1_Policy, Policy__Output as _cleanroom_v1_Policy__Output } from '../../cleanroom/v1/Policy.ts';
-import type { Outcome as _cleanroom_v1_Outcome, Outcome__Output as _cleanroom_v1_Outcome__Output } from '../../cleanroom/v1/Outcome.ts';
 import type { PrivacyStatus as _cleanroom_v1_PrivacyStatus, PrivacyStatus__Output as _cleanroom_v1_PrivacyStatus__Output } from '../../cleanroom/v1/PrivacyStatus.ts';
 import type { Long } from '@grpc/proto-loader';
 
@@ -10,8 +9,6 @@ export interface SessionAccepted {
   'paddedCount'?: (number | string | Long);
   'universeSizeClass'?: (string);
   'universeEpoch'?: (string);
-  'outcome'?: (_cleanroom_v1_Outcome);
-  'reason'?: (string);
   'privacy'?: (_cleanroom_v1_PrivacyStatus | null);
 }
 
@@ -20,7 +17,5 @@ export interface SessionAccepted__Output {
   'paddedCount': (string);
   'universeSizeClass': (string);
   'universeEpoch': (string);
-  'outcome': (_cleanroom_v1_Outcome__Output);
-  'reason': (string);
   'privacy': (_cleanroom_v1_PrivacyStatus__Output | null);
 }

@@ -1,0 +1,81 @@
+/**
+ * SessionRegistry's idle reaper (issue 9, item 12), on fake timers (no real waiting): a
+ * session is failed for silence only when its peers are silent — not while a call for it is in
+ * progress here, and not while the peer is busy talking to this node about other sessions
+ * (up to the fair-shared cap of N × idle with N sessions running); a silent peer still fails
+ * it after the idle limit.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { SigningKey } from '../crypto/dsse.ts';
+import { AbortCodec } from '../rpc/codec.ts';
+import { SessionChannel } from '../rpc/channel.ts';
+import { SessionRegistry } from './sessions.ts';
+
+const IDLE = 1000;
+
+describe('SessionRegistry: silent peers vs busy peers', () => {
+  const broker = SigningKey.generate();
+  const brokerId = { party: 'broker' as const, key: broker, peerKey: () => broker.publicKey };
+  /** A message from the broker about session `sid` (seq increases per channel). */
+  const channels = new Map<string, SessionChannel>();
+  const fromBroker = (sid: string) => {
+    const ch = channels.get(sid) ?? new SessionChannel(brokerId, sid);
+    channels.set(sid, ch);
+    return ch.seal('media', 'ABORT', AbortCodec, { reason: 'test' });
+  };
+  let expired: string[];
+  let reg: SessionRegistry<null>;
+  beforeEach(() => {
+    vi.useFakeTimers();
+    expired = [];
+    channels.clear();
+    reg = new SessionRegistry<null>(IDLE, (rec) => {
+      expired.push(rec.sessionId);
+      reg.finish(rec, 'failed', undefined, 'silent');
+    });
+  });
+  afterEach(() => {
+    reg.close();
+    vi.useRealTimers();
+  });
+
+  it('a silent peer fails a waiting session after the idle limit (as before)', () => {
+    reg.create('x', null, 'open');
+    vi.advanceTimersByTime(IDLE / 2);
+    expect(expired).toEqual([]);
+    vi.advanceTimersByTime(IDLE);
+    expect(expired).toEqual(['x']);
+  });
+
+  it('a session whose call is in progress here (serving it, or waiting on a peer for it) is never idle', async () => {
+    const x = reg.create('x', null, 'blind');
+    let release!: () => void;
+    const step = reg.step(x, 'blind', () => new Promise<void>((r) => (release = r)), () => undefined);
+    vi.advanceTimersByTime(IDLE * 20);
+    expect(expired).toEqual([]);
+    expect(x.status).toBe('running');
+    release();
+    await step;
+    vi.advanceTimersByTime(IDLE * 2);
+    expect(expired).toEqual(['x']); // once idle again, silence counts from the end of the call
+  });
+
+  it('a peer busy with another session is not silent: the waiting session survives up to N × idle', () => {
+    reg.create('x', null, 'encrypt'); // waits for the broker's next call
+    const y = reg.create('y', null, 'blind');
+    // the broker talks about y every half idle period, never about x
+    for (let t = 0; t < 3; t++) {
+      vi.advanceTimersByTime(IDLE / 2);
+      const rec = reg.forEnvelope(fromBroker('y'), 'broker', 'media', broker.publicKey);
+      reg.touch(rec);
+    }
+    expect(expired).toEqual([]); // 1.5 × idle without a word about x: busy, not silent
+    expect(y.status).toBe('running');
+    for (let t = 0; t < 2; t++) {
+      vi.advanceTimersByTime(IDLE / 2);
+      reg.touch(reg.forEnvelope(fromBroker('y'), 'broker', 'media', broker.publicKey));
+    }
+    vi.advanceTimersByTime(IDLE / 4);
+    expect(expired).toEqual(['x']); // past 2 × idle (two sessions): the fair share is used up
+  });
+});
