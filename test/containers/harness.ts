@@ -320,6 +320,9 @@ export async function startCluster(shared: Shared, o: ClusterOptions): Promise<C
       } else {
         env.CLEANROOM_MEDIA_ADDR = `media:${GRPC_PORT.media}`;
         env.CLEANROOM_ADVERTISER_ADDR = `advertiser:${GRPC_PORT.advertiser}`;
+        // These tests run the same cohort again and again (restarts, faults): the
+        // differencing rule, which refuses repeats by design, is off here.
+        env.CLEANROOM_DIFFERENCING_MIN = '0';
       }
       Object.assign(env, o.env?.[party] ?? {});
       nodes[party] = await new GenericContainer(IMAGE)

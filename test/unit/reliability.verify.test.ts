@@ -110,7 +110,7 @@ describe('the auditor sees what happened (issue 9, items 4-5)', () => {
     const d = copy(sessionId);
     for (const p of ['advertiser', 'media', 'broker']) {
       const ls = lines(join(d, `${p}.jsonl`));
-      const cut = ls.findIndex((l) => ['TOKENS', 'ENCRYPT'].includes(JSON.parse(l).statement?.round));
+      const cut = ls.findIndex((l) => ['TOKENS', 'AGGREGATE'].includes(JSON.parse(l).statement?.round)); // media sees no TOKENS: its first message after BLIND is the profile
       writeLines(join(d, `${p}.jsonl`), ls.slice(0, cut));
     }
     const r = verifyPaths([d], trust)[0]!;

@@ -31,7 +31,8 @@ function cluster(w: World, opts: { minCohort?: number; noiseScale?: number } = {
 /** Every run of ≥ 8 digits, e-mail-like string, or user id in a payload, as text. */
 function plaintextNeedles(payload: Uint8Array): string[] {
   const s = Buffer.from(payload).toString('latin1');
-  return [...s.matchAll(/\d{8,}|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[a-z]{2,}|u\d{6,}/g)].map((m) => m[0]);
+  // media user ids as the generator writes them (U0000123) and as the fixtures do (u100123)
+  return [...s.matchAll(/\d{8,}|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[a-z]{2,}|[Uu]\d{4,}/g)].map((m) => m[0]);
 }
 
 describe('core session, three nodes in memory', () => {
@@ -87,8 +88,13 @@ describe('core session, three nodes in memory', () => {
       if (n.ok) bIds.add(n.value.replace(/^\+/, ''));
       bIds.add(u.phone.replace(/\D/g, ''));
     }
+    const userIds = new Set(w.users.map((u) => u.userId));
+    // the search itself finds an id in the generator's form (it once looked for u + 6 digits only)
+    expect(plaintextNeedles(new TextEncoder().encode(`..${w.users[0]!.userId}..`))).toContain(w.users[0]!.userId);
+    expect(w.users[0]!.userId).toMatch(/^U\d+$/);
+    // a needle is a hit if it contains an ID of 8+ characters, or is exactly one of media's user ids
     const hits = (party: Party, ids: Set<string>) =>
-      c.captured[party].flatMap(plaintextNeedles).filter((n) => [...ids].some((id) => id.length >= 8 && n.includes(id)));
+      c.captured[party].flatMap(plaintextNeedles).filter((n) => userIds.has(n) || [...ids].some((id) => id.length >= 8 && n.includes(id)));
     expect(c.captured.broker.length).toBeGreaterThan(5);
     expect(hits('broker', aIds)).toEqual([]);
     expect(hits('broker', bIds)).toEqual([]);

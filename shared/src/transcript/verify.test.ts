@@ -97,7 +97,7 @@ function runSession(h: Harness, tweak: (step: string) => SendOptions | undefined
   step('tokens', 'advertiser', 'broker', 'TOKENS', 'TokenBatch', 'tokens');
   step('aggregate', 'broker', 'media', 'AGGREGATE', 'CohortProfile', 'profile');
   step('lookalike', 'media', 'broker', 'LOOKALIKE', 'LookalikeResult', 'audience');
-  step('relay', 'broker', 'advertiser', 'LOOKALIKE', 'LookalikeResult', 'audience-a');
+  step('relay', 'broker', 'advertiser', 'LOOKALIKE', 'SessionResult', 'audience-a');
   // every party checkpoints its own view; the broker's checkpoint is co-signed by all three
   for (const p of PARTY_LIST) {
     const w = h.writers[p];
