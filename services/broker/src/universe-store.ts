@@ -24,8 +24,13 @@ import { CiphertextFile, CiphertextFileWriter } from '@cleanroom/shared/service/
 
 export type HeldUniverse = BrokerUniverse & { syncedAt: string; bytesOnDisk: number; syncSeconds?: number };
 
+/** The on-disk layout of the broker's copy; a copy in another layout is discarded and synced again. */
+const STORED_FORMAT = 'ntt-v1';
+
 interface StoredManifest extends Omit<UniverseManifest, 'bfv' | 'unchanged'> {
   syncedAt: string;
+  /** STORED_FORMAT: ciphertexts in NTT form, uncompressed (BrokerBfv.toStoredForm). */
+  format: string;
 }
 
 function u32(bytes: Buffer): Uint32Array {
@@ -50,7 +55,7 @@ async function open(dir: string, m: StoredManifest, tokens: Map<IdType, Publishe
   return { epoch: m.epoch, version: m.version, users: m.users, tables, ciphertexts, bfv, syncedAt: m.syncedAt, bytesOnDisk: dirBytes(dir) };
 }
 
-/** The publication the broker held when it stopped, or undefined. */
+/** The publication the broker held when it stopped, or undefined (none, or one in an older on-disk layout). */
 export async function loadHeld(stateDir: string): Promise<HeldUniverse | undefined> {
   const root = join(stateDir, 'universe');
   const cur = join(root, 'CURRENT');
@@ -58,6 +63,7 @@ export async function loadHeld(stateDir: string): Promise<HeldUniverse | undefin
   const dir = join(root, readFileSync(cur, 'utf8').trim());
   if (!existsSync(join(dir, 'manifest.json')) || !CiphertextFile.exists(dir)) return undefined;
   const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as StoredManifest;
+  if (m.format !== STORED_FORMAT) return undefined; // an older layout: sync it again
   const tokens = new Map<IdType, PublishedTokens>();
   for (const { idType } of m.idTypes) tokens.set(idType, { tokens: readFileSync(join(dir, `tokens-${idType}.bin`)), positions: u32(readFileSync(join(dir, `positions-${idType}.bin`))) });
   return open(dir, m, tokens, new CiphertextFile(dir));
@@ -138,7 +144,7 @@ export class UniverseDownload {
     if (version !== m.version) throw new ProtocolError('INVALID_ARGUMENT', `publication announced as ${m.version.slice(0, 12)} hashes to ${version.slice(0, 12)}: refused`);
     const stored: StoredManifest = {
       epoch: m.epoch, version: m.version, users: m.users, ciphertexts: m.ciphertexts, attributeCount: m.attributeCount,
-      usersPerCiphertext: m.usersPerCiphertext, idTypes: m.idTypes, sizeClass: m.sizeClass, syncedAt: new Date().toISOString(),
+      usersPerCiphertext: m.usersPerCiphertext, idTypes: m.idTypes, sizeClass: m.sizeClass, syncedAt: new Date().toISOString(), format: STORED_FORMAT,
     };
     writeFileSync(join(this.tmp, 'manifest.json'), JSON.stringify(stored, null, 2));
     const dir = join(this.root, m.version);

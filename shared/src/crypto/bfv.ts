@@ -429,7 +429,7 @@ export class MediaBfv {
   static async restore(attributeCount: number, secretKey: Uint8Array, material: BfvPublicMaterial): Promise<MediaBfv> {
     const ctx = await BfvContext.create(attributeCount);
     try {
-      BfvContext.checkParams(ctx.seal, material.params);
+      BfvContext.checkParams(ctx.seal, expectBytes('params', material.params, MAX_BYTES.params));
       return new MediaBfv(ctx, { secretKey, material });
     } catch (e) {
       ctx.dispose();

@@ -1,0 +1,56 @@
+// The media node's publication on disk: made once, reused on restart (same version, same
+// key pair: a profile aggregated by the broker over the stored ciphertexts decrypts under
+// the reloaded key), replaced with a fresh key pair when the universe changes.
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { BrokerBfv } from '@cleanroom/shared/crypto/bfv.ts';
+import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
+import { normalizeId } from '@cleanroom/shared/common/ids.ts';
+import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
+import { PreparedUniverse, type UniverseRecord } from '@cleanroom/shared/protocol/universe.ts';
+import { openPublication } from './publication-store.ts';
+
+const log = pino({ level: 'silent' });
+
+function universe(n: number, epoch = 'e-pub'): PreparedUniverse {
+  const records: UniverseRecord[] = Array.from({ length: n }, (_, i) => {
+    const id = normalizeId('phone', `1380013${String(8000 + i)}`);
+    if (!id.ok) throw new Error('fixture phone');
+    const vector = new Uint8Array(ATTRIBUTE_COUNT);
+    vector[i % 7] = 1; // one age band each
+    vector[7] = 1; vector[10] = 1; vector[16] = 1; vector[19] = 1;
+    return { userId: `U${String(i).padStart(5, '0')}`, ids: { phone: id.value }, vector };
+  });
+  return PreparedUniverse.prepare(records, OprfKey.generate(), epoch, ['phone']).universe;
+}
+
+describe('media publication store', () => {
+  it('is made once, reused after a restart with the same key, and remade for a changed universe', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'cleanroom-pub-'));
+    const u = universe(300);
+    const first = await openPublication({ stateDir, universe: u, log });
+    expect(first.reused).toBe(false);
+    expect(first.publication.ciphertexts.count).toBe(Math.ceil(300 / 128));
+    const again = await openPublication({ stateDir, universe: u, log });
+    expect(again.reused).toBe(true);
+    expect(again.publication.version).toBe(first.publication.version);
+    // the broker aggregates positions 0..49 from the reloaded files; the reloaded key decrypts
+    const broker = await BrokerBfv.fromPublicMaterial(again.publication.material, ATTRIBUTE_COUNT);
+    const positions = Array.from({ length: 50 }, (_, i) => i);
+    const stored = Array.from({ length: again.publication.ciphertexts.count }, (_, c) => broker.toStoredForm(again.publication.ciphertexts.get(c)));
+    const profile = broker.aggregateStored((c) => stored[c], stored.length, positions, new Array(ATTRIBUTE_COUNT).fill(0));
+    const { totals, consistent } = again.publication.bfv.decryptProfile(profile);
+    expect(consistent).toBe(true);
+    expect(totals[7]).toBe(50); // every user has attribute 7
+    broker.dispose();
+    const changed = await openPublication({ stateDir, universe: universe(301), log });
+    expect(changed.reused).toBe(false);
+    expect(changed.publication.version).not.toBe(first.publication.version);
+    first.publication.bfv.dispose();
+    again.publication.bfv.dispose();
+    changed.publication.bfv.dispose();
+  });
+});
