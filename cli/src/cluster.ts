@@ -43,8 +43,6 @@ export interface NodeProc {
   proc: ChildProcess;
   grpcPort: number;
   adminPort: number;
-  /** Plaintext grpc.health.v1 port (CLEANROOM_HEALTH_LISTEN). */
-  healthPort: number;
   admin: AdminClient;
   logFile: string;
   /** Size of the log file when this process started: where its own lines begin. */
@@ -83,16 +81,15 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const transcriptDir = join(outDir, 'transcripts');
   const logDir = join(outDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const ports: Record<Party, [number, number, number]> = {
-    advertiser: [await freePort(), await freePort(), await freePort()],
-    media: [await freePort(), await freePort(), await freePort()],
-    broker: [await freePort(), await freePort(), await freePort()],
+  const ports: Record<Party, [number, number]> = {
+    advertiser: [await freePort(), await freePort()],
+    media: [await freePort(), await freePort()],
+    broker: [await freePort(), await freePort()],
   };
   const stateDir = (p: Party) => join(outDir, 'state', p);
   const envFor = (p: Party): Record<string, string> => ({
     CLEANROOM_GRPC_LISTEN: `127.0.0.1:${ports[p][0]}`,
     CLEANROOM_ADMIN_LISTEN: `127.0.0.1:${ports[p][1]}`,
-    CLEANROOM_HEALTH_LISTEN: `127.0.0.1:${ports[p][2]}`,
     CLEANROOM_BROKER_ADDR: `localhost:${ports.broker[0]}`,
     CLEANROOM_MEDIA_ADDR: `localhost:${ports.media[0]}`,
     CLEANROOM_ADVERTISER_ADDR: `localhost:${ports.advertiser[0]}`,
@@ -116,7 +113,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     proc.stdout!.pipe(out, { end: false });
     proc.stderr!.pipe(out, { end: false });
     const exited = new Promise<number | null>((r) => proc.once('close', (code) => out.end(() => r(code))));
-    return { party: p, proc, grpcPort: ports[p][0], adminPort: ports[p][1], healthPort: ports[p][2], admin: new AdminClient(`http://127.0.0.1:${ports[p][1]}`), logFile, logStart, exited };
+    return { party: p, proc, grpcPort: ports[p][0], adminPort: ports[p][1], admin: new AdminClient(`http://127.0.0.1:${ports[p][1]}`), logFile, logStart, exited };
   };
   const nodes = { media: start('media'), broker: start('broker'), advertiser: start('advertiser') } as Record<Party, NodeProc>;
   const cluster: Cluster = {

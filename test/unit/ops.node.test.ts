@@ -45,11 +45,24 @@ describe('operations: metrics and gRPC health on real node processes', () => {
     out = mkdtempSync(join(tmpdir(), 'cleanroom-ops-'));
     const world = join(out, 'world');
     await generateWorld(world, { seed: 'ops-test', universeSize: 4000, crmSize: 1000 });
-    c = await startCluster({ outDir: out, worldDir: world, env: { broker: { CLEANROOM_NOISE_SCALE: '0', CLEANROOM_DIFFERENCING_MIN: '0' } } });
+    // The plaintext health port on port 0: the node binds whatever the OS gives (no race with
+    // other tests for a pre-picked port) and logs it; healthPortOf reads it from the log.
+    const health = { CLEANROOM_HEALTH_LISTEN: '127.0.0.1:0' };
+    c = await startCluster({ outDir: out, worldDir: world, env: { advertiser: health, media: health, broker: { ...health, CLEANROOM_NOISE_SCALE: '0', CLEANROOM_DIFFERENCING_MIN: '0' } } });
   }, 300_000);
   afterAll(async () => {
     await c?.stop();
   });
+
+  /** The plaintext health port a node bound, from its "plaintext gRPC health service listening" log line. */
+  const healthPortOf = (p: Party): number => {
+    for (const line of readFileSync(c.nodes[p].logFile, 'utf8').split('\n').reverse()) {
+      if (!line.startsWith('{')) continue;
+      const j = JSON.parse(line) as { msg?: string; port?: number };
+      if (j.msg === 'plaintext gRPC health service listening' && typeof j.port === 'number') return j.port;
+    }
+    throw new Error(`${p}: no health port in its log`);
+  };
 
   const scrape = async (p: Party): Promise<{ text: string; samples: Samples; contentType: string }> => {
     const res = await fetch(`${c.nodes[p].admin.base}/metrics`);
@@ -174,13 +187,13 @@ describe('operations: metrics and gRPC health on real node processes', () => {
       const n = c.nodes[p];
       expect(await checkHealth(`localhost:${n.grpcPort}`, service[p], withCert), p).toBe('SERVING');
       expect(await checkHealth(`localhost:${n.grpcPort}`, '', withCert), p).toBe('SERVING');
-      expect(await checkHealth(`127.0.0.1:${n.healthPort}`, service[p], grpc.credentials.createInsecure()), p).toBe('SERVING');
+      expect(await checkHealth(`127.0.0.1:${healthPortOf(p)}`, service[p], grpc.credentials.createInsecure()), p).toBe('SERVING');
     }
     // the peer port answers nobody without a client certificate, not even health
     const noCert = grpc.credentials.createSsl(read('trust-ca.pem'));
     await expect(checkHealth(`localhost:${c.nodes.media.grpcPort}`, '', noCert, 3000)).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
     // and the plaintext health port serves nothing but health: a peer method is UNIMPLEMENTED there
-    const client = new grpc.Client(`127.0.0.1:${c.nodes.media.healthPort}`, grpc.credentials.createInsecure());
+    const client = new grpc.Client(`127.0.0.1:${healthPortOf('media')}`, grpc.credentials.createInsecure());
     const err = await new Promise<grpc.ServiceError | null>((resolve) => {
       client.makeUnaryRequest('/cleanroom.v1.Media/Evaluate', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), { deadline: Date.now() + 3000 }, (e) => resolve(e));
     });
