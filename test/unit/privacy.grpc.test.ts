@@ -21,7 +21,7 @@ describe('privacy budget across a broker kill -9 (three processes)', () => {
     out = mkdtempSync(join(tmpdir(), 'cleanroom-budget-'));
     const world = join(out, 'world');
     await generateWorld(world, { seed: 'budget-test', universeSize: 5000, crmSize: 1500 });
-    // 3.4 ε: a first release (1.1) and one more reservation (1.2) fit; a third (1.2) does not
+    // 3.4 ε: a first release (1.1) and one more reservation (1.35) fit; a third (1.35) does not
     c = await startCluster({ outDir: out, worldDir: world, env: {
       broker: { CLEANROOM_PRIVACY_BUDGET: '3.4', CLEANROOM_DEADLINE_MS: '8000' },
       media: { CLEANROOM_DEADLINE_MS: '8000' },
@@ -52,10 +52,10 @@ describe('privacy budget across a broker kill -9 (three processes)', () => {
 
     const budget = await c.nodes.broker.admin.request<{ charges: { sessionId: string; reserved: number; charged: number | null }[]; budgets: { epsilonSpent: number }[] }>('GET', '/v1/budget');
     expect(budget.charges.map((x) => [x.sessionId, x.reserved, x.charged])).toEqual([
-      [first.sessionId, 1.2, 1.1],
-      [second.sessionId, 1.2, null], // reserved at OPEN, never settled: the whole reservation counts
+      [first.sessionId, 1.35, 1.1],
+      [second.sessionId, 1.35, null], // reserved at OPEN, never settled: the whole reservation counts
     ]);
-    expect(budget.budgets[0]!.epsilonSpent).toBe(2.3);
+    expect(budget.budgets[0]!.epsilonSpent).toBe(2.45);
 
     const third = await a.request<{ sessionId: string }>('POST', '/v1/sessions', { audienceSize: 200, seed: 'purchasers' });
     const s3 = await a.waitSession(third.sessionId, 120_000);
@@ -63,14 +63,14 @@ describe('privacy budget across a broker kill -9 (three processes)', () => {
     const r3 = await a.request<{ outcome: string; reason: string; matches: unknown; privacy: { epsilonRemaining: number } }>('GET', `/v1/sessions/${third.sessionId}/result`);
     expect(r3.outcome).toBe('BUDGET_EXHAUSTED');
     expect(r3.matches).toBeNull();
-    expect(r3.reason).toMatch(/privacy budget exhausted: 2\.3 of 3\.4 ε spent/);
-    expect(r3.privacy.epsilonRemaining).toBeCloseTo(1.1, 9);
+    expect(r3.reason).toMatch(/privacy budget exhausted: 2\.45 of 3\.4 ε spent/);
+    expect(r3.privacy.epsilonRemaining).toBeCloseTo(0.95, 9);
     // media never saw the refused session
     expect(await c.nodes.media.admin.request('GET', `/v1/sessions/${third.sessionId}`).then(() => 'found', () => 'not found')).toBe('not found');
 
     // The auditor, from the transcripts alone: the broker's signed charges add up within its budget.
     const report = verifyBudget(groupTranscripts([c.transcriptDir]), loadTrustBundle(join(out, 'pki/trust-bundle.json')));
     expect(report.problems).toEqual([]);
-    expect(report.keys.map((k) => [k.charged, k.budget])).toEqual([[2.3, 3.4]]);
+    expect(report.keys.map((k) => [k.charged, k.budget])).toEqual([[2.45, 3.4]]);
   });
 });

@@ -9,7 +9,7 @@ const b = boot('broker');
 const store = await openNodeStore(b);
 const privacy = validatePrivacy({
   ...DEFAULT_PRIVACY,
-  epsilonProfile: b.config.epsilon, epsilonCount: b.config.epsilon / 10, epsilonDifferencing: b.config.epsilon / 10,
+  epsilonProfile: b.config.epsilon, epsilonCount: b.config.epsilon / 10, epsilonDifferencing: b.config.epsilon / 4,
   budget: b.config.privacyBudget, refreshMs: Math.round(b.config.budgetRefreshDays * 86_400_000), differencingMin: b.config.differencingMin,
 });
 const node = new BrokerNode({

@@ -228,7 +228,8 @@ describe('CSV faults are contained to their own line', () => {
     const grown = process.resourceUsage().maxRSS * 1024 - rssBefore;
     expect(rows.map((r) => r.customerId)).toEqual(['C1', 'C3']);
     expect(rejected).toEqual([{ line: 3, reason: `${p}:3: expected a record of at most ${MAX_RECORD_CHARS} characters, got a longer line (skipped unread)` }]);
-    expect(grown).toBeLessThan(64 * 1024 * 1024); // was ≈ 1 GB: the whole line was accumulated
+    // was ≈ 1 GB (the whole line accumulated); streaming keeps it to read buffers and GC lag (69 MB seen on a loaded CI machine)
+    expect(grown).toBeLessThan(256 * 1024 * 1024);
   });
 
   it('an over-long last line without a newline is rejected too', async () => {

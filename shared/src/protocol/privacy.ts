@@ -17,8 +17,9 @@
  *     CONTRIBUTION_L1/ε_profile (L1 sensitivity of one user's clipped vector).
  * A session reserves ε_count + ε_diff + ε_profile at OPEN and is charged, at the end, for
  * what it actually ran: a cohort refused at the threshold costs ε_count (+ ε_diff).
- * Defaults: ε_profile = 1, ε_count = ε_diff = 0.1, a budget of 10 per (advertiser, media,
- * epoch): 8 released profiles.
+ * Defaults: ε_profile = 1, ε_count = 0.1, ε_diff = 0.25 (noise scale 4 against a minimum of
+ * 50: an identical repeat slips through with probability ≈ 2·10^-6), a budget of 10 per
+ * (advertiser, media, epoch): 7 released profiles (1.1 + 6 × 1.35 = 9.2).
  */
 import { CONTRIBUTION_L1 } from '../common/attributes.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
@@ -40,7 +41,7 @@ export interface PrivacyPolicy {
 export const DEFAULT_PRIVACY: Readonly<PrivacyPolicy> = Object.freeze({
   epsilonProfile: 1,
   epsilonCount: 0.1,
-  epsilonDifferencing: 0.1,
+  epsilonDifferencing: 0.25,
   budget: 10,
   refreshMs: 0,
   differencingMin: 50,
