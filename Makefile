@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 NODE := $(CURDIR)/node_modules/.bin/node
 
-.PHONY: install proto typecheck test test-unit test-containers demo bench e2e pki clean
+.PHONY: install proto typecheck test test-unit test-containers demo bench e2e pki k8s k8s-check clean
 
 install: node_modules/.installed
 
@@ -31,6 +31,13 @@ demo: install
 
 bench: install
 	$(NODE) bench/bench.ts
+
+# Kubernetes manifests per party (deploy/k8s/<party>/) from deploy/k8s/values.json, schema-validated
+k8s: install
+	$(NODE) deploy/k8s/generate.ts
+
+k8s-check: install
+	$(NODE) deploy/k8s/generate.ts --check
 
 include deploy/e2e.mk
 

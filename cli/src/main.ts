@@ -8,6 +8,8 @@
  *   cleanroom session result ID [--admin URL]
  *   cleanroom audit verify [--trust FILE] PATH...
  *   cleanroom audit show PATH...
+ *   cleanroom report insight RESULT.json|--session ID [--admin URL] [--out FILE]
+ *   cleanroom report audit PATH... [--trust FILE] [--out FILE]
  *
  * Every command answers `--help` (exit 0).
  * Exit codes: 0 success, 1 failure (or a verification that does not hold), 2 usage or
@@ -20,6 +22,7 @@ import { parseArgs, intFlag, strFlag, UsageError } from './args.ts';
 import { AdminClient, AdminError } from './admin-client.ts';
 import { simulate } from './simulate.ts';
 import { audit } from './audit.ts';
+import { report } from './report/command.ts';
 
 const HELP = `cleanroom — a three-party data clean room (advertiser, media, broker)
 
@@ -36,6 +39,8 @@ usage:
   cleanroom audit verify [--trust out/demo/pki/trust-bundle.json] PATH...  (also adds up
                          the privacy charges across sessions against the declared budget)
   cleanroom audit show PATH...
+  cleanroom report insight RESULT.json|--session ID [--admin http://127.0.0.1:8081] [--out report-insight.html]
+  cleanroom report audit PATH... [--trust out/demo/pki/trust-bundle.json] [--out report-audit.html]
 
 The admin token, when the node requires one, is read from CLEANROOM_ADMIN_TOKEN.
 `;
@@ -120,6 +125,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'audit':
       return audit(rest);
+    case 'report':
+      return report(rest);
     case 'budget': {
       const p = parseArgs(rest, { admin: 'string', json: 'boolean' });
       const client = new AdminClient(strFlag(p, 'admin', 'http://127.0.0.1:8081'), process.env.CLEANROOM_ADMIN_TOKEN);

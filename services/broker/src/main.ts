@@ -3,6 +3,7 @@ import { boot, openNodeStore, serve } from '@cleanroom/shared/service/main.ts';
 import { DEFAULT_BROKER_POLICY } from '@cleanroom/shared/protocol/policy.ts';
 import { DEFAULT_PRIVACY, profileNoiseScale, validatePrivacy } from '@cleanroom/shared/protocol/privacy.ts';
 import { BrokerNode } from './node.ts';
+import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 
 const b = boot('broker');
 const store = await openNodeStore(b);
@@ -26,6 +27,20 @@ const node = new BrokerNode({
   deadlineMs: b.config.deadlineMs,
   log: b.log,
 });
+nodeMetrics.universe.inUse(() => (node.universe ? { epoch: node.universe.epoch, users: node.universe.users } : undefined));
+/** The privacy ledger: every charge, and where each (advertiser, media, epoch) stands (admin API and metrics). */
+async function ledgerBudgets() {
+  const entries = await store.ledger('broker');
+  const now = Date.now();
+  const keys = new Map<string, { advertiser: string; media: string; epoch: string }>();
+  for (const e of entries) keys.set(`${e.advertiser}|${e.media}|${e.epoch}`, { advertiser: e.advertiser, media: e.media, epoch: e.epoch });
+  const budgets = await Promise.all([...keys.values()].map(async (k) => {
+    const spent = await store.spent('broker', k, now, privacy.refreshMs);
+    return { ...k, budget: privacy.budget, epsilonSpent: Math.round(spent * 1e6) / 1e6, epsilonRemaining: Math.round(Math.max(0, privacy.budget - spent) * 1e6) / 1e6 };
+  }));
+  return { entries, budgets };
+}
+nodeMetrics.privacyBudgets(async () => (await ledgerBudgets()).budgets);
 await serve(b, 'Broker', node.handlers(), {
   sessions: () => node.sessions as never,
   ready: () => ({
@@ -37,14 +52,7 @@ await serve(b, 'Broker', node.handlers(), {
 }, (app) => {
   // The privacy ledger: where each (advertiser, media, epoch) stands, and every charge.
   app.get('/v1/budget', async () => {
-    const entries = await store.ledger('broker');
-    const now = Date.now();
-    const keys = new Map<string, { advertiser: string; media: string; epoch: string }>();
-    for (const e of entries) keys.set(`${e.advertiser}|${e.media}|${e.epoch}`, { advertiser: e.advertiser, media: e.media, epoch: e.epoch });
-    const budgets = await Promise.all([...keys.values()].map(async (k) => {
-      const spent = await store.spent('broker', k, now, privacy.refreshMs);
-      return { ...k, budget: privacy.budget, epsilonSpent: Math.round(spent * 1e6) / 1e6, epsilonRemaining: Math.round(Math.max(0, privacy.budget - spent) * 1e6) / 1e6 };
-    }));
+    const { entries, budgets } = await ledgerBudgets();
     return {
       policy: { epsilonProfile: privacy.epsilonProfile, epsilonCount: privacy.epsilonCount, epsilonDifferencing: privacy.epsilonDifferencing, budget: privacy.budget, refreshDays: b.config.budgetRefreshDays, differencingMin: privacy.differencingMin },
       budgets,

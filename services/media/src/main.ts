@@ -7,6 +7,7 @@ import { closeOprfWorkers, prepareOprfWorkers } from '@cleanroom/shared/crypto/o
 import { openUniverse, type UniverseStatus } from './universe-store.ts';
 import { openPublication } from './publication-store.ts';
 import { MediaNode } from './node.ts';
+import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 
 const b = boot('media');
 const store = await openNodeStore(b);
@@ -19,6 +20,8 @@ const app = await startAdmin(b, {
     ? { ready: true, detail: { universe: status } }
     : { ready: false, detail: { universe: { state: 'preparing', since: preparingSince } } }),
 });
+nodeMetrics.universe.preparing();
+nodeMetrics.universe.inUse(() => (status ? { epoch: status.epoch, users: status.users } : undefined));
 try {
   const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads });
   const published = await openPublication({ stateDir: b.config.stateDir, universe: opened.universe, log: b.log });
@@ -31,7 +34,9 @@ try {
     deadlineMs: b.config.deadlineMs, maxPaddedCount: b.config.maxPaddedCount, evalThreads: b.config.evalThreads, log: b.log,
   });
   status = { ...opened.status, publication: { version: published.publication.version, reused: published.reused, encryptSeconds: Math.round(published.seconds * 10) / 10, ciphertexts: published.publication.ciphertexts.count } };
+  nodeMetrics.universe.prepared(status);
 } catch (err) {
+  nodeMetrics.universe.failed();
   b.log.fatal({ err: (err as Error).message }, 'cannot prepare the universe');
   process.stderr.write(`cleanroom media: cannot prepare the universe from CLEANROOM_DATA=${b.config.data}: ${(err as Error).message}\n`);
   process.exit(2);

@@ -49,8 +49,10 @@ function u32(bytes: Buffer): Uint32Array {
 
 async function load(dir: string): Promise<MediaPublicationFull> {
   const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
-  const material = { params: readFileSync(join(dir, 'bfv-params.bin')), publicKey: readFileSync(join(dir, 'bfv-public-key.bin')), galoisKeys: readFileSync(join(dir, 'bfv-galois-keys.bin')) };
-  const bfv = await MediaBfv.restore(ATTRIBUTE_COUNT, readFileSync(join(dir, 'bfv-secret-key.bin')), material);
+  // SEAL (node-seal) takes plain Uint8Arrays, not Node Buffers.
+  const bytes = (f: string) => new Uint8Array(readFileSync(join(dir, f)));
+  const material = { params: bytes('bfv-params.bin'), publicKey: bytes('bfv-public-key.bin'), galoisKeys: bytes('bfv-galois-keys.bin') };
+  const bfv = await MediaBfv.restore(ATTRIBUTE_COUNT, bytes('bfv-secret-key.bin'), material);
   const tokens = new Map<IdType, PublishedTokens>();
   for (const t of m.idTypes) tokens.set(t, { tokens: readFileSync(join(dir, `tokens-${t}.bin`)), positions: u32(readFileSync(join(dir, `positions-${t}.bin`))) });
   return {

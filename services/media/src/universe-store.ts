@@ -18,6 +18,7 @@ import { readUniverse } from '@cleanroom/shared/data/files.ts';
 import { PACKED_BYTES, PreparedUniverse, packVector, type UniverseColumns } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { Logger } from '@cleanroom/shared/service/log.ts';
+import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 
 export interface UniverseStatus {
   epoch: string;
@@ -82,7 +83,9 @@ export async function openUniverse(opts: {
   const cols: UniverseColumns = { userIds: [], ids: Object.fromEntries(opts.idTypes.map((t) => [t, []])), packed: new Uint8Array(1 << 20) };
   let rejectedRows = 0;
   let notConsented = 0;
+  let rowsRead = 0;
   for await (const row of readUniverse(opts.data, () => rejectedRows++)) {
+    if (++rowsRead % 10_000 === 0) nodeMetrics.universe.rowsRead(rowsRead + rejectedRows);
     if (!row.consent) {
       notConsented++;
       continue;
@@ -101,6 +104,7 @@ export async function openUniverse(opts: {
     }
     cols.packed.set(packVector(row.vector), i * PACKED_BYTES);
   }
+  nodeMetrics.universe.rowsRead(rowsRead + rejectedRows);
   cols.packed = cols.packed.slice(0, cols.userIds.length * PACKED_BYTES);
   const key = previous?.universe.key ?? OprfKey.generate();
   const { universe, stats } = await PreparedUniverse.prepareParallel(cols, key, epoch, opts.idTypes, previous?.universe, opts.threads);

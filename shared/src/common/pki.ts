@@ -165,6 +165,23 @@ export function generatePki(dir: string, options: PkiOptions = {}): PkiResult {
 }
 
 /**
+ * A fresh node certificate and key for `party` from its organisation CA in `dir`, written to
+ * `out` — a renewal, as cert-manager would issue it (new key, new serial, same subject/SANs).
+ */
+export function issueNodeCert(dir: string, party: PartyName, out: CertPair, options: Pick<PkiOptions, 'openssl'> = {}): CertPair {
+  assertParty(party);
+  const ca = { cert: join(dir, `${party}-ca.crt.pem`), key: join(dir, `${party}-ca.key.pem`) };
+  if (!existsSync(ca.cert) || !existsSync(ca.key)) throw new Error(`expected the ${party} CA in ${dir} (run generatePki first), got none`);
+  const work = mkdtempSync(join(tmpdir(), 'cleanroom-pki-'));
+  try {
+    makeNodeCert(runner(options.openssl ?? 'openssl'), work, party, ca, out);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return out;
+}
+
+/**
  * An expired certificate for `party` (valid 2020-01-01..2020-02-01), issued by the party's
  * genuine organisation CA in `dir`: `<dir>/<party>.expired.crt.pem` / `.expired.key.pem`.
  * OpenSSL 3.0's `x509 -req` cannot back-date, so this uses a throw-away `openssl ca` database.

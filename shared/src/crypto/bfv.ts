@@ -82,6 +82,7 @@ import type {
   SEALContext,
   SecretKey,
 } from 'node-seal';
+import { countBfv } from '../common/op-counts.ts';
 
 /** The node-seal runtime (Emscripten module) with its exception helpers. */
 export type SealRuntime = MainModule & {
@@ -485,6 +486,7 @@ export class MediaBfv {
         pt.delete();
       }
     }
+    countBfv('encrypt', out.length);
     return out;
   }
 
@@ -502,6 +504,7 @@ export class MediaBfv {
       const budget = this.decryptor.invariantNoiseBudget(ct);
       if (budget <= 0) throw new Error(`expected a profile with a positive noise budget, got ${budget} bits`);
       this.decryptor.decrypt(ct, pt);
+      countBfv('decrypt', 1);
       const slots = this.ctx.encoder.decodeBigInt64(pt) as BigInt64Array;
       const { attributeCount, block } = this.layout;
       const totals: number[] = [];
@@ -762,6 +765,7 @@ export class BrokerBfv {
       this.encryptor.encryptZero(zero);
       evaluator.addInplace(acc, zero);
       evaluator.cipherModSwitchToInplace(acc, h.add(this.ctx.context.lastParmsId()));
+      countBfv('aggregate', byCt.size);
       return this.ctx.save(acc);
     } finally {
       h.free();

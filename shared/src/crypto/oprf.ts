@@ -60,6 +60,7 @@ import {
   x25519,
 } from './group.ts';
 import type { ElementBytes, InvalidElementReason, Rng, ScalarBytes, TokenBytes } from './group.ts';
+import { countOprf } from '../common/op-counts.ts';
 
 function describe(v: unknown): string {
   if (v instanceof Uint8Array) return `${v.length} bytes`;
@@ -458,6 +459,7 @@ export async function evaluateBatchParallel(key: OprfKey, es: readonly ElementBy
   if (!(key instanceof OprfKey)) throw new TypeError(`expected an OprfKey, got ${describe(key)}`);
   checkThreads(threads);
   validateElements(es);
+  countOprf(es.length);
   if (threads === 1 || es.length < PARALLEL_THRESHOLD) return key.evaluateBatch(es);
   const parts = Math.min(threads, Math.ceil(es.length / (PARALLEL_THRESHOLD / 2)));
   const workers = poolOf(parts);

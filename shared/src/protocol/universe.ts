@@ -162,7 +162,9 @@ export class PreparedUniverse {
     const index = new Map<IdType, IdTypeIndex>();
     for (const type of idTypes) {
       const rowsBytes = need(`rows-${type}.bin`);
-      const rows = new Uint32Array(rowsBytes.slice().buffer);
+      // A copy of exactly these bytes: a Buffer from readFileSync is a view into a larger ArrayBuffer
+      // (and Buffer#slice is a view too), so `.slice().buffer` would carry garbage rows.
+      const rows = new Uint32Array(Uint8Array.prototype.slice.call(rowsBytes).buffer);
       index.set(type, {
         tokens: TokenTable.fromPacked(need(`tokens-${type}.bin`)),
         rows,

@@ -16,6 +16,7 @@ import {
 } from '../transcript/statement.ts';
 import { ProtocolError, type Party, type Policy, type Round } from '../protocol/messages.ts';
 import type { Batch, Codec } from './codec.ts';
+import { countBytes } from '../common/op-counts.ts';
 
 export interface ReceiveObserver {
   (me: Party, statement: Statement, payload: Uint8Array): void;
@@ -59,6 +60,7 @@ export class SessionChannel {
     );
     this.transcript?.appendMessage('sent', envelope.statement, envelope.signatures[0]!);
     this.bytes.sent[round] = (this.bytes.sent[round] ?? 0) + envelopeSize(envelope);
+    countBytes('sent', receiver, round, envelopeSize(envelope));
     return envelope;
   }
 
@@ -76,6 +78,7 @@ export class SessionChannel {
     if (statement.seq > expected) throw new EnvelopeError('out-of-order', `expected sequence number ${expected} from ${sender}, got ${statement.seq}`);
     this.recvSeq.set(sender, expected + 1);
     this.bytes.received[statement.round] = (this.bytes.received[statement.round] ?? 0) + envelopeSize(env);
+    countBytes('received', sender, statement.round, envelopeSize(env));
     this.transcript?.appendMessage('received', env.statement, env.signatures[0]!);
     this.observer?.(this.id.party, statement, env.payload);
     return { statement, value: c.decode(env.payload) };

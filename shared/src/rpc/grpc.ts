@@ -17,6 +17,8 @@ import type { PeerCertificate } from 'node:tls';
 import { ProtocolError, type Party, type ProtocolErrorCode } from '../protocol/messages.ts';
 import type { Envelope } from '../transcript/statement.ts';
 import { serviceDefinition } from './proto.ts';
+import type { TlsFilesProvider } from './tls-reload.ts';
+import { injectTrace, withServerSpan } from '../common/tracing.ts';
 import type { ByteBudget } from './budget.ts';
 import type { StreamCheck } from './stream-check.ts';
 
@@ -50,6 +52,8 @@ export interface TlsMaterial {
   ca: Buffer;
   cert: Buffer;
   key: Buffer;
+  /** When set, credentials follow the files through this provider (rotation without restart). */
+  reload?: TlsFilesProvider;
 }
 
 export type Transport = { kind: 'mtls'; tls: TlsMaterial } | { kind: 'plaintext' };
@@ -150,6 +154,7 @@ function clientKeepalive(k: KeepalivePolicy): grpc.ChannelOptions {
 
 export function serverCredentials(t: Transport): grpc.ServerCredentials {
   if (t.kind === 'plaintext') return grpc.ServerCredentials.createInsecure();
+  if (t.tls.reload) return grpc.experimental.createCertificateProviderServerCredentials(t.tls.reload, t.tls.reload, true);
   return grpc.ServerCredentials.createSsl(t.tls.ca, [{ private_key: t.tls.key, cert_chain: t.tls.cert }], true);
 }
 
@@ -205,16 +210,19 @@ export function addService(server: grpc.Server, service: ServiceName, handlers: 
       return caller;
     };
     const ctx = { service, method };
+    // Each call runs in a server span continued from the caller's trace context (tracing.ts; no-op when off).
+    const traced = <T>(call: { metadata: grpc.Metadata }, run: () => Promise<T>): Promise<T> =>
+      withServerSpan((k) => { const v = call.metadata.get(k)[0]; return v === undefined ? undefined : String(v); }, `${service}/${method}`, run);
     if (!md.requestStream && !md.responseStream) {
       impl[method] = (call: grpc.ServerUnaryCall<Envelope, Envelope>, cb: grpc.sendUnaryData<Envelope>) => {
-        (async () => handler(identify(call), [toEnvelope(call.request)]))().then(
+        traced(call, async () => handler(identify(call), [toEnvelope(call.request)])).then(
           (out) => cb(null, out[0]!),
           (err) => cb(toServiceError(err, opts.log, ctx) as grpc.ServiceError),
         );
       };
     } else if (md.requestStream && !md.responseStream) {
       impl[method] = (call: grpc.ServerReadableStream<Envelope, Envelope>, cb: grpc.sendUnaryData<Envelope>) => {
-        (async () => {
+        traced(call, async () => {
           const caller = identify(call);
           const req = await collect(call, caller, opts, `${service}.${method}`);
           try {
@@ -222,14 +230,14 @@ export function addService(server: grpc.Server, service: ServiceName, handlers: 
           } finally {
             req.release();
           }
-        })().then(
+        }).then(
           (out) => cb(null, out[0]!),
           (err) => cb(toServiceError(err, opts.log, ctx) as grpc.ServiceError),
         );
       };
     } else {
       impl[method] = (call: grpc.ServerWritableStream<Envelope, Envelope> | grpc.ServerDuplexStream<Envelope, Envelope>) => {
-        (async () => {
+        traced(call, async () => {
           const caller = identify(call);
           const req = md.requestStream
             ? await collect(call as grpc.ServerDuplexStream<Envelope, Envelope>, caller, opts, `${service}.${method}`)
@@ -245,7 +253,7 @@ export function addService(server: grpc.Server, service: ServiceName, handlers: 
             if (!call.write(e)) await new Promise((r) => call.once('drain', r));
           }
           call.end();
-        })().catch((err) => {
+        }).catch((err) => {
           // 'error' (not destroy) makes grpc-js send this status to the caller at once.
           const s = toServiceError(err, opts.log, ctx);
           call.emit('error', Object.assign(new Error(s.details), { code: s.code, details: s.details }));
@@ -348,16 +356,17 @@ export class PeerClient {
     this.def = serviceDefinition(service);
     let creds: grpc.ChannelCredentials;
     if (opts.transport.kind === 'mtls') {
-      const { ca, key, cert } = opts.transport.tls;
-      creds = grpc.credentials.createSsl(ca, key, cert, {
-        checkServerIdentity: (host, cert) => {
+      const { ca, key, cert, reload } = opts.transport.tls;
+      const verify = {
+        checkServerIdentity: (host: string, cert: unknown) => {
           const party = partyOfCertificate(cert as unknown as PeerCertificate);
           if (party !== opts.serverParty) {
             return new Error(`server at ${host} presented a certificate for '${party ?? 'no cleanroom party'}', expected '${opts.serverParty}'`);
           }
           return undefined;
         },
-      });
+      };
+      creds = reload ? grpc.experimental.createCertificateProviderChannelCredentials(reload, reload, verify) : grpc.credentials.createSsl(ca, key, cert, verify);
     } else {
       creds = grpc.credentials.createInsecure();
     }
@@ -378,6 +387,7 @@ export class PeerClient {
     if (!md) throw new Error(`unknown method ${this.service}.${method}`);
     const metadata = new grpc.Metadata();
     if (this.opts.transport.kind === 'plaintext') metadata.set('x-cleanroom-dev-party', this.opts.self);
+    injectTrace((k, v) => metadata.set(k, v));
     const deadline = Date.now() + deadlineMs;
     const path = md.path;
     const c = this.client;

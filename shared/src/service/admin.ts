@@ -16,6 +16,7 @@ import type { Party } from '../protocol/messages.ts';
 import { ProtocolError } from '../protocol/messages.ts';
 import type { Logger } from './log.ts';
 import { sessionView, type SessionRegistry } from './sessions.ts';
+import { nodeMetrics } from './metrics.ts';
 
 export type AdminApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 
@@ -122,6 +123,10 @@ export async function buildAdmin(o: AdminOptions): Promise<AdminApp> {
     const rec = o.sessions()?.get(req.params.id);
     if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${req.params.id}`);
     return sessionView(rec) as never;
+  });
+  app.get('/metrics', { schema: { description: 'Prometheus metrics (docs/operations.md, "Metrics")', response: { 200: Type.String() } } }, async (_req, reply) => {
+    const m = await nodeMetrics.scrape();
+    return reply.type(m.contentType).send(m.body);
   });
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -11,6 +11,7 @@ export interface NodeConfig {
   party: Party;
   grpcListen: string;
   adminListen: string;
+  healthListen: string | undefined;
   adminToken: string | undefined;
   brokerAddr: string;
   mediaAddr: string;
@@ -19,6 +20,8 @@ export interface NodeConfig {
   stateDir: string;
   transcriptDir: string;
   pkiDir: string;
+  tlsReloadSeconds: number;
+  otlpEndpoint: string | undefined;
   devPlaintext: boolean;
   logLevel: string;
   deadlineMs: number;
@@ -83,6 +86,7 @@ const path = (raw: string) => resolve(raw);
 export const SETTINGS: readonly Setting[] = [
   { env: 'CLEANROOM_GRPC_LISTEN', key: 'grpcListen', parties: ALL, doc: 'gRPC listen address for peer traffic', def: (p) => `0.0.0.0:${PORTS[p][0]}`, parse: hostPort },
   { env: 'CLEANROOM_ADMIN_LISTEN', key: 'adminListen', parties: ALL, doc: 'admin HTTP API listen address (loopback by default)', def: (p) => `127.0.0.1:${PORTS[p][1]}`, parse: hostPort },
+  { env: 'CLEANROOM_HEALTH_LISTEN', key: 'healthListen', parties: ALL, doc: 'plaintext gRPC health-only listen address for probes that cannot present a client certificate (Kubernetes); unset = off', def: () => undefined, parse: hostPort },
   { env: 'CLEANROOM_ADMIN_TOKEN', key: 'adminToken', parties: ALL, doc: 'bearer token required by the admin API; mandatory when it listens beyond loopback', def: () => undefined, parse: (r) => { if (r.length < 16) throw new Bad('expected at least 16 characters'); return r; } },
   { env: 'CLEANROOM_BROKER_ADDR', key: 'brokerAddr', parties: ['advertiser'], doc: "broker's gRPC address", def: () => 'localhost:50053', parse: hostPort },
   { env: 'CLEANROOM_MEDIA_ADDR', key: 'mediaAddr', parties: ['broker'], doc: "media's gRPC address", def: () => 'localhost:50052', parse: hostPort },
@@ -91,6 +95,8 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'CLEANROOM_STATE_DIR', key: 'stateDir', parties: ALL, doc: "node state (media's prepared universe, audiences; broker's universe table)", def: (p) => `state/${p}`, parse: path },
   { env: 'CLEANROOM_TRANSCRIPT_DIR', key: 'transcriptDir', parties: ALL, doc: 'signed transcripts: <dir>/<sessionId>/<party>.jsonl', def: () => 'out/transcripts', parse: path },
   { env: 'CLEANROOM_PKI_DIR', key: 'pkiDir', parties: ALL, doc: 'certificates, TLS key, Ed25519 signing key, trust bundle (scripts/gen-pki.ts)', def: () => '.pki', parse: path },
+  { env: 'CLEANROOM_TLS_RELOAD_SECONDS', key: 'tlsReloadSeconds', parties: ALL, doc: 'how often the TLS certificate, key and CA files are re-read; a consistent rotated set is used for new connections without a restart (0 = never)', def: () => '60', parse: int(0, 86_400) },
+  { env: 'CLEANROOM_OTLP_ENDPOINT', key: 'otlpEndpoint', parties: ALL, doc: 'OpenTelemetry tracing: OTLP/HTTP base URL of a collector, e.g. http://otel-collector:4318 (spans go to /v1/traces); unset = tracing off', def: () => undefined, parse: (r) => { let u: URL; try { u = new URL(r); } catch { throw new Bad(`expected an http(s) URL, got '${r}'`); } if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Bad(`expected an http(s) URL, got '${r}'`); return r; } },
   { env: 'CLEANROOM_DEV_PLAINTEXT', key: 'devPlaintext', parties: ALL, doc: 'DEVELOPMENT ONLY: gRPC without TLS (logged loudly)', def: () => '0', parse: bool },
   { env: 'CLEANROOM_LOG_LEVEL', key: 'logLevel', parties: ALL, doc: 'pino log level', def: () => 'info', parse: (r) => { if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(r)) throw new Bad(`expected a pino level, got '${r}'`); return r; } },
   { env: 'CLEANROOM_DEADLINE_MS', key: 'deadlineMs', parties: ALL, doc: 'deadline of every peer RPC; a session waiting between calls fails once its peers have been silent this long (peers busy with other sessions: up to N running sessions × this; docs/operations.md)', def: () => '120000', parse: int(1000, 3_600_000) },

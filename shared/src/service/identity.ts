@@ -11,6 +11,7 @@ import type { ChannelIdentity, ReceiveObserver } from '../rpc/channel.ts';
 import type { Logger } from './log.ts';
 import type { Transport } from '../rpc/grpc.ts';
 import type { Party } from '../protocol/messages.ts';
+import { TlsFilesProvider, type ReloadLog } from '../rpc/tls-reload.ts';
 
 /** What every node is built with, whatever its party. */
 export interface NodeCommonOptions {
@@ -32,7 +33,11 @@ export function identityFromKeys(party: Party, key: SigningKey, trust: TrustBund
   return { party, key, trust, transport, peerKey: (p: Party) => keyFor(trust, p) };
 }
 
-export function loadIdentity(party: Party, pkiDir: string, devPlaintext: boolean): NodeIdentity {
+/**
+ * The node's keys and transport from CLEANROOM_PKI_DIR. With `reloadMs` > 0 the TLS files are
+ * re-read that often and a consistent rotated set is used for new connections (tls-reload.ts).
+ */
+export function loadIdentity(party: Party, pkiDir: string, devPlaintext: boolean, reload: { reloadMs?: number; log?: ReloadLog } = {}): NodeIdentity {
   const need = (name: string): string => {
     const p = join(pkiDir, name);
     if (!existsSync(p)) throw new Error(`CLEANROOM_PKI_DIR: missing ${p} (run: node scripts/gen-pki.ts --out ${pkiDir})`);
@@ -48,6 +53,9 @@ export function loadIdentity(party: Party, pkiDir: string, devPlaintext: boolean
           ca: readFileSync(need('trust-ca.pem')),
           cert: readFileSync(need(`${party}.crt.pem`)),
           key: readFileSync(need(`${party}.key.pem`)),
+          ...(reload.reloadMs ? {
+            reload: new TlsFilesProvider({ ca: need('trust-ca.pem'), cert: need(`${party}.crt.pem`), key: need(`${party}.key.pem`), refreshMs: reload.reloadMs }, party, reload.log),
+          } : {}),
         },
       };
   return identityFromKeys(party, key, trust, transport);

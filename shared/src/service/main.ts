@@ -11,6 +11,9 @@ import { loadIdentity, type NodeIdentity } from './identity.ts';
 import { addService, bindServer, createServer, PeerClient, type Handler, type ServerOptions, type ServiceName } from '../rpc/grpc.ts';
 import { buildAdmin, listen, type AdminApp, type AdminOptions } from './admin.ts';
 import type { Party } from '../protocol/messages.ts';
+import { nodeMetrics } from './metrics.ts';
+import { NodeHealth } from './health.ts';
+import { initTracing, shutdownTracing } from '../common/tracing.ts';
 import { join } from 'node:path';
 import { openStore, type Store } from '../store/store.ts';
 import { ByteBudget } from '../rpc/budget.ts';
@@ -25,8 +28,12 @@ export interface Boot {
   config: Readonly<NodeConfig>;
   log: Logger;
   identity: NodeIdentity;
+  /** grpc.health.v1 status of this node (peer port, and the plaintext health port if configured). */
+  health: NodeHealth;
   peer(service: ServiceName, party: Party, address: string): PeerClient;
 }
+
+const SERVICE_OF: Record<Party, ServiceName> = { advertiser: 'Advertiser', media: 'Media', broker: 'Broker' };
 
 /** Why listening on `address` failed, as a configuration problem naming `variable`. */
 export function listenError(variable: string, address: string, err: unknown): ConfigError {
@@ -55,9 +62,11 @@ export function boot(party: Party): Boot {
     throw err;
   }
   const log = createLogger(party, config.logLevel);
+  nodeMetrics.init(party);
+  if (initTracing(party, { endpoint: config.otlpEndpoint })) log.info({ otlp: config.otlpEndpoint }, 'tracing on: spans exported by OTLP/HTTP');
   let identity: NodeIdentity;
   try {
-    identity = loadIdentity(party, config.pkiDir, config.devPlaintext);
+    identity = loadIdentity(party, config.pkiDir, config.devPlaintext, { reloadMs: config.tlsReloadSeconds * 1000, log: log.child({ component: 'tls' }) });
   } catch (err) {
     process.stderr.write(`cleanroom ${party}: invalid configuration:\n  - ${(err as Error).message}\n`);
     process.exit(2);
@@ -65,8 +74,9 @@ export function boot(party: Party): Boot {
   if (config.devPlaintext) {
     log.warn({ setting: 'CLEANROOM_DEV_PLAINTEXT' }, '!!! DEVELOPMENT MODE: gRPC WITHOUT TLS; peers are not authenticated by certificate. Never use this in production. !!!');
   }
+  const health = new NodeHealth(SERVICE_OF[party]);
   return {
-    config, log, identity,
+    config, log, identity, health,
     peer: (service, p, address) => new PeerClient(service, address, {
       transport: identity.transport, serverParty: p, self: party, maxMessageBytes: config.maxMessageBytes, deadlineMs: config.deadlineMs,
     }),
@@ -101,6 +111,17 @@ export async function startAdmin(b: Boot, admin: Omit<AdminOptions, 'party' | 'l
   } catch (err) {
     exitConfig(b.config.party, listenError('CLEANROOM_ADMIN_LISTEN', b.config.adminListen, err));
   }
+  b.health.readinessFrom(() => admin.ready().ready);
+  if (b.config.healthListen) {
+    let port: number;
+    try {
+      port = await b.health.listenPlaintext(b.config.healthListen);
+    } catch (err) {
+      await app.close().catch(() => undefined);
+      exitConfig(b.config.party, listenError('CLEANROOM_HEALTH_LISTEN', b.config.healthListen, err));
+    }
+    b.log.info({ health: b.config.healthListen, port }, 'plaintext gRPC health service listening');
+  }
   return app;
 }
 
@@ -122,6 +143,7 @@ export async function startGrpc(b: Boot, service: ServiceName, handlers: Record<
   const opts = nodeServerOptions(b.identity, b.config.party, b.config.maxMessageBytes, b.log);
   const server = createServer(opts);
   addService(server, service, handlers, opts);
+  b.health.addToServer(server);
   let port: number;
   try {
     port = await bindServer(server, b.config.grpcListen, b.identity.transport);
@@ -129,17 +151,22 @@ export async function startGrpc(b: Boot, service: ServiceName, handlers: Record<
     await app.close().catch(() => undefined);
     exitConfig(b.config.party, listenError('CLEANROOM_GRPC_LISTEN', b.config.grpcListen, err));
   }
+  b.health.setGrpcServing(true);
   b.log.info({ grpc: b.config.grpcListen, admin: b.config.adminListen, transport: b.identity.transport.kind }, 'node listening');
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
     b.log.info({ signal }, 'shutting down');
+    b.health.shutdown();
     onClose?.();
     const force = setTimeout(() => server.forceShutdown(), 5000);
     force.unref();
     server.tryShutdown(() => undefined);
-    app.close().finally(() => process.exit(0));
+    app.close().finally(() => {
+      b.health.close();
+      void shutdownTracing().finally(() => process.exit(0));
+    });
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));

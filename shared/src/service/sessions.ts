@@ -18,6 +18,8 @@
  */
 import { ProtocolError, type Party } from '../protocol/messages.ts';
 import { openEnvelope, type Envelope } from '../transcript/statement.ts';
+import { nodeMetrics } from './metrics.ts';
+import { endSessionTrace, phaseTrace, startSessionTrace, type SessionTrace } from '../common/tracing.ts';
 
 /** "CODE: message" for a ProtocolError, "INTERNAL: message" for anything else. */
 export function describeError(err: unknown): string {
@@ -35,6 +37,8 @@ export interface SessionStore {
 
 export interface SessionRecord<S> {
   sessionId: string;
+  /** Session kind (metrics label); 'lookalike' unless the node says otherwise. */
+  kind: string;
   state: S;
   phase: string;
   status: SessionStatus;
@@ -49,6 +53,8 @@ export interface SessionRecord<S> {
   bytes?: () => { sent: Record<string, number>; received: Record<string, number> };
   /** Where the current phase started (wall ms, CPU µs). */
   mark: { wall: number; cpu: number };
+  /** OpenTelemetry spans of the session and its phase (tracing on only). */
+  trace?: SessionTrace | undefined;
   /** Calls in progress for this session at this node (served, or waiting on a peer). */
   inFlight: number;
 }
@@ -108,14 +114,16 @@ export class SessionRegistry<S> {
     this.heardAt = this.now();
   }
 
-  create(sessionId: string, state: S, phase: string): SessionRecord<S> {
+  create(sessionId: string, state: S, phase: string, kind = 'lookalike'): SessionRecord<S> {
     const now = new Date().toISOString();
     const rec: SessionRecord<S> = {
-      sessionId, state, phase, status: 'running', startedAt: now, updatedAt: now, progress: {}, error: undefined, result: undefined,
+      sessionId, kind, state, phase, status: 'running', startedAt: now, updatedAt: now, progress: {}, error: undefined, result: undefined,
       metrics: {}, mark: { wall: performance.now(), cpu: cpuMicros() }, inFlight: 0,
     };
     this.sessions.set(sessionId, rec);
     this.lastOwnMessage.set(sessionId, this.now());
+    nodeMetrics.sessionStarted(kind);
+    rec.trace = startSessionTrace(sessionId, kind, phase);
     return rec;
   }
 
@@ -131,6 +139,7 @@ export class SessionRegistry<S> {
     if (phase && phase !== rec.phase) {
       this.closePhase(rec);
       rec.phase = phase;
+      phaseTrace(rec.trace, phase);
     }
     rec.updatedAt = new Date(this.now()).toISOString();
     this.lastOwnMessage.set(rec.sessionId, this.now());
@@ -142,15 +151,19 @@ export class SessionRegistry<S> {
     const m = (rec.metrics[rec.phase] ??= { wallMs: 0, cpuMs: 0 });
     m.wallMs += wall - rec.mark.wall;
     m.cpuMs += (cpu - rec.mark.cpu) / 1000;
+    if (rec.phase !== 'done' && rec.phase !== 'failed') nodeMetrics.phaseEnded(rec.phase, wall - rec.mark.wall);
     rec.mark = { wall, cpu };
   }
 
   finish(rec: SessionRecord<S>, status: Exclude<SessionStatus, 'running'>, result?: unknown, error?: string): void {
+    if (rec.status === 'running') nodeMetrics.sessionEnded(rec.kind, status);
     rec.status = status;
     rec.result = result;
     rec.error = error;
     this.touch(rec, status === 'failed' ? 'failed' : 'done');
     this.closePhase(rec);
+    endSessionTrace(rec.trace, status, error);
+    rec.trace = undefined;
     const p = this.persistTo;
     p?.store.updateSession(p.party, rec.sessionId, { status, phase: rec.phase, error: error ?? null, result, now: rec.updatedAt }).catch(p.onError);
   }

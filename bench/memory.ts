@@ -1,0 +1,45 @@
+/**
+ * Peak memory per node for one universe size — the measurements behind the Kubernetes
+ * sizing table (docs/operations.md, "Sizing"). Generates a world (universe N, CRM N/10),
+ * starts the three nodes as processes (mTLS on loopback), runs one look-alike session and
+ * prints, as JSON, each node's peak RSS (its session view's `peakRssBytes`, process maxRSS:
+ * universe preparation included for media), the size of each node's state directory
+ * (media's prepared universe and publication, the broker's copy of the publication) and the
+ * universe preparation time.
+ *
+ *   node bench/memory.ts --universe 200000 [--out out/memory]
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { generateWorld } from '@cleanroom/shared/data/generate.ts';
+import { startCluster } from '../cli/src/cluster.ts';
+import { intFlag, parseArgs, strFlag } from '../cli/src/args.ts';
+
+/** Bytes of every file under `dir` (0 when it does not exist: the advertiser keeps no state). */
+function du(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? du(join(dir, e.name)) : statSync(join(dir, e.name)).size;
+  return n;
+}
+
+const p = parseArgs(process.argv.slice(2), { universe: 'string', out: 'string' });
+const universe = intFlag(p, 'universe', 200_000, 1000, 100_000_000);
+const out = resolve(strFlag(p, 'out', `out/memory-${universe}`));
+await generateWorld(join(out, 'world'), { seed: 'memory', universeSize: universe, crmSize: Math.max(1000, Math.round(universe / 10)) });
+const c = await startCluster({ outDir: out, worldDir: join(out, 'world') });
+try {
+  const ready = await c.nodes.media.admin.request<{ universe: { users: number; preparedSeconds: number } }>('GET', '/readyz');
+  const a = c.nodes.advertiser.admin;
+  const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', { audienceSize: Math.min(20_000, Math.round(universe / 20)) });
+  const s = await a.waitSession(sessionId, 30 * 60_000);
+  const peak: Record<string, number> = {};
+  for (const party of ['advertiser', 'media', 'broker'] as const) {
+    const v = await c.nodes[party].admin.request<{ metrics: { peakRssBytes: number } }>('GET', `/v1/sessions/${sessionId}`);
+    peak[party] = Math.round(v.metrics.peakRssBytes / 2 ** 20);
+  }
+  const stateMiB = Object.fromEntries((['advertiser', 'media', 'broker'] as const).map((party) => [party, Math.round(du(c.stateDir(party)) / 2 ** 20)]));
+  process.stdout.write(`${JSON.stringify({ universe, consentedUsers: ready.universe.users, preparedSeconds: ready.universe.preparedSeconds, status: s.status, peakRssMiB: peak, stateMiB }, null, 2)}\n`);
+} finally {
+  await c.stop();
+}

@@ -1,0 +1,358 @@
+/**
+ * Kubernetes manifests for ONE party's node, built as typed objects with `kubernetes-models`
+ * (and `@kubernetes-models/cert-manager`) and validated against the Kubernetes OpenAPI
+ * schema before they are returned: a wrong type or value throws, naming the field; an
+ * unknown field name does not type-check (tsc).
+ *
+ * Per party, in its own namespace: Namespace (Pod Security "restricted"), ServiceAccount
+ * without an API token, ConfigMap (non-secret settings), Service (peer gRPC port, admin
+ * port, plaintext health port), StatefulSet (1 replica: sessions live in the process) with
+ * persistent volumes for state and transcripts, default-deny NetworkPolicy (ingress: the
+ * gRPC port from the peers' CIDRs only, the admin port from one operators' namespace only;
+ * egress: DNS and the peers' gRPC ports only), and for media a Job that prepares the
+ * universe and a PersistentVolumeClaim for the data both use. Optional: a cert-manager
+ * Certificate that fills the TLS Secret. Secrets themselves are referenced, never written.
+ *
+ * Input (`PartyValues`) is validated where it enters (`parseValues`), with messages that
+ * name the field.
+ */
+import { ConfigMap, Namespace, PersistentVolumeClaim, Service, ServiceAccount, type IContainer, type IPodSpec, type IVolume } from 'kubernetes-models/v1';
+import { StatefulSet } from 'kubernetes-models/apps/v1';
+import { Job } from 'kubernetes-models/batch/v1';
+import { NetworkPolicy, type INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1';
+import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1';
+import { CPU_REQUEST, memoryFor, stateVolumeFor } from './sizing.ts';
+
+export type Party = 'advertiser' | 'media' | 'broker';
+export const PARTIES: readonly Party[] = ['advertiser', 'media', 'broker'];
+
+/** Ports inside the pod (the node's defaults; the health port is the gRPC port + 10). */
+export const PORTS: Record<Party, { grpc: number; admin: number; health: number }> = {
+  advertiser: { grpc: 50051, admin: 8081, health: 50061 },
+  media: { grpc: 50052, admin: 8082, health: 50062 },
+  broker: { grpc: 50053, admin: 8083, health: 50063 },
+};
+
+/** Who calls whom over gRPC (the role table, shared/src/rpc/grpc.ts). */
+export const CALLERS: Record<Party, readonly Party[]> = { advertiser: ['broker'], media: ['broker'], broker: ['advertiser', 'media'] };
+export const CALLS: Record<Party, readonly Party[]> = { advertiser: ['broker'], media: [], broker: ['media', 'advertiser'] };
+
+export interface PartyValues {
+  party: Party;
+  namespace: string;
+  image: string;
+  /** Pods in this namespace may reach the admin API (operators, Prometheus). */
+  adminNamespace: string;
+  /** Where each peer's traffic comes from and goes to (its egress / load balancer addresses). */
+  peerCidrs: Partial<Record<Party, string[]>>;
+  /** host:port of each peer this node calls. */
+  peerAddresses: Partial<Record<Party, string>>;
+  /** Universe users the node is sized for (media's own universe; the broker holds its publication). */
+  universeUsers: number;
+  /** Advertiser only: CRM rows it is sized for (its memory follows the CRM, not the universe). */
+  crmRows: number;
+  storageClassName: string | undefined;
+  stateStorage: string;
+  transcriptStorage: string;
+  dataStorage: string;
+  /** Name of the Secret holding the bearer token (key `token`). */
+  adminTokenSecret: string;
+  /** TLS Secret (keys tls.crt, tls.key), signing-key Secret (key signing.json), trust ConfigMap (trust-ca.pem, trust-bundle.json). */
+  tlsSecret: string;
+  signingSecret: string;
+  trustConfigMap: string;
+  /** Broker only: policy. */
+  minDecoyRatio: number;
+  minCohort: number;
+  /** Emits certificate.yaml (cert-manager) when set. */
+  certManager: { issuerName: string; issuerKind: 'Issuer' | 'ClusterIssuer'; dnsNames: string[] } | undefined;
+}
+
+export class ValuesError extends Error {}
+
+const DNS1123 = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$|^[0-9a-fA-F:]+\/\d{1,3}$/;
+const QUANTITY = /^\d+(\.\d+)?(Ki|Mi|Gi|Ti)$/;
+const HOSTPORT = /^[A-Za-z0-9.-]+:\d{1,5}$/;
+
+/** Validates raw values (JSON) for `party`, filling defaults; every problem is reported at once. */
+export function parseValues(party: Party, raw: unknown): PartyValues {
+  if (!PARTIES.includes(party)) throw new ValuesError(`expected a party (advertiser, media, broker), got '${String(party)}'`);
+  const r = (raw ?? {}) as Record<string, unknown>;
+  if (typeof r !== 'object' || Array.isArray(r)) throw new ValuesError(`${party}: expected an object of values, got ${Array.isArray(raw) ? 'an array' : typeof raw}`);
+  const problems: string[] = [];
+  const str = (k: string, def: string, re?: RegExp, what?: string): string => {
+    const v = r[k] ?? def;
+    if (typeof v !== 'string' || (re && !re.test(v))) problems.push(`${party}.${k}: expected ${what ?? 'a string'}, got ${JSON.stringify(v)}`);
+    return String(v);
+  };
+  const int = (k: string, def: number, min: number, max: number): number => {
+    const v = r[k] ?? def;
+    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) problems.push(`${party}.${k}: expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+    return v as number;
+  };
+  const known = new Set(['namespace', 'image', 'adminNamespace', 'peerCidrs', 'peerAddresses', 'universeUsers', 'crmRows', 'storageClassName', 'stateStorage', 'transcriptStorage', 'dataStorage',
+    'adminTokenSecret', 'tlsSecret', 'signingSecret', 'trustConfigMap', 'minDecoyRatio', 'minCohort', 'certManager']);
+  for (const k of Object.keys(r)) if (!known.has(k)) problems.push(`${party}.${k}: unknown setting`);
+
+  const peerCidrs: Partial<Record<Party, string[]>> = {};
+  const rawCidrs = (r.peerCidrs ?? {}) as Record<string, unknown>;
+  for (const peer of CALLERS[party].concat(CALLS[party]).filter((p, i, a) => a.indexOf(p) === i)) {
+    const v = rawCidrs[peer];
+    if (!Array.isArray(v) || v.length === 0 || !v.every((c) => typeof c === 'string' && CIDR.test(c))) {
+      problems.push(`${party}.peerCidrs.${peer}: expected a non-empty list of CIDRs (the ${peer}'s addresses), got ${JSON.stringify(v)}`);
+    } else peerCidrs[peer] = v as string[];
+  }
+  const peerAddresses: Partial<Record<Party, string>> = {};
+  const rawAddrs = (r.peerAddresses ?? {}) as Record<string, unknown>;
+  for (const peer of CALLS[party]) {
+    const v = rawAddrs[peer];
+    if (typeof v !== 'string' || !HOSTPORT.test(v)) problems.push(`${party}.peerAddresses.${peer}: expected host:port, got ${JSON.stringify(v)}`);
+    else peerAddresses[peer] = v;
+  }
+  let certManager: PartyValues['certManager'];
+  if (r.certManager !== undefined) {
+    const c = r.certManager as Record<string, unknown>;
+    const okNames = Array.isArray(c.dnsNames) && c.dnsNames.length > 0 && c.dnsNames.every((d) => typeof d === 'string' && /^[a-z0-9.-]+$/.test(d));
+    if (typeof c.issuerName !== 'string' || !DNS1123.test(c.issuerName) || (c.issuerKind !== 'Issuer' && c.issuerKind !== 'ClusterIssuer') || !okNames) {
+      problems.push(`${party}.certManager: expected {issuerName, issuerKind: Issuer|ClusterIssuer, dnsNames: [...]}, got ${JSON.stringify(c)}`);
+    } else certManager = { issuerName: c.issuerName, issuerKind: c.issuerKind, dnsNames: c.dnsNames as string[] };
+  }
+  const storageClassName = r.storageClassName === undefined ? undefined : str('storageClassName', '', DNS1123, 'a storage class name');
+  const universeUsers = int('universeUsers', 1_000_000, 1000, 1_000_000_000);
+  const v: PartyValues = {
+    party,
+    namespace: str('namespace', `cleanroom-${party}`, DNS1123, 'a DNS-1123 label'),
+    image: str('image', 'cleanroom/node:0.1.0', /^[a-z0-9./:@_-]+$/i, 'an image reference'),
+    adminNamespace: str('adminNamespace', 'cleanroom-operators', DNS1123, 'a DNS-1123 label'),
+    peerCidrs, peerAddresses,
+    universeUsers,
+    crmRows: int('crmRows', 100_000, 100, 100_000_000),
+    storageClassName,
+    // default: from the sizing table (media: universe + publication; broker: its copy of the publication)
+    stateStorage: str('stateStorage', Number.isSafeInteger(universeUsers) && universeUsers >= 1 ? stateVolumeFor(party, universeUsers) : '1Gi', QUANTITY, 'a storage quantity like 10Gi'),
+    transcriptStorage: str('transcriptStorage', '10Gi', QUANTITY, 'a storage quantity like 10Gi'),
+    dataStorage: str('dataStorage', '20Gi', QUANTITY, 'a storage quantity like 20Gi'),
+    adminTokenSecret: str('adminTokenSecret', `${party}-admin-token`, DNS1123, 'a Secret name'),
+    tlsSecret: str('tlsSecret', `${party}-tls`, DNS1123, 'a Secret name'),
+    signingSecret: str('signingSecret', `${party}-signing`, DNS1123, 'a Secret name'),
+    trustConfigMap: str('trustConfigMap', 'cleanroom-trust', DNS1123, 'a ConfigMap name'),
+    minDecoyRatio: int('minDecoyRatio', 9, 1, 99),
+    minCohort: int('minCohort', 50, 1, 1_000_000),
+    certManager,
+  };
+  if (problems.length > 0) throw new ValuesError(`invalid values:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  return v;
+}
+
+/** One manifest file: its name and its validated objects. */
+export interface ManifestFile {
+  file: string;
+  objects: { toJSON(): unknown; validate(): void }[];
+}
+
+const MOUNT = '/var/lib/cleanroom';
+
+/** Every manifest file of one party, validated against the schema (throws on the first invalid object). */
+export function buildParty(v: PartyValues): ManifestFile[] {
+  const p = v.party;
+  const ports = PORTS[p];
+  const labels = { 'app.kubernetes.io/name': 'cleanroom', 'app.kubernetes.io/component': p, 'app.kubernetes.io/part-of': 'cleanroom' };
+  const meta = (name: string) => ({ name, namespace: v.namespace, labels });
+  const hasData = p !== 'broker';
+  // sizing.ts measured the advertiser with a CRM of users/10 rows
+  const mem = memoryFor(p, p === 'advertiser' ? v.crmRows * 10 : v.universeUsers);
+
+  const env: Record<string, string> = {
+    CLEANROOM_GRPC_LISTEN: `0.0.0.0:${ports.grpc}`,
+    CLEANROOM_ADMIN_LISTEN: `0.0.0.0:${ports.admin}`,
+    CLEANROOM_HEALTH_LISTEN: `0.0.0.0:${ports.health}`,
+    CLEANROOM_STATE_DIR: `${MOUNT}/state`,
+    CLEANROOM_TRANSCRIPT_DIR: `${MOUNT}/transcripts`,
+    CLEANROOM_PKI_DIR: `${MOUNT}/pki`,
+    CLEANROOM_LOG_LEVEL: 'info',
+    ...(p === 'advertiser' ? { CLEANROOM_DATA: `${MOUNT}/data/crm.csv`, CLEANROOM_BROKER_ADDR: v.peerAddresses.broker! } : {}),
+    ...(p === 'media' ? { CLEANROOM_DATA: `${MOUNT}/data/universe.csv`, CLEANROOM_EVAL_THREADS: '2' } : {}),
+    ...(p === 'broker' ? {
+      CLEANROOM_MEDIA_ADDR: v.peerAddresses.media!, CLEANROOM_ADVERTISER_ADDR: v.peerAddresses.advertiser!,
+      CLEANROOM_MIN_DECOY_RATIO: String(v.minDecoyRatio), CLEANROOM_MIN_COHORT: String(v.minCohort),
+    } : {}),
+  };
+
+  const configMap = new ConfigMap({ metadata: meta(`${p}-config`), data: env });
+  const securityContext = {
+    runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
+    capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' as const },
+  };
+  const podSecurity = { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' as const } };
+  const pkiVolume: IVolume = {
+    name: 'pki',
+    projected: {
+      defaultMode: 0o440,
+      sources: [
+        { secret: { name: v.tlsSecret, items: [{ key: 'tls.crt', path: `${p}.crt.pem` }, { key: 'tls.key', path: `${p}.key.pem` }] } },
+        { secret: { name: v.signingSecret, items: [{ key: 'signing.json', path: `${p}.signing.json` }] } },
+        { configMap: { name: v.trustConfigMap, items: [{ key: 'trust-ca.pem', path: 'trust-ca.pem' }, { key: 'trust-bundle.json', path: 'trust-bundle.json' }] } },
+      ],
+    },
+  };
+  const dataClaim = `${p}-data`;
+  const container: IContainer = {
+    name: p,
+    image: v.image,
+    imagePullPolicy: 'IfNotPresent',
+    args: ['node', `services/${p}/src/main.ts`],
+    envFrom: [{ configMapRef: { name: configMap.metadata!.name! } }],
+    env: [{ name: 'CLEANROOM_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: v.adminTokenSecret, key: 'token' } } }],
+    ports: [
+      { name: 'grpc', containerPort: ports.grpc, protocol: 'TCP' },
+      { name: 'admin', containerPort: ports.admin, protocol: 'TCP' },
+      { name: 'health', containerPort: ports.health, protocol: 'TCP' },
+    ],
+    resources: { requests: { cpu: CPU_REQUEST[p], memory: mem.request }, limits: { memory: mem.limit } },
+    // Media serves health NOT_SERVING while it prepares; the Job normally did that already.
+    startupProbe: { grpc: { port: ports.health, service: '' }, periodSeconds: 10, failureThreshold: p === 'media' ? 60 : 30 },
+    readinessProbe: { grpc: { port: ports.health, service: `cleanroom.v1.${p[0]!.toUpperCase()}${p.slice(1)}` }, periodSeconds: 10, failureThreshold: 3 },
+    livenessProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 },
+    securityContext,
+    volumeMounts: [
+      { name: 'state', mountPath: `${MOUNT}/state` },
+      { name: 'transcripts', mountPath: `${MOUNT}/transcripts` },
+      { name: 'pki', mountPath: `${MOUNT}/pki`, readOnly: true },
+      { name: 'tmp', mountPath: '/tmp' },
+      ...(hasData ? [{ name: 'data', mountPath: `${MOUNT}/data`, readOnly: true }] : []),
+    ],
+  };
+  const volumes: IVolume[] = [
+    pkiVolume,
+    { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
+    ...(hasData ? [{ name: 'data', persistentVolumeClaim: { claimName: dataClaim, readOnly: true } }] : []),
+    // media: the universe Job and the node share one state volume (the Job prepares, the node reuses)
+    ...(p === 'media' ? [{ name: 'state', persistentVolumeClaim: { claimName: 'media-state' } }] : []),
+  ];
+  const claim = (name: string, size: string) => ({
+    metadata: { name, labels },
+    spec: { accessModes: ['ReadWriteOnce' as const], ...(v.storageClassName ? { storageClassName: v.storageClassName } : {}), resources: { requests: { storage: size } } },
+  });
+  // media: prepares (or, normally, reuses what the Job prepared) before the node starts
+  const prepare: IContainer = {
+    ...container,
+    name: 'prepare-universe',
+    args: ['node', 'services/media/src/prepare.ts'],
+    env: undefined,
+    ports: undefined,
+    startupProbe: undefined, readinessProbe: undefined, livenessProbe: undefined,
+    volumeMounts: container.volumeMounts!.filter((m) => m.name !== 'transcripts' && m.name !== 'pki'),
+  };
+  const podSpec: IPodSpec = {
+    serviceAccountName: p,
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    securityContext: podSecurity,
+    terminationGracePeriodSeconds: 30,
+    ...(p === 'media' ? { initContainers: [prepare] } : {}),
+    containers: [container],
+    volumes,
+  };
+  const statefulSet = new StatefulSet({
+    metadata: meta(p),
+    spec: {
+      serviceName: p,
+      replicas: 1,
+      podManagementPolicy: 'OrderedReady',
+      selector: { matchLabels: labels },
+      template: { metadata: { labels }, spec: podSpec },
+      volumeClaimTemplates: [
+        ...(p === 'media' ? [] : [claim('state', v.stateStorage)]),
+        claim('transcripts', v.transcriptStorage),
+      ],
+    },
+  });
+  const service = new Service({
+    metadata: meta(p),
+    spec: {
+      selector: labels,
+      ports: [
+        { name: 'grpc', port: ports.grpc, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' },
+        { name: 'admin', port: ports.admin, targetPort: 'admin', protocol: 'TCP' },
+      ],
+    },
+  });
+
+  const peersIn = CALLERS[p].flatMap((q) => (v.peerCidrs[q] ?? []).map((cidr): INetworkPolicyPeer => ({ ipBlock: { cidr } })));
+  const networkPolicies = [
+    new NetworkPolicy({ metadata: meta('default-deny'), spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } }),
+    new NetworkPolicy({
+      metadata: meta(`${p}-allow`),
+      spec: {
+        podSelector: { matchLabels: labels },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [
+          { from: peersIn, ports: [{ port: ports.grpc, protocol: 'TCP' }] },
+          { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': v.adminNamespace } } }], ports: [{ port: ports.admin, protocol: 'TCP' }] },
+        ],
+        egress: [
+          { to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] },
+          ...CALLS[p].map((q) => ({ to: (v.peerCidrs[q] ?? []).map((cidr) => ({ ipBlock: { cidr } })), ports: [{ port: Number(v.peerAddresses[q]!.split(':').pop()), protocol: 'TCP' as const }] })),
+        ],
+      },
+    }),
+  ];
+
+  const files: ManifestFile[] = [
+    { file: '00-namespace.yaml', objects: [new Namespace({ metadata: { name: v.namespace, labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } } })] },
+    { file: '10-serviceaccount.yaml', objects: [new ServiceAccount({ metadata: meta(p), automountServiceAccountToken: false })] },
+    { file: '20-config.yaml', objects: [configMap] },
+    { file: '30-networkpolicy.yaml', objects: networkPolicies },
+    { file: '40-service.yaml', objects: [service] },
+  ];
+  if (hasData) {
+    const claims = [new PersistentVolumeClaim({ ...claim(dataClaim, v.dataStorage), metadata: meta(dataClaim) })];
+    if (p === 'media') claims.push(new PersistentVolumeClaim({ ...claim('media-state', v.stateStorage), metadata: meta('media-state') }));
+    files.push({ file: '50-volumes.yaml', objects: claims });
+  }
+  files.push({ file: '60-statefulset.yaml', objects: [statefulSet] });
+  if (p === 'media') {
+    const job = new Job({
+      metadata: meta('media-prepare-universe'),
+      spec: {
+        backoffLimit: 2,
+        ttlSecondsAfterFinished: 86_400,
+        template: {
+          metadata: { labels: { ...labels, 'app.kubernetes.io/component': 'media-prepare' } },
+          spec: {
+            ...podSpec,
+            initContainers: undefined,
+            restartPolicy: 'OnFailure',
+            containers: [prepare],
+            volumes: volumes.filter((x) => x.name !== 'pki'),
+            // the state volume is ReadWriteOnce: run beside the media pod when it exists
+            affinity: { podAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { labelSelector: { matchLabels: labels }, topologyKey: 'kubernetes.io/hostname' } }] } },
+          },
+        },
+      },
+    });
+    files.push({ file: 'jobs/prepare-universe.yaml', objects: [job] });
+  }
+  if (v.certManager) {
+    files.push({
+      file: 'optional/certificate.yaml',
+      objects: [new Certificate({
+        metadata: meta(`${p}-tls`),
+        spec: {
+          secretName: v.tlsSecret,
+          commonName: p,
+          subject: { organizationalUnits: [p] },
+          dnsNames: v.certManager.dnsNames,
+          usages: ['server auth', 'client auth', 'digital signature', 'key encipherment'],
+          privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
+          duration: '2160h',
+          renewBefore: '360h',
+          issuerRef: { name: v.certManager.issuerName, kind: v.certManager.issuerKind },
+        },
+      })],
+    });
+  }
+  for (const f of files) for (const o of f.objects) o.validate();
+  return files;
+}
