@@ -13,7 +13,7 @@ import { parseArgs, strFlag, UsageError } from './args.ts';
 
 export function audit(argv: string[]): number {
   const [sub, ...rest] = argv;
-  const p = parseArgs(rest, { trust: 'string' });
+  const p = parseArgs(rest, { trust: 'string', json: 'boolean' });
   if (p.positionals.length === 0) throw new UsageError(`audit ${sub ?? ''} needs at least one transcript directory or file`);
   for (const path of p.positionals) if (!existsSync(path)) throw new UsageError(`no such file or directory: ${path}`);
   if (sub === 'show') {
@@ -29,10 +29,16 @@ export function audit(argv: string[]): number {
     process.stderr.write('cleanroom audit: no transcripts found\n');
     return 1;
   }
-  for (const r of reports) process.stdout.write(`${formatReport(r)}\n`);
+  const json = p.flags.json === true;
+  if (!json) for (const r of reports) process.stdout.write(`${formatReport(r)}\n`);
   const bad = reports.filter((r) => !r.ok);
   // Across sessions: the privacy charges the broker signed never exceed its declared budget.
   const budget = verifyBudget(groupTranscripts(p.positionals.map((x) => resolve(x))), trust);
+  if (json) {
+    // For scripts: every session's checks and outcome, and the budget check, as one document.
+    process.stdout.write(`${JSON.stringify({ ok: bad.length === 0 && budget.ok, sessions: reports, budget }, null, 2)}\n`);
+    return bad.length === 0 && budget.ok ? 0 : 1;
+  }
   if (budget.sessions.length > 0) process.stdout.write(`\n${formatBudget(budget)}\n`);
   process.stdout.write(`\n${reports.length - bad.length} of ${reports.length} session(s) verified${bad.length ? `; ${bad.length} FAILED` : ''}${budget.ok ? '' : '; privacy budget check FAILED'}\n`);
   return bad.length === 0 && budget.ok ? 0 : 1;

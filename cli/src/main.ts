@@ -30,13 +30,13 @@ usage:
   cleanroom gen-data --out DIR [--universe 200000] [--crm 20000] [--seed cleanroom]
   cleanroom simulate [--out out/demo] [--universe 200000] [--crm 20000] [--audience 20000]
                      [--decoy-ratio 9] [--min-cohort 50] [--epsilon 1] [--noise SCALE] [--seed cleanroom]
-                     [--plaintext] [--keep-ledger]
+                     [--plaintext] [--keep-ledger] [--json]
   cleanroom session start [--admin http://127.0.0.1:8081] [--audience 20000] [--decoy-ratio 9]
                           [--min-cohort 50] [--id-type phone] [--wait]
   cleanroom session status ID [--admin URL]
   cleanroom session result ID [--admin URL]
   cleanroom budget [--admin http://127.0.0.1:8081]      the privacy budget (advertiser's view)
-  cleanroom audit verify [--trust out/demo/pki/trust-bundle.json] PATH...  (also adds up
+  cleanroom audit verify [--trust out/demo/pki/trust-bundle.json] [--json] PATH...  (also adds up
                          the privacy charges across sessions against the declared budget)
   cleanroom audit show PATH...
   cleanroom report insight RESULT.json|--session ID [--admin http://127.0.0.1:8081] [--out report-insight.html]
@@ -80,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'simulate': {
-      const p = parseArgs(rest, { out: 'string', universe: 'string', crm: 'string', audience: 'string', seed: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', noise: 'string', epsilon: 'string', plaintext: 'boolean', 'keep-ledger': 'boolean' });
+      const p = parseArgs(rest, { out: 'string', universe: 'string', crm: 'string', audience: 'string', seed: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', noise: 'string', epsilon: 'string', plaintext: 'boolean', 'keep-ledger': 'boolean', json: 'boolean' });
       const noise = p.flags.noise === undefined ? undefined : Number(p.flags.noise);
       if (noise !== undefined && (!Number.isFinite(noise) || noise < 0)) throw new UsageError(`--noise: expected a number ≥ 0, got '${String(p.flags.noise)}'`);
       const epsilon = p.flags.epsilon === undefined ? undefined : Number(p.flags.epsilon);
@@ -89,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
         out: strFlag(p, 'out', 'out/demo'), seed: strFlag(p, 'seed', 'cleanroom'),
         universe: intFlag(p, 'universe', 200_000, 1000, 100_000_000), crm: intFlag(p, 'crm', 20_000, 100, 10_000_000),
         audience: intFlag(p, 'audience', 20_000), decoyRatio: intFlag(p, 'decoy-ratio', 9, 1, 99), minCohort: intFlag(p, 'min-cohort', 50),
-        noiseScale: noise, epsilon, plaintext: p.flags.plaintext === true, keepLedger: p.flags['keep-ledger'] === true,
+        noiseScale: noise, epsilon, plaintext: p.flags.plaintext === true, keepLedger: p.flags['keep-ledger'] === true, json: p.flags.json === true,
       });
     }
     case 'session': {

@@ -27,13 +27,22 @@ export interface SimulateOptions {
   plaintext: boolean;
   /** Keep the nodes' state databases (privacy ledger, released cohorts, quotas) from earlier runs. */
   keepLedger: boolean;
+  /** Print only the result document (JSON) on stdout: for scripts. */
+  json?: boolean;
 }
 
 export async function simulate(o: SimulateOptions): Promise<number> {
   const out = resolve(o.out);
   const worldDir = join(out, 'world');
   mkdirSync(out, { recursive: true });
-  const say = (s: string) => process.stdout.write(`${s}\n`);
+  // The summary goes to stdout (the result JSON instead with --json); progress goes to stderr,
+  // and only on a terminal: quiet in pipes and CI logs.
+  const say = (s: string) => {
+    if (!o.json) process.stdout.write(`${s}\n`);
+  };
+  const progress = (s: string) => {
+    if (!o.json && process.stderr.isTTY) process.stderr.write(`${s}\n`);
+  };
   const t0 = performance.now();
   let fresh = true;
   if (existsSync(join(worldDir, 'truth/truth.json'))) {
@@ -41,11 +50,11 @@ export async function simulate(o: SimulateOptions): Promise<number> {
     fresh = !(t.seed === o.seed && t.universeSize === o.universe && t.options.crmSize === o.crm);
   }
   if (fresh) {
-    say(`generating a world: ${o.universe.toLocaleString('en')} media users, ${o.crm.toLocaleString('en')} advertiser customers (seed '${o.seed}')`);
+    progress(`generating a world: ${o.universe.toLocaleString('en')} media users, ${o.crm.toLocaleString('en')} advertiser customers (seed '${o.seed}')`);
     const g = await generateWorld(worldDir, { seed: o.seed, universeSize: o.universe, crmSize: o.crm });
-    say(`  ${g.purchasers} purchasers (${g.purchasersInMedia} of them media users), ${g.malformed} malformed and ${g.duplicates} duplicate CRM rows, in ${g.seconds.toFixed(1)} s`);
+    progress(`  ${g.purchasers} purchasers (${g.purchasersInMedia} of them media users), ${g.malformed} malformed and ${g.duplicates} duplicate CRM rows, in ${g.seconds.toFixed(1)} s`);
   } else {
-    say(`reusing the world in ${relative(process.cwd(), worldDir)}`);
+    progress(`reusing the world in ${relative(process.cwd(), worldDir)}`);
   }
   if (!o.keepLedger) {
     // A simulation starts with a fresh privacy ledger: a second run of the same cohort would
@@ -60,9 +69,9 @@ export async function simulate(o: SimulateOptions): Promise<number> {
     // adding them up would (rightly) flag the reset. A fresh run keeps only its own.
     const tx = join(out, 'transcripts');
     if (existsSync(tx)) rmSync(tx, { recursive: true, force: true });
-    if (removed > 0) say('  fresh privacy ledger and transcripts for this run (the nodes\' state databases were reset; --keep-ledger keeps both)');
+    if (removed > 0) progress('  fresh privacy ledger and transcripts for this run (the nodes\' state databases were reset; --keep-ledger keeps both)');
   }
-  say(`starting advertiser, media and broker as three processes (gRPC over ${o.plaintext ? 'PLAINTEXT (dev)' : 'mutual TLS'} on loopback)…`);
+  progress(`starting advertiser, media and broker as three processes (gRPC over ${o.plaintext ? 'PLAINTEXT (dev)' : 'mutual TLS'} on loopback)…`);
   const brokerEnv: Record<string, string> = { CLEANROOM_MIN_COHORT: String(o.minCohort) };
   if (o.noiseScale !== undefined) brokerEnv.CLEANROOM_NOISE_SCALE = String(o.noiseScale);
   if (o.epsilon !== undefined) brokerEnv.CLEANROOM_EPSILON = String(o.epsilon);
@@ -79,17 +88,18 @@ export async function simulate(o: SimulateOptions): Promise<number> {
   }
   try {
     const ready = await cluster.nodes.media.admin.request<{ universe: { users: number; reused: boolean; preparedSeconds: number; epoch: string } }>('GET', '/readyz');
-    say(`  media universe: ${ready.universe.users.toLocaleString('en')} consented users, epoch ${ready.universe.epoch}, ${ready.universe.reused ? 'reused from disk' : `prepared in ${ready.universe.preparedSeconds.toFixed(1)} s`}`);
+    progress(`  media universe: ${ready.universe.users.toLocaleString('en')} consented users, epoch ${ready.universe.epoch}, ${ready.universe.reused ? 'reused from disk' : `prepared in ${ready.universe.preparedSeconds.toFixed(1)} s`}`);
     const a = cluster.nodes.advertiser.admin;
     const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', {
       idType: 'phone', audienceSize: o.audience, decoyRatio: o.decoyRatio, minCohort: o.minCohort,
     });
-    say(`session ${sessionId}`);
+    progress(`session ${sessionId}`);
     const ts = performance.now();
-    const status = await a.waitSession(sessionId, 30 * 60_000, (s) => say(`  phase ${s.phase}`));
+    const status = await a.waitSession(sessionId, 30 * 60_000, (s) => progress(`  phase ${s.phase}`));
     const seconds = (performance.now() - ts) / 1000;
     if (status.status === 'failed') {
-      say(`session FAILED: ${status.error}`);
+      process.stderr.write(`session FAILED: ${status.error}\n`);
+      if (o.json) process.stdout.write(`${JSON.stringify({ sessionId, outcome: 'FAILED', error: status.error }, null, 2)}\n`);
       writeFileSync(join(out, 'result.json'), JSON.stringify({ sessionId, outcome: 'FAILED', error: status.error }, null, 2));
       return 1;
     }
@@ -115,6 +125,7 @@ export async function simulate(o: SimulateOptions): Promise<number> {
       logs: join(out, 'logs'),
     };
     writeFileSync(join(out, 'result.json'), JSON.stringify(doc, null, 2) + '\n');
+    if (o.json) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     say('');
     say(`outcome            ${doc.outcome} in ${doc.seconds} s (whole run ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     say(`seeds              ${result.seeds.valid} valid of ${result.seeds.rows} rows (${result.seeds.rejected} rejected, ${result.seeds.duplicates} duplicates, ${result.seeds.notConsented} without consent; ${result.seeds.csvRejected ?? 0} CRM lines rejected by the CSV reader)`);

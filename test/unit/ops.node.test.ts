@@ -75,6 +75,13 @@ describe('operations: metrics and gRPC health on real node processes', () => {
     const a = c.nodes.advertiser.admin;
     const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', { audienceSize: 300 });
     expect((await a.waitSession(sessionId, 120_000)).status).toBe('completed');
+    // the admin API serves the advertiser's insight report of the finished session
+    const page = await fetch(`${a.base}/v1/sessions/${sessionId}/report`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await page.text();
+    expect(html).toContain(sessionId);
+    expect(html).toMatch(/<svg[\s>]/);
     // a minimum cohort above the broker's floor: refused by the privacy controls, nothing released
     const probe = await a.request<{ sessionId: string }>('POST', '/v1/sessions', { audienceSize: 300, minCohort: 1_000_000 });
     expect((await a.waitSession(probe.sessionId, 120_000)).status).not.toBe('completed');

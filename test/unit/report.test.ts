@@ -16,8 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { cluster } from './nodes.ts';
 import { makeTrustBundle, type TrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
 import { verifySession } from '@cleanroom/shared/transcript/verify.ts';
-import { readInsight, renderInsightHtml, ReportInputError } from '../../cli/src/report/insight.ts';
-import { collectAudit, renderAuditHtml } from '../../cli/src/report/audit.ts';
+import { readInsight, renderInsightHtml, ReportInputError } from '@cleanroom/shared/report/insight.ts';
+import { collectAudit, renderAuditHtml } from '@cleanroom/shared/report/audit.ts';
 import { makeWorld, type World } from './world.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -11,8 +11,8 @@ import { dirname, resolve } from 'node:path';
 import { loadTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
 import { parseArgs, strFlag, UsageError } from '../args.ts';
 import { AdminClient } from '../admin-client.ts';
-import { collectAudit, renderAuditHtml } from './audit.ts';
-import { readInsight, renderInsightHtml, ReportInputError } from './insight.ts';
+import { collectAudit, renderAuditHtml } from '@cleanroom/shared/report/audit.ts';
+import { readInsight, renderInsightHtml, ReportInputError } from '@cleanroom/shared/report/insight.ts';
 
 function write(out: string, html: string): void {
   mkdirSync(dirname(out), { recursive: true });

@@ -4,6 +4,7 @@ import { boot, openNodeStore, serve } from '@cleanroom/shared/service/main.ts';
 import { readCrm } from '@cleanroom/shared/data/files.ts';
 import { ProtocolError } from '@cleanroom/shared/protocol/messages.ts';
 import { AdvertiserNode } from './node.ts';
+import { readInsight, renderInsightHtml } from '@cleanroom/shared/report/insight.ts';
 
 const b = boot('advertiser');
 const store = await openNodeStore(b);
@@ -47,6 +48,17 @@ await serve(b, 'Advertiser', node.handlers(), {
     const from = latest ? { sessionId: latest.sessionId, at: latest.updatedAt, result: latest.result } : stored ? { sessionId: stored.sessionId, at: stored.updatedAt, result: stored.result } : undefined;
     if (!from) throw new ProtocolError('NOT_FOUND', 'no session has reported a privacy budget yet');
     return { asOfSession: from.sessionId, at: from.at, ...(from.result as { privacy: object }).privacy };
+  });
+  // The advertiser's insight report of a finished session: a self-contained HTML page.
+  app.get('/v1/sessions/:id/report', {
+    schema: { params: Type.Object({ id: Type.String({ maxLength: 80 }) }) },
+  }, async (req, reply) => {
+    const rec = node.sessions.get(req.params.id);
+    const result = rec ? (rec.status === 'running' ? undefined : rec.result) : (await store.getSession('advertiser', req.params.id))?.result;
+    if (!rec && result === undefined) throw new ProtocolError('NOT_FOUND', `unknown session ${req.params.id}`);
+    if (rec?.status === 'running') throw new ProtocolError('FAILED_PRECONDITION', `session ${rec.sessionId} is still running (phase ${rec.phase})`);
+    if (!result) throw new ProtocolError('FAILED_PRECONDITION', `session ${req.params.id} ended without a result (${rec?.error ?? 'failed'})`);
+    return reply.type('text/html; charset=utf-8').send(renderInsightHtml(readInsight(result)));
   });
   app.get('/v1/sessions/:id/result', {
     schema: { params: Type.Object({ id: Type.String({ maxLength: 80 }) }) },
