@@ -19,6 +19,7 @@
  * - `loadTrustBundle` accepts only version 1 with exactly the three parties, each a 32-byte
  *   key whose key id matches, all keys distinct.
  */
+import { PARTIES, isParty, type Party } from '../common/names.ts';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
@@ -29,8 +30,8 @@ import { canonicalize, parseStrict } from './jcs.ts';
 export const STATEMENT_TYPE = 'application/vnd.cleanroom.statement+json; version=1';
 
 /** The three node roles, same spelling as folders, log fields and compose services. */
-export const PARTIES = ['advertiser', 'media', 'broker'] as const;
-export type PartyName = (typeof PARTIES)[number];
+export { PARTIES };
+export type PartyName = Party;
 
 /** 32-byte Ed25519 public key. */
 export type PublicKeyBytes = Uint8Array;
@@ -51,9 +52,7 @@ export interface TrustBundle {
   parties: Record<PartyName, { keyid: string; publicKey: string /* base64 */ }>;
 }
 
-export function isPartyName(x: unknown): x is PartyName {
-  return typeof x === 'string' && (PARTIES as readonly string[]).includes(x);
-}
+export const isPartyName: (x: unknown) => x is PartyName = isParty;
 
 function assertParty(x: unknown, what = 'party'): PartyName {
   if (!isPartyName(x)) throw new Error(`expected ${what} to be one of ${PARTIES.join('|')}, got ${JSON.stringify(x)}`);

@@ -11,13 +11,8 @@
  * u-coordinate, a TokenBytes a 16-byte OPRF output, a CiphertextBytes a serialized SEAL
  * ciphertext.
  */
-export type Party = 'advertiser' | 'media' | 'broker';
-export const PARTIES: readonly Party[] = ['advertiser', 'media', 'broker'];
+export { PARTIES, SESSION_ROUNDS, type Party, type Round } from '../common/names.ts';
 
-/** Rounds in the order the protocol allows them. */
-export type Round =
-  | 'OPEN' | 'BLIND' | 'TOKENS' | 'AGGREGATE' | 'LOOKALIKE' | 'CHECKPOINT' | 'ABORT' | 'UNIVERSE';
-export const SESSION_ROUNDS: readonly Round[] = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'];
 
 export type IdType = 'phone' | 'email' | 'device';
 

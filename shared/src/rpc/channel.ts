@@ -9,6 +9,7 @@
  * An optional observer sees every payload this node receives — the tests use it to prove
  * the "never sees" column of the privacy contract.
  */
+import { PARTIES } from '../common/names.ts';
 import { keyidOf, type SigningKey } from '../crypto/dsse.ts';
 import type { TranscriptWriter } from '../transcript/writer.ts';
 import {
@@ -103,7 +104,7 @@ export class SessionChannel {
    */
   recordPolicy(policy: Policy & Record<string, unknown>): void {
     if (!this.transcript) return;
-    const keyFingerprints = Object.fromEntries((['advertiser', 'media', 'broker'] as const).map((p) => [p, keyidOf(this.id.peerKey(p))]));
+    const keyFingerprints = Object.fromEntries(PARTIES.map((p) => [p, keyidOf(this.id.peerKey(p))]));
     this.transcript.appendPolicy({ ...policy, keyFingerprints }, this.id.key);
   }
 

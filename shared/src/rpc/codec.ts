@@ -7,6 +7,7 @@
  * refuses gaps, overlaps and missing last chunks.
  */
 import { ProtocolError } from '../protocol/messages.ts';
+import { SESSION_ROUNDS } from '../common/names.ts';
 import type {
   AttributeTotal, CohortProfile, IdType, LookalikeResult, OpenSession, Outcome, Policy,
   PrepareSession, PrivacyStatus, SessionAccepted, SessionReady, SessionResult,
@@ -417,7 +418,7 @@ export interface CheckpointMessage {
   consistency: Uint8Array[];
 }
 
-const CHECKPOINT_ROUNDS = new Set(['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE']);
+const CHECKPOINT_ROUNDS: ReadonlySet<string> = new Set(SESSION_ROUNDS);
 
 export const CheckpointCodec = codec<CheckpointMessage>(
   'cleanroom.v1.Checkpoint',

@@ -15,6 +15,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import { ProtocolError, type Party, type ProtocolErrorCode } from '../protocol/messages.ts';
+import { PARTIES } from '../common/names.ts';
 import type { Envelope } from '../transcript/statement.ts';
 import { serviceDefinition } from './proto.ts';
 import type { TlsFilesProvider } from './tls-reload.ts';
@@ -79,7 +80,7 @@ const STATUS: Record<ProtocolErrorCode, grpc.status> = {
 };
 const CODE_OF_STATUS = new Map<number, ProtocolErrorCode>(Object.entries(STATUS).map(([k, v]) => [v, k as ProtocolErrorCode]));
 
-const PARTY_NAMES = new Set<Party>(['advertiser', 'media', 'broker']);
+const PARTY_NAMES: ReadonlySet<Party> = new Set(PARTIES);
 
 /**
  * The party a verified peer certificate belongs to: subject CN and OU name the party and

@@ -3,6 +3,7 @@
  * of the README's configuration table), validated at start-up. Every mistake is reported
  * at once, each naming its variable; the result is a frozen object.
  */
+import { PARTIES } from '../common/names.ts';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { IdType, Party } from '../protocol/messages.ts';
@@ -52,7 +53,7 @@ interface Setting {
   parse: (raw: string, party: Party) => unknown;
 }
 
-const ALL: readonly Party[] = ['advertiser', 'media', 'broker'];
+const ALL: readonly Party[] = PARTIES;
 const PORTS: Record<Party, [number, number]> = { advertiser: [50051, 8081], media: [50052, 8082], broker: [50053, 8083] };
 
 class Bad extends Error {}

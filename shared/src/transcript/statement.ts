@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { canonicalBytes, parseStrict } from '../crypto/jcs.ts';
 import { STATEMENT_TYPE, verifySignature, type SigningKey } from '../crypto/dsse.ts';
 import { ProtocolError, type Party, type Round } from '../protocol/messages.ts';
+import { PARTIES, ROUNDS as ROUND_LIST } from '../common/names.ts';
 
 export interface Statement {
   v: 1;
@@ -131,8 +132,8 @@ export function openEnvelope(env: Envelope, senderKey: Uint8Array, expect: Expec
   return s;
 }
 
-const ROUNDS = new Set(['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE', 'CHECKPOINT', 'ABORT', 'UNIVERSE']);
-const PARTY_SET = new Set(['advertiser', 'media', 'broker']);
+const ROUNDS: ReadonlySet<string> = new Set(ROUND_LIST);
+const PARTY_SET: ReadonlySet<string> = new Set(PARTIES);
 
 function checkStatementShape(v: unknown): Statement {
   const bad = (what: string): never => {

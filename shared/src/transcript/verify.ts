@@ -49,6 +49,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { canonicalBytes } from '../crypto/jcs.ts';
+import { SESSION_ROUND_RANK } from '../common/names.ts';
 import { PARTIES, STATEMENT_TYPE, keyFor, verifySignature, type PartyName, type TrustBundle } from '../crypto/dsse.ts';
 import { merkleRoot } from '../crypto/merkle.ts';
 import type { Statement } from './statement.ts';
@@ -93,7 +94,7 @@ const CHECK_NAMES = ['format', 'chain', 'session', 'signatures', 'addressing', '
 export const UNIVERSE_SESSION_PREFIX = 'universe-';
 type CheckName = (typeof CHECK_NAMES)[number];
 
-const ROUND_RANK: Record<string, number> = { OPEN: 0, BLIND: 1, TOKENS: 2, AGGREGATE: 3, LOOKALIKE: 4 };
+const ROUND_RANK = SESSION_ROUND_RANK;
 
 interface Issue extends AuditLocation {
   check: CheckName;

@@ -36,8 +36,8 @@ export const POLICY_TYPE = 'application/vnd.cleanroom.policy+json; version=1';
 export const CHECKPOINT_TYPE = 'application/vnd.cleanroom.checkpoint+json; version=1';
 
 export const ZERO_HASH = '0'.repeat(64);
-export const ROUND_NAMES = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE', 'CHECKPOINT', 'ABORT', 'UNIVERSE'] as const;
-export type RoundName = (typeof ROUND_NAMES)[number];
+import { ROUNDS as ROUND_NAMES, type Round as RoundName } from '../common/names.ts';
+export { ROUND_NAMES, type RoundName };
 export type Direction = 'sent' | 'received';
 
 export interface EncodedSignature {
