@@ -1,6 +1,7 @@
 // Benchmark of the BFV cohort profile (shared/src/crypto/bfv.ts) for 64 attributes: time per
 // encryptUsers ciphertext (128 users), aggregate time per input ciphertext (masked, the worst
-// case), decryptProfile time, and the byte sizes of what crosses the wire.
+// case) from the wire form and from the broker's stored (NTT) form with one real user per
+// ciphertext (a session's typical case), decryptProfile time, and the byte sizes.
 // Run: node bench/bfv.bench.ts [ciphertexts=40]. Single-threaded; numbers are for one core.
 import { BFV_PARAMETERS, BrokerBfv, MediaBfv } from '../shared/src/crypto/bfv.ts';
 
@@ -39,6 +40,21 @@ t0 = performance.now();
 broker.aggregate([cts[0]!], keep.subarray(0, usersPerCiphertext), noise);
 const aggOneMs = ms(t0);
 
+// The broker's stored form (NTT, uncompressed) with one real user per ciphertext, against the
+// wire form for the same positions: what a session pays per touched ciphertext.
+const stored = cts.map((c) => broker.toStoredForm(c));
+const onePerCt = cts.map((_, c) => c * usersPerCiphertext + 1);
+const zero = new Array(ATTRIBUTES).fill(0);
+broker.aggregateStored((c) => stored[c], stored.length, onePerCt.slice(0, 1), zero); // warm-up: cached masks
+t0 = performance.now();
+broker.aggregateStored((c) => stored[c], stored.length, onePerCt, zero);
+const storedMs = ms(t0);
+const keepOne = new Uint8Array(vectors.length);
+for (const p of onePerCt) keepOne[p] = 1;
+t0 = performance.now();
+broker.aggregate(cts, keepOne, zero);
+const wireMs = ms(t0);
+
 t0 = performance.now();
 const reps = 10;
 let consistent = true;
@@ -58,6 +74,8 @@ console.table({
   'aggregate total, ms': aggMs.toFixed(1),
   'aggregate per input ciphertext (marginal), ms': ((aggMs - aggOneMs) / (count - 1 || 1)).toFixed(2),
   'aggregate fixed part (1 ciphertext), ms': aggOneMs.toFixed(1),
+  'one real user per ciphertext, wire form, ms per ciphertext': ((wireMs - aggOneMs) / count).toFixed(2),
+  'one real user per ciphertext, stored (NTT) form, ms per ciphertext': ((storedMs - aggOneMs) / count).toFixed(2),
   'decryptProfile, ms': decMs.toFixed(2),
 });
 console.table({
@@ -66,6 +84,7 @@ console.table({
   'public key': kb(material.publicKey.length),
   'galois keys': kb(material.galoisKeys.length),
   'one user ciphertext (mean)': kb(Math.round(ctBytes)),
+  'stored (NTT) form at the broker': kb(stored[0]!.length),
   profile: kb(profile.length),
   'profile noise budget, bits': String(media.noiseBudgetBits(profile)),
   'profile consistent': String(consistent),

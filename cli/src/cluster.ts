@@ -9,7 +9,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '@cleanroom/shared/common/free-port.ts';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AdminClient } from './admin-client.ts';
@@ -58,16 +58,6 @@ export interface Cluster {
   restart(p: Party): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 export function ensurePki(pkiDir: string): void {
   if (existsSync(join(pkiDir, 'trust-bundle.json'))) return;

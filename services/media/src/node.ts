@@ -202,14 +202,16 @@ export class MediaNode {
               const t = pub.tokens.get(req.idType);
               if (!t) throw new ProtocolError('NOT_FOUND', `the publication has no '${req.idType}' tokens`);
               const end = Math.min(t.positions.length, req.offset + Math.min(req.limit, MAX_TOKEN_PAGE));
+              // chunks of ≤ 65,536 entries; at least one (empty past the end)
               const pages = [];
-              for (let off = req.offset; off < end || pages.length === 0; off += 65_536) {
+              let off = Math.min(req.offset, end);
+              do {
                 const stop = Math.min(end, off + 65_536);
                 const tokens = [];
                 for (let i = off; i < stop; i++) tokens.push(t.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
-                pages.push({ idType: req.idType, offset: off, tokens, positions: Array.from(t.positions.subarray(off, Math.max(off, stop))) });
-                if (stop >= end) break;
-              }
+                pages.push({ idType: req.idType, offset: off, tokens, positions: Array.from(t.positions.subarray(off, stop)) });
+                off = stop;
+              } while (off < end);
               return ch.sealChunks('broker', 'UNIVERSE', UniverseTokensCodec, pages);
             }
             case 'CIPHERTEXTS': {

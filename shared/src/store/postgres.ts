@@ -7,17 +7,12 @@
  */
 import pg from 'pg';
 import { MIGRATIONS, migrationSql } from './migrations.ts';
-import { alreadyExists, type LedgerEntry, type LedgerKey, type QuotaResult, type ReserveResult, type Store, type StoredSession } from './store.ts';
+import {
+  alreadyExists, ledgerEntries, quotaRetryAfterMs, storedSession as sessionFrom,
+  type LedgerEntry, type LedgerKey, type QuotaResult, type ReserveResult, type Store, type StoredSession,
+} from './store.ts';
 
 type Row = Record<string, unknown>;
-
-function sessionFrom(r: Row): StoredSession {
-  return {
-    party: String(r.party), sessionId: String(r.session_id), status: String(r.status), phase: String(r.phase),
-    startedAt: String(r.started_at), updatedAt: String(r.updated_at), error: (r.error as string | null) ?? null,
-    result: r.result === null || r.result === undefined ? null : JSON.parse(String(r.result)),
-  };
-}
 
 function isUniqueViolation(e: unknown): boolean {
   return (e as { code?: string })?.code === '23505';
@@ -147,12 +142,7 @@ export class PostgresStore implements Store {
 
   async ledger(party: string, key: Partial<LedgerKey> = {}): Promise<LedgerEntry[]> {
     const r = await this.pool.query('SELECT * FROM privacy_ledger WHERE party = $1 ORDER BY at_ms, session_id', [party]);
-    return r.rows
-      .map((x: Row) => ({
-        sessionId: String(x.session_id), advertiser: String(x.advertiser), media: String(x.media), epoch: String(x.epoch),
-        reserved: Number(x.reserved), charged: x.charged === null ? null : Number(x.charged), budget: Number(x.budget), atMs: Number(x.at_ms),
-      }))
-      .filter((e) => (key.advertiser === undefined || e.advertiser === key.advertiser) && (key.media === undefined || e.media === key.media) && (key.epoch === undefined || e.epoch === key.epoch));
+    return ledgerEntries(r.rows as Row[], key);
   }
 
   async recordRelease(party: string, r: { sessionId: string; advertiser: string; epoch: string; sketch: Uint8Array; size: number; nowMs: number }): Promise<void> {
@@ -169,20 +159,10 @@ export class PostgresStore implements Store {
     return this.tx(async (c) => {
       await this.lock(c, `quota|${party}|${q.scope}|${q.subject}`);
       const since = q.nowMs - q.windowMs;
-      const rows = (await c.query('SELECT amount, at_ms FROM quota_usage WHERE party = $1 AND scope = $2 AND subject = $3 AND at_ms > $4 ORDER BY at_ms', [party, q.scope, q.subject, since])).rows as Row[];
-      const used = rows.reduce((a, r) => a + Number(r.amount), 0);
-      if (used + q.amount > q.limit) {
-        let left = used + q.amount - q.limit;
-        let retryAfterMs = q.windowMs;
-        for (const r of rows) {
-          left -= Number(r.amount);
-          if (left <= 0) {
-            retryAfterMs = Math.max(1, Number(r.at_ms) + q.windowMs - q.nowMs);
-            break;
-          }
-        }
-        return { ok: false, used, retryAfterMs } as QuotaResult;
-      }
+      const rows = ((await c.query('SELECT amount, at_ms FROM quota_usage WHERE party = $1 AND scope = $2 AND subject = $3 AND at_ms > $4 ORDER BY at_ms', [party, q.scope, q.subject, since])).rows as Row[])
+        .map((r) => ({ amount: Number(r.amount), atMs: Number(r.at_ms) }));
+      const used = rows.reduce((a, r) => a + r.amount, 0);
+      if (used + q.amount > q.limit) return { ok: false, used, retryAfterMs: quotaRetryAfterMs(rows, used, q) } as QuotaResult;
       await c.query('INSERT INTO quota_usage (party, scope, subject, session_id, amount, at_ms) VALUES ($1, $2, $3, $4, $5, $6)', [party, q.scope, q.subject, q.sessionId, q.amount, q.nowMs]);
       return { ok: true, used: used + q.amount } as QuotaResult;
     });

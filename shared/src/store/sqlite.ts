@@ -8,17 +8,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { MIGRATIONS, migrationSql } from './migrations.ts';
-import { alreadyExists, type LedgerEntry, type LedgerKey, type QuotaResult, type ReserveResult, type Store, type StoredSession } from './store.ts';
+import {
+  alreadyExists, ledgerEntries, quotaRetryAfterMs, storedSession as sessionFrom,
+  type LedgerEntry, type LedgerKey, type QuotaResult, type ReserveResult, type Store, type StoredSession,
+} from './store.ts';
 
 type Row = Record<string, unknown>;
-
-function sessionFrom(r: Row): StoredSession {
-  return {
-    party: String(r.party), sessionId: String(r.session_id), status: String(r.status), phase: String(r.phase),
-    startedAt: String(r.started_at), updatedAt: String(r.updated_at), error: (r.error as string | null) ?? null,
-    result: r.result === null || r.result === undefined ? null : JSON.parse(String(r.result)),
-  };
-}
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -128,13 +123,7 @@ export class SqliteStore implements Store {
   }
 
   async ledger(party: string, key: Partial<LedgerKey> = {}): Promise<LedgerEntry[]> {
-    const rows = this.db.prepare('SELECT * FROM privacy_ledger WHERE party = ? ORDER BY at_ms, session_id').all(party) as Row[];
-    return rows
-      .map((r) => ({
-        sessionId: String(r.session_id), advertiser: String(r.advertiser), media: String(r.media), epoch: String(r.epoch),
-        reserved: Number(r.reserved), charged: r.charged === null ? null : Number(r.charged), budget: Number(r.budget), atMs: Number(r.at_ms),
-      }))
-      .filter((e) => (key.advertiser === undefined || e.advertiser === key.advertiser) && (key.media === undefined || e.media === key.media) && (key.epoch === undefined || e.epoch === key.epoch));
+    return ledgerEntries(this.db.prepare('SELECT * FROM privacy_ledger WHERE party = ? ORDER BY at_ms, session_id').all(party) as Row[], key);
   }
 
   async recordRelease(party: string, r: { sessionId: string; advertiser: string; epoch: string; sketch: Uint8Array; size: number; nowMs: number }): Promise<void> {
@@ -150,21 +139,10 @@ export class SqliteStore implements Store {
   async takeQuota(party: string, q: { scope: string; subject: string; sessionId: string; amount: number; limit: number; windowMs: number; nowMs: number }): Promise<QuotaResult> {
     return this.tx(() => {
       const since = q.nowMs - q.windowMs;
-      const used = Number((this.db.prepare('SELECT COALESCE(SUM(amount), 0) AS s FROM quota_usage WHERE party = ? AND scope = ? AND subject = ? AND at_ms > ?').get(party, q.scope, q.subject, since) as Row).s);
-      if (used + q.amount > q.limit) {
-        // The earliest time enough of the window's usage has aged out for this request to fit.
-        const rows = this.db.prepare('SELECT amount, at_ms FROM quota_usage WHERE party = ? AND scope = ? AND subject = ? AND at_ms > ? ORDER BY at_ms').all(party, q.scope, q.subject, since) as Row[];
-        let left = used + q.amount - q.limit;
-        let retryAfterMs = q.windowMs;
-        for (const r of rows) {
-          left -= Number(r.amount);
-          if (left <= 0) {
-            retryAfterMs = Math.max(1, Number(r.at_ms) + q.windowMs - q.nowMs);
-            break;
-          }
-        }
-        return { ok: false, used, retryAfterMs } as QuotaResult;
-      }
+      const rows = (this.db.prepare('SELECT amount, at_ms FROM quota_usage WHERE party = ? AND scope = ? AND subject = ? AND at_ms > ? ORDER BY at_ms').all(party, q.scope, q.subject, since) as Row[])
+        .map((r) => ({ amount: Number(r.amount), atMs: Number(r.at_ms) }));
+      const used = rows.reduce((a, r) => a + r.amount, 0);
+      if (used + q.amount > q.limit) return { ok: false, used, retryAfterMs: quotaRetryAfterMs(rows, used, q) } as QuotaResult;
       this.db.prepare('INSERT INTO quota_usage (party, scope, subject, session_id, amount, at_ms) VALUES (?, ?, ?, ?, ?, ?)').run(party, q.scope, q.subject, q.sessionId, q.amount, q.nowMs);
       return { ok: true, used: used + q.amount } as QuotaResult;
     });

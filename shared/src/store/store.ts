@@ -85,6 +85,38 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * When a refused quota request would fit: the window's usage rows (oldest first) age out
+ * one by one; the answer is when enough of them have. Shared by both back ends.
+ */
+export function quotaRetryAfterMs(rows: readonly { amount: number; atMs: number }[], used: number, q: { amount: number; limit: number; windowMs: number; nowMs: number }): number {
+  let left = used + q.amount - q.limit;
+  for (const r of rows) {
+    left -= r.amount;
+    if (left <= 0) return Math.max(1, r.atMs + q.windowMs - q.nowMs);
+  }
+  return q.windowMs; // the request alone exceeds the limit: it never fits
+}
+
+/** A privacy_ledger row as both back ends read it, filtered by the key parts given. */
+export function ledgerEntries(rows: readonly Record<string, unknown>[], key: Partial<LedgerKey>): LedgerEntry[] {
+  return rows
+    .map((r) => ({
+      sessionId: String(r.session_id), advertiser: String(r.advertiser), media: String(r.media), epoch: String(r.epoch),
+      reserved: Number(r.reserved), charged: r.charged === null ? null : Number(r.charged), budget: Number(r.budget), atMs: Number(r.at_ms),
+    }))
+    .filter((e) => (key.advertiser === undefined || e.advertiser === key.advertiser) && (key.media === undefined || e.media === key.media) && (key.epoch === undefined || e.epoch === key.epoch));
+}
+
+/** A sessions row as both back ends read it. */
+export function storedSession(r: Record<string, unknown>): StoredSession {
+  return {
+    party: String(r.party), sessionId: String(r.session_id), status: String(r.status), phase: String(r.phase),
+    startedAt: String(r.started_at), updatedAt: String(r.updated_at), error: (r.error as string | null) ?? null,
+    result: r.result === null || r.result === undefined ? null : JSON.parse(String(r.result)),
+  };
+}
+
 export function alreadyExists(party: string, sessionId: string): ProtocolError {
   return new ProtocolError('ALREADY_EXISTS', `session ${sessionId} already exists at the ${party} (session ids are never reused)`);
 }
