@@ -22,7 +22,7 @@ export interface LocalRunOptions {
   training?: TrainingParams;
   convergenceTol?: number;
   dropout?: { member: number; round: number; step: Step };
-  observeMasked?: (round: number, member: number, words: Uint8Array) => void;
+  observeMasked?: (round: number, member: number, words: Uint8Array, roles: { member: FederatedMember; aggregator: FederatedAggregator }) => void;
   observeUnmask?: (round: number, member: number, u: Unmasking) => void;
 }
 
@@ -61,8 +61,8 @@ export function runLocalFederation(data: readonly FederatedAdvertiserData[], o: 
     for (const { m, idx } of live()) {
       if (silent(idx, round, 'masked')) continue;
       const masked = m.maskInput(deliveries.get(idx)!);
-      o.observeMasked?.(round, idx, masked.words);
       agg.collectMasked(idx, masked);
+      o.observeMasked?.(round, idx, masked.words, { member: m, aggregator: agg });
     }
     const survivors = agg.closeMasked();
     for (const { m, idx } of live()) {
