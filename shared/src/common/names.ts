@@ -17,8 +17,16 @@ export function isParty(x: unknown): x is Party {
 export const SESSION_ROUNDS = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'] as const;
 export type SessionRound = (typeof SESSION_ROUNDS)[number];
 
-/** Every round a statement may name: the session rounds, checkpoints, aborts, universe syncs. */
-export const ROUNDS = [...SESSION_ROUNDS, 'CHECKPOINT', 'ABORT', 'UNIVERSE'] as const;
+/**
+ * The rounds of a federated session (issue 14; advertiser members ⇄ broker only): FED_JOIN
+ * once, then FED_KEYS, FED_SHARES, FED_MASKED, FED_UNMASK per training round (the sequence
+ * repeats, so on a link they are ordered cyclically, not once: transcript/verify.ts).
+ */
+export const FEDERATED_ROUNDS = ['FED_JOIN', 'FED_KEYS', 'FED_SHARES', 'FED_MASKED', 'FED_UNMASK'] as const;
+export type FederatedRound = (typeof FEDERATED_ROUNDS)[number];
+
+/** Every round a statement may name: the session rounds, checkpoints, aborts, universe syncs, federated rounds. */
+export const ROUNDS = [...SESSION_ROUNDS, 'CHECKPOINT', 'ABORT', 'UNIVERSE', ...FEDERATED_ROUNDS] as const;
 export type Round = (typeof ROUNDS)[number];
 
 export function isRound(x: unknown): x is Round {
@@ -27,3 +35,11 @@ export function isRound(x: unknown): x is Round {
 
 /** Position of each session round (later rounds never come before earlier ones on a link). */
 export const SESSION_ROUND_RANK: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(SESSION_ROUNDS.map((r, i) => [r, i])));
+
+/** The kinds of session the nodes run (the admin API's `kind`). */
+export const SESSION_KINDS = ['lookalike', 'retargeting', 'joint-count', 'joint-activate', 'profile', 'lookup', 'federated'] as const;
+export type SessionKind = (typeof SESSION_KINDS)[number];
+
+export function isSessionKind(x: unknown): x is SessionKind {
+  return typeof x === 'string' && (SESSION_KINDS as readonly string[]).includes(x);
+}

@@ -33,6 +33,7 @@ export const ROLE_TABLE: Record<ServiceName, Record<string, readonly Party[]>> =
     SubmitTokens: ['advertiser'],
     Abort: ['advertiser', 'media'],
     Cosign: ['advertiser', 'media'],
+    Federate: ['advertiser'],
   },
   Media: {
     PrepareSession: ['broker'],

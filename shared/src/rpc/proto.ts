@@ -24,7 +24,7 @@ export const LOADER_OPTIONS: Options = {
 };
 
 export const packageDefinition = loadSync(
-  ['cleanroom/v1/envelope.proto', 'cleanroom/v1/session.proto', 'cleanroom/v1/services.proto'],
+  ['cleanroom/v1/envelope.proto', 'cleanroom/v1/session.proto', 'cleanroom/v1/services.proto', 'cleanroom/v1/federated.proto'],
   LOADER_OPTIONS,
 );
 
@@ -41,7 +41,14 @@ export type PayloadType =
   | 'cleanroom.v1.CiphertextBatch' | 'cleanroom.v1.CohortProfile' | 'cleanroom.v1.LookalikeResult'
   | 'cleanroom.v1.SessionResult' | 'cleanroom.v1.Abort' | 'cleanroom.v1.Checkpoint' | 'cleanroom.v1.Ack'
   | 'cleanroom.v1.UniverseRequest' | 'cleanroom.v1.UniverseManifest' | 'cleanroom.v1.UniverseTokens'
-  | 'cleanroom.v1.InclusionProof';
+  | 'cleanroom.v1.InclusionProof'
+  | FederatedPayloadType;
+
+/** Payload types of the federated session kind (proto/cleanroom/v1/federated.proto). */
+export type FederatedPayloadType =
+  | 'cleanroom.v1.JoinFederation' | 'cleanroom.v1.FederationAccepted' | 'cleanroom.v1.AdvertiseKeys' | 'cleanroom.v1.KeyRoster'
+  | 'cleanroom.v1.ShareKeys' | 'cleanroom.v1.ShareDelivery' | 'cleanroom.v1.MaskedInput' | 'cleanroom.v1.Survivors'
+  | 'cleanroom.v1.Unmasking' | 'cleanroom.v1.RoundResult';
 
 function messageType(name: PayloadType): MessageTypeDefinition<object, Record<string, unknown>> {
   const def = packageDefinition[name] as MessageTypeDefinition<object, Record<string, unknown>> | undefined;
