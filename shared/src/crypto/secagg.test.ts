@@ -41,7 +41,7 @@ describe('pairwise masks (Bonawitz et al. §4)', () => {
   const inputs = Array.from({ length: n }, () => randomWords(len));
   const selfSeeds = Array.from({ length: n }, () => randomSeed());
   const pairsOf = (u: number, among: number[]) => among.filter((v) => v !== u).map((v) => ({ peer: v, seed: pairwiseSeed(keys[u - 1]!.secretKey, keys[v - 1]!.publicKey, ctx, u, v) }));
-  const exactSum = (who: number[]) => who.reduce((acc, u) => addWords(acc, inputs[u - 1]!), new BigUint64Array(len));
+  const exactSum = (who: number[]): BigUint64Array => who.reduce<BigUint64Array>((acc, u) => addWords(acc, inputs[u - 1]!), new BigUint64Array(len));
 
   it('the pairwise seed is symmetric and bound to the context', () => {
     const a = pairwiseSeed(keys[0]!.secretKey, keys[1]!.publicKey, ctx, 1, 2);
