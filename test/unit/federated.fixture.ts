@@ -7,7 +7,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SigningKey } from '@cleanroom/shared/crypto/dsse.ts';
+import { makeTrustBundle, SigningKey, type TrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
+import { linkTrust } from '@cleanroom/shared/rpc/federated-link.ts';
 import { generateFederatedWorld, type FederatedWorld } from '@cleanroom/shared/data/federated.ts';
 import type { FederatedRound } from '@cleanroom/shared/common/names.ts';
 import type { Party } from '@cleanroom/shared/protocol/messages.ts';
@@ -18,6 +19,9 @@ import { silent } from './nodes.ts';
 
 export interface FederationFixture {
   world: FederatedWorld;
+  /** The auditor's pinned keys for each link (broker, a media key, each member's). */
+  trustFor: (sessionId: string) => TrustBundle | undefined;
+  trust: TrustBundle;
   hub: FederationHub;
   members: FederatedParticipant[];
   memberKeys: SigningKey[];
@@ -49,5 +53,6 @@ export function federation(o: {
       ...(o.dropBefore?.[i + 1] ? { dropBefore: o.dropBefore[i + 1] } : {}),
     });
   });
-  return { world, hub, members, memberKeys, brokerKey, transcriptDir };
+  const trust = makeTrustBundle({ advertiser: SigningKey.generate().publicKey, media: SigningKey.generate().publicKey, broker: brokerKey.publicKey });
+  return { world, hub, members, memberKeys, brokerKey, transcriptDir, trust, trustFor: linkTrust(trust, roster) };
 }

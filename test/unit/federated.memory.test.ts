@@ -6,7 +6,8 @@
  * out-of-round updates are refused with precise codes and the session still completes.
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { formatReport, verifyPaths } from '@cleanroom/shared/transcript/verify.ts';
 import { join } from 'node:path';
 import { ProtocolError } from '@cleanroom/shared/protocol/messages.ts';
 import { sealEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
@@ -31,6 +32,22 @@ describe('federated session over in-memory peers', () => {
       expect(r.test!.federated!.auc).toBeGreaterThan(0.6);
       for (const party of ['advertiser', 'broker']) expect(existsSync(join(f.transcriptDir, r.transcript, `${party}.jsonl`))).toBe(true);
     }
+    // The auditor verifies every link with the roster's keys: all checks hold, the session completed.
+    const reports = verifyPaths(results.map((r) => join(f.transcriptDir, r.transcript)), f.trust, f.trustFor);
+    expect(reports).toHaveLength(3);
+    for (const rep of reports) {
+      expect(rep.ok, formatReport(rep)).toBe(true);
+      expect(rep.outcome.state).toBe('completed');
+    }
+    // Without the roster (the trust bundle's advertiser key) the members' signatures do not verify.
+    expect(verifyPaths([join(f.transcriptDir, results[0]!.transcript)], f.trust)[0]!.ok).toBe(false);
+    // A link cut before its last RoundResult is incomplete; rounds out of order are named.
+    const file = join(f.transcriptDir, results[1]!.transcript, 'advertiser.jsonl');
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    writeFileSync(file, lines.slice(0, -1).join('\n') + '\n');
+    const cut = verifyPaths([join(f.transcriptDir, results[1]!.transcript)], f.trust, f.trustFor)[0]!;
+    expect(cut.ok).toBe(false);
+    expect(cut.outcome.state).toBe('incomplete');
   });
 
   it('a member that drops out mid-round: the step times out and the rest finish on their sum', async () => {

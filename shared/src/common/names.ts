@@ -13,33 +13,73 @@ export function isParty(x: unknown): x is Party {
   return typeof x === 'string' && (PARTIES as readonly string[]).includes(x);
 }
 
-/** The rounds of a look-alike session, in the order the protocol runs them. */
-export const SESSION_ROUNDS = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'] as const;
-export type SessionRound = (typeof SESSION_ROUNDS)[number];
-
 /**
- * The rounds of a federated session (issue 14; advertiser members ⇄ broker only): FED_JOIN
- * once, then FED_KEYS, FED_SHARES, FED_MASKED, FED_UNMASK per training round (the sequence
- * repeats, so on a link they are ordered cyclically, not once: transcript/verify.ts).
+ * The kinds of session the clean room runs (the admin API's and the CLI's `kind`). A party
+ * declares its session's kind in its signed policy (`policy.kind`; absent means `lookalike`),
+ * and the verifier checks the transcript against that kind's flow in SESSION_FLOWS.
  */
-export const FEDERATED_ROUNDS = ['FED_JOIN', 'FED_KEYS', 'FED_SHARES', 'FED_MASKED', 'FED_UNMASK'] as const;
-export type FederatedRound = (typeof FEDERATED_ROUNDS)[number];
-
-/** Every round a statement may name: the session rounds, checkpoints, aborts, universe syncs, federated rounds. */
-export const ROUNDS = [...SESSION_ROUNDS, 'CHECKPOINT', 'ABORT', 'UNIVERSE', ...FEDERATED_ROUNDS] as const;
-export type Round = (typeof ROUNDS)[number];
-
-export function isRound(x: unknown): x is Round {
-  return typeof x === 'string' && (ROUNDS as readonly string[]).includes(x);
-}
-
-/** Position of each session round (later rounds never come before earlier ones on a link). */
-export const SESSION_ROUND_RANK: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(SESSION_ROUNDS.map((r, i) => [r, i])));
-
-/** The kinds of session the nodes run (the admin API's `kind`). */
 export const SESSION_KINDS = ['lookalike', 'retargeting', 'joint-count', 'joint-activate', 'profile', 'lookup', 'federated'] as const;
 export type SessionKind = (typeof SESSION_KINDS)[number];
 
 export function isSessionKind(x: unknown): x is SessionKind {
   return typeof x === 'string' && (SESSION_KINDS as readonly string[]).includes(x);
+}
+
+/**
+ * The rounds of a federated session (issue 14; advertiser members ⇄ broker only): FED_JOIN
+ * once, then FED_KEYS, FED_SHARES, FED_MASKED, FED_UNMASK per training round — the sequence
+ * repeats (SESSION_FLOWS.federated.cycleFrom).
+ */
+export const FEDERATED_ROUNDS = ['FED_JOIN', 'FED_KEYS', 'FED_SHARES', 'FED_MASKED', 'FED_UNMASK'] as const;
+export type FederatedRound = (typeof FEDERATED_ROUNDS)[number];
+
+/** Every round a session of any kind runs (each kind's order is in SESSION_FLOWS). */
+export const SESSION_ROUNDS = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE', ...FEDERATED_ROUNDS] as const;
+export type SessionRound = (typeof SESSION_ROUNDS)[number];
+
+export function isSessionRound(x: unknown): x is SessionRound {
+  return typeof x === 'string' && (SESSION_ROUNDS as readonly string[]).includes(x);
+}
+
+/** How a session of one kind runs, as its transcripts show it. */
+export interface SessionFlow {
+  /** Its rounds in protocol order: on each link they never go backwards. */
+  readonly rounds: readonly SessionRound[];
+  /** The message that completes it (the session's result), recorded by sender and receiver. */
+  readonly final: { readonly sender: Party; readonly receiver: Party; readonly payloadType: string };
+  /**
+   * Iterative kinds: after the last round the flow may start again at this round (a federated
+   * session runs FED_KEYS…FED_UNMASK once per training round); then the final message must
+   * also be the last message of the link.
+   */
+  readonly cycleFrom?: SessionRound;
+  /** Policy fields every party must declare, and identically (default: decoyRatio, minCohort). */
+  readonly agreed?: readonly string[];
+}
+
+/**
+ * The flow of each session kind. Adding a kind: its new rounds go into SESSION_ROUNDS, its flow
+ * here; the verifier (transcript/verify.ts) then audits it. A kind without an entry is reported
+ * by the verifier as one it cannot audit.
+ */
+export const SESSION_FLOWS: { readonly [K in SessionKind]?: SessionFlow } = {
+  lookalike: {
+    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+  },
+  // One link per member (statement session id `<session>-m<i>`), each audited as a session.
+  federated: {
+    rounds: FEDERATED_ROUNDS,
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.RoundResult' },
+    cycleFrom: 'FED_KEYS',
+    agreed: ['roster', 'memberIndex', 'threshold', 'rounds', 'fracBits', 'updateLength', 'localEpochs', 'learningRate', 'l2'],
+  },
+};
+
+/** Every round a statement may name: the session rounds (federated ones included), checkpoints, aborts, universe syncs. */
+export const ROUNDS = [...SESSION_ROUNDS, 'CHECKPOINT', 'ABORT', 'UNIVERSE'] as const;
+export type Round = (typeof ROUNDS)[number];
+
+export function isRound(x: unknown): x is Round {
+  return typeof x === 'string' && (ROUNDS as readonly string[]).includes(x);
 }

@@ -12,7 +12,7 @@
  */
 import { ProtocolError, type Party } from '../protocol/messages.ts';
 import type { FederatedRound } from '../common/names.ts';
-import type { SigningKey } from '../crypto/dsse.ts';
+import { keyFor, makeTrustBundle, type SigningKey, type TrustBundle } from '../crypto/dsse.ts';
 import type { ChannelIdentity } from './channel.ts';
 import type { Codec } from './codec.ts';
 import {
@@ -62,4 +62,18 @@ export function peekSessionId(statement: Uint8Array): string {
 /** The broker's identity on member i's link: its own key; the advertiser side is member i's roster key. */
 export function memberChannelIdentity(base: { key: SigningKey; peerKey(p: Party): Uint8Array }, memberKey: Uint8Array): ChannelIdentity {
   return { party: 'broker', key: base.key, peerKey: (p: Party) => (p === 'advertiser' ? memberKey : base.peerKey(p)) };
+}
+
+/**
+ * The auditor's pinned keys for each link of a federated session: the trust bundle with the
+ * advertiser replaced by the link's member, as the federation roster pins it. Sessions that are
+ * not federated links get undefined (the bundle as it is).
+ */
+export function linkTrust(base: TrustBundle, roster: readonly { signingKey: Uint8Array }[]): (sessionId: string) => TrustBundle | undefined {
+  return (sessionId) => {
+    const where = parseLinkSessionId(sessionId);
+    const member = where ? roster[where.index - 1] : undefined;
+    if (!member) return undefined;
+    return makeTrustBundle({ advertiser: member.signingKey, media: keyFor(base, 'media'), broker: keyFor(base, 'broker') });
+  };
 }
