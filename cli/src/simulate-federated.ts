@@ -24,6 +24,7 @@ import { verifyPaths } from '@cleanroom/shared/transcript/verify.ts';
 import { readTranscript } from '@cleanroom/shared/transcript/writer.ts';
 import { AdminClient, AdminError } from './admin-client.ts';
 import { ensurePki, ROOT } from './cluster.ts';
+import { UsageError } from './args.ts';
 
 export interface FederatedSimulateOptions {
   out: string;
@@ -35,6 +36,10 @@ export interface FederatedSimulateOptions {
   stepSeconds: number;
   plaintext: boolean;
   json?: boolean;
+  /** Print nothing (tests read result.json). */
+  quiet?: boolean;
+  /** Kill this advertiser's process (1-based) once the broker has aggregated `afterRound` rounds: a dropout. */
+  dropout?: { member: number; afterRound: number };
 }
 
 interface Proc {
@@ -68,8 +73,9 @@ interface BrokerResult {
 export async function simulateFederated(o: FederatedSimulateOptions): Promise<number> {
   const out = resolve(o.out);
   const say = (s: string) => {
-    if (!o.json) process.stdout.write(`${s}\n`);
+    if (!o.json && !o.quiet) process.stdout.write(`${s}\n`);
   };
+  if (o.dropout && o.dropout.member > o.advertisers) throw new UsageError(`--dropout: expected a member 1…${o.advertisers}, got ${o.dropout.member}`);
   mkdirSync(out, { recursive: true });
   // 1. the world: one private dataset and test set per advertiser
   const world = generateFederatedWorld({ seed: o.seed, advertisers: o.advertisers });
@@ -163,12 +169,22 @@ export async function simulateFederated(o: FederatedSimulateOptions): Promise<nu
         const r = b.rounds[printed]!;
         say(`  round ${String(r.round).padStart(3)}  loss ${r.loss.toFixed(5)}  contributors ${r.contributors}  rows ${r.rows}${r.dropped.length ? `  dropped: ${r.dropped.join(',')}` : ''}`);
       }
+      const d = o.dropout;
+      const victim = d ? members[d.member - 1] : undefined;
+      if (d && victim && b.rounds.length >= d.afterRound && victim.proc.exitCode === null && victim.proc.signalCode === null) {
+        say(`  -- killing ${victim.name}'s process after round ${b.rounds.length} (a dropout; the broker goes on after ${o.stepSeconds} s without it)`);
+        victim.proc.kill('SIGKILL');
+      }
       if (b.status !== 'running') break;
       await new Promise((r) => setTimeout(r, 250));
     }
     const seconds = (performance.now() - t0) / 1000;
     const results: MemberResult[] = [];
     for (const m of members) {
+      if (m.proc.signalCode !== null) {
+        results.push({ member: m.name, status: 'killed', trainRows: world.advertisers[members.indexOf(m)]!.train.rows, rounds: [], test: null, model: null });
+        continue;
+      }
       for (;;) {
         try {
           results.push(await m.admin.request<MemberResult>('GET', `/v1/sessions/${sid}/result`));
@@ -199,6 +215,9 @@ export async function simulateFederated(o: FederatedSimulateOptions): Promise<nu
     const trust = loadTrustBundle(join(pkiDir, 'trust-bundle.json'));
     const reports = verifyPaths(b.transcripts.map((l) => join(transcriptDir, l)), trust, linkTrust(trust, roster));
     const audited = reports.filter((r) => r.ok).length;
+    // A member killed on purpose (--dropout) leaves its link incomplete; every other link must verify.
+    const killed = new Set(members.filter((m) => m.proc.signalCode !== null).map((m) => roster.findIndex((r) => r.name === m.name) + 1));
+    const mustVerify = reports.filter((_, i) => !killed.has(i + 1));
 
     say('');
     say(`${b.status === 'completed' ? 'completed' : 'FAILED'}: ${b.rounds.length} rounds in ${seconds.toFixed(1)} s (${(seconds / rounds).toFixed(2)} s per round)${b.error ? ` — ${b.error}` : ''}`);
@@ -210,7 +229,7 @@ export async function simulateFederated(o: FederatedSimulateOptions): Promise<nu
     }
     say(`  ${'all test sets'.padEnd(14)} ${''.padStart(10)} ${''.padStart(10)} ${fmt(summary.fedAuc)} ${fmt(summary.pooledAuc)}`);
     say(`bytes per training round (all ${o.advertisers} links, payloads): ${Object.entries(bytesPerRound).filter(([r]) => r !== 'FED_JOIN').map(([r, n]) => `${r} ${n}`).join(', ')}`);
-    say(`transcripts: ${audited} of ${reports.length} links verified (roster keys) in ${transcriptDir}`);
+    say(`transcripts: ${audited} of ${reports.length} links verified (roster keys)${killed.size ? `; the killed member's link: ${reports[[...killed][0]! - 1]?.outcome.state}` : ''} in ${transcriptDir}`);
     const model = { features: FEDERATED_FEATURES, weights: b.model.weights, bias: b.model.bias, rounds: b.rounds.length, sessionId: sid };
     writeFileSync(join(out, 'model.json'), `${JSON.stringify(model, null, 2)}\n`);
     const result = {
@@ -221,13 +240,13 @@ export async function simulateFederated(o: FederatedSimulateOptions): Promise<nu
         ownModelAuc: r.test?.ownModel.auc ?? null, federatedAuc: r.test?.federated?.auc ?? null, pooledAuc: evaluate(pooled, world.advertisers[i]!.test).auc,
       })),
       allTestSets: summary, bytesPerRound,
-      audit: { links: reports.length, verified: audited },
+      audit: { links: reports.length, verified: audited, perLink: reports.map((r, i) => ({ link: b.transcripts[i], ok: r.ok, outcome: r.outcome.state })) },
       model: 'model.json',
     };
     writeFileSync(join(out, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
     if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else say(`wrote ${join(out, 'model.json')} and ${join(out, 'result.json')}`);
-    return b.status === 'completed' && audited === reports.length ? 0 : 1;
+    return b.status === 'completed' && mustVerify.every((r) => r.ok) ? 0 : 1;
   } catch (err) {
     if (err instanceof NodeDied) {
       process.stderr.write(`${err.message}\n`);
