@@ -22,7 +22,7 @@ const node = new AdvertiserNode({
 });
 
 await serve(b, 'Advertiser', node.handlers(), {
-  sessions: () => node.sessions as never,
+  sessions: () => node.sessions,
   ready: () => ({ ready: true, detail: { crmRows: crm.rows.length } }),
 }, (app) => {
   app.post('/v1/sessions', {

@@ -14,15 +14,17 @@ import {
   AbortCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, joinBatches, OpenSessionCodec, SessionAcceptedCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
-import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
+import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
 import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { CrmRow, RejectedLine } from '@cleanroom/shared/data/files.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
 import type { SessionStore } from '@cleanroom/shared/service/sessions.ts';
 import { describeError, SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
-import { check, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
-import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
+import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
+import { abortHandler, cosignHandler } from '@cleanroom/shared/rpc/session-control.ts';
+import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
+import type { Envelope } from '@cleanroom/shared/transcript/statement.ts';
 
 export interface StartSessionRequest {
   idType?: IdType;
@@ -65,7 +67,7 @@ interface State {
 }
 
 export interface AdvertiserNodeOptions extends NodeCommonOptions {
-  broker: Peer;
+  broker: Peer<'Broker'>;
   crm: readonly CrmRow[];
   /** Persists sessions (ids unique forever, outcomes across restarts); optional in tests. */
   store?: SessionStore;
@@ -202,6 +204,11 @@ export class AdvertiserNode {
     return { asked, effective: { decoyRatio: eff.decoyRatio, minCohort: eff.minCohort, epsilonProfile: eff.epsilonProfile, privacyBudget: eff.privacyBudget }, raised };
   }
 
+  /** The running session a broker's call belongs to (its signature checked). */
+  private session(caller: Party, env: Envelope | undefined): SessionRecord<State> {
+    return this.sessions.forEnvelope(env, caller, 'advertiser', this.o.identity.peerKey(caller));
+  }
+
   private failSession(rec: SessionRecord<State>, reason: string): void {
     if (rec.status !== 'running') return;
     rec.state.role?.fail(reason);
@@ -209,28 +216,31 @@ export class AdvertiserNode {
   }
 
   /** gRPC handlers the advertiser serves (broker → advertiser). */
-  handlers(): Record<string, Handler> {
+  handlers(): Handlers<'Advertiser'> {
     return {
-      Cosign: async (caller, [env]) => {
-        const rec = this.sessions.forEnvelope(env, caller, 'advertiser', this.o.identity.peerKey(caller));
-        const ch = rec.state.channel!;
-        const p = ch.open(env!, caller, ['CHECKPOINT'], CheckpointCodec).value;
-        check(p, ch.leaves().slice(0, -1), rec.state.lastSigned);
-        rec.state.lastSigned = { size: p.treeSize, root: p.rootHash };
-        return [ch.seal(caller, 'CHECKPOINT', CheckpointCodec, { ...p, inclusion: [], consistency: [], cosignatures: [cosign(ch.signingKey, rec.sessionId, p)] })];
-      },
-      Abort: async (caller, [env]) => {
-        const rec = this.sessions.forEnvelope(env, caller, 'advertiser', this.o.identity.peerKey(caller));
-        const { value } = rec.state.channel!.open(env!, caller, ['ABORT'], AbortCodec);
-        this.failSession(rec, `aborted by ${caller}: ${value.reason}`);
-        return [rec.state.channel!.seal(caller, 'ABORT', AbortCodec, { reason: 'acknowledged' })];
-      },
+      Cosign: cosignHandler({
+        session: (caller, env) => this.session(caller, env),
+        channelOf: (rec) => channelOf(rec),
+        lastSigned: { get: (rec) => rec.state.lastSigned, set: (rec, tree) => (rec.state.lastSigned = tree) },
+      }),
+      Abort: abortHandler({
+        session: (caller, env) => this.session(caller, env),
+        channelOf: (rec) => channelOf(rec),
+        onAbort: (rec, caller, reason) => this.failSession(rec, `aborted by ${caller}: ${reason}`),
+      }),
     };
   }
 
   close(): void {
     this.sessions.close();
   }
+}
+
+/** A session's channel, for the broker's calls; none before the session has opened it. */
+function channelOf(rec: SessionRecord<State>): { sessionId: string; channel: SessionChannel } {
+  const channel = rec.state.channel;
+  if (!channel) throw new ProtocolError('FAILED_PRECONDITION', `session ${rec.sessionId} has not opened yet`);
+  return { sessionId: rec.sessionId, channel };
 }
 
 /** Closes a session's channel (fsync + close of its transcript); a failure is logged, not thrown. */

@@ -42,7 +42,7 @@ async function ledgerBudgets() {
 }
 nodeMetrics.privacyBudgets(async () => (await ledgerBudgets()).budgets);
 await serve(b, 'Broker', node.handlers(), {
-  sessions: () => node.sessions as never,
+  sessions: () => node.sessions,
   ready: () => ({
     ready: node.universe !== undefined,
     detail: node.universe

@@ -15,7 +15,7 @@ let status: UniverseStatus | undefined;
 let node: MediaNode | undefined;
 const preparingSince = new Date().toISOString();
 const app = await startAdmin(b, {
-  sessions: () => node?.sessions as never,
+  sessions: () => node?.sessions,
   ready: () => (status && node
     ? { ready: true, detail: { universe: status } }
     : { ready: false, detail: { universe: { state: 'preparing', since: preparingSince } } }),

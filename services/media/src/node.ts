@@ -15,17 +15,17 @@ import { sizeClass } from '@cleanroom/shared/protocol/policy.ts';
 import type { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
 import {
-  AbortCodec, AckCodec, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
+  AckCodec, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
   SessionReadyCodec, splitBatches, joinBatches, splitManifest, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
-import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
+import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
 import { SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
-import { check, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
-import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
+import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
+import { abortHandler, cosignHandler } from '@cleanroom/shared/rpc/session-control.ts';
 import { keyidOf } from '@cleanroom/shared/crypto/dsse.ts';
 import { sessionReservation } from '@cleanroom/shared/protocol/privacy.ts';
 import type { Store } from '@cleanroom/shared/store/store.ts';
@@ -88,7 +88,7 @@ export class MediaNode {
     rec.state.channel.close();
   }
 
-  handlers(): Record<string, Handler> {
+  handlers(): Handlers<'Media'> {
     return {
       PrepareSession: async (caller, [env]) => {
         if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected one PrepareSession message');
@@ -233,25 +233,21 @@ export class MediaNode {
         }
       },
 
-      Cosign: async (caller, [env]) => {
-        const rec = this.session(caller, env, true);
-        const { channel } = rec.state;
-        const p = channel.open(env!, caller, ['CHECKPOINT'], CheckpointCodec).value;
-        const mine = channel.leaves().slice(0, -1); // without the proposal just received
-        check(p, mine, rec.state.lastSigned);
-        rec.state.lastSigned = { size: p.treeSize, root: p.rootHash };
-        const reply = channel.seal(caller, 'CHECKPOINT', CheckpointCodec, { ...p, inclusion: [], consistency: [], cosignatures: [cosign(channel.signingKey, rec.sessionId, p)] });
-        if (p.afterRound === 'LOOKALIKE') channel.close();
-        return [reply];
-      },
+      Cosign: cosignHandler({
+        session: (caller, env) => this.session(caller, env, true),
+        channelOf: (rec) => ({ sessionId: rec.sessionId, channel: rec.state.channel }),
+        lastSigned: { get: (rec) => rec.state.lastSigned, set: (rec, tree) => (rec.state.lastSigned = tree) },
+        // the broker's checkpoint after the last round ends media's part of the session
+        afterCosign: (rec, afterRound) => {
+          if (afterRound === 'LOOKALIKE') rec.state.channel.close();
+        },
+      }),
 
-      Abort: async (caller, [env]) => {
-        const rec = this.session(caller, env);
-        const { value } = rec.state.channel.open(env!, caller, ['ABORT'], AbortCodec);
-        const reply = rec.state.channel.seal(caller, 'ABORT', AbortCodec, { reason: 'acknowledged' });
-        this.fail(rec, `aborted by ${caller}: ${value.reason}`);
-        return [reply];
-      },
+      Abort: abortHandler({
+        session: (caller, env) => this.session(caller, env),
+        channelOf: (rec) => ({ sessionId: rec.sessionId, channel: rec.state.channel }),
+        onAbort: (rec, caller, reason) => this.fail(rec, `aborted by ${caller}: ${reason}`),
+      }),
     };
   }
 

@@ -59,6 +59,12 @@ export interface SessionRecord<S> {
   inFlight: number;
 }
 
+/** What the admin API reads of a node's sessions. */
+export interface SessionList {
+  list(): SessionRecord<unknown>[];
+  get(sessionId: string): SessionRecord<unknown> | undefined;
+}
+
 export interface RegistryOptions {
   /** Clock (ms since the epoch); tests inject one. */
   now?: () => number;
@@ -232,17 +238,4 @@ export class SessionRegistry<S> {
   close(): void {
     clearInterval(this.timer);
   }
-}
-
-/** The public view of a session (admin API). */
-export function sessionView(rec: SessionRecord<unknown>): object {
-  return {
-    sessionId: rec.sessionId, phase: rec.phase, status: rec.status, startedAt: rec.startedAt,
-    updatedAt: rec.updatedAt, progress: rec.progress, ...(rec.error ? { error: rec.error } : {}),
-    metrics: {
-      phases: Object.fromEntries(Object.entries(rec.metrics).map(([k, v]) => [k, { wallMs: Math.round(v.wallMs), cpuMs: Math.round(v.cpuMs) }])),
-      bytes: rec.bytes?.() ?? { sent: {}, received: {} },
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    },
-  };
 }

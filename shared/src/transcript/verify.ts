@@ -57,8 +57,9 @@ import { SESSION_FLOWS, SESSION_KINDS, isParty, isSessionKind, isSessionRound, t
 import { STATEMENT_TYPE, keyFor, verifySignature, type PartyName, type TrustBundle } from '../crypto/dsse.ts';
 import { merkleRoot } from '../crypto/merkle.ts';
 import type { Statement } from './statement.ts';
+import { CHECKPOINT_TYPE, checkpointSigningBody } from './checkpoint.ts';
 import {
-  CHECKPOINT_TYPE, POLICY_TYPE, checkpointSigningBody, policySigningBody, readTranscript, sha256Hex, signatureBytes,
+  POLICY_TYPE, policySigningBody, readTranscript, sha256Hex, signatureBytes,
   type CheckpointEntry, type LocatedEntry, type MessageEntry, type PolicyEntry, type TranscriptRead,
 } from './writer.ts';
 

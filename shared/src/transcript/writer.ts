@@ -11,7 +11,8 @@
  *     PAE(POLICY_TYPE, canonical {v, kind, party, sessionId, policy});
  *   - `kind: "checkpoint"`: tree size, RFC 6962 root over the statement bytes of this file's
  *     first `treeSize` messages, the round it follows, and co-signatures over
- *     PAE(CHECKPOINT_TYPE, canonical {v, kind, sessionId, treeSize, root, afterRound}).
+ *     PAE(CHECKPOINT_TYPE, canonical {v, kind, sessionId, treeSize, root, afterRound})
+ *     (checkpoint.ts).
  *
  * Guarantees: appends are synchronous (one `writeSync` per line on a kept descriptor), so a
  * line is in the file before the message is acted upon; `fsync` on every checkpoint and at
@@ -32,8 +33,6 @@ import type { Statement } from './statement.ts';
 
 /** DSSE payload type of a policy declaration. */
 export const POLICY_TYPE = 'application/vnd.cleanroom.policy+json; version=1';
-/** DSSE payload type of a checkpoint co-signature. */
-export const CHECKPOINT_TYPE = 'application/vnd.cleanroom.checkpoint+json; version=1';
 
 export const ZERO_HASH = '0'.repeat(64);
 import { ROUNDS as ROUND_NAMES, type Round as RoundName } from '../common/names.ts';
@@ -106,10 +105,6 @@ export function policySigningBody(party: PartyName, sessionId: string, policy: o
   return canonicalBytes({ v: 1, kind: 'policy', party, sessionId, policy });
 }
 
-/** The bytes each party co-signs for a checkpoint. */
-export function checkpointSigningBody(cp: { sessionId: string; treeSize: number; root: string; afterRound: string }): Uint8Array {
-  return canonicalBytes({ v: 1, kind: 'checkpoint', sessionId: cp.sessionId, treeSize: cp.treeSize, root: cp.root, afterRound: cp.afterRound });
-}
 
 const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
