@@ -79,17 +79,17 @@ export interface AdvertiserNodeOptions extends NodeCommonOptions {
 const CSV_REASONS_SHOWN = 20;
 
 export class AdvertiserNode {
-  readonly sessions: SessionRegistry<State>;
+  readonly sessions: SessionRegistry<State, AdvertiserResult>;
   private readonly o: AdvertiserNodeOptions;
 
   constructor(o: AdvertiserNodeOptions) {
     this.o = o;
-    this.sessions = new SessionRegistry<State>(o.deadlineMs * 2, (rec) => this.failSession(rec, `no progress for ${o.deadlineMs * 2} ms`));
+    this.sessions = new SessionRegistry<State, AdvertiserResult>(o.deadlineMs * 2, (rec) => this.failSession(rec, `no progress for ${o.deadlineMs * 2} ms`));
     if (o.store) this.sessions.persist(o.store, 'advertiser', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
   }
 
   /** Validates a request and starts a session in the background; returns its id. */
-  start(req: StartSessionRequest): { sessionId: string; done: Promise<SessionRecord<State>> } {
+  start(req: StartSessionRequest): { sessionId: string; done: Promise<SessionRecord<State, AdvertiserResult>> } {
     const idType = req.idType ?? 'phone';
     const seedRows = this.o.crm.filter((r) => (req.seed ?? 'purchasers') === 'all' || r.purchaser);
     const consented = seedRows.filter((r) => r.consent);
@@ -116,7 +116,7 @@ export class AdvertiserNode {
     return { sessionId, done };
   }
 
-  private async run(rec: SessionRecord<State>, role: AdvertiserRole, notConsented: number): Promise<void> {
+  private async run(rec: SessionRecord<State, AdvertiserResult>, role: AdvertiserRole, notConsented: number): Promise<void> {
     const log = this.o.log.child({ sessionId: rec.sessionId });
     const b = this.o.broker;
     let ch: SessionChannel | undefined;
@@ -205,11 +205,11 @@ export class AdvertiserNode {
   }
 
   /** The running session a broker's call belongs to (its signature checked). */
-  private session(caller: Party, env: Envelope | undefined): SessionRecord<State> {
+  private session(caller: Party, env: Envelope | undefined): SessionRecord<State, AdvertiserResult> {
     return this.sessions.forEnvelope(env, caller, 'advertiser', this.o.identity.peerKey(caller));
   }
 
-  private failSession(rec: SessionRecord<State>, reason: string): void {
+  private failSession(rec: SessionRecord<State, AdvertiserResult>, reason: string): void {
     if (rec.status !== 'running') return;
     rec.state.role?.fail(reason);
     this.sessions.finish(rec, 'failed', undefined, reason);
@@ -237,7 +237,7 @@ export class AdvertiserNode {
 }
 
 /** A session's channel, for the broker's calls; none before the session has opened it. */
-function channelOf(rec: SessionRecord<State>): { sessionId: string; channel: SessionChannel } {
+function channelOf(rec: SessionRecord<State, AdvertiserResult>): { sessionId: string; channel: SessionChannel } {
   const channel = rec.state.channel;
   if (!channel) throw new ProtocolError('FAILED_PRECONDITION', `session ${rec.sessionId} has not opened yet`);
   return { sessionId: rec.sessionId, channel };

@@ -11,7 +11,7 @@
  * (universe-store.ts), loaded at start, and re-synced when media publishes a new version.
  */
 import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
-import { BrokerRole } from '@cleanroom/shared/protocol/broker.ts';
+import { BrokerRole, type MatchCounts } from '@cleanroom/shared/protocol/broker.ts';
 import type { BrokerPolicyConfig } from '@cleanroom/shared/protocol/policy.ts';
 import {
   AbortCodec, AckCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinManifest, LookalikeResultCodec,
@@ -24,7 +24,7 @@ import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
-import { SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
+import { SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import { randomUUID } from 'node:crypto';
 import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { abortHandler, collectCheckpoint } from '@cleanroom/shared/rpc/session-control.ts';
@@ -32,7 +32,7 @@ import type { Round } from '@cleanroom/shared/protocol/messages.ts';
 import { loadHeld, UniverseDownload, type HeldUniverse } from './universe-store.ts';
 import { keyidOf } from '@cleanroom/shared/crypto/dsse.ts';
 import { sessionReservation } from '@cleanroom/shared/protocol/privacy.ts';
-import type { PrivacyStatus } from '@cleanroom/shared/protocol/messages.ts';
+import type { Outcome, PrivacyStatus } from '@cleanroom/shared/protocol/messages.ts';
 import type { Store } from '@cleanroom/shared/store/store.ts';
 import { BrokerBfv, BfvFormatError } from '@cleanroom/shared/crypto/bfv.ts';
 
@@ -41,6 +41,13 @@ interface State {
   channel: SessionChannel;
   /** The last tree each peer co-signed. */
   signed: Partial<Record<Party, SignedTree>>;
+}
+
+/** What the broker keeps of a session that ended: its outcome, the match counts and the ledger after it. */
+export interface BrokerSessionResult {
+  outcome: Outcome;
+  counts?: MatchCounts | undefined;
+  privacy?: PrivacyStatus | undefined;
 }
 
 export interface BrokerNodeOptions extends NodeCommonOptions {
@@ -62,14 +69,14 @@ const TOKEN_PAGE = 262_144;
 const CIPHERTEXT_PAGE = 48;
 
 export class BrokerNode {
-  readonly sessions: SessionRegistry<State>;
+  readonly sessions: SessionRegistry<State, BrokerSessionResult>;
   universe: HeldUniverse | undefined;
   private readonly o: BrokerNodeOptions;
   private syncing: Promise<HeldUniverse> | undefined;
 
   constructor(o: BrokerNodeOptions) {
     this.o = o;
-    this.sessions = new SessionRegistry<State>(o.deadlineMs, (rec) => this.fail(rec, `no message from a peer for ${o.deadlineMs} ms`, true));
+    this.sessions = new SessionRegistry<State, BrokerSessionResult>(o.deadlineMs, (rec) => this.fail(rec, `no message from a peer for ${o.deadlineMs} ms`, true));
     this.sessions.persist(o.store, 'broker', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
   }
 
@@ -163,16 +170,16 @@ export class BrokerNode {
     }
   }
 
-  private session(caller: Party, env: Envelope | undefined): SessionRecord<State> {
+  private session(caller: Party, env: Envelope | undefined): SessionRecord<State, BrokerSessionResult> {
     return this.sessions.forEnvelope(env, caller, 'broker', this.o.identity.peerKey(caller));
   }
 
   /** One phase's work; on failure the session fails everywhere and the caller gets the status. */
-  private step<T>(rec: SessionRecord<State>, phase: string, work: () => Promise<T>): Promise<T> {
+  private step<T>(rec: SessionRecord<State, BrokerSessionResult>, phase: SessionPhase, work: () => Promise<T>): Promise<T> {
     return this.sessions.step(rec, phase, work, (reason) => this.fail(rec, reason, true));
   }
 
-  private fail(rec: SessionRecord<State>, reason: string, tellMedia: boolean): void {
+  private fail(rec: SessionRecord<State, BrokerSessionResult>, reason: string, tellMedia: boolean): void {
     if (rec.status !== 'running') return;
     this.o.log.warn({ sessionId: rec.sessionId, phase: rec.phase, reason }, 'session failed');
     rec.state.role.fail(reason);
@@ -186,7 +193,7 @@ export class BrokerNode {
   }
 
   /** The checkpoint after `afterRound`, co-signed by the advertiser and media (rpc/session-control.ts). */
-  private checkpoint(rec: SessionRecord<State>, afterRound: Round): Promise<void> {
+  private checkpoint(rec: SessionRecord<State, BrokerSessionResult>, afterRound: Round): Promise<void> {
     const key = (p: Party) => this.o.identity.peerKey(p);
     return collectCheckpoint(rec.state.channel, [
       { party: 'advertiser', peer: this.o.advertiser, key: key('advertiser') },

@@ -14,7 +14,7 @@
  *   4. payload type, session, round, sender and receiver are the expected ones.
  * Sequence numbers (replays, reordering) are checked by the caller's link state.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../crypto/sha256.ts';
 import { canonicalBytes, parseStrict } from '../crypto/jcs.ts';
 import { STATEMENT_TYPE, verifySignature, type SigningKey } from '../crypto/dsse.ts';
 import { ProtocolError, type Party, type Round } from '../protocol/messages.ts';
@@ -72,9 +72,7 @@ export class EnvelopeError extends ProtocolError {
   }
 }
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+
 
 export type StatementFields = Omit<Statement, 'v' | 'payloadSha256' | 'payloadSize' | 'sentAt'>;
 

@@ -24,7 +24,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { ProtocolError } from '../protocol/messages.ts';
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../crypto/sha256.ts';
 import { join } from 'node:path';
 import { canonicalBytes, canonicalize, parseStrict, type JsonValue } from '../crypto/jcs.ts';
 import { PARTIES, fromBase64, isPartyName, toBase64, type PartyName, type SigningKey } from '../crypto/dsse.ts';
@@ -96,9 +96,7 @@ export interface TranscriptRead {
   lineCount: number;
 }
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+export { sha256Hex };
 
 /** The bytes a party signs to declare its policy. */
 export function policySigningBody(party: PartyName, sessionId: string, policy: object): Uint8Array {
