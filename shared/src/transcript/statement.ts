@@ -72,7 +72,8 @@ export class EnvelopeError extends ProtocolError {
   }
 }
 
-
+/** SHA-256 hex of a payload, as statements carry it. */
+export { sha256Hex };
 
 export type StatementFields = Omit<Statement, 'v' | 'payloadSha256' | 'payloadSize' | 'sentAt'>;
 
