@@ -26,13 +26,16 @@ import { abortHandler, cosignHandler } from '@cleanroom/shared/rpc/session-contr
 import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
 import type { Envelope } from '@cleanroom/shared/transcript/statement.ts';
 
+/** Which CRM rows a session's seed IDs come from. */
+export type SeedCohort = 'purchasers' | 'all';
+
 export interface StartSessionRequest {
   idType?: IdType;
   audienceSize?: number;
   decoyRatio?: number;
   minCohort?: number;
-  /** Which CRM rows are the seed cohort. */
-  seed?: 'purchasers' | 'all';
+  /** Which CRM rows are the seed cohort (the admin API's field `seed`): consented purchasers, or all consented rows. */
+  seed?: SeedCohort;
 }
 
 export interface AdvertiserResult {
@@ -91,7 +94,8 @@ export class AdvertiserNode {
   /** Validates a request and starts a session in the background; returns its id. */
   start(req: StartSessionRequest): { sessionId: string; done: Promise<SessionRecord<State, AdvertiserResult>> } {
     const idType = req.idType ?? 'phone';
-    const seedRows = this.o.crm.filter((r) => (req.seed ?? 'purchasers') === 'all' || r.purchaser);
+    const cohort: SeedCohort = req.seed ?? 'purchasers';
+    const seedRows = this.o.crm.filter((r) => cohort === 'all' || r.purchaser);
     const consented = seedRows.filter((r) => r.consent);
     const raw = consented.map((r) => (idType === 'email' ? r.email : idType === 'phone' ? r.phone : ''));
     // Constructing the role validates everything (audience size, at least one valid seed).

@@ -92,11 +92,12 @@ export function keyidOf(publicKey: Uint8Array): string {
 export class SigningKey {
   readonly publicKey: PublicKeyBytes;
   readonly keyid: string;
-  readonly #seed: Uint8Array;
+  /** The RFC 8032 32-byte private key (its "seed"; the key file's `seed` field). */
+  readonly #privateKey: Uint8Array;
 
-  private constructor(seed: Uint8Array) {
-    this.#seed = Uint8Array.from(seed);
-    this.publicKey = ed25519.getPublicKey(this.#seed);
+  private constructor(privateKey: Uint8Array) {
+    this.#privateKey = Uint8Array.from(privateKey);
+    this.publicKey = ed25519.getPublicKey(this.#privateKey);
     this.keyid = keyidOf(this.publicKey);
   }
 
@@ -113,12 +114,12 @@ export class SigningKey {
 
   /** Ed25519 signature over PAE(type, body). */
   sign(type: string, body: Uint8Array): { keyid: string; sig: SignatureBytes } {
-    return { keyid: this.keyid, sig: ed25519.sign(pae(type, body), this.#seed) };
+    return { keyid: this.keyid, sig: ed25519.sign(pae(type, body), this.#privateKey) };
   }
 
   /** Key-file form. Contains the seed: write it only to a 0600 file. */
   toJSON(party: string): SigningKeyFile {
-    return { party: assertParty(party), keyid: this.keyid, publicKey: toBase64(this.publicKey), seed: toBase64(this.#seed) };
+    return { party: assertParty(party), keyid: this.keyid, publicKey: toBase64(this.publicKey), seed: toBase64(this.#privateKey) };
   }
 }
 
