@@ -13,9 +13,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { issueNodeCert } from '@cleanroom/shared/common/pki.ts';
+import { issueNodeCert } from '@cleanroom/shared/pki/pki.ts';
+import { loadTrustBundle, saveSigningKey } from '@cleanroom/shared/pki/key-files.ts';
 import { freePort } from '@cleanroom/shared/common/free-port.ts';
-import { loadTrustBundle, saveSigningKey, SigningKey } from '@cleanroom/shared/crypto/dsse.ts';
+import { SigningKey } from '@cleanroom/shared/crypto/dsse.ts';
 import { FEDERATED_FEATURES, generateFederatedWorld, poolDatasets, writeFederatedWorld } from '@cleanroom/shared/data/federated.ts';
 import { evaluate, train, zeroModel } from '@cleanroom/shared/protocol/fedavg.ts';
 import { linkTrust } from '@cleanroom/shared/rpc/federated-link.ts';

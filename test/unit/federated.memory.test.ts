@@ -76,9 +76,9 @@ describe('federated session over in-memory peers', () => {
 
   it('refuses forged, replayed, impersonated and out-of-round updates precisely; the session still completes', async () => {
     const refusals: string[] = [];
-    const tryCall = async (base: Peer, env: Envelope) => {
+    const tryCall = async (base: Peer<'Broker'>, env: Envelope, method: 'FederatedMasked' = 'FederatedMasked') => {
       try {
-        await base.call('Federate', [env]);
+        await base.call(method, [env]);
         refusals.push('accepted!');
       } catch (err) {
         refusals.push(`${(err as ProtocolError).code}: ${(err as Error).message}`);

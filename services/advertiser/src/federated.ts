@@ -1,7 +1,7 @@
 /**
  * The advertiser node as a federation member: runs the member role
  * (protocol/federated-member.ts) of a federated session against the broker over its signed
- * link (rpc/federated-link.ts), one Broker.Federate call per step, and keeps each session's
+ * link (rpc/federated-link.ts), one Broker call per step (FederatedJoin … FederatedUnmask), and keeps each session's
  * outcome for the admin API.
  *
  * Its private training rows never leave it; at the end it evaluates the final global model on
@@ -103,8 +103,8 @@ export class FederatedParticipant {
         throw new ProtocolError('ABORTED', `dropped out before ${step} of round ${round} (test)`);
       }
       const env = ch.seal('broker', step, STEPS[step].request as Codec<Q>, message);
-      const [reply] = await this.o.broker.call('Federate', [env], this.o.deadlineMs);
-      if (!reply) throw new ProtocolError('INVALID_ARGUMENT', `Broker.Federate answered ${step} with nothing`);
+      const [reply] = await this.o.broker.call(STEPS[step].method, [env], this.o.deadlineMs);
+      if (!reply) throw new ProtocolError('INVALID_ARGUMENT', `Broker.${STEPS[step].method} answered ${step} with nothing`);
       return ch.open(reply, 'broker', [step], STEPS[step].reply as Codec<R>).value;
     };
     try {

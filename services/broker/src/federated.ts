@@ -3,8 +3,8 @@
  * each federated session over the members' signed links (rpc/federated-link.ts).
  *
  * - `create` (admin API, `kind: federated`) declares a session over the pinned roster: rounds,
- *   threshold, training parameters. Each member then joins by calling Broker.Federate.
- * - `Federate` routes an envelope to its link by the statement's session id, opens it with the
+ *   threshold, training parameters. Each member then joins by calling Broker.FederatedJoin.
+ * - Each step's method (FederatedJoin … FederatedUnmask) routes an envelope to its link by the statement's session id, opens it with the
  *   link's channel (signature under the member's pinned key, digest, round, sequence: forged,
  *   replayed or out-of-round updates are refused with PERMISSION_DENIED / ALREADY_EXISTS /
  *   FAILED_PRECONDITION), hands the message to the aggregator, and holds the reply until the
@@ -16,6 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { keyidOf } from '@cleanroom/shared/crypto/dsse.ts';
 import type { FederatedRound } from '@cleanroom/shared/common/names.ts';
+import type { FederatedMethod } from '@cleanroom/shared/common/methods.ts';
 import { FRAC_BITS, UPDATE_LENGTH, zeroModel, DEFAULT_TRAINING, type Model } from '@cleanroom/shared/protocol/fedavg.ts';
 import { defaultThreshold, FederatedAggregator, type RoundFigures } from '@cleanroom/shared/protocol/federated-aggregator.ts';
 import type { RosterEntry } from '@cleanroom/shared/protocol/federated-member.ts';
@@ -117,8 +118,9 @@ export class FederationHub {
     return { sessionId, done };
   }
 
-  handlers(): Record<string, Handler> {
-    return { Federate: (caller, envs) => this.federate(caller, envs) };
+  handlers(): Record<FederatedMethod, Handler> {
+    const h = (step: FederatedRound): Handler => (caller, envs) => this.federate(step, caller, envs);
+    return { FederatedJoin: h('FED_JOIN'), FederatedKeys: h('FED_KEYS'), FederatedShares: h('FED_SHARES'), FederatedMasked: h('FED_MASKED'), FederatedUnmask: h('FED_UNMASK') };
   }
 
   result(sessionId: string): FederatedBrokerResult | undefined {
@@ -132,8 +134,8 @@ export class FederationHub {
     };
   }
 
-  private async federate(caller: Party, envs: Envelope[]): Promise<Envelope[]> {
-    if (caller !== 'advertiser') throw new ProtocolError('PERMISSION_DENIED', `Broker.Federate may be called by federation members (advertiser), not by ${caller}`);
+  private async federate(called: FederatedRound, caller: Party, envs: Envelope[]): Promise<Envelope[]> {
+    if (caller !== 'advertiser') throw new ProtocolError('PERMISSION_DENIED', `Broker.${STEPS[called].method} may be called by federation members (advertiser), not by ${caller}`);
     if (envs.length !== 1) throw new ProtocolError('INVALID_ARGUMENT', `expected one envelope, got ${envs.length}`);
     const env = envs[0]!;
     const linkId = peekSessionId(env.statement);
@@ -143,6 +145,7 @@ export class FederationHub {
     if (!s || !where || !ch) throw new ProtocolError('NOT_FOUND', `no federated session link ${linkId}`);
     if (s.status !== 'running') throw new ProtocolError('FAILED_PRECONDITION', `federated session ${s.id} has ended (${s.status}${s.error ? `: ${s.error}` : ''})`);
     const step = s.step;
+    if (called !== step) throw new ProtocolError('FAILED_PRECONDITION', `Broker.${STEPS[called].method} (${called}) called while session ${s.id} is at ${step}`);
     const { value } = ch.open(env, 'advertiser', [step], STEPS[step].request as Codec<unknown>);
     const index = where.index;
     this.collect(s, step, index, value);
@@ -257,4 +260,12 @@ export class FederationHub {
       }
     }
   }
+}
+
+/** The federated methods of a broker without a federation roster: each refuses, naming the setting. */
+export function federationOff(): Record<FederatedMethod, Handler> {
+  const off: Handler = async () => {
+    throw new ProtocolError('FAILED_PRECONDITION', 'this broker runs no federated sessions (no federation roster: CLEANROOM_FEDERATION)');
+  };
+  return { FederatedJoin: off, FederatedKeys: off, FederatedShares: off, FederatedMasked: off, FederatedUnmask: off };
 }

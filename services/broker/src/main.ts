@@ -7,7 +7,7 @@ import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 import { Type } from '@fastify/type-provider-typebox';
 import { ProtocolError } from '@cleanroom/shared/protocol/messages.ts';
 import { loadRoster } from '@cleanroom/shared/service/federation.ts';
-import { FederationHub } from './federated.ts';
+import { FederationHub, federationOff } from './federated.ts';
 
 const b = boot('broker');
 const store = await openNodeStore(b);
@@ -56,8 +56,8 @@ async function ledgerBudgets() {
   return { entries, budgets };
 }
 nodeMetrics.privacyBudgets(async () => (await ledgerBudgets()).budgets);
-await serve(b, 'Broker', { ...node.handlers(), ...(hub?.handlers() ?? {}) }, {
-  sessions: () => node.sessions as never,
+await serve(b, 'Broker', { ...node.handlers(), ...(hub?.handlers() ?? federationOff()) }, {
+  sessions: () => node.sessions,
   ready: () => ({
     // A federation-only broker serves federated sessions without media's publication.
     ready: node.universe !== undefined || hub !== undefined,

@@ -7,11 +7,12 @@
  * On link i the broker verifies statements against member i's Ed25519 key pinned in the
  * federation roster (memberChannelIdentity) — a member cannot speak on another member's link.
  *
- * Each step is one Broker.Federate call whose request and reply are fixed by the round (STEPS);
+ * Each step is one Broker call (FederatedJoin … FederatedUnmask) whose request and reply are fixed by the round (STEPS);
  * the broker answers when the step closes for all members.
  */
 import { ProtocolError, type Party } from '../protocol/messages.ts';
 import type { FederatedRound } from '../common/names.ts';
+import type { FederatedMethod } from '../common/methods.ts';
 import { keyFor, makeTrustBundle, type SigningKey, type TrustBundle } from '../crypto/dsse.ts';
 import type { ChannelIdentity } from './channel.ts';
 import type { Codec } from './codec.ts';
@@ -20,14 +21,14 @@ import {
   ShareDeliveryCodec, ShareKeysCodec, SurvivorsCodec, UnmaskingCodec,
 } from './federated-codec.ts';
 
-/** Request and reply codec of each federated round. */
+/** The Broker method, request and reply codec of each federated round (common/methods.ts). */
 export const STEPS = {
-  FED_JOIN: { request: JoinFederationCodec, reply: FederationAcceptedCodec },
-  FED_KEYS: { request: AdvertiseKeysCodec, reply: KeyRosterCodec },
-  FED_SHARES: { request: ShareKeysCodec, reply: ShareDeliveryCodec },
-  FED_MASKED: { request: MaskedInputCodec, reply: SurvivorsCodec },
-  FED_UNMASK: { request: UnmaskingCodec, reply: RoundResultCodec },
-} as const satisfies Record<FederatedRound, { request: Codec<unknown>; reply: Codec<unknown> }>;
+  FED_JOIN: { method: 'FederatedJoin', request: JoinFederationCodec, reply: FederationAcceptedCodec },
+  FED_KEYS: { method: 'FederatedKeys', request: AdvertiseKeysCodec, reply: KeyRosterCodec },
+  FED_SHARES: { method: 'FederatedShares', request: ShareKeysCodec, reply: ShareDeliveryCodec },
+  FED_MASKED: { method: 'FederatedMasked', request: MaskedInputCodec, reply: SurvivorsCodec },
+  FED_UNMASK: { method: 'FederatedUnmask', request: UnmaskingCodec, reply: RoundResultCodec },
+} as const satisfies Record<FederatedRound, { method: FederatedMethod; request: Codec<unknown>; reply: Codec<unknown> }>;
 
 const LINK = /^([A-Za-z0-9-]{1,56})-m([1-9][0-9]?)$/;
 

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/federated.proto
+// Original file: proto/cleanroom/v1/federated.proto
 
 
 export interface AdvertiseKeys {

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/federated.proto
+// Original file: proto/cleanroom/v1/federated.proto
 
 import type { AdvertiseKeys as _cleanroom_v1_AdvertiseKeys, AdvertiseKeys__Output as _cleanroom_v1_AdvertiseKeys__Output } from '../../cleanroom/v1/AdvertiseKeys.ts';
 

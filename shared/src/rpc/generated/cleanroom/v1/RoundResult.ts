@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/federated.proto
+// Original file: proto/cleanroom/v1/federated.proto
 
 import type { ModelValue as _cleanroom_v1_ModelValue, ModelValue__Output as _cleanroom_v1_ModelValue__Output } from '../../cleanroom/v1/ModelValue.ts';
 import type { Long } from '@grpc/proto-loader';

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/federated.proto
+// Original file: proto/cleanroom/v1/federated.proto
 
 import type { EncryptedShare as _cleanroom_v1_EncryptedShare, EncryptedShare__Output as _cleanroom_v1_EncryptedShare__Output } from '../../cleanroom/v1/EncryptedShare.ts';
 

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/federated.proto
+// Original file: proto/cleanroom/v1/federated.proto
 
 import type { RevealedShare as _cleanroom_v1_RevealedShare, RevealedShare__Output as _cleanroom_v1_RevealedShare__Output } from '../../cleanroom/v1/RevealedShare.ts';
 
