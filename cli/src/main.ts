@@ -39,7 +39,7 @@ usage:
   cleanroom session status ID [--admin URL]
   cleanroom session result ID [--admin URL]
   cleanroom budget [--admin http://127.0.0.1:8081]      the privacy budget (advertiser's view)
-  cleanroom audit verify [--trust out/demo/pki/trust-bundle.json] [--json] PATH...  (also adds up
+  cleanroom audit verify [--trust out/demo/pki/trust-bundle.json] [--roster FEDERATION.json] [--json] PATH...  (also adds up
                          the privacy charges across sessions against the declared budget)
   cleanroom audit show PATH...
   cleanroom report insight RESULT.json|--session ID [--admin http://127.0.0.1:8081] [--out report-insight.html]
