@@ -22,9 +22,9 @@ import { Job } from 'kubernetes-models/batch/v1';
 import { NetworkPolicy, type INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1';
 import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1';
 import { CPU_REQUEST, memoryFor, stateVolumeFor } from './sizing.ts';
+import { PARTIES, type Party } from '../../shared/src/common/names.ts';
 
-export type Party = 'advertiser' | 'media' | 'broker';
-export const PARTIES: readonly Party[] = ['advertiser', 'media', 'broker'];
+export { PARTIES, type Party };
 
 /** Ports inside the pod (the node's defaults; the health port is the gRPC port + 10). */
 export const PORTS: Record<Party, { grpc: number; admin: number; health: number }> = {
