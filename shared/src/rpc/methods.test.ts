@@ -4,7 +4,9 @@
 // call would compile) and, should a string reach it anyway, at run time.
 import { describe, expect, it } from 'vitest';
 import { METHODS, PARTY_OF, SERVICE_OF, type ServiceName } from '../common/methods.ts';
-import { PARTIES } from '../common/names.ts';
+import { PARTIES, ROUNDS } from '../common/names.ts';
+import { Party as ProtoParty } from './generated/cleanroom/v1/Party.ts';
+import { Round as ProtoRound } from './generated/cleanroom/v1/Round.ts';
 import { serviceDefinition } from './proto.ts';
 import { callersOf } from './grpc.ts';
 import { inMemoryPeer } from './peer.ts';
@@ -14,6 +16,11 @@ const SERVICES: ServiceName[] = ['Advertiser', 'Broker', 'Media'];
 describe('the method table', () => {
   it.each(SERVICES)('%s: exactly the methods of the proto service', (service) => {
     expect(Object.keys(METHODS[service]).sort()).toEqual(Object.keys(serviceDefinition(service)).sort());
+  });
+
+  it("the proto's Party and Round enums name exactly the parties and rounds of names.ts", () => {
+    expect(Object.keys(ProtoParty).filter((k) => k !== 'PARTY_UNSPECIFIED').sort()).toEqual(PARTIES.map((p) => p.toUpperCase()).sort());
+    expect(Object.keys(ProtoRound).filter((k) => k !== 'ROUND_UNSPECIFIED').sort()).toEqual([...ROUNDS].sort());
   });
 
   it('each party serves one service, and each service is served by its party', () => {
