@@ -22,6 +22,8 @@ export const PAYLOAD_NAMES = [
   'OpenSession', 'PrepareSession', 'SessionReady', 'SessionAccepted', 'BlindedBatch', 'TokenBatch', 'CiphertextBatch',
   'CohortProfile', 'LookalikeResult', 'SessionResult', 'Abort', 'Checkpoint', 'Ack',
   'UniverseRequest', 'UniverseManifest', 'UniverseTokens', 'InclusionProof',
+  // federated sessions (proto/cleanroom/v1/federated.proto)
+  'JoinFederation', 'FederationAccepted', 'AdvertiseKeys', 'KeyRoster', 'ShareKeys', 'ShareDelivery', 'MaskedInput', 'Survivors', 'Unmasking', 'RoundResult',
 ] as const;
 export type PayloadName = (typeof PAYLOAD_NAMES)[number];
 export type PayloadType = `cleanroom.v1.${PayloadName}`;
@@ -55,6 +57,12 @@ export const METHODS = {
     Blind: { callers: ['advertiser'], request: { round: 'BLIND', payloads: ['BlindedBatch'] }, reply: { round: 'BLIND', payloads: ['BlindedBatch'] } },
     SubmitTokens: { callers: ['advertiser'], request: { round: 'TOKENS', payloads: ['TokenBatch'] }, reply: { round: 'LOOKALIKE', payloads: ['SessionResult'] } },
     Abort: abort(['advertiser', 'media']),
+    // Federated sessions: a member's step, answered when the step closes for all members.
+    FederatedJoin: { callers: ['advertiser'], request: { round: 'FED_JOIN', payloads: ['JoinFederation'] }, reply: { round: 'FED_JOIN', payloads: ['FederationAccepted'] } },
+    FederatedKeys: { callers: ['advertiser'], request: { round: 'FED_KEYS', payloads: ['AdvertiseKeys'] }, reply: { round: 'FED_KEYS', payloads: ['KeyRoster'] } },
+    FederatedShares: { callers: ['advertiser'], request: { round: 'FED_SHARES', payloads: ['ShareKeys'] }, reply: { round: 'FED_SHARES', payloads: ['ShareDelivery'] } },
+    FederatedMasked: { callers: ['advertiser'], request: { round: 'FED_MASKED', payloads: ['MaskedInput'] }, reply: { round: 'FED_MASKED', payloads: ['Survivors'] } },
+    FederatedUnmask: { callers: ['advertiser'], request: { round: 'FED_UNMASK', payloads: ['Unmasking'] }, reply: { round: 'FED_UNMASK', payloads: ['RoundResult'] } },
   },
   Media: {
     PrepareSession: { callers: ['broker'], request: { round: 'OPEN', payloads: ['PrepareSession'] }, reply: { round: 'OPEN', payloads: ['SessionReady'] } },
@@ -73,6 +81,10 @@ export const METHODS = {
     Cosign: cosign(['broker']),
   },
 } as const satisfies { readonly [S in ServiceName]: Readonly<Record<string, MethodSpec>> };
+
+/** The Broker methods of a federated session, one per round (rpc/federated-link.ts). */
+export const FEDERATED_METHODS = ['FederatedJoin', 'FederatedKeys', 'FederatedShares', 'FederatedMasked', 'FederatedUnmask'] as const;
+export type FederatedMethod = (typeof FEDERATED_METHODS)[number];
 
 /** The methods of one service. */
 export type MethodName<S extends ServiceName> = S extends ServiceName ? Extract<keyof (typeof METHODS)[S], string> : never;

@@ -37,7 +37,7 @@ export const LOADER_OPTIONS: Options = {
 };
 
 export const packageDefinition = loadSync(
-  ['cleanroom/v1/envelope.proto', 'cleanroom/v1/session.proto', 'cleanroom/v1/services.proto'],
+  ['cleanroom/v1/envelope.proto', 'cleanroom/v1/session.proto', 'cleanroom/v1/services.proto', 'cleanroom/v1/federated.proto'],
   LOADER_OPTIONS,
 );
 
