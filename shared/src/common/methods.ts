@@ -8,7 +8,7 @@
  * adding an rpc to the proto without an entry here, or the other way round, does not compile.
  * Adding a round: its name in names.ts, its methods here, the party methods.
  */
-import type { Party, Round } from './names.ts';
+import { PARTIES, type Party, type Round } from './names.ts';
 
 /** Which service each party serves (the proto service names). */
 export const SERVICE_OF = { advertiser: 'Advertiser', media: 'Media', broker: 'Broker' } as const satisfies Record<Party, string>;
@@ -88,6 +88,12 @@ export type FederatedMethod = (typeof FEDERATED_METHODS)[number];
 
 /** The methods of one service. */
 export type MethodName<S extends ServiceName> = S extends ServiceName ? Extract<keyof (typeof METHODS)[S], string> : never;
+
+/** The parties that call some method of `party`'s service, in PARTIES order. */
+export function callersOfParty(party: Party): Party[] {
+  const methods: readonly MethodSpec[] = Object.values(METHODS[SERVICE_OF[party]]);
+  return PARTIES.filter((q) => methods.some((m) => m.callers.includes(q)));
+}
 
 /** The spec of `service.method`, or undefined for a name that is not one of its methods. */
 export function methodSpec(service: ServiceName, method: string): MethodSpec | undefined {

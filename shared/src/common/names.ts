@@ -13,6 +13,11 @@ export function isParty(x: unknown): x is Party {
   return typeof x === 'string' && (PARTIES as readonly string[]).includes(x);
 }
 
+/** A table with one entry per party, `f(party)`, in PARTIES order. */
+export function perParty<T>(f: (party: Party) => T): Record<Party, T> {
+  return Object.fromEntries(PARTIES.map((p) => [p, f(p)])) as Record<Party, T>;
+}
+
 /**
  * The kinds of session the clean room runs (the admin API's and the CLI's `kind`). A party
  * declares its session's kind in its signed policy (`policy.kind`; absent means `lookalike`),
