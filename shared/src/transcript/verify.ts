@@ -20,7 +20,8 @@
  *               unless it is the tail of the link (a crash or abort can cut a link short);
  *   sequence    per file and link, seq numbers are 0,1,2,… without gaps or repeats, chunks
  *               count 0..n within a message and end with `last`;
- *   rounds      per file, OPEN < BLIND < TOKENS < AGGREGATE < LOOKALIKE never go
+ *   rounds      per file, the rounds of the session's kind (common/names.ts KIND_ROUNDS; the
+ *               kind is declared in the signed policies, look-alike when none is) never go
  *               backwards (CHECKPOINT after any, ABORT anywhere, nothing but CHECKPOINT/ABORT
  *               after an ABORT; UNIVERSE is not a session round and is not ordered);
  *   policy      every transcript declares a signed policy; decoyRatio and minCohort agree
@@ -49,7 +50,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { canonicalBytes } from '../crypto/jcs.ts';
-import { SESSION_ROUND_RANK } from '../common/names.ts';
+import { isSessionKind, KIND_ROUNDS, kindRoundRank, type SessionKind } from '../common/names.ts';
 import { PARTIES, STATEMENT_TYPE, keyFor, verifySignature, type PartyName, type TrustBundle } from '../crypto/dsse.ts';
 import { merkleRoot } from '../crypto/merkle.ts';
 import type { Statement } from './statement.ts';
@@ -94,7 +95,6 @@ const CHECK_NAMES = ['format', 'chain', 'session', 'signatures', 'addressing', '
 export const UNIVERSE_SESSION_PREFIX = 'universe-';
 type CheckName = (typeof CHECK_NAMES)[number];
 
-const ROUND_RANK = SESSION_ROUND_RANK;
 
 interface Issue extends AuditLocation {
   check: CheckName;
@@ -174,6 +174,15 @@ export function verifySession(files: string[], trust: TrustBundle): AuditReport 
   let messages = 0;
   let checkpoints = 0;
   let cosigs = 0;
+  // The session's kind, as the parties declared it in their signed policies (none: a look-alike
+  // transcript from before kinds); its round order is the one the rounds check applies.
+  const declaredKinds = new Set<unknown>(reads.flatMap((r) => r.entries.flatMap((e) => (e.entry.kind === 'policy' && 'kind' in e.entry.policy ? [e.entry.policy.kind] : []))));
+  const sessionKind: SessionKind = [...declaredKinds].find(isSessionKind) ?? 'lookalike';
+  for (const k of declaredKinds) {
+    if (!isSessionKind(k)) issue('policy', reads[0]!.path, 1, `expected the policy's kind to be one of ${Object.keys(KIND_ROUNDS).join(', ')}, got ${JSON.stringify(k)}`);
+  }
+  if (declaredKinds.size > 1) issue('policy', reads[0]!.path, 1, `expected one session kind across the parties' policies, got ${[...declaredKinds].map((k) => JSON.stringify(k)).join(', ')}`);
+  const ROUND_RANK = kindRoundRank(sessionKind);
   for (const r of reads) {
     const leaves: Uint8Array[] = [];
     const linkSeq = new Map<string, { next: number; chunk: number; open: boolean; round: string; type: string }>();
@@ -263,7 +272,7 @@ export function verifySession(files: string[], trust: TrustBundle): AuditReport 
       else if (s.round in ROUND_RANK) {
         const k = ROUND_RANK[s.round]!;
         if (aborted) issue('rounds', r.path, line, `expected nothing but CHECKPOINT/ABORT after ABORT, got ${s.round}`);
-        else if (k < rank) issue('rounds', r.path, line, `expected rounds in order OPEN<BLIND<TOKENS<AGGREGATE<LOOKALIKE, got ${s.round} after ${Object.keys(ROUND_RANK)[rank]}`);
+        else if (k < rank) issue('rounds', r.path, line, `expected rounds in the ${sessionKind} order ${KIND_ROUNDS[sessionKind].join('<')}, got ${s.round} after ${Object.keys(ROUND_RANK)[rank]}`);
         rank = Math.max(rank, k);
       }
     }
@@ -365,7 +374,7 @@ export function verifySession(files: string[], trust: TrustBundle): AuditReport 
     }
   }
 
-  const outcome = decideOutcome(kind, recorded, fileOf, tails, (file) => reads.find((r) => r.path === file)?.lineCount ?? 0, (file, line, reason) => issue('completion', file, line, reason));
+  const outcome = decideOutcome(kind, ROUND_RANK, recorded, fileOf, tails, (file) => reads.find((r) => r.path === file)?.lineCount ?? 0, (file, line, reason) => issue('completion', file, line, reason));
 
   // assemble
   const detailOk: Record<CheckName, string> = {
@@ -377,7 +386,7 @@ export function verifySession(files: string[], trust: TrustBundle): AuditReport 
     equivocation: `${occurrences.size} slot(s), ${slotsCompared} seen by more than one record: no conflicting statements`,
     delivery: 'every message sent to a party with a transcript is recorded by it',
     sequence: 'per-link sequence numbers contiguous, chunks well-formed',
-    rounds: kind === 'universe' ? 'only UNIVERSE messages between broker and media' : 'rounds in protocol order',
+    rounds: kind === 'universe' ? 'only UNIVERSE messages between broker and media' : `rounds in the ${sessionKind} order`,
     policy: kind === 'universe' ? 'universe sync: no policy required' : policies.length > 0 ? `decoyRatio/minCohort agree across ${policies.length} declaration(s)` : 'no policy declarations',
     checkpoints: `${checkpoints} checkpoint root(s) recompute from the writers' leaves`,
     completion: `${outcome.state}: ${outcome.detail}`,
@@ -422,6 +431,7 @@ function describeMessage(o: Occurrence): string {
  */
 function decideOutcome(
   kind: AuditReport['kind'],
+  roundRank: Readonly<Record<string, number>>,
   recorded: Occurrence[],
   fileOf: Map<PartyName, string>,
   tails: Occurrence[],
@@ -437,9 +447,9 @@ function decideOutcome(
   const aborts = recorded.filter((o) => o.statement.round === 'ABORT').sort((a, b) => (a.statement.sentAt < b.statement.sentAt ? -1 : a.statement.sentAt > b.statement.sentAt ? 1 : 0));
   const abort = aborts[0]; // the first in time started it; the others follow from it
   if (kind === 'session' && abort) {
-    const before = recorded.filter((o) => o.file === abort.file && o.line < abort.line && o.statement.round in ROUND_RANK);
-    const round = before.reduce((k, o) => Math.max(k, ROUND_RANK[o.statement.round]!), -1);
-    const after = round >= 0 ? ` during ${Object.keys(ROUND_RANK)[round]}` : ' before any round';
+    const before = recorded.filter((o) => o.file === abort.file && o.line < abort.line && o.statement.round in roundRank);
+    const round = before.reduce((k, o) => Math.max(k, roundRank[o.statement.round]!), -1);
+    const after = round >= 0 ? ` during ${Object.keys(roundRank)[round]}` : ' before any round';
     const others = [...new Set(aborts.filter((o) => o.statement.sender !== abort.statement.sender).map((o) => `${o.statement.sender}->${o.statement.receiver}`))];
     return {
       state: 'aborted',
