@@ -4,6 +4,7 @@ import { boot, openNodeStore, serve } from '@cleanroom/shared/service/main.ts';
 import { readCrm } from '@cleanroom/shared/data/files.ts';
 import { ProtocolError } from '@cleanroom/shared/protocol/messages.ts';
 import { AdvertiserNode } from './node.ts';
+import { sessionStartRoute } from './requests.ts';
 import { readInsight, renderInsightHtml } from '@cleanroom/shared/report/insight.ts';
 
 const b = boot('advertiser');
@@ -25,21 +26,7 @@ await serve(b, 'Advertiser', node.handlers(), {
   sessions: () => node.sessions as never,
   ready: () => ({ ready: true, detail: { crmRows: crm.rows.length } }),
 }, (app) => {
-  app.post('/v1/sessions', {
-    schema: {
-      body: Type.Object({
-        idType: Type.Optional(Type.Union([Type.Literal('phone'), Type.Literal('email'), Type.Literal('device')])),
-        audienceSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000 })),
-        decoyRatio: Type.Optional(Type.Integer({ minimum: 1, maximum: 99 })),
-        minCohort: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
-        seed: Type.Optional(Type.Union([Type.Literal('purchasers'), Type.Literal('all')])),
-      }, { additionalProperties: false }),
-      response: { 202: Type.Object({ sessionId: Type.String() }) },
-    },
-  }, async (req, reply) => {
-    const { sessionId } = node.start(req.body);
-    return reply.code(202).send({ sessionId });
-  });
+  sessionStartRoute(app, (req) => node.start(req));
   // The privacy budget as the broker last reported it (every result carries it).
   app.get('/v1/budget', async () => {
     const latest = node.sessions.list().filter((r) => r.result && (r.result as { privacy?: unknown }).privacy)

@@ -241,7 +241,7 @@ export class BrokerNode {
           const key = this.ledgerKey(advertiser);
           const r = await this.o.store.reserve('broker', { ...key, sessionId: s.sessionId, epsilon: reserved, budget: privacy.budget, nowMs: now, refreshMs: privacy.refreshMs });
           const ledger = { ...key, budget: privacy.budget, refreshMs: privacy.refreshMs, reserved: r.ok ? reserved : 0, spentBefore: r.ok ? r.spentBefore : r.spent };
-          channel.recordPolicy({ ...prepare.policy, paddedCount: prepare.paddedCount, ledger });
+          channel.recordPolicy({ ...prepare.policy, paddedCount: prepare.paddedCount, ledger, kind: prepare.kind });
           if (!r.ok) {
             const retry = r.retryAtMs ? `; the oldest charge stops counting at ${new Date(r.retryAtMs).toISOString()}` : '; the budget does not refresh (a new universe epoch starts a new one)';
             const reason = `privacy budget exhausted: ${round6(r.spent)} of ${privacy.budget} ε spent for this advertiser, media and epoch, a session needs up to ${reserved}${retry}`;

@@ -121,7 +121,7 @@ export class MediaNode {
           const reserved = sessionReservation({ ...req.policy, budget: this.o.privacy.budget, refreshMs: this.o.privacy.refreshMs });
           const key = { advertiser: req.advertiser, media: keyidOf(this.o.identity.key.publicKey), epoch: this.o.universe.epoch };
           const r = await this.o.store.reserve('media', { ...key, sessionId: s.sessionId, epsilon: reserved, budget: this.o.privacy.budget, nowMs: now, refreshMs: this.o.privacy.refreshMs });
-          channel.recordPolicy({ ...req.policy, paddedCount: req.paddedCount, universeEpoch: this.o.universe.epoch, ledger: { ...key, budget: this.o.privacy.budget, reserved: r.ok ? reserved : 0, spentBefore: r.ok ? r.spentBefore : r.spent } });
+          channel.recordPolicy({ ...req.policy, kind: req.kind, paddedCount: req.paddedCount, universeEpoch: this.o.universe.epoch, ledger: { ...key, budget: this.o.privacy.budget, reserved: r.ok ? reserved : 0, spentBefore: r.ok ? r.spentBefore : r.spent } });
           const refusal = r.ok ? undefined : `media's privacy budget for this advertiser and epoch is exhausted (${Math.round(r.spent * 1e6) / 1e6} of ${this.o.privacy.budget} ε spent, a session needs up to ${reserved})`;
           const ready = role.prepare(req, refusal);
           if (refusal) this.sessions.finish(rec, 'refused', { outcome: 'BUDGET_EXHAUSTED' }, refusal);

@@ -25,6 +25,7 @@
  * attribute value or the decrypted profile.
  */
 import type { BrokerBfv } from '../crypto/bfv.ts';
+import type { SessionKind } from '../common/names.ts';
 import { randomElement, validateElement, InvalidElementError } from '../crypto/group.ts';
 import { TOKEN_BYTES, type TokenTable } from '../common/token-set.ts';
 import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
@@ -52,6 +53,9 @@ export interface BrokerUniverse {
   ciphertexts: CiphertextSource;
   bfv: BrokerBfv;
 }
+
+/** The kinds this role runs (the lookup and federated kinds add themselves here). */
+export const BROKER_KINDS: readonly SessionKind[] = ['lookalike', 'profile'];
 
 export interface BrokerParams {
   config: BrokerPolicyConfig;
@@ -158,6 +162,12 @@ export class BrokerRole {
     if (!Number.isSafeInteger(msg.audienceSize) || msg.audienceSize < 1) {
       throw new ProtocolError('INVALID_ARGUMENT', `expected audienceSize ≥ 1, got ${msg.audienceSize}`);
     }
+    if (!BROKER_KINDS.includes(msg.kind)) {
+      throw new ProtocolError('FAILED_PRECONDITION', `session kind '${msg.kind}' is not served by this broker (it serves: ${BROKER_KINDS.join(', ')})`);
+    }
+    const joint = msg.kind === 'joint-count' || msg.kind === 'joint-activate';
+    if (joint && msg.mediaPredicate === '') throw new ProtocolError('INVALID_ARGUMENT', `a ${msg.kind} session needs a media predicate, got none`);
+    if (!joint && msg.mediaPredicate !== '') throw new ProtocolError('INVALID_ARGUMENT', `a ${msg.kind} session takes no media predicate, got one`);
     if (!this.params.universe.tables.has(msg.idType)) {
       throw new ProtocolError('FAILED_PRECONDITION', `media's published universe has no '${msg.idType}' tokens (it has: ${[...this.params.universe.tables.keys()].join(', ') || 'none'})`);
     }
@@ -166,6 +176,7 @@ export class BrokerRole {
     return {
       idType: msg.idType, paddedCount, audienceSize: msg.audienceSize, policy, resultKey: msg.resultKey,
       universeVersion: this.params.universe.version, advertiser: this.params.advertiser,
+      kind: msg.kind, mediaPredicate: msg.mediaPredicate,
     };
   }
 

@@ -31,6 +31,12 @@ import { seal } from '../crypto/sealed-box.ts';
 import { canonicalBytes } from '../crypto/jcs.ts';
 import { sizeClass } from './policy.ts';
 import type { PreparedUniverse } from './universe.ts';
+import type { SessionKind } from '../common/names.ts';
+import { parsePredicateText, type CompiledPredicate } from './predicate.ts';
+import { compileMediaPredicate } from './predicate-schemas.ts';
+
+/** The kinds this role runs (the lookup and federated kinds add themselves here). */
+export const MEDIA_KINDS: readonly SessionKind[] = ['lookalike', 'profile'];
 import {
   ProtocolError,
   type CohortProfile, type ElementBytes, type LookalikeResult, type PrepareSession, type SessionReady,
@@ -63,8 +69,8 @@ export interface Audience {
 /** Each phase carries exactly the state valid in it. */
 export type MediaPhase =
   | { name: 'new' }
-  | { name: 'prepared'; request: PrepareSession; evaluated: number }
-  | { name: 'evaluating'; request: PrepareSession; evaluated: number }
+  | { name: 'prepared'; request: PrepareSession; evaluated: number; mediaPredicate: CompiledPredicate | undefined }
+  | { name: 'evaluating'; request: PrepareSession; evaluated: number; mediaPredicate: CompiledPredicate | undefined }
   | { name: 'done'; audience: Audience | undefined }
   | { name: 'failed'; reason: string };
 
@@ -116,6 +122,11 @@ export class MediaRole {
     if (!Number.isSafeInteger(msg.paddedCount) || msg.paddedCount < 1 || msg.paddedCount > this.params.maxPaddedCount) {
       throw new ProtocolError('RESOURCE_EXHAUSTED', `expected padded size in [1, ${this.params.maxPaddedCount}], got ${msg.paddedCount}`);
     }
+    if (!MEDIA_KINDS.includes(msg.kind)) {
+      throw new ProtocolError('FAILED_PRECONDITION', `session kind '${msg.kind}' is not served by this media node (it serves: ${MEDIA_KINDS.join(', ')})`);
+    }
+    // Media's predicate is validated here, where it is evaluated: an unknown attribute is named.
+    const mediaPredicate = msg.mediaPredicate === '' ? undefined : compileMediaPredicate(parsePredicateText(msg.mediaPredicate));
     if (msg.policy.evaluationQuota > msg.paddedCount) {
       throw new ProtocolError('INVALID_ARGUMENT', `evaluation quota ${msg.policy.evaluationQuota} exceeds the padded size ${msg.paddedCount}`);
     }
@@ -124,7 +135,7 @@ export class MediaRole {
       this.phase_ = { name: 'done', audience: undefined };
       return { ...base, outcome: 'BUDGET_EXHAUSTED', reason: budgetRefusal };
     }
-    this.phase_ = { name: 'prepared', request: msg, evaluated: 0 };
+    this.phase_ = { name: 'prepared', request: msg, evaluated: 0, mediaPredicate };
     return { ...base, outcome: 'COMPLETED', reason: '' };
   }
 
@@ -141,7 +152,7 @@ export class MediaRole {
     if (p.evaluated + batch.length > quota) {
       throw new ProtocolError('RESOURCE_EXHAUSTED', `evaluation quota of ${quota} for this session exceeded (${p.evaluated} done, ${batch.length} more asked)`);
     }
-    this.phase_ = { name: 'evaluating', request: p.request, evaluated: p.evaluated + batch.length };
+    this.phase_ = { ...p, name: 'evaluating', evaluated: p.evaluated + batch.length };
     try {
       return await evaluateBatchParallel(this.params.universe.key, batch, this.params.threads);
     } catch (err) {
@@ -183,6 +194,17 @@ export class MediaRole {
       return empty;
     }
     const u = this.params.universe;
+    const insight = (shares: readonly number[]) => seal(canonicalBytes({
+      cohortSize,
+      totals: ATTRIBUTES.map((a, j) => ({
+        name: a.name, total: totals[j]!, share: round6(shares[j]!), universeShare: round6(u.shares[j]!),
+      })),
+    }), p.request.resultKey);
+    if (p.request.kind === 'profile') {
+      // The second-party profile of A's selected cohort: the insight alone, no audience.
+      this.phase_ = { name: 'done', audience: undefined };
+      return { outcome: 'COMPLETED', audienceId: '', audienceSize: 0, quality: 0, sealedInsight: insight(totals.map((t) => Math.max(0, t) / Math.max(1, cohortSize))) };
+    }
     const built = buildLookalike({
       totals, cohortSize, universeShares: u.shares, packed: u.packed, users: u.size,
       exclude: new Set(), audienceSize: msg.audienceSize,
@@ -194,12 +216,7 @@ export class MediaRole {
       audienceId: audience.audienceId,
       audienceSize: built.rows.length,
       quality: built.quality,
-      sealedInsight: seal(canonicalBytes({
-        cohortSize,
-        totals: ATTRIBUTES.map((a, j) => ({
-          name: a.name, total: totals[j]!, share: round6(built.shares[j]!), universeShare: round6(u.shares[j]!),
-        })),
-      }), p.request.resultKey),
+      sealedInsight: insight(built.shares),
     };
   }
 
