@@ -32,6 +32,11 @@ export const KIND_BODIES: Partial<Record<SessionKind, TObject>> = {
   profile: Type.Object({
     kind: Type.Literal('profile'), ...Common, predicate: PredicateField('the advertiser\'s first-party tags'),
   }, { additionalProperties: false, title: 'profile' }),
+  'joint-count': Type.Object({
+    kind: Type.Literal('joint-count'), ...Common,
+    predicate: PredicateField('the advertiser\'s first-party tags'),
+    mediaPredicate: PredicateField('media\'s attributes'),
+  }, { additionalProperties: false, title: 'joint-count' }),
 };
 
 /** The kinds this node serves, in SESSION_KINDS order. */

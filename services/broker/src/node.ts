@@ -14,7 +14,7 @@ import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.t
 import { BrokerRole } from '@cleanroom/shared/protocol/broker.ts';
 import type { BrokerPolicyConfig } from '@cleanroom/shared/protocol/policy.ts';
 import {
-  AbortCodec, AckCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinManifest, LookalikeResultCodec,
+  AbortCodec, AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinManifest, LookalikeResultCodec,
   OpenSessionCodec, PrepareSessionCodec, SessionAcceptedCodec, SessionReadyCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
   UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec, type UniverseRequest,
 } from '@cleanroom/shared/rpc/codec.ts';
@@ -303,8 +303,15 @@ export class BrokerNode {
           return role.match(tokens, released);
         });
         rec.progress = { ...rec.progress, realMatches: role.counts!.realMatches };
+        // joint-count: media's encrypted indicators (one bit per published position) first.
+        const indicators = outcome === 'release' && role.kind === 'joint-count'
+          ? await this.step(rec, 'indicators', async () => {
+            const resp = await this.o.media.call('Indicators', [channel.seal('media', 'AGGREGATE', IndicatorRequestCodec, { universeVersion: this.universe?.version ?? '' })]);
+            return joinBatches(channel.openChunks(resp, 'media', ['AGGREGATE'], CiphertextBatchCodec), 'indicator ciphertexts');
+          })
+          : undefined;
         const profile = await this.step(rec, 'aggregate', async () => {
-          const p = outcome === 'release' ? role.aggregate() : role.refusedProfile();
+          const p = outcome !== 'release' ? role.refusedProfile() : indicators ? role.jointSum(indicators) : role.aggregate();
           // The charge and the released cohort are committed before media can see anything.
           if (outcome === 'release') {
             await this.o.store.recordRelease('broker', { sessionId: rec.sessionId, advertiser, epoch, sketch: role.releasedSketch!, size: role.counts!.realMatches, nowMs: Date.now() });

@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MediaRole } from '@cleanroom/shared/protocol/media.ts';
+import { MediaRole, type PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
 import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
 import type { PreparedUniverse } from '@cleanroom/shared/protocol/universe.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
@@ -15,7 +15,7 @@ import { sizeClass } from '@cleanroom/shared/protocol/policy.ts';
 import type { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
 import {
-  AbortCodec, AckCodec, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
+  AbortCodec, AckCodec, IndicatorRequestCodec, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
   SessionReadyCodec, splitBatches, joinBatches, splitManifest, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
@@ -50,6 +50,8 @@ export interface MediaNodeOptions extends NodeCommonOptions {
   store: Store;
   /** OPRF evaluations over a rolling window: per broker (all its advertisers) and per advertiser. */
   quota: { evaluationsPerBroker: number; evaluationsPerAdvertiser: number; windowMs: number };
+  /** Purpose-level consent per universe row (consent_ads, consent_share); absent: no user is in any audience. */
+  purposes?: PurposeConsent;
   /** Media's own privacy budget per (advertiser, epoch): the stricter of the broker's and this wins. */
   privacy: { budget: number; refreshMs: number };
 }
@@ -97,6 +99,7 @@ export class MediaNode {
         const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'media', s.sessionId), this.o.observer);
         const role = new MediaRole({
           universe: this.o.universe, publication: this.o.publication, maxPaddedCount: this.o.maxPaddedCount, threads: this.o.evalThreads, minCohort: this.o.minCohort,
+          ...(this.o.purposes ? { purposes: this.o.purposes } : {}),
         });
         const rec = this.sessions.create(s.sessionId, { role, channel, lastSigned: undefined }, 'open');
         rec.bytes = () => channel.bytes;
@@ -144,6 +147,20 @@ export class MediaNode {
             this.sessions.touch(rec);
           }
           return channel.sealChunks('broker', 'BLIND', BlindedBatchCodec, out);
+        });
+      },
+
+      Indicators: async (caller, [env]) => {
+        const rec = this.session(caller, env);
+        const { role, channel } = rec.state;
+        return this.step(rec, 'indicators', async () => {
+          const req = channel.open(env!, caller, ['AGGREGATE'], IndicatorRequestCodec).value;
+          if (req.universeVersion !== this.o.publication.version) {
+            throw new ProtocolError('FAILED_PRECONDITION', `broker asks for indicators of publication ${req.universeVersion.slice(0, 12)}, media serves ${this.o.publication.version.slice(0, 12)}`);
+          }
+          const cts = role.indicators();
+          const batches = splitBatches(cts, 1024, CT_BATCH_BYTES);
+          return channel.sealChunks('broker', 'AGGREGATE', CiphertextBatchCodec, batches);
         });
       },
 

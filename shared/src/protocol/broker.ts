@@ -24,7 +24,8 @@
  * matches, which published positions matched (pseudonymous). Never a plaintext ID,
  * attribute value or the decrypted profile.
  */
-import type { BrokerBfv } from '../crypto/bfv.ts';
+import { randomBytes } from 'node:crypto';
+import { BfvFormatError, type BrokerBfv } from '../crypto/bfv.ts';
 import type { SessionKind } from '../common/names.ts';
 import { randomElement, validateElement, InvalidElementError } from '../crypto/group.ts';
 import { TOKEN_BYTES, type TokenTable } from '../common/token-set.ts';
@@ -55,7 +56,7 @@ export interface BrokerUniverse {
 }
 
 /** The kinds this role runs (the lookup and federated kinds add themselves here). */
-export const BROKER_KINDS: readonly SessionKind[] = ['lookalike', 'profile'];
+export const BROKER_KINDS: readonly SessionKind[] = ['lookalike', 'profile', 'joint-count'];
 
 export interface BrokerParams {
   config: BrokerPolicyConfig;
@@ -310,6 +311,35 @@ export class BrokerRole {
     return { outcome: 'COMPLETED', profile, audienceSize: p.open.audienceSize };
   }
 
+  /**
+   * Round AGGREGATE (joint-count): the masked sum of media's indicator ciphertexts over A's
+   * real matches, + discrete Laplace noise of scale 1/ε_profile (a count: sensitivity 1).
+   * Media decrypts only the total; the broker never learns it (docs/protocol.md, joint-count).
+   */
+  jointSum(indicators: readonly Uint8Array[]): CohortProfile {
+    const p = this.expect('jointSum', 'matched');
+    if (p.open.kind !== 'joint-count') throw new ProtocolError('FAILED_PRECONDITION', `broker: a joint sum is part of a joint-count session, this one is ${p.open.kind}`);
+    const u = this.params.universe;
+    const want = Math.ceil(u.users / u.bfv.layout.slots);
+    if (indicators.length !== want) throw new ProtocolError('INVALID_ARGUMENT', `expected ${want} indicator ciphertexts (one bit per published position), got ${indicators.length}`);
+    const noise = this.noiseOff ? 0 : discreteLaplace(1 / this.params.config.privacy.epsilonProfile, this.u);
+    let profile: Uint8Array;
+    try {
+      profile = u.bfv.sumIndicators(indicators, p.positions, noise, cryptoBelow);
+    } catch (err) {
+      if (err instanceof BfvFormatError) throw new ProtocolError('INVALID_ARGUMENT', `indicator ciphertexts: ${err.message}`);
+      throw err;
+    }
+    const { positions: _p, ...rest } = p;
+    this.phase_ = { ...rest, name: 'aggregated', ran: { ...p.ran, profileReleased: true } };
+    return { outcome: 'COMPLETED', profile, audienceSize: 0 };
+  }
+
+  /** The session's kind, once opened. */
+  get kind(): SessionKind | undefined {
+    return 'open' in this.phase_ ? this.phase_.open.kind : undefined;
+  }
+
   /** Round AGGREGATE when the cohort was refused: media is told, nothing is released. */
   refusedProfile(): CohortProfile {
     this.expect('refusedProfile', 'refused');
@@ -343,6 +373,11 @@ export class BrokerRole {
   fail(reason: string): void {
     this.phase_ = { name: 'failed', reason };
   }
+}
+
+/** Uniform in [0, t) from 64 random bits (bias < 2^-38 for the 25-bit plain modulus). */
+function cryptoBelow(t: bigint): bigint {
+  return BigInt(`0x${randomBytes(8).toString('hex')}`) % t;
 }
 
 function checkElement(e: Uint8Array, index: number): void {

@@ -29,14 +29,15 @@ import { ATTRIBUTES, GROUP_OF_INDEX } from '../common/attributes.ts';
 import { buildLookalike } from './lookalike.ts';
 import { seal } from '../crypto/sealed-box.ts';
 import { canonicalBytes } from '../crypto/jcs.ts';
-import { sizeClass } from './policy.ts';
+import { cryptoUniform, discreteLaplace, sizeClass, type Uniform } from './policy.ts';
 import type { PreparedUniverse } from './universe.ts';
 import type { SessionKind } from '../common/names.ts';
 import { parsePredicateText, type CompiledPredicate } from './predicate.ts';
-import { compileMediaPredicate } from './predicate-schemas.ts';
+import { compileMediaPredicate, packedReader } from './predicate-schemas.ts';
+import { PACKED_BYTES } from './universe.ts';
 
 /** The kinds this role runs (the lookup and federated kinds add themselves here). */
-export const MEDIA_KINDS: readonly SessionKind[] = ['lookalike', 'profile'];
+export const MEDIA_KINDS: readonly SessionKind[] = ['lookalike', 'profile', 'joint-count'];
 import {
   ProtocolError,
   type CohortProfile, type ElementBytes, type LookalikeResult, type PrepareSession, type SessionReady,
@@ -47,6 +48,18 @@ export interface MediaPublication {
   epoch: string;
   version: string;
   bfv: MediaBfv;
+  /** position → universe row (media only): the joint kinds and retargeting read a user's position. */
+  order: Uint32Array;
+}
+
+/**
+ * Purpose-level consent per universe row (data/format.ts): `ads` (ad targeting: audiences,
+ * joint counts), `share` (data sharing: labels). 1 = consented. A node without it has no
+ * purpose consent at all: no user is ever in an audience.
+ */
+export interface PurposeConsent {
+  ads: Uint8Array;
+  share: Uint8Array;
 }
 
 export interface MediaParams {
@@ -58,6 +71,10 @@ export interface MediaParams {
   threads: number;
   /** Media's own minimum cohort; the stricter of this and the session's policy applies. */
   minCohort?: number;
+  /** Purpose-level consent per universe row (absent: nobody consented to any purpose). */
+  purposes?: PurposeConsent;
+  /** Discrete Laplace draws for media's own noised counts (tests: seeded). */
+  uniform?: Uniform;
 }
 
 /** An audience media built: its own users, kept by media, never sent to anyone. */
@@ -69,8 +86,8 @@ export interface Audience {
 /** Each phase carries exactly the state valid in it. */
 export type MediaPhase =
   | { name: 'new' }
-  | { name: 'prepared'; request: PrepareSession; evaluated: number; mediaPredicate: CompiledPredicate | undefined }
-  | { name: 'evaluating'; request: PrepareSession; evaluated: number; mediaPredicate: CompiledPredicate | undefined }
+  | { name: 'prepared'; request: PrepareSession; evaluated: number; mediaPredicate: CompiledPredicate | undefined; indicatorsSent: number }
+  | { name: 'evaluating'; request: PrepareSession; evaluated: number; mediaPredicate: CompiledPredicate | undefined; indicatorsSent: number }
   | { name: 'done'; audience: Audience | undefined }
   | { name: 'failed'; reason: string };
 
@@ -135,7 +152,7 @@ export class MediaRole {
       this.phase_ = { name: 'done', audience: undefined };
       return { ...base, outcome: 'BUDGET_EXHAUSTED', reason: budgetRefusal };
     }
-    this.phase_ = { name: 'prepared', request: msg, evaluated: 0, mediaPredicate };
+    this.phase_ = { name: 'prepared', request: msg, evaluated: 0, mediaPredicate, indicatorsSent: -1 };
     return { ...base, outcome: 'COMPLETED', reason: '' };
   }
 
@@ -161,9 +178,40 @@ export class MediaRole {
     }
   }
 
+  /**
+   * The published positions whose user satisfies this session's media predicate (if any) and
+   * consented to ad targeting: 1 byte per position. Evaluated here only; never sent in clear.
+   */
+  private selectedPositions(predicate: CompiledPredicate | undefined): Uint8Array {
+    const { universe, publication, purposes } = this.params;
+    const bits = new Uint8Array(publication.order.length);
+    if (!purposes) return bits;
+    publication.order.forEach((row, pos) => {
+      if (purposes.ads[row] === 1 && (!predicate || predicate.test(packedReader(universe.packed, row * PACKED_BYTES)))) bits[pos] = 1;
+    });
+    return bits;
+  }
+
+  /**
+   * Round AGGREGATE (joint-count): one encrypted bit per published position — media's
+   * predicate ∧ consent_ads — under the publication's key, once per session, after every
+   * evaluation. The broker sums the matched slots under a zero-sum mask (BrokerBfv.sumIndicators).
+   */
+  indicators(): Uint8Array[] {
+    const p = this.expect('indicators', 'prepared', 'evaluating');
+    if (p.request.kind !== 'joint-count') throw new ProtocolError('FAILED_PRECONDITION', `media: indicators are part of a joint-count session, this one is ${p.request.kind}`);
+    if (p.indicatorsSent >= 0) throw new ProtocolError('FAILED_PRECONDITION', 'media: the indicators of this session were sent already');
+    if (p.evaluated !== p.request.paddedCount) throw new ProtocolError('FAILED_PRECONDITION', `expected ${p.request.paddedCount} evaluations before the indicators, got ${p.evaluated}`);
+    const bits = this.selectedPositions(p.mediaPredicate);
+    const out = this.params.publication.bfv.encryptIndicators(bits);
+    p.indicatorsSent = bits.reduce((a, b) => a + b, 0);
+    return out;
+  }
+
   /** Round AGGREGATE → LOOKALIKE: decrypts the profile and builds the audience. */
   lookalike(msg: CohortProfile): LookalikeResult {
     const p = this.expect('lookalike', 'prepared', 'evaluating');
+    if (p.request.kind === 'joint-count' && msg.outcome !== 'COHORT_TOO_SMALL') return this.jointCount(p, msg);
     const empty: LookalikeResult = {
       outcome: 'COHORT_TOO_SMALL', audienceId: '', audienceSize: 0, quality: 0, sealedInsight: new Uint8Array(0),
     };
@@ -217,6 +265,29 @@ export class MediaRole {
       audienceSize: built.rows.length,
       quality: built.quality,
       sealedInsight: insight(built.shares),
+    };
+  }
+
+  /**
+   * joint-count, LOOKALIKE: decrypts the broker's masked sum — the only readable value is the
+   * sum of all slots, |A's matches ∧ predicate ∧ consent_ads| + the broker's noise — and
+   * seals it to A with media's own noised count of the predicate over its whole universe.
+   */
+  private jointCount(p: Extract<MediaPhase, { name: 'prepared' | 'evaluating' }>, msg: CohortProfile): LookalikeResult {
+    if (p.indicatorsSent < 0) throw new ProtocolError('FAILED_PRECONDITION', 'media: a joint count before the indicators were sent');
+    let joint: number;
+    try {
+      joint = this.params.publication.bfv.decryptSlotSum(msg.profile);
+    } catch (err) {
+      if (err instanceof BfvFormatError) throw new ProtocolError('INVALID_ARGUMENT', `joint count: ${err.message}`);
+      throw err;
+    }
+    const noise = p.request.policy.noiseScale === 0 ? 0 : discreteLaplace(1 / p.request.policy.epsilonCount, this.params.uniform ?? cryptoUniform);
+    const mediaOnly = Math.max(0, p.indicatorsSent + noise);
+    this.phase_ = { name: 'done', audience: undefined };
+    return {
+      outcome: 'COMPLETED', audienceId: '', audienceSize: 0, quality: 0,
+      sealedInsight: seal(canonicalBytes({ joint: Math.max(0, joint), mediaOnly }), p.request.resultKey),
     };
   }
 

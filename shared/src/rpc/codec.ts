@@ -462,3 +462,14 @@ export const CheckpointCodec = codec<CheckpointMessage>(
     };
   },
 );
+
+/** broker → media, AGGREGATE round of the joint kinds and retargeting: asks for media's per-position input. */
+export interface IndicatorRequest {
+  universeVersion: string;
+}
+
+export const IndicatorRequestCodec = codec<IndicatorRequest>(
+  'cleanroom.v1.IndicatorRequest',
+  (m) => m,
+  (o) => ({ universeVersion: str('IndicatorRequest', o, 'universeVersion', 128) }),
+);

@@ -38,6 +38,8 @@ export const ROLE_TABLE: Record<ServiceName, Record<string, readonly Party[]>> =
     PrepareSession: ['broker'],
     Evaluate: ['broker'],
     BuildLookalike: ['broker'],
+    Indicators: ['broker'],
+    Activate: ['broker'],
     SyncUniverse: ['broker'],
     Abort: ['broker'],
     Cosign: ['broker'],
