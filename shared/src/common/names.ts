@@ -13,24 +13,10 @@ export function isParty(x: unknown): x is Party {
   return typeof x === 'string' && (PARTIES as readonly string[]).includes(x);
 }
 
-/** The rounds of a look-alike session, in the order the protocol runs them. */
-export const SESSION_ROUNDS = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'] as const;
-export type SessionRound = (typeof SESSION_ROUNDS)[number];
-
-/** Every round a statement may name: the session rounds, checkpoints, aborts, universe syncs. */
-export const ROUNDS = [...SESSION_ROUNDS, 'CHECKPOINT', 'ABORT', 'UNIVERSE'] as const;
-export type Round = (typeof ROUNDS)[number];
-
-export function isRound(x: unknown): x is Round {
-  return typeof x === 'string' && (ROUNDS as readonly string[]).includes(x);
-}
-
-/** Position of each session round (later rounds never come before earlier ones on a link). */
-export const SESSION_ROUND_RANK: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(SESSION_ROUNDS.map((r, i) => [r, i])));
-
 /**
- * The session kinds (issue 11): the same three nodes and building blocks, one privacy
- * contract each (docs/protocol.md, one section per kind). `lookalike` is the default.
+ * The kinds of session the clean room runs (the admin API's and the CLI's `kind`). A party
+ * declares its session's kind in its signed policy (`policy.kind`; absent means `lookalike`),
+ * and the verifier checks the transcript against that kind's flow in SESSION_FLOWS.
  */
 export const SESSION_KINDS = ['lookalike', 'retargeting', 'joint-count', 'joint-activate', 'profile', 'lookup', 'federated'] as const;
 export type SessionKind = (typeof SESSION_KINDS)[number];
@@ -39,27 +25,58 @@ export function isSessionKind(x: unknown): x is SessionKind {
   return typeof x === 'string' && (SESSION_KINDS as readonly string[]).includes(x);
 }
 
-/**
- * Each kind's round order, in one place: the nodes run these rounds in this order and the
- * verifier (`cleanroom audit verify`) checks a session's transcripts against its kind's
- * list (the kind is declared in every party's signed policy). The last round carries the
- * broker→advertiser result. A kind whose order differs from the look-alike's says so here.
- */
-export const KIND_ROUNDS: Readonly<Record<SessionKind, readonly SessionRound[]>> = Object.freeze({
-  lookalike: SESSION_ROUNDS,
-  // profile: the look-alike's rounds; media decrypts the profile and builds no audience.
-  profile: SESSION_ROUNDS,
-  // joint-count: AGGREGATE carries media's indicator ciphertexts and the broker's masked sum.
-  'joint-count': SESSION_ROUNDS,
-  // joint-activate / retargeting: AGGREGATE carries the DH-PSI between broker and media.
-  'joint-activate': SESSION_ROUNDS,
-  retargeting: SESSION_ROUNDS,
-  // lookup and federated: set by the engineers who build them.
-  lookup: SESSION_ROUNDS,
-  federated: SESSION_ROUNDS,
-});
+/** Every round a session of any kind runs (each kind's order is in SESSION_FLOWS). */
+export const SESSION_ROUNDS = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'] as const;
+export type SessionRound = (typeof SESSION_ROUNDS)[number];
 
-/** Position of each round in `kind`'s order (later rounds never come before earlier ones on a link). */
-export function kindRoundRank(kind: SessionKind): Readonly<Record<string, number>> {
-  return Object.fromEntries(KIND_ROUNDS[kind].map((r, i) => [r, i]));
+export function isSessionRound(x: unknown): x is SessionRound {
+  return typeof x === 'string' && (SESSION_ROUNDS as readonly string[]).includes(x);
+}
+
+/** How a session of one kind runs, as its transcripts show it. */
+export interface SessionFlow {
+  /** Its rounds in protocol order: on each link they never go backwards. */
+  readonly rounds: readonly SessionRound[];
+  /** The message that completes it (the session's result), recorded by sender and receiver. */
+  readonly final: { readonly sender: Party; readonly receiver: Party; readonly payloadType: string };
+}
+
+/**
+ * The flow of each session kind. Adding a kind: its new rounds go into SESSION_ROUNDS, its flow
+ * here; the verifier (transcript/verify.ts) then audits it. A kind without an entry is reported
+ * by the verifier as one it cannot audit.
+ */
+export const SESSION_FLOWS: { readonly [K in SessionKind]?: SessionFlow } = {
+  lookalike: {
+    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+  },
+  // profile: the look-alike's rounds; media decrypts the profile and builds no audience.
+  profile: {
+    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+  },
+  // joint-count: AGGREGATE also carries media's indicator ciphertexts (IndicatorRequest → CiphertextBatch).
+  'joint-count': {
+    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+  },
+  // retargeting / joint-activate: AGGREGATE carries the DH-PSI (IndicatorRequest → media's set;
+  // the broker's Activate stream); LOOKALIKE carries media's audience handle and noised size.
+  retargeting: {
+    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+  },
+  'joint-activate': {
+    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+  },
+};
+
+/** Every round a statement may name: the session rounds, checkpoints, aborts, universe syncs. */
+export const ROUNDS = [...SESSION_ROUNDS, 'CHECKPOINT', 'ABORT', 'UNIVERSE'] as const;
+export type Round = (typeof ROUNDS)[number];
+
+export function isRound(x: unknown): x is Round {
+  return typeof x === 'string' && (ROUNDS as readonly string[]).includes(x);
 }
