@@ -13,7 +13,7 @@ export const DEMO_PROFILE_PREDICATE = { tag: 'orders_12m', gte: 1 };
 export const DEMO_MEDIA_PREDICATE = { all: [{ attr: 'gender', eq: 'female' }, { attr: 'age', in: ['25-29', '30-34', '35-39'] }, { attr: 'city', in: ['tier1', 'new-tier1'] }] };
 
 /** The kinds `simulate --kind all` runs, in order (the look-alike first). */
-export const SIMULATED_KINDS: readonly SessionKind[] = ['lookalike', 'profile'];
+export const SIMULATED_KINDS: readonly SessionKind[] = ['lookalike', 'profile', 'joint-count', 'joint-activate', 'retargeting'];
 
 export interface KindOptions {
   audience: number;

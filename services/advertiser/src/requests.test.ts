@@ -42,7 +42,7 @@ describe('POST /v1/sessions with kind', () => {
   it('an unknown kind, a kind this node does not serve, or a field of another kind: 400 problem+json naming it', async () => {
     const n = started.length;
     for (const [body, detail] of [
-      [{ kind: 'teleport' }, /unknown session kind "teleport": this node serves lookalike, profile/],
+      [{ kind: 'teleport' }, /unknown session kind "teleport": this node serves lookalike, profile, joint-count, joint-activate, retargeting/],
       [{ kind: 'federated' }, /unknown session kind "federated"/],
       [{ kind: 'profile', predicate: {}, audienceSize: 10 }, /unknown field 'audienceSize'/],
       [{ kind: 'lookalike', predicate: {} }, /unknown field 'predicate'/],

@@ -37,6 +37,13 @@ export const KIND_BODIES: Partial<Record<SessionKind, TObject>> = {
     predicate: PredicateField('the advertiser\'s first-party tags'),
     mediaPredicate: PredicateField('media\'s attributes'),
   }, { additionalProperties: false, title: 'joint-count' }),
+  'joint-activate': Type.Object({
+    kind: Type.Literal('joint-activate'),
+    countSession: Type.String({ minLength: 1, maxLength: 80, description: 'the finished joint-count session this activation confirms (its selection is activated)' }),
+  }, { additionalProperties: false, title: 'joint-activate' }),
+  retargeting: Type.Object({
+    kind: Type.Literal('retargeting'), ...Common, predicate: PredicateField('the advertiser\'s first-party tags'),
+  }, { additionalProperties: false, title: 'retargeting' }),
 };
 
 /** The kinds this node serves, in SESSION_KINDS order. */

@@ -15,7 +15,7 @@ import { sizeClass } from '@cleanroom/shared/protocol/policy.ts';
 import type { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
 import {
-  AbortCodec, AckCodec, IndicatorRequestCodec, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
+  AbortCodec, AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
   SessionReadyCodec, splitBatches, joinBatches, splitManifest, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
@@ -158,10 +158,28 @@ export class MediaNode {
           if (req.universeVersion !== this.o.publication.version) {
             throw new ProtocolError('FAILED_PRECONDITION', `broker asks for indicators of publication ${req.universeVersion.slice(0, 12)}, media serves ${this.o.publication.version.slice(0, 12)}`);
           }
-          const cts = role.indicators();
-          const batches = splitBatches(cts, 1024, CT_BATCH_BYTES);
-          return channel.sealChunks('broker', 'AGGREGATE', CiphertextBatchCodec, batches);
+          if (role.kind === 'joint-count') return channel.sealChunks('broker', 'AGGREGATE', CiphertextBatchCodec, splitBatches(role.indicators(), 1024, CT_BATCH_BYTES));
+          return channel.sealChunks('broker', 'AGGREGATE', BlindedBatchCodec, splitBatches(role.psiOffer(), BATCH_ITEMS, BATCH_BYTES));
         });
+      },
+
+      Activate: async (caller, envs) => {
+        const rec = this.session(caller, envs[0]);
+        const { role, channel } = rec.state;
+        const out = await this.step(rec, 'lookalike', async () => {
+          const elements = joinBatches(channel.openChunks(envs, caller, ['AGGREGATE'], BlindedBatchCodec), 'PSI elements');
+          const pol = role.policy;
+          const result = role.activate(elements);
+          if (pol) await this.o.store.settle('media', rec.sessionId, result.outcome === 'COMPLETED' ? pol.epsilonProfile + pol.epsilonCount + pol.epsilonDifferencing : pol.epsilonCount + pol.epsilonDifferencing, Date.now());
+          if (role.audience) this.saveAudience(role.audience.audienceId, role.audience.rows);
+          return { result, envs: [channel.seal('broker', 'LOOKALIKE', LookalikeResultCodec, result)] };
+        });
+        this.sessions.finish(rec, out.result.outcome === 'COMPLETED' ? 'completed' : 'cohort-too-small', {
+          outcome: out.result.outcome, audienceId: out.result.audienceId, audienceSize: out.result.audienceSize,
+        });
+        setTimeout(() => channel.close(), this.o.deadlineMs).unref();
+        this.o.log.info({ sessionId: rec.sessionId, phase: 'done', outcome: out.result.outcome, audienceSize: out.result.audienceSize }, 'session finished (audience)');
+        return out.envs;
       },
 
       BuildLookalike: async (caller, [env]) => {

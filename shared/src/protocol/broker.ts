@@ -34,7 +34,9 @@ import {
   cryptoUniform, discreteLaplace, randomPermutation, settlePolicy, sizeClass,
   type BrokerPolicyConfig, type Uniform,
 } from './policy.ts';
-import { cohortSketch, differencingCheck, noisyCount, sessionCharge } from './privacy.ts';
+import { cohortSketch, differencingCheck, noisyCount, sessionCharge, symmetricDifference } from './privacy.ts';
+import { hashPositions } from '../crypto/dh-psi.ts';
+import { OprfKey } from '../crypto/oprf.ts';
 import type { CiphertextSource } from './publication.ts';
 import {
   ProtocolError,
@@ -56,7 +58,7 @@ export interface BrokerUniverse {
 }
 
 /** The kinds this role runs (the lookup and federated kinds add themselves here). */
-export const BROKER_KINDS: readonly SessionKind[] = ['lookalike', 'profile', 'joint-count'];
+export const BROKER_KINDS: readonly SessionKind[] = ['lookalike', 'profile', 'joint-count', 'retargeting', 'joint-activate'];
 
 export interface BrokerParams {
   config: BrokerPolicyConfig;
@@ -264,7 +266,7 @@ export class BrokerRole {
    * the noisy count with the minimum cohort and the cohort with `released` (sketches of the
    * cohorts released before to this advertiser under this epoch).
    */
-  match(tokens: readonly TokenBytes[], released: readonly Uint8Array[]): MatchOutcome {
+  match(tokens: readonly TokenBytes[], released: readonly Uint8Array[], confirms?: Uint8Array): MatchOutcome {
     const p = this.expect('match', 'evaluated');
     const n = p.open.seedCount;
     if (tokens.length !== n) {
@@ -290,6 +292,15 @@ export class BrokerRole {
       return 'too-small';
     }
     const sketch = cohortSketch(realTokens);
+    if (p.open.kind === 'joint-activate') {
+      // An activation confirms a count: the same cohort exactly (it is not a new cohort, so the
+      // differencing rule, which would refuse an identical repeat, does not apply).
+      if (!confirms || symmetricDifference(sketch, confirms) !== 0) {
+        throw new ProtocolError('FAILED_PRECONDITION', 'the activation\'s matched cohort differs from the joint-count session it confirms (A\'s data changed?): count again');
+      }
+      this.phase_ = { ...p, name: 'matched', counts, positions: [...real], sketch, ran };
+      return 'release';
+    }
     const diff = differencingCheck(sketch, released, this.noiseOff ? { ...privacy, epsilonDifferencing: Infinity } : privacy, this.u);
     ran.differencingChecked = diff.checked;
     if (diff.refused) {
@@ -333,6 +344,31 @@ export class BrokerRole {
     const { positions: _p, ...rest } = p;
     this.phase_ = { ...rest, name: 'aggregated', ran: { ...p.ran, profileReleased: true } };
     return { outcome: 'COMPLETED', profile, audienceSize: 0 };
+  }
+
+  /**
+   * Round AGGREGATE (retargeting, joint-activate): the DH-PSI reply to media's offer — the
+   * offer under the broker's fresh scalar a (same order), then H(position)^a of A's real
+   * matches padded with random elements to the session's padded size, shuffled. Media learns
+   * exactly which of its offered positions A matched; never A's other matches, nor their count.
+   */
+  psiReply(offer: readonly ElementBytes[]): ElementBytes[] {
+    const p = this.expect('psiReply', 'matched');
+    if (p.open.kind !== 'retargeting' && p.open.kind !== 'joint-activate') throw new ProtocolError('FAILED_PRECONDITION', `broker: a PSI reply is part of a retargeting or joint-activate session, this one is ${p.open.kind}`);
+    const u = this.params.universe;
+    if (offer.length === 0 || offer.length > 2 * u.users) throw new ProtocolError('INVALID_ARGUMENT', `expected media's PSI set of 1..${2 * u.users} elements (its published users, padded), got ${offer.length}`);
+    offer.forEach((e, i) => checkElement(e, i));
+    const a = OprfKey.generate(this.params.rng);
+    const mine = a.evaluateBatch(hashPositions(u.version, p.positions));
+    const perm = randomPermutation(p.paddedCount, this.u);
+    const padded = new Array<ElementBytes>(p.paddedCount);
+    for (let i = 0; i < p.paddedCount; i++) {
+      const src = perm[i]!;
+      padded[i] = src < mine.length ? mine[src]! : randomElement(this.params.rng);
+    }
+    const { positions: _p, ...rest } = p;
+    this.phase_ = { ...rest, name: 'aggregated', ran: { ...p.ran, profileReleased: true } };
+    return [...a.evaluateBatch(offer), ...padded];
   }
 
   /** The session's kind, once opened. */

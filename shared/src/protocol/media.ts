@@ -29,7 +29,10 @@ import { ATTRIBUTES, GROUP_OF_INDEX } from '../common/attributes.ts';
 import { buildLookalike } from './lookalike.ts';
 import { seal } from '../crypto/sealed-box.ts';
 import { canonicalBytes } from '../crypto/jcs.ts';
-import { cryptoUniform, discreteLaplace, sizeClass, type Uniform } from './policy.ts';
+import { cryptoUniform, discreteLaplace, randomPermutation, sizeClass, type Uniform } from './policy.ts';
+import { OprfKey } from '../crypto/oprf.ts';
+import { randomElement } from '../crypto/group.ts';
+import { elementKey, hashPositions } from '../crypto/dh-psi.ts';
 import type { PreparedUniverse } from './universe.ts';
 import type { SessionKind } from '../common/names.ts';
 import { parsePredicateText, type CompiledPredicate } from './predicate.ts';
@@ -37,7 +40,7 @@ import { compileMediaPredicate, packedReader } from './predicate-schemas.ts';
 import { PACKED_BYTES } from './universe.ts';
 
 /** The kinds this role runs (the lookup and federated kinds add themselves here). */
-export const MEDIA_KINDS: readonly SessionKind[] = ['lookalike', 'profile', 'joint-count'];
+export const MEDIA_KINDS: readonly SessionKind[] = ['lookalike', 'profile', 'joint-count', 'retargeting', 'joint-activate'];
 import {
   ProtocolError,
   type CohortProfile, type ElementBytes, type LookalikeResult, type PrepareSession, type SessionReady,
@@ -83,11 +86,22 @@ export interface Audience {
   rows: Uint32Array;
 }
 
+/** What a running session holds: its request, evaluations so far, the compiled media predicate, the kind's AGGREGATE state. */
+interface Running {
+  request: PrepareSession;
+  evaluated: number;
+  mediaPredicate: CompiledPredicate | undefined;
+  /** joint-count: how many positions' indicators are 1 (−1 before they were sent). */
+  indicatorsSent: number;
+  /** retargeting / joint-activate: media's PSI scalar and, per offered element, its position (−1: padding). */
+  psi: { key: OprfKey; offered: Int32Array } | undefined;
+}
+
 /** Each phase carries exactly the state valid in it. */
 export type MediaPhase =
   | { name: 'new' }
-  | { name: 'prepared'; request: PrepareSession; evaluated: number; mediaPredicate: CompiledPredicate | undefined; indicatorsSent: number }
-  | { name: 'evaluating'; request: PrepareSession; evaluated: number; mediaPredicate: CompiledPredicate | undefined; indicatorsSent: number }
+  | ({ name: 'prepared' } & Running)
+  | ({ name: 'evaluating' } & Running)
   | { name: 'done'; audience: Audience | undefined }
   | { name: 'failed'; reason: string };
 
@@ -109,6 +123,11 @@ export class MediaRole {
 
   get failure(): string | undefined {
     return this.phase_.name === 'failed' ? this.phase_.reason : undefined;
+  }
+
+  /** The session's kind, while it runs. */
+  get kind(): SessionKind | undefined {
+    return 'request' in this.phase_ ? this.phase_.request.kind : undefined;
   }
 
   /** The session's policy, while it runs. */
@@ -152,7 +171,7 @@ export class MediaRole {
       this.phase_ = { name: 'done', audience: undefined };
       return { ...base, outcome: 'BUDGET_EXHAUSTED', reason: budgetRefusal };
     }
-    this.phase_ = { name: 'prepared', request: msg, evaluated: 0, mediaPredicate, indicatorsSent: -1 };
+    this.phase_ = { name: 'prepared', request: msg, evaluated: 0, mediaPredicate, indicatorsSent: -1, psi: undefined };
     return { ...base, outcome: 'COMPLETED', reason: '' };
   }
 
@@ -206,6 +225,77 @@ export class MediaRole {
     const out = this.params.publication.bfv.encryptIndicators(bits);
     p.indicatorsSent = bits.reduce((a, b) => a + b, 0);
     return out;
+  }
+
+  /**
+   * Round AGGREGATE (retargeting, joint-activate): media's PSI set — H(position)^b for every
+   * published position whose user consented to ad targeting (and satisfies the joint-activate
+   * predicate), padded with random elements to the next power of two, shuffled. Once per session.
+   */
+  psiOffer(): ElementBytes[] {
+    const p = this.expect('psiOffer', 'prepared', 'evaluating');
+    if (p.request.kind !== 'retargeting' && p.request.kind !== 'joint-activate') {
+      throw new ProtocolError('FAILED_PRECONDITION', `media: a PSI set is part of a retargeting or joint-activate session, this one is ${p.request.kind}`);
+    }
+    if (p.psi) throw new ProtocolError('FAILED_PRECONDITION', 'media: the PSI set of this session was sent already');
+    if (p.evaluated !== p.request.paddedCount) throw new ProtocolError('FAILED_PRECONDITION', `expected ${p.request.paddedCount} evaluations before the PSI set, got ${p.evaluated}`);
+    const bits = this.selectedPositions(p.mediaPredicate);
+    const mine: number[] = [];
+    bits.forEach((b, pos) => {
+      if (b === 1) mine.push(pos);
+    });
+    let size = 1;
+    while (size < mine.length) size *= 2;
+    const key = OprfKey.generate();
+    const hashed = key.evaluateBatch(hashPositions(this.params.publication.version, mine));
+    const perm = randomPermutation(size, this.params.uniform ?? cryptoUniform);
+    const offered = new Int32Array(size);
+    const out = new Array<ElementBytes>(size);
+    for (let i = 0; i < size; i++) {
+      const src = perm[i]!;
+      offered[i] = src < mine.length ? mine[src]! : -1;
+      out[i] = src < mine.length ? hashed[src]! : randomElement();
+    }
+    p.psi = { key, offered };
+    return out;
+  }
+
+  /**
+   * Round LOOKALIKE (retargeting, joint-activate): `elements` = media's offer under both scalars
+   * (same order), then the broker's matched positions under its scalar (padded, shuffled).
+   * The audience is exactly the offered positions in the broker's set: A's matched users who
+   * consented to ad targeting (and satisfy media's predicate). Below the minimum (compared
+   * with a noisy size) nothing is created; A gets the handle and the noised size.
+   */
+  activate(elements: readonly ElementBytes[]): LookalikeResult {
+    const p = this.expect('activate', 'prepared', 'evaluating');
+    if (!p.psi) throw new ProtocolError('FAILED_PRECONDITION', 'media: called activate before its PSI set was sent');
+    const n = p.psi.offered.length;
+    if (elements.length < n) throw new ProtocolError('INVALID_ARGUMENT', `expected at least ${n} elements (media's set under both keys first), got ${elements.length}`);
+    if (elements.length - n > p.request.paddedCount) throw new ProtocolError('INVALID_ARGUMENT', `expected at most ${p.request.paddedCount} elements of the broker's set (the padded size), got ${elements.length - n}`);
+    let theirs: ElementBytes[];
+    try {
+      validateElements(elements);
+      theirs = p.psi.key.evaluateBatch(elements.slice(n));
+    } catch (err) {
+      if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', err.message);
+      throw err;
+    }
+    const inBroker = new Set(theirs.map(elementKey));
+    const rows: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const pos = p.psi.offered[i]!;
+      if (pos >= 0 && inBroker.has(elementKey(elements[i]!))) rows.push(this.params.publication.order[pos]!);
+    }
+    const noiseOff = p.request.policy.noiseScale === 0;
+    const noisy = noiseOff ? rows.length : Math.max(0, rows.length + discreteLaplace(1 / p.request.policy.epsilonCount, this.params.uniform ?? cryptoUniform));
+    if (noisy < Math.max(p.request.policy.minCohort, this.params.minCohort ?? 0)) {
+      this.phase_ = { name: 'done', audience: undefined };
+      return { outcome: 'COHORT_TOO_SMALL', audienceId: '', audienceSize: 0, quality: 0, sealedInsight: new Uint8Array(0) };
+    }
+    const audience = { audienceId: `aud_${randomUUID()}`, rows: Uint32Array.from(rows) };
+    this.phase_ = { name: 'done', audience };
+    return { outcome: 'COMPLETED', audienceId: audience.audienceId, audienceSize: noisy, quality: 0, sealedInsight: new Uint8Array(0) };
   }
 
   /** Round AGGREGATE → LOOKALIKE: decrypts the profile and builds the audience. */
