@@ -28,7 +28,7 @@ describe('kinds: bad input at the roles and the role table', () => {
 
   it('a wrong party calling Media.Indicators or Media.Activate is PERMISSION_DENIED', async () => {
     const c = cluster(w);
-    for (const method of ['Indicators', 'Activate']) {
+    for (const method of ['Indicators', 'Activate'] as const) {
       const err = await refusal(inMemoryPeer('Media', 'advertiser', () => c.media.handlers()).call(method, []));
       expect(err.code).toBe('PERMISSION_DENIED');
       expect(err.message).toBe(`Media.${method} may be called by broker, not by advertiser`);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { collectUniverse, readCrm } from '@cleanroom/shared/data/files.ts';
-import { loadTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
+import { loadTrustBundle } from '@cleanroom/shared/pki/key-files.ts';
 import { groupTranscripts, verifySession } from '@cleanroom/shared/transcript/verify.ts';
 import { packVector } from '@cleanroom/shared/protocol/universe.ts';
 import { compileMediaPredicate, packedReader } from '@cleanroom/shared/protocol/predicate-schemas.ts';

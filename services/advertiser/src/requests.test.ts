@@ -18,6 +18,7 @@ describe('POST /v1/sessions with kind', () => {
     app = await buildAdmin({ party: 'advertiser', log: pino({ level: 'silent' }), token: undefined, ready: () => ({ ready: true, detail: {} }), sessions: () => undefined });
     sessionStartRoute(app, (req) => {
       if ('predicate' in req) compileAdvertiserPredicate(req.predicate); // what the node does first
+      if (req.kind === 'federated') return { sessionId: req.sessionId };
       started.push(req);
       return { sessionId: `s${started.length}` };
     });
@@ -42,8 +43,9 @@ describe('POST /v1/sessions with kind', () => {
   it('an unknown kind, a kind this node does not serve, or a field of another kind: 400 problem+json naming it', async () => {
     const n = started.length;
     for (const [body, detail] of [
-      [{ kind: 'teleport' }, /unknown session kind "teleport": this node serves lookalike, profile, joint-count, joint-activate, retargeting/],
-      [{ kind: 'federated' }, /unknown session kind "federated"/],
+      [{ kind: 'teleport' }, /unknown session kind "teleport": this node serves lookalike, profile, joint-count, joint-activate, retargeting, federated/],
+      [{ kind: 'lookup' }, /unknown session kind "lookup"/],
+      [{ kind: 'federated' }, /must have required property 'sessionId'/],
       [{ kind: 'profile', predicate: {}, audienceSize: 10 }, /unknown field 'audienceSize'/],
       [{ kind: 'lookalike', predicate: {} }, /unknown field 'predicate'/],
     ] as const) {

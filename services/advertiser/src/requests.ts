@@ -44,7 +44,17 @@ export const KIND_BODIES: Partial<Record<SessionKind, TObject>> = {
   retargeting: Type.Object({
     kind: Type.Literal('retargeting'), ...Common, predicate: PredicateField('the advertiser\'s first-party tags'),
   }, { additionalProperties: false, title: 'retargeting' }),
+  // Joins the broker's federated session `sessionId` (declared at the broker; issue 14).
+  federated: Type.Object({
+    kind: Type.Literal('federated'), sessionId: Type.String({ pattern: '^[A-Za-z0-9-]{1,56}$' }),
+  }, { additionalProperties: false, title: 'federated' }),
 };
+
+/** A federation member joining the broker's federated session. */
+export interface FederatedJoinRequest {
+  kind: 'federated';
+  sessionId: string;
+}
 
 /** The kinds this node serves, in SESSION_KINDS order. */
 export function servedKinds(): SessionKind[] {
@@ -57,7 +67,7 @@ export function startSessionBody() {
 }
 
 /** `POST /v1/sessions`: validates the body of its kind and starts the session (202 with its id). */
-export function sessionStartRoute(app: AdminApp, start: (req: StartSessionRequest) => { sessionId: string }): void {
+export function sessionStartRoute(app: AdminApp, start: (req: StartSessionRequest | FederatedJoinRequest) => { sessionId: string }): void {
   app.post('/v1/sessions', {
     schema: { body: startSessionBody(), response: { 202: Type.Object({ sessionId: Type.String(), kind: Type.String() }) } },
     // A body without `kind` is a look-alike request; an unknown kind is refused before validation.
@@ -70,7 +80,7 @@ export function sessionStartRoute(app: AdminApp, start: (req: StartSessionReques
       }
     },
   }, async (req, reply) => {
-    const { sessionId } = start(req.body as StartSessionRequest);
+    const { sessionId } = start(req.body as StartSessionRequest | FederatedJoinRequest);
     return reply.code(202).send({ sessionId, kind: (req.body as { kind: string }).kind });
   });
 }

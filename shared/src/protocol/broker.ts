@@ -209,22 +209,22 @@ export class BrokerRole {
    * draws whatever is missing.
    */
   prepareDummies(): void {
-    if (this.phase_.name !== 'ready' || this.phase_.dummies) return;
-    const k = this.phase_.paddedCount - this.phase_.open.seedCount;
-    this.phase_.dummies = Array.from({ length: k }, () => randomElement(this.params.rng));
+    if (this.phase_.name === 'ready') this.phase_.dummies ??= this.drawDummies(this.phase_);
+  }
+
+  private drawDummies(p: Settled): ElementBytes[] {
+    return Array.from({ length: p.paddedCount - p.open.seedCount }, () => randomElement(this.params.rng));
   }
 
   /** Round BLIND (from A): validates A's blinded elements, pads with dummies, shuffles. */
   pad(blinded: readonly ElementBytes[]): ElementBytes[] {
-    this.expect('pad', 'ready');
-    const n = (this.phase_ as Extract<BrokerPhase, { name: 'ready' }>).open.seedCount;
+    const p = this.expect('pad', 'ready');
+    const n = p.open.seedCount;
     if (blinded.length !== n) {
       throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} blinded elements (the declared seed count), got ${blinded.length}`);
     }
     blinded.forEach((e, i) => checkElement(e, i));
-    this.prepareDummies();
-    const p = this.phase_ as Extract<BrokerPhase, { name: 'ready' }>;
-    const dummies = p.dummies!;
+    const dummies = p.dummies ?? this.drawDummies(p);
     const perm = randomPermutation(p.paddedCount, this.u);
     const out = new Array<ElementBytes>(p.paddedCount);
     const padMap = new Int32Array(p.paddedCount);
@@ -272,7 +272,9 @@ export class BrokerRole {
     if (tokens.length !== n) {
       throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} tokens, got ${tokens.length}`);
     }
-    const { table, positions } = this.params.universe.tables.get(p.open.idType)!;
+    const published = this.params.universe.tables.get(p.open.idType);
+    if (!published) throw new ProtocolError('FAILED_PRECONDITION', `media's published universe has no '${p.open.idType}' tokens`);
+    const { table, positions } = published;
     const real = new Set<number>();
     const realTokens: TokenBytes[] = [];
     tokens.forEach((t, i) => {
