@@ -7,7 +7,8 @@
  * refuses gaps, overlaps and missing last chunks.
  */
 import { ProtocolError } from '../protocol/messages.ts';
-import { SESSION_ROUNDS } from '../common/names.ts';
+import { SESSION_ROUNDS, isSessionKind, type SessionKind } from '../common/names.ts';
+import { MAX_PREDICATE_CHARS } from '../protocol/predicate.ts';
 import type {
   AttributeTotal, CohortProfile, IdType, LookalikeResult, OpenSession, Outcome, Policy,
   PrepareSession, PrivacyStatus, SessionAccepted, SessionReady, SessionResult,
@@ -64,6 +65,13 @@ function idType(type: string, o: Obj): IdType {
   const t = ID_TYPE_FROM_PROTO[String(o.idType)];
   if (!t) bad(type, 'idType', `expected PHONE, EMAIL or DEVICE, got ${String(o.idType)}`);
   return t;
+}
+
+/** A session kind: "" (a peer from before kinds) is the look-alike. */
+function kind(type: string, o: Obj): SessionKind {
+  const v = o.kind === '' || o.kind === undefined ? 'lookalike' : o.kind;
+  if (!isSessionKind(v)) bad(type, 'kind', `expected a session kind, got ${JSON.stringify(String(v).slice(0, 40))}`);
+  return v;
 }
 
 function outcome(type: string, o: Obj): Outcome {
@@ -123,6 +131,9 @@ export const OpenSessionCodec = codec<OpenSession>(
     minCohort: num('OpenSession', o, 'minCohort', 1e9),
     advertiserKey: bytes('OpenSession', o, 'advertiserKey'),
     resultKey: bytes('OpenSession', o, 'resultKey', 32),
+    kind: kind('OpenSession', o),
+    mediaPredicate: str('OpenSession', o, 'mediaPredicate', MAX_PREDICATE_CHARS),
+    countSession: str('OpenSession', o, 'countSession', 80),
   }),
 );
 
@@ -137,6 +148,8 @@ export const PrepareSessionCodec = codec<PrepareSession>(
     resultKey: bytes('PrepareSession', o, 'resultKey', 32),
     universeVersion: str('PrepareSession', o, 'universeVersion', 128),
     advertiser: str('PrepareSession', o, 'advertiser', 128),
+    kind: kind('PrepareSession', o),
+    mediaPredicate: str('PrepareSession', o, 'mediaPredicate', MAX_PREDICATE_CHARS),
   }),
 );
 
@@ -441,4 +454,15 @@ export const CheckpointCodec = codec<CheckpointMessage>(
       consistency: hashes(o.consistency, 'consistency'),
     };
   },
+);
+
+/** broker → media, AGGREGATE round of the joint kinds and retargeting: asks for media's per-position input. */
+export interface IndicatorRequest {
+  universeVersion: string;
+}
+
+export const IndicatorRequestCodec = codec<IndicatorRequest>(
+  'cleanroom.v1.IndicatorRequest',
+  (m) => m,
+  (o) => ({ universeVersion: str('IndicatorRequest', o, 'universeVersion', 128) }),
 );

@@ -11,6 +11,9 @@ export interface OpenSession {
   'minCohort'?: (number);
   'advertiserKey'?: (Buffer | Uint8Array | string);
   'resultKey'?: (Buffer | Uint8Array | string);
+  'kind'?: (string);
+  'mediaPredicate'?: (string);
+  'countSession'?: (string);
 }
 
 export interface OpenSession__Output {
@@ -21,4 +24,7 @@ export interface OpenSession__Output {
   'minCohort': (number);
   'advertiserKey': (Buffer);
   'resultKey': (Buffer);
+  'kind': (string);
+  'mediaPredicate': (string);
+  'countSession': (string);
 }

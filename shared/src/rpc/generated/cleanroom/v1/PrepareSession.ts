@@ -12,6 +12,8 @@ export interface PrepareSession {
   'resultKey'?: (Buffer | Uint8Array | string);
   'universeVersion'?: (string);
   'advertiser'?: (string);
+  'kind'?: (string);
+  'mediaPredicate'?: (string);
 }
 
 export interface PrepareSession__Output {
@@ -22,4 +24,6 @@ export interface PrepareSession__Output {
   'resultKey': (Buffer);
   'universeVersion': (string);
   'advertiser': (string);
+  'kind': (string);
+  'mediaPredicate': (string);
 }
