@@ -8,10 +8,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AdvertiserRole } from '@cleanroom/shared/protocol/advertiser.ts';
+import { LookupAdvertiserRole } from '@cleanroom/shared/protocol/lookup.ts';
+import { lookupCsv } from '@cleanroom/shared/report/lookup-csv.ts';
 import type { IdType, SessionAccepted, SessionResult } from '@cleanroom/shared/protocol/messages.ts';
 import { EnvelopeError } from '@cleanroom/shared/transcript/statement.ts';
 import {
-  AbortCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, joinBatches, OpenSessionCodec, SessionAcceptedCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
+  AbortCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, joinBatches, LabelBatchCodec, OpenSessionCodec, SessionAcceptedCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
@@ -31,6 +33,27 @@ export interface StartSessionRequest {
   minCohort?: number;
   /** Which CRM rows are the seed cohort. */
   seed?: 'purchasers' | 'all';
+}
+
+/** A lookup (kind 'lookup'): which of A's IDs to look up. */
+export interface StartLookupRequest {
+  idType?: IdType;
+  /** Explicit raw IDs; default: the CRM rows selected by `seed` that consented (consent_ads). */
+  ids?: string[];
+  seed?: 'purchasers' | 'all';
+  decoyRatio?: number;
+}
+
+/** What a finished lookup reports (the labels themselves are in the CSV: lookupCsv). */
+export interface LookupResultView {
+  sessionId: string;
+  kind: 'lookup';
+  outcome: 'COMPLETED';
+  ids: { rows: number; valid: number; rejected: number; duplicates: number; notConsented: number };
+  paddedSize: number;
+  /** IDs that received a label (media users who consented to data sharing). */
+  labelled: number;
+  transcripts: string;
 }
 
 export interface AdvertiserResult {
@@ -58,7 +81,7 @@ export interface AdvertiserResult {
 }
 
 interface State {
-  role: AdvertiserRole | undefined;
+  role: AdvertiserRole | LookupAdvertiserRole | undefined;
   channel: SessionChannel | undefined;
   /** The last checkpoint tree this node co-signed. */
   lastSigned: SignedTree | undefined;
@@ -165,6 +188,80 @@ export class AdvertiserNode {
           await b.call('Abort', [ch.seal('broker', 'ABORT', AbortCodec, { reason: msg })], 5000);
         } catch {
           // the broker may be the reason we failed; the failure is already recorded below
+        }
+      }
+      this.failSession(rec, msg);
+    } finally {
+      closeQuietly(ch, log);
+    }
+  }
+
+  /** Validates a lookup request and starts it in the background (kind 'lookup'). */
+  startLookup(req: StartLookupRequest): { sessionId: string; done: Promise<SessionRecord<State>> } {
+    const idType = req.idType ?? 'phone';
+    let raw: string[];
+    let notConsented = 0;
+    if (req.ids) {
+      raw = req.ids;
+    } else {
+      const rows = this.o.crm.filter((r) => (req.seed ?? 'all') === 'all' || r.purchaser);
+      const consented = rows.filter((r) => r.consent);
+      notConsented = rows.length - consented.length;
+      raw = consented.map((r) => (idType === 'email' ? r.email : idType === 'phone' ? r.phone : ''));
+    }
+    const role = new LookupAdvertiserRole({ idType, ids: raw, decoyRatio: req.decoyRatio ?? 9, signingPublicKey: this.o.identity.key.publicKey });
+    const sessionId = randomUUID();
+    const rec = this.sessions.create(sessionId, { role, channel: undefined, lastSigned: undefined }, 'new');
+    rec.progress = { idRows: raw.length, notConsented, validIds: role.report.valid };
+    const done = this.sessions.hold(rec, () => this.runLookup(rec, role, notConsented))
+      .catch((err) => this.failSession(rec, describeError(err)))
+      .then(() => rec);
+    return { sessionId, done };
+  }
+
+  /** The lookup's result as CSV (A's own IDs and their labels), once it completed. */
+  lookupCsv(sessionId: string): string | undefined {
+    const role = this.sessions.get(sessionId)?.state.role;
+    return role instanceof LookupAdvertiserRole && role.rows ? lookupCsv(role.rows) : undefined;
+  }
+
+  private async runLookup(rec: SessionRecord<State>, role: LookupAdvertiserRole, notConsented: number): Promise<void> {
+    const log = this.o.log.child({ sessionId: rec.sessionId, kind: 'lookup' });
+    const b = this.o.broker;
+    let ch: SessionChannel | undefined;
+    try {
+      ch = new SessionChannel(this.o.identity, rec.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'advertiser', rec.sessionId), this.o.observer);
+      const c = ch;
+      rec.state.channel = c;
+      rec.bytes = () => c.bytes;
+      await this.sessions.reserveId(rec.sessionId, 'open', { created: true });
+      this.sessions.touch(rec, 'open');
+      const [acc] = await b.call('OpenSession', [ch.seal('broker', 'OPEN', OpenSessionCodec, role.open())]);
+      const accepted = ch.open(acc!, 'broker', ['OPEN'], SessionAcceptedCodec).value;
+      ch.recordPolicy({ ...accepted.policy, paddedCount: accepted.paddedCount, universeEpoch: accepted.universeEpoch, kind: 'lookup' });
+      this.sessions.touch(rec, 'blind');
+      const blinded = role.blind(accepted);
+      const evalEnvs = await b.call('Blind', ch.sealChunks('broker', 'BLIND', BlindedBatchCodec, splitBatches(blinded, BATCH_ITEMS, BATCH_BYTES)));
+      const evaluated = joinBatches(ch.openChunks(evalEnvs, 'broker', ['BLIND'], BlindedBatchCodec), 'evaluated elements');
+      this.sessions.touch(rec, 'tokens');
+      const tokens = role.unblind(evaluated);
+      const boxEnvs = await b.call('Lookup', ch.sealChunks('broker', 'TOKENS', TokenBatchCodec, splitBatches(tokens, BATCH_ITEMS, BATCH_BYTES)));
+      const rows = role.finish(joinBatches(ch.openChunks(boxEnvs, 'broker', ['LOOKUP'], LabelBatchCodec), 'label boxes'));
+      const view: LookupResultView = {
+        sessionId: rec.sessionId, kind: 'lookup', outcome: 'COMPLETED',
+        ids: { rows: role.report.rows + notConsented, valid: role.report.valid, rejected: role.report.rejected.length, duplicates: role.report.duplicates, notConsented },
+        paddedSize: accepted.paddedCount, labelled: rows.filter((r) => r.label).length, transcripts: `${this.o.transcriptDir}/${rec.sessionId}`,
+      };
+      this.sessions.finish(rec, 'completed', view as never);
+      log.info({ phase: 'done', ids: rows.length, labelled: view.labelled }, 'lookup finished');
+    } catch (err) {
+      const msg = describeError(err);
+      log.error({ phase: rec.phase, err: msg }, 'lookup failed');
+      if (rec.status === 'running' && ch) {
+        try {
+          await b.call('Abort', [ch.seal('broker', 'ABORT', AbortCodec, { reason: msg })], 5000);
+        } catch {
+          // the failure is recorded below
         }
       }
       this.failSession(rec, msg);

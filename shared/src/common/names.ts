@@ -13,8 +13,11 @@ export function isParty(x: unknown): x is Party {
   return typeof x === 'string' && (PARTIES as readonly string[]).includes(x);
 }
 
-/** The rounds of a look-alike session, in the order the protocol runs them. */
-export const SESSION_ROUNDS = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'] as const;
+/**
+ * The rounds of a session, in the order the protocol runs them. A look-alike session runs
+ * OPEN BLIND TOKENS AGGREGATE LOOKALIKE; a lookup session OPEN BLIND TOKENS LOOKUP.
+ */
+export const SESSION_ROUNDS = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE', 'LOOKUP'] as const;
 export type SessionRound = (typeof SESSION_ROUNDS)[number];
 
 /** Every round a statement may name: the session rounds, checkpoints, aborts, universe syncs. */
@@ -27,3 +30,11 @@ export function isRound(x: unknown): x is Round {
 
 /** Position of each session round (later rounds never come before earlier ones on a link). */
 export const SESSION_ROUND_RANK: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(SESSION_ROUNDS.map((r, i) => [r, i])));
+
+/** The session kinds (docs/protocol.md has one section per kind). */
+export const SESSION_KINDS = ['lookalike', 'retargeting', 'joint-count', 'joint-activate', 'profile', 'lookup', 'federated'] as const;
+export type SessionKind = (typeof SESSION_KINDS)[number];
+
+export function isSessionKind(x: unknown): x is SessionKind {
+  return typeof x === 'string' && (SESSION_KINDS as readonly string[]).includes(x);
+}

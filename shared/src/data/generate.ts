@@ -38,6 +38,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ACTIVITIES, AGE_BANDS, CITY_TIERS, DEVICE_OSES, GENDERS, INTERESTS } from '../common/attributes.ts';
 import { CRM_HEADER, UNIVERSE_HEADER, csvField } from './files.ts';
+import { generateLabels } from './labels.ts';
 
 export interface GenOptions {
   /** Any non-empty string; default 'cleanroom'. */
@@ -743,6 +744,8 @@ export async function generateWorld(outDir: string, opts: GenOptions = {}): Prom
       await cw.close();
     }
   }
+
+  await generateLabels(outDir, seed); // media/labels.csv: the lookup kind's labels (data/labels.ts)
 
   // 5. Ground truth and summary.
   const files = [universePath, crmPath, truthPath, propensityPath];

@@ -25,11 +25,11 @@
  * attribute value or the decrypted profile.
  */
 import type { BrokerBfv } from '../crypto/bfv.ts';
-import { randomElement, validateElement, InvalidElementError } from '../crypto/group.ts';
+import { drawDummies, padAndShuffle, unpad } from './padding.ts';
 import { TOKEN_BYTES, type TokenTable } from '../common/token-set.ts';
 import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
 import {
-  cryptoUniform, discreteLaplace, randomPermutation, settlePolicy, sizeClass,
+  cryptoUniform, discreteLaplace, settlePolicy, sizeClass,
   type BrokerPolicyConfig, type Uniform,
 } from './policy.ts';
 import { cohortSketch, differencingCheck, noisyCount, sessionCharge } from './privacy.ts';
@@ -51,6 +51,8 @@ export interface BrokerUniverse {
   tables: ReadonlyMap<IdType, { table: TokenTable; positions: Uint32Array }>;
   ciphertexts: CiphertextSource;
   bfv: BrokerBfv;
+  /** Media's label publication beside the tokens (lookup kind), when it publishes one. */
+  labels?: { version: string; publicationVersion: string; boxes: ReadonlyMap<IdType, Uint8Array> };
 }
 
 export interface BrokerParams {
@@ -197,7 +199,7 @@ export class BrokerRole {
   prepareDummies(): void {
     if (this.phase_.name !== 'ready' || this.phase_.dummies) return;
     const k = this.phase_.paddedCount - this.phase_.open.seedCount;
-    this.phase_.dummies = Array.from({ length: k }, () => randomElement(this.params.rng));
+    this.phase_.dummies = drawDummies(k, this.params.rng);
   }
 
   /** Round BLIND (from A): validates A's blinded elements, pads with dummies, shuffles. */
@@ -207,23 +209,9 @@ export class BrokerRole {
     if (blinded.length !== n) {
       throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} blinded elements (the declared seed count), got ${blinded.length}`);
     }
-    blinded.forEach((e, i) => checkElement(e, i));
     this.prepareDummies();
     const p = this.phase_ as Extract<BrokerPhase, { name: 'ready' }>;
-    const dummies = p.dummies!;
-    const perm = randomPermutation(p.paddedCount, this.u);
-    const out = new Array<ElementBytes>(p.paddedCount);
-    const padMap = new Int32Array(p.paddedCount);
-    for (let pos = 0; pos < p.paddedCount; pos++) {
-      const src = perm[pos]!;
-      if (src < n) {
-        out[pos] = blinded[src]!;
-        padMap[pos] = src;
-      } else {
-        out[pos] = dummies[src - n]!;
-        padMap[pos] = -1;
-      }
-    }
+    const { padded: out, padMap } = padAndShuffle(blinded, p.dummies!, p.paddedCount, this.u);
     const { dummies: _d, ...settled } = p;
     this.phase_ = { ...settled, name: 'padded', padMap };
     return out;
@@ -232,16 +220,7 @@ export class BrokerRole {
   /** Round BLIND (from media): media's evaluations of the padded list → A's, in A's order. */
   unpad(evaluated: readonly ElementBytes[]): ElementBytes[] {
     const p = this.expect('unpad', 'padded');
-    if (evaluated.length !== p.paddedCount) {
-      throw new ProtocolError('INVALID_ARGUMENT', `expected ${p.paddedCount} evaluated elements from media, got ${evaluated.length}`);
-    }
-    const out = new Array<ElementBytes>(p.open.seedCount);
-    p.padMap.forEach((src, pos) => {
-      if (src >= 0) {
-        checkElement(evaluated[pos]!, pos);
-        out[src] = evaluated[pos]!;
-      }
-    });
+    const out = unpad(evaluated, p.padMap, p.open.seedCount);
     const { padMap: _m, ...settled } = p;
     this.phase_ = { ...settled, name: 'evaluated' };
     return out;
@@ -331,14 +310,5 @@ export class BrokerRole {
 
   fail(reason: string): void {
     this.phase_ = { name: 'failed', reason };
-  }
-}
-
-function checkElement(e: Uint8Array, index: number): void {
-  try {
-    validateElement(e, index);
-  } catch (err) {
-    if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', err.message);
-    throw err;
   }
 }

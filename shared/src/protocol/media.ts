@@ -52,6 +52,8 @@ export interface MediaParams {
   threads: number;
   /** Media's own minimum cohort; the stricter of this and the session's policy applies. */
   minCohort?: number;
+  /** The label publication media serves beside the tokens (lookup kind), if any. */
+  labelsVersion?: string;
 }
 
 /** An audience media built: its own users, kept by media, never sent to anyone. */
@@ -116,6 +118,12 @@ export class MediaRole {
     if (!Number.isSafeInteger(msg.paddedCount) || msg.paddedCount < 1 || msg.paddedCount > this.params.maxPaddedCount) {
       throw new ProtocolError('RESOURCE_EXHAUSTED', `expected padded size in [1, ${this.params.maxPaddedCount}], got ${msg.paddedCount}`);
     }
+    if (msg.kind === 'lookup' && (!this.params.labelsVersion || msg.labelsVersion !== this.params.labelsVersion)) {
+      throw new ProtocolError('FAILED_PRECONDITION', `lookup: broker holds labels ${msg.labelsVersion?.slice(0, 12) || '(none)'}, media serves ${this.params.labelsVersion?.slice(0, 12) || 'none'}: resync the universe`);
+    }
+    if (msg.kind !== undefined && msg.kind !== 'lookalike' && msg.kind !== 'lookup') {
+      throw new ProtocolError('INVALID_ARGUMENT', `media runs lookalike and lookup sessions, got kind '${msg.kind}'`);
+    }
     if (msg.policy.evaluationQuota > msg.paddedCount) {
       throw new ProtocolError('INVALID_ARGUMENT', `evaluation quota ${msg.policy.evaluationQuota} exceeds the padded size ${msg.paddedCount}`);
     }
@@ -150,9 +158,21 @@ export class MediaRole {
     }
   }
 
+  /**
+   * Lookup kind: media's part ends with BLIND — nothing else reaches it. Called on the
+   * broker's final checkpoint; refused unless every element of the padded list was evaluated.
+   */
+  endLookup(): void {
+    const p = this.expect('endLookup', 'prepared', 'evaluating');
+    if (p.request.kind !== 'lookup') throw new ProtocolError('FAILED_PRECONDITION', `media: endLookup in a '${p.request.kind ?? 'lookalike'}' session`);
+    if (p.evaluated !== p.request.paddedCount) throw new ProtocolError('FAILED_PRECONDITION', `expected ${p.request.paddedCount} evaluations before the end of the lookup, got ${p.evaluated}`);
+    this.phase_ = { name: 'done', audience: undefined };
+  }
+
   /** Round AGGREGATE → LOOKALIKE: decrypts the profile and builds the audience. */
   lookalike(msg: CohortProfile): LookalikeResult {
     const p = this.expect('lookalike', 'prepared', 'evaluating');
+    if (p.request.kind === 'lookup') throw new ProtocolError('FAILED_PRECONDITION', 'media: a lookup session has no cohort profile');
     const empty: LookalikeResult = {
       outcome: 'COHORT_TOO_SMALL', audienceId: '', audienceSize: 0, quality: 0, sealedInsight: new Uint8Array(0),
     };

@@ -11,7 +11,8 @@
  * u-coordinate, a TokenBytes a 16-byte OPRF output, a CiphertextBytes a serialized SEAL
  * ciphertext.
  */
-export { PARTIES, SESSION_ROUNDS, type Party, type Round } from '../common/names.ts';
+export { PARTIES, SESSION_ROUNDS, type Party, type Round, type SessionKind } from '../common/names.ts';
+import type { SessionKind } from '../common/names.ts';
 
 
 export type IdType = 'phone' | 'email' | 'device';
@@ -66,6 +67,8 @@ export interface OpenSession {
   advertiserKey: Uint8Array;
   /** Fresh X25519 public key; media seals the cohort insight to it. */
   resultKey: Uint8Array;
+  /** The session kind; absent = 'lookalike'. */
+  kind?: SessionKind;
 }
 
 /** broker → media */
@@ -79,6 +82,10 @@ export interface PrepareSession {
   universeVersion: string;
   /** The advertiser's key id: media's own ledger and quotas count per advertiser. */
   advertiser: string;
+  /** The session kind; absent = 'lookalike'. */
+  kind?: SessionKind;
+  /** lookup: the label publication the broker holds (label-publication.ts). */
+  labelsVersion?: string;
 }
 
 /** media → broker: media accepts the session on this publication. */

@@ -31,6 +31,7 @@ export const ROLE_TABLE: Record<ServiceName, Record<string, readonly Party[]>> =
     OpenSession: ['advertiser'],
     Blind: ['advertiser'],
     SubmitTokens: ['advertiser'],
+    Lookup: ['advertiser'],
     Abort: ['advertiser', 'media'],
     Cosign: ['advertiser', 'media'],
   },

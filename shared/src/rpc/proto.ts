@@ -41,7 +41,7 @@ export type PayloadType =
   | 'cleanroom.v1.CiphertextBatch' | 'cleanroom.v1.CohortProfile' | 'cleanroom.v1.LookalikeResult'
   | 'cleanroom.v1.SessionResult' | 'cleanroom.v1.Abort' | 'cleanroom.v1.Checkpoint' | 'cleanroom.v1.Ack'
   | 'cleanroom.v1.UniverseRequest' | 'cleanroom.v1.UniverseManifest' | 'cleanroom.v1.UniverseTokens'
-  | 'cleanroom.v1.InclusionProof';
+  | 'cleanroom.v1.InclusionProof' | 'cleanroom.v1.LabelBatch' | 'cleanroom.v1.UniverseLabels';
 
 function messageType(name: PayloadType): MessageTypeDefinition<object, Record<string, unknown>> {
   const def = packageDefinition[name] as MessageTypeDefinition<object, Record<string, unknown>> | undefined;

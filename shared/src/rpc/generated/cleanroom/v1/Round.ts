@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/envelope.proto
+// Original file: /work/wt-lookup/proto/cleanroom/v1/envelope.proto
 
 export const Round = {
   ROUND_UNSPECIFIED: 'ROUND_UNSPECIFIED',
@@ -10,6 +10,7 @@ export const Round = {
   CHECKPOINT: 'CHECKPOINT',
   ABORT: 'ABORT',
   UNIVERSE: 'UNIVERSE',
+  LOOKUP: 'LOOKUP',
 } as const;
 
 export type Round =
@@ -31,5 +32,7 @@ export type Round =
   | 8
   | 'UNIVERSE'
   | 9
+  | 'LOOKUP'
+  | 10
 
 export type Round__Output = typeof Round[keyof typeof Round]

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/session.proto
+// Original file: /work/wt-lookup/proto/cleanroom/v1/session.proto
 
 import type { IdTypeCount as _cleanroom_v1_IdTypeCount, IdTypeCount__Output as _cleanroom_v1_IdTypeCount__Output } from '../../cleanroom/v1/IdTypeCount.ts';
 import type { Long } from '@grpc/proto-loader';
@@ -16,6 +16,7 @@ export interface UniverseManifest {
   'publicKey'?: (Buffer | Uint8Array | string);
   'galoisKeysPart'?: (Buffer | Uint8Array | string);
   'sizeClass'?: (string);
+  'labelsVersion'?: (string);
 }
 
 export interface UniverseManifest__Output {
@@ -31,4 +32,5 @@ export interface UniverseManifest__Output {
   'publicKey': (Buffer);
   'galoisKeysPart': (Buffer);
   'sizeClass': (string);
+  'labelsVersion': (string);
 }

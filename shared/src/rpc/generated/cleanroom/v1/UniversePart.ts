@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/session.proto
+// Original file: /work/wt-lookup/proto/cleanroom/v1/session.proto
 
 export const UniversePart = {
   UNIVERSE_PART_UNSPECIFIED: 'UNIVERSE_PART_UNSPECIFIED',
@@ -6,6 +6,7 @@ export const UniversePart = {
   TOKENS: 'TOKENS',
   CIPHERTEXTS: 'CIPHERTEXTS',
   DONE: 'DONE',
+  LABELS: 'LABELS',
 } as const;
 
 export type UniversePart =
@@ -19,5 +20,7 @@ export type UniversePart =
   | 3
   | 'DONE'
   | 4
+  | 'LABELS'
+  | 5
 
 export type UniversePart__Output = typeof UniversePart[keyof typeof UniversePart]
