@@ -33,11 +33,20 @@ await serve(b, 'Advertiser', node.handlers(), {
         decoyRatio: Type.Optional(Type.Integer({ minimum: 1, maximum: 99 })),
         minCohort: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
         seed: Type.Optional(Type.Union([Type.Literal('purchasers'), Type.Literal('all')])),
+        kind: Type.Optional(Type.Union([Type.Literal('lookalike'), Type.Literal('lookup')])),
+        // lookup: explicit IDs to look up (default: the consented CRM rows selected by `seed`, all by default)
+        ids: Type.Optional(Type.Array(Type.String({ maxLength: 320 }), { minItems: 1, maxItems: 1_000_000 })),
       }, { additionalProperties: false }),
       response: { 202: Type.Object({ sessionId: Type.String() }) },
     },
   }, async (req, reply) => {
-    const { sessionId } = node.start(req.body);
+    const { kind, ids, ...rest } = req.body;
+    if (kind === 'lookup') {
+      if (rest.audienceSize !== undefined || rest.minCohort !== undefined) throw new ProtocolError('INVALID_ARGUMENT', 'a lookup takes idType, ids, seed and decoyRatio; audienceSize and minCohort belong to the look-alike');
+      return reply.code(202).send({ sessionId: node.startLookup({ ...rest, ...(ids ? { ids } : {}) }).sessionId });
+    }
+    if (ids) throw new ProtocolError('INVALID_ARGUMENT', 'ids are for kind lookup; a look-alike seeds from the CRM');
+    const { sessionId } = node.start(rest);
     return reply.code(202).send({ sessionId });
   });
   // The privacy budget as the broker last reported it (every result carries it).
@@ -61,9 +70,17 @@ await serve(b, 'Advertiser', node.handlers(), {
     return reply.type('text/html; charset=utf-8').send(renderInsightHtml(readInsight(result)));
   });
   app.get('/v1/sessions/:id/result', {
-    schema: { params: Type.Object({ id: Type.String({ maxLength: 80 }) }) },
-  }, async (req) => {
+    schema: { params: Type.Object({ id: Type.String({ maxLength: 80 }) }), querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])) }, { additionalProperties: false }) },
+  }, async (req, reply) => {
     const rec = node.sessions.get(req.params.id);
+    // A lookup's labels as a downloadable CSV (?format=csv or Accept: text/csv): A's own IDs only.
+    if (req.query.format === 'csv' || (req.query.format === undefined && /\btext\/csv\b/.test(req.headers.accept ?? ''))) {
+      if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${req.params.id} (a lookup's labels are kept in memory only, for the run that made them)`);
+      if (rec.status === 'running') throw new ProtocolError('FAILED_PRECONDITION', `session ${rec.sessionId} is still running (phase ${rec.phase})`);
+      const csv = node.lookupCsv(rec.sessionId);
+      if (csv === undefined) throw new ProtocolError('FAILED_PRECONDITION', `session ${rec.sessionId} has no CSV result: ${rec.status === 'failed' ? `it failed (${rec.error ?? 'no reason'})` : 'only a completed lookup has one'}`);
+      return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="lookup-${rec.sessionId}.csv"`).send(csv);
+    }
     if (!rec) {
       // A session of an earlier run of this node: its outcome is in the state database.
       const stored = await store.getSession('advertiser', req.params.id);
