@@ -5,8 +5,15 @@
  * Workload (defaults): advertiser ≈5,000 real seed IDs, decoy ratio 9, media universe of
  * 1,000,000 users prepared once, 64 attributes, look-alike audience 50,000.
  * Prints per party and per phase: wall time, CPU time (the node process, all threads),
- * bytes sent; each node's peak memory; universe preparation timed separately. Writes
- * everything to bench/results.json. No thresholds: this measures, it does not judge.
+ * bytes sent, and the phase's floor — the cost of the cryptographic primitives it counted,
+ * each primitive measured in this same run (bench/floors.ts) — with the ratio CPU ÷ floor
+ * (`floorRatio` on each phase in results.json); each node's peak memory; universe
+ * preparation, publication and the broker's sync with their floors too. Writes everything
+ * to bench/results.json. No thresholds: this measures, it does not judge.
+ *
+ * Other session kinds add their figure with one line in KIND_BENCHES below: a module
+ * bench/<kind>.bench.ts whose default export (a KindBench, bench/kinds.ts) runs one session
+ * of its kind on the running cluster; its phases get floors like W1's, under results.kinds.
  *
  *   node bench/bench.ts [--universe 1000000] [--seeds 5000] [--reuse-universe] [--out out/bench]
  */
@@ -20,6 +27,12 @@ import { startCluster } from '../cli/src/cluster.ts';
 import { parseArgs, intFlag, strFlag } from '../cli/src/args.ts';
 import { readFileSync } from 'node:fs';
 import type { Party } from '@cleanroom/shared/protocol/messages.ts';
+import { floorMs, measurePrimitiveCosts, ratio, type PrimitiveCosts } from './floors.ts';
+import { partyMetrics, type KindBench, type PartyMetrics } from './kinds.ts';
+
+/** One line per session kind: `kind: () => import('./<kind>.bench.ts')`. */
+const KIND_BENCHES: Record<string, () => Promise<{ default: KindBench }>> = {
+};
 
 const p = parseArgs(process.argv.slice(2), { universe: 'string', seeds: 'string', out: 'string', 'reuse-universe': 'boolean', audience: 'string' });
 const universe = intFlag(p, 'universe', 1_000_000, 1000);
@@ -60,23 +73,27 @@ try {
   const sessionSeconds = (performance.now() - tS) / 1000;
   if (status.status !== 'completed') throw new Error(`session ended ${status.status}: ${status.error ?? ''}`);
   const result = await a.request<any>('GET', `/v1/sessions/${sessionId}/result`);
-  const views = {} as Record<Party, any>;
-  for (const party of ['advertiser', 'broker', 'media'] as const) views[party] = await cluster.nodes[party].admin.request('GET', `/v1/sessions/${sessionId}`);
   const audFile = join(cluster.stateDir('media'), 'audiences', `${result.lookalike.audienceId}.txt`);
   const lift = measureLift(readFileSync(audFile, 'utf8').split('\n').filter(Boolean), readPropensity(worldDir), universe);
+  const rawParties = await partyMetrics(cluster, sessionId);
 
-  const parties = Object.fromEntries((['advertiser', 'broker', 'media'] as const).map((party) => {
-    const m = views[party].metrics;
-    return [party, {
-      phases: m.phases,
-      wallMs: Object.values<any>(m.phases).reduce((s, x) => s + x.wallMs, 0),
-      cpuMs: Object.values<any>(m.phases).reduce((s, x) => s + x.cpuMs, 0),
-      bytesSent: m.bytes.sent,
-      bytesSentTotal: Object.values<number>(m.bytes.sent).reduce((s, x) => s + x, 0),
-      bytesReceivedTotal: Object.values<number>(m.bytes.received).reduce((s, x) => s + x, 0),
-      peakRssBytes: m.peakRssBytes,
-    }];
-  }));
+  const kinds: Record<string, { seconds: number; parties: Record<Party, PartyMetrics>; figures: Record<string, unknown> }> = {};
+  for (const [kind, load] of Object.entries(KIND_BENCHES)) {
+    say(`session kind ${kind}…`);
+    const r = await (await load()).default({ cluster, worldDir, say });
+    kinds[kind] = { seconds: r.seconds, parties: await partyMetrics(cluster, r.sessionId), figures: r.figures ?? {} };
+  }
+
+  say('measuring the primitives\' costs (one thread, CPU time) for the floors…');
+  const costs = await measurePrimitiveCosts();
+  const cores = cpus().length;
+  const threads = Math.min(cores, Number(process.env.CLEANROOM_EVAL_THREADS ?? 2));
+  const parties = withFloors(rawParties, costs);
+  const prepFloorCpuMs = ready.universe.computed * (costs.x25519 + costs.hashToGroup);
+  const prepFloorWallS = prepFloorCpuMs / threads / 1000;
+  const pubFloorS = (ready.universe.publication.ciphertexts * costs.bfvEncrypt) / 1000;
+  const syncFloorS = (ready.universe.publication.ciphertexts * costs.bfvNtt) / 1000;
+  const sessionFloorCpuMs = Object.values(parties).reduce((s, v) => s + v.floorMs, 0);
   const results = {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version },
@@ -84,11 +101,21 @@ try {
       universe, consentedUsers: ready.universe.users, seedCount: result.seeds.valid, decoyRatio: 9, paddedCount: result.matches.paddedSize,
       attributes: 64, audienceSize: audience, transport: 'gRPC + mutual TLS, loopback',
     },
-    universePreparation: { seconds: ready.universe.reused ? null : Number(ready.universe.preparedSeconds.toFixed(2)), tokensComputed: ready.universe.computed, usersPerSecond: ready.universe.reused ? null : Math.round(ready.universe.users / ready.universe.preparedSeconds) },
+    primitiveCostsMs: Object.fromEntries(Object.entries(costs).map(([k, v]) => [k, Number(v.toFixed(5))])),
+    universePreparation: {
+      seconds: ready.universe.reused ? null : Number(ready.universe.preparedSeconds.toFixed(2)), tokensComputed: ready.universe.computed,
+      usersPerSecond: ready.universe.reused ? null : Math.round(ready.universe.users / ready.universe.preparedSeconds),
+      floorSeconds: Number(prepFloorWallS.toFixed(2)), floorThreads: threads,
+      floorRatio: ready.universe.reused || ready.universe.computed === 0 ? null : ratio(ready.universe.preparedSeconds, prepFloorWallS),
+    },
     publication: {
       encryptSeconds: ready.universe.publication.reused ? null : ready.universe.publication.encryptSeconds, ciphertexts: ready.universe.publication.ciphertexts,
       brokerUsers: brokerReady.universe.users, brokerBytesOnDisk: brokerReady.universe.bytesOnDisk, brokerBytesPerUser: Math.round(brokerReady.universe.bytesOnDisk / brokerReady.universe.users),
       brokerSyncSeconds: brokerReady.universe.syncSeconds,
+      encryptFloorSeconds: Number(pubFloorS.toFixed(2)),
+      encryptFloorRatio: ready.universe.publication.reused ? null : ratio(ready.universe.publication.encryptSeconds, pubFloorS),
+      brokerSyncFloorSeconds: Number(syncFloorS.toFixed(2)),
+      brokerSyncFloorRatio: brokerReady.universe.syncSeconds === null ? null : ratio(brokerReady.universe.syncSeconds, syncFloorS),
     },
     worldGenerationSeconds: generated ? Number(genSeconds.toFixed(2)) : null,
     clusterStartupSeconds: Number(startupSeconds.toFixed(2)),
@@ -96,30 +123,64 @@ try {
       id: sessionId, seconds: Number(sessionSeconds.toFixed(2)), outcome: result.outcome,
       realMatches: result.matches.real, audienceSize: result.lookalike.audienceSize,
       quality: Number(result.lookalike.quality.toFixed(3)), lift: Number(lift.toFixed(3)),
+      floorCpuMs: Math.round(sessionFloorCpuMs), floorWallSeconds: Number((sessionFloorCpuMs / cores / 1000).toFixed(2)),
     },
     parties,
+    kinds: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, { ...v, parties: withFloors(v.parties, costs) }])),
   };
   mkdirSync('bench', { recursive: true });
   writeFileSync('bench/results.json', JSON.stringify(results, null, 2) + '\n');
 
   const mb = (b: number) => (b / 1e6).toFixed(2);
   say('');
-  say(`universe preparation (media, offline, once per epoch): ${results.universePreparation.seconds ?? 'reused'} s for ${ready.universe.users.toLocaleString('en')} users${results.universePreparation.usersPerSecond ? ` (${results.universePreparation.usersPerSecond.toLocaleString('en')} users/s)` : ''}`);
-  say(`publication: media encrypted ${results.publication.ciphertexts.toLocaleString('en')} ciphertexts in ${results.publication.encryptSeconds ?? 'reused'} s; the broker holds ${mb(results.publication.brokerBytesOnDisk)} MB (${results.publication.brokerBytesPerUser} B per user), synced in ${results.publication.brokerSyncSeconds ?? '—'} s`);
-  say(`session: ${results.session.seconds} s end to end; n = ${result.seeds.valid} seeds, padded ${result.matches.paddedSize}, real matches ${result.matches.real}, audience ${audience}, lift ${lift.toFixed(2)}`);
+  const x = (r: number | null) => (r === null ? '—' : `${r.toFixed(2)}×`);
+  const up = results.universePreparation;
+  say(`universe preparation (media, offline, once per epoch): ${up.seconds ?? 'reused'} s for ${ready.universe.users.toLocaleString('en')} users${up.usersPerSecond ? ` (${up.usersPerSecond.toLocaleString('en')} users/s)` : ''}; floor ${up.floorSeconds} s (${up.tokensComputed.toLocaleString('en')} × (X25519 + hash to group) on ${threads} threads), ratio ${x(up.floorRatio)}`);
+  say(`publication: media encrypted ${results.publication.ciphertexts.toLocaleString('en')} ciphertexts in ${results.publication.encryptSeconds ?? 'reused'} s (floor ${results.publication.encryptFloorSeconds} s, ${x(results.publication.encryptFloorRatio)}); the broker holds ${mb(results.publication.brokerBytesOnDisk)} MB (${results.publication.brokerBytesPerUser} B per user), synced in ${results.publication.brokerSyncSeconds ?? '—'} s (floor ${results.publication.brokerSyncFloorSeconds} s, ${x(results.publication.brokerSyncFloorRatio)})`);
+  say(`session: ${results.session.seconds} s end to end (floor: ${results.session.floorCpuMs} ms of primitives' CPU, ${results.session.floorWallSeconds} s on ${cores} cores); n = ${result.seeds.valid} seeds, padded ${result.matches.paddedSize}, real matches ${result.matches.real}, audience ${audience}, lift ${lift.toFixed(2)}`);
   say('');
-  say('phase wall = time the session spent in that phase at that node (includes waiting for peers); cpu = the node process, all threads');
-  say('party       phase        wall ms   cpu ms   sent MB');
-  for (const [party, v] of Object.entries(parties)) {
-    for (const [phase, x] of Object.entries<any>(v.phases)) {
-      const round = { open: 'OPEN', blind: 'BLIND', tokens: 'TOKENS', aggregate: 'AGGREGATE', lookalike: 'LOOKALIKE' }[phase as string];
-      const sent = round ? (v.bytesSent[round] ?? 0) : 0;
-      say(`${party.padEnd(11)} ${phase.padEnd(12)} ${String(x.wallMs).padStart(7)}  ${String(x.cpuMs).padStart(7)}  ${round ? mb(sent).padStart(8) : '       -'}`);
-    }
-    say(`${party.padEnd(11)} ${'TOTAL'.padEnd(12)} ${String(v.wallMs).padStart(7)}  ${String(v.cpuMs).padStart(7)}  ${mb(v.bytesSentTotal).padStart(8)}   peak RSS ${mb(v.peakRssBytes)} MB`);
+  printPhases(say, parties);
+  for (const [kind, v] of Object.entries(results.kinds)) {
+    say('');
+    say(`kind ${kind}: ${v.seconds} s end to end ${JSON.stringify(v.figures)}`);
+    printPhases(say, v.parties);
   }
   say('');
   say('figures written to bench/results.json');
 } finally {
   await cluster.stop();
+}
+
+type Floored = PartyMetrics & { floorMs: number; phases: Record<string, PartyMetrics['phases'][string] & { floorMs: number; floorRatio: number | null }> };
+
+/** Each phase's floor (ms of primitives' CPU) and floorRatio = phase CPU ÷ floor. */
+function withFloors(parties: Record<Party, PartyMetrics>, costs: PrimitiveCosts): Record<Party, Floored> {
+  const out = {} as Record<Party, Floored>;
+  for (const [party, v] of Object.entries(parties) as [Party, PartyMetrics][]) {
+    const phases: Floored['phases'] = {};
+    let total = 0;
+    for (const [phase, m] of Object.entries(v.phases)) {
+      const f = floorMs(m.ops, costs);
+      total += f;
+      phases[phase] = { ...m, floorMs: Math.round(f * 10) / 10, floorRatio: ratio(m.cpuMs, f) };
+    }
+    out[party] = { ...v, phases, floorMs: Math.round(total) };
+  }
+  return out;
+}
+
+function printPhases(say: (s: string) => void, parties: Record<Party, Floored>): void {
+  const mb = (b: number) => (b / 1e6).toFixed(2);
+  say('phase wall = time the session spent in that phase at that node (includes waiting for peers); cpu = the node process, all threads;');
+  say('floor = CPU of the cryptographic primitives the phase ran, at the costs measured in this run; ratio = cpu ÷ floor');
+  say('party       phase        wall ms   cpu ms  floor ms   ratio   sent MB');
+  for (const [party, v] of Object.entries(parties)) {
+    for (const [phase, p] of Object.entries(v.phases)) {
+      const round = { open: 'OPEN', blind: 'BLIND', tokens: 'TOKENS', aggregate: 'AGGREGATE', lookalike: 'LOOKALIKE' }[phase];
+      const sent = round ? (v.bytesSent[round] ?? 0) : 0;
+      const r = p.floorRatio === null ? '      -' : `${p.floorRatio.toFixed(2)}×`.padStart(7);
+      say(`${party.padEnd(11)} ${phase.padEnd(12)} ${String(p.wallMs).padStart(7)}  ${String(p.cpuMs).padStart(7)}  ${p.floorMs.toFixed(0).padStart(8)}  ${r}  ${round ? mb(sent).padStart(8) : '       -'}`);
+    }
+    say(`${party.padEnd(11)} ${'TOTAL'.padEnd(12)} ${String(v.wallMs).padStart(7)}  ${String(v.cpuMs).padStart(7)}  ${String(v.floorMs).padStart(8)}  ${(ratio(v.cpuMs, v.floorMs) === null ? '-' : `${ratio(v.cpuMs, v.floorMs)!.toFixed(2)}×`).padStart(7)}  ${mb(v.bytesSentTotal).padStart(8)}   peak RSS ${mb(v.peakRssBytes)} MB`);
+  }
 }

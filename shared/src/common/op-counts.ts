@@ -18,6 +18,43 @@ export const opCounts = {
   bfv: { encrypt: 0, decrypt: 0, aggregate: 0 } as Record<BfvOp, number>,
 };
 
+/**
+ * The primitives a phase's floor is made of (bench/floors.ts measures each one's cost): every
+ * X25519 (variable base; `x25519Base` for the fixed base), hash to group, and the BFV
+ * operations themselves (SEAL calls, without encoding, serialisation or validation). Counted
+ * by the thread that asks for the work: work handed to worker threads is counted when it is
+ * dispatched, the workers' own tallies are never read.
+ */
+export type Primitive =
+  | 'x25519' | 'x25519Base' | 'hashToGroup'
+  | 'bfvEncrypt' | 'bfvEncryptZero' | 'bfvDecrypt' | 'bfvMultiplyPlain' | 'bfvAdd' | 'bfvRotate' | 'bfvNtt';
+
+export const PRIMITIVES: readonly Primitive[] = [
+  'x25519', 'x25519Base', 'hashToGroup', 'bfvEncrypt', 'bfvEncryptZero', 'bfvDecrypt', 'bfvMultiplyPlain', 'bfvAdd', 'bfvRotate', 'bfvNtt',
+];
+
+/** Process-wide primitive tallies (a session's per-phase share: service/sessions.ts). */
+export const primitiveCounts: Record<Primitive, number> = Object.fromEntries(PRIMITIVES.map((k) => [k, 0])) as Record<Primitive, number>;
+
+export function countPrimitive(kind: Primitive, n = 1): void {
+  primitiveCounts[kind] += n;
+}
+
+/** A copy of the tallies, to subtract later (primitiveDelta). */
+export function primitiveSnapshot(): Record<Primitive, number> {
+  return { ...primitiveCounts };
+}
+
+/** What was counted since `since`, without the zero entries. */
+export function primitiveDelta(since: Readonly<Record<Primitive, number>>): Partial<Record<Primitive, number>> {
+  const out: Partial<Record<Primitive, number>> = {};
+  for (const k of PRIMITIVES) {
+    const d = primitiveCounts[k] - since[k];
+    if (d > 0) out[k] = d;
+  }
+  return out;
+}
+
 export function countOprf(n: number): void {
   opCounts.oprfEvaluations += n;
 }

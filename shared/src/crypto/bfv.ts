@@ -82,7 +82,7 @@ import type {
   SEALContext,
   SecretKey,
 } from 'node-seal';
-import { countBfv } from '../common/op-counts.ts';
+import { countBfv, countPrimitive } from '../common/op-counts.ts';
 
 /** The node-seal runtime (Emscripten module) with its exception helpers. */
 export type SealRuntime = MainModule & {
@@ -476,6 +476,7 @@ export class MediaBfv {
       }
       const pt = this.ctx.encode(slots);
       try {
+        countPrimitive('bfvEncrypt');
         const sct = this.encryptor.encryptSymmetricSerializable(pt);
         try {
           out.push(sct.saveToArray(this.ctx.seal.ComprModeType.zstd) as Uint8Array);
@@ -505,6 +506,7 @@ export class MediaBfv {
       if (budget <= 0) throw new Error(`expected a profile with a positive noise budget, got ${budget} bits`);
       this.decryptor.decrypt(ct, pt);
       countBfv('decrypt', 1);
+      countPrimitive('bfvDecrypt');
       const slots = this.ctx.encoder.decodeBigInt64(pt) as BigInt64Array;
       const { attributeCount, block } = this.layout;
       const totals: number[] = [];
@@ -623,6 +625,7 @@ export class BrokerBfv {
     }
     return this.aggregateCore((c) => {
       const ct = this.ctx.loadCiphertext(`ciphertexts[${c}]`, ciphertexts[c], 'first');
+      countPrimitive('bfvNtt');
       this.ctx.evaluator.cipherTransformToNttInplace(ct);
       return ct;
     }, expectedCts, positions, noise);
@@ -638,6 +641,7 @@ export class BrokerBfv {
     this.ctx.assertLive('BrokerBfv');
     const ct = this.ctx.loadCiphertext('ciphertext', wire, 'first');
     try {
+      countPrimitive('bfvNtt');
       this.ctx.evaluator.cipherTransformToNttInplace(ct);
       return ct.saveToArray(this.ctx.seal.ComprModeType.none) as Uint8Array;
     } finally {
@@ -722,6 +726,7 @@ export class BrokerBfv {
           if (users.length < upc || attributeCount !== block) {
             const { pt, shared } = this.maskFor(users);
             try {
+              countPrimitive('bfvMultiplyPlain');
               evaluator.multiplyPlainInplace(ct, pt);
             } finally {
               if (!shared) pt.delete();
@@ -730,6 +735,7 @@ export class BrokerBfv {
           if (acc === undefined) {
             acc = h.add(ct);
           } else {
+            countPrimitive('bfvAdd');
             evaluator.addInplace(acc, ct);
             ct.delete();
           }
@@ -741,12 +747,16 @@ export class BrokerBfv {
       if (acc === undefined) {
         // No real user at all: an encryption of zero (the cohort threshold is enforced elsewhere).
         acc = h.add(new seal.Ciphertext());
+        countPrimitive('bfvEncryptZero');
         this.encryptor.encryptZero(acc);
       } else {
+        countPrimitive('bfvNtt');
         evaluator.cipherTransformFromNttInplace(acc);
       }
 
       const tmp = h.add(new seal.Ciphertext());
+      countPrimitive('bfvRotate', this.rowSteps.length + 1);
+      countPrimitive('bfvAdd', this.rowSteps.length + 1);
       for (const step of this.rowSteps) {
         evaluator.rotateRows(acc, step, this.galoisKeys, tmp);
         evaluator.addInplace(acc, tmp);
@@ -762,6 +772,8 @@ export class BrokerBfv {
       }
 
       const zero = h.add(new seal.Ciphertext());
+      countPrimitive('bfvEncryptZero');
+      countPrimitive('bfvAdd');
       this.encryptor.encryptZero(zero);
       evaluator.addInplace(acc, zero);
       evaluator.cipherModSwitchToInplace(acc, h.add(this.ctx.context.lastParmsId()));

@@ -36,6 +36,7 @@
  */
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
+import { countPrimitive } from '../common/op-counts.ts';
 
 /** The field prime p = 2^255 − 19. */
 export const P: bigint = 2n ** 255n - 19n;
@@ -198,6 +199,7 @@ export function isClamped(k: Uint8Array): boolean {
  */
 export function x25519(out: Uint8Array, scalar: Uint8Array, element: Uint8Array, index?: number): Uint8Array {
   try {
+    countPrimitive('x25519');
     sodium.crypto_scalarmult(out, scalar, element);
   } catch {
     throw new InvalidElementError('low-order', 'expected a non-zero X25519 result, got the all-zero output', index);
@@ -215,6 +217,7 @@ export function randomElement(rng: Rng = defaultRng): ElementBytes {
   const out = new Uint8Array(ELEMENT_BYTES);
   try {
     // A clamped r is 8n with 0 < n < ℓ, so [r]B is never the identity; validation is a guard.
+    countPrimitive('x25519Base');
     sodium.crypto_scalarmult_base(out, r);
   } finally {
     sodium.sodium_memzero(r);

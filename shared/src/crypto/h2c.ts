@@ -40,6 +40,7 @@
 import { createHash } from 'node:crypto';
 import { ELEMENT_BYTES, P, sodium, validateElement } from './group.ts';
 import type { ElementBytes } from './group.ts';
+import { countPrimitive } from '../common/op-counts.ts';
 
 /** The name of this hash-to-group suite (this project's own; not an RFC 9380 suite). */
 export const H2G_SUITE = 'cleanroom-v1-H2G-X25519_XMD:SHA-512_2xLIBSODIUM-ELL2';
@@ -237,6 +238,7 @@ export function edwardsToMontgomery(ed: Uint8Array): ElementBytes {
 export function hashToGroup(input: Uint8Array, dst: string): ElementBytes {
   const s = dstSuffixes(dst);
   const ed = new Uint8Array(32);
+  countPrimitive('hashToGroup');
   hashToEdwardsInto(ed, input, s, undefined);
   const u = edwardsPackedToMontgomery(ed, 1, 0)[0]!;
   validateElement(u); // cannot fail for a point of order ℓ; a cheap guard against regressions
@@ -251,6 +253,7 @@ export function hashToGroupBatch(inputs: readonly Uint8Array[], dst: string): El
   const ed = new Uint8Array(CHUNK * 32);
   for (let start = 0; start < inputs.length; start += CHUNK) {
     const n = Math.min(CHUNK, inputs.length - start);
+    countPrimitive('hashToGroup', n);
     for (let i = 0; i < n; i++) hashToEdwardsInto(ed.subarray(i * 32, i * 32 + 32), inputs[start + i]!, s, start + i);
     const us = edwardsPackedToMontgomery(ed, n, start);
     for (let i = 0; i < n; i++) {

@@ -60,7 +60,7 @@ import {
   x25519,
 } from './group.ts';
 import type { ElementBytes, InvalidElementReason, Rng, ScalarBytes, TokenBytes } from './group.ts';
-import { countOprf } from '../common/op-counts.ts';
+import { countOprf, countPrimitive } from '../common/op-counts.ts';
 
 function describe(v: unknown): string {
   if (v instanceof Uint8Array) return `${v.length} bytes`;
@@ -474,6 +474,7 @@ export async function evaluateBatchParallel(key: OprfKey, es: readonly ElementBy
       const view = new Uint8Array(packed);
       for (let i = from; i < to; i++) view.set(es[i]!, (i - from) * ELEMENT_BYTES);
       bounds.push(from);
+      countPrimitive('x25519', to - from); // run by a worker thread, counted here
       jobs.push(workers[p]!.run(nextJobId++, keyBytes, packed, to - from, from));
     }
   } finally {

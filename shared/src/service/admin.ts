@@ -28,7 +28,11 @@ export const SessionView = Type.Object({
   sessionId: Type.String(), phase: Type.String(), status: Type.String(), startedAt: Type.String(), updatedAt: Type.String(),
   progress: Type.Record(Type.String(), Type.Number()), error: Type.Optional(Type.String()),
   metrics: Type.Optional(Type.Object({
-    phases: Type.Record(Type.String(), Type.Object({ wallMs: Type.Number(), cpuMs: Type.Number() })),
+    phases: Type.Record(Type.String(), Type.Object({
+      wallMs: Type.Number(), cpuMs: Type.Number(),
+      /** Cryptographic primitives counted in the phase (common/op-counts.ts): the phase's floor in `make bench`. */
+      ops: Type.Optional(Type.Record(Type.String(), Type.Number())),
+    })),
     bytes: Type.Object({ sent: Type.Record(Type.String(), Type.Number()), received: Type.Record(Type.String(), Type.Number()) }),
     peakRssBytes: Type.Number(),
   })),

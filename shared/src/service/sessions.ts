@@ -20,6 +20,7 @@ import { ProtocolError, type Party } from '../protocol/messages.ts';
 import { openEnvelope, type Envelope } from '../transcript/statement.ts';
 import { nodeMetrics } from './metrics.ts';
 import { endSessionTrace, phaseTrace, startSessionTrace, type SessionTrace } from '../common/tracing.ts';
+import { primitiveDelta, primitiveSnapshot, type Primitive } from '../common/op-counts.ts';
 
 /** "CODE: message" for a ProtocolError, "INTERNAL: message" for anything else. */
 export function describeError(err: unknown): string {
@@ -47,12 +48,16 @@ export interface SessionRecord<S> {
   progress: Record<string, number>;
   error: string | undefined;
   result: unknown;
-  /** Per phase: wall and CPU milliseconds of this process (all threads) while in it. */
-  metrics: Record<string, { wallMs: number; cpuMs: number }>;
+  /**
+   * Per phase: wall and CPU milliseconds of this process (all threads) while in it, and the
+   * cryptographic primitives counted meanwhile (process-wide tallies, so exact when one
+   * session runs at a time, as in `make bench`; the floor of the phase, bench/floors.ts).
+   */
+  metrics: Record<string, { wallMs: number; cpuMs: number; ops: Partial<Record<Primitive, number>> }>;
   /** Bytes this node sent / received for the session, by round (set by the node). */
   bytes?: () => { sent: Record<string, number>; received: Record<string, number> };
-  /** Where the current phase started (wall ms, CPU µs). */
-  mark: { wall: number; cpu: number };
+  /** Where the current phase started (wall ms, CPU µs, primitive tallies). */
+  mark: { wall: number; cpu: number; ops: Record<Primitive, number> };
   /** OpenTelemetry spans of the session and its phase (tracing on only). */
   trace?: SessionTrace | undefined;
   /** Calls in progress for this session at this node (served, or waiting on a peer). */
@@ -118,7 +123,7 @@ export class SessionRegistry<S> {
     const now = new Date().toISOString();
     const rec: SessionRecord<S> = {
       sessionId, kind, state, phase, status: 'running', startedAt: now, updatedAt: now, progress: {}, error: undefined, result: undefined,
-      metrics: {}, mark: { wall: performance.now(), cpu: cpuMicros() }, inFlight: 0,
+      metrics: {}, mark: { wall: performance.now(), cpu: cpuMicros(), ops: primitiveSnapshot() }, inFlight: 0,
     };
     this.sessions.set(sessionId, rec);
     this.lastOwnMessage.set(sessionId, this.now());
@@ -148,11 +153,12 @@ export class SessionRegistry<S> {
   private closePhase(rec: SessionRecord<S>): void {
     const wall = performance.now();
     const cpu = cpuMicros();
-    const m = (rec.metrics[rec.phase] ??= { wallMs: 0, cpuMs: 0 });
+    const m = (rec.metrics[rec.phase] ??= { wallMs: 0, cpuMs: 0, ops: {} });
     m.wallMs += wall - rec.mark.wall;
     m.cpuMs += (cpu - rec.mark.cpu) / 1000;
+    for (const [k, n] of Object.entries(primitiveDelta(rec.mark.ops)) as [Primitive, number][]) m.ops[k] = (m.ops[k] ?? 0) + n;
     if (rec.phase !== 'done' && rec.phase !== 'failed') nodeMetrics.phaseEnded(rec.phase, wall - rec.mark.wall);
-    rec.mark = { wall, cpu };
+    rec.mark = { wall, cpu, ops: primitiveSnapshot() };
   }
 
   finish(rec: SessionRecord<S>, status: Exclude<SessionStatus, 'running'>, result?: unknown, error?: string): void {
@@ -240,7 +246,7 @@ export function sessionView(rec: SessionRecord<unknown>): object {
     sessionId: rec.sessionId, phase: rec.phase, status: rec.status, startedAt: rec.startedAt,
     updatedAt: rec.updatedAt, progress: rec.progress, ...(rec.error ? { error: rec.error } : {}),
     metrics: {
-      phases: Object.fromEntries(Object.entries(rec.metrics).map(([k, v]) => [k, { wallMs: Math.round(v.wallMs), cpuMs: Math.round(v.cpuMs) }])),
+      phases: Object.fromEntries(Object.entries(rec.metrics).map(([k, v]) => [k, { wallMs: Math.round(v.wallMs), cpuMs: Math.round(v.cpuMs), ops: v.ops }])),
       bytes: rec.bytes?.() ?? { sent: {}, received: {} },
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
     },

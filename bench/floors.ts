@@ -1,0 +1,118 @@
+/**
+ * Phase floors for `make bench`: the cost of each cryptographic primitive, measured in this
+ * process (one thread, CPU time), and the floor of a phase = Σ over the primitives it counted
+ * (common/op-counts.ts, recorded per phase by service/sessions.ts) of count × cost.
+ *
+ * Primitives and what "the primitive itself" means here:
+ *   x25519, x25519Base  libsodium crypto_scalarmult / _base, nothing around them;
+ *   hashToGroup         the project's hashToGroupBatch per element (libsodium calls: two
+ *                       Elligator 2 maps, a point addition, SHA-512 expand, one batched
+ *                       inversion) — the same calls any implementation on this curve makes;
+ *   bfv*                one SEAL call each (N = 8192, this project's parameters): symmetric
+ *                       encryption of an encoded plaintext (seed-compressed form, unsaved),
+ *                       public-key encryption of zero, decryption, NTT-form multiply_plain,
+ *                       add, one row rotation, one forward NTT of a ciphertext.
+ * Everything else a phase does (encoding, (de)serialisation, zstd, validation, signing,
+ * transcripts, protobuf, database, waiting) is above the floor: floorRatio = phase CPU ÷ floor.
+ *
+ * Each cost is the fastest of `repeats` timed runs (the floor: the least the machine took),
+ * by process CPU time, so other processes on a shared machine inflate it least.
+ */
+import { randomBytes } from 'node:crypto';
+import { hashToGroupBatch, oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
+import { sodium } from '@cleanroom/shared/crypto/group.ts';
+import { BFV_PARAMETERS, loadSeal, MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
+import { PRIMITIVES, type Primitive } from '@cleanroom/shared/common/op-counts.ts';
+
+export type PrimitiveCosts = Record<Primitive, number>;
+
+/** ms of CPU per call of `f`, the fastest of `repeats` runs of `n` calls. */
+function costMs(n: number, repeats: number, f: () => void): number {
+  let best = Infinity;
+  for (let r = 0; r < repeats; r++) {
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < n; i++) f();
+    const c = process.cpuUsage(c0);
+    best = Math.min(best, (c.user + c.system) / 1000 / n);
+  }
+  return best;
+}
+
+/** Measures every primitive's cost (ms of CPU per call, one thread). Takes a few seconds. */
+export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Promise<PrimitiveCosts> {
+  const repeats = opts.repeats ?? 3;
+  const costs = {} as PrimitiveCosts;
+
+  const scalar = randomBytes(32);
+  scalar[0]! &= 248;
+  scalar[31]! &= 127;
+  scalar[31]! |= 64;
+  const enc = new TextEncoder();
+  const inputs = Array.from({ length: 4096 }, (_, i) => enc.encode(`+8613${String(i).padStart(9, '0')}`));
+  const points = hashToGroupBatch(inputs, oprfDst('phone', 'floor'));
+  const out = new Uint8Array(32);
+  let k = 0;
+  costs.x25519 = costMs(4000, repeats, () => sodium.crypto_scalarmult(out, scalar, points[k++ & 4095]!));
+  costs.x25519Base = costMs(4000, repeats, () => sodium.crypto_scalarmult_base(out, scalar));
+  costs.hashToGroup = costMs(1, repeats, () => hashToGroupBatch(inputs, oprfDst('phone', 'floor'))) / inputs.length;
+
+  const seal = await loadSeal();
+  const media = await MediaBfv.create(64);
+  const parms = new seal.EncryptionParameters(seal.SchemeType.bfv);
+  parms.loadFromArray(media.publicMaterial().params);
+  media.dispose();
+  const context = new seal.SEALContext(parms, true, seal.SecLevelType.tc128);
+  const keygen = new seal.KeyGenerator(context);
+  const sk = keygen.secretKey();
+  const pk = keygen.createPublicKey();
+  const galois = keygen.createGaloisKeysWithSteps(Int32Array.from([1]));
+  const encryptor = new seal.Encryptor(context, pk, sk);
+  const decryptor = new seal.Decryptor(context, sk);
+  const evaluator = new seal.Evaluator(context);
+  const encoder = new seal.BatchEncoder(context);
+  const N = BFV_PARAMETERS.polyModulusDegree;
+  const slots = BigInt64Array.from({ length: N }, (_, i) => BigInt(i & 1));
+  const pt = new seal.Plaintext();
+  encoder.encode(slots, pt);
+  const ct = new seal.Ciphertext();
+  encryptor.encrypt(pt, ct);
+  const tmp = new seal.Ciphertext();
+  const dec = new seal.Plaintext();
+  const nttPt = new seal.Plaintext();
+  encoder.encode(slots, nttPt);
+  const first = context.firstParmsId();
+  evaluator.plainTransformToNttInplace(nttPt, first);
+  const nttCt = new seal.Ciphertext();
+  encryptor.encrypt(pt, nttCt);
+  evaluator.cipherTransformToNttInplace(nttCt);
+  try {
+    costs.bfvEncrypt = costMs(10, repeats, () => encryptor.encryptSymmetricSerializable(pt).delete());
+    costs.bfvEncryptZero = costMs(10, repeats, () => encryptor.encryptZero(tmp));
+    costs.bfvDecrypt = costMs(10, repeats, () => decryptor.decrypt(ct, dec));
+    // In place, repeatedly on the same ciphertext: the cost does not depend on the values.
+    costs.bfvMultiplyPlain = costMs(50, repeats, () => evaluator.multiplyPlainInplace(nttCt, nttPt));
+    costs.bfvAdd = costMs(50, repeats, () => evaluator.addInplace(tmp, ct));
+    costs.bfvRotate = costMs(10, repeats, () => evaluator.rotateRows(ct, 1, galois, tmp));
+    // A forward and an inverse transform per call: half of it is one NTT.
+    costs.bfvNtt = costMs(20, repeats, () => {
+      evaluator.cipherTransformToNttInplace(tmp);
+      evaluator.cipherTransformFromNttInplace(tmp);
+    }) / 2;
+  } finally {
+    for (const h of [nttCt, first, nttPt, dec, tmp, ct, pt, encoder, evaluator, decryptor, encryptor, galois, pk, sk, keygen, context, parms]) h.delete();
+  }
+  for (const p of PRIMITIVES) if (!Number.isFinite(costs[p])) throw new Error(`floors: no cost measured for ${p}`);
+  return costs;
+}
+
+/** A phase's floor in ms of CPU: Σ count × cost over the primitives it counted. */
+export function floorMs(ops: Partial<Record<Primitive, number>> | undefined, costs: PrimitiveCosts): number {
+  let total = 0;
+  for (const [k, n] of Object.entries(ops ?? {}) as [Primitive, number][]) total += n * costs[k];
+  return total;
+}
+
+/** measured ÷ floor, 2 decimals; null when the phase uses no counted primitive (no floor to compare with). */
+export function ratio(measuredMs: number, floor: number): number | null {
+  return floor > 0 ? Math.round((measuredMs / floor) * 100) / 100 : null;
+}
