@@ -15,6 +15,8 @@ import { collectUniverse, readCrm, type CrmRow, type UniverseRow } from '@cleanr
 import { readLabels, type LabelRow } from '@cleanroom/shared/data/labels.ts';
 import { expectedLabels } from '@cleanroom/shared/testing/labels.ts';
 import { AdminError } from '../../cli/src/admin-client.ts';
+import { loadTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
+import { verifyPaths } from '@cleanroom/shared/transcript/verify.ts';
 import { startCluster, type Cluster } from '../../cli/src/cluster.ts';
 
 describe('lookup kind over gRPC with mutual TLS (three processes)', () => {
@@ -64,6 +66,13 @@ describe('lookup kind over gRPC with mutual TLS (three processes)', () => {
     expect(r).toMatchObject({ kind: 'lookup', labelled, ids: { valid: lines.length } });
     expect((await c.nodes.media.admin.request<{ status: string }>('GET', `/v1/sessions/${sessionId}`)).status).toBe('completed');
     expect((await c.nodes.broker.admin.request<{ status: string }>('GET', `/v1/sessions/${sessionId}`)).status).toBe('completed');
+    // signed transcripts at all three parties; the auditor checks them against the lookup's flow
+    const reports = verifyPaths([join(c.transcriptDir, sessionId)], loadTrustBundle(join(out, 'pki/trust-bundle.json')));
+    expect(reports[0]!.checks.filter((x) => !x.ok)).toEqual([]);
+    expect(reports[0]!.ok).toBe(true);
+    // three co-signed checkpoints (after OPEN, BLIND and LOOKUP), each by all three parties
+    expect(reports[0]!.checks.find((x) => x.name === 'checkpoints')!.detail).toMatch(/^3 checkpoint/);
+    expect(reports[0]!.checks.find((x) => x.name === 'signatures')!.detail).toMatch(/9 checkpoint co-signature/);
   });
 
   it('below the minimum batch, beyond the quota, and bad requests: the documented answers', async () => {

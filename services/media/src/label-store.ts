@@ -74,7 +74,7 @@ export async function openLabels(opts: {
     idOf: (row, t) => ids.get(opts.universe.userIds[row]!)?.[t],
     labelOf: (row) => {
       const r = rows.get(opts.universe.userIds[row]!);
-      return r?.consentShare ? encodeLabel(r.label) : undefined;
+      return r ? { label: encodeLabel(r.label), consentShare: r.consentShare } : undefined;
     },
   }, { threads: opts.threads });
   const tmp = `${dir}.tmp-${process.pid}`;

@@ -56,8 +56,8 @@ export interface LabelSource {
   order: Uint32Array;
   /** The normalised ID of `row` for `idType`, or undefined. */
   idOf(row: number, idType: IdType): string | undefined;
-  /** The encoded label of `row` when it may be delivered (consent_share), else undefined. */
-  labelOf(row: number): LabelBytes | undefined;
+  /** The encoded label of `row` and its data-sharing consent (consent_share), or undefined for no label. */
+  labelOf(row: number): { label: LabelBytes; consentShare: boolean } | undefined;
 }
 
 const CHUNK = 32_768;
@@ -87,12 +87,13 @@ export async function publishLabels(
       const labels: LabelBytes[] = [];
       for (let i = s; i < Math.min(n, s + CHUNK); i++) {
         const row = src.order[t.positions[i]!]!;
-        const label = src.labelOf(row);
-        const id = label ? src.idOf(row, idType) : undefined;
-        if (label && id !== undefined) {
+        // consent enforced per record: without consent_share the box is random bytes
+        const l = src.labelOf(row);
+        const id = l?.consentShare ? src.idOf(row, idType) : undefined;
+        if (l?.consentShare && id !== undefined) {
           idx.push(i);
           xs.push(enc.encode(id));
-          labels.push(label);
+          labels.push(l.label);
         } else {
           out.set(randomLabelBox(), i * LABEL_BOX_BYTES);
         }

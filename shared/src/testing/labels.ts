@@ -28,7 +28,7 @@ export function testLabels(w: { dir: string; users: readonly UniverseRow[]; univ
         idOf: (row, t) => (t === 'phone' ? phoneOf.get(w.universe.userIds[row]!) : undefined),
         labelOf: (row) => {
           const r = rows.get(w.universe.userIds[row]!);
-          return r?.consentShare ? encodeLabel(r.label) : undefined;
+          return r ? { label: encodeLabel(r.label), consentShare: r.consentShare } : undefined;
         },
       });
       return { labels, rows };
