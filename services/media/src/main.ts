@@ -26,9 +26,10 @@ nodeMetrics.universe.inUse(() => (status ? { epoch: status.epoch, users: status.
 try {
   const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads });
   const published = await openPublication({ stateDir: b.config.stateDir, universe: opened.universe, log: b.log });
-  const labels = b.config.labels
-    ? (await openLabels({ stateDir: b.config.stateDir, labelsCsv: b.config.labels, universeCsv: b.config.data!, universe: opened.universe, publication: published.publication, threads: b.config.evalThreads, log: b.log })).labels
+  const lab = b.config.labels
+    ? await openLabels({ stateDir: b.config.stateDir, labelsCsv: b.config.labels, universeCsv: b.config.data!, universe: opened.universe, publication: published.publication, threads: b.config.evalThreads, log: b.log })
     : undefined;
+  const labels = lab?.labels;
   node = new MediaNode({
     store,
     quota: { evaluationsPerBroker: b.config.evalQuotaBroker, evaluationsPerAdvertiser: b.config.evalQuota, windowMs: Math.round(b.config.quotaWindowHours * 3_600_000) },
@@ -38,6 +39,7 @@ try {
     deadlineMs: b.config.deadlineMs, maxPaddedCount: b.config.maxPaddedCount, evalThreads: b.config.evalThreads, log: b.log,
   });
   status = { ...opened.status, publication: { version: published.publication.version, reused: published.reused, encryptSeconds: Math.round(published.seconds * 10) / 10, ciphertexts: published.publication.ciphertexts.count } };
+  if (lab) status.labels = { version: lab.labels.version, reused: lab.reused, seconds: Math.round(lab.seconds * 100) / 100, labelled: lab.labelled, bytes: lab.bytes };
   nodeMetrics.universe.prepared(status);
 } catch (err) {
   nodeMetrics.universe.failed();
