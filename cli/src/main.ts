@@ -21,6 +21,7 @@ import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { parseArgs, intFlag, strFlag, UsageError } from './args.ts';
 import { AdminClient, AdminError } from './admin-client.ts';
 import { simulate } from './simulate.ts';
+import { lookupSummary, runLookup } from './lookup.ts';
 import { audit } from './audit.ts';
 import { report } from './report/command.ts';
 
@@ -30,9 +31,11 @@ usage:
   cleanroom gen-data --out DIR [--universe 200000] [--crm 20000] [--seed cleanroom]
   cleanroom simulate [--out out/demo] [--universe 200000] [--crm 20000] [--audience 20000]
                      [--decoy-ratio 9] [--min-cohort 50] [--epsilon 1] [--noise SCALE] [--seed cleanroom]
-                     [--plaintext] [--keep-ledger] [--json]
+                     [--plaintext] [--keep-ledger] [--json] [--kind lookalike|lookup]
   cleanroom session start [--admin http://127.0.0.1:8081] [--audience 20000] [--decoy-ratio 9]
                           [--min-cohort 50] [--id-type phone] [--wait]
+  cleanroom session start --kind lookup [--ids FILE] [--csv FILE] [--id-type phone] [--decoy-ratio 9]
+                          (waits; the labels CSV goes to FILE, or stdout)
   cleanroom session status ID [--admin URL]
   cleanroom session result ID [--admin URL]
   cleanroom budget [--admin http://127.0.0.1:8081]      the privacy budget (advertiser's view)
@@ -80,7 +83,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'simulate': {
-      const p = parseArgs(rest, { out: 'string', universe: 'string', crm: 'string', audience: 'string', seed: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', noise: 'string', epsilon: 'string', plaintext: 'boolean', 'keep-ledger': 'boolean', json: 'boolean' });
+      const p = parseArgs(rest, { out: 'string', universe: 'string', crm: 'string', audience: 'string', seed: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', noise: 'string', epsilon: 'string', plaintext: 'boolean', 'keep-ledger': 'boolean', json: 'boolean', kind: 'string' });
+      const kind = strFlag(p, 'kind', 'lookalike');
+      if (kind !== 'lookalike' && kind !== 'lookup') throw new UsageError(`--kind: expected lookalike or lookup, got '${kind}'`);
       const noise = p.flags.noise === undefined ? undefined : Number(p.flags.noise);
       if (noise !== undefined && (!Number.isFinite(noise) || noise < 0)) throw new UsageError(`--noise: expected a number ≥ 0, got '${String(p.flags.noise)}'`);
       const epsilon = p.flags.epsilon === undefined ? undefined : Number(p.flags.epsilon);
@@ -89,17 +94,27 @@ async function main(argv: string[]): Promise<number> {
         out: strFlag(p, 'out', 'out/demo'), seed: strFlag(p, 'seed', 'cleanroom'),
         universe: intFlag(p, 'universe', 200_000, 1000, 100_000_000), crm: intFlag(p, 'crm', 20_000, 100, 10_000_000),
         audience: intFlag(p, 'audience', 20_000), decoyRatio: intFlag(p, 'decoy-ratio', 9, 1, 99), minCohort: intFlag(p, 'min-cohort', 50),
-        noiseScale: noise, epsilon, plaintext: p.flags.plaintext === true, keepLedger: p.flags['keep-ledger'] === true, json: p.flags.json === true,
+        noiseScale: noise, epsilon, plaintext: p.flags.plaintext === true, keepLedger: p.flags['keep-ledger'] === true, json: p.flags.json === true, kind,
       });
     }
     case 'session': {
       const [sub, ...args] = rest;
-      const p = parseArgs(args, { admin: 'string', audience: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', 'id-type': 'string', wait: 'boolean' });
+      const p = parseArgs(args, { admin: 'string', audience: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', 'id-type': 'string', wait: 'boolean', kind: 'string', ids: 'string', csv: 'string' });
       const client = new AdminClient(strFlag(p, 'admin', 'http://127.0.0.1:8081'), process.env.CLEANROOM_ADMIN_TOKEN);
       const print = (v: unknown) => process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
       if (sub === 'start') {
         const idType = strFlag(p, 'id-type', 'phone');
         if (!['phone', 'email', 'device'].includes(idType)) throw new UsageError(`--id-type: expected phone, email or device, got '${idType}'`);
+        const kind = strFlag(p, 'kind', 'lookalike');
+        if (kind !== 'lookalike' && kind !== 'lookup') throw new UsageError(`--kind: expected lookalike or lookup, got '${kind}'`);
+        if (kind === 'lookup') {
+          const idsFile = p.flags.ids === undefined ? undefined : strFlag(p, 'ids', '');
+          const r = await runLookup(client, { idType, decoyRatio: intFlag(p, 'decoy-ratio', 9, 1, 99), ...(idsFile ? { idsFile } : {}) });
+          const csvFile = p.flags.csv === undefined ? undefined : strFlag(p, 'csv', '');
+          if (r.status === 'completed' && !csvFile) process.stdout.write(r.csv ?? '');
+          for (const line of lookupSummary(r, csvFile)) process.stderr.write(`${line}\n`);
+          return r.status === 'completed' ? 0 : 1;
+        }
         const r = await client.request<{ sessionId: string }>('POST', '/v1/sessions', {
           idType, audienceSize: intFlag(p, 'audience', 20_000), decoyRatio: intFlag(p, 'decoy-ratio', 9, 1, 99), minCohort: intFlag(p, 'min-cohort', 50),
         });

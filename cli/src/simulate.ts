@@ -12,6 +12,7 @@ import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { readPropensity, readTruth } from '@cleanroom/shared/data/files.ts';
 import { measureLift } from '@cleanroom/shared/data/lift.ts';
 import { NodeExitedError, startCluster } from './cluster.ts';
+import { lookupSummary, runLookup } from './lookup.ts';
 
 export interface SimulateOptions {
   out: string;
@@ -29,6 +30,8 @@ export interface SimulateOptions {
   keepLedger: boolean;
   /** Print only the result document (JSON) on stdout: for scripts. */
   json?: boolean;
+  /** The session kind to run (default lookalike). */
+  kind?: 'lookalike' | 'lookup';
 }
 
 export async function simulate(o: SimulateOptions): Promise<number> {
@@ -90,6 +93,19 @@ export async function simulate(o: SimulateOptions): Promise<number> {
     const ready = await cluster.nodes.media.admin.request<{ universe: { users: number; reused: boolean; preparedSeconds: number; epoch: string } }>('GET', '/readyz');
     progress(`  media universe: ${ready.universe.users.toLocaleString('en')} consented users, epoch ${ready.universe.epoch}, ${ready.universe.reused ? 'reused from disk' : `prepared in ${ready.universe.preparedSeconds.toFixed(1)} s`}`);
     const a = cluster.nodes.advertiser.admin;
+    if (o.kind === 'lookup') {
+      // The lookup kind: the advertiser's consented customers, their labels as CSV (cli/src/lookup.ts).
+      const r = await runLookup(a, { idType: 'phone', decoyRatio: o.decoyRatio }, (phase) => progress(`  phase ${phase}`));
+      const csvFile = join(out, 'lookup.csv');
+      const lines = lookupSummary(r, csvFile);
+      const doc = { kind: 'lookup', sessionId: r.sessionId, outcome: r.status === 'completed' ? 'COMPLETED' : 'FAILED', error: r.error, seconds: Number(r.seconds.toFixed(2)), ...r.result, csv: r.status === 'completed' ? csvFile : null, transcripts: join(cluster.transcriptDir, r.sessionId) };
+      writeFileSync(join(out, 'result.json'), JSON.stringify(doc, null, 2) + '\n');
+      if (o.json) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+      say('');
+      for (const line of lines) say(line);
+      say(`transcripts        ${relative(process.cwd(), doc.transcripts)}`);
+      return r.status === 'completed' ? 0 : 1;
+    }
     const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', {
       idType: 'phone', audienceSize: o.audience, decoyRatio: o.decoyRatio, minCohort: o.minCohort,
     });

@@ -745,7 +745,7 @@ export async function generateWorld(outDir: string, opts: GenOptions = {}): Prom
     }
   }
 
-  await generateLabels(outDir, seed); // media/labels.csv: the lookup kind's labels (data/labels.ts)
+  await generateLabels(outDir, seed, streamRng); // media/labels.csv: the lookup kind's labels (data/labels.ts)
 
   // 5. Ground truth and summary.
   const files = [universePath, crmPath, truthPath, propensityPath];

@@ -21,7 +21,9 @@ import { open } from 'node:fs/promises';
 import { ATTRIBUTE_INDEX } from '../common/attributes.ts';
 import { LABEL_COLUMNS, LAST_ACTIVE, TENURES, TIERS, type Label } from '../common/labels.ts';
 import { readPropensity, readUniverse, type UniverseRow } from './files.ts';
-import { streamRng } from './generate.ts';
+
+/** The generator's independent random streams (generate.ts streamRng), passed in: no import cycle. */
+export type StreamRng = (seed: string, stream: string) => { float(): number };
 
 export const LABELS_HEADER = ['user_id', 'consent_share', ...LABEL_COLUMNS].join(',');
 /** Share of users who consent to data sharing, when the universe has no consent_share column. */
@@ -54,7 +56,7 @@ export function labelOf(row: Pick<UniverseRow, 'vector'>, propensity: boolean, u
 }
 
 /** Writes <outDir>/media/labels.csv from the universe and propensity files already written there. */
-export async function generateLabels(outDir: string, seed: string): Promise<{ path: string; users: number; consenting: number }> {
+export async function generateLabels(outDir: string, seed: string, streamRng: StreamRng): Promise<{ path: string; users: number; consenting: number }> {
   const propensity = readPropensity(outDir);
   const model = streamRng(seed, 'labels');
   const consent = streamRng(seed, 'labels-consent');
