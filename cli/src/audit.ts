@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
+import { loadTrustBundle } from '@cleanroom/shared/pki/key-files.ts';
 import { formatReport, groupTranscripts, timeline, verifyPaths } from '@cleanroom/shared/transcript/verify.ts';
 import { formatBudget, verifyBudget } from '@cleanroom/shared/transcript/budget.ts';
 import { parseArgs, strFlag, UsageError } from './args.ts';

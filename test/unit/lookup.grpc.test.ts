@@ -15,7 +15,7 @@ import { collectUniverse, readCrm, type CrmRow, type UniverseRow } from '@cleanr
 import { readLabels, type LabelRow } from '@cleanroom/shared/data/labels.ts';
 import { expectedLabels } from '@cleanroom/shared/testing/labels.ts';
 import { AdminError } from '../../cli/src/admin-client.ts';
-import { loadTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
+import { loadTrustBundle } from '@cleanroom/shared/pki/key-files.ts';
 import { verifyPaths } from '@cleanroom/shared/transcript/verify.ts';
 import { startCluster, type Cluster } from '../../cli/src/cluster.ts';
 

@@ -22,7 +22,7 @@ const node = new AdvertiserNode({
 });
 
 await serve(b, 'Advertiser', node.handlers(), {
-  sessions: () => node.sessions as never,
+  sessions: () => node.sessions,
   ready: () => ({ ready: true, detail: { crmRows: crm.rows.length } }),
 }, (app) => {
   app.post('/v1/sessions', {
@@ -51,7 +51,7 @@ await serve(b, 'Advertiser', node.handlers(), {
   });
   // The privacy budget as the broker last reported it (every result carries it).
   app.get('/v1/budget', async () => {
-    const latest = node.sessions.list().filter((r) => r.result && (r.result as { privacy?: unknown }).privacy)
+    const latest = node.sessions.list().filter((r) => r.result && 'privacy' in r.result && r.result.privacy)
       .sort((x, y) => y.updatedAt.localeCompare(x.updatedAt))[0];
     const stored = latest ? undefined : (await store.listSessions('advertiser', 50)).find((r) => (r.result as { privacy?: unknown } | null)?.privacy);
     const from = latest ? { sessionId: latest.sessionId, at: latest.updatedAt, result: latest.result } : stored ? { sessionId: stored.sessionId, at: stored.updatedAt, result: stored.result } : undefined;

@@ -16,23 +16,28 @@ import {
   AbortCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, joinBatches, LabelBatchCodec, OpenSessionCodec, SessionAcceptedCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
-import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
+import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
 import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { CrmRow, RejectedLine } from '@cleanroom/shared/data/files.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
 import type { SessionStore } from '@cleanroom/shared/service/sessions.ts';
 import { describeError, SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
-import { check, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
-import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
+import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
+import { abortHandler, cosignHandler } from '@cleanroom/shared/rpc/session-control.ts';
+import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
+import type { Envelope } from '@cleanroom/shared/transcript/statement.ts';
+
+/** Which CRM rows a session's seed IDs come from. */
+export type SeedCohort = 'purchasers' | 'all';
 
 export interface StartSessionRequest {
   idType?: IdType;
   audienceSize?: number;
   decoyRatio?: number;
   minCohort?: number;
-  /** Which CRM rows are the seed cohort. */
-  seed?: 'purchasers' | 'all';
+  /** Which CRM rows are the seed cohort (the admin API's field `seed`): consented purchasers, or all consented rows. */
+  seed?: SeedCohort;
 }
 
 /** A lookup (kind 'lookup'): which of A's IDs to look up. */
@@ -55,6 +60,9 @@ export interface LookupResultView {
   labelled: number;
   transcripts: string;
 }
+
+/** What a session of either kind leaves in the registry. */
+export type AdvertiserSessionResult = AdvertiserResult | LookupResultView;
 
 export interface AdvertiserResult {
   sessionId: string;
@@ -88,7 +96,7 @@ interface State {
 }
 
 export interface AdvertiserNodeOptions extends NodeCommonOptions {
-  broker: Peer;
+  broker: Peer<'Broker'>;
   crm: readonly CrmRow[];
   /** Persists sessions (ids unique forever, outcomes across restarts); optional in tests. */
   store?: SessionStore;
@@ -100,19 +108,20 @@ export interface AdvertiserNodeOptions extends NodeCommonOptions {
 const CSV_REASONS_SHOWN = 20;
 
 export class AdvertiserNode {
-  readonly sessions: SessionRegistry<State>;
+  readonly sessions: SessionRegistry<State, AdvertiserSessionResult>;
   private readonly o: AdvertiserNodeOptions;
 
   constructor(o: AdvertiserNodeOptions) {
     this.o = o;
-    this.sessions = new SessionRegistry<State>(o.deadlineMs * 2, (rec) => this.failSession(rec, `no progress for ${o.deadlineMs * 2} ms`));
+    this.sessions = new SessionRegistry<State, AdvertiserSessionResult>(o.deadlineMs * 2, (rec) => this.failSession(rec, `no progress for ${o.deadlineMs * 2} ms`));
     if (o.store) this.sessions.persist(o.store, 'advertiser', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
   }
 
   /** Validates a request and starts a session in the background; returns its id. */
-  start(req: StartSessionRequest): { sessionId: string; done: Promise<SessionRecord<State>> } {
+  start(req: StartSessionRequest): { sessionId: string; done: Promise<SessionRecord<State, AdvertiserSessionResult>> } {
     const idType = req.idType ?? 'phone';
-    const seedRows = this.o.crm.filter((r) => (req.seed ?? 'purchasers') === 'all' || r.purchaser);
+    const cohort: SeedCohort = req.seed ?? 'purchasers';
+    const seedRows = this.o.crm.filter((r) => cohort === 'all' || r.purchaser);
     const consented = seedRows.filter((r) => r.consent);
     const raw = consented.map((r) => (idType === 'email' ? r.email : idType === 'phone' ? r.phone : ''));
     // Constructing the role validates everything (audience size, at least one valid seed).
@@ -137,7 +146,7 @@ export class AdvertiserNode {
     return { sessionId, done };
   }
 
-  private async run(rec: SessionRecord<State>, role: AdvertiserRole, notConsented: number): Promise<void> {
+  private async run(rec: SessionRecord<State, AdvertiserSessionResult>, role: AdvertiserRole, notConsented: number): Promise<void> {
     const log = this.o.log.child({ sessionId: rec.sessionId });
     const b = this.o.broker;
     let ch: SessionChannel | undefined;
@@ -197,7 +206,7 @@ export class AdvertiserNode {
   }
 
   /** Validates a lookup request and starts it in the background (kind 'lookup'). */
-  startLookup(req: StartLookupRequest): { sessionId: string; done: Promise<SessionRecord<State>> } {
+  startLookup(req: StartLookupRequest): { sessionId: string; done: Promise<SessionRecord<State, AdvertiserSessionResult>> } {
     const idType = req.idType ?? 'phone';
     let raw: string[];
     let notConsented = 0;
@@ -225,7 +234,7 @@ export class AdvertiserNode {
     return role instanceof LookupAdvertiserRole && role.rows ? lookupCsv(role.rows) : undefined;
   }
 
-  private async runLookup(rec: SessionRecord<State>, role: LookupAdvertiserRole, notConsented: number): Promise<void> {
+  private async runLookup(rec: SessionRecord<State, AdvertiserSessionResult>, role: LookupAdvertiserRole, notConsented: number): Promise<void> {
     const log = this.o.log.child({ sessionId: rec.sessionId, kind: 'lookup' });
     const b = this.o.broker;
     let ch: SessionChannel | undefined;
@@ -252,7 +261,7 @@ export class AdvertiserNode {
         ids: { rows: role.report.rows + notConsented, valid: role.report.valid, rejected: role.report.rejected.length, duplicates: role.report.duplicates, notConsented },
         paddedSize: accepted.paddedCount, labelled: rows.filter((r) => r.label).length, transcripts: `${this.o.transcriptDir}/${rec.sessionId}`,
       };
-      this.sessions.finish(rec, 'completed', view as never);
+      this.sessions.finish(rec, 'completed', view);
       log.info({ phase: 'done', ids: rows.length, labelled: view.labelled }, 'lookup finished');
     } catch (err) {
       const msg = describeError(err);
@@ -299,35 +308,43 @@ export class AdvertiserNode {
     return { asked, effective: { decoyRatio: eff.decoyRatio, minCohort: eff.minCohort, epsilonProfile: eff.epsilonProfile, privacyBudget: eff.privacyBudget }, raised };
   }
 
-  private failSession(rec: SessionRecord<State>, reason: string): void {
+  /** The running session a broker's call belongs to (its signature checked). */
+  private session(caller: Party, env: Envelope | undefined): SessionRecord<State, AdvertiserSessionResult> {
+    return this.sessions.forEnvelope(env, caller, 'advertiser', this.o.identity.peerKey(caller));
+  }
+
+  private failSession(rec: SessionRecord<State, AdvertiserSessionResult>, reason: string): void {
     if (rec.status !== 'running') return;
     rec.state.role?.fail(reason);
     this.sessions.finish(rec, 'failed', undefined, reason);
   }
 
   /** gRPC handlers the advertiser serves (broker → advertiser). */
-  handlers(): Record<string, Handler> {
+  handlers(): Handlers<'Advertiser'> {
     return {
-      Cosign: async (caller, [env]) => {
-        const rec = this.sessions.forEnvelope(env, caller, 'advertiser', this.o.identity.peerKey(caller));
-        const ch = rec.state.channel!;
-        const p = ch.open(env!, caller, ['CHECKPOINT'], CheckpointCodec).value;
-        check(p, ch.leaves().slice(0, -1), rec.state.lastSigned);
-        rec.state.lastSigned = { size: p.treeSize, root: p.rootHash };
-        return [ch.seal(caller, 'CHECKPOINT', CheckpointCodec, { ...p, inclusion: [], consistency: [], cosignatures: [cosign(ch.signingKey, rec.sessionId, p)] })];
-      },
-      Abort: async (caller, [env]) => {
-        const rec = this.sessions.forEnvelope(env, caller, 'advertiser', this.o.identity.peerKey(caller));
-        const { value } = rec.state.channel!.open(env!, caller, ['ABORT'], AbortCodec);
-        this.failSession(rec, `aborted by ${caller}: ${value.reason}`);
-        return [rec.state.channel!.seal(caller, 'ABORT', AbortCodec, { reason: 'acknowledged' })];
-      },
+      Cosign: cosignHandler({
+        session: (caller, env) => this.session(caller, env),
+        channelOf: (rec) => channelOf(rec),
+        lastSigned: { get: (rec) => rec.state.lastSigned, set: (rec, tree) => (rec.state.lastSigned = tree) },
+      }),
+      Abort: abortHandler({
+        session: (caller, env) => this.session(caller, env),
+        channelOf: (rec) => channelOf(rec),
+        onAbort: (rec, caller, reason) => this.failSession(rec, `aborted by ${caller}: ${reason}`),
+      }),
     };
   }
 
   close(): void {
     this.sessions.close();
   }
+}
+
+/** A session's channel, for the broker's calls; none before the session has opened it. */
+function channelOf(rec: SessionRecord<State, AdvertiserSessionResult>): { sessionId: string; channel: SessionChannel } {
+  const channel = rec.state.channel;
+  if (!channel) throw new ProtocolError('FAILED_PRECONDITION', `session ${rec.sessionId} has not opened yet`);
+  return { sessionId: rec.sessionId, channel };
 }
 
 /** Closes a session's channel (fsync + close of its transcript); a failure is logged, not thrown. */

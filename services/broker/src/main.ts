@@ -43,7 +43,7 @@ async function ledgerBudgets() {
 }
 nodeMetrics.privacyBudgets(async () => (await ledgerBudgets()).budgets);
 await serve(b, 'Broker', node.handlers(), {
-  sessions: () => node.sessions as never,
+  sessions: () => node.sessions,
   ready: () => ({
     ready: node.universe !== undefined,
     detail: node.universe

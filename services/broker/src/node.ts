@@ -11,8 +11,8 @@
  * (universe-store.ts), loaded at start, and re-synced when media publishes a new version.
  */
 import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
-import { BrokerRole } from '@cleanroom/shared/protocol/broker.ts';
-import { DEFAULT_LOOKUP_LIMITS, LookupBrokerRole, type LookupLimits } from '@cleanroom/shared/protocol/lookup.ts';
+import { BrokerRole, type MatchCounts } from '@cleanroom/shared/protocol/broker.ts';
+import { DEFAULT_LOOKUP_LIMITS, LookupBrokerRole, type LookupCounts, type LookupLimits } from '@cleanroom/shared/protocol/lookup.ts';
 import type { OpenSession } from '@cleanroom/shared/protocol/messages.ts';
 import type { BrokerPolicyConfig } from '@cleanroom/shared/protocol/policy.ts';
 import {
@@ -21,20 +21,20 @@ import {
   LabelBatchCodec, UniverseLabelsCodec, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec, type UniverseRequest,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
-import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
+import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
 import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
-import { SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
+import { SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import { randomUUID } from 'node:crypto';
-import { propose, verifyCosignature, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
-import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
+import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
+import { abortHandler, collectCheckpoint } from '@cleanroom/shared/rpc/session-control.ts';
 import type { Round } from '@cleanroom/shared/protocol/messages.ts';
 import { loadHeld, UniverseDownload, type HeldUniverse } from './universe-store.ts';
 import { keyidOf } from '@cleanroom/shared/crypto/dsse.ts';
 import { sessionReservation } from '@cleanroom/shared/protocol/privacy.ts';
-import type { PrivacyStatus } from '@cleanroom/shared/protocol/messages.ts';
+import type { Outcome, PrivacyStatus } from '@cleanroom/shared/protocol/messages.ts';
 import type { Store } from '@cleanroom/shared/store/store.ts';
 import { BrokerBfv, BfvFormatError } from '@cleanroom/shared/crypto/bfv.ts';
 
@@ -46,9 +46,18 @@ interface State {
   signed: Partial<Record<Party, SignedTree>>;
 }
 
+/** What the broker keeps of a session that ended: its outcome, the match counts and the ledger after it. */
+export interface BrokerSessionResult {
+  outcome: Outcome;
+  /** Absent: a look-alike session. */
+  kind?: 'lookup';
+  counts?: MatchCounts | LookupCounts | undefined;
+  privacy?: PrivacyStatus | undefined;
+}
+
 export interface BrokerNodeOptions extends NodeCommonOptions {
-  media: Peer;
-  advertiser: Peer;
+  media: Peer<'Media'>;
+  advertiser: Peer<'Advertiser'>;
   policy: BrokerPolicyConfig;
   /** Holds the copy of media's publication (tokens, encrypted attributes, public keys). */
   stateDir: string;
@@ -70,14 +79,14 @@ const TOKEN_PAGE = 262_144;
 const CIPHERTEXT_PAGE = 48;
 
 export class BrokerNode {
-  readonly sessions: SessionRegistry<State>;
+  readonly sessions: SessionRegistry<State, BrokerSessionResult>;
   universe: HeldUniverse | undefined;
   private readonly o: BrokerNodeOptions;
   private syncing: Promise<HeldUniverse> | undefined;
 
   constructor(o: BrokerNodeOptions) {
     this.o = o;
-    this.sessions = new SessionRegistry<State>(o.deadlineMs, (rec) => this.fail(rec, `no message from a peer for ${o.deadlineMs} ms`, true));
+    this.sessions = new SessionRegistry<State, BrokerSessionResult>(o.deadlineMs, (rec) => this.fail(rec, `no message from a peer for ${o.deadlineMs} ms`, true));
     this.sessions.persist(o.store, 'broker', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
   }
 
@@ -183,16 +192,16 @@ export class BrokerNode {
     }
   }
 
-  private session(caller: Party, env: Envelope | undefined): SessionRecord<State> {
+  private session(caller: Party, env: Envelope | undefined): SessionRecord<State, BrokerSessionResult> {
     return this.sessions.forEnvelope(env, caller, 'broker', this.o.identity.peerKey(caller));
   }
 
   /** One phase's work; on failure the session fails everywhere and the caller gets the status. */
-  private step<T>(rec: SessionRecord<State>, phase: string, work: () => Promise<T>): Promise<T> {
+  private step<T>(rec: SessionRecord<State, BrokerSessionResult>, phase: SessionPhase, work: () => Promise<T>): Promise<T> {
     return this.sessions.step(rec, phase, work, (reason) => this.fail(rec, reason, true));
   }
 
-  private fail(rec: SessionRecord<State>, reason: string, tellMedia: boolean): void {
+  private fail(rec: SessionRecord<State, BrokerSessionResult>, reason: string, tellMedia: boolean): void {
     if (rec.status !== 'running') return;
     this.o.log.warn({ sessionId: rec.sessionId, phase: rec.phase, reason }, 'session failed');
     rec.state.role.fail(reason);
@@ -205,34 +214,16 @@ export class BrokerNode {
     }
   }
 
-  /**
-   * Proposes the root of this session's message tree to both peers, collects their
-   * co-signatures (each checked against the peer's pinned key) and records the co-signed
-   * checkpoint. A peer that refuses fails the session.
-   */
-  private async checkpoint(rec: SessionRecord<State>, afterRound: Round): Promise<void> {
-    const { channel, signed } = rec.state;
-    const leaves = channel.leaves();
-    const cosignatures: { party: Party; keyid: string; sig: Uint8Array }[] = [];
-    let root: Uint8Array | undefined;
-    for (const peer of ['advertiser', 'media'] as const) {
-      const proposal = propose(leaves, peer, afterRound, signed[peer]);
-      root = proposal.rootHash;
-      const [resp] = await (peer === 'advertiser' ? this.o.advertiser : this.o.media).call('Cosign', [channel.seal(peer, 'CHECKPOINT', CheckpointCodec, proposal)]);
-      const reply = channel.open(resp!, peer, ['CHECKPOINT'], CheckpointCodec).value;
-      const sig = reply.cosignatures[0];
-      if (!sig || !verifyCosignature(this.o.identity.peerKey(peer), rec.sessionId, proposal, sig.sig)) {
-        throw new ProtocolError('PERMISSION_DENIED', `${peer} returned no valid co-signature for the checkpoint after ${afterRound}`);
-      }
-      cosignatures.push({ party: peer, keyid: sig.keyid, sig: sig.sig });
-      signed[peer] = { size: proposal.treeSize, root: proposal.rootHash };
-    }
-    const own = cosign(channel.signingKey, rec.sessionId, { treeSize: leaves.length, rootHash: root!, afterRound } as never);
-    cosignatures.unshift({ party: 'broker', keyid: own.keyid, sig: own.sig });
-    channel.recordCheckpoint({ treeSize: leaves.length, root: Buffer.from(root!).toString('hex'), afterRound, cosignatures });
+  /** The checkpoint after `afterRound`, co-signed by the advertiser and media (rpc/session-control.ts). */
+  private checkpoint(rec: SessionRecord<State, BrokerSessionResult>, afterRound: Round): Promise<void> {
+    const key = (p: Party) => this.o.identity.peerKey(p);
+    return collectCheckpoint(rec.state.channel, [
+      { party: 'advertiser', peer: this.o.advertiser, key: key('advertiser') },
+      { party: 'media', peer: this.o.media, key: key('media') },
+    ], rec.state.signed, afterRound);
   }
 
-  handlers(): Record<string, Handler> {
+  handlers(): Handlers<'Broker'> {
     return {
       OpenSession: async (caller, [env]) => {
         if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected one OpenSession message');
@@ -369,13 +360,11 @@ export class BrokerNode {
         return out;
       },
 
-      Abort: async (caller, [env]) => {
-        const rec = this.session(caller, env);
-        const { value } = rec.state.channel.open(env!, caller, ['ABORT'], AbortCodec);
-        const reply = rec.state.channel.seal(caller, 'ABORT', AbortCodec, { reason: 'acknowledged' });
-        this.fail(rec, `aborted by ${caller}: ${value.reason}`, caller !== 'media');
-        return [reply];
-      },
+      Abort: abortHandler({
+        session: (caller, env) => this.session(caller, env),
+        channelOf: (rec) => ({ sessionId: rec.sessionId, channel: rec.state.channel }),
+        onAbort: (rec, caller, reason) => this.fail(rec, `aborted by ${caller}: ${reason}`, caller !== 'media'),
+      }),
     };
   }
 
@@ -384,7 +373,7 @@ export class BrokerNode {
    * advertiser's lookup quota (IDs per window) and its evaluation quota, all before any
    * OPRF work; no ε is reserved (a lookup releases no aggregate). Then media accepts.
    */
-  private async openLookup(rec: SessionRecord<State>, open: OpenSession, advertiser: string) {
+  private async openLookup(rec: SessionRecord<State, BrokerSessionResult>, open: OpenSession, advertiser: string) {
     const { channel } = rec.state;
     const universe = this.universe;
     if (!universe) throw new ProtocolError('UNAVAILABLE', 'broker does not hold media\'s publication yet (universe sync pending)');

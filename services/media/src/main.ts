@@ -3,7 +3,7 @@
  * reporting "preparing"), then the universe is prepared or reused, then gRPC serves the broker.
  */
 import { boot, openNodeStore, startAdmin, startGrpc } from '@cleanroom/shared/service/main.ts';
-import { closeOprfWorkers, prepareOprfWorkers } from '@cleanroom/shared/crypto/oprf.ts';
+import { closeOprfWorkers, prepareOprfWorkers } from '@cleanroom/shared/crypto/oprf-pool.ts';
 import { openUniverse, type UniverseStatus } from './universe-store.ts';
 import { openPublication } from './publication-store.ts';
 import { openLabels } from './label-store.ts';
@@ -16,7 +16,7 @@ let status: UniverseStatus | undefined;
 let node: MediaNode | undefined;
 const preparingSince = new Date().toISOString();
 const app = await startAdmin(b, {
-  sessions: () => node?.sessions as never,
+  sessions: () => node?.sessions,
   ready: () => (status && node
     ? { ready: true, detail: { universe: status } }
     : { ready: false, detail: { universe: { state: 'preparing', since: preparingSince } } }),

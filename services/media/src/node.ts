@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MediaRole } from '@cleanroom/shared/protocol/media.ts';
-import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
+import { ProtocolError, type Outcome, type Party } from '@cleanroom/shared/protocol/messages.ts';
 import type { PreparedUniverse } from '@cleanroom/shared/protocol/universe.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { sizeClass } from '@cleanroom/shared/protocol/policy.ts';
@@ -17,17 +17,17 @@ import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
 import type { LabelPublication } from '@cleanroom/shared/protocol/label-publication.ts';
 import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
 import {
-  AbortCodec, AckCodec, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
+  AckCodec, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
   SessionReadyCodec, splitBatches, joinBatches, splitManifest, UniverseLabelsCodec, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
-import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
+import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
-import { SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
-import { check, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
-import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
+import { SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
+import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
+import { abortHandler, cosignHandler } from '@cleanroom/shared/rpc/session-control.ts';
 import { keyidOf } from '@cleanroom/shared/crypto/dsse.ts';
 import { sessionReservation } from '@cleanroom/shared/protocol/privacy.ts';
 import type { Store } from '@cleanroom/shared/store/store.ts';
@@ -37,6 +37,15 @@ interface State {
   channel: SessionChannel;
   /** The last checkpoint tree this node co-signed. */
   lastSigned: SignedTree | undefined;
+}
+
+/** What media keeps of a session that ended: its outcome and the audience it built (kept here). */
+export interface MediaSessionResult {
+  outcome: Outcome;
+  /** Absent: a look-alike session. */
+  kind?: 'lookup';
+  audienceId?: string;
+  audienceSize?: number;
 }
 
 export interface MediaNodeOptions extends NodeCommonOptions {
@@ -65,26 +74,26 @@ const MAX_TOKEN_PAGE = 262_144;
 const MAX_CIPHERTEXT_PAGE = 64;
 
 export class MediaNode {
-  readonly sessions: SessionRegistry<State>;
+  readonly sessions: SessionRegistry<State, MediaSessionResult>;
   private readonly o: MediaNodeOptions;
   /** Open universe syncs (one transcript each), by sync id. */
   private readonly syncs = new Map<string, { channel: SessionChannel; timer: NodeJS.Timeout }>();
 
   constructor(o: MediaNodeOptions) {
     this.o = o;
-    this.sessions = new SessionRegistry<State>(o.deadlineMs, (rec) => this.fail(rec, `no message from the broker for ${o.deadlineMs} ms`));
+    this.sessions = new SessionRegistry<State, MediaSessionResult>(o.deadlineMs, (rec) => this.fail(rec, `no message from the broker for ${o.deadlineMs} ms`));
     this.sessions.persist(o.store, 'media', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
   }
 
-  private session(caller: Party, env: Envelope | undefined, allowFinished = false): SessionRecord<State> {
+  private session(caller: Party, env: Envelope | undefined, allowFinished = false): SessionRecord<State, MediaSessionResult> {
     return this.sessions.forEnvelope(env, caller, 'media', this.o.identity.peerKey(caller), allowFinished);
   }
 
-  private step<T>(rec: SessionRecord<State>, phase: string, work: () => Promise<T>): Promise<T> {
+  private step<T>(rec: SessionRecord<State, MediaSessionResult>, phase: SessionPhase, work: () => Promise<T>): Promise<T> {
     return this.sessions.step(rec, phase, work, (reason) => this.fail(rec, reason));
   }
 
-  private fail(rec: SessionRecord<State>, reason: string): void {
+  private fail(rec: SessionRecord<State, MediaSessionResult>, reason: string): void {
     if (rec.status !== 'running') return;
     this.o.log.warn({ sessionId: rec.sessionId, phase: rec.phase, reason }, 'session failed; nothing released');
     rec.state.role.fail(reason);
@@ -92,7 +101,7 @@ export class MediaNode {
     rec.state.channel.close();
   }
 
-  handlers(): Record<string, Handler> {
+  handlers(): Handlers<'Media'> {
     return {
       PrepareSession: async (caller, [env]) => {
         if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected one PrepareSession message');
@@ -260,30 +269,26 @@ export class MediaNode {
         }
       },
 
-      Cosign: async (caller, [env]) => {
-        const rec = this.session(caller, env, true);
-        const { channel } = rec.state;
-        const p = channel.open(env!, caller, ['CHECKPOINT'], CheckpointCodec).value;
-        const mine = channel.leaves().slice(0, -1); // without the proposal just received
-        check(p, mine, rec.state.lastSigned);
-        rec.state.lastSigned = { size: p.treeSize, root: p.rootHash };
-        if (p.afterRound === 'LOOKUP') {
-          // The lookup's end: media co-signs and is done (it evaluated; nothing else reaches it).
-          rec.state.role.endLookup();
-          if (rec.status === 'running') this.sessions.finish(rec, 'completed', { outcome: 'COMPLETED', kind: 'lookup' });
-        }
-        const reply = channel.seal(caller, 'CHECKPOINT', CheckpointCodec, { ...p, inclusion: [], consistency: [], cosignatures: [cosign(channel.signingKey, rec.sessionId, p)] });
-        if (p.afterRound === 'LOOKALIKE' || p.afterRound === 'LOOKUP') channel.close();
-        return [reply];
-      },
+      Cosign: cosignHandler({
+        session: (caller, env) => this.session(caller, env, true),
+        channelOf: (rec) => ({ sessionId: rec.sessionId, channel: rec.state.channel }),
+        lastSigned: { get: (rec) => rec.state.lastSigned, set: (rec, tree) => (rec.state.lastSigned = tree) },
+        // the broker's checkpoint after the last round ends media's part of the session
+        afterCosign: (rec, afterRound) => {
+          if (afterRound === 'LOOKUP') {
+            // a lookup ends here for media: it evaluated the padded list; nothing else reaches it
+            rec.state.role.endLookup();
+            if (rec.status === 'running') this.sessions.finish(rec, 'completed', { outcome: 'COMPLETED', kind: 'lookup' });
+          }
+          if (afterRound === 'LOOKALIKE' || afterRound === 'LOOKUP') rec.state.channel.close();
+        },
+      }),
 
-      Abort: async (caller, [env]) => {
-        const rec = this.session(caller, env);
-        const { value } = rec.state.channel.open(env!, caller, ['ABORT'], AbortCodec);
-        const reply = rec.state.channel.seal(caller, 'ABORT', AbortCodec, { reason: 'acknowledged' });
-        this.fail(rec, `aborted by ${caller}: ${value.reason}`);
-        return [reply];
-      },
+      Abort: abortHandler({
+        session: (caller, env) => this.session(caller, env),
+        channelOf: (rec) => ({ sessionId: rec.sessionId, channel: rec.state.channel }),
+        onAbort: (rec, caller, reason) => this.fail(rec, `aborted by ${caller}: ${reason}`),
+      }),
     };
   }
 

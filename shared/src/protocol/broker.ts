@@ -197,21 +197,21 @@ export class BrokerRole {
    * draws whatever is missing.
    */
   prepareDummies(): void {
-    if (this.phase_.name !== 'ready' || this.phase_.dummies) return;
-    const k = this.phase_.paddedCount - this.phase_.open.seedCount;
-    this.phase_.dummies = drawDummies(k, this.params.rng);
+    if (this.phase_.name === 'ready') this.phase_.dummies ??= this.drawDummies(this.phase_);
+  }
+
+  private drawDummies(p: Settled): ElementBytes[] {
+    return drawDummies(p.paddedCount - p.open.seedCount, this.params.rng);
   }
 
   /** Round BLIND (from A): validates A's blinded elements, pads with dummies, shuffles. */
   pad(blinded: readonly ElementBytes[]): ElementBytes[] {
-    this.expect('pad', 'ready');
-    const n = (this.phase_ as Extract<BrokerPhase, { name: 'ready' }>).open.seedCount;
+    const p = this.expect('pad', 'ready');
+    const n = p.open.seedCount;
     if (blinded.length !== n) {
       throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} blinded elements (the declared seed count), got ${blinded.length}`);
     }
-    this.prepareDummies();
-    const p = this.phase_ as Extract<BrokerPhase, { name: 'ready' }>;
-    const { padded: out, padMap } = padAndShuffle(blinded, p.dummies!, p.paddedCount, this.u);
+    const { padded: out, padMap } = padAndShuffle(blinded, p.dummies ?? this.drawDummies(p), p.paddedCount, this.u);
     const { dummies: _d, ...settled } = p;
     this.phase_ = { ...settled, name: 'padded', padMap };
     return out;
@@ -237,7 +237,9 @@ export class BrokerRole {
     if (tokens.length !== n) {
       throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} tokens, got ${tokens.length}`);
     }
-    const { table, positions } = this.params.universe.tables.get(p.open.idType)!;
+    const published = this.params.universe.tables.get(p.open.idType);
+    if (!published) throw new ProtocolError('FAILED_PRECONDITION', `media's published universe has no '${p.open.idType}' tokens`);
+    const { table, positions } = published;
     const real = new Set<number>();
     const realTokens: TokenBytes[] = [];
     tokens.forEach((t, i) => {

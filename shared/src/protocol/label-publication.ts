@@ -17,7 +17,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { OprfKey } from '../crypto/oprf.ts';
-import { evaluateBatchParallel, finalize } from '../crypto/oprf.ts';
+import { finalize } from '../crypto/oprf.ts';
+import { evaluateBatchParallel } from '../crypto/oprf-pool.ts';
 import { hashToGroupBatch, oprfDst } from '../crypto/h2c.ts';
 import { LABEL_BOX_BYTES, labelAd, labelKey, randomLabelBox, sealLabel, type LabelBytes } from '../crypto/label-box.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';

@@ -313,13 +313,13 @@ export class LookupBrokerRole {
     const n = p.open.seedCount;
     if (tokens.length !== n) throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} tokens, got ${tokens.length}`);
     const u = this.params.universe;
-    const { table } = u.tables.get(p.open.idType)!;
+    const published = u.tables.get(p.open.idType);
     const boxes = u.labels?.boxes.get(p.open.idType);
-    if (!boxes) throw new ProtocolError('FAILED_PRECONDITION', `the broker holds no '${p.open.idType}' labels`);
+    if (!published || !boxes) throw new ProtocolError('FAILED_PRECONDITION', `the broker holds no '${p.open.idType}' labels`);
     let real = 0;
     const out = tokens.map((t, i) => {
       if (t.length !== TOKEN_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `token ${i}: expected ${TOKEN_BYTES} bytes, got ${t.length}`);
-      const row = table.lookup(t);
+      const row = published.table.lookup(t);
       if (row < 0) return randomLabelBox();
       real++;
       return boxes.slice(row * LABEL_BOX_BYTES, (row + 1) * LABEL_BOX_BYTES);

@@ -24,7 +24,7 @@
 import { randomUUID } from 'node:crypto';
 import { BfvFormatError, type MediaBfv } from '../crypto/bfv.ts';
 import { InvalidElementError, validateElements } from '../crypto/group.ts';
-import { evaluateBatchParallel } from '../crypto/oprf.ts';
+import { evaluateBatchParallel } from '../crypto/oprf-pool.ts';
 import { ATTRIBUTES, GROUP_OF_INDEX } from '../common/attributes.ts';
 import { buildLookalike } from './lookalike.ts';
 import { seal } from '../crypto/sealed-box.ts';

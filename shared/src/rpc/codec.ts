@@ -14,6 +14,9 @@ import type {
   PrepareSession, PrivacyStatus, SessionAccepted, SessionReady, SessionResult,
 } from '../protocol/messages.ts';
 import { decodePayload, encodePayload, type PayloadType } from './proto.ts';
+import type { CheckpointMessage } from '../transcript/checkpoint.ts';
+
+export type { CheckpointMessage };
 
 type Obj = Record<string, unknown>;
 
@@ -445,16 +448,6 @@ export const UniverseLabelsCodec = codec<UniverseLabels>(
     };
   },
 );
-
-export interface CheckpointMessage {
-  treeSize: number;
-  rootHash: Uint8Array;
-  afterRound: string;
-  cosignatures: { keyid: string; sig: Uint8Array }[];
-  inclusion: { index: number; path: Uint8Array[] }[];
-  previousSize: number;
-  consistency: Uint8Array[];
-}
 
 const CHECKPOINT_ROUNDS: ReadonlySet<string> = new Set(SESSION_ROUNDS);
 

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { canonicalBytes, canonicalize, parseStrict } from '../crypto/jcs.ts';
 import { STATEMENT_TYPE, SigningKey, makeTrustBundle, type PartyName, type TrustBundle } from '../crypto/dsse.ts';
 import { merkleRoot } from '../crypto/merkle.ts';
-import { CHECKPOINT_TYPE, TranscriptWriter, checkpointSigningBody, readTranscript, type RoundName } from './writer.ts';
+import { TranscriptWriter, readTranscript, type RoundName } from './writer.ts';
+import { CHECKPOINT_TYPE, checkpointSigningBody } from './checkpoint.ts';
 import { formatReport, timeline, verifyPaths, verifySession, type AuditReport } from './verify.ts';
 
 const SESSION = 's-0001';

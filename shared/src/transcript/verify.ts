@@ -56,9 +56,11 @@ import { canonicalBytes } from '../crypto/jcs.ts';
 import { SESSION_FLOWS, SESSION_KINDS, isParty, isSessionKind, isSessionRound, type SessionFlow, type SessionRound } from '../common/names.ts';
 import { STATEMENT_TYPE, keyFor, verifySignature, type PartyName, type TrustBundle } from '../crypto/dsse.ts';
 import { merkleRoot } from '../crypto/merkle.ts';
+import { sha256Hex } from '../crypto/sha256.ts';
 import type { Statement } from './statement.ts';
+import { CHECKPOINT_TYPE, checkpointSigningBody } from './checkpoint.ts';
 import {
-  CHECKPOINT_TYPE, POLICY_TYPE, checkpointSigningBody, policySigningBody, readTranscript, sha256Hex, signatureBytes,
+  POLICY_TYPE, policySigningBody, readTranscript, signatureBytes,
   type CheckpointEntry, type LocatedEntry, type MessageEntry, type PolicyEntry, type TranscriptRead,
 } from './writer.ts';
 

@@ -1,4 +1,4 @@
-// Original file: /work/wt-lookup/proto/cleanroom/v1/services.proto
+// Original file: proto/cleanroom/v1/services.proto
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
@@ -18,15 +18,6 @@ export interface BrokerClient extends grpc.Client {
   Blind(options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
   blind(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
   blind(options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
-  
-  Cosign(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
-  Cosign(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
-  Cosign(argument: _cleanroom_v1_Envelope, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
-  Cosign(argument: _cleanroom_v1_Envelope, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
-  cosign(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
-  cosign(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
-  cosign(argument: _cleanroom_v1_Envelope, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
-  cosign(argument: _cleanroom_v1_Envelope, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
   
   Lookup(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
   Lookup(options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
@@ -58,8 +49,6 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
   
   Blind: grpc.handleBidiStreamingCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
   
-  Cosign: grpc.handleUnaryCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
-  
   Lookup: grpc.handleBidiStreamingCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
   
   OpenSession: grpc.handleUnaryCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
@@ -71,7 +60,6 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
 export interface BrokerDefinition extends grpc.ServiceDefinition {
   Abort: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   Blind: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
-  Cosign: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   Lookup: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   OpenSession: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   SubmitTokens: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
