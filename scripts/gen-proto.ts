@@ -1,5 +1,5 @@
 // Regenerates the TypeScript types of proto/ into shared/src/rpc/generated (committed).
-// Run: npm run proto  (or: make proto)
+// Run: make proto
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -22,6 +22,7 @@ import { parseArgs, intFlag, strFlag, UsageError } from './args.ts';
 import { AdminClient, AdminError } from './admin-client.ts';
 import { simulate } from './simulate.ts';
 import { lookupSummary, runLookup } from './lookup.ts';
+import { simulateFederated } from './simulate-federated.ts';
 import { audit } from './audit.ts';
 import { report } from './report/command.ts';
 
@@ -32,6 +33,8 @@ usage:
   cleanroom simulate [--out out/demo] [--universe 200000] [--crm 20000] [--audience 20000]
                      [--decoy-ratio 9] [--min-cohort 50] [--epsilon 1] [--noise SCALE] [--seed cleanroom]
                      [--plaintext] [--keep-ledger] [--json] [--kind lookalike|lookup]
+  cleanroom simulate --kind federated [--advertisers 3] [--rounds 20] [--threshold T] [--step-seconds 30]
+                     [--dropout MEMBER:ROUND] [--out out/federated] [--seed cleanroom] [--plaintext] [--json]
   cleanroom session start [--admin http://127.0.0.1:8081] [--audience 20000] [--decoy-ratio 9]
                           [--min-cohort 50] [--id-type phone] [--wait]
   cleanroom session start --kind lookup [--ids FILE] [--csv FILE] [--id-type phone] [--decoy-ratio 9]
@@ -39,7 +42,7 @@ usage:
   cleanroom session status ID [--admin URL]
   cleanroom session result ID [--admin URL]
   cleanroom budget [--admin http://127.0.0.1:8081]      the privacy budget (advertiser's view)
-  cleanroom audit verify [--trust out/demo/pki/trust-bundle.json] [--json] PATH...  (also adds up
+  cleanroom audit verify [--trust out/demo/pki/trust-bundle.json] [--roster FEDERATION.json] [--json] PATH...  (also adds up
                          the privacy charges across sessions against the declared budget)
   cleanroom audit show PATH...
   cleanroom report insight RESULT.json|--session ID [--admin http://127.0.0.1:8081] [--out report-insight.html]
@@ -63,6 +66,13 @@ function usageOf(cmd: string): string | undefined {
   return `usage:\n${out.join('\n')}\n${token}`;
 }
 
+/** `--dropout 3:2`: kill advertiser 3's process after round 2. */
+function dropoutFlag(v: string): { member: number; afterRound: number } {
+  const m = /^(\d{1,2}):(\d{1,5})$/.exec(v);
+  if (!m || Number(m[1]) < 1) throw new UsageError(`--dropout: expected MEMBER:ROUND (e.g. 3:2), got '${v}'`);
+  return { member: Number(m[1]), afterRound: Number(m[2]) };
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   // Every command answers --help (or -h), wherever it stands among its arguments, with exit 0.
@@ -83,9 +93,19 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'simulate': {
-      const p = parseArgs(rest, { out: 'string', universe: 'string', crm: 'string', audience: 'string', seed: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', noise: 'string', epsilon: 'string', plaintext: 'boolean', 'keep-ledger': 'boolean', json: 'boolean', kind: 'string' });
+      const p = parseArgs(rest, { out: 'string', universe: 'string', crm: 'string', audience: 'string', seed: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', noise: 'string', epsilon: 'string', plaintext: 'boolean', 'keep-ledger': 'boolean', json: 'boolean', kind: 'string', advertisers: 'string', rounds: 'string', threshold: 'string', 'step-seconds': 'string', dropout: 'string' });
       const kind = strFlag(p, 'kind', 'lookalike');
-      if (kind !== 'lookalike' && kind !== 'lookup') throw new UsageError(`--kind: expected lookalike or lookup, got '${kind}'`);
+      if (kind === 'federated') {
+        for (const f of ['universe', 'crm', 'audience', 'decoy-ratio', 'min-cohort', 'noise', 'epsilon', 'keep-ledger']) if (p.flags[f] !== undefined) throw new UsageError(`--${f} does not apply to --kind federated`);
+        return simulateFederated({
+          out: strFlag(p, 'out', 'out/federated'), seed: strFlag(p, 'seed', 'cleanroom'), advertisers: intFlag(p, 'advertisers', 3, 3, 64),
+          rounds: intFlag(p, 'rounds', 20, 1, 10_000), threshold: p.flags.threshold === undefined ? undefined : intFlag(p, 'threshold', 2, 2, 64),
+          stepSeconds: intFlag(p, 'step-seconds', 30, 1, 3600), plaintext: p.flags.plaintext === true, json: p.flags.json === true,
+          ...(p.flags.dropout !== undefined ? { dropout: dropoutFlag(String(p.flags.dropout)) } : {}),
+        });
+      }
+      if (kind !== 'lookalike' && kind !== 'lookup') throw new UsageError(`--kind: expected lookalike, lookup or federated, got '${kind}'`);
+      for (const f of ['advertisers', 'rounds', 'threshold', 'step-seconds', 'dropout']) if (p.flags[f] !== undefined) throw new UsageError(`--${f} applies to --kind federated only`);
       const noise = p.flags.noise === undefined ? undefined : Number(p.flags.noise);
       if (noise !== undefined && (!Number.isFinite(noise) || noise < 0)) throw new UsageError(`--noise: expected a number ≥ 0, got '${String(p.flags.noise)}'`);
       const epsilon = p.flags.epsilon === undefined ? undefined : Number(p.flags.epsilon);

@@ -6,6 +6,7 @@
  * Exit codes: 0 completed, 3 no look-alike, 1 failed, 2 a node refused its configuration
  * (its own message and log lines of this run are printed).
  */
+import { PARTIES } from '@cleanroom/shared/common/names.ts';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
@@ -63,7 +64,7 @@ export async function simulate(o: SimulateOptions): Promise<number> {
     // A simulation starts with a fresh privacy ledger: a second run of the same cohort would
     // otherwise be refused by the differencing rule and charged against the same budget.
     let removed = 0;
-    for (const party of ['advertiser', 'media', 'broker']) {
+    for (const party of PARTIES) {
       const dir = join(out, 'state', party);
       if (!existsSync(dir)) continue;
       for (const f of readdirSync(dir)) if (f.startsWith('cleanroom.db')) (rmSync(join(dir, f)), removed++);

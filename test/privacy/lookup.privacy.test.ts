@@ -1,9 +1,9 @@
 /**
- * The lookup kind's leakage rows (docs/protocol.md §6), played by attack over the in-memory
+ * The lookup kind's leakage rows (docs/protocol.md §7), played by attack over the in-memory
  * transport (three nodes, real OPRF, real label boxes): media, with everything it receives,
  * sees nothing that depends on which users were looked up; the broker, with everything it
  * holds and receives, opens no label; the broker's reply to A has the same size and shape
- * whatever matched. Each attack was shown failing on unprotected code (docs/protocol.md §6).
+ * whatever matched. Each attack was shown failing on unprotected code (docs/protocol.md §7).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';

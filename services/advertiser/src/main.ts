@@ -5,15 +5,36 @@ import { readCrm } from '@cleanroom/shared/data/files.ts';
 import { ProtocolError } from '@cleanroom/shared/protocol/messages.ts';
 import { AdvertiserNode } from './node.ts';
 import { readInsight, renderInsightHtml } from '@cleanroom/shared/report/insight.ts';
+import { readFederatedDir } from '@cleanroom/shared/data/federated.ts';
+import { loadRoster } from '@cleanroom/shared/service/federation.ts';
+import { FederatedParticipant } from './federated.ts';
 
 const b = boot('advertiser');
 const store = await openNodeStore(b);
-let crm;
-try {
-  crm = await readCrm(b.config.data!);
-} catch (err) {
-  process.stderr.write(`cleanroom advertiser: cannot read CLEANROOM_DATA=${b.config.data}: ${(err as Error).message}\n`);
-  process.exit(2);
+let crm: Awaited<ReturnType<typeof readCrm>> = { rows: [], rejected: [] };
+// A federation-only member (CLEANROOM_FEDERATED_DATA without CLEANROOM_DATA) holds no CRM.
+if (b.config.data !== undefined) {
+  try {
+    crm = await readCrm(b.config.data);
+  } catch (err) {
+    process.stderr.write(`cleanroom advertiser: cannot read CLEANROOM_DATA=${b.config.data}: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
+// Federated learning (issue 14): this node is a member of the pinned roster, with its own rows.
+let member: FederatedParticipant | undefined;
+if (b.config.federation || b.config.federatedData) {
+  try {
+    if (!b.config.federation || !b.config.federatedData) throw new Error('CLEANROOM_FEDERATION and CLEANROOM_FEDERATED_DATA: set both (the roster and this member\'s rows) or neither');
+    member = new FederatedParticipant({
+      identity: b.identity, broker: b.peer('Broker', 'broker', b.config.brokerAddr), roster: loadRoster(b.config.federation),
+      data: readFederatedDir(b.config.federatedData), transcriptDir: b.config.transcriptDir, deadlineMs: b.config.deadlineMs, log: b.log.child({ kind: 'federated' }),
+    });
+  } catch (err) {
+    process.stderr.write(`cleanroom advertiser: invalid configuration:\n  - ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  b.log.info({ member: member.name, index: member.index }, 'federation member');
 }
 b.log.info({ rows: crm.rows.length, rejectedLines: crm.rejected.length }, 'CRM loaded');
 const node = new AdvertiserNode({
@@ -27,26 +48,41 @@ await serve(b, 'Advertiser', node.handlers(), {
 }, (app) => {
   app.post('/v1/sessions', {
     schema: {
-      body: Type.Object({
-        idType: Type.Optional(Type.Union([Type.Literal('phone'), Type.Literal('email'), Type.Literal('device')])),
-        audienceSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000 })),
-        decoyRatio: Type.Optional(Type.Integer({ minimum: 1, maximum: 99 })),
-        minCohort: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
-        seed: Type.Optional(Type.Union([Type.Literal('purchasers'), Type.Literal('all')])),
-        kind: Type.Optional(Type.Union([Type.Literal('lookalike'), Type.Literal('lookup')])),
-        // lookup: explicit IDs to look up (default: the consented CRM rows selected by `seed`, all by default)
-        ids: Type.Optional(Type.Array(Type.String({ maxLength: 320 }), { minItems: 1, maxItems: 1_000_000 })),
-      }, { additionalProperties: false }),
+      body: Type.Union([
+        Type.Object({
+          kind: Type.Optional(Type.Literal('lookalike')),
+          idType: Type.Optional(Type.Union([Type.Literal('phone'), Type.Literal('email'), Type.Literal('device')])),
+          audienceSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000 })),
+          decoyRatio: Type.Optional(Type.Integer({ minimum: 1, maximum: 99 })),
+          minCohort: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+          seed: Type.Optional(Type.Union([Type.Literal('purchasers'), Type.Literal('all')])),
+        }, { additionalProperties: false }),
+        // A labeled lookup (docs/protocol.md, lookup kind): explicit IDs, or the consented CRM rows selected by `seed` (all by default).
+        Type.Object({
+          kind: Type.Literal('lookup'),
+          idType: Type.Optional(Type.Union([Type.Literal('phone'), Type.Literal('email'), Type.Literal('device')])),
+          decoyRatio: Type.Optional(Type.Integer({ minimum: 1, maximum: 99 })),
+          seed: Type.Optional(Type.Union([Type.Literal('purchasers'), Type.Literal('all')])),
+          ids: Type.Optional(Type.Array(Type.String({ maxLength: 320 }), { minItems: 1, maxItems: 1_000_000 })),
+        }, { additionalProperties: false }),
+        // Joins the broker's federated session `sessionId` (declared at the broker).
+        Type.Object({ kind: Type.Literal('federated'), sessionId: Type.String({ pattern: '^[A-Za-z0-9-]{1,56}$' }) }, { additionalProperties: false }),
+      ]),
       response: { 202: Type.Object({ sessionId: Type.String() }) },
     },
   }, async (req, reply) => {
-    const { kind, ids, ...rest } = req.body;
-    if (kind === 'lookup') {
-      if (rest.audienceSize !== undefined || rest.minCohort !== undefined) throw new ProtocolError('INVALID_ARGUMENT', 'a lookup takes idType, ids, seed and decoyRatio; audienceSize and minCohort belong to the look-alike');
-      return reply.code(202).send({ sessionId: node.startLookup({ ...rest, ...(ids ? { ids } : {}) }).sessionId });
+    const body = req.body;
+    if (body.kind === 'federated') {
+      if (!member) throw new ProtocolError('FAILED_PRECONDITION', 'this advertiser is not a federation member (CLEANROOM_FEDERATION, CLEANROOM_FEDERATED_DATA)');
+      member.join(body.sessionId);
+      return reply.code(202).send({ sessionId: body.sessionId });
     }
-    if (ids) throw new ProtocolError('INVALID_ARGUMENT', 'ids are for kind lookup; a look-alike seeds from the CRM');
-    const { sessionId } = node.start(rest);
+    if (body.kind === 'lookup') {
+      const { kind: _k, ...lookup } = body;
+      return reply.code(202).send({ sessionId: node.startLookup(lookup).sessionId });
+    }
+    const { kind: _kind, ...lookalike } = body;
+    const { sessionId } = node.start(lookalike);
     return reply.code(202).send({ sessionId });
   });
   // The privacy budget as the broker last reported it (every result carries it).
@@ -72,6 +108,11 @@ await serve(b, 'Advertiser', node.handlers(), {
   app.get('/v1/sessions/:id/result', {
     schema: { params: Type.Object({ id: Type.String({ maxLength: 80 }) }), querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])) }, { additionalProperties: false }) },
   }, async (req, reply) => {
+    const fed = member?.result(req.params.id);
+    if (fed) {
+      if (fed.status === 'running') throw new ProtocolError('FAILED_PRECONDITION', `federated session ${fed.sessionId} is still running (round ${fed.rounds.length})`);
+      return fed;
+    }
     const rec = node.sessions.get(req.params.id);
     // A lookup's labels as a downloadable CSV (?format=csv or Accept: text/csv): A's own IDs only.
     if (req.query.format === 'csv' || (req.query.format === undefined && /\btext\/csv\b/.test(req.headers.accept ?? ''))) {

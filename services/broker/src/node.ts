@@ -22,6 +22,7 @@ import {
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
+import type { FederatedMethod } from '@cleanroom/shared/common/methods.ts';
 import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
@@ -223,7 +224,8 @@ export class BrokerNode {
     ], rec.state.signed, afterRound);
   }
 
-  handlers(): Handlers<'Broker'> {
+  /** The look-alike methods (the federated ones are the federation hub's, services/broker/src/federated.ts). */
+  handlers(): Omit<Handlers<'Broker'>, FederatedMethod> {
     return {
       OpenSession: async (caller, [env]) => {
         if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected one OpenSession message');

@@ -8,7 +8,7 @@
  * adding an rpc to the proto without an entry here, or the other way round, does not compile.
  * Adding a round: its name in names.ts, its methods here, the party methods.
  */
-import type { Party, Round } from './names.ts';
+import { PARTIES, type Party, type Round } from './names.ts';
 
 /** Which service each party serves (the proto service names). */
 export const SERVICE_OF = { advertiser: 'Advertiser', media: 'Media', broker: 'Broker' } as const satisfies Record<Party, string>;
@@ -22,6 +22,8 @@ export const PAYLOAD_NAMES = [
   'OpenSession', 'PrepareSession', 'SessionReady', 'SessionAccepted', 'BlindedBatch', 'TokenBatch', 'CiphertextBatch',
   'CohortProfile', 'LookalikeResult', 'SessionResult', 'Abort', 'Checkpoint', 'Ack',
   'UniverseRequest', 'UniverseManifest', 'UniverseTokens', 'InclusionProof', 'LabelBatch', 'UniverseLabels',
+  // federated sessions (proto/cleanroom/v1/federated.proto)
+  'JoinFederation', 'FederationAccepted', 'AdvertiseKeys', 'KeyRoster', 'ShareKeys', 'ShareDelivery', 'MaskedInput', 'Survivors', 'Unmasking', 'RoundResult',
 ] as const;
 export type PayloadName = (typeof PAYLOAD_NAMES)[number];
 export type PayloadType = `cleanroom.v1.${PayloadName}`;
@@ -57,6 +59,12 @@ export const METHODS = {
     // lookup kind: A's tokens → one sealed label box per token (protocol/lookup.ts)
     Lookup: { callers: ['advertiser'], request: { round: 'TOKENS', payloads: ['TokenBatch'] }, reply: { round: 'LOOKUP', payloads: ['LabelBatch'] } },
     Abort: abort(['advertiser', 'media']),
+    // Federated sessions: a member's step, answered when the step closes for all members.
+    FederatedJoin: { callers: ['advertiser'], request: { round: 'FED_JOIN', payloads: ['JoinFederation'] }, reply: { round: 'FED_JOIN', payloads: ['FederationAccepted'] } },
+    FederatedKeys: { callers: ['advertiser'], request: { round: 'FED_KEYS', payloads: ['AdvertiseKeys'] }, reply: { round: 'FED_KEYS', payloads: ['KeyRoster'] } },
+    FederatedShares: { callers: ['advertiser'], request: { round: 'FED_SHARES', payloads: ['ShareKeys'] }, reply: { round: 'FED_SHARES', payloads: ['ShareDelivery'] } },
+    FederatedMasked: { callers: ['advertiser'], request: { round: 'FED_MASKED', payloads: ['MaskedInput'] }, reply: { round: 'FED_MASKED', payloads: ['Survivors'] } },
+    FederatedUnmask: { callers: ['advertiser'], request: { round: 'FED_UNMASK', payloads: ['Unmasking'] }, reply: { round: 'FED_UNMASK', payloads: ['RoundResult'] } },
   },
   Media: {
     PrepareSession: { callers: ['broker'], request: { round: 'OPEN', payloads: ['PrepareSession'] }, reply: { round: 'OPEN', payloads: ['SessionReady'] } },
@@ -76,8 +84,18 @@ export const METHODS = {
   },
 } as const satisfies { readonly [S in ServiceName]: Readonly<Record<string, MethodSpec>> };
 
+/** The Broker methods of a federated session, one per round (rpc/federated-link.ts). */
+export const FEDERATED_METHODS = ['FederatedJoin', 'FederatedKeys', 'FederatedShares', 'FederatedMasked', 'FederatedUnmask'] as const;
+export type FederatedMethod = (typeof FEDERATED_METHODS)[number];
+
 /** The methods of one service. */
 export type MethodName<S extends ServiceName> = S extends ServiceName ? Extract<keyof (typeof METHODS)[S], string> : never;
+
+/** The parties that call some method of `party`'s service, in PARTIES order. */
+export function callersOfParty(party: Party): Party[] {
+  const methods: readonly MethodSpec[] = Object.values(METHODS[SERVICE_OF[party]]);
+  return PARTIES.filter((q) => methods.some((m) => m.callers.includes(q)));
+}
 
 /** The spec of `service.method`, or undefined for a name that is not one of its methods. */
 export function methodSpec(service: ServiceName, method: string): MethodSpec | undefined {

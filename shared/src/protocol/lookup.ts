@@ -3,7 +3,7 @@
  * sends IDs and receives, for each of its own IDs that is a media user who consented to
  * data sharing, media's label; nothing for the others. Two state machines, no network.
  *
- * Flow (docs/protocol.md §6):
+ * Flow (docs/protocol.md §7):
  *   OPEN    A → C OpenSession(kind lookup, n); C checks the minimum batch and the quotas,
  *           C → B PrepareSession(kind lookup, P, publication and label versions); B → C SessionReady
  *   BLIND   exactly as in the look-alike session (padding.ts): media evaluates P elements

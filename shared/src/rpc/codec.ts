@@ -18,24 +18,24 @@ import type { CheckpointMessage } from '../transcript/checkpoint.ts';
 
 export type { CheckpointMessage };
 
-type Obj = Record<string, unknown>;
+export type Obj = Record<string, unknown>;
 
 const ID_TYPE_TO_PROTO: Record<IdType, string> = { phone: 'PHONE', email: 'EMAIL', device: 'DEVICE' };
 const ID_TYPE_FROM_PROTO: Record<string, IdType> = { PHONE: 'phone', EMAIL: 'email', DEVICE: 'device' };
 const OUTCOMES = new Set<Outcome>(['COMPLETED', 'COHORT_TOO_SMALL', 'FAILED', 'BUDGET_EXHAUSTED', 'DIFFERENCING_REFUSED']);
 
-function bad(type: string, field: string, why: string): never {
+export function bad(type: string, field: string, why: string): never {
   throw new ProtocolError('INVALID_ARGUMENT', `${type}.${field}: ${why}`);
 }
 
-function num(type: string, o: Obj, field: string, max = Number.MAX_SAFE_INTEGER): number {
+export function num(type: string, o: Obj, field: string, max = Number.MAX_SAFE_INTEGER): number {
   const raw = o[field];
   const v = typeof raw === 'string' ? Number(raw) : raw;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) bad(type, field, `expected an integer in [0, ${max}], got ${String(raw)}`);
   return v;
 }
 
-function real(type: string, o: Obj, field: string): number {
+export function real(type: string, o: Obj, field: string): number {
   const v = o[field];
   if (typeof v !== 'number' || !Number.isFinite(v)) bad(type, field, `expected a finite number, got ${String(v)}`);
   return v;
@@ -48,13 +48,13 @@ function signedInt(type: string, o: Obj, field: string): number {
   return v;
 }
 
-function str(type: string, o: Obj, field: string, max = 256): string {
+export function str(type: string, o: Obj, field: string, max = 256): string {
   const v = o[field];
   if (typeof v !== 'string' || v.length > max) bad(type, field, `expected a string of at most ${max} characters`);
   return v;
 }
 
-function bytes(type: string, o: Obj, field: string, exact?: number): Uint8Array {
+export function bytes(type: string, o: Obj, field: string, exact?: number): Uint8Array {
   const v = o[field];
   if (!(v instanceof Uint8Array)) bad(type, field, 'expected bytes');
   if (exact !== undefined && v.length !== exact) bad(type, field, `expected ${exact} bytes, got ${v.length}`);
@@ -109,7 +109,7 @@ export interface Codec<T> {
   decode(b: Uint8Array): T;
 }
 
-function codec<T>(type: PayloadType, to: (m: T) => object, from: (o: Obj) => T): Codec<T> {
+export function codec<T>(type: PayloadType, to: (m: T) => object, from: (o: Obj) => T): Codec<T> {
   return { type, encode: (m) => encodePayload(type, to(m)), decode: (b) => from(decodePayload<Obj>(type, b)) };
 }
 

@@ -3,7 +3,8 @@
  * and exposes: the gRPC service definitions, typed from the generated types
  * (shared/src/rpc/generated, `make proto`), and exact-bytes codecs for payload messages.
  * It also checks, at compile time, that the method table (common/methods.ts) names exactly
- * the methods of each proto service.
+ * the methods of each proto service, and that the proto's Party and Round enums name exactly
+ * the parties and rounds of common/names.ts.
  *
  * Payloads are encoded separately from the gRPC envelope because their exact bytes are
  * what the sender's signed statement commits to (SHA-256 of the payload).
@@ -17,6 +18,9 @@ import type { ProtoGrpcType } from './generated/services.ts';
 import type { AdvertiserDefinition } from './generated/cleanroom/v1/Advertiser.ts';
 import type { BrokerDefinition } from './generated/cleanroom/v1/Broker.ts';
 import type { MediaDefinition } from './generated/cleanroom/v1/Media.ts';
+import type { Party__Output as ProtoParty } from './generated/cleanroom/v1/Party.ts';
+import type { Round__Output as ProtoRound } from './generated/cleanroom/v1/Round.ts';
+import type { Party, Round } from '../common/names.ts';
 
 export type { PayloadType };
 
@@ -33,7 +37,7 @@ export const LOADER_OPTIONS: Options = {
 };
 
 export const packageDefinition = loadSync(
-  ['cleanroom/v1/envelope.proto', 'cleanroom/v1/session.proto', 'cleanroom/v1/services.proto'],
+  ['cleanroom/v1/envelope.proto', 'cleanroom/v1/session.proto', 'cleanroom/v1/services.proto', 'cleanroom/v1/federated.proto'],
   LOADER_OPTIONS,
 );
 
@@ -62,6 +66,9 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 /** Compile-time: common/methods.ts names exactly the proto's methods of every service. */
 const METHODS_MATCH_PROTO: { [S in ServiceName]: Same<MethodName<S>, ProtoMethod<S>> } = { Advertiser: true, Broker: true, Media: true };
 void METHODS_MATCH_PROTO;
+/** Compile-time: the proto's Party and Round enums name exactly the parties and rounds of common/names.ts. */
+const NAMES_MATCH_PROTO: [Same<Uppercase<Party>, Exclude<ProtoParty, 'PARTY_UNSPECIFIED'>>, Same<Round, Exclude<ProtoRound, 'ROUND_UNSPECIFIED'>>] = [true, true];
+void NAMES_MATCH_PROTO;
 
 function messageType(name: PayloadType): MessageTypeDefinition<object, Record<string, unknown>> {
   const def = packageDefinition[name] as MessageTypeDefinition<object, Record<string, unknown>> | undefined;

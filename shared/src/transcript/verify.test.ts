@@ -432,7 +432,7 @@ describe('protocol conformance', () => {
     const files = runSession(h, undefined, { advertiser: { kind: 'no-such-kind' }, media: { kind: 'no-such-kind' }, broker: { kind: 'no-such-kind' } });
     const r = verifySession(files, h.trust);
     expect(failed(r)).toContain('rounds');
-    expect(r.checks.find((c) => c.name === 'rounds')!.detail).toMatch(/advertiser\.jsonl:1: expected a session kind the verifier knows \(lookalike(, [a-z-]+)*\), got "no-such-kind"/);
+    expect(r.checks.find((c) => c.name === 'rounds')!.detail).toMatch(/advertiser\.jsonl:1: expected a session kind the verifier knows \(lookalike[^)]*\), got "no-such-kind"/);
   });
 
   it('session kinds that differ across parties fail policy', () => {

@@ -378,8 +378,10 @@ function checkSessionRounds(a: Audit, flow: SessionFlow | undefined, f: Findings
         const k = order.indexOf(round);
         if (aborted) f.issue('rounds', file.path, line, `expected nothing but CHECKPOINT/ABORT after ABORT, got ${round}`);
         else if (flow && k < 0) f.issue('rounds', file.path, line, `expected only the rounds ${order.join('<')} of this session's kind, got ${round}`);
-        else if (k < rank) f.issue('rounds', file.path, line, `expected rounds in order ${order.join('<')}, got ${round} after ${order[rank]}`);
-        rank = Math.max(rank, k);
+        else if (k < rank && !(flow?.cycleFrom === round && rank === order.length - 1)) {
+          f.issue('rounds', file.path, line, `expected rounds in order ${order.join('<')}${flow?.cycleFrom ? ` (repeating from ${flow.cycleFrom})` : ''}, got ${round} after ${order[rank]}`);
+        }
+        rank = flow?.cycleFrom === round && rank === order.length - 1 ? k : Math.max(rank, k);
       }
     }
   }
@@ -506,7 +508,9 @@ function checkPolicy(a: Audit, f: Findings): void {
       }
     }
   }
-  for (const field of ['decoyRatio', 'minCohort', 'kind'] as const) {
+  const declaredKind = policies.find((p) => 'kind' in p.policy)?.policy.kind;
+  const agreed = (isSessionKind(declaredKind) ? SESSION_FLOWS[declaredKind]?.agreed : undefined) ?? ['decoyRatio', 'minCohort'];
+  for (const field of [...agreed, 'kind']) {
     const values = policies.filter((p) => field in p.policy);
     const firstP = values[0];
     if (!firstP) {
@@ -623,6 +627,7 @@ function decideOutcome(a: Audit, flow: SessionFlow | undefined, tails: Occurrenc
   // The final message: the kind's result (session) or the last answer page (universe).
   const isFinal = flow
     ? (o: Occurrence) => o.statement.payloadType === flow.final.payloadType && o.statement.sender === flow.final.sender && o.statement.receiver === flow.final.receiver && o.statement.last
+      && (!flow.cycleFrom || o === recorded.filter((x) => x.file === o.file && x.statement.round !== 'CHECKPOINT').at(-1))
     : (o: Occurrence) => o === recorded.filter((x) => x.file === o.file).at(-1) && o.statement.sender === 'media' && o.statement.receiver === 'broker' && o.statement.last;
   const finals = recorded.filter(isFinal);
   const f = finals[0];
@@ -665,9 +670,9 @@ function safeVerify(trust: TrustBundle, party: PartyName, type: string, body: Ui
  * session directory (holding `<party>.jsonl`), or a transcript directory (holding one
  * sub-directory per session). Reports are sorted by session id.
  */
-export function verifyPaths(pathsOrDirs: string[], trust: TrustBundle): AuditReport[] {
+export function verifyPaths(pathsOrDirs: string[], trust: TrustBundle, trustFor?: (sessionId: string) => TrustBundle | undefined): AuditReport[] {
   const groups = groupTranscripts(pathsOrDirs);
-  return [...groups.keys()].sort().map((sid) => verifySession(groups.get(sid)!, trust));
+  return [...groups.keys()].sort().map((sid) => verifySession(groups.get(sid)!, trustFor?.(sid) ?? trust));
 }
 
 /** session id (the directory name) -> files. Throws if a path does not exist. */

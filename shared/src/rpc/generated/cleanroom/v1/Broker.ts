@@ -19,6 +19,51 @@ export interface BrokerClient extends grpc.Client {
   blind(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
   blind(options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
   
+  FederatedJoin(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  FederatedJoin(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  FederatedJoin(argument: _cleanroom_v1_Envelope, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  FederatedJoin(argument: _cleanroom_v1_Envelope, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedJoin(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedJoin(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedJoin(argument: _cleanroom_v1_Envelope, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedJoin(argument: _cleanroom_v1_Envelope, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  
+  FederatedKeys(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  FederatedKeys(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  FederatedKeys(argument: _cleanroom_v1_Envelope, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  FederatedKeys(argument: _cleanroom_v1_Envelope, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedKeys(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedKeys(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedKeys(argument: _cleanroom_v1_Envelope, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedKeys(argument: _cleanroom_v1_Envelope, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  
+  FederatedMasked(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  FederatedMasked(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  FederatedMasked(argument: _cleanroom_v1_Envelope, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  FederatedMasked(argument: _cleanroom_v1_Envelope, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedMasked(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedMasked(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedMasked(argument: _cleanroom_v1_Envelope, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedMasked(argument: _cleanroom_v1_Envelope, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  
+  FederatedShares(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  FederatedShares(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  FederatedShares(argument: _cleanroom_v1_Envelope, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  FederatedShares(argument: _cleanroom_v1_Envelope, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedShares(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedShares(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedShares(argument: _cleanroom_v1_Envelope, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedShares(argument: _cleanroom_v1_Envelope, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  
+  FederatedUnmask(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  FederatedUnmask(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  FederatedUnmask(argument: _cleanroom_v1_Envelope, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  FederatedUnmask(argument: _cleanroom_v1_Envelope, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedUnmask(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedUnmask(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedUnmask(argument: _cleanroom_v1_Envelope, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  federatedUnmask(argument: _cleanroom_v1_Envelope, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  
   Lookup(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
   Lookup(options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
   lookup(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
@@ -49,6 +94,16 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
   
   Blind: grpc.handleBidiStreamingCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
   
+  FederatedJoin: grpc.handleUnaryCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
+  
+  FederatedKeys: grpc.handleUnaryCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
+  
+  FederatedMasked: grpc.handleUnaryCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
+  
+  FederatedShares: grpc.handleUnaryCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
+  
+  FederatedUnmask: grpc.handleUnaryCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
+  
   Lookup: grpc.handleBidiStreamingCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
   
   OpenSession: grpc.handleUnaryCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
@@ -60,6 +115,11 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
 export interface BrokerDefinition extends grpc.ServiceDefinition {
   Abort: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   Blind: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
+  FederatedJoin: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
+  FederatedKeys: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
+  FederatedMasked: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
+  FederatedShares: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
+  FederatedUnmask: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   Lookup: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   OpenSession: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   SubmitTokens: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>

@@ -11,6 +11,11 @@ export const Round = {
   ABORT: 'ABORT',
   UNIVERSE: 'UNIVERSE',
   LOOKUP: 'LOOKUP',
+  FED_JOIN: 'FED_JOIN',
+  FED_KEYS: 'FED_KEYS',
+  FED_SHARES: 'FED_SHARES',
+  FED_MASKED: 'FED_MASKED',
+  FED_UNMASK: 'FED_UNMASK',
 } as const;
 
 export type Round =
@@ -34,5 +39,15 @@ export type Round =
   | 9
   | 'LOOKUP'
   | 10
+  | 'FED_JOIN'
+  | 20
+  | 'FED_KEYS'
+  | 21
+  | 'FED_SHARES'
+  | 22
+  | 'FED_MASKED'
+  | 23
+  | 'FED_UNMASK'
+  | 24
 
 export type Round__Output = typeof Round[keyof typeof Round]
