@@ -46,7 +46,7 @@ test-containers: install
 test: typecheck test-unit test-containers
 
 demo: install
-	$(NODE) cli/src/main.ts simulate --out out/demo
+	$(NODE) cli/src/main.ts simulate --out out/demo --kind all
 
 bench: install
 	$(NODE) bench/bench.ts

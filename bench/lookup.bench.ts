@@ -1,5 +1,5 @@
 /**
- * Bench figure of the lookup kind (docs/protocol.md §7): ONE lookup of the advertiser's
+ * Bench figure of the lookup kind (docs/protocol.md §8): ONE lookup of the advertiser's
  * consented CRM phones (≈ 5,000 at the W1 workload) against media's universe, on a running
  * three-process cluster (gRPC, mutual TLS, loopback), plus the offline cost of the labels:
  * media's label publication time and the bytes of sealed labels media and the broker store.

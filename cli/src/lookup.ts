@@ -41,6 +41,13 @@ export async function runLookup(a: AdminClient, req: LookupRequest, onPhase?: (p
   return { sessionId, status: s.status, ...(result ? { result } : {}), csv, seconds };
 }
 
+/** Fetches a finished lookup's CSV and writes it to `file`; returns the file. */
+export async function writeLookupCsv(a: AdminClient, sessionId: string, file: string): Promise<string> {
+  const { body } = await a.text(`/v1/sessions/${sessionId}/result?format=csv`);
+  writeFileSync(file, body);
+  return file;
+}
+
 /** A short summary of a finished lookup; writes the CSV to `csvFile` when given. */
 export function lookupSummary(r: LookupRun, csvFile?: string): string[] {
   if (r.status !== 'completed' || !r.result || r.csv === undefined) return [`lookup ${r.sessionId} ${r.status.toUpperCase()}: ${r.error ?? ''}`];

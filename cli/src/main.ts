@@ -2,8 +2,9 @@
  * The `cleanroom` command line.
  *
  *   cleanroom gen-data --out DIR [--universe N] [--crm N] [--seed S]
- *   cleanroom simulate [--out DIR] [--universe N] [--crm N] [--audience N] [--seed S] [--plaintext]
- *   cleanroom session start  [--admin URL] [--audience N] [--decoy-ratio N] [--min-cohort N] [--id-type phone|email]
+ *   cleanroom simulate [--out DIR] [--universe N] [--crm N] [--audience N] [--seed S] [--plaintext] [--kind K[,K…]|all]
+ *   cleanroom session start  [--admin URL] [--kind K] [--audience N] [--decoy-ratio N] [--min-cohort N] [--id-type phone|email]
+ *                            [--predicate JSON] [--media-predicate JSON] [--count-session ID]
  *   cleanroom session status ID [--admin URL]
  *   cleanroom session result ID [--admin URL]
  *   cleanroom audit verify [--trust FILE] PATH...
@@ -25,6 +26,28 @@ import { lookupSummary, runLookup } from './lookup.ts';
 import { simulateFederated } from './simulate-federated.ts';
 import { audit } from './audit.ts';
 import { report } from './report/command.ts';
+import { isSessionKind, type SessionKind } from '@cleanroom/shared/common/names.ts';
+import { SIMULATED_KINDS } from './kinds.ts';
+
+/** `--kind a,b` or `--kind all` (every kind the simulator runs, the look-alike first). */
+function kindsFlag(v: string | boolean | undefined): SessionKind[] | undefined {
+  if (v === undefined) return undefined;
+  const list = String(v) === 'all' ? [...SIMULATED_KINDS] : String(v).split(',');
+  for (const k of list) {
+    if (!isSessionKind(k) || !SIMULATED_KINDS.includes(k)) throw new UsageError(`--kind: expected one of ${SIMULATED_KINDS.join(', ')} or all, got '${k}'`);
+  }
+  return list as SessionKind[];
+}
+
+function jsonFlag(p: ReturnType<typeof parseArgs>, name: string): unknown {
+  const v = p.flags[name];
+  if (v === undefined) return undefined;
+  try {
+    return JSON.parse(String(v));
+  } catch (err) {
+    throw new UsageError(`--${name}: expected JSON, got ${(err as Error).message}`);
+  }
+}
 
 const HELP = `cleanroom — a three-party data clean room (advertiser, media, broker)
 
@@ -32,11 +55,12 @@ usage:
   cleanroom gen-data --out DIR [--universe 200000] [--crm 20000] [--seed cleanroom]
   cleanroom simulate [--out out/demo] [--universe 200000] [--crm 20000] [--audience 20000]
                      [--decoy-ratio 9] [--min-cohort 50] [--epsilon 1] [--noise SCALE] [--seed cleanroom]
-                     [--plaintext] [--keep-ledger] [--json] [--kind lookalike|lookup]
+                     [--plaintext] [--keep-ledger] [--json] [--kind lookalike|profile|…[,…]|all]
   cleanroom simulate --kind federated [--advertisers 3] [--rounds 20] [--threshold T] [--step-seconds 30]
                      [--dropout MEMBER:ROUND] [--out out/federated] [--seed cleanroom] [--plaintext] [--json]
-  cleanroom session start [--admin http://127.0.0.1:8081] [--audience 20000] [--decoy-ratio 9]
-                          [--min-cohort 50] [--id-type phone] [--wait]
+  cleanroom session start [--admin http://127.0.0.1:8081] [--kind lookalike] [--audience 20000] [--decoy-ratio 9]
+                          [--min-cohort 50] [--id-type phone] [--predicate JSON] [--media-predicate JSON]
+                          [--count-session ID] [--wait]
   cleanroom session start --kind lookup [--ids FILE] [--csv FILE] [--id-type phone] [--decoy-ratio 9]
                           (waits; the labels CSV goes to FILE, or stdout)
   cleanroom session status ID [--admin URL]
@@ -104,7 +128,6 @@ async function main(argv: string[]): Promise<number> {
           ...(p.flags.dropout !== undefined ? { dropout: dropoutFlag(String(p.flags.dropout)) } : {}),
         });
       }
-      if (kind !== 'lookalike' && kind !== 'lookup') throw new UsageError(`--kind: expected lookalike, lookup or federated, got '${kind}'`);
       for (const f of ['advertisers', 'rounds', 'threshold', 'step-seconds', 'dropout']) if (p.flags[f] !== undefined) throw new UsageError(`--${f} applies to --kind federated only`);
       const noise = p.flags.noise === undefined ? undefined : Number(p.flags.noise);
       if (noise !== undefined && (!Number.isFinite(noise) || noise < 0)) throw new UsageError(`--noise: expected a number ≥ 0, got '${String(p.flags.noise)}'`);
@@ -114,20 +137,21 @@ async function main(argv: string[]): Promise<number> {
         out: strFlag(p, 'out', 'out/demo'), seed: strFlag(p, 'seed', 'cleanroom'),
         universe: intFlag(p, 'universe', 200_000, 1000, 100_000_000), crm: intFlag(p, 'crm', 20_000, 100, 10_000_000),
         audience: intFlag(p, 'audience', 20_000), decoyRatio: intFlag(p, 'decoy-ratio', 9, 1, 99), minCohort: intFlag(p, 'min-cohort', 50),
-        noiseScale: noise, epsilon, plaintext: p.flags.plaintext === true, keepLedger: p.flags['keep-ledger'] === true, json: p.flags.json === true, kind,
+        noiseScale: noise, epsilon, plaintext: p.flags.plaintext === true, keepLedger: p.flags['keep-ledger'] === true, json: p.flags.json === true,
+        ...(p.flags.kind !== undefined ? { kinds: kindsFlag(p.flags.kind) } : {}),
       });
     }
     case 'session': {
       const [sub, ...args] = rest;
-      const p = parseArgs(args, { admin: 'string', audience: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', 'id-type': 'string', wait: 'boolean', kind: 'string', ids: 'string', csv: 'string' });
+      const p = parseArgs(args, { admin: 'string', audience: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', 'id-type': 'string', wait: 'boolean', kind: 'string', predicate: 'string', 'media-predicate': 'string', 'count-session': 'string', ids: 'string', csv: 'string' });
       const client = new AdminClient(strFlag(p, 'admin', 'http://127.0.0.1:8081'), process.env.CLEANROOM_ADMIN_TOKEN);
       const print = (v: unknown) => process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
       if (sub === 'start') {
         const idType = strFlag(p, 'id-type', 'phone');
         if (!['phone', 'email', 'device'].includes(idType)) throw new UsageError(`--id-type: expected phone, email or device, got '${idType}'`);
         const kind = strFlag(p, 'kind', 'lookalike');
-        if (kind !== 'lookalike' && kind !== 'lookup') throw new UsageError(`--kind: expected lookalike or lookup, got '${kind}'`);
         if (kind === 'lookup') {
+          // A lookup's result is its labels CSV: waits, writes it to --csv FILE or stdout (cli/src/lookup.ts).
           const idsFile = p.flags.ids === undefined ? undefined : strFlag(p, 'ids', '');
           const r = await runLookup(client, { idType, decoyRatio: intFlag(p, 'decoy-ratio', 9, 1, 99), ...(idsFile ? { idsFile } : {}) });
           const csvFile = p.flags.csv === undefined ? undefined : strFlag(p, 'csv', '');
@@ -135,9 +159,16 @@ async function main(argv: string[]): Promise<number> {
           for (const line of lookupSummary(r, csvFile)) process.stderr.write(`${line}\n`);
           return r.status === 'completed' ? 0 : 1;
         }
-        const r = await client.request<{ sessionId: string }>('POST', '/v1/sessions', {
-          idType, audienceSize: intFlag(p, 'audience', 20_000), decoyRatio: intFlag(p, 'decoy-ratio', 9, 1, 99), minCohort: intFlag(p, 'min-cohort', 50),
-        });
+        // The node validates the kind and its body (problem+json naming what is wrong).
+        const body: Record<string, unknown> = kind === 'joint-activate'
+          ? { kind, countSession: strFlag(p, 'count-session', '') }
+          : { kind, idType, decoyRatio: intFlag(p, 'decoy-ratio', 9, 1, 99), minCohort: intFlag(p, 'min-cohort', 50) };
+        if (kind === 'lookalike') body.audienceSize = intFlag(p, 'audience', 20_000);
+        const predicate = jsonFlag(p, 'predicate');
+        const mediaPredicate = jsonFlag(p, 'media-predicate');
+        if (predicate !== undefined) body.predicate = predicate;
+        if (mediaPredicate !== undefined) body.mediaPredicate = mediaPredicate;
+        const r = await client.request<{ sessionId: string }>('POST', '/v1/sessions', body);
         if (!p.flags.wait) {
           print(r);
           return 0;

@@ -12,8 +12,10 @@ import { join, relative, resolve } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { readPropensity, readTruth } from '@cleanroom/shared/data/files.ts';
 import { measureLift } from '@cleanroom/shared/data/lift.ts';
-import { NodeExitedError, startCluster } from './cluster.ts';
-import { lookupSummary, runLookup } from './lookup.ts';
+import { NodeExitedError, startCluster, type Cluster } from './cluster.ts';
+import type { SessionKind } from '@cleanroom/shared/common/names.ts';
+import { demoRequest, summaryLine } from './kinds.ts';
+import { writeLookupCsv } from './lookup.ts';
 
 export interface SimulateOptions {
   out: string;
@@ -31,8 +33,11 @@ export interface SimulateOptions {
   keepLedger: boolean;
   /** Print only the result document (JSON) on stdout: for scripts. */
   json?: boolean;
-  /** The session kind to run (default lookalike). */
-  kind?: 'lookalike' | 'lookup';
+  /**
+   * The session kinds to run, in order (default: the look-alike alone). The look-alike gets the
+   * full summary; every other kind one line (cli/src/kinds.ts), its result in result-<kind>.json.
+   */
+  kinds?: SessionKind[];
 }
 
 export async function simulate(o: SimulateOptions): Promise<number> {
@@ -93,20 +98,56 @@ export async function simulate(o: SimulateOptions): Promise<number> {
   try {
     const ready = await cluster.nodes.media.admin.request<{ universe: { users: number; reused: boolean; preparedSeconds: number; epoch: string } }>('GET', '/readyz');
     progress(`  media universe: ${ready.universe.users.toLocaleString('en')} consented users, epoch ${ready.universe.epoch}, ${ready.universe.reused ? 'reused from disk' : `prepared in ${ready.universe.preparedSeconds.toFixed(1)} s`}`);
-    const a = cluster.nodes.advertiser.admin;
-    if (o.kind === 'lookup') {
-      // The lookup kind: the advertiser's consented customers, their labels as CSV (cli/src/lookup.ts).
-      const r = await runLookup(a, { idType: 'phone', decoyRatio: o.decoyRatio }, (phase) => progress(`  phase ${phase}`));
-      const csvFile = join(out, 'lookup.csv');
-      const lines = lookupSummary(r, csvFile);
-      const doc = { kind: 'lookup', sessionId: r.sessionId, outcome: r.status === 'completed' ? 'COMPLETED' : 'FAILED', error: r.error, seconds: Number(r.seconds.toFixed(2)), ...r.result, csv: r.status === 'completed' ? csvFile : null, transcripts: join(cluster.transcriptDir, r.sessionId) };
-      writeFileSync(join(out, 'result.json'), JSON.stringify(doc, null, 2) + '\n');
-      if (o.json) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    const kinds = o.kinds ?? ['lookalike'];
+    let code = 0;
+    if (kinds.includes('lookalike')) code = await lookalike(cluster, o, worldDir, out, t0, say, progress);
+    const others = kinds.filter((k) => k !== 'lookalike');
+    if (others.length > 0) {
       say('');
-      for (const line of lines) say(line);
-      say(`transcripts        ${relative(process.cwd(), doc.transcripts)}`);
-      return r.status === 'completed' ? 0 : 1;
+      say('other session kinds (noise as configured; docs/protocol.md has one section per kind)');
     }
+    let countSession: string | undefined;
+    for (const kind of others) {
+      if (kind === 'joint-activate' && countSession === undefined) {
+        // An activation confirms a count: run the count first.
+        const c = await runKind(cluster, 'joint-count', o, undefined, out, say, progress);
+        countSession = c.sessionId;
+      }
+      const r = await runKind(cluster, kind, o, countSession, out, say, progress);
+      if (kind === 'joint-count') countSession = r.sessionId;
+      if (r.code !== 0 && code === 0) code = r.code;
+    }
+    return code;
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** Runs one session of `kind` through the admin API and prints its one-line summary. */
+async function runKind(cluster: Cluster, kind: SessionKind, o: SimulateOptions, countSession: string | undefined, out: string, say: (s: string) => void, progress: (s: string) => void): Promise<{ sessionId: string; code: number }> {
+  const a = cluster.nodes.advertiser.admin;
+  const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', demoRequest(kind, { ...o, ...(countSession ? { countSession } : {}) }));
+  progress(`${kind} session ${sessionId}`);
+  const ts = performance.now();
+  const status = await a.waitSession(sessionId, 30 * 60_000, (s) => progress(`  phase ${s.phase}`));
+  const seconds = ((performance.now() - ts) / 1000).toFixed(2);
+  if (status.status === 'failed') {
+    say(`${kind.padEnd(18)} FAILED: ${status.error}`);
+    writeFileSync(join(out, `result-${kind}.json`), JSON.stringify({ sessionId, kind, outcome: 'FAILED', error: status.error }, null, 2) + '\n');
+    return { sessionId, code: 1 };
+  }
+  const result = await a.request<Record<string, any>>('GET', `/v1/sessions/${sessionId}/result`);
+  writeFileSync(join(out, `result-${kind}.json`), JSON.stringify({ ...result, seconds: Number(seconds) }, null, 2) + '\n');
+  if (kind === 'lookup') result.csv = await writeLookupCsv(a, sessionId, join(out, 'lookup.csv'));
+  if (o.json) process.stdout.write(`${JSON.stringify({ ...result, seconds: Number(seconds) }, null, 2)}\n`);
+  say(`${kind.padEnd(18)} ${summaryLine(kind, result)} — ${seconds} s, ε ${result.privacy?.epsilonCharged ?? 0} charged`);
+  return { sessionId, code: result.outcome === 'COMPLETED' ? 0 : 3 };
+}
+
+/** The look-alike session with its full summary (the default `simulate`). */
+async function lookalike(cluster: Cluster, o: SimulateOptions, worldDir: string, out: string, t0: number, say: (s: string) => void, progress: (s: string) => void): Promise<number> {
+  {
+    const a = cluster.nodes.advertiser.admin;
     const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', {
       idType: 'phone', audienceSize: o.audience, decoyRatio: o.decoyRatio, minCohort: o.minCohort,
     });
@@ -168,7 +209,5 @@ export async function simulate(o: SimulateOptions): Promise<number> {
     say(`transcripts        ${relative(process.cwd(), doc.transcripts)}`);
     say(`result             ${relative(process.cwd(), join(out, 'result.json'))}`);
     return doc.outcome === 'COMPLETED' ? 0 : 3;
-  } finally {
-    await cluster.stop();
   }
 }

@@ -1,9 +1,9 @@
 /**
- * The lookup kind's leakage rows (docs/protocol.md §7), played by attack over the in-memory
+ * The lookup kind's leakage rows (docs/protocol.md §8), played by attack over the in-memory
  * transport (three nodes, real OPRF, real label boxes): media, with everything it receives,
  * sees nothing that depends on which users were looked up; the broker, with everything it
  * holds and receives, opens no label; the broker's reply to A has the same size and shape
- * whatever matched. Each attack was shown failing on unprotected code (docs/protocol.md §7).
+ * whatever matched. Each attack was shown failing on unprotected code (docs/protocol.md §8).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
@@ -38,7 +38,7 @@ describe('lookup kind: media and the broker as adversaries', () => {
     const all = crmPhones();
     const views = [];
     for (const ids of [all.slice(0, 300), all.slice(300, 750)]) {
-      const { sessionId, done } = c.advertiser.startLookup({ ids });
+      const { sessionId, done } = c.advertiser.startLookup({ kind: 'lookup', ids });
       expect((await done).status).toBe('completed');
       const got = c.received.media.get(sessionId)!;
       views.push(got.map((r) => `${r.round} ${r.payloadType} ${r.round === 'CHECKPOINT' ? '' : r.payload.length}`));
@@ -61,7 +61,7 @@ describe('lookup kind: media and the broker as adversaries', () => {
   it('the broker, with everything it holds and receives, opens no label', async () => {
     const c = cluster(w, { labels, lookup: LIMITS });
     await c.broker.syncUniverse();
-    const { sessionId, done } = c.advertiser.startLookup({ ids: crmPhones() });
+    const { sessionId, done } = c.advertiser.startLookup({ kind: 'lookup', ids: crmPhones() });
     expect((await done).status).toBe('completed');
     const held = c.broker.universe!;
     const boxes = held.labels!.boxes.get('phone')!;
@@ -107,7 +107,7 @@ describe('lookup kind: media and the broker as adversaries', () => {
     expect(outside.length).toBeGreaterThan(200);
     const sizes = [];
     for (const ids of [customers, outside]) {
-      const { sessionId, done } = c.advertiser.startLookup({ ids });
+      const { sessionId, done } = c.advertiser.startLookup({ kind: 'lookup', ids });
       const rec = await done;
       expect(rec.status).toBe('completed');
       const got = (c.received.advertiser.get(sessionId) ?? []).filter((r) => r.payloadType === 'cleanroom.v1.LabelBatch');

@@ -101,6 +101,8 @@ export function prepareRequest(paddedCount: number, evaluationQuota = paddedCoun
     resultKey: new Uint8Array(randomBytes(32)),
     universeVersion,
     advertiser: 'a1b2c3d4e5f60718',
+    kind: 'lookalike',
+    mediaPredicate: '',
   };
 }
 

@@ -36,7 +36,7 @@ describe('lookup kind, three nodes in memory', () => {
   it('returns exactly the ground-truth label for each of A\'s IDs that is a consenting media user, nothing for the others', async () => {
     const c = cluster(w, { labels, lookup: LIMITS });
     await c.broker.syncUniverse();
-    const { sessionId, done } = c.advertiser.startLookup({ ids: crmPhones() });
+    const { sessionId, done } = c.advertiser.startLookup({ kind: 'lookup', ids: crmPhones() });
     const rec = await done;
     expect(rec.error).toBeUndefined();
     expect(rec.status).toBe('completed');
@@ -80,12 +80,12 @@ describe('lookup kind, three nodes in memory', () => {
     const c = cluster(w, { labels, lookup: { minBatch: 300, idsPerAdvertiser: 700 } });
     await c.broker.syncUniverse();
     const ids = crmPhones();
-    const small = await c.advertiser.startLookup({ ids: ids.slice(0, 200) }).done;
+    const small = await c.advertiser.startLookup({ kind: 'lookup', ids: ids.slice(0, 200) }).done;
     expect(small.status).toBe('failed');
     expect(small.error).toMatch(/lookup batch too small: \d+ IDs, the minimum batch is 300/);
-    const first = await c.advertiser.startLookup({ ids: ids.slice(0, 400) }).done;
+    const first = await c.advertiser.startLookup({ kind: 'lookup', ids: ids.slice(0, 400) }).done;
     expect(first.status).toBe('completed');
-    const second = await c.advertiser.startLookup({ ids: ids.slice(400, 800) }).done;
+    const second = await c.advertiser.startLookup({ kind: 'lookup', ids: ids.slice(400, 800) }).done;
     expect(second.status).toBe('failed');
     expect(second.error).toMatch(/RESOURCE_EXHAUSTED|lookup quota: this advertiser may look up 700 IDs/);
     // refused at OPEN: media never evaluated anything for these sessions
@@ -99,11 +99,11 @@ describe('lookup kind, three nodes in memory', () => {
     const c = cluster(w, { labels, lookup: LIMITS });
     await c.broker.syncUniverse();
     const ids = [...crmPhones().slice(0, 300), 'not-a-phone', '12', '+86 138 0000'];
-    const rec = await c.advertiser.startLookup({ ids }).done;
+    const rec = await c.advertiser.startLookup({ kind: 'lookup', ids }).done;
     expect(rec.status).toBe('completed');
     const view = rec.result as LookupResultView;
     expect(view.ids.rejected).toBeGreaterThanOrEqual(3);
-    expect(() => c.advertiser.startLookup({ ids: ['x', 'y'] })).toThrow(/expected at least one valid phone ID, got none of 2 rows/);
+    expect(() => c.advertiser.startLookup({ kind: 'lookup', ids: ['x', 'y'] })).toThrow(/expected at least one valid phone ID, got none of 2 rows/);
     const asMedia = inMemoryPeer('Broker', 'media', () => c.broker.handlers());
     await expect(asMedia.call('Lookup', [])).rejects.toThrow(ProtocolError);
     await expect(asMedia.call('Lookup', [])).rejects.toThrow(/Broker.Lookup may be called by advertiser, not by media/);

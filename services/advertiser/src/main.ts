@@ -4,6 +4,7 @@ import { boot, openNodeStore, serve } from '@cleanroom/shared/service/main.ts';
 import { readCrm } from '@cleanroom/shared/data/files.ts';
 import { ProtocolError } from '@cleanroom/shared/protocol/messages.ts';
 import { AdvertiserNode } from './node.ts';
+import { sessionStartRoute } from './requests.ts';
 import { readInsight, renderInsightHtml } from '@cleanroom/shared/report/insight.ts';
 import { readFederatedDir } from '@cleanroom/shared/data/federated.ts';
 import { loadRoster } from '@cleanroom/shared/service/federation.ts';
@@ -46,44 +47,11 @@ await serve(b, 'Advertiser', node.handlers(), {
   sessions: () => node.sessions,
   ready: () => ({ ready: true, detail: { crmRows: crm.rows.length } }),
 }, (app) => {
-  app.post('/v1/sessions', {
-    schema: {
-      body: Type.Union([
-        Type.Object({
-          kind: Type.Optional(Type.Literal('lookalike')),
-          idType: Type.Optional(Type.Union([Type.Literal('phone'), Type.Literal('email'), Type.Literal('device')])),
-          audienceSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000 })),
-          decoyRatio: Type.Optional(Type.Integer({ minimum: 1, maximum: 99 })),
-          minCohort: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
-          seed: Type.Optional(Type.Union([Type.Literal('purchasers'), Type.Literal('all')])),
-        }, { additionalProperties: false }),
-        // A labeled lookup (docs/protocol.md, lookup kind): explicit IDs, or the consented CRM rows selected by `seed` (all by default).
-        Type.Object({
-          kind: Type.Literal('lookup'),
-          idType: Type.Optional(Type.Union([Type.Literal('phone'), Type.Literal('email'), Type.Literal('device')])),
-          decoyRatio: Type.Optional(Type.Integer({ minimum: 1, maximum: 99 })),
-          seed: Type.Optional(Type.Union([Type.Literal('purchasers'), Type.Literal('all')])),
-          ids: Type.Optional(Type.Array(Type.String({ maxLength: 320 }), { minItems: 1, maxItems: 1_000_000 })),
-        }, { additionalProperties: false }),
-        // Joins the broker's federated session `sessionId` (declared at the broker).
-        Type.Object({ kind: Type.Literal('federated'), sessionId: Type.String({ pattern: '^[A-Za-z0-9-]{1,56}$' }) }, { additionalProperties: false }),
-      ]),
-      response: { 202: Type.Object({ sessionId: Type.String() }) },
-    },
-  }, async (req, reply) => {
-    const body = req.body;
-    if (body.kind === 'federated') {
-      if (!member) throw new ProtocolError('FAILED_PRECONDITION', 'this advertiser is not a federation member (CLEANROOM_FEDERATION, CLEANROOM_FEDERATED_DATA)');
-      member.join(body.sessionId);
-      return reply.code(202).send({ sessionId: body.sessionId });
-    }
-    if (body.kind === 'lookup') {
-      const { kind: _k, ...lookup } = body;
-      return reply.code(202).send({ sessionId: node.startLookup(lookup).sessionId });
-    }
-    const { kind: _kind, ...lookalike } = body;
-    const { sessionId } = node.start(lookalike);
-    return reply.code(202).send({ sessionId });
+  sessionStartRoute(app, (req) => {
+    if (req.kind !== 'federated') return node.start(req);
+    if (!member) throw new ProtocolError('FAILED_PRECONDITION', 'this advertiser is not a federation member (CLEANROOM_FEDERATION, CLEANROOM_FEDERATED_DATA)');
+    member.join(req.sessionId);
+    return { sessionId: req.sessionId };
   });
   // The privacy budget as the broker last reported it (every result carries it).
   app.get('/v1/budget', async () => {

@@ -10,6 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { AdvertiserRole } from '@cleanroom/shared/protocol/advertiser.ts';
 import { LookupAdvertiserRole } from '@cleanroom/shared/protocol/lookup.ts';
 import { lookupCsv } from '@cleanroom/shared/report/lookup-csv.ts';
+import type { SessionKind } from '@cleanroom/shared/common/names.ts';
+import { compileAdvertiserPredicate, compileMediaPredicate, tagReader } from '@cleanroom/shared/protocol/predicate-schemas.ts';
 import type { IdType, SessionAccepted, SessionResult } from '@cleanroom/shared/protocol/messages.ts';
 import { EnvelopeError } from '@cleanroom/shared/transcript/statement.ts';
 import {
@@ -31,17 +33,45 @@ import type { Envelope } from '@cleanroom/shared/transcript/statement.ts';
 /** Which CRM rows a session's seed IDs come from. */
 export type SeedCohort = 'purchasers' | 'all';
 
-export interface StartSessionRequest {
+/** What every kind's request may set. */
+interface CommonRequest {
   idType?: IdType;
-  audienceSize?: number;
   decoyRatio?: number;
   minCohort?: number;
+}
+
+/** A look-alike session (the default kind). */
+export interface LookalikeRequest extends CommonRequest {
+  kind?: 'lookalike';
+  audienceSize?: number;
   /** Which CRM rows are the seed cohort (the admin API's field `seed`): consented purchasers, or all consented rows. */
   seed?: SeedCohort;
 }
 
+/** profile / retargeting: A's selection is a predicate over its first-party tags (evaluated here, never sent). */
+export interface SelectionRequest extends CommonRequest {
+  kind: 'profile' | 'retargeting';
+  predicate: unknown;
+}
+
+/** joint-count: A's predicate (here) and media's predicate (evaluated by media only). */
+export interface JointCountRequest extends CommonRequest {
+  kind: 'joint-count';
+  predicate: unknown;
+  mediaPredicate: unknown;
+}
+
+/** joint-activate: A's explicit confirmation of a finished joint-count session (same selection). */
+export interface JointActivateRequest {
+  kind: 'joint-activate';
+  countSession: string;
+}
+
+export type StartSessionRequest = LookalikeRequest | SelectionRequest | JointCountRequest | JointActivateRequest | StartLookupRequest;
+
 /** A lookup (kind 'lookup'): which of A's IDs to look up. */
 export interface StartLookupRequest {
+  kind: 'lookup';
   idType?: IdType;
   /** Explicit raw IDs; default: the CRM rows selected by `seed` that consented (consent_ads). */
   ids?: string[];
@@ -66,6 +96,15 @@ export type AdvertiserSessionResult = AdvertiserResult | LookupResultView;
 
 export interface AdvertiserResult {
   sessionId: string;
+  kind: SessionKind;
+  /** profile / retargeting / joint kinds: A's predicate over its tags (A's own record; never sent). */
+  predicate?: unknown;
+  /** joint kinds: media's predicate (sent to media). */
+  mediaPredicate?: unknown;
+  /** joint-count: noised counts (joint from media's decryption of the broker's masked sum; advertiserOnly = A's noised matches). */
+  counts?: { joint: number; advertiserOnly: number; mediaOnly: number } | null;
+  /** retargeting / joint-activate: the media audience created (handle and noised size), or null below the minimum. */
+  audience?: { audienceId: string; size: number } | null;
   outcome: SessionResult['outcome'];
   reason: string;
   seeds: {
@@ -88,7 +127,21 @@ export interface AdvertiserResult {
   transcripts: string;
 }
 
+/** A validated request: the selected CRM rows and the kind's parameters. */
+interface Plan {
+  kind: SessionKind;
+  idType: IdType;
+  rows: readonly CrmRow[];
+  audienceSize: number;
+  decoyRatio: number | undefined;
+  minCohort: number | undefined;
+  predicate?: unknown;
+  mediaPredicate?: unknown;
+  countSession?: string;
+}
+
 interface State {
+  plan: Plan | undefined;
   role: AdvertiserRole | LookupAdvertiserRole | undefined;
   channel: SessionChannel | undefined;
   /** The last checkpoint tree this node co-signed. */
@@ -119,31 +172,63 @@ export class AdvertiserNode {
 
   /** Validates a request and starts a session in the background; returns its id. */
   start(req: StartSessionRequest): { sessionId: string; done: Promise<SessionRecord<State, AdvertiserSessionResult>> } {
-    const idType = req.idType ?? 'phone';
-    const cohort: SeedCohort = req.seed ?? 'purchasers';
-    const seedRows = this.o.crm.filter((r) => cohort === 'all' || r.purchaser);
-    const consented = seedRows.filter((r) => r.consent);
+    if (req.kind === 'lookup') return this.startLookup(req);
+    const plan = this.plan(req);
+    const idType = plan.idType;
+    const consented = plan.rows.filter((r) => r.consent);
     const raw = consented.map((r) => (idType === 'email' ? r.email : idType === 'phone' ? r.phone : ''));
+    if (plan.kind !== 'lookalike' && raw.length === 0) {
+      throw new ProtocolError('INVALID_ARGUMENT', `the predicate selects no consented CRM row (${plan.rows.length} selected, none with consent_ads): nothing was started`);
+    }
     // Constructing the role validates everything (audience size, at least one valid seed).
     const role = new AdvertiserRole({
       idType,
       seeds: raw,
-      audienceSize: req.audienceSize ?? 10_000,
-      decoyRatio: req.decoyRatio ?? 9,
-      minCohort: req.minCohort ?? 50,
+      audienceSize: plan.audienceSize,
+      decoyRatio: plan.decoyRatio ?? 9,
+      minCohort: plan.minCohort ?? 50,
       signingPublicKey: this.o.identity.key.publicKey,
+      kind: plan.kind,
+      mediaPredicate: plan.mediaPredicate === undefined ? '' : JSON.stringify(plan.mediaPredicate),
+      countSession: plan.countSession ?? '',
     });
     const sessionId = randomUUID();
-    const rec = this.sessions.create(sessionId, { role, channel: undefined, lastSigned: undefined }, 'new');
-    rec.progress = { seedRows: seedRows.length, notConsented: seedRows.length - consented.length, validSeeds: role.report.valid };
+    const rec = this.sessions.create(sessionId, { role, channel: undefined, lastSigned: undefined, plan }, 'new');
+    rec.progress = { seedRows: plan.rows.length, notConsented: plan.rows.length - consented.length, validSeeds: role.report.valid };
     // run() records every failure on the session itself; this catch is the backstop that keeps
     // a bug in it from becoming an unhandled rejection (which would end the process).
     // The advertiser drives the session: it is always computing or waiting on the broker (each
     // call under its RPC deadline), so its idle timer stays suspended while run() is going.
-    const done = this.sessions.hold(rec, () => this.run(rec, role, seedRows.length - consented.length))
+    const done = this.sessions.hold(rec, () => this.run(rec, role, plan.rows.length - consented.length))
       .catch((err) => this.failSession(rec, describeError(err)))
       .then(() => rec);
     return { sessionId, done };
+  }
+
+  /**
+   * What a request selects, validated here (where A's predicate is evaluated): the CRM rows,
+   * the kind's parameters. A bad predicate names the unknown tag; a joint-activate must
+   * confirm a completed joint-count session of this node.
+   */
+  private plan(req: Exclude<StartSessionRequest, StartLookupRequest>): Plan {
+    if (req.kind === 'joint-activate') {
+      const count = this.sessions.get(req.countSession);
+      const view = count?.result as AdvertiserResult | undefined;
+      if (!count || count.state.plan?.kind !== 'joint-count') throw new ProtocolError('NOT_FOUND', `no joint-count session ${req.countSession} on this node to confirm`);
+      if (count.status !== 'completed' || !view?.counts) throw new ProtocolError('FAILED_PRECONDITION', `joint-count session ${req.countSession} did not complete (${count.status}): there is no count to confirm`);
+      return { ...count.state.plan, kind: 'joint-activate', countSession: req.countSession };
+    }
+    if (req.kind !== 'profile' && req.kind !== 'retargeting' && req.kind !== 'joint-count') {
+      const l = req as LookalikeRequest;
+      const seedRows = this.o.crm.filter((r) => (l.seed ?? 'purchasers') === 'all' || r.purchaser);
+      return { kind: 'lookalike', idType: l.idType ?? 'phone', rows: seedRows, audienceSize: l.audienceSize ?? 10_000, decoyRatio: l.decoyRatio, minCohort: l.minCohort };
+    }
+    const a = compileAdvertiserPredicate(req.predicate);
+    const rows = this.o.crm.filter((r) => a.test(tagReader(r.tags)));
+    const mediaPredicate = req.kind === 'joint-count' ? req.mediaPredicate : undefined;
+    // Media validates its predicate where it evaluates it; a look here only catches a malformed one early.
+    if (mediaPredicate !== undefined) compileMediaPredicate(mediaPredicate);
+    return { kind: req.kind, idType: req.idType ?? 'phone', rows, audienceSize: 1, decoyRatio: req.decoyRatio, minCohort: req.minCohort, predicate: req.predicate, mediaPredicate };
   }
 
   private async run(rec: SessionRecord<State, AdvertiserSessionResult>, role: AdvertiserRole, notConsented: number): Promise<void> {
@@ -172,7 +257,7 @@ export class AdvertiserNode {
         log.info({ phase: 'done', outcome: result.outcome }, 'session refused at OPEN');
         return;
       }
-      ch.recordPolicy({ ...accepted.policy, paddedCount: accepted.paddedCount, universeEpoch: accepted.universeEpoch });
+      ch.recordPolicy({ ...accepted.policy, paddedCount: accepted.paddedCount, universeEpoch: accepted.universeEpoch, kind: role.kind });
 
       this.sessions.touch(rec, 'blind');
       const blinded = role.blind(accepted);
@@ -220,7 +305,7 @@ export class AdvertiserNode {
     }
     const role = new LookupAdvertiserRole({ idType, ids: raw, decoyRatio: req.decoyRatio ?? 9, signingPublicKey: this.o.identity.key.publicKey });
     const sessionId = randomUUID();
-    const rec = this.sessions.create(sessionId, { role, channel: undefined, lastSigned: undefined }, 'new');
+    const rec = this.sessions.create(sessionId, { plan: undefined, role, channel: undefined, lastSigned: undefined }, 'new');
     rec.progress = { idRows: raw.length, notConsented, validIds: role.report.valid };
     const done = this.sessions.hold(rec, () => this.runLookup(rec, role, notConsented))
       .catch((err) => this.failSession(rec, describeError(err)))
@@ -280,8 +365,16 @@ export class AdvertiserNode {
   }
 
   private view(sessionId: string, role: AdvertiserRole, r: SessionResult, notConsented: number): AdvertiserResult {
+    const plan = this.sessions.get(sessionId)?.state.plan;
+    const done = r.outcome === 'COMPLETED';
     return {
       sessionId,
+      kind: role.kind,
+      ...(plan?.predicate !== undefined ? { predicate: plan.predicate } : {}),
+      ...(plan?.mediaPredicate !== undefined ? { mediaPredicate: plan.mediaPredicate } : {}),
+      ...(role.kind === 'joint-count' ? { counts: done && role.jointCounts ? { joint: role.jointCounts.joint, advertiserOnly: r.realMatches, mediaOnly: role.jointCounts.mediaOnly } : null } : {}),
+      ...(role.kind === 'retargeting' || role.kind === 'joint-activate'
+        ? { audience: done && r.lookalike?.audienceId ? { audienceId: r.lookalike.audienceId, size: r.lookalike.audienceSize } : null } : {}),
       outcome: r.outcome,
       reason: r.reason,
       seeds: {
@@ -291,7 +384,7 @@ export class AdvertiserNode {
       matches: r.outcome === 'COMPLETED' ? { paddedSize: r.paddedCount, real: r.realMatches } : null,
       policy: this.policyView(role),
       privacy: r.privacy ?? null,
-      lookalike: r.lookalike && r.outcome === 'COMPLETED'
+      lookalike: r.lookalike && r.outcome === 'COMPLETED' && role.kind === 'lookalike'
         ? { audienceId: r.lookalike.audienceId, audienceSize: r.lookalike.audienceSize, quality: r.lookalike.quality }
         : null,
       insight: role.insight?.totals ?? [],

@@ -14,9 +14,10 @@ import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.t
 import { BrokerRole, type MatchCounts } from '@cleanroom/shared/protocol/broker.ts';
 import { DEFAULT_LOOKUP_LIMITS, LookupBrokerRole, type LookupCounts, type LookupLimits } from '@cleanroom/shared/protocol/lookup.ts';
 import type { OpenSession } from '@cleanroom/shared/protocol/messages.ts';
+import type { SessionKind } from '@cleanroom/shared/common/names.ts';
 import type { BrokerPolicyConfig } from '@cleanroom/shared/protocol/policy.ts';
 import {
-  AbortCodec, AckCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinManifest, LookalikeResultCodec,
+  AbortCodec, AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinManifest, LookalikeResultCodec,
   OpenSessionCodec, PrepareSessionCodec, SessionAcceptedCodec, SessionReadyCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
   LabelBatchCodec, UniverseLabelsCodec, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec, type UniverseRequest,
 } from '@cleanroom/shared/rpc/codec.ts';
@@ -45,13 +46,18 @@ interface State {
   channel: SessionChannel;
   /** The last tree each peer co-signed. */
   signed: Partial<Record<Party, SignedTree>>;
+  /** Joint kinds: media's predicate as A sent it (recorded in the session's view, for the activation check). */
+  mediaPredicate?: string;
+  /** joint-activate: the joint-count session it confirms. */
+  countSession?: string;
 }
 
 /** What the broker keeps of a session that ended: its outcome, the match counts and the ledger after it. */
 export interface BrokerSessionResult {
   outcome: Outcome;
-  /** Absent: a look-alike session. */
-  kind?: 'lookup';
+  /** The session's kind and, for a joint-count, media's predicate (what a joint-activate must confirm). */
+  kind?: SessionKind | undefined;
+  mediaPredicate?: string | undefined;
   counts?: MatchCounts | LookupCounts | undefined;
   privacy?: PrivacyStatus | undefined;
 }
@@ -193,6 +199,20 @@ export class BrokerNode {
     }
   }
 
+  /**
+   * joint-activate: the session it confirms must be a joint-count this broker completed, with
+   * the same media predicate (its cohort is compared after matching, BrokerRole.match).
+   */
+  private async checkCountSession(id: string, mediaPredicate: string): Promise<void> {
+    if (id === '') throw new ProtocolError('INVALID_ARGUMENT', 'a joint-activate session must name the joint-count session it confirms, got none');
+    const live = this.sessions.get(id);
+    const view = (live ? { status: live.status, result: live.result } : await this.o.store.getSession('broker', id)) as { status: string; result: unknown } | undefined | null;
+    const r = view?.result as { kind?: string; mediaPredicate?: string } | undefined;
+    if (!view || r?.kind !== 'joint-count') throw new ProtocolError('NOT_FOUND', `no joint-count session ${id} at this broker to confirm`);
+    if (view.status !== 'completed') throw new ProtocolError('FAILED_PRECONDITION', `joint-count session ${id} did not complete (${view.status}): nothing to confirm`);
+    if (r.mediaPredicate !== mediaPredicate) throw new ProtocolError('FAILED_PRECONDITION', `the media predicate differs from the one joint-count session ${id} counted`);
+  }
+
   private session(caller: Party, env: Envelope | undefined): SessionRecord<State, BrokerSessionResult> {
     return this.sessions.forEnvelope(env, caller, 'broker', this.o.identity.peerKey(caller));
   }
@@ -240,8 +260,12 @@ export class BrokerNode {
         return this.step(rec, 'open', async () => {
           const open = channel.open(env, caller, ['OPEN'], OpenSessionCodec).value;
           if (open.kind === 'lookup') return this.openLookup(rec, open, advertiser);
-          if (open.kind !== undefined && open.kind !== 'lookalike') throw new ProtocolError('INVALID_ARGUMENT', `this broker runs lookalike and lookup sessions, got kind '${open.kind}'`);
           const prepare = role.open(open);
+          if (open.kind === 'joint-count') rec.state.mediaPredicate = open.mediaPredicate;
+          if (open.kind === 'joint-activate') {
+            await this.checkCountSession(open.countSession, open.mediaPredicate);
+            rec.state.countSession = open.countSession;
+          }
           rec.progress = { seedCount: open.seedCount, paddedCount: role.paddedCount };
           const now = Date.now();
           // Enumeration quota, before any OPRF work: media's evaluations on this advertiser's behalf.
@@ -256,7 +280,7 @@ export class BrokerNode {
           const key = this.ledgerKey(advertiser);
           const r = await this.o.store.reserve('broker', { ...key, sessionId: s.sessionId, epsilon: reserved, budget: privacy.budget, nowMs: now, refreshMs: privacy.refreshMs });
           const ledger = { ...key, budget: privacy.budget, refreshMs: privacy.refreshMs, reserved: r.ok ? reserved : 0, spentBefore: r.ok ? r.spentBefore : r.spent };
-          channel.recordPolicy({ ...prepare.policy, paddedCount: prepare.paddedCount, ledger });
+          channel.recordPolicy({ ...prepare.policy, paddedCount: prepare.paddedCount, ledger, kind: prepare.kind });
           if (!r.ok) {
             const retry = r.retryAtMs ? `; the oldest charge stops counting at ${new Date(r.retryAtMs).toISOString()}` : '; the budget does not refresh (a new universe epoch starts a new one)';
             const reason = `privacy budget exhausted: ${round6(r.spent)} of ${privacy.budget} ε spent for this advertiser, media and epoch, a session needs up to ${reserved}${retry}`;
@@ -315,12 +339,25 @@ export class BrokerNode {
         const advertiser = keyidOf(this.o.identity.peerKey('advertiser'));
         const epoch = this.universe?.epoch ?? '';
         const outcome = await this.step(rec, 'match', async () => {
-          const released = (await this.o.store.releases('broker', advertiser, epoch)).map((r) => r.sketch);
-          return role.match(tokens, released);
+          const releases = await this.o.store.releases('broker', advertiser, epoch);
+          // joint-activate: the cohort of the joint-count session it confirms (checked at OPEN).
+          const confirms = rec.state.countSession ? releases.find((r) => r.sessionId === rec.state.countSession)?.sketch : undefined;
+          return role.match(tokens, releases.map((r) => r.sketch), confirms);
         });
         rec.progress = { ...rec.progress, realMatches: role.counts!.realMatches };
-        const profile = await this.step(rec, 'aggregate', async () => {
-          const p = outcome === 'release' ? role.aggregate() : role.refusedProfile();
+        const kind = role.kind;
+        const psi = kind === 'retargeting' || kind === 'joint-activate';
+        // joint-count: media's encrypted indicators (one bit per published position) first;
+        // retargeting / joint-activate: media's DH-PSI set (its consenting positions, under its scalar).
+        const fromMedia = outcome === 'release' && (kind === 'joint-count' || psi)
+          ? await this.step(rec, 'aggregate', async () => {
+            const resp = await this.o.media.call('Indicators', [channel.seal('media', 'AGGREGATE', IndicatorRequestCodec, { universeVersion: this.universe?.version ?? '' })]);
+            return joinBatches(channel.openChunks(resp, 'media', ['AGGREGATE'], psi ? BlindedBatchCodec : CiphertextBatchCodec), psi ? 'PSI set' : 'indicator ciphertexts');
+          })
+          : undefined;
+        const toMedia = await this.step(rec, 'aggregate', async () => {
+          const p = outcome !== 'release' || !fromMedia ? { profile: outcome !== 'release' ? role.refusedProfile() : role.aggregate() }
+            : psi ? { psi: role.psiReply(fromMedia) } : { profile: role.jointSum(fromMedia) };
           // The charge and the released cohort are committed before media can see anything.
           if (outcome === 'release') {
             await this.o.store.recordRelease('broker', { sessionId: rec.sessionId, advertiser, epoch, sketch: role.releasedSketch!, size: role.counts!.realMatches, nowMs: Date.now() });
@@ -329,7 +366,9 @@ export class BrokerNode {
           return p;
         });
         const result = await this.step(rec, 'lookalike', async () => {
-          const [resp] = await this.o.media.call('BuildLookalike', [channel.seal('media', 'AGGREGATE', CohortProfileCodec, profile)]);
+          const [resp] = toMedia.psi !== undefined
+            ? await this.o.media.call('Activate', channel.sealChunks('media', 'AGGREGATE', BlindedBatchCodec, splitBatches(toMedia.psi, BATCH_ITEMS, BATCH_BYTES)))
+            : await this.o.media.call('BuildLookalike', [channel.seal('media', 'AGGREGATE', CohortProfileCodec, toMedia.profile ?? role.refusedProfile())]);
           const lookalike = channel.open(resp!, 'media', ['LOOKALIKE'], LookalikeResultCodec).value;
           const result = role.finish(lookalike, await this.privacyStatus(advertiser, role.charge!));
           channel.recordLedgerSettlement({ charged: role.charge!, spentAfter: result.privacy!.epsilonSpent, budget: result.privacy!.budget });
@@ -338,7 +377,7 @@ export class BrokerNode {
         });
         const out = [channel.seal('advertiser', 'LOOKALIKE', SessionResultCodec, result)];
         const status = result.outcome === 'COMPLETED' ? 'completed' : result.outcome === 'COHORT_TOO_SMALL' ? 'cohort-too-small' : 'refused';
-        this.sessions.finish(rec, status, { counts: role.counts, outcome: result.outcome, privacy: result.privacy });
+        this.sessions.finish(rec, status, { kind, mediaPredicate: rec.state.mediaPredicate, counts: role.counts, outcome: result.outcome, privacy: result.privacy });
         channel.close();
         this.o.log.info({ sessionId: rec.sessionId, phase: 'done', outcome: result.outcome, charged: role.charge, ...role.counts }, 'session finished');
         return out;

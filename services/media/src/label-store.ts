@@ -6,7 +6,8 @@
  * and the broker re-syncs. Media's plaintext labels (CLEANROOM_LABELS) never leave media.
  *
  * The IDs a box is sealed to are read again from the universe CSV (the prepared universe keeps
- * tokens only), for the users who consented to data sharing; everyone else gets random bytes.
+ * tokens only), for the users who consented to data sharing (consent_share, `share` per
+ * universe row: services/media/src/purposes.ts); everyone else gets random bytes.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,11 +39,12 @@ async function fileSha256(path: string): Promise<string> {
 }
 
 export async function openLabels(opts: {
-  stateDir: string; labelsCsv: string; universeCsv: string; universe: PreparedUniverse; publication: Publication; threads: number; log: Logger;
+  stateDir: string; labelsCsv: string; share: Uint8Array; universeCsv: string; universe: PreparedUniverse; publication: Publication; threads: number; log: Logger;
 }): Promise<{ labels: LabelPublication; reused: boolean; seconds: number; labelled: Record<string, number>; bytes: number }> {
   const pub = opts.publication;
   const dir = join(opts.stateDir, 'publication', pub.version, 'labels');
-  const sha = await fileSha256(opts.labelsCsv);
+  // the labels CSV and everyone's consent_share: a change in either makes new boxes
+  const sha = createHash('sha256').update(await fileSha256(opts.labelsCsv)).update(opts.share).digest('hex');
   const mf = join(dir, 'manifest.json');
   if (existsSync(mf)) {
     const m = JSON.parse(readFileSync(mf, 'utf8')) as Manifest;
@@ -57,7 +59,7 @@ export async function openLabels(opts: {
     }
   }
   const rows = await readLabels(opts.labelsCsv);
-  const want = new Set(opts.universe.userIds.filter((u) => rows.get(u)?.consentShare));
+  const want = new Set(opts.universe.userIds.filter((_, row) => opts.share[row] === 1));
   const types = [...pub.tokens.keys()];
   const ids = new Map<string, Partial<Record<IdType, string>>>();
   for await (const r of readUniverse(opts.universeCsv)) {
@@ -74,7 +76,7 @@ export async function openLabels(opts: {
     idOf: (row, t) => ids.get(opts.universe.userIds[row]!)?.[t],
     labelOf: (row) => {
       const r = rows.get(opts.universe.userIds[row]!);
-      return r ? { label: encodeLabel(r.label), consentShare: r.consentShare } : undefined;
+      return r ? { label: encodeLabel(r.label), consentShare: opts.share[row] === 1 } : undefined;
     },
   }, { threads: opts.threads });
   const tmp = `${dir}.tmp-${process.pid}`;

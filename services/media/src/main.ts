@@ -8,6 +8,7 @@ import { openUniverse, type UniverseStatus } from './universe-store.ts';
 import { openPublication } from './publication-store.ts';
 import { openLabels } from './label-store.ts';
 import { MediaNode } from './node.ts';
+import { loadPurposes } from './purposes.ts';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 
 const b = boot('media');
@@ -26,12 +27,13 @@ nodeMetrics.universe.inUse(() => (status ? { epoch: status.epoch, users: status.
 try {
   const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads });
   const published = await openPublication({ stateDir: b.config.stateDir, universe: opened.universe, log: b.log });
+  const purposes = await loadPurposes(b.config.data!, opened.universe.userIds);
   const lab = b.config.labels
-    ? await openLabels({ stateDir: b.config.stateDir, labelsCsv: b.config.labels, universeCsv: b.config.data!, universe: opened.universe, publication: published.publication, threads: b.config.evalThreads, log: b.log })
+    ? await openLabels({ stateDir: b.config.stateDir, labelsCsv: b.config.labels, share: purposes.share, universeCsv: b.config.data!, universe: opened.universe, publication: published.publication, threads: b.config.evalThreads, log: b.log })
     : undefined;
   const labels = lab?.labels;
   node = new MediaNode({
-    store,
+    store, purposes,
     quota: { evaluationsPerBroker: b.config.evalQuotaBroker, evaluationsPerAdvertiser: b.config.evalQuota, windowMs: Math.round(b.config.quotaWindowHours * 3_600_000) },
     privacy: { budget: b.config.privacyBudget, refreshMs: Math.round(b.config.budgetRefreshDays * 86_400_000) },
     minCohort: b.config.minCohort,

@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MediaRole } from '@cleanroom/shared/protocol/media.ts';
+import { MediaRole, type PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
 import { ProtocolError, type Outcome, type Party } from '@cleanroom/shared/protocol/messages.ts';
 import type { PreparedUniverse } from '@cleanroom/shared/protocol/universe.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
@@ -17,7 +17,7 @@ import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
 import type { LabelPublication } from '@cleanroom/shared/protocol/label-publication.ts';
 import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
 import {
-  AckCodec, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
+  AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
   SessionReadyCodec, splitBatches, joinBatches, splitManifest, UniverseLabelsCodec, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
@@ -63,6 +63,8 @@ export interface MediaNodeOptions extends NodeCommonOptions {
   store: Store;
   /** OPRF evaluations over a rolling window: per broker (all its advertisers) and per advertiser. */
   quota: { evaluationsPerBroker: number; evaluationsPerAdvertiser: number; windowMs: number };
+  /** Purpose-level consent per universe row (consent_ads, consent_share); absent: no user is in any audience. */
+  purposes?: PurposeConsent;
   /** Media's own privacy budget per (advertiser, epoch): the stricter of the broker's and this wins. */
   privacy: { budget: number; refreshMs: number };
 }
@@ -111,6 +113,7 @@ export class MediaNode {
         const role = new MediaRole({
           universe: this.o.universe, publication: this.o.publication, maxPaddedCount: this.o.maxPaddedCount, threads: this.o.evalThreads, minCohort: this.o.minCohort,
           ...(this.o.labels && this.o.labels.publicationVersion === this.o.publication.version ? { labelsVersion: this.o.labels.version } : {}),
+          ...(this.o.purposes ? { purposes: this.o.purposes } : {}),
         });
         const rec = this.sessions.create(s.sessionId, { role, channel, lastSigned: undefined }, 'open');
         rec.bytes = () => channel.bytes;
@@ -140,7 +143,7 @@ export class MediaNode {
           const reserved = sessionReservation({ ...req.policy, budget: this.o.privacy.budget, refreshMs: this.o.privacy.refreshMs });
           const key = { advertiser: req.advertiser, media: keyidOf(this.o.identity.key.publicKey), epoch: this.o.universe.epoch };
           const r = await this.o.store.reserve('media', { ...key, sessionId: s.sessionId, epsilon: reserved, budget: this.o.privacy.budget, nowMs: now, refreshMs: this.o.privacy.refreshMs });
-          channel.recordPolicy({ ...req.policy, paddedCount: req.paddedCount, universeEpoch: this.o.universe.epoch, ledger: { ...key, budget: this.o.privacy.budget, reserved: r.ok ? reserved : 0, spentBefore: r.ok ? r.spentBefore : r.spent } });
+          channel.recordPolicy({ ...req.policy, kind: req.kind, paddedCount: req.paddedCount, universeEpoch: this.o.universe.epoch, ledger: { ...key, budget: this.o.privacy.budget, reserved: r.ok ? reserved : 0, spentBefore: r.ok ? r.spentBefore : r.spent } });
           const refusal = r.ok ? undefined : `media's privacy budget for this advertiser and epoch is exhausted (${Math.round(r.spent * 1e6) / 1e6} of ${this.o.privacy.budget} ε spent, a session needs up to ${reserved})`;
           const ready = role.prepare(req, refusal);
           if (refusal) this.sessions.finish(rec, 'refused', { outcome: 'BUDGET_EXHAUSTED' }, refusal);
@@ -164,6 +167,38 @@ export class MediaNode {
           }
           return channel.sealChunks('broker', 'BLIND', BlindedBatchCodec, out);
         });
+      },
+
+      Indicators: async (caller, [env]) => {
+        const rec = this.session(caller, env);
+        const { role, channel } = rec.state;
+        return this.step(rec, 'aggregate', async () => {
+          const req = channel.open(env!, caller, ['AGGREGATE'], IndicatorRequestCodec).value;
+          if (req.universeVersion !== this.o.publication.version) {
+            throw new ProtocolError('FAILED_PRECONDITION', `broker asks for indicators of publication ${req.universeVersion.slice(0, 12)}, media serves ${this.o.publication.version.slice(0, 12)}`);
+          }
+          if (role.kind === 'joint-count') return channel.sealChunks('broker', 'AGGREGATE', CiphertextBatchCodec, splitBatches(role.indicators(), 1024, CT_BATCH_BYTES));
+          return channel.sealChunks('broker', 'AGGREGATE', BlindedBatchCodec, splitBatches(role.psiOffer(), BATCH_ITEMS, BATCH_BYTES));
+        });
+      },
+
+      Activate: async (caller, envs) => {
+        const rec = this.session(caller, envs[0]);
+        const { role, channel } = rec.state;
+        const out = await this.step(rec, 'lookalike', async () => {
+          const elements = joinBatches(channel.openChunks(envs, caller, ['AGGREGATE'], BlindedBatchCodec), 'PSI elements');
+          const pol = role.policy;
+          const result = role.activate(elements);
+          if (pol) await this.o.store.settle('media', rec.sessionId, result.outcome === 'COMPLETED' ? pol.epsilonProfile + pol.epsilonCount + pol.epsilonDifferencing : pol.epsilonCount + pol.epsilonDifferencing, Date.now());
+          if (role.audience) this.saveAudience(role.audience.audienceId, role.audience.rows);
+          return { result, envs: [channel.seal('broker', 'LOOKALIKE', LookalikeResultCodec, result)] };
+        });
+        this.sessions.finish(rec, out.result.outcome === 'COMPLETED' ? 'completed' : 'cohort-too-small', {
+          outcome: out.result.outcome, audienceId: out.result.audienceId, audienceSize: out.result.audienceSize,
+        });
+        setTimeout(() => channel.close(), this.o.deadlineMs).unref();
+        this.o.log.info({ sessionId: rec.sessionId, phase: 'done', outcome: out.result.outcome, audienceSize: out.result.audienceSize }, 'session finished (audience)');
+        return out.envs;
       },
 
       BuildLookalike: async (caller, [env]) => {

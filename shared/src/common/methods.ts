@@ -22,6 +22,8 @@ export const PAYLOAD_NAMES = [
   'OpenSession', 'PrepareSession', 'SessionReady', 'SessionAccepted', 'BlindedBatch', 'TokenBatch', 'CiphertextBatch',
   'CohortProfile', 'LookalikeResult', 'SessionResult', 'Abort', 'Checkpoint', 'Ack',
   'UniverseRequest', 'UniverseManifest', 'UniverseTokens', 'InclusionProof', 'LabelBatch', 'UniverseLabels',
+  // the application kinds (docs/protocol.md §7): media's per-position input of a joint kind or retargeting
+  'IndicatorRequest',
   // federated sessions (proto/cleanroom/v1/federated.proto)
   'JoinFederation', 'FederationAccepted', 'AdvertiseKeys', 'KeyRoster', 'ShareKeys', 'ShareDelivery', 'MaskedInput', 'Survivors', 'Unmasking', 'RoundResult',
 ] as const;
@@ -70,6 +72,10 @@ export const METHODS = {
     PrepareSession: { callers: ['broker'], request: { round: 'OPEN', payloads: ['PrepareSession'] }, reply: { round: 'OPEN', payloads: ['SessionReady'] } },
     Evaluate: { callers: ['broker'], request: { round: 'BLIND', payloads: ['BlindedBatch'] }, reply: { round: 'BLIND', payloads: ['BlindedBatch'] } },
     BuildLookalike: { callers: ['broker'], request: { round: 'AGGREGATE', payloads: ['CohortProfile'] }, reply: { round: 'LOOKALIKE', payloads: ['LookalikeResult'] } },
+    // joint-count: media's encrypted indicators; retargeting / joint-activate: media's DH-PSI set
+    Indicators: { callers: ['broker'], request: { round: 'AGGREGATE', payloads: ['IndicatorRequest'] }, reply: { round: 'AGGREGATE', payloads: ['CiphertextBatch', 'BlindedBatch'] } },
+    // retargeting / joint-activate: the broker's DH-PSI reply → the audience handle and noised size
+    Activate: { callers: ['broker'], request: { round: 'AGGREGATE', payloads: ['BlindedBatch'] }, reply: { round: 'LOOKALIKE', payloads: ['LookalikeResult'] } },
     SyncUniverse: {
       callers: ['broker'],
       request: { round: 'UNIVERSE', payloads: ['UniverseRequest'] },

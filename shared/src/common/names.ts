@@ -78,6 +78,26 @@ export const SESSION_FLOWS: { readonly [K in SessionKind]?: SessionFlow } = {
     rounds: ['OPEN', 'BLIND', 'TOKENS', 'LOOKUP'],
     final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.LabelBatch' },
   },
+  // profile: the look-alike's rounds; media decrypts the profile and builds no audience.
+  profile: {
+    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+  },
+  // joint-count: AGGREGATE also carries media's indicator ciphertexts (IndicatorRequest → CiphertextBatch).
+  'joint-count': {
+    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+  },
+  // retargeting / joint-activate: AGGREGATE carries the DH-PSI (IndicatorRequest → media's set;
+  // the broker's Activate stream); LOOKALIKE carries media's audience handle and noised size.
+  retargeting: {
+    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+  },
+  'joint-activate': {
+    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+  },
   // One link per member (statement session id `<session>-m<i>`), each audited as a session.
   federated: {
     rounds: FEDERATED_ROUNDS,

@@ -3,18 +3,17 @@
  * scoring): written by the world generator (one hook in generate.ts) beside the universe,
  * read by the media node when it publishes them.
  *
- * File: <out>/media/labels.csv — user_id,consent_share,leads_score,tier,last_active,tenure,
- * one row per universe user, universe order. It is media's own data and the lookup's
- * ground truth at once: a label the advertiser receives must equal this row.
+ * File: <out>/media/labels.csv — user_id,leads_score,tier,last_active,tenure, one row per
+ * universe user, universe order. It is media's own data and, with the universe's
+ * consent_share column (the data-sharing consent, per record: data/format.ts), the lookup's
+ * ground truth: a label the advertiser receives must equal this row, and only users with
+ * consent_share = 1 may get one. Consent lives in the universe CSV only (one definition);
+ * media enforces it when it publishes (protocol/label-publication.ts).
  *
  * Ground-truth model (deterministic, from the seed): the leads score is
  * round(100·σ(z)), z = −2.2 + 2.4·propensity + 0.8·[activity high or very-high]
  * + 0.9·auto + 0.4·finance + 0.3·luxury + 0.4·[age 30–49] + 0.6·u, u uniform in [−1, 1];
  * the member tier rises with activity and tenure; the last-active band follows activity.
- *
- * consent_share (the data-sharing consent, per record): the universe's own column when the
- * reader provides one (`row.consentShare`), else drawn here with probability
- * `LABEL_CONSENT_SHARE` from the 'labels-consent' stream — the one place to switch.
  */
 import { join } from 'node:path';
 import { open } from 'node:fs/promises';
@@ -25,13 +24,10 @@ import { readPropensity, readUniverse, type UniverseRow } from './files.ts';
 /** The generator's independent random streams (generate.ts streamRng), passed in: no import cycle. */
 export type StreamRng = (seed: string, stream: string) => { float(): number };
 
-export const LABELS_HEADER = ['user_id', 'consent_share', ...LABEL_COLUMNS].join(',');
-/** Share of users who consent to data sharing, when the universe has no consent_share column. */
-export const LABEL_CONSENT_SHARE = 0.8;
+export const LABELS_HEADER = ['user_id', ...LABEL_COLUMNS].join(',');
 
 export interface LabelRow {
   userId: string;
-  consentShare: boolean;
   label: Label;
 }
 
@@ -56,24 +52,18 @@ export function labelOf(row: Pick<UniverseRow, 'vector'>, propensity: boolean, u
 }
 
 /** Writes <outDir>/media/labels.csv from the universe and propensity files already written there. */
-export async function generateLabels(outDir: string, seed: string, streamRng: StreamRng): Promise<{ path: string; users: number; consenting: number }> {
+export async function generateLabels(outDir: string, seed: string, streamRng: StreamRng): Promise<{ path: string; users: number }> {
   const propensity = readPropensity(outDir);
   const model = streamRng(seed, 'labels');
-  const consent = streamRng(seed, 'labels-consent');
   const path = join(outDir, 'media', 'labels.csv');
   const fh = await open(path, 'w');
   let users = 0;
-  let consenting = 0;
   try {
     let buf = LABELS_HEADER + '\n';
     for await (const row of readUniverse(join(outDir, 'media', 'universe.csv'))) {
-      const own = (row as UniverseRow & { consentShare?: boolean }).consentShare;
-      const drawn = consent.float() < LABEL_CONSENT_SHARE;
-      const share = own ?? drawn;
       const l = labelOf(row, propensity.has(row.userId), () => model.float());
       users++;
-      if (share) consenting++;
-      buf += `${row.userId},${share ? 1 : 0},${l.leadsScore},${l.tier},${l.lastActive},${l.tenure}\n`;
+      buf += `${row.userId},${l.leadsScore},${l.tier},${l.lastActive},${l.tenure}\n`;
       if (buf.length >= 1 << 20) {
         await fh.write(buf, null, 'utf8');
         buf = '';
@@ -83,22 +73,21 @@ export async function generateLabels(outDir: string, seed: string, streamRng: St
   } finally {
     await fh.close();
   }
-  return { path, users, consenting };
+  return { path, users };
 }
 
 function parseRow(line: string, n: number, path: string): LabelRow {
   const f = line.split(',');
-  if (f.length !== 6) throw new Error(`${path}:${n}: expected 6 fields, got ${f.length}`);
-  const [userId, share, score, tier, lastActive, tenure] = f as [string, string, string, string, string, string];
+  if (f.length !== 5) throw new Error(`${path}:${n}: expected 5 fields, got ${f.length}`);
+  const [userId, score, tier, lastActive, tenure] = f as [string, string, string, string, string];
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(userId)) throw new Error(`${path}:${n}: expected a user_id, got '${userId.slice(0, 40)}'`);
-  if (share !== '0' && share !== '1') throw new Error(`${path}:${n}: expected consent_share 0/1, got '${share.slice(0, 10)}'`);
   const s = Number(score);
   if (!/^\d{1,3}$/.test(score) || s > 100) throw new Error(`${path}:${n}: expected leads_score in [0, 100], got '${score.slice(0, 10)}'`);
   const pick = <T extends readonly string[]>(list: T, v: string, field: string): T[number] => {
     if (!(list as readonly string[]).includes(v)) throw new Error(`${path}:${n}: expected ${field} one of ${list.join('|')}, got '${v.slice(0, 20)}'`);
     return v as T[number];
   };
-  return { userId, consentShare: share === '1', label: { leadsScore: s, tier: pick(TIERS, tier, 'tier'), lastActive: pick(LAST_ACTIVE, lastActive, 'last_active'), tenure: pick(TENURES, tenure, 'tenure') } };
+  return { userId, label: { leadsScore: s, tier: pick(TIERS, tier, 'tier'), lastActive: pick(LAST_ACTIVE, lastActive, 'last_active'), tenure: pick(TENURES, tenure, 'tenure') } };
 }
 
 /** Reads a labels CSV: user_id → row. Throws on a wrong header or any malformed row (media's own file). */

@@ -3,7 +3,7 @@
  * sends IDs and receives, for each of its own IDs that is a media user who consented to
  * data sharing, media's label; nothing for the others. Two state machines, no network.
  *
- * Flow (docs/protocol.md §7):
+ * Flow (docs/protocol.md §8):
  *   OPEN    A → C OpenSession(kind lookup, n); C checks the minimum batch and the quotas,
  *           C → B PrepareSession(kind lookup, P, publication and label versions); B → C SessionReady
  *   BLIND   exactly as in the look-alike session (padding.ts): media evaluates P elements
@@ -119,7 +119,7 @@ export class LookupAdvertiserRole {
     this.expect('open', 'new');
     this.phase_ = { name: 'opened' };
     return {
-      kind: 'lookup', idType: this.params.idType, seedCount: this.ids.length, audienceSize: 0, decoyRatio: this.params.decoyRatio, minCohort: 0,
+      kind: 'lookup', mediaPredicate: '', countSession: '', idType: this.params.idType, seedCount: this.ids.length, audienceSize: 0, decoyRatio: this.params.decoyRatio, minCohort: 0,
       advertiserKey: this.params.signingPublicKey, resultKey: boxKeyPair().publicKey,
     };
   }
@@ -259,7 +259,7 @@ export class LookupBrokerRole {
     const { policy, paddedCount } = settlePolicy({ seedCount: msg.seedCount, decoyRatio: msg.decoyRatio, minCohort: 0 }, this.params.config);
     this.phase_ = { name: 'opened', open: msg, policy, paddedCount };
     return {
-      kind: 'lookup', idType: msg.idType, paddedCount, audienceSize: 0, policy, resultKey: msg.resultKey,
+      kind: 'lookup', mediaPredicate: '', idType: msg.idType, paddedCount, audienceSize: 0, policy, resultKey: msg.resultKey,
       universeVersion: u.version, advertiser: this.params.advertiser, labelsVersion: u.labels.version,
     };
   }

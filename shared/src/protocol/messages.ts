@@ -11,7 +11,7 @@
  * u-coordinate, a TokenBytes a 16-byte OPRF output, a CiphertextBytes a serialized SEAL
  * ciphertext.
  */
-export { PARTIES, SESSION_ROUNDS, type Party, type Round, type SessionKind } from '../common/names.ts';
+export { PARTIES, SESSION_ROUNDS, type Party, type Round } from '../common/names.ts';
 import type { SessionKind } from '../common/names.ts';
 
 
@@ -67,8 +67,11 @@ export interface OpenSession {
   advertiserKey: Uint8Array;
   /** Fresh X25519 public key; media seals the cohort insight to it. */
   resultKey: Uint8Array;
-  /** The session kind; absent = 'lookalike'. */
-  kind?: SessionKind;
+  kind: SessionKind;
+  /** Joint kinds: predicate JSON over media's attributes ('' for none); only media evaluates it. */
+  mediaPredicate: string;
+  /** joint-activate: the joint-count session this activation confirms ('' otherwise). */
+  countSession: string;
 }
 
 /** broker → media */
@@ -82,8 +85,9 @@ export interface PrepareSession {
   universeVersion: string;
   /** The advertiser's key id: media's own ledger and quotas count per advertiser. */
   advertiser: string;
-  /** The session kind; absent = 'lookalike'. */
-  kind?: SessionKind;
+  kind: SessionKind;
+  /** Joint kinds: predicate JSON over media's attributes ('' for none). */
+  mediaPredicate: string;
   /** lookup: the label publication the broker holds (label-publication.ts). */
   labelsVersion?: string;
 }

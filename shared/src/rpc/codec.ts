@@ -7,7 +7,8 @@
  * refuses gaps, overlaps and missing last chunks.
  */
 import { ProtocolError } from '../protocol/messages.ts';
-import { SESSION_ROUNDS, isSessionKind } from '../common/names.ts';
+import { SESSION_ROUNDS, isSessionKind, type SessionKind } from '../common/names.ts';
+import { MAX_PREDICATE_CHARS } from '../protocol/predicate.ts';
 import { LABEL_BOX_BYTES } from '../crypto/label-box.ts';
 import type {
   AttributeTotal, CohortProfile, IdType, LookalikeResult, OpenSession, Outcome, Policy,
@@ -67,6 +68,13 @@ function idType(type: string, o: Obj): IdType {
   return t;
 }
 
+/** A session kind: "" (a peer from before kinds) is the look-alike. */
+function kind(type: string, o: Obj): SessionKind {
+  const v = o.kind === '' || o.kind === undefined ? 'lookalike' : o.kind;
+  if (!isSessionKind(v)) bad(type, 'kind', `expected a session kind, got ${JSON.stringify(String(v).slice(0, 40))}`);
+  return v;
+}
+
 function outcome(type: string, o: Obj): Outcome {
   const v = o.outcome as Outcome;
   if (!OUTCOMES.has(v)) bad(type, 'outcome', `expected one of ${[...OUTCOMES].join(', ')}, got ${String(v)}`);
@@ -124,7 +132,9 @@ export const OpenSessionCodec = codec<OpenSession>(
     minCohort: num('OpenSession', o, 'minCohort', 1e9),
     advertiserKey: bytes('OpenSession', o, 'advertiserKey'),
     resultKey: bytes('OpenSession', o, 'resultKey', 32),
-    ...kindFrom('OpenSession', o),
+    kind: kind('OpenSession', o),
+    mediaPredicate: str('OpenSession', o, 'mediaPredicate', MAX_PREDICATE_CHARS),
+    countSession: str('OpenSession', o, 'countSession', 80),
   }),
 );
 
@@ -147,7 +157,8 @@ export const PrepareSessionCodec = codec<PrepareSession>(
     resultKey: bytes('PrepareSession', o, 'resultKey', 32),
     universeVersion: str('PrepareSession', o, 'universeVersion', 128),
     advertiser: str('PrepareSession', o, 'advertiser', 128),
-    ...kindFrom('PrepareSession', o),
+    kind: kind('PrepareSession', o),
+    mediaPredicate: str('PrepareSession', o, 'mediaPredicate', MAX_PREDICATE_CHARS),
     ...(o.labelsVersion ? { labelsVersion: str('PrepareSession', o, 'labelsVersion', 128) } : {}),
   }),
 );
@@ -479,4 +490,15 @@ export const CheckpointCodec = codec<CheckpointMessage>(
       consistency: hashes(o.consistency, 'consistency'),
     };
   },
+);
+
+/** broker → media, AGGREGATE round of the joint kinds and retargeting: asks for media's per-position input. */
+export interface IndicatorRequest {
+  universeVersion: string;
+}
+
+export const IndicatorRequestCodec = codec<IndicatorRequest>(
+  'cleanroom.v1.IndicatorRequest',
+  (m) => m,
+  (o) => ({ universeVersion: str('IndicatorRequest', o, 'universeVersion', 128) }),
 );

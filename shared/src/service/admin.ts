@@ -92,7 +92,7 @@ export async function buildAdmin(o: AdminOptions): Promise<AdminApp> {
   const app = Fastify({
     loggerInstance: o.log.child({ component: 'admin' }), disableRequestLogging: true, bodyLimit: 1024 * 1024,
     // removeAdditional: false — an unknown field is an error naming it, never silently dropped.
-    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    ajv: { customOptions: { removeAdditional: false, allErrors: true, discriminator: true } },
     clientErrorHandler,
     frameworkErrors: (err, _req, reply: FastifyReply) => {
       const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : (err as { statusCode?: number }).statusCode ?? 400;

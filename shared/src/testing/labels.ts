@@ -19,16 +19,19 @@ export function testLabels(w: { dir: string; users: readonly UniverseRow[]; univ
     p = (async () => {
       const rows = await readLabels(join(w.dir, 'media', 'labels.csv'));
       const phoneOf = new Map<string, string>();
+      const shares = new Set<string>();
       for (const u of w.users) {
         const n = normalizeId('phone', u.phone);
         if (n.ok) phoneOf.set(u.userId, n.value);
+        if (u.consentShare) shares.add(u.userId);
       }
       const { labels } = await publishLabels(w.publication, w.universe.key, {
         order: w.publication.order,
         idOf: (row, t) => (t === 'phone' ? phoneOf.get(w.universe.userIds[row]!) : undefined),
         labelOf: (row) => {
-          const r = rows.get(w.universe.userIds[row]!);
-          return r ? { label: encodeLabel(r.label), consentShare: r.consentShare } : undefined;
+          const id = w.universe.userIds[row]!;
+          const r = rows.get(id);
+          return r ? { label: encodeLabel(r.label), consentShare: shares.has(id) } : undefined;
         },
       });
       return { labels, rows };
@@ -48,7 +51,7 @@ export function expectedLabels(users: readonly UniverseRow[], rows: ReadonlyMap<
     if (!u.consent) continue;
     const n = normalizeId('phone', u.phone);
     const r = rows.get(u.userId);
-    if (n.ok && r?.consentShare) out.set(n.value, r.label);
+    if (n.ok && r && u.consentShare) out.set(n.value, r.label);
   }
   return out;
 }

@@ -12,6 +12,8 @@ export interface OpenSession {
   'advertiserKey'?: (Buffer | Uint8Array | string);
   'resultKey'?: (Buffer | Uint8Array | string);
   'kind'?: (string);
+  'mediaPredicate'?: (string);
+  'countSession'?: (string);
 }
 
 export interface OpenSession__Output {
@@ -23,4 +25,6 @@ export interface OpenSession__Output {
   'advertiserKey': (Buffer);
   'resultKey': (Buffer);
   'kind': (string);
+  'mediaPredicate': (string);
+  'countSession': (string);
 }

@@ -13,6 +13,7 @@ export interface PrepareSession {
   'universeVersion'?: (string);
   'advertiser'?: (string);
   'kind'?: (string);
+  'mediaPredicate'?: (string);
   'labelsVersion'?: (string);
 }
 
@@ -25,5 +26,6 @@ export interface PrepareSession__Output {
   'universeVersion': (string);
   'advertiser': (string);
   'kind': (string);
+  'mediaPredicate': (string);
   'labelsVersion': (string);
 }
