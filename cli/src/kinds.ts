@@ -5,10 +5,15 @@
  */
 import type { SessionKind } from '@cleanroom/shared/common/names.ts';
 
-/** The demo selection: non-purchasers of the last 90 days who visited in that time. */
+/**
+ * The demo selections, each a different slice of the CRM (the differencing rule refuses a
+ * cohort too close to one released before — the look-alike's purchasers included):
+ * retargeting: visitors of the last 90 days who did not buy in that time;
+ * profile: every visitor of the last 90 days; joint-count: buyers of the last 90 days.
+ */
 export const DEMO_PREDICATE = { all: [{ tag: 'visited_90d', eq: true }, { not: { tag: 'purchased_90d' } }] };
-/** A wider demo selection for the profile: every customer who ordered at least once in 12 months. */
-export const DEMO_PROFILE_PREDICATE = { tag: 'orders_12m', gte: 1 };
+export const DEMO_PROFILE_PREDICATE = { tag: 'visited_90d', eq: true };
+export const DEMO_JOINT_PREDICATE = { tag: 'purchased_90d', eq: true };
 /** The demo media predicate: women aged 25–39 in tier-1 or new-tier-1 cities. */
 export const DEMO_MEDIA_PREDICATE = { all: [{ attr: 'gender', eq: 'female' }, { attr: 'age', in: ['25-29', '30-34', '35-39'] }, { attr: 'city', in: ['tier1', 'new-tier1'] }] };
 
@@ -30,7 +35,7 @@ export function demoRequest(kind: SessionKind, o: KindOptions): Record<string, u
     case 'lookalike': return { kind, ...common, audienceSize: o.audience };
     case 'profile': return { kind, ...common, predicate: DEMO_PROFILE_PREDICATE };
     case 'retargeting': return { kind, ...common, predicate: DEMO_PREDICATE };
-    case 'joint-count': return { kind, ...common, predicate: DEMO_PROFILE_PREDICATE, mediaPredicate: DEMO_MEDIA_PREDICATE };
+    case 'joint-count': return { kind, ...common, predicate: DEMO_JOINT_PREDICATE, mediaPredicate: DEMO_MEDIA_PREDICATE };
     case 'joint-activate': return { kind, countSession: o.countSession ?? '' };
     // lookup: the advertiser's consented customers (all of them), their labels as CSV
     case 'lookup': return { kind, idType: 'phone', decoyRatio: o.decoyRatio };

@@ -106,15 +106,17 @@ export async function simulate(o: SimulateOptions): Promise<number> {
       say('');
       say('other session kinds (noise as configured; docs/protocol.md has one section per kind)');
     }
-    let countSession: string | undefined;
+    let count: { sessionId: string; code: number } | undefined;
     for (const kind of others) {
-      if (kind === 'joint-activate' && countSession === undefined) {
-        // An activation confirms a count: run the count first.
-        const c = await runKind(cluster, 'joint-count', o, undefined, out, say, progress);
-        countSession = c.sessionId;
+      // An activation confirms a completed count: run the count first if it did not run.
+      if (kind === 'joint-activate') count ??= await runKind(cluster, 'joint-count', o, undefined, out, say, progress);
+      if (kind === 'joint-activate' && count?.code !== 0) {
+        say(`${kind.padEnd(18)} not run: the joint-count it would confirm did not complete`);
+        if (code === 0) code = 3;
+        continue;
       }
-      const r = await runKind(cluster, kind, o, countSession, out, say, progress);
-      if (kind === 'joint-count') countSession = r.sessionId;
+      const r = await runKind(cluster, kind, o, count?.sessionId, out, say, progress);
+      if (kind === 'joint-count') count = r;
       if (r.code !== 0 && code === 0) code = r.code;
     }
     return code;
