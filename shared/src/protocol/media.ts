@@ -81,7 +81,7 @@ export async function warmPsiPositions(pub: MediaPublication): Promise<void> {
 }
 
 /** The kinds this role runs (the lookup and federated kinds add themselves here). */
-export const MEDIA_KINDS: readonly SessionKind[] = ['lookalike', 'profile', 'joint-count', 'retargeting', 'joint-activate'];
+export const MEDIA_KINDS: readonly SessionKind[] = ['lookalike', 'profile', 'joint-count', 'retargeting', 'joint-activate', 'lookup'];
 import {
   ProtocolError,
   type CohortProfile, type ElementBytes, type LookalikeResult, type PrepareSession, type SessionReady,
@@ -115,6 +115,8 @@ export interface MediaParams {
   threads: number;
   /** Media's own minimum cohort; the stricter of this and the session's policy applies. */
   minCohort?: number;
+  /** The label publication media serves beside the tokens (lookup kind), if any. */
+  labelsVersion?: string;
   /** Purpose-level consent per universe row (absent: nobody consented to any purpose). */
   purposes?: PurposeConsent;
   /** Discrete Laplace draws for media's own noised counts (tests: seeded). */
@@ -199,6 +201,9 @@ export class MediaRole {
     if (!Number.isSafeInteger(msg.paddedCount) || msg.paddedCount < 1 || msg.paddedCount > this.params.maxPaddedCount) {
       throw new ProtocolError('RESOURCE_EXHAUSTED', `expected padded size in [1, ${this.params.maxPaddedCount}], got ${msg.paddedCount}`);
     }
+    if (msg.kind === 'lookup' && (!this.params.labelsVersion || msg.labelsVersion !== this.params.labelsVersion)) {
+      throw new ProtocolError('FAILED_PRECONDITION', `lookup: broker holds labels ${msg.labelsVersion?.slice(0, 12) || '(none)'}, media serves ${this.params.labelsVersion?.slice(0, 12) || 'none'}: resync the universe`);
+    }
     if (!MEDIA_KINDS.includes(msg.kind)) {
       throw new ProtocolError('FAILED_PRECONDITION', `session kind '${msg.kind}' is not served by this media node (it serves: ${MEDIA_KINDS.join(', ')})`);
     }
@@ -236,6 +241,17 @@ export class MediaRole {
       if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', err.message);
       throw err;
     }
+  }
+
+  /**
+   * Lookup kind: media's part ends with BLIND — nothing else reaches it. Called on the
+   * broker's final checkpoint; refused unless every element of the padded list was evaluated.
+   */
+  endLookup(): void {
+    const p = this.expect('endLookup', 'prepared', 'evaluating');
+    if (p.request.kind !== 'lookup') throw new ProtocolError('FAILED_PRECONDITION', `media: endLookup in a '${p.request.kind ?? 'lookalike'}' session`);
+    if (p.evaluated !== p.request.paddedCount) throw new ProtocolError('FAILED_PRECONDITION', `expected ${p.request.paddedCount} evaluations before the end of the lookup, got ${p.evaluated}`);
+    this.phase_ = { name: 'done', audience: undefined };
   }
 
   /**
@@ -345,6 +361,7 @@ export class MediaRole {
   /** Round AGGREGATE → LOOKALIKE: decrypts the profile and builds the audience. */
   lookalike(msg: CohortProfile): LookalikeResult {
     const p = this.expect('lookalike', 'prepared', 'evaluating');
+    if (p.request.kind === 'lookup') throw new ProtocolError('FAILED_PRECONDITION', 'media: a lookup session has no cohort profile');
     if (p.request.kind === 'joint-count' && msg.outcome !== 'COHORT_TOO_SMALL') return this.jointCount(p, msg);
     const empty: LookalikeResult = {
       outcome: 'COHORT_TOO_SMALL', audienceId: '', audienceSize: 0, quality: 0, sealedInsight: new Uint8Array(0),

@@ -497,6 +497,12 @@ function checkDelivery(a: Audit, f: Findings): Occurrence[] {
   return tails;
 }
 
+/** The policy fields every declaration must agree on: the declared kind's (SESSION_FLOWS), decoyRatio and minCohort by default. */
+function agreedFields(policies: readonly { policy: Record<string, unknown> }[]): readonly string[] {
+  const declaredKind = policies.find((p) => 'kind' in p.policy)?.policy.kind;
+  return (isSessionKind(declaredKind) ? SESSION_FLOWS[declaredKind]?.agreed : undefined) ?? ['decoyRatio', 'minCohort'];
+}
+
 /** policy: every session transcript declares one; decoyRatio, minCohort and kind agree; key fingerprints match the pinned keys. */
 function checkPolicy(a: Audit, f: Findings): void {
   const { policies } = a;
@@ -508,9 +514,7 @@ function checkPolicy(a: Audit, f: Findings): void {
       }
     }
   }
-  const declaredKind = policies.find((p) => 'kind' in p.policy)?.policy.kind;
-  const agreed = (isSessionKind(declaredKind) ? SESSION_FLOWS[declaredKind]?.agreed : undefined) ?? ['decoyRatio', 'minCohort'];
-  for (const field of [...agreed, 'kind']) {
+  for (const field of [...agreedFields(policies), 'kind']) {
     const values = policies.filter((p) => field in p.policy);
     const firstP = values[0];
     if (!firstP) {
@@ -555,7 +559,7 @@ function assembleReport(a: Audit, f: Findings, outcome: SessionOutcome, slotsCom
     delivery: 'every message sent to a party with a transcript is recorded by it',
     sequence: 'per-link sequence numbers contiguous, chunks well-formed',
     rounds: kind === 'universe' ? 'only UNIVERSE messages between broker and media' : 'rounds in protocol order',
-    policy: kind === 'universe' ? 'universe sync: no policy required' : policies.length > 0 ? `decoyRatio/minCohort agree across ${policies.length} declaration(s)` : 'no policy declarations',
+    policy: kind === 'universe' ? 'universe sync: no policy required' : policies.length > 0 ? `${agreedFields(policies).join('/')} agree across ${policies.length} declaration(s)` : 'no policy declarations',
     checkpoints: `${checkpoints.length} checkpoint root(s) recompute from the writers' leaves`,
     completion: `${outcome.state}: ${outcome.detail}`,
   };
