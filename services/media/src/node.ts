@@ -178,7 +178,7 @@ export class MediaNode {
             throw new ProtocolError('FAILED_PRECONDITION', `broker asks for indicators of publication ${req.universeVersion.slice(0, 12)}, media serves ${this.o.publication.version.slice(0, 12)}`);
           }
           if (role.kind === 'joint-count') return channel.sealChunks('broker', 'AGGREGATE', CiphertextBatchCodec, splitBatches(role.indicators(), 1024, CT_BATCH_BYTES));
-          return channel.sealChunks('broker', 'AGGREGATE', BlindedBatchCodec, splitBatches(role.psiOffer(), BATCH_ITEMS, BATCH_BYTES));
+          return channel.sealChunks('broker', 'AGGREGATE', BlindedBatchCodec, splitBatches(await role.psiOffer(), BATCH_ITEMS, BATCH_BYTES));
         });
       },
 
@@ -188,7 +188,7 @@ export class MediaNode {
         const out = await this.step(rec, 'lookalike', async () => {
           const elements = joinBatches(channel.openChunks(envs, caller, ['AGGREGATE'], BlindedBatchCodec), 'PSI elements');
           const pol = role.policy;
-          const result = role.activate(elements);
+          const result = await role.activate(elements);
           if (pol) await this.o.store.settle('media', rec.sessionId, result.outcome === 'COMPLETED' ? pol.epsilonProfile + pol.epsilonCount + pol.epsilonDifferencing : pol.epsilonCount + pol.epsilonDifferencing, Date.now());
           if (role.audience) this.saveAudience(role.audience.audienceId, role.audience.rows);
           return { result, envs: [channel.seal('broker', 'LOOKALIKE', LookalikeResultCodec, result)] };

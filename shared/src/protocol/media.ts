@@ -39,6 +39,25 @@ import { parsePredicateText, type CompiledPredicate } from './predicate.ts';
 import { compileMediaPredicate, packedReader } from './predicate-schemas.ts';
 import { PACKED_BYTES } from './universe.ts';
 
+/**
+ * H(version ‖ position) of every position of a publication, 32 bytes each, computed once per
+ * publication on its first PSI session (a session then only exponentiates its own set).
+ */
+const HASHED_POSITIONS = new WeakMap<MediaPublication, Uint8Array>();
+function hashedPositions(pub: MediaPublication): Uint8Array {
+  let all = HASHED_POSITIONS.get(pub);
+  if (!all) {
+    all = new Uint8Array(pub.order.length * 32);
+    const CHUNK = 65_536;
+    for (let first = 0; first < pub.order.length; first += CHUNK) {
+      const list = hashPositions(pub.version, Array.from({ length: Math.min(CHUNK, pub.order.length - first) }, (_, i) => first + i));
+      list.forEach((e, i) => all!.set(e, (first + i) * 32));
+    }
+    HASHED_POSITIONS.set(pub, all);
+  }
+  return all;
+}
+
 /** The kinds this role runs (the lookup and federated kinds add themselves here). */
 export const MEDIA_KINDS: readonly SessionKind[] = ['lookalike', 'profile', 'joint-count', 'retargeting', 'joint-activate', 'lookup'];
 import {
@@ -248,7 +267,7 @@ export class MediaRole {
    * published position whose user consented to ad targeting (and satisfies the joint-activate
    * predicate), padded with random elements to the next power of two, shuffled. Once per session.
    */
-  psiOffer(): ElementBytes[] {
+  async psiOffer(): Promise<ElementBytes[]> {
     const p = this.expect('psiOffer', 'prepared', 'evaluating');
     if (p.request.kind !== 'retargeting' && p.request.kind !== 'joint-activate') {
       throw new ProtocolError('FAILED_PRECONDITION', `media: a PSI set is part of a retargeting or joint-activate session, this one is ${p.request.kind}`);
@@ -263,7 +282,9 @@ export class MediaRole {
     let size = 1;
     while (size < mine.length) size *= 2;
     const key = OprfKey.generate();
-    const hashed = key.evaluateBatch(hashPositions(this.params.publication.version, mine));
+    p.psi = { key, offered: new Int32Array(0) }; // claimed before the first await: one offer per session
+    const hashedAll = hashedPositions(this.params.publication);
+    const hashed = await evaluateBatchParallel(key, mine.map((pos) => hashedAll.subarray(pos * 32, pos * 32 + 32)), this.params.threads);
     const perm = randomPermutation(size, this.params.uniform ?? cryptoUniform);
     const offered = new Int32Array(size);
     const out = new Array<ElementBytes>(size);
@@ -283,7 +304,7 @@ export class MediaRole {
    * consented to ad targeting (and satisfy media's predicate). Below the minimum (compared
    * with a noisy size) nothing is created; A gets the handle and the noised size.
    */
-  activate(elements: readonly ElementBytes[]): LookalikeResult {
+  async activate(elements: readonly ElementBytes[]): Promise<LookalikeResult> {
     const p = this.expect('activate', 'prepared', 'evaluating');
     if (!p.psi) throw new ProtocolError('FAILED_PRECONDITION', 'media: called activate before its PSI set was sent');
     const n = p.psi.offered.length;
@@ -292,12 +313,13 @@ export class MediaRole {
     let theirs: ElementBytes[];
     try {
       validateElements(elements);
-      theirs = p.psi.key.evaluateBatch(elements.slice(n));
+      theirs = await evaluateBatchParallel(p.psi.key, elements.slice(n), this.params.threads);
     } catch (err) {
       if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', err.message);
       throw err;
     }
     const inBroker = new Set(theirs.map(elementKey));
+    if (n === 0) throw new ProtocolError('FAILED_PRECONDITION', 'media: called activate before its PSI set was sent');
     const rows: number[] = [];
     for (let i = 0; i < n; i++) {
       const pos = p.psi.offered[i]!;
