@@ -15,6 +15,7 @@ import { measureLift } from '@cleanroom/shared/data/lift.ts';
 import { NodeExitedError, startCluster, type Cluster } from './cluster.ts';
 import type { SessionKind } from '@cleanroom/shared/common/names.ts';
 import { demoRequest, summaryLine } from './kinds.ts';
+import { writeLookupCsv } from './lookup.ts';
 
 export interface SimulateOptions {
   out: string;
@@ -139,6 +140,7 @@ async function runKind(cluster: Cluster, kind: SessionKind, o: SimulateOptions, 
   }
   const result = await a.request<Record<string, any>>('GET', `/v1/sessions/${sessionId}/result`);
   writeFileSync(join(out, `result-${kind}.json`), JSON.stringify({ ...result, seconds: Number(seconds) }, null, 2) + '\n');
+  if (kind === 'lookup') result.csv = await writeLookupCsv(a, sessionId, join(out, 'lookup.csv'));
   if (o.json) process.stdout.write(`${JSON.stringify({ ...result, seconds: Number(seconds) }, null, 2)}\n`);
   say(`${kind.padEnd(18)} ${summaryLine(kind, result)} — ${seconds} s, ε ${result.privacy?.epsilonCharged ?? 0} charged`);
   return { sessionId, code: result.outcome === 'COMPLETED' ? 0 : 3 };

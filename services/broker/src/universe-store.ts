@@ -17,6 +17,8 @@ import { join } from 'node:path';
 import { BrokerBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { TokenTable, TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { ciphertextDigest, publicationVersion, type PublishedTokens } from '@cleanroom/shared/protocol/publication.ts';
+import { labelsVersion } from '@cleanroom/shared/protocol/label-publication.ts';
+import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
 import type { BrokerUniverse } from '@cleanroom/shared/protocol/broker.ts';
 import { ProtocolError, type IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { UniverseManifest } from '@cleanroom/shared/rpc/codec.ts';
@@ -43,6 +45,17 @@ function dirBytes(dir: string): number {
   return total;
 }
 
+/** The label boxes stored beside the tokens (lookup kind), when media published them. */
+function readLabels(dir: string, m: StoredManifest): BrokerUniverse['labels'] {
+  if (!m.labelsVersion) return undefined;
+  const boxes = new Map<IdType, Uint8Array>();
+  for (const { idType } of m.idTypes) {
+    const f = join(dir, `labels-${idType}.bin`);
+    if (existsSync(f)) boxes.set(idType, new Uint8Array(readFileSync(f)));
+  }
+  return { version: m.labelsVersion, publicationVersion: m.version, boxes };
+}
+
 async function open(dir: string, m: StoredManifest, tokens: Map<IdType, PublishedTokens>, ciphertexts: CiphertextFile): Promise<HeldUniverse> {
   const material = { params: readFileSync(join(dir, 'bfv-params.bin')), publicKey: readFileSync(join(dir, 'bfv-public-key.bin')), galoisKeys: readFileSync(join(dir, 'bfv-galois-keys.bin')) };
   const bfv = await BrokerBfv.fromPublicMaterial(material, m.attributeCount);
@@ -52,7 +65,8 @@ async function open(dir: string, m: StoredManifest, tokens: Map<IdType, Publishe
   }
   const tables = new Map<IdType, { table: TokenTable; positions: Uint32Array }>();
   for (const [t, v] of tokens) tables.set(t, { table: TokenTable.fromPacked(v.tokens), positions: v.positions });
-  return { epoch: m.epoch, version: m.version, users: m.users, tables, ciphertexts, bfv, syncedAt: m.syncedAt, bytesOnDisk: dirBytes(dir) };
+  const labels = readLabels(dir, m);
+  return { epoch: m.epoch, version: m.version, users: m.users, tables, ciphertexts, bfv, syncedAt: m.syncedAt, bytesOnDisk: dirBytes(dir), ...(labels ? { labels } : {}) };
 }
 
 /** The publication the broker held when it stopped, or undefined (none, or one in an older on-disk layout). */
@@ -75,6 +89,7 @@ export class UniverseDownload {
   private readonly tmp: string;
   private readonly m: UniverseManifest;
   private readonly tokens = new Map<IdType, { tokens: Uint8Array[]; positions: number[] }>();
+  private readonly labels = new Map<IdType, Uint8Array[]>();
   private readonly cts: CiphertextFileWriter;
   private readonly digests: Uint8Array[] = [];
   private readonly bfv: BrokerBfv;
@@ -104,6 +119,22 @@ export class UniverseDownload {
     for (const p of positions) if (p >= this.m.users) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: position ${p} beyond the ${this.m.users} users`);
     cur.tokens.push(...tokens);
     cur.positions.push(...positions);
+  }
+
+  /** Sealed label boxes of one ID type (lookup kind), in token-table order. */
+  addLabels(idType: IdType, offset: number, boxes: readonly Uint8Array[]): void {
+    const want = this.m.idTypes.find((t) => t.idType === idType);
+    if (!want || !this.m.labelsVersion) throw new ProtocolError('INVALID_ARGUMENT', `media sent '${idType}' labels, its manifest announces none`);
+    const cur = this.labels.get(idType) ?? [];
+    this.labels.set(idType, cur);
+    if (offset !== cur.length) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: expected offset ${cur.length}, got ${offset}`);
+    if (cur.length + boxes.length > want.tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: more than one per token (${want.tokens})`);
+    for (const b of boxes) if (b.length !== LABEL_BOX_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: expected ${LABEL_BOX_BYTES}-byte boxes, got ${b.length}`);
+    cur.push(...boxes);
+  }
+
+  labelsHeld(idType: IdType): number {
+    return this.labels.get(idType)?.length ?? 0;
   }
 
   addCiphertexts(offset: number, list: readonly Uint8Array[]): void {
@@ -142,9 +173,25 @@ export class UniverseDownload {
     if (this.cts.count !== m.ciphertexts) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: expected ${m.ciphertexts}, got ${this.cts.count}`);
     const version = publicationVersion(m.epoch, packed, this.digests);
     if (version !== m.version) throw new ProtocolError('INVALID_ARGUMENT', `publication announced as ${m.version.slice(0, 12)} hashes to ${version.slice(0, 12)}: refused`);
+    let labels: BrokerUniverse['labels'];
+    if (m.labelsVersion) {
+      const boxes = new Map<IdType, Uint8Array>();
+      for (const { idType, tokens } of m.idTypes) {
+        const got = this.labels.get(idType) ?? [];
+        if (got.length !== tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: expected one per token (${tokens}), got ${got.length}`);
+        const buf = new Uint8Array(got.length * LABEL_BOX_BYTES);
+        got.forEach((b, i) => buf.set(b, i * LABEL_BOX_BYTES));
+        boxes.set(idType, buf);
+        writeFileSync(join(this.tmp, `labels-${idType}.bin`), buf);
+      }
+      const lv = labelsVersion(m.epoch, m.version, boxes);
+      if (lv !== m.labelsVersion) throw new ProtocolError('INVALID_ARGUMENT', `labels announced as ${m.labelsVersion.slice(0, 12)} hash to ${lv.slice(0, 12)}: refused`);
+      labels = { version: lv, publicationVersion: m.version, boxes };
+    }
     const stored: StoredManifest = {
       epoch: m.epoch, version: m.version, users: m.users, ciphertexts: m.ciphertexts, attributeCount: m.attributeCount,
       usersPerCiphertext: m.usersPerCiphertext, idTypes: m.idTypes, sizeClass: m.sizeClass, syncedAt: new Date().toISOString(), format: STORED_FORMAT,
+      labelsVersion: m.labelsVersion,
     };
     writeFileSync(join(this.tmp, 'manifest.json'), JSON.stringify(stored, null, 2));
     const dir = join(this.root, m.version);
@@ -153,7 +200,7 @@ export class UniverseDownload {
     writeFileSync(join(this.root, 'CURRENT'), m.version);
     const tables = new Map<IdType, { table: TokenTable; positions: Uint32Array }>();
     for (const [t, v] of packed) tables.set(t, { table: TokenTable.fromPacked(v.tokens), positions: v.positions });
-    return { epoch: m.epoch, version: m.version, users: m.users, tables, ciphertexts: new CiphertextFile(dir), bfv: this.bfv, syncedAt: stored.syncedAt, bytesOnDisk: dirBytes(dir) };
+    return { epoch: m.epoch, version: m.version, users: m.users, tables, ciphertexts: new CiphertextFile(dir), bfv: this.bfv, syncedAt: stored.syncedAt, bytesOnDisk: dirBytes(dir), ...(labels ? { labels } : {}) };
   }
 
   abandon(): void {

@@ -45,7 +45,7 @@ export type FederatedRound = (typeof FEDERATED_ROUNDS)[number];
 export const LOOKALIKE_ROUNDS = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'] as const;
 
 /** Every round a session of any kind runs (each kind's order is in SESSION_FLOWS). */
-export const SESSION_ROUNDS = [...LOOKALIKE_ROUNDS, ...FEDERATED_ROUNDS] as const;
+export const SESSION_ROUNDS = [...LOOKALIKE_ROUNDS, 'LOOKUP', ...FEDERATED_ROUNDS] as const;
 export type SessionRound = (typeof SESSION_ROUNDS)[number];
 
 export function isSessionRound(x: unknown): x is SessionRound {
@@ -77,11 +77,16 @@ const SESSION_RESULT: SessionFlow['final'] = { sender: 'broker', receiver: 'adve
  * (transcript/verify.ts) then audits it. A kind without an entry is reported by the verifier as
  * one it cannot audit.
  */
-
 export const SESSION_FLOWS: { readonly [K in SessionKind]?: SessionFlow } = {
   lookalike: {
     rounds: LOOKALIKE_ROUNDS,
     final: SESSION_RESULT,
+  },
+  // lookup (protocol/lookup.ts): media's part ends with BLIND; the broker answers A's tokens
+  // with one sealed label box per token (LabelBatch chunks, the last one completes it).
+  lookup: {
+    rounds: ['OPEN', 'BLIND', 'TOKENS', 'LOOKUP'],
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.LabelBatch' },
   },
   // profile: the look-alike's rounds; media decrypts the profile and builds no audience.
   profile: {
