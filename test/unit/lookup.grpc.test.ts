@@ -7,7 +7,7 @@
  * answers; media's session ends after BLIND with nothing per user.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
@@ -15,6 +15,7 @@ import { collectUniverse, readCrm, type CrmRow, type UniverseRow } from '@cleanr
 import { readLabels, type LabelRow } from '@cleanroom/shared/data/labels.ts';
 import { expectedLabels } from '@cleanroom/shared/testing/labels.ts';
 import { AdminError } from '../../cli/src/admin-client.ts';
+import { lookupSummary, runLookup } from '../../cli/src/lookup.ts';
 import { loadTrustBundle } from '@cleanroom/shared/pki/key-files.ts';
 import { verifyPaths } from '@cleanroom/shared/transcript/verify.ts';
 import { startCluster, type Cluster } from '../../cli/src/cluster.ts';
@@ -92,4 +93,20 @@ describe('lookup kind over gRPC with mutual TLS (three processes)', () => {
     await expect(a.request('POST', '/v1/sessions', { kind: 'lookup', ids: ['not-a-phone'] })).rejects.toThrow(/expected at least one valid phone ID/);
     await expect(a.request('POST', '/v1/sessions', { kind: 'nope' })).rejects.toThrow(/400/);
   });
+
+  it('the CLI path (session start --kind lookup --ids FILE --csv FILE): the same labels, written as CSV', async () => {
+    const idsFile = join(out, 'ids.txt');
+    const phones = crm.filter((r) => r.consent).map((r) => r.phone).slice(0, 150);
+    writeFileSync(idsFile, phones.join('\n') + '\n');
+    const r = await runLookup(c.nodes.advertiser.admin, { idType: 'phone', decoyRatio: 9, idsFile });
+    expect(r.status).toBe('completed');
+    const csvFile = join(out, 'labels.csv');
+    const lines = lookupSummary(r, csvFile);
+    expect(lines[0]).toMatch(/^lookup\s+\S+ COMPLETED in/);
+    const truth = expectedLabels(users, labels);
+    const rows = readFileSync(csvFile, 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    expect(rows.length).toBe(r.result?.ids.valid);
+    for (const [id, got] of rows) expect(got).toBe(truth.has(id!) ? '1' : '0');
+  });
 });
+

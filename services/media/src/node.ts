@@ -87,6 +87,11 @@ export class MediaNode {
     this.sessions.persist(o.store, 'media', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
   }
 
+  /** The publication the PSI kinds hash positions of (warmed up by the entry point). */
+  get publicationForPsi(): MediaNodeOptions['publication'] {
+    return this.o.publication;
+  }
+
   private session(caller: Party, env: Envelope | undefined, allowFinished = false): SessionRecord<State, MediaSessionResult> {
     return this.sessions.forEnvelope(env, caller, 'media', this.o.identity.peerKey(caller), allowFinished);
   }
