@@ -252,7 +252,7 @@ export class AdvertiserNode {
       } catch (err) {
         if (!(err instanceof EnvelopeError && err.failure === 'wrong-type')) throw err;
         // Refused at OPEN: the broker's answer is the session's result.
-        const result = role.refused(ch.open(acc!, 'broker', ['OPEN'], SessionResultCodec).value);
+        const result = role.acceptRefusal(ch.open(acc!, 'broker', ['OPEN'], SessionResultCodec).value);
         this.sessions.finish(rec, 'refused', this.view(rec.sessionId, role, result, notConsented), result.reason);
         log.info({ phase: 'done', outcome: result.outcome }, 'session refused at OPEN');
         return;

@@ -4,6 +4,7 @@
  * Flow (docs/protocol.md):
  *   new ──open()──▶ opened ──blind(SessionAccepted)──▶ blinded ──unblind(evaluated)──▶ tokens-sent
  *       ──finish(SessionResult)──▶ done          (fail() from any phase ▶ failed)
+ *   opened ──acceptRefusal(SessionResult)──▶ done   (refused at OPEN: the privacy budget)
  *
  * 1. open: seed IDs are normalised (common/ids.ts); invalid rows are rejected per row and
  *    counted, duplicates dropped. Only the count of valid seeds leaves A.
@@ -30,7 +31,24 @@ import {
   type CohortInsight, type ElementBytes, type IdType, type OpenSession, type SessionAccepted, type SessionResult, type TokenBytes,
 } from './messages.ts';
 
-export type AdvertiserPhase = 'new' | 'opened' | 'blinded' | 'tokens-sent' | 'done' | 'failed';
+/**
+ * Each phase carries exactly the state valid in it: the broker's accepted policy from BLIND on,
+ * the blinding scalars only while blinded (dropped once the tokens are out, or on failure),
+ * the result and its sealed parts once done.
+ */
+export type AdvertiserPhase =
+  | { name: 'new' }
+  | { name: 'opened' }
+  | { name: 'blinded'; accepted: SessionAccepted; blinded: Blinded[] }
+  | { name: 'tokens-sent'; accepted: SessionAccepted }
+  | { name: 'done'; accepted: SessionAccepted | undefined; result: SessionResult; sealed: Sealed }
+  | { name: 'failed'; accepted: SessionAccepted | undefined; reason: string };
+
+/** What media sealed to this session's result key, opened at LOOKALIKE (none for the other kinds). */
+type Sealed =
+  | { kind: 'none' }
+  | { kind: 'insight'; insight: CohortInsight }
+  | { kind: 'joint-counts'; counts: JointCounts };
 
 export interface SeedReport {
   rows: number;
@@ -58,19 +76,11 @@ export interface AdvertiserParams {
 }
 
 export class AdvertiserRole {
-  phase: AdvertiserPhase = 'new';
+  private phase_: AdvertiserPhase = { name: 'new' };
   readonly report: SeedReport;
   private readonly seeds: string[];
   private readonly params: AdvertiserParams;
-  private blinded: Blinded[] = [];
-  private accepted: SessionAccepted | undefined;
-  result: SessionResult | undefined;
-  /** The decrypted cohort profile media sealed to this session's result key (lookalike, profile). */
-  insight: CohortInsight | undefined;
-  /** The noised counts media sealed to this session's result key (joint-count). */
-  jointCounts: JointCounts | undefined;
   private readonly resultKey: BoxKeyPair = boxKeyPair();
-  failure: string | undefined;
 
   constructor(params: AdvertiserParams) {
     if (!Number.isSafeInteger(params.audienceSize) || params.audienceSize < 1) {
@@ -85,10 +95,47 @@ export class AdvertiserRole {
     this.params = params;
   }
 
+  get phase(): AdvertiserPhase['name'] {
+    return this.phase_.name;
+  }
+
+  get kind(): SessionKind {
+    return this.params.kind ?? 'lookalike';
+  }
+
+  /** The session's result, once done (LOOKALIKE, or a refusal at OPEN). */
+  get result(): SessionResult | undefined {
+    return this.phase_.name === 'done' ? this.phase_.result : undefined;
+  }
+
+  /** The decrypted cohort profile media sealed to this session's result key (lookalike, profile). */
+  get insight(): CohortInsight | undefined {
+    return this.phase_.name === 'done' && this.phase_.sealed.kind === 'insight' ? this.phase_.sealed.insight : undefined;
+  }
+
+  /** The noised counts media sealed to this session's result key (joint-count). */
+  get jointCounts(): JointCounts | undefined {
+    return this.phase_.name === 'done' && this.phase_.sealed.kind === 'joint-counts' ? this.phase_.sealed.counts : undefined;
+  }
+
+  get failure(): string | undefined {
+    return this.phase_.name === 'failed' ? this.phase_.reason : undefined;
+  }
+
+  /** The policy the broker settled, once OPEN is answered. */
+  get acceptedPolicy(): SessionAccepted['policy'] | undefined {
+    return 'accepted' in this.phase_ ? this.phase_.accepted?.policy : undefined;
+  }
+
+  private expect<N extends AdvertiserPhase['name']>(call: string, ...names: N[]): Extract<AdvertiserPhase, { name: N }> {
+    expectPhase('advertiser', this.phase_.name, names, call);
+    return this.phase_ as Extract<AdvertiserPhase, { name: N }>;
+  }
+
   /** Round OPEN: what A tells the broker. */
   open(): OpenSession {
-    expectPhase('advertiser', this.phase, ['new'], 'open');
-    this.phase = 'opened';
+    this.expect('open', 'new');
+    this.phase_ = { name: 'opened' };
     return {
       idType: this.params.idType,
       seedCount: this.seeds.length,
@@ -103,27 +150,18 @@ export class AdvertiserRole {
     };
   }
 
-  get kind(): SessionKind {
-    return this.params.kind ?? 'lookalike';
-  }
-
   /** Round OPEN, refused (the privacy budget): the session ends here; nothing was sent but the count. */
-  refused(result: SessionResult): SessionResult {
-    expectPhase('advertiser', this.phase, ['opened'], 'refused');
+  acceptRefusal(result: SessionResult): SessionResult {
+    this.expect('acceptRefusal', 'opened');
     if (result.outcome !== 'BUDGET_EXHAUSTED') throw new ProtocolError('INVALID_ARGUMENT', `expected a refusal at OPEN (BUDGET_EXHAUSTED), got ${result.outcome}`);
-    this.result = { ...result, lookalike: undefined };
-    this.phase = 'done';
-    return this.result;
-  }
-
-  /** The policy the broker settled, once OPEN is answered. */
-  get acceptedPolicy(): SessionAccepted['policy'] | undefined {
-    return this.accepted?.policy;
+    const refused = { ...result, lookalike: undefined };
+    this.phase_ = { name: 'done', accepted: undefined, result: refused, sealed: { kind: 'none' } };
+    return refused;
   }
 
   /** Round BLIND: checks the broker's policy is no weaker than asked, then blinds the seeds. */
   blind(accepted: SessionAccepted): ElementBytes[] {
-    expectPhase('advertiser', this.phase, ['opened'], 'blind');
+    this.expect('blind', 'opened');
     if (accepted.policy.decoyRatio < this.params.decoyRatio) {
       throw new ProtocolError('FAILED_PRECONDITION', `broker policy has decoy ratio ${accepted.policy.decoyRatio}, expected ≥ ${this.params.decoyRatio}`);
     }
@@ -133,48 +171,44 @@ export class AdvertiserRole {
     if (accepted.paddedCount < this.seeds.length * (1 + accepted.policy.decoyRatio)) {
       throw new ProtocolError('FAILED_PRECONDITION', `broker announced padded size ${accepted.paddedCount}, expected ≥ ${this.seeds.length * (1 + accepted.policy.decoyRatio)}`);
     }
-    this.accepted = accepted;
     const dst = oprfDst(this.params.idType, accepted.universeEpoch);
     const points = hashToGroupBatch(this.seeds.map((s) => utf8(s)), dst);
-    this.blinded = blindBatch(points, this.params.rng);
-    this.phase = 'blinded';
-    return this.blinded.map((b) => b.blinded);
+    const blinded = blindBatch(points, this.params.rng);
+    this.phase_ = { name: 'blinded', accepted, blinded };
+    return blinded.map((b) => b.blinded);
   }
 
   /** Round TOKENS: unblinds media's evaluations (relayed by the broker, in A's order). */
   unblind(evaluated: readonly ElementBytes[]): TokenBytes[] {
-    expectPhase('advertiser', this.phase, ['blinded'], 'unblind');
-    if (evaluated.length !== this.blinded.length) {
-      throw new ProtocolError('INVALID_ARGUMENT', `expected ${this.blinded.length} evaluated elements, got ${evaluated.length}`);
+    const p = this.expect('unblind', 'blinded');
+    if (evaluated.length !== p.blinded.length) {
+      throw new ProtocolError('INVALID_ARGUMENT', `expected ${p.blinded.length} evaluated elements, got ${evaluated.length}`);
     }
-    const unblinded = unblindBatch(this.blinded.map((b) => b.inverse), evaluated);
+    const unblinded = unblindBatch(p.blinded.map((b) => b.inverse), evaluated);
     const tokens = unblinded.map((u, i) => finalize(utf8(this.seeds[i]!), u));
-    this.blinded = [];
-    this.phase = 'tokens-sent';
+    this.phase_ = { name: 'tokens-sent', accepted: p.accepted };
     return tokens;
   }
 
   /** Round LOOKALIKE: the outcome relayed by the broker. */
   finish(result: SessionResult): SessionResult {
-    expectPhase('advertiser', this.phase, ['tokens-sent'], 'finish');
-    if (result.realMatches > this.seeds.length + 3 * Math.max(1, this.accepted?.policy.noiseScale ?? 0) * 10) {
+    const p = this.expect('finish', 'tokens-sent');
+    if (result.realMatches > this.seeds.length + 3 * Math.max(1, p.accepted.policy.noiseScale) * 10) {
       throw new ProtocolError('INVALID_ARGUMENT', `broker reported ${result.realMatches} real matches for ${this.seeds.length} seeds`);
     }
+    let sealed: Sealed = { kind: 'none' };
     if (result.outcome === 'COMPLETED' && SEALED_RESULT[this.kind]) {
       const opened = result.lookalike ? openSealed(result.lookalike.sealedInsight, this.resultKey) : null;
       if (!opened) throw new ProtocolError('INVALID_ARGUMENT', 'the sealed result is missing, altered, or not sealed to this session\'s result key');
-      if (this.kind === 'joint-count') this.jointCounts = parseJointCounts(opened);
-      else this.insight = parseInsight(opened);
+      sealed = this.kind === 'joint-count' ? { kind: 'joint-counts', counts: parseJointCounts(opened) } : { kind: 'insight', insight: parseInsight(opened) };
     }
-    this.result = result;
-    this.phase = 'done';
+    this.phase_ = { name: 'done', accepted: p.accepted, result, sealed };
     return result;
   }
 
+  /** Any phase ▶ failed: the blinding scalars (if any) are dropped with the phase. */
   fail(reason: string): void {
-    this.blinded = [];
-    this.failure = reason;
-    this.phase = 'failed';
+    this.phase_ = { name: 'failed', accepted: 'accepted' in this.phase_ ? this.phase_.accepted : undefined, reason };
   }
 
   get seedCount(): number {

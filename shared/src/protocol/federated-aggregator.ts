@@ -160,7 +160,7 @@ export class FederatedAggregator {
     for (const to of u2) {
       out.set(to, {
         round: ph.round,
-        shares: [...ph.shares].sort(([a], [b]) => a - b).map(([from, s]) => ({ peer: from, ciphertext: s.shares.find((x) => x.peer === to)!.ciphertext })),
+        shares: [...ph.shares].sort(([a], [b]) => a - b).map(([from, s]) => ({ peer: from, ciphertext: shareFor(s.shares, to, `ShareKeys from member ${from}`).ciphertext })),
       });
     }
     this.phase = { kind: 'masked', round: ph.round, active: ph.active, u1: ph.u1, u2, inputs: new Map() };
@@ -203,13 +203,13 @@ export class FederatedAggregator {
     const t = this.policy.threshold;
     this.atLeastThreshold(ph.reveals.size, 'UNMASK');
     const sharesOf = (of: number, kind: 'self' | 'key'): Share[] =>
-      [...ph.reveals].map(([holder, u]) => ({ x: holder, y: (kind === 'self' ? u.selfMaskShares : u.keyShares).find((s) => s.of === of)!.share }));
+      [...ph.reveals].map(([holder, u]) => ({ x: holder, y: revealOf(kind === 'self' ? u.selfMaskShares : u.keyShares, of, `Unmasking from member ${holder}`).share }));
     let sum: BigUint64Array;
     try {
       const selfSeeds = [...ph.u3].map((u) => combine(sharesOf(u, 'self'), t));
       const dropped = [...ph.u2].filter((v) => !ph.u3.has(v)).flatMap((d) => {
         const sSecret = combine(sharesOf(d, 'key'), t);
-        return [...ph.u3].map((u) => ({ survivor: u, dropped: d, seed: pairwiseSeed(sSecret, ph.u1.get(u)!.sPublic, this.ctx(ph.round), d, u) }));
+        return [...ph.u3].map((u) => ({ survivor: u, dropped: d, seed: pairwiseSeed(sSecret, keysOf(ph.u1, u).sPublic, this.ctx(ph.round), d, u) }));
       });
       sum = unmaskSum(ph.sum, selfSeeds, dropped, this.ctx(ph.round));
     } catch (err) {
@@ -255,4 +255,25 @@ export class FederatedAggregator {
     if (this.phase.kind !== kind) throw new ProtocolError('FAILED_PRECONDITION', `federated aggregator: called ${call} in phase '${this.phase.kind}', expected '${kind}'`);
     return this.phase as Extract<AggregatorPhase, { kind: K }>;
   }
+}
+
+// The lookups below cannot miss once a step is admitted (collectShares checks one share per
+// U1 member, collectUnmask the exact sets of shares, U3 ⊆ U2 ⊆ U1); they narrow instead of `!`.
+
+function shareFor<S extends { peer: number }>(shares: readonly S[], to: number, what: string): S {
+  const s = shares.find((x) => x.peer === to);
+  if (!s) throw new ProtocolError('INVALID_ARGUMENT', `${what}: no share for member ${to}`);
+  return s;
+}
+
+function revealOf<S extends { of: number }>(shares: readonly S[], of: number, what: string): S {
+  const s = shares.find((x) => x.of === of);
+  if (!s) throw new ProtocolError('INVALID_ARGUMENT', `${what}: no share of member ${of}`);
+  return s;
+}
+
+function keysOf<K>(u1: ReadonlyMap<number, K>, member: number): K {
+  const k = u1.get(member);
+  if (!k) throw new ProtocolError('FAILED_PRECONDITION', `member ${member} is not in U1`);
+  return k;
 }

@@ -162,16 +162,17 @@ export class FederatedMember {
     }
     if (u1.size < ph.policy.threshold) throw new ProtocolError('FAILED_PRECONDITION', `KeyRoster: ${u1.size} members, below the threshold ${ph.policy.threshold}`);
     const b = randomSeed(this.p.rng);
-    const xs = [...u1.keys()].sort((x, y) => x - y);
+    const peers = [...u1].sort(([x], [y]) => x - y);
+    const xs = peers.map(([x]) => x);
     const bShares = shamirShare(b, ph.policy.threshold, xs, this.p.rng);
     const sShares = shamirShare(ph.keys.s.secretKey, ph.policy.threshold, xs, this.p.rng);
-    const shares = xs.map((to, i) => {
+    const shares = peers.map(([to, keys], i) => {
       const pt = new Uint8Array(SHARE_PLAINTEXT_BYTES);
       pt[0] = ph.index;
       pt[1] = to;
       pt.set(bShares[i]!.y, 2);
       pt.set(sShares[i]!.y, 2 + SHARE_BYTES);
-      return { peer: to, ciphertext: sealForPeer(pt, ph.keys.c.secretKey, u1.get(to)!.cPublic, this.ctx(ph.round), ph.index, to, this.p.rng) };
+      return { peer: to, ciphertext: sealForPeer(pt, ph.keys.c.secretKey, keys.cPublic, this.ctx(ph.round), ph.index, to, this.p.rng) };
     });
     this.phase = { ...ph, kind: 'shares-sent', u1, b };
     return { round: ph.round, shares };
@@ -182,6 +183,7 @@ export class FederatedMember {
     const ph = this.expect('shares-sent', 'maskInput');
     this.expectRound(delivery.round, ph.round, 'ShareDelivery');
     const u2 = new Map<number, HeldShares>();
+    const u2Keys = new Map<number, PeerKeys>();
     for (const s of delivery.shares) {
       const keys = ph.u1.get(s.peer);
       if (!keys) throw new ProtocolError('INVALID_ARGUMENT', `ShareDelivery: a share from member ${s.peer}, who is not in U1`);
@@ -191,12 +193,13 @@ export class FederatedMember {
         throw new ProtocolError('INVALID_ARGUMENT', `ShareDelivery: the share from member ${s.peer} does not decrypt for this member and round`);
       }
       u2.set(s.peer, { b: { x: ph.index, y: pt.slice(2, 2 + SHARE_BYTES) }, s: { x: ph.index, y: pt.slice(2 + SHARE_BYTES) } });
+      u2Keys.set(s.peer, keys);
     }
     if (!u2.has(ph.index)) throw new ProtocolError('INVALID_ARGUMENT', 'ShareDelivery: this member\'s own share is missing');
     if (u2.size < ph.policy.threshold) throw new ProtocolError('FAILED_PRECONDITION', `ShareDelivery: ${u2.size} members in U2, below the threshold ${ph.policy.threshold}`);
     const update = encodeFixed(updateVector(ph.model, this.p.train, policyOfTraining(ph.policy)));
-    const pairs = [...u2.keys()].filter((v) => v !== ph.index)
-      .map((v) => ({ peer: v, seed: pairwiseSeed(ph.keys.s.secretKey, ph.u1.get(v)!.sPublic, this.ctx(ph.round), ph.index, v) }));
+    const pairs = [...u2Keys].filter(([v]) => v !== ph.index)
+      .map(([v, keys]) => ({ peer: v, seed: pairwiseSeed(ph.keys.s.secretKey, keys.sPublic, this.ctx(ph.round), ph.index, v) }));
     const masked = maskWords(update, ph.index, ph.b, pairs, this.ctx(ph.round));
     this.phase = { kind: 'masked-sent', round: ph.round, policy: ph.policy, index: ph.index, model: ph.model, u2 };
     return { round: ph.round, words: new Uint8Array(masked.buffer, masked.byteOffset, masked.byteLength).slice() };

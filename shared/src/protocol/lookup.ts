@@ -80,8 +80,6 @@ export class LookupAdvertiserRole {
   private readonly ids: string[];
   private readonly indexOf: number[];
   private readonly params: LookupAdvertiserParams;
-  accepted: SessionAccepted | undefined;
-
   constructor(params: LookupAdvertiserParams) {
     const { valid, rejected, duplicates } = normalizeRows(params.idType, params.ids);
     this.report = { rows: params.ids.length, valid: valid.length, rejected, duplicates };
@@ -133,7 +131,6 @@ export class LookupAdvertiserRole {
     if (accepted.paddedCount < this.ids.length * (1 + accepted.policy.decoyRatio)) {
       throw new ProtocolError('FAILED_PRECONDITION', `broker announced padded size ${accepted.paddedCount}, expected ≥ ${this.ids.length * (1 + accepted.policy.decoyRatio)}`);
     }
-    this.accepted = accepted;
     const points = hashToGroupBatch(this.ids.map(utf8), oprfDst(this.params.idType, accepted.universeEpoch));
     const blinded = blindBatch(points, this.params.rng);
     this.phase_ = { name: 'blinded', epoch: accepted.universeEpoch, blinded };

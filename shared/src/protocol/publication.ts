@@ -75,8 +75,7 @@ export function ciphertextDigest(ct: Uint8Array): Uint8Array {
 export function publicationVersion(epoch: string, tokens: ReadonlyMap<IdType, PublishedTokens>, ciphertextDigests: readonly Uint8Array[]): string {
   const h = createHash('sha256');
   h.update(`cleanroom/v1/publication\0${epoch}\0`);
-  for (const type of [...tokens.keys()].sort()) {
-    const t = tokens.get(type)!;
+  for (const [type, t] of [...tokens].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     h.update(`${type}\0${t.positions.length}\0`);
     h.update(t.tokens);
     h.update(new Uint8Array(t.positions.buffer, t.positions.byteOffset, t.positions.byteLength));

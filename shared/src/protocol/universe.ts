@@ -245,8 +245,8 @@ function planPreparation(cols: UniverseColumns, epoch: string, idTypes: readonly
     const old = reuse?.index.get(type);
     for (let j = 0; j < ids.length; j++) {
       const oldRow = old ? old.idHashes.lookup(hashes.subarray(j * TOKEN_BYTES, (j + 1) * TOKEN_BYTES)) : -1;
-      if (oldRow >= 0) {
-        tokens.set(old!.tokens.at(oldRow), j * TOKEN_BYTES);
+      if (old && oldRow >= 0) {
+        tokens.set(old.tokens.at(oldRow), j * TOKEN_BYTES);
         reused++;
       } else {
         todo.push(j);
