@@ -8,6 +8,7 @@ import { openUniverse, type UniverseStatus } from './universe-store.ts';
 import { openPublication } from './publication-store.ts';
 import { openLabels } from './label-store.ts';
 import { MediaNode } from './node.ts';
+import { warmPsiPositions } from '@cleanroom/shared/protocol/media.ts';
 import { loadPurposes } from './purposes.ts';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 
@@ -50,6 +51,8 @@ try {
   process.exit(2);
 }
 await prepareOprfWorkers(b.config.evalThreads);
+// The PSI kinds (retargeting, joint-activate) hash every published position once per publication: in the background now.
+void warmPsiPositions(node.publicationForPsi).catch((err: unknown) => b.log.error({ err: (err as Error).message }, 'hashing the publication positions failed (PSI sessions hash them themselves)'));
 await startGrpc(b, 'Media', node.handlers(), app, () => {
   node?.close();
   void closeOprfWorkers();

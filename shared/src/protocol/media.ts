@@ -43,19 +43,41 @@ import { PACKED_BYTES } from './universe.ts';
  * H(version ‖ position) of every position of a publication, 32 bytes each, computed once per
  * publication on its first PSI session (a session then only exponentiates its own set).
  */
-const HASHED_POSITIONS = new WeakMap<MediaPublication, Uint8Array>();
-function hashedPositions(pub: MediaPublication): Uint8Array {
-  let all = HASHED_POSITIONS.get(pub);
-  if (!all) {
-    all = new Uint8Array(pub.order.length * 32);
-    const CHUNK = 65_536;
-    for (let first = 0; first < pub.order.length; first += CHUNK) {
-      const list = hashPositions(pub.version, Array.from({ length: Math.min(CHUNK, pub.order.length - first) }, (_, i) => first + i));
-      list.forEach((e, i) => all!.set(e, (first + i) * 32));
-    }
-    HASHED_POSITIONS.set(pub, all);
+const HASHED_POSITIONS = new WeakMap<MediaPublication, { all: Uint8Array; done: number }>();
+const HASH_CHUNK = 16_384;
+
+function hashChunk(pub: MediaPublication, h: { all: Uint8Array; done: number }): void {
+  const first = h.done;
+  const list = hashPositions(pub.version, Array.from({ length: Math.min(HASH_CHUNK, pub.order.length - first) }, (_, i) => first + i));
+  list.forEach((e, i) => h.all.set(e, (first + i) * 32));
+  h.done = first + list.length;
+}
+
+function hashState(pub: MediaPublication): { all: Uint8Array; done: number } {
+  let h = HASHED_POSITIONS.get(pub);
+  if (!h) {
+    h = { all: new Uint8Array(pub.order.length * 32), done: 0 };
+    HASHED_POSITIONS.set(pub, h);
   }
-  return all;
+  return h;
+}
+
+function hashedPositions(pub: MediaPublication): Uint8Array {
+  const h = hashState(pub);
+  while (h.done < pub.order.length) hashChunk(pub, h);
+  return h.all;
+}
+
+/**
+ * Hashes a publication's positions in the background, one chunk per event-loop turn (the node
+ * calls it once the publication is served), so that the first PSI session does not pay for it.
+ */
+export async function warmPsiPositions(pub: MediaPublication): Promise<void> {
+  const h = hashState(pub);
+  while (h.done < pub.order.length) {
+    hashChunk(pub, h);
+    await new Promise((r) => setImmediate(r));
+  }
 }
 
 /** The kinds this role runs (the lookup and federated kinds add themselves here). */
