@@ -99,7 +99,7 @@ export async function publishLabels(
           out.set(randomLabelBox(), i * LABEL_BOX_BYTES);
         }
       }
-      const points = await evaluateBatchParallel(key, hashToGroupBatch(xs, dst), opts.threads ?? 1);
+      const points = await evaluateBatchParallel(key, hashToGroupBatch(xs, dst), opts.threads ?? 1, 'own');
       idx.forEach((i, k) => {
         const token = t.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES);
         const x = xs[k]!;
