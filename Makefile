@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 NODE := $(CURDIR)/node_modules/.bin/node
 
-.PHONY: install proto typecheck test test-unit test-containers demo bench e2e pki k8s k8s-check clean
+.PHONY: install proto typecheck test test-unit test-containers demo bench bench-scale e2e pki k8s k8s-check clean
 
 install: node_modules/.installed
 
@@ -31,6 +31,11 @@ demo: install
 
 bench: install
 	$(NODE) bench/bench.ts
+
+# Media's universe preparation alone at 10^7 users (streamed, on disk): time, peak RSS, bytes per user
+BENCH_SCALE_USERS ?= 10000000
+bench-scale: install
+	/usr/bin/time -v $(NODE) bench/scale.ts --universe $(BENCH_SCALE_USERS)
 
 # Kubernetes manifests per party (deploy/k8s/<party>/) from deploy/k8s/values.json, schema-validated
 k8s: install

@@ -5,11 +5,11 @@
  * audiences it builds stay here (state dir); only their handle, size, quality and the
  * cohort insight (sealed to the advertiser) leave.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MediaRole } from '@cleanroom/shared/protocol/media.ts';
 import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
-import type { PreparedUniverse } from '@cleanroom/shared/protocol/universe.ts';
+import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { sizeClass } from '@cleanroom/shared/protocol/policy.ts';
 import type { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
@@ -38,7 +38,7 @@ interface State {
 }
 
 export interface MediaNodeOptions extends NodeCommonOptions {
-  universe: PreparedUniverse;
+  universe: Universe;
   /** The publication the broker syncs, with the key pair that decrypts its profiles. */
   publication: Publication & { bfv: MediaBfv };
   stateDir: string;
@@ -266,8 +266,16 @@ export class MediaNode {
   private saveAudience(audienceId: string, rows: Uint32Array): void {
     const dir = join(this.o.stateDir, 'audiences');
     mkdirSync(dir, { recursive: true });
-    const ids = Array.from(rows, (r) => this.o.universe.userIds[r]!);
-    writeFileSync(join(dir, `${audienceId}.txt`), ids.join('\n') + '\n');
+    // One line per member, written in pieces: never one string of the whole audience.
+    const fd = openSync(join(dir, `${audienceId}.txt`), 'w');
+    try {
+      for (let i = 0; i < rows.length; i += 8192) {
+        const part = Array.from(rows.subarray(i, i + 8192), (r) => this.o.universe.userId(r));
+        writeSync(fd, part.join('\n') + '\n');
+      }
+    } finally {
+      closeSync(fd);
+    }
   }
 
   close(): void {

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
 import { publish, type Publication, type PublishedTokens } from '@cleanroom/shared/protocol/publication.ts';
-import type { PreparedUniverse } from '@cleanroom/shared/protocol/universe.ts';
+import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import { CiphertextFile, CiphertextFileWriter } from '@cleanroom/shared/service/ciphertext-file.ts';
 import type { Logger } from '@cleanroom/shared/service/log.ts';
@@ -34,11 +34,12 @@ interface Manifest {
 }
 
 /** SHA-256 over what a publication is made of: epoch, every token table, every attribute vector. */
-export function universeFingerprint(u: PreparedUniverse): string {
+export function universeFingerprint(u: Universe): string {
   const h = createHash('sha256').update(`${u.epoch}\0${u.size}\0`);
-  for (const type of [...u.index.keys()].sort()) {
-    const ix = u.index.get(type)!;
-    h.update(`${type}\0`).update(ix.tokens.tokens).update(new Uint8Array(ix.rows.buffer, ix.rows.byteOffset, ix.rows.byteLength));
+  for (const type of [...u.idTypes].sort()) {
+    h.update(`${type}\0`);
+    for (const c of u.tokenChunks(type)) h.update(c.tokens);
+    for (const c of u.tokenChunks(type)) h.update(new Uint8Array(c.rows.buffer, c.rows.byteOffset, c.rows.byteLength));
   }
   return h.update(u.packed).digest('hex');
 }
@@ -61,7 +62,7 @@ async function load(dir: string): Promise<MediaPublicationFull> {
   };
 }
 
-export async function openPublication(opts: { stateDir: string; universe: PreparedUniverse; log: Logger }): Promise<{ publication: MediaPublicationFull; reused: boolean; seconds: number }> {
+export async function openPublication(opts: { stateDir: string; universe: Universe; log: Logger }): Promise<{ publication: MediaPublicationFull; reused: boolean; seconds: number }> {
   const root = join(opts.stateDir, 'publication');
   mkdirSync(root, { recursive: true });
   const fingerprint = universeFingerprint(opts.universe);

@@ -30,7 +30,7 @@ import { buildLookalike } from './lookalike.ts';
 import { seal } from '../crypto/sealed-box.ts';
 import { canonicalBytes } from '../crypto/jcs.ts';
 import { sizeClass } from './policy.ts';
-import type { PreparedUniverse } from './universe.ts';
+import type { Universe } from './universe.ts';
 import {
   ProtocolError,
   type CohortProfile, type ElementBytes, type LookalikeResult, type PrepareSession, type SessionReady,
@@ -44,7 +44,7 @@ export interface MediaPublication {
 }
 
 export interface MediaParams {
-  universe: PreparedUniverse;
+  universe: Universe;
   publication: MediaPublication;
   /** Largest padded size media accepts for one session. */
   maxPaddedCount: number;
@@ -107,7 +107,7 @@ export class MediaRole {
   prepare(msg: PrepareSession, budgetRefusal?: string): SessionReady {
     this.expect('prepare', 'new');
     const { universe, publication } = this.params;
-    if (!universe.index.has(msg.idType)) {
+    if (!universe.idTypes.includes(msg.idType)) {
       throw new ProtocolError('FAILED_PRECONDITION', `media has no prepared universe for ID type '${msg.idType}'`);
     }
     if (msg.universeVersion !== publication.version) {

@@ -26,7 +26,7 @@ import { clipContribution } from '../common/attributes.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
 import { randomPermutation, cryptoUniform, type Uniform } from './policy.ts';
 import type { IdType } from './messages.ts';
-import type { PreparedUniverse } from './universe.ts';
+import type { Universe } from './universe.ts';
 
 /** Ciphertexts by index: an array in memory, or a file the node reads on demand. */
 export interface CiphertextSource {
@@ -91,8 +91,34 @@ export function publicationVersion(epoch: string, tokens: ReadonlyMap<IdType, Pu
  * soon as it exists (the node writes it to disk; nothing holds them all in memory), or is
  * kept in memory without a sink. `onProgress` is told how many users are encrypted so far.
  */
+/**
+ * One ID type's tokens in position order. Typed arrays only (no array of all rows, which
+ * stops at 2^27 entries): a counting sort by position, since a user has at most one token
+ * per type — several tokens on one position (users sharing an ID) keep their input order.
+ */
+function tokensByPosition(chunks: Iterable<{ tokens: Uint8Array; rows: Uint32Array }>, positionOf: Uint32Array): PublishedTokens {
+  const count = new Uint32Array(positionOf.length + 1);
+  let n = 0;
+  for (const c of chunks) {
+    for (let i = 0; i < c.rows.length; i++) count[positionOf[c.rows[i]!]! + 1]!++;
+    n += c.rows.length;
+  }
+  for (let p = 1; p < count.length; p++) count[p]! += count[p - 1]!;
+  const packed = new Uint8Array(n * TOKEN_BYTES);
+  const positions = new Uint32Array(n);
+  for (const c of chunks) {
+    for (let i = 0; i < c.rows.length; i++) {
+      const pos = positionOf[c.rows[i]!]!;
+      const at = count[pos]!++;
+      packed.set(c.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES), at * TOKEN_BYTES);
+      positions[at] = pos;
+    }
+  }
+  return { tokens: packed, positions };
+}
+
 export function publish(
-  universe: PreparedUniverse,
+  universe: Universe,
   bfv: MediaBfv,
   opts: { uniform?: Uniform; onProgress?: (done: number, total: number) => void; batchUsers?: number; sink?: (ct: Uint8Array) => void } = {},
 ): Publication {
@@ -101,16 +127,8 @@ export function publish(
   const positionOf = new Uint32Array(users);
   order.forEach((row, pos) => (positionOf[row] = pos));
   const tokens = new Map<IdType, PublishedTokens>();
-  for (const [type, ix] of universe.index) {
-    const n = ix.tokens.size;
-    const byPos = Array.from({ length: n }, (_, r) => r).sort((a, b) => positionOf[ix.rows[a]!]! - positionOf[ix.rows[b]!]!);
-    const packed = new Uint8Array(n * TOKEN_BYTES);
-    const positions = new Uint32Array(n);
-    byPos.forEach((r, i) => {
-      packed.set(ix.tokens.at(r), i * TOKEN_BYTES);
-      positions[i] = positionOf[ix.rows[r]!]!;
-    });
-    tokens.set(type, { tokens: packed, positions });
+  for (const type of universe.idTypes) {
+    tokens.set(type, tokensByPosition(universe.tokenChunks(type), positionOf));
   }
   const upc = bfv.layout.usersPerCiphertext;
   const step = Math.max(upc, Math.floor((opts.batchUsers ?? upc * 64) / upc) * upc);

@@ -52,6 +52,29 @@ export function toColumns(records: readonly UniverseRecord[]): UniverseColumns {
   return { userIds: records.map((r) => r.userId), ids, packed };
 }
 
+/**
+ * What a session and a publication need of a prepared universe, whatever holds it: the
+ * in-memory PreparedUniverse below (tests, small universes) or the media node's universe on
+ * disk (services/media/src/universe-files.ts), which keeps in memory only the packed vectors
+ * (8 bytes per user) and reads user IDs and token rows from sorted files on demand.
+ */
+export interface Universe {
+  readonly epoch: string;
+  readonly key: OprfKey;
+  readonly size: number;
+  readonly idTypes: readonly IdType[];
+  /** PACKED_BYTES per user, row order. */
+  readonly packed: Uint8Array;
+  /** Share of users with each attribute. */
+  readonly shares: Float64Array;
+  userId(row: number): string;
+  /** The user row of a token, or -1. */
+  rowOf(type: IdType, token: Uint8Array): number;
+  vector(row: number): Uint8Array;
+  /** Every (token, user row) of one ID type, in chunks (tokens packed TOKEN_BYTES each). */
+  tokenChunks(type: IdType): Iterable<{ tokens: Uint8Array; rows: Uint32Array }>;
+}
+
 export interface IdTypeIndex {
   tokens: TokenTable;
   /** token row → user row */
@@ -67,7 +90,7 @@ export interface PrepareStats {
   seconds: number;
 }
 
-export class PreparedUniverse {
+export class PreparedUniverse implements Universe {
   readonly epoch: string;
   readonly key: OprfKey;
   readonly userIds: string[];
@@ -90,6 +113,21 @@ export class PreparedUniverse {
 
   get size(): number {
     return this.userIds.length;
+  }
+
+  get idTypes(): IdType[] {
+    return [...this.index.keys()];
+  }
+
+  userId(row: number): string {
+    const id = this.userIds[row];
+    if (id === undefined) throw new RangeError(`expected a user row in [0, ${this.size}), got ${row}`);
+    return id;
+  }
+
+  *tokenChunks(type: IdType): Iterable<{ tokens: Uint8Array; rows: Uint32Array }> {
+    const ix = this.index.get(type);
+    if (ix) yield { tokens: ix.tokens.tokens, rows: ix.rows };
   }
 
   /** Prepares (or re-prepares, reusing `previous` tokens under the same key) a universe, on this thread. */
@@ -192,8 +230,13 @@ export function unpackVector(p: Uint8Array): Uint8Array {
   return out;
 }
 
-function attributeShares(packed: Uint8Array, n: number): Float64Array {
-  const counts = new Float64Array(ATTRIBUTE_COUNT);
+export function attributeShares(packed: Uint8Array, n: number): Float64Array {
+  return attributeCounts(packed, n).map((c) => (n === 0 ? 0 : c / n));
+}
+
+/** Users with each attribute, over `n` packed vectors. */
+export function attributeCounts(packed: Uint8Array, n: number, into = new Float64Array(ATTRIBUTE_COUNT)): Float64Array {
+  const counts = into;
   for (let u = 0; u < n; u++) {
     for (let b = 0; b < PACKED_BYTES; b++) {
       let byte = packed[u * PACKED_BYTES + b]!;
@@ -204,7 +247,7 @@ function attributeShares(packed: Uint8Array, n: number): Float64Array {
       }
     }
   }
-  return counts.map((c) => (n === 0 ? 0 : c / n));
+  return counts;
 }
 
 interface TypePlan {

@@ -1,0 +1,566 @@
+/**
+ * The media node's prepared universe as sorted columnar files, prepared by streaming and read
+ * without loading it whole — bounded memory at 10^7 users and beyond.
+ *
+ * Layout of one prepared directory (all integers little-endian):
+ *   key.bin             the epoch's OPRF key (mode 0600)
+ *   users.bin           user ids back to back (UTF-8); users.off: users+1 float64 byte offsets
+ *   vectors.bin         PACKED_BYTES per user, row order (the only column the node holds in memory)
+ *   tokens-<t>.bin      TOKEN_RECORD (token 16 | row u32) per ID of type t, sorted by token then row
+ *   idhash-<t>.bin      IDHASH_RECORD (SHA-256("t:id")[0..16] | token 16), sorted by id hash then token
+ *   *.idx               BUCKETS+1 float64 record offsets: records whose first byte is b are in [idx[b], idx[b+1])
+ *   manifest.json       epoch, ID types, users, attribute counts, source digest
+ *
+ * Preparation (prepareToDisk), in passes whose memory does not grow with the universe:
+ *   1. stream the CSV once: consented rows append to users/vectors; each normalised ID goes,
+ *      with its id hash and row, to one of BUCKETS spill files by the hash's first byte;
+ *   2. per spill bucket: sort by id hash, reuse the token of every id hash the previous
+ *      preparation of the same epoch had (a merge with its idhash bucket — only new IDs cost
+ *      OPRF work), compute the rest on the TokenPool's worker threads, write the idhash
+ *      bucket and spill (token, row) by the token's first byte;
+ *   3. per token bucket: sort, write tokens-<t>.bin.
+ * Peak memory is one bucket (≈ users/256 records) plus write buffers; nothing holds one string
+ * or one JS array of all users.
+ *
+ * Shards: `shard: { index, count }` prepares only the consented rows whose sequence number s
+ * (0-based among consented rows) has s mod count = index, with global row = s. A node opens
+ * the union of a shard set (openUnion): rows keep their global numbers, so the union is the
+ * single-process preparation, file for file, once merged (mergeShards).
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
+import { oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
+import { TokenPool } from '@cleanroom/shared/crypto/oprf-tokens.ts';
+import { normalizeId } from '@cleanroom/shared/common/ids.ts';
+import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
+import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
+import { readUniverse } from '@cleanroom/shared/data/files.ts';
+import { attributeCounts, PACKED_BYTES, packVector, unpackVector, type Universe } from '@cleanroom/shared/protocol/universe.ts';
+import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
+
+export const BUCKETS = 256;
+export const TOKEN_RECORD = TOKEN_BYTES + 4;
+export const IDHASH_RECORD = 2 * TOKEN_BYTES;
+const WRITE_BUFFER = 1 << 16;
+
+export interface PreparedManifest {
+  format: 'columnar-v1';
+  epoch: string;
+  idTypes: IdType[];
+  users: number;
+  /** Users with each attribute (shares = counts / users). */
+  attributeCounts: number[];
+  dataSha256: string;
+  shard?: { index: number; count: number };
+  createdAt: string;
+}
+
+export interface PrepareFigures {
+  users: number;
+  computed: number;
+  reused: number;
+  rejectedRows: number;
+  notConsented: number;
+  seconds: number;
+}
+
+/** Appends to a file through a fixed buffer. */
+class Appender {
+  private readonly fd: number;
+  private readonly buf: Uint8Array;
+  private used = 0;
+  private written = 0;
+
+  constructor(path: string, bufferBytes = WRITE_BUFFER, mode = 0o644) {
+    this.fd = openSync(path, 'w', mode);
+    this.buf = new Uint8Array(bufferBytes);
+  }
+
+  /** Bytes appended so far (written or buffered). */
+  get size(): number {
+    return this.written + this.used;
+  }
+
+  write(bytes: Uint8Array): void {
+    if (bytes.length > this.buf.length - this.used) this.flush();
+    if (bytes.length > this.buf.length) {
+      this.raw(bytes);
+      return;
+    }
+    this.buf.set(bytes, this.used);
+    this.used += bytes.length;
+  }
+
+  private raw(bytes: Uint8Array): void {
+    let done = 0;
+    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done);
+    this.written += bytes.length;
+  }
+
+  flush(): void {
+    if (this.used > 0) this.raw(this.buf.subarray(0, this.used));
+    this.used = 0;
+  }
+
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+}
+
+function readAll(path: string): Uint8Array {
+  return existsSync(path) ? new Uint8Array(readFileSync(path)) : new Uint8Array(0);
+}
+
+function f64File(path: string, values: Float64Array): void {
+  writeFileSync(path, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+}
+
+function readF64(path: string): Float64Array {
+  const raw = readFileSync(path);
+  if (raw.length % 8 !== 0) throw new RangeError(`${path}: expected float64 values, got ${raw.length} bytes`);
+  return new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+}
+
+function compareBytes(a: Uint8Array, ao: number, b: Uint8Array, bo: number, n: number): number {
+  for (let i = 0; i < n; i++) {
+    const d = a[ao + i]! - b[bo + i]!;
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Indices of `n` fixed-width records sorted by their first `keyBytes` bytes, then by `tie`. */
+function sortRecords(recs: Uint8Array, width: number, n: number, keyBytes: number, tie: (a: number, b: number) => number): Uint32Array {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  // 48-bit prefixes as doubles decide nearly every comparison; equal prefixes compare in full.
+  const prefix = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const o = i * width;
+    prefix[i] = ((recs[o]! * 256 + recs[o + 1]!) * 256 + recs[o + 2]!) * 2 ** 24 + ((recs[o + 3]! << 16) | (recs[o + 4]! << 8) | recs[o + 5]!);
+  }
+  order.sort((a, b) => prefix[a]! - prefix[b]! || compareBytes(recs, a * width, recs, b * width, keyBytes) || tie(a, b));
+  return order;
+}
+
+/** Reads one file of fixed-width records by pread, record by record or by ranges. */
+class RecordFile {
+  readonly fd: number;
+  readonly count: number;
+  readonly idx: Float64Array;
+  readonly width: number;
+  constructor(path: string, width: number) {
+    this.width = width;
+    this.fd = openSync(path, 'r');
+    this.count = fstatSync(this.fd).size / width;
+    this.idx = readF64(`${path.slice(0, -4)}.idx`);
+    if (!Number.isInteger(this.count) || this.idx.length !== BUCKETS + 1 || this.idx[BUCKETS] !== this.count) {
+      throw new RangeError(`${path}: expected ${width}-byte records indexed by ${BUCKETS} buckets`);
+    }
+  }
+
+  read(from: number, to: number): Uint8Array {
+    const out = new Uint8Array((to - from) * this.width);
+    let got = 0;
+    while (got < out.length) {
+      const n = readSync(this.fd, out, got, out.length - got, from * this.width + got);
+      if (n === 0) throw new RangeError(`record file ends at ${from * this.width + got}`);
+      got += n;
+    }
+    return out;
+  }
+
+  bucket(b: number): Uint8Array {
+    return this.read(this.idx[b]!, this.idx[b + 1]!);
+  }
+
+  /** Index of the first record whose key (first `keyBytes` bytes) equals `key`, or -1. */
+  find(key: Uint8Array, keyBytes: number): number {
+    let lo = this.idx[key[0]!]!;
+    let hi = this.idx[key[0]! + 1]!;
+    const rec = new Uint8Array(this.width);
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      readSync(this.fd, rec, 0, this.width, mid * this.width);
+      if (compareBytes(rec, 0, key, 0, keyBytes) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo >= this.idx[key[0]! + 1]!) return -1;
+    readSync(this.fd, rec, 0, this.width, lo * this.width);
+    return compareBytes(rec, 0, key, 0, keyBytes) === 0 ? lo : -1;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/**
+ * A prepared directory opened for serving: vectors in memory, everything else read on demand.
+ * Implements the protocol's Universe.
+ */
+export class DiskUniverse implements Universe {
+  readonly epoch: string;
+  readonly key: OprfKey;
+  readonly size: number;
+  readonly idTypes: IdType[];
+  readonly packed: Uint8Array;
+  readonly shares: Float64Array;
+  readonly manifest: PreparedManifest;
+  private readonly usersFd: number;
+  private readonly userOffsets: Float64Array;
+  private readonly tokens = new Map<IdType, RecordFile>();
+  readonly dir: string;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as PreparedManifest;
+    if (m.format !== 'columnar-v1') throw new RangeError(`${dir}: expected a columnar-v1 prepared universe, got ${String(m.format)}`);
+    this.manifest = m;
+    this.epoch = m.epoch;
+    this.size = m.users;
+    this.idTypes = m.idTypes;
+    this.key = OprfKey.fromBytes(new Uint8Array(readFileSync(join(dir, 'key.bin'))));
+    this.packed = readAll(join(dir, 'vectors.bin'));
+    if (this.packed.length !== m.users * PACKED_BYTES) throw new RangeError(`${dir}: expected ${m.users * PACKED_BYTES} vector bytes, got ${this.packed.length}`);
+    this.shares = Float64Array.from(m.attributeCounts, (c) => (m.users === 0 ? 0 : c / m.users));
+    this.userOffsets = readF64(join(dir, 'users.off'));
+    if (this.userOffsets.length !== m.users + 1) throw new RangeError(`${dir}: expected ${m.users + 1} user offsets, got ${this.userOffsets.length}`);
+    this.usersFd = openSync(join(dir, 'users.bin'), 'r');
+    for (const t of m.idTypes) this.tokens.set(t, new RecordFile(join(dir, `tokens-${t}.bin`), TOKEN_RECORD));
+  }
+
+  /** Opens a complete prepared directory (manifest present), or undefined. */
+  static open(dir: string): DiskUniverse | undefined {
+    return existsSync(join(dir, 'manifest.json')) ? new DiskUniverse(dir) : undefined;
+  }
+
+  userId(row: number): string {
+    if (!Number.isInteger(row) || row < 0 || row >= this.size) throw new RangeError(`expected a user row in [0, ${this.size}), got ${row}`);
+    const start = this.userOffsets[row]!;
+    const buf = Buffer.alloc(this.userOffsets[row + 1]! - start);
+    readSync(this.usersFd, buf, 0, buf.length, start);
+    return buf.toString('utf8');
+  }
+
+  rowOf(type: IdType, token: Uint8Array): number {
+    const f = this.tokens.get(type);
+    if (!f || token.length !== TOKEN_BYTES) return -1;
+    const at = f.find(token, TOKEN_BYTES);
+    if (at < 0) return -1;
+    const rec = f.read(at, at + 1);
+    return new DataView(rec.buffer).getUint32(TOKEN_BYTES, true);
+  }
+
+  vector(row: number): Uint8Array {
+    return unpackVector(this.packed.subarray(row * PACKED_BYTES, (row + 1) * PACKED_BYTES));
+  }
+
+  *tokenChunks(type: IdType): Iterable<{ tokens: Uint8Array; rows: Uint32Array }> {
+    const f = this.tokens.get(type);
+    if (!f) return;
+    for (let b = 0; b < BUCKETS; b++) {
+      const recs = f.bucket(b);
+      const n = recs.length / TOKEN_RECORD;
+      const tokens = new Uint8Array(n * TOKEN_BYTES);
+      const rows = new Uint32Array(n);
+      const dv = new DataView(recs.buffer);
+      for (let i = 0; i < n; i++) {
+        tokens.set(recs.subarray(i * TOKEN_RECORD, i * TOKEN_RECORD + TOKEN_BYTES), i * TOKEN_BYTES);
+        rows[i] = dv.getUint32(i * TOKEN_RECORD + TOKEN_BYTES, true);
+      }
+      yield { tokens, rows };
+    }
+  }
+
+  /** Bytes of every file of this prepared universe. */
+  bytesOnDisk(): number {
+    let n = 0;
+    for (const f of ['key.bin', 'users.bin', 'users.off', 'vectors.bin', 'manifest.json', ...this.idTypes.flatMap((t) => [`tokens-${t}.bin`, `tokens-${t}.idx`, `idhash-${t}.bin`, `idhash-${t}.idx`])]) {
+      const p = join(this.dir, f);
+      if (existsSync(p)) {
+        const fd = openSync(p, 'r');
+        n += fstatSync(fd).size;
+        closeSync(fd);
+      }
+    }
+    return n;
+  }
+
+  close(): void {
+    closeSync(this.usersFd);
+    for (const f of this.tokens.values()) f.close();
+  }
+}
+
+/** The previous preparation's id hash → token index, read one bucket at a time. */
+function previousIndex(dir: string | undefined, type: IdType, epoch: string): RecordFile | undefined {
+  if (!dir || !existsSync(join(dir, 'manifest.json'))) return undefined;
+  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as PreparedManifest;
+  if (m.format !== 'columnar-v1' || m.epoch !== epoch || !m.idTypes.includes(type) || !existsSync(join(dir, `idhash-${type}.bin`))) return undefined;
+  return new RecordFile(join(dir, `idhash-${type}.bin`), IDHASH_RECORD);
+}
+
+/**
+ * Prepares `data` (the universe CSV) into `out` (a new, empty directory) under `key`, reusing
+ * the tokens of the previous preparation in `previousDir` when it has the same epoch. Writes
+ * the manifest last: a directory without one is incomplete.
+ */
+export async function prepareToDisk(opts: {
+  data: string; out: string; key: OprfKey; epoch: string; idTypes: readonly IdType[]; threads: number; dataSha256: string;
+  previousDir?: string | undefined; shard?: { index: number; count: number } | undefined;
+  onRows?: (rows: number) => void;
+}): Promise<PrepareFigures> {
+  const t0 = performance.now();
+  const { out, idTypes } = opts;
+  const shard = opts.shard ?? { index: 0, count: 1 };
+  if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
+    throw new RangeError(`expected shard index in [0, count), got ${shard.index} of ${shard.count}`);
+  }
+  mkdirSync(out, { recursive: true });
+  const spill = join(out, 'spill');
+  mkdirSync(spill, { recursive: true });
+  writeFileSync(join(out, 'key.bin'), opts.key.toBytes(), { mode: 0o600 });
+
+  // Pass 1: stream the CSV.
+  const users = new Appender(join(out, 'users.bin'));
+  const userOff = new Appender(join(out, 'users.off'));
+  const vectors = new Appender(join(out, 'vectors.bin'));
+  const idSpill = new Map(idTypes.map((t) => [t, Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `id-${t}-${b}`), 4096))]));
+  const counts = new Float64Array(ATTRIBUTE_COUNT);
+  const enc = new TextEncoder();
+  const off = new Float64Array(1);
+  const offBytes = new Uint8Array(off.buffer);
+  let rejectedRows = 0;
+  let notConsented = 0;
+  let seq = 0; // consented rows seen, all shards
+  let rows = 0; // rows of this shard
+  let read = 0;
+  const head = new Uint8Array(TOKEN_BYTES + 8);
+  const headView = new DataView(head.buffer);
+  for await (const row of readUniverse(opts.data, () => rejectedRows++)) {
+    if (++read % 100_000 === 0) opts.onRows?.(read + rejectedRows);
+    if (!row.consent) {
+      notConsented++;
+      continue;
+    }
+    const global = seq++;
+    if (global % shard.count !== shard.index) continue;
+    // Unsharded, global = rows; sharded, the shard's row numbers are the global ones and
+    // users.off / vectors.bin hold this shard's rows in order (rowIndex maps them).
+    off[0] = users.size;
+    userOff.write(offBytes);
+    const idBytes = enc.encode(row.userId);
+    users.write(idBytes);
+    const packed = packVector(row.vector);
+    vectors.write(packed);
+    attributeCounts(packed, 1, counts);
+    for (const t of idTypes) {
+      const raw = t === 'phone' ? row.phone : t === 'email' ? row.email : row.deviceId;
+      const n = normalizeId(t, raw);
+      if (!n.ok) continue;
+      const id = enc.encode(n.value);
+      const h = createHash('sha256').update(`${t}:`).update(id).digest();
+      head.set(h.subarray(0, TOKEN_BYTES), 0);
+      headView.setUint32(TOKEN_BYTES, global, true);
+      headView.setUint32(TOKEN_BYTES + 4, id.length, true);
+      const a = idSpill.get(t)![h[0]!]!;
+      a.write(head);
+      a.write(id);
+    }
+    rows++;
+  }
+  opts.onRows?.(read + rejectedRows);
+  off[0] = users.size;
+  userOff.write(offBytes);
+  users.close();
+  userOff.close();
+  vectors.close();
+  for (const list of idSpill.values()) for (const a of list) a.close();
+
+  // Passes 2 and 3, per ID type.
+  let computed = 0;
+  let reused = 0;
+  const pool = new TokenPool(opts.key, Math.max(1, opts.threads));
+  try {
+    for (const t of idTypes) {
+      const dst = oprfDst(t, opts.epoch);
+      const prev = previousIndex(opts.previousDir, t, opts.epoch);
+      const idhash = new Appender(join(out, `idhash-${t}.bin`));
+      const idhashIdx = new Float64Array(BUCKETS + 1);
+      const tokSpill = Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `tok-${t}-${b}`), 4096));
+      const rec = new Uint8Array(TOKEN_RECORD);
+      const recView = new DataView(rec.buffer);
+      for (let b = 0; b < BUCKETS; b++) {
+        idhashIdx[b] = idhash.size / IDHASH_RECORD;
+        const raw = readAll(join(spill, `id-${t}-${b}`));
+        rmSync(join(spill, `id-${t}-${b}`), { force: true });
+        // Parse: fixed head (hash, row, length) + id bytes.
+        const starts: number[] = [];
+        for (let p = 0; p < raw.length;) {
+          starts.push(p);
+          p += TOKEN_BYTES + 8 + new DataView(raw.buffer, raw.byteOffset + p + TOKEN_BYTES + 4, 4).getUint32(0, true);
+        }
+        const n = starts.length;
+        const hashes = new Uint8Array(n * TOKEN_BYTES);
+        const rowOf = new Uint32Array(n);
+        const dv = new DataView(raw.buffer, raw.byteOffset);
+        for (let i = 0; i < n; i++) {
+          hashes.set(raw.subarray(starts[i]!, starts[i]! + TOKEN_BYTES), i * TOKEN_BYTES);
+          rowOf[i] = dv.getUint32(starts[i]! + TOKEN_BYTES, true);
+        }
+        const order = sortRecords(hashes, TOKEN_BYTES, n, TOKEN_BYTES, (x, y) => rowOf[x]! - rowOf[y]!);
+        // Reuse: merge with the previous preparation's bucket (both sorted by id hash).
+        const tokens = new Uint8Array(n * TOKEN_BYTES);
+        const have = new Uint8Array(n);
+        if (prev) {
+          const old = prev.bucket(b);
+          const m = old.length / IDHASH_RECORD;
+          let j = 0;
+          for (const i of order) {
+            while (j < m && compareBytes(old, j * IDHASH_RECORD, hashes, i * TOKEN_BYTES, TOKEN_BYTES) < 0) j++;
+            if (j < m && compareBytes(old, j * IDHASH_RECORD, hashes, i * TOKEN_BYTES, TOKEN_BYTES) === 0) {
+              tokens.set(old.subarray(j * IDHASH_RECORD + TOKEN_BYTES, (j + 1) * IDHASH_RECORD), i * TOKEN_BYTES);
+              have[i] = 1;
+              reused++;
+            }
+          }
+        }
+        const todo: number[] = [];
+        for (let i = 0; i < n; i++) if (!have[i]) todo.push(i);
+        if (todo.length > 0) {
+          const inputs = todo.map((i) => {
+            const s = starts[i]! + TOKEN_BYTES + 8;
+            return raw.subarray(s, s + dv.getUint32(starts[i]! + TOKEN_BYTES + 4, true));
+          });
+          const fresh = await pool.compute(inputs, dst);
+          todo.forEach((i, k) => tokens.set(fresh.subarray(k * TOKEN_BYTES, (k + 1) * TOKEN_BYTES), i * TOKEN_BYTES));
+          computed += todo.length;
+        }
+        for (const i of order) {
+          idhash.write(hashes.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
+          idhash.write(tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
+          rec.set(tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES), 0);
+          recView.setUint32(TOKEN_BYTES, rowOf[i]!, true);
+          tokSpill[tokens[i * TOKEN_BYTES]!]!.write(rec);
+        }
+      }
+      idhashIdx[BUCKETS] = idhash.size / IDHASH_RECORD;
+      idhash.close();
+      f64File(join(out, `idhash-${t}.idx`), idhashIdx);
+      prev?.close();
+      for (const a of tokSpill) a.close();
+
+      const tok = new Appender(join(out, `tokens-${t}.bin`));
+      const tokIdx = new Float64Array(BUCKETS + 1);
+      for (let b = 0; b < BUCKETS; b++) {
+        tokIdx[b] = tok.size / TOKEN_RECORD;
+        const raw = readAll(join(spill, `tok-${t}-${b}`));
+        rmSync(join(spill, `tok-${t}-${b}`), { force: true });
+        const n = raw.length / TOKEN_RECORD;
+        const dv = new DataView(raw.buffer, raw.byteOffset);
+        const order = sortRecords(raw, TOKEN_RECORD, n, TOKEN_BYTES, (x, y) => dv.getUint32(x * TOKEN_RECORD + TOKEN_BYTES, true) - dv.getUint32(y * TOKEN_RECORD + TOKEN_BYTES, true));
+        for (const i of order) tok.write(raw.subarray(i * TOKEN_RECORD, (i + 1) * TOKEN_RECORD));
+      }
+      tokIdx[BUCKETS] = tok.size / TOKEN_RECORD;
+      tok.close();
+      f64File(join(out, `tokens-${t}.idx`), tokIdx);
+    }
+  } finally {
+    await pool.close();
+  }
+  rmSync(spill, { recursive: true, force: true });
+  const manifest: PreparedManifest = {
+    format: 'columnar-v1', epoch: opts.epoch, idTypes: [...idTypes], users: rows, attributeCounts: Array.from(counts),
+    dataSha256: opts.dataSha256, ...(shard.count > 1 ? { shard } : {}), createdAt: new Date().toISOString(),
+  };
+  writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  return { users: rows, computed, reused, rejectedRows, notConsented, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * Merges the shard directories of one preparation (`shard` 0..count-1 of the same epoch, key
+ * and source) into `out`: rows interleave back to their global order (row g is row g div
+ * count of shard g mod count) and every bucket's records are sorted again, so `out` is, file
+ * for file, what a single process would have prepared. Memory: one bucket.
+ */
+export function mergeShards(shardDirs: readonly string[], out: string): PreparedManifest {
+  const ms = shardDirs.map((d) => JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as PreparedManifest);
+  const count = shardDirs.length;
+  ms.forEach((m, i) => {
+    if (m.format !== 'columnar-v1' || (m.shard?.count ?? 1) !== count || (m.shard?.index ?? 0) !== i) throw new RangeError(`${shardDirs[i]}: expected shard ${i} of ${count}, got ${JSON.stringify(m.shard ?? null)}`);
+    if (m.epoch !== ms[0]!.epoch || m.dataSha256 !== ms[0]!.dataSha256 || m.idTypes.join(',') !== ms[0]!.idTypes.join(',')) throw new RangeError(`${shardDirs[i]}: expected the same epoch, source and ID types as shard 0`);
+  });
+  const keys = shardDirs.map((d) => Buffer.from(readFileSync(join(d, 'key.bin'))).toString('hex'));
+  if (keys.some((k) => k !== keys[0])) throw new RangeError('expected every shard prepared under the same key, got different keys');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'key.bin'), readFileSync(join(shardDirs[0]!, 'key.bin')), { mode: 0o600 });
+  const total = ms.reduce((s, m) => s + m.users, 0);
+
+  // Rows: users and vectors interleaved back to the global order.
+  const users = new Appender(join(out, 'users.bin'));
+  const userOff = new Appender(join(out, 'users.off'));
+  const vectors = new Appender(join(out, 'vectors.bin'));
+  const src = shardDirs.map((d) => ({ offs: readF64(join(d, 'users.off')), users: openSync(join(d, 'users.bin'), 'r'), vectors: openSync(join(d, 'vectors.bin'), 'r') }));
+  const off = new Float64Array(1);
+  const vec = new Uint8Array(PACKED_BYTES);
+  for (let g = 0; g < total; g++) {
+    const s = src[g % count]!;
+    const local = Math.floor(g / count);
+    off[0] = users.size;
+    userOff.write(new Uint8Array(off.buffer));
+    const id = new Uint8Array(s.offs[local + 1]! - s.offs[local]!);
+    readSync(s.users, id, 0, id.length, s.offs[local]!);
+    users.write(id);
+    readSync(s.vectors, vec, 0, PACKED_BYTES, local * PACKED_BYTES);
+    vectors.write(vec);
+  }
+  off[0] = users.size;
+  userOff.write(new Uint8Array(off.buffer));
+  for (const s of src) {
+    closeSync(s.users);
+    closeSync(s.vectors);
+  }
+  users.close();
+  userOff.close();
+  vectors.close();
+
+  // Token and id-hash files: per bucket, the shards' records sorted together.
+  for (const t of ms[0]!.idTypes) {
+    for (const [name, width] of [[`tokens-${t}`, TOKEN_RECORD], [`idhash-${t}`, IDHASH_RECORD]] as const) {
+      const files = shardDirs.map((d) => new RecordFile(join(d, `${name}.bin`), width));
+      const w = new Appender(join(out, `${name}.bin`));
+      const idx = new Float64Array(BUCKETS + 1);
+      for (let b = 0; b < BUCKETS; b++) {
+        idx[b] = w.size / width;
+        const parts = files.map((f) => f.bucket(b));
+        const all = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+        let at = 0;
+        for (const p of parts) {
+          all.set(p, at);
+          at += p.length;
+        }
+        const n = all.length / width;
+        // The same order as prepareToDisk: by key, then (token files) by row number.
+        const dv = new DataView(all.buffer);
+        const tie = width === TOKEN_RECORD ? (x: number, y: number) => dv.getUint32(x * width + TOKEN_BYTES, true) - dv.getUint32(y * width + TOKEN_BYTES, true) : () => 0;
+        for (const i of sortRecords(all, width, n, width === TOKEN_RECORD ? TOKEN_BYTES : width, tie)) w.write(all.subarray(i * width, (i + 1) * width));
+      }
+      idx[BUCKETS] = w.size / width;
+      w.close();
+      f64File(join(out, `${name}.idx`), idx);
+      for (const f of files) f.close();
+    }
+  }
+  const counts = new Float64Array(ATTRIBUTE_COUNT);
+  for (const m of ms) m.attributeCounts.forEach((c, j) => (counts[j]! += c));
+  const manifest: PreparedManifest = {
+    format: 'columnar-v1', epoch: ms[0]!.epoch, idTypes: ms[0]!.idTypes, users: total, attributeCounts: Array.from(counts),
+    dataSha256: ms[0]!.dataSha256, createdAt: new Date().toISOString(),
+  };
+  writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  return manifest;
+}
