@@ -1,6 +1,7 @@
 /**
  * The universe on disk (universe-files.ts, universe-store.ts): the streamed preparation gives
- * every user the token blind evaluation gives (the in-memory PreparedUniverse's), re-preparation
+ * every user the token blind evaluation gives (the in-memory PreparedUniverse's) and publishes
+ * each at its user's position, re-preparation
  * of a grown CSV computes only the new IDs, and N shard processes (the Indexed Job shape,
  * prepare.ts --shard I --shards N) merge into exactly the single-process preparation, file for
  * file.
@@ -16,6 +17,8 @@ import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { readUniverse } from '@cleanroom/shared/data/files.ts';
 import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { PreparedUniverse, type UniverseRecord } from '@cleanroom/shared/protocol/universe.ts';
+import { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
+import { publish } from '@cleanroom/shared/protocol/publication.ts';
 import { openUniverse } from './universe-store.ts';
 
 const PREPARE = fileURLToPath(new URL('./prepare.ts', import.meta.url));
@@ -60,6 +63,18 @@ describe('media universe on disk', () => {
     let chunked = 0;
     for (const c of universe.tokenChunks('phone')) chunked += c.rows.length;
     expect(chunked).toBe(ix.tokens.size);
+    // Published from disk: every token at its user's position (order[position] = the user's row).
+    const bfv = await MediaBfv.create(64);
+    try {
+      const pub = publish(universe, bfv);
+      const t = pub.tokens.get('phone')!;
+      expect(t.positions.length).toBe(ix.tokens.size);
+      for (let i = 0; i < t.positions.length; i++) {
+        expect(universe.rowOf('phone', t.tokens.subarray(i * 16, (i + 1) * 16))).toBe(pub.order[t.positions[i]!]);
+      }
+    } finally {
+      bfv.dispose();
+    }
 
     // Same CSV: reused as is. Grown CSV, same epoch: only the new users' IDs cost OPRF work.
     expect((await openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: 'e1', log, threads: 1 })).status.reused).toBe(true);

@@ -96,17 +96,17 @@ export function publicationVersion(epoch: string, tokens: ReadonlyMap<IdType, Pu
  * stops at 2^27 entries): a counting sort by position, since a user has at most one token
  * per type — several tokens on one position (users sharing an ID) keep their input order.
  */
-function tokensByPosition(chunks: Iterable<{ tokens: Uint8Array; rows: Uint32Array }>, positionOf: Uint32Array): PublishedTokens {
+function tokensByPosition(chunks: () => Iterable<{ tokens: Uint8Array; rows: Uint32Array }>, positionOf: Uint32Array): PublishedTokens {
   const count = new Uint32Array(positionOf.length + 1);
   let n = 0;
-  for (const c of chunks) {
+  for (const c of chunks()) {
     for (let i = 0; i < c.rows.length; i++) count[positionOf[c.rows[i]!]! + 1]!++;
     n += c.rows.length;
   }
   for (let p = 1; p < count.length; p++) count[p]! += count[p - 1]!;
   const packed = new Uint8Array(n * TOKEN_BYTES);
   const positions = new Uint32Array(n);
-  for (const c of chunks) {
+  for (const c of chunks()) {
     for (let i = 0; i < c.rows.length; i++) {
       const pos = positionOf[c.rows[i]!]!;
       const at = count[pos]!++;
@@ -128,7 +128,7 @@ export function publish(
   order.forEach((row, pos) => (positionOf[row] = pos));
   const tokens = new Map<IdType, PublishedTokens>();
   for (const type of universe.idTypes) {
-    tokens.set(type, tokensByPosition(universe.tokenChunks(type), positionOf));
+    tokens.set(type, tokensByPosition(() => universe.tokenChunks(type), positionOf));
   }
   const upc = bfv.layout.usersPerCiphertext;
   const step = Math.max(upc, Math.floor((opts.batchUsers ?? upc * 64) / upc) * upc);
