@@ -418,6 +418,30 @@ describe('protocol conformance', () => {
     expect(r.evidence).toEqual([expect.objectContaining({ kind: 'policy-disagreement', field: 'decoyRatio' })]);
   });
 
+  it('the session kind comes from the policies: lookalike declared explicitly verifies by its flow', () => {
+    const h = harness();
+    const files = runSession(h, undefined, { advertiser: { kind: 'lookalike' }, media: { kind: 'lookalike' }, broker: { kind: 'lookalike' } });
+    const r = verifySession(files, h.trust);
+    expect(failed(r)).toEqual([]);
+    expect(r.outcome.state).toBe('completed');
+  });
+
+  it('a session kind without a flow in SESSION_FLOWS fails rounds at the declaring policy', () => {
+    const h = harness();
+    const files = runSession(h, undefined, { advertiser: { kind: 'no-such-kind' }, media: { kind: 'no-such-kind' }, broker: { kind: 'no-such-kind' } });
+    const r = verifySession(files, h.trust);
+    expect(failed(r)).toContain('rounds');
+    expect(r.checks.find((c) => c.name === 'rounds')!.detail).toMatch(/advertiser\.jsonl:1: expected a session kind the verifier knows \(lookalike\), got "no-such-kind"/);
+  });
+
+  it('session kinds that differ across parties fail policy', () => {
+    const h = harness();
+    const files = runSession(h, undefined, { advertiser: { kind: 'lookalike' }, broker: { kind: 'profile' } });
+    const r = verifySession(files, h.trust);
+    expect(failed(r)).toContain('policy');
+    expect(r.checks.find((c) => c.name === 'policy')!.detail).toMatch(/expected kind "lookalike" as declared by advertiser, got "profile" from broker/);
+  });
+
   it('key fingerprints in a policy that do not match the pinned keys', () => {
     const h = harness();
     const files = runSession(h, undefined, { media: { keyFingerprints: { broker: 'deadbeefdeadbeef' } } });

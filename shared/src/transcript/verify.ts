@@ -20,15 +20,19 @@
  *               unless it is the tail of the link (a crash or abort can cut a link short);
  *   sequence    per file and link, seq numbers are 0,1,2,… without gaps or repeats, chunks
  *               count 0..n within a message and end with `last`;
- *   rounds      per file, OPEN < BLIND < TOKENS < AGGREGATE < LOOKALIKE never go
- *               backwards (CHECKPOINT after any, ABORT anywhere, nothing but CHECKPOINT/ABORT
- *               after an ABORT; UNIVERSE is not a session round and is not ordered);
- *   policy      every transcript declares a signed policy; decoyRatio and minCohort agree
+ *   rounds      per file, the rounds of the session's kind never go backwards (a look-alike
+ *               session: OPEN < BLIND < TOKENS < AGGREGATE < LOOKALIKE; each kind's order is
+ *               its flow in common/names.ts SESSION_FLOWS, the kind the one its policies
+ *               declare as `kind`, look-alike when none does); CHECKPOINT after any, ABORT
+ *               anywhere, nothing but CHECKPOINT/ABORT after an ABORT; UNIVERSE is not a
+ *               session round and is not ordered; a kind without a flow fails here;
+ *   policy      every transcript declares a signed policy; decoyRatio, minCohort and kind agree
  *               across all declarations; keyFingerprints, when declared, match the pinned keys;
  *   checkpoints every checkpoint root recomputes (RFC 6962) from the writer's own first
  *               `treeSize` messages;
  *   completion  the session's outcome, stated per session: `completed` (its final message —
- *               broker→advertiser, the SessionResult: in LOOKALIKE, or in OPEN for a session
+ *               its kind's `final` in SESSION_FLOWS; for a look-alike session broker→advertiser,
+ *               the SessionResult: in LOOKALIKE, or in OPEN for a session
  *               refused on the privacy budget — is recorded by the broker as
  *               sent and by the advertiser as received, and every message sent to a party with
  *               a transcript is recorded by it), `aborted` (an ABORT was exchanged: by whom, to
@@ -49,13 +53,13 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { canonicalBytes } from '../crypto/jcs.ts';
-import { SESSION_ROUND_RANK } from '../common/names.ts';
-import { PARTIES, STATEMENT_TYPE, keyFor, verifySignature, type PartyName, type TrustBundle } from '../crypto/dsse.ts';
+import { SESSION_FLOWS, SESSION_KINDS, isParty, isSessionKind, isSessionRound, type SessionFlow, type SessionRound } from '../common/names.ts';
+import { STATEMENT_TYPE, keyFor, verifySignature, type PartyName, type TrustBundle } from '../crypto/dsse.ts';
 import { merkleRoot } from '../crypto/merkle.ts';
 import type { Statement } from './statement.ts';
 import {
   CHECKPOINT_TYPE, POLICY_TYPE, checkpointSigningBody, policySigningBody, readTranscript, sha256Hex, signatureBytes,
-  type LocatedEntry, type MessageEntry, type TranscriptRead,
+  type CheckpointEntry, type LocatedEntry, type MessageEntry, type PolicyEntry, type TranscriptRead,
 } from './writer.ts';
 
 export interface AuditCheck {
@@ -94,8 +98,6 @@ const CHECK_NAMES = ['format', 'chain', 'session', 'signatures', 'addressing', '
 export const UNIVERSE_SESSION_PREFIX = 'universe-';
 type CheckName = (typeof CHECK_NAMES)[number];
 
-const ROUND_RANK = SESSION_ROUND_RANK;
-
 interface Issue extends AuditLocation {
   check: CheckName;
 }
@@ -111,6 +113,56 @@ interface Occurrence {
   sigOk: boolean;
 }
 
+/** One entry of a transcript, located; a message with its statement bytes and signature checked. */
+type Item =
+  | { kind: 'policy'; line: number; entry: PolicyEntry }
+  | { kind: 'checkpoint'; line: number; entry: CheckpointEntry }
+  | { kind: 'message'; line: number; entry: MessageEntry; bytes: Uint8Array; occ: Occurrence };
+
+/** One transcript file: who wrote it (the party of its first entry) and its entries in line order. */
+interface IndexedFile {
+  path: string;
+  writer: PartyName | undefined;
+  items: Item[];
+}
+
+interface PolicyDeclaration {
+  file: string;
+  line: number;
+  party: PartyName;
+  policy: Record<string, unknown>;
+}
+
+/** Everything the checks read: the files, indexed once, and the session they belong to. */
+interface Audit {
+  files: string[];
+  trust: TrustBundle;
+  reads: TranscriptRead[];
+  indexed: IndexedFile[];
+  sessionId: string;
+  /** universe sync or session (by session id) */
+  kind: AuditReport['kind'];
+  fileOf: Map<PartyName, string>;
+  /** Every message recorded, in file then line order. */
+  recorded: Occurrence[];
+  /** slot -> its records, in file then line order */
+  occurrences: Map<string, Occurrence[]>;
+  policies: PolicyDeclaration[];
+}
+
+/** What the checks found: issues (failures), notes (remarks on a passing check), evidence. */
+class Findings {
+  readonly issues: Issue[] = [];
+  readonly evidence: object[] = [];
+  readonly notes: Partial<Record<CheckName, string[]>> = {};
+  issue(check: CheckName, file: string, line: number, reason: string): void {
+    this.issues.push({ check, file, line, reason });
+  }
+  note(check: CheckName, s: string): void {
+    (this.notes[check] ??= []).push(s);
+  }
+}
+
 function slotOf(s: Statement): string {
   return `${s.sessionId}|${s.sender}->${s.receiver}|${s.round}|seq ${s.seq}|chunk ${s.chunk}`;
 }
@@ -123,233 +175,347 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function verifySession(files: string[], trust: TrustBundle): AuditReport {
   if (!Array.isArray(files) || files.length === 0) throw new Error(`expected at least one transcript file, got ${JSON.stringify(files)}`);
   if (!isObject(trust) || !isObject(trust.parties)) throw new Error('expected a TrustBundle (see loadTrustBundle), got something else');
-  const issues: Issue[] = [];
-  const evidence: object[] = [];
-  const notes: Partial<Record<CheckName, string[]>> = {};
-  const note = (c: CheckName, s: string) => (notes[c] ??= []).push(s);
-  const issue = (check: CheckName, file: string, line: number, reason: string) => issues.push({ check, file, line, reason });
+  const f = new Findings();
+  const reads = files.map((file) => readTranscript(file));
+  checkFormatAndChain(reads, f);
+  const { sessionId, fileOf, writerOf } = checkSessionFiles(files, reads, f);
+  const kind: AuditReport['kind'] = sessionId.startsWith(UNIVERSE_SESSION_PREFIX) ? 'universe' : 'session';
+  const a: Audit = { files, trust, reads, sessionId, kind, fileOf, ...indexTranscripts(reads, writerOf, trust) };
+  checkStatementSessions(a, f);
+  checkSignatures(a, f);
+  checkAddressing(a, f);
+  checkSequence(a, f);
+  const flow = kind === 'session' ? sessionFlowOf(a, f) : undefined;
+  if (kind === 'universe') checkUniverseRounds(a, f);
+  else checkSessionRounds(a, flow, f);
+  checkCheckpoints(a, f);
+  const slotsCompared = checkEquivocation(a, f);
+  const tails = checkDelivery(a, f);
+  checkPolicy(a, f);
+  const outcome = decideOutcome(a, flow, tails, (file, line, reason) => f.issue('completion', file, line, reason));
+  return assembleReport(a, f, outcome, slotsCompared);
+}
 
-  const reads: TranscriptRead[] = files.map((f) => readTranscript(f));
-  let lines = 0;
-
-  // format + chain
+/** format + chain: the reader's findings about each file's own lines. */
+function checkFormatAndChain(reads: TranscriptRead[], f: Findings): void {
   for (const r of reads) {
-    lines += r.lineCount;
     for (const p of r.problems) {
       const chain = /^expected (index|prev)/.test(p.reason) || /every entry to be written by/.test(p.reason);
-      issue(chain ? 'chain' : 'format', r.path, p.line, p.reason);
+      f.issue(chain ? 'chain' : 'format', r.path, p.line, p.reason);
     }
   }
+}
 
-  // session: one session id, one file per party
+/** session: one session id across the files, one file per party. */
+function checkSessionFiles(files: string[], reads: TranscriptRead[], f: Findings) {
   const sessionIds = new Set<string>();
   const writerOf = new Map<string, PartyName>(); // file -> party
   const fileOf = new Map<PartyName, string>();
   for (const r of reads) {
-    const first = r.entries[0]?.entry;
-    if (!first) continue;
+    const head = r.entries[0];
+    if (!head) continue;
+    const first = head.entry;
     sessionIds.add(first.sessionId);
     writerOf.set(r.path, first.party);
     const other = fileOf.get(first.party);
-    if (other !== undefined) issue('session', r.path, r.entries[0]!.line, `expected one transcript per party, got a second one for ${first.party} (also ${other})`);
+    if (other !== undefined) f.issue('session', r.path, head.line, `expected one transcript per party, got a second one for ${first.party} (also ${other})`);
     else fileOf.set(first.party, r.path);
     const expectedName = `${first.party}.jsonl`;
-    if (basename(r.path) !== expectedName) note('session', `${r.path} holds ${first.party}'s entries (expected file name ${expectedName})`);
+    if (basename(r.path) !== expectedName) f.note('session', `${r.path} holds ${first.party}'s entries (expected file name ${expectedName})`);
   }
   const sessionList = [...sessionIds].sort();
   if (sessionList.length > 1) {
     for (const r of reads) {
       const e = r.entries[0];
-      if (e && e.entry.sessionId !== sessionList[0]) issue('session', r.path, e.line, `expected session ${sessionList[0]}, got ${e.entry.sessionId}`);
+      if (e && e.entry.sessionId !== sessionList[0]) f.issue('session', r.path, e.line, `expected session ${sessionList[0]}, got ${e.entry.sessionId}`);
     }
   }
-  const sessionId = sessionList[0] ?? basename(dirname(resolve(files[0]!)));
-  const kind: AuditReport['kind'] = sessionId.startsWith(UNIVERSE_SESSION_PREFIX) ? 'universe' : 'session';
-  /** Every message recorded, in file then line order (for the outcome). */
+  const sessionId = sessionList[0] ?? basename(dirname(resolve(files[0] ?? '.')));
+  return { sessionId, fileOf, writerOf };
+}
+
+/** Index every file's entries once: statement bytes, hashes and message signatures. */
+function indexTranscripts(reads: TranscriptRead[], writerOf: Map<string, PartyName>, trust: TrustBundle) {
   const recorded: Occurrence[] = [];
-
-  // per-entry checks: signatures, addressing, sequence, rounds, checkpoints; collect occurrences
   const occurrences = new Map<string, Occurrence[]>();
-  const policies: { file: string; line: number; party: PartyName; policy: Record<string, unknown> }[] = [];
-  let messages = 0;
-  let checkpoints = 0;
-  let cosigs = 0;
-  for (const r of reads) {
-    const leaves: Uint8Array[] = [];
-    const linkSeq = new Map<string, { next: number; chunk: number; open: boolean; round: string; type: string }>();
-    let rank = -1;
-    let aborted = false;
-    const writer = writerOf.get(r.path);
-    const hasPolicy = r.entries.some((e) => e.entry.kind === 'policy');
-    if (writer && !hasPolicy && kind === 'session') issue('policy', r.path, r.entries[0]!.line, `expected ${writer} to declare a signed policy, got none in this transcript`);
-    for (const { line, entry } of r.entries as LocatedEntry[]) {
+  const policies: PolicyDeclaration[] = [];
+  const indexed = reads.map((r): IndexedFile => {
+    const items = (r.entries as LocatedEntry[]).map(({ line, entry }): Item => {
       if (entry.kind === 'policy') {
-        const ok = safeVerify(trust, entry.party, POLICY_TYPE, policySigningBody(entry.party, entry.sessionId, entry.policy), entry.signature.sig);
-        if (!ok) issue('signatures', r.path, line, `bad signature: policy does not verify under ${entry.party}'s pinned key`);
         policies.push({ file: r.path, line, party: entry.party, policy: entry.policy });
-        continue;
+        return { kind: 'policy', line, entry };
       }
-      if (entry.kind === 'checkpoint') {
-        checkpoints++;
-        if (entry.treeSize > leaves.length) {
-          issue('checkpoints', r.path, line, `expected treeSize <= ${leaves.length} messages recorded before the checkpoint, got ${entry.treeSize}`);
-        } else {
-          const root = Buffer.from(merkleRoot(leaves.slice(0, entry.treeSize))).toString('hex');
-          if (root !== entry.root) issue('checkpoints', r.path, line, `expected root ${root} over ${entry.party}'s first ${entry.treeSize} messages, got ${entry.root}`);
-        }
-        const body = checkpointSigningBody(entry);
-        for (const c of entry.cosignatures) {
-          cosigs++;
-          if (!safeVerify(trust, c.party, CHECKPOINT_TYPE, body, c.sig)) {
-            issue('signatures', r.path, line, `bad signature: checkpoint co-signature of ${c.party} does not verify under its pinned key`);
-          }
-        }
-        continue;
-      }
-      // message
-      messages++;
-      const m = entry as MessageEntry;
-      const s = m.statement;
+      if (entry.kind === 'checkpoint') return { kind: 'checkpoint', line, entry };
+      const s = entry.statement;
       const bytes = canonicalBytes(s);
-      leaves.push(bytes);
-      const sigOk = safeVerify(trust, s.sender, STATEMENT_TYPE, bytes, m.signature.sig);
-      if (!sigOk) {
-        const pinned = trust.parties[s.sender]?.keyid;
-        const hint = m.signature.keyid === pinned ? `keyid ${m.signature.keyid} is ${s.sender}'s` : `keyid ${m.signature.keyid} is not ${s.sender}'s pinned ${pinned}`;
-        issue('signatures', r.path, line, `bad signature: statement ${s.sender}->${s.receiver} ${s.round} seq ${s.seq} does not verify under ${s.sender}'s pinned key (${hint})`);
-      } else if (m.signature.keyid !== trust.parties[s.sender]?.keyid) {
-        note('signatures', `${basename(r.path)}:${line} carries keyid hint ${m.signature.keyid}, verified under ${s.sender}'s pinned key`);
-      }
-      const me = m.direction === 'sent' ? s.sender : s.receiver;
-      if (me !== m.party) issue('addressing', r.path, line, `expected a ${m.direction} statement to name ${m.party} as ${m.direction === 'sent' ? 'sender' : 'receiver'}, got ${me}`);
-      if (s.sessionId !== m.sessionId) issue('session', r.path, line, `expected statement of session ${m.sessionId}, got ${s.sessionId}`);
-
-      const occ: Occurrence = { file: r.path, line, party: m.party, direction: m.direction, statement: s, signature: m.signature, hash: sha256Hex(bytes), sigOk };
+      const sigOk = safeVerify(trust, s.sender, STATEMENT_TYPE, bytes, entry.signature.sig);
+      const occ: Occurrence = { file: r.path, line, party: entry.party, direction: entry.direction, statement: s, signature: entry.signature, hash: sha256Hex(bytes), sigOk };
       recorded.push(occ);
       const slot = slotOf(s);
       const list = occurrences.get(slot);
       if (list) list.push(occ);
       else occurrences.set(slot, [occ]);
+      return { kind: 'message', line, entry, bytes, occ };
+    });
+    return { path: r.path, writer: writerOf.get(r.path), items };
+  });
+  return { indexed, recorded, occurrences, policies };
+}
 
-      // sequence and chunks per link, in this file's order
+function* messages(file: IndexedFile) {
+  for (const it of file.items) if (it.kind === 'message') yield it;
+}
+
+/** session (per statement): every statement names the session of the entry recording it. */
+function checkStatementSessions(a: Audit, f: Findings): void {
+  for (const file of a.indexed) {
+    for (const { line, entry } of messages(file)) {
+      if (entry.statement.sessionId !== entry.sessionId) f.issue('session', file.path, line, `expected statement of session ${entry.sessionId}, got ${entry.statement.sessionId}`);
+    }
+  }
+}
+
+/** signatures: messages under the sender's pinned key, policies under the writer's, co-signatures under each co-signer's. */
+function checkSignatures(a: Audit, f: Findings): void {
+  const { trust } = a;
+  for (const file of a.indexed) {
+    for (const it of file.items) {
+      if (it.kind === 'policy') {
+        const e = it.entry;
+        if (!safeVerify(trust, e.party, POLICY_TYPE, policySigningBody(e.party, e.sessionId, e.policy), e.signature.sig)) {
+          f.issue('signatures', file.path, it.line, `bad signature: policy does not verify under ${e.party}'s pinned key`);
+        }
+      } else if (it.kind === 'checkpoint') {
+        const body = checkpointSigningBody(it.entry);
+        for (const c of it.entry.cosignatures) {
+          if (!safeVerify(trust, c.party, CHECKPOINT_TYPE, body, c.sig)) {
+            f.issue('signatures', file.path, it.line, `bad signature: checkpoint co-signature of ${c.party} does not verify under its pinned key`);
+          }
+        }
+      } else {
+        const { statement: s, signature } = it.occ;
+        const pinned = trust.parties[s.sender]?.keyid;
+        if (!it.occ.sigOk) {
+          const hint = signature.keyid === pinned ? `keyid ${signature.keyid} is ${s.sender}'s` : `keyid ${signature.keyid} is not ${s.sender}'s pinned ${pinned}`;
+          f.issue('signatures', file.path, it.line, `bad signature: statement ${s.sender}->${s.receiver} ${s.round} seq ${s.seq} does not verify under ${s.sender}'s pinned key (${hint})`);
+        } else if (signature.keyid !== pinned) {
+          f.note('signatures', `${basename(file.path)}:${it.line} carries keyid hint ${signature.keyid}, verified under ${s.sender}'s pinned key`);
+        }
+      }
+    }
+  }
+}
+
+/** addressing: a "sent" entry names its writer as sender, a "received" one as receiver. */
+function checkAddressing(a: Audit, f: Findings): void {
+  for (const file of a.indexed) {
+    for (const { line, entry: m } of messages(file)) {
+      const me = m.direction === 'sent' ? m.statement.sender : m.statement.receiver;
+      if (me !== m.party) f.issue('addressing', file.path, line, `expected a ${m.direction} statement to name ${m.party} as ${m.direction === 'sent' ? 'sender' : 'receiver'}, got ${me}`);
+    }
+  }
+}
+
+/** sequence: per file and link, seq 0,1,2,… and chunks 0..n ending with `last`. */
+function checkSequence(a: Audit, f: Findings): void {
+  for (const file of a.indexed) {
+    const linkSeq = new Map<string, { next: number; chunk: number; open: boolean; round: string; type: string }>();
+    for (const { line, entry: m } of messages(file)) {
+      const s = m.statement;
       const link = `${m.direction}|${s.sender}->${s.receiver}`;
       const st = linkSeq.get(link) ?? { next: 0, chunk: -1, open: false, round: '', type: '' };
       if (s.seq !== st.next) {
-        issue('sequence', r.path, line, `expected seq ${st.next} on ${s.sender}->${s.receiver} (${m.direction}), got ${s.seq}${s.seq > st.next ? ': a gap' : ': a repeat or reordering'}`);
+        f.issue('sequence', file.path, line, `expected seq ${st.next} on ${s.sender}->${s.receiver} (${m.direction}), got ${s.seq}${s.seq > st.next ? ': a gap' : ': a repeat or reordering'}`);
       }
       st.next = Math.max(st.next, s.seq + 1);
       const expectChunk = st.open ? st.chunk + 1 : 0;
       if (s.chunk !== expectChunk) {
-        issue('sequence', r.path, line, `expected chunk ${expectChunk} on ${s.sender}->${s.receiver} seq ${s.seq}, got ${s.chunk}`);
+        f.issue('sequence', file.path, line, `expected chunk ${expectChunk} on ${s.sender}->${s.receiver} seq ${s.seq}, got ${s.chunk}`);
       } else if (st.open && (s.round !== st.round || s.payloadType !== st.type)) {
-        issue('sequence', r.path, line, `expected chunk ${s.chunk} to continue ${st.round} ${st.type}, got ${s.round} ${s.payloadType}`);
+        f.issue('sequence', file.path, line, `expected chunk ${s.chunk} to continue ${st.round} ${st.type}, got ${s.round} ${s.payloadType}`);
       }
       st.chunk = s.chunk;
       st.open = !s.last;
       st.round = s.round;
       st.type = s.payloadType;
       linkSeq.set(link, st);
+    }
+    for (const [link, st] of linkSeq) {
+      if (st.open) f.note('sequence', `${basename(file.path)}: ${link} ends inside a chunked message (no chunk marked last)`);
+    }
+  }
+}
 
-      // rounds
-      if (kind === 'universe') {
-        const expected = s.sender === 'broker' ? 'media' : s.sender === 'media' ? 'broker' : undefined;
-        if (s.round !== 'UNIVERSE' || s.receiver !== expected) {
-          issue('rounds', r.path, line, `expected only UNIVERSE messages between broker and media in a universe sync, got ${s.round} ${s.sender}->${s.receiver}`);
-        }
-        continue;
-      }
-      if (s.round === 'UNIVERSE') issue('rounds', r.path, line, 'expected no UNIVERSE message in a session (universe syncs have their own universe-… transcripts), got one');
-      if (s.round === 'ABORT') aborted = true;
-      else if (s.round in ROUND_RANK) {
-        const k = ROUND_RANK[s.round]!;
-        if (aborted) issue('rounds', r.path, line, `expected nothing but CHECKPOINT/ABORT after ABORT, got ${s.round}`);
-        else if (k < rank) issue('rounds', r.path, line, `expected rounds in order OPEN<BLIND<TOKENS<AGGREGATE<LOOKALIKE, got ${s.round} after ${Object.keys(ROUND_RANK)[rank]}`);
+/**
+ * The session's kind as its policies declare it (`policy.kind`, `lookalike` when none does) and
+ * that kind's flow; a kind without a flow in SESSION_FLOWS fails `rounds` (the declarations'
+ * disagreement fails `policy`).
+ */
+function sessionFlowOf(a: Audit, f: Findings): SessionFlow | undefined {
+  const declared = a.policies.find((p) => 'kind' in p.policy);
+  const kind = declared ? declared.policy.kind : 'lookalike';
+  const flow = isSessionKind(kind) ? SESSION_FLOWS[kind] : undefined;
+  if (!flow && declared) {
+    const known = SESSION_KINDS.filter((k) => SESSION_FLOWS[k]).join(', ');
+    f.issue('rounds', declared.file, declared.line, `expected a session kind the verifier knows (${known}), got ${JSON.stringify(kind)}`);
+  }
+  return flow;
+}
+
+/** rounds (session): per file, the kind's rounds never go backwards; nothing but CHECKPOINT/ABORT after an ABORT. */
+function checkSessionRounds(a: Audit, flow: SessionFlow | undefined, f: Findings): void {
+  const order = flow?.rounds ?? [];
+  for (const file of a.indexed) {
+    let rank = -1;
+    let aborted = false;
+    for (const { line, entry: m } of messages(file)) {
+      const round = m.statement.round;
+      if (round === 'UNIVERSE') f.issue('rounds', file.path, line, 'expected no UNIVERSE message in a session (universe syncs have their own universe-… transcripts), got one');
+      if (round === 'ABORT') aborted = true;
+      else if (isSessionRound(round)) {
+        const k = order.indexOf(round);
+        if (aborted) f.issue('rounds', file.path, line, `expected nothing but CHECKPOINT/ABORT after ABORT, got ${round}`);
+        else if (flow && k < 0) f.issue('rounds', file.path, line, `expected only the rounds ${order.join('<')} of this session's kind, got ${round}`);
+        else if (k < rank) f.issue('rounds', file.path, line, `expected rounds in order ${order.join('<')}, got ${round} after ${order[rank]}`);
         rank = Math.max(rank, k);
       }
     }
-    for (const [link, st] of linkSeq) {
-      if (st.open) note('sequence', `${basename(r.path)}: ${link} ends inside a chunked message (no chunk marked last)`);
+  }
+}
+
+/** rounds (universe sync): only UNIVERSE messages, broker→media requests and media→broker answers. */
+function checkUniverseRounds(a: Audit, f: Findings): void {
+  for (const file of a.indexed) {
+    for (const { line, entry: m } of messages(file)) {
+      const s = m.statement;
+      const expected = s.sender === 'broker' ? 'media' : s.sender === 'media' ? 'broker' : undefined;
+      if (s.round !== 'UNIVERSE' || s.receiver !== expected) {
+        f.issue('rounds', file.path, line, `expected only UNIVERSE messages between broker and media in a universe sync, got ${s.round} ${s.sender}->${s.receiver}`);
+      }
     }
   }
+}
 
-  // equivocation and delivery, across files
+/** checkpoints: every root recomputes (RFC 6962) from the writer's own first `treeSize` messages. */
+function checkCheckpoints(a: Audit, f: Findings): void {
+  for (const file of a.indexed) {
+    const leaves: Uint8Array[] = [];
+    for (const it of file.items) {
+      if (it.kind === 'message') leaves.push(it.bytes);
+      if (it.kind !== 'checkpoint') continue;
+      const e = it.entry;
+      if (e.treeSize > leaves.length) {
+        f.issue('checkpoints', file.path, it.line, `expected treeSize <= ${leaves.length} messages recorded before the checkpoint, got ${e.treeSize}`);
+      } else {
+        const root = Buffer.from(merkleRoot(leaves.slice(0, e.treeSize))).toString('hex');
+        if (root !== e.root) f.issue('checkpoints', file.path, it.line, `expected root ${root} over ${e.party}'s first ${e.treeSize} messages, got ${e.root}`);
+      }
+    }
+  }
+}
+
+/**
+ * equivocation: a slot carrying two different statements (both attached as evidence), or a
+ * received statement its sender's transcript never recorded as sent. Returns how many slots
+ * were seen by more than one record.
+ */
+function checkEquivocation(a: Audit, f: Findings): number {
   let slotsCompared = 0;
-  for (const [slot, list] of occurrences) {
-    const distinct = new Map<string, Occurrence[]>();
+  for (const [slot, list] of a.occurrences) {
+    const distinct = new Map<string, { first: Occurrence; all: Occurrence[] }>(); // statement hash -> its records
     for (const o of list) {
       const d = distinct.get(o.hash);
-      if (d) d.push(o);
-      else distinct.set(o.hash, [o]);
+      if (d) d.all.push(o);
+      else distinct.set(o.hash, { first: o, all: [o] });
     }
     if (list.length > 1) slotsCompared++;
-    if (distinct.size > 1) {
-      const signed = [...distinct.values()].filter((os) => os.some((o) => o.sigOk));
-      const first = list.slice().sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file) || a.line - b.line)[1] ?? list[0]!;
-      const sender = list[0]!.statement.sender;
+    const first = list[0];
+    if (distinct.size > 1 && first) {
+      const signed = [...distinct.values()].filter((d) => d.all.some((o) => o.sigOk));
+      const at = list.slice().sort((x, y) => a.files.indexOf(x.file) - a.files.indexOf(y.file) || x.line - y.line)[1] ?? first;
+      const sender = first.statement.sender;
       const reason =
         signed.length > 1
           ? `EQUIVOCATION: ${sender} signed ${distinct.size} different statements for slot ${slot}`
           : `conflicting statements for slot ${slot}; only ${signed.length} of ${distinct.size} carry a valid signature by ${sender}`;
-      issue('equivocation', first.file, first.line, reason);
-      evidence.push({
+      f.issue('equivocation', at.file, at.line, reason);
+      f.evidence.push({
         kind: signed.length > 1 ? 'equivocation' : 'conflict',
         slot,
-        statements: [...distinct.values()].map((os) => ({
-          statement: os[0]!.statement,
-          signature: os[0]!.signature,
-          signatureValid: os[0]!.sigOk,
-          statementSha256: os[0]!.hash,
-          recordedBy: os.map((o) => ({ file: o.file, line: o.line, party: o.party, direction: o.direction })),
+        statements: [...distinct.values()].map(({ first: o, all }) => ({
+          statement: o.statement,
+          signature: o.signature,
+          signatureValid: o.sigOk,
+          statementSha256: o.hash,
+          recordedBy: all.map((x) => ({ file: x.file, line: x.line, party: x.party, direction: x.direction })),
         })),
       });
     }
     for (const o of list) {
       if (o.direction !== 'received') continue;
       const s = o.statement;
-      if (!fileOf.has(s.sender)) continue;
+      if (!a.fileOf.has(s.sender)) continue;
       if (!list.some((x) => x.direction === 'sent' && x.party === s.sender)) {
-        issue('equivocation', o.file, o.line, `${o.party} recorded a statement from ${s.sender} for slot ${slot} that ${s.sender}'s transcript never recorded as sent`);
-        evidence.push({ kind: 'unsent', slot, statement: s, signature: o.signature, signatureValid: o.sigOk, recordedBy: [{ file: o.file, line: o.line, party: o.party, direction: o.direction }] });
+        f.issue('equivocation', o.file, o.line, `${o.party} recorded a statement from ${s.sender} for slot ${slot} that ${s.sender}'s transcript never recorded as sent`);
+        f.evidence.push({ kind: 'unsent', slot, statement: s, signature: o.signature, signatureValid: o.sigOk, recordedBy: [{ file: o.file, line: o.line, party: o.party, direction: o.direction }] });
       }
     }
   }
-  // delivery: sent but never received, other than at the tail of a link (promoted to a
-  // failure below when the session completed: a completed session has no excuse)
+  return slotsCompared;
+}
+
+/**
+ * delivery: a message sent and not recorded by its receiver fails when the receiver recorded
+ * later ones on that link; at the tail of a link it is returned (the outcome decides: a
+ * completed session has no excuse).
+ */
+function checkDelivery(a: Audit, f: Findings): Occurrence[] {
   const tails: Occurrence[] = [];
   const lastReceived = new Map<string, number>();
-  for (const list of occurrences.values()) {
-    for (const o of list) {
-      if (o.direction !== 'received') continue;
-      const k = `${o.statement.sender}->${o.statement.receiver}`;
-      lastReceived.set(k, Math.max(lastReceived.get(k) ?? -1, o.statement.seq));
-    }
+  for (const o of a.recorded) {
+    if (o.direction !== 'received') continue;
+    const k = `${o.statement.sender}->${o.statement.receiver}`;
+    lastReceived.set(k, Math.max(lastReceived.get(k) ?? -1, o.statement.seq));
   }
-  for (const [slot, list] of occurrences) {
+  for (const [slot, list] of a.occurrences) {
     for (const o of list) {
-      if (o.direction !== 'sent' || !fileOf.has(o.statement.receiver)) continue;
+      if (o.direction !== 'sent' || !a.fileOf.has(o.statement.receiver)) continue;
       if (list.some((x) => x.direction === 'received' && x.party === o.statement.receiver)) continue;
       const k = `${o.statement.sender}->${o.statement.receiver}`;
       if (o.statement.seq < (lastReceived.get(k) ?? -1)) {
-        issue('delivery', o.file, o.line, `${o.statement.receiver} recorded later messages on ${k} but not ${slot}`);
+        f.issue('delivery', o.file, o.line, `${o.statement.receiver} recorded later messages on ${k} but not ${slot}`);
       } else {
         tails.push(o);
-        note('delivery', `${slot} sent by ${o.party} and not recorded by ${o.statement.receiver} (tail of the link)`);
+        f.note('delivery', `${slot} sent by ${o.party} and not recorded by ${o.statement.receiver} (tail of the link)`);
       }
     }
   }
+  return tails;
+}
 
-  // policy agreement
-  for (const field of ['decoyRatio', 'minCohort'] as const) {
+/** policy: every session transcript declares one; decoyRatio, minCohort and kind agree; key fingerprints match the pinned keys. */
+function checkPolicy(a: Audit, f: Findings): void {
+  const { policies } = a;
+  if (a.kind === 'session') {
+    for (const file of a.indexed) {
+      const head = file.items[0];
+      if (file.writer && head && !file.items.some((it) => it.kind === 'policy')) {
+        f.issue('policy', file.path, head.line, `expected ${file.writer} to declare a signed policy, got none in this transcript`);
+      }
+    }
+  }
+  for (const field of ['decoyRatio', 'minCohort', 'kind'] as const) {
     const values = policies.filter((p) => field in p.policy);
     const firstP = values[0];
     if (!firstP) {
-      if (policies.length > 0) issue('policy', policies[0]!.file, policies[0]!.line, `expected the policy to declare ${field}, got none`);
+      const p0 = policies[0];
+      if (p0 && field !== 'kind') f.issue('policy', p0.file, p0.line, `expected the policy to declare ${field}, got none`);
       continue;
     }
     for (const p of values.slice(1)) {
       if (JSON.stringify(p.policy[field]) !== JSON.stringify(firstP.policy[field])) {
-        issue('policy', p.file, p.line, `expected ${field} ${JSON.stringify(firstP.policy[field])} as declared by ${firstP.party}, got ${JSON.stringify(p.policy[field])} from ${p.party}`);
-        evidence.push({ kind: 'policy-disagreement', field, declarations: values.map((v) => ({ party: v.party, file: v.file, line: v.line, value: v.policy[field] })) });
+        f.issue('policy', p.file, p.line, `expected ${field} ${JSON.stringify(firstP.policy[field])} as declared by ${firstP.party}, got ${JSON.stringify(p.policy[field])} from ${p.party}`);
+        f.evidence.push({ kind: 'policy-disagreement', field, declarations: values.map((v) => ({ party: v.party, file: v.file, line: v.line, value: v.policy[field] })) });
       }
     }
   }
@@ -357,57 +523,67 @@ export function verifySession(files: string[], trust: TrustBundle): AuditReport 
     const fps = p.policy.keyFingerprints;
     if (!isObject(fps)) continue;
     for (const [party, fp] of Object.entries(fps)) {
-      const pinned = (PARTIES as readonly string[]).includes(party) ? trust.parties[party as PartyName]?.keyid : undefined;
+      const pinned = isParty(party) ? a.trust.parties[party]?.keyid : undefined;
       if (pinned === undefined) continue;
       if (typeof fp !== 'string' || !(fp === pinned || fp.startsWith(pinned))) {
-        issue('policy', p.file, p.line, `expected keyFingerprints.${party} to match the pinned keyid ${pinned}, got ${JSON.stringify(fp)}`);
+        f.issue('policy', p.file, p.line, `expected keyFingerprints.${party} to match the pinned keyid ${pinned}, got ${JSON.stringify(fp)}`);
       }
     }
   }
+}
 
-  const outcome = decideOutcome(kind, recorded, fileOf, tails, (file) => reads.find((r) => r.path === file)?.lineCount ?? 0, (file, line, reason) => issue('completion', file, line, reason));
-
-  // assemble
+/** The report: one entry per check (its first three findings, or what it verified), the first failure, evidence. */
+function assembleReport(a: Audit, f: Findings, outcome: SessionOutcome, slotsCompared: number): AuditReport {
+  const { files, reads, kind, policies, indexed } = a;
+  const lines = reads.reduce((n, r) => n + r.lineCount, 0);
+  const items = indexed.flatMap((x) => x.items);
+  const checkpoints = items.filter((it) => it.kind === 'checkpoint');
+  const cosigs = checkpoints.reduce((n, it) => n + it.entry.cosignatures.length, 0);
   const detailOk: Record<CheckName, string> = {
     format: `${reads.length} file(s), ${lines} line(s): strict, canonical, well-formed`,
     chain: 'index and prev-hash chain intact in every file',
-    session: `session ${sessionId}: ${[...fileOf.keys()].join(', ') || 'no parties'}`,
-    signatures: `${messages} message signature(s), ${policies.length} policy signature(s), ${cosigs} checkpoint co-signature(s) verify under pinned keys`,
+    session: `session ${a.sessionId}: ${[...a.fileOf.keys()].join(', ') || 'no parties'}`,
+    signatures: `${a.recorded.length} message signature(s), ${policies.length} policy signature(s), ${cosigs} checkpoint co-signature(s) verify under pinned keys`,
     addressing: 'every entry is recorded by its sender (sent) or receiver (received)',
-    equivocation: `${occurrences.size} slot(s), ${slotsCompared} seen by more than one record: no conflicting statements`,
+    equivocation: `${a.occurrences.size} slot(s), ${slotsCompared} seen by more than one record: no conflicting statements`,
     delivery: 'every message sent to a party with a transcript is recorded by it',
     sequence: 'per-link sequence numbers contiguous, chunks well-formed',
     rounds: kind === 'universe' ? 'only UNIVERSE messages between broker and media' : 'rounds in protocol order',
     policy: kind === 'universe' ? 'universe sync: no policy required' : policies.length > 0 ? `decoyRatio/minCohort agree across ${policies.length} declaration(s)` : 'no policy declarations',
-    checkpoints: `${checkpoints} checkpoint root(s) recompute from the writers' leaves`,
+    checkpoints: `${checkpoints.length} checkpoint root(s) recompute from the writers' leaves`,
     completion: `${outcome.state}: ${outcome.detail}`,
   };
   const checks: AuditCheck[] = CHECK_NAMES.map((name) => {
-    const mine = issues.filter((i) => i.check === name);
-    const extra = notes[name]?.length ? ` (${notes[name]!.slice(0, 3).join('; ')}${notes[name]!.length > 3 ? `; +${notes[name]!.length - 3} more` : ''})` : '';
+    const mine = f.issues.filter((i) => i.check === name);
+    const notes = f.notes[name] ?? [];
+    const extra = notes.length ? ` (${notes.slice(0, 3).join('; ')}${notes.length > 3 ? `; +${notes.length - 3} more` : ''})` : '';
     if (mine.length === 0) return { name, ok: true, detail: detailOk[name] + extra };
     const head = mine.slice(0, 3).map((i) => `${basename(i.file)}:${i.line}: ${i.reason}`).join('; ');
     return { name, ok: false, detail: mine.length > 3 ? `${head}; +${mine.length - 3} more` : head };
   });
-  const report: AuditReport = { sessionId, kind, ok: issues.length === 0, outcome, checks };
-  if (issues.length > 0) {
-    // The first failure: findings about a file's own lines (format, chain, signatures,
-    // addressing, session) before cross-file findings (which a damaged file usually causes in
-    // the other files); within a tier, in file order, then line order.
-    // (which a damaged file usually causes in the other files), and the outcome (completion)
-    // last: it follows from the other findings when there are any.
-    const tier = (c: CheckName) => (c === 'format' || c === 'chain' || c === 'signatures' || c === 'addressing' || c === 'session' ? 0 : c === 'completion' ? 2 : 1);
-    const order = (i: Issue) => [tier(i.check), files.indexOf(i.file) === -1 ? files.length : files.indexOf(i.file), i.line, CHECK_NAMES.indexOf(i.check)];
-    const sorted = issues.slice().sort((a, b) => {
-      const x = order(a);
-      const y = order(b);
-      return x[0]! - y[0]! || x[1]! - y[1]! || x[2]! - y[2]! || x[3]! - y[3]!;
-    });
-    const f = sorted[0]!;
-    report.firstFailure = { file: f.file, line: f.line, reason: `${f.check}: ${f.reason}` };
-  }
-  if (evidence.length > 0) report.evidence = evidence;
+  const report: AuditReport = { sessionId: a.sessionId, kind, ok: f.issues.length === 0, outcome, checks };
+  const first = firstFailure(f.issues, files);
+  if (first) report.firstFailure = { file: first.file, line: first.line, reason: `${first.check}: ${first.reason}` };
+  if (f.evidence.length > 0) report.evidence = f.evidence;
   return report;
+}
+
+/**
+ * The first failure: findings about a file's own lines (format, chain, signatures, addressing,
+ * session) before cross-file findings (which a damaged file usually causes in the other files),
+ * and the outcome (completion) last: it follows from the other findings when there are any.
+ * Within a tier, in file order, then line order.
+ */
+function firstFailure(issues: Issue[], files: string[]): Issue | undefined {
+  const tier = (c: CheckName) => (c === 'format' || c === 'chain' || c === 'signatures' || c === 'addressing' || c === 'session' ? 0 : c === 'completion' ? 2 : 1);
+  const fileRank = (file: string) => (files.indexOf(file) === -1 ? files.length : files.indexOf(file));
+  const key = (i: Issue) => [tier(i.check), fileRank(i.file), i.line, CHECK_NAMES.indexOf(i.check)];
+  const before = (x: Issue, y: Issue) => {
+    const [kx, ky] = [key(x), key(y)];
+    const d = kx.findIndex((v, j) => v !== ky[j]);
+    return d >= 0 && (kx[d] ?? 0) < (ky[d] ?? 0);
+  };
+  return issues.reduce<Issue | undefined>((best, i) => (best === undefined || before(i, best) ? i : best), undefined);
 }
 
 /** A message slot as people read it. */
@@ -420,44 +596,40 @@ function describeMessage(o: Occurrence): string {
  * The outcome of a session from its recorded messages (see the header). Reports through
  * `fail` what makes it incomplete: no final message, or one a transcript lacks.
  */
-function decideOutcome(
-  kind: AuditReport['kind'],
-  recorded: Occurrence[],
-  fileOf: Map<PartyName, string>,
-  tails: Occurrence[],
-  lineCount: (file: string) => number,
-  fail: (file: string, line: number, reason: string) => void,
-): SessionOutcome {
+function decideOutcome(a: Audit, flow: SessionFlow | undefined, tails: Occurrence[], fail: (file: string, line: number, reason: string) => void): SessionOutcome {
+  const { kind, recorded, fileOf } = a;
   const where = (o: Occurrence) => `${basename(o.file)}:${o.line}`;
   const firstFile = [...fileOf.values()][0] ?? '';
   if (recorded.length === 0) {
     fail(firstFile, 0, 'incomplete: no message recorded in any transcript');
     return { state: 'incomplete', detail: 'no message recorded' };
   }
-  const aborts = recorded.filter((o) => o.statement.round === 'ABORT').sort((a, b) => (a.statement.sentAt < b.statement.sentAt ? -1 : a.statement.sentAt > b.statement.sentAt ? 1 : 0));
+  const aborts = recorded.filter((o) => o.statement.round === 'ABORT').sort((x, y) => (x.statement.sentAt < y.statement.sentAt ? -1 : x.statement.sentAt > y.statement.sentAt ? 1 : 0));
   const abort = aborts[0]; // the first in time started it; the others follow from it
   if (kind === 'session' && abort) {
-    const before = recorded.filter((o) => o.file === abort.file && o.line < abort.line && o.statement.round in ROUND_RANK);
-    const round = before.reduce((k, o) => Math.max(k, ROUND_RANK[o.statement.round]!), -1);
-    const after = round >= 0 ? ` during ${Object.keys(ROUND_RANK)[round]}` : ' before any round';
+    const order = flow?.rounds ?? [];
+    const before = recorded.filter((o) => o.file === abort.file && o.line < abort.line);
+    const round = before.reduce((k, o) => Math.max(k, order.indexOf(o.statement.round as SessionRound)), -1);
+    const after = round >= 0 ? ` during ${order[round]}` : ' before any round';
     const others = [...new Set(aborts.filter((o) => o.statement.sender !== abort.statement.sender).map((o) => `${o.statement.sender}->${o.statement.receiver}`))];
     return {
       state: 'aborted',
       detail: `aborted by ${abort.statement.sender} (ABORT to ${abort.statement.receiver}${after}, ${where(abort)}${others.length ? `; then ${others.join(', ')}` : ''}); the reason is in the ABORT payload, which transcripts do not hold — ${abort.statement.sender}'s session error names it`,
     };
   }
-  // The final message: the SessionResult (session) or the last answer page (universe).
-  const isFinal = kind === 'session'
-    ? (o: Occurrence) => o.statement.payloadType === 'cleanroom.v1.SessionResult' && o.statement.sender === 'broker' && o.statement.receiver === 'advertiser' && o.statement.last
+  if (kind === 'session' && !flow) return { state: 'incomplete', detail: 'a session of a kind the verifier does not know: no final message to look for' };
+  // The final message: the kind's result (session) or the last answer page (universe).
+  const isFinal = flow
+    ? (o: Occurrence) => o.statement.payloadType === flow.final.payloadType && o.statement.sender === flow.final.sender && o.statement.receiver === flow.final.receiver && o.statement.last
     : (o: Occurrence) => o === recorded.filter((x) => x.file === o.file).at(-1) && o.statement.sender === 'media' && o.statement.receiver === 'broker' && o.statement.last;
   const finals = recorded.filter(isFinal);
-  if (finals.length === 0) {
-    const last = recorded.reduce((a, b) => (b.statement.sentAt > a.statement.sentAt ? b : a));
-    const want = kind === 'session' ? 'broker->advertiser LOOKALIKE (the SessionResult)' : 'a last answer media->broker';
+  const f = finals[0];
+  if (!f) {
+    const last = recorded.reduce((x, y) => (y.statement.sentAt > x.statement.sentAt ? y : x));
+    const want = flow ? `${flow.final.sender}->${flow.final.receiver} ${flow.rounds.at(-1)} (the ${flow.final.payloadType.replace(/^cleanroom\.v1\./, '')})` : 'a last answer media->broker';
     fail(last.file, last.line, `incomplete: no final message (${want}) in any transcript and no ABORT; the last message recorded is ${describeMessage(last)} (${where(last)}): the session was killed, is still running, or lost its final lines`);
     return { state: 'incomplete', detail: `no final message; last recorded: ${describeMessage(last)} at ${where(last)}` };
   }
-  const f = finals[0]!;
   const { sender, receiver } = f.statement;
   let missing = false;
   for (const [party, direction] of [[sender, 'sent'], [receiver, 'received']] as const) {
@@ -465,7 +637,8 @@ function decideOutcome(
     if (file === undefined) continue;
     if (!finals.some((o) => o.party === party && o.direction === direction && o.hash === f.hash)) {
       missing = true;
-      fail(file, lineCount(file), `incomplete: ${basename(file)} does not record the final message ${describeMessage(f)} as ${direction}, which ${where(f)} records: the transcript was cut (its last line deleted?) or ${party} died before recording it`);
+      const lineCount = a.reads.find((r) => r.path === file)?.lineCount ?? 0;
+      fail(file, lineCount, `incomplete: ${basename(file)} does not record the final message ${describeMessage(f)} as ${direction}, which ${where(f)} records: the transcript was cut (its last line deleted?) or ${party} died before recording it`);
     }
   }
   for (const o of tails) {
