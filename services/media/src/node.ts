@@ -193,7 +193,7 @@ export class MediaNode {
               return ch.sealChunks('broker', 'UNIVERSE', UniverseManifestCodec, splitManifest({
                 epoch: pub.epoch, version: pub.version, users: pub.users, ciphertexts: pub.ciphertexts.count,
                 attributeCount: pub.layout.attributeCount, usersPerCiphertext: pub.layout.usersPerCiphertext,
-                idTypes: [...pub.tokens].map(([idType, t]) => ({ idType, tokens: t.positions.length })),
+                idTypes: [...pub.tokens].map(([idType, t]) => ({ idType, tokens: t.count })),
                 sizeClass: sizeClass(pub.users), unchanged,
                 bfv: unchanged ? { params: new Uint8Array(0), publicKey: new Uint8Array(0), galoisKeys: new Uint8Array(0) } : pub.material,
               }, MANIFEST_CHUNK_BYTES));
@@ -201,15 +201,16 @@ export class MediaNode {
             case 'TOKENS': {
               const t = pub.tokens.get(req.idType);
               if (!t) throw new ProtocolError('NOT_FOUND', `the publication has no '${req.idType}' tokens`);
-              const end = Math.min(t.positions.length, req.offset + Math.min(req.limit, MAX_TOKEN_PAGE));
+              const end = Math.min(t.count, req.offset + Math.min(req.limit, MAX_TOKEN_PAGE));
               // chunks of ≤ 65,536 entries; at least one (empty past the end)
               const pages = [];
               let off = Math.min(req.offset, end);
               do {
                 const stop = Math.min(end, off + 65_536);
+                const page = t.page(off, stop);
                 const tokens = [];
-                for (let i = off; i < stop; i++) tokens.push(t.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
-                pages.push({ idType: req.idType, offset: off, tokens, positions: Array.from(t.positions.subarray(off, stop)) });
+                for (let i = 0; i < stop - off; i++) tokens.push(page.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
+                pages.push({ idType: req.idType, offset: off, tokens, positions: Array.from(page.positions) });
                 off = stop;
               } while (off < end);
               return ch.sealChunks('broker', 'UNIVERSE', UniverseTokensCodec, pages);

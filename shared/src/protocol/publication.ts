@@ -34,10 +34,31 @@ export interface CiphertextSource {
   get(c: number): Uint8Array;
 }
 
-/** One ID type's tokens (packed, 16 bytes each) and each token's position. */
-export interface PublishedTokens {
+/**
+ * One ID type's published tokens as media serves them, page by page: in memory right after
+ * publish(), or read from media's files (services/media/src/publication-store.ts) so that a
+ * node never loads a table of every user's token.
+ */
+export interface TokenPages {
+  readonly count: number;
+  /** Tokens [from, to) packed (16 bytes each) and their positions. */
+  page(from: number, to: number): { tokens: Uint8Array; positions: Uint32Array };
+}
+
+/** One ID type's tokens (packed, 16 bytes each) and each token's position, in memory. */
+export interface PublishedTokens extends TokenPages {
   tokens: Uint8Array;
   positions: Uint32Array;
+}
+
+export function publishedTokens(tokens: Uint8Array, positions: Uint32Array): PublishedTokens {
+  if (tokens.length !== positions.length * TOKEN_BYTES) throw new RangeError(`expected ${positions.length * TOKEN_BYTES} token bytes, got ${tokens.length}`);
+  return {
+    tokens, positions, count: positions.length,
+    page(from, to) {
+      return { tokens: tokens.subarray(from * TOKEN_BYTES, to * TOKEN_BYTES), positions: positions.subarray(from, to) };
+    },
+  };
 }
 
 export interface PublicationHeader {
@@ -51,7 +72,7 @@ export interface PublicationHeader {
 export interface Publication extends PublicationHeader {
   /** position → media's user row (media only; never sent). */
   order: Uint32Array;
-  tokens: Map<IdType, PublishedTokens>;
+  tokens: Map<IdType, TokenPages>;
   ciphertexts: CiphertextSource;
 }
 
@@ -114,14 +135,14 @@ function tokensByPosition(chunks: () => Iterable<{ tokens: Uint8Array; rows: Uin
       positions[at] = pos;
     }
   }
-  return { tokens: packed, positions };
+  return publishedTokens(packed, positions);
 }
 
 export function publish(
   universe: Universe,
   bfv: MediaBfv,
   opts: { uniform?: Uniform; onProgress?: (done: number, total: number) => void; batchUsers?: number; sink?: (ct: Uint8Array) => void } = {},
-): Publication {
+): Omit<Publication, 'tokens'> & { tokens: Map<IdType, PublishedTokens> } {
   const users = universe.size;
   const order = randomPermutation(users, opts.uniform ?? cryptoUniform);
   const positionOf = new Uint32Array(users);
