@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 NODE := $(CURDIR)/node_modules/.bin/node
 
-.PHONY: install proto typecheck test test-unit test-containers demo bench bench-scale e2e pki k8s k8s-check clean
+.PHONY: install proto typecheck test test-unit test-containers demo bench bench-scale bench-peer e2e pki k8s k8s-check clean
 
 install: node_modules/.installed
 
@@ -36,6 +36,13 @@ bench: install
 BENCH_SCALE_USERS ?= 10000000
 bench-scale: install
 	/usr/bin/time -v $(NODE) bench/scale.ts --universe $(BENCH_SCALE_USERS)
+
+# This project's matching against @openmined/psi.js on equal sets (psi.js installed from the npm
+# registry into out/peer-psi with --ignore-scripts, outside the project's dependencies)
+bench-peer: install
+	mkdir -p out/peer-psi && cd out/peer-psi && echo '{"name":"peer-psi","private":true}' > package.json && \
+	  npm install --ignore-scripts --no-audit --no-fund --no-package-lock @openmined/psi.js@2.0.6
+	$(NODE) bench/peer.ts --psi out/peer-psi
 
 # Kubernetes manifests per party (deploy/k8s/<party>/) from deploy/k8s/values.json, schema-validated
 k8s: install
