@@ -13,7 +13,10 @@
  *
  * Preparation (prepareToDisk), in passes whose memory does not grow with the universe:
  *   1. stream the CSV once: consented rows append to users/vectors; each normalised ID goes,
- *      with its id hash and row, to one of BUCKETS spill files by the hash's first byte;
+ *      with its id hash and row, to one of BUCKETS spill files by the hash's first byte —
+ *      or, for an ID type with nothing to reuse (a new epoch), straight to the token workers
+ *      in batches while the CSV reads on (StreamedTokens), its (id hash, token) and (token,
+ *      row) records spilled by first byte, so that pass 2 only sorts;
  *   2. per spill bucket: sort by id hash, reuse the token of every id hash the previous
  *      preparation of the same epoch had (a merge with its idhash bucket — only new IDs cost
  *      OPRF work), compute the rest on the TokenPool's worker threads, write the idhash
@@ -172,6 +175,80 @@ function previousIndex(dir: string | undefined, type: IdType, epoch: string): Re
 }
 
 /**
+ * Tokens computed while the CSV streams: IDs are batched, each full batch goes to the token
+ * workers, and this thread reads on while at most MAX_IN_FLIGHT batches are computed; each
+ * finished batch is spilled as (id hash, token) by the hash's first byte (`ih-<type>-<b>`)
+ * and (token, row) by the token's first byte (`tok-<type>-<b>`).
+ */
+class StreamedTokens {
+  static readonly BATCH = 8192;
+  static readonly MAX_IN_FLIGHT = 2;
+  private hashes = new Uint8Array(StreamedTokens.BATCH * TOKEN_BYTES);
+  private rows = new Uint32Array(StreamedTokens.BATCH);
+  private ids: Uint8Array[] = [];
+  private readonly inFlight: { hashes: Uint8Array; rows: Uint32Array; tokens: Promise<Uint8Array> }[] = [];
+  private readonly ih: Appender[];
+  private readonly tok: Appender[];
+  private readonly pool: TokenPool;
+  private readonly dst: string;
+
+  constructor(pool: TokenPool, dst: string, spill: string, type: IdType) {
+    this.pool = pool;
+    this.dst = dst;
+    this.ih = Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `ih-${type}-${b}`), 4096));
+    this.tok = Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `tok-${type}-${b}`), 4096));
+  }
+
+  /** Adds one ID; returns how many tokens were written meanwhile. */
+  async add(hash: Uint8Array, row: number, id: Uint8Array): Promise<number> {
+    const n = this.ids.length;
+    this.hashes.set(hash, n * TOKEN_BYTES);
+    this.rows[n] = row;
+    this.ids.push(id);
+    if (this.ids.length < StreamedTokens.BATCH) return 0;
+    this.dispatch();
+    return this.inFlight.length > StreamedTokens.MAX_IN_FLIGHT ? this.drainOne() : 0;
+  }
+
+  private dispatch(): void {
+    if (this.ids.length === 0) return;
+    const n = this.ids.length;
+    this.inFlight.push({ hashes: this.hashes.subarray(0, n * TOKEN_BYTES), rows: this.rows.subarray(0, n), tokens: this.pool.compute(this.ids, this.dst) });
+    this.hashes = new Uint8Array(StreamedTokens.BATCH * TOKEN_BYTES);
+    this.rows = new Uint32Array(StreamedTokens.BATCH);
+    this.ids = [];
+  }
+
+  private async drainOne(): Promise<number> {
+    const job = this.inFlight.shift();
+    if (!job) return 0;
+    const tokens = await job.tokens;
+    const ih = new Uint8Array(IDHASH_RECORD);
+    const rec = new Uint8Array(TOKEN_RECORD);
+    const recView = new DataView(rec.buffer);
+    for (let i = 0; i < job.rows.length; i++) {
+      const token = tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES);
+      ih.set(job.hashes.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES), 0);
+      ih.set(token, TOKEN_BYTES);
+      this.ih[ih[0]!]!.write(ih);
+      rec.set(token, 0);
+      recView.setUint32(TOKEN_BYTES, job.rows[i]!, true);
+      this.tok[token[0]!]!.write(rec);
+    }
+    return job.rows.length;
+  }
+
+  /** Computes what is left, closes the spill files; returns the tokens written meanwhile. */
+  async finish(): Promise<number> {
+    this.dispatch();
+    let n = 0;
+    while (this.inFlight.length > 0) n += await this.drainOne();
+    for (const a of [...this.ih, ...this.tok]) a.close();
+    return n;
+  }
+}
+
+/**
  * Prepares `data` (the universe CSV) into `out` (a new, empty directory) under `key`, reusing
  * the tokens of the previous preparation in `previousDir` when it has the same epoch. Writes
  * the manifest last: a directory without one is incomplete.
@@ -181,22 +258,39 @@ export async function prepareToDisk(opts: {
   previousDir?: string | undefined; shard?: { index: number; count: number } | undefined;
   onRows?: (rows: number) => void;
 }): Promise<PrepareFigures> {
-  const t0 = performance.now();
-  const { out, idTypes } = opts;
   const shard = opts.shard ?? { index: 0, count: 1 };
   if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
     throw new RangeError(`expected shard index in [0, count), got ${shard.index} of ${shard.count}`);
   }
+  const pool = new TokenPool(opts.key, Math.max(1, opts.threads));
+  try {
+    return await prepareWith(pool, { ...opts, shard });
+  } finally {
+    await pool.close();
+  }
+}
+
+async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDisk>[0] & { shard: { index: number; count: number } }): Promise<PrepareFigures> {
+  const t0 = performance.now();
+  const { out, idTypes, shard } = opts;
   mkdirSync(out, { recursive: true });
   const spill = join(out, 'spill');
   mkdirSync(spill, { recursive: true });
   writeFileSync(join(out, 'key.bin'), opts.key.toBytes(), { mode: 0o600 });
 
+  // ID types with nothing to reuse (a new epoch, a first preparation): their tokens are
+  // computed during pass 1, on the worker threads while this thread reads on (pipelined).
+  const previous = new Map(idTypes.map((t) => [t, previousIndex(opts.previousDir, t, opts.epoch)]));
+  const fresh = new Set(idTypes.filter((t) => previous.get(t) === undefined));
+  let computed = 0;
+  let reused = 0;
+  const streamed = new Map([...fresh].map((t) => [t, new StreamedTokens(pool, oprfDst(t, opts.epoch), spill, t)]));
+
   // Pass 1: stream the CSV.
   const users = new Appender(join(out, 'users.bin'));
   const userOff = new Appender(join(out, 'users.off'));
   const vectors = new Appender(join(out, 'vectors.bin'));
-  const idSpill = new Map(idTypes.map((t) => [t, Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `id-${t}-${b}`), 4096))]));
+  const idSpill = new Map(idTypes.filter((t) => !fresh.has(t)).map((t) => [t, Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `id-${t}-${b}`), 4096))]));
   const counts = new Float64Array(ATTRIBUTE_COUNT);
   const enc = new TextEncoder();
   const off = new Float64Array(1);
@@ -231,6 +325,11 @@ export async function prepareToDisk(opts: {
       if (!n.ok) continue;
       const id = enc.encode(n.value);
       const h = createHash('sha256').update(`${t}:`).update(id).digest();
+      const s = streamed.get(t);
+      if (s) {
+        computed += await s.add(h.subarray(0, TOKEN_BYTES), global, id);
+        continue;
+      }
       head.set(h.subarray(0, TOKEN_BYTES), 0);
       headView.setUint32(TOKEN_BYTES, global, true);
       headView.setUint32(TOKEN_BYTES + 4, id.length, true);
@@ -247,21 +346,25 @@ export async function prepareToDisk(opts: {
   userOff.close();
   vectors.close();
   for (const list of idSpill.values()) for (const a of list) a.close();
+  for (const st of streamed.values()) computed += await st.finish();
 
   // Passes 2 and 3, per ID type.
-  let computed = 0;
-  let reused = 0;
-  const pool = new TokenPool(opts.key, Math.max(1, opts.threads));
-  try {
     for (const t of idTypes) {
       const dst = oprfDst(t, opts.epoch);
-      const prev = previousIndex(opts.previousDir, t, opts.epoch);
+      const prev = previous.get(t);
       const idhash = new Appender(join(out, `idhash-${t}.bin`));
       const idhashIdx = new Float64Array(BUCKETS + 1);
-      const tokSpill = Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `tok-${t}-${b}`), 4096));
+      const tokSpill = fresh.has(t) ? [] : Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `tok-${t}-${b}`), 4096));
       const rec = new Uint8Array(TOKEN_RECORD);
       const recView = new DataView(rec.buffer);
-      for (let b = 0; b < BUCKETS; b++) {
+      for (let b = 0; b < BUCKETS && fresh.has(t); b++) {
+        // Tokens computed in pass 1: (id hash, token) records, sorted here by id hash.
+        idhashIdx[b] = idhash.size / IDHASH_RECORD;
+        const raw = readAll(join(spill, `ih-${t}-${b}`));
+        rmSync(join(spill, `ih-${t}-${b}`), { force: true });
+        for (const i of sortRecords(raw, IDHASH_RECORD, raw.length / IDHASH_RECORD, TOKEN_BYTES, () => 0)) idhash.write(raw.subarray(i * IDHASH_RECORD, (i + 1) * IDHASH_RECORD));
+      }
+      for (let b = 0; b < BUCKETS && !fresh.has(t); b++) {
         idhashIdx[b] = idhash.size / IDHASH_RECORD;
         const raw = readAll(join(spill, `id-${t}-${b}`));
         rmSync(join(spill, `id-${t}-${b}`), { force: true });
@@ -336,9 +439,6 @@ export async function prepareToDisk(opts: {
       tok.close();
       f64File(join(out, `tokens-${t}.idx`), tokIdx);
     }
-  } finally {
-    await pool.close();
-  }
   rmSync(spill, { recursive: true, force: true });
   const manifest: PreparedManifest = {
     format: 'columnar-v1', epoch: opts.epoch, idTypes: [...idTypes], users: rows, attributeCounts: Array.from(counts),

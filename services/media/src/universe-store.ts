@@ -96,6 +96,8 @@ export async function openUniverse(opts: {
     const m = mergeShards(shards, tmp);
     rmSync(dir, { recursive: true, force: true });
     renameSync(tmp, dir);
+    // The union holds everything the shards did: they are removed (disk is not doubled).
+    rmSync(join(root, `${epoch}.shards`), { recursive: true, force: true });
     opts.log.info({ epoch, users: m.users, shards: shards.length, seconds: Math.round((performance.now() - t0) / 100) / 10 }, 'universe shards merged');
   }
   const previous = manifestOf(dir);
@@ -107,7 +109,9 @@ export async function openUniverse(opts: {
     opts.log.info({ epoch, users: status.users }, 'universe reused: prepared universe on disk matches the data, no rebuild');
     return { universe, status };
   }
-  const key = epochKey(root, epoch, previous ? dir : undefined);
+  // The epoch's key: its key file, else the key an earlier preparation of this epoch left in
+  // its directory (also one in an older on-disk layout), else a new one.
+  const key = epochKey(root, epoch, existsSync(join(dir, 'key.bin')) ? dir : undefined);
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   const figures = await prepareToDisk({
