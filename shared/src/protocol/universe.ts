@@ -7,7 +7,8 @@
  * token(x) = finalize(x, X25519(k, H_epoch(x))) — exactly what the advertiser obtains by
  * blind evaluation, so matching is a table lookup at the broker.
  *
- * Pure: no filesystem. `toParts()` / `fromParts()` give the byte blobs a store persists.
+ * Pure: no filesystem. The media node keeps its universe on disk instead
+ * (services/media/src/universe-files.ts), behind the same Universe interface.
  * Guarantees: rows of a token table map to users by `rowsOf[idType]`; an ID hash index
  * (SHA-256 of "idType:id", 16 bytes) lets a re-preparation reuse the tokens of IDs already
  * prepared under the same key, so updating for new users costs only the new users.
@@ -172,44 +173,6 @@ export class PreparedUniverse implements Universe {
 
   vector(row: number): Uint8Array {
     return unpackVector(this.packed.subarray(row * PACKED_BYTES, (row + 1) * PACKED_BYTES));
-  }
-
-  /** Byte blobs to persist; `fromParts` is the inverse. */
-  toParts(): Record<string, Uint8Array> {
-    const parts: Record<string, Uint8Array> = {
-      'key.bin': this.key.toBytes(),
-      'users.txt': new TextEncoder().encode(this.userIds.join('\n')),
-      'vectors.bin': this.packed,
-    };
-    for (const [type, ix] of this.index) {
-      parts[`tokens-${type}.bin`] = ix.tokens.tokens;
-      parts[`rows-${type}.bin`] = new Uint8Array(ix.rows.buffer, ix.rows.byteOffset, ix.rows.byteLength);
-      parts[`idhash-${type}.bin`] = ix.idHashes.tokens;
-    }
-    return parts;
-  }
-
-  static fromParts(epoch: string, idTypes: readonly IdType[], parts: Record<string, Uint8Array>): PreparedUniverse {
-    const need = (name: string): Uint8Array => {
-      const p = parts[name];
-      if (!p) throw new Error(`prepared universe: missing part ${name}`);
-      return p;
-    };
-    const usersText = new TextDecoder().decode(need('users.txt'));
-    const userIds = usersText.length === 0 ? [] : usersText.split('\n');
-    const index = new Map<IdType, IdTypeIndex>();
-    for (const type of idTypes) {
-      const rowsBytes = need(`rows-${type}.bin`);
-      // A copy of exactly these bytes: a Buffer from readFileSync is a view into a larger ArrayBuffer
-      // (and Buffer#slice is a view too), so `.slice().buffer` would carry garbage rows.
-      const rows = new Uint32Array(Uint8Array.prototype.slice.call(rowsBytes).buffer);
-      index.set(type, {
-        tokens: TokenTable.fromPacked(need(`tokens-${type}.bin`)),
-        rows,
-        idHashes: TokenTable.fromPacked(need(`idhash-${type}.bin`)),
-      });
-    }
-    return new PreparedUniverse(epoch, OprfKey.fromBytes(need('key.bin')), userIds, need('vectors.bin'), index);
   }
 }
 
