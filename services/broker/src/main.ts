@@ -46,7 +46,7 @@ await serve(b, 'Broker', node.handlers(), {
   ready: () => ({
     ready: node.universe !== undefined,
     detail: node.universe
-      ? { universe: { epoch: node.universe.epoch, version: node.universe.version, users: node.universe.users, ciphertexts: node.universe.ciphertexts.count, bytesOnDisk: node.universe.bytesOnDisk, syncSeconds: node.universe.syncSeconds ?? null, syncedAt: node.universe.syncedAt } }
+      ? { universe: { epoch: node.universe.epoch, version: node.universe.version, users: node.universe.users, ciphertexts: node.universe.ciphertexts.count, bytesOnDisk: node.universe.bytesOnDisk, syncSeconds: node.universe.syncSeconds ?? null, syncCpuSeconds: node.universe.syncCpuSeconds ?? null, syncedAt: node.universe.syncedAt } }
       : { waitingFor: 'media\'s publication (universe sync)' },
   }),
 }, (app) => {

@@ -30,7 +30,8 @@ import type { UniverseManifest } from '@cleanroom/shared/rpc/codec.ts';
 import { CiphertextFile, CiphertextFileWriter } from '@cleanroom/shared/service/ciphertext-file.ts';
 import { Appender, BUCKETS, f64File, readAll, RecordFile, sortRecords } from '@cleanroom/shared/service/record-file.ts';
 
-export type HeldUniverse = BrokerUniverse & { syncedAt: string; bytesOnDisk: number; syncSeconds?: number };
+/** syncSeconds / syncCpuSeconds: wall and process CPU (all threads) of the sync that brought this copy, when this process ran it. */
+export type HeldUniverse = BrokerUniverse & { syncedAt: string; bytesOnDisk: number; syncSeconds?: number; syncCpuSeconds?: number };
 
 /** The on-disk layout of the broker's copy; a copy in another layout is discarded and synced again. */
 const STORED_FORMAT = 'ntt-v1+table-v1';

@@ -33,7 +33,7 @@ try {
     identity: b.identity, universe: opened.universe, publication: published.publication, stateDir: b.config.stateDir, transcriptDir: b.config.transcriptDir,
     deadlineMs: b.config.deadlineMs, maxPaddedCount: b.config.maxPaddedCount, evalThreads: b.config.evalThreads, log: b.log,
   });
-  status = { ...opened.status, publication: { version: published.publication.version, reused: published.reused, encryptSeconds: Math.round(published.seconds * 10) / 10, ciphertexts: published.publication.ciphertexts.count } };
+  status = { ...opened.status, publication: { version: published.publication.version, reused: published.reused, encryptSeconds: Math.round(published.seconds * 10) / 10, encryptCpuSeconds: Math.round(published.cpuSeconds * 10) / 10, ciphertexts: published.publication.ciphertexts.count } };
   nodeMetrics.universe.prepared(status);
 } catch (err) {
   nodeMetrics.universe.failed();

@@ -89,7 +89,7 @@ function tokenPagesOnDisk(dir: string, idTypes: readonly IdType[]): Map<IdType, 
   return pages;
 }
 
-export async function openPublication(opts: { stateDir: string; universe: Universe; log: Logger }): Promise<{ publication: MediaPublicationFull; reused: boolean; seconds: number }> {
+export async function openPublication(opts: { stateDir: string; universe: Universe; log: Logger }): Promise<{ publication: MediaPublicationFull; reused: boolean; seconds: number; cpuSeconds: number }> {
   const root = join(opts.stateDir, 'publication');
   mkdirSync(root, { recursive: true });
   const fingerprint = universeFingerprint(opts.universe);
@@ -100,10 +100,11 @@ export async function openPublication(opts: { stateDir: string; universe: Univer
     if (m.fingerprint === fingerprint && CiphertextFile.exists(join(root, current))) {
       const publication = await load(join(root, current));
       opts.log.info({ version: m.version, users: m.users }, 'publication reused: it was made from this prepared universe');
-      return { publication, reused: true, seconds: 0 };
+      return { publication, reused: true, seconds: 0, cpuSeconds: 0 };
     }
   }
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const bfv = await MediaBfv.create(ATTRIBUTE_COUNT);
   let lastLog = 0;
   const staging = join(root, `staging.tmp-${process.pid}`);
@@ -121,6 +122,8 @@ export async function openPublication(opts: { stateDir: string; universe: Univer
   });
   w.close();
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const dir = join(root, pub.version);
   const tmp = staging;
   writeFileSync(join(tmp, 'bfv-secret-key.bin'), bfv.secretKeyBytes(), { mode: 0o600 });
@@ -140,5 +143,5 @@ export async function openPublication(opts: { stateDir: string; universe: Univer
   for (const f of readdirSync(root)) if (f !== 'CURRENT' && f !== pub.version) rmSync(join(root, f), { recursive: true, force: true });
   opts.log.info({ version: pub.version, users: pub.users, ciphertexts: pub.ciphertexts.count, seconds: Math.round(seconds * 10) / 10 }, 'universe published: tokens and encrypted attributes for the broker');
   // Served from the files just written: the in-memory token tables are dropped.
-  return { publication: { ...pub, tokens: tokenPagesOnDisk(dir, [...pub.tokens.keys()]), ciphertexts: new CiphertextFile(dir), bfv }, reused: false, seconds };
+  return { publication: { ...pub, tokens: tokenPagesOnDisk(dir, [...pub.tokens.keys()]), ciphertexts: new CiphertextFile(dir), bfv }, reused: false, seconds, cpuSeconds };
 }

@@ -27,10 +27,12 @@ export interface UniverseStatus {
   computed: number;
   reusedTokens: number;
   preparedSeconds: number;
+  /** Process CPU (all threads) of the preparation, seconds. */
+  preparedCpuSeconds: number;
   rejectedRows: number;
   notConsented: number;
   /** Set by the node once the universe is published for the broker. */
-  publication?: { version: string; reused: boolean; encryptSeconds: number; ciphertexts: number };
+  publication?: { version: string; reused: boolean; encryptSeconds: number; encryptCpuSeconds?: number; ciphertexts: number };
 }
 
 export async function fileSha256(path: string): Promise<string> {
@@ -73,6 +75,11 @@ export function epochKey(root: string, epoch: string, previousDir: string | unde
   return OprfKey.fromBytes(new Uint8Array(readFileSync(path)));
 }
 
+function cpuSecondsSince(c0: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(c0);
+  return Math.round((c.user + c.system) / 1e4) / 100;
+}
+
 export function defaultEpoch(): string {
   return `e${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(3).toString('hex')}`;
 }
@@ -105,7 +112,7 @@ export async function openUniverse(opts: {
   if (previous && sameTypes && previous.dataSha256 === dataSha256) {
     writeFileSync(join(root, 'CURRENT'), epoch);
     const universe = DiskUniverse.open(dir)!;
-    const status: UniverseStatus = { epoch, users: universe.size, reused: !merged, computed: 0, reusedTokens: 0, preparedSeconds: 0, rejectedRows: 0, notConsented: 0 };
+    const status: UniverseStatus = { epoch, users: universe.size, reused: !merged, computed: 0, reusedTokens: 0, preparedSeconds: 0, preparedCpuSeconds: 0, rejectedRows: 0, notConsented: 0 };
     opts.log.info({ epoch, users: status.users }, 'universe reused: prepared universe on disk matches the data, no rebuild');
     return { universe, status };
   }
@@ -114,6 +121,7 @@ export async function openUniverse(opts: {
   const key = epochKey(root, epoch, existsSync(join(dir, 'key.bin')) ? dir : undefined);
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
+  const c0 = process.cpuUsage();
   const figures = await prepareToDisk({
     data: opts.data, out: tmp, key, epoch, idTypes: opts.idTypes, threads: opts.threads, dataSha256,
     previousDir: previous ? dir : undefined, onRows: (n) => nodeMetrics.universe.rowsRead(n),
@@ -124,7 +132,7 @@ export async function openUniverse(opts: {
   const universe = DiskUniverse.open(dir)!;
   const status: UniverseStatus = {
     epoch, users: universe.size, reused: false, computed: figures.computed, reusedTokens: figures.reused,
-    preparedSeconds: figures.seconds, rejectedRows: figures.rejectedRows, notConsented: figures.notConsented,
+    preparedSeconds: figures.seconds, preparedCpuSeconds: cpuSecondsSince(c0), rejectedRows: figures.rejectedRows, notConsented: figures.notConsented,
   };
   opts.log.info({ ...status }, 'universe prepared');
   return { universe, status };

@@ -13,6 +13,13 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, wri
 
 export const BUCKETS = 256;
 const WRITE_BUFFER = 1 << 16;
+/** One record in SAMPLE is kept in memory per bucket for lookups (RecordFile.find). */
+const SAMPLE = 32;
+
+/** The first 6 bytes at `off` as a number (exact in a double). */
+function prefix48(a: Uint8Array, off: number): number {
+  return ((a[off]! * 256 + a[off + 1]!) * 256 + a[off + 2]!) * 2 ** 24 + ((a[off + 3]! << 16) | (a[off + 4]! << 8) | a[off + 5]!);
+}
 
 /** Appends to a file through a fixed buffer (one open file descriptor until close). */
 export class Appender {
@@ -129,20 +136,53 @@ export class RecordFile {
     return this.read(this.idx[b]!, this.idx[b + 1]!);
   }
 
-  /** Index of the first record whose key (first `keyBytes` bytes) equals `key`, or -1. */
+  /** Per bucket, the 48-bit key prefix of every SAMPLE-th record (built on first use of the bucket). */
+  private readonly samples = new Map<number, Float64Array>();
+
+  private samplesOf(b: number): Float64Array {
+    let s = this.samples.get(b);
+    if (!s) {
+      const recs = this.bucket(b);
+      const n = recs.length / this.width;
+      s = new Float64Array(Math.ceil(n / SAMPLE));
+      for (let k = 0; k * SAMPLE < n; k++) s[k] = prefix48(recs, k * SAMPLE * this.width);
+      this.samples.set(b, s);
+    }
+    return s;
+  }
+
+  /**
+   * Index of the first record whose key (first `keyBytes` bytes, at least 6) equals `key`, or
+   * -1. An in-memory sample of each bucket (1 record in SAMPLE, 8 bytes each) narrows the
+   * search to about SAMPLE records, read with one pread.
+   */
   find(key: Uint8Array, keyBytes: number): number {
-    let lo = this.idx[key[0]!]!;
-    let hi = this.idx[key[0]! + 1]!;
-    const rec = new Uint8Array(this.width);
+    const b = key[0]!;
+    const first = this.idx[b]!;
+    const end = this.idx[b + 1]!;
+    if (first === end) return -1;
+    const s = this.samplesOf(b);
+    const kp = prefix48(key, 0);
+    // records before sample lo have prefixes < kp; records from sample hi on have prefixes > kp
+    let lo = 0;
+    let hi = s.length;
     while (lo < hi) {
-      const mid = Math.floor((lo + hi) / 2);
-      readSync(this.fd, rec, 0, this.width, mid * this.width);
-      if (compareBytes(rec, 0, key, 0, keyBytes) < 0) lo = mid + 1;
+      const mid = (lo + hi) >> 1;
+      if (s[mid]! < kp) lo = mid + 1;
       else hi = mid;
     }
-    if (lo >= this.idx[key[0]! + 1]!) return -1;
-    readSync(this.fd, rec, 0, this.width, lo * this.width);
-    return compareBytes(rec, 0, key, 0, keyBytes) === 0 ? lo : -1;
+    let top = lo;
+    while (top < s.length && s[top]! <= kp) top++;
+    const from = first + Math.max(0, lo - 1) * SAMPLE;
+    const to = Math.min(end, first + top * SAMPLE);
+    if (to <= from) return -1;
+    const recs = this.read(from, to);
+    for (let i = 0; i < to - from; i++) {
+      const c = compareBytes(recs, i * this.width, key, 0, keyBytes);
+      if (c === 0) return from + i;
+      if (c > 0) return -1;
+    }
+    return -1;
   }
 
   close(): void {
