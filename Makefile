@@ -1,9 +1,25 @@
-# cleanroom — every target brings its own Node 24 (from the npm registry, into node_modules).
+# cleanroom — the one place to build, test and run. Every target brings its own Node 24 (from
+# the npm registry, into node_modules). Targets call the scripts in scripts/ (build, image,
+# container and code-generation scripts); deploy/ holds only what ships: the Dockerfile, the
+# Kubernetes manifests and the in-container task runner (deploy/tasks.ts).
+#   make install      npm ci
+#   make proto        regenerate shared/src/rpc/generated from proto/ (scripts/gen-proto.ts)
+#   make pki          development PKI into .pki (scripts/gen-pki.ts)
+#   make typecheck    tsc
+#   make test         typecheck + unit group + container group (CI: .ci/run)
+#   make demo         a simulated session end to end (cli simulate)
+#   make bench        the benchmark (bench/bench.ts)
+#   make shape        code-shape figures: party/round lists, casts, non-null assertions, longest functions
+#   make k8s          Kubernetes manifests per party; make k8s-check: they are up to date
+#   make docker-up    start a Docker engine (Debian, root): scripts/docker-up.sh
+#   make images       stage the build context and build cleanroom/node:dev (scripts/build-image.sh),
+#                     write .env with a random admin token if absent
+#   make e2e          the docker compose end-to-end simulation (scripts/e2e.sh), torn down after
 SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 NODE := $(CURDIR)/node_modules/.bin/node
 
-.PHONY: install proto typecheck test test-unit test-containers demo bench bench-scale bench-peer e2e pki k8s k8s-check clean
+.PHONY: install proto pki typecheck test test-unit test-containers demo bench bench-scale bench-peer shape k8s k8s-check docker-up images e2e clean
 
 install: node_modules/.installed
 
@@ -14,6 +30,9 @@ node_modules/.installed: package.json package-lock.json
 
 proto: install
 	$(NODE) scripts/gen-proto.ts
+
+pki: install
+	$(NODE) scripts/gen-pki.ts --out .pki
 
 typecheck: install
 	tsc -p tsconfig.json
@@ -27,7 +46,7 @@ test-containers: install
 test: typecheck test-unit test-containers
 
 demo: install
-	$(NODE) cli/src/main.ts simulate --out out/demo
+	$(NODE) cli/src/main.ts simulate --out out/demo --kind all
 
 bench: install
 	$(NODE) bench/bench.ts
@@ -44,6 +63,9 @@ bench-peer: install
 	  npm install --ignore-scripts --no-audit --no-fund --no-package-lock @openmined/psi.js@2.0.6
 	$(NODE) bench/peer.ts --psi out/peer-psi
 
+shape: install
+	$(NODE) scripts/shape.ts
+
 # Kubernetes manifests per party (deploy/k8s/<party>/) from deploy/k8s/values.json, schema-validated
 k8s: install
 	$(NODE) deploy/k8s/generate.ts
@@ -51,7 +73,15 @@ k8s: install
 k8s-check: install
 	$(NODE) deploy/k8s/generate.ts --check
 
-include deploy/e2e.mk
+docker-up:
+	bash scripts/docker-up.sh
+
+images: install
+	bash scripts/build-image.sh
+	@[ -f .env ] || { sed "s/^CLEANROOM_ADMIN_TOKEN=.*/CLEANROOM_ADMIN_TOKEN=$$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')/" .env.example > .env && echo "wrote .env (random CLEANROOM_ADMIN_TOKEN)"; }
+
+e2e: install
+	bash scripts/e2e.sh
 
 clean:
 	rm -rf out node_modules

@@ -9,6 +9,7 @@
  *
  *   node bench/memory.ts --universe 200000 [--out out/memory]
  */
+import { PARTIES } from '../shared/src/common/names.ts';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
@@ -34,11 +35,11 @@ try {
   const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', { audienceSize: Math.min(20_000, Math.round(universe / 20)) });
   const s = await a.waitSession(sessionId, 30 * 60_000);
   const peak: Record<string, number> = {};
-  for (const party of ['advertiser', 'media', 'broker'] as const) {
+  for (const party of PARTIES) {
     const v = await c.nodes[party].admin.request<{ metrics: { peakRssBytes: number } }>('GET', `/v1/sessions/${sessionId}`);
     peak[party] = Math.round(v.metrics.peakRssBytes / 2 ** 20);
   }
-  const stateMiB = Object.fromEntries((['advertiser', 'media', 'broker'] as const).map((party) => [party, Math.round(du(c.stateDir(party)) / 2 ** 20)]));
+  const stateMiB = Object.fromEntries(PARTIES.map((party) => [party, Math.round(du(c.stateDir(party)) / 2 ** 20)]));
   process.stdout.write(`${JSON.stringify({ universe, consentedUsers: ready.universe.users, preparedSeconds: ready.universe.preparedSeconds, status: s.status, peakRssMiB: peak, stateMiB }, null, 2)}\n`);
 } finally {
   await c.stop();

@@ -9,7 +9,8 @@
 import { availableParallelism } from 'node:os';
 import { hashToGroup, hashToGroupBatch, oprfDst } from '../shared/src/crypto/h2c.ts';
 import { randomElement } from '../shared/src/crypto/group.ts';
-import { OprfKey, blind, blindBatch, closeOprfWorkers, evaluateBatchParallel, finalize, unblind } from '../shared/src/crypto/oprf.ts';
+import { OprfKey, blind, blindBatch, finalize, unblind } from '../shared/src/crypto/oprf.ts';
+import { closeOprfWorkers, evaluateBatchParallel } from '../shared/src/crypto/oprf-pool.ts';
 
 let cpuStart = process.cpuUsage();
 function rate(label: string, n: number, ms: number): void {

@@ -24,8 +24,8 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PARTIES } from '../shared/src/common/names.ts';
 
-const PARTIES = ['advertiser', 'media', 'broker'];
 
 function log(msg: string): void {
   process.stderr.write(`[${new Date().toISOString()}] ${msg}\n`);

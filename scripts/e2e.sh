@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/e2e.sh — the docker compose end-to-end simulation, as a test.
 #
-# Steps: build the node image (deploy/build-image.sh: offline base when no registry), bring
+# Steps: build the node image (scripts/build-image.sh: offline base when no registry), bring
 # up a compose project with a unique name (gen-data + pki one-shots, media, broker,
 # advertiser), run the `runner` one-shot (one look-alike session through the advertiser's
 # admin API), check the outcome, print a summary, and ALWAYS tear down (trap: `down -v
@@ -65,7 +65,7 @@ trap teardown EXIT
 trap 'exit 130' INT TERM
 
 echo "e2e: project $project, universe $CLEANROOM_UNIVERSE, compose: ${compose[*]}"
-bash deploy/build-image.sh | tee "$outdir/build.log"
+bash scripts/build-image.sh | tee "$outdir/build.log"
 t_built=$(date +%s)
 
 echo "e2e: starting gen-data, pki, media, broker, advertiser"

@@ -9,7 +9,7 @@
  * --test-certs additionally writes the rogue-CA test material (makeTestCerts).
  */
 import { parseArgs } from 'node:util';
-import { generatePki, makeExpiredCert, makeTestCerts } from '../shared/src/common/pki.ts';
+import { generatePki, makeExpiredCert, makeTestCerts } from '../shared/src/pki/pki.ts';
 import { PARTIES, type PartyName } from '../shared/src/crypto/dsse.ts';
 
 function main(): void {

@@ -1,7 +1,7 @@
 // Regenerates the TypeScript types of proto/ into shared/src/rpc/generated (committed).
-// Run: npm run proto  (or: make proto)
+// Run: make proto
 import { execFileSync } from 'node:child_process';
-import { rmSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -17,4 +17,14 @@ execFileSync(
   ],
   { stdio: 'inherit', cwd: join(root, 'proto') },
 );
+// The generator names each source by its absolute path: make it relative, so the output does
+// not depend on where the repository is checked out.
+const rewrite = (dir: string): void => {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) rewrite(p);
+    else writeFileSync(p, readFileSync(p, 'utf8').replace(/^\/\/ Original file: .*?\/(proto\/cleanroom\/)/m, '// Original file: $1'));
+  }
+};
+rewrite(out);
 console.log(`generated types for ${protos.length} proto files into ${out}`);

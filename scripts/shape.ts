@@ -7,20 +7,26 @@
  *   round lists      the same for the look-alike rounds: an array, union or proto enum naming at
  *                    least three of OPEN, BLIND, TOKENS, AGGREGATE, LOOKALIKE;
  *   as never         `x as never` casts;
- *   non-null (protocol)  `x!` non-null assertions in shared/src/protocol/*.ts (not tests);
+ *   non-null (roles) `x!` non-null assertions (and, apart, those that are not an index `a[i]!`) in the three parties' roles
+ *                    (shared/src/protocol/{advertiser,broker,media}.ts);
+ *   non-null (protocol)  the same in all of shared/src/protocol/*.ts (not tests);
  *   non-null (all)   the same over all the source;
  *   longest functions  the 10 longest functions, methods and arrows, in lines.
  *
  * Source = the TypeScript under shared/src, services, cli/src, deploy, scripts, bench and the
  * .proto files, without tests (*.test.ts, test/) and without generated code (rpc/generated).
  * Parsed with oxc (rolldown/parseAst, already installed with vitest): TypeScript 7 ships no JS
- * compiler API. Usage: `node scripts/shape.ts` (or `make shape`); `--json` for JSON.
+ * compiler API. Usage: `node scripts/shape.ts [--root DIR] [--json]` (or `make shape`); --root
+ * measures another checkout (e.g. a `git worktree` of an older commit).
+ * A list in common/names.ts (the one definition: parties, session rounds, each kind's flow) or a
+ * proto enum is counted, and listed apart as "in the definition".
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseAst } from 'rolldown/parseAst';
 
-const ROOT = join(import.meta.dirname, '..');
+const rootArg = process.argv.indexOf('--root');
+const ROOT = rootArg > 0 && process.argv[rootArg + 1] ? process.argv[rootArg + 1]! : join(import.meta.dirname, '..');
 const DIRS = ['shared/src', 'services', 'cli/src', 'deploy', 'scripts', 'bench', 'proto'];
 const PARTY_NAMES = ['advertiser', 'media', 'broker'];
 const ROUND_NAMES = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'];
@@ -71,6 +77,10 @@ interface Place {
   file: string;
   line: number;
 }
+interface NonNull extends Place {
+  /** `a[i]!`: an index under noUncheckedIndexedAccess, not a field of a state that may be absent. */
+  index: boolean;
+}
 interface Fn extends Place {
   name: string;
   lines: number;
@@ -82,7 +92,7 @@ export function measure() {
   const partyLists: Place[] = [];
   const roundLists: Place[] = [];
   const asNever: Place[] = [];
-  const nonNull: Place[] = [];
+  const nonNull: NonNull[] = [];
   const fns: Fn[] = [];
   for (const file of files) {
     const src = readFileSync(file, 'utf8');
@@ -107,7 +117,8 @@ export function measure() {
       } else if (n.type === 'TSAsExpression' && (n.typeAnnotation as Node).type === 'TSNeverKeyword') {
         asNever.push(at());
       } else if (n.type === 'TSNonNullExpression') {
-        nonNull.push(at());
+        const inner = n.expression as Node;
+        nonNull.push({ ...at(), index: inner.type === 'MemberExpression' && inner.computed === true });
       } else if (n.type === 'FunctionDeclaration' || n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression') {
         const lines = lineAt(n.end) - lineAt(n.start) + 1;
         fns.push({ file: rel, line: lineAt(n.start), lines, name: nameOf(n, parent) });
@@ -119,6 +130,7 @@ export function measure() {
     partyLists,
     roundLists,
     asNever,
+    nonNullRoles: nonNull.filter((p) => /^shared\/src\/protocol\/(advertiser|broker|media)\.ts$/.test(p.file)),
     nonNullProtocol: nonNull.filter((p) => /^shared\/src\/protocol\/[^/]+\.ts$/.test(p.file)),
     nonNullAll: nonNull,
     longest: fns.slice(0, 10),
@@ -142,11 +154,15 @@ if (import.meta.main) {
     console.log(JSON.stringify(m, null, 2));
   } else {
     const where = (ps: Place[]) => ps.map((p) => `${p.file}:${p.line}`).join(', ');
-    console.log(`party lists            ${m.partyLists.length}  (${where(m.partyLists)})`);
-    console.log(`round lists            ${m.roundLists.length}  (${where(m.roundLists)})`);
+    const definition = (p: Place) => p.file === 'shared/src/common/names.ts' || p.file.endsWith('.proto');
+    const lists = (ps: Place[]) => `${ps.length}, ${ps.filter((p) => !definition(p)).length} outside the definition  (${where(ps)})`;
+    console.log(`party lists            ${lists(m.partyLists)}`);
+    console.log(`round lists            ${lists(m.roundLists)}`);
     console.log(`as never casts         ${m.asNever.length}  (${where(m.asNever)})`);
-    console.log(`non-null in protocol/  ${m.nonNullProtocol.length}`);
-    console.log(`non-null, all source   ${m.nonNullAll.length}`);
+    const nn = (ps: NonNull[]) => `${ps.length} (${ps.filter((p) => !p.index).length} not an index a[i]!)`;
+    console.log(`non-null in the roles  ${nn(m.nonNullRoles)}  (${where(m.nonNullRoles.filter((p) => !p.index))})`);
+    console.log(`non-null in protocol/  ${nn(m.nonNullProtocol)}`);
+    console.log(`non-null, all source   ${nn(m.nonNullAll)}`);
     console.log('longest functions (lines):');
     for (const f of m.longest) console.log(`  ${String(f.lines).padStart(4)}  ${f.name}  ${f.file}:${f.line}`);
   }

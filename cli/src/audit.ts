@@ -6,14 +6,16 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
+import { loadTrustBundle } from '@cleanroom/shared/pki/key-files.ts';
 import { formatReport, groupTranscripts, timeline, verifyPaths } from '@cleanroom/shared/transcript/verify.ts';
 import { formatBudget, verifyBudget } from '@cleanroom/shared/transcript/budget.ts';
 import { parseArgs, strFlag, UsageError } from './args.ts';
+import { loadRoster } from '@cleanroom/shared/service/federation.ts';
+import { linkTrust } from '@cleanroom/shared/rpc/federated-link.ts';
 
 export function audit(argv: string[]): number {
   const [sub, ...rest] = argv;
-  const p = parseArgs(rest, { trust: 'string', json: 'boolean' });
+  const p = parseArgs(rest, { trust: 'string', json: 'boolean', roster: 'string' });
   if (p.positionals.length === 0) throw new UsageError(`audit ${sub ?? ''} needs at least one transcript directory or file`);
   for (const path of p.positionals) if (!existsSync(path)) throw new UsageError(`no such file or directory: ${path}`);
   if (sub === 'show') {
@@ -24,7 +26,11 @@ export function audit(argv: string[]): number {
   const trustPath = resolve(strFlag(p, 'trust', 'out/demo/pki/trust-bundle.json'));
   if (!existsSync(trustPath)) throw new UsageError(`trust bundle not found: ${trustPath} (pass --trust FILE)`);
   const trust = loadTrustBundle(trustPath);
-  const reports = verifyPaths(p.positionals.map((x) => resolve(x)), trust);
+  // Federated sessions: each link is verified with its member's key from the federation roster.
+  const rosterPath = typeof p.flags.roster === 'string' ? resolve(p.flags.roster) : undefined;
+  if (rosterPath && !existsSync(rosterPath)) throw new UsageError(`federation roster not found: ${rosterPath}`);
+  const trustFor = rosterPath ? linkTrust(trust, loadRoster(rosterPath)) : undefined;
+  const reports = verifyPaths(p.positionals.map((x) => resolve(x)), trust, trustFor);
   if (reports.length === 0) {
     process.stderr.write('cleanroom audit: no transcripts found\n');
     return 1;

@@ -2,8 +2,9 @@
  * The `cleanroom` command line.
  *
  *   cleanroom gen-data --out DIR [--universe N] [--crm N] [--seed S]
- *   cleanroom simulate [--out DIR] [--universe N] [--crm N] [--audience N] [--seed S] [--plaintext]
- *   cleanroom session start  [--admin URL] [--audience N] [--decoy-ratio N] [--min-cohort N] [--id-type phone|email]
+ *   cleanroom simulate [--out DIR] [--universe N] [--crm N] [--audience N] [--seed S] [--plaintext] [--kind K[,K…]|all]
+ *   cleanroom session start  [--admin URL] [--kind K] [--audience N] [--decoy-ratio N] [--min-cohort N] [--id-type phone|email]
+ *                            [--predicate JSON] [--media-predicate JSON] [--count-session ID]
  *   cleanroom session status ID [--admin URL]
  *   cleanroom session result ID [--admin URL]
  *   cleanroom universe prepare [--shard I --shards N]
@@ -23,9 +24,32 @@ import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { parseArgs, intFlag, strFlag, UsageError } from './args.ts';
 import { AdminClient, AdminError } from './admin-client.ts';
 import { simulate } from './simulate.ts';
+import { simulateFederated } from './simulate-federated.ts';
 import { audit } from './audit.ts';
 import { report } from './report/command.ts';
 import { ROOT } from './cluster.ts';
+import { isSessionKind, type SessionKind } from '@cleanroom/shared/common/names.ts';
+import { SIMULATED_KINDS } from './kinds.ts';
+
+/** `--kind a,b` or `--kind all` (every kind the simulator runs, the look-alike first). */
+function kindsFlag(v: string | boolean | undefined): SessionKind[] | undefined {
+  if (v === undefined) return undefined;
+  const list = String(v) === 'all' ? [...SIMULATED_KINDS] : String(v).split(',');
+  for (const k of list) {
+    if (!isSessionKind(k) || !SIMULATED_KINDS.includes(k)) throw new UsageError(`--kind: expected one of ${SIMULATED_KINDS.join(', ')} or all, got '${k}'`);
+  }
+  return list as SessionKind[];
+}
+
+function jsonFlag(p: ReturnType<typeof parseArgs>, name: string): unknown {
+  const v = p.flags[name];
+  if (v === undefined) return undefined;
+  try {
+    return JSON.parse(String(v));
+  } catch (err) {
+    throw new UsageError(`--${name}: expected JSON, got ${(err as Error).message}`);
+  }
+}
 
 const HELP = `cleanroom — a three-party data clean room (advertiser, media, broker)
 
@@ -33,16 +57,19 @@ usage:
   cleanroom gen-data --out DIR [--universe 200000] [--crm 20000] [--seed cleanroom]
   cleanroom simulate [--out out/demo] [--universe 200000] [--crm 20000] [--audience 20000]
                      [--decoy-ratio 9] [--min-cohort 50] [--epsilon 1] [--noise SCALE] [--seed cleanroom]
-                     [--plaintext] [--keep-ledger] [--json]
-  cleanroom session start [--admin http://127.0.0.1:8081] [--audience 20000] [--decoy-ratio 9]
-                          [--min-cohort 50] [--id-type phone] [--wait]
+                     [--plaintext] [--keep-ledger] [--json] [--kind lookalike|profile|…[,…]|all]
+  cleanroom simulate --kind federated [--advertisers 3] [--rounds 20] [--threshold T] [--step-seconds 30]
+                     [--dropout MEMBER:ROUND] [--out out/federated] [--seed cleanroom] [--plaintext] [--json]
+  cleanroom session start [--admin http://127.0.0.1:8081] [--kind lookalike] [--audience 20000] [--decoy-ratio 9]
+                          [--min-cohort 50] [--id-type phone] [--predicate JSON] [--media-predicate JSON]
+                          [--count-session ID] [--wait]
   cleanroom session status ID [--admin URL]
   cleanroom session result ID [--admin URL]
   cleanroom budget [--admin http://127.0.0.1:8081]      the privacy budget (advertiser's view)
   cleanroom universe prepare [--shard I --shards N]   media's universe preparation (the Job), from the
                          media settings in the environment (CLEANROOM_DATA, CLEANROOM_STATE_DIR, …);
                          sharded: shard I of N only (I defaults to JOB_COMPLETION_INDEX), merged by the node
-  cleanroom audit verify [--trust out/demo/pki/trust-bundle.json] [--json] PATH...  (also adds up
+  cleanroom audit verify [--trust out/demo/pki/trust-bundle.json] [--roster FEDERATION.json] [--json] PATH...  (also adds up
                          the privacy charges across sessions against the declared budget)
   cleanroom audit show PATH...
   cleanroom report insight RESULT.json|--session ID [--admin http://127.0.0.1:8081] [--out report-insight.html]
@@ -66,6 +93,13 @@ function usageOf(cmd: string): string | undefined {
   return `usage:\n${out.join('\n')}\n${token}`;
 }
 
+/** `--dropout 3:2`: kill advertiser 3's process after round 2. */
+function dropoutFlag(v: string): { member: number; afterRound: number } {
+  const m = /^(\d{1,2}):(\d{1,5})$/.exec(v);
+  if (!m || Number(m[1]) < 1) throw new UsageError(`--dropout: expected MEMBER:ROUND (e.g. 3:2), got '${v}'`);
+  return { member: Number(m[1]), afterRound: Number(m[2]) };
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   // Every command answers --help (or -h), wherever it stands among its arguments, with exit 0.
@@ -86,7 +120,18 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'simulate': {
-      const p = parseArgs(rest, { out: 'string', universe: 'string', crm: 'string', audience: 'string', seed: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', noise: 'string', epsilon: 'string', plaintext: 'boolean', 'keep-ledger': 'boolean', json: 'boolean' });
+      const p = parseArgs(rest, { out: 'string', universe: 'string', crm: 'string', audience: 'string', seed: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', noise: 'string', epsilon: 'string', plaintext: 'boolean', 'keep-ledger': 'boolean', json: 'boolean', kind: 'string', advertisers: 'string', rounds: 'string', threshold: 'string', 'step-seconds': 'string', dropout: 'string' });
+      const kind = strFlag(p, 'kind', 'lookalike');
+      if (kind === 'federated') {
+        for (const f of ['universe', 'crm', 'audience', 'decoy-ratio', 'min-cohort', 'noise', 'epsilon', 'keep-ledger']) if (p.flags[f] !== undefined) throw new UsageError(`--${f} does not apply to --kind federated`);
+        return simulateFederated({
+          out: strFlag(p, 'out', 'out/federated'), seed: strFlag(p, 'seed', 'cleanroom'), advertisers: intFlag(p, 'advertisers', 3, 3, 64),
+          rounds: intFlag(p, 'rounds', 20, 1, 10_000), threshold: p.flags.threshold === undefined ? undefined : intFlag(p, 'threshold', 2, 2, 64),
+          stepSeconds: intFlag(p, 'step-seconds', 30, 1, 3600), plaintext: p.flags.plaintext === true, json: p.flags.json === true,
+          ...(p.flags.dropout !== undefined ? { dropout: dropoutFlag(String(p.flags.dropout)) } : {}),
+        });
+      }
+      for (const f of ['advertisers', 'rounds', 'threshold', 'step-seconds', 'dropout']) if (p.flags[f] !== undefined) throw new UsageError(`--${f} applies to --kind federated only`);
       const noise = p.flags.noise === undefined ? undefined : Number(p.flags.noise);
       if (noise !== undefined && (!Number.isFinite(noise) || noise < 0)) throw new UsageError(`--noise: expected a number ≥ 0, got '${String(p.flags.noise)}'`);
       const epsilon = p.flags.epsilon === undefined ? undefined : Number(p.flags.epsilon);
@@ -96,19 +141,28 @@ async function main(argv: string[]): Promise<number> {
         universe: intFlag(p, 'universe', 200_000, 1000, 100_000_000), crm: intFlag(p, 'crm', 20_000, 100, 10_000_000),
         audience: intFlag(p, 'audience', 20_000), decoyRatio: intFlag(p, 'decoy-ratio', 9, 1, 99), minCohort: intFlag(p, 'min-cohort', 50),
         noiseScale: noise, epsilon, plaintext: p.flags.plaintext === true, keepLedger: p.flags['keep-ledger'] === true, json: p.flags.json === true,
+        ...(p.flags.kind !== undefined ? { kinds: kindsFlag(p.flags.kind) } : {}),
       });
     }
     case 'session': {
       const [sub, ...args] = rest;
-      const p = parseArgs(args, { admin: 'string', audience: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', 'id-type': 'string', wait: 'boolean' });
+      const p = parseArgs(args, { admin: 'string', audience: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', 'id-type': 'string', wait: 'boolean', kind: 'string', predicate: 'string', 'media-predicate': 'string', 'count-session': 'string' });
       const client = new AdminClient(strFlag(p, 'admin', 'http://127.0.0.1:8081'), process.env.CLEANROOM_ADMIN_TOKEN);
       const print = (v: unknown) => process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
       if (sub === 'start') {
         const idType = strFlag(p, 'id-type', 'phone');
         if (!['phone', 'email', 'device'].includes(idType)) throw new UsageError(`--id-type: expected phone, email or device, got '${idType}'`);
-        const r = await client.request<{ sessionId: string }>('POST', '/v1/sessions', {
-          idType, audienceSize: intFlag(p, 'audience', 20_000), decoyRatio: intFlag(p, 'decoy-ratio', 9, 1, 99), minCohort: intFlag(p, 'min-cohort', 50),
-        });
+        const kind = strFlag(p, 'kind', 'lookalike');
+        // The node validates the kind and its body (problem+json naming what is wrong).
+        const body: Record<string, unknown> = kind === 'joint-activate'
+          ? { kind, countSession: strFlag(p, 'count-session', '') }
+          : { kind, idType, decoyRatio: intFlag(p, 'decoy-ratio', 9, 1, 99), minCohort: intFlag(p, 'min-cohort', 50) };
+        if (kind === 'lookalike') body.audienceSize = intFlag(p, 'audience', 20_000);
+        const predicate = jsonFlag(p, 'predicate');
+        const mediaPredicate = jsonFlag(p, 'media-predicate');
+        if (predicate !== undefined) body.predicate = predicate;
+        if (mediaPredicate !== undefined) body.mediaPredicate = mediaPredicate;
+        const r = await client.request<{ sessionId: string }>('POST', '/v1/sessions', body);
         if (!p.flags.wait) {
           print(r);
           return 0;

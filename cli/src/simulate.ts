@@ -6,12 +6,15 @@
  * Exit codes: 0 completed, 3 no look-alike, 1 failed, 2 a node refused its configuration
  * (its own message and log lines of this run are printed).
  */
+import { PARTIES } from '@cleanroom/shared/common/names.ts';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { readPropensity, readTruth } from '@cleanroom/shared/data/files.ts';
 import { measureLift } from '@cleanroom/shared/data/lift.ts';
-import { NodeExitedError, startCluster } from './cluster.ts';
+import { NodeExitedError, startCluster, type Cluster } from './cluster.ts';
+import type { SessionKind } from '@cleanroom/shared/common/names.ts';
+import { demoRequest, summaryLine } from './kinds.ts';
 
 export interface SimulateOptions {
   out: string;
@@ -29,6 +32,11 @@ export interface SimulateOptions {
   keepLedger: boolean;
   /** Print only the result document (JSON) on stdout: for scripts. */
   json?: boolean;
+  /**
+   * The session kinds to run, in order (default: the look-alike alone). The look-alike gets the
+   * full summary; every other kind one line (cli/src/kinds.ts), its result in result-<kind>.json.
+   */
+  kinds?: SessionKind[];
 }
 
 export async function simulate(o: SimulateOptions): Promise<number> {
@@ -60,7 +68,7 @@ export async function simulate(o: SimulateOptions): Promise<number> {
     // A simulation starts with a fresh privacy ledger: a second run of the same cohort would
     // otherwise be refused by the differencing rule and charged against the same budget.
     let removed = 0;
-    for (const party of ['advertiser', 'media', 'broker']) {
+    for (const party of PARTIES) {
       const dir = join(out, 'state', party);
       if (!existsSync(dir)) continue;
       for (const f of readdirSync(dir)) if (f.startsWith('cleanroom.db')) (rmSync(join(dir, f)), removed++);
@@ -89,6 +97,56 @@ export async function simulate(o: SimulateOptions): Promise<number> {
   try {
     const ready = await cluster.nodes.media.admin.request<{ universe: { users: number; reused: boolean; preparedSeconds: number; epoch: string } }>('GET', '/readyz');
     progress(`  media universe: ${ready.universe.users.toLocaleString('en')} consented users, epoch ${ready.universe.epoch}, ${ready.universe.reused ? 'reused from disk' : `prepared in ${ready.universe.preparedSeconds.toFixed(1)} s`}`);
+    const kinds = o.kinds ?? ['lookalike'];
+    let code = 0;
+    if (kinds.includes('lookalike')) code = await lookalike(cluster, o, worldDir, out, t0, say, progress);
+    const others = kinds.filter((k) => k !== 'lookalike');
+    if (others.length > 0) {
+      say('');
+      say('other session kinds (noise as configured; docs/protocol.md has one section per kind)');
+    }
+    let count: { sessionId: string; code: number } | undefined;
+    for (const kind of others) {
+      // An activation confirms a completed count: run the count first if it did not run.
+      if (kind === 'joint-activate') count ??= await runKind(cluster, 'joint-count', o, undefined, out, say, progress);
+      if (kind === 'joint-activate' && count?.code !== 0) {
+        say(`${kind.padEnd(18)} not run: the joint-count it would confirm did not complete`);
+        if (code === 0) code = 3;
+        continue;
+      }
+      const r = await runKind(cluster, kind, o, count?.sessionId, out, say, progress);
+      if (kind === 'joint-count') count = r;
+      if (r.code !== 0 && code === 0) code = r.code;
+    }
+    return code;
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** Runs one session of `kind` through the admin API and prints its one-line summary. */
+async function runKind(cluster: Cluster, kind: SessionKind, o: SimulateOptions, countSession: string | undefined, out: string, say: (s: string) => void, progress: (s: string) => void): Promise<{ sessionId: string; code: number }> {
+  const a = cluster.nodes.advertiser.admin;
+  const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', demoRequest(kind, { ...o, ...(countSession ? { countSession } : {}) }));
+  progress(`${kind} session ${sessionId}`);
+  const ts = performance.now();
+  const status = await a.waitSession(sessionId, 30 * 60_000, (s) => progress(`  phase ${s.phase}`));
+  const seconds = ((performance.now() - ts) / 1000).toFixed(2);
+  if (status.status === 'failed') {
+    say(`${kind.padEnd(18)} FAILED: ${status.error}`);
+    writeFileSync(join(out, `result-${kind}.json`), JSON.stringify({ sessionId, kind, outcome: 'FAILED', error: status.error }, null, 2) + '\n');
+    return { sessionId, code: 1 };
+  }
+  const result = await a.request<Record<string, any>>('GET', `/v1/sessions/${sessionId}/result`);
+  writeFileSync(join(out, `result-${kind}.json`), JSON.stringify({ ...result, seconds: Number(seconds) }, null, 2) + '\n');
+  if (o.json) process.stdout.write(`${JSON.stringify({ ...result, seconds: Number(seconds) }, null, 2)}\n`);
+  say(`${kind.padEnd(18)} ${summaryLine(kind, result)} — ${seconds} s, ε ${result.privacy?.epsilonCharged ?? 0} charged`);
+  return { sessionId, code: result.outcome === 'COMPLETED' ? 0 : 3 };
+}
+
+/** The look-alike session with its full summary (the default `simulate`). */
+async function lookalike(cluster: Cluster, o: SimulateOptions, worldDir: string, out: string, t0: number, say: (s: string) => void, progress: (s: string) => void): Promise<number> {
+  {
     const a = cluster.nodes.advertiser.admin;
     const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', {
       idType: 'phone', audienceSize: o.audience, decoyRatio: o.decoyRatio, minCohort: o.minCohort,
@@ -151,7 +209,5 @@ export async function simulate(o: SimulateOptions): Promise<number> {
     say(`transcripts        ${relative(process.cwd(), doc.transcripts)}`);
     say(`result             ${relative(process.cwd(), join(out, 'result.json'))}`);
     return doc.outcome === 'COMPLETED' ? 0 : 3;
-  } finally {
-    await cluster.stop();
   }
 }

@@ -22,9 +22,10 @@ import { Job } from 'kubernetes-models/batch/v1';
 import { NetworkPolicy, type INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1';
 import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1';
 import { CPU_REQUEST, memoryFor, stateVolumeFor } from './sizing.ts';
+import { PARTIES, perParty, type Party } from '../../shared/src/common/names.ts';
+import { callersOfParty } from '../../shared/src/common/methods.ts';
 
-export type Party = 'advertiser' | 'media' | 'broker';
-export const PARTIES: readonly Party[] = ['advertiser', 'media', 'broker'];
+export { PARTIES, type Party };
 
 /** Ports inside the pod (the node's defaults; the health port is the gRPC port + 10). */
 export const PORTS: Record<Party, { grpc: number; admin: number; health: number }> = {
@@ -34,8 +35,13 @@ export const PORTS: Record<Party, { grpc: number; admin: number; health: number 
 };
 
 /** Who calls whom over gRPC (the role table, shared/src/rpc/grpc.ts). */
-export const CALLERS: Record<Party, readonly Party[]> = { advertiser: ['broker'], media: ['broker'], broker: ['advertiser', 'media'] };
-export const CALLS: Record<Party, readonly Party[]> = { advertiser: ['broker'], media: [], broker: ['media', 'advertiser'] };
+/** Who may call each party: the role table (common/methods.ts). */
+export const CALLERS: Readonly<Record<Party, readonly Party[]>> = perParty(callersOfParty);
+/**
+ * Whom each party's node calls (its egress): fewer than the role table allows — media only
+ * answers the broker; it never uses its permission to call Broker.Abort.
+ */
+export const CALLS: Readonly<Record<Party, readonly Party[]>> = { advertiser: ['broker'], media: [], broker: ['media', 'advertiser'] };
 
 export interface PartyValues {
   party: Party;

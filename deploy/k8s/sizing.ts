@@ -15,7 +15,9 @@
  * the old one), rounded up to whole GiB, at least 1 GiB. Nothing here is measured at run time.
  */
 
-export type SizedParty = 'advertiser' | 'media' | 'broker';
+import type { Party } from '../../shared/src/common/names.ts';
+
+export type SizedParty = Party;
 
 export interface Measurement {
   universe: number;

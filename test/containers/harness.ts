@@ -6,7 +6,7 @@
  *   skips every test when it does not, after printing ONE line
  *   "container tests skipped: no Docker engine at /var/run/docker.sock (<reason>)" — never a
  *   silent green. CLEANROOM_REQUIRE_DOCKER=1 turns that skip into a failure.
- * - `buildImage()`: `deploy/build-image.sh` once per run — it stages the context, labels the
+ * - `buildImage()`: `scripts/build-image.sh` once per run — it stages the context, labels the
  *   image with a hash of sources + Dockerfile + base, and rebuilds only when that changed
  *   (offline base image when no registry is reachable).
  * - `prepareShared()`: named volumes with generated data (gen-data one-shot: A's CRM, B's
@@ -70,12 +70,12 @@ export function skipLine(p: Probe): string {
 
 /** Builds (or reuses, by source hash) the node image; returns the build script's summary line. */
 export async function buildImage(): Promise<string> {
-  const { stdout } = await promisify(execFile)('bash', ['deploy/build-image.sh'], {
+  const { stdout } = await promisify(execFile)('bash', ['scripts/build-image.sh'], {
     cwd: REPO,
     env: { ...process.env, CLEANROOM_IMAGE: IMAGE },
     maxBuffer: 16 * 1024 * 1024,
   }).catch((e: { stdout?: string; stderr?: string; message: string }) => {
-    throw new Error(`deploy/build-image.sh failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+    throw new Error(`scripts/build-image.sh failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
   });
   return stdout.trim().split('\n').at(-1) ?? '';
 }

@@ -60,7 +60,7 @@ describe('threshold without an oracle', () => {
     const uniform = mulberry32(20261130); // fixed seed: the same 6,000 draws every run
     const released = (members: number) => {
       const role = new BrokerRole({ config, universe, advertiser: 'a', uniform });
-      role.open({ idType: 'phone', seedCount: floor, audienceSize: 10, decoyRatio: 1, minCohort: floor, advertiserKey: new Uint8Array(32), resultKey: new Uint8Array(32) });
+      role.open({ idType: 'phone', seedCount: floor, audienceSize: 10, decoyRatio: 1, minCohort: floor, advertiserKey: new Uint8Array(32), resultKey: new Uint8Array(32), kind: 'lookalike', mediaPredicate: '', countSession: '' });
       role.ready({ universeEpoch: 'e', universeVersion: 'v', universeSizeClass: '', outcome: 'COMPLETED', reason: '' }, { epsilonCharged: 0, epsilonSpent: 0, epsilonRemaining: 0, budget: 0 });
       role.unpad(role.pad(Array.from({ length: floor }, () => randomElement())));
       const seeds = [...tokens.slice(0, members), ...Array.from({ length: floor - members }, () => new Uint8Array(randomBytes(16)))];

@@ -2,7 +2,7 @@
  * The attack tests' view of a session: what media received in it, and its result. The
  * nodes come from the shared in-memory cluster (test/unit/nodes.ts).
  */
-import type { StartSessionRequest } from '../../services/advertiser/src/node.ts';
+import type { LookalikeRequest } from '../../services/advertiser/src/node.ts';
 import type { Cluster } from '../unit/nodes.ts';
 import type { Received } from './attack.ts';
 
@@ -18,7 +18,7 @@ export interface SessionOutcome {
 }
 
 /** Runs one session; throws if it failed (a refusal by the privacy controls is an outcome, not a failure). */
-export async function runSession(c: Cluster, req: StartSessionRequest = {}): Promise<SessionOutcome> {
+export async function runSession(c: Cluster, req: LookalikeRequest = {}): Promise<SessionOutcome> {
   const { sessionId, done } = c.advertiser.start({ audienceSize: 500, ...req });
   const rec = await done;
   if (rec.status === 'failed' || rec.status === 'running') throw new Error(`session ${sessionId} ended ${rec.status}: ${rec.error ?? ''}`);

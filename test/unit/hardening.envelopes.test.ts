@@ -268,7 +268,7 @@ describe('H10 signatures, types, replays and addressing', () => {
     try {
       const peer = inMemoryPeer('Media', 'broker', () => node.handlers());
       let prepare: Envelope | undefined;
-      const recording = { call: (m: string, req: Envelope[], d?: number) => ((prepare ??= req[0]), peer.call(m, req, d)) };
+      const recording = { call: (m: Parameters<typeof peer.call>[0], req: Envelope[], d?: number) => ((prepare ??= req[0]), peer.call(m, req, d)) };
       const ch = await openMediaSession(id.broker, recording, 4, 4, publication.version);
       const again = await peer.call('PrepareSession', [prepare!]).then(() => undefined, (e: unknown) => e);
       expect(again).toBeInstanceOf(ProtocolError);

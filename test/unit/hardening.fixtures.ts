@@ -18,7 +18,7 @@ import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
 import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
 import { LOW_ORDER_POINTS, P, uToBytes } from '@cleanroom/shared/crypto/group.ts';
-import { generatePki, makeTestCerts, type CertPair } from '@cleanroom/shared/common/pki.ts';
+import { generatePki, makeTestCerts, type CertPair } from '@cleanroom/shared/pki/pki.ts';
 import { PreparedUniverse, type UniverseRecord } from '@cleanroom/shared/protocol/universe.ts';
 import { DEFAULT_SIZE_BUCKETS } from '@cleanroom/shared/protocol/policy.ts';
 import type { Party, PrepareSession } from '@cleanroom/shared/protocol/messages.ts';
@@ -101,6 +101,8 @@ export function prepareRequest(paddedCount: number, evaluationQuota = paddedCoun
     resultKey: new Uint8Array(randomBytes(32)),
     universeVersion,
     advertiser: 'a1b2c3d4e5f60718',
+    kind: 'lookalike',
+    mediaPredicate: '',
   };
 }
 

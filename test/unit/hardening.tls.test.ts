@@ -95,7 +95,7 @@ describe('mutual TLS and the role table (H5)', () => {
   it("H5 the advertiser's certificate calling media-only unary RPCs → PERMISSION_DENIED, no handler runs", async () => {
     const before = { ...media.calls };
     const a = media.client('advertiser');
-    for (const method of ['Abort', 'BuildLookalike']) {
+    for (const method of ['Abort', 'BuildLookalike'] as const) {
       const err = await statusOf(a.call(method, [abortEnvelope(pki)]));
       expect(err.code).toBe('PERMISSION_DENIED');
       expect(err.message).toMatch(new RegExp(`Media\\.${method} may be called by broker, not by advertiser`));

@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { AdvertiserNode } from '../../services/advertiser/src/node.ts';
 import { BrokerNode } from '../../services/broker/src/node.ts';
 import { MediaNode } from '../../services/media/src/node.ts';
+import { alignPurposes } from '../../services/media/src/purposes.ts';
 import { inMemoryPeer } from '@cleanroom/shared/rpc/peer.ts';
 import { DEFAULT_BROKER_POLICY, type BrokerPolicyConfig } from '@cleanroom/shared/protocol/policy.ts';
 import { DEFAULT_PRIVACY } from '@cleanroom/shared/protocol/privacy.ts';
@@ -88,7 +89,7 @@ export function cluster(w: World, o: ClusterOptions = {}): Cluster {
   let advertiser!: AdvertiserNode;
   const media = new MediaNode({
     identity: w.identities.media, universe: w.universe, publication: w.publication, stateDir: join(stateDir, 'media'), transcriptDir, deadlineMs,
-    maxPaddedCount: 1_000_000, evalThreads: 1, log: silent, observer,
+    maxPaddedCount: 1_000_000, evalThreads: 1, log: silent, observer, purposes: alignPurposes(w.universe.userIds, w.users),
     ...mediaDefaults({ store: stores.media, budget: o.mediaBudget, quota: { evaluationsPerAdvertiser: o.quota?.media ?? 1e12, windowMs } }),
   });
   broker = new BrokerNode({

@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
-import { loadTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
+import { loadTrustBundle } from '@cleanroom/shared/pki/key-files.ts';
 import { groupTranscripts } from '@cleanroom/shared/transcript/verify.ts';
 import { verifyBudget } from '@cleanroom/shared/transcript/budget.ts';
 import { startCluster, type Cluster } from '../../cli/src/cluster.ts';

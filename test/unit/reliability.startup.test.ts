@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generatePki } from '@cleanroom/shared/common/pki.ts';
+import { generatePki } from '@cleanroom/shared/pki/pki.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 

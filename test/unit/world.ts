@@ -18,6 +18,7 @@ import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
 import type { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { testPublication } from '@cleanroom/shared/testing/publication.ts';
 import { clipContribution } from '@cleanroom/shared/common/attributes.ts';
+import { compileAdvertiserPredicate, tagReader } from '@cleanroom/shared/protocol/predicate-schemas.ts';
 
 export interface World {
   dir: string;
@@ -64,4 +65,29 @@ export function expectedTotals(w: World): { totals: number[]; cohort: number; re
     clipContribution(u.vector).forEach((v, j) => (totals[j] += v));
   }
   return { totals, cohort: seen.size, realUserIds: seen };
+}
+
+/**
+ * Ground truth of a selection kind: A's consented CRM rows whose tags satisfy `predicate`,
+ * matched by phone to consented (published) media users — distinct users, their clipped totals.
+ */
+export function expectedSelection(w: World, predicate: unknown, alsoUser: (u: UniverseRow) => boolean = () => true): { totals: number[]; cohort: number; userIds: Set<string> } {
+  const a = compileAdvertiserPredicate(predicate);
+  const byPhone = new Map<string, UniverseRow>();
+  for (const u of w.users) {
+    const n = normalizeId('phone', u.phone);
+    if (n.ok && u.consent) byPhone.set(n.value, u);
+  }
+  const userIds = new Set<string>();
+  const totals = new Array(64).fill(0);
+  for (const r of w.crm) {
+    if (!r.consent || !a.test(tagReader(r.tags))) continue;
+    const n = normalizeId('phone', r.phone);
+    if (!n.ok) continue;
+    const u = byPhone.get(n.value);
+    if (!u || userIds.has(u.userId) || !alsoUser(u)) continue;
+    userIds.add(u.userId);
+    clipContribution(u.vector).forEach((v, j) => (totals[j] += v));
+  }
+  return { totals, cohort: userIds.size, userIds };
 }

@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { loadTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
+import { loadTrustBundle } from '@cleanroom/shared/pki/key-files.ts';
 import { parseArgs, strFlag, UsageError } from '../args.ts';
 import { AdminClient } from '../admin-client.ts';
 import { collectAudit, renderAuditHtml } from '@cleanroom/shared/report/audit.ts';

@@ -4,16 +4,38 @@ import { boot, openNodeStore, serve } from '@cleanroom/shared/service/main.ts';
 import { readCrm } from '@cleanroom/shared/data/files.ts';
 import { ProtocolError } from '@cleanroom/shared/protocol/messages.ts';
 import { AdvertiserNode } from './node.ts';
+import { sessionStartRoute } from './requests.ts';
 import { readInsight, renderInsightHtml } from '@cleanroom/shared/report/insight.ts';
+import { readFederatedDir } from '@cleanroom/shared/data/federated.ts';
+import { loadRoster } from '@cleanroom/shared/service/federation.ts';
+import { FederatedParticipant } from './federated.ts';
 
 const b = boot('advertiser');
 const store = await openNodeStore(b);
-let crm;
-try {
-  crm = await readCrm(b.config.data!);
-} catch (err) {
-  process.stderr.write(`cleanroom advertiser: cannot read CLEANROOM_DATA=${b.config.data}: ${(err as Error).message}\n`);
-  process.exit(2);
+let crm: Awaited<ReturnType<typeof readCrm>> = { rows: [], rejected: [] };
+// A federation-only member (CLEANROOM_FEDERATED_DATA without CLEANROOM_DATA) holds no CRM.
+if (b.config.data !== undefined) {
+  try {
+    crm = await readCrm(b.config.data);
+  } catch (err) {
+    process.stderr.write(`cleanroom advertiser: cannot read CLEANROOM_DATA=${b.config.data}: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
+// Federated learning (issue 14): this node is a member of the pinned roster, with its own rows.
+let member: FederatedParticipant | undefined;
+if (b.config.federation || b.config.federatedData) {
+  try {
+    if (!b.config.federation || !b.config.federatedData) throw new Error('CLEANROOM_FEDERATION and CLEANROOM_FEDERATED_DATA: set both (the roster and this member\'s rows) or neither');
+    member = new FederatedParticipant({
+      identity: b.identity, broker: b.peer('Broker', 'broker', b.config.brokerAddr), roster: loadRoster(b.config.federation),
+      data: readFederatedDir(b.config.federatedData), transcriptDir: b.config.transcriptDir, deadlineMs: b.config.deadlineMs, log: b.log.child({ kind: 'federated' }),
+    });
+  } catch (err) {
+    process.stderr.write(`cleanroom advertiser: invalid configuration:\n  - ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  b.log.info({ member: member.name, index: member.index }, 'federation member');
 }
 b.log.info({ rows: crm.rows.length, rejectedLines: crm.rejected.length }, 'CRM loaded');
 const node = new AdvertiserNode({
@@ -22,27 +44,18 @@ const node = new AdvertiserNode({
 });
 
 await serve(b, 'Advertiser', node.handlers(), {
-  sessions: () => node.sessions as never,
+  sessions: () => node.sessions,
   ready: () => ({ ready: true, detail: { crmRows: crm.rows.length } }),
 }, (app) => {
-  app.post('/v1/sessions', {
-    schema: {
-      body: Type.Object({
-        idType: Type.Optional(Type.Union([Type.Literal('phone'), Type.Literal('email'), Type.Literal('device')])),
-        audienceSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000 })),
-        decoyRatio: Type.Optional(Type.Integer({ minimum: 1, maximum: 99 })),
-        minCohort: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
-        seed: Type.Optional(Type.Union([Type.Literal('purchasers'), Type.Literal('all')])),
-      }, { additionalProperties: false }),
-      response: { 202: Type.Object({ sessionId: Type.String() }) },
-    },
-  }, async (req, reply) => {
-    const { sessionId } = node.start(req.body);
-    return reply.code(202).send({ sessionId });
+  sessionStartRoute(app, (req) => {
+    if (req.kind !== 'federated') return node.start(req);
+    if (!member) throw new ProtocolError('FAILED_PRECONDITION', 'this advertiser is not a federation member (CLEANROOM_FEDERATION, CLEANROOM_FEDERATED_DATA)');
+    member.join(req.sessionId);
+    return { sessionId: req.sessionId };
   });
   // The privacy budget as the broker last reported it (every result carries it).
   app.get('/v1/budget', async () => {
-    const latest = node.sessions.list().filter((r) => r.result && (r.result as { privacy?: unknown }).privacy)
+    const latest = node.sessions.list().filter((r) => r.result?.privacy)
       .sort((x, y) => y.updatedAt.localeCompare(x.updatedAt))[0];
     const stored = latest ? undefined : (await store.listSessions('advertiser', 50)).find((r) => (r.result as { privacy?: unknown } | null)?.privacy);
     const from = latest ? { sessionId: latest.sessionId, at: latest.updatedAt, result: latest.result } : stored ? { sessionId: stored.sessionId, at: stored.updatedAt, result: stored.result } : undefined;
@@ -63,6 +76,11 @@ await serve(b, 'Advertiser', node.handlers(), {
   app.get('/v1/sessions/:id/result', {
     schema: { params: Type.Object({ id: Type.String({ maxLength: 80 }) }) },
   }, async (req) => {
+    const fed = member?.result(req.params.id);
+    if (fed) {
+      if (fed.status === 'running') throw new ProtocolError('FAILED_PRECONDITION', `federated session ${fed.sessionId} is still running (round ${fed.rounds.length})`);
+      return fed;
+    }
     const rec = node.sessions.get(req.params.id);
     if (!rec) {
       // A session of an earlier run of this node: its outcome is in the state database.

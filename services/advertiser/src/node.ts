@@ -8,33 +8,76 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AdvertiserRole } from '@cleanroom/shared/protocol/advertiser.ts';
+import type { SessionKind } from '@cleanroom/shared/common/names.ts';
+import { compileAdvertiserPredicate, compileMediaPredicate, tagReader } from '@cleanroom/shared/protocol/predicate-schemas.ts';
 import type { IdType, SessionAccepted, SessionResult } from '@cleanroom/shared/protocol/messages.ts';
 import { EnvelopeError } from '@cleanroom/shared/transcript/statement.ts';
 import {
   AbortCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, joinBatches, OpenSessionCodec, SessionAcceptedCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
-import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
+import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
 import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { CrmRow, RejectedLine } from '@cleanroom/shared/data/files.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
 import type { SessionStore } from '@cleanroom/shared/service/sessions.ts';
 import { describeError, SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
-import { check, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
-import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
+import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
+import { abortHandler, cosignHandler } from '@cleanroom/shared/rpc/session-control.ts';
+import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
+import type { Envelope } from '@cleanroom/shared/transcript/statement.ts';
 
-export interface StartSessionRequest {
+/** Which CRM rows a session's seed IDs come from. */
+export type SeedCohort = 'purchasers' | 'all';
+
+/** What every kind's request may set. */
+interface CommonRequest {
   idType?: IdType;
-  audienceSize?: number;
   decoyRatio?: number;
   minCohort?: number;
-  /** Which CRM rows are the seed cohort. */
-  seed?: 'purchasers' | 'all';
 }
+
+/** A look-alike session (the default kind). */
+export interface LookalikeRequest extends CommonRequest {
+  kind?: 'lookalike';
+  audienceSize?: number;
+  /** Which CRM rows are the seed cohort (the admin API's field `seed`): consented purchasers, or all consented rows. */
+  seed?: SeedCohort;
+}
+
+/** profile / retargeting: A's selection is a predicate over its first-party tags (evaluated here, never sent). */
+export interface SelectionRequest extends CommonRequest {
+  kind: 'profile' | 'retargeting';
+  predicate: unknown;
+}
+
+/** joint-count: A's predicate (here) and media's predicate (evaluated by media only). */
+export interface JointCountRequest extends CommonRequest {
+  kind: 'joint-count';
+  predicate: unknown;
+  mediaPredicate: unknown;
+}
+
+/** joint-activate: A's explicit confirmation of a finished joint-count session (same selection). */
+export interface JointActivateRequest {
+  kind: 'joint-activate';
+  countSession: string;
+}
+
+export type StartSessionRequest = LookalikeRequest | SelectionRequest | JointCountRequest | JointActivateRequest;
 
 export interface AdvertiserResult {
   sessionId: string;
+  kind: SessionKind;
+  /** profile / retargeting / joint kinds: A's predicate over its tags (A's own record; never sent). */
+  predicate?: unknown;
+  /** joint kinds: media's predicate (sent to media). */
+  mediaPredicate?: unknown;
+  /** joint-count: noised counts (joint from media's decryption of the broker's masked sum; advertiserOnly = A's noised matches). */
+  counts?: { joint: number; advertiserOnly: number; mediaOnly: number } | null;
+  /** retargeting / joint-activate: the media audience created (handle and noised size), or null below the minimum. */
+  audience?: { audienceId: string; size: number } | null;
   outcome: SessionResult['outcome'];
   reason: string;
   seeds: {
@@ -57,7 +100,21 @@ export interface AdvertiserResult {
   transcripts: string;
 }
 
+/** A validated request: the selected CRM rows and the kind's parameters. */
+interface Plan {
+  kind: SessionKind;
+  idType: IdType;
+  rows: readonly CrmRow[];
+  audienceSize: number;
+  decoyRatio: number | undefined;
+  minCohort: number | undefined;
+  predicate?: unknown;
+  mediaPredicate?: unknown;
+  countSession?: string;
+}
+
 interface State {
+  plan: Plan | undefined;
   role: AdvertiserRole | undefined;
   channel: SessionChannel | undefined;
   /** The last checkpoint tree this node co-signed. */
@@ -65,7 +122,7 @@ interface State {
 }
 
 export interface AdvertiserNodeOptions extends NodeCommonOptions {
-  broker: Peer;
+  broker: Peer<'Broker'>;
   crm: readonly CrmRow[];
   /** Persists sessions (ids unique forever, outcomes across restarts); optional in tests. */
   store?: SessionStore;
@@ -77,44 +134,76 @@ export interface AdvertiserNodeOptions extends NodeCommonOptions {
 const CSV_REASONS_SHOWN = 20;
 
 export class AdvertiserNode {
-  readonly sessions: SessionRegistry<State>;
+  readonly sessions: SessionRegistry<State, AdvertiserResult>;
   private readonly o: AdvertiserNodeOptions;
 
   constructor(o: AdvertiserNodeOptions) {
     this.o = o;
-    this.sessions = new SessionRegistry<State>(o.deadlineMs * 2, (rec) => this.failSession(rec, `no progress for ${o.deadlineMs * 2} ms`));
+    this.sessions = new SessionRegistry<State, AdvertiserResult>(o.deadlineMs * 2, (rec) => this.failSession(rec, `no progress for ${o.deadlineMs * 2} ms`));
     if (o.store) this.sessions.persist(o.store, 'advertiser', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
   }
 
   /** Validates a request and starts a session in the background; returns its id. */
-  start(req: StartSessionRequest): { sessionId: string; done: Promise<SessionRecord<State>> } {
-    const idType = req.idType ?? 'phone';
-    const seedRows = this.o.crm.filter((r) => (req.seed ?? 'purchasers') === 'all' || r.purchaser);
-    const consented = seedRows.filter((r) => r.consent);
+  start(req: StartSessionRequest): { sessionId: string; done: Promise<SessionRecord<State, AdvertiserResult>> } {
+    const plan = this.plan(req);
+    const idType = plan.idType;
+    const consented = plan.rows.filter((r) => r.consent);
     const raw = consented.map((r) => (idType === 'email' ? r.email : idType === 'phone' ? r.phone : ''));
+    if (plan.kind !== 'lookalike' && raw.length === 0) {
+      throw new ProtocolError('INVALID_ARGUMENT', `the predicate selects no consented CRM row (${plan.rows.length} selected, none with consent_ads): nothing was started`);
+    }
     // Constructing the role validates everything (audience size, at least one valid seed).
     const role = new AdvertiserRole({
       idType,
       seeds: raw,
-      audienceSize: req.audienceSize ?? 10_000,
-      decoyRatio: req.decoyRatio ?? 9,
-      minCohort: req.minCohort ?? 50,
+      audienceSize: plan.audienceSize,
+      decoyRatio: plan.decoyRatio ?? 9,
+      minCohort: plan.minCohort ?? 50,
       signingPublicKey: this.o.identity.key.publicKey,
+      kind: plan.kind,
+      mediaPredicate: plan.mediaPredicate === undefined ? '' : JSON.stringify(plan.mediaPredicate),
+      countSession: plan.countSession ?? '',
     });
     const sessionId = randomUUID();
-    const rec = this.sessions.create(sessionId, { role, channel: undefined, lastSigned: undefined }, 'new');
-    rec.progress = { seedRows: seedRows.length, notConsented: seedRows.length - consented.length, validSeeds: role.report.valid };
+    const rec = this.sessions.create(sessionId, { role, channel: undefined, lastSigned: undefined, plan }, 'new');
+    rec.progress = { seedRows: plan.rows.length, notConsented: plan.rows.length - consented.length, validSeeds: role.report.valid };
     // run() records every failure on the session itself; this catch is the backstop that keeps
     // a bug in it from becoming an unhandled rejection (which would end the process).
     // The advertiser drives the session: it is always computing or waiting on the broker (each
     // call under its RPC deadline), so its idle timer stays suspended while run() is going.
-    const done = this.sessions.hold(rec, () => this.run(rec, role, seedRows.length - consented.length))
+    const done = this.sessions.hold(rec, () => this.run(rec, role, plan.rows.length - consented.length))
       .catch((err) => this.failSession(rec, describeError(err)))
       .then(() => rec);
     return { sessionId, done };
   }
 
-  private async run(rec: SessionRecord<State>, role: AdvertiserRole, notConsented: number): Promise<void> {
+  /**
+   * What a request selects, validated here (where A's predicate is evaluated): the CRM rows,
+   * the kind's parameters. A bad predicate names the unknown tag; a joint-activate must
+   * confirm a completed joint-count session of this node.
+   */
+  private plan(req: StartSessionRequest): Plan {
+    if (req.kind === 'joint-activate') {
+      const count = this.sessions.get(req.countSession);
+      const view = count?.result as AdvertiserResult | undefined;
+      if (!count || count.state.plan?.kind !== 'joint-count') throw new ProtocolError('NOT_FOUND', `no joint-count session ${req.countSession} on this node to confirm`);
+      if (count.status !== 'completed' || !view?.counts) throw new ProtocolError('FAILED_PRECONDITION', `joint-count session ${req.countSession} did not complete (${count.status}): there is no count to confirm`);
+      return { ...count.state.plan, kind: 'joint-activate', countSession: req.countSession };
+    }
+    if (req.kind !== 'profile' && req.kind !== 'retargeting' && req.kind !== 'joint-count') {
+      const l = req as LookalikeRequest;
+      const seedRows = this.o.crm.filter((r) => (l.seed ?? 'purchasers') === 'all' || r.purchaser);
+      return { kind: 'lookalike', idType: l.idType ?? 'phone', rows: seedRows, audienceSize: l.audienceSize ?? 10_000, decoyRatio: l.decoyRatio, minCohort: l.minCohort };
+    }
+    const a = compileAdvertiserPredicate(req.predicate);
+    const rows = this.o.crm.filter((r) => a.test(tagReader(r.tags)));
+    const mediaPredicate = req.kind === 'joint-count' ? req.mediaPredicate : undefined;
+    // Media validates its predicate where it evaluates it; a look here only catches a malformed one early.
+    if (mediaPredicate !== undefined) compileMediaPredicate(mediaPredicate);
+    return { kind: req.kind, idType: req.idType ?? 'phone', rows, audienceSize: 1, decoyRatio: req.decoyRatio, minCohort: req.minCohort, predicate: req.predicate, mediaPredicate };
+  }
+
+  private async run(rec: SessionRecord<State, AdvertiserResult>, role: AdvertiserRole, notConsented: number): Promise<void> {
     const log = this.o.log.child({ sessionId: rec.sessionId });
     const b = this.o.broker;
     let ch: SessionChannel | undefined;
@@ -140,7 +229,7 @@ export class AdvertiserNode {
         log.info({ phase: 'done', outcome: result.outcome }, 'session refused at OPEN');
         return;
       }
-      ch.recordPolicy({ ...accepted.policy, paddedCount: accepted.paddedCount, universeEpoch: accepted.universeEpoch });
+      ch.recordPolicy({ ...accepted.policy, paddedCount: accepted.paddedCount, universeEpoch: accepted.universeEpoch, kind: role.kind });
 
       this.sessions.touch(rec, 'blind');
       const blinded = role.blind(accepted);
@@ -174,8 +263,16 @@ export class AdvertiserNode {
   }
 
   private view(sessionId: string, role: AdvertiserRole, r: SessionResult, notConsented: number): AdvertiserResult {
+    const plan = this.sessions.get(sessionId)?.state.plan;
+    const done = r.outcome === 'COMPLETED';
     return {
       sessionId,
+      kind: role.kind,
+      ...(plan?.predicate !== undefined ? { predicate: plan.predicate } : {}),
+      ...(plan?.mediaPredicate !== undefined ? { mediaPredicate: plan.mediaPredicate } : {}),
+      ...(role.kind === 'joint-count' ? { counts: done && role.jointCounts ? { joint: role.jointCounts.joint, advertiserOnly: r.realMatches, mediaOnly: role.jointCounts.mediaOnly } : null } : {}),
+      ...(role.kind === 'retargeting' || role.kind === 'joint-activate'
+        ? { audience: done && r.lookalike?.audienceId ? { audienceId: r.lookalike.audienceId, size: r.lookalike.audienceSize } : null } : {}),
       outcome: r.outcome,
       reason: r.reason,
       seeds: {
@@ -185,7 +282,7 @@ export class AdvertiserNode {
       matches: r.outcome === 'COMPLETED' ? { paddedSize: r.paddedCount, real: r.realMatches } : null,
       policy: this.policyView(role),
       privacy: r.privacy ?? null,
-      lookalike: r.lookalike && r.outcome === 'COMPLETED'
+      lookalike: r.lookalike && r.outcome === 'COMPLETED' && role.kind === 'lookalike'
         ? { audienceId: r.lookalike.audienceId, audienceSize: r.lookalike.audienceSize, quality: r.lookalike.quality }
         : null,
       insight: role.insight?.totals ?? [],
@@ -202,35 +299,43 @@ export class AdvertiserNode {
     return { asked, effective: { decoyRatio: eff.decoyRatio, minCohort: eff.minCohort, epsilonProfile: eff.epsilonProfile, privacyBudget: eff.privacyBudget }, raised };
   }
 
-  private failSession(rec: SessionRecord<State>, reason: string): void {
+  /** The running session a broker's call belongs to (its signature checked). */
+  private session(caller: Party, env: Envelope | undefined): SessionRecord<State, AdvertiserResult> {
+    return this.sessions.forEnvelope(env, caller, 'advertiser', this.o.identity.peerKey(caller));
+  }
+
+  private failSession(rec: SessionRecord<State, AdvertiserResult>, reason: string): void {
     if (rec.status !== 'running') return;
     rec.state.role?.fail(reason);
     this.sessions.finish(rec, 'failed', undefined, reason);
   }
 
   /** gRPC handlers the advertiser serves (broker → advertiser). */
-  handlers(): Record<string, Handler> {
+  handlers(): Handlers<'Advertiser'> {
     return {
-      Cosign: async (caller, [env]) => {
-        const rec = this.sessions.forEnvelope(env, caller, 'advertiser', this.o.identity.peerKey(caller));
-        const ch = rec.state.channel!;
-        const p = ch.open(env!, caller, ['CHECKPOINT'], CheckpointCodec).value;
-        check(p, ch.leaves().slice(0, -1), rec.state.lastSigned);
-        rec.state.lastSigned = { size: p.treeSize, root: p.rootHash };
-        return [ch.seal(caller, 'CHECKPOINT', CheckpointCodec, { ...p, inclusion: [], consistency: [], cosignatures: [cosign(ch.signingKey, rec.sessionId, p)] })];
-      },
-      Abort: async (caller, [env]) => {
-        const rec = this.sessions.forEnvelope(env, caller, 'advertiser', this.o.identity.peerKey(caller));
-        const { value } = rec.state.channel!.open(env!, caller, ['ABORT'], AbortCodec);
-        this.failSession(rec, `aborted by ${caller}: ${value.reason}`);
-        return [rec.state.channel!.seal(caller, 'ABORT', AbortCodec, { reason: 'acknowledged' })];
-      },
+      Cosign: cosignHandler({
+        session: (caller, env) => this.session(caller, env),
+        channelOf: (rec) => channelOf(rec),
+        lastSigned: { get: (rec) => rec.state.lastSigned, set: (rec, tree) => (rec.state.lastSigned = tree) },
+      }),
+      Abort: abortHandler({
+        session: (caller, env) => this.session(caller, env),
+        channelOf: (rec) => channelOf(rec),
+        onAbort: (rec, caller, reason) => this.failSession(rec, `aborted by ${caller}: ${reason}`),
+      }),
     };
   }
 
   close(): void {
     this.sessions.close();
   }
+}
+
+/** A session's channel, for the broker's calls; none before the session has opened it. */
+function channelOf(rec: SessionRecord<State, AdvertiserResult>): { sessionId: string; channel: SessionChannel } {
+  const channel = rec.state.channel;
+  if (!channel) throw new ProtocolError('FAILED_PRECONDITION', `session ${rec.sessionId} has not opened yet`);
+  return { sessionId: rec.sessionId, channel };
 }
 
 /** Closes a session's channel (fsync + close of its transcript); a failure is logged, not thrown. */

@@ -4,6 +4,10 @@ import { DEFAULT_BROKER_POLICY } from '@cleanroom/shared/protocol/policy.ts';
 import { DEFAULT_PRIVACY, profileNoiseScale, validatePrivacy } from '@cleanroom/shared/protocol/privacy.ts';
 import { BrokerNode } from './node.ts';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
+import { Type } from '@fastify/type-provider-typebox';
+import { ProtocolError } from '@cleanroom/shared/protocol/messages.ts';
+import { loadRoster } from '@cleanroom/shared/service/federation.ts';
+import { FederationHub, federationOff } from './federated.ts';
 
 const b = boot('broker');
 const store = await openNodeStore(b);
@@ -27,6 +31,17 @@ const node = new BrokerNode({
   deadlineMs: b.config.deadlineMs,
   log: b.log,
 });
+// Federated learning (issue 14): the broker aggregates for the members of the pinned roster.
+let hub: FederationHub | undefined;
+if (b.config.federation) {
+  try {
+    hub = new FederationHub({ identity: b.identity, roster: loadRoster(b.config.federation), transcriptDir: b.config.transcriptDir, stepTimeoutMs: b.config.federatedStepMs, log: b.log.child({ kind: 'federated' }) });
+  } catch (err) {
+    process.stderr.write(`cleanroom broker: invalid configuration:\n  - ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  b.log.info({ roster: b.config.federation }, 'federated sessions enabled');
+}
 nodeMetrics.universe.inUse(() => (node.universe ? { epoch: node.universe.epoch, users: node.universe.users } : undefined));
 /** The privacy ledger: every charge, and where each (advertiser, media, epoch) stands (admin API and metrics). */
 async function ledgerBudgets() {
@@ -41,15 +56,42 @@ async function ledgerBudgets() {
   return { entries, budgets };
 }
 nodeMetrics.privacyBudgets(async () => (await ledgerBudgets()).budgets);
-await serve(b, 'Broker', node.handlers(), {
-  sessions: () => node.sessions as never,
+await serve(b, 'Broker', { ...node.handlers(), ...(hub?.handlers() ?? federationOff()) }, {
+  sessions: () => node.sessions,
   ready: () => ({
-    ready: node.universe !== undefined,
+    // A federation-only broker serves federated sessions without media's publication.
+    ready: node.universe !== undefined || hub !== undefined,
     detail: node.universe
       ? { universe: { epoch: node.universe.epoch, version: node.universe.version, users: node.universe.users, ciphertexts: node.universe.ciphertexts.count, bytesOnDisk: node.universe.bytesOnDisk, syncSeconds: node.universe.syncSeconds ?? null, syncCpuSeconds: node.universe.syncCpuSeconds ?? null, syncedAt: node.universe.syncedAt } }
       : { waitingFor: 'media\'s publication (universe sync)' },
   }),
 }, (app) => {
+  // Declares a federated session (the members then join it through their own admin API).
+  app.post('/v1/sessions', {
+    schema: {
+      body: Type.Object({
+        kind: Type.Literal('federated'),
+        rounds: Type.Integer({ minimum: 1, maximum: 10_000 }),
+        threshold: Type.Optional(Type.Integer({ minimum: 2, maximum: 64 })),
+        convergenceTol: Type.Optional(Type.Number({ minimum: 0, maximum: 0.5 })),
+        localEpochs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+        learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 10 })),
+        l2: Type.Optional(Type.Number({ minimum: 0, maximum: 10 })),
+      }, { additionalProperties: false }),
+      response: { 202: Type.Object({ sessionId: Type.String(), members: Type.Array(Type.String()), threshold: Type.Integer() }) },
+    },
+  }, async (req, reply) => {
+    if (!hub) throw new ProtocolError('FAILED_PRECONDITION', 'this broker has no federation roster (CLEANROOM_FEDERATION)');
+    const { kind: _kind, ...rest } = req.body;
+    const { sessionId } = hub.create(rest);
+    const r = hub.result(sessionId)!;
+    return reply.code(202).send({ sessionId, members: r.policy.roster, threshold: r.policy.threshold });
+  });
+  app.get('/v1/sessions/:id/result', { schema: { params: Type.Object({ id: Type.String({ maxLength: 80 }) }) } }, async (req) => {
+    const r = hub?.result(req.params.id);
+    if (!r) throw new ProtocolError('NOT_FOUND', `unknown federated session ${req.params.id}`);
+    return r;
+  });
   // The privacy ledger: where each (advertiser, media, epoch) stands, and every charge.
   app.get('/v1/budget', async () => {
     const { entries, budgets } = await ledgerBudgets();
@@ -59,7 +101,10 @@ await serve(b, 'Broker', node.handlers(), {
       charges: entries.map((e) => ({ sessionId: e.sessionId, advertiser: e.advertiser, epoch: e.epoch, reserved: e.reserved, charged: e.charged, at: new Date(e.atMs).toISOString() })),
     };
   });
-}, () => node.close());
+}, () => {
+  hub?.close();
+  return node.close();
+});
 
 try {
   await node.loadHeld();

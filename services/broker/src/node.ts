@@ -11,28 +11,30 @@
  * (universe-store.ts), loaded at start, and re-synced when media publishes a new version.
  */
 import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
-import { BrokerRole } from '@cleanroom/shared/protocol/broker.ts';
+import { BrokerRole, type MatchCounts } from '@cleanroom/shared/protocol/broker.ts';
+import type { SessionKind } from '@cleanroom/shared/common/names.ts';
 import type { BrokerPolicyConfig } from '@cleanroom/shared/protocol/policy.ts';
 import {
-  AbortCodec, AckCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinManifest, LookalikeResultCodec,
+  AbortCodec, AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinManifest, LookalikeResultCodec,
   OpenSessionCodec, PrepareSessionCodec, SessionAcceptedCodec, SessionReadyCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
   UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec, type UniverseRequest,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
-import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
+import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
+import type { FederatedMethod } from '@cleanroom/shared/common/methods.ts';
 import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
-import { SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
+import { SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import { randomUUID } from 'node:crypto';
-import { propose, verifyCosignature, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
-import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
+import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
+import { abortHandler, collectCheckpoint } from '@cleanroom/shared/rpc/session-control.ts';
 import type { Round } from '@cleanroom/shared/protocol/messages.ts';
 import { loadHeld, UniverseDownload, type HeldUniverse } from './universe-store.ts';
 import { keyidOf } from '@cleanroom/shared/crypto/dsse.ts';
 import { sessionReservation } from '@cleanroom/shared/protocol/privacy.ts';
-import type { PrivacyStatus } from '@cleanroom/shared/protocol/messages.ts';
+import type { Outcome, PrivacyStatus } from '@cleanroom/shared/protocol/messages.ts';
 import type { Store } from '@cleanroom/shared/store/store.ts';
 import { BrokerBfv, BfvFormatError } from '@cleanroom/shared/crypto/bfv.ts';
 
@@ -41,11 +43,25 @@ interface State {
   channel: SessionChannel;
   /** The last tree each peer co-signed. */
   signed: Partial<Record<Party, SignedTree>>;
+  /** Joint kinds: media's predicate as A sent it (recorded in the session's view, for the activation check). */
+  mediaPredicate?: string;
+  /** joint-activate: the joint-count session it confirms. */
+  countSession?: string;
+}
+
+/** What the broker keeps of a session that ended: its outcome, the match counts and the ledger after it. */
+export interface BrokerSessionResult {
+  outcome: Outcome;
+  /** The session's kind and, for a joint-count, media's predicate (what a joint-activate must confirm). */
+  kind?: SessionKind | undefined;
+  mediaPredicate?: string | undefined;
+  counts?: MatchCounts | undefined;
+  privacy?: PrivacyStatus | undefined;
 }
 
 export interface BrokerNodeOptions extends NodeCommonOptions {
-  media: Peer;
-  advertiser: Peer;
+  media: Peer<'Media'>;
+  advertiser: Peer<'Advertiser'>;
   policy: BrokerPolicyConfig;
   /** Holds the copy of media's publication (tokens, encrypted attributes, public keys). */
   stateDir: string;
@@ -62,14 +78,14 @@ const TOKEN_PAGE = 262_144;
 const CIPHERTEXT_PAGE = 48;
 
 export class BrokerNode {
-  readonly sessions: SessionRegistry<State>;
+  readonly sessions: SessionRegistry<State, BrokerSessionResult>;
   universe: HeldUniverse | undefined;
   private readonly o: BrokerNodeOptions;
   private syncing: Promise<HeldUniverse> | undefined;
 
   constructor(o: BrokerNodeOptions) {
     this.o = o;
-    this.sessions = new SessionRegistry<State>(o.deadlineMs, (rec) => this.fail(rec, `no message from a peer for ${o.deadlineMs} ms`, true));
+    this.sessions = new SessionRegistry<State, BrokerSessionResult>(o.deadlineMs, (rec) => this.fail(rec, `no message from a peer for ${o.deadlineMs} ms`, true));
     this.sessions.persist(o.store, 'broker', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
   }
 
@@ -166,16 +182,30 @@ export class BrokerNode {
     }
   }
 
-  private session(caller: Party, env: Envelope | undefined): SessionRecord<State> {
+  /**
+   * joint-activate: the session it confirms must be a joint-count this broker completed, with
+   * the same media predicate (its cohort is compared after matching, BrokerRole.match).
+   */
+  private async checkCountSession(id: string, mediaPredicate: string): Promise<void> {
+    if (id === '') throw new ProtocolError('INVALID_ARGUMENT', 'a joint-activate session must name the joint-count session it confirms, got none');
+    const live = this.sessions.get(id);
+    const view = (live ? { status: live.status, result: live.result } : await this.o.store.getSession('broker', id)) as { status: string; result: unknown } | undefined | null;
+    const r = view?.result as { kind?: string; mediaPredicate?: string } | undefined;
+    if (!view || r?.kind !== 'joint-count') throw new ProtocolError('NOT_FOUND', `no joint-count session ${id} at this broker to confirm`);
+    if (view.status !== 'completed') throw new ProtocolError('FAILED_PRECONDITION', `joint-count session ${id} did not complete (${view.status}): nothing to confirm`);
+    if (r.mediaPredicate !== mediaPredicate) throw new ProtocolError('FAILED_PRECONDITION', `the media predicate differs from the one joint-count session ${id} counted`);
+  }
+
+  private session(caller: Party, env: Envelope | undefined): SessionRecord<State, BrokerSessionResult> {
     return this.sessions.forEnvelope(env, caller, 'broker', this.o.identity.peerKey(caller));
   }
 
   /** One phase's work; on failure the session fails everywhere and the caller gets the status. */
-  private step<T>(rec: SessionRecord<State>, phase: string, work: () => Promise<T>): Promise<T> {
+  private step<T>(rec: SessionRecord<State, BrokerSessionResult>, phase: SessionPhase, work: () => Promise<T>): Promise<T> {
     return this.sessions.step(rec, phase, work, (reason) => this.fail(rec, reason, true));
   }
 
-  private fail(rec: SessionRecord<State>, reason: string, tellMedia: boolean): void {
+  private fail(rec: SessionRecord<State, BrokerSessionResult>, reason: string, tellMedia: boolean): void {
     if (rec.status !== 'running') return;
     this.o.log.warn({ sessionId: rec.sessionId, phase: rec.phase, reason }, 'session failed');
     rec.state.role.fail(reason);
@@ -188,34 +218,17 @@ export class BrokerNode {
     }
   }
 
-  /**
-   * Proposes the root of this session's message tree to both peers, collects their
-   * co-signatures (each checked against the peer's pinned key) and records the co-signed
-   * checkpoint. A peer that refuses fails the session.
-   */
-  private async checkpoint(rec: SessionRecord<State>, afterRound: Round): Promise<void> {
-    const { channel, signed } = rec.state;
-    const leaves = channel.leaves();
-    const cosignatures: { party: Party; keyid: string; sig: Uint8Array }[] = [];
-    let root: Uint8Array | undefined;
-    for (const peer of ['advertiser', 'media'] as const) {
-      const proposal = propose(leaves, peer, afterRound, signed[peer]);
-      root = proposal.rootHash;
-      const [resp] = await (peer === 'advertiser' ? this.o.advertiser : this.o.media).call('Cosign', [channel.seal(peer, 'CHECKPOINT', CheckpointCodec, proposal)]);
-      const reply = channel.open(resp!, peer, ['CHECKPOINT'], CheckpointCodec).value;
-      const sig = reply.cosignatures[0];
-      if (!sig || !verifyCosignature(this.o.identity.peerKey(peer), rec.sessionId, proposal, sig.sig)) {
-        throw new ProtocolError('PERMISSION_DENIED', `${peer} returned no valid co-signature for the checkpoint after ${afterRound}`);
-      }
-      cosignatures.push({ party: peer, keyid: sig.keyid, sig: sig.sig });
-      signed[peer] = { size: proposal.treeSize, root: proposal.rootHash };
-    }
-    const own = cosign(channel.signingKey, rec.sessionId, { treeSize: leaves.length, rootHash: root!, afterRound } as never);
-    cosignatures.unshift({ party: 'broker', keyid: own.keyid, sig: own.sig });
-    channel.recordCheckpoint({ treeSize: leaves.length, root: Buffer.from(root!).toString('hex'), afterRound, cosignatures });
+  /** The checkpoint after `afterRound`, co-signed by the advertiser and media (rpc/session-control.ts). */
+  private checkpoint(rec: SessionRecord<State, BrokerSessionResult>, afterRound: Round): Promise<void> {
+    const key = (p: Party) => this.o.identity.peerKey(p);
+    return collectCheckpoint(rec.state.channel, [
+      { party: 'advertiser', peer: this.o.advertiser, key: key('advertiser') },
+      { party: 'media', peer: this.o.media, key: key('media') },
+    ], rec.state.signed, afterRound);
   }
 
-  handlers(): Record<string, Handler> {
+  /** The look-alike methods (the federated ones are the federation hub's, services/broker/src/federated.ts). */
+  handlers(): Omit<Handlers<'Broker'>, FederatedMethod> {
     return {
       OpenSession: async (caller, [env]) => {
         if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected one OpenSession message');
@@ -230,6 +243,11 @@ export class BrokerNode {
         return this.step(rec, 'open', async () => {
           const open = channel.open(env, caller, ['OPEN'], OpenSessionCodec).value;
           const prepare = role.open(open);
+          if (open.kind === 'joint-count') rec.state.mediaPredicate = open.mediaPredicate;
+          if (open.kind === 'joint-activate') {
+            await this.checkCountSession(open.countSession, open.mediaPredicate);
+            rec.state.countSession = open.countSession;
+          }
           rec.progress = { seedCount: open.seedCount, paddedCount: role.paddedCount };
           const now = Date.now();
           // Enumeration quota, before any OPRF work: media's evaluations on this advertiser's behalf.
@@ -244,7 +262,7 @@ export class BrokerNode {
           const key = this.ledgerKey(advertiser);
           const r = await this.o.store.reserve('broker', { ...key, sessionId: s.sessionId, epsilon: reserved, budget: privacy.budget, nowMs: now, refreshMs: privacy.refreshMs });
           const ledger = { ...key, budget: privacy.budget, refreshMs: privacy.refreshMs, reserved: r.ok ? reserved : 0, spentBefore: r.ok ? r.spentBefore : r.spent };
-          channel.recordPolicy({ ...prepare.policy, paddedCount: prepare.paddedCount, ledger });
+          channel.recordPolicy({ ...prepare.policy, paddedCount: prepare.paddedCount, ledger, kind: prepare.kind });
           if (!r.ok) {
             const retry = r.retryAtMs ? `; the oldest charge stops counting at ${new Date(r.retryAtMs).toISOString()}` : '; the budget does not refresh (a new universe epoch starts a new one)';
             const reason = `privacy budget exhausted: ${round6(r.spent)} of ${privacy.budget} ε spent for this advertiser, media and epoch, a session needs up to ${reserved}${retry}`;
@@ -302,12 +320,25 @@ export class BrokerNode {
         const advertiser = keyidOf(this.o.identity.peerKey('advertiser'));
         const epoch = this.universe?.epoch ?? '';
         const outcome = await this.step(rec, 'match', async () => {
-          const released = (await this.o.store.releases('broker', advertiser, epoch)).map((r) => r.sketch);
-          return role.match(tokens, released);
+          const releases = await this.o.store.releases('broker', advertiser, epoch);
+          // joint-activate: the cohort of the joint-count session it confirms (checked at OPEN).
+          const confirms = rec.state.countSession ? releases.find((r) => r.sessionId === rec.state.countSession)?.sketch : undefined;
+          return role.match(tokens, releases.map((r) => r.sketch), confirms);
         });
         rec.progress = { ...rec.progress, realMatches: role.counts!.realMatches };
-        const profile = await this.step(rec, 'aggregate', async () => {
-          const p = outcome === 'release' ? role.aggregate() : role.refusedProfile();
+        const kind = role.kind;
+        const psi = kind === 'retargeting' || kind === 'joint-activate';
+        // joint-count: media's encrypted indicators (one bit per published position) first;
+        // retargeting / joint-activate: media's DH-PSI set (its consenting positions, under its scalar).
+        const fromMedia = outcome === 'release' && (kind === 'joint-count' || psi)
+          ? await this.step(rec, 'aggregate', async () => {
+            const resp = await this.o.media.call('Indicators', [channel.seal('media', 'AGGREGATE', IndicatorRequestCodec, { universeVersion: this.universe?.version ?? '' })]);
+            return joinBatches(channel.openChunks(resp, 'media', ['AGGREGATE'], psi ? BlindedBatchCodec : CiphertextBatchCodec), psi ? 'PSI set' : 'indicator ciphertexts');
+          })
+          : undefined;
+        const toMedia = await this.step(rec, 'aggregate', async () => {
+          const p = outcome !== 'release' || !fromMedia ? { profile: outcome !== 'release' ? role.refusedProfile() : role.aggregate() }
+            : psi ? { psi: role.psiReply(fromMedia) } : { profile: role.jointSum(fromMedia) };
           // The charge and the released cohort are committed before media can see anything.
           if (outcome === 'release') {
             await this.o.store.recordRelease('broker', { sessionId: rec.sessionId, advertiser, epoch, sketch: role.releasedSketch!, size: role.counts!.realMatches, nowMs: Date.now() });
@@ -316,7 +347,9 @@ export class BrokerNode {
           return p;
         });
         const result = await this.step(rec, 'lookalike', async () => {
-          const [resp] = await this.o.media.call('BuildLookalike', [channel.seal('media', 'AGGREGATE', CohortProfileCodec, profile)]);
+          const [resp] = toMedia.psi !== undefined
+            ? await this.o.media.call('Activate', channel.sealChunks('media', 'AGGREGATE', BlindedBatchCodec, splitBatches(toMedia.psi, BATCH_ITEMS, BATCH_BYTES)))
+            : await this.o.media.call('BuildLookalike', [channel.seal('media', 'AGGREGATE', CohortProfileCodec, toMedia.profile ?? role.refusedProfile())]);
           const lookalike = channel.open(resp!, 'media', ['LOOKALIKE'], LookalikeResultCodec).value;
           const result = role.finish(lookalike, await this.privacyStatus(advertiser, role.charge!));
           channel.recordLedgerSettlement({ charged: role.charge!, spentAfter: result.privacy!.epsilonSpent, budget: result.privacy!.budget });
@@ -325,19 +358,17 @@ export class BrokerNode {
         });
         const out = [channel.seal('advertiser', 'LOOKALIKE', SessionResultCodec, result)];
         const status = result.outcome === 'COMPLETED' ? 'completed' : result.outcome === 'COHORT_TOO_SMALL' ? 'cohort-too-small' : 'refused';
-        this.sessions.finish(rec, status, { counts: role.counts, outcome: result.outcome, privacy: result.privacy });
+        this.sessions.finish(rec, status, { kind, mediaPredicate: rec.state.mediaPredicate, counts: role.counts, outcome: result.outcome, privacy: result.privacy });
         channel.close();
         this.o.log.info({ sessionId: rec.sessionId, phase: 'done', outcome: result.outcome, charged: role.charge, ...role.counts }, 'session finished');
         return out;
       },
 
-      Abort: async (caller, [env]) => {
-        const rec = this.session(caller, env);
-        const { value } = rec.state.channel.open(env!, caller, ['ABORT'], AbortCodec);
-        const reply = rec.state.channel.seal(caller, 'ABORT', AbortCodec, { reason: 'acknowledged' });
-        this.fail(rec, `aborted by ${caller}: ${value.reason}`, caller !== 'media');
-        return [reply];
-      },
+      Abort: abortHandler({
+        session: (caller, env) => this.session(caller, env),
+        channelOf: (rec) => ({ sessionId: rec.sessionId, channel: rec.state.channel }),
+        onAbort: (rec, caller, reason) => this.fail(rec, `aborted by ${caller}: ${reason}`, caller !== 'media'),
+      }),
     };
   }
 

@@ -3,7 +3,7 @@
  * reporting "preparing"), then the universe is prepared or reused, then gRPC serves the broker.
  */
 import { boot, openNodeStore, startAdmin, startGrpc } from '@cleanroom/shared/service/main.ts';
-import { closeOprfWorkers, prepareOprfWorkers } from '@cleanroom/shared/crypto/oprf.ts';
+import { closeOprfWorkers, prepareOprfWorkers } from '@cleanroom/shared/crypto/oprf-pool.ts';
 import { openUniverse, type UniverseStatus } from './universe-store.ts';
 import { openPublication } from './publication-store.ts';
 import { MediaNode } from './node.ts';
@@ -15,7 +15,7 @@ let status: UniverseStatus | undefined;
 let node: MediaNode | undefined;
 const preparingSince = new Date().toISOString();
 const app = await startAdmin(b, {
-  sessions: () => node?.sessions as never,
+  sessions: () => node?.sessions,
   ready: () => (status && node
     ? { ready: true, detail: { universe: status } }
     : { ready: false, detail: { universe: { state: 'preparing', since: preparingSince } } }),
@@ -25,8 +25,9 @@ nodeMetrics.universe.inUse(() => (status ? { epoch: status.epoch, users: status.
 try {
   const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads });
   const published = await openPublication({ stateDir: b.config.stateDir, universe: opened.universe, log: b.log });
+  const purposes = opened.universe.purposes();
   node = new MediaNode({
-    store,
+    store, purposes,
     quota: { evaluationsPerBroker: b.config.evalQuotaBroker, evaluationsPerAdvertiser: b.config.evalQuota, windowMs: Math.round(b.config.quotaWindowHours * 3_600_000) },
     privacy: { budget: b.config.privacyBudget, refreshMs: Math.round(b.config.budgetRefreshDays * 86_400_000) },
     minCohort: b.config.minCohort,

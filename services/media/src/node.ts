@@ -7,25 +7,25 @@
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { MediaRole } from '@cleanroom/shared/protocol/media.ts';
-import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
+import { MediaRole, type PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
+import { ProtocolError, type Outcome, type Party } from '@cleanroom/shared/protocol/messages.ts';
 import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { sizeClass } from '@cleanroom/shared/protocol/policy.ts';
 import type { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
 import {
-  AbortCodec, AckCodec, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
+  AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
   SessionReadyCodec, splitBatches, joinBatches, splitManifest, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
-import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
+import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
-import { SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
-import { check, cosign, type SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
-import { CheckpointCodec } from '@cleanroom/shared/rpc/codec.ts';
+import { SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
+import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
+import { abortHandler, cosignHandler } from '@cleanroom/shared/rpc/session-control.ts';
 import { keyidOf } from '@cleanroom/shared/crypto/dsse.ts';
 import { sessionReservation } from '@cleanroom/shared/protocol/privacy.ts';
 import type { Store } from '@cleanroom/shared/store/store.ts';
@@ -35,6 +35,13 @@ interface State {
   channel: SessionChannel;
   /** The last checkpoint tree this node co-signed. */
   lastSigned: SignedTree | undefined;
+}
+
+/** What media keeps of a session that ended: its outcome and the audience it built (kept here). */
+export interface MediaSessionResult {
+  outcome: Outcome;
+  audienceId?: string;
+  audienceSize?: number;
 }
 
 export interface MediaNodeOptions extends NodeCommonOptions {
@@ -50,6 +57,8 @@ export interface MediaNodeOptions extends NodeCommonOptions {
   store: Store;
   /** OPRF evaluations over a rolling window: per broker (all its advertisers) and per advertiser. */
   quota: { evaluationsPerBroker: number; evaluationsPerAdvertiser: number; windowMs: number };
+  /** Purpose-level consent per universe row (consent_ads, consent_share); absent: no user is in any audience. */
+  purposes?: PurposeConsent;
   /** Media's own privacy budget per (advertiser, epoch): the stricter of the broker's and this wins. */
   privacy: { budget: number; refreshMs: number };
 }
@@ -61,26 +70,26 @@ const MAX_TOKEN_PAGE = 262_144;
 const MAX_CIPHERTEXT_PAGE = 64;
 
 export class MediaNode {
-  readonly sessions: SessionRegistry<State>;
+  readonly sessions: SessionRegistry<State, MediaSessionResult>;
   private readonly o: MediaNodeOptions;
   /** Open universe syncs (one transcript each), by sync id. */
   private readonly syncs = new Map<string, { channel: SessionChannel; timer: NodeJS.Timeout }>();
 
   constructor(o: MediaNodeOptions) {
     this.o = o;
-    this.sessions = new SessionRegistry<State>(o.deadlineMs, (rec) => this.fail(rec, `no message from the broker for ${o.deadlineMs} ms`));
+    this.sessions = new SessionRegistry<State, MediaSessionResult>(o.deadlineMs, (rec) => this.fail(rec, `no message from the broker for ${o.deadlineMs} ms`));
     this.sessions.persist(o.store, 'media', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
   }
 
-  private session(caller: Party, env: Envelope | undefined, allowFinished = false): SessionRecord<State> {
+  private session(caller: Party, env: Envelope | undefined, allowFinished = false): SessionRecord<State, MediaSessionResult> {
     return this.sessions.forEnvelope(env, caller, 'media', this.o.identity.peerKey(caller), allowFinished);
   }
 
-  private step<T>(rec: SessionRecord<State>, phase: string, work: () => Promise<T>): Promise<T> {
+  private step<T>(rec: SessionRecord<State, MediaSessionResult>, phase: SessionPhase, work: () => Promise<T>): Promise<T> {
     return this.sessions.step(rec, phase, work, (reason) => this.fail(rec, reason));
   }
 
-  private fail(rec: SessionRecord<State>, reason: string): void {
+  private fail(rec: SessionRecord<State, MediaSessionResult>, reason: string): void {
     if (rec.status !== 'running') return;
     this.o.log.warn({ sessionId: rec.sessionId, phase: rec.phase, reason }, 'session failed; nothing released');
     rec.state.role.fail(reason);
@@ -88,7 +97,7 @@ export class MediaNode {
     rec.state.channel.close();
   }
 
-  handlers(): Record<string, Handler> {
+  handlers(): Handlers<'Media'> {
     return {
       PrepareSession: async (caller, [env]) => {
         if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected one PrepareSession message');
@@ -97,6 +106,7 @@ export class MediaNode {
         const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'media', s.sessionId), this.o.observer);
         const role = new MediaRole({
           universe: this.o.universe, publication: this.o.publication, maxPaddedCount: this.o.maxPaddedCount, threads: this.o.evalThreads, minCohort: this.o.minCohort,
+          ...(this.o.purposes ? { purposes: this.o.purposes } : {}),
         });
         const rec = this.sessions.create(s.sessionId, { role, channel, lastSigned: undefined }, 'open');
         rec.bytes = () => channel.bytes;
@@ -121,7 +131,7 @@ export class MediaNode {
           const reserved = sessionReservation({ ...req.policy, budget: this.o.privacy.budget, refreshMs: this.o.privacy.refreshMs });
           const key = { advertiser: req.advertiser, media: keyidOf(this.o.identity.key.publicKey), epoch: this.o.universe.epoch };
           const r = await this.o.store.reserve('media', { ...key, sessionId: s.sessionId, epsilon: reserved, budget: this.o.privacy.budget, nowMs: now, refreshMs: this.o.privacy.refreshMs });
-          channel.recordPolicy({ ...req.policy, paddedCount: req.paddedCount, universeEpoch: this.o.universe.epoch, ledger: { ...key, budget: this.o.privacy.budget, reserved: r.ok ? reserved : 0, spentBefore: r.ok ? r.spentBefore : r.spent } });
+          channel.recordPolicy({ ...req.policy, kind: req.kind, paddedCount: req.paddedCount, universeEpoch: this.o.universe.epoch, ledger: { ...key, budget: this.o.privacy.budget, reserved: r.ok ? reserved : 0, spentBefore: r.ok ? r.spentBefore : r.spent } });
           const refusal = r.ok ? undefined : `media's privacy budget for this advertiser and epoch is exhausted (${Math.round(r.spent * 1e6) / 1e6} of ${this.o.privacy.budget} ε spent, a session needs up to ${reserved})`;
           const ready = role.prepare(req, refusal);
           if (refusal) this.sessions.finish(rec, 'refused', { outcome: 'BUDGET_EXHAUSTED' }, refusal);
@@ -145,6 +155,38 @@ export class MediaNode {
           }
           return channel.sealChunks('broker', 'BLIND', BlindedBatchCodec, out);
         });
+      },
+
+      Indicators: async (caller, [env]) => {
+        const rec = this.session(caller, env);
+        const { role, channel } = rec.state;
+        return this.step(rec, 'aggregate', async () => {
+          const req = channel.open(env!, caller, ['AGGREGATE'], IndicatorRequestCodec).value;
+          if (req.universeVersion !== this.o.publication.version) {
+            throw new ProtocolError('FAILED_PRECONDITION', `broker asks for indicators of publication ${req.universeVersion.slice(0, 12)}, media serves ${this.o.publication.version.slice(0, 12)}`);
+          }
+          if (role.kind === 'joint-count') return channel.sealChunks('broker', 'AGGREGATE', CiphertextBatchCodec, splitBatches(role.indicators(), 1024, CT_BATCH_BYTES));
+          return channel.sealChunks('broker', 'AGGREGATE', BlindedBatchCodec, splitBatches(role.psiOffer(), BATCH_ITEMS, BATCH_BYTES));
+        });
+      },
+
+      Activate: async (caller, envs) => {
+        const rec = this.session(caller, envs[0]);
+        const { role, channel } = rec.state;
+        const out = await this.step(rec, 'lookalike', async () => {
+          const elements = joinBatches(channel.openChunks(envs, caller, ['AGGREGATE'], BlindedBatchCodec), 'PSI elements');
+          const pol = role.policy;
+          const result = role.activate(elements);
+          if (pol) await this.o.store.settle('media', rec.sessionId, result.outcome === 'COMPLETED' ? pol.epsilonProfile + pol.epsilonCount + pol.epsilonDifferencing : pol.epsilonCount + pol.epsilonDifferencing, Date.now());
+          if (role.audience) this.saveAudience(role.audience.audienceId, role.audience.rows);
+          return { result, envs: [channel.seal('broker', 'LOOKALIKE', LookalikeResultCodec, result)] };
+        });
+        this.sessions.finish(rec, out.result.outcome === 'COMPLETED' ? 'completed' : 'cohort-too-small', {
+          outcome: out.result.outcome, audienceId: out.result.audienceId, audienceSize: out.result.audienceSize,
+        });
+        setTimeout(() => channel.close(), this.o.deadlineMs).unref();
+        this.o.log.info({ sessionId: rec.sessionId, phase: 'done', outcome: out.result.outcome, audienceSize: out.result.audienceSize }, 'session finished (audience)');
+        return out.envs;
       },
 
       BuildLookalike: async (caller, [env]) => {
@@ -234,25 +276,21 @@ export class MediaNode {
         }
       },
 
-      Cosign: async (caller, [env]) => {
-        const rec = this.session(caller, env, true);
-        const { channel } = rec.state;
-        const p = channel.open(env!, caller, ['CHECKPOINT'], CheckpointCodec).value;
-        const mine = channel.leaves().slice(0, -1); // without the proposal just received
-        check(p, mine, rec.state.lastSigned);
-        rec.state.lastSigned = { size: p.treeSize, root: p.rootHash };
-        const reply = channel.seal(caller, 'CHECKPOINT', CheckpointCodec, { ...p, inclusion: [], consistency: [], cosignatures: [cosign(channel.signingKey, rec.sessionId, p)] });
-        if (p.afterRound === 'LOOKALIKE') channel.close();
-        return [reply];
-      },
+      Cosign: cosignHandler({
+        session: (caller, env) => this.session(caller, env, true),
+        channelOf: (rec) => ({ sessionId: rec.sessionId, channel: rec.state.channel }),
+        lastSigned: { get: (rec) => rec.state.lastSigned, set: (rec, tree) => (rec.state.lastSigned = tree) },
+        // the broker's checkpoint after the last round ends media's part of the session
+        afterCosign: (rec, afterRound) => {
+          if (afterRound === 'LOOKALIKE') rec.state.channel.close();
+        },
+      }),
 
-      Abort: async (caller, [env]) => {
-        const rec = this.session(caller, env);
-        const { value } = rec.state.channel.open(env!, caller, ['ABORT'], AbortCodec);
-        const reply = rec.state.channel.seal(caller, 'ABORT', AbortCodec, { reason: 'acknowledged' });
-        this.fail(rec, `aborted by ${caller}: ${value.reason}`);
-        return [reply];
-      },
+      Abort: abortHandler({
+        session: (caller, env) => this.session(caller, env),
+        channelOf: (rec) => ({ sessionId: rec.sessionId, channel: rec.state.channel }),
+        onAbort: (rec, caller, reason) => this.fail(rec, `aborted by ${caller}: ${reason}`),
+      }),
     };
   }
 

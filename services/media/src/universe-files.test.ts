@@ -23,7 +23,7 @@ import { openUniverse } from './universe-store.ts';
 
 const PREPARE = fileURLToPath(new URL('./prepare.ts', import.meta.url));
 const log = pino({ level: 'silent' });
-const FILES = ['users.bin', 'users.off', 'vectors.bin', 'tokens-phone.bin', 'tokens-phone.idx', 'idhash-phone.bin', 'idhash-phone.idx', 'key.bin'];
+const FILES = ['users.bin', 'users.off', 'vectors.bin', 'purposes.bin', 'tokens-phone.bin', 'tokens-phone.idx', 'idhash-phone.bin', 'idhash-phone.idx', 'key.bin'];
 
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
@@ -59,6 +59,16 @@ describe('media universe on disk', () => {
       expect(Array.from(universe.vector(row))).toEqual(Array.from(mem.vector(row)));
     }
     expect(universe.rowOf('phone', new Uint8Array(16))).toBe(-1);
+    // purpose consent per row, as read from the same CSV
+    const consent: { ads: number[]; share: number[] } = { ads: [], share: [] };
+    for await (const r of readUniverse(csv)) {
+      if (!r.consent) continue;
+      consent.ads.push(r.consentAds ? 1 : 0);
+      consent.share.push(r.consentShare ? 1 : 0);
+    }
+    const purposes = universe.purposes();
+    expect(Array.from(purposes.ads)).toEqual(consent.ads);
+    expect(Array.from(purposes.share)).toEqual(consent.share);
     expect(Array.from(universe.shares)).toEqual(Array.from(mem.shares));
     let chunked = 0;
     for (const c of universe.tokenChunks('phone')) chunked += c.rows.length;

@@ -5,7 +5,8 @@
  * Layout of one prepared directory (all integers little-endian):
  *   key.bin             the epoch's OPRF key (mode 0600)
  *   users.bin           user ids back to back (UTF-8); users.off: users+1 float64 byte offsets
- *   vectors.bin         PACKED_BYTES per user, row order (the only column the node holds in memory)
+ *   vectors.bin         PACKED_BYTES per user, row order (held in memory by the node)
+ *   purposes.bin        1 byte per user: bit 0 consent_ads, bit 1 consent_share (held in memory)
  *   tokens-<t>.bin      TOKEN_RECORD (token 16 | row u32) per ID of type t, sorted by token then row
  *   idhash-<t>.bin      IDHASH_RECORD (SHA-256("t:id")[0..16] | token 16), sorted by id hash then token
  *   *.idx               BUCKETS+1 float64 record offsets: records whose first byte is b are in [idx[b], idx[b+1])
@@ -42,6 +43,7 @@ import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { readUniverse } from '@cleanroom/shared/data/files.ts';
 import { attributeCounts, PACKED_BYTES, packVector, unpackVector, type Universe } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
+import type { PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
 import { Appender, BUCKETS, compareBytes, f64File, readAll, readF64, RecordFile, sortRecords } from '@cleanroom/shared/service/record-file.ts';
 
 export const TOKEN_RECORD = TOKEN_BYTES + 4;
@@ -146,10 +148,17 @@ export class DiskUniverse implements Universe {
     }
   }
 
+  /** Purpose-level consent per row (consent_ads, consent_share), 2 bytes per user in memory. */
+  purposes(): PurposeConsent {
+    const raw = readAll(join(this.dir, 'purposes.bin'));
+    if (raw.length !== this.size) throw new RangeError(`${this.dir}: expected ${this.size} purpose bytes, got ${raw.length}`);
+    return { ads: raw.map((b) => b & 1), share: raw.map((b) => (b >> 1) & 1) };
+  }
+
   /** Bytes of every file of this prepared universe. */
   bytesOnDisk(): number {
     let n = 0;
-    for (const f of ['key.bin', 'users.bin', 'users.off', 'vectors.bin', 'manifest.json', ...this.idTypes.flatMap((t) => [`tokens-${t}.bin`, `tokens-${t}.idx`, `idhash-${t}.bin`, `idhash-${t}.idx`])]) {
+    for (const f of ['key.bin', 'users.bin', 'users.off', 'vectors.bin', 'purposes.bin', 'manifest.json', ...this.idTypes.flatMap((t) => [`tokens-${t}.bin`, `tokens-${t}.idx`, `idhash-${t}.bin`, `idhash-${t}.idx`])]) {
       const p = join(this.dir, f);
       if (existsSync(p)) {
         const fd = openSync(p, 'r');
@@ -290,6 +299,8 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
   const users = new Appender(join(out, 'users.bin'));
   const userOff = new Appender(join(out, 'users.off'));
   const vectors = new Appender(join(out, 'vectors.bin'));
+  const purposes = new Appender(join(out, 'purposes.bin'));
+  const purpose = new Uint8Array(1);
   const idSpill = new Map(idTypes.filter((t) => !fresh.has(t)).map((t) => [t, Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `id-${t}-${b}`), 4096))]));
   const counts = new Float64Array(ATTRIBUTE_COUNT);
   const enc = new TextEncoder();
@@ -318,6 +329,8 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
     users.write(idBytes);
     const packed = packVector(row.vector);
     vectors.write(packed);
+    purpose[0] = (row.consentAds ? 1 : 0) | (row.consentShare ? 2 : 0);
+    purposes.write(purpose);
     attributeCounts(packed, 1, counts);
     for (const t of idTypes) {
       const raw = t === 'phone' ? row.phone : t === 'email' ? row.email : row.deviceId;
@@ -345,6 +358,7 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
   users.close();
   userOff.close();
   vectors.close();
+  purposes.close();
   for (const list of idSpill.values()) for (const a of list) a.close();
   for (const st of streamed.values()) computed += await st.finish();
 
@@ -471,7 +485,8 @@ export function mergeShards(shardDirs: readonly string[], out: string): Prepared
   const users = new Appender(join(out, 'users.bin'));
   const userOff = new Appender(join(out, 'users.off'));
   const vectors = new Appender(join(out, 'vectors.bin'));
-  const src = shardDirs.map((d) => ({ offs: readF64(join(d, 'users.off')), users: openSync(join(d, 'users.bin'), 'r'), vectors: openSync(join(d, 'vectors.bin'), 'r') }));
+  const purposes = new Appender(join(out, 'purposes.bin'));
+  const src = shardDirs.map((d) => ({ offs: readF64(join(d, 'users.off')), users: openSync(join(d, 'users.bin'), 'r'), vectors: openSync(join(d, 'vectors.bin'), 'r'), purposes: readAll(join(d, 'purposes.bin')) }));
   const off = new Float64Array(1);
   const vec = new Uint8Array(PACKED_BYTES);
   for (let g = 0; g < total; g++) {
@@ -484,6 +499,7 @@ export function mergeShards(shardDirs: readonly string[], out: string): Prepared
     users.write(id);
     readSync(s.vectors, vec, 0, PACKED_BYTES, local * PACKED_BYTES);
     vectors.write(vec);
+    purposes.write(s.purposes.subarray(local, local + 1));
   }
   off[0] = users.size;
   userOff.write(new Uint8Array(off.buffer));
@@ -494,6 +510,7 @@ export function mergeShards(shardDirs: readonly string[], out: string): Prepared
   users.close();
   userOff.close();
   vectors.close();
+  purposes.close();
 
   // Token and id-hash files: per bucket, the shards' records sorted together.
   for (const t of ms[0]!.idTypes) {

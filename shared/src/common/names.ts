@@ -13,6 +13,11 @@ export function isParty(x: unknown): x is Party {
   return typeof x === 'string' && (PARTIES as readonly string[]).includes(x);
 }
 
+/** A table with one entry per party, `f(party)`, in PARTIES order. */
+export function perParty<T>(f: (party: Party) => T): Record<Party, T> {
+  return Object.fromEntries(PARTIES.map((p) => [p, f(p)])) as Record<Party, T>;
+}
+
 /**
  * The kinds of session the clean room runs (the admin API's and the CLI's `kind`). A party
  * declares its session's kind in its signed policy (`policy.kind`; absent means `lookalike`),
@@ -25,8 +30,16 @@ export function isSessionKind(x: unknown): x is SessionKind {
   return typeof x === 'string' && (SESSION_KINDS as readonly string[]).includes(x);
 }
 
+/**
+ * The rounds of a federated session (issue 14; advertiser members ⇄ broker only): FED_JOIN
+ * once, then FED_KEYS, FED_SHARES, FED_MASKED, FED_UNMASK per training round — the sequence
+ * repeats (SESSION_FLOWS.federated.cycleFrom).
+ */
+export const FEDERATED_ROUNDS = ['FED_JOIN', 'FED_KEYS', 'FED_SHARES', 'FED_MASKED', 'FED_UNMASK'] as const;
+export type FederatedRound = (typeof FEDERATED_ROUNDS)[number];
+
 /** Every round a session of any kind runs (each kind's order is in SESSION_FLOWS). */
-export const SESSION_ROUNDS = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'] as const;
+export const SESSION_ROUNDS = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE', ...FEDERATED_ROUNDS] as const;
 export type SessionRound = (typeof SESSION_ROUNDS)[number];
 
 export function isSessionRound(x: unknown): x is SessionRound {
@@ -39,6 +52,14 @@ export interface SessionFlow {
   readonly rounds: readonly SessionRound[];
   /** The message that completes it (the session's result), recorded by sender and receiver. */
   readonly final: { readonly sender: Party; readonly receiver: Party; readonly payloadType: string };
+  /**
+   * Iterative kinds: after the last round the flow may start again at this round (a federated
+   * session runs FED_KEYS…FED_UNMASK once per training round); then the final message must
+   * also be the last message of the link.
+   */
+  readonly cycleFrom?: SessionRound;
+  /** Policy fields every party must declare, and identically (default: decoyRatio, minCohort). */
+  readonly agreed?: readonly string[];
 }
 
 /**
@@ -51,9 +72,36 @@ export const SESSION_FLOWS: { readonly [K in SessionKind]?: SessionFlow } = {
     rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
     final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
   },
+  // profile: the look-alike's rounds; media decrypts the profile and builds no audience.
+  profile: {
+    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+  },
+  // joint-count: AGGREGATE also carries media's indicator ciphertexts (IndicatorRequest → CiphertextBatch).
+  'joint-count': {
+    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+  },
+  // retargeting / joint-activate: AGGREGATE carries the DH-PSI (IndicatorRequest → media's set;
+  // the broker's Activate stream); LOOKALIKE carries media's audience handle and noised size.
+  retargeting: {
+    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+  },
+  'joint-activate': {
+    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+  },
+  // One link per member (statement session id `<session>-m<i>`), each audited as a session.
+  federated: {
+    rounds: FEDERATED_ROUNDS,
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.RoundResult' },
+    cycleFrom: 'FED_KEYS',
+    agreed: ['roster', 'memberIndex', 'threshold', 'rounds', 'fracBits', 'updateLength', 'localEpochs', 'learningRate', 'l2'],
+  },
 };
 
-/** Every round a statement may name: the session rounds, checkpoints, aborts, universe syncs. */
+/** Every round a statement may name: the session rounds (federated ones included), checkpoints, aborts, universe syncs. */
 export const ROUNDS = [...SESSION_ROUNDS, 'CHECKPOINT', 'ABORT', 'UNIVERSE'] as const;
 export type Round = (typeof ROUNDS)[number];
 

@@ -8,7 +8,10 @@
  * about 24 MB for 10^6 tokens, where a JS Map of strings would take ~100 MB.
  * Duplicate tokens keep the first row. Not thread-safe for concurrent builds (none happen).
  */
-export const TOKEN_BYTES = 16;
+import { TOKEN_BYTES } from '../crypto/group.ts';
+
+/** Bytes of one token (the OPRF output, crypto/group.ts). */
+export { TOKEN_BYTES };
 
 export class TokenTable {
   readonly tokens: Uint8Array;

@@ -521,6 +521,65 @@ export class MediaBfv {
     }
   }
 
+  /**
+   * Encrypts one bit per position, N positions per ciphertext (slot i of ciphertext c holds
+   * bits[c·N + i]; the last one padded with zeros): the per-user indicator of a joint kind,
+   * under this publication's key. Symmetric, seed-compressed, like encryptUsers.
+   */
+  encryptIndicators(bits: Uint8Array): Uint8Array[] {
+    this.ctx.assertLive('MediaBfv');
+    if (!(bits instanceof Uint8Array)) throw new TypeError(`expected bits as Uint8Array, got ${typeof bits}`);
+    const out: Uint8Array[] = [];
+    const slots = new BigInt64Array(N);
+    for (let first = 0; first < bits.length; first += N) {
+      slots.fill(0n);
+      const end = Math.min(first + N, bits.length);
+      for (let i = first; i < end; i++) {
+        const b = bits[i]!;
+        if (b > 1) throw new RangeError(`expected bits[${i}] in {0, 1}, got ${b}`);
+        if (b === 1) slots[i - first] = 1n;
+      }
+      const pt = this.ctx.encode(slots);
+      try {
+        const sct = this.encryptor.encryptSymmetricSerializable(pt);
+        try {
+          out.push(sct.saveToArray(this.ctx.seal.ComprModeType.zstd) as Uint8Array);
+        } finally {
+          sct.delete();
+        }
+      } finally {
+        pt.delete();
+      }
+    }
+    countBfv('encrypt', out.length);
+    return out;
+  }
+
+  /**
+   * Decrypts a masked sum (BrokerBfv.sumIndicators) and returns the sum of all its slots mod
+   * t, centred: the only thing the zero-sum mask leaves readable. Throws BfvFormatError for
+   * bytes that are not a last-level ciphertext of these parameters.
+   */
+  decryptSlotSum(sum: Uint8Array): number {
+    this.ctx.assertLive('MediaBfv');
+    const ct = this.ctx.loadCiphertext('indicator sum', sum, 'last');
+    const pt = new this.ctx.seal.Plaintext();
+    try {
+      const budget = this.decryptor.invariantNoiseBudget(ct);
+      if (budget <= 0) throw new Error(`expected an indicator sum with a positive noise budget, got ${budget} bits`);
+      this.decryptor.decrypt(ct, pt);
+      countBfv('decrypt', 1);
+      const slots = this.ctx.encoder.decodeBigUint64(pt) as BigUint64Array;
+      const t = this.ctx.t;
+      let acc = 0n;
+      for (const v of slots) acc = (acc + v) % t;
+      return Number(acc > t / 2n ? acc - t : acc);
+    } finally {
+      pt.delete();
+      ct.delete();
+    }
+  }
+
   /** Remaining invariant noise budget (bits) of a ciphertext under this key (diagnostics, tests). */
   noiseBudgetBits(ciphertext: Uint8Array, level: 'first' | 'last' = 'last'): number {
     this.ctx.assertLive('MediaBfv');
@@ -774,6 +833,63 @@ export class BrokerBfv {
       const zero = h.add(new seal.Ciphertext());
       countPrimitive('bfvEncryptZero');
       countPrimitive('bfvAdd');
+      this.encryptor.encryptZero(zero);
+      evaluator.addInplace(acc, zero);
+      evaluator.cipherModSwitchToInplace(acc, h.add(this.ctx.context.lastParmsId()));
+      countBfv('aggregate', byCt.size);
+      return this.ctx.save(acc);
+    } finally {
+      h.free();
+    }
+  }
+
+  /**
+   * The masked sum of media's indicator ciphertexts (MediaBfv.encryptIndicators) over
+   * `positions`: Σ_c (ind_c ⊙ sel_c) + R + noise·e_0, re-randomised, at the last level.
+   * sel_c is 1 exactly at the matched slots of ciphertext c (ciphertexts without one are not
+   * parsed); R is uniform over Z_t^N conditioned on Σ R = 0 (mod t), so the decryptor reads
+   * nothing but Σ of all slots = |matched ∧ indicator| + noise. `uniform(t)` draws from [0, t).
+   */
+  sumIndicators(ciphertexts: readonly Uint8Array[], positions: readonly number[], noise: number, uniformBelow: (t: bigint) => bigint): Uint8Array {
+    this.ctx.assertLive('BrokerBfv');
+    if (!Number.isSafeInteger(noise)) throw new RangeError(`expected an integer noise, got ${String(noise)}`);
+    const byCt = new Map<number, number[]>();
+    for (const p of positions) {
+      if (!Number.isSafeInteger(p) || p < 0 || p >= ciphertexts.length * N) throw new RangeError(`expected positions in [0, ${ciphertexts.length * N}), got ${String(p)}`);
+      const c = Math.floor(p / N);
+      const list = byCt.get(c) ?? [];
+      list.push(p % N);
+      byCt.set(c, list);
+    }
+    const { seal, evaluator } = this.ctx;
+    const t = this.ctx.t;
+    const h = new Handles();
+    try {
+      const acc = h.add(new seal.Ciphertext());
+      this.encryptor.encryptZero(acc);
+      const sel = new BigInt64Array(N);
+      for (const [c, slots] of byCt) {
+        const ct = h.add(this.ctx.loadCiphertext(`indicators[${c}]`, ciphertexts[c], 'first'));
+        sel.fill(0n);
+        for (const i of slots) sel[i] = 1n;
+        const pt = h.add(this.ctx.encode(sel));
+        evaluator.multiplyPlainInplace(ct, pt);
+        evaluator.addInplace(acc, ct);
+        ct.delete();
+        pt.delete();
+      }
+      // Zero-sum mask (+ the noise in slot 0), centred representatives of Z_t.
+      const mask = new BigInt64Array(N);
+      let total = 0n;
+      const centred = (v: bigint) => (v > t / 2n ? v - t : v);
+      for (let i = 1; i < N; i++) {
+        const r = uniformBelow(t);
+        total = (total + r) % t;
+        mask[i] = centred(r);
+      }
+      mask[0] = centred((((t - total) % t) + ((BigInt(noise) % t) + t)) % t);
+      evaluator.addPlainInplace(acc, h.add(this.ctx.encode(mask)));
+      const zero = h.add(new seal.Ciphertext());
       this.encryptor.encryptZero(zero);
       evaluator.addInplace(acc, zero);
       evaluator.cipherModSwitchToInplace(acc, h.add(this.ctx.context.lastParmsId()));

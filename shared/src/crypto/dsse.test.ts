@@ -11,14 +11,12 @@ import {
   fromBase64,
   keyFor,
   keyidOf,
-  loadSigningKey,
-  loadTrustBundle,
   makeTrustBundle,
   pae,
-  saveSigningKey,
   toBase64,
   verifySignature,
 } from './dsse.ts';
+import { loadSigningKey, loadTrustBundle, saveSigningKey } from '../pki/key-files.ts';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
 const utf8 = (s: string) => new TextEncoder().encode(s);

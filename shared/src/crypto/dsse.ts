@@ -12,19 +12,18 @@
  *   encodings (strict RFC 8032 verification, not ZIP-215) all yield `false`.
  * - A key id is a hint (first 16 hex chars of SHA-256 of the public key); verifiers always use
  *   the key pinned for the claimed party in the trust bundle.
- * - Key files hold the 32-byte seed and are written with mode 0600; loading checks that the
- *   stored public key and key id match the seed. A `SigningKey` never exposes its seed except
+ * - Key files (read and written by pki/key-files.ts) hold the 32-byte seed; parsing checks that
+ *   the stored public key and key id match the seed. A `SigningKey` never exposes its seed except
  *   through `toJSON(party)` (which throws for anything but a party name, so an accidental
  *   `JSON.stringify(key)` fails instead of leaking the seed).
- * - `loadTrustBundle` accepts only version 1 with exactly the three parties, each a 32-byte
+ * - `parseTrustBundle` accepts only version 1 with exactly the three parties, each a 32-byte
  *   key whose key id matches, all keys distinct.
  */
 import { PARTIES, isParty, type Party } from '../common/names.ts';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { canonicalize, parseStrict } from './jcs.ts';
+
 
 /** DSSE payload type of envelope statements. */
 export const STATEMENT_TYPE = 'application/vnd.cleanroom.statement+json; version=1';
@@ -92,11 +91,12 @@ export function keyidOf(publicKey: Uint8Array): string {
 export class SigningKey {
   readonly publicKey: PublicKeyBytes;
   readonly keyid: string;
-  readonly #seed: Uint8Array;
+  /** The RFC 8032 32-byte private key (its "seed"; the key file's `seed` field). */
+  readonly #privateKey: Uint8Array;
 
-  private constructor(seed: Uint8Array) {
-    this.#seed = Uint8Array.from(seed);
-    this.publicKey = ed25519.getPublicKey(this.#seed);
+  private constructor(privateKey: Uint8Array) {
+    this.#privateKey = Uint8Array.from(privateKey);
+    this.publicKey = ed25519.getPublicKey(this.#privateKey);
     this.keyid = keyidOf(this.publicKey);
   }
 
@@ -113,12 +113,12 @@ export class SigningKey {
 
   /** Ed25519 signature over PAE(type, body). */
   sign(type: string, body: Uint8Array): { keyid: string; sig: SignatureBytes } {
-    return { keyid: this.keyid, sig: ed25519.sign(pae(type, body), this.#seed) };
+    return { keyid: this.keyid, sig: ed25519.sign(pae(type, body), this.#privateKey) };
   }
 
   /** Key-file form. Contains the seed: write it only to a 0600 file. */
   toJSON(party: string): SigningKeyFile {
-    return { party: assertParty(party), keyid: this.keyid, publicKey: toBase64(this.publicKey), seed: toBase64(this.#seed) };
+    return { party: assertParty(party), keyid: this.keyid, publicKey: toBase64(this.publicKey), seed: toBase64(this.#privateKey) };
   }
 }
 
@@ -170,23 +170,6 @@ export function parseSigningKeyFile(value: unknown, source = 'signing key'): { p
   return { party, key };
 }
 
-/** Load `<party>.signing.json`. If `expectedParty` is given, the file must belong to it. */
-export function loadSigningKey(path: string, expectedParty?: PartyName): SigningKey {
-  const { party, key } = parseSigningKeyFile(parseStrict(readFileSync(path, 'utf8')), `signing key ${path}`);
-  if (expectedParty !== undefined && party !== expectedParty) {
-    throw new Error(`expected signing key ${path} to belong to ${expectedParty}, got ${party}`);
-  }
-  return key;
-}
-
-/** Write a key file with mode 0600 (also tightening an existing file's mode). */
-export function saveSigningKey(path: string, key: SigningKey, party: PartyName): void {
-  if (!(key instanceof SigningKey)) throw new Error('expected key to be a SigningKey, got something else');
-  const text = canonicalize(key.toJSON(party)) + '\n';
-  writeFileSync(path, text, { mode: 0o600 });
-  chmodSync(path, 0o600);
-}
-
 // ---------------------------------------------------------------------------------------------
 // trust bundle
 
@@ -225,11 +208,6 @@ export function parseTrustBundle(value: unknown, source = 'trust bundle'): Trust
     out[p] = { keyid: keyid as string, publicKey: publicKey as string };
   }
   return { version: 1, parties: out };
-}
-
-/** Load and validate `trust-bundle.json`. */
-export function loadTrustBundle(path: string): TrustBundle {
-  return parseTrustBundle(parseStrict(readFileSync(path, 'utf8')), `trust bundle ${path}`);
 }
 
 /** The pinned public key of `party`. */

@@ -1,5 +1,5 @@
 /**
- * Worker-thread body for oprf.ts `evaluateBatchParallel`: a long-lived pool worker that, for each
+ * Worker-thread body for oprf-pool.ts `evaluateBatchParallel`: a long-lived pool worker that, for each
  * job, evaluates X25519(key, e) over one packed slice of elements and posts the packed results
  * back (transferred, not copied).
  *
@@ -12,7 +12,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { ELEMENT_BYTES, InvalidElementError, isClamped, sodium, validateElement, x25519 } from './group.ts';
-import type { WorkerJob, WorkerReply } from './oprf.ts';
+import type { WorkerJob, WorkerReply } from './oprf-pool.ts';
 
 function run(job: WorkerJob): WorkerReply {
   const { id, key, packed, count } = job;

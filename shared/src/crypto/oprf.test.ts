@@ -8,16 +8,13 @@ import { createHash } from 'node:crypto';
 import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 import { InvalidElementError, L, LOW_ORDER_POINTS, P, randomElement } from './group.ts';
 import { hashToGroup, oprfDst } from './h2c.ts';
+import { PARALLEL_THRESHOLD, closeOprfWorkers, evaluateBatchParallel, prepareOprfWorkers } from './oprf-pool.ts';
 import {
   OprfKey,
-  PARALLEL_THRESHOLD,
   blind,
   blindBatch,
-  closeOprfWorkers,
   drawBlindingPair,
-  evaluateBatchParallel,
   finalize,
-  prepareOprfWorkers,
   unblind,
   unblindBatch,
 } from './oprf.ts';

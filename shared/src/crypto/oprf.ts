@@ -36,15 +36,10 @@
  * finalize(x, z) = SHA-512("cleanroom/v1/oprf-finalize" ‖ u16be(|x|) ‖ x ‖ z)[0..16]; binding x
  * in makes the token a function of the identifier as well as the group element.
  *
- * Thread-safety: OprfKey is immutable; all functions except the worker pool are synchronous and
- * reentrant. `evaluateBatchParallel` spreads a batch over a lazily started pool of worker_threads
- * (oprf-worker.ts), sending each a copy of the key bytes (zeroed by the worker after the job)
- * and a transferred packed buffer; the main thread only packs and unpacks, so its event loop
- * stays responsive while the workers compute. Concurrent calls share the pool safely (jobs are
- * matched by id). Idle workers do not keep the process alive; `closeOprfWorkers` ends them.
+ * Thread-safety: OprfKey is immutable; all functions are synchronous and reentrant. Evaluating
+ * a large batch on worker threads is oprf-pool.ts.
  */
 import { createHash } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
 import {
   ELEMENT_BYTES,
   InvalidElementError,
@@ -59,8 +54,7 @@ import {
   validateElements,
   x25519,
 } from './group.ts';
-import type { ElementBytes, InvalidElementReason, Rng, ScalarBytes, TokenBytes } from './group.ts';
-import { countOprf, countPrimitive } from '../common/op-counts.ts';
+import type { ElementBytes, Rng, ScalarBytes, TokenBytes } from './group.ts';
 
 function describe(v: unknown): string {
   if (v instanceof Uint8Array) return `${v.length} bytes`;
@@ -342,150 +336,4 @@ export function finalize(input: Uint8Array, unblinded: ElementBytes): TokenBytes
     .update(unblinded)
     .digest();
   return new Uint8Array(digest.buffer, digest.byteOffset, TOKEN_BYTES).slice();
-}
-
-/** Below this many elements evaluateBatchParallel stays on the calling thread. */
-export const PARALLEL_THRESHOLD = 2000;
-
-/** What a pool worker receives for one job (see oprf-worker.ts). */
-export interface WorkerJob {
-  id: number;
-  key: Uint8Array;
-  packed: ArrayBuffer;
-  count: number;
-}
-
-/** What a pool worker posts back for one job. */
-export type WorkerReply =
-  | { id: number; ok: true; out: ArrayBuffer }
-  | { id: number; ok: false; message: string; reason?: InvalidElementReason; index?: number };
-
-interface Pending {
-  resolve: (out: ArrayBuffer) => void;
-  reject: (err: Error) => void;
-  from: number;
-}
-
-/**
- * One long-lived evaluation worker. Starting a worker that loads TypeScript costs ≈150 ms here,
- * so workers are kept between calls; a worker is unref'd whenever it has no job, so an idle pool
- * never keeps the process alive, and ref'd while it has one, so an awaited job is never dropped.
- */
-class PoolWorker {
-  readonly worker: Worker;
-  readonly pending = new Map<number, Pending>();
-  dead = false;
-
-  constructor(onDeath: (w: PoolWorker) => void) {
-    this.worker = new Worker(WORKER_URL);
-    this.worker.unref();
-    this.worker.on('message', (reply: WorkerReply) => {
-      const job = this.pending.get(reply.id);
-      if (job === undefined) return;
-      this.pending.delete(reply.id);
-      if (this.pending.size === 0) this.worker.unref();
-      if (reply.ok) job.resolve(reply.out);
-      else if (reply.reason !== undefined) {
-        job.reject(new InvalidElementError(reply.reason, reply.message, reply.index === undefined ? undefined : job.from + reply.index));
-      } else job.reject(new Error(`OPRF worker failed: ${reply.message}`));
-    });
-    const die = (err: Error): void => {
-      if (this.dead) return;
-      this.dead = true;
-      onDeath(this);
-      for (const job of this.pending.values()) job.reject(err);
-      this.pending.clear();
-    };
-    this.worker.on('error', die);
-    this.worker.on('exit', (code) => die(new Error(`expected the OPRF worker to stay up, got exit code ${code}`)));
-  }
-
-  run(id: number, key: Uint8Array, packed: ArrayBuffer, count: number, from: number): Promise<ArrayBuffer> {
-    return new Promise<ArrayBuffer>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, from });
-      this.worker.ref();
-      const job: WorkerJob = { id, key, packed, count };
-      this.worker.postMessage(job, [packed]); // the key is structured-cloned; the caller zeroes its copy
-    });
-  }
-}
-
-const WORKER_URL = new URL('./oprf-worker.ts', import.meta.url);
-const pool: PoolWorker[] = [];
-let nextJobId = 1;
-
-function poolOf(size: number): PoolWorker[] {
-  while (pool.length < size) {
-    pool.push(
-      new PoolWorker((dead) => {
-        const i = pool.indexOf(dead);
-        if (i >= 0) pool.splice(i, 1);
-      }),
-    );
-  }
-  return pool.slice(0, size);
-}
-
-/** Starts `threads` pool workers ahead of time (e.g. at node start-up) and waits until they answer. */
-export async function prepareOprfWorkers(threads: number): Promise<void> {
-  checkThreads(threads);
-  const key = OprfKey.generate().toBytes();
-  try {
-    await Promise.all(poolOf(threads).map((w) => w.run(nextJobId++, key, new ArrayBuffer(0), 0, 0)));
-  } finally {
-    sodium.sodium_memzero(key);
-  }
-}
-
-/** Terminates every pool worker (graceful shutdown, tests). Pending jobs are rejected. */
-export async function closeOprfWorkers(): Promise<void> {
-  const all = pool.splice(0, pool.length);
-  await Promise.allSettled(all.map((w) => w.worker.terminate()));
-}
-
-function checkThreads(threads: number): void {
-  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
-    throw new RangeError(`expected threads to be an integer in 1..64, got ${describe(threads)}`);
-  }
-}
-
-/**
- * key.evaluateBatch(es) spread over `threads` pooled worker threads (contiguous slices, order
- * kept). Validates ALL elements on the calling thread first (InvalidElementError with the index).
- * Below PARALLEL_THRESHOLD elements, or with threads = 1, it runs on the calling thread. The first
- * call pays the workers' start-up (≈150 ms each, in parallel) unless prepareOprfWorkers ran.
- */
-export async function evaluateBatchParallel(key: OprfKey, es: readonly ElementBytes[], threads: number): Promise<ElementBytes[]> {
-  if (!(key instanceof OprfKey)) throw new TypeError(`expected an OprfKey, got ${describe(key)}`);
-  checkThreads(threads);
-  validateElements(es);
-  countOprf(es.length);
-  if (threads === 1 || es.length < PARALLEL_THRESHOLD) return key.evaluateBatch(es);
-  const parts = Math.min(threads, Math.ceil(es.length / (PARALLEL_THRESHOLD / 2)));
-  const workers = poolOf(parts);
-  const keyBytes = key.toBytes();
-  const jobs: Promise<ArrayBuffer>[] = [];
-  const bounds: number[] = [];
-  try {
-    for (let p = 0; p < parts; p++) {
-      const from = Math.floor((es.length * p) / parts);
-      const to = Math.floor((es.length * (p + 1)) / parts);
-      const packed = new ArrayBuffer((to - from) * ELEMENT_BYTES);
-      const view = new Uint8Array(packed);
-      for (let i = from; i < to; i++) view.set(es[i]!, (i - from) * ELEMENT_BYTES);
-      bounds.push(from);
-      countPrimitive('x25519', to - from); // run by a worker thread, counted here
-      jobs.push(workers[p]!.run(nextJobId++, keyBytes, packed, to - from, from));
-    }
-  } finally {
-    sodium.sodium_memzero(keyBytes);
-  }
-  const outs = await Promise.all(jobs);
-  const result: Uint8Array[] = new Array<Uint8Array>(es.length);
-  outs.forEach((buf, p) => {
-    const view = new Uint8Array(buf);
-    const from = bounds[p]!;
-    for (let i = 0; i * ELEMENT_BYTES < view.length; i++) result[from + i] = view.slice(i * ELEMENT_BYTES, (i + 1) * ELEMENT_BYTES);
-  });
-  return result;
 }

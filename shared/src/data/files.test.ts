@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeVector } from '../common/attributes.ts';
 import { createWriteStream } from 'node:fs';
+import { CRM_HEADER_V1 as CRM_V1, UNIVERSE_HEADER_V1 as UNIVERSE_V1 } from './format.ts';
 import { CRM_HEADER, MAX_RECORD_CHARS, UNIVERSE_HEADER, collectUniverse, csvField, readCrm, readPropensity, readTruth, readUniverse } from './files.ts';
 
 let root: string;
@@ -36,11 +37,20 @@ describe('csvField', () => {
 });
 
 describe('readUniverse', () => {
+  it('reads purpose-level consent (consent_ads, consent_share); the 11-column header means neither', async () => {
+    const p = await file('u-purpose.csv', `${UNIVERSE_HEADER}\nU1,+8613812345678,,,1,30-34,male,tier1,ios,high,,1,0\nU2,+8613812345679,,,1,30-34,male,tier1,ios,high,,0,1\nU3,+8613812345670,,,1,30-34,male,tier1,ios,high,,x,1\n`);
+    const { rows, rejected } = await collectUniverse(p);
+    expect(rows.map((r) => [r.userId, r.consentAds, r.consentShare])).toEqual([['U1', true, false], ['U2', false, true]]);
+    expect(rejected[0]!.reason).toBe(`${p}:4: expected consent_ads 1/0/true/false, got 'x'`);
+    const old = await file('u-v1.csv', `${UNIVERSE_V1}\nU1,+8613812345678,,,1,30-34,male,tier1,ios,high,\n`);
+    expect((await collectUniverse(old)).rows.map((r) => [r.consentAds, r.consentShare])).toEqual([[false, false]]);
+  });
+
   it('reads rows into vectors, skipping bad ones with file:line reasons', async () => {
     const p = await file(
       'u1.csv',
       [
-        UNIVERSE_HEADER,
+        UNIVERSE_V1,
         U1,
         'U2,,,,0,60+,female,tier5,android,low,',
         'U3,+8613900001111,,,1,17-18,male,tier1,ios,high,',
@@ -70,7 +80,7 @@ describe('readUniverse', () => {
   });
 
   it('never echoes phone or e-mail values in a reason', async () => {
-    const p = await file('u-pii.csv', `${UNIVERSE_HEADER}\nU1,+8613812345678,secret@x.com,,maybe,30-34,male,tier1,ios,high,\n`);
+    const p = await file('u-pii.csv', `${UNIVERSE_V1}\nU1,+8613812345678,secret@x.com,,maybe,30-34,male,tier1,ios,high,\n`);
     const { rejected } = await collectUniverse(p);
     expect(rejected).toHaveLength(1);
     expect(rejected[0]!.reason).not.toMatch(/13812345678|secret/);
@@ -79,7 +89,7 @@ describe('readUniverse', () => {
   it('handles a BOM, a missing final newline, quoted fields with quotes, commas and line breaks', async () => {
     const p = await file(
       'u2.csv',
-      `\uFEFF${UNIVERSE_HEADER}\nU1,"+86 138,1234",,,1,30-34,male,tier1,ios,high,\n"U2","","say ""hi""@x.com","",0,30-34,male,tier1,ios,high,""\nU3,"multi\nline",,,1,30-34,male,tier1,ios,high,auto`,
+      `\uFEFF${UNIVERSE_V1}\nU1,"+86 138,1234",,,1,30-34,male,tier1,ios,high,\n"U2","","say ""hi""@x.com","",0,30-34,male,tier1,ios,high,""\nU3,"multi\nline",,,1,30-34,male,tier1,ios,high,auto`,
     );
     const { rows, rejected } = await collectUniverse(p);
     expect(rejected).toEqual([]);
@@ -91,7 +101,7 @@ describe('readUniverse', () => {
   });
 
   it('reports broken quoting on the line where the record starts and goes on', async () => {
-    const p = await file('u3.csv', `${UNIVERSE_HEADER}\nU1,"+86"x,,,1,30-34,male,tier1,ios,high,\nU2,+86"1",,,1,30-34,male,tier1,ios,high,\n${U1}\nU9,"never closed,,,1\n`);
+    const p = await file('u3.csv', `${UNIVERSE_V1}\nU1,"+86"x,,,1,30-34,male,tier1,ios,high,\nU2,+86"1",,,1,30-34,male,tier1,ios,high,\n${U1}\nU9,"never closed,,,1\n`);
     const { rows, rejected, rejectedCount } = await collectUniverse(p);
     expect(rows.map((r) => r.userId)).toEqual(['U1']);
     expect(rejectedCount).toBe(3);
@@ -103,7 +113,7 @@ describe('readUniverse', () => {
 
   it('caps stored reasons but counts them all', async () => {
     const bad = Array.from({ length: 30 }, (_, i) => `U${i},x,,,2,30-34,male,tier1,ios,high,`);
-    const p = await file('u4.csv', [UNIVERSE_HEADER, ...bad].join('\n'));
+    const p = await file('u4.csv', [UNIVERSE_V1, ...bad].join('\n'));
     const r = await collectUniverse(p, 5);
     expect(r.rejected).toHaveLength(5);
     expect(r.rejectedCount).toBe(30);
@@ -119,7 +129,7 @@ describe('readUniverse', () => {
 
   it('streams files larger than one read chunk', async () => {
     const n = 20_000;
-    const lines = [UNIVERSE_HEADER];
+    const lines = [UNIVERSE_V1];
     for (let i = 0; i < n; i++) lines.push(`U${i},+86138${String(i).padStart(8, '0')},u${i}@x.com,,${i % 2},18-24,female,tier2,android,medium,food|music|movies`);
     const p = await file('u7.csv', lines.join('\n') + '\n');
     let count = 0;
@@ -138,7 +148,7 @@ describe('readCrm', () => {
     const p = await file(
       'crm.csv',
       [
-        CRM_HEADER,
+        CRM_V1,
         'C1,138 1234 5678, A@X.com ,1,champions,1',
         'C2,,b@y.com,false,prospect,TRUE',
         'C3,,,0,prospect,1',
@@ -151,7 +161,7 @@ describe('readCrm', () => {
       ].join('\n'),
     );
     const { rows, rejected } = await readCrm(p);
-    expect(rows).toEqual([
+    expect(rows.map(({ tags: _t, ...r }) => r)).toEqual([
       { customerId: 'C1', phone: '138 1234 5678', email: ' A@X.com ', purchaser: true, rfm: 'champions', consent: true },
       { customerId: 'C2', phone: '', email: 'b@y.com', purchaser: false, rfm: 'prospect', consent: true },
       { customerId: 'C8', phone: '+86 (139) 0000-1111', email: 'c,d@z.com', purchaser: false, rfm: 'loyal', consent: false },
@@ -166,8 +176,31 @@ describe('readCrm', () => {
     ]);
   });
 
+  it('reads the first-party tag columns of the current header and rejects a bad tag naming it', async () => {
+    const p = await file('crm-tags.csv', [
+      CRM_HEADER,
+      'C1,13800000001,,1,champions,1,1,0,1,3,gold',
+      'C2,13800000002,,0,prospect,1,0,0,0,0,none',
+      'C3,13800000003,,0,prospect,1,0,0,0,0,platinum',
+      'C4,13800000004,,0,prospect,1,yes,0,0,0,none',
+      'C5,13800000005,,0,prospect,1,0,0,0,-1,none',
+      'C6,13800000006,,0,prospect,1',
+    ].join('\n'));
+    const { rows, rejected } = await readCrm(p);
+    expect(rows.map((r) => r.tags)).toEqual([
+      { purchaser: true, rfm: 'champions', visited_90d: true, purchased_90d: false, cart_abandoned: true, orders_12m: 3, member_tier: 'gold' },
+      { purchaser: false, rfm: 'prospect', visited_90d: false, purchased_90d: false, cart_abandoned: false, orders_12m: 0, member_tier: 'none' },
+    ]);
+    expect(rejected.map((r) => r.reason.slice(p.length + 1))).toEqual([
+      "4: expected member_tier one of none, silver, gold, got 'platinum'",
+      "5: expected visited_90d 1/0/true/false, got 'yes'",
+      "6: expected orders_12m an integer in [0, 999999], got '-1'",
+      '7: expected 11 fields, got 6',
+    ]);
+  });
+
   it('throws on a wrong header', async () => {
-    const p = await file('crm2.csv', `${UNIVERSE_HEADER}\n`);
+    const p = await file('crm2.csv', `${UNIVERSE_V1}\n`);
     await expect(readCrm(p)).rejects.toThrow(`${p}:1: expected header '${CRM_HEADER}'`);
     await expect(readCrm('')).rejects.toThrow('expected a file path, got ""');
   });
@@ -200,7 +233,7 @@ describe('CSV faults are contained to their own line', () => {
   const crmRow = (i: number) => `C${i},+8613800${String(i).padStart(6, '0')},c${i}@x.com,1,champions,1`;
 
   it('a quote that never closes is rejected at its line; the valid rows after it are read', async () => {
-    const p = await file('crm-quote.csv', [CRM_HEADER, crmRow(1), 'C2,"+86138 never closed,,1,champions,1', crmRow(3), crmRow(4), ''].join('\n'));
+    const p = await file('crm-quote.csv', [CRM_V1, crmRow(1), 'C2,"+86138 never closed,,1,champions,1', crmRow(3), crmRow(4), ''].join('\n'));
     const { rows, rejected } = await readCrm(p);
     expect(rows.map((r) => r.customerId)).toEqual(['C1', 'C3', 'C4']);
     expect(rejected).toEqual([{ line: 3, reason: `${p}:3: expected a closing quote before the end of the file, got none (the lines after it are read as records of their own)` }]);
@@ -208,7 +241,7 @@ describe('CSV faults are contained to their own line', () => {
 
   it('a quoted multi-line field that stays open past MAX_RECORD_CHARS is rejected and the rows it held re-read', async () => {
     const many = Array.from({ length: 40_000 }, (_, i) => crmRow(10 + i)); // ≈ 1.6 M characters after the stray quote
-    const p = await file('crm-quote-long.csv', [CRM_HEADER, 'C1,"stray,,1,champions,1', ...many, ''].join('\n'));
+    const p = await file('crm-quote-long.csv', [CRM_V1, 'C1,"stray,,1,champions,1', ...many, ''].join('\n'));
     const { rows, rejected } = await readCrm(p);
     expect(rows).toHaveLength(many.length);
     expect(rejected).toHaveLength(1);
@@ -218,7 +251,7 @@ describe('CSV faults are contained to their own line', () => {
   it('a 100 MB single line is skipped as it streams by (memory stays flat) and the rows after it are read', async () => {
     const p = join(root, 'crm-long-line.csv');
     const out = createWriteStream(p);
-    out.write(`${CRM_HEADER}\n${crmRow(1)}\nC2,`);
+    out.write(`${CRM_V1}\n${crmRow(1)}\nC2,`);
     const block = 'x'.repeat(1 << 20);
     for (let i = 0; i < 100; i++) if (!out.write(block)) await new Promise<void>((r) => out.once('drain', () => r()));
     out.write(`,,1,champions,1\n${crmRow(3)}\n`);
@@ -233,7 +266,7 @@ describe('CSV faults are contained to their own line', () => {
   });
 
   it('an over-long last line without a newline is rejected too', async () => {
-    const p = await file('crm-long-tail.csv', `${CRM_HEADER}\n${crmRow(1)}\n${'y'.repeat(MAX_RECORD_CHARS + 10)}`);
+    const p = await file('crm-long-tail.csv', `${CRM_V1}\n${crmRow(1)}\n${'y'.repeat(MAX_RECORD_CHARS + 10)}`);
     const { rows, rejected } = await readCrm(p);
     expect(rows.map((r) => r.customerId)).toEqual(['C1']);
     expect(rejected.map((r) => r.line)).toEqual([3]);

@@ -24,10 +24,10 @@ import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeProfile } from '../common/attributes.ts';
 import type { UserProfile } from '../common/attributes.ts';
-import type { WorldTruth } from './generate.ts';
+import { CRM_HEADER, CRM_HEADER_V1, UNIVERSE_HEADER, UNIVERSE_HEADER_V1, MEMBER_TIERS, type CrmTags, type WorldTruth } from './format.ts';
 
-export const UNIVERSE_HEADER = 'user_id,phone,email,device_id,consent_lookalike,age_band,gender,city_tier,device_os,activity,interests';
-export const CRM_HEADER = 'customer_id,phone,email,purchaser,rfm,consent_ads';
+export { CRM_HEADER, UNIVERSE_HEADER, csvField } from './format.ts';
+
 
 export interface UniverseRow {
   userId: string;
@@ -37,8 +37,12 @@ export interface UniverseRow {
   email: string;
   /** Raw device ID field ('' when absent). */
   deviceId: string;
-  /** Look-alike consent. */
+  /** Look-alike consent (consent_lookalike: to be matched and profiled). */
   consent: boolean;
+  /** consent_ads: to ad targeting (audiences). */
+  consentAds: boolean;
+  /** consent_share: to data sharing (label delivery). */
+  consentShare: boolean;
   /** encodeProfile() of the row's profile: 64 bytes of 0/1. */
   vector: Uint8Array;
 }
@@ -54,18 +58,14 @@ export interface CrmRow {
   rfm: string;
   /** Ads consent. */
   consent: boolean;
+  /** First-party tags (absent in rows built by hand: no tag set). */
+  tags?: CrmTags;
 }
 
 export interface RejectedLine {
   /** 1-based line number where the record starts. */
   line: number;
   reason: string;
-}
-
-/** Quotes a CSV field when it holds a comma, a quote, a line break or surrounding spaces. */
-export function csvField(s: string): string {
-  if (/[",\r\n]/.test(s) || (s !== s.trim())) return `"${s.replaceAll('"', '""')}"`;
-  return s;
 }
 
 type CsvRecord = { line: number; fields: string[] } | { line: number; error: string };
@@ -219,15 +219,17 @@ function quote(s: string): string {
 const ID_TOKEN = /^[A-Za-z0-9_.:-]{1,64}$/;
 const RFM_TOKEN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-/** Batches of data records; throws unless the first record is exactly `header`. */
-async function* withHeader(path: string, header: string): AsyncGenerator<CsvRecord[]> {
+/** Batches of data records; throws unless the first record is exactly one of `headers` (the first is the current one). */
+async function* withHeader(path: string, headers: readonly string[], onHeader: (h: string) => void): AsyncGenerator<CsvRecord[]> {
+  const header = headers[0]!;
   let seenHeader = false;
   for await (const batch of csvBatches(path)) {
     if (!seenHeader) {
       seenHeader = true;
       const rec = batch[0]!;
       const got = 'fields' in rec ? rec.fields.join(',') : `unparseable (${rec.error})`;
-      if (got !== header) throw new Error(`${path}:${rec.line}: expected header '${header}', got ${quote(got)}`);
+      if (!headers.includes(got)) throw new Error(`${path}:${rec.line}: expected header '${header}', got ${quote(got)}`);
+      onHeader(got);
       batch.shift();
     }
     yield batch;
@@ -235,15 +237,19 @@ async function* withHeader(path: string, header: string): AsyncGenerator<CsvReco
   if (!seenHeader) throw new Error(`${path}:1: expected header '${header}', got an empty file`);
 }
 
-function universeRow(f: string[]): UniverseRow | string {
-  if (f.length !== 11) return `expected 11 fields, got ${f.length}`;
-  const [userId, phone, email, deviceId, consentRaw, ageBand, gender, cityTier, deviceOs, activity, interests] = f as [
-    string, string, string, string, string, string, string, string, string, string, string,
+function universeRow(f: string[], width: number): UniverseRow | string {
+  if (f.length !== width) return `expected ${width} fields, got ${f.length}`;
+  const [userId, phone, email, deviceId, consentRaw, ageBand, gender, cityTier, deviceOs, activity, interests, adsRaw, shareRaw] = f as [
+    string, string, string, string, string, string, string, string, string, string, string, string | undefined, string | undefined,
   ];
   if (!ID_TOKEN.test(userId)) return `expected user_id of 1-64 characters [A-Za-z0-9_.:-], got ${quote(userId)}`;
   if (phone === '' && email === '' && deviceId === '') return 'expected a phone, an email or a device_id, got none';
   const consent = parseBool(consentRaw);
   if (consent === undefined) return `expected consent_lookalike 1/0/true/false, got ${quote(consentRaw)}`;
+  const consentAds = adsRaw === undefined ? false : parseBool(adsRaw);
+  if (consentAds === undefined) return `expected consent_ads 1/0/true/false, got ${quote(adsRaw ?? '')}`;
+  const consentShare = shareRaw === undefined ? false : parseBool(shareRaw);
+  if (consentShare === undefined) return `expected consent_share 1/0/true/false, got ${quote(shareRaw ?? '')}`;
   let vector: Uint8Array;
   try {
     vector = encodeProfile({
@@ -253,7 +259,7 @@ function universeRow(f: string[]): UniverseRow | string {
   } catch (e) {
     return (e as Error).message;
   }
-  return { userId, phone, email, deviceId, consent, vector };
+  return { userId, phone, email, deviceId, consent, consentAds, consentShare, vector };
 }
 
 /**
@@ -262,9 +268,10 @@ function universeRow(f: string[]): UniverseRow | string {
  */
 export async function* readUniverse(path: string, onReject?: (r: RejectedLine) => void): AsyncGenerator<UniverseRow> {
   if (typeof path !== 'string' || path === '') throw new TypeError(`expected a file path, got ${JSON.stringify(path)}`);
-  for await (const batch of withHeader(path, UNIVERSE_HEADER)) {
+  let width = 0;
+  for await (const batch of withHeader(path, [UNIVERSE_HEADER, UNIVERSE_HEADER_V1], (h) => (width = h.split(',').length))) {
     for (const rec of batch) {
-      const r = 'fields' in rec ? universeRow(rec.fields) : rec.error;
+      const r = 'fields' in rec ? universeRow(rec.fields, width) : rec.error;
       if (typeof r === 'string') onReject?.({ line: rec.line, reason: `${path}:${rec.line}: ${r}` });
       else yield r;
     }
@@ -291,9 +298,11 @@ export async function collectUniverse(
   return { rows, rejected, rejectedCount };
 }
 
-function crmRow(f: string[], seen: Set<string>): CrmRow | string {
-  if (f.length !== 6) return `expected 6 fields, got ${f.length}`;
-  const [customerId, phone, email, purchaserRaw, rfm, consentRaw] = f as [string, string, string, string, string, string];
+const NO_TAGS = { visited_90d: false, purchased_90d: false, cart_abandoned: false, orders_12m: 0, member_tier: 'none' } as const;
+
+function crmRow(f: string[], seen: Set<string>, width: number): CrmRow | string {
+  if (f.length !== width) return `expected ${width} fields, got ${f.length}`;
+  const [customerId, phone, email, purchaserRaw, rfm, consentRaw, ...tagRaw] = f as [string, string, string, string, string, string, ...string[]];
   if (!ID_TOKEN.test(customerId)) return `expected customer_id of 1-64 characters [A-Za-z0-9_.:-], got ${quote(customerId)}`;
   if (seen.has(customerId)) return `expected a unique customer_id, got ${quote(customerId)} again`;
   if (phone.trim() === '' && email.trim() === '') return 'expected a phone or an email, got neither';
@@ -302,8 +311,21 @@ function crmRow(f: string[], seen: Set<string>): CrmRow | string {
   if (!RFM_TOKEN.test(rfm)) return `expected rfm segment of lower-case [a-z0-9_-], got ${quote(rfm)}`;
   const consent = parseBool(consentRaw);
   if (consent === undefined) return `expected consent_ads 1/0/true/false, got ${quote(consentRaw)}`;
+  let extra: Omit<CrmTags, 'purchaser' | 'rfm'> = NO_TAGS;
+  if (tagRaw.length > 0) {
+    const [visitedRaw, boughtRaw, cartRaw, ordersRaw, tier] = tagRaw as [string, string, string, string, string];
+    const visited = parseBool(visitedRaw);
+    if (visited === undefined) return `expected visited_90d 1/0/true/false, got ${quote(visitedRaw)}`;
+    const bought = parseBool(boughtRaw);
+    if (bought === undefined) return `expected purchased_90d 1/0/true/false, got ${quote(boughtRaw)}`;
+    const cart = parseBool(cartRaw);
+    if (cart === undefined) return `expected cart_abandoned 1/0/true/false, got ${quote(cartRaw)}`;
+    if (!/^(0|[1-9][0-9]{0,5})$/.test(ordersRaw)) return `expected orders_12m an integer in [0, 999999], got ${quote(ordersRaw)}`;
+    if (!(MEMBER_TIERS as readonly string[]).includes(tier)) return `expected member_tier one of ${MEMBER_TIERS.join(', ')}, got ${quote(tier)}`;
+    extra = { visited_90d: visited, purchased_90d: bought, cart_abandoned: cart, orders_12m: Number(ordersRaw), member_tier: tier as CrmTags['member_tier'] };
+  }
   seen.add(customerId);
-  return { customerId, phone, email, purchaser, rfm, consent };
+  return { customerId, phone, email, purchaser, rfm, consent, tags: { purchaser, rfm, ...extra } };
 }
 
 /** Reads an advertiser CRM CSV. Throws only on a missing file, a wrong header or an I/O error. */
@@ -312,9 +334,10 @@ export async function readCrm(path: string): Promise<{ rows: CrmRow[]; rejected:
   const rows: CrmRow[] = [];
   const rejected: RejectedLine[] = [];
   const seen = new Set<string>();
-  for await (const batch of withHeader(path, CRM_HEADER)) {
+  let width = 0;
+  for await (const batch of withHeader(path, [CRM_HEADER, CRM_HEADER_V1], (h) => (width = h.split(',').length))) {
     for (const rec of batch) {
-      const r = 'fields' in rec ? crmRow(rec.fields, seen) : rec.error;
+      const r = 'fields' in rec ? crmRow(rec.fields, seen, width) : rec.error;
       if (typeof r === 'string') rejected.push({ line: rec.line, reason: `${path}:${rec.line}: ${r}` });
       else rows.push(r);
     }

@@ -128,6 +128,22 @@ describe('generateWorld', () => {
     for (const r of universe) expect(r.vector).toHaveLength(ATTRIBUTE_COUNT);
   });
 
+  it('media users carry purpose-level consent and CRM rows first-party tags, purchasers tagged as such', () => {
+    const share = (xs: boolean[]) => xs.filter(Boolean).length / xs.length;
+    expect(share(universe.map((r) => r.consentAds))).toBeGreaterThan(0.85);
+    expect(share(universe.map((r) => r.consentAds))).toBeLessThan(0.95);
+    expect(share(universe.map((r) => r.consentShare))).toBeGreaterThan(0.75);
+    expect(share(universe.map((r) => r.consentShare))).toBeLessThan(0.85);
+    const tags = crm.rows.filter((r) => !(r.customerId in truth.malformed)).map((r) => r.tags!);
+    expect(tags.every((t) => t !== undefined)).toBe(true);
+    const buyers = tags.filter((t) => t.purchaser);
+    const others = tags.filter((t) => !t.purchaser);
+    expect(buyers.every((t) => t.orders_12m >= 1) && others.every((t) => t.orders_12m === 0 && !t.purchased_90d)).toBe(true);
+    expect(share(buyers.map((t) => t.visited_90d))).toBeGreaterThan(share(others.map((t) => t.visited_90d)));
+    expect(new Set(tags.map((t) => t.member_tier))).toEqual(new Set(['none', 'silver', 'gold']));
+    expect(tags.some((t) => t.cart_abandoned)).toBe(true);
+  });
+
   it('writes the propensity users to propensity.txt', () => {
     const prop = readPropensity(dir);
     expect(prop.size).toBe(summary.propensity);

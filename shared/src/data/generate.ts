@@ -26,8 +26,12 @@
  *
  * Files (CSV: header line, '\n' line ends, RFC 4180 quoting where a field needs it):
  *   <out>/media/universe.csv     user_id,phone,email,device_id,consent_lookalike,age_band,
- *                                gender,city_tier,device_os,activity,interests ('|'-joined)
- *   <out>/advertiser/crm.csv     customer_id,phone,email,purchaser,rfm,consent_ads
+ *                                gender,city_tier,device_os,activity,interests ('|'-joined),
+ *                                consent_ads,consent_share (purpose-level consent)
+ *   <out>/advertiser/crm.csv     customer_id,phone,email,purchaser,rfm,consent_ads,visited_90d,
+ *                                purchased_90d,cart_abandoned,orders_12m,member_tier (first-party tags)
+ * The formats are defined in format.ts (shared with the readers, files.ts); this module is
+ * the simulator's alone — no node imports it.
  *   <out>/truth/truth.json       ground truth (`WorldTruth`), NEVER read by a node
  *   <out>/truth/propensity.txt   propensity user_ids, one per line, universe order
  * Booleans are written as 1/0.
@@ -37,88 +41,9 @@ import { mkdir, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ACTIVITIES, AGE_BANDS, CITY_TIERS, DEVICE_OSES, GENDERS, INTERESTS } from '../common/attributes.ts';
-import { CRM_HEADER, UNIVERSE_HEADER, csvField } from './files.ts';
+import { CRM_HEADER, UNIVERSE_HEADER, csvField, type GenOptions, type GenSummary, type MalformedKind, type ResolvedGenOptions, type WorldTruth } from './format.ts';
 
-export interface GenOptions {
-  /** Any non-empty string; default 'cleanroom'. */
-  seed?: string;
-  /** Media users; default 200,000. */
-  universeSize?: number;
-  /** Distinct advertiser customers (not counting duplicate and malformed rows); default 20,000. */
-  crmSize?: number;
-  /** Share of customers who are purchasers; default 0.3. */
-  purchaserShare?: number;
-  /** Share of customers who are media users; default 0.6. */
-  overlap?: number;
-  /** Share of the universe carrying the planted propensity; default 0.05. */
-  propensityShare?: number;
-  /** Share of media-user purchasers drawn from the propensity users; default 0.8. */
-  purchaserPropensityShare?: number;
-  /** Malformed CRM rows added; default 25. */
-  malformedRows?: number;
-  /** Duplicate CRM rows added (an existing media-user customer, phone spelled differently); default 20. */
-  duplicateRows?: number;
-  /** Share of users / customers with look-alike / ads consent; default 0.97. */
-  consentShare?: number;
-}
-
-export type ResolvedGenOptions = Required<GenOptions>;
-
-export interface GenSummary {
-  seed: string;
-  /** Media users in universe.csv. */
-  universe: number;
-  /** Distinct real customers in crm.csv. */
-  crm: number;
-  /** Data rows in crm.csv: crm + duplicates + malformed. */
-  crmRows: number;
-  /** Customers who are media users (duplicates not counted). */
-  crmMediaUsers: number;
-  purchasers: number;
-  /** Purchasers who are media users. */
-  purchasersInMedia: number;
-  /** Purchasers who are propensity users. */
-  purchasersFromPropensity: number;
-  malformed: number;
-  duplicates: number;
-  /** Users carrying the planted propensity. */
-  propensity: number;
-  /** Users with consent_lookalike = 1. */
-  consentingUsers: number;
-  /** Files written: absolute paths in the returned summary, relative to outDir in truth.json. */
-  files: string[];
-  /** Wall-clock generation time; only in the returned summary, never in a file. */
-  seconds: number;
-}
-
-export type MalformedKind =
-  | 'phone-letters'
-  | 'phone-short'
-  | 'phone-bad-prefix'
-  | 'empty-ids'
-  | 'bad-purchaser-flag'
-  | 'wrong-field-count'
-  | 'landline'
-  | 'bad-phone-and-email'
-  | 'quoted-comma';
-
-/** Simulation ground truth, written to truth/truth.json. Nodes never read it. */
-export interface WorldTruth {
-  version: 1;
-  seed: string;
-  universeSize: number;
-  options: ResolvedGenOptions;
-  /** Relative to the truth directory. */
-  propensityFile: 'propensity.txt';
-  propensityCount: number;
-  /** customer_id → user_id for every CRM row that is a media user (duplicates included). */
-  crmMediaUserIds: Record<string, string>;
-  /** duplicate customer_id → the original customer_id. */
-  duplicateOf: Record<string, string>;
-  /** malformed customer_id → what is wrong with it. */
-  malformed: Record<string, MalformedKind>;
-  summary: Omit<GenSummary, 'seconds'>;
-}
+export type { GenOptions, GenSummary, MalformedKind, ResolvedGenOptions, WorldTruth } from './format.ts';
 
 export const DEFAULT_GEN_OPTIONS: Readonly<ResolvedGenOptions> = Object.freeze({
   seed: 'cleanroom',
@@ -541,6 +466,289 @@ function pad(n: number, width: number): string {
   return String(n).padStart(width, '0');
 }
 
+/** Universe indices of the planted propensity: exactly round(propensityShare × N) users (Knuth's Algorithm S). */
+function plantPropensity(o: ResolvedGenOptions): { flags: Uint8Array; count: number } {
+  const N = o.universeSize;
+  const flags = new Uint8Array(N);
+  const K = Math.round(o.propensityShare * N);
+  const rng = streamRng(o.seed, 'propensity');
+  let chosen = 0;
+  for (let i = 0; i < N && chosen < K; i++) {
+    if ((N - i) * rng.float() < K - chosen) {
+      flags[i] = FLAG_PROPENSITY;
+      chosen++;
+    }
+  }
+  return { flags, count: K };
+}
+
+interface Cast {
+  customers: Customer[];
+  /** Customers who are media users, by universe index: their IDs, filled in as the universe is written. */
+  memberIds: Map<number, { phone: string; email: string; userId: string }>;
+  mediaCustomers: number;
+  purchasers: number;
+  purchasersInMedia: number;
+  purchasersFromPropensity: number;
+}
+
+/** Who the customers are: media users (purchasers mostly from the propensity) and others, shuffled. */
+function drawCustomers(o: ResolvedGenOptions, flags: Uint8Array, K: number): Cast {
+  const N = o.universeSize;
+  const M = Math.round(o.crmSize * o.overlap);
+  const P = Math.round(o.crmSize * o.purchaserShare);
+  const Pm = Math.min(M, Math.round(P * o.overlap));
+  const Pn = P - Pm;
+  const nonMedia = o.crmSize - M;
+  if (Pn > nonMedia) throw new RangeError(`expected purchasers outside media ≤ non-media customers, got ${Pn} > ${nonMedia}`);
+  const customers: Customer[] = [];
+  const rng = streamRng(o.seed, 'customers');
+  const fromProp = Math.min(K, Math.round(Pm * o.purchaserPropensityShare));
+  const fromRest = Math.min(N - K, Pm - fromProp);
+  const topUp = Pm - fromProp - fromRest; // only when the non-propensity pool is too small
+  for (const u of drawUsers(flags, rng, fromProp + topUp, true, K)) customers.push({ user: u, purchaser: true });
+  for (const u of drawUsers(flags, rng, fromRest, false, N - K)) customers.push({ user: u, purchaser: true });
+  for (const u of drawUsers(flags, rng, M - Pm, null, N - Pm)) customers.push({ user: u, purchaser: false });
+  for (let j = 0; j < nonMedia; j++) customers.push({ user: -1, purchaser: j < Pn });
+  for (let i = customers.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const t = customers[i]!;
+    customers[i] = customers[j]!;
+    customers[j] = t;
+  }
+  let purchasersFromPropensity = 0;
+  const memberIds = new Map<number, { phone: string; email: string; userId: string }>();
+  for (const c of customers) {
+    if (c.user >= 0) memberIds.set(c.user, { phone: '', email: '', userId: '' });
+    if (c.purchaser && c.user >= 0 && flags[c.user]! & FLAG_PROPENSITY) purchasersFromPropensity++;
+  }
+  return { customers, memberIds, mediaCustomers: M, purchasers: P, purchasersInMedia: Pm, purchasersFromPropensity };
+}
+
+interface IdSpaces {
+  phonePerm: FeistelPermutation;
+  emailPerm: FeistelPermutation;
+}
+
+function idSpaces(o: ResolvedGenOptions): IdSpaces {
+  return {
+    phonePerm: new FeistelPermutation(PHONE_PREFIXES.length * SUBSCRIBERS, streamRng(o.seed, 'phone-permutation')),
+    emailPerm: new FeistelPermutation(Math.max(1_000_000, 10 * (o.universeSize + o.crmSize + o.duplicateRows)), streamRng(o.seed, 'email-permutation')),
+  };
+}
+
+/** Share of media users consenting to ad targeting / to data sharing (drawn independently of consent_lookalike). */
+const ADS_CONSENT = 0.9;
+const SHARE_CONSENT = 0.8;
+
+/**
+ * One universe line after another: IDs, consent flags, a profile drawn from the marginals
+ * (skewed for propensity users). Fills in `memberIds` for the customers who are media users.
+ * Returns how many users consent to look-alike matching.
+ */
+async function writeUniverse(paths: WorldPaths, o: ResolvedGenOptions, flags: Uint8Array, ids: IdSpaces, memberIds: Cast['memberIds']): Promise<number> {
+  const N = o.universeSize;
+  const idWidth = Math.max(7, String(N).length);
+  let consenting = 0;
+  const rng = streamRng(o.seed, 'universe');
+  // A stream of its own, so that adding the purpose-level columns changed no other value.
+  const purpose = streamRng(o.seed, 'purpose-consent');
+  const uw = await ChunkWriter.create(paths.universe);
+  const pw = await ChunkWriter.create(paths.propensity);
+  try {
+    await uw.write(UNIVERSE_HEADER + '\n');
+    const nInt = INTERESTS.length;
+    for (let i = 0; i < N; i++) {
+      const prop = flags[i]! & FLAG_PROPENSITY ? 1 : 0;
+      const userId = `U${pad(i + 1, idWidth)}`;
+      const phone = phoneOf(ids.phonePerm, i);
+      const email = emailOf(ids.emailPerm, i, rng);
+      const device = uuidV4(rng);
+      const consent = rng.float() < o.consentShare;
+      if (consent) consenting++;
+      const age = rng.pick(prop ? AGE_CUM_P : AGE_CUM);
+      const gender = rng.pick(prop ? GENDER_CUM_P : GENDER_CUM);
+      const city = rng.pick(prop ? CITY_CUM_P : CITY_CUM);
+      const iosShare = Math.min(0.9, IOS_BY_TIER[city]! + (prop ? 0.2 : 0));
+      const osR = rng.float();
+      const os = osR < OTHER_OS ? 2 : osR < OTHER_OS + iosShare ? 0 : 1;
+      const activity = rng.pick(prop ? ACTIVITY_CUM_P : ACTIVITY_CUM_BY_AGE[age < 3 ? 0 : age < 5 ? 1 : 2]!);
+      let interests = '';
+      const base = ((((prop * 7 + age) * 3 + gender) * 4 + activity) * nInt);
+      for (let k = 0; k < nInt; k++) {
+        if (rng.float() < INTEREST_P[base + k]!) interests = interests === '' ? INTERESTS[k]! : `${interests}|${INTERESTS[k]!}`;
+      }
+      const ads = purpose.float() < ADS_CONSENT ? 1 : 0;
+      const share = purpose.float() < SHARE_CONSENT ? 1 : 0;
+      await uw.write(
+        `${userId},+86${phone},${email},${device},${consent ? 1 : 0},${AGE_BANDS[age]},${GENDERS[gender]},${CITY_TIERS[city]},${DEVICE_OSES[os]},${ACTIVITIES[activity]},${interests},${ads},${share}\n`,
+      );
+      if (prop) await pw.write(userId + '\n');
+      const member = memberIds.get(i);
+      if (member !== undefined) {
+        member.phone = phone;
+        member.email = email;
+        member.userId = userId;
+      }
+    }
+  } finally {
+    await uw.close();
+    await pw.close();
+  }
+  return consenting;
+}
+
+/**
+ * A customer's first-party tag columns (visited_90d, purchased_90d, cart_abandoned,
+ * orders_12m, member_tier) from a stream of their own: purchasers visit and order more and
+ * hold the member tiers; cart abandoners are mostly visitors who did not buy.
+ */
+function tagColumns(purchaser: boolean, rng: Sfc32): string {
+  const visited = rng.float() < (purchaser ? 0.7 : 0.35);
+  const bought = purchaser && rng.float() < 0.45;
+  const cart = rng.float() < (visited && !bought ? 0.35 : 0.04);
+  let orders = 0;
+  if (purchaser) {
+    orders = 1;
+    while (orders < 40 && rng.float() < 0.55) orders++;
+  }
+  const t = rng.float();
+  const tier = purchaser ? (t < 0.2 ? 'gold' : t < 0.55 ? 'silver' : 'none') : (t < 0.04 ? 'silver' : 'none');
+  return `${visited ? 1 : 0},${bought ? 1 : 0},${cart ? 1 : 0},${orders},${tier}`;
+}
+
+type Extra = { kind: 'dup'; of: number } | { kind: 'bad'; what: MalformedKind };
+
+interface CrmTruth {
+  rows: number;
+  crmMediaUserIds: Record<string, string>;
+  duplicateOf: Record<string, string>;
+  malformed: Record<string, MalformedKind>;
+}
+
+/** Where duplicates and malformed rows go: extra rows to emit after customer position p (p = -1: before the first). */
+function placeExtras(o: ResolvedGenOptions, customers: readonly Customer[], rng: Sfc32): Map<number, Extra[]> {
+  const extras = new Map<number, Extra[]>();
+  const addExtra = (p: number, e: Extra): void => {
+    const list = extras.get(p);
+    if (list) list.push(e);
+    else extras.set(p, [e]);
+  };
+  const mediaPositions: number[] = [];
+  customers.forEach((c, p) => {
+    if (c.user >= 0) mediaPositions.push(p);
+  });
+  for (let d = 0; d < o.duplicateRows; d++) {
+    const orig = mediaPositions[rng.int(mediaPositions.length)]!;
+    addExtra(orig + rng.int(customers.length - orig), { kind: 'dup', of: orig });
+  }
+  for (let m = 0; m < o.malformedRows; m++) {
+    addExtra(rng.int(customers.length + 1) - 1, { kind: 'bad', what: MALFORMED_KINDS[m % MALFORMED_KINDS.length]! });
+  }
+  return extras;
+}
+
+/** The CRM: customers in shuffled order, with duplicates and malformed rows interleaved. */
+async function writeCrm(path: string, o: ResolvedGenOptions, cast: Cast, ids: IdSpaces): Promise<CrmTruth> {
+  const { customers, memberIds } = cast;
+  const N = o.universeSize;
+  const truth: CrmTruth = { rows: 0, crmMediaUserIds: {}, duplicateOf: {}, malformed: {} };
+  const rng = streamRng(o.seed, 'crm');
+  const tagRng = streamRng(o.seed, 'crm-tags');
+  const extras = placeExtras(o, customers, rng);
+  const totalRows = o.crmSize + o.duplicateRows + o.malformedRows;
+  const cidWidth = Math.max(7, String(totalRows).length);
+  const idOfPosition = new Map<number, string>(); // only positions that get duplicated
+  const spelling = new Map<number, { variant: number; phone: string; email: string }>();
+  for (const e of extras.values()) for (const x of e) if (x.kind === 'dup') spelling.set(x.of, { variant: 0, phone: '', email: '' });
+  let nextFresh = N; // email/phone index namespace for people who are not media users
+  const rfmOf = (purchaser: boolean): string => (purchaser ? RFM_PURCHASER[rng.pick(RFM_PURCHASER_CUM)]! : RFM_PROSPECT);
+  const cw = await ChunkWriter.create(path);
+  try {
+    await cw.write(CRM_HEADER + '\n');
+    const emitExtras = async (p: number): Promise<void> => {
+      for (const x of extras.get(p) ?? []) {
+        const cid = `C${pad(++truth.rows, cidWidth)}`;
+        if (x.kind === 'bad') {
+          truth.malformed[cid] = x.what;
+          const row = malformedRow(x.what, cid, rng);
+          await cw.write((x.what === 'wrong-field-count' ? row : `${row},0,0,0,0,none`) + '\n');
+          continue;
+        }
+        const orig = customers[x.of]!;
+        const sp = spelling.get(x.of)!;
+        const variant = (sp.variant + 1 + rng.int(PHONE_VARIANTS - 1)) % PHONE_VARIANTS;
+        const email = sp.email === '' ? '' : formatEmail(sp.email.trim().toLowerCase(), rng);
+        truth.duplicateOf[cid] = idOfPosition.get(x.of)!;
+        truth.crmMediaUserIds[cid] = memberIds.get(orig.user)!.userId;
+        const rfm = rfmOf(orig.purchaser);
+        await cw.write(`${cid},${csvField(formatPhone(sp.phone, variant))},${csvField(email)},${orig.purchaser ? 1 : 0},${rfm},${rng.float() < o.consentShare ? 1 : 0},${tagColumns(orig.purchaser, tagRng)}\n`);
+      }
+    };
+    await emitExtras(-1);
+    let nonMediaIndex = 0;
+    for (let p = 0; p < customers.length; p++) {
+      const c = customers[p]!;
+      const cid = `C${pad(++truth.rows, cidWidth)}`;
+      let phone: string;
+      let email: string;
+      if (c.user >= 0) {
+        const m = memberIds.get(c.user)!;
+        truth.crmMediaUserIds[cid] = m.userId;
+        phone = m.phone;
+        const r = rng.float();
+        email = r < 0.75 ? m.email : r < 0.85 ? emailOf(ids.emailPerm, nextFresh++, rng) : '';
+      } else {
+        phone = phoneOf(ids.phonePerm, N + nonMediaIndex++);
+        email = rng.float() < 0.8 ? emailOf(ids.emailPerm, nextFresh++, rng) : '';
+      }
+      const variant = rng.pick(PHONE_VARIANT_CUM);
+      const shownEmail = email === '' ? '' : formatEmail(email, rng);
+      const sp = spelling.get(p);
+      if (sp !== undefined) {
+        sp.variant = variant;
+        sp.phone = phone;
+        sp.email = email;
+        idOfPosition.set(p, cid);
+      }
+      const rfm = rfmOf(c.purchaser);
+      await cw.write(`${cid},${csvField(formatPhone(phone, variant))},${csvField(shownEmail)},${c.purchaser ? 1 : 0},${rfm},${rng.float() < o.consentShare ? 1 : 0},${tagColumns(c.purchaser, tagRng)}\n`);
+      await emitExtras(p);
+    }
+  } finally {
+    await cw.close();
+  }
+  return truth;
+}
+
+interface WorldPaths {
+  universe: string;
+  crm: string;
+  truth: string;
+  propensity: string;
+}
+
+async function worldPaths(outDir: string): Promise<WorldPaths> {
+  await mkdir(join(outDir, 'media'), { recursive: true });
+  await mkdir(join(outDir, 'advertiser'), { recursive: true });
+  await mkdir(join(outDir, 'truth'), { recursive: true });
+  return {
+    universe: join(outDir, 'media', 'universe.csv'),
+    crm: join(outDir, 'advertiser', 'crm.csv'),
+    truth: join(outDir, 'truth', 'truth.json'),
+    propensity: join(outDir, 'truth', 'propensity.txt'),
+  };
+}
+
+async function writeTruth(path: string, truth: WorldTruth): Promise<void> {
+  const tw = await ChunkWriter.create(path);
+  try {
+    await tw.write(JSON.stringify(truth, null, 1) + '\n');
+  } finally {
+    await tw.close();
+  }
+}
+
 /**
  * Writes a world under `outDir` (created if missing; existing files are overwritten) and
  * returns its summary. See the module header for the files and guarantees.
@@ -549,235 +757,38 @@ export async function generateWorld(outDir: string, opts: GenOptions = {}): Prom
   if (typeof outDir !== 'string' || outDir === '') throw new TypeError(`expected outDir to be a non-empty path, got ${JSON.stringify(outDir)}`);
   const started = performance.now();
   const o = resolveOptions(opts);
-  const N = o.universeSize;
-  const seed = o.seed;
-
-  // 1. The planted propensity: exactly K users by selection sampling (Knuth's Algorithm S).
-  const flags = new Uint8Array(N);
-  const K = Math.round(o.propensityShare * N);
-  {
-    const rng = streamRng(seed, 'propensity');
-    let chosen = 0;
-    for (let i = 0; i < N && chosen < K; i++) {
-      if ((N - i) * rng.float() < K - chosen) {
-        flags[i] = FLAG_PROPENSITY;
-        chosen++;
-      }
-    }
-  }
-
-  // 2. Who the customers are.
-  const M = Math.round(o.crmSize * o.overlap);
-  const P = Math.round(o.crmSize * o.purchaserShare);
-  const Pm = Math.min(M, Math.round(P * o.overlap));
-  const Pn = P - Pm;
-  const nonMedia = o.crmSize - M;
-  if (Pn > nonMedia) throw new RangeError(`expected purchasers outside media ≤ non-media customers, got ${Pn} > ${nonMedia}`);
-  const customers: Customer[] = [];
-  {
-    const rng = streamRng(seed, 'customers');
-    const fromProp = Math.min(K, Math.round(Pm * o.purchaserPropensityShare));
-    const fromRest = Math.min(N - K, Pm - fromProp);
-    const topUp = Pm - fromProp - fromRest; // only when the non-propensity pool is too small
-    for (const u of drawUsers(flags, rng, fromProp + topUp, true, K)) customers.push({ user: u, purchaser: true });
-    for (const u of drawUsers(flags, rng, fromRest, false, N - K)) customers.push({ user: u, purchaser: true });
-    for (const u of drawUsers(flags, rng, M - Pm, null, N - Pm)) customers.push({ user: u, purchaser: false });
-    for (let j = 0; j < nonMedia; j++) customers.push({ user: -1, purchaser: j < Pn });
-    for (let i = customers.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      const t = customers[i]!;
-      customers[i] = customers[j]!;
-      customers[j] = t;
-    }
-  }
-  let purchasersFromPropensity = 0;
-  const memberIds = new Map<number, { phone: string; email: string; userId: string }>();
-  for (const c of customers) {
-    if (c.user >= 0) memberIds.set(c.user, { phone: '', email: '', userId: '' });
-    if (c.purchaser && c.user >= 0 && flags[c.user]! & FLAG_PROPENSITY) purchasersFromPropensity++;
-  }
-
-  const phonePerm = new FeistelPermutation(PHONE_PREFIXES.length * SUBSCRIBERS, streamRng(seed, 'phone-permutation'));
-  const emailSpace = Math.max(1_000_000, 10 * (N + o.crmSize + o.duplicateRows));
-  const emailPerm = new FeistelPermutation(emailSpace, streamRng(seed, 'email-permutation'));
-
-  await mkdir(join(outDir, 'media'), { recursive: true });
-  await mkdir(join(outDir, 'advertiser'), { recursive: true });
-  await mkdir(join(outDir, 'truth'), { recursive: true });
-  const universePath = join(outDir, 'media', 'universe.csv');
-  const crmPath = join(outDir, 'advertiser', 'crm.csv');
-  const truthPath = join(outDir, 'truth', 'truth.json');
-  const propensityPath = join(outDir, 'truth', 'propensity.txt');
-
-  // 3. The universe, streamed.
-  const idWidth = Math.max(7, String(N).length);
-  let consenting = 0;
-  {
-    const rng = streamRng(seed, 'universe');
-    const uw = await ChunkWriter.create(universePath);
-    const pw = await ChunkWriter.create(propensityPath);
-    try {
-      await uw.write(UNIVERSE_HEADER + '\n');
-      const nInt = INTERESTS.length;
-      for (let i = 0; i < N; i++) {
-        const prop = flags[i]! & FLAG_PROPENSITY ? 1 : 0;
-        const userId = `U${pad(i + 1, idWidth)}`;
-        const phone = phoneOf(phonePerm, i);
-        const email = emailOf(emailPerm, i, rng);
-        const device = uuidV4(rng);
-        const consent = rng.float() < o.consentShare;
-        if (consent) consenting++;
-        const age = rng.pick(prop ? AGE_CUM_P : AGE_CUM);
-        const gender = rng.pick(prop ? GENDER_CUM_P : GENDER_CUM);
-        const city = rng.pick(prop ? CITY_CUM_P : CITY_CUM);
-        const iosShare = Math.min(0.9, IOS_BY_TIER[city]! + (prop ? 0.2 : 0));
-        const osR = rng.float();
-        const os = osR < OTHER_OS ? 2 : osR < OTHER_OS + iosShare ? 0 : 1;
-        const activity = rng.pick(prop ? ACTIVITY_CUM_P : ACTIVITY_CUM_BY_AGE[age < 3 ? 0 : age < 5 ? 1 : 2]!);
-        let interests = '';
-        const base = ((((prop * 7 + age) * 3 + gender) * 4 + activity) * nInt);
-        for (let k = 0; k < nInt; k++) {
-          if (rng.float() < INTEREST_P[base + k]!) interests = interests === '' ? INTERESTS[k]! : `${interests}|${INTERESTS[k]!}`;
-        }
-        await uw.write(
-          `${userId},+86${phone},${email},${device},${consent ? 1 : 0},${AGE_BANDS[age]},${GENDERS[gender]},${CITY_TIERS[city]},${DEVICE_OSES[os]},${ACTIVITIES[activity]},${interests}\n`,
-        );
-        if (prop) await pw.write(userId + '\n');
-        const member = memberIds.get(i);
-        if (member !== undefined) {
-          member.phone = phone;
-          member.email = email;
-          member.userId = userId;
-        }
-      }
-    } finally {
-      await uw.close();
-      await pw.close();
-    }
-  }
-
-  // 4. The CRM: customers in shuffled order, with duplicates and malformed rows interleaved.
-  const crmMediaUserIds: Record<string, string> = {};
-  const duplicateOf: Record<string, string> = {};
-  const malformed: Record<string, MalformedKind> = {};
-  let crmRows = 0;
-  {
-    const rng = streamRng(seed, 'crm');
-    // Extra rows to emit after customer position p (p = -1: before the first customer).
-    const extras = new Map<number, ({ kind: 'dup'; of: number } | { kind: 'bad'; what: MalformedKind })[]>();
-    const addExtra = (p: number, e: { kind: 'dup'; of: number } | { kind: 'bad'; what: MalformedKind }): void => {
-      const list = extras.get(p);
-      if (list) list.push(e);
-      else extras.set(p, [e]);
-    };
-    const mediaPositions: number[] = [];
-    customers.forEach((c, p) => {
-      if (c.user >= 0) mediaPositions.push(p);
-    });
-    for (let d = 0; d < o.duplicateRows; d++) {
-      const orig = mediaPositions[rng.int(mediaPositions.length)]!;
-      addExtra(orig + rng.int(customers.length - orig), { kind: 'dup', of: orig });
-    }
-    for (let m = 0; m < o.malformedRows; m++) {
-      addExtra(rng.int(customers.length + 1) - 1, { kind: 'bad', what: MALFORMED_KINDS[m % MALFORMED_KINDS.length]! });
-    }
-
-    const totalRows = o.crmSize + o.duplicateRows + o.malformedRows;
-    const cidWidth = Math.max(7, String(totalRows).length);
-    const idOfPosition = new Map<number, string>(); // only positions that get duplicated
-    const spelling = new Map<number, { variant: number; phone: string; email: string }>();
-    for (const e of extras.values()) for (const x of e) if (x.kind === 'dup') spelling.set(x.of, { variant: 0, phone: '', email: '' });
-    let nextFresh = N; // email/phone index namespace for people who are not media users
-    const cw = await ChunkWriter.create(crmPath);
-    try {
-      await cw.write(CRM_HEADER + '\n');
-      const emitExtras = async (p: number): Promise<void> => {
-        for (const x of extras.get(p) ?? []) {
-          const cid = `C${pad(++crmRows, cidWidth)}`;
-          if (x.kind === 'bad') {
-            malformed[cid] = x.what;
-            await cw.write(malformedRow(x.what, cid, rng) + '\n');
-            continue;
-          }
-          const orig = customers[x.of]!;
-          const sp = spelling.get(x.of)!;
-          const variant = (sp.variant + 1 + rng.int(PHONE_VARIANTS - 1)) % PHONE_VARIANTS;
-          const email = sp.email === '' ? '' : formatEmail(sp.email.trim().toLowerCase(), rng);
-          duplicateOf[cid] = idOfPosition.get(x.of)!;
-          crmMediaUserIds[cid] = memberIds.get(orig.user)!.userId;
-          const rfm = orig.purchaser ? RFM_PURCHASER[rng.pick(RFM_PURCHASER_CUM)]! : RFM_PROSPECT;
-          await cw.write(`${cid},${csvField(formatPhone(sp.phone, variant))},${csvField(email)},${orig.purchaser ? 1 : 0},${rfm},${rng.float() < o.consentShare ? 1 : 0}\n`);
-        }
-      };
-      await emitExtras(-1);
-      let nonMediaIndex = 0;
-      for (let p = 0; p < customers.length; p++) {
-        const c = customers[p]!;
-        const cid = `C${pad(++crmRows, cidWidth)}`;
-        let phone: string;
-        let email: string;
-        if (c.user >= 0) {
-          const m = memberIds.get(c.user)!;
-          crmMediaUserIds[cid] = m.userId;
-          phone = m.phone;
-          const r = rng.float();
-          email = r < 0.75 ? m.email : r < 0.85 ? emailOf(emailPerm, nextFresh++, rng) : '';
-        } else {
-          phone = phoneOf(phonePerm, N + nonMediaIndex++);
-          email = rng.float() < 0.8 ? emailOf(emailPerm, nextFresh++, rng) : '';
-        }
-        const variant = rng.pick(PHONE_VARIANT_CUM);
-        const shownEmail = email === '' ? '' : formatEmail(email, rng);
-        const sp = spelling.get(p);
-        if (sp !== undefined) {
-          sp.variant = variant;
-          sp.phone = phone;
-          sp.email = email;
-          idOfPosition.set(p, cid);
-        }
-        const rfm = c.purchaser ? RFM_PURCHASER[rng.pick(RFM_PURCHASER_CUM)]! : RFM_PROSPECT;
-        await cw.write(`${cid},${csvField(formatPhone(phone, variant))},${csvField(shownEmail)},${c.purchaser ? 1 : 0},${rfm},${rng.float() < o.consentShare ? 1 : 0}\n`);
-        await emitExtras(p);
-      }
-    } finally {
-      await cw.close();
-    }
-  }
-
-  // 5. Ground truth and summary.
-  const files = [universePath, crmPath, truthPath, propensityPath];
+  const { flags, count: K } = plantPropensity(o);
+  const cast = drawCustomers(o, flags, K);
+  const ids = idSpaces(o);
+  const paths = await worldPaths(outDir);
+  const consenting = await writeUniverse(paths, o, flags, ids, cast.memberIds);
+  const crm = await writeCrm(paths.crm, o, cast, ids);
   const summary: Omit<GenSummary, 'seconds'> = {
-    seed,
-    universe: N,
+    seed: o.seed,
+    universe: o.universeSize,
     crm: o.crmSize,
-    crmRows,
-    crmMediaUsers: M,
-    purchasers: P,
-    purchasersInMedia: Pm,
-    purchasersFromPropensity,
+    crmRows: crm.rows,
+    crmMediaUsers: cast.mediaCustomers,
+    purchasers: cast.purchasers,
+    purchasersInMedia: cast.purchasersInMedia,
+    purchasersFromPropensity: cast.purchasersFromPropensity,
     malformed: o.malformedRows,
     duplicates: o.duplicateRows,
     propensity: K,
     consentingUsers: consenting,
     files: ['media/universe.csv', 'advertiser/crm.csv', 'truth/truth.json', 'truth/propensity.txt'],
   };
-  const truth: WorldTruth = {
+  await writeTruth(paths.truth, {
     version: 1,
-    seed,
-    universeSize: N,
+    seed: o.seed,
+    universeSize: o.universeSize,
     options: o,
     propensityFile: 'propensity.txt',
     propensityCount: K,
-    crmMediaUserIds,
-    duplicateOf,
-    malformed,
+    crmMediaUserIds: crm.crmMediaUserIds,
+    duplicateOf: crm.duplicateOf,
+    malformed: crm.malformed,
     summary,
-  };
-  const tw = await ChunkWriter.create(truthPath);
-  try {
-    await tw.write(JSON.stringify(truth, null, 1) + '\n');
-  } finally {
-    await tw.close();
-  }
-  return { ...summary, files, seconds: (performance.now() - started) / 1000 };
+  });
+  return { ...summary, files: [paths.universe, paths.crm, paths.truth, paths.propensity], seconds: (performance.now() - started) / 1000 };
 }

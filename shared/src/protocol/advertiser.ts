@@ -24,6 +24,7 @@ import { hashToGroupBatch, oprfDst } from '../crypto/h2c.ts';
 import { normalizeRows } from '../common/ids.ts';
 import { boxKeyPair, openSealed, type BoxKeyPair } from '../crypto/sealed-box.ts';
 import { parseStrict } from '../crypto/jcs.ts';
+import type { SessionKind } from '../common/names.ts';
 import {
   expectPhase, ProtocolError,
   type CohortInsight, type ElementBytes, type IdType, type OpenSession, type SessionAccepted, type SessionResult, type TokenBytes,
@@ -47,6 +48,12 @@ export interface AdvertiserParams {
   minCohort: number;
   /** A's Ed25519 transcript key, echoed at OPEN for the record. */
   signingPublicKey: Uint8Array;
+  /** The session kind (default lookalike); the seeds are already A's selection for it. */
+  kind?: SessionKind;
+  /** Joint kinds: media's predicate as JSON text, relayed to media (never evaluated here). */
+  mediaPredicate?: string;
+  /** joint-activate: the joint-count session this confirms. */
+  countSession?: string;
   rng?: (n: number) => Uint8Array;
 }
 
@@ -58,8 +65,10 @@ export class AdvertiserRole {
   private blinded: Blinded[] = [];
   private accepted: SessionAccepted | undefined;
   result: SessionResult | undefined;
-  /** The decrypted cohort profile media sealed to this session's result key. */
+  /** The decrypted cohort profile media sealed to this session's result key (lookalike, profile). */
   insight: CohortInsight | undefined;
+  /** The noised counts media sealed to this session's result key (joint-count). */
+  jointCounts: JointCounts | undefined;
   private readonly resultKey: BoxKeyPair = boxKeyPair();
   failure: string | undefined;
 
@@ -88,7 +97,14 @@ export class AdvertiserRole {
       minCohort: this.params.minCohort,
       advertiserKey: this.params.signingPublicKey,
       resultKey: this.resultKey.publicKey,
+      kind: this.kind,
+      mediaPredicate: this.params.mediaPredicate ?? '',
+      countSession: this.params.countSession ?? '',
     };
+  }
+
+  get kind(): SessionKind {
+    return this.params.kind ?? 'lookalike';
   }
 
   /** Round OPEN, refused (the privacy budget): the session ends here; nothing was sent but the count. */
@@ -144,10 +160,11 @@ export class AdvertiserRole {
     if (result.realMatches > this.seeds.length + 3 * Math.max(1, this.accepted?.policy.noiseScale ?? 0) * 10) {
       throw new ProtocolError('INVALID_ARGUMENT', `broker reported ${result.realMatches} real matches for ${this.seeds.length} seeds`);
     }
-    if (result.outcome === 'COMPLETED') {
+    if (result.outcome === 'COMPLETED' && SEALED_RESULT[this.kind]) {
       const opened = result.lookalike ? openSealed(result.lookalike.sealedInsight, this.resultKey) : null;
-      if (!opened) throw new ProtocolError('INVALID_ARGUMENT', 'the cohort insight is missing, altered, or not sealed to this session\'s result key');
-      this.insight = parseInsight(opened);
+      if (!opened) throw new ProtocolError('INVALID_ARGUMENT', 'the sealed result is missing, altered, or not sealed to this session\'s result key');
+      if (this.kind === 'joint-count') this.jointCounts = parseJointCounts(opened);
+      else this.insight = parseInsight(opened);
     }
     this.result = result;
     this.phase = 'done';
@@ -168,6 +185,33 @@ export class AdvertiserRole {
   get asked(): { decoyRatio: number; minCohort: number } {
     return { decoyRatio: this.params.decoyRatio, minCohort: this.params.minCohort };
   }
+}
+
+/** The kinds whose result media seals to A's result key (the broker relays it unread). */
+const SEALED_RESULT: Readonly<Record<SessionKind, boolean>> = {
+  lookalike: true, profile: true, 'joint-count': true, 'joint-activate': false, retargeting: false, lookup: false, federated: false,
+};
+
+/** joint-count: what media decrypted (noised by the broker before media saw it) and its own reference count. */
+export interface JointCounts {
+  /** A's selection ∧ media's predicate ∧ consent_ads, noised. */
+  joint: number;
+  /** Media's predicate ∧ consent_ads over its whole published universe, noised by media. */
+  mediaOnly: number;
+}
+
+function parseJointCounts(bytes: Uint8Array): JointCounts {
+  let v: unknown;
+  try {
+    v = parseStrict(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (err) {
+    throw new ProtocolError('INVALID_ARGUMENT', `joint counts: ${(err as Error).message}`);
+  }
+  const o = v as JointCounts;
+  if (typeof o !== 'object' || o === null || !Number.isSafeInteger(o.joint) || !Number.isSafeInteger(o.mediaOnly)) {
+    throw new ProtocolError('INVALID_ARGUMENT', 'joint counts: expected {joint, mediaOnly} integers');
+  }
+  return { joint: o.joint, mediaOnly: o.mediaOnly };
 }
 
 export function utf8(s: string): Uint8Array {

@@ -24,7 +24,9 @@
  * matches, which published positions matched (pseudonymous). Never a plaintext ID,
  * attribute value or the decrypted profile.
  */
-import type { BrokerBfv } from '../crypto/bfv.ts';
+import { randomBytes } from 'node:crypto';
+import { BfvFormatError, type BrokerBfv } from '../crypto/bfv.ts';
+import type { SessionKind } from '../common/names.ts';
 import { randomElement, validateElement, InvalidElementError } from '../crypto/group.ts';
 import { TOKEN_BYTES, type TokenTable } from '../common/token-set.ts';
 import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
@@ -32,7 +34,9 @@ import {
   cryptoUniform, discreteLaplace, randomPermutation, settlePolicy, sizeClass,
   type BrokerPolicyConfig, type Uniform,
 } from './policy.ts';
-import { cohortSketch, differencingCheck, noisyCount, sessionCharge } from './privacy.ts';
+import { cohortSketch, differencingCheck, noisyCount, sessionCharge, symmetricDifference } from './privacy.ts';
+import { hashPositions } from '../crypto/dh-psi.ts';
+import { OprfKey } from '../crypto/oprf.ts';
 import type { CiphertextSource } from './publication.ts';
 import {
   ProtocolError,
@@ -74,6 +78,9 @@ export interface BrokerUniverse {
   ciphertexts: CiphertextSource;
   bfv: BrokerBfv;
 }
+
+/** The kinds this role runs (the lookup and federated kinds add themselves here). */
+export const BROKER_KINDS: readonly SessionKind[] = ['lookalike', 'profile', 'joint-count', 'retargeting', 'joint-activate'];
 
 export interface BrokerParams {
   config: BrokerPolicyConfig;
@@ -180,6 +187,12 @@ export class BrokerRole {
     if (!Number.isSafeInteger(msg.audienceSize) || msg.audienceSize < 1) {
       throw new ProtocolError('INVALID_ARGUMENT', `expected audienceSize ≥ 1, got ${msg.audienceSize}`);
     }
+    if (!BROKER_KINDS.includes(msg.kind)) {
+      throw new ProtocolError('FAILED_PRECONDITION', `session kind '${msg.kind}' is not served by this broker (it serves: ${BROKER_KINDS.join(', ')})`);
+    }
+    const joint = msg.kind === 'joint-count' || msg.kind === 'joint-activate';
+    if (joint && msg.mediaPredicate === '') throw new ProtocolError('INVALID_ARGUMENT', `a ${msg.kind} session needs a media predicate, got none`);
+    if (!joint && msg.mediaPredicate !== '') throw new ProtocolError('INVALID_ARGUMENT', `a ${msg.kind} session takes no media predicate, got one`);
     if (!this.params.universe.tables.has(msg.idType)) {
       throw new ProtocolError('FAILED_PRECONDITION', `media's published universe has no '${msg.idType}' tokens (it has: ${[...this.params.universe.tables.keys()].join(', ') || 'none'})`);
     }
@@ -188,6 +201,7 @@ export class BrokerRole {
     return {
       idType: msg.idType, paddedCount, audienceSize: msg.audienceSize, policy, resultKey: msg.resultKey,
       universeVersion: this.params.universe.version, advertiser: this.params.advertiser,
+      kind: msg.kind, mediaPredicate: msg.mediaPredicate,
     };
   }
 
@@ -217,22 +231,22 @@ export class BrokerRole {
    * draws whatever is missing.
    */
   prepareDummies(): void {
-    if (this.phase_.name !== 'ready' || this.phase_.dummies) return;
-    const k = this.phase_.paddedCount - this.phase_.open.seedCount;
-    this.phase_.dummies = Array.from({ length: k }, () => randomElement(this.params.rng));
+    if (this.phase_.name === 'ready') this.phase_.dummies ??= this.drawDummies(this.phase_);
+  }
+
+  private drawDummies(p: Settled): ElementBytes[] {
+    return Array.from({ length: p.paddedCount - p.open.seedCount }, () => randomElement(this.params.rng));
   }
 
   /** Round BLIND (from A): validates A's blinded elements, pads with dummies, shuffles. */
   pad(blinded: readonly ElementBytes[]): ElementBytes[] {
-    this.expect('pad', 'ready');
-    const n = (this.phase_ as Extract<BrokerPhase, { name: 'ready' }>).open.seedCount;
+    const p = this.expect('pad', 'ready');
+    const n = p.open.seedCount;
     if (blinded.length !== n) {
       throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} blinded elements (the declared seed count), got ${blinded.length}`);
     }
     blinded.forEach((e, i) => checkElement(e, i));
-    this.prepareDummies();
-    const p = this.phase_ as Extract<BrokerPhase, { name: 'ready' }>;
-    const dummies = p.dummies!;
+    const dummies = p.dummies ?? this.drawDummies(p);
     const perm = randomPermutation(p.paddedCount, this.u);
     const out = new Array<ElementBytes>(p.paddedCount);
     const padMap = new Int32Array(p.paddedCount);
@@ -274,13 +288,14 @@ export class BrokerRole {
    * the noisy count with the minimum cohort and the cohort with `released` (sketches of the
    * cohorts released before to this advertiser under this epoch).
    */
-  match(tokens: readonly TokenBytes[], released: readonly Uint8Array[]): MatchOutcome {
+  match(tokens: readonly TokenBytes[], released: readonly Uint8Array[], confirms?: Uint8Array): MatchOutcome {
     const p = this.expect('match', 'evaluated');
     const n = p.open.seedCount;
     if (tokens.length !== n) {
       throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} tokens, got ${tokens.length}`);
     }
-    const table = this.params.universe.tables.get(p.open.idType)!;
+    const table = this.params.universe.tables.get(p.open.idType);
+    if (!table) throw new ProtocolError('FAILED_PRECONDITION', `media's published universe has no '${p.open.idType}' tokens`);
     const real = new Set<number>();
     const realTokens: TokenBytes[] = [];
     tokens.forEach((t, i) => {
@@ -300,6 +315,15 @@ export class BrokerRole {
       return 'too-small';
     }
     const sketch = cohortSketch(realTokens);
+    if (p.open.kind === 'joint-activate') {
+      // An activation confirms a count: the same cohort exactly (it is not a new cohort, so the
+      // differencing rule, which would refuse an identical repeat, does not apply).
+      if (!confirms || symmetricDifference(sketch, confirms) !== 0) {
+        throw new ProtocolError('FAILED_PRECONDITION', 'the activation\'s matched cohort differs from the joint-count session it confirms (A\'s data changed?): count again');
+      }
+      this.phase_ = { ...p, name: 'matched', counts, positions: [...real], sketch, ran };
+      return 'release';
+    }
     const diff = differencingCheck(sketch, released, this.noiseOff ? { ...privacy, epsilonDifferencing: Infinity } : privacy, this.u);
     ran.differencingChecked = diff.checked;
     if (diff.refused) {
@@ -319,6 +343,60 @@ export class BrokerRole {
     const { positions: _p, ...rest } = p;
     this.phase_ = { ...rest, name: 'aggregated', ran: { ...p.ran, profileReleased: true } };
     return { outcome: 'COMPLETED', profile, audienceSize: p.open.audienceSize };
+  }
+
+  /**
+   * Round AGGREGATE (joint-count): the masked sum of media's indicator ciphertexts over A's
+   * real matches, + discrete Laplace noise of scale 1/ε_profile (a count: sensitivity 1).
+   * Media decrypts only the total; the broker never learns it (docs/protocol.md, joint-count).
+   */
+  jointSum(indicators: readonly Uint8Array[]): CohortProfile {
+    const p = this.expect('jointSum', 'matched');
+    if (p.open.kind !== 'joint-count') throw new ProtocolError('FAILED_PRECONDITION', `broker: a joint sum is part of a joint-count session, this one is ${p.open.kind}`);
+    const u = this.params.universe;
+    const want = Math.ceil(u.users / u.bfv.layout.slots);
+    if (indicators.length !== want) throw new ProtocolError('INVALID_ARGUMENT', `expected ${want} indicator ciphertexts (one bit per published position), got ${indicators.length}`);
+    const noise = this.noiseOff ? 0 : discreteLaplace(1 / this.params.config.privacy.epsilonProfile, this.u);
+    let profile: Uint8Array;
+    try {
+      profile = u.bfv.sumIndicators(indicators, p.positions, noise, cryptoBelow);
+    } catch (err) {
+      if (err instanceof BfvFormatError) throw new ProtocolError('INVALID_ARGUMENT', `indicator ciphertexts: ${err.message}`);
+      throw err;
+    }
+    const { positions: _p, ...rest } = p;
+    this.phase_ = { ...rest, name: 'aggregated', ran: { ...p.ran, profileReleased: true } };
+    return { outcome: 'COMPLETED', profile, audienceSize: 0 };
+  }
+
+  /**
+   * Round AGGREGATE (retargeting, joint-activate): the DH-PSI reply to media's offer — the
+   * offer under the broker's fresh scalar a (same order), then H(position)^a of A's real
+   * matches padded with random elements to the session's padded size, shuffled. Media learns
+   * exactly which of its offered positions A matched; never A's other matches, nor their count.
+   */
+  psiReply(offer: readonly ElementBytes[]): ElementBytes[] {
+    const p = this.expect('psiReply', 'matched');
+    if (p.open.kind !== 'retargeting' && p.open.kind !== 'joint-activate') throw new ProtocolError('FAILED_PRECONDITION', `broker: a PSI reply is part of a retargeting or joint-activate session, this one is ${p.open.kind}`);
+    const u = this.params.universe;
+    if (offer.length === 0 || offer.length > 2 * u.users) throw new ProtocolError('INVALID_ARGUMENT', `expected media's PSI set of 1..${2 * u.users} elements (its published users, padded), got ${offer.length}`);
+    offer.forEach((e, i) => checkElement(e, i));
+    const a = OprfKey.generate(this.params.rng);
+    const mine = a.evaluateBatch(hashPositions(u.version, p.positions));
+    const perm = randomPermutation(p.paddedCount, this.u);
+    const padded = new Array<ElementBytes>(p.paddedCount);
+    for (let i = 0; i < p.paddedCount; i++) {
+      const src = perm[i]!;
+      padded[i] = src < mine.length ? mine[src]! : randomElement(this.params.rng);
+    }
+    const { positions: _p, ...rest } = p;
+    this.phase_ = { ...rest, name: 'aggregated', ran: { ...p.ran, profileReleased: true } };
+    return [...a.evaluateBatch(offer), ...padded];
+  }
+
+  /** The session's kind, once opened. */
+  get kind(): SessionKind | undefined {
+    return 'open' in this.phase_ ? this.phase_.open.kind : undefined;
   }
 
   /** Round AGGREGATE when the cohort was refused: media is told, nothing is released. */
@@ -354,6 +432,11 @@ export class BrokerRole {
   fail(reason: string): void {
     this.phase_ = { name: 'failed', reason };
   }
+}
+
+/** Uniform in [0, t) from 64 random bits (bias < 2^-38 for the 25-bit plain modulus). */
+function cryptoBelow(t: bigint): bigint {
+  return BigInt(`0x${randomBytes(8).toString('hex')}`) % t;
 }
 
 function checkElement(e: Uint8Array, index: number): void {

@@ -55,15 +55,16 @@ export interface RoundFigures {
   loss: number;
   rows: number;
   contributors: number;
+  /** Members that started the round but did not finish it (out of the session from here on). */
   dropped: number[];
 }
 
 export type AggregatorPhase =
   | { kind: 'open'; joined: Set<number> }
   | { kind: 'keys'; round: number; active: Set<number>; keys: Map<number, AdvertiseKeys> }
-  | { kind: 'shares'; round: number; u1: Map<number, AdvertiseKeys>; shares: Map<number, ShareKeys> }
-  | { kind: 'masked'; round: number; u1: Map<number, AdvertiseKeys>; u2: Set<number>; inputs: Map<number, BigUint64Array> }
-  | { kind: 'unmask'; round: number; u1: Map<number, AdvertiseKeys>; u2: Set<number>; u3: Set<number>; sum: BigUint64Array; reveals: Map<number, Unmasking> }
+  | { kind: 'shares'; round: number; active: Set<number>; u1: Map<number, AdvertiseKeys>; shares: Map<number, ShareKeys> }
+  | { kind: 'masked'; round: number; active: Set<number>; u1: Map<number, AdvertiseKeys>; u2: Set<number>; inputs: Map<number, BigUint64Array> }
+  | { kind: 'unmask'; round: number; active: Set<number>; u1: Map<number, AdvertiseKeys>; u2: Set<number>; u3: Set<number>; sum: BigUint64Array; reveals: Map<number, Unmasking> }
   | { kind: 'done'; rounds: number; reason: string }
   | { kind: 'failed'; reason: string };
 
@@ -137,7 +138,7 @@ export class FederatedAggregator {
   closeKeys(): KeyRoster {
     const ph = this.expect('keys', 'closeKeys');
     this.atLeastThreshold(ph.keys.size, 'KEYS');
-    this.phase = { kind: 'shares', round: ph.round, u1: new Map(ph.keys), shares: new Map() };
+    this.phase = { kind: 'shares', round: ph.round, active: ph.active, u1: new Map(ph.keys), shares: new Map() };
     return { round: ph.round, keys: [...ph.keys.values()].sort((a, b) => a.memberIndex - b.memberIndex) };
   }
 
@@ -162,7 +163,7 @@ export class FederatedAggregator {
         shares: [...ph.shares].sort(([a], [b]) => a - b).map(([from, s]) => ({ peer: from, ciphertext: s.shares.find((x) => x.peer === to)!.ciphertext })),
       });
     }
-    this.phase = { kind: 'masked', round: ph.round, u1: ph.u1, u2, inputs: new Map() };
+    this.phase = { kind: 'masked', round: ph.round, active: ph.active, u1: ph.u1, u2, inputs: new Map() };
     return out;
   }
 
@@ -179,7 +180,7 @@ export class FederatedAggregator {
     const sum = new BigUint64Array(this.policy.updateLength);
     for (const y of ph.inputs.values()) addWords(sum, y);
     const u3 = new Set(ph.inputs.keys());
-    this.phase = { kind: 'unmask', round: ph.round, u1: ph.u1, u2: ph.u2, u3, sum, reveals: new Map() };
+    this.phase = { kind: 'unmask', round: ph.round, active: ph.active, u1: ph.u1, u2: ph.u2, u3, sum, reveals: new Map() };
     return { round: ph.round, survivors: [...u3].sort((a, b) => a - b) };
   }
 
@@ -223,7 +224,7 @@ export class FederatedAggregator {
     }
     const previous = this.history.at(-1)?.loss;
     this.model = applied.model;
-    this.history.push({ round: ph.round, loss: applied.loss, rows: applied.rows, contributors: ph.u3.size, dropped: [...ph.u1.keys()].filter((v) => !ph.reveals.has(v)) });
+    this.history.push({ round: ph.round, loss: applied.loss, rows: applied.rows, contributors: ph.u3.size, dropped: [...ph.active].filter((v) => !ph.reveals.has(v)).sort((a, b) => a - b) });
     const converged = previous !== undefined && this.policy.convergenceTol > 0 && Math.abs(previous - applied.loss) < this.policy.convergenceTol;
     const done = converged || ph.round >= this.policy.rounds;
     const reason = converged ? `converged: loss changed by less than ${this.policy.convergenceTol}` : done ? `completed the declared ${this.policy.rounds} rounds` : '';

@@ -24,13 +24,23 @@
 import { randomUUID } from 'node:crypto';
 import { BfvFormatError, type MediaBfv } from '../crypto/bfv.ts';
 import { InvalidElementError, validateElements } from '../crypto/group.ts';
-import { evaluateBatchParallel } from '../crypto/oprf.ts';
+import { evaluateBatchParallel } from '../crypto/oprf-pool.ts';
 import { ATTRIBUTES, GROUP_OF_INDEX } from '../common/attributes.ts';
 import { buildLookalike } from './lookalike.ts';
 import { seal } from '../crypto/sealed-box.ts';
 import { canonicalBytes } from '../crypto/jcs.ts';
-import { sizeClass } from './policy.ts';
+import { cryptoUniform, discreteLaplace, randomPermutation, sizeClass, type Uniform } from './policy.ts';
+import { OprfKey } from '../crypto/oprf.ts';
+import { randomElement } from '../crypto/group.ts';
+import { elementKey, hashPositions } from '../crypto/dh-psi.ts';
 import type { Universe } from './universe.ts';
+import type { SessionKind } from '../common/names.ts';
+import { parsePredicateText, type CompiledPredicate } from './predicate.ts';
+import { compileMediaPredicate, packedReader } from './predicate-schemas.ts';
+import { PACKED_BYTES } from './universe.ts';
+
+/** The kinds this role runs (the lookup and federated kinds add themselves here). */
+export const MEDIA_KINDS: readonly SessionKind[] = ['lookalike', 'profile', 'joint-count', 'retargeting', 'joint-activate'];
 import {
   ProtocolError,
   type CohortProfile, type ElementBytes, type LookalikeResult, type PrepareSession, type SessionReady,
@@ -41,6 +51,18 @@ export interface MediaPublication {
   epoch: string;
   version: string;
   bfv: MediaBfv;
+  /** position → universe row (media only): the joint kinds and retargeting read a user's position. */
+  order: Uint32Array;
+}
+
+/**
+ * Purpose-level consent per universe row (data/format.ts): `ads` (ad targeting: audiences,
+ * joint counts), `share` (data sharing: labels). 1 = consented. A node without it has no
+ * purpose consent at all: no user is ever in an audience.
+ */
+export interface PurposeConsent {
+  ads: Uint8Array;
+  share: Uint8Array;
 }
 
 export interface MediaParams {
@@ -52,6 +74,10 @@ export interface MediaParams {
   threads: number;
   /** Media's own minimum cohort; the stricter of this and the session's policy applies. */
   minCohort?: number;
+  /** Purpose-level consent per universe row (absent: nobody consented to any purpose). */
+  purposes?: PurposeConsent;
+  /** Discrete Laplace draws for media's own noised counts (tests: seeded). */
+  uniform?: Uniform;
 }
 
 /** An audience media built: its own users, kept by media, never sent to anyone. */
@@ -60,11 +86,22 @@ export interface Audience {
   rows: Uint32Array;
 }
 
+/** What a running session holds: its request, evaluations so far, the compiled media predicate, the kind's AGGREGATE state. */
+interface Running {
+  request: PrepareSession;
+  evaluated: number;
+  mediaPredicate: CompiledPredicate | undefined;
+  /** joint-count: how many positions' indicators are 1 (−1 before they were sent). */
+  indicatorsSent: number;
+  /** retargeting / joint-activate: media's PSI scalar and, per offered element, its position (−1: padding). */
+  psi: { key: OprfKey; offered: Int32Array } | undefined;
+}
+
 /** Each phase carries exactly the state valid in it. */
 export type MediaPhase =
   | { name: 'new' }
-  | { name: 'prepared'; request: PrepareSession; evaluated: number }
-  | { name: 'evaluating'; request: PrepareSession; evaluated: number }
+  | ({ name: 'prepared' } & Running)
+  | ({ name: 'evaluating' } & Running)
   | { name: 'done'; audience: Audience | undefined }
   | { name: 'failed'; reason: string };
 
@@ -86,6 +123,11 @@ export class MediaRole {
 
   get failure(): string | undefined {
     return this.phase_.name === 'failed' ? this.phase_.reason : undefined;
+  }
+
+  /** The session's kind, while it runs. */
+  get kind(): SessionKind | undefined {
+    return 'request' in this.phase_ ? this.phase_.request.kind : undefined;
   }
 
   /** The session's policy, while it runs. */
@@ -116,6 +158,11 @@ export class MediaRole {
     if (!Number.isSafeInteger(msg.paddedCount) || msg.paddedCount < 1 || msg.paddedCount > this.params.maxPaddedCount) {
       throw new ProtocolError('RESOURCE_EXHAUSTED', `expected padded size in [1, ${this.params.maxPaddedCount}], got ${msg.paddedCount}`);
     }
+    if (!MEDIA_KINDS.includes(msg.kind)) {
+      throw new ProtocolError('FAILED_PRECONDITION', `session kind '${msg.kind}' is not served by this media node (it serves: ${MEDIA_KINDS.join(', ')})`);
+    }
+    // Media's predicate is validated here, where it is evaluated: an unknown attribute is named.
+    const mediaPredicate = msg.mediaPredicate === '' ? undefined : compileMediaPredicate(parsePredicateText(msg.mediaPredicate));
     if (msg.policy.evaluationQuota > msg.paddedCount) {
       throw new ProtocolError('INVALID_ARGUMENT', `evaluation quota ${msg.policy.evaluationQuota} exceeds the padded size ${msg.paddedCount}`);
     }
@@ -124,7 +171,7 @@ export class MediaRole {
       this.phase_ = { name: 'done', audience: undefined };
       return { ...base, outcome: 'BUDGET_EXHAUSTED', reason: budgetRefusal };
     }
-    this.phase_ = { name: 'prepared', request: msg, evaluated: 0 };
+    this.phase_ = { name: 'prepared', request: msg, evaluated: 0, mediaPredicate, indicatorsSent: -1, psi: undefined };
     return { ...base, outcome: 'COMPLETED', reason: '' };
   }
 
@@ -141,7 +188,7 @@ export class MediaRole {
     if (p.evaluated + batch.length > quota) {
       throw new ProtocolError('RESOURCE_EXHAUSTED', `evaluation quota of ${quota} for this session exceeded (${p.evaluated} done, ${batch.length} more asked)`);
     }
-    this.phase_ = { name: 'evaluating', request: p.request, evaluated: p.evaluated + batch.length };
+    this.phase_ = { ...p, name: 'evaluating', evaluated: p.evaluated + batch.length };
     try {
       return await evaluateBatchParallel(this.params.universe.key, batch, this.params.threads);
     } catch (err) {
@@ -150,9 +197,111 @@ export class MediaRole {
     }
   }
 
+  /**
+   * The published positions whose user satisfies this session's media predicate (if any) and
+   * consented to ad targeting: 1 byte per position. Evaluated here only; never sent in clear.
+   */
+  private selectedPositions(predicate: CompiledPredicate | undefined): Uint8Array {
+    const { universe, publication, purposes } = this.params;
+    const bits = new Uint8Array(publication.order.length);
+    if (!purposes) return bits;
+    publication.order.forEach((row, pos) => {
+      if (purposes.ads[row] === 1 && (!predicate || predicate.test(packedReader(universe.packed, row * PACKED_BYTES)))) bits[pos] = 1;
+    });
+    return bits;
+  }
+
+  /**
+   * Round AGGREGATE (joint-count): one encrypted bit per published position — media's
+   * predicate ∧ consent_ads — under the publication's key, once per session, after every
+   * evaluation. The broker sums the matched slots under a zero-sum mask (BrokerBfv.sumIndicators).
+   */
+  indicators(): Uint8Array[] {
+    const p = this.expect('indicators', 'prepared', 'evaluating');
+    if (p.request.kind !== 'joint-count') throw new ProtocolError('FAILED_PRECONDITION', `media: indicators are part of a joint-count session, this one is ${p.request.kind}`);
+    if (p.indicatorsSent >= 0) throw new ProtocolError('FAILED_PRECONDITION', 'media: the indicators of this session were sent already');
+    if (p.evaluated !== p.request.paddedCount) throw new ProtocolError('FAILED_PRECONDITION', `expected ${p.request.paddedCount} evaluations before the indicators, got ${p.evaluated}`);
+    const bits = this.selectedPositions(p.mediaPredicate);
+    const out = this.params.publication.bfv.encryptIndicators(bits);
+    p.indicatorsSent = bits.reduce((a, b) => a + b, 0);
+    return out;
+  }
+
+  /**
+   * Round AGGREGATE (retargeting, joint-activate): media's PSI set — H(position)^b for every
+   * published position whose user consented to ad targeting (and satisfies the joint-activate
+   * predicate), padded with random elements to the next power of two, shuffled. Once per session.
+   */
+  psiOffer(): ElementBytes[] {
+    const p = this.expect('psiOffer', 'prepared', 'evaluating');
+    if (p.request.kind !== 'retargeting' && p.request.kind !== 'joint-activate') {
+      throw new ProtocolError('FAILED_PRECONDITION', `media: a PSI set is part of a retargeting or joint-activate session, this one is ${p.request.kind}`);
+    }
+    if (p.psi) throw new ProtocolError('FAILED_PRECONDITION', 'media: the PSI set of this session was sent already');
+    if (p.evaluated !== p.request.paddedCount) throw new ProtocolError('FAILED_PRECONDITION', `expected ${p.request.paddedCount} evaluations before the PSI set, got ${p.evaluated}`);
+    const bits = this.selectedPositions(p.mediaPredicate);
+    const mine: number[] = [];
+    bits.forEach((b, pos) => {
+      if (b === 1) mine.push(pos);
+    });
+    let size = 1;
+    while (size < mine.length) size *= 2;
+    const key = OprfKey.generate();
+    const hashed = key.evaluateBatch(hashPositions(this.params.publication.version, mine));
+    const perm = randomPermutation(size, this.params.uniform ?? cryptoUniform);
+    const offered = new Int32Array(size);
+    const out = new Array<ElementBytes>(size);
+    for (let i = 0; i < size; i++) {
+      const src = perm[i]!;
+      offered[i] = src < mine.length ? mine[src]! : -1;
+      out[i] = src < mine.length ? hashed[src]! : randomElement();
+    }
+    p.psi = { key, offered };
+    return out;
+  }
+
+  /**
+   * Round LOOKALIKE (retargeting, joint-activate): `elements` = media's offer under both scalars
+   * (same order), then the broker's matched positions under its scalar (padded, shuffled).
+   * The audience is exactly the offered positions in the broker's set: A's matched users who
+   * consented to ad targeting (and satisfy media's predicate). Below the minimum (compared
+   * with a noisy size) nothing is created; A gets the handle and the noised size.
+   */
+  activate(elements: readonly ElementBytes[]): LookalikeResult {
+    const p = this.expect('activate', 'prepared', 'evaluating');
+    if (!p.psi) throw new ProtocolError('FAILED_PRECONDITION', 'media: called activate before its PSI set was sent');
+    const n = p.psi.offered.length;
+    if (elements.length < n) throw new ProtocolError('INVALID_ARGUMENT', `expected at least ${n} elements (media's set under both keys first), got ${elements.length}`);
+    if (elements.length - n > p.request.paddedCount) throw new ProtocolError('INVALID_ARGUMENT', `expected at most ${p.request.paddedCount} elements of the broker's set (the padded size), got ${elements.length - n}`);
+    let theirs: ElementBytes[];
+    try {
+      validateElements(elements);
+      theirs = p.psi.key.evaluateBatch(elements.slice(n));
+    } catch (err) {
+      if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', err.message);
+      throw err;
+    }
+    const inBroker = new Set(theirs.map(elementKey));
+    const rows: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const pos = p.psi.offered[i]!;
+      if (pos >= 0 && inBroker.has(elementKey(elements[i]!))) rows.push(this.params.publication.order[pos]!);
+    }
+    const noiseOff = p.request.policy.noiseScale === 0;
+    const noisy = noiseOff ? rows.length : Math.max(0, rows.length + discreteLaplace(1 / p.request.policy.epsilonCount, this.params.uniform ?? cryptoUniform));
+    if (noisy < Math.max(p.request.policy.minCohort, this.params.minCohort ?? 0)) {
+      this.phase_ = { name: 'done', audience: undefined };
+      return { outcome: 'COHORT_TOO_SMALL', audienceId: '', audienceSize: 0, quality: 0, sealedInsight: new Uint8Array(0) };
+    }
+    const audience = { audienceId: `aud_${randomUUID()}`, rows: Uint32Array.from(rows) };
+    this.phase_ = { name: 'done', audience };
+    return { outcome: 'COMPLETED', audienceId: audience.audienceId, audienceSize: noisy, quality: 0, sealedInsight: new Uint8Array(0) };
+  }
+
   /** Round AGGREGATE → LOOKALIKE: decrypts the profile and builds the audience. */
   lookalike(msg: CohortProfile): LookalikeResult {
     const p = this.expect('lookalike', 'prepared', 'evaluating');
+    if (p.request.kind === 'joint-count' && msg.outcome !== 'COHORT_TOO_SMALL') return this.jointCount(p, msg);
     const empty: LookalikeResult = {
       outcome: 'COHORT_TOO_SMALL', audienceId: '', audienceSize: 0, quality: 0, sealedInsight: new Uint8Array(0),
     };
@@ -183,6 +332,17 @@ export class MediaRole {
       return empty;
     }
     const u = this.params.universe;
+    const insight = (shares: readonly number[]) => seal(canonicalBytes({
+      cohortSize,
+      totals: ATTRIBUTES.map((a, j) => ({
+        name: a.name, total: totals[j]!, share: round6(shares[j]!), universeShare: round6(u.shares[j]!),
+      })),
+    }), p.request.resultKey);
+    if (p.request.kind === 'profile') {
+      // The second-party profile of A's selected cohort: the insight alone, no audience.
+      this.phase_ = { name: 'done', audience: undefined };
+      return { outcome: 'COMPLETED', audienceId: '', audienceSize: 0, quality: 0, sealedInsight: insight(totals.map((t) => Math.max(0, t) / Math.max(1, cohortSize))) };
+    }
     const built = buildLookalike({
       totals, cohortSize, universeShares: u.shares, packed: u.packed, users: u.size,
       exclude: new Set(), audienceSize: msg.audienceSize,
@@ -194,12 +354,30 @@ export class MediaRole {
       audienceId: audience.audienceId,
       audienceSize: built.rows.length,
       quality: built.quality,
-      sealedInsight: seal(canonicalBytes({
-        cohortSize,
-        totals: ATTRIBUTES.map((a, j) => ({
-          name: a.name, total: totals[j]!, share: round6(built.shares[j]!), universeShare: round6(u.shares[j]!),
-        })),
-      }), p.request.resultKey),
+      sealedInsight: insight(built.shares),
+    };
+  }
+
+  /**
+   * joint-count, LOOKALIKE: decrypts the broker's masked sum — the only readable value is the
+   * sum of all slots, |A's matches ∧ predicate ∧ consent_ads| + the broker's noise — and
+   * seals it to A with media's own noised count of the predicate over its whole universe.
+   */
+  private jointCount(p: Extract<MediaPhase, { name: 'prepared' | 'evaluating' }>, msg: CohortProfile): LookalikeResult {
+    if (p.indicatorsSent < 0) throw new ProtocolError('FAILED_PRECONDITION', 'media: a joint count before the indicators were sent');
+    let joint: number;
+    try {
+      joint = this.params.publication.bfv.decryptSlotSum(msg.profile);
+    } catch (err) {
+      if (err instanceof BfvFormatError) throw new ProtocolError('INVALID_ARGUMENT', `joint count: ${err.message}`);
+      throw err;
+    }
+    const noise = p.request.policy.noiseScale === 0 ? 0 : discreteLaplace(1 / p.request.policy.epsilonCount, this.params.uniform ?? cryptoUniform);
+    const mediaOnly = Math.max(0, p.indicatorsSent + noise);
+    this.phase_ = { name: 'done', audience: undefined };
+    return {
+      outcome: 'COMPLETED', audienceId: '', audienceSize: 0, quality: 0,
+      sealedInsight: seal(canonicalBytes({ joint: Math.max(0, joint), mediaOnly }), p.request.resultKey),
     };
   }
 

@@ -12,6 +12,7 @@
  * ciphertext.
  */
 export { PARTIES, SESSION_ROUNDS, type Party, type Round } from '../common/names.ts';
+import type { SessionKind } from '../common/names.ts';
 
 
 export type IdType = 'phone' | 'email' | 'device';
@@ -66,6 +67,11 @@ export interface OpenSession {
   advertiserKey: Uint8Array;
   /** Fresh X25519 public key; media seals the cohort insight to it. */
   resultKey: Uint8Array;
+  kind: SessionKind;
+  /** Joint kinds: predicate JSON over media's attributes ('' for none); only media evaluates it. */
+  mediaPredicate: string;
+  /** joint-activate: the joint-count session this activation confirms ('' otherwise). */
+  countSession: string;
 }
 
 /** broker → media */
@@ -79,6 +85,9 @@ export interface PrepareSession {
   universeVersion: string;
   /** The advertiser's key id: media's own ledger and quotas count per advertiser. */
   advertiser: string;
+  kind: SessionKind;
+  /** Joint kinds: predicate JSON over media's attributes ('' for none). */
+  mediaPredicate: string;
 }
 
 /** media → broker: media accepts the session on this publication. */

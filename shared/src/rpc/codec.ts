@@ -7,31 +7,35 @@
  * refuses gaps, overlaps and missing last chunks.
  */
 import { ProtocolError } from '../protocol/messages.ts';
-import { SESSION_ROUNDS } from '../common/names.ts';
+import { SESSION_ROUNDS, isSessionKind, type SessionKind } from '../common/names.ts';
+import { MAX_PREDICATE_CHARS } from '../protocol/predicate.ts';
 import type {
   AttributeTotal, CohortProfile, IdType, LookalikeResult, OpenSession, Outcome, Policy,
   PrepareSession, PrivacyStatus, SessionAccepted, SessionReady, SessionResult,
 } from '../protocol/messages.ts';
 import { decodePayload, encodePayload, type PayloadType } from './proto.ts';
+import type { CheckpointMessage } from '../transcript/checkpoint.ts';
 
-type Obj = Record<string, unknown>;
+export type { CheckpointMessage };
+
+export type Obj = Record<string, unknown>;
 
 const ID_TYPE_TO_PROTO: Record<IdType, string> = { phone: 'PHONE', email: 'EMAIL', device: 'DEVICE' };
 const ID_TYPE_FROM_PROTO: Record<string, IdType> = { PHONE: 'phone', EMAIL: 'email', DEVICE: 'device' };
 const OUTCOMES = new Set<Outcome>(['COMPLETED', 'COHORT_TOO_SMALL', 'FAILED', 'BUDGET_EXHAUSTED', 'DIFFERENCING_REFUSED']);
 
-function bad(type: string, field: string, why: string): never {
+export function bad(type: string, field: string, why: string): never {
   throw new ProtocolError('INVALID_ARGUMENT', `${type}.${field}: ${why}`);
 }
 
-function num(type: string, o: Obj, field: string, max = Number.MAX_SAFE_INTEGER): number {
+export function num(type: string, o: Obj, field: string, max = Number.MAX_SAFE_INTEGER): number {
   const raw = o[field];
   const v = typeof raw === 'string' ? Number(raw) : raw;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) bad(type, field, `expected an integer in [0, ${max}], got ${String(raw)}`);
   return v;
 }
 
-function real(type: string, o: Obj, field: string): number {
+export function real(type: string, o: Obj, field: string): number {
   const v = o[field];
   if (typeof v !== 'number' || !Number.isFinite(v)) bad(type, field, `expected a finite number, got ${String(v)}`);
   return v;
@@ -44,13 +48,13 @@ function signedInt(type: string, o: Obj, field: string): number {
   return v;
 }
 
-function str(type: string, o: Obj, field: string, max = 256): string {
+export function str(type: string, o: Obj, field: string, max = 256): string {
   const v = o[field];
   if (typeof v !== 'string' || v.length > max) bad(type, field, `expected a string of at most ${max} characters`);
   return v;
 }
 
-function bytes(type: string, o: Obj, field: string, exact?: number): Uint8Array {
+export function bytes(type: string, o: Obj, field: string, exact?: number): Uint8Array {
   const v = o[field];
   if (!(v instanceof Uint8Array)) bad(type, field, 'expected bytes');
   if (exact !== undefined && v.length !== exact) bad(type, field, `expected ${exact} bytes, got ${v.length}`);
@@ -61,6 +65,13 @@ function idType(type: string, o: Obj): IdType {
   const t = ID_TYPE_FROM_PROTO[String(o.idType)];
   if (!t) bad(type, 'idType', `expected PHONE, EMAIL or DEVICE, got ${String(o.idType)}`);
   return t;
+}
+
+/** A session kind: "" (a peer from before kinds) is the look-alike. */
+function kind(type: string, o: Obj): SessionKind {
+  const v = o.kind === '' || o.kind === undefined ? 'lookalike' : o.kind;
+  if (!isSessionKind(v)) bad(type, 'kind', `expected a session kind, got ${JSON.stringify(String(v).slice(0, 40))}`);
+  return v;
 }
 
 function outcome(type: string, o: Obj): Outcome {
@@ -105,7 +116,7 @@ export interface Codec<T> {
   decode(b: Uint8Array): T;
 }
 
-function codec<T>(type: PayloadType, to: (m: T) => object, from: (o: Obj) => T): Codec<T> {
+export function codec<T>(type: PayloadType, to: (m: T) => object, from: (o: Obj) => T): Codec<T> {
   return { type, encode: (m) => encodePayload(type, to(m)), decode: (b) => from(decodePayload<Obj>(type, b)) };
 }
 
@@ -120,6 +131,9 @@ export const OpenSessionCodec = codec<OpenSession>(
     minCohort: num('OpenSession', o, 'minCohort', 1e9),
     advertiserKey: bytes('OpenSession', o, 'advertiserKey'),
     resultKey: bytes('OpenSession', o, 'resultKey', 32),
+    kind: kind('OpenSession', o),
+    mediaPredicate: str('OpenSession', o, 'mediaPredicate', MAX_PREDICATE_CHARS),
+    countSession: str('OpenSession', o, 'countSession', 80),
   }),
 );
 
@@ -134,6 +148,8 @@ export const PrepareSessionCodec = codec<PrepareSession>(
     resultKey: bytes('PrepareSession', o, 'resultKey', 32),
     universeVersion: str('PrepareSession', o, 'universeVersion', 128),
     advertiser: str('PrepareSession', o, 'advertiser', 128),
+    kind: kind('PrepareSession', o),
+    mediaPredicate: str('PrepareSession', o, 'mediaPredicate', MAX_PREDICATE_CHARS),
   }),
 );
 
@@ -408,16 +424,6 @@ export const UniverseTokensCodec = codec<UniverseTokens>(
   },
 );
 
-export interface CheckpointMessage {
-  treeSize: number;
-  rootHash: Uint8Array;
-  afterRound: string;
-  cosignatures: { keyid: string; sig: Uint8Array }[];
-  inclusion: { index: number; path: Uint8Array[] }[];
-  previousSize: number;
-  consistency: Uint8Array[];
-}
-
 const CHECKPOINT_ROUNDS: ReadonlySet<string> = new Set(SESSION_ROUNDS);
 
 export const CheckpointCodec = codec<CheckpointMessage>(
@@ -448,4 +454,15 @@ export const CheckpointCodec = codec<CheckpointMessage>(
       consistency: hashes(o.consistency, 'consistency'),
     };
   },
+);
+
+/** broker → media, AGGREGATE round of the joint kinds and retargeting: asks for media's per-position input. */
+export interface IndicatorRequest {
+  universeVersion: string;
+}
+
+export const IndicatorRequestCodec = codec<IndicatorRequest>(
+  'cleanroom.v1.IndicatorRequest',
+  (m) => m,
+  (o) => ({ universeVersion: str('IndicatorRequest', o, 'universeVersion', 128) }),
 );

@@ -3,7 +3,7 @@
  *
  * - Servers: mutual TLS (client certificates required and verified against the trusted
  *   organisation CAs), message size limits, and per-call authorization from the caller's
- *   certificate (never from metadata) against the role table below. Every method is
+ *   certificate (never from metadata) against the role table (common/methods.ts). Every method is
  *   adapted to one handler shape, `(caller, envelopes[]) → envelopes[]`, so unary and
  *   streaming RPCs look alike to the nodes; errors map to precise status codes
  *   (ProtocolError.code), and anything unexpected becomes INTERNAL without leaking details.
@@ -16,6 +16,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import { ProtocolError, type Party, type ProtocolErrorCode } from '../protocol/messages.ts';
 import { PARTIES } from '../common/names.ts';
+import { methodSpec, type MethodName, type ServiceName } from '../common/methods.ts';
 import type { Envelope } from '../transcript/statement.ts';
 import { serviceDefinition } from './proto.ts';
 import type { TlsFilesProvider } from './tls-reload.ts';
@@ -23,30 +24,7 @@ import { injectTrace, withServerSpan } from '../common/tracing.ts';
 import type { ByteBudget } from './budget.ts';
 import type { StreamCheck } from './stream-check.ts';
 
-export type ServiceName = 'Broker' | 'Media' | 'Advertiser';
-
-/** Who may call what: the role table (docs/security.md). */
-export const ROLE_TABLE: Record<ServiceName, Record<string, readonly Party[]>> = {
-  Broker: {
-    OpenSession: ['advertiser'],
-    Blind: ['advertiser'],
-    SubmitTokens: ['advertiser'],
-    Abort: ['advertiser', 'media'],
-    Cosign: ['advertiser', 'media'],
-  },
-  Media: {
-    PrepareSession: ['broker'],
-    Evaluate: ['broker'],
-    BuildLookalike: ['broker'],
-    SyncUniverse: ['broker'],
-    Abort: ['broker'],
-    Cosign: ['broker'],
-  },
-  Advertiser: {
-    Abort: ['broker'],
-    Cosign: ['broker'],
-  },
-};
+export type { MethodName, ServiceName };
 
 export interface TlsMaterial {
   /** PEM of the CA certificates this node trusts (the three organisation CAs). */
@@ -60,6 +38,23 @@ export interface TlsMaterial {
 export type Transport = { kind: 'mtls'; tls: TlsMaterial } | { kind: 'plaintext' };
 
 export type Handler = (caller: Party, request: Envelope[]) => Promise<Envelope[]>;
+
+/**
+ * A node's implementation of service S: one handler per method of the proto service (a
+ * misspelt or missing method does not compile). Servers in tests may serve some methods only.
+ */
+export type Handlers<S extends ServiceName> = { readonly [M in MethodName<S>]: Handler };
+
+/** The handler of `method`, if `handlers` has one. */
+function handlerOf<S extends ServiceName>(handlers: Partial<Handlers<S>>, method: string): Handler | undefined {
+  const byName: Readonly<Partial<Record<string, Handler>>> = handlers;
+  return Object.hasOwn(byName, method) ? byName[method] : undefined;
+}
+
+/** Who may call `service.method` (the role table, common/methods.ts). */
+export function callersOf(service: ServiceName, method: string): readonly Party[] {
+  return methodSpec(service, method)?.callers ?? [];
+}
 
 export interface Logger {
   warn(obj: object, msg: string): void;
@@ -188,12 +183,12 @@ function sizeOf(e: Envelope): number {
 }
 
 /** Adds `service` with `handlers` to `server`, enforcing the role table on every call. */
-export function addService(server: grpc.Server, service: ServiceName, handlers: Record<string, Handler>, opts: ServerOptions): void {
-  const def = serviceDefinition(service);
+export function addService<S extends ServiceName>(server: grpc.Server, service: S, handlers: Partial<Handlers<S>>, opts: ServerOptions): void {
+  const def: grpc.ServiceDefinition = serviceDefinition(service);
   const impl: grpc.UntypedServiceImplementation = {};
   for (const [method, md] of Object.entries(def)) {
-    const handler = handlers[method];
-    const allowed = ROLE_TABLE[service][method] ?? [];
+    const handler = handlerOf(handlers, method);
+    const allowed = callersOf(service, method);
     if (!handler) continue;
     const identify = (call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null; metadata: grpc.Metadata }): Party => {
       let caller: Party | undefined;
@@ -343,14 +338,14 @@ export interface ClientOptions {
 }
 
 /** A client for one peer service: `call(method, envelopes) → envelopes`, with deadline. */
-export class PeerClient {
+export class PeerClient<S extends ServiceName = ServiceName> {
   private readonly client: grpc.Client;
   private readonly def: grpc.ServiceDefinition;
   private readonly opts: ClientOptions;
-  private readonly service: ServiceName;
+  private readonly service: S;
   readonly address: string;
 
-  constructor(service: ServiceName, address: string, opts: ClientOptions) {
+  constructor(service: S, address: string, opts: ClientOptions) {
     this.service = service;
     this.address = address;
     this.opts = opts;
@@ -383,7 +378,7 @@ export class PeerClient {
     });
   }
 
-  async call(method: string, request: Envelope[], deadlineMs = this.opts.deadlineMs): Promise<Envelope[]> {
+  async call(method: MethodName<S>, request: Envelope[], deadlineMs = this.opts.deadlineMs): Promise<Envelope[]> {
     const md = this.def[method];
     if (!md) throw new Error(`unknown method ${this.service}.${method}`);
     const metadata = new grpc.Metadata();

@@ -5,20 +5,22 @@
  */
 import type { Envelope } from '../transcript/statement.ts';
 import type { Party } from '../protocol/messages.ts';
-import type { Handler } from './grpc.ts';
-import { ROLE_TABLE, type ServiceName } from './grpc.ts';
+import { callersOf, type Handler, type Handlers } from './grpc.ts';
+import type { MethodName, ServiceName } from '../common/methods.ts';
 import { ProtocolError } from '../protocol/messages.ts';
 
-export interface Peer {
-  call(method: string, request: Envelope[], deadlineMs?: number): Promise<Envelope[]>;
+/** A peer serving service S; `call` takes only S's methods (a misspelt method does not compile). */
+export interface Peer<S extends ServiceName = ServiceName> {
+  call(method: MethodName<S>, request: Envelope[], deadlineMs?: number): Promise<Envelope[]>;
 }
 
-export function inMemoryPeer(service: ServiceName, caller: Party, handlers: () => Record<string, Handler>): Peer {
+export function inMemoryPeer<S extends ServiceName>(service: S, caller: Party, handlers: () => Partial<Handlers<S>>): Peer<S> {
   return {
     async call(method, request) {
-      const allowed = ROLE_TABLE[service][method] ?? [];
+      const allowed = callersOf(service, method);
       if (!allowed.includes(caller)) throw new ProtocolError('PERMISSION_DENIED', `${service}.${method} may be called by ${allowed.join(' or ')}, not by ${caller}`);
-      const h = handlers()[method];
+      const byName: Readonly<Partial<Record<string, Handler>>> = handlers();
+      const h = byName[method];
       if (!h) throw new ProtocolError('NOT_FOUND', `no handler for ${service}.${method}`);
       // Copy the bytes, as a wire would: no shared buffers between nodes.
       const copy = (e: Envelope): Envelope => ({

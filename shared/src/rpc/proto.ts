@@ -1,15 +1,28 @@
 /**
  * Loads proto/cleanroom/v1 once (proto-loader, the same options as the generated types)
- * and exposes: the gRPC service definitions, and exact-bytes codecs for payload messages.
+ * and exposes: the gRPC service definitions, typed from the generated types
+ * (shared/src/rpc/generated, `make proto`), and exact-bytes codecs for payload messages.
+ * It also checks, at compile time, that the method table (common/methods.ts) names exactly
+ * the methods of each proto service, and that the proto's Party and Round enums name exactly
+ * the parties and rounds of common/names.ts.
  *
  * Payloads are encoded separately from the gRPC envelope because their exact bytes are
  * what the sender's signed statement commits to (SHA-256 of the payload).
  */
 import { loadSync, type MessageTypeDefinition, type Options } from '@grpc/proto-loader';
-import { loadPackageDefinition, type GrpcObject, type ServiceDefinition } from '@grpc/grpc-js';
+import { loadPackageDefinition, type GrpcObject } from '@grpc/grpc-js';
 import { fileURLToPath } from 'node:url';
 import { ProtocolError } from '../protocol/messages.ts';
+import type { MethodName, PayloadType, ServiceName } from '../common/methods.ts';
 import type { ProtoGrpcType } from './generated/services.ts';
+import type { AdvertiserDefinition } from './generated/cleanroom/v1/Advertiser.ts';
+import type { BrokerDefinition } from './generated/cleanroom/v1/Broker.ts';
+import type { MediaDefinition } from './generated/cleanroom/v1/Media.ts';
+import type { Party__Output as ProtoParty } from './generated/cleanroom/v1/Party.ts';
+import type { Round__Output as ProtoRound } from './generated/cleanroom/v1/Round.ts';
+import type { Party, Round } from '../common/names.ts';
+
+export type { PayloadType };
 
 const PROTO_DIR = fileURLToPath(new URL('../../../proto', import.meta.url));
 
@@ -24,24 +37,38 @@ export const LOADER_OPTIONS: Options = {
 };
 
 export const packageDefinition = loadSync(
-  ['cleanroom/v1/envelope.proto', 'cleanroom/v1/session.proto', 'cleanroom/v1/services.proto'],
+  ['cleanroom/v1/envelope.proto', 'cleanroom/v1/session.proto', 'cleanroom/v1/services.proto', 'cleanroom/v1/federated.proto'],
   LOADER_OPTIONS,
 );
 
 export const grpcObject = loadPackageDefinition(packageDefinition) as unknown as ProtoGrpcType & GrpcObject;
 
-export function serviceDefinition(name: 'Broker' | 'Media' | 'Advertiser'): ServiceDefinition {
-  return grpcObject.cleanroom.v1[name].service as unknown as ServiceDefinition;
+/** The generated service definitions, by service. */
+export interface ServiceDefinitions {
+  Advertiser: AdvertiserDefinition;
+  Broker: BrokerDefinition;
+  Media: MediaDefinition;
 }
 
-/** Payload type names, as they appear in statements ("cleanroom.v1.BlindedBatch"). */
-export type PayloadType =
-  | 'cleanroom.v1.OpenSession' | 'cleanroom.v1.PrepareSession' | 'cleanroom.v1.SessionReady'
-  | 'cleanroom.v1.SessionAccepted' | 'cleanroom.v1.BlindedBatch' | 'cleanroom.v1.TokenBatch'
-  | 'cleanroom.v1.CiphertextBatch' | 'cleanroom.v1.CohortProfile' | 'cleanroom.v1.LookalikeResult'
-  | 'cleanroom.v1.SessionResult' | 'cleanroom.v1.Abort' | 'cleanroom.v1.Checkpoint' | 'cleanroom.v1.Ack'
-  | 'cleanroom.v1.UniverseRequest' | 'cleanroom.v1.UniverseManifest' | 'cleanroom.v1.UniverseTokens'
-  | 'cleanroom.v1.InclusionProof';
+const DEFINITIONS: ServiceDefinitions = {
+  Advertiser: grpcObject.cleanroom.v1.Advertiser.service,
+  Broker: grpcObject.cleanroom.v1.Broker.service,
+  Media: grpcObject.cleanroom.v1.Media.service,
+};
+
+export function serviceDefinition<S extends ServiceName>(name: S): ServiceDefinitions[S] {
+  return DEFINITIONS[name];
+}
+
+/** The methods the proto declares for a service (the generated definition without its index signature). */
+type ProtoMethod<S extends ServiceName> = keyof { [K in keyof ServiceDefinitions[S] as string extends K ? never : number extends K ? never : K]: true };
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Compile-time: common/methods.ts names exactly the proto's methods of every service. */
+const METHODS_MATCH_PROTO: { [S in ServiceName]: Same<MethodName<S>, ProtoMethod<S>> } = { Advertiser: true, Broker: true, Media: true };
+void METHODS_MATCH_PROTO;
+/** Compile-time: the proto's Party and Round enums name exactly the parties and rounds of common/names.ts. */
+const NAMES_MATCH_PROTO: [Same<Uppercase<Party>, Exclude<ProtoParty, 'PARTY_UNSPECIFIED'>>, Same<Round, Exclude<ProtoRound, 'ROUND_UNSPECIFIED'>>] = [true, true];
+void NAMES_MATCH_PROTO;
 
 function messageType(name: PayloadType): MessageTypeDefinition<object, Record<string, unknown>> {
   const def = packageDefinition[name] as MessageTypeDefinition<object, Record<string, unknown>> | undefined;

@@ -11,7 +11,7 @@ import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { generatePki, issueNodeCert, makeExpiredCert } from '../common/pki.ts';
+import { generatePki, issueNodeCert, makeExpiredCert } from '../pki/pki.ts';
 import { loadIdentity } from '../service/identity.ts';
 import { addService, bindServer, createServer, PeerClient } from './grpc.ts';
 import { serviceDefinition } from './proto.ts';

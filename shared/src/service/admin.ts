@@ -8,14 +8,14 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
-import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type, type Static, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Party } from '../protocol/messages.ts';
 import { ProtocolError } from '../protocol/messages.ts';
 import type { Logger } from './log.ts';
-import { sessionView, type SessionRegistry } from './sessions.ts';
+import type { SessionList, SessionRecord } from './sessions.ts';
 import { nodeMetrics } from './metrics.ts';
 
 export type AdminApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -38,6 +38,19 @@ export const SessionView = Type.Object({
   })),
 });
 
+/** The public view of a session (admin API). */
+export function sessionView(rec: SessionRecord<unknown>): Static<typeof SessionView> {
+  return {
+    sessionId: rec.sessionId, phase: rec.phase, status: rec.status, startedAt: rec.startedAt,
+    updatedAt: rec.updatedAt, progress: rec.progress, ...(rec.error ? { error: rec.error } : {}),
+    metrics: {
+      phases: Object.fromEntries(Object.entries(rec.metrics).map(([k, v]) => [k, { wallMs: Math.round(v.wallMs), cpuMs: Math.round(v.cpuMs), ops: v.ops }])),
+      bytes: rec.bytes?.() ?? { sent: {}, received: {} },
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    },
+  };
+}
+
 const HTTP_OF: Record<ProtocolError['code'], number> = {
   INVALID_ARGUMENT: 422, FAILED_PRECONDITION: 409, RESOURCE_EXHAUSTED: 429, NOT_FOUND: 404, PERMISSION_DENIED: 403,
   ALREADY_EXISTS: 409, DEADLINE_EXCEEDED: 504, UNAVAILABLE: 503, INTERNAL: 500, ABORTED: 409,
@@ -49,7 +62,7 @@ export interface AdminOptions {
   token: string | undefined;
   ready: () => { ready: boolean; detail: Record<string, unknown> };
   /** The node's sessions; undefined while the node is still starting (e.g. media preparing). */
-  sessions: () => SessionRegistry<unknown> | undefined;
+  sessions: () => SessionList | undefined;
 }
 
 /** An RFC 9457 problem document; `title` is the status's reason phrase. */
@@ -79,7 +92,7 @@ export async function buildAdmin(o: AdminOptions): Promise<AdminApp> {
   const app = Fastify({
     loggerInstance: o.log.child({ component: 'admin' }), disableRequestLogging: true, bodyLimit: 1024 * 1024,
     // removeAdditional: false — an unknown field is an error naming it, never silently dropped.
-    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    ajv: { customOptions: { removeAdditional: false, allErrors: true, discriminator: true } },
     clientErrorHandler,
     frameworkErrors: (err, _req, reply: FastifyReply) => {
       const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : (err as { statusCode?: number }).statusCode ?? 400;
@@ -122,11 +135,11 @@ export async function buildAdmin(o: AdminOptions): Promise<AdminApp> {
     const r = o.ready();
     return reply.code(r.ready ? 200 : 503).send({ ready: r.ready, party: o.party, ...r.detail } as { ready: boolean });
   });
-  app.get('/v1/sessions', { schema: { response: { 200: Type.Array(SessionView) } } }, async () => (o.sessions()?.list() ?? []).map((r) => sessionView(r)) as never);
+  app.get('/v1/sessions', { schema: { response: { 200: Type.Array(SessionView) } } }, async () => (o.sessions()?.list() ?? []).map((r) => sessionView(r)));
   app.get('/v1/sessions/:id', { schema: { params: Type.Object({ id: Type.String({ maxLength: 80 }) }), response: { 200: SessionView, 404: Problem } } }, async (req) => {
     const rec = o.sessions()?.get(req.params.id);
     if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${req.params.id}`);
-    return sessionView(rec) as never;
+    return sessionView(rec);
   });
   app.get('/metrics', { schema: { description: 'Prometheus metrics (docs/operations.md, "Metrics")', response: { 200: Type.String() } } }, async (_req, reply) => {
     const m = await nodeMetrics.scrape();

@@ -42,6 +42,9 @@ export interface NodeConfig {
   evalQuota: number;
   evalQuotaBroker: number;
   quotaWindowHours: number;
+  federation: string | undefined;
+  federatedData: string | undefined;
+  federatedStepMs: number;
 }
 
 interface Setting {
@@ -116,6 +119,9 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'CLEANROOM_QUOTA_WINDOW_HOURS', key: 'quotaWindowHours', parties: ['broker', 'media'], doc: 'rolling window of the evaluation quotas', def: () => '24', parse: float(0.0001, 24 * 366) },
   { env: 'CLEANROOM_DATABASE_URL', key: 'databaseUrl', parties: ALL, doc: 'PostgreSQL URL (postgres://…) for sessions, ledger and quotas; unset: embedded SQLite at <state dir>/cleanroom.db', def: () => undefined, parse: (r) => { if (!/^postgres(ql)?:\/\//.test(r)) throw new Bad(`expected a postgres:// URL, got '${r.replace(/:[^:@/]*@/, ':***@')}'`); return r; } },
   { env: 'CLEANROOM_MAX_PADDED', key: 'maxPaddedCount', parties: ['media'], doc: 'largest padded set media evaluates in one session', def: () => '2000000', parse: int(1000, 1_000_000_000) },
+  { env: 'CLEANROOM_FEDERATION', key: 'federation', parties: ['advertiser', 'broker'], doc: 'federated learning: the federation roster (JSON: member names and Ed25519 keys, scripts or `simulate --kind federated` write it); unset = no federated sessions', def: () => undefined, parse: path },
+  { env: 'CLEANROOM_FEDERATED_DATA', key: 'federatedData', parties: ['advertiser'], doc: 'federated learning: directory of this member\'s private train.csv and test.csv (then CLEANROOM_DATA may be unset)', def: () => undefined, parse: path },
+  { env: 'CLEANROOM_FEDERATED_STEP_MS', key: 'federatedStepMs', parties: ['broker'], doc: 'federated learning: how long a step waits for silent members before going on without them (dropouts); below the threshold the session fails', def: () => '30000', parse: int(100, 3_600_000) },
   { env: 'CLEANROOM_EVAL_THREADS', key: 'evalThreads', parties: ['media'], doc: 'worker threads for OPRF evaluation', def: () => '2', parse: int(1, 64) },
 ];
 
@@ -159,7 +165,7 @@ export function loadConfig(party: Party, env: Record<string, string | undefined>
       problems.push(`${s.env}: ${err.message}`);
     }
   }
-  if ((party === 'advertiser' || party === 'media') && out.data === undefined) {
+  if ((party === 'advertiser' || party === 'media') && out.data === undefined && !(party === 'advertiser' && out.federatedData !== undefined)) {
     problems.push(`CLEANROOM_DATA: required for the ${party} node (${party === 'media' ? 'universe' : 'CRM'} CSV path)`);
   }
   const adminHost = typeof out.adminListen === 'string' ? out.adminListen.slice(0, out.adminListen.lastIndexOf(':')) : '127.0.0.1';

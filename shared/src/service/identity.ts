@@ -6,7 +6,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { keyFor, loadSigningKey, loadTrustBundle, type SigningKey, type TrustBundle } from '../crypto/dsse.ts';
+import { keyFor, type SigningKey, type TrustBundle } from '../crypto/dsse.ts';
+import { loadSigningKey, loadTrustBundle } from '../pki/key-files.ts';
 import type { ChannelIdentity, ReceiveObserver } from '../rpc/channel.ts';
 import type { Logger } from './log.ts';
 import type { Transport } from '../rpc/grpc.ts';

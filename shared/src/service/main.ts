@@ -8,7 +8,8 @@
 import { ConfigError, loadConfig, type NodeConfig } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { loadIdentity, type NodeIdentity } from './identity.ts';
-import { addService, bindServer, createServer, PeerClient, type Handler, type ServerOptions, type ServiceName } from '../rpc/grpc.ts';
+import { addService, bindServer, createServer, PeerClient, type Handlers, type ServerOptions } from '../rpc/grpc.ts';
+import { SERVICE_OF, type ServiceName } from '../common/methods.ts';
 import { buildAdmin, listen, type AdminApp, type AdminOptions } from './admin.ts';
 import type { Party } from '../protocol/messages.ts';
 import { nodeMetrics } from './metrics.ts';
@@ -30,10 +31,8 @@ export interface Boot {
   identity: NodeIdentity;
   /** grpc.health.v1 status of this node (peer port, and the plaintext health port if configured). */
   health: NodeHealth;
-  peer(service: ServiceName, party: Party, address: string): PeerClient;
+  peer<S extends ServiceName>(service: S, party: Party, address: string): PeerClient<S>;
 }
-
-const SERVICE_OF: Record<Party, ServiceName> = { advertiser: 'Advertiser', media: 'Media', broker: 'Broker' };
 
 /** Why listening on `address` failed, as a configuration problem naming `variable`. */
 export function listenError(variable: string, address: string, err: unknown): ConfigError {
@@ -139,7 +138,7 @@ export function nodeServerOptions(identity: NodeIdentity, party: Party, maxMessa
 }
 
 /** Starts the gRPC server with `handlers` and installs graceful shutdown of both servers. */
-export async function startGrpc(b: Boot, service: ServiceName, handlers: Record<string, Handler>, app: AdminApp, onClose?: () => void): Promise<number> {
+export async function startGrpc<S extends ServiceName>(b: Boot, service: S, handlers: Handlers<S>, app: AdminApp, onClose?: () => void): Promise<number> {
   const opts = nodeServerOptions(b.identity, b.config.party, b.config.maxMessageBytes, b.log);
   const server = createServer(opts);
   addService(server, service, handlers, opts);
@@ -173,7 +172,7 @@ export async function startGrpc(b: Boot, service: ServiceName, handlers: Record<
   return port;
 }
 
-export async function serve(b: Boot, service: ServiceName, handlers: Record<string, Handler>, admin: Omit<AdminOptions, 'party' | 'log' | 'token'>, routes?: (app: AdminApp) => void | Promise<void>, onClose?: () => void): Promise<{ app: AdminApp; port: number }> {
+export async function serve<S extends ServiceName>(b: Boot, service: S, handlers: Handlers<S>, admin: Omit<AdminOptions, 'party' | 'log' | 'token'>, routes?: (app: AdminApp) => void | Promise<void>, onClose?: () => void): Promise<{ app: AdminApp; port: number }> {
   const app = await startAdmin(b, admin, routes);
   return { app, port: await startGrpc(b, service, handlers, app, onClose) };
 }

@@ -61,7 +61,7 @@ describe('SessionRegistry: silent peers vs busy peers', () => {
   });
 
   it('a peer busy with another session is not silent: the waiting session survives up to N × idle', () => {
-    reg.create('x', null, 'encrypt'); // waits for the broker's next call
+    reg.create('x', null, 'aggregate'); // waits for the broker's next call
     const y = reg.create('y', null, 'blind');
     // the broker talks about y every half idle period, never about x
     for (let t = 0; t < 3; t++) {

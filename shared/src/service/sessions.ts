@@ -17,6 +17,7 @@
  * injectable for tests.
  */
 import { ProtocolError, type Party } from '../protocol/messages.ts';
+import type { SessionRound } from '../common/names.ts';
 import { openEnvelope, type Envelope } from '../transcript/statement.ts';
 import { nodeMetrics } from './metrics.ts';
 import { endSessionTrace, phaseTrace, startSessionTrace, type SessionTrace } from '../common/tracing.ts';
@@ -27,6 +28,13 @@ export function describeError(err: unknown): string {
   return err instanceof ProtocolError ? `${err.code}: ${err.message}` : `INTERNAL: ${(err as Error)?.message ?? String(err)}`;
 }
 
+/**
+ * A session's phase, as the admin API, logs and metrics name it: the round it is in (its
+ * name in lower case, names.ts), `new` before it opens, `match` between TOKENS and AGGREGATE
+ * at the broker, and `done` or `failed` once it ended.
+ */
+export type SessionPhase = 'new' | Lowercase<SessionRound> | 'match' | 'done' | 'failed';
+
 /** 'refused': ended by the privacy controls (budget exhausted, differencing) with nothing released. */
 export type SessionStatus = 'running' | 'completed' | 'cohort-too-small' | 'refused' | 'failed';
 
@@ -36,18 +44,19 @@ export interface SessionStore {
   updateSession(party: string, sessionId: string, patch: { status: string; phase: string; error?: string | null; result?: unknown; now: string }): Promise<void>;
 }
 
-export interface SessionRecord<S> {
+export interface SessionRecord<S, R = unknown> {
   sessionId: string;
   /** Session kind (metrics label); 'lookalike' unless the node says otherwise. */
   kind: string;
   state: S;
-  phase: string;
+  phase: SessionPhase;
   status: SessionStatus;
   startedAt: string;
   updatedAt: string;
   progress: Record<string, number>;
   error: string | undefined;
-  result: unknown;
+  /** What the session ended with (the node's own view of its outcome), once it ended. */
+  result: R | undefined;
   /**
    * Per phase: wall and CPU milliseconds of this process (all threads) while in it, and the
    * cryptographic primitives counted meanwhile (process-wide tallies, so exact when one
@@ -64,6 +73,12 @@ export interface SessionRecord<S> {
   inFlight: number;
 }
 
+/** What the admin API reads of a node's sessions. */
+export interface SessionList {
+  list(): SessionRecord<unknown>[];
+  get(sessionId: string): SessionRecord<unknown> | undefined;
+}
+
 export interface RegistryOptions {
   /** Clock (ms since the epoch); tests inject one. */
   now?: () => number;
@@ -74,10 +89,10 @@ function cpuMicros(): number {
   return u.user + u.system;
 }
 
-export class SessionRegistry<S> {
-  private readonly sessions = new Map<string, SessionRecord<S>>();
+export class SessionRegistry<S, R = unknown> {
+  private readonly sessions = new Map<string, SessionRecord<S, R>>();
   private readonly timer: NodeJS.Timeout;
-  private readonly onExpire: (rec: SessionRecord<S>) => void;
+  private readonly onExpire: (rec: SessionRecord<S, R>) => void;
   private readonly idleMs: number;
   private persistTo: { store: SessionStore; party: string; onError: (err: unknown) => void } | undefined;
   private readonly interval: number;
@@ -87,7 +102,7 @@ export class SessionRegistry<S> {
   private lastReap: number;
   private readonly lastOwnMessage = new Map<string, number>();
 
-  constructor(idleMs: number, onExpire: (rec: SessionRecord<S>) => void, options: RegistryOptions = {}) {
+  constructor(idleMs: number, onExpire: (rec: SessionRecord<S, R>) => void, options: RegistryOptions = {}) {
     if (!Number.isSafeInteger(idleMs) || idleMs <= 0) throw new Error(`expected idleMs to be a positive integer, got ${idleMs}`);
     this.idleMs = idleMs;
     this.onExpire = onExpire;
@@ -109,7 +124,7 @@ export class SessionRegistry<S> {
    * already holds the in-memory record, as the advertiser does for the ids it draws): a session id this party
    * ever accepted — even before a restart — is refused with ALREADY_EXISTS.
    */
-  async reserveId(sessionId: string, phase: string, opts: { created?: boolean } = {}): Promise<void> {
+  async reserveId(sessionId: string, phase: SessionPhase, opts: { created?: boolean } = {}): Promise<void> {
     if (!opts.created && this.sessions.has(sessionId)) throw new ProtocolError('ALREADY_EXISTS', `session ${sessionId} already exists`);
     await this.persistTo?.store.createSession(this.persistTo.party, sessionId, phase, new Date().toISOString());
   }
@@ -119,9 +134,9 @@ export class SessionRegistry<S> {
     this.heardAt = this.now();
   }
 
-  create(sessionId: string, state: S, phase: string, kind = 'lookalike'): SessionRecord<S> {
+  create(sessionId: string, state: S, phase: SessionPhase, kind = 'lookalike'): SessionRecord<S, R> {
     const now = new Date().toISOString();
-    const rec: SessionRecord<S> = {
+    const rec: SessionRecord<S, R> = {
       sessionId, kind, state, phase, status: 'running', startedAt: now, updatedAt: now, progress: {}, error: undefined, result: undefined,
       metrics: {}, mark: { wall: performance.now(), cpu: cpuMicros(), ops: primitiveSnapshot() }, inFlight: 0,
     };
@@ -132,7 +147,7 @@ export class SessionRegistry<S> {
     return rec;
   }
 
-  get(sessionId: string): SessionRecord<S> | undefined {
+  get(sessionId: string): SessionRecord<S, R> | undefined {
     return this.sessions.get(sessionId);
   }
 
@@ -140,7 +155,7 @@ export class SessionRegistry<S> {
     return this.sessions.has(sessionId);
   }
 
-  touch(rec: SessionRecord<S>, phase?: string): void {
+  touch(rec: SessionRecord<S, R>, phase?: SessionPhase): void {
     if (phase && phase !== rec.phase) {
       this.closePhase(rec);
       rec.phase = phase;
@@ -150,7 +165,7 @@ export class SessionRegistry<S> {
     this.lastOwnMessage.set(rec.sessionId, this.now());
   }
 
-  private closePhase(rec: SessionRecord<S>): void {
+  private closePhase(rec: SessionRecord<S, R>): void {
     const wall = performance.now();
     const cpu = cpuMicros();
     const m = (rec.metrics[rec.phase] ??= { wallMs: 0, cpuMs: 0, ops: {} });
@@ -161,7 +176,7 @@ export class SessionRegistry<S> {
     rec.mark = { wall, cpu, ops: primitiveSnapshot() };
   }
 
-  finish(rec: SessionRecord<S>, status: Exclude<SessionStatus, 'running'>, result?: unknown, error?: string): void {
+  finish(rec: SessionRecord<S, R>, status: Exclude<SessionStatus, 'running'>, result?: R, error?: string): void {
     if (rec.status === 'running') nodeMetrics.sessionEnded(rec.kind, status);
     rec.status = status;
     rec.result = result;
@@ -179,7 +194,7 @@ export class SessionRegistry<S> {
    * caller's pinned key before the session id is read. Unknown → NOT_FOUND; not running
    * (unless `allowFinished` and it ended well) → FAILED_PRECONDITION.
    */
-  forEnvelope(env: Envelope | undefined, caller: Party, me: Party, callerKey: Uint8Array, allowFinished = false): SessionRecord<S> {
+  forEnvelope(env: Envelope | undefined, caller: Party, me: Party, callerKey: Uint8Array, allowFinished = false): SessionRecord<S, R> {
     if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected at least one message');
     const s = openEnvelope(env, callerKey, { sender: caller, receiver: me });
     this.heard(caller); // signed by the caller: it is alive, whatever the session's state
@@ -193,7 +208,7 @@ export class SessionRegistry<S> {
   }
 
   /** Runs one phase's work; on failure calls `fail` with the reason and rethrows (the caller gets the status). */
-  async step<T>(rec: SessionRecord<S>, phase: string, work: () => Promise<T>, fail: (reason: string) => void): Promise<T> {
+  async step<T>(rec: SessionRecord<S, R>, phase: SessionPhase, work: () => Promise<T>, fail: (reason: string) => void): Promise<T> {
     this.touch(rec, phase);
     try {
       const out = await this.hold(rec, work);
@@ -205,7 +220,7 @@ export class SessionRegistry<S> {
   }
 
   /** Runs `work` with the session marked in progress here: its idle timer is suspended meanwhile. */
-  async hold<T>(rec: SessionRecord<S>, work: () => Promise<T>): Promise<T> {
+  async hold<T>(rec: SessionRecord<S, R>, work: () => Promise<T>): Promise<T> {
     rec.inFlight++;
     try {
       return await work();
@@ -215,7 +230,7 @@ export class SessionRegistry<S> {
     }
   }
 
-  list(): SessionRecord<S>[] {
+  list(): SessionRecord<S, R>[] {
     return [...this.sessions.values()];
   }
 
@@ -238,17 +253,4 @@ export class SessionRegistry<S> {
   close(): void {
     clearInterval(this.timer);
   }
-}
-
-/** The public view of a session (admin API). */
-export function sessionView(rec: SessionRecord<unknown>): object {
-  return {
-    sessionId: rec.sessionId, phase: rec.phase, status: rec.status, startedAt: rec.startedAt,
-    updatedAt: rec.updatedAt, progress: rec.progress, ...(rec.error ? { error: rec.error } : {}),
-    metrics: {
-      phases: Object.fromEntries(Object.entries(rec.metrics).map(([k, v]) => [k, { wallMs: Math.round(v.wallMs), cpuMs: Math.round(v.cpuMs), ops: v.ops }])),
-      bytes: rec.bytes?.() ?? { sent: {}, received: {} },
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    },
-  };
 }

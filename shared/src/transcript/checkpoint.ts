@@ -9,13 +9,36 @@
  * order, and the new tree extends the last one it signed. Both peers signing the same root
  * commits the broker to one history for both: it cannot show them different ones.
  *
- * Pure functions; the nodes call them (services/<party>/src/node.ts).
+ * Pure functions: the proposal, its check, the signing body and co-signatures, and the
+ * Checkpoint message's shape. The Cosign handler and the broker's collection of
+ * co-signatures, which run them over a session's channel, are in rpc/session-control.ts.
  */
 import { consistencyProof, inclusionProof, merkleRoot, verifyConsistency, verifyInclusion } from '../crypto/merkle.ts';
-import { CHECKPOINT_TYPE, checkpointSigningBody } from './writer.ts';
+import { canonicalBytes } from '../crypto/jcs.ts';
 import { verifySignature, type SigningKey } from '../crypto/dsse.ts';
 import { ProtocolError, type Party } from '../protocol/messages.ts';
-import type { CheckpointMessage } from '../rpc/codec.ts';
+
+/** DSSE payload type of a checkpoint co-signature. */
+export const CHECKPOINT_TYPE = 'application/vnd.cleanroom.checkpoint+json; version=1';
+
+/** A checkpoint as the broker proposes it and the peers return it co-signed (the Checkpoint payload). */
+export interface CheckpointMessage {
+  treeSize: number;
+  rootHash: Uint8Array;
+  afterRound: string;
+  cosignatures: { keyid: string; sig: Uint8Array }[];
+  inclusion: { index: number; path: Uint8Array[] }[];
+  previousSize: number;
+  consistency: Uint8Array[];
+}
+
+/** What a co-signature commits to. */
+export type SignedCheckpoint = Pick<CheckpointMessage, 'treeSize' | 'rootHash' | 'afterRound'>;
+
+/** The bytes each party co-signs for a checkpoint (the transcripts record the root in hex). */
+export function checkpointSigningBody(cp: { sessionId: string; treeSize: number; root: string; afterRound: string }): Uint8Array {
+  return canonicalBytes({ v: 1, kind: 'checkpoint', sessionId: cp.sessionId, treeSize: cp.treeSize, root: cp.root, afterRound: cp.afterRound });
+}
 
 export interface SignedTree {
   size: number;
@@ -68,14 +91,14 @@ export function check(p: CheckpointMessage, mine: readonly Uint8Array[], last: S
   }
 }
 
-export function signingBody(sessionId: string, p: { treeSize: number; rootHash: Uint8Array; afterRound: string }): Uint8Array {
+export function signingBody(sessionId: string, p: SignedCheckpoint): Uint8Array {
   return checkpointSigningBody({ sessionId, treeSize: p.treeSize, root: Buffer.from(p.rootHash).toString('hex'), afterRound: p.afterRound });
 }
 
-export function cosign(key: SigningKey, sessionId: string, p: CheckpointMessage): { keyid: string; sig: Uint8Array } {
+export function cosign(key: SigningKey, sessionId: string, p: SignedCheckpoint): { keyid: string; sig: Uint8Array } {
   return key.sign(CHECKPOINT_TYPE, signingBody(sessionId, p));
 }
 
-export function verifyCosignature(publicKey: Uint8Array, sessionId: string, p: CheckpointMessage, sig: Uint8Array): boolean {
+export function verifyCosignature(publicKey: Uint8Array, sessionId: string, p: SignedCheckpoint, sig: Uint8Array): boolean {
   return verifySignature(publicKey, CHECKPOINT_TYPE, signingBody(sessionId, p), sig);
 }

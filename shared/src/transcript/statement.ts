@@ -14,7 +14,7 @@
  *   4. payload type, session, round, sender and receiver are the expected ones.
  * Sequence numbers (replays, reordering) are checked by the caller's link state.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../crypto/sha256.ts';
 import { canonicalBytes, parseStrict } from '../crypto/jcs.ts';
 import { STATEMENT_TYPE, verifySignature, type SigningKey } from '../crypto/dsse.ts';
 import { ProtocolError, type Party, type Round } from '../protocol/messages.ts';
@@ -72,9 +72,8 @@ export class EnvelopeError extends ProtocolError {
   }
 }
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+/** SHA-256 hex of a payload, as statements carry it. */
+export { sha256Hex };
 
 export type StatementFields = Omit<Statement, 'v' | 'payloadSha256' | 'payloadSize' | 'sentAt'>;
 

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { canonicalBytes, canonicalize, parseStrict } from '../crypto/jcs.ts';
 import { STATEMENT_TYPE, SigningKey, makeTrustBundle, type PartyName, type TrustBundle } from '../crypto/dsse.ts';
 import { merkleRoot } from '../crypto/merkle.ts';
-import { CHECKPOINT_TYPE, TranscriptWriter, checkpointSigningBody, readTranscript, type RoundName } from './writer.ts';
+import { TranscriptWriter, readTranscript, type RoundName } from './writer.ts';
+import { CHECKPOINT_TYPE, checkpointSigningBody } from './checkpoint.ts';
 import { formatReport, timeline, verifyPaths, verifySession, type AuditReport } from './verify.ts';
 
 const SESSION = 's-0001';
@@ -431,7 +432,7 @@ describe('protocol conformance', () => {
     const files = runSession(h, undefined, { advertiser: { kind: 'no-such-kind' }, media: { kind: 'no-such-kind' }, broker: { kind: 'no-such-kind' } });
     const r = verifySession(files, h.trust);
     expect(failed(r)).toContain('rounds');
-    expect(r.checks.find((c) => c.name === 'rounds')!.detail).toMatch(/advertiser\.jsonl:1: expected a session kind the verifier knows \(lookalike\), got "no-such-kind"/);
+    expect(r.checks.find((c) => c.name === 'rounds')!.detail).toMatch(/advertiser\.jsonl:1: expected a session kind the verifier knows \(lookalike[^)]*\), got "no-such-kind"/);
   });
 
   it('session kinds that differ across parties fail policy', () => {

@@ -56,9 +56,11 @@ import { canonicalBytes } from '../crypto/jcs.ts';
 import { SESSION_FLOWS, SESSION_KINDS, isParty, isSessionKind, isSessionRound, type SessionFlow, type SessionRound } from '../common/names.ts';
 import { STATEMENT_TYPE, keyFor, verifySignature, type PartyName, type TrustBundle } from '../crypto/dsse.ts';
 import { merkleRoot } from '../crypto/merkle.ts';
+import { sha256Hex } from '../crypto/sha256.ts';
 import type { Statement } from './statement.ts';
+import { CHECKPOINT_TYPE, checkpointSigningBody } from './checkpoint.ts';
 import {
-  CHECKPOINT_TYPE, POLICY_TYPE, checkpointSigningBody, policySigningBody, readTranscript, sha256Hex, signatureBytes,
+  POLICY_TYPE, policySigningBody, readTranscript, signatureBytes,
   type CheckpointEntry, type LocatedEntry, type MessageEntry, type PolicyEntry, type TranscriptRead,
 } from './writer.ts';
 
@@ -376,8 +378,10 @@ function checkSessionRounds(a: Audit, flow: SessionFlow | undefined, f: Findings
         const k = order.indexOf(round);
         if (aborted) f.issue('rounds', file.path, line, `expected nothing but CHECKPOINT/ABORT after ABORT, got ${round}`);
         else if (flow && k < 0) f.issue('rounds', file.path, line, `expected only the rounds ${order.join('<')} of this session's kind, got ${round}`);
-        else if (k < rank) f.issue('rounds', file.path, line, `expected rounds in order ${order.join('<')}, got ${round} after ${order[rank]}`);
-        rank = Math.max(rank, k);
+        else if (k < rank && !(flow?.cycleFrom === round && rank === order.length - 1)) {
+          f.issue('rounds', file.path, line, `expected rounds in order ${order.join('<')}${flow?.cycleFrom ? ` (repeating from ${flow.cycleFrom})` : ''}, got ${round} after ${order[rank]}`);
+        }
+        rank = flow?.cycleFrom === round && rank === order.length - 1 ? k : Math.max(rank, k);
       }
     }
   }
@@ -493,6 +497,12 @@ function checkDelivery(a: Audit, f: Findings): Occurrence[] {
   return tails;
 }
 
+/** The policy fields every declaration must agree on: the declared kind's (SESSION_FLOWS), decoyRatio and minCohort by default. */
+function agreedFields(policies: readonly { policy: Record<string, unknown> }[]): readonly string[] {
+  const declaredKind = policies.find((p) => 'kind' in p.policy)?.policy.kind;
+  return (isSessionKind(declaredKind) ? SESSION_FLOWS[declaredKind]?.agreed : undefined) ?? ['decoyRatio', 'minCohort'];
+}
+
 /** policy: every session transcript declares one; decoyRatio, minCohort and kind agree; key fingerprints match the pinned keys. */
 function checkPolicy(a: Audit, f: Findings): void {
   const { policies } = a;
@@ -504,7 +514,7 @@ function checkPolicy(a: Audit, f: Findings): void {
       }
     }
   }
-  for (const field of ['decoyRatio', 'minCohort', 'kind'] as const) {
+  for (const field of [...agreedFields(policies), 'kind']) {
     const values = policies.filter((p) => field in p.policy);
     const firstP = values[0];
     if (!firstP) {
@@ -549,7 +559,7 @@ function assembleReport(a: Audit, f: Findings, outcome: SessionOutcome, slotsCom
     delivery: 'every message sent to a party with a transcript is recorded by it',
     sequence: 'per-link sequence numbers contiguous, chunks well-formed',
     rounds: kind === 'universe' ? 'only UNIVERSE messages between broker and media' : 'rounds in protocol order',
-    policy: kind === 'universe' ? 'universe sync: no policy required' : policies.length > 0 ? `decoyRatio/minCohort agree across ${policies.length} declaration(s)` : 'no policy declarations',
+    policy: kind === 'universe' ? 'universe sync: no policy required' : policies.length > 0 ? `${agreedFields(policies).join('/')} agree across ${policies.length} declaration(s)` : 'no policy declarations',
     checkpoints: `${checkpoints.length} checkpoint root(s) recompute from the writers' leaves`,
     completion: `${outcome.state}: ${outcome.detail}`,
   };
@@ -621,6 +631,7 @@ function decideOutcome(a: Audit, flow: SessionFlow | undefined, tails: Occurrenc
   // The final message: the kind's result (session) or the last answer page (universe).
   const isFinal = flow
     ? (o: Occurrence) => o.statement.payloadType === flow.final.payloadType && o.statement.sender === flow.final.sender && o.statement.receiver === flow.final.receiver && o.statement.last
+      && (!flow.cycleFrom || o === recorded.filter((x) => x.file === o.file && x.statement.round !== 'CHECKPOINT').at(-1))
     : (o: Occurrence) => o === recorded.filter((x) => x.file === o.file).at(-1) && o.statement.sender === 'media' && o.statement.receiver === 'broker' && o.statement.last;
   const finals = recorded.filter(isFinal);
   const f = finals[0];
@@ -663,9 +674,9 @@ function safeVerify(trust: TrustBundle, party: PartyName, type: string, body: Ui
  * session directory (holding `<party>.jsonl`), or a transcript directory (holding one
  * sub-directory per session). Reports are sorted by session id.
  */
-export function verifyPaths(pathsOrDirs: string[], trust: TrustBundle): AuditReport[] {
+export function verifyPaths(pathsOrDirs: string[], trust: TrustBundle, trustFor?: (sessionId: string) => TrustBundle | undefined): AuditReport[] {
   const groups = groupTranscripts(pathsOrDirs);
-  return [...groups.keys()].sort().map((sid) => verifySession(groups.get(sid)!, trust));
+  return [...groups.keys()].sort().map((sid) => verifySession(groups.get(sid)!, trustFor?.(sid) ?? trust));
 }
 
 /** session id (the directory name) -> files. Throws if a path does not exist. */

@@ -11,7 +11,8 @@
  *     PAE(POLICY_TYPE, canonical {v, kind, party, sessionId, policy});
  *   - `kind: "checkpoint"`: tree size, RFC 6962 root over the statement bytes of this file's
  *     first `treeSize` messages, the round it follows, and co-signatures over
- *     PAE(CHECKPOINT_TYPE, canonical {v, kind, sessionId, treeSize, root, afterRound}).
+ *     PAE(CHECKPOINT_TYPE, canonical {v, kind, sessionId, treeSize, root, afterRound})
+ *     (checkpoint.ts).
  *
  * Guarantees: appends are synchronous (one `writeSync` per line on a kept descriptor), so a
  * line is in the file before the message is acted upon; `fsync` on every checkpoint and at
@@ -23,7 +24,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { ProtocolError } from '../protocol/messages.ts';
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../crypto/sha256.ts';
 import { join } from 'node:path';
 import { canonicalBytes, canonicalize, parseStrict, type JsonValue } from '../crypto/jcs.ts';
 import { PARTIES, fromBase64, isPartyName, toBase64, type PartyName, type SigningKey } from '../crypto/dsse.ts';
@@ -32,8 +33,6 @@ import type { Statement } from './statement.ts';
 
 /** DSSE payload type of a policy declaration. */
 export const POLICY_TYPE = 'application/vnd.cleanroom.policy+json; version=1';
-/** DSSE payload type of a checkpoint co-signature. */
-export const CHECKPOINT_TYPE = 'application/vnd.cleanroom.checkpoint+json; version=1';
 
 export const ZERO_HASH = '0'.repeat(64);
 import { ROUNDS as ROUND_NAMES, type Round as RoundName } from '../common/names.ts';
@@ -97,19 +96,13 @@ export interface TranscriptRead {
   lineCount: number;
 }
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+export { sha256Hex };
 
 /** The bytes a party signs to declare its policy. */
 export function policySigningBody(party: PartyName, sessionId: string, policy: object): Uint8Array {
   return canonicalBytes({ v: 1, kind: 'policy', party, sessionId, policy });
 }
 
-/** The bytes each party co-signs for a checkpoint. */
-export function checkpointSigningBody(cp: { sessionId: string; treeSize: number; root: string; afterRound: string }): Uint8Array {
-  return canonicalBytes({ v: 1, kind: 'checkpoint', sessionId: cp.sessionId, treeSize: cp.treeSize, root: cp.root, afterRound: cp.afterRound });
-}
 
 const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 

@@ -11,6 +11,7 @@ import type { CohortProfile as _cleanroom_v1_CohortProfile, CohortProfile__Outpu
 import type { Envelope as _cleanroom_v1_Envelope, Envelope__Output as _cleanroom_v1_Envelope__Output } from './cleanroom/v1/Envelope.ts';
 import type { IdTypeCount as _cleanroom_v1_IdTypeCount, IdTypeCount__Output as _cleanroom_v1_IdTypeCount__Output } from './cleanroom/v1/IdTypeCount.ts';
 import type { InclusionProof as _cleanroom_v1_InclusionProof, InclusionProof__Output as _cleanroom_v1_InclusionProof__Output } from './cleanroom/v1/InclusionProof.ts';
+import type { IndicatorRequest as _cleanroom_v1_IndicatorRequest, IndicatorRequest__Output as _cleanroom_v1_IndicatorRequest__Output } from './cleanroom/v1/IndicatorRequest.ts';
 import type { LookalikeResult as _cleanroom_v1_LookalikeResult, LookalikeResult__Output as _cleanroom_v1_LookalikeResult__Output } from './cleanroom/v1/LookalikeResult.ts';
 import type { OpenSession as _cleanroom_v1_OpenSession, OpenSession__Output as _cleanroom_v1_OpenSession__Output } from './cleanroom/v1/OpenSession.ts';
 import type { Policy as _cleanroom_v1_Policy, Policy__Output as _cleanroom_v1_Policy__Output } from './cleanroom/v1/Policy.ts';
@@ -43,6 +44,7 @@ export interface ProtoGrpcType {
       IdType: EnumTypeDefinition
       IdTypeCount: MessageTypeDefinition<_cleanroom_v1_IdTypeCount, _cleanroom_v1_IdTypeCount__Output>
       InclusionProof: MessageTypeDefinition<_cleanroom_v1_InclusionProof, _cleanroom_v1_InclusionProof__Output>
+      IndicatorRequest: MessageTypeDefinition<_cleanroom_v1_IndicatorRequest, _cleanroom_v1_IndicatorRequest__Output>
       LookalikeResult: MessageTypeDefinition<_cleanroom_v1_LookalikeResult, _cleanroom_v1_LookalikeResult__Output>
       OpenSession: MessageTypeDefinition<_cleanroom_v1_OpenSession, _cleanroom_v1_OpenSession__Output>
       Outcome: EnumTypeDefinition

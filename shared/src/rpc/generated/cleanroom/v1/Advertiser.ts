@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/services.proto
+// Original file: proto/cleanroom/v1/services.proto
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'

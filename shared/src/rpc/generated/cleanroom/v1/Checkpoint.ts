@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/session.proto
+// Original file: proto/cleanroom/v1/session.proto
 
 import type { Round as _cleanroom_v1_Round, Round__Output as _cleanroom_v1_Round__Output } from '../../cleanroom/v1/Round.ts';
 import type { Signature as _cleanroom_v1_Signature, Signature__Output as _cleanroom_v1_Signature__Output } from '../../cleanroom/v1/Signature.ts';

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/envelope.proto
+// Original file: proto/cleanroom/v1/envelope.proto
 
 import type { Signature as _cleanroom_v1_Signature, Signature__Output as _cleanroom_v1_Signature__Output } from '../../cleanroom/v1/Signature.ts';
 

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/session.proto
+// Original file: proto/cleanroom/v1/session.proto
 
 export const IdType = {
   ID_TYPE_UNSPECIFIED: 'ID_TYPE_UNSPECIFIED',

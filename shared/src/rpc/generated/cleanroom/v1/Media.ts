@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/services.proto
+// Original file: proto/cleanroom/v1/services.proto
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
@@ -13,6 +13,15 @@ export interface MediaClient extends grpc.Client {
   abort(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
   abort(argument: _cleanroom_v1_Envelope, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
   abort(argument: _cleanroom_v1_Envelope, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
+  
+  Activate(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientWritableStream<_cleanroom_v1_Envelope>;
+  Activate(metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientWritableStream<_cleanroom_v1_Envelope>;
+  Activate(options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientWritableStream<_cleanroom_v1_Envelope>;
+  Activate(callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientWritableStream<_cleanroom_v1_Envelope>;
+  activate(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientWritableStream<_cleanroom_v1_Envelope>;
+  activate(metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientWritableStream<_cleanroom_v1_Envelope>;
+  activate(options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientWritableStream<_cleanroom_v1_Envelope>;
+  activate(callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientWritableStream<_cleanroom_v1_Envelope>;
   
   BuildLookalike(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
   BuildLookalike(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
@@ -37,6 +46,11 @@ export interface MediaClient extends grpc.Client {
   evaluate(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
   evaluate(options?: grpc.CallOptions): grpc.ClientDuplexStream<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output>;
   
+  Indicators(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_cleanroom_v1_Envelope__Output>;
+  Indicators(argument: _cleanroom_v1_Envelope, options?: grpc.CallOptions): grpc.ClientReadableStream<_cleanroom_v1_Envelope__Output>;
+  indicators(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_cleanroom_v1_Envelope__Output>;
+  indicators(argument: _cleanroom_v1_Envelope, options?: grpc.CallOptions): grpc.ClientReadableStream<_cleanroom_v1_Envelope__Output>;
+  
   PrepareSession(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
   PrepareSession(argument: _cleanroom_v1_Envelope, metadata: grpc.Metadata, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
   PrepareSession(argument: _cleanroom_v1_Envelope, options: grpc.CallOptions, callback: grpc.requestCallback<_cleanroom_v1_Envelope__Output>): grpc.ClientUnaryCall;
@@ -56,11 +70,15 @@ export interface MediaClient extends grpc.Client {
 export interface MediaHandlers extends grpc.UntypedServiceImplementation {
   Abort: grpc.handleUnaryCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
   
+  Activate: grpc.handleClientStreamingCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
+  
   BuildLookalike: grpc.handleUnaryCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
   
   Cosign: grpc.handleUnaryCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
   
   Evaluate: grpc.handleBidiStreamingCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
+  
+  Indicators: grpc.handleServerStreamingCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
   
   PrepareSession: grpc.handleUnaryCall<_cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope>;
   
@@ -70,9 +88,11 @@ export interface MediaHandlers extends grpc.UntypedServiceImplementation {
 
 export interface MediaDefinition extends grpc.ServiceDefinition {
   Abort: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
+  Activate: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   BuildLookalike: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   Cosign: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   Evaluate: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
+  Indicators: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   PrepareSession: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
   SyncUniverse: MethodDefinition<_cleanroom_v1_Envelope, _cleanroom_v1_Envelope, _cleanroom_v1_Envelope__Output, _cleanroom_v1_Envelope__Output>
 }

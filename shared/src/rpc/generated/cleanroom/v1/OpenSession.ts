@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/session.proto
+// Original file: proto/cleanroom/v1/session.proto
 
 import type { IdType as _cleanroom_v1_IdType, IdType__Output as _cleanroom_v1_IdType__Output } from '../../cleanroom/v1/IdType.ts';
 import type { Long } from '@grpc/proto-loader';
@@ -11,6 +11,9 @@ export interface OpenSession {
   'minCohort'?: (number);
   'advertiserKey'?: (Buffer | Uint8Array | string);
   'resultKey'?: (Buffer | Uint8Array | string);
+  'kind'?: (string);
+  'mediaPredicate'?: (string);
+  'countSession'?: (string);
 }
 
 export interface OpenSession__Output {
@@ -21,4 +24,7 @@ export interface OpenSession__Output {
   'minCohort': (number);
   'advertiserKey': (Buffer);
   'resultKey': (Buffer);
+  'kind': (string);
+  'mediaPredicate': (string);
+  'countSession': (string);
 }

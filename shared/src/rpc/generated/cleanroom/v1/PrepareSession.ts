@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/session.proto
+// Original file: proto/cleanroom/v1/session.proto
 
 import type { IdType as _cleanroom_v1_IdType, IdType__Output as _cleanroom_v1_IdType__Output } from '../../cleanroom/v1/IdType.ts';
 import type { Policy as _cleanroom_v1_Policy, Policy__Output as _cleanroom_v1_Policy__Output } from '../../cleanroom/v1/Policy.ts';
@@ -12,6 +12,8 @@ export interface PrepareSession {
   'resultKey'?: (Buffer | Uint8Array | string);
   'universeVersion'?: (string);
   'advertiser'?: (string);
+  'kind'?: (string);
+  'mediaPredicate'?: (string);
 }
 
 export interface PrepareSession__Output {
@@ -22,4 +24,6 @@ export interface PrepareSession__Output {
   'resultKey': (Buffer);
   'universeVersion': (string);
   'advertiser': (string);
+  'kind': (string);
+  'mediaPredicate': (string);
 }

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/envelope.proto
+// Original file: proto/cleanroom/v1/envelope.proto
 
 export const Round = {
   ROUND_UNSPECIFIED: 'ROUND_UNSPECIFIED',
@@ -10,6 +10,11 @@ export const Round = {
   CHECKPOINT: 'CHECKPOINT',
   ABORT: 'ABORT',
   UNIVERSE: 'UNIVERSE',
+  FED_JOIN: 'FED_JOIN',
+  FED_KEYS: 'FED_KEYS',
+  FED_SHARES: 'FED_SHARES',
+  FED_MASKED: 'FED_MASKED',
+  FED_UNMASK: 'FED_UNMASK',
 } as const;
 
 export type Round =
@@ -31,5 +36,15 @@ export type Round =
   | 8
   | 'UNIVERSE'
   | 9
+  | 'FED_JOIN'
+  | 20
+  | 'FED_KEYS'
+  | 21
+  | 'FED_SHARES'
+  | 22
+  | 'FED_MASKED'
+  | 23
+  | 'FED_UNMASK'
+  | 24
 
 export type Round__Output = typeof Round[keyof typeof Round]

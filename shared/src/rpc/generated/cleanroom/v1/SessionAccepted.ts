@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/session.proto
+// Original file: proto/cleanroom/v1/session.proto
 
 import type { Policy as _cleanroom_v1_Policy, Policy__Output as _cleanroom_v1_Policy__Output } from '../../cleanroom/v1/Policy.ts';
 import type { PrivacyStatus as _cleanroom_v1_PrivacyStatus, PrivacyStatus__Output as _cleanroom_v1_PrivacyStatus__Output } from '../../cleanroom/v1/PrivacyStatus.ts';

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/session.proto
+// Original file: proto/cleanroom/v1/session.proto
 
 import type { Outcome as _cleanroom_v1_Outcome, Outcome__Output as _cleanroom_v1_Outcome__Output } from '../../cleanroom/v1/Outcome.ts';
 

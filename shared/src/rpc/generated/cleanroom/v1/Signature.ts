@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/envelope.proto
+// Original file: proto/cleanroom/v1/envelope.proto
 
 
 export interface Signature {

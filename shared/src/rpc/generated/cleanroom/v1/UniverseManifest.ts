@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/session.proto
+// Original file: proto/cleanroom/v1/session.proto
 
 import type { IdTypeCount as _cleanroom_v1_IdTypeCount, IdTypeCount__Output as _cleanroom_v1_IdTypeCount__Output } from '../../cleanroom/v1/IdTypeCount.ts';
 import type { Long } from '@grpc/proto-loader';

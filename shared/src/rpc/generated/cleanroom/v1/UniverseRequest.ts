@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/cleanroom/v1/session.proto
+// Original file: proto/cleanroom/v1/session.proto
 
 import type { UniversePart as _cleanroom_v1_UniversePart, UniversePart__Output as _cleanroom_v1_UniversePart__Output } from '../../cleanroom/v1/UniversePart.ts';
 import type { IdType as _cleanroom_v1_IdType, IdType__Output as _cleanroom_v1_IdType__Output } from '../../cleanroom/v1/IdType.ts';

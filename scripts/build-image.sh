@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deploy/build-image.sh — stage the build context and build the cleanroom node image.
+# scripts/build-image.sh — stage the build context and build the cleanroom node image.
 #   image tag : $CLEANROOM_IMAGE       (default cleanroom/node:dev)
 #   base      : $CLEANROOM_BASE_IMAGE  when set; else node:24-bookworm-slim when present or
 #               pullable; else (no registry, e.g. CI here) scripts/build-base-image.sh builds
@@ -31,7 +31,7 @@ elif ! docker image inspect "$base" >/dev/null 2>&1; then
   if [ "$base" = cleanroom/node-base:24 ]; then bash scripts/build-base-image.sh "$base"; else docker pull "$base"; fi
 fi
 
-bash deploy/stage.sh out/image-context
+bash scripts/stage-image.sh out/image-context
 base_id=$(docker image inspect -f '{{.Id}}' "$base")
 hash=$(printf '%s %s\n' "$(cat out/image-context/.source-hash)" "$base_id" | sha256sum | cut -c1-64)
 

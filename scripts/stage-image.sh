@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deploy/stage.sh — prepare the Docker build context for deploy/Dockerfile (default
+# scripts/stage-image.sh — prepare the Docker build context for deploy/Dockerfile (default
 # out/image-context/, or $1). Nothing is installed inside `docker build` (containers have no
 # network here), so the context is assembled on the host:
 #   deps/node_modules/   production dependencies only: the packages package-lock.json does not

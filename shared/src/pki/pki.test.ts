@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generatePki, makeTestCerts, pkiFileNames } from './pki.ts';
-import { keyFor, loadSigningKey, loadTrustBundle } from '../crypto/dsse.ts';
+import { keyFor } from '../crypto/dsse.ts';
+import { loadSigningKey, loadTrustBundle } from './key-files.ts';
 
 let hasOpenssl = true;
 try {

@@ -31,7 +31,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { PARTIES, SigningKey, makeTrustBundle, saveSigningKey, type PartyName } from '../crypto/dsse.ts';
+import { PARTIES, SigningKey, makeTrustBundle, type PartyName } from '../crypto/dsse.ts';
+import { saveSigningKey } from './key-files.ts';
 import { canonicalize } from '../crypto/jcs.ts';
 
 export const VALIDITY_DAYS = 825;

@@ -1,0 +1,43 @@
+/**
+ * Joint-count's encrypted indicators: media encrypts one bit per position under its
+ * publication key; the broker's masked sum over the matched positions decrypts to exactly
+ * |matched ∧ indicator| + noise (the zero-sum mask cancels only in the sum of all slots).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { BrokerBfv, MediaBfv } from './bfv.ts';
+import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
+
+const uniformBelow = (t: bigint) => BigInt('0x' + randomBytes(8).toString('hex')) % t;
+
+describe('encrypted indicators and their masked sum', () => {
+  let media: MediaBfv;
+  let broker: BrokerBfv;
+  beforeAll(async () => {
+    media = await MediaBfv.create(ATTRIBUTE_COUNT);
+    broker = await BrokerBfv.fromPublicMaterial(media.publicMaterial(), ATTRIBUTE_COUNT);
+  });
+  afterAll(() => {
+    media.dispose();
+    broker.dispose();
+  });
+
+  it('sums exactly the matched positions\' bits, across ciphertexts, plus the noise', () => {
+    const users = 20_000; // three ciphertexts of 8192 slots
+    const bits = new Uint8Array(users);
+    for (let i = 0; i < users; i++) bits[i] = i % 3 === 0 ? 1 : 0;
+    const cts = media.encryptIndicators(bits);
+    expect(cts.length).toBe(3);
+    const positions = [0, 1, 2, 3, 8191, 8192, 8193, 16_383, 16_384, 19_998, 19_999];
+    const want = positions.filter((p) => bits[p] === 1).length;
+    expect(media.decryptSlotSum(broker.sumIndicators(cts, positions, 0, uniformBelow))).toBe(want);
+    expect(media.decryptSlotSum(broker.sumIndicators(cts, positions, -3, uniformBelow))).toBe(want - 3);
+    expect(media.decryptSlotSum(broker.sumIndicators(cts, [], 5, uniformBelow))).toBe(5);
+  });
+
+  it('refuses a position outside the indicators and a foreign ciphertext', async () => {
+    const cts = media.encryptIndicators(new Uint8Array(10));
+    expect(() => broker.sumIndicators(cts, [8192], 0, uniformBelow)).toThrow(/expected positions in \[0, 8192\)/);
+    expect(() => media.decryptSlotSum(new Uint8Array([1, 2, 3]))).toThrow();
+  });
+});

@@ -1,0 +1,10 @@
+// Original file: /work/main/proto/cleanroom/v1/session.proto
+
+
+export interface IndicatorRequest {
+  'universeVersion'?: (string);
+}
+
+export interface IndicatorRequest__Output {
+  'universeVersion': (string);
+}
