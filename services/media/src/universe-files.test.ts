@@ -88,7 +88,7 @@ describe('media universe on disk', () => {
 
     // Same CSV: reused as is. Grown CSV, same epoch: only the new users' IDs cost OPRF work.
     expect((await openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: 'e1', log, threads: 1 })).status.reused).toBe(true);
-    appendFileSync(csv, '\nnew-user-1,+8613912345678,,,1,60+,unknown,tier3,android,low,\nnew-user-2,+8613912345679,,,1,25-29,male,tier4,android,high,auto|movies\n');
+    appendFileSync(csv, '\nnew-user-1,+8613912345678,,,1,60+,unknown,tier3,android,low,,1,0\nnew-user-2,+8613912345679,,,1,25-29,male,tier4,android,high,auto|movies,0,1\n');
     const grown = await openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: 'e1', log, threads: 1 });
     expect(grown.status.computed).toBe(2);
     expect(grown.status.reusedTokens).toBe(ix.tokens.size);
