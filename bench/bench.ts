@@ -32,6 +32,7 @@ import { partyMetrics, type KindBench, type PartyMetrics } from './kinds.ts';
 
 /** One line per session kind: `kind: () => import('./<kind>.bench.ts')`. */
 const KIND_BENCHES: Record<string, () => Promise<{ default: KindBench }>> = {
+  lookup: () => import('./lookup.bench.ts'),
   ...(await import('./kinds.bench.ts')).APP_KIND_BENCHES,
 };
 

@@ -37,6 +37,27 @@ export class AdminClient {
     return json as T;
   }
 
+  /** GET a non-JSON document (a lookup's CSV); errors are problem+json as everywhere. */
+  async text(path: string): Promise<{ contentType: string; body: string }> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}${path}`, { headers: this.token ? { authorization: `Bearer ${this.token}` } : {}, signal: AbortSignal.timeout(30_000) });
+    } catch (err) {
+      throw new AdminError(0, `cannot reach ${this.base}: ${(err as Error).message}`);
+    }
+    const body = await res.text();
+    if (!res.ok) {
+      let detail = body;
+      try {
+        detail = (JSON.parse(body) as { detail?: string }).detail ?? body;
+      } catch {
+        // not JSON
+      }
+      throw new AdminError(res.status, `GET ${path}: ${res.status} ${detail}`);
+    }
+    return { contentType: res.headers.get('content-type') ?? '', body };
+  }
+
   async waitReady(timeoutMs: number): Promise<Record<string, unknown>> {
     const end = Date.now() + timeoutMs;
     let last = '';

@@ -88,6 +88,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     CLEANROOM_PKI_DIR: pkiDir,
     CLEANROOM_DEV_PLAINTEXT: o.devPlaintext ? '1' : '0',
     ...(p === 'media' ? { CLEANROOM_DATA: join(o.worldDir, 'media/universe.csv') } : {}),
+    ...(p === 'media' && existsSync(join(o.worldDir, 'media/labels.csv')) ? { CLEANROOM_LABELS: join(o.worldDir, 'media/labels.csv') } : {}),
     ...(p === 'advertiser' ? { CLEANROOM_DATA: join(o.worldDir, 'advertiser/crm.csv') } : {}),
     ...(o.env?.[p] ?? {}),
   });

@@ -18,7 +18,7 @@ export const DEMO_JOINT_PREDICATE = { tag: 'purchased_90d', eq: true };
 export const DEMO_MEDIA_PREDICATE = { all: [{ attr: 'gender', eq: 'female' }, { attr: 'age', in: ['25-29', '30-34', '35-39'] }, { attr: 'city', in: ['tier1', 'new-tier1'] }] };
 
 /** The kinds `simulate --kind all` runs, in order (the look-alike first). */
-export const SIMULATED_KINDS: readonly SessionKind[] = ['lookalike', 'profile', 'joint-count', 'joint-activate', 'retargeting'];
+export const SIMULATED_KINDS: readonly SessionKind[] = ['lookalike', 'profile', 'joint-count', 'joint-activate', 'retargeting', 'lookup'];
 
 export interface KindOptions {
   audience: number;
@@ -37,6 +37,8 @@ export function demoRequest(kind: SessionKind, o: KindOptions): Record<string, u
     case 'retargeting': return { kind, ...common, predicate: DEMO_PREDICATE };
     case 'joint-count': return { kind, ...common, predicate: DEMO_JOINT_PREDICATE, mediaPredicate: DEMO_MEDIA_PREDICATE };
     case 'joint-activate': return { kind, countSession: o.countSession ?? '' };
+    // lookup: the advertiser's consented customers (all of them), their labels as CSV
+    case 'lookup': return { kind, idType: 'phone', decoyRatio: o.decoyRatio };
     default: return { kind };
   }
 }
@@ -52,6 +54,7 @@ export function summaryLine(kind: SessionKind, r: Record<string, any>): string {
     case 'joint-count': return `joint ${r.counts?.joint}, advertiser side alone ${r.counts?.advertiserOnly}, media side alone ${r.counts?.mediaOnly} (all noised)`;
     case 'retargeting':
     case 'joint-activate': return r.audience ? `audience ${r.audience.audienceId}: ${r.audience.size} users (noised size)` : 'no audience';
+    case 'lookup': return `${r.labelled} of ${r.ids?.valid} IDs labelled (consenting media users; nothing for the others), padded set ${r.paddedSize}${r.csv ? `, labels in ${r.csv}` : ''}`;
     default: return `${r.outcome}`;
   }
 }

@@ -24,6 +24,7 @@ import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { parseArgs, intFlag, strFlag, UsageError } from './args.ts';
 import { AdminClient, AdminError } from './admin-client.ts';
 import { simulate } from './simulate.ts';
+import { lookupSummary, runLookup } from './lookup.ts';
 import { simulateFederated } from './simulate-federated.ts';
 import { audit } from './audit.ts';
 import { report } from './report/command.ts';
@@ -63,6 +64,8 @@ usage:
   cleanroom session start [--admin http://127.0.0.1:8081] [--kind lookalike] [--audience 20000] [--decoy-ratio 9]
                           [--min-cohort 50] [--id-type phone] [--predicate JSON] [--media-predicate JSON]
                           [--count-session ID] [--wait]
+  cleanroom session start --kind lookup [--ids FILE] [--csv FILE] [--id-type phone] [--decoy-ratio 9]
+                          (waits; the labels CSV goes to FILE, or stdout)
   cleanroom session status ID [--admin URL]
   cleanroom session result ID [--admin URL]
   cleanroom budget [--admin http://127.0.0.1:8081]      the privacy budget (advertiser's view)
@@ -146,13 +149,22 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'session': {
       const [sub, ...args] = rest;
-      const p = parseArgs(args, { admin: 'string', audience: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', 'id-type': 'string', wait: 'boolean', kind: 'string', predicate: 'string', 'media-predicate': 'string', 'count-session': 'string' });
+      const p = parseArgs(args, { admin: 'string', audience: 'string', 'decoy-ratio': 'string', 'min-cohort': 'string', 'id-type': 'string', wait: 'boolean', kind: 'string', predicate: 'string', 'media-predicate': 'string', 'count-session': 'string', ids: 'string', csv: 'string' });
       const client = new AdminClient(strFlag(p, 'admin', 'http://127.0.0.1:8081'), process.env.CLEANROOM_ADMIN_TOKEN);
       const print = (v: unknown) => process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
       if (sub === 'start') {
         const idType = strFlag(p, 'id-type', 'phone');
         if (!['phone', 'email', 'device'].includes(idType)) throw new UsageError(`--id-type: expected phone, email or device, got '${idType}'`);
         const kind = strFlag(p, 'kind', 'lookalike');
+        if (kind === 'lookup') {
+          // A lookup's result is its labels CSV: waits, writes it to --csv FILE or stdout (cli/src/lookup.ts).
+          const idsFile = p.flags.ids === undefined ? undefined : strFlag(p, 'ids', '');
+          const r = await runLookup(client, { idType, decoyRatio: intFlag(p, 'decoy-ratio', 9, 1, 99), ...(idsFile ? { idsFile } : {}) });
+          const csvFile = p.flags.csv === undefined ? undefined : strFlag(p, 'csv', '');
+          if (r.status === 'completed' && !csvFile) process.stdout.write(r.csv ?? '');
+          for (const line of lookupSummary(r, csvFile)) process.stderr.write(`${line}\n`);
+          return r.status === 'completed' ? 0 : 1;
+        }
         // The node validates the kind and its body (problem+json naming what is wrong).
         const body: Record<string, unknown> = kind === 'joint-activate'
           ? { kind, countSession: strFlag(p, 'count-session', '') }

@@ -15,6 +15,7 @@ import { measureLift } from '@cleanroom/shared/data/lift.ts';
 import { NodeExitedError, startCluster, type Cluster } from './cluster.ts';
 import type { SessionKind } from '@cleanroom/shared/common/names.ts';
 import { demoRequest, summaryLine } from './kinds.ts';
+import { writeLookupCsv } from './lookup.ts';
 
 export interface SimulateOptions {
   out: string;
@@ -139,6 +140,7 @@ async function runKind(cluster: Cluster, kind: SessionKind, o: SimulateOptions, 
   }
   const result = await a.request<Record<string, any>>('GET', `/v1/sessions/${sessionId}/result`);
   writeFileSync(join(out, `result-${kind}.json`), JSON.stringify({ ...result, seconds: Number(seconds) }, null, 2) + '\n');
+  if (kind === 'lookup') result.csv = await writeLookupCsv(a, sessionId, join(out, 'lookup.csv'));
   if (o.json) process.stdout.write(`${JSON.stringify({ ...result, seconds: Number(seconds) }, null, 2)}\n`);
   say(`${kind.padEnd(18)} ${summaryLine(kind, result)} — ${seconds} s, ε ${result.privacy?.epsilonCharged ?? 0} charged`);
   return { sessionId, code: result.outcome === 'COMPLETED' ? 0 : 3 };
@@ -146,68 +148,66 @@ async function runKind(cluster: Cluster, kind: SessionKind, o: SimulateOptions, 
 
 /** The look-alike session with its full summary (the default `simulate`). */
 async function lookalike(cluster: Cluster, o: SimulateOptions, worldDir: string, out: string, t0: number, say: (s: string) => void, progress: (s: string) => void): Promise<number> {
-  {
-    const a = cluster.nodes.advertiser.admin;
-    const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', {
-      idType: 'phone', audienceSize: o.audience, decoyRatio: o.decoyRatio, minCohort: o.minCohort,
-    });
-    progress(`session ${sessionId}`);
-    const ts = performance.now();
-    const status = await a.waitSession(sessionId, 30 * 60_000, (s) => progress(`  phase ${s.phase}`));
-    const seconds = (performance.now() - ts) / 1000;
-    if (status.status === 'failed') {
-      process.stderr.write(`session FAILED: ${status.error}\n`);
-      if (o.json) process.stdout.write(`${JSON.stringify({ sessionId, outcome: 'FAILED', error: status.error }, null, 2)}\n`);
-      writeFileSync(join(out, 'result.json'), JSON.stringify({ sessionId, outcome: 'FAILED', error: status.error }, null, 2));
-      return 1;
-    }
-    const result = await a.request<Record<string, any>>('GET', `/v1/sessions/${sessionId}/result`);
-    let lift: number | null = null;
-    if (result.lookalike) {
-      const audFile = join(cluster.stateDir('media'), 'audiences', `${result.lookalike.audienceId}.txt`);
-      const ids = readFileSync(audFile, 'utf8').split('\n').filter(Boolean);
-      lift = measureLift(ids, readPropensity(worldDir), readTruth(worldDir).universeSize);
-    }
-    const doc = {
-      sessionId,
-      outcome: result.outcome,
-      seconds: Number(seconds.toFixed(2)),
-      seeds: result.seeds,
-      matches: result.matches,
-      policy: result.policy,
-      privacy: result.privacy,
-      lookalike: result.lookalike ? { ...result.lookalike, lift: Number(lift!.toFixed(3)) } : null,
-      cohortSize: result.cohortSize,
-      insight: result.insight,
-      transcripts: join(cluster.transcriptDir, sessionId),
-      logs: join(out, 'logs'),
-    };
-    writeFileSync(join(out, 'result.json'), JSON.stringify(doc, null, 2) + '\n');
-    if (o.json) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-    say('');
-    say(`outcome            ${doc.outcome} in ${doc.seconds} s (whole run ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    say(`seeds              ${result.seeds.valid} valid of ${result.seeds.rows} rows (${result.seeds.rejected} rejected, ${result.seeds.duplicates} duplicates, ${result.seeds.notConsented} without consent; ${result.seeds.csvRejected ?? 0} CRM lines rejected by the CSV reader)`);
-    const pol = result.policy as { asked: { decoyRatio: number; minCohort: number }; effective: { decoyRatio: number; minCohort: number }; raised: string[] } | null;
-    if (pol) {
-      const note = (k: 'decoyRatio' | 'minCohort') => (pol.raised.includes(k) ? ` (asked ${pol.asked[k]}, raised by the broker's policy)` : '');
-      say(`policy             decoy ratio ${pol.effective.decoyRatio}${note('decoyRatio')}, minimum cohort ${pol.effective.minCohort}${note('minCohort')}`);
-    }
-    if (result.matches) {
-      say(`padded set         ${result.matches.paddedSize}`);
-      say(`matches            ${result.matches.real} real (noised); media received no list of users`);
-    }
-    if (result.privacy) {
-      say(`privacy budget     ε ${result.privacy.epsilonCharged} charged; ${result.privacy.epsilonSpent} of ${result.privacy.budget} spent, ${result.privacy.epsilonRemaining} left`);
-    }
-    if (doc.lookalike) {
-      say(`look-alike         ${doc.lookalike.audienceId}: ${doc.lookalike.audienceSize} users, quality ${doc.lookalike.quality.toFixed(2)}, lift on the planted propensity ${doc.lookalike.lift.toFixed(2)}`);
-      const top = [...result.insight].sort((x: any, y: any) => y.share / Math.max(1e-9, y.universeShare) - x.share / Math.max(1e-9, x.universeShare)).slice(0, 5);
-      say(`cohort insight     ${top.map((t: any) => `${t.name} ${(100 * t.share).toFixed(0)}% (vs ${(100 * t.universeShare).toFixed(0)}%)`).join(', ')}`);
-    } else {
-      say(`look-alike         none: ${result.reason}`);
-    }
-    say(`transcripts        ${relative(process.cwd(), doc.transcripts)}`);
-    say(`result             ${relative(process.cwd(), join(out, 'result.json'))}`);
-    return doc.outcome === 'COMPLETED' ? 0 : 3;
+  const a = cluster.nodes.advertiser.admin;
+  const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', {
+    idType: 'phone', audienceSize: o.audience, decoyRatio: o.decoyRatio, minCohort: o.minCohort,
+  });
+  progress(`session ${sessionId}`);
+  const ts = performance.now();
+  const status = await a.waitSession(sessionId, 30 * 60_000, (s) => progress(`  phase ${s.phase}`));
+  const seconds = (performance.now() - ts) / 1000;
+  if (status.status === 'failed') {
+    process.stderr.write(`session FAILED: ${status.error}\n`);
+    if (o.json) process.stdout.write(`${JSON.stringify({ sessionId, outcome: 'FAILED', error: status.error }, null, 2)}\n`);
+    writeFileSync(join(out, 'result.json'), JSON.stringify({ sessionId, outcome: 'FAILED', error: status.error }, null, 2));
+    return 1;
   }
+  const result = await a.request<Record<string, any>>('GET', `/v1/sessions/${sessionId}/result`);
+  let lift: number | null = null;
+  if (result.lookalike) {
+    const audFile = join(cluster.stateDir('media'), 'audiences', `${result.lookalike.audienceId}.txt`);
+    const ids = readFileSync(audFile, 'utf8').split('\n').filter(Boolean);
+    lift = measureLift(ids, readPropensity(worldDir), readTruth(worldDir).universeSize);
+  }
+  const doc = {
+    sessionId,
+    outcome: result.outcome,
+    seconds: Number(seconds.toFixed(2)),
+    seeds: result.seeds,
+    matches: result.matches,
+    policy: result.policy,
+    privacy: result.privacy,
+    lookalike: result.lookalike ? { ...result.lookalike, lift: Number(lift!.toFixed(3)) } : null,
+    cohortSize: result.cohortSize,
+    insight: result.insight,
+    transcripts: join(cluster.transcriptDir, sessionId),
+    logs: join(out, 'logs'),
+  };
+  writeFileSync(join(out, 'result.json'), JSON.stringify(doc, null, 2) + '\n');
+  if (o.json) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  say('');
+  say(`outcome            ${doc.outcome} in ${doc.seconds} s (whole run ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  say(`seeds              ${result.seeds.valid} valid of ${result.seeds.rows} rows (${result.seeds.rejected} rejected, ${result.seeds.duplicates} duplicates, ${result.seeds.notConsented} without consent; ${result.seeds.csvRejected ?? 0} CRM lines rejected by the CSV reader)`);
+  const pol = result.policy as { asked: { decoyRatio: number; minCohort: number }; effective: { decoyRatio: number; minCohort: number }; raised: string[] } | null;
+  if (pol) {
+    const note = (k: 'decoyRatio' | 'minCohort') => (pol.raised.includes(k) ? ` (asked ${pol.asked[k]}, raised by the broker's policy)` : '');
+    say(`policy             decoy ratio ${pol.effective.decoyRatio}${note('decoyRatio')}, minimum cohort ${pol.effective.minCohort}${note('minCohort')}`);
+  }
+  if (result.matches) {
+    say(`padded set         ${result.matches.paddedSize}`);
+    say(`matches            ${result.matches.real} real (noised); media received no list of users`);
+  }
+  if (result.privacy) {
+    say(`privacy budget     ε ${result.privacy.epsilonCharged} charged; ${result.privacy.epsilonSpent} of ${result.privacy.budget} spent, ${result.privacy.epsilonRemaining} left`);
+  }
+  if (doc.lookalike) {
+    say(`look-alike         ${doc.lookalike.audienceId}: ${doc.lookalike.audienceSize} users, quality ${doc.lookalike.quality.toFixed(2)}, lift on the planted propensity ${doc.lookalike.lift.toFixed(2)}`);
+    const top = [...result.insight].sort((x: any, y: any) => y.share / Math.max(1e-9, y.universeShare) - x.share / Math.max(1e-9, x.universeShare)).slice(0, 5);
+    say(`cohort insight     ${top.map((t: any) => `${t.name} ${(100 * t.share).toFixed(0)}% (vs ${(100 * t.universeShare).toFixed(0)}%)`).join(', ')}`);
+  } else {
+    say(`look-alike         none: ${result.reason}`);
+  }
+  say(`transcripts        ${relative(process.cwd(), doc.transcripts)}`);
+  say(`result             ${relative(process.cwd(), join(out, 'result.json'))}`);
+  return doc.outcome === 'COMPLETED' ? 0 : 3;
 }

@@ -21,6 +21,8 @@ import type { Statement } from '@cleanroom/shared/transcript/statement.ts';
 import { SqliteStore } from '@cleanroom/shared/store/sqlite.ts';
 import type { Store } from '@cleanroom/shared/store/store.ts';
 import type { World } from './world.ts';
+import type { LabelPublication } from '@cleanroom/shared/protocol/label-publication.ts';
+import type { LookupLimits } from '@cleanroom/shared/protocol/lookup.ts';
 
 export const silent = pino({ level: 'silent' });
 
@@ -55,6 +57,9 @@ export interface ClusterOptions {
   uniform?: () => number;
   stores?: Partial<Record<Party, Store>>;
   deadlineMs?: number;
+  /** Media's label publication (lookup kind) and the broker's lookup limits. */
+  labels?: LabelPublication;
+  lookup?: LookupLimits & { idsPerAdvertiser: number };
 }
 
 export interface Cluster {
@@ -89,7 +94,7 @@ export function cluster(w: World, o: ClusterOptions = {}): Cluster {
   let advertiser!: AdvertiserNode;
   const media = new MediaNode({
     identity: w.identities.media, universe: w.universe, publication: w.publication, stateDir: join(stateDir, 'media'), transcriptDir, deadlineMs,
-    maxPaddedCount: 1_000_000, evalThreads: 1, log: silent, observer, purposes: alignPurposes(w.universe.userIds, w.users),
+    maxPaddedCount: 1_000_000, evalThreads: 1, log: silent, observer, ...(o.labels ? { labels: o.labels } : {}), purposes: alignPurposes(w.universe.userIds, w.users),
     ...mediaDefaults({ store: stores.media, budget: o.mediaBudget, quota: { evaluationsPerAdvertiser: o.quota?.media ?? 1e12, windowMs } }),
   });
   broker = new BrokerNode({
@@ -97,7 +102,7 @@ export function cluster(w: World, o: ClusterOptions = {}): Cluster {
     advertiser: inMemoryPeer('Advertiser', 'broker', () => advertiser.handlers()),
     policy: { ...DEFAULT_BROKER_POLICY, ...o.policy, privacy: { ...DEFAULT_PRIVACY, budget: 1e6, ...o.privacy } },
     store: stores.broker, quota: { evaluationsPerAdvertiser: o.quota?.broker ?? 1e12, windowMs },
-    ...(o.uniform ? { uniform: o.uniform } : {}),
+    ...(o.uniform ? { uniform: o.uniform } : {}), ...(o.lookup ? { lookup: o.lookup } : {}),
     transcriptDir, stateDir: join(stateDir, 'broker'), deadlineMs, log: silent, observer,
   });
   const makeAdvertiser = (crm: readonly CrmRow[]) => new AdvertiserNode({

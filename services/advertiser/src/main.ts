@@ -55,7 +55,7 @@ await serve(b, 'Advertiser', node.handlers(), {
   });
   // The privacy budget as the broker last reported it (every result carries it).
   app.get('/v1/budget', async () => {
-    const latest = node.sessions.list().filter((r) => r.result?.privacy)
+    const latest = node.sessions.list().filter((r) => r.result && 'privacy' in r.result && r.result.privacy)
       .sort((x, y) => y.updatedAt.localeCompare(x.updatedAt))[0];
     const stored = latest ? undefined : (await store.listSessions('advertiser', 50)).find((r) => (r.result as { privacy?: unknown } | null)?.privacy);
     const from = latest ? { sessionId: latest.sessionId, at: latest.updatedAt, result: latest.result } : stored ? { sessionId: stored.sessionId, at: stored.updatedAt, result: stored.result } : undefined;
@@ -74,14 +74,22 @@ await serve(b, 'Advertiser', node.handlers(), {
     return reply.type('text/html; charset=utf-8').send(renderInsightHtml(readInsight(result)));
   });
   app.get('/v1/sessions/:id/result', {
-    schema: { params: Type.Object({ id: Type.String({ maxLength: 80 }) }) },
-  }, async (req) => {
+    schema: { params: Type.Object({ id: Type.String({ maxLength: 80 }) }), querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])) }, { additionalProperties: false }) },
+  }, async (req, reply) => {
     const fed = member?.result(req.params.id);
     if (fed) {
       if (fed.status === 'running') throw new ProtocolError('FAILED_PRECONDITION', `federated session ${fed.sessionId} is still running (round ${fed.rounds.length})`);
       return fed;
     }
     const rec = node.sessions.get(req.params.id);
+    // A lookup's labels as a downloadable CSV (?format=csv or Accept: text/csv): A's own IDs only.
+    if (req.query.format === 'csv' || (req.query.format === undefined && /\btext\/csv\b/.test(req.headers.accept ?? ''))) {
+      if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${req.params.id} (a lookup's labels are kept in memory only, for the run that made them)`);
+      if (rec.status === 'running') throw new ProtocolError('FAILED_PRECONDITION', `session ${rec.sessionId} is still running (phase ${rec.phase})`);
+      const csv = node.lookupCsv(rec.sessionId);
+      if (csv === undefined) throw new ProtocolError('FAILED_PRECONDITION', `session ${rec.sessionId} has no CSV result: ${rec.status === 'failed' ? `it failed (${rec.error ?? 'no reason'})` : 'only a completed lookup has one'}`);
+      return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="lookup-${rec.sessionId}.csv"`).send(csv);
+    }
     if (!rec) {
       // A session of an earlier run of this node: its outcome is in the state database.
       const stored = await store.getSession('advertiser', req.params.id);

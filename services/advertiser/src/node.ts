@@ -8,12 +8,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AdvertiserRole } from '@cleanroom/shared/protocol/advertiser.ts';
+import { LookupAdvertiserRole } from '@cleanroom/shared/protocol/lookup.ts';
+import { lookupCsv } from '@cleanroom/shared/report/lookup-csv.ts';
 import type { SessionKind } from '@cleanroom/shared/common/names.ts';
 import { compileAdvertiserPredicate, compileMediaPredicate, tagReader } from '@cleanroom/shared/protocol/predicate-schemas.ts';
 import type { IdType, SessionAccepted, SessionResult } from '@cleanroom/shared/protocol/messages.ts';
 import { EnvelopeError } from '@cleanroom/shared/transcript/statement.ts';
 import {
-  AbortCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, joinBatches, OpenSessionCodec, SessionAcceptedCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
+  AbortCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, joinBatches, LabelBatchCodec, OpenSessionCodec, SessionAcceptedCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
@@ -65,7 +67,32 @@ export interface JointActivateRequest {
   countSession: string;
 }
 
-export type StartSessionRequest = LookalikeRequest | SelectionRequest | JointCountRequest | JointActivateRequest;
+export type StartSessionRequest = LookalikeRequest | SelectionRequest | JointCountRequest | JointActivateRequest | StartLookupRequest;
+
+/** A lookup (kind 'lookup'): which of A's IDs to look up. */
+export interface StartLookupRequest {
+  kind: 'lookup';
+  idType?: IdType;
+  /** Explicit raw IDs; default: the CRM rows selected by `seed` that consented (consent_ads). */
+  ids?: string[];
+  seed?: 'purchasers' | 'all';
+  decoyRatio?: number;
+}
+
+/** What a finished lookup reports (the labels themselves are in the CSV: lookupCsv). */
+export interface LookupResultView {
+  sessionId: string;
+  kind: 'lookup';
+  outcome: 'COMPLETED';
+  ids: { rows: number; valid: number; rejected: number; duplicates: number; notConsented: number };
+  paddedSize: number;
+  /** IDs that received a label (media users who consented to data sharing). */
+  labelled: number;
+  transcripts: string;
+}
+
+/** What a session of either kind leaves in the registry. */
+export type AdvertiserSessionResult = AdvertiserResult | LookupResultView;
 
 export interface AdvertiserResult {
   sessionId: string;
@@ -115,7 +142,7 @@ interface Plan {
 
 interface State {
   plan: Plan | undefined;
-  role: AdvertiserRole | undefined;
+  role: AdvertiserRole | LookupAdvertiserRole | undefined;
   channel: SessionChannel | undefined;
   /** The last checkpoint tree this node co-signed. */
   lastSigned: SignedTree | undefined;
@@ -134,17 +161,18 @@ export interface AdvertiserNodeOptions extends NodeCommonOptions {
 const CSV_REASONS_SHOWN = 20;
 
 export class AdvertiserNode {
-  readonly sessions: SessionRegistry<State, AdvertiserResult>;
+  readonly sessions: SessionRegistry<State, AdvertiserSessionResult>;
   private readonly o: AdvertiserNodeOptions;
 
   constructor(o: AdvertiserNodeOptions) {
     this.o = o;
-    this.sessions = new SessionRegistry<State, AdvertiserResult>(o.deadlineMs * 2, (rec) => this.failSession(rec, `no progress for ${o.deadlineMs * 2} ms`));
+    this.sessions = new SessionRegistry<State, AdvertiserSessionResult>(o.deadlineMs * 2, (rec) => this.failSession(rec, `no progress for ${o.deadlineMs * 2} ms`));
     if (o.store) this.sessions.persist(o.store, 'advertiser', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
   }
 
   /** Validates a request and starts a session in the background; returns its id. */
-  start(req: StartSessionRequest): { sessionId: string; done: Promise<SessionRecord<State, AdvertiserResult>> } {
+  start(req: StartSessionRequest): { sessionId: string; done: Promise<SessionRecord<State, AdvertiserSessionResult>> } {
+    if (req.kind === 'lookup') return this.startLookup(req);
     const plan = this.plan(req);
     const idType = plan.idType;
     const consented = plan.rows.filter((r) => r.consent);
@@ -182,7 +210,7 @@ export class AdvertiserNode {
    * the kind's parameters. A bad predicate names the unknown tag; a joint-activate must
    * confirm a completed joint-count session of this node.
    */
-  private plan(req: StartSessionRequest): Plan {
+  private plan(req: Exclude<StartSessionRequest, StartLookupRequest>): Plan {
     if (req.kind === 'joint-activate') {
       const count = this.sessions.get(req.countSession);
       const view = count?.result as AdvertiserResult | undefined;
@@ -203,7 +231,7 @@ export class AdvertiserNode {
     return { kind: req.kind, idType: req.idType ?? 'phone', rows, audienceSize: 1, decoyRatio: req.decoyRatio, minCohort: req.minCohort, predicate: req.predicate, mediaPredicate };
   }
 
-  private async run(rec: SessionRecord<State, AdvertiserResult>, role: AdvertiserRole, notConsented: number): Promise<void> {
+  private async run(rec: SessionRecord<State, AdvertiserSessionResult>, role: AdvertiserRole, notConsented: number): Promise<void> {
     const log = this.o.log.child({ sessionId: rec.sessionId });
     const b = this.o.broker;
     let ch: SessionChannel | undefined;
@@ -262,6 +290,80 @@ export class AdvertiserNode {
     }
   }
 
+  /** Validates a lookup request and starts it in the background (kind 'lookup'). */
+  startLookup(req: StartLookupRequest): { sessionId: string; done: Promise<SessionRecord<State, AdvertiserSessionResult>> } {
+    const idType = req.idType ?? 'phone';
+    let raw: string[];
+    let notConsented = 0;
+    if (req.ids) {
+      raw = req.ids;
+    } else {
+      const rows = this.o.crm.filter((r) => (req.seed ?? 'all') === 'all' || r.purchaser);
+      const consented = rows.filter((r) => r.consent);
+      notConsented = rows.length - consented.length;
+      raw = consented.map((r) => (idType === 'email' ? r.email : idType === 'phone' ? r.phone : ''));
+    }
+    const role = new LookupAdvertiserRole({ idType, ids: raw, decoyRatio: req.decoyRatio ?? 9, signingPublicKey: this.o.identity.key.publicKey });
+    const sessionId = randomUUID();
+    const rec = this.sessions.create(sessionId, { plan: undefined, role, channel: undefined, lastSigned: undefined }, 'new');
+    rec.progress = { idRows: raw.length, notConsented, validIds: role.report.valid };
+    const done = this.sessions.hold(rec, () => this.runLookup(rec, role, notConsented))
+      .catch((err) => this.failSession(rec, describeError(err)))
+      .then(() => rec);
+    return { sessionId, done };
+  }
+
+  /** The lookup's result as CSV (A's own IDs and their labels), once it completed. */
+  lookupCsv(sessionId: string): string | undefined {
+    const role = this.sessions.get(sessionId)?.state.role;
+    return role instanceof LookupAdvertiserRole && role.rows ? lookupCsv(role.rows) : undefined;
+  }
+
+  private async runLookup(rec: SessionRecord<State, AdvertiserSessionResult>, role: LookupAdvertiserRole, notConsented: number): Promise<void> {
+    const log = this.o.log.child({ sessionId: rec.sessionId, kind: 'lookup' });
+    const b = this.o.broker;
+    let ch: SessionChannel | undefined;
+    try {
+      ch = new SessionChannel(this.o.identity, rec.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'advertiser', rec.sessionId), this.o.observer);
+      const c = ch;
+      rec.state.channel = c;
+      rec.bytes = () => c.bytes;
+      await this.sessions.reserveId(rec.sessionId, 'open', { created: true });
+      this.sessions.touch(rec, 'open');
+      const [acc] = await b.call('OpenSession', [ch.seal('broker', 'OPEN', OpenSessionCodec, role.open())]);
+      const accepted = ch.open(acc!, 'broker', ['OPEN'], SessionAcceptedCodec).value;
+      ch.recordPolicy({ ...accepted.policy, paddedCount: accepted.paddedCount, universeEpoch: accepted.universeEpoch, kind: 'lookup' });
+      this.sessions.touch(rec, 'blind');
+      const blinded = role.blind(accepted);
+      const evalEnvs = await b.call('Blind', ch.sealChunks('broker', 'BLIND', BlindedBatchCodec, splitBatches(blinded, BATCH_ITEMS, BATCH_BYTES)));
+      const evaluated = joinBatches(ch.openChunks(evalEnvs, 'broker', ['BLIND'], BlindedBatchCodec), 'evaluated elements');
+      this.sessions.touch(rec, 'tokens');
+      const tokens = role.unblind(evaluated);
+      const boxEnvs = await b.call('Lookup', ch.sealChunks('broker', 'TOKENS', TokenBatchCodec, splitBatches(tokens, BATCH_ITEMS, BATCH_BYTES)));
+      const rows = role.finish(joinBatches(ch.openChunks(boxEnvs, 'broker', ['LOOKUP'], LabelBatchCodec), 'label boxes'));
+      const view: LookupResultView = {
+        sessionId: rec.sessionId, kind: 'lookup', outcome: 'COMPLETED',
+        ids: { rows: role.report.rows + notConsented, valid: role.report.valid, rejected: role.report.rejected.length, duplicates: role.report.duplicates, notConsented },
+        paddedSize: accepted.paddedCount, labelled: rows.filter((r) => r.label).length, transcripts: `${this.o.transcriptDir}/${rec.sessionId}`,
+      };
+      this.sessions.finish(rec, 'completed', view);
+      log.info({ phase: 'done', ids: rows.length, labelled: view.labelled }, 'lookup finished');
+    } catch (err) {
+      const msg = describeError(err);
+      log.error({ phase: rec.phase, err: msg }, 'lookup failed');
+      if (rec.status === 'running' && ch) {
+        try {
+          await b.call('Abort', [ch.seal('broker', 'ABORT', AbortCodec, { reason: msg })], 5000);
+        } catch {
+          // the failure is recorded below
+        }
+      }
+      this.failSession(rec, msg);
+    } finally {
+      closeQuietly(ch, log);
+    }
+  }
+
   private view(sessionId: string, role: AdvertiserRole, r: SessionResult, notConsented: number): AdvertiserResult {
     const plan = this.sessions.get(sessionId)?.state.plan;
     const done = r.outcome === 'COMPLETED';
@@ -300,11 +402,11 @@ export class AdvertiserNode {
   }
 
   /** The running session a broker's call belongs to (its signature checked). */
-  private session(caller: Party, env: Envelope | undefined): SessionRecord<State, AdvertiserResult> {
+  private session(caller: Party, env: Envelope | undefined): SessionRecord<State, AdvertiserSessionResult> {
     return this.sessions.forEnvelope(env, caller, 'advertiser', this.o.identity.peerKey(caller));
   }
 
-  private failSession(rec: SessionRecord<State, AdvertiserResult>, reason: string): void {
+  private failSession(rec: SessionRecord<State, AdvertiserSessionResult>, reason: string): void {
     if (rec.status !== 'running') return;
     rec.state.role?.fail(reason);
     this.sessions.finish(rec, 'failed', undefined, reason);
@@ -332,7 +434,7 @@ export class AdvertiserNode {
 }
 
 /** A session's channel, for the broker's calls; none before the session has opened it. */
-function channelOf(rec: SessionRecord<State, AdvertiserResult>): { sessionId: string; channel: SessionChannel } {
+function channelOf(rec: SessionRecord<State, AdvertiserSessionResult>): { sessionId: string; channel: SessionChannel } {
   const channel = rec.state.channel;
   if (!channel) throw new ProtocolError('FAILED_PRECONDITION', `session ${rec.sessionId} has not opened yet`);
   return { sessionId: rec.sessionId, channel };

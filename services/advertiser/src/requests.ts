@@ -44,6 +44,14 @@ export const KIND_BODIES: Partial<Record<SessionKind, TObject>> = {
   retargeting: Type.Object({
     kind: Type.Literal('retargeting'), ...Common, predicate: PredicateField('the advertiser\'s first-party tags'),
   }, { additionalProperties: false, title: 'retargeting' }),
+  // A labeled lookup (docs/protocol.md §8): explicit IDs, or the consented CRM rows selected by `seed` (all by default).
+  lookup: Type.Object({
+    kind: Type.Literal('lookup'),
+    idType: IdTypeField,
+    decoyRatio: Type.Optional(Type.Integer({ minimum: 1, maximum: 99 })),
+    seed: Type.Optional(Type.Union([Type.Literal('purchasers'), Type.Literal('all')])),
+    ids: Type.Optional(Type.Array(Type.String({ maxLength: 320 }), { minItems: 1, maxItems: 1_000_000, description: 'raw IDs to look up (normalised by the advertiser; invalid rows rejected one by one)' })),
+  }, { additionalProperties: false, title: 'lookup' }),
   // Joins the broker's federated session `sessionId` (declared at the broker; issue 14).
   federated: Type.Object({
     kind: Type.Literal('federated'), sessionId: Type.String({ pattern: '^[A-Za-z0-9-]{1,56}$' }),

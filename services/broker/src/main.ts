@@ -19,6 +19,7 @@ const privacy = validatePrivacy({
 const node = new BrokerNode({
   store,
   quota: { evaluationsPerAdvertiser: b.config.evalQuota, windowMs: Math.round(b.config.quotaWindowHours * 3_600_000) },
+  lookup: { minBatch: b.config.lookupMinBatch, idsPerAdvertiser: b.config.lookupQuota },
   identity: b.identity,
   media: b.peer('Media', 'media', b.config.mediaAddr),
   advertiser: b.peer('Advertiser', 'advertiser', b.config.advertiserAddr),

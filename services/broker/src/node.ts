@@ -12,12 +12,14 @@
  */
 import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
 import { BrokerRole, type MatchCounts } from '@cleanroom/shared/protocol/broker.ts';
+import { DEFAULT_LOOKUP_LIMITS, LookupBrokerRole, type LookupCounts, type LookupLimits } from '@cleanroom/shared/protocol/lookup.ts';
+import type { OpenSession } from '@cleanroom/shared/protocol/messages.ts';
 import type { SessionKind } from '@cleanroom/shared/common/names.ts';
 import type { BrokerPolicyConfig } from '@cleanroom/shared/protocol/policy.ts';
 import {
   AbortCodec, AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinManifest, LookalikeResultCodec,
   OpenSessionCodec, PrepareSessionCodec, SessionAcceptedCodec, SessionReadyCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
-  UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec, type UniverseRequest,
+  LabelBatchCodec, UniverseLabelsCodec, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec, type UniverseRequest,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
@@ -39,7 +41,8 @@ import type { Store } from '@cleanroom/shared/store/store.ts';
 import { BrokerBfv, BfvFormatError } from '@cleanroom/shared/crypto/bfv.ts';
 
 interface State {
-  role: BrokerRole;
+  /** The session kind's role: look-alike, or lookup (protocol/lookup.ts). */
+  role: BrokerRole | LookupBrokerRole;
   channel: SessionChannel;
   /** The last tree each peer co-signed. */
   signed: Partial<Record<Party, SignedTree>>;
@@ -55,7 +58,7 @@ export interface BrokerSessionResult {
   /** The session's kind and, for a joint-count, media's predicate (what a joint-activate must confirm). */
   kind?: SessionKind | undefined;
   mediaPredicate?: string | undefined;
-  counts?: MatchCounts | undefined;
+  counts?: MatchCounts | LookupCounts | undefined;
   privacy?: PrivacyStatus | undefined;
 }
 
@@ -71,7 +74,12 @@ export interface BrokerNodeOptions extends NodeCommonOptions {
   quota: { evaluationsPerAdvertiser: number; windowMs: number };
   /** Tests inject a seeded source for the noise; the default is cryptographic. */
   uniform?: () => number;
+  /** Lookup kind: the minimum batch and the IDs one advertiser may look up per quota window. */
+  lookup?: LookupLimits & { idsPerAdvertiser: number };
 }
+
+/** The lookup limits when none are configured (service/config.ts has the settings). */
+export const DEFAULT_LOOKUP = Object.freeze({ ...DEFAULT_LOOKUP_LIMITS, idsPerAdvertiser: 100_000 });
 
 /** Entries per token page and ciphertexts per page of one SyncUniverse call. */
 const TOKEN_PAGE = 262_144;
@@ -151,6 +159,18 @@ export class BrokerNode {
             download.addTokens(idType, page.offset, page.tokens, page.positions);
           }
           if (download.tokensHeld(idType) === before) throw new ProtocolError('INVALID_ARGUMENT', `media sent no '${idType}' tokens from offset ${before}`);
+        }
+      }
+      if (manifest.labelsVersion) {
+        for (const { idType, tokens } of manifest.idTypes) {
+          while (download.labelsHeld(idType) < tokens) {
+            const before = download.labelsHeld(idType);
+            for (const page of ch.openChunks(await ask({ part: 'LABELS', idType, offset: before, limit: TOKEN_PAGE }), 'media', ['UNIVERSE'], UniverseLabelsCodec)) {
+              if (page.idType !== idType) throw new ProtocolError('INVALID_ARGUMENT', `asked for '${idType}' labels, got '${page.idType}'`);
+              download.addLabels(idType, page.offset, page.boxes);
+            }
+            if (download.labelsHeld(idType) === before) throw new ProtocolError('INVALID_ARGUMENT', `media sent no '${idType}' labels from offset ${before}`);
+          }
         }
       }
       while (download.ciphertextsHeld < manifest.ciphertexts) {
@@ -242,6 +262,7 @@ export class BrokerNode {
         rec.bytes = () => channel.bytes;
         return this.step(rec, 'open', async () => {
           const open = channel.open(env, caller, ['OPEN'], OpenSessionCodec).value;
+          if (open.kind === 'lookup') return this.openLookup(rec, open, advertiser);
           const prepare = role.open(open);
           if (open.kind === 'joint-count') rec.state.mediaPredicate = open.mediaPredicate;
           if (open.kind === 'joint-activate') {
@@ -315,6 +336,7 @@ export class BrokerNode {
       SubmitTokens: async (caller, envs) => {
         const rec = this.session(caller, envs[0]);
         const { role, channel } = rec.state;
+        if (!(role instanceof BrokerRole)) throw new ProtocolError('FAILED_PRECONDITION', 'a lookup session sends its tokens with Lookup, not SubmitTokens');
         const tokens = await this.step(rec, 'tokens', async () =>
           joinBatches(channel.openChunks(envs, caller, ['TOKENS'], TokenBatchCodec), 'tokens'));
         const advertiser = keyidOf(this.o.identity.peerKey('advertiser'));
@@ -364,12 +386,70 @@ export class BrokerNode {
         return out;
       },
 
+      Lookup: async (caller, envs) => {
+        const rec = this.session(caller, envs[0]);
+        const { role, channel } = rec.state;
+        if (!(role instanceof LookupBrokerRole)) throw new ProtocolError('FAILED_PRECONDITION', 'Lookup is the lookup kind\'s last call; this session is a look-alike');
+        const boxes = await this.step(rec, 'lookup', async () => {
+          const tokens = joinBatches(channel.openChunks(envs, caller, ['TOKENS'], TokenBatchCodec), 'tokens');
+          const boxes = role.lookup(tokens);
+          rec.progress = { ...rec.progress, realMatches: role.counts?.realMatches ?? 0 };
+          await this.checkpoint(rec, 'LOOKUP');
+          return boxes;
+        });
+        const out = channel.sealChunks('advertiser', 'LOOKUP', LabelBatchCodec, splitBatches(boxes, BATCH_ITEMS, BATCH_BYTES));
+        this.sessions.finish(rec, 'completed', { kind: 'lookup', counts: role.counts, outcome: 'COMPLETED' });
+        channel.close();
+        this.o.log.info({ sessionId: rec.sessionId, phase: 'done', kind: 'lookup', ...role.counts }, 'lookup finished');
+        return out;
+      },
+
       Abort: abortHandler({
         session: (caller, env) => this.session(caller, env),
         channelOf: (rec) => ({ sessionId: rec.sessionId, channel: rec.state.channel }),
         onAbort: (rec, caller, reason) => this.fail(rec, `aborted by ${caller}: ${reason}`, caller !== 'media'),
       }),
     };
+  }
+
+  /**
+   * Round OPEN of a lookup: the minimum batch and the label publication (role), the
+   * advertiser's lookup quota (IDs per window) and its evaluation quota, all before any
+   * OPRF work; no ε is reserved (a lookup releases no aggregate). Then media accepts.
+   */
+  private async openLookup(rec: SessionRecord<State, BrokerSessionResult>, open: OpenSession, advertiser: string) {
+    const { channel } = rec.state;
+    const universe = this.universe;
+    if (!universe) throw new ProtocolError('UNAVAILABLE', 'broker does not hold media\'s publication yet (universe sync pending)');
+    const limits = this.o.lookup ?? DEFAULT_LOOKUP;
+    const role = new LookupBrokerRole({ config: this.o.policy, limits, universe, advertiser, ...(this.o.uniform ? { uniform: this.o.uniform } : {}) });
+    rec.state.role = role;
+    const prepare = role.open(open);
+    rec.progress = { seedCount: open.seedCount, paddedCount: prepare.paddedCount };
+    const now = Date.now();
+    const windowMs = this.o.quota.windowMs;
+    const hours = windowMs / 3_600_000;
+    const lq = await this.o.store.takeQuota('broker', { scope: 'lookups:advertiser', subject: advertiser, sessionId: rec.sessionId, amount: open.seedCount, limit: limits.idsPerAdvertiser, windowMs, nowMs: now });
+    if (!lq.ok) {
+      throw new ProtocolError('RESOURCE_EXHAUSTED', `lookup quota: this advertiser may look up ${limits.idsPerAdvertiser} IDs per ${hours} h, ${lq.used} used, this lookup has ${open.seedCount}; retry in ${Math.ceil(lq.retryAfterMs / 1000)} s`);
+    }
+    const limit = this.o.quota.evaluationsPerAdvertiser;
+    const q = await this.o.store.takeQuota('broker', { scope: 'evaluations:advertiser', subject: advertiser, sessionId: rec.sessionId, amount: prepare.paddedCount, limit, windowMs, nowMs: now });
+    if (!q.ok) {
+      throw new ProtocolError('RESOURCE_EXHAUSTED', `evaluation quota: this advertiser may have ${limit} OPRF evaluations per ${hours} h, ${q.used} used, this session needs ${prepare.paddedCount}; retry in ${Math.ceil(q.retryAfterMs / 1000)} s`);
+    }
+    channel.recordPolicy({ ...prepare.policy, paddedCount: prepare.paddedCount, kind: 'lookup', minBatch: limits.minBatch, lookupQuota: limits.idsPerAdvertiser, labelsVersion: prepare.labelsVersion ?? '' });
+    const [readyEnv] = await this.o.media.call('PrepareSession', [channel.seal('media', 'OPEN', PrepareSessionCodec, prepare)]);
+    const accepted = role.ready(channel.open(readyEnv!, 'media', ['OPEN'], SessionReadyCodec).value);
+    await this.checkpoint(rec, 'OPEN');
+    setImmediate(() => {
+      try {
+        role.prepareDummies();
+      } catch {
+        // pad() draws them itself if this did not happen
+      }
+    });
+    return [channel.seal('advertiser', 'OPEN', SessionAcceptedCodec, accepted)];
   }
 
   close(): void {

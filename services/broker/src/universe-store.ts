@@ -24,6 +24,8 @@ import { join } from 'node:path';
 import { BrokerBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { ciphertextDigest } from '@cleanroom/shared/protocol/publication.ts';
+import { labelsVersion } from '@cleanroom/shared/protocol/label-publication.ts';
+import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
 import type { BrokerUniverse, TokenPositions } from '@cleanroom/shared/protocol/broker.ts';
 import { ProtocolError, type IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { UniverseManifest } from '@cleanroom/shared/rpc/codec.ts';
@@ -34,15 +36,29 @@ import { Appender, BUCKETS, f64File, readAll, RecordFile, sortRecords } from '@c
 export type HeldUniverse = BrokerUniverse & { syncedAt: string; bytesOnDisk: number; syncSeconds?: number; syncCpuSeconds?: number };
 
 /** The on-disk layout of the broker's copy; a copy in another layout is discarded and synced again. */
-const STORED_FORMAT = 'ntt-v1+table-v1';
+const STORED_FORMAT = 'ntt-v1+table-v2';
 
-/** One entry of the broker's token table on disk: token, then its user's position (u32 LE). */
-const TABLE_RECORD = TOKEN_BYTES + 4;
+/**
+ * One entry of the broker's token table on disk: token, its user's position (u32 LE), and its
+ * row in the publication's token order (u32 LE; the label boxes of the lookup kind are in that order).
+ */
+const TABLE_RECORD = TOKEN_BYTES + 8;
 
 interface StoredManifest extends Omit<UniverseManifest, 'bfv' | 'unchanged'> {
   syncedAt: string;
   /** STORED_FORMAT: ciphertexts in NTT form, uncompressed (BrokerBfv.toStoredForm); token tables sorted on disk. */
   format: string;
+}
+
+/** The label boxes stored beside the tokens (lookup kind), when media published them. */
+function readLabels(dir: string, m: StoredManifest): BrokerUniverse['labels'] {
+  if (!m.labelsVersion) return undefined;
+  const boxes = new Map<IdType, Uint8Array>();
+  for (const { idType } of m.idTypes) {
+    const f = join(dir, `labels-${idType}.bin`);
+    if (existsSync(f)) boxes.set(idType, new Uint8Array(readFileSync(f)));
+  }
+  return { version: m.labelsVersion, publicationVersion: m.version, boxes };
 }
 
 function dirBytes(dir: string): number {
@@ -62,12 +78,19 @@ class TokenTableFile implements TokenPositions {
     return this.file.count;
   }
 
-  positionOf(token: Uint8Array): number {
+  private field(token: Uint8Array, at: number): number {
     if (token.length !== TOKEN_BYTES) return -1;
-    const at = this.file.find(token, TOKEN_BYTES);
-    if (at < 0) return -1;
-    const rec = this.file.read(at, at + 1);
-    return new DataView(rec.buffer).getUint32(TOKEN_BYTES, true);
+    const i = this.file.find(token, TOKEN_BYTES);
+    if (i < 0) return -1;
+    return new DataView(this.file.read(i, i + 1).buffer).getUint32(TOKEN_BYTES + at, true);
+  }
+
+  positionOf(token: Uint8Array): number {
+    return this.field(token, 0);
+  }
+
+  rowOf(token: Uint8Array): number {
+    return this.field(token, 4);
   }
 }
 
@@ -80,7 +103,8 @@ async function open(dir: string, m: StoredManifest): Promise<HeldUniverse> {
   }
   const tables = new Map<IdType, TokenPositions>();
   for (const { idType } of m.idTypes) tables.set(idType, new TokenTableFile(join(dir, `table-${idType}.bin`)));
-  return { epoch: m.epoch, version: m.version, users: m.users, tables, ciphertexts: new CiphertextFile(dir), bfv, syncedAt: m.syncedAt, bytesOnDisk: dirBytes(dir) };
+  const labels = readLabels(dir, m);
+  return { epoch: m.epoch, version: m.version, users: m.users, tables, ciphertexts: new CiphertextFile(dir), bfv, syncedAt: m.syncedAt, bytesOnDisk: dirBytes(dir), ...(labels ? { labels } : {}) };
 }
 
 /** The publication the broker held when it stopped, or undefined (none, or one in an older on-disk layout). */
@@ -117,6 +141,7 @@ export class UniverseDownload {
   private readonly tmp: string;
   private readonly m: UniverseManifest;
   private readonly tokens = new Map<IdType, { count: number; tokens: Appender; positions: Appender; spill: Appender[] }>();
+  private readonly labels = new Map<IdType, { count: number; boxes: Appender }>();
   private readonly cts: CiphertextFileWriter;
   private readonly digests: Appender;
   private readonly bfv: BrokerBfv;
@@ -163,9 +188,30 @@ export class UniverseDownload {
       cur.positions.write(pos);
       rec.set(t, 0);
       view.setUint32(TOKEN_BYTES, positions[i]!, true);
+      view.setUint32(TOKEN_BYTES + 4, offset + i, true);
       cur.spill[t[0]!]!.write(rec);
     });
     cur.count += tokens.length;
+  }
+
+  /** Sealed label boxes of one ID type (lookup kind), in token-table order; written to a file as they arrive. */
+  addLabels(idType: IdType, offset: number, boxes: readonly Uint8Array[]): void {
+    const want = this.m.idTypes.find((t) => t.idType === idType);
+    if (!want || !this.m.labelsVersion) throw new ProtocolError('INVALID_ARGUMENT', `media sent '${idType}' labels, its manifest announces none`);
+    let cur = this.labels.get(idType);
+    if (!cur) {
+      cur = { count: 0, boxes: new Appender(join(this.tmp, `labels-${idType}.bin`)) };
+      this.labels.set(idType, cur);
+    }
+    if (offset !== cur.count) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: expected offset ${cur.count}, got ${offset}`);
+    if (cur.count + boxes.length > want.tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: more than one per token (${want.tokens})`);
+    for (const b of boxes) if (b.length !== LABEL_BOX_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: expected ${LABEL_BOX_BYTES}-byte boxes, got ${b.length}`);
+    for (const b of boxes) cur.boxes.write(b);
+    cur.count += boxes.length;
+  }
+
+  labelsHeld(idType: IdType): number {
+    return this.labels.get(idType)?.count ?? 0;
   }
 
   addCiphertexts(offset: number, list: readonly Uint8Array[]): void {
@@ -222,6 +268,19 @@ export class UniverseDownload {
     if (this.cts.count !== m.ciphertexts) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: expected ${m.ciphertexts}, got ${this.cts.count}`);
     const version = this.versionOnDisk();
     if (version !== m.version) throw new ProtocolError('INVALID_ARGUMENT', `publication announced as ${m.version.slice(0, 12)} hashes to ${version.slice(0, 12)}: refused`);
+    for (const l of this.labels.values()) l.boxes.close();
+    let labels: BrokerUniverse['labels'];
+    if (m.labelsVersion) {
+      const boxes = new Map<IdType, Uint8Array>();
+      for (const { idType, tokens } of m.idTypes) {
+        const got = this.labelsHeld(idType);
+        if (got !== tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: expected one per token (${tokens}), got ${got}`);
+        boxes.set(idType, readAll(join(this.tmp, `labels-${idType}.bin`)));
+      }
+      const lv = labelsVersion(m.epoch, m.version, boxes);
+      if (lv !== m.labelsVersion) throw new ProtocolError('INVALID_ARGUMENT', `labels announced as ${m.labelsVersion.slice(0, 12)} hash to ${lv.slice(0, 12)}: refused`);
+      labels = { version: lv, publicationVersion: m.version, boxes };
+    }
     // The token tables: each spill bucket sorted by token (then position), one bucket in memory at a time.
     for (const { idType } of m.idTypes) {
       const w = new Appender(join(this.tmp, `table-${idType}.bin`));
@@ -242,6 +301,7 @@ export class UniverseDownload {
     const stored: StoredManifest = {
       epoch: m.epoch, version: m.version, users: m.users, ciphertexts: m.ciphertexts, attributeCount: m.attributeCount,
       usersPerCiphertext: m.usersPerCiphertext, idTypes: m.idTypes, sizeClass: m.sizeClass, syncedAt: new Date().toISOString(), format: STORED_FORMAT,
+      labelsVersion: m.labelsVersion,
     };
     writeFileSync(join(this.tmp, 'manifest.json'), JSON.stringify(stored, null, 2));
     const dir = join(this.root, m.version);
@@ -250,7 +310,7 @@ export class UniverseDownload {
     writeFileSync(join(this.root, 'CURRENT'), m.version);
     const tables = new Map<IdType, TokenPositions>();
     for (const { idType } of m.idTypes) tables.set(idType, new TokenTableFile(join(dir, `table-${idType}.bin`)));
-    return { epoch: m.epoch, version: m.version, users: m.users, tables, ciphertexts: new CiphertextFile(dir), bfv: this.bfv, syncedAt: stored.syncedAt, bytesOnDisk: dirBytes(dir) };
+    return { epoch: m.epoch, version: m.version, users: m.users, tables, ciphertexts: new CiphertextFile(dir), bfv: this.bfv, syncedAt: stored.syncedAt, bytesOnDisk: dirBytes(dir), ...(labels ? { labels } : {}) };
   }
 
   abandon(): void {
@@ -261,6 +321,7 @@ export class UniverseDownload {
     }
     this.digests.close();
     for (const t of this.tokens.values()) for (const a of [t.tokens, t.positions, ...t.spill]) a.close();
+    for (const l of this.labels.values()) l.boxes.close();
     this.bfv.dispose();
     rmSync(this.tmp, { recursive: true, force: true });
   }

@@ -6,7 +6,9 @@ import { boot, openNodeStore, startAdmin, startGrpc } from '@cleanroom/shared/se
 import { closeOprfWorkers, prepareOprfWorkers } from '@cleanroom/shared/crypto/oprf-pool.ts';
 import { openUniverse, type UniverseStatus } from './universe-store.ts';
 import { openPublication } from './publication-store.ts';
+import { openLabels } from './label-store.ts';
 import { MediaNode } from './node.ts';
+import { warmPsiPositions } from '@cleanroom/shared/protocol/media.ts';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 
 const b = boot('media');
@@ -26,15 +28,20 @@ try {
   const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads });
   const published = await openPublication({ stateDir: b.config.stateDir, universe: opened.universe, log: b.log });
   const purposes = opened.universe.purposes();
+  const lab = b.config.labels
+    ? await openLabels({ stateDir: b.config.stateDir, labelsCsv: b.config.labels, share: purposes.share, universeCsv: b.config.data!, universe: opened.universe, publication: published.publication, threads: b.config.evalThreads, log: b.log })
+    : undefined;
+  const labels = lab?.labels;
   node = new MediaNode({
     store, purposes,
     quota: { evaluationsPerBroker: b.config.evalQuotaBroker, evaluationsPerAdvertiser: b.config.evalQuota, windowMs: Math.round(b.config.quotaWindowHours * 3_600_000) },
     privacy: { budget: b.config.privacyBudget, refreshMs: Math.round(b.config.budgetRefreshDays * 86_400_000) },
     minCohort: b.config.minCohort,
-    identity: b.identity, universe: opened.universe, publication: published.publication, stateDir: b.config.stateDir, transcriptDir: b.config.transcriptDir,
+    identity: b.identity, universe: opened.universe, publication: published.publication, ...(labels ? { labels } : {}), stateDir: b.config.stateDir, transcriptDir: b.config.transcriptDir,
     deadlineMs: b.config.deadlineMs, maxPaddedCount: b.config.maxPaddedCount, evalThreads: b.config.evalThreads, log: b.log,
   });
   status = { ...opened.status, publication: { version: published.publication.version, reused: published.reused, encryptSeconds: Math.round(published.seconds * 10) / 10, encryptCpuSeconds: Math.round(published.cpuSeconds * 10) / 10, ciphertexts: published.publication.ciphertexts.count } };
+  if (lab) status.labels = { version: lab.labels.version, reused: lab.reused, seconds: Math.round(lab.seconds * 100) / 100, labelled: lab.labelled, bytes: lab.bytes };
   nodeMetrics.universe.prepared(status);
 } catch (err) {
   nodeMetrics.universe.failed();
@@ -43,6 +50,8 @@ try {
   process.exit(2);
 }
 await prepareOprfWorkers(b.config.evalThreads);
+// The PSI kinds (retargeting, joint-activate) hash every published position once per publication: in the background now.
+void warmPsiPositions(node.publicationForPsi).catch((err: unknown) => b.log.error({ err: (err as Error).message }, 'hashing the publication positions failed (PSI sessions hash them themselves)'));
 await startGrpc(b, 'Media', node.handlers(), app, () => {
   node?.close();
   void closeOprfWorkers();

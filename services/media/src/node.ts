@@ -14,9 +14,11 @@ import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { sizeClass } from '@cleanroom/shared/protocol/policy.ts';
 import type { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
+import type { LabelPublication } from '@cleanroom/shared/protocol/label-publication.ts';
+import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
 import {
   AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
-  SessionReadyCodec, splitBatches, joinBatches, splitManifest, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec,
+  SessionReadyCodec, splitBatches, joinBatches, splitManifest, UniverseLabelsCodec, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
@@ -40,6 +42,8 @@ interface State {
 /** What media keeps of a session that ended: its outcome and the audience it built (kept here). */
 export interface MediaSessionResult {
   outcome: Outcome;
+  /** Absent: a look-alike session. */
+  kind?: 'lookup';
   audienceId?: string;
   audienceSize?: number;
 }
@@ -48,6 +52,8 @@ export interface MediaNodeOptions extends NodeCommonOptions {
   universe: Universe;
   /** The publication the broker syncs, with the key pair that decrypts its profiles. */
   publication: Publication & { bfv: MediaBfv };
+  /** The sealed labels beside the publication's tokens (lookup kind); none: media offers no lookups. */
+  labels?: LabelPublication;
   stateDir: string;
   maxPaddedCount: number;
   evalThreads: number;
@@ -81,6 +87,11 @@ export class MediaNode {
     this.sessions.persist(o.store, 'media', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
   }
 
+  /** The publication the PSI kinds hash positions of (warmed up by the entry point). */
+  get publicationForPsi(): MediaNodeOptions['publication'] {
+    return this.o.publication;
+  }
+
   private session(caller: Party, env: Envelope | undefined, allowFinished = false): SessionRecord<State, MediaSessionResult> {
     return this.sessions.forEnvelope(env, caller, 'media', this.o.identity.peerKey(caller), allowFinished);
   }
@@ -106,6 +117,7 @@ export class MediaNode {
         const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'media', s.sessionId), this.o.observer);
         const role = new MediaRole({
           universe: this.o.universe, publication: this.o.publication, maxPaddedCount: this.o.maxPaddedCount, threads: this.o.evalThreads, minCohort: this.o.minCohort,
+          ...(this.o.labels && this.o.labels.publicationVersion === this.o.publication.version ? { labelsVersion: this.o.labels.version } : {}),
           ...(this.o.purposes ? { purposes: this.o.purposes } : {}),
         });
         const rec = this.sessions.create(s.sessionId, { role, channel, lastSigned: undefined }, 'open');
@@ -126,6 +138,11 @@ export class MediaNode {
             if (!q.ok) {
               throw new ProtocolError('RESOURCE_EXHAUSTED', `media's evaluation quota per ${scope.split(':')[1]}: ${limit} per ${windowMs / 3_600_000} h, ${q.used} used, this session needs ${req.paddedCount}; retry in ${Math.ceil(q.retryAfterMs / 1000)} s`);
             }
+          }
+          if (req.kind === 'lookup') {
+            // A lookup releases no aggregate: no ε is reserved; the quotas above bound it.
+            channel.recordPolicy({ ...req.policy, paddedCount: req.paddedCount, universeEpoch: this.o.universe.epoch, kind: 'lookup', labelsVersion: req.labelsVersion ?? '' });
+            return [channel.seal('broker', 'OPEN', SessionReadyCodec, role.prepare(req))];
           }
           // Media's own privacy ledger for this advertiser and epoch.
           const reserved = sessionReservation({ ...req.policy, budget: this.o.privacy.budget, refreshMs: this.o.privacy.refreshMs });
@@ -166,7 +183,7 @@ export class MediaNode {
             throw new ProtocolError('FAILED_PRECONDITION', `broker asks for indicators of publication ${req.universeVersion.slice(0, 12)}, media serves ${this.o.publication.version.slice(0, 12)}`);
           }
           if (role.kind === 'joint-count') return channel.sealChunks('broker', 'AGGREGATE', CiphertextBatchCodec, splitBatches(role.indicators(), 1024, CT_BATCH_BYTES));
-          return channel.sealChunks('broker', 'AGGREGATE', BlindedBatchCodec, splitBatches(role.psiOffer(), BATCH_ITEMS, BATCH_BYTES));
+          return channel.sealChunks('broker', 'AGGREGATE', BlindedBatchCodec, splitBatches(await role.psiOffer(), BATCH_ITEMS, BATCH_BYTES));
         });
       },
 
@@ -176,7 +193,7 @@ export class MediaNode {
         const out = await this.step(rec, 'lookalike', async () => {
           const elements = joinBatches(channel.openChunks(envs, caller, ['AGGREGATE'], BlindedBatchCodec), 'PSI elements');
           const pol = role.policy;
-          const result = role.activate(elements);
+          const result = await role.activate(elements);
           if (pol) await this.o.store.settle('media', rec.sessionId, result.outcome === 'COMPLETED' ? pol.epsilonProfile + pol.epsilonCount + pol.epsilonDifferencing : pol.epsilonCount + pol.epsilonDifferencing, Date.now());
           if (role.audience) this.saveAudience(role.audience.audienceId, role.audience.rows);
           return { result, envs: [channel.seal('broker', 'LOOKALIKE', LookalikeResultCodec, result)] };
@@ -237,6 +254,7 @@ export class MediaNode {
                 attributeCount: pub.layout.attributeCount, usersPerCiphertext: pub.layout.usersPerCiphertext,
                 idTypes: [...pub.tokens].map(([idType, t]) => ({ idType, tokens: t.count })),
                 sizeClass: sizeClass(pub.users), unchanged,
+                labelsVersion: this.o.labels?.publicationVersion === pub.version ? this.o.labels.version : '',
                 bfv: unchanged ? { params: new Uint8Array(0), publicKey: new Uint8Array(0), galoisKeys: new Uint8Array(0) } : pub.material,
               }, MANIFEST_CHUNK_BYTES));
             }
@@ -256,6 +274,22 @@ export class MediaNode {
                 off = stop;
               } while (off < end);
               return ch.sealChunks('broker', 'UNIVERSE', UniverseTokensCodec, pages);
+            }
+            case 'LABELS': {
+              const boxes = this.o.labels?.publicationVersion === pub.version ? this.o.labels.boxes.get(req.idType) : undefined;
+              if (!boxes) throw new ProtocolError('NOT_FOUND', `the publication has no '${req.idType}' labels`);
+              const total = boxes.length / LABEL_BOX_BYTES;
+              const end = Math.min(total, req.offset + Math.min(req.limit, MAX_TOKEN_PAGE));
+              const pages = [];
+              let off = Math.min(req.offset, end);
+              do {
+                const stop = Math.min(end, off + 32_768);
+                const list = [];
+                for (let i = off; i < stop; i++) list.push(boxes.subarray(i * LABEL_BOX_BYTES, (i + 1) * LABEL_BOX_BYTES));
+                pages.push({ idType: req.idType, offset: off, boxes: list });
+                off = stop;
+              } while (off < end);
+              return ch.sealChunks('broker', 'UNIVERSE', UniverseLabelsCodec, pages);
             }
             case 'CIPHERTEXTS': {
               const end = Math.min(pub.ciphertexts.count, req.offset + Math.min(req.limit, MAX_CIPHERTEXT_PAGE));
@@ -282,7 +316,12 @@ export class MediaNode {
         lastSigned: { get: (rec) => rec.state.lastSigned, set: (rec, tree) => (rec.state.lastSigned = tree) },
         // the broker's checkpoint after the last round ends media's part of the session
         afterCosign: (rec, afterRound) => {
-          if (afterRound === 'LOOKALIKE') rec.state.channel.close();
+          if (afterRound === 'LOOKUP') {
+            // a lookup ends here for media: it evaluated the padded list; nothing else reaches it
+            rec.state.role.endLookup();
+            if (rec.status === 'running') this.sessions.finish(rec, 'completed', { outcome: 'COMPLETED', kind: 'lookup' });
+          }
+          if (afterRound === 'LOOKALIKE' || afterRound === 'LOOKUP') rec.state.channel.close();
         },
       }),
 

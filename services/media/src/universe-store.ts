@@ -33,6 +33,8 @@ export interface UniverseStatus {
   notConsented: number;
   /** Set by the node once the universe is published for the broker. */
   publication?: { version: string; reused: boolean; encryptSeconds: number; encryptCpuSeconds?: number; ciphertexts: number };
+  /** Set by the node once its labels are published beside the tokens (lookup kind; label-store.ts). */
+  labels?: { version: string; reused: boolean; seconds: number; labelled: Record<string, number>; bytes: number };
 }
 
 export async function fileSha256(path: string): Promise<string> {

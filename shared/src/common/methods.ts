@@ -21,7 +21,7 @@ export const PARTY_OF: Readonly<Record<ServiceName, Party>> = { Advertiser: 'adv
 export const PAYLOAD_NAMES = [
   'OpenSession', 'PrepareSession', 'SessionReady', 'SessionAccepted', 'BlindedBatch', 'TokenBatch', 'CiphertextBatch',
   'CohortProfile', 'LookalikeResult', 'SessionResult', 'Abort', 'Checkpoint', 'Ack',
-  'UniverseRequest', 'UniverseManifest', 'UniverseTokens', 'InclusionProof',
+  'UniverseRequest', 'UniverseManifest', 'UniverseTokens', 'InclusionProof', 'LabelBatch', 'UniverseLabels',
   // the application kinds (docs/protocol.md §7): media's per-position input of a joint kind or retargeting
   'IndicatorRequest',
   // federated sessions (proto/cleanroom/v1/federated.proto)
@@ -58,6 +58,8 @@ export const METHODS = {
     },
     Blind: { callers: ['advertiser'], request: { round: 'BLIND', payloads: ['BlindedBatch'] }, reply: { round: 'BLIND', payloads: ['BlindedBatch'] } },
     SubmitTokens: { callers: ['advertiser'], request: { round: 'TOKENS', payloads: ['TokenBatch'] }, reply: { round: 'LOOKALIKE', payloads: ['SessionResult'] } },
+    // lookup kind: A's tokens → one sealed label box per token (protocol/lookup.ts)
+    Lookup: { callers: ['advertiser'], request: { round: 'TOKENS', payloads: ['TokenBatch'] }, reply: { round: 'LOOKUP', payloads: ['LabelBatch'] } },
     Abort: abort(['advertiser', 'media']),
     // Federated sessions: a member's step, answered when the step closes for all members.
     FederatedJoin: { callers: ['advertiser'], request: { round: 'FED_JOIN', payloads: ['JoinFederation'] }, reply: { round: 'FED_JOIN', payloads: ['FederationAccepted'] } },
@@ -77,7 +79,7 @@ export const METHODS = {
     SyncUniverse: {
       callers: ['broker'],
       request: { round: 'UNIVERSE', payloads: ['UniverseRequest'] },
-      reply: { round: 'UNIVERSE', payloads: ['UniverseManifest', 'UniverseTokens', 'CiphertextBatch', 'Ack'] },
+      reply: { round: 'UNIVERSE', payloads: ['UniverseManifest', 'UniverseTokens', 'UniverseLabels', 'CiphertextBatch', 'Ack'] },
     },
     Abort: abort(['broker']),
     Cosign: cosign(['broker']),

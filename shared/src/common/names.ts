@@ -39,7 +39,7 @@ export const FEDERATED_ROUNDS = ['FED_JOIN', 'FED_KEYS', 'FED_SHARES', 'FED_MASK
 export type FederatedRound = (typeof FEDERATED_ROUNDS)[number];
 
 /** Every round a session of any kind runs (each kind's order is in SESSION_FLOWS). */
-export const SESSION_ROUNDS = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE', ...FEDERATED_ROUNDS] as const;
+export const SESSION_ROUNDS = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE', 'LOOKUP', ...FEDERATED_ROUNDS] as const;
 export type SessionRound = (typeof SESSION_ROUNDS)[number];
 
 export function isSessionRound(x: unknown): x is SessionRound {
@@ -71,6 +71,12 @@ export const SESSION_FLOWS: { readonly [K in SessionKind]?: SessionFlow } = {
   lookalike: {
     rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
     final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+  },
+  // lookup (protocol/lookup.ts): media's part ends with BLIND; the broker answers A's tokens
+  // with one sealed label box per token (LabelBatch chunks, the last one completes it).
+  lookup: {
+    rounds: ['OPEN', 'BLIND', 'TOKENS', 'LOOKUP'],
+    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.LabelBatch' },
   },
   // profile: the look-alike's rounds; media decrypts the profile and builds no audience.
   profile: {

@@ -42,6 +42,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ACTIVITIES, AGE_BANDS, CITY_TIERS, DEVICE_OSES, GENDERS, INTERESTS } from '../common/attributes.ts';
 import { CRM_HEADER, UNIVERSE_HEADER, csvField, type GenOptions, type GenSummary, type MalformedKind, type ResolvedGenOptions, type WorldTruth } from './format.ts';
+import { generateLabels } from './labels.ts';
 
 export type { GenOptions, GenSummary, MalformedKind, ResolvedGenOptions, WorldTruth } from './format.ts';
 
@@ -762,6 +763,7 @@ export async function generateWorld(outDir: string, opts: GenOptions = {}): Prom
   const ids = idSpaces(o);
   const paths = await worldPaths(outDir);
   const consenting = await writeUniverse(paths, o, flags, ids, cast.memberIds);
+  await generateLabels(outDir, o.seed, streamRng); // media/labels.csv: the lookup kind's labels (data/labels.ts)
   const crm = await writeCrm(paths.crm, o, cast, ids);
   const summary: Omit<GenSummary, 'seconds'> = {
     seed: o.seed,

@@ -24,10 +24,11 @@
  * matches, which published positions matched (pseudonymous). Never a plaintext ID,
  * attribute value or the decrypted profile.
  */
-import { randomBytes } from 'node:crypto';
 import { BfvFormatError, type BrokerBfv } from '../crypto/bfv.ts';
 import type { SessionKind } from '../common/names.ts';
-import { randomElement, validateElement, InvalidElementError } from '../crypto/group.ts';
+import { checkElement, drawDummies, padAndShuffle, unpad } from './padding.ts';
+import { randomElement } from '../crypto/group.ts';
+import { randomBytes } from 'node:crypto';
 import { TOKEN_BYTES, type TokenTable } from '../common/token-set.ts';
 import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
 import {
@@ -57,6 +58,8 @@ export interface TokenPositions {
   readonly size: number;
   /** The position of `token`'s user, or -1. */
   positionOf(token: Uint8Array): number;
+  /** `token`'s row in the publication's token order (the label boxes' order), or -1. */
+  rowOf(token: Uint8Array): number;
 }
 
 export function tokenPositionsInMemory(table: TokenTable, positions: Uint32Array): TokenPositions {
@@ -66,6 +69,9 @@ export function tokenPositionsInMemory(table: TokenTable, positions: Uint32Array
     positionOf(token) {
       const r = table.lookup(token);
       return r < 0 ? -1 : positions[r]!;
+    },
+    rowOf(token) {
+      return table.lookup(token);
     },
   };
 }
@@ -77,6 +83,8 @@ export interface BrokerUniverse {
   tables: ReadonlyMap<IdType, TokenPositions>;
   ciphertexts: CiphertextSource;
   bfv: BrokerBfv;
+  /** Media's label publication beside the tokens (lookup kind), when it publishes one. */
+  labels?: { version: string; publicationVersion: string; boxes: ReadonlyMap<IdType, Uint8Array> };
 }
 
 /** The kinds this role runs (the lookup and federated kinds add themselves here). */
@@ -235,7 +243,7 @@ export class BrokerRole {
   }
 
   private drawDummies(p: Settled): ElementBytes[] {
-    return Array.from({ length: p.paddedCount - p.open.seedCount }, () => randomElement(this.params.rng));
+    return drawDummies(p.paddedCount - p.open.seedCount, this.params.rng);
   }
 
   /** Round BLIND (from A): validates A's blinded elements, pads with dummies, shuffles. */
@@ -245,21 +253,7 @@ export class BrokerRole {
     if (blinded.length !== n) {
       throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} blinded elements (the declared seed count), got ${blinded.length}`);
     }
-    blinded.forEach((e, i) => checkElement(e, i));
-    const dummies = p.dummies ?? this.drawDummies(p);
-    const perm = randomPermutation(p.paddedCount, this.u);
-    const out = new Array<ElementBytes>(p.paddedCount);
-    const padMap = new Int32Array(p.paddedCount);
-    for (let pos = 0; pos < p.paddedCount; pos++) {
-      const src = perm[pos]!;
-      if (src < n) {
-        out[pos] = blinded[src]!;
-        padMap[pos] = src;
-      } else {
-        out[pos] = dummies[src - n]!;
-        padMap[pos] = -1;
-      }
-    }
+    const { padded: out, padMap } = padAndShuffle(blinded, p.dummies ?? this.drawDummies(p), p.paddedCount, this.u);
     const { dummies: _d, ...settled } = p;
     this.phase_ = { ...settled, name: 'padded', padMap };
     return out;
@@ -268,16 +262,7 @@ export class BrokerRole {
   /** Round BLIND (from media): media's evaluations of the padded list → A's, in A's order. */
   unpad(evaluated: readonly ElementBytes[]): ElementBytes[] {
     const p = this.expect('unpad', 'padded');
-    if (evaluated.length !== p.paddedCount) {
-      throw new ProtocolError('INVALID_ARGUMENT', `expected ${p.paddedCount} evaluated elements from media, got ${evaluated.length}`);
-    }
-    const out = new Array<ElementBytes>(p.open.seedCount);
-    p.padMap.forEach((src, pos) => {
-      if (src >= 0) {
-        checkElement(evaluated[pos]!, pos);
-        out[src] = evaluated[pos]!;
-      }
-    });
+    const out = unpad(evaluated, p.padMap, p.open.seedCount);
     const { padMap: _m, ...settled } = p;
     this.phase_ = { ...settled, name: 'evaluated' };
     return out;
@@ -434,16 +419,8 @@ export class BrokerRole {
   }
 }
 
+
 /** Uniform in [0, t) from 64 random bits (bias < 2^-38 for the 25-bit plain modulus). */
 function cryptoBelow(t: bigint): bigint {
   return BigInt(`0x${randomBytes(8).toString('hex')}`) % t;
-}
-
-function checkElement(e: Uint8Array, index: number): void {
-  try {
-    validateElement(e, index);
-  } catch (err) {
-    if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', err.message);
-    throw err;
-  }
 }

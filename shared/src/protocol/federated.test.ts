@@ -13,7 +13,11 @@ import {
 } from './fedavg.ts';
 import { modelFrom } from './federated-member.ts';
 import type { AdvertiseKeys, Unmasking } from './federated-messages.ts';
-import { runLocalFederation } from '../testing/federated.ts';
+import { federatedPolicy, runLocalFederation } from '../testing/federated.ts';
+import { SigningKey } from '../crypto/dsse.ts';
+import { x25519KeyPair } from '../crypto/secagg.ts';
+import { FederatedAggregator } from './federated-aggregator.ts';
+import { FederatedMember } from './federated-member.ts';
 
 const world3 = generateFederatedWorld({ seed: 'cleanroom', advertisers: 3 });
 
@@ -175,5 +179,60 @@ describe('model quality with a fixed seed (seed "cleanroom", 3 advertisers, 20 r
       expect(f).toBeGreaterThan(o);
     }
     console.log(lines.join('\n'));
+  });
+});
+
+/**
+ * A broker that deviates: it cannot substitute a member's round keys (they are signed with the
+ * member's pinned key), cannot get both shares of one member by naming it a survivor it never
+ * heard from, and every malformed step is refused with a precise error.
+ */
+describe('members refuse a deviating broker', () => {
+  function threeMembers() {
+    const keys = world3.advertisers.map(() => SigningKey.generate());
+    const roster = world3.advertisers.map((a, i) => ({ name: a.name, signingKey: keys[i]!.publicKey }));
+    const policy = federatedPolicy(roster.map((r) => r.name), { rounds: 2 });
+    const agg = new FederatedAggregator('fed-deviating', policy, zeroModel());
+    const members = world3.advertisers.map((a, i) => new FederatedMember({ sessionId: 'fed-deviating', name: a.name, key: keys[i]!, roster, train: a.train, minThreshold: 2, maxRounds: 100 }));
+    members.forEach((m, i) => m.accepted(agg.join(i + 1, m.join())));
+    agg.start();
+    return { agg, members, keys, policy };
+  }
+
+  it('a substituted key bundle (the broker\'s own keys for member 2) is refused', () => {
+    const { agg, members } = threeMembers();
+    members.forEach((m, i) => agg.collectKeys(i + 1, m.advertiseKeys()));
+    const roster = agg.closeKeys();
+    const fake = x25519KeyPair();
+    const forged = { ...roster, keys: roster.keys.map((k) => (k.memberIndex === 2 ? { ...k, sPublic: fake.publicKey } : k)) };
+    expect(() => members[0]!.shareKeys(forged)).toThrow(/PERMISSION_DENIED|not signed by its pinned key/);
+    // and a bundle replayed from another session or round does not verify either
+    const other = threeMembers();
+    other.members.forEach((m, i) => other.agg.collectKeys(i + 1, m.advertiseKeys()));
+    const replayed = { ...roster, keys: roster.keys.map((k, i) => (k.memberIndex === 3 ? other.agg.closeKeys().keys[i]! : k)) };
+    expect(() => members[0]!.shareKeys(replayed)).toThrow(/not signed by its pinned key/);
+  });
+
+  it('survivor lists that would unmask one member are refused; malformed inputs are refused precisely', () => {
+    const { agg, members } = threeMembers();
+    members.forEach((m, i) => agg.collectKeys(i + 1, m.advertiseKeys()));
+    const roster = agg.closeKeys();
+    members.forEach((m, i) => agg.collectShares(i + 1, m.shareKeys(roster)));
+    const deliveries = agg.closeShares();
+    const masked = members.map((m, i) => m.maskInput(deliveries.get(i + 1)!));
+    // the aggregator refuses a wrong-length input and a second input from the same member
+    expect(() => agg.collectMasked(1, { round: 1, words: masked[0]!.words.slice(8) })).toThrow(/expected 184 bytes, got 176/);
+    agg.collectMasked(1, masked[0]!);
+    expect(() => agg.collectMasked(1, masked[0]!)).toThrow(/ALREADY_EXISTS|already received/);
+    // a member refuses survivor lists without itself, with a member outside U2, or a duplicate
+    expect(() => members[0]!.unmask({ round: 1, survivors: [2, 3] })).toThrow(/not among the survivors/);
+    expect(() => members[0]!.unmask({ round: 1, survivors: [1, 1, 2] })).toThrow(/listed twice/);
+    expect(() => members[0]!.unmask({ round: 2, survivors: [1, 2, 3] })).toThrow(/expected training round 1, got 2/);
+    // member 1 told "3 dropped" reveals 3's key share and not its self-mask share: never both
+    const u = members[0]!.unmask({ round: 1, survivors: [1, 2] });
+    expect(u.keyShares.map((s) => s.of)).toEqual([3]);
+    expect(u.selfMaskShares.map((s) => s.of)).toEqual([1, 2]);
+    // out-of-order calls fail loudly
+    expect(() => members[0]!.advertiseKeys()).toThrow(/called advertiseKeys in phase 'unmask-sent'/);
   });
 });

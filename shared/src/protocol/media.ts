@@ -39,8 +39,49 @@ import { parsePredicateText, type CompiledPredicate } from './predicate.ts';
 import { compileMediaPredicate, packedReader } from './predicate-schemas.ts';
 import { PACKED_BYTES } from './universe.ts';
 
+/**
+ * H(version ‖ position) of every position of a publication, 32 bytes each, computed once per
+ * publication on its first PSI session (a session then only exponentiates its own set).
+ */
+const HASHED_POSITIONS = new WeakMap<MediaPublication, { all: Uint8Array; done: number }>();
+const HASH_CHUNK = 16_384;
+
+function hashChunk(pub: MediaPublication, h: { all: Uint8Array; done: number }): void {
+  const first = h.done;
+  const list = hashPositions(pub.version, Array.from({ length: Math.min(HASH_CHUNK, pub.order.length - first) }, (_, i) => first + i));
+  list.forEach((e, i) => h.all.set(e, (first + i) * 32));
+  h.done = first + list.length;
+}
+
+function hashState(pub: MediaPublication): { all: Uint8Array; done: number } {
+  let h = HASHED_POSITIONS.get(pub);
+  if (!h) {
+    h = { all: new Uint8Array(pub.order.length * 32), done: 0 };
+    HASHED_POSITIONS.set(pub, h);
+  }
+  return h;
+}
+
+function hashedPositions(pub: MediaPublication): Uint8Array {
+  const h = hashState(pub);
+  while (h.done < pub.order.length) hashChunk(pub, h);
+  return h.all;
+}
+
+/**
+ * Hashes a publication's positions in the background, one chunk per event-loop turn (the node
+ * calls it once the publication is served), so that the first PSI session does not pay for it.
+ */
+export async function warmPsiPositions(pub: MediaPublication): Promise<void> {
+  const h = hashState(pub);
+  while (h.done < pub.order.length) {
+    hashChunk(pub, h);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 /** The kinds this role runs (the lookup and federated kinds add themselves here). */
-export const MEDIA_KINDS: readonly SessionKind[] = ['lookalike', 'profile', 'joint-count', 'retargeting', 'joint-activate'];
+export const MEDIA_KINDS: readonly SessionKind[] = ['lookalike', 'profile', 'joint-count', 'retargeting', 'joint-activate', 'lookup'];
 import {
   ProtocolError,
   type CohortProfile, type ElementBytes, type LookalikeResult, type PrepareSession, type SessionReady,
@@ -74,6 +115,8 @@ export interface MediaParams {
   threads: number;
   /** Media's own minimum cohort; the stricter of this and the session's policy applies. */
   minCohort?: number;
+  /** The label publication media serves beside the tokens (lookup kind), if any. */
+  labelsVersion?: string;
   /** Purpose-level consent per universe row (absent: nobody consented to any purpose). */
   purposes?: PurposeConsent;
   /** Discrete Laplace draws for media's own noised counts (tests: seeded). */
@@ -158,6 +201,9 @@ export class MediaRole {
     if (!Number.isSafeInteger(msg.paddedCount) || msg.paddedCount < 1 || msg.paddedCount > this.params.maxPaddedCount) {
       throw new ProtocolError('RESOURCE_EXHAUSTED', `expected padded size in [1, ${this.params.maxPaddedCount}], got ${msg.paddedCount}`);
     }
+    if (msg.kind === 'lookup' && (!this.params.labelsVersion || msg.labelsVersion !== this.params.labelsVersion)) {
+      throw new ProtocolError('FAILED_PRECONDITION', `lookup: broker holds labels ${msg.labelsVersion?.slice(0, 12) || '(none)'}, media serves ${this.params.labelsVersion?.slice(0, 12) || 'none'}: resync the universe`);
+    }
     if (!MEDIA_KINDS.includes(msg.kind)) {
       throw new ProtocolError('FAILED_PRECONDITION', `session kind '${msg.kind}' is not served by this media node (it serves: ${MEDIA_KINDS.join(', ')})`);
     }
@@ -198,6 +244,17 @@ export class MediaRole {
   }
 
   /**
+   * Lookup kind: media's part ends with BLIND — nothing else reaches it. Called on the
+   * broker's final checkpoint; refused unless every element of the padded list was evaluated.
+   */
+  endLookup(): void {
+    const p = this.expect('endLookup', 'prepared', 'evaluating');
+    if (p.request.kind !== 'lookup') throw new ProtocolError('FAILED_PRECONDITION', `media: endLookup in a '${p.request.kind ?? 'lookalike'}' session`);
+    if (p.evaluated !== p.request.paddedCount) throw new ProtocolError('FAILED_PRECONDITION', `expected ${p.request.paddedCount} evaluations before the end of the lookup, got ${p.evaluated}`);
+    this.phase_ = { name: 'done', audience: undefined };
+  }
+
+  /**
    * The published positions whose user satisfies this session's media predicate (if any) and
    * consented to ad targeting: 1 byte per position. Evaluated here only; never sent in clear.
    */
@@ -232,7 +289,7 @@ export class MediaRole {
    * published position whose user consented to ad targeting (and satisfies the joint-activate
    * predicate), padded with random elements to the next power of two, shuffled. Once per session.
    */
-  psiOffer(): ElementBytes[] {
+  async psiOffer(): Promise<ElementBytes[]> {
     const p = this.expect('psiOffer', 'prepared', 'evaluating');
     if (p.request.kind !== 'retargeting' && p.request.kind !== 'joint-activate') {
       throw new ProtocolError('FAILED_PRECONDITION', `media: a PSI set is part of a retargeting or joint-activate session, this one is ${p.request.kind}`);
@@ -247,7 +304,9 @@ export class MediaRole {
     let size = 1;
     while (size < mine.length) size *= 2;
     const key = OprfKey.generate();
-    const hashed = key.evaluateBatch(hashPositions(this.params.publication.version, mine));
+    p.psi = { key, offered: new Int32Array(0) }; // claimed before the first await: one offer per session
+    const hashedAll = hashedPositions(this.params.publication);
+    const hashed = await evaluateBatchParallel(key, mine.map((pos) => hashedAll.subarray(pos * 32, pos * 32 + 32)), this.params.threads);
     const perm = randomPermutation(size, this.params.uniform ?? cryptoUniform);
     const offered = new Int32Array(size);
     const out = new Array<ElementBytes>(size);
@@ -267,7 +326,7 @@ export class MediaRole {
    * consented to ad targeting (and satisfy media's predicate). Below the minimum (compared
    * with a noisy size) nothing is created; A gets the handle and the noised size.
    */
-  activate(elements: readonly ElementBytes[]): LookalikeResult {
+  async activate(elements: readonly ElementBytes[]): Promise<LookalikeResult> {
     const p = this.expect('activate', 'prepared', 'evaluating');
     if (!p.psi) throw new ProtocolError('FAILED_PRECONDITION', 'media: called activate before its PSI set was sent');
     const n = p.psi.offered.length;
@@ -276,12 +335,13 @@ export class MediaRole {
     let theirs: ElementBytes[];
     try {
       validateElements(elements);
-      theirs = p.psi.key.evaluateBatch(elements.slice(n));
+      theirs = await evaluateBatchParallel(p.psi.key, elements.slice(n), this.params.threads);
     } catch (err) {
       if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', err.message);
       throw err;
     }
     const inBroker = new Set(theirs.map(elementKey));
+    if (n === 0) throw new ProtocolError('FAILED_PRECONDITION', 'media: called activate before its PSI set was sent');
     const rows: number[] = [];
     for (let i = 0; i < n; i++) {
       const pos = p.psi.offered[i]!;
@@ -301,6 +361,7 @@ export class MediaRole {
   /** Round AGGREGATE → LOOKALIKE: decrypts the profile and builds the audience. */
   lookalike(msg: CohortProfile): LookalikeResult {
     const p = this.expect('lookalike', 'prepared', 'evaluating');
+    if (p.request.kind === 'lookup') throw new ProtocolError('FAILED_PRECONDITION', 'media: a lookup session has no cohort profile');
     if (p.request.kind === 'joint-count' && msg.outcome !== 'COHORT_TOO_SMALL') return this.jointCount(p, msg);
     const empty: LookalikeResult = {
       outcome: 'COHORT_TOO_SMALL', audienceId: '', audienceSize: 0, quality: 0, sealedInsight: new Uint8Array(0),

@@ -88,6 +88,8 @@ export interface PrepareSession {
   kind: SessionKind;
   /** Joint kinds: predicate JSON over media's attributes ('' for none). */
   mediaPredicate: string;
+  /** lookup: the label publication the broker holds (label-publication.ts). */
+  labelsVersion?: string;
 }
 
 /** media → broker: media accepts the session on this publication. */

@@ -9,6 +9,7 @@
 import { ProtocolError } from '../protocol/messages.ts';
 import { SESSION_ROUNDS, isSessionKind, type SessionKind } from '../common/names.ts';
 import { MAX_PREDICATE_CHARS } from '../protocol/predicate.ts';
+import { LABEL_BOX_BYTES } from '../crypto/label-box.ts';
 import type {
   AttributeTotal, CohortProfile, IdType, LookalikeResult, OpenSession, Outcome, Policy,
   PrepareSession, PrivacyStatus, SessionAccepted, SessionReady, SessionResult,
@@ -137,6 +138,14 @@ export const OpenSessionCodec = codec<OpenSession>(
   }),
 );
 
+/** The optional session kind ("" on the wire = lookalike, left out). */
+function kindFrom(type: string, o: Obj): { kind?: OpenSession['kind'] } {
+  const k = o.kind;
+  if (k === undefined || k === '') return {};
+  if (!isSessionKind(k)) bad(type, 'kind', `expected a session kind, got ${String(k).slice(0, 40)}`);
+  return { kind: k };
+}
+
 export const PrepareSessionCodec = codec<PrepareSession>(
   'cleanroom.v1.PrepareSession',
   (m) => ({ ...m, idType: ID_TYPE_TO_PROTO[m.idType] }),
@@ -150,6 +159,7 @@ export const PrepareSessionCodec = codec<PrepareSession>(
     advertiser: str('PrepareSession', o, 'advertiser', 128),
     kind: kind('PrepareSession', o),
     mediaPredicate: str('PrepareSession', o, 'mediaPredicate', MAX_PREDICATE_CHARS),
+    ...(o.labelsVersion ? { labelsVersion: str('PrepareSession', o, 'labelsVersion', 128) } : {}),
   }),
 );
 
@@ -182,7 +192,7 @@ export interface Batch {
   items: Uint8Array[];
 }
 
-function batchCodec(type: PayloadType, field: 'elements' | 'tokens' | 'ciphertexts', itemBytes?: number): Codec<Batch> {
+function batchCodec(type: PayloadType, field: 'elements' | 'tokens' | 'ciphertexts' | 'boxes', itemBytes?: number): Codec<Batch> {
   const name = type.split('.').pop()!;
   return codec<Batch>(
     type,
@@ -202,6 +212,8 @@ function batchCodec(type: PayloadType, field: 'elements' | 'tokens' | 'ciphertex
 export const BlindedBatchCodec = batchCodec('cleanroom.v1.BlindedBatch', 'elements');
 export const TokenBatchCodec = batchCodec('cleanroom.v1.TokenBatch', 'tokens');
 export const CiphertextBatchCodec = batchCodec('cleanroom.v1.CiphertextBatch', 'ciphertexts');
+/** Lookup kind: sealed label boxes, exactly LABEL_BOX_BYTES each. */
+export const LabelBatchCodec = batchCodec('cleanroom.v1.LabelBatch', 'boxes', LABEL_BOX_BYTES);
 
 /** Default batch limits for streamed lists: each message stays far below gRPC's 4 MB default. */
 export const BATCH_ITEMS = 16_384;
@@ -295,8 +307,8 @@ export interface AckMessage {
 
 export const AckCodec = codec<AckMessage>('cleanroom.v1.Ack', (m) => m, (o) => ({ received: num('Ack', o, 'received') }));
 
-export type UniversePart = 'MANIFEST' | 'TOKENS' | 'CIPHERTEXTS' | 'DONE';
-const UNIVERSE_PARTS = new Set<UniversePart>(['MANIFEST', 'TOKENS', 'CIPHERTEXTS', 'DONE']);
+export type UniversePart = 'MANIFEST' | 'TOKENS' | 'CIPHERTEXTS' | 'DONE' | 'LABELS';
+const UNIVERSE_PARTS = new Set<UniversePart>(['MANIFEST', 'TOKENS', 'CIPHERTEXTS', 'DONE', 'LABELS']);
 
 export interface UniverseRequest {
   haveVersion: string;
@@ -312,11 +324,11 @@ export const UniverseRequestCodec = codec<UniverseRequest>(
   (m) => ({ ...m, idType: ID_TYPE_TO_PROTO[m.idType] }),
   (o) => {
     const part = String(o.part) as UniversePart;
-    if (!UNIVERSE_PARTS.has(part)) bad('UniverseRequest', 'part', `expected MANIFEST, TOKENS, CIPHERTEXTS or DONE, got ${String(o.part)}`);
+    if (!UNIVERSE_PARTS.has(part)) bad('UniverseRequest', 'part', `expected MANIFEST, TOKENS, CIPHERTEXTS, LABELS or DONE, got ${String(o.part)}`);
     return {
       haveVersion: str('UniverseRequest', o, 'haveVersion', 128),
       part,
-      idType: part === 'TOKENS' ? idType('UniverseRequest', o) : 'phone',
+      idType: part === 'TOKENS' || part === 'LABELS' ? idType('UniverseRequest', o) : 'phone',
       offset: num('UniverseRequest', o, 'offset', 1e10),
       limit: num('UniverseRequest', o, 'limit', 1e10),
     };
@@ -335,6 +347,8 @@ export interface UniverseManifest {
   sizeClass: string;
   unchanged: boolean;
   bfv: { params: Uint8Array; publicKey: Uint8Array; galoisKeys: Uint8Array };
+  /** The label publication beside the tokens ('' = none; label-publication.ts). */
+  labelsVersion: string;
 }
 
 interface UniverseManifestChunk extends Omit<UniverseManifest, 'bfv'> {
@@ -361,6 +375,7 @@ export const UniverseManifestCodec = codec<UniverseManifestChunk>(
       usersPerCiphertext: num(name, o, 'usersPerCiphertext', 1 << 16),
       idTypes,
       sizeClass: str(name, o, 'sizeClass', 32),
+      labelsVersion: str(name, o, 'labelsVersion', 128),
       unchanged: o.unchanged === true,
       bfvParams: bytes(name, o, 'bfvParams'),
       publicKey: bytes(name, o, 'publicKey'),
@@ -420,6 +435,27 @@ export const UniverseTokensCodec = codec<UniverseTokens>(
       offset: num(name, o, 'offset', 1e10),
       tokens: list.map((t, i) => bytes(name, { [`tokens[${i}]`]: t }, `tokens[${i}]`, 16)),
       positions: pos.map((p, i) => num(name, { [`positions[${i}]`]: p }, `positions[${i}]`, 0xffffffff)),
+    };
+  },
+);
+
+export interface UniverseLabels {
+  idType: IdType;
+  offset: number;
+  boxes: Uint8Array[];
+}
+
+export const UniverseLabelsCodec = codec<UniverseLabels>(
+  'cleanroom.v1.UniverseLabels',
+  (m) => ({ ...m, idType: ID_TYPE_TO_PROTO[m.idType] }),
+  (o) => {
+    const name = 'UniverseLabels';
+    const list = o.boxes;
+    if (!Array.isArray(list)) bad(name, 'boxes', 'expected a list');
+    return {
+      idType: idType(name, o),
+      offset: num(name, o, 'offset', 1e10),
+      boxes: list.map((b, i) => bytes(name, { [`boxes[${i}]`]: b }, `boxes[${i}]`, LABEL_BOX_BYTES)),
     };
   },
 );

@@ -42,6 +42,9 @@ export interface NodeConfig {
   evalQuota: number;
   evalQuotaBroker: number;
   quotaWindowHours: number;
+  labels: string | undefined;
+  lookupMinBatch: number;
+  lookupQuota: number;
   federation: string | undefined;
   federatedData: string | undefined;
   federatedStepMs: number;
@@ -118,6 +121,9 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'CLEANROOM_EVAL_QUOTA_BROKER', key: 'evalQuotaBroker', parties: ['media'], doc: 'OPRF evaluations per broker (all its advertisers) per quota window', def: () => '20000000', parse: int(1000, 1e12) },
   { env: 'CLEANROOM_QUOTA_WINDOW_HOURS', key: 'quotaWindowHours', parties: ['broker', 'media'], doc: 'rolling window of the evaluation quotas', def: () => '24', parse: float(0.0001, 24 * 366) },
   { env: 'CLEANROOM_DATABASE_URL', key: 'databaseUrl', parties: ALL, doc: 'PostgreSQL URL (postgres://…) for sessions, ledger and quotas; unset: embedded SQLite at <state dir>/cleanroom.db', def: () => undefined, parse: (r) => { if (!/^postgres(ql)?:\/\//.test(r)) throw new Bad(`expected a postgres:// URL, got '${r.replace(/:[^:@/]*@/, ':***@')}'`); return r; } },
+  { env: 'CLEANROOM_LABELS', key: 'labels', parties: ['media'], doc: 'lookup kind: labels CSV (user_id,consent_share,leads_score,tier,last_active,tenure); published sealed beside the tokens; unset = media offers no lookups', def: () => undefined, parse: path },
+  { env: 'CLEANROOM_LOOKUP_MIN_BATCH', key: 'lookupMinBatch', parties: ['broker'], doc: 'lookup kind: fewest valid IDs one lookup may ask for (smaller: refused at OPEN)', def: () => '100', parse: int(1, 1_000_000) },
+  { env: 'CLEANROOM_LOOKUP_QUOTA', key: 'lookupQuota', parties: ['broker'], doc: 'lookup kind: IDs one advertiser may look up per quota window; beyond it RESOURCE_EXHAUSTED with a retry time', def: () => '100000', parse: int(1, 1e12) },
   { env: 'CLEANROOM_MAX_PADDED', key: 'maxPaddedCount', parties: ['media'], doc: 'largest padded set media evaluates in one session', def: () => '2000000', parse: int(1000, 1_000_000_000) },
   { env: 'CLEANROOM_FEDERATION', key: 'federation', parties: ['advertiser', 'broker'], doc: 'federated learning: the federation roster (JSON: member names and Ed25519 keys, scripts or `simulate --kind federated` write it); unset = no federated sessions', def: () => undefined, parse: path },
   { env: 'CLEANROOM_FEDERATED_DATA', key: 'federatedData', parties: ['advertiser'], doc: 'federated learning: directory of this member\'s private train.csv and test.csv (then CLEANROOM_DATA may be unset)', def: () => undefined, parse: path },

@@ -12,6 +12,7 @@ import type { Envelope as _cleanroom_v1_Envelope, Envelope__Output as _cleanroom
 import type { IdTypeCount as _cleanroom_v1_IdTypeCount, IdTypeCount__Output as _cleanroom_v1_IdTypeCount__Output } from './cleanroom/v1/IdTypeCount.ts';
 import type { InclusionProof as _cleanroom_v1_InclusionProof, InclusionProof__Output as _cleanroom_v1_InclusionProof__Output } from './cleanroom/v1/InclusionProof.ts';
 import type { IndicatorRequest as _cleanroom_v1_IndicatorRequest, IndicatorRequest__Output as _cleanroom_v1_IndicatorRequest__Output } from './cleanroom/v1/IndicatorRequest.ts';
+import type { LabelBatch as _cleanroom_v1_LabelBatch, LabelBatch__Output as _cleanroom_v1_LabelBatch__Output } from './cleanroom/v1/LabelBatch.ts';
 import type { LookalikeResult as _cleanroom_v1_LookalikeResult, LookalikeResult__Output as _cleanroom_v1_LookalikeResult__Output } from './cleanroom/v1/LookalikeResult.ts';
 import type { OpenSession as _cleanroom_v1_OpenSession, OpenSession__Output as _cleanroom_v1_OpenSession__Output } from './cleanroom/v1/OpenSession.ts';
 import type { Policy as _cleanroom_v1_Policy, Policy__Output as _cleanroom_v1_Policy__Output } from './cleanroom/v1/Policy.ts';
@@ -22,6 +23,7 @@ import type { SessionReady as _cleanroom_v1_SessionReady, SessionReady__Output a
 import type { SessionResult as _cleanroom_v1_SessionResult, SessionResult__Output as _cleanroom_v1_SessionResult__Output } from './cleanroom/v1/SessionResult.ts';
 import type { Signature as _cleanroom_v1_Signature, Signature__Output as _cleanroom_v1_Signature__Output } from './cleanroom/v1/Signature.ts';
 import type { TokenBatch as _cleanroom_v1_TokenBatch, TokenBatch__Output as _cleanroom_v1_TokenBatch__Output } from './cleanroom/v1/TokenBatch.ts';
+import type { UniverseLabels as _cleanroom_v1_UniverseLabels, UniverseLabels__Output as _cleanroom_v1_UniverseLabels__Output } from './cleanroom/v1/UniverseLabels.ts';
 import type { UniverseManifest as _cleanroom_v1_UniverseManifest, UniverseManifest__Output as _cleanroom_v1_UniverseManifest__Output } from './cleanroom/v1/UniverseManifest.ts';
 import type { UniverseRequest as _cleanroom_v1_UniverseRequest, UniverseRequest__Output as _cleanroom_v1_UniverseRequest__Output } from './cleanroom/v1/UniverseRequest.ts';
 import type { UniverseTokens as _cleanroom_v1_UniverseTokens, UniverseTokens__Output as _cleanroom_v1_UniverseTokens__Output } from './cleanroom/v1/UniverseTokens.ts';
@@ -45,6 +47,7 @@ export interface ProtoGrpcType {
       IdTypeCount: MessageTypeDefinition<_cleanroom_v1_IdTypeCount, _cleanroom_v1_IdTypeCount__Output>
       InclusionProof: MessageTypeDefinition<_cleanroom_v1_InclusionProof, _cleanroom_v1_InclusionProof__Output>
       IndicatorRequest: MessageTypeDefinition<_cleanroom_v1_IndicatorRequest, _cleanroom_v1_IndicatorRequest__Output>
+      LabelBatch: MessageTypeDefinition<_cleanroom_v1_LabelBatch, _cleanroom_v1_LabelBatch__Output>
       LookalikeResult: MessageTypeDefinition<_cleanroom_v1_LookalikeResult, _cleanroom_v1_LookalikeResult__Output>
       OpenSession: MessageTypeDefinition<_cleanroom_v1_OpenSession, _cleanroom_v1_OpenSession__Output>
       Outcome: EnumTypeDefinition
@@ -58,6 +61,7 @@ export interface ProtoGrpcType {
       SessionResult: MessageTypeDefinition<_cleanroom_v1_SessionResult, _cleanroom_v1_SessionResult__Output>
       Signature: MessageTypeDefinition<_cleanroom_v1_Signature, _cleanroom_v1_Signature__Output>
       TokenBatch: MessageTypeDefinition<_cleanroom_v1_TokenBatch, _cleanroom_v1_TokenBatch__Output>
+      UniverseLabels: MessageTypeDefinition<_cleanroom_v1_UniverseLabels, _cleanroom_v1_UniverseLabels__Output>
       UniverseManifest: MessageTypeDefinition<_cleanroom_v1_UniverseManifest, _cleanroom_v1_UniverseManifest__Output>
       UniversePart: EnumTypeDefinition
       UniverseRequest: MessageTypeDefinition<_cleanroom_v1_UniverseRequest, _cleanroom_v1_UniverseRequest__Output>

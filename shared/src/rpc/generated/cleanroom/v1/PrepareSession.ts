@@ -14,6 +14,7 @@ export interface PrepareSession {
   'advertiser'?: (string);
   'kind'?: (string);
   'mediaPredicate'?: (string);
+  'labelsVersion'?: (string);
 }
 
 export interface PrepareSession__Output {
@@ -26,4 +27,5 @@ export interface PrepareSession__Output {
   'advertiser': (string);
   'kind': (string);
   'mediaPredicate': (string);
+  'labelsVersion': (string);
 }

@@ -10,6 +10,7 @@ export const Round = {
   CHECKPOINT: 'CHECKPOINT',
   ABORT: 'ABORT',
   UNIVERSE: 'UNIVERSE',
+  LOOKUP: 'LOOKUP',
   FED_JOIN: 'FED_JOIN',
   FED_KEYS: 'FED_KEYS',
   FED_SHARES: 'FED_SHARES',
@@ -36,6 +37,8 @@ export type Round =
   | 8
   | 'UNIVERSE'
   | 9
+  | 'LOOKUP'
+  | 10
   | 'FED_JOIN'
   | 20
   | 'FED_KEYS'

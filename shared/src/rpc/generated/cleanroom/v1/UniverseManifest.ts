@@ -16,6 +16,7 @@ export interface UniverseManifest {
   'publicKey'?: (Buffer | Uint8Array | string);
   'galoisKeysPart'?: (Buffer | Uint8Array | string);
   'sizeClass'?: (string);
+  'labelsVersion'?: (string);
 }
 
 export interface UniverseManifest__Output {
@@ -31,4 +32,5 @@ export interface UniverseManifest__Output {
   'publicKey': (Buffer);
   'galoisKeysPart': (Buffer);
   'sizeClass': (string);
+  'labelsVersion': (string);
 }

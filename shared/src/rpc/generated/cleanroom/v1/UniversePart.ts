@@ -6,6 +6,7 @@ export const UniversePart = {
   TOKENS: 'TOKENS',
   CIPHERTEXTS: 'CIPHERTEXTS',
   DONE: 'DONE',
+  LABELS: 'LABELS',
 } as const;
 
 export type UniversePart =
@@ -19,5 +20,7 @@ export type UniversePart =
   | 3
   | 'DONE'
   | 4
+  | 'LABELS'
+  | 5
 
 export type UniversePart__Output = typeof UniversePart[keyof typeof UniversePart]

@@ -1,0 +1,338 @@
+/**
+ * The lookup kind (应用四 member data delivery, 应用五 leads scoring): the advertiser (A)
+ * sends IDs and receives, for each of its own IDs that is a media user who consented to
+ * data sharing, media's label; nothing for the others. Two state machines, no network.
+ *
+ * Flow (docs/protocol.md §8):
+ *   OPEN    A → C OpenSession(kind lookup, n); C checks the minimum batch and the quotas,
+ *           C → B PrepareSession(kind lookup, P, publication and label versions); B → C SessionReady
+ *   BLIND   exactly as in the look-alike session (padding.ts): media evaluates P elements
+ *   TOKENS  A → C F_k(x) for its n IDs
+ *   LOOKUP  C → A one label box per token, in A's order: the box published for that token,
+ *           or random bytes of the same size when the token matched nothing
+ * Media's part ends with BLIND: it receives nothing that depends on which users are looked up.
+ *
+ * What each party learns:
+ *   A  for each of its IDs, the label if the user is a media user who consented to data
+ *      sharing (its box opens), else nothing — a non-consenting media user and a
+ *      non-user look the same (both boxes are random to A); P; the epoch.
+ *   C  n, P, the real-match count and which published tokens matched (pseudonymous, as in
+ *      the look-alike session); never a label (the key is not derivable from the token) and
+ *      not who consented (real and random boxes look alike).
+ *   B  P (a bucket) and that a lookup ran — no list of users, not n.
+ */
+import { blindBatch, unblindBatch, finalize, type Blinded } from '../crypto/oprf.ts';
+import { hashToGroupBatch, oprfDst } from '../crypto/h2c.ts';
+import { LABEL_BOX_BYTES, labelAd, labelKey, openLabel, randomLabelBox, type LabelBoxBytes, type LabelKey } from '../crypto/label-box.ts';
+import { boxKeyPair } from '../crypto/sealed-box.ts';
+import { normalizeRows } from '../common/ids.ts';
+import { decodeLabel, type Label } from '../common/labels.ts';
+import { TOKEN_BYTES } from '../common/token-set.ts';
+import { cryptoUniform, settlePolicy, sizeClass, type BrokerPolicyConfig, type Uniform } from './policy.ts';
+import { drawDummies, padAndShuffle, unpad } from './padding.ts';
+import type { BrokerUniverse } from './broker.ts';
+import {
+  expectPhase, ProtocolError,
+  type ElementBytes, type IdType, type OpenSession, type Policy, type PrepareSession, type SessionAccepted, type SessionReady, type TokenBytes,
+} from './messages.ts';
+import type { SeedReport } from './advertiser.ts';
+
+/** The lookup's own limits, at the broker (service/config.ts). */
+export interface LookupLimits {
+  /** Fewest valid IDs a lookup may ask for. */
+  minBatch: number;
+}
+
+export const DEFAULT_LOOKUP_LIMITS: Readonly<LookupLimits> = Object.freeze({ minBatch: 100 });
+
+/** One of A's IDs and what the lookup returned for it. */
+export interface LookupRow {
+  /** The normalised ID. */
+  id: string;
+  /** Index of the ID among the raw IDs A gave. */
+  index: number;
+  label: Label | undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// Advertiser
+
+export interface LookupAdvertiserParams {
+  idType: IdType;
+  /** Raw IDs (normalised here; invalid rows rejected one by one, duplicates dropped). */
+  ids: readonly string[];
+  decoyRatio: number;
+  signingPublicKey: Uint8Array;
+  rng?: (n: number) => Uint8Array;
+}
+
+export type LookupAdvertiserPhase =
+  | { name: 'new' }
+  | { name: 'opened' }
+  | { name: 'blinded'; epoch: string; blinded: Blinded[] }
+  | { name: 'tokens-sent'; epoch: string; tokens: TokenBytes[]; keys: LabelKey[] }
+  | { name: 'done'; rows: LookupRow[] }
+  | { name: 'failed'; reason: string };
+
+export class LookupAdvertiserRole {
+  private phase_: LookupAdvertiserPhase = { name: 'new' };
+  readonly report: SeedReport;
+  private readonly ids: string[];
+  private readonly indexOf: number[];
+  private readonly params: LookupAdvertiserParams;
+  accepted: SessionAccepted | undefined;
+
+  constructor(params: LookupAdvertiserParams) {
+    const { valid, rejected, duplicates } = normalizeRows(params.idType, params.ids);
+    this.report = { rows: params.ids.length, valid: valid.length, rejected, duplicates };
+    if (valid.length === 0) throw new ProtocolError('INVALID_ARGUMENT', `expected at least one valid ${params.idType} ID, got none of ${params.ids.length} rows`);
+    this.ids = valid;
+    // the raw index of each valid ID (first occurrence)
+    const seen = new Map<string, number>();
+    params.ids.forEach((raw, i) => {
+      const n = normalizeRows(params.idType, [raw]).valid[0];
+      if (n !== undefined && !seen.has(n)) seen.set(n, i);
+    });
+    this.indexOf = valid.map((v) => seen.get(v) ?? -1);
+    this.params = params;
+  }
+
+  get phase(): LookupAdvertiserPhase['name'] {
+    return this.phase_.name;
+  }
+
+  get count(): number {
+    return this.ids.length;
+  }
+
+  get rows(): LookupRow[] | undefined {
+    return this.phase_.name === 'done' ? this.phase_.rows : undefined;
+  }
+
+  private expect<N extends LookupAdvertiserPhase['name']>(call: string, ...names: N[]): Extract<LookupAdvertiserPhase, { name: N }> {
+    expectPhase('advertiser (lookup)', this.phase_.name, names, call);
+    return this.phase_ as Extract<LookupAdvertiserPhase, { name: N }>;
+  }
+
+  /** Round OPEN: only the count leaves A. */
+  open(): OpenSession {
+    this.expect('open', 'new');
+    this.phase_ = { name: 'opened' };
+    return {
+      kind: 'lookup', mediaPredicate: '', countSession: '', idType: this.params.idType, seedCount: this.ids.length, audienceSize: 0, decoyRatio: this.params.decoyRatio, minCohort: 0,
+      advertiserKey: this.params.signingPublicKey, resultKey: boxKeyPair().publicKey,
+    };
+  }
+
+  /** Round BLIND: checks the broker padded as asked, blinds the IDs with fresh scalars. */
+  blind(accepted: SessionAccepted): ElementBytes[] {
+    this.expect('blind', 'opened');
+    if (accepted.policy.decoyRatio < this.params.decoyRatio) {
+      throw new ProtocolError('FAILED_PRECONDITION', `broker policy has decoy ratio ${accepted.policy.decoyRatio}, expected ≥ ${this.params.decoyRatio}`);
+    }
+    if (accepted.paddedCount < this.ids.length * (1 + accepted.policy.decoyRatio)) {
+      throw new ProtocolError('FAILED_PRECONDITION', `broker announced padded size ${accepted.paddedCount}, expected ≥ ${this.ids.length * (1 + accepted.policy.decoyRatio)}`);
+    }
+    this.accepted = accepted;
+    const points = hashToGroupBatch(this.ids.map(utf8), oprfDst(this.params.idType, accepted.universeEpoch));
+    const blinded = blindBatch(points, this.params.rng);
+    this.phase_ = { name: 'blinded', epoch: accepted.universeEpoch, blinded };
+    return blinded.map((b) => b.blinded);
+  }
+
+  /** Round TOKENS: unblinds; keeps each ID's label key (never sent), returns the tokens. */
+  unblind(evaluated: readonly ElementBytes[]): TokenBytes[] {
+    const p = this.expect('unblind', 'blinded');
+    if (evaluated.length !== p.blinded.length) throw new ProtocolError('INVALID_ARGUMENT', `expected ${p.blinded.length} evaluated elements, got ${evaluated.length}`);
+    const points = unblindBatch(p.blinded.map((b) => b.inverse), evaluated);
+    const xs = this.ids.map(utf8);
+    const tokens = points.map((u, i) => finalize(xs[i]!, u));
+    const keys = points.map((u, i) => labelKey(xs[i]!, u));
+    this.phase_ = { name: 'tokens-sent', epoch: p.epoch, tokens, keys };
+    return tokens;
+  }
+
+  /** Round LOOKUP: opens the boxes; a box that does not open is "no label" (no match, or no consent). */
+  finish(boxes: readonly LabelBoxBytes[]): LookupRow[] {
+    const p = this.expect('finish', 'tokens-sent');
+    if (boxes.length !== p.tokens.length) throw new ProtocolError('INVALID_ARGUMENT', `expected ${p.tokens.length} label boxes (one per token), got ${boxes.length}`);
+    const rows = boxes.map((box, i): LookupRow => {
+      const opened = openLabel(p.keys[i]!, box, labelAd(p.epoch, this.params.idType, p.tokens[i]!));
+      let label: Label | undefined;
+      if (opened) {
+        try {
+          label = decodeLabel(opened);
+        } catch (err) {
+          throw new ProtocolError('INVALID_ARGUMENT', `label ${i}: opened but malformed: ${(err as Error).message}`);
+        }
+      }
+      return { id: this.ids[i]!, index: this.indexOf[i]!, label };
+    });
+    this.phase_ = { name: 'done', rows };
+    return rows;
+  }
+
+  fail(reason: string): void {
+    this.phase_ = { name: 'failed', reason };
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Broker
+
+export interface LookupCounts {
+  seedCount: number;
+  paddedCount: number;
+  /** Exact: the broker's own knowledge, never released (A would learn non-consenting matches from it). */
+  realMatches: number;
+}
+
+interface Settled {
+  open: OpenSession;
+  policy: Policy;
+  paddedCount: number;
+}
+
+export type LookupBrokerPhase =
+  | { name: 'new' }
+  | ({ name: 'opened' } & Settled)
+  | ({ name: 'ready'; dummies: ElementBytes[] | undefined } & Settled)
+  | ({ name: 'padded'; padMap: Int32Array } & Settled)
+  | ({ name: 'evaluated' } & Settled)
+  | { name: 'done'; counts: LookupCounts }
+  | { name: 'failed'; reason: string };
+
+export interface LookupBrokerParams {
+  config: BrokerPolicyConfig;
+  limits: LookupLimits;
+  universe: BrokerUniverse;
+  advertiser: string;
+  uniform?: Uniform;
+  rng?: (n: number) => Uint8Array;
+}
+
+export class LookupBrokerRole {
+  private phase_: LookupBrokerPhase = { name: 'new' };
+  private readonly params: LookupBrokerParams;
+  private readonly u: Uniform;
+
+  constructor(params: LookupBrokerParams) {
+    this.params = params;
+    this.u = params.uniform ?? cryptoUniform;
+  }
+
+  get phase(): LookupBrokerPhase['name'] {
+    return this.phase_.name;
+  }
+
+  get paddedCount(): number {
+    return 'paddedCount' in this.phase_ ? this.phase_.paddedCount : 0;
+  }
+
+  get counts(): LookupCounts | undefined {
+    return this.phase_.name === 'done' ? this.phase_.counts : undefined;
+  }
+
+  get failure(): string | undefined {
+    return this.phase_.name === 'failed' ? this.phase_.reason : undefined;
+  }
+
+  private expect<N extends LookupBrokerPhase['name']>(call: string, ...names: N[]): Extract<LookupBrokerPhase, { name: N }> {
+    expectPhase('broker (lookup)', this.phase_.name, names, call);
+    return this.phase_ as Extract<LookupBrokerPhase, { name: N }>;
+  }
+
+  /** Round OPEN (from A): the minimum batch, the label publication, the padded size; what media is told. */
+  open(msg: OpenSession): PrepareSession {
+    this.expect('open', 'new');
+    if (msg.kind !== 'lookup') throw new ProtocolError('INVALID_ARGUMENT', `expected a lookup session, got kind '${msg.kind ?? 'lookalike'}'`);
+    if (!Number.isSafeInteger(msg.seedCount) || msg.seedCount < this.params.limits.minBatch) {
+      throw new ProtocolError('FAILED_PRECONDITION', `lookup batch too small: ${msg.seedCount} IDs, the minimum batch is ${this.params.limits.minBatch}`);
+    }
+    const u = this.params.universe;
+    if (!u.tables.has(msg.idType)) {
+      throw new ProtocolError('FAILED_PRECONDITION', `media's published universe has no '${msg.idType}' tokens (it has: ${[...u.tables.keys()].join(', ') || 'none'})`);
+    }
+    if (!u.labels || u.labels.publicationVersion !== u.version || !u.labels.boxes.has(msg.idType)) {
+      throw new ProtocolError('FAILED_PRECONDITION', `the broker holds no '${msg.idType}' labels for publication ${u.version.slice(0, 12)}: media publishes none, or the sync is pending`);
+    }
+    const { policy, paddedCount } = settlePolicy({ seedCount: msg.seedCount, decoyRatio: msg.decoyRatio, minCohort: 0 }, this.params.config);
+    this.phase_ = { name: 'opened', open: msg, policy, paddedCount };
+    return {
+      kind: 'lookup', mediaPredicate: '', idType: msg.idType, paddedCount, audienceSize: 0, policy, resultKey: msg.resultKey,
+      universeVersion: u.version, advertiser: this.params.advertiser, labelsVersion: u.labels.version,
+    };
+  }
+
+  /** Round OPEN (from media): media accepts on the publication the broker holds. */
+  ready(msg: SessionReady): SessionAccepted {
+    const p = this.expect('ready', 'opened');
+    const u = this.params.universe;
+    if (msg.outcome !== 'COMPLETED') throw new ProtocolError('FAILED_PRECONDITION', `media refused the lookup: ${msg.reason || msg.outcome}`);
+    if (msg.universeVersion !== u.version || msg.universeEpoch !== u.epoch) {
+      throw new ProtocolError('FAILED_PRECONDITION', `media serves publication ${msg.universeVersion.slice(0, 12)}, broker holds ${u.version.slice(0, 12)}: resync the universe`);
+    }
+    this.phase_ = { ...p, name: 'ready', dummies: undefined };
+    return { policy: p.policy, paddedCount: p.paddedCount, universeSizeClass: sizeClass(u.users), universeEpoch: u.epoch, privacy: undefined };
+  }
+
+  prepareDummies(): void {
+    if (this.phase_.name !== 'ready' || this.phase_.dummies) return;
+    this.phase_.dummies = drawDummies(this.phase_.paddedCount - this.phase_.open.seedCount, this.params.rng);
+  }
+
+  /** Round BLIND (from A): pads with dummies and shuffles. */
+  pad(blinded: readonly ElementBytes[]): ElementBytes[] {
+    this.expect('pad', 'ready');
+    this.prepareDummies();
+    const p = this.expect('pad', 'ready');
+    if (blinded.length !== p.open.seedCount) {
+      throw new ProtocolError('INVALID_ARGUMENT', `expected ${p.open.seedCount} blinded elements (the declared count), got ${blinded.length}`);
+    }
+    const { padded, padMap } = padAndShuffle(blinded, p.dummies ?? [], p.paddedCount, this.u);
+    const { dummies: _d, ...settled } = p;
+    this.phase_ = { ...settled, name: 'padded', padMap };
+    return padded;
+  }
+
+  /** Round BLIND (from media): A's evaluations, in A's order. */
+  unpad(evaluated: readonly ElementBytes[]): ElementBytes[] {
+    const p = this.expect('unpad', 'padded');
+    const out = unpad(evaluated, p.padMap, p.open.seedCount);
+    const { padMap: _m, ...settled } = p;
+    this.phase_ = { ...settled, name: 'evaluated' };
+    return out;
+  }
+
+  /**
+   * Rounds TOKENS → LOOKUP: one box per token, in A's order — the published box of a
+   * matched token, fresh random bytes otherwise. Same size and order whatever matched.
+   */
+  lookup(tokens: readonly TokenBytes[]): LabelBoxBytes[] {
+    const p = this.expect('lookup', 'evaluated');
+    const n = p.open.seedCount;
+    if (tokens.length !== n) throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} tokens, got ${tokens.length}`);
+    const u = this.params.universe;
+    const published = u.tables.get(p.open.idType);
+    const boxes = u.labels?.boxes.get(p.open.idType);
+    if (!published || !boxes) throw new ProtocolError('FAILED_PRECONDITION', `the broker holds no '${p.open.idType}' labels`);
+    let real = 0;
+    const out = tokens.map((t, i) => {
+      if (t.length !== TOKEN_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `token ${i}: expected ${TOKEN_BYTES} bytes, got ${t.length}`);
+      const row = published.rowOf(t);
+      if (row < 0) return randomLabelBox();
+      real++;
+      return boxes.slice(row * LABEL_BOX_BYTES, (row + 1) * LABEL_BOX_BYTES);
+    });
+    this.phase_ = { name: 'done', counts: { seedCount: n, paddedCount: p.paddedCount, realMatches: real } };
+    return out;
+  }
+
+  fail(reason: string): void {
+    this.phase_ = { name: 'failed', reason };
+  }
+}
+
+function utf8(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
+}
