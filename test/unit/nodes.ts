@@ -38,7 +38,7 @@ export function tempStore(): Store {
 }
 
 /** Media's store, quotas and budget with test defaults (generous: tests of the limits set their own). */
-export function mediaDefaults(o: { store?: Store; quota?: Partial<{ evaluationsPerBroker: number; evaluationsPerAdvertiser: number; windowMs: number }>; budget?: number } = {}) {
+export function mediaDefaults(o: { store?: Store; quota?: Partial<{ evaluationsPerBroker: number; evaluationsPerAdvertiser: number; windowMs: number; now: () => number }>; budget?: number } = {}) {
   return {
     store: o.store ?? tempStore(),
     quota: { evaluationsPerBroker: 1e12, evaluationsPerAdvertiser: 1e12, windowMs: 86_400_000, ...o.quota },
@@ -52,7 +52,8 @@ export interface ClusterOptions {
   /** The broker's privacy policy (budget, ε, differencing); defaults to DEFAULT_PRIVACY with a large budget. */
   privacy?: Partial<BrokerPolicyConfig['privacy']>;
   mediaBudget?: number;
-  quota?: { broker?: number; media?: number; windowMs?: number };
+  /** Enumeration quotas; `now` is their clock (tests move it instead of sleeping). */
+  quota?: { broker?: number; media?: number; windowMs?: number; now?: () => number };
   /** Seeded noise at the broker (deterministic runs). */
   uniform?: () => number;
   stores?: Partial<Record<Party, Store>>;
@@ -95,13 +96,13 @@ export function cluster(w: World, o: ClusterOptions = {}): Cluster {
   const media = new MediaNode({
     identity: w.identities.media, universe: w.universe, publication: w.publication, stateDir: join(stateDir, 'media'), transcriptDir, deadlineMs,
     maxPaddedCount: 1_000_000, evalThreads: 1, log: silent, observer, ...(o.labels ? { labels: o.labels } : {}), purposes: alignPurposes(w.universe.userIds, w.users),
-    ...mediaDefaults({ store: stores.media, budget: o.mediaBudget, quota: { evaluationsPerAdvertiser: o.quota?.media ?? 1e12, windowMs } }),
+    ...mediaDefaults({ store: stores.media, budget: o.mediaBudget, quota: { evaluationsPerAdvertiser: o.quota?.media ?? 1e12, windowMs, ...(o.quota?.now ? { now: o.quota.now } : {}) } }),
   });
   broker = new BrokerNode({
     identity: w.identities.broker, media: inMemoryPeer('Media', 'broker', () => media.handlers()),
     advertiser: inMemoryPeer('Advertiser', 'broker', () => advertiser.handlers()),
     policy: { ...DEFAULT_BROKER_POLICY, ...o.policy, privacy: { ...DEFAULT_PRIVACY, budget: 1e6, ...o.privacy } },
-    store: stores.broker, quota: { evaluationsPerAdvertiser: o.quota?.broker ?? 1e12, windowMs },
+    store: stores.broker, quota: { evaluationsPerAdvertiser: o.quota?.broker ?? 1e12, windowMs, ...(o.quota?.now ? { now: o.quota.now } : {}) },
     ...(o.uniform ? { uniform: o.uniform } : {}), ...(o.lookup ? { lookup: o.lookup } : {}),
     transcriptDir, stateDir: join(stateDir, 'broker'), deadlineMs, log: silent, observer,
   });

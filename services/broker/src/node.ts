@@ -71,7 +71,8 @@ export interface BrokerNodeOptions extends NodeCommonOptions {
   /** Sessions, the privacy ledger, released cohorts and quota usage (service/store). */
   store: Store;
   /** OPRF evaluations one advertiser may have media perform over a rolling window. */
-  quota: { evaluationsPerAdvertiser: number; windowMs: number };
+  /** `now`: the quota's clock (tests move it instead of sleeping); Date.now by default. */
+  quota: { evaluationsPerAdvertiser: number; windowMs: number; now?: () => number };
   /** Tests inject a seeded source for the noise; the default is cryptographic. */
   uniform?: () => number;
   /** Lookup kind: the minimum batch and the IDs one advertiser may look up per quota window. */
@@ -273,7 +274,7 @@ export class BrokerNode {
           const now = Date.now();
           // Enumeration quota, before any OPRF work: media's evaluations on this advertiser's behalf.
           const { evaluationsPerAdvertiser: limit, windowMs } = this.o.quota;
-          const q = await this.o.store.takeQuota('broker', { scope: 'evaluations:advertiser', subject: advertiser, sessionId: s.sessionId, amount: prepare.paddedCount, limit, windowMs, nowMs: now });
+          const q = await this.o.store.takeQuota('broker', { scope: 'evaluations:advertiser', subject: advertiser, sessionId: s.sessionId, amount: prepare.paddedCount, limit, windowMs, nowMs: this.o.quota.now?.() ?? now });
           if (!q.ok) {
             throw new ProtocolError('RESOURCE_EXHAUSTED', `evaluation quota: this advertiser may have ${limit} OPRF evaluations per ${windowMs / 3_600_000} h, ${q.used} used, this session needs ${prepare.paddedCount}; retry in ${Math.ceil(q.retryAfterMs / 1000)} s`);
           }

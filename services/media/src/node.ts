@@ -62,7 +62,8 @@ export interface MediaNodeOptions extends NodeCommonOptions {
   /** Sessions, media's own privacy ledger and quota usage (service/store). */
   store: Store;
   /** OPRF evaluations over a rolling window: per broker (all its advertisers) and per advertiser. */
-  quota: { evaluationsPerBroker: number; evaluationsPerAdvertiser: number; windowMs: number };
+  /** `now`: the quota's clock (tests move it instead of sleeping); Date.now by default. */
+  quota: { evaluationsPerBroker: number; evaluationsPerAdvertiser: number; windowMs: number; now?: () => number };
   /** Purpose-level consent per universe row (consent_ads, consent_share); absent: no user is in any audience. */
   purposes?: PurposeConsent;
   /** Media's own privacy budget per (advertiser, epoch): the stricter of the broker's and this wins. */
@@ -134,7 +135,7 @@ export class MediaNode {
             ['evaluations:broker', broker, this.o.quota.evaluationsPerBroker],
             ['evaluations:advertiser', req.advertiser, this.o.quota.evaluationsPerAdvertiser],
           ] as const) {
-            const q = await this.o.store.takeQuota('media', { scope, subject, sessionId: s.sessionId, amount: req.paddedCount, limit, windowMs, nowMs: now });
+            const q = await this.o.store.takeQuota('media', { scope, subject, sessionId: s.sessionId, amount: req.paddedCount, limit, windowMs, nowMs: this.o.quota.now?.() ?? now });
             if (!q.ok) {
               throw new ProtocolError('RESOURCE_EXHAUSTED', `media's evaluation quota per ${scope.split(':')[1]}: ${limit} per ${windowMs / 3_600_000} h, ${q.used} used, this session needs ${req.paddedCount}; retry in ${Math.ceil(q.retryAfterMs / 1000)} s`);
             }

@@ -38,8 +38,14 @@ export function isSessionKind(x: unknown): x is SessionKind {
 export const FEDERATED_ROUNDS = ['FED_JOIN', 'FED_KEYS', 'FED_SHARES', 'FED_MASKED', 'FED_UNMASK'] as const;
 export type FederatedRound = (typeof FEDERATED_ROUNDS)[number];
 
+/**
+ * The rounds of a look-alike session, in order — also those of profile, joint-count,
+ * retargeting and joint-activate, which differ only in what AGGREGATE and LOOKALIKE carry.
+ */
+export const LOOKALIKE_ROUNDS = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'] as const;
+
 /** Every round a session of any kind runs (each kind's order is in SESSION_FLOWS). */
-export const SESSION_ROUNDS = ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE', 'LOOKUP', ...FEDERATED_ROUNDS] as const;
+export const SESSION_ROUNDS = [...LOOKALIKE_ROUNDS, 'LOOKUP', ...FEDERATED_ROUNDS] as const;
 export type SessionRound = (typeof SESSION_ROUNDS)[number];
 
 export function isSessionRound(x: unknown): x is SessionRound {
@@ -62,15 +68,19 @@ export interface SessionFlow {
   readonly agreed?: readonly string[];
 }
 
+/** The final message of the look-alike family: the broker's SessionResult to the advertiser. */
+const SESSION_RESULT: SessionFlow['final'] = { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' };
+
 /**
- * The flow of each session kind. Adding a kind: its new rounds go into SESSION_ROUNDS, its flow
- * here; the verifier (transcript/verify.ts) then audits it. A kind without an entry is reported
- * by the verifier as one it cannot audit.
+ * The flow of each session kind. Adding a kind: its new rounds go into SESSION_ROUNDS (a named
+ * list, as LOOKALIKE_ROUNDS and FEDERATED_ROUNDS), its flow here; the verifier
+ * (transcript/verify.ts) then audits it. A kind without an entry is reported by the verifier as
+ * one it cannot audit.
  */
 export const SESSION_FLOWS: { readonly [K in SessionKind]?: SessionFlow } = {
   lookalike: {
-    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
-    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+    rounds: LOOKALIKE_ROUNDS,
+    final: SESSION_RESULT,
   },
   // lookup (protocol/lookup.ts): media's part ends with BLIND; the broker answers A's tokens
   // with one sealed label box per token (LabelBatch chunks, the last one completes it).
@@ -80,23 +90,23 @@ export const SESSION_FLOWS: { readonly [K in SessionKind]?: SessionFlow } = {
   },
   // profile: the look-alike's rounds; media decrypts the profile and builds no audience.
   profile: {
-    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
-    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+    rounds: LOOKALIKE_ROUNDS,
+    final: SESSION_RESULT,
   },
   // joint-count: AGGREGATE also carries media's indicator ciphertexts (IndicatorRequest → CiphertextBatch).
   'joint-count': {
-    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
-    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+    rounds: LOOKALIKE_ROUNDS,
+    final: SESSION_RESULT,
   },
   // retargeting / joint-activate: AGGREGATE carries the DH-PSI (IndicatorRequest → media's set;
   // the broker's Activate stream); LOOKALIKE carries media's audience handle and noised size.
   retargeting: {
-    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
-    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+    rounds: LOOKALIKE_ROUNDS,
+    final: SESSION_RESULT,
   },
   'joint-activate': {
-    rounds: ['OPEN', 'BLIND', 'TOKENS', 'AGGREGATE', 'LOOKALIKE'],
-    final: { sender: 'broker', receiver: 'advertiser', payloadType: 'cleanroom.v1.SessionResult' },
+    rounds: LOOKALIKE_ROUNDS,
+    final: SESSION_RESULT,
   },
   // One link per member (statement session id `<session>-m<i>`), each audited as a session.
   federated: {
