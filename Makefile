@@ -19,7 +19,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 NODE := $(CURDIR)/node_modules/.bin/node
 
-.PHONY: install proto pki typecheck test test-unit test-containers demo bench shape k8s k8s-check docker-up images e2e clean
+.PHONY: install proto pki typecheck test test-unit test-containers demo bench bench-scale bench-peer shape k8s k8s-check docker-up images e2e clean
 
 install: node_modules/.installed
 
@@ -50,6 +50,18 @@ demo: install
 
 bench: install
 	$(NODE) bench/bench.ts
+
+# Media's universe preparation alone at 10^7 users (streamed, on disk): time, peak RSS, bytes per user
+BENCH_SCALE_USERS ?= 10000000
+bench-scale: install
+	/usr/bin/time -v $(NODE) bench/scale.ts --universe $(BENCH_SCALE_USERS)
+
+# This project's matching against @openmined/psi.js on equal sets (psi.js installed from the npm
+# registry into out/peer-psi with --ignore-scripts, outside the project's dependencies)
+bench-peer: install
+	mkdir -p out/peer-psi && cd out/peer-psi && echo '{"name":"peer-psi","private":true}' > package.json && \
+	  npm install --ignore-scripts --no-audit --no-fund --no-package-lock @openmined/psi.js@2.0.6
+	$(NODE) bench/peer.ts --psi out/peer-psi
 
 shape: install
 	$(NODE) scripts/shape.ts

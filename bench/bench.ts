@@ -63,8 +63,8 @@ say('starting the three nodes (gRPC, mutual TLS, loopback); media prepares its u
 const tStart = performance.now();
 const cluster = await startCluster({ outDir: out, worldDir, readyTimeoutMs: 3_600_000 });
 try {
-  const ready = await cluster.nodes.media.admin.request<{ universe: { users: number; reused: boolean; preparedSeconds: number; computed: number; epoch: string; publication: { encryptSeconds: number; ciphertexts: number; reused: boolean } } }>('GET', '/readyz');
-  const brokerReady = await cluster.nodes.broker.admin.request<{ universe: { users: number; ciphertexts: number; bytesOnDisk: number; syncSeconds: number | null } }>('GET', '/readyz');
+  const ready = await cluster.nodes.media.admin.request<{ universe: { users: number; reused: boolean; preparedSeconds: number; preparedCpuSeconds: number; computed: number; epoch: string; publication: { encryptSeconds: number; encryptCpuSeconds: number; ciphertexts: number; reused: boolean } } }>('GET', '/readyz');
+  const brokerReady = await cluster.nodes.broker.admin.request<{ universe: { users: number; ciphertexts: number; bytesOnDisk: number; syncSeconds: number | null; syncCpuSeconds: number | null } }>('GET', '/readyz');
   const startupSeconds = (performance.now() - tStart) / 1000;
   say(`  universe: ${ready.universe.users.toLocaleString('en')} consented users, ${ready.universe.reused ? 'reused (run without --reuse-universe to time preparation)' : `prepared in ${ready.universe.preparedSeconds.toFixed(1)} s`}`);
 
@@ -91,6 +91,8 @@ try {
   const cores = cpus().length;
   const threads = Math.min(cores, Number(process.env.CLEANROOM_EVAL_THREADS ?? 2));
   const parties = withFloors(rawParties, costs);
+  // Offline phases: floor = CPU of their primitives; ratio = the process CPU they took ÷ floor
+  // (wall ÷ (floor / threads) as well, meaningful on an otherwise idle machine only).
   const prepFloorCpuMs = ready.universe.computed * (costs.x25519 + costs.hashToGroup);
   const prepFloorWallS = prepFloorCpuMs / threads / 1000;
   const pubFloorS = (ready.universe.publication.ciphertexts * costs.bfvEncrypt) / 1000;
@@ -107,17 +109,21 @@ try {
     universePreparation: {
       seconds: ready.universe.reused ? null : Number(ready.universe.preparedSeconds.toFixed(2)), tokensComputed: ready.universe.computed,
       usersPerSecond: ready.universe.reused ? null : Math.round(ready.universe.users / ready.universe.preparedSeconds),
-      floorSeconds: Number(prepFloorWallS.toFixed(2)), floorThreads: threads,
-      floorRatio: ready.universe.reused || ready.universe.computed === 0 ? null : ratio(ready.universe.preparedSeconds, prepFloorWallS),
+      cpuSeconds: ready.universe.reused ? null : ready.universe.preparedCpuSeconds,
+      floorCpuSeconds: Number((prepFloorCpuMs / 1000).toFixed(2)), floorThreads: threads, floorWallSeconds: Number(prepFloorWallS.toFixed(2)),
+      floorRatio: ready.universe.reused || ready.universe.computed === 0 ? null : ratio(ready.universe.preparedCpuSeconds * 1000, prepFloorCpuMs),
+      wallFloorRatio: ready.universe.reused || ready.universe.computed === 0 ? null : ratio(ready.universe.preparedSeconds, prepFloorWallS),
     },
     publication: {
       encryptSeconds: ready.universe.publication.reused ? null : ready.universe.publication.encryptSeconds, ciphertexts: ready.universe.publication.ciphertexts,
       brokerUsers: brokerReady.universe.users, brokerBytesOnDisk: brokerReady.universe.bytesOnDisk, brokerBytesPerUser: Math.round(brokerReady.universe.bytesOnDisk / brokerReady.universe.users),
       brokerSyncSeconds: brokerReady.universe.syncSeconds,
+      encryptCpuSeconds: ready.universe.publication.reused ? null : ready.universe.publication.encryptCpuSeconds,
       encryptFloorSeconds: Number(pubFloorS.toFixed(2)),
-      encryptFloorRatio: ready.universe.publication.reused ? null : ratio(ready.universe.publication.encryptSeconds, pubFloorS),
+      encryptFloorRatio: ready.universe.publication.reused ? null : ratio(ready.universe.publication.encryptCpuSeconds, pubFloorS),
+      brokerSyncCpuSeconds: brokerReady.universe.syncCpuSeconds,
       brokerSyncFloorSeconds: Number(syncFloorS.toFixed(2)),
-      brokerSyncFloorRatio: brokerReady.universe.syncSeconds === null ? null : ratio(brokerReady.universe.syncSeconds, syncFloorS),
+      brokerSyncFloorRatio: brokerReady.universe.syncCpuSeconds === null ? null : ratio(brokerReady.universe.syncCpuSeconds, syncFloorS),
     },
     worldGenerationSeconds: generated ? Number(genSeconds.toFixed(2)) : null,
     clusterStartupSeconds: Number(startupSeconds.toFixed(2)),
@@ -137,8 +143,9 @@ try {
   say('');
   const x = (r: number | null) => (r === null ? '—' : `${r.toFixed(2)}×`);
   const up = results.universePreparation;
-  say(`universe preparation (media, offline, once per epoch): ${up.seconds ?? 'reused'} s for ${ready.universe.users.toLocaleString('en')} users${up.usersPerSecond ? ` (${up.usersPerSecond.toLocaleString('en')} users/s)` : ''}; floor ${up.floorSeconds} s (${up.tokensComputed.toLocaleString('en')} × (X25519 + hash to group) on ${threads} threads), ratio ${x(up.floorRatio)}`);
-  say(`publication: media encrypted ${results.publication.ciphertexts.toLocaleString('en')} ciphertexts in ${results.publication.encryptSeconds ?? 'reused'} s (floor ${results.publication.encryptFloorSeconds} s, ${x(results.publication.encryptFloorRatio)}); the broker holds ${mb(results.publication.brokerBytesOnDisk)} MB (${results.publication.brokerBytesPerUser} B per user), synced in ${results.publication.brokerSyncSeconds ?? '—'} s (floor ${results.publication.brokerSyncFloorSeconds} s, ${x(results.publication.brokerSyncFloorRatio)})`);
+  say(`universe preparation (media, offline, once per epoch): ${up.seconds ?? 'reused'} s wall, ${up.cpuSeconds ?? '—'} s CPU for ${ready.universe.users.toLocaleString('en')} users${up.usersPerSecond ? ` (${up.usersPerSecond.toLocaleString('en')} users/s)` : ''}; floor ${up.floorCpuSeconds} s CPU (${up.tokensComputed.toLocaleString('en')} × (X25519 + hash to group)), ratio ${x(up.floorRatio)} CPU, ${x(up.wallFloorRatio)} wall on ${threads} threads`);
+  const pb = results.publication;
+  say(`publication: media encrypted ${pb.ciphertexts.toLocaleString('en')} ciphertexts in ${pb.encryptSeconds ?? 'reused'} s wall, ${pb.encryptCpuSeconds ?? '—'} s CPU (floor ${pb.encryptFloorSeconds} s, ${x(pb.encryptFloorRatio)}); the broker holds ${mb(pb.brokerBytesOnDisk)} MB (${pb.brokerBytesPerUser} B per user), synced in ${pb.brokerSyncSeconds ?? '—'} s wall, ${pb.brokerSyncCpuSeconds ?? '—'} s CPU (floor ${pb.brokerSyncFloorSeconds} s, ${x(pb.brokerSyncFloorRatio)})`);
   say(`session: ${results.session.seconds} s end to end (floor: ${results.session.floorCpuMs} ms of primitives' CPU, ${results.session.floorWallSeconds} s on ${cores} cores); n = ${result.seeds.valid} seeds, padded ${result.matches.paddedSize}, real matches ${result.matches.real}, audience ${audience}, lift ${lift.toFixed(2)}`);
   say('');
   printPhases(say, parties);

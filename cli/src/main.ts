@@ -7,6 +7,7 @@
  *                            [--predicate JSON] [--media-predicate JSON] [--count-session ID]
  *   cleanroom session status ID [--admin URL]
  *   cleanroom session result ID [--admin URL]
+ *   cleanroom universe prepare [--shard I --shards N]
  *   cleanroom audit verify [--trust FILE] PATH...
  *   cleanroom audit show PATH...
  *   cleanroom report insight RESULT.json|--session ID [--admin URL] [--out FILE]
@@ -17,7 +18,8 @@
  * configuration error (also a node's, in `simulate`), 3 a session that ended without a
  * look-alike (e.g. cohort too small).
  */
-import { resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { parseArgs, intFlag, strFlag, UsageError } from './args.ts';
 import { AdminClient, AdminError } from './admin-client.ts';
@@ -26,6 +28,7 @@ import { lookupSummary, runLookup } from './lookup.ts';
 import { simulateFederated } from './simulate-federated.ts';
 import { audit } from './audit.ts';
 import { report } from './report/command.ts';
+import { ROOT } from './cluster.ts';
 import { isSessionKind, type SessionKind } from '@cleanroom/shared/common/names.ts';
 import { SIMULATED_KINDS } from './kinds.ts';
 
@@ -66,6 +69,9 @@ usage:
   cleanroom session status ID [--admin URL]
   cleanroom session result ID [--admin URL]
   cleanroom budget [--admin http://127.0.0.1:8081]      the privacy budget (advertiser's view)
+  cleanroom universe prepare [--shard I --shards N]   media's universe preparation (the Job), from the
+                         media settings in the environment (CLEANROOM_DATA, CLEANROOM_STATE_DIR, …);
+                         sharded: shard I of N only (I defaults to JOB_COMPLETION_INDEX), merged by the node
   cleanroom audit verify [--trust out/demo/pki/trust-bundle.json] [--roster FEDERATION.json] [--json] PATH...  (also adds up
                          the privacy charges across sessions against the declared budget)
   cleanroom audit show PATH...
@@ -193,6 +199,13 @@ async function main(argv: string[]): Promise<number> {
       return audit(rest);
     case 'report':
       return report(rest);
+    case 'universe': {
+      const [sub, ...args] = rest;
+      if (sub !== 'prepare') throw new UsageError(`universe: expected 'prepare', got '${sub ?? ''}'`);
+      // The media one-shot itself (services/media/src/prepare.ts), with its exit code.
+      const r = spawnSync(process.execPath, [join(ROOT, 'services/media/src/prepare.ts'), ...args], { stdio: 'inherit' });
+      return r.status ?? 1;
+    }
     case 'budget': {
       const p = parseArgs(rest, { admin: 'string', json: 'boolean' });
       const client = new AdminClient(strFlag(p, 'admin', 'http://127.0.0.1:8081'), process.env.CLEANROOM_ADMIN_TOKEN);

@@ -67,6 +67,14 @@ export interface PartyValues {
   tlsSecret: string;
   signingSecret: string;
   trustConfigMap: string;
+  /**
+   * Media only: shards of the Indexed Job `jobs/prepare-universe-sharded.yaml` (emitted when
+   * > 1; each pod prepares shard JOB_COMPLETION_INDEX of N, the node merges them). Shards on
+   * several machines need a ReadWriteMany storage class for the state volume.
+   */
+  prepareShards: number;
+  /** Media only: CLEANROOM_UNIVERSE_EPOCH (sharded preparation needs every shard and the node to name it). */
+  universeEpoch: string | undefined;
   /** Broker only: policy. */
   minDecoyRatio: number;
   minCohort: number;
@@ -98,7 +106,7 @@ export function parseValues(party: Party, raw: unknown): PartyValues {
     return v as number;
   };
   const known = new Set(['namespace', 'image', 'adminNamespace', 'peerCidrs', 'peerAddresses', 'universeUsers', 'crmRows', 'storageClassName', 'stateStorage', 'transcriptStorage', 'dataStorage',
-    'adminTokenSecret', 'tlsSecret', 'signingSecret', 'trustConfigMap', 'minDecoyRatio', 'minCohort', 'certManager']);
+    'adminTokenSecret', 'tlsSecret', 'signingSecret', 'trustConfigMap', 'minDecoyRatio', 'minCohort', 'certManager', 'prepareShards', 'universeEpoch']);
   for (const k of Object.keys(r)) if (!known.has(k)) problems.push(`${party}.${k}: unknown setting`);
 
   const peerCidrs: Partial<Record<Party, string[]>> = {};
@@ -146,7 +154,12 @@ export function parseValues(party: Party, raw: unknown): PartyValues {
     minDecoyRatio: int('minDecoyRatio', 9, 1, 99),
     minCohort: int('minCohort', 50, 1, 1_000_000),
     certManager,
+    prepareShards: int('prepareShards', 1, 1, 10_000),
+    universeEpoch: r.universeEpoch === undefined ? undefined : str('universeEpoch', '', /^[A-Za-z0-9._-]{1,64}$/, 'an epoch name (letters, digits, . _ -)'),
   };
+  if (v.prepareShards > 1 && (party !== 'media' || v.universeEpoch === undefined)) {
+    problems.push(`${party}.prepareShards: expected 1 unless media names its universeEpoch (every shard and the node must use the same), got ${v.prepareShards}`);
+  }
   if (problems.length > 0) throw new ValuesError(`invalid values:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   return v;
 }
@@ -178,7 +191,7 @@ export function buildParty(v: PartyValues): ManifestFile[] {
     CLEANROOM_PKI_DIR: `${MOUNT}/pki`,
     CLEANROOM_LOG_LEVEL: 'info',
     ...(p === 'advertiser' ? { CLEANROOM_DATA: `${MOUNT}/data/crm.csv`, CLEANROOM_BROKER_ADDR: v.peerAddresses.broker! } : {}),
-    ...(p === 'media' ? { CLEANROOM_DATA: `${MOUNT}/data/universe.csv`, CLEANROOM_EVAL_THREADS: '2' } : {}),
+    ...(p === 'media' ? { CLEANROOM_DATA: `${MOUNT}/data/universe.csv`, CLEANROOM_EVAL_THREADS: '2', ...(v.universeEpoch ? { CLEANROOM_UNIVERSE_EPOCH: v.universeEpoch } : {}) } : {}),
     ...(p === 'broker' ? {
       CLEANROOM_MEDIA_ADDR: v.peerAddresses.media!, CLEANROOM_ADVERTISER_ADDR: v.peerAddresses.advertiser!,
       CLEANROOM_MIN_DECOY_RATIO: String(v.minDecoyRatio), CLEANROOM_MIN_COHORT: String(v.minCohort),
@@ -339,6 +352,30 @@ export function buildParty(v: PartyValues): ManifestFile[] {
       },
     });
     files.push({ file: 'jobs/prepare-universe.yaml', objects: [job] });
+    if (v.prepareShards > 1) {
+      // The same pod, as an Indexed Job: pod i prepares shard i of N (JOB_COMPLETION_INDEX), all at once.
+      const sharded = new Job({
+        metadata: meta('media-prepare-universe-sharded'),
+        spec: {
+          completionMode: 'Indexed',
+          completions: v.prepareShards,
+          parallelism: v.prepareShards,
+          backoffLimitPerIndex: 2,
+          maxFailedIndexes: 0,
+          ttlSecondsAfterFinished: 86_400,
+          template: {
+            metadata: { labels: { ...labels, 'app.kubernetes.io/component': 'media-prepare-shard' } },
+            spec: {
+              ...job.spec!.template.spec!,
+              restartPolicy: 'Never',
+              containers: [{ ...prepare, name: 'prepare-shard', args: ['node', 'services/media/src/prepare.ts', '--shards', String(v.prepareShards)] }],
+              affinity: undefined,
+            },
+          },
+        },
+      });
+      files.push({ file: 'jobs/prepare-universe-sharded.yaml', objects: [sharded] });
+    }
   }
   if (v.certManager) {
     files.push({

@@ -18,7 +18,7 @@ import { makeWorld, type World } from '../unit/world.ts';
 import { cluster, tempStore } from '../unit/nodes.ts';
 import { runSession } from './harness.ts';
 import { normalizeId } from '@cleanroom/shared/common/ids.ts';
-import { BrokerRole, type BrokerUniverse } from '@cleanroom/shared/protocol/broker.ts';
+import { BrokerRole, tokenPositionsInMemory, type BrokerUniverse } from '@cleanroom/shared/protocol/broker.ts';
 import { BrokerBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { randomElement } from '@cleanroom/shared/crypto/group.ts';
 import { TokenTable } from '@cleanroom/shared/common/token-set.ts';
@@ -52,7 +52,7 @@ describe('threshold without an oracle', () => {
     const table = TokenTable.fromList(tokens);
     const bfv = await BrokerBfv.fromPublicMaterial(w.publication.material, 64);
     const universe: BrokerUniverse = {
-      epoch: 'e', version: 'v', users: 200, tables: new Map([['phone', { table, positions: Uint32Array.from(tokens.map((_, i) => i)) }]]),
+      epoch: 'e', version: 'v', users: 200, tables: new Map([['phone', tokenPositionsInMemory(table, Uint32Array.from(tokens.map((_, i) => i)))]]),
       ciphertexts: arraySource([]), bfv,
     };
     const floor = 50;

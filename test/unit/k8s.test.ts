@@ -105,7 +105,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
 
       // pods: non-root, read-only root, no privilege escalation, no capabilities, no API token
       const pods = objs.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Job').map((o) => o.spec.template.spec);
-      expect(pods.length).toBe(p === 'media' ? 2 : 1);
+      expect(pods.length).toBe(p === 'media' ? 2 + (VALUES.media.prepareShards > 1 ? 1 : 0) : 1); // media: the node, its Job and the sharded Indexed Job
       for (const pod of pods) {
         expect(pod.automountServiceAccountToken).toBe(false);
         expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
@@ -137,6 +137,20 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       expect(objs.some((o) => o.kind === 'Certificate' && o.spec.secretName === `${p}-tls`)).toBe(true);
     });
   }
+
+  it('media: sharded preparation is an Indexed Job of N pods over the shared state, with the epoch every shard and the node name', () => {
+    const files = buildParty(parseValues('media', { ...VALUES.media, prepareShards: 8, universeEpoch: 'e-test' }));
+    const job = files.find((f) => f.file === 'jobs/prepare-universe-sharded.yaml')!.objects[0]!.toJSON() as any;
+    expect(job.spec).toMatchObject({ completionMode: 'Indexed', completions: 8, parallelism: 8 });
+    expect(job.spec.template.spec.containers[0].args).toEqual(['node', 'services/media/src/prepare.ts', '--shards', '8']);
+    expect(job.spec.template.spec.volumes.map((x: any) => x.name)).toContain('state');
+    const config = files.find((f) => f.file === '20-config.yaml')!.objects[0]!.toJSON() as any;
+    expect(config.data.CLEANROOM_UNIVERSE_EPOCH).toBe('e-test');
+    // one shard: no Indexed Job; shards without a named epoch: refused where the values enter
+    expect(buildParty(parseValues('media', { ...VALUES.media, prepareShards: 1 })).some((f) => f.file === 'jobs/prepare-universe-sharded.yaml')).toBe(false);
+    const { universeEpoch: _e, ...noEpoch } = VALUES.media;
+    expect(() => parseValues('media', { ...noEpoch, prepareShards: 4 })).toThrow(/media\.prepareShards: expected 1 unless media names its universeEpoch/);
+  });
 
   it('media requests grow with the universe; the docs sizing table is the one the generator uses', () => {
     const small = buildParty(parseValues('media', { ...VALUES.media, universeUsers: 50_000 }));

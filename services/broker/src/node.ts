@@ -143,6 +143,7 @@ export class BrokerNode {
         return this.universe;
       }
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       let bfv: BrokerBfv;
       try {
         bfv = await BrokerBfv.fromPublicMaterial(manifest.bfv, manifest.attributeCount);
@@ -185,6 +186,8 @@ export class BrokerNode {
       ch.open((await ask({ part: 'DONE', offset: 0, limit: 0 }))[0]!, 'media', ['UNIVERSE'], AckCodec);
       const old = this.universe;
       held.syncSeconds = Math.round((performance.now() - t0) / 100) / 10;
+      const c = process.cpuUsage(c0);
+      held.syncCpuSeconds = Math.round((c.user + c.system) / 1e5) / 10;
       this.universe = held;
       UniverseDownload.prune(this.o.stateDir, held.version);
       // Sessions still running on the old publication keep their open objects; free its keys later.

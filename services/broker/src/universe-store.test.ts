@@ -17,7 +17,7 @@ describe('broker universe store', () => {
     const held = await loadHeld(stateDir);
     expect(held?.version).toBe(synced.version);
     expect(held?.ciphertexts.count).toBe(synced.ciphertexts.count);
-    expect(held?.tables.get('phone')?.table.size).toBe(synced.tables.get('phone')?.table.size);
+    expect(held?.tables.get('phone')?.size).toBe(synced.tables.get('phone')?.size);
     held?.bfv.dispose();
     const dir = join(stateDir, 'universe', readdirSync(join(stateDir, 'universe')).find((f) => f !== 'CURRENT')!);
     const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));

@@ -11,38 +11,43 @@
  * is loaded and checked (parameters, Galois keys) before the first page. Every ciphertext
  * is validated as it arrives and kept in the broker's stored form (NTT, uncompressed:
  * BrokerBfv.toStoredForm), which makes a session's masking one pointwise product.
+ *
+ * Bounded memory at any universe size: token pages, positions and ciphertext digests go to
+ * files as they arrive, the version is hashed from those files, and the token table a session
+ * matches against is a sorted file bucketed by the token's first byte (service/record-file.ts:
+ * TABLE_RECORD = token 16 | position u32), read by binary search — nothing holds one entry per
+ * user in memory.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BrokerBfv } from '@cleanroom/shared/crypto/bfv.ts';
-import { TokenTable, TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
-import { ciphertextDigest, publicationVersion, type PublishedTokens } from '@cleanroom/shared/protocol/publication.ts';
+import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
+import { ciphertextDigest } from '@cleanroom/shared/protocol/publication.ts';
 import { labelsVersion } from '@cleanroom/shared/protocol/label-publication.ts';
 import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
-import type { BrokerUniverse } from '@cleanroom/shared/protocol/broker.ts';
+import type { BrokerUniverse, TokenPositions } from '@cleanroom/shared/protocol/broker.ts';
 import { ProtocolError, type IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { UniverseManifest } from '@cleanroom/shared/rpc/codec.ts';
 import { CiphertextFile, CiphertextFileWriter } from '@cleanroom/shared/service/ciphertext-file.ts';
+import { Appender, BUCKETS, f64File, readAll, RecordFile, sortRecords } from '@cleanroom/shared/service/record-file.ts';
 
-export type HeldUniverse = BrokerUniverse & { syncedAt: string; bytesOnDisk: number; syncSeconds?: number };
+/** syncSeconds / syncCpuSeconds: wall and process CPU (all threads) of the sync that brought this copy, when this process ran it. */
+export type HeldUniverse = BrokerUniverse & { syncedAt: string; bytesOnDisk: number; syncSeconds?: number; syncCpuSeconds?: number };
 
 /** The on-disk layout of the broker's copy; a copy in another layout is discarded and synced again. */
-const STORED_FORMAT = 'ntt-v1';
+const STORED_FORMAT = 'ntt-v1+table-v2';
+
+/**
+ * One entry of the broker's token table on disk: token, its user's position (u32 LE), and its
+ * row in the publication's token order (u32 LE; the label boxes of the lookup kind are in that order).
+ */
+const TABLE_RECORD = TOKEN_BYTES + 8;
 
 interface StoredManifest extends Omit<UniverseManifest, 'bfv' | 'unchanged'> {
   syncedAt: string;
-  /** STORED_FORMAT: ciphertexts in NTT form, uncompressed (BrokerBfv.toStoredForm). */
+  /** STORED_FORMAT: ciphertexts in NTT form, uncompressed (BrokerBfv.toStoredForm); token tables sorted on disk. */
   format: string;
-}
-
-function u32(bytes: Buffer): Uint32Array {
-  return new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
-}
-
-function dirBytes(dir: string): number {
-  let total = 0;
-  for (const f of readdirSync(dir)) total += statSync(join(dir, f)).size;
-  return total;
 }
 
 /** The label boxes stored beside the tokens (lookup kind), when media published them. */
@@ -56,17 +61,50 @@ function readLabels(dir: string, m: StoredManifest): BrokerUniverse['labels'] {
   return { version: m.labelsVersion, publicationVersion: m.version, boxes };
 }
 
-async function open(dir: string, m: StoredManifest, tokens: Map<IdType, PublishedTokens>, ciphertexts: CiphertextFile): Promise<HeldUniverse> {
+function dirBytes(dir: string): number {
+  let total = 0;
+  for (const f of readdirSync(dir)) total += statSync(join(dir, f)).size;
+  return total;
+}
+
+/** The token table of one ID type: a sorted file read by binary search (one bucket's range). */
+class TokenTableFile implements TokenPositions {
+  private readonly file: RecordFile;
+  constructor(path: string) {
+    this.file = new RecordFile(path, TABLE_RECORD);
+  }
+
+  get size(): number {
+    return this.file.count;
+  }
+
+  private field(token: Uint8Array, at: number): number {
+    if (token.length !== TOKEN_BYTES) return -1;
+    const i = this.file.find(token, TOKEN_BYTES);
+    if (i < 0) return -1;
+    return new DataView(this.file.read(i, i + 1).buffer).getUint32(TOKEN_BYTES + at, true);
+  }
+
+  positionOf(token: Uint8Array): number {
+    return this.field(token, 0);
+  }
+
+  rowOf(token: Uint8Array): number {
+    return this.field(token, 4);
+  }
+}
+
+async function open(dir: string, m: StoredManifest): Promise<HeldUniverse> {
   const material = { params: readFileSync(join(dir, 'bfv-params.bin')), publicKey: readFileSync(join(dir, 'bfv-public-key.bin')), galoisKeys: readFileSync(join(dir, 'bfv-galois-keys.bin')) };
   const bfv = await BrokerBfv.fromPublicMaterial(material, m.attributeCount);
   if (bfv.layout.usersPerCiphertext !== m.usersPerCiphertext) {
     bfv.dispose();
     throw new ProtocolError('INVALID_ARGUMENT', `media announced ${m.usersPerCiphertext} users per ciphertext, its parameters give ${bfv.layout.usersPerCiphertext}`);
   }
-  const tables = new Map<IdType, { table: TokenTable; positions: Uint32Array }>();
-  for (const [t, v] of tokens) tables.set(t, { table: TokenTable.fromPacked(v.tokens), positions: v.positions });
+  const tables = new Map<IdType, TokenPositions>();
+  for (const { idType } of m.idTypes) tables.set(idType, new TokenTableFile(join(dir, `table-${idType}.bin`)));
   const labels = readLabels(dir, m);
-  return { epoch: m.epoch, version: m.version, users: m.users, tables, ciphertexts, bfv, syncedAt: m.syncedAt, bytesOnDisk: dirBytes(dir), ...(labels ? { labels } : {}) };
+  return { epoch: m.epoch, version: m.version, users: m.users, tables, ciphertexts: new CiphertextFile(dir), bfv, syncedAt: m.syncedAt, bytesOnDisk: dirBytes(dir), ...(labels ? { labels } : {}) };
 }
 
 /** The publication the broker held when it stopped, or undefined (none, or one in an older on-disk layout). */
@@ -78,9 +116,23 @@ export async function loadHeld(stateDir: string): Promise<HeldUniverse | undefin
   if (!existsSync(join(dir, 'manifest.json')) || !CiphertextFile.exists(dir)) return undefined;
   const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as StoredManifest;
   if (m.format !== STORED_FORMAT) return undefined; // an older layout: sync it again
-  const tokens = new Map<IdType, PublishedTokens>();
-  for (const { idType } of m.idTypes) tokens.set(idType, { tokens: readFileSync(join(dir, `tokens-${idType}.bin`)), positions: u32(readFileSync(join(dir, `positions-${idType}.bin`))) });
-  return open(dir, m, tokens, new CiphertextFile(dir));
+  return open(dir, m);
+}
+
+/** Feeds a file to a hash in chunks. */
+function hashFile(h: ReturnType<typeof createHash>, path: string): void {
+  const fd = openSync(path, 'r');
+  const buf = new Uint8Array(1 << 20);
+  try {
+    for (let pos = 0; ;) {
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+      pos += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** One download of a publication, written aside until it is complete and verified. */
@@ -88,10 +140,10 @@ export class UniverseDownload {
   private readonly root: string;
   private readonly tmp: string;
   private readonly m: UniverseManifest;
-  private readonly tokens = new Map<IdType, { tokens: Uint8Array[]; positions: number[] }>();
-  private readonly labels = new Map<IdType, Uint8Array[]>();
+  private readonly tokens = new Map<IdType, { count: number; tokens: Appender; positions: Appender; spill: Appender[] }>();
+  private readonly labels = new Map<IdType, { count: number; boxes: Appender }>();
   private readonly cts: CiphertextFileWriter;
-  private readonly digests: Uint8Array[] = [];
+  private readonly digests: Appender;
   private readonly bfv: BrokerBfv;
 
   /** Starts a download; `bfv` is media's public material of this publication, already loaded and checked. */
@@ -101,93 +153,151 @@ export class UniverseDownload {
     this.root = join(stateDir, 'universe');
     this.tmp = join(this.root, `${manifest.version}.tmp-${process.pid}`);
     rmSync(this.tmp, { recursive: true, force: true });
-    mkdirSync(this.tmp, { recursive: true });
+    mkdirSync(join(this.tmp, 'spill'), { recursive: true });
     this.m = manifest;
     writeFileSync(join(this.tmp, 'bfv-params.bin'), manifest.bfv.params);
     writeFileSync(join(this.tmp, 'bfv-public-key.bin'), manifest.bfv.publicKey);
     writeFileSync(join(this.tmp, 'bfv-galois-keys.bin'), manifest.bfv.galoisKeys);
     this.cts = new CiphertextFileWriter(this.tmp);
+    this.digests = new Appender(join(this.tmp, 'spill', 'digests'));
   }
 
   addTokens(idType: IdType, offset: number, tokens: readonly Uint8Array[], positions: readonly number[]): void {
     const want = this.m.idTypes.find((t) => t.idType === idType);
     if (!want) throw new ProtocolError('INVALID_ARGUMENT', `media sent '${idType}' tokens, its manifest lists none`);
-    const cur = this.tokens.get(idType) ?? { tokens: [], positions: [] };
-    this.tokens.set(idType, cur);
-    if (offset !== cur.tokens.length) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: expected offset ${cur.tokens.length}, got ${offset}`);
-    if (cur.tokens.length + tokens.length > want.tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: more than the ${want.tokens} announced`);
-    for (const p of positions) if (p >= this.m.users) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: position ${p} beyond the ${this.m.users} users`);
-    cur.tokens.push(...tokens);
-    cur.positions.push(...positions);
+    let cur = this.tokens.get(idType);
+    if (!cur) {
+      cur = {
+        count: 0, tokens: new Appender(join(this.tmp, `tokens-${idType}.bin`)), positions: new Appender(join(this.tmp, `positions-${idType}.bin`)),
+        spill: Array.from({ length: BUCKETS }, (_, b) => new Appender(join(this.tmp, 'spill', `${idType}-${b}`), 4096)),
+      };
+      this.tokens.set(idType, cur);
+    }
+    if (offset !== cur.count) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: expected offset ${cur.count}, got ${offset}`);
+    if (cur.count + tokens.length > want.tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: more than the ${want.tokens} announced`);
+    if (positions.length !== tokens.length) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: expected one position per token, got ${positions.length} for ${tokens.length}`);
+    for (const p of positions) if (!Number.isInteger(p) || p < 0 || p >= this.m.users) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: position ${p} beyond the ${this.m.users} users`);
+    const rec = new Uint8Array(TABLE_RECORD);
+    const view = new DataView(rec.buffer);
+    const pos = new Uint8Array(4);
+    const posView = new DataView(pos.buffer);
+    tokens.forEach((t, i) => {
+      if (t.length !== TOKEN_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' token ${offset + i}: expected ${TOKEN_BYTES} bytes, got ${t.length}`);
+      posView.setUint32(0, positions[i]!, true);
+      cur.tokens.write(t);
+      cur.positions.write(pos);
+      rec.set(t, 0);
+      view.setUint32(TOKEN_BYTES, positions[i]!, true);
+      view.setUint32(TOKEN_BYTES + 4, offset + i, true);
+      cur.spill[t[0]!]!.write(rec);
+    });
+    cur.count += tokens.length;
   }
 
-  /** Sealed label boxes of one ID type (lookup kind), in token-table order. */
+  /** Sealed label boxes of one ID type (lookup kind), in token-table order; written to a file as they arrive. */
   addLabels(idType: IdType, offset: number, boxes: readonly Uint8Array[]): void {
     const want = this.m.idTypes.find((t) => t.idType === idType);
     if (!want || !this.m.labelsVersion) throw new ProtocolError('INVALID_ARGUMENT', `media sent '${idType}' labels, its manifest announces none`);
-    const cur = this.labels.get(idType) ?? [];
-    this.labels.set(idType, cur);
-    if (offset !== cur.length) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: expected offset ${cur.length}, got ${offset}`);
-    if (cur.length + boxes.length > want.tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: more than one per token (${want.tokens})`);
+    let cur = this.labels.get(idType);
+    if (!cur) {
+      cur = { count: 0, boxes: new Appender(join(this.tmp, `labels-${idType}.bin`)) };
+      this.labels.set(idType, cur);
+    }
+    if (offset !== cur.count) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: expected offset ${cur.count}, got ${offset}`);
+    if (cur.count + boxes.length > want.tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: more than one per token (${want.tokens})`);
     for (const b of boxes) if (b.length !== LABEL_BOX_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: expected ${LABEL_BOX_BYTES}-byte boxes, got ${b.length}`);
-    cur.push(...boxes);
+    for (const b of boxes) cur.boxes.write(b);
+    cur.count += boxes.length;
   }
 
   labelsHeld(idType: IdType): number {
-    return this.labels.get(idType)?.length ?? 0;
+    return this.labels.get(idType)?.count ?? 0;
   }
 
   addCiphertexts(offset: number, list: readonly Uint8Array[]): void {
     if (offset !== this.cts.count) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: expected offset ${this.cts.count}, got ${offset}`);
     if (this.cts.count + list.length > this.m.ciphertexts) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: more than the ${this.m.ciphertexts} announced`);
     for (const ct of list) {
-      this.digests.push(ciphertextDigest(ct));
+      this.digests.write(ciphertextDigest(ct));
       // Validates media's ciphertext (parameters, level, form) and keeps it in the stored form.
       this.cts.append(this.bfv.toStoredForm(ct));
     }
   }
 
   tokensHeld(idType: IdType): number {
-    return this.tokens.get(idType)?.tokens.length ?? 0;
+    return this.tokens.get(idType)?.count ?? 0;
   }
 
   get ciphertextsHeld(): number {
     return this.cts.count;
   }
 
+  /**
+   * The version of what arrived, hashed from the files exactly as publicationVersion
+   * (protocol/publication.ts) hashes it in memory.
+   */
+  private versionOnDisk(): string {
+    const h = createHash('sha256');
+    h.update(`cleanroom/v1/publication\0${this.m.epoch}\0`);
+    for (const { idType } of [...this.m.idTypes].sort((a, b) => (a.idType < b.idType ? -1 : a.idType > b.idType ? 1 : 0))) {
+      h.update(`${idType}\0${this.tokensHeld(idType)}\0`);
+      if (this.tokens.has(idType)) {
+        hashFile(h, join(this.tmp, `tokens-${idType}.bin`));
+        hashFile(h, join(this.tmp, `positions-${idType}.bin`));
+      }
+    }
+    h.update(`ciphertexts\0${this.cts.count}\0`);
+    hashFile(h, join(this.tmp, 'spill', 'digests'));
+    return h.digest('hex');
+  }
+
   /** Verifies and installs the publication as CURRENT; returns it ready for sessions. */
   async finish(): Promise<HeldUniverse> {
     this.cts.close();
+    this.digests.close();
     const m = this.m;
-    const packed = new Map<IdType, PublishedTokens>();
     for (const { idType, tokens } of m.idTypes) {
-      const got = this.tokens.get(idType) ?? { tokens: [], positions: [] };
-      if (got.tokens.length !== tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: expected ${tokens}, got ${got.tokens.length}`);
-      const buf = new Uint8Array(got.tokens.length * TOKEN_BYTES);
-      got.tokens.forEach((t, i) => buf.set(t, i * TOKEN_BYTES));
-      packed.set(idType, { tokens: buf, positions: Uint32Array.from(got.positions) });
-      writeFileSync(join(this.tmp, `tokens-${idType}.bin`), buf);
-      const pos = packed.get(idType)!.positions;
-      writeFileSync(join(this.tmp, `positions-${idType}.bin`), new Uint8Array(pos.buffer, pos.byteOffset, pos.byteLength));
+      const got = this.tokensHeld(idType);
+      if (got !== tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: expected ${tokens}, got ${got}`);
+    }
+    for (const t of this.tokens.values()) {
+      t.tokens.close();
+      t.positions.close();
+      for (const a of t.spill) a.close();
     }
     if (this.cts.count !== m.ciphertexts) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: expected ${m.ciphertexts}, got ${this.cts.count}`);
-    const version = publicationVersion(m.epoch, packed, this.digests);
+    const version = this.versionOnDisk();
     if (version !== m.version) throw new ProtocolError('INVALID_ARGUMENT', `publication announced as ${m.version.slice(0, 12)} hashes to ${version.slice(0, 12)}: refused`);
+    for (const l of this.labels.values()) l.boxes.close();
     let labels: BrokerUniverse['labels'];
     if (m.labelsVersion) {
       const boxes = new Map<IdType, Uint8Array>();
       for (const { idType, tokens } of m.idTypes) {
-        const got = this.labels.get(idType) ?? [];
-        if (got.length !== tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: expected one per token (${tokens}), got ${got.length}`);
-        const buf = new Uint8Array(got.length * LABEL_BOX_BYTES);
-        got.forEach((b, i) => buf.set(b, i * LABEL_BOX_BYTES));
-        boxes.set(idType, buf);
-        writeFileSync(join(this.tmp, `labels-${idType}.bin`), buf);
+        const got = this.labelsHeld(idType);
+        if (got !== tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: expected one per token (${tokens}), got ${got}`);
+        boxes.set(idType, readAll(join(this.tmp, `labels-${idType}.bin`)));
       }
       const lv = labelsVersion(m.epoch, m.version, boxes);
       if (lv !== m.labelsVersion) throw new ProtocolError('INVALID_ARGUMENT', `labels announced as ${m.labelsVersion.slice(0, 12)} hash to ${lv.slice(0, 12)}: refused`);
       labels = { version: lv, publicationVersion: m.version, boxes };
     }
+    // The token tables: each spill bucket sorted by token (then position), one bucket in memory at a time.
+    for (const { idType } of m.idTypes) {
+      const w = new Appender(join(this.tmp, `table-${idType}.bin`));
+      const idx = new Float64Array(BUCKETS + 1);
+      for (let b = 0; b < BUCKETS; b++) {
+        idx[b] = w.size / TABLE_RECORD;
+        const raw = readAll(join(this.tmp, 'spill', `${idType}-${b}`));
+        const dv = new DataView(raw.buffer, raw.byteOffset);
+        const n = raw.length / TABLE_RECORD;
+        const order = sortRecords(raw, TABLE_RECORD, n, TOKEN_BYTES, (x, y) => dv.getUint32(x * TABLE_RECORD + TOKEN_BYTES, true) - dv.getUint32(y * TABLE_RECORD + TOKEN_BYTES, true));
+        for (const i of order) w.write(raw.subarray(i * TABLE_RECORD, (i + 1) * TABLE_RECORD));
+      }
+      idx[BUCKETS] = w.size / TABLE_RECORD;
+      w.close();
+      f64File(join(this.tmp, `table-${idType}.idx`), idx);
+    }
+    rmSync(join(this.tmp, 'spill'), { recursive: true, force: true });
     const stored: StoredManifest = {
       epoch: m.epoch, version: m.version, users: m.users, ciphertexts: m.ciphertexts, attributeCount: m.attributeCount,
       usersPerCiphertext: m.usersPerCiphertext, idTypes: m.idTypes, sizeClass: m.sizeClass, syncedAt: new Date().toISOString(), format: STORED_FORMAT,
@@ -198,8 +308,8 @@ export class UniverseDownload {
     rmSync(dir, { recursive: true, force: true });
     renameSync(this.tmp, dir);
     writeFileSync(join(this.root, 'CURRENT'), m.version);
-    const tables = new Map<IdType, { table: TokenTable; positions: Uint32Array }>();
-    for (const [t, v] of packed) tables.set(t, { table: TokenTable.fromPacked(v.tokens), positions: v.positions });
+    const tables = new Map<IdType, TokenPositions>();
+    for (const { idType } of m.idTypes) tables.set(idType, new TokenTableFile(join(dir, `table-${idType}.bin`)));
     return { epoch: m.epoch, version: m.version, users: m.users, tables, ciphertexts: new CiphertextFile(dir), bfv: this.bfv, syncedAt: stored.syncedAt, bytesOnDisk: dirBytes(dir), ...(labels ? { labels } : {}) };
   }
 
@@ -209,6 +319,9 @@ export class UniverseDownload {
     } catch {
       // already closed
     }
+    this.digests.close();
+    for (const t of this.tokens.values()) for (const a of [t.tokens, t.positions, ...t.spill]) a.close();
+    for (const l of this.labels.values()) l.boxes.close();
     this.bfv.dispose();
     rmSync(this.tmp, { recursive: true, force: true });
   }

@@ -18,7 +18,7 @@ import { readLabels } from '@cleanroom/shared/data/labels.ts';
 import { readUniverse } from '@cleanroom/shared/data/files.ts';
 import { labelsVersion, publishLabels, type LabelPublication } from '@cleanroom/shared/protocol/label-publication.ts';
 import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
-import type { PreparedUniverse } from '@cleanroom/shared/protocol/universe.ts';
+import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { Logger } from '@cleanroom/shared/service/log.ts';
 
@@ -39,7 +39,7 @@ async function fileSha256(path: string): Promise<string> {
 }
 
 export async function openLabels(opts: {
-  stateDir: string; labelsCsv: string; share: Uint8Array; universeCsv: string; universe: PreparedUniverse; publication: Publication; threads: number; log: Logger;
+  stateDir: string; labelsCsv: string; share: Uint8Array; universeCsv: string; universe: Universe; publication: Publication; threads: number; log: Logger;
 }): Promise<{ labels: LabelPublication; reused: boolean; seconds: number; labelled: Record<string, number>; bytes: number }> {
   const pub = opts.publication;
   const dir = join(opts.stateDir, 'publication', pub.version, 'labels');
@@ -59,7 +59,8 @@ export async function openLabels(opts: {
     }
   }
   const rows = await readLabels(opts.labelsCsv);
-  const want = new Set(opts.universe.userIds.filter((_, row) => opts.share[row] === 1));
+  const want = new Set<string>();
+  for (let row = 0; row < opts.universe.size; row++) if (opts.share[row] === 1) want.add(opts.universe.userId(row));
   const types = [...pub.tokens.keys()];
   const ids = new Map<string, Partial<Record<IdType, string>>>();
   for await (const r of readUniverse(opts.universeCsv)) {
@@ -73,9 +74,9 @@ export async function openLabels(opts: {
   }
   const { labels, stats } = await publishLabels(pub, opts.universe.key, {
     order: pub.order,
-    idOf: (row, t) => ids.get(opts.universe.userIds[row]!)?.[t],
+    idOf: (row, t) => ids.get(opts.universe.userId(row))?.[t],
     labelOf: (row) => {
-      const r = rows.get(opts.universe.userIds[row]!);
+      const r = rows.get(opts.universe.userId(row));
       return r ? { label: encodeLabel(r.label), consentShare: opts.share[row] === 1 } : undefined;
     },
   }, { threads: opts.threads });

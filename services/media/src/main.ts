@@ -9,7 +9,6 @@ import { openPublication } from './publication-store.ts';
 import { openLabels } from './label-store.ts';
 import { MediaNode } from './node.ts';
 import { warmPsiPositions } from '@cleanroom/shared/protocol/media.ts';
-import { loadPurposes } from './purposes.ts';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 
 const b = boot('media');
@@ -28,7 +27,7 @@ nodeMetrics.universe.inUse(() => (status ? { epoch: status.epoch, users: status.
 try {
   const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads });
   const published = await openPublication({ stateDir: b.config.stateDir, universe: opened.universe, log: b.log });
-  const purposes = await loadPurposes(b.config.data!, opened.universe.userIds);
+  const purposes = opened.universe.purposes();
   const lab = b.config.labels
     ? await openLabels({ stateDir: b.config.stateDir, labelsCsv: b.config.labels, share: purposes.share, universeCsv: b.config.data!, universe: opened.universe, publication: published.publication, threads: b.config.evalThreads, log: b.log })
     : undefined;
@@ -41,7 +40,7 @@ try {
     identity: b.identity, universe: opened.universe, publication: published.publication, ...(labels ? { labels } : {}), stateDir: b.config.stateDir, transcriptDir: b.config.transcriptDir,
     deadlineMs: b.config.deadlineMs, maxPaddedCount: b.config.maxPaddedCount, evalThreads: b.config.evalThreads, log: b.log,
   });
-  status = { ...opened.status, publication: { version: published.publication.version, reused: published.reused, encryptSeconds: Math.round(published.seconds * 10) / 10, ciphertexts: published.publication.ciphertexts.count } };
+  status = { ...opened.status, publication: { version: published.publication.version, reused: published.reused, encryptSeconds: Math.round(published.seconds * 10) / 10, encryptCpuSeconds: Math.round(published.cpuSeconds * 10) / 10, ciphertexts: published.publication.ciphertexts.count } };
   if (lab) status.labels = { version: lab.labels.version, reused: lab.reused, seconds: Math.round(lab.seconds * 100) / 100, labelled: lab.labelled, bytes: lab.bytes };
   nodeMetrics.universe.prepared(status);
 } catch (err) {

@@ -5,11 +5,11 @@
  * audiences it builds stay here (state dir); only their handle, size, quality and the
  * cohort insight (sealed to the advertiser) leave.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MediaRole, type PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
 import { ProtocolError, type Outcome, type Party } from '@cleanroom/shared/protocol/messages.ts';
-import type { PreparedUniverse } from '@cleanroom/shared/protocol/universe.ts';
+import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { sizeClass } from '@cleanroom/shared/protocol/policy.ts';
 import type { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
@@ -49,7 +49,7 @@ export interface MediaSessionResult {
 }
 
 export interface MediaNodeOptions extends NodeCommonOptions {
-  universe: PreparedUniverse;
+  universe: Universe;
   /** The publication the broker syncs, with the key pair that decrypts its profiles. */
   publication: Publication & { bfv: MediaBfv };
   /** The sealed labels beside the publication's tokens (lookup kind); none: media offers no lookups. */
@@ -253,7 +253,7 @@ export class MediaNode {
               return ch.sealChunks('broker', 'UNIVERSE', UniverseManifestCodec, splitManifest({
                 epoch: pub.epoch, version: pub.version, users: pub.users, ciphertexts: pub.ciphertexts.count,
                 attributeCount: pub.layout.attributeCount, usersPerCiphertext: pub.layout.usersPerCiphertext,
-                idTypes: [...pub.tokens].map(([idType, t]) => ({ idType, tokens: t.positions.length })),
+                idTypes: [...pub.tokens].map(([idType, t]) => ({ idType, tokens: t.count })),
                 sizeClass: sizeClass(pub.users), unchanged,
                 labelsVersion: this.o.labels?.publicationVersion === pub.version ? this.o.labels.version : '',
                 bfv: unchanged ? { params: new Uint8Array(0), publicKey: new Uint8Array(0), galoisKeys: new Uint8Array(0) } : pub.material,
@@ -262,15 +262,16 @@ export class MediaNode {
             case 'TOKENS': {
               const t = pub.tokens.get(req.idType);
               if (!t) throw new ProtocolError('NOT_FOUND', `the publication has no '${req.idType}' tokens`);
-              const end = Math.min(t.positions.length, req.offset + Math.min(req.limit, MAX_TOKEN_PAGE));
+              const end = Math.min(t.count, req.offset + Math.min(req.limit, MAX_TOKEN_PAGE));
               // chunks of ≤ 65,536 entries; at least one (empty past the end)
               const pages = [];
               let off = Math.min(req.offset, end);
               do {
                 const stop = Math.min(end, off + 65_536);
+                const page = t.page(off, stop);
                 const tokens = [];
-                for (let i = off; i < stop; i++) tokens.push(t.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
-                pages.push({ idType: req.idType, offset: off, tokens, positions: Array.from(t.positions.subarray(off, stop)) });
+                for (let i = 0; i < stop - off; i++) tokens.push(page.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
+                pages.push({ idType: req.idType, offset: off, tokens, positions: Array.from(page.positions) });
                 off = stop;
               } while (off < end);
               return ch.sealChunks('broker', 'UNIVERSE', UniverseTokensCodec, pages);
@@ -344,8 +345,16 @@ export class MediaNode {
   private saveAudience(audienceId: string, rows: Uint32Array): void {
     const dir = join(this.o.stateDir, 'audiences');
     mkdirSync(dir, { recursive: true });
-    const ids = Array.from(rows, (r) => this.o.universe.userIds[r]!);
-    writeFileSync(join(dir, `${audienceId}.txt`), ids.join('\n') + '\n');
+    // One line per member, written in pieces: never one string of the whole audience.
+    const fd = openSync(join(dir, `${audienceId}.txt`), 'w');
+    try {
+      for (let i = 0; i < rows.length; i += 8192) {
+        const part = Array.from(rows.subarray(i, i + 8192), (r) => this.o.universe.userId(r));
+        writeSync(fd, part.join('\n') + '\n');
+      }
+    } finally {
+      closeSync(fd);
+    }
   }
 
   close(): void {

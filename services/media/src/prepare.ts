@@ -5,11 +5,17 @@
  * universe and is ready at once. Same settings and same on-disk format as the node
  * (universe-store.ts, publication-store.ts): the node that starts afterwards reuses both.
  * Needs no PKI and opens no port.
+ *
+ * Sharded (a Kubernetes Indexed Job, or N local processes): `--shard I --shards N` (I may come
+ * from JOB_COMPLETION_INDEX, which an Indexed Job sets) prepares only shard I of N into the
+ * shared state directory, under the epoch's one key, and skips the publication: the node
+ * (or a later unsharded run) merges the complete shard set into the universe and publishes it.
+ * Sharding needs CLEANROOM_UNIVERSE_EPOCH (every shard must name the same epoch).
  * Exit codes: 0 prepared or reused, 2 configuration or input error.
  */
 import { ConfigError, loadConfig } from '@cleanroom/shared/service/config.ts';
 import { createLogger } from '@cleanroom/shared/service/log.ts';
-import { openUniverse } from './universe-store.ts';
+import { openUniverse, prepareShard } from './universe-store.ts';
 import { openPublication } from './publication-store.ts';
 
 let config;
@@ -22,6 +28,41 @@ try {
   process.exit(2);
 }
 const log = createLogger('media', config.logLevel).child({ component: 'prepare' });
+
+/** --shard I --shards N (I defaults to JOB_COMPLETION_INDEX); undefined when unsharded. */
+function shardArgs(argv: string[], epoch: string | undefined): { index: number; count: number } | undefined {
+  const flag = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const shards = flag('--shards');
+  const shard = flag('--shard') ?? process.env.JOB_COMPLETION_INDEX;
+  if (shards === undefined && flag('--shard') === undefined) return undefined;
+  const count = Number(shards);
+  const index = Number(shard);
+  if (!Number.isInteger(count) || count < 1 || count > 65_536) throw new RangeError(`--shards: expected an integer in [1, 65536], got '${shards ?? ''}'`);
+  if (!Number.isInteger(index) || index < 0 || index >= count) throw new RangeError(`--shard: expected an integer in [0, ${count}), got '${shard ?? ''}'`);
+  if (epoch === undefined) throw new RangeError('sharded preparation needs CLEANROOM_UNIVERSE_EPOCH: every shard must name the same epoch');
+  return { index, count };
+}
+
+let shard;
+try {
+  shard = shardArgs(process.argv.slice(2), config.universeEpoch);
+} catch (err) {
+  process.stderr.write(`cleanroom media prepare: ${(err as Error).message}\n`);
+  process.exit(2);
+}
+if (shard) {
+  try {
+    const r = await prepareShard({ stateDir: config.stateDir, data: config.data!, idTypes: config.idTypes, epoch: config.universeEpoch!, log, threads: config.evalThreads, ...shard });
+    process.stdout.write(`${JSON.stringify({ epoch: config.universeEpoch, shard: `${shard.index}/${shard.count}`, users: r.users, computed: r.computed, seconds: Math.round(r.seconds * 100) / 100 })}\n`);
+    process.exit(0);
+  } catch (err) {
+    process.stderr.write(`cleanroom media prepare: cannot prepare shard ${shard.index} of ${shard.count} from CLEANROOM_DATA=${config.data}: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
 try {
   const opened = await openUniverse({
     stateDir: config.stateDir, data: config.data!, idTypes: config.idTypes, epoch: config.universeEpoch, log, threads: config.evalThreads,

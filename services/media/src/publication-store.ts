@@ -11,12 +11,13 @@
  * removed once the new one is in place.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
-import { publish, type Publication, type PublishedTokens } from '@cleanroom/shared/protocol/publication.ts';
-import type { PreparedUniverse } from '@cleanroom/shared/protocol/universe.ts';
+import { publish, type Publication, type TokenPages } from '@cleanroom/shared/protocol/publication.ts';
+import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
+import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import { CiphertextFile, CiphertextFileWriter } from '@cleanroom/shared/service/ciphertext-file.ts';
 import type { Logger } from '@cleanroom/shared/service/log.ts';
@@ -34,11 +35,12 @@ interface Manifest {
 }
 
 /** SHA-256 over what a publication is made of: epoch, every token table, every attribute vector. */
-export function universeFingerprint(u: PreparedUniverse): string {
+export function universeFingerprint(u: Universe): string {
   const h = createHash('sha256').update(`${u.epoch}\0${u.size}\0`);
-  for (const type of [...u.index.keys()].sort()) {
-    const ix = u.index.get(type)!;
-    h.update(`${type}\0`).update(ix.tokens.tokens).update(new Uint8Array(ix.rows.buffer, ix.rows.byteOffset, ix.rows.byteLength));
+  for (const type of [...u.idTypes].sort()) {
+    h.update(`${type}\0`);
+    for (const c of u.tokenChunks(type)) h.update(c.tokens);
+    for (const c of u.tokenChunks(type)) h.update(new Uint8Array(c.rows.buffer, c.rows.byteOffset, c.rows.byteLength));
   }
   return h.update(u.packed).digest('hex');
 }
@@ -53,15 +55,41 @@ async function load(dir: string): Promise<MediaPublicationFull> {
   const bytes = (f: string) => new Uint8Array(readFileSync(join(dir, f)));
   const material = { params: bytes('bfv-params.bin'), publicKey: bytes('bfv-public-key.bin'), galoisKeys: bytes('bfv-galois-keys.bin') };
   const bfv = await MediaBfv.restore(ATTRIBUTE_COUNT, bytes('bfv-secret-key.bin'), material);
-  const tokens = new Map<IdType, PublishedTokens>();
-  for (const t of m.idTypes) tokens.set(t, { tokens: readFileSync(join(dir, `tokens-${t}.bin`)), positions: u32(readFileSync(join(dir, `positions-${t}.bin`))) });
   return {
     epoch: m.epoch, version: m.version, users: m.users, layout: bfv.layout, material, order: u32(readFileSync(join(dir, 'order.bin'))),
-    tokens, ciphertexts: new CiphertextFile(dir), bfv,
+    tokens: tokenPagesOnDisk(dir, m.idTypes), ciphertexts: new CiphertextFile(dir), bfv,
   };
 }
 
-export async function openPublication(opts: { stateDir: string; universe: PreparedUniverse; log: Logger }): Promise<{ publication: MediaPublicationFull; reused: boolean; seconds: number }> {
+/** Each ID type's published tokens, read from this publication's files page by page (pread). */
+function tokenPagesOnDisk(dir: string, idTypes: readonly IdType[]): Map<IdType, TokenPages> {
+  const read = (fd: number, bytes: number, at: number): Uint8Array => {
+    const out = new Uint8Array(bytes);
+    for (let got = 0; got < bytes;) {
+      const n = readSync(fd, out, got, bytes - got, at + got);
+      if (n === 0) throw new RangeError(`publication file ends at ${at + got}, expected ${at + bytes}`);
+      got += n;
+    }
+    return out;
+  };
+  const pages = new Map<IdType, TokenPages>();
+  for (const t of idTypes) {
+    const tf = openSync(join(dir, `tokens-${t}.bin`), 'r');
+    const pf = openSync(join(dir, `positions-${t}.bin`), 'r');
+    const count = fstatSync(pf).size / 4;
+    if (fstatSync(tf).size !== count * TOKEN_BYTES) throw new RangeError(`${dir}: expected ${count * TOKEN_BYTES} '${t}' token bytes for ${count} positions`);
+    pages.set(t, {
+      count,
+      page(from, to) {
+        if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to < from || to > count) throw new RangeError(`expected a page within [0, ${count}], got [${from}, ${to})`);
+        return { tokens: read(tf, (to - from) * TOKEN_BYTES, from * TOKEN_BYTES), positions: new Uint32Array(read(pf, (to - from) * 4, from * 4).buffer) };
+      },
+    });
+  }
+  return pages;
+}
+
+export async function openPublication(opts: { stateDir: string; universe: Universe; log: Logger }): Promise<{ publication: MediaPublicationFull; reused: boolean; seconds: number; cpuSeconds: number }> {
   const root = join(opts.stateDir, 'publication');
   mkdirSync(root, { recursive: true });
   const fingerprint = universeFingerprint(opts.universe);
@@ -72,10 +100,11 @@ export async function openPublication(opts: { stateDir: string; universe: Prepar
     if (m.fingerprint === fingerprint && CiphertextFile.exists(join(root, current))) {
       const publication = await load(join(root, current));
       opts.log.info({ version: m.version, users: m.users }, 'publication reused: it was made from this prepared universe');
-      return { publication, reused: true, seconds: 0 };
+      return { publication, reused: true, seconds: 0, cpuSeconds: 0 };
     }
   }
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const bfv = await MediaBfv.create(ATTRIBUTE_COUNT);
   let lastLog = 0;
   const staging = join(root, `staging.tmp-${process.pid}`);
@@ -93,6 +122,8 @@ export async function openPublication(opts: { stateDir: string; universe: Prepar
   });
   w.close();
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const dir = join(root, pub.version);
   const tmp = staging;
   writeFileSync(join(tmp, 'bfv-secret-key.bin'), bfv.secretKeyBytes(), { mode: 0o600 });
@@ -111,5 +142,6 @@ export async function openPublication(opts: { stateDir: string; universe: Prepar
   writeFileSync(currentFile, pub.version);
   for (const f of readdirSync(root)) if (f !== 'CURRENT' && f !== pub.version) rmSync(join(root, f), { recursive: true, force: true });
   opts.log.info({ version: pub.version, users: pub.users, ciphertexts: pub.ciphertexts.count, seconds: Math.round(seconds * 10) / 10 }, 'universe published: tokens and encrypted attributes for the broker');
-  return { publication: { ...pub, ciphertexts: new CiphertextFile(dir), bfv }, reused: false, seconds };
+  // Served from the files just written: the in-memory token tables are dropped.
+  return { publication: { ...pub, tokens: tokenPagesOnDisk(dir, [...pub.tokens.keys()]), ciphertexts: new CiphertextFile(dir), bfv }, reused: false, seconds, cpuSeconds };
 }

@@ -1,8 +1,9 @@
 /**
- * Media's purpose-level consent (consent_ads, consent_share) per row of its prepared
- * universe, read from the same universe CSV the universe was prepared from. A user whose
- * row is missing or rejected has consented to nothing. Memory: one byte per user per purpose
- * plus a user_id → row map while reading.
+ * Media's purpose-level consent (consent_ads, consent_share) per row of an in-memory prepared
+ * universe (tests), read from rows of the universe CSV. A user whose row is missing or rejected
+ * has consented to nothing. Memory: one byte per user per purpose plus a user_id → row map
+ * while reading. The media node does not use this: its prepared universe on disk keeps the
+ * purposes as a column (universe-files.ts, DiskUniverse.purposes()).
  */
 import { readUniverse } from '@cleanroom/shared/data/files.ts';
 import type { PurposeConsent } from '@cleanroom/shared/protocol/media.ts';

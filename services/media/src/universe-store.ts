@@ -1,7 +1,9 @@
 /**
  * The media node's prepared universe on disk: <stateDir>/universe/<epoch>/ holds the
- * OPRF key (mode 0600), tokens per ID type, packed attribute vectors, user ids and a
- * manifest with the SHA-256 of the source CSV.
+ * OPRF key (mode 0600) and the sorted columnar files of universe-files.ts (user ids,
+ * packed attribute vectors, tokens and ID hashes per ID type), with a manifest carrying the
+ * SHA-256 of the source CSV. Preparation streams (bounded memory); the node holds only the
+ * packed vectors in memory and reads the rest on demand.
  *
  * On start: same epoch and same CSV digest → the prepared universe is reused as is
  * (no OPRF work); same epoch, changed CSV → re-prepared incrementally (tokens of IDs
@@ -10,15 +12,13 @@
  * leaves a half-written universe that would be reused.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
-import { normalizeId } from '@cleanroom/shared/common/ids.ts';
-import { readUniverse } from '@cleanroom/shared/data/files.ts';
-import { PACKED_BYTES, PreparedUniverse, packVector, type UniverseColumns } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { Logger } from '@cleanroom/shared/service/log.ts';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
+import { DiskUniverse, mergeShards, prepareToDisk, type PreparedManifest } from './universe-files.ts';
 
 export interface UniverseStatus {
   epoch: string;
@@ -27,35 +27,27 @@ export interface UniverseStatus {
   computed: number;
   reusedTokens: number;
   preparedSeconds: number;
+  /** Process CPU (all threads) of the preparation, seconds. */
+  preparedCpuSeconds: number;
   rejectedRows: number;
   notConsented: number;
   /** Set by the node once the universe is published for the broker. */
-  publication?: { version: string; reused: boolean; encryptSeconds: number; ciphertexts: number };
+  publication?: { version: string; reused: boolean; encryptSeconds: number; encryptCpuSeconds?: number; ciphertexts: number };
   /** Set by the node once its labels are published beside the tokens (lookup kind; label-store.ts). */
   labels?: { version: string; reused: boolean; seconds: number; labelled: Record<string, number>; bytes: number };
 }
 
-interface Manifest {
-  epoch: string;
-  dataSha256: string;
-  idTypes: IdType[];
-  users: number;
-  createdAt: string;
-}
-
-async function fileSha256(path: string): Promise<string> {
+export async function fileSha256(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
   return h.digest('hex');
 }
 
-function loadPrepared(dir: string): { manifest: Manifest; universe: PreparedUniverse } | undefined {
+function manifestOf(dir: string): PreparedManifest | undefined {
   const mf = join(dir, 'manifest.json');
   if (!existsSync(mf)) return undefined;
-  const manifest = JSON.parse(readFileSync(mf, 'utf8')) as Manifest;
-  const parts: Record<string, Uint8Array> = {};
-  for (const f of readdirSync(dir)) if (f !== 'manifest.json') parts[f] = readFileSync(join(dir, f));
-  return { manifest, universe: PreparedUniverse.fromParts(manifest.epoch, manifest.idTypes, parts) };
+  const m = JSON.parse(readFileSync(mf, 'utf8')) as PreparedManifest;
+  return m.format === 'columnar-v1' ? m : undefined;
 }
 
 function currentEpoch(root: string): string | undefined {
@@ -63,73 +55,133 @@ function currentEpoch(root: string): string | undefined {
   return existsSync(p) ? readFileSync(p, 'utf8').trim() : undefined;
 }
 
+/**
+ * The epoch's OPRF key, created once: <root>/<epoch>.key (mode 0600). Shards of one
+ * preparation running at once on a shared volume race to create it; exactly one wins (an
+ * exclusive hard link of a fully written file) and every shard then reads the same key.
+ */
+export function epochKey(root: string, epoch: string, previousDir: string | undefined): OprfKey {
+  const path = join(root, `${epoch}.key`);
+  if (!existsSync(path)) {
+    const prev = previousDir && existsSync(join(previousDir, 'key.bin')) ? new Uint8Array(readFileSync(join(previousDir, 'key.bin'))) : OprfKey.generate().toBytes();
+    const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    writeFileSync(tmp, prev, { mode: 0o600 });
+    try {
+      linkSync(tmp, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  }
+  return OprfKey.fromBytes(new Uint8Array(readFileSync(path)));
+}
+
+function cpuSecondsSince(c0: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(c0);
+  return Math.round((c.user + c.system) / 1e4) / 100;
+}
+
+export function defaultEpoch(): string {
+  return `e${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(3).toString('hex')}`;
+}
+
 export async function openUniverse(opts: {
   stateDir: string; data: string; idTypes: IdType[]; epoch: string | undefined; log: Logger; threads: number;
-}): Promise<{ universe: PreparedUniverse; status: UniverseStatus }> {
+}): Promise<{ universe: DiskUniverse; status: UniverseStatus }> {
   const root = join(opts.stateDir, 'universe');
   mkdirSync(root, { recursive: true });
-  const epoch = opts.epoch ?? currentEpoch(root) ?? `e${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(3).toString('hex')}`;
+  const epoch = opts.epoch ?? currentEpoch(root) ?? defaultEpoch();
   const dir = join(root, epoch);
   const dataSha256 = await fileSha256(opts.data);
-  const previous = existsSync(dir) ? loadPrepared(dir) : undefined;
-  const sameTypes = previous && previous.manifest.idTypes.join(',') === opts.idTypes.join(',');
-  if (previous && sameTypes && previous.manifest.dataSha256 === dataSha256) {
+  // Shards prepared by an Indexed Job (prepareShard) for this source: merged here into the union.
+  const shards = shardSet(root, epoch, dataSha256);
+  let merged = false;
+  if (shards && manifestOf(dir)?.dataSha256 !== dataSha256) {
+    merged = true;
+    const t0 = performance.now();
+    const tmp = `${dir}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    const m = mergeShards(shards, tmp);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+    // The union holds everything the shards did: they are removed (disk is not doubled).
+    rmSync(join(root, `${epoch}.shards`), { recursive: true, force: true });
+    opts.log.info({ epoch, users: m.users, shards: shards.length, seconds: Math.round((performance.now() - t0) / 100) / 10 }, 'universe shards merged');
+  }
+  const previous = manifestOf(dir);
+  const sameTypes = previous && previous.idTypes.join(',') === opts.idTypes.join(',');
+  if (previous && sameTypes && previous.dataSha256 === dataSha256) {
     writeFileSync(join(root, 'CURRENT'), epoch);
-    const status: UniverseStatus = { epoch, users: previous.universe.size, reused: true, computed: 0, reusedTokens: 0, preparedSeconds: 0, rejectedRows: 0, notConsented: 0 };
+    const universe = DiskUniverse.open(dir)!;
+    const status: UniverseStatus = { epoch, users: universe.size, reused: !merged, computed: 0, reusedTokens: 0, preparedSeconds: 0, preparedCpuSeconds: 0, rejectedRows: 0, notConsented: 0 };
     opts.log.info({ epoch, users: status.users }, 'universe reused: prepared universe on disk matches the data, no rebuild');
-    return { universe: previous.universe, status };
+    return { universe, status };
   }
-  const t0 = performance.now();
-  // Columns, not an object per user: strings are copied out of the CSV chunk (a sliced
-  // string would keep the whole chunk alive) and vectors packed into one growing buffer.
-  const cols: UniverseColumns = { userIds: [], ids: Object.fromEntries(opts.idTypes.map((t) => [t, []])), packed: new Uint8Array(1 << 20) };
-  let rejectedRows = 0;
-  let notConsented = 0;
-  let rowsRead = 0;
-  for await (const row of readUniverse(opts.data, () => rejectedRows++)) {
-    if (++rowsRead % 10_000 === 0) nodeMetrics.universe.rowsRead(rowsRead + rejectedRows);
-    if (!row.consent) {
-      notConsented++;
-      continue;
-    }
-    const i = cols.userIds.length;
-    cols.userIds.push(detach(row.userId));
-    for (const t of opts.idTypes) {
-      const raw = t === 'phone' ? row.phone : t === 'email' ? row.email : row.deviceId;
-      const n = normalizeId(t, raw);
-      cols.ids[t]!.push(n.ok ? detach(n.value) : undefined);
-    }
-    if ((i + 1) * PACKED_BYTES > cols.packed.length) {
-      const grown = new Uint8Array(cols.packed.length * 2);
-      grown.set(cols.packed);
-      cols.packed = grown;
-    }
-    cols.packed.set(packVector(row.vector), i * PACKED_BYTES);
-  }
-  nodeMetrics.universe.rowsRead(rowsRead + rejectedRows);
-  cols.packed = cols.packed.slice(0, cols.userIds.length * PACKED_BYTES);
-  const key = previous?.universe.key ?? OprfKey.generate();
-  const { universe, stats } = await PreparedUniverse.prepareParallel(cols, key, epoch, opts.idTypes, previous?.universe, opts.threads);
+  // The epoch's key: its key file, else the key an earlier preparation of this epoch left in
+  // its directory (also one in an older on-disk layout), else a new one.
+  const key = epochKey(root, epoch, existsSync(join(dir, 'key.bin')) ? dir : undefined);
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  for (const [name, bytes] of Object.entries(universe.toParts())) {
-    writeFileSync(join(tmp, name), bytes, { mode: name === 'key.bin' ? 0o600 : 0o644 });
-  }
-  const manifest: Manifest = { epoch, dataSha256, idTypes: opts.idTypes, users: universe.size, createdAt: new Date().toISOString() };
-  writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  const c0 = process.cpuUsage();
+  const figures = await prepareToDisk({
+    data: opts.data, out: tmp, key, epoch, idTypes: opts.idTypes, threads: opts.threads, dataSha256,
+    previousDir: previous ? dir : undefined, onRows: (n) => nodeMetrics.universe.rowsRead(n),
+  });
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   writeFileSync(join(root, 'CURRENT'), epoch);
+  const universe = DiskUniverse.open(dir)!;
   const status: UniverseStatus = {
-    epoch, users: universe.size, reused: false, computed: stats.computed, reusedTokens: stats.reused,
-    preparedSeconds: (performance.now() - t0) / 1000, rejectedRows, notConsented,
+    epoch, users: universe.size, reused: false, computed: figures.computed, reusedTokens: figures.reused,
+    preparedSeconds: figures.seconds, preparedCpuSeconds: cpuSecondsSince(c0), rejectedRows: figures.rejectedRows, notConsented: figures.notConsented,
   };
   opts.log.info({ ...status }, 'universe prepared');
   return { universe, status };
 }
 
-/** A flat copy of a string that may be a slice of a much larger one. */
-function detach(s: string): string {
-  return Buffer.from(s, 'utf8').toString('utf8');
+/** <root>/<epoch>.shards/shard-<i>-of-<n>/: where shard i of n writes (prepareShard). */
+export function shardDir(root: string, epoch: string, index: number, count: number): string {
+  return join(root, `${epoch}.shards`, `shard-${index}-of-${count}`);
+}
+
+/** The complete shard set of this epoch and source, in index order, or undefined. */
+function shardSet(root: string, epoch: string, dataSha256: string): string[] | undefined {
+  const base = join(root, `${epoch}.shards`);
+  if (!existsSync(base)) return undefined;
+  const done = new Map<number, string[]>();
+  for (const m of readFileSync(join(base, 'COMPLETE'), { flag: 'a+' }).toString('utf8').split('\n').filter(Boolean)) {
+    const [i, n] = m.split('/').map(Number) as [number, number];
+    const list = done.get(n) ?? new Array<string>(n);
+    list[i] = shardDir(root, epoch, i, n);
+    done.set(n, list);
+  }
+  for (const [n, list] of done) {
+    const complete = list.filter((d) => d !== undefined && manifestOf(d)?.dataSha256 === dataSha256);
+    if (complete.length === n) return list;
+  }
+  return undefined;
+}
+
+/**
+ * One shard of an Indexed Job: prepares the consented rows s with s mod count = index into
+ * <stateDir>/universe/<epoch>.shards/shard-<index>-of-<count>/ under the epoch's shared key
+ * and records it as complete; the media node merges a complete set at start (openUniverse).
+ */
+export async function prepareShard(opts: {
+  stateDir: string; data: string; idTypes: IdType[]; epoch: string; log: Logger; threads: number; index: number; count: number;
+}): Promise<{ dir: string; users: number; computed: number; seconds: number }> {
+  const root = join(opts.stateDir, 'universe');
+  mkdirSync(root, { recursive: true });
+  const dataSha256 = await fileSha256(opts.data);
+  const key = epochKey(root, opts.epoch, undefined);
+  const dir = shardDir(root, opts.epoch, opts.index, opts.count);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  const f = await prepareToDisk({ data: opts.data, out: tmp, key, epoch: opts.epoch, idTypes: opts.idTypes, threads: opts.threads, dataSha256, shard: { index: opts.index, count: opts.count } });
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  writeFileSync(join(root, `${opts.epoch}.shards`, 'COMPLETE'), `${opts.index}/${opts.count}\n`, { flag: 'a' });
+  opts.log.info({ epoch: opts.epoch, shard: `${opts.index}/${opts.count}`, users: f.users, seconds: Math.round(f.seconds * 10) / 10 }, 'universe shard prepared');
+  return { dir, users: f.users, computed: f.computed, seconds: f.seconds };
 }

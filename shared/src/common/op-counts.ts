@@ -13,7 +13,7 @@
 export type BfvOp = 'encrypt' | 'decrypt' | 'aggregate';
 
 export const opCounts = {
-  /** Elements evaluated under an OPRF key, including media's own universe preparation. */
+  /** Blinded elements evaluated under an OPRF key for sessions (not media's own preparation or labels). */
   oprfEvaluations: 0,
   bfv: { encrypt: 0, decrypt: 0, aggregate: 0 } as Record<BfvOp, number>,
 };

@@ -123,12 +123,15 @@ function checkThreads(threads: number): void {
  * kept). Validates ALL elements on the calling thread first (InvalidElementError with the index).
  * Below PARALLEL_THRESHOLD elements, or with threads = 1, it runs on the calling thread. The first
  * call pays the workers' start-up (≈150 ms each, in parallel) unless prepareOprfWorkers ran.
+ * `purpose` 'session' (default) counts the batch in the session evaluations tally (the
+ * cleanroom_oprf_evaluations_total metric); 'own' is a node evaluating its own users (label
+ * publication), which that metric does not count.
  */
-export async function evaluateBatchParallel(key: OprfKey, es: readonly ElementBytes[], threads: number): Promise<ElementBytes[]> {
+export async function evaluateBatchParallel(key: OprfKey, es: readonly ElementBytes[], threads: number, purpose: 'session' | 'own' = 'session'): Promise<ElementBytes[]> {
   if (!(key instanceof OprfKey)) throw new TypeError(`expected an OprfKey, got ${typeof key === 'object' && key !== null ? (key as object).constructor?.name ?? 'object' : typeof key}`);
   checkThreads(threads);
   validateElements(es);
-  countOprf(es.length);
+  if (purpose === 'session') countOprf(es.length);
   if (threads === 1 || es.length < PARALLEL_THRESHOLD) return key.evaluateBatch(es);
   const parts = Math.min(threads, Math.ceil(es.length / (PARALLEL_THRESHOLD / 2)));
   const workers = poolOf(parts);

@@ -1,15 +1,21 @@
-/** Worker body for oprf-tokens.ts: computes the tokens of its slice and posts them back. */
+/**
+ * Worker body for oprf-tokens.ts (TokenPool): started with the key, computes the tokens of
+ * each batch it is sent ({ id, bytes, offsets, dst }) and posts them back under the same id.
+ * The key bytes it was started with are zeroed once the key is loaded.
+ */
 import { parentPort, workerData } from 'node:worker_threads';
 import { OprfKey } from './oprf.ts';
 import { sodium } from './group.ts';
 import { computeTokens, unpack } from './oprf-tokens.ts';
 
-const { key, bytes, offsets, dst } = workerData as { key: Uint8Array; bytes: Uint8Array; offsets: Float64Array; dst: string };
-try {
-  const out = computeTokens(OprfKey.fromBytes(key), unpack(bytes, offsets), dst);
-  parentPort!.postMessage({ ok: true, out }, [out.buffer as ArrayBuffer]);
-} catch (err) {
-  parentPort!.postMessage({ ok: false, error: (err as Error).message });
-} finally {
-  sodium.sodium_memzero(key);
-}
+const { key } = workerData as { key: Uint8Array };
+const oprfKey = OprfKey.fromBytes(key);
+sodium.sodium_memzero(key);
+parentPort!.on('message', (m: { id: number; bytes: Uint8Array; offsets: Float64Array; dst: string }) => {
+  try {
+    const out = computeTokens(oprfKey, unpack(m.bytes, m.offsets), m.dst);
+    parentPort!.postMessage({ id: m.id, ok: true, out }, [out.buffer as ArrayBuffer]);
+  } catch (err) {
+    parentPort!.postMessage({ id: m.id, ok: false, error: (err as Error).message });
+  }
+});

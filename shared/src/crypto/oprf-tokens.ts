@@ -25,22 +25,70 @@ export function computeTokens(key: OprfKey, inputs: readonly Uint8Array[], dst: 
 
 export async function computeTokensParallel(key: OprfKey, inputs: readonly Uint8Array[], dst: string, threads: number): Promise<Uint8Array> {
   if (threads <= 1 || inputs.length < 20_000) return computeTokens(key, inputs, dst);
-  const per = Math.ceil(inputs.length / threads);
-  const parts = await Promise.all(Array.from({ length: threads }, (_, t) => {
-    const { bytes, offsets } = pack(inputs.slice(t * per, (t + 1) * per));
-    return new Promise<Uint8Array>((resolve, reject) => {
-      const w = new Worker(WORKER_URL, { workerData: { key: key.toBytes(), bytes, offsets, dst }, transferList: [bytes.buffer as ArrayBuffer, offsets.buffer as ArrayBuffer] });
-      w.once('message', (m: { ok: boolean; out?: Uint8Array; error?: string }) => {
-        void w.terminate();
-        if (m.ok) resolve(m.out!);
-        else reject(new Error(`token worker failed: ${m.error}`));
+  const pool = new TokenPool(key, threads);
+  try {
+    return await pool.compute(inputs, dst);
+  } finally {
+    await pool.close();
+  }
+}
+
+/**
+ * Long-lived token workers for a streaming preparation: started once with the key (copied to
+ * each worker, zeroed there when the pool closes), then `compute` any number of batches. A
+ * batch is split into one contiguous slice per worker; the result is in input order.
+ */
+export class TokenPool {
+  private readonly workers: Worker[];
+  private readonly waiting = new Map<number, { resolve: (out: Uint8Array) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+  private failed: Error | undefined;
+
+  constructor(key: OprfKey, threads: number) {
+    if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new RangeError(`expected threads in 1..64, got ${threads}`);
+    this.workers = Array.from({ length: threads }, () => {
+      const w = new Worker(WORKER_URL, { workerData: { key: key.toBytes() } });
+      w.on('message', (m: { id: number; ok: boolean; out?: Uint8Array; error?: string }) => {
+        const job = this.waiting.get(m.id);
+        if (!job) return;
+        this.waiting.delete(m.id);
+        if (m.ok && m.out) job.resolve(m.out);
+        else job.reject(new Error(`token worker failed: ${m.error}`));
       });
-      w.once('error', reject);
+      w.on('error', (e) => this.fail(e));
+      return w;
     });
-  }));
-  const out = new Uint8Array(inputs.length * TOKEN_BYTES);
-  parts.forEach((p, t) => out.set(p, t * per * TOKEN_BYTES));
-  return out;
+  }
+
+  private fail(e: Error): void {
+    this.failed ??= e;
+    for (const job of this.waiting.values()) job.reject(e);
+    this.waiting.clear();
+  }
+
+  private run(w: Worker, inputs: readonly Uint8Array[], dst: string): Promise<Uint8Array> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    const { bytes, offsets } = pack(inputs);
+    return new Promise<Uint8Array>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      w.postMessage({ id, bytes, offsets, dst }, [bytes.buffer as ArrayBuffer, offsets.buffer as ArrayBuffer]);
+    });
+  }
+
+  /** Tokens of `inputs` (TOKEN_BYTES each, input order), spread over the pool. */
+  async compute(inputs: readonly Uint8Array[], dst: string): Promise<Uint8Array> {
+    const n = this.workers.length;
+    const per = Math.ceil(inputs.length / n);
+    const parts = await Promise.all(this.workers.map((w, t) => this.run(w, inputs.slice(t * per, (t + 1) * per), dst)));
+    const out = new Uint8Array(inputs.length * TOKEN_BYTES);
+    parts.forEach((p, t) => out.set(p, t * per * TOKEN_BYTES));
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.workers.map((w) => w.terminate()));
+  }
 }
 
 /**

@@ -49,11 +49,38 @@ import {
  * Media's publication as the broker holds it: tokens → positions, public keys, and the
  * encrypted attributes in the broker's stored form (BrokerBfv.toStoredForm).
  */
+/**
+ * One ID type's published tokens, as the broker matches against them: token → the position of
+ * its user in the publication. In memory (tokenPositionsInMemory) or a sorted table on disk
+ * bucketed by token prefix (services/broker/src/universe-store.ts).
+ */
+export interface TokenPositions {
+  readonly size: number;
+  /** The position of `token`'s user, or -1. */
+  positionOf(token: Uint8Array): number;
+  /** `token`'s row in the publication's token order (the label boxes' order), or -1. */
+  rowOf(token: Uint8Array): number;
+}
+
+export function tokenPositionsInMemory(table: TokenTable, positions: Uint32Array): TokenPositions {
+  if (positions.length !== table.size) throw new RangeError(`expected ${table.size} positions, got ${positions.length}`);
+  return {
+    size: table.size,
+    positionOf(token) {
+      const r = table.lookup(token);
+      return r < 0 ? -1 : positions[r]!;
+    },
+    rowOf(token) {
+      return table.lookup(token);
+    },
+  };
+}
+
 export interface BrokerUniverse {
   epoch: string;
   version: string;
   users: number;
-  tables: ReadonlyMap<IdType, { table: TokenTable; positions: Uint32Array }>;
+  tables: ReadonlyMap<IdType, TokenPositions>;
   ciphertexts: CiphertextSource;
   bfv: BrokerBfv;
   /** Media's label publication beside the tokens (lookup kind), when it publishes one. */
@@ -252,16 +279,15 @@ export class BrokerRole {
     if (tokens.length !== n) {
       throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} tokens, got ${tokens.length}`);
     }
-    const published = this.params.universe.tables.get(p.open.idType);
-    if (!published) throw new ProtocolError('FAILED_PRECONDITION', `media's published universe has no '${p.open.idType}' tokens`);
-    const { table, positions } = published;
+    const table = this.params.universe.tables.get(p.open.idType);
+    if (!table) throw new ProtocolError('FAILED_PRECONDITION', `media's published universe has no '${p.open.idType}' tokens`);
     const real = new Set<number>();
     const realTokens: TokenBytes[] = [];
     tokens.forEach((t, i) => {
       if (t.length !== TOKEN_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `token ${i}: expected ${TOKEN_BYTES} bytes, got ${t.length}`);
-      const row = table.lookup(t);
-      if (row >= 0 && !real.has(positions[row]!)) {
-        real.add(positions[row]!);
+      const position = table.positionOf(t);
+      if (position >= 0 && !real.has(position)) {
+        real.add(position);
         realTokens.push(t);
       }
     });

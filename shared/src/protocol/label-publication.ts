@@ -23,7 +23,7 @@ import { hashToGroupBatch, oprfDst } from '../crypto/h2c.ts';
 import { LABEL_BOX_BYTES, labelAd, labelKey, randomLabelBox, sealLabel, type LabelBytes } from '../crypto/label-box.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
 import type { IdType } from './messages.ts';
-import type { PublishedTokens } from './publication.ts';
+import type { TokenPages } from './publication.ts';
 
 export interface LabelPublication {
   epoch: string;
@@ -68,7 +68,7 @@ const CHUNK = 32_768;
  * published one (the label would be sealed to the wrong ID).
  */
 export async function publishLabels(
-  pub: { epoch: string; version: string; tokens: ReadonlyMap<IdType, PublishedTokens> },
+  pub: { epoch: string; version: string; tokens: ReadonlyMap<IdType, TokenPages> },
   key: OprfKey,
   src: LabelSource,
   opts: { threads?: number } = {},
@@ -78,7 +78,7 @@ export async function publishLabels(
   const labelled: Record<string, number> = {};
   const enc = new TextEncoder();
   for (const [idType, t] of pub.tokens) {
-    const n = t.positions.length;
+    const n = t.count;
     const out = new Uint8Array(n * LABEL_BOX_BYTES);
     const dst = oprfDst(idType, pub.epoch);
     let real = 0;
@@ -86,8 +86,9 @@ export async function publishLabels(
       const idx: number[] = [];
       const xs: Uint8Array[] = [];
       const labels: LabelBytes[] = [];
+      const page = t.page(s, Math.min(n, s + CHUNK)); // read page by page: no table of every token in memory
       for (let i = s; i < Math.min(n, s + CHUNK); i++) {
-        const row = src.order[t.positions[i]!]!;
+        const row = src.order[page.positions[i - s]!]!;
         // consent enforced per record: without consent_share the box is random bytes
         const l = src.labelOf(row);
         const id = l?.consentShare ? src.idOf(row, idType) : undefined;
@@ -99,9 +100,9 @@ export async function publishLabels(
           out.set(randomLabelBox(), i * LABEL_BOX_BYTES);
         }
       }
-      const points = await evaluateBatchParallel(key, hashToGroupBatch(xs, dst), opts.threads ?? 1);
+      const points = await evaluateBatchParallel(key, hashToGroupBatch(xs, dst), opts.threads ?? 1, 'own');
       idx.forEach((i, k) => {
-        const token = t.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES);
+        const token = page.tokens.subarray((i - s) * TOKEN_BYTES, (i - s + 1) * TOKEN_BYTES);
         const x = xs[k]!;
         const point = points[k]!;
         if (!Buffer.from(finalize(x, point)).equals(token)) throw new Error(`label publication: the ${idType} ID of token ${i} does not give its published token`);

@@ -48,33 +48,107 @@ export function buildLookalike(input: LookalikeInput): LookalikeAudience {
   const pop = byteTables(new Array(ATTRIBUTE_COUNT).fill(1));
   const norm = Math.sqrt(shares.reduce((a, s) => a + s * s, 0)) || 1;
 
-  const scores = new Float64Array(users);
-  const cos = new Float64Array(users);
-  for (let u = 0; u < users; u++) {
-    let s = base;
+  // One pass, memory O(audience): a bounded heap keeps the best `size` users so far (score
+  // descending, then row ascending — the order a full sort would give), with no array of all
+  // users (which would stop at 2^27 entries and cost 16 bytes per user).
+  const size = Math.min(input.audienceSize, Math.max(0, users - countExcluded(exclude, users)));
+  const heap = new TopK(size);
+  let allCos = 0;
+  const cosOf = (u: number): number => {
     let d = 0;
     let c = 0;
     const off = u * PACKED_BYTES;
     for (let b = 0; b < PACKED_BYTES; b++) {
       const byte = packed[off + b]!;
-      s += score[b * 256 + byte]!;
       d += dot[b * 256 + byte]!;
       c += pop[b * 256 + byte]!;
     }
-    scores[u] = s;
-    cos[u] = c === 0 ? 0 : d / (Math.sqrt(c) * norm);
+    return c === 0 ? 0 : d / (Math.sqrt(c) * norm);
+  };
+  for (let u = 0; u < users; u++) {
+    let s = base;
+    const off = u * PACKED_BYTES;
+    for (let b = 0; b < PACKED_BYTES; b++) s += score[b * 256 + packed[off + b]!]!;
+    allCos += cosOf(u);
+    if (!exclude.has(u)) heap.offer(s, u);
   }
-  const candidates: number[] = [];
-  for (let u = 0; u < users; u++) if (!exclude.has(u)) candidates.push(u);
-  candidates.sort((a, b) => scores[b]! - scores[a]! || a - b);
-  const size = Math.min(input.audienceSize, candidates.length);
-  const rows = Uint32Array.from(candidates.slice(0, size));
+  const rows = heap.sorted();
   let audCos = 0;
-  for (const r of rows) audCos += cos[r]!;
-  let allCos = 0;
-  for (let u = 0; u < users; u++) allCos += cos[u]!;
+  for (const r of rows) audCos += cosOf(r);
   const quality = size === 0 || allCos === 0 ? 0 : (audCos / size) / (allCos / users);
   return { rows, quality, shares };
+}
+
+function countExcluded(exclude: ReadonlySet<number>, users: number): number {
+  let n = 0;
+  for (const r of exclude) if (Number.isInteger(r) && r >= 0 && r < users) n++;
+  return n;
+}
+
+/**
+ * The k best (score, row) pairs offered, best = higher score, then lower row. A min-heap on
+ * "worst first" in two typed arrays; rows must be offered in ascending order (a later row
+ * never displaces an equal score).
+ */
+class TopK {
+  private readonly score: Float64Array;
+  private readonly row: Uint32Array;
+  private readonly k: number;
+  private n = 0;
+  constructor(k: number) {
+    this.k = k;
+    this.score = new Float64Array(k);
+    this.row = new Uint32Array(k);
+  }
+
+  /** a is worse than b. */
+  private worse(a: number, b: number): boolean {
+    return this.score[a]! < this.score[b]! || (this.score[a] === this.score[b] && this.row[a]! > this.row[b]!);
+  }
+
+  private swap(a: number, b: number): void {
+    const s = this.score[a]!;
+    this.score[a] = this.score[b]!;
+    this.score[b] = s;
+    const r = this.row[a]!;
+    this.row[a] = this.row[b]!;
+    this.row[b] = r;
+  }
+
+  offer(score: number, row: number): void {
+    if (this.k === 0) return;
+    if (this.n < this.k) {
+      let i = this.n++;
+      this.score[i] = score;
+      this.row[i] = row;
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (!this.worse(i, p)) break;
+        this.swap(i, p);
+        i = p;
+      }
+      return;
+    }
+    if (!(score > this.score[0]!)) return; // not better than the worst kept (ties: the earlier row stays)
+    this.score[0] = score;
+    this.row[0] = row;
+    for (let i = 0; ;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < this.n && this.worse(l, m)) m = l;
+      if (r < this.n && this.worse(r, m)) m = r;
+      if (m === i) break;
+      this.swap(i, m);
+      i = m;
+    }
+  }
+
+  /** Rows, best first. */
+  sorted(): Uint32Array {
+    const idx = Array.from({ length: this.n }, (_, i) => i).sort((a, b) => this.score[b]! - this.score[a]! || this.row[a]! - this.row[b]!);
+    return Uint32Array.from(idx, (i) => this.row[i]!);
+  }
 }
 
 /** For each packed byte position b and byte value v: Σ of weights of the bits set in v. */

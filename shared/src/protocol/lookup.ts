@@ -316,7 +316,7 @@ export class LookupBrokerRole {
     let real = 0;
     const out = tokens.map((t, i) => {
       if (t.length !== TOKEN_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `token ${i}: expected ${TOKEN_BYTES} bytes, got ${t.length}`);
-      const row = published.table.lookup(t);
+      const row = published.rowOf(t);
       if (row < 0) return randomLabelBox();
       real++;
       return boxes.slice(row * LABEL_BOX_BYTES, (row + 1) * LABEL_BOX_BYTES);

@@ -33,7 +33,7 @@ import { cryptoUniform, discreteLaplace, randomPermutation, sizeClass, type Unif
 import { OprfKey } from '../crypto/oprf.ts';
 import { randomElement } from '../crypto/group.ts';
 import { elementKey, hashPositions } from '../crypto/dh-psi.ts';
-import type { PreparedUniverse } from './universe.ts';
+import type { Universe } from './universe.ts';
 import type { SessionKind } from '../common/names.ts';
 import { parsePredicateText, type CompiledPredicate } from './predicate.ts';
 import { compileMediaPredicate, packedReader } from './predicate-schemas.ts';
@@ -107,7 +107,7 @@ export interface PurposeConsent {
 }
 
 export interface MediaParams {
-  universe: PreparedUniverse;
+  universe: Universe;
   publication: MediaPublication;
   /** Largest padded size media accepts for one session. */
   maxPaddedCount: number;
@@ -192,7 +192,7 @@ export class MediaRole {
   prepare(msg: PrepareSession, budgetRefusal?: string): SessionReady {
     this.expect('prepare', 'new');
     const { universe, publication } = this.params;
-    if (!universe.index.has(msg.idType)) {
+    if (!universe.idTypes.includes(msg.idType)) {
       throw new ProtocolError('FAILED_PRECONDITION', `media has no prepared universe for ID type '${msg.idType}'`);
     }
     if (msg.universeVersion !== publication.version) {

@@ -26,7 +26,7 @@ import { clipContribution } from '../common/attributes.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
 import { randomPermutation, cryptoUniform, type Uniform } from './policy.ts';
 import type { IdType } from './messages.ts';
-import type { PreparedUniverse } from './universe.ts';
+import type { Universe } from './universe.ts';
 
 /** Ciphertexts by index: an array in memory, or a file the node reads on demand. */
 export interface CiphertextSource {
@@ -34,10 +34,31 @@ export interface CiphertextSource {
   get(c: number): Uint8Array;
 }
 
-/** One ID type's tokens (packed, 16 bytes each) and each token's position. */
-export interface PublishedTokens {
+/**
+ * One ID type's published tokens as media serves them, page by page: in memory right after
+ * publish(), or read from media's files (services/media/src/publication-store.ts) so that a
+ * node never loads a table of every user's token.
+ */
+export interface TokenPages {
+  readonly count: number;
+  /** Tokens [from, to) packed (16 bytes each) and their positions. */
+  page(from: number, to: number): { tokens: Uint8Array; positions: Uint32Array };
+}
+
+/** One ID type's tokens (packed, 16 bytes each) and each token's position, in memory. */
+export interface PublishedTokens extends TokenPages {
   tokens: Uint8Array;
   positions: Uint32Array;
+}
+
+export function publishedTokens(tokens: Uint8Array, positions: Uint32Array): PublishedTokens {
+  if (tokens.length !== positions.length * TOKEN_BYTES) throw new RangeError(`expected ${positions.length * TOKEN_BYTES} token bytes, got ${tokens.length}`);
+  return {
+    tokens, positions, count: positions.length,
+    page(from, to) {
+      return { tokens: tokens.subarray(from * TOKEN_BYTES, to * TOKEN_BYTES), positions: positions.subarray(from, to) };
+    },
+  };
 }
 
 export interface PublicationHeader {
@@ -51,7 +72,7 @@ export interface PublicationHeader {
 export interface Publication extends PublicationHeader {
   /** position → media's user row (media only; never sent). */
   order: Uint32Array;
-  tokens: Map<IdType, PublishedTokens>;
+  tokens: Map<IdType, TokenPages>;
   ciphertexts: CiphertextSource;
 }
 
@@ -90,26 +111,44 @@ export function publicationVersion(epoch: string, tokens: ReadonlyMap<IdType, Pu
  * soon as it exists (the node writes it to disk; nothing holds them all in memory), or is
  * kept in memory without a sink. `onProgress` is told how many users are encrypted so far.
  */
+/**
+ * One ID type's tokens in position order. Typed arrays only (no array of all rows, which
+ * stops at 2^27 entries): a counting sort by position, since a user has at most one token
+ * per type — several tokens on one position (users sharing an ID) keep their input order.
+ */
+function tokensByPosition(chunks: () => Iterable<{ tokens: Uint8Array; rows: Uint32Array }>, positionOf: Uint32Array): PublishedTokens {
+  const count = new Uint32Array(positionOf.length + 1);
+  let n = 0;
+  for (const c of chunks()) {
+    for (let i = 0; i < c.rows.length; i++) count[positionOf[c.rows[i]!]! + 1]!++;
+    n += c.rows.length;
+  }
+  for (let p = 1; p < count.length; p++) count[p]! += count[p - 1]!;
+  const packed = new Uint8Array(n * TOKEN_BYTES);
+  const positions = new Uint32Array(n);
+  for (const c of chunks()) {
+    for (let i = 0; i < c.rows.length; i++) {
+      const pos = positionOf[c.rows[i]!]!;
+      const at = count[pos]!++;
+      packed.set(c.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES), at * TOKEN_BYTES);
+      positions[at] = pos;
+    }
+  }
+  return publishedTokens(packed, positions);
+}
+
 export function publish(
-  universe: PreparedUniverse,
+  universe: Universe,
   bfv: MediaBfv,
   opts: { uniform?: Uniform; onProgress?: (done: number, total: number) => void; batchUsers?: number; sink?: (ct: Uint8Array) => void } = {},
-): Publication {
+): Omit<Publication, 'tokens'> & { tokens: Map<IdType, PublishedTokens> } {
   const users = universe.size;
   const order = randomPermutation(users, opts.uniform ?? cryptoUniform);
   const positionOf = new Uint32Array(users);
   order.forEach((row, pos) => (positionOf[row] = pos));
   const tokens = new Map<IdType, PublishedTokens>();
-  for (const [type, ix] of universe.index) {
-    const n = ix.tokens.size;
-    const byPos = Array.from({ length: n }, (_, r) => r).sort((a, b) => positionOf[ix.rows[a]!]! - positionOf[ix.rows[b]!]!);
-    const packed = new Uint8Array(n * TOKEN_BYTES);
-    const positions = new Uint32Array(n);
-    byPos.forEach((r, i) => {
-      packed.set(ix.tokens.at(r), i * TOKEN_BYTES);
-      positions[i] = positionOf[ix.rows[r]!]!;
-    });
-    tokens.set(type, { tokens: packed, positions });
+  for (const type of universe.idTypes) {
+    tokens.set(type, tokensByPosition(() => universe.tokenChunks(type), positionOf));
   }
   const upc = bfv.layout.usersPerCiphertext;
   const step = Math.max(upc, Math.floor((opts.batchUsers ?? upc * 64) / upc) * upc);

@@ -7,7 +7,8 @@
  * token(x) = finalize(x, X25519(k, H_epoch(x))) — exactly what the advertiser obtains by
  * blind evaluation, so matching is a table lookup at the broker.
  *
- * Pure: no filesystem. `toParts()` / `fromParts()` give the byte blobs a store persists.
+ * Pure: no filesystem. The media node keeps its universe on disk instead
+ * (services/media/src/universe-files.ts), behind the same Universe interface.
  * Guarantees: rows of a token table map to users by `rowsOf[idType]`; an ID hash index
  * (SHA-256 of "idType:id", 16 bytes) lets a re-preparation reuse the tokens of IDs already
  * prepared under the same key, so updating for new users costs only the new users.
@@ -52,6 +53,29 @@ export function toColumns(records: readonly UniverseRecord[]): UniverseColumns {
   return { userIds: records.map((r) => r.userId), ids, packed };
 }
 
+/**
+ * What a session and a publication need of a prepared universe, whatever holds it: the
+ * in-memory PreparedUniverse below (tests, small universes) or the media node's universe on
+ * disk (services/media/src/universe-files.ts), which keeps in memory only the packed vectors
+ * (8 bytes per user) and reads user IDs and token rows from sorted files on demand.
+ */
+export interface Universe {
+  readonly epoch: string;
+  readonly key: OprfKey;
+  readonly size: number;
+  readonly idTypes: readonly IdType[];
+  /** PACKED_BYTES per user, row order. */
+  readonly packed: Uint8Array;
+  /** Share of users with each attribute. */
+  readonly shares: Float64Array;
+  userId(row: number): string;
+  /** The user row of a token, or -1. */
+  rowOf(type: IdType, token: Uint8Array): number;
+  vector(row: number): Uint8Array;
+  /** Every (token, user row) of one ID type, in chunks (tokens packed TOKEN_BYTES each). */
+  tokenChunks(type: IdType): Iterable<{ tokens: Uint8Array; rows: Uint32Array }>;
+}
+
 export interface IdTypeIndex {
   tokens: TokenTable;
   /** token row → user row */
@@ -67,7 +91,7 @@ export interface PrepareStats {
   seconds: number;
 }
 
-export class PreparedUniverse {
+export class PreparedUniverse implements Universe {
   readonly epoch: string;
   readonly key: OprfKey;
   readonly userIds: string[];
@@ -90,6 +114,21 @@ export class PreparedUniverse {
 
   get size(): number {
     return this.userIds.length;
+  }
+
+  get idTypes(): IdType[] {
+    return [...this.index.keys()];
+  }
+
+  userId(row: number): string {
+    const id = this.userIds[row];
+    if (id === undefined) throw new RangeError(`expected a user row in [0, ${this.size}), got ${row}`);
+    return id;
+  }
+
+  *tokenChunks(type: IdType): Iterable<{ tokens: Uint8Array; rows: Uint32Array }> {
+    const ix = this.index.get(type);
+    if (ix) yield { tokens: ix.tokens.tokens, rows: ix.rows };
   }
 
   /** Prepares (or re-prepares, reusing `previous` tokens under the same key) a universe, on this thread. */
@@ -135,44 +174,6 @@ export class PreparedUniverse {
   vector(row: number): Uint8Array {
     return unpackVector(this.packed.subarray(row * PACKED_BYTES, (row + 1) * PACKED_BYTES));
   }
-
-  /** Byte blobs to persist; `fromParts` is the inverse. */
-  toParts(): Record<string, Uint8Array> {
-    const parts: Record<string, Uint8Array> = {
-      'key.bin': this.key.toBytes(),
-      'users.txt': new TextEncoder().encode(this.userIds.join('\n')),
-      'vectors.bin': this.packed,
-    };
-    for (const [type, ix] of this.index) {
-      parts[`tokens-${type}.bin`] = ix.tokens.tokens;
-      parts[`rows-${type}.bin`] = new Uint8Array(ix.rows.buffer, ix.rows.byteOffset, ix.rows.byteLength);
-      parts[`idhash-${type}.bin`] = ix.idHashes.tokens;
-    }
-    return parts;
-  }
-
-  static fromParts(epoch: string, idTypes: readonly IdType[], parts: Record<string, Uint8Array>): PreparedUniverse {
-    const need = (name: string): Uint8Array => {
-      const p = parts[name];
-      if (!p) throw new Error(`prepared universe: missing part ${name}`);
-      return p;
-    };
-    const usersText = new TextDecoder().decode(need('users.txt'));
-    const userIds = usersText.length === 0 ? [] : usersText.split('\n');
-    const index = new Map<IdType, IdTypeIndex>();
-    for (const type of idTypes) {
-      const rowsBytes = need(`rows-${type}.bin`);
-      // A copy of exactly these bytes: a Buffer from readFileSync is a view into a larger ArrayBuffer
-      // (and Buffer#slice is a view too), so `.slice().buffer` would carry garbage rows.
-      const rows = new Uint32Array(Uint8Array.prototype.slice.call(rowsBytes).buffer);
-      index.set(type, {
-        tokens: TokenTable.fromPacked(need(`tokens-${type}.bin`)),
-        rows,
-        idHashes: TokenTable.fromPacked(need(`idhash-${type}.bin`)),
-      });
-    }
-    return new PreparedUniverse(epoch, OprfKey.fromBytes(need('key.bin')), userIds, need('vectors.bin'), index);
-  }
 }
 
 export function idHash(type: IdType, id: string): Uint8Array {
@@ -192,8 +193,13 @@ export function unpackVector(p: Uint8Array): Uint8Array {
   return out;
 }
 
-function attributeShares(packed: Uint8Array, n: number): Float64Array {
-  const counts = new Float64Array(ATTRIBUTE_COUNT);
+export function attributeShares(packed: Uint8Array, n: number): Float64Array {
+  return attributeCounts(packed, n).map((c) => (n === 0 ? 0 : c / n));
+}
+
+/** Users with each attribute, over `n` packed vectors. */
+export function attributeCounts(packed: Uint8Array, n: number, into = new Float64Array(ATTRIBUTE_COUNT)): Float64Array {
+  const counts = into;
   for (let u = 0; u < n; u++) {
     for (let b = 0; b < PACKED_BYTES; b++) {
       let byte = packed[u * PACKED_BYTES + b]!;
@@ -204,7 +210,7 @@ function attributeShares(packed: Uint8Array, n: number): Float64Array {
       }
     }
   }
-  return counts.map((c) => (n === 0 ? 0 : c / n));
+  return counts;
 }
 
 interface TypePlan {

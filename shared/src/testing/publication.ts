@@ -5,11 +5,11 @@
 import { MediaBfv } from '../crypto/bfv.ts';
 import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
 import { publish, type Publication } from '../protocol/publication.ts';
-import type { PreparedUniverse } from '../protocol/universe.ts';
+import type { Universe } from '../protocol/universe.ts';
 
-const cache = new WeakMap<PreparedUniverse, Promise<Publication & { bfv: MediaBfv }>>();
+const cache = new WeakMap<Universe, Promise<Publication & { bfv: MediaBfv }>>();
 
-export function testPublication(universe: PreparedUniverse): Promise<Publication & { bfv: MediaBfv }> {
+export function testPublication(universe: Universe): Promise<Publication & { bfv: MediaBfv }> {
   let p = cache.get(universe);
   if (!p) {
     p = MediaBfv.create(ATTRIBUTE_COUNT).then((bfv) => ({ ...publish(universe, bfv), bfv }));

@@ -1,0 +1,134 @@
+/**
+ * The universe on disk (universe-files.ts, universe-store.ts): the streamed preparation gives
+ * every user the token blind evaluation gives (the in-memory PreparedUniverse's) and publishes
+ * each at its user's position, re-preparation
+ * of a grown CSV computes only the new IDs, and N shard processes (the Indexed Job shape,
+ * prepare.ts --shard I --shards N) merge into exactly the single-process preparation, file for
+ * file.
+ */
+import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { generateWorld } from '@cleanroom/shared/data/generate.ts';
+import { readUniverse } from '@cleanroom/shared/data/files.ts';
+import { normalizeId } from '@cleanroom/shared/common/ids.ts';
+import { PreparedUniverse, type UniverseRecord } from '@cleanroom/shared/protocol/universe.ts';
+import { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
+import { publish } from '@cleanroom/shared/protocol/publication.ts';
+import { openUniverse } from './universe-store.ts';
+
+const PREPARE = fileURLToPath(new URL('./prepare.ts', import.meta.url));
+const log = pino({ level: 'silent' });
+const FILES = ['users.bin', 'users.off', 'vectors.bin', 'purposes.bin', 'tokens-phone.bin', 'tokens-phone.idx', 'idhash-phone.bin', 'idhash-phone.idx', 'key.bin'];
+
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [PREPARE, ...args], { env });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+describe('media universe on disk', () => {
+  it('streams the same tokens as the in-memory preparation; re-preparation computes only new IDs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cleanroom-ufiles-'));
+    await generateWorld(join(dir, 'world'), { seed: 'ufiles', universeSize: 3000, crmSize: 300 });
+    const csv = join(dir, 'world/media/universe.csv');
+    const state = join(dir, 'state');
+    const { universe, status } = await openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: 'e1', log, threads: 2 });
+    expect(status.reused).toBe(false);
+    const records: UniverseRecord[] = [];
+    for await (const r of readUniverse(csv)) {
+      if (!r.consent) continue;
+      const n = normalizeId('phone', r.phone);
+      records.push({ userId: r.userId, ids: n.ok ? { phone: n.value } : {}, vector: r.vector });
+    }
+    expect(universe.size).toBe(records.length);
+    const mem = PreparedUniverse.prepare(records, universe.key, 'e1', ['phone']).universe;
+    const ix = mem.index.get('phone')!;
+    for (let i = 0; i < ix.tokens.size; i += 7) {
+      const row = ix.rows[i]!;
+      expect(universe.userId(universe.rowOf('phone', ix.tokens.at(i)))).toBe(mem.userId(row));
+      expect(Array.from(universe.vector(row))).toEqual(Array.from(mem.vector(row)));
+    }
+    expect(universe.rowOf('phone', new Uint8Array(16))).toBe(-1);
+    // purpose consent per row, as read from the same CSV
+    const consent: { ads: number[]; share: number[] } = { ads: [], share: [] };
+    for await (const r of readUniverse(csv)) {
+      if (!r.consent) continue;
+      consent.ads.push(r.consentAds ? 1 : 0);
+      consent.share.push(r.consentShare ? 1 : 0);
+    }
+    const purposes = universe.purposes();
+    expect(Array.from(purposes.ads)).toEqual(consent.ads);
+    expect(Array.from(purposes.share)).toEqual(consent.share);
+    expect(Array.from(universe.shares)).toEqual(Array.from(mem.shares));
+    let chunked = 0;
+    for (const c of universe.tokenChunks('phone')) chunked += c.rows.length;
+    expect(chunked).toBe(ix.tokens.size);
+    // Published from disk: every token at its user's position (order[position] = the user's row).
+    const bfv = await MediaBfv.create(64);
+    try {
+      const pub = publish(universe, bfv);
+      const t = pub.tokens.get('phone')!;
+      expect(t.positions.length).toBe(ix.tokens.size);
+      for (let i = 0; i < t.positions.length; i++) {
+        expect(universe.rowOf('phone', t.tokens.subarray(i * 16, (i + 1) * 16))).toBe(pub.order[t.positions[i]!]);
+      }
+    } finally {
+      bfv.dispose();
+    }
+
+    // Same CSV: reused as is. Grown CSV, same epoch: only the new users' IDs cost OPRF work.
+    expect((await openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: 'e1', log, threads: 1 })).status.reused).toBe(true);
+    appendFileSync(csv, '\nnew-user-1,+8613912345678,,,1,60+,unknown,tier3,android,low,,1,0\nnew-user-2,+8613912345679,,,1,25-29,male,tier4,android,high,auto|movies,0,1\n');
+    const grown = await openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: 'e1', log, threads: 1 });
+    expect(grown.status.computed).toBe(2);
+    expect(grown.status.reusedTokens).toBe(ix.tokens.size);
+    expect(grown.universe.rowOf('phone', ix.tokens.at(5))).toBe(ix.rows[5]);
+    // A new epoch re-keys: everything computed again.
+    const rotated = await openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: 'e2', log, threads: 1 });
+    expect(rotated.status.computed).toBe(ix.tokens.size + 2);
+    expect(rotated.universe.rowOf('phone', ix.tokens.at(5))).toBe(-1);
+  }, 120_000);
+
+  it('N shard processes merge into exactly the single-process preparation', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cleanroom-shards-'));
+    await generateWorld(join(dir, 'world'), { seed: 'shards', universeSize: 2500, crmSize: 250 });
+    const csv = join(dir, 'world/media/universe.csv');
+    const env = (state: string) => ({ ...process.env, CLEANROOM_DATA: csv, CLEANROOM_STATE_DIR: state, CLEANROOM_UNIVERSE_EPOCH: 'e-shard', CLEANROOM_LOG_LEVEL: 'silent', CLEANROOM_EVAL_THREADS: '1' });
+    const N = 3;
+    const sharded = join(dir, 'sharded');
+    const runs = await Promise.all(Array.from({ length: N }, (_, i) => run(['--shard', String(i), '--shards', String(N)], env(sharded))));
+    for (const r of runs) {
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+    }
+    const users = runs.map((r) => JSON.parse(r.out).users as number);
+    // The node's store merges the complete shard set into the union.
+    const union = await openUniverse({ stateDir: sharded, data: csv, idTypes: ['phone'], epoch: 'e-shard', log, threads: 1 });
+    expect(union.universe.size).toBe(users.reduce((a, b) => a + b, 0));
+    expect(union.status.computed).toBe(0);
+    // The single-process preparation under the same key (copied, as a restarted deployment would hold it).
+    const single = join(dir, 'single');
+    const { mkdirSync, copyFileSync } = await import('node:fs');
+    mkdirSync(join(single, 'universe'), { recursive: true });
+    copyFileSync(join(sharded, 'universe', 'e-shard.key'), join(single, 'universe', 'e-shard.key'));
+    const one = await openUniverse({ stateDir: single, data: csv, idTypes: ['phone'], epoch: 'e-shard', log, threads: 1 });
+    expect(one.status.computed).toBeGreaterThan(2000);
+    for (const f of FILES) {
+      expect(readFileSync(join(sharded, 'universe/e-shard', f)).equals(readFileSync(join(single, 'universe/e-shard', f))), f).toBe(true);
+    }
+    // Bad shard arguments: exit 2 with the reason.
+    const bad = await run(['--shard', '3', '--shards', '3'], env(sharded));
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--shard: expected an integer in \[0, 3\)/);
+  }, 180_000);
+});

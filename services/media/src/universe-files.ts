@@ -1,0 +1,550 @@
+/**
+ * The media node's prepared universe as sorted columnar files, prepared by streaming and read
+ * without loading it whole — bounded memory at 10^7 users and beyond.
+ *
+ * Layout of one prepared directory (all integers little-endian):
+ *   key.bin             the epoch's OPRF key (mode 0600)
+ *   users.bin           user ids back to back (UTF-8); users.off: users+1 float64 byte offsets
+ *   vectors.bin         PACKED_BYTES per user, row order (held in memory by the node)
+ *   purposes.bin        1 byte per user: bit 0 consent_ads, bit 1 consent_share (held in memory)
+ *   tokens-<t>.bin      TOKEN_RECORD (token 16 | row u32) per ID of type t, sorted by token then row
+ *   idhash-<t>.bin      IDHASH_RECORD (SHA-256("t:id")[0..16] | token 16), sorted by id hash then token
+ *   *.idx               BUCKETS+1 float64 record offsets: records whose first byte is b are in [idx[b], idx[b+1])
+ *   manifest.json       epoch, ID types, users, attribute counts, source digest
+ *
+ * Preparation (prepareToDisk), in passes whose memory does not grow with the universe:
+ *   1. stream the CSV once: consented rows append to users/vectors; each normalised ID goes,
+ *      with its id hash and row, to one of BUCKETS spill files by the hash's first byte —
+ *      or, for an ID type with nothing to reuse (a new epoch), straight to the token workers
+ *      in batches while the CSV reads on (StreamedTokens), its (id hash, token) and (token,
+ *      row) records spilled by first byte, so that pass 2 only sorts;
+ *   2. per spill bucket: sort by id hash, reuse the token of every id hash the previous
+ *      preparation of the same epoch had (a merge with its idhash bucket — only new IDs cost
+ *      OPRF work), compute the rest on the TokenPool's worker threads, write the idhash
+ *      bucket and spill (token, row) by the token's first byte;
+ *   3. per token bucket: sort, write tokens-<t>.bin.
+ * Peak memory is one bucket (≈ users/256 records) plus write buffers; nothing holds one string
+ * or one JS array of all users.
+ *
+ * Shards: `shard: { index, count }` prepares only the consented rows whose sequence number s
+ * (0-based among consented rows) has s mod count = index, with global row = s. A node opens
+ * the union of a shard set (openUnion): rows keep their global numbers, so the union is the
+ * single-process preparation, file for file, once merged (mergeShards).
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
+import { oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
+import { TokenPool } from '@cleanroom/shared/crypto/oprf-tokens.ts';
+import { normalizeId } from '@cleanroom/shared/common/ids.ts';
+import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
+import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
+import { readUniverse } from '@cleanroom/shared/data/files.ts';
+import { attributeCounts, PACKED_BYTES, packVector, unpackVector, type Universe } from '@cleanroom/shared/protocol/universe.ts';
+import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
+import type { PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
+import { Appender, BUCKETS, compareBytes, f64File, readAll, readF64, RecordFile, sortRecords } from '@cleanroom/shared/service/record-file.ts';
+
+export const TOKEN_RECORD = TOKEN_BYTES + 4;
+export const IDHASH_RECORD = 2 * TOKEN_BYTES;
+
+export interface PreparedManifest {
+  format: 'columnar-v1';
+  epoch: string;
+  idTypes: IdType[];
+  users: number;
+  /** Users with each attribute (shares = counts / users). */
+  attributeCounts: number[];
+  dataSha256: string;
+  shard?: { index: number; count: number };
+  createdAt: string;
+}
+
+export interface PrepareFigures {
+  users: number;
+  computed: number;
+  reused: number;
+  rejectedRows: number;
+  notConsented: number;
+  seconds: number;
+}
+
+/**
+ * A prepared directory opened for serving: vectors in memory, everything else read on demand.
+ * Implements the protocol's Universe.
+ */
+export class DiskUniverse implements Universe {
+  readonly epoch: string;
+  readonly key: OprfKey;
+  readonly size: number;
+  readonly idTypes: IdType[];
+  readonly packed: Uint8Array;
+  readonly shares: Float64Array;
+  readonly manifest: PreparedManifest;
+  private readonly usersFd: number;
+  private readonly userOffsets: Float64Array;
+  private readonly tokens = new Map<IdType, RecordFile>();
+  readonly dir: string;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as PreparedManifest;
+    if (m.format !== 'columnar-v1') throw new RangeError(`${dir}: expected a columnar-v1 prepared universe, got ${String(m.format)}`);
+    this.manifest = m;
+    this.epoch = m.epoch;
+    this.size = m.users;
+    this.idTypes = m.idTypes;
+    this.key = OprfKey.fromBytes(new Uint8Array(readFileSync(join(dir, 'key.bin'))));
+    this.packed = readAll(join(dir, 'vectors.bin'));
+    if (this.packed.length !== m.users * PACKED_BYTES) throw new RangeError(`${dir}: expected ${m.users * PACKED_BYTES} vector bytes, got ${this.packed.length}`);
+    this.shares = Float64Array.from(m.attributeCounts, (c) => (m.users === 0 ? 0 : c / m.users));
+    this.userOffsets = readF64(join(dir, 'users.off'));
+    if (this.userOffsets.length !== m.users + 1) throw new RangeError(`${dir}: expected ${m.users + 1} user offsets, got ${this.userOffsets.length}`);
+    this.usersFd = openSync(join(dir, 'users.bin'), 'r');
+    for (const t of m.idTypes) this.tokens.set(t, new RecordFile(join(dir, `tokens-${t}.bin`), TOKEN_RECORD));
+  }
+
+  /** Opens a complete prepared directory (manifest present), or undefined. */
+  static open(dir: string): DiskUniverse | undefined {
+    return existsSync(join(dir, 'manifest.json')) ? new DiskUniverse(dir) : undefined;
+  }
+
+  userId(row: number): string {
+    if (!Number.isInteger(row) || row < 0 || row >= this.size) throw new RangeError(`expected a user row in [0, ${this.size}), got ${row}`);
+    const start = this.userOffsets[row]!;
+    const buf = Buffer.alloc(this.userOffsets[row + 1]! - start);
+    readSync(this.usersFd, buf, 0, buf.length, start);
+    return buf.toString('utf8');
+  }
+
+  rowOf(type: IdType, token: Uint8Array): number {
+    const f = this.tokens.get(type);
+    if (!f || token.length !== TOKEN_BYTES) return -1;
+    const at = f.find(token, TOKEN_BYTES);
+    if (at < 0) return -1;
+    const rec = f.read(at, at + 1);
+    return new DataView(rec.buffer).getUint32(TOKEN_BYTES, true);
+  }
+
+  vector(row: number): Uint8Array {
+    return unpackVector(this.packed.subarray(row * PACKED_BYTES, (row + 1) * PACKED_BYTES));
+  }
+
+  *tokenChunks(type: IdType): Iterable<{ tokens: Uint8Array; rows: Uint32Array }> {
+    const f = this.tokens.get(type);
+    if (!f) return;
+    for (let b = 0; b < BUCKETS; b++) {
+      const recs = f.bucket(b);
+      const n = recs.length / TOKEN_RECORD;
+      const tokens = new Uint8Array(n * TOKEN_BYTES);
+      const rows = new Uint32Array(n);
+      const dv = new DataView(recs.buffer);
+      for (let i = 0; i < n; i++) {
+        tokens.set(recs.subarray(i * TOKEN_RECORD, i * TOKEN_RECORD + TOKEN_BYTES), i * TOKEN_BYTES);
+        rows[i] = dv.getUint32(i * TOKEN_RECORD + TOKEN_BYTES, true);
+      }
+      yield { tokens, rows };
+    }
+  }
+
+  /** Purpose-level consent per row (consent_ads, consent_share), 2 bytes per user in memory. */
+  purposes(): PurposeConsent {
+    const raw = readAll(join(this.dir, 'purposes.bin'));
+    if (raw.length !== this.size) throw new RangeError(`${this.dir}: expected ${this.size} purpose bytes, got ${raw.length}`);
+    return { ads: raw.map((b) => b & 1), share: raw.map((b) => (b >> 1) & 1) };
+  }
+
+  /** Bytes of every file of this prepared universe. */
+  bytesOnDisk(): number {
+    let n = 0;
+    for (const f of ['key.bin', 'users.bin', 'users.off', 'vectors.bin', 'purposes.bin', 'manifest.json', ...this.idTypes.flatMap((t) => [`tokens-${t}.bin`, `tokens-${t}.idx`, `idhash-${t}.bin`, `idhash-${t}.idx`])]) {
+      const p = join(this.dir, f);
+      if (existsSync(p)) {
+        const fd = openSync(p, 'r');
+        n += fstatSync(fd).size;
+        closeSync(fd);
+      }
+    }
+    return n;
+  }
+
+  close(): void {
+    closeSync(this.usersFd);
+    for (const f of this.tokens.values()) f.close();
+  }
+}
+
+/** The previous preparation's id hash → token index, read one bucket at a time. */
+function previousIndex(dir: string | undefined, type: IdType, epoch: string): RecordFile | undefined {
+  if (!dir || !existsSync(join(dir, 'manifest.json'))) return undefined;
+  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as PreparedManifest;
+  if (m.format !== 'columnar-v1' || m.epoch !== epoch || !m.idTypes.includes(type) || !existsSync(join(dir, `idhash-${type}.bin`))) return undefined;
+  return new RecordFile(join(dir, `idhash-${type}.bin`), IDHASH_RECORD);
+}
+
+/**
+ * Tokens computed while the CSV streams: IDs are batched, each full batch goes to the token
+ * workers, and this thread reads on while at most MAX_IN_FLIGHT batches are computed; each
+ * finished batch is spilled as (id hash, token) by the hash's first byte (`ih-<type>-<b>`)
+ * and (token, row) by the token's first byte (`tok-<type>-<b>`).
+ */
+class StreamedTokens {
+  static readonly BATCH = 8192;
+  static readonly MAX_IN_FLIGHT = 2;
+  private hashes = new Uint8Array(StreamedTokens.BATCH * TOKEN_BYTES);
+  private rows = new Uint32Array(StreamedTokens.BATCH);
+  private ids: Uint8Array[] = [];
+  private readonly inFlight: { hashes: Uint8Array; rows: Uint32Array; tokens: Promise<Uint8Array> }[] = [];
+  private readonly ih: Appender[];
+  private readonly tok: Appender[];
+  private readonly pool: TokenPool;
+  private readonly dst: string;
+
+  constructor(pool: TokenPool, dst: string, spill: string, type: IdType) {
+    this.pool = pool;
+    this.dst = dst;
+    this.ih = Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `ih-${type}-${b}`), 4096));
+    this.tok = Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `tok-${type}-${b}`), 4096));
+  }
+
+  /** Adds one ID; returns how many tokens were written meanwhile. */
+  async add(hash: Uint8Array, row: number, id: Uint8Array): Promise<number> {
+    const n = this.ids.length;
+    this.hashes.set(hash, n * TOKEN_BYTES);
+    this.rows[n] = row;
+    this.ids.push(id);
+    if (this.ids.length < StreamedTokens.BATCH) return 0;
+    this.dispatch();
+    return this.inFlight.length > StreamedTokens.MAX_IN_FLIGHT ? this.drainOne() : 0;
+  }
+
+  private dispatch(): void {
+    if (this.ids.length === 0) return;
+    const n = this.ids.length;
+    this.inFlight.push({ hashes: this.hashes.subarray(0, n * TOKEN_BYTES), rows: this.rows.subarray(0, n), tokens: this.pool.compute(this.ids, this.dst) });
+    this.hashes = new Uint8Array(StreamedTokens.BATCH * TOKEN_BYTES);
+    this.rows = new Uint32Array(StreamedTokens.BATCH);
+    this.ids = [];
+  }
+
+  private async drainOne(): Promise<number> {
+    const job = this.inFlight.shift();
+    if (!job) return 0;
+    const tokens = await job.tokens;
+    const ih = new Uint8Array(IDHASH_RECORD);
+    const rec = new Uint8Array(TOKEN_RECORD);
+    const recView = new DataView(rec.buffer);
+    for (let i = 0; i < job.rows.length; i++) {
+      const token = tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES);
+      ih.set(job.hashes.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES), 0);
+      ih.set(token, TOKEN_BYTES);
+      this.ih[ih[0]!]!.write(ih);
+      rec.set(token, 0);
+      recView.setUint32(TOKEN_BYTES, job.rows[i]!, true);
+      this.tok[token[0]!]!.write(rec);
+    }
+    return job.rows.length;
+  }
+
+  /** Computes what is left, closes the spill files; returns the tokens written meanwhile. */
+  async finish(): Promise<number> {
+    this.dispatch();
+    let n = 0;
+    while (this.inFlight.length > 0) n += await this.drainOne();
+    for (const a of [...this.ih, ...this.tok]) a.close();
+    return n;
+  }
+}
+
+/**
+ * Prepares `data` (the universe CSV) into `out` (a new, empty directory) under `key`, reusing
+ * the tokens of the previous preparation in `previousDir` when it has the same epoch. Writes
+ * the manifest last: a directory without one is incomplete.
+ */
+export async function prepareToDisk(opts: {
+  data: string; out: string; key: OprfKey; epoch: string; idTypes: readonly IdType[]; threads: number; dataSha256: string;
+  previousDir?: string | undefined; shard?: { index: number; count: number } | undefined;
+  onRows?: (rows: number) => void;
+}): Promise<PrepareFigures> {
+  const shard = opts.shard ?? { index: 0, count: 1 };
+  if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
+    throw new RangeError(`expected shard index in [0, count), got ${shard.index} of ${shard.count}`);
+  }
+  const pool = new TokenPool(opts.key, Math.max(1, opts.threads));
+  try {
+    return await prepareWith(pool, { ...opts, shard });
+  } finally {
+    await pool.close();
+  }
+}
+
+async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDisk>[0] & { shard: { index: number; count: number } }): Promise<PrepareFigures> {
+  const t0 = performance.now();
+  const { out, idTypes, shard } = opts;
+  mkdirSync(out, { recursive: true });
+  const spill = join(out, 'spill');
+  mkdirSync(spill, { recursive: true });
+  writeFileSync(join(out, 'key.bin'), opts.key.toBytes(), { mode: 0o600 });
+
+  // ID types with nothing to reuse (a new epoch, a first preparation): their tokens are
+  // computed during pass 1, on the worker threads while this thread reads on (pipelined).
+  const previous = new Map(idTypes.map((t) => [t, previousIndex(opts.previousDir, t, opts.epoch)]));
+  const fresh = new Set(idTypes.filter((t) => previous.get(t) === undefined));
+  let computed = 0;
+  let reused = 0;
+  const streamed = new Map([...fresh].map((t) => [t, new StreamedTokens(pool, oprfDst(t, opts.epoch), spill, t)]));
+
+  // Pass 1: stream the CSV.
+  const users = new Appender(join(out, 'users.bin'));
+  const userOff = new Appender(join(out, 'users.off'));
+  const vectors = new Appender(join(out, 'vectors.bin'));
+  const purposes = new Appender(join(out, 'purposes.bin'));
+  const purpose = new Uint8Array(1);
+  const idSpill = new Map(idTypes.filter((t) => !fresh.has(t)).map((t) => [t, Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `id-${t}-${b}`), 4096))]));
+  const counts = new Float64Array(ATTRIBUTE_COUNT);
+  const enc = new TextEncoder();
+  const off = new Float64Array(1);
+  const offBytes = new Uint8Array(off.buffer);
+  let rejectedRows = 0;
+  let notConsented = 0;
+  let seq = 0; // consented rows seen, all shards
+  let rows = 0; // rows of this shard
+  let read = 0;
+  const head = new Uint8Array(TOKEN_BYTES + 8);
+  const headView = new DataView(head.buffer);
+  for await (const row of readUniverse(opts.data, () => rejectedRows++)) {
+    if (++read % 100_000 === 0) opts.onRows?.(read + rejectedRows);
+    if (!row.consent) {
+      notConsented++;
+      continue;
+    }
+    const global = seq++;
+    if (global % shard.count !== shard.index) continue;
+    // Unsharded, global = rows; sharded, the shard's row numbers are the global ones and
+    // users.off / vectors.bin hold this shard's rows in order (rowIndex maps them).
+    off[0] = users.size;
+    userOff.write(offBytes);
+    const idBytes = enc.encode(row.userId);
+    users.write(idBytes);
+    const packed = packVector(row.vector);
+    vectors.write(packed);
+    purpose[0] = (row.consentAds ? 1 : 0) | (row.consentShare ? 2 : 0);
+    purposes.write(purpose);
+    attributeCounts(packed, 1, counts);
+    for (const t of idTypes) {
+      const raw = t === 'phone' ? row.phone : t === 'email' ? row.email : row.deviceId;
+      const n = normalizeId(t, raw);
+      if (!n.ok) continue;
+      const id = enc.encode(n.value);
+      const h = createHash('sha256').update(`${t}:`).update(id).digest();
+      const s = streamed.get(t);
+      if (s) {
+        computed += await s.add(h.subarray(0, TOKEN_BYTES), global, id);
+        continue;
+      }
+      head.set(h.subarray(0, TOKEN_BYTES), 0);
+      headView.setUint32(TOKEN_BYTES, global, true);
+      headView.setUint32(TOKEN_BYTES + 4, id.length, true);
+      const a = idSpill.get(t)![h[0]!]!;
+      a.write(head);
+      a.write(id);
+    }
+    rows++;
+  }
+  opts.onRows?.(read + rejectedRows);
+  off[0] = users.size;
+  userOff.write(offBytes);
+  users.close();
+  userOff.close();
+  vectors.close();
+  purposes.close();
+  for (const list of idSpill.values()) for (const a of list) a.close();
+  for (const st of streamed.values()) computed += await st.finish();
+
+  // Passes 2 and 3, per ID type.
+    for (const t of idTypes) {
+      const dst = oprfDst(t, opts.epoch);
+      const prev = previous.get(t);
+      const idhash = new Appender(join(out, `idhash-${t}.bin`));
+      const idhashIdx = new Float64Array(BUCKETS + 1);
+      const tokSpill = fresh.has(t) ? [] : Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `tok-${t}-${b}`), 4096));
+      const rec = new Uint8Array(TOKEN_RECORD);
+      const recView = new DataView(rec.buffer);
+      for (let b = 0; b < BUCKETS && fresh.has(t); b++) {
+        // Tokens computed in pass 1: (id hash, token) records, sorted here by id hash.
+        idhashIdx[b] = idhash.size / IDHASH_RECORD;
+        const raw = readAll(join(spill, `ih-${t}-${b}`));
+        rmSync(join(spill, `ih-${t}-${b}`), { force: true });
+        for (const i of sortRecords(raw, IDHASH_RECORD, raw.length / IDHASH_RECORD, TOKEN_BYTES, () => 0)) idhash.write(raw.subarray(i * IDHASH_RECORD, (i + 1) * IDHASH_RECORD));
+      }
+      for (let b = 0; b < BUCKETS && !fresh.has(t); b++) {
+        idhashIdx[b] = idhash.size / IDHASH_RECORD;
+        const raw = readAll(join(spill, `id-${t}-${b}`));
+        rmSync(join(spill, `id-${t}-${b}`), { force: true });
+        // Parse: fixed head (hash, row, length) + id bytes.
+        const starts: number[] = [];
+        for (let p = 0; p < raw.length;) {
+          starts.push(p);
+          p += TOKEN_BYTES + 8 + new DataView(raw.buffer, raw.byteOffset + p + TOKEN_BYTES + 4, 4).getUint32(0, true);
+        }
+        const n = starts.length;
+        const hashes = new Uint8Array(n * TOKEN_BYTES);
+        const rowOf = new Uint32Array(n);
+        const dv = new DataView(raw.buffer, raw.byteOffset);
+        for (let i = 0; i < n; i++) {
+          hashes.set(raw.subarray(starts[i]!, starts[i]! + TOKEN_BYTES), i * TOKEN_BYTES);
+          rowOf[i] = dv.getUint32(starts[i]! + TOKEN_BYTES, true);
+        }
+        const order = sortRecords(hashes, TOKEN_BYTES, n, TOKEN_BYTES, (x, y) => rowOf[x]! - rowOf[y]!);
+        // Reuse: merge with the previous preparation's bucket (both sorted by id hash).
+        const tokens = new Uint8Array(n * TOKEN_BYTES);
+        const have = new Uint8Array(n);
+        if (prev) {
+          const old = prev.bucket(b);
+          const m = old.length / IDHASH_RECORD;
+          let j = 0;
+          for (const i of order) {
+            while (j < m && compareBytes(old, j * IDHASH_RECORD, hashes, i * TOKEN_BYTES, TOKEN_BYTES) < 0) j++;
+            if (j < m && compareBytes(old, j * IDHASH_RECORD, hashes, i * TOKEN_BYTES, TOKEN_BYTES) === 0) {
+              tokens.set(old.subarray(j * IDHASH_RECORD + TOKEN_BYTES, (j + 1) * IDHASH_RECORD), i * TOKEN_BYTES);
+              have[i] = 1;
+              reused++;
+            }
+          }
+        }
+        const todo: number[] = [];
+        for (let i = 0; i < n; i++) if (!have[i]) todo.push(i);
+        if (todo.length > 0) {
+          const inputs = todo.map((i) => {
+            const s = starts[i]! + TOKEN_BYTES + 8;
+            return raw.subarray(s, s + dv.getUint32(starts[i]! + TOKEN_BYTES + 4, true));
+          });
+          const fresh = await pool.compute(inputs, dst);
+          todo.forEach((i, k) => tokens.set(fresh.subarray(k * TOKEN_BYTES, (k + 1) * TOKEN_BYTES), i * TOKEN_BYTES));
+          computed += todo.length;
+        }
+        for (const i of order) {
+          idhash.write(hashes.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
+          idhash.write(tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
+          rec.set(tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES), 0);
+          recView.setUint32(TOKEN_BYTES, rowOf[i]!, true);
+          tokSpill[tokens[i * TOKEN_BYTES]!]!.write(rec);
+        }
+      }
+      idhashIdx[BUCKETS] = idhash.size / IDHASH_RECORD;
+      idhash.close();
+      f64File(join(out, `idhash-${t}.idx`), idhashIdx);
+      prev?.close();
+      for (const a of tokSpill) a.close();
+
+      const tok = new Appender(join(out, `tokens-${t}.bin`));
+      const tokIdx = new Float64Array(BUCKETS + 1);
+      for (let b = 0; b < BUCKETS; b++) {
+        tokIdx[b] = tok.size / TOKEN_RECORD;
+        const raw = readAll(join(spill, `tok-${t}-${b}`));
+        rmSync(join(spill, `tok-${t}-${b}`), { force: true });
+        const n = raw.length / TOKEN_RECORD;
+        const dv = new DataView(raw.buffer, raw.byteOffset);
+        const order = sortRecords(raw, TOKEN_RECORD, n, TOKEN_BYTES, (x, y) => dv.getUint32(x * TOKEN_RECORD + TOKEN_BYTES, true) - dv.getUint32(y * TOKEN_RECORD + TOKEN_BYTES, true));
+        for (const i of order) tok.write(raw.subarray(i * TOKEN_RECORD, (i + 1) * TOKEN_RECORD));
+      }
+      tokIdx[BUCKETS] = tok.size / TOKEN_RECORD;
+      tok.close();
+      f64File(join(out, `tokens-${t}.idx`), tokIdx);
+    }
+  rmSync(spill, { recursive: true, force: true });
+  const manifest: PreparedManifest = {
+    format: 'columnar-v1', epoch: opts.epoch, idTypes: [...idTypes], users: rows, attributeCounts: Array.from(counts),
+    dataSha256: opts.dataSha256, ...(shard.count > 1 ? { shard } : {}), createdAt: new Date().toISOString(),
+  };
+  writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  return { users: rows, computed, reused, rejectedRows, notConsented, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * Merges the shard directories of one preparation (`shard` 0..count-1 of the same epoch, key
+ * and source) into `out`: rows interleave back to their global order (row g is row g div
+ * count of shard g mod count) and every bucket's records are sorted again, so `out` is, file
+ * for file, what a single process would have prepared. Memory: one bucket.
+ */
+export function mergeShards(shardDirs: readonly string[], out: string): PreparedManifest {
+  const ms = shardDirs.map((d) => JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as PreparedManifest);
+  const count = shardDirs.length;
+  ms.forEach((m, i) => {
+    if (m.format !== 'columnar-v1' || (m.shard?.count ?? 1) !== count || (m.shard?.index ?? 0) !== i) throw new RangeError(`${shardDirs[i]}: expected shard ${i} of ${count}, got ${JSON.stringify(m.shard ?? null)}`);
+    if (m.epoch !== ms[0]!.epoch || m.dataSha256 !== ms[0]!.dataSha256 || m.idTypes.join(',') !== ms[0]!.idTypes.join(',')) throw new RangeError(`${shardDirs[i]}: expected the same epoch, source and ID types as shard 0`);
+  });
+  const keys = shardDirs.map((d) => Buffer.from(readFileSync(join(d, 'key.bin'))).toString('hex'));
+  if (keys.some((k) => k !== keys[0])) throw new RangeError('expected every shard prepared under the same key, got different keys');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'key.bin'), readFileSync(join(shardDirs[0]!, 'key.bin')), { mode: 0o600 });
+  const total = ms.reduce((s, m) => s + m.users, 0);
+
+  // Rows: users and vectors interleaved back to the global order.
+  const users = new Appender(join(out, 'users.bin'));
+  const userOff = new Appender(join(out, 'users.off'));
+  const vectors = new Appender(join(out, 'vectors.bin'));
+  const purposes = new Appender(join(out, 'purposes.bin'));
+  const src = shardDirs.map((d) => ({ offs: readF64(join(d, 'users.off')), users: openSync(join(d, 'users.bin'), 'r'), vectors: openSync(join(d, 'vectors.bin'), 'r'), purposes: readAll(join(d, 'purposes.bin')) }));
+  const off = new Float64Array(1);
+  const vec = new Uint8Array(PACKED_BYTES);
+  for (let g = 0; g < total; g++) {
+    const s = src[g % count]!;
+    const local = Math.floor(g / count);
+    off[0] = users.size;
+    userOff.write(new Uint8Array(off.buffer));
+    const id = new Uint8Array(s.offs[local + 1]! - s.offs[local]!);
+    readSync(s.users, id, 0, id.length, s.offs[local]!);
+    users.write(id);
+    readSync(s.vectors, vec, 0, PACKED_BYTES, local * PACKED_BYTES);
+    vectors.write(vec);
+    purposes.write(s.purposes.subarray(local, local + 1));
+  }
+  off[0] = users.size;
+  userOff.write(new Uint8Array(off.buffer));
+  for (const s of src) {
+    closeSync(s.users);
+    closeSync(s.vectors);
+  }
+  users.close();
+  userOff.close();
+  vectors.close();
+  purposes.close();
+
+  // Token and id-hash files: per bucket, the shards' records sorted together.
+  for (const t of ms[0]!.idTypes) {
+    for (const [name, width] of [[`tokens-${t}`, TOKEN_RECORD], [`idhash-${t}`, IDHASH_RECORD]] as const) {
+      const files = shardDirs.map((d) => new RecordFile(join(d, `${name}.bin`), width));
+      const w = new Appender(join(out, `${name}.bin`));
+      const idx = new Float64Array(BUCKETS + 1);
+      for (let b = 0; b < BUCKETS; b++) {
+        idx[b] = w.size / width;
+        const parts = files.map((f) => f.bucket(b));
+        const all = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+        let at = 0;
+        for (const p of parts) {
+          all.set(p, at);
+          at += p.length;
+        }
+        const n = all.length / width;
+        // The same order as prepareToDisk: by key, then (token files) by row number.
+        const dv = new DataView(all.buffer);
+        const tie = width === TOKEN_RECORD ? (x: number, y: number) => dv.getUint32(x * width + TOKEN_BYTES, true) - dv.getUint32(y * width + TOKEN_BYTES, true) : () => 0;
+        for (const i of sortRecords(all, width, n, width === TOKEN_RECORD ? TOKEN_BYTES : width, tie)) w.write(all.subarray(i * width, (i + 1) * width));
+      }
+      idx[BUCKETS] = w.size / width;
+      w.close();
+      f64File(join(out, `${name}.idx`), idx);
+      for (const f of files) f.close();
+    }
+  }
+  const counts = new Float64Array(ATTRIBUTE_COUNT);
+  for (const m of ms) m.attributeCounts.forEach((c, j) => (counts[j]! += c));
+  const manifest: PreparedManifest = {
+    format: 'columnar-v1', epoch: ms[0]!.epoch, idTypes: ms[0]!.idTypes, users: total, attributeCounts: Array.from(counts),
+    dataSha256: ms[0]!.dataSha256, createdAt: new Date().toISOString(),
+  };
+  writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  return manifest;
+}

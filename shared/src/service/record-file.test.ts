@@ -1,0 +1,58 @@
+/**
+ * Sorted record files (record-file.ts): a table spilled by first byte and sorted per bucket
+ * finds every key it holds at its first occurrence and no key it lacks — keys sharing their
+ * first six bytes (the in-memory sample's resolution) and duplicate keys included.
+ */
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Appender, BUCKETS, f64File, readAll, RecordFile, sortRecords } from './record-file.ts';
+import { mulberry32 } from '../testing/rng.ts';
+
+const WIDTH = 20;
+const KEY = 16;
+
+describe('RecordFile', () => {
+  it('finds the first record of every key it holds, and none it lacks', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cleanroom-records-'));
+    const rng = mulberry32(11);
+    const n = 6000;
+    const recs = new Uint8Array(n * WIDTH);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < WIDTH; j++) recs[i * WIDTH + j] = Math.floor(rng() * 256);
+      if (i % 7 === 1) recs.copyWithin(i * WIDTH, (i - 1) * WIDTH, (i - 1) * WIDTH + 6); // same 6-byte prefix, other key
+      if (i % 11 === 2) recs.copyWithin(i * WIDTH, (i - 1) * WIDTH, (i - 1) * WIDTH + KEY); // duplicate key, other value
+      if (i % 5 === 0) recs[i * WIDTH] = 42; // a crowded bucket
+    }
+    const spill = Array.from({ length: BUCKETS }, (_, b) => new Appender(join(dir, `s-${b}`), 256));
+    for (let i = 0; i < n; i++) spill[recs[i * WIDTH]!]!.write(recs.subarray(i * WIDTH, (i + 1) * WIDTH));
+    for (const a of spill) a.close();
+    const out = new Appender(join(dir, 't.bin'));
+    const idx = new Float64Array(BUCKETS + 1);
+    for (let b = 0; b < BUCKETS; b++) {
+      idx[b] = out.size / WIDTH;
+      const raw = readAll(join(dir, `s-${b}`));
+      for (const i of sortRecords(raw, WIDTH, raw.length / WIDTH, KEY, () => 0)) out.write(raw.subarray(i * WIDTH, (i + 1) * WIDTH));
+    }
+    idx[BUCKETS] = out.size / WIDTH;
+    out.close();
+    f64File(join(dir, 't.idx'), idx);
+
+    const f = new RecordFile(join(dir, 't.bin'), WIDTH);
+    const all = f.read(0, f.count);
+    const firstOf = (key: Uint8Array): number => {
+      for (let i = 0; i < f.count; i++) if (Buffer.compare(all.subarray(i * WIDTH, i * WIDTH + KEY), key) === 0) return i;
+      return -1;
+    };
+    for (let i = 0; i < n; i += 3) {
+      const key = recs.slice(i * WIDTH, i * WIDTH + KEY);
+      expect(f.find(key, KEY)).toBe(firstOf(key));
+      expect(f.find(key, KEY)).toBeGreaterThanOrEqual(0);
+      const absent = key.slice();
+      absent[KEY - 1]! ^= 0x5a;
+      expect(f.find(absent, KEY)).toBe(firstOf(absent));
+    }
+    f.close();
+  });
+});

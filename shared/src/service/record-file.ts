@@ -1,0 +1,192 @@
+/**
+ * Files of fixed-width records sorted by key and indexed by the key's first byte — the
+ * on-disk form of large tables (media's prepared universe, the broker's token table) that a
+ * node reads by bucket or by binary search (pread) instead of loading whole.
+ *
+ * A table is `<name>.bin` (records back to back) and `<name>.idx` (BUCKETS+1 float64 record
+ * offsets: records whose first byte is b are in [idx[b], idx[b+1])). Built by spilling
+ * records into one file per first byte (Appender), then sorting each bucket in memory
+ * (sortRecords): memory is one bucket, whatever the table's size. Float64 offsets are exact to
+ * 2^53 (no 4 GiB wrap).
+ */
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+
+export const BUCKETS = 256;
+const WRITE_BUFFER = 1 << 16;
+/** One record in SAMPLE is kept in memory per bucket for lookups (RecordFile.find). */
+const SAMPLE = 32;
+
+/** The first 6 bytes at `off` as a number (exact in a double). */
+function prefix48(a: Uint8Array, off: number): number {
+  return ((a[off]! * 256 + a[off + 1]!) * 256 + a[off + 2]!) * 2 ** 24 + ((a[off + 3]! << 16) | (a[off + 4]! << 8) | a[off + 5]!);
+}
+
+/** Appends to a file through a fixed buffer (one open file descriptor until close). */
+export class Appender {
+  private readonly fd: number;
+  private readonly buf: Uint8Array;
+  private used = 0;
+  private written = 0;
+  private closed = false;
+
+  constructor(path: string, bufferBytes = WRITE_BUFFER, mode = 0o644) {
+    this.fd = openSync(path, 'w', mode);
+    this.buf = new Uint8Array(bufferBytes);
+  }
+
+  /** Bytes appended so far (written or buffered). */
+  get size(): number {
+    return this.written + this.used;
+  }
+
+  write(bytes: Uint8Array): void {
+    if (bytes.length > this.buf.length - this.used) this.flush();
+    if (bytes.length > this.buf.length) {
+      this.raw(bytes);
+      return;
+    }
+    this.buf.set(bytes, this.used);
+    this.used += bytes.length;
+  }
+
+  private raw(bytes: Uint8Array): void {
+    let done = 0;
+    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done);
+    this.written += bytes.length;
+  }
+
+  flush(): void {
+    if (this.used > 0) this.raw(this.buf.subarray(0, this.used));
+    this.used = 0;
+  }
+
+  /** Flushes and closes; idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    closeSync(this.fd);
+    this.closed = true;
+  }
+}
+
+export function readAll(path: string): Uint8Array {
+  return existsSync(path) ? new Uint8Array(readFileSync(path)) : new Uint8Array(0);
+}
+
+export function f64File(path: string, values: Float64Array): void {
+  writeFileSync(path, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+}
+
+export function readF64(path: string): Float64Array {
+  const raw = readFileSync(path);
+  if (raw.length % 8 !== 0) throw new RangeError(`${path}: expected float64 values, got ${raw.length} bytes`);
+  return new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+}
+
+export function compareBytes(a: Uint8Array, ao: number, b: Uint8Array, bo: number, n: number): number {
+  for (let i = 0; i < n; i++) {
+    const d = a[ao + i]! - b[bo + i]!;
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Indices of `n` fixed-width records sorted by their first `keyBytes` bytes, then by `tie`. */
+export function sortRecords(recs: Uint8Array, width: number, n: number, keyBytes: number, tie: (a: number, b: number) => number): Uint32Array {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  // 48-bit prefixes as doubles decide nearly every comparison; equal prefixes compare in full.
+  const prefix = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const o = i * width;
+    prefix[i] = ((recs[o]! * 256 + recs[o + 1]!) * 256 + recs[o + 2]!) * 2 ** 24 + ((recs[o + 3]! << 16) | (recs[o + 4]! << 8) | recs[o + 5]!);
+  }
+  order.sort((a, b) => prefix[a]! - prefix[b]! || compareBytes(recs, a * width, recs, b * width, keyBytes) || tie(a, b));
+  return order;
+}
+
+/** Reads one file of fixed-width records by pread, record by record or by ranges. */
+export class RecordFile {
+  readonly fd: number;
+  readonly count: number;
+  readonly idx: Float64Array;
+  readonly width: number;
+  constructor(path: string, width: number) {
+    this.width = width;
+    this.fd = openSync(path, 'r');
+    this.count = fstatSync(this.fd).size / width;
+    this.idx = readF64(`${path.slice(0, -4)}.idx`);
+    if (!Number.isInteger(this.count) || this.idx.length !== BUCKETS + 1 || this.idx[BUCKETS] !== this.count) {
+      throw new RangeError(`${path}: expected ${width}-byte records indexed by ${BUCKETS} buckets`);
+    }
+  }
+
+  read(from: number, to: number): Uint8Array {
+    const out = new Uint8Array((to - from) * this.width);
+    let got = 0;
+    while (got < out.length) {
+      const n = readSync(this.fd, out, got, out.length - got, from * this.width + got);
+      if (n === 0) throw new RangeError(`record file ends at ${from * this.width + got}`);
+      got += n;
+    }
+    return out;
+  }
+
+  bucket(b: number): Uint8Array {
+    return this.read(this.idx[b]!, this.idx[b + 1]!);
+  }
+
+  /** Per bucket, the 48-bit key prefix of every SAMPLE-th record (built on first use of the bucket). */
+  private readonly samples = new Map<number, Float64Array>();
+
+  private samplesOf(b: number): Float64Array {
+    let s = this.samples.get(b);
+    if (!s) {
+      const recs = this.bucket(b);
+      const n = recs.length / this.width;
+      s = new Float64Array(Math.ceil(n / SAMPLE));
+      for (let k = 0; k * SAMPLE < n; k++) s[k] = prefix48(recs, k * SAMPLE * this.width);
+      this.samples.set(b, s);
+    }
+    return s;
+  }
+
+  /**
+   * Index of the first record whose key (first `keyBytes` bytes, at least 6) equals `key`, or
+   * -1. An in-memory sample of each bucket (1 record in SAMPLE, 8 bytes each) narrows the
+   * search to about SAMPLE records, read with one pread.
+   */
+  find(key: Uint8Array, keyBytes: number): number {
+    const b = key[0]!;
+    const first = this.idx[b]!;
+    const end = this.idx[b + 1]!;
+    if (first === end) return -1;
+    const s = this.samplesOf(b);
+    const kp = prefix48(key, 0);
+    // records before sample lo have prefixes < kp; records from sample hi on have prefixes > kp
+    let lo = 0;
+    let hi = s.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (s[mid]! < kp) lo = mid + 1;
+      else hi = mid;
+    }
+    let top = lo;
+    while (top < s.length && s[top]! <= kp) top++;
+    const from = first + Math.max(0, lo - 1) * SAMPLE;
+    const to = Math.min(end, first + top * SAMPLE);
+    if (to <= from) return -1;
+    const recs = this.read(from, to);
+    for (let i = 0; i < to - from; i++) {
+      const c = compareBytes(recs, i * this.width, key, 0, keyBytes);
+      if (c === 0) return from + i;
+      if (c > 0) return -1;
+    }
+    return -1;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
