@@ -1,0 +1,105 @@
+/**
+ * The advertiser role as a state machine, without a network: each round is accepted only in its
+ * phase, the state a phase carries (the broker's policy, the blinding scalars, the result) is
+ * there exactly when it is valid, a refusal at OPEN ends the session, and fail() drops the
+ * scalars. The rounds over real nodes are covered by test/unit/session.memory.test.ts and the
+ * kinds tests; this pins the transitions the node relies on.
+ */
+import { describe, expect, it } from 'vitest';
+import { OprfKey } from '../crypto/oprf.ts';
+import { AdvertiserRole } from './advertiser.ts';
+import type { Policy, SessionAccepted, SessionResult } from './messages.ts';
+
+const seeds = ['+8613800000001', '+8613800000002', 'not a phone', '+8613800000001'];
+const role = (): AdvertiserRole =>
+  new AdvertiserRole({ idType: 'phone', seeds, audienceSize: 10, decoyRatio: 2, minCohort: 5, signingPublicKey: new Uint8Array(32) });
+
+const policy: Policy = {
+  decoyRatio: 3, minCohort: 5, noiseScale: 0, sizeBuckets: [16], evaluationQuota: 100,
+  epsilonProfile: 1, epsilonCount: 0.1, epsilonDifferencing: 0.25, privacyBudget: 10, differencingMin: 1,
+};
+const accepted: SessionAccepted = { policy, paddedCount: 16, universeSizeClass: 'S', universeEpoch: 'e1', privacy: undefined };
+const result = (outcome: SessionResult['outcome'], realMatches = 1): SessionResult =>
+  ({ outcome, reason: '', paddedCount: 16, realMatches, lookalike: undefined, privacy: undefined });
+
+function expectCode(f: () => unknown, code: string, message?: RegExp): void {
+  let err: unknown;
+  try {
+    f();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toMatchObject({ code });
+  if (message) expect((err as Error).message).toMatch(message);
+}
+
+describe('AdvertiserRole', () => {
+  it('runs OPEN → BLIND → TOKENS → LOOKALIKE, carrying the accepted policy and dropping the scalars', () => {
+    const a = role();
+    expect(a.report).toMatchObject({ rows: 4, valid: 2, duplicates: 1 });
+    expect(a.open()).toMatchObject({ seedCount: 2, kind: 'lookalike' });
+    expect(a.phase).toBe('opened');
+    expect(a.acceptedPolicy).toBeUndefined();
+    const blinded = a.blind(accepted);
+    expect(a.phase).toBe('blinded');
+    expect(a.acceptedPolicy).toEqual(policy);
+    const tokens = a.unblind(OprfKey.generate().evaluateBatch(blinded));
+    expect(tokens).toHaveLength(2);
+    expect(a.phase).toBe('tokens-sent');
+    expectCode(() => a.unblind([]), 'FAILED_PRECONDITION', /called unblind in phase 'tokens-sent'/);
+    // a retargeting-style outcome with nothing sealed (not COMPLETED): no insight, no counts
+    const r = a.finish(result('COHORT_TOO_SMALL'));
+    expect(a.phase).toBe('done');
+    expect(a.result).toBe(r);
+    expect(a.insight).toBeUndefined();
+    expect(a.jointCounts).toBeUndefined();
+    expect(a.acceptedPolicy).toEqual(policy);
+  });
+
+  it('each round only in its phase; a weaker policy, a short evaluation or an impossible count is refused', () => {
+    const a = role();
+    expectCode(() => a.blind(accepted), 'FAILED_PRECONDITION', /called blind in phase 'new'/);
+    a.open();
+    expectCode(() => a.open(), 'FAILED_PRECONDITION');
+    expectCode(() => a.blind({ ...accepted, policy: { ...policy, decoyRatio: 1 } }), 'FAILED_PRECONDITION', /decoy ratio 1/);
+    expectCode(() => a.blind({ ...accepted, paddedCount: 7 }), 'FAILED_PRECONDITION', /padded size 7/);
+    expect(a.phase).toBe('opened');
+    a.blind(accepted);
+    expectCode(() => a.unblind([]), 'INVALID_ARGUMENT', /expected 2 evaluated elements, got 0/);
+    expect(a.phase).toBe('blinded');
+  });
+
+  it('a COMPLETED lookalike without a result sealed to its key is refused', () => {
+    const a = role();
+    a.open();
+    a.unblind(OprfKey.generate().evaluateBatch(a.blind(accepted)));
+    expectCode(() => a.finish(result('COMPLETED')), 'INVALID_ARGUMENT', /sealed result is missing/);
+    expectCode(() => a.finish(result('COHORT_TOO_SMALL', 1000)), 'INVALID_ARGUMENT', /1000 real matches for 2 seeds/);
+    expect(a.phase).toBe('tokens-sent');
+  });
+
+  it('a refusal at OPEN ends the session with its result and no policy; only BUDGET_EXHAUSTED is a refusal', () => {
+    const a = role();
+    expectCode(() => a.acceptRefusal(result('BUDGET_EXHAUSTED')), 'FAILED_PRECONDITION', /called acceptRefusal in phase 'new'/);
+    a.open();
+    expectCode(() => a.acceptRefusal(result('COMPLETED')), 'INVALID_ARGUMENT', /BUDGET_EXHAUSTED/);
+    const r = a.acceptRefusal({ ...result('BUDGET_EXHAUSTED'), lookalike: { outcome: 'BUDGET_EXHAUSTED', audienceId: 'x', audienceSize: 1, quality: 0, sealedInsight: new Uint8Array(0) } });
+    expect(r.lookalike).toBeUndefined();
+    expect(a.phase).toBe('done');
+    expect(a.result).toEqual(r);
+    expect(a.acceptedPolicy).toBeUndefined();
+    expectCode(() => a.blind(accepted), 'FAILED_PRECONDITION');
+  });
+
+  it('fail() from any phase keeps the reason and the policy, and no later round runs', () => {
+    const a = role();
+    a.open();
+    a.blind(accepted);
+    a.fail('broker went away');
+    expect(a.phase).toBe('failed');
+    expect(a.failure).toBe('broker went away');
+    expect(a.acceptedPolicy).toEqual(policy);
+    expect(a.result).toBeUndefined();
+    expectCode(() => a.unblind([]), 'FAILED_PRECONDITION', /called unblind in phase 'failed'/);
+  });
+});
