@@ -251,166 +251,170 @@ export class BrokerNode {
   /** The look-alike methods (the federated ones are the federation hub's, services/broker/src/federated.ts). */
   handlers(): Omit<Handlers<'Broker'>, FederatedMethod> {
     return {
-      OpenSession: async (caller, [env]) => {
-        if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected one OpenSession message');
-        const s = openEnvelope(env, this.o.identity.peerKey(caller), { sender: caller, receiver: 'broker', rounds: ['OPEN'] });
-        if (!this.universe) throw new ProtocolError('UNAVAILABLE', 'broker does not hold media\'s publication yet (universe sync pending)');
-        await this.sessions.reserveId(s.sessionId, 'open');
-        const advertiser = keyidOf(this.o.identity.peerKey('advertiser'));
-        const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'broker', s.sessionId), this.o.observer);
-        const role = new BrokerRole({ config: this.o.policy, universe: this.universe, advertiser, ...(this.o.uniform ? { uniform: this.o.uniform } : {}) });
-        const rec = this.sessions.create(s.sessionId, { role, channel, signed: {} }, 'open');
-        rec.bytes = () => channel.bytes;
-        return this.step(rec, 'open', async () => {
-          const open = channel.open(env, caller, ['OPEN'], OpenSessionCodec).value;
-          if (open.kind === 'lookup') return this.openLookup(rec, open, advertiser);
-          const prepare = role.open(open);
-          if (open.kind === 'joint-count') rec.state.mediaPredicate = open.mediaPredicate;
-          if (open.kind === 'joint-activate') {
-            await this.checkCountSession(open.countSession, open.mediaPredicate);
-            rec.state.countSession = open.countSession;
-          }
-          rec.progress = { seedCount: open.seedCount, paddedCount: role.paddedCount };
-          const now = Date.now();
-          // Enumeration quota, before any OPRF work: media's evaluations on this advertiser's behalf.
-          const { evaluationsPerAdvertiser: limit, windowMs } = this.o.quota;
-          const q = await this.o.store.takeQuota('broker', { scope: 'evaluations:advertiser', subject: advertiser, sessionId: s.sessionId, amount: prepare.paddedCount, limit, windowMs, nowMs: this.o.quota.now?.() ?? now });
-          if (!q.ok) {
-            throw new ProtocolError('RESOURCE_EXHAUSTED', `evaluation quota: this advertiser may have ${limit} OPRF evaluations per ${windowMs / 3_600_000} h, ${q.used} used, this session needs ${prepare.paddedCount}; retry in ${Math.ceil(q.retryAfterMs / 1000)} s`);
-          }
-          // The privacy budget, before any OPRF work: reserve the most this session can cost.
-          const privacy = this.o.policy.privacy;
-          const reserved = sessionReservation(privacy);
-          const key = this.ledgerKey(advertiser);
-          const r = await this.o.store.reserve('broker', { ...key, sessionId: s.sessionId, epsilon: reserved, budget: privacy.budget, nowMs: now, refreshMs: privacy.refreshMs });
-          const ledger = { ...key, budget: privacy.budget, refreshMs: privacy.refreshMs, reserved: r.ok ? reserved : 0, spentBefore: r.ok ? r.spentBefore : r.spent };
-          channel.recordPolicy({ ...prepare.policy, paddedCount: prepare.paddedCount, ledger, kind: prepare.kind });
-          if (!r.ok) {
-            const retry = r.retryAtMs ? `; the oldest charge stops counting at ${new Date(r.retryAtMs).toISOString()}` : '; the budget does not refresh (a new universe epoch starts a new one)';
-            const reason = `privacy budget exhausted: ${round6(r.spent)} of ${privacy.budget} ε spent for this advertiser, media and epoch, a session needs up to ${reserved}${retry}`;
-            role.fail(reason);
-            this.sessions.finish(rec, 'refused', { outcome: 'BUDGET_EXHAUSTED' }, reason);
-            // The refusal is the session's final message: a SessionResult, in the OPEN round.
-            const out = [channel.seal('advertiser', 'OPEN', SessionResultCodec, {
-              outcome: 'BUDGET_EXHAUSTED', reason, paddedCount: 0, realMatches: 0, lookalike: undefined, privacy: await this.privacyStatus(advertiser, 0),
-            })];
-            channel.close();
-            return out;
-          }
-          const [readyEnv] = await this.o.media.call('PrepareSession', [channel.seal('media', 'OPEN', PrepareSessionCodec, prepare)]);
-          const ready = channel.open(readyEnv!, 'media', ['OPEN'], SessionReadyCodec).value;
-          if (ready.outcome !== 'COMPLETED') await this.o.store.settle('broker', s.sessionId, 0, Date.now()); // nothing ran
-          const accepted = role.ready(ready, await this.privacyStatus(advertiser, ready.outcome === 'COMPLETED' ? reserved : 0));
-          if ('outcome' in accepted) {
-            this.sessions.finish(rec, 'refused', { outcome: accepted.outcome }, accepted.reason);
-            const out = [channel.seal('advertiser', 'OPEN', SessionResultCodec, accepted)];
-            channel.close();
-            return out;
-          }
-          await this.checkpoint(rec, 'OPEN');
-          // Draw the dummies while the advertiser blinds its seeds.
-          setImmediate(() => {
-            try {
-              role.prepareDummies();
-            } catch {
-              // pad() draws them itself if this did not happen
-            }
-          });
-          return [channel.seal('advertiser', 'OPEN', SessionAcceptedCodec, accepted)];
-        });
-      },
-
-      Blind: async (caller, envs) => {
-        const rec = this.session(caller, envs[0]);
-        const { role, channel } = rec.state;
-        return this.step(rec, 'blind', async () => {
-          const blinded = joinBatches(channel.openChunks(envs, caller, ['BLIND'], BlindedBatchCodec), 'blinded elements');
-          const padded = role.pad(blinded);
-          const resp = await this.o.media.call('Evaluate', channel.sealChunks('media', 'BLIND', BlindedBatchCodec, splitBatches(padded, BATCH_ITEMS, BATCH_BYTES)));
-          const evaluated = joinBatches(channel.openChunks(resp, 'media', ['BLIND'], BlindedBatchCodec), 'evaluated elements');
-          const mine = role.unpad(evaluated);
-          await this.checkpoint(rec, 'BLIND');
-          return channel.sealChunks('advertiser', 'BLIND', BlindedBatchCodec, splitBatches(mine, BATCH_ITEMS, BATCH_BYTES));
-        });
-      },
-
-      SubmitTokens: async (caller, envs) => {
-        const rec = this.session(caller, envs[0]);
-        const { role, channel } = rec.state;
-        if (!(role instanceof BrokerRole)) throw new ProtocolError('FAILED_PRECONDITION', 'a lookup session sends its tokens with Lookup, not SubmitTokens');
-        const tokens = await this.step(rec, 'tokens', async () =>
-          joinBatches(channel.openChunks(envs, caller, ['TOKENS'], TokenBatchCodec), 'tokens'));
-        const advertiser = keyidOf(this.o.identity.peerKey('advertiser'));
-        const epoch = this.universe?.epoch ?? '';
-        const outcome = await this.step(rec, 'match', async () => {
-          const releases = await this.o.store.releases('broker', advertiser, epoch);
-          // joint-activate: the cohort of the joint-count session it confirms (checked at OPEN).
-          const confirms = rec.state.countSession ? releases.find((r) => r.sessionId === rec.state.countSession)?.sketch : undefined;
-          return role.match(tokens, releases.map((r) => r.sketch), confirms);
-        });
-        rec.progress = { ...rec.progress, realMatches: role.counts!.realMatches };
-        const kind = role.kind;
-        const psi = kind === 'retargeting' || kind === 'joint-activate';
-        // joint-count: media's encrypted indicators (one bit per published position) first;
-        // retargeting / joint-activate: media's DH-PSI set (its consenting positions, under its scalar).
-        const fromMedia = outcome === 'release' && (kind === 'joint-count' || psi)
-          ? await this.step(rec, 'aggregate', async () => {
-            const resp = await this.o.media.call('Indicators', [channel.seal('media', 'AGGREGATE', IndicatorRequestCodec, { universeVersion: this.universe?.version ?? '' })]);
-            return joinBatches(channel.openChunks(resp, 'media', ['AGGREGATE'], psi ? BlindedBatchCodec : CiphertextBatchCodec), psi ? 'PSI set' : 'indicator ciphertexts');
-          })
-          : undefined;
-        const toMedia = await this.step(rec, 'aggregate', async () => {
-          const p = outcome !== 'release' || !fromMedia ? { profile: outcome !== 'release' ? role.refusedProfile() : role.aggregate() }
-            : psi ? { psi: role.psiReply(fromMedia) } : { profile: role.jointSum(fromMedia) };
-          // The charge and the released cohort are committed before media can see anything.
-          if (outcome === 'release') {
-            await this.o.store.recordRelease('broker', { sessionId: rec.sessionId, advertiser, epoch, sketch: role.releasedSketch!, size: role.counts!.realMatches, nowMs: Date.now() });
-          }
-          await this.o.store.settle('broker', rec.sessionId, role.charge!, Date.now());
-          return p;
-        });
-        const result = await this.step(rec, 'lookalike', async () => {
-          const [resp] = toMedia.psi !== undefined
-            ? await this.o.media.call('Activate', channel.sealChunks('media', 'AGGREGATE', BlindedBatchCodec, splitBatches(toMedia.psi, BATCH_ITEMS, BATCH_BYTES)))
-            : await this.o.media.call('BuildLookalike', [channel.seal('media', 'AGGREGATE', CohortProfileCodec, toMedia.profile ?? role.refusedProfile())]);
-          const lookalike = channel.open(resp!, 'media', ['LOOKALIKE'], LookalikeResultCodec).value;
-          const result = role.finish(lookalike, await this.privacyStatus(advertiser, role.charge!));
-          channel.recordLedgerSettlement({ charged: role.charge!, spentAfter: result.privacy!.epsilonSpent, budget: result.privacy!.budget });
-          await this.checkpoint(rec, 'LOOKALIKE');
-          return result;
-        });
-        const out = [channel.seal('advertiser', 'LOOKALIKE', SessionResultCodec, result)];
-        const status = result.outcome === 'COMPLETED' ? 'completed' : result.outcome === 'COHORT_TOO_SMALL' ? 'cohort-too-small' : 'refused';
-        this.sessions.finish(rec, status, { kind, mediaPredicate: rec.state.mediaPredicate, counts: role.counts, outcome: result.outcome, privacy: result.privacy });
-        channel.close();
-        this.o.log.info({ sessionId: rec.sessionId, phase: 'done', outcome: result.outcome, charged: role.charge, ...role.counts }, 'session finished');
-        return out;
-      },
-
-      Lookup: async (caller, envs) => {
-        const rec = this.session(caller, envs[0]);
-        const { role, channel } = rec.state;
-        if (!(role instanceof LookupBrokerRole)) throw new ProtocolError('FAILED_PRECONDITION', 'Lookup is the lookup kind\'s last call; this session is a look-alike');
-        const boxes = await this.step(rec, 'lookup', async () => {
-          const tokens = joinBatches(channel.openChunks(envs, caller, ['TOKENS'], TokenBatchCodec), 'tokens');
-          const boxes = role.lookup(tokens);
-          rec.progress = { ...rec.progress, realMatches: role.counts?.realMatches ?? 0 };
-          await this.checkpoint(rec, 'LOOKUP');
-          return boxes;
-        });
-        const out = channel.sealChunks('advertiser', 'LOOKUP', LabelBatchCodec, splitBatches(boxes, BATCH_ITEMS, BATCH_BYTES));
-        this.sessions.finish(rec, 'completed', { kind: 'lookup', counts: role.counts, outcome: 'COMPLETED' });
-        channel.close();
-        this.o.log.info({ sessionId: rec.sessionId, phase: 'done', kind: 'lookup', ...role.counts }, 'lookup finished');
-        return out;
-      },
-
+      OpenSession: (caller, envs) => this.openSession(caller, envs),
+      Blind: (caller, envs) => this.blind(caller, envs),
+      SubmitTokens: (caller, envs) => this.submitTokens(caller, envs),
+      Lookup: (caller, envs) => this.lookup(caller, envs),
       Abort: abortHandler({
         session: (caller, env) => this.session(caller, env),
         channelOf: (rec) => ({ sessionId: rec.sessionId, channel: rec.state.channel }),
         onAbort: (rec, caller, reason) => this.fail(rec, `aborted by ${caller}: ${reason}`, caller !== 'media'),
       }),
     };
+  }
+
+  private async openSession(caller: Party, [env]: Envelope[]): Promise<Envelope[]> {
+    if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected one OpenSession message');
+    const s = openEnvelope(env, this.o.identity.peerKey(caller), { sender: caller, receiver: 'broker', rounds: ['OPEN'] });
+    if (!this.universe) throw new ProtocolError('UNAVAILABLE', 'broker does not hold media\'s publication yet (universe sync pending)');
+    await this.sessions.reserveId(s.sessionId, 'open');
+    const advertiser = keyidOf(this.o.identity.peerKey('advertiser'));
+    const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'broker', s.sessionId), this.o.observer);
+    const role = new BrokerRole({ config: this.o.policy, universe: this.universe, advertiser, ...(this.o.uniform ? { uniform: this.o.uniform } : {}) });
+    const rec = this.sessions.create(s.sessionId, { role, channel, signed: {} }, 'open');
+    rec.bytes = () => channel.bytes;
+    return this.step(rec, 'open', async () => {
+      const open = channel.open(env, caller, ['OPEN'], OpenSessionCodec).value;
+      if (open.kind === 'lookup') return this.openLookup(rec, open, advertiser);
+      const prepare = role.open(open);
+      if (open.kind === 'joint-count') rec.state.mediaPredicate = open.mediaPredicate;
+      if (open.kind === 'joint-activate') {
+        await this.checkCountSession(open.countSession, open.mediaPredicate);
+        rec.state.countSession = open.countSession;
+      }
+      rec.progress = { seedCount: open.seedCount, paddedCount: role.paddedCount };
+      const now = Date.now();
+      // Enumeration quota, before any OPRF work: media's evaluations on this advertiser's behalf.
+      const { evaluationsPerAdvertiser: limit, windowMs } = this.o.quota;
+      const q = await this.o.store.takeQuota('broker', { scope: 'evaluations:advertiser', subject: advertiser, sessionId: s.sessionId, amount: prepare.paddedCount, limit, windowMs, nowMs: this.o.quota.now?.() ?? now });
+      if (!q.ok) {
+        throw new ProtocolError('RESOURCE_EXHAUSTED', `evaluation quota: this advertiser may have ${limit} OPRF evaluations per ${windowMs / 3_600_000} h, ${q.used} used, this session needs ${prepare.paddedCount}; retry in ${Math.ceil(q.retryAfterMs / 1000)} s`);
+      }
+      // The privacy budget, before any OPRF work: reserve the most this session can cost.
+      const privacy = this.o.policy.privacy;
+      const reserved = sessionReservation(privacy);
+      const key = this.ledgerKey(advertiser);
+      const r = await this.o.store.reserve('broker', { ...key, sessionId: s.sessionId, epsilon: reserved, budget: privacy.budget, nowMs: now, refreshMs: privacy.refreshMs });
+      const ledger = { ...key, budget: privacy.budget, refreshMs: privacy.refreshMs, reserved: r.ok ? reserved : 0, spentBefore: r.ok ? r.spentBefore : r.spent };
+      channel.recordPolicy({ ...prepare.policy, paddedCount: prepare.paddedCount, ledger, kind: prepare.kind });
+      if (!r.ok) {
+        const retry = r.retryAtMs ? `; the oldest charge stops counting at ${new Date(r.retryAtMs).toISOString()}` : '; the budget does not refresh (a new universe epoch starts a new one)';
+        const reason = `privacy budget exhausted: ${round6(r.spent)} of ${privacy.budget} ε spent for this advertiser, media and epoch, a session needs up to ${reserved}${retry}`;
+        role.fail(reason);
+        this.sessions.finish(rec, 'refused', { outcome: 'BUDGET_EXHAUSTED' }, reason);
+        // The refusal is the session's final message: a SessionResult, in the OPEN round.
+        const out = [channel.seal('advertiser', 'OPEN', SessionResultCodec, {
+          outcome: 'BUDGET_EXHAUSTED', reason, paddedCount: 0, realMatches: 0, lookalike: undefined, privacy: await this.privacyStatus(advertiser, 0),
+        })];
+        channel.close();
+        return out;
+      }
+      const [readyEnv] = await this.o.media.call('PrepareSession', [channel.seal('media', 'OPEN', PrepareSessionCodec, prepare)]);
+      const ready = channel.open(readyEnv!, 'media', ['OPEN'], SessionReadyCodec).value;
+      if (ready.outcome !== 'COMPLETED') await this.o.store.settle('broker', s.sessionId, 0, Date.now()); // nothing ran
+      const accepted = role.ready(ready, await this.privacyStatus(advertiser, ready.outcome === 'COMPLETED' ? reserved : 0));
+      if ('outcome' in accepted) {
+        this.sessions.finish(rec, 'refused', { outcome: accepted.outcome }, accepted.reason);
+        const out = [channel.seal('advertiser', 'OPEN', SessionResultCodec, accepted)];
+        channel.close();
+        return out;
+      }
+      await this.checkpoint(rec, 'OPEN');
+      // Draw the dummies while the advertiser blinds its seeds.
+      setImmediate(() => {
+        try {
+          role.prepareDummies();
+        } catch {
+          // pad() draws them itself if this did not happen
+        }
+      });
+      return [channel.seal('advertiser', 'OPEN', SessionAcceptedCodec, accepted)];
+    });
+  }
+
+  private async blind(caller: Party, envs: Envelope[]): Promise<Envelope[]> {
+    const rec = this.session(caller, envs[0]);
+    const { role, channel } = rec.state;
+    return this.step(rec, 'blind', async () => {
+      const blinded = joinBatches(channel.openChunks(envs, caller, ['BLIND'], BlindedBatchCodec), 'blinded elements');
+      const padded = role.pad(blinded);
+      const resp = await this.o.media.call('Evaluate', channel.sealChunks('media', 'BLIND', BlindedBatchCodec, splitBatches(padded, BATCH_ITEMS, BATCH_BYTES)));
+      const evaluated = joinBatches(channel.openChunks(resp, 'media', ['BLIND'], BlindedBatchCodec), 'evaluated elements');
+      const mine = role.unpad(evaluated);
+      await this.checkpoint(rec, 'BLIND');
+      return channel.sealChunks('advertiser', 'BLIND', BlindedBatchCodec, splitBatches(mine, BATCH_ITEMS, BATCH_BYTES));
+    });
+  }
+
+  private async submitTokens(caller: Party, envs: Envelope[]): Promise<Envelope[]> {
+    const rec = this.session(caller, envs[0]);
+    const { role, channel } = rec.state;
+    if (!(role instanceof BrokerRole)) throw new ProtocolError('FAILED_PRECONDITION', 'a lookup session sends its tokens with Lookup, not SubmitTokens');
+    const tokens = await this.step(rec, 'tokens', async () =>
+      joinBatches(channel.openChunks(envs, caller, ['TOKENS'], TokenBatchCodec), 'tokens'));
+    const advertiser = keyidOf(this.o.identity.peerKey('advertiser'));
+    const epoch = this.universe?.epoch ?? '';
+    const outcome = await this.step(rec, 'match', async () => {
+      const releases = await this.o.store.releases('broker', advertiser, epoch);
+      // joint-activate: the cohort of the joint-count session it confirms (checked at OPEN).
+      const confirms = rec.state.countSession ? releases.find((r) => r.sessionId === rec.state.countSession)?.sketch : undefined;
+      return role.match(tokens, releases.map((r) => r.sketch), confirms);
+    });
+    rec.progress = { ...rec.progress, realMatches: role.counts!.realMatches };
+    const kind = role.kind;
+    const psi = kind === 'retargeting' || kind === 'joint-activate';
+    // joint-count: media's encrypted indicators (one bit per published position) first;
+    // retargeting / joint-activate: media's DH-PSI set (its consenting positions, under its scalar).
+    const fromMedia = outcome === 'release' && (kind === 'joint-count' || psi)
+      ? await this.step(rec, 'aggregate', async () => {
+        const resp = await this.o.media.call('Indicators', [channel.seal('media', 'AGGREGATE', IndicatorRequestCodec, { universeVersion: this.universe?.version ?? '' })]);
+        return joinBatches(channel.openChunks(resp, 'media', ['AGGREGATE'], psi ? BlindedBatchCodec : CiphertextBatchCodec), psi ? 'PSI set' : 'indicator ciphertexts');
+      })
+      : undefined;
+    const toMedia = await this.step(rec, 'aggregate', async () => {
+      const p = outcome !== 'release' || !fromMedia ? { profile: outcome !== 'release' ? role.refusedProfile() : role.aggregate() }
+        : psi ? { psi: role.psiReply(fromMedia) } : { profile: role.jointSum(fromMedia) };
+      // The charge and the released cohort are committed before media can see anything.
+      if (outcome === 'release') {
+        await this.o.store.recordRelease('broker', { sessionId: rec.sessionId, advertiser, epoch, sketch: role.releasedSketch!, size: role.counts!.realMatches, nowMs: Date.now() });
+      }
+      await this.o.store.settle('broker', rec.sessionId, role.charge!, Date.now());
+      return p;
+    });
+    const result = await this.step(rec, 'lookalike', async () => {
+      const [resp] = toMedia.psi !== undefined
+        ? await this.o.media.call('Activate', channel.sealChunks('media', 'AGGREGATE', BlindedBatchCodec, splitBatches(toMedia.psi, BATCH_ITEMS, BATCH_BYTES)))
+        : await this.o.media.call('BuildLookalike', [channel.seal('media', 'AGGREGATE', CohortProfileCodec, toMedia.profile ?? role.refusedProfile())]);
+      const lookalike = channel.open(resp!, 'media', ['LOOKALIKE'], LookalikeResultCodec).value;
+      const result = role.finish(lookalike, await this.privacyStatus(advertiser, role.charge!));
+      channel.recordLedgerSettlement({ charged: role.charge!, spentAfter: result.privacy!.epsilonSpent, budget: result.privacy!.budget });
+      await this.checkpoint(rec, 'LOOKALIKE');
+      return result;
+    });
+    const out = [channel.seal('advertiser', 'LOOKALIKE', SessionResultCodec, result)];
+    const status = result.outcome === 'COMPLETED' ? 'completed' : result.outcome === 'COHORT_TOO_SMALL' ? 'cohort-too-small' : 'refused';
+    this.sessions.finish(rec, status, { kind, mediaPredicate: rec.state.mediaPredicate, counts: role.counts, outcome: result.outcome, privacy: result.privacy });
+    channel.close();
+    this.o.log.info({ sessionId: rec.sessionId, phase: 'done', outcome: result.outcome, charged: role.charge, ...role.counts }, 'session finished');
+    return out;
+  }
+
+  private async lookup(caller: Party, envs: Envelope[]): Promise<Envelope[]> {
+    const rec = this.session(caller, envs[0]);
+    const { role, channel } = rec.state;
+    if (!(role instanceof LookupBrokerRole)) throw new ProtocolError('FAILED_PRECONDITION', 'Lookup is the lookup kind\'s last call; this session is a look-alike');
+    const boxes = await this.step(rec, 'lookup', async () => {
+      const tokens = joinBatches(channel.openChunks(envs, caller, ['TOKENS'], TokenBatchCodec), 'tokens');
+      const boxes = role.lookup(tokens);
+      rec.progress = { ...rec.progress, realMatches: role.counts?.realMatches ?? 0 };
+      await this.checkpoint(rec, 'LOOKUP');
+      return boxes;
+    });
+    const out = channel.sealChunks('advertiser', 'LOOKUP', LabelBatchCodec, splitBatches(boxes, BATCH_ITEMS, BATCH_BYTES));
+    this.sessions.finish(rec, 'completed', { kind: 'lookup', counts: role.counts, outcome: 'COMPLETED' });
+    channel.close();
+    this.o.log.info({ sessionId: rec.sessionId, phase: 'done', kind: 'lookup', ...role.counts }, 'lookup finished');
+    return out;
   }
 
   /**

@@ -111,206 +111,12 @@ export class MediaNode {
 
   handlers(): Handlers<'Media'> {
     return {
-      PrepareSession: async (caller, [env]) => {
-        if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected one PrepareSession message');
-        const s = openEnvelope(env, this.o.identity.peerKey(caller), { sender: caller, receiver: 'media', rounds: ['OPEN'] });
-        await this.sessions.reserveId(s.sessionId, 'open');
-        const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'media', s.sessionId), this.o.observer);
-        const role = new MediaRole({
-          universe: this.o.universe, publication: this.o.publication, maxPaddedCount: this.o.maxPaddedCount, threads: this.o.evalThreads, minCohort: this.o.minCohort,
-          ...(this.o.labels && this.o.labels.publicationVersion === this.o.publication.version ? { labelsVersion: this.o.labels.version } : {}),
-          ...(this.o.purposes ? { purposes: this.o.purposes } : {}),
-        });
-        const rec = this.sessions.create(s.sessionId, { role, channel, lastSigned: undefined }, 'open');
-        rec.bytes = () => channel.bytes;
-        return this.step(rec, 'open', async () => {
-          const req = channel.open(env, caller, ['OPEN'], PrepareSessionCodec).value;
-          rec.progress = { paddedCount: req.paddedCount };
-          if (!/^[0-9a-f]{8,64}$/.test(req.advertiser)) throw new ProtocolError('INVALID_ARGUMENT', `expected the advertiser's key id (hex), got '${req.advertiser.slice(0, 80)}'`);
-          // Enumeration quotas, before any OPRF work: per broker and per advertiser, rolling window.
-          const now = Date.now();
-          const { windowMs } = this.o.quota;
-          const broker = keyidOf(this.o.identity.peerKey('broker'));
-          for (const [scope, subject, limit] of [
-            ['evaluations:broker', broker, this.o.quota.evaluationsPerBroker],
-            ['evaluations:advertiser', req.advertiser, this.o.quota.evaluationsPerAdvertiser],
-          ] as const) {
-            const q = await this.o.store.takeQuota('media', { scope, subject, sessionId: s.sessionId, amount: req.paddedCount, limit, windowMs, nowMs: this.o.quota.now?.() ?? now });
-            if (!q.ok) {
-              throw new ProtocolError('RESOURCE_EXHAUSTED', `media's evaluation quota per ${scope.split(':')[1]}: ${limit} per ${windowMs / 3_600_000} h, ${q.used} used, this session needs ${req.paddedCount}; retry in ${Math.ceil(q.retryAfterMs / 1000)} s`);
-            }
-          }
-          if (req.kind === 'lookup') {
-            // A lookup releases no aggregate: no ε is reserved; the quotas above bound it.
-            channel.recordPolicy({ ...req.policy, paddedCount: req.paddedCount, universeEpoch: this.o.universe.epoch, kind: 'lookup', labelsVersion: req.labelsVersion ?? '' });
-            return [channel.seal('broker', 'OPEN', SessionReadyCodec, role.prepare(req))];
-          }
-          // Media's own privacy ledger for this advertiser and epoch.
-          const reserved = sessionReservation({ ...req.policy, budget: this.o.privacy.budget, refreshMs: this.o.privacy.refreshMs });
-          const key = { advertiser: req.advertiser, media: keyidOf(this.o.identity.key.publicKey), epoch: this.o.universe.epoch };
-          const r = await this.o.store.reserve('media', { ...key, sessionId: s.sessionId, epsilon: reserved, budget: this.o.privacy.budget, nowMs: now, refreshMs: this.o.privacy.refreshMs });
-          channel.recordPolicy({ ...req.policy, kind: req.kind, paddedCount: req.paddedCount, universeEpoch: this.o.universe.epoch, ledger: { ...key, budget: this.o.privacy.budget, reserved: r.ok ? reserved : 0, spentBefore: r.ok ? r.spentBefore : r.spent } });
-          const refusal = r.ok ? undefined : `media's privacy budget for this advertiser and epoch is exhausted (${Math.round(r.spent * 1e6) / 1e6} of ${this.o.privacy.budget} ε spent, a session needs up to ${reserved})`;
-          const ready = role.prepare(req, refusal);
-          if (refusal) this.sessions.finish(rec, 'refused', { outcome: 'BUDGET_EXHAUSTED' }, refusal);
-          const out = [channel.seal('broker', 'OPEN', SessionReadyCodec, ready)];
-          if (refusal) channel.close();
-          return out;
-        });
-      },
-
-      Evaluate: async (caller, envs) => {
-        const rec = this.session(caller, envs[0]);
-        const { role, channel } = rec.state;
-        return this.step(rec, 'blind', async () => {
-          const batches = channel.openChunks(envs, caller, ['BLIND'], BlindedBatchCodec);
-          joinBatches(batches, 'blinded elements'); // offsets contiguous
-          const out = [];
-          for (const b of batches) {
-            out.push({ offset: b.offset, items: await role.evaluate(b.items) });
-            rec.progress = { ...rec.progress, evaluated: b.offset + b.items.length };
-            this.sessions.touch(rec);
-          }
-          return channel.sealChunks('broker', 'BLIND', BlindedBatchCodec, out);
-        });
-      },
-
-      Indicators: async (caller, [env]) => {
-        const rec = this.session(caller, env);
-        const { role, channel } = rec.state;
-        return this.step(rec, 'aggregate', async () => {
-          const req = channel.open(env!, caller, ['AGGREGATE'], IndicatorRequestCodec).value;
-          if (req.universeVersion !== this.o.publication.version) {
-            throw new ProtocolError('FAILED_PRECONDITION', `broker asks for indicators of publication ${req.universeVersion.slice(0, 12)}, media serves ${this.o.publication.version.slice(0, 12)}`);
-          }
-          if (role.kind === 'joint-count') return channel.sealChunks('broker', 'AGGREGATE', CiphertextBatchCodec, splitBatches(role.indicators(), 1024, CT_BATCH_BYTES));
-          return channel.sealChunks('broker', 'AGGREGATE', BlindedBatchCodec, splitBatches(await role.psiOffer(), BATCH_ITEMS, BATCH_BYTES));
-        });
-      },
-
-      Activate: async (caller, envs) => {
-        const rec = this.session(caller, envs[0]);
-        const { role, channel } = rec.state;
-        const out = await this.step(rec, 'lookalike', async () => {
-          const elements = joinBatches(channel.openChunks(envs, caller, ['AGGREGATE'], BlindedBatchCodec), 'PSI elements');
-          const pol = role.policy;
-          const result = await role.activate(elements);
-          if (pol) await this.o.store.settle('media', rec.sessionId, result.outcome === 'COMPLETED' ? pol.epsilonProfile + pol.epsilonCount + pol.epsilonDifferencing : pol.epsilonCount + pol.epsilonDifferencing, Date.now());
-          if (role.audience) this.saveAudience(role.audience.audienceId, role.audience.rows);
-          return { result, envs: [channel.seal('broker', 'LOOKALIKE', LookalikeResultCodec, result)] };
-        });
-        this.sessions.finish(rec, out.result.outcome === 'COMPLETED' ? 'completed' : 'cohort-too-small', {
-          outcome: out.result.outcome, audienceId: out.result.audienceId, audienceSize: out.result.audienceSize,
-        });
-        setTimeout(() => channel.close(), this.o.deadlineMs).unref();
-        this.o.log.info({ sessionId: rec.sessionId, phase: 'done', outcome: out.result.outcome, audienceSize: out.result.audienceSize }, 'session finished (audience)');
-        return out.envs;
-      },
-
-      BuildLookalike: async (caller, [env]) => {
-        const rec = this.session(caller, env);
-        const { role, channel } = rec.state;
-        const out = await this.step(rec, 'lookalike', async () => {
-          const profile = channel.open(env!, caller, ['AGGREGATE'], CohortProfileCodec).value;
-          const pol = role.policy;
-          const result = role.lookalike(profile);
-          // Media's own ledger: the whole reservation once it has decrypted a profile, else the count and differencing checks.
-          if (pol) {
-            const charged = result.outcome === 'COMPLETED' ? pol.epsilonProfile + pol.epsilonCount + pol.epsilonDifferencing : pol.epsilonCount + pol.epsilonDifferencing;
-            await this.o.store.settle('media', rec.sessionId, charged, Date.now());
-          }
-          if (role.audience) this.saveAudience(role.audience.audienceId, role.audience.rows);
-          return { result, envs: [channel.seal('broker', 'LOOKALIKE', LookalikeResultCodec, result)] };
-        });
-        this.sessions.finish(rec, out.result.outcome === 'COMPLETED' ? 'completed' : 'cohort-too-small', {
-          outcome: out.result.outcome, audienceId: out.result.audienceId, audienceSize: out.result.audienceSize,
-        });
-        // The channel stays open for the broker's final checkpoint; closed then, or after the deadline.
-        setTimeout(() => channel.close(), this.o.deadlineMs).unref();
-        this.o.log.info({ sessionId: rec.sessionId, phase: 'done', outcome: out.result.outcome, audienceSize: out.result.audienceSize }, 'session finished');
-        return out.envs;
-      },
-
-      SyncUniverse: async (caller, [env]) => {
-        if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected one UniverseRequest');
-        const s = openEnvelope(env, this.o.identity.peerKey(caller), { sender: caller, receiver: 'media', rounds: ['UNIVERSE'] });
-        if (!s.sessionId.startsWith('universe-')) throw new ProtocolError('INVALID_ARGUMENT', `expected a universe sync id ('universe-…'), got '${s.sessionId}'`);
-        let sync = this.syncs.get(s.sessionId);
-        if (!sync) {
-          const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'media', s.sessionId));
-          sync = { channel, timer: setTimeout(() => this.endSync(s.sessionId), this.o.deadlineMs) };
-          sync.timer.unref();
-          this.syncs.set(s.sessionId, sync);
-        }
-        sync.timer.refresh();
-        const ch = sync.channel;
-        try {
-          const req = ch.open(env, caller, ['UNIVERSE'], UniverseRequestCodec).value;
-          const pub = this.o.publication;
-          switch (req.part) {
-            case 'MANIFEST': {
-              const unchanged = req.haveVersion === pub.version;
-              return ch.sealChunks('broker', 'UNIVERSE', UniverseManifestCodec, splitManifest({
-                epoch: pub.epoch, version: pub.version, users: pub.users, ciphertexts: pub.ciphertexts.count,
-                attributeCount: pub.layout.attributeCount, usersPerCiphertext: pub.layout.usersPerCiphertext,
-                idTypes: [...pub.tokens].map(([idType, t]) => ({ idType, tokens: t.count })),
-                sizeClass: sizeClass(pub.users), unchanged,
-                labelsVersion: this.o.labels?.publicationVersion === pub.version ? this.o.labels.version : '',
-                bfv: unchanged ? { params: new Uint8Array(0), publicKey: new Uint8Array(0), galoisKeys: new Uint8Array(0) } : pub.material,
-              }, MANIFEST_CHUNK_BYTES));
-            }
-            case 'TOKENS': {
-              const t = pub.tokens.get(req.idType);
-              if (!t) throw new ProtocolError('NOT_FOUND', `the publication has no '${req.idType}' tokens`);
-              const end = Math.min(t.count, req.offset + Math.min(req.limit, MAX_TOKEN_PAGE));
-              // chunks of ≤ 65,536 entries; at least one (empty past the end)
-              const pages = [];
-              let off = Math.min(req.offset, end);
-              do {
-                const stop = Math.min(end, off + 65_536);
-                const page = t.page(off, stop);
-                const tokens = [];
-                for (let i = 0; i < stop - off; i++) tokens.push(page.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
-                pages.push({ idType: req.idType, offset: off, tokens, positions: Array.from(page.positions) });
-                off = stop;
-              } while (off < end);
-              return ch.sealChunks('broker', 'UNIVERSE', UniverseTokensCodec, pages);
-            }
-            case 'LABELS': {
-              const boxes = this.o.labels?.publicationVersion === pub.version ? this.o.labels.boxes.get(req.idType) : undefined;
-              if (!boxes) throw new ProtocolError('NOT_FOUND', `the publication has no '${req.idType}' labels`);
-              const total = boxes.length / LABEL_BOX_BYTES;
-              const end = Math.min(total, req.offset + Math.min(req.limit, MAX_TOKEN_PAGE));
-              const pages = [];
-              let off = Math.min(req.offset, end);
-              do {
-                const stop = Math.min(end, off + 32_768);
-                const list = [];
-                for (let i = off; i < stop; i++) list.push(boxes.subarray(i * LABEL_BOX_BYTES, (i + 1) * LABEL_BOX_BYTES));
-                pages.push({ idType: req.idType, offset: off, boxes: list });
-                off = stop;
-              } while (off < end);
-              return ch.sealChunks('broker', 'UNIVERSE', UniverseLabelsCodec, pages);
-            }
-            case 'CIPHERTEXTS': {
-              const end = Math.min(pub.ciphertexts.count, req.offset + Math.min(req.limit, MAX_CIPHERTEXT_PAGE));
-              const list = [];
-              for (let c = req.offset; c < end; c++) list.push(pub.ciphertexts.get(c));
-              const batches = splitBatches(list, 1024, CT_BATCH_BYTES).map((b) => ({ offset: b.offset + req.offset, items: b.items }));
-              return ch.sealChunks('broker', 'UNIVERSE', CiphertextBatchCodec, batches);
-            }
-            case 'DONE': {
-              const reply = ch.seal('broker', 'UNIVERSE', AckCodec, { received: 0 });
-              this.endSync(s.sessionId);
-              return [reply];
-            }
-          }
-        } catch (err) {
-          this.endSync(s.sessionId);
-          throw err;
-        }
-      },
-
+      PrepareSession: (caller, envs) => this.prepareSession(caller, envs),
+      Evaluate: (caller, envs) => this.evaluate(caller, envs),
+      Indicators: (caller, envs) => this.indicators(caller, envs),
+      Activate: (caller, envs) => this.activate(caller, envs),
+      BuildLookalike: (caller, envs) => this.buildLookalike(caller, envs),
+      SyncUniverse: (caller, envs) => this.syncUniverse(caller, envs),
       Cosign: cosignHandler({
         session: (caller, env) => this.session(caller, env, true),
         channelOf: (rec) => ({ sessionId: rec.sessionId, channel: rec.state.channel }),
@@ -332,6 +138,206 @@ export class MediaNode {
         onAbort: (rec, caller, reason) => this.fail(rec, `aborted by ${caller}: ${reason}`),
       }),
     };
+  }
+
+  private async prepareSession(caller: Party, [env]: Envelope[]): Promise<Envelope[]> {
+    if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected one PrepareSession message');
+    const s = openEnvelope(env, this.o.identity.peerKey(caller), { sender: caller, receiver: 'media', rounds: ['OPEN'] });
+    await this.sessions.reserveId(s.sessionId, 'open');
+    const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'media', s.sessionId), this.o.observer);
+    const role = new MediaRole({
+      universe: this.o.universe, publication: this.o.publication, maxPaddedCount: this.o.maxPaddedCount, threads: this.o.evalThreads, minCohort: this.o.minCohort,
+      ...(this.o.labels && this.o.labels.publicationVersion === this.o.publication.version ? { labelsVersion: this.o.labels.version } : {}),
+      ...(this.o.purposes ? { purposes: this.o.purposes } : {}),
+    });
+    const rec = this.sessions.create(s.sessionId, { role, channel, lastSigned: undefined }, 'open');
+    rec.bytes = () => channel.bytes;
+    return this.step(rec, 'open', async () => {
+      const req = channel.open(env, caller, ['OPEN'], PrepareSessionCodec).value;
+      rec.progress = { paddedCount: req.paddedCount };
+      if (!/^[0-9a-f]{8,64}$/.test(req.advertiser)) throw new ProtocolError('INVALID_ARGUMENT', `expected the advertiser's key id (hex), got '${req.advertiser.slice(0, 80)}'`);
+      // Enumeration quotas, before any OPRF work: per broker and per advertiser, rolling window.
+      const now = Date.now();
+      const { windowMs } = this.o.quota;
+      const broker = keyidOf(this.o.identity.peerKey('broker'));
+      for (const [scope, subject, limit] of [
+        ['evaluations:broker', broker, this.o.quota.evaluationsPerBroker],
+        ['evaluations:advertiser', req.advertiser, this.o.quota.evaluationsPerAdvertiser],
+      ] as const) {
+        const q = await this.o.store.takeQuota('media', { scope, subject, sessionId: s.sessionId, amount: req.paddedCount, limit, windowMs, nowMs: this.o.quota.now?.() ?? now });
+        if (!q.ok) {
+          throw new ProtocolError('RESOURCE_EXHAUSTED', `media's evaluation quota per ${scope.split(':')[1]}: ${limit} per ${windowMs / 3_600_000} h, ${q.used} used, this session needs ${req.paddedCount}; retry in ${Math.ceil(q.retryAfterMs / 1000)} s`);
+        }
+      }
+      if (req.kind === 'lookup') {
+        // A lookup releases no aggregate: no ε is reserved; the quotas above bound it.
+        channel.recordPolicy({ ...req.policy, paddedCount: req.paddedCount, universeEpoch: this.o.universe.epoch, kind: 'lookup', labelsVersion: req.labelsVersion ?? '' });
+        return [channel.seal('broker', 'OPEN', SessionReadyCodec, role.prepare(req))];
+      }
+      // Media's own privacy ledger for this advertiser and epoch.
+      const reserved = sessionReservation({ ...req.policy, budget: this.o.privacy.budget, refreshMs: this.o.privacy.refreshMs });
+      const key = { advertiser: req.advertiser, media: keyidOf(this.o.identity.key.publicKey), epoch: this.o.universe.epoch };
+      const r = await this.o.store.reserve('media', { ...key, sessionId: s.sessionId, epsilon: reserved, budget: this.o.privacy.budget, nowMs: now, refreshMs: this.o.privacy.refreshMs });
+      channel.recordPolicy({ ...req.policy, kind: req.kind, paddedCount: req.paddedCount, universeEpoch: this.o.universe.epoch, ledger: { ...key, budget: this.o.privacy.budget, reserved: r.ok ? reserved : 0, spentBefore: r.ok ? r.spentBefore : r.spent } });
+      const refusal = r.ok ? undefined : `media's privacy budget for this advertiser and epoch is exhausted (${Math.round(r.spent * 1e6) / 1e6} of ${this.o.privacy.budget} ε spent, a session needs up to ${reserved})`;
+      const ready = role.prepare(req, refusal);
+      if (refusal) this.sessions.finish(rec, 'refused', { outcome: 'BUDGET_EXHAUSTED' }, refusal);
+      const out = [channel.seal('broker', 'OPEN', SessionReadyCodec, ready)];
+      if (refusal) channel.close();
+      return out;
+    });
+  }
+
+  private async evaluate(caller: Party, envs: Envelope[]): Promise<Envelope[]> {
+    const rec = this.session(caller, envs[0]);
+    const { role, channel } = rec.state;
+    return this.step(rec, 'blind', async () => {
+      const batches = channel.openChunks(envs, caller, ['BLIND'], BlindedBatchCodec);
+      joinBatches(batches, 'blinded elements'); // offsets contiguous
+      const out = [];
+      for (const b of batches) {
+        out.push({ offset: b.offset, items: await role.evaluate(b.items) });
+        rec.progress = { ...rec.progress, evaluated: b.offset + b.items.length };
+        this.sessions.touch(rec);
+      }
+      return channel.sealChunks('broker', 'BLIND', BlindedBatchCodec, out);
+    });
+  }
+
+  private async indicators(caller: Party, [env]: Envelope[]): Promise<Envelope[]> {
+    const rec = this.session(caller, env);
+    const { role, channel } = rec.state;
+    return this.step(rec, 'aggregate', async () => {
+      const req = channel.open(env!, caller, ['AGGREGATE'], IndicatorRequestCodec).value;
+      if (req.universeVersion !== this.o.publication.version) {
+        throw new ProtocolError('FAILED_PRECONDITION', `broker asks for indicators of publication ${req.universeVersion.slice(0, 12)}, media serves ${this.o.publication.version.slice(0, 12)}`);
+      }
+      if (role.kind === 'joint-count') return channel.sealChunks('broker', 'AGGREGATE', CiphertextBatchCodec, splitBatches(role.indicators(), 1024, CT_BATCH_BYTES));
+      return channel.sealChunks('broker', 'AGGREGATE', BlindedBatchCodec, splitBatches(await role.psiOffer(), BATCH_ITEMS, BATCH_BYTES));
+    });
+  }
+
+  private async activate(caller: Party, envs: Envelope[]): Promise<Envelope[]> {
+    const rec = this.session(caller, envs[0]);
+    const { role, channel } = rec.state;
+    const out = await this.step(rec, 'lookalike', async () => {
+      const elements = joinBatches(channel.openChunks(envs, caller, ['AGGREGATE'], BlindedBatchCodec), 'PSI elements');
+      const pol = role.policy;
+      const result = await role.activate(elements);
+      if (pol) await this.o.store.settle('media', rec.sessionId, result.outcome === 'COMPLETED' ? pol.epsilonProfile + pol.epsilonCount + pol.epsilonDifferencing : pol.epsilonCount + pol.epsilonDifferencing, Date.now());
+      if (role.audience) this.saveAudience(role.audience.audienceId, role.audience.rows);
+      return { result, envs: [channel.seal('broker', 'LOOKALIKE', LookalikeResultCodec, result)] };
+    });
+    this.sessions.finish(rec, out.result.outcome === 'COMPLETED' ? 'completed' : 'cohort-too-small', {
+      outcome: out.result.outcome, audienceId: out.result.audienceId, audienceSize: out.result.audienceSize,
+    });
+    setTimeout(() => channel.close(), this.o.deadlineMs).unref();
+    this.o.log.info({ sessionId: rec.sessionId, phase: 'done', outcome: out.result.outcome, audienceSize: out.result.audienceSize }, 'session finished (audience)');
+    return out.envs;
+  }
+
+  private async buildLookalike(caller: Party, [env]: Envelope[]): Promise<Envelope[]> {
+    const rec = this.session(caller, env);
+    const { role, channel } = rec.state;
+    const out = await this.step(rec, 'lookalike', async () => {
+      const profile = channel.open(env!, caller, ['AGGREGATE'], CohortProfileCodec).value;
+      const pol = role.policy;
+      const result = role.lookalike(profile);
+      // Media's own ledger: the whole reservation once it has decrypted a profile, else the count and differencing checks.
+      if (pol) {
+        const charged = result.outcome === 'COMPLETED' ? pol.epsilonProfile + pol.epsilonCount + pol.epsilonDifferencing : pol.epsilonCount + pol.epsilonDifferencing;
+        await this.o.store.settle('media', rec.sessionId, charged, Date.now());
+      }
+      if (role.audience) this.saveAudience(role.audience.audienceId, role.audience.rows);
+      return { result, envs: [channel.seal('broker', 'LOOKALIKE', LookalikeResultCodec, result)] };
+    });
+    this.sessions.finish(rec, out.result.outcome === 'COMPLETED' ? 'completed' : 'cohort-too-small', {
+      outcome: out.result.outcome, audienceId: out.result.audienceId, audienceSize: out.result.audienceSize,
+    });
+    // The channel stays open for the broker's final checkpoint; closed then, or after the deadline.
+    setTimeout(() => channel.close(), this.o.deadlineMs).unref();
+    this.o.log.info({ sessionId: rec.sessionId, phase: 'done', outcome: out.result.outcome, audienceSize: out.result.audienceSize }, 'session finished');
+    return out.envs;
+  }
+
+  private async syncUniverse(caller: Party, [env]: Envelope[]): Promise<Envelope[]> {
+    if (!env) throw new ProtocolError('INVALID_ARGUMENT', 'expected one UniverseRequest');
+    const s = openEnvelope(env, this.o.identity.peerKey(caller), { sender: caller, receiver: 'media', rounds: ['UNIVERSE'] });
+    if (!s.sessionId.startsWith('universe-')) throw new ProtocolError('INVALID_ARGUMENT', `expected a universe sync id ('universe-…'), got '${s.sessionId}'`);
+    let sync = this.syncs.get(s.sessionId);
+    if (!sync) {
+      const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'media', s.sessionId));
+      sync = { channel, timer: setTimeout(() => this.endSync(s.sessionId), this.o.deadlineMs) };
+      sync.timer.unref();
+      this.syncs.set(s.sessionId, sync);
+    }
+    sync.timer.refresh();
+    const ch = sync.channel;
+    try {
+      const req = ch.open(env, caller, ['UNIVERSE'], UniverseRequestCodec).value;
+      const pub = this.o.publication;
+      switch (req.part) {
+        case 'MANIFEST': {
+          const unchanged = req.haveVersion === pub.version;
+          return ch.sealChunks('broker', 'UNIVERSE', UniverseManifestCodec, splitManifest({
+            epoch: pub.epoch, version: pub.version, users: pub.users, ciphertexts: pub.ciphertexts.count,
+            attributeCount: pub.layout.attributeCount, usersPerCiphertext: pub.layout.usersPerCiphertext,
+            idTypes: [...pub.tokens].map(([idType, t]) => ({ idType, tokens: t.count })),
+            sizeClass: sizeClass(pub.users), unchanged,
+            labelsVersion: this.o.labels?.publicationVersion === pub.version ? this.o.labels.version : '',
+            bfv: unchanged ? { params: new Uint8Array(0), publicKey: new Uint8Array(0), galoisKeys: new Uint8Array(0) } : pub.material,
+          }, MANIFEST_CHUNK_BYTES));
+        }
+        case 'TOKENS': {
+          const t = pub.tokens.get(req.idType);
+          if (!t) throw new ProtocolError('NOT_FOUND', `the publication has no '${req.idType}' tokens`);
+          const end = Math.min(t.count, req.offset + Math.min(req.limit, MAX_TOKEN_PAGE));
+          // chunks of ≤ 65,536 entries; at least one (empty past the end)
+          const pages = [];
+          let off = Math.min(req.offset, end);
+          do {
+            const stop = Math.min(end, off + 65_536);
+            const page = t.page(off, stop);
+            const tokens = [];
+            for (let i = 0; i < stop - off; i++) tokens.push(page.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
+            pages.push({ idType: req.idType, offset: off, tokens, positions: Array.from(page.positions) });
+            off = stop;
+          } while (off < end);
+          return ch.sealChunks('broker', 'UNIVERSE', UniverseTokensCodec, pages);
+        }
+        case 'LABELS': {
+          const boxes = this.o.labels?.publicationVersion === pub.version ? this.o.labels.boxes.get(req.idType) : undefined;
+          if (!boxes) throw new ProtocolError('NOT_FOUND', `the publication has no '${req.idType}' labels`);
+          const total = boxes.length / LABEL_BOX_BYTES;
+          const end = Math.min(total, req.offset + Math.min(req.limit, MAX_TOKEN_PAGE));
+          const pages = [];
+          let off = Math.min(req.offset, end);
+          do {
+            const stop = Math.min(end, off + 32_768);
+            const list = [];
+            for (let i = off; i < stop; i++) list.push(boxes.subarray(i * LABEL_BOX_BYTES, (i + 1) * LABEL_BOX_BYTES));
+            pages.push({ idType: req.idType, offset: off, boxes: list });
+            off = stop;
+          } while (off < end);
+          return ch.sealChunks('broker', 'UNIVERSE', UniverseLabelsCodec, pages);
+        }
+        case 'CIPHERTEXTS': {
+          const end = Math.min(pub.ciphertexts.count, req.offset + Math.min(req.limit, MAX_CIPHERTEXT_PAGE));
+          const list = [];
+          for (let c = req.offset; c < end; c++) list.push(pub.ciphertexts.get(c));
+          const batches = splitBatches(list, 1024, CT_BATCH_BYTES).map((b) => ({ offset: b.offset + req.offset, items: b.items }));
+          return ch.sealChunks('broker', 'UNIVERSE', CiphertextBatchCodec, batches);
+        }
+        case 'DONE': {
+          const reply = ch.seal('broker', 'UNIVERSE', AckCodec, { received: 0 });
+          this.endSync(s.sessionId);
+          return [reply];
+        }
+      }
+    } catch (err) {
+      this.endSync(s.sessionId);
+      throw err;
+    }
   }
 
   private endSync(syncId: string): void {
