@@ -172,16 +172,45 @@ export interface ManifestFile {
 
 const MOUNT = '/var/lib/cleanroom';
 
+/** What every object of one party's manifests shares: its values, ports, labels and metadata. */
+interface PartyContext {
+  v: PartyValues;
+  p: Party;
+  ports: { grpc: number; admin: number; health: number };
+  labels: Record<string, string>;
+  meta: (name: string) => { name: string; namespace: string; labels: Record<string, string> };
+  /** Advertiser and media read a data volume; the broker has none. */
+  hasData: boolean;
+}
+
 /** Every manifest file of one party, validated against the schema (throws on the first invalid object). */
 export function buildParty(v: PartyValues): ManifestFile[] {
   const p = v.party;
-  const ports = PORTS[p];
   const labels = { 'app.kubernetes.io/name': 'cleanroom', 'app.kubernetes.io/component': p, 'app.kubernetes.io/part-of': 'cleanroom' };
-  const meta = (name: string) => ({ name, namespace: v.namespace, labels });
-  const hasData = p !== 'broker';
-  // sizing.ts measured the advertiser with a CRM of users/10 rows
-  const mem = memoryFor(p, p === 'advertiser' ? v.crmRows * 10 : v.universeUsers);
+  const c: PartyContext = { v, p, ports: PORTS[p], labels, meta: (name) => ({ name, namespace: v.namespace, labels }), hasData: p !== 'broker' };
+  const configMap = configMapFor(c);
+  const container = containerFor(c, configMap.metadata!.name!);
+  const volumes = volumesFor(c);
+  const prepare = prepareContainerFor(container);
+  const podSpec = podSpecFor(c, container, prepare, volumes);
 
+  const files: ManifestFile[] = [
+    { file: '00-namespace.yaml', objects: [new Namespace({ metadata: { name: v.namespace, labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } } })] },
+    { file: '10-serviceaccount.yaml', objects: [new ServiceAccount({ metadata: c.meta(p), automountServiceAccountToken: false })] },
+    { file: '20-config.yaml', objects: [configMap] },
+    { file: '30-networkpolicy.yaml', objects: networkPoliciesFor(c) },
+    { file: '40-service.yaml', objects: [serviceFor(c)] },
+  ];
+  if (c.hasData) files.push({ file: '50-volumes.yaml', objects: volumeClaimsFor(c) });
+  files.push({ file: '60-statefulset.yaml', objects: [statefulSetFor(c, podSpec)] });
+  if (p === 'media') files.push(...prepareJobsFor(c, podSpec, prepare, volumes));
+  if (v.certManager) files.push({ file: 'optional/certificate.yaml', objects: [certificateFor(c, v.certManager)] });
+  for (const f of files) for (const o of f.objects) o.validate();
+  return files;
+}
+
+/** The node's settings (environment), as the party's ConfigMap. */
+function configMapFor({ v, p, ports, meta }: PartyContext): ConfigMap {
   const env: Record<string, string> = {
     CLEANROOM_GRPC_LISTEN: `0.0.0.0:${ports.grpc}`,
     CLEANROOM_ADMIN_LISTEN: `0.0.0.0:${ports.admin}`,
@@ -197,31 +226,23 @@ export function buildParty(v: PartyValues): ManifestFile[] {
       CLEANROOM_MIN_DECOY_RATIO: String(v.minDecoyRatio), CLEANROOM_MIN_COHORT: String(v.minCohort),
     } : {}),
   };
+  return new ConfigMap({ metadata: meta(`${p}-config`), data: env });
+}
 
-  const configMap = new ConfigMap({ metadata: meta(`${p}-config`), data: env });
+/** The node's container: its image, settings, ports, resources, probes and mounts. */
+function containerFor({ v, p, ports, hasData }: PartyContext, configMapName: string): IContainer {
+  // sizing.ts measured the advertiser with a CRM of users/10 rows
+  const mem = memoryFor(p, p === 'advertiser' ? v.crmRows * 10 : v.universeUsers);
   const securityContext = {
     runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
     capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' as const },
   };
-  const podSecurity = { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' as const } };
-  const pkiVolume: IVolume = {
-    name: 'pki',
-    projected: {
-      defaultMode: 0o440,
-      sources: [
-        { secret: { name: v.tlsSecret, items: [{ key: 'tls.crt', path: `${p}.crt.pem` }, { key: 'tls.key', path: `${p}.key.pem` }] } },
-        { secret: { name: v.signingSecret, items: [{ key: 'signing.json', path: `${p}.signing.json` }] } },
-        { configMap: { name: v.trustConfigMap, items: [{ key: 'trust-ca.pem', path: 'trust-ca.pem' }, { key: 'trust-bundle.json', path: 'trust-bundle.json' }] } },
-      ],
-    },
-  };
-  const dataClaim = `${p}-data`;
-  const container: IContainer = {
+  return {
     name: p,
     image: v.image,
     imagePullPolicy: 'IfNotPresent',
     args: ['node', `services/${p}/src/main.ts`],
-    envFrom: [{ configMapRef: { name: configMap.metadata!.name! } }],
+    envFrom: [{ configMapRef: { name: configMapName } }],
     env: [{ name: 'CLEANROOM_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: v.adminTokenSecret, key: 'token' } } }],
     ports: [
       { name: 'grpc', containerPort: ports.grpc, protocol: 'TCP' },
@@ -242,19 +263,42 @@ export function buildParty(v: PartyValues): ManifestFile[] {
       ...(hasData ? [{ name: 'data', mountPath: `${MOUNT}/data`, readOnly: true }] : []),
     ],
   };
-  const volumes: IVolume[] = [
+}
+
+/** The pod's volumes: the projected PKI (TLS, signing key, trust), scratch, data and media's shared state. */
+function volumesFor({ v, p, hasData }: PartyContext): IVolume[] {
+  const pkiVolume: IVolume = {
+    name: 'pki',
+    projected: {
+      defaultMode: 0o440,
+      sources: [
+        { secret: { name: v.tlsSecret, items: [{ key: 'tls.crt', path: `${p}.crt.pem` }, { key: 'tls.key', path: `${p}.key.pem` }] } },
+        { secret: { name: v.signingSecret, items: [{ key: 'signing.json', path: `${p}.signing.json` }] } },
+        { configMap: { name: v.trustConfigMap, items: [{ key: 'trust-ca.pem', path: 'trust-ca.pem' }, { key: 'trust-bundle.json', path: 'trust-bundle.json' }] } },
+      ],
+    },
+  };
+  return [
     pkiVolume,
     { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
-    ...(hasData ? [{ name: 'data', persistentVolumeClaim: { claimName: dataClaim, readOnly: true } }] : []),
+    ...(hasData ? [{ name: 'data', persistentVolumeClaim: { claimName: `${p}-data`, readOnly: true } }] : []),
     // media: the universe Job and the node share one state volume (the Job prepares, the node reuses)
     ...(p === 'media' ? [{ name: 'state', persistentVolumeClaim: { claimName: 'media-state' } }] : []),
   ];
-  const claim = (name: string, size: string) => ({
+}
+
+/** A ReadWriteOnce claim of `size` (a StatefulSet claim template, or a PersistentVolumeClaim's body). */
+function claimFor({ v, labels }: PartyContext, name: string, size: string) {
+  return {
     metadata: { name, labels },
     spec: { accessModes: ['ReadWriteOnce' as const], ...(v.storageClassName ? { storageClassName: v.storageClassName } : {}), resources: { requests: { storage: size } } },
-  });
+  };
+}
+
+/** Media's universe preparation: the node's container running prepare.ts, without ports, probes, transcripts or PKI. */
+function prepareContainerFor(container: IContainer): IContainer {
   // media: prepares (or, normally, reuses what the Job prepared) before the node starts
-  const prepare: IContainer = {
+  return {
     ...container,
     name: 'prepare-universe',
     args: ['node', 'services/media/src/prepare.ts'],
@@ -263,7 +307,12 @@ export function buildParty(v: PartyValues): ManifestFile[] {
     startupProbe: undefined, readinessProbe: undefined, livenessProbe: undefined,
     volumeMounts: container.volumeMounts!.filter((m) => m.name !== 'transcripts' && m.name !== 'pki'),
   };
-  const podSpec: IPodSpec = {
+}
+
+/** The node's pod (media's prepares its universe first, as an init container). */
+function podSpecFor({ p }: PartyContext, container: IContainer, prepare: IContainer, volumes: IVolume[]): IPodSpec {
+  const podSecurity = { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' as const } };
+  return {
     serviceAccountName: p,
     automountServiceAccountToken: false,
     enableServiceLinks: false,
@@ -273,8 +322,12 @@ export function buildParty(v: PartyValues): ManifestFile[] {
     containers: [container],
     volumes,
   };
-  const statefulSet = new StatefulSet({
-    metadata: meta(p),
+}
+
+function statefulSetFor(c: PartyContext, podSpec: IPodSpec): StatefulSet {
+  const { v, p, labels } = c;
+  return new StatefulSet({
+    metadata: c.meta(p),
     spec: {
       serviceName: p,
       replicas: 1,
@@ -282,12 +335,15 @@ export function buildParty(v: PartyValues): ManifestFile[] {
       selector: { matchLabels: labels },
       template: { metadata: { labels }, spec: podSpec },
       volumeClaimTemplates: [
-        ...(p === 'media' ? [] : [claim('state', v.stateStorage)]),
-        claim('transcripts', v.transcriptStorage),
+        ...(p === 'media' ? [] : [claimFor(c, 'state', v.stateStorage)]),
+        claimFor(c, 'transcripts', v.transcriptStorage),
       ],
     },
   });
-  const service = new Service({
+}
+
+function serviceFor({ p, ports, labels, meta }: PartyContext): Service {
+  return new Service({
     metadata: meta(p),
     spec: {
       selector: labels,
@@ -297,9 +353,12 @@ export function buildParty(v: PartyValues): ManifestFile[] {
       ],
     },
   });
+}
 
+/** Default deny, then: gRPC in from the party's callers, admin in from the admin namespace, DNS and the party's calls out. */
+function networkPoliciesFor({ v, p, ports, labels, meta }: PartyContext): NetworkPolicy[] {
   const peersIn = CALLERS[p].flatMap((q) => (v.peerCidrs[q] ?? []).map((cidr): INetworkPolicyPeer => ({ ipBlock: { cidr } })));
-  const networkPolicies = [
+  return [
     new NetworkPolicy({ metadata: meta('default-deny'), spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } }),
     new NetworkPolicy({
       metadata: meta(`${p}-allow`),
@@ -317,85 +376,81 @@ export function buildParty(v: PartyValues): ManifestFile[] {
       },
     }),
   ];
+}
 
-  const files: ManifestFile[] = [
-    { file: '00-namespace.yaml', objects: [new Namespace({ metadata: { name: v.namespace, labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } } })] },
-    { file: '10-serviceaccount.yaml', objects: [new ServiceAccount({ metadata: meta(p), automountServiceAccountToken: false })] },
-    { file: '20-config.yaml', objects: [configMap] },
-    { file: '30-networkpolicy.yaml', objects: networkPolicies },
-    { file: '40-service.yaml', objects: [service] },
-  ];
-  if (hasData) {
-    const claims = [new PersistentVolumeClaim({ ...claim(dataClaim, v.dataStorage), metadata: meta(dataClaim) })];
-    if (p === 'media') claims.push(new PersistentVolumeClaim({ ...claim('media-state', v.stateStorage), metadata: meta('media-state') }));
-    files.push({ file: '50-volumes.yaml', objects: claims });
-  }
-  files.push({ file: '60-statefulset.yaml', objects: [statefulSet] });
-  if (p === 'media') {
-    const job = new Job({
-      metadata: meta('media-prepare-universe'),
+/** The data claim (advertiser, media) and media's state claim, shared with its preparation Job. */
+function volumeClaimsFor(c: PartyContext): PersistentVolumeClaim[] {
+  const { v, p, meta } = c;
+  const dataClaim = `${p}-data`;
+  const claims = [new PersistentVolumeClaim({ ...claimFor(c, dataClaim, v.dataStorage), metadata: meta(dataClaim) })];
+  if (p === 'media') claims.push(new PersistentVolumeClaim({ ...claimFor(c, 'media-state', v.stateStorage), metadata: meta('media-state') }));
+  return claims;
+}
+
+/** Media's universe preparation as a Job, and as an Indexed Job over `prepareShards` shards when there are several. */
+function prepareJobsFor({ v, labels, meta }: PartyContext, podSpec: IPodSpec, prepare: IContainer, volumes: IVolume[]): ManifestFile[] {
+  const files: ManifestFile[] = [];
+  const job = new Job({
+    metadata: meta('media-prepare-universe'),
+    spec: {
+      backoffLimit: 2,
+      ttlSecondsAfterFinished: 86_400,
+      template: {
+        metadata: { labels: { ...labels, 'app.kubernetes.io/component': 'media-prepare' } },
+        spec: {
+          ...podSpec,
+          initContainers: undefined,
+          restartPolicy: 'OnFailure',
+          containers: [prepare],
+          volumes: volumes.filter((x) => x.name !== 'pki'),
+          // the state volume is ReadWriteOnce: run beside the media pod when it exists
+          affinity: { podAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { labelSelector: { matchLabels: labels }, topologyKey: 'kubernetes.io/hostname' } }] } },
+        },
+      },
+    },
+  });
+  files.push({ file: 'jobs/prepare-universe.yaml', objects: [job] });
+  if (v.prepareShards > 1) {
+    // The same pod, as an Indexed Job: pod i prepares shard i of N (JOB_COMPLETION_INDEX), all at once.
+    const sharded = new Job({
+      metadata: meta('media-prepare-universe-sharded'),
       spec: {
-        backoffLimit: 2,
+        completionMode: 'Indexed',
+        completions: v.prepareShards,
+        parallelism: v.prepareShards,
+        backoffLimitPerIndex: 2,
+        maxFailedIndexes: 0,
         ttlSecondsAfterFinished: 86_400,
         template: {
-          metadata: { labels: { ...labels, 'app.kubernetes.io/component': 'media-prepare' } },
+          metadata: { labels: { ...labels, 'app.kubernetes.io/component': 'media-prepare-shard' } },
           spec: {
-            ...podSpec,
-            initContainers: undefined,
-            restartPolicy: 'OnFailure',
-            containers: [prepare],
-            volumes: volumes.filter((x) => x.name !== 'pki'),
-            // the state volume is ReadWriteOnce: run beside the media pod when it exists
-            affinity: { podAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { labelSelector: { matchLabels: labels }, topologyKey: 'kubernetes.io/hostname' } }] } },
+            ...job.spec!.template.spec!,
+            restartPolicy: 'Never',
+            containers: [{ ...prepare, name: 'prepare-shard', args: ['node', 'services/media/src/prepare.ts', '--shards', String(v.prepareShards)] }],
+            affinity: undefined,
           },
         },
       },
     });
-    files.push({ file: 'jobs/prepare-universe.yaml', objects: [job] });
-    if (v.prepareShards > 1) {
-      // The same pod, as an Indexed Job: pod i prepares shard i of N (JOB_COMPLETION_INDEX), all at once.
-      const sharded = new Job({
-        metadata: meta('media-prepare-universe-sharded'),
-        spec: {
-          completionMode: 'Indexed',
-          completions: v.prepareShards,
-          parallelism: v.prepareShards,
-          backoffLimitPerIndex: 2,
-          maxFailedIndexes: 0,
-          ttlSecondsAfterFinished: 86_400,
-          template: {
-            metadata: { labels: { ...labels, 'app.kubernetes.io/component': 'media-prepare-shard' } },
-            spec: {
-              ...job.spec!.template.spec!,
-              restartPolicy: 'Never',
-              containers: [{ ...prepare, name: 'prepare-shard', args: ['node', 'services/media/src/prepare.ts', '--shards', String(v.prepareShards)] }],
-              affinity: undefined,
-            },
-          },
-        },
-      });
-      files.push({ file: 'jobs/prepare-universe-sharded.yaml', objects: [sharded] });
-    }
+    files.push({ file: 'jobs/prepare-universe-sharded.yaml', objects: [sharded] });
   }
-  if (v.certManager) {
-    files.push({
-      file: 'optional/certificate.yaml',
-      objects: [new Certificate({
-        metadata: meta(`${p}-tls`),
-        spec: {
-          secretName: v.tlsSecret,
-          commonName: p,
-          subject: { organizationalUnits: [p] },
-          dnsNames: v.certManager.dnsNames,
-          usages: ['server auth', 'client auth', 'digital signature', 'key encipherment'],
-          privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
-          duration: '2160h',
-          renewBefore: '360h',
-          issuerRef: { name: v.certManager.issuerName, kind: v.certManager.issuerKind },
-        },
-      })],
-    });
-  }
-  for (const f of files) for (const o of f.objects) o.validate();
   return files;
+}
+
+/** The party's TLS certificate from cert-manager (optional). */
+function certificateFor({ v, p, meta }: PartyContext, certManager: NonNullable<PartyValues['certManager']>): Certificate {
+  return new Certificate({
+    metadata: meta(`${p}-tls`),
+    spec: {
+      secretName: v.tlsSecret,
+      commonName: p,
+      subject: { organizationalUnits: [p] },
+      dnsNames: certManager.dnsNames,
+      usages: ['server auth', 'client auth', 'digital signature', 'key encipherment'],
+      privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
+      duration: '2160h',
+      renewBefore: '360h',
+      issuerRef: { name: certManager.issuerName, kind: certManager.issuerKind },
+    },
+  });
 }
