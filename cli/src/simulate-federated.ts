@@ -71,132 +71,50 @@ interface BrokerResult {
   transcripts: string[];
 }
 
+type World = ReturnType<typeof generateFederatedWorld>;
+type Say = (s: string) => void;
+/** A federation member's identity: its name, transcript key and PKI directory. */
+type RosterEntry = { name: string; signingKey: Uint8Array; pki: string };
+
 export async function simulateFederated(o: FederatedSimulateOptions): Promise<number> {
   const out = resolve(o.out);
-  const say = (s: string) => {
+  const say: Say = (s) => {
     if (!o.json && !o.quiet) process.stdout.write(`${s}\n`);
   };
   if (o.dropout && o.dropout.member > o.advertisers) throw new UsageError(`--dropout: expected a member 1…${o.advertisers}, got ${o.dropout.member}`);
   mkdirSync(out, { recursive: true });
-  // 1. the world: one private dataset and test set per advertiser
   const world = generateFederatedWorld({ seed: o.seed, advertisers: o.advertisers });
   const worldDir = join(out, 'world');
   rmSync(worldDir, { recursive: true, force: true });
   const dataDirs = writeFederatedWorld(worldDir, world);
-  // 2. identities: the broker's PKI, and per advertiser its own certificate and transcript key
   const pkiDir = join(out, 'pki');
-  ensurePki(pkiDir);
-  const roster = world.advertisers.map((a) => {
-    const dir = join(pkiDir, 'members', a.name);
-    mkdirSync(dir, { recursive: true });
-    if (!existsSync(join(dir, 'advertiser.signing.json'))) {
-      issueNodeCert(pkiDir, 'advertiser', { cert: join(dir, 'advertiser.crt.pem'), key: join(dir, 'advertiser.key.pem') });
-      saveSigningKey(join(dir, 'advertiser.signing.json'), SigningKey.generate(), 'advertiser');
-    }
-    for (const f of ['trust-ca.pem', 'trust-bundle.json']) copyFileSync(join(pkiDir, f), join(dir, f));
-    const key = JSON.parse(readFileSync(join(dir, 'advertiser.signing.json'), 'utf8')) as { publicKey: string };
-    return { name: a.name, signingKey: new Uint8Array(Buffer.from(key.publicKey, 'base64')), pki: dir };
-  });
-  const rosterFile = join(pkiDir, 'federation.json');
-  writeRoster(rosterFile, roster);
+  const { roster, rosterFile } = setUpIdentities(pkiDir, world);
   const transcriptDir = join(out, 'transcripts');
   rmSync(transcriptDir, { recursive: true, force: true });
   const logDir = join(out, 'logs');
   mkdirSync(logDir, { recursive: true });
-  // 3. the processes
   const brokerGrpc = await freePort();
-  const common = {
+  const procs = new Processes(out, logDir, {
     CLEANROOM_TRANSCRIPT_DIR: transcriptDir, CLEANROOM_FEDERATION: rosterFile, CLEANROOM_DEV_PLAINTEXT: o.plaintext ? '1' : '0',
-  };
-  const procs: Proc[] = [];
-  const start = async (name: string, party: 'broker' | 'advertiser', env: Record<string, string>): Promise<Proc> => {
-    const adminPort = await freePort();
-    const log = join(logDir, `${name}.log`);
-    const stream = createWriteStream(log);
-    const proc = spawn(process.execPath, [join(ROOT, `services/${party}/src/main.ts`)], {
-      env: { ...process.env, ...common, CLEANROOM_ADMIN_LISTEN: `127.0.0.1:${adminPort}`, CLEANROOM_STATE_DIR: join(out, 'state', name), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT,
-    });
-    proc.stdout!.pipe(stream, { end: false });
-    proc.stderr!.pipe(stream, { end: false });
-    const exited = new Promise<number | null>((r) => proc.once('close', (code) => stream.end(() => r(code))));
-    const p = { name, proc, admin: new AdminClient(`http://127.0.0.1:${adminPort}`), exited, log };
-    procs.push(p);
-    return p;
-  };
-  const stopAll = async () => {
-    await Promise.all(procs.map(async (p) => {
-      if (p.proc.exitCode !== null || p.proc.signalCode !== null) return;
-      p.proc.kill('SIGTERM');
-      const t = setTimeout(() => p.proc.kill('SIGKILL'), 5000);
-      await p.exited;
-      clearTimeout(t);
-    }));
-  };
-  const ready = async (p: Proc) => {
-    const died = p.exited.then((code) => {
-      throw new NodeDied(p.name, code, readFileSync(p.log, 'utf8').split('\n').slice(-15).join('\n'));
-    });
-    await Promise.race([p.admin.waitReady(120_000), died]);
-  };
+  });
   try {
     say(`starting the broker and ${o.advertisers} advertiser processes (gRPC over ${o.plaintext ? 'PLAINTEXT (dev)' : 'mutual TLS'} on loopback)…`);
-    const broker = await start('broker', 'broker', {
+    const broker = await procs.start('broker', 'broker', {
       CLEANROOM_GRPC_LISTEN: `127.0.0.1:${brokerGrpc}`, CLEANROOM_PKI_DIR: pkiDir, CLEANROOM_FEDERATED_STEP_MS: String(o.stepSeconds * 1000),
       // No media in a federated simulation: its address is a free port nobody listens on.
       CLEANROOM_MEDIA_ADDR: `localhost:${await freePort()}`, CLEANROOM_LOG_LEVEL: 'error',
     });
     const members: Proc[] = [];
     for (const [i, m] of roster.entries()) {
-      members.push(await start(m.name, 'advertiser', {
+      members.push(await procs.start(m.name, 'advertiser', {
         CLEANROOM_GRPC_LISTEN: `127.0.0.1:${await freePort()}`, CLEANROOM_PKI_DIR: m.pki, CLEANROOM_BROKER_ADDR: `localhost:${brokerGrpc}`,
         CLEANROOM_FEDERATED_DATA: dataDirs[i]!,
       }));
     }
-    await Promise.all(procs.map(ready));
-    // 4. the session: declared at the broker, joined by every advertiser
-    const t0 = performance.now();
-    const created = await broker.admin.request<{ sessionId: string; threshold: number }>('POST', '/v1/sessions', {
-      kind: 'federated', rounds: o.rounds, ...(o.threshold !== undefined ? { threshold: o.threshold } : {}),
-    });
-    const sid = created.sessionId;
-    say(`federated session ${sid}: ${o.advertisers} advertisers, threshold t = ${created.threshold}, ${o.rounds} rounds declared`);
-    for (const m of members) await m.admin.request('POST', '/v1/sessions', { kind: 'federated', sessionId: sid });
-    let printed = 0;
-    let b: BrokerResult;
-    for (;;) {
-      b = await broker.admin.request<BrokerResult>('GET', `/v1/sessions/${sid}/result`);
-      for (; printed < b.rounds.length; printed++) {
-        const r = b.rounds[printed]!;
-        say(`  round ${String(r.round).padStart(3)}  loss ${r.loss.toFixed(5)}  contributors ${r.contributors}  rows ${r.rows}${r.dropped.length ? `  dropped: ${r.dropped.join(',')}` : ''}`);
-      }
-      const d = o.dropout;
-      const victim = d ? members[d.member - 1] : undefined;
-      if (d && victim && b.rounds.length >= d.afterRound && victim.proc.exitCode === null && victim.proc.signalCode === null) {
-        say(`  -- killing ${victim.name}'s process after round ${b.rounds.length} (a dropout; the broker goes on after ${o.stepSeconds} s without it)`);
-        victim.proc.kill('SIGKILL');
-      }
-      if (b.status !== 'running') break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    const results: MemberResult[] = [];
-    for (const m of members) {
-      if (m.proc.signalCode !== null) {
-        results.push({ member: m.name, status: 'killed', trainRows: world.advertisers[members.indexOf(m)]!.train.rows, rounds: [], test: null, model: null });
-        continue;
-      }
-      for (;;) {
-        try {
-          results.push(await m.admin.request<MemberResult>('GET', `/v1/sessions/${sid}/result`));
-          break;
-        } catch (err) {
-          if (!(err instanceof AdminError) || err.status !== 409) throw err;
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
-    }
-    // 5. the reference only the simulator can compute: a model on the pooled rows
+    await procs.allReady();
+    const { sid, b, seconds } = await runSession(o, broker, members, say);
+    const results = await memberResults(members, sid, world);
+    // the reference only the simulator can compute: a model on the pooled rows
     const pooled = train(zeroModel(), poolDatasets(world.advertisers.map((a) => a.train)), { localEpochs: 5000, learningRate: 0.5, l2: 1e-3 });
     const fedModel = { weights: Float64Array.from(b.model.weights), bias: b.model.bias };
     const allTest = poolDatasets(world.advertisers.map((a) => a.test));
@@ -204,21 +122,9 @@ export async function simulateFederated(o: FederatedSimulateOptions): Promise<nu
       fedAuc: evaluate(fedModel, allTest).auc,
       pooledAuc: evaluate(pooled, allTest).auc,
     };
-    // 6. costs per round, from the transcripts: bytes each link carried, by round
-    const perRound = new Map<string, number>();
-    for (const link of b.transcripts) {
-      const t = readTranscript(join(transcriptDir, link, 'broker.jsonl'));
-      for (const { entry } of t.entries) if (!entry.kind) perRound.set(entry.statement.round, (perRound.get(entry.statement.round) ?? 0) + entry.statement.payloadSize);
-    }
     const rounds = Math.max(1, b.rounds.length);
-    const bytesPerRound = Object.fromEntries([...perRound].map(([r, n]) => [r, r === 'FED_JOIN' ? n : Math.round(n / rounds)]));
-    // 7. the audit of every link with the roster's keys
-    const trust = loadTrustBundle(join(pkiDir, 'trust-bundle.json'));
-    const reports = verifyPaths(b.transcripts.map((l) => join(transcriptDir, l)), trust, linkTrust(trust, roster));
-    const audited = reports.filter((r) => r.ok).length;
-    // A member killed on purpose (--dropout) leaves its link incomplete; every other link must verify.
-    const killed = new Set(members.filter((m) => m.proc.signalCode !== null).map((m) => roster.findIndex((r) => r.name === m.name) + 1));
-    const mustVerify = reports.filter((_, i) => !killed.has(i + 1));
+    const bytesPerRound = bytesPerRoundOf(b, transcriptDir, rounds);
+    const { reports, audited, killed, mustVerify } = auditLinks(b, transcriptDir, pkiDir, roster, members);
 
     say('');
     say(`${b.status === 'completed' ? 'completed' : 'FAILED'}: ${b.rounds.length} rounds in ${seconds.toFixed(1)} s (${(seconds / rounds).toFixed(2)} s per round)${b.error ? ` — ${b.error}` : ''}`);
@@ -255,8 +161,150 @@ export async function simulateFederated(o: FederatedSimulateOptions): Promise<nu
     }
     throw err;
   } finally {
-    await stopAll();
+    await procs.stopAll();
   }
+}
+
+/** The broker's PKI, and per advertiser its own certificate and transcript key (kept if present), written as the roster. */
+function setUpIdentities(pkiDir: string, world: World): { roster: RosterEntry[]; rosterFile: string } {
+  ensurePki(pkiDir);
+  const roster = world.advertisers.map((a) => {
+    const dir = join(pkiDir, 'members', a.name);
+    mkdirSync(dir, { recursive: true });
+    if (!existsSync(join(dir, 'advertiser.signing.json'))) {
+      issueNodeCert(pkiDir, 'advertiser', { cert: join(dir, 'advertiser.crt.pem'), key: join(dir, 'advertiser.key.pem') });
+      saveSigningKey(join(dir, 'advertiser.signing.json'), SigningKey.generate(), 'advertiser');
+    }
+    for (const f of ['trust-ca.pem', 'trust-bundle.json']) copyFileSync(join(pkiDir, f), join(dir, f));
+    const key = JSON.parse(readFileSync(join(dir, 'advertiser.signing.json'), 'utf8')) as { publicKey: string };
+    return { name: a.name, signingKey: new Uint8Array(Buffer.from(key.publicKey, 'base64')), pki: dir };
+  });
+  const rosterFile = join(pkiDir, 'federation.json');
+  writeRoster(rosterFile, roster);
+  return { roster, rosterFile };
+}
+
+/** The node processes of the simulation: started with the shared settings, each logging to its file; all stopped at the end. */
+class Processes {
+  private readonly procs: Proc[] = [];
+  private readonly out: string;
+  private readonly logDir: string;
+  private readonly common: Record<string, string>;
+
+  constructor(out: string, logDir: string, common: Record<string, string>) {
+    this.out = out;
+    this.logDir = logDir;
+    this.common = common;
+  }
+
+  async start(name: string, party: 'broker' | 'advertiser', env: Record<string, string>): Promise<Proc> {
+    const adminPort = await freePort();
+    const log = join(this.logDir, `${name}.log`);
+    const stream = createWriteStream(log);
+    const proc = spawn(process.execPath, [join(ROOT, `services/${party}/src/main.ts`)], {
+      env: { ...process.env, ...this.common, CLEANROOM_ADMIN_LISTEN: `127.0.0.1:${adminPort}`, CLEANROOM_STATE_DIR: join(this.out, 'state', name), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT,
+    });
+    proc.stdout!.pipe(stream, { end: false });
+    proc.stderr!.pipe(stream, { end: false });
+    const exited = new Promise<number | null>((r) => proc.once('close', (code) => stream.end(() => r(code))));
+    const p = { name, proc, admin: new AdminClient(`http://127.0.0.1:${adminPort}`), exited, log };
+    this.procs.push(p);
+    return p;
+  }
+
+  /** Every process ready, or NodeDied with the tail of the log of one that exited first. */
+  async allReady(): Promise<void> {
+    await Promise.all(this.procs.map(async (p) => {
+      const died = p.exited.then((code) => {
+        throw new NodeDied(p.name, code, readFileSync(p.log, 'utf8').split('\n').slice(-15).join('\n'));
+      });
+      await Promise.race([p.admin.waitReady(120_000), died]);
+    }));
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.procs.map(async (p) => {
+      if (p.proc.exitCode !== null || p.proc.signalCode !== null) return;
+      p.proc.kill('SIGTERM');
+      const t = setTimeout(() => p.proc.kill('SIGKILL'), 5000);
+      await p.exited;
+      clearTimeout(t);
+    }));
+  }
+}
+
+/**
+ * The session: declared at the broker, joined by every advertiser; polls the broker, printing each
+ * aggregated round, and kills the --dropout member's process after its round, until the session ends.
+ */
+async function runSession(o: FederatedSimulateOptions, broker: Proc, members: Proc[], say: Say): Promise<{ sid: string; b: BrokerResult; seconds: number }> {
+  const t0 = performance.now();
+  const created = await broker.admin.request<{ sessionId: string; threshold: number }>('POST', '/v1/sessions', {
+    kind: 'federated', rounds: o.rounds, ...(o.threshold !== undefined ? { threshold: o.threshold } : {}),
+  });
+  const sid = created.sessionId;
+  say(`federated session ${sid}: ${o.advertisers} advertisers, threshold t = ${created.threshold}, ${o.rounds} rounds declared`);
+  for (const m of members) await m.admin.request('POST', '/v1/sessions', { kind: 'federated', sessionId: sid });
+  let printed = 0;
+  let b: BrokerResult;
+  for (;;) {
+    b = await broker.admin.request<BrokerResult>('GET', `/v1/sessions/${sid}/result`);
+    for (; printed < b.rounds.length; printed++) {
+      const r = b.rounds[printed]!;
+      say(`  round ${String(r.round).padStart(3)}  loss ${r.loss.toFixed(5)}  contributors ${r.contributors}  rows ${r.rows}${r.dropped.length ? `  dropped: ${r.dropped.join(',')}` : ''}`);
+    }
+    const d = o.dropout;
+    const victim = d ? members[d.member - 1] : undefined;
+    if (d && victim && b.rounds.length >= d.afterRound && victim.proc.exitCode === null && victim.proc.signalCode === null) {
+      say(`  -- killing ${victim.name}'s process after round ${b.rounds.length} (a dropout; the broker goes on after ${o.stepSeconds} s without it)`);
+      victim.proc.kill('SIGKILL');
+    }
+    if (b.status !== 'running') break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { sid, b, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Each member's result (waiting while it is still running); a killed member's is its train rows alone. */
+async function memberResults(members: Proc[], sid: string, world: World): Promise<MemberResult[]> {
+  const results: MemberResult[] = [];
+  for (const m of members) {
+    if (m.proc.signalCode !== null) {
+      results.push({ member: m.name, status: 'killed', trainRows: world.advertisers[members.indexOf(m)]!.train.rows, rounds: [], test: null, model: null });
+      continue;
+    }
+    for (;;) {
+      try {
+        results.push(await m.admin.request<MemberResult>('GET', `/v1/sessions/${sid}/result`));
+        break;
+      } catch (err) {
+        if (!(err instanceof AdminError) || err.status !== 409) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+  return results;
+}
+
+/** Costs per round, from the broker's transcripts: payload bytes all links carried, by round (FED_JOIN once, the others per training round). */
+function bytesPerRoundOf(b: BrokerResult, transcriptDir: string, rounds: number): Record<string, number> {
+  const perRound = new Map<string, number>();
+  for (const link of b.transcripts) {
+    const t = readTranscript(join(transcriptDir, link, 'broker.jsonl'));
+    for (const { entry } of t.entries) if (!entry.kind) perRound.set(entry.statement.round, (perRound.get(entry.statement.round) ?? 0) + entry.statement.payloadSize);
+  }
+  return Object.fromEntries([...perRound].map(([r, n]) => [r, r === 'FED_JOIN' ? n : Math.round(n / rounds)]));
+}
+
+/** The audit of every link with the roster's keys; a member killed on purpose (--dropout) leaves its link incomplete, every other link must verify. */
+function auditLinks(b: BrokerResult, transcriptDir: string, pkiDir: string, roster: RosterEntry[], members: Proc[]) {
+  const trust = loadTrustBundle(join(pkiDir, 'trust-bundle.json'));
+  const reports = verifyPaths(b.transcripts.map((l) => join(transcriptDir, l)), trust, linkTrust(trust, roster));
+  const audited = reports.filter((r) => r.ok).length;
+  const killed = new Set(members.filter((m) => m.proc.signalCode !== null).map((m) => roster.findIndex((r) => r.name === m.name) + 1));
+  const mustVerify = reports.filter((_, i) => !killed.has(i + 1));
+  return { reports, audited, killed, mustVerify };
 }
 
 class NodeDied extends Error {
