@@ -49,7 +49,8 @@ const say = (s: string) => process.stdout.write(`${s}\n`);
 const crmSize = Math.floor(seeds / 0.975);
 const t0 = performance.now();
 let generated = false;
-if (!existsSync(join(worldDir, 'truth/truth.json')) || readTruth(worldDir).universeSize !== universe || readTruth(worldDir).options.crmSize !== crmSize) {
+// A world from an older generator (no labels, no tags or purpose consent) is generated again.
+if (!existsSync(join(worldDir, 'truth/truth.json')) || !existsSync(join(worldDir, 'media/labels.csv')) || readTruth(worldDir).universeSize !== universe || readTruth(worldDir).options.crmSize !== crmSize) {
   say(`generating the benchmark world: ${universe.toLocaleString('en')} media users, ${crmSize} advertiser customers (all purchasers)…`);
   rmSync(worldDir, { recursive: true, force: true });
   await generateWorld(worldDir, { seed: 'bench', universeSize: universe, crmSize, purchaserShare: 1, overlap: 0.6 });
@@ -82,8 +83,14 @@ try {
   const kinds: Record<string, { seconds: number; parties: Record<Party, PartyMetrics>; figures: Record<string, unknown> }> = {};
   for (const [kind, load] of Object.entries(KIND_BENCHES)) {
     say(`session kind ${kind}…`);
-    const r = await (await load()).default({ cluster, worldDir, say });
-    kinds[kind] = { seconds: r.seconds, parties: await partyMetrics(cluster, r.sessionId), figures: r.figures ?? {} };
+    try {
+      const r = await (await load()).default({ cluster, worldDir, say });
+      kinds[kind] = { seconds: r.seconds, parties: await partyMetrics(cluster, r.sessionId), figures: r.figures ?? {} };
+    } catch (err) {
+      // One kind failing is a figure too; the other kinds and the W1 figures are still written.
+      say(`  ${kind} failed: ${(err as Error).message}`);
+      kinds[kind] = { seconds: Number.NaN, parties: {} as Record<Party, PartyMetrics>, figures: { error: (err as Error).message } };
+    }
   }
 
   say('measuring the primitives\' costs (one thread, CPU time) for the floors…');
