@@ -64,7 +64,22 @@ export function ensurePki(pkiDir: string): void {
   execFileSync(process.execPath, [join(ROOT, 'scripts/gen-pki.ts'), '--out', pkiDir], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
+/**
+ * Starts the three nodes and waits until each is ready. A node that could not bind its port
+ * (another process took it between the draw and the bind) is not a configuration error of the
+ * caller's: the cluster starts again on freshly drawn ports, up to three times.
+ */
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(o);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof NodeExitedError && err.code === 2 && /port is already in use/.test(err.message))) throw err;
+    }
+  }
+}
+
+async function startClusterOnce(o: ClusterOptions): Promise<Cluster> {
   const outDir = resolve(o.outDir);
   const pkiDir = resolve(o.pkiDir ?? join(outDir, 'pki'));
   ensurePki(pkiDir); // plaintext mode too: the signing keys and trust bundle are always needed
