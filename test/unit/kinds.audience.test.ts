@@ -5,13 +5,15 @@
  * the minimum nothing is created; an activation must confirm a finished count of the same
  * selection; consent_ads is enforced per record; the transcripts verify.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BrokerRole } from '@cleanroom/shared/protocol/broker.ts';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { groupTranscripts, verifySession } from '@cleanroom/shared/transcript/verify.ts';
 import { makeTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
 import { packVector } from '@cleanroom/shared/protocol/universe.ts';
 import { compileMediaPredicate, packedReader } from '@cleanroom/shared/protocol/predicate-schemas.ts';
+import { PARALLEL_THRESHOLD } from '@cleanroom/shared/crypto/oprf-pool.ts';
 import { makeWorld, expectedSelection, type World } from './world.ts';
 import { cluster, type Cluster } from './nodes.ts';
 
@@ -32,6 +34,8 @@ function verifies(w: World, c: Cluster, sessionId: string): boolean {
 
 describe('retargeting kind (three nodes in memory)', () => {
   let w: World;
+  let restoreReply = () => undefined as unknown;
+  afterEach(() => restoreReply());
   beforeAll(async () => {
     w = await makeWorld();
   });
@@ -50,6 +54,34 @@ describe('retargeting kind (three nodes in memory)', () => {
     expect(r.audience.size).toBe(truth.cohort);
     expect(audienceOf(c, r.audience.audienceId)).toEqual(truth.userIds);
     expect(verifies(w, c, sessionId)).toBe(true);
+  });
+
+  it('the broker\'s DH-PSI exponentiations leave its event loop free (a node blocked for minutes misses its peers\' keepalive pings and loses the connection: the W1 "Stream refused by server")', async () => {
+    const reply = BrokerRole.prototype.psiReply;
+    let turns = -1;
+    let offered = 0;
+    BrokerRole.prototype.psiReply = async function (this: BrokerRole, offer: readonly Uint8Array[]) {
+      // Counts event-loop turns (setImmediate callbacks) while the reply is computed: zero if it
+      // ran on the calling thread from start to end, as it did before (a.evaluateBatch).
+      let n = 0;
+      let running = true;
+      const turn = () => { if (running) { n++; setImmediate(turn); } };
+      setImmediate(turn);
+      offered = offer.length;
+      try {
+        return await reply.call(this, offer);
+      } finally {
+        running = false;
+        turns = n;
+      }
+    };
+    restoreReply = () => (BrokerRole.prototype.psiReply = reply);
+    const c = cluster(w, { policy: { minCohort: 20, noiseScale: 0 } });
+    await c.broker.syncUniverse();
+    const rec = await c.advertiser.start({ kind: 'retargeting', predicate: SEGMENT, minCohort: 20 }).done;
+    expect(rec.status).toBe('completed');
+    expect(offered).toBeGreaterThan(PARALLEL_THRESHOLD); // large enough for the worker pool
+    expect(turns).toBeGreaterThan(0);
   });
 
   it('below the minimum size nothing is created', async () => {

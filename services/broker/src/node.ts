@@ -77,6 +77,8 @@ export interface BrokerNodeOptions extends NodeCommonOptions {
   uniform?: () => number;
   /** Lookup kind: the minimum batch and the IDs one advertiser may look up per quota window. */
   lookup?: LookupLimits & { idsPerAdvertiser: number };
+  /** Worker threads of the DH-PSI exponentiations (CLEANROOM_EVAL_THREADS); default DEFAULT_PSI_THREADS. */
+  evalThreads?: number;
 }
 
 /** The lookup limits when none are configured (service/config.ts has the settings). */
@@ -270,7 +272,7 @@ export class BrokerNode {
     await this.sessions.reserveId(s.sessionId, 'open');
     const advertiser = keyidOf(this.o.identity.peerKey('advertiser'));
     const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'broker', s.sessionId), this.o.observer);
-    const role = new BrokerRole({ config: this.o.policy, universe: this.universe, advertiser, ...(this.o.uniform ? { uniform: this.o.uniform } : {}) });
+    const role = new BrokerRole({ config: this.o.policy, universe: this.universe, advertiser, ...(this.o.uniform ? { uniform: this.o.uniform } : {}), ...(this.o.evalThreads ? { threads: this.o.evalThreads } : {}) });
     const rec = this.sessions.create(s.sessionId, { role, channel, signed: {} }, 'open');
     rec.bytes = () => channel.bytes;
     return this.step(rec, 'open', async () => {
@@ -373,7 +375,7 @@ export class BrokerNode {
       : undefined;
     const toMedia = await this.step(rec, 'aggregate', async () => {
       const p = outcome !== 'release' || !fromMedia ? { profile: outcome !== 'release' ? role.refusedProfile() : role.aggregate() }
-        : psi ? { psi: role.psiReply(fromMedia) } : { profile: role.jointSum(fromMedia) };
+        : psi ? { psi: await role.psiReply(fromMedia) } : { profile: role.jointSum(fromMedia) };
       // The charge and the released cohort are committed before media can see anything.
       if (outcome === 'release') {
         await this.o.store.recordRelease('broker', { sessionId: rec.sessionId, advertiser, epoch, sketch: role.releasedSketch!, size: role.counts!.realMatches, nowMs: Date.now() });
