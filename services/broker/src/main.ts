@@ -31,6 +31,7 @@ const node = new BrokerNode({
   stateDir: b.config.stateDir,
   deadlineMs: b.config.deadlineMs,
   evalThreads: b.config.evalThreads,
+  psiPageItems: b.config.psiPageItems,
   log: b.log,
 });
 // Federated learning (issue 14): the broker aggregates for the members of the pinned roster.
