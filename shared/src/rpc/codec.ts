@@ -246,7 +246,7 @@ export function joinBatches(batches: readonly Batch[], what: string, start = 0):
     if (b.offset !== start + out.length) {
       throw new ProtocolError('INVALID_ARGUMENT', `${what}: expected a batch at offset ${start + out.length}, got offset ${b.offset}`);
     }
-    out.push(...b.items);
+    for (const item of b.items) out.push(item); // not push(...items): a batch of 10^5+ items overflows the call stack (RangeError)
   }
   return out;
 }
