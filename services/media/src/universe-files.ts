@@ -31,7 +31,7 @@
  * the union of a shard set (openUnion): rows keep their global numbers, so the union is the
  * single-process preparation, file for file, once merged (mergeShards).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
@@ -337,7 +337,8 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
       const n = normalizeId(t, raw);
       if (!n.ok) continue;
       const id = enc.encode(n.value);
-      const h = createHash('sha256').update(`${t}:`).update(id).digest();
+      // SHA-256("t:id") in one call (the UTF-8 of the string is the bytes hashed before).
+      const h = hash('sha256', `${t}:${n.value}`, 'buffer');
       const s = streamed.get(t);
       if (s) {
         computed += await s.add(h.subarray(0, TOKEN_BYTES), global, id);
