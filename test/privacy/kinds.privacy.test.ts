@@ -99,9 +99,9 @@ describe('application kinds: each party as an adversary', () => {
 
   it('(the attack on the unprotected variant: a broker sending H(x) unkeyed exposes every matched user)', async () => {
     const reply = BrokerRole.prototype.psiReply;
-    patch(BrokerRole.prototype, 'psiReply', function (this: BrokerRole, offer: readonly Uint8Array[]) {
+    patch(BrokerRole.prototype, 'psiReply', async function (this: BrokerRole, offer: readonly Uint8Array[]) {
       const positions = (this as unknown as { phase_: { positions: number[] } }).phase_.positions.slice();
-      const out = reply.call(this, offer);
+      const out = await reply.call(this, offer);
       return [...out.slice(0, offer.length), ...hashPositions(w.publication.version, positions)];
     });
     // (the protocol no longer works — media's b·H(x) never meets H(y)^{ba} — but what media received is what counts)

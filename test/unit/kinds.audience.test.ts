@@ -5,13 +5,16 @@
  * the minimum nothing is created; an activation must confirm a finished count of the same
  * selection; consent_ads is enforced per record; the transcripts verify.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BrokerRole } from '@cleanroom/shared/protocol/broker.ts';
+import { MediaRole } from '@cleanroom/shared/protocol/media.ts';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { groupTranscripts, verifySession } from '@cleanroom/shared/transcript/verify.ts';
 import { makeTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
 import { packVector } from '@cleanroom/shared/protocol/universe.ts';
 import { compileMediaPredicate, packedReader } from '@cleanroom/shared/protocol/predicate-schemas.ts';
+import { PARALLEL_THRESHOLD } from '@cleanroom/shared/crypto/oprf-pool.ts';
 import { makeWorld, expectedSelection, type World } from './world.ts';
 import { cluster, type Cluster } from './nodes.ts';
 
@@ -23,6 +26,20 @@ function audienceOf(c: Cluster, audienceId: string): Set<string> {
   return new Set(readFileSync(join(c.stateDir, 'media', 'audiences', `${audienceId}.txt`), 'utf8').split('\n').filter(Boolean));
 }
 
+/** Pages of the broker's PSI reply media received (one Activate call each), counted on MediaRole. */
+function countPages(): { pages: number; restore: () => void } {
+  const page = MediaRole.prototype.activatePage;
+  const counter = { pages: 0, restore: () => (MediaRole.prototype.activatePage = page) as unknown as void };
+  MediaRole.prototype.activatePage = function (this: MediaRole, offset: number, elements: readonly Uint8Array[]) {
+    counter.pages++;
+    return page.call(this, offset, elements);
+  };
+  return counter;
+}
+
+/** A page size that splits a test world's PSI reply (≈ 2^15 elements) into several pages. */
+const SMALL_PAGE = 5000;
+
 function verifies(w: World, c: Cluster, sessionId: string): boolean {
   const trust = makeTrustBundle({ advertiser: w.identities.advertiser.key.publicKey, media: w.identities.media.key.publicKey, broker: w.identities.broker.key.publicKey });
   const report = verifySession(groupTranscripts([join(c.transcriptDir, sessionId)]).get(sessionId)!, trust);
@@ -32,15 +49,21 @@ function verifies(w: World, c: Cluster, sessionId: string): boolean {
 
 describe('retargeting kind (three nodes in memory)', () => {
   let w: World;
+  let restoreReply = () => undefined as unknown;
+  afterEach(() => restoreReply());
   beforeAll(async () => {
     w = await makeWorld();
   });
 
-  it('media\'s audience is exactly A\'s matched segment members who consented to ads (noise off); A gets the handle and size', async () => {
+  it('media\'s audience is exactly A\'s matched segment members who consented to ads (noise off); A gets the handle and size; the PSI reply came in several pages', async () => {
     const c = cluster(w, { policy: { minCohort: 20, noiseScale: 0 } });
     await c.broker.syncUniverse();
+    c.broker['o'].psiPageItems = SMALL_PAGE;
+    const counter = countPages();
+    restoreReply = counter.restore;
     const { sessionId, done } = c.advertiser.start({ kind: 'retargeting', predicate: SEGMENT, minCohort: 20 });
     const rec = await done;
+    expect(counter.pages).toBeGreaterThan(2);
     expect(rec.error).toBeUndefined();
     expect(rec.status).toBe('completed');
     const r = rec.result as { kind: string; audience: { audienceId: string; size: number } };
@@ -50,6 +73,34 @@ describe('retargeting kind (three nodes in memory)', () => {
     expect(r.audience.size).toBe(truth.cohort);
     expect(audienceOf(c, r.audience.audienceId)).toEqual(truth.userIds);
     expect(verifies(w, c, sessionId)).toBe(true);
+  });
+
+  it('the broker\'s DH-PSI exponentiations leave its event loop free (a node blocked for minutes misses its peers\' keepalive pings and loses the connection: the W1 "Stream refused by server")', async () => {
+    const reply = BrokerRole.prototype.psiReply;
+    let turns = -1;
+    let offered = 0;
+    BrokerRole.prototype.psiReply = async function (this: BrokerRole, offer: readonly Uint8Array[]) {
+      // Counts event-loop turns (setImmediate callbacks) while the reply is computed: zero if it
+      // ran on the calling thread from start to end, as it did before (a.evaluateBatch).
+      let n = 0;
+      let running = true;
+      const turn = () => { if (running) { n++; setImmediate(turn); } };
+      setImmediate(turn);
+      offered = offer.length;
+      try {
+        return await reply.call(this, offer);
+      } finally {
+        running = false;
+        turns = n;
+      }
+    };
+    restoreReply = () => (BrokerRole.prototype.psiReply = reply);
+    const c = cluster(w, { policy: { minCohort: 20, noiseScale: 0 } });
+    await c.broker.syncUniverse();
+    const rec = await c.advertiser.start({ kind: 'retargeting', predicate: SEGMENT, minCohort: 20 }).done;
+    expect(rec.status).toBe('completed');
+    expect(offered).toBeGreaterThan(PARALLEL_THRESHOLD); // large enough for the worker pool
+    expect(turns).toBeGreaterThan(0);
   });
 
   it('below the minimum size nothing is created', async () => {
@@ -75,9 +126,12 @@ describe('joint-activate kind (three nodes in memory)', () => {
     await c.broker.syncUniverse();
     const count = await c.advertiser.start({ kind: 'joint-count', predicate: A_PRED, mediaPredicate: B_PRED, minCohort: 20 }).done;
     expect(count.status).toBe('completed');
+    c.broker['o'].psiPageItems = SMALL_PAGE;
+    const counter = countPages();
     const { sessionId, done } = c.advertiser.start({ kind: 'joint-activate', countSession: count.sessionId });
-    const rec = await done;
+    const rec = await done.finally(counter.restore);
     expect(rec.error).toBeUndefined();
+    expect(counter.pages).toBeGreaterThan(1);
     const r = rec.result as { audience: { audienceId: string; size: number } };
     const m = compileMediaPredicate(B_PRED);
     const truth = expectedSelection(w, A_PRED, (u) => u.consentAds && m.test(packedReader(packVector(u.vector), 0)));

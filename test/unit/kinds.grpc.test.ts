@@ -23,6 +23,9 @@ const A_PRED = { tag: 'orders_12m', gte: 1 };
 const SEGMENT = { all: [{ tag: 'visited_90d', eq: true }, { not: { tag: 'purchased_90d' } }] };
 const B_PRED = { all: [{ attr: 'gender', eq: 'female' }, { attr: 'age', in: ['25-29', '30-34', '35-39', '40-49'] }] };
 
+/** Elements per Activate page here (the default is PSI_PAGE_ITEMS). */
+const PAGE = 1000;
+
 describe('application kinds over gRPC (three processes)', () => {
   let out: string;
   let c: Cluster;
@@ -33,7 +36,8 @@ describe('application kinds over gRPC (three processes)', () => {
     await generateWorld(world, { seed: 'kinds-grpc', universeSize: 5000, crmSize: 1500 });
     w = { crm: (await readCrm(join(world, 'advertiser/crm.csv'))).rows, users: (await collectUniverse(join(world, 'media/universe.csv'))).rows };
     c = await startCluster({ outDir: out, worldDir: world, env: {
-      broker: { CLEANROOM_NOISE_SCALE: '0', CLEANROOM_MIN_COHORT: '10', CLEANROOM_DIFFERENCING_MIN: '0' },
+      // small PSI pages: each audience kind's reply to media spans many Activate calls
+      broker: { CLEANROOM_NOISE_SCALE: '0', CLEANROOM_MIN_COHORT: '10', CLEANROOM_DIFFERENCING_MIN: '0', CLEANROOM_PSI_PAGE_ITEMS: String(PAGE) },
       media: { CLEANROOM_MIN_COHORT: '10' },
     } });
   }, 300_000);
@@ -47,6 +51,11 @@ describe('application kinds over gRPC (three processes)', () => {
     const s = await a.waitSession(sessionId, 180_000);
     const result = await a.request<Record<string, any>>('GET', `/v1/sessions/${sessionId}/result`);
     return { sessionId, status: s.status, result };
+  }
+
+  /** Activate pages media acknowledged in a session (every page but the last): Acks in its transcript. */
+  function pagesAcked(sessionId: string): number {
+    return readFileSync(join(c.transcriptDir, sessionId, 'media.jsonl'), 'utf8').split('\n').filter((l) => /cleanroom\.v1\.Ack/.test(l)).length;
   }
 
   function verifies(sessionId: string): boolean {
@@ -84,6 +93,9 @@ describe('application kinds over gRPC (three processes)', () => {
     expect(retarget.result.audience.size).toBe(rt.cohort);
     expect(audFile(retarget.result.audience.audienceId)).toEqual(rt.userIds);
 
+    // each reply to media came in several Activate pages, every page but the last acknowledged
+    expect(pagesAcked(activate.sessionId)).toBeGreaterThan(1);
+    expect(pagesAcked(retarget.sessionId)).toBeGreaterThan(1);
     for (const s of [profile, count, activate, retarget]) expect(verifies(s.sessionId)).toBe(true);
   });
 

@@ -275,16 +275,7 @@ export class AdvertiserNode {
       this.sessions.finish(rec, status, view, result.reason || undefined);
       log.info({ phase: 'done', outcome: result.outcome, realMatches: result.realMatches }, 'session finished');
     } catch (err) {
-      const msg = describeError(err);
-      log.error({ phase: rec.phase, err: msg }, 'session failed');
-      if (rec.status === 'running' && ch) {
-        try {
-          await b.call('Abort', [ch.seal('broker', 'ABORT', AbortCodec, { reason: msg })], 5000);
-        } catch {
-          // the broker may be the reason we failed; the failure is already recorded below
-        }
-      }
-      this.failSession(rec, msg);
+      await this.abortAndFail(rec, ch, err, log, 'session failed');
     } finally {
       closeQuietly(ch, log);
     }
@@ -349,16 +340,7 @@ export class AdvertiserNode {
       this.sessions.finish(rec, 'completed', view);
       log.info({ phase: 'done', ids: rows.length, labelled: view.labelled }, 'lookup finished');
     } catch (err) {
-      const msg = describeError(err);
-      log.error({ phase: rec.phase, err: msg }, 'lookup failed');
-      if (rec.status === 'running' && ch) {
-        try {
-          await b.call('Abort', [ch.seal('broker', 'ABORT', AbortCodec, { reason: msg })], 5000);
-        } catch {
-          // the failure is recorded below
-        }
-      }
-      this.failSession(rec, msg);
+      await this.abortAndFail(rec, ch, err, log, 'lookup failed');
     } finally {
       closeQuietly(ch, log);
     }
@@ -404,6 +386,25 @@ export class AdvertiserNode {
   /** The running session a broker's call belongs to (its signature checked). */
   private session(caller: Party, env: Envelope | undefined): SessionRecord<State, AdvertiserSessionResult> {
     return this.sessions.forEnvelope(env, caller, 'advertiser', this.o.identity.peerKey(caller));
+  }
+
+  /**
+   * The one failure path of a running session (look-alike family and lookup alike): logs the
+   * reason, tells the broker (ABORT, signed into the transcript, 5 s at most: the broker may be
+   * why it failed) unless the session already ended or never opened its channel, and records
+   * the session as failed with that reason.
+   */
+  private async abortAndFail(rec: SessionRecord<State, AdvertiserSessionResult>, ch: SessionChannel | undefined, err: unknown, log: NodeCommonOptions['log'], what: string): Promise<void> {
+    const msg = describeError(err);
+    log.error({ phase: rec.phase, err: msg }, what);
+    if (rec.status === 'running' && ch) {
+      try {
+        await this.o.broker.call('Abort', [ch.seal('broker', 'ABORT', AbortCodec, { reason: msg })], 5000);
+      } catch {
+        // the broker may be the reason we failed; the failure is recorded below all the same
+      }
+    }
+    this.failSession(rec, msg);
   }
 
   private failSession(rec: SessionRecord<State, AdvertiserSessionResult>, reason: string): void {

@@ -30,6 +30,8 @@ const node = new BrokerNode({
   transcriptDir: b.config.transcriptDir,
   stateDir: b.config.stateDir,
   deadlineMs: b.config.deadlineMs,
+  evalThreads: b.config.evalThreads,
+  psiPageItems: b.config.psiPageItems,
   log: b.log,
 });
 // Federated learning (issue 14): the broker aggregates for the members of the pinned roster.

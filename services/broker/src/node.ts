@@ -12,6 +12,7 @@
  */
 import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
 import { BrokerRole, type MatchCounts } from '@cleanroom/shared/protocol/broker.ts';
+import { PSI_PAGE_ITEMS } from '@cleanroom/shared/protocol/media.ts';
 import { DEFAULT_LOOKUP_LIMITS, LookupBrokerRole, type LookupCounts, type LookupLimits } from '@cleanroom/shared/protocol/lookup.ts';
 import type { OpenSession } from '@cleanroom/shared/protocol/messages.ts';
 import type { SessionKind } from '@cleanroom/shared/common/names.ts';
@@ -77,6 +78,10 @@ export interface BrokerNodeOptions extends NodeCommonOptions {
   uniform?: () => number;
   /** Lookup kind: the minimum batch and the IDs one advertiser may look up per quota window. */
   lookup?: LookupLimits & { idsPerAdvertiser: number };
+  /** Worker threads of the DH-PSI exponentiations (CLEANROOM_EVAL_THREADS); default DEFAULT_PSI_THREADS. */
+  evalThreads?: number;
+  /** Elements per page of the DH-PSI reply to media (one Activate call each); default PSI_PAGE_ITEMS, at most that (tests: smaller). */
+  psiPageItems?: number;
 }
 
 /** The lookup limits when none are configured (service/config.ts has the settings). */
@@ -270,7 +275,7 @@ export class BrokerNode {
     await this.sessions.reserveId(s.sessionId, 'open');
     const advertiser = keyidOf(this.o.identity.peerKey('advertiser'));
     const channel = new SessionChannel(this.o.identity, s.sessionId, TranscriptWriter.open(this.o.transcriptDir, 'broker', s.sessionId), this.o.observer);
-    const role = new BrokerRole({ config: this.o.policy, universe: this.universe, advertiser, ...(this.o.uniform ? { uniform: this.o.uniform } : {}) });
+    const role = new BrokerRole({ config: this.o.policy, universe: this.universe, advertiser, ...(this.o.uniform ? { uniform: this.o.uniform } : {}), ...(this.o.evalThreads ? { threads: this.o.evalThreads } : {}) });
     const rec = this.sessions.create(s.sessionId, { role, channel, signed: {} }, 'open');
     rec.bytes = () => channel.bytes;
     return this.step(rec, 'open', async () => {
@@ -373,7 +378,7 @@ export class BrokerNode {
       : undefined;
     const toMedia = await this.step(rec, 'aggregate', async () => {
       const p = outcome !== 'release' || !fromMedia ? { profile: outcome !== 'release' ? role.refusedProfile() : role.aggregate() }
-        : psi ? { psi: role.psiReply(fromMedia) } : { profile: role.jointSum(fromMedia) };
+        : psi ? { psi: await role.psiReply(fromMedia) } : { profile: role.jointSum(fromMedia) };
       // The charge and the released cohort are committed before media can see anything.
       if (outcome === 'release') {
         await this.o.store.recordRelease('broker', { sessionId: rec.sessionId, advertiser, epoch, sketch: role.releasedSketch!, size: role.counts!.realMatches, nowMs: Date.now() });
@@ -383,7 +388,7 @@ export class BrokerNode {
     });
     const result = await this.step(rec, 'lookalike', async () => {
       const [resp] = toMedia.psi !== undefined
-        ? await this.o.media.call('Activate', channel.sealChunks('media', 'AGGREGATE', BlindedBatchCodec, splitBatches(toMedia.psi, BATCH_ITEMS, BATCH_BYTES)))
+        ? await this.activatePaged(channel, toMedia.psi)
         : await this.o.media.call('BuildLookalike', [channel.seal('media', 'AGGREGATE', CohortProfileCodec, toMedia.profile ?? role.refusedProfile())]);
       const lookalike = channel.open(resp!, 'media', ['LOOKALIKE'], LookalikeResultCodec).value;
       const result = role.finish(lookalike, await this.privacyStatus(advertiser, role.charge!));
@@ -397,6 +402,27 @@ export class BrokerNode {
     channel.close();
     this.o.log.info({ sessionId: rec.sessionId, phase: 'done', outcome: result.outcome, charged: role.charge, ...role.counts }, 'session finished');
     return out;
+  }
+
+  /**
+   * The DH-PSI reply to media in pages (retargeting, joint-activate): one Activate call per
+   * page of at most `psiPageItems` elements (PSI_PAGE_ITEMS), each a stream of BlindedBatch
+   * chunks whose offsets count in the whole reply, so no call — and no message — grows with
+   * the universe. Media acknowledges every page but the last (Ack: elements received so far,
+   * checked here); the last page's answer is media's LookalikeResult, returned as is.
+   */
+  private async activatePaged(channel: SessionChannel, reply: readonly Uint8Array[]): Promise<Envelope[]> {
+    const per = this.o.psiPageItems ?? PSI_PAGE_ITEMS;
+    for (let from = 0; ; from += per) {
+      const to = Math.min(reply.length, from + per);
+      const chunks = splitBatches(reply.slice(from, to), BATCH_ITEMS, BATCH_BYTES).map((b) => ({ offset: from + b.offset, items: b.items }));
+      const resp = await this.o.media.call('Activate', channel.sealChunks('media', 'AGGREGATE', BlindedBatchCodec, chunks));
+      if (to === reply.length) return resp;
+      const [ack] = resp;
+      if (!ack || resp.length !== 1) throw new ProtocolError('INVALID_ARGUMENT', `media answered PSI page ${from}..${to} with ${resp.length} messages, expected one Ack`);
+      const { received } = channel.open(ack, 'media', ['AGGREGATE'], AckCodec).value;
+      if (received !== to) throw new ProtocolError('INVALID_ARGUMENT', `media acknowledged ${received} PSI elements after the page ending at ${to}`);
+    }
   }
 
   private async lookup(caller: Party, envs: Envelope[]): Promise<Envelope[]> {

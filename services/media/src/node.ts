@@ -71,6 +71,12 @@ export interface MediaNodeOptions extends NodeCommonOptions {
 }
 
 const CT_BATCH_BYTES = 3 * 1024 * 1024;
+
+/** A session whose paged PSI reply stopped part-way: where (for the reason it fails with). */
+function pagesStopped(progress: Record<string, number>): string {
+  const { psiReplyReceived: got, psiReplyExpected: want } = progress;
+  return got !== undefined && want !== undefined && got < want ? `; the broker's PSI reply stopped at ${got} of ${want} elements (its final page never came)` : '';
+}
 const MANIFEST_CHUNK_BYTES = 2 * 1024 * 1024;
 /** Most entries / ciphertexts media serves in one SyncUniverse call, whatever the broker asks. */
 const MAX_TOKEN_PAGE = 262_144;
@@ -84,7 +90,7 @@ export class MediaNode {
 
   constructor(o: MediaNodeOptions) {
     this.o = o;
-    this.sessions = new SessionRegistry<State, MediaSessionResult>(o.deadlineMs, (rec) => this.fail(rec, `no message from the broker for ${o.deadlineMs} ms`));
+    this.sessions = new SessionRegistry<State, MediaSessionResult>(o.deadlineMs, (rec) => this.fail(rec, `no message from the broker for ${o.deadlineMs} ms${pagesStopped(rec.progress)}`));
     this.sessions.persist(o.store, 'media', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
   }
 
@@ -217,17 +223,29 @@ export class MediaNode {
     });
   }
 
+  /**
+   * Round LOOKALIKE of retargeting / joint-activate: one page of the broker's PSI reply per
+   * call (BlindedBatch chunks with offsets in the whole reply). Every page but the last is
+   * answered with an Ack (AGGREGATE) of the elements received so far; the page completing
+   * the reply with the LookalikeResult. A page out of order, replayed, too large or beyond
+   * the total fails the session with that reason (role.activatePage).
+   */
   private async activate(caller: Party, envs: Envelope[]): Promise<Envelope[]> {
     const rec = this.session(caller, envs[0]);
     const { role, channel } = rec.state;
     const out = await this.step(rec, 'lookalike', async () => {
-      const elements = joinBatches(channel.openChunks(envs, caller, ['AGGREGATE'], BlindedBatchCodec), 'PSI elements');
+      const batches = channel.openChunks(envs, caller, ['AGGREGATE'], BlindedBatchCodec);
+      const offset = batches[0]!.offset;
+      const page = await role.activatePage(offset, joinBatches(batches, 'PSI reply page', offset));
+      rec.progress = { ...rec.progress, psiReplyReceived: page.received, psiReplyExpected: page.expected };
+      if (!page.result) return { result: undefined, envs: [channel.seal('broker', 'AGGREGATE', AckCodec, { received: page.received })] };
+      const result = page.result;
       const pol = role.policy;
-      const result = await role.activate(elements);
       if (pol) await this.o.store.settle('media', rec.sessionId, result.outcome === 'COMPLETED' ? pol.epsilonProfile + pol.epsilonCount + pol.epsilonDifferencing : pol.epsilonCount + pol.epsilonDifferencing, Date.now());
       if (role.audience) this.saveAudience(role.audience.audienceId, role.audience.rows);
       return { result, envs: [channel.seal('broker', 'LOOKALIKE', LookalikeResultCodec, result)] };
     });
+    if (!out.result) return out.envs;
     this.sessions.finish(rec, out.result.outcome === 'COMPLETED' ? 'completed' : 'cohort-too-small', {
       outcome: out.result.outcome, audienceId: out.result.audienceId, audienceSize: out.result.audienceSize,
     });

@@ -41,6 +41,11 @@ export interface MethodSpec {
   readonly callers: readonly Party[];
   readonly request: MessageSpec;
   readonly reply: MessageSpec;
+  /**
+   * A paged method (one call per page of a long request): the answer to every page but the
+   * last; `reply` answers the last one.
+   */
+  readonly pageReply?: MessageSpec;
 }
 
 /** Abort: every node serves it to the peers it talks to in a session; Cosign: the peers serve it to the broker (which proposes checkpoints). */
@@ -74,8 +79,12 @@ export const METHODS = {
     BuildLookalike: { callers: ['broker'], request: { round: 'AGGREGATE', payloads: ['CohortProfile'] }, reply: { round: 'LOOKALIKE', payloads: ['LookalikeResult'] } },
     // joint-count: media's encrypted indicators; retargeting / joint-activate: media's DH-PSI set
     Indicators: { callers: ['broker'], request: { round: 'AGGREGATE', payloads: ['IndicatorRequest'] }, reply: { round: 'AGGREGATE', payloads: ['CiphertextBatch', 'BlindedBatch'] } },
-    // retargeting / joint-activate: the broker's DH-PSI reply → the audience handle and noised size
-    Activate: { callers: ['broker'], request: { round: 'AGGREGATE', payloads: ['BlindedBatch'] }, reply: { round: 'LOOKALIKE', payloads: ['LookalikeResult'] } },
+    // retargeting / joint-activate: the broker's DH-PSI reply, one page per call (PSI_PAGE_ITEMS) →
+    // an Ack per page, then the audience handle and noised size for the last page
+    Activate: {
+      callers: ['broker'], request: { round: 'AGGREGATE', payloads: ['BlindedBatch'] },
+      pageReply: { round: 'AGGREGATE', payloads: ['Ack'] }, reply: { round: 'LOOKALIKE', payloads: ['LookalikeResult'] },
+    },
     SyncUniverse: {
       callers: ['broker'],
       request: { round: 'UNIVERSE', payloads: ['UniverseRequest'] },

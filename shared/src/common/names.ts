@@ -99,7 +99,8 @@ export const SESSION_FLOWS: { readonly [K in SessionKind]?: SessionFlow } = {
     final: SESSION_RESULT,
   },
   // retargeting / joint-activate: AGGREGATE carries the DH-PSI (IndicatorRequest → media's set;
-  // the broker's Activate stream); LOOKALIKE carries media's audience handle and noised size.
+  // the broker's reply in Activate pages, each but the last acknowledged by media with an Ack in
+  // AGGREGATE); LOOKALIKE carries media's audience handle and noised size.
   retargeting: {
     rounds: LOOKALIKE_ROUNDS,
     final: SESSION_RESULT,

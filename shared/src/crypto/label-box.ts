@@ -31,6 +31,7 @@ interface SodiumAead {
   randombytes_buf(b: Uint8Array): void;
 }
 const aead = sodium as unknown as SodiumAead;
+const fillRandom = (out: Uint8Array): void => aead.randombytes_buf(out);
 
 /** A label's plaintext length (fixed: every label is padded to it). */
 export const LABEL_BYTES = 16;
@@ -61,12 +62,13 @@ export function labelAd(epoch: string, idType: string, token: TokenBytes): Uint8
   return Buffer.concat([head, token]);
 }
 
-export function sealLabel(key: LabelKey, label: LabelBytes, ad: Uint8Array): LabelBoxBytes {
+/** `random` fills the nonce (default libsodium's CSPRNG; tests pass a seeded one). */
+export function sealLabel(key: LabelKey, label: LabelBytes, ad: Uint8Array, random: (out: Uint8Array) => void = fillRandom): LabelBoxBytes {
   if (key.length !== LABEL_KEY_BYTES) throw new RangeError(`expected a ${LABEL_KEY_BYTES}-byte label key, got ${key.length}`);
   if (label.length !== LABEL_BYTES) throw new RangeError(`expected a ${LABEL_BYTES}-byte label (padded), got ${label.length}`);
   const out = Buffer.alloc(LABEL_BOX_BYTES);
   const nonce = out.subarray(0, NONCE_BYTES);
-  aead.randombytes_buf(nonce);
+  random(nonce);
   aead.crypto_aead_xchacha20poly1305_ietf_encrypt(out.subarray(NONCE_BYTES), Buffer.from(label), Buffer.from(ad), null, nonce, Buffer.from(key));
   return new Uint8Array(out);
 }
@@ -85,8 +87,8 @@ export function openLabel(key: LabelKey, box: LabelBoxBytes, ad: Uint8Array): La
 }
 
 /** LABEL_BOX_BYTES random bytes: the box of a user with no label to deliver, and of a token that matched nothing. */
-export function randomLabelBox(): LabelBoxBytes {
+export function randomLabelBox(random: (out: Uint8Array) => void = fillRandom): LabelBoxBytes {
   const out = Buffer.alloc(LABEL_BOX_BYTES);
-  aead.randombytes_buf(out);
+  random(out);
   return new Uint8Array(out);
 }

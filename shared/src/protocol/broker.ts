@@ -38,6 +38,7 @@ import {
 import { cohortSketch, differencingCheck, noisyCount, sessionCharge, symmetricDifference } from './privacy.ts';
 import { hashPositions } from '../crypto/dh-psi.ts';
 import { OprfKey } from '../crypto/oprf.ts';
+import { evaluateBatchParallel } from '../crypto/oprf-pool.ts';
 import type { CiphertextSource } from './publication.ts';
 import {
   ProtocolError,
@@ -97,7 +98,12 @@ export interface BrokerParams {
   advertiser: string;
   uniform?: Uniform;
   rng?: (n: number) => Uint8Array;
+  /** Worker threads of the DH-PSI exponentiations (retargeting, joint-activate); default DEFAULT_PSI_THREADS. */
+  threads?: number;
 }
+
+/** The DH-PSI's worker threads when BrokerParams.threads is not given (at least 2: off the calling thread). */
+export const DEFAULT_PSI_THREADS = 2;
 
 export interface MatchCounts {
   seedCount: number;
@@ -360,23 +366,29 @@ export class BrokerRole {
    * matches padded with random elements to the session's padded size, shuffled. Media learns
    * exactly which of its offered positions A matched; never A's other matches, nor their count.
    */
-  psiReply(offer: readonly ElementBytes[]): ElementBytes[] {
+  async psiReply(offer: readonly ElementBytes[]): Promise<ElementBytes[]> {
     const p = this.expect('psiReply', 'matched');
     if (p.open.kind !== 'retargeting' && p.open.kind !== 'joint-activate') throw new ProtocolError('FAILED_PRECONDITION', `broker: a PSI reply is part of a retargeting or joint-activate session, this one is ${p.open.kind}`);
     const u = this.params.universe;
     if (offer.length === 0 || offer.length > 2 * u.users) throw new ProtocolError('INVALID_ARGUMENT', `expected media's PSI set of 1..${2 * u.users} elements (its published users, padded), got ${offer.length}`);
     offer.forEach((e, i) => checkElement(e, i));
     const a = OprfKey.generate(this.params.rng);
-    const mine = a.evaluateBatch(hashPositions(u.version, p.positions));
+    const { positions, ...rest } = p;
+    // claimed before the first await: one reply per session
+    this.phase_ = { ...rest, name: 'aggregated', ran: { ...p.ran, profileReleased: true } };
+    // On the worker pool, never on the calling thread: media's set is ≈ 0.87·U elements (W1:
+    // ≈ 10^6 X25519, minutes on one core), and a node whose event loop stops that long misses
+    // its peers' keepalive pings and loses its connections (the W1 retargeting failure,
+    // "Stream refused by server" on the next call: docs/protocol.md §7.6).
+    const threads = this.params.threads ?? DEFAULT_PSI_THREADS;
+    const mine = await evaluateBatchParallel(a, hashPositions(u.version, positions), threads, 'own');
     const perm = randomPermutation(p.paddedCount, this.u);
     const padded = new Array<ElementBytes>(p.paddedCount);
     for (let i = 0; i < p.paddedCount; i++) {
       const src = perm[i]!;
       padded[i] = src < mine.length ? mine[src]! : randomElement(this.params.rng);
     }
-    const { positions: _p, ...rest } = p;
-    this.phase_ = { ...rest, name: 'aggregated', ran: { ...p.ran, profileReleased: true } };
-    return [...a.evaluateBatch(offer), ...padded];
+    return [...await evaluateBatchParallel(a, offer, threads, 'own'), ...padded];
   }
 
   /** The session's kind, once opened. */

@@ -11,15 +11,17 @@
  * it does not learn who consented either. Only a party that evaluated the ID through the
  * OPRF — A, for its own IDs — opens it.
  *
- * Pure apart from worker threads for the OPRF evaluations: no filesystem, no network.
+ * Pure apart from worker threads for the OPRF points: no filesystem, no network.
  * Cost: one hash-to-group and one X25519 per labelled (user, ID type) — media recomputes
- * the OPRF point the token was finalised from, since the prepared universe keeps tokens only.
+ * the OPRF point the token was finalised from, since the prepared universe keeps tokens only —
+ * both on `threads` workers (crypto/oprf-points.ts); sealing stays on the calling thread, so
+ * the boxes are byte for byte those of the single-thread path for the same `random`.
  */
 import { createHash } from 'node:crypto';
 import type { OprfKey } from '../crypto/oprf.ts';
 import { finalize } from '../crypto/oprf.ts';
-import { evaluateBatchParallel } from '../crypto/oprf-pool.ts';
-import { hashToGroupBatch, oprfDst } from '../crypto/h2c.ts';
+import { computePoints, PointPool } from '../crypto/oprf-points.ts';
+import { oprfDst } from '../crypto/h2c.ts';
 import { LABEL_BOX_BYTES, labelAd, labelKey, randomLabelBox, sealLabel, type LabelBytes } from '../crypto/label-box.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
 import type { IdType } from './messages.ts';
@@ -63,6 +65,9 @@ export interface LabelSource {
 
 const CHUNK = 32_768;
 
+/** Fills its argument with random bytes (nonces, the boxes of unlabelled tokens); default libsodium's CSPRNG. Tests pass a seeded one. */
+export type LabelRandom = (out: Uint8Array) => void;
+
 /**
  * Seals every published token's label. Throws if a recomputed token differs from the
  * published one (the label would be sealed to the wrong ID).
@@ -71,9 +76,28 @@ export async function publishLabels(
   pub: { epoch: string; version: string; tokens: ReadonlyMap<IdType, TokenPages> },
   key: OprfKey,
   src: LabelSource,
-  opts: { threads?: number } = {},
+  opts: { threads?: number; random?: LabelRandom } = {},
 ): Promise<{ labels: LabelPublication; stats: LabelPublicationStats }> {
   const t0 = performance.now();
+  const threads = opts.threads ?? 1;
+  const pool = threads > 1 ? new PointPool(key, threads) : undefined;
+  try {
+    return await seal(pub, src, opts.random, (xs, dst) => (pool && xs.length >= POOL_THRESHOLD ? pool.compute(xs, dst) : Promise.resolve(computePoints(key, xs, dst))), t0);
+  } finally {
+    await pool?.close();
+  }
+}
+
+/** Below this many labelled IDs in a chunk the points are computed on the calling thread. */
+const POOL_THRESHOLD = 2000;
+
+async function seal(
+  pub: { epoch: string; version: string; tokens: ReadonlyMap<IdType, TokenPages> },
+  src: LabelSource,
+  random: LabelRandom | undefined,
+  points: (xs: readonly Uint8Array[], dst: string) => Promise<Uint8Array[]>,
+  t0: number,
+): Promise<{ labels: LabelPublication; stats: LabelPublicationStats }> {
   const boxes = new Map<IdType, Uint8Array>();
   const labelled: Record<string, number> = {};
   const enc = new TextEncoder();
@@ -97,16 +121,16 @@ export async function publishLabels(
           xs.push(enc.encode(id));
           labels.push(l.label);
         } else {
-          out.set(randomLabelBox(), i * LABEL_BOX_BYTES);
+          out.set(randomLabelBox(random), i * LABEL_BOX_BYTES);
         }
       }
-      const points = await evaluateBatchParallel(key, hashToGroupBatch(xs, dst), opts.threads ?? 1, 'own');
+      const evaluated = await points(xs, dst);
       idx.forEach((i, k) => {
         const token = page.tokens.subarray((i - s) * TOKEN_BYTES, (i - s + 1) * TOKEN_BYTES);
         const x = xs[k]!;
-        const point = points[k]!;
+        const point = evaluated[k]!;
         if (!Buffer.from(finalize(x, point)).equals(token)) throw new Error(`label publication: the ${idType} ID of token ${i} does not give its published token`);
-        out.set(sealLabel(labelKey(x, point), labels[k]!, labelAd(pub.epoch, idType, token)), i * LABEL_BOX_BYTES);
+        out.set(sealLabel(labelKey(x, point), labels[k]!, labelAd(pub.epoch, idType, token), random), i * LABEL_BOX_BYTES);
       });
       real += idx.length;
     }

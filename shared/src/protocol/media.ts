@@ -136,8 +136,25 @@ interface Running {
   mediaPredicate: CompiledPredicate | undefined;
   /** joint-count: how many positions' indicators are 1 (−1 before they were sent). */
   indicatorsSent: number;
-  /** retargeting / joint-activate: media's PSI scalar and, per offered element, its position (−1: padding). */
-  psi: { key: OprfKey; offered: Int32Array } | undefined;
+  /**
+   * retargeting / joint-activate: media's PSI scalar, per offered element its position (−1:
+   * padding), and the broker's reply received so far (its pages, in order: activatePage).
+   */
+  psi: { key: OprfKey; offered: Int32Array; reply: ElementBytes[] } | undefined;
+}
+
+/**
+ * The most elements one page of the broker's PSI reply may carry (one Activate call: 4 MiB of
+ * elements, sent as BlindedBatch chunks of at most 2 MiB): the reply is ≈ 0.87·U + padded size
+ * elements, so it is paged whatever the universe size and no call holds more than this.
+ */
+export const PSI_PAGE_ITEMS = 131_072;
+
+/** Where the paged reply stands after a page: `result` once the page completing it arrived. */
+export interface ActivationProgress {
+  received: number;
+  expected: number;
+  result?: LookalikeResult;
 }
 
 /** Each phase carries exactly the state valid in it. */
@@ -304,7 +321,7 @@ export class MediaRole {
     let size = 1;
     while (size < mine.length) size *= 2;
     const key = OprfKey.generate();
-    p.psi = { key, offered: new Int32Array(0) }; // claimed before the first await: one offer per session
+    p.psi = { key, offered: new Int32Array(0), reply: [] }; // claimed before the first await: one offer per session
     const hashedAll = hashedPositions(this.params.publication);
     const hashed = await evaluateBatchParallel(key, mine.map((pos) => hashedAll.subarray(pos * 32, pos * 32 + 32)), this.params.threads);
     const perm = randomPermutation(size, this.params.uniform ?? cryptoUniform);
@@ -315,16 +332,49 @@ export class MediaRole {
       offered[i] = src < mine.length ? mine[src]! : -1;
       out[i] = src < mine.length ? hashed[src]! : randomElement();
     }
-    p.psi = { key, offered };
+    p.psi = { key, offered, reply: [] };
     return out;
   }
 
   /**
-   * Round LOOKALIKE (retargeting, joint-activate): `elements` = media's offer under both scalars
-   * (same order), then the broker's matched positions under its scalar (padded, shuffled).
-   * The audience is exactly the offered positions in the broker's set: A's matched users who
-   * consented to ad targeting (and satisfy media's predicate). Below the minimum (compared
-   * with a noisy size) nothing is created; A gets the handle and the noised size.
+   * Round LOOKALIKE (retargeting, joint-activate), one page of the broker's reply: elements
+   * [offset, offset + elements.length) of media's offer under both scalars (same order), then
+   * the broker's matched positions under its scalar (padded to the session's padded size,
+   * shuffled) — exactly offer + paddedCount elements in all. Pages come in order, each starting
+   * where the last ended, none empty, larger than PSI_PAGE_ITEMS or beyond the total; a page
+   * that breaks this fails the session with the reason (a replayed or reordered page, too
+   * large, too many). The page that completes the reply gives the result (activate).
+   */
+  async activatePage(offset: number, elements: readonly ElementBytes[]): Promise<ActivationProgress> {
+    const p = this.expect('activatePage', 'prepared', 'evaluating');
+    if (!p.psi || p.psi.offered.length === 0) throw new ProtocolError('FAILED_PRECONDITION', 'media: called activate before its PSI set was sent');
+    const received = p.psi.reply.length;
+    const expected = p.psi.offered.length + p.request.paddedCount;
+    if (offset < received) throw new ProtocolError('INVALID_ARGUMENT', `PSI reply page at element ${offset}: elements up to ${received} were received already (a replayed page)`);
+    if (offset > received) throw new ProtocolError('INVALID_ARGUMENT', `PSI reply page at element ${offset}: expected the page starting at element ${received} (pages in order, none skipped)`);
+    if (elements.length === 0) throw new ProtocolError('INVALID_ARGUMENT', `PSI reply page at element ${offset}: expected 1..${PSI_PAGE_ITEMS} elements, got none`);
+    if (elements.length > PSI_PAGE_ITEMS) throw new ProtocolError('RESOURCE_EXHAUSTED', `PSI reply page at element ${offset}: expected at most ${PSI_PAGE_ITEMS} elements, got ${elements.length}`);
+    if (received + elements.length > expected) {
+      throw new ProtocolError('INVALID_ARGUMENT', `PSI reply page at element ${offset}: expected ${expected} elements in all (media's set of ${p.psi.offered.length}, then the padded size ${p.request.paddedCount}), this page ends at ${received + elements.length}`);
+    }
+    try {
+      validateElements(elements);
+    } catch (err) {
+      if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', `PSI reply page at element ${offset}: ${err.message}`);
+      throw err;
+    }
+    for (const e of elements) p.psi.reply.push(e);
+    if (p.psi.reply.length < expected) return { received: p.psi.reply.length, expected };
+    return { received: expected, expected, result: await this.complete(p, p.psi.reply) };
+  }
+
+  /**
+   * The whole reply at once (activatePage calls it with the last page): `elements` = media's
+   * offer under both scalars (same order), then the broker's matched positions under its
+   * scalar (padded, shuffled). The audience is exactly the offered positions in the broker's
+   * set: A's matched users who consented to ad targeting (and satisfy media's predicate).
+   * Below the minimum (compared with a noisy size) nothing is created; A gets the handle and
+   * the noised size.
    */
   async activate(elements: readonly ElementBytes[]): Promise<LookalikeResult> {
     const p = this.expect('activate', 'prepared', 'evaluating');
@@ -332,14 +382,20 @@ export class MediaRole {
     const n = p.psi.offered.length;
     if (elements.length < n) throw new ProtocolError('INVALID_ARGUMENT', `expected at least ${n} elements (media's set under both keys first), got ${elements.length}`);
     if (elements.length - n > p.request.paddedCount) throw new ProtocolError('INVALID_ARGUMENT', `expected at most ${p.request.paddedCount} elements of the broker's set (the padded size), got ${elements.length - n}`);
-    let theirs: ElementBytes[];
     try {
       validateElements(elements);
-      theirs = await evaluateBatchParallel(p.psi.key, elements.slice(n), this.params.threads);
     } catch (err) {
       if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', err.message);
       throw err;
     }
+    return this.complete(p, elements);
+  }
+
+  /** The audience from the whole (validated) reply: see activate. */
+  private async complete(p: Extract<MediaPhase, { name: 'prepared' | 'evaluating' }>, elements: readonly ElementBytes[]): Promise<LookalikeResult> {
+    if (!p.psi) throw new ProtocolError('FAILED_PRECONDITION', 'media: called activate before its PSI set was sent');
+    const n = p.psi.offered.length;
+    const theirs = await evaluateBatchParallel(p.psi.key, elements.slice(n), this.params.threads);
     const inBroker = new Set(theirs.map(elementKey));
     if (n === 0) throw new ProtocolError('FAILED_PRECONDITION', 'media: called activate before its PSI set was sent');
     const rows: number[] = [];

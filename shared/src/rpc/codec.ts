@@ -239,13 +239,14 @@ export function splitBatches(items: readonly Uint8Array[], maxItems: number, max
   return out;
 }
 
-export function joinBatches(batches: readonly Batch[], what: string): Uint8Array[] {
+/** The items of `batches`, which must be contiguous from offset `start` (a page of a longer list: start > 0). */
+export function joinBatches(batches: readonly Batch[], what: string, start = 0): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (const b of batches) {
-    if (b.offset !== out.length) {
-      throw new ProtocolError('INVALID_ARGUMENT', `${what}: expected a batch at offset ${out.length}, got offset ${b.offset}`);
+    if (b.offset !== start + out.length) {
+      throw new ProtocolError('INVALID_ARGUMENT', `${what}: expected a batch at offset ${start + out.length}, got offset ${b.offset}`);
     }
-    out.push(...b.items);
+    for (const item of b.items) out.push(item); // not push(...items): a batch of 10^5+ items overflows the call stack (RangeError)
   }
   return out;
 }

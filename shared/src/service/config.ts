@@ -34,6 +34,7 @@ export interface NodeConfig {
   noiseScale: number | undefined;
   maxPaddedCount: number;
   evalThreads: number;
+  psiPageItems: number;
   databaseUrl: string | undefined;
   epsilon: number;
   privacyBudget: number;
@@ -128,7 +129,8 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'CLEANROOM_FEDERATION', key: 'federation', parties: ['advertiser', 'broker'], doc: 'federated learning: the federation roster (JSON: member names and Ed25519 keys, scripts or `simulate --kind federated` write it); unset = no federated sessions', def: () => undefined, parse: path },
   { env: 'CLEANROOM_FEDERATED_DATA', key: 'federatedData', parties: ['advertiser'], doc: 'federated learning: directory of this member\'s private train.csv and test.csv (then CLEANROOM_DATA may be unset)', def: () => undefined, parse: path },
   { env: 'CLEANROOM_FEDERATED_STEP_MS', key: 'federatedStepMs', parties: ['broker'], doc: 'federated learning: how long a step waits for silent members before going on without them (dropouts); below the threshold the session fails', def: () => '30000', parse: int(100, 3_600_000) },
-  { env: 'CLEANROOM_EVAL_THREADS', key: 'evalThreads', parties: ['media'], doc: 'worker threads for OPRF evaluation', def: () => '2', parse: int(1, 64) },
+  { env: 'CLEANROOM_PSI_PAGE_ITEMS', key: 'psiPageItems', parties: ['broker'], doc: 'retargeting / joint-activate: elements per page of the DH-PSI reply to media (one Media.Activate call each, so no call grows with the universe); at most 131072', def: () => '131072', parse: int(100, 131_072) },
+  { env: 'CLEANROOM_EVAL_THREADS', key: 'evalThreads', parties: ['broker', 'media'], doc: 'worker threads for OPRF evaluation (media) and the DH-PSI exponentiations of retargeting and joint-activate (broker)', def: () => '2', parse: int(1, 64) },
 ];
 
 export class ConfigError extends Error {
