@@ -16,10 +16,11 @@
  * of its kind on the running cluster; its phases get floors like W1's, under results.kinds.
  *
  *   node bench/bench.ts [--universe 1000000] [--seeds 5000] [--reuse-universe] [--out out/bench]
+ *                       [--kinds none|lookup,...] [--results bench/results.json]
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { readTruth, readPropensity } from '@cleanroom/shared/data/files.ts';
 import { measureLift } from '@cleanroom/shared/data/lift.ts';
@@ -36,7 +37,12 @@ const KIND_BENCHES: Record<string, () => Promise<{ default: KindBench }>> = {
   ...(await import('./kinds.bench.ts')).APP_KIND_BENCHES,
 };
 
-const p = parseArgs(process.argv.slice(2), { universe: 'string', seeds: 'string', out: 'string', 'reuse-universe': 'boolean', audience: 'string' });
+const p = parseArgs(process.argv.slice(2), { universe: 'string', seeds: 'string', out: 'string', 'reuse-universe': 'boolean', audience: 'string', kinds: 'string', results: 'string' });
+// --kinds a,b (or none): which session kinds run after W1 (all by default); --results: where the figures go.
+const kindList = strFlag(p, 'kinds', Object.keys(KIND_BENCHES).join(','));
+const kindsToRun = kindList === 'none' ? [] : kindList.split(',');
+for (const k of kindsToRun) if (!(k in KIND_BENCHES)) throw new RangeError(`--kinds: expected none or a comma list of ${Object.keys(KIND_BENCHES).join(', ')}, got '${k}'`);
+const resultsPath = strFlag(p, 'results', 'bench/results.json');
 const universe = intFlag(p, 'universe', 1_000_000, 1000);
 const seeds = intFlag(p, 'seeds', 5000, 100);
 const audience = intFlag(p, 'audience', 50_000);
@@ -81,7 +87,7 @@ try {
   const rawParties = await partyMetrics(cluster, sessionId);
 
   const kinds: Record<string, { seconds: number; parties: Record<Party, PartyMetrics>; figures: Record<string, unknown> }> = {};
-  for (const [kind, load] of Object.entries(KIND_BENCHES)) {
+  for (const [kind, load] of Object.entries(KIND_BENCHES).filter(([k]) => kindsToRun.includes(k))) {
     say(`session kind ${kind}…`);
     try {
       const r = await (await load()).default({ cluster, worldDir, say });
@@ -143,8 +149,8 @@ try {
     parties,
     kinds: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, { ...v, parties: withFloors(v.parties, costs) }])),
   };
-  mkdirSync('bench', { recursive: true });
-  writeFileSync('bench/results.json', JSON.stringify(results, null, 2) + '\n');
+  mkdirSync(dirname(resolve(resultsPath)), { recursive: true });
+  writeFileSync(resultsPath, JSON.stringify(results, null, 2) + '\n');
 
   const mb = (b: number) => (b / 1e6).toFixed(2);
   say('');
@@ -162,7 +168,7 @@ try {
     printPhases(say, v.parties);
   }
   say('');
-  say('figures written to bench/results.json');
+  say(`figures written to ${resultsPath}`);
 } finally {
   await cluster.stop();
 }

@@ -38,11 +38,9 @@ function costMs(n: number, repeats: number, f: () => void): number {
   return best;
 }
 
-/** Measures every primitive's cost (ms of CPU per call, one thread). Takes a few seconds. */
-export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Promise<PrimitiveCosts> {
+/** The token primitives' costs alone (ms of CPU per call, one thread): universe preparation's floor. */
+export function measureTokenCosts(opts: { repeats?: number } = {}): Pick<PrimitiveCosts, 'x25519' | 'x25519Base' | 'hashToGroup'> {
   const repeats = opts.repeats ?? 3;
-  const costs = {} as PrimitiveCosts;
-
   const scalar = randomBytes(32);
   scalar[0]! &= 248;
   scalar[31]! &= 127;
@@ -52,9 +50,18 @@ export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Pr
   const points = hashToGroupBatch(inputs, oprfDst('phone', 'floor'));
   const out = new Uint8Array(32);
   let k = 0;
-  costs.x25519 = costMs(4000, repeats, () => sodium.crypto_scalarmult(out, scalar, points[k++ & 4095]!));
-  costs.x25519Base = costMs(4000, repeats, () => sodium.crypto_scalarmult_base(out, scalar));
-  costs.hashToGroup = costMs(1, repeats, () => hashToGroupBatch(inputs, oprfDst('phone', 'floor'))) / inputs.length;
+  const hashToGroup = costMs(1, repeats, () => hashToGroupBatch(inputs, oprfDst('phone', 'floor'))) / inputs.length;
+  return {
+    x25519: costMs(4000, repeats, () => sodium.crypto_scalarmult(out, scalar, points[k++ & 4095]!)),
+    x25519Base: costMs(4000, repeats, () => sodium.crypto_scalarmult_base(out, scalar)),
+    hashToGroup,
+  };
+}
+
+/** Measures every primitive's cost (ms of CPU per call, one thread). Takes a few seconds. */
+export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Promise<PrimitiveCosts> {
+  const repeats = opts.repeats ?? 3;
+  const costs = { ...measureTokenCosts(opts) } as PrimitiveCosts;
 
   const seal = await loadSeal();
   const media = await MediaBfv.create(64);

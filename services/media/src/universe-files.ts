@@ -31,7 +31,7 @@
  * the union of a shard set (openUnion): rows keep their global numbers, so the union is the
  * single-process preparation, file for file, once merged (mergeShards).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
@@ -194,12 +194,16 @@ class StreamedTokens {
   static readonly MAX_IN_FLIGHT = 2;
   private hashes = new Uint8Array(StreamedTokens.BATCH * TOKEN_BYTES);
   private rows = new Uint32Array(StreamedTokens.BATCH);
-  private ids: Uint8Array[] = [];
+  /** The batch's IDs as UTF-8 back to back (TokenPool.computePacked's layout), written in place. */
+  private idBytes = new Uint8Array(StreamedTokens.BATCH * 32);
+  private idOffsets = new Float64Array(StreamedTokens.BATCH + 1);
+  private n = 0;
   private readonly inFlight: { hashes: Uint8Array; rows: Uint32Array; tokens: Promise<Uint8Array> }[] = [];
   private readonly ih: Appender[];
   private readonly tok: Appender[];
   private readonly pool: TokenPool;
   private readonly dst: string;
+  private readonly enc = new TextEncoder();
 
   constructor(pool: TokenPool, dst: string, spill: string, type: IdType) {
     this.pool = pool;
@@ -208,24 +212,34 @@ class StreamedTokens {
     this.tok = Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `tok-${type}-${b}`), 4096));
   }
 
-  /** Adds one ID; returns how many tokens were written meanwhile. */
-  async add(hash: Uint8Array, row: number, id: Uint8Array): Promise<number> {
-    const n = this.ids.length;
+  /** Adds one normalised ID (its UTF-8 is what the OPRF hashes); returns how many tokens were written meanwhile. */
+  async add(hash: Uint8Array, row: number, id: string): Promise<number> {
+    const n = this.n;
     this.hashes.set(hash, n * TOKEN_BYTES);
     this.rows[n] = row;
-    this.ids.push(id);
-    if (this.ids.length < StreamedTokens.BATCH) return 0;
+    let at = this.idOffsets[n]!;
+    if (this.idBytes.length - at < 3 * id.length) {
+      const grown = new Uint8Array(Math.max(2 * this.idBytes.length, at + 3 * id.length));
+      grown.set(this.idBytes.subarray(0, at));
+      this.idBytes = grown;
+    }
+    at += this.enc.encodeInto(id, this.idBytes.subarray(at)).written;
+    this.idOffsets[n + 1] = at;
+    this.n = n + 1;
+    if (this.n < StreamedTokens.BATCH) return 0;
     this.dispatch();
     return this.inFlight.length > StreamedTokens.MAX_IN_FLIGHT ? this.drainOne() : 0;
   }
 
   private dispatch(): void {
-    if (this.ids.length === 0) return;
-    const n = this.ids.length;
-    this.inFlight.push({ hashes: this.hashes.subarray(0, n * TOKEN_BYTES), rows: this.rows.subarray(0, n), tokens: this.pool.compute(this.ids, this.dst) });
+    const n = this.n;
+    if (n === 0) return;
+    const tokens = this.pool.computePacked(this.idBytes, this.idOffsets.subarray(0, n + 1), this.dst);
+    this.inFlight.push({ hashes: this.hashes.subarray(0, n * TOKEN_BYTES), rows: this.rows.subarray(0, n), tokens });
     this.hashes = new Uint8Array(StreamedTokens.BATCH * TOKEN_BYTES);
     this.rows = new Uint32Array(StreamedTokens.BATCH);
-    this.ids = [];
+    this.idOffsets = new Float64Array(StreamedTokens.BATCH + 1);
+    this.n = 0;
   }
 
   private async drainOne(): Promise<number> {
@@ -325,8 +339,7 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
     // users.off / vectors.bin hold this shard's rows in order (rowIndex maps them).
     off[0] = users.size;
     userOff.write(offBytes);
-    const idBytes = enc.encode(row.userId);
-    users.write(idBytes);
+    users.writeUtf8(row.userId);
     const packed = packVector(row.vector);
     vectors.write(packed);
     purpose[0] = (row.consentAds ? 1 : 0) | (row.consentShare ? 2 : 0);
@@ -336,13 +349,14 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
       const raw = t === 'phone' ? row.phone : t === 'email' ? row.email : row.deviceId;
       const n = normalizeId(t, raw);
       if (!n.ok) continue;
-      const id = enc.encode(n.value);
-      const h = createHash('sha256').update(`${t}:`).update(id).digest();
+      // SHA-256("t:id") in one call (the UTF-8 of the string is the bytes hashed before).
+      const h = hash('sha256', `${t}:${n.value}`, 'buffer');
       const s = streamed.get(t);
       if (s) {
-        computed += await s.add(h.subarray(0, TOKEN_BYTES), global, id);
+        computed += await s.add(h.subarray(0, TOKEN_BYTES), global, n.value);
         continue;
       }
+      const id = enc.encode(n.value);
       head.set(h.subarray(0, TOKEN_BYTES), 0);
       headView.setUint32(TOKEN_BYTES, global, true);
       headView.setUint32(TOKEN_BYTES + 4, id.length, true);

@@ -28,7 +28,9 @@
  *      plan cannot tell, e.g. US), else 'phone: not a mobile number'. Landlines are rejected:
  *      they are shared by a household or an office, so matching on them links different people.
  *   Cost: about 25 µs per number on one core (the full metadata is needed; the "min"
- *   metadata accepts e.g. '12012345678' and 14-digit CN numbers).
+ *   metadata accepts e.g. '12012345678' and 14-digit CN numbers) — except for "+86" and 11
+ *   digits of a mobile range, decided by phone-e164.ts with libphonenumber's own patterns
+ *   in about 1 µs with the identical result.
  *
  * email — result is lower-case NFC:
  *   1. trim, lower-case, Unicode NFC; empty → 'email: empty'.
@@ -49,6 +51,7 @@
  */
 import { parsePhoneNumberFromString, isSupportedCountry } from 'libphonenumber-js/max';
 import type { CountryCode } from 'libphonenumber-js/max';
+import { fastE164Mobile } from './phone-e164.ts';
 
 export type IdType = 'phone' | 'email' | 'device';
 
@@ -100,6 +103,10 @@ function normalizePhone(raw: string, region: CountryCode): NormalizeResult {
   if (!PHONE_CHARS.test(s)) return fail('phone: unexpected characters');
   if (s.startsWith('00')) s = '+' + s.slice(2);
   else if (s.length === 13 && s.startsWith('86')) s = '+' + s;
+  // "+86" and 11 digits of a mobile range: libphonenumber's own verdict without its parser
+  // (phone-e164.ts; same result, byte for byte, for every number it accepts).
+  const fast = fastE164Mobile(s);
+  if (fast !== undefined) return { ok: true, value: fast };
   const parsed = parsePhoneNumberFromString(s, region);
   if (parsed === undefined || !parsed.isValid()) return fail('phone: not a valid number');
   const kind = parsed.getType();

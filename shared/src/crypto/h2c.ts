@@ -37,7 +37,7 @@
  * Thread-safety: uses module-level scratch buffers, which is safe because JavaScript runs one
  * call at a time per thread and nothing here awaits; each worker thread has its own module copy.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { ELEMENT_BYTES, P, sodium, validateElement } from './group.ts';
 import type { ElementBytes } from './group.ts';
 import { countPrimitive } from '../common/op-counts.ts';
@@ -146,6 +146,8 @@ function dstSuffixes(dst: string): DstSuffixes {
 }
 
 const ptA = new Uint8Array(32);
+/** Message scratch of hashToEdwardsInto; its first SHA512_BLOCK bytes are zero between calls. */
+let scratch = new Uint8Array(512);
 const ptB = new Uint8Array(32);
 
 /** Writes the Edwards encoding of from_uniform(h[0..32]) + from_uniform(h[32..64]) into `out`. */
@@ -153,9 +155,18 @@ function hashToEdwardsInto(out: Uint8Array, input: Uint8Array, s: DstSuffixes, i
   if (!(input instanceof Uint8Array)) {
     throw new TypeError(`${index === undefined ? 'input' : `input ${index}`}: expected a Uint8Array, got ${describe(input)}`);
   }
-  // expand_message_xmd(SHA-512, input, dst, 64): ell = 1, so the output is b_1.
-  const b0 = createHash('sha512').update(Z_PAD).update(input).update(s.first).digest();
-  const h = createHash('sha512').update(b0).update(s.second).digest();
+  // expand_message_xmd(SHA-512, input, dst, 64): ell = 1, so the output is b_1. Each hash is
+  // one call over one scratch buffer (Z_PAD ‖ input ‖ first, then b0 ‖ second): the same bytes
+  // as hashing the parts in turn, without a hash object per part.
+  const n1 = SHA512_BLOCK + input.length + s.first.length;
+  if (scratch.length < n1 || scratch.length < SHA512_OUT + s.second.length) scratch = new Uint8Array(Math.max(2 * n1, SHA512_OUT + s.second.length));
+  scratch.set(input, SHA512_BLOCK); // scratch[0..128) stays zero: Z_PAD
+  scratch.set(s.first, SHA512_BLOCK + input.length);
+  const b0 = hash('sha512', scratch.subarray(0, n1), 'buffer');
+  scratch.set(b0, 0);
+  scratch.set(s.second, SHA512_OUT);
+  const h = hash('sha512', scratch.subarray(0, SHA512_OUT + s.second.length), 'buffer');
+  scratch.fill(0, 0, SHA512_BLOCK);
   sodium.crypto_core_ed25519_from_uniform(ptA, h.subarray(0, 32));
   sodium.crypto_core_ed25519_from_uniform(ptB, h.subarray(32, 64));
   sodium.crypto_core_ed25519_add(out, ptA, ptB);

@@ -66,10 +66,9 @@ export class TokenPool {
     this.waiting.clear();
   }
 
-  private run(w: Worker, inputs: readonly Uint8Array[], dst: string): Promise<Uint8Array> {
+  private run(w: Worker, bytes: Uint8Array, offsets: Float64Array, dst: string): Promise<Uint8Array> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
-    const { bytes, offsets } = pack(inputs);
     return new Promise<Uint8Array>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       w.postMessage({ id, bytes, offsets, dst }, [bytes.buffer as ArrayBuffer, offsets.buffer as ArrayBuffer]);
@@ -78,10 +77,26 @@ export class TokenPool {
 
   /** Tokens of `inputs` (TOKEN_BYTES each, input order), spread over the pool. */
   async compute(inputs: readonly Uint8Array[], dst: string): Promise<Uint8Array> {
+    const { bytes, offsets } = pack(inputs);
+    return this.computePacked(bytes, offsets, dst);
+  }
+
+  /**
+   * The same over inputs already laid back to back (`pack`'s layout: input i is
+   * bytes[offsets[i], offsets[i+1])): each worker is sent its contiguous slice, rebased.
+   */
+  async computePacked(bytes: Uint8Array, offsets: Float64Array, dst: string): Promise<Uint8Array> {
+    const count = offsets.length - 1;
+    if (count < 0 || offsets[count]! > bytes.length) throw new RangeError(`expected offsets within ${bytes.length} bytes, got ${count < 0 ? 'none' : offsets[count]}`);
     const n = this.workers.length;
-    const per = Math.ceil(inputs.length / n);
-    const parts = await Promise.all(this.workers.map((w, t) => this.run(w, inputs.slice(t * per, (t + 1) * per), dst)));
-    const out = new Uint8Array(inputs.length * TOKEN_BYTES);
+    const per = Math.ceil(count / n);
+    const parts = await Promise.all(this.workers.map((w, t) => {
+      const a = Math.min(count, t * per);
+      const b = Math.min(count, (t + 1) * per);
+      const base = offsets[a]!;
+      return this.run(w, bytes.slice(base, offsets[b]!), Float64Array.from(offsets.subarray(a, b + 1), (o) => o - base), dst);
+    }));
+    const out = new Uint8Array(count * TOKEN_BYTES);
     parts.forEach((p, t) => out.set(p, t * per * TOKEN_BYTES));
     return out;
   }

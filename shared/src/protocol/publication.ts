@@ -31,7 +31,10 @@ import type { Universe } from './universe.ts';
 /** Ciphertexts by index: an array in memory, or a file the node reads on demand. */
 export interface CiphertextSource {
   readonly count: number;
+  /** Ciphertext c, the caller's to keep. */
   get(c: number): Uint8Array;
+  /** Ciphertext c, valid only until the next `view` (a reused buffer: for consumers that copy it at once). */
+  view(c: number): Uint8Array;
 }
 
 /**
@@ -77,14 +80,12 @@ export interface Publication extends PublicationHeader {
 }
 
 export function arraySource(list: readonly Uint8Array[]): CiphertextSource {
-  return {
-    count: list.length,
-    get(c) {
-      const ct = list[c];
-      if (!ct) throw new RangeError(`expected a ciphertext index in [0, ${list.length}), got ${c}`);
-      return ct;
-    },
+  const get = (c: number): Uint8Array => {
+    const ct = list[c];
+    if (!ct) throw new RangeError(`expected a ciphertext index in [0, ${list.length}), got ${c}`);
+    return ct;
   };
+  return { count: list.length, get, view: get };
 }
 
 /** SHA-256 of one ciphertext as media sends it (the version commits to these). */
@@ -165,7 +166,10 @@ export function publish(
     }
     opts.onProgress?.(end, users);
   }
-  const ciphertexts = opts.sink ? { count: digests.length, get: () => { throw new Error('publish: ciphertexts went to the sink'); } } : arraySource(list);
+  const gone = (): never => {
+    throw new Error('publish: ciphertexts went to the sink');
+  };
+  const ciphertexts = opts.sink ? { count: digests.length, get: gone, view: gone } : arraySource(list);
   return {
     epoch: universe.epoch,
     version: publicationVersion(universe.epoch, tokens, digests),

@@ -55,4 +55,14 @@ describe('RecordFile', () => {
     }
     f.close();
   });
+
+  it('Appender.writeUtf8 appends the UTF-8 bytes of each string, across buffer flushes and longer than the buffer', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cleanroom-utf8-'));
+    const texts = ['u-1', '', 'é中文🙂', 'x'.repeat(100), 'ascii:_.-', '🙂'.repeat(30), 'z'];
+    const a = new Appender(join(dir, 'u.bin'), 64);
+    const lengths = texts.map((t) => a.writeUtf8(t));
+    a.close();
+    expect(lengths).toEqual(texts.map((t) => Buffer.byteLength(t, 'utf8')));
+    expect(Buffer.from(readAll(join(dir, 'u.bin')))).toEqual(Buffer.from(texts.join(''), 'utf8'));
+  });
 });

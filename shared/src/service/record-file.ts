@@ -22,6 +22,8 @@ function prefix48(a: Uint8Array, off: number): number {
 }
 
 /** Appends to a file through a fixed buffer (one open file descriptor until close). */
+const UTF8 = new TextEncoder();
+
 export class Appender {
   private readonly fd: number;
   private readonly buf: Uint8Array;
@@ -47,6 +49,19 @@ export class Appender {
     }
     this.buf.set(bytes, this.used);
     this.used += bytes.length;
+  }
+
+  /** Appends the UTF-8 of `text` (encoded straight into the write buffer); returns its byte length. */
+  writeUtf8(text: string): number {
+    if (3 * text.length > this.buf.length - this.used) this.flush();
+    if (3 * text.length > this.buf.length) {
+      const bytes = UTF8.encode(text);
+      this.raw(bytes);
+      return bytes.length;
+    }
+    const { written } = UTF8.encodeInto(text, this.buf.subarray(this.used));
+    this.used += written;
+    return written;
   }
 
   private raw(bytes: Uint8Array): void {
