@@ -27,7 +27,6 @@ import { simulate } from './simulate.ts';
 import { lookupSummary, runLookup } from './lookup.ts';
 import { simulateFederated } from './simulate-federated.ts';
 import { audit } from './audit.ts';
-import { report } from './report/command.ts';
 import { ROOT } from './cluster.ts';
 import { isSessionKind, type SessionKind } from '@cleanroom/shared/common/names.ts';
 import { SIMULATED_KINDS } from './kinds.ts';
@@ -198,7 +197,8 @@ async function main(argv: string[]): Promise<number> {
     case 'audit':
       return audit(rest);
     case 'report':
-      return report(rest);
+      // loaded on use: the charts library costs every other command ≈ 1 s of start-up
+      return (await import('./report/command.ts')).report(rest);
     case 'universe': {
       const [sub, ...args] = rest;
       if (sub !== 'prepare') throw new UsageError(`universe: expected 'prepare', got '${sub ?? ''}'`);

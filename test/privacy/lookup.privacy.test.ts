@@ -11,31 +11,19 @@ import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { LABEL_BOX_BYTES, LABEL_KEY_BYTES, labelAd, openLabel } from '@cleanroom/shared/crypto/label-box.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { LabelBatchCodec, TokenBatchCodec, BlindedBatchCodec } from '@cleanroom/shared/rpc/codec.ts';
-import { testLabels } from '@cleanroom/shared/testing/labels.ts';
-import type { LabelPublication } from '@cleanroom/shared/protocol/label-publication.ts';
-import type { LabelRow } from '@cleanroom/shared/data/labels.ts';
 import type { LookupResultView } from '../../services/advertiser/src/node.ts';
-import { makeWorld, type World } from '../unit/world.ts';
-import { cluster } from '../unit/nodes.ts';
-
-const LIMITS = { minBatch: 100, idsPerAdvertiser: 1_000_000 };
+import { lookupCluster, makeLookupWorld, type LookupWorld } from '../unit/world.ts';
 
 describe('lookup kind: media and the broker as adversaries', () => {
-  let w: World;
-  let labels: LabelPublication;
-  let rows: Map<string, LabelRow>;
+  let lw: LookupWorld;
   beforeAll(async () => {
-    w = await makeWorld();
-    ({ labels, rows } = await testLabels(w));
+    lw = await makeLookupWorld();
   }, 120_000);
 
-  /** A's IDs: every consented CRM phone (media users and not). */
-  const crmPhones = () => w.crm.filter((r) => r.consent).map((r) => r.phone);
-
   it('media\'s capture does not depend on which users were looked up (two disjoint batches of different sizes, same bucket: the same view)', async () => {
-    const c = cluster(w, { labels, lookup: LIMITS });
-    await c.broker.syncUniverse();
-    const all = crmPhones();
+    const { w } = lw;
+    const c = await lookupCluster(lw);
+    const all = lw.crmPhones;
     const views = [];
     for (const ids of [all.slice(0, 300), all.slice(300, 750)]) {
       const { sessionId, done } = c.advertiser.startLookup({ kind: 'lookup', ids });
@@ -59,9 +47,8 @@ describe('lookup kind: media and the broker as adversaries', () => {
   }, 180_000);
 
   it('the broker, with everything it holds and receives, opens no label', async () => {
-    const c = cluster(w, { labels, lookup: LIMITS });
-    await c.broker.syncUniverse();
-    const { sessionId, done } = c.advertiser.startLookup({ kind: 'lookup', ids: crmPhones() });
+    const c = await lookupCluster(lw);
+    const { sessionId, done } = c.advertiser.startLookup({ kind: 'lookup', ids: lw.crmPhones });
     expect((await done).status).toBe('completed');
     const held = c.broker.universe!;
     const boxes = held.labels!.boxes.get('phone')!;
@@ -97,12 +84,12 @@ describe('lookup kind: media and the broker as adversaries', () => {
   }, 120_000);
 
   it('the broker\'s reply has one fixed-size box per token in A\'s order, whatever matched', async () => {
-    const c = cluster(w, { labels, lookup: LIMITS });
-    await c.broker.syncUniverse();
+    const { w } = lw;
+    const c = await lookupCluster(lw);
     const valid = (list: string[]) => [...new Set(list.map((p) => normalizeId('phone', p)).flatMap((n) => (n.ok ? [n.value] : [])))];
     const inMedia = new Set(w.users.map((u) => normalizeId('phone', u.phone)).flatMap((n) => (n.ok ? [n.value] : [])));
     const outside = valid(Array.from({ length: 600 }, (_, i) => `+86139${String(10_000_000 + i * 7919).slice(0, 8)}`)).filter((p) => !inMedia.has(p)).slice(0, 300);
-    const customers = valid(crmPhones()).filter((p) => inMedia.has(p)).slice(0, 300);
+    const customers = valid(lw.crmPhones).filter((p) => inMedia.has(p)).slice(0, 300);
     expect(customers.length).toBe(outside.length);
     expect(outside.length).toBeGreaterThan(200);
     const sizes = [];

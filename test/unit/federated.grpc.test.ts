@@ -14,7 +14,7 @@ import { simulateFederated } from '../../cli/src/simulate-federated.ts';
 describe('federated session over gRPC between processes', () => {
   it('completes with a member killed mid-session; the others\' model and links verify', async () => {
     const out = mkdtempSync(join(tmpdir(), 'cleanroom-fedgrpc-'));
-    const code = await simulateFederated({ out, seed: 'cleanroom', advertisers: 3, rounds: 6, threshold: undefined, stepSeconds: 3, plaintext: false, quiet: true, dropout: { member: 3, afterRound: 2 } });
+    const code = await simulateFederated({ out, seed: 'cleanroom', advertisers: 3, rounds: 6, threshold: undefined, stepSeconds: 6, plaintext: false, quiet: true, dropout: { member: 3, afterRound: 2 } });
     const r = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
     expect(code).toBe(0);
     expect(r.status).toBe('completed');

@@ -51,7 +51,7 @@ describe('federated session over in-memory peers', () => {
   });
 
   it('a member that drops out mid-round: the step times out and the rest finish on their sum', async () => {
-    const f = federation({ stepTimeoutMs: 1500, dropBefore: { 3: { round: 2, step: 'FED_MASKED' } } });
+    const f = federation({ stepTimeoutMs: 5000, dropBefore: { 3: { round: 2, step: 'FED_MASKED' } } });
     const { sessionId, done } = f.hub.create({ rounds: 3 });
     const results = await Promise.all(f.members.map((m) => m.join(sessionId).done));
     await done;
@@ -66,7 +66,7 @@ describe('federated session over in-memory peers', () => {
   });
 
   it('below the threshold the session fails for everyone with the step named', async () => {
-    const f = federation({ stepTimeoutMs: 1000, dropBefore: { 2: { round: 1, step: 'FED_SHARES' }, 3: { round: 1, step: 'FED_SHARES' } } });
+    const f = federation({ stepTimeoutMs: 5000, dropBefore: { 2: { round: 1, step: 'FED_SHARES' }, 3: { round: 1, step: 'FED_SHARES' } } });
     const { sessionId, done } = f.hub.create({ rounds: 2 });
     const results = await Promise.all(f.members.map((m) => m.join(sessionId).done));
     await done;

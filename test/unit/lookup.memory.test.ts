@@ -10,33 +10,22 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { ProtocolError } from '@cleanroom/shared/protocol/messages.ts';
 import { inMemoryPeer } from '@cleanroom/shared/rpc/peer.ts';
-import { expectedLabels, testLabels } from '@cleanroom/shared/testing/labels.ts';
-import type { LabelPublication } from '@cleanroom/shared/protocol/label-publication.ts';
-import type { LabelRow } from '@cleanroom/shared/data/labels.ts';
+import { expectedLabels } from '@cleanroom/shared/testing/labels.ts';
 import type { LookupResultView } from '../../services/advertiser/src/node.ts';
-import { makeWorld, type World } from './world.ts';
-import { cluster } from './nodes.ts';
+import { lookupCluster, makeLookupWorld, type LookupWorld } from './world.ts';
 import { join } from 'node:path';
 import { formatReport, verifyPaths } from '@cleanroom/shared/transcript/verify.ts';
 
-const LIMITS = { minBatch: 100, idsPerAdvertiser: 1_000_000 };
-
 describe('lookup kind, three nodes in memory', () => {
-  let w: World;
-  let labels: LabelPublication;
-  let rows: Map<string, LabelRow>;
+  let lw: LookupWorld;
   beforeAll(async () => {
-    w = await makeWorld();
-    ({ labels, rows } = await testLabels(w));
+    lw = await makeLookupWorld();
   }, 120_000);
 
-  /** A's IDs: every consented CRM phone (media users and not). */
-  const crmPhones = () => w.crm.filter((r) => r.consent).map((r) => r.phone);
-
   it('returns exactly the ground-truth label for each of A\'s IDs that is a consenting media user, nothing for the others', async () => {
-    const c = cluster(w, { labels, lookup: LIMITS });
-    await c.broker.syncUniverse();
-    const { sessionId, done } = c.advertiser.startLookup({ kind: 'lookup', ids: crmPhones() });
+    const { w, rows } = lw;
+    const c = await lookupCluster(lw);
+    const { sessionId, done } = c.advertiser.startLookup({ kind: 'lookup', ids: lw.crmPhones });
     const rec = await done;
     expect(rec.error).toBeUndefined();
     expect(rec.status).toBe('completed');
@@ -77,9 +66,8 @@ describe('lookup kind, three nodes in memory', () => {
   }, 120_000);
 
   it('refuses a batch below the minimum and a lookup beyond the advertiser\'s quota, before any OPRF work', async () => {
-    const c = cluster(w, { labels, lookup: { minBatch: 300, idsPerAdvertiser: 700 } });
-    await c.broker.syncUniverse();
-    const ids = crmPhones();
+    const c = await lookupCluster(lw, { minBatch: 300, idsPerAdvertiser: 700 });
+    const ids = lw.crmPhones;
     const small = await c.advertiser.startLookup({ kind: 'lookup', ids: ids.slice(0, 200) }).done;
     expect(small.status).toBe('failed');
     expect(small.error).toMatch(/lookup batch too small: \d+ IDs, the minimum batch is 300/);
@@ -96,9 +84,8 @@ describe('lookup kind, three nodes in memory', () => {
   }, 120_000);
 
   it('malformed IDs are rejected one by one and counted; none valid is a clear error; media cannot call Lookup', async () => {
-    const c = cluster(w, { labels, lookup: LIMITS });
-    await c.broker.syncUniverse();
-    const ids = [...crmPhones().slice(0, 300), 'not-a-phone', '12', '+86 138 0000'];
+    const c = await lookupCluster(lw);
+    const ids = [...lw.crmPhones.slice(0, 300), 'not-a-phone', '12', '+86 138 0000'];
     const rec = await c.advertiser.startLookup({ kind: 'lookup', ids }).done;
     expect(rec.status).toBe('completed');
     const view = rec.result as LookupResultView;

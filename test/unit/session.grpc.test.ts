@@ -14,6 +14,8 @@ import { loadTrustBundle } from '@cleanroom/shared/pki/key-files.ts';
 import { verifyPaths } from '@cleanroom/shared/transcript/verify.ts';
 import { startCluster, type Cluster } from '../../cli/src/cluster.ts';
 
+const MEDIA_IDLE_MS = 15_000;
+
 describe('three nodes over gRPC with mutual TLS', () => {
   let out: string;
   let world: string;
@@ -24,9 +26,10 @@ describe('three nodes over gRPC with mutual TLS', () => {
     await generateWorld(world, { seed: 'grpc-test', universeSize: 5000, crmSize: 1200 });
     c = await startCluster({ outDir: out, worldDir: world, env: {
       // noise and the differencing rule off: exact values, and the same cohort may run again
-      broker: { CLEANROOM_NOISE_SCALE: '0', CLEANROOM_DIFFERENCING_MIN: '0', CLEANROOM_DEADLINE_MS: '8000' },
-      media: { CLEANROOM_DEADLINE_MS: '8000' },
-      advertiser: { CLEANROOM_DEADLINE_MS: '8000' },
+      broker: { CLEANROOM_NOISE_SCALE: '0', CLEANROOM_DIFFERENCING_MIN: '0' },
+      // media's idle limit, short enough to wait for below (a dead broker); the broker's and the
+      // advertiser's RPC deadlines stay at their default, so a loaded machine never times out a step
+      media: { CLEANROOM_DEADLINE_MS: String(MEDIA_IDLE_MS) },
     } });
   }, 300_000);
   afterAll(async () => {
@@ -96,7 +99,7 @@ describe('three nodes over gRPC with mutual TLS', () => {
     expect(r.lookalike).toBeNull();
     // media hears nothing more from the broker: after the deadline it fails the session itself
     let mediaView: any;
-    for (let i = 0; i < 120; i++) {
+    for (const end = Date.now() + 4 * MEDIA_IDLE_MS; Date.now() < end; ) {
       mediaView = await c.nodes.media.admin.request<any>('GET', `/v1/sessions/${sessionId}`);
       if (mediaView.status !== 'running') break;
       await new Promise((res) => setTimeout(res, 250));

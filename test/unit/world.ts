@@ -19,6 +19,11 @@ import type { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { testPublication } from '@cleanroom/shared/testing/publication.ts';
 import { clipContribution } from '@cleanroom/shared/common/attributes.ts';
 import { compileAdvertiserPredicate, tagReader } from '@cleanroom/shared/protocol/predicate-schemas.ts';
+import { testLabels } from '@cleanroom/shared/testing/labels.ts';
+import type { LabelPublication } from '@cleanroom/shared/protocol/label-publication.ts';
+import type { LabelRow } from '@cleanroom/shared/data/labels.ts';
+import type { LookupLimits } from '@cleanroom/shared/protocol/lookup.ts';
+import { cluster, type Cluster } from './nodes.ts';
 
 export interface World {
   dir: string;
@@ -30,7 +35,24 @@ export interface World {
   identities: Record<Party, NodeIdentity>;
 }
 
-export async function makeWorld(opts: GenOptions = {}): Promise<World> {
+/**
+ * The world for `opts`, made once per process: a test file's describes that ask for the same
+ * world share it (worlds are read-only to the tests; each file runs in its own process).
+ */
+export function makeWorld(opts: GenOptions = {}): Promise<World> {
+  const key = JSON.stringify(opts);
+  let w = worlds.get(key);
+  if (!w) {
+    w = buildWorld(opts);
+    worlds.set(key, w);
+    w.catch(() => worlds.delete(key));
+  }
+  return w;
+}
+
+const worlds = new Map<string, Promise<World>>();
+
+async function buildWorld(opts: GenOptions): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'cleanroom-world-'));
   await generateWorld(dir, { seed: 'test-world', universeSize: 20_000, crmSize: 1500, ...opts });
   const crm = (await readCrm(join(dir, 'advertiser/crm.csv'))).rows;
@@ -90,4 +112,30 @@ export function expectedSelection(w: World, predicate: unknown, alsoUser: (u: Un
     clipContribution(u.vector).forEach((v, j) => (totals[j] += v));
   }
   return { totals, cohort: userIds.size, userIds };
+}
+
+/** The broker's lookup limits in the lookup tests: batches of 100 IDs or more, no quota to speak of. */
+export const LOOKUP_LIMITS = { minBatch: 100, idsPerAdvertiser: 1_000_000 };
+
+/** The lookup kind's test world: makeWorld()'s world, media's label publication of it and the label rows. */
+export interface LookupWorld {
+  w: World;
+  labels: LabelPublication;
+  rows: Map<string, LabelRow>;
+  /** A's IDs: every consented CRM phone (media users and not). */
+  crmPhones: string[];
+}
+
+/** One fixture for the lookup tests and the lookup attacks (test/privacy/lookup.privacy.test.ts). */
+export async function makeLookupWorld(opts: GenOptions = {}): Promise<LookupWorld> {
+  const w = await makeWorld(opts);
+  const { labels, rows } = await testLabels(w);
+  return { w, labels, rows, crmPhones: w.crm.filter((r) => r.consent).map((r) => r.phone) };
+}
+
+/** Three nodes in memory serving the lookup kind with `limits`, the broker's universe (tokens and label boxes) synced. */
+export async function lookupCluster(lw: LookupWorld, limits: LookupLimits & { idsPerAdvertiser: number } = LOOKUP_LIMITS): Promise<Cluster> {
+  const c = cluster(lw.w, { labels: lw.labels, lookup: limits });
+  await c.broker.syncUniverse();
+  return c;
 }

@@ -235,7 +235,7 @@ export class MediaNode {
     const { role, channel } = rec.state;
     const out = await this.step(rec, 'lookalike', async () => {
       const batches = channel.openChunks(envs, caller, ['AGGREGATE'], BlindedBatchCodec);
-      const offset = batches[0]!.offset;
+      const offset = batches[0]?.offset ?? 0; // openChunks refuses an empty call
       const page = await role.activatePage(offset, joinBatches(batches, 'PSI reply page', offset));
       rec.progress = { ...rec.progress, psiReplyReceived: page.received, psiReplyExpected: page.expected };
       if (!page.result) return { result: undefined, envs: [channel.seal('broker', 'AGGREGATE', AckCodec, { received: page.received })] };

@@ -40,4 +40,12 @@ describe('encrypted indicators and their masked sum', () => {
     expect(() => broker.sumIndicators(cts, [8192], 0, uniformBelow)).toThrow(/expected positions in \[0, 8192\)/);
     expect(() => media.decryptSlotSum(new Uint8Array([1, 2, 3]))).toThrow();
   });
+
+  it('rejects a non-bit before encrypting anything, and encrypts an empty list to no ciphertext', () => {
+    const bits = new Uint8Array(9000);
+    bits[8500] = 2;
+    expect(() => media.encryptIndicators(bits)).toThrow(/expected bits\[8500\] in \{0, 1\}, got 2/);
+    expect(() => media.encryptIndicators([1] as unknown as Uint8Array)).toThrow(/expected bits as Uint8Array/);
+    expect(media.encryptIndicators(new Uint8Array(0))).toEqual([]);
+  });
 });

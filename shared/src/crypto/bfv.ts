@@ -464,31 +464,15 @@ export class MediaBfv {
     if (!Array.isArray(vectors)) throw new TypeError(`expected vectors as an array, got ${typeof vectors}`);
     const { attributeCount, block, usersPerCiphertext } = this.layout;
     vectors.forEach((v, i) => validateVector(v, i, attributeCount));
-    const out: Uint8Array[] = [];
-    const slots = new BigInt64Array(N);
-    for (let first = 0; first < vectors.length; first += usersPerCiphertext) {
-      slots.fill(0n);
+    return this.encryptToWire(Math.ceil(vectors.length / usersPerCiphertext), (c, slots) => {
+      const first = c * usersPerCiphertext;
       const end = Math.min(first + usersPerCiphertext, vectors.length);
       for (let i = first; i < end; i++) {
         const v = vectors[i]!;
         const base = (i - first) * block;
         for (let j = 0; j < attributeCount; j++) if (v[j] === 1) slots[base + j] = 1n;
       }
-      const pt = this.ctx.encode(slots);
-      try {
-        countPrimitive('bfvEncrypt');
-        const sct = this.encryptor.encryptSymmetricSerializable(pt);
-        try {
-          out.push(sct.saveToArray(this.ctx.seal.ComprModeType.zstd) as Uint8Array);
-        } finally {
-          sct.delete();
-        }
-      } finally {
-        pt.delete();
-      }
-    }
-    countBfv('encrypt', out.length);
-    return out;
+    });
   }
 
   /**
@@ -529,18 +513,31 @@ export class MediaBfv {
   encryptIndicators(bits: Uint8Array): Uint8Array[] {
     this.ctx.assertLive('MediaBfv');
     if (!(bits instanceof Uint8Array)) throw new TypeError(`expected bits as Uint8Array, got ${typeof bits}`);
+    bits.forEach((b, i) => {
+      if (b > 1) throw new RangeError(`expected bits[${i}] in {0, 1}, got ${b}`);
+    });
+    return this.encryptToWire(Math.ceil(bits.length / N), (c, slots) => {
+      const first = c * N;
+      const end = Math.min(first + N, bits.length);
+      for (let i = first; i < end; i++) if (bits[i] === 1) slots[i - first] = 1n;
+    });
+  }
+
+  /**
+   * Media's wire form of `count` ciphertexts: `fill(c, slots)` writes the slot values of
+   * ciphertext c into `slots` (zeroed before each call); each is encoded, encrypted under the
+   * secret key (symmetric) and saved seed-compressed (zstd). The one encryption loop of
+   * encryptUsers and encryptIndicators.
+   */
+  private encryptToWire(count: number, fill: (c: number, slots: BigInt64Array) => void): Uint8Array[] {
     const out: Uint8Array[] = [];
     const slots = new BigInt64Array(N);
-    for (let first = 0; first < bits.length; first += N) {
+    for (let c = 0; c < count; c++) {
       slots.fill(0n);
-      const end = Math.min(first + N, bits.length);
-      for (let i = first; i < end; i++) {
-        const b = bits[i]!;
-        if (b > 1) throw new RangeError(`expected bits[${i}] in {0, 1}, got ${b}`);
-        if (b === 1) slots[i - first] = 1n;
-      }
+      fill(c, slots);
       const pt = this.ctx.encode(slots);
       try {
+        countPrimitive('bfvEncrypt');
         const sct = this.encryptor.encryptSymmetricSerializable(pt);
         try {
           out.push(sct.saveToArray(this.ctx.seal.ComprModeType.zstd) as Uint8Array);
