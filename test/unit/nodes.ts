@@ -58,6 +58,8 @@ export interface ClusterOptions {
   uniform?: () => number;
   stores?: Partial<Record<Party, Store>>;
   deadlineMs?: number;
+  /** CLEANROOM_SESSION_DEADLINE_MS of the advertiser and the broker. */
+  sessionDeadlineMs?: number;
   /** Media's label publication (lookup kind) and the broker's lookup limits. */
   labels?: LabelPublication;
   lookup?: LookupLimits & { idsPerAdvertiser: number };
@@ -104,11 +106,11 @@ export function cluster(w: World, o: ClusterOptions = {}): Cluster {
     policy: { ...DEFAULT_BROKER_POLICY, ...o.policy, privacy: { ...DEFAULT_PRIVACY, budget: 1e6, ...o.privacy } },
     store: stores.broker, quota: { evaluationsPerAdvertiser: o.quota?.broker ?? 1e12, windowMs, ...(o.quota?.now ? { now: o.quota.now } : {}) },
     ...(o.uniform ? { uniform: o.uniform } : {}), ...(o.lookup ? { lookup: o.lookup } : {}),
-    transcriptDir, stateDir: join(stateDir, 'broker'), deadlineMs, log: silent, observer,
+    transcriptDir, stateDir: join(stateDir, 'broker'), deadlineMs, ...(o.sessionDeadlineMs ? { sessionDeadlineMs: o.sessionDeadlineMs } : {}), log: silent, observer,
   });
   const makeAdvertiser = (crm: readonly CrmRow[]) => new AdvertiserNode({
     identity: w.identities.advertiser, broker: inMemoryPeer('Broker', 'advertiser', () => broker.handlers()),
-    crm, store: stores.advertiser, transcriptDir, deadlineMs, log: silent, observer,
+    crm, store: stores.advertiser, transcriptDir, deadlineMs, ...(o.sessionDeadlineMs ? { sessionDeadlineMs: o.sessionDeadlineMs } : {}), log: silent, observer,
   });
   advertiser = makeAdvertiser(o.crm ?? w.crm);
   const c: Cluster = {

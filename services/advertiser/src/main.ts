@@ -40,7 +40,7 @@ if (b.config.federation || b.config.federatedData) {
 b.log.info({ rows: crm.rows.length, rejectedLines: crm.rejected.length }, 'CRM loaded');
 const node = new AdvertiserNode({
   identity: b.identity, broker: b.peer('Broker', 'broker', b.config.brokerAddr), crm: crm.rows, crmRejected: crm.rejected, store,
-  transcriptDir: b.config.transcriptDir, deadlineMs: b.config.deadlineMs, log: b.log,
+  transcriptDir: b.config.transcriptDir, deadlineMs: b.config.deadlineMs, sessionDeadlineMs: b.config.sessionDeadlineMs, log: b.log,
 });
 
 await serve(b, 'Advertiser', node.handlers(), {

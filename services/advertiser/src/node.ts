@@ -6,6 +6,7 @@
  * session's status and result for the admin API. Network-agnostic: the Peer may be gRPC
  * or in-memory.
  */
+import { DEFAULT_SESSION_DEADLINE_MS } from '@cleanroom/shared/service/config.ts';
 import { randomUUID } from 'node:crypto';
 import { AdvertiserRole } from '@cleanroom/shared/protocol/advertiser.ts';
 import { LookupAdvertiserRole } from '@cleanroom/shared/protocol/lookup.ts';
@@ -268,7 +269,7 @@ export class AdvertiserNode {
       this.sessions.touch(rec, 'tokens');
       const tokens = role.unblind(evaluated);
       log.info({ phase: 'tokens', tokens: tokens.length }, 'tokens sent; waiting for the outcome');
-      const [resEnv] = await b.call('SubmitTokens', ch.sealChunks('broker', 'TOKENS', TokenBatchCodec, splitBatches(tokens, BATCH_ITEMS, BATCH_BYTES)));
+      const [resEnv] = await b.call('SubmitTokens', ch.sealChunks('broker', 'TOKENS', TokenBatchCodec, splitBatches(tokens, BATCH_ITEMS, BATCH_BYTES)), this.o.sessionDeadlineMs ?? DEFAULT_SESSION_DEADLINE_MS);
       const result = role.finish(ch.open(resEnv!, 'broker', ['LOOKALIKE'], SessionResultCodec).value);
       const view = this.view(rec.sessionId, role, result, notConsented);
       const status = result.outcome === 'COMPLETED' ? 'completed' : result.outcome === 'COHORT_TOO_SMALL' ? 'cohort-too-small' : result.outcome === 'FAILED' ? 'failed' : 'refused';

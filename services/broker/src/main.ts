@@ -30,6 +30,7 @@ const node = new BrokerNode({
   transcriptDir: b.config.transcriptDir,
   stateDir: b.config.stateDir,
   deadlineMs: b.config.deadlineMs,
+  sessionDeadlineMs: b.config.sessionDeadlineMs,
   evalThreads: b.config.evalThreads,
   psiPageItems: b.config.psiPageItems,
   log: b.log,

@@ -10,6 +10,7 @@
  * The publication (tokens, positions, encrypted attributes, public keys) is kept on disk
  * (universe-store.ts), loaded at start, and re-synced when media publishes a new version.
  */
+import { DEFAULT_SESSION_DEADLINE_MS } from '@cleanroom/shared/service/config.ts';
 import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
 import { BrokerRole, type MatchCounts } from '@cleanroom/shared/protocol/broker.ts';
 import { PSI_PAGE_ITEMS } from '@cleanroom/shared/protocol/media.ts';
@@ -95,6 +96,10 @@ export class BrokerNode {
   readonly sessions: SessionRegistry<State, BrokerSessionResult>;
   universe: HeldUniverse | undefined;
   private readonly o: BrokerNodeOptions;
+  /** Deadline of the calls that wait on media's O(U) work (Indicators, Activate). */
+  private get sessionDeadlineMs(): number {
+    return this.o.sessionDeadlineMs ?? DEFAULT_SESSION_DEADLINE_MS;
+  }
   private syncing: Promise<HeldUniverse> | undefined;
 
   constructor(o: BrokerNodeOptions) {
@@ -372,7 +377,7 @@ export class BrokerNode {
     // retargeting / joint-activate: media's DH-PSI set (its consenting positions, under its scalar).
     const fromMedia = outcome === 'release' && (kind === 'joint-count' || psi)
       ? await this.step(rec, 'aggregate', async () => {
-        const resp = await this.o.media.call('Indicators', [channel.seal('media', 'AGGREGATE', IndicatorRequestCodec, { universeVersion: this.universe?.version ?? '' })]);
+        const resp = await this.o.media.call('Indicators', [channel.seal('media', 'AGGREGATE', IndicatorRequestCodec, { universeVersion: this.universe?.version ?? '' })], this.sessionDeadlineMs);
         return joinBatches(channel.openChunks(resp, 'media', ['AGGREGATE'], psi ? BlindedBatchCodec : CiphertextBatchCodec), psi ? 'PSI set' : 'indicator ciphertexts');
       })
       : undefined;
@@ -416,7 +421,7 @@ export class BrokerNode {
     for (let from = 0; ; from += per) {
       const to = Math.min(reply.length, from + per);
       const chunks = splitBatches(reply.slice(from, to), BATCH_ITEMS, BATCH_BYTES).map((b) => ({ offset: from + b.offset, items: b.items }));
-      const resp = await this.o.media.call('Activate', channel.sealChunks('media', 'AGGREGATE', BlindedBatchCodec, chunks));
+      const resp = await this.o.media.call('Activate', channel.sealChunks('media', 'AGGREGATE', BlindedBatchCodec, chunks), this.sessionDeadlineMs);
       if (to === reply.length) return resp;
       const [ack] = resp;
       if (!ack || resp.length !== 1) throw new ProtocolError('INVALID_ARGUMENT', `media answered PSI page ${from}..${to} with ${resp.length} messages, expected one Ack`);

@@ -8,6 +8,9 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { IdType, Party } from '../protocol/messages.ts';
 
+/** CLEANROOM_SESSION_DEADLINE_MS when unset (and for nodes built without it): 30 minutes. */
+export const DEFAULT_SESSION_DEADLINE_MS = 1_800_000;
+
 export interface NodeConfig {
   party: Party;
   grpcListen: string;
@@ -26,6 +29,7 @@ export interface NodeConfig {
   devPlaintext: boolean;
   logLevel: string;
   deadlineMs: number;
+  sessionDeadlineMs: number;
   maxMessageBytes: number;
   idTypes: IdType[];
   universeEpoch: string | undefined;
@@ -108,6 +112,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'CLEANROOM_DEV_PLAINTEXT', key: 'devPlaintext', parties: ALL, doc: 'DEVELOPMENT ONLY: gRPC without TLS (logged loudly)', def: () => '0', parse: bool },
   { env: 'CLEANROOM_LOG_LEVEL', key: 'logLevel', parties: ALL, doc: 'pino log level', def: () => 'info', parse: (r) => { if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(r)) throw new Bad(`expected a pino level, got '${r}'`); return r; } },
   { env: 'CLEANROOM_DEADLINE_MS', key: 'deadlineMs', parties: ALL, doc: 'deadline of every peer RPC; a session waiting between calls fails once its peers have been silent this long (peers busy with other sessions: up to N running sessions × this; docs/operations.md)', def: () => '120000', parse: int(1000, 3_600_000) },
+  { env: 'CLEANROOM_SESSION_DEADLINE_MS', key: 'sessionDeadlineMs', parties: ['advertiser', 'broker'], doc: "deadline of the calls that wait for the rest of a session's work, which grows with the universe: the advertiser's SubmitTokens, the broker's Indicators and Activate calls to media (retargeting at 10^6 users: minutes); a dead peer still ends them at once (keepalive)", def: () => String(DEFAULT_SESSION_DEADLINE_MS), parse: int(1000, 86_400_000) },
   { env: 'CLEANROOM_MAX_MESSAGE_BYTES', key: 'maxMessageBytes', parties: ALL, doc: 'largest single gRPC message accepted (larger → RESOURCE_EXHAUSTED)', def: () => String(8 * 1024 * 1024), parse: int(64 * 1024, 256 * 1024 * 1024) },
   { env: 'CLEANROOM_ID_TYPES', key: 'idTypes', parties: ['media'], doc: 'ID types the universe is prepared for (comma-separated: phone,email,device)', def: () => 'phone', parse: (r) => { const t = r.split(',').map((s) => s.trim()); for (const x of t) if (!['phone', 'email', 'device'].includes(x)) throw new Bad(`unknown ID type '${x}'`); return t; } },
   { env: 'CLEANROOM_UNIVERSE_EPOCH', key: 'universeEpoch', parties: ['media'], doc: 'universe key epoch; a new value rotates the OPRF key and re-prepares', def: () => undefined, parse: (r) => { if (!/^[a-z0-9-]{1,64}$/.test(r)) throw new Bad(`expected [a-z0-9-]{1,64}, got '${r}'`); return r; } },

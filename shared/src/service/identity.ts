@@ -20,6 +20,13 @@ export interface NodeCommonOptions {
   transcriptDir: string;
   /** Per-RPC deadline; also how long a session may go without hearing from a peer. */
   deadlineMs: number;
+  /**
+   * Deadline of the calls whose answer waits for the rest of a session's work, which grows with
+   * the universe (the advertiser's SubmitTokens; the broker's Indicators and Activate calls to
+   * media: the PSI kinds' O(U) exponentiations). A dead peer still ends them at once (the
+   * connection's keepalive); this bounds a live but stuck one. Default DEFAULT_SESSION_DEADLINE_MS (config.ts).
+   */
+  sessionDeadlineMs?: number;
   log: Logger;
   /** Sees every payload the node receives (tests of the privacy contract). */
   observer?: ReceiveObserver;
