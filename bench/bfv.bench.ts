@@ -1,9 +1,14 @@
 // Benchmark of the BFV cohort profile (shared/src/crypto/bfv.ts) for 64 attributes: time per
 // encryptUsers ciphertext (128 users), aggregate time per input ciphertext (masked, the worst
 // case) from the wire form and from the broker's stored (NTT) form with one real user per
-// ciphertext (a session's typical case), decryptProfile time, and the byte sizes.
+// ciphertext (a session's typical case) — also from the broker's file, by CPU time, reading
+// each ciphertext into a fresh buffer or into one reused buffer — decryptProfile time, and the byte sizes.
 // Run: node bench/bfv.bench.ts [ciphertexts=40]. Single-threaded; numbers are for one core.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BFV_PARAMETERS, BrokerBfv, MediaBfv } from '../shared/src/crypto/bfv.ts';
+import { CiphertextFile, CiphertextFileWriter } from '../shared/src/service/ciphertext-file.ts';
 
 const ATTRIBUTES = 64;
 const count = Number(process.argv[2] ?? 40);
@@ -49,6 +54,24 @@ broker.aggregateStored((c) => stored[c], stored.length, onePerCt.slice(0, 1), ze
 t0 = performance.now();
 broker.aggregateStored((c) => stored[c], stored.length, onePerCt, zero);
 const storedMs = ms(t0);
+// The same from the broker's file (service/ciphertext-file.ts), as a session reads it: a fresh
+// buffer per ciphertext (get) against one reused buffer (view, what the broker does), CPU time.
+const dir = mkdtempSync(join(tmpdir(), 'bfv-bench-'));
+const writer = new CiphertextFileWriter(dir);
+for (const st of stored) writer.append(st);
+writer.close();
+const file = new CiphertextFile(dir);
+const cpuMs = (f: () => void): number => {
+  const c0 = process.cpuUsage();
+  f();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000;
+};
+const oneCpuMs = cpuMs(() => broker.aggregateStored((c) => file.view(c), stored.length, onePerCt.slice(0, 1), zero));
+const fileGetCpuMs = cpuMs(() => broker.aggregateStored((c) => file.get(c), stored.length, onePerCt, zero));
+const fileViewCpuMs = cpuMs(() => broker.aggregateStored((c) => file.view(c), stored.length, onePerCt, zero));
+file.close();
+rmSync(dir, { recursive: true, force: true });
 const keepOne = new Uint8Array(vectors.length);
 for (const p of onePerCt) keepOne[p] = 1;
 t0 = performance.now();
@@ -76,6 +99,8 @@ console.table({
   'aggregate fixed part (1 ciphertext), ms': aggOneMs.toFixed(1),
   'one real user per ciphertext, wire form, ms per ciphertext': ((wireMs - aggOneMs) / count).toFixed(2),
   'one real user per ciphertext, stored (NTT) form, ms per ciphertext': ((storedMs - aggOneMs) / count).toFixed(2),
+  'one real user per ciphertext, from the file, fresh buffer each (get), ms CPU per ciphertext': ((fileGetCpuMs - oneCpuMs) / count).toFixed(2),
+  'one real user per ciphertext, from the file, reused buffer (view), ms CPU per ciphertext': ((fileViewCpuMs - oneCpuMs) / count).toFixed(2),
   'decryptProfile, ms': decMs.toFixed(2),
 });
 console.table({

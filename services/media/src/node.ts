@@ -373,7 +373,7 @@ export class MediaNode {
     const fd = openSync(join(dir, `${audienceId}.txt`), 'w');
     try {
       for (let i = 0; i < rows.length; i += 8192) {
-        const part = Array.from(rows.subarray(i, i + 8192), (r) => this.o.universe.userId(r));
+        const part = this.o.universe.userIdsOf(rows.subarray(i, i + 8192));
         writeSync(fd, part.join('\n') + '\n');
       }
     } finally {

@@ -59,6 +59,13 @@ describe('media universe on disk', () => {
       expect(Array.from(universe.vector(row))).toEqual(Array.from(mem.vector(row)));
     }
     expect(universe.rowOf('phone', new Uint8Array(16))).toBe(-1);
+    // userIdsOf: the ids of any rows (unsorted, repeated, first and last) in the order asked
+    const asked = [universe.size - 1, 0, 17, 17, 5, universe.size - 1, ...Array.from({ length: 500 }, (_, i) => (i * 7919) % universe.size)];
+    expect(universe.userIdsOf(asked)).toEqual(asked.map((r) => mem.userId(r)));
+    for (const window of [1, 64, 1000]) expect(universe.userIdsOf(asked, window)).toEqual(asked.map((r) => mem.userId(r))); // many window reads, ids longer than the window
+    expect(universe.userIdsOf(new Uint32Array(0))).toEqual([]);
+    expect(() => universe.userIdsOf([0, universe.size])).toThrow(RangeError);
+    expect(() => universe.userIdsOf([-1])).toThrow(RangeError);
     // purpose consent per row, as read from the same CSV
     const consent: { ads: number[]; share: number[] } = { ads: [], share: [] };
     for await (const r of readUniverse(csv)) {

@@ -47,6 +47,8 @@ import type { PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
 import { Appender, BUCKETS, compareBytes, f64File, readAll, readF64, RecordFile, sortRecords } from '@cleanroom/shared/service/record-file.ts';
 
 export const TOKEN_RECORD = TOKEN_BYTES + 4;
+/** Bytes of users.bin read at a time by DiskUniverse.userIdsOf. */
+const USERS_WINDOW = 1 << 20;
 export const IDHASH_RECORD = 2 * TOKEN_BYTES;
 
 export interface PreparedManifest {
@@ -117,6 +119,44 @@ export class DiskUniverse implements Universe {
     readSync(this.usersFd, buf, 0, buf.length, start);
     return buf.toString('utf8');
   }
+
+  /**
+   * The user ids of `rows` (in that order): rows are visited in row order and read through a
+   * window of USERS_WINDOW bytes of users.bin, so an audience costs a handful of reads, not a
+   * read (and a buffer) per member. Memory: the window and the answer. (`windowBytes`: tests.)
+   */
+  userIdsOf(rows: ArrayLike<number>, windowBytes = USERS_WINDOW): string[] {
+    const n = rows.length;
+    for (let i = 0; i < n; i++) {
+      const r = rows[i]!;
+      if (!Number.isInteger(r) || r < 0 || r >= this.size) throw new RangeError(`expected user rows in [0, ${this.size}), got ${r} at ${i}`);
+    }
+    const order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => rows[a]! - rows[b]!);
+    const out = new Array<string>(n);
+    const end = this.userOffsets[this.size]!;
+    let winStart = 0;
+    let winLen = 0;
+    for (const i of order) {
+      const r = rows[i]!;
+      const start = this.userOffsets[r]!;
+      const stop = this.userOffsets[r + 1]!;
+      if (start < winStart || stop > winStart + winLen) {
+        const want = Math.max(stop - start, Math.min(windowBytes, end - start));
+        if (this.window.length < want) this.window = Buffer.alloc(want);
+        winStart = start;
+        winLen = 0;
+        while (winLen < want) {
+          const got = readSync(this.usersFd, this.window, winLen, want - winLen, start + winLen);
+          if (got === 0) throw new RangeError(`${this.dir}/users.bin: ends at ${start + winLen}, expected ${start + want} bytes`);
+          winLen += got;
+        }
+      }
+      out[i] = this.window.toString('utf8', start - winStart, stop - winStart);
+    }
+    return out;
+  }
+
+  private window = Buffer.alloc(0);
 
   rowOf(type: IdType, token: Uint8Array): number {
     const f = this.tokens.get(type);

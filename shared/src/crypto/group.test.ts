@@ -12,6 +12,7 @@ import {
   P,
   TOKEN_BYTES,
   clampInPlace,
+  defaultRng,
   isClamped,
   randomElement,
   sodium,
@@ -143,3 +144,39 @@ describe('randomElement', () => {
     expect(() => randomElement(() => new Uint8Array(31))).toThrow(/expected rng\(32\) to return 32 bytes, got 31 bytes/);
   });
 });
+
+describe('defaultRng (pooled CSPRNG)', () => {
+  test('returns exactly n fresh bytes per call, across pool refills and for large draws', () => {
+    const sizes = [32, 0, 1, 33, 4096, 7, 4097, 100_000, 32];
+    const seen = new Set<string>();
+    let total = 0;
+    for (let round = 0; round < 60; round++) {
+      for (const n of sizes) {
+        const b = defaultRng(n);
+        expect(b).toBeInstanceOf(Uint8Array);
+        expect(b.length).toBe(n);
+        total += n;
+        if (n >= 16) seen.add(hex(b.subarray(0, 16)));
+      }
+    }
+    expect(total).toBeGreaterThan(4 * 16384); // several refills
+    expect(seen.size).toBe(60 * sizes.filter((n) => n >= 16).length); // no output handed out twice
+  });
+
+  test('each draw is the caller\'s own copy: changing it changes no later draw', () => {
+    const a = defaultRng(32);
+    a.fill(0);
+    const b = defaultRng(32);
+    expect(b.some((x) => x !== 0)).toBe(true);
+    expect(a.buffer).not.toBe(b.buffer);
+  });
+
+  test('its bytes look uniform (each byte value 0..255 within 5 sigma over 2^20 bytes)', () => {
+    const counts = new Float64Array(256);
+    for (let i = 0; i < 1024; i++) for (const x of defaultRng(1024)) counts[x]!++;
+    const mean = (1024 * 1024) / 256;
+    const sigma = Math.sqrt(mean * (1 - 1 / 256));
+    for (const c of counts) expect(Math.abs(c - mean)).toBeLessThan(5 * sigma);
+  });
+});
+

@@ -69,6 +69,8 @@ export interface Universe {
   /** Share of users with each attribute. */
   readonly shares: Float64Array;
   userId(row: number): string;
+  /** The user ids of `rows`, in that order (duplicates allowed): one read pass, not one read per row. */
+  userIdsOf(rows: ArrayLike<number>): string[];
   /** The user row of a token, or -1. */
   rowOf(type: IdType, token: Uint8Array): number;
   vector(row: number): Uint8Array;
@@ -124,6 +126,10 @@ export class PreparedUniverse implements Universe {
     const id = this.userIds[row];
     if (id === undefined) throw new RangeError(`expected a user row in [0, ${this.size}), got ${row}`);
     return id;
+  }
+
+  userIdsOf(rows: ArrayLike<number>): string[] {
+    return Array.from(rows, (r) => this.userId(r));
   }
 
   *tokenChunks(type: IdType): Iterable<{ tokens: Uint8Array; rows: Uint32Array }> {

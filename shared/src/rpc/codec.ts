@@ -202,7 +202,11 @@ function batchCodec(type: PayloadType, field: 'elements' | 'tokens' | 'ciphertex
       if (!Array.isArray(list)) bad(name, field, 'expected a list');
       return {
         offset: num(name, o, 'offset', 1e9),
-        items: list.map((item, i) => bytes(name, { [`${field}[${i}]`]: item }, `${field}[${i}]`, itemBytes)),
+        // The valid case without building a field name per item (a batch holds up to 16,384);
+        // an invalid item goes through bytes() for its precise error.
+        items: list.map((item: unknown, i) => item instanceof Uint8Array && (itemBytes === undefined || item.length === itemBytes)
+          ? new Uint8Array(item.buffer, item.byteOffset, item.byteLength)
+          : bytes(name, { [`${field}[${i}]`]: item }, `${field}[${i}]`, itemBytes)),
       };
     },
   );
