@@ -18,11 +18,11 @@
  *   node bench/bench.ts [--universe 1000000] [--seeds 5000] [--reuse-universe] [--out out/bench]
  *                       [--kinds none|lookup,...] [--results bench/results.json]
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
-import { readTruth, readPropensity } from '@cleanroom/shared/data/files.ts';
+import { readPropensity, staleWorld } from '@cleanroom/shared/data/files.ts';
 import { measureLift } from '@cleanroom/shared/data/lift.ts';
 import { startCluster } from '../cli/src/cluster.ts';
 import { parseArgs, intFlag, strFlag } from '../cli/src/args.ts';
@@ -55,8 +55,8 @@ const say = (s: string) => process.stdout.write(`${s}\n`);
 const crmSize = Math.floor(seeds / 0.975);
 const t0 = performance.now();
 let generated = false;
-// A world from an older generator (no labels, no tags or purpose consent) is generated again.
-if (!existsSync(join(worldDir, 'truth/truth.json')) || !existsSync(join(worldDir, 'media/labels.csv')) || readTruth(worldDir).universeSize !== universe || readTruth(worldDir).options.crmSize !== crmSize) {
+// A world of other sizes or from an older generator (no labels, tags or purpose consent) is generated again.
+if (staleWorld(worldDir, { seed: 'bench', universeSize: universe, crmSize })) {
   say(`generating the benchmark world: ${universe.toLocaleString('en')} media users, ${crmSize} advertiser customers (all purchasers)…`);
   rmSync(worldDir, { recursive: true, force: true });
   await generateWorld(worldDir, { seed: 'bench', universeSize: universe, crmSize, purchaserShare: 1, overlap: 0.6 });

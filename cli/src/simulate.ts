@@ -10,7 +10,7 @@ import { PARTIES } from '@cleanroom/shared/common/names.ts';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
-import { readPropensity, readTruth } from '@cleanroom/shared/data/files.ts';
+import { readPropensity, readTruth, staleWorld } from '@cleanroom/shared/data/files.ts';
 import { measureLift } from '@cleanroom/shared/data/lift.ts';
 import { NodeExitedError, startCluster, type Cluster } from './cluster.ts';
 import type { SessionKind } from '@cleanroom/shared/common/names.ts';
@@ -53,12 +53,9 @@ export async function simulate(o: SimulateOptions): Promise<number> {
     if (!o.json && process.stderr.isTTY) process.stderr.write(`${s}\n`);
   };
   const t0 = performance.now();
-  let fresh = true;
-  if (existsSync(join(worldDir, 'truth/truth.json'))) {
-    const t = readTruth(worldDir);
-    fresh = !(t.seed === o.seed && t.universeSize === o.universe && t.options.crmSize === o.crm);
-  }
-  if (fresh) {
+  const stale = staleWorld(worldDir, { seed: o.seed, universeSize: o.universe, crmSize: o.crm });
+  if (stale) {
+    if (stale !== 'no world there yet') progress(`the world in ${relative(process.cwd(), worldDir)} is not reused: ${stale}`);
     progress(`generating a world: ${o.universe.toLocaleString('en')} media users, ${o.crm.toLocaleString('en')} advertiser customers (seed '${o.seed}')`);
     const g = await generateWorld(worldDir, { seed: o.seed, universeSize: o.universe, crmSize: o.crm });
     progress(`  ${g.purchasers} purchasers (${g.purchasersInMedia} of them media users), ${g.malformed} malformed and ${g.duplicates} duplicate CRM rows, in ${g.seconds.toFixed(1)} s`);

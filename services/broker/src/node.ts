@@ -142,15 +142,22 @@ export class BrokerNode {
   private async doSync(): Promise<HeldUniverse> {
     const sessionId = `universe-${randomUUID()}`;
     const ch = new SessionChannel(this.o.identity, sessionId, TranscriptWriter.open(this.o.transcriptDir, 'broker', sessionId), this.o.observer);
-    const have = this.universe?.version ?? '';
+    let have = this.universe?.version ?? '';
     const ask = async (req: Omit<UniverseRequest, 'haveVersion' | 'idType'> & { idType?: UniverseRequest['idType'] }) =>
       this.o.media.call('SyncUniverse', [ch.seal('media', 'UNIVERSE', UniverseRequestCodec, { haveVersion: have, idType: 'phone', ...req })]);
     let download: UniverseDownload | undefined;
     try {
-      const manifest = joinManifest(ch.openChunks(await ask({ part: 'MANIFEST', offset: 0, limit: 0 }), 'media', ['UNIVERSE'], UniverseManifestCodec));
+      let manifest = joinManifest(ch.openChunks(await ask({ part: 'MANIFEST', offset: 0, limit: 0 }), 'media', ['UNIVERSE'], UniverseManifestCodec));
       if (manifest.unchanged && this.universe && manifest.version === this.universe.version) {
-        ch.open((await ask({ part: 'DONE', offset: 0, limit: 0 }))[0]!, 'media', ['UNIVERSE'], AckCodec);
-        return this.universe;
+        if (manifest.labelsVersion === (this.universe.labels?.version ?? '')) {
+          ch.open((await ask({ part: 'DONE', offset: 0, limit: 0 }))[0]!, 'media', ['UNIVERSE'], AckCodec);
+          return this.universe;
+        }
+        // Labels published (or published anew) beside a publication held here: fetch it whole
+        // again, labels with it (rare: an operator turning CLEANROOM_LABELS on for an epoch).
+        this.o.log.info({ version: manifest.version.slice(0, 12), labels: manifest.labelsVersion.slice(0, 12) || '(none)' }, 'media\'s labels changed beside the publication held here: syncing it again');
+        have = '';
+        manifest = joinManifest(ch.openChunks(await ask({ part: 'MANIFEST', offset: 0, limit: 0 }), 'media', ['UNIVERSE'], UniverseManifestCodec));
       }
       const t0 = performance.now();
       const c0 = process.cpuUsage();

@@ -20,7 +20,7 @@
  *   cost memory proportional to the universe); customer_id uniqueness is checked in the CRM.
  * - Booleans are 1/0 or true/false (case-insensitive).
  */
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeProfile } from '../common/attributes.ts';
 import type { UserProfile } from '../common/attributes.ts';
@@ -359,6 +359,42 @@ export function readTruth(worldDir: string): WorldTruth {
     throw new Error(`${path}: expected a version 1 world truth, got ${t === null ? 'null' : typeof t === 'object' ? `version ${String(t.version)}` : typeof t}`);
   }
   return t as WorldTruth;
+}
+
+/** The first line of `path` (up to 4 KiB), '' when the file is missing or empty. */
+function firstLine(path: string): string {
+  if (!existsSync(path)) return '';
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(4096);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return buf.subarray(0, n).toString('utf8').split(/\r?\n/)[0] ?? '';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Why the world in `worldDir` cannot be reused for a run that wants `want`, or undefined when it
+ * can: no world there, other sizes or seed, or files of an older generator (the CSV headers
+ * before first-party tags and purpose-level consent, no labels file) — which the nodes would
+ * still read, but on which the other session kinds select nobody. `simulate` and the bench
+ * generate such a world again.
+ */
+export function staleWorld(worldDir: string, want: { seed?: string; universeSize: number; crmSize: number }): string | undefined {
+  if (!existsSync(join(worldDir, 'truth', 'truth.json'))) return 'no world there yet';
+  let t: WorldTruth;
+  try {
+    t = readTruth(worldDir);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (want.seed !== undefined && t.seed !== want.seed) return `it was generated with seed '${t.seed}'`;
+  if (t.universeSize !== want.universeSize || t.options.crmSize !== want.crmSize) return `it has ${t.universeSize} media users and ${t.options.crmSize} customers`;
+  if (firstLine(join(worldDir, 'media', 'universe.csv')) !== UNIVERSE_HEADER || firstLine(join(worldDir, 'advertiser', 'crm.csv')) !== CRM_HEADER || !existsSync(join(worldDir, 'media', 'labels.csv'))) {
+    return 'it was made by an older generator (no first-party tags, purpose-level consent or labels)';
+  }
+  return undefined;
 }
 
 /** Reads the propensity user_ids (`<worldDir>/truth/propensity.txt`, one per line). */
