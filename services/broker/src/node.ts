@@ -92,6 +92,17 @@ export const DEFAULT_LOOKUP = Object.freeze({ ...DEFAULT_LOOKUP_LIMITS, idsPerAd
 const TOKEN_PAGE = 262_144;
 const CIPHERTEXT_PAGE = 48;
 
+/** Draws a session's dummies on the next turn, while the advertiser blinds its seeds (pad() draws them itself if this fails). */
+function drawDummiesSoon(role: { prepareDummies(): void }): void {
+  setImmediate(() => {
+    try {
+      role.prepareDummies();
+    } catch {
+      // pad() draws them itself if this did not happen
+    }
+  });
+}
+
 export class BrokerNode {
   readonly sessions: SessionRegistry<State, BrokerSessionResult>;
   universe: HeldUniverse | undefined;
@@ -337,14 +348,7 @@ export class BrokerNode {
         return out;
       }
       await this.checkpoint(rec, 'OPEN');
-      // Draw the dummies while the advertiser blinds its seeds.
-      setImmediate(() => {
-        try {
-          role.prepareDummies();
-        } catch {
-          // pad() draws them itself if this did not happen
-        }
-      });
+      drawDummiesSoon(role);
       return [channel.seal('advertiser', 'OPEN', SessionAcceptedCodec, accepted)];
     });
   }
@@ -485,13 +489,7 @@ export class BrokerNode {
     const [readyEnv] = await this.o.media.call('PrepareSession', [channel.seal('media', 'OPEN', PrepareSessionCodec, prepare)]);
     const accepted = role.ready(channel.open(readyEnv!, 'media', ['OPEN'], SessionReadyCodec).value);
     await this.checkpoint(rec, 'OPEN');
-    setImmediate(() => {
-      try {
-        role.prepareDummies();
-      } catch {
-        // pad() draws them itself if this did not happen
-      }
-    });
+    drawDummiesSoon(role);
     return [channel.seal('advertiser', 'OPEN', SessionAcceptedCodec, accepted)];
   }
 

@@ -12,11 +12,11 @@
  * Offline use (once per publication): the workers' start-up (≈150 ms) does not matter. A
  * failed worker fails every pending and later batch. Close the pool when done.
  */
-import { Worker } from 'node:worker_threads';
 import { OprfKey } from './oprf.ts';
 import { hashToGroupBatch } from './h2c.ts';
 import { ELEMENT_BYTES, type ElementBytes } from './group.ts';
 import { pack } from './oprf-tokens.ts';
+import { KeyedWorkers } from './keyed-workers.ts';
 import { countPrimitive } from '../common/op-counts.ts';
 
 const WORKER_URL = new URL('./oprf-points-worker.ts', import.meta.url);
@@ -34,60 +34,29 @@ export function packPoints(points: readonly ElementBytes[]): Uint8Array {
 }
 
 export class PointPool {
-  private readonly workers: Worker[];
-  private readonly waiting = new Map<number, { resolve: (out: Uint8Array) => void; reject: (e: Error) => void }>();
-  private nextId = 0;
-  private failed: Error | undefined;
+  private readonly workers: KeyedWorkers;
 
   constructor(key: OprfKey, threads: number) {
-    if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new RangeError(`expected threads in 1..64, got ${threads}`);
-    this.workers = Array.from({ length: threads }, () => {
-      const w = new Worker(WORKER_URL, { workerData: { key: key.toBytes() } });
-      w.on('message', (m: { id: number; ok: boolean; out?: Uint8Array; error?: string }) => {
-        const job = this.waiting.get(m.id);
-        if (!job) return;
-        this.waiting.delete(m.id);
-        if (m.ok && m.out) job.resolve(m.out);
-        else job.reject(new Error(`point worker failed: ${m.error}`));
-      });
-      w.on('error', (e) => this.fail(e));
-      w.on('exit', (code) => this.fail(new Error(`expected the point worker to stay up, got exit code ${code}`)));
-      return w;
-    });
-  }
-
-  private fail(e: Error): void {
-    this.failed ??= e;
-    for (const job of this.waiting.values()) job.reject(e);
-    this.waiting.clear();
-  }
-
-  private run(w: Worker, inputs: readonly Uint8Array[], dst: string): Promise<Uint8Array> {
-    if (this.failed) return Promise.reject(this.failed);
-    const id = this.nextId++;
-    const { bytes, offsets } = pack(inputs);
-    return new Promise<Uint8Array>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      w.postMessage({ id, bytes, offsets, dst }, [bytes.buffer as ArrayBuffer, offsets.buffer as ArrayBuffer]);
-    });
+    this.workers = new KeyedWorkers(WORKER_URL, key, threads, 'point worker');
   }
 
   /** X25519(key, H_dst(x)) for each input (input order), spread over the pool. */
   async compute(inputs: readonly Uint8Array[], dst: string): Promise<ElementBytes[]> {
-    const per = Math.ceil(inputs.length / this.workers.length);
+    const per = Math.ceil(inputs.length / this.workers.size);
     // run by the workers, counted here (op-counts.ts: counted where dispatched)
     countPrimitive('hashToGroup', inputs.length);
     countPrimitive('x25519', inputs.length);
-    const parts = await Promise.all(this.workers.map((w, t) => this.run(w, inputs.slice(t * per, (t + 1) * per), dst)));
+    const parts = await Promise.all(Array.from({ length: this.workers.size }, (_, t) => {
+      const { bytes, offsets } = pack(inputs.slice(t * per, (t + 1) * per));
+      return this.workers.run(t, bytes, offsets, dst);
+    }));
     const out: ElementBytes[] = [];
     for (const p of parts) for (let i = 0; i < p.length; i += ELEMENT_BYTES) out.push(p.slice(i, i + ELEMENT_BYTES));
     if (out.length !== inputs.length) throw new Error(`expected ${inputs.length} points from the workers, got ${out.length}`);
     return out;
   }
 
-  async close(): Promise<void> {
-    const ws = this.workers.splice(0);
-    this.failed ??= new Error('the point pool is closed');
-    await Promise.allSettled(ws.map((w) => w.terminate()));
+  close(): Promise<void> {
+    return this.workers.close();
   }
 }

@@ -4,10 +4,10 @@
  * job, so their ~150 ms start-up does not matter). Same result as the single-thread path
  * in any order of completion; the key is copied to each worker and zeroed there after use.
  */
-import { Worker } from 'node:worker_threads';
 import { OprfKey, finalize } from './oprf.ts';
 import { hashToGroupBatch } from './h2c.ts';
 import { TOKEN_BYTES } from './group.ts';
+import { KeyedWorkers } from './keyed-workers.ts';
 
 const WORKER_URL = new URL('./oprf-tokens-worker.ts', import.meta.url);
 
@@ -39,40 +39,10 @@ export async function computeTokensParallel(key: OprfKey, inputs: readonly Uint8
  * batch is split into one contiguous slice per worker; the result is in input order.
  */
 export class TokenPool {
-  private readonly workers: Worker[];
-  private readonly waiting = new Map<number, { resolve: (out: Uint8Array) => void; reject: (e: Error) => void }>();
-  private nextId = 0;
-  private failed: Error | undefined;
+  private readonly workers: KeyedWorkers;
 
   constructor(key: OprfKey, threads: number) {
-    if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new RangeError(`expected threads in 1..64, got ${threads}`);
-    this.workers = Array.from({ length: threads }, () => {
-      const w = new Worker(WORKER_URL, { workerData: { key: key.toBytes() } });
-      w.on('message', (m: { id: number; ok: boolean; out?: Uint8Array; error?: string }) => {
-        const job = this.waiting.get(m.id);
-        if (!job) return;
-        this.waiting.delete(m.id);
-        if (m.ok && m.out) job.resolve(m.out);
-        else job.reject(new Error(`token worker failed: ${m.error}`));
-      });
-      w.on('error', (e) => this.fail(e));
-      return w;
-    });
-  }
-
-  private fail(e: Error): void {
-    this.failed ??= e;
-    for (const job of this.waiting.values()) job.reject(e);
-    this.waiting.clear();
-  }
-
-  private run(w: Worker, bytes: Uint8Array, offsets: Float64Array, dst: string): Promise<Uint8Array> {
-    if (this.failed) return Promise.reject(this.failed);
-    const id = this.nextId++;
-    return new Promise<Uint8Array>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      w.postMessage({ id, bytes, offsets, dst }, [bytes.buffer as ArrayBuffer, offsets.buffer as ArrayBuffer]);
-    });
+    this.workers = new KeyedWorkers(WORKER_URL, key, threads, 'token worker');
   }
 
   /** Tokens of `inputs` (TOKEN_BYTES each, input order), spread over the pool. */
@@ -88,21 +58,20 @@ export class TokenPool {
   async computePacked(bytes: Uint8Array, offsets: Float64Array, dst: string): Promise<Uint8Array> {
     const count = offsets.length - 1;
     if (count < 0 || offsets[count]! > bytes.length) throw new RangeError(`expected offsets within ${bytes.length} bytes, got ${count < 0 ? 'none' : offsets[count]}`);
-    const n = this.workers.length;
-    const per = Math.ceil(count / n);
-    const parts = await Promise.all(this.workers.map((w, t) => {
+    const per = Math.ceil(count / this.workers.size);
+    const parts = await Promise.all(Array.from({ length: this.workers.size }, (_, t) => {
       const a = Math.min(count, t * per);
       const b = Math.min(count, (t + 1) * per);
       const base = offsets[a]!;
-      return this.run(w, bytes.slice(base, offsets[b]!), Float64Array.from(offsets.subarray(a, b + 1), (o) => o - base), dst);
+      return this.workers.run(t, bytes.slice(base, offsets[b]!), Float64Array.from(offsets.subarray(a, b + 1), (o) => o - base), dst);
     }));
     const out = new Uint8Array(count * TOKEN_BYTES);
     parts.forEach((p, t) => out.set(p, t * per * TOKEN_BYTES));
     return out;
   }
 
-  async close(): Promise<void> {
-    await Promise.allSettled(this.workers.map((w) => w.terminate()));
+  close(): Promise<void> {
+    return this.workers.close();
   }
 }
 

@@ -34,14 +34,7 @@ export class CiphertextFile implements CiphertextSource {
     if (!Number.isInteger(c) || c < 0 || c >= this.count) throw new RangeError(`expected a ciphertext index in [0, ${this.count}), got ${c}`);
     const start = this.offsets[c]!;
     const len = this.offsets[c + 1]! - start;
-    const out = new Uint8Array(len);
-    let got = 0;
-    while (got < len) {
-      const n = readSync(this.fd, out, got, len - got, start + got);
-      if (n === 0) throw new RangeError(`ciphertext ${c}: file ends after ${got} of ${len} bytes`);
-      got += n;
-    }
-    return out;
+    return this.readInto(c, new Uint8Array(len), start);
   }
 
   /**
@@ -55,7 +48,12 @@ export class CiphertextFile implements CiphertextSource {
     const start = this.offsets[c]!;
     const len = this.offsets[c + 1]! - start;
     if (this.scratch.length < len) this.scratch = new Uint8Array(len);
-    const out = this.scratch.subarray(0, len);
+    return this.readInto(c, this.scratch.subarray(0, len), start);
+  }
+
+  /** Fills `out` with ciphertext c's bytes, which start at `start` in the file. */
+  private readInto(c: number, out: Uint8Array, start: number): Uint8Array {
+    const len = out.length;
     let got = 0;
     while (got < len) {
       const n = readSync(this.fd, out, got, len - got, start + got);
