@@ -5,12 +5,15 @@
  * prints, as JSON, each node's peak RSS (its session view's `peakRssBytes`, process maxRSS:
  * universe preparation included for media), the size of each node's state directory
  * (media's prepared universe and publication, the broker's copy of the publication) and the
- * universe preparation time.
+ * universe preparation time, and each node's memory at its start-up stages (the 'memory' lines
+ * it logs: universe, publication, labels, psi-positions for media; sync-tokens,
+ * sync-ciphertexts, sync-finish for the broker — RSS, peak RSS, JS heap, ArrayBuffers and
+ * SEAL WebAssembly heap, MiB).
  *
  *   node bench/memory.ts --universe 200000 [--out out/memory]
  */
 import { PARTIES } from '../shared/src/common/names.ts';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { startCluster } from '../cli/src/cluster.ts';
@@ -22,6 +25,17 @@ function du(dir: string): number {
   let n = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? du(join(dir, e.name)) : statSync(join(dir, e.name)).size;
   return n;
+}
+
+/** The 'memory' lines a node logged in this run (service/memory.ts), by stage. */
+function stagesOf(logFile: string, from: number): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const line of readFileSync(logFile).subarray(from).toString('utf8').split('\n')) {
+    if (!line.includes('"msg":"memory"')) continue;
+    const l = JSON.parse(line) as { stage: string; memory: Record<string, number> };
+    out[l.stage] = l.memory;
+  }
+  return out;
 }
 
 const p = parseArgs(process.argv.slice(2), { universe: 'string', out: 'string' });
@@ -40,7 +54,8 @@ try {
     peak[party] = Math.round(v.metrics.peakRssBytes / 2 ** 20);
   }
   const stateMiB = Object.fromEntries(PARTIES.map((party) => [party, Math.round(du(c.stateDir(party)) / 2 ** 20)]));
-  process.stdout.write(`${JSON.stringify({ universe, consentedUsers: ready.universe.users, preparedSeconds: ready.universe.preparedSeconds, status: s.status, peakRssMiB: peak, stateMiB }, null, 2)}\n`);
+  const stages = { media: stagesOf(c.nodes.media.logFile, c.nodes.media.logStart), broker: stagesOf(c.nodes.broker.logFile, c.nodes.broker.logStart) };
+  process.stdout.write(`${JSON.stringify({ universe, consentedUsers: ready.universe.users, preparedSeconds: ready.universe.preparedSeconds, status: s.status, peakRssMiB: peak, stateMiB, stages }, null, 2)}\n`);
 } finally {
   await c.stop();
 }

@@ -71,7 +71,7 @@ describe('lookup kind: media and the broker as adversaries', () => {
     for (const token of tokens) {
       const row = table.rowOf(token);
       if (row < 0) continue;
-      const box = boxes.subarray(row * LABEL_BOX_BYTES, (row + 1) * LABEL_BOX_BYTES);
+      const box = boxes.read(row, row + 1);
       for (const key of candidates(token)) {
         tried++;
         if (openLabel(key, box, labelAd(held.epoch, 'phone', token))) opened++;

@@ -10,6 +10,7 @@
  * The publication (tokens, positions, encrypted attributes, public keys) is kept on disk
  * (universe-store.ts), loaded at start, and re-synced when media publishes a new version.
  */
+import { logMemory } from '@cleanroom/shared/service/memory.ts';
 import { DEFAULT_SESSION_DEADLINE_MS } from '@cleanroom/shared/service/config.ts';
 import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
 import { BrokerRole, type MatchCounts } from '@cleanroom/shared/protocol/broker.ts';
@@ -134,6 +135,7 @@ export class BrokerNode {
   async loadHeld(): Promise<HeldUniverse | undefined> {
     this.universe ??= await loadHeld(this.o.stateDir);
     if (this.universe) this.o.log.info({ epoch: this.universe.epoch, version: this.universe.version.slice(0, 12), users: this.universe.users }, 'publication loaded from the state directory');
+    if (this.universe) logMemory(this.o.log, 'loaded');
     return this.universe;
   }
 
@@ -190,6 +192,7 @@ export class BrokerNode {
           if (download.tokensHeld(idType) === before) throw new ProtocolError('INVALID_ARGUMENT', `media sent no '${idType}' tokens from offset ${before}`);
         }
       }
+      logMemory(this.o.log, 'sync-tokens');
       if (manifest.labelsVersion) {
         for (const { idType, tokens } of manifest.idTypes) {
           while (download.labelsHeld(idType) < tokens) {
@@ -209,8 +212,10 @@ export class BrokerNode {
         }
         if (download.ciphertextsHeld === before) throw new ProtocolError('INVALID_ARGUMENT', `media sent no ciphertexts from offset ${before}`);
       }
+      logMemory(this.o.log, 'sync-ciphertexts');
       const held = await download.finish();
       download = undefined;
+      logMemory(this.o.log, 'sync-finish');
       ch.open((await ask({ part: 'DONE', offset: 0, limit: 0 }))[0]!, 'media', ['UNIVERSE'], AckCodec);
       const old = this.universe;
       held.syncSeconds = Math.round((performance.now() - t0) / 100) / 10;

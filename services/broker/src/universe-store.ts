@@ -24,12 +24,13 @@ import { join } from 'node:path';
 import { BrokerBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { ciphertextDigest } from '@cleanroom/shared/protocol/publication.ts';
-import { labelsVersion } from '@cleanroom/shared/protocol/label-publication.ts';
 import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
 import type { BrokerUniverse, TokenPositions } from '@cleanroom/shared/protocol/broker.ts';
 import { ProtocolError, type IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { UniverseManifest } from '@cleanroom/shared/rpc/codec.ts';
 import { CiphertextFile, CiphertextFileWriter } from '@cleanroom/shared/service/ciphertext-file.ts';
+import { LabelFile } from '@cleanroom/shared/service/label-file.ts';
+import { labelsVersion, type LabelBoxes } from '@cleanroom/shared/protocol/label-publication.ts';
 import { Appender, BUCKETS, f64File, readAll, RecordFile, sortRecords } from '@cleanroom/shared/service/record-file.ts';
 
 /** syncSeconds / syncCpuSeconds: wall and process CPU (all threads) of the sync that brought this copy, when this process ran it. */
@@ -53,10 +54,10 @@ interface StoredManifest extends Omit<UniverseManifest, 'bfv' | 'unchanged'> {
 /** The label boxes stored beside the tokens (lookup kind), when media published them. */
 function readLabels(dir: string, m: StoredManifest): BrokerUniverse['labels'] {
   if (!m.labelsVersion) return undefined;
-  const boxes = new Map<IdType, Uint8Array>();
+  const boxes = new Map<IdType, LabelBoxes>();
   for (const { idType } of m.idTypes) {
     const f = join(dir, `labels-${idType}.bin`);
-    if (existsSync(f)) boxes.set(idType, new Uint8Array(readFileSync(f)));
+    if (existsSync(f)) boxes.set(idType, new LabelFile(f));
   }
   return { version: m.labelsVersion, publicationVersion: m.version, boxes };
 }
@@ -269,17 +270,17 @@ export class UniverseDownload {
     const version = this.versionOnDisk();
     if (version !== m.version) throw new ProtocolError('INVALID_ARGUMENT', `publication announced as ${m.version.slice(0, 12)} hashes to ${version.slice(0, 12)}: refused`);
     for (const l of this.labels.values()) l.boxes.close();
-    let labels: BrokerUniverse['labels'];
     if (m.labelsVersion) {
-      const boxes = new Map<IdType, Uint8Array>();
+      const boxes = new Map<IdType, LabelFile>();
       for (const { idType, tokens } of m.idTypes) {
         const got = this.labelsHeld(idType);
         if (got !== tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: expected one per token (${tokens}), got ${got}`);
-        boxes.set(idType, readAll(join(this.tmp, `labels-${idType}.bin`)));
+        boxes.set(idType, new LabelFile(join(this.tmp, `labels-${idType}.bin`)));
       }
+      // hashed from the files page by page; served from the installed copy (readLabels below)
       const lv = labelsVersion(m.epoch, m.version, boxes);
+      for (const b of boxes.values()) b.close();
       if (lv !== m.labelsVersion) throw new ProtocolError('INVALID_ARGUMENT', `labels announced as ${m.labelsVersion.slice(0, 12)} hash to ${lv.slice(0, 12)}: refused`);
-      labels = { version: lv, publicationVersion: m.version, boxes };
     }
     // The token tables: each spill bucket sorted by token (then position), one bucket in memory at a time.
     for (const { idType } of m.idTypes) {
@@ -310,6 +311,7 @@ export class UniverseDownload {
     writeFileSync(join(this.root, 'CURRENT'), m.version);
     const tables = new Map<IdType, TokenPositions>();
     for (const { idType } of m.idTypes) tables.set(idType, new TokenTableFile(join(dir, `table-${idType}.bin`)));
+    const labels = readLabels(dir, stored);
     return { epoch: m.epoch, version: m.version, users: m.users, tables, ciphertexts: new CiphertextFile(dir), bfv: this.bfv, syncedAt: stored.syncedAt, bytesOnDisk: dirBytes(dir), ...(labels ? { labels } : {}) };
   }
 

@@ -7,20 +7,23 @@
  *
  * The IDs a box is sealed to are read again from the universe CSV (the prepared universe keeps
  * tokens only), for the users who consented to data sharing (consent_share, `share` per
- * universe row: services/media/src/purposes.ts); everyone else gets random bytes.
+ * universe row: services/media/src/purposes.ts); everyone else gets random bytes. The labels
+ * and IDs are joined to the rows on disk (label-join.ts) and the boxes written to their files
+ * as they are sealed and served from there (service/label-file.ts): no map, string or box per
+ * user stays in memory.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { normalizeId } from '@cleanroom/shared/common/ids.ts';
-import { encodeLabel } from '@cleanroom/shared/common/labels.ts';
-import { readLabels } from '@cleanroom/shared/data/labels.ts';
-import { readUniverse } from '@cleanroom/shared/data/files.ts';
-import { labelsVersion, publishLabels, type LabelPublication } from '@cleanroom/shared/protocol/label-publication.ts';
+import { labelsVersion, publishLabels, type LabelPublication, type LabelSink } from '@cleanroom/shared/protocol/label-publication.ts';
 import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
 import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { Logger } from '@cleanroom/shared/service/log.ts';
+import { Appender } from '@cleanroom/shared/service/record-file.ts';
+import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
+import { LabelFile } from '@cleanroom/shared/service/label-file.ts';
+import { joinLabels } from './label-join.ts';
 
 interface Manifest {
   epoch: string;
@@ -49,46 +52,62 @@ export async function openLabels(opts: {
   if (existsSync(mf)) {
     const m = JSON.parse(readFileSync(mf, 'utf8')) as Manifest;
     if (m.labelsSha256 === sha && m.publicationVersion === pub.version) {
-      const boxes = new Map<IdType, Uint8Array>();
-      for (const t of m.idTypes) boxes.set(t, new Uint8Array(readFileSync(join(dir, `labels-${t}.bin`))));
+      const boxes = new Map<IdType, LabelFile>(m.idTypes.map((t) => [t, new LabelFile(join(dir, `labels-${t}.bin`))]));
       if (labelsVersion(m.epoch, pub.version, boxes) === m.version) {
         opts.log.info({ version: m.version.slice(0, 12) }, 'label publication reused');
-        const bytes = [...boxes.values()].reduce((a, b) => a + b.length, 0);
+        const bytes = [...boxes.values()].reduce((a, b) => a + b.count * LABEL_BOX_BYTES, 0);
         return { labels: { epoch: m.epoch, publicationVersion: pub.version, version: m.version, boxes }, reused: true, seconds: 0, labelled: m.labelled, bytes };
       }
+      for (const f of boxes.values()) f.close();
     }
   }
-  const rows = await readLabels(opts.labelsCsv);
-  const want = new Set<string>();
-  for (let row = 0; row < opts.universe.size; row++) if (opts.share[row] === 1) want.add(opts.universe.userId(row));
   const types = [...pub.tokens.keys()];
-  const ids = new Map<string, Partial<Record<IdType, string>>>();
-  for await (const r of readUniverse(opts.universeCsv)) {
-    if (!want.has(r.userId)) continue;
-    const e: Partial<Record<IdType, string>> = {};
-    for (const t of types) {
-      const n = normalizeId(t, t === 'phone' ? r.phone : t === 'email' ? r.email : r.deviceId);
-      if (n.ok) e[t] = n.value;
-    }
-    ids.set(r.userId, e);
-  }
-  const { labels, stats } = await publishLabels(pub, opts.universe.key, {
-    order: pub.order,
-    idOf: (row, t) => ids.get(opts.universe.userId(row))?.[t],
-    labelOf: (row) => {
-      const r = rows.get(opts.universe.userId(row));
-      return r ? { label: encodeLabel(r.label), consentShare: opts.share[row] === 1 } : undefined;
-    },
-  }, { threads: opts.threads });
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  for (const [t, b] of labels.boxes) writeFileSync(join(tmp, `labels-${t}.bin`), b);
+  mkdirSync(join(tmp, 'join'), { recursive: true });
+  const joined = await joinLabels(join(tmp, 'join'), { labelsCsv: opts.labelsCsv, universeCsv: opts.universeCsv, universe: opts.universe, share: opts.share, types });
+  const files = new Map<IdType, Appender>();
+  const made: LabelFile[] = [];
+  const sink: LabelSink = {
+    append(idType, b) {
+      let f = files.get(idType);
+      if (!f) {
+        f = new Appender(join(tmp, `labels-${idType}.bin`));
+        files.set(idType, f);
+      }
+      f.write(b);
+    },
+    finish(idType) {
+      const f = files.get(idType) ?? new Appender(join(tmp, `labels-${idType}.bin`));
+      f.close();
+      const boxes = new LabelFile(join(tmp, `labels-${idType}.bin`));
+      made.push(boxes);
+      return boxes;
+    },
+  };
+  let published;
+  try {
+    published = await publishLabels(pub, opts.universe.key, {
+      order: pub.order,
+      idOf: (row, t) => joined.idOf(row, t),
+      labelOf: (row) => {
+        const label = joined.labelOf(row);
+        return label ? { label, consentShare: opts.share[row] === 1 } : undefined;
+      },
+    }, { threads: opts.threads, sink });
+  } finally {
+    joined.close();
+    for (const f of made) f.close();
+  }
+  const { labels, stats } = published;
+  rmSync(join(tmp, 'join'), { recursive: true, force: true });
   const manifest: Manifest = { epoch: labels.epoch, publicationVersion: pub.version, version: labels.version, labelsSha256: sha, idTypes: types, labelled: stats.labelled, seconds: stats.seconds };
   writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2));
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
-  const bytes = [...labels.boxes.values()].reduce((a, b) => a + b.length, 0);
+  // served from the installed files, read on demand
+  const boxes = new Map<IdType, LabelFile>(types.map((t) => [t, new LabelFile(join(dir, `labels-${t}.bin`))]));
+  const bytes = [...boxes.values()].reduce((a, b) => a + b.count * LABEL_BOX_BYTES, 0);
   opts.log.info({ version: labels.version.slice(0, 12), labelled: stats.labelled, bytes, seconds: Math.round(stats.seconds * 10) / 10 }, 'labels published beside the tokens');
-  return { labels, reused: false, seconds: stats.seconds, labelled: stats.labelled, bytes };
+  return { labels: { ...labels, boxes }, reused: false, seconds: stats.seconds, labelled: stats.labelled, bytes };
 }

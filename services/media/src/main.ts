@@ -10,6 +10,7 @@ import { openLabels } from './label-store.ts';
 import { MediaNode } from './node.ts';
 import { warmPsiPositions } from '@cleanroom/shared/protocol/media.ts';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
+import { logMemory } from '@cleanroom/shared/service/memory.ts';
 
 const b = boot('media');
 const store = await openNodeStore(b);
@@ -26,11 +27,14 @@ nodeMetrics.universe.preparing();
 nodeMetrics.universe.inUse(() => (status ? { epoch: status.epoch, users: status.users } : undefined));
 try {
   const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads });
+  logMemory(b.log, 'universe');
   const published = await openPublication({ stateDir: b.config.stateDir, universe: opened.universe, log: b.log });
+  logMemory(b.log, 'publication');
   const purposes = opened.universe.purposes();
   const lab = b.config.labels
     ? await openLabels({ stateDir: b.config.stateDir, labelsCsv: b.config.labels, share: purposes.share, universeCsv: b.config.data!, universe: opened.universe, publication: published.publication, threads: b.config.evalThreads, log: b.log })
     : undefined;
+  if (lab) logMemory(b.log, 'labels');
   const labels = lab?.labels;
   node = new MediaNode({
     store, purposes,
@@ -51,7 +55,7 @@ try {
 }
 await prepareOprfWorkers(b.config.evalThreads);
 // The PSI kinds (retargeting, joint-activate) hash every published position once per publication: in the background now.
-void warmPsiPositions(node.publicationForPsi).catch((err: unknown) => b.log.error({ err: (err as Error).message }, 'hashing the publication positions failed (PSI sessions hash them themselves)'));
+void warmPsiPositions(node.publicationForPsi).then(() => logMemory(b.log, 'psi-positions')).catch((err: unknown) => b.log.error({ err: (err as Error).message }, 'hashing the publication positions failed (PSI sessions hash them themselves)'));
 await startGrpc(b, 'Media', node.handlers(), app, () => {
   node?.close();
   void closeOprfWorkers();

@@ -326,14 +326,14 @@ export class MediaNode {
         case 'LABELS': {
           const boxes = this.o.labels?.publicationVersion === pub.version ? this.o.labels.boxes.get(req.idType) : undefined;
           if (!boxes) throw new ProtocolError('NOT_FOUND', `the publication has no '${req.idType}' labels`);
-          const total = boxes.length / LABEL_BOX_BYTES;
-          const end = Math.min(total, req.offset + Math.min(req.limit, MAX_TOKEN_PAGE));
+          const end = Math.min(boxes.count, req.offset + Math.min(req.limit, MAX_TOKEN_PAGE));
           const pages = [];
           let off = Math.min(req.offset, end);
           do {
             const stop = Math.min(end, off + 32_768);
+            const read = boxes.read(off, stop); // one page from media's file, not a table of every box
             const list = [];
-            for (let i = off; i < stop; i++) list.push(boxes.subarray(i * LABEL_BOX_BYTES, (i + 1) * LABEL_BOX_BYTES));
+            for (let i = 0; i < stop - off; i++) list.push(read.subarray(i * LABEL_BOX_BYTES, (i + 1) * LABEL_BOX_BYTES));
             pages.push({ idType: req.idType, offset: off, boxes: list });
             off = stop;
           } while (off < end);

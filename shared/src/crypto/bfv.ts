@@ -64,6 +64,7 @@
  * threads each load their own runtime. Instances must be dispose()d: WASM memory has no GC;
  * every SEAL object created here is freed with .delete() before the call returns.
  */
+import { readFile } from 'node:fs/promises';
 import SEAL from 'node-seal';
 import type {
   BatchEncoder,
@@ -106,16 +107,47 @@ const N = BFV_PARAMETERS.polyModulusDegree;
 const ROW = N / 2;
 
 let sealPromise: Promise<SealRuntime> | undefined;
+/** The little of the WebAssembly API used here (the project's TypeScript lib has no DOM types). */
+interface WasmMemory { readonly buffer: ArrayBuffer }
+const Wasm = (globalThis as unknown as { WebAssembly: {
+  instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: { exports: Record<string, unknown> }; module: unknown }>;
+  Memory: abstract new (...args: never[]) => WasmMemory;
+} }).WebAssembly;
+/** The runtime's linear memory (captured when it is instantiated): its size is sealHeapBytes(). */
+let sealMemory: WasmMemory | undefined;
 
-/** The SEAL WebAssembly runtime, loaded once per process (a failed load is retried next call). */
+/**
+ * The SEAL WebAssembly runtime, loaded once per process (a failed load is retried next call).
+ * It is instantiated here (Emscripten's instantiateWasm hook) so that its linear memory is
+ * known: WASM memory only grows, so a SEAL object left undeleted per ciphertext would show as
+ * growth of sealHeapBytes() (and, past 4 GiB, as a failed allocation).
+ */
 export function loadSeal(): Promise<SealRuntime> {
   if (sealPromise === undefined) {
-    sealPromise = (SEAL() as Promise<SealRuntime>).catch((e: unknown) => {
+    sealPromise = new Promise<SealRuntime>((resolve, reject) => {
+      const instantiateWasm = (imports: object, done: (instance: unknown, module: unknown) => void): object => {
+        const wasm = new URL('seal_throws.wasm', import.meta.resolve('node-seal'));
+        readFile(wasm)
+          .then((bytes) => Wasm.instantiate(bytes, imports))
+          .then(({ instance, module }) => {
+            sealMemory = Object.values(instance.exports).find((e): e is WasmMemory => e instanceof Wasm.Memory);
+            done(instance, module);
+          })
+          .catch(reject);
+        return {};
+      };
+      (SEAL as unknown as (o: object) => Promise<SealRuntime>)({ instantiateWasm }).then(resolve, reject);
+    }).catch((e: unknown) => {
       sealPromise = undefined;
       throw e;
     });
   }
   return sealPromise;
+}
+
+/** Bytes of this realm's SEAL WebAssembly memory (0 before the runtime is loaded). It never shrinks. */
+export function sealHeapBytes(): number {
+  return sealMemory?.buffer.byteLength ?? 0;
 }
 
 /** Untrusted bytes that are not a valid SEAL object for this module's parameters. */

@@ -91,8 +91,12 @@ function parseRow(line: string, n: number, path: string): LabelRow {
 }
 
 /** Reads a labels CSV: user_id → row. Throws on a wrong header or any malformed row (media's own file). */
-export async function readLabels(path: string): Promise<Map<string, LabelRow>> {
-  const out = new Map<string, LabelRow>();
+/**
+ * The rows of a labels CSV one by one, streamed (a node joins them to its universe on disk,
+ * services/media/src/label-store.ts). Throws with the line on a bad header or row; a user_id
+ * that appears twice is the caller's to detect (readLabels does).
+ */
+export async function* readLabelRows(path: string): AsyncGenerator<LabelRow> {
   const fh = await open(path, 'r');
   try {
     let n = 0;
@@ -106,12 +110,19 @@ export async function readLabels(path: string): Promise<Map<string, LabelRow>> {
         continue;
       }
       if (line === '') continue;
-      const r = parseRow(line, n, path);
-      if (out.has(r.userId)) throw new Error(`${path}:${n}: user_id '${r.userId}' appears twice`);
-      out.set(r.userId, r);
+      yield parseRow(line, n, path);
     }
   } finally {
     await fh.close();
+  }
+}
+
+/** Every row of a labels CSV by user_id (in memory: tests and small files). */
+export async function readLabels(path: string): Promise<Map<string, LabelRow>> {
+  const out = new Map<string, LabelRow>();
+  for await (const r of readLabelRows(path)) {
+    if (out.has(r.userId)) throw new Error(`${path}: user_id '${r.userId}' appears twice`);
+    out.set(r.userId, r);
   }
   return out;
 }

@@ -24,6 +24,7 @@
  * matches, which published positions matched (pseudonymous). Never a plaintext ID,
  * attribute value or the decrypted profile.
  */
+import type { LabelBoxes } from './label-publication.ts';
 import { BfvFormatError, type BrokerBfv } from '../crypto/bfv.ts';
 import type { SessionKind } from '../common/names.ts';
 import { checkElement, drawDummies, padAndShuffle, unpad } from './padding.ts';
@@ -85,7 +86,7 @@ export interface BrokerUniverse {
   ciphertexts: CiphertextSource;
   bfv: BrokerBfv;
   /** Media's label publication beside the tokens (lookup kind), when it publishes one. */
-  labels?: { version: string; publicationVersion: string; boxes: ReadonlyMap<IdType, Uint8Array> };
+  labels?: { version: string; publicationVersion: string; boxes: ReadonlyMap<IdType, LabelBoxes> };
 }
 
 /** The kinds this role runs (the lookup and federated kinds add themselves here). */

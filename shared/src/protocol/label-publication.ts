@@ -27,6 +27,52 @@ import { TOKEN_BYTES } from '../common/token-set.ts';
 import type { IdType } from './messages.ts';
 import type { TokenPages } from './publication.ts';
 
+/**
+ * One ID type's boxes (LABEL_BOX_BYTES each, token-table order), read by range: in memory
+ * (labelBoxes) or from a file (service/label-file.ts), so that a node serving 10^8 tokens
+ * never holds every box.
+ */
+export interface LabelBoxes {
+  readonly count: number;
+  /** Boxes [from, to) back to back, the caller's to keep. */
+  read(from: number, to: number): Uint8Array;
+}
+
+/** Boxes held in memory (tests, small publications). */
+export function labelBoxes(bytes: Uint8Array): LabelBoxes {
+  if (bytes.length % LABEL_BOX_BYTES !== 0) throw new RangeError(`expected a multiple of ${LABEL_BOX_BYTES} box bytes, got ${bytes.length}`);
+  const count = bytes.length / LABEL_BOX_BYTES;
+  return {
+    count,
+    read(from, to) {
+      if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to < from || to > count) throw new RangeError(`expected a box range within [0, ${count}], got [${from}, ${to})`);
+      return bytes.slice(from * LABEL_BOX_BYTES, to * LABEL_BOX_BYTES);
+    },
+  };
+}
+
+/** Where publishLabels puts the boxes as it seals them, chunk by chunk, per ID type. */
+export interface LabelSink {
+  append(idType: IdType, boxes: Uint8Array): void;
+  /** Every box of `idType` appended: the boxes, readable. */
+  finish(idType: IdType): LabelBoxes;
+}
+
+/** A sink that keeps the boxes in memory (the default). */
+export function memorySink(): LabelSink {
+  const parts = new Map<IdType, Uint8Array[]>();
+  return {
+    append(idType, boxes) {
+      const list = parts.get(idType) ?? [];
+      list.push(boxes);
+      parts.set(idType, list);
+    },
+    finish(idType) {
+      return labelBoxes(Buffer.concat(parts.get(idType) ?? []));
+    },
+  };
+}
+
 export interface LabelPublication {
   epoch: string;
   /** The publication (tokens) these boxes sit beside. */
@@ -34,7 +80,7 @@ export interface LabelPublication {
   /** SHA-256 over the epoch, the publication version and every box (labelsVersion). */
   version: string;
   /** Per ID type: LABEL_BOX_BYTES per token, token-table order. */
-  boxes: Map<IdType, Uint8Array>;
+  boxes: Map<IdType, LabelBoxes>;
 }
 
 /** What only media knows about its label publication (never sent). */
@@ -44,12 +90,16 @@ export interface LabelPublicationStats {
   seconds: number;
 }
 
-export function labelsVersion(epoch: string, publicationVersion: string, boxes: ReadonlyMap<IdType, Uint8Array>): string {
+/** Boxes hashed at a time by labelsVersion. */
+const HASH_PAGE = 65_536;
+
+export function labelsVersion(epoch: string, publicationVersion: string, boxes: ReadonlyMap<IdType, LabelBoxes>): string {
   const h = createHash('sha256').update(`cleanroom/v1/labels\0${epoch}\0${publicationVersion}\0${LABEL_BOX_BYTES}\0`);
   for (const type of [...boxes.keys()].sort()) {
     const b = boxes.get(type);
     if (!b) continue;
-    h.update(`${type}\0${b.length / LABEL_BOX_BYTES}\0`).update(b);
+    h.update(`${type}\0${b.count}\0`);
+    for (let i = 0; i < b.count; i += HASH_PAGE) h.update(b.read(i, Math.min(b.count, i + HASH_PAGE)));
   }
   return h.digest('hex');
 }
@@ -76,13 +126,13 @@ export async function publishLabels(
   pub: { epoch: string; version: string; tokens: ReadonlyMap<IdType, TokenPages> },
   key: OprfKey,
   src: LabelSource,
-  opts: { threads?: number; random?: LabelRandom } = {},
+  opts: { threads?: number; random?: LabelRandom; sink?: LabelSink } = {},
 ): Promise<{ labels: LabelPublication; stats: LabelPublicationStats }> {
   const t0 = performance.now();
   const threads = opts.threads ?? 1;
   const pool = threads > 1 ? new PointPool(key, threads) : undefined;
   try {
-    return await seal(pub, src, opts.random, (xs, dst) => (pool && xs.length >= POOL_THRESHOLD ? pool.compute(xs, dst) : Promise.resolve(computePoints(key, xs, dst))), t0);
+    return await seal(pub, src, opts.random, opts.sink ?? memorySink(), (xs, dst) => (pool && xs.length >= POOL_THRESHOLD ? pool.compute(xs, dst) : Promise.resolve(computePoints(key, xs, dst))), t0);
   } finally {
     await pool?.close();
   }
@@ -95,18 +145,20 @@ async function seal(
   pub: { epoch: string; version: string; tokens: ReadonlyMap<IdType, TokenPages> },
   src: LabelSource,
   random: LabelRandom | undefined,
+  sink: LabelSink,
   points: (xs: readonly Uint8Array[], dst: string) => Promise<Uint8Array[]>,
   t0: number,
 ): Promise<{ labels: LabelPublication; stats: LabelPublicationStats }> {
-  const boxes = new Map<IdType, Uint8Array>();
+  const boxes = new Map<IdType, LabelBoxes>();
   const labelled: Record<string, number> = {};
   const enc = new TextEncoder();
   for (const [idType, t] of pub.tokens) {
     const n = t.count;
-    const out = new Uint8Array(n * LABEL_BOX_BYTES);
     const dst = oprfDst(idType, pub.epoch);
     let real = 0;
     for (let s = 0; s < n; s += CHUNK) {
+      // one chunk's boxes at a time, handed to the sink: never every box in memory here
+      const out = new Uint8Array((Math.min(n, s + CHUNK) - s) * LABEL_BOX_BYTES);
       const idx: number[] = [];
       const xs: Uint8Array[] = [];
       const labels: LabelBytes[] = [];
@@ -121,7 +173,7 @@ async function seal(
           xs.push(enc.encode(id));
           labels.push(l.label);
         } else {
-          out.set(randomLabelBox(random), i * LABEL_BOX_BYTES);
+          out.set(randomLabelBox(random), (i - s) * LABEL_BOX_BYTES);
         }
       }
       const evaluated = await points(xs, dst);
@@ -130,11 +182,12 @@ async function seal(
         const x = xs[k]!;
         const point = evaluated[k]!;
         if (!Buffer.from(finalize(x, point)).equals(token)) throw new Error(`label publication: the ${idType} ID of token ${i} does not give its published token`);
-        out.set(sealLabel(labelKey(x, point), labels[k]!, labelAd(pub.epoch, idType, token), random), i * LABEL_BOX_BYTES);
+        out.set(sealLabel(labelKey(x, point), labels[k]!, labelAd(pub.epoch, idType, token), random), (i - s) * LABEL_BOX_BYTES);
       });
       real += idx.length;
+      sink.append(idType, out);
     }
-    boxes.set(idType, out);
+    boxes.set(idType, sink.finish(idType));
     labelled[idType] = real;
   }
   return {

@@ -319,7 +319,7 @@ export class LookupBrokerRole {
       const row = published.rowOf(t);
       if (row < 0) return randomLabelBox();
       real++;
-      return boxes.slice(row * LABEL_BOX_BYTES, (row + 1) * LABEL_BOX_BYTES);
+      return boxes.read(row, row + 1);
     });
     this.phase_ = { name: 'done', counts: { seedCount: n, paddedCount: p.paddedCount, realMatches: real } };
     return out;

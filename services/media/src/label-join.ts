@@ -1,0 +1,185 @@
+/**
+ * Media's labels joined to its universe rows on disk, for the label publication
+ * (label-store.ts): per row, its label (labels CSV, by user_id) and its normalised IDs (the
+ * universe CSV; the prepared universe keeps tokens only) — without a map or a string per
+ * user in memory, so that memory does not grow with the universe.
+ *
+ *   1. the labels CSV streams once: (SHA-256(user_id)[0..16], label) records are spilled to
+ *      BUCKETS files by the hash's first byte;
+ *   2. the universe CSV streams once: its consented rows are the prepared universe's rows in
+ *      order (universe-files.ts, pass 1), checked against users.bin batch by batch; each row
+ *      with consent_share writes its normalised IDs (ids-<t>.bin, offsets in ids-<t>.off) and
+ *      spills (hash, row) by the hash's first byte;
+ *   3. per bucket (one in memory at a time): both sides sorted by hash and merged; a matched
+ *      row's label goes to label-rows.bin at row · ROW_LABEL (flag 1 | label).
+ * Reading (labelOf, idOf) is a pread or two per call. Peak memory: one bucket and write buffers.
+ */
+import { hash } from 'node:crypto';
+import { closeSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { normalizeId } from '@cleanroom/shared/common/ids.ts';
+import { encodeLabel } from '@cleanroom/shared/common/labels.ts';
+import { LABEL_BYTES, type LabelBytes } from '@cleanroom/shared/crypto/label-box.ts';
+import { readLabelRows } from '@cleanroom/shared/data/labels.ts';
+import { readUniverse } from '@cleanroom/shared/data/files.ts';
+import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
+import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
+import { Appender, BUCKETS, compareBytes, readAll, sortRecords } from '@cleanroom/shared/service/record-file.ts';
+
+const KEY = 16;
+const LAB_RECORD = KEY + LABEL_BYTES;
+const ROW_RECORD = KEY + 4;
+const ROW_LABEL = 1 + LABEL_BYTES;
+/** Universe rows whose user ids are checked against users.bin at once. */
+const CHECK_BATCH = 8192;
+
+function keyOf(userId: string): Uint8Array {
+  return hash('sha256', userId, 'buffer').subarray(0, KEY);
+}
+
+function pread(fd: number, out: Uint8Array, at: number, what: string): Uint8Array {
+  for (let got = 0; got < out.length;) {
+    const n = readSync(fd, out, got, out.length - got, at + got);
+    if (n === 0) throw new RangeError(`${what}: ends at ${at + got}, expected ${at + out.length} bytes`);
+    got += n;
+  }
+  return out;
+}
+
+export class JoinedLabels {
+  private readonly labelFd: number;
+  private readonly ids = new Map<IdType, { bytes: number; offsets: number }>();
+  private readonly size: number;
+  private readonly dec = new TextDecoder();
+  private readonly rec = new Uint8Array(ROW_LABEL);
+  private readonly off = new Float64Array(2);
+
+  constructor(dir: string, size: number, types: readonly IdType[]) {
+    this.size = size;
+    this.labelFd = openSync(join(dir, 'label-rows.bin'), 'r');
+    for (const t of types) this.ids.set(t, { bytes: openSync(join(dir, `ids-${t}.bin`), 'r'), offsets: openSync(join(dir, `ids-${t}.off`), 'r') });
+  }
+
+  /** The encoded label of `row`, or undefined (no label in the CSV, or no consent_share: nothing was joined). */
+  labelOf(row: number): LabelBytes | undefined {
+    if (!Number.isInteger(row) || row < 0 || row >= this.size) throw new RangeError(`expected a row in [0, ${this.size}), got ${row}`);
+    pread(this.labelFd, this.rec, row * ROW_LABEL, 'label-rows.bin');
+    return this.rec[0] === 1 ? this.rec.slice(1) : undefined;
+  }
+
+  /** The normalised `type` ID of `row` (rows with consent_share only), or undefined. */
+  idOf(row: number, type: IdType): string | undefined {
+    const f = this.ids.get(type);
+    if (!f || !Number.isInteger(row) || row < 0 || row >= this.size) return undefined;
+    pread(f.offsets, new Uint8Array(this.off.buffer), row * 8, `ids-${type}.off`);
+    const [start, stop] = this.off as unknown as [number, number];
+    if (stop === start) return undefined;
+    return this.dec.decode(pread(f.bytes, new Uint8Array(stop - start), start, `ids-${type}.bin`));
+  }
+
+  close(): void {
+    closeSync(this.labelFd);
+    for (const f of this.ids.values()) {
+      closeSync(f.bytes);
+      closeSync(f.offsets);
+    }
+  }
+}
+
+/**
+ * Joins the labels CSV to the universe's rows in `dir` (a scratch directory the caller
+ * removes). `share[row]` = consent_share; only those rows get IDs and labels.
+ * Throws when the universe CSV's consented rows are not the prepared universe's rows, or a
+ * user_id appears twice in the labels CSV.
+ */
+export async function joinLabels(dir: string, o: {
+  labelsCsv: string; universeCsv: string; universe: Universe; share: Uint8Array; types: readonly IdType[];
+}): Promise<JoinedLabels> {
+  const u = o.universe;
+  const lab = Array.from({ length: BUCKETS }, (_, b) => new Appender(join(dir, `lab-${b}`), 4096));
+  const rec = new Uint8Array(LAB_RECORD);
+  for await (const r of readLabelRows(o.labelsCsv)) {
+    const k = keyOf(r.userId);
+    rec.set(k, 0);
+    rec.set(encodeLabel(r.label), KEY);
+    lab[k[0]!]!.write(rec);
+  }
+  for (const a of lab) a.close();
+
+  const spill = Array.from({ length: BUCKETS }, (_, b) => new Appender(join(dir, `row-${b}`), 4096));
+  const ids = new Map(o.types.map((t) => [t, { bytes: new Appender(join(dir, `ids-${t}.bin`)), offsets: new Appender(join(dir, `ids-${t}.off`)) }]));
+  const off = new Float64Array(1);
+  const offBytes = new Uint8Array(off.buffer);
+  for (const f of ids.values()) f.offsets.write(offBytes);
+  const rowRec = new Uint8Array(ROW_RECORD);
+  const rowView = new DataView(rowRec.buffer);
+  let row = 0;
+  let pending: string[] = [];
+  const check = (): void => {
+    const want = u.userIdsOf(Uint32Array.from({ length: pending.length }, (_, i) => row - pending.length + i));
+    pending.forEach((id, i) => {
+      if (want[i] !== id) throw new Error(`the universe CSV's consented row ${row - pending.length + i} is user '${id.slice(0, 64)}', the prepared universe has '${String(want[i]).slice(0, 64)}': prepare it again`);
+    });
+    pending = [];
+  };
+  for await (const r of readUniverse(o.universeCsv)) {
+    if (!r.consent) continue; // the prepared universe's rows are the consented rows in order
+    if (row >= u.size) throw new Error(`the universe CSV has more consented rows than the ${u.size} prepared: prepare it again`);
+    pending.push(r.userId);
+    const shared = o.share[row] === 1;
+    for (const [t, f] of ids) {
+      if (shared) {
+        const n = normalizeId(t, t === 'phone' ? r.phone : t === 'email' ? r.email : r.deviceId);
+        if (n.ok) f.bytes.writeUtf8(n.value);
+      }
+      off[0] = f.bytes.size;
+      f.offsets.write(offBytes);
+    }
+    if (shared) {
+      const k = keyOf(r.userId);
+      rowRec.set(k, 0);
+      rowView.setUint32(KEY, row, true);
+      spill[k[0]!]!.write(rowRec);
+    }
+    row++;
+    if (pending.length === CHECK_BATCH) check();
+  }
+  check();
+  if (row !== u.size) throw new Error(`the universe CSV has ${row} consented rows, the prepared universe ${u.size}: prepare it again`);
+  for (const a of spill) a.close();
+  for (const f of ids.values()) {
+    f.bytes.close();
+    f.offsets.close();
+  }
+
+  const fd = openSync(join(dir, 'label-rows.bin'), 'w+');
+  try {
+    ftruncateSync(fd, u.size * ROW_LABEL);
+    const out = new Uint8Array(ROW_LABEL);
+    out[0] = 1;
+    for (let b = 0; b < BUCKETS; b++) {
+      const l = readAll(join(dir, `lab-${b}`));
+      const ln = l.length / LAB_RECORD;
+      const lo = sortRecords(l, LAB_RECORD, ln, KEY, () => 0);
+      for (let i = 1; i < ln; i++) {
+        if (compareBytes(l, lo[i - 1]! * LAB_RECORD, l, lo[i]! * LAB_RECORD, KEY) === 0) throw new Error(`${o.labelsCsv}: a user_id appears twice`);
+      }
+      const s = readAll(join(dir, `row-${b}`));
+      const sn = s.length / ROW_RECORD;
+      const sv = new DataView(s.buffer, s.byteOffset);
+      const so = sortRecords(s, ROW_RECORD, sn, KEY, () => 0);
+      let i = 0;
+      for (let j = 0; j < sn; j++) {
+        const at = so[j]! * ROW_RECORD;
+        while (i < ln && compareBytes(l, lo[i]! * LAB_RECORD, s, at, KEY) < 0) i++;
+        if (i < ln && compareBytes(l, lo[i]! * LAB_RECORD, s, at, KEY) === 0) {
+          out.set(l.subarray(lo[i]! * LAB_RECORD + KEY, (lo[i]! + 1) * LAB_RECORD), 1);
+          writeSync(fd, out, 0, ROW_LABEL, sv.getUint32(at + KEY, true) * ROW_LABEL);
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return new JoinedLabels(dir, u.size, o.types);
+}
