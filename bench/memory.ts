@@ -42,7 +42,7 @@ const p = parseArgs(process.argv.slice(2), { universe: 'string', out: 'string' }
 const universe = intFlag(p, 'universe', 200_000, 1000, 100_000_000);
 const out = resolve(strFlag(p, 'out', `out/memory-${universe}`));
 await generateWorld(join(out, 'world'), { seed: 'memory', universeSize: universe, crmSize: Math.max(1000, Math.round(universe / 10)) });
-const c = await startCluster({ outDir: out, worldDir: join(out, 'world') });
+const c = await startCluster({ outDir: out, worldDir: join(out, 'world'), readyTimeoutMs: 4 * 3_600_000 }); // a loaded machine: preparing, publishing and syncing take long
 try {
   const ready = await c.nodes.media.admin.request<{ universe: { users: number; preparedSeconds: number } }>('GET', '/readyz');
   const a = c.nodes.advertiser.admin;

@@ -8,7 +8,8 @@ import { openUniverse, type UniverseStatus } from './universe-store.ts';
 import { openPublication } from './publication-store.ts';
 import { openLabels } from './label-store.ts';
 import { MediaNode } from './node.ts';
-import { warmPsiPositions } from '@cleanroom/shared/protocol/media.ts';
+import { PositionHashFile } from './psi-positions.ts';
+import { join } from 'node:path';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 import { logMemory } from '@cleanroom/shared/service/memory.ts';
 
@@ -16,6 +17,7 @@ const b = boot('media');
 const store = await openNodeStore(b);
 let status: UniverseStatus | undefined;
 let node: MediaNode | undefined;
+let psi: PositionHashFile | undefined;
 const preparingSince = new Date().toISOString();
 const app = await startAdmin(b, {
   sessions: () => node?.sessions,
@@ -36,12 +38,15 @@ try {
     : undefined;
   if (lab) logMemory(b.log, 'labels');
   const labels = lab?.labels;
+  // the PSI kinds' position hashes: a file beside the publication, read per session (psi-positions.ts)
+  const hashes = new PositionHashFile(join(b.config.stateDir, 'publication', published.publication.version), published.publication.users);
+  psi = hashes;
   node = new MediaNode({
     store, purposes,
     quota: { evaluationsPerBroker: b.config.evalQuotaBroker, evaluationsPerAdvertiser: b.config.evalQuota, windowMs: Math.round(b.config.quotaWindowHours * 3_600_000) },
     privacy: { budget: b.config.privacyBudget, refreshMs: Math.round(b.config.budgetRefreshDays * 86_400_000) },
     minCohort: b.config.minCohort,
-    identity: b.identity, universe: opened.universe, publication: published.publication, ...(labels ? { labels } : {}), stateDir: b.config.stateDir, transcriptDir: b.config.transcriptDir,
+    identity: b.identity, universe: opened.universe, publication: { ...published.publication, positionHashes: (ps) => hashes.read(ps) }, ...(labels ? { labels } : {}), stateDir: b.config.stateDir, transcriptDir: b.config.transcriptDir,
     deadlineMs: b.config.deadlineMs, maxPaddedCount: b.config.maxPaddedCount, evalThreads: b.config.evalThreads, log: b.log,
   });
   status = { ...opened.status, publication: { version: published.publication.version, reused: published.reused, encryptSeconds: Math.round(published.seconds * 10) / 10, encryptCpuSeconds: Math.round(published.cpuSeconds * 10) / 10, ciphertexts: published.publication.ciphertexts.count } };
@@ -54,8 +59,8 @@ try {
   process.exit(2);
 }
 await prepareOprfWorkers(b.config.evalThreads);
-// The PSI kinds (retargeting, joint-activate) hash every published position once per publication: in the background now.
-void warmPsiPositions(node.publicationForPsi).then(() => logMemory(b.log, 'psi-positions')).catch((err: unknown) => b.log.error({ err: (err as Error).message }, 'hashing the publication positions failed (PSI sessions hash them themselves)'));
+// The PSI kinds (retargeting, joint-activate) hash every published position once per publication: in the background now, to a file.
+void psi?.warm(node.publicationForPsi.version).then(() => logMemory(b.log, 'psi-positions')).catch((err: unknown) => b.log.error({ err: (err as Error).message }, 'hashing the publication positions failed (PSI sessions hash them themselves)'));
 await startGrpc(b, 'Media', node.handlers(), app, () => {
   node?.close();
   void closeOprfWorkers();

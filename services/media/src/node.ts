@@ -7,7 +7,7 @@
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { MediaRole, type PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
+import { MediaRole, type MediaPublication, type PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
 import { ProtocolError, type Outcome, type Party } from '@cleanroom/shared/protocol/messages.ts';
 import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
@@ -51,7 +51,7 @@ export interface MediaSessionResult {
 export interface MediaNodeOptions extends NodeCommonOptions {
   universe: Universe;
   /** The publication the broker syncs, with the key pair that decrypts its profiles. */
-  publication: Publication & { bfv: MediaBfv };
+  publication: Publication & { bfv: MediaBfv } & Pick<MediaPublication, 'positionHashes'>;
   /** The sealed labels beside the publication's tokens (lookup kind); none: media offers no lookups. */
   labels?: LabelPublication;
   stateDir: string;

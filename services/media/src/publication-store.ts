@@ -15,7 +15,8 @@ import { existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rea
 import { join } from 'node:path';
 import { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
-import { publish, type Publication, type TokenPages } from '@cleanroom/shared/protocol/publication.ts';
+import { publish, type Publication, type TokenPages, type TokenSink } from '@cleanroom/shared/protocol/publication.ts';
+import { Appender } from '@cleanroom/shared/service/record-file.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
@@ -63,6 +64,11 @@ async function load(dir: string): Promise<MediaPublicationFull> {
 
 /** Each ID type's published tokens, read from this publication's files page by page (pread). */
 function tokenPagesOnDisk(dir: string, idTypes: readonly IdType[]): Map<IdType, TokenPages> {
+  return new Map(idTypes.map((t) => [t, tokenPagesOf(dir, t)]));
+}
+
+/** One ID type's published tokens in `dir`, read page by page (pread). */
+function tokenPagesOf(dir: string, t: IdType): TokenPages {
   const read = (fd: number, bytes: number, at: number): Uint8Array => {
     const out = new Uint8Array(bytes);
     for (let got = 0; got < bytes;) {
@@ -72,21 +78,17 @@ function tokenPagesOnDisk(dir: string, idTypes: readonly IdType[]): Map<IdType, 
     }
     return out;
   };
-  const pages = new Map<IdType, TokenPages>();
-  for (const t of idTypes) {
-    const tf = openSync(join(dir, `tokens-${t}.bin`), 'r');
-    const pf = openSync(join(dir, `positions-${t}.bin`), 'r');
-    const count = fstatSync(pf).size / 4;
-    if (fstatSync(tf).size !== count * TOKEN_BYTES) throw new RangeError(`${dir}: expected ${count * TOKEN_BYTES} '${t}' token bytes for ${count} positions`);
-    pages.set(t, {
-      count,
-      page(from, to) {
-        if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to < from || to > count) throw new RangeError(`expected a page within [0, ${count}], got [${from}, ${to})`);
-        return { tokens: read(tf, (to - from) * TOKEN_BYTES, from * TOKEN_BYTES), positions: new Uint32Array(read(pf, (to - from) * 4, from * 4).buffer) };
-      },
-    });
-  }
-  return pages;
+  const tf = openSync(join(dir, `tokens-${t}.bin`), 'r');
+  const pf = openSync(join(dir, `positions-${t}.bin`), 'r');
+  const count = fstatSync(pf).size / 4;
+  if (fstatSync(tf).size !== count * TOKEN_BYTES) throw new RangeError(`${dir}: expected ${count * TOKEN_BYTES} '${t}' token bytes for ${count} positions`);
+  return {
+    count,
+    page(from, to) {
+      if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to < from || to > count) throw new RangeError(`expected a page within [0, ${count}], got [${from}, ${to})`);
+      return { tokens: read(tf, (to - from) * TOKEN_BYTES, from * TOKEN_BYTES), positions: new Uint32Array(read(pf, (to - from) * 4, from * 4).buffer) };
+    },
+  };
 }
 
 export async function openPublication(opts: { stateDir: string; universe: Universe; log: Logger }): Promise<{ publication: MediaPublicationFull; reused: boolean; seconds: number; cpuSeconds: number }> {
@@ -111,8 +113,28 @@ export async function openPublication(opts: { stateDir: string; universe: Univer
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
   const w = new CiphertextFileWriter(staging);
+  // the token tables go to their files range by range (never one table of every token in memory)
+  const tokenFiles = new Map<IdType, { tokens: Appender; positions: Appender }>();
+  const tokenSink: TokenSink = {
+    append(type, tokens, positions) {
+      let f = tokenFiles.get(type);
+      if (!f) {
+        f = { tokens: new Appender(join(staging, `tokens-${type}.bin`)), positions: new Appender(join(staging, `positions-${type}.bin`)) };
+        tokenFiles.set(type, f);
+      }
+      f.tokens.write(tokens);
+      f.positions.write(new Uint8Array(positions.buffer, positions.byteOffset, positions.byteLength));
+    },
+    finish(type) {
+      const f = tokenFiles.get(type) ?? { tokens: new Appender(join(staging, `tokens-${type}.bin`)), positions: new Appender(join(staging, `positions-${type}.bin`)) };
+      f.tokens.close();
+      f.positions.close();
+      return tokenPagesOf(staging, type);
+    },
+  };
   const pub = publish(opts.universe, bfv, {
     sink: (ct) => w.append(ct),
+    tokenSink,
     onProgress: (done, total) => {
       if (performance.now() - lastLog > 5000) {
         lastLog = performance.now();
@@ -131,10 +153,6 @@ export async function openPublication(opts: { stateDir: string; universe: Univer
   writeFileSync(join(tmp, 'bfv-public-key.bin'), pub.material.publicKey);
   writeFileSync(join(tmp, 'bfv-galois-keys.bin'), pub.material.galoisKeys);
   writeFileSync(join(tmp, 'order.bin'), new Uint8Array(pub.order.buffer, pub.order.byteOffset, pub.order.byteLength));
-  for (const [t, v] of pub.tokens) {
-    writeFileSync(join(tmp, `tokens-${t}.bin`), v.tokens);
-    writeFileSync(join(tmp, `positions-${t}.bin`), new Uint8Array(v.positions.buffer, v.positions.byteOffset, v.positions.byteLength));
-  }
   const manifest: Manifest = { epoch: pub.epoch, version: pub.version, users: pub.users, fingerprint, idTypes: [...pub.tokens.keys()], createdAt: new Date().toISOString(), encryptSeconds: seconds };
   writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2));
   rmSync(dir, { recursive: true, force: true });

@@ -39,47 +39,6 @@ import { parsePredicateText, type CompiledPredicate } from './predicate.ts';
 import { compileMediaPredicate, packedReader } from './predicate-schemas.ts';
 import { PACKED_BYTES } from './universe.ts';
 
-/**
- * H(version ‖ position) of every position of a publication, 32 bytes each, computed once per
- * publication on its first PSI session (a session then only exponentiates its own set).
- */
-const HASHED_POSITIONS = new WeakMap<MediaPublication, { all: Uint8Array; done: number }>();
-const HASH_CHUNK = 16_384;
-
-function hashChunk(pub: MediaPublication, h: { all: Uint8Array; done: number }): void {
-  const first = h.done;
-  const list = hashPositions(pub.version, Array.from({ length: Math.min(HASH_CHUNK, pub.order.length - first) }, (_, i) => first + i));
-  list.forEach((e, i) => h.all.set(e, (first + i) * 32));
-  h.done = first + list.length;
-}
-
-function hashState(pub: MediaPublication): { all: Uint8Array; done: number } {
-  let h = HASHED_POSITIONS.get(pub);
-  if (!h) {
-    h = { all: new Uint8Array(pub.order.length * 32), done: 0 };
-    HASHED_POSITIONS.set(pub, h);
-  }
-  return h;
-}
-
-function hashedPositions(pub: MediaPublication): Uint8Array {
-  const h = hashState(pub);
-  while (h.done < pub.order.length) hashChunk(pub, h);
-  return h.all;
-}
-
-/**
- * Hashes a publication's positions in the background, one chunk per event-loop turn (the node
- * calls it once the publication is served), so that the first PSI session does not pay for it.
- */
-export async function warmPsiPositions(pub: MediaPublication): Promise<void> {
-  const h = hashState(pub);
-  while (h.done < pub.order.length) {
-    hashChunk(pub, h);
-    await new Promise((r) => setImmediate(r));
-  }
-}
-
 /** The kinds this role runs (the lookup and federated kinds add themselves here). */
 export const MEDIA_KINDS: readonly SessionKind[] = ['lookalike', 'profile', 'joint-count', 'retargeting', 'joint-activate', 'lookup'];
 import {
@@ -94,6 +53,12 @@ export interface MediaPublication {
   bfv: MediaBfv;
   /** position → universe row (media only): the joint kinds and retargeting read a user's position. */
   order: Uint32Array;
+  /**
+   * H(version ‖ p) of the given positions (dh-psi.ts hashPositions), precomputed by the node
+   * (a file beside the publication, services/media/src/psi-positions.ts), or undefined while
+   * that is not ready — the role then hashes its own positions.
+   */
+  positionHashes?: (positions: readonly number[]) => ElementBytes[] | undefined;
 }
 
 /**
@@ -322,8 +287,8 @@ export class MediaRole {
     while (size < mine.length) size *= 2;
     const key = OprfKey.generate();
     p.psi = { key, offered: new Int32Array(0), reply: [] }; // claimed before the first await: one offer per session
-    const hashedAll = hashedPositions(this.params.publication);
-    const hashed = await evaluateBatchParallel(key, mine.map((pos) => hashedAll.subarray(pos * 32, pos * 32 + 32)), this.params.threads);
+    const pub = this.params.publication;
+    const hashed = await evaluateBatchParallel(key, pub.positionHashes?.(mine) ?? hashPositions(pub.version, mine), this.params.threads);
     const perm = randomPermutation(size, this.params.uniform ?? cryptoUniform);
     const offered = new Int32Array(size);
     const out = new Array<ElementBytes>(size);

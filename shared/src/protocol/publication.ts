@@ -93,63 +93,125 @@ export function ciphertextDigest(ct: Uint8Array): Uint8Array {
   return createHash('sha256').update(ct).digest();
 }
 
-/** The version of a publication: SHA-256 over everything the broker receives. */
-export function publicationVersion(epoch: string, tokens: ReadonlyMap<IdType, PublishedTokens>, ciphertextDigests: readonly Uint8Array[]): string {
+/** Entries hashed at a time by publicationVersion. */
+const HASH_PAGE = 65_536;
+
+/**
+ * Where publish() puts each ID type's position-ordered tokens, range by range (ascending
+ * positions): kept in memory (memoryTokenSink, the default) or written to files by the node
+ * (services/media/src/publication-store.ts), so that no table of every token is held.
+ */
+export interface TokenSink {
+  append(type: IdType, tokens: Uint8Array, positions: Uint32Array): void;
+  /** Every range of `type` appended: its tokens, readable page by page. */
+  finish(type: IdType): TokenPages;
+}
+
+export function memoryTokenSink(): TokenSink {
+  const parts = new Map<IdType, { tokens: Uint8Array[]; positions: Uint32Array[] }>();
+  return {
+    append(type, tokens, positions) {
+      const p = parts.get(type) ?? { tokens: [], positions: [] };
+      p.tokens.push(tokens);
+      p.positions.push(positions);
+      parts.set(type, p);
+    },
+    finish(type) {
+      const p = parts.get(type) ?? { tokens: [], positions: [] };
+      const positions = new Uint32Array(p.positions.reduce((a, x) => a + x.length, 0));
+      let at = 0;
+      for (const x of p.positions) {
+        positions.set(x, at);
+        at += x.length;
+      }
+      return publishedTokens(p.tokens.length === 1 ? p.tokens[0]! : new Uint8Array(Buffer.concat(p.tokens)), positions);
+    },
+  };
+}
+
+/** The version of a publication: SHA-256 over everything the broker receives (token tables read page by page). */
+export function publicationVersion(epoch: string, tokens: ReadonlyMap<IdType, TokenPages>, ciphertextDigests: readonly Uint8Array[]): string {
   const h = createHash('sha256');
   h.update(`cleanroom/v1/publication\0${epoch}\0`);
   for (const [type, t] of [...tokens].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    h.update(`${type}\0${t.positions.length}\0`);
-    h.update(t.tokens);
-    h.update(new Uint8Array(t.positions.buffer, t.positions.byteOffset, t.positions.byteLength));
+    h.update(`${type}\0${t.count}\0`);
+    for (let i = 0; i < t.count; i += HASH_PAGE) h.update(t.page(i, Math.min(t.count, i + HASH_PAGE)).tokens);
+    for (let i = 0; i < t.count; i += HASH_PAGE) {
+      const p = t.page(i, Math.min(t.count, i + HASH_PAGE)).positions;
+      h.update(new Uint8Array(p.buffer, p.byteOffset, p.byteLength));
+    }
   }
   h.update(`ciphertexts\0${ciphertextDigests.length}\0`);
   for (const d of ciphertextDigests) h.update(d);
   return h.digest('hex');
 }
 
+/** Positions one pass of tokensByPosition sorts at most: at least this many ... */
+const RANGE_MIN = 1 << 22;
+/** ... or users / RANGE_PASSES, whichever is larger (a bounded number of passes over the tokens). */
+const RANGE_PASSES = 8;
+
+/**
+ * One ID type's tokens in position order, handed to `sink` one position range at a time.
+ * Typed arrays only (no array of all rows, which stops at 2^27 entries): per range, a counting
+ * sort by position, since a user has at most one token per type — several tokens on one
+ * position (users sharing an ID) keep their input order. Memory: one range's tokens and counts
+ * (≈ 24 bytes × max(2^22, users / 8)), not a table of every token; each range reads the
+ * universe's tokens twice.
+ */
+function tokensByPosition(chunks: () => Iterable<{ tokens: Uint8Array; rows: Uint32Array }>, positionOf: Uint32Array, type: IdType, sink: TokenSink, rangeSize?: number): TokenPages {
+  const users = positionOf.length;
+  const range = rangeSize ?? Math.max(RANGE_MIN, Math.ceil(users / RANGE_PASSES));
+  for (let lo = 0; lo < users; lo += range) {
+    const hi = Math.min(users, lo + range);
+    const count = new Uint32Array(hi - lo + 1);
+    let n = 0;
+    for (const c of chunks()) {
+      for (let i = 0; i < c.rows.length; i++) {
+        const pos = positionOf[c.rows[i]!]!;
+        if (pos >= lo && pos < hi) {
+          count[pos - lo + 1]!++;
+          n++;
+        }
+      }
+    }
+    for (let p = 1; p < count.length; p++) count[p]! += count[p - 1]!;
+    const packed = new Uint8Array(n * TOKEN_BYTES);
+    const positions = new Uint32Array(n);
+    for (const c of chunks()) {
+      for (let i = 0; i < c.rows.length; i++) {
+        const pos = positionOf[c.rows[i]!]!;
+        if (pos < lo || pos >= hi) continue;
+        const at = count[pos - lo]!++;
+        packed.set(c.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES), at * TOKEN_BYTES);
+        positions[at] = pos;
+      }
+    }
+    sink.append(type, packed, positions);
+  }
+  return sink.finish(type);
+}
+
 /**
  * Publishes `universe` under `bfv` (a fresh key pair). Each ciphertext goes to `sink` as
  * soon as it exists (the node writes it to disk; nothing holds them all in memory), or is
- * kept in memory without a sink. `onProgress` is told how many users are encrypted so far.
+ * kept in memory without a sink; the token tables likewise go to `tokenSink` range by range
+ * (memory without one). `onProgress` is told how many users are encrypted so far.
+ * `rangeSize`: positions per token-sorting pass (tests).
  */
-/**
- * One ID type's tokens in position order. Typed arrays only (no array of all rows, which
- * stops at 2^27 entries): a counting sort by position, since a user has at most one token
- * per type — several tokens on one position (users sharing an ID) keep their input order.
- */
-function tokensByPosition(chunks: () => Iterable<{ tokens: Uint8Array; rows: Uint32Array }>, positionOf: Uint32Array): PublishedTokens {
-  const count = new Uint32Array(positionOf.length + 1);
-  let n = 0;
-  for (const c of chunks()) {
-    for (let i = 0; i < c.rows.length; i++) count[positionOf[c.rows[i]!]! + 1]!++;
-    n += c.rows.length;
-  }
-  for (let p = 1; p < count.length; p++) count[p]! += count[p - 1]!;
-  const packed = new Uint8Array(n * TOKEN_BYTES);
-  const positions = new Uint32Array(n);
-  for (const c of chunks()) {
-    for (let i = 0; i < c.rows.length; i++) {
-      const pos = positionOf[c.rows[i]!]!;
-      const at = count[pos]!++;
-      packed.set(c.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES), at * TOKEN_BYTES);
-      positions[at] = pos;
-    }
-  }
-  return publishedTokens(packed, positions);
-}
-
 export function publish(
   universe: Universe,
   bfv: MediaBfv,
-  opts: { uniform?: Uniform; onProgress?: (done: number, total: number) => void; batchUsers?: number; sink?: (ct: Uint8Array) => void } = {},
-): Omit<Publication, 'tokens'> & { tokens: Map<IdType, PublishedTokens> } {
+  opts: { uniform?: Uniform; onProgress?: (done: number, total: number) => void; batchUsers?: number; sink?: (ct: Uint8Array) => void; tokenSink?: TokenSink; rangeSize?: number } = {},
+): Publication {
   const users = universe.size;
   const order = randomPermutation(users, opts.uniform ?? cryptoUniform);
   const positionOf = new Uint32Array(users);
   order.forEach((row, pos) => (positionOf[row] = pos));
-  const tokens = new Map<IdType, PublishedTokens>();
+  const tokens = new Map<IdType, TokenPages>();
+  const tokenSink = opts.tokenSink ?? memoryTokenSink();
   for (const type of universe.idTypes) {
-    tokens.set(type, tokensByPosition(() => universe.tokenChunks(type), positionOf));
+    tokens.set(type, tokensByPosition(() => universe.tokenChunks(type), positionOf, type, tokenSink, opts.rangeSize));
   }
   const upc = bfv.layout.usersPerCiphertext;
   const step = Math.max(upc, Math.floor((opts.batchUsers ?? upc * 64) / upc) * upc);
