@@ -4,7 +4,7 @@
  *
  * Layout of one prepared directory (all integers little-endian):
  *   key.bin             the epoch's OPRF key (mode 0600)
- *   users.bin           user ids back to back (UTF-8); users.off: users+1 float64 byte offsets
+ *   users.bin           user ids back to back (UTF-8); users.off: users+1 float64 byte offsets (read on demand)
  *   vectors.bin         PACKED_BYTES per user, row order (held in memory by the node)
  *   purposes.bin        1 byte per user: bit 0 consent_ads, bit 1 consent_share (held in memory)
  *   tokens-<t>.bin      TOKEN_RECORD (token 12 | row u32) per ID of type t, sorted by token then row
@@ -57,6 +57,8 @@ export const PREPARED_FORMAT = 'columnar-v2';
 export const TOKEN_RECORD = TOKEN_BYTES + 4;
 /** Bytes of users.bin read at a time by DiskUniverse.userIdsOf. */
 const USERS_WINDOW = 1 << 20;
+/** Entries of users.off read at a time by DiskUniverse. */
+const OFFSETS_WINDOW = 8192;
 export const IDHASH_RECORD = 2 * TOKEN_BYTES;
 
 export interface PreparedManifest {
@@ -93,7 +95,11 @@ export class DiskUniverse implements Universe {
   readonly shares: Float64Array;
   readonly manifest: PreparedManifest;
   private readonly usersFd: number;
-  private readonly userOffsets: Float64Array;
+  /** users.off, read through a window (offsetAt): not 8 bytes per user in memory. */
+  private readonly offsetsFd: number;
+  private readonly offsetWindow = new Float64Array(OFFSETS_WINDOW);
+  private offsetFirst = 0;
+  private offsetCount = 0;
   private readonly tokens = new Map<IdType, RecordFile>();
   readonly dir: string;
 
@@ -109,8 +115,12 @@ export class DiskUniverse implements Universe {
     this.packed = readAll(join(dir, 'vectors.bin'));
     if (this.packed.length !== m.users * PACKED_BYTES) throw new RangeError(`${dir}: expected ${m.users * PACKED_BYTES} vector bytes, got ${this.packed.length}`);
     this.shares = Float64Array.from(m.attributeCounts, (c) => (m.users === 0 ? 0 : c / m.users));
-    this.userOffsets = readF64(join(dir, 'users.off'));
-    if (this.userOffsets.length !== m.users + 1) throw new RangeError(`${dir}: expected ${m.users + 1} user offsets, got ${this.userOffsets.length}`);
+    this.offsetsFd = openSync(join(dir, 'users.off'), 'r');
+    const offBytes = fstatSync(this.offsetsFd).size;
+    if (offBytes !== (m.users + 1) * 8) {
+      closeSync(this.offsetsFd);
+      throw new RangeError(`${dir}: expected ${m.users + 1} user offsets, got ${offBytes / 8}`);
+    }
     this.usersFd = openSync(join(dir, 'users.bin'), 'r');
     for (const t of m.idTypes) this.tokens.set(t, new RecordFile(join(dir, `tokens-${t}.bin`), TOKEN_RECORD));
   }
@@ -120,10 +130,26 @@ export class DiskUniverse implements Universe {
     return existsSync(join(dir, 'manifest.json')) ? new DiskUniverse(dir) : undefined;
   }
 
+  /** Byte offset of user `i` in users.bin (i ≤ size), from a window of users.off read by pread. */
+  private offsetAt(i: number): number {
+    if (i < this.offsetFirst || i >= this.offsetFirst + this.offsetCount) {
+      const n = Math.min(OFFSETS_WINDOW, this.size + 1 - i);
+      const bytes = new Uint8Array(this.offsetWindow.buffer, 0, n * 8);
+      for (let got = 0; got < bytes.length;) {
+        const r = readSync(this.offsetsFd, bytes, got, bytes.length - got, i * 8 + got);
+        if (r === 0) throw new RangeError(`${this.dir}/users.off: ends at ${i * 8 + got}, expected ${(this.size + 1) * 8} bytes`);
+        got += r;
+      }
+      this.offsetFirst = i;
+      this.offsetCount = n;
+    }
+    return this.offsetWindow[i - this.offsetFirst]!;
+  }
+
   userId(row: number): string {
     if (!Number.isInteger(row) || row < 0 || row >= this.size) throw new RangeError(`expected a user row in [0, ${this.size}), got ${row}`);
-    const start = this.userOffsets[row]!;
-    const buf = Buffer.alloc(this.userOffsets[row + 1]! - start);
+    const start = this.offsetAt(row);
+    const buf = Buffer.alloc(this.offsetAt(row + 1) - start);
     readSync(this.usersFd, buf, 0, buf.length, start);
     return buf.toString('utf8');
   }
@@ -141,13 +167,13 @@ export class DiskUniverse implements Universe {
     }
     const order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => rows[a]! - rows[b]!);
     const out = new Array<string>(n);
-    const end = this.userOffsets[this.size]!;
+    const end = this.offsetAt(this.size);
     let winStart = 0;
     let winLen = 0;
     for (const i of order) {
       const r = rows[i]!;
-      const start = this.userOffsets[r]!;
-      const stop = this.userOffsets[r + 1]!;
+      const start = this.offsetAt(r);
+      const stop = this.offsetAt(r + 1);
       if (start < winStart || stop > winStart + winLen) {
         const want = Math.max(stop - start, Math.min(windowBytes, end - start));
         if (this.window.length < want) this.window = Buffer.alloc(want);
@@ -219,6 +245,7 @@ export class DiskUniverse implements Universe {
 
   close(): void {
     closeSync(this.usersFd);
+    closeSync(this.offsetsFd);
     for (const f of this.tokens.values()) f.close();
   }
 }
