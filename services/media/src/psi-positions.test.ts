@@ -1,0 +1,36 @@
+/**
+ * The PSI kinds' position hashes in a file (psi-positions.ts): undefined until warmed, then
+ * exactly hashPositions of the positions asked for (any order, across read windows), and
+ * reused by a node that opens the same publication directory again.
+ */
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashPositions } from '@cleanroom/shared/crypto/dh-psi.ts';
+import { PositionHashFile } from './psi-positions.ts';
+
+const hex = (list: readonly Uint8Array[] | undefined) => list?.map((e) => Buffer.from(e).toString('hex'));
+
+describe('PSI position hashes on disk', () => {
+  it('reads back hashPositions for any positions once warmed, and is reused on reopen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cleanroom-psipos-'));
+    const users = 40_000; // more than one read window (32,768)
+    const f = new PositionHashFile(dir, users);
+    expect(f.ready).toBe(false);
+    expect(f.read([0, 1])).toBeUndefined();
+    await f.warm('v-test');
+    expect(statSync(join(dir, 'psi-positions.bin')).size).toBe(users * 32);
+    const ask = [0, 5, 39_999, 32_768, 32_767, 17, 20_000, 5];
+    expect(hex(f.read(ask))).toEqual(hex(hashPositions('v-test', ask)));
+    f.close();
+    const again = new PositionHashFile(dir, users);
+    expect(again.ready).toBe(true);
+    expect(hex(again.read([39_999, 1]))).toEqual(hex(hashPositions('v-test', [39_999, 1])));
+    expect(() => again.read([users])).toThrow(RangeError);
+    again.close();
+    // another publication size: not reused
+    expect(new PositionHashFile(dir, users + 1).ready).toBe(false);
+    expect(existsSync(join(dir, `psi-positions.bin.tmp-${process.pid}`))).toBe(false);
+  });
+});
