@@ -31,11 +31,11 @@
  * the union of a shard set (openUnion): rows keep their global numbers, so the union is the
  * single-process preparation, file for file, once merged (mergeShards).
  */
-import { hash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
 import { oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
+import { SHA256_BYTES, sha256Into } from '@cleanroom/shared/crypto/digest-into.ts';
 import { TokenPool } from '@cleanroom/shared/crypto/oprf-tokens.ts';
 import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
@@ -243,7 +243,6 @@ class StreamedTokens {
   private readonly tok: Appender[];
   private readonly pool: TokenPool;
   private readonly dst: string;
-  private readonly enc = new TextEncoder();
 
   constructor(pool: TokenPool, dst: string, spill: string, type: IdType) {
     this.pool = pool;
@@ -253,24 +252,25 @@ class StreamedTokens {
   }
 
   /**
-   * Adds one normalised ID (its UTF-8 is what the OPRF hashes) with its id hash (the first
-   * TOKEN_BYTES of `hash`). Synchronous: true when MAX_IN_FLIGHT batches are out and the caller
+   * Adds one normalised ID (its UTF-8, id[start, start + length), is what the OPRF hashes)
+   * with its id hash (the first TOKEN_BYTES of `hash`). Synchronous: true when MAX_IN_FLIGHT batches are out and the caller
    * must `drain()` before adding more (one await per batch, not per ID).
    */
-  add(hash: Uint8Array, row: number, id: string): boolean {
+  add(hash: Uint8Array, row: number, id: Uint8Array, start: number, length: number): boolean {
     const n = this.n;
     const hashes = this.hashes;
     const at0 = n * TOKEN_BYTES;
     for (let j = 0; j < TOKEN_BYTES; j++) hashes[at0 + j] = hash[j]!;
     this.rows[n] = row;
-    let at = this.idOffsets[n]!;
-    if (this.idBytes.length - at < 3 * id.length) {
-      const grown = new Uint8Array(Math.max(2 * this.idBytes.length, at + 3 * id.length));
+    const at = this.idOffsets[n]!;
+    if (this.idBytes.length - at < length) {
+      const grown = new Uint8Array(Math.max(2 * this.idBytes.length, at + length));
       grown.set(this.idBytes.subarray(0, at));
       this.idBytes = grown;
     }
-    at += this.enc.encodeInto(id, this.idBytes.subarray(at)).written;
-    this.idOffsets[n + 1] = at;
+    const idBytes = this.idBytes;
+    for (let j = 0; j < length; j++) idBytes[at + j] = id[start + j]!;
+    this.idOffsets[n + 1] = at + length;
     this.n = n + 1;
     if (this.n < StreamedTokens.BATCH) return false;
     this.dispatch();
@@ -367,7 +367,6 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
   const purpose = new Uint8Array(1);
   const idSpill = new Map(idTypes.filter((t) => !fresh.has(t)).map((t) => [t, Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `id-${t}-${b}`), 4096))]));
   const counts = new Float64Array(ATTRIBUTE_COUNT);
-  const enc = new TextEncoder();
   const off = new Float64Array(1);
   const offBytes = new Uint8Array(off.buffer);
   let rejectedRows = 0;
@@ -378,6 +377,11 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
   const head = new Uint8Array(TOKEN_BYTES + 8);
   const headView = new DataView(head.buffer);
   const packed = new Uint8Array(PACKED_BYTES);
+  // The id hash's input "t:id" is encoded once into `idText` (the ID's UTF-8 follows the
+  // prefix) and hashed there; the ID's bytes are then copied from it, no string or Buffer per ID.
+  const idPrefix = new Map(idTypes.map((t) => [t, Buffer.from(`${t}:`, 'utf8')]));
+  let idText = Buffer.alloc(1024);
+  const idHash = new Uint8Array(SHA256_BYTES);
   for await (const batch of readUniverseBatches(opts.data, () => rejectedRows++)) {
     for (const row of batch) {
       if (++read % 100_000 === 0) opts.onRows?.(read + rejectedRows);
@@ -401,14 +405,18 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
         const raw = t === 'phone' ? row.phone : t === 'email' ? row.email : row.deviceId;
         const n = normalizeId(t, raw);
         if (!n.ok) continue;
-        // SHA-256("t:id") in one call (the UTF-8 of the string is the bytes hashed before).
-        const h = hash('sha256', `${t}:${n.value}`, 'buffer');
+        // SHA-256("t:id"): the UTF-8 of the prefix and the ID, back to back.
+        const pre = idPrefix.get(t)!;
+        if (idText.length < pre.length + 3 * n.value.length) idText = Buffer.alloc(2 * (pre.length + 3 * n.value.length));
+        pre.copy(idText, 0);
+        const idLength = idText.write(n.value, pre.length, 'utf8');
+        const h = sha256Into(idHash, idText.subarray(0, pre.length + idLength));
         const s = streamed.get(t);
         if (s) {
-          if (s.add(h, global, n.value)) computed += await s.drain();
+          if (s.add(h, global, idText, pre.length, idLength)) computed += await s.drain();
           continue;
         }
-        const id = enc.encode(n.value);
+        const id = idText.subarray(pre.length, pre.length + idLength);
         head.set(h.subarray(0, TOKEN_BYTES), 0);
         headView.setUint32(TOKEN_BYTES, global, true);
         headView.setUint32(TOKEN_BYTES + 4, id.length, true);

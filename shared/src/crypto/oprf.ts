@@ -54,6 +54,7 @@ import {
   validateElements,
   x25519,
 } from './group.ts';
+import { SHA512_BYTES, sha512Into } from './digest-into.ts';
 import type { ElementBytes, Rng, ScalarBytes, TokenBytes } from './group.ts';
 
 function describe(v: unknown): string {
@@ -347,7 +348,8 @@ let finalizeScratch = new Uint8Array(256);
 
 /**
  * finalize(input, unblinded) written to out[at, at + TOKEN_BYTES): the same bytes, without a
- * message buffer or a token array per call (universe preparation finalizes every user).
+ * message buffer, digest Buffer or token array per call (universe preparation finalizes every
+ * user; SHA-512 through digest-into.ts).
  */
 export function finalizeInto(out: Uint8Array, at: number, input: Uint8Array, unblinded: ElementBytes): void {
   if (!(input instanceof Uint8Array) || input.length > 0xffff) {
@@ -366,6 +368,7 @@ export function finalizeInto(out: Uint8Array, at: number, input: Uint8Array, unb
   msg[L + 1] = input.length & 0xff;
   msg.set(input, L + 2);
   msg.set(unblinded, L + 2 + input.length);
-  const digest = hash('sha512', msg.subarray(0, n), 'buffer');
+  const digest = sha512Into(finalizeDigest, msg.subarray(0, n));
   for (let i = 0; i < TOKEN_BYTES; i++) out[at + i] = digest[i]!;
 }
+const finalizeDigest = new Uint8Array(SHA512_BYTES);
