@@ -7,10 +7,15 @@
  *   users.bin           user ids back to back (UTF-8); users.off: users+1 float64 byte offsets
  *   vectors.bin         PACKED_BYTES per user, row order (held in memory by the node)
  *   purposes.bin        1 byte per user: bit 0 consent_ads, bit 1 consent_share (held in memory)
- *   tokens-<t>.bin      TOKEN_RECORD (token 16 | row u32) per ID of type t, sorted by token then row
- *   idhash-<t>.bin      IDHASH_RECORD (SHA-256("t:id")[0..16] | token 16), sorted by id hash then token
+ *   tokens-<t>.bin      TOKEN_RECORD (token 12 | row u32) per ID of type t, sorted by token then row
+ *   idhash-<t>.bin      IDHASH_RECORD (SHA-256("t:id")[0..12] | token 12), sorted by id hash then token
  *   *.idx               BUCKETS+1 float64 record offsets: records whose first byte is b are in [idx[b], idx[b+1])
- *   manifest.json       epoch, ID types, users, attribute counts, source digest
+ *   manifest.json       format (PREPARED_FORMAT), epoch, ID types, users, attribute counts, source digest
+ *
+ * Token and id-hash widths are TOKEN_BYTES (12; crypto/group.ts). PREPARED_FORMAT names the
+ * layout: a directory in any other (columnar-v1 held 16-byte tokens and id hashes) is never read
+ * as this one — DiskUniverse.open refuses it, openUniverse prepares again (keeping the epoch's
+ * key), and its id hashes are not reused.
  *
  * Preparation (prepareToDisk), in passes whose memory does not grow with the universe:
  *   1. stream the CSV once: consented rows append to users/vectors; each normalised ID goes,
@@ -46,13 +51,16 @@ import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
 import { Appender, BUCKETS, compareBytes, f64File, readAll, readF64, RecordFile, sortRecords } from '@cleanroom/shared/service/record-file.ts';
 
+/** The layout of a prepared directory (manifest.json `format`); columnar-v1 had 16-byte tokens. */
+export const PREPARED_FORMAT = 'columnar-v2';
+
 export const TOKEN_RECORD = TOKEN_BYTES + 4;
 /** Bytes of users.bin read at a time by DiskUniverse.userIdsOf. */
 const USERS_WINDOW = 1 << 20;
 export const IDHASH_RECORD = 2 * TOKEN_BYTES;
 
 export interface PreparedManifest {
-  format: 'columnar-v1';
+  format: typeof PREPARED_FORMAT;
   epoch: string;
   idTypes: IdType[];
   users: number;
@@ -92,7 +100,7 @@ export class DiskUniverse implements Universe {
   private constructor(dir: string) {
     this.dir = dir;
     const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as PreparedManifest;
-    if (m.format !== 'columnar-v1') throw new RangeError(`${dir}: expected a columnar-v1 prepared universe, got ${String(m.format)}`);
+    if (m.format !== PREPARED_FORMAT) throw new RangeError(`${dir}: expected a ${PREPARED_FORMAT} prepared universe, got ${String(m.format)}`);
     this.manifest = m;
     this.epoch = m.epoch;
     this.size = m.users;
@@ -219,7 +227,7 @@ export class DiskUniverse implements Universe {
 function previousIndex(dir: string | undefined, type: IdType, epoch: string): RecordFile | undefined {
   if (!dir || !existsSync(join(dir, 'manifest.json'))) return undefined;
   const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as PreparedManifest;
-  if (m.format !== 'columnar-v1' || m.epoch !== epoch || !m.idTypes.includes(type) || !existsSync(join(dir, `idhash-${type}.bin`))) return undefined;
+  if (m.format !== PREPARED_FORMAT || m.epoch !== epoch || !m.idTypes.includes(type) || !existsSync(join(dir, `idhash-${type}.bin`))) return undefined;
   return new RecordFile(join(dir, `idhash-${type}.bin`), IDHASH_RECORD);
 }
 
@@ -509,7 +517,7 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
     }
   rmSync(spill, { recursive: true, force: true });
   const manifest: PreparedManifest = {
-    format: 'columnar-v1', epoch: opts.epoch, idTypes: [...idTypes], users: rows, attributeCounts: Array.from(counts),
+    format: PREPARED_FORMAT, epoch: opts.epoch, idTypes: [...idTypes], users: rows, attributeCounts: Array.from(counts),
     dataSha256: opts.dataSha256, ...(shard.count > 1 ? { shard } : {}), createdAt: new Date().toISOString(),
   };
   writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
@@ -526,7 +534,7 @@ export function mergeShards(shardDirs: readonly string[], out: string): Prepared
   const ms = shardDirs.map((d) => JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as PreparedManifest);
   const count = shardDirs.length;
   ms.forEach((m, i) => {
-    if (m.format !== 'columnar-v1' || (m.shard?.count ?? 1) !== count || (m.shard?.index ?? 0) !== i) throw new RangeError(`${shardDirs[i]}: expected shard ${i} of ${count}, got ${JSON.stringify(m.shard ?? null)}`);
+    if (m.format !== PREPARED_FORMAT || (m.shard?.count ?? 1) !== count || (m.shard?.index ?? 0) !== i) throw new RangeError(`${shardDirs[i]}: expected shard ${i} of ${count}, got ${JSON.stringify(m.shard ?? null)}`);
     if (m.epoch !== ms[0]!.epoch || m.dataSha256 !== ms[0]!.dataSha256 || m.idTypes.join(',') !== ms[0]!.idTypes.join(',')) throw new RangeError(`${shardDirs[i]}: expected the same epoch, source and ID types as shard 0`);
   });
   const keys = shardDirs.map((d) => Buffer.from(readFileSync(join(d, 'key.bin'))).toString('hex'));
@@ -596,7 +604,7 @@ export function mergeShards(shardDirs: readonly string[], out: string): Prepared
   const counts = new Float64Array(ATTRIBUTE_COUNT);
   for (const m of ms) m.attributeCounts.forEach((c, j) => (counts[j]! += c));
   const manifest: PreparedManifest = {
-    format: 'columnar-v1', epoch: ms[0]!.epoch, idTypes: ms[0]!.idTypes, users: total, attributeCounts: Array.from(counts),
+    format: PREPARED_FORMAT, epoch: ms[0]!.epoch, idTypes: ms[0]!.idTypes, users: total, attributeCounts: Array.from(counts),
     dataSha256: ms[0]!.dataSha256, createdAt: new Date().toISOString(),
   };
   writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));

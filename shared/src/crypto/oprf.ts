@@ -8,7 +8,7 @@
  *   holder of x:   { blinded, inverse } = blind(H(x))                 blinded = X25519(r, H(x))
  *   key holder:    evaluated = key.evaluate(blinded)                  = X25519(k, blinded)
  *   holder of x:   unblinded = unblind(inverse, evaluated)            = X25519(s, evaluated) = X25519(k, H(x))
- *                  token     = finalize(x, unblinded)                 16 bytes, compared for matching
+ *                  token     = finalize(x, unblinded)                 12 bytes, compared for matching
  *
  * Blinding with clamped scalars only. X25519 clamps every scalar to 2^254 + 8m (0 ≤ m < 2^251),
  * and on the order-ℓ subgroup multiplies by that integer mod ℓ. For a random clamped r we want a
@@ -33,8 +33,9 @@
  * values that match nothing (see group.ts). Because every scalar is clamped (a multiple of 8),
  * small-order components of a malicious element vanish and reveal no key bits.
  *
- * finalize(x, z) = SHA-512("cleanroom/v1/oprf-finalize" ‖ u16be(|x|) ‖ x ‖ z)[0..16]; binding x
- * in makes the token a function of the identifier as well as the group element.
+ * finalize(x, z) = SHA-512("cleanroom/v1/oprf-finalize" ‖ u16be(|x|) ‖ x ‖ z)[0..TOKEN_BYTES]
+ * (12 bytes; collision bounds in group.ts); binding x in makes the token a function of the
+ * identifier as well as the group element.
  *
  * Thread-safety: OprfKey is immutable; all functions are synchronous and reentrant. Evaluating
  * a large batch on worker threads is oprf-pool.ts.
@@ -323,7 +324,7 @@ export function unblindBatch(inverses: readonly ScalarBytes[], evaluated: readon
 
 const FINALIZE_LABEL = new TextEncoder().encode('cleanroom/v1/oprf-finalize');
 
-/** The 16-byte matching token: SHA-512(label ‖ u16be(|input|) ‖ input ‖ unblinded)[0..16]. */
+/** The TOKEN_BYTES-byte matching token: SHA-512(label ‖ u16be(|input|) ‖ input ‖ unblinded)[0..TOKEN_BYTES]. */
 export function finalize(input: Uint8Array, unblinded: ElementBytes): TokenBytes {
   if (!(input instanceof Uint8Array) || input.length > 0xffff) {
     throw new TypeError(`expected input to be a Uint8Array of at most 65535 bytes, got ${describe(input)}`);

@@ -7,6 +7,7 @@ import { BrokerBfv, MediaBfv } from '../crypto/bfv.ts';
 import { mulberry32 } from '../testing/rng.ts';
 import { ciphertextDigest, publicationVersion, publish } from './publication.ts';
 import { PACKED_BYTES, packVector, unpackVector, type Universe } from './universe.ts';
+import { TOKEN_BYTES } from '../common/token-set.ts';
 
 /** A universe of `n` users with random vectors (some with more interests than the bound); only what publish() reads. */
 function fakeUniverse(n: number, rand: () => number): Universe {
@@ -15,7 +16,7 @@ function fakeUniverse(n: number, rand: () => number): Universe {
     const v = Uint8Array.from({ length: ATTRIBUTE_COUNT }, () => (rand() < (r % 3 === 0 ? 0.9 : 0.2) ? 1 : 0));
     packed.set(packVector(v), r * PACKED_BYTES);
   }
-  const tokens = Uint8Array.from({ length: n * 16 }, () => Math.floor(rand() * 256));
+  const tokens = Uint8Array.from({ length: n * TOKEN_BYTES }, () => Math.floor(rand() * 256));
   return {
     epoch: 'e-test', size: n, idTypes: ['phone'], packed,
     vector: (row: number) => unpackVector(packed.subarray(row * PACKED_BYTES, (row + 1) * PACKED_BYTES)),

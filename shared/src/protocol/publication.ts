@@ -44,11 +44,11 @@ export interface CiphertextSource {
  */
 export interface TokenPages {
   readonly count: number;
-  /** Tokens [from, to) packed (16 bytes each) and their positions. */
+  /** Tokens [from, to) packed (TOKEN_BYTES each) and their positions. */
   page(from: number, to: number): { tokens: Uint8Array; positions: Uint32Array };
 }
 
-/** One ID type's tokens (packed, 16 bytes each) and each token's position, in memory. */
+/** One ID type's tokens (packed, TOKEN_BYTES each) and each token's position, in memory. */
 export interface PublishedTokens extends TokenPages {
   tokens: Uint8Array;
   positions: Uint32Array;

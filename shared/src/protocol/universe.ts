@@ -10,7 +10,7 @@
  * Pure: no filesystem. The media node keeps its universe on disk instead
  * (services/media/src/universe-files.ts), behind the same Universe interface.
  * Guarantees: rows of a token table map to users by `rowsOf[idType]`; an ID hash index
- * (SHA-256 of "idType:id", 16 bytes) lets a re-preparation reuse the tokens of IDs already
+ * (SHA-256 of "idType:id" truncated to TOKEN_BYTES, 12 bytes: collisions ≈ U²/2^97, crypto/group.ts) lets a re-preparation reuse the tokens of IDs already
  * prepared under the same key, so updating for new users costs only the new users.
  */
 import { createHash } from 'node:crypto';
@@ -82,7 +82,7 @@ export interface IdTypeIndex {
   tokens: TokenTable;
   /** token row → user row */
   rows: Uint32Array;
-  /** SHA-256("idType:id")[0..16] per token row, to reuse tokens on re-preparation */
+  /** SHA-256("idType:id")[0..TOKEN_BYTES] per token row, to reuse tokens on re-preparation */
   idHashes: TokenTable;
 }
 

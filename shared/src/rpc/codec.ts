@@ -10,6 +10,7 @@ import { ProtocolError } from '../protocol/messages.ts';
 import { SESSION_ROUNDS, isSessionKind, type SessionKind } from '../common/names.ts';
 import { MAX_PREDICATE_CHARS } from '../protocol/predicate.ts';
 import { LABEL_BOX_BYTES } from '../crypto/label-box.ts';
+import { TOKEN_BYTES } from '../common/token-set.ts';
 import type {
   AttributeTotal, CohortProfile, IdType, LookalikeResult, OpenSession, Outcome, Policy,
   PrepareSession, PrivacyStatus, SessionAccepted, SessionReady, SessionResult,
@@ -441,9 +442,9 @@ export const UniverseTokensCodec = codec<UniverseTokens>(
     return {
       idType: idType(name, o),
       offset: num(name, o, 'offset', 1e10),
-      tokens: list.map((t: unknown, i) => t instanceof Uint8Array && t.length === 16
+      tokens: list.map((t: unknown, i) => t instanceof Uint8Array && t.length === TOKEN_BYTES
         ? new Uint8Array(t.buffer, t.byteOffset, t.byteLength)
-        : bytes(name, { [`tokens[${i}]`]: t }, `tokens[${i}]`, 16)),
+        : bytes(name, { [`tokens[${i}]`]: t }, `tokens[${i}]`, TOKEN_BYTES)),
       positions: pos.map((p: unknown, i) => typeof p === 'number' && Number.isInteger(p) && p >= 0 && p <= 0xffffffff
         ? p
         : num(name, { [`positions[${i}]`]: p }, `positions[${i}]`, 0xffffffff)),
