@@ -1,65 +1,65 @@
-// publish() sorts each ID type's tokens into position order one position range at a time and
-// hands each range to the token sink: the node writes them to files, so no table of every
-// token is held (memory). Checked: no range the sink receives is larger than the range size,
-// the ranges come in ascending position order, and the tables and the version are exactly
-// those of the single-range (in-memory) path.
-import { describe, expect, it } from 'vitest';
-import { MediaBfv } from '../crypto/bfv.ts';
-import { OprfKey } from '../crypto/oprf.ts';
-import { normalizeId } from '../common/ids.ts';
-import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
-import { PreparedUniverse, type UniverseRecord } from './universe.ts';
-import { memoryTokenSink, publicationVersion, publish, type TokenSink } from './publication.ts';
-import type { Uniform } from './policy.ts';
+// Tests for media's publication (publication.ts): each position's ciphertext slots hold exactly
+// that user's clipped vector (encryptEach straight from the packed bits, no array per user), in
+// position order, and the version commits to the ciphertexts as sent.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ATTRIBUTE_COUNT, ATTRIBUTE_GROUPS, MAX_COUNTED_INTERESTS, clipContribution } from '../common/attributes.ts';
+import { BrokerBfv, MediaBfv } from '../crypto/bfv.ts';
+import { mulberry32 } from '../testing/rng.ts';
+import { ciphertextDigest, publicationVersion, publish } from './publication.ts';
+import { PACKED_BYTES, packVector, unpackVector, type Universe } from './universe.ts';
+import { TOKEN_BYTES } from '../common/token-set.ts';
 
-function seeded(seed: number): Uniform {
-  let x = seed;
-  return () => {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    return x / 2 ** 31;
-  };
+/** A universe of `n` users with random vectors (some with more interests than the bound); only what publish() reads. */
+function fakeUniverse(n: number, rand: () => number): Universe {
+  const packed = new Uint8Array(n * PACKED_BYTES);
+  for (let r = 0; r < n; r++) {
+    const v = Uint8Array.from({ length: ATTRIBUTE_COUNT }, () => (rand() < (r % 3 === 0 ? 0.9 : 0.2) ? 1 : 0));
+    packed.set(packVector(v), r * PACKED_BYTES);
+  }
+  const tokens = Uint8Array.from({ length: n * TOKEN_BYTES }, () => Math.floor(rand() * 256));
+  return {
+    epoch: 'e-test', size: n, idTypes: ['phone'], packed,
+    vector: (row: number) => unpackVector(packed.subarray(row * PACKED_BYTES, (row + 1) * PACKED_BYTES)),
+    tokenChunks: function* () {
+      yield { tokens, rows: Uint32Array.from({ length: n }, (_, i) => i) };
+    },
+  } as unknown as Universe;
 }
 
-describe('publish: token tables by position range', () => {
-  it('hands the sink ranges of at most rangeSize positions, in order, giving the one-range tables and version', async () => {
-    const n = 1000;
-    const records: UniverseRecord[] = Array.from({ length: n }, (_, i) => {
-      const id = normalizeId('phone', `1380013${String(1000 + i)}`);
-      if (!id.ok) throw new Error('fixture phone');
-      const vector = new Uint8Array(ATTRIBUTE_COUNT);
-      vector[i % 7] = 1;
-      return { userId: `U${i}`, ids: { phone: id.value }, vector };
-    });
-    const universe = PreparedUniverse.prepare(records, OprfKey.generate(), 'e-ranges', ['phone']).universe;
-    const bfv = await MediaBfv.create(ATTRIBUTE_COUNT);
-    try {
-      const ranges: Array<{ first: number; last: number; n: number }> = [];
-      const mem = memoryTokenSink();
-      const sink: TokenSink = {
-        append(type, tokens, positions) {
-          ranges.push({ first: positions[0] ?? -1, last: positions.at(-1) ?? -1, n: positions.length });
-          mem.append(type, tokens, positions);
-        },
-        finish: (type) => mem.finish(type),
-      };
-      const ranged = publish(universe, bfv, { uniform: seeded(7), tokenSink: sink, rangeSize: 128 });
-      const whole = publish(universe, bfv, { uniform: seeded(7) });
-      expect(ranges.length).toBe(Math.ceil(n / 128));
-      for (const [i, r] of ranges.entries()) {
-        expect(r.n).toBeLessThanOrEqual(128);
-        expect(r.first).toBeGreaterThanOrEqual(i * 128);
-        expect(r.last).toBeLessThan((i + 1) * 128);
-      }
-      const a = ranged.tokens.get('phone')!;
-      const b = whole.tokens.get('phone')!;
-      expect(a.count).toBe(n);
-      expect(Buffer.from(a.page(0, n).tokens).equals(Buffer.from(b.page(0, n).tokens))).toBe(true);
-      expect([...a.page(0, n).positions]).toEqual([...b.page(0, n).positions]);
-      expect(ranged.order).toEqual(whole.order);
-      // the version's token part (the ciphertexts are fresh encryptions each time)
-      expect(publicationVersion('e-ranges', ranged.tokens, [])).toBe(publicationVersion('e-ranges', whole.tokens, []));
-    } finally {
-      bfv.dispose();
+let media: MediaBfv;
+let broker: BrokerBfv;
+
+beforeAll(async () => {
+  media = await MediaBfv.create(ATTRIBUTE_COUNT);
+  broker = await BrokerBfv.fromPublicMaterial(media.publicMaterial(), ATTRIBUTE_COUNT);
+});
+
+afterAll(() => {
+  broker?.dispose();
+  media?.dispose();
+});
+
+describe('publish', () => {
+  it('encrypts each position\'s clipped vector in position order, across batches and a partial last ciphertext', () => {
+    const n = 2 * 128 + 45;
+    const universe = fakeUniverse(n, mulberry32(7));
+    const interests = ATTRIBUTE_GROUPS.find((g) => !g.single)!;
+    const over = Array.from({ length: n }, (_, r) => universe.vector(r).subarray(interests.offset, interests.offset + interests.values.length).reduce((s, x) => s + x, 0));
+    expect(over.some((k) => k > MAX_COUNTED_INTERESTS)).toBe(true); // the clip has work to do
+    const sent: Uint8Array[] = [];
+    const pub = publish(universe, media, { batchUsers: 128, sink: (ct) => sent.push(ct) });
+    expect(sent).toHaveLength(3);
+    expect(pub.version).toBe(publicationVersion('e-test', pub.tokens, sent.map(ciphertextDigest)));
+    const zeros = new Array<number>(ATTRIBUTE_COUNT).fill(0);
+    // Single positions (first, last of a ciphertext, the partial tail) and everyone at once.
+    for (const p of [0, 127, 128, 200, n - 1]) {
+      const keep = new Uint8Array(n);
+      keep[p] = 1;
+      const { totals } = media.decryptProfile(broker.aggregate(sent, keep, zeros));
+      expect(totals).toEqual(Array.from(clipContribution(universe.vector(pub.order[p]!))));
     }
-  });
+    const all = new Array<number>(ATTRIBUTE_COUNT).fill(0);
+    for (let r = 0; r < n; r++) clipContribution(universe.vector(r)).forEach((x, j) => (all[j]! += x));
+    expect(media.decryptProfile(broker.aggregate(sent, new Uint8Array(n).fill(1), zeros)).totals).toEqual(all);
+  }, 120_000);
 });
