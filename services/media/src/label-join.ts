@@ -72,7 +72,8 @@ export class JoinedLabels {
     const f = this.ids.get(type);
     if (!f || !Number.isInteger(row) || row < 0 || row >= this.size) return undefined;
     pread(f.offsets, new Uint8Array(this.off.buffer), row * 8, `ids-${type}.off`);
-    const [start, stop] = this.off as unknown as [number, number];
+    const start = this.off[0]!;
+    const stop = this.off[1]!;
     if (stop === start) return undefined;
     return this.dec.decode(pread(f.bytes, new Uint8Array(stop - start), start, `ids-${type}.bin`));
   }
