@@ -21,16 +21,20 @@ export const opCounts = {
 /**
  * The primitives a phase's floor is made of (bench/floors.ts measures each one's cost): every
  * X25519 (variable base; `x25519Base` for the fixed base), hash to group, and the BFV
- * operations themselves (SEAL calls, without encoding, serialisation or validation). Counted
+ * operations themselves (SEAL calls, without encoding, serialisation or validation), and
+ * `lookalikeScore`: scoring one user's packed attribute vector for a look-alike (the 8 byte-
+ * table lookups summed, the least any scorer of this model does per user; selection, the
+ * quality figure and writing the audience are above it). Counted
  * by the thread that asks for the work: work handed to worker threads is counted when it is
  * dispatched, the workers' own tallies are never read.
  */
 export type Primitive =
   | 'x25519' | 'x25519Base' | 'hashToGroup'
-  | 'bfvEncrypt' | 'bfvEncryptZero' | 'bfvDecrypt' | 'bfvMultiplyPlain' | 'bfvAdd' | 'bfvRotate' | 'bfvNtt';
+  | 'bfvEncrypt' | 'bfvEncryptZero' | 'bfvDecrypt' | 'bfvMultiplyPlain' | 'bfvAdd' | 'bfvRotate' | 'bfvNtt'
+  | 'lookalikeScore';
 
 export const PRIMITIVES: readonly Primitive[] = [
-  'x25519', 'x25519Base', 'hashToGroup', 'bfvEncrypt', 'bfvEncryptZero', 'bfvDecrypt', 'bfvMultiplyPlain', 'bfvAdd', 'bfvRotate', 'bfvNtt',
+  'x25519', 'x25519Base', 'hashToGroup', 'bfvEncrypt', 'bfvEncryptZero', 'bfvDecrypt', 'bfvMultiplyPlain', 'bfvAdd', 'bfvRotate', 'bfvNtt', 'lookalikeScore',
 ];
 
 /** Process-wide primitive tallies (a session's per-phase share: service/sessions.ts). */
