@@ -7,8 +7,8 @@
  *   adapted to one handler shape, `(caller, envelopes[]) → envelopes[]`, so unary and
  *   streaming RPCs look alike to the nodes; errors map to precise status codes
  *   (ProtocolError.code), and anything unexpected becomes INTERNAL without leaking details.
- * - Clients: verify the server's certificate names the expected party, apply a deadline
- *   to every call, and turn gRPC errors back into ProtocolErrors naming peer and method.
+ * - Clients: verify the server's certificate names the expected party, wait (bounded) for
+ *   a connection, then apply a deadline to every call, and turn gRPC errors back into ProtocolErrors naming peer and method.
  * - Plaintext transport exists only behind an explicit development flag, logged loudly by
  *   the caller.
  */
@@ -384,16 +384,19 @@ export class PeerClient<S extends ServiceName = ServiceName> {
     const metadata = new grpc.Metadata();
     if (this.opts.transport.kind === 'plaintext') metadata.set('x-cleanroom-dev-party', this.opts.self);
     injectTrace((k, v) => metadata.set(k, v));
-    const deadline = Date.now() + deadlineMs;
     const path = md.path;
     const c = this.client;
     const ser = md.requestSerialize;
     const de = md.responseDeserialize;
     const what = `${this.service}.${method} at ${this.address}`;
     try {
-      // Wait (within the deadline) for a connection instead of failing fast while the
-      // channel is reconnecting to a peer that is restarting.
-      await new Promise<void>((resolve, reject) => c.waitForReady(deadline, (err) => (err ? reject(Object.assign(err, { code: grpc.status.UNAVAILABLE, details: `no connection to the peer before the deadline (${err.message})` })) : resolve())));
+      // Wait for a connection instead of failing fast while the channel is reconnecting to a
+      // peer that is (re)starting — for at most `deadlineMs` — and only then start the call's
+      // own deadline: time spent waiting for a peer to listen never shortens the call (a
+      // broker's first universe sync waited for media to prepare and then ran out of time
+      // mid-transfer). A call therefore ends within 2 × deadlineMs.
+      await new Promise<void>((resolve, reject) => c.waitForReady(Date.now() + deadlineMs, (err) => (err ? reject(Object.assign(err, { code: grpc.status.UNAVAILABLE, details: `no connection to the peer within ${deadlineMs} ms (${err.message})` })) : resolve())));
+      const deadline = Date.now() + deadlineMs;
       if (!md.requestStream && !md.responseStream) {
         return [await new Promise<Envelope>((resolve, reject) =>
           c.makeUnaryRequest(path, ser, de, request[0], metadata, { deadline }, (err, res) => (err ? reject(err) : resolve(toEnvelope(res as Envelope)))))];
