@@ -164,10 +164,11 @@ function countExcluded(exclude: ReadonlySet<number>, users: number): number {
 /**
  * The k best (score, row) pairs offered, best = higher score, then lower row (a total order:
  * rows are distinct). Rows must be offered in ascending order, so a later row enters only
- * with a score strictly above the worst kept (`floor`). Offers go into a buffer of 2k pairs
- * (two typed arrays); when it is full, a quickselect keeps its k best and raises `floor` —
- * O(1) amortised per offer, where a heap costs a sift of log k levels per replacement.
- * `sorted()` orders the k kept by a heapsort in place. No per-offer allocation.
+ * with a score strictly above the worst kept (`floor`). Offers are appended to a buffer of
+ * 2k + 1024 pairs (two typed arrays), which therefore stays in ascending row order; when it
+ * is full, the k-th best score t is read from a native sort of a copy of the scores, and one
+ * order-keeping pass keeps the pairs above t and the earliest (lowest-row) ones equal to t.
+ * No comparator, no per-offer allocation; the sorts are native code from the first call.
  */
 class TopK {
   private readonly score: Float64Array;
@@ -185,85 +186,72 @@ class TopK {
   }
 
   offer(score: number, row: number): void {
-    if (this.k === 0 || score <= this.floor) return;
+    if (!(score > this.floor)) return;
     this.score[this.n] = score;
     this.row[this.n] = row;
     if (++this.n === this.score.length) this.keepBest();
   }
 
-  /** (i) is better than (j). */
-  private better(i: number, j: number): boolean {
-    const a = this.score[i]!;
-    const b = this.score[j]!;
-    return a > b || (a === b && this.row[i]! < this.row[j]!);
-  }
-
-  private swap(i: number, j: number): void {
-    const s = this.score[i]!;
-    this.score[i] = this.score[j]!;
-    this.score[j] = s;
-    const r = this.row[i]!;
-    this.row[i] = this.row[j]!;
-    this.row[j] = r;
-  }
-
-  /** Quickselect: the k best of the buffer into [0, k), the worst of them at k − 1; floor ← its score. */
+  /** Keeps the k best of the buffer, in their (row) order; floor ← the k-th best score. */
   private keepBest(): void {
-    const k = this.k;
-    if (this.n <= k) return;
-    let lo = 0;
-    let hi = this.n - 1;
-    while (lo < hi) {
-      // Median of three as the pivot, moved to hi; Lomuto partition: better than the pivot first.
-      const mid = (lo + hi) >>> 1;
-      if (this.better(mid, lo)) this.swap(mid, lo);
-      if (this.better(hi, lo)) this.swap(hi, lo);
-      if (this.better(mid, hi)) this.swap(mid, hi);
-      let store = lo;
-      for (let i = lo; i < hi; i++) {
-        if (this.better(i, hi)) {
-          if (i !== store) this.swap(i, store);
-          store++;
-        }
+    const { k, n } = this;
+    if (n <= k) return;
+    const sorted = this.score.slice(0, n).sort(); // ascending
+    const t = sorted[n - k]!;
+    let above = n; // index of the first score > t
+    for (let i = n - k; i < n; i++) {
+      if (sorted[i]! > t) {
+        above = i;
+        break;
       }
-      this.swap(store, hi);
-      if (store === k - 1) break;
-      if (store < k - 1) lo = store + 1;
-      else hi = store - 1;
     }
-    this.n = k;
-    this.floor = this.score[k - 1]!;
-    // Everything before k − 1 is better than it; pairs equal in score sit before it only with lower rows.
+    let ties = k - (n - above); // pairs equal to t to keep: the earliest rows
+    let j = 0;
+    for (let i = 0; i < n; i++) {
+      const v = this.score[i]!;
+      if (v > t || (v === t && ties-- > 0)) {
+        this.score[j] = v;
+        this.row[j] = this.row[i]!;
+        j++;
+      }
+    }
+    this.n = j;
+    this.floor = t;
   }
 
-  /** Rows, best first (the buffer is left empty). */
+  /**
+   * Rows, best first (the buffer is left empty): each kept pair's key is (rank of its score
+   * among the distinct kept scores, best first) · 2^32 + row — exact in a double while the
+   * ranks stay below 2^21 — and one native sort of the keys orders them.
+   */
   sorted(): Uint32Array {
     this.keepBest();
     const n = this.n;
-    // Heapsort in place on a min-heap of "worst at the root": popping the worst to the end
-    // leaves the pairs best first.
-    for (let i = (n >>> 1) - 1; i >= 0; i--) this.siftDown(i, n);
-    for (let end = n - 1; end > 0; end--) {
-      this.swap(0, end);
-      this.siftDown(0, end);
-    }
-    const out = this.row.slice(0, n);
     this.n = 0;
     this.floor = this.k === 0 ? Infinity : -Infinity;
-    return out;
-  }
-
-  /** Restores the worst-at-root heap below i, over [0, n). */
-  private siftDown(i: number, n: number): void {
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) return;
-      let m = l;
-      if (l + 1 < n && this.better(l, l + 1)) m = l + 1;
-      if (!this.better(i, m)) return;
-      this.swap(i, m);
-      i = m;
+    if (n >= 1 << 21) {
+      const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => this.score[b]! - this.score[a]! || this.row[a]! - this.row[b]!);
+      return Uint32Array.from(idx, (i) => this.row[i]!);
     }
+    const distinct = this.score.slice(0, n).sort(); // ascending
+    let m = 0;
+    for (let i = 0; i < n; i++) if (m === 0 || distinct[i] !== distinct[m - 1]) distinct[m++] = distinct[i]!;
+    const keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = this.score[i]!;
+      let lo = 0;
+      let hi = m - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (distinct[mid]! < v) lo = mid + 1;
+        else hi = mid;
+      }
+      keys[i] = (m - 1 - lo) * 4294967296 + this.row[i]!;
+    }
+    keys.sort();
+    const out = new Uint32Array(n);
+    for (let i = 0; i < n; i++) out[i] = keys[i]! % 4294967296;
+    return out;
   }
 }
 
