@@ -12,6 +12,11 @@
  *                       encryption of an encoded plaintext (seed-compressed form, unsaved),
  *                       public-key encryption of zero, decryption, NTT-form multiply_plain,
  *                       add, one row rotation, one forward NTT of a ciphertext;
+ *   bfvLoad             SEAL's load of one of media's wire ciphertexts (seed-compressed, in
+ *                       WIRE_COMPRESSION) into a reused Ciphertext: regenerating the half sent as
+ *                       a seed and SEAL's validity check. The broker's sync must parse every
+ *                       ciphertext it receives (untrusted input), so its floor counts one per
+ *                       ciphertext beside the NTT into its stored form;
  *   lookalikeScore      scoring one user for a look-alike: its 8 packed attribute bytes
  *                       looked up in the per-byte score table and summed (the inner loop of
  *                       protocol/lookalike.ts, nothing around it: no selection, no quality
@@ -28,7 +33,7 @@
 import { randomBytes } from 'node:crypto';
 import { hashToGroupBatch, oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
 import { sodium } from '@cleanroom/shared/crypto/group.ts';
-import { BFV_PARAMETERS, loadSeal, MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
+import { BFV_PARAMETERS, loadSeal, MediaBfv, WIRE_COMPRESSION } from '@cleanroom/shared/crypto/bfv.ts';
 import { PRIMITIVES, type Primitive } from '@cleanroom/shared/common/op-counts.ts';
 import { PACKED_BYTES } from '@cleanroom/shared/protocol/universe.ts';
 
@@ -121,6 +126,10 @@ export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Pr
   const nttCt = new seal.Ciphertext();
   encryptor.encrypt(pt, nttCt);
   evaluator.cipherTransformToNttInplace(nttCt);
+  const seeded = encryptor.encryptSymmetricSerializable(pt);
+  const wire = seeded.saveToArray(seal.ComprModeType[WIRE_COMPRESSION]) as Uint8Array;
+  seeded.delete();
+  const loaded = new seal.Ciphertext();
   try {
     costs.bfvEncrypt = costMs(10, repeats, () => encryptor.encryptSymmetricSerializable(pt).delete());
     costs.bfvEncryptZero = costMs(10, repeats, () => encryptor.encryptZero(tmp));
@@ -134,8 +143,9 @@ export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Pr
       evaluator.cipherTransformToNttInplace(tmp);
       evaluator.cipherTransformFromNttInplace(tmp);
     }) / 2;
+    costs.bfvLoad = costMs(20, repeats, () => loaded.loadFromArray(context, wire));
   } finally {
-    for (const h of [nttCt, first, nttPt, dec, tmp, ct, pt, encoder, evaluator, decryptor, encryptor, galois, pk, sk, keygen, context, parms]) h.delete();
+    for (const h of [loaded, nttCt, first, nttPt, dec, tmp, ct, pt, encoder, evaluator, decryptor, encryptor, galois, pk, sk, keygen, context, parms]) h.delete();
   }
   for (const p of PRIMITIVES) if (!Number.isFinite(costs[p])) throw new Error(`floors: no cost measured for ${p}`);
   return costs;

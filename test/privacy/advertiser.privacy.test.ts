@@ -21,7 +21,7 @@ import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { BrokerRole, tokenPositionsInMemory, type BrokerUniverse } from '@cleanroom/shared/protocol/broker.ts';
 import { BrokerBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { randomElement } from '@cleanroom/shared/crypto/group.ts';
-import { TokenTable } from '@cleanroom/shared/common/token-set.ts';
+import { TOKEN_BYTES, TokenTable } from '@cleanroom/shared/common/token-set.ts';
 import { arraySource } from '@cleanroom/shared/protocol/publication.ts';
 import { DEFAULT_BROKER_POLICY } from '@cleanroom/shared/protocol/policy.ts';
 import { DEFAULT_PRIVACY } from '@cleanroom/shared/protocol/privacy.ts';
@@ -48,7 +48,7 @@ describe('threshold without an oracle', () => {
   it('adding one customer who is a media user moves the release probability by at most e^ε (3,000 sessions each way)', async () => {
     // The broker's own role on a 200-token table; cohorts of exactly the floor (with the
     // customer) and one below it (without): an exact threshold would answer 1 and 0.
-    const tokens = Array.from({ length: 200 }, () => new Uint8Array(randomBytes(16)));
+    const tokens = Array.from({ length: 200 }, () => new Uint8Array(randomBytes(TOKEN_BYTES)));
     const table = TokenTable.fromList(tokens);
     const bfv = await BrokerBfv.fromPublicMaterial(w.publication.material, 64);
     const universe: BrokerUniverse = {
@@ -63,7 +63,7 @@ describe('threshold without an oracle', () => {
       role.open({ idType: 'phone', seedCount: floor, audienceSize: 10, decoyRatio: 1, minCohort: floor, advertiserKey: new Uint8Array(32), resultKey: new Uint8Array(32), kind: 'lookalike', mediaPredicate: '', countSession: '' });
       role.ready({ universeEpoch: 'e', universeVersion: 'v', universeSizeClass: '', outcome: 'COMPLETED', reason: '' }, { epsilonCharged: 0, epsilonSpent: 0, epsilonRemaining: 0, budget: 0 });
       role.unpad(role.pad(Array.from({ length: floor }, () => randomElement())));
-      const seeds = [...tokens.slice(0, members), ...Array.from({ length: floor - members }, () => new Uint8Array(randomBytes(16)))];
+      const seeds = [...tokens.slice(0, members), ...Array.from({ length: floor - members }, () => new Uint8Array(randomBytes(TOKEN_BYTES)))];
       return role.match(seeds, []) === 'release';
     };
     const trials = 3000;

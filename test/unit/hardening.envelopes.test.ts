@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { canonicalBytes, canonicalize, parseStrict } from '@cleanroom/shared/crypto/jcs.ts';
 import { STATEMENT_TYPE, SigningKey, makeTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
-import { randomElement } from '@cleanroom/shared/crypto/group.ts';
+import { TOKEN_BYTES, randomElement } from '@cleanroom/shared/crypto/group.ts';
 import {
   EnvelopeError, openEnvelope, sealEnvelope, sha256Hex, type Envelope, type Statement,
 } from '@cleanroom/shared/transcript/statement.ts';
@@ -205,7 +205,7 @@ describe('H10 signatures, types, replays and addressing', () => {
   it('H10 a correctly signed statement of another payload type → wrong-type (INVALID_ARGUMENT)', () => {
     const broker = new SessionChannel(id.broker, 's-hardening');
     const media = new SessionChannel(id.media, 's-hardening');
-    const env = broker.seal('media', 'BLIND', TokenBatchCodec, { offset: 0, items: [new Uint8Array(16)] });
+    const env = broker.seal('media', 'BLIND', TokenBatchCodec, { offset: 0, items: [new Uint8Array(TOKEN_BYTES)] });
     const err = refusal(() => media.open(env, 'broker', ['BLIND'], BlindedBatchCodec));
     expect(err.failure).toBe('wrong-type');
     expect(err.code).toBe('INVALID_ARGUMENT');

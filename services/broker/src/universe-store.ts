@@ -15,7 +15,7 @@
  * Bounded memory at any universe size: token pages, positions and ciphertext digests go to
  * files as they arrive, the version is hashed from those files, and the token table a session
  * matches against is a sorted file bucketed by the token's first byte (service/record-file.ts:
- * TABLE_RECORD = token 16 | position u32), read by binary search — nothing holds one entry per
+ * TABLE_RECORD = token 12 | position u32 | row u32), read by binary search — nothing holds one entry per
  * user in memory.
  */
 import { createHash } from 'node:crypto';
@@ -35,8 +35,11 @@ import { Appender, BUCKETS, f64File, readAll, RecordFile, sortRecords } from '@c
 /** syncSeconds / syncCpuSeconds: wall and process CPU (all threads) of the sync that brought this copy, when this process ran it. */
 export type HeldUniverse = BrokerUniverse & { syncedAt: string; bytesOnDisk: number; syncSeconds?: number; syncCpuSeconds?: number };
 
-/** The on-disk layout of the broker's copy; a copy in another layout is discarded and synced again. */
-const STORED_FORMAT = 'ntt-v1+table-v2';
+/**
+ * The on-disk layout of the broker's copy; a copy in another layout is discarded and synced again.
+ * table-v3: TOKEN_BYTES (12-byte) tokens; table-v2 held 16-byte tokens.
+ */
+const STORED_FORMAT = 'ntt-v1+table-v3';
 
 /**
  * One entry of the broker's token table on disk: token, its user's position (u32 LE), and its

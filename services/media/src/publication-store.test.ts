@@ -1,8 +1,9 @@
 // The media node's publication on disk: made once, reused on restart (same version, same
 // key pair: a profile aggregated by the broker over the stored ciphertexts decrypts under
-// the reloaded key), replaced with a fresh key pair when the universe changes.
+// the reloaded key), replaced with a fresh key pair when the universe changes; a publication in
+// the former layout (no manifest `format`: 16-byte tokens) is never reused.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -46,11 +47,23 @@ describe('media publication store', () => {
     expect(consistent).toBe(true);
     expect(totals[7]).toBe(50); // every user has attribute 7
     broker.dispose();
-    const changed = await openPublication({ stateDir, universe: universe(301), log });
+    const u2 = universe(301);
+    const changed = await openPublication({ stateDir, universe: u2, log });
     expect(changed.reused).toBe(false);
     expect(changed.publication.version).not.toBe(first.publication.version);
+    // The same universe held in the former layout (a manifest without `format`, tokens of 16 bytes): made again.
+    const mf = join(stateDir, 'publication', changed.publication.version, 'manifest.json');
+    const { format, ...former } = JSON.parse(readFileSync(mf, 'utf8'));
+    expect(format).toBe('pub-v2');
+    writeFileSync(mf, JSON.stringify(former));
+    const made = await openPublication({ stateDir, universe: u2, log });
+    expect(made.reused).toBe(false);
+    const remade = await openPublication({ stateDir, universe: u2, log });
+    expect(remade.reused).toBe(true); // and the one made again is reused
     first.publication.bfv.dispose();
     again.publication.bfv.dispose();
     changed.publication.bfv.dispose();
+    made.publication.bfv.dispose();
+    remade.publication.bfv.dispose();
   });
 });

@@ -9,6 +9,10 @@
  * publication is made with a FRESH key pair and the broker re-syncs (it sees a new
  * version). Writes go to a temporary directory renamed into place; older publications are
  * removed once the new one is in place.
+ *
+ * The manifest names its layout (PUBLICATION_FORMAT): tokens-<t>.bin holds TOKEN_BYTES (12)
+ * per token; a publication in another layout (none written before held 16-byte tokens and no
+ * `format`) is never reused — a new one is made and the broker re-syncs.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +28,11 @@ import type { Logger } from '@cleanroom/shared/service/log.ts';
 
 export type MediaPublicationFull = Publication & { bfv: MediaBfv };
 
+/** The on-disk layout of a publication; publications without this `format` held 16-byte tokens. */
+export const PUBLICATION_FORMAT = 'pub-v2';
+
 interface Manifest {
+  format: typeof PUBLICATION_FORMAT;
   epoch: string;
   version: string;
   users: number;
@@ -97,7 +105,7 @@ export async function openPublication(opts: { stateDir: string; universe: Univer
   const current = existsSync(currentFile) ? readFileSync(currentFile, 'utf8').trim() : '';
   if (current && existsSync(join(root, current, 'manifest.json'))) {
     const m = JSON.parse(readFileSync(join(root, current, 'manifest.json'), 'utf8')) as Manifest;
-    if (m.fingerprint === fingerprint && CiphertextFile.exists(join(root, current))) {
+    if (m.format === PUBLICATION_FORMAT && m.fingerprint === fingerprint && CiphertextFile.exists(join(root, current))) {
       const publication = await load(join(root, current));
       opts.log.info({ version: m.version, users: m.users }, 'publication reused: it was made from this prepared universe');
       return { publication, reused: true, seconds: 0, cpuSeconds: 0 };
@@ -135,7 +143,7 @@ export async function openPublication(opts: { stateDir: string; universe: Univer
     writeFileSync(join(tmp, `tokens-${t}.bin`), v.tokens);
     writeFileSync(join(tmp, `positions-${t}.bin`), new Uint8Array(v.positions.buffer, v.positions.byteOffset, v.positions.byteLength));
   }
-  const manifest: Manifest = { epoch: pub.epoch, version: pub.version, users: pub.users, fingerprint, idTypes: [...pub.tokens.keys()], createdAt: new Date().toISOString(), encryptSeconds: seconds };
+  const manifest: Manifest = { format: PUBLICATION_FORMAT, epoch: pub.epoch, version: pub.version, users: pub.users, fingerprint, idTypes: [...pub.tokens.keys()], createdAt: new Date().toISOString(), encryptSeconds: seconds };
   writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2));
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);

@@ -4,11 +4,12 @@
  * each at its user's position, re-preparation
  * of a grown CSV computes only the new IDs, and N shard processes (the Indexed Job shape,
  * prepare.ts --shard I --shards N) merge into exactly the single-process preparation, file for
- * file.
+ * file; a directory in the former layout (columnar-v1: 16-byte tokens and ID hashes) is prepared
+ * again under the epoch's key, never read as the current one nor reused.
  */
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +20,9 @@ import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { PreparedUniverse, type UniverseRecord } from '@cleanroom/shared/protocol/universe.ts';
 import { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { publish } from '@cleanroom/shared/protocol/publication.ts';
+import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { openUniverse } from './universe-store.ts';
+import { IDHASH_RECORD, PREPARED_FORMAT, TOKEN_RECORD } from './universe-files.ts';
 
 const PREPARE = fileURLToPath(new URL('./prepare.ts', import.meta.url));
 const log = pino({ level: 'silent' });
@@ -58,7 +61,7 @@ describe('media universe on disk', () => {
       expect(universe.userId(universe.rowOf('phone', ix.tokens.at(i)))).toBe(mem.userId(row));
       expect(Array.from(universe.vector(row))).toEqual(Array.from(mem.vector(row)));
     }
-    expect(universe.rowOf('phone', new Uint8Array(16))).toBe(-1);
+    expect(universe.rowOf('phone', new Uint8Array(TOKEN_BYTES))).toBe(-1);
     // userIdsOf: the ids of any rows (unsorted, repeated, first and last) in the order asked
     const asked = [universe.size - 1, 0, 17, 17, 5, universe.size - 1, ...Array.from({ length: 500 }, (_, i) => (i * 7919) % universe.size)];
     expect(universe.userIdsOf(asked)).toEqual(asked.map((r) => mem.userId(r)));
@@ -87,7 +90,7 @@ describe('media universe on disk', () => {
       const t = pub.tokens.get('phone')!;
       expect(t.positions.length).toBe(ix.tokens.size);
       for (let i = 0; i < t.positions.length; i++) {
-        expect(universe.rowOf('phone', t.tokens.subarray(i * 16, (i + 1) * 16))).toBe(pub.order[t.positions[i]!]);
+        expect(universe.rowOf('phone', t.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES))).toBe(pub.order[t.positions[i]!]);
       }
     } finally {
       bfv.dispose();
@@ -104,6 +107,46 @@ describe('media universe on disk', () => {
     const rotated = await openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: 'e2', log, threads: 1 });
     expect(rotated.status.computed).toBe(ix.tokens.size + 2);
     expect(rotated.universe.rowOf('phone', ix.tokens.at(5))).toBe(-1);
+  }, 120_000);
+
+  it('a prepared directory of 16-byte tokens (columnar-v1) is prepared again under the same key, not misread or reused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cleanroom-ufiles-v1-'));
+    await generateWorld(join(dir, 'world'), { seed: 'ufiles-v1', universeSize: 1500, crmSize: 150 });
+    const csv = join(dir, 'world/media/universe.csv');
+    const state = join(dir, 'state');
+    const first = (await openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: 'e1', log, threads: 1 })).universe;
+    const rowOf = new Map<string, number>();
+    for (const c of first.tokenChunks('phone')) c.rows.forEach((r, i) => rowOf.set(Buffer.from(c.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES)).toString('hex'), r));
+    first.close();
+    // Rewrite it as the former layout wrote it: 16-byte tokens (the same SHA-512 prefix, 4 bytes
+    // longer) and 16-byte ID hashes, manifest format columnar-v1; the bucket indexes count records.
+    const ud = join(state, 'universe', 'e1');
+    const widen = (raw: Buffer, width: number, fields: [number, number][]): Buffer => {
+      const n = raw.length / width;
+      const outWidth = fields.reduce((a, [, len]) => a + len + (len === TOKEN_BYTES ? 4 : 0), 0);
+      const out = Buffer.alloc(n * outWidth, 0xa5);
+      for (let i = 0; i < n; i++) {
+        let at = i * outWidth;
+        for (const [from, len] of fields) {
+          raw.copy(out, at, i * width + from, i * width + from + len);
+          at += len + (len === TOKEN_BYTES ? 4 : 0);
+        }
+      }
+      return out;
+    };
+    writeFileSync(join(ud, 'tokens-phone.bin'), widen(readFileSync(join(ud, 'tokens-phone.bin')), TOKEN_RECORD, [[0, TOKEN_BYTES], [TOKEN_BYTES, 4]]));
+    writeFileSync(join(ud, 'idhash-phone.bin'), widen(readFileSync(join(ud, 'idhash-phone.bin')), IDHASH_RECORD, [[0, TOKEN_BYTES], [TOKEN_BYTES, TOKEN_BYTES]]));
+    const m = JSON.parse(readFileSync(join(ud, 'manifest.json'), 'utf8'));
+    expect(m.format).toBe(PREPARED_FORMAT);
+    writeFileSync(join(ud, 'manifest.json'), JSON.stringify({ ...m, format: 'columnar-v1' }));
+    const again = await openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: 'e1', log, threads: 1 });
+    expect(again.status.reused).toBe(false);
+    expect(again.status.reusedTokens).toBe(0); // the old ID hashes are not trusted either
+    expect(again.status.computed).toBe(rowOf.size);
+    // The epoch's key was kept: every token is the one it was, at its row.
+    for (const [hex, row] of rowOf) expect(again.universe.rowOf('phone', Buffer.from(hex, 'hex'))).toBe(row);
+    expect(JSON.parse(readFileSync(join(ud, 'manifest.json'), 'utf8')).format).toBe(PREPARED_FORMAT);
+    again.universe.close();
   }, 120_000);
 
   it('N shard processes merge into exactly the single-process preparation', async () => {

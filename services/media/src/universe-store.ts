@@ -18,7 +18,7 @@ import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { Logger } from '@cleanroom/shared/service/log.ts';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
-import { DiskUniverse, mergeShards, prepareToDisk, type PreparedManifest } from './universe-files.ts';
+import { DiskUniverse, mergeShards, PREPARED_FORMAT, prepareToDisk, type PreparedManifest } from './universe-files.ts';
 
 export interface UniverseStatus {
   epoch: string;
@@ -47,7 +47,7 @@ function manifestOf(dir: string): PreparedManifest | undefined {
   const mf = join(dir, 'manifest.json');
   if (!existsSync(mf)) return undefined;
   const m = JSON.parse(readFileSync(mf, 'utf8')) as PreparedManifest;
-  return m.format === 'columnar-v1' ? m : undefined;
+  return m.format === PREPARED_FORMAT ? m : undefined; // another layout (16-byte tokens): prepare again
 }
 
 function currentEpoch(root: string): string | undefined {

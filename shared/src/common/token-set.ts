@@ -1,11 +1,11 @@
 /**
- * TokenTable: a compact, read-mostly hash index of 16-byte OPRF tokens → row number.
+ * TokenTable: a compact, read-mostly hash index of TOKEN_BYTES-byte (12-byte) OPRF tokens → row number.
  *
  * Media uses it to map a token back to its user (token → row of the prepared universe);
  * the broker uses it as the universe table it matches the advertiser's tokens against.
  * Tokens are pseudorandom (OPRF outputs), so their first 4 bytes are a good hash.
- * Memory: 16 bytes per token plus a 4-byte slot array at load factor ≤ 0.5 —
- * about 24 MB for 10^6 tokens, where a JS Map of strings would take ~100 MB.
+ * Memory: 12 bytes per token plus a 4-byte slot array at load factor ≤ 0.5 —
+ * about 20 MB for 10^6 tokens, where a JS Map of strings would take ~100 MB.
  * Duplicate tokens keep the first row. Not thread-safe for concurrent builds (none happen).
  */
 import { TOKEN_BYTES } from '../crypto/group.ts';
@@ -29,7 +29,7 @@ export class TokenTable {
     for (let row = 0; row < size; row++) this.insert(row);
   }
 
-  /** Builds a table from `size` tokens packed back to back (16 bytes each). */
+  /** Builds a table from `size` tokens packed back to back (TOKEN_BYTES each). */
   static fromPacked(packed: Uint8Array): TokenTable {
     if (packed.length % TOKEN_BYTES !== 0) {
       throw new RangeError(`expected a multiple of ${TOKEN_BYTES} bytes of tokens, got ${packed.length}`);

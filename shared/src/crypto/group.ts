@@ -31,6 +31,20 @@
  * means deciding something about discrete logs, i.e. the DDH assumption X25519 itself rests on.
  * One fixed-base multiplication (≈40,000/s) instead of hash-to-group plus a variable-base one.
  *
+ * Tokens are TOKEN_BYTES = 12 bytes (96 bits), as secretflow's unbalanced PSI truncates its
+ * OPRF outputs: finalize (oprf.ts) is a random oracle, so two different IDs share a token with
+ * probability 2^-96 per pair. Bounds, for a universe of U tokens of one ID type and a session
+ * of n client tokens:
+ *   - false matches per session (a client token outside the universe equal to one in it):
+ *     ≈ n·U / 2^96 — at U = 10^9, n = 10^6: 1.3·10^-14;
+ *   - collisions inside a universe (two users sharing a token; the token table keeps the first,
+ *     so the second is unmatchable — never a wrong user): ≈ U² / 2^97 — at U = 10^9: 6.3·10^-12.
+ * Media's ID hashes (SHA-256("type:id") truncated to the same width, protocol/universe.ts) have
+ * the same U² / 2^97 bound. A token reveals nothing without the OPRF key, so the shorter width
+ * costs no security beyond these collision bounds. Every on-disk table of tokens names its
+ * layout (media's PREPARED_FORMAT, its publication's PUBLICATION_FORMAT, the broker's
+ * STORED_FORMAT), so a state directory of 16-byte tokens is prepared or synced again.
+ *
  * Thread-safety: stateless apart from module-level constants; the sodium bindings are reentrant.
  * Safe to import from any worker thread. No secret is ever handled with BigInt here.
  */
@@ -46,14 +60,14 @@ export const L: bigint = 2n ** 252n + 27742317777372353535851937790883648493n;
 export const ELEMENT_BYTES = 32;
 /** Bytes in an X25519 scalar. */
 export const SCALAR_BYTES = 32;
-/** Bytes in a finalized OPRF output (the matching token). */
-export const TOKEN_BYTES = 16;
+/** Bytes in a finalized OPRF output (the matching token): 96 bits; collision bounds above. */
+export const TOKEN_BYTES = 12;
 
 /** A canonical X25519 u-coordinate of a non-low-order point (32 bytes, little-endian). */
 export type ElementBytes = Uint8Array;
 /** A clamped X25519 scalar (32 bytes, little-endian: 2^254 + 8m, 0 ≤ m < 2^251). */
 export type ScalarBytes = Uint8Array;
-/** A 16-byte OPRF output token. */
+/** A TOKEN_BYTES-byte (12-byte) OPRF output token. */
 export type TokenBytes = Uint8Array;
 /** Source of randomness: returns exactly n fresh random bytes. Injectable for deterministic tests. */
 export type Rng = (n: number) => Uint8Array;
@@ -68,6 +82,8 @@ export interface Sodium {
   crypto_core_ed25519_scalar_invert(recip: Uint8Array, s: Uint8Array): void;
   crypto_core_ed25519_scalar_sub(z: Uint8Array, x: Uint8Array, y: Uint8Array): void;
   sodium_memzero(b: Uint8Array): void;
+  crypto_hash_sha256(out: Uint8Array, input: Uint8Array): void;
+  crypto_hash_sha512(out: Uint8Array, input: Uint8Array): void;
 }
 
 /** libsodium through sodium-native (CommonJS, loaded with createRequire). Internal to crypto/. */

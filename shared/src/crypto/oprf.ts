@@ -8,7 +8,7 @@
  *   holder of x:   { blinded, inverse } = blind(H(x))                 blinded = X25519(r, H(x))
  *   key holder:    evaluated = key.evaluate(blinded)                  = X25519(k, blinded)
  *   holder of x:   unblinded = unblind(inverse, evaluated)            = X25519(s, evaluated) = X25519(k, H(x))
- *                  token     = finalize(x, unblinded)                 16 bytes, compared for matching
+ *                  token     = finalize(x, unblinded)                 12 bytes, compared for matching
  *
  * Blinding with clamped scalars only. X25519 clamps every scalar to 2^254 + 8m (0 ≤ m < 2^251),
  * and on the order-ℓ subgroup multiplies by that integer mod ℓ. For a random clamped r we want a
@@ -33,8 +33,9 @@
  * values that match nothing (see group.ts). Because every scalar is clamped (a multiple of 8),
  * small-order components of a malicious element vanish and reveal no key bits.
  *
- * finalize(x, z) = SHA-512("cleanroom/v1/oprf-finalize" ‖ u16be(|x|) ‖ x ‖ z)[0..16]; binding x
- * in makes the token a function of the identifier as well as the group element.
+ * finalize(x, z) = SHA-512("cleanroom/v1/oprf-finalize" ‖ u16be(|x|) ‖ x ‖ z)[0..TOKEN_BYTES]
+ * (12 bytes; collision bounds in group.ts); binding x in makes the token a function of the
+ * identifier as well as the group element.
  *
  * Thread-safety: OprfKey is immutable; all functions are synchronous and reentrant. Evaluating
  * a large batch on worker threads is oprf-pool.ts.
@@ -54,6 +55,7 @@ import {
   validateElements,
   x25519,
 } from './group.ts';
+import { SHA512_BYTES, sha512Into } from './digest-into.ts';
 import type { ElementBytes, Rng, ScalarBytes, TokenBytes } from './group.ts';
 
 function describe(v: unknown): string {
@@ -323,7 +325,7 @@ export function unblindBatch(inverses: readonly ScalarBytes[], evaluated: readon
 
 const FINALIZE_LABEL = new TextEncoder().encode('cleanroom/v1/oprf-finalize');
 
-/** The 16-byte matching token: SHA-512(label ‖ u16be(|input|) ‖ input ‖ unblinded)[0..16]. */
+/** The TOKEN_BYTES-byte matching token: SHA-512(label ‖ u16be(|input|) ‖ input ‖ unblinded)[0..TOKEN_BYTES]. */
 export function finalize(input: Uint8Array, unblinded: ElementBytes): TokenBytes {
   if (!(input instanceof Uint8Array) || input.length > 0xffff) {
     throw new TypeError(`expected input to be a Uint8Array of at most 65535 bytes, got ${describe(input)}`);
@@ -341,3 +343,33 @@ export function finalize(input: Uint8Array, unblinded: ElementBytes): TokenBytes
   const digest = hash('sha512', msg, 'buffer');
   return new Uint8Array(digest.buffer, digest.byteOffset, TOKEN_BYTES).slice();
 }
+
+/** finalize's message scratch (label and length prefix rewritten per call); one per thread. */
+let finalizeScratch = new Uint8Array(256);
+
+/**
+ * finalize(input, unblinded) written to out[at, at + TOKEN_BYTES): the same bytes, without a
+ * message buffer, digest Buffer or token array per call (universe preparation finalizes every
+ * user; SHA-512 through digest-into.ts).
+ */
+export function finalizeInto(out: Uint8Array, at: number, input: Uint8Array, unblinded: ElementBytes): void {
+  if (!(input instanceof Uint8Array) || input.length > 0xffff) {
+    throw new TypeError(`expected input to be a Uint8Array of at most 65535 bytes, got ${describe(input)}`);
+  }
+  if (!(out instanceof Uint8Array) || !Number.isInteger(at) || at < 0 || at + TOKEN_BYTES > out.length) {
+    throw new RangeError(`expected room for a token at ${at} of ${out instanceof Uint8Array ? out.length : describe(out)} bytes`);
+  }
+  validateElement(unblinded);
+  const L = FINALIZE_LABEL.length;
+  const n = L + 2 + input.length + unblinded.length;
+  if (finalizeScratch.length < n) finalizeScratch = new Uint8Array(2 * n);
+  const msg = finalizeScratch;
+  msg.set(FINALIZE_LABEL, 0);
+  msg[L] = input.length >>> 8;
+  msg[L + 1] = input.length & 0xff;
+  msg.set(input, L + 2);
+  msg.set(unblinded, L + 2 + input.length);
+  const digest = sha512Into(finalizeDigest, msg.subarray(0, n));
+  for (let i = 0; i < TOKEN_BYTES; i++) out[at + i] = digest[i]!;
+}
+const finalizeDigest = new Uint8Array(SHA512_BYTES);

@@ -13,7 +13,7 @@
  *    The scalars never leave this object and are fresh per session, so blinded values of
  *    the same ID in two sessions are unlinkable.
  * 3. unblind: the media node's evaluations are unblinded with r⁻¹ and finalised into
- *    16-byte tokens F_k(x) — A learns nothing about media's users from them.
+ *    12-byte tokens F_k(x) — A learns nothing about media's users from them.
  * 4. finish: A receives the session result: counts (policy-noised), the cohort insight,
  *    the look-alike audience handle, size and quality; never per-user data of media.
  *

@@ -8,7 +8,7 @@
  * lists are whole here — the rpc layer streams them in chunks.
  *
  * Byte aliases make signatures self-explaining: an ElementBytes is a 32-byte X25519
- * u-coordinate, a TokenBytes a 16-byte OPRF output, a CiphertextBytes a serialized SEAL
+ * u-coordinate, a TokenBytes a 12-byte OPRF output (TOKEN_BYTES), a CiphertextBytes a serialized SEAL
  * ciphertext.
  */
 export { PARTIES, SESSION_ROUNDS, type Party, type Round } from '../common/names.ts';

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { OprfKey, blindBatch, unblindBatch, finalize } from '../crypto/oprf.ts';
 import { hashToGroupBatch, oprfDst } from '../crypto/h2c.ts';
+import { TOKEN_BYTES } from '../common/token-set.ts';
 import { PreparedUniverse, type UniverseRecord } from './universe.ts';
 
 const records = (n: number, from = 0): UniverseRecord[] => Array.from({ length: n }, (_, i) => ({
@@ -31,7 +32,7 @@ describe('PreparedUniverse', () => {
     const [b] = blindBatch(hashToGroupBatch([x], oprfDst('phone', 'e1')));
     const [un] = unblindBatch([b!.inverse], key.evaluateBatch([b!.blinded]));
     expect(u.userIds[u.rowOf('phone', finalize(x, un!))]).toBe('U7');
-    expect(u.rowOf('phone', new Uint8Array(16))).toBe(-1);
+    expect(u.rowOf('phone', new Uint8Array(TOKEN_BYTES))).toBe(-1);
   });
 
   it('re-preparation reuses tokens and computes only new IDs', () => {
