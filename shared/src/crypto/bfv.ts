@@ -734,7 +734,7 @@ export class BrokerBfv {
   /**
    * The broker's stored form of one of media's ciphertexts: validated as media's wire form
    * (first level, coefficient form), transformed to NTT form and saved uncompressed
-   * (≈ 393 KB instead of ≈ 182 KB seed-compressed), so that a session's aggregation loads
+   * (≈ 393 KB instead of ≈ 197 KB seed-compressed), so that a session's aggregation loads
    * it with a copy and masks it with one pointwise product instead of two NTT round trips.
    */
   toStoredForm(wire: Uint8Array): Uint8Array {
