@@ -27,9 +27,9 @@ export interface Measurement {
 
 /** Measured figures (MiB), protocol with media's publication (bench/memory.ts). */
 export const MEASURED: readonly Measurement[] = [
-  { universe: 50_000, peakMiB: { advertiser: 184, media: 571, broker: 341 }, stateMiB: { advertiser: 0, media: 75, broker: 148 } },
-  { universe: 200_000, peakMiB: { advertiser: 221, media: 749, broker: 500 }, stateMiB: { advertiser: 0, media: 283, broker: 578 } },
-  { universe: 1_000_000, peakMiB: { advertiser: 378, media: 1454, broker: 820 }, stateMiB: { advertiser: 0, media: 1395, broker: 2866 } },
+  { universe: 50_000, peakMiB: { advertiser: 223, media: 482, broker: 282 }, stateMiB: { advertiser: 0, media: 80, broker: 152 } },
+  { universe: 200_000, peakMiB: { advertiser: 253, media: 528, broker: 501 }, stateMiB: { advertiser: 0, media: 304, broker: 593 } },
+  { universe: 1_000_000, peakMiB: { advertiser: 375, media: 811, broker: 650 }, stateMiB: { advertiser: 0, media: 1588, broker: 2933 } },
 ];
 
 type Figure = 'peakMiB' | 'stateMiB';
