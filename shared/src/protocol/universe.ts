@@ -203,8 +203,12 @@ export function packVectorInto(out: Uint8Array, v: Uint8Array): Uint8Array {
 }
 
 export function unpackVector(p: Uint8Array): Uint8Array {
-  const out = new Uint8Array(ATTRIBUTE_COUNT);
-  for (let j = 0; j < ATTRIBUTE_COUNT; j++) out[j] = (p[j >> 3]! >> (j & 7)) & 1;
+  return unpackVectorInto(p, 0, new Uint8Array(ATTRIBUTE_COUNT));
+}
+
+/** The vector packed at byte `at` of `packed` (PACKED_BYTES), unpacked into `out` (ATTRIBUTE_COUNT values); returns out. */
+export function unpackVectorInto(packed: Uint8Array, at: number, out: Uint8Array): Uint8Array {
+  for (let j = 0; j < ATTRIBUTE_COUNT; j++) out[j] = (packed[at + (j >> 3)]! >> (j & 7)) & 1;
   return out;
 }
 
