@@ -32,12 +32,14 @@
  *
  * Side channels: the field conversion uses variable-time BigInt arithmetic on the hashed point,
  * i.e. on a public function of the input identifier — which this machine holds in the clear
- * anyway; no secret key is involved here. SHA-512 comes from node:crypto (OpenSSL).
+ * anyway; no secret key is involved here. SHA-512 comes from libsodium (digest-into.ts) on the
+ * per-element path, node:crypto in expandMessageXmd.
  *
  * Thread-safety: uses module-level scratch buffers, which is safe because JavaScript runs one
  * call at a time per thread and nothing here awaits; each worker thread has its own module copy.
  */
-import { createHash, hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { sha512Into } from './digest-into.ts';
 import { ELEMENT_BYTES, P, sodium, validateElement } from './group.ts';
 import type { ElementBytes } from './group.ts';
 import { countPrimitive } from '../common/op-counts.ts';
@@ -149,6 +151,9 @@ const ptA = new Uint8Array(32);
 /** Message scratch of hashToEdwardsInto; its first SHA512_BLOCK bytes are zero between calls. */
 let scratch = new Uint8Array(512);
 const ptB = new Uint8Array(32);
+/** Digest scratch of hashToEdwardsInto (libsodium SHA-512 into them: no Buffer per hash). */
+const digestB0 = new Uint8Array(SHA512_OUT);
+const digestH = new Uint8Array(SHA512_OUT);
 
 /** Writes the Edwards encoding of from_uniform(h[0..32]) + from_uniform(h[32..64]) into `out`. */
 function hashToEdwardsInto(out: Uint8Array, input: Uint8Array, s: DstSuffixes, index: number | undefined): void {
@@ -162,10 +167,10 @@ function hashToEdwardsInto(out: Uint8Array, input: Uint8Array, s: DstSuffixes, i
   if (scratch.length < n1 || scratch.length < SHA512_OUT + s.second.length) scratch = new Uint8Array(Math.max(2 * n1, SHA512_OUT + s.second.length));
   scratch.set(input, SHA512_BLOCK); // scratch[0..128) stays zero: Z_PAD
   scratch.set(s.first, SHA512_BLOCK + input.length);
-  const b0 = hash('sha512', scratch.subarray(0, n1), 'buffer');
+  const b0 = sha512Into(digestB0, scratch.subarray(0, n1));
   scratch.set(b0, 0);
   scratch.set(s.second, SHA512_OUT);
-  const h = hash('sha512', scratch.subarray(0, SHA512_OUT + s.second.length), 'buffer');
+  const h = sha512Into(digestH, scratch.subarray(0, SHA512_OUT + s.second.length));
   scratch.fill(0, 0, SHA512_BLOCK);
   sodium.crypto_core_ed25519_from_uniform(ptA, h.subarray(0, 32));
   sodium.crypto_core_ed25519_from_uniform(ptB, h.subarray(32, 64));
