@@ -28,7 +28,7 @@
  * server set (TOKEN_BYTES per item, sent to the broker once per epoch; the 4-byte positions
  * beside it serve the BFV part, not matching), shown with and without it.
  *
- *   node bench/peer.ts --psi DIR [--server 200000] [--client 50000] [--threads 2]
+ *   node bench/peer.ts --psi DIR [--server 50000] [--client 12500] [--threads 2]
  * DIR holds node_modules/@openmined/psi.js (installed by `make bench-peer` with
  * --ignore-scripts, outside the project's dependencies).
  */
@@ -47,8 +47,11 @@ import { floorMs, measureTokenCosts, type PrimitiveCosts } from './floors.ts';
 
 const FPR = 1e-9;
 const p = parseArgs(process.argv.slice(2), { psi: 'string', server: 'string', client: 'string', threads: 'string' });
-const S = intFlag(p, 'server', 200_000, 1000, 10_000_000);
-const C = intFlag(p, 'client', 50_000, 100, 10_000_000);
+const S = intFlag(p, 'server', 50_000, 1000, 10_000_000);
+const C = intFlag(p, 'client', 12_500, 100, 10_000_000);
+// psi.js 2.0.6's GCS hash range is about S·C/FPR and must fit an int64: at 200,000 × 50,000 and
+// FPR 1e-9 (10^19 > 2^63) getIntersectionSize fails with "Assertion failed" after minutes of work.
+if ((S * C) / FPR >= 2 ** 63) throw new RangeError(`expected server × client / ${FPR} below 2^63 (psi.js's GCS hash range), got ${S} × ${C}`);
 const THREADS = intFlag(p, 'threads', 2, 1, 64);
 const psiDir = resolve(strFlag(p, 'psi', 'out/peer-psi'));
 const require = createRequire(join(psiDir, 'package.json'));
