@@ -11,7 +11,12 @@
  *   bfv*                one SEAL call each (N = 8192, this project's parameters): symmetric
  *                       encryption of an encoded plaintext (seed-compressed form, unsaved),
  *                       public-key encryption of zero, decryption, NTT-form multiply_plain,
- *                       add, one row rotation, one forward NTT of a ciphertext.
+ *                       add, one row rotation, one forward NTT of a ciphertext;
+ *   bfvLoad             SEAL's load of one of media's wire ciphertexts (seed-compressed, in
+ *                       WIRE_COMPRESSION) into a reused Ciphertext: regenerating the half sent as
+ *                       a seed and SEAL's validity check. The broker's sync must parse every
+ *                       ciphertext it receives (untrusted input), so its floor counts one per
+ *                       ciphertext beside the NTT into its stored form.
  * Everything else a phase does (encoding, (de)serialisation, zstd, validation, signing,
  * transcripts, protobuf, database, waiting) is above the floor: floorRatio = phase CPU ÷ floor.
  *
@@ -21,7 +26,7 @@
 import { randomBytes } from 'node:crypto';
 import { hashToGroupBatch, oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
 import { sodium } from '@cleanroom/shared/crypto/group.ts';
-import { BFV_PARAMETERS, loadSeal, MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
+import { BFV_PARAMETERS, loadSeal, MediaBfv, WIRE_COMPRESSION } from '@cleanroom/shared/crypto/bfv.ts';
 import { PRIMITIVES, type Primitive } from '@cleanroom/shared/common/op-counts.ts';
 
 export type PrimitiveCosts = Record<Primitive, number>;
@@ -92,6 +97,10 @@ export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Pr
   const nttCt = new seal.Ciphertext();
   encryptor.encrypt(pt, nttCt);
   evaluator.cipherTransformToNttInplace(nttCt);
+  const seeded = encryptor.encryptSymmetricSerializable(pt);
+  const wire = seeded.saveToArray(seal.ComprModeType[WIRE_COMPRESSION]) as Uint8Array;
+  seeded.delete();
+  const loaded = new seal.Ciphertext();
   try {
     costs.bfvEncrypt = costMs(10, repeats, () => encryptor.encryptSymmetricSerializable(pt).delete());
     costs.bfvEncryptZero = costMs(10, repeats, () => encryptor.encryptZero(tmp));
@@ -105,8 +114,9 @@ export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Pr
       evaluator.cipherTransformToNttInplace(tmp);
       evaluator.cipherTransformFromNttInplace(tmp);
     }) / 2;
+    costs.bfvLoad = costMs(20, repeats, () => loaded.loadFromArray(context, wire));
   } finally {
-    for (const h of [nttCt, first, nttPt, dec, tmp, ct, pt, encoder, evaluator, decryptor, encryptor, galois, pk, sk, keygen, context, parms]) h.delete();
+    for (const h of [loaded, nttCt, first, nttPt, dec, tmp, ct, pt, encoder, evaluator, decryptor, encryptor, galois, pk, sk, keygen, context, parms]) h.delete();
   }
   for (const p of PRIMITIVES) if (!Number.isFinite(costs[p])) throw new Error(`floors: no cost measured for ${p}`);
   return costs;

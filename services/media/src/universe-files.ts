@@ -36,17 +36,17 @@
  * the union of a shard set (openUnion): rows keep their global numbers, so the union is the
  * single-process preparation, file for file, once merged (mergeShards).
  */
-import { hash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
 import { oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
+import { SHA256_BYTES, sha256Into } from '@cleanroom/shared/crypto/digest-into.ts';
 import { TokenPool } from '@cleanroom/shared/crypto/oprf-tokens.ts';
 import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
-import { readUniverse } from '@cleanroom/shared/data/files.ts';
-import { attributeCounts, PACKED_BYTES, packVector, unpackVector, type Universe } from '@cleanroom/shared/protocol/universe.ts';
+import { readUniverseBatches } from '@cleanroom/shared/data/files.ts';
+import { attributeCounts, PACKED_BYTES, packVectorInto, unpackVector, type Universe } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
 import { Appender, BUCKETS, compareBytes, f64File, readAll, readF64, RecordFile, sortRecords } from '@cleanroom/shared/service/record-file.ts';
@@ -251,7 +251,6 @@ class StreamedTokens {
   private readonly tok: Appender[];
   private readonly pool: TokenPool;
   private readonly dst: string;
-  private readonly enc = new TextEncoder();
 
   constructor(pool: TokenPool, dst: string, spill: string, type: IdType) {
     this.pool = pool;
@@ -260,23 +259,35 @@ class StreamedTokens {
     this.tok = Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `tok-${type}-${b}`), 4096));
   }
 
-  /** Adds one normalised ID (its UTF-8 is what the OPRF hashes); returns how many tokens were written meanwhile. */
-  async add(hash: Uint8Array, row: number, id: string): Promise<number> {
+  /**
+   * Adds one normalised ID (its UTF-8, id[start, start + length), is what the OPRF hashes)
+   * with its id hash (the first TOKEN_BYTES of `hash`). Synchronous: true when MAX_IN_FLIGHT batches are out and the caller
+   * must `drain()` before adding more (one await per batch, not per ID).
+   */
+  add(hash: Uint8Array, row: number, id: Uint8Array, start: number, length: number): boolean {
     const n = this.n;
-    this.hashes.set(hash, n * TOKEN_BYTES);
+    const hashes = this.hashes;
+    const at0 = n * TOKEN_BYTES;
+    for (let j = 0; j < TOKEN_BYTES; j++) hashes[at0 + j] = hash[j]!;
     this.rows[n] = row;
-    let at = this.idOffsets[n]!;
-    if (this.idBytes.length - at < 3 * id.length) {
-      const grown = new Uint8Array(Math.max(2 * this.idBytes.length, at + 3 * id.length));
+    const at = this.idOffsets[n]!;
+    if (this.idBytes.length - at < length) {
+      const grown = new Uint8Array(Math.max(2 * this.idBytes.length, at + length));
       grown.set(this.idBytes.subarray(0, at));
       this.idBytes = grown;
     }
-    at += this.enc.encodeInto(id, this.idBytes.subarray(at)).written;
-    this.idOffsets[n + 1] = at;
+    const idBytes = this.idBytes;
+    for (let j = 0; j < length; j++) idBytes[at + j] = id[start + j]!;
+    this.idOffsets[n + 1] = at + length;
     this.n = n + 1;
-    if (this.n < StreamedTokens.BATCH) return 0;
+    if (this.n < StreamedTokens.BATCH) return false;
     this.dispatch();
-    return this.inFlight.length > StreamedTokens.MAX_IN_FLIGHT ? this.drainOne() : 0;
+    return this.inFlight.length > StreamedTokens.MAX_IN_FLIGHT;
+  }
+
+  /** Writes the oldest batch in flight once computed; returns how many tokens it wrote. */
+  drain(): Promise<number> {
+    return this.drainOne();
   }
 
   private dispatch(): void {
@@ -294,19 +305,18 @@ class StreamedTokens {
     const job = this.inFlight.shift();
     if (!job) return 0;
     const tokens = await job.tokens;
-    const ih = new Uint8Array(IDHASH_RECORD);
-    const rec = new Uint8Array(TOKEN_RECORD);
-    const recView = new DataView(rec.buffer);
-    for (let i = 0; i < job.rows.length; i++) {
-      const token = tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES);
-      ih.set(job.hashes.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES), 0);
-      ih.set(token, TOKEN_BYTES);
-      this.ih[ih[0]!]!.write(ih);
-      rec.set(token, 0);
-      recView.setUint32(TOKEN_BYTES, job.rows[i]!, true);
-      this.tok[token[0]!]!.write(rec);
+    const { hashes, rows } = job;
+    for (let i = 0; i < rows.length; i++) {
+      const at = i * TOKEN_BYTES;
+      // (id hash, token) by the hash's first byte; (token, row) by the token's first byte.
+      const ih = this.ih[hashes[at]!]!;
+      ih.append(hashes, at, TOKEN_BYTES);
+      ih.append(tokens, at, TOKEN_BYTES);
+      const tok = this.tok[tokens[at]!]!;
+      tok.append(tokens, at, TOKEN_BYTES);
+      tok.appendU32(rows[i]!);
     }
-    return job.rows.length;
+    return rows.length;
   }
 
   /** Computes what is left, closes the spill files; returns the tokens written meanwhile. */
@@ -365,7 +375,6 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
   const purpose = new Uint8Array(1);
   const idSpill = new Map(idTypes.filter((t) => !fresh.has(t)).map((t) => [t, Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `id-${t}-${b}`), 4096))]));
   const counts = new Float64Array(ATTRIBUTE_COUNT);
-  const enc = new TextEncoder();
   const off = new Float64Array(1);
   const offBytes = new Uint8Array(off.buffer);
   let rejectedRows = 0;
@@ -375,44 +384,56 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
   let read = 0;
   const head = new Uint8Array(TOKEN_BYTES + 8);
   const headView = new DataView(head.buffer);
-  for await (const row of readUniverse(opts.data, () => rejectedRows++)) {
-    if (++read % 100_000 === 0) opts.onRows?.(read + rejectedRows);
-    if (!row.consent) {
-      notConsented++;
-      continue;
-    }
-    const global = seq++;
-    if (global % shard.count !== shard.index) continue;
-    // Unsharded, global = rows; sharded, the shard's row numbers are the global ones and
-    // users.off / vectors.bin hold this shard's rows in order (rowIndex maps them).
-    off[0] = users.size;
-    userOff.write(offBytes);
-    users.writeUtf8(row.userId);
-    const packed = packVector(row.vector);
-    vectors.write(packed);
-    purpose[0] = (row.consentAds ? 1 : 0) | (row.consentShare ? 2 : 0);
-    purposes.write(purpose);
-    attributeCounts(packed, 1, counts);
-    for (const t of idTypes) {
-      const raw = t === 'phone' ? row.phone : t === 'email' ? row.email : row.deviceId;
-      const n = normalizeId(t, raw);
-      if (!n.ok) continue;
-      // SHA-256("t:id") in one call (the UTF-8 of the string is the bytes hashed before).
-      const h = hash('sha256', `${t}:${n.value}`, 'buffer');
-      const s = streamed.get(t);
-      if (s) {
-        computed += await s.add(h.subarray(0, TOKEN_BYTES), global, n.value);
+  const packed = new Uint8Array(PACKED_BYTES);
+  // The id hash's input "t:id" is encoded once into `idText` (the ID's UTF-8 follows the
+  // prefix) and hashed there; the ID's bytes are then copied from it, no string or Buffer per ID.
+  const idPrefix = new Map(idTypes.map((t) => [t, Buffer.from(`${t}:`, 'utf8')]));
+  let idText = Buffer.alloc(1024);
+  const idHash = new Uint8Array(SHA256_BYTES);
+  for await (const batch of readUniverseBatches(opts.data, () => rejectedRows++)) {
+    for (const row of batch) {
+      if (++read % 100_000 === 0) opts.onRows?.(read + rejectedRows);
+      if (!row.consent) {
+        notConsented++;
         continue;
       }
-      const id = enc.encode(n.value);
-      head.set(h.subarray(0, TOKEN_BYTES), 0);
-      headView.setUint32(TOKEN_BYTES, global, true);
-      headView.setUint32(TOKEN_BYTES + 4, id.length, true);
-      const a = idSpill.get(t)![h[0]!]!;
-      a.write(head);
-      a.write(id);
+      const global = seq++;
+      if (global % shard.count !== shard.index) continue;
+      // Unsharded, global = rows; sharded, the shard's row numbers are the global ones and
+      // users.off / vectors.bin hold this shard's rows in order (rowIndex maps them).
+      off[0] = users.size;
+      userOff.write(offBytes);
+      users.writeUtf8(row.userId);
+      packVectorInto(packed, row.vector);
+      vectors.write(packed);
+      purpose[0] = (row.consentAds ? 1 : 0) | (row.consentShare ? 2 : 0);
+      purposes.write(purpose);
+      attributeCounts(packed, 1, counts);
+      for (const t of idTypes) {
+        const raw = t === 'phone' ? row.phone : t === 'email' ? row.email : row.deviceId;
+        const n = normalizeId(t, raw);
+        if (!n.ok) continue;
+        // SHA-256("t:id"): the UTF-8 of the prefix and the ID, back to back.
+        const pre = idPrefix.get(t)!;
+        if (idText.length < pre.length + 3 * n.value.length) idText = Buffer.alloc(2 * (pre.length + 3 * n.value.length));
+        pre.copy(idText, 0);
+        const idLength = idText.write(n.value, pre.length, 'utf8');
+        const h = sha256Into(idHash, idText.subarray(0, pre.length + idLength));
+        const s = streamed.get(t);
+        if (s) {
+          if (s.add(h, global, idText, pre.length, idLength)) computed += await s.drain();
+          continue;
+        }
+        const id = idText.subarray(pre.length, pre.length + idLength);
+        head.set(h.subarray(0, TOKEN_BYTES), 0);
+        headView.setUint32(TOKEN_BYTES, global, true);
+        headView.setUint32(TOKEN_BYTES + 4, id.length, true);
+        const a = idSpill.get(t)![h[0]!]!;
+        a.write(head);
+        a.write(id);
+      }
+      rows++;
     }
-    rows++;
   }
   opts.onRows?.(read + rejectedRows);
   off[0] = users.size;

@@ -178,13 +178,18 @@ export function decodeVector(v: Uint8Array): UserProfile {
 export const MAX_COUNTED_INTERESTS = 10;
 export const CONTRIBUTION_L1 = ATTRIBUTE_GROUPS.filter((g) => g.single).length + MAX_COUNTED_INTERESTS;
 
+const INTEREST_GROUP = ATTRIBUTE_GROUPS.find((g) => !g.single)!;
+
 /** The vector as it enters the profile: at most MAX_COUNTED_INTERESTS interests kept. A copy. */
 export function clipContribution(v: Uint8Array): Uint8Array {
-  const out = v.slice();
-  const interests = ATTRIBUTE_GROUPS.find((g) => !g.single)!;
+  return clipContributionInPlace(v.slice());
+}
+
+/** clipContribution on `v` itself (no copy: media's publication clips each user in one reused buffer); returns v. */
+export function clipContributionInPlace(v: Uint8Array): Uint8Array {
   let kept = 0;
-  for (let i = interests.offset; i < interests.offset + interests.values.length; i++) {
-    if (out[i] === 1 && ++kept > MAX_COUNTED_INTERESTS) out[i] = 0;
+  for (let i = INTEREST_GROUP.offset; i < INTEREST_GROUP.offset + INTEREST_GROUP.values.length; i++) {
+    if (v[i] === 1 && ++kept > MAX_COUNTED_INTERESTS) v[i] = 0;
   }
-  return out;
+  return v;
 }

@@ -21,16 +21,22 @@ export const opCounts = {
 /**
  * The primitives a phase's floor is made of (bench/floors.ts measures each one's cost): every
  * X25519 (variable base; `x25519Base` for the fixed base), hash to group, and the BFV
- * operations themselves (SEAL calls, without encoding, serialisation or validation). Counted
+ * operations themselves (SEAL calls, without encoding, serialisation or validation), and
+ * `bfvLoad`: SEAL's load of one of media's wire ciphertexts, which the broker's sync cannot
+ * skip — the bytes are untrusted and seed-compressed, so the load regenerates the uniform half
+ * from its seed and checks the ciphertext against the parameters (zstd, where present, is not
+ * part of it: bench/floors.ts measures the form media sends, crypto/bfv.ts WIRE_COMPRESSION). Counted
  * by the thread that asks for the work: work handed to worker threads is counted when it is
  * dispatched, the workers' own tallies are never read.
  */
 export type Primitive =
   | 'x25519' | 'x25519Base' | 'hashToGroup'
-  | 'bfvEncrypt' | 'bfvEncryptZero' | 'bfvDecrypt' | 'bfvMultiplyPlain' | 'bfvAdd' | 'bfvRotate' | 'bfvNtt';
+  | 'bfvEncrypt' | 'bfvEncryptZero' | 'bfvDecrypt' | 'bfvMultiplyPlain' | 'bfvAdd' | 'bfvRotate' | 'bfvNtt'
+  | 'bfvLoad';
 
 export const PRIMITIVES: readonly Primitive[] = [
   'x25519', 'x25519Base', 'hashToGroup', 'bfvEncrypt', 'bfvEncryptZero', 'bfvDecrypt', 'bfvMultiplyPlain', 'bfvAdd', 'bfvRotate', 'bfvNtt',
+  'bfvLoad',
 ];
 
 /** Process-wide primitive tallies (a session's per-phase share: service/sessions.ts). */

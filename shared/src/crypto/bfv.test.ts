@@ -1,6 +1,6 @@
 // Tests for the BFV cohort profile (bfv.ts): correctness of the masked rotate-and-sum, exact
 // noise, "B learns only the totals" (every block of the profile equals the totals), noise
-// budget after the whole pipeline, and rejection of malformed / mismatched inputs.
+// budget after the whole pipeline, rejection of malformed / mismatched inputs, and media's wire form (no zstd; an older media's zstd ciphertexts still load).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../testing/rng.ts';
 import { BFV_PARAMETERS, BfvFormatError, BrokerBfv, MediaBfv, layoutFor, loadSeal } from './bfv.ts';
@@ -274,5 +274,57 @@ describe('input validation', () => {
     m.dispose(); // idempotent
     expect(() => m.encryptUsers([])).toThrow(/after dispose/);
     expect(() => b.aggregate(cts, Uint8Array.of(1), [])).toThrow(/after dispose/);
+  });
+});
+
+describe('wire form of media\'s ciphertexts', () => {
+  // SEAL's serialization header: magic (2), header size (1), version (2), compression mode (1: 0 none, 2 zstd).
+  const COMPR_MODE_BYTE = 5;
+
+  it('goes out seed-compressed without zstd; encryptEach gives the same totals as encryptUsers and rejects non-binary values', () => {
+    const rand = mulberry32(11);
+    const vectors = randomVectors(128 + 9, rand);
+    const each: Uint8Array[] = [];
+    media.encryptEach(vectors.length, (i, into) => into.set(vectors[i]!), (ct) => each.push(ct));
+    expect(each).toHaveLength(2);
+    expect(each[0]![COMPR_MODE_BYTE]).toBe(0);
+    expect(each[0]!.length).toBeLessThan(200_000); // seeded: one polynomial and a seed, not two polynomials
+    const keep = Uint8Array.from(vectors, () => (rand() < 0.5 ? 1 : 0));
+    expect(media.decryptProfile(broker.aggregate(each, keep, zeros())).totals).toEqual(plainTotals(vectors, keep));
+    expect(media.decryptProfile(broker.aggregate(media.encryptUsers(vectors), keep, zeros())).totals).toEqual(plainTotals(vectors, keep));
+    expect(() => media.encryptEach(3, (i, into) => (into[5] = i === 2 ? 2 : 1), () => undefined)).toThrow(/user 2's attribute 5 in \{0, 1\}, got 2/);
+  });
+
+  it('the broker still takes an older media\'s zstd ciphertexts (stored form and aggregation)', async () => {
+    // An older media's wire form: the same seeded symmetric encryption, saved with zstd.
+    const seal = await loadSeal();
+    const material = media.publicMaterial();
+    const parms = new seal.EncryptionParameters(seal.SchemeType.bfv);
+    parms.loadFromArray(material.params);
+    const context = new seal.SEALContext(parms, true, seal.SecLevelType.tc128);
+    const sk = new seal.SecretKey();
+    sk.loadFromArray(context, media.secretKeyBytes());
+    const pk = new seal.PublicKey();
+    pk.loadFromArray(context, material.publicKey);
+    const encryptor = new seal.Encryptor(context, pk, sk);
+    const encoder = new seal.BatchEncoder(context);
+    const pt = new seal.Plaintext();
+    const vectors = randomVectors(128, mulberry32(12));
+    try {
+      const slots = new BigInt64Array(BFV_PARAMETERS.polyModulusDegree);
+      vectors.forEach((v, u) => v.forEach((x, j) => (slots[u * 64 + j] = BigInt(x))));
+      encoder.encode(slots, pt);
+      const sct = encryptor.encryptSymmetricSerializable(pt);
+      const zstd = sct.saveToArray(seal.ComprModeType.zstd) as Uint8Array;
+      sct.delete();
+      expect(zstd[COMPR_MODE_BYTE]).toBe(2);
+      const keep = Uint8Array.from(vectors, (_, i) => (i % 3 === 0 ? 1 : 0));
+      const positions = [...keep.keys()].filter((p) => keep[p] === 1);
+      const stored = broker.toStoredForm(zstd);
+      expect(media.decryptProfile(broker.aggregateStored(() => stored, 1, positions, zeros())).totals).toEqual(plainTotals(vectors, keep));
+      expect(media.decryptProfile(broker.aggregate([zstd], keep, zeros())).totals).toEqual(plainTotals(vectors, keep));
+    } finally {
+      for (const h of [pt, encoder, encryptor, pk, sk, context, parms]) h.delete();
+    }
   });
 });

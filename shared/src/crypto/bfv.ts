@@ -90,7 +90,7 @@ export type SealRuntime = MainModule & {
   decrementExceptionRefcount?: (e: unknown) => void;
 };
 
-/** Serialized SEAL object (saveToArray with zstd). */
+/** Serialized SEAL object (saveToArray; zstd, or none for media's ciphertexts: WIRE_COMPRESSION). */
 export type BfvBytes = Uint8Array;
 
 /** The fixed parameters of this module (documentation and reporting). */
@@ -101,6 +101,17 @@ export const BFV_PARAMETERS = Object.freeze({
   plainModulusBits: 25,
   securityLevel: 128,
 });
+
+/**
+ * Serialization of media's ciphertexts on the wire (encryptUsers, encryptIndicators): SEAL's
+ * seed-compressed form without zstd. Measured (bench/publication-steps.ts): zstd shrinks a
+ * 128-user ciphertext only from 196,802 to ≈ 182,300 bytes (−7 %: the coefficients are uniform
+ * mod 49–60-bit primes, so only the top bits of each 64-bit word compress) but costs media
+ * ≈ 0.3 ms to compress and the broker ≈ 1.2 ms to decompress per ciphertext — more than the
+ * NTT the broker's sync is floored on. Loading accepts either form (SEAL's header names it), so
+ * zstd ciphertexts from an older media still load. Keys and parameters stay zstd (sent once).
+ */
+export const WIRE_COMPRESSION = 'none' as const;
 
 const N = BFV_PARAMETERS.polyModulusDegree;
 const ROW = N / 2;
@@ -462,17 +473,38 @@ export class MediaBfv {
   encryptUsers(vectors: readonly Uint8Array[]): Uint8Array[] {
     this.ctx.assertLive('MediaBfv');
     if (!Array.isArray(vectors)) throw new TypeError(`expected vectors as an array, got ${typeof vectors}`);
-    const { attributeCount, block, usersPerCiphertext } = this.layout;
+    const { attributeCount } = this.layout;
     vectors.forEach((v, i) => validateVector(v, i, attributeCount));
-    return this.encryptToWire(Math.ceil(vectors.length / usersPerCiphertext), (c, slots) => {
+    const out: Uint8Array[] = [];
+    this.encryptEach(vectors.length, (i, into) => into.set(vectors[i]!), (ct) => out.push(ct));
+    return out;
+  }
+
+  /**
+   * encryptUsers without an array per user: `write(i, into)` writes user i's attributeCount
+   * values into `into` (one reused buffer, zeroed before each call; every value must be 0 or 1,
+   * else RangeError), users 0..users-1 in order; each ciphertext goes to `sink` as soon as it
+   * exists (the caller's to keep). Same ciphertexts as encryptUsers on the same vectors.
+   */
+  encryptEach(users: number, write: (i: number, into: Uint8Array) => void, sink: (ct: Uint8Array) => void): void {
+    this.ctx.assertLive('MediaBfv');
+    if (!Number.isSafeInteger(users) || users < 0) throw new RangeError(`expected a user count ≥ 0, got ${String(users)}`);
+    const { attributeCount, block, usersPerCiphertext } = this.layout;
+    const into = new Uint8Array(attributeCount);
+    this.encryptToWire(Math.ceil(users / usersPerCiphertext), (c, slots) => {
       const first = c * usersPerCiphertext;
-      const end = Math.min(first + usersPerCiphertext, vectors.length);
+      const end = Math.min(first + usersPerCiphertext, users);
       for (let i = first; i < end; i++) {
-        const v = vectors[i]!;
+        into.fill(0);
+        write(i, into);
         const base = (i - first) * block;
-        for (let j = 0; j < attributeCount; j++) if (v[j] === 1) slots[base + j] = 1n;
+        for (let j = 0; j < attributeCount; j++) {
+          const x = into[j]!;
+          if (x === 1) slots[base + j] = 1n;
+          else if (x !== 0) throw new RangeError(`expected user ${i}'s attribute ${j} in {0, 1}, got ${x}`);
+        }
       }
-    });
+    }, sink);
   }
 
   /**
@@ -516,40 +548,45 @@ export class MediaBfv {
     bits.forEach((b, i) => {
       if (b > 1) throw new RangeError(`expected bits[${i}] in {0, 1}, got ${b}`);
     });
-    return this.encryptToWire(Math.ceil(bits.length / N), (c, slots) => {
+    const out: Uint8Array[] = [];
+    this.encryptToWire(Math.ceil(bits.length / N), (c, slots) => {
       const first = c * N;
       const end = Math.min(first + N, bits.length);
       for (let i = first; i < end; i++) if (bits[i] === 1) slots[i - first] = 1n;
-    });
+    }, (ct) => out.push(ct));
+    return out;
   }
 
   /**
-   * Media's wire form of `count` ciphertexts: `fill(c, slots)` writes the slot values of
-   * ciphertext c into `slots` (zeroed before each call); each is encoded, encrypted under the
-   * secret key (symmetric) and saved seed-compressed (zstd). The one encryption loop of
-   * encryptUsers and encryptIndicators.
+   * Media's wire form of `count` ciphertexts, each to `sink` in order: `fill(c, slots)` writes
+   * the slot values of ciphertext c into `slots` (zeroed before each call); each is encoded
+   * (into one reused plaintext), encrypted under the secret key (symmetric) and saved
+   * seed-compressed without zstd (WIRE_COMPRESSION). The one encryption loop of
+   * encryptUsers, encryptEach and encryptIndicators.
    */
-  private encryptToWire(count: number, fill: (c: number, slots: BigInt64Array) => void): Uint8Array[] {
-    const out: Uint8Array[] = [];
+  private encryptToWire(count: number, fill: (c: number, slots: BigInt64Array) => void, sink: (ct: Uint8Array) => void): void {
     const slots = new BigInt64Array(N);
-    for (let c = 0; c < count; c++) {
-      slots.fill(0n);
-      fill(c, slots);
-      const pt = this.ctx.encode(slots);
-      try {
+    const pt = new this.ctx.seal.Plaintext();
+    const mode = this.ctx.seal.ComprModeType[WIRE_COMPRESSION];
+    try {
+      for (let c = 0; c < count; c++) {
+        slots.fill(0n);
+        fill(c, slots);
+        this.ctx.encoder.encode(slots, pt);
         countPrimitive('bfvEncrypt');
         const sct = this.encryptor.encryptSymmetricSerializable(pt);
+        let wire: Uint8Array;
         try {
-          out.push(sct.saveToArray(this.ctx.seal.ComprModeType.zstd) as Uint8Array);
+          wire = sct.saveToArray(mode) as Uint8Array;
         } finally {
           sct.delete();
         }
-      } finally {
-        pt.delete();
+        countBfv('encrypt', 1);
+        sink(wire);
       }
+    } finally {
+      pt.delete();
     }
-    countBfv('encrypt', out.length);
-    return out;
   }
 
   /**
@@ -695,6 +732,7 @@ export class BrokerBfv {
    */
   toStoredForm(wire: Uint8Array): Uint8Array {
     this.ctx.assertLive('BrokerBfv');
+    countPrimitive('bfvLoad');
     const ct = this.ctx.loadCiphertext('ciphertext', wire, 'first');
     try {
       countPrimitive('bfvNtt');

@@ -85,6 +85,8 @@ export interface Sodium {
   crypto_core_ed25519_scalar_invert(recip: Uint8Array, s: Uint8Array): void;
   crypto_core_ed25519_scalar_sub(z: Uint8Array, x: Uint8Array, y: Uint8Array): void;
   sodium_memzero(b: Uint8Array): void;
+  crypto_hash_sha256(out: Uint8Array, input: Uint8Array): void;
+  crypto_hash_sha512(out: Uint8Array, input: Uint8Array): void;
 }
 
 /** libsodium through sodium-native (CommonJS, loaded with createRequire). Internal to crypto/. */

@@ -4,7 +4,7 @@
  * job, so their ~150 ms start-up does not matter). Same result as the single-thread path
  * in any order of completion; the key is copied to each worker and zeroed there after use.
  */
-import { OprfKey, finalize } from './oprf.ts';
+import { OprfKey, finalizeInto } from './oprf.ts';
 import { hashToGroupBatch } from './h2c.ts';
 import { TOKEN_BYTES } from './group.ts';
 import { KeyedWorkers } from './keyed-workers.ts';
@@ -18,7 +18,7 @@ export function computeTokens(key: OprfKey, inputs: readonly Uint8Array[], dst: 
   for (let s = 0; s < inputs.length; s += CHUNK) {
     const part = inputs.slice(s, s + CHUNK);
     const evaluated = key.evaluateBatch(hashToGroupBatch(part, dst));
-    part.forEach((x, k) => out.set(finalize(x, evaluated[k]!), (s + k) * TOKEN_BYTES));
+    for (let k = 0; k < part.length; k++) finalizeInto(out, (s + k) * TOKEN_BYTES, part[k]!, evaluated[k]!);
   }
   return out;
 }

@@ -22,11 +22,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { BfvLayout, BfvPublicMaterial, MediaBfv } from '../crypto/bfv.ts';
-import { clipContribution } from '../common/attributes.ts';
+import { ATTRIBUTE_COUNT, clipContributionInPlace } from '../common/attributes.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
 import { randomPermutation, cryptoUniform, type Uniform } from './policy.ts';
 import type { IdType } from './messages.ts';
-import type { Universe } from './universe.ts';
+import { PACKED_BYTES, unpackVectorInto, type Universe } from './universe.ts';
 
 /** Ciphertexts by index: an array in memory, or a file the node reads on demand. */
 export interface CiphertextSource {
@@ -153,17 +153,23 @@ export function publish(
   }
   const upc = bfv.layout.usersPerCiphertext;
   const step = Math.max(upc, Math.floor((opts.batchUsers ?? upc * 64) / upc) * upc);
+  if (bfv.layout.attributeCount !== ATTRIBUTE_COUNT) throw new RangeError(`expected a BFV layout of ${ATTRIBUTE_COUNT} attributes, got ${bfv.layout.attributeCount}`);
+  const packed = universe.packed;
+  if (packed.length !== users * PACKED_BYTES) throw new RangeError(`expected ${users * PACKED_BYTES} packed attribute bytes, got ${packed.length}`);
   const list: Uint8Array[] = [];
   const digests: Uint8Array[] = [];
+  const keep = (ct: Uint8Array): void => {
+    digests.push(ciphertextDigest(ct));
+    if (opts.sink) opts.sink(ct);
+    else list.push(ct);
+  };
   for (let first = 0; first < users; first += step) {
     const end = Math.min(users, first + step);
-    const vectors: Uint8Array[] = [];
-    for (let p = first; p < end; p++) vectors.push(clipContribution(universe.vector(order[p]!)));
-    for (const ct of bfv.encryptUsers(vectors)) {
-      digests.push(ciphertextDigest(ct));
-      if (opts.sink) opts.sink(ct);
-      else list.push(ct);
-    }
+    // Each user's vector unpacked straight from the packed bits (as universe.vector does) into
+    // encryptEach's reused buffer and clipped there: no array per user.
+    bfv.encryptEach(end - first, (i, into) => {
+      clipContributionInPlace(unpackVectorInto(packed, order[first + i]! * PACKED_BYTES, into));
+    }, keep);
     opts.onProgress?.(end, users);
   }
   const gone = (): never => {

@@ -187,15 +187,28 @@ export function idHash(type: IdType, id: string): Uint8Array {
 }
 
 export function packVector(v: Uint8Array): Uint8Array {
+  return packVectorInto(new Uint8Array(PACKED_BYTES), v);
+}
+
+/** packVector into `out` (PACKED_BYTES, overwritten): no allocation per row. */
+export function packVectorInto(out: Uint8Array, v: Uint8Array): Uint8Array {
   if (v.length !== ATTRIBUTE_COUNT) throw new RangeError(`expected ${ATTRIBUTE_COUNT} attributes, got ${v.length}`);
-  const out = new Uint8Array(PACKED_BYTES);
-  for (let j = 0; j < ATTRIBUTE_COUNT; j++) if (v[j]) out[j >> 3]! |= 1 << (j & 7);
+  if (out.length !== PACKED_BYTES) throw new RangeError(`expected a ${PACKED_BYTES}-byte output, got ${out.length} bytes`);
+  for (let b = 0; b < PACKED_BYTES; b++) {
+    let byte = 0;
+    for (let k = 0; k < 8; k++) if (v[b * 8 + k]) byte |= 1 << k;
+    out[b] = byte;
+  }
   return out;
 }
 
 export function unpackVector(p: Uint8Array): Uint8Array {
-  const out = new Uint8Array(ATTRIBUTE_COUNT);
-  for (let j = 0; j < ATTRIBUTE_COUNT; j++) out[j] = (p[j >> 3]! >> (j & 7)) & 1;
+  return unpackVectorInto(p, 0, new Uint8Array(ATTRIBUTE_COUNT));
+}
+
+/** The vector packed at byte `at` of `packed` (PACKED_BYTES), unpacked into `out` (ATTRIBUTE_COUNT values); returns out. */
+export function unpackVectorInto(packed: Uint8Array, at: number, out: Uint8Array): Uint8Array {
+  for (let j = 0; j < ATTRIBUTE_COUNT; j++) out[j] = (packed[at + (j >> 3)]! >> (j & 7)) & 1;
   return out;
 }
 

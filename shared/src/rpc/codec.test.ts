@@ -1,8 +1,9 @@
 // Batch codecs (codec.ts): items come back byte for byte, in order; an item of the wrong length
 // in a fixed-size batch is refused with an error naming the item; media's universe tokens are
-// TOKEN_BYTES (12) each, and a 16-byte token (the former width) is refused.
+// TOKEN_BYTES (12) each, and a 16-byte token (the former width) is refused; so are bad entries of
+// the universe sync's token and label pages (decoded without a field name per entry when valid).
 import { describe, expect, it } from 'vitest';
-import { BlindedBatchCodec, LabelBatchCodec, UniverseTokensCodec } from './codec.ts';
+import { BlindedBatchCodec, LabelBatchCodec, UniverseLabelsCodec, UniverseTokensCodec } from './codec.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
 import { LABEL_BOX_BYTES } from '../crypto/label-box.ts';
 
@@ -29,5 +30,28 @@ describe('batch codecs', () => {
     expect(good.tokens.map((t) => t.length)).toEqual([12, 12]);
     const old = UniverseTokensCodec.encode({ idType: 'phone', offset: 0, tokens: [ok, new Uint8Array(16)], positions: [0, 1] });
     expect(() => UniverseTokensCodec.decode(old)).toThrow(/tokens\[1\].*expected 12 bytes, got 16/);
+  });
+});
+
+describe('universe sync pages', () => {
+  const token = (i: number) => Uint8Array.from({ length: TOKEN_BYTES }, (_, j) => (i * 7 + j) & 255);
+
+  it('a token page comes back byte for byte with its positions; a bad token or position is named', () => {
+    const tokens = Array.from({ length: 1000 }, (_, i) => token(i));
+    const positions = tokens.map((_, i) => (i * 7919) % 100_000);
+    const got = UniverseTokensCodec.decode(UniverseTokensCodec.encode({ idType: 'phone', offset: 5, tokens, positions }));
+    expect(got.idType).toBe('phone');
+    expect(got.offset).toBe(5);
+    expect(got.positions).toEqual(positions);
+    got.tokens.forEach((x, i) => expect(Buffer.from(x)).toEqual(Buffer.from(tokens[i]!)));
+    const short = UniverseTokensCodec.encode({ idType: 'phone', offset: 0, tokens: [token(0), token(1).subarray(0, TOKEN_BYTES - 1)], positions: [0, 1] });
+    expect(() => UniverseTokensCodec.decode(short)).toThrow(new RegExp(`tokens\\[1\\].*expected ${TOKEN_BYTES} bytes, got ${TOKEN_BYTES - 1}`));
+  });
+
+  it('a label page refuses a box of the wrong length, naming it', () => {
+    const ok = new Uint8Array(LABEL_BOX_BYTES);
+    const bad = UniverseLabelsCodec.encode({ idType: 'email', offset: 0, boxes: [ok, ok, new Uint8Array(LABEL_BOX_BYTES + 1)] });
+    expect(() => UniverseLabelsCodec.decode(bad)).toThrow(/boxes\[2\].*expected \d+ bytes, got \d+/);
+    expect(UniverseLabelsCodec.decode(UniverseLabelsCodec.encode({ idType: 'email', offset: 3, boxes: [ok] })).boxes.length).toBe(1);
   });
 });

@@ -65,4 +65,50 @@ describe('RecordFile', () => {
     expect(lengths).toEqual(texts.map((t) => Buffer.byteLength(t, 'utf8')));
     expect(Buffer.from(readAll(join(dir, 'u.bin')))).toEqual(Buffer.from(texts.join(''), 'utf8'));
   });
+
+  it('Appender.append and appendU32 write the same bytes as write, across flushes and longer than the buffer', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cleanroom-append-'));
+    const src = Uint8Array.from({ length: 300 }, (_, i) => (i * 37) & 0xff);
+    const a = new Appender(join(dir, 'a.bin'), 64);
+    const b = new Appender(join(dir, 'b.bin'), 64);
+    const parts: [number, number][] = [[0, 16], [5, 0], [7, 60], [1, 200], [250, 50], [3, 3]];
+    for (const [start, length] of parts) {
+      a.append(src, start, length);
+      a.appendU32(0xdeadbeef ^ start);
+      b.write(src.subarray(start, start + length));
+      const u = new Uint8Array(4);
+      new DataView(u.buffer).setUint32(0, (0xdeadbeef ^ start) >>> 0, true);
+      b.write(u);
+    }
+    expect(a.size).toBe(b.size);
+    a.close();
+    b.close();
+    expect(Buffer.from(readAll(join(dir, 'a.bin')))).toEqual(Buffer.from(readAll(join(dir, 'b.bin'))));
+  });
+
+  it('sortRecords orders as the comparator sort did: 48-bit prefix, key bytes, tie, then index', () => {
+    const rng = mulberry32(5);
+    for (const n of [0, 1, 2, 3, 100, 5000]) {
+      const recs = new Uint8Array(n * WIDTH);
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < WIDTH; j++) recs[i * WIDTH + j] = Math.floor(rng() * 256);
+        if (i % 2 === 0) recs.fill(7, i * WIDTH, i * WIDTH + 3); // shared leading bytes: equal top bits
+        if (i % 7 === 1) recs.copyWithin(i * WIDTH, (i - 1) * WIDTH, (i - 1) * WIDTH + 6); // same 6-byte prefix, other key
+        if (i % 11 === 2) recs.copyWithin(i * WIDTH, (i - 1) * WIDTH, (i - 1) * WIDTH + KEY); // duplicate key
+        if (i % 13 === 3) recs.copyWithin(i * WIDTH, (i - 1) * WIDTH, i * WIDTH); // duplicate record
+      }
+      const dv = new DataView(recs.buffer);
+      const tie = (x: number, y: number): number => dv.getUint32(x * WIDTH + KEY, true) - dv.getUint32(y * WIDTH + KEY, true);
+      const byKey = (x: number, y: number): number => {
+        for (let j = 0; j < KEY; j++) {
+          const d = recs[x * WIDTH + j]! - recs[y * WIDTH + j]!;
+          if (d !== 0) return d;
+        }
+        return 0;
+      };
+      const all = Array.from({ length: n }, (_, i) => i);
+      expect(Array.from(sortRecords(recs, WIDTH, n, KEY, tie))).toEqual([...all].sort((x, y) => byKey(x, y) || tie(x, y) || x - y));
+      expect(Array.from(sortRecords(recs, WIDTH, n, KEY, () => 0))).toEqual([...all].sort((x, y) => byKey(x, y) || x - y));
+    }
+  });
 });

@@ -51,6 +51,34 @@ export class Appender {
     this.used += bytes.length;
   }
 
+  /**
+   * Appends bytes[start, start + length) — a short record part copied byte by byte into the
+   * write buffer, without a subarray per call (the hot path of spilling millions of records).
+   */
+  append(bytes: Uint8Array, start: number, length: number): void {
+    if (length > this.buf.length - this.used) this.flush();
+    if (length > this.buf.length) {
+      this.raw(bytes.subarray(start, start + length));
+      return;
+    }
+    const buf = this.buf;
+    let at = this.used;
+    for (let i = 0; i < length; i++) buf[at++] = bytes[start + i]!;
+    this.used = at;
+  }
+
+  /** Appends `v` as 4 bytes little-endian (an unsigned 32-bit integer). */
+  appendU32(v: number): void {
+    if (this.buf.length - this.used < 4) this.flush();
+    const buf = this.buf;
+    const at = this.used;
+    buf[at] = v & 0xff;
+    buf[at + 1] = (v >>> 8) & 0xff;
+    buf[at + 2] = (v >>> 16) & 0xff;
+    buf[at + 3] = v >>> 24;
+    this.used = at + 4;
+  }
+
   /** Appends the UTF-8 of `text` (encoded straight into the write buffer); returns its byte length. */
   writeUtf8(text: string): number {
     if (3 * text.length > this.buf.length - this.used) this.flush();
@@ -109,14 +137,28 @@ export function compareBytes(a: Uint8Array, ao: number, b: Uint8Array, bo: numbe
 /** Indices of `n` fixed-width records sorted by their first `keyBytes` bytes, then by `tie`. */
 export function sortRecords(recs: Uint8Array, width: number, n: number, keyBytes: number, tie: (a: number, b: number) => number): Uint32Array {
   const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  // 48-bit prefixes as doubles decide nearly every comparison; equal prefixes compare in full.
-  const prefix = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const o = i * width;
-    prefix[i] = ((recs[o]! * 256 + recs[o + 1]!) * 256 + recs[o + 2]!) * 2 ** 24 + ((recs[o + 3]! << 16) | (recs[o + 4]! << 8) | recs[o + 5]!);
+  if (n === 0) return order;
+  // One native numeric sort (no comparator call per comparison) of 53-bit doubles: the top
+  // `keyBits` bits of each record's 48-bit prefix, then its index in the low `indexBits` —
+  // distinct, so ties keep index order as the stable comparator sort did. Runs of equal key
+  // bits (rare: keys are hashes) are then ordered by the full comparator, so the result is
+  // the order of (48-bit prefix, first keyBytes bytes, tie, index), exactly as before.
+  const indexBits = Math.max(1, Math.ceil(Math.log2(n)));
+  const keyBits = Math.min(48, 53 - indexBits);
+  const keyScale = 2 ** (48 - keyBits);
+  const indexScale = 2 ** indexBits;
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = Math.floor(prefix48(recs, i * width) / keyScale) * indexScale + i;
+  keys.sort();
+  for (let j = 0; j < n; j++) order[j] = keys[j]! % indexScale;
+  const full = (a: number, b: number): number => prefix48(recs, a * width) - prefix48(recs, b * width) || compareBytes(recs, a * width, recs, b * width, keyBytes) || tie(a, b) || a - b;
+  for (let j = 0; j < n;) {
+    const top = Math.floor(keys[j]! / indexScale);
+    let e = j + 1;
+    while (e < n && Math.floor(keys[e]! / indexScale) === top) e++;
+    if (e - j > 1) order.subarray(j, e).sort(full);
+    j = e;
   }
-  order.sort((a, b) => prefix[a]! - prefix[b]! || compareBytes(recs, a * width, recs, b * width, keyBytes) || tie(a, b));
   return order;
 }
 

@@ -1,0 +1,110 @@
+// Benchmark of media's publication encryption and the broker's store path of a synced
+// publication, in one process on a synthetic universe: CPU per ciphertext of
+//   publish()  (protocol/publication.ts: order, token tables, encryption, digests) into media's
+//              ciphertext file (service/ciphertext-file.ts), as services/media/src/publication-store.ts does;
+//   the broker's UniverseDownload (services/broker/src/universe-store.ts): each ciphertext
+//              through the codec of a SyncUniverse page (CiphertextBatchCodec), validated,
+//              stored in NTT form, digested; then finish() (tables, version).
+// Beside them the floors' primitives measured in the same process (bench/floors.ts): publication
+// per ciphertext bfvEncrypt; the broker's sync bfvLoad + bfvNtt (bench/bench.ts).
+// Run: nice -n 10 node bench/publication-steps.ts [users=40000]. Single-threaded CPU time.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ATTRIBUTE_COUNT } from '../shared/src/common/attributes.ts';
+import { BrokerBfv, MediaBfv } from '../shared/src/crypto/bfv.ts';
+import { PACKED_BYTES, unpackVector, type Universe } from '../shared/src/protocol/universe.ts';
+import { publish } from '../shared/src/protocol/publication.ts';
+import { CiphertextBatchCodec } from '../shared/src/rpc/codec.ts';
+import { CiphertextFile, CiphertextFileWriter } from '../shared/src/service/ciphertext-file.ts';
+import { UniverseDownload } from '../services/broker/src/universe-store.ts';
+import { measurePrimitiveCosts } from './floors.ts';
+import { TOKEN_BYTES } from '../shared/src/common/token-set.ts';
+
+const users = Number(process.argv[2] ?? 40_000);
+if (!Number.isInteger(users) || users < 1) throw new RangeError(`expected a positive user count, got ${process.argv[2]}`);
+
+const system = { publish: 0, store: 0 };
+const cpuMs = (c0: NodeJS.CpuUsage, step?: keyof typeof system): number => {
+  const c = process.cpuUsage(c0);
+  if (step) system[step] = c.system / 1000;
+  return (c.user + c.system) / 1000;
+};
+
+// A synthetic universe: random attribute bits (about a quarter set), one phone token per user.
+const packed = randomBytes(users * PACKED_BYTES);
+const mask = randomBytes(packed.length);
+for (let i = 0; i < packed.length; i++) packed[i]! &= mask[i]!;
+const tokens = randomBytes(users * TOKEN_BYTES);
+const rows = Uint32Array.from({ length: users }, (_, i) => i);
+const universe = {
+  epoch: 'bench', size: users, idTypes: ['phone'], packed,
+  vector: (row: number) => unpackVector(packed.subarray(row * PACKED_BYTES, (row + 1) * PACKED_BYTES)),
+  tokenChunks: function* () {
+    yield { tokens: new Uint8Array(tokens), rows };
+  },
+} as unknown as Universe;
+
+const dir = mkdtempSync(join(tmpdir(), 'publication-steps-'));
+try {
+  const costs = await measurePrimitiveCosts({ repeats: 3 });
+  const bfv = await MediaBfv.create(ATTRIBUTE_COUNT);
+  bfv.encryptUsers([new Uint8Array(ATTRIBUTE_COUNT)]); // warm-up
+  let c0 = process.cpuUsage();
+  const w = new CiphertextFileWriter(dir);
+  const pub = publish(universe, bfv, { sink: (ct) => w.append(ct) });
+  w.close();
+  const publishMs = cpuMs(c0, 'publish');
+  const count = pub.ciphertexts.count;
+  const file = new CiphertextFile(dir);
+  let wireBytes = 0;
+  for (let c = 0; c < count; c++) wireBytes += file.view(c).length;
+
+  const stateDir = join(dir, 'broker');
+  c0 = process.cpuUsage();
+  const broker = await BrokerBfv.fromPublicMaterial(pub.material, ATTRIBUTE_COUNT);
+  const keysMs = cpuMs(c0);
+  const t = pub.tokens.get('phone')!;
+  const download = new UniverseDownload(stateDir, {
+    epoch: pub.epoch, version: pub.version, users, ciphertexts: count, attributeCount: ATTRIBUTE_COUNT, usersPerCiphertext: bfv.layout.usersPerCiphertext,
+    idTypes: [{ idType: 'phone', tokens: t.count }], sizeClass: 'bench', unchanged: false, bfv: pub.material, labelsVersion: '',
+  }, broker);
+  c0 = process.cpuUsage();
+  const list: Uint8Array[] = [];
+  for (let i = 0; i < t.count; i++) list.push(t.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
+  download.addTokens('phone', 0, list, Array.from(t.positions));
+  const tokensMs = cpuMs(c0);
+  // SyncUniverse pages as media sends them (48 ciphertexts each, services/broker/src/node.ts),
+  // encoded before the clock starts: the broker pays for decoding them, not for encoding.
+  const PAGE = 48;
+  const pages: Uint8Array[] = [];
+  for (let first = 0; first < count; first += PAGE) {
+    const items: Uint8Array[] = [];
+    for (let c = first; c < Math.min(count, first + PAGE); c++) items.push(file.get(c));
+    pages.push(CiphertextBatchCodec.encode({ offset: first, items }));
+  }
+  c0 = process.cpuUsage();
+  for (const wire of pages) {
+    const page = CiphertextBatchCodec.decode(wire);
+    download.addCiphertexts(page.offset, page.items);
+  }
+  const storeMs = cpuMs(c0, 'store');
+  c0 = process.cpuUsage();
+  const held = await download.finish();
+  const finishMs = cpuMs(c0);
+  file.close();
+  const per = (x: number): string => `${(x / count).toFixed(3)} ms`;
+  console.log(`${users} users, ${count} ciphertexts, media's wire form ${Math.round(wireBytes / count)} B per ciphertext, broker holds ${Math.round(held.bytesOnDisk / count)} B per ciphertext`);
+  const syncFloor = (costs as Partial<typeof costs>).bfvLoad === undefined ? Number.NaN : costs.bfvLoad + costs.bfvNtt;
+  console.log(`floor primitives: bfvEncrypt ${costs.bfvEncrypt.toFixed(3)} ms, bfvNtt ${costs.bfvNtt.toFixed(3)} ms, bfvLoad ${(costs as Partial<typeof costs>).bfvLoad?.toFixed(3) ?? '—'} ms`);
+  console.log(`publish:        ${per(publishMs)} CPU per ciphertext (${per(system.publish)} of it system; ${(publishMs / count / costs.bfvEncrypt).toFixed(2)}× bfvEncrypt)`);
+  console.log(`broker keys:    ${keysMs.toFixed(0)} ms once; tokens ${tokensMs.toFixed(0)} ms`);
+  console.log(`broker store:   ${per(storeMs)} CPU per ciphertext (${per(system.store)} of it system; codec, validate, NTT, store, digest; ${(storeMs / count / syncFloor).toFixed(2)}× bfvLoad + bfvNtt)`);
+  console.log(`broker finish:  ${per(finishMs)} CPU per ciphertext (tables, version)`);
+  held.ciphertexts instanceof CiphertextFile && held.ciphertexts.close();
+  held.bfv.dispose();
+  bfv.dispose();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
