@@ -16,7 +16,14 @@
  *                       WIRE_COMPRESSION) into a reused Ciphertext: regenerating the half sent as
  *                       a seed and SEAL's validity check. The broker's sync must parse every
  *                       ciphertext it receives (untrusted input), so its floor counts one per
- *                       ciphertext beside the NTT into its stored form.
+ *                       ciphertext beside the NTT into its stored form;
+ *   lookalikeScore      scoring one user for a look-alike: its 8 packed attribute bytes
+ *                       looked up in the per-byte score table and summed (the inner loop of
+ *                       protocol/lookalike.ts, nothing around it: no selection, no quality
+ *                       figure, no I/O). Media's look-alike phase must score every user of
+ *                       its universe — the ranking is over all of them, so this pass is the
+ *                       phase's inherent work, ≈ 10^6 × this cost at 10^6 users, against which
+ *                       the single profile decryption (its only BFV call) is negligible.
  * Everything else a phase does (encoding, (de)serialisation, zstd, validation, signing,
  * transcripts, protobuf, database, waiting) is above the floor: floorRatio = phase CPU ÷ floor.
  *
@@ -28,6 +35,7 @@ import { hashToGroupBatch, oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
 import { sodium } from '@cleanroom/shared/crypto/group.ts';
 import { BFV_PARAMETERS, loadSeal, MediaBfv, WIRE_COMPRESSION } from '@cleanroom/shared/crypto/bfv.ts';
 import { PRIMITIVES, type Primitive } from '@cleanroom/shared/common/op-counts.ts';
+import { PACKED_BYTES } from '@cleanroom/shared/protocol/universe.ts';
 
 export type PrimitiveCosts = Record<Primitive, number>;
 
@@ -63,10 +71,31 @@ export function measureTokenCosts(opts: { repeats?: number } = {}): Pick<Primiti
   };
 }
 
+/**
+ * ms of CPU to score one user for a look-alike (the `lookalikeScore` kernel): 2^18 random
+ * packed vectors, each user's 8 bytes looked up in a PACKED_BYTES × 256 table and summed,
+ * the sums consumed so the loop cannot be dropped. Warmed by the repeats (the fastest run).
+ */
+export function measureScoreCost(opts: { repeats?: number } = {}): number {
+  const users = 1 << 18;
+  const packed = new Uint8Array(randomBytes(users * PACKED_BYTES));
+  const table = Float64Array.from({ length: PACKED_BYTES * 256 }, (_, i) => Math.sin(i));
+  let sink = 0;
+  const cost = costMs(1, Math.max(5, opts.repeats ?? 3), () => {
+    for (let u = 0, off = 0; u < users; u++) {
+      let s = 0.5;
+      for (let b = 0, t = 0; b < PACKED_BYTES; b++, off++, t += 256) s += table[t + packed[off]!]!;
+      if (s > sink) sink = s;
+    }
+  }) / users;
+  if (!Number.isFinite(sink)) throw new Error('floors: the scoring kernel produced no score');
+  return cost;
+}
+
 /** Measures every primitive's cost (ms of CPU per call, one thread). Takes a few seconds. */
 export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Promise<PrimitiveCosts> {
   const repeats = opts.repeats ?? 3;
-  const costs = { ...measureTokenCosts(opts) } as PrimitiveCosts;
+  const costs = { ...measureTokenCosts(opts), lookalikeScore: measureScoreCost(opts) } as PrimitiveCosts;
 
   const seal = await loadSeal();
   const media = await MediaBfv.create(64);

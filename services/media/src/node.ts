@@ -5,6 +5,7 @@
  * audiences it builds stay here (state dir); only their handle, size, quality and the
  * cohort insight (sealed to the advertiser) leave.
  */
+import { universeCosineWeights } from '@cleanroom/shared/protocol/lookalike.ts';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MediaRole, type PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
@@ -92,6 +93,9 @@ export class MediaNode {
     this.o = o;
     this.sessions = new SessionRegistry<State, MediaSessionResult>(o.deadlineMs, (rec) => this.fail(rec, `no message from the broker for ${o.deadlineMs} ms${pagesStopped(rec.progress)}`));
     this.sessions.persist(o.store, 'media', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
+    // The universe's look-alike cosine weights (cohort-independent, one pass): computed with
+    // the universe, not in the first session's LOOKALIKE.
+    universeCosineWeights(o.universe.packed, o.universe.size);
   }
 
   /** The publication the PSI kinds hash positions of (warmed up by the entry point). */

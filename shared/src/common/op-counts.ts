@@ -25,18 +25,22 @@ export const opCounts = {
  * `bfvLoad`: SEAL's load of one of media's wire ciphertexts, which the broker's sync cannot
  * skip — the bytes are untrusted and seed-compressed, so the load regenerates the uniform half
  * from its seed and checks the ciphertext against the parameters (zstd, where present, is not
- * part of it: bench/floors.ts measures the form media sends, crypto/bfv.ts WIRE_COMPRESSION). Counted
+ * part of it: bench/floors.ts measures the form media sends, crypto/bfv.ts WIRE_COMPRESSION;
+ * counted where the sync parses them, BrokerBfv.toStoredForm, so no session phase's floor
+ * changes); and `lookalikeScore`: scoring one user's packed attribute vector for a look-alike
+ * (the 8 byte-table lookups summed, the least any scorer of this model does per user;
+ * selection, the quality figure and writing the audience are above it). Counted
  * by the thread that asks for the work: work handed to worker threads is counted when it is
  * dispatched, the workers' own tallies are never read.
  */
 export type Primitive =
   | 'x25519' | 'x25519Base' | 'hashToGroup'
   | 'bfvEncrypt' | 'bfvEncryptZero' | 'bfvDecrypt' | 'bfvMultiplyPlain' | 'bfvAdd' | 'bfvRotate' | 'bfvNtt'
-  | 'bfvLoad';
+  | 'bfvLoad' | 'lookalikeScore';
 
 export const PRIMITIVES: readonly Primitive[] = [
   'x25519', 'x25519Base', 'hashToGroup', 'bfvEncrypt', 'bfvEncryptZero', 'bfvDecrypt', 'bfvMultiplyPlain', 'bfvAdd', 'bfvRotate', 'bfvNtt',
-  'bfvLoad',
+  'bfvLoad', 'lookalikeScore',
 ];
 
 /** Process-wide primitive tallies (a session's per-phase share: service/sessions.ts). */

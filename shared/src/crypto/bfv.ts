@@ -114,6 +114,13 @@ export const BFV_PARAMETERS = Object.freeze({
 export const WIRE_COMPRESSION = 'none' as const;
 
 const N = BFV_PARAMETERS.polyModulusDegree;
+
+/**
+ * A stored ciphertext holding at most this many of the matched users is masked user by user
+ * with the cached single-user masks (one multiply_plain each, summed); above, with one mask
+ * built for its list (a batch encoding and a plaintext NTT, ≈ 1.2 ms ≈ 3 products' CPU).
+ */
+const PER_USER_MASKS = 3;
 const ROW = N / 2;
 
 let sealPromise: Promise<SealRuntime> | undefined;
@@ -727,7 +734,7 @@ export class BrokerBfv {
   /**
    * The broker's stored form of one of media's ciphertexts: validated as media's wire form
    * (first level, coefficient form), transformed to NTT form and saved uncompressed
-   * (≈ 393 KB instead of ≈ 182 KB seed-compressed), so that a session's aggregation loads
+   * (≈ 393 KB instead of ≈ 197 KB seed-compressed), so that a session's aggregation loads
    * it with a copy and masks it with one pointwise product instead of two NTT round trips.
    */
   toStoredForm(wire: Uint8Array): Uint8Array {
@@ -813,11 +820,26 @@ export class BrokerBfv {
     const h = new Handles();
     try {
       let acc: Ciphertext | undefined;
+      const parts: Ciphertext[] = []; // reused products of the per-user masking, freed with h
       for (const c of [...byCt.keys()].sort((x, y) => x - y)) {
         const users = byCt.get(c)!;
         const ct = loadNtt(c);
         try {
-          if (users.length < upc || attributeCount !== block) {
+          if ((users.length < upc || attributeCount !== block) && users.length <= PER_USER_MASKS) {
+            // ct ⊙ Σ_u m_u = Σ_u (ct ⊙ m_u) exactly (mod q, slot-wise in NTT form): the cached
+            // single-user masks, one product each, then summed into ct.
+            for (let i = 1; i < users.length; i++) {
+              parts[i - 1] ??= h.add(new seal.Ciphertext());
+              countPrimitive('bfvMultiplyPlain');
+              evaluator.multiplyPlain(ct, this.maskFor([users[i]!]).pt, parts[i - 1]!);
+            }
+            countPrimitive('bfvMultiplyPlain');
+            evaluator.multiplyPlainInplace(ct, this.maskFor([users[0]!]).pt);
+            for (let i = 1; i < users.length; i++) {
+              countPrimitive('bfvAdd');
+              evaluator.addInplace(ct, parts[i - 1]!);
+            }
+          } else if (users.length < upc || attributeCount !== block) {
             const { pt, shared } = this.maskFor(users);
             try {
               countPrimitive('bfvMultiplyPlain');

@@ -50,4 +50,34 @@ describe('buildLookalike', () => {
       expect(Array.from(got.rows)).toEqual(reference(totals, 300, shares, packed, users, exclude, k));
     }
   });
+
+  it('reports the quality a per-user cosine pass gives (the universe mean from the cached weights)', () => {
+    const rng = mulberry32(11);
+    const users = 3000;
+    const packed = Uint8Array.from({ length: users * PACKED_BYTES }, () => Math.floor(rng() * 256) & Math.floor(rng() * 256));
+    packed.fill(0, 0, PACKED_BYTES); // a user with no attribute: cosine 0
+    const shares = attributeShares(packed, users);
+    const totals = Array.from({ length: ATTRIBUTE_COUNT }, () => Math.floor(rng() * 300));
+    const got = buildLookalike({ totals, cohortSize: 300, universeShares: shares, packed, users, exclude: new Set(), audienceSize: 400 });
+    const share = totals.map((t) => t / 300);
+    const norm = Math.sqrt(share.reduce((a, s) => a + s * s, 0));
+    const cos = (u: number) => {
+      let d = 0;
+      let c = 0;
+      for (let j = 0; j < ATTRIBUTE_COUNT; j++) {
+        if (packed[u * PACKED_BYTES + (j >> 3)]! & (1 << (j & 7))) {
+          d += share[j]!;
+          c++;
+        }
+      }
+      return c === 0 ? 0 : d / (Math.sqrt(c) * norm);
+    };
+    let all = 0;
+    for (let u = 0; u < users; u++) all += cos(u);
+    let aud = 0;
+    for (const r of got.rows) aud += cos(r);
+    expect(got.quality).toBeCloseTo((aud / 400) / (all / users), 10);
+    // The same universe again: the cached weights give the same figure.
+    expect(buildLookalike({ totals, cohortSize: 300, universeShares: shares, packed, users, exclude: new Set(), audienceSize: 400 }).quality).toBe(got.quality);
+  });
 });

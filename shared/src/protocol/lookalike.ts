@@ -7,12 +7,17 @@
  * the log-likelihood ratio "looks like the cohort" vs "looks like anyone". Shares are
  * clamped to [ε, 1 − ε] (ε = 1/(2·(n+1)), Laplace-style) so a noised or empty attribute
  * cannot produce infinities. Scoring uses per-byte lookup tables over the packed vectors:
- * 8 table lookups per user, ~20 ms per 10^6 users.
+ * 8 table lookups per user in one flat loop over typed arrays (no call, object or Set lookup
+ * per user); a user at or below the current k-th best score costs nothing more. That pass is
+ * the phase's inherent work: the `lookalikeScore` primitive (bench/floors.ts) is its kernel.
  *
  * Quality: the ratio of the audience's mean cosine similarity to the cohort share vector
- * over the universe's mean — an "affinity lift" media can compute without ground truth.
+ * over the universe's mean — an "affinity lift" media can compute without ground truth. The
+ * universe's mean needs no pass per session: Σ_u cos_u = Σ_j share_j · W_j / ‖share‖ with
+ * W_j = Σ_u x_uj / √|x_u| a property of the universe (universeCosineWeights, cached).
  */
 import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
+import { countPrimitive } from '../common/op-counts.ts';
 import { PACKED_BYTES } from './universe.ts';
 
 export interface LookalikeInput {
@@ -45,15 +50,13 @@ export function buildLookalike(input: LookalikeInput): LookalikeAudience {
   const base = w0.reduce((a, b) => a + b, 0);
   const score = byteTables(w1.map((v, j) => v - w0[j]!));
   const dot = byteTables(shares);
-  const pop = byteTables(new Array(ATTRIBUTE_COUNT).fill(1));
   const norm = Math.sqrt(shares.reduce((a, s) => a + s * s, 0)) || 1;
 
-  // One pass, memory O(audience): a bounded heap keeps the best `size` users so far (score
+  // One pass, memory O(audience): a bounded top-k buffer keeps the best `size` users so far (score
   // descending, then row ascending — the order a full sort would give), with no array of all
   // users (which would stop at 2^27 entries and cost 16 bytes per user).
   const size = Math.min(input.audienceSize, Math.max(0, users - countExcluded(exclude, users)));
   const heap = new TopK(size);
-  let allCos = 0;
   const cosOf = (u: number): number => {
     let d = 0;
     let c = 0;
@@ -61,22 +64,95 @@ export function buildLookalike(input: LookalikeInput): LookalikeAudience {
     for (let b = 0; b < PACKED_BYTES; b++) {
       const byte = packed[off + b]!;
       d += dot[b * 256 + byte]!;
-      c += pop[b * 256 + byte]!;
+      c += POPCOUNT[byte]!;
     }
     return c === 0 ? 0 : d / (Math.sqrt(c) * norm);
   };
-  for (let u = 0; u < users; u++) {
-    let s = base;
-    const off = u * PACKED_BYTES;
-    for (let b = 0; b < PACKED_BYTES; b++) s += score[b * 256 + packed[off + b]!]!;
-    allCos += cosOf(u);
-    if (!exclude.has(u)) heap.offer(s, u);
-  }
+  // Excluded rows, ascending: walked with the users instead of a Set lookup per user.
+  const skip = Uint32Array.from([...exclude].filter((r) => Number.isInteger(r) && r >= 0 && r < users)).sort();
+  countPrimitive('lookalikeScore', users);
+  for (let from = 0, k = 0; from < users; from += SCAN_CHUNK) k = scanChunk(packed, from, Math.min(users, from + SCAN_CHUNK), base, score, skip, k, heap);
   const rows = heap.sorted();
   let audCos = 0;
   for (const r of rows) audCos += cosOf(r);
+  // The universe's mean cosine, Σ_u (Σ_j shares_j·x_uj) / (√c_u · norm) / users, is
+  // Σ_j shares_j · W_j / (norm · users) with W the universe's own weights (computed once per universe).
+  const weights = universeCosineWeights(packed, users);
+  let allCos = 0;
+  for (let j = 0; j < ATTRIBUTE_COUNT; j++) allCos += shares[j]! * weights[j]!;
+  allCos /= norm;
   const quality = size === 0 || allCos === 0 ? 0 : (audCos / size) / (allCos / users);
   return { rows, quality, shares };
+}
+
+/** Users scored per call of scanChunk: small calls get V8's optimised code early, with complete type feedback. */
+const SCAN_CHUNK = 16_384;
+
+/** Set bits per byte value. */
+const POPCOUNT = Uint8Array.from({ length: 256 }, (_, v) => {
+  let c = 0;
+  for (let x = v; x !== 0; x >>= 1) c += x & 1;
+  return c;
+});
+
+/**
+ * The scoring pass over users [from, to): offers every user not in `skip` (ascending; `k` is
+ * the index of the first not yet passed, returned updated) to `heap` with its score — the
+ * score table summed in byte order, so every score is bit-identical to a per-user sum. One
+ * flat loop over typed arrays: no call or object per user, and a user at or below the
+ * heap's floor costs nothing more than its 8 lookups.
+ */
+function scanChunk(packed: Uint8Array, from: number, to: number, base: number, score: Float64Array, skip: Uint32Array, k: number, heap: TopK): number {
+  let nextSkip = k < skip.length ? skip[k]! : to;
+  for (let u = from, off = from * PACKED_BYTES; u < to; u++) {
+    let s = base;
+    for (let b = 0, t = 0; b < PACKED_BYTES; b++, off++, t += 256) s += score[t + packed[off]!]!;
+    if (u === nextSkip) {
+      while (k < skip.length && skip[k] === u) k++;
+      nextSkip = k < skip.length ? skip[k]! : to;
+    } else if (s > heap.floor) {
+      heap.offer(s, u);
+    }
+  }
+  return k;
+}
+
+/** Cached per packed-vector buffer: a universe's cosine weights are computed once. */
+const cosineWeightsCache = new WeakMap<Uint8Array, { users: number; weights: Float64Array }>();
+
+/**
+ * The universe's cosine weights W_j = Σ_u x_uj / √c_u (c_u = the attributes user u has; users
+ * with none contribute nothing): with them the universe's mean cosine similarity to any
+ * cohort share vector costs 64 products instead of a pass over every user. Independent of the
+ * cohort, so computed once per universe (media calls it when it loads one) and cached.
+ * One pass: a histogram of (byte position, byte value, popcount), then 2,048 × 65 sums.
+ */
+export function universeCosineWeights(packed: Uint8Array, users: number): Float64Array {
+  const hit = cosineWeightsCache.get(packed);
+  if (hit && hit.users === users) return hit.weights;
+  const maxC = 8 * PACKED_BYTES;
+  const hist = new Float64Array(PACKED_BYTES * 256 * (maxC + 1));
+  for (let from = 0; from < users; from += SCAN_CHUNK) histogramChunk(packed, from, Math.min(users, from + SCAN_CHUNK), hist);
+  const weights = new Float64Array(ATTRIBUTE_COUNT);
+  for (let b = 0; b < PACKED_BYTES; b++) {
+    for (let v = 1; v < 256; v++) {
+      let w = 0;
+      const at = (b * 256 + v) * (maxC + 1);
+      for (let c = 1; c <= maxC; c++) if (hist[at + c]! !== 0) w += hist[at + c]! / Math.sqrt(c);
+      for (let bit = 0; bit < 8; bit++) if (v & (1 << bit) && b * 8 + bit < ATTRIBUTE_COUNT) weights[b * 8 + bit]! += w;
+    }
+  }
+  cosineWeightsCache.set(packed, { users, weights });
+  return weights;
+}
+
+function histogramChunk(packed: Uint8Array, from: number, to: number, hist: Float64Array): void {
+  const stride = 8 * PACKED_BYTES + 1;
+  for (let u = from, off = from * PACKED_BYTES; u < to; u++, off += PACKED_BYTES) {
+    let c = 0;
+    for (let b = 0; b < PACKED_BYTES; b++) c += POPCOUNT[packed[off + b]!]!;
+    for (let b = 0, t = 0; b < PACKED_BYTES; b++, t += 256) hist[(t + packed[off + b]!) * stride + c]!++;
+  }
 }
 
 function countExcluded(exclude: ReadonlySet<number>, users: number): number {
@@ -86,68 +162,96 @@ function countExcluded(exclude: ReadonlySet<number>, users: number): number {
 }
 
 /**
- * The k best (score, row) pairs offered, best = higher score, then lower row. A min-heap on
- * "worst first" in two typed arrays; rows must be offered in ascending order (a later row
- * never displaces an equal score).
+ * The k best (score, row) pairs offered, best = higher score, then lower row (a total order:
+ * rows are distinct). Rows must be offered in ascending order, so a later row enters only
+ * with a score strictly above the worst kept (`floor`). Offers are appended to a buffer of
+ * 2k + 1024 pairs (two typed arrays), which therefore stays in ascending row order; when it
+ * is full, the k-th best score t is read from a native sort of a copy of the scores, and one
+ * order-keeping pass keeps the pairs above t and the earliest (lowest-row) ones equal to t.
+ * No comparator, no per-offer allocation; the sorts are native code from the first call.
  */
 class TopK {
   private readonly score: Float64Array;
   private readonly row: Uint32Array;
   private readonly k: number;
   private n = 0;
+  /** Offers scoring ≤ this cannot enter (−∞ until the first selection; +∞ when k = 0): the caller's cheap pre-check. */
+  floor: number;
   constructor(k: number) {
     this.k = k;
-    this.score = new Float64Array(k);
-    this.row = new Uint32Array(k);
-  }
-
-  /** a is worse than b. */
-  private worse(a: number, b: number): boolean {
-    return this.score[a]! < this.score[b]! || (this.score[a] === this.score[b] && this.row[a]! > this.row[b]!);
-  }
-
-  private swap(a: number, b: number): void {
-    const s = this.score[a]!;
-    this.score[a] = this.score[b]!;
-    this.score[b] = s;
-    const r = this.row[a]!;
-    this.row[a] = this.row[b]!;
-    this.row[b] = r;
+    const cap = k === 0 ? 0 : 2 * k + 1024;
+    this.score = new Float64Array(cap);
+    this.row = new Uint32Array(cap);
+    this.floor = k === 0 ? Infinity : -Infinity;
   }
 
   offer(score: number, row: number): void {
-    if (this.k === 0) return;
-    if (this.n < this.k) {
-      let i = this.n++;
-      this.score[i] = score;
-      this.row[i] = row;
-      while (i > 0) {
-        const p = (i - 1) >> 1;
-        if (!this.worse(i, p)) break;
-        this.swap(i, p);
-        i = p;
-      }
-      return;
-    }
-    if (!(score > this.score[0]!)) return; // not better than the worst kept (ties: the earlier row stays)
-    this.score[0] = score;
-    this.row[0] = row;
-    for (let i = 0; ;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < this.n && this.worse(l, m)) m = l;
-      if (r < this.n && this.worse(r, m)) m = r;
-      if (m === i) break;
-      this.swap(i, m);
-      i = m;
-    }
+    if (!(score > this.floor)) return;
+    this.score[this.n] = score;
+    this.row[this.n] = row;
+    if (++this.n === this.score.length) this.keepBest();
   }
 
-  /** Rows, best first. */
+  /** Keeps the k best of the buffer, in their (row) order; floor ← the k-th best score. */
+  private keepBest(): void {
+    const { k, n } = this;
+    if (n <= k) return;
+    const sorted = this.score.slice(0, n).sort(); // ascending
+    const t = sorted[n - k]!;
+    let above = n; // index of the first score > t
+    for (let i = n - k; i < n; i++) {
+      if (sorted[i]! > t) {
+        above = i;
+        break;
+      }
+    }
+    let ties = k - (n - above); // pairs equal to t to keep: the earliest rows
+    let j = 0;
+    for (let i = 0; i < n; i++) {
+      const v = this.score[i]!;
+      if (v > t || (v === t && ties-- > 0)) {
+        this.score[j] = v;
+        this.row[j] = this.row[i]!;
+        j++;
+      }
+    }
+    this.n = j;
+    this.floor = t;
+  }
+
+  /**
+   * Rows, best first (the buffer is left empty): each kept pair's key is (rank of its score
+   * among the distinct kept scores, best first) · 2^32 + row — exact in a double while the
+   * ranks stay below 2^21 — and one native sort of the keys orders them.
+   */
   sorted(): Uint32Array {
-    const idx = Array.from({ length: this.n }, (_, i) => i).sort((a, b) => this.score[b]! - this.score[a]! || this.row[a]! - this.row[b]!);
-    return Uint32Array.from(idx, (i) => this.row[i]!);
+    this.keepBest();
+    const n = this.n;
+    this.n = 0;
+    this.floor = this.k === 0 ? Infinity : -Infinity;
+    if (n >= 1 << 21) {
+      const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => this.score[b]! - this.score[a]! || this.row[a]! - this.row[b]!);
+      return Uint32Array.from(idx, (i) => this.row[i]!);
+    }
+    const distinct = this.score.slice(0, n).sort(); // ascending
+    let m = 0;
+    for (let i = 0; i < n; i++) if (m === 0 || distinct[i] !== distinct[m - 1]) distinct[m++] = distinct[i]!;
+    const keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = this.score[i]!;
+      let lo = 0;
+      let hi = m - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (distinct[mid]! < v) lo = mid + 1;
+        else hi = mid;
+      }
+      keys[i] = (m - 1 - lo) * 4294967296 + this.row[i]!;
+    }
+    keys.sort();
+    const out = new Uint32Array(n);
+    for (let i = 0; i < n; i++) out[i] = keys[i]! % 4294967296;
+    return out;
   }
 }
 

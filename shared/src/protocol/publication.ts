@@ -168,7 +168,7 @@ export function publish(
     // Each user's vector unpacked straight from the packed bits (as universe.vector does) into
     // encryptEach's reused buffer and clipped there: no array per user.
     bfv.encryptEach(end - first, (i, into) => {
-      clipContributionInPlace(unpackVectorInto(packed, order[first + i]! * PACKED_BYTES, into));
+      clipContributionInPlace(unpackVectorInto(into, packed, order[first + i]! * PACKED_BYTES));
     }, keep);
     opts.onProgress?.(end, users);
   }

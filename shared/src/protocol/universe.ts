@@ -203,11 +203,11 @@ export function packVectorInto(out: Uint8Array, v: Uint8Array): Uint8Array {
 }
 
 export function unpackVector(p: Uint8Array): Uint8Array {
-  return unpackVectorInto(p, 0, new Uint8Array(ATTRIBUTE_COUNT));
+  return unpackVectorInto(new Uint8Array(ATTRIBUTE_COUNT), p, 0);
 }
 
-/** The vector packed at byte `at` of `packed` (PACKED_BYTES), unpacked into `out` (ATTRIBUTE_COUNT values); returns out. */
-export function unpackVectorInto(packed: Uint8Array, at: number, out: Uint8Array): Uint8Array {
+/** unpackVector into `out` (ATTRIBUTE_COUNT values, overwritten) of the vector packed at byte `at` of `packed`: no allocation per row. */
+export function unpackVectorInto(out: Uint8Array, packed: Uint8Array, at: number): Uint8Array {
   for (let j = 0; j < ATTRIBUTE_COUNT; j++) out[j] = (packed[at + (j >> 3)]! >> (j & 7)) & 1;
   return out;
 }

@@ -2,7 +2,7 @@
  * Ciphertexts on disk, read one at a time: `<dir>/ciphertexts.bin` holds them back to back,
  * `<dir>/offsets.bin` count+1 little-endian float64 byte offsets. Media's publication and
  * the broker's copy of it both live this way, so neither holds the encrypted universe in
- * memory (≈ 182 KB per ciphertext of 128 users).
+ * memory (≈ 197 KB per ciphertext of 128 users as media sends it, ≈ 393 KB in the broker's stored form).
  *
  * Guarantees: `get(c)` returns a fresh copy of exactly ciphertext c or throws RangeError
  * (`view(c)` the same bytes in a reused buffer, overwritten by the next `view`);
