@@ -44,6 +44,9 @@
  * costs no security beyond these collision bounds. Every on-disk table of tokens names its
  * layout (media's PREPARED_FORMAT, its publication's PUBLICATION_FORMAT, the broker's
  * STORED_FORMAT), so a state directory of 16-byte tokens is prepared or synced again.
+ * A 12-byte token is the first 12 bytes of the former 16-byte one (finalize is unchanged), so
+ * the broker's stored cohort sketches (8-byte token prefixes, protocol/privacy.ts) of earlier
+ * releases stay comparable across the change and the differencing rule keeps holding.
  *
  * Thread-safety: stateless apart from module-level constants; the sodium bindings are reentrant.
  * Safe to import from any worker thread. No secret is ever handled with BigInt here.
