@@ -8,13 +8,13 @@
  * plaintext, 64 KiB, or ciphertext, ≈ 384 KiB, per ciphertext would exceed the heap's slack).
  */
 import { describe, expect, it } from 'vitest';
-import { BrokerBfv, MediaBfv, sealHeapBytes } from './bfv.ts';
+import { sealHeapBytes } from './bfv.ts';
+import { bfvPair } from '../testing/bfv.ts';
 import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
 
 describe('SEAL heap across many ciphertexts', () => {
   it('encryptUsers, toStoredForm and aggregateStored free every SEAL object: the WASM heap does not grow', async () => {
-    const media = await MediaBfv.create(ATTRIBUTE_COUNT);
-    const broker = await BrokerBfv.fromPublicMaterial(media.publicMaterial(), ATTRIBUTE_COUNT);
+    const { media, broker } = await bfvPair();
     try {
       const upc = media.layout.usersPerCiphertext;
       const vectors = Array.from({ length: upc * 32 }, (_, i) => {

@@ -7,16 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { BrokerBfv, MediaBfv } from './bfv.ts';
 import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
+import { bfvPair } from '../testing/bfv.ts';
 
 const uniformBelow = (t: bigint) => BigInt('0x' + randomBytes(8).toString('hex')) % t;
 
 describe('encrypted indicators and their masked sum', () => {
   let media: MediaBfv;
   let broker: BrokerBfv;
-  beforeAll(async () => {
-    media = await MediaBfv.create(ATTRIBUTE_COUNT);
-    broker = await BrokerBfv.fromPublicMaterial(media.publicMaterial(), ATTRIBUTE_COUNT);
-  });
+  beforeAll(async () => ({ media, broker } = await bfvPair()));
   afterAll(() => {
     media.dispose();
     broker.dispose();

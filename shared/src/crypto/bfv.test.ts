@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../testing/rng.ts';
 import { BFV_PARAMETERS, BfvFormatError, BrokerBfv, MediaBfv, layoutFor, loadSeal } from './bfv.ts';
+import { bfvPair } from '../testing/bfv.ts';
 
 const ATTRIBUTE_COUNT = 64;
 
@@ -25,10 +26,7 @@ const zeros = (): number[] => new Array<number>(ATTRIBUTE_COUNT).fill(0);
 let media: MediaBfv;
 let broker: BrokerBfv;
 
-beforeAll(async () => {
-  media = await MediaBfv.create(ATTRIBUTE_COUNT);
-  broker = await BrokerBfv.fromPublicMaterial(media.publicMaterial(), ATTRIBUTE_COUNT);
-});
+beforeAll(async () => ({ media, broker } = await bfvPair()));
 
 afterAll(() => {
   broker?.dispose();

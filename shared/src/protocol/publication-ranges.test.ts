@@ -10,15 +10,7 @@ import { normalizeId } from '../common/ids.ts';
 import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
 import { PreparedUniverse, type UniverseRecord } from './universe.ts';
 import { memoryTokenSink, publicationVersion, publish, type TokenSink } from './publication.ts';
-import type { Uniform } from './policy.ts';
-
-function seeded(seed: number): Uniform {
-  let x = seed;
-  return () => {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    return x / 2 ** 31;
-  };
-}
+import { mulberry32 } from '../testing/rng.ts';
 
 describe('publish: token tables by position range', () => {
   it('hands the sink ranges of at most rangeSize positions, in order, giving the one-range tables and version', async () => {
@@ -42,8 +34,8 @@ describe('publish: token tables by position range', () => {
         },
         finish: (type) => mem.finish(type),
       };
-      const ranged = publish(universe, bfv, { uniform: seeded(7), tokenSink: sink, rangeSize: 128 });
-      const whole = publish(universe, bfv, { uniform: seeded(7) });
+      const ranged = publish(universe, bfv, { uniform: mulberry32(7), tokenSink: sink, rangeSize: 128 });
+      const whole = publish(universe, bfv, { uniform: mulberry32(7) });
       expect(ranges.length).toBe(Math.ceil(n / 128));
       for (const [i, r] of ranges.entries()) {
         expect(r.n).toBeLessThanOrEqual(128);

@@ -8,6 +8,7 @@ import { mulberry32 } from '../testing/rng.ts';
 import { ciphertextDigest, publicationVersion, publish } from './publication.ts';
 import { PACKED_BYTES, packVector, unpackVector, type Universe } from './universe.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
+import { bfvPair } from '../testing/bfv.ts';
 
 /** A universe of `n` users with random vectors (some with more interests than the bound); only what publish() reads. */
 function fakeUniverse(n: number, rand: () => number): Universe {
@@ -29,10 +30,7 @@ function fakeUniverse(n: number, rand: () => number): Universe {
 let media: MediaBfv;
 let broker: BrokerBfv;
 
-beforeAll(async () => {
-  media = await MediaBfv.create(ATTRIBUTE_COUNT);
-  broker = await BrokerBfv.fromPublicMaterial(media.publicMaterial(), ATTRIBUTE_COUNT);
-});
+beforeAll(async () => ({ media, broker } = await bfvPair()));
 
 afterAll(() => {
   broker?.dispose();
