@@ -8,7 +8,11 @@
  * universe preparation time, and each node's memory at its start-up stages (the 'memory' lines
  * it logs: universe, publication, labels, psi-positions for media; sync-tokens,
  * sync-ciphertexts, sync-finish for the broker — RSS, peak RSS, JS heap, ArrayBuffers and
- * SEAL WebAssembly heap, MiB).
+ * SEAL WebAssembly heap, MiB). It also samples /proc/<pid>/status of media and broker every
+ * 200 ms and prints each one's peak anonymous resident memory (`peakAnonMiB`: what the process
+ * holds — heaps, malloc, stacks) beside its peak file-backed resident pages (`peakFileMiB`:
+ * mapped state files and the binary, clean page cache the kernel reclaims): sizing is set by
+ * the anonymous peak plus a bounded window of mapped pages, not by maxRSS alone.
  *
  *   node bench/memory.ts --universe 200000 [--out out/memory]
  */
@@ -18,6 +22,7 @@ import { join, resolve } from 'node:path';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { startCluster } from '../cli/src/cluster.ts';
 import { intFlag, parseArgs, strFlag } from '../cli/src/args.ts';
+import { residentSplit } from '../shared/src/service/memory.ts';
 
 /** Bytes of every file under `dir` (0 when it does not exist: the advertiser keeps no state). */
 function du(dir: string): number {
@@ -42,6 +47,31 @@ const p = parseArgs(process.argv.slice(2), { universe: 'string', out: 'string' }
 const universe = intFlag(p, 'universe', 200_000, 1000, 100_000_000);
 const out = resolve(strFlag(p, 'out', `out/memory-${universe}`));
 await generateWorld(join(out, 'world'), { seed: 'memory', universeSize: universe, crmSize: Math.max(1000, Math.round(universe / 10)) });
+/** Peak anonymous, file-backed and total resident bytes per node, sampled from /proc (Linux). */
+const sampled = { media: { anon: 0, file: 0, rss: 0 }, broker: { anon: 0, file: 0, rss: 0 } };
+/** This process's child running `services/<party>/src/main.ts` (the cluster's nodes are spawned children; sampled from before they are ready). */
+function childPid(party: string): number | undefined {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${d}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+      if (ppid === process.pid && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(`services/${party}/src/main.ts`)) return Number(d);
+    } catch { /* gone */ }
+  }
+  return undefined;
+}
+const pids: Record<string, number | undefined> = {};
+const sample = (): void => {
+  for (const party of ['media', 'broker'] as const) {
+    pids[party] ??= childPid(party);
+    const pid = pids[party];
+    const r = pid === undefined ? undefined : residentSplit(pid);
+    if (!r) continue;
+    const m = sampled[party];
+    m.anon = Math.max(m.anon, r.anon); m.file = Math.max(m.file, r.file); m.rss = Math.max(m.rss, r.rss);
+  }
+};
+const sampler = existsSync('/proc/self/status') ? setInterval(sample, 200) : undefined;
 const c = await startCluster({ outDir: out, worldDir: join(out, 'world'), readyTimeoutMs: 4 * 3_600_000 }); // a loaded machine: preparing, publishing and syncing take long
 try {
   const ready = await c.nodes.media.admin.request<{ universe: { users: number; preparedSeconds: number } }>('GET', '/readyz');
@@ -53,9 +83,13 @@ try {
     const v = await c.nodes[party].admin.request<{ metrics: { peakRssBytes: number } }>('GET', `/v1/sessions/${sessionId}`);
     peak[party] = Math.round(v.metrics.peakRssBytes / 2 ** 20);
   }
+  sample();
+  const mib = (b: number): number => Math.round(b / 2 ** 20);
+  const resident = Object.fromEntries((['media', 'broker'] as const).map((party) => [party, { peakAnonMiB: mib(sampled[party].anon), peakFileMiB: mib(sampled[party].file), peakSampledRssMiB: mib(sampled[party].rss) }]));
   const stateMiB = Object.fromEntries(PARTIES.map((party) => [party, Math.round(du(c.stateDir(party)) / 2 ** 20)]));
   const stages = { media: stagesOf(c.nodes.media.logFile, c.nodes.media.logStart), broker: stagesOf(c.nodes.broker.logFile, c.nodes.broker.logStart) };
-  process.stdout.write(`${JSON.stringify({ universe, consentedUsers: ready.universe.users, preparedSeconds: ready.universe.preparedSeconds, status: s.status, peakRssMiB: peak, stateMiB, stages }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ universe, consentedUsers: ready.universe.users, preparedSeconds: ready.universe.preparedSeconds, status: s.status, peakRssMiB: peak, resident, stateMiB, stages }, null, 2)}\n`);
 } finally {
+  clearInterval(sampler);
   await c.stop();
 }

@@ -1,10 +1,13 @@
 /**
  * This process's memory at a stage boundary, for the log: resident set (now and peak), the
  * JS heap, memory held outside it (ArrayBuffers, Buffers) and the SEAL WebAssembly heap, in
- * MiB. Nodes log it after each start-up stage (universe, publication, labels, sync) so that
+ * MiB; on Linux also the resident set split into anonymous memory (heap, malloc, worker stacks:
+ * what the process really holds) and file-backed pages (mapped files, the binary: clean page
+ * cache the kernel reclaims under pressure), from /proc/self/status. Nodes log it after each start-up stage (universe, publication, labels, sync) so that
  * an operator sees which stage holds memory, and bench/memory.ts reports it per stage.
  */
 import { sealHeapBytes } from '../crypto/bfv.ts';
+import { readFileSync } from 'node:fs';
 import type { Logger } from './log.ts';
 
 export interface MemoryFigures {
@@ -14,15 +17,30 @@ export interface MemoryFigures {
   externalMiB: number;
   arrayBuffersMiB: number;
   sealHeapMiB: number;
+  /** Anonymous / file-backed / shared-memory resident pages (Linux only). */
+  rssAnonMiB?: number;
+  rssFileMiB?: number;
+  rssShmemMiB?: number;
+}
+
+/** RssAnon, RssFile and RssShmem of /proc/<pid>/status in bytes; undefined off Linux or for a gone process. */
+export function residentSplit(pid: number | 'self' = 'self'): { anon: number; file: number; shmem: number; rss: number; hwm: number } | undefined {
+  let text: string;
+  try { text = readFileSync(`/proc/${pid}/status`, 'utf8'); } catch { return undefined; }
+  const kb = (k: string): number => Number(/^(\S+):\s+(\d+) kB$/m.exec(text.split('\n').find((l) => l.startsWith(`${k}:`)) ?? '')?.[2] ?? NaN) * 1024;
+  const r = { anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem'), rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  return Object.values(r).every(Number.isFinite) ? r : undefined;
 }
 
 const mib = (b: number): number => Math.round(b / 2 ** 20);
 
 export function memoryFigures(): MemoryFigures {
   const m = process.memoryUsage();
+  const split = residentSplit();
   return {
     rssMiB: mib(m.rss), peakRssMiB: mib(process.resourceUsage().maxRSS * 1024), heapUsedMiB: mib(m.heapUsed),
     externalMiB: mib(m.external), arrayBuffersMiB: mib(m.arrayBuffers), sealHeapMiB: mib(sealHeapBytes()),
+    ...(split ? { rssAnonMiB: mib(split.anon), rssFileMiB: mib(split.file), rssShmemMiB: mib(split.shmem) } : {}),
   };
 }
 
