@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AdminClient } from './admin-client.ts';
 import type { Party } from '@cleanroom/shared/protocol/messages.ts';
+import { withNodeHeapOptions } from '@cleanroom/shared/service/memory.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -112,7 +113,7 @@ async function startClusterOnce(o: ClusterOptions): Promise<Cluster> {
     const logStart = existsSync(logFile) ? statSync(logFile).size : 0;
     const out = createWriteStream(logFile, { flags: 'a' });
     const proc = spawn(process.execPath, [join(ROOT, `services/${p}/src/main.ts`)], {
-      env: { ...process.env, ...envFor(p) }, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT,
+      env: { ...process.env, ...envFor(p), NODE_OPTIONS: withNodeHeapOptions(process.env.NODE_OPTIONS) }, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT,
     });
     // Both streams into one file, which ends when the process and its pipes have closed: so
     // when `exited` resolves, everything the node wrote is in the file.

@@ -32,6 +32,24 @@ export function residentSplit(pid: number | 'self' = 'self'): { anon: number; fi
   return Object.values(r).every(Number.isFinite) ? r : undefined;
 }
 
+/**
+ * V8 options every node process runs with (NODE_OPTIONS: deploy/Dockerfile, cli/src/cluster.ts;
+ * a test keeps them equal). On a host with many GB of RAM V8 sizes each isolate's young
+ * generation from the machine, up to 2 × 64 MiB semi-spaces per isolate (the main thread and
+ * every worker thread), and grows it whenever a stage allocates fast — media's preparation and
+ * label publication, the broker's sync: about 130 MiB of resident memory per isolate that a
+ * node never gives back, more on a loaded machine. 16 MiB semi-spaces bound that at 32 MiB per
+ * isolate; at 200,000 users the preparation and label publication take the same CPU with it
+ * (bench/memory.ts; docs/operations.md "Sizing").
+ */
+export const NODE_HEAP_OPTIONS = '--max-semi-space-size=16';
+
+/** `env`'s NODE_OPTIONS with NODE_HEAP_OPTIONS added (kept when an operator set their own --max-semi-space-size). */
+export function withNodeHeapOptions(nodeOptions: string | undefined): string {
+  const own = (nodeOptions ?? '').trim();
+  return own.includes('--max-semi-space-size') ? own : `${own} ${NODE_HEAP_OPTIONS}`.trim();
+}
+
 const mib = (b: number): number => Math.round(b / 2 ** 20);
 
 export function memoryFigures(): MemoryFigures {
