@@ -14,7 +14,10 @@
  * mapped state files and the binary, clean page cache the kernel reclaims): sizing is set by
  * the anonymous peak plus a bounded window of mapped pages, not by maxRSS alone.
  *
- *   node bench/memory.ts --universe 200000 [--out out/memory]
+ * `--kind retargeting` runs a retargeting session instead (a PSI kind: the broker evaluates
+ * media's whole consented set, ≈ 0.87 × N elements — the session whose memory follows N).
+ *
+ *   node bench/memory.ts --universe 200000 [--kind lookalike|retargeting] [--out out/memory]
  */
 import { PARTIES } from '../shared/src/common/names.ts';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -43,9 +46,17 @@ function stagesOf(logFile: string, from: number): Record<string, Record<string, 
   return out;
 }
 
-const p = parseArgs(process.argv.slice(2), { universe: 'string', out: 'string' });
+const p = parseArgs(process.argv.slice(2), { universe: 'string', out: 'string', kind: 'string' });
 const universe = intFlag(p, 'universe', 200_000, 1000, 100_000_000);
-const out = resolve(strFlag(p, 'out', `out/memory-${universe}`));
+const kind = strFlag(p, 'kind', 'lookalike');
+/** The session bodies this bench runs (the retargeting predicate is bench/kinds.bench.ts's). */
+const SESSION_BODY: Record<string, object> = {
+  lookalike: { audienceSize: Math.min(20_000, Math.round(universe / 20)) },
+  retargeting: { kind: 'retargeting', predicate: { tag: 'cart_abandoned', eq: true } },
+};
+const body = SESSION_BODY[kind];
+if (!body) throw new RangeError(`expected --kind ${Object.keys(SESSION_BODY).join(' or ')}, got '${kind}'`);
+const out = resolve(strFlag(p, 'out', `out/memory-${universe}${kind === 'lookalike' ? '' : `-${kind}`}`));
 await generateWorld(join(out, 'world'), { seed: 'memory', universeSize: universe, crmSize: Math.max(1000, Math.round(universe / 10)) });
 /** Peak anonymous, file-backed and total resident bytes per node, sampled from /proc (Linux). */
 const sampled = { media: { anon: 0, file: 0, rss: 0 }, broker: { anon: 0, file: 0, rss: 0 } };
@@ -76,7 +87,7 @@ const c = await startCluster({ outDir: out, worldDir: join(out, 'world'), readyT
 try {
   const ready = await c.nodes.media.admin.request<{ universe: { users: number; preparedSeconds: number } }>('GET', '/readyz');
   const a = c.nodes.advertiser.admin;
-  const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', { audienceSize: Math.min(20_000, Math.round(universe / 20)) });
+  const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', body);
   const s = await a.waitSession(sessionId, 30 * 60_000);
   const peak: Record<string, number> = {};
   for (const party of PARTIES) {
@@ -88,7 +99,7 @@ try {
   const resident = Object.fromEntries((['media', 'broker'] as const).map((party) => [party, { peakAnonMiB: mib(sampled[party].anon), peakFileMiB: mib(sampled[party].file), peakSampledRssMiB: mib(sampled[party].rss) }]));
   const stateMiB = Object.fromEntries(PARTIES.map((party) => [party, Math.round(du(c.stateDir(party)) / 2 ** 20)]));
   const stages = { media: stagesOf(c.nodes.media.logFile, c.nodes.media.logStart), broker: stagesOf(c.nodes.broker.logFile, c.nodes.broker.logStart) };
-  process.stdout.write(`${JSON.stringify({ universe, consentedUsers: ready.universe.users, preparedSeconds: ready.universe.preparedSeconds, status: s.status, peakRssMiB: peak, resident, stateMiB, stages }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ universe, kind, consentedUsers: ready.universe.users, preparedSeconds: ready.universe.preparedSeconds, status: s.status, peakRssMiB: peak, resident, stateMiB, stages }, null, 2)}\n`);
 } finally {
   clearInterval(sampler);
   await c.stop();
