@@ -373,13 +373,12 @@ export class MediaNode {
   private saveAudience(audienceId: string, rows: Uint32Array): void {
     const dir = join(this.o.stateDir, 'audiences');
     mkdirSync(dir, { recursive: true });
-    // One line per member, written in pieces: never one string of the whole audience.
+    // One line per member, written in pieces: never one string of the whole audience. The ids
+    // come from one pass over the universe's users (userIdsOf), not one pass per piece.
+    const ids = this.o.universe.userIdsOf(rows);
     const fd = openSync(join(dir, `${audienceId}.txt`), 'w');
     try {
-      for (let i = 0; i < rows.length; i += 8192) {
-        const part = this.o.universe.userIdsOf(rows.subarray(i, i + 8192));
-        writeSync(fd, part.join('\n') + '\n');
-      }
+      for (let i = 0; i < ids.length; i += 8192) writeSync(fd, ids.slice(i, i + 8192).join('\n') + '\n');
     } finally {
       closeSync(fd);
     }
