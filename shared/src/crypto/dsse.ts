@@ -1,7 +1,9 @@
 /**
  * DSSE-style Ed25519 signatures, node signing keys and the pinned trust bundle.
  *
- * A signature is Ed25519 (RFC 8032, pure, via @noble/curves) over
+ * A signature is Ed25519 (RFC 8032, pure; signed and verified by node:crypto's OpenSSL, ≈ 30 µs
+ * and 90 µs a call against ≈ 0.7 ms and 1.4 ms for @noble/curves in JavaScript, which derives
+ * the public key from a seed) over
  * `PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, where LEN is the
  * ASCII decimal byte length (DSSE protocol spec). Binding the type into the signed bytes means
  * a signature over a statement can never be replayed as a signature over a policy or a
@@ -21,6 +23,7 @@
  */
 import { PARTIES, isParty, type Party } from '../common/names.ts';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 
@@ -93,10 +96,13 @@ export class SigningKey {
   readonly keyid: string;
   /** The RFC 8032 32-byte private key (its "seed"; the key file's `seed` field). */
   readonly #privateKey: Uint8Array;
+  /** The same key as an OpenSSL key object (what signs). */
+  readonly #keyObject: KeyObject;
 
   private constructor(privateKey: Uint8Array) {
     this.#privateKey = Uint8Array.from(privateKey);
     this.publicKey = ed25519.getPublicKey(this.#privateKey);
+    this.#keyObject = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: base64url(this.#privateKey), x: base64url(this.publicKey) }, format: 'jwk' });
     this.keyid = keyidOf(this.publicKey);
   }
 
@@ -113,7 +119,8 @@ export class SigningKey {
 
   /** Ed25519 signature over PAE(type, body). */
   sign(type: string, body: Uint8Array): { keyid: string; sig: SignatureBytes } {
-    return { keyid: this.keyid, sig: ed25519.sign(pae(type, body), this.#privateKey) };
+    const sig = edSign(null, pae(type, body), this.#keyObject);
+    return { keyid: this.keyid, sig: new Uint8Array(sig.buffer, sig.byteOffset, sig.byteLength) };
   }
 
   /** Key-file form. Contains the seed: write it only to a 0600 file. */
@@ -128,10 +135,28 @@ export function verifySignature(publicKey: Uint8Array, type: string, body: Uint8
     if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return false;
     if (!(sig instanceof Uint8Array) || sig.length !== 64) return false;
     if (typeof type !== 'string' || !(body instanceof Uint8Array)) return false;
-    return ed25519.verify(sig, pae(type, body), publicKey, { zip215: false });
+    return edVerify(null, pae(type, body), publicKeyObject(publicKey), sig);
   } catch {
     return false;
   }
+}
+
+/** Public keys as OpenSSL key objects, by hex (a node verifies under a handful of pinned keys). */
+const publicKeyObjects = new Map<string, KeyObject>();
+
+function publicKeyObject(publicKey: Uint8Array): KeyObject {
+  const hex = bytesToHex(publicKey);
+  let k = publicKeyObjects.get(hex);
+  if (!k) {
+    k = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: base64url(publicKey) }, format: 'jwk' });
+    if (publicKeyObjects.size >= 64) publicKeyObjects.clear();
+    publicKeyObjects.set(hex, k);
+  }
+  return k;
+}
+
+function base64url(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 }
 
 // ---------------------------------------------------------------------------------------------
