@@ -5,7 +5,7 @@
  * audiences it builds stay here (state dir); only their handle, size, quality and the
  * cohort insight (sealed to the advertiser) leave.
  */
-import { universeCosineWeights } from '@cleanroom/shared/protocol/lookalike.ts';
+import { universeCosineWeights, warmLookalike } from '@cleanroom/shared/protocol/lookalike.ts';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MediaRole, type MediaPublication, type PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
@@ -96,6 +96,7 @@ export class MediaNode {
     // The universe's look-alike cosine weights (cohort-independent, one pass): computed with
     // the universe, not in the first session's LOOKALIKE.
     universeCosineWeights(o.universe.packed, o.universe.size);
+    warmLookalike();
   }
 
   /** The publication the PSI kinds hash positions of (warmed up by the entry point). */
