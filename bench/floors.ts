@@ -9,7 +9,15 @@
  *                       Elligator 2 maps, a point addition, SHA-512 expand, one batched
  *                       inversion) — the same calls any implementation on this curve makes;
  *   bfv*                one SEAL call each (N = 8192, this project's parameters): symmetric
- *                       encryption of an encoded plaintext (seed-compressed form, unsaved),
+ *                       encryption of an encoded plaintext (seed-compressed form, unsaved) —
+ *                       a plaintext like media's: random 0/1 slots, whose batch encoding is a
+ *                       dense polynomial. SEAL's cost depends on it: adding the scaled plaintext
+ *                       (multiply_add_plain_with_scaling_variant) does one 128-by-64-bit division
+ *                       per coefficient, in SEAL's generic bit-by-bit form here (WebAssembly),
+ *                       which costs nothing for a zero coefficient and ≈ 2 ms per ciphertext
+ *                       for a dense plaintext, so a degenerate plaintext (alternating 0/1 slots
+ *                       encode to 3 nonzero coefficients) takes about half the time and is no
+ *                       floor for encrypting data (bench/publication-steps.ts prints both);
  *                       public-key encryption of zero, decryption, NTT-form multiply_plain,
  *                       add, one row rotation, one forward NTT of a ciphertext;
  *   bfvLoad             SEAL's load of one of media's wire ciphertexts (seed-compressed, in
@@ -126,12 +134,16 @@ export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Pr
   const nttCt = new seal.Ciphertext();
   encryptor.encrypt(pt, nttCt);
   evaluator.cipherTransformToNttInplace(nttCt);
-  const seeded = encryptor.encryptSymmetricSerializable(pt);
+  // What media encrypts: 0/1 slots at random (bench/publication-steps.ts, protocol/publication.ts).
+  const bits = randomBytes(N);
+  const dataPt = new seal.Plaintext();
+  encoder.encode(BigInt64Array.from(bits, (b) => BigInt(b & 1)), dataPt);
+  const seeded = encryptor.encryptSymmetricSerializable(dataPt);
   const wire = seeded.saveToArray(seal.ComprModeType[WIRE_COMPRESSION]) as Uint8Array;
   seeded.delete();
   const loaded = new seal.Ciphertext();
   try {
-    costs.bfvEncrypt = costMs(10, repeats, () => encryptor.encryptSymmetricSerializable(pt).delete());
+    costs.bfvEncrypt = costMs(10, repeats, () => encryptor.encryptSymmetricSerializable(dataPt).delete());
     costs.bfvEncryptZero = costMs(10, repeats, () => encryptor.encryptZero(tmp));
     costs.bfvDecrypt = costMs(10, repeats, () => decryptor.decrypt(ct, dec));
     // In place, repeatedly on the same ciphertext: the cost does not depend on the values.
@@ -145,7 +157,7 @@ export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Pr
     }) / 2;
     costs.bfvLoad = costMs(20, repeats, () => loaded.loadFromArray(context, wire));
   } finally {
-    for (const h of [loaded, nttCt, first, nttPt, dec, tmp, ct, pt, encoder, evaluator, decryptor, encryptor, galois, pk, sk, keygen, context, parms]) h.delete();
+    for (const h of [loaded, dataPt, nttCt, first, nttPt, dec, tmp, ct, pt, encoder, evaluator, decryptor, encryptor, galois, pk, sk, keygen, context, parms]) h.delete();
   }
   for (const p of PRIMITIVES) if (!Number.isFinite(costs[p])) throw new Error(`floors: no cost measured for ${p}`);
   return costs;

@@ -6,14 +6,17 @@
 //              through the codec of a SyncUniverse page (CiphertextBatchCodec), validated,
 //              stored in NTT form, digested; then finish() (tables, version).
 // Beside them the floors' primitives measured in the same process (bench/floors.ts): publication
-// per ciphertext bfvEncrypt; the broker's sync bfvLoad + bfvNtt (bench/bench.ts).
+// per ciphertext bfvEncrypt; the broker's sync bfvLoad + bfvNtt (bench/bench.ts). And what
+// bfvEncrypt's plaintext does to its cost: SEAL's encryption of a plaintext encoded from
+// alternating 0/1 slots (3 nonzero coefficients: the floor's plaintext until 2026-11-30)
+// against random 0/1 slots (a dense polynomial, like every plaintext media encrypts).
 // Run: nice -n 10 node bench/publication-steps.ts [users=40000]. Single-threaded CPU time.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ATTRIBUTE_COUNT } from '../shared/src/common/attributes.ts';
-import { BrokerBfv, MediaBfv } from '../shared/src/crypto/bfv.ts';
+import { BrokerBfv, loadSeal, MediaBfv } from '../shared/src/crypto/bfv.ts';
 import { PACKED_BYTES, unpackVector, type Universe } from '../shared/src/protocol/universe.ts';
 import { publish } from '../shared/src/protocol/publication.ts';
 import { CiphertextBatchCodec } from '../shared/src/rpc/codec.ts';
@@ -46,9 +49,40 @@ const universe = {
   },
 } as unknown as Universe;
 
+/** ms of CPU per SEAL symmetric encryption (seed-compressed, unsaved) of a plaintext encoded from `slots`: the fastest of 3 runs of 10. */
+async function encryptCost(slots: BigInt64Array): Promise<number> {
+  const seal = await loadSeal();
+  const media = await MediaBfv.create(ATTRIBUTE_COUNT);
+  const parms = new seal.EncryptionParameters(seal.SchemeType.bfv);
+  parms.loadFromArray(media.publicMaterial().params);
+  media.dispose();
+  const context = new seal.SEALContext(parms, true, seal.SecLevelType.tc128);
+  const keygen = new seal.KeyGenerator(context);
+  const sk = keygen.secretKey();
+  const pk = keygen.createPublicKey();
+  const encryptor = new seal.Encryptor(context, pk, sk);
+  const encoder = new seal.BatchEncoder(context);
+  const pt = new seal.Plaintext();
+  encoder.encode(slots, pt);
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < 10; i++) encryptor.encryptSymmetricSerializable(pt).delete();
+    const c = process.cpuUsage(c0);
+    best = Math.min(best, (c.user + c.system) / 1000 / 10);
+  }
+  const nonzero = pt.nonzeroCoeffCount();
+  for (const h of [pt, encoder, encryptor, pk, sk, keygen, context, parms]) h.delete();
+  console.log(`  SEAL symmetric encryption, plaintext with ${nonzero} nonzero coefficients: ${best.toFixed(3)} ms`);
+  return best;
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'publication-steps-'));
 try {
   const costs = await measurePrimitiveCosts({ repeats: 3 });
+  console.log('bfvEncrypt by plaintext:');
+  await encryptCost(BigInt64Array.from({ length: 8192 }, (_, i) => BigInt(i & 1)));
+  await encryptCost(BigInt64Array.from(randomBytes(8192), (b) => BigInt(b & 1)));
   const bfv = await MediaBfv.create(ATTRIBUTE_COUNT);
   bfv.encryptUsers([new Uint8Array(ATTRIBUTE_COUNT)]); // warm-up
   let c0 = process.cpuUsage();

@@ -5,6 +5,13 @@
  * the AdvertiserRole through OPEN → BLIND → TOKENS → LOOKALIKE over a Peer, and keeps each
  * session's status and result for the admin API. Network-agnostic: the Peer may be gRPC
  * or in-memory.
+ *
+ * Phases (the session view's `metrics.phases`, what `make bench` sets against floors): `blind`
+ * from hashing and blinding the seeds until media's evaluations are back; `tokens` for
+ * unblinding, finalising and sending the tokens; then the round whose answer A awaits —
+ * `lookalike` (the outcome of every look-alike-family kind) or `lookup` (the label boxes) —
+ * while the broker and media work, until A has opened that answer. Waiting is never charged
+ * to the phase of A's own token work, and never hidden: its wall and CPU are that phase's.
  */
 import { DEFAULT_SESSION_DEADLINE_MS } from '@cleanroom/shared/service/config.ts';
 import { randomUUID } from 'node:crypto';
@@ -268,8 +275,12 @@ export class AdvertiserNode {
 
       this.sessions.touch(rec, 'tokens');
       const tokens = role.unblind(evaluated);
+      const submitted = b.call('SubmitTokens', ch.sealChunks('broker', 'TOKENS', TokenBatchCodec, splitBatches(tokens, BATCH_ITEMS, BATCH_BYTES)), this.o.sessionDeadlineMs ?? DEFAULT_SESSION_DEADLINE_MS);
+      // The tokens are out: the rest is the broker's and media's rounds, whose outcome A awaits
+      // (and then opens) as phase `lookalike`, the round of the message it waits for.
+      this.sessions.touch(rec, 'lookalike');
       log.info({ phase: 'tokens', tokens: tokens.length }, 'tokens sent; waiting for the outcome');
-      const [resEnv] = await b.call('SubmitTokens', ch.sealChunks('broker', 'TOKENS', TokenBatchCodec, splitBatches(tokens, BATCH_ITEMS, BATCH_BYTES)), this.o.sessionDeadlineMs ?? DEFAULT_SESSION_DEADLINE_MS);
+      const [resEnv] = await submitted;
       const result = role.finish(ch.open(resEnv!, 'broker', ['LOOKALIKE'], SessionResultCodec).value);
       const view = this.view(rec.sessionId, role, result, notConsented);
       const status = result.outcome === 'COMPLETED' ? 'completed' : result.outcome === 'COHORT_TOO_SMALL' ? 'cohort-too-small' : result.outcome === 'FAILED' ? 'failed' : 'refused';
@@ -331,7 +342,10 @@ export class AdvertiserNode {
       const evaluated = joinBatches(ch.openChunks(evalEnvs, 'broker', ['BLIND'], BlindedBatchCodec), 'evaluated elements');
       this.sessions.touch(rec, 'tokens');
       const tokens = role.unblind(evaluated);
-      const boxEnvs = await b.call('Lookup', ch.sealChunks('broker', 'TOKENS', TokenBatchCodec, splitBatches(tokens, BATCH_ITEMS, BATCH_BYTES)));
+      const looked = b.call('Lookup', ch.sealChunks('broker', 'TOKENS', TokenBatchCodec, splitBatches(tokens, BATCH_ITEMS, BATCH_BYTES)));
+      // Tokens out; the label boxes are awaited and opened as phase `lookup` (their round).
+      this.sessions.touch(rec, 'lookup');
+      const boxEnvs = await looked;
       const rows = role.finish(joinBatches(ch.openChunks(boxEnvs, 'broker', ['LOOKUP'], LabelBatchCodec), 'label boxes'));
       const view: LookupResultView = {
         sessionId: rec.sessionId, kind: 'lookup', outcome: 'COMPLETED',

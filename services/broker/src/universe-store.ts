@@ -181,20 +181,22 @@ export class UniverseDownload {
     if (cur.count + tokens.length > want.tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: more than the ${want.tokens} announced`);
     if (positions.length !== tokens.length) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: expected one position per token, got ${positions.length} for ${tokens.length}`);
     for (const p of positions) if (!Number.isInteger(p) || p < 0 || p >= this.m.users) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: position ${p} beyond the ${this.m.users} users`);
-    const rec = new Uint8Array(TABLE_RECORD);
-    const view = new DataView(rec.buffer);
-    const pos = new Uint8Array(4);
-    const posView = new DataView(pos.buffer);
-    tokens.forEach((t, i) => {
+    // Each token and position appended in place (no subarray or record buffer per token):
+    // tokens / positions files in arrival order, and the TABLE_RECORD into its bucket's spill.
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i]!;
       if (t.length !== TOKEN_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' token ${offset + i}: expected ${TOKEN_BYTES} bytes, got ${t.length}`);
-      posView.setUint32(0, positions[i]!, true);
-      cur.tokens.write(t);
-      cur.positions.write(pos);
-      rec.set(t, 0);
-      view.setUint32(TOKEN_BYTES, positions[i]!, true);
-      view.setUint32(TOKEN_BYTES + 4, offset + i, true);
-      cur.spill[t[0]!]!.write(rec);
-    });
+    }
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i]!;
+      const p = positions[i]!;
+      cur.tokens.append(t, 0, TOKEN_BYTES);
+      cur.positions.appendU32(p);
+      const spill = cur.spill[t[0]!]!;
+      spill.append(t, 0, TOKEN_BYTES);
+      spill.appendU32(p);
+      spill.appendU32(offset + i);
+    }
     cur.count += tokens.length;
   }
 

@@ -211,6 +211,23 @@ describe('malformed and mismatched inputs → BfvFormatError', () => {
     }
   });
 
+  it('toStoredForm rejects the same inputs, and its reused ciphertext stores the next valid one exactly as a fresh broker does', async () => {
+    const other = await BrokerBfv.fromPublicMaterial(media.publicMaterial(), 64);
+    try {
+      const cts = media.encryptUsers(randomVectors(128 * 2, mulberry32(9)));
+      const want = cts.map((ct) => other.toStoredForm(ct));
+      const garbage = Uint8Array.from({ length: 4096 }, (_, i) => (i * 131) & 0xff);
+      for (const bad of [userCt.subarray(0, 1000), garbage, foreignCt, profile, new Uint8Array(2 << 20)]) {
+        expect(() => broker.toStoredForm(bad)).toThrow(BfvFormatError);
+        // a stored (NTT-form) ciphertext is not media's wire form either
+        expect(() => broker.toStoredForm(want[0]!)).toThrow(/coefficient form/);
+        cts.forEach((ct, c) => expect(Buffer.from(broker.toStoredForm(ct)).equals(Buffer.from(want[c]!))).toBe(true));
+      }
+    } finally {
+      other.dispose();
+    }
+  });
+
   it('fromPublicMaterial rejects bad params, keys, and Galois keys lacking a step', async () => {
     const m = media.publicMaterial();
     const garbage = new Uint8Array(64).fill(7);

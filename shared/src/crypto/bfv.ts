@@ -232,8 +232,10 @@ function sealMessage(seal: SealRuntime, e: unknown): string {
 }
 
 function sameParmsId(a: ParmsIdType, b: ParmsIdType): boolean {
-  const x = a.values() as BigUint64Array;
-  const y = b.values() as BigUint64Array;
+  return sameParmsValues(a.values() as BigUint64Array, b.values() as BigUint64Array);
+}
+
+function sameParmsValues(x: BigUint64Array, y: BigUint64Array): boolean {
   return x.length === y.length && x.every((v, i) => v === y[i]);
 }
 
@@ -349,29 +351,54 @@ class BfvContext {
    * coefficient form — or in NTT form when `ntt` (the broker's stored form, below).
    */
   loadCiphertext(what: string, raw: unknown, level: 'first' | 'last', ntt = false): Ciphertext {
-    const bytes = expectBytes(what, raw, MAX_BYTES.ciphertext);
     const ct = new this.seal.Ciphertext();
-    const h = new Handles();
     try {
-      try {
-        ct.loadFromArray(this.context, bytes);
-      } catch (e) {
-        throw new BfvFormatError(`expected ${what} as a SEAL ciphertext for these parameters, got invalid bytes (${sealMessage(this.seal, e)})`);
-      }
-      if (ct.size() !== 2) throw new BfvFormatError(`expected ${what} of size 2, got size ${ct.size()}`);
-      if (ct.isNttForm() !== ntt) throw new BfvFormatError(`expected ${what} in ${ntt ? 'NTT' : 'coefficient'} form, got ${ntt ? 'coefficient' : 'NTT'} form`);
-      if (ct.polyModulusDegree() !== N) throw new BfvFormatError(`expected ${what} with N=${N}, got ${ct.polyModulusDegree()}`);
-      const want = h.add(level === 'first' ? this.context.firstParmsId() : this.context.lastParmsId());
-      if (!sameParmsId(h.add(ct.parmsId()), want)) {
-        throw new BfvFormatError(`expected ${what} at the ${level} level of the modulus chain, got another level`);
-      }
-      return ct;
+      return this.loadCiphertextInto(ct, what, raw, level, ntt);
     } catch (e) {
       ct.delete();
       throw e;
-    } finally {
-      h.free();
     }
+  }
+
+  /**
+   * loadCiphertext into an existing Ciphertext (reused across calls: no SEAL allocation per
+   * ciphertext); after a throw its contents are unspecified until the next load.
+   */
+  loadCiphertextInto(ct: Ciphertext, what: string, raw: unknown, level: 'first' | 'last', ntt = false): Ciphertext {
+    const bytes = expectBytes(what, raw, MAX_BYTES.ciphertext);
+    try {
+      ct.loadFromArray(this.context, bytes);
+    } catch (e) {
+      throw new BfvFormatError(`expected ${what} as a SEAL ciphertext for these parameters, got invalid bytes (${sealMessage(this.seal, e)})`);
+    }
+    if (ct.size() !== 2) throw new BfvFormatError(`expected ${what} of size 2, got size ${ct.size()}`);
+    if (ct.isNttForm() !== ntt) throw new BfvFormatError(`expected ${what} in ${ntt ? 'NTT' : 'coefficient'} form, got ${ntt ? 'coefficient' : 'NTT'} form`);
+    if (ct.polyModulusDegree() !== N) throw new BfvFormatError(`expected ${what} with N=${N}, got ${ct.polyModulusDegree()}`);
+    const got = ct.parmsId();
+    try {
+      if (!sameParmsValues(got.values() as BigUint64Array, this.levelParms(level))) {
+        throw new BfvFormatError(`expected ${what} at the ${level} level of the modulus chain, got another level`);
+      }
+    } finally {
+      got.delete();
+    }
+    return ct;
+  }
+
+  /** The parms id values of the first and last levels, read once. */
+  private readonly levels: Partial<Record<'first' | 'last', BigUint64Array>> = {};
+  private levelParms(level: 'first' | 'last'): BigUint64Array {
+    let v = this.levels[level];
+    if (!v) {
+      const id = level === 'first' ? this.context.firstParmsId() : this.context.lastParmsId();
+      try {
+        v = (id.values() as BigUint64Array).slice();
+      } finally {
+        id.delete();
+      }
+      this.levels[level] = v;
+    }
+    return v;
   }
 
   /** Encodes slot values (BigInt64, centred) into a new plaintext. */
@@ -770,15 +797,15 @@ export class BrokerBfv {
   toStoredForm(wire: Uint8Array): Uint8Array {
     this.ctx.assertLive('BrokerBfv');
     countPrimitive('bfvLoad');
-    const ct = this.ctx.loadCiphertext('ciphertext', wire, 'first');
-    try {
-      countPrimitive('bfvNtt');
-      this.ctx.evaluator.cipherTransformToNttInplace(ct);
-      return ct.saveToArray(this.ctx.seal.ComprModeType.none) as Uint8Array;
-    } finally {
-      ct.delete();
-    }
+    // One Ciphertext for every call (a handle of this instance, freed by dispose()).
+    this.storeCt ??= this.ctx.handles.add(new this.ctx.seal.Ciphertext());
+    const ct = this.ctx.loadCiphertextInto(this.storeCt, 'ciphertext', wire, 'first');
+    countPrimitive('bfvNtt');
+    this.ctx.evaluator.cipherTransformToNttInplace(ct);
+    return ct.saveToArray(this.ctx.seal.ComprModeType.none) as Uint8Array;
   }
+
+  private storeCt: Ciphertext | undefined;
 
   /**
    * The same as `aggregate`, over a stored encrypted universe in stored form (toStoredForm):

@@ -27,7 +27,8 @@
 import type { LabelBoxes } from './label-publication.ts';
 import { BfvFormatError, type BrokerBfv } from '../crypto/bfv.ts';
 import type { SessionKind } from '../common/names.ts';
-import { checkElement, drawDummies, padAndShuffle, unpad } from './padding.ts';
+import { checkElement } from './padding.ts';
+import { padStep, readyDummies, readyPhase, unpadStep, type PaddingPhase, type Settled } from './broker-padding.ts';
 import { randomElement } from '../crypto/group.ts';
 import { randomBytes } from 'node:crypto';
 import { TOKEN_BYTES, type TokenTable } from '../common/token-set.ts';
@@ -123,19 +124,10 @@ export interface Ran {
 
 export type MatchOutcome = 'release' | 'too-small' | 'differencing-refused';
 
-interface Settled {
-  open: OpenSession;
-  policy: Policy;
-  paddedCount: number;
-}
-
-/** Each phase carries exactly the state valid in it. */
+/** Each phase carries exactly the state valid in it (opened … evaluated: broker-padding.ts). */
 export type BrokerPhase =
   | { name: 'new' }
-  | ({ name: 'opened' } & Settled)
-  | ({ name: 'ready'; dummies: ElementBytes[] | undefined } & Settled)
-  | ({ name: 'padded'; padMap: Int32Array } & Settled)
-  | ({ name: 'evaluated' } & Settled)
+  | PaddingPhase
   | ({ name: 'matched'; counts: MatchCounts; positions: number[]; sketch: Uint8Array; ran: Ran } & Settled)
   | ({ name: 'refused'; outcome: 'COHORT_TOO_SMALL' | 'DIFFERENCING_REFUSED'; counts: MatchCounts; ran: Ran } & Settled)
   | ({ name: 'aggregated'; counts: MatchCounts; sketch: Uint8Array; ran: Ran } & Settled)
@@ -236,7 +228,7 @@ export class BrokerRole {
     if (msg.universeVersion !== u.version || msg.universeEpoch !== u.epoch) {
       throw new ProtocolError('FAILED_PRECONDITION', `media serves publication ${msg.universeVersion.slice(0, 12)} (epoch '${msg.universeEpoch}'), broker holds ${u.version.slice(0, 12)} (epoch '${u.epoch}'): resync the universe`);
     }
-    this.phase_ = { ...p, name: 'ready', dummies: undefined };
+    this.phase_ = readyPhase(p);
     return { policy: p.policy, paddedCount: p.paddedCount, universeSizeClass: sizeClass(u.users), universeEpoch: u.epoch, privacy };
   }
 
@@ -246,33 +238,21 @@ export class BrokerRole {
    * draws whatever is missing.
    */
   prepareDummies(): void {
-    if (this.phase_.name === 'ready') this.phase_.dummies ??= this.drawDummies(this.phase_);
+    if (this.phase_.name === 'ready') readyDummies(this.phase_, this.params.rng);
   }
 
-  private drawDummies(p: Settled): ElementBytes[] {
-    return drawDummies(p.paddedCount - p.open.seedCount, this.params.rng);
-  }
-
-  /** Round BLIND (from A): validates A's blinded elements, pads with dummies, shuffles. */
+  /** Round BLIND (from A): checks the count, pads with dummies, shuffles. */
   pad(blinded: readonly ElementBytes[]): ElementBytes[] {
-    const p = this.expect('pad', 'ready');
-    const n = p.open.seedCount;
-    if (blinded.length !== n) {
-      throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} blinded elements (the declared seed count), got ${blinded.length}`);
-    }
-    const { padded: out, padMap } = padAndShuffle(blinded, p.dummies ?? this.drawDummies(p), p.paddedCount, this.u);
-    const { dummies: _d, ...settled } = p;
-    this.phase_ = { ...settled, name: 'padded', padMap };
-    return out;
+    const { padded, next } = padStep(this.expect('pad', 'ready'), blinded, this.u, this.params.rng);
+    this.phase_ = next;
+    return padded;
   }
 
   /** Round BLIND (from media): media's evaluations of the padded list → A's, in A's order. */
   unpad(evaluated: readonly ElementBytes[]): ElementBytes[] {
-    const p = this.expect('unpad', 'padded');
-    const out = unpad(evaluated, p.padMap, p.open.seedCount);
-    const { padMap: _m, ...settled } = p;
-    this.phase_ = { ...settled, name: 'evaluated' };
-    return out;
+    const { own, next } = unpadStep(this.expect('unpad', 'padded'), evaluated);
+    this.phase_ = next;
+    return own;
   }
 
   /**

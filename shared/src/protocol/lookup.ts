@@ -29,11 +29,11 @@ import { normalizeRows } from '../common/ids.ts';
 import { decodeLabel, type Label } from '../common/labels.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
 import { cryptoUniform, settlePolicy, sizeClass, type BrokerPolicyConfig, type Uniform } from './policy.ts';
-import { drawDummies, padAndShuffle, unpad } from './padding.ts';
+import { readyDummies, padStep, readyPhase, unpadStep, type PaddingPhase } from './broker-padding.ts';
 import type { BrokerUniverse } from './broker.ts';
 import {
   expectPhase, ProtocolError,
-  type ElementBytes, type IdType, type OpenSession, type Policy, type PrepareSession, type SessionAccepted, type SessionReady, type TokenBytes,
+  type ElementBytes, type IdType, type OpenSession, type PrepareSession, type SessionAccepted, type SessionReady, type TokenBytes,
 } from './messages.ts';
 import type { SeedReport } from './advertiser.ts';
 
@@ -184,18 +184,10 @@ export interface LookupCounts {
   realMatches: number;
 }
 
-interface Settled {
-  open: OpenSession;
-  policy: Policy;
-  paddedCount: number;
-}
-
+/** opened … evaluated: the padding rounds every broker role shares (broker-padding.ts). */
 export type LookupBrokerPhase =
   | { name: 'new' }
-  | ({ name: 'opened' } & Settled)
-  | ({ name: 'ready'; dummies: ElementBytes[] | undefined } & Settled)
-  | ({ name: 'padded'; padMap: Int32Array } & Settled)
-  | ({ name: 'evaluated' } & Settled)
+  | PaddingPhase
   | { name: 'done'; counts: LookupCounts }
   | { name: 'failed'; reason: string };
 
@@ -269,36 +261,27 @@ export class LookupBrokerRole {
     if (msg.universeVersion !== u.version || msg.universeEpoch !== u.epoch) {
       throw new ProtocolError('FAILED_PRECONDITION', `media serves publication ${msg.universeVersion.slice(0, 12)}, broker holds ${u.version.slice(0, 12)}: resync the universe`);
     }
-    this.phase_ = { ...p, name: 'ready', dummies: undefined };
+    this.phase_ = readyPhase(p);
     return { policy: p.policy, paddedCount: p.paddedCount, universeSizeClass: sizeClass(u.users), universeEpoch: u.epoch, privacy: undefined };
   }
 
+  /** Draws the dummies ahead of time (right after OPEN); optional, pad() draws what is missing. */
   prepareDummies(): void {
-    if (this.phase_.name !== 'ready' || this.phase_.dummies) return;
-    this.phase_.dummies = drawDummies(this.phase_.paddedCount - this.phase_.open.seedCount, this.params.rng);
+    if (this.phase_.name === 'ready') readyDummies(this.phase_, this.params.rng);
   }
 
-  /** Round BLIND (from A): pads with dummies and shuffles. */
+  /** Round BLIND (from A): checks the count, pads with dummies, shuffles. */
   pad(blinded: readonly ElementBytes[]): ElementBytes[] {
-    this.expect('pad', 'ready');
-    this.prepareDummies();
-    const p = this.expect('pad', 'ready');
-    if (blinded.length !== p.open.seedCount) {
-      throw new ProtocolError('INVALID_ARGUMENT', `expected ${p.open.seedCount} blinded elements (the declared count), got ${blinded.length}`);
-    }
-    const { padded, padMap } = padAndShuffle(blinded, p.dummies ?? [], p.paddedCount, this.u);
-    const { dummies: _d, ...settled } = p;
-    this.phase_ = { ...settled, name: 'padded', padMap };
+    const { padded, next } = padStep(this.expect('pad', 'ready'), blinded, this.u, this.params.rng);
+    this.phase_ = next;
     return padded;
   }
 
   /** Round BLIND (from media): A's evaluations, in A's order. */
   unpad(evaluated: readonly ElementBytes[]): ElementBytes[] {
-    const p = this.expect('unpad', 'padded');
-    const out = unpad(evaluated, p.padMap, p.open.seedCount);
-    const { padMap: _m, ...settled } = p;
-    this.phase_ = { ...settled, name: 'evaluated' };
-    return out;
+    const { own, next } = unpadStep(this.expect('unpad', 'padded'), evaluated);
+    this.phase_ = next;
+    return own;
   }
 
   /**

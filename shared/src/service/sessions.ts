@@ -31,7 +31,8 @@ export function describeError(err: unknown): string {
 /**
  * A session's phase, as the admin API, logs and metrics name it: the round it is in (its
  * name in lower case, names.ts), `new` before it opens, `match` between TOKENS and AGGREGATE
- * at the broker, and `done` or `failed` once it ended.
+ * at the broker, and `done` or `failed` once it ended. A node waiting for another party's
+ * round is in that round's phase (the advertiser, its tokens sent, in `lookalike` or `lookup`).
  */
 export type SessionPhase = 'new' | Lowercase<SessionRound> | 'match' | 'done' | 'failed';
 

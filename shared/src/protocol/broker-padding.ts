@@ -1,0 +1,63 @@
+/**
+ * The broker's padding rounds, one definition for every broker role that serves A's blinded IDs
+ * to media (BrokerRole for the aggregate kinds, LookupBrokerRole for lookup): the phases from a
+ * settled OPEN to A's evaluations back in A's order, and the three steps between them.
+ *
+ *   opened ─(media accepts)─▶ ready ─padStep(A's blinded)─▶ padded ─unpadStep(media's)─▶ evaluated
+ *
+ * - ready may carry the dummies drawn ahead of time (readyDummies, right after OPEN, so the
+ *   drawing overlaps A's blinding); padStep draws whatever is missing.
+ * - padStep refuses a batch whose size is not the declared seed count, pads with
+ *   paddedCount − seedCount uniform dummies and shuffles (padding.ts); the permutation stays
+ *   in the padded phase and nowhere else.
+ * - unpadStep returns A's evaluations in A's order and forgets the permutation.
+ * Pure functions of the phase: no network, no filesystem.
+ */
+import { drawDummies, padAndShuffle, unpad } from './padding.ts';
+import type { Uniform } from './policy.ts';
+import { ProtocolError, type ElementBytes, type OpenSession, type Policy } from './messages.ts';
+
+/** What OPEN settled: A's request, the policy the broker enforces, the padded size. */
+export interface Settled {
+  open: OpenSession;
+  policy: Policy;
+  paddedCount: number;
+}
+
+export type PaddingPhase =
+  | ({ name: 'opened' } & Settled)
+  | ({ name: 'ready'; dummies: ElementBytes[] | undefined } & Settled)
+  | ({ name: 'padded'; padMap: Int32Array } & Settled)
+  | ({ name: 'evaluated' } & Settled);
+
+type Phase<N extends PaddingPhase['name']> = Extract<PaddingPhase, { name: N }>;
+
+/** The phase after media accepted: no dummies drawn yet. */
+export function readyPhase(p: Phase<'opened'>): Phase<'ready'> {
+  const { name: _n, ...settled } = p;
+  return { ...settled, name: 'ready', dummies: undefined };
+}
+
+/** The dummies for this session, drawn now unless the phase already holds them. */
+export function readyDummies(p: Phase<'ready'>, rng?: (n: number) => Uint8Array): ElementBytes[] {
+  p.dummies ??= drawDummies(p.paddedCount - p.open.seedCount, rng);
+  return p.dummies;
+}
+
+/** Round BLIND (from A): the padded, shuffled list for media, and the phase that remembers how. */
+export function padStep(p: Phase<'ready'>, blinded: readonly ElementBytes[], u: Uniform, rng?: (n: number) => Uint8Array): { padded: ElementBytes[]; next: Phase<'padded'> } {
+  const n = p.open.seedCount;
+  if (blinded.length !== n) {
+    throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} blinded elements (the declared seed count), got ${blinded.length}`);
+  }
+  const { padded, padMap } = padAndShuffle(blinded, readyDummies(p, rng), p.paddedCount, u);
+  const { name: _n, dummies: _d, ...settled } = p;
+  return { padded, next: { ...settled, name: 'padded', padMap } };
+}
+
+/** Round BLIND (from media): media's evaluations of the padded list → A's, in A's order. */
+export function unpadStep(p: Phase<'padded'>, evaluated: readonly ElementBytes[]): { own: ElementBytes[]; next: Phase<'evaluated'> } {
+  const own = unpad(evaluated, p.padMap, p.open.seedCount);
+  const { name: _n, padMap: _m, ...settled } = p;
+  return { own, next: { ...settled, name: 'evaluated' } };
+}
