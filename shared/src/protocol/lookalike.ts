@@ -63,17 +63,6 @@ function build(input: LookalikeInput): LookalikeAudience {
   // users (which would stop at 2^27 entries and cost 16 bytes per user).
   const size = Math.min(input.audienceSize, Math.max(0, users - countExcluded(exclude, users)));
   const heap = new TopK(size);
-  const cosOf = (u: number): number => {
-    let d = 0;
-    let c = 0;
-    const off = u * PACKED_BYTES;
-    for (let b = 0; b < PACKED_BYTES; b++) {
-      const byte = packed[off + b]!;
-      d += dot[b * 256 + byte]!;
-      c += POPCOUNT[byte]!;
-    }
-    return c === 0 ? 0 : d / (Math.sqrt(c) * norm);
-  };
   // Excluded rows, ascending: walked with the users instead of a Set lookup per user.
   const skip = Uint32Array.from([...exclude].filter((r) => Number.isInteger(r) && r >= 0 && r < users)).sort();
   // A floor from a sample, so that most users are not even offered; exact whenever at least
@@ -85,8 +74,7 @@ function build(input: LookalikeInput): LookalikeAudience {
     for (let from = 0, k = 0; from < users; from += SCAN_CHUNK) k = scanChunk(packed, from, Math.min(users, from + SCAN_CHUNK), base, score, skip, k, heap);
   }
   const rows = heap.sorted();
-  let audCos = 0;
-  for (const r of rows) audCos += cosOf(r);
+  const audCos = cosineSum(packed, rows, dot, norm);
   // The universe's mean cosine, Σ_u (Σ_j shares_j·x_uj) / (√c_u · norm) / users, is
   // Σ_j shares_j · W_j / (norm · users) with W the universe's own weights (computed once per universe).
   const weights = universeCosineWeights(packed, users);
@@ -95,6 +83,22 @@ function build(input: LookalikeInput): LookalikeAudience {
   allCos /= norm;
   const quality = size === 0 || allCos === 0 ? 0 : (audCos / size) / (allCos / users);
   return { rows, quality, shares };
+}
+
+/** Σ over `rows` of (Σ_j dot_j·x_uj) / (√c_u · norm) (c_u: the attributes user u has; 0 for none): the audience's cosine similarities, summed in row order. */
+function cosineSum(packed: Uint8Array, rows: Uint32Array, dot: Float64Array, norm: number): number {
+  let sum = 0;
+  for (let i = 0; i < rows.length; i++) {
+    let d = 0;
+    let c = 0;
+    for (let b = 0, off = rows[i]! * PACKED_BYTES, t = 0; b < PACKED_BYTES; b++, off++, t += 256) {
+      const byte = packed[off]!;
+      d += dot[t + byte]!;
+      c += POPCOUNT[byte]!;
+    }
+    sum += c === 0 ? 0 : d / (Math.sqrt(c) * norm);
+  }
+  return sum;
 }
 
 /** Users scored for sampleFloor (every (users / SAMPLE)-th user). */
@@ -296,37 +300,57 @@ class TopK {
     const n = this.n;
     this.n = 0;
     this.floor = this.k === 0 ? Infinity : -Infinity;
-    const hi = new Uint32Array(n);
-    const lo = new Uint32Array(n);
-    const f = new Float64Array(1);
-    const w = new Uint32Array(f.buffer); // little-endian platforms (every Node target): w[0] low, w[1] high word
-    for (let i = 0; i < n; i++) {
-      f[0] = this.score[i]! + 0; // −0 → +0: equal scores, equal keys
-      // Ascending-sortable bits (negative: all flipped; else the sign flipped), then reversed for descending.
-      const neg = w[1]! >>> 31 === 1;
-      hi[i] = neg ? w[1]! : ~(w[1]! ^ 0x80000000) >>> 0;
-      lo[i] = neg ? w[0]! : ~w[0]! >>> 0;
-    }
-    let idx = Uint32Array.from({ length: n }, (_, i) => i);
-    let tmp = new Uint32Array(n);
-    const count = new Uint32Array(65536);
-    for (const [words, shift] of [[lo, 0], [lo, 16], [hi, 0], [hi, 16]] as const) {
-      count.fill(0);
-      for (let i = 0; i < n; i++) count[(words[i]! >>> shift) & 0xffff]!++;
-      for (let d = 0, at = 0; d < 65536; d++) {
-        const c = count[d]!;
-        count[d] = at;
-        at += c;
-      }
-      for (let i = 0; i < n; i++) {
-        const x = idx[i]!;
-        tmp[count[(words[x]! >>> shift) & 0xffff]!++] = x;
-      }
-      [idx, tmp] = [tmp, idx];
-    }
+    const idx = orderByScoreDescending(this.score, n);
     const out = new Uint32Array(n);
     for (let i = 0; i < n; i++) out[i] = this.row[idx[i]!]!;
     return out;
+  }
+}
+
+/**
+ * The indexes 0..n−1 ordered by score descending, equal scores keeping their index order: a
+ * stable least-significant-digit radix sort (four 16-bit digits) on the scores' IEEE 754 bits
+ * mapped to an order-reversing unsigned key (−0 read as +0: equal scores, equal keys).
+ */
+function orderByScoreDescending(score: Float64Array, n: number): Uint32Array {
+  const hi = new Uint32Array(n);
+  const lo = new Uint32Array(n);
+  const f = new Float64Array(1);
+  const w = new Uint32Array(f.buffer); // little-endian platforms (every Node target): w[0] low, w[1] high word
+  for (let i = 0; i < n; i++) {
+    f[0] = score[i]! + 0;
+    // Ascending-sortable bits (negative: all flipped; else the sign flipped), then reversed for descending.
+    const neg = w[1]! >>> 31 === 1;
+    hi[i] = neg ? w[1]! : ~(w[1]! ^ 0x80000000) >>> 0;
+    lo[i] = neg ? w[0]! : ~w[0]! >>> 0;
+  }
+  let idx = new Uint32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  let tmp = new Uint32Array(n);
+  const count = new Uint32Array(65536);
+  for (let pass = 0; pass < 4; pass++) {
+    const words = pass < 2 ? lo : hi;
+    const shift = (pass & 1) * 16;
+    radixPass(words, shift, idx, tmp, n, count);
+    const t = idx;
+    idx = tmp;
+    tmp = t;
+  }
+  return idx;
+}
+
+/** One stable counting-sort pass of `idx` into `out` on the 16-bit digit of words[idx[i]] at `shift`. */
+function radixPass(words: Uint32Array, shift: number, idx: Uint32Array, out: Uint32Array, n: number, count: Uint32Array): void {
+  count.fill(0);
+  for (let i = 0; i < n; i++) count[(words[i]! >>> shift) & 0xffff]!++;
+  for (let d = 0, at = 0; d < 65536; d++) {
+    const c = count[d]!;
+    count[d] = at;
+    at += c;
+  }
+  for (let i = 0; i < n; i++) {
+    const x = idx[i]!;
+    out[count[(words[x]! >>> shift) & 0xffff]!++] = x;
   }
 }
 
