@@ -391,15 +391,18 @@ export class BrokerNode {
     const psi = kind === 'retargeting' || kind === 'joint-activate';
     // joint-count: media's encrypted indicators (one bit per published position) first;
     // retargeting / joint-activate: media's DH-PSI set (its consenting positions, under its scalar).
-    const fromMedia = outcome === 'release' && (kind === 'joint-count' || psi)
+    let fromMedia = outcome === 'release' && (kind === 'joint-count' || psi)
       ? await this.step(rec, 'aggregate', async () => {
         const resp = await this.o.media.call('Indicators', [channel.seal('media', 'AGGREGATE', IndicatorRequestCodec, { universeVersion: this.universe?.version ?? '' })], this.sessionDeadlineMs);
         return joinBatches(channel.openChunks(resp, 'media', ['AGGREGATE'], psi ? BlindedBatchCodec : CiphertextBatchCodec), psi ? 'PSI set' : 'indicator ciphertexts');
       })
       : undefined;
     const toMedia = await this.step(rec, 'aggregate', async () => {
-      const p = outcome !== 'release' || !fromMedia ? { profile: outcome !== 'release' ? role.refusedProfile() : role.aggregate() }
-        : psi ? { psi: await role.psiReply(fromMedia) } : { profile: role.jointSum(fromMedia) };
+      // media's set is O(U): this step holds the only reference, so it is freed once answered
+      const offer = fromMedia;
+      fromMedia = undefined;
+      const p = outcome !== 'release' || !offer ? { profile: outcome !== 'release' ? role.refusedProfile() : role.aggregate() }
+        : psi ? { psi: await role.psiReply(offer) } : { profile: role.jointSum(offer) };
       // The charge and the released cohort are committed before media can see anything.
       if (outcome === 'release') {
         await this.o.store.recordRelease('broker', { sessionId: rec.sessionId, advertiser, epoch, sketch: role.releasedSketch!, size: role.counts!.realMatches, nowMs: Date.now() });

@@ -157,7 +157,9 @@ export async function evaluateBatchParallel(key: OprfKey, es: readonly ElementBy
   outs.forEach((buf, p) => {
     const view = new Uint8Array(buf);
     const from = bounds[p]!;
-    for (let i = 0; i * ELEMENT_BYTES < view.length; i++) result[from + i] = view.slice(i * ELEMENT_BYTES, (i + 1) * ELEMENT_BYTES);
+    // views into the worker's one reply buffer, not a copy (and an ArrayBuffer) per element:
+    // ~0.2 KB less per element, which is what a DH-PSI over ≈ 0.87·U elements holds
+    for (let i = 0; i * ELEMENT_BYTES < view.length; i++) result[from + i] = view.subarray(i * ELEMENT_BYTES, (i + 1) * ELEMENT_BYTES);
   });
   return result;
 }

@@ -364,12 +364,13 @@ export class BrokerRole {
     const threads = this.params.threads ?? DEFAULT_PSI_THREADS;
     const mine = await evaluateBatchParallel(a, hashPositions(u.version, positions), threads, 'own');
     const perm = randomPermutation(p.paddedCount, this.u);
-    const padded = new Array<ElementBytes>(p.paddedCount);
+    // the offer's evaluations, then the padded set appended in place: no second O(U) array
+    const reply = await evaluateBatchParallel(a, offer, threads, 'own');
     for (let i = 0; i < p.paddedCount; i++) {
       const src = perm[i]!;
-      padded[i] = src < mine.length ? mine[src]! : randomElement(this.params.rng);
+      reply.push(src < mine.length ? mine[src]! : randomElement(this.params.rng));
     }
-    return [...await evaluateBatchParallel(a, offer, threads, 'own'), ...padded];
+    return reply;
   }
 
   /** The session's kind, once opened. */
