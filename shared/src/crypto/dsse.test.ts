@@ -81,6 +81,28 @@ describe('verifySignature failure modes', () => {
     bad[10] = (bad[10] ?? 0) ^ 1;
     expect(verifySignature(key.publicKey, STATEMENT_TYPE, body, bad)).toBe(false);
   });
+  it('agrees with strict RFC 8032 verification (@noble/curves, not ZIP-215) on malleated and small-order signatures', () => {
+    const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+    const le = (b: Uint8Array) => b.reduceRight((x, v) => (x << 8n) | BigInt(v), 0n);
+    const toLe = (x: bigint) => Uint8Array.from({ length: 32 }, (_, i) => Number((x >> BigInt(8 * i)) & 255n));
+    for (let i = 0; i < 20; i++) {
+      const k = SigningKey.generate();
+      const b = utf8(`{"seq":${i}}`);
+      const good = k.sign(STATEMENT_TYPE, b).sig;
+      const malleated = Uint8Array.from(good);
+      malleated.set(toLe(le(good.subarray(32)) + L), 32); // S + L: the same point equation, a non-canonical S
+      for (const s of [good, malleated]) {
+        expect(verifySignature(k.publicKey, STATEMENT_TYPE, b, s)).toBe(ed25519.verify(s, pae(STATEMENT_TYPE, b), k.publicKey, { zip215: false }));
+      }
+      expect(verifySignature(k.publicKey, STATEMENT_TYPE, b, malleated)).toBe(false);
+    }
+    // The identity as public key and R, S = 0: "valid" for any message under a cofactor-free equation; refused.
+    const identity = new Uint8Array(32);
+    identity[0] = 1;
+    const sig0 = new Uint8Array(64);
+    sig0[0] = 1;
+    expect(verifySignature(identity, STATEMENT_TYPE, body, sig0)).toBe(false);
+  });
   it('malformed inputs never throw', () => {
     expect(verifySignature(key.publicKey, STATEMENT_TYPE, body, sig.slice(0, 63))).toBe(false);
     expect(verifySignature(new Uint8Array(32).fill(0xff), STATEMENT_TYPE, body, sig)).toBe(false);
