@@ -72,9 +72,9 @@ export class CiphertextFile implements CiphertextSource {
 
 /**
  * Bytes the writer gathers before one write: a few ciphertexts. Each ciphertext a writer gets
- * is a fresh array (SEAL's saveToArray); writing it directly cost the broker's sync ≈ 0.2–0.6 ms
- * more system CPU per 393 KB ciphertext than copying it into this reused buffer and writing
- * that (measured: bench/publication-steps.ts, "codec and write").
+ * is a fresh array (SEAL's saveToArray); copying it into this reused buffer and writing that,
+ * one write per few ciphertexts, took less CPU than one write from each fresh array in paired
+ * runs of the broker's store path (bench/publication-steps.ts reports its "codec and write").
  */
 const WRITE_BUFFER = 2 << 20;
 
