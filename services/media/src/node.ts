@@ -5,7 +5,7 @@
  * audiences it builds stay here (state dir); only their handle, size, quality and the
  * cohort insight (sealed to the advertiser) leave.
  */
-import { universeCosineWeights } from '@cleanroom/shared/protocol/lookalike.ts';
+import { universeCosineWeights, warmLookalike } from '@cleanroom/shared/protocol/lookalike.ts';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MediaRole, type MediaPublication, type PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
@@ -96,6 +96,7 @@ export class MediaNode {
     // The universe's look-alike cosine weights (cohort-independent, one pass): computed with
     // the universe, not in the first session's LOOKALIKE.
     universeCosineWeights(o.universe.packed, o.universe.size);
+    warmLookalike();
   }
 
   /** The publication the PSI kinds hash positions of (warmed up by the entry point). */
@@ -373,13 +374,12 @@ export class MediaNode {
   private saveAudience(audienceId: string, rows: Uint32Array): void {
     const dir = join(this.o.stateDir, 'audiences');
     mkdirSync(dir, { recursive: true });
-    // One line per member, written in pieces: never one string of the whole audience.
+    // One line per member, written in pieces: never one string of the whole audience. The ids
+    // come from one pass over the universe's users (userIdsOf), not one pass per piece.
+    const ids = this.o.universe.userIdsOf(rows);
     const fd = openSync(join(dir, `${audienceId}.txt`), 'w');
     try {
-      for (let i = 0; i < rows.length; i += 8192) {
-        const part = this.o.universe.userIdsOf(rows.subarray(i, i + 8192));
-        writeSync(fd, part.join('\n') + '\n');
-      }
+      for (let i = 0; i < ids.length; i += 8192) writeSync(fd, ids.slice(i, i + 8192).join('\n') + '\n');
     } finally {
       closeSync(fd);
     }

@@ -611,9 +611,7 @@ export class MediaBfv {
   encryptIndicators(bits: Uint8Array): Uint8Array[] {
     this.ctx.assertLive('MediaBfv');
     if (!(bits instanceof Uint8Array)) throw new TypeError(`expected bits as Uint8Array, got ${typeof bits}`);
-    bits.forEach((b, i) => {
-      if (b > 1) throw new RangeError(`expected bits[${i}] in {0, 1}, got ${b}`);
-    });
+    for (let i = 0; i < bits.length; i++) if (bits[i]! > 1) throw new RangeError(`expected bits[${i}] in {0, 1}, got ${bits[i]}`);
     const out: Uint8Array[] = [];
     this.encryptToWire(Math.ceil(bits.length / N), (c, slots) => {
       const first = c * N;

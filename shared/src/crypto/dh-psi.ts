@@ -14,7 +14,7 @@
  * per key; keys are never persisted. 128-bit security level.
  */
 import { hashToGroupBatch } from './h2c.ts';
-import type { ElementBytes } from './group.ts';
+import { ELEMENT_BYTES, type ElementBytes } from './group.ts';
 
 /** The domain of position hashing; the publication version is part of the input, so sets are unlinkable across publications. */
 export const PSI_DST = 'cleanroom-v1-psi-publication-position';
@@ -28,4 +28,51 @@ export function hashPositions(version: string, positions: Iterable<number>): Ele
 /** Hex of an element, for set membership. */
 export function elementKey(e: ElementBytes): string {
   return Buffer.from(e).toString('hex');
+}
+
+/**
+ * A set of elements for membership tests without a string per element: the elements back to
+ * back in one buffer and an open-addressing table (load ≤ 1/2) keyed on their first four
+ * bytes, each hit confirmed by comparing all ELEMENT_BYTES bytes — exactly the answers of a Set
+ * of their hex. The table's keys are X25519 outputs under the tester's own scalar (uniform
+ * to anyone else), so no peer can lengthen its probe chains; a probed element from a peer
+ * costs a few comparisons whatever its bytes.
+ */
+export class ElementTable {
+  private readonly bytes: Uint8Array;
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+
+  constructor(elements: readonly ElementBytes[]) {
+    let size = 2;
+    while (size < 2 * elements.length) size *= 2;
+    this.mask = size - 1;
+    this.slots = new Int32Array(size).fill(-1);
+    this.bytes = new Uint8Array(elements.length * ELEMENT_BYTES);
+    elements.forEach((e, i) => {
+      if (e.length !== ELEMENT_BYTES) throw new RangeError(`expected ${ELEMENT_BYTES}-byte elements, got ${e.length} bytes at ${i}`);
+      this.bytes.set(e, i * ELEMENT_BYTES);
+      let s = head(e, 0) & this.mask;
+      while (this.slots[s] !== -1) s = (s + 1) & this.mask;
+      this.slots[s] = i;
+    });
+  }
+
+  /** Whether the ELEMENT_BYTES bytes of `buf` at `offset` are one of the elements. */
+  has(buf: Uint8Array, offset: number): boolean {
+    const { bytes, slots, mask } = this;
+    for (let s = head(buf, offset) & mask; ; s = (s + 1) & mask) {
+      const i = slots[s]!;
+      if (i === -1) return false;
+      let b = 0;
+      const at = i * ELEMENT_BYTES;
+      while (b < ELEMENT_BYTES && bytes[at + b] === buf[offset + b]) b++;
+      if (b === ELEMENT_BYTES) return true;
+    }
+  }
+}
+
+/** The first four bytes at `offset`, little-endian, as an unsigned 32-bit number. */
+function head(buf: Uint8Array, offset: number): number {
+  return (buf[offset]! | (buf[offset + 1]! << 8) | (buf[offset + 2]! << 16) | (buf[offset + 3]! << 24)) >>> 0;
 }

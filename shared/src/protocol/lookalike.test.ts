@@ -51,6 +51,27 @@ describe('buildLookalike', () => {
     }
   });
 
+  it('selects what a full sort selects on universes large enough for the sampled floor, and when that floor is too high', () => {
+    const rng = mulberry32(19);
+    const users = 100_000; // ≥ 4 · 16,384: the pass starts from a floor read off a sample
+    // Random vectors (few ties), then 4 vectors only: the sample's floor equals the best score,
+    // fewer than k users score above it, and the pass runs again without it.
+    for (const distinct of [0, 4]) {
+      const pool = Array.from({ length: distinct }, () => Uint8Array.from({ length: PACKED_BYTES }, () => Math.floor(rng() * 256)));
+      const packed = new Uint8Array(users * PACKED_BYTES);
+      for (let u = 0; u < users; u++) {
+        if (distinct > 0) packed.set(pool[u % distinct]!, u * PACKED_BYTES);
+        else for (let b = 0; b < PACKED_BYTES; b++) packed[u * PACKED_BYTES + b] = Math.floor(rng() * 256) & Math.floor(rng() * 256);
+      }
+      const shares = attributeShares(packed, users);
+      const totals = Array.from({ length: ATTRIBUTE_COUNT }, () => Math.floor(rng() * 300));
+      for (const [k, exclude] of [[10_000, new Set<number>()], [50, new Set([1, 2, 99_999])], [30_000, new Set([5, 77_777])], [60_000, new Set<number>()]] as const) {
+        const got = buildLookalike({ totals, cohortSize: 300, universeShares: shares, packed, users, exclude, audienceSize: k });
+        expect(Array.from(got.rows)).toEqual(reference(totals, 300, shares, packed, users, exclude, k));
+      }
+    }
+  });
+
   it('reports the quality a per-user cosine pass gives (the universe mean from the cached weights)', () => {
     const rng = mulberry32(11);
     const users = 3000;

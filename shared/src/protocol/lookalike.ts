@@ -16,6 +16,7 @@
  * universe's mean needs no pass per session: Σ_u cos_u = Σ_j share_j · W_j / ‖share‖ with
  * W_j = Σ_u x_uj / √|x_u| a property of the universe (universeCosineWeights, cached).
  */
+import { randomFillSync } from 'node:crypto';
 import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
 import { countPrimitive } from '../common/op-counts.ts';
 import { PACKED_BYTES } from './universe.ts';
@@ -38,6 +39,11 @@ export interface LookalikeAudience {
 }
 
 export function buildLookalike(input: LookalikeInput): LookalikeAudience {
+  countPrimitive('lookalikeScore', input.users);
+  return build(input);
+}
+
+function build(input: LookalikeInput): LookalikeAudience {
   const { totals, cohortSize, universeShares, packed, users, exclude } = input;
   if (totals.length !== ATTRIBUTE_COUNT) throw new RangeError(`expected ${ATTRIBUTE_COUNT} totals, got ${totals.length}`);
   const eps = 1 / (2 * (cohortSize + 1));
@@ -57,24 +63,18 @@ export function buildLookalike(input: LookalikeInput): LookalikeAudience {
   // users (which would stop at 2^27 entries and cost 16 bytes per user).
   const size = Math.min(input.audienceSize, Math.max(0, users - countExcluded(exclude, users)));
   const heap = new TopK(size);
-  const cosOf = (u: number): number => {
-    let d = 0;
-    let c = 0;
-    const off = u * PACKED_BYTES;
-    for (let b = 0; b < PACKED_BYTES; b++) {
-      const byte = packed[off + b]!;
-      d += dot[b * 256 + byte]!;
-      c += POPCOUNT[byte]!;
-    }
-    return c === 0 ? 0 : d / (Math.sqrt(c) * norm);
-  };
   // Excluded rows, ascending: walked with the users instead of a Set lookup per user.
   const skip = Uint32Array.from([...exclude].filter((r) => Number.isInteger(r) && r >= 0 && r < users)).sort();
-  countPrimitive('lookalikeScore', users);
+  // A floor from a sample, so that most users are not even offered; exact whenever at least
+  // `size` users score above it (then every one of the best `size` does), else the pass runs again without it.
+  heap.start(sampleFloor(packed, users, base, score, size));
   for (let from = 0, k = 0; from < users; from += SCAN_CHUNK) k = scanChunk(packed, from, Math.min(users, from + SCAN_CHUNK), base, score, skip, k, heap);
+  if (heap.accepted < size) {
+    heap.start(-Infinity);
+    for (let from = 0, k = 0; from < users; from += SCAN_CHUNK) k = scanChunk(packed, from, Math.min(users, from + SCAN_CHUNK), base, score, skip, k, heap);
+  }
   const rows = heap.sorted();
-  let audCos = 0;
-  for (const r of rows) audCos += cosOf(r);
+  const audCos = cosineSum(packed, rows, dot, norm);
   // The universe's mean cosine, Σ_u (Σ_j shares_j·x_uj) / (√c_u · norm) / users, is
   // Σ_j shares_j · W_j / (norm · users) with W the universe's own weights (computed once per universe).
   const weights = universeCosineWeights(packed, users);
@@ -83,6 +83,50 @@ export function buildLookalike(input: LookalikeInput): LookalikeAudience {
   allCos /= norm;
   const quality = size === 0 || allCos === 0 ? 0 : (audCos / size) / (allCos / users);
   return { rows, quality, shares };
+}
+
+/** Σ over `rows` of (Σ_j dot_j·x_uj) / (√c_u · norm) (c_u: the attributes user u has; 0 for none): the audience's cosine similarities, summed in row order. */
+function cosineSum(packed: Uint8Array, rows: Uint32Array, dot: Float64Array, norm: number): number {
+  let sum = 0;
+  for (let i = 0; i < rows.length; i++) {
+    let d = 0;
+    let c = 0;
+    for (let b = 0, off = rows[i]! * PACKED_BYTES, t = 0; b < PACKED_BYTES; b++, off++, t += 256) {
+      const byte = packed[off]!;
+      d += dot[t + byte]!;
+      c += POPCOUNT[byte]!;
+    }
+    sum += c === 0 ? 0 : d / (Math.sqrt(c) * norm);
+  }
+  return sum;
+}
+
+/** Users scored for sampleFloor (every (users / SAMPLE)-th user). */
+const SAMPLE = 16_384;
+
+/**
+ * A score below the `size`-th best with near certainty, from the scores of an evenly spaced
+ * sample of the users: the sample's score ranked where 1.25 times the expected share of the
+ * best plus three standard deviations of that count fall, so that ≈ 1.25·size users (not
+ * all of them) are offered to the top-k buffer. −∞ (no floor) when the sample is not much
+ * larger than that rank. Its only effect is speed: buildLookalike checks that at least `size`
+ * users scored above it and scans again without it if not.
+ */
+function sampleFloor(packed: Uint8Array, users: number, base: number, score: Float64Array, size: number): number {
+  if (size === 0) return Infinity;
+  const stride = Math.floor(users / SAMPLE);
+  if (stride < 4) return -Infinity;
+  const m = Math.floor(users / stride);
+  const expected = (m * size) / users;
+  const rank = Math.ceil(1.25 * expected + 3 * Math.sqrt(expected)) + 1; // from the top, 1-based
+  if (rank * 2 > m) return -Infinity;
+  const sample = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    let s = base;
+    for (let b = 0, off = i * stride * PACKED_BYTES, t = 0; b < PACKED_BYTES; b++, off++, t += 256) s += score[t + packed[off]!]!;
+    sample[i] = s;
+  }
+  return selectAscending(sample, m, m - rank);
 }
 
 /** Users scored per call of scanChunk: small calls get V8's optimised code early, with complete type feedback. */
@@ -115,6 +159,22 @@ function scanChunk(packed: Uint8Array, from: number, to: number, base: number, s
     }
   }
   return k;
+}
+
+/**
+ * Compiles the scoring and selection code before the first session needs it: two look-alikes
+ * over a random universe of 2^17 users (the sampled-floor path included), their result
+ * discarded, not counted as sessions' work (op-counts). V8 compiles a function's optimised code after it has run for a while, so without
+ * this the first look-alike of a node runs its 10^6-user pass partly in unoptimised code (≈ 2×
+ * its CPU); media calls this once when it starts, beside universeCosineWeights.
+ */
+export function warmLookalike(): void {
+  const users = 1 << 17;
+  const packed = new Uint8Array(users * PACKED_BYTES);
+  randomFillSync(packed);
+  const universeShares = new Float64Array(ATTRIBUTE_COUNT).fill(0.5);
+  const totals = Array.from({ length: ATTRIBUTE_COUNT }, (_, j) => (j * 37) % 100);
+  for (let r = 0; r < 2; r++) build({ totals, cohortSize: 100, universeShares, packed, users, exclude: new Set([1, 2]), audienceSize: 4096 });
 }
 
 /** Cached per packed-vector buffer: a universe's cosine weights are computed once. */
@@ -166,13 +226,15 @@ function countExcluded(exclude: ReadonlySet<number>, users: number): number {
  * rows are distinct). Rows must be offered in ascending order, so a later row enters only
  * with a score strictly above the worst kept (`floor`). Offers are appended to a buffer of
  * 2k + 1024 pairs (two typed arrays), which therefore stays in ascending row order; when it
- * is full, the k-th best score t is read from a native sort of a copy of the scores, and one
+ * is full, the k-th best score t is found by a selection (quickselect, three-way partition:
+ * linear in the buffer, ties cost nothing more) in a reused scratch copy of the scores, and one
  * order-keeping pass keeps the pairs above t and the earliest (lowest-row) ones equal to t.
- * No comparator, no per-offer allocation; the sorts are native code from the first call.
+ * No comparator, no sort and no allocation per refill.
  */
 class TopK {
   private readonly score: Float64Array;
   private readonly row: Uint32Array;
+  private readonly scratch: Float64Array;
   private readonly k: number;
   private n = 0;
   /** Offers scoring ≤ this cannot enter (−∞ until the first selection; +∞ when k = 0): the caller's cheap pre-check. */
@@ -182,11 +244,23 @@ class TopK {
     const cap = k === 0 ? 0 : 2 * k + 1024;
     this.score = new Float64Array(cap);
     this.row = new Uint32Array(cap);
+    this.scratch = new Float64Array(cap);
     this.floor = k === 0 ? Infinity : -Infinity;
+  }
+
+  /** Offers taken since start(): all scored above its floor. */
+  accepted = 0;
+
+  /** Empties the buffer; offers must score above `floor` (exact only if at least k do: see buildLookalike). */
+  start(floor: number): void {
+    this.n = 0;
+    this.accepted = 0;
+    this.floor = this.k === 0 ? Infinity : floor;
   }
 
   offer(score: number, row: number): void {
     if (!(score > this.floor)) return;
+    this.accepted++;
     this.score[this.n] = score;
     this.row[this.n] = row;
     if (++this.n === this.score.length) this.keepBest();
@@ -196,16 +270,12 @@ class TopK {
   private keepBest(): void {
     const { k, n } = this;
     if (n <= k) return;
-    const sorted = this.score.slice(0, n).sort(); // ascending
-    const t = sorted[n - k]!;
-    let above = n; // index of the first score > t
-    for (let i = n - k; i < n; i++) {
-      if (sorted[i]! > t) {
-        above = i;
-        break;
-      }
-    }
-    let ties = k - (n - above); // pairs equal to t to keep: the earliest rows
+    const s = this.scratch;
+    s.set(this.score.subarray(0, n));
+    const t = selectAscending(s, n, n - k); // the k-th best score
+    let above = 0;
+    for (let i = 0; i < n; i++) if (this.score[i]! > t) above++;
+    let ties = k - above; // pairs equal to t to keep: the earliest rows
     let j = 0;
     for (let i = 0; i < n; i++) {
       const v = this.score[i]!;
@@ -220,39 +290,106 @@ class TopK {
   }
 
   /**
-   * Rows, best first (the buffer is left empty): each kept pair's key is (rank of its score
-   * among the distinct kept scores, best first) · 2^32 + row — exact in a double while the
-   * ranks stay below 2^21 — and one native sort of the keys orders them.
+   * Rows, best first (the buffer is left empty): a stable least-significant-digit radix sort
+   * (four 16-bit digits) of the kept pairs, which are in ascending row order, on their scores'
+   * IEEE 754 bits mapped to an order-reversing unsigned key — score descending, and among
+   * equal scores the rows stay ascending: the order of a comparator sort on (−score, row).
    */
   sorted(): Uint32Array {
     this.keepBest();
     const n = this.n;
     this.n = 0;
     this.floor = this.k === 0 ? Infinity : -Infinity;
-    if (n >= 1 << 21) {
-      const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => this.score[b]! - this.score[a]! || this.row[a]! - this.row[b]!);
-      return Uint32Array.from(idx, (i) => this.row[i]!);
-    }
-    const distinct = this.score.slice(0, n).sort(); // ascending
-    let m = 0;
-    for (let i = 0; i < n; i++) if (m === 0 || distinct[i] !== distinct[m - 1]) distinct[m++] = distinct[i]!;
-    const keys = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const v = this.score[i]!;
-      let lo = 0;
-      let hi = m - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (distinct[mid]! < v) lo = mid + 1;
-        else hi = mid;
-      }
-      keys[i] = (m - 1 - lo) * 4294967296 + this.row[i]!;
-    }
-    keys.sort();
+    const idx = orderByScoreDescending(this.score, n);
     const out = new Uint32Array(n);
-    for (let i = 0; i < n; i++) out[i] = keys[i]! % 4294967296;
+    for (let i = 0; i < n; i++) out[i] = this.row[idx[i]!]!;
     return out;
   }
+}
+
+/**
+ * The indexes 0..n−1 ordered by score descending, equal scores keeping their index order: a
+ * stable least-significant-digit radix sort (four 16-bit digits) on the scores' IEEE 754 bits
+ * mapped to an order-reversing unsigned key (−0 read as +0: equal scores, equal keys).
+ */
+function orderByScoreDescending(score: Float64Array, n: number): Uint32Array {
+  const hi = new Uint32Array(n);
+  const lo = new Uint32Array(n);
+  const f = new Float64Array(1);
+  const w = new Uint32Array(f.buffer); // little-endian platforms (every Node target): w[0] low, w[1] high word
+  for (let i = 0; i < n; i++) {
+    f[0] = score[i]! + 0;
+    // Ascending-sortable bits (negative: all flipped; else the sign flipped), then reversed for descending.
+    const neg = w[1]! >>> 31 === 1;
+    hi[i] = neg ? w[1]! : ~(w[1]! ^ 0x80000000) >>> 0;
+    lo[i] = neg ? w[0]! : ~w[0]! >>> 0;
+  }
+  let idx = new Uint32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  let tmp = new Uint32Array(n);
+  const count = new Uint32Array(65536);
+  for (let pass = 0; pass < 4; pass++) {
+    const words = pass < 2 ? lo : hi;
+    const shift = (pass & 1) * 16;
+    radixPass(words, shift, idx, tmp, n, count);
+    const t = idx;
+    idx = tmp;
+    tmp = t;
+  }
+  return idx;
+}
+
+/** One stable counting-sort pass of `idx` into `out` on the 16-bit digit of words[idx[i]] at `shift`. */
+function radixPass(words: Uint32Array, shift: number, idx: Uint32Array, out: Uint32Array, n: number, count: Uint32Array): void {
+  count.fill(0);
+  for (let i = 0; i < n; i++) count[(words[i]! >>> shift) & 0xffff]!++;
+  for (let d = 0, at = 0; d < 65536; d++) {
+    const c = count[d]!;
+    count[d] = at;
+    at += c;
+  }
+  for (let i = 0; i < n; i++) {
+    const x = idx[i]!;
+    out[count[(words[x]! >>> shift) & 0xffff]!++] = x;
+  }
+}
+
+/**
+ * The value of rank `r` (0-based, ascending) among a[0..n): a[] is reordered. Iterative
+ * quickselect with a median-of-three pivot and a three-way partition, so runs of equal values
+ * (many users share a score) end the search instead of slowing it.
+ */
+function selectAscending(a: Float64Array, n: number, r: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const x = a[lo]!;
+    const y = a[mid]!;
+    const z = a[hi]!;
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    // a[lo..lt) < pivot, a[lt..i) = pivot, a(gt..hi] > pivot
+    let lt = lo;
+    let i = lo;
+    let gt = hi;
+    while (i <= gt) {
+      const v = a[i]!;
+      if (v < pivot) {
+        a[i] = a[lt]!;
+        a[lt++] = v;
+        i++;
+      } else if (v > pivot) {
+        a[i] = a[gt]!;
+        a[gt--] = v;
+      } else {
+        i++;
+      }
+    }
+    if (r < lt) hi = lt - 1;
+    else if (r > gt) lo = gt + 1;
+    else return pivot;
+  }
+  return a[r]!;
 }
 
 /** For each packed byte position b and byte value v: Σ of weights of the bits set in v. */

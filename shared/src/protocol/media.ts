@@ -23,7 +23,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BfvFormatError, type MediaBfv } from '../crypto/bfv.ts';
-import { InvalidElementError, validateElements } from '../crypto/group.ts';
+import { ELEMENT_BYTES, InvalidElementError, validateElements } from '../crypto/group.ts';
 import { evaluateBatchParallel } from '../crypto/oprf-pool.ts';
 import { ATTRIBUTES, GROUP_OF_INDEX } from '../common/attributes.ts';
 import { buildLookalike } from './lookalike.ts';
@@ -32,11 +32,11 @@ import { canonicalBytes } from '../crypto/jcs.ts';
 import { cryptoUniform, discreteLaplace, randomPermutation, sizeClass, type Uniform } from './policy.ts';
 import { OprfKey } from '../crypto/oprf.ts';
 import { randomElement } from '../crypto/group.ts';
-import { elementKey, hashPositions } from '../crypto/dh-psi.ts';
+import { ElementTable, hashPositions } from '../crypto/dh-psi.ts';
 import type { Universe } from './universe.ts';
 import type { SessionKind } from '../common/names.ts';
 import { parsePredicateText, type CompiledPredicate } from './predicate.ts';
-import { compileMediaPredicate, packedReader } from './predicate-schemas.ts';
+import { compileMediaPredicate, packedPredicateTest } from './predicate-schemas.ts';
 import { PACKED_BYTES } from './universe.ts';
 
 /** The kinds this role runs (the lookup and federated kinds add themselves here). */
@@ -103,9 +103,11 @@ interface Running {
   indicatorsSent: number;
   /**
    * retargeting / joint-activate: media's PSI scalar, per offered element its position (−1:
-   * padding), and the broker's reply received so far (its pages, in order: activatePage).
+   * padding), and the broker's reply received so far (its pages, in order: activatePage), its
+   * elements back to back in `reply` (ELEMENT_BYTES each, `received` of them; allocated with
+   * the first page): one buffer, not an object per element.
    */
-  psi: { key: OprfKey; offered: Int32Array; reply: ElementBytes[] } | undefined;
+  psi: { key: OprfKey; offered: Int32Array; reply: Uint8Array; received: number } | undefined;
 }
 
 /**
@@ -242,11 +244,17 @@ export class MediaRole {
    */
   private selectedPositions(predicate: CompiledPredicate | undefined): Uint8Array {
     const { universe, publication, purposes } = this.params;
-    const bits = new Uint8Array(publication.order.length);
+    const { order } = publication;
+    const bits = new Uint8Array(order.length);
     if (!purposes) return bits;
-    publication.order.forEach((row, pos) => {
-      if (purposes.ads[row] === 1 && (!predicate || predicate.test(packedReader(universe.packed, row * PACKED_BYTES)))) bits[pos] = 1;
-    });
+    // One flat pass; the predicate's verdict is memoised on the attribute bits it reads.
+    const { ads } = purposes;
+    const { packed } = universe;
+    const test = predicate ? packedPredicateTest(predicate) : undefined;
+    for (let pos = 0; pos < order.length; pos++) {
+      const row = order[pos]!;
+      if (ads[row] === 1 && (!test || test(packed, row * PACKED_BYTES))) bits[pos] = 1;
+    }
     return bits;
   }
 
@@ -262,7 +270,9 @@ export class MediaRole {
     if (p.evaluated !== p.request.paddedCount) throw new ProtocolError('FAILED_PRECONDITION', `expected ${p.request.paddedCount} evaluations before the indicators, got ${p.evaluated}`);
     const bits = this.selectedPositions(p.mediaPredicate);
     const out = this.params.publication.bfv.encryptIndicators(bits);
-    p.indicatorsSent = bits.reduce((a, b) => a + b, 0);
+    let sent = 0;
+    for (let i = 0; i < bits.length; i++) sent += bits[i]!;
+    p.indicatorsSent = sent;
     return out;
   }
 
@@ -286,7 +296,7 @@ export class MediaRole {
     let size = 1;
     while (size < mine.length) size *= 2;
     const key = OprfKey.generate();
-    p.psi = { key, offered: new Int32Array(0), reply: [] }; // claimed before the first await: one offer per session
+    p.psi = { key, offered: new Int32Array(0), reply: new Uint8Array(0), received: 0 }; // claimed before the first await: one offer per session
     const pub = this.params.publication;
     const hashed = await evaluateBatchParallel(key, pub.positionHashes?.(mine) ?? hashPositions(pub.version, mine), this.params.threads);
     const perm = randomPermutation(size, this.params.uniform ?? cryptoUniform);
@@ -297,7 +307,7 @@ export class MediaRole {
       offered[i] = src < mine.length ? mine[src]! : -1;
       out[i] = src < mine.length ? hashed[src]! : randomElement();
     }
-    p.psi = { key, offered, reply: [] };
+    p.psi = { key, offered, reply: new Uint8Array(0), received: 0 };
     return out;
   }
 
@@ -313,7 +323,7 @@ export class MediaRole {
   async activatePage(offset: number, elements: readonly ElementBytes[]): Promise<ActivationProgress> {
     const p = this.expect('activatePage', 'prepared', 'evaluating');
     if (!p.psi || p.psi.offered.length === 0) throw new ProtocolError('FAILED_PRECONDITION', 'media: called activate before its PSI set was sent');
-    const received = p.psi.reply.length;
+    const received = p.psi.received;
     const expected = p.psi.offered.length + p.request.paddedCount;
     if (offset < received) throw new ProtocolError('INVALID_ARGUMENT', `PSI reply page at element ${offset}: elements up to ${received} were received already (a replayed page)`);
     if (offset > received) throw new ProtocolError('INVALID_ARGUMENT', `PSI reply page at element ${offset}: expected the page starting at element ${received} (pages in order, none skipped)`);
@@ -328,9 +338,11 @@ export class MediaRole {
       if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', `PSI reply page at element ${offset}: ${err.message}`);
       throw err;
     }
-    for (const e of elements) p.psi.reply.push(e);
-    if (p.psi.reply.length < expected) return { received: p.psi.reply.length, expected };
-    return { received: expected, expected, result: await this.complete(p, p.psi.reply) };
+    if (p.psi.reply.length === 0) p.psi.reply = new Uint8Array(expected * ELEMENT_BYTES);
+    for (let i = 0; i < elements.length; i++) p.psi.reply.set(elements[i]!, (received + i) * ELEMENT_BYTES);
+    p.psi.received = received + elements.length;
+    if (p.psi.received < expected) return { received: p.psi.received, expected };
+    return { received: expected, expected, result: await this.complete(p, p.psi.reply, expected) };
   }
 
   /**
@@ -353,20 +365,29 @@ export class MediaRole {
       if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', err.message);
       throw err;
     }
-    return this.complete(p, elements);
+    const flat = new Uint8Array(elements.length * ELEMENT_BYTES);
+    elements.forEach((e, i) => flat.set(e, i * ELEMENT_BYTES));
+    return this.complete(p, flat, elements.length);
   }
 
-  /** The audience from the whole (validated) reply: see activate. */
-  private async complete(p: Extract<MediaPhase, { name: 'prepared' | 'evaluating' }>, elements: readonly ElementBytes[]): Promise<LookalikeResult> {
+  /**
+   * The audience from the whole (validated) reply, `count` elements back to back in `reply`:
+   * see activate. Membership in the broker's set is an exact 32-byte comparison through an
+   * ElementTable (no string per element).
+   */
+  private async complete(p: Extract<MediaPhase, { name: 'prepared' | 'evaluating' }>, reply: Uint8Array, count: number): Promise<LookalikeResult> {
     if (!p.psi) throw new ProtocolError('FAILED_PRECONDITION', 'media: called activate before its PSI set was sent');
     const n = p.psi.offered.length;
-    const theirs = await evaluateBatchParallel(p.psi.key, elements.slice(n), this.params.threads);
-    const inBroker = new Set(theirs.map(elementKey));
+    const broker: ElementBytes[] = [];
+    for (let i = n; i < count; i++) broker.push(reply.subarray(i * ELEMENT_BYTES, (i + 1) * ELEMENT_BYTES));
+    const inBroker = new ElementTable(await evaluateBatchParallel(p.psi.key, broker, this.params.threads));
     if (n === 0) throw new ProtocolError('FAILED_PRECONDITION', 'media: called activate before its PSI set was sent');
     const rows: number[] = [];
+    const { offered } = p.psi;
+    const { order } = this.params.publication;
     for (let i = 0; i < n; i++) {
-      const pos = p.psi.offered[i]!;
-      if (pos >= 0 && inBroker.has(elementKey(elements[i]!))) rows.push(this.params.publication.order[pos]!);
+      const pos = offered[i]!;
+      if (pos >= 0 && inBroker.has(reply, i * ELEMENT_BYTES)) rows.push(order[pos]!);
     }
     const noiseOff = p.request.policy.noiseScale === 0;
     const noisy = noiseOff ? rows.length : Math.max(0, rows.length + discreteLaplace(1 / p.request.policy.epsilonCount, this.params.uniform ?? cryptoUniform));

@@ -44,3 +44,37 @@ export function packedReader(packed: Uint8Array, offset: number): FieldReader {
     return g.single ? (on[0] ?? '') : on;
   };
 }
+
+/** Most attribute bits a memoised media predicate (packedPredicateTest) keys its verdicts on: a table of 2^20 bytes. */
+const MEMO_BITS = 20;
+
+/**
+ * A media predicate as a test of one user's packed vector (`packed` at `offset`), with the
+ * verdict memoised on the bits it can read: packedReader reads, for a field, only the bits of
+ * that field's attribute group, so the predicate's value is a function of the bits of the
+ * groups in `compiled.fields`. Those bits, gathered into a key (one table lookup per packed
+ * byte), index a table of verdicts; each distinct key is evaluated once, with compiled.test on
+ * the first user that has it — the verdict evaluating every user gives, at one evaluation per
+ * distinct key instead of per user. Above MEMO_BITS bits it evaluates every user. One memo per
+ * call: use it for one pass (a session's selection).
+ */
+export function packedPredicateTest(compiled: CompiledPredicate): (packed: Uint8Array, offset: number) => boolean {
+  const bits: number[] = [];
+  for (const g of ATTRIBUTE_GROUPS) if (compiled.fields.has(g.group)) for (let i = 0; i < g.values.length; i++) bits.push(g.offset + i);
+  if (bits.length > MEMO_BITS) return (packed, offset) => compiled.test(packedReader(packed, offset));
+  const bytes = [...new Set(bits.map((j) => j >> 3))];
+  // gather[k·256 + v]: the key bits of byte value v at packed byte bytes[k].
+  const gather = new Uint32Array(bytes.length * 256);
+  bits.forEach((j, keyBit) => {
+    const k = bytes.indexOf(j >> 3);
+    for (let v = 0; v < 256; v++) if ((v >> (j & 7)) & 1) gather[k * 256 + v]! |= 1 << keyBit;
+  });
+  const memo = new Uint8Array(1 << bits.length); // 0: not evaluated yet, 1: false, 2: true
+  return (packed, offset) => {
+    let key = 0;
+    for (let k = 0; k < bytes.length; k++) key |= gather[k * 256 + packed[offset + bytes[k]!]!]!;
+    let verdict = memo[key]!;
+    if (verdict === 0) memo[key] = verdict = compiled.test(packedReader(packed, offset)) ? 2 : 1;
+    return verdict === 2;
+  };
+}

@@ -32,4 +32,22 @@ describe('CiphertextFile', () => {
       f.close();
     }
   });
+
+  it('the writer gathers ciphertexts in its buffer and writes them in order, a ciphertext larger than the buffer directly', () => {
+    const sub = mkdtempSync(join(dir, 'big-'));
+    // around the 2 MiB write buffer: many that fill it unevenly, one larger than it, more after
+    const sizes = [393_000, 393_000, 700_000, 393_000, 1, 3 << 20, 196_802, 393_000, 2 << 20, 5];
+    const cts = sizes.map((n, i) => Uint8Array.from({ length: n }, (_, j) => (j * 31 + i * 7 + (j >> 11)) & 255));
+    const w = new CiphertextFileWriter(sub);
+    for (const c of cts) w.append(c);
+    expect(w.count).toBe(cts.length);
+    w.close();
+    const f = new CiphertextFile(sub);
+    try {
+      expect(f.count).toBe(cts.length);
+      cts.forEach((c, i) => expect(Buffer.from(f.get(i)).equals(Buffer.from(c))).toBe(true));
+    } finally {
+      f.close();
+    }
+  });
 });
