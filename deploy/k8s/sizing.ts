@@ -27,9 +27,9 @@ export interface Measurement {
 
 /** Measured figures (MiB), protocol with media's publication (bench/memory.ts). */
 export const MEASURED: readonly Measurement[] = [
-  { universe: 50_000, peakMiB: { advertiser: 223, media: 482, broker: 282 }, stateMiB: { advertiser: 0, media: 80, broker: 152 } },
-  { universe: 200_000, peakMiB: { advertiser: 253, media: 528, broker: 501 }, stateMiB: { advertiser: 0, media: 304, broker: 593 } },
-  { universe: 1_000_000, peakMiB: { advertiser: 375, media: 811, broker: 650 }, stateMiB: { advertiser: 0, media: 1588, broker: 2933 } },
+  { universe: 50_000, peakMiB: { advertiser: 213, media: 460, broker: 304 }, stateMiB: { advertiser: 0, media: 85, broker: 152 } },
+  { universe: 200_000, peakMiB: { advertiser: 209, media: 547, broker: 342 }, stateMiB: { advertiser: 0, media: 322, broker: 591 } },
+  { universe: 1_000_000, peakMiB: { advertiser: 289, media: 642, broker: 563 }, stateMiB: { advertiser: 0, media: 1588, broker: 2933 } },
 ];
 
 type Figure = 'peakMiB' | 'stateMiB';
