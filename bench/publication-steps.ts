@@ -29,9 +29,17 @@ const users = Number(process.argv[2] ?? 40_000);
 if (!Number.isInteger(users) || users < 1) throw new RangeError(`expected a positive user count, got ${process.argv[2]}`);
 
 const system = { publish: 0, store: 0 };
+/** Minor page faults per step: fresh memory touched (a large buffer allocated per ciphertext shows here, as system time). */
+const faults = { publish: 0, store: 0 };
+let faults0 = process.resourceUsage().minorPageFault;
 const cpuMs = (c0: NodeJS.CpuUsage, step?: keyof typeof system): number => {
   const c = process.cpuUsage(c0);
-  if (step) system[step] = c.system / 1000;
+  const f = process.resourceUsage().minorPageFault;
+  if (step) {
+    system[step] = c.system / 1000;
+    faults[step] = f - faults0;
+  }
+  faults0 = f;
   return (c.user + c.system) / 1000;
 };
 
@@ -86,6 +94,7 @@ try {
   const bfv = await MediaBfv.create(ATTRIBUTE_COUNT);
   bfv.encryptUsers([new Uint8Array(ATTRIBUTE_COUNT)]); // warm-up
   let c0 = process.cpuUsage();
+  faults0 = process.resourceUsage().minorPageFault;
   const w = new CiphertextFileWriter(dir);
   const pub = publish(universe, bfv, { sink: (ct) => w.append(ct) });
   w.close();
@@ -120,6 +129,7 @@ try {
     pages.push(CiphertextBatchCodec.encode({ offset: first, items }));
   }
   c0 = process.cpuUsage();
+  faults0 = process.resourceUsage().minorPageFault;
   for (const wire of pages) {
     const page = CiphertextBatchCodec.decode(wire);
     download.addCiphertexts(page.offset, page.items);
@@ -133,9 +143,9 @@ try {
   console.log(`${users} users, ${count} ciphertexts, media's wire form ${Math.round(wireBytes / count)} B per ciphertext, broker holds ${Math.round(held.bytesOnDisk / count)} B per ciphertext`);
   const syncFloor = (costs as Partial<typeof costs>).bfvLoad === undefined ? Number.NaN : costs.bfvLoad + costs.bfvNtt;
   console.log(`floor primitives: bfvEncrypt ${costs.bfvEncrypt.toFixed(3)} ms, bfvNtt ${costs.bfvNtt.toFixed(3)} ms, bfvLoad ${(costs as Partial<typeof costs>).bfvLoad?.toFixed(3) ?? '—'} ms`);
-  console.log(`publish:        ${per(publishMs)} CPU per ciphertext (${per(system.publish)} of it system; ${(publishMs / count / costs.bfvEncrypt).toFixed(2)}× bfvEncrypt)`);
+  console.log(`publish:        ${per(publishMs)} CPU per ciphertext (${per(system.publish)} of it system, ${Math.round(faults.publish / count)} page faults; ${(publishMs / count / costs.bfvEncrypt).toFixed(2)}× bfvEncrypt)`);
   console.log(`broker keys:    ${keysMs.toFixed(0)} ms once; tokens ${tokensMs.toFixed(0)} ms`);
-  console.log(`broker store:   ${per(storeMs)} CPU per ciphertext (${per(system.store)} of it system; codec, validate, NTT, store, digest; ${(storeMs / count / syncFloor).toFixed(2)}× bfvLoad + bfvNtt)`);
+  console.log(`broker store:   ${per(storeMs)} CPU per ciphertext (${per(system.store)} of it system, ${Math.round(faults.store / count)} page faults; codec, validate, NTT, store, digest; ${(storeMs / count / syncFloor).toFixed(2)}× bfvLoad + bfvNtt)`);
   console.log(`broker finish:  ${per(finishMs)} CPU per ciphertext (tables, version)`);
   held.ciphertexts instanceof CiphertextFile && held.ciphertexts.close();
   held.bfv.dispose();

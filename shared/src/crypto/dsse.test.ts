@@ -112,6 +112,70 @@ describe('verifySignature failure modes', () => {
   });
 });
 
+describe('verifySignature agrees with strict RFC 8032 verification (@noble/curves, zip215: false)', () => {
+  const noble = (pub: Uint8Array, body: Uint8Array, sig: Uint8Array): boolean => {
+    try {
+      return ed25519.verify(sig, pae(STATEMENT_TYPE, body), pub, { zip215: false });
+    } catch {
+      return false;
+    }
+  };
+  const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+  const le = (x: bigint): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => Number((x >> BigInt(8 * i)) & 0xffn));
+  const fromLe = (b: Uint8Array): bigint => b.reduceRight((a, x) => (a << 8n) | BigInt(x), 0n);
+
+  it('on valid signatures, every single-bit edit of signature, key and body, S + L, non-canonical R and small-order keys', () => {
+    const cases: [Uint8Array, Uint8Array, Uint8Array][] = [];
+    for (let k = 0; k < 3; k++) {
+      const key = SigningKey.generate();
+      const body = utf8(`{"seq":${k}}`);
+      const { sig } = key.sign(STATEMENT_TYPE, body);
+      cases.push([key.publicKey, body, sig]);
+      for (let bit = 0; bit < 512; bit += 7) {
+        const s2 = Uint8Array.from(sig);
+        s2[bit >> 3]! ^= 1 << (bit & 7);
+        cases.push([key.publicKey, body, s2]);
+      }
+      for (let bit = 0; bit < 256; bit += 5) {
+        const p2 = Uint8Array.from(key.publicKey);
+        p2[bit >> 3]! ^= 1 << (bit & 7);
+        cases.push([p2, body, sig]);
+      }
+      const b2 = Uint8Array.from(body);
+      b2[0]! ^= 1;
+      cases.push([key.publicKey, b2, sig]);
+      // S + L: the same scalar, not reduced (malleated).
+      const sPlusL = Uint8Array.from(sig);
+      sPlusL.set(le(fromLe(sig.subarray(32)) + L), 32);
+      cases.push([key.publicKey, body, sPlusL]);
+      // R with y + p (non-canonical when y < 19) and the all-ones encoding.
+      const rBad = Uint8Array.from(sig);
+      rBad.set(new Uint8Array(32).fill(0xff), 0);
+      cases.push([key.publicKey, body, rBad]);
+    }
+    // Small-order and non-canonical keys: the identity (y = 1), y = −1, y = 0, and y = p + 1 (non-canonical identity).
+    const p = 2n ** 255n - 19n;
+    for (const y of [1n, p - 1n, 0n, p + 1n]) {
+      const body = utf8('{}');
+      cases.push([le(y), body, SigningKey.generate().sign(STATEMENT_TYPE, body).sig]);
+    }
+    // A signature under the identity key that the cofactorless equation [S]B = R + [k]A accepts
+    // (S = r, R = [r]B, whatever k): strict verification must refuse it for the small-order key.
+    const r = 123456789n;
+    const forged = new Uint8Array(64);
+    forged.set(ed25519.Point.BASE.multiply(r).toBytes(), 0);
+    forged.set(le(r), 32);
+    cases.push([le(1n), utf8('{"forged":true}'), forged]);
+    let valid = 0;
+    for (const [pub, body, sig] of cases) {
+      const want = noble(pub, body, sig);
+      expect(verifySignature(pub, STATEMENT_TYPE, body, sig), `key ${Buffer.from(pub).toString('hex')} sig ${Buffer.from(sig).toString('hex')}`).toBe(want);
+      if (want) valid++;
+    }
+    expect(valid).toBe(3); // only the three untouched signatures
+  });
+});
+
 describe('key files and trust bundle', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dsse-'));
   it('save/load round trip, mode 0600, checked against the seed', () => {

@@ -84,6 +84,7 @@ export interface Sodium {
   crypto_core_ed25519_scalar_reduce(r: Uint8Array, s: Uint8Array): void;
   crypto_core_ed25519_scalar_invert(recip: Uint8Array, s: Uint8Array): void;
   crypto_core_ed25519_scalar_sub(z: Uint8Array, x: Uint8Array, y: Uint8Array): void;
+  crypto_core_ed25519_scalar_negate(neg: Uint8Array, s: Uint8Array): void;
   sodium_memzero(b: Uint8Array): void;
   crypto_hash_sha256(out: Uint8Array, input: Uint8Array): void;
   crypto_hash_sha512(out: Uint8Array, input: Uint8Array): void;
@@ -213,12 +214,19 @@ export const defaultRng: Rng = (n) => {
 
 /** Calls `rng(n)` and checks it kept its contract; returns a private copy. */
 export function drawBytes(rng: Rng, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  drawBytesInto(rng, n, out, 0);
+  return out;
+}
+
+/** drawBytes into out[at, at + n): the same checks, the copy written where the caller keeps it (no array per draw). */
+export function drawBytesInto(rng: Rng, n: number, out: Uint8Array, at: number): void {
   if (typeof rng !== 'function') throw new TypeError(`expected an rng function, got ${describe(rng)}`);
   const b = rng(n);
   if (!(b instanceof Uint8Array) || b.length !== n) {
     throw new TypeError(`expected rng(${n}) to return ${n} bytes, got ${describe(b)}`);
   }
-  return Uint8Array.from(b);
+  out.set(b, at);
 }
 
 /** Clamps 32 bytes in place per RFC 7748 §5: clear bits 0,1,2 and 255, set bit 254. */

@@ -3,6 +3,7 @@
  * associated data (epoch, ID type, token); boxes are fixed-size; random boxes never open.
  */
 import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { OprfKey, finalize } from './oprf.ts';
 import { hashToGroup, oprfDst } from './h2c.ts';
 import { LABEL_BOX_BYTES, LABEL_BYTES, labelAd, labelKey, openLabel, randomLabelBox, sealLabel } from './label-box.ts';
@@ -33,6 +34,14 @@ describe('label boxes', () => {
     const bad = box.slice();
     bad[30]! ^= 1;
     expect(openLabel(keys[0]!, bad, labelAd('e1', 'phone', tokens[0]!))).toBeNull();
+  });
+
+  it('the label key is SHA-512("cleanroom/v1/label-key" ‖ u16be(|x|) ‖ x ‖ X25519(k, H(x)))[0..32], byte for byte', () => {
+    for (const x of [...ids, enc(''), new Uint8Array(300).fill(7)]) {
+      const u = k.evaluate(hashToGroup(x, oprfDst('phone', 'e1')));
+      const want = createHash('sha512').update('cleanroom/v1/label-key').update(Uint8Array.of(x.length >>> 8, x.length & 0xff)).update(x).update(u).digest().subarray(0, 32);
+      expect(Buffer.from(labelKey(x, u)).toString('hex')).toBe(want.toString('hex'));
+    }
   });
 
   it('the label key is not the token nor derivable from it: another domain over the same OPRF output', () => {

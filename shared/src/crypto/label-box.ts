@@ -18,8 +18,8 @@
  * random nonces (no nonce bookkeeping: a key is reused if media republishes in the same
  * epoch, and random 24-byte nonces make that safe). Stateless; thread-safe.
  */
-import { createHash } from 'node:crypto';
 import { sodium } from './group.ts';
+import { SHA512_BYTES, sha512Into } from './digest-into.ts';
 import { validateElement, type ElementBytes, type TokenBytes } from './group.ts';
 
 interface SodiumAead {
@@ -52,9 +52,25 @@ const AD_LABEL = 'cleanroom/v1/label';
 export function labelKey(input: Uint8Array, unblinded: ElementBytes): LabelKey {
   if (!(input instanceof Uint8Array) || input.length > 0xffff) throw new TypeError(`expected an input of at most 65535 bytes, got ${input?.length}`);
   validateElement(unblinded);
-  const d = createHash('sha512').update(KEY_LABEL).update(Uint8Array.of(input.length >>> 8, input.length & 0xff)).update(input).update(unblinded).digest();
-  return new Uint8Array(d.buffer, d.byteOffset, LABEL_KEY_BYTES).slice();
+  // One SHA-512 over one scratch message (libsodium into a scratch digest): the same bytes as
+  // hashing the parts in turn, without a hash object and digest Buffer per ID (lookups key every ID).
+  const L = KEY_LABEL.length;
+  const n = L + 2 + input.length + unblinded.length;
+  if (keyScratch.length < n) keyScratch = new Uint8Array(2 * n);
+  keyScratch.set(KEY_LABEL, 0);
+  keyScratch[L] = input.length >>> 8;
+  keyScratch[L + 1] = input.length & 0xff;
+  keyScratch.set(input, L + 2);
+  keyScratch.set(unblinded, L + 2 + input.length);
+  const d = sha512Into(keyDigest, keyScratch.subarray(0, n));
+  keyScratch.fill(0, 0, n);
+  const key = d.slice(0, LABEL_KEY_BYTES);
+  d.fill(0);
+  return key;
 }
+/** labelKey's message and digest scratch (one per thread; zeroed after each use: they hold key material). */
+let keyScratch = new Uint8Array(256);
+const keyDigest = new Uint8Array(SHA512_BYTES);
 
 /** Associated data of a box: it opens only for this epoch, ID type and token. */
 export function labelAd(epoch: string, idType: string, token: TokenBytes): Uint8Array {

@@ -63,13 +63,33 @@ function caught(f: () => unknown): InvalidElementError {
 const DST = oprfDst('email', 'test');
 const ids = (n: number, tag: string): Uint8Array[] => Array.from({ length: n }, (_, i) => enc.encode(`${tag}-${i}@example.com`));
 
-/** A clamped r whose m = (8r)^-1 − 2^251 mod ℓ is ≥ 2^251: blind() must reject it (about half are). */
-function rejectedBlindingScalar(seed: string): Uint8Array {
+/**
+ * A clamped r whose m₊ = (8r)^-1 − 2^251 mod ℓ is ≥ 2^251 (about half are): the + sign gives no
+ * clamped inverse, so blinding must take the − sign (s·r ≡ −1).
+ */
+function minusSignScalar(seed: string): Uint8Array {
   const rng = seededBytes(seed);
   for (;;) {
     const r = clamp(rng(32));
     const m = (((modPow((8n * toBig(r)) % L, L - 2n, L) - 2n ** 251n) % L) + L) % L;
     if (m >= 2n ** 251n) return r;
+  }
+}
+
+/**
+ * A clamped r refused under both signs: t = (8r)^-1 mod ℓ in [2^252, ℓ), so neither t − 2^251
+ * nor −t − 2^251 is below 2^251 (about one random r in 2^126; built here from t): an RNG stuck
+ * on it must make blind give up.
+ */
+function rejectedBlindingScalar(seed: string): Uint8Array {
+  const rng = seededBytes(seed);
+  for (;;) {
+    const t = 2n ** 252n + (toBig(rng(32)) % (L - 2n ** 252n));
+    const r0 = modPow((8n * t) % L, L - 2n, L); // r ≡ (8t)^-1, so (8r)^-1 ≡ t
+    for (let i = 0n; i < 8n; i++) {
+      const r = r0 + i * L;
+      if (r >= 2n ** 254n && r < 2n ** 255n && r % 8n === 0n) return le(r); // a clamped representative
+    }
   }
 }
 
@@ -168,10 +188,9 @@ describe('OprfKey', () => {
 });
 
 describe('blind / unblind', () => {
-  test('drawBlindingPair: s ≡ r^-1 (mod ℓ), both clamped; the search always terminates (mean ≈ 2 draws)', () => {
+  test('drawBlindingPair: s ≡ ±r^-1 (mod ℓ), both clamped, both signs taken; one draw each', () => {
     const rng = seededBytes('pairs');
-    let total = 0;
-    let worst = 0;
+    const signs = { plus: 0, minus: 0 };
     const n = 2000;
     for (let i = 0; i < n; i++) {
       const { r, s, attempts } = drawBlindingPair(rng);
@@ -179,17 +198,34 @@ describe('blind / unblind', () => {
         expect(k[0]! & 7).toBe(0);
         expect(k[31]! & 0xc0).toBe(0x40);
       }
-      if (i < 200) expect((toBig(r) * toBig(s)) % L).toBe(1n);
-      total += attempts;
-      worst = Math.max(worst, attempts);
+      const rs = (toBig(r) * toBig(s)) % L;
+      expect([1n, L - 1n]).toContain(rs);
+      if (rs === 1n) signs.plus++;
+      else signs.minus++;
+      expect(attempts).toBe(1); // a refusal has probability ≈ 2^-126
     }
-    expect(total / n).toBeGreaterThan(1.7);
-    expect(total / n).toBeLessThan(2.3);
-    expect(worst).toBeLessThan(40);
+    // Each sign for about half the draws (the + sign alone would refuse the other half).
+    expect(signs.plus).toBeGreaterThan(800);
+    expect(signs.minus).toBeGreaterThan(800);
+  });
+
+  test('an r with no clamped +inverse is kept with the − sign: s·r ≡ −1, and unblinding still recovers the evaluation', () => {
+    const r = minusSignScalar('minus');
+    const { s, attempts } = drawBlindingPair(() => Uint8Array.from(r));
+    expect(attempts).toBe(1);
+    expect((toBig(r) * toBig(s)) % L).toBe(L - 1n);
+    const key = OprfKey.generate(seededBytes('minus-key'));
+    const e = hashToGroup(enc.encode('minus@example.com'), DST);
+    const { blinded, inverse } = blind(e, () => Uint8Array.from(r));
+    expect(hex(inverse)).toBe(hex(s));
+    expect(hex(unblind(inverse, key.evaluate(blinded)))).toBe(hex(key.evaluate(e)));
+    const [b] = blindBatch([e], () => Uint8Array.from(r));
+    expect(hex(b!.inverse)).toBe(hex(s));
+    expect(hex(unblind(b!.inverse, key.evaluate(b!.blinded)))).toBe(hex(key.evaluate(e)));
   });
 
   test('an RNG stuck on a value with no clamped inverse makes blind throw instead of looping', () => {
-    // Find a clamped r whose m = (8r)^-1 − 2^251 mod ℓ is ≥ 2^251 (about half of them are).
+    // A clamped r with no clamped inverse of either sign (built from its inverse).
     const stuck = rejectedBlindingScalar('stuck');
     const e = hashToGroup(enc.encode('x'), DST);
     let calls = 0;
@@ -212,7 +248,7 @@ describe('blind / unblind', () => {
     }
   });
 
-  test('blindBatch (batch inversion mod ℓ) gives valid pairs: s·r ≡ 1, both clamped; unblindBatch recovers evaluate', () => {
+  test('blindBatch (batch inversion mod ℓ) gives valid pairs: s·r ≡ ±1, both clamped; unblindBatch recovers evaluate', () => {
     const key = OprfKey.generate(seededBytes('bb-key'));
     const es = ids(300, 'bb').map((x) => hashToGroup(x, DST));
     const bs = blindBatch(es, seededBytes('bb'));
@@ -227,6 +263,19 @@ describe('blind / unblind', () => {
     );
     es.forEach((e, i) => expect(hex(unblinded[i]!)).toBe(hex(key.evaluate(e))));
     expect(blindBatch([])).toEqual([]);
+  });
+
+  test('blindBatch draws again (a second round) for the element whose r is refused, and the pairs still unblind', () => {
+    const bad = rejectedBlindingScalar('retry');
+    const good = seededBytes('retry-good');
+    let calls = 0;
+    const rng = (n: number): Uint8Array => (calls++ === 1 ? Uint8Array.from(bad) : good(n));
+    const key = OprfKey.generate(seededBytes('retry-key'));
+    const es = ids(3, 'retry').map((x) => hashToGroup(x, DST));
+    const bs = blindBatch(es, rng);
+    expect(calls).toBe(4); // three in the first round, one more for element 1
+    const unblinded = unblindBatch(bs.map((b) => b.inverse), key.evaluateBatch(bs.map((b) => b.blinded)));
+    es.forEach((e, i) => expect(hex(unblinded[i]!)).toBe(hex(key.evaluate(e))));
   });
 
   test('blindBatch with an RNG stuck on a rejected value throws after 128 rounds', () => {

@@ -11,15 +11,20 @@
  *                  token     = finalize(x, unblinded)                 12 bytes, compared for matching
  *
  * Blinding with clamped scalars only. X25519 clamps every scalar to 2^254 + 8m (0 ≤ m < 2^251),
- * and on the order-ℓ subgroup multiplies by that integer mod ℓ. For a random clamped r we want a
- * clamped s ≡ r^-1 (mod ℓ):  s = 2^254 + 8m  ⇔  m ≡ (r^-1 − 2^254)·8^-1 = (8r)^-1 − 2^251 (mod ℓ).
- * We compute m natively (scalar_reduce of 8r, scalar_invert, scalar_sub of 2^251 — libsodium,
- * constant time) and accept r when m < 2^251 (about one r in two; ℓ ≈ 2^252); otherwise we draw a
- * new r. The rejection depends only on the discarded r, so it leaks nothing about the kept one.
- * After 128 rejections (probability 2^-128 with a working RNG) blind throws instead of looping.
+ * and on the order-ℓ subgroup multiplies by that integer mod ℓ. X25519 speaks u-coordinates, and
+ * u([−a]P) = u(−[a]P) = u([a]P), so unblinding needs a clamped s ≡ ±r^-1 (mod ℓ), either sign:
+ *   s = 2^254 + 8m  with  m ≡ ±(8r)^-1 − 2^251 (mod ℓ)   (as 2^254 ≡ 8·2^251).
+ * We compute t = (8r)^-1 natively (scalar_reduce of 8r, scalar_invert — libsodium, constant
+ * time), then both m₊ = t − 2^251 and m₋ = −t − 2^251 (scalar_sub), and keep the one below 2^251,
+ * selected with a byte mask, no branch on t. One of them is, unless t lies within δ = ℓ − 2^252
+ * (≈ 2^124.4) of 0 or of ℓ: about one r in 2^126 is refused, and we then draw a new r (the
+ * rejection depends only on the discarded r, so it leaks nothing about the kept one; the sign
+ * kept is never revealed either — it changes no output). With the + sign alone, half of all r
+ * would be refused; this release takes either sign, so one draw per element suffices.
+ * After 128 rejections (impossible with a working RNG) blind throws instead of looping.
  * The inversion costs as much as an X25519 call, so `blindBatch` inverts a whole round of
  * candidates at once (Montgomery's trick mod ℓ: constant-time 16-bit-limb multiplication in JS
- * plus libsodium's reduce), ≈ 1.6× faster per element than `blind`.
+ * plus libsodium's reduce), over packed buffers: no array per candidate.
  *
  * Keys: an OprfKey is a clamped X25519 scalar (32 random bytes clamped per RFC 7748). A clamped
  * scalar is 8n with 2^251 ≤ n < 2^252 < ℓ, so it is never ≡ 0 mod ℓ and is always invertible mod ℓ
@@ -49,6 +54,7 @@ import {
   clampInPlace,
   defaultRng,
   drawBytes,
+  drawBytesInto,
   isClamped,
   sodium,
   validateElement,
@@ -124,7 +130,7 @@ export interface Blinded {
   inverse: ScalarBytes;
 }
 
-/** Rejections allowed before blind gives up (each accepts with probability ≈ 1/2). */
+/** Rejections allowed before blind gives up (each refuses with probability ≈ 2^-126). */
 const MAX_BLIND_ATTEMPTS = 128;
 /** 2^251 as a little-endian scalar (< ℓ). */
 const TWO_251 = (() => {
@@ -132,9 +138,39 @@ const TWO_251 = (() => {
   b[31] = 0x08;
   return b;
 })();
+/** −2^251 mod ℓ = ℓ − 2^251, little-endian. */
+const MINUS_TWO_251 = (() => {
+  const b = new Uint8Array(32);
+  sodium.crypto_core_ed25519_scalar_negate(b, TWO_251);
+  return b;
+})();
 
 /**
- * Draws a random clamped r with a clamped s ≡ r^-1 (mod ℓ); see the module header.
+ * From t = (8r)^-1 mod ℓ, writes to `s` the clamped scalar 2^254 + 8m, m = t − 2^251 (s·r ≡ 1)
+ * when that is below 2^251, else m = −t − 2^251 (s·r ≡ −1); the choice is a byte mask, not a
+ * branch. Returns false when neither m is below 2^251 (t within ≈ 2^124.4 of 0 or ℓ): the caller
+ * draws another r. `mPlus` and `mMinus` are 32-byte scratch.
+ */
+function clampedInverseInto(s: Uint8Array, t: Uint8Array, mPlus: Uint8Array, mMinus: Uint8Array): boolean {
+  sodium.crypto_core_ed25519_scalar_sub(mPlus, t, TWO_251);
+  sodium.crypto_core_ed25519_scalar_sub(mMinus, MINUS_TWO_251, t);
+  const plus = ((mPlus[31]! & 0xf8) - 1) >>> 31; // 1 when m₊ < 2^251 (m < ℓ < 2^253: bits 251..255 clear)
+  const minus = ((mMinus[31]! & 0xf8) - 1) >>> 31;
+  const mask = -plus & 0xff;
+  // s = 8·(plus ? m₊ : m₋) + 2^254; 8m < 2^254 fits in 32 bytes.
+  let carry = 0;
+  for (let i = 0; i < 32; i++) {
+    const m = mMinus[i]! ^ ((mPlus[i]! ^ mMinus[i]!) & mask);
+    const v = (m << 3) | carry;
+    s[i] = v & 0xff;
+    carry = v >>> 8;
+  }
+  s[31]! |= 0x40;
+  return (plus | minus) === 1;
+}
+
+/**
+ * Draws a random clamped r with a clamped s ≡ ±r^-1 (mod ℓ); see the module header.
  * Exported for tests (attempt counting); not part of the protocol surface.
  */
 export function drawBlindingPair(rng: Rng = defaultRng): { r: ScalarBytes; s: ScalarBytes; attempts: number } {
@@ -142,29 +178,21 @@ export function drawBlindingPair(rng: Rng = defaultRng): { r: ScalarBytes; s: Sc
   const r8 = new Uint8Array(32);
   const inv = new Uint8Array(32);
   const m = new Uint8Array(32);
+  const m2 = new Uint8Array(32);
   try {
     for (let attempt = 1; attempt <= MAX_BLIND_ATTEMPTS; attempt++) {
       const r = clampInPlace(drawBytes(rng, SCALAR_BYTES));
-      // wide = 8r (258 bits), reduced mod ℓ; inv = (8r)^-1; m = inv − 2^251 (all mod ℓ).
-      timesEightInto(wide, r);
+      // wide = 8r (258 bits), reduced mod ℓ; inv = (8r)^-1 (mod ℓ).
+      timesEightInto(wide, r, 0);
       sodium.crypto_core_ed25519_scalar_reduce(r8, wide);
       sodium.crypto_core_ed25519_scalar_invert(inv, r8); // r8 ≠ 0: 8r = 64n, 0 < n < ℓ
-      sodium.crypto_core_ed25519_scalar_sub(m, inv, TWO_251);
-      if ((m[31]! & 0xf8) !== 0) {
-        sodium.sodium_memzero(r);
-        continue; // m ≥ 2^251: s would not be a clamped scalar
-      }
-      // s = 2^254 + 8m, 8m < 2^254.
       const s = new Uint8Array(32);
-      timesEightInto(s, m); // 8m < 2^254: fits in 32 bytes
-      s[31]! |= 0x40;
-      return { r, s, attempts: attempt };
+      if (clampedInverseInto(s, inv, m, m2)) return { r, s, attempts: attempt };
+      sodium.sodium_memzero(r);
+      sodium.sodium_memzero(s);
     }
   } finally {
-    sodium.sodium_memzero(wide);
-    sodium.sodium_memzero(r8);
-    sodium.sodium_memzero(inv);
-    sodium.sodium_memzero(m);
+    for (const b of [wide, r8, inv, m, m2]) sodium.sodium_memzero(b);
   }
   throw new Error(`expected an rng producing random bytes, got ${MAX_BLIND_ATTEMPTS} draws without an invertible clamped blinding scalar`);
 }
@@ -185,15 +213,17 @@ export function blind(e: ElementBytes, rng: Rng = defaultRng): Blinded {
 }
 
 /**
- * a·b mod ℓ for 32-byte little-endian scalars: schoolbook product over 16-bit limbs (every
- * column sum stays below 2^37, exact in a double; no data-dependent branches), then libsodium's
- * constant-time 64-byte reduce.
+ * out ← a·b mod ℓ for the 32-byte little-endian scalars at a[aAt..] and b[bAt..]: schoolbook
+ * product over 16-bit limbs (every column sum stays below 2^37, exact in a double; no
+ * data-dependent branches), then libsodium's constant-time 64-byte reduce. `out` may be `a`
+ * or `b` (both are read before it is written).
  */
-function scalarMulInto(out: Uint8Array, a: Uint8Array, b: Uint8Array, wide: Uint8Array, acc: Float64Array): void {
+function scalarMulInto(out: Uint8Array, a: Uint8Array, aAt: number, b: Uint8Array, bAt: number, wide: Uint8Array, acc: Float64Array, limbs: Float64Array): void {
+  for (let j = 0; j < 16; j++) limbs[j] = b[bAt + 2 * j]! | (b[bAt + 2 * j + 1]! << 8);
   acc.fill(0);
   for (let i = 0; i < 16; i++) {
-    const ai = a[2 * i]! | (a[2 * i + 1]! << 8);
-    for (let j = 0; j < 16; j++) acc[i + j]! += ai * (b[2 * j]! | (b[2 * j + 1]! << 8));
+    const ai = a[aAt + 2 * i]! | (a[aAt + 2 * i + 1]! << 8);
+    for (let j = 0; j < 16; j++) acc[i + j]! += ai * limbs[j]!;
   }
   let carry = 0;
   for (let k = 0; k < 32; k++) {
@@ -210,19 +240,27 @@ function scalarMulInto(out: Uint8Array, a: Uint8Array, b: Uint8Array, wide: Uint
  * blind over a batch; validates ALL elements first. Blinding pairs are found with Montgomery's
  * trick mod ℓ: each round draws an r for every element still without one, inverts all the 8r at
  * once (one libsodium inversion plus three constant-time multiplications each) and keeps the r
- * whose inverse is a clamped scalar — about half, so ≈ log2(n) rounds. Blinding factors are
- * distributed exactly as in `blind` (the same acceptance rule); only the RNG draw order differs.
+ * with a clamped ±inverse — all but about one in 2^126, so one round in practice. Blinding
+ * factors are distributed exactly as in `blind` (the same acceptance rule); only the RNG draw
+ * order differs. The scalars live in packed buffers (one 32-byte slot per element), zeroed
+ * before returning; each returned inverse is its own array.
  */
 export function blindBatch(es: readonly ElementBytes[], rng: Rng = defaultRng): Blinded[] {
   validateElements(es);
   const n = es.length;
-  const rs: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(n);
-  const ss: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(n);
+  const rs = new Uint8Array(32 * n); // r of element i at 32i (secret)
+  const ss: Uint8Array[] = new Array<Uint8Array>(n);
+  const r8 = new Uint8Array(32 * n); // 8r mod ℓ of the round's j-th candidate, packed
+  const prefix = new Uint8Array(32 * n); // running products of r8
   const wide = new Uint8Array(64);
   const acc = new Float64Array(32);
+  const limbs = new Float64Array(16);
+  const x = new Uint8Array(32);
   const inv = new Uint8Array(32);
   const tmp = new Uint8Array(32);
   const m = new Uint8Array(32);
+  const m2 = new Uint8Array(32);
+  const r = new Uint8Array(32);
   let pending: number[] = Array.from({ length: n }, (_, i) => i);
   try {
     for (let round = 0; pending.length > 0; round++) {
@@ -230,67 +268,67 @@ export function blindBatch(es: readonly ElementBytes[], rng: Rng = defaultRng): 
         throw new Error(`expected an rng producing random bytes, got ${MAX_BLIND_ATTEMPTS} rounds without invertible clamped blinding scalars`);
       }
       const k = pending.length;
-      const r8 = new Uint8Array(32 * k); // 8r mod ℓ, packed
-      const prefix = new Uint8Array(32 * k); // running products of r8
       for (let j = 0; j < k; j++) {
-        const r = clampInPlace(drawBytes(rng, SCALAR_BYTES));
-        rs[pending[j]!] = r;
-        timesEightInto(wide, r);
-        const x = r8.subarray(32 * j, 32 * j + 32);
+        const at = 32 * pending[j]!;
+        drawBytesInto(rng, SCALAR_BYTES, rs, at);
+        rs[at]! &= 0xf8; // clamp (RFC 7748 §5)
+        rs[at + 31]! &= 0x7f;
+        rs[at + 31]! |= 0x40;
+        timesEightInto(wide, rs, at);
         sodium.crypto_core_ed25519_scalar_reduce(x, wide);
+        r8.set(x, 32 * j);
         if (j === 0) prefix.set(x, 0);
-        else scalarMulInto(prefix.subarray(32 * j, 32 * j + 32), prefix.subarray(32 * (j - 1), 32 * j), x, wide, acc);
+        else {
+          scalarMulInto(x, prefix, 32 * (j - 1), x, 0, wide, acc, limbs);
+          prefix.set(x, 32 * j);
+        }
       }
-      sodium.crypto_core_ed25519_scalar_invert(inv, prefix.subarray(32 * (k - 1), 32 * k)); // product of nonzero residues mod prime ℓ: ≠ 0
+      for (let i = 0; i < 32; i++) x[i] = prefix[32 * (k - 1) + i]!;
+      sodium.crypto_core_ed25519_scalar_invert(inv, x); // product of nonzero residues mod prime ℓ: ≠ 0
       const next: number[] = [];
       for (let j = k - 1; j >= 0; j--) {
-        const x = r8.subarray(32 * j, 32 * j + 32);
         // tmp = (8r_j)^-1 = inv · prefix_{j-1}; then inv ← inv · 8r_j = (prefix_{j-1})^-1
         if (j === 0) tmp.set(inv);
-        else scalarMulInto(tmp, inv, prefix.subarray(32 * (j - 1), 32 * j), wide, acc);
-        if (j > 0) scalarMulInto(inv, inv, x, wide, acc);
-        sodium.crypto_core_ed25519_scalar_sub(m, tmp, TWO_251);
-        const idx = pending[j]!;
-        if ((m[31]! & 0xf8) !== 0) {
-          sodium.sodium_memzero(rs[idx]!);
-          next.push(idx);
-          continue;
+        else {
+          scalarMulInto(tmp, inv, 0, prefix, 32 * (j - 1), wide, acc, limbs);
+          scalarMulInto(inv, inv, 0, r8, 32 * j, wide, acc, limbs);
         }
-        const sOut = new Uint8Array(32);
-        timesEightInto(sOut, m); // 8m < 2^254: fits in 32 bytes
-        sOut[31]! |= 0x40;
-        ss[idx] = sOut;
+        const idx = pending[j]!;
+        const s = new Uint8Array(32);
+        if (clampedInverseInto(s, tmp, m, m2)) {
+          ss[idx] = s;
+        } else {
+          rs.fill(0, 32 * idx, 32 * idx + 32);
+          sodium.sodium_memzero(s);
+          next.push(idx);
+        }
       }
-      sodium.sodium_memzero(r8);
-      sodium.sodium_memzero(prefix);
+      r8.fill(0, 0, 32 * k);
+      prefix.fill(0, 0, 32 * k);
       pending = next.reverse();
     }
     const out: Blinded[] = new Array<Blinded>(n);
     for (let i = 0; i < n; i++) {
-      const r = rs[i]!;
+      for (let b = 0; b < 32; b++) r[b] = rs[32 * i + b]!;
       out[i] = { blinded: x25519(new Uint8Array(ELEMENT_BYTES), r, es[i]!, i), inverse: ss[i]! };
-      sodium.sodium_memzero(r);
     }
     return out;
   } finally {
-    for (const r of rs) if (r !== undefined) sodium.sodium_memzero(r);
-    sodium.sodium_memzero(wide);
+    for (const b of [rs, r8, prefix, wide, x, inv, tmp, m, m2, r]) sodium.sodium_memzero(b);
     acc.fill(0);
-    sodium.sodium_memzero(inv);
-    sodium.sodium_memzero(tmp);
-    sodium.sodium_memzero(m);
+    limbs.fill(0);
   }
 }
 
 /**
- * out ← 8·x, little-endian, for a 32-byte x: into a 64-byte `out` (for scalar_reduce, the
- * rest zeroed) or a 32-byte one when 8·x < 2^256 is known to fit.
+ * out ← 8·x for the 32-byte little-endian x at x[at..]: into a 64-byte `out` (for
+ * scalar_reduce, the rest zeroed) or a 32-byte one when 8·x < 2^256 is known to fit.
  */
-function timesEightInto(out: Uint8Array, x: Uint8Array): void {
+function timesEightInto(out: Uint8Array, x: Uint8Array, at: number): void {
   out.fill(0);
   let carry = 0;
   for (let i = 0; i < 32; i++) {
-    const v = (x[i]! << 3) | carry;
+    const v = (x[at + i]! << 3) | carry;
     out[i] = v & 0xff;
     carry = v >>> 8;
   }

@@ -20,7 +20,8 @@
  * What A learns: media's universe size class and epoch, the padded size, the noised real
  * match count, the padded match count, the cohort insight, the audience handle and size.
  */
-import { blindBatch, unblindBatch, finalize, type Blinded } from '../crypto/oprf.ts';
+import { blindBatch, unblindBatch, finalizeInto, type Blinded } from '../crypto/oprf.ts';
+import { TOKEN_BYTES } from '../crypto/group.ts';
 import { hashToGroupBatch, oprfDst } from '../crypto/h2c.ts';
 import { normalizeRows } from '../common/ids.ts';
 import { boxKeyPair, openSealed, type BoxKeyPair } from '../crypto/sealed-box.ts';
@@ -185,7 +186,7 @@ export class AdvertiserRole {
       throw new ProtocolError('INVALID_ARGUMENT', `expected ${p.blinded.length} evaluated elements, got ${evaluated.length}`);
     }
     const unblinded = unblindBatch(p.blinded.map((b) => b.inverse), evaluated);
-    const tokens = unblinded.map((u, i) => finalize(utf8(this.seeds[i]!), u));
+    const tokens = finalizeAll(this.seeds, unblinded);
     this.phase_ = { name: 'tokens-sent', accepted: p.accepted };
     return tokens;
   }
@@ -248,8 +249,24 @@ function parseJointCounts(bytes: Uint8Array): JointCounts {
   return { joint: o.joint, mediaOnly: o.mediaOnly };
 }
 
+const UTF8 = new TextEncoder();
+
+/**
+ * finalize(utf8(ids[i]), unblinded[i]) for every i: the tokens are views of one packed buffer
+ * (finalizeInto: no message, digest or token array per ID).
+ */
+export function finalizeAll(ids: readonly string[], unblinded: readonly ElementBytes[]): TokenBytes[] {
+  const packed = new Uint8Array(TOKEN_BYTES * unblinded.length);
+  const tokens = new Array<TokenBytes>(unblinded.length);
+  for (let i = 0; i < unblinded.length; i++) {
+    finalizeInto(packed, TOKEN_BYTES * i, UTF8.encode(ids[i]!), unblinded[i]!);
+    tokens[i] = packed.subarray(TOKEN_BYTES * i, TOKEN_BYTES * (i + 1));
+  }
+  return tokens;
+}
+
 export function utf8(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
+  return UTF8.encode(s);
 }
 
 function parseInsight(bytes: Uint8Array): CohortInsight {

@@ -21,7 +21,7 @@
  *      not who consented (real and random boxes look alike).
  *   B  P (a bucket) and that a lookup ran — no list of users, not n.
  */
-import { blindBatch, unblindBatch, finalize, type Blinded } from '../crypto/oprf.ts';
+import { blindBatch, unblindBatch, type Blinded } from '../crypto/oprf.ts';
 import { hashToGroupBatch, oprfDst } from '../crypto/h2c.ts';
 import { LABEL_BOX_BYTES, labelAd, labelKey, openLabel, randomLabelBox, type LabelBoxBytes, type LabelKey } from '../crypto/label-box.ts';
 import { boxKeyPair } from '../crypto/sealed-box.ts';
@@ -35,7 +35,7 @@ import {
   expectPhase, ProtocolError,
   type ElementBytes, type IdType, type OpenSession, type PrepareSession, type SessionAccepted, type SessionReady, type TokenBytes,
 } from './messages.ts';
-import type { SeedReport } from './advertiser.ts';
+import { finalizeAll, utf8, type SeedReport } from './advertiser.ts';
 
 /** The lookup's own limits, at the broker (service/config.ts). */
 export interface LookupLimits {
@@ -143,7 +143,7 @@ export class LookupAdvertiserRole {
     if (evaluated.length !== p.blinded.length) throw new ProtocolError('INVALID_ARGUMENT', `expected ${p.blinded.length} evaluated elements, got ${evaluated.length}`);
     const points = unblindBatch(p.blinded.map((b) => b.inverse), evaluated);
     const xs = this.ids.map(utf8);
-    const tokens = points.map((u, i) => finalize(xs[i]!, u));
+    const tokens = finalizeAll(this.ids, points);
     const keys = points.map((u, i) => labelKey(xs[i]!, u));
     this.phase_ = { name: 'tokens-sent', epoch: p.epoch, tokens, keys };
     return tokens;
@@ -313,6 +313,3 @@ export class LookupBrokerRole {
   }
 }
 
-function utf8(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
-}
