@@ -11,6 +11,9 @@ export class AdminError extends Error {
   }
 }
 
+/** How long one status long poll may be held by the node (below its 30 s cap and the client's request timeout). */
+const LONG_POLL_MS = 10_000;
+
 export class AdminClient {
   readonly base: string;
   private readonly token: string | undefined;
@@ -79,14 +82,16 @@ export class AdminClient {
     const end = Date.now() + timeoutMs;
     let phase = '';
     for (;;) {
-      const s = await this.request<SessionStatus>('GET', `/v1/sessions/${id}`);
+      // A long poll: the node answers when the session leaves `phase` (at once the first time),
+      // so watching costs it one request per phase, not five a second.
+      const wait = phase ? `?phase=${encodeURIComponent(phase)}&waitMs=${Math.max(0, Math.min(LONG_POLL_MS, end - Date.now()))}` : '';
+      const s = await this.request<SessionStatus>('GET', `/v1/sessions/${id}${wait}`);
       if (s.phase !== phase) {
         phase = s.phase;
         onPhase?.(s);
       }
       if (s.status !== 'running') return s;
       if (Date.now() > end) throw new AdminError(0, `session ${id} still running after ${timeoutMs} ms (phase ${s.phase})`);
-      await new Promise((r) => setTimeout(r, 200));
     }
   }
 }

@@ -56,6 +56,9 @@ const HTTP_OF: Record<ProtocolError['code'], number> = {
   ALREADY_EXISTS: 409, DEADLINE_EXCEEDED: 504, UNAVAILABLE: 503, INTERNAL: 500, ABORTED: 409,
 };
 
+/** The longest an admin long poll (`GET /v1/sessions/:id?phase=…&waitMs=…`) is held. */
+export const MAX_WAIT_MS = 30_000;
+
 export interface AdminOptions {
   party: Party;
   log: Logger;
@@ -136,9 +139,28 @@ export async function buildAdmin(o: AdminOptions): Promise<AdminApp> {
     return reply.code(r.ready ? 200 : 503).send({ ready: r.ready, party: o.party, ...r.detail } as { ready: boolean });
   });
   app.get('/v1/sessions', { schema: { response: { 200: Type.Array(SessionView) } } }, async () => (o.sessions()?.list() ?? []).map((r) => sessionView(r)));
-  app.get('/v1/sessions/:id', { schema: { params: Type.Object({ id: Type.String({ maxLength: 80 }) }), response: { 200: SessionView, 404: Problem } } }, async (req) => {
-    const rec = o.sessions()?.get(req.params.id);
+  // Long polls end when the app closes, so a held request never delays a shutdown.
+  let closing = (): void => {};
+  const closed = new Promise<void>((resolve) => (closing = resolve));
+  app.addHook('preClose', async () => closing());
+  // ?phase=<p>&waitMs=<ms>: a long poll — answered when the session is no longer running in
+  // phase <p> (or at once if it is not), at the latest after waitMs (≤ 30 s). Watching a
+  // session this way costs its node one request per phase instead of one per poll interval.
+  app.get('/v1/sessions/:id', {
+    schema: {
+      params: Type.Object({ id: Type.String({ maxLength: 80 }) }),
+      querystring: Type.Object({ phase: Type.Optional(Type.String({ maxLength: 40 })), waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WAIT_MS })) }, { additionalProperties: false }),
+      response: { 200: SessionView, 404: Problem },
+    },
+  }, async (req) => {
+    const list = o.sessions();
+    let rec = list?.get(req.params.id);
     if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${req.params.id}`);
+    const { phase, waitMs } = req.query;
+    if (list && phase !== undefined && waitMs && rec.status === 'running' && rec.phase === phase) {
+      await Promise.race([list.changed(rec.sessionId, waitMs), closed]);
+      rec = list.get(req.params.id) ?? rec;
+    }
     return sessionView(rec);
   });
   app.get('/metrics', { schema: { description: 'Prometheus metrics (docs/operations.md, "Metrics")', response: { 200: Type.String() } } }, async (_req, reply) => {

@@ -78,6 +78,8 @@ export interface SessionRecord<S, R = unknown> {
 export interface SessionList {
   list(): SessionRecord<unknown>[];
   get(sessionId: string): SessionRecord<unknown> | undefined;
+  /** Resolves when the session next changes phase (or ends), or after `timeoutMs`, whichever is first. */
+  changed(sessionId: string, timeoutMs: number): Promise<void>;
 }
 
 export interface RegistryOptions {
@@ -102,6 +104,8 @@ export class SessionRegistry<S, R = unknown> {
   private heardAt: number;
   private lastReap: number;
   private readonly lastOwnMessage = new Map<string, number>();
+  /** Who waits for a session's next phase change (admin long-polls: `changed`). */
+  private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(idleMs: number, onExpire: (rec: SessionRecord<S, R>) => void, options: RegistryOptions = {}) {
     if (!Number.isSafeInteger(idleMs) || idleMs <= 0) throw new Error(`expected idleMs to be a positive integer, got ${idleMs}`);
@@ -161,6 +165,7 @@ export class SessionRegistry<S, R = unknown> {
       this.closePhase(rec);
       rec.phase = phase;
       phaseTrace(rec.trace, phase);
+      this.notify(rec.sessionId);
     }
     rec.updatedAt = new Date(this.now()).toISOString();
     this.lastOwnMessage.set(rec.sessionId, this.now());
@@ -208,6 +213,27 @@ export class SessionRegistry<S, R = unknown> {
     return rec;
   }
 
+  changed(sessionId: string, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(sessionId);
+      if (!set) this.waiters.set(sessionId, (set = new Set()));
+      const done = (): void => {
+        clearTimeout(timer);
+        set.delete(done);
+        if (set.size === 0 && this.waiters.get(sessionId) === set) this.waiters.delete(sessionId);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      timer.unref();
+      set.add(done);
+    });
+  }
+
+  private notify(sessionId: string): void {
+    const set = this.waiters.get(sessionId);
+    if (set) for (const done of [...set]) done();
+  }
+
   /** Runs one phase's work; on failure calls `fail` with the reason and rethrows (the caller gets the status). */
   async step<T>(rec: SessionRecord<S, R>, phase: SessionPhase, work: () => Promise<T>, fail: (reason: string) => void): Promise<T> {
     this.touch(rec, phase);
@@ -253,5 +279,6 @@ export class SessionRegistry<S, R = unknown> {
 
   close(): void {
     clearInterval(this.timer);
+    for (const id of [...this.waiters.keys()]) this.notify(id);
   }
 }
