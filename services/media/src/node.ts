@@ -96,7 +96,11 @@ export class MediaNode {
     // The universe's look-alike cosine weights (cohort-independent, one pass): computed with
     // the universe, not in the first session's LOOKALIKE.
     universeCosineWeights(o.universe.packed, o.universe.size);
+    // The look-alike's scoring and selection, and the id lookup that writes an audience, compiled
+    // now rather than in the first session's LOOKALIKE (each runs once per session: unoptimised,
+    // about twice their CPU). The ids read are discarded.
     warmLookalike();
+    o.universe.userIdsOf(Uint32Array.from({ length: Math.min(o.universe.size, 16_384) }, (_, i) => i));
   }
 
   /** The publication the PSI kinds hash positions of (warmed up by the entry point). */
