@@ -89,8 +89,14 @@ export interface BrokerNodeOptions extends NodeCommonOptions {
 /** The lookup limits when none are configured (service/config.ts has the settings). */
 export const DEFAULT_LOOKUP = Object.freeze({ ...DEFAULT_LOOKUP_LIMITS, idsPerAdvertiser: 100_000 });
 
-/** Entries per token page and ciphertexts per page of one SyncUniverse call. */
-const TOKEN_PAGE = 262_144;
+/**
+ * Entries per token page and ciphertexts per page of one SyncUniverse call. A token page is
+ * decoded whole (its envelopes, one view and one number per entry), so its size bounds the
+ * sync's heap: at 10^6 users the broker's peak at its `sync-tokens` memory line was 438 MiB
+ * with pages of 262,144 and 387 MiB with 65,536 (`node bench/memory.ts --universe 1000000`,
+ * paired); 16 calls per 10^6 tokens.
+ */
+const TOKEN_PAGE = 65_536;
 const CIPHERTEXT_PAGE = 48;
 
 /** Draws a session's dummies on the next turn, while the advertiser blinds its seeds (pad() draws them itself if this fails). */
