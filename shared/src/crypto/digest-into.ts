@@ -26,3 +26,26 @@ export function sha512Into(out: Uint8Array, msg: Uint8Array): Uint8Array {
   sodium.crypto_hash_sha512(out, msg);
   return out;
 }
+
+let framedScratch = new Uint8Array(256);
+
+/**
+ * SHA-512(label ‖ len16(input) ‖ input ‖ element) into `out` (64 bytes), assembled in one
+ * reused scratch buffer that is zeroed afterwards (the element may be secret key material):
+ * the framing of the OPRF's finalize and of the label key. `input` must be ≤ 65535 bytes
+ * (its length is two big-endian bytes); callers validate it.
+ */
+export function sha512FramedInto(out: Uint8Array, label: Uint8Array, input: Uint8Array, element: Uint8Array): Uint8Array {
+  const L = label.length;
+  const n = L + 2 + input.length + element.length;
+  if (framedScratch.length < n) framedScratch = new Uint8Array(2 * n);
+  const msg = framedScratch;
+  msg.set(label, 0);
+  msg[L] = input.length >>> 8;
+  msg[L + 1] = input.length & 0xff;
+  msg.set(input, L + 2);
+  msg.set(element, L + 2 + input.length);
+  sha512Into(out, msg.subarray(0, n));
+  msg.fill(0, 0, n);
+  return out;
+}

@@ -19,7 +19,7 @@
  * epoch, and random 24-byte nonces make that safe). Stateless; thread-safe.
  */
 import { sodium } from './group.ts';
-import { SHA512_BYTES, sha512Into } from './digest-into.ts';
+import { SHA512_BYTES, sha512FramedInto } from './digest-into.ts';
 import { validateElement, type ElementBytes, type TokenBytes } from './group.ts';
 
 interface SodiumAead {
@@ -52,24 +52,13 @@ const AD_LABEL = 'cleanroom/v1/label';
 export function labelKey(input: Uint8Array, unblinded: ElementBytes): LabelKey {
   if (!(input instanceof Uint8Array) || input.length > 0xffff) throw new TypeError(`expected an input of at most 65535 bytes, got ${input?.length}`);
   validateElement(unblinded);
-  // One SHA-512 over one scratch message (libsodium into a scratch digest): the same bytes as
-  // hashing the parts in turn, without a hash object and digest Buffer per ID (lookups key every ID).
-  const L = KEY_LABEL.length;
-  const n = L + 2 + input.length + unblinded.length;
-  if (keyScratch.length < n) keyScratch = new Uint8Array(2 * n);
-  keyScratch.set(KEY_LABEL, 0);
-  keyScratch[L] = input.length >>> 8;
-  keyScratch[L + 1] = input.length & 0xff;
-  keyScratch.set(input, L + 2);
-  keyScratch.set(unblinded, L + 2 + input.length);
-  const d = sha512Into(keyDigest, keyScratch.subarray(0, n));
-  keyScratch.fill(0, 0, n);
+  // One SHA-512 over one scratch message (digest-into.ts): no hash object or digest Buffer per ID.
+  const d = sha512FramedInto(keyDigest, KEY_LABEL, input, unblinded);
   const key = d.slice(0, LABEL_KEY_BYTES);
   d.fill(0);
   return key;
 }
 /** labelKey's message and digest scratch (one per thread; zeroed after each use: they hold key material). */
-let keyScratch = new Uint8Array(256);
 const keyDigest = new Uint8Array(SHA512_BYTES);
 
 /** Associated data of a box: it opens only for this epoch, ID type and token. */

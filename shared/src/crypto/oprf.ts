@@ -61,7 +61,7 @@ import {
   validateElements,
   x25519,
 } from './group.ts';
-import { SHA512_BYTES, sha512Into } from './digest-into.ts';
+import { SHA512_BYTES, sha512FramedInto } from './digest-into.ts';
 import type { ElementBytes, Rng, ScalarBytes, TokenBytes } from './group.ts';
 
 function describe(v: unknown): string {
@@ -382,9 +382,6 @@ export function finalize(input: Uint8Array, unblinded: ElementBytes): TokenBytes
   return new Uint8Array(digest.buffer, digest.byteOffset, TOKEN_BYTES).slice();
 }
 
-/** finalize's message scratch (label and length prefix rewritten per call); one per thread. */
-let finalizeScratch = new Uint8Array(256);
-
 /**
  * finalize(input, unblinded) written to out[at, at + TOKEN_BYTES): the same bytes, without a
  * message buffer, digest Buffer or token array per call (universe preparation finalizes every
@@ -398,16 +395,7 @@ export function finalizeInto(out: Uint8Array, at: number, input: Uint8Array, unb
     throw new RangeError(`expected room for a token at ${at} of ${out instanceof Uint8Array ? out.length : describe(out)} bytes`);
   }
   validateElement(unblinded);
-  const L = FINALIZE_LABEL.length;
-  const n = L + 2 + input.length + unblinded.length;
-  if (finalizeScratch.length < n) finalizeScratch = new Uint8Array(2 * n);
-  const msg = finalizeScratch;
-  msg.set(FINALIZE_LABEL, 0);
-  msg[L] = input.length >>> 8;
-  msg[L + 1] = input.length & 0xff;
-  msg.set(input, L + 2);
-  msg.set(unblinded, L + 2 + input.length);
-  const digest = sha512Into(finalizeDigest, msg.subarray(0, n));
+  const digest = sha512FramedInto(finalizeDigest, FINALIZE_LABEL, input, unblinded);
   for (let i = 0; i < TOKEN_BYTES; i++) out[at + i] = digest[i]!;
 }
 const finalizeDigest = new Uint8Array(SHA512_BYTES);
