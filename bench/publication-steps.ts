@@ -16,13 +16,13 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ATTRIBUTE_COUNT } from '../shared/src/common/attributes.ts';
-import { BrokerBfv, loadSeal, MediaBfv } from '../shared/src/crypto/bfv.ts';
+import { BrokerBfv, MediaBfv } from '../shared/src/crypto/bfv.ts';
 import { PACKED_BYTES, unpackVector, type Universe } from '../shared/src/protocol/universe.ts';
 import { ciphertextDigest, publish } from '../shared/src/protocol/publication.ts';
 import { CiphertextBatchCodec } from '../shared/src/rpc/codec.ts';
 import { CiphertextFile, CiphertextFileWriter } from '../shared/src/service/ciphertext-file.ts';
 import { UniverseDownload } from '../services/broker/src/universe-store.ts';
-import { measurePrimitiveCosts } from './floors.ts';
+import { measurePrimitiveCosts, sealKeys } from './floors.ts';
 import { TOKEN_BYTES } from '../shared/src/common/token-set.ts';
 
 const users = Number(process.argv[2] ?? 40_000);
@@ -59,15 +59,7 @@ const universe = {
 
 /** ms of CPU per SEAL symmetric encryption (seed-compressed, unsaved) of a plaintext encoded from `slots`: the fastest of 3 runs of 10. */
 async function encryptCost(slots: BigInt64Array): Promise<number> {
-  const seal = await loadSeal();
-  const media = await MediaBfv.create(ATTRIBUTE_COUNT);
-  const parms = new seal.EncryptionParameters(seal.SchemeType.bfv);
-  parms.loadFromArray(media.publicMaterial().params);
-  media.dispose();
-  const context = new seal.SEALContext(parms, true, seal.SecLevelType.tc128);
-  const keygen = new seal.KeyGenerator(context);
-  const sk = keygen.secretKey();
-  const pk = keygen.createPublicKey();
+  const { seal, parms, context, keygen, sk, pk } = await sealKeys(ATTRIBUTE_COUNT);
   const encryptor = new seal.Encryptor(context, pk, sk);
   const encoder = new seal.BatchEncoder(context);
   const pt = new seal.Plaintext();
