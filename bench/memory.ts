@@ -17,7 +17,12 @@
  * `--kind retargeting` runs a retargeting session instead (a PSI kind: the broker evaluates
  * media's whole consented set, ≈ 0.87 × N elements — the session whose memory follows N).
  *
- *   node bench/memory.ts --universe 200000 [--kind lookalike|retargeting] [--out out/memory]
+ * `--crm N` fixes the CRM at N rows whatever the universe (default N/10): the look-alike
+ * session's padded size is the size bucket of 10 × its consented seeds, so a fixed CRM measures
+ * the universe's memory at a fixed session, and a fixed universe with growing CRMs measures the
+ * session's memory as a function of its padded size (printed as `paddedCount`).
+ *
+ *   node bench/memory.ts --universe 200000 [--crm 20000] [--kind lookalike|retargeting] [--out out/memory]
  */
 import { PARTIES } from '../shared/src/common/names.ts';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -46,8 +51,11 @@ function stagesOf(logFile: string, from: number): Record<string, Record<string, 
   return out;
 }
 
-const p = parseArgs(process.argv.slice(2), { universe: 'string', out: 'string', kind: 'string' });
+const p = parseArgs(process.argv.slice(2), { universe: 'string', crm: 'string', out: 'string', kind: 'string' });
 const universe = intFlag(p, 'universe', 200_000, 1000, 100_000_000);
+/** CRM rows: N/10 unless --crm fixes it (the session's padded size follows the CRM's consented seeds, not the universe). */
+const crm = intFlag(p, 'crm', Math.max(1000, Math.round(universe / 10)), 1000, 10_000_000);
+const crmFixed = p.flags.crm !== undefined;
 const kind = strFlag(p, 'kind', 'lookalike');
 /** The session bodies this bench runs (the retargeting predicate is bench/kinds.bench.ts's). */
 const SESSION_BODY: Record<string, object> = {
@@ -56,8 +64,8 @@ const SESSION_BODY: Record<string, object> = {
 };
 const body = SESSION_BODY[kind];
 if (!body) throw new RangeError(`expected --kind ${Object.keys(SESSION_BODY).join(' or ')}, got '${kind}'`);
-const out = resolve(strFlag(p, 'out', `out/memory-${universe}${kind === 'lookalike' ? '' : `-${kind}`}`));
-await generateWorld(join(out, 'world'), { seed: 'memory', universeSize: universe, crmSize: Math.max(1000, Math.round(universe / 10)) });
+const out = resolve(strFlag(p, 'out', `out/memory-${universe}${crmFixed ? `-crm${crm}` : ''}${kind === 'lookalike' ? '' : `-${kind}`}`));
+await generateWorld(join(out, 'world'), { seed: 'memory', universeSize: universe, crmSize: crm });
 /** Peak anonymous, file-backed and total resident bytes per node, sampled from /proc (Linux). */
 const sampled = { media: { anon: 0, file: 0, rss: 0 }, broker: { anon: 0, file: 0, rss: 0 } };
 /** This process's child running `services/<party>/src/main.ts` (the cluster's nodes are spawned children; sampled from before they are ready). */
@@ -90,16 +98,18 @@ try {
   const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', body);
   const s = await a.waitSession(sessionId, 30 * 60_000);
   const peak: Record<string, number> = {};
+  let session: Record<string, number> = {};
   for (const party of PARTIES) {
-    const v = await c.nodes[party].admin.request<{ metrics: { peakRssBytes: number } }>('GET', `/v1/sessions/${sessionId}`);
+    const v = await c.nodes[party].admin.request<{ metrics: { peakRssBytes: number }; progress?: Record<string, number> }>('GET', `/v1/sessions/${sessionId}`);
     peak[party] = Math.round(v.metrics.peakRssBytes / 2 ** 20);
+    if (party === 'broker') session = v.progress ?? {};
   }
   sample();
   const mib = (b: number): number => Math.round(b / 2 ** 20);
   const resident = Object.fromEntries((['media', 'broker'] as const).map((party) => [party, { peakAnonMiB: mib(sampled[party].anon), peakFileMiB: mib(sampled[party].file), peakSampledRssMiB: mib(sampled[party].rss) }]));
   const stateMiB = Object.fromEntries(PARTIES.map((party) => [party, Math.round(du(c.stateDir(party)) / 2 ** 20)]));
   const stages = { media: stagesOf(c.nodes.media.logFile, c.nodes.media.logStart), broker: stagesOf(c.nodes.broker.logFile, c.nodes.broker.logStart) };
-  process.stdout.write(`${JSON.stringify({ universe, kind, consentedUsers: ready.universe.users, preparedSeconds: ready.universe.preparedSeconds, status: s.status, peakRssMiB: peak, resident, stateMiB, stages }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ universe, crm, seedCount: session.seedCount, paddedCount: session.paddedCount, kind, consentedUsers: ready.universe.users, preparedSeconds: ready.universe.preparedSeconds, status: s.status, peakRssMiB: peak, resident, stateMiB, stages }, null, 2)}\n`);
 } finally {
   clearInterval(sampler);
   await c.stop();

@@ -25,6 +25,8 @@ import { randomElement, sodium } from '@cleanroom/shared/crypto/group.ts';
 import { SigningKey } from '@cleanroom/shared/crypto/dsse.ts';
 import { DEFAULT_SIZE_BUCKETS } from '@cleanroom/shared/protocol/policy.ts';
 import type { PreparedUniverse } from '@cleanroom/shared/protocol/universe.ts';
+import { BlindedBatchCodec, PackedBlindedBatchCodec } from '@cleanroom/shared/rpc/codec.ts';
+import type { PackedList } from '@cleanroom/shared/common/packed-list.ts';
 import { lowOrderElements, malformedElements, prepareRequest, rawPhones, tinyUniverse } from './hardening.fixtures.ts';
 
 function keySpies() {
@@ -43,6 +45,11 @@ function expectKeyUntouched(s: Spies): void {
   expect(s.evaluateBatch).not.toHaveBeenCalled();
   expect(s.x25519).not.toHaveBeenCalled();
   expect(s.postMessage).not.toHaveBeenCalled();
+}
+
+/** `items` as media's Evaluate receives them (BlindedBatch on the wire, decoded packed), evaluated: a wrong length is refused at the decoding. */
+async function evaluateReceived(role: MediaRole, items: Uint8Array[]): Promise<PackedList> {
+  return role.evaluate(PackedBlindedBatchCodec.decode(BlindedBatchCodec.encode({ offset: 0, items })).items);
 }
 
 async function refusal(p: Promise<unknown>): Promise<ProtocolError> {
@@ -77,18 +84,18 @@ describe('H1/H2: hostile group elements reach MediaRole.evaluate', () => {
   it('positive control: the spies do see the universe key at work on a valid batch', async () => {
     const s = keySpies();
     const batch = [randomElement(), randomElement(), randomElement()];
-    const out = await role.evaluate(batch);
+    const out = await evaluateReceived(role, batch);
     expect(out).toHaveLength(3);
     expect(s.evaluateBatch).toHaveBeenCalledTimes(1);
     expect(s.x25519).toHaveBeenCalledTimes(3);
-    expect(out[0]).toEqual(universe.key.evaluate(batch[0]!));
+    expect(out.at(0)).toEqual(universe.key.evaluate(batch[0]!));
   });
 
   for (const bad of lowOrderElements()) {
     it(`H1 ${bad.name} as a blinded value → INVALID_ARGUMENT before the key touches it`, async () => {
       const s = keySpies();
       // two valid elements first: the batch is refused as a whole, nothing is evaluated
-      const err = await refusal(role.evaluate([randomElement(), randomElement(), bad.bytes]));
+      const err = await refusal(evaluateReceived(role, [randomElement(), randomElement(), bad.bytes]));
       expect(err.code).toBe('INVALID_ARGUMENT');
       expect(err.message).toMatch(/^element 2: /);
       expect(err.message).toMatch(bad.says);
@@ -99,7 +106,7 @@ describe('H1/H2: hostile group elements reach MediaRole.evaluate', () => {
   for (const bad of malformedElements(randomElement())) {
     it(`H2 ${bad.name} → INVALID_ARGUMENT before the key touches it`, async () => {
       const s = keySpies();
-      const err = await refusal(role.evaluate([randomElement(), bad.bytes]));
+      const err = await refusal(evaluateReceived(role, [randomElement(), bad.bytes]));
       expect(err.code).toBe('INVALID_ARGUMENT');
       expect(err.message).toMatch(/^element 1: /);
       expect(err.message).toMatch(bad.says);
@@ -113,16 +120,16 @@ describe('H1/H2: hostile group elements reach MediaRole.evaluate', () => {
     const batch = Array.from({ length: n }, () => randomElement());
     batch[n - 1] = lowOrderElements()[3]!.bytes;
     const s = keySpies();
-    const err = await refusal(parallel.evaluate(batch));
+    const err = await refusal(evaluateReceived(parallel, batch));
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(err.message).toMatch(new RegExp(`^element ${n - 1}: .*low-order point`));
     expectKeyUntouched(s);
     // control: the same batch made valid does go to the workers
     batch[n - 1] = randomElement();
-    const out = await parallel.evaluate(batch);
+    const out = await evaluateReceived(parallel, batch);
     expect(out).toHaveLength(n);
     expect(s.postMessage).toHaveBeenCalled();
-    expect(out[n - 1]).toEqual(universe.key.evaluate(batch[n - 1]!));
+    expect(out.at(n - 1)).toEqual(universe.key.evaluate(batch[n - 1]!));
   });
 });
 
@@ -137,23 +144,23 @@ describe('H3: the evaluation quota', () => {
 
   it('H3 more OPRF evaluations than the declared quota → RESOURCE_EXHAUSTED, counted across batches', async () => {
     const role = await preparedRole(universe, 10, 8);
-    expect(await role.evaluate(Array.from({ length: 5 }, () => randomElement()))).toHaveLength(5);
+    expect(await evaluateReceived(role, Array.from({ length: 5 }, () => randomElement()))).toHaveLength(5);
     const s = keySpies();
-    const err = await refusal(role.evaluate(Array.from({ length: 4 }, () => randomElement())));
+    const err = await refusal(evaluateReceived(role, Array.from({ length: 4 }, () => randomElement())));
     expect(err.code).toBe('RESOURCE_EXHAUSTED');
     expect(err.message).toMatch(/evaluation quota of 8 for this session exceeded \(5 done, 4 more asked\)/);
     expectKeyUntouched(s);
     // the refused batch was not charged: exactly the remaining 3 still go through, then nothing
     vi.restoreAllMocks();
-    expect(await role.evaluate(Array.from({ length: 3 }, () => randomElement()))).toHaveLength(3);
-    const last = await refusal(role.evaluate([randomElement()]));
+    expect(await evaluateReceived(role, Array.from({ length: 3 }, () => randomElement()))).toHaveLength(3);
+    const last = await refusal(evaluateReceived(role, [randomElement()]));
     expect(last.code).toBe('RESOURCE_EXHAUSTED');
   });
 
   it('H3 a single batch larger than the whole quota → RESOURCE_EXHAUSTED, nothing evaluated', async () => {
     const role = await preparedRole(universe, 4);
     const s = keySpies();
-    const err = await refusal(role.evaluate(Array.from({ length: 5 }, () => randomElement())));
+    const err = await refusal(evaluateReceived(role, Array.from({ length: 5 }, () => randomElement())));
     expect(err.code).toBe('RESOURCE_EXHAUSTED');
     expectKeyUntouched(s);
   });

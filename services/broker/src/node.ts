@@ -20,7 +20,7 @@ import type { OpenSession } from '@cleanroom/shared/protocol/messages.ts';
 import type { SessionKind } from '@cleanroom/shared/common/names.ts';
 import type { BrokerPolicyConfig } from '@cleanroom/shared/protocol/policy.ts';
 import {
-  AbortCodec, AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinManifest, LookalikeResultCodec,
+  AbortCodec, AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinManifest, joinPacked, PackedBlindedBatchCodec, splitPacked, LookalikeResultCodec,
   OpenSessionCodec, PrepareSessionCodec, SessionAcceptedCodec, SessionReadyCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
   LabelBatchCodec, UniverseLabelsCodec, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec, type UniverseRequest,
 } from '@cleanroom/shared/rpc/codec.ts';
@@ -369,9 +369,10 @@ export class BrokerNode {
     const { role, channel } = rec.state;
     return this.step(rec, 'blind', async () => {
       const blinded = joinBatches(channel.openChunks(envs, caller, ['BLIND'], BlindedBatchCodec), 'blinded elements');
+      // the padded list stays packed (one buffer) here, on the wire's encoder and in media's reply
       const padded = role.pad(blinded);
-      const resp = await this.o.media.call('Evaluate', channel.sealChunks('media', 'BLIND', BlindedBatchCodec, splitBatches(padded, BATCH_ITEMS, BATCH_BYTES)));
-      const evaluated = joinBatches(channel.openChunks(resp, 'media', ['BLIND'], BlindedBatchCodec), 'evaluated elements');
+      const resp = await this.o.media.call('Evaluate', channel.sealChunks('media', 'BLIND', PackedBlindedBatchCodec, splitPacked(padded, BATCH_ITEMS, BATCH_BYTES)));
+      const evaluated = joinPacked(channel.openChunks(resp, 'media', ['BLIND'], PackedBlindedBatchCodec), 'evaluated elements');
       const mine = role.unpad(evaluated);
       await this.checkpoint(rec, 'BLIND');
       return channel.sealChunks('advertiser', 'BLIND', BlindedBatchCodec, splitBatches(mine, BATCH_ITEMS, BATCH_BYTES));

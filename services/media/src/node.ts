@@ -18,7 +18,7 @@ import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
 import type { LabelPublication } from '@cleanroom/shared/protocol/label-publication.ts';
 import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
 import {
-  AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
+  AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, checkContiguous, PackedBlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
   SessionReadyCodec, splitBatches, joinBatches, splitManifest, UniverseLabelsCodec, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
@@ -207,15 +207,16 @@ export class MediaNode {
     const rec = this.session(caller, envs[0]);
     const { role, channel } = rec.state;
     return this.step(rec, 'blind', async () => {
-      const batches = channel.openChunks(envs, caller, ['BLIND'], BlindedBatchCodec);
-      joinBatches(batches, 'blinded elements'); // offsets contiguous
+      // packed: one buffer per batch in and out, no object per element (the padded list)
+      const batches = channel.openChunks(envs, caller, ['BLIND'], PackedBlindedBatchCodec);
+      checkContiguous(batches, 'blinded elements');
       const out = [];
       for (const b of batches) {
         out.push({ offset: b.offset, items: await role.evaluate(b.items) });
         rec.progress = { ...rec.progress, evaluated: b.offset + b.items.length };
         this.sessions.touch(rec);
       }
-      return channel.sealChunks('broker', 'BLIND', BlindedBatchCodec, out);
+      return channel.sealChunks('broker', 'BLIND', PackedBlindedBatchCodec, out);
     });
   }
 

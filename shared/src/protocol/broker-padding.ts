@@ -11,11 +11,13 @@
  *   paddedCount − seedCount uniform dummies and shuffles (padding.ts); the permutation stays
  *   in the padded phase and nowhere else.
  * - unpadStep returns A's evaluations in A's order and forgets the permutation.
+ * The dummies and the padded list are PackedLists (common/packed-list.ts): one buffer each.
  * Pure functions of the phase: no network, no filesystem.
  */
 import { drawDummies, padAndShuffle, unpad } from './padding.ts';
 import type { Uniform } from './policy.ts';
 import { ProtocolError, type ElementBytes, type OpenSession, type Policy } from './messages.ts';
+import type { PackedList } from '../common/packed-list.ts';
 
 /** What OPEN settled: A's request, the policy the broker enforces, the padded size. */
 export interface Settled {
@@ -26,7 +28,7 @@ export interface Settled {
 
 export type PaddingPhase =
   | ({ name: 'opened' } & Settled)
-  | ({ name: 'ready'; dummies: ElementBytes[] | undefined } & Settled)
+  | ({ name: 'ready'; dummies: PackedList | undefined } & Settled)
   | ({ name: 'padded'; padMap: Int32Array } & Settled)
   | ({ name: 'evaluated' } & Settled);
 
@@ -39,13 +41,13 @@ export function readyPhase(p: Phase<'opened'>): Phase<'ready'> {
 }
 
 /** The dummies for this session, drawn now unless the phase already holds them. */
-export function readyDummies(p: Phase<'ready'>, rng?: (n: number) => Uint8Array): ElementBytes[] {
+export function readyDummies(p: Phase<'ready'>, rng?: (n: number) => Uint8Array): PackedList {
   p.dummies ??= drawDummies(p.paddedCount - p.open.seedCount, rng);
   return p.dummies;
 }
 
 /** Round BLIND (from A): the padded, shuffled list for media, and the phase that remembers how. */
-export function padStep(p: Phase<'ready'>, blinded: readonly ElementBytes[], u: Uniform, rng?: (n: number) => Uint8Array): { padded: ElementBytes[]; next: Phase<'padded'> } {
+export function padStep(p: Phase<'ready'>, blinded: readonly ElementBytes[], u: Uniform, rng?: (n: number) => Uint8Array): { padded: PackedList; next: Phase<'padded'> } {
   const n = p.open.seedCount;
   if (blinded.length !== n) {
     throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} blinded elements (the declared seed count), got ${blinded.length}`);
@@ -56,7 +58,7 @@ export function padStep(p: Phase<'ready'>, blinded: readonly ElementBytes[], u: 
 }
 
 /** Round BLIND (from media): media's evaluations of the padded list → A's, in A's order. */
-export function unpadStep(p: Phase<'padded'>, evaluated: readonly ElementBytes[]): { own: ElementBytes[]; next: Phase<'evaluated'> } {
+export function unpadStep(p: Phase<'padded'>, evaluated: PackedList): { own: ElementBytes[]; next: Phase<'evaluated'> } {
   const own = unpad(evaluated, p.padMap, p.open.seedCount);
   const { name: _n, padMap: _m, ...settled } = p;
   return { own, next: { ...settled, name: 'evaluated' } };

@@ -28,6 +28,7 @@ import type { LabelBoxes } from './label-publication.ts';
 import { BfvFormatError, type BrokerBfv } from '../crypto/bfv.ts';
 import type { SessionKind } from '../common/names.ts';
 import { checkElement } from './padding.ts';
+import type { PackedList } from '../common/packed-list.ts';
 import { padStep, readyDummies, readyPhase, unpadStep, type PaddingPhase, type Settled } from './broker-padding.ts';
 import { randomElement } from '../crypto/group.ts';
 import { randomBytes } from 'node:crypto';
@@ -242,14 +243,14 @@ export class BrokerRole {
   }
 
   /** Round BLIND (from A): checks the count, pads with dummies, shuffles. */
-  pad(blinded: readonly ElementBytes[]): ElementBytes[] {
+  pad(blinded: readonly ElementBytes[]): PackedList {
     const { padded, next } = padStep(this.expect('pad', 'ready'), blinded, this.u, this.params.rng);
     this.phase_ = next;
     return padded;
   }
 
   /** Round BLIND (from media): media's evaluations of the padded list → A's, in A's order. */
-  unpad(evaluated: readonly ElementBytes[]): ElementBytes[] {
+  unpad(evaluated: PackedList): ElementBytes[] {
     const { own, next } = unpadStep(this.expect('unpad', 'padded'), evaluated);
     this.phase_ = next;
     return own;

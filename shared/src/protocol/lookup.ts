@@ -29,6 +29,7 @@ import { normalizeRows } from '../common/ids.ts';
 import { decodeLabel, type Label } from '../common/labels.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
 import { cryptoUniform, settlePolicy, sizeClass, type BrokerPolicyConfig, type Uniform } from './policy.ts';
+import type { PackedList } from '../common/packed-list.ts';
 import { readyDummies, padStep, readyPhase, unpadStep, type PaddingPhase } from './broker-padding.ts';
 import type { BrokerUniverse } from './broker.ts';
 import {
@@ -271,14 +272,14 @@ export class LookupBrokerRole {
   }
 
   /** Round BLIND (from A): checks the count, pads with dummies, shuffles. */
-  pad(blinded: readonly ElementBytes[]): ElementBytes[] {
+  pad(blinded: readonly ElementBytes[]): PackedList {
     const { padded, next } = padStep(this.expect('pad', 'ready'), blinded, this.u, this.params.rng);
     this.phase_ = next;
     return padded;
   }
 
   /** Round BLIND (from media): A's evaluations, in A's order. */
-  unpad(evaluated: readonly ElementBytes[]): ElementBytes[] {
+  unpad(evaluated: PackedList): ElementBytes[] {
     const { own, next } = unpadStep(this.expect('unpad', 'padded'), evaluated);
     this.phase_ = next;
     return own;

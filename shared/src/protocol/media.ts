@@ -23,8 +23,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BfvFormatError, type MediaBfv } from '../crypto/bfv.ts';
-import { ELEMENT_BYTES, InvalidElementError, validateElements } from '../crypto/group.ts';
-import { evaluateBatchParallel } from '../crypto/oprf-pool.ts';
+import { ELEMENT_BYTES, InvalidElementError, validateElement, validateElements } from '../crypto/group.ts';
+import { evaluateBatchParallel, evaluatePackedParallel } from '../crypto/oprf-pool.ts';
+import type { PackedList } from '../common/packed-list.ts';
 import { ATTRIBUTES, GROUP_OF_INDEX } from '../common/attributes.ts';
 import { buildLookalike } from './lookalike.ts';
 import { seal } from '../crypto/sealed-box.ts';
@@ -206,10 +207,11 @@ export class MediaRole {
   }
 
   /** Round BLIND: evaluates one batch of blinded elements; cumulative quota enforced. */
-  async evaluate(batch: readonly ElementBytes[]): Promise<ElementBytes[]> {
+  async evaluate(batch: PackedList): Promise<PackedList> {
     const p = this.expect('evaluate', 'prepared', 'evaluating');
     try {
-      validateElements(batch);
+      if (batch.width !== ELEMENT_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `expected ${ELEMENT_BYTES}-byte elements, got ${batch.width}-byte ones`);
+      for (let i = 0; i < batch.length; i++) validateElement(batch.at(i), i);
     } catch (err) {
       if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', err.message);
       throw err;
@@ -220,7 +222,7 @@ export class MediaRole {
     }
     this.phase_ = { ...p, name: 'evaluating', evaluated: p.evaluated + batch.length };
     try {
-      return await evaluateBatchParallel(this.params.universe.key, batch, this.params.threads);
+      return await evaluatePackedParallel(this.params.universe.key, batch, this.params.threads);
     } catch (err) {
       if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', err.message);
       throw err;

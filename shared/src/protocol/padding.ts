@@ -4,46 +4,54 @@
  * elements, distributed exactly like blinded real IDs — in a random order, so media
  * evaluates a list whose size is a bucket and cannot tell which elements are A's; then it
  * keeps only the evaluations of A's elements, in A's order. Pure; the permutation (padMap)
- * stays with the broker.
+ * stays with the broker. The dummies and the padded list are PackedLists (one buffer of
+ * 32-byte elements, not an object per element: the padded list reaches 2·10^6 elements).
  */
-import { randomElement, validateElement, InvalidElementError } from '../crypto/group.ts';
+import { ELEMENT_BYTES, randomElement, validateElement, InvalidElementError } from '../crypto/group.ts';
+import { PackedList } from '../common/packed-list.ts';
 import { randomPermutation, type Uniform } from './policy.ts';
 import { ProtocolError, type ElementBytes } from './messages.ts';
 
-/** paddedCount − seedCount dummy elements. */
-export function drawDummies(count: number, rng?: (n: number) => Uint8Array): ElementBytes[] {
-  return Array.from({ length: count }, () => randomElement(rng));
+/** paddedCount − seedCount dummy elements, packed. */
+export function drawDummies(count: number, rng?: (n: number) => Uint8Array): PackedList {
+  const out = PackedList.alloc(count, ELEMENT_BYTES);
+  for (let i = 0; i < count; i++) out.set(i, randomElement(rng));
+  return out;
 }
 
 /** A's elements and the dummies, shuffled; padMap[pos] is A's index at pos, or −1 for a dummy. */
-export function padAndShuffle(blinded: readonly ElementBytes[], dummies: readonly ElementBytes[], paddedCount: number, u: Uniform): { padded: ElementBytes[]; padMap: Int32Array } {
+export function padAndShuffle(blinded: readonly ElementBytes[], dummies: PackedList, paddedCount: number, u: Uniform): { padded: PackedList; padMap: Int32Array } {
   const n = blinded.length;
   if (n + dummies.length !== paddedCount) throw new RangeError(`expected ${paddedCount - n} dummies, got ${dummies.length}`);
   blinded.forEach((e, i) => checkElement(e, i));
   const perm = randomPermutation(paddedCount, u);
-  const padded = new Array<ElementBytes>(paddedCount);
+  const padded = PackedList.alloc(paddedCount, ELEMENT_BYTES);
   const padMap = new Int32Array(paddedCount);
+  const d = dummies.bytes;
   for (let pos = 0; pos < paddedCount; pos++) {
     const src = perm[pos]!;
-    padded[pos] = src < n ? blinded[src]! : dummies[src - n]!;
+    if (src < n) padded.set(pos, blinded[src]!);
+    else padded.bytes.set(d.subarray((src - n) * ELEMENT_BYTES, (src - n + 1) * ELEMENT_BYTES), pos * ELEMENT_BYTES);
     padMap[pos] = src < n ? src : -1;
   }
   return { padded, padMap };
 }
 
-/** Media's evaluations of the padded list → A's, in A's order (each validated). */
-export function unpad(evaluated: readonly ElementBytes[], padMap: Int32Array, seedCount: number): ElementBytes[] {
+/** Media's evaluations of the padded list → A's, in A's order (each validated; copied out, so the padded-size buffer is not kept). */
+export function unpad(evaluated: PackedList, padMap: Int32Array, seedCount: number): ElementBytes[] {
   if (evaluated.length !== padMap.length) {
     throw new ProtocolError('INVALID_ARGUMENT', `expected ${padMap.length} evaluated elements from media, got ${evaluated.length}`);
   }
-  const out = new Array<ElementBytes>(seedCount);
+  if (evaluated.width !== ELEMENT_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `expected ${ELEMENT_BYTES}-byte evaluated elements from media, got ${evaluated.width}-byte ones`);
+  const own = PackedList.alloc(seedCount, ELEMENT_BYTES);
   padMap.forEach((src, pos) => {
     if (src >= 0) {
-      checkElement(evaluated[pos]!, pos);
-      out[src] = evaluated[pos]!;
+      const e = evaluated.at(pos);
+      checkElement(e, pos);
+      own.set(src, e);
     }
   });
-  return out;
+  return own.toArray();
 }
 
 export function checkElement(e: Uint8Array, index: number): void {

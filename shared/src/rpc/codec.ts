@@ -11,6 +11,9 @@ import { SESSION_ROUNDS, isSessionKind, type SessionKind } from '../common/names
 import { MAX_PREDICATE_CHARS } from '../protocol/predicate.ts';
 import { LABEL_BOX_BYTES } from '../crypto/label-box.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
+import { PackedList } from '../common/packed-list.ts';
+import { ELEMENT_BYTES } from '../crypto/group.ts';
+import { checkElement } from '../protocol/padding.ts';
 import type {
   AttributeTotal, CohortProfile, IdType, LookalikeResult, OpenSession, Outcome, Policy,
   PrepareSession, PrivacyStatus, SessionAccepted, SessionReady, SessionResult,
@@ -219,6 +222,58 @@ export const TokenBatchCodec = batchCodec('cleanroom.v1.TokenBatch', 'tokens');
 export const CiphertextBatchCodec = batchCodec('cleanroom.v1.CiphertextBatch', 'ciphertexts');
 /** Lookup kind: sealed label boxes, exactly LABEL_BOX_BYTES each. */
 export const LabelBatchCodec = batchCodec('cleanroom.v1.LabelBatch', 'boxes', LABEL_BOX_BYTES);
+
+/** One batch of a packed list: items [offset, offset + items.length) of the whole list. */
+export interface PackedBatch {
+  offset: number;
+  items: PackedList;
+}
+
+/**
+ * BlindedBatch decoded into one packed buffer per batch (and encoded from one): the same wire
+ * message as BlindedBatchCodec, for the padded list of the BLIND round (up to
+ * CLEANROOM_MAX_PADDED elements), which must not cost an object per element. Every element
+ * must be 32 bytes (refused here, with the element's index, as group.ts words it); the
+ * elements' values are validated by the roles.
+ */
+export const PackedBlindedBatchCodec: Codec<PackedBatch> = codec<PackedBatch>(
+  'cleanroom.v1.BlindedBatch',
+  (m) => ({ offset: m.offset, elements: m.items.toArray() }),
+  (o) => {
+    const list = o.elements;
+    if (!Array.isArray(list)) bad('BlindedBatch', 'elements', 'expected a list');
+    const items = PackedList.alloc(list.length, ELEMENT_BYTES);
+    list.forEach((item: unknown, i) => {
+      if (item instanceof Uint8Array && item.length === ELEMENT_BYTES) items.set(i, item);
+      else checkElement(item as Uint8Array, i); // throws INVALID_ARGUMENT: element i: expected a 32-byte Uint8Array, got …
+    });
+    return { offset: num('BlindedBatch', o, 'offset', 1e9), items };
+  },
+);
+
+/** A packed list as batches of at most `maxItems` items and `maxBytes` bytes (≥ 1 item each), sharing its buffer. */
+export function splitPacked(list: PackedList, maxItems: number, maxBytes: number): PackedBatch[] {
+  const per = Math.max(1, Math.min(maxItems, Math.floor(maxBytes / list.width)));
+  const out: PackedBatch[] = [];
+  for (let offset = 0; offset < list.length || offset === 0; offset += per) out.push({ offset, items: list.slice(offset, Math.min(list.length, offset + per)) });
+  return out;
+}
+
+/** Checks that `batches` are contiguous from `start` (refusing gaps and overlaps, naming `what`); returns the item count. */
+export function checkContiguous(batches: readonly { offset: number; items: { length: number } }[], what: string, start = 0): number {
+  let n = 0;
+  for (const b of batches) {
+    if (b.offset !== start + n) throw new ProtocolError('INVALID_ARGUMENT', `${what}: expected a batch at offset ${start + n}, got offset ${b.offset}`);
+    n += b.items.length;
+  }
+  return n;
+}
+
+/** The items of packed `batches` (contiguous from 0) in one packed list. */
+export function joinPacked(batches: readonly PackedBatch[], what: string): PackedList {
+  checkContiguous(batches, what);
+  return PackedList.concat(batches.map((b) => b.items), ELEMENT_BYTES);
+}
 
 /** Default batch limits for streamed lists: each message stays far below gRPC's 4 MB default. */
 export const BATCH_ITEMS = 16_384;
