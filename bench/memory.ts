@@ -12,7 +12,9 @@
  * 200 ms and prints each one's peak anonymous resident memory (`peakAnonMiB`: what the process
  * holds — heaps, malloc, stacks) beside its peak file-backed resident pages (`peakFileMiB`:
  * mapped state files and the binary, clean page cache the kernel reclaims): sizing is set by
- * the anonymous peak plus a bounded window of mapped pages, not by maxRSS alone.
+ * the anonymous peak plus a bounded window of mapped pages, not by maxRSS alone. `session`
+ * gives, per node, the resident memory sampled just before the session and the peaks during it
+ * (`addedAnonMiB`: what the session itself added on top of what the node held).
  *
  * `--kind retargeting` runs a retargeting session instead (a PSI kind: the broker evaluates
  * media's whole consented set, ≈ 0.87 × N elements — the session whose memory follows N).
@@ -79,6 +81,9 @@ function childPid(party: string): number | undefined {
   }
   return undefined;
 }
+/** From the session's start: each node's resident memory just before it and its peaks during it (the session's own increment). */
+const inSession = { media: { anonBefore: 0, rssBefore: 0, anon: 0, rss: 0 }, broker: { anonBefore: 0, rssBefore: 0, anon: 0, rss: 0 } };
+let sessionRunning = false;
 const pids: Record<string, number | undefined> = {};
 const sample = (): void => {
   for (const party of ['media', 'broker'] as const) {
@@ -88,28 +93,48 @@ const sample = (): void => {
     if (!r) continue;
     const m = sampled[party];
     m.anon = Math.max(m.anon, r.anon); m.file = Math.max(m.file, r.file); m.rss = Math.max(m.rss, r.rss);
+    if (sessionRunning) {
+      const q = inSession[party];
+      q.anon = Math.max(q.anon, r.anon); q.rss = Math.max(q.rss, r.rss);
+    }
   }
+};
+/** Starts the session's sampling: the current resident memory is the 'before'. */
+const sessionStarts = (): void => {
+  for (const party of ['media', 'broker'] as const) {
+    const pid = pids[party];
+    const r = pid === undefined ? undefined : residentSplit(pid);
+    if (r) inSession[party] = { anonBefore: r.anon, rssBefore: r.rss, anon: r.anon, rss: r.rss };
+  }
+  sessionRunning = true;
 };
 const sampler = existsSync('/proc/self/status') ? setInterval(sample, 200) : undefined;
 const c = await startCluster({ outDir: out, worldDir: join(out, 'world'), readyTimeoutMs: 4 * 3_600_000 }); // a loaded machine: preparing, publishing and syncing take long
 try {
   const ready = await c.nodes.media.admin.request<{ universe: { users: number; preparedSeconds: number } }>('GET', '/readyz');
   const a = c.nodes.advertiser.admin;
+  sample();
+  sessionStarts();
   const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', body);
   const s = await a.waitSession(sessionId, 30 * 60_000);
   const peak: Record<string, number> = {};
-  let session: Record<string, number> = {};
+  let progress: Record<string, number> = {};
   for (const party of PARTIES) {
     const v = await c.nodes[party].admin.request<{ metrics: { peakRssBytes: number }; progress?: Record<string, number> }>('GET', `/v1/sessions/${sessionId}`);
     peak[party] = Math.round(v.metrics.peakRssBytes / 2 ** 20);
-    if (party === 'broker') session = v.progress ?? {};
+    if (party === 'broker') progress = v.progress ?? {};
   }
   sample();
+  sessionRunning = false;
   const mib = (b: number): number => Math.round(b / 2 ** 20);
+  const session = Object.fromEntries((['media', 'broker'] as const).map((party) => {
+    const q = inSession[party];
+    return [party, { rssBeforeMiB: mib(q.rssBefore), peakRssMiB: mib(q.rss), anonBeforeMiB: mib(q.anonBefore), peakAnonMiB: mib(q.anon), addedAnonMiB: mib(q.anon - q.anonBefore) }];
+  }));
   const resident = Object.fromEntries((['media', 'broker'] as const).map((party) => [party, { peakAnonMiB: mib(sampled[party].anon), peakFileMiB: mib(sampled[party].file), peakSampledRssMiB: mib(sampled[party].rss) }]));
   const stateMiB = Object.fromEntries(PARTIES.map((party) => [party, Math.round(du(c.stateDir(party)) / 2 ** 20)]));
   const stages = { media: stagesOf(c.nodes.media.logFile, c.nodes.media.logStart), broker: stagesOf(c.nodes.broker.logFile, c.nodes.broker.logStart) };
-  process.stdout.write(`${JSON.stringify({ universe, crm, seedCount: session.seedCount, paddedCount: session.paddedCount, kind, consentedUsers: ready.universe.users, preparedSeconds: ready.universe.preparedSeconds, status: s.status, peakRssMiB: peak, resident, stateMiB, stages }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ universe, crm, seedCount: progress.seedCount, paddedCount: progress.paddedCount, kind, consentedUsers: ready.universe.users, preparedSeconds: ready.universe.preparedSeconds, status: s.status, peakRssMiB: peak, resident, session, stateMiB, stages }, null, 2)}\n`);
 } finally {
   clearInterval(sampler);
   await c.stop();
