@@ -1,18 +1,27 @@
 /**
  * Sizing of the nodes by universe size — memory and state volume — the source of the
  * resource requests and volume sizes in the generated Kubernetes manifests and of the sizing
- * tables in docs/operations.md (a test keeps them equal).
+ * tables in docs/operations.md (a test keeps them equal). Nothing here is measured at run time.
  *
- * MEASURED holds, per universe size, each node's peak resident memory (process maxRSS:
- * universe preparation, publication and one session included) and the size of its state
- * directory (media: prepared universe + publication; broker: its copy of the publication),
- * measured with `node bench/memory.ts --universe N` on the project's 2-core build machine.
- * Every other size is a straight line through the two largest measurements, extrapolated
- * beyond them and marked so. The advertiser was measured with a CRM of N/10 rows, and its
- * memory follows the CRM: the manifests size it for 10 × its `crmRows`.
+ * Media's and the broker's peak memory is modelled as two measured parts, because a node's
+ * memory follows two different things — its universe and its largest session:
+ *   - UNIVERSE_RUNS: `node bench/memory.ts --universe U --crm 20000` at two universe sizes
+ *     with the same small session (padded size 100,000): each node's peak resident memory
+ *     (process maxRSS: universe preparation, publication, sync and the session) and state
+ *     directory. Their difference over the difference in users is the per-user bytes; larger
+ *     universes are extrapolated on that line, smaller ones take the smaller run's figure.
+ *   - SESSION_RUNS: `node bench/memory.ts --universe 400000 --crm C` with the padded size
+ *     grown to CLEANROOM_MAX_PADDED (2,000,000 by default): the anonymous resident memory
+ *     each node added during the session over what it held just before it.
+ * Peak = universe figure + the increment of a session at the largest padded size — an upper
+ * bound (the session's increment is added even when the start-up peak, not the session, set
+ * the process's maxRSS), for one such session at a time: concurrent sessions add theirs.
+ * The advertiser's memory follows its CRM, not the universe: it keeps the N/10-CRM runs of
+ * MEASURED (the manifests size it for 10 × its `crmRows`); the state volumes take MEASURED and
+ * the universe runs together.
  * Memory request = estimated peak + 25 %, rounded up to 64 MiB; limit = 1.5 × request.
  * State volume = estimated state × 2 (a re-preparation writes the new set before it removes
- * the old one), rounded up to whole GiB, at least 1 GiB. Nothing here is measured at run time.
+ * the old one), rounded up to whole GiB, at least 1 GiB.
  */
 
 import type { Party } from '../../shared/src/common/names.ts';
@@ -25,23 +34,65 @@ export interface Measurement {
   stateMiB: Record<SizedParty, number>;
 }
 
-/** Measured figures (MiB), protocol with media's publication (bench/memory.ts). */
+/** Runs with a CRM of N/10 rows (bench/memory.ts before --crm): the advertiser's memory, and state sizes. */
 export const MEASURED: readonly Measurement[] = [
   { universe: 50_000, peakMiB: { advertiser: 213, media: 460, broker: 304 }, stateMiB: { advertiser: 0, media: 85, broker: 152 } },
   { universe: 200_000, peakMiB: { advertiser: 209, media: 547, broker: 342 }, stateMiB: { advertiser: 0, media: 322, broker: 591 } },
   { universe: 1_000_000, peakMiB: { advertiser: 289, media: 642, broker: 563 }, stateMiB: { advertiser: 0, media: 1588, broker: 2933 } },
 ];
 
+/** Nodes whose memory the universe and session runs model. */
+export type ModelledParty = 'media' | 'broker';
+
+/** Fixed-session runs (`--crm 20000`, padded size 100,000), two universe sizes, ascending (MiB). */
+export const UNIVERSE_RUNS: readonly { universe: number; peakMiB: Record<ModelledParty, number>; stateMiB: Record<ModelledParty, number> }[] = [
+  { universe: 1_000_000, peakMiB: { media: UNI1_MEDIA, broker: UNI1_BROKER }, stateMiB: { media: UNI1_SMEDIA, broker: UNI1_SBROKER } },
+  { universe: 2_000_000, peakMiB: { media: UNI2_MEDIA, broker: UNI2_BROKER }, stateMiB: { media: UNI2_SMEDIA, broker: UNI2_SBROKER } },
+];
+
+/** CLEANROOM_MAX_PADDED's default: the largest session media evaluates, what the sizing allows for. */
+export const SIZED_PADDED = 2_000_000;
+
+/** Session runs at a 400,000-user universe: anonymous resident MiB each node added during one session, by padded size. */
+export const SESSION_RUNS: readonly { paddedCount: number; addedMiB: Record<ModelledParty, number> }[] = [
+  SESSION_ROWS
+];
+
+/** The measured increment of a session at SIZED_PADDED (MiB). */
+export function sessionAllowanceMiB(party: ModelledParty): number {
+  const r = SESSION_RUNS.find((x) => x.paddedCount === SIZED_PADDED);
+  if (!r) throw new Error(`expected a session run at the sized padded size ${SIZED_PADDED}`);
+  return r.addedMiB[party];
+}
+
+/** Bytes each user adds to `party`'s peak (the fixed-session runs' slope, ≥ 0). */
+export function bytesPerUser(party: ModelledParty): number {
+  const [a, b] = UNIVERSE_RUNS as [(typeof UNIVERSE_RUNS)[number], (typeof UNIVERSE_RUNS)[number]];
+  return Math.max(0, ((b.peakMiB[party] - a.peakMiB[party]) * 2 ** 20) / (b.universe - a.universe));
+}
+
 type Figure = 'peakMiB' | 'stateMiB';
 
-/** Estimated figure (MiB) of `party` for a universe of `users` users, and whether it was measured. */
+const modelled = (p: SizedParty): p is ModelledParty => p === 'media' || p === 'broker';
+
+/** Estimated figure (MiB) of `party` for a universe of `users` users, and whether it was measured (for media and the broker: the universe part). */
 export function estimate(figure: Figure, party: SizedParty, users: number): { mib: number; measured: boolean } {
   if (!Number.isSafeInteger(users) || users < 1) throw new RangeError(`expected a universe size ≥ 1, got ${String(users)}`);
-  const m = MEASURED.find((x) => x.universe === users);
-  if (m) return { mib: m[figure][party], measured: true };
-  const [a, b] = MEASURED.slice(-2) as [Measurement, Measurement];
-  const slope = Math.max(0, (b[figure][party] - a[figure][party]) / (b.universe - a.universe));
-  const mib = Math.max(a[figure][party], b[figure][party] + slope * (users - b.universe));
+  if (figure === 'peakMiB' && modelled(party)) {
+    const [a] = UNIVERSE_RUNS as [(typeof UNIVERSE_RUNS)[number]];
+    const run = UNIVERSE_RUNS.find((x) => x.universe === users);
+    const universePart = run ? run.peakMiB[party] : a.peakMiB[party] + (Math.max(0, users - a.universe) * bytesPerUser(party)) / 2 ** 20;
+    return { mib: Math.round(universePart + sessionAllowanceMiB(party)), measured: run !== undefined };
+  }
+  // state: the measured sizes of both sets of runs, on the line through the two largest
+  const points = [...MEASURED.map((m) => ({ universe: m.universe, mib: m[figure][party] })),
+    ...(figure === 'stateMiB' && modelled(party) ? UNIVERSE_RUNS.map((r) => ({ universe: r.universe, mib: r.stateMiB[party] })) : [])]
+    .sort((x, y) => x.universe - y.universe);
+  const m = points.find((x) => x.universe === users);
+  if (m) return { mib: m.mib, measured: true };
+  const [a, b] = points.slice(-2) as [(typeof points)[number], (typeof points)[number]];
+  const slope = Math.max(0, (b.mib - a.mib) / (b.universe - a.universe));
+  const mib = Math.max(a.mib, b.mib + slope * (users - b.universe));
   return { mib: Math.round(mib), measured: false };
 }
 
@@ -67,24 +118,32 @@ export function stateVolumeFor(party: SizedParty, users: number): string {
 /** CPU requests (no CPU limits: a throttled node misses deadlines; see docs/operations.md). */
 export const CPU_REQUEST: Record<SizedParty, string> = { advertiser: '500m', media: '2', broker: '1' };
 
-export const TABLE_SIZES = [50_000, 200_000, 1_000_000, 10_000_000, 100_000_000] as const;
+export const TABLE_SIZES = [50_000, 200_000, 1_000_000, 2_000_000, 10_000_000, 100_000_000] as const;
 
 const PARTIES_SHOWN = ['media', 'broker', 'advertiser'] as const;
 const tag = (measured: boolean) => (measured ? '(measured)' : '(extrapolated)');
 
+/** A memory cell: media and the broker show their universe part (how it was obtained) and the session allowance. */
+function peakCell(p: SizedParty, users: number): string {
+  const e = estimatePeakMiB(p, users);
+  if (!modelled(p)) return `${e.mib} MiB ${tag(e.measured)}`;
+  const session = sessionAllowanceMiB(p);
+  const how = e.measured ? 'measured' : users < (UNIVERSE_RUNS[0]?.universe ?? 0) ? `as at ${(UNIVERSE_RUNS[0]?.universe ?? 0).toLocaleString('en')}` : 'extrapolated';
+  return `${e.mib} MiB (${e.mib - session} ${how} + ${session} session)`;
+}
+
 /** The Markdown sizing tables of docs/operations.md: memory, then state volume. */
 export function sizingTable(): string {
   const memory = TABLE_SIZES.map((u) => `| ${u.toLocaleString('en')} | ${PARTIES_SHOWN.map((p) => {
-    const e = estimatePeakMiB(p, u);
     const m = memoryFor(p, u);
-    return `${e.mib} MiB ${tag(e.measured)} → ${m.request} / ${m.limit}`;
+    return `${peakCell(p, u)} → ${m.request} / ${m.limit}`;
   }).join(' | ')} |`);
   const state = TABLE_SIZES.map((u) => `| ${u.toLocaleString('en')} | ${PARTIES_SHOWN.map((p) => {
     const e = estimate('stateMiB', p, u);
     return `${e.mib} MiB ${tag(e.measured)} → ${stateVolumeFor(p, u)}`;
   }).join(' | ')} |`);
   return [
-    'Memory (peak → request / limit):',
+    `Memory (peak → request / limit; media and broker: universe part + a ${SIZED_PADDED.toLocaleString('en')}-element session):`,
     '',
     '| universe users | media | broker | advertiser (CRM rows = users / 10) |',
     '| --- | --- | --- | --- |',
