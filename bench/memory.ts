@@ -115,7 +115,8 @@ try {
   const a = c.nodes.advertiser.admin;
   sample();
   sessionStarts();
-  const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', body);
+  // a large CRM's seeds are read and normalised before the node answers: allow for a loaded machine
+  const { sessionId } = await a.request<{ sessionId: string }>('POST', '/v1/sessions', body, 30 * 60_000);
   const s = await a.waitSession(sessionId, 30 * 60_000);
   const peak: Record<string, number> = {};
   let progress: Record<string, number> = {};

@@ -22,14 +22,15 @@ export class AdminClient {
     this.token = token;
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** One admin call; `timeoutMs` (default 30 s) bounds it (a bench on a loaded machine may allow more). */
+  async request<T>(method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${this.base}${path}`, {
         method,
         headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       throw new AdminError(0, `cannot reach ${this.base}: ${(err as Error).cause ? String((err as Error & { cause: Error }).cause.message) : (err as Error).message}`);
