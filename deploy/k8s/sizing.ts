@@ -5,14 +5,15 @@
  *
  * Media's and the broker's peak memory is modelled as two measured parts, because a node's
  * memory follows two different things — its universe and its largest session:
- *   - UNIVERSE_RUNS: `node bench/memory.ts --universe U --crm 20000` at two universe sizes
- *     with the same small session (padded size 100,000): each node's peak resident memory
- *     (process maxRSS: universe preparation, publication, sync and the session) and state
- *     directory. Their difference over the difference in users is the per-user bytes; larger
- *     universes are extrapolated on that line, smaller ones take the smaller run's figure.
- *   - SESSION_RUNS: `node bench/memory.ts --universe 400000 --crm C` with the padded size
- *     grown to CLEANROOM_MAX_PADDED (2,000,000 by default): the anonymous resident memory
- *     each node added during the session over what it held just before it.
+ *   - UNIVERSE_RUNS: `node bench/memory.ts --universe U --crm C` at two universe sizes: each
+ *     node's peak resident memory (process maxRSS: universe preparation, publication, the
+ *     broker's sync; at 1,000,000 a session of padded size 100,000 too) and state directory.
+ *     The slope between them is the per-user bytes; larger universes are extrapolated on it,
+ *     smaller ones take the smaller run's figure.
+ *   - SESSION_RUNS: the memory a session at CLEANROOM_MAX_PADDED (2,000,000 by default) adds,
+ *     from `node --expose-gc bench/session-memory.ts --side broker|media --layout packed`: the
+ *     padded list's structures through the real codecs and padding, without the X25519 (a
+ *     full-cluster session of that size did not complete on the loaded build machine).
  * Peak = universe figure + the increment of a session at the largest padded size — an upper
  * bound (the session's increment is added even when the start-up peak, not the session, set
  * the process's maxRSS), for one such session at a time: concurrent sessions add theirs.
@@ -44,18 +45,22 @@ export const MEASURED: readonly Measurement[] = [
 /** Nodes whose memory the universe and session runs model. */
 export type ModelledParty = 'media' | 'broker';
 
-/** Fixed-session runs (`--crm 20000`, padded size 100,000), two universe sizes, ascending (MiB). */
+/**
+ * Universe runs, ascending (MiB): 400,000 users (`--crm 600000`: the start-up peaks, before its
+ * session; the smaller of two runs, 481/516 and 398/405, so the slope is the larger) and
+ * 1,000,000 (`--crm 20000`: a padded size of 100,000 included).
+ */
 export const UNIVERSE_RUNS: readonly { universe: number; peakMiB: Record<ModelledParty, number>; stateMiB: Record<ModelledParty, number> }[] = [
-  { universe: 1_000_000, peakMiB: { media: UNI1_MEDIA, broker: UNI1_BROKER }, stateMiB: { media: UNI1_SMEDIA, broker: UNI1_SBROKER } },
-  { universe: 2_000_000, peakMiB: { media: UNI2_MEDIA, broker: UNI2_BROKER }, stateMiB: { media: UNI2_SMEDIA, broker: UNI2_SBROKER } },
+  { universe: 400_000, peakMiB: { media: 481, broker: 398 }, stateMiB: { media: 639, broker: 1177 } },
+  { universe: 1_000_000, peakMiB: { media: 492, broker: 406 }, stateMiB: { media: 1588, broker: 2933 } },
 ];
 
 /** CLEANROOM_MAX_PADDED's default: the largest session media evaluates, what the sizing allows for. */
 export const SIZED_PADDED = 2_000_000;
 
-/** Session runs at a 400,000-user universe: anonymous resident MiB each node added during one session, by padded size. */
+/** MiB a session adds by padded size (bench/session-memory.ts, packed: the broker's resident peak added; media's heap and ArrayBuffers added). */
 export const SESSION_RUNS: readonly { paddedCount: number; addedMiB: Record<ModelledParty, number> }[] = [
-  SESSION_ROWS
+  { paddedCount: 2_000_000, addedMiB: { media: 190, broker: 475 } },
 ];
 
 /** The measured increment of a session at SIZED_PADDED (MiB). */
@@ -87,7 +92,8 @@ export function estimate(figure: Figure, party: SizedParty, users: number): { mi
   // state: the measured sizes of both sets of runs, on the line through the two largest
   const points = [...MEASURED.map((m) => ({ universe: m.universe, mib: m[figure][party] })),
     ...(figure === 'stateMiB' && modelled(party) ? UNIVERSE_RUNS.map((r) => ({ universe: r.universe, mib: r.stateMiB[party] })) : [])]
-    .sort((x, y) => x.universe - y.universe);
+    .sort((x, y) => x.universe - y.universe)
+    .filter((x, i, all) => i === 0 || all[i - 1]!.universe !== x.universe); // the same size in both sets: measured alike (1,000,000)
   const m = points.find((x) => x.universe === users);
   if (m) return { mib: m.mib, measured: true };
   const [a, b] = points.slice(-2) as [(typeof points)[number], (typeof points)[number]];
@@ -118,7 +124,7 @@ export function stateVolumeFor(party: SizedParty, users: number): string {
 /** CPU requests (no CPU limits: a throttled node misses deadlines; see docs/operations.md). */
 export const CPU_REQUEST: Record<SizedParty, string> = { advertiser: '500m', media: '2', broker: '1' };
 
-export const TABLE_SIZES = [50_000, 200_000, 1_000_000, 2_000_000, 10_000_000, 100_000_000] as const;
+export const TABLE_SIZES = [50_000, 200_000, 1_000_000, 10_000_000, 100_000_000] as const;
 
 const PARTIES_SHOWN = ['media', 'broker', 'advertiser'] as const;
 const tag = (measured: boolean) => (measured ? '(measured)' : '(extrapolated)');

@@ -99,15 +99,24 @@ export const DEFAULT_LOOKUP = Object.freeze({ ...DEFAULT_LOOKUP_LIMITS, idsPerAd
 const TOKEN_PAGE = 65_536;
 const CIPHERTEXT_PAGE = 48;
 
-/** Draws a session's dummies on the next turn, while the advertiser blinds its seeds (pad() draws them itself if this fails). */
-function drawDummiesSoon(role: { prepareDummies(): void }): void {
-  setImmediate(() => {
+/** Dummies drawn per turn of the event loop (≈ 0.15 s of X25519 on this machine's cores). */
+const DUMMY_SLICE = 4096;
+
+/**
+ * Draws a session's dummies while the advertiser blinds its seeds, DUMMY_SLICE per turn of the
+ * event loop, so that the node keeps answering (a padded size of 2·10^6 is a minute of X25519:
+ * drawn in one go it held the OpenSession reply and the admin API past their deadlines on a
+ * loaded machine). pad() draws whatever is still missing.
+ */
+function drawDummiesSoon(role: { prepareDummies(max: number): boolean }): void {
+  const slice = (): void => {
     try {
-      role.prepareDummies();
+      if (!role.prepareDummies(DUMMY_SLICE)) setImmediate(slice);
     } catch {
       // pad() draws them itself if this did not happen
     }
-  });
+  };
+  setImmediate(slice);
 }
 
 export class BrokerNode {

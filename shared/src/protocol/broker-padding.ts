@@ -14,10 +14,11 @@
  * The dummies and the padded list are PackedLists (common/packed-list.ts): one buffer each.
  * Pure functions of the phase: no network, no filesystem.
  */
-import { drawDummies, padAndShuffle, unpad } from './padding.ts';
+import { drawDummiesInto, padAndShuffle, unpad } from './padding.ts';
+import { PackedList } from '../common/packed-list.ts';
+import { ELEMENT_BYTES } from '../crypto/group.ts';
 import type { Uniform } from './policy.ts';
 import { ProtocolError, type ElementBytes, type OpenSession, type Policy } from './messages.ts';
-import type { PackedList } from '../common/packed-list.ts';
 
 /** What OPEN settled: A's request, the policy the broker enforces, the padded size. */
 export interface Settled {
@@ -28,7 +29,7 @@ export interface Settled {
 
 export type PaddingPhase =
   | ({ name: 'opened' } & Settled)
-  | ({ name: 'ready'; dummies: PackedList | undefined } & Settled)
+  | ({ name: 'ready'; dummies: PackedList | undefined; drawn: number } & Settled)
   | ({ name: 'padded'; padMap: Int32Array } & Settled)
   | ({ name: 'evaluated' } & Settled);
 
@@ -37,13 +38,27 @@ type Phase<N extends PaddingPhase['name']> = Extract<PaddingPhase, { name: N }>;
 /** The phase after media accepted: no dummies drawn yet. */
 export function readyPhase(p: Phase<'opened'>): Phase<'ready'> {
   const { name: _n, ...settled } = p;
-  return { ...settled, name: 'ready', dummies: undefined };
+  return { ...settled, name: 'ready', dummies: undefined, drawn: 0 };
 }
 
-/** The dummies for this session, drawn now unless the phase already holds them. */
+/**
+ * Draws up to `max` more of this session's dummies (all that are missing by default) and
+ * returns whether all are drawn: a node draws them in slices between other work (a padded
+ * size of 2·10^6 is ≈ 1.8·10^6 X25519s, a minute of one core).
+ */
+export function drawSomeDummies(p: Phase<'ready'>, max = Infinity, rng?: (n: number) => Uint8Array): boolean {
+  const count = p.paddedCount - p.open.seedCount;
+  p.dummies ??= PackedList.alloc(count, ELEMENT_BYTES);
+  const to = Math.min(count, p.drawn + max);
+  drawDummiesInto(p.dummies, p.drawn, to, rng);
+  p.drawn = to;
+  return to === count;
+}
+
+/** The dummies for this session, the missing ones drawn now. */
 export function readyDummies(p: Phase<'ready'>, rng?: (n: number) => Uint8Array): PackedList {
-  p.dummies ??= drawDummies(p.paddedCount - p.open.seedCount, rng);
-  return p.dummies;
+  drawSomeDummies(p, Infinity, rng);
+  return p.dummies as PackedList; // allocated by drawSomeDummies
 }
 
 /** Round BLIND (from A): the padded, shuffled list for media, and the phase that remembers how. */
@@ -53,7 +68,7 @@ export function padStep(p: Phase<'ready'>, blinded: readonly ElementBytes[], u: 
     throw new ProtocolError('INVALID_ARGUMENT', `expected ${n} blinded elements (the declared seed count), got ${blinded.length}`);
   }
   const { padded, padMap } = padAndShuffle(blinded, readyDummies(p, rng), p.paddedCount, u);
-  const { name: _n, dummies: _d, ...settled } = p;
+  const { name: _n, dummies: _d, drawn: _dr, ...settled } = p;
   return { padded, next: { ...settled, name: 'padded', padMap } };
 }
 

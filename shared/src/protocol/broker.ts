@@ -29,7 +29,7 @@ import { BfvFormatError, type BrokerBfv } from '../crypto/bfv.ts';
 import type { SessionKind } from '../common/names.ts';
 import { checkElement } from './padding.ts';
 import type { PackedList } from '../common/packed-list.ts';
-import { padStep, readyDummies, readyPhase, unpadStep, type PaddingPhase, type Settled } from './broker-padding.ts';
+import { drawSomeDummies, padStep, readyPhase, unpadStep, type PaddingPhase, type Settled } from './broker-padding.ts';
 import { randomElement } from '../crypto/group.ts';
 import { randomBytes } from 'node:crypto';
 import { TOKEN_BYTES, type TokenTable } from '../common/token-set.ts';
@@ -238,8 +238,8 @@ export class BrokerRole {
    * right after OPEN so the work overlaps with the advertiser's blinding. Optional: pad()
    * draws whatever is missing.
    */
-  prepareDummies(): void {
-    if (this.phase_.name === 'ready') readyDummies(this.phase_, this.params.rng);
+  prepareDummies(max = Infinity): boolean {
+    return this.phase_.name !== 'ready' || drawSomeDummies(this.phase_, max, this.params.rng);
   }
 
   /** Round BLIND (from A): checks the count, pads with dummies, shuffles. */

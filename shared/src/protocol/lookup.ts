@@ -30,7 +30,7 @@ import { decodeLabel, type Label } from '../common/labels.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
 import { cryptoUniform, settlePolicy, sizeClass, type BrokerPolicyConfig, type Uniform } from './policy.ts';
 import type { PackedList } from '../common/packed-list.ts';
-import { readyDummies, padStep, readyPhase, unpadStep, type PaddingPhase } from './broker-padding.ts';
+import { drawSomeDummies, padStep, readyPhase, unpadStep, type PaddingPhase } from './broker-padding.ts';
 import type { BrokerUniverse } from './broker.ts';
 import {
   expectPhase, ProtocolError,
@@ -267,8 +267,8 @@ export class LookupBrokerRole {
   }
 
   /** Draws the dummies ahead of time (right after OPEN); optional, pad() draws what is missing. */
-  prepareDummies(): void {
-    if (this.phase_.name === 'ready') readyDummies(this.phase_, this.params.rng);
+  prepareDummies(max = Infinity): boolean {
+    return this.phase_.name !== 'ready' || drawSomeDummies(this.phase_, max, this.params.rng);
   }
 
   /** Round BLIND (from A): checks the count, pads with dummies, shuffles. */

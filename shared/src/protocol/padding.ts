@@ -15,8 +15,13 @@ import { ProtocolError, type ElementBytes } from './messages.ts';
 /** paddedCount − seedCount dummy elements, packed. */
 export function drawDummies(count: number, rng?: (n: number) => Uint8Array): PackedList {
   const out = PackedList.alloc(count, ELEMENT_BYTES);
-  for (let i = 0; i < count; i++) out.set(i, randomElement(rng));
+  drawDummiesInto(out, 0, count, rng);
   return out;
+}
+
+/** Draws dummies [from, to) of `out` (a list drawn in slices, so that a node's event loop is not held for the whole of it). */
+export function drawDummiesInto(out: PackedList, from: number, to: number, rng?: (n: number) => Uint8Array): void {
+  for (let i = from; i < to; i++) out.set(i, randomElement(rng));
 }
 
 /** A's elements and the dummies, shuffled; padMap[pos] is A's index at pos, or −1 for a dummy. */
