@@ -100,6 +100,8 @@ export class MediaNode {
     // now rather than in the first session's LOOKALIKE (each runs once per session: unoptimised,
     // about twice their CPU). The ids read are discarded.
     warmLookalike();
+    // SEAL's decryption path (WebAssembly, compiled on first call) likewise: one profile of its own.
+    o.publication.bfv.warmDecrypt();
     for (const chunk of o.universe.userIdLines(Uint32Array.from({ length: Math.min(o.universe.size, 16_384) }, (_, i) => i))) void chunk;
   }
 

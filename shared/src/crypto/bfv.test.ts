@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../testing/rng.ts';
 import { BFV_PARAMETERS, BfvFormatError, BrokerBfv, MediaBfv, layoutFor, loadSeal } from './bfv.ts';
 import { bfvPair } from '../testing/bfv.ts';
+import { primitiveDelta, primitiveSnapshot } from '../common/op-counts.ts';
 
 const ATTRIBUTE_COUNT = 64;
 
@@ -44,6 +45,22 @@ describe('layoutFor', () => {
   });
   it('rejects counts that are not integers in [1, 4096]', () => {
     for (const bad of [0, -1, 1.5, 4097, Number.NaN]) expect(() => layoutFor(bad)).toThrow(/expected attributeCount/);
+  });
+});
+
+describe('MediaBfv.warmDecrypt', () => {
+  it('decrypts a last-level profile of its own (all zero) without counting a primitive; decryptProfile still counts', () => {
+    const before = primitiveSnapshot();
+    media.warmDecrypt();
+    media.warmDecrypt();
+    expect(primitiveDelta(before)).toEqual({});
+    const rand = mulberry32(5);
+    const vectors = randomVectors(130, rand);
+    const keep = Uint8Array.from({ length: 130 }, (_, i) => (i % 3 === 0 ? 1 : 0));
+    const { totals, consistent } = media.decryptProfile(broker.aggregate(media.encryptUsers(vectors), keep, zeros()));
+    expect(consistent).toBe(true);
+    expect(totals).toEqual(plainTotals(vectors, keep));
+    expect(primitiveDelta(before).bfvDecrypt).toBe(1);
   });
 });
 
