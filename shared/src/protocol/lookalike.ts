@@ -73,8 +73,8 @@ function build(input: LookalikeInput): LookalikeAudience {
     heap.start(-Infinity);
     for (let from = 0, k = 0; from < users; from += SCAN_CHUNK) k = scanChunk(packed, from, Math.min(users, from + SCAN_CHUNK), base, score, skip, k, heap);
   }
-  const rows = heap.sorted();
-  const audCos = cosineSum(packed, rows, dot, norm);
+  const { rows, byRow, rank } = heap.sorted();
+  const audCos = cosineSum(packed, byRow, rank, dot, norm);
   // The universe's mean cosine, Σ_u (Σ_j shares_j·x_uj) / (√c_u · norm) / users, is
   // Σ_j shares_j · W_j / (norm · users) with W the universe's own weights (computed once per universe).
   const weights = universeCosineWeights(packed, users);
@@ -85,19 +85,27 @@ function build(input: LookalikeInput): LookalikeAudience {
   return { rows, quality, shares };
 }
 
-/** Σ over `rows` of (Σ_j dot_j·x_uj) / (√c_u · norm) (c_u: the attributes user u has; 0 for none): the audience's cosine similarities, summed in row order. */
-function cosineSum(packed: Uint8Array, rows: Uint32Array, dot: Float64Array, norm: number): number {
-  let sum = 0;
-  for (let i = 0; i < rows.length; i++) {
+/**
+ * Σ over the audience, best first, of (Σ_j dot_j·x_uj) / (√c_u · norm) (c_u: the attributes user
+ * u has; 0 for none): each user's cosine computed in row order (`byRow`, ascending: the packed
+ * vectors read front to back, not one cache miss per member), then summed in the audience's
+ * order (`rank[i]`: the index in byRow of the i-th best) — the same values added in the same
+ * order as a pass over the audience, so the same sum to the last bit.
+ */
+function cosineSum(packed: Uint8Array, byRow: Uint32Array, rank: Uint32Array, dot: Float64Array, norm: number): number {
+  const cos = new Float64Array(byRow.length);
+  for (let i = 0; i < byRow.length; i++) {
     let d = 0;
     let c = 0;
-    for (let b = 0, off = rows[i]! * PACKED_BYTES, t = 0; b < PACKED_BYTES; b++, off++, t += 256) {
+    for (let b = 0, off = byRow[i]! * PACKED_BYTES, t = 0; b < PACKED_BYTES; b++, off++, t += 256) {
       const byte = packed[off]!;
       d += dot[t + byte]!;
       c += POPCOUNT[byte]!;
     }
-    sum += c === 0 ? 0 : d / (Math.sqrt(c) * norm);
+    cos[i] = c === 0 ? 0 : d / (Math.sqrt(c) * norm);
   }
+  let sum = 0;
+  for (let i = 0; i < rank.length; i++) sum += cos[rank[i]!]!;
   return sum;
 }
 
@@ -352,20 +360,23 @@ class TopK {
   }
 
   /**
-   * Rows, best first (the buffer is left empty): a stable least-significant-digit radix sort
-   * (four 16-bit digits) of the kept pairs, which are in ascending row order, on their scores'
-   * IEEE 754 bits mapped to an order-reversing unsigned key — score descending, and among
-   * equal scores the rows stay ascending: the order of a comparator sort on (−score, row).
+   * The kept rows, best first (`rows`; the buffer is left empty), with the same rows in
+   * ascending order (`byRow`, the buffer's own order) and `rank`: rows[i] = byRow[rank[i]]. The
+   * order is a stable least-significant-digit radix sort (four 16-bit digits) of the kept pairs,
+   * which are in ascending row order, on their scores' IEEE 754 bits mapped to an
+   * order-reversing unsigned key — score descending, and among equal scores the rows stay
+   * ascending: the order of a comparator sort on (−score, row).
    */
-  sorted(): Uint32Array {
+  sorted(): { rows: Uint32Array; byRow: Uint32Array; rank: Uint32Array } {
     this.keepBest();
     const n = this.n;
     this.n = 0;
     this.floor = this.k === 0 ? Infinity : -Infinity;
-    const idx = orderByScoreDescending(this.score, n);
-    const out = new Uint32Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.row[idx[i]!]!;
-    return out;
+    const rank = orderByScoreDescending(this.score, n);
+    const byRow = this.row.slice(0, n);
+    const rows = new Uint32Array(n);
+    for (let i = 0; i < n; i++) rows[i] = byRow[rank[i]!]!;
+    return { rows, byRow, rank };
   }
 }
 
