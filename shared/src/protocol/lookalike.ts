@@ -8,8 +8,10 @@
  * clamped to [ε, 1 − ε] (ε = 1/(2·(n+1)), Laplace-style) so a noised or empty attribute
  * cannot produce infinities. Scoring uses per-byte lookup tables over the packed vectors:
  * 8 table lookups per user in one flat loop over typed arrays (no call, object or Set lookup
- * per user); a user at or below the current k-th best score costs nothing more. That pass is
- * the phase's inherent work: the `lookalikeScore` primitive (bench/floors.ts) is its kernel.
+ * per user), four users summed side by side (independent chains of additions, each user's sum
+ * in the same order as alone: bit-identical scores); a user at or below the current k-th best
+ * score costs nothing more. That pass is the phase's inherent work: the `lookalikeScore`
+ * primitive (bench/floors.ts) is its kernel, one user at a time.
  *
  * Quality: the ratio of the audience's mean cosine similarity to the cohort share vector
  * over the universe's mean — an "affinity lift" media can compute without ground truth. The
