@@ -187,11 +187,27 @@ export class DiskUniverse implements Universe {
   }
 
   private *idLines(rows: ArrayLike<number>, chunkBytes: number, windowBytes: number): Iterable<Uint8Array> {
+    const { ids, at, len } = this.gatherIds(rows, windowBytes);
+    let out = new Uint8Array(Math.max(1, chunkBytes));
+    for (let i = 0; i < rows.length;) {
+      if (len[i]! + 1 > out.length) out = new Uint8Array(len[i]! + 1); // one id longer than a chunk
+      const { next, bytes } = packLines(ids, at, len, i, out);
+      yield out.subarray(0, bytes);
+      i = next;
+    }
+  }
+
+  /**
+   * The bytes of the ids of `rows`, gathered in one pass over users.bin in row order: the id of
+   * rows[i] is ids[at[i] .. at[i] + len[i]) (a repeated row shares its bytes). A plain method,
+   * not part of the generator, so that V8 optimises its loop.
+   */
+  private gatherIds(rows: ArrayLike<number>, windowBytes: number): { ids: Uint8Array; at: Float64Array; len: Uint32Array } {
     const n = rows.length;
     const order = rowOrder(rows);
-    const at = new Float64Array(n); // where the id of rows[i] starts in `ids`
+    const at = new Float64Array(n);
     const len = new Uint32Array(n);
-    let ids = Buffer.allocUnsafe(Math.max(64, n * 16));
+    let ids = new Uint8Array(Math.max(64, n * 16));
     let size = 0;
     this.winLen = 0;
     for (let k = 0; k < n; k++) {
@@ -207,8 +223,8 @@ export class DiskUniverse implements Universe {
       const from = this.usersWindow(start, stop, windowBytes);
       const l = stop - start;
       if (size + l > ids.length) {
-        const bigger = Buffer.allocUnsafe(Math.max(2 * ids.length, size + l));
-        ids.copy(bigger, 0, 0, size);
+        const bigger = new Uint8Array(Math.max(2 * ids.length, size + l));
+        bigger.set(ids.subarray(0, size));
         ids = bigger;
       }
       const w = this.window;
@@ -217,21 +233,7 @@ export class DiskUniverse implements Universe {
       len[i] = l;
       size += l;
     }
-    let out = Buffer.allocUnsafe(Math.max(1, chunkBytes));
-    let pos = 0;
-    for (let i = 0; i < n; i++) {
-      const l = len[i]!;
-      const s = at[i]!;
-      if (pos + l + 1 > out.length) {
-        if (pos > 0) yield out.subarray(0, pos);
-        pos = 0;
-        if (l + 1 > out.length) out = Buffer.allocUnsafe(l + 1);
-      }
-      for (let b = 0; b < l; b++) out[pos + b] = ids[s + b]!;
-      out[pos + l] = 10; // '\n'
-      pos += l + 1;
-    }
-    if (pos > 0) yield out.subarray(0, pos);
+    return { ids, at, len };
   }
 
   private checkRows(rows: ArrayLike<number>): void {
@@ -727,6 +729,21 @@ export function mergeShards(shardDirs: readonly string[], out: string): Prepared
   };
   writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
   return manifest;
+}
+
+/** Copies '\n'-terminated ids [from, …) into `out` while they fit: the first id not copied and the bytes written. */
+function packLines(ids: Uint8Array, at: Float64Array, len: Uint32Array, from: number, out: Uint8Array): { next: number; bytes: number } {
+  let pos = 0;
+  let i = from;
+  for (; i < len.length; i++) {
+    const l = len[i]!;
+    if (pos + l + 1 > out.length) break;
+    const s = at[i]!;
+    for (let b = 0; b < l; b++) out[pos + b] = ids[s + b]!;
+    out[pos + l] = 10; // '\n'
+    pos += l + 1;
+  }
+  return { next: i, bytes: pos };
 }
 
 /**
