@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../testing/rng.ts';
 import { BFV_PARAMETERS, BfvFormatError, BrokerBfv, MediaBfv, layoutFor, loadSeal } from './bfv.ts';
 import { bfvPair } from '../testing/bfv.ts';
+import { primitiveDelta, primitiveSnapshot } from '../common/op-counts.ts';
 
 const ATTRIBUTE_COUNT = 64;
 
@@ -89,6 +90,40 @@ describe('aggregate → decryptProfile: totals over kept positions only', () => 
     const { totals, consistent } = media.decryptProfile(broker.aggregate(media.encryptUsers(vectors), new Uint8Array(130), noise));
     expect(consistent).toBe(true);
     expect(totals).toEqual(noise);
+  });
+});
+
+describe('aggregateStored: per-slot sums, each masked once', () => {
+  it('gives the plaintext totals for one, several, more than 16 and all users per ciphertext, slots in every window, with at most one product per slot', () => {
+    const rand = mulberry32(21);
+    const n = 7 * 128;
+    const vectors = randomVectors(n, rand);
+    const stored = media.encryptUsers(vectors).map((ct) => broker.toStoredForm(ct));
+    const keep = new Uint8Array(n);
+    keep[0 * 128 + 5] = 1; // one user, window 0
+    keep[1 * 128 + 5] = 1; // the same slot in another ciphertext: summed before its mask
+    keep[1 * 128 + 100] = 1; // and one in window 3 of the same ciphertext
+    for (const u of [31, 32, 63, 64, 127]) keep[2 * 128 + u] = 1; // window edges, both rows
+    for (let u = 0; u < 40; u++) keep[3 * 128 + u * 3] = 1; // 40 users: one mask for its list
+    for (let u = 0; u < 128; u++) keep[4 * 128 + u] = 1; // every user: no mask
+    // ciphertext 5: nobody; ciphertext 6: a random half
+    for (let u = 0; u < 128; u++) keep[6 * 128 + u] = rand() < 0.1 ? 1 : 0;
+    const positions = [...keep.keys()].filter((p) => keep[p] === 1);
+    const loads: number[] = [];
+    const before = primitiveSnapshot();
+    const profile = broker.aggregateStored((c) => (loads.push(c), stored[c]), stored.length, positions, zeros());
+    const ops = primitiveDelta(before);
+    expect(media.decryptProfile(profile).totals).toEqual(plainTotals(vectors, keep));
+    expect(loads).not.toContain(5);
+    expect(loads.filter((c) => c === 4)).toHaveLength(1);
+    expect(loads.filter((c) => c === 3)).toHaveLength(1);
+    // one product per used slot (≤ 128) plus one for the 40-user list; far fewer than the users
+    const slotsUsed = new Set(positions.filter((p) => Math.floor(p / 128) !== 3 && Math.floor(p / 128) !== 4).map((p) => p % 128)).size;
+    expect(ops.bfvMultiplyPlain).toBe(slotsUsed + 1);
+    // the same totals from the wire form (aggregate) and with noise
+    const noise = Array.from({ length: ATTRIBUTE_COUNT }, (_, j) => (j % 5) - 2);
+    const want = plainTotals(vectors, keep).map((x, j) => x + noise[j]!);
+    expect(media.decryptProfile(broker.aggregateStored((c) => stored[c], stored.length, positions, noise)).totals).toEqual(want);
   });
 });
 

@@ -22,6 +22,8 @@
  *   1. per ciphertext: skipped (not even parsed) when none of its positions is real; used as is
  *      when all usersPerCiphertext positions are real (and block = attributeCount); otherwise
  *      multiplyPlain by a 0/1 mask that is 1 on the attribute slots of the real users. Sum all.
+ *      Computed as the same sum with fewer products: the ciphertexts are summed per user slot
+ *      first and each slot's sum masked once (exact in NTT form; SLOT_WINDOW below).
  *   2. rotate-and-sum: rotateRows by block, 2·block, …, 2048 (sums the blocks of each row), then
  *      rotateColumns (sums the two rows): every block then holds the totals over real users.
  *   3. add C's noise (integers, may be negative) as a plaintext replicated into every block.
@@ -117,11 +119,17 @@ export const WIRE_COMPRESSION = 'none' as const;
 const N = BFV_PARAMETERS.polyModulusDegree;
 
 /**
- * A stored ciphertext holding at most this many of the matched users is masked user by user
- * with the cached single-user masks (one multiply_plain each, summed); above, with one mask
- * built for its list (a batch encoding and a plaintext NTT, ≈ 1.2 ms ≈ 3 products' CPU).
+ * Aggregation sums per user slot before masking: masking is linear and exact in NTT form
+ * (Σ_c ct_c ⊙ m_u = (Σ_c ct_c) ⊙ m_u, slot-wise mod q), so every ciphertext whose real users
+ * sit in slot u is added into one running sum for u, and each sum is masked once — at most
+ * usersPerCiphertext products per aggregation instead of one per real user (a session's typical
+ * ciphertext holds one real user). The sums are held SLOT_WINDOW slots at a time (each a
+ * first-level ciphertext, ≈ 393 KB of WebAssembly memory), so a ciphertext with real users in
+ * w windows is loaded w times. A ciphertext with more than GROUPED_MAX real users is masked
+ * once with a mask built for its list (a batch encoding and a plaintext NTT) instead.
  */
-const PER_USER_MASKS = 3;
+const SLOT_WINDOW = 32;
+const GROUPED_MAX = 16;
 const ROW = N / 2;
 
 let sealPromise: Promise<SealRuntime> | undefined;
@@ -780,11 +788,10 @@ export class BrokerBfv {
       if (k > 1) throw new RangeError(`expected keep[${p}] in {0, 1}, got ${k}`);
       if (k === 1) positions.push(p);
     }
-    return this.aggregateCore((c) => {
-      const ct = this.ctx.loadCiphertext(`ciphertexts[${c}]`, ciphertexts[c], 'first');
+    return this.aggregateCore((c, into) => {
+      this.ctx.loadCiphertextInto(into, `ciphertexts[${c}]`, ciphertexts[c], 'first');
       countPrimitive('bfvNtt');
-      this.ctx.evaluator.cipherTransformToNttInplace(ct);
-      return ct;
+      this.ctx.evaluator.cipherTransformToNttInplace(into);
     }, expectedCts, positions, noise);
   }
 
@@ -809,13 +816,16 @@ export class BrokerBfv {
 
   /**
    * The same as `aggregate`, over a stored encrypted universe in stored form (toStoredForm):
-   * `load(c)` returns ciphertext c (called only for ciphertexts that hold at least one real
-   * position, each once), `count` is the number of ciphertexts, `positions` the distinct
-   * global positions of the real users. Work grows with the ciphertexts touched
+   * `load(c)` returns ciphertext c's bytes, read before the next call (called only for
+   * ciphertexts that hold at least one real position: once, or once per SLOT_WINDOW of slots
+   * holding one of its real users), `count` is the number of ciphertexts, `positions` the
+   * distinct global positions of the real users. Work grows with the ciphertexts touched
    * (≤ positions.length), never with count.
    */
   aggregateStored(load: (c: number) => unknown, count: number, positions: readonly number[], noise: readonly number[]): Uint8Array {
-    return this.aggregateCore((c) => this.ctx.loadCiphertext(`ciphertexts[${c}]`, load(c), 'first', true), count, positions, noise);
+    return this.aggregateCore((c, into) => {
+      this.ctx.loadCiphertextInto(into, `ciphertexts[${c}]`, load(c), 'first', true);
+    }, count, positions, noise);
   }
 
   /** Single-user masks in NTT form at the first level, by user slot; built on first use. */
@@ -844,7 +854,7 @@ export class BrokerBfv {
     }
   }
 
-  private aggregateCore(loadNtt: (c: number) => Ciphertext, count: number, positions: readonly number[], noise: readonly number[]): Uint8Array {
+  private aggregateCore(loadNtt: (c: number, into: Ciphertext) => void, count: number, positions: readonly number[], noise: readonly number[]): Uint8Array {
     this.ctx.assertLive('BrokerBfv');
     const { attributeCount, block, usersPerCiphertext: upc } = this.layout;
     const byCt = new Map<number, number[]>();
@@ -876,50 +886,72 @@ export class BrokerBfv {
     const { seal, evaluator } = this.ctx;
     const h = new Handles();
     try {
-      let acc: Ciphertext | undefined;
-      const parts: Ciphertext[] = []; // reused products of the per-user masking, freed with h
-      for (const c of [...byCt.keys()].sort((x, y) => x - y)) {
+      const total = { ct: h.add(new seal.Ciphertext()), empty: true };
+      /** Adds `ct` into the total (the first one is copied: `ct` stays the caller's). */
+      const addToTotal = (ct: Ciphertext): void => {
+        if (total.empty) {
+          total.ct.assign(ct);
+          total.empty = false;
+        } else {
+          countPrimitive('bfvAdd');
+          evaluator.addInplace(total.ct, ct);
+        }
+      };
+      const ct = h.add(new seal.Ciphertext()); // every loaded ciphertext, in turn
+      const ordered = [...byCt.keys()].sort((x, y) => x - y);
+      const grouped: number[] = [];
+      // Whole ciphertexts (every slot real, no padding slots) and crowded ones: loaded once, into the total.
+      for (const c of ordered) {
         const users = byCt.get(c)!;
-        const ct = loadNtt(c);
-        try {
-          if ((users.length < upc || attributeCount !== block) && users.length <= PER_USER_MASKS) {
-            // ct ⊙ Σ_u m_u = Σ_u (ct ⊙ m_u) exactly (mod q, slot-wise in NTT form): the cached
-            // single-user masks, one product each, then summed into ct.
-            for (let i = 1; i < users.length; i++) {
-              parts[i - 1] ??= h.add(new seal.Ciphertext());
-              countPrimitive('bfvMultiplyPlain');
-              evaluator.multiplyPlain(ct, this.maskFor([users[i]!]).pt, parts[i - 1]!);
-            }
+        const whole = users.length === upc && attributeCount === block;
+        if (!whole && users.length <= GROUPED_MAX) {
+          grouped.push(c);
+          continue;
+        }
+        loadNtt(c, ct);
+        if (!whole) {
+          const { pt, shared } = this.maskFor(users);
+          try {
             countPrimitive('bfvMultiplyPlain');
-            evaluator.multiplyPlainInplace(ct, this.maskFor([users[0]!]).pt);
-            for (let i = 1; i < users.length; i++) {
+            evaluator.multiplyPlainInplace(ct, pt);
+          } finally {
+            if (!shared) pt.delete();
+          }
+        }
+        addToTotal(ct);
+      }
+      // The others: per-slot sums, SLOT_WINDOW slots at a time, each sum masked once.
+      const sums: Ciphertext[] = [];
+      const used = new Uint8Array(SLOT_WINDOW);
+      for (let w = 0; w < upc && grouped.length > 0; w += SLOT_WINDOW) {
+        used.fill(0);
+        for (const c of grouped) {
+          const users = byCt.get(c)!;
+          if (!users.some((u) => u >= w && u < w + SLOT_WINDOW)) continue;
+          loadNtt(c, ct);
+          for (const u of users) {
+            if (u < w || u >= w + SLOT_WINDOW) continue;
+            const i = u - w;
+            if (used[i] === 0) {
+              sums[i] ??= h.add(new seal.Ciphertext());
+              sums[i].assign(ct);
+              used[i] = 1;
+            } else {
               countPrimitive('bfvAdd');
-              evaluator.addInplace(ct, parts[i - 1]!);
-            }
-          } else if (users.length < upc || attributeCount !== block) {
-            const { pt, shared } = this.maskFor(users);
-            try {
-              countPrimitive('bfvMultiplyPlain');
-              evaluator.multiplyPlainInplace(ct, pt);
-            } finally {
-              if (!shared) pt.delete();
+              evaluator.addInplace(sums[i]!, ct);
             }
           }
-          if (acc === undefined) {
-            acc = h.add(ct);
-          } else {
-            countPrimitive('bfvAdd');
-            evaluator.addInplace(acc, ct);
-            ct.delete();
-          }
-        } catch (e) {
-          if (!ct.isDeleted() && ct !== acc) ct.delete();
-          throw e;
+        }
+        for (let i = 0; i < SLOT_WINDOW; i++) {
+          if (used[i] === 0) continue;
+          countPrimitive('bfvMultiplyPlain');
+          evaluator.multiplyPlainInplace(sums[i]!, this.maskFor([w + i]).pt);
+          addToTotal(sums[i]!);
         }
       }
-      if (acc === undefined) {
+      const acc = total.ct;
+      if (total.empty) {
         // No real user at all: an encryption of zero (the cohort threshold is enforced elsewhere).
-        acc = h.add(new seal.Ciphertext());
         countPrimitive('bfvEncryptZero');
         this.encryptor.encryptZero(acc);
       } else {
