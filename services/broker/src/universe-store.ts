@@ -226,7 +226,7 @@ export class UniverseDownload {
     for (const ct of list) {
       this.digests.write(ciphertextDigest(ct));
       // Validates media's ciphertext (parameters, level, form) and keeps it in the stored form.
-      this.cts.append(this.bfv.toStoredForm(ct));
+      this.cts.append(this.bfv.storedFormView(ct)); // copied at once (a reused buffer)
     }
   }
 

@@ -263,6 +263,41 @@ describe('malformed and mismatched inputs → BfvFormatError', () => {
     }
   });
 
+  it('storedFormView gives exactly SEAL\'s own save of the NTT-form ciphertext (first call, later calls, after refused input), and toStoredForm a copy', async () => {
+    const seal = await loadSeal();
+    const material = media.publicMaterial();
+    const parms = new seal.EncryptionParameters(seal.SchemeType.bfv);
+    parms.loadFromArray(material.params);
+    const context = new seal.SEALContext(parms, true, seal.SecLevelType.tc128);
+    const evaluator = new seal.Evaluator(context);
+    const ct = new seal.Ciphertext();
+    const fresh = await BrokerBfv.fromPublicMaterial(material, ATTRIBUTE_COUNT);
+    try {
+      const cts = media.encryptUsers(randomVectors(128 * 5, mulberry32(31)));
+      const sealSave = (wire: Uint8Array): Buffer => {
+        ct.loadFromArray(context, wire);
+        evaluator.cipherTransformToNttInplace(ct);
+        return Buffer.from(ct.saveToArray(seal.ComprModeType.none) as Uint8Array);
+      };
+      const views: Uint8Array[] = [];
+      cts.forEach((wire, c) => {
+        if (c === 2) expect(() => fresh.storedFormView(wire.subarray(0, 5000))).toThrow(BfvFormatError);
+        const view = fresh.storedFormView(wire);
+        expect(Buffer.from(view).equals(sealSave(wire))).toBe(true);
+        views.push(view);
+        expect(Buffer.from(fresh.toStoredForm(wire)).equals(sealSave(wire))).toBe(true);
+      });
+      // a view is the instance's reused buffer from the second call on; toStoredForm's result is the caller's
+      expect(views[3]!.buffer).toBe(views[4]!.buffer);
+      const copy = fresh.toStoredForm(cts[0]!);
+      fresh.storedFormView(cts[1]!);
+      expect(Buffer.from(copy).equals(sealSave(cts[0]!))).toBe(true);
+    } finally {
+      fresh.dispose();
+      for (const h of [ct, evaluator, context, parms]) h.delete();
+    }
+  });
+
   it('fromPublicMaterial rejects bad params, keys, and Galois keys lacking a step', async () => {
     const m = media.publicMaterial();
     const garbage = new Uint8Array(64).fill(7);
