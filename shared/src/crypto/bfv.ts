@@ -460,6 +460,11 @@ class BfvContext {
     return v;
   }
 
+  /** Primes of the coefficient modulus at `level` (a first-level ciphertext holds 2 × this × N words). */
+  levelModuli(level: 'first' | 'last'): number {
+    return level === 'first' ? BFV_PARAMETERS.coeffModulusBits.length - 1 : 1; // the last prime is the special (key-switching) one
+  }
+
   /** Encodes slot values (BigInt64, centred) into a new plaintext. */
   encode(values: BigInt64Array): Plaintext {
     const pt = new this.seal.Plaintext();
@@ -754,6 +759,14 @@ export class MediaBfv {
   }
 }
 
+/** The broker's stored ciphertexts as aggregateStored reads them (services' CiphertextFile; protocol/publication.ts CiphertextSource). */
+export interface StoredCiphertexts {
+  /** Ciphertext c's bytes, read before the next call. */
+  view(c: number): unknown;
+  /** Ciphertext c's first head.length bytes into `head`, the rest into `rest`, when that is its length (else false). */
+  readSplit?(c: number, head: Uint8Array, rest: Uint8Array): boolean;
+}
+
 /**
  * Broker (C): holds only B's public material. Aggregates the real users' ciphertexts into one
  * profile ciphertext. Never decrypts.
@@ -904,9 +917,47 @@ export class BrokerBfv {
    * distinct global positions of the real users. Work grows with the ciphertexts touched
    * (≤ positions.length), never with count.
    */
-  aggregateStored(load: (c: number) => unknown, count: number, positions: readonly number[], noise: readonly number[]): Uint8Array {
+  aggregateStored(load: ((c: number) => unknown) | StoredCiphertexts, count: number, positions: readonly number[], noise: readonly number[]): Uint8Array {
+    const src: StoredCiphertexts = typeof load === 'function' ? { view: load } : load;
+    const touched = new Set<number>();
+    const sealLoad = (c: number, into: Ciphertext): void => {
+      this.ctx.loadCiphertextInto(into, `ciphertexts[${c}]`, src.view(c), 'first', true);
+    };
+    const readSplit = src.readSplit?.bind(src);
+    if (!readSplit) {
+      return this.aggregateCore((c, into) => {
+        if (!touched.has(c)) {
+          touched.add(c);
+          countPrimitive('bfvReadStored');
+        }
+        sealLoad(c, into);
+      }, count, positions, noise);
+    }
+    // Straight from the source into the loaded ciphertext's coefficients: after one load by
+    // SEAL (checked, and the model every later header must equal byte for byte), each next
+    // ciphertext's header is read into `head` and its coefficients into SEAL's memory in one
+    // read. These are the broker's own files, written from ciphertexts SEAL validated at the
+    // sync (toStoredForm); a header that differs, a length that differs or coefficients that
+    // cannot be located fall back to SEAL's load.
+    let model: Uint8Array | undefined;
+    let head = new Uint8Array(0);
     return this.aggregateCore((c, into) => {
-      this.ctx.loadCiphertextInto(into, `ciphertexts[${c}]`, load(c), 'first', true);
+      // the floor's read: once per ciphertext (a second window's read of it is above the floor)
+      if (!touched.has(c)) {
+        touched.add(c);
+        countPrimitive('bfvReadStored');
+      }
+      const bytes = 2 * this.ctx.levelModuli('first') * N * 8;
+      if (model !== undefined) {
+        const data = this.locator.view(into, bytes, () => into.saveToArray(this.ctx.seal.ComprModeType.none) as Uint8Array);
+        if (data && readSplit(c, head, data) && Buffer.from(head.buffer, head.byteOffset, head.length).equals(model)) return;
+      }
+      const raw = src.view(c);
+      sealLoad(c, into);
+      if (model === undefined && raw instanceof Uint8Array && raw.length > bytes) {
+        model = Buffer.from(raw.subarray(0, raw.length - bytes));
+        head = new Uint8Array(model.length);
+      }
     }, count, positions, noise);
   }
 
