@@ -961,8 +961,19 @@ export class BrokerBfv {
     }, count, positions, noise);
   }
 
-  /** Single-user masks in NTT form at the first level, by user slot; built on first use. */
+  /** Single-user masks in NTT form at the first level, by user slot; built on first use (or by prepareMasks). */
   private nttMasks: Plaintext[] | undefined;
+
+  /**
+   * Builds every single-user mask now (usersPerCiphertext of them, a batch encoding and a
+   * plaintext NTT each, ≈ 25 MB of WebAssembly memory for 128): a constant of these keys, so
+   * the broker builds them once when it takes a publication instead of in its first session's
+   * aggregation.
+   */
+  prepareMasks(): void {
+    this.ctx.assertLive('BrokerBfv');
+    for (let u = 0; u < this.layout.usersPerCiphertext; u++) this.maskFor([u]);
+  }
 
   private maskFor(users: readonly number[]): { pt: Plaintext; shared: boolean } {
     const { attributeCount, block, usersPerCiphertext: upc } = this.layout;
