@@ -920,9 +920,6 @@ export class BrokerBfv {
   aggregateStored(load: ((c: number) => unknown) | StoredCiphertexts, count: number, positions: readonly number[], noise: readonly number[]): Uint8Array {
     const src: StoredCiphertexts = typeof load === 'function' ? { view: load } : load;
     const touched = new Set<number>();
-    const sealLoad = (c: number, into: Ciphertext): void => {
-      this.ctx.loadCiphertextInto(into, `ciphertexts[${c}]`, src.view(c), 'first', true);
-    };
     const readSplit = src.readSplit?.bind(src);
     if (!readSplit) {
       return this.aggregateCore((c, into) => {
@@ -930,7 +927,7 @@ export class BrokerBfv {
           touched.add(c);
           countPrimitive('bfvReadStored');
         }
-        sealLoad(c, into);
+        this.ctx.loadCiphertextInto(into, `ciphertexts[${c}]`, src.view(c), 'first', true);
       }, count, positions, noise);
     }
     // Straight from the source into the loaded ciphertext's coefficients: after one load by
@@ -953,7 +950,7 @@ export class BrokerBfv {
         if (data && readSplit(c, head, data) && Buffer.from(head.buffer, head.byteOffset, head.length).equals(model)) return;
       }
       const raw = src.view(c);
-      sealLoad(c, into);
+      this.ctx.loadCiphertextInto(into, `ciphertexts[${c}]`, raw, 'first', true);
       if (model === undefined && raw instanceof Uint8Array && raw.length > bytes) {
         model = Buffer.from(raw.subarray(0, raw.length - bytes));
         head = new Uint8Array(model.length);

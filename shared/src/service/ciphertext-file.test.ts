@@ -99,8 +99,15 @@ describe('the broker\'s aggregation from its file', () => {
       const f = new CiphertextFile(sub);
       try {
         const before = primitiveSnapshot();
-        const direct = broker.aggregateStored(f, f.count, positions, zeros);
+        const calls = { view: 0, readSplit: 0 };
+        const counted = {
+          view: (c: number) => (calls.view++, f.view(c)),
+          readSplit: (c: number, head: Uint8Array, rest: Uint8Array) => (calls.readSplit++, f.readSplit(c, head, rest)),
+        };
+        const direct = broker.aggregateStored(counted, f.count, positions, zeros);
         expect(primitiveDelta(before).bfvReadStored).toBe(new Set(positions.map((p) => Math.floor(p / 128))).size);
+        expect(calls.view).toBe(1); // SEAL loads the first one; every later one is read straight into SEAL's memory
+        expect(calls.readSplit).toBeGreaterThan(4);
         expect(media.decryptProfile(direct).totals).toEqual(totals);
         expect(media.decryptProfile(broker.aggregateStored((c) => f.view(c), f.count, positions, zeros)).totals).toEqual(totals);
         // again on the same instance (the model header and the located coefficients are kept)
