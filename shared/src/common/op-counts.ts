@@ -59,6 +59,11 @@ export function primitiveSnapshot(): Record<Primitive, number> {
   return { ...primitiveCounts };
 }
 
+/** Sets the tallies back to `snapshot` (work done at start-up, e.g. a warm-up, is no session's). */
+export function restorePrimitiveCounts(snapshot: Readonly<Record<Primitive, number>>): void {
+  for (const k of PRIMITIVES) primitiveCounts[k] = snapshot[k];
+}
+
 /** What was counted since `since`, without the zero entries. */
 export function primitiveDelta(since: Readonly<Record<Primitive, number>>): Partial<Record<Primitive, number>> {
   const out: Partial<Record<Primitive, number>> = {};
