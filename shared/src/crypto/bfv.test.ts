@@ -48,6 +48,22 @@ describe('layoutFor', () => {
   });
 });
 
+describe('MediaBfv.warmDecrypt', () => {
+  it('decrypts a last-level profile of its own (all zero) without counting a primitive; decryptProfile still counts', () => {
+    const before = primitiveSnapshot();
+    media.warmDecrypt();
+    media.warmDecrypt();
+    expect(primitiveDelta(before)).toEqual({});
+    const rand = mulberry32(5);
+    const vectors = randomVectors(130, rand);
+    const keep = Uint8Array.from({ length: 130 }, (_, i) => (i % 3 === 0 ? 1 : 0));
+    const { totals, consistent } = media.decryptProfile(broker.aggregate(media.encryptUsers(vectors), keep, zeros()));
+    expect(consistent).toBe(true);
+    expect(totals).toEqual(plainTotals(vectors, keep));
+    expect(primitiveDelta(before).bfvDecrypt).toBe(1);
+  });
+});
+
 describe('aggregate → decryptProfile: totals over kept positions only', () => {
   it('sums exactly the kept users over full, empty, mixed and partial ciphertexts', () => {
     const rand = mulberry32(1);

@@ -644,6 +644,37 @@ export class MediaBfv {
    * last-level ciphertext of these parameters, and Error when the noise budget is exhausted.
    */
   decryptProfile(profile: Uint8Array): { totals: number[]; consistent: boolean } {
+    return this.openProfile(profile, true);
+  }
+
+  /**
+   * Decrypts a profile of its own once, result discarded: an all-zero plaintext encrypted under
+   * the secret key and switched to the last level (where a broker's profile arrives), saved and
+   * decrypted as decryptProfile does. SEAL is WebAssembly, whose functions V8 compiles when
+   * first called (and again, optimised, on background threads): without this the first
+   * session's profile decryption pays for compiling the decryption path, several times the
+   * decryption itself. Media calls it once when it starts; counts no primitive.
+   */
+  warmDecrypt(): void {
+    this.ctx.assertLive('MediaBfv');
+    const { seal, context, encoder, evaluator } = this.ctx;
+    const pt = new seal.Plaintext();
+    const ct = new seal.Ciphertext();
+    const last = context.lastParmsId();
+    try {
+      encoder.encode(new BigInt64Array(N), pt);
+      this.encryptor.encryptSymmetric(pt, ct);
+      evaluator.cipherModSwitchToInplace(ct, last);
+      const { totals, consistent } = this.openProfile(ct.saveToArray(seal.ComprModeType[WIRE_COMPRESSION]) as Uint8Array, false);
+      if (!consistent || totals.some((t) => t !== 0)) throw new Error('MediaBfv.warmDecrypt: expected an all-zero profile back');
+    } finally {
+      last.delete();
+      ct.delete();
+      pt.delete();
+    }
+  }
+
+  private openProfile(profile: Uint8Array, count: boolean): { totals: number[]; consistent: boolean } {
     this.ctx.assertLive('MediaBfv');
     const ct = this.ctx.loadCiphertext('profile', profile, 'last');
     const pt = new this.ctx.seal.Plaintext();
@@ -651,8 +682,10 @@ export class MediaBfv {
       const budget = this.decryptor.invariantNoiseBudget(ct);
       if (budget <= 0) throw new Error(`expected a profile with a positive noise budget, got ${budget} bits`);
       this.decryptor.decrypt(ct, pt);
-      countBfv('decrypt', 1);
-      countPrimitive('bfvDecrypt');
+      if (count) {
+        countBfv('decrypt', 1);
+        countPrimitive('bfvDecrypt');
+      }
       const slots = this.ctx.encoder.decodeBigInt64(pt) as BigInt64Array;
       const { attributeCount, block } = this.layout;
       const totals: number[] = [];
