@@ -6,13 +6,13 @@
  * keeps only the evaluations of A's elements, in A's order. Pure; the permutation (padMap)
  * stays with the broker.
  */
-import { randomElement, validateElement, InvalidElementError } from '../crypto/group.ts';
+import { randomElements, validateElement, InvalidElementError } from '../crypto/group.ts';
 import { randomPermutation, type Uniform } from './policy.ts';
 import { ProtocolError, type ElementBytes } from './messages.ts';
 
-/** paddedCount − seedCount dummy elements. */
+/** paddedCount − seedCount dummy elements (randomElements: one pass, no array per draw). */
 export function drawDummies(count: number, rng?: (n: number) => Uint8Array): ElementBytes[] {
-  return Array.from({ length: count }, () => randomElement(rng));
+  return randomElements(count, rng);
 }
 
 /** A's elements and the dummies, shuffled; padMap[pos] is A's index at pos, or −1 for a dummy. */
