@@ -25,6 +25,13 @@
  *                       a seed and SEAL's validity check. The broker's sync must parse every
  *                       ciphertext it receives (untrusted input), so its floor counts one per
  *                       ciphertext beside the NTT into its stored form;
+ *   bfvReadStored       one positioned read (readv) of a stored ciphertext (the broker's NTT form,
+ *                       uncompressed: SEAL's header and 2 × 3 × 8192 words) from a file in the
+ *                       page cache into memory, cycling over a file of 64 of them (larger than
+ *                       the CPU caches, like a session's reads): the broker's aggregation must
+ *                       bring every ciphertext it masks from its file (the encrypted universe
+ *                       is on disk: ≈ 3 GB at 10^6 users) into SEAL's memory, and one copy is
+ *                       the least that takes — SEAL's own load (copies and a range check) is above it;
  *   lookalikeScore      scoring one user for a look-alike: its 8 packed attribute bytes
  *                       looked up in the per-byte score table and summed (the inner loop of
  *                       protocol/lookalike.ts, nothing around it: no selection, no quality
@@ -39,6 +46,9 @@
  * by process CPU time, so other processes on a shared machine inflate it least.
  */
 import { randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readvSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { hashToGroupBatch, oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
 import { sodium } from '@cleanroom/shared/crypto/group.ts';
 import { BFV_PARAMETERS, loadSeal, MediaBfv, WIRE_COMPRESSION } from '@cleanroom/shared/crypto/bfv.ts';
@@ -46,6 +56,9 @@ import { PRIMITIVES, type Primitive } from '@cleanroom/shared/common/op-counts.t
 import { PACKED_BYTES } from '@cleanroom/shared/protocol/universe.ts';
 
 export type PrimitiveCosts = Record<Primitive, number>;
+
+/** Coefficient bytes of a first-level ciphertext: 2 polynomials × 3 primes × N words of 8 bytes. */
+const STORED_COEFFICIENT_BYTES = 2 * (BFV_PARAMETERS.coeffModulusBits.length - 1) * BFV_PARAMETERS.polyModulusDegree * 8;
 
 /** ms of CPU per call of `f`, the fastest of `repeats` runs of `n` calls. */
 function costMs(n: number, repeats: number, f: () => void): number {
@@ -164,11 +177,37 @@ export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Pr
       evaluator.cipherTransformFromNttInplace(tmp);
     }) / 2;
     costs.bfvLoad = costMs(20, repeats, () => loaded.loadFromArray(context, wire));
+    evaluator.cipherTransformToNttInplace(loaded);
+    costs.bfvReadStored = storedReadCost(loaded.saveToArray(seal.ComprModeType.none) as Uint8Array, repeats);
   } finally {
     for (const h of [loaded, dataPt, nttCt, first, nttPt, dec, tmp, ct, pt, encoder, evaluator, decryptor, encryptor, galois, pk, sk, keygen, context, parms]) h.delete();
   }
   for (const p of PRIMITIVES) if (!Number.isFinite(costs[p])) throw new Error(`floors: no cost measured for ${p}`);
   return costs;
+}
+
+/** ms of CPU per positioned read of one stored ciphertext (`stored`: its bytes) from a file of 64 copies, in the page cache. */
+function storedReadCost(stored: Uint8Array, repeats: number): number {
+  const dir = mkdtempSync(join(tmpdir(), 'floors-'));
+  try {
+    const copies = 64;
+    const file = join(dir, 'ciphertexts.bin');
+    const fd = openSync(file, 'w+');
+    try {
+      for (let i = 0; i < copies; i++) writeSync(fd, stored, 0, stored.length, i * stored.length);
+      const head = new Uint8Array(stored.length - STORED_COEFFICIENT_BYTES);
+      const rest = new Uint8Array(STORED_COEFFICIENT_BYTES);
+      for (let i = 0; i < copies; i++) readvSync(fd, [head, rest], i * stored.length); // into the page cache
+      let i = 0;
+      return costMs(copies, repeats, () => {
+        readvSync(fd, [head, rest], (i++ % copies) * stored.length);
+      });
+    } finally {
+      closeSync(fd);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A phase's floor in ms of CPU: Σ count × cost over the primitives it counted. */

@@ -29,6 +29,8 @@ export type KindBench = (ctx: KindBenchContext) => Promise<KindBenchResult>;
 export interface PhaseMetrics {
   wallMs: number;
   cpuMs: number;
+  /** CPU of the node's main thread alone (cpuMs − this: V8's background GC and compiler threads, worker threads). */
+  mainThreadCpuMs?: number;
   /** Primitives counted in the phase (common/op-counts.ts). */
   ops: Partial<Record<Primitive, number>>;
 }
@@ -49,7 +51,7 @@ export async function partyMetrics(cluster: Cluster, sessionId: string): Promise
   for (const party of ['advertiser', 'broker', 'media'] as const) {
     const view = await cluster.nodes[party].admin.request<{ metrics: { phases: Record<string, PhaseMetrics>; bytes: { sent: Record<string, number>; received: Record<string, number> }; peakRssBytes: number } }>('GET', `/v1/sessions/${sessionId}`);
     const m = view.metrics;
-    const phases = Object.fromEntries(Object.entries(m.phases).map(([k, v]) => [k, { wallMs: v.wallMs, cpuMs: v.cpuMs, ops: v.ops ?? {} }]));
+    const phases = Object.fromEntries(Object.entries(m.phases).map(([k, v]) => [k, { wallMs: v.wallMs, cpuMs: v.cpuMs, ...(v.mainThreadCpuMs === undefined ? {} : { mainThreadCpuMs: v.mainThreadCpuMs }), ops: v.ops ?? {} }]));
     out[party] = {
       phases,
       wallMs: Object.values(phases).reduce((s, x) => s + x.wallMs, 0),

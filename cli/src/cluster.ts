@@ -113,7 +113,7 @@ async function startClusterOnce(o: ClusterOptions): Promise<Cluster> {
     const logStart = existsSync(logFile) ? statSync(logFile).size : 0;
     const out = createWriteStream(logFile, { flags: 'a' });
     const proc = spawn(process.execPath, [join(ROOT, `services/${p}/src/main.ts`)], {
-      env: { ...process.env, ...envFor(p), NODE_OPTIONS: withNodeHeapOptions(process.env.NODE_OPTIONS) }, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT,
+      env: { ...process.env, ...envFor(p), NODE_OPTIONS: withNodeHeapOptions(o.env?.[p]?.NODE_OPTIONS ?? process.env.NODE_OPTIONS) }, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT,
     });
     // Both streams into one file, which ends when the process and its pipes have closed: so
     // when `exited` resolves, everything the node wrote is in the file.

@@ -4,6 +4,7 @@ import { boot, openNodeStore, serve } from '@cleanroom/shared/service/main.ts';
 import { readCrm } from '@cleanroom/shared/data/files.ts';
 import { ProtocolError } from '@cleanroom/shared/protocol/messages.ts';
 import { AdvertiserNode } from './node.ts';
+import { warmTokenPath } from '@cleanroom/shared/protocol/advertiser.ts';
 import { sessionStartRoute } from './requests.ts';
 import { readInsight, renderInsightHtml } from '@cleanroom/shared/report/insight.ts';
 import { readFederatedDir } from '@cleanroom/shared/data/federated.ts';
@@ -42,6 +43,13 @@ const node = new AdvertiserNode({
   identity: b.identity, broker: b.peer('Broker', 'broker', b.config.brokerAddr), crm: crm.rows, crmRejected: crm.rejected, store,
   transcriptDir: b.config.transcriptDir, deadlineMs: b.config.deadlineMs, sessionDeadlineMs: b.config.sessionDeadlineMs, log: b.log,
 });
+
+// The per-ID token path (hash to group, blinding, unblinding, finalising) compiled now, once,
+// rather than in the first session's blind and tokens phases (protocol/advertiser.ts warmTokenPath).
+const warmCpu = process.cpuUsage();
+warmTokenPath();
+const warmed = process.cpuUsage(warmCpu);
+b.log.info({ cpuMs: Math.round((warmed.user + warmed.system) / 1000) }, 'token path warmed up');
 
 await serve(b, 'Advertiser', node.handlers(), {
   sessions: () => node.sessions,

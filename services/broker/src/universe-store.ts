@@ -105,6 +105,7 @@ async function open(dir: string, m: StoredManifest): Promise<HeldUniverse> {
     bfv.dispose();
     throw new ProtocolError('INVALID_ARGUMENT', `media announced ${m.usersPerCiphertext} users per ciphertext, its parameters give ${bfv.layout.usersPerCiphertext}`);
   }
+  bfv.prepareMasks(); // a constant of the keys: built here, not in the first session
   const tables = new Map<IdType, TokenPositions>();
   for (const { idType } of m.idTypes) tables.set(idType, new TokenTableFile(join(dir, `table-${idType}.bin`)));
   const labels = readLabels(dir, m);
@@ -226,7 +227,7 @@ export class UniverseDownload {
     for (const ct of list) {
       this.digests.write(ciphertextDigest(ct));
       // Validates media's ciphertext (parameters, level, form) and keeps it in the stored form.
-      this.cts.append(this.bfv.toStoredForm(ct));
+      this.cts.append(this.bfv.storedFormView(ct)); // copied at once (a reused buffer)
     }
   }
 
@@ -314,6 +315,7 @@ export class UniverseDownload {
     rmSync(dir, { recursive: true, force: true });
     renameSync(this.tmp, dir);
     writeFileSync(join(this.root, 'CURRENT'), m.version);
+    this.bfv.prepareMasks(); // a constant of the keys: built with the sync, not in the first session
     const tables = new Map<IdType, TokenPositions>();
     for (const { idType } of m.idTypes) tables.set(idType, new TokenTableFile(join(dir, `table-${idType}.bin`)));
     const labels = readLabels(dir, stored);

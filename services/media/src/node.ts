@@ -100,7 +100,9 @@ export class MediaNode {
     // now rather than in the first session's LOOKALIKE (each runs once per session: unoptimised,
     // about twice their CPU). The ids read are discarded.
     warmLookalike();
-    o.universe.userIdsOf(Uint32Array.from({ length: Math.min(o.universe.size, 16_384) }, (_, i) => i));
+    // SEAL's decryption path (WebAssembly, compiled on first call) likewise: one profile of its own.
+    o.publication.bfv.warmDecrypt();
+    for (const chunk of o.universe.userIdLines(Uint32Array.from({ length: Math.min(o.universe.size, 16_384) }, (_, i) => i))) void chunk;
   }
 
   /** The publication the PSI kinds hash positions of (warmed up by the entry point). */
@@ -379,12 +381,11 @@ export class MediaNode {
   private saveAudience(audienceId: string, rows: Uint32Array): void {
     const dir = join(this.o.stateDir, 'audiences');
     mkdirSync(dir, { recursive: true });
-    // One line per member, written in pieces: never one string of the whole audience. The ids
-    // come from one pass over the universe's users (userIdsOf), not one pass per piece.
-    const ids = this.o.universe.userIdsOf(rows);
+    // One line per member, written in chunks of bytes: no string per member, never one buffer
+    // of the whole audience. The ids come from one pass over the universe's users (userIdLines).
     const fd = openSync(join(dir, `${audienceId}.txt`), 'w');
     try {
-      for (let i = 0; i < ids.length; i += 8192) writeSync(fd, ids.slice(i, i + 8192).join('\n') + '\n');
+      for (const chunk of this.o.universe.userIdLines(rows)) writeSync(fd, chunk);
     } finally {
       closeSync(fd);
     }

@@ -66,6 +66,19 @@ describe('media universe on disk', () => {
     const asked = [universe.size - 1, 0, 17, 17, 5, universe.size - 1, ...Array.from({ length: 500 }, (_, i) => (i * 7919) % universe.size)];
     expect(universe.userIdsOf(asked)).toEqual(asked.map((r) => mem.userId(r)));
     for (const window of [1, 64, 1000]) expect(universe.userIdsOf(asked, window)).toEqual(asked.map((r) => mem.userId(r))); // many window reads, ids longer than the window
+    // userIdLines: the same ids as '\n'-terminated lines, in chunks (any chunk and window size), no string per id
+    const lines = (rows: ArrayLike<number>, chunk?: number, window?: number) => {
+      const parts: Buffer[] = [];
+      for (const c of universe.userIdLines(rows, chunk, window)) parts.push(Buffer.from(c)); // copied: a chunk is valid until the next
+      return Buffer.concat(parts).toString('utf8');
+    };
+    const want = asked.map((r) => `${mem.userId(r)}\n`).join('');
+    expect(lines(asked)).toBe(want);
+    for (const [chunk, window] of [[1, 1], [7, 64], [100, 1000], [1 << 20, 3]]) expect(lines(asked, chunk, window)).toBe(want);
+    expect(lines(new Uint32Array(0))).toBe('');
+    expect([...mem.userIdLines(asked, 5)].map((c) => Buffer.from(c).toString('utf8')).join('')).toBe(want); // the in-memory universe's lines
+    expect(() => universe.userIdLines([0, universe.size])).toThrow(RangeError); // when asked, before any chunk
+    expect(() => universe.userIdLines([1.5])).toThrow(RangeError);
     expect(universe.userIdsOf(new Uint32Array(0))).toEqual([]);
     expect(() => universe.userIdsOf([0, universe.size])).toThrow(RangeError);
     expect(() => universe.userIdsOf([-1])).toThrow(RangeError);

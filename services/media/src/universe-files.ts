@@ -160,37 +160,109 @@ export class DiskUniverse implements Universe {
    * read (and a buffer) per member. Memory: the window and the answer. (`windowBytes`: tests.)
    */
   userIdsOf(rows: ArrayLike<number>, windowBytes = USERS_WINDOW): string[] {
-    const n = rows.length;
-    for (let i = 0; i < n; i++) {
-      const r = rows[i]!;
-      if (!Number.isInteger(r) || r < 0 || r >= this.size) throw new RangeError(`expected user rows in [0, ${this.size}), got ${r} at ${i}`);
-    }
+    this.checkRows(rows);
     const order = rowOrder(rows);
-    const out = new Array<string>(n);
-    const end = this.offsetAt(this.size);
-    let winStart = 0;
-    let winLen = 0;
+    const out = new Array<string>(rows.length);
+    this.winLen = 0;
     for (const i of order) {
       const r = rows[i]!;
       const start = this.offsetAt(r);
       const stop = this.offsetAt(r + 1);
-      if (start < winStart || stop > winStart + winLen) {
-        const want = Math.max(stop - start, Math.min(windowBytes, end - start));
-        if (this.window.length < want) this.window = Buffer.alloc(want);
-        winStart = start;
-        winLen = 0;
-        while (winLen < want) {
-          const got = readSync(this.usersFd, this.window, winLen, want - winLen, start + winLen);
-          if (got === 0) throw new RangeError(`${this.dir}/users.bin: ends at ${start + winLen}, expected ${start + want} bytes`);
-          winLen += got;
-        }
-      }
-      out[i] = this.window.toString('utf8', start - winStart, stop - winStart);
+      const from = this.usersWindow(start, stop, windowBytes);
+      out[i] = this.window.toString('utf8', from, from + stop - start);
     }
     return out;
   }
 
+  /**
+   * The user ids of `rows` (in that order, duplicates allowed) as '\n'-terminated UTF-8 lines
+   * in chunks of about `chunkBytes` (Universe.userIdLines): the bytes of users.bin copied as
+   * they are, no string per id. One pass over users.bin in row order (as userIdsOf) gathers the
+   * ids' bytes (memory: their total length, 12 bytes per row, one window, one chunk), a second
+   * emits them in the order asked. A chunk is reused: valid until the next is asked for.
+   */
+  userIdLines(rows: ArrayLike<number>, chunkBytes = USERS_WINDOW, windowBytes = USERS_WINDOW): Iterable<Uint8Array> {
+    this.checkRows(rows); // now, not at the first chunk
+    return this.idLines(rows, chunkBytes, windowBytes);
+  }
+
+  private *idLines(rows: ArrayLike<number>, chunkBytes: number, windowBytes: number): Iterable<Uint8Array> {
+    const { ids, at, len } = this.gatherIds(rows, windowBytes);
+    let out = new Uint8Array(Math.max(1, chunkBytes));
+    for (let i = 0; i < rows.length;) {
+      if (len[i]! + 1 > out.length) out = new Uint8Array(len[i]! + 1); // one id longer than a chunk
+      const { next, bytes } = packLines(ids, at, len, i, out);
+      yield out.subarray(0, bytes);
+      i = next;
+    }
+  }
+
+  /**
+   * The bytes of the ids of `rows`, gathered in one pass over users.bin in row order: the id of
+   * rows[i] is ids[at[i] .. at[i] + len[i]) (a repeated row shares its bytes). A plain method,
+   * not part of the generator, so that V8 optimises its loop.
+   */
+  private gatherIds(rows: ArrayLike<number>, windowBytes: number): { ids: Uint8Array; at: Float64Array; len: Uint32Array } {
+    const n = rows.length;
+    const order = rowOrder(rows);
+    const at = new Float64Array(n);
+    const len = new Uint32Array(n);
+    let ids = new Uint8Array(Math.max(64, n * 16));
+    let size = 0;
+    this.winLen = 0;
+    for (let k = 0; k < n; k++) {
+      const i = order[k]!;
+      const r = rows[i]!;
+      if (k > 0 && rows[order[k - 1]!] === r) {
+        at[i] = at[order[k - 1]!]!; // a repeated row: the same bytes
+        len[i] = len[order[k - 1]!]!;
+        continue;
+      }
+      const start = this.offsetAt(r);
+      const stop = this.offsetAt(r + 1);
+      const from = this.usersWindow(start, stop, windowBytes);
+      const l = stop - start;
+      if (size + l > ids.length) {
+        const bigger = new Uint8Array(Math.max(2 * ids.length, size + l));
+        bigger.set(ids.subarray(0, size));
+        ids = bigger;
+      }
+      const w = this.window;
+      for (let b = 0; b < l; b++) ids[size + b] = w[from + b]!;
+      at[i] = size;
+      len[i] = l;
+      size += l;
+    }
+    return { ids, at, len };
+  }
+
+  private checkRows(rows: ArrayLike<number>): void {
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (!Number.isInteger(r) || r < 0 || r >= this.size) throw new RangeError(`expected user rows in [0, ${this.size}), got ${r} at ${i}`);
+    }
+  }
+
+  /** users.bin bytes [start, stop) in `window` (read there, from `start`, when outside it): where `start` is in it. */
+  private usersWindow(start: number, stop: number, windowBytes: number): number {
+    if (start < this.winStart || stop > this.winStart + this.winLen) {
+      const want = Math.max(stop - start, Math.min(windowBytes, this.offsetAt(this.size) - start));
+      if (this.window.length < want) this.window = Buffer.alloc(want);
+      this.winStart = start;
+      this.winLen = 0;
+      while (this.winLen < want) {
+        const got = readSync(this.usersFd, this.window, this.winLen, want - this.winLen, start + this.winLen);
+        if (got === 0) throw new RangeError(`${this.dir}/users.bin: ends at ${start + this.winLen}, expected ${start + want} bytes`);
+        this.winLen += got;
+      }
+    }
+    return start - this.winStart;
+  }
+
+  /** users.bin bytes [winStart, winStart + winLen) (usersWindow). */
   private window = Buffer.alloc(0);
+  private winStart = 0;
+  private winLen = 0;
 
   rowOf(type: IdType, token: Uint8Array): number {
     const f = this.tokens.get(type);
@@ -659,20 +731,47 @@ export function mergeShards(shardDirs: readonly string[], out: string): Prepared
   return manifest;
 }
 
+/** Copies '\n'-terminated ids [from, …) into `out` while they fit: the first id not copied and the bytes written. */
+function packLines(ids: Uint8Array, at: Float64Array, len: Uint32Array, from: number, out: Uint8Array): { next: number; bytes: number } {
+  let pos = 0;
+  let i = from;
+  for (; i < len.length; i++) {
+    const l = len[i]!;
+    if (pos + l + 1 > out.length) break;
+    const s = at[i]!;
+    for (let b = 0; b < l; b++) out[pos + b] = ids[s + b]!;
+    out[pos + l] = 10; // '\n'
+    pos += l + 1;
+  }
+  return { next: i, bytes: pos };
+}
+
 /**
- * The indexes of `rows` in ascending row order (equal rows by index): one native sort of
- * row·n + index keys (exact while size·n < 2^53: any audience of a universe below 2^32 users
- * up to 2^21 members, and more of a smaller one), else a comparator sort.
+ * The indexes of `rows` (integers in [0, 2^32): checked by the callers) in ascending row
+ * order, equal rows by index: a stable least-significant-digit radix sort, two 16-bit digits —
+ * linear, no comparator, no key per row of a float sort.
  */
 function rowOrder(rows: ArrayLike<number>): Uint32Array {
   const n = rows.length;
-  let max = 0;
-  for (let i = 0; i < n; i++) if (rows[i]! > max) max = rows[i]!;
-  if ((max + 1) * n >= 2 ** 53) return Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => rows[a]! - rows[b]! || a - b);
-  const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) keys[i] = rows[i]! * n + i;
-  keys.sort();
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = keys[i]! % n;
-  return order;
+  let idx = new Uint32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  let tmp = new Uint32Array(n);
+  const count = new Uint32Array(65536);
+  for (let shift = 0; shift < 32; shift += 16) {
+    count.fill(0);
+    for (let i = 0; i < n; i++) count[(rows[i]! >>> shift) & 0xffff]!++;
+    for (let d = 0, at = 0; d < 65536; d++) {
+      const c = count[d]!;
+      count[d] = at;
+      at += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const x = idx[i]!;
+      tmp[count[(rows[x]! >>> shift) & 0xffff]!++] = x;
+    }
+    const t = idx;
+    idx = tmp;
+    tmp = t;
+  }
+  return idx;
 }

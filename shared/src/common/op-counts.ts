@@ -27,7 +27,11 @@ export const opCounts = {
  * from its seed and checks the ciphertext against the parameters (zstd, where present, is not
  * part of it: bench/floors.ts measures the form media sends, crypto/bfv.ts WIRE_COMPRESSION;
  * counted where the sync parses them, BrokerBfv.toStoredForm, so no session phase's floor
- * changes); and `lookalikeScore`: scoring one user's packed attribute vector for a look-alike
+ * changes); `bfvReadStored`: one positioned read of a stored (NTT-form, uncompressed, ≈ 393 KB)
+ * ciphertext from the broker's file into memory — the one copy by which a session's aggregation
+ * gets a ciphertext it masks into SEAL's memory (the encrypted universe is on disk, 3 GB at
+ * 10^6 users), counted once per ciphertext the aggregation touches (BrokerBfv.aggregateStored);
+ * and `lookalikeScore`: scoring one user's packed attribute vector for a look-alike
  * (the 8 byte-table lookups summed, the least any scorer of this model does per user;
  * selection, the quality figure and writing the audience are above it). Counted
  * by the thread that asks for the work: work handed to worker threads is counted when it is
@@ -36,11 +40,11 @@ export const opCounts = {
 export type Primitive =
   | 'x25519' | 'x25519Base' | 'hashToGroup'
   | 'bfvEncrypt' | 'bfvEncryptZero' | 'bfvDecrypt' | 'bfvMultiplyPlain' | 'bfvAdd' | 'bfvRotate' | 'bfvNtt'
-  | 'bfvLoad' | 'lookalikeScore';
+  | 'bfvLoad' | 'bfvReadStored' | 'lookalikeScore';
 
 export const PRIMITIVES: readonly Primitive[] = [
   'x25519', 'x25519Base', 'hashToGroup', 'bfvEncrypt', 'bfvEncryptZero', 'bfvDecrypt', 'bfvMultiplyPlain', 'bfvAdd', 'bfvRotate', 'bfvNtt',
-  'bfvLoad', 'lookalikeScore',
+  'bfvLoad', 'bfvReadStored', 'lookalikeScore',
 ];
 
 /** Process-wide primitive tallies (a session's per-phase share: service/sessions.ts). */
@@ -53,6 +57,11 @@ export function countPrimitive(kind: Primitive, n = 1): void {
 /** A copy of the tallies, to subtract later (primitiveDelta). */
 export function primitiveSnapshot(): Record<Primitive, number> {
   return { ...primitiveCounts };
+}
+
+/** Sets the tallies back to `snapshot` (work done at start-up, e.g. a warm-up, is no session's). */
+export function restorePrimitiveCounts(snapshot: Readonly<Record<Primitive, number>>): void {
+  for (const k of PRIMITIVES) primitiveCounts[k] = snapshot[k];
 }
 
 /** What was counted since `since`, without the zero entries. */

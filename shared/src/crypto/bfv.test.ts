@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../testing/rng.ts';
 import { BFV_PARAMETERS, BfvFormatError, BrokerBfv, MediaBfv, layoutFor, loadSeal } from './bfv.ts';
 import { bfvPair } from '../testing/bfv.ts';
+import { primitiveDelta, primitiveSnapshot } from '../common/op-counts.ts';
 
 const ATTRIBUTE_COUNT = 64;
 
@@ -44,6 +45,22 @@ describe('layoutFor', () => {
   });
   it('rejects counts that are not integers in [1, 4096]', () => {
     for (const bad of [0, -1, 1.5, 4097, Number.NaN]) expect(() => layoutFor(bad)).toThrow(/expected attributeCount/);
+  });
+});
+
+describe('MediaBfv.warmDecrypt', () => {
+  it('decrypts a last-level profile of its own (all zero) without counting a primitive; decryptProfile still counts', () => {
+    const before = primitiveSnapshot();
+    media.warmDecrypt();
+    media.warmDecrypt();
+    expect(primitiveDelta(before)).toEqual({});
+    const rand = mulberry32(5);
+    const vectors = randomVectors(130, rand);
+    const keep = Uint8Array.from({ length: 130 }, (_, i) => (i % 3 === 0 ? 1 : 0));
+    const { totals, consistent } = media.decryptProfile(broker.aggregate(media.encryptUsers(vectors), keep, zeros()));
+    expect(consistent).toBe(true);
+    expect(totals).toEqual(plainTotals(vectors, keep));
+    expect(primitiveDelta(before).bfvDecrypt).toBe(1);
   });
 });
 
@@ -89,6 +106,40 @@ describe('aggregate → decryptProfile: totals over kept positions only', () => 
     const { totals, consistent } = media.decryptProfile(broker.aggregate(media.encryptUsers(vectors), new Uint8Array(130), noise));
     expect(consistent).toBe(true);
     expect(totals).toEqual(noise);
+  });
+});
+
+describe('aggregateStored: per-slot sums, each masked once', () => {
+  it('gives the plaintext totals for one, several, more than 16 and all users per ciphertext, slots in every window, with at most one product per slot', () => {
+    const rand = mulberry32(21);
+    const n = 7 * 128;
+    const vectors = randomVectors(n, rand);
+    const stored = media.encryptUsers(vectors).map((ct) => broker.toStoredForm(ct));
+    const keep = new Uint8Array(n);
+    keep[0 * 128 + 5] = 1; // one user, window 0
+    keep[1 * 128 + 5] = 1; // the same slot in another ciphertext: summed before its mask
+    keep[1 * 128 + 100] = 1; // and one in window 3 of the same ciphertext
+    for (const u of [31, 32, 63, 64, 127]) keep[2 * 128 + u] = 1; // window edges, both rows
+    for (let u = 0; u < 40; u++) keep[3 * 128 + u * 3] = 1; // 40 users: one mask for its list
+    for (let u = 0; u < 128; u++) keep[4 * 128 + u] = 1; // every user: no mask
+    // ciphertext 5: nobody; ciphertext 6: a random half
+    for (let u = 0; u < 128; u++) keep[6 * 128 + u] = rand() < 0.1 ? 1 : 0;
+    const positions = [...keep.keys()].filter((p) => keep[p] === 1);
+    const loads: number[] = [];
+    const before = primitiveSnapshot();
+    const profile = broker.aggregateStored((c) => (loads.push(c), stored[c]), stored.length, positions, zeros());
+    const ops = primitiveDelta(before);
+    expect(media.decryptProfile(profile).totals).toEqual(plainTotals(vectors, keep));
+    expect(loads).not.toContain(5);
+    expect(loads.filter((c) => c === 4)).toHaveLength(1);
+    expect(loads.filter((c) => c === 3)).toHaveLength(1);
+    // one product per used slot (≤ 128) plus one for the 40-user list; far fewer than the users
+    const slotsUsed = new Set(positions.filter((p) => Math.floor(p / 128) !== 3 && Math.floor(p / 128) !== 4).map((p) => p % 128)).size;
+    expect(ops.bfvMultiplyPlain).toBe(slotsUsed + 1);
+    // the same totals from the wire form (aggregate) and with noise
+    const noise = Array.from({ length: ATTRIBUTE_COUNT }, (_, j) => (j % 5) - 2);
+    const want = plainTotals(vectors, keep).map((x, j) => x + noise[j]!);
+    expect(media.decryptProfile(broker.aggregateStored((c) => stored[c], stored.length, positions, noise)).totals).toEqual(want);
   });
 });
 
@@ -225,6 +276,41 @@ describe('malformed and mismatched inputs → BfvFormatError', () => {
       }
     } finally {
       other.dispose();
+    }
+  });
+
+  it('storedFormView gives exactly SEAL\'s own save of the NTT-form ciphertext (first call, later calls, after refused input), and toStoredForm a copy', async () => {
+    const seal = await loadSeal();
+    const material = media.publicMaterial();
+    const parms = new seal.EncryptionParameters(seal.SchemeType.bfv);
+    parms.loadFromArray(material.params);
+    const context = new seal.SEALContext(parms, true, seal.SecLevelType.tc128);
+    const evaluator = new seal.Evaluator(context);
+    const ct = new seal.Ciphertext();
+    const fresh = await BrokerBfv.fromPublicMaterial(material, ATTRIBUTE_COUNT);
+    try {
+      const cts = media.encryptUsers(randomVectors(128 * 5, mulberry32(31)));
+      const sealSave = (wire: Uint8Array): Buffer => {
+        ct.loadFromArray(context, wire);
+        evaluator.cipherTransformToNttInplace(ct);
+        return Buffer.from(ct.saveToArray(seal.ComprModeType.none) as Uint8Array);
+      };
+      const views: Uint8Array[] = [];
+      cts.forEach((wire, c) => {
+        if (c === 2) expect(() => fresh.storedFormView(wire.subarray(0, 5000))).toThrow(BfvFormatError);
+        const view = fresh.storedFormView(wire);
+        expect(Buffer.from(view).equals(sealSave(wire))).toBe(true);
+        views.push(view);
+        expect(Buffer.from(fresh.toStoredForm(wire)).equals(sealSave(wire))).toBe(true);
+      });
+      // a view is the instance's reused buffer from the second call on; toStoredForm's result is the caller's
+      expect(views[3]!.buffer).toBe(views[4]!.buffer);
+      const copy = fresh.toStoredForm(cts[0]!);
+      fresh.storedFormView(cts[1]!);
+      expect(Buffer.from(copy).equals(sealSave(cts[0]!))).toBe(true);
+    } finally {
+      fresh.dispose();
+      for (const h of [ct, evaluator, context, parms]) h.delete();
     }
   });
 

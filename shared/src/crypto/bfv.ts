@@ -22,6 +22,8 @@
  *   1. per ciphertext: skipped (not even parsed) when none of its positions is real; used as is
  *      when all usersPerCiphertext positions are real (and block = attributeCount); otherwise
  *      multiplyPlain by a 0/1 mask that is 1 on the attribute slots of the real users. Sum all.
+ *      Computed as the same sum with fewer products: the ciphertexts are summed per user slot
+ *      first and each slot's sum masked once (exact in NTT form; SLOT_WINDOW below).
  *   2. rotate-and-sum: rotateRows by block, 2·block, …, 2048 (sums the blocks of each row), then
  *      rotateColumns (sums the two rows): every block then holds the totals over real users.
  *   3. add C's noise (integers, may be negative) as a plaintext replicated into every block.
@@ -117,11 +119,17 @@ export const WIRE_COMPRESSION = 'none' as const;
 const N = BFV_PARAMETERS.polyModulusDegree;
 
 /**
- * A stored ciphertext holding at most this many of the matched users is masked user by user
- * with the cached single-user masks (one multiply_plain each, summed); above, with one mask
- * built for its list (a batch encoding and a plaintext NTT, ≈ 1.2 ms ≈ 3 products' CPU).
+ * Aggregation sums per user slot before masking: masking is linear and exact in NTT form
+ * (Σ_c ct_c ⊙ m_u = (Σ_c ct_c) ⊙ m_u, slot-wise mod q), so every ciphertext whose real users
+ * sit in slot u is added into one running sum for u, and each sum is masked once — at most
+ * usersPerCiphertext products per aggregation instead of one per real user (a session's typical
+ * ciphertext holds one real user). The sums are held SLOT_WINDOW slots at a time (each a
+ * first-level ciphertext, ≈ 393 KB of WebAssembly memory), so a ciphertext with real users in
+ * w windows is loaded w times. A ciphertext with more than GROUPED_MAX real users is masked
+ * once with a mask built for its list (a batch encoding and a plaintext NTT) instead.
  */
-const PER_USER_MASKS = 3;
+const SLOT_WINDOW = 32;
+const GROUPED_MAX = 16;
 const ROW = N / 2;
 
 let sealPromise: Promise<SealRuntime> | undefined;
@@ -166,6 +174,57 @@ export function loadSeal(): Promise<SealRuntime> {
 /** Bytes of this realm's SEAL WebAssembly memory (0 before the runtime is loaded). It never shrinks. */
 export function sealHeapBytes(): number {
   return sealMemory?.buffer.byteLength ?? 0;
+}
+
+/**
+ * Where SEAL keeps a Ciphertext's coefficients, to copy its serialized form out of the
+ * WebAssembly memory without Ciphertext.saveToArray: node-seal's save goes through a string
+ * stream, a string and a vector before it copies into a fresh JS array (≈ 0.5–1.3 ms of CPU for
+ * a 393 KB stored ciphertext, about as much as the NTT itself). SEAL's uncompressed form of a
+ * ciphertext is a header that depends only on its metadata (parameters id, NTT flag, size,
+ * degree, moduli count, scale, correction factor) followed by its coefficients exactly as they
+ * lie in memory (one contiguous DynArray). `locate` finds, once, the byte offset inside the
+ * Ciphertext object at which the pointer to those coefficients is kept — by comparing with
+ * SEAL's own save of the same ciphertext, so an offset is only ever used after it was checked
+ * against SEAL's output; undefined (fall back to saveToArray) when no offset matches.
+ */
+class CoefficientLocator {
+  private offset: number | null | undefined;
+
+  /** The handle's object address in WebAssembly memory (Embind's pointer). */
+  static address(ct: Ciphertext): number | undefined {
+    const ptr = (ct as unknown as { $$?: { ptr?: unknown } }).$$?.ptr;
+    return typeof ptr === 'number' && Number.isInteger(ptr) && ptr > 0 ? ptr : undefined;
+  }
+
+  /** A view of ct's coefficient bytes (`bytes` long) in WebAssembly memory, valid until the next SEAL call; undefined if not located. */
+  view(ct: Ciphertext, bytes: number, saved: () => Uint8Array): Uint8Array | undefined {
+    const mem = sealMemory?.buffer;
+    const at = CoefficientLocator.address(ct);
+    if (mem === undefined || at === undefined || this.offset === null) return undefined;
+    if (this.offset === undefined) {
+      this.offset = CoefficientLocator.find(mem, at, bytes, saved());
+      if (this.offset === null) return undefined;
+    }
+    const words = new Uint32Array(mem, at + this.offset, 1);
+    const data = words[0]!;
+    if (data === 0 || data + bytes > mem.byteLength) return undefined;
+    return new Uint8Array(mem, data, bytes);
+  }
+
+  /** The one offset within the first 256 bytes of the object whose pointer leads to `saved`'s last `bytes`, or null. */
+  private static find(mem: ArrayBuffer, at: number, bytes: number, saved: Uint8Array): number | null {
+    if (saved.length < bytes) return null;
+    const want = Buffer.from(saved.buffer, saved.byteOffset + saved.length - bytes, bytes);
+    const heap = new Uint8Array(mem);
+    const found: number[] = [];
+    for (let off = 0; off < 256 && at + off + 4 <= heap.length; off += 4) {
+      const p = new DataView(mem).getUint32(at + off, true);
+      if (p === 0 || p + bytes > heap.length) continue;
+      if (Buffer.from(mem, p, bytes).equals(want)) found.push(off);
+    }
+    return found.length === 1 ? found[0]! : null;
+  }
 }
 
 /** Untrusted bytes that are not a valid SEAL object for this module's parameters. */
@@ -401,6 +460,11 @@ class BfvContext {
     return v;
   }
 
+  /** Primes of the coefficient modulus at `level` (a first-level ciphertext holds 2 × this × N words). */
+  levelModuli(level: 'first' | 'last'): number {
+    return level === 'first' ? BFV_PARAMETERS.coeffModulusBits.length - 1 : 1; // the last prime is the special (key-switching) one
+  }
+
   /** Encodes slot values (BigInt64, centred) into a new plaintext. */
   encode(values: BigInt64Array): Plaintext {
     const pt = new this.seal.Plaintext();
@@ -580,6 +644,37 @@ export class MediaBfv {
    * last-level ciphertext of these parameters, and Error when the noise budget is exhausted.
    */
   decryptProfile(profile: Uint8Array): { totals: number[]; consistent: boolean } {
+    return this.openProfile(profile, true);
+  }
+
+  /**
+   * Decrypts a profile of its own once, result discarded: an all-zero plaintext encrypted under
+   * the secret key and switched to the last level (where a broker's profile arrives), saved and
+   * decrypted as decryptProfile does. SEAL is WebAssembly, whose functions V8 compiles when
+   * first called (and again, optimised, on background threads): without this the first
+   * session's profile decryption pays for compiling the decryption path, several times the
+   * decryption itself. Media calls it once when it starts; counts no primitive.
+   */
+  warmDecrypt(): void {
+    this.ctx.assertLive('MediaBfv');
+    const { seal, context, encoder, evaluator } = this.ctx;
+    const pt = new seal.Plaintext();
+    const ct = new seal.Ciphertext();
+    const last = context.lastParmsId();
+    try {
+      encoder.encode(new BigInt64Array(N), pt);
+      this.encryptor.encryptSymmetric(pt, ct);
+      evaluator.cipherModSwitchToInplace(ct, last);
+      const { totals, consistent } = this.openProfile(ct.saveToArray(seal.ComprModeType[WIRE_COMPRESSION]) as Uint8Array, false);
+      if (!consistent || totals.some((t) => t !== 0)) throw new Error('MediaBfv.warmDecrypt: expected an all-zero profile back');
+    } finally {
+      last.delete();
+      ct.delete();
+      pt.delete();
+    }
+  }
+
+  private openProfile(profile: Uint8Array, count: boolean): { totals: number[]; consistent: boolean } {
     this.ctx.assertLive('MediaBfv');
     const ct = this.ctx.loadCiphertext('profile', profile, 'last');
     const pt = new this.ctx.seal.Plaintext();
@@ -587,8 +682,10 @@ export class MediaBfv {
       const budget = this.decryptor.invariantNoiseBudget(ct);
       if (budget <= 0) throw new Error(`expected a profile with a positive noise budget, got ${budget} bits`);
       this.decryptor.decrypt(ct, pt);
-      countBfv('decrypt', 1);
-      countPrimitive('bfvDecrypt');
+      if (count) {
+        countBfv('decrypt', 1);
+        countPrimitive('bfvDecrypt');
+      }
       const slots = this.ctx.encoder.decodeBigInt64(pt) as BigInt64Array;
       const { attributeCount, block } = this.layout;
       const totals: number[] = [];
@@ -695,6 +792,14 @@ export class MediaBfv {
   }
 }
 
+/** The broker's stored ciphertexts as aggregateStored reads them (services' CiphertextFile; protocol/publication.ts CiphertextSource). */
+export interface StoredCiphertexts {
+  /** Ciphertext c's bytes, read before the next call. */
+  view(c: number): unknown;
+  /** Ciphertext c's first head.length bytes into `head`, the rest into `rest`, when that is its length (else false). */
+  readSplit?(c: number, head: Uint8Array, rest: Uint8Array): boolean;
+}
+
 /**
  * Broker (C): holds only B's public material. Aggregates the real users' ciphertexts into one
  * profile ciphertext. Never decrypts.
@@ -780,11 +885,10 @@ export class BrokerBfv {
       if (k > 1) throw new RangeError(`expected keep[${p}] in {0, 1}, got ${k}`);
       if (k === 1) positions.push(p);
     }
-    return this.aggregateCore((c) => {
-      const ct = this.ctx.loadCiphertext(`ciphertexts[${c}]`, ciphertexts[c], 'first');
+    return this.aggregateCore((c, into) => {
+      this.ctx.loadCiphertextInto(into, `ciphertexts[${c}]`, ciphertexts[c], 'first');
       countPrimitive('bfvNtt');
-      this.ctx.evaluator.cipherTransformToNttInplace(ct);
-      return ct;
+      this.ctx.evaluator.cipherTransformToNttInplace(into);
     }, expectedCts, positions, noise);
   }
 
@@ -795,6 +899,17 @@ export class BrokerBfv {
    * it with a copy and masks it with one pointwise product instead of two NTT round trips.
    */
   toStoredForm(wire: Uint8Array): Uint8Array {
+    return this.storedFormView(wire).slice();
+  }
+
+  /**
+   * toStoredForm into a buffer this instance reuses: the view is valid until the next call
+   * (for a consumer that copies it at once, as the broker's ciphertext file writer does). The
+   * bytes are SEAL's uncompressed save of the transformed ciphertext, taken from the
+   * WebAssembly memory (CoefficientLocator) behind a header saved once; saveToArray when the
+   * coefficients cannot be located or the metadata differs from the header's.
+   */
+  storedFormView(wire: Uint8Array): Uint8Array {
     this.ctx.assertLive('BrokerBfv');
     countPrimitive('bfvLoad');
     // One Ciphertext for every call (a handle of this instance, freed by dispose()).
@@ -802,24 +917,93 @@ export class BrokerBfv {
     const ct = this.ctx.loadCiphertextInto(this.storeCt, 'ciphertext', wire, 'first');
     countPrimitive('bfvNtt');
     this.ctx.evaluator.cipherTransformToNttInplace(ct);
-    return ct.saveToArray(this.ctx.seal.ComprModeType.none) as Uint8Array;
+    const save = (): Uint8Array => ct.saveToArray(this.ctx.seal.ComprModeType.none) as Uint8Array;
+    // Coefficients: size × moduli × N words of 8 bytes.
+    const bytes = ct.size() * ct.coeffModulusSize() * N * 8;
+    const h = this.storeHeader;
+    if (h === null || ct.scale() !== 1 || ct.correctionFactor() !== 1) return save();
+    if (h === undefined) {
+      const full = save();
+      const view = this.locator.view(ct, bytes, () => full);
+      this.storeHeader = view ? full.slice(0, full.length - bytes) : null;
+      if (view) this.storeBuf = new Uint8Array(full.length);
+      return full;
+    }
+    const data = this.locator.view(ct, bytes, save);
+    if (!data || h.length + bytes !== this.storeBuf.length) return save();
+    this.storeBuf.set(h, 0);
+    this.storeBuf.set(data, h.length);
+    return this.storeBuf;
   }
 
   private storeCt: Ciphertext | undefined;
+  private readonly locator = new CoefficientLocator();
+  /** SEAL's header of a stored-form ciphertext (everything before the coefficients): undefined until the first call; null: saveToArray every time. */
+  private storeHeader: Uint8Array | null | undefined;
+  private storeBuf = new Uint8Array(0);
 
   /**
    * The same as `aggregate`, over a stored encrypted universe in stored form (toStoredForm):
-   * `load(c)` returns ciphertext c (called only for ciphertexts that hold at least one real
-   * position, each once), `count` is the number of ciphertexts, `positions` the distinct
-   * global positions of the real users. Work grows with the ciphertexts touched
+   * `load(c)` returns ciphertext c's bytes, read before the next call (called only for
+   * ciphertexts that hold at least one real position: once, or once per SLOT_WINDOW of slots
+   * holding one of its real users), `count` is the number of ciphertexts, `positions` the
+   * distinct global positions of the real users. Work grows with the ciphertexts touched
    * (≤ positions.length), never with count.
    */
-  aggregateStored(load: (c: number) => unknown, count: number, positions: readonly number[], noise: readonly number[]): Uint8Array {
-    return this.aggregateCore((c) => this.ctx.loadCiphertext(`ciphertexts[${c}]`, load(c), 'first', true), count, positions, noise);
+  aggregateStored(load: ((c: number) => unknown) | StoredCiphertexts, count: number, positions: readonly number[], noise: readonly number[]): Uint8Array {
+    const src: StoredCiphertexts = typeof load === 'function' ? { view: load } : load;
+    const touched = new Set<number>();
+    const readSplit = src.readSplit?.bind(src);
+    if (!readSplit) {
+      return this.aggregateCore((c, into) => {
+        if (!touched.has(c)) {
+          touched.add(c);
+          countPrimitive('bfvReadStored');
+        }
+        this.ctx.loadCiphertextInto(into, `ciphertexts[${c}]`, src.view(c), 'first', true);
+      }, count, positions, noise);
+    }
+    // Straight from the source into the loaded ciphertext's coefficients: after one load by
+    // SEAL (checked, and the model every later header must equal byte for byte), each next
+    // ciphertext's header is read into `head` and its coefficients into SEAL's memory in one
+    // read. These are the broker's own files, written from ciphertexts SEAL validated at the
+    // sync (toStoredForm); a header that differs, a length that differs or coefficients that
+    // cannot be located fall back to SEAL's load.
+    let model: Uint8Array | undefined;
+    let head = new Uint8Array(0);
+    return this.aggregateCore((c, into) => {
+      // the floor's read: once per ciphertext (a second window's read of it is above the floor)
+      if (!touched.has(c)) {
+        touched.add(c);
+        countPrimitive('bfvReadStored');
+      }
+      const bytes = 2 * this.ctx.levelModuli('first') * N * 8;
+      if (model !== undefined) {
+        const data = this.locator.view(into, bytes, () => into.saveToArray(this.ctx.seal.ComprModeType.none) as Uint8Array);
+        if (data && readSplit(c, head, data) && Buffer.from(head.buffer, head.byteOffset, head.length).equals(model)) return;
+      }
+      const raw = src.view(c);
+      this.ctx.loadCiphertextInto(into, `ciphertexts[${c}]`, raw, 'first', true);
+      if (model === undefined && raw instanceof Uint8Array && raw.length > bytes) {
+        model = Buffer.from(raw.subarray(0, raw.length - bytes));
+        head = new Uint8Array(model.length);
+      }
+    }, count, positions, noise);
   }
 
-  /** Single-user masks in NTT form at the first level, by user slot; built on first use. */
+  /** Single-user masks in NTT form at the first level, by user slot; built on first use (or by prepareMasks). */
   private nttMasks: Plaintext[] | undefined;
+
+  /**
+   * Builds every single-user mask now (usersPerCiphertext of them, a batch encoding and a
+   * plaintext NTT each, ≈ 25 MB of WebAssembly memory for 128): a constant of these keys, so
+   * the broker builds them once when it takes a publication instead of in its first session's
+   * aggregation.
+   */
+  prepareMasks(): void {
+    this.ctx.assertLive('BrokerBfv');
+    for (let u = 0; u < this.layout.usersPerCiphertext; u++) this.maskFor([u]);
+  }
 
   private maskFor(users: readonly number[]): { pt: Plaintext; shared: boolean } {
     const { attributeCount, block, usersPerCiphertext: upc } = this.layout;
@@ -844,7 +1028,7 @@ export class BrokerBfv {
     }
   }
 
-  private aggregateCore(loadNtt: (c: number) => Ciphertext, count: number, positions: readonly number[], noise: readonly number[]): Uint8Array {
+  private aggregateCore(loadNtt: (c: number, into: Ciphertext) => void, count: number, positions: readonly number[], noise: readonly number[]): Uint8Array {
     this.ctx.assertLive('BrokerBfv');
     const { attributeCount, block, usersPerCiphertext: upc } = this.layout;
     const byCt = new Map<number, number[]>();
@@ -876,50 +1060,72 @@ export class BrokerBfv {
     const { seal, evaluator } = this.ctx;
     const h = new Handles();
     try {
-      let acc: Ciphertext | undefined;
-      const parts: Ciphertext[] = []; // reused products of the per-user masking, freed with h
-      for (const c of [...byCt.keys()].sort((x, y) => x - y)) {
+      const total = { ct: h.add(new seal.Ciphertext()), empty: true };
+      /** Adds `ct` into the total (the first one is copied: `ct` stays the caller's). */
+      const addToTotal = (ct: Ciphertext): void => {
+        if (total.empty) {
+          total.ct.assign(ct);
+          total.empty = false;
+        } else {
+          countPrimitive('bfvAdd');
+          evaluator.addInplace(total.ct, ct);
+        }
+      };
+      const ct = h.add(new seal.Ciphertext()); // every loaded ciphertext, in turn
+      const ordered = [...byCt.keys()].sort((x, y) => x - y);
+      const grouped: number[] = [];
+      // Whole ciphertexts (every slot real, no padding slots) and crowded ones: loaded once, into the total.
+      for (const c of ordered) {
         const users = byCt.get(c)!;
-        const ct = loadNtt(c);
-        try {
-          if ((users.length < upc || attributeCount !== block) && users.length <= PER_USER_MASKS) {
-            // ct ⊙ Σ_u m_u = Σ_u (ct ⊙ m_u) exactly (mod q, slot-wise in NTT form): the cached
-            // single-user masks, one product each, then summed into ct.
-            for (let i = 1; i < users.length; i++) {
-              parts[i - 1] ??= h.add(new seal.Ciphertext());
-              countPrimitive('bfvMultiplyPlain');
-              evaluator.multiplyPlain(ct, this.maskFor([users[i]!]).pt, parts[i - 1]!);
-            }
+        const whole = users.length === upc && attributeCount === block;
+        if (!whole && users.length <= GROUPED_MAX) {
+          grouped.push(c);
+          continue;
+        }
+        loadNtt(c, ct);
+        if (!whole) {
+          const { pt, shared } = this.maskFor(users);
+          try {
             countPrimitive('bfvMultiplyPlain');
-            evaluator.multiplyPlainInplace(ct, this.maskFor([users[0]!]).pt);
-            for (let i = 1; i < users.length; i++) {
+            evaluator.multiplyPlainInplace(ct, pt);
+          } finally {
+            if (!shared) pt.delete();
+          }
+        }
+        addToTotal(ct);
+      }
+      // The others: per-slot sums, SLOT_WINDOW slots at a time, each sum masked once.
+      const sums: Ciphertext[] = [];
+      const used = new Uint8Array(SLOT_WINDOW);
+      for (let w = 0; w < upc && grouped.length > 0; w += SLOT_WINDOW) {
+        used.fill(0);
+        for (const c of grouped) {
+          const users = byCt.get(c)!;
+          if (!users.some((u) => u >= w && u < w + SLOT_WINDOW)) continue;
+          loadNtt(c, ct);
+          for (const u of users) {
+            if (u < w || u >= w + SLOT_WINDOW) continue;
+            const i = u - w;
+            if (used[i] === 0) {
+              sums[i] ??= h.add(new seal.Ciphertext());
+              sums[i].assign(ct);
+              used[i] = 1;
+            } else {
               countPrimitive('bfvAdd');
-              evaluator.addInplace(ct, parts[i - 1]!);
-            }
-          } else if (users.length < upc || attributeCount !== block) {
-            const { pt, shared } = this.maskFor(users);
-            try {
-              countPrimitive('bfvMultiplyPlain');
-              evaluator.multiplyPlainInplace(ct, pt);
-            } finally {
-              if (!shared) pt.delete();
+              evaluator.addInplace(sums[i]!, ct);
             }
           }
-          if (acc === undefined) {
-            acc = h.add(ct);
-          } else {
-            countPrimitive('bfvAdd');
-            evaluator.addInplace(acc, ct);
-            ct.delete();
-          }
-        } catch (e) {
-          if (!ct.isDeleted() && ct !== acc) ct.delete();
-          throw e;
+        }
+        for (let i = 0; i < SLOT_WINDOW; i++) {
+          if (used[i] === 0) continue;
+          countPrimitive('bfvMultiplyPlain');
+          evaluator.multiplyPlainInplace(sums[i]!, this.maskFor([w + i]).pt);
+          addToTotal(sums[i]!);
         }
       }
-      if (acc === undefined) {
+      const acc = total.ct;
+      if (total.empty) {
         // No real user at all: an encryption of zero (the cohort threshold is enforced elsewhere).
-        acc = h.add(new seal.Ciphertext());
         countPrimitive('bfvEncryptZero');
         this.encryptor.encryptZero(acc);
       } else {

@@ -1,8 +1,9 @@
 // Tests for group.ts: element validation (every low-order point, non-canonical encodings, wrong
 // lengths, batch indices), the low-order list itself, clamping, randomElement against
-// @noble/curves and its determinism under an injected RNG.
+// @noble/curves and its determinism under an injected RNG, randomElements against randomElement.
 import { describe, expect, test } from 'vitest';
 import { seededBytes } from '../testing/rng.ts';
+import { primitiveCounts } from '../common/op-counts.ts';
 import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 import {
   ELEMENT_BYTES,
@@ -15,6 +16,7 @@ import {
   defaultRng,
   isClamped,
   randomElement,
+  randomElements,
   sodium,
   validateElement,
   validateElements,
@@ -142,6 +144,31 @@ describe('randomElement', () => {
 
   test('refuses an RNG that breaks its contract', () => {
     expect(() => randomElement(() => new Uint8Array(31))).toThrow(/expected rng\(32\) to return 32 bytes, got 31 bytes/);
+  });
+});
+
+describe('randomElements', () => {
+  test('equals randomElement drawn one by one from the same byte stream, across rng blocks (300 = 128 + 128 + 44)', () => {
+    const one = seededBytes('res');
+    const expected = Array.from({ length: 300 }, () => hex(randomElement(one)));
+    const got = randomElements(300, seededBytes('res'));
+    expect(got.map(hex)).toEqual(expected);
+    for (const e of got) expect(e.length).toBe(ELEMENT_BYTES);
+  });
+
+  test('valid, distinct, each counted as one fixed-base X25519; 0 gives none', () => {
+    const before = primitiveCounts.x25519Base;
+    const es = randomElements(1000);
+    expect(primitiveCounts.x25519Base - before).toBe(1000);
+    expect(() => validateElements(es)).not.toThrow();
+    expect(new Set(es.map(hex)).size).toBe(1000);
+    expect(randomElements(0)).toEqual([]);
+  });
+
+  test('refuses a bad count and an RNG that breaks its contract', () => {
+    expect(() => randomElements(-1)).toThrow(/expected a count of elements ≥ 0, got -1/);
+    expect(() => randomElements(1.5)).toThrow(RangeError);
+    expect(() => randomElements(2, () => new Uint8Array(32))).toThrow(/expected rng\(64\) to return 64 bytes, got 32 bytes/);
   });
 });
 

@@ -10,12 +10,20 @@ import { randomElement } from '../crypto/group.ts';
 import type { OpenSession, Policy } from './messages.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-/** A deterministic RNG (SHA-256 of a counter): the same draws every run. */
+/** A deterministic RNG and a byte stream (SHA-256 of a counter, handed out in order): the same bytes however the draws are cut. */
 function counterRng(): (n: number) => Uint8Array {
-  let i = 0;
+  let block = 0;
+  let pool = new Uint8Array(0);
+  let at = 0;
   return (n) => {
     const out = new Uint8Array(n);
-    for (let at = 0; at < n; at += 32) out.set(createHash('sha256').update(`rng ${i++}`).digest().subarray(0, Math.min(32, n - at)), at);
+    for (let i = 0; i < n; i++) {
+      if (at === pool.length) {
+        pool = new Uint8Array(createHash('sha256').update(`rng ${block++}`).digest());
+        at = 0;
+      }
+      out[i] = pool[at++]!;
+    }
     return out;
   };
 }

@@ -312,7 +312,7 @@ export class BrokerRole {
     const p = this.expect('aggregate', 'matched');
     const u = this.params.universe;
     const noise = Array.from({ length: ATTRIBUTE_COUNT }, () => discreteLaplace(p.policy.noiseScale, this.u));
-    const profile = u.bfv.aggregateStored((c) => u.ciphertexts.view(c), u.ciphertexts.count, p.positions, noise);
+    const profile = u.bfv.aggregateStored(u.ciphertexts, u.ciphertexts.count, p.positions, noise);
     const { positions: _p, ...rest } = p;
     this.phase_ = { ...rest, name: 'aggregated', ran: { ...p.ran, profileReleased: true } };
     return { outcome: 'COMPLETED', profile, audienceSize: p.open.audienceSize };

@@ -72,6 +72,25 @@ describe('buildLookalike', () => {
     }
   });
 
+  it('scores four users side by side: exclusions at every place in a block of four, runs across blocks, and a tail of 1–3 users', () => {
+    const rng = mulberry32(23);
+    for (const users of [4097, 4098, 4099, 4100, 70_001]) { // 70,001: the sampled floor too
+      const packed = Uint8Array.from({ length: users * PACKED_BYTES }, () => Math.floor(rng() * 256) & Math.floor(rng() * 256));
+      const shares = attributeShares(packed, users);
+      const totals = Array.from({ length: ATTRIBUTE_COUNT }, () => Math.floor(rng() * 300));
+      const exclusions = [
+        new Set([0]), new Set([1]), new Set([2]), new Set([3]), new Set([0, 1, 2, 3]), new Set([3, 4, 5, 6, 7, 8]),
+        new Set([users - 1]), new Set([users - 2, users - 3]), new Set(Array.from({ length: 200 }, () => Math.floor(rng() * users))),
+      ];
+      for (const exclude of exclusions) {
+        for (const k of [1, 333, users]) {
+          const got = buildLookalike({ totals, cohortSize: 300, universeShares: shares, packed, users, exclude, audienceSize: k });
+          expect(Array.from(got.rows)).toEqual(reference(totals, 300, shares, packed, users, exclude, k));
+        }
+      }
+    }
+  });
+
   it('reports the quality a per-user cosine pass gives (the universe mean from the cached weights)', () => {
     const rng = mulberry32(11);
     const users = 3000;

@@ -8,8 +8,10 @@
  * clamped to [ε, 1 − ε] (ε = 1/(2·(n+1)), Laplace-style) so a noised or empty attribute
  * cannot produce infinities. Scoring uses per-byte lookup tables over the packed vectors:
  * 8 table lookups per user in one flat loop over typed arrays (no call, object or Set lookup
- * per user); a user at or below the current k-th best score costs nothing more. That pass is
- * the phase's inherent work: the `lookalikeScore` primitive (bench/floors.ts) is its kernel.
+ * per user), four users summed side by side (independent chains of additions, each user's sum
+ * in the same order as alone: bit-identical scores); a user at or below the current k-th best
+ * score costs nothing more. That pass is the phase's inherent work: the `lookalikeScore`
+ * primitive (bench/floors.ts) is its kernel, one user at a time.
  *
  * Quality: the ratio of the audience's mean cosine similarity to the cohort share vector
  * over the universe's mean — an "affinity lift" media can compute without ground truth. The
@@ -73,8 +75,8 @@ function build(input: LookalikeInput): LookalikeAudience {
     heap.start(-Infinity);
     for (let from = 0, k = 0; from < users; from += SCAN_CHUNK) k = scanChunk(packed, from, Math.min(users, from + SCAN_CHUNK), base, score, skip, k, heap);
   }
-  const rows = heap.sorted();
-  const audCos = cosineSum(packed, rows, dot, norm);
+  const { rows, byRow, rank } = heap.sorted();
+  const audCos = cosineSum(packed, byRow, rank, dot, norm);
   // The universe's mean cosine, Σ_u (Σ_j shares_j·x_uj) / (√c_u · norm) / users, is
   // Σ_j shares_j · W_j / (norm · users) with W the universe's own weights (computed once per universe).
   const weights = universeCosineWeights(packed, users);
@@ -85,19 +87,27 @@ function build(input: LookalikeInput): LookalikeAudience {
   return { rows, quality, shares };
 }
 
-/** Σ over `rows` of (Σ_j dot_j·x_uj) / (√c_u · norm) (c_u: the attributes user u has; 0 for none): the audience's cosine similarities, summed in row order. */
-function cosineSum(packed: Uint8Array, rows: Uint32Array, dot: Float64Array, norm: number): number {
-  let sum = 0;
-  for (let i = 0; i < rows.length; i++) {
+/**
+ * Σ over the audience, best first, of (Σ_j dot_j·x_uj) / (√c_u · norm) (c_u: the attributes user
+ * u has; 0 for none): each user's cosine computed in row order (`byRow`, ascending: the packed
+ * vectors read front to back, not one cache miss per member), then summed in the audience's
+ * order (`rank[i]`: the index in byRow of the i-th best) — the same values added in the same
+ * order as a pass over the audience, so the same sum to the last bit.
+ */
+function cosineSum(packed: Uint8Array, byRow: Uint32Array, rank: Uint32Array, dot: Float64Array, norm: number): number {
+  const cos = new Float64Array(byRow.length);
+  for (let i = 0; i < byRow.length; i++) {
     let d = 0;
     let c = 0;
-    for (let b = 0, off = rows[i]! * PACKED_BYTES, t = 0; b < PACKED_BYTES; b++, off++, t += 256) {
+    for (let b = 0, off = byRow[i]! * PACKED_BYTES, t = 0; b < PACKED_BYTES; b++, off++, t += 256) {
       const byte = packed[off]!;
       d += dot[t + byte]!;
       c += POPCOUNT[byte]!;
     }
-    sum += c === 0 ? 0 : d / (Math.sqrt(c) * norm);
+    cos[i] = c === 0 ? 0 : d / (Math.sqrt(c) * norm);
   }
+  let sum = 0;
+  for (let i = 0; i < rank.length; i++) sum += cos[rank[i]!]!;
   return sum;
 }
 
@@ -122,9 +132,7 @@ function sampleFloor(packed: Uint8Array, users: number, base: number, score: Flo
   if (rank * 2 > m) return -Infinity;
   const sample = new Float64Array(m);
   for (let i = 0; i < m; i++) {
-    let s = base;
-    for (let b = 0, off = i * stride * PACKED_BYTES, t = 0; b < PACKED_BYTES; b++, off++, t += 256) s += score[t + packed[off]!]!;
-    sample[i] = s;
+    sample[i] = scoreAt(packed, i * stride, base, score);
   }
   return selectAscending(sample, m, m - rank);
 }
@@ -141,16 +149,70 @@ const POPCOUNT = Uint8Array.from({ length: 256 }, (_, v) => {
 
 /**
  * The scoring pass over users [from, to): offers every user not in `skip` (ascending; `k` is
- * the index of the first not yet passed, returned updated) to `heap` with its score — the
- * score table summed in byte order, so every score is bit-identical to a per-user sum. One
- * flat loop over typed arrays: no call or object per user, and a user at or below the
- * heap's floor costs nothing more than its 8 lookups.
+ * the index of the first not yet passed, returned updated) to `heap` with its score, in row
+ * order. Each score is the score table summed in byte order (base + t0 + t1 + … + t7, left to
+ * right), so every score is bit-identical to a per-user sum (scoreAt); four users are summed
+ * side by side — four independent chains of additions instead of one, which the CPU overlaps
+ * (one chain waits on each addition's latency). One flat loop over typed arrays: no call or
+ * object per user, and a user at or below the heap's floor costs nothing more than its 8 lookups.
  */
 function scanChunk(packed: Uint8Array, from: number, to: number, base: number, score: Float64Array, skip: Uint32Array, k: number, heap: TopK): number {
   let nextSkip = k < skip.length ? skip[k]! : to;
-  for (let u = from, off = from * PACKED_BYTES; u < to; u++) {
-    let s = base;
-    for (let b = 0, t = 0; b < PACKED_BYTES; b++, off++, t += 256) s += score[t + packed[off]!]!;
+  let u = from;
+  for (; u + 4 <= to; u += 4) {
+    const o = u * 8;
+    let s0 = base + score[packed[o]!]!;
+    let s1 = base + score[packed[o + 8]!]!;
+    let s2 = base + score[packed[o + 16]!]!;
+    let s3 = base + score[packed[o + 24]!]!;
+    s0 += score[256 + packed[o + 1]!]!;
+    s1 += score[256 + packed[o + 9]!]!;
+    s2 += score[256 + packed[o + 17]!]!;
+    s3 += score[256 + packed[o + 25]!]!;
+    s0 += score[512 + packed[o + 2]!]!;
+    s1 += score[512 + packed[o + 10]!]!;
+    s2 += score[512 + packed[o + 18]!]!;
+    s3 += score[512 + packed[o + 26]!]!;
+    s0 += score[768 + packed[o + 3]!]!;
+    s1 += score[768 + packed[o + 11]!]!;
+    s2 += score[768 + packed[o + 19]!]!;
+    s3 += score[768 + packed[o + 27]!]!;
+    s0 += score[1024 + packed[o + 4]!]!;
+    s1 += score[1024 + packed[o + 12]!]!;
+    s2 += score[1024 + packed[o + 20]!]!;
+    s3 += score[1024 + packed[o + 28]!]!;
+    s0 += score[1280 + packed[o + 5]!]!;
+    s1 += score[1280 + packed[o + 13]!]!;
+    s2 += score[1280 + packed[o + 21]!]!;
+    s3 += score[1280 + packed[o + 29]!]!;
+    s0 += score[1536 + packed[o + 6]!]!;
+    s1 += score[1536 + packed[o + 14]!]!;
+    s2 += score[1536 + packed[o + 22]!]!;
+    s3 += score[1536 + packed[o + 30]!]!;
+    s0 += score[1792 + packed[o + 7]!]!;
+    s1 += score[1792 + packed[o + 15]!]!;
+    s2 += score[1792 + packed[o + 23]!]!;
+    s3 += score[1792 + packed[o + 31]!]!;
+    if (nextSkip >= u + 4) {
+      if (s0 > heap.floor) heap.offer(s0, u);
+      if (s1 > heap.floor) heap.offer(s1, u + 1);
+      if (s2 > heap.floor) heap.offer(s2, u + 2);
+      if (s3 > heap.floor) heap.offer(s3, u + 3);
+    } else {
+      // an excluded row among these four: one at a time (the scores again, the same sums)
+      for (let v = u; v < u + 4; v++) {
+        if (v === nextSkip) {
+          while (k < skip.length && skip[k] === v) k++;
+          nextSkip = k < skip.length ? skip[k]! : to;
+        } else {
+          const sv = scoreAt(packed, v, base, score);
+          if (sv > heap.floor) heap.offer(sv, v);
+        }
+      }
+    }
+  }
+  for (; u < to; u++) {
+    const s = scoreAt(packed, u, base, score);
     if (u === nextSkip) {
       while (k < skip.length && skip[k] === u) k++;
       nextSkip = k < skip.length ? skip[k]! : to;
@@ -160,6 +222,16 @@ function scanChunk(packed: Uint8Array, from: number, to: number, base: number, s
   }
   return k;
 }
+
+/** User u's score: base plus its PACKED_BYTES table entries, summed in byte order (the order scanChunk sums in). */
+function scoreAt(packed: Uint8Array, u: number, base: number, score: Float64Array): number {
+  let s = base;
+  for (let b = 0, off = u * PACKED_BYTES, t = 0; b < PACKED_BYTES; b++, off++, t += 256) s += score[t + packed[off]!]!;
+  return s;
+}
+
+// scanChunk sums 8 bytes per user, written out: the packed layout it was written for.
+if (PACKED_BYTES !== 8) throw new Error(`lookalike: scanChunk expects 8 packed bytes per user, got ${PACKED_BYTES}`);
 
 /**
  * Compiles the scoring and selection code before the first session needs it: two look-alikes
@@ -290,20 +362,23 @@ class TopK {
   }
 
   /**
-   * Rows, best first (the buffer is left empty): a stable least-significant-digit radix sort
-   * (four 16-bit digits) of the kept pairs, which are in ascending row order, on their scores'
-   * IEEE 754 bits mapped to an order-reversing unsigned key — score descending, and among
-   * equal scores the rows stay ascending: the order of a comparator sort on (−score, row).
+   * The kept rows, best first (`rows`; the buffer is left empty), with the same rows in
+   * ascending order (`byRow`, the buffer's own order) and `rank`: rows[i] = byRow[rank[i]]. The
+   * order is a stable least-significant-digit radix sort (four 16-bit digits) of the kept pairs,
+   * which are in ascending row order, on their scores' IEEE 754 bits mapped to an
+   * order-reversing unsigned key — score descending, and among equal scores the rows stay
+   * ascending: the order of a comparator sort on (−score, row).
    */
-  sorted(): Uint32Array {
+  sorted(): { rows: Uint32Array; byRow: Uint32Array; rank: Uint32Array } {
     this.keepBest();
     const n = this.n;
     this.n = 0;
     this.floor = this.k === 0 ? Infinity : -Infinity;
-    const idx = orderByScoreDescending(this.score, n);
-    const out = new Uint32Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.row[idx[i]!]!;
-    return out;
+    const rank = orderByScoreDescending(this.score, n);
+    const byRow = this.row.slice(0, n);
+    const rows = new Uint32Array(n);
+    for (let i = 0; i < n; i++) rows[i] = byRow[rank[i]!]!;
+    return { rows, byRow, rank };
   }
 }
 

@@ -35,6 +35,12 @@ export interface CiphertextSource {
   get(c: number): Uint8Array;
   /** Ciphertext c, valid only until the next `view` (a reused buffer: for consumers that copy it at once). */
   view(c: number): Uint8Array;
+  /**
+   * Ciphertext c's bytes split into `head` (its first head.length bytes) and `rest` (the others)
+   * with no copy in between, when it is exactly head.length + rest.length long; false (nothing
+   * promised about the buffers) otherwise. Optional: sources in memory need not offer it.
+   */
+  readSplit?(c: number, head: Uint8Array, rest: Uint8Array): boolean;
 }
 
 /**

@@ -71,6 +71,12 @@ export interface Universe {
   userId(row: number): string;
   /** The user ids of `rows`, in that order (duplicates allowed): one read pass, not one read per row. */
   userIdsOf(rows: ArrayLike<number>): string[];
+  /**
+   * The user ids of `rows` (in that order, duplicates allowed) as UTF-8 lines, each ending in
+   * '\n', in chunks of about `chunkBytes` (one id longer than that: a chunk of its own). What
+   * an audience file holds, without a string per id. A chunk is valid until the next is asked for.
+   */
+  userIdLines(rows: ArrayLike<number>, chunkBytes?: number): Iterable<Uint8Array>;
   /** The user row of a token, or -1. */
   rowOf(type: IdType, token: Uint8Array): number;
   vector(row: number): Uint8Array;
@@ -130,6 +136,10 @@ export class PreparedUniverse implements Universe {
 
   userIdsOf(rows: ArrayLike<number>): string[] {
     return Array.from(rows, (r) => this.userId(r));
+  }
+
+  userIdLines(rows: ArrayLike<number>, chunkBytes = 1 << 20): Iterable<Uint8Array> {
+    return lineChunks(this.userIdsOf(rows), chunkBytes); // every row checked now, not at the first chunk
   }
 
   *tokenChunks(type: IdType): Iterable<{ tokens: Uint8Array; rows: Uint32Array }> {
@@ -294,4 +304,21 @@ function assemble(plan: Plan, fresh: Uint8Array[], cols: UniverseColumns, key: O
   });
   const universe = new PreparedUniverse(epoch, key, cols.userIds, cols.packed, index);
   return { universe, stats: { users: cols.userIds.length, computed, reused: plan.reused, seconds: (performance.now() - t0) / 1000 } };
+}
+
+/** `ids` as '\n'-terminated UTF-8 lines, in chunks of about `chunkBytes`. */
+function* lineChunks(ids: readonly string[], chunkBytes: number): Iterable<Uint8Array> {
+  const enc = new TextEncoder();
+  let lines: string[] = [];
+  let bytes = 0;
+  for (const id of ids) {
+    lines.push(id);
+    bytes += id.length + 1;
+    if (bytes >= chunkBytes) {
+      yield enc.encode(`${lines.join('\n')}\n`);
+      lines = [];
+      bytes = 0;
+    }
+  }
+  if (lines.length > 0) yield enc.encode(`${lines.join('\n')}\n`);
 }

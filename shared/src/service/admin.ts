@@ -30,6 +30,8 @@ export const SessionView = Type.Object({
   metrics: Type.Optional(Type.Object({
     phases: Type.Record(Type.String(), Type.Object({
       wallMs: Type.Number(), cpuMs: Type.Number(),
+      /** CPU of the main (event-loop) thread alone; cpuMs − this = V8's background threads (GC, compilers) and worker threads. */
+      mainThreadCpuMs: Type.Optional(Type.Number()),
       /** Cryptographic primitives counted in the phase (common/op-counts.ts): the phase's floor in `make bench`. */
       ops: Type.Optional(Type.Record(Type.String(), Type.Number())),
     })),
@@ -44,7 +46,7 @@ export function sessionView(rec: SessionRecord<unknown>): Static<typeof SessionV
     sessionId: rec.sessionId, phase: rec.phase, status: rec.status, startedAt: rec.startedAt,
     updatedAt: rec.updatedAt, progress: rec.progress, ...(rec.error ? { error: rec.error } : {}),
     metrics: {
-      phases: Object.fromEntries(Object.entries(rec.metrics).map(([k, v]) => [k, { wallMs: Math.round(v.wallMs), cpuMs: Math.round(v.cpuMs), ops: v.ops }])),
+      phases: Object.fromEntries(Object.entries(rec.metrics).map(([k, v]) => [k, { wallMs: Math.round(v.wallMs), cpuMs: Math.round(v.cpuMs), mainThreadCpuMs: Math.round(v.mainThreadCpuMs), ops: v.ops }])),
       bytes: rec.bytes?.() ?? { sent: {}, received: {} },
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
     },

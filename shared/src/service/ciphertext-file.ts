@@ -9,7 +9,7 @@
  * the writer's `close()` writes the data it still buffers, then the offsets, so a reader never
  * sees offsets pointing past the data written.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, readvSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CiphertextSource } from '../protocol/publication.ts';
 
@@ -49,6 +49,23 @@ export class CiphertextFile implements CiphertextSource {
     const len = this.offsets[c + 1]! - start;
     if (this.scratch.length < len) this.scratch = new Uint8Array(len);
     return this.readInto(c, this.scratch.subarray(0, len), start);
+  }
+
+  /** CiphertextSource.readSplit: one positioned vectored read (readv) into both buffers. */
+  readSplit(c: number, head: Uint8Array, rest: Uint8Array): boolean {
+    if (!Number.isInteger(c) || c < 0 || c >= this.count) throw new RangeError(`expected a ciphertext index in [0, ${this.count}), got ${c}`);
+    const start = this.offsets[c]!;
+    const len = this.offsets[c + 1]! - start;
+    if (len !== head.length + rest.length) return false;
+    let got = readvSync(this.fd, [head, rest], start);
+    // a short read (rare: a signal, a file shorter than its offsets) is finished piece by piece
+    while (got < len) {
+      const [buf, at] = got < head.length ? [head, got] : [rest, got - head.length];
+      const n = readSync(this.fd, buf, at, buf.length - at, start + got);
+      if (n === 0) throw new RangeError(`ciphertext ${c}: file ends after ${got} of ${len} bytes`);
+      got += n;
+    }
+    return true;
   }
 
   /** Fills `out` with ciphertext c's bytes, which start at `start` in the file. */

@@ -79,3 +79,24 @@ describe('SessionRegistry: silent peers vs busy peers', () => {
     expect(expired).toEqual(['x']); // past 2 × idle (two sessions): the fair share is used up
   });
 });
+
+describe('SessionRegistry: per-phase CPU split', () => {
+  it('records the main thread\'s CPU of a phase beside the process\'s, never more than it', () => {
+    const reg = new SessionRegistry<null>(60_000, () => {});
+    try {
+      const rec = reg.create('cpu-split', null, 'open');
+      reg.touch(rec, 'blind');
+      // CPU on this (the main) thread: hashing until the thread's own CPU clock has moved.
+      const t0 = process.threadCpuUsage();
+      let x = 0;
+      while (process.threadCpuUsage(t0).user + process.threadCpuUsage(t0).system < 20_000) x += Math.sqrt(x + 1);
+      reg.touch(rec, 'tokens');
+      const m = rec.metrics.blind!;
+      expect(x).toBeGreaterThan(0);
+      expect(m.mainThreadCpuMs).toBeGreaterThanOrEqual(20);
+      expect(m.mainThreadCpuMs).toBeLessThanOrEqual(m.cpuMs + 1); // the two clocks are read one after the other
+    } finally {
+      reg.close();
+    }
+  });
+});

@@ -59,15 +59,16 @@ export interface SessionRecord<S, R = unknown> {
   /** What the session ended with (the node's own view of its outcome), once it ended. */
   result: R | undefined;
   /**
-   * Per phase: wall and CPU milliseconds of this process (all threads) while in it, and the
-   * cryptographic primitives counted meanwhile (process-wide tallies, so exact when one
+   * Per phase: wall and CPU milliseconds of this process (all threads) while in it, the CPU of
+   * its main (event-loop) thread alone — the rest is V8's background threads (concurrent GC,
+   * optimising compilers) and worker threads — and the cryptographic primitives counted meanwhile (process-wide tallies, so exact when one
    * session runs at a time, as in `make bench`; the floor of the phase, bench/floors.ts).
    */
-  metrics: Record<string, { wallMs: number; cpuMs: number; ops: Partial<Record<Primitive, number>> }>;
+  metrics: Record<string, { wallMs: number; cpuMs: number; mainThreadCpuMs: number; ops: Partial<Record<Primitive, number>> }>;
   /** Bytes this node sent / received for the session, by round (set by the node). */
   bytes?: () => { sent: Record<string, number>; received: Record<string, number> };
-  /** Where the current phase started (wall ms, CPU µs, primitive tallies). */
-  mark: { wall: number; cpu: number; ops: Record<Primitive, number> };
+  /** Where the current phase started (wall ms, process and main-thread CPU µs, primitive tallies). */
+  mark: { wall: number; cpu: number; mainCpu: number; ops: Record<Primitive, number> };
   /** OpenTelemetry spans of the session and its phase (tracing on only). */
   trace?: SessionTrace | undefined;
   /** Calls in progress for this session at this node (served, or waiting on a peer). */
@@ -89,6 +90,12 @@ export interface RegistryOptions {
 
 function cpuMicros(): number {
   const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+/** CPU µs of the calling (main) thread alone. */
+function mainThreadCpuMicros(): number {
+  const u = process.threadCpuUsage();
   return u.user + u.system;
 }
 
@@ -143,7 +150,7 @@ export class SessionRegistry<S, R = unknown> {
     const now = new Date().toISOString();
     const rec: SessionRecord<S, R> = {
       sessionId, kind, state, phase, status: 'running', startedAt: now, updatedAt: now, progress: {}, error: undefined, result: undefined,
-      metrics: {}, mark: { wall: performance.now(), cpu: cpuMicros(), ops: primitiveSnapshot() }, inFlight: 0,
+      metrics: {}, mark: { wall: performance.now(), cpu: cpuMicros(), mainCpu: mainThreadCpuMicros(), ops: primitiveSnapshot() }, inFlight: 0,
     };
     this.sessions.set(sessionId, rec);
     this.lastOwnMessage.set(sessionId, this.now());
@@ -174,12 +181,14 @@ export class SessionRegistry<S, R = unknown> {
   private closePhase(rec: SessionRecord<S, R>): void {
     const wall = performance.now();
     const cpu = cpuMicros();
-    const m = (rec.metrics[rec.phase] ??= { wallMs: 0, cpuMs: 0, ops: {} });
+    const mainCpu = mainThreadCpuMicros();
+    const m = (rec.metrics[rec.phase] ??= { wallMs: 0, cpuMs: 0, mainThreadCpuMs: 0, ops: {} });
     m.wallMs += wall - rec.mark.wall;
     m.cpuMs += (cpu - rec.mark.cpu) / 1000;
+    m.mainThreadCpuMs += (mainCpu - rec.mark.mainCpu) / 1000;
     for (const [k, n] of Object.entries(primitiveDelta(rec.mark.ops)) as [Primitive, number][]) m.ops[k] = (m.ops[k] ?? 0) + n;
     if (rec.phase !== 'done' && rec.phase !== 'failed') nodeMetrics.phaseEnded(rec.phase, wall - rec.mark.wall);
-    rec.mark = { wall, cpu, ops: primitiveSnapshot() };
+    rec.mark = { wall, cpu, mainCpu, ops: primitiveSnapshot() };
   }
 
   finish(rec: SessionRecord<S, R>, status: Exclude<SessionStatus, 'running'>, result?: R, error?: string): void {
