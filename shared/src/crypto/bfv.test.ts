@@ -314,6 +314,20 @@ describe('malformed and mismatched inputs → BfvFormatError', () => {
     }
   });
 
+  it('takes ciphertexts as Buffer views into a larger message (no copy) exactly as plain arrays, at any byte offset', () => {
+    const cts = media.encryptUsers(randomVectors(128 * 3, mulberry32(41)));
+    const message = Buffer.concat([Buffer.from([1, 2, 3]), ...cts.map((ct) => Buffer.from(ct))]);
+    let at = 3;
+    const views = cts.map((ct) => message.subarray(at, (at += ct.length)));
+    views.forEach((v, c) => {
+      expect(v.byteOffset % 8).not.toBe(0); // unaligned
+      expect(Buffer.from(broker.toStoredForm(v)).equals(Buffer.from(broker.toStoredForm(cts[c]!)))).toBe(true);
+    });
+    const keep = Uint8Array.from({ length: 3 * 128 }, (_, i) => (i % 5 === 0 ? 1 : 0));
+    expect(media.decryptProfile(broker.aggregate(views, keep, zeros())).totals).toEqual(media.decryptProfile(broker.aggregate(cts, keep, zeros())).totals);
+    expect(message[0]).toBe(1); // the message itself untouched
+  });
+
   it('fromPublicMaterial rejects bad params, keys, and Galois keys lacking a step', async () => {
     const m = media.publicMaterial();
     const garbage = new Uint8Array(64).fill(7);

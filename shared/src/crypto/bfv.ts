@@ -311,8 +311,10 @@ function expectBytes(what: string, value: unknown, max: number): Uint8Array {
   }
   if (value.length === 0) throw new BfvFormatError(`expected ${what} as non-empty bytes, got 0 bytes`);
   if (value.length > max) throw new BfvFormatError(`expected ${what} of at most ${max} bytes, got ${value.length}`);
-  // node-seal wants a plain Uint8Array (not a Buffer view into a shared pool).
-  return value.constructor === Uint8Array ? value : new Uint8Array(value);
+  // node-seal wants a plain Uint8Array: a Buffer (or other subclass) is viewed as one over the
+  // same bytes, not copied (the broker's sync gets every ciphertext as a Buffer view into its
+  // message: a copy was a fresh ≈ 197 KB array per ciphertext).
+  return value.constructor === Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
 }
 
 /** Frees SEAL handles in reverse order of registration. */

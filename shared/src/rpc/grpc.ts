@@ -378,9 +378,39 @@ export class PeerClient<S extends ServiceName = ServiceName> {
     });
   }
 
+  /**
+   * Calls `method` with `request`. A call whose stream the server refused before any handler
+   * saw it (HTTP/2 REFUSED_STREAM, which grpc-js reports as UNAVAILABLE "Stream refused by
+   * server": typically a connection the server had just closed, e.g. after missed keepalive
+   * pings, that this side had not yet seen go) is made again once, on a new connection, with
+   * the same envelopes; nothing a handler received is ever sent twice. Every other failure is
+   * final. `refusedRetries` counts those second attempts.
+   */
   async call(method: MethodName<S>, request: Envelope[], deadlineMs = this.opts.deadlineMs): Promise<Envelope[]> {
     const md = this.def[method];
     if (!md) throw new Error(`unknown method ${this.service}.${method}`);
+    const what = `${this.service}.${method} at ${this.address}`;
+    for (let attempt = 0; ; attempt++) {
+      const seen = { responses: 0 };
+      try {
+        return await this.attempt(md, request, deadlineMs, seen);
+      } catch (err) {
+        const e = err as grpc.ServiceError;
+        if (attempt === 0 && seen.responses === 0 && isRefusedStream(e)) {
+          this.refusedRetries++;
+          continue;
+        }
+        const code = CODE_OF_STATUS.get(e.code) ?? 'UNAVAILABLE';
+        throw new ProtocolError(code, `${what}: ${grpc.status[e.code] ?? 'ERROR'}: ${e.details || e.message}`);
+      }
+    }
+  }
+
+  /** Calls made a second time because the server refused the first stream (see `call`). */
+  refusedRetries = 0;
+
+  /** One attempt of `call`; throws grpc-js's error as is. `seen.responses` counts the messages received. */
+  private async attempt(md: grpc.MethodDefinition<unknown, unknown>, request: Envelope[], deadlineMs: number, seen: { responses: number }): Promise<Envelope[]> {
     const metadata = new grpc.Metadata();
     if (this.opts.transport.kind === 'plaintext') metadata.set('x-cleanroom-dev-party', this.opts.self);
     injectTrace((k, v) => metadata.set(k, v));
@@ -388,45 +418,47 @@ export class PeerClient<S extends ServiceName = ServiceName> {
     const c = this.client;
     const ser = md.requestSerialize;
     const de = md.responseDeserialize;
-    const what = `${this.service}.${method} at ${this.address}`;
-    try {
-      // Wait for a connection instead of failing fast while the channel is reconnecting to a
-      // peer that is (re)starting — for at most `deadlineMs` — and only then start the call's
-      // own deadline: time spent waiting for a peer to listen never shortens the call (a
-      // broker's first universe sync waited for media to prepare and then ran out of time
-      // mid-transfer). A call therefore ends within 2 × deadlineMs.
-      await new Promise<void>((resolve, reject) => c.waitForReady(Date.now() + deadlineMs, (err) => (err ? reject(Object.assign(err, { code: grpc.status.UNAVAILABLE, details: `no connection to the peer within ${deadlineMs} ms (${err.message})` })) : resolve())));
-      const deadline = Date.now() + deadlineMs;
-      if (!md.requestStream && !md.responseStream) {
-        return [await new Promise<Envelope>((resolve, reject) =>
-          c.makeUnaryRequest(path, ser, de, request[0], metadata, { deadline }, (err, res) => (err ? reject(err) : resolve(toEnvelope(res as Envelope)))))];
-      }
-      if (md.requestStream && !md.responseStream) {
-        return [await new Promise<Envelope>((resolve, reject) => {
-          const call = c.makeClientStreamRequest(path, ser, de, metadata, { deadline }, (err, res) => (err ? reject(err) : resolve(toEnvelope(res as Envelope))));
-          writeAll(call, request).catch(reject);
-        })];
-      }
-      const call = md.requestStream
-        ? c.makeBidiStreamRequest(path, ser, de, metadata, { deadline })
-        : c.makeServerStreamRequest(path, ser, de, request[0], metadata, { deadline });
-      const out: Envelope[] = [];
-      const done = (async () => {
-        for await (const m of call) out.push(toEnvelope(m as Envelope));
-      })();
-      // Together: a server that refuses the stream part-way ends the call while we still write.
-      await Promise.all([md.requestStream ? writeAll(call as grpc.ClientDuplexStream<Envelope, Envelope>, request) : undefined, done]);
-      return out;
-    } catch (err) {
-      const e = err as grpc.ServiceError;
-      const code = CODE_OF_STATUS.get(e.code) ?? 'UNAVAILABLE';
-      throw new ProtocolError(code, `${what}: ${grpc.status[e.code] ?? 'ERROR'}: ${e.details || e.message}`);
+    // Wait for a connection instead of failing fast while the channel is reconnecting to a
+    // peer that is (re)starting — for at most `deadlineMs` — and only then start the call's
+    // own deadline: time spent waiting for a peer to listen never shortens the call (a
+    // broker's first universe sync waited for media to prepare and then ran out of time
+    // mid-transfer). An attempt therefore ends within 2 × deadlineMs (a call, with its one
+    // retry of a refused stream, within 4 ×).
+    await new Promise<void>((resolve, reject) => c.waitForReady(Date.now() + deadlineMs, (err) => (err ? reject(Object.assign(err, { code: grpc.status.UNAVAILABLE, details: `no connection to the peer within ${deadlineMs} ms (${err.message})` })) : resolve())));
+    const deadline = Date.now() + deadlineMs;
+    if (!md.requestStream && !md.responseStream) {
+      return [await new Promise<Envelope>((resolve, reject) =>
+        c.makeUnaryRequest(path, ser, de, request[0], metadata, { deadline }, (err, res) => (err ? reject(err) : resolve(toEnvelope(res as Envelope)))))];
     }
+    if (md.requestStream && !md.responseStream) {
+      return [await new Promise<Envelope>((resolve, reject) => {
+        const call = c.makeClientStreamRequest(path, ser, de, metadata, { deadline }, (err, res) => (err ? reject(err) : resolve(toEnvelope(res as Envelope))));
+        writeAll(call, request).catch(reject);
+      })];
+    }
+    const call = md.requestStream
+      ? c.makeBidiStreamRequest(path, ser, de, metadata, { deadline })
+      : c.makeServerStreamRequest(path, ser, de, request[0], metadata, { deadline });
+    const out: Envelope[] = [];
+    const done = (async () => {
+      for await (const m of call) {
+        seen.responses++;
+        out.push(toEnvelope(m as Envelope));
+      }
+    })();
+    // Together: a server that refuses the stream part-way ends the call while we still write.
+    await Promise.all([md.requestStream ? writeAll(call as grpc.ClientDuplexStream<Envelope, Envelope>, request) : undefined, done]);
+    return out;
   }
 
   close(): void {
     this.client.close();
   }
+}
+
+/** grpc-js's report of an HTTP/2 REFUSED_STREAM (subchannel-call.js): the server processed nothing of the call. */
+function isRefusedStream(e: grpc.ServiceError): boolean {
+  return e.code === grpc.status.UNAVAILABLE && e.details === 'Stream refused by server';
 }
 
 /** Writes `items` with backpressure; stops as soon as the call has ended (e.g. the server refused it). */
