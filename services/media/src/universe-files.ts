@@ -45,6 +45,7 @@ import { TokenPool } from '@cleanroom/shared/crypto/oprf-tokens.ts';
 import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
+import { radixOrder } from '@cleanroom/shared/common/radix-order.ts';
 import { readUniverseBatches } from '@cleanroom/shared/data/files.ts';
 import { attributeCounts, PACKED_BYTES, packVectorInto, unpackVector, type Universe } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
@@ -746,32 +747,7 @@ function packLines(ids: Uint8Array, at: Float64Array, len: Uint32Array, from: nu
   return { next: i, bytes: pos };
 }
 
-/**
- * The indexes of `rows` (integers in [0, 2^32): checked by the callers) in ascending row
- * order, equal rows by index: a stable least-significant-digit radix sort, two 16-bit digits —
- * linear, no comparator, no key per row of a float sort.
- */
+/** The indexes of `rows` (integers in [0, 2^32): checked by the callers) in ascending row order, equal rows by index. */
 function rowOrder(rows: ArrayLike<number>): Uint32Array {
-  const n = rows.length;
-  let idx = new Uint32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  let tmp = new Uint32Array(n);
-  const count = new Uint32Array(65536);
-  for (let shift = 0; shift < 32; shift += 16) {
-    count.fill(0);
-    for (let i = 0; i < n; i++) count[(rows[i]! >>> shift) & 0xffff]!++;
-    for (let d = 0, at = 0; d < 65536; d++) {
-      const c = count[d]!;
-      count[d] = at;
-      at += c;
-    }
-    for (let i = 0; i < n; i++) {
-      const x = idx[i]!;
-      tmp[count[(rows[x]! >>> shift) & 0xffff]!++] = x;
-    }
-    const t = idx;
-    idx = tmp;
-    tmp = t;
-  }
-  return idx;
+  return radixOrder(rows.length, [rows]);
 }

@@ -21,6 +21,7 @@
 import { randomFillSync } from 'node:crypto';
 import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
 import { countPrimitive } from '../common/op-counts.ts';
+import { radixOrder } from '../common/radix-order.ts';
 import { PACKED_BYTES } from './universe.ts';
 
 export interface LookalikeInput {
@@ -384,7 +385,7 @@ class TopK {
 
 /**
  * The indexes 0..n−1 ordered by score descending, equal scores keeping their index order: a
- * stable least-significant-digit radix sort (four 16-bit digits) on the scores' IEEE 754 bits
+ * stable radix sort (common/radix-order.ts, four 16-bit digits) on the scores' IEEE 754 bits
  * mapped to an order-reversing unsigned key (−0 read as +0: equal scores, equal keys).
  */
 function orderByScoreDescending(score: Float64Array, n: number): Uint32Array {
@@ -399,34 +400,7 @@ function orderByScoreDescending(score: Float64Array, n: number): Uint32Array {
     hi[i] = neg ? w[1]! : ~(w[1]! ^ 0x80000000) >>> 0;
     lo[i] = neg ? w[0]! : ~w[0]! >>> 0;
   }
-  let idx = new Uint32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  let tmp = new Uint32Array(n);
-  const count = new Uint32Array(65536);
-  for (let pass = 0; pass < 4; pass++) {
-    const words = pass < 2 ? lo : hi;
-    const shift = (pass & 1) * 16;
-    radixPass(words, shift, idx, tmp, n, count);
-    const t = idx;
-    idx = tmp;
-    tmp = t;
-  }
-  return idx;
-}
-
-/** One stable counting-sort pass of `idx` into `out` on the 16-bit digit of words[idx[i]] at `shift`. */
-function radixPass(words: Uint32Array, shift: number, idx: Uint32Array, out: Uint32Array, n: number, count: Uint32Array): void {
-  count.fill(0);
-  for (let i = 0; i < n; i++) count[(words[i]! >>> shift) & 0xffff]!++;
-  for (let d = 0, at = 0; d < 65536; d++) {
-    const c = count[d]!;
-    count[d] = at;
-    at += c;
-  }
-  for (let i = 0; i < n; i++) {
-    const x = idx[i]!;
-    out[count[(words[x]! >>> shift) & 0xffff]!++] = x;
-  }
+  return radixOrder(n, [lo, hi]);
 }
 
 /**

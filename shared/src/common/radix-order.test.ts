@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { radixOrder } from './radix-order.ts';
+
+/** The reference: a stable comparison sort of the indexes by (hi, lo). */
+function reference(n: number, keys: readonly ArrayLike<number>[]): number[] {
+  const idx = Array.from({ length: n }, (_, i) => i);
+  return idx.sort((a, b) => {
+    for (let k = keys.length - 1; k >= 0; k--) {
+      const d = keys[k]![a]! - keys[k]![b]!;
+      if (d !== 0) return d;
+    }
+    return a - b;
+  });
+}
+
+describe('radixOrder', () => {
+  it('orders by one word and by two (the first least significant), equal keys by index, across both 16-bit digits', () => {
+    let seed = 7;
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    for (const n of [0, 1, 2, 17, 5000]) {
+      // few distinct values in each digit so that ties and carries between digits are common
+      const lo = Uint32Array.from({ length: n }, () => ((rnd() % 5) << 16) | (rnd() % 3) | (rnd() % 2 ? 0x80000000 : 0));
+      const hi = Uint32Array.from({ length: n }, () => (rnd() % 4 === 0 ? 0xffffffff : rnd() % 3));
+      expect([...radixOrder(n, [lo])]).toEqual(reference(n, [lo]));
+      expect([...radixOrder(n, [lo, hi])]).toEqual(reference(n, [lo, hi]));
+      expect([...radixOrder(n, [Array.from(lo)])]).toEqual(reference(n, [lo]));
+    }
+  });
+});
