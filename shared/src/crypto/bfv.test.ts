@@ -24,6 +24,14 @@ function plainTotals(vectors: readonly Uint8Array[], keep: Uint8Array): number[]
 
 const zeros = (): number[] => new Array<number>(ATTRIBUTE_COUNT).fill(0);
 
+/** SEAL and a context for saved parameters (media's public material), to check the module against SEAL's own calls; the caller deletes parms and context. */
+async function sealContextOf(params: Uint8Array) {
+  const seal = await loadSeal();
+  const parms = new seal.EncryptionParameters(seal.SchemeType.bfv);
+  parms.loadFromArray(params);
+  return { seal, parms, context: new seal.SEALContext(parms, true, seal.SecLevelType.tc128) };
+}
+
 let media: MediaBfv;
 let broker: BrokerBfv;
 
@@ -280,11 +288,8 @@ describe('malformed and mismatched inputs → BfvFormatError', () => {
   });
 
   it('storedFormView gives exactly SEAL\'s own save of the NTT-form ciphertext (first call, later calls, after refused input), and toStoredForm a copy', async () => {
-    const seal = await loadSeal();
     const material = media.publicMaterial();
-    const parms = new seal.EncryptionParameters(seal.SchemeType.bfv);
-    parms.loadFromArray(material.params);
-    const context = new seal.SEALContext(parms, true, seal.SecLevelType.tc128);
+    const { seal, parms, context } = await sealContextOf(material.params);
     const evaluator = new seal.Evaluator(context);
     const ct = new seal.Ciphertext();
     const fresh = await BrokerBfv.fromPublicMaterial(material, ATTRIBUTE_COUNT);
@@ -412,11 +417,8 @@ describe('wire form of media\'s ciphertexts', () => {
 
   it('the broker still takes an older media\'s zstd ciphertexts (stored form and aggregation)', async () => {
     // An older media's wire form: the same seeded symmetric encryption, saved with zstd.
-    const seal = await loadSeal();
     const material = media.publicMaterial();
-    const parms = new seal.EncryptionParameters(seal.SchemeType.bfv);
-    parms.loadFromArray(material.params);
-    const context = new seal.SEALContext(parms, true, seal.SecLevelType.tc128);
+    const { seal, parms, context } = await sealContextOf(material.params);
     const sk = new seal.SecretKey();
     sk.loadFromArray(context, media.secretKeyBytes());
     const pk = new seal.PublicKey();
