@@ -105,7 +105,16 @@ async function open(dir: string, m: StoredManifest): Promise<HeldUniverse> {
     bfv.dispose();
     throw new ProtocolError('INVALID_ARGUMENT', `media announced ${m.usersPerCiphertext} users per ciphertext, its parameters give ${bfv.layout.usersPerCiphertext}`);
   }
-  bfv.prepareMasks(); // a constant of the keys: built here, not in the first session
+  return heldAt(dir, m, bfv);
+}
+
+/**
+ * The publication stored in `dir` (manifest `m`) as the broker holds it, with `bfv` for its
+ * keys — whose single-user masks, a constant of the keys, are built here (on a restart's load
+ * and at a sync's finish), not in the first session.
+ */
+function heldAt(dir: string, m: StoredManifest, bfv: BrokerBfv): HeldUniverse {
+  bfv.prepareMasks();
   const tables = new Map<IdType, TokenPositions>();
   for (const { idType } of m.idTypes) tables.set(idType, new TokenTableFile(join(dir, `table-${idType}.bin`)));
   const labels = readLabels(dir, m);
@@ -315,11 +324,7 @@ export class UniverseDownload {
     rmSync(dir, { recursive: true, force: true });
     renameSync(this.tmp, dir);
     writeFileSync(join(this.root, 'CURRENT'), m.version);
-    this.bfv.prepareMasks(); // a constant of the keys: built with the sync, not in the first session
-    const tables = new Map<IdType, TokenPositions>();
-    for (const { idType } of m.idTypes) tables.set(idType, new TokenTableFile(join(dir, `table-${idType}.bin`)));
-    const labels = readLabels(dir, stored);
-    return { epoch: m.epoch, version: m.version, users: m.users, tables, ciphertexts: new CiphertextFile(dir), bfv: this.bfv, syncedAt: stored.syncedAt, bytesOnDisk: dirBytes(dir), ...(labels ? { labels } : {}) };
+    return heldAt(dir, stored, this.bfv);
   }
 
   abandon(): void {
