@@ -281,18 +281,31 @@ const RANDOM_ELEMENTS_BLOCK = 128;
 
 /**
  * `count` random elements, each exactly randomElement's X25519(clamp(r), basepoint) for a fresh
- * r, drawn in one pass: the scalars come RANDOM_ELEMENTS_BLOCK at a time (one rng call per
- * block instead of per element; an rng that is a byte stream, as defaultRng, gives the same r
- * values either way), in one scratch buffer zeroed before returning, and the elements are
- * views of one packed buffer. The broker's padding draws ≈45,000 of these per session; one
- * array and one rng call per element cost about a third of the fixed-base multiplications.
+ * r, as views of one packed buffer (randomElementsInto).
  */
 export function randomElements(count: number, rng: Rng = defaultRng): ElementBytes[] {
   if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`expected a count of elements ≥ 0, got ${count}`);
+  const packed = new Uint8Array(ELEMENT_BYTES * count);
+  randomElementsInto(packed, 0, count, rng);
+  return Array.from({ length: count }, (_, i) => packed.subarray(ELEMENT_BYTES * i, ELEMENT_BYTES * (i + 1)));
+}
+
+/**
+ * Writes `count` random elements, each exactly randomElement's X25519(clamp(r), basepoint) for
+ * a fresh r, into `out` from element `at` on, in one pass: the scalars come
+ * RANDOM_ELEMENTS_BLOCK at a time (one rng call per block instead of per element; an rng that
+ * is a byte stream, as defaultRng, gives the same r values either way), in one scratch buffer
+ * zeroed before returning. The broker's padding draws ≈45,000 of these per session straight
+ * into its packed dummies; one array and one rng call per element cost about a third of the
+ * fixed-base multiplications.
+ */
+export function randomElementsInto(out: Uint8Array, at: number, count: number, rng: Rng = defaultRng): void {
+  if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`expected a count of elements ≥ 0, got ${count}`);
+  if (!Number.isSafeInteger(at) || at < 0 || ELEMENT_BYTES * (at + count) > out.length) {
+    throw new RangeError(`expected elements [${at}, ${at + count}) to fit a buffer of ${out.length / ELEMENT_BYTES} elements`);
+  }
   const scalars = new Uint8Array(SCALAR_BYTES * Math.min(count, RANDOM_ELEMENTS_BLOCK));
   const r = new Uint8Array(SCALAR_BYTES);
-  const packed = new Uint8Array(ELEMENT_BYTES * count);
-  const out = new Array<ElementBytes>(count);
   try {
     for (let start = 0; start < count; start += RANDOM_ELEMENTS_BLOCK) {
       const k = Math.min(RANDOM_ELEMENTS_BLOCK, count - start);
@@ -301,16 +314,14 @@ export function randomElements(count: number, rng: Rng = defaultRng): ElementByt
       for (let j = 0; j < k; j++) {
         for (let b = 0; b < SCALAR_BYTES; b++) r[b] = scalars[SCALAR_BYTES * j + b]!;
         clampInPlace(r);
-        const e = packed.subarray(ELEMENT_BYTES * (start + j), ELEMENT_BYTES * (start + j + 1));
+        const e = out.subarray(ELEMENT_BYTES * (at + start + j), ELEMENT_BYTES * (at + start + j + 1));
         // A clamped r is 8n with 0 < n < ℓ, so [r]B is never the identity; validation is a guard.
         sodium.crypto_scalarmult_base(e, r);
         validateElement(e, start + j);
-        out[start + j] = e;
       }
     }
   } finally {
     sodium.sodium_memzero(scalars);
     sodium.sodium_memzero(r);
   }
-  return out;
 }

@@ -7,7 +7,7 @@
  * stays with the broker. The dummies and the padded list are PackedLists (one buffer of
  * 32-byte elements, not an object per element: the padded list reaches 2·10^6 elements).
  */
-import { ELEMENT_BYTES, randomElements, validateElement, InvalidElementError } from '../crypto/group.ts';
+import { ELEMENT_BYTES, randomElementsInto, validateElement, InvalidElementError } from '../crypto/group.ts';
 import { PackedList } from '../common/packed-list.ts';
 import { randomPermutation, type Uniform } from './policy.ts';
 import { ProtocolError, type ElementBytes } from './messages.ts';
@@ -19,18 +19,13 @@ export function drawDummies(count: number, rng?: (n: number) => Uint8Array): Pac
   return out;
 }
 
-/** Dummies drawn by one randomElements call (its views array is transient: small blocks, not one view per dummy at once). */
-const DRAW_BLOCK = 4096;
-
 /**
- * Draws dummies [from, to) of `out` (randomElements, block by block, copied into place): a list
- * can be drawn in slices, so that a node's event loop is not held for the whole of it.
+ * Draws dummies [from, to) of `out`, straight into its buffer (randomElementsInto): a list can
+ * be drawn in slices, so that a node's event loop is not held for the whole of it.
  */
 export function drawDummiesInto(out: PackedList, from: number, to: number, rng?: (n: number) => Uint8Array): void {
-  for (let at = from; at < to; at += DRAW_BLOCK) {
-    const es = randomElements(Math.min(DRAW_BLOCK, to - at), rng);
-    for (let j = 0; j < es.length; j++) out.set(at + j, es[j]!);
-  }
+  if (out.width !== ELEMENT_BYTES) throw new RangeError(`expected a list of ${ELEMENT_BYTES}-byte elements, got ${out.width}-byte items`);
+  randomElementsInto(out.bytes, from, to - from, rng);
 }
 
 /** A's elements and the dummies, shuffled; padMap[pos] is A's index at pos, or −1 for a dummy. */
