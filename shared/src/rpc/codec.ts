@@ -301,11 +301,9 @@ export function splitBatches(items: readonly Uint8Array[], maxItems: number, max
 
 /** The items of `batches`, which must be contiguous from offset `start` (a page of a longer list: start > 0). */
 export function joinBatches(batches: readonly Batch[], what: string, start = 0): Uint8Array[] {
+  checkContiguous(batches, what, start);
   const out: Uint8Array[] = [];
   for (const b of batches) {
-    if (b.offset !== start + out.length) {
-      throw new ProtocolError('INVALID_ARGUMENT', `${what}: expected a batch at offset ${start + out.length}, got offset ${b.offset}`);
-    }
     for (const item of b.items) out.push(item); // not push(...items): a batch of 10^5+ items overflows the call stack (RangeError)
   }
   return out;
