@@ -954,23 +954,15 @@ export class BrokerBfv {
    */
   aggregateStored(load: ((c: number) => unknown) | StoredCiphertexts, count: number, positions: readonly number[], noise: readonly number[]): Uint8Array {
     const src: StoredCiphertexts = typeof load === 'function' ? { view: load } : load;
-    const touched = new Set<number>();
     const readSplit = src.readSplit?.bind(src);
-    if (!readSplit) {
-      return this.aggregateCore((c, into) => {
-        if (!touched.has(c)) {
-          touched.add(c);
-          countPrimitive('bfvReadStored');
-        }
-        this.ctx.loadCiphertextInto(into, `ciphertexts[${c}]`, src.view(c), 'first', true);
-      }, count, positions, noise);
-    }
-    // Straight from the source into the loaded ciphertext's coefficients: after one load by
-    // SEAL (checked, and the model every later header must equal byte for byte), each next
-    // ciphertext's header is read into `head` and its coefficients into SEAL's memory in one
-    // read. These are the broker's own files, written from ciphertexts SEAL validated at the
-    // sync (toStoredForm); a header that differs, a length that differs or coefficients that
-    // cannot be located fall back to SEAL's load.
+    const touched = new Set<number>();
+    const bytes = 2 * this.ctx.levelModuli('first') * N * 8; // a first-level ciphertext's coefficients
+    // With readSplit: straight from the source into the loaded ciphertext's coefficients. After
+    // one load by SEAL (checked, and the model every later header must equal byte for byte),
+    // each next ciphertext's header is read into `head` and its coefficients into SEAL's memory
+    // in one read. These are the broker's own files, written from ciphertexts SEAL validated at
+    // the sync (toStoredForm); a header that differs, a length that differs or coefficients
+    // that cannot be located fall back to SEAL's load.
     let model: Uint8Array | undefined;
     let head = new Uint8Array(0);
     return this.aggregateCore((c, into) => {
@@ -979,14 +971,13 @@ export class BrokerBfv {
         touched.add(c);
         countPrimitive('bfvReadStored');
       }
-      const bytes = 2 * this.ctx.levelModuli('first') * N * 8;
-      if (model !== undefined) {
+      if (readSplit && model !== undefined) {
         const data = this.locator.view(into, bytes, () => into.saveToArray(this.ctx.seal.ComprModeType.none) as Uint8Array);
         if (data && readSplit(c, head, data) && Buffer.from(head.buffer, head.byteOffset, head.length).equals(model)) return;
       }
       const raw = src.view(c);
       this.ctx.loadCiphertextInto(into, `ciphertexts[${c}]`, raw, 'first', true);
-      if (model === undefined && raw instanceof Uint8Array && raw.length > bytes) {
+      if (readSplit && model === undefined && raw instanceof Uint8Array && raw.length > bytes) {
         model = Buffer.from(raw.subarray(0, raw.length - bytes));
         head = new Uint8Array(model.length);
       }
