@@ -85,6 +85,24 @@ export class SessionChannel {
     return { statement, value: c.decode(env.payload) };
   }
 
+  /**
+   * Opens a message that is one of two payload types (a paged call's answer: an Ack for every
+   * page but the last, the final reply for the last): the statement's payloadType picks the
+   * codec — read unverified, for that choice only — then `open` checks everything, signature
+   * first, against it; a statement naming neither is opened (and refused) as `page`.
+   */
+  openPageOrFinal<P, F>(env: Envelope, sender: Party, page: { rounds: readonly Round[]; codec: Codec<P> }, final: { rounds: readonly Round[]; codec: Codec<F> }):
+    { final: false; value: P } | { final: true; value: F } {
+    let named: unknown;
+    try {
+      named = (JSON.parse(new TextDecoder().decode(env.statement)) as { payloadType?: unknown }).payloadType;
+    } catch {
+      named = undefined;
+    }
+    if (named === final.codec.type) return { final: true, value: this.open(env, sender, final.rounds, final.codec).value };
+    return { final: false, value: this.open(env, sender, page.rounds, page.codec).value };
+  }
+
   /** Opens all chunks of one logical message: chunk indexes 0..n-1, `last` exactly on the final one. */
   openChunks<T>(envs: readonly Envelope[], sender: Party, rounds: readonly Round[], c: Codec<T>): T[] {
     if (envs.length === 0) throw new ProtocolError('INVALID_ARGUMENT', `expected at least one ${c.type} message, got none`);
