@@ -11,7 +11,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerNode } from '../../services/broker/src/node.ts';
-import { BlindedBatchCodec, IndicatorRequestCodec, joinBatches } from '@cleanroom/shared/rpc/codec.ts';
+import { AckCodec, BlindedBatchCodec, IndicatorRequestCodec, joinBatches } from '@cleanroom/shared/rpc/codec.ts';
 import type { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import { PSI_PAGE_ITEMS } from '@cleanroom/shared/protocol/media.ts';
 import type { BrokerRole } from '@cleanroom/shared/protocol/broker.ts';
@@ -65,7 +65,12 @@ describe('Media.Activate pages: bad input fails that session only, with a precis
       return send({
         padPage: (from, to, items = padded.toArray().slice(from, to)) => page(from, items),
         page,
-        activate: (envs) => call('Activate', envs),
+        activate: async (envs) => {
+          const resp = await call('Activate', envs);
+          // media's Acks are opened (they count in the link's sequence numbers); its result is left to the caller
+          for (const env of resp) if (channel.names(env, AckCodec)) channel.open(env, 'media', ['AGGREGATE'], AckCodec);
+          return resp.filter((env) => !channel.names(env, AckCodec));
+        },
         indicators: async (offset, max = PAGE) => {
           const resp = await call('Indicators', [channel.seal('media', 'AGGREGATE', IndicatorRequestCodec, { universeVersion: w.publication.version, offset, maxItems: max })]);
           return joinBatches(channel.openChunks(resp, 'media', ['AGGREGATE'], BlindedBatchCodec), 'PSI set page', offset);

@@ -466,9 +466,9 @@ export class BrokerNode {
     const acked = (resp: Envelope[], through: number): Envelope[] | undefined => {
       const [env] = resp;
       if (!env || resp.length !== 1) throw new ProtocolError('INVALID_ARGUMENT', `media answered the PSI page ending at element ${through} with ${resp.length} messages, expected one Ack or its LookalikeResult`);
-      const r = channel.openPageOrFinal(env, 'media', { rounds: ['AGGREGATE'], codec: AckCodec }, { rounds: ['LOOKALIKE'], codec: LookalikeResultCodec });
-      if (r.final) return [env];
-      if (r.value.received !== through) throw new ProtocolError('INVALID_ARGUMENT', `media acknowledged ${r.value.received} PSI elements after the page ending at ${through}`);
+      if (channel.names(env, LookalikeResultCodec)) return resp; // opened (and checked) by the caller
+      const { received } = channel.open(env, 'media', ['AGGREGATE'], AckCodec).value;
+      if (received !== through) throw new ProtocolError('INVALID_ARGUMENT', `media acknowledged ${received} PSI elements after the page ending at ${through}`);
       return undefined;
     };
     for (let from = 0; from < P; from += per) {

@@ -86,21 +86,16 @@ export class SessionChannel {
   }
 
   /**
-   * Opens a message that is one of two payload types (a paged call's answer: an Ack for every
-   * page but the last, the final reply for the last): the statement's payloadType picks the
-   * codec — read unverified, for that choice only — then `open` checks everything, signature
-   * first, against it; a statement naming neither is opened (and refused) as `page`.
+   * Whether `env`'s statement names `c`'s payload type — read unverified, to choose how to open
+   * a message that is one of two types (a paged call's answer: an Ack for every page but the
+   * last, the final reply for the last); `open` then checks everything, signature first.
    */
-  openPageOrFinal<P, F>(env: Envelope, sender: Party, page: { rounds: readonly Round[]; codec: Codec<P> }, final: { rounds: readonly Round[]; codec: Codec<F> }):
-    { final: false; value: P } | { final: true; value: F } {
-    let named: unknown;
+  names<T>(env: Envelope, c: Codec<T>): boolean {
     try {
-      named = (JSON.parse(new TextDecoder().decode(env.statement)) as { payloadType?: unknown }).payloadType;
+      return (JSON.parse(new TextDecoder().decode(env.statement)) as { payloadType?: unknown }).payloadType === c.type;
     } catch {
-      named = undefined;
+      return false;
     }
-    if (named === final.codec.type) return { final: true, value: this.open(env, sender, final.rounds, final.codec).value };
-    return { final: false, value: this.open(env, sender, page.rounds, page.codec).value };
   }
 
   /** Opens all chunks of one logical message: chunk indexes 0..n-1, `last` exactly on the final one. */
