@@ -19,6 +19,9 @@
  *   encrypted universe (held here), rotates so every block holds the totals, adds the
  *   policy's noise, re-randomises — never decrypts. Media receives only this one
  *   ciphertext: no list of users, real or decoy, ever reaches media.
+ * - retargeting / joint-activate, instead of aggregate: psiPadded (A's matches under the
+ *   broker's fresh scalar, padded, shuffled: sent to media first), then psiReplyPage for each
+ *   page of media's DH-PSI set, answered and dropped — nothing of media's set is kept.
  *
  * What C learns: set sizes (seed count, padded size, universe size), the number of real
  * matches, which published positions matched (pseudonymous). Never a plaintext ID,

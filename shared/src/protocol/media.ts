@@ -16,6 +16,11 @@
  *   media's own floor), scores the universe, selects the audience. Below the minimum
  *   nothing is built or released.
  *
+ * - retargeting / joint-activate (after BLIND): the DH-PSI in pages — activatePage receives
+ *   the broker's padded set, then psiOfferPage gives one page of media's set and activatePage
+ *   takes its answer, matched on arrival, page by page; the last answer gives the audience.
+ *   Media holds at most one page of its set (the set's order as 4-byte positions aside).
+ *
  * What media learns: the padded size bucket (from the BLIND round) and the noised
  * per-attribute totals over the advertiser's real matched users. It receives no list of
  * users: not the real matches, not decoys. The audience is therefore not "seeds excluded":
