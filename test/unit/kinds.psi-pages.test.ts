@@ -9,6 +9,8 @@
  *    broker's set (P elements) and the rows found — no buffer or list of the offer's elements;
  *  - the broker answers one page at a time and keeps nothing of media's set: its PSI state is
  *    its scalar and a counter;
+ *  - a media node that breaks the paging (a page larger than asked, an invalid element) fails
+ *    that session at the broker with a precise reason; the next session completes;
  *  - what the broker sees of media's set — its page sizes — is a function of the set's padded
  *    size and the page size alone (every page full but the last), not of how many of media's
  *    users are in the set: media pads its set to a power of two before paging.
@@ -113,5 +115,28 @@ describe('paged DH-PSI: each role holds a page of media\'s set at most', () => {
     const all = await sizes(() => true);
     expect(some.length).toBeGreaterThan(1);
     expect(some).toEqual(all);
+  });
+
+  it('a media page larger than asked, or with an invalid element, fails that session at the broker with the reason; the next one completes', async () => {
+    const c = cluster(w, { policy: { minCohort: 5, noiseScale: 0 }, privacy: { differencingMin: 0 } });
+    await c.broker.syncUniverse();
+    c.broker['o'].psiPageItems = PAGE;
+    const offerPage = MediaRole.prototype.psiOfferPage;
+    for (const [bad, reason] of [
+      [(page: Uint8Array[]) => [...page, page[0]!], new RegExp(`media's PSI set page at element 0: expected at most ${PAGE} elements, got ${PAGE + 1}`)],
+      [(page: Uint8Array[]) => [page[0]!, new Uint8Array(ELEMENT_BYTES), ...page.slice(2)], /element 1: .*low-order|element 1: .*expected/],
+    ] as const) {
+      patch(MediaRole.prototype, 'psiOfferPage', async function (this: MediaRole, offset: number, maxItems: number) {
+        return bad(await offerPage.call(this, offset, maxItems));
+      });
+      const rec = await c.advertiser.start({ kind: 'retargeting', predicate: SEGMENT, minCohort: 5 }).done;
+      expect(rec.status).toBe('failed');
+      expect(rec.error).toMatch(reason);
+      expect(c.broker.sessions.get(rec.sessionId)?.status).toBe('failed');
+      restore.pop()!();
+    }
+    const next = await c.advertiser.start({ kind: 'retargeting', predicate: SEGMENT, minCohort: 5 }).done;
+    expect(next.error).toBeUndefined();
+    expect(next.status).toBe('completed');
   });
 });
