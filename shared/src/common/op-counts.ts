@@ -33,18 +33,21 @@ export const opCounts = {
  * 10^6 users), counted once per ciphertext the aggregation touches (BrokerBfv.aggregateStored);
  * and `lookalikeScore`: scoring one user's packed attribute vector for a look-alike
  * (the 8 byte-table lookups summed, the least any scorer of this model does per user;
- * selection, the quality figure and writing the audience are above it). Counted
+ * selection, the quality figure and writing the audience are above it); and `psiLookup`:
+ * one 32-byte membership test in a DH-PSI's element table (crypto/dh-psi.ts ElementTable.has)
+ * — media testing each of its offered elements' answers against the broker's set, the least
+ * the matching does per element (decoding, validation and transcripts are above it). Counted
  * by the thread that asks for the work: work handed to worker threads is counted when it is
  * dispatched, the workers' own tallies are never read.
  */
 export type Primitive =
   | 'x25519' | 'x25519Base' | 'hashToGroup'
   | 'bfvEncrypt' | 'bfvEncryptZero' | 'bfvDecrypt' | 'bfvMultiplyPlain' | 'bfvAdd' | 'bfvRotate' | 'bfvNtt'
-  | 'bfvLoad' | 'bfvReadStored' | 'lookalikeScore';
+  | 'bfvLoad' | 'bfvReadStored' | 'lookalikeScore' | 'psiLookup';
 
 export const PRIMITIVES: readonly Primitive[] = [
   'x25519', 'x25519Base', 'hashToGroup', 'bfvEncrypt', 'bfvEncryptZero', 'bfvDecrypt', 'bfvMultiplyPlain', 'bfvAdd', 'bfvRotate', 'bfvNtt',
-  'bfvLoad', 'bfvReadStored', 'lookalikeScore',
+  'bfvLoad', 'bfvReadStored', 'lookalikeScore', 'psiLookup',
 ];
 
 /** Process-wide primitive tallies (a session's per-phase share: service/sessions.ts). */
