@@ -233,7 +233,10 @@ export class MediaNode {
         throw new ProtocolError('FAILED_PRECONDITION', `broker asks for indicators of publication ${req.universeVersion.slice(0, 12)}, media serves ${this.o.publication.version.slice(0, 12)}`);
       }
       if (role.kind === 'joint-count') return channel.sealChunks('broker', 'AGGREGATE', CiphertextBatchCodec, splitBatches(role.indicators(), 1024, CT_BATCH_BYTES));
-      return channel.sealChunks('broker', 'AGGREGATE', BlindedBatchCodec, splitBatches(await role.psiOffer(), BATCH_ITEMS, BATCH_BYTES));
+      // retargeting / joint-activate: one page of media's PSI set (role.psiOfferPage), offsets in the whole set
+      const page = await role.psiOfferPage(req.offset, req.maxItems);
+      this.sessions.touch(rec);
+      return channel.sealChunks('broker', 'AGGREGATE', BlindedBatchCodec, splitBatches(page, BATCH_ITEMS, BATCH_BYTES).map((b) => ({ offset: req.offset + b.offset, items: b.items })));
     });
   }
 
