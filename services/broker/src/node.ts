@@ -32,7 +32,7 @@ import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
-import { SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
+import { PEER_WORK_MS_PER_ELEMENT, SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import { randomUUID } from 'node:crypto';
 import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { abortHandler, collectCheckpoint } from '@cleanroom/shared/rpc/session-control.ts';
@@ -372,6 +372,8 @@ export class BrokerNode {
       }
       await this.checkpoint(rec, 'OPEN');
       drawDummiesSoon(role);
+      // A's Blind comes once A has blinded its seeds: O(P) (PEER_WORK_MS_PER_ELEMENT).
+      this.sessions.expectPeerWork(rec, accepted.paddedCount * PEER_WORK_MS_PER_ELEMENT);
       return [channel.seal('advertiser', 'OPEN', SessionAcceptedCodec, accepted)];
     });
   }
@@ -534,6 +536,7 @@ export class BrokerNode {
     const accepted = role.ready(channel.open(readyEnv!, 'media', ['OPEN'], SessionReadyCodec).value);
     await this.checkpoint(rec, 'OPEN');
     drawDummiesSoon(role);
+    this.sessions.expectPeerWork(rec, accepted.paddedCount * PEER_WORK_MS_PER_ELEMENT);
     return [channel.seal('advertiser', 'OPEN', SessionAcceptedCodec, accepted)];
   }
 

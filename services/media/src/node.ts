@@ -26,7 +26,7 @@ import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
-import { SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
+import { PEER_WORK_MS_PER_ELEMENT, SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { abortHandler, cosignHandler } from '@cleanroom/shared/rpc/session-control.ts';
 import { keyidOf } from '@cleanroom/shared/crypto/dsse.ts';
@@ -172,6 +172,8 @@ export class MediaNode {
     return this.step(rec, 'open', async () => {
       const req = channel.open(env, caller, ['OPEN'], PrepareSessionCodec).value;
       rec.progress = { paddedCount: req.paddedCount };
+      // Evaluate comes once A has blinded its seeds and the broker has drawn its dummies: O(P).
+      this.sessions.expectPeerWork(rec, req.paddedCount * PEER_WORK_MS_PER_ELEMENT);
       if (!/^[0-9a-f]{8,64}$/.test(req.advertiser)) throw new ProtocolError('INVALID_ARGUMENT', `expected the advertiser's key id (hex), got '${req.advertiser.slice(0, 80)}'`);
       // Enumeration quotas, before any OPRF work: per broker and per advertiser, rolling window.
       const now = Date.now();
