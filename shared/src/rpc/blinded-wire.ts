@@ -36,13 +36,12 @@ export function encodePackedBlinded(offset: number, items: PackedList): Uint8Arr
   const head = [OFFSET_KEY, ...varint(offset)];
   const out = new Uint8Array(head.length + items.length * (2 + ELEMENT_BYTES));
   out.set(head, 0);
-  let at = head.length;
   const src = items.bytes;
-  for (let i = 0; i < items.length; i++) {
-    out[at] = ELEMENT_KEY;
-    out[at + 1] = ELEMENT_BYTES;
-    out.set(src.subarray(i * ELEMENT_BYTES, (i + 1) * ELEMENT_BYTES), at + 2);
-    at += 2 + ELEMENT_BYTES;
+  // byte loops, not a subarray per element (an object each)
+  for (let i = 0, at = head.length, from = 0; i < items.length; i++) {
+    out[at++] = ELEMENT_KEY;
+    out[at++] = ELEMENT_BYTES;
+    for (let b = 0; b < ELEMENT_BYTES; b++) out[at++] = src[from++]!;
   }
   return out;
 }
@@ -65,8 +64,8 @@ function decode(buf: Uint8Array): { offset: number; items: PackedList } {
   while (r.pos < buf.length) {
     const key = r.uint32();
     if (key === ELEMENT_KEY) {
-      const [start, end] = r.span();
-      if (end - start !== ELEMENT_BYTES) checkElement(buf.subarray(start, end), count); // throws, naming the element
+      const start = r.skipSpan();
+      if (r.pos - start !== ELEMENT_BYTES) checkElement(buf.subarray(start, r.pos), count); // throws, naming the element
       count++;
     } else if (key === OFFSET_KEY) offset = r.varint();
     else if (key >>> 3 === 2 || key >>> 3 === 3) throw new Error(`invalid wire type ${key & 7} for field ${key >>> 3} at offset ${r.pos}`);
@@ -78,11 +77,12 @@ function decode(buf: Uint8Array): { offset: number; items: PackedList } {
   // pass 2: the elements copied into one buffer
   const items = PackedList.alloc(count, ELEMENT_BYTES);
   const w = new Reader(buf);
-  for (let i = 0; w.pos < buf.length;) {
+  const dst = items.bytes;
+  for (let to = 0; w.pos < buf.length;) {
     const key = w.uint32();
     if (key === ELEMENT_KEY) {
-      const [start, end] = w.span();
-      items.bytes.set(buf.subarray(start, end), i++ * ELEMENT_BYTES);
+      let from = w.skipSpan();
+      for (let b = 0; b < ELEMENT_BYTES; b++) dst[to++] = buf[from++]!;
     } else if (key === OFFSET_KEY) w.varint();
     else w.skip(key & 7);
   }
@@ -120,19 +120,19 @@ class Reader {
     return this.varint() % 0x1_0000_0000;
   }
 
-  /** A length-delimited field's bytes: [start, end) in the buffer. */
-  span(): [number, number] {
+  /** Skips a length-delimited field's bytes; returns where they start (they end at `pos`). */
+  skipSpan(): number {
     const n = this.uint32();
     if (this.pos + n > this.buf.length) this.outOfRange(n);
     const start = this.pos;
     this.pos += n;
-    return [start, this.pos];
+    return start;
   }
 
   skip(wireType: number): void {
     if (wireType === 0) this.varint();
     else if (wireType === 1) this.fixed(8);
-    else if (wireType === 2) this.span();
+    else if (wireType === 2) this.skipSpan();
     else if (wireType === 5) this.fixed(4);
     else throw new Error(`invalid wire type ${wireType} at offset ${this.pos}`);
   }
