@@ -26,8 +26,9 @@ export const opCounts = {
  * skip — the bytes are untrusted and seed-compressed, so the load regenerates the uniform half
  * from its seed and checks the ciphertext against the parameters (zstd, where present, is not
  * part of it: bench/floors.ts measures the form media sends, crypto/bfv.ts WIRE_COMPRESSION;
- * counted where the sync parses them, BrokerBfv.toStoredForm, so no session phase's floor
- * changes); `bfvReadStored`: one positioned read of a stored (NTT-form, uncompressed, ≈ 393 KB)
+ * counted where the sync parses them, BrokerBfv.toStoredForm, and where a joint-count session
+ * parses media's indicator ciphertexts, BrokerBfv.sumIndicators — the same untrusted wire form,
+ * one load per ciphertext it touches); `bfvReadStored`: one positioned read of a stored (NTT-form, uncompressed, ≈ 393 KB)
  * ciphertext from the broker's file into memory — the one copy by which a session's aggregation
  * gets a ciphertext it masks into SEAL's memory (the encrypted universe is on disk, 3 GB at
  * 10^6 users), counted once per ciphertext the aggregation touches (BrokerBfv.aggregateStored);

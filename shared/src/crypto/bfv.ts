@@ -1162,6 +1162,14 @@ export class BrokerBfv {
    * sel_c is 1 exactly at the matched slots of ciphertext c (ciphertexts without one are not
    * parsed); R is uniform over Z_t^N conditioned on Σ R = 0 (mod t), so the decryptor reads
    * nothing but Σ of all slots = |matched ∧ indicator| + noise. `uniform(t)` draws from [0, t).
+   *
+   * Computed in NTT form: each touched ciphertext is loaded (bfvLoad), transformed once
+   * (bfvNtt), multiplied by its selection in NTT form (bfvMultiplyPlain: a pointwise product)
+   * and added into the running sum (bfvAdd); the sum returns to coefficient form once (bfvNtt)
+   * and is re-randomised with one fresh encryption of zero. The product is exact either way
+   * (NTT form is a ring isomorphism mod each prime); a coefficient-form multiply_plain would
+   * transform each ciphertext there and back. One Ciphertext and two Plaintexts serve every
+   * ciphertext (no SEAL allocation per ciphertext).
    */
   sumIndicators(ciphertexts: readonly Uint8Array[], positions: readonly number[], noise: number, uniformBelow: (t: bigint) => bigint): Uint8Array {
     this.ctx.assertLive('BrokerBfv');
@@ -1179,17 +1187,38 @@ export class BrokerBfv {
     const h = new Handles();
     try {
       const acc = h.add(new seal.Ciphertext());
-      this.encryptor.encryptZero(acc);
+      let empty = true;
+      const ct = h.add(new seal.Ciphertext());
       const sel = new BigInt64Array(N);
-      for (const [c, slots] of byCt) {
-        const ct = h.add(this.ctx.loadCiphertext(`indicators[${c}]`, ciphertexts[c], 'first'));
+      const selPt = h.add(new seal.Plaintext()); // coefficient form (the encoder writes here)
+      const selNtt = h.add(new seal.Plaintext()); // its NTT form at the first level
+      const first = h.add(this.ctx.context.firstParmsId());
+      for (const [c, slots] of [...byCt].sort((x, y) => x[0] - y[0])) {
+        countPrimitive('bfvLoad');
+        this.ctx.loadCiphertextInto(ct, `indicators[${c}]`, ciphertexts[c], 'first');
+        countPrimitive('bfvNtt');
+        evaluator.cipherTransformToNttInplace(ct);
         sel.fill(0n);
         for (const i of slots) sel[i] = 1n;
-        const pt = h.add(this.ctx.encode(sel));
-        evaluator.multiplyPlainInplace(ct, pt);
-        evaluator.addInplace(acc, ct);
-        ct.delete();
-        pt.delete();
+        this.ctx.encoder.encode(sel, selPt);
+        evaluator.plainTransformToNtt(selPt, first, selNtt);
+        countPrimitive('bfvMultiplyPlain');
+        evaluator.multiplyPlainInplace(ct, selNtt);
+        if (empty) {
+          acc.assign(ct);
+          empty = false;
+        } else {
+          countPrimitive('bfvAdd');
+          evaluator.addInplace(acc, ct);
+        }
+      }
+      if (empty) {
+        // No matched position: an encryption of zero, which the mask and the noise are added to.
+        countPrimitive('bfvEncryptZero');
+        this.encryptor.encryptZero(acc);
+      } else {
+        countPrimitive('bfvNtt');
+        evaluator.cipherTransformFromNttInplace(acc);
       }
       // Zero-sum mask (+ the noise in slot 0), centred representatives of Z_t.
       const mask = new BigInt64Array(N);
@@ -1203,6 +1232,8 @@ export class BrokerBfv {
       mask[0] = centred((((t - total) % t) + ((BigInt(noise) % t) + t)) % t);
       evaluator.addPlainInplace(acc, h.add(this.ctx.encode(mask)));
       const zero = h.add(new seal.Ciphertext());
+      countPrimitive('bfvEncryptZero');
+      countPrimitive('bfvAdd');
       this.encryptor.encryptZero(zero);
       evaluator.addInplace(acc, zero);
       evaluator.cipherModSwitchToInplace(acc, h.add(this.ctx.context.lastParmsId()));

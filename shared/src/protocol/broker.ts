@@ -31,11 +31,10 @@ import { checkElement } from './padding.ts';
 import type { PackedList } from '../common/packed-list.ts';
 import { drawSomeDummies, padStep, readyPhase, unpadStep, type PaddingPhase, type Settled } from './broker-padding.ts';
 import { randomElement } from '../crypto/group.ts';
-import { randomBytes } from 'node:crypto';
 import { TOKEN_BYTES, type TokenTable } from '../common/token-set.ts';
 import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
 import {
-  cryptoUniform, discreteLaplace, randomPermutation, settlePolicy, sizeClass,
+  cryptoBelow, cryptoUniform, discreteLaplace, randomPermutation, settlePolicy, sizeClass,
   type BrokerPolicyConfig, type Uniform,
 } from './policy.ts';
 import { cohortSketch, differencingCheck, noisyCount, sessionCharge, symmetricDifference } from './privacy.ts';
@@ -412,10 +411,4 @@ export class BrokerRole {
   fail(reason: string): void {
     this.phase_ = { name: 'failed', reason };
   }
-}
-
-
-/** Uniform in [0, t) from 64 random bits (bias < 2^-38 for the 25-bit plain modulus). */
-function cryptoBelow(t: bigint): bigint {
-  return BigInt(`0x${randomBytes(8).toString('hex')}`) % t;
 }
