@@ -235,8 +235,22 @@ export interface PackedBatch {
  * CLEANROOM_MAX_PADDED elements), which must not cost an object per element. Every element
  * must be 32 bytes (refused here, with the element's index, as group.ts words it); the
  * elements' values are validated by the roles.
+ *
+ * Written and read straight between the packed buffer and the protobuf bytes (packedWire,
+ * readPackedWire): field 2 (offset, varint, written even when 0) then field 3 (a 32-byte length-
+ * delimited element) per element — byte for byte what the generic encoder writes — with no
+ * view or object per element. Decoding reads any field order; anything else (an unknown
+ * field, an element of another length, an offset above the bound, truncated bytes) goes
+ * through the generic decoder, which refuses it with its precise reason or accepts what it
+ * accepts.
  */
-export const PackedBlindedBatchCodec: Codec<PackedBatch> = codec<PackedBatch>(
+export const PackedBlindedBatchCodec: Codec<PackedBatch> = {
+  type: 'cleanroom.v1.BlindedBatch',
+  encode: (m) => packedWire(m),
+  decode: (b) => readPackedWire(b) ?? packedFromGeneric(b),
+};
+
+const packedFromGeneric = codec<PackedBatch>(
   'cleanroom.v1.BlindedBatch',
   (m) => ({ offset: m.offset, elements: m.items.toArray() }),
   (o) => {
@@ -249,7 +263,96 @@ export const PackedBlindedBatchCodec: Codec<PackedBatch> = codec<PackedBatch>(
     });
     return { offset: num('BlindedBatch', o, 'offset', 1e9), items };
   },
-);
+).decode;
+
+/** Field keys of BlindedBatch: (field number << 3) | wire type. */
+const OFFSET_KEY = (2 << 3) | 0; // varint
+const ELEMENT_KEY = (3 << 3) | 2; // length-delimited
+
+/** Bytes of `v` (a safe integer ≥ 0) as a protobuf varint. */
+function varintBytes(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}
+
+/** The protobuf bytes of a packed batch (see PackedBlindedBatchCodec). */
+function packedWire(m: PackedBatch): Uint8Array {
+  const { offset, items } = m;
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`expected a batch offset ≥ 0, got ${String(offset)}`);
+  if (items.width !== ELEMENT_BYTES) throw new RangeError(`expected ${ELEMENT_BYTES}-byte elements, got ${items.width}-byte items`);
+  const out = new Uint8Array(1 + varintBytes(offset) + items.length * (2 + ELEMENT_BYTES));
+  let at = 0;
+  out[at++] = OFFSET_KEY;
+  for (let v = offset; ; ) {
+    if (v < 0x80) {
+      out[at++] = v;
+      break;
+    }
+    out[at++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  const src = items.bytes;
+  for (let i = 0; i < items.length; i++) {
+    out[at] = ELEMENT_KEY;
+    out[at + 1] = ELEMENT_BYTES;
+    out.set(src.subarray(i * ELEMENT_BYTES, (i + 1) * ELEMENT_BYTES), at + 2);
+    at += 2 + ELEMENT_BYTES;
+  }
+  return out;
+}
+
+/** Largest offset a batch may carry (as BlindedBatchCodec's bound). */
+const MAX_OFFSET = 1e9;
+
+/**
+ * A BlindedBatch's protobuf bytes read straight into a packed list, or undefined when they are
+ * anything but offset fields and 32-byte element fields (the generic decoder then decides).
+ */
+function readPackedWire(b: Uint8Array): PackedBatch | undefined {
+  // first pass: the layout and the element count; second: the copy
+  let count = 0;
+  let offset = 0;
+  for (let at = 0; at < b.length; ) {
+    const key = b[at++];
+    if (key === ELEMENT_KEY) {
+      if (b[at] !== ELEMENT_BYTES || at + 1 + ELEMENT_BYTES > b.length) return undefined;
+      at += 1 + ELEMENT_BYTES;
+      count++;
+    } else if (key === OFFSET_KEY) {
+      let v = 0;
+      let scale = 1;
+      for (;;) {
+        if (at >= b.length || scale > 2 ** 35) return undefined;
+        const byte = b[at++]!;
+        v += (byte & 0x7f) * scale;
+        scale *= 0x80;
+        if (byte < 0x80) break;
+      }
+      if (v > MAX_OFFSET) return undefined;
+      offset = v; // the last one counts, as in protobuf
+    } else {
+      return undefined;
+    }
+  }
+  const items = PackedList.alloc(count, ELEMENT_BYTES);
+  const dst = items.bytes;
+  let i = 0;
+  for (let at = 0; at < b.length; ) {
+    if (b[at] === ELEMENT_KEY) {
+      dst.set(b.subarray(at + 2, at + 2 + ELEMENT_BYTES), i * ELEMENT_BYTES);
+      i++;
+      at += 2 + ELEMENT_BYTES;
+    } else {
+      at++;
+      while (b[at++]! >= 0x80);
+    }
+  }
+  return { offset, items };
+}
 
 /** A packed list as batches of at most `maxItems` items and `maxBytes` bytes (≥ 1 item each), sharing its buffer. */
 export function splitPacked(list: PackedList, maxItems: number, maxBytes: number): PackedBatch[] {
