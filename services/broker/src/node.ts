@@ -22,8 +22,9 @@ import type { BrokerPolicyConfig } from '@cleanroom/shared/protocol/policy.ts';
 import {
   AbortCodec, AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinManifest, joinPacked, PackedBlindedBatchCodec, splitPacked, LookalikeResultCodec,
   OpenSessionCodec, PrepareSessionCodec, SessionAcceptedCodec, SessionReadyCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
-  LabelBatchCodec, UniverseLabelsCodec, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec, type UniverseRequest,
+  LabelBatchCodec, UniverseManifestCodec, UniverseRequestCodec, type UniverseRequest,
 } from '@cleanroom/shared/rpc/codec.ts';
+import { PackedUniverseLabelsCodec, PackedUniverseTokensCodec } from '@cleanroom/shared/rpc/sync-codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
 import type { FederatedMethod } from '@cleanroom/shared/common/methods.ts';
@@ -200,7 +201,7 @@ export class BrokerNode {
       for (const { idType, tokens } of manifest.idTypes) {
         while (download.tokensHeld(idType) < tokens) {
           const before = download.tokensHeld(idType);
-          for (const page of ch.openChunks(await ask({ part: 'TOKENS', idType, offset: before, limit: TOKEN_PAGE }), 'media', ['UNIVERSE'], UniverseTokensCodec)) {
+          for (const page of ch.openChunks(await ask({ part: 'TOKENS', idType, offset: before, limit: TOKEN_PAGE }), 'media', ['UNIVERSE'], PackedUniverseTokensCodec)) {
             if (page.idType !== idType) throw new ProtocolError('INVALID_ARGUMENT', `asked for '${idType}' tokens, got '${page.idType}'`);
             download.addTokens(idType, page.offset, page.tokens, page.positions);
           }
@@ -212,7 +213,7 @@ export class BrokerNode {
         for (const { idType, tokens } of manifest.idTypes) {
           while (download.labelsHeld(idType) < tokens) {
             const before = download.labelsHeld(idType);
-            for (const page of ch.openChunks(await ask({ part: 'LABELS', idType, offset: before, limit: TOKEN_PAGE }), 'media', ['UNIVERSE'], UniverseLabelsCodec)) {
+            for (const page of ch.openChunks(await ask({ part: 'LABELS', idType, offset: before, limit: TOKEN_PAGE }), 'media', ['UNIVERSE'], PackedUniverseLabelsCodec)) {
               if (page.idType !== idType) throw new ProtocolError('INVALID_ARGUMENT', `asked for '${idType}' labels, got '${page.idType}'`);
               download.addLabels(idType, page.offset, page.boxes);
             }
