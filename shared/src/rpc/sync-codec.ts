@@ -9,8 +9,9 @@
  *
  * Guarantees (what the tests hold it to): a valid page decodes to exactly the entries, offset
  * and ID type protobufjs gives, in order; a page protobufjs refuses (truncated, a length beyond
- * the end, an invalid wire type) is refused with the same INVALID_ARGUMENT message
- * ("malformed cleanroom.v1.<Type> payload: index out of range: …"); an invalid field is refused
+ * the end, an invalid wire type) is refused too, INVALID_ARGUMENT "malformed cleanroom.v1.<Type>
+ * payload: " and protobufjs's words for the fault (index out of range, invalid wire type; the
+ * positions in its message may differ); an invalid field is refused
  * with codec.ts's message for that field, checked in the same order (positions count, idType,
  * offset, then the first entry of the wrong width). Unknown fields are skipped, as protobufjs
  * skips them. Fields are read as their declared types whatever wire type they carry, as
@@ -128,14 +129,15 @@ function walk(bytes: Uint8Array, width: number, hasPositions: boolean, into?: { 
       s.entries++;
     } else if (field === 4 && hasPositions) {
       if ((tag & 7) === 2) {
-        // packed: varints up to the field's end (protobufjs reads them the same way)
-        const [start, end] = r.span();
-        r.pos = start;
+        // packed: varints up to the field's end, which must lie within the page and end a varint
+        const end = r.uint32() + r.pos;
+        if (end > bytes.length) throw new RangeError('index out of range');
         while (r.pos < end) {
           const p = r.uint32();
           if (into?.positions) into.positions[s.positions] = p;
           s.positions++;
         }
+        if (r.pos !== end) throw new RangeError('index out of range');
       } else {
         const p = r.uint32();
         if (into?.positions) into.positions[s.positions] = p;
