@@ -287,6 +287,32 @@ describe('malformed and mismatched inputs → BfvFormatError', () => {
     }
   });
 
+  it('storedFormParts: its parts back to back are exactly storedFormView\'s bytes (SEAL\'s own save), the coefficients a view of SEAL\'s memory; bad input refused alike', async () => {
+    const material = media.publicMaterial();
+    const parts = await BrokerBfv.fromPublicMaterial(material, ATTRIBUTE_COUNT);
+    const whole = await BrokerBfv.fromPublicMaterial(material, ATTRIBUTE_COUNT);
+    try {
+      const cts = media.encryptUsers(randomVectors(128 * 4, mulberry32(37)));
+      cts.forEach((wire, c) => {
+        if (c === 2) {
+          expect(() => parts.storedFormParts(wire.subarray(0, 5000))).toThrow(BfvFormatError);
+          expect(() => parts.storedFormParts(whole.toStoredForm(cts[0]!))).toThrow(/coefficient form/);
+        }
+        const got = parts.storedFormParts(wire);
+        // the first call saves through SEAL (one part); later calls: header + coefficients in place
+        expect(got.length).toBe(c === 0 ? 1 : 2);
+        expect(Buffer.concat(got.map((p) => Buffer.from(p))).equals(Buffer.from(whole.storedFormView(wire)))).toBe(true);
+      });
+      // one load and one NTT counted per call, as storedFormView counts them
+      const before = primitiveSnapshot();
+      parts.storedFormParts(cts[1]!);
+      expect(primitiveDelta(before)).toMatchObject({ bfvLoad: 1, bfvNtt: 1 });
+    } finally {
+      parts.dispose();
+      whole.dispose();
+    }
+  });
+
   it('storedFormView gives exactly SEAL\'s own save of the NTT-form ciphertext (first call, later calls, after refused input), and toStoredForm a copy', async () => {
     const material = media.publicMaterial();
     const { seal, parms, context } = await sealContextOf(material.params);

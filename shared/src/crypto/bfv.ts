@@ -912,6 +912,23 @@ export class BrokerBfv {
    * coefficients cannot be located or the metadata differs from the header's.
    */
   storedFormView(wire: Uint8Array): Uint8Array {
+    const parts = this.storedFormParts(wire);
+    if (parts.length === 1) return parts[0]!;
+    const [h, data] = parts as [Uint8Array, Uint8Array];
+    this.storeBuf.set(h, 0);
+    this.storeBuf.set(data, h.length);
+    return this.storeBuf;
+  }
+
+  /**
+   * The stored form of `wire` (toStoredForm's bytes) as parts to write back to back, without
+   * copying the coefficients out of SEAL: [SEAL's header, saved once; a view of the coefficients
+   * in WebAssembly memory], both valid until the next call (for a writer that writes them at
+   * once: CiphertextFileWriter.appendParts) — or [saveToArray's bytes] when the coefficients
+   * cannot be located or the metadata differs from the header's. Validates `wire` as
+   * storedFormView does (first level, coefficient form, size 2) and counts the same primitives.
+   */
+  storedFormParts(wire: Uint8Array): readonly Uint8Array[] {
     this.ctx.assertLive('BrokerBfv');
     countPrimitive('bfvLoad');
     // One Ciphertext for every call (a handle of this instance, freed by dispose()).
@@ -923,19 +940,17 @@ export class BrokerBfv {
     // Coefficients: size × moduli × N words of 8 bytes.
     const bytes = ct.size() * ct.coeffModulusSize() * N * 8;
     const h = this.storeHeader;
-    if (h === null || ct.scale() !== 1 || ct.correctionFactor() !== 1) return save();
+    if (h === null || ct.scale() !== 1 || ct.correctionFactor() !== 1) return [save()];
     if (h === undefined) {
       const full = save();
       const view = this.locator.view(ct, bytes, () => full);
       this.storeHeader = view ? full.slice(0, full.length - bytes) : null;
       if (view) this.storeBuf = new Uint8Array(full.length);
-      return full;
+      return [full];
     }
     const data = this.locator.view(ct, bytes, save);
-    if (!data || h.length + bytes !== this.storeBuf.length) return save();
-    this.storeBuf.set(h, 0);
-    this.storeBuf.set(data, h.length);
-    return this.storeBuf;
+    if (!data || h.length + bytes !== this.storeBuf.length) return [save()];
+    return [h, data];
   }
 
   private storeCt: Ciphertext | undefined;
