@@ -17,7 +17,7 @@ import { pino } from 'pino';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { readUniverse } from '@cleanroom/shared/data/files.ts';
 import { normalizeId } from '@cleanroom/shared/common/ids.ts';
-import { PreparedUniverse, type UniverseRecord } from '@cleanroom/shared/protocol/universe.ts';
+import { ID_HASH_BYTES, PreparedUniverse, type UniverseRecord } from '@cleanroom/shared/protocol/universe.ts';
 import { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { publish } from '@cleanroom/shared/protocol/publication.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
@@ -134,21 +134,22 @@ describe('media universe on disk', () => {
     // Rewrite it as the former layout wrote it: 16-byte tokens (the same SHA-512 prefix, 4 bytes
     // longer) and 16-byte ID hashes, manifest format columnar-v1; the bucket indexes count records.
     const ud = join(state, 'universe', 'e1');
-    const widen = (raw: Buffer, width: number, fields: [number, number][]): Buffer => {
+    // fields: [offset, length, bytes added after it in the former layout]
+    const widen = (raw: Buffer, width: number, fields: [number, number, number][]): Buffer => {
       const n = raw.length / width;
-      const outWidth = fields.reduce((a, [, len]) => a + len + (len === TOKEN_BYTES ? 4 : 0), 0);
+      const outWidth = fields.reduce((a, [, len, pad]) => a + len + pad, 0);
       const out = Buffer.alloc(n * outWidth, 0xa5);
       for (let i = 0; i < n; i++) {
         let at = i * outWidth;
-        for (const [from, len] of fields) {
+        for (const [from, len, pad] of fields) {
           raw.copy(out, at, i * width + from, i * width + from + len);
-          at += len + (len === TOKEN_BYTES ? 4 : 0);
+          at += len + pad;
         }
       }
       return out;
     };
-    writeFileSync(join(ud, 'tokens-phone.bin'), widen(readFileSync(join(ud, 'tokens-phone.bin')), TOKEN_RECORD, [[0, TOKEN_BYTES], [TOKEN_BYTES, 4]]));
-    writeFileSync(join(ud, 'idhash-phone.bin'), widen(readFileSync(join(ud, 'idhash-phone.bin')), IDHASH_RECORD, [[0, TOKEN_BYTES], [TOKEN_BYTES, TOKEN_BYTES]]));
+    writeFileSync(join(ud, 'tokens-phone.bin'), widen(readFileSync(join(ud, 'tokens-phone.bin')), TOKEN_RECORD, [[0, TOKEN_BYTES, 16 - TOKEN_BYTES], [TOKEN_BYTES, 4, 0]]));
+    writeFileSync(join(ud, 'idhash-phone.bin'), widen(readFileSync(join(ud, 'idhash-phone.bin')), IDHASH_RECORD, [[0, ID_HASH_BYTES, 16 - ID_HASH_BYTES], [ID_HASH_BYTES, TOKEN_BYTES, 16 - TOKEN_BYTES]]));
     const m = JSON.parse(readFileSync(join(ud, 'manifest.json'), 'utf8'));
     expect(m.format).toBe(PREPARED_FORMAT);
     writeFileSync(join(ud, 'manifest.json'), JSON.stringify({ ...m, format: 'columnar-v1' }));

@@ -12,7 +12,8 @@
  *   *.idx               BUCKETS+1 float64 record offsets: records whose first byte is b are in [idx[b], idx[b+1])
  *   manifest.json       format (PREPARED_FORMAT), epoch, ID types, users, attribute counts, source digest
  *
- * Token and id-hash widths are TOKEN_BYTES (12; crypto/group.ts). PREPARED_FORMAT names the
+ * Token width is TOKEN_BYTES (12; crypto/group.ts), id-hash width ID_HASH_BYTES (12;
+ * protocol/universe.ts): two definitions that happen to be equal. PREPARED_FORMAT names the
  * layout: a directory in any other (columnar-v1 held 16-byte tokens and id hashes) is never read
  * as this one — DiskUniverse.open refuses it, openUniverse prepares again (keeping the epoch's
  * key), and its id hashes are not reused.
@@ -47,7 +48,7 @@ import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { radixOrder } from '@cleanroom/shared/common/radix-order.ts';
 import { readUniverseBatches } from '@cleanroom/shared/data/files.ts';
-import { attributeCounts, PACKED_BYTES, packVectorInto, unpackVector, type Universe } from '@cleanroom/shared/protocol/universe.ts';
+import { attributeCounts, ID_HASH_BYTES, PACKED_BYTES, packVectorInto, unpackVector, type Universe } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
 import { Appender, BUCKETS, compareBytes, f64File, readAll, readF64, RecordFile, sortRecords } from '@cleanroom/shared/service/record-file.ts';
@@ -60,7 +61,7 @@ export const TOKEN_RECORD = TOKEN_BYTES + 4;
 const USERS_WINDOW = 1 << 20;
 /** Entries of users.off read at a time by DiskUniverse. */
 const OFFSETS_WINDOW = 8192;
-export const IDHASH_RECORD = 2 * TOKEN_BYTES;
+export const IDHASH_RECORD = ID_HASH_BYTES + TOKEN_BYTES;
 
 export interface PreparedManifest {
   format: typeof PREPARED_FORMAT;
@@ -340,7 +341,7 @@ function previousIndex(dir: string | undefined, type: IdType, epoch: string): Re
 class StreamedTokens {
   static readonly BATCH = 8192;
   static readonly MAX_IN_FLIGHT = 2;
-  private hashes = new Uint8Array(StreamedTokens.BATCH * TOKEN_BYTES);
+  private hashes = new Uint8Array(StreamedTokens.BATCH * ID_HASH_BYTES);
   private rows = new Uint32Array(StreamedTokens.BATCH);
   /** The batch's IDs as UTF-8 back to back (TokenPool.computePacked's layout), written in place. */
   private idBytes = new Uint8Array(StreamedTokens.BATCH * 32);
@@ -361,14 +362,14 @@ class StreamedTokens {
 
   /**
    * Adds one normalised ID (its UTF-8, id[start, start + length), is what the OPRF hashes)
-   * with its id hash (the first TOKEN_BYTES of `hash`). Synchronous: true when MAX_IN_FLIGHT batches are out and the caller
+   * with its id hash (the first ID_HASH_BYTES of `hash`). Synchronous: true when MAX_IN_FLIGHT batches are out and the caller
    * must `drain()` before adding more (one await per batch, not per ID).
    */
   add(hash: Uint8Array, row: number, id: Uint8Array, start: number, length: number): boolean {
     const n = this.n;
     const hashes = this.hashes;
-    const at0 = n * TOKEN_BYTES;
-    for (let j = 0; j < TOKEN_BYTES; j++) hashes[at0 + j] = hash[j]!;
+    const at0 = n * ID_HASH_BYTES;
+    for (let j = 0; j < ID_HASH_BYTES; j++) hashes[at0 + j] = hash[j]!;
     this.rows[n] = row;
     const at = this.idOffsets[n]!;
     if (this.idBytes.length - at < length) {
@@ -394,8 +395,8 @@ class StreamedTokens {
     const n = this.n;
     if (n === 0) return;
     const tokens = this.pool.computePacked(this.idBytes, this.idOffsets.subarray(0, n + 1), this.dst);
-    this.inFlight.push({ hashes: this.hashes.subarray(0, n * TOKEN_BYTES), rows: this.rows.subarray(0, n), tokens });
-    this.hashes = new Uint8Array(StreamedTokens.BATCH * TOKEN_BYTES);
+    this.inFlight.push({ hashes: this.hashes.subarray(0, n * ID_HASH_BYTES), rows: this.rows.subarray(0, n), tokens });
+    this.hashes = new Uint8Array(StreamedTokens.BATCH * ID_HASH_BYTES);
     this.rows = new Uint32Array(StreamedTokens.BATCH);
     this.idOffsets = new Float64Array(StreamedTokens.BATCH + 1);
     this.n = 0;
@@ -408,9 +409,10 @@ class StreamedTokens {
     const { hashes, rows } = job;
     for (let i = 0; i < rows.length; i++) {
       const at = i * TOKEN_BYTES;
+      const hat = i * ID_HASH_BYTES;
       // (id hash, token) by the hash's first byte; (token, row) by the token's first byte.
-      const ih = this.ih[hashes[at]!]!;
-      ih.append(hashes, at, TOKEN_BYTES);
+      const ih = this.ih[hashes[hat]!]!;
+      ih.append(hashes, hat, ID_HASH_BYTES);
       ih.append(tokens, at, TOKEN_BYTES);
       const tok = this.tok[tokens[at]!]!;
       tok.append(tokens, at, TOKEN_BYTES);
@@ -482,7 +484,7 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
   let seq = 0; // consented rows seen, all shards
   let rows = 0; // rows of this shard
   let read = 0;
-  const head = new Uint8Array(TOKEN_BYTES + 8);
+  const head = new Uint8Array(ID_HASH_BYTES + 8);
   const headView = new DataView(head.buffer);
   const packed = new Uint8Array(PACKED_BYTES);
   // The id hash's input "t:id" is encoded once into `idText` (the ID's UTF-8 follows the
@@ -525,9 +527,9 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
           continue;
         }
         const id = idText.subarray(pre.length, pre.length + idLength);
-        head.set(h.subarray(0, TOKEN_BYTES), 0);
-        headView.setUint32(TOKEN_BYTES, global, true);
-        headView.setUint32(TOKEN_BYTES + 4, id.length, true);
+        head.set(h.subarray(0, ID_HASH_BYTES), 0);
+        headView.setUint32(ID_HASH_BYTES, global, true);
+        headView.setUint32(ID_HASH_BYTES + 4, id.length, true);
         const a = idSpill.get(t)![h[0]!]!;
         a.write(head);
         a.write(id);
@@ -559,7 +561,7 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
         idhashIdx[b] = idhash.size / IDHASH_RECORD;
         const raw = readAll(join(spill, `ih-${t}-${b}`));
         rmSync(join(spill, `ih-${t}-${b}`), { force: true });
-        for (const i of sortRecords(raw, IDHASH_RECORD, raw.length / IDHASH_RECORD, TOKEN_BYTES, () => 0)) idhash.write(raw.subarray(i * IDHASH_RECORD, (i + 1) * IDHASH_RECORD));
+        for (const i of sortRecords(raw, IDHASH_RECORD, raw.length / IDHASH_RECORD, ID_HASH_BYTES, () => 0)) idhash.write(raw.subarray(i * IDHASH_RECORD, (i + 1) * IDHASH_RECORD));
       }
       for (let b = 0; b < BUCKETS && !fresh.has(t); b++) {
         idhashIdx[b] = idhash.size / IDHASH_RECORD;
@@ -569,17 +571,17 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
         const starts: number[] = [];
         for (let p = 0; p < raw.length;) {
           starts.push(p);
-          p += TOKEN_BYTES + 8 + new DataView(raw.buffer, raw.byteOffset + p + TOKEN_BYTES + 4, 4).getUint32(0, true);
+          p += ID_HASH_BYTES + 8 + new DataView(raw.buffer, raw.byteOffset + p + ID_HASH_BYTES + 4, 4).getUint32(0, true);
         }
         const n = starts.length;
-        const hashes = new Uint8Array(n * TOKEN_BYTES);
+        const hashes = new Uint8Array(n * ID_HASH_BYTES);
         const rowOf = new Uint32Array(n);
         const dv = new DataView(raw.buffer, raw.byteOffset);
         for (let i = 0; i < n; i++) {
-          hashes.set(raw.subarray(starts[i]!, starts[i]! + TOKEN_BYTES), i * TOKEN_BYTES);
-          rowOf[i] = dv.getUint32(starts[i]! + TOKEN_BYTES, true);
+          hashes.set(raw.subarray(starts[i]!, starts[i]! + ID_HASH_BYTES), i * ID_HASH_BYTES);
+          rowOf[i] = dv.getUint32(starts[i]! + ID_HASH_BYTES, true);
         }
-        const order = sortRecords(hashes, TOKEN_BYTES, n, TOKEN_BYTES, (x, y) => rowOf[x]! - rowOf[y]!);
+        const order = sortRecords(hashes, ID_HASH_BYTES, n, ID_HASH_BYTES, (x, y) => rowOf[x]! - rowOf[y]!);
         // Reuse: merge with the previous preparation's bucket (both sorted by id hash).
         const tokens = new Uint8Array(n * TOKEN_BYTES);
         const have = new Uint8Array(n);
@@ -588,9 +590,9 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
           const m = old.length / IDHASH_RECORD;
           let j = 0;
           for (const i of order) {
-            while (j < m && compareBytes(old, j * IDHASH_RECORD, hashes, i * TOKEN_BYTES, TOKEN_BYTES) < 0) j++;
-            if (j < m && compareBytes(old, j * IDHASH_RECORD, hashes, i * TOKEN_BYTES, TOKEN_BYTES) === 0) {
-              tokens.set(old.subarray(j * IDHASH_RECORD + TOKEN_BYTES, (j + 1) * IDHASH_RECORD), i * TOKEN_BYTES);
+            while (j < m && compareBytes(old, j * IDHASH_RECORD, hashes, i * ID_HASH_BYTES, ID_HASH_BYTES) < 0) j++;
+            if (j < m && compareBytes(old, j * IDHASH_RECORD, hashes, i * ID_HASH_BYTES, ID_HASH_BYTES) === 0) {
+              tokens.set(old.subarray(j * IDHASH_RECORD + ID_HASH_BYTES, (j + 1) * IDHASH_RECORD), i * TOKEN_BYTES);
               have[i] = 1;
               reused++;
             }
@@ -600,15 +602,15 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
         for (let i = 0; i < n; i++) if (!have[i]) todo.push(i);
         if (todo.length > 0) {
           const inputs = todo.map((i) => {
-            const s = starts[i]! + TOKEN_BYTES + 8;
-            return raw.subarray(s, s + dv.getUint32(starts[i]! + TOKEN_BYTES + 4, true));
+            const s = starts[i]! + ID_HASH_BYTES + 8;
+            return raw.subarray(s, s + dv.getUint32(starts[i]! + ID_HASH_BYTES + 4, true));
           });
           const fresh = await pool.compute(inputs, dst);
           todo.forEach((i, k) => tokens.set(fresh.subarray(k * TOKEN_BYTES, (k + 1) * TOKEN_BYTES), i * TOKEN_BYTES));
           computed += todo.length;
         }
         for (const i of order) {
-          idhash.write(hashes.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
+          idhash.write(hashes.subarray(i * ID_HASH_BYTES, (i + 1) * ID_HASH_BYTES));
           idhash.write(tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
           rec.set(tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES), 0);
           recView.setUint32(TOKEN_BYTES, rowOf[i]!, true);
@@ -697,7 +699,7 @@ export function mergeShards(shardDirs: readonly string[], out: string): Prepared
 
   // Token and id-hash files: per bucket, the shards' records sorted together.
   for (const t of ms[0]!.idTypes) {
-    for (const [name, width] of [[`tokens-${t}`, TOKEN_RECORD], [`idhash-${t}`, IDHASH_RECORD]] as const) {
+    for (const [name, width, keyBytes] of [[`tokens-${t}`, TOKEN_RECORD, TOKEN_BYTES], [`idhash-${t}`, IDHASH_RECORD, IDHASH_RECORD]] as const) {
       const files = shardDirs.map((d) => new RecordFile(join(d, `${name}.bin`), width));
       const w = new Appender(join(out, `${name}.bin`));
       const idx = new Float64Array(BUCKETS + 1);
@@ -711,10 +713,11 @@ export function mergeShards(shardDirs: readonly string[], out: string): Prepared
           at += p.length;
         }
         const n = all.length / width;
-        // The same order as prepareToDisk: by key, then (token files) by row number.
+        // The same order as prepareToDisk: token files by token, then row number; id-hash files
+        // by the whole record (id hash, then token).
         const dv = new DataView(all.buffer);
-        const tie = width === TOKEN_RECORD ? (x: number, y: number) => dv.getUint32(x * width + TOKEN_BYTES, true) - dv.getUint32(y * width + TOKEN_BYTES, true) : () => 0;
-        for (const i of sortRecords(all, width, n, width === TOKEN_RECORD ? TOKEN_BYTES : width, tie)) w.write(all.subarray(i * width, (i + 1) * width));
+        const tie = keyBytes < width ? (x: number, y: number) => dv.getUint32(x * width + keyBytes, true) - dv.getUint32(y * width + keyBytes, true) : () => 0;
+        for (const i of sortRecords(all, width, n, keyBytes, tie)) w.write(all.subarray(i * width, (i + 1) * width));
       }
       idx[BUCKETS] = w.size / width;
       w.close();

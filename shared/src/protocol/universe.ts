@@ -10,7 +10,7 @@
  * Pure: no filesystem. The media node keeps its universe on disk instead
  * (services/media/src/universe-files.ts), behind the same Universe interface.
  * Guarantees: rows of a token table map to users by `rowsOf[idType]`; an ID hash index
- * (SHA-256 of "idType:id" truncated to TOKEN_BYTES, 12 bytes: collisions ≈ U²/2^97, crypto/group.ts) lets a re-preparation reuse the tokens of IDs already
+ * (SHA-256 of "idType:id" truncated to ID_HASH_BYTES, 12 bytes: collisions ≈ U²/2^97) lets a re-preparation reuse the tokens of IDs already
  * prepared under the same key, so updating for new users costs only the new users.
  */
 import { createHash } from 'node:crypto';
@@ -22,6 +22,16 @@ import { TokenTable, TOKEN_BYTES } from '../common/token-set.ts';
 import type { IdType } from './messages.ts';
 
 export const PACKED_BYTES = Math.ceil(ATTRIBUTE_COUNT / 8);
+
+/**
+ * Bytes of an ID hash, SHA-256("idType:id") truncated: the key under which a re-preparation
+ * finds the token an ID already has. Its own width, not the token's (TOKEN_BYTES): it never
+ * leaves media and is not an OPRF output. 96 bits: the chance that two of U IDs collide is
+ * ≈ U²/2^97 (≈ 6·10^-12 at U = 10^9); a collision would give the later ID the earlier one's
+ * token (one wrong match; docs/protocol.md, "Building blocks"). Changing it changes the prepared layout
+ * (services/media/src/universe-files.ts PREPARED_FORMAT).
+ */
+export const ID_HASH_BYTES = 12;
 
 export interface UniverseRecord {
   userId: string;
@@ -88,7 +98,7 @@ export interface IdTypeIndex {
   tokens: TokenTable;
   /** token row → user row */
   rows: Uint32Array;
-  /** SHA-256("idType:id")[0..TOKEN_BYTES] per token row, to reuse tokens on re-preparation */
+  /** SHA-256("idType:id")[0..ID_HASH_BYTES] per token row, to reuse tokens on re-preparation */
   idHashes: TokenTable;
 }
 
@@ -193,7 +203,7 @@ export class PreparedUniverse implements Universe {
 }
 
 export function idHash(type: IdType, id: string): Uint8Array {
-  return createHash('sha256').update(`${type}:${id}`).digest().subarray(0, TOKEN_BYTES);
+  return createHash('sha256').update(`${type}:${id}`).digest().subarray(0, ID_HASH_BYTES);
 }
 
 export function packVector(v: Uint8Array): Uint8Array {
@@ -273,13 +283,13 @@ function planPreparation(cols: UniverseColumns, epoch: string, idTypes: readonly
         ids.push(id);
       }
     });
-    const hashes = new Uint8Array(ids.length * TOKEN_BYTES);
-    ids.forEach((id, j) => hashes.set(idHash(type, id), j * TOKEN_BYTES));
+    const hashes = new Uint8Array(ids.length * ID_HASH_BYTES);
+    ids.forEach((id, j) => hashes.set(idHash(type, id), j * ID_HASH_BYTES));
     const tokens = new Uint8Array(ids.length * TOKEN_BYTES);
     const todo: number[] = [];
     const old = reuse?.index.get(type);
     for (let j = 0; j < ids.length; j++) {
-      const oldRow = old ? old.idHashes.lookup(hashes.subarray(j * TOKEN_BYTES, (j + 1) * TOKEN_BYTES)) : -1;
+      const oldRow = old ? old.idHashes.lookup(hashes.subarray(j * ID_HASH_BYTES, (j + 1) * ID_HASH_BYTES)) : -1;
       if (old && oldRow >= 0) {
         tokens.set(old.tokens.at(oldRow), j * TOKEN_BYTES);
         reused++;
@@ -300,7 +310,7 @@ function assemble(plan: Plan, fresh: Uint8Array[], cols: UniverseColumns, key: O
     const f = fresh[n]!;
     t.todo.forEach((j, k) => t.tokens.set(f.subarray(k * TOKEN_BYTES, (k + 1) * TOKEN_BYTES), j * TOKEN_BYTES));
     computed += t.todo.length;
-    index.set(t.type, { tokens: TokenTable.fromPacked(t.tokens), rows: Uint32Array.from(t.rows), idHashes: TokenTable.fromPacked(t.hashes) });
+    index.set(t.type, { tokens: TokenTable.fromPacked(t.tokens), rows: Uint32Array.from(t.rows), idHashes: TokenTable.fromPacked(t.hashes, ID_HASH_BYTES) });
   });
   const universe = new PreparedUniverse(epoch, key, cols.userIds, cols.packed, index);
   return { universe, stats: { users: cols.userIds.length, computed, reused: plan.reused, seconds: (performance.now() - t0) / 1000 } };
