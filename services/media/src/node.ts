@@ -102,6 +102,8 @@ export class MediaNode {
     warmLookalike();
     // SEAL's decryption path (WebAssembly, compiled on first call) likewise: one profile of its own.
     o.publication.bfv.warmDecrypt();
+    // And its encryption path (the joint-count indicators), with the wire form's layout found: not in the first joint-count's AGGREGATE.
+    o.publication.bfv.warmEncrypt();
     for (const chunk of o.universe.userIdLines(Uint32Array.from({ length: Math.min(o.universe.size, 16_384) }, (_, i) => i))) void chunk;
   }
 

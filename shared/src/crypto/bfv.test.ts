@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../testing/rng.ts';
 import { BFV_PARAMETERS, BfvFormatError, BrokerBfv, MediaBfv, SeededWireForm, layoutFor, loadSeal } from './bfv.ts';
 import { bfvPair } from '../testing/bfv.ts';
-import { primitiveDelta, primitiveSnapshot } from '../common/op-counts.ts';
+import { opCounts, primitiveDelta, primitiveSnapshot } from '../common/op-counts.ts';
 
 const ATTRIBUTE_COUNT = 64;
 
@@ -69,6 +69,33 @@ describe('MediaBfv.warmDecrypt', () => {
     expect(consistent).toBe(true);
     expect(totals).toEqual(plainTotals(vectors, keep));
     expect(primitiveDelta(before).bfvDecrypt).toBe(1);
+  });
+});
+
+describe('MediaBfv.warmEncrypt', () => {
+  it('encrypts without counting a primitive or a BFV operation; encryptions after it count, and their sum decrypts exactly (one counted decryption)', async () => {
+    const fresh = await MediaBfv.create(ATTRIBUTE_COUNT);
+    const pair = await BrokerBfv.fromPublicMaterial(fresh.publicMaterial(), ATTRIBUTE_COUNT);
+    try {
+      const before = primitiveSnapshot();
+      const bfvBefore = opCounts.bfv.encrypt;
+      fresh.warmEncrypt(2);
+      expect(primitiveDelta(before)).toEqual({});
+      expect(opCounts.bfv.encrypt).toBe(bfvBefore);
+      const bits = Uint8Array.from({ length: BFV_PARAMETERS.polyModulusDegree + 5 }, (_, i) => (i % 5 === 1 ? 1 : 0));
+      const cts = fresh.encryptIndicators(bits);
+      expect(primitiveDelta(before)).toEqual({ bfvEncrypt: 2 });
+      expect(opCounts.bfv.encrypt).toBe(bfvBefore + 2);
+      const positions = Array.from({ length: bits.length }, (_, i) => i).filter((i) => i % 2 === 1);
+      const want = positions.reduce((a, i) => a + bits[i]!, 0);
+      const sum = pair.sumIndicators(cts, positions, 0, () => 0n);
+      const beforeDecrypt = primitiveSnapshot();
+      expect(fresh.decryptSlotSum(sum)).toBe(want);
+      expect(primitiveDelta(beforeDecrypt).bfvDecrypt).toBe(1); // the joint count's one decryption is counted like a profile's
+    } finally {
+      pair.dispose();
+      fresh.dispose();
+    }
   });
 });
 
