@@ -18,7 +18,7 @@ import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
 import type { LabelPublication } from '@cleanroom/shared/protocol/label-publication.ts';
 import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
 import {
-  AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, checkContiguous, PackedBlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
+  AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, checkContiguous, PackedBlindedBatchCodec, CiphertextBatchCodec, CiphertextBatchWriter, EncodedCiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
   SessionReadyCodec, splitBatches, joinBatches, splitManifest, UniverseLabelsCodec, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
@@ -232,7 +232,12 @@ export class MediaNode {
       if (req.universeVersion !== this.o.publication.version) {
         throw new ProtocolError('FAILED_PRECONDITION', `broker asks for indicators of publication ${req.universeVersion.slice(0, 12)}, media serves ${this.o.publication.version.slice(0, 12)}`);
       }
-      if (role.kind === 'joint-count') return channel.sealChunks('broker', 'AGGREGATE', CiphertextBatchCodec, splitBatches(role.indicators(), 1024, CT_BATCH_BYTES));
+      if (role.kind === 'joint-count') {
+        // each ciphertext written once, straight into the CiphertextBatch payload that carries it
+        const writer = new CiphertextBatchWriter(1024, CT_BATCH_BYTES);
+        role.indicators((bytes) => writer.next(bytes));
+        return channel.sealChunks('broker', 'AGGREGATE', EncodedCiphertextBatchCodec, writer.finish());
+      }
       return channel.sealChunks('broker', 'AGGREGATE', BlindedBatchCodec, splitBatches(await role.psiOffer(), BATCH_ITEMS, BATCH_BYTES));
     });
   }

@@ -228,6 +228,40 @@ class CoefficientLocator {
   }
 }
 
+/** `alloc(bytes)` (checked to be exactly `bytes` long), or a fresh array. */
+function sized(alloc: ((bytes: number) => Uint8Array) | undefined, bytes: number): Uint8Array {
+  if (alloc === undefined) return new Uint8Array(bytes);
+  const out = alloc(bytes);
+  if (!(out instanceof Uint8Array) || out.length !== bytes) throw new RangeError(`expected alloc(${bytes}) to return ${bytes} bytes, got ${out instanceof Uint8Array ? out.length : typeof out}`);
+  return out;
+}
+
+/** `wire` itself, or copied into `alloc(wire.length)` when given. */
+function placed(wire: Uint8Array, alloc: ((bytes: number) => Uint8Array) | undefined): Uint8Array {
+  if (alloc === undefined) return wire;
+  const out = sized(alloc, wire.length);
+  out.set(wire);
+  return out;
+}
+
+/** Every Node target is little-endian; checked, so that fillIndicatorSlots never writes a wrong slot. */
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/**
+ * Slot i ← bits[first + i] (0 or 1, already checked) for i < min(N, bits.length − first), into
+ * `slots` (zeroed): the low 32-bit word of each 64-bit slot written as a number — no BigInt per
+ * slot (a BigInt64Array store of 1n costs a BigInt conversion; ≈ 8,192 per ciphertext).
+ */
+function fillIndicatorSlots(bits: Uint8Array, first: number, slots: BigInt64Array): void {
+  const end = Math.min(first + N, bits.length);
+  if (!LITTLE_ENDIAN) {
+    for (let i = first; i < end; i++) if (bits[i] === 1) slots[i - first] = 1n;
+    return;
+  }
+  const words = new Uint32Array(slots.buffer, slots.byteOffset, slots.length * 2);
+  for (let i = first, w = 0; i < end; i++, w += 2) words[w] = bits[i]!;
+}
+
 /**
  * Media's wire form of a fresh seed-compressed ciphertext (Encryptor.encryptSymmetricSerializable,
  * saved uncompressed: WIRE_COMPRESSION) copied out of the WebAssembly memory, without
@@ -262,7 +296,7 @@ export class SeededWireForm {
    * The wire bytes of `sct` (a fresh array, the caller's), or undefined: save it with SEAL.
    * `saved` is SEAL's save of `sct`, called on the first ciphertext only (to find and check the layout).
    */
-  copy(sct: ClassHandle, saved: () => Uint8Array): Uint8Array | undefined {
+  copy(sct: ClassHandle, saved: () => Uint8Array, alloc?: (bytes: number) => Uint8Array): Uint8Array | undefined {
     if (this.layout === null) return undefined;
     const mem = sealMemory?.buffer;
     const at = CoefficientLocator.address(sct as unknown as Ciphertext);
@@ -276,18 +310,18 @@ export class SeededWireForm {
         this.layout = null;
         return undefined;
       }
-      return got;
+      return placed(got, alloc);
     }
-    return this.assemble(mem, at, this.layout);
+    return this.assemble(mem, at, this.layout, alloc);
   }
 
-  private assemble(mem: ArrayBuffer, at: number, l: { offset: number; head: Uint8Array; tail: number }): Uint8Array | undefined {
+  private assemble(mem: ArrayBuffer, at: number, l: { offset: number; head: Uint8Array; tail: number }, alloc?: (bytes: number) => Uint8Array): Uint8Array | undefined {
     const p = new DataView(mem).getUint32(at + l.offset, true);
     const c = this.polyBytes;
     if (p === 0 || p + c + 8 + l.tail > mem.byteLength) return undefined;
     const heap = new Uint8Array(mem);
     for (let i = p + c; i < p + c + 8; i++) if (heap[i] !== 0xff) return undefined; // not seed-compressed
-    const out = new Uint8Array(l.head.length + c + l.tail);
+    const out = sized(alloc, l.head.length + c + l.tail);
     out.set(l.head, 0);
     out.set(heap.subarray(p, p + c), l.head.length);
     out.set(heap.subarray(p + c + 8, p + c + 8 + l.tail), l.head.length + c);
@@ -779,10 +813,8 @@ export class MediaBfv {
    */
   warmEncrypt(rounds = 4): void {
     this.ctx.assertLive('MediaBfv');
-    const bits = randomBytes(N);
-    this.encryptToWire(rounds, (_c, slots) => {
-      for (let i = 0; i < N; i++) if (bits[i]! & 1) slots[i] = 1n;
-    }, () => {}, false);
+    const bits = randomBytes(rounds * N).map((b) => b & 1);
+    this.indicatorsToWire(bits, () => {}, false, (bytes) => new Uint8Array(bytes));
   }
 
   private openProfile(profile: Uint8Array, count: boolean): { totals: number[]; consistent: boolean } {
@@ -814,29 +846,33 @@ export class MediaBfv {
   /**
    * Encrypts one bit per position, N positions per ciphertext (slot i of ciphertext c holds
    * bits[c·N + i]; the last one padded with zeros): the per-user indicator of a joint kind,
-   * under this publication's key. Symmetric, seed-compressed, like encryptUsers.
+   * under this publication's key. Symmetric, seed-compressed, like encryptUsers. `alloc(bytes)`,
+   * if given, returns where each ciphertext's wire bytes go (exactly `bytes` long: e.g. its place
+   * in the message that carries it, rpc/codec.ts CiphertextBatchWriter), so that they are
+   * written once; by default a fresh array each.
    */
-  encryptIndicators(bits: Uint8Array): Uint8Array[] {
+  encryptIndicators(bits: Uint8Array, alloc?: (bytes: number) => Uint8Array): Uint8Array[] {
     this.ctx.assertLive('MediaBfv');
     if (!(bits instanceof Uint8Array)) throw new TypeError(`expected bits as Uint8Array, got ${typeof bits}`);
     for (let i = 0; i < bits.length; i++) if (bits[i]! > 1) throw new RangeError(`expected bits[${i}] in {0, 1}, got ${bits[i]}`);
     const out: Uint8Array[] = [];
-    this.encryptToWire(Math.ceil(bits.length / N), (c, slots) => {
-      const first = c * N;
-      const end = Math.min(first + N, bits.length);
-      for (let i = first; i < end; i++) if (bits[i] === 1) slots[i - first] = 1n;
-    }, (ct) => out.push(ct));
+    this.indicatorsToWire(bits, (ct) => out.push(ct), true, alloc);
     return out;
+  }
+
+  /** encryptIndicators' loop (also warmEncrypt's, so that the same code is compiled): `bits` already checked. */
+  private indicatorsToWire(bits: Uint8Array, sink: (ct: Uint8Array) => void, counted: boolean, alloc?: (bytes: number) => Uint8Array): void {
+    this.encryptToWire(Math.ceil(bits.length / N), (c, slots) => fillIndicatorSlots(bits, c * N, slots), sink, counted, alloc);
   }
 
   /**
    * Media's wire form of `count` ciphertexts, each to `sink` in order: `fill(c, slots)` writes
    * the slot values of ciphertext c into `slots` (zeroed before each call); each is encoded
    * (into one reused plaintext), encrypted under the secret key (symmetric) and saved
-   * seed-compressed without zstd (WIRE_COMPRESSION). The one encryption loop of
-   * encryptUsers, encryptEach and encryptIndicators.
+   * seed-compressed without zstd (WIRE_COMPRESSION) into `alloc(bytes)` when given (else a
+   * fresh array). The one encryption loop of encryptUsers, encryptEach and encryptIndicators.
    */
-  private encryptToWire(count: number, fill: (c: number, slots: BigInt64Array) => void, sink: (ct: Uint8Array) => void, counted = true): void {
+  private encryptToWire(count: number, fill: (c: number, slots: BigInt64Array) => void, sink: (ct: Uint8Array) => void, counted = true, alloc?: (bytes: number) => Uint8Array): void {
     const slots = new BigInt64Array(N);
     const pt = new this.ctx.seal.Plaintext();
     const mode = this.ctx.seal.ComprModeType[WIRE_COMPRESSION];
@@ -850,7 +886,7 @@ export class MediaBfv {
         let wire: Uint8Array;
         try {
           const save = (): Uint8Array => sct.saveToArray(mode) as Uint8Array;
-          wire = this.wireForm.copy(sct, save) ?? save();
+          wire = this.wireForm.copy(sct, save, alloc) ?? placed(save(), alloc);
         } finally {
           sct.delete();
         }
