@@ -22,6 +22,7 @@ import {
   SessionReadyCodec, splitBatches, joinBatches, splitManifest, UniverseLabelsCodec, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
+import { warmPayloadTypes } from '@cleanroom/shared/rpc/proto.ts';
 import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
@@ -104,6 +105,8 @@ export class MediaNode {
     o.publication.bfv.warmDecrypt();
     // And its encryption path (the joint-count indicators), with the wire form's layout found: not in the first joint-count's AGGREGATE.
     o.publication.bfv.warmEncrypt();
+    // The protobuf code of the messages media receives and sends in a session, generated now (not in the first session's rounds).
+    warmPayloadTypes([PrepareSessionCodec, SessionReadyCodec, PackedBlindedBatchCodec, IndicatorRequestCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, AckCodec].map((c) => c.type));
     for (const chunk of o.universe.userIdLines(Uint32Array.from({ length: Math.min(o.universe.size, 16_384) }, (_, i) => i))) void chunk;
   }
 

@@ -5,6 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { BlindedBatchCodec, CiphertextBatchCodec, CiphertextBatchWriter, EncodedCiphertextBatchCodec, LabelBatchCodec, UniverseLabelsCodec, UniverseTokensCodec, splitBatches } from './codec.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
+import { warmPayloadTypes, type PayloadType } from './proto.ts';
+import { CohortProfileCodec } from './codec.ts';
 import { LABEL_BOX_BYTES } from '../crypto/label-box.ts';
 
 describe('batch codecs', () => {
@@ -102,5 +104,16 @@ describe('CiphertextBatchWriter', () => {
     expect(() => w.next(1.5)).toThrow(RangeError);
     w.finish();
     expect(() => w.next(1)).toThrow(/after finish/);
+  });
+});
+
+describe('warmPayloadTypes', () => {
+  it('generates the types\' code without changing what they encode and decode; an unknown type is refused', () => {
+    const before = Buffer.from(CohortProfileCodec.encode({ outcome: 'COMPLETED', profile: Uint8Array.of(1, 2, 3), audienceSize: 7 })).toString('hex');
+    warmPayloadTypes([CohortProfileCodec.type, CiphertextBatchCodec.type]);
+    const bytes = CohortProfileCodec.encode({ outcome: 'COMPLETED', profile: Uint8Array.of(1, 2, 3), audienceSize: 7 });
+    expect(Buffer.from(bytes).toString('hex')).toBe(before);
+    expect(CohortProfileCodec.decode(bytes)).toEqual({ outcome: 'COMPLETED', profile: Uint8Array.of(1, 2, 3), audienceSize: 7 });
+    expect(() => warmPayloadTypes(['cleanroom.v1.NoSuchMessage' as PayloadType])).toThrow(/unknown payload type/);
   });
 });
