@@ -14,7 +14,9 @@
  * mapped state files and the binary, clean page cache the kernel reclaims): sizing is set by
  * the anonymous peak plus a bounded window of mapped pages, not by maxRSS alone. `session`
  * gives, per node, the resident memory sampled just before the session and the peaks during it
- * (`addedAnonMiB`: what the session itself added on top of what the node held).
+ * (`addedAnonMiB`: what the session itself added on top of what the node held), and the CPU
+ * seconds (user + system, all threads: /proc/<pid>/stat) each node spent during the session
+ * (`cpuSeconds`) — for paired before/after runs on a loaded machine, where wall time is not a figure.
  *
  * `--kind retargeting` runs a retargeting session instead (a PSI kind: the broker evaluates
  * media's whole consented set, ≈ 0.87 × N elements — the session whose memory follows N).
@@ -99,9 +101,21 @@ const sample = (): void => {
     }
   }
 };
+/** CPU seconds (user + system, all threads) of process `pid` so far, from /proc/<pid>/stat. */
+function cpuSecondsOf(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return 0;
+  }
+}
+const cpuAtStart: Record<string, number> = {};
 /** Starts the session's sampling: the current resident memory is the 'before'. */
 const sessionStarts = (): void => {
   for (const party of ['media', 'broker'] as const) {
+    cpuAtStart[party] = cpuSecondsOf(pids[party]);
     const pid = pids[party];
     const r = pid === undefined ? undefined : residentSplit(pid);
     if (r) inSession[party] = { anonBefore: r.anon, rssBefore: r.rss, anon: r.anon, rss: r.rss };
@@ -130,7 +144,7 @@ try {
   const mib = (b: number): number => Math.round(b / 2 ** 20);
   const session = Object.fromEntries((['media', 'broker'] as const).map((party) => {
     const q = inSession[party];
-    return [party, { rssBeforeMiB: mib(q.rssBefore), peakRssMiB: mib(q.rss), anonBeforeMiB: mib(q.anonBefore), peakAnonMiB: mib(q.anon), addedAnonMiB: mib(q.anon - q.anonBefore) }];
+    return [party, { rssBeforeMiB: mib(q.rssBefore), peakRssMiB: mib(q.rss), anonBeforeMiB: mib(q.anonBefore), peakAnonMiB: mib(q.anon), addedAnonMiB: mib(q.anon - q.anonBefore), cpuSeconds: Math.round((cpuSecondsOf(pids[party]) - (cpuAtStart[party] ?? 0)) * 100) / 100 }];
   }));
   const resident = Object.fromEntries((['media', 'broker'] as const).map((party) => [party, { peakAnonMiB: mib(sampled[party].anon), peakFileMiB: mib(sampled[party].file), peakSampledRssMiB: mib(sampled[party].rss) }]));
   const stateMiB = Object.fromEntries(PARTIES.map((party) => [party, Math.round(du(c.stateDir(party)) / 2 ** 20)]));

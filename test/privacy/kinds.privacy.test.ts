@@ -24,6 +24,7 @@ import { MediaRole } from '@cleanroom/shared/protocol/media.ts';
 import { AdvertiserRole } from '@cleanroom/shared/protocol/advertiser.ts';
 import { hashPositions, elementKey } from '@cleanroom/shared/crypto/dh-psi.ts';
 import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
+import { PackedList } from '@cleanroom/shared/common/packed-list.ts';
 import { BrokerBfv, MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
 import { CRM_TAG_FIELDS } from '@cleanroom/shared/data/format.ts';
@@ -59,9 +60,9 @@ describe('application kinds: each party as an adversary', () => {
   /** Runs a retargeting session, keeping media's PSI scalar (media knows it). */
   async function retarget(mustComplete = true): Promise<{ c: Cluster; sessionId: string; mediaKey: OprfKey; audience: Set<string> }> {
     let mediaKey: OprfKey | undefined;
-    const offer = MediaRole.prototype.psiOffer;
-    patch(MediaRole.prototype, 'psiOffer', function (this: MediaRole) {
-      const out = offer.call(this);
+    const offer = MediaRole.prototype.psiOfferPage;
+    patch(MediaRole.prototype, 'psiOfferPage', function (this: MediaRole, offset: number, maxItems: number) {
+      const out = offer.call(this, offset, maxItems);
       mediaKey = (this as unknown as { phase_: { psi: { key: OprfKey } } }).phase_.psi.key;
       return out;
     });
@@ -98,11 +99,12 @@ describe('application kinds: each party as an adversary', () => {
   });
 
   it('(the attack on the unprotected variant: a broker sending H(x) unkeyed exposes every matched user)', async () => {
-    const reply = BrokerRole.prototype.psiReply;
-    patch(BrokerRole.prototype, 'psiReply', async function (this: BrokerRole, offer: readonly Uint8Array[]) {
+    const padded = BrokerRole.prototype.psiPadded;
+    patch(BrokerRole.prototype, 'psiPadded', async function (this: BrokerRole) {
       const positions = (this as unknown as { phase_: { positions: number[] } }).phase_.positions.slice();
-      const out = await reply.call(this, offer);
-      return [...out.slice(0, offer.length), ...hashPositions(w.publication.version, positions)];
+      const out = await padded.call(this);
+      // the broker's set unkeyed: H(x) of A's matches where H(x)^a was
+      return PackedList.from([...hashPositions(w.publication.version, positions), ...out.toArray().slice(positions.length)], out.width);
     });
     // (the protocol no longer works — media's b·H(x) never meets H(y)^{ba} — but what media received is what counts)
     const { c, sessionId, mediaKey, audience } = await retarget(false);
@@ -122,16 +124,16 @@ describe('application kinds: each party as an adversary', () => {
   it('retargeting, broker: media\'s consenting positions are not identifiable; (unprotected: media sending H(y) unkeyed exposes them all)', async () => {
     const protectedRun = await retarget();
     expect(brokerIdentifies(protectedRun.c, protectedRun.sessionId)).toBe(0);
-    restore.pop()!(); // the psiOffer spy of that run
-    const offer = MediaRole.prototype.psiOffer;
+    restore.pop()!(); // the psiOfferPage spy of that run
+    const offer = MediaRole.prototype.psiOfferPage;
     const evaluate = OprfKey.prototype.evaluateBatch;
-    patch(MediaRole.prototype, 'psiOffer', function (this: MediaRole) {
+    patch(MediaRole.prototype, 'psiOfferPage', async function (this: MediaRole, offset: number, maxItems: number) {
       // unprotected: media's scalar is the identity — its set goes out as H(y)
       OprfKey.prototype.evaluateBatch = function (es: readonly Uint8Array[]) {
         return es.slice();
       };
       try {
-        return offer.call(this);
+        return await offer.call(this, offset, maxItems);
       } finally {
         OprfKey.prototype.evaluateBatch = evaluate;
       }

@@ -76,25 +76,25 @@ describe('retargeting kind (three nodes in memory)', () => {
   });
 
   it('the broker\'s DH-PSI exponentiations leave its event loop free (a node blocked for minutes misses its peers\' keepalive pings and loses the connection: the W1 "Stream refused by server")', async () => {
-    const reply = BrokerRole.prototype.psiReply;
+    const reply = BrokerRole.prototype.psiReplyPage;
     let turns = -1;
     let offered = 0;
-    BrokerRole.prototype.psiReply = async function (this: BrokerRole, offer: readonly Uint8Array[]) {
-      // Counts event-loop turns (setImmediate callbacks) while the reply is computed: zero if it
-      // ran on the calling thread from start to end, as it did before (a.evaluateBatch).
+    BrokerRole.prototype.psiReplyPage = async function (this: BrokerRole, offset: number, page: readonly Uint8Array[], maxItems?: number) {
+      // Counts event-loop turns (setImmediate callbacks) while a page's answer is computed: zero
+      // if it ran on the calling thread from start to end, as it did before (a.evaluateBatch).
       let n = 0;
       let running = true;
       const turn = () => { if (running) { n++; setImmediate(turn); } };
       setImmediate(turn);
-      offered = offer.length;
+      offered = Math.max(offered, page.length);
       try {
-        return await reply.call(this, offer);
+        return await reply.call(this, offset, page, maxItems);
       } finally {
         running = false;
-        turns = n;
+        turns = Math.max(turns, n);
       }
     };
-    restoreReply = () => (BrokerRole.prototype.psiReply = reply);
+    restoreReply = () => (BrokerRole.prototype.psiReplyPage = reply);
     const c = cluster(w, { policy: { minCohort: 20, noiseScale: 0 } });
     await c.broker.syncUniverse();
     const rec = await c.advertiser.start({ kind: 'retargeting', predicate: SEGMENT, minCohort: 20 }).done;

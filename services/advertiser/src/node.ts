@@ -15,7 +15,8 @@
  */
 import { DEFAULT_SESSION_DEADLINE_MS } from '@cleanroom/shared/service/config.ts';
 import { randomUUID } from 'node:crypto';
-import { AdvertiserRole } from '@cleanroom/shared/protocol/advertiser.ts';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { AdvertiserRole, TOKEN_SLICE } from '@cleanroom/shared/protocol/advertiser.ts';
 import { LookupAdvertiserRole } from '@cleanroom/shared/protocol/lookup.ts';
 import { lookupCsv } from '@cleanroom/shared/report/lookup-csv.ts';
 import type { SessionKind } from '@cleanroom/shared/common/names.ts';
@@ -268,13 +269,15 @@ export class AdvertiserNode {
       ch.recordPolicy({ ...accepted.policy, paddedCount: accepted.paddedCount, universeEpoch: accepted.universeEpoch, kind: role.kind });
 
       this.sessions.touch(rec, 'blind');
-      const blinded = role.blind(accepted);
+      role.beginBlind(accepted);
+      const blinded = await inTurns((max) => role.blindSome(max));
       log.info({ phase: 'blind', elements: blinded.length, paddedCount: accepted.paddedCount }, 'blinded seeds sent');
       const evalEnvs = await b.call('Blind', ch.sealChunks('broker', 'BLIND', BlindedBatchCodec, splitBatches(blinded, BATCH_ITEMS, BATCH_BYTES)));
       const evaluated = joinBatches(ch.openChunks(evalEnvs, 'broker', ['BLIND'], BlindedBatchCodec), 'evaluated elements');
 
       this.sessions.touch(rec, 'tokens');
-      const tokens = role.unblind(evaluated);
+      role.beginUnblind(evaluated);
+      const tokens = await inTurns((max) => role.unblindSome(max));
       const submitted = b.call('SubmitTokens', ch.sealChunks('broker', 'TOKENS', TokenBatchCodec, splitBatches(tokens, BATCH_ITEMS, BATCH_BYTES)), this.o.sessionDeadlineMs ?? DEFAULT_SESSION_DEADLINE_MS);
       // The tokens are out: the rest is the broker's and media's rounds, whose outcome A awaits
       // (and then opens) as phase `lookalike`, the round of the message it waits for.
@@ -337,11 +340,13 @@ export class AdvertiserNode {
       const accepted = ch.open(acc!, 'broker', ['OPEN'], SessionAcceptedCodec).value;
       ch.recordPolicy({ ...accepted.policy, paddedCount: accepted.paddedCount, universeEpoch: accepted.universeEpoch, kind: 'lookup' });
       this.sessions.touch(rec, 'blind');
-      const blinded = role.blind(accepted);
+      role.beginBlind(accepted);
+      const blinded = await inTurns((max) => role.blindSome(max));
       const evalEnvs = await b.call('Blind', ch.sealChunks('broker', 'BLIND', BlindedBatchCodec, splitBatches(blinded, BATCH_ITEMS, BATCH_BYTES)));
       const evaluated = joinBatches(ch.openChunks(evalEnvs, 'broker', ['BLIND'], BlindedBatchCodec), 'evaluated elements');
       this.sessions.touch(rec, 'tokens');
-      const tokens = role.unblind(evaluated);
+      role.beginUnblind(evaluated);
+      const tokens = await inTurns((max) => role.unblindSome(max));
       const looked = b.call('Lookup', ch.sealChunks('broker', 'TOKENS', TokenBatchCodec, splitBatches(tokens, BATCH_ITEMS, BATCH_BYTES)));
       // Tokens out; the label boxes are awaited and opened as phase `lookup` (their round).
       this.sessions.touch(rec, 'lookup');
@@ -450,6 +455,19 @@ export class AdvertiserNode {
 }
 
 /** A session's channel, for the broker's calls; none before the session has opened it. */
+/**
+ * Runs a role's sliced round (blindSome, unblindSome) to its end, TOKEN_SLICE IDs per step and
+ * one event-loop turn between steps: a CRM of 10^5–10^6 seeds never stops this node's admin API
+ * or its answers to the broker's keepalive pings for more than one slice.
+ */
+async function inTurns<T>(some: (max: number) => T | undefined): Promise<T> {
+  for (;;) {
+    const done = some(TOKEN_SLICE);
+    if (done !== undefined) return done;
+    await nextTurn();
+  }
+}
+
 function channelOf(rec: SessionRecord<State, AdvertiserSessionResult>): { sessionId: string; channel: SessionChannel } {
   const channel = rec.state.channel;
   if (!channel) throw new ProtocolError('FAILED_PRECONDITION', `session ${rec.sessionId} has not opened yet`);

@@ -25,13 +25,14 @@ import {
   LabelBatchCodec, UniverseLabelsCodec, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec, type UniverseRequest,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
+import { PackedList } from '@cleanroom/shared/common/packed-list.ts';
 import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
 import type { FederatedMethod } from '@cleanroom/shared/common/methods.ts';
 import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
-import { SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
+import { PEER_WORK_MS_PER_ELEMENT, SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import { randomUUID } from 'node:crypto';
 import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { abortHandler, collectCheckpoint } from '@cleanroom/shared/rpc/session-control.ts';
@@ -371,6 +372,8 @@ export class BrokerNode {
       }
       await this.checkpoint(rec, 'OPEN');
       drawDummiesSoon(role);
+      // A's Blind comes once A has blinded its seeds: O(P) (PEER_WORK_MS_PER_ELEMENT).
+      this.sessions.expectPeerWork(rec, accepted.paddedCount * PEER_WORK_MS_PER_ELEMENT);
       return [channel.seal('advertiser', 'OPEN', SessionAcceptedCodec, accepted)];
     });
   }
@@ -409,18 +412,17 @@ export class BrokerNode {
     const psi = kind === 'retargeting' || kind === 'joint-activate';
     // joint-count: media's encrypted indicators (one bit per published position) first;
     // retargeting / joint-activate: media's DH-PSI set (its consenting positions, under its scalar).
-    let fromMedia = outcome === 'release' && (kind === 'joint-count' || psi)
+    // (retargeting / joint-activate: media's DH-PSI set comes page by page after the broker's
+    // padded set, in the LOOKALIKE step: activatePaged)
+    const indicators = outcome === 'release' && kind === 'joint-count'
       ? await this.step(rec, 'aggregate', async () => {
-        const resp = await this.o.media.call('Indicators', [channel.seal('media', 'AGGREGATE', IndicatorRequestCodec, { universeVersion: this.universe?.version ?? '' })], this.sessionDeadlineMs);
-        return joinBatches(channel.openChunks(resp, 'media', ['AGGREGATE'], psi ? BlindedBatchCodec : CiphertextBatchCodec), psi ? 'PSI set' : 'indicator ciphertexts');
+        const resp = await this.o.media.call('Indicators', [channel.seal('media', 'AGGREGATE', IndicatorRequestCodec, { universeVersion: this.universe?.version ?? '', offset: 0, maxItems: 0 })], this.sessionDeadlineMs);
+        return joinBatches(channel.openChunks(resp, 'media', ['AGGREGATE'], CiphertextBatchCodec), 'indicator ciphertexts');
       })
       : undefined;
     const toMedia = await this.step(rec, 'aggregate', async () => {
-      // media's set is O(U): this step holds the only reference, so it is freed once answered
-      const offer = fromMedia;
-      fromMedia = undefined;
-      const p = outcome !== 'release' || !offer ? { profile: outcome !== 'release' ? role.refusedProfile() : role.aggregate() }
-        : psi ? { psi: await role.psiReply(offer) } : { profile: role.jointSum(offer) };
+      const p = outcome !== 'release' ? { profile: role.refusedProfile() }
+        : psi ? { psi: await role.psiPadded() } : indicators ? { profile: role.jointSum(indicators) } : { profile: role.aggregate() };
       // The charge and the released cohort are committed before media can see anything.
       if (outcome === 'release') {
         await this.o.store.recordRelease('broker', { sessionId: rec.sessionId, advertiser, epoch, sketch: role.releasedSketch!, size: role.counts!.realMatches, nowMs: Date.now() });
@@ -430,7 +432,7 @@ export class BrokerNode {
     });
     const result = await this.step(rec, 'lookalike', async () => {
       const [resp] = toMedia.psi !== undefined
-        ? await this.activatePaged(channel, toMedia.psi)
+        ? await this.activatePaged(channel, role, toMedia.psi)
         : await this.o.media.call('BuildLookalike', [channel.seal('media', 'AGGREGATE', CohortProfileCodec, toMedia.profile ?? role.refusedProfile())]);
       const lookalike = channel.open(resp!, 'media', ['LOOKALIKE'], LookalikeResultCodec).value;
       const result = role.finish(lookalike, await this.privacyStatus(advertiser, role.charge!));
@@ -447,23 +449,43 @@ export class BrokerNode {
   }
 
   /**
-   * The DH-PSI reply to media in pages (retargeting, joint-activate): one Activate call per
-   * page of at most `psiPageItems` elements (PSI_PAGE_ITEMS), each a stream of BlindedBatch
-   * chunks whose offsets count in the whole reply, so no call — and no message — grows with
-   * the universe. Media acknowledges every page but the last (Ack: elements received so far,
-   * checked here); the last page's answer is media's LookalikeResult, returned as is.
+   * The DH-PSI with media in pages (retargeting, joint-activate; docs/protocol.md §7.4): the
+   * broker's padded set first, one Activate call per page of at most `psiPageItems` elements
+   * (PSI_PAGE_ITEMS), each acknowledged; then media's set one page at a time — an Indicators
+   * call asks for the page at the next offset, the page goes back under a (same order) in one
+   * Activate call — until media answers a page with its LookalikeResult instead of an Ack. Every
+   * call is a stream of BlindedBatch chunks whose offsets count in the whole stream, so no call,
+   * no message and no state here grows with the universe: the broker holds its padded set and
+   * one page of media's. Each Ack's `received` (elements so far) is checked.
    */
-  private async activatePaged(channel: SessionChannel, reply: readonly Uint8Array[]): Promise<Envelope[]> {
+  private async activatePaged(channel: SessionChannel, role: BrokerRole, padded: PackedList): Promise<Envelope[]> {
     const per = this.o.psiPageItems ?? PSI_PAGE_ITEMS;
-    for (let from = 0; ; from += per) {
-      const to = Math.min(reply.length, from + per);
-      const chunks = splitBatches(reply.slice(from, to), BATCH_ITEMS, BATCH_BYTES).map((b) => ({ offset: from + b.offset, items: b.items }));
-      const resp = await this.o.media.call('Activate', channel.sealChunks('media', 'AGGREGATE', BlindedBatchCodec, chunks), this.sessionDeadlineMs);
-      if (to === reply.length) return resp;
-      const [ack] = resp;
-      if (!ack || resp.length !== 1) throw new ProtocolError('INVALID_ARGUMENT', `media answered PSI page ${from}..${to} with ${resp.length} messages, expected one Ack`);
-      const { received } = channel.open(ack, 'media', ['AGGREGATE'], AckCodec).value;
-      if (received !== to) throw new ProtocolError('INVALID_ARGUMENT', `media acknowledged ${received} PSI elements after the page ending at ${to}`);
+    const P = padded.length;
+    const send = async (from: number, chunks: { offset: number; items: PackedList | Uint8Array[] }[]) =>
+      this.o.media.call('Activate', chunks.map((b, i) => b.items instanceof PackedList
+        ? channel.seal('media', 'AGGREGATE', PackedBlindedBatchCodec, { offset: from + b.offset, items: b.items }, i, i === chunks.length - 1)
+        : channel.seal('media', 'AGGREGATE', BlindedBatchCodec, { offset: from + b.offset, items: b.items }, i, i === chunks.length - 1)), this.sessionDeadlineMs);
+    const acked = (resp: Envelope[], through: number): Envelope[] | undefined => {
+      const [env] = resp;
+      if (!env || resp.length !== 1) throw new ProtocolError('INVALID_ARGUMENT', `media answered the PSI page ending at element ${through} with ${resp.length} messages, expected one Ack or its LookalikeResult`);
+      if (channel.names(env, LookalikeResultCodec)) return resp; // opened (and checked) by the caller
+      const { received } = channel.open(env, 'media', ['AGGREGATE'], AckCodec).value;
+      if (received !== through) throw new ProtocolError('INVALID_ARGUMENT', `media acknowledged ${received} PSI elements after the page ending at ${through}`);
+      return undefined;
+    };
+    for (let from = 0; from < P; from += per) {
+      const to = Math.min(P, from + per);
+      const done = acked(await send(from, splitPacked(padded.slice(from, to), BATCH_ITEMS, BATCH_BYTES)), to);
+      if (done) throw new ProtocolError('INVALID_ARGUMENT', `media answered with its LookalikeResult before its PSI set was sent (after the broker's padded set up to element ${to})`);
+    }
+    const version = this.universe?.version ?? '';
+    for (let offset = 0; ;) {
+      const resp = await this.o.media.call('Indicators', [channel.seal('media', 'AGGREGATE', IndicatorRequestCodec, { universeVersion: version, offset, maxItems: per })], this.sessionDeadlineMs);
+      const page = joinBatches(channel.openChunks(resp, 'media', ['AGGREGATE'], BlindedBatchCodec), 'PSI set page', offset);
+      const answer = await role.psiReplyPage(offset, page, per);
+      offset += page.length;
+      const done = acked(await send(P + offset - page.length, splitBatches(answer, BATCH_ITEMS, BATCH_BYTES)), P + offset);
+      if (done) return done;
     }
   }
 
@@ -516,6 +538,7 @@ export class BrokerNode {
     const accepted = role.ready(channel.open(readyEnv!, 'media', ['OPEN'], SessionReadyCodec).value);
     await this.checkpoint(rec, 'OPEN');
     drawDummiesSoon(role);
+    this.sessions.expectPeerWork(rec, accepted.paddedCount * PEER_WORK_MS_PER_ELEMENT);
     return [channel.seal('advertiser', 'OPEN', SessionAcceptedCodec, accepted)];
   }
 

@@ -27,7 +27,7 @@ import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
-import { SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
+import { PEER_WORK_MS_PER_ELEMENT, SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { abortHandler, cosignHandler } from '@cleanroom/shared/rpc/session-control.ts';
 import { keyidOf } from '@cleanroom/shared/crypto/dsse.ts';
@@ -177,6 +177,8 @@ export class MediaNode {
     return this.step(rec, 'open', async () => {
       const req = channel.open(env, caller, ['OPEN'], PrepareSessionCodec).value;
       rec.progress = { paddedCount: req.paddedCount };
+      // Evaluate comes once A has blinded its seeds and the broker has drawn its dummies: O(P).
+      this.sessions.expectPeerWork(rec, req.paddedCount * PEER_WORK_MS_PER_ELEMENT);
       if (!/^[0-9a-f]{8,64}$/.test(req.advertiser)) throw new ProtocolError('INVALID_ARGUMENT', `expected the advertiser's key id (hex), got '${req.advertiser.slice(0, 80)}'`);
       // Enumeration quotas, before any OPRF work: per broker and per advertiser, rolling window.
       const now = Date.now();
@@ -241,7 +243,10 @@ export class MediaNode {
         role.indicators((bytes) => writer.next(bytes));
         return channel.sealChunks('broker', 'AGGREGATE', EncodedCiphertextBatchCodec, writer.finish());
       }
-      return channel.sealChunks('broker', 'AGGREGATE', BlindedBatchCodec, splitBatches(await role.psiOffer(), BATCH_ITEMS, BATCH_BYTES));
+      // retargeting / joint-activate: one page of media's PSI set (role.psiOfferPage), offsets in the whole set
+      const page = await role.psiOfferPage(req.offset, req.maxItems);
+      this.sessions.touch(rec);
+      return channel.sealChunks('broker', 'AGGREGATE', BlindedBatchCodec, splitBatches(page, BATCH_ITEMS, BATCH_BYTES).map((b) => ({ offset: req.offset + b.offset, items: b.items })));
     });
   }
 

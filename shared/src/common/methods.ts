@@ -77,10 +77,11 @@ export const METHODS = {
     PrepareSession: { callers: ['broker'], request: { round: 'OPEN', payloads: ['PrepareSession'] }, reply: { round: 'OPEN', payloads: ['SessionReady'] } },
     Evaluate: { callers: ['broker'], request: { round: 'BLIND', payloads: ['BlindedBatch'] }, reply: { round: 'BLIND', payloads: ['BlindedBatch'] } },
     BuildLookalike: { callers: ['broker'], request: { round: 'AGGREGATE', payloads: ['CohortProfile'] }, reply: { round: 'LOOKALIKE', payloads: ['LookalikeResult'] } },
-    // joint-count: media's encrypted indicators; retargeting / joint-activate: media's DH-PSI set
+    // joint-count: media's encrypted indicators; retargeting / joint-activate: one page of media's DH-PSI set
     Indicators: { callers: ['broker'], request: { round: 'AGGREGATE', payloads: ['IndicatorRequest'] }, reply: { round: 'AGGREGATE', payloads: ['CiphertextBatch', 'BlindedBatch'] } },
-    // retargeting / joint-activate: the broker's DH-PSI reply, one page per call (PSI_PAGE_ITEMS) →
-    // an Ack per page, then the audience handle and noised size for the last page
+    // retargeting / joint-activate: the broker's DH-PSI pages, one per call (PSI_PAGE_ITEMS) — its
+    // padded set, then each page of media's set under its scalar → an Ack per page, then the
+    // audience handle and noised size for the last page
     Activate: {
       callers: ['broker'], request: { round: 'AGGREGATE', payloads: ['BlindedBatch'] },
       pageReply: { round: 'AGGREGATE', payloads: ['Ack'] }, reply: { round: 'LOOKALIKE', payloads: ['LookalikeResult'] },

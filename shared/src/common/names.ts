@@ -98,9 +98,10 @@ export const SESSION_FLOWS: { readonly [K in SessionKind]?: SessionFlow } = {
     rounds: LOOKALIKE_ROUNDS,
     final: SESSION_RESULT,
   },
-  // retargeting / joint-activate: AGGREGATE carries the DH-PSI (IndicatorRequest → media's set;
-  // the broker's reply in Activate pages, each but the last acknowledged by media with an Ack in
-  // AGGREGATE); LOOKALIKE carries media's audience handle and noised size.
+  // retargeting / joint-activate: AGGREGATE carries the DH-PSI in pages (the broker's padded set
+  // in Activate pages, then per page of media's set IndicatorRequest → the page → the page under
+  // the broker's scalar in Activate; each Activate but the last acknowledged by media with an Ack
+  // in AGGREGATE); LOOKALIKE carries media's audience handle and noised size.
   retargeting: {
     rounds: LOOKALIKE_ROUNDS,
     final: SESSION_RESULT,

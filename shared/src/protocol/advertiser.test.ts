@@ -6,6 +6,7 @@
  * kinds tests; this pins the transitions the node relies on.
  */
 import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { OprfKey } from '../crypto/oprf.ts';
 import { AdvertiserRole, warmTokenPath } from './advertiser.ts';
 import { primitiveSnapshot } from '../common/op-counts.ts';
@@ -102,6 +103,73 @@ describe('AdvertiserRole', () => {
     expect(a.acceptedPolicy).toEqual(policy);
     expect(a.result).toBeUndefined();
     expectCode(() => a.unblind([]), 'FAILED_PRECONDITION', /called unblind in phase 'failed'/);
+  });
+});
+
+describe('the BLIND and TOKENS rounds in slices (what a node runs, one event-loop turn per slice)', () => {
+  const key = OprfKey.generate();
+  const many = Array.from({ length: 1000 }, (_, i) => `+86138${String(i).padStart(8, '0')}`);
+  const big = { ...accepted, paddedCount: 4000 };
+  // a deterministic byte stream: the same scalars whichever way the round is cut
+  const stream = (): ((n: number) => Uint8Array) => {
+    let ctr = 0;
+    return (n) => Uint8Array.from(createHash('sha512').update(`rng-${ctr++}`).digest().subarray(0, n));
+  };
+  const make = (): AdvertiserRole => {
+    const a = new AdvertiserRole({ idType: 'phone', seeds: many, audienceSize: 10, decoyRatio: 2, minCohort: 5, signingPublicKey: new Uint8Array(32), rng: stream() });
+    a.open();
+    return a;
+  };
+
+  it('gives the same blinded elements and tokens as the rounds at once, through phases blinding and unblinding', () => {
+    const whole = make();
+    const blindedWhole = whole.blind(big);
+    const tokensWhole = whole.unblind(key.evaluateBatch(blindedWhole));
+
+    const sliced = make();
+    sliced.beginBlind(big);
+    expect(sliced.phase).toBe('blinding');
+    expect(sliced.acceptedPolicy).toEqual(policy);
+    const steps: (Uint8Array[] | undefined)[] = [];
+    for (let r = sliced.blindSome(300); ; r = sliced.blindSome(300)) {
+      steps.push(r);
+      if (r) break;
+    }
+    expect(steps.length).toBe(4); // 300 + 300 + 300 + 100
+    expect(steps.slice(0, 3).every((r) => r === undefined)).toBe(true);
+    expect(sliced.phase).toBe('blinded');
+    const blindedSliced = steps[3]!;
+    expect(blindedSliced.map((e) => Buffer.from(e).toString('hex'))).toEqual(blindedWhole.map((e) => Buffer.from(e).toString('hex')));
+
+    sliced.beginUnblind(key.evaluateBatch(blindedSliced));
+    expect(sliced.phase).toBe('unblinding');
+    expect(sliced.unblindSome(999)).toBeUndefined();
+    const tokensSliced = sliced.unblindSome(999);
+    expect(sliced.phase).toBe('tokens-sent');
+    expect(tokensSliced!.map((t) => Buffer.from(t).toString('hex'))).toEqual(tokensWhole.map((t) => Buffer.from(t).toString('hex')));
+  });
+
+  it('names a bad evaluation by its index in the whole list, and each slice only in its phase', () => {
+    const a = make();
+    expectCode(() => a.blindSome(10), 'FAILED_PRECONDITION', /called blindSome in phase 'opened'/);
+    a.beginBlind(big);
+    expectCode(() => a.beginBlind(big), 'FAILED_PRECONDITION', /called beginBlind in phase 'blinding'/);
+    expectCode(() => a.beginUnblind([]), 'FAILED_PRECONDITION', /called beginUnblind in phase 'blinding'/);
+    const blinded = ((): Uint8Array[] => {
+      for (;;) {
+        const r = a.blindSome(256);
+        if (r) return r;
+      }
+    })();
+    expectCode(() => a.beginUnblind(blinded.slice(1)), 'INVALID_ARGUMENT', /expected 1000 evaluated elements, got 999/);
+    expect(a.phase).toBe('blinded');
+    const evaluated = key.evaluateBatch(blinded);
+    evaluated[700] = new Uint8Array(32); // the identity: a low-order point
+    a.beginUnblind(evaluated);
+    expect(a.unblindSome(512)).toBeUndefined();
+    expect(() => a.unblindSome(512)).toThrow(/^element 700: /);
+    a.fail('bad evaluation');
+    expectCode(() => a.unblindSome(512), 'FAILED_PRECONDITION', /called unblindSome in phase 'failed'/);
   });
 });
 

@@ -19,6 +19,9 @@
  *   encrypted universe (held here), rotates so every block holds the totals, adds the
  *   policy's noise, re-randomises — never decrypts. Media receives only this one
  *   ciphertext: no list of users, real or decoy, ever reaches media.
+ * - retargeting / joint-activate, instead of aggregate: psiPadded (A's matches under the
+ *   broker's fresh scalar, padded, shuffled: sent to media first), then psiReplyPage for each
+ *   page of media's DH-PSI set, answered and dropped — nothing of media's set is kept.
  *
  * What C learns: set sizes (seed count, padded size, universe size), the number of real
  * matches, which published positions matched (pseudonymous). Never a plaintext ID,
@@ -28,20 +31,21 @@ import type { LabelBoxes } from './label-publication.ts';
 import { BfvFormatError, type BrokerBfv } from '../crypto/bfv.ts';
 import type { SessionKind } from '../common/names.ts';
 import { checkElement } from './padding.ts';
-import type { PackedList } from '../common/packed-list.ts';
 import { drawSomeDummies, padStep, readyPhase, unpadStep, type PaddingPhase, type Settled } from './broker-padding.ts';
-import { randomElement } from '../crypto/group.ts';
+import { ELEMENT_BYTES, randomElementsInto } from '../crypto/group.ts';
+import { PackedList } from '../common/packed-list.ts';
+import { PSI_PAGE_ITEMS } from './media.ts';
 import { randomBytes } from 'node:crypto';
 import { TOKEN_BYTES, type TokenTable } from '../common/token-set.ts';
 import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
 import {
-  cryptoUniform, discreteLaplace, randomPermutation, settlePolicy, sizeClass,
+  cryptoUniform, discreteLaplace, settlePolicy, sizeClass,
   type BrokerPolicyConfig, type Uniform,
 } from './policy.ts';
 import { cohortSketch, differencingCheck, noisyCount, sessionCharge, symmetricDifference } from './privacy.ts';
 import { hashPositions } from '../crypto/dh-psi.ts';
 import { OprfKey } from '../crypto/oprf.ts';
-import { evaluateBatchParallel } from '../crypto/oprf-pool.ts';
+import { evaluateBatchParallel, evaluatePackedParallel } from '../crypto/oprf-pool.ts';
 import type { CiphertextSource } from './publication.ts';
 import {
   ProtocolError,
@@ -125,13 +129,23 @@ export interface Ran {
 
 export type MatchOutcome = 'release' | 'too-small' | 'differencing-refused';
 
+/**
+ * The broker's side of the paged DH-PSI once its padded set is out (retargeting,
+ * joint-activate): its fresh scalar a and how many elements of media's set it has answered.
+ * Nothing of media's set is kept: each page is answered and dropped (psiReplyPage).
+ */
+export interface PsiReplying {
+  key: OprfKey;
+  answered: number;
+}
+
 /** Each phase carries exactly the state valid in it (opened … evaluated: broker-padding.ts). */
 export type BrokerPhase =
   | { name: 'new' }
   | PaddingPhase
   | ({ name: 'matched'; counts: MatchCounts; positions: number[]; sketch: Uint8Array; ran: Ran } & Settled)
   | ({ name: 'refused'; outcome: 'COHORT_TOO_SMALL' | 'DIFFERENCING_REFUSED'; counts: MatchCounts; ran: Ran } & Settled)
-  | ({ name: 'aggregated'; counts: MatchCounts; sketch: Uint8Array; ran: Ran } & Settled)
+  | ({ name: 'aggregated'; counts: MatchCounts; sketch: Uint8Array; ran: Ran; psi: PsiReplying | undefined } & Settled)
   | { name: 'done'; counts: MatchCounts; ran: Ran }
   | { name: 'failed'; reason: string };
 
@@ -314,7 +328,7 @@ export class BrokerRole {
     const noise = Array.from({ length: ATTRIBUTE_COUNT }, () => discreteLaplace(p.policy.noiseScale, this.u));
     const profile = u.bfv.aggregateStored(u.ciphertexts, u.ciphertexts.count, p.positions, noise);
     const { positions: _p, ...rest } = p;
-    this.phase_ = { ...rest, name: 'aggregated', ran: { ...p.ran, profileReleased: true } };
+    this.phase_ = { ...rest, name: 'aggregated', ran: { ...p.ran, profileReleased: true }, psi: undefined };
     return { outcome: 'COMPLETED', profile, audienceSize: p.open.audienceSize };
   }
 
@@ -338,40 +352,57 @@ export class BrokerRole {
       throw err;
     }
     const { positions: _p, ...rest } = p;
-    this.phase_ = { ...rest, name: 'aggregated', ran: { ...p.ran, profileReleased: true } };
+    this.phase_ = { ...rest, name: 'aggregated', ran: { ...p.ran, profileReleased: true }, psi: undefined };
     return { outcome: 'COMPLETED', profile, audienceSize: 0 };
   }
 
   /**
-   * Round AGGREGATE (retargeting, joint-activate): the DH-PSI reply to media's offer — the
-   * offer under the broker's fresh scalar a (same order), then H(position)^a of A's real
-   * matches padded with random elements to the session's padded size, shuffled. Media learns
-   * exactly which of its offered positions A matched; never A's other matches, nor their count.
+   * Round AGGREGATE (retargeting, joint-activate), the DH-PSI's first part: the broker's padded
+   * set — H(position)^a of A's real matches under its fresh scalar a, padded with random
+   * elements to the session's padded size, shuffled — sent to media before media's own set, so
+   * that media matches each answer page as it arrives (docs/protocol.md §7.4). One buffer of
+   * paddedCount elements: bounded by the session policy, not the universe. Media learns exactly
+   * which of its offered positions A matched; never A's other matches, nor their count.
    */
-  async psiReply(offer: readonly ElementBytes[]): Promise<ElementBytes[]> {
-    const p = this.expect('psiReply', 'matched');
+  async psiPadded(): Promise<PackedList> {
+    const p = this.expect('psiPadded', 'matched');
     if (p.open.kind !== 'retargeting' && p.open.kind !== 'joint-activate') throw new ProtocolError('FAILED_PRECONDITION', `broker: a PSI reply is part of a retargeting or joint-activate session, this one is ${p.open.kind}`);
     const u = this.params.universe;
-    if (offer.length === 0 || offer.length > 2 * u.users) throw new ProtocolError('INVALID_ARGUMENT', `expected media's PSI set of 1..${2 * u.users} elements (its published users, padded), got ${offer.length}`);
-    offer.forEach((e, i) => checkElement(e, i));
-    const a = OprfKey.generate(this.params.rng);
+    const key = OprfKey.generate(this.params.rng);
     const { positions, ...rest } = p;
-    // claimed before the first await: one reply per session
-    this.phase_ = { ...rest, name: 'aggregated', ran: { ...p.ran, profileReleased: true } };
-    // On the worker pool, never on the calling thread: media's set is ≈ 0.87·U elements (W1:
-    // ≈ 10^6 X25519, minutes on one core), and a node whose event loop stops that long misses
-    // its peers' keepalive pings and loses its connections (the W1 retargeting failure,
-    // "Stream refused by server" on the next call: docs/protocol.md §7.6).
+    // claimed before the first await: one padded set per session
+    this.phase_ = { ...rest, name: 'aggregated', ran: { ...p.ran, profileReleased: true }, psi: { key, answered: 0 } };
+    // On the worker pool, never on the calling thread (as every page of media's set: a node
+    // whose event loop stops for long misses its peers' keepalive pings, docs/protocol.md §7.6).
     const threads = this.params.threads ?? DEFAULT_PSI_THREADS;
-    const mine = await evaluateBatchParallel(a, hashPositions(u.version, positions), threads, 'own');
-    const perm = randomPermutation(p.paddedCount, this.u);
-    // the offer's evaluations, then the padded set appended in place: no second O(U) array
-    const reply = await evaluateBatchParallel(a, offer, threads, 'own');
-    for (let i = 0; i < p.paddedCount; i++) {
-      const src = perm[i]!;
-      reply.push(src < mine.length ? mine[src]! : randomElement(this.params.rng));
-    }
-    return reply;
+    const mine = await evaluatePackedParallel(key, PackedList.from(hashPositions(u.version, positions), ELEMENT_BYTES), threads, 'own');
+    const padded = PackedList.alloc(p.paddedCount, ELEMENT_BYTES);
+    padded.bytes.set(mine.bytes, 0);
+    randomElementsInto(padded.bytes, mine.length, p.paddedCount - mine.length, this.params.rng);
+    shufflePacked(padded, this.u);
+    return padded;
+  }
+
+  /**
+   * Round AGGREGATE (retargeting, joint-activate), one page of media's PSI set answered: the
+   * page under a, same order. Pages come in order from element 0 (`offset` = the elements
+   * answered so far), each 1..`maxItems` elements (at most PSI_PAGE_ITEMS), media's set at most
+   * 2·U elements in all (its published users, padded to a power of two); every element is
+   * validated before a scalar touches it. The page is not kept.
+   */
+  async psiReplyPage(offset: number, page: readonly ElementBytes[], maxItems = PSI_PAGE_ITEMS): Promise<ElementBytes[]> {
+    const p = this.expect('psiReplyPage', 'aggregated');
+    const psi = p.psi;
+    if (!psi) throw new ProtocolError('FAILED_PRECONDITION', 'broker: called psiReplyPage before its padded set was made (psiPadded)');
+    const limit = 2 * this.params.universe.users;
+    const where = `media's PSI set page at element ${offset}`;
+    if (offset !== psi.answered) throw new ProtocolError('INVALID_ARGUMENT', `${where}: expected the page starting at element ${psi.answered} (pages in order, none skipped or sent twice)`);
+    if (page.length === 0) throw new ProtocolError('INVALID_ARGUMENT', `${where}: expected 1..${Math.min(maxItems, PSI_PAGE_ITEMS)} elements, got none`);
+    if (page.length > Math.min(maxItems, PSI_PAGE_ITEMS)) throw new ProtocolError('RESOURCE_EXHAUSTED', `${where}: expected at most ${Math.min(maxItems, PSI_PAGE_ITEMS)} elements, got ${page.length}`);
+    if (offset + page.length > limit) throw new ProtocolError('INVALID_ARGUMENT', `${where}: expected media's PSI set of 1..${limit} elements (its published users, padded), this page ends at ${offset + page.length}`);
+    page.forEach((e, i) => checkElement(e, offset + i));
+    psi.answered = offset + page.length; // claimed before the await: a page is answered once
+    return evaluateBatchParallel(psi.key, page, this.params.threads ?? DEFAULT_PSI_THREADS, 'own');
   }
 
   /** The session's kind, once opened. */
@@ -418,4 +449,18 @@ export class BrokerRole {
 /** Uniform in [0, t) from 64 random bits (bias < 2^-38 for the 25-bit plain modulus). */
 function cryptoBelow(t: bigint): bigint {
   return BigInt(`0x${randomBytes(8).toString('hex')}`) % t;
+}
+
+/** Fisher–Yates shuffle of a packed list's items in place (one item-sized buffer for the swaps). */
+function shufflePacked(list: PackedList, u: Uniform): void {
+  const w = list.width;
+  const b = list.bytes;
+  const tmp = new Uint8Array(w);
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(u() * (i + 1));
+    if (j === i) continue;
+    tmp.set(b.subarray(i * w, (i + 1) * w));
+    b.copyWithin(i * w, j * w, (j + 1) * w);
+    b.set(tmp, j * w);
+  }
 }

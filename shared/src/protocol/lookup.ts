@@ -6,7 +6,8 @@
  * Flow (docs/protocol.md §8):
  *   OPEN    A → C OpenSession(kind lookup, n); C checks the minimum batch and the quotas,
  *           C → B PrepareSession(kind lookup, P, publication and label versions); B → C SessionReady
- *   BLIND   exactly as in the look-alike session (padding.ts): media evaluates P elements
+ *   BLIND   exactly as in the look-alike session (padding.ts): media evaluates P elements;
+ *           A blinds (and later unblinds) in slices like AdvertiserRole (beginBlind/blindSome)
  *   TOKENS  A → C F_k(x) for its n IDs
  *   LOOKUP  C → A one label box per token, in A's order: the box published for that token,
  *           or random bytes of the same size when the token matched nothing
@@ -21,8 +22,8 @@
  *      not who consented (real and random boxes look alike).
  *   B  P (a bucket) and that a lookup ran — no list of users, not n.
  */
-import { blindBatch, unblindBatch, type Blinded } from '../crypto/oprf.ts';
-import { hashToGroupBatch, oprfDst } from '../crypto/h2c.ts';
+import type { Blinded } from '../crypto/oprf.ts';
+import { oprfDst } from '../crypto/h2c.ts';
 import { LABEL_BOX_BYTES, labelAd, labelKey, openLabel, randomLabelBox, type LabelBoxBytes, type LabelKey } from '../crypto/label-box.ts';
 import { boxKeyPair } from '../crypto/sealed-box.ts';
 import { normalizeRows } from '../common/ids.ts';
@@ -36,7 +37,7 @@ import {
   expectPhase, ProtocolError,
   type ElementBytes, type IdType, type OpenSession, type PrepareSession, type SessionAccepted, type SessionReady, type TokenBytes,
 } from './messages.ts';
-import { finalizeAll, utf8, type SeedReport } from './advertiser.ts';
+import { BlindSlices, UnblindSlices, utf8, type SeedReport } from './advertiser.ts';
 
 /** The lookup's own limits, at the broker (service/config.ts). */
 export interface LookupLimits {
@@ -70,7 +71,9 @@ export interface LookupAdvertiserParams {
 export type LookupAdvertiserPhase =
   | { name: 'new' }
   | { name: 'opened' }
+  | { name: 'blinding'; epoch: string; work: BlindSlices }
   | { name: 'blinded'; epoch: string; blinded: Blinded[] }
+  | { name: 'unblinding'; epoch: string; work: UnblindSlices }
   | { name: 'tokens-sent'; epoch: string; tokens: TokenBytes[]; keys: LabelKey[] }
   | { name: 'done'; rows: LookupRow[] }
   | { name: 'failed'; reason: string };
@@ -125,27 +128,56 @@ export class LookupAdvertiserRole {
 
   /** Round BLIND: checks the broker padded as asked, blinds the IDs with fresh scalars. */
   blind(accepted: SessionAccepted): ElementBytes[] {
-    this.expect('blind', 'opened');
+    this.claimBlind('blind', accepted);
+    return this.blindSome(Infinity) as ElementBytes[]; // all at once: done
+  }
+
+  /** Round BLIND in slices (as AdvertiserRole): checks as blind() does, claims the round. */
+  beginBlind(accepted: SessionAccepted): void {
+    this.claimBlind('beginBlind', accepted);
+  }
+
+  private claimBlind(call: string, accepted: SessionAccepted): void {
+    this.expect(call, 'opened');
     if (accepted.policy.decoyRatio < this.params.decoyRatio) {
       throw new ProtocolError('FAILED_PRECONDITION', `broker policy has decoy ratio ${accepted.policy.decoyRatio}, expected ≥ ${this.params.decoyRatio}`);
     }
     if (accepted.paddedCount < this.ids.length * (1 + accepted.policy.decoyRatio)) {
       throw new ProtocolError('FAILED_PRECONDITION', `broker announced padded size ${accepted.paddedCount}, expected ≥ ${this.ids.length * (1 + accepted.policy.decoyRatio)}`);
     }
-    const points = hashToGroupBatch(this.ids.map(utf8), oprfDst(this.params.idType, accepted.universeEpoch));
-    const blinded = blindBatch(points, this.params.rng);
-    this.phase_ = { name: 'blinded', epoch: accepted.universeEpoch, blinded };
-    return blinded.map((b) => b.blinded);
+    this.phase_ = { name: 'blinding', epoch: accepted.universeEpoch, work: new BlindSlices(this.ids, oprfDst(this.params.idType, accepted.universeEpoch), this.params.rng) };
+  }
+
+  /** Blinds the next `max` IDs; the blinded elements once all are (phase blinded), else undefined. */
+  blindSome(max: number): ElementBytes[] | undefined {
+    const p = this.expect('blindSome', 'blinding');
+    if (!p.work.step(max)) return undefined;
+    this.phase_ = { name: 'blinded', epoch: p.epoch, blinded: p.work.blinded };
+    return p.work.blinded.map((b) => b.blinded);
   }
 
   /** Round TOKENS: unblinds; keeps each ID's label key (never sent), returns the tokens. */
   unblind(evaluated: readonly ElementBytes[]): TokenBytes[] {
-    const p = this.expect('unblind', 'blinded');
-    if (evaluated.length !== p.blinded.length) throw new ProtocolError('INVALID_ARGUMENT', `expected ${p.blinded.length} evaluated elements, got ${evaluated.length}`);
-    const points = unblindBatch(p.blinded.map((b) => b.inverse), evaluated);
-    const xs = this.ids.map(utf8);
-    const tokens = finalizeAll(this.ids, points);
-    const keys = points.map((u, i) => labelKey(xs[i]!, u));
+    this.claimUnblind('unblind', evaluated);
+    return this.unblindSome(Infinity) as TokenBytes[]; // all at once: done
+  }
+
+  /** Round TOKENS in slices: checks the count, claims the round; unblindSome does the work. */
+  beginUnblind(evaluated: readonly ElementBytes[]): void {
+    this.claimUnblind('beginUnblind', evaluated);
+  }
+
+  private claimUnblind(call: string, evaluated: readonly ElementBytes[]): void {
+    const p = this.expect(call, 'blinded');
+    this.phase_ = { name: 'unblinding', epoch: p.epoch, work: new UnblindSlices(this.ids, p.blinded, evaluated) };
+  }
+
+  /** Unblinds the next `max`; once all are, the tokens (label keys kept, never sent), else undefined. */
+  unblindSome(max: number): TokenBytes[] | undefined {
+    const p = this.expect('unblindSome', 'unblinding');
+    if (!p.work.step(max)) return undefined;
+    const { tokens, unblinded } = p.work;
+    const keys = unblinded.map((u, i) => labelKey(utf8(this.ids[i]!), u));
     this.phase_ = { name: 'tokens-sent', epoch: p.epoch, tokens, keys };
     return tokens;
   }

@@ -16,6 +16,11 @@
  *   media's own floor), scores the universe, selects the audience. Below the minimum
  *   nothing is built or released.
  *
+ * - retargeting / joint-activate (after BLIND): the DH-PSI in pages — activatePage receives
+ *   the broker's padded set, then psiOfferPage gives one page of media's set and activatePage
+ *   takes its answer, matched on arrival, page by page; the last answer gives the audience.
+ *   Media holds at most one page of its set (the set's order as 4-byte positions aside).
+ *
  * What media learns: the padded size bucket (from the BLIND round) and the noised
  * per-attribute totals over the advertiser's real matched users. It receives no list of
  * users: not the real matches, not decoys. The audience is therefore not "seeds excluded":
@@ -30,7 +35,7 @@ import { ATTRIBUTES, GROUP_OF_INDEX } from '../common/attributes.ts';
 import { buildLookalike } from './lookalike.ts';
 import { seal } from '../crypto/sealed-box.ts';
 import { canonicalBytes } from '../crypto/jcs.ts';
-import { cryptoUniform, discreteLaplace, randomPermutation, sizeClass, type Uniform } from './policy.ts';
+import { cryptoUniform, discreteLaplace, shuffleInPlace, sizeClass, type Uniform } from './policy.ts';
 import { OprfKey } from '../crypto/oprf.ts';
 import { randomElement } from '../crypto/group.ts';
 import { ElementTable, hashPositions } from '../crypto/dh-psi.ts';
@@ -102,19 +107,41 @@ interface Running {
   mediaPredicate: CompiledPredicate | undefined;
   /** joint-count: how many positions' indicators are 1 (−1 before they were sent). */
   indicatorsSent: number;
-  /**
-   * retargeting / joint-activate: media's PSI scalar, per offered element its position (−1:
-   * padding), and the broker's reply received so far (its pages, in order: activatePage), its
-   * elements back to back in `reply` (ELEMENT_BYTES each, `received` of them; allocated with
-   * the first page): one buffer, not an object per element.
-   */
-  psi: { key: OprfKey; offered: Int32Array; reply: Uint8Array; received: number } | undefined;
+  /** retargeting / joint-activate: the DH-PSI in pages, from the broker's first page on. */
+  psi: PsiState | undefined;
 }
 
 /**
- * The most elements one page of the broker's PSI reply may carry (one Activate call: 4 MiB of
- * elements, sent as BlindedBatch chunks of at most 2 MiB): the reply is ≈ 0.87·U + padded size
- * elements, so it is paged whatever the universe size and no call holds more than this.
+ * Media's side of the paged DH-PSI (docs/protocol.md §7.4). The stream it receives from the
+ * broker (activatePage) is the broker's padded set first — elements [0, P), P the session's
+ * padded size — then, page by page, media's offer under both scalars, each page answering the
+ * offer page media sent last (psiOfferPage). What it holds, whatever the universe: the offer's
+ * order as positions (4 B per offered element, −1 for padding; never an element of the offer),
+ * the broker's set (P elements: while it arrives `pending`, then under b as `brokerSet`) and the
+ * audience rows found so far; one offer page exists only while it is computed and sent.
+ */
+interface PsiState {
+  /** Media's fresh scalar b. */
+  key: OprfKey;
+  /** Per element of the offer, in its (shuffled) order, its position, or −1 for padding. */
+  offered: Int32Array;
+  /** The broker's set as received so far (P·32 B), until it is whole. */
+  pending: Uint8Array | undefined;
+  /** The broker's set under b (H(x)^{ab}), once whole. */
+  brokerSet: ElementTable | undefined;
+  /** Offer elements sent so far (psiOfferPage). */
+  sent: number;
+  /** Elements of the broker's stream received so far (its set, then the offer's pages under both scalars). */
+  received: number;
+  /** Universe rows of the offered positions found in the broker's set so far. */
+  rows: number[];
+}
+
+/**
+ * The most elements one page of the DH-PSI may carry, either way (one Indicators or Activate
+ * call: 4 MiB of elements, sent as BlindedBatch chunks of at most 2 MiB): media's offer is
+ * ≈ 0.87·U elements, so it and its answer are paged whatever the universe size and no call —
+ * nor either party — holds more of it than this.
  */
 export const PSI_PAGE_ITEMS = 131_072;
 
@@ -281,118 +308,136 @@ export class MediaRole {
   }
 
   /**
-   * Round AGGREGATE (retargeting, joint-activate): media's PSI set — H(position)^b for every
-   * published position whose user consented to ad targeting (and satisfies the joint-activate
-   * predicate), padded with random elements to the next power of two, shuffled. Once per session.
+   * The PSI state, created with the broker's first page: media's fresh scalar b and its offer's
+   * order — every published position whose user consented to ad targeting (and satisfies the
+   * joint-activate predicate), padded with −1 to the next power of two, shuffled in place. Once
+   * per session, after every evaluation of the BLIND round.
    */
-  async psiOffer(): Promise<ElementBytes[]> {
-    const p = this.expect('psiOffer', 'prepared', 'evaluating');
+  private startPsi(p: Extract<MediaPhase, { name: 'prepared' | 'evaluating' }>): PsiState {
     if (p.request.kind !== 'retargeting' && p.request.kind !== 'joint-activate') {
       throw new ProtocolError('FAILED_PRECONDITION', `media: a PSI set is part of a retargeting or joint-activate session, this one is ${p.request.kind}`);
     }
-    if (p.psi) throw new ProtocolError('FAILED_PRECONDITION', 'media: the PSI set of this session was sent already');
     if (p.evaluated !== p.request.paddedCount) throw new ProtocolError('FAILED_PRECONDITION', `expected ${p.request.paddedCount} evaluations before the PSI set, got ${p.evaluated}`);
     const bits = this.selectedPositions(p.mediaPredicate);
-    const mine: number[] = [];
-    bits.forEach((b, pos) => {
-      if (b === 1) mine.push(pos);
-    });
+    let mine = 0;
+    for (let pos = 0; pos < bits.length; pos++) mine += bits[pos]!;
     let size = 1;
-    while (size < mine.length) size *= 2;
-    const key = OprfKey.generate();
-    p.psi = { key, offered: new Int32Array(0), reply: new Uint8Array(0), received: 0 }; // claimed before the first await: one offer per session
-    const pub = this.params.publication;
-    const hashed = await evaluateBatchParallel(key, pub.positionHashes?.(mine) ?? hashPositions(pub.version, mine), this.params.threads);
-    const perm = randomPermutation(size, this.params.uniform ?? cryptoUniform);
-    const offered = new Int32Array(size);
-    const out = new Array<ElementBytes>(size);
-    for (let i = 0; i < size; i++) {
-      const src = perm[i]!;
-      offered[i] = src < mine.length ? mine[src]! : -1;
-      out[i] = src < mine.length ? hashed[src]! : randomElement();
+    while (size < mine) size *= 2;
+    const offered = new Int32Array(size).fill(-1);
+    for (let pos = 0, k = 0; pos < bits.length; pos++) if (bits[pos] === 1) offered[k++] = pos;
+    shuffleInPlace(offered, this.params.uniform ?? cryptoUniform);
+    const psi: PsiState = { key: OprfKey.generate(), offered, pending: undefined, brokerSet: undefined, sent: 0, received: 0, rows: [] };
+    p.psi = psi;
+    return psi;
+  }
+
+  /**
+   * Round AGGREGATE (retargeting, joint-activate), one page of media's PSI set: elements
+   * [offset, offset + maxItems) of the offer — H(position)^b of its offered positions, random
+   * elements for the padding — in the offer's shuffled order. Only once the broker's padded set
+   * arrived whole, and only the page after the last one the broker answered: media never holds
+   * more than one page of its offer, nor does the broker (pages in order, none skipped or asked
+   * twice; at most PSI_PAGE_ITEMS).
+   */
+  async psiOfferPage(offset: number, maxItems: number): Promise<ElementBytes[]> {
+    const p = this.expect('psiOfferPage', 'prepared', 'evaluating');
+    if (p.request.kind !== 'retargeting' && p.request.kind !== 'joint-activate') {
+      throw new ProtocolError('FAILED_PRECONDITION', `media: a PSI set is part of a retargeting or joint-activate session, this one is ${p.request.kind}`);
     }
-    p.psi = { key, offered, reply: new Uint8Array(0), received: 0 };
+    const psi = p.psi;
+    const padded = p.request.paddedCount;
+    if (!psi || !psi.brokerSet) throw new ProtocolError('FAILED_PRECONDITION', `media: asked for its PSI set before the broker's padded set arrived whole (${psi?.received ?? 0} of ${padded} elements)`);
+    const n = psi.offered.length;
+    if (!Number.isSafeInteger(maxItems) || maxItems < 1 || maxItems > PSI_PAGE_ITEMS) throw new ProtocolError('RESOURCE_EXHAUSTED', `PSI set page at element ${offset}: expected 1..${PSI_PAGE_ITEMS} elements asked, got ${maxItems}`);
+    if (offset !== psi.sent) throw new ProtocolError('INVALID_ARGUMENT', `PSI set page at element ${offset}: expected the page starting at element ${psi.sent} (pages in order, none skipped or asked twice)`);
+    if (psi.sent !== psi.received - padded) throw new ProtocolError('FAILED_PRECONDITION', `PSI set page at element ${offset}: the broker has answered elements up to ${psi.received - padded} of the ${psi.sent} sent (one page at a time)`);
+    if (offset >= n) throw new ProtocolError('INVALID_ARGUMENT', `PSI set page at element ${offset}: media's set has ${n} elements`);
+    const to = Math.min(n, offset + maxItems);
+    // the page's real positions in ascending order (the position-hash file is read through a
+    // window), then evaluated under b and put back in the offer's order
+    const at: number[] = [];
+    for (let i = offset; i < to; i++) if (psi.offered[i]! >= 0) at.push(i);
+    at.sort((x, y) => psi.offered[x]! - psi.offered[y]!);
+    const positions = at.map((i) => psi.offered[i]!);
+    const pub = this.params.publication;
+    psi.sent = to; // claimed before the first await: a page is produced once
+    const hashed = await evaluateBatchParallel(psi.key, pub.positionHashes?.(positions) ?? hashPositions(pub.version, positions), this.params.threads);
+    const out = new Array<ElementBytes>(to - offset);
+    at.forEach((i, k) => (out[i - offset] = hashed[k]!));
+    for (let i = 0; i < out.length; i++) if (out[i] === undefined) out[i] = randomElement();
     return out;
   }
 
   /**
-   * Round LOOKALIKE (retargeting, joint-activate), one page of the broker's reply: elements
-   * [offset, offset + elements.length) of media's offer under both scalars (same order), then
-   * the broker's matched positions under its scalar (padded to the session's padded size,
-   * shuffled) — exactly offer + paddedCount elements in all. Pages come in order, each starting
-   * where the last ended, none empty, larger than PSI_PAGE_ITEMS or beyond the total; a page
-   * that breaks this fails the session with the reason (a replayed or reordered page, too
-   * large, too many). The page that completes the reply gives the result (activate).
+   * Round LOOKALIKE (retargeting, joint-activate), one page of the broker's stream: elements
+   * [offset, offset + elements.length) of — first — its padded set (H(x)^a of A's matched
+   * positions, padded to the session's padded size P, shuffled), then media's offer under both
+   * scalars, each page the answer to exactly the offer page media sent last (same order):
+   * P + |offer| elements in all. Pages come in order, each starting where the last ended, none
+   * empty, larger than PSI_PAGE_ITEMS, straddling the end of the broker's set, answering an
+   * offer page not sent or beyond the total; a page that breaks this fails the session with the
+   * reason. Each answer page is matched as it arrives: its offered positions whose doubly-keyed
+   * element is in the broker's set under b are the audience. The page completing the stream
+   * gives the result (complete).
    */
   async activatePage(offset: number, elements: readonly ElementBytes[]): Promise<ActivationProgress> {
     const p = this.expect('activatePage', 'prepared', 'evaluating');
-    if (!p.psi || p.psi.offered.length === 0) throw new ProtocolError('FAILED_PRECONDITION', 'media: called activate before its PSI set was sent');
-    const received = p.psi.received;
-    const expected = p.psi.offered.length + p.request.paddedCount;
-    if (offset < received) throw new ProtocolError('INVALID_ARGUMENT', `PSI reply page at element ${offset}: elements up to ${received} were received already (a replayed page)`);
-    if (offset > received) throw new ProtocolError('INVALID_ARGUMENT', `PSI reply page at element ${offset}: expected the page starting at element ${received} (pages in order, none skipped)`);
-    if (elements.length === 0) throw new ProtocolError('INVALID_ARGUMENT', `PSI reply page at element ${offset}: expected 1..${PSI_PAGE_ITEMS} elements, got none`);
-    if (elements.length > PSI_PAGE_ITEMS) throw new ProtocolError('RESOURCE_EXHAUSTED', `PSI reply page at element ${offset}: expected at most ${PSI_PAGE_ITEMS} elements, got ${elements.length}`);
-    if (received + elements.length > expected) {
-      throw new ProtocolError('INVALID_ARGUMENT', `PSI reply page at element ${offset}: expected ${expected} elements in all (media's set of ${p.psi.offered.length}, then the padded size ${p.request.paddedCount}), this page ends at ${received + elements.length}`);
+    const psi = p.psi ?? (offset === 0 && elements.length > 0 && elements.length <= PSI_PAGE_ITEMS ? this.startPsi(p) : undefined);
+    const received = psi?.received ?? 0;
+    const padded = p.request.paddedCount;
+    const expected = psi ? padded + psi.offered.length : undefined;
+    const where = `PSI reply page at element ${offset}`;
+    if (offset < received) throw new ProtocolError('INVALID_ARGUMENT', `${where}: elements up to ${received} were received already (a replayed page)`);
+    if (offset > received) throw new ProtocolError('INVALID_ARGUMENT', `${where}: expected the page starting at element ${received} (pages in order, none skipped)`);
+    if (elements.length === 0) throw new ProtocolError('INVALID_ARGUMENT', `${where}: expected 1..${PSI_PAGE_ITEMS} elements, got none`);
+    if (elements.length > PSI_PAGE_ITEMS) throw new ProtocolError('RESOURCE_EXHAUSTED', `${where}: expected at most ${PSI_PAGE_ITEMS} elements, got ${elements.length}`);
+    if (!psi || expected === undefined) throw new ProtocolError('FAILED_PRECONDITION', 'media: called activatePage before the PSI started');
+    const end = received + elements.length;
+    if (end > expected) {
+      throw new ProtocolError('INVALID_ARGUMENT', `${where}: expected ${expected} elements in all (the padded size ${padded}, then media's set of ${psi.offered.length}), this page ends at ${end}`);
+    }
+    if (received < padded && end > padded) throw new ProtocolError('INVALID_ARGUMENT', `${where}: the broker's padded set ends at element ${padded}, this page ends at ${end} (a page is part of the broker's set or the answer to one page of media's set)`);
+    if (received >= padded && end !== padded + psi.sent) {
+      throw new ProtocolError('INVALID_ARGUMENT', `${where}: expected the answer to media's set up to element ${psi.sent} (the page it sent last), this page ends at element ${end - padded} of it`);
     }
     try {
       validateElements(elements);
     } catch (err) {
-      if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', `PSI reply page at element ${offset}: ${err.message}`);
+      if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', `${where}: ${err.message}`);
       throw err;
     }
-    if (p.psi.reply.length === 0) p.psi.reply = new Uint8Array(expected * ELEMENT_BYTES);
-    for (let i = 0; i < elements.length; i++) p.psi.reply.set(elements[i]!, (received + i) * ELEMENT_BYTES);
-    p.psi.received = received + elements.length;
-    if (p.psi.received < expected) return { received: p.psi.received, expected };
-    return { received: expected, expected, result: await this.complete(p, p.psi.reply, expected) };
+    psi.received = end;
+    if (received < padded) {
+      // the broker's padded set: kept packed until whole, then under b in a table (P elements)
+      const pending = psi.pending ?? new Uint8Array(padded * ELEMENT_BYTES);
+      for (let i = 0; i < elements.length; i++) pending.set(elements[i]!, (received + i) * ELEMENT_BYTES);
+      psi.pending = pending;
+      if (end === padded) {
+        psi.pending = undefined;
+        const broker = Array.from({ length: padded }, (_, i) => pending.subarray(i * ELEMENT_BYTES, (i + 1) * ELEMENT_BYTES));
+        psi.brokerSet = new ElementTable(await evaluateBatchParallel(psi.key, broker, this.params.threads));
+      }
+    } else {
+      const { brokerSet, offered, rows } = psi;
+      if (!brokerSet) throw new ProtocolError('FAILED_PRECONDITION', 'media: an answer to its PSI set before the broker\'s padded set');
+      const { order } = this.params.publication;
+      const first = received - padded;
+      for (let i = 0; i < elements.length; i++) {
+        const pos = offered[first + i]!;
+        if (pos >= 0 && brokerSet.has(elements[i]!, 0)) rows.push(order[pos]!);
+      }
+    }
+    if (end < expected) return { received: end, expected };
+    return { received: end, expected, result: this.complete(p, psi.rows) };
   }
 
   /**
-   * The whole reply at once (activatePage calls it with the last page): `elements` = media's
-   * offer under both scalars (same order), then the broker's matched positions under its
-   * scalar (padded, shuffled). The audience is exactly the offered positions in the broker's
-   * set: A's matched users who consented to ad targeting (and satisfy media's predicate).
-   * Below the minimum (compared with a noisy size) nothing is created; A gets the handle and
-   * the noised size.
+   * The audience once the broker's stream is whole: exactly the offered positions in the
+   * broker's set — A's matched users who consented to ad targeting (and satisfy media's
+   * predicate). Below the minimum (compared with a noisy size) nothing is created; A gets the
+   * handle and the noised size.
    */
-  async activate(elements: readonly ElementBytes[]): Promise<LookalikeResult> {
-    const p = this.expect('activate', 'prepared', 'evaluating');
-    if (!p.psi) throw new ProtocolError('FAILED_PRECONDITION', 'media: called activate before its PSI set was sent');
-    const n = p.psi.offered.length;
-    if (elements.length < n) throw new ProtocolError('INVALID_ARGUMENT', `expected at least ${n} elements (media's set under both keys first), got ${elements.length}`);
-    if (elements.length - n > p.request.paddedCount) throw new ProtocolError('INVALID_ARGUMENT', `expected at most ${p.request.paddedCount} elements of the broker's set (the padded size), got ${elements.length - n}`);
-    try {
-      validateElements(elements);
-    } catch (err) {
-      if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', err.message);
-      throw err;
-    }
-    const flat = new Uint8Array(elements.length * ELEMENT_BYTES);
-    elements.forEach((e, i) => flat.set(e, i * ELEMENT_BYTES));
-    return this.complete(p, flat, elements.length);
-  }
-
-  /**
-   * The audience from the whole (validated) reply, `count` elements back to back in `reply`:
-   * see activate. Membership in the broker's set is an exact 32-byte comparison through an
-   * ElementTable (no string per element).
-   */
-  private async complete(p: Extract<MediaPhase, { name: 'prepared' | 'evaluating' }>, reply: Uint8Array, count: number): Promise<LookalikeResult> {
-    if (!p.psi) throw new ProtocolError('FAILED_PRECONDITION', 'media: called activate before its PSI set was sent');
-    const n = p.psi.offered.length;
-    const broker: ElementBytes[] = [];
-    for (let i = n; i < count; i++) broker.push(reply.subarray(i * ELEMENT_BYTES, (i + 1) * ELEMENT_BYTES));
-    const inBroker = new ElementTable(await evaluateBatchParallel(p.psi.key, broker, this.params.threads));
-    if (n === 0) throw new ProtocolError('FAILED_PRECONDITION', 'media: called activate before its PSI set was sent');
-    const rows: number[] = [];
-    const { offered } = p.psi;
-    const { order } = this.params.publication;
-    for (let i = 0; i < n; i++) {
-      const pos = offered[i]!;
-      if (pos >= 0 && inBroker.has(reply, i * ELEMENT_BYTES)) rows.push(order[pos]!);
-    }
+  private complete(p: Extract<MediaPhase, { name: 'prepared' | 'evaluating' }>, rows: readonly number[]): LookalikeResult {
     const noiseOff = p.request.policy.noiseScale === 0;
     const noisy = noiseOff ? rows.length : Math.max(0, rows.length + discreteLaplace(1 / p.request.policy.epsilonCount, this.params.uniform ?? cryptoUniform));
     if (noisy < Math.max(p.request.policy.minCohort, this.params.minCohort ?? 0)) {

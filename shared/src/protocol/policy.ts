@@ -151,11 +151,16 @@ export function binomial(n: number, p: number, u: Uniform = cryptoUniform): numb
 export function randomPermutation(n: number, u: Uniform = cryptoUniform): Uint32Array {
   const perm = new Uint32Array(n);
   for (let i = 0; i < n; i++) perm[i] = i;
-  for (let i = n - 1; i > 0; i--) {
+  return shuffleInPlace(perm, u);
+}
+
+/** Fisher–Yates shuffle of `list` in place (the same draws as randomPermutation), returned. */
+export function shuffleInPlace<L extends Uint32Array | Int32Array>(list: L, u: Uniform = cryptoUniform): L {
+  for (let i = list.length - 1; i > 0; i--) {
     const j = Math.floor(u() * (i + 1));
-    const t = perm[i]!;
-    perm[i] = perm[j]!;
-    perm[j] = t;
+    const t = list[i]!;
+    list[i] = list[j]!;
+    list[j] = t;
   }
-  return perm;
+  return list;
 }

@@ -87,6 +87,19 @@ export class SessionChannel {
     return { statement, value: c.decode(env.payload) };
   }
 
+  /**
+   * Whether `env`'s statement names `c`'s payload type — read unverified, to choose how to open
+   * a message that is one of two types (a paged call's answer: an Ack for every page but the
+   * last, the final reply for the last); `open` then checks everything, signature first.
+   */
+  names<T>(env: Envelope, c: Codec<T>): boolean {
+    try {
+      return (JSON.parse(new TextDecoder().decode(env.statement)) as { payloadType?: unknown }).payloadType === c.type;
+    } catch {
+      return false;
+    }
+  }
+
   /** Opens all chunks of one logical message: chunk indexes 0..n-1, `last` exactly on the final one. */
   openChunks<T>(envs: readonly Envelope[], sender: Party, rounds: readonly Round[], c: Codec<T>): T[] {
     if (envs.length === 0) throw new ProtocolError('INVALID_ARGUMENT', `expected at least one ${c.type} message, got none`);

@@ -653,13 +653,24 @@ export const CheckpointCodec = codec<CheckpointMessage>(
   },
 );
 
-/** broker → media, AGGREGATE round of the joint kinds and retargeting: asks for media's per-position input. */
+/**
+ * broker → media, AGGREGATE round of the joint kinds and retargeting: asks for media's
+ * per-position input — joint-count: all of it (offset and maxItems 0); retargeting /
+ * joint-activate: the page of media's DH-PSI set starting at `offset`, at most `maxItems`
+ * elements (one call per page: the set is ≈ 0.87·U elements).
+ */
 export interface IndicatorRequest {
   universeVersion: string;
+  offset: number;
+  maxItems: number;
 }
 
 export const IndicatorRequestCodec = codec<IndicatorRequest>(
   'cleanroom.v1.IndicatorRequest',
   (m) => m,
-  (o) => ({ universeVersion: str('IndicatorRequest', o, 'universeVersion', 128) }),
+  (o) => ({
+    universeVersion: str('IndicatorRequest', o, 'universeVersion', 128),
+    offset: num('IndicatorRequest', o, 'offset', 1e10),
+    maxItems: num('IndicatorRequest', o, 'maxItems', 1e10),
+  }),
 );

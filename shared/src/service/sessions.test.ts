@@ -78,6 +78,32 @@ describe('SessionRegistry: silent peers vs busy peers', () => {
     vi.advanceTimersByTime(IDLE / 4);
     expect(expired).toEqual(['x']); // past 2 × idle (two sessions): the fair share is used up
   });
+
+  it('a session waiting on its peers\' O(P) work gets that allowance more, until its next message comes', () => {
+    const x = reg.create('x', null, 'open');
+    reg.expectPeerWork(x, 3 * IDLE); // e.g. media after SessionReady: A blinds, C draws dummies
+    reg.create('z', null, 'open'); // no allowance: the plain idle limit
+    vi.advanceTimersByTime(IDLE * 2);
+    expect(expired).toEqual(['z']);
+    vi.advanceTimersByTime(IDLE * 1.5); // 3.5 × idle in all: within idle + allowance
+    expect(expired).toEqual(['z']);
+    // the awaited message arrives: the allowance is used, silence counts from here with the plain limit
+    reg.touch(reg.forEnvelope(fromBroker('x'), 'broker', 'media', broker.publicKey));
+    vi.advanceTimersByTime(IDLE / 2);
+    expect(expired).toEqual(['z']);
+    vi.advanceTimersByTime(IDLE);
+    expect(expired).toEqual(['z', 'x']);
+    expect(() => reg.expectPeerWork(x, -1)).toThrow(/non-negative allowance/);
+  });
+
+  it('the allowance ends: a peer silent past idle + allowance still fails the session', () => {
+    const x = reg.create('x', null, 'open');
+    reg.expectPeerWork(x, IDLE);
+    vi.advanceTimersByTime(IDLE * 1.5);
+    expect(expired).toEqual([]);
+    vi.advanceTimersByTime(IDLE);
+    expect(expired).toEqual(['x']);
+  });
 });
 
 describe('SessionRegistry: per-phase CPU split', () => {

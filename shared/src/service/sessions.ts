@@ -12,7 +12,11 @@
  *     take N × `idleMs` to come back to one (hard cap: N × `idleMs` since the session's own
  *     last message, even while the peers talk about others);
  *   - a stalled event loop at this node (the reaper woke up late) is this node's own
- *     busyness and counts as hearing from the peers.
+ *     busyness and counts as hearing from the peers;
+ *   - a session whose next message waits on work of the peers that grows with the session
+ *     (A blinding its seeds and C drawing its dummies before media's Evaluate: a minute of
+ *     one core at 2·10^6 padded elements) gets that much more (`expectPeerWork`), until a
+ *     message of that session arrives.
  * Failing a session drops its secrets (the caller's onExpire). Clock and timers are
  * injectable for tests.
  */
@@ -22,6 +26,15 @@ import { openEnvelope, type Envelope } from '../transcript/statement.ts';
 import { nodeMetrics } from './metrics.ts';
 import { endSessionTrace, phaseTrace, startSessionTrace, type SessionTrace } from '../common/tracing.ts';
 import { primitiveDelta, primitiveSnapshot, type Primitive } from '../common/op-counts.ts';
+
+/**
+ * What a node allows, per padded element of a session, for its peers' work before the
+ * session's next message (expectPeerWork), on top of the idle limit: between OPEN and BLIND,
+ * A hashes and blinds its n ≤ P/2 seeds (≈ 0.09 ms each on one core: hash to group + X25519)
+ * and C draws P − n dummies (≈ 0.016 ms each) — at most ≈ 0.05 ms per padded element on a
+ * quiet core. 0.25 ms is five times that: 500 s more at P = 2·10^6, 12.5 s at 5·10^4.
+ */
+export const PEER_WORK_MS_PER_ELEMENT = 0.25;
 
 /** "CODE: message" for a ProtocolError, "INTERNAL: message" for anything else. */
 export function describeError(err: unknown): string {
@@ -111,6 +124,8 @@ export class SessionRegistry<S, R = unknown> {
   private heardAt: number;
   private lastReap: number;
   private readonly lastOwnMessage = new Map<string, number>();
+  /** Sessions whose next message waits on their peers' work (expectPeerWork): its allowance, ms. */
+  private readonly peerWork = new Map<string, number>();
   /** Who waits for a session's next phase change (admin long-polls: `changed`). */
   private readonly waiters = new Map<string, Set<() => void>>();
 
@@ -139,6 +154,15 @@ export class SessionRegistry<S, R = unknown> {
   async reserveId(sessionId: string, phase: SessionPhase, opts: { created?: boolean } = {}): Promise<void> {
     if (!opts.created && this.sessions.has(sessionId)) throw new ProtocolError('ALREADY_EXISTS', `session ${sessionId} already exists`);
     await this.persistTo?.store.createSession(this.persistTo.party, sessionId, phase, new Date().toISOString());
+  }
+
+  /**
+   * The session's next message waits on ≈ `ms` of its peers' work (beyond message handling):
+   * until a message of the session arrives (forEnvelope), its idle limits are `ms` longer.
+   */
+  expectPeerWork(rec: SessionRecord<S, R>, ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`expected a non-negative allowance in ms, got ${ms}`);
+    this.peerWork.set(rec.sessionId, ms);
   }
 
   /** Records that `party` was heard from (any session): it is alive, maybe busy, not silent. */
@@ -196,6 +220,7 @@ export class SessionRegistry<S, R = unknown> {
     rec.status = status;
     rec.result = result;
     rec.error = error;
+    this.peerWork.delete(rec.sessionId);
     this.touch(rec, status === 'failed' ? 'failed' : 'done');
     this.closePhase(rec);
     endSessionTrace(rec.trace, status, error);
@@ -215,6 +240,7 @@ export class SessionRegistry<S, R = unknown> {
     this.heard(caller); // signed by the caller: it is alive, whatever the session's state
     const rec = this.sessions.get(s.sessionId);
     if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${s.sessionId}`);
+    this.peerWork.delete(s.sessionId); // the awaited message came
     const endedWell = allowFinished && (rec.status === 'completed' || rec.status === 'cohort-too-small' || rec.status === 'refused');
     if (rec.status !== 'running' && !endedWell) {
       throw new ProtocolError('FAILED_PRECONDITION', `session ${s.sessionId} is ${rec.status}${rec.error ? `: ${rec.error}` : ''}`);
@@ -282,7 +308,8 @@ export class SessionRegistry<S, R = unknown> {
       if (rec.inFlight > 0) continue;
       const own = now - (this.lastOwnMessage.get(rec.sessionId) ?? now);
       const silent = now - Math.max(this.heardAt, this.lastOwnMessage.get(rec.sessionId) ?? now);
-      if (silent > this.idleMs || own > limit) this.onExpire(rec);
+      const extra = this.peerWork.get(rec.sessionId) ?? 0;
+      if (silent > this.idleMs + extra || own > limit + extra) this.onExpire(rec);
     }
   }
 
