@@ -367,16 +367,6 @@ const packedFromGeneric = codec<PackedBatch>(
 const OFFSET_KEY = (2 << 3) | 0; // varint
 const ELEMENT_KEY = (3 << 3) | 2; // length-delimited
 
-/** Bytes of `v` (a safe integer ≥ 0) as a protobuf varint. */
-function varintBytes(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
-}
-
 /** The protobuf bytes of a packed batch (see PackedBlindedBatchCodec). */
 function packedWire(m: PackedBatch): Uint8Array {
   const { offset, items } = m;
