@@ -465,10 +465,8 @@ export class BrokerNode {
   private async activatePaged(channel: SessionChannel, role: BrokerRole, padded: PackedList): Promise<Envelope[]> {
     const per = this.o.psiPageItems ?? PSI_PAGE_ITEMS;
     const P = padded.length;
-    const send = async (from: number, chunks: { offset: number; items: PackedList | Uint8Array[] }[]) =>
-      this.o.media.call('Activate', chunks.map((b, i) => b.items instanceof PackedList
-        ? channel.seal('media', 'AGGREGATE', PackedBlindedBatchCodec, { offset: from + b.offset, items: b.items }, i, i === chunks.length - 1)
-        : channel.seal('media', 'AGGREGATE', BlindedBatchCodec, { offset: from + b.offset, items: b.items }, i, i === chunks.length - 1)), this.sessionDeadlineMs);
+    const send = async (from: number, chunks: { offset: number; items: PackedList }[]) =>
+      this.o.media.call('Activate', channel.sealChunks('media', 'AGGREGATE', PackedBlindedBatchCodec, chunks.map((b) => ({ offset: from + b.offset, items: b.items }))), this.sessionDeadlineMs);
     const acked = (resp: Envelope[], through: number): Envelope[] | undefined => {
       const [env] = resp;
       if (!env || resp.length !== 1) throw new ProtocolError('INVALID_ARGUMENT', `media answered the PSI page ending at element ${through} with ${resp.length} messages, expected one Ack or its LookalikeResult`);
@@ -485,10 +483,10 @@ export class BrokerNode {
     const version = this.universe?.version ?? '';
     for (let offset = 0; ;) {
       const resp = await this.o.media.call('Indicators', [channel.seal('media', 'AGGREGATE', IndicatorRequestCodec, { universeVersion: version, offset, maxItems: per })], this.sessionDeadlineMs);
-      const page = joinBatches(channel.openChunks(resp, 'media', ['AGGREGATE'], BlindedBatchCodec), 'PSI set page', offset);
+      const page = joinPacked(channel.openChunks(resp, 'media', ['AGGREGATE'], PackedBlindedBatchCodec), 'PSI set page', offset);
       const answer = await role.psiReplyPage(offset, page, per);
       offset += page.length;
-      const done = acked(await send(P + offset - page.length, splitBatches(answer, BATCH_ITEMS, BATCH_BYTES)), P + offset);
+      const done = acked(await send(P + offset - page.length, splitPacked(answer, BATCH_ITEMS, BATCH_BYTES)), P + offset);
       if (done) return done;
     }
   }
