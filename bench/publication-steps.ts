@@ -24,6 +24,7 @@ import { CiphertextFile, CiphertextFileWriter } from '../shared/src/service/ciph
 import { UniverseDownload } from '../services/broker/src/universe-store.ts';
 import { measurePrimitiveCosts, sealKeys } from './floors.ts';
 import { TOKEN_BYTES } from '../shared/src/common/token-set.ts';
+import { PackedList } from '../shared/src/common/packed-list.ts';
 
 const users = Number(process.argv[2] ?? 40_000);
 if (!Number.isInteger(users) || users < 1) throw new RangeError(`expected a positive user count, got ${process.argv[2]}`);
@@ -107,9 +108,7 @@ try {
     idTypes: [{ idType: 'phone', tokens: t.count }], sizeClass: 'bench', unchanged: false, bfv: pub.material, labelsVersion: '',
   }, broker);
   c0 = process.cpuUsage();
-  const list: Uint8Array[] = [];
-  for (let i = 0; i < t.count; i++) list.push(t.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
-  download.addTokens('phone', 0, list, Array.from(t.positions));
+  download.addTokens('phone', 0, new PackedList(t.tokens, TOKEN_BYTES), Uint32Array.from(t.positions));
   const tokensMs = cpuMs(c0);
   // SyncUniverse pages as media sends them (48 ciphertexts each, services/broker/src/node.ts),
   // encoded before the clock starts: the broker pays for decoding them, not for encoding.

@@ -25,6 +25,8 @@ export interface ClusterOptions {
   devPlaintext?: boolean;
   env?: Partial<Record<Party, Record<string, string>>>;
   readyTimeoutMs?: number;
+  /** Checkout to run a party's node from (default ROOT): bench/sync.ts pairs two versions of the broker on one world. */
+  roots?: Partial<Record<Party, string>>;
 }
 
 /** A node process that exited before it was ready. */
@@ -56,7 +58,8 @@ export interface Cluster {
   transcriptDir: string;
   stateDir: (p: Party) => string;
   stop(): Promise<void>;
-  restart(p: Party): Promise<void>;
+  /** Stops party p (SIGTERM), runs `beforeStart` (e.g. deletes part of its state), starts it again and waits until it is ready. */
+  restart(p: Party, beforeStart?: () => void): Promise<void>;
 }
 
 
@@ -112,8 +115,9 @@ async function startClusterOnce(o: ClusterOptions): Promise<Cluster> {
     const logFile = join(logDir, `${p}.log`);
     const logStart = existsSync(logFile) ? statSync(logFile).size : 0;
     const out = createWriteStream(logFile, { flags: 'a' });
-    const proc = spawn(process.execPath, [join(ROOT, `services/${p}/src/main.ts`)], {
-      env: { ...process.env, ...envFor(p), NODE_OPTIONS: withNodeHeapOptions(o.env?.[p]?.NODE_OPTIONS ?? process.env.NODE_OPTIONS) }, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT,
+    const root = o.roots?.[p] ?? ROOT;
+    const proc = spawn(process.execPath, [join(root, `services/${p}/src/main.ts`)], {
+      env: { ...process.env, ...envFor(p), NODE_OPTIONS: withNodeHeapOptions(o.env?.[p]?.NODE_OPTIONS ?? process.env.NODE_OPTIONS) }, stdio: ['ignore', 'pipe', 'pipe'], cwd: root,
     });
     // Both streams into one file, which ends when the process and its pipes have closed: so
     // when `exited` resolves, everything the node wrote is in the file.
@@ -134,12 +138,13 @@ async function startClusterOnce(o: ClusterOptions): Promise<Cluster> {
         clearTimeout(t);
       }));
     },
-    async restart(p: Party) {
+    async restart(p: Party, beforeStart?: () => void) {
       const n = nodes[p];
       if (n.proc.exitCode === null && n.proc.signalCode === null) {
         n.proc.kill('SIGTERM');
         await n.exited;
       }
+      beforeStart?.();
       nodes[p] = start(p);
       await waitReady(nodes[p], o.readyTimeoutMs ?? 600_000);
     },

@@ -22,8 +22,9 @@ import type { BrokerPolicyConfig } from '@cleanroom/shared/protocol/policy.ts';
 import {
   AbortCodec, AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinManifest, joinPacked, PackedBlindedBatchCodec, splitPacked, LookalikeResultCodec,
   OpenSessionCodec, PrepareSessionCodec, SessionAcceptedCodec, SessionReadyCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
-  LabelBatchCodec, UniverseLabelsCodec, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec, type UniverseRequest,
+  LabelBatchCodec, UniverseManifestCodec, UniverseRequestCodec, type UniverseRequest,
 } from '@cleanroom/shared/rpc/codec.ts';
+import { PackedUniverseLabelsCodec, PackedUniverseTokensCodec } from '@cleanroom/shared/rpc/sync-codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import { PackedList } from '@cleanroom/shared/common/packed-list.ts';
 import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
@@ -92,13 +93,16 @@ export const DEFAULT_LOOKUP = Object.freeze({ ...DEFAULT_LOOKUP_LIMITS, idsPerAd
 
 /**
  * Entries per token page and ciphertexts per page of one SyncUniverse call. A token page is
- * decoded whole (its envelopes, one view and one number per entry), so its size bounds the
- * sync's heap: at 10^6 users the broker's peak at its `sync-tokens` memory line was 438 MiB
- * with pages of 262,144 and 387 MiB with 65,536 (`node bench/memory.ts --universe 1000000`,
- * paired); 16 calls per 10^6 tokens.
+ * decoded whole (its envelopes; since the packed decode, rpc/sync-codec.ts, 16 bytes per entry
+ * in two buffers), so its size bounds the sync's heap: at 10^6 users the broker's peak at its
+ * `sync-tokens` memory line was 438 MiB with pages of 262,144 and 387 MiB with 65,536 decoded
+ * as objects (`node bench/memory.ts --universe 1000000`, paired); 16 calls per 10^6 tokens.
+ * Ciphertext pages are media's largest (MAX_CIPHERTEXT_PAGE, 64: ≈ 12.6 MB held per call): the
+ * broker's major GCs followed the number of calls — 41 / 34 / 27 in one 200,000-user sync with
+ * pages of 15 / 48 / 64 (`node bench/sync.ts` with a GC observer, loaded machine).
  */
 const TOKEN_PAGE = 65_536;
-const CIPHERTEXT_PAGE = 48;
+const CIPHERTEXT_PAGE = 64;
 
 /** Dummies drawn per turn of the event loop (≈ 0.15 s of X25519 on this machine's cores). */
 const DUMMY_SLICE = 4096;
@@ -201,7 +205,7 @@ export class BrokerNode {
       for (const { idType, tokens } of manifest.idTypes) {
         while (download.tokensHeld(idType) < tokens) {
           const before = download.tokensHeld(idType);
-          for (const page of ch.openChunks(await ask({ part: 'TOKENS', idType, offset: before, limit: TOKEN_PAGE }), 'media', ['UNIVERSE'], UniverseTokensCodec)) {
+          for (const page of ch.openChunks(await ask({ part: 'TOKENS', idType, offset: before, limit: TOKEN_PAGE }), 'media', ['UNIVERSE'], PackedUniverseTokensCodec)) {
             if (page.idType !== idType) throw new ProtocolError('INVALID_ARGUMENT', `asked for '${idType}' tokens, got '${page.idType}'`);
             download.addTokens(idType, page.offset, page.tokens, page.positions);
           }
@@ -213,7 +217,7 @@ export class BrokerNode {
         for (const { idType, tokens } of manifest.idTypes) {
           while (download.labelsHeld(idType) < tokens) {
             const before = download.labelsHeld(idType);
-            for (const page of ch.openChunks(await ask({ part: 'LABELS', idType, offset: before, limit: TOKEN_PAGE }), 'media', ['UNIVERSE'], UniverseLabelsCodec)) {
+            for (const page of ch.openChunks(await ask({ part: 'LABELS', idType, offset: before, limit: TOKEN_PAGE }), 'media', ['UNIVERSE'], PackedUniverseLabelsCodec)) {
               if (page.idType !== idType) throw new ProtocolError('INVALID_ARGUMENT', `asked for '${idType}' labels, got '${page.idType}'`);
               download.addLabels(idType, page.offset, page.boxes);
             }

@@ -7,7 +7,11 @@ import { join } from 'node:path';
 import { makeWorld } from '../../../test/unit/world.ts';
 import { cluster } from '../../../test/unit/nodes.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
-import { loadHeld } from './universe-store.ts';
+import { BrokerBfv } from '@cleanroom/shared/crypto/bfv.ts';
+import { UniverseTokensCodec, type UniverseManifest } from '@cleanroom/shared/rpc/codec.ts';
+import { PackedUniverseTokensCodec } from '@cleanroom/shared/rpc/sync-codec.ts';
+import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
+import { loadHeld, UniverseDownload } from './universe-store.ts';
 
 describe('broker universe store', () => {
   it('loads the synced copy again; refuses a copy in another layout', async () => {
@@ -38,5 +42,70 @@ describe('broker universe store', () => {
     delete m.format;
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
     expect(await loadHeld(stateDir)).toBeUndefined();
+  });
+
+  it('a download through the packed codec verifies media\'s version; refuses a page out of order, a position beyond the users, and a tampered token at the version check', async () => {
+    const w = await makeWorld({ universeSize: 1500, crmSize: 100 });
+    const pub = w.publication;
+    const types = [...pub.tokens.keys()];
+    const manifest: UniverseManifest = {
+      epoch: pub.epoch, version: pub.version, users: pub.users, ciphertexts: pub.ciphertexts.count, attributeCount: pub.layout.attributeCount,
+      usersPerCiphertext: pub.layout.usersPerCiphertext, idTypes: types.map((idType) => ({ idType, tokens: pub.tokens.get(idType)!.count })),
+      sizeClass: 'test', unchanged: false, bfv: pub.material, labelsVersion: '',
+    };
+    /** Media's token page [from, to) as the broker decodes it from the wire. */
+    const pageOf = (idType: IdType, from: number, to: number) => {
+      const p = pub.tokens.get(idType)!.page(from, to);
+      const tokens = Array.from({ length: to - from }, (_, i) => p.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
+      return PackedUniverseTokensCodec.decode(UniverseTokensCodec.encode({ idType, offset: from, tokens, positions: Array.from(p.positions) }));
+    };
+    const download = async (stateDir: string, tamper?: (page: ReturnType<typeof pageOf>) => void) => {
+      const d = new UniverseDownload(stateDir, manifest, await BrokerBfv.fromPublicMaterial(pub.material, pub.layout.attributeCount));
+      for (const idType of types) {
+        const n = pub.tokens.get(idType)!.count;
+        for (let from = 0; from < n; from += 500) {
+          const page = pageOf(idType, from, Math.min(n, from + 500));
+          if (from === 500) tamper?.(page);
+          d.addTokens(idType, page.offset, page.tokens, page.positions);
+        }
+      }
+      const cts = Array.from({ length: pub.ciphertexts.count }, (_, c) => pub.ciphertexts.get(c));
+      d.addCiphertexts(0, cts);
+      return d;
+    };
+    const dir = join(w.dir, 'download');
+    const good = await download(join(dir, 'good'));
+    const held = await good.finish();
+    try {
+      expect(held.version).toBe(pub.version);
+      expect(held.ciphertexts.count).toBe(pub.ciphertexts.count);
+      const t = pub.tokens.get(types[0]!)!;
+      const first = t.page(0, 1);
+      expect(held.tables.get(types[0]!)?.positionOf(first.tokens.subarray(0, TOKEN_BYTES))).toBe(first.positions[0]);
+    } finally {
+      held.bfv.dispose();
+    }
+
+    const d = new UniverseDownload(join(dir, 'bad'), manifest, await BrokerBfv.fromPublicMaterial(pub.material, pub.layout.attributeCount));
+    try {
+      const page = pageOf(types[0]!, 0, 10);
+      expect(() => d.addTokens(types[0]!, 5, page.tokens, page.positions)).toThrow(/tokens: expected offset 0, got 5/);
+      const beyond = pageOf(types[0]!, 0, 10);
+      beyond.positions[3] = pub.users;
+      expect(() => d.addTokens(types[0]!, 0, beyond.tokens, beyond.positions)).toThrow(new RegExp(`position ${pub.users} beyond the ${pub.users} users`));
+      expect(() => d.addTokens(types[0]!, 0, page.tokens, page.positions.subarray(1))).toThrow(/expected one position per token, got 9 for 10/);
+      expect(d.tokensHeld(types[0]!)).toBe(0); // nothing of a refused page was kept
+    } finally {
+      d.abandon();
+    }
+
+    const tampered = await download(join(dir, 'tampered'), (page) => {
+      page.tokens.bytes[0]! ^= 1;
+    });
+    try {
+      await expect(tampered.finish()).rejects.toThrow(new RegExp(`publication announced as ${pub.version.slice(0, 12)} hashes to [0-9a-f]{12}: refused`));
+    } finally {
+      tampered.abandon();
+    }
   });
 });

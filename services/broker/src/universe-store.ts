@@ -20,6 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { BrokerBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
@@ -32,6 +33,10 @@ import { CiphertextFile, CiphertextFileWriter } from '@cleanroom/shared/service/
 import { LabelFile } from '@cleanroom/shared/service/label-file.ts';
 import { labelsVersion, type LabelBoxes } from '@cleanroom/shared/protocol/label-publication.ts';
 import { Appender, BUCKETS, f64File, readAll, RecordFile, sortRecords } from '@cleanroom/shared/service/record-file.ts';
+import type { PackedList } from '@cleanroom/shared/common/packed-list.ts';
+
+/** Positions go to their file as the page's Uint32Array bytes on a little-endian host (the file is little-endian). */
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** syncSeconds / syncCpuSeconds: wall and process CPU (all threads) of the sync that brought this copy, when this process ran it. */
 export type HeldUniverse = BrokerUniverse & { syncedAt: string; bytesOnDisk: number; syncSeconds?: number; syncCpuSeconds?: number };
@@ -176,7 +181,12 @@ export class UniverseDownload {
     this.digests = new Appender(join(this.tmp, 'spill', 'digests'));
   }
 
-  addTokens(idType: IdType, offset: number, tokens: readonly Uint8Array[], positions: readonly number[]): void {
+  /**
+   * One page of media's token table (PackedUniverseTokensCodec): token i and its user's position
+   * positions[i], at `offset` in the table. Refused, naming the fault, unless it continues what
+   * arrived, stays within the manifest's count and every position is one of the users.
+   */
+  addTokens(idType: IdType, offset: number, tokens: PackedList, positions: Uint32Array): void {
     const want = this.m.idTypes.find((t) => t.idType === idType);
     if (!want) throw new ProtocolError('INVALID_ARGUMENT', `media sent '${idType}' tokens, its manifest lists none`);
     let cur = this.tokens.get(idType);
@@ -187,31 +197,29 @@ export class UniverseDownload {
       };
       this.tokens.set(idType, cur);
     }
+    const n = tokens.length;
     if (offset !== cur.count) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: expected offset ${cur.count}, got ${offset}`);
-    if (cur.count + tokens.length > want.tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: more than the ${want.tokens} announced`);
-    if (positions.length !== tokens.length) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: expected one position per token, got ${positions.length} for ${tokens.length}`);
-    for (const p of positions) if (!Number.isInteger(p) || p < 0 || p >= this.m.users) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: position ${p} beyond the ${this.m.users} users`);
-    // Each token and position appended in place (no subarray or record buffer per token):
-    // tokens / positions files in arrival order, and the TABLE_RECORD into its bucket's spill.
-    for (let i = 0; i < tokens.length; i++) {
-      const t = tokens[i]!;
-      if (t.length !== TOKEN_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' token ${offset + i}: expected ${TOKEN_BYTES} bytes, got ${t.length}`);
-    }
-    for (let i = 0; i < tokens.length; i++) {
-      const t = tokens[i]!;
-      const p = positions[i]!;
-      cur.tokens.append(t, 0, TOKEN_BYTES);
-      cur.positions.appendU32(p);
-      const spill = cur.spill[t[0]!]!;
-      spill.append(t, 0, TOKEN_BYTES);
-      spill.appendU32(p);
+    if (cur.count + n > want.tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: more than the ${want.tokens} announced`);
+    if (positions.length !== n) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: expected one position per token, got ${positions.length} for ${n}`);
+    if (tokens.width !== TOKEN_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' token ${offset}: expected ${TOKEN_BYTES} bytes, got ${tokens.width}`);
+    for (const p of positions) if (p >= this.m.users) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' tokens: position ${p} beyond the ${this.m.users} users`);
+    // The tokens and positions files in arrival order (one copy of the page each), and each
+    // TABLE_RECORD into its bucket's spill, appended in place.
+    const t = tokens.bytes;
+    cur.tokens.write(t);
+    if (LITTLE_ENDIAN) cur.positions.write(new Uint8Array(positions.buffer, positions.byteOffset, positions.byteLength));
+    else for (const p of positions) cur.positions.appendU32(p);
+    for (let i = 0, at = 0; i < n; i++, at += TOKEN_BYTES) {
+      const spill = cur.spill[t[at]!]!;
+      spill.append(t, at, TOKEN_BYTES);
+      spill.appendU32(positions[i]!);
       spill.appendU32(offset + i);
     }
-    cur.count += tokens.length;
+    cur.count += n;
   }
 
   /** Sealed label boxes of one ID type (lookup kind), in token-table order; written to a file as they arrive. */
-  addLabels(idType: IdType, offset: number, boxes: readonly Uint8Array[]): void {
+  addLabels(idType: IdType, offset: number, boxes: PackedList): void {
     const want = this.m.idTypes.find((t) => t.idType === idType);
     if (!want || !this.m.labelsVersion) throw new ProtocolError('INVALID_ARGUMENT', `media sent '${idType}' labels, its manifest announces none`);
     let cur = this.labels.get(idType);
@@ -221,8 +229,8 @@ export class UniverseDownload {
     }
     if (offset !== cur.count) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: expected offset ${cur.count}, got ${offset}`);
     if (cur.count + boxes.length > want.tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: more than one per token (${want.tokens})`);
-    for (const b of boxes) if (b.length !== LABEL_BOX_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: expected ${LABEL_BOX_BYTES}-byte boxes, got ${b.length}`);
-    for (const b of boxes) cur.boxes.write(b);
+    if (boxes.width !== LABEL_BOX_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: expected ${LABEL_BOX_BYTES}-byte boxes, got ${boxes.width}`);
+    cur.boxes.write(boxes.bytes);
     cur.count += boxes.length;
   }
 
@@ -235,8 +243,9 @@ export class UniverseDownload {
     if (this.cts.count + list.length > this.m.ciphertexts) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: more than the ${this.m.ciphertexts} announced`);
     for (const ct of list) {
       this.digests.write(ciphertextDigest(ct));
-      // Validates media's ciphertext (parameters, level, form) and keeps it in the stored form.
-      this.cts.append(this.bfv.storedFormView(ct)); // copied at once (a reused buffer)
+      // Validates media's ciphertext (parameters, level, form) and writes its stored form
+      // straight from SEAL's memory (header + coefficients: no copy), before the next SEAL call.
+      this.cts.appendParts(this.bfv.storedFormParts(ct));
     }
   }
 

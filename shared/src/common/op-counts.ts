@@ -26,14 +26,20 @@ export const opCounts = {
  * skip — the bytes are untrusted and seed-compressed, so the load regenerates the uniform half
  * from its seed and checks the ciphertext against the parameters (zstd, where present, is not
  * part of it: bench/floors.ts measures the form media sends, crypto/bfv.ts WIRE_COMPRESSION;
- * counted where the sync parses them, BrokerBfv.toStoredForm, so no session phase's floor
- * changes); `bfvReadStored`: one positioned read of a stored (NTT-form, uncompressed, ≈ 393 KB)
+ * counted where the sync parses them, BrokerBfv.toStoredForm, and where a joint-count session
+ * parses media's indicator ciphertexts, BrokerBfv.sumIndicators — the same untrusted wire form,
+ * one load per ciphertext it touches); `bfvReadStored`: one positioned read of a stored (NTT-form, uncompressed, ≈ 393 KB)
  * ciphertext from the broker's file into memory — the one copy by which a session's aggregation
  * gets a ciphertext it masks into SEAL's memory (the encrypted universe is on disk, 3 GB at
  * 10^6 users), counted once per ciphertext the aggregation touches (BrokerBfv.aggregateStored);
  * and `lookalikeScore`: scoring one user's packed attribute vector for a look-alike
  * (the 8 byte-table lookups summed, the least any scorer of this model does per user;
- * selection, the quality figure and writing the audience are above it); and `psiLookup`:
+ * selection, the quality figure and writing the audience are above it); `ed25519Sign` and
+ * `ed25519Verify`: the Ed25519 signature of each session message a node seals and the check of
+ * each it opens (rpc/channel.ts SessionChannel: every message is signed by its sender and
+ * verified by its receiver, the charter's rule; node:crypto's OpenSSL Ed25519 over the
+ * statement's PAE bytes, nothing around it — not the payload's SHA-256, the statement's JSON or
+ * the transcript); and `psiLookup`:
  * one 32-byte membership test in a DH-PSI's element table (crypto/dh-psi.ts ElementTable.has)
  * — media testing each of its offered elements' answers against the broker's set, the least
  * the matching does per element (decoding, validation and transcripts are above it). Counted
@@ -43,11 +49,11 @@ export const opCounts = {
 export type Primitive =
   | 'x25519' | 'x25519Base' | 'hashToGroup'
   | 'bfvEncrypt' | 'bfvEncryptZero' | 'bfvDecrypt' | 'bfvMultiplyPlain' | 'bfvAdd' | 'bfvRotate' | 'bfvNtt'
-  | 'bfvLoad' | 'bfvReadStored' | 'lookalikeScore' | 'psiLookup';
+  | 'bfvLoad' | 'bfvReadStored' | 'lookalikeScore' | 'ed25519Sign' | 'ed25519Verify' | 'psiLookup';
 
 export const PRIMITIVES: readonly Primitive[] = [
   'x25519', 'x25519Base', 'hashToGroup', 'bfvEncrypt', 'bfvEncryptZero', 'bfvDecrypt', 'bfvMultiplyPlain', 'bfvAdd', 'bfvRotate', 'bfvNtt',
-  'bfvLoad', 'bfvReadStored', 'lookalikeScore', 'psiLookup',
+  'bfvLoad', 'bfvReadStored', 'lookalikeScore', 'ed25519Sign', 'ed25519Verify', 'psiLookup',
 ];
 
 /** Process-wide primitive tallies (a session's per-phase share: service/sessions.ts). */

@@ -64,6 +64,56 @@ describe('the packed BlindedBatch codec and batching', () => {
     expect(back.items.toArray().map(hex)).toEqual(arr.map(hex));
   });
 
+  it('writes the generic encoder\'s bytes for every offset width and an empty batch, and reads them back without it', () => {
+    for (const [offset, n] of [[0, 3], [1, 1], [127, 2], [128, 2], [16_384, 5], [2_097_151, 1], [1e9, 2], [0, 0], [300, 0]] as const) {
+      const arr = items(n);
+      const packed = PackedBlindedBatchCodec.encode({ offset, items: PackedList.from(arr, ELEMENT_BYTES) });
+      expect(hex(packed)).toBe(hex(BlindedBatchCodec.encode({ offset, items: arr })));
+      const back = PackedBlindedBatchCodec.decode(packed);
+      expect(back.offset).toBe(offset);
+      expect(back.items.length).toBe(n);
+      expect(back.items.toArray().map(hex)).toEqual(arr.map(hex));
+    }
+  });
+
+  it('decodes any field order, a repeated offset (the last counts) and unknown fields as the generic decoder does', () => {
+    const [a, b] = items(2);
+    const el = (e: Uint8Array) => [0x1a, 0x20, ...e];
+    const cases: number[][] = [
+      [...el(a!), 0x10, 0x07, ...el(b!)], // offset between the elements
+      [0x10, 0x05, ...el(a!), 0x10, 0x09], // the last offset counts
+      [0x10, 0x80, 0x01, ...el(b!)], // offset 128 in two bytes
+      [0x08, 0x01, ...el(a!)], // an unknown varint field 1: the generic decoder skips it
+      [0x10, 0x85, 0x00, ...el(a!)], // a non-minimal varint (5)
+    ];
+    for (const c of cases) {
+      const wire = new Uint8Array(c);
+      const fast = PackedBlindedBatchCodec.decode(wire);
+      const generic = BlindedBatchCodec.decode(wire);
+      expect(fast.offset).toBe(generic.offset);
+      expect(fast.items.toArray().map(hex)).toEqual(generic.items.map(hex));
+    }
+  });
+
+  it('refuses truncated bytes and an offset above the bound as the generic decoder does', () => {
+    const wire = PackedBlindedBatchCodec.encode({ offset: 3, items: PackedList.from(items(2), ELEMENT_BYTES) });
+    const reason = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).toBeInstanceOf(ProtocolError);
+        expect((e as ProtocolError).code).toBe('INVALID_ARGUMENT');
+        return (e as Error).message;
+      }
+      throw new Error('expected a refusal');
+    };
+    const cut = wire.subarray(0, wire.length - 5);
+    expect(reason(() => PackedBlindedBatchCodec.decode(cut))).toBe(reason(() => BlindedBatchCodec.decode(cut)));
+    const far = new Uint8Array([0x10, 0x81, 0x94, 0xeb, 0xdc, 0x03]); // 1,000,000,001
+    expect(reason(() => PackedBlindedBatchCodec.decode(far))).toMatch(/offset/);
+    expect(reason(() => PackedBlindedBatchCodec.decode(far))).toBe(reason(() => BlindedBatchCodec.decode(far)));
+  });
+
   it('refuses an element of the wrong length with INVALID_ARGUMENT naming its index', () => {
     const wire = BlindedBatchCodec.encode({ offset: 0, items: [randomElement(), new Uint8Array(33)] });
     let err: unknown;

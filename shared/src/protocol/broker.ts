@@ -35,11 +35,10 @@ import { drawSomeDummies, padStep, readyPhase, unpadStep, type PaddingPhase, typ
 import { ELEMENT_BYTES, randomElementsInto } from '../crypto/group.ts';
 import { PackedList } from '../common/packed-list.ts';
 import { PSI_PAGE_ITEMS } from './media.ts';
-import { randomBytes } from 'node:crypto';
 import { TOKEN_BYTES, type TokenTable } from '../common/token-set.ts';
 import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
 import {
-  cryptoUniform, discreteLaplace, settlePolicy, sizeClass,
+  cryptoBelow, cryptoUniform, discreteLaplace, settlePolicy, sizeClass,
   type BrokerPolicyConfig, type Uniform,
 } from './policy.ts';
 import { cohortSketch, differencingCheck, noisyCount, sessionCharge, symmetricDifference } from './privacy.ts';
@@ -444,12 +443,6 @@ export class BrokerRole {
   fail(reason: string): void {
     this.phase_ = { name: 'failed', reason };
   }
-}
-
-
-/** Uniform in [0, t) from 64 random bits (bias < 2^-38 for the 25-bit plain modulus). */
-function cryptoBelow(t: bigint): bigint {
-  return BigInt(`0x${randomBytes(8).toString('hex')}`) % t;
 }
 
 /** Fisher–Yates shuffle of a packed list's items in place (one item-sized buffer for the swaps). */

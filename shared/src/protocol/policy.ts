@@ -115,16 +115,33 @@ export function sizeClass(n: number): string {
 export type Uniform = () => number;
 let pool = Buffer.alloc(0);
 let poolOff = 0;
-export const cryptoUniform: Uniform = () => {
+/** The offset of 8 fresh random bytes in the pool (refilled from randomBytes 32 KiB at a time; each byte used once). */
+function poolWord(): number {
   if (poolOff + 8 > pool.length) {
     pool = randomBytes(8 * 4096);
     poolOff = 0;
   }
-  const hi = pool.readUInt32LE(poolOff) >>> 11; // 21 bits
-  const lo = pool.readUInt32LE(poolOff + 4); // 32 bits
+  const at = poolOff;
   poolOff += 8;
+  return at;
+}
+export const cryptoUniform: Uniform = () => {
+  const at = poolWord();
+  const hi = pool.readUInt32LE(at) >>> 11; // 21 bits
+  const lo = pool.readUInt32LE(at + 4); // 32 bits
   return (hi * 2 ** 32 + lo) / 2 ** 53;
 };
+
+/**
+ * Uniform in [0, t) from 64 random bits of the same pool (bias ≤ t / 2^64: < 2^-38 for the
+ * broker's 25-bit plain modulus). One call per value, without a randomBytes call, a string and
+ * a parse each (the joint-count mask draws N − 1 = 8,191 of them per session).
+ */
+export function cryptoBelow(t: bigint): bigint {
+  if (typeof t !== 'bigint' || t < 1n || t > 2n ** 32n) throw new RangeError(`expected a bound t in [1, 2^32], got ${String(t)}`);
+  const at = poolWord(); // before reading `pool`: the call may refill it
+  return pool.readBigUInt64LE(at) % t;
+}
 
 /** Discrete Laplace noise: difference of two geometric variables with p = 1 − e^(−1/scale). */
 export function discreteLaplace(scale: number, u: Uniform = cryptoUniform): number {

@@ -19,7 +19,6 @@ import type {
   PrepareSession, PrivacyStatus, SessionAccepted, SessionReady, SessionResult,
 } from '../protocol/messages.ts';
 import { decodePayload, encodePayload, type PayloadType } from './proto.ts';
-import { decodePackedBlinded, encodePackedBlinded } from './blinded-wire.ts';
 import type { CheckpointMessage } from '../transcript/checkpoint.ts';
 
 export type { CheckpointMessage };
@@ -221,6 +220,104 @@ function batchCodec(type: PayloadType, field: 'elements' | 'tokens' | 'ciphertex
 export const BlindedBatchCodec = batchCodec('cleanroom.v1.BlindedBatch', 'elements');
 export const TokenBatchCodec = batchCodec('cleanroom.v1.TokenBatch', 'tokens');
 export const CiphertextBatchCodec = batchCodec('cleanroom.v1.CiphertextBatch', 'ciphertexts');
+
+/** Bytes of `v` (an integer in [0, 2^53)) as a protobuf varint. */
+function varintBytes(v: number): number {
+  let n = 1;
+  while (v >= 128) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+/** Writes `v` (an integer in [0, 2^53)) as a protobuf varint at `at`; returns the position after it. */
+function writeVarint(buf: Uint8Array, at: number, v: number): number {
+  while (v >= 128) {
+    buf[at++] = (v % 128) | 128;
+    v = Math.floor(v / 128);
+  }
+  buf[at++] = v;
+  return at;
+}
+
+/** CiphertextBatch's field tags: offset (2, varint), ciphertexts (3, length-delimited). */
+const CT_OFFSET_TAG = (2 << 3) | 0;
+const CT_ITEM_TAG = (3 << 3) | 2;
+
+/**
+ * CiphertextBatch payloads written in place: `next(bytes)` returns where the next ciphertext's
+ * `bytes` bytes go — their place inside the payload of the batch that carries it — so a
+ * ciphertext is written once, straight into its message (MediaBfv.encryptIndicators' `alloc`),
+ * instead of built apart and copied in by the codec. Batches are cut as splitBatches cuts them
+ * (at most `maxItems` ciphertexts and `maxBytes` of ciphertext bytes, a larger one alone);
+ * `finish()` gives the payloads, byte for byte CiphertextBatchCodec.encode of those batches, to be
+ * sealed with EncodedCiphertextBatchCodec. Every place must be filled before finish() (its
+ * bytes are not zeroed).
+ */
+export class CiphertextBatchWriter {
+  private readonly maxItems: number;
+  private readonly maxBytes: number;
+  private readonly batches: { buf: Uint8Array; used: number; items: number; itemBytes: number }[] = [];
+  private count = 0;
+  private finished = false;
+
+  constructor(maxItems: number, maxBytes: number) {
+    if (!Number.isSafeInteger(maxItems) || maxItems < 1) throw new RangeError(`expected maxItems ≥ 1, got ${maxItems}`);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new RangeError(`expected maxBytes ≥ 1, got ${maxBytes}`);
+    this.maxItems = maxItems;
+    this.maxBytes = maxBytes;
+  }
+
+  next(bytes: number): Uint8Array {
+    if (this.finished) throw new Error('CiphertextBatchWriter: next() after finish()');
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`expected a ciphertext size ≥ 0, got ${bytes}`);
+    let cur = this.batches.at(-1);
+    if (!cur || (cur.items > 0 && (cur.items >= this.maxItems || cur.itemBytes + bytes > this.maxBytes))) cur = this.open(bytes);
+    let at = cur.used;
+    cur.buf[at++] = CT_ITEM_TAG;
+    at = writeVarint(cur.buf, at, bytes);
+    const place = cur.buf.subarray(at, at + bytes);
+    cur.used = at + bytes;
+    cur.items++;
+    cur.itemBytes += bytes;
+    this.count++;
+    return place;
+  }
+
+  /**
+   * A new batch starting at the current count, sized for its largest possible contents. Not
+   * zeroed (Buffer.allocUnsafe: no pass over ≈ 3 MB per batch, and the pages past what is
+   * written are never touched): only the bytes written (header, framing, the places filled)
+   * are ever read, finish() gives the payload up to there.
+   */
+  private open(first: number): { buf: Uint8Array; used: number; items: number; itemBytes: number } {
+    const framing = 11; // a tag and a varint of at most 10 bytes
+    const buf = Buffer.allocUnsafe(framing + Math.max(this.maxBytes, first) + Math.min(this.maxItems, Math.max(1, this.maxBytes)) * framing);
+    buf[0] = CT_OFFSET_TAG;
+    const batch = { buf, used: writeVarint(buf, 1, this.count), items: 0, itemBytes: 0 };
+    this.batches.push(batch);
+    return batch;
+  }
+
+  /** The payloads, in order (one batch with no ciphertext when none was written, as splitBatches gives). */
+  finish(): Uint8Array[] {
+    this.finished = true;
+    if (this.batches.length === 0) this.open(0);
+    return this.batches.map((b) => b.buf.subarray(0, b.used));
+  }
+}
+
+/** CiphertextBatch payloads already encoded (CiphertextBatchWriter): sealed as they are; decoding checks them as CiphertextBatchCodec does and gives the bytes back. */
+export const EncodedCiphertextBatchCodec: Codec<Uint8Array> = {
+  type: 'cleanroom.v1.CiphertextBatch',
+  encode: (payload) => payload,
+  decode: (b) => {
+    CiphertextBatchCodec.decode(b);
+    return b;
+  },
+};
+
 /** Lookup kind: sealed label boxes, exactly LABEL_BOX_BYTES each. */
 export const LabelBatchCodec = batchCodec('cleanroom.v1.LabelBatch', 'boxes', LABEL_BOX_BYTES);
 
@@ -236,13 +333,114 @@ export interface PackedBatch {
  * CLEANROOM_MAX_PADDED elements), which must not cost an object per element. Every element
  * must be 32 bytes (refused here, with the element's index, as group.ts words it); the
  * elements' values are validated by the roles.
+ *
+ * Written and read straight between the packed buffer and the protobuf bytes (packedWire,
+ * readPackedWire): field 2 (offset, varint, written even when 0) then field 3 (a 32-byte length-
+ * delimited element) per element — byte for byte what the generic encoder writes — with no
+ * view or object per element. Decoding reads any field order; anything else (an unknown
+ * field, an element of another length, an offset above the bound, truncated bytes) goes
+ * through the generic decoder, which refuses it with its precise reason or accepts what it
+ * accepts.
  */
 export const PackedBlindedBatchCodec: Codec<PackedBatch> = {
   type: 'cleanroom.v1.BlindedBatch',
-  // by hand, the same bytes as protobufjs's, without an object per element (rpc/blinded-wire.ts)
-  encode: (m) => encodePackedBlinded(m.offset, m.items),
-  decode: (b) => decodePackedBlinded(b),
+  encode: (m) => packedWire(m),
+  decode: (b) => readPackedWire(b) ?? packedFromGeneric(b),
 };
+
+const packedFromGeneric = codec<PackedBatch>(
+  'cleanroom.v1.BlindedBatch',
+  (m) => ({ offset: m.offset, elements: m.items.toArray() }),
+  (o) => {
+    const list = o.elements;
+    if (!Array.isArray(list)) bad('BlindedBatch', 'elements', 'expected a list');
+    const items = PackedList.alloc(list.length, ELEMENT_BYTES);
+    list.forEach((item: unknown, i) => {
+      if (item instanceof Uint8Array && item.length === ELEMENT_BYTES) items.set(i, item);
+      else checkElement(item as Uint8Array, i); // throws INVALID_ARGUMENT: element i: expected a 32-byte Uint8Array, got …
+    });
+    return { offset: num('BlindedBatch', o, 'offset', 1e9), items };
+  },
+).decode;
+
+/** Field keys of BlindedBatch: (field number << 3) | wire type. */
+const OFFSET_KEY = (2 << 3) | 0; // varint
+const ELEMENT_KEY = (3 << 3) | 2; // length-delimited
+
+/** The protobuf bytes of a packed batch (see PackedBlindedBatchCodec). */
+function packedWire(m: PackedBatch): Uint8Array {
+  const { offset, items } = m;
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`expected a batch offset ≥ 0, got ${String(offset)}`);
+  if (items.width !== ELEMENT_BYTES) throw new RangeError(`expected ${ELEMENT_BYTES}-byte elements, got ${items.width}-byte items`);
+  const out = new Uint8Array(1 + varintBytes(offset) + items.length * (2 + ELEMENT_BYTES));
+  let at = 0;
+  out[at++] = OFFSET_KEY;
+  for (let v = offset; ; ) {
+    if (v < 0x80) {
+      out[at++] = v;
+      break;
+    }
+    out[at++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  const src = items.bytes;
+  for (let i = 0; i < items.length; i++) {
+    out[at] = ELEMENT_KEY;
+    out[at + 1] = ELEMENT_BYTES;
+    out.set(src.subarray(i * ELEMENT_BYTES, (i + 1) * ELEMENT_BYTES), at + 2);
+    at += 2 + ELEMENT_BYTES;
+  }
+  return out;
+}
+
+/** Largest offset a batch may carry (as BlindedBatchCodec's bound). */
+const MAX_OFFSET = 1e9;
+
+/**
+ * A BlindedBatch's protobuf bytes read straight into a packed list, or undefined when they are
+ * anything but offset fields and 32-byte element fields (the generic decoder then decides).
+ */
+function readPackedWire(b: Uint8Array): PackedBatch | undefined {
+  // first pass: the layout and the element count; second: the copy
+  let count = 0;
+  let offset = 0;
+  for (let at = 0; at < b.length; ) {
+    const key = b[at++];
+    if (key === ELEMENT_KEY) {
+      if (b[at] !== ELEMENT_BYTES || at + 1 + ELEMENT_BYTES > b.length) return undefined;
+      at += 1 + ELEMENT_BYTES;
+      count++;
+    } else if (key === OFFSET_KEY) {
+      let v = 0;
+      let scale = 1;
+      for (;;) {
+        if (at >= b.length || scale > 2 ** 35) return undefined;
+        const byte = b[at++]!;
+        v += (byte & 0x7f) * scale;
+        scale *= 0x80;
+        if (byte < 0x80) break;
+      }
+      if (v > MAX_OFFSET) return undefined;
+      offset = v; // the last one counts, as in protobuf
+    } else {
+      return undefined;
+    }
+  }
+  const items = PackedList.alloc(count, ELEMENT_BYTES);
+  const dst = items.bytes;
+  let i = 0;
+  for (let at = 0; at < b.length; ) {
+    if (b[at] === ELEMENT_KEY) {
+      dst.set(b.subarray(at + 2, at + 2 + ELEMENT_BYTES), i * ELEMENT_BYTES);
+      i++;
+      at += 2 + ELEMENT_BYTES;
+    } else {
+      at++;
+      while (b[at++]! >= 0x80);
+    }
+  }
+  return { offset, items };
+}
 
 /** A packed list as batches of at most `maxItems` items and `maxBytes` bytes (≥ 1 item each), sharing its buffer. */
 export function splitPacked(list: PackedList, maxItems: number, maxBytes: number): PackedBatch[] {

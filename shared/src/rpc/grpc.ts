@@ -337,6 +337,16 @@ export interface ClientOptions {
   keepalive?: KeepalivePolicy;
 }
 
+/**
+ * The HTTP/2 receive window a client advertises for its responses (per stream and per
+ * connection). HTTP/2's default is 65,535 bytes: a peer streaming a large reply (the broker's
+ * universe sync: ≈ 1.5 GB from media at 10^6 users) may then send 64 KiB before it must wait
+ * for this side's WINDOW_UPDATE — ≈ 23,000 round trips of wake-ups, small reads and window
+ * updates at 10^6. With 8 MiB it sends a few messages per round trip. Memory stays bounded:
+ * at most this many unread bytes per connection, beside the message size limit.
+ */
+export const FLOW_CONTROL_WINDOW = 8 << 20;
+
 /** A client for one peer service: `call(method, envelopes) → envelopes`, with deadline. */
 export class PeerClient<S extends ServiceName = ServiceName> {
   private readonly client: grpc.Client;
@@ -371,6 +381,8 @@ export class PeerClient<S extends ServiceName = ServiceName> {
       'grpc.max_receive_message_length': opts.maxMessageBytes,
       'grpc.max_send_message_length': opts.maxMessageBytes,
       'grpc.enable_retries': 0,
+      // HTTP/2 receive window (stream and connection) of this client: FLOW_CONTROL_WINDOW.
+      'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
       // A restarted peer is found again within seconds, not after minutes of backoff.
       'grpc.initial_reconnect_backoff_ms': 500,
       'grpc.max_reconnect_backoff_ms': 5000,

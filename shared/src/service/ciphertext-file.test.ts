@@ -2,7 +2,7 @@
 // refuse indices outside the file; readSplit reads it into two buffers; the broker's
 // aggregation straight from the file (readSplit into SEAL's memory) gives the same totals as
 // through SEAL's load, and a ciphertext whose stored header differs goes through SEAL's checks.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,35 @@ const dir = mkdtempSync(join(tmpdir(), 'ctfile-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('CiphertextFile', () => {
+  it('appendParts writes the parts back to back, in order with append: the same file as appending the joined bytes', () => {
+    const rng = mulberry32(5);
+    const bytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(rng() * 256));
+    const list = [[bytes(100), bytes(3000)], [bytes(7)], [bytes(1), bytes(0), bytes(5000)], [bytes(64)]];
+    const a = mkdtempSync(join(dir, 'parts-'));
+    const b = mkdtempSync(join(dir, 'whole-'));
+    const wa = new CiphertextFileWriter(a);
+    const wb = new CiphertextFileWriter(b);
+    list.forEach((parts, i) => {
+      const joined = Buffer.concat(parts);
+      if (i === 3) wa.append(joined); // mixed with the buffered path: order kept
+      else wa.appendParts(parts);
+      wb.append(joined);
+    });
+    wa.close();
+    wb.close();
+    const fa = new CiphertextFile(a);
+    const fb = new CiphertextFile(b);
+    try {
+      expect(fa.count).toBe(list.length);
+      for (let c = 0; c < list.length; c++) expect(Buffer.from(fa.get(c))).toEqual(Buffer.from(fb.get(c)));
+      expect(readFileSync(join(a, 'ciphertexts.bin')).equals(readFileSync(join(b, 'ciphertexts.bin')))).toBe(true);
+      expect(readFileSync(join(a, 'offsets.bin')).equals(readFileSync(join(b, 'offsets.bin')))).toBe(true);
+    } finally {
+      fa.close();
+      fb.close();
+    }
+  });
+
   it('view(c) holds the same bytes as get(c), for ciphertexts of different lengths, in one reused buffer', () => {
     const cts = [300, 1, 5000, 42].map((n, i) => Uint8Array.from({ length: n }, (_, j) => (j * 7 + i) & 255));
     const w = new CiphertextFileWriter(dir);

@@ -9,7 +9,7 @@
  * the writer's `close()` writes the data it still buffers, then the offsets, so a reader never
  * sees offsets pointing past the data written.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, readvSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, readvSync, writeFileSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CiphertextSource } from '../protocol/publication.ts';
 
@@ -120,6 +120,25 @@ export class CiphertextFileWriter {
       this.used += ct.length;
     }
     this.offsets.push(this.offsets.at(-1)! + ct.length);
+  }
+
+  /**
+   * Appends ciphertext c = count given as parts written back to back (BrokerBfv.storedFormParts:
+   * SEAL's header and a view of the coefficients in its memory), written at once by one
+   * vectored write — no copy into the write buffer; the parts may change after the call.
+   */
+  appendParts(parts: readonly Uint8Array[]): void {
+    let len = 0;
+    for (const p of parts) len += p.length;
+    this.flush();
+    let done = writevSync(this.fd, parts as Uint8Array[]);
+    // a short write (rare: a signal, a full disk reports by throwing) is finished part by part
+    for (let i = 0, start = 0; done < len && i < parts.length; start += parts[i]!.length, i++) {
+      const p = parts[i]!;
+      if (done < start + p.length) this.writeAll(p.subarray(Math.max(0, done - start)));
+      done = Math.max(done, start + p.length);
+    }
+    this.offsets.push(this.offsets.at(-1)! + len);
   }
 
   private flush(): void {

@@ -79,16 +79,19 @@ describe('SessionRegistry: silent peers vs busy peers', () => {
     expect(expired).toEqual(['x']); // past 2 × idle (two sessions): the fair share is used up
   });
 
-  it('a session waiting on its peers\' O(P) work gets that allowance more, until its next message comes', () => {
+  it('a session waiting on its peers\' O(P) work gets that allowance more, until its next phase comes', () => {
     const x = reg.create('x', null, 'open');
     reg.expectPeerWork(x, 3 * IDLE); // e.g. media after SessionReady: A blinds, C draws dummies
     reg.create('z', null, 'open'); // no allowance: the plain idle limit
-    vi.advanceTimersByTime(IDLE * 2);
-    expect(expired).toEqual(['z']);
-    vi.advanceTimersByTime(IDLE * 1.5); // 3.5 × idle in all: within idle + allowance
-    expect(expired).toEqual(['z']);
-    // the awaited message arrives: the allowance is used, silence counts from here with the plain limit
+    vi.advanceTimersByTime(IDLE / 2);
+    // a message of the session that is not the awaited round (the broker's OPEN checkpoint)
     reg.touch(reg.forEnvelope(fromBroker('x'), 'broker', 'media', broker.publicKey));
+    vi.advanceTimersByTime(IDLE * 1.5);
+    expect(expired).toEqual(['z']);
+    vi.advanceTimersByTime(IDLE * 2); // 3.5 × idle since the checkpoint: within idle + allowance
+    expect(expired).toEqual(['z']);
+    // the awaited round arrives: the allowance is used, silence counts from here with the plain limit
+    reg.touch(reg.forEnvelope(fromBroker('x'), 'broker', 'media', broker.publicKey), 'blind');
     vi.advanceTimersByTime(IDLE / 2);
     expect(expired).toEqual(['z']);
     vi.advanceTimersByTime(IDLE);

@@ -15,8 +15,8 @@
  *     busyness and counts as hearing from the peers;
  *   - a session whose next message waits on work of the peers that grows with the session
  *     (A blinding its seeds and C drawing its dummies before media's Evaluate: a minute of
- *     one core at 2·10^6 padded elements) gets that much more (`expectPeerWork`), until a
- *     message of that session arrives.
+ *     one core at 2·10^6 padded elements) gets that much more (`expectPeerWork`) until it
+ *     enters its next phase (a checkpoint exchanged meanwhile does not end the wait).
  * Failing a session drops its secrets (the caller's onExpire). Clock and timers are
  * injectable for tests.
  */
@@ -157,8 +157,9 @@ export class SessionRegistry<S, R = unknown> {
   }
 
   /**
-   * The session's next message waits on ≈ `ms` of its peers' work (beyond message handling):
-   * until a message of the session arrives (forEnvelope), its idle limits are `ms` longer.
+   * The session's next round waits on ≈ `ms` of its peers' work (beyond message handling):
+   * until the session enters another phase (touch with a new phase, finish), its idle limits
+   * are `ms` longer.
    */
   expectPeerWork(rec: SessionRecord<S, R>, ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`expected a non-negative allowance in ms, got ${ms}`);
@@ -193,6 +194,7 @@ export class SessionRegistry<S, R = unknown> {
 
   touch(rec: SessionRecord<S, R>, phase?: SessionPhase): void {
     if (phase && phase !== rec.phase) {
+      this.peerWork.delete(rec.sessionId); // the awaited round came
       this.closePhase(rec);
       rec.phase = phase;
       phaseTrace(rec.trace, phase);
@@ -240,7 +242,6 @@ export class SessionRegistry<S, R = unknown> {
     this.heard(caller); // signed by the caller: it is alive, whatever the session's state
     const rec = this.sessions.get(s.sessionId);
     if (!rec) throw new ProtocolError('NOT_FOUND', `unknown session ${s.sessionId}`);
-    this.peerWork.delete(s.sessionId); // the awaited message came
     const endedWell = allowFinished && (rec.status === 'completed' || rec.status === 'cohort-too-small' || rec.status === 'refused');
     if (rec.status !== 'running' && !endedWell) {
       throw new ProtocolError('FAILED_PRECONDITION', `session ${s.sessionId} is ${rec.status}${rec.error ? `: ${rec.error}` : ''}`);
