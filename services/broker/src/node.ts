@@ -33,7 +33,7 @@ import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
-import { PEER_WORK_MS_PER_ELEMENT, SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
+import { paddedCallDeadlineMs, PEER_WORK_MS_PER_ELEMENT, SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import { randomUUID } from 'node:crypto';
 import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { abortHandler, collectCheckpoint } from '@cleanroom/shared/rpc/session-control.ts';
@@ -389,7 +389,7 @@ export class BrokerNode {
       const blinded = joinBatches(channel.openChunks(envs, caller, ['BLIND'], BlindedBatchCodec), 'blinded elements');
       // the padded list stays packed (one buffer) here, on the wire's encoder and in media's reply
       const padded = role.pad(blinded);
-      const resp = await this.o.media.call('Evaluate', channel.sealChunks('media', 'BLIND', PackedBlindedBatchCodec, splitPacked(padded, BATCH_ITEMS, BATCH_BYTES)));
+      const resp = await this.o.media.call('Evaluate', channel.sealChunks('media', 'BLIND', PackedBlindedBatchCodec, splitPacked(padded, BATCH_ITEMS, BATCH_BYTES)), paddedCallDeadlineMs(this.o.deadlineMs, padded.length));
       const evaluated = joinPacked(channel.openChunks(resp, 'media', ['BLIND'], PackedBlindedBatchCodec), 'evaluated elements');
       const mine = role.unpad(evaluated);
       await this.checkpoint(rec, 'BLIND');
