@@ -38,14 +38,19 @@
  *                       figure, no I/O). Media's look-alike phase must score every user of
  *                       its universe — the ranking is over all of them, so this pass is the
  *                       phase's inherent work, ≈ 10^6 × this cost at 10^6 users, against which
- *                       the single profile decryption (its only BFV call) is negligible.
+ *                       the single profile decryption (its only BFV call) is negligible;
+ *   ed25519Sign, ed25519Verify  node:crypto's Ed25519 signature / verification (OpenSSL, what
+ *                       crypto/dsse.ts calls) of a message statement's PAE bytes (≈ 300 bytes,
+ *                       a statement like the sessions'), nothing around it: every session message
+ *                       is signed by its sender and verified by its receiver (the charter), one
+ *                       of each per message sealed / opened (rpc/channel.ts).
  * Everything else a phase does (encoding, (de)serialisation, zstd, validation, signing,
  * transcripts, protobuf, database, waiting) is above the floor: floorRatio = phase CPU ÷ floor.
  *
  * Each cost is the fastest of `repeats` timed runs (the floor: the least the machine took),
  * by process CPU time, so other processes on a shared machine inflate it least.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign as edSign, verify as edVerify } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readvSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +98,22 @@ export function measureTokenCosts(opts: { repeats?: number } = {}): Pick<Primiti
 }
 
 /**
+ * ms of CPU per Ed25519 signature and per verification (node:crypto, OpenSSL) of a statement's
+ * PAE bytes: 300 bytes, about a session statement's (crypto/dsse.ts pae of its canonical JSON).
+ */
+export function measureSignatureCosts(opts: { repeats?: number } = {}): Pick<PrimitiveCosts, 'ed25519Sign' | 'ed25519Verify'> {
+  const repeats = opts.repeats ?? 3;
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const msg = randomBytes(300);
+  const sig = edSign(null, msg, privateKey);
+  if (!edVerify(null, msg, publicKey, sig)) throw new Error('floors: an Ed25519 signature did not verify');
+  return {
+    ed25519Sign: costMs(500, repeats, () => edSign(null, msg, privateKey)),
+    ed25519Verify: costMs(500, repeats, () => edVerify(null, msg, publicKey, sig)),
+  };
+}
+
+/**
  * ms of CPU to score one user for a look-alike (the `lookalikeScore` kernel): 2^18 random
  * packed vectors, each user's 8 bytes looked up in a PACKED_BYTES × 256 table and summed,
  * the sums consumed so the loop cannot be dropped. Warmed by the repeats (the fastest run).
@@ -132,7 +153,7 @@ export async function sealKeys(attributeCount: number) {
 /** Measures every primitive's cost (ms of CPU per call, one thread). Takes a few seconds. */
 export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Promise<PrimitiveCosts> {
   const repeats = opts.repeats ?? 3;
-  const costs = { ...measureTokenCosts(opts), lookalikeScore: measureScoreCost(opts) } as PrimitiveCosts;
+  const costs = { ...measureTokenCosts(opts), ...measureSignatureCosts(opts), lookalikeScore: measureScoreCost(opts) } as PrimitiveCosts;
 
   const { seal, parms, context, keygen, sk, pk } = await sealKeys(64);
   const galois = keygen.createGaloisKeysWithSteps(Int32Array.from([1]));

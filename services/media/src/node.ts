@@ -18,10 +18,11 @@ import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
 import type { LabelPublication } from '@cleanroom/shared/protocol/label-publication.ts';
 import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
 import {
-  AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, checkContiguous, PackedBlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
+  AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, checkContiguous, PackedBlindedBatchCodec, CiphertextBatchCodec, CiphertextBatchWriter, EncodedCiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
   SessionReadyCodec, splitBatches, joinBatches, splitManifest, UniverseLabelsCodec, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
+import { warmPayloadTypes } from '@cleanroom/shared/rpc/proto.ts';
 import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
@@ -102,6 +103,10 @@ export class MediaNode {
     warmLookalike();
     // SEAL's decryption path (WebAssembly, compiled on first call) likewise: one profile of its own.
     o.publication.bfv.warmDecrypt();
+    // And its encryption path (the joint-count indicators), with the wire form's layout found: not in the first joint-count's AGGREGATE.
+    o.publication.bfv.warmEncrypt();
+    // The protobuf code of the messages media receives and sends in a session, generated now (not in the first session's rounds).
+    warmPayloadTypes([PrepareSessionCodec, SessionReadyCodec, PackedBlindedBatchCodec, IndicatorRequestCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, AckCodec].map((c) => c.type));
     for (const chunk of o.universe.userIdLines(Uint32Array.from({ length: Math.min(o.universe.size, 16_384) }, (_, i) => i))) void chunk;
   }
 
@@ -232,7 +237,12 @@ export class MediaNode {
       if (req.universeVersion !== this.o.publication.version) {
         throw new ProtocolError('FAILED_PRECONDITION', `broker asks for indicators of publication ${req.universeVersion.slice(0, 12)}, media serves ${this.o.publication.version.slice(0, 12)}`);
       }
-      if (role.kind === 'joint-count') return channel.sealChunks('broker', 'AGGREGATE', CiphertextBatchCodec, splitBatches(role.indicators(), 1024, CT_BATCH_BYTES));
+      if (role.kind === 'joint-count') {
+        // each ciphertext written once, straight into the CiphertextBatch payload that carries it
+        const writer = new CiphertextBatchWriter(1024, CT_BATCH_BYTES);
+        role.indicators((bytes) => writer.next(bytes));
+        return channel.sealChunks('broker', 'AGGREGATE', EncodedCiphertextBatchCodec, writer.finish());
+      }
       // retargeting / joint-activate: one page of media's PSI set (role.psiOfferPage), offsets in the whole set
       const page = await role.psiOfferPage(req.offset, req.maxItems);
       this.sessions.touch(rec);

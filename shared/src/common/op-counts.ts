@@ -34,18 +34,23 @@ export const opCounts = {
  * 10^6 users), counted once per ciphertext the aggregation touches (BrokerBfv.aggregateStored);
  * and `lookalikeScore`: scoring one user's packed attribute vector for a look-alike
  * (the 8 byte-table lookups summed, the least any scorer of this model does per user;
- * selection, the quality figure and writing the audience are above it). Counted
+ * selection, the quality figure and writing the audience are above it); `ed25519Sign` and
+ * `ed25519Verify`: the Ed25519 signature of each session message a node seals and the check of
+ * each it opens (rpc/channel.ts SessionChannel: every message is signed by its sender and
+ * verified by its receiver, the charter's rule; node:crypto's OpenSSL Ed25519 over the
+ * statement's PAE bytes, nothing around it — not the payload's SHA-256, the statement's JSON or
+ * the transcript). Counted
  * by the thread that asks for the work: work handed to worker threads is counted when it is
  * dispatched, the workers' own tallies are never read.
  */
 export type Primitive =
   | 'x25519' | 'x25519Base' | 'hashToGroup'
   | 'bfvEncrypt' | 'bfvEncryptZero' | 'bfvDecrypt' | 'bfvMultiplyPlain' | 'bfvAdd' | 'bfvRotate' | 'bfvNtt'
-  | 'bfvLoad' | 'bfvReadStored' | 'lookalikeScore';
+  | 'bfvLoad' | 'bfvReadStored' | 'lookalikeScore' | 'ed25519Sign' | 'ed25519Verify';
 
 export const PRIMITIVES: readonly Primitive[] = [
   'x25519', 'x25519Base', 'hashToGroup', 'bfvEncrypt', 'bfvEncryptZero', 'bfvDecrypt', 'bfvMultiplyPlain', 'bfvAdd', 'bfvRotate', 'bfvNtt',
-  'bfvLoad', 'bfvReadStored', 'lookalikeScore',
+  'bfvLoad', 'bfvReadStored', 'lookalikeScore', 'ed25519Sign', 'ed25519Verify',
 ];
 
 /** Process-wide primitive tallies (a session's per-phase share: service/sessions.ts). */

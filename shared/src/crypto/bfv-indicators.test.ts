@@ -21,6 +21,24 @@ describe('encrypted indicators and their masked sum', () => {
     broker.dispose();
   });
 
+  it('writes each ciphertext into the place alloc gives (exactly its size), the same sums as fresh arrays; a wrong-sized place is refused', () => {
+    const bits = Uint8Array.from({ length: 9000 }, (_, i) => (i % 4 === 1 ? 1 : 0));
+    const places: Uint8Array[] = [];
+    const arena = new Uint8Array(2 * 200_000);
+    let used = 0;
+    const cts = media.encryptIndicators(bits, (bytes) => {
+      const place = arena.subarray(used, used + bytes);
+      used += bytes;
+      places.push(place);
+      return place;
+    });
+    expect(cts.length).toBe(2);
+    cts.forEach((ct, c) => expect(ct).toBe(places[c]));
+    const positions = [1, 5, 8191, 8192, 8193, 8999];
+    expect(media.decryptSlotSum(broker.sumIndicators(cts, positions, 0, uniformBelow))).toBe(positions.filter((p) => bits[p] === 1).length);
+    expect(() => media.encryptIndicators(bits, (bytes) => new Uint8Array(bytes - 1))).toThrow(RangeError);
+  });
+
   it('sums exactly the matched positions\' bits, across ciphertexts, plus the noise', () => {
     const users = 20_000; // three ciphertexts of 8192 slots
     const bits = new Uint8Array(users);

@@ -3,7 +3,7 @@
 // budget after the whole pipeline, rejection of malformed / mismatched inputs, and media's wire form (no zstd; an older media's zstd ciphertexts still load).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../testing/rng.ts';
-import { BFV_PARAMETERS, BfvFormatError, BrokerBfv, MediaBfv, layoutFor, loadSeal } from './bfv.ts';
+import { BFV_PARAMETERS, BfvFormatError, BrokerBfv, MediaBfv, SeededWireForm, layoutFor, loadSeal } from './bfv.ts';
 import { bfvPair } from '../testing/bfv.ts';
 import { opCounts, primitiveDelta, primitiveSnapshot } from '../common/op-counts.ts';
 
@@ -69,6 +69,33 @@ describe('MediaBfv.warmDecrypt', () => {
     expect(consistent).toBe(true);
     expect(totals).toEqual(plainTotals(vectors, keep));
     expect(primitiveDelta(before).bfvDecrypt).toBe(1);
+  });
+});
+
+describe('MediaBfv.warmEncrypt', () => {
+  it('encrypts without counting a primitive or a BFV operation; encryptions after it count, and their sum decrypts exactly (one counted decryption)', async () => {
+    const fresh = await MediaBfv.create(ATTRIBUTE_COUNT);
+    const pair = await BrokerBfv.fromPublicMaterial(fresh.publicMaterial(), ATTRIBUTE_COUNT);
+    try {
+      const before = primitiveSnapshot();
+      const bfvBefore = opCounts.bfv.encrypt;
+      fresh.warmEncrypt(2);
+      expect(primitiveDelta(before)).toEqual({});
+      expect(opCounts.bfv.encrypt).toBe(bfvBefore);
+      const bits = Uint8Array.from({ length: BFV_PARAMETERS.polyModulusDegree + 5 }, (_, i) => (i % 5 === 1 ? 1 : 0));
+      const cts = fresh.encryptIndicators(bits);
+      expect(primitiveDelta(before)).toEqual({ bfvEncrypt: 2 });
+      expect(opCounts.bfv.encrypt).toBe(bfvBefore + 2);
+      const positions = Array.from({ length: bits.length }, (_, i) => i).filter((i) => i % 2 === 1);
+      const want = positions.reduce((a, i) => a + bits[i]!, 0);
+      const sum = pair.sumIndicators(cts, positions, 0, () => 0n);
+      const beforeDecrypt = primitiveSnapshot();
+      expect(fresh.decryptSlotSum(sum)).toBe(want);
+      expect(primitiveDelta(beforeDecrypt).bfvDecrypt).toBe(1); // the joint count's one decryption is counted like a profile's
+    } finally {
+      pair.dispose();
+      fresh.dispose();
+    }
   });
 });
 
@@ -367,6 +394,49 @@ describe('malformed and mismatched inputs → BfvFormatError', () => {
     } finally {
       fresh.dispose();
       for (const h of [ct, evaluator, context, parms]) h.delete();
+    }
+  });
+
+  it('SeededWireForm copies exactly SEAL\'s own save of fresh seed-compressed ciphertexts (the first, checked, and every later one), and refuses a ciphertext without a seed', async () => {
+    const material = media.publicMaterial();
+    const { seal, parms, context } = await sealContextOf(material.params);
+    const keygen = new seal.KeyGenerator(context);
+    const sk = keygen.secretKey();
+    const encryptor = new seal.Encryptor(context, keygen.createPublicKey(), sk);
+    const encoder = new seal.BatchEncoder(context);
+    const pt = new seal.Plaintext();
+    const form = new SeededWireForm(BFV_PARAMETERS.coeffModulusBits.length - 1);
+    const rand = mulberry32(53);
+    let savedCalls = 0;
+    try {
+      for (let c = 0; c < 6; c++) {
+        encoder.encode(BigInt64Array.from({ length: BFV_PARAMETERS.polyModulusDegree }, () => (rand() < 0.3 ? 1n : 0n)), pt);
+        const sct = encryptor.encryptSymmetricSerializable(pt);
+        try {
+          const want = Buffer.from(sct.saveToArray(seal.ComprModeType.none) as Uint8Array);
+          const got = form.copy(sct, () => (savedCalls++, sct.saveToArray(seal.ComprModeType.none) as Uint8Array));
+          expect(got).toBeDefined();
+          expect(Buffer.from(got!).equals(want)).toBe(true);
+        } finally {
+          sct.delete();
+        }
+      }
+      expect(form.located).toBe(true);
+      expect(savedCalls).toBe(1); // SEAL's save on the first ciphertext only
+      // A ciphertext whose second polynomial is whole (no seed marker) is not copied: the caller saves it with SEAL.
+      const whole = new seal.Ciphertext();
+      encryptor.encryptSymmetric(pt, whole);
+      expect(form.copy(whole, () => whole.saveToArray(seal.ComprModeType.none) as Uint8Array)).toBeUndefined();
+      whole.delete();
+      // A layout that does not match SEAL's save is never used.
+      const wrong = new SeededWireForm(BFV_PARAMETERS.coeffModulusBits.length - 1);
+      const sct = encryptor.encryptSymmetricSerializable(pt);
+      expect(wrong.copy(sct, () => new Uint8Array(196_802))).toBeUndefined();
+      expect(wrong.located).toBe(false);
+      expect(wrong.copy(sct, () => sct.saveToArray(seal.ComprModeType.none) as Uint8Array)).toBeUndefined(); // refused for good
+      sct.delete();
+    } finally {
+      for (const h of [pt, encoder, encryptor, sk, keygen, context, parms]) h.delete();
     }
   });
 

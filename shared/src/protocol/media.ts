@@ -291,14 +291,16 @@ export class MediaRole {
    * Round AGGREGATE (joint-count): one encrypted bit per published position — media's
    * predicate ∧ consent_ads — under the publication's key, once per session, after every
    * evaluation. The broker sums the matched slots under a zero-sum mask (BrokerBfv.sumIndicators).
+   * `alloc(bytes)`: where each ciphertext's wire bytes go (MediaBfv.encryptIndicators), e.g. its
+   * place in the message that carries it.
    */
-  indicators(): Uint8Array[] {
+  indicators(alloc?: (bytes: number) => Uint8Array): Uint8Array[] {
     const p = this.expect('indicators', 'prepared', 'evaluating');
     if (p.request.kind !== 'joint-count') throw new ProtocolError('FAILED_PRECONDITION', `media: indicators are part of a joint-count session, this one is ${p.request.kind}`);
     if (p.indicatorsSent >= 0) throw new ProtocolError('FAILED_PRECONDITION', 'media: the indicators of this session were sent already');
     if (p.evaluated !== p.request.paddedCount) throw new ProtocolError('FAILED_PRECONDITION', `expected ${p.request.paddedCount} evaluations before the indicators, got ${p.evaluated}`);
     const bits = this.selectedPositions(p.mediaPredicate);
-    const out = this.params.publication.bfv.encryptIndicators(bits);
+    const out = this.params.publication.bfv.encryptIndicators(bits, alloc);
     let sent = 0;
     for (let i = 0; i < bits.length; i++) sent += bits[i]!;
     p.indicatorsSent = sent;

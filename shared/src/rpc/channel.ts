@@ -17,7 +17,7 @@ import {
 } from '../transcript/statement.ts';
 import { ProtocolError, type Party, type Policy, type Round } from '../protocol/messages.ts';
 import type { Batch, Codec } from './codec.ts';
-import { countBytes } from '../common/op-counts.ts';
+import { countBytes, countPrimitive } from '../common/op-counts.ts';
 
 export interface ReceiveObserver {
   (me: Party, statement: Statement, payload: Uint8Array): void;
@@ -59,6 +59,7 @@ export class SessionChannel {
       { sessionId: this.sessionId, round, sender: this.id.party, receiver, seq, chunk, last, payloadType: c.type },
       c.encode(message),
     );
+    countPrimitive('ed25519Sign'); // the floor's share of sealing (op-counts.ts)
     this.transcript?.appendMessage('sent', envelope.statement, envelope.signatures[0]!);
     this.bytes.sent[round] = (this.bytes.sent[round] ?? 0) + envelopeSize(envelope);
     countBytes('sent', receiver, round, envelopeSize(envelope));
@@ -74,6 +75,7 @@ export class SessionChannel {
     const statement = openEnvelope(env, this.id.peerKey(sender), {
       sender, receiver: this.id.party, sessionId: this.sessionId, rounds, payloadType: c.type,
     });
+    countPrimitive('ed25519Verify'); // the floor's share of opening (op-counts.ts)
     const expected = this.recvSeq.get(sender) ?? 0;
     if (statement.seq < expected) throw new EnvelopeError('replay', `sequence number ${statement.seq} from ${sender} was already received (next is ${expected})`);
     if (statement.seq > expected) throw new EnvelopeError('out-of-order', `expected sequence number ${expected} from ${sender}, got ${statement.seq}`);

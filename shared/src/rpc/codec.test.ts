@@ -3,8 +3,10 @@
 // TOKEN_BYTES (12) each, and a 16-byte token (the former width) is refused; so are bad entries of
 // the universe sync's token and label pages (decoded without a field name per entry when valid).
 import { describe, expect, it } from 'vitest';
-import { BlindedBatchCodec, LabelBatchCodec, UniverseLabelsCodec, UniverseTokensCodec } from './codec.ts';
+import { BlindedBatchCodec, CiphertextBatchCodec, CiphertextBatchWriter, EncodedCiphertextBatchCodec, LabelBatchCodec, UniverseLabelsCodec, UniverseTokensCodec, splitBatches } from './codec.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
+import { warmPayloadTypes, type PayloadType } from './proto.ts';
+import { CohortProfileCodec } from './codec.ts';
 import { LABEL_BOX_BYTES } from '../crypto/label-box.ts';
 
 describe('batch codecs', () => {
@@ -53,5 +55,65 @@ describe('universe sync pages', () => {
     const bad = UniverseLabelsCodec.encode({ idType: 'email', offset: 0, boxes: [ok, ok, new Uint8Array(LABEL_BOX_BYTES + 1)] });
     expect(() => UniverseLabelsCodec.decode(bad)).toThrow(/boxes\[2\].*expected \d+ bytes, got \d+/);
     expect(UniverseLabelsCodec.decode(UniverseLabelsCodec.encode({ idType: 'email', offset: 3, boxes: [ok] })).boxes.length).toBe(1);
+  });
+});
+
+describe('CiphertextBatchWriter', () => {
+  /** Items of the given sizes, each filled in its place, and the same items as plain arrays. */
+  function written(sizes: number[], maxItems: number, maxBytes: number): { payloads: Uint8Array[]; items: Uint8Array[] } {
+    const w = new CiphertextBatchWriter(maxItems, maxBytes);
+    const items = sizes.map((n, i) => {
+      const place = w.next(n);
+      for (let b = 0; b < n; b++) place[b] = (i * 7 + b * 13) & 255;
+      return place.slice();
+    });
+    return { payloads: w.finish(), items };
+  }
+
+  it('gives byte for byte CiphertextBatchCodec.encode of the batches splitBatches cuts (offsets past 127, items past 127 and 16,383 bytes, a larger item alone, none)', () => {
+    for (const [sizes, maxItems, maxBytes] of [
+      [Array.from({ length: 300 }, (_, i) => 1 + (i % 5)), 128, 1 << 20],
+      [[196_802, 196_802, 196_802, 196_802, 196_802], 1024, 3 * 196_802],
+      [[10, 500_000, 20, 20, 16_384, 200], 1024, 1000],
+      [[0, 0, 5], 2, 10],
+      [[], 1024, 100],
+    ] as [number[], number, number][]) {
+      const { payloads, items } = written(sizes, maxItems, maxBytes);
+      const want = splitBatches(items, maxItems, maxBytes).map((b) => CiphertextBatchCodec.encode(b));
+      expect(payloads.map((p) => Buffer.from(p).toString('hex'))).toEqual(want.map((p) => Buffer.from(p).toString('hex')));
+      // and they decode to the items, in order, with their offsets
+      const back = payloads.flatMap((p) => {
+        const b = CiphertextBatchCodec.decode(EncodedCiphertextBatchCodec.decode(p));
+        return b.items.map((item, i) => ({ at: b.offset + i, item: Buffer.from(item).toString('hex') }));
+      });
+      expect(back).toEqual(items.map((item, at) => ({ at, item: Buffer.from(item).toString('hex') })));
+    }
+  });
+
+  it('EncodedCiphertextBatchCodec seals the payload as it is and refuses bytes that are not a CiphertextBatch', () => {
+    const { payloads } = written([3, 4], 10, 100);
+    expect(EncodedCiphertextBatchCodec.encode(payloads[0]!)).toBe(payloads[0]);
+    expect(() => EncodedCiphertextBatchCodec.decode(Uint8Array.of(0x1a, 0x05, 1))).toThrow(/malformed/);
+  });
+
+  it('refuses bad sizes and a place asked after finish()', () => {
+    expect(() => new CiphertextBatchWriter(0, 10)).toThrow(RangeError);
+    expect(() => new CiphertextBatchWriter(10, 0)).toThrow(RangeError);
+    const w = new CiphertextBatchWriter(10, 100);
+    expect(() => w.next(-1)).toThrow(RangeError);
+    expect(() => w.next(1.5)).toThrow(RangeError);
+    w.finish();
+    expect(() => w.next(1)).toThrow(/after finish/);
+  });
+});
+
+describe('warmPayloadTypes', () => {
+  it('generates the types\' code without changing what they encode and decode; an unknown type is refused', () => {
+    const before = Buffer.from(CohortProfileCodec.encode({ outcome: 'COMPLETED', profile: Uint8Array.of(1, 2, 3), audienceSize: 7 })).toString('hex');
+    warmPayloadTypes([CohortProfileCodec.type, CiphertextBatchCodec.type]);
+    const bytes = CohortProfileCodec.encode({ outcome: 'COMPLETED', profile: Uint8Array.of(1, 2, 3), audienceSize: 7 });
+    expect(Buffer.from(bytes).toString('hex')).toBe(before);
+    expect(CohortProfileCodec.decode(bytes)).toEqual({ outcome: 'COMPLETED', profile: Uint8Array.of(1, 2, 3), audienceSize: 7 });
+    expect(() => warmPayloadTypes(['cleanroom.v1.NoSuchMessage' as PayloadType])).toThrow(/unknown payload type/);
   });
 });

@@ -220,6 +220,104 @@ function batchCodec(type: PayloadType, field: 'elements' | 'tokens' | 'ciphertex
 export const BlindedBatchCodec = batchCodec('cleanroom.v1.BlindedBatch', 'elements');
 export const TokenBatchCodec = batchCodec('cleanroom.v1.TokenBatch', 'tokens');
 export const CiphertextBatchCodec = batchCodec('cleanroom.v1.CiphertextBatch', 'ciphertexts');
+
+/** Bytes of `v` (an integer in [0, 2^53)) as a protobuf varint. */
+function varintBytes(v: number): number {
+  let n = 1;
+  while (v >= 128) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+/** Writes `v` (an integer in [0, 2^53)) as a protobuf varint at `at`; returns the position after it. */
+function writeVarint(buf: Uint8Array, at: number, v: number): number {
+  while (v >= 128) {
+    buf[at++] = (v % 128) | 128;
+    v = Math.floor(v / 128);
+  }
+  buf[at++] = v;
+  return at;
+}
+
+/** CiphertextBatch's field tags: offset (2, varint), ciphertexts (3, length-delimited). */
+const CT_OFFSET_TAG = (2 << 3) | 0;
+const CT_ITEM_TAG = (3 << 3) | 2;
+
+/**
+ * CiphertextBatch payloads written in place: `next(bytes)` returns where the next ciphertext's
+ * `bytes` bytes go — their place inside the payload of the batch that carries it — so a
+ * ciphertext is written once, straight into its message (MediaBfv.encryptIndicators' `alloc`),
+ * instead of built apart and copied in by the codec. Batches are cut as splitBatches cuts them
+ * (at most `maxItems` ciphertexts and `maxBytes` of ciphertext bytes, a larger one alone);
+ * `finish()` gives the payloads, byte for byte CiphertextBatchCodec.encode of those batches, to be
+ * sealed with EncodedCiphertextBatchCodec. Every place must be filled before finish() (its
+ * bytes are not zeroed).
+ */
+export class CiphertextBatchWriter {
+  private readonly maxItems: number;
+  private readonly maxBytes: number;
+  private readonly batches: { buf: Uint8Array; used: number; items: number; itemBytes: number }[] = [];
+  private count = 0;
+  private finished = false;
+
+  constructor(maxItems: number, maxBytes: number) {
+    if (!Number.isSafeInteger(maxItems) || maxItems < 1) throw new RangeError(`expected maxItems ≥ 1, got ${maxItems}`);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new RangeError(`expected maxBytes ≥ 1, got ${maxBytes}`);
+    this.maxItems = maxItems;
+    this.maxBytes = maxBytes;
+  }
+
+  next(bytes: number): Uint8Array {
+    if (this.finished) throw new Error('CiphertextBatchWriter: next() after finish()');
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`expected a ciphertext size ≥ 0, got ${bytes}`);
+    let cur = this.batches.at(-1);
+    if (!cur || (cur.items > 0 && (cur.items >= this.maxItems || cur.itemBytes + bytes > this.maxBytes))) cur = this.open(bytes);
+    let at = cur.used;
+    cur.buf[at++] = CT_ITEM_TAG;
+    at = writeVarint(cur.buf, at, bytes);
+    const place = cur.buf.subarray(at, at + bytes);
+    cur.used = at + bytes;
+    cur.items++;
+    cur.itemBytes += bytes;
+    this.count++;
+    return place;
+  }
+
+  /**
+   * A new batch starting at the current count, sized for its largest possible contents. Not
+   * zeroed (Buffer.allocUnsafe: no pass over ≈ 3 MB per batch, and the pages past what is
+   * written are never touched): only the bytes written (header, framing, the places filled)
+   * are ever read, finish() gives the payload up to there.
+   */
+  private open(first: number): { buf: Uint8Array; used: number; items: number; itemBytes: number } {
+    const framing = 11; // a tag and a varint of at most 10 bytes
+    const buf = Buffer.allocUnsafe(framing + Math.max(this.maxBytes, first) + Math.min(this.maxItems, Math.max(1, this.maxBytes)) * framing);
+    buf[0] = CT_OFFSET_TAG;
+    const batch = { buf, used: writeVarint(buf, 1, this.count), items: 0, itemBytes: 0 };
+    this.batches.push(batch);
+    return batch;
+  }
+
+  /** The payloads, in order (one batch with no ciphertext when none was written, as splitBatches gives). */
+  finish(): Uint8Array[] {
+    this.finished = true;
+    if (this.batches.length === 0) this.open(0);
+    return this.batches.map((b) => b.buf.subarray(0, b.used));
+  }
+}
+
+/** CiphertextBatch payloads already encoded (CiphertextBatchWriter): sealed as they are; decoding checks them as CiphertextBatchCodec does and gives the bytes back. */
+export const EncodedCiphertextBatchCodec: Codec<Uint8Array> = {
+  type: 'cleanroom.v1.CiphertextBatch',
+  encode: (payload) => payload,
+  decode: (b) => {
+    CiphertextBatchCodec.decode(b);
+    return b;
+  },
+};
+
 /** Lookup kind: sealed label boxes, exactly LABEL_BOX_BYTES each. */
 export const LabelBatchCodec = batchCodec('cleanroom.v1.LabelBatch', 'boxes', LABEL_BOX_BYTES);
 
@@ -268,16 +366,6 @@ const packedFromGeneric = codec<PackedBatch>(
 /** Field keys of BlindedBatch: (field number << 3) | wire type. */
 const OFFSET_KEY = (2 << 3) | 0; // varint
 const ELEMENT_KEY = (3 << 3) | 2; // length-delimited
-
-/** Bytes of `v` (a safe integer ≥ 0) as a protobuf varint. */
-function varintBytes(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
-}
 
 /** The protobuf bytes of a packed batch (see PackedBlindedBatchCodec). */
 function packedWire(m: PackedBatch): Uint8Array {

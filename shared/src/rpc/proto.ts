@@ -80,6 +80,17 @@ export function encodePayload(type: PayloadType, value: object): Uint8Array {
   return messageType(type).serialize(value);
 }
 
+/**
+ * Has protobufjs generate each payload type's encoder and decoder now (it writes them as
+ * JavaScript source and compiles them on a type's first use: ≈ 1–3 ms of CPU each, then V8's
+ * optimising compiler on background threads), e.g. when a node starts rather than in the first
+ * session's round that first carries the type. An empty message of each type is encoded and
+ * decoded; nothing is kept.
+ */
+export function warmPayloadTypes(types: readonly PayloadType[]): void {
+  for (const t of types) decodePayload(t, encodePayload(t, {}));
+}
+
 /** Decodes payload bytes; malformed bytes become INVALID_ARGUMENT, never a crash. */
 export function decodePayload<T = Record<string, unknown>>(type: PayloadType, bytes: Uint8Array): T {
   try {
