@@ -43,8 +43,15 @@
  *                       crypto/dsse.ts calls) of a message statement's PAE bytes (≈ 300 bytes,
  *                       a statement like the sessions'), nothing around it: every session message
  *                       is signed by its sender and verified by its receiver (the charter), one
- *                       of each per message sealed / opened (rpc/channel.ts).
- * Everything else a phase does (encoding, (de)serialisation, zstd, validation, signing,
+ *                       of each per message sealed / opened (rpc/channel.ts);
+ *   psiLookup           one membership test of a 32-byte element in a DH-PSI element table
+ *                       (crypto/dh-psi.ts ElementTable.has, 10,000 random elements, probed
+ *                       with random elements): media's LOOKALIKE in retargeting / joint-
+ *                       activate must test the answer of each of its offered elements against
+ *                       the broker's set — ≈ 0.87·U tests in retargeting, its inherent work
+ *                       beside the X25519s of the broker's set (decoding the pages,
+ *                       validating the elements and the transcripts are above it).
+ * Everything else a phase does (encoding, (de)serialisation, zstd, validation, hashing payloads for their signatures,
  * transcripts, protobuf, database, waiting) is above the floor: floorRatio = phase CPU ÷ floor.
  *
  * Each cost is the fastest of `repeats` timed runs (the floor: the least the machine took),
@@ -59,6 +66,7 @@ import { sodium } from '@cleanroom/shared/crypto/group.ts';
 import { BFV_PARAMETERS, loadSeal, MediaBfv, WIRE_COMPRESSION } from '@cleanroom/shared/crypto/bfv.ts';
 import { PRIMITIVES, type Primitive } from '@cleanroom/shared/common/op-counts.ts';
 import { PACKED_BYTES } from '@cleanroom/shared/protocol/universe.ts';
+import { ElementTable } from '@cleanroom/shared/crypto/dh-psi.ts';
 
 export type PrimitiveCosts = Record<Primitive, number>;
 
@@ -135,6 +143,23 @@ export function measureScoreCost(opts: { repeats?: number } = {}): number {
 }
 
 /**
+ * ms of CPU of one `psiLookup`: 2^16 random 32-byte elements tested against an ElementTable of
+ * 10,000 random elements (the table media builds from the broker's set), hits counted so the
+ * loop cannot be dropped. Warmed by the repeats (the fastest run).
+ */
+export function measureLookupCost(opts: { repeats?: number } = {}): number {
+  const probes = 1 << 16;
+  const table = new ElementTable(Array.from({ length: 10_000 }, () => new Uint8Array(randomBytes(32))));
+  const probe = new Uint8Array(randomBytes(probes * 32));
+  let hits = 0;
+  const cost = costMs(1, Math.max(5, opts.repeats ?? 3), () => {
+    for (let i = 0; i < probes; i++) if (table.has(probe, i * 32)) hits++;
+  }) / probes;
+  if (hits < 0) throw new Error('floors: the lookup kernel counted no probes');
+  return cost;
+}
+
+/**
  * A SEAL context on media's BFV parameters for `attributeCount` attributes, with a fresh key
  * pair: the set-up of the BFV floors and of the bench scripts that time SEAL directly. The
  * caller deletes the handles.
@@ -153,7 +178,7 @@ export async function sealKeys(attributeCount: number) {
 /** Measures every primitive's cost (ms of CPU per call, one thread). Takes a few seconds. */
 export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Promise<PrimitiveCosts> {
   const repeats = opts.repeats ?? 3;
-  const costs = { ...measureTokenCosts(opts), ...measureSignatureCosts(opts), lookalikeScore: measureScoreCost(opts) } as PrimitiveCosts;
+  const costs = { ...measureTokenCosts(opts), ...measureSignatureCosts(opts), lookalikeScore: measureScoreCost(opts), psiLookup: measureLookupCost(opts) } as PrimitiveCosts;
 
   const { seal, parms, context, keygen, sk, pk } = await sealKeys(64);
   const galois = keygen.createGaloisKeysWithSteps(Int32Array.from([1]));

@@ -8,6 +8,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerRole } from '@cleanroom/shared/protocol/broker.ts';
 import { MediaRole } from '@cleanroom/shared/protocol/media.ts';
+import type { PackedList } from '@cleanroom/shared/common/packed-list.ts';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { groupTranscripts, verifySession } from '@cleanroom/shared/transcript/verify.ts';
@@ -30,7 +31,7 @@ function audienceOf(c: Cluster, audienceId: string): Set<string> {
 function countPages(): { pages: number; restore: () => void } {
   const page = MediaRole.prototype.activatePage;
   const counter = { pages: 0, restore: () => (MediaRole.prototype.activatePage = page) as unknown as void };
-  MediaRole.prototype.activatePage = function (this: MediaRole, offset: number, elements: readonly Uint8Array[]) {
+  MediaRole.prototype.activatePage = function (this: MediaRole, offset: number, elements: PackedList) {
     counter.pages++;
     return page.call(this, offset, elements);
   };
@@ -79,7 +80,7 @@ describe('retargeting kind (three nodes in memory)', () => {
     const reply = BrokerRole.prototype.psiReplyPage;
     let turns = -1;
     let offered = 0;
-    BrokerRole.prototype.psiReplyPage = async function (this: BrokerRole, offset: number, page: readonly Uint8Array[], maxItems?: number) {
+    BrokerRole.prototype.psiReplyPage = async function (this: BrokerRole, offset: number, page: PackedList, maxItems?: number) {
       // Counts event-loop turns (setImmediate callbacks) while a page's answer is computed: zero
       // if it ran on the calling thread from start to end, as it did before (a.evaluateBatch).
       let n = 0;

@@ -7,6 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inMemoryPeer } from '@cleanroom/shared/rpc/peer.ts';
 import { randomElement } from '@cleanroom/shared/crypto/group.ts';
+import { PackedList } from '@cleanroom/shared/common/packed-list.ts';
 import { MediaRole } from '@cleanroom/shared/protocol/media.ts';
 import { BrokerRole } from '@cleanroom/shared/protocol/broker.ts';
 import { DEFAULT_BROKER_POLICY } from '@cleanroom/shared/protocol/policy.ts';
@@ -41,10 +42,10 @@ describe('kinds: bad input at the roles and the role table', () => {
     role.prepare(prepareRequest(100, 100, w.publication.version)); // a look-alike session
     expect((await refusal(() => role.indicators())).message).toMatch(/indicators are part of a joint-count session, this one is lookalike/);
     expect((await refusal(() => role.psiOfferPage(0, 100))).message).toMatch(/a PSI set is part of a retargeting or joint-activate session, this one is lookalike/);
-    expect((await refusal(() => role.activatePage(0, [randomElement()]))).message).toMatch(/a PSI set is part of a retargeting or joint-activate session, this one is lookalike/);
+    expect((await refusal(() => role.activatePage(0, PackedList.from([randomElement()], 32)))).message).toMatch(/a PSI set is part of a retargeting or joint-activate session, this one is lookalike/);
     const joint = new MediaRole({ universe: w.universe, publication: w.publication, maxPaddedCount: 1_000_000, threads: 1 });
     joint.prepare({ ...prepareRequest(100, 100, w.publication.version), kind: 'retargeting' });
-    expect((await refusal(() => joint.activatePage(0, [randomElement()]))).message).toMatch(/expected 100 evaluations before the PSI set, got 0/);
+    expect((await refusal(() => joint.activatePage(0, PackedList.from([randomElement()], 32)))).message).toMatch(/expected 100 evaluations before the PSI set, got 0/);
     expect((await refusal(() => joint.psiOfferPage(0, 100))).message).toMatch(/asked for its PSI set before the broker's padded set arrived whole \(0 of 100 elements\)/);
   });
 

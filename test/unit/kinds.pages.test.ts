@@ -16,7 +16,8 @@ import type { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import { PSI_PAGE_ITEMS } from '@cleanroom/shared/protocol/media.ts';
 import type { BrokerRole } from '@cleanroom/shared/protocol/broker.ts';
 import { ProtocolError } from '@cleanroom/shared/protocol/messages.ts';
-import type { PackedList } from '@cleanroom/shared/common/packed-list.ts';
+import { PackedList } from '@cleanroom/shared/common/packed-list.ts';
+import { ELEMENT_BYTES } from '@cleanroom/shared/crypto/group.ts';
 import type { Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { makeWorld, type World } from './world.ts';
 import { cluster, type Cluster } from './nodes.ts';
@@ -75,7 +76,7 @@ describe('Media.Activate pages: bad input fails that session only, with a precis
           const resp = await call('Indicators', [channel.seal('media', 'AGGREGATE', IndicatorRequestCodec, { universeVersion: w.publication.version, offset, maxItems: max })]);
           return joinBatches(channel.openChunks(resp, 'media', ['AGGREGATE'], BlindedBatchCodec), 'PSI set page', offset);
         },
-        answer: (offset, items) => role.psiReplyPage(offset, items, PSI_PAGE_ITEMS),
+        answer: async (offset, items) => (await role.psiReplyPage(offset, PackedList.from(items, ELEMENT_BYTES), PSI_PAGE_ITEMS)).toArray(),
         padded,
       });
     };

@@ -20,6 +20,7 @@ import { BrokerRole } from '@cleanroom/shared/protocol/broker.ts';
 import { MediaRole } from '@cleanroom/shared/protocol/media.ts';
 import { ElementTable } from '@cleanroom/shared/crypto/dh-psi.ts';
 import { ELEMENT_BYTES } from '@cleanroom/shared/crypto/group.ts';
+import { PackedList } from '@cleanroom/shared/common/packed-list.ts';
 import { makeWorld, type World } from './world.ts';
 import { cluster } from './nodes.ts';
 
@@ -65,7 +66,7 @@ describe('paged DH-PSI: each role holds a page of media\'s set at most', () => {
     const brokerPages: number[] = [];
     const brokerState: string[][] = [];
     const replyPage = BrokerRole.prototype.psiReplyPage;
-    patch(BrokerRole.prototype, 'psiReplyPage', async function (this: BrokerRole, offset: number, page: readonly Uint8Array[], maxItems?: number) {
+    patch(BrokerRole.prototype, 'psiReplyPage', async function (this: BrokerRole, offset: number, page: PackedList, maxItems?: number) {
       brokerPages.push(page.length);
       const out = await replyPage.call(this, offset, page, maxItems);
       brokerState.push(Object.keys((this as unknown as { phase_: { psi: object } }).phase_.psi).sort());
@@ -97,7 +98,7 @@ describe('paged DH-PSI: each role holds a page of media\'s set at most', () => {
     const sizes = async (consent: (row: number) => boolean) => {
       const pages: number[] = [];
       const replyPage = BrokerRole.prototype.psiReplyPage;
-      patch(BrokerRole.prototype, 'psiReplyPage', async function (this: BrokerRole, offset: number, page: readonly Uint8Array[], maxItems?: number) {
+      patch(BrokerRole.prototype, 'psiReplyPage', async function (this: BrokerRole, offset: number, page: PackedList, maxItems?: number) {
         pages.push(page.length);
         return replyPage.call(this, offset, page, maxItems);
       });
@@ -123,8 +124,8 @@ describe('paged DH-PSI: each role holds a page of media\'s set at most', () => {
     c.broker['o'].psiPageItems = PAGE;
     const offerPage = MediaRole.prototype.psiOfferPage;
     for (const [bad, reason] of [
-      [(page: Uint8Array[]) => [...page, page[0]!], new RegExp(`media's PSI set page at element 0: expected at most ${PAGE} elements, got ${PAGE + 1}`)],
-      [(page: Uint8Array[]) => [page[0]!, new Uint8Array(ELEMENT_BYTES), ...page.slice(2)], /element 1: .*low-order|element 1: .*expected/],
+      [(page: PackedList) => PackedList.from([...page.toArray(), page.at(0)], ELEMENT_BYTES), new RegExp(`media's PSI set page at element 0: expected at most ${PAGE} elements, got ${PAGE + 1}`)],
+      [(page: PackedList) => PackedList.from([page.at(0), new Uint8Array(ELEMENT_BYTES), ...page.toArray().slice(2)], ELEMENT_BYTES), /element 1: .*low-order|element 1: .*expected/],
     ] as const) {
       patch(MediaRole.prototype, 'psiOfferPage', async function (this: MediaRole, offset: number, maxItems: number) {
         return bad(await offerPage.call(this, offset, maxItems));

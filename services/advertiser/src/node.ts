@@ -33,7 +33,7 @@ import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { CrmRow, RejectedLine } from '@cleanroom/shared/data/files.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
 import type { SessionStore } from '@cleanroom/shared/service/sessions.ts';
-import { describeError, SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
+import { describeError, paddedCallDeadlineMs, SessionRegistry, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { abortHandler, cosignHandler } from '@cleanroom/shared/rpc/session-control.ts';
 import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
@@ -272,7 +272,7 @@ export class AdvertiserNode {
       role.beginBlind(accepted);
       const blinded = await inTurns((max) => role.blindSome(max));
       log.info({ phase: 'blind', elements: blinded.length, paddedCount: accepted.paddedCount }, 'blinded seeds sent');
-      const evalEnvs = await b.call('Blind', ch.sealChunks('broker', 'BLIND', BlindedBatchCodec, splitBatches(blinded, BATCH_ITEMS, BATCH_BYTES)));
+      const evalEnvs = await b.call('Blind', ch.sealChunks('broker', 'BLIND', BlindedBatchCodec, splitBatches(blinded, BATCH_ITEMS, BATCH_BYTES)), paddedCallDeadlineMs(this.o.deadlineMs, accepted.paddedCount));
       const evaluated = joinBatches(ch.openChunks(evalEnvs, 'broker', ['BLIND'], BlindedBatchCodec), 'evaluated elements');
 
       this.sessions.touch(rec, 'tokens');
@@ -342,7 +342,7 @@ export class AdvertiserNode {
       this.sessions.touch(rec, 'blind');
       role.beginBlind(accepted);
       const blinded = await inTurns((max) => role.blindSome(max));
-      const evalEnvs = await b.call('Blind', ch.sealChunks('broker', 'BLIND', BlindedBatchCodec, splitBatches(blinded, BATCH_ITEMS, BATCH_BYTES)));
+      const evalEnvs = await b.call('Blind', ch.sealChunks('broker', 'BLIND', BlindedBatchCodec, splitBatches(blinded, BATCH_ITEMS, BATCH_BYTES)), paddedCallDeadlineMs(this.o.deadlineMs, accepted.paddedCount));
       const evaluated = joinBatches(ch.openChunks(evalEnvs, 'broker', ['BLIND'], BlindedBatchCodec), 'evaluated elements');
       this.sessions.touch(rec, 'tokens');
       role.beginUnblind(evaluated);

@@ -33,7 +33,7 @@ import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
-import { PEER_WORK_MS_PER_ELEMENT, SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
+import { paddedCallDeadlineMs, PEER_WORK_MS_PER_ELEMENT, SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import { randomUUID } from 'node:crypto';
 import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { abortHandler, collectCheckpoint } from '@cleanroom/shared/rpc/session-control.ts';
@@ -404,7 +404,7 @@ export class BrokerNode {
       const blinded = joinBatches(channel.openChunks(envs, caller, ['BLIND'], BlindedBatchCodec), 'blinded elements');
       // the padded list stays packed (one buffer) here, on the wire's encoder and in media's reply
       const padded = role.pad(blinded);
-      const resp = await this.o.media.call('Evaluate', channel.sealChunks('media', 'BLIND', PackedBlindedBatchCodec, splitPacked(padded, BATCH_ITEMS, BATCH_BYTES)));
+      const resp = await this.o.media.call('Evaluate', channel.sealChunks('media', 'BLIND', PackedBlindedBatchCodec, splitPacked(padded, BATCH_ITEMS, BATCH_BYTES)), paddedCallDeadlineMs(this.o.deadlineMs, padded.length));
       const evaluated = joinPacked(channel.openChunks(resp, 'media', ['BLIND'], PackedBlindedBatchCodec), 'evaluated elements');
       const mine = role.unpad(evaluated);
       await this.checkpoint(rec, 'BLIND');
@@ -480,10 +480,8 @@ export class BrokerNode {
   private async activatePaged(channel: SessionChannel, role: BrokerRole, padded: PackedList): Promise<Envelope[]> {
     const per = this.o.psiPageItems ?? PSI_PAGE_ITEMS;
     const P = padded.length;
-    const send = async (from: number, chunks: { offset: number; items: PackedList | Uint8Array[] }[]) =>
-      this.o.media.call('Activate', chunks.map((b, i) => b.items instanceof PackedList
-        ? channel.seal('media', 'AGGREGATE', PackedBlindedBatchCodec, { offset: from + b.offset, items: b.items }, i, i === chunks.length - 1)
-        : channel.seal('media', 'AGGREGATE', BlindedBatchCodec, { offset: from + b.offset, items: b.items }, i, i === chunks.length - 1)), this.sessionDeadlineMs);
+    const send = async (from: number, chunks: { offset: number; items: PackedList }[]) =>
+      this.o.media.call('Activate', channel.sealChunks('media', 'AGGREGATE', PackedBlindedBatchCodec, chunks.map((b) => ({ offset: from + b.offset, items: b.items }))), this.sessionDeadlineMs);
     const acked = (resp: Envelope[], through: number): Envelope[] | undefined => {
       const [env] = resp;
       if (!env || resp.length !== 1) throw new ProtocolError('INVALID_ARGUMENT', `media answered the PSI page ending at element ${through} with ${resp.length} messages, expected one Ack or its LookalikeResult`);
@@ -500,10 +498,10 @@ export class BrokerNode {
     const version = this.universe?.version ?? '';
     for (let offset = 0; ;) {
       const resp = await this.o.media.call('Indicators', [channel.seal('media', 'AGGREGATE', IndicatorRequestCodec, { universeVersion: version, offset, maxItems: per })], this.sessionDeadlineMs);
-      const page = joinBatches(channel.openChunks(resp, 'media', ['AGGREGATE'], BlindedBatchCodec), 'PSI set page', offset);
+      const page = joinPacked(channel.openChunks(resp, 'media', ['AGGREGATE'], PackedBlindedBatchCodec), 'PSI set page', offset);
       const answer = await role.psiReplyPage(offset, page, per);
       offset += page.length;
-      const done = acked(await send(P + offset - page.length, splitBatches(answer, BATCH_ITEMS, BATCH_BYTES)), P + offset);
+      const done = acked(await send(P + offset - page.length, splitPacked(answer, BATCH_ITEMS, BATCH_BYTES)), P + offset);
       if (done) return done;
     }
   }

@@ -18,7 +18,7 @@ import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
 import type { LabelPublication } from '@cleanroom/shared/protocol/label-publication.ts';
 import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
 import {
-  AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, checkContiguous, PackedBlindedBatchCodec, CiphertextBatchCodec, CiphertextBatchWriter, EncodedCiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
+  AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, checkContiguous, joinPacked, splitPacked, PackedBlindedBatchCodec, CiphertextBatchCodec, CiphertextBatchWriter, EncodedCiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
   SessionReadyCodec, splitBatches, joinBatches, splitManifest, UniverseLabelsCodec, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
@@ -246,7 +246,7 @@ export class MediaNode {
       // retargeting / joint-activate: one page of media's PSI set (role.psiOfferPage), offsets in the whole set
       const page = await role.psiOfferPage(req.offset, req.maxItems);
       this.sessions.touch(rec);
-      return channel.sealChunks('broker', 'AGGREGATE', BlindedBatchCodec, splitBatches(page, BATCH_ITEMS, BATCH_BYTES).map((b) => ({ offset: req.offset + b.offset, items: b.items })));
+      return channel.sealChunks('broker', 'AGGREGATE', PackedBlindedBatchCodec, splitPacked(page, BATCH_ITEMS, BATCH_BYTES).map((b) => ({ offset: req.offset + b.offset, items: b.items })));
     });
   }
 
@@ -261,9 +261,9 @@ export class MediaNode {
     const rec = this.session(caller, envs[0]);
     const { role, channel } = rec.state;
     const out = await this.step(rec, 'lookalike', async () => {
-      const batches = channel.openChunks(envs, caller, ['AGGREGATE'], BlindedBatchCodec);
+      const batches = channel.openChunks(envs, caller, ['AGGREGATE'], PackedBlindedBatchCodec);
       const offset = batches[0]?.offset ?? 0; // openChunks refuses an empty call
-      const page = await role.activatePage(offset, joinBatches(batches, 'PSI reply page', offset));
+      const page = await role.activatePage(offset, joinPacked(batches, 'PSI reply page', offset));
       rec.progress = { ...rec.progress, psiReplyReceived: page.received, psiReplyExpected: page.expected };
       if (!page.result) return { result: undefined, envs: [channel.seal('broker', 'AGGREGATE', AckCodec, { received: page.received })] };
       const result = page.result;

@@ -39,18 +39,21 @@ export const opCounts = {
  * each it opens (rpc/channel.ts SessionChannel: every message is signed by its sender and
  * verified by its receiver, the charter's rule; node:crypto's OpenSSL Ed25519 over the
  * statement's PAE bytes, nothing around it — not the payload's SHA-256, the statement's JSON or
- * the transcript). Counted
+ * the transcript); and `psiLookup`:
+ * one 32-byte membership test in a DH-PSI's element table (crypto/dh-psi.ts ElementTable.has)
+ * — media testing each of its offered elements' answers against the broker's set, the least
+ * the matching does per element (decoding, validation and transcripts are above it). Counted
  * by the thread that asks for the work: work handed to worker threads is counted when it is
  * dispatched, the workers' own tallies are never read.
  */
 export type Primitive =
   | 'x25519' | 'x25519Base' | 'hashToGroup'
   | 'bfvEncrypt' | 'bfvEncryptZero' | 'bfvDecrypt' | 'bfvMultiplyPlain' | 'bfvAdd' | 'bfvRotate' | 'bfvNtt'
-  | 'bfvLoad' | 'bfvReadStored' | 'lookalikeScore' | 'ed25519Sign' | 'ed25519Verify';
+  | 'bfvLoad' | 'bfvReadStored' | 'lookalikeScore' | 'ed25519Sign' | 'ed25519Verify' | 'psiLookup';
 
 export const PRIMITIVES: readonly Primitive[] = [
   'x25519', 'x25519Base', 'hashToGroup', 'bfvEncrypt', 'bfvEncryptZero', 'bfvDecrypt', 'bfvMultiplyPlain', 'bfvAdd', 'bfvRotate', 'bfvNtt',
-  'bfvLoad', 'bfvReadStored', 'lookalikeScore', 'ed25519Sign', 'ed25519Verify',
+  'bfvLoad', 'bfvReadStored', 'lookalikeScore', 'ed25519Sign', 'ed25519Verify', 'psiLookup',
 ];
 
 /** Process-wide primitive tallies (a session's per-phase share: service/sessions.ts). */

@@ -15,6 +15,7 @@
  */
 import { hashToGroupBatch } from './h2c.ts';
 import { ELEMENT_BYTES, type ElementBytes } from './group.ts';
+import type { PackedList } from '../common/packed-list.ts';
 
 /** The domain of position hashing; the publication version is part of the input, so sets are unlinkable across publications. */
 export const PSI_DST = 'cleanroom-v1-psi-publication-position';
@@ -44,18 +45,41 @@ export class ElementTable {
   private readonly mask: number;
 
   constructor(elements: readonly ElementBytes[]) {
-    let size = 2;
-    while (size < 2 * elements.length) size *= 2;
-    this.mask = size - 1;
-    this.slots = new Int32Array(size).fill(-1);
-    this.bytes = new Uint8Array(elements.length * ELEMENT_BYTES);
+    const bytes = new Uint8Array(elements.length * ELEMENT_BYTES);
     elements.forEach((e, i) => {
       if (e.length !== ELEMENT_BYTES) throw new RangeError(`expected ${ELEMENT_BYTES}-byte elements, got ${e.length} bytes at ${i}`);
-      this.bytes.set(e, i * ELEMENT_BYTES);
-      let s = head(e, 0) & this.mask;
-      while (this.slots[s] !== -1) s = (s + 1) & this.mask;
-      this.slots[s] = i;
+      bytes.set(e, i * ELEMENT_BYTES);
     });
+    const { slots, mask } = ElementTable.index(bytes);
+    this.bytes = bytes;
+    this.slots = slots;
+    this.mask = mask;
+  }
+
+  /** The table of a packed list's elements (kept as they are: the table holds `list.bytes`). */
+  static fromPacked(list: PackedList): ElementTable {
+    if (list.width !== ELEMENT_BYTES) throw new RangeError(`expected ${ELEMENT_BYTES}-byte elements, got ${list.width}-byte ones`);
+    const t = Object.create(ElementTable.prototype) as { bytes: Uint8Array; slots: Int32Array; mask: number };
+    const { slots, mask } = ElementTable.index(list.bytes);
+    t.bytes = list.bytes;
+    t.slots = slots;
+    t.mask = mask;
+    return t as unknown as ElementTable;
+  }
+
+  /** The open-addressing index (load ≤ 1/2) of the elements back to back in `bytes`. */
+  private static index(bytes: Uint8Array): { slots: Int32Array; mask: number } {
+    const n = bytes.length / ELEMENT_BYTES;
+    let size = 2;
+    while (size < 2 * n) size *= 2;
+    const mask = size - 1;
+    const slots = new Int32Array(size).fill(-1);
+    for (let i = 0; i < n; i++) {
+      let s = head(bytes, i * ELEMENT_BYTES) & mask;
+      while (slots[s] !== -1) s = (s + 1) & mask;
+      slots[s] = i;
+    }
+    return { slots, mask };
   }
 
   /** Whether the ELEMENT_BYTES bytes of `buf` at `offset` are one of the elements. */

@@ -389,7 +389,7 @@ export class BrokerRole {
    * 2·U elements in all (its published users, padded to a power of two); every element is
    * validated before a scalar touches it. The page is not kept.
    */
-  async psiReplyPage(offset: number, page: readonly ElementBytes[], maxItems = PSI_PAGE_ITEMS): Promise<ElementBytes[]> {
+  async psiReplyPage(offset: number, page: PackedList, maxItems = PSI_PAGE_ITEMS): Promise<PackedList> {
     const p = this.expect('psiReplyPage', 'aggregated');
     const psi = p.psi;
     if (!psi) throw new ProtocolError('FAILED_PRECONDITION', 'broker: called psiReplyPage before its padded set was made (psiPadded)');
@@ -399,9 +399,10 @@ export class BrokerRole {
     if (page.length === 0) throw new ProtocolError('INVALID_ARGUMENT', `${where}: expected 1..${Math.min(maxItems, PSI_PAGE_ITEMS)} elements, got none`);
     if (page.length > Math.min(maxItems, PSI_PAGE_ITEMS)) throw new ProtocolError('RESOURCE_EXHAUSTED', `${where}: expected at most ${Math.min(maxItems, PSI_PAGE_ITEMS)} elements, got ${page.length}`);
     if (offset + page.length > limit) throw new ProtocolError('INVALID_ARGUMENT', `${where}: expected media's PSI set of 1..${limit} elements (its published users, padded), this page ends at ${offset + page.length}`);
-    page.forEach((e, i) => checkElement(e, offset + i));
+    if (page.width !== ELEMENT_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `${where}: expected ${ELEMENT_BYTES}-byte elements, got ${page.width}-byte ones`);
+    for (let i = 0; i < page.length; i++) checkElement(page.at(i), offset + i);
     psi.answered = offset + page.length; // claimed before the await: a page is answered once
-    return evaluateBatchParallel(psi.key, page, this.params.threads ?? DEFAULT_PSI_THREADS, 'own');
+    return evaluatePackedParallel(psi.key, page, this.params.threads ?? DEFAULT_PSI_THREADS, 'own');
   }
 
   /** The session's kind, once opened. */

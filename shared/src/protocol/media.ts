@@ -28,16 +28,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BfvFormatError, type MediaBfv } from '../crypto/bfv.ts';
-import { ELEMENT_BYTES, InvalidElementError, validateElement, validateElements } from '../crypto/group.ts';
-import { evaluateBatchParallel, evaluatePackedParallel } from '../crypto/oprf-pool.ts';
-import type { PackedList } from '../common/packed-list.ts';
+import { ELEMENT_BYTES, InvalidElementError, validateElement } from '../crypto/group.ts';
+import { evaluatePackedParallel } from '../crypto/oprf-pool.ts';
+import { PackedList } from '../common/packed-list.ts';
+import { countPrimitive } from '../common/op-counts.ts';
 import { ATTRIBUTES, GROUP_OF_INDEX } from '../common/attributes.ts';
 import { buildLookalike } from './lookalike.ts';
 import { seal } from '../crypto/sealed-box.ts';
 import { canonicalBytes } from '../crypto/jcs.ts';
 import { cryptoUniform, discreteLaplace, shuffleInPlace, sizeClass, type Uniform } from './policy.ts';
 import { OprfKey } from '../crypto/oprf.ts';
-import { randomElement } from '../crypto/group.ts';
+import { randomElementsInto } from '../crypto/group.ts';
 import { ElementTable, hashPositions } from '../crypto/dh-psi.ts';
 import type { Universe } from './universe.ts';
 import type { SessionKind } from '../common/names.ts';
@@ -339,7 +340,7 @@ export class MediaRole {
    * more than one page of its offer, nor does the broker (pages in order, none skipped or asked
    * twice; at most PSI_PAGE_ITEMS).
    */
-  async psiOfferPage(offset: number, maxItems: number): Promise<ElementBytes[]> {
+  async psiOfferPage(offset: number, maxItems: number): Promise<PackedList> {
     const p = this.expect('psiOfferPage', 'prepared', 'evaluating');
     if (p.request.kind !== 'retargeting' && p.request.kind !== 'joint-activate') {
       throw new ProtocolError('FAILED_PRECONDITION', `media: a PSI set is part of a retargeting or joint-activate session, this one is ${p.request.kind}`);
@@ -361,10 +362,13 @@ export class MediaRole {
     const positions = at.map((i) => psi.offered[i]!);
     const pub = this.params.publication;
     psi.sent = to; // claimed before the first await: a page is produced once
-    const hashed = await evaluateBatchParallel(psi.key, pub.positionHashes?.(positions) ?? hashPositions(pub.version, positions), this.params.threads);
-    const out = new Array<ElementBytes>(to - offset);
-    at.forEach((i, k) => (out[i - offset] = hashed[k]!));
-    for (let i = 0; i < out.length; i++) if (out[i] === undefined) out[i] = randomElement();
+    const hashes = PackedList.from(pub.positionHashes?.(positions) ?? hashPositions(pub.version, positions), ELEMENT_BYTES);
+    const hashed = await evaluatePackedParallel(psi.key, hashes, this.params.threads);
+    const out = PackedList.alloc(to - offset, ELEMENT_BYTES);
+    const pads = PackedList.alloc(out.length - at.length, ELEMENT_BYTES);
+    randomElementsInto(pads.bytes, 0, pads.length);
+    at.forEach((i, k) => out.bytes.set(hashed.at(k), (i - offset) * ELEMENT_BYTES));
+    for (let i = offset, k = 0; i < to; i++) if (psi.offered[i]! < 0) out.bytes.set(pads.at(k++), (i - offset) * ELEMENT_BYTES);
     return out;
   }
 
@@ -380,7 +384,7 @@ export class MediaRole {
    * element is in the broker's set under b are the audience. The page completing the stream
    * gives the result (complete).
    */
-  async activatePage(offset: number, elements: readonly ElementBytes[]): Promise<ActivationProgress> {
+  async activatePage(offset: number, elements: PackedList): Promise<ActivationProgress> {
     const p = this.expect('activatePage', 'prepared', 'evaluating');
     const psi = p.psi ?? (offset === 0 && elements.length > 0 && elements.length <= PSI_PAGE_ITEMS ? this.startPsi(p) : undefined);
     const received = psi?.received ?? 0;
@@ -400,8 +404,9 @@ export class MediaRole {
     if (received >= padded && end !== padded + psi.sent) {
       throw new ProtocolError('INVALID_ARGUMENT', `${where}: expected the answer to media's set up to element ${psi.sent} (the page it sent last), this page ends at element ${end - padded} of it`);
     }
+    if (elements.width !== ELEMENT_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `${where}: expected ${ELEMENT_BYTES}-byte elements, got ${elements.width}-byte ones`);
     try {
-      validateElements(elements);
+      for (let i = 0; i < elements.length; i++) validateElement(elements.at(i), i);
     } catch (err) {
       if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', `${where}: ${err.message}`);
       throw err;
@@ -410,22 +415,23 @@ export class MediaRole {
     if (received < padded) {
       // the broker's padded set: kept packed until whole, then under b in a table (P elements)
       const pending = psi.pending ?? new Uint8Array(padded * ELEMENT_BYTES);
-      for (let i = 0; i < elements.length; i++) pending.set(elements[i]!, (received + i) * ELEMENT_BYTES);
+      pending.set(elements.bytes, received * ELEMENT_BYTES);
       psi.pending = pending;
       if (end === padded) {
         psi.pending = undefined;
-        const broker = Array.from({ length: padded }, (_, i) => pending.subarray(i * ELEMENT_BYTES, (i + 1) * ELEMENT_BYTES));
-        psi.brokerSet = new ElementTable(await evaluateBatchParallel(psi.key, broker, this.params.threads));
+        psi.brokerSet = ElementTable.fromPacked(await evaluatePackedParallel(psi.key, new PackedList(pending, ELEMENT_BYTES), this.params.threads));
       }
     } else {
       const { brokerSet, offered, rows } = psi;
       if (!brokerSet) throw new ProtocolError('FAILED_PRECONDITION', 'media: an answer to its PSI set before the broker\'s padded set');
       const { order } = this.params.publication;
       const first = received - padded;
+      const bytes = elements.bytes;
       for (let i = 0; i < elements.length; i++) {
         const pos = offered[first + i]!;
-        if (pos >= 0 && brokerSet.has(elements[i]!, 0)) rows.push(order[pos]!);
+        if (pos >= 0 && brokerSet.has(bytes, i * ELEMENT_BYTES)) rows.push(order[pos]!);
       }
+      countPrimitive('psiLookup', elements.length - countPadding(offered, first, first + elements.length));
     }
     if (end < expected) return { received: end, expected };
     return { received: end, expected, result: this.complete(p, psi.rows) };
@@ -540,4 +546,11 @@ export class MediaRole {
 
 function round6(x: number): number {
   return Math.round(x * 1e6) / 1e6;
+}
+
+/** How many of `offered[from, to)` are padding (−1): elements media never looks up. */
+function countPadding(offered: Int32Array, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) if (offered[i]! < 0) n++;
+  return n;
 }

@@ -460,9 +460,9 @@ export function checkContiguous(batches: readonly { offset: number; items: { len
   return n;
 }
 
-/** The items of packed `batches` (contiguous from 0) in one packed list. */
-export function joinPacked(batches: readonly PackedBatch[], what: string): PackedList {
-  checkContiguous(batches, what);
+/** The items of packed `batches` (contiguous from `start`, 0 by default) in one packed list. */
+export function joinPacked(batches: readonly PackedBatch[], what: string, start = 0): PackedList {
+  checkContiguous(batches, what, start);
   return PackedList.concat(batches.map((b) => b.items), ELEMENT_BYTES);
 }
 

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SigningKey } from '../crypto/dsse.ts';
 import { AbortCodec } from '../rpc/codec.ts';
 import { SessionChannel } from '../rpc/channel.ts';
-import { SessionRegistry } from './sessions.ts';
+import { paddedCallDeadlineMs, PEER_WORK_MS_PER_ELEMENT, SessionRegistry } from './sessions.ts';
 
 const IDLE = 1000;
 
@@ -97,6 +97,12 @@ describe('SessionRegistry: silent peers vs busy peers', () => {
     vi.advanceTimersByTime(IDLE);
     expect(expired).toEqual(['z', 'x']);
     expect(() => reg.expectPeerWork(x, -1)).toThrow(/non-negative allowance/);
+  });
+
+  it('the BLIND round\'s call deadline grows with the padded size', () => {
+    expect(paddedCallDeadlineMs(120_000, 0)).toBe(120_000);
+    expect(paddedCallDeadlineMs(120_000, 2_000_000)).toBe(120_000 + 2_000_000 * PEER_WORK_MS_PER_ELEMENT);
+    expect(paddedCallDeadlineMs(120_000, 2_000_000)).toBe(620_000);
   });
 
   it('the allowance ends: a peer silent past idle + allowance still fails the session', () => {

@@ -36,6 +36,17 @@ import { primitiveDelta, primitiveSnapshot, type Primitive } from '../common/op-
  */
 export const PEER_WORK_MS_PER_ELEMENT = 0.25;
 
+/**
+ * The deadline of a call whose answer waits on O(P) work of the peers — the BLIND round: A's
+ * Blind to the broker, the broker's Evaluate to media, answered once media has evaluated all P
+ * elements (≈ 0.034 ms each on one core): the per-call deadline plus P × PEER_WORK_MS_PER_ELEMENT
+ * (620 s at P = 2·10^6 with the default 120 s). A dead peer still ends the call at once, through
+ * the connection's keepalive.
+ */
+export function paddedCallDeadlineMs(deadlineMs: number, paddedCount: number): number {
+  return deadlineMs + Math.max(0, paddedCount) * PEER_WORK_MS_PER_ELEMENT;
+}
+
 /** "CODE: message" for a ProtocolError, "INTERNAL: message" for anything else. */
 export function describeError(err: unknown): string {
   return err instanceof ProtocolError ? `${err.code}: ${err.message}` : `INTERNAL: ${(err as Error)?.message ?? String(err)}`;
