@@ -28,7 +28,7 @@ import { startCluster } from '../cli/src/cluster.ts';
 import { parseArgs, intFlag, strFlag } from '../cli/src/args.ts';
 import { readFileSync } from 'node:fs';
 import type { Party } from '@cleanroom/shared/protocol/messages.ts';
-import { floorMs, measurePrimitiveCosts, ratio, type PrimitiveCosts } from './floors.ts';
+import { floorMs, measurePrimitiveCosts, phaseRatio, ratio, type PrimitiveCosts } from './floors.ts';
 import { partyMetrics, type KindBench, type PartyMetrics } from './kinds.ts';
 
 /** One line per session kind: `kind: () => import('./<kind>.bench.ts')`. */
@@ -185,7 +185,7 @@ function withFloors(parties: Record<Party, PartyMetrics>, costs: PrimitiveCosts)
     for (const [phase, m] of Object.entries(v.phases)) {
       const f = floorMs(m.ops, costs);
       total += f;
-      phases[phase] = { ...m, floorMs: Math.round(f * 10) / 10, floorRatio: ratio(m.cpuMs, f) };
+      phases[phase] = { ...m, floorMs: Math.round(f * 10) / 10, floorRatio: phaseRatio(m.cpuMs, m.ops, costs) };
     }
     out[party] = { ...v, phases, floorMs: Math.round(total) };
   }

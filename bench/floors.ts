@@ -267,3 +267,18 @@ export function floorMs(ops: Partial<Record<Primitive, number>> | undefined, cos
 export function ratio(measuredMs: number, floor: number): number | null {
   return floor > 0 ? Math.round((measuredMs / floor) * 100) / 100 : null;
 }
+
+/** The primitives every session message costs its sender and receiver, whatever the phase. */
+const MESSAGE_PRIMITIVES: readonly Primitive[] = ['ed25519Sign', 'ed25519Verify'];
+
+/**
+ * A phase's floorRatio: its CPU ÷ its floor (message signatures included), or null for a
+ * message-only phase — one whose only counted primitives are its messages' signatures
+ * (opening a session, relaying a result): its work is the protocol's bookkeeping (database,
+ * ledger, transcripts), which no primitive bounds, so a ratio to ≈ 0.1 ms of signatures would
+ * say nothing about how close the phase's computation is to its floor.
+ */
+export function phaseRatio(cpuMs: number, ops: Partial<Record<Primitive, number>> | undefined, costs: PrimitiveCosts): number | null {
+  const computes = Object.entries(ops ?? {}).some(([k, n]) => n > 0 && !MESSAGE_PRIMITIVES.includes(k as Primitive));
+  return computes ? ratio(cpuMs, floorMs(ops, costs)) : null;
+}

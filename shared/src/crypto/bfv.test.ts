@@ -178,6 +178,31 @@ describe('aggregateStored: per-slot sums, each masked once', () => {
   });
 });
 
+describe('BrokerBfv.warmAggregate', () => {
+  it('runs both aggregations on a publication without counting a primitive or an aggregation; later aggregations give the same totals and still count', () => {
+    const rand = mulberry32(33);
+    const n = 3 * 128;
+    const vectors = randomVectors(n, rand);
+    const stored = media.encryptUsers(vectors).map((ct) => broker.toStoredForm(ct));
+    const loads: number[] = [];
+    const src = { view: (c: number) => (loads.push(c), stored[c]) };
+    const before = primitiveSnapshot();
+    const aggregations = opCounts.bfv.aggregate;
+    broker.warmAggregate(src, stored.length);
+    expect(primitiveDelta(before)).toEqual({});
+    expect(opCounts.bfv.aggregate).toBe(aggregations);
+    expect(loads.length).toBeGreaterThan(0); // it did read the publication
+    const keep = Uint8Array.from({ length: n }, (_, i) => (i % 7 === 0 ? 1 : 0));
+    const positions = [...keep.keys()].filter((p) => keep[p] === 1);
+    expect(media.decryptProfile(broker.aggregateStored(src, stored.length, positions, zeros())).totals).toEqual(plainTotals(vectors, keep));
+    expect(primitiveDelta(before).bfvReadStored).toBe(3);
+    expect(opCounts.bfv.aggregate).toBe(aggregations + 3); // counted per ciphertext aggregated
+    // one ciphertext of one user: fewer users than the warm-up's positions
+    broker.warmAggregate({ view: () => stored[0] }, 1);
+    expect(() => broker.warmAggregate(src, 0)).toThrow(/expected a publication of at least one ciphertext, got 0/);
+  });
+});
+
 describe('noise', () => {
   it('adds exactly, positive and negative (centred decoding)', () => {
     const rand = mulberry32(5);

@@ -86,7 +86,7 @@ import type {
   SEALContext,
   SecretKey,
 } from 'node-seal';
-import { countBfv, countPrimitive } from '../common/op-counts.ts';
+import { countBfv, countPrimitive, opCounts, primitiveSnapshot, restorePrimitiveCounts } from '../common/op-counts.ts';
 
 /** The node-seal runtime (Emscripten module) with its exception helpers. */
 export type SealRuntime = MainModule & {
@@ -131,6 +131,9 @@ const N = BFV_PARAMETERS.polyModulusDegree;
  */
 const SLOT_WINDOW = 32;
 const GROUPED_MAX = 16;
+/** BrokerBfv.warmAggregate: positions per warm-up aggregation, and indicator ciphertexts for the warm-up joint sum. */
+const WARM_POSITIONS = 1024;
+const WARM_INDICATORS = 4;
 const ROW = N / 2;
 
 let sealPromise: Promise<SealRuntime> | undefined;
@@ -1144,6 +1147,44 @@ export class BrokerBfv {
         head = new Uint8Array(model.length);
       }
     }, count, positions, noise);
+  }
+
+  /**
+   * Runs the session aggregations once on this publication, results discarded, counting
+   * nothing (no primitive, no aggregation): aggregateStored twice over WARM_POSITIONS positions
+   * spread over `src` (its `count` ciphertexts), and sumIndicators over WARM_INDICATORS
+   * ciphertexts of zeros encrypted under the public key. SEAL is WebAssembly, whose functions
+   * V8 compiles when first called and again, optimised, on background threads: without this the
+   * first session after a start or a sync pays for compiling its aggregation path — its
+   * aggregation costs about 1.2–1.5× the next ones' CPU (`node bench/aggregate-steps.ts <state>
+   * 2834 7` prints the first run apart; `… warm` calls this first). The broker calls it when it takes a publication,
+   * outside any session, as media does MediaBfv.warmDecrypt.
+   */
+  warmAggregate(src: StoredCiphertexts, count: number): void {
+    this.ctx.assertLive('BrokerBfv');
+    const users = count * this.layout.usersPerCiphertext;
+    if (!Number.isSafeInteger(users) || users < 1) throw new RangeError(`expected a publication of at least one ciphertext, got ${String(count)}`);
+    const counted = primitiveSnapshot();
+    const aggregations = opCounts.bfv.aggregate;
+    const h = new Handles();
+    try {
+      const k = Math.min(WARM_POSITIONS, users);
+      const positions = Array.from({ length: k }, (_, i) => Math.floor((i * users) / k));
+      const noise = Array.from({ length: this.layout.attributeCount }, (_, j) => (j === 0 ? 1 : 0));
+      for (let r = 0; r < 2; r++) this.aggregateStored(src, count, positions, noise);
+      const wire: Uint8Array[] = [];
+      const pt = h.add(this.ctx.encode(new BigInt64Array(N)));
+      const ct = h.add(new this.ctx.seal.Ciphertext());
+      for (let c = 0; c < WARM_INDICATORS; c++) {
+        this.encryptor.encrypt(pt, ct);
+        wire.push(ct.saveToArray(this.ctx.seal.ComprModeType[WIRE_COMPRESSION]) as Uint8Array);
+      }
+      this.sumIndicators(wire, Array.from({ length: WARM_INDICATORS }, (_, c) => c * N + c), 0, () => 0n);
+    } finally {
+      h.free();
+      restorePrimitiveCounts(counted);
+      opCounts.bfv.aggregate = aggregations;
+    }
   }
 
   /** Single-user masks in NTT form at the first level, by user slot; built on first use (or by prepareMasks). */
