@@ -2,12 +2,16 @@
  * Which deadline each call gets. The calls whose answer waits for the rest of a session's work —
  * the advertiser's SubmitTokens, the broker's Indicators and Activate calls to media, whose PSI
  * work grows with the universe — get CLEANROOM_SESSION_DEADLINE_MS; every other call keeps the
- * per-call CLEANROOM_DEADLINE_MS. (Retargeting at 10^6 users failed with DEADLINE_EXCEEDED on
- * SubmitTokens after the 120 s per-call deadline while every step under it was within its own.)
+ * per-call CLEANROOM_DEADLINE_MS, except the BLIND round's (A's Blind, the broker's Evaluate),
+ * answered once media has evaluated all P elements: the per-call deadline + P × 0.25 ms
+ * (paddedCallDeadlineMs). (Retargeting at 10^6 users failed with DEADLINE_EXCEEDED on
+ * SubmitTokens after the 120 s per-call deadline while every step under it was within its own;
+ * a 2,000,000-padded session's Blind did after 120 s while media evaluated.)
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeWorld, type World } from './world.ts';
 import { cluster, type Cluster } from './nodes.ts';
+import { paddedCallDeadlineMs } from '@cleanroom/shared/service/sessions.ts';
 
 const SEGMENT = { all: [{ tag: 'visited_90d', eq: true }, { not: { tag: 'purchased_90d' } }] };
 const SESSION_DEADLINE = 987_654;
@@ -46,7 +50,13 @@ describe('deadlines: the calls that span a session\'s O(U) work get the session 
     expect(long).toContain('SubmitTokens');
     expect(long).toContain('Indicators');
     expect(long).toContain('Activate');
-    for (const [m, d] of calls) if (!['SubmitTokens', 'Indicators', 'Activate'].includes(m)) expect([m, d]).toEqual([m, undefined]);
+    const deadlineMs = (c.broker as unknown as { o: { deadlineMs: number } }).o.deadlineMs;
+    const padded = c.broker.sessions.get(rec.sessionId)?.progress.paddedCount ?? (c.media.sessions.get(rec.sessionId)?.progress as { paddedCount?: number }).paddedCount;
+    expect(padded).toBeGreaterThan(0);
+    const blind = calls.filter(([m]) => m === 'Blind' || m === 'Evaluate');
+    expect(blind.map(([m]) => m).sort()).toEqual(['Blind', 'Evaluate']);
+    for (const [m, d] of blind) expect([m, d]).toEqual([m, paddedCallDeadlineMs(deadlineMs, padded!)]);
+    for (const [m, d] of calls) if (!['SubmitTokens', 'Indicators', 'Activate', 'Blind', 'Evaluate'].includes(m)) expect([m, d]).toEqual([m, undefined]);
   });
 
   it('look-alike: SubmitTokens waits up to the session deadline (it spans the aggregation and the scoring)', async () => {

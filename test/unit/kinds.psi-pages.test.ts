@@ -13,7 +13,10 @@
  *    that session at the broker with a precise reason; the next session completes;
  *  - what the broker sees of media's set — its page sizes — is a function of the set's padded
  *    size and the page size alone (every page full but the last), not of how many of media's
- *    users are in the set: media pads its set to a power of two before paging.
+ *    users are in the set: media pads its set to a power of two before paging;
+ *  - nor is the work of a page: with the node's position-hash file, a padding element is read
+ *    and raised to b like a position's hash — one X25519 per element, nothing else counted —
+ *    so a broker timing media's pages cannot tell how much of them is padding.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerRole } from '@cleanroom/shared/protocol/broker.ts';
@@ -21,6 +24,11 @@ import { MediaRole } from '@cleanroom/shared/protocol/media.ts';
 import { ElementTable } from '@cleanroom/shared/crypto/dh-psi.ts';
 import { ELEMENT_BYTES } from '@cleanroom/shared/crypto/group.ts';
 import { PackedList } from '@cleanroom/shared/common/packed-list.ts';
+import { primitiveDelta, primitiveSnapshot } from '@cleanroom/shared/common/op-counts.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PositionHashFile } from '../../services/media/src/psi-positions.ts';
 import { makeWorld, type World } from './world.ts';
 import { cluster } from './nodes.ts';
 
@@ -116,6 +124,48 @@ describe('paged DH-PSI: each role holds a page of media\'s set at most', () => {
     const all = await sizes(() => true);
     expect(some.length).toBeGreaterThan(1);
     expect(some).toEqual(all);
+  });
+
+  it('with the position-hash file every element of a page costs the same (one read, one X25519 under b), whatever share of it is padding; the audience is the same as without the file', async () => {
+    const run = async (withFile: boolean) => {
+      const perPage: { length: number; ops: Record<string, number> }[] = [];
+      const offerPage = MediaRole.prototype.psiOfferPage;
+      patch(MediaRole.prototype, 'psiOfferPage', async function (this: MediaRole, offset: number, maxItems: number) {
+        const before = primitiveSnapshot();
+        const out = await offerPage.call(this, offset, maxItems);
+        perPage.push({ length: out.length, ops: primitiveDelta(before) as Record<string, number> });
+        return out;
+      });
+      const pub = w.publication as typeof w.publication & { positionHashes?: (ps: readonly number[]) => Uint8Array[] | undefined };
+      const file = new PositionHashFile(mkdtempSync(join(tmpdir(), 'cleanroom-psipad-')), pub.users);
+      if (withFile) {
+        await file.warm(pub.version);
+        pub.positionHashes = (ps) => file.read(ps);
+      }
+      try {
+        const c = cluster(w, { policy: { minCohort: 5, noiseScale: 0 }, privacy: { differencingMin: 0 } });
+        await c.broker.syncUniverse();
+        c.broker['o'].psiPageItems = PAGE;
+        const ads = c.media['o'].purposes!.ads;
+        for (let r = 0; r < ads.length; r++) ads[r] = r % 3 !== 0 ? 1 : 0; // ≈ 4,000 of 6,000 in media's set, padded to 4,096
+        const rec = await c.advertiser.start({ kind: 'retargeting', predicate: SEGMENT, minCohort: 5 }).done;
+        expect(rec.error).toBeUndefined();
+        return { perPage, audience: c.media.sessions.get(rec.sessionId)?.result };
+      } finally {
+        delete pub.positionHashes;
+        file.close();
+        restore.pop()!();
+      }
+    };
+    const withFile = await run(true);
+    expect(withFile.perPage.length).toBeGreaterThan(3);
+    for (const p of withFile.perPage) expect(p.ops).toEqual({ x25519: p.length });
+    const without = await run(false);
+    // the fallback while the file warms hashes positions and draws padding: not equal work
+    expect(without.perPage.some((p) => (p.ops.x25519Base ?? 0) > 0)).toBe(true);
+    const size = (r: unknown) => (r as { audienceSize?: number } | undefined)?.audienceSize;
+    expect(size(withFile.audience)).toBeGreaterThan(0);
+    expect(size(withFile.audience)).toBe(size(without.audience));
   });
 
   it('a media page larger than asked, or with an invalid element, fails that session at the broker with the reason; the next one completes', async () => {

@@ -1,14 +1,16 @@
 /**
  * The PSI kinds' position hashes in a file (psi-positions.ts): undefined until warmed, then
- * exactly hashPositions of the positions asked for (any order, across read windows), and
- * reused by a node that opens the same publication directory again.
+ * exactly hashPositions of the positions asked for (any order, across read windows), then
+ * padSlots(users) distinct valid group elements as padding inputs, and reused by a node that
+ * opens the same publication directory again.
  */
 import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashPositions } from '@cleanroom/shared/crypto/dh-psi.ts';
-import { PositionHashFile } from './psi-positions.ts';
+import { validateElement } from '@cleanroom/shared/crypto/group.ts';
+import { padSlots, PositionHashFile } from './psi-positions.ts';
 
 const hex = (list: readonly Uint8Array[] | undefined) => list?.map((e) => Buffer.from(e).toString('hex'));
 
@@ -20,17 +22,34 @@ describe('PSI position hashes on disk', () => {
     expect(f.ready).toBe(false);
     expect(f.read([0, 1])).toBeUndefined();
     await f.warm('v-test');
-    expect(statSync(join(dir, 'psi-positions.bin')).size).toBe(users * 32);
+    expect(padSlots(users)).toBe(32_768);
+    expect(statSync(join(dir, 'psi-positions.bin')).size).toBe((users + 32_768) * 32);
     const ask = [0, 5, 39_999, 32_768, 32_767, 17, 20_000, 5];
     expect(hex(f.read(ask))).toEqual(hex(hashPositions('v-test', ask)));
     f.close();
     const again = new PositionHashFile(dir, users);
     expect(again.ready).toBe(true);
     expect(hex(again.read([39_999, 1]))).toEqual(hex(hashPositions('v-test', [39_999, 1])));
-    expect(() => again.read([users])).toThrow(RangeError);
+    // padding inputs: valid, distinct, none a position's hash
+    const pads = again.read(Array.from({ length: padSlots(users) }, (_, j) => users + j))!;
+    for (const e of pads) validateElement(e);
+    const seen = new Set([...hex(pads)!, ...hex(hashPositions('v-test', [0, 1, 2, 39_999]))!]);
+    expect(seen.size).toBe(pads.length + 4);
+    expect(() => again.read([users + padSlots(users)])).toThrow(RangeError);
     again.close();
     // another publication size: not reused
     expect(new PositionHashFile(dir, users + 1).ready).toBe(false);
     expect(existsSync(join(dir, `psi-positions.bin.tmp-${process.pid}`))).toBe(false);
+  });
+
+  it('has fewer padding elements to serve than slots, whatever the set: the next power of two above a set of at most `users` adds fewer than padSlots(users)', () => {
+    for (const users of [1, 2, 3, 5, 8, 9, 1000, 1025, 970_034]) {
+      const slots = padSlots(users);
+      for (const mine of [0, 1, 2, 3, Math.floor(users / 2) + 1, users - 1, users].filter((m) => m >= 0 && m <= users)) {
+        let size = 1;
+        while (size < mine) size *= 2;
+        expect(size - mine).toBeLessThanOrEqual(slots);
+      }
+    }
   });
 });

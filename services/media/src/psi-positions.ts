@@ -3,14 +3,21 @@
  * hashPositions), computed once per publication in the background and kept in a file beside
  * it (<publication dir>/psi-positions.bin, 32 bytes per position, position order), so that a
  * PSI session (retargeting, joint-activate) only exponentiates its own set — and so that the
- * node holds none of it in memory (32 bytes per user, 3.2 GB at 10^8). A file of the right size
- * is reused on restart (the hashes depend on the version and position only); one is written
- * aside and renamed into place, so a crash never leaves a partial file that would be read.
+ * node holds none of it in memory (32 bytes per user, 3.2 GB at 10^8). After them, in slots
+ * users … users + padSlots − 1, random group elements: the inputs of the padding of media's
+ * set, read and exponentiated exactly like a position's hash, so that a page costs media the
+ * same whatever share of it is padding (a broker timing the pages learns nothing of how many
+ * users are in media's set). padSlots = the largest power of two below `users` (at least 1):
+ * media's set is padded to the next power of two, so its padding is always fewer elements.
+ * A file of the right size is reused on restart (the hashes depend on the version and
+ * position only; the padding inputs need only be distinct group elements, fixed per
+ * publication — each session raises them to its own fresh scalar); one is written aside and
+ * renamed into place, so a crash never leaves a partial file that would be read.
  */
 import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashPositions } from '@cleanroom/shared/crypto/dh-psi.ts';
-import type { ElementBytes } from '@cleanroom/shared/crypto/group.ts';
+import { randomElementsInto, type ElementBytes } from '@cleanroom/shared/crypto/group.ts';
 import { Appender } from '@cleanroom/shared/service/record-file.ts';
 
 const HASH_BYTES = 32;
@@ -19,15 +26,25 @@ const HASH_CHUNK = 16_384;
 /** Positions read at a time when serving a session's set. */
 const READ_WINDOW = 32_768;
 
+/** Padding slots after `users` positions: the largest power of two below `users` (at least 1). */
+export function padSlots(users: number): number {
+  let n = 1;
+  while (n * 2 < users) n *= 2;
+  return n;
+}
+
 export class PositionHashFile {
   private readonly path: string;
   private readonly users: number;
+  /** users + padSlots(users): the slots the file holds. */
+  private readonly slots: number;
   private fd: number | undefined;
 
   constructor(dir: string, users: number) {
     this.path = join(dir, 'psi-positions.bin');
     this.users = users;
-    if (existsSync(this.path) && statSync(this.path).size === users * HASH_BYTES) this.fd = openSync(this.path, 'r');
+    this.slots = users + padSlots(users);
+    if (existsSync(this.path) && statSync(this.path).size === this.slots * HASH_BYTES) this.fd = openSync(this.path, 'r');
   }
 
   get ready(): boolean {
@@ -45,6 +62,13 @@ export class PositionHashFile {
         for (const e of list) out.write(e);
         await new Promise((r) => setImmediate(r));
       }
+      const pads = new Uint8Array(HASH_CHUNK * HASH_BYTES);
+      for (let first = this.users; first < this.slots; first += HASH_CHUNK) {
+        const n = Math.min(HASH_CHUNK, this.slots - first);
+        randomElementsInto(pads, 0, n);
+        out.write(pads.subarray(0, n * HASH_BYTES));
+        await new Promise((r) => setImmediate(r));
+      }
       out.close();
       renameSync(tmp, this.path);
     } catch (err) {
@@ -55,7 +79,10 @@ export class PositionHashFile {
     this.fd = openSync(this.path, 'r');
   }
 
-  /** The hashes of `positions` (in that order), read through a window; undefined while not warmed. */
+  /**
+   * The hashes of `positions` (in that order), read through a window; a slot at or above
+   * `users` is a padding input (see the header). Undefined while not warmed.
+   */
   read(positions: readonly number[]): ElementBytes[] | undefined {
     const fd = this.fd;
     if (fd === undefined) return undefined;
@@ -64,13 +91,13 @@ export class PositionHashFile {
     let start = 0;
     let len = 0;
     positions.forEach((p, i) => {
-      if (!Number.isInteger(p) || p < 0 || p >= this.users) throw new RangeError(`expected a position in [0, ${this.users}), got ${p}`);
+      if (!Number.isInteger(p) || p < 0 || p >= this.slots) throw new RangeError(`expected a position or padding slot in [0, ${this.slots}), got ${p}`);
       if (p < start || p >= start + len) {
         start = p;
-        len = Math.min(READ_WINDOW, this.users - p);
+        len = Math.min(READ_WINDOW, this.slots - p);
         for (let got = 0; got < len * HASH_BYTES;) {
           const n = readSync(fd, win, got, len * HASH_BYTES - got, start * HASH_BYTES + got);
-          if (n === 0) throw new RangeError(`${this.path}: ends at ${start * HASH_BYTES + got}, expected ${this.users * HASH_BYTES} bytes`);
+          if (n === 0) throw new RangeError(`${this.path}: ends at ${start * HASH_BYTES + got}, expected ${this.slots * HASH_BYTES} bytes`);
           got += n;
         }
       }

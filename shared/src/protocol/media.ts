@@ -63,7 +63,9 @@ export interface MediaPublication {
   /**
    * H(version ‖ p) of the given positions (dh-psi.ts hashPositions), precomputed by the node
    * (a file beside the publication, services/media/src/psi-positions.ts), or undefined while
-   * that is not ready — the role then hashes its own positions.
+   * that is not ready — the role then hashes its own positions. A slot `users + j` (users =
+   * the publication's users) is the input of padding element j: a random group element stored
+   * with the hashes, so that padding costs media what a position costs (read, raised to b).
    */
   positionHashes?: (positions: readonly number[]) => ElementBytes[] | undefined;
 }
@@ -117,15 +119,17 @@ interface Running {
  * broker (activatePage) is the broker's padded set first — elements [0, P), P the session's
  * padded size — then, page by page, media's offer under both scalars, each page answering the
  * offer page media sent last (psiOfferPage). What it holds, whatever the universe: the offer's
- * order as positions (4 B per offered element, −1 for padding; never an element of the offer),
+ * order as positions (4 B per offered element, −1 − j for padding element j; never an element of the offer),
  * the broker's set (P elements: while it arrives `pending`, then under b as `brokerSet`) and the
  * audience rows found so far; one offer page exists only while it is computed and sent.
  */
 interface PsiState {
   /** Media's fresh scalar b. */
   key: OprfKey;
-  /** Per element of the offer, in its (shuffled) order, its position, or −1 for padding. */
+  /** Per element of the offer, in its (shuffled) order, its position, or −1 − j for padding element j. */
   offered: Int32Array;
+  /** The publication's users: padding element j's input is slot users + j of the position hashes. */
+  users: number;
   /** The broker's set as received so far (P·32 B), until it is whole. */
   pending: Uint8Array | undefined;
   /** The broker's set under b (H(x)^{ab}), once whole. */
@@ -324,18 +328,22 @@ export class MediaRole {
     for (let pos = 0; pos < bits.length; pos++) mine += bits[pos]!;
     let size = 1;
     while (size < mine) size *= 2;
-    const offered = new Int32Array(size).fill(-1);
+    const offered = new Int32Array(size);
     for (let pos = 0, k = 0; pos < bits.length; pos++) if (bits[pos] === 1) offered[k++] = pos;
+    for (let k = mine; k < size; k++) offered[k] = -1 - (k - mine); // padding element k − mine
     shuffleInPlace(offered, this.params.uniform ?? cryptoUniform);
-    const psi: PsiState = { key: OprfKey.generate(), offered, pending: undefined, brokerSet: undefined, sent: 0, received: 0, rows: [] };
+    const psi: PsiState = { key: OprfKey.generate(), offered, users: bits.length, pending: undefined, brokerSet: undefined, sent: 0, received: 0, rows: [] };
     p.psi = psi;
     return psi;
   }
 
   /**
    * Round AGGREGATE (retargeting, joint-activate), one page of media's PSI set: elements
-   * [offset, offset + maxItems) of the offer — H(position)^b of its offered positions, random
-   * elements for the padding — in the offer's shuffled order. Only once the broker's padded set
+   * [offset, offset + maxItems) of the offer — H(position)^b of its offered positions, R_j^b
+   * for its padding (R_j: padding input j, stored beside the position hashes) — in the offer's
+   * shuffled order. Every element costs the same: one read and one X25519 under b, so the
+   * page's time does not tell how much of it is padding. (While the node's position-hash file
+   * is not ready, positions are hashed here and padding is drawn at random: not equal work.) Only once the broker's padded set
    * arrived whole, and only the page after the last one the broker answered: media never holds
    * more than one page of its offer, nor does the broker (pages in order, none skipped or asked
    * twice; at most PSI_PAGE_ITEMS).
@@ -356,15 +364,24 @@ export class MediaRole {
     const to = Math.min(n, offset + maxItems);
     // the page's real positions in ascending order (the position-hash file is read through a
     // window), then evaluated under b and put back in the offer's order
-    const at: number[] = [];
-    for (let i = offset; i < to; i++) if (psi.offered[i]! >= 0) at.push(i);
-    at.sort((x, y) => psi.offered[x]! - psi.offered[y]!);
-    const positions = at.map((i) => psi.offered[i]!);
+    // every element's input slot — a position, or users + j for padding element j — in
+    // ascending order (the file is read through a window), evaluated under b in one batch and
+    // put back in the offer's order
+    const slotOf = (i: number): number => (psi.offered[i]! >= 0 ? psi.offered[i]! : psi.users - 1 - psi.offered[i]!);
+    const all: number[] = [];
+    for (let i = offset; i < to; i++) all.push(i);
+    all.sort((x, y) => slotOf(x) - slotOf(y));
     const pub = this.params.publication;
     psi.sent = to; // claimed before the first await: a page is produced once
-    const hashes = PackedList.from(pub.positionHashes?.(positions) ?? hashPositions(pub.version, positions), ELEMENT_BYTES);
-    const hashed = await evaluatePackedParallel(psi.key, hashes, this.params.threads);
     const out = PackedList.alloc(to - offset, ELEMENT_BYTES);
+    const inputs = pub.positionHashes?.(all.map(slotOf));
+    if (inputs) {
+      const raised = await evaluatePackedParallel(psi.key, PackedList.from(inputs, ELEMENT_BYTES), this.params.threads);
+      all.forEach((i, k) => out.bytes.set(raised.at(k), (i - offset) * ELEMENT_BYTES));
+      return out;
+    }
+    const at = all.filter((i) => psi.offered[i]! >= 0);
+    const hashed = await evaluatePackedParallel(psi.key, PackedList.from(hashPositions(pub.version, at.map((i) => psi.offered[i]!)), ELEMENT_BYTES), this.params.threads);
     const pads = PackedList.alloc(out.length - at.length, ELEMENT_BYTES);
     randomElementsInto(pads.bytes, 0, pads.length);
     at.forEach((i, k) => out.bytes.set(hashed.at(k), (i - offset) * ELEMENT_BYTES));
