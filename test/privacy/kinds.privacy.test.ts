@@ -15,6 +15,7 @@
  *    Unprotected: an advertiser that ships its predicate beside media's.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { prototypePatcher } from '@cleanroom/shared/testing/patch.ts';
 import { randomBytes } from 'node:crypto';
 import { makeWorld, expectedSelection, type World } from '../unit/world.ts';
 import { cluster, type Cluster } from '../unit/nodes.ts';
@@ -32,16 +33,10 @@ import { CRM_TAG_FIELDS } from '@cleanroom/shared/data/format.ts';
 const SEGMENT = { all: [{ tag: 'visited_90d', eq: true }, { not: { tag: 'purchased_90d' } }] };
 const B_PRED = { attr: 'gender', eq: 'female' };
 
-const restore: (() => void)[] = [];
-afterEach(() => {
-  while (restore.length) restore.pop()!();
-});
-/** Replaces a prototype method for one test (restored after it). */
-function patch<T extends object, K extends keyof T>(proto: T, name: K, impl: T[K]): void {
-  const orig = proto[name];
-  proto[name] = impl;
-  restore.push(() => (proto[name] = orig));
-}
+/** Prototype methods replaced for one test, put back after it. */
+const patches = prototypePatcher();
+const { patch } = patches;
+afterEach(() => patches.restoreAll());
 
 /** The elements of every BlindedBatch `party` received in the AGGREGATE round of a session. */
 function aggregateElements(c: Cluster, party: 'media' | 'broker', sessionId: string): Uint8Array[] {
@@ -124,7 +119,7 @@ describe('application kinds: each party as an adversary', () => {
   it('retargeting, broker: media\'s consenting positions are not identifiable; (unprotected: media sending H(y) unkeyed exposes them all)', async () => {
     const protectedRun = await retarget();
     expect(brokerIdentifies(protectedRun.c, protectedRun.sessionId)).toBe(0);
-    restore.pop()!(); // the psiOfferPage spy of that run
+    patches.restoreLast(); // the psiOfferPage spy of that run
     const offer = MediaRole.prototype.psiOfferPage;
     const evaluate = OprfKey.prototype.evaluateBatch;
     patch(MediaRole.prototype, 'psiOfferPage', async function (this: MediaRole, offset: number, maxItems: number) {

@@ -16,6 +16,7 @@
  * 0 (A's elements first).
  */
 import { describe, expect, it } from 'vitest';
+import { modPow as powMod } from '@cleanroom/shared/testing/field.ts';
 import { hashToGroupBatch, oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
 import { blindBatch } from '@cleanroom/shared/crypto/oprf.ts';
 import { P as FIELD_P } from '@cleanroom/shared/crypto/group.ts';
@@ -28,16 +29,6 @@ const PADDED = 10_000;
 /** Elements per side whose quadratic characters are computed (BigInt exponentiations). */
 const CHARACTER_SAMPLE = 2000;
 
-function powMod(b: bigint, e: bigint, m: bigint): bigint {
-  let r = 1n;
-  b %= m;
-  while (e > 0n) {
-    if (e & 1n) r = (r * b) % m;
-    b = (b * b) % m;
-    e >>= 1n;
-  }
-  return r;
-}
 
 /** 1 when x is a nonzero square mod p, else 0 (Euler's criterion). */
 const isSquare = (x: bigint): number => (powMod(x, (FIELD_P - 1n) / 2n, FIELD_P) === 1n ? 1 : 0);

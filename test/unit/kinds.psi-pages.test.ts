@@ -19,6 +19,7 @@
  *    so a broker timing media's pages cannot tell how much of them is padding.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { prototypePatcher } from '@cleanroom/shared/testing/patch.ts';
 import { BrokerRole } from '@cleanroom/shared/protocol/broker.ts';
 import { MediaRole } from '@cleanroom/shared/protocol/media.ts';
 import { ElementTable } from '@cleanroom/shared/crypto/dh-psi.ts';
@@ -35,15 +36,10 @@ import { cluster } from './nodes.ts';
 const SEGMENT = { all: [{ tag: 'visited_90d', eq: true }, { not: { tag: 'purchased_90d' } }] };
 const PAGE = 1000;
 
-const restore: (() => void)[] = [];
-afterEach(() => {
-  while (restore.length) restore.pop()!();
-});
-function patch<T extends object, K extends keyof T>(proto: T, name: K, impl: T[K]): void {
-  const orig = proto[name];
-  proto[name] = impl;
-  restore.push(() => (proto[name] = orig));
-}
+/** Prototype methods replaced for one test, put back after it. */
+const patches = prototypePatcher();
+const { patch } = patches;
+afterEach(() => patches.restoreAll());
 
 /** Bytes of element data a value holds: typed arrays of bytes, element tables, arrays of them (one level). */
 function elementBytes(v: unknown): number {
@@ -116,7 +112,7 @@ describe('paged DH-PSI: each role holds a page of media\'s set at most', () => {
       const ads = c.media['o'].purposes!.ads;
       for (let r = 0; r < ads.length; r++) ads[r] = consent(r) ? 1 : 0;
       await c.advertiser.start({ kind: 'retargeting', predicate: SEGMENT, minCohort: 5 }).done;
-      restore.pop()!();
+      patches.restoreLast();
       return pages;
     };
     // 2^12 < both counts ≤ 2^13 for a 6,000-user universe: 4,500 and 6,000 consenting users
@@ -154,7 +150,7 @@ describe('paged DH-PSI: each role holds a page of media\'s set at most', () => {
       } finally {
         delete pub.positionHashes;
         file.close();
-        restore.pop()!();
+        patches.restoreLast();
       }
     };
     const withFile = await run(true);
@@ -184,7 +180,7 @@ describe('paged DH-PSI: each role holds a page of media\'s set at most', () => {
       expect(rec.status).toBe('failed');
       expect(rec.error).toMatch(reason);
       expect(c.broker.sessions.get(rec.sessionId)?.status).toBe('failed');
-      restore.pop()!();
+      patches.restoreLast();
     }
     const next = await c.advertiser.start({ kind: 'retargeting', predicate: SEGMENT, minCohort: 5 }).done;
     expect(next.error).toBeUndefined();

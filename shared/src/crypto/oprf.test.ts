@@ -4,6 +4,7 @@
 // entry point, finalize's encoding, domain separation and pinned 12-byte token vectors, and the
 // worker-thread evaluation.
 import { afterAll, describe, expect, test } from 'vitest';
+import { modPow } from '../testing/field.ts';
 import { seededBytes } from '../testing/rng.ts';
 import { createHash } from 'node:crypto';
 import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
@@ -39,16 +40,6 @@ function clamp(k: Uint8Array): Uint8Array {
   c[31]! &= 0x7f;
   c[31]! |= 0x40;
   return c;
-}
-function modPow(b: bigint, e: bigint, m: bigint): bigint {
-  let r = 1n;
-  b %= m;
-  while (e > 0n) {
-    if (e & 1n) r = (r * b) % m;
-    b = (b * b) % m;
-    e >>= 1n;
-  }
-  return r;
 }
 function caught(f: () => unknown): InvalidElementError {
   try {

@@ -373,16 +373,8 @@ function packedWire(m: PackedBatch): Uint8Array {
   if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`expected a batch offset ≥ 0, got ${String(offset)}`);
   if (items.width !== ELEMENT_BYTES) throw new RangeError(`expected ${ELEMENT_BYTES}-byte elements, got ${items.width}-byte items`);
   const out = new Uint8Array(1 + varintBytes(offset) + items.length * (2 + ELEMENT_BYTES));
-  let at = 0;
-  out[at++] = OFFSET_KEY;
-  for (let v = offset; ; ) {
-    if (v < 0x80) {
-      out[at++] = v;
-      break;
-    }
-    out[at++] = (v % 0x80) | 0x80;
-    v = Math.floor(v / 0x80);
-  }
+  out[0] = OFFSET_KEY;
+  let at = writeVarint(out, 1, offset);
   const src = items.bytes;
   for (let i = 0; i < items.length; i++) {
     out[at] = ELEMENT_KEY;
