@@ -4,7 +4,7 @@ import { boot, openNodeStore, serve } from '@cleanroom/shared/service/main.ts';
 import { readCrm } from '@cleanroom/shared/data/files.ts';
 import { ProtocolError } from '@cleanroom/shared/protocol/messages.ts';
 import { AdvertiserNode } from './node.ts';
-import { warmTokenPath } from '@cleanroom/shared/protocol/advertiser.ts';
+import { warmTokenPath } from '@cleanroom/shared/protocol/token-rounds.ts';
 import { sessionStartRoute } from './requests.ts';
 import { readInsight, renderInsightHtml } from '@cleanroom/shared/report/insight.ts';
 import { readFederatedDir } from '@cleanroom/shared/data/federated.ts';
@@ -45,7 +45,7 @@ const node = new AdvertiserNode({
 });
 
 // The per-ID token path (hash to group, blinding, unblinding, finalising) compiled now, once,
-// rather than in the first session's blind and tokens phases (protocol/advertiser.ts warmTokenPath).
+// rather than in the first session's blind and tokens phases (protocol/token-rounds.ts warmTokenPath).
 const warmCpu = process.cpuUsage();
 warmTokenPath();
 const warmed = process.cpuUsage(warmCpu);

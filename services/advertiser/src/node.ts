@@ -16,7 +16,8 @@
 import { DEFAULT_SESSION_DEADLINE_MS } from '@cleanroom/shared/service/config.ts';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { AdvertiserRole, TOKEN_SLICE } from '@cleanroom/shared/protocol/advertiser.ts';
+import { AdvertiserRole } from '@cleanroom/shared/protocol/advertiser.ts';
+import { TOKEN_SLICE } from '@cleanroom/shared/protocol/token-rounds.ts';
 import { LookupAdvertiserRole } from '@cleanroom/shared/protocol/lookup.ts';
 import { lookupCsv } from '@cleanroom/shared/report/lookup-csv.ts';
 import type { SessionKind } from '@cleanroom/shared/common/names.ts';
