@@ -216,8 +216,26 @@ function batchCodec(type: PayloadType, field: 'elements' | 'tokens' | 'ciphertex
   );
 }
 
-/** Element lengths are validated by the roles (with the reason), not here. */
-export const BlindedBatchCodec = batchCodec('cleanroom.v1.BlindedBatch', 'elements');
+/**
+ * BlindedBatch as an array of elements, decoded by the one BlindedBatch decoder
+ * (decodeBlinded, shared with PackedBlindedBatchCodec): the items are views of one packed
+ * copy of the elements. Element lengths are validated by the roles (with the reason), not
+ * here: a batch with an element of another length decodes (generically) as it always did.
+ * Encoded by the packed writer when every element is 32 bytes (the same bytes as the generic
+ * encoder, tested), by the generic encoder otherwise.
+ */
+export const BlindedBatchCodec: Codec<Batch> = {
+  type: 'cleanroom.v1.BlindedBatch',
+  encode: (m) => (m.items.every((e) => e.length === ELEMENT_BYTES) && Number.isSafeInteger(m.offset) && m.offset >= 0
+    ? packedWire({ offset: m.offset, items: PackedList.from(m.items, ELEMENT_BYTES) })
+    : genericBlinded.encode(m)),
+  decode: (b) => {
+    const d = decodeBlinded(b);
+    return d.packed ? { offset: d.packed.offset, items: d.packed.items.toArray() } : d.generic;
+  },
+};
+/** The protobuf (generic) BlindedBatch codec: what decodeBlinded falls back to, and the encoder of odd batches. */
+const genericBlinded = batchCodec('cleanroom.v1.BlindedBatch', 'elements');
 export const TokenBatchCodec = batchCodec('cleanroom.v1.TokenBatch', 'tokens');
 export const CiphertextBatchCodec = batchCodec('cleanroom.v1.CiphertextBatch', 'ciphertexts');
 
@@ -345,23 +363,31 @@ export interface PackedBatch {
 export const PackedBlindedBatchCodec: Codec<PackedBatch> = {
   type: 'cleanroom.v1.BlindedBatch',
   encode: (m) => packedWire(m),
-  decode: (b) => readPackedWire(b) ?? packedFromGeneric(b),
+  decode: (b) => {
+    const d = decodeBlinded(b);
+    return d.packed ?? packedFrom(d.generic);
+  },
 };
 
-const packedFromGeneric = codec<PackedBatch>(
-  'cleanroom.v1.BlindedBatch',
-  (m) => ({ offset: m.offset, elements: m.items.toArray() }),
-  (o) => {
-    const list = o.elements;
-    if (!Array.isArray(list)) bad('BlindedBatch', 'elements', 'expected a list');
-    const items = PackedList.alloc(list.length, ELEMENT_BYTES);
-    list.forEach((item: unknown, i) => {
-      if (item instanceof Uint8Array && item.length === ELEMENT_BYTES) items.set(i, item);
-      else checkElement(item as Uint8Array, i); // throws INVALID_ARGUMENT: element i: expected a 32-byte Uint8Array, got …
-    });
-    return { offset: num('BlindedBatch', o, 'offset', 1e9), items };
-  },
-).decode;
+/**
+ * The one BlindedBatch decoder: the protobuf bytes read straight into a packed list
+ * (readPackedWire) when they are offset and 32-byte element fields only, else by the generic
+ * protobuf decoder (any element length; its precise error for anything it refuses).
+ */
+function decodeBlinded(b: Uint8Array): { packed: PackedBatch; generic?: undefined } | { packed?: undefined; generic: Batch } {
+  const packed = readPackedWire(b);
+  return packed ? { packed } : { generic: genericBlinded.decode(b) };
+}
+
+/** A generically decoded batch packed, every element 32 bytes (else INVALID_ARGUMENT naming the element, as group.ts words it). */
+function packedFrom(batch: Batch): PackedBatch {
+  const items = PackedList.alloc(batch.items.length, ELEMENT_BYTES);
+  batch.items.forEach((item, i) => {
+    if (item.length === ELEMENT_BYTES) items.set(i, item);
+    else checkElement(item, i); // throws INVALID_ARGUMENT: element i: expected a 32-byte Uint8Array, got …
+  });
+  return { offset: batch.offset, items };
+}
 
 /** Field keys of BlindedBatch: (field number << 3) | wire type. */
 const OFFSET_KEY = (2 << 3) | 0; // varint
