@@ -86,17 +86,11 @@ export class LookupAdvertiserRole extends TokenRole<LookupOwnPhase> {
   private readonly params: LookupAdvertiserParams;
   constructor(params: LookupAdvertiserParams) {
     super();
-    const { valid, rejected, duplicates } = normalizeRows(params.idType, params.ids);
+    const { valid, validIndex, rejected, duplicates } = normalizeRows(params.idType, params.ids);
     this.report = { rows: params.ids.length, valid: valid.length, rejected, duplicates };
     if (valid.length === 0) throw new ProtocolError('INVALID_ARGUMENT', `expected at least one valid ${params.idType} ID, got none of ${params.ids.length} rows`);
     this.ids = valid;
-    // the raw index of each valid ID (first occurrence)
-    const seen = new Map<string, number>();
-    params.ids.forEach((raw, i) => {
-      const n = normalizeRows(params.idType, [raw]).valid[0];
-      if (n !== undefined && !seen.has(n)) seen.set(n, i);
-    });
-    this.indexOf = valid.map((v) => seen.get(v) ?? -1);
+    this.indexOf = validIndex; // the raw index of each valid ID (first occurrence)
     this.params = params;
   }
 
