@@ -59,8 +59,34 @@ export const PRIMITIVES: readonly Primitive[] = [
 /** Process-wide primitive tallies (a session's per-phase share: service/sessions.ts). */
 export const primitiveCounts: Record<Primitive, number> = Object.fromEntries(PRIMITIVES.map((k) => [k, 0])) as Record<Primitive, number>;
 
+/** > 0 while `uncounted` runs its function: nothing is tallied. */
+let uncountedDepth = 0;
+
 export function countPrimitive(kind: Primitive, n = 1): void {
+  if (uncountedDepth > 0) return;
   primitiveCounts[kind] += n;
+}
+
+/**
+ * Runs `work` — synchronous, as a warm-up is (a Promise or other thenable returned is refused:
+ * its later turns would run counted, among sessions') — with no primitive, OPRF evaluation or
+ * BFV operation tallied: work that is no session's (a node's start-up and background warm-ups)
+ * is never seen in a session's phases, whatever session runs meanwhile. Unlike a snapshot
+ * restored afterwards, nothing a session counted is ever taken back: between two event-loop
+ * turns only one of them runs, and `work` runs whole inside one. Nests.
+ */
+export function uncounted<T>(work: () => T): T {
+  uncountedDepth++;
+  let out: T;
+  try {
+    out = work();
+  } finally {
+    uncountedDepth--;
+  }
+  if (out !== null && (typeof out === 'object' || typeof out === 'function') && typeof (out as { then?: unknown }).then === 'function') {
+    throw new TypeError('uncounted: expected synchronous work, got a thenable (its later turns would be counted)');
+  }
+  return out;
 }
 
 /** A copy of the tallies, to subtract later (primitiveDelta). */
@@ -84,10 +110,12 @@ export function primitiveDelta(since: Readonly<Record<Primitive, number>>): Part
 }
 
 export function countOprf(n: number): void {
+  if (uncountedDepth > 0) return;
   opCounts.oprfEvaluations += n;
 }
 
 export function countBfv(op: BfvOp, ciphertexts: number): void {
+  if (uncountedDepth > 0) return;
   opCounts.bfv[op] += ciphertexts;
 }
 
