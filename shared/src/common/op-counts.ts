@@ -42,18 +42,27 @@ export const opCounts = {
  * the transcript); and `psiLookup`:
  * one 32-byte membership test in a DH-PSI's element table (crypto/dh-psi.ts ElementTable.has)
  * — media testing each of its offered elements' answers against the broker's set, the least
- * the matching does per element (decoding, validation and transcripts are above it). Counted
+ * the matching does per element (decoding, validation and transcripts are above it); and media's
+ * own BFV steps around its SEAL encryptions and decryptions, each where media does it:
+ * `bfvEncode`, the batch encoding of N slot values into the plaintext it encrypts (one per
+ * ciphertext: slots are how values enter a BFV plaintext), `bfvDecode`, the batch decoding of a
+ * decrypted plaintext back to its N slots (one per profile or masked sum it reads), and
+ * `bfvNoiseBudget`, SEAL's invariant noise budget of the untrusted last-level ciphertext it is
+ * about to decrypt (a broker's ciphertext past its noise budget would decrypt to garbage
+ * undetected: media checks each one, MediaBfv.decryptProfile / decryptSlotSum). Counted
  * by the thread that asks for the work: work handed to worker threads is counted when it is
  * dispatched, the workers' own tallies are never read.
  */
 export type Primitive =
   | 'x25519' | 'x25519Base' | 'hashToGroup'
   | 'bfvEncrypt' | 'bfvEncryptZero' | 'bfvDecrypt' | 'bfvMultiplyPlain' | 'bfvAdd' | 'bfvRotate' | 'bfvNtt'
-  | 'bfvLoad' | 'bfvReadStored' | 'lookalikeScore' | 'ed25519Sign' | 'ed25519Verify' | 'psiLookup';
+  | 'bfvLoad' | 'bfvReadStored' | 'lookalikeScore' | 'ed25519Sign' | 'ed25519Verify' | 'psiLookup'
+  | 'bfvEncode' | 'bfvDecode' | 'bfvNoiseBudget';
 
 export const PRIMITIVES: readonly Primitive[] = [
   'x25519', 'x25519Base', 'hashToGroup', 'bfvEncrypt', 'bfvEncryptZero', 'bfvDecrypt', 'bfvMultiplyPlain', 'bfvAdd', 'bfvRotate', 'bfvNtt',
   'bfvLoad', 'bfvReadStored', 'lookalikeScore', 'ed25519Sign', 'ed25519Verify', 'psiLookup',
+  'bfvEncode', 'bfvDecode', 'bfvNoiseBudget',
 ];
 
 /** Process-wide primitive tallies (a session's per-phase share: service/sessions.ts). */
