@@ -12,13 +12,16 @@
  * A file of the right size is reused on restart (the hashes depend on the version and
  * position only; the padding inputs need only be distinct group elements, fixed per
  * publication — each session raises them to its own fresh scalar); one is written aside and
- * renamed into place, so a crash never leaves a partial file that would be read.
+ * renamed into place, so a crash never leaves a partial file that would be read. The warm-up is
+ * no session's work: its hashes and padding draws are tallied in no session's phases, though
+ * sessions run while it does (common/op-counts.ts uncounted, one chunk at a time).
  */
 import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashPositions } from '@cleanroom/shared/crypto/dh-psi.ts';
 import { randomElementsInto } from '@cleanroom/shared/crypto/group.ts';
 import { Appender } from '@cleanroom/shared/service/record-file.ts';
+import { uncounted } from '@cleanroom/shared/common/op-counts.ts';
 
 const HASH_BYTES = 32;
 /** Positions hashed per event-loop turn while warming. */
@@ -58,14 +61,15 @@ export class PositionHashFile {
     const out = new Appender(tmp);
     try {
       for (let first = 0; first < this.users; first += HASH_CHUNK) {
-        const list = hashPositions(version, Array.from({ length: Math.min(HASH_CHUNK, this.users - first) }, (_, i) => first + i));
+        // no session's work: counted in no session that runs meanwhile (op-counts uncounted)
+        const list = uncounted(() => hashPositions(version, Array.from({ length: Math.min(HASH_CHUNK, this.users - first) }, (_, i) => first + i)));
         for (const e of list) out.write(e);
         await new Promise((r) => setImmediate(r));
       }
       const pads = new Uint8Array(HASH_CHUNK * HASH_BYTES);
       for (let first = this.users; first < this.slots; first += HASH_CHUNK) {
         const n = Math.min(HASH_CHUNK, this.slots - first);
-        randomElementsInto(pads, 0, n);
+        uncounted(() => randomElementsInto(pads, 0, n));
         out.write(pads.subarray(0, n * HASH_BYTES));
         await new Promise((r) => setImmediate(r));
       }

@@ -285,14 +285,19 @@ export class MediaRole {
     const { order } = publication;
     const bits = new Uint8Array(order.length);
     if (!purposes) return bits;
-    // One flat pass; the predicate's verdict is memoised on the attribute bits it reads.
+    // Row by row first (the packed vectors and the consent bytes read front to back; the
+    // predicate's verdict memoised on the attribute bits it reads), then gathered into position
+    // order: one random read per position in a byte per user, instead of two cache misses per
+    // position (its user's consent byte and packed vector, in the publication's random order).
     const { ads } = purposes;
-    const { packed } = universe;
-    const test = predicate ? packedPredicateTest(predicate) : undefined;
-    for (let pos = 0; pos < order.length; pos++) {
-      const row = order[pos]!;
-      if (ads[row] === 1 && (!test || test(packed, row * PACKED_BYTES))) bits[pos] = 1;
+    let byRow = ads;
+    if (predicate) {
+      const test = packedPredicateTest(predicate);
+      const { packed } = universe;
+      byRow = new Uint8Array(Math.min(ads.length, universe.size));
+      for (let row = 0; row < byRow.length; row++) if (ads[row] === 1 && test(packed, row * PACKED_BYTES)) byRow[row] = 1;
     }
+    for (let pos = 0; pos < order.length; pos++) bits[pos] = byRow[order[pos]!] === 1 ? 1 : 0;
     return bits;
   }
 
