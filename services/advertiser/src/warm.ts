@@ -13,14 +13,14 @@
  * transcript — plus the encoders and decoders of the rounds' other payload types.
  *
  * Guarantees: runs before the node serves anything (no session exists yet); keeps nothing;
- * uses no key of the node (its identity, its transcripts and its store are untouched); the
- * primitive tallies and the wire-byte counters are restored, so the warm-up is no session's
- * work and no traffic. Returns its CPU (all threads), which the entry point logs.
+ * uses no key of the node (its identity, its transcripts and its store are untouched); it runs
+ * uncounted (common/op-counts.ts): no primitive and no wire byte is tallied, so the warm-up is
+ * no session's work and no traffic. Returns its CPU (all threads), which the entry point logs.
  */
 import { randomElements } from '@cleanroom/shared/crypto/group.ts';
 import { SigningKey } from '@cleanroom/shared/crypto/dsse.ts';
 import { labelAd, labelKey, openLabel, randomLabelBox } from '@cleanroom/shared/crypto/label-box.ts';
-import { primitiveSnapshot, restorePrimitiveCounts, wireBytes } from '@cleanroom/shared/common/op-counts.ts';
+import { uncounted } from '@cleanroom/shared/common/op-counts.ts';
 import { utf8, warmTokenPath, WARM_IDS } from '@cleanroom/shared/protocol/token-rounds.ts';
 import type { Party } from '@cleanroom/shared/protocol/messages.ts';
 import {
@@ -33,16 +33,10 @@ import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 /** Runs the warm-up (module header); returns its CPU in ms (process, all threads). */
 export function warmAdvertiserPath(ids: number = WARM_IDS): number {
   const cpu0 = process.cpuUsage();
-  const ops = primitiveSnapshot();
-  const bytes = new Map(wireBytes);
-  try {
+  uncounted(() => {
     warmTokenPath(ids);
     warmMessages(ids);
-  } finally {
-    restorePrimitiveCounts(ops);
-    wireBytes.clear();
-    for (const [k, v] of bytes) wireBytes.set(k, v);
-  }
+  });
   const used = process.cpuUsage(cpu0);
   return (used.user + used.system) / 1000;
 }

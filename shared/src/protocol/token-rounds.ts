@@ -26,7 +26,7 @@
 import { blindBatch, unblindBatch, finalizeInto, type Blinded } from '../crypto/oprf.ts';
 import { InvalidElementError, TOKEN_BYTES } from '../crypto/group.ts';
 import { hashToGroupBatch, oprfDst } from '../crypto/h2c.ts';
-import { primitiveSnapshot, restorePrimitiveCounts } from '../common/op-counts.ts';
+import { uncounted } from '../common/op-counts.ts';
 import { expectPhase, ProtocolError, type ElementBytes, type IdType, type SessionAccepted, type TokenBytes } from './messages.ts';
 
 /** What the role's constructor made of the raw IDs (common/ids.ts normalizeRows). */
@@ -264,19 +264,16 @@ export const WARM_IDS = 1024;
  * CPU is the process's, so without this the first session of a node (the bench's W1) runs
  * part of its blinding in unoptimised code and pays for compiling it in its blind and tokens
  * phases. The advertiser's entry point calls it once at start (both roles share the path).
- * Pure: no state is kept, the tokens of any later session are unchanged (tested), and the
- * primitive tallies are restored, so the warm-up counts as no session's work.
+ * Pure: no state is kept, the tokens of any later session are unchanged (tested), and it runs
+ * uncounted (common/op-counts.ts), so the warm-up counts as no session's work.
  */
 export function warmTokenPath(ids: number = WARM_IDS): void {
-  const before = primitiveSnapshot();
-  try {
+  uncounted(() => {
     const seeds = Array.from({ length: ids }, (_, i) => `+1202555${String(i % 10_000).padStart(4, '0')}`);
     // the sessions' own path: BlindSlices and UnblindSlices, TOKEN_SLICE IDs a step
     const blind = new BlindSlices(seeds, oprfDst('phone', 'warm-up'));
     while (!blind.step(TOKEN_SLICE));
     const unblind = new UnblindSlices(seeds, blind.blinded, blind.blinded.map((b) => b.blinded));
     while (!unblind.step(TOKEN_SLICE));
-  } finally {
-    restorePrimitiveCounts(before);
-  }
+  });
 }
