@@ -16,6 +16,8 @@ import { SessionRegistry } from '@cleanroom/shared/service/sessions.ts';
 import { padSlots, PositionHashFile } from './psi-positions.ts';
 
 const hex = (list: readonly Uint8Array[] | undefined) => list?.map((e) => Buffer.from(e).toString('hex'));
+/** A packed read (32 bytes per slot) as its elements. */
+const split = (packed: Uint8Array | undefined) => packed && Array.from({ length: packed.length / 32 }, (_, i) => packed.subarray(i * 32, (i + 1) * 32));
 
 describe('PSI position hashes on disk', () => {
   it('reads back hashPositions for any positions once warmed, and is reused on reopen', async () => {
@@ -24,21 +26,24 @@ describe('PSI position hashes on disk', () => {
     const f = new PositionHashFile(dir, users);
     expect(f.ready).toBe(false);
     expect(f.read([0, 1])).toBeUndefined();
+    expect(f.read(new Float64Array([0]))).toBeUndefined();
     await f.warm('v-test');
     expect(padSlots(users)).toBe(32_768);
     expect(statSync(join(dir, 'psi-positions.bin')).size).toBe((users + 32_768) * 32);
     const ask = [0, 5, 39_999, 32_768, 32_767, 17, 20_000, 5];
-    expect(hex(f.read(ask))).toEqual(hex(hashPositions('v-test', ask)));
+    expect(hex(split(f.read(ask)))).toEqual(hex(hashPositions('v-test', ask)));
     f.close();
     const again = new PositionHashFile(dir, users);
     expect(again.ready).toBe(true);
-    expect(hex(again.read([39_999, 1]))).toEqual(hex(hashPositions('v-test', [39_999, 1])));
+    expect(hex(split(again.read([39_999, 1])))).toEqual(hex(hashPositions('v-test', [39_999, 1])));
     // padding inputs: valid, distinct, none a position's hash
-    const pads = again.read(Array.from({ length: padSlots(users) }, (_, j) => users + j))!;
+    const pads = split(again.read(Array.from({ length: padSlots(users) }, (_, j) => users + j)))!;
     for (const e of pads) validateElement(e);
     const seen = new Set([...hex(pads)!, ...hex(hashPositions('v-test', [0, 1, 2, 39_999]))!]);
     expect(seen.size).toBe(pads.length + 4);
     expect(() => again.read([users + padSlots(users)])).toThrow(RangeError);
+    expect(() => again.read(new Float64Array([1.5]))).toThrow(RangeError);
+    expect(hex(split(again.read(new Float64Array([7, 3]))))).toEqual(hex(hashPositions('v-test', [7, 3])));
     again.close();
     // another publication size: not reused
     expect(new PositionHashFile(dir, users + 1).ready).toBe(false);

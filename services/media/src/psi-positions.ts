@@ -19,7 +19,7 @@
 import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashPositions } from '@cleanroom/shared/crypto/dh-psi.ts';
-import { randomElementsInto, type ElementBytes } from '@cleanroom/shared/crypto/group.ts';
+import { randomElementsInto } from '@cleanroom/shared/crypto/group.ts';
 import { Appender } from '@cleanroom/shared/service/record-file.ts';
 import { uncounted } from '@cleanroom/shared/common/op-counts.ts';
 
@@ -84,17 +84,19 @@ export class PositionHashFile {
   }
 
   /**
-   * The hashes of `positions` (in that order), read through a window; a slot at or above
-   * `users` is a padding input (see the header). Undefined while not warmed.
+   * The hashes of `positions` (in that order), packed: 32 bytes each, back to back, read
+   * through a window (ascending positions read each window once); a slot at or above `users`
+   * is a padding input (see the header). Undefined while not warmed.
    */
-  read(positions: readonly number[]): ElementBytes[] | undefined {
+  read(positions: ArrayLike<number>): Uint8Array | undefined {
     const fd = this.fd;
     if (fd === undefined) return undefined;
-    const out = new Array<ElementBytes>(positions.length);
+    const out = new Uint8Array(positions.length * HASH_BYTES);
     const win = new Uint8Array(READ_WINDOW * HASH_BYTES);
     let start = 0;
     let len = 0;
-    positions.forEach((p, i) => {
+    for (let i = 0; i < positions.length; i++) {
+      const p = positions[i]!;
       if (!Number.isInteger(p) || p < 0 || p >= this.slots) throw new RangeError(`expected a position or padding slot in [0, ${this.slots}), got ${p}`);
       if (p < start || p >= start + len) {
         start = p;
@@ -105,8 +107,9 @@ export class PositionHashFile {
           got += n;
         }
       }
-      out[i] = win.slice((p - start) * HASH_BYTES, (p - start + 1) * HASH_BYTES);
-    });
+      const from = (p - start) * HASH_BYTES;
+      for (let b = 0; b < HASH_BYTES; b++) out[i * HASH_BYTES + b] = win[from + b]!;
+    }
     return out;
   }
 

@@ -22,6 +22,11 @@ export const opCounts = {
  * The primitives a phase's floor is made of (bench/floors.ts measures each one's cost): every
  * X25519 (variable base; `x25519Base` for the fixed base), hash to group, and the BFV
  * operations themselves (SEAL calls, without encoding, serialisation or validation), and
+ * `bfvEncodeNtt`: the plaintext operand a session-specific multiply_plain needs — a batch
+ * encoding of its slot vector and the plaintext's transform to NTT form at the first level
+ * (the joint-count sum's selection of the matched slots of each indicator ciphertext it touches,
+ * BrokerBfv.sumIndicators; an aggregation's mask built for a list of users, maskFor): the slot
+ * vector is the session's data, so no precomputed plaintext can stand in for it;
  * `bfvLoad`: SEAL's load of one of media's wire ciphertexts, which the broker's sync cannot
  * skip — the bytes are untrusted and seed-compressed, so the load regenerates the uniform half
  * from its seed and checks the ciphertext against the parameters (zstd, where present, is not
@@ -56,12 +61,12 @@ export const opCounts = {
 export type Primitive =
   | 'x25519' | 'x25519Base' | 'hashToGroup'
   | 'bfvEncrypt' | 'bfvEncryptZero' | 'bfvDecrypt' | 'bfvMultiplyPlain' | 'bfvAdd' | 'bfvRotate' | 'bfvNtt'
-  | 'bfvLoad' | 'bfvReadStored' | 'lookalikeScore' | 'ed25519Sign' | 'ed25519Verify' | 'psiLookup'
+  | 'bfvEncodeNtt' | 'bfvLoad' | 'bfvReadStored' | 'lookalikeScore' | 'ed25519Sign' | 'ed25519Verify' | 'psiLookup'
   | 'bfvEncode' | 'bfvDecode' | 'bfvNoiseBudget';
 
 export const PRIMITIVES: readonly Primitive[] = [
   'x25519', 'x25519Base', 'hashToGroup', 'bfvEncrypt', 'bfvEncryptZero', 'bfvDecrypt', 'bfvMultiplyPlain', 'bfvAdd', 'bfvRotate', 'bfvNtt',
-  'bfvLoad', 'bfvReadStored', 'lookalikeScore', 'ed25519Sign', 'ed25519Verify', 'psiLookup',
+  'bfvEncodeNtt', 'bfvLoad', 'bfvReadStored', 'lookalikeScore', 'ed25519Sign', 'ed25519Verify', 'psiLookup',
   'bfvEncode', 'bfvDecode', 'bfvNoiseBudget',
 ];
 

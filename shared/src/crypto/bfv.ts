@@ -1213,6 +1213,7 @@ export class BrokerBfv {
       const build = (list: readonly number[]): Plaintext => {
         const mask = new BigInt64Array(N);
         for (const u of list) mask.fill(1n, u * block, u * block + attributeCount);
+        countPrimitive('bfvEncodeNtt');
         const pt = this.ctx.encode(mask);
         this.ctx.evaluator.plainTransformToNttInplace(pt, first);
         return pt;
@@ -1408,6 +1409,7 @@ export class BrokerBfv {
         evaluator.cipherTransformToNttInplace(ct);
         sel.fill(0n);
         for (const i of slots) sel[i] = 1n;
+        countPrimitive('bfvEncodeNtt');
         this.ctx.encoder.encode(sel, selPt);
         evaluator.plainTransformToNtt(selPt, first, selNtt);
         countPrimitive('bfvMultiplyPlain');
