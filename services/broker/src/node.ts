@@ -39,6 +39,7 @@ import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { abortHandler, collectCheckpoint } from '@cleanroom/shared/rpc/session-control.ts';
 import type { Round } from '@cleanroom/shared/protocol/messages.ts';
 import { loadHeld, UniverseDownload, type HeldUniverse } from './universe-store.ts';
+import { startGcTally } from '@cleanroom/shared/service/gc-tally.ts';
 import { keyidOf } from '@cleanroom/shared/crypto/dsse.ts';
 import { sessionReservation } from '@cleanroom/shared/protocol/privacy.ts';
 import type { Outcome, PrivacyStatus } from '@cleanroom/shared/protocol/messages.ts';
@@ -193,6 +194,7 @@ export class BrokerNode {
     const ask = async (req: Omit<UniverseRequest, 'haveVersion' | 'idType'> & { idType?: UniverseRequest['idType'] }) =>
       this.o.media.call('SyncUniverse', [ch.seal('media', 'UNIVERSE', UniverseRequestCodec, { haveVersion: have, idType: 'phone', ...req })]);
     let download: UniverseDownload | undefined;
+    let gc: ReturnType<typeof startGcTally> | undefined;
     try {
       let manifest = joinManifest(ch.openChunks(await ask({ part: 'MANIFEST', offset: 0, limit: 0 }), 'media', ['UNIVERSE'], UniverseManifestCodec));
       if (manifest.unchanged && this.universe && manifest.version === this.universe.version) {
@@ -208,6 +210,7 @@ export class BrokerNode {
       }
       const t0 = performance.now();
       const c0 = process.cpuUsage();
+      gc = startGcTally();
       let bfv: BrokerBfv;
       try {
         bfv = await BrokerBfv.fromPublicMaterial(manifest.bfv, manifest.attributeCount);
@@ -254,6 +257,7 @@ export class BrokerNode {
       const old = this.universe;
       held.syncSeconds = Math.round((performance.now() - t0) / 100) / 10;
       const c = process.cpuUsage(c0);
+      const gcs = await gc.stop();
       held.syncCpuSeconds = Math.round((c.user + c.system) / 1e5) / 10;
       this.universe = held;
       UniverseDownload.prune(this.o.stateDir, held.version);
@@ -264,10 +268,13 @@ export class BrokerNode {
         bytesOnDisk: held.bytesOnDisk, seconds: Math.round((performance.now() - t0) / 100) / 10,
         // process CPU split: system time is the kernel's share (TLS reads, file writes, page reclaim)
         cpuUserSeconds: Math.round(c.user / 1e5) / 10, cpuSystemSeconds: Math.round(c.system / 1e5) / 10,
+        // garbage collections during the sync (main thread): mostly of the calls' buffers
+        gcMajor: gcs.major, gcMinor: gcs.minor, gcMs: gcs.ms,
       }, 'publication synced from media');
       this.warm(held);
       return held;
     } finally {
+      void gc?.stop();
       download?.abandon();
       ch.close();
     }
