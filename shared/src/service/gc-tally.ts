@@ -5,9 +5,9 @@
  *
  * Guarantees: counts only collections that end between start and stop(); stop() detaches the
  * observer (a second call returns the same figures); 'gc' entries arrive asynchronously, so stop() waits one
- * turn of the event loop for the last ones before it reports.
+ * turn of the event loop for the last ones to be queued and takes them before it reports.
  */
-import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 
 export interface GcTally {
   /** Mark-compact (full) collections. */
@@ -22,20 +22,23 @@ export interface GcTally {
 
 export function startGcTally(): { stop(): Promise<GcTally> } {
   const t: GcTally = { major: 0, minor: 0, other: 0, ms: 0 };
-  const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
+  const add = (entries: readonly PerformanceEntry[]): void => {
+    for (const e of entries) {
       const kind = ((e as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind;
       if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) t.major++;
       else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) t.minor++;
       else t.other++;
       t.ms += e.duration;
     }
-  });
+  };
+  const obs = new PerformanceObserver((list) => add(list.getEntries()));
   obs.observe({ entryTypes: ['gc'] });
   let done: Promise<GcTally> | undefined;
   return {
     stop() {
+      // Node queues a collection's entry on the next turn after it, and hands it to observers one turn later.
       done ??= new Promise<void>((r) => setImmediate(r)).then(() => {
+        add(obs.takeRecords());
         obs.disconnect();
         return { ...t, ms: Math.round(t.ms) };
       });
