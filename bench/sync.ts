@@ -36,10 +36,10 @@ try {
     const log = readFileSync(cluster.nodes.broker.logFile, 'utf8').slice(cluster.nodes.broker.logStart);
     const line = log.split('\n').reverse().find((l) => l.includes('publication synced from media'));
     if (!line) throw new Error(`the broker logged no sync (see ${broker.logFile})`);
-    const s = JSON.parse(line) as { ciphertexts: number; seconds: number; cpuUserSeconds: number; cpuSystemSeconds: number; users: number; gcMajor?: number; gcMinor?: number; gcMs?: number };
+    const s = JSON.parse(line) as { ciphertexts: number; seconds: number; cpuUserSeconds: number; cpuSystemSeconds: number; users: number; gcMajor?: number; gcMinor?: number; gcMs?: number; minorPageFaults?: number };
     const cpu = s.cpuUserSeconds + s.cpuSystemSeconds;
     syncs.push({ cpu, ciphertexts: s.ciphertexts });
-    process.stdout.write(`sync ${r + 1}/${runs}${brokerRoot ? ` (broker from ${brokerRoot})` : ''}: ${s.users} users, ${s.ciphertexts} ciphertexts, ${s.seconds} s wall, CPU ${cpu.toFixed(1)} s (user ${s.cpuUserSeconds}, system ${s.cpuSystemSeconds}), ${(cpu * 1000 / s.ciphertexts).toFixed(2)} ms per ciphertext${s.gcMajor === undefined ? '' : `, GC ${s.gcMajor} major + ${s.gcMinor} minor, ${s.gcMs} ms`}\n`);
+    process.stdout.write(`sync ${r + 1}/${runs}${brokerRoot ? ` (broker from ${brokerRoot})` : ''}: ${s.users} users, ${s.ciphertexts} ciphertexts, ${s.seconds} s wall, CPU ${cpu.toFixed(1)} s (user ${s.cpuUserSeconds}, system ${s.cpuSystemSeconds}), ${(cpu * 1000 / s.ciphertexts).toFixed(2)} ms per ciphertext${s.gcMajor === undefined ? '' : `, GC ${s.gcMajor} major + ${s.gcMinor} minor, ${s.gcMs} ms`}${s.minorPageFaults === undefined ? '' : `, ${s.minorPageFaults} minor page faults`}\n`);
   }
 } finally {
   await cluster.stop();

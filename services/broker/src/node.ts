@@ -210,6 +210,7 @@ export class BrokerNode {
       }
       const t0 = performance.now();
       const c0 = process.cpuUsage();
+      const faults0 = process.resourceUsage().minorPageFault;
       gc = startGcTally();
       let bfv: BrokerBfv;
       try {
@@ -270,6 +271,8 @@ export class BrokerNode {
         cpuUserSeconds: Math.round(c.user / 1e5) / 10, cpuSystemSeconds: Math.round(c.system / 1e5) / 10,
         // garbage collections during the sync (main thread): mostly of the calls' buffers
         gcMajor: gcs.major, gcMinor: gcs.minor, gcMs: gcs.ms,
+        // fresh pages the process touched (kernel time: call buffers, page cache of the files written)
+        minorPageFaults: process.resourceUsage().minorPageFault - faults0,
       }, 'publication synced from media');
       this.warm(held);
       return held;
