@@ -29,7 +29,7 @@ import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import { PackedList } from '@cleanroom/shared/common/packed-list.ts';
 import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
 import type { FederatedMethod } from '@cleanroom/shared/common/methods.ts';
-import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
+import { callEach, type Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
@@ -243,11 +243,17 @@ export class BrokerNode {
           }
         }
       }
+      // Each message of a ciphertext page is verified and stored as it arrives: the broker holds
+      // one message (≈ 3 MB), not the call's, and its buffer dies young (fewer full collections).
       while (download.ciphertextsHeld < manifest.ciphertexts) {
         const before = download.ciphertextsHeld;
-        for (const b of ch.openChunks(await ask({ part: 'CIPHERTEXTS', offset: before, limit: CIPHERTEXT_PAGE }), 'media', ['UNIVERSE'], CiphertextBatchCodec)) {
-          download.addCiphertexts(b.offset, b.items);
-        }
+        const chunks = ch.chunkReader('media', ['UNIVERSE'], CiphertextBatchCodec);
+        const dl = download;
+        await callEach(this.o.media, 'SyncUniverse', [ch.seal('media', 'UNIVERSE', UniverseRequestCodec, { haveVersion: have, idType: 'phone', part: 'CIPHERTEXTS', offset: before, limit: CIPHERTEXT_PAGE })], (env) => {
+          const b = chunks.open(env);
+          dl.addCiphertexts(b.offset, b.items);
+        });
+        chunks.end();
         if (download.ciphertextsHeld === before) throw new ProtocolError('INVALID_ARGUMENT', `media sent no ciphertexts from offset ${before}`);
       }
       logMemory(this.o.log, 'sync-ciphertexts');
