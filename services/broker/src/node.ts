@@ -20,7 +20,7 @@ import type { OpenSession } from '@cleanroom/shared/protocol/messages.ts';
 import type { SessionKind } from '@cleanroom/shared/common/names.ts';
 import type { BrokerPolicyConfig } from '@cleanroom/shared/protocol/policy.ts';
 import {
-  AbortCodec, AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinManifest, joinPacked, PackedBlindedBatchCodec, splitPacked, LookalikeResultCodec,
+  AbortCodec, AckCodec, BlindedBatchInPlaceCodec, IndicatorRequestCodec, joinInPlace, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, CiphertextBatchCodec, CohortProfileCodec, joinBatches, joinManifest, joinPacked, PackedBlindedBatchCodec, splitPacked, LookalikeResultCodec,
   OpenSessionCodec, PrepareSessionCodec, SessionAcceptedCodec, SessionReadyCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
   LabelBatchCodec, UniverseManifestCodec, UniverseRequestCodec, type UniverseRequest,
 } from '@cleanroom/shared/rpc/codec.ts';
@@ -421,7 +421,8 @@ export class BrokerNode {
       // the padded list stays packed (one buffer) here, on the wire's encoder and in media's reply
       const padded = role.pad(blinded);
       const resp = await this.o.media.call('Evaluate', channel.sealChunks('media', 'BLIND', PackedBlindedBatchCodec, splitPacked(padded, BATCH_ITEMS, BATCH_BYTES)), paddedCallDeadlineMs(this.o.deadlineMs, padded.length));
-      const evaluated = joinPacked(channel.openChunks(resp, 'media', ['BLIND'], PackedBlindedBatchCodec), 'evaluated elements');
+      // read in place from media's messages: only A's elements are copied out (unpad)
+      const evaluated = joinInPlace(channel.openChunks(resp, 'media', ['BLIND'], BlindedBatchInPlaceCodec), 'evaluated elements');
       const mine = role.unpad(evaluated);
       await this.checkpoint(rec, 'BLIND');
       return channel.sealChunks('advertiser', 'BLIND', BlindedBatchCodec, splitBatches(mine, BATCH_ITEMS, BATCH_BYTES));

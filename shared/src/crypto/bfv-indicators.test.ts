@@ -60,7 +60,7 @@ describe('encrypted indicators and their masked sum', () => {
     const positions = [5, 17, 8000, 2 * 8192 + 3];
     let s = primitiveSnapshot();
     const sum = broker.sumIndicators(cts, positions, 0, uniformBelow);
-    expect(primitiveDelta(s)).toEqual({ bfvLoad: 2, bfvNtt: 3, bfvMultiplyPlain: 2, bfvAdd: 2, bfvEncryptZero: 1 });
+    expect(primitiveDelta(s)).toEqual({ bfvLoad: 2, bfvNtt: 3, bfvEncodeNtt: 2, bfvMultiplyPlain: 2, bfvAdd: 2, bfvEncryptZero: 1 });
     expect(media.decryptSlotSum(sum)).toBe(positions.filter((p) => bits[p] === 1).length);
     // no matched position: an encryption of zero masked, then re-randomised by a second one
     s = primitiveSnapshot();

@@ -33,7 +33,7 @@ import type { SessionKind } from '../common/names.ts';
 import { checkElement } from './padding.ts';
 import { drawSomeDummies, padStep, readyPhase, unpadStep, type PaddingPhase, type Settled } from './broker-padding.ts';
 import { ELEMENT_BYTES, randomElementsInto } from '../crypto/group.ts';
-import { PackedList } from '../common/packed-list.ts';
+import { PackedList, type ItemSource } from '../common/packed-list.ts';
 import { PSI_PAGE_ITEMS } from './media.ts';
 import { TOKEN_BYTES, type TokenTable } from '../common/token-set.ts';
 import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
@@ -263,7 +263,7 @@ export class BrokerRole {
   }
 
   /** Round BLIND (from media): media's evaluations of the padded list → A's, in A's order. */
-  unpad(evaluated: PackedList): ElementBytes[] {
+  unpad(evaluated: ItemSource): ElementBytes[] {
     const { own, next } = unpadStep(this.expect('unpad', 'padded'), evaluated);
     this.phase_ = next;
     return own;

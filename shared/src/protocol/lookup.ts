@@ -30,7 +30,7 @@ import { normalizeRows } from '../common/ids.ts';
 import { decodeLabel, type Label } from '../common/labels.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
 import { cryptoUniform, settlePolicy, sizeClass, type BrokerPolicyConfig, type Uniform } from './policy.ts';
-import type { PackedList } from '../common/packed-list.ts';
+import type { ItemSource, PackedList } from '../common/packed-list.ts';
 import { drawSomeDummies, padStep, readyPhase, unpadStep, type PaddingPhase } from './broker-padding.ts';
 import type { BrokerUniverse } from './broker.ts';
 import {
@@ -311,7 +311,7 @@ export class LookupBrokerRole {
   }
 
   /** Round BLIND (from media): A's evaluations, in A's order. */
-  unpad(evaluated: PackedList): ElementBytes[] {
+  unpad(evaluated: ItemSource): ElementBytes[] {
     const { own, next } = unpadStep(this.expect('unpad', 'padded'), evaluated);
     this.phase_ = next;
     return own;

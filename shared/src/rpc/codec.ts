@@ -11,7 +11,7 @@ import { SESSION_ROUNDS, isSessionKind, type SessionKind } from '../common/names
 import { MAX_PREDICATE_CHARS } from '../protocol/predicate.ts';
 import { LABEL_BOX_BYTES } from '../crypto/label-box.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
-import { PackedList } from '../common/packed-list.ts';
+import { copyBytes, PackedList, type ItemSource } from '../common/packed-list.ts';
 import { ELEMENT_BYTES } from '../crypto/group.ts';
 import { checkElement } from '../protocol/padding.ts';
 import type {
@@ -379,7 +379,7 @@ function packedWire(m: PackedBatch): Uint8Array {
   for (let i = 0; i < items.length; i++) {
     out[at] = ELEMENT_KEY;
     out[at + 1] = ELEMENT_BYTES;
-    out.set(src.subarray(i * ELEMENT_BYTES, (i + 1) * ELEMENT_BYTES), at + 2);
+    copyBytes(out, at + 2, src, i * ELEMENT_BYTES, ELEMENT_BYTES);
     at += 2 + ELEMENT_BYTES;
   }
   return out;
@@ -423,7 +423,7 @@ function readPackedWire(b: Uint8Array): PackedBatch | undefined {
   let i = 0;
   for (let at = 0; at < b.length; ) {
     if (b[at] === ELEMENT_KEY) {
-      dst.set(b.subarray(at + 2, at + 2 + ELEMENT_BYTES), i * ELEMENT_BYTES);
+      copyBytes(dst, i * ELEMENT_BYTES, b, at + 2, ELEMENT_BYTES);
       i++;
       at += 2 + ELEMENT_BYTES;
     } else {
@@ -432,6 +432,108 @@ function readPackedWire(b: Uint8Array): PackedBatch | undefined {
     }
   }
   return { offset, items };
+}
+
+/** One batch of elements, wherever they are held (packed, or in place in the message). */
+export interface ElementBatch {
+  offset: number;
+  items: ItemSource;
+}
+
+/** Bytes per element record of a BlindedBatch as packedWire lays them out: key, length, the element. */
+const ELEMENT_RECORD = 2 + ELEMENT_BYTES;
+
+/** A BlindedBatch's elements where its protobuf bytes hold them: element i at `start + i·ELEMENT_RECORD + 2`. */
+class WireElements implements ItemSource {
+  readonly width = ELEMENT_BYTES;
+  private readonly b: Uint8Array;
+  private readonly start: number;
+  readonly length: number;
+
+  constructor(b: Uint8Array, start: number, length: number) {
+    this.b = b;
+    this.start = start;
+    this.length = length;
+  }
+
+  at(i: number): Uint8Array {
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`expected an item index in [0, ${this.length}), got ${String(i)}`);
+    const at = this.start + i * ELEMENT_RECORD + 2;
+    return this.b.subarray(at, at + ELEMENT_BYTES);
+  }
+}
+
+/**
+ * A BlindedBatch's elements left in its protobuf bytes when they are laid out as packedWire
+ * writes them (the offset field first, then only 32-byte element fields), or undefined.
+ */
+function readWireInPlace(b: Uint8Array): ElementBatch | undefined {
+  if (b.length === 0 || b[0] !== OFFSET_KEY) return undefined;
+  let at = 1;
+  let offset = 0;
+  for (let scale = 1; ; scale *= 0x80) {
+    if (at >= b.length || scale > 2 ** 35) return undefined;
+    const byte = b[at++]!;
+    offset += (byte & 0x7f) * scale;
+    if (byte < 0x80) break;
+  }
+  if (offset > MAX_OFFSET || (b.length - at) % ELEMENT_RECORD !== 0) return undefined;
+  for (let r = at; r < b.length; r += ELEMENT_RECORD) if (b[r] !== ELEMENT_KEY || b[r + 1] !== ELEMENT_BYTES) return undefined;
+  return { offset, items: new WireElements(b, at, (b.length - at) / ELEMENT_RECORD) };
+}
+
+/**
+ * BlindedBatch decoded without copying its elements: they stay in the message's bytes (which
+ * the batch then keeps alive), read by index — for the BLIND round's evaluated list, of which
+ * the broker keeps only A's tenth (padding.ts unpad): no packed copy of the padded list and no
+ * join of its batches (two fresh list-sized buffers per session). Bytes laid out otherwise go
+ * through PackedBlindedBatchCodec's decoder (the same checks, the same errors). Encodes as
+ * PackedBlindedBatchCodec does.
+ */
+export const BlindedBatchInPlaceCodec: Codec<ElementBatch> = {
+  type: 'cleanroom.v1.BlindedBatch',
+  encode: (m) => packedWire({ offset: m.offset, items: m.items instanceof PackedList ? m.items : PackedList.from(Array.from({ length: m.items.length }, (_, i) => m.items.at(i)), ELEMENT_BYTES) }),
+  decode: (b) => readWireInPlace(b) ?? PackedBlindedBatchCodec.decode(b),
+};
+
+/** Batches back to back, read by index (contiguous from `start`, as joinPacked checks): no copy. */
+class JoinedItems implements ItemSource {
+  readonly width: number;
+  readonly length: number;
+  private readonly parts: readonly ItemSource[];
+  /** ends[k]: items in parts 0..k. */
+  private readonly ends: number[];
+
+  constructor(parts: readonly ItemSource[], width: number) {
+    this.parts = parts;
+    this.width = width;
+    this.ends = [];
+    let n = 0;
+    for (const p of parts) {
+      if (p.width !== width) throw new RangeError(`expected items of ${width} bytes, got a batch of ${p.width}-byte items`);
+      n += p.length;
+      this.ends.push(n);
+    }
+    this.length = n;
+  }
+
+  at(i: number): Uint8Array {
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`expected an item index in [0, ${this.length}), got ${String(i)}`);
+    let lo = 0;
+    let hi = this.ends.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.ends[mid]! > i) hi = mid;
+      else lo = mid + 1;
+    }
+    return this.parts[lo]!.at(i - (lo === 0 ? 0 : this.ends[lo - 1]!));
+  }
+}
+
+/** The elements of `batches` (contiguous from `start`, 0 by default) as one list read by index, none copied. */
+export function joinInPlace(batches: readonly ElementBatch[], what: string, start = 0): ItemSource {
+  checkContiguous(batches, what, start);
+  return batches.length === 1 ? batches[0]!.items : new JoinedItems(batches.map((b) => b.items), ELEMENT_BYTES);
 }
 
 /** A packed list as batches of at most `maxItems` items and `maxBytes` bytes (≥ 1 item each), sharing its buffer. */
