@@ -37,6 +37,10 @@ export const opCounts = {
  * ciphertext from the broker's file into memory — the one copy by which a session's aggregation
  * gets a ciphertext it masks into SEAL's memory (the encrypted universe is on disk, 3 GB at
  * 10^6 users), counted once per ciphertext the aggregation touches (BrokerBfv.aggregateStored);
+ * `bfvWriteStored`: its converse, one vectored write (writev) of a stored ciphertext appended
+ * to the broker's file — the one copy by which the sync persists each ciphertext it received
+ * into the page cache (the stored form is what makes a session's masking one product; kept on
+ * disk, not in memory), counted once per ciphertext the sync stores (UniverseDownload.addCiphertexts);
  * and `lookalikeScore`: scoring one user's packed attribute vector for a look-alike
  * (the 8 byte-table lookups summed, the least any scorer of this model does per user;
  * selection, the quality figure and writing the audience are above it); `ed25519Sign` and
@@ -61,12 +65,12 @@ export const opCounts = {
 export type Primitive =
   | 'x25519' | 'x25519Base' | 'hashToGroup'
   | 'bfvEncrypt' | 'bfvEncryptZero' | 'bfvDecrypt' | 'bfvMultiplyPlain' | 'bfvAdd' | 'bfvRotate' | 'bfvNtt'
-  | 'bfvEncodeNtt' | 'bfvLoad' | 'bfvReadStored' | 'lookalikeScore' | 'ed25519Sign' | 'ed25519Verify' | 'psiLookup'
+  | 'bfvEncodeNtt' | 'bfvLoad' | 'bfvReadStored' | 'bfvWriteStored' | 'lookalikeScore' | 'ed25519Sign' | 'ed25519Verify' | 'psiLookup'
   | 'bfvEncode' | 'bfvDecode' | 'bfvNoiseBudget';
 
 export const PRIMITIVES: readonly Primitive[] = [
   'x25519', 'x25519Base', 'hashToGroup', 'bfvEncrypt', 'bfvEncryptZero', 'bfvDecrypt', 'bfvMultiplyPlain', 'bfvAdd', 'bfvRotate', 'bfvNtt',
-  'bfvEncodeNtt', 'bfvLoad', 'bfvReadStored', 'lookalikeScore', 'ed25519Sign', 'ed25519Verify', 'psiLookup',
+  'bfvEncodeNtt', 'bfvLoad', 'bfvReadStored', 'bfvWriteStored', 'lookalikeScore', 'ed25519Sign', 'ed25519Verify', 'psiLookup',
   'bfvEncode', 'bfvDecode', 'bfvNoiseBudget',
 ];
 
