@@ -441,7 +441,8 @@ class WireElements implements ItemSource {
   at(i: number): Uint8Array {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`expected an item index in [0, ${this.length}), got ${String(i)}`);
     const at = this.start + i * ELEMENT_RECORD + 2;
-    return this.b.subarray(at, at + ELEMENT_BYTES);
+    // a plain Uint8Array view (gRPC hands Buffers; an element is a Uint8Array wherever it goes)
+    return new Uint8Array(this.b.buffer, this.b.byteOffset + at, ELEMENT_BYTES);
   }
 
   /** The elements copied into one packed list (no view per element). */
