@@ -8,9 +8,10 @@
  * and 7–8 once the sync stored each message as it arrived (broker node.ts, rpc/peer.ts callEach).
  * Its cost is memory: alone it raised the broker's peak at that sync from 303 to 353 MiB; with
  * the message-by-message reading the peak was 252–268 MiB (`node bench/sync.ts` prints the
- * collections from the broker's log line; the memory lines are in the broker's log). A
- * standalone model of the pattern (200 messages of 3 MB from 16 KB chunks, 40 MB live heap):
- * 17–18 major collections and 2.1–2.3 s of CPU without the policy, 0–1 and 1.0–1.7 s with it.
+ * collections from the broker's log line; the memory lines are in the broker's log). The model
+ * of the pattern in `node bench/gc-model.ts` (200 messages of 3 MB from 16 KB chunks, a 40 MB
+ * live heap): 16–18 major collections and 1.8–2.3 s of CPU without the policy, 0–3 and
+ * 0.9–1.7 s with it, for a peak 60–180 MiB higher (nothing in the model frees early).
  *
  * Guarantees: idempotent; only the heuristic of when to collect changes — nothing that is
  * reachable is freed and everything unreachable is still collected.
