@@ -75,7 +75,7 @@
  *                       the broker's set — ≈ 0.87·U tests in retargeting, its inherent work
  *                       beside the X25519s of the broker's set (decoding the pages,
  *                       validating the elements and the transcripts are above it).
- * Everything else a phase does (encoding, (de)serialisation, zstd, validation, hashing payloads for their signatures,
+ * Everything else a phase does (encoding other than the bfvEncode / bfvDecode above, (de)serialisation, zstd, validation, hashing payloads for their signatures,
  * transcripts, protobuf, database, waiting) is above the floor: floorRatio = phase CPU ÷ floor.
  *
  * Each cost is the fastest of `repeats` timed runs (the floor: the least the machine took),
