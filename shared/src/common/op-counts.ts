@@ -87,8 +87,8 @@ export function countPrimitive(kind: Primitive, n = 1): void {
 
 /**
  * Runs `work` — synchronous, as a warm-up is (a Promise or other thenable returned is refused:
- * its later turns would run counted, among sessions') — with no primitive, OPRF evaluation or
- * BFV operation tallied: work that is no session's (a node's start-up and background warm-ups)
+ * its later turns would run counted, among sessions') — with no primitive, OPRF evaluation,
+ * BFV operation or wire byte tallied: work that is no session's (a node's start-up and background warm-ups)
  * is never seen in a session's phases, whatever session runs meanwhile. Unlike a snapshot
  * restored afterwards, nothing a session counted is ever taken back: between two event-loop
  * turns only one of them runs, and `work` runs whole inside one. Nests.
@@ -143,6 +143,7 @@ export type Direction = 'sent' | 'received';
 export const wireBytes = new Map<string, number>();
 
 export function countBytes(direction: Direction, peer: string, round: string, bytes: number): void {
+  if (uncountedDepth > 0) return; // a warm-up's messages are no traffic (uncounted)
   const k = `${direction}|${peer}|${round}`;
   wireBytes.set(k, (wireBytes.get(k) ?? 0) + bytes);
 }
