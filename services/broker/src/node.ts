@@ -264,21 +264,22 @@ export class BrokerNode {
       const old = this.universe;
       held.syncSeconds = Math.round((performance.now() - t0) / 100) / 10;
       const c = process.cpuUsage(c0);
-      const gcs = await gc.stop();
+      const faults = process.resourceUsage().minorPageFault - faults0;
       held.syncCpuSeconds = Math.round((c.user + c.system) / 1e5) / 10;
       this.universe = held;
       UniverseDownload.prune(this.o.stateDir, held.version);
       // Sessions still running on the old publication keep their open objects; free its keys later.
       if (old) setTimeout(() => old.bfv.dispose(), this.o.deadlineMs * 2).unref();
+      const gcs = await gc.stop(); // the publication is already in use
       this.o.log.info({
         epoch: held.epoch, version: held.version.slice(0, 12), users: held.users, ciphertexts: held.ciphertexts.count,
-        bytesOnDisk: held.bytesOnDisk, seconds: Math.round((performance.now() - t0) / 100) / 10,
+        bytesOnDisk: held.bytesOnDisk, seconds: held.syncSeconds,
         // process CPU split: system time is the kernel's share (TLS reads, file writes, page reclaim)
         cpuUserSeconds: Math.round(c.user / 1e5) / 10, cpuSystemSeconds: Math.round(c.system / 1e5) / 10,
         // garbage collections during the sync (main thread): mostly of the calls' buffers
         gcMajor: gcs.major, gcMinor: gcs.minor, gcMs: gcs.ms,
         // fresh pages the process touched (kernel time: call buffers, page cache of the files written)
-        minorPageFaults: process.resourceUsage().minorPageFault - faults0,
+        minorPageFaults: faults,
       }, 'publication synced from media');
       this.warm(held);
       return held;

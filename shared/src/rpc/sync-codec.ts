@@ -5,7 +5,8 @@
  * and UniverseLabelsCodec (codec.ts; media still encodes with those), without an object per
  * entry. protobufjs's decode with toObject builds a Buffer view and a JS value per entry: a page
  * of 65,536 tokens took ≈ 82 ms (1.25 µs per token) and left ≈ 200,000 short-lived objects for
- * the young-generation GC; this is one pass to count and one to copy.
+ * the young-generation GC; this is one pass that checks and copies, into room for the most
+ * entries a page of its size can hold.
  *
  * Guarantees (what the tests hold it to): a valid page decodes to exactly the entries, offset
  * and ID type protobufjs gives, in order; a page protobufjs refuses (truncated, a length beyond
@@ -108,7 +109,8 @@ interface PageScan {
 
 /**
  * Walks a page: field 1 idType, 2 offset, `entryField` fixed-width entries (3), 4 positions
- * (packed or not) when `hasPositions`; with `into`, copies the entries and positions.
+ * (packed or not) when `hasPositions`; with `into`, copies the entries and positions as it
+ * goes, as many as `into` holds (a page whose counts exceed that is refused by its caller).
  */
 function walk(bytes: Uint8Array, width: number, hasPositions: boolean, into?: { entries: Uint8Array; positions: Uint32Array | undefined }): PageScan {
   const r = new WireReader(bytes);
@@ -121,7 +123,7 @@ function walk(bytes: Uint8Array, width: number, hasPositions: boolean, into?: { 
     else if (field === 3) {
       const [start, end] = r.span();
       if (end - start !== width) s.badEntry ??= { index: s.entries, length: end - start };
-      else if (into) {
+      else if (into && (s.entries + 1) * width <= into.entries.length) {
         // byte by byte: no subarray object per entry (entries are 12–64 bytes)
         const out = into.entries;
         for (let i = start, o = s.entries * width; i < end; i++, o++) out[o] = bytes[i]!;
@@ -134,13 +136,13 @@ function walk(bytes: Uint8Array, width: number, hasPositions: boolean, into?: { 
         if (end > bytes.length) throw new RangeError('index out of range');
         while (r.pos < end) {
           const p = r.uint32();
-          if (into?.positions) into.positions[s.positions] = p;
+          if (into?.positions && s.positions < into.positions.length) into.positions[s.positions] = p;
           s.positions++;
         }
         if (r.pos !== end) throw new RangeError('index out of range');
       } else {
         const p = r.uint32();
-        if (into?.positions) into.positions[s.positions] = p;
+        if (into?.positions && s.positions < into.positions.length) into.positions[s.positions] = p;
         s.positions++;
       }
     } else r.skip(tag & 7);
@@ -187,15 +189,17 @@ export const PackedUniverseTokensCodec: Codec<PackedUniverseTokens> = {
   decode: (bytes) => {
     const type = 'cleanroom.v1.UniverseTokens';
     const name = 'UniverseTokens';
-    const s = guarded(type, () => walk(bytes, TOKEN_BYTES, true));
+    // One pass, into room for as many tokens as the page could hold (each takes its width, a
+    // tag and a length byte at least); a valid page fills a prefix of it.
+    const room = Math.floor(bytes.length / (TOKEN_BYTES + 2));
+    const into = { entries: new Uint8Array(room * TOKEN_BYTES), positions: new Uint32Array(room) };
+    const s = guarded(type, () => walk(bytes, TOKEN_BYTES, true, into));
     if (s.positions !== s.entries) bad(name, 'positions', `expected one position per token (${s.entries})`);
     const idType = idTypeOf(name, s.idType);
     const offset = num(name, { offset: s.offset }, 'offset', 1e10);
     if (s.badEntry) bad(name, `tokens[${s.badEntry.index}]`, `expected ${TOKEN_BYTES} bytes, got ${s.badEntry.length}`);
-    const tokens = PackedList.alloc(s.entries, TOKEN_BYTES);
-    const positions = new Uint32Array(s.positions);
-    walk(bytes, TOKEN_BYTES, true, { entries: tokens.bytes, positions });
-    return { idType, offset, tokens, positions };
+    const tokens = new PackedList(into.entries.subarray(0, s.entries * TOKEN_BYTES), TOKEN_BYTES);
+    return { idType, offset, tokens, positions: into.positions.subarray(0, s.positions) };
   },
 };
 
@@ -206,12 +210,11 @@ export const PackedUniverseLabelsCodec: Codec<PackedUniverseLabels> = {
   decode: (bytes) => {
     const type = 'cleanroom.v1.UniverseLabels';
     const name = 'UniverseLabels';
-    const s = guarded(type, () => walk(bytes, LABEL_BOX_BYTES, false));
+    const entries = new Uint8Array(Math.floor(bytes.length / (LABEL_BOX_BYTES + 2)) * LABEL_BOX_BYTES);
+    const s = guarded(type, () => walk(bytes, LABEL_BOX_BYTES, false, { entries, positions: undefined }));
     const idType = idTypeOf(name, s.idType);
     const offset = num(name, { offset: s.offset }, 'offset', 1e10);
     if (s.badEntry) bad(name, `boxes[${s.badEntry.index}]`, `expected ${LABEL_BOX_BYTES} bytes, got ${s.badEntry.length}`);
-    const boxes = PackedList.alloc(s.entries, LABEL_BOX_BYTES);
-    walk(bytes, LABEL_BOX_BYTES, false, { entries: boxes.bytes, positions: undefined });
-    return { idType, offset, boxes };
+    return { idType, offset, boxes: new PackedList(entries.subarray(0, s.entries * LABEL_BOX_BYTES), LABEL_BOX_BYTES) };
   },
 };
