@@ -37,6 +37,19 @@ const KIND_BENCHES: Record<string, () => Promise<{ default: KindBench }>> = {
   ...(await import('./kinds.bench.ts')).APP_KIND_BENCHES,
 };
 
+if (process.argv.includes('--help')) {
+  process.stdout.write(`usage: node bench/bench.ts [--universe 1000000] [--seeds 5000] [--audience 50000] [--reuse-universe]
+                          [--out out/bench] [--kinds none|${Object.keys(KIND_BENCHES).join(',')}] [--results bench/results.json]
+  --universe N       media users in the generated world (a world of another size is generated again)
+  --seeds N          the advertiser's seeds (the CRM is sized so that ≈ N valid, consented seeds remain)
+  --audience N       the look-alike audience size
+  --reuse-universe   keep the nodes' state in --out (skips preparation and publication; their figures are then not timed)
+  --out DIR          the world, the nodes' state and logs
+  --kinds LIST       which session kinds run after W1 (all by default), or none
+  --results FILE     where the figures go
+`);
+  process.exit(0);
+}
 const p = parseArgs(process.argv.slice(2), { universe: 'string', seeds: 'string', out: 'string', 'reuse-universe': 'boolean', audience: 'string', kinds: 'string', results: 'string' });
 // --kinds a,b (or none): which session kinds run after W1 (all by default); --results: where the figures go.
 const kindList = strFlag(p, 'kinds', Object.keys(KIND_BENCHES).join(','));

@@ -52,6 +52,15 @@
  *                       a statement like the sessions'), nothing around it: every session message
  *                       is signed by its sender and verified by its receiver (the charter), one
  *                       of each per message sealed / opened (rpc/channel.ts);
+ *   bfvEncode           BatchEncoder.encode of N slot values like media's (random 0/1) into a
+ *                       reused plaintext: how values enter a BFV plaintext, one per ciphertext
+ *                       media encrypts (counted beside each bfvEncrypt of its wire form);
+ *   bfvDecode           BatchEncoder.decodeBigInt64 of a decrypted plaintext (what media reads
+ *                       a profile or masked sum with: its N slots);
+ *   bfvNoiseBudget      Decryptor.invariantNoiseBudget of a last-level ciphertext: media checks
+ *                       every broker ciphertext it decrypts (past its budget it would decrypt
+ *                       to garbage, undetected); bfvDecrypt too is timed at the last level,
+ *                       the level of every ciphertext media decrypts (a profile, a masked sum);
  *   psiLookup           one membership test of a 32-byte element in a DH-PSI element table
  *                       (crypto/dh-psi.ts ElementTable.has, 10,000 random elements, probed
  *                       with random elements): media's LOOKALIKE in retargeting / joint-
@@ -212,7 +221,11 @@ export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Pr
   // What media encrypts: 0/1 slots at random (bench/publication-steps.ts, protocol/publication.ts).
   const bits = randomBytes(N);
   const dataPt = new seal.Plaintext();
-  encoder.encode(BigInt64Array.from(bits, (b) => BigInt(b & 1)), dataPt);
+  const dataSlots = BigInt64Array.from(bits, (b) => BigInt(b & 1));
+  encoder.encode(dataSlots, dataPt);
+  const encodePt = new seal.Plaintext();
+  const lastCt = new seal.Ciphertext();
+  const last = context.lastParmsId();
   const seeded = encryptor.encryptSymmetricSerializable(dataPt);
   const wire = seeded.saveToArray(seal.ComprModeType[WIRE_COMPRESSION]) as Uint8Array;
   seeded.delete();
@@ -222,7 +235,13 @@ export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Pr
   try {
     costs.bfvEncrypt = costMs(10, repeats, () => encryptor.encryptSymmetricSerializable(dataPt).delete());
     costs.bfvEncryptZero = costMs(10, repeats, () => encryptor.encryptZero(tmp));
-    costs.bfvDecrypt = costMs(10, repeats, () => decryptor.decrypt(ct, dec));
+    // At the last level (a profile or masked sum, as media decrypts them), from data-like slots.
+    encryptor.encrypt(dataPt, lastCt);
+    evaluator.cipherModSwitchToInplace(lastCt, last);
+    costs.bfvDecrypt = costMs(10, repeats, () => decryptor.decrypt(lastCt, dec));
+    costs.bfvNoiseBudget = costMs(10, repeats, () => decryptor.invariantNoiseBudget(lastCt));
+    costs.bfvDecode = costMs(20, repeats, () => encoder.decodeBigInt64(dec));
+    costs.bfvEncode = costMs(20, repeats, () => encoder.encode(dataSlots, encodePt));
     // In place, repeatedly on the same ciphertext: the cost does not depend on the values.
     costs.bfvMultiplyPlain = costMs(50, repeats, () => evaluator.multiplyPlainInplace(nttCt, nttPt));
     costs.bfvAdd = costMs(50, repeats, () => evaluator.addInplace(tmp, ct));
@@ -242,7 +261,7 @@ export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Pr
     evaluator.cipherTransformToNttInplace(loaded);
     costs.bfvReadStored = storedReadCost(loaded.saveToArray(seal.ComprModeType.none) as Uint8Array, repeats);
   } finally {
-    for (const h of [selNtt, selPt, loaded, dataPt, nttCt, first, nttPt, dec, tmp, ct, pt, encoder, evaluator, decryptor, encryptor, galois, pk, sk, keygen, context, parms]) h.delete();
+    for (const h of [selNtt, selPt, last, lastCt, encodePt, loaded, dataPt, nttCt, first, nttPt, dec, tmp, ct, pt, encoder, evaluator, decryptor, encryptor, galois, pk, sk, keygen, context, parms]) h.delete();
   }
   for (const p of PRIMITIVES) if (!Number.isFinite(costs[p])) throw new Error(`floors: no cost measured for ${p}`);
   return costs;

@@ -132,7 +132,7 @@ describe('paged DH-PSI: each role holds a page of media\'s set at most', () => {
         perPage.push({ length: out.length, ops: primitiveDelta(before) as Record<string, number> });
         return out;
       });
-      const pub = w.publication as typeof w.publication & { positionHashes?: (ps: readonly number[]) => Uint8Array[] | undefined };
+      const pub = w.publication as typeof w.publication & { positionHashes?: (ps: ArrayLike<number>) => Uint8Array | undefined };
       const file = new PositionHashFile(mkdtempSync(join(tmpdir(), 'cleanroom-psipad-')), pub.users);
       if (withFile) {
         await file.warm(pub.version);

@@ -32,6 +32,7 @@ import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { abortHandler, cosignHandler } from '@cleanroom/shared/rpc/session-control.ts';
 import { keyidOf } from '@cleanroom/shared/crypto/dsse.ts';
 import { sessionReservation } from '@cleanroom/shared/protocol/privacy.ts';
+import { uncounted } from '@cleanroom/shared/common/op-counts.ts';
 import type { Store } from '@cleanroom/shared/store/store.ts';
 
 interface State {
@@ -94,20 +95,24 @@ export class MediaNode {
     this.o = o;
     this.sessions = new SessionRegistry<State, MediaSessionResult>(o.deadlineMs, (rec) => this.fail(rec, `no message from the broker for ${o.deadlineMs} ms${pagesStopped(rec.progress)}`));
     this.sessions.persist(o.store, 'media', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
-    // The universe's look-alike cosine weights (cohort-independent, one pass): computed with
-    // the universe, not in the first session's LOOKALIKE.
-    universeCosineWeights(o.universe.packed, o.universe.size);
-    // The look-alike's scoring and selection, and the id lookup that writes an audience, compiled
-    // now rather than in the first session's LOOKALIKE (each runs once per session: unoptimised,
-    // about twice their CPU). The ids read are discarded.
-    warmLookalike();
-    // SEAL's decryption path (WebAssembly, compiled on first call) likewise: one profile of its own.
-    o.publication.bfv.warmDecrypt();
-    // And its encryption path (the joint-count indicators), with the wire form's layout found: not in the first joint-count's AGGREGATE.
-    o.publication.bfv.warmEncrypt();
-    // The protobuf code of the messages media receives and sends in a session, generated now (not in the first session's rounds).
-    warmPayloadTypes([PrepareSessionCodec, SessionReadyCodec, PackedBlindedBatchCodec, IndicatorRequestCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, AckCodec].map((c) => c.type));
-    for (const chunk of o.universe.userIdLines(Uint32Array.from({ length: Math.min(o.universe.size, 16_384) }, (_, i) => i))) void chunk;
+    // Start-up warm-ups: no session's work, so tallied in none (op-counts uncounted), whatever
+    // session of this process runs meanwhile.
+    uncounted(() => {
+      // The universe's look-alike cosine weights (cohort-independent, one pass): computed with
+      // the universe, not in the first session's LOOKALIKE.
+      universeCosineWeights(o.universe.packed, o.universe.size);
+      // The look-alike's scoring and selection, and the id lookup that writes an audience, compiled
+      // now rather than in the first session's LOOKALIKE (each runs once per session: unoptimised,
+      // about twice their CPU). The ids read are discarded.
+      warmLookalike();
+      // SEAL's decryption path (WebAssembly, compiled on first call) likewise: one profile of its own.
+      o.publication.bfv.warmDecrypt();
+      // And its encryption path (the joint-count indicators), with the wire form's layout found: not in the first joint-count's AGGREGATE.
+      o.publication.bfv.warmEncrypt();
+      // The protobuf code of the messages media receives and sends in a session, generated now (not in the first session's rounds).
+      warmPayloadTypes([PrepareSessionCodec, SessionReadyCodec, PackedBlindedBatchCodec, IndicatorRequestCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, AckCodec].map((c) => c.type));
+      for (const chunk of o.universe.userIdLines(Uint32Array.from({ length: Math.min(o.universe.size, 16_384) }, (_, i) => i))) void chunk;
+    });
   }
 
   /** The publication the PSI kinds hash positions of (warmed up by the entry point). */

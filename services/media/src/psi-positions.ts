@@ -12,13 +12,16 @@
  * A file of the right size is reused on restart (the hashes depend on the version and
  * position only; the padding inputs need only be distinct group elements, fixed per
  * publication — each session raises them to its own fresh scalar); one is written aside and
- * renamed into place, so a crash never leaves a partial file that would be read.
+ * renamed into place, so a crash never leaves a partial file that would be read. The warm-up is
+ * no session's work: its hashes and padding draws are tallied in no session's phases, though
+ * sessions run while it does (common/op-counts.ts uncounted, one chunk at a time).
  */
 import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashPositions } from '@cleanroom/shared/crypto/dh-psi.ts';
-import { randomElementsInto, type ElementBytes } from '@cleanroom/shared/crypto/group.ts';
+import { randomElementsInto } from '@cleanroom/shared/crypto/group.ts';
 import { Appender } from '@cleanroom/shared/service/record-file.ts';
+import { uncounted } from '@cleanroom/shared/common/op-counts.ts';
 
 const HASH_BYTES = 32;
 /** Positions hashed per event-loop turn while warming. */
@@ -58,14 +61,15 @@ export class PositionHashFile {
     const out = new Appender(tmp);
     try {
       for (let first = 0; first < this.users; first += HASH_CHUNK) {
-        const list = hashPositions(version, Array.from({ length: Math.min(HASH_CHUNK, this.users - first) }, (_, i) => first + i));
+        // no session's work: counted in no session that runs meanwhile (op-counts uncounted)
+        const list = uncounted(() => hashPositions(version, Array.from({ length: Math.min(HASH_CHUNK, this.users - first) }, (_, i) => first + i)));
         for (const e of list) out.write(e);
         await new Promise((r) => setImmediate(r));
       }
       const pads = new Uint8Array(HASH_CHUNK * HASH_BYTES);
       for (let first = this.users; first < this.slots; first += HASH_CHUNK) {
         const n = Math.min(HASH_CHUNK, this.slots - first);
-        randomElementsInto(pads, 0, n);
+        uncounted(() => randomElementsInto(pads, 0, n));
         out.write(pads.subarray(0, n * HASH_BYTES));
         await new Promise((r) => setImmediate(r));
       }
@@ -80,17 +84,19 @@ export class PositionHashFile {
   }
 
   /**
-   * The hashes of `positions` (in that order), read through a window; a slot at or above
-   * `users` is a padding input (see the header). Undefined while not warmed.
+   * The hashes of `positions` (in that order), packed: 32 bytes each, back to back, read
+   * through a window (ascending positions read each window once); a slot at or above `users`
+   * is a padding input (see the header). Undefined while not warmed.
    */
-  read(positions: readonly number[]): ElementBytes[] | undefined {
+  read(positions: ArrayLike<number>): Uint8Array | undefined {
     const fd = this.fd;
     if (fd === undefined) return undefined;
-    const out = new Array<ElementBytes>(positions.length);
+    const out = new Uint8Array(positions.length * HASH_BYTES);
     const win = new Uint8Array(READ_WINDOW * HASH_BYTES);
     let start = 0;
     let len = 0;
-    positions.forEach((p, i) => {
+    for (let i = 0; i < positions.length; i++) {
+      const p = positions[i]!;
       if (!Number.isInteger(p) || p < 0 || p >= this.slots) throw new RangeError(`expected a position or padding slot in [0, ${this.slots}), got ${p}`);
       if (p < start || p >= start + len) {
         start = p;
@@ -101,8 +107,9 @@ export class PositionHashFile {
           got += n;
         }
       }
-      out[i] = win.slice((p - start) * HASH_BYTES, (p - start + 1) * HASH_BYTES);
-    });
+      const from = (p - start) * HASH_BYTES;
+      for (let b = 0; b < HASH_BYTES; b++) out[i * HASH_BYTES + b] = win[from + b]!;
+    }
     return out;
   }
 

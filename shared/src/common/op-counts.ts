@@ -47,25 +47,60 @@ export const opCounts = {
  * the transcript); and `psiLookup`:
  * one 32-byte membership test in a DH-PSI's element table (crypto/dh-psi.ts ElementTable.has)
  * — media testing each of its offered elements' answers against the broker's set, the least
- * the matching does per element (decoding, validation and transcripts are above it). Counted
+ * the matching does per element (decoding, validation and transcripts are above it); and media's
+ * own BFV steps around its SEAL encryptions and decryptions, each where media does it:
+ * `bfvEncode`, the batch encoding of N slot values into the plaintext it encrypts (one per
+ * ciphertext: slots are how values enter a BFV plaintext), `bfvDecode`, the batch decoding of a
+ * decrypted plaintext back to its N slots (one per profile or masked sum it reads), and
+ * `bfvNoiseBudget`, SEAL's invariant noise budget of the untrusted last-level ciphertext it is
+ * about to decrypt (a broker's ciphertext past its noise budget would decrypt to garbage
+ * undetected: media checks each one, MediaBfv.decryptProfile / decryptSlotSum). Counted
  * by the thread that asks for the work: work handed to worker threads is counted when it is
  * dispatched, the workers' own tallies are never read.
  */
 export type Primitive =
   | 'x25519' | 'x25519Base' | 'hashToGroup'
   | 'bfvEncrypt' | 'bfvEncryptZero' | 'bfvDecrypt' | 'bfvMultiplyPlain' | 'bfvAdd' | 'bfvRotate' | 'bfvNtt'
-  | 'bfvEncodeNtt' | 'bfvLoad' | 'bfvReadStored' | 'lookalikeScore' | 'ed25519Sign' | 'ed25519Verify' | 'psiLookup';
+  | 'bfvEncodeNtt' | 'bfvLoad' | 'bfvReadStored' | 'lookalikeScore' | 'ed25519Sign' | 'ed25519Verify' | 'psiLookup'
+  | 'bfvEncode' | 'bfvDecode' | 'bfvNoiseBudget';
 
 export const PRIMITIVES: readonly Primitive[] = [
   'x25519', 'x25519Base', 'hashToGroup', 'bfvEncrypt', 'bfvEncryptZero', 'bfvDecrypt', 'bfvMultiplyPlain', 'bfvAdd', 'bfvRotate', 'bfvNtt',
   'bfvEncodeNtt', 'bfvLoad', 'bfvReadStored', 'lookalikeScore', 'ed25519Sign', 'ed25519Verify', 'psiLookup',
+  'bfvEncode', 'bfvDecode', 'bfvNoiseBudget',
 ];
 
 /** Process-wide primitive tallies (a session's per-phase share: service/sessions.ts). */
 export const primitiveCounts: Record<Primitive, number> = Object.fromEntries(PRIMITIVES.map((k) => [k, 0])) as Record<Primitive, number>;
 
+/** > 0 while `uncounted` runs its function: nothing is tallied. */
+let uncountedDepth = 0;
+
 export function countPrimitive(kind: Primitive, n = 1): void {
+  if (uncountedDepth > 0) return;
   primitiveCounts[kind] += n;
+}
+
+/**
+ * Runs `work` — synchronous, as a warm-up is (a Promise or other thenable returned is refused:
+ * its later turns would run counted, among sessions') — with no primitive, OPRF evaluation or
+ * BFV operation tallied: work that is no session's (a node's start-up and background warm-ups)
+ * is never seen in a session's phases, whatever session runs meanwhile. Unlike a snapshot
+ * restored afterwards, nothing a session counted is ever taken back: between two event-loop
+ * turns only one of them runs, and `work` runs whole inside one. Nests.
+ */
+export function uncounted<T>(work: () => T): T {
+  uncountedDepth++;
+  let out: T;
+  try {
+    out = work();
+  } finally {
+    uncountedDepth--;
+  }
+  if (out !== null && (typeof out === 'object' || typeof out === 'function') && typeof (out as { then?: unknown }).then === 'function') {
+    throw new TypeError('uncounted: expected synchronous work, got a thenable (its later turns would be counted)');
+  }
+  return out;
 }
 
 /** A copy of the tallies, to subtract later (primitiveDelta). */
@@ -89,10 +124,12 @@ export function primitiveDelta(since: Readonly<Record<Primitive, number>>): Part
 }
 
 export function countOprf(n: number): void {
+  if (uncountedDepth > 0) return;
   opCounts.oprfEvaluations += n;
 }
 
 export function countBfv(op: BfvOp, ciphertexts: number): void {
+  if (uncountedDepth > 0) return;
   opCounts.bfv[op] += ciphertexts;
 }
 

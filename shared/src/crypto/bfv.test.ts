@@ -68,7 +68,13 @@ describe('MediaBfv.warmDecrypt', () => {
     const { totals, consistent } = media.decryptProfile(broker.aggregate(media.encryptUsers(vectors), keep, zeros()));
     expect(consistent).toBe(true);
     expect(totals).toEqual(plainTotals(vectors, keep));
-    expect(primitiveDelta(before).bfvDecrypt).toBe(1);
+    const d = primitiveDelta(before);
+    expect([d.bfvNoiseBudget, d.bfvDecrypt, d.bfvDecode]).toEqual([1, 1, 1]); // its budget check, decryption and decoding
+    // negative totals (noise below the count) read back exactly: slots decoded centred
+    const noise = zeros().map((_, j) => (j % 3 === 0 ? -(j + 50) : j % 3 === 1 ? 7 : -1));
+    const want = plainTotals(vectors, keep).map((t, j) => t + noise[j]!);
+    expect(want.some((t) => t < 0)).toBe(true);
+    expect(media.decryptProfile(broker.aggregate(media.encryptUsers(vectors), keep, noise))).toEqual({ totals: want, consistent: true });
   });
 });
 
@@ -84,14 +90,17 @@ describe('MediaBfv.warmEncrypt', () => {
       expect(opCounts.bfv.encrypt).toBe(bfvBefore);
       const bits = Uint8Array.from({ length: BFV_PARAMETERS.polyModulusDegree + 5 }, (_, i) => (i % 5 === 1 ? 1 : 0));
       const cts = fresh.encryptIndicators(bits);
-      expect(primitiveDelta(before)).toEqual({ bfvEncrypt: 2 });
+      expect(primitiveDelta(before)).toEqual({ bfvEncode: 2, bfvEncrypt: 2 });
       expect(opCounts.bfv.encrypt).toBe(bfvBefore + 2);
       const positions = Array.from({ length: bits.length }, (_, i) => i).filter((i) => i % 2 === 1);
       const want = positions.reduce((a, i) => a + bits[i]!, 0);
       const sum = pair.sumIndicators(cts, positions, 0, () => 0n);
       const beforeDecrypt = primitiveSnapshot();
       expect(fresh.decryptSlotSum(sum)).toBe(want);
-      expect(primitiveDelta(beforeDecrypt).bfvDecrypt).toBe(1); // the joint count's one decryption is counted like a profile's
+      expect(primitiveDelta(beforeDecrypt)).toEqual({ bfvNoiseBudget: 1, bfvDecrypt: 1, bfvDecode: 1 }); // the joint count's one decryption is counted like a profile's
+      // a noise below the count: a negative sum, read back exactly (the slots' sum reduced mod t, centred)
+      expect(fresh.decryptSlotSum(pair.sumIndicators(cts, positions, -(want + 17), () => 0n))).toBe(-17);
+      expect(fresh.decryptSlotSum(pair.sumIndicators(cts, positions, 1000, (t) => t - 1n))).toBe(want + 1000);
     } finally {
       pair.dispose();
       fresh.dispose();

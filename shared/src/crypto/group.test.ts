@@ -20,6 +20,7 @@ import {
   sodium,
   validateElement,
   validateElements,
+  validatePacked,
   x25519,
 } from './group.ts';
 
@@ -110,6 +111,34 @@ describe('validateElement', () => {
     } finally {
       LOW_ORDER_POINTS[0]!.set(copy);
     }
+  });
+});
+
+describe('validatePacked', () => {
+  // every case validateElement decides, alone and in a packed list: the same verdict, the same
+  // reason, the index of the first bad element counted from firstIndex
+  const cases: Uint8Array[] = [
+    le(9n), le(2n), le(P - 2n), ...LOW_ORDER_POINTS, new Uint8Array(32), le(P), le(P + 1n), le(2n ** 255n - 1n),
+    new Uint8Array(32).fill(0xff), new Uint8Array(32).fill(0x7e), le(2n ** 254n), le(P - 19n),
+    // first byte of a low-order point, otherwise ordinary: the slow path, accepted
+    ...LOW_ORDER_POINTS.map((lo) => { const e = le(9n + 2n ** 200n); e[0] = lo[0]!; return e; }),
+    ...Array.from({ length: 64 }, (_, i) => seededBytes(`vp${i}`)(32)),
+  ];
+  test('decides every element as validateElement does, reason and index included', () => {
+    for (const e of cases) {
+      const one = reasonOf(() => validateElement(e, 5));
+      expect(reasonOf(() => validatePacked(e, 5))).toEqual(one);
+      const packed = new Uint8Array(96);
+      packed.set(le(9n), 0);
+      packed.set(le(2n), 32);
+      packed.set(e, 64);
+      expect(reasonOf(() => validatePacked(packed, 10))).toEqual(one && { reason: one.reason, index: 12 });
+    }
+  });
+  test('refuses a buffer that is not whole elements, and accepts an empty one', () => {
+    expect(reasonOf(() => validatePacked(new Uint8Array(33)))).toEqual({ reason: 'length', index: 0 });
+    expect(reasonOf(() => validatePacked([] as unknown as Uint8Array, 3))).toEqual({ reason: 'length', index: 3 });
+    expect(() => validatePacked(new Uint8Array(0))).not.toThrow();
   });
 });
 

@@ -181,6 +181,30 @@ export function validateElement(e: Uint8Array, index?: number): void {
 }
 
 /** Validates every element before returning, so a batch is accepted or refused as a whole. */
+/** 1 at each byte value that begins a low-order point's encoding (validatePacked's fast path). */
+const LOW_ORDER_FIRST = (() => {
+  const t = new Uint8Array(256);
+  for (const lo of LOW_ORDER_BYTES) t[lo[0]!] = 1;
+  return t;
+})();
+
+/**
+ * validateElement on every element of a packed list (`bytes`: whole ELEMENT_BYTES elements back
+ * to back), without a view per element: an element whose top byte is below 0x7f and whose
+ * first byte begins no low-order point is valid as it stands (canonical, not low-order); any
+ * other goes through validateElement, so the checks and errors are exactly its — the index in
+ * an error is `firstIndex` + the element's place in `bytes`.
+ */
+export function validatePacked(bytes: Uint8Array, firstIndex = 0): void {
+  if (!(bytes instanceof Uint8Array) || bytes.length % ELEMENT_BYTES !== 0) {
+    throw new InvalidElementError('length', `expected whole ${ELEMENT_BYTES}-byte elements, got ${describe(bytes)}`, firstIndex);
+  }
+  for (let at = 0, i = firstIndex; at < bytes.length; at += ELEMENT_BYTES, i++) {
+    if (bytes[at + ELEMENT_BYTES - 1]! < 0x7f && LOW_ORDER_FIRST[bytes[at]!] === 0) continue;
+    validateElement(bytes.subarray(at, at + ELEMENT_BYTES), i);
+  }
+}
+
 export function validateElements(es: readonly Uint8Array[]): void {
   if (!Array.isArray(es)) throw new TypeError(`expected an array of elements, got ${describe(es)}`);
   for (let i = 0; i < es.length; i++) validateElement(es[i]!, i);

@@ -8,7 +8,7 @@
  * ends them. The OPRF itself is oprf.ts.
  */
 import { Worker } from 'node:worker_threads';
-import { ELEMENT_BYTES, InvalidElementError, sodium, validateElement, validateElements } from './group.ts';
+import { ELEMENT_BYTES, InvalidElementError, sodium, validateElements, validatePacked } from './group.ts';
 import type { ElementBytes, InvalidElementReason } from './group.ts';
 import { OprfKey } from './oprf.ts';
 import { countOprf, countPrimitive } from '../common/op-counts.ts';
@@ -160,7 +160,7 @@ export async function evaluatePackedParallel(key: OprfKey, es: PackedList, threa
   checkKey(key);
   if (!(es instanceof PackedList) || es.width !== ELEMENT_BYTES) throw new TypeError(`expected a PackedList of ${ELEMENT_BYTES}-byte elements, got ${es instanceof PackedList ? `${es.width}-byte items` : typeof es}`);
   checkThreads(threads);
-  for (let i = 0; i < es.length; i++) validateElement(es.at(i), i);
+  validatePacked(es.bytes);
   if (purpose === 'session') countOprf(es.length);
   if (threads === 1 || es.length < PARALLEL_THRESHOLD) {
     return PackedList.from(key.evaluateBatch(es.toArray()), ELEMENT_BYTES);

@@ -9,7 +9,7 @@ describe('cryptoBelow', () => {
   it('stays in [0, t) and covers it evenly across several pool refills (chi-square, 16 cells)', () => {
     const t = 16n;
     const cells = new Array<number>(16).fill(0);
-    const draws = 3 * 4096 + 17; // the pool holds 4,096 words: three refills and a part
+    const draws = 3 * 4096 + 17; // the pool serves 4,096 draws: three refills and a part
     for (let i = 0; i < draws; i++) {
       const v = cryptoBelow(t);
       expect(v >= 0n && v < t).toBe(true);
@@ -31,5 +31,23 @@ describe('cryptoBelow', () => {
     expect(() => cryptoBelow(0n)).toThrow(/expected a bound t in \[1, 2\^32\], got 0/);
     expect(() => cryptoBelow(2n ** 40n)).toThrow(/expected a bound t in \[1, 2\^32\]/);
     expect(() => cryptoBelow(5 as unknown as bigint)).toThrow(/expected a bound t/);
+  });
+});
+
+describe('cryptoUniform', () => {
+  it('stays in [0, 1), covers it evenly across pool refills (chi-square, 64 cells) and uses its high bits too', () => {
+    const cells = new Array<number>(64).fill(0);
+    const draws = 5 * 4096 + 3; // two words a draw: five pool refills and a part
+    let high = 0;
+    for (let i = 0; i < draws; i++) {
+      const u = cryptoUniform();
+      expect(u >= 0 && u < 1).toBe(true);
+      cells[Math.floor(u * 64)]!++;
+      if (u >= 0.5) high++;
+    }
+    const e = draws / 64;
+    const chi2 = cells.reduce((a, n) => a + (n - e) ** 2 / e, 0);
+    expect(chi2).toBeLessThan(130); // 63 degrees of freedom: P(χ² > 130) < 10^-6
+    expect(Math.abs(high / draws - 0.5)).toBeLessThan(0.02);
   });
 });

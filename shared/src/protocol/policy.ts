@@ -11,7 +11,7 @@
  * - Noise is discrete Laplace (two-sided geometric) with scale `noiseScale`, drawn from an
  *   injectable source of uniform random numbers so tests are deterministic.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { CONTRIBUTION_L1 } from '../common/attributes.ts';
 import { ProtocolError, type Policy } from './messages.ts';
 import { DEFAULT_PRIVACY, type PrivacyPolicy } from './privacy.ts';
@@ -113,23 +113,24 @@ export function sizeClass(n: number): string {
 
 /** A uniform float in [0, 1) from a cryptographic source; injectable for tests. */
 export type Uniform = () => number;
-let pool = Buffer.alloc(0);
-let poolOff = 0;
-/** The offset of 8 fresh random bytes in the pool (refilled from randomBytes 32 KiB at a time; each byte used once). */
+/** 32-bit words of CSPRNG output the pool holds (32 KiB, refilled in place). */
+const POOL_WORDS = 8192;
+const pool = new Uint32Array(POOL_WORDS);
+const poolBytes = Buffer.from(pool.buffer, pool.byteOffset, pool.byteLength);
+let poolAt = POOL_WORDS;
+/** The index of two fresh random 32-bit words in the pool (refilled from the CSPRNG 32 KiB at a time; each word used once). */
 function poolWord(): number {
-  if (poolOff + 8 > pool.length) {
-    pool = randomBytes(8 * 4096);
-    poolOff = 0;
+  if (poolAt + 2 > POOL_WORDS) {
+    randomFillSync(pool);
+    poolAt = 0;
   }
-  const at = poolOff;
-  poolOff += 8;
+  const at = poolAt;
+  poolAt += 2;
   return at;
 }
 export const cryptoUniform: Uniform = () => {
   const at = poolWord();
-  const hi = pool.readUInt32LE(at) >>> 11; // 21 bits
-  const lo = pool.readUInt32LE(at + 4); // 32 bits
-  return (hi * 2 ** 32 + lo) / 2 ** 53;
+  return ((pool[at]! >>> 11) * 2 ** 32 + pool[at + 1]!) / 2 ** 53; // 21 + 32 = 53 random bits
 };
 
 /**
@@ -139,8 +140,8 @@ export const cryptoUniform: Uniform = () => {
  */
 export function cryptoBelow(t: bigint): bigint {
   if (typeof t !== 'bigint' || t < 1n || t > 2n ** 32n) throw new RangeError(`expected a bound t in [1, 2^32], got ${String(t)}`);
-  const at = poolWord(); // before reading `pool`: the call may refill it
-  return pool.readBigUInt64LE(at) % t;
+  const at = poolWord(); // before reading the pool: the call may refill it
+  return poolBytes.readBigUInt64LE(at * 4) % t;
 }
 
 /** Discrete Laplace noise: difference of two geometric variables with p = 1 − e^(−1/scale). */
