@@ -121,9 +121,11 @@ try {
   // (wall ÷ (floor / threads) as well, meaningful on an otherwise idle machine only).
   const prepFloorCpuMs = ready.universe.computed * (costs.x25519 + costs.hashToGroup);
   const prepFloorWallS = prepFloorCpuMs / threads / 1000;
-  const pubFloorS = (ready.universe.publication.ciphertexts * costs.bfvEncrypt) / 1000;
-  // The broker's sync: per ciphertext, parse media's untrusted wire form (bfvLoad) and transform it into the stored NTT form (bfvNtt).
-  const syncFloorS = (ready.universe.publication.ciphertexts * (costs.bfvLoad + costs.bfvNtt)) / 1000;
+  // The publication: per ciphertext, batch-encode its 128 users' slots (bfvEncode) and encrypt it (bfvEncrypt).
+  const pubFloorS = (ready.universe.publication.ciphertexts * (costs.bfvEncode + costs.bfvEncrypt)) / 1000;
+  // The broker's sync: per ciphertext, parse media's untrusted wire form (bfvLoad), transform it
+  // into the stored NTT form (bfvNtt) and append that to its file (bfvWriteStored).
+  const syncFloorS = (ready.universe.publication.ciphertexts * (costs.bfvLoad + costs.bfvNtt + costs.bfvWriteStored)) / 1000;
   const sessionFloorCpuMs = Object.values(parties).reduce((s, v) => s + v.floorMs, 0);
   const results = {
     date: new Date().toISOString(),

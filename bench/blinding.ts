@@ -11,7 +11,7 @@
 import { blindBatch, OprfKey, unblindBatch } from '@cleanroom/shared/crypto/oprf.ts';
 import { hashToGroupBatch, oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
 import { sodium } from '@cleanroom/shared/crypto/group.ts';
-import { finalizeAll } from '@cleanroom/shared/protocol/advertiser.ts';
+import { finalizeAll } from '@cleanroom/shared/protocol/token-rounds.ts';
 import { intFlag, parseArgs } from '../cli/src/args.ts';
 
 const n = intFlag(parseArgs(process.argv.slice(2), { ids: 'string' }), 'ids', 4976, 1);

@@ -39,6 +39,13 @@
  *                       bring every ciphertext it masks from its file (the encrypted universe
  *                       is on disk: ≈ 3 GB at 10^6 users) into SEAL's memory, and one copy is
  *                       the least that takes — SEAL's own load (copies and a range check) is above it;
+ *   bfvWriteStored      its converse: one vectored write (writev) of a stored ciphertext (SEAL's
+ *                       header and the coefficients) appended to a fresh file, into the page
+ *                       cache — 64 per file, a new file per timed run: the broker's sync must
+ *                       persist every ciphertext it stores (the encrypted universe lives on
+ *                       disk, not in memory), and one copy into the page cache is the least
+ *                       that takes; the kernel's page allocation is part of it, writeback to
+ *                       the disk (kernel threads) and the final fsync's wait are not;
  *   lookalikeScore      scoring one user for a look-alike: its 8 packed attribute bytes
  *                       looked up in the per-byte score table and summed (the inner loop of
  *                       protocol/lookalike.ts, nothing around it: no selection, no quality
@@ -67,14 +74,14 @@
  *                       the broker's set — ≈ 0.87·U tests in retargeting, its inherent work
  *                       beside the X25519s of the broker's set (decoding the pages,
  *                       validating the elements and the transcripts are above it).
- * Everything else a phase does (encoding, (de)serialisation, zstd, validation, hashing payloads for their signatures,
+ * Everything else a phase does (encoding other than the bfvEncode / bfvDecode above, (de)serialisation, zstd, validation, hashing payloads for their signatures,
  * transcripts, protobuf, database, waiting) is above the floor: floorRatio = phase CPU ÷ floor.
  *
  * Each cost is the fastest of `repeats` timed runs (the floor: the least the machine took),
  * by process CPU time, so other processes on a shared machine inflate it least.
  */
 import { generateKeyPairSync, randomBytes, sign as edSign, verify as edVerify } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readvSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readvSync, rmSync, writeSync, writevSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashToGroupBatch, oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
@@ -256,7 +263,9 @@ export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Pr
     encoder.encode(selection, selPt);
     costs.bfvPlainNtt = costMs(50, repeats, () => evaluator.plainTransformToNtt(selPt, first, selNtt));
     evaluator.cipherTransformToNttInplace(loaded);
-    costs.bfvReadStored = storedReadCost(loaded.saveToArray(seal.ComprModeType.none) as Uint8Array, repeats);
+    const stored = loaded.saveToArray(seal.ComprModeType.none) as Uint8Array;
+    costs.bfvReadStored = storedReadCost(stored, repeats);
+    costs.bfvWriteStored = storedWriteCost(stored, repeats);
   } finally {
     for (const h of [selNtt, selPt, last, lastCt, encodePt, loaded, dataPt, nttCt, first, nttPt, dec, tmp, ct, pt, encoder, evaluator, decryptor, encryptor, galois, pk, sk, keygen, context, parms]) h.delete();
   }
@@ -283,6 +292,36 @@ function storedReadCost(stored: Uint8Array, repeats: number): number {
     } finally {
       closeSync(fd);
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * ms of CPU per vectored write of one stored ciphertext (`stored`: its bytes, as SEAL's header
+ * and the coefficients, the two parts CiphertextFileWriter.appendParts writes) appended to a
+ * fresh file: the fastest of `repeats` files of 64.
+ */
+function storedWriteCost(stored: Uint8Array, repeats: number): number {
+  const dir = mkdtempSync(join(tmpdir(), 'floors-'));
+  try {
+    const head = stored.subarray(0, stored.length - STORED_COEFFICIENT_BYTES);
+    const rest = stored.subarray(stored.length - STORED_COEFFICIENT_BYTES);
+    const copies = 64;
+    let best = Infinity;
+    for (let r = 0; r < repeats; r++) {
+      const fd = openSync(join(dir, `ciphertexts-${r}.bin`), 'w');
+      try {
+        const c0 = process.cpuUsage();
+        for (let i = 0; i < copies; i++) writevSync(fd, [head, rest]);
+        const c = process.cpuUsage(c0);
+        best = Math.min(best, (c.user + c.system) / 1000 / copies);
+      } finally {
+        closeSync(fd);
+      }
+      rmSync(join(dir, `ciphertexts-${r}.bin`));
+    }
+    return best;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

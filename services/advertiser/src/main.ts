@@ -4,7 +4,7 @@ import { boot, openNodeStore, serve } from '@cleanroom/shared/service/main.ts';
 import { readCrm } from '@cleanroom/shared/data/files.ts';
 import { ProtocolError } from '@cleanroom/shared/protocol/messages.ts';
 import { AdvertiserNode } from './node.ts';
-import { warmTokenPath } from '@cleanroom/shared/protocol/advertiser.ts';
+import { warmAdvertiserPath } from './warm.ts';
 import { sessionStartRoute } from './requests.ts';
 import { readInsight, renderInsightHtml } from '@cleanroom/shared/report/insight.ts';
 import { readFederatedDir } from '@cleanroom/shared/data/federated.ts';
@@ -44,12 +44,10 @@ const node = new AdvertiserNode({
   transcriptDir: b.config.transcriptDir, deadlineMs: b.config.deadlineMs, sessionDeadlineMs: b.config.sessionDeadlineMs, log: b.log,
 });
 
-// The per-ID token path (hash to group, blinding, unblinding, finalising) compiled now, once,
-// rather than in the first session's blind and tokens phases (protocol/advertiser.ts warmTokenPath).
-const warmCpu = process.cpuUsage();
-warmTokenPath();
-const warmed = process.cpuUsage(warmCpu);
-b.log.info({ cpuMs: Math.round((warmed.user + warmed.system) / 1000) }, 'token path warmed up');
+// The token rounds' code (the per-ID token path, the lookup's label keys, the rounds' messages
+// sealed and opened) compiled now, once, rather than in the first session's blind and tokens
+// phases (warm.ts): start-up CPU, logged, no session's.
+b.log.info({ cpuMs: Math.round(warmAdvertiserPath()) }, 'token path warmed up');
 
 await serve(b, 'Advertiser', node.handlers(), {
   sessions: () => node.sessions,

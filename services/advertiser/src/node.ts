@@ -16,12 +16,13 @@
 import { DEFAULT_SESSION_DEADLINE_MS } from '@cleanroom/shared/service/config.ts';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { AdvertiserRole, TOKEN_SLICE } from '@cleanroom/shared/protocol/advertiser.ts';
+import { AdvertiserRole } from '@cleanroom/shared/protocol/advertiser.ts';
+import { TOKEN_SLICE } from '@cleanroom/shared/protocol/token-rounds.ts';
 import { LookupAdvertiserRole } from '@cleanroom/shared/protocol/lookup.ts';
 import { lookupCsv } from '@cleanroom/shared/report/lookup-csv.ts';
 import type { SessionKind } from '@cleanroom/shared/common/names.ts';
 import { compileAdvertiserPredicate, compileMediaPredicate, tagReader } from '@cleanroom/shared/protocol/predicate-schemas.ts';
-import type { IdType, SessionAccepted, SessionResult } from '@cleanroom/shared/protocol/messages.ts';
+import type { IdType, SessionAccepted, SessionResult, TokenBytes } from '@cleanroom/shared/protocol/messages.ts';
 import { EnvelopeError } from '@cleanroom/shared/transcript/statement.ts';
 import {
   AbortCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, joinBatches, LabelBatchCodec, OpenSessionCodec, SessionAcceptedCodec, SessionResultCodec, splitBatches, TokenBatchCodec,
@@ -268,16 +269,7 @@ export class AdvertiserNode {
       }
       ch.recordPolicy({ ...accepted.policy, paddedCount: accepted.paddedCount, universeEpoch: accepted.universeEpoch, kind: role.kind });
 
-      this.sessions.touch(rec, 'blind');
-      role.beginBlind(accepted);
-      const blinded = await inTurns((max) => role.blindSome(max));
-      log.info({ phase: 'blind', elements: blinded.length, paddedCount: accepted.paddedCount }, 'blinded seeds sent');
-      const evalEnvs = await b.call('Blind', ch.sealChunks('broker', 'BLIND', BlindedBatchCodec, splitBatches(blinded, BATCH_ITEMS, BATCH_BYTES)), paddedCallDeadlineMs(this.o.deadlineMs, accepted.paddedCount));
-      const evaluated = joinBatches(ch.openChunks(evalEnvs, 'broker', ['BLIND'], BlindedBatchCodec), 'evaluated elements');
-
-      this.sessions.touch(rec, 'tokens');
-      role.beginUnblind(evaluated);
-      const tokens = await inTurns((max) => role.unblindSome(max));
+      const tokens = await this.tokenRounds(rec, role, ch, accepted, log);
       const submitted = b.call('SubmitTokens', ch.sealChunks('broker', 'TOKENS', TokenBatchCodec, splitBatches(tokens, BATCH_ITEMS, BATCH_BYTES)), this.o.sessionDeadlineMs ?? DEFAULT_SESSION_DEADLINE_MS);
       // The tokens are out: the rest is the broker's and media's rounds, whose outcome A awaits
       // (and then opens) as phase `lookalike`, the round of the message it waits for.
@@ -339,14 +331,7 @@ export class AdvertiserNode {
       const [acc] = await b.call('OpenSession', [ch.seal('broker', 'OPEN', OpenSessionCodec, role.open())]);
       const accepted = ch.open(acc!, 'broker', ['OPEN'], SessionAcceptedCodec).value;
       ch.recordPolicy({ ...accepted.policy, paddedCount: accepted.paddedCount, universeEpoch: accepted.universeEpoch, kind: 'lookup' });
-      this.sessions.touch(rec, 'blind');
-      role.beginBlind(accepted);
-      const blinded = await inTurns((max) => role.blindSome(max));
-      const evalEnvs = await b.call('Blind', ch.sealChunks('broker', 'BLIND', BlindedBatchCodec, splitBatches(blinded, BATCH_ITEMS, BATCH_BYTES)), paddedCallDeadlineMs(this.o.deadlineMs, accepted.paddedCount));
-      const evaluated = joinBatches(ch.openChunks(evalEnvs, 'broker', ['BLIND'], BlindedBatchCodec), 'evaluated elements');
-      this.sessions.touch(rec, 'tokens');
-      role.beginUnblind(evaluated);
-      const tokens = await inTurns((max) => role.unblindSome(max));
+      const tokens = await this.tokenRounds(rec, role, ch, accepted, log);
       const looked = b.call('Lookup', ch.sealChunks('broker', 'TOKENS', TokenBatchCodec, splitBatches(tokens, BATCH_ITEMS, BATCH_BYTES)));
       // Tokens out; the label boxes are awaited and opened as phase `lookup` (their round).
       this.sessions.touch(rec, 'lookup');
@@ -364,6 +349,24 @@ export class AdvertiserNode {
     } finally {
       closeQuietly(ch, log);
     }
+  }
+
+  /**
+   * Rounds BLIND and TOKENS, the same for every kind (the role's shell: protocol/token-rounds.ts):
+   * phase `blind` blinds the IDs in turns, sends them and awaits media's evaluations (relayed by
+   * the broker); phase `tokens` unblinds and finalises them in turns. Returns the tokens, for the
+   * caller to send in its kind's round.
+   */
+  private async tokenRounds(rec: SessionRecord<State, AdvertiserSessionResult>, role: AdvertiserRole | LookupAdvertiserRole, ch: SessionChannel, accepted: SessionAccepted, log: NodeCommonOptions['log']): Promise<TokenBytes[]> {
+    this.sessions.touch(rec, 'blind');
+    role.beginBlind(accepted);
+    const blinded = await inTurns((max) => role.blindSome(max));
+    log.info({ phase: 'blind', elements: blinded.length, paddedCount: accepted.paddedCount }, 'blinded IDs sent');
+    const evalEnvs = await this.o.broker.call('Blind', ch.sealChunks('broker', 'BLIND', BlindedBatchCodec, splitBatches(blinded, BATCH_ITEMS, BATCH_BYTES)), paddedCallDeadlineMs(this.o.deadlineMs, accepted.paddedCount));
+    const evaluated = joinBatches(ch.openChunks(evalEnvs, 'broker', ['BLIND'], BlindedBatchCodec), 'evaluated elements');
+    this.sessions.touch(rec, 'tokens');
+    role.beginUnblind(evaluated);
+    return inTurns((max) => role.unblindSome(max));
   }
 
   private view(sessionId: string, role: AdvertiserRole, r: SessionResult, notConsented: number): AdvertiserResult {

@@ -1,4 +1,5 @@
 /** Entry point of the broker node (C): load or sync media's publication, serve the advertiser. */
+import { applyGcPolicy } from '@cleanroom/shared/service/gc-policy.ts';
 import { boot, openNodeStore, serve } from '@cleanroom/shared/service/main.ts';
 import { DEFAULT_BROKER_POLICY } from '@cleanroom/shared/protocol/policy.ts';
 import { DEFAULT_PRIVACY, profileNoiseScale, validatePrivacy } from '@cleanroom/shared/protocol/privacy.ts';
@@ -9,6 +10,7 @@ import { ProtocolError } from '@cleanroom/shared/protocol/messages.ts';
 import { loadRoster } from '@cleanroom/shared/service/federation.ts';
 import { FederationHub, federationOff } from './federated.ts';
 
+applyGcPolicy(); // the universe sync's call buffers (service/gc-policy.ts)
 const b = boot('broker');
 const store = await openNodeStore(b);
 const privacy = validatePrivacy({

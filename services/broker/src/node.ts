@@ -29,7 +29,7 @@ import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import { PackedList } from '@cleanroom/shared/common/packed-list.ts';
 import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
 import type { FederatedMethod } from '@cleanroom/shared/common/methods.ts';
-import type { Peer } from '@cleanroom/shared/rpc/peer.ts';
+import { callEach, type Peer } from '@cleanroom/shared/rpc/peer.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
@@ -39,6 +39,7 @@ import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { abortHandler, collectCheckpoint } from '@cleanroom/shared/rpc/session-control.ts';
 import type { Round } from '@cleanroom/shared/protocol/messages.ts';
 import { loadHeld, UniverseDownload, type HeldUniverse } from './universe-store.ts';
+import { startGcTally } from '@cleanroom/shared/service/gc-tally.ts';
 import { keyidOf } from '@cleanroom/shared/crypto/dsse.ts';
 import { sessionReservation } from '@cleanroom/shared/protocol/privacy.ts';
 import type { Outcome, PrivacyStatus } from '@cleanroom/shared/protocol/messages.ts';
@@ -193,6 +194,7 @@ export class BrokerNode {
     const ask = async (req: Omit<UniverseRequest, 'haveVersion' | 'idType'> & { idType?: UniverseRequest['idType'] }) =>
       this.o.media.call('SyncUniverse', [ch.seal('media', 'UNIVERSE', UniverseRequestCodec, { haveVersion: have, idType: 'phone', ...req })]);
     let download: UniverseDownload | undefined;
+    let gc: ReturnType<typeof startGcTally> | undefined;
     try {
       let manifest = joinManifest(ch.openChunks(await ask({ part: 'MANIFEST', offset: 0, limit: 0 }), 'media', ['UNIVERSE'], UniverseManifestCodec));
       if (manifest.unchanged && this.universe && manifest.version === this.universe.version) {
@@ -208,6 +210,8 @@ export class BrokerNode {
       }
       const t0 = performance.now();
       const c0 = process.cpuUsage();
+      const faults0 = process.resourceUsage().minorPageFault;
+      gc = startGcTally();
       let bfv: BrokerBfv;
       try {
         bfv = await BrokerBfv.fromPublicMaterial(manifest.bfv, manifest.attributeCount);
@@ -239,11 +243,17 @@ export class BrokerNode {
           }
         }
       }
+      // Each message of a ciphertext page is verified and stored as it arrives: the broker holds
+      // one message (≈ 3 MB), not the call's, and its buffer dies young (fewer full collections).
       while (download.ciphertextsHeld < manifest.ciphertexts) {
         const before = download.ciphertextsHeld;
-        for (const b of ch.openChunks(await ask({ part: 'CIPHERTEXTS', offset: before, limit: CIPHERTEXT_PAGE }), 'media', ['UNIVERSE'], CiphertextBatchCodec)) {
-          download.addCiphertexts(b.offset, b.items);
-        }
+        const chunks = ch.chunkReader('media', ['UNIVERSE'], CiphertextBatchCodec);
+        const dl = download;
+        await callEach(this.o.media, 'SyncUniverse', [ch.seal('media', 'UNIVERSE', UniverseRequestCodec, { haveVersion: have, idType: 'phone', part: 'CIPHERTEXTS', offset: before, limit: CIPHERTEXT_PAGE })], (env) => {
+          const b = chunks.open(env);
+          dl.addCiphertexts(b.offset, b.items);
+        });
+        chunks.end();
         if (download.ciphertextsHeld === before) throw new ProtocolError('INVALID_ARGUMENT', `media sent no ciphertexts from offset ${before}`);
       }
       logMemory(this.o.log, 'sync-ciphertexts');
@@ -254,6 +264,7 @@ export class BrokerNode {
       const old = this.universe;
       held.syncSeconds = Math.round((performance.now() - t0) / 100) / 10;
       const c = process.cpuUsage(c0);
+      const gcs = await gc.stop();
       held.syncCpuSeconds = Math.round((c.user + c.system) / 1e5) / 10;
       this.universe = held;
       UniverseDownload.prune(this.o.stateDir, held.version);
@@ -264,10 +275,15 @@ export class BrokerNode {
         bytesOnDisk: held.bytesOnDisk, seconds: Math.round((performance.now() - t0) / 100) / 10,
         // process CPU split: system time is the kernel's share (TLS reads, file writes, page reclaim)
         cpuUserSeconds: Math.round(c.user / 1e5) / 10, cpuSystemSeconds: Math.round(c.system / 1e5) / 10,
+        // garbage collections during the sync (main thread): mostly of the calls' buffers
+        gcMajor: gcs.major, gcMinor: gcs.minor, gcMs: gcs.ms,
+        // fresh pages the process touched (kernel time: call buffers, page cache of the files written)
+        minorPageFaults: process.resourceUsage().minorPageFault - faults0,
       }, 'publication synced from media');
       this.warm(held);
       return held;
     } finally {
+      void gc?.stop();
       download?.abandon();
       ch.close();
     }

@@ -11,6 +11,7 @@ import { BrokerBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { UniverseTokensCodec, type UniverseManifest } from '@cleanroom/shared/rpc/codec.ts';
 import { PackedUniverseTokensCodec } from '@cleanroom/shared/rpc/sync-codec.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
+import { primitiveDelta, primitiveSnapshot } from '@cleanroom/shared/common/op-counts.ts';
 import { loadHeld, UniverseDownload } from './universe-store.ts';
 
 describe('broker universe store', () => {
@@ -70,7 +71,10 @@ describe('broker universe store', () => {
         }
       }
       const cts = Array.from({ length: pub.ciphertexts.count }, (_, c) => pub.ciphertexts.get(c));
+      const before = primitiveSnapshot();
       d.addCiphertexts(0, cts);
+      // the sync floor's primitives, one of each per ciphertext (bench/bench.ts)
+      expect(primitiveDelta(before)).toEqual({ bfvLoad: cts.length, bfvNtt: cts.length, bfvWriteStored: cts.length });
       return d;
     };
     const dir = join(w.dir, 'download');

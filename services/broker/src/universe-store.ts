@@ -23,6 +23,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rea
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { BrokerBfv } from '@cleanroom/shared/crypto/bfv.ts';
+import { countPrimitive } from '@cleanroom/shared/common/op-counts.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { ciphertextDigest } from '@cleanroom/shared/protocol/publication.ts';
 import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
@@ -246,6 +247,7 @@ export class UniverseDownload {
       // Validates media's ciphertext (parameters, level, form) and writes its stored form
       // straight from SEAL's memory (header + coefficients: no copy), before the next SEAL call.
       this.cts.appendParts(this.bfv.storedFormParts(ct));
+      countPrimitive('bfvWriteStored');
     }
   }
 
@@ -316,7 +318,7 @@ export class UniverseDownload {
         const dv = new DataView(raw.buffer, raw.byteOffset);
         const n = raw.length / TABLE_RECORD;
         const order = sortRecords(raw, TABLE_RECORD, n, TOKEN_BYTES, (x, y) => dv.getUint32(x * TABLE_RECORD + TOKEN_BYTES, true) - dv.getUint32(y * TABLE_RECORD + TOKEN_BYTES, true));
-        for (const i of order) w.write(raw.subarray(i * TABLE_RECORD, (i + 1) * TABLE_RECORD));
+        for (const i of order) w.append(raw, i * TABLE_RECORD, TABLE_RECORD); // no subarray per record
       }
       idx[BUCKETS] = w.size / TABLE_RECORD;
       w.close();

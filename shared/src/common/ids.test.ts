@@ -197,6 +197,7 @@ describe('normalizeRows', () => {
   it('dedupes after normalisation, keeps the first, reports rejects by index', () => {
     const r = normalizeRows('phone', ['138 1234 5678', 'bad', '+86 139 0000 1111', '0086-138-1234-5678', '', '13900001111', '8613812345678']);
     expect(r.valid).toEqual(['+8613812345678', '+8613900001111']);
+    expect(r.validIndex).toEqual([0, 2]); // each valid value's first occurrence in the input
     expect(r.rejected).toEqual([
       { index: 1, reason: 'phone: unexpected characters' },
       { index: 4, reason: 'phone: empty' },
@@ -211,17 +212,18 @@ describe('normalizeRows', () => {
       yield 'b@x.com';
       yield 'b@x';
     }
-    expect(normalizeRows('email', emails())).toEqual({ valid: ['a@x.com', 'b@x.com'], rejected: [{ index: 3, reason: 'email: domain without a dot' }], duplicates: 1 });
+    expect(normalizeRows('email', emails())).toEqual({ valid: ['a@x.com', 'b@x.com'], validIndex: [0, 2], rejected: [{ index: 3, reason: 'email: domain without a dot' }], duplicates: 1 });
     const id = '6d92078a-8246-4ba4-ae5b-76104861e7dc';
     expect(normalizeRows('device', new Set([id, id.toUpperCase(), '0'.repeat(32)]))).toEqual({
       valid: [id],
+      validIndex: [0],
       rejected: [{ index: 2, reason: 'device: all-zero id (opt-out)' }],
       duplicates: 1,
     });
   });
 
   it('handles an empty input', () => {
-    expect(normalizeRows('email', [])).toEqual({ valid: [], rejected: [], duplicates: 0 });
+    expect(normalizeRows('email', [])).toEqual({ valid: [], validIndex: [], rejected: [], duplicates: 0 });
   });
 
   it('validates its arguments', () => {

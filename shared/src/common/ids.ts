@@ -62,6 +62,8 @@ export type NormalizeResult = { ok: true; value: string } | { ok: false; reason:
 export interface NormalizedRows {
   /** Canonical values, first occurrence order, without duplicates. */
   valid: string[];
+  /** validIndex[i]: the 0-based position in the input of valid[i] (its first occurrence). */
+  validIndex: number[];
   /** Inputs that failed normalisation; `index` is the 0-based position in the input. */
   rejected: { index: number; reason: string }[];
   /** Valid inputs dropped because an earlier input normalised to the same value. */
@@ -176,6 +178,7 @@ export function normalizeRows(type: IdType, rows: Iterable<string>, defaultRegio
   }
   const seen = new Set<string>();
   const valid: string[] = [];
+  const validIndex: number[] = [];
   const rejected: { index: number; reason: string }[] = [];
   let duplicates = 0;
   let index = 0;
@@ -186,8 +189,9 @@ export function normalizeRows(type: IdType, rows: Iterable<string>, defaultRegio
     else {
       seen.add(r.value);
       valid.push(r.value);
+      validIndex.push(index);
     }
     index++;
   }
-  return { valid, rejected, duplicates };
+  return { valid, validIndex, rejected, duplicates };
 }

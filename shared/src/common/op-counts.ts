@@ -36,6 +36,10 @@ export const opCounts = {
  * ciphertext from the broker's file into memory — the one copy by which a session's aggregation
  * gets a ciphertext it masks into SEAL's memory (the encrypted universe is on disk, 3 GB at
  * 10^6 users), counted once per ciphertext the aggregation touches (BrokerBfv.aggregateStored);
+ * `bfvWriteStored`: its converse, one vectored write (writev) of a stored ciphertext appended
+ * to the broker's file — the one copy by which the sync persists each ciphertext it received
+ * into the page cache (the stored form is what makes a session's masking one product; kept on
+ * disk, not in memory), counted once per ciphertext the sync stores (UniverseDownload.addCiphertexts);
  * and `lookalikeScore`: scoring one user's packed attribute vector for a look-alike
  * (the 8 byte-table lookups summed, the least any scorer of this model does per user;
  * selection, the quality figure and writing the audience are above it); `ed25519Sign` and
@@ -61,12 +65,12 @@ export const opCounts = {
 export type Primitive =
   | 'x25519' | 'x25519Base' | 'hashToGroup'
   | 'bfvEncrypt' | 'bfvEncryptZero' | 'bfvDecrypt' | 'bfvMultiplyPlain' | 'bfvAdd' | 'bfvRotate' | 'bfvNtt'
-  | 'bfvPlainNtt' | 'bfvLoad' | 'bfvReadStored' | 'lookalikeScore' | 'ed25519Sign' | 'ed25519Verify' | 'psiLookup'
+  | 'bfvPlainNtt' | 'bfvLoad' | 'bfvReadStored' | 'bfvWriteStored' | 'lookalikeScore' | 'ed25519Sign' | 'ed25519Verify' | 'psiLookup'
   | 'bfvEncode' | 'bfvDecode' | 'bfvNoiseBudget';
 
 export const PRIMITIVES: readonly Primitive[] = [
   'x25519', 'x25519Base', 'hashToGroup', 'bfvEncrypt', 'bfvEncryptZero', 'bfvDecrypt', 'bfvMultiplyPlain', 'bfvAdd', 'bfvRotate', 'bfvNtt',
-  'bfvPlainNtt', 'bfvLoad', 'bfvReadStored', 'lookalikeScore', 'ed25519Sign', 'ed25519Verify', 'psiLookup',
+  'bfvPlainNtt', 'bfvLoad', 'bfvReadStored', 'bfvWriteStored', 'lookalikeScore', 'ed25519Sign', 'ed25519Verify', 'psiLookup',
   'bfvEncode', 'bfvDecode', 'bfvNoiseBudget',
 ];
 
@@ -83,8 +87,8 @@ export function countPrimitive(kind: Primitive, n = 1): void {
 
 /**
  * Runs `work` — synchronous, as a warm-up is (a Promise or other thenable returned is refused:
- * its later turns would run counted, among sessions') — with no primitive, OPRF evaluation or
- * BFV operation tallied: work that is no session's (a node's start-up and background warm-ups)
+ * its later turns would run counted, among sessions') — with no primitive, OPRF evaluation,
+ * BFV operation or wire byte tallied: work that is no session's (a node's start-up and background warm-ups)
  * is never seen in a session's phases, whatever session runs meanwhile. Unlike a snapshot
  * restored afterwards, nothing a session counted is ever taken back: between two event-loop
  * turns only one of them runs, and `work` runs whole inside one. Nests.
@@ -139,6 +143,7 @@ export type Direction = 'sent' | 'received';
 export const wireBytes = new Map<string, number>();
 
 export function countBytes(direction: Direction, peer: string, round: string, bytes: number): void {
+  if (uncountedDepth > 0) return; // a warm-up's messages are no traffic (uncounted)
   const k = `${direction}|${peer}|${round}`;
   wireBytes.set(k, (wireBytes.get(k) ?? 0) + bytes);
 }

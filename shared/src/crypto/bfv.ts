@@ -251,21 +251,6 @@ function placed(wire: Uint8Array, alloc: ((bytes: number) => Uint8Array) | undef
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 /**
- * A decoded plaintext's N slots as 32-bit integers without a BigInt per slot: the low words of
- * the 64-bit slots, read in place (little-endian platforms), when every slot fits 32 bits
- * (plain modulus below 2^31: slots in [0, t) unsigned, or centred in (−t/2, t/2] signed — the
- * low word of a sign-extended 64-bit value read as Int32 is the value). Else (big-endian) the
- * BigInt array as it is. Comparing and summing them then costs what integer loops cost.
- */
-function slotsAsNumbers<A extends BigInt64Array | BigUint64Array>(slots: A): Int32Array | A {
-  if (!LITTLE_ENDIAN || BFV_PARAMETERS.plainModulusBits > 30) return slots;
-  const words = new Int32Array(slots.buffer, slots.byteOffset, slots.length * 2);
-  const low = new Int32Array(slots.length);
-  for (let i = 0; i < low.length; i++) low[i] = words[2 * i]!;
-  return low;
-}
-
-/**
  * Slot i ← bits[first + i] (0 or 1, already checked) for i < min(N, bits.length − first), into
  * `slots` (zeroed): the low 32-bit word of each 64-bit slot written as a number — no BigInt per
  * slot (a BigInt64Array store of 1n costs a BigInt conversion; ≈ 8,192 per ciphertext).
@@ -849,13 +834,13 @@ export class MediaBfv {
         countPrimitive('bfvDecrypt');
         countPrimitive('bfvDecode');
       }
-      const slots = slotsAsNumbers(this.ctx.encoder.decodeBigInt64(pt) as BigInt64Array);
+      const slots = this.ctx.encoder.decodeBigInt64(pt) as BigInt64Array;
       const { attributeCount, block } = this.layout;
       const totals: number[] = [];
       for (let j = 0; j < attributeCount; j++) totals.push(Number(slots[j]!));
       let consistent = true;
       for (let i = block; i < N && consistent; i++) if (slots[i] !== slots[i % block]) consistent = false;
-      for (let j = attributeCount; j < block && consistent; j++) if (slots[j] != 0) consistent = false;
+      for (let j = attributeCount; j < block && consistent; j++) if (slots[j] !== 0n) consistent = false;
       return { totals, consistent };
     } finally {
       pt.delete();
@@ -936,18 +921,10 @@ export class MediaBfv {
       countBfv('decrypt', 1);
       countPrimitive('bfvDecrypt'); // one SEAL decryption, as decryptProfile counts
       countPrimitive('bfvDecode');
-      const slots = slotsAsNumbers(this.ctx.encoder.decodeBigUint64(pt) as BigUint64Array);
+      const slots = this.ctx.encoder.decodeBigUint64(pt) as BigUint64Array;
       const t = this.ctx.t;
-      let acc: number | bigint;
-      if (slots instanceof Int32Array) {
-        // each slot < t < 2^31: N of them sum below 2^53, exact in a double; reduced once
-        let sum = 0;
-        for (let i = 0; i < slots.length; i++) sum += slots[i]! >>> 0;
-        acc = BigInt(sum) % t;
-      } else {
-        acc = 0n;
-        for (const v of slots) acc = (acc + v) % t;
-      }
+      let acc = 0n;
+      for (const v of slots) acc = (acc + v) % t;
       return Number(acc > t / 2n ? acc - t : acc);
     } finally {
       pt.delete();

@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { OprfKey } from '../crypto/oprf.ts';
-import { AdvertiserRole, warmTokenPath } from './advertiser.ts';
+import { AdvertiserRole } from './advertiser.ts';
+import { warmTokenPath } from './token-rounds.ts';
 import { primitiveSnapshot } from '../common/op-counts.ts';
 import type { Policy, SessionAccepted, SessionResult } from './messages.ts';
 

@@ -7,7 +7,8 @@
  *   OPEN    A → C OpenSession(kind lookup, n); C checks the minimum batch and the quotas,
  *           C → B PrepareSession(kind lookup, P, publication and label versions); B → C SessionReady
  *   BLIND   exactly as in the look-alike session (padding.ts): media evaluates P elements;
- *           A blinds (and later unblinds) in slices like AdvertiserRole (beginBlind/blindSome)
+ *           A blinds (and later unblinds) in slices with the shell AdvertiserRole runs
+ *           (token-rounds.ts TokenRole: beginBlind/blindSome, beginUnblind/unblindSome)
  *   TOKENS  A → C F_k(x) for its n IDs
  *   LOOKUP  C → A one label box per token, in A's order: the box published for that token,
  *           or random bytes of the same size when the token matched nothing
@@ -22,8 +23,6 @@
  *      not who consented (real and random boxes look alike).
  *   B  P (a bucket) and that a lookup ran — no list of users, not n.
  */
-import type { Blinded } from '../crypto/oprf.ts';
-import { oprfDst } from '../crypto/h2c.ts';
 import { LABEL_BOX_BYTES, labelAd, labelKey, openLabel, randomLabelBox, type LabelBoxBytes, type LabelKey } from '../crypto/label-box.ts';
 import { boxKeyPair } from '../crypto/sealed-box.ts';
 import { normalizeRows } from '../common/ids.ts';
@@ -37,7 +36,7 @@ import {
   expectPhase, ProtocolError,
   type ElementBytes, type IdType, type OpenSession, type PrepareSession, type SessionAccepted, type SessionReady, type TokenBytes,
 } from './messages.ts';
-import { BlindSlices, UnblindSlices, utf8, type SeedReport } from './advertiser.ts';
+import { TokenRole, utf8, type AskedPolicy, type SeedReport, type TokenRoundPhase, type UnblindSlices } from './token-rounds.ts';
 
 /** The lookup's own limits, at the broker (service/config.ts). */
 export interface LookupLimits {
@@ -68,34 +67,30 @@ export interface LookupAdvertiserParams {
   rng?: (n: number) => Uint8Array;
 }
 
-export type LookupAdvertiserPhase =
+/** blinding, blinded, unblinding: the token rounds' phases (token-rounds.ts), carrying the accepted session. */
+export type LookupAdvertiserPhase = LookupOwnPhase | TokenRoundPhase;
+
+type LookupOwnPhase =
   | { name: 'new' }
   | { name: 'opened' }
-  | { name: 'blinding'; epoch: string; work: BlindSlices }
-  | { name: 'blinded'; epoch: string; blinded: Blinded[] }
-  | { name: 'unblinding'; epoch: string; work: UnblindSlices }
   | { name: 'tokens-sent'; epoch: string; tokens: TokenBytes[]; keys: LabelKey[] }
   | { name: 'done'; rows: LookupRow[] }
   | { name: 'failed'; reason: string };
 
-export class LookupAdvertiserRole {
-  private phase_: LookupAdvertiserPhase = { name: 'new' };
+export class LookupAdvertiserRole extends TokenRole<LookupOwnPhase> {
+  protected phase_: LookupAdvertiserPhase = { name: 'new' };
+  protected readonly party = 'advertiser (lookup)';
   readonly report: SeedReport;
-  private readonly ids: string[];
+  protected readonly ids: string[];
   private readonly indexOf: number[];
   private readonly params: LookupAdvertiserParams;
   constructor(params: LookupAdvertiserParams) {
-    const { valid, rejected, duplicates } = normalizeRows(params.idType, params.ids);
+    super();
+    const { valid, validIndex, rejected, duplicates } = normalizeRows(params.idType, params.ids);
     this.report = { rows: params.ids.length, valid: valid.length, rejected, duplicates };
     if (valid.length === 0) throw new ProtocolError('INVALID_ARGUMENT', `expected at least one valid ${params.idType} ID, got none of ${params.ids.length} rows`);
     this.ids = valid;
-    // the raw index of each valid ID (first occurrence)
-    const seen = new Map<string, number>();
-    params.ids.forEach((raw, i) => {
-      const n = normalizeRows(params.idType, [raw]).valid[0];
-      if (n !== undefined && !seen.has(n)) seen.set(n, i);
-    });
-    this.indexOf = valid.map((v) => seen.get(v) ?? -1);
+    this.indexOf = validIndex; // the raw index of each valid ID (first occurrence)
     this.params = params;
   }
 
@@ -126,60 +121,24 @@ export class LookupAdvertiserRole {
     };
   }
 
-  /** Round BLIND: checks the broker padded as asked, blinds the IDs with fresh scalars. */
-  blind(accepted: SessionAccepted): ElementBytes[] {
-    this.claimBlind('blind', accepted);
-    return this.blindSome(Infinity) as ElementBytes[]; // all at once: done
+  // TokenRole: the BLIND and TOKENS rounds over the normalised IDs (no minimum cohort in a lookup)
+  protected get idType(): IdType {
+    return this.params.idType;
   }
 
-  /** Round BLIND in slices (as AdvertiserRole): checks as blind() does, claims the round. */
-  beginBlind(accepted: SessionAccepted): void {
-    this.claimBlind('beginBlind', accepted);
+  protected get policyAsked(): AskedPolicy {
+    return { decoyRatio: this.params.decoyRatio, minCohort: undefined };
   }
 
-  private claimBlind(call: string, accepted: SessionAccepted): void {
-    this.expect(call, 'opened');
-    if (accepted.policy.decoyRatio < this.params.decoyRatio) {
-      throw new ProtocolError('FAILED_PRECONDITION', `broker policy has decoy ratio ${accepted.policy.decoyRatio}, expected ≥ ${this.params.decoyRatio}`);
-    }
-    if (accepted.paddedCount < this.ids.length * (1 + accepted.policy.decoyRatio)) {
-      throw new ProtocolError('FAILED_PRECONDITION', `broker announced padded size ${accepted.paddedCount}, expected ≥ ${this.ids.length * (1 + accepted.policy.decoyRatio)}`);
-    }
-    this.phase_ = { name: 'blinding', epoch: accepted.universeEpoch, work: new BlindSlices(this.ids, oprfDst(this.params.idType, accepted.universeEpoch), this.params.rng) };
+  protected get rng(): ((n: number) => Uint8Array) | undefined {
+    return this.params.rng;
   }
 
-  /** Blinds the next `max` IDs; the blinded elements once all are (phase blinded), else undefined. */
-  blindSome(max: number): ElementBytes[] | undefined {
-    const p = this.expect('blindSome', 'blinding');
-    if (!p.work.step(max)) return undefined;
-    this.phase_ = { name: 'blinded', epoch: p.epoch, blinded: p.work.blinded };
-    return p.work.blinded.map((b) => b.blinded);
-  }
-
-  /** Round TOKENS: unblinds; keeps each ID's label key (never sent), returns the tokens. */
-  unblind(evaluated: readonly ElementBytes[]): TokenBytes[] {
-    this.claimUnblind('unblind', evaluated);
-    return this.unblindSome(Infinity) as TokenBytes[]; // all at once: done
-  }
-
-  /** Round TOKENS in slices: checks the count, claims the round; unblindSome does the work. */
-  beginUnblind(evaluated: readonly ElementBytes[]): void {
-    this.claimUnblind('beginUnblind', evaluated);
-  }
-
-  private claimUnblind(call: string, evaluated: readonly ElementBytes[]): void {
-    const p = this.expect(call, 'blinded');
-    this.phase_ = { name: 'unblinding', epoch: p.epoch, work: new UnblindSlices(this.ids, p.blinded, evaluated) };
-  }
-
-  /** Unblinds the next `max`; once all are, the tokens (label keys kept, never sent), else undefined. */
-  unblindSome(max: number): TokenBytes[] | undefined {
-    const p = this.expect('unblindSome', 'unblinding');
-    if (!p.work.step(max)) return undefined;
-    const { tokens, unblinded } = p.work;
+  /** Round TOKENS done: each ID's label key kept (never sent), the scalars dropped. */
+  protected tokensSent(accepted: SessionAccepted, work: UnblindSlices): LookupOwnPhase {
+    const { tokens, unblinded } = work;
     const keys = unblinded.map((u, i) => labelKey(utf8(this.ids[i]!), u));
-    this.phase_ = { name: 'tokens-sent', epoch: p.epoch, tokens, keys };
-    return tokens;
+    return { name: 'tokens-sent', epoch: accepted.universeEpoch, tokens, keys };
   }
 
   /** Round LOOKUP: opens the boxes; a box that does not open is "no label" (no match, or no consent). */

@@ -114,6 +114,31 @@ export class SessionChannel {
   }
 
   /**
+   * Opens the chunks of one logical message one at a time as they arrive (a reply read as a
+   * stream, rpc/peer.ts callEach), with openChunks's checks: chunk i at index i, `last` exactly
+   * on the final one; a chunk after the one marked last is refused before it is opened, and
+   * `end()`, called when the stream has ended, refuses a stream with no chunk or none marked last.
+   */
+  chunkReader<T>(sender: Party, rounds: readonly Round[], c: Codec<T>): { open(env: Envelope): T; end(): void } {
+    let next = 0;
+    let ended = false;
+    return {
+      open: (env) => {
+        if (ended) throw new ProtocolError('INVALID_ARGUMENT', `${c.type}: the stream ended after the chunk marked last`);
+        const { statement, value } = this.open(env, sender, rounds, c);
+        if (statement.chunk !== next) throw new ProtocolError('INVALID_ARGUMENT', `${c.type}: expected chunk ${next}, got ${statement.chunk}`);
+        next++;
+        ended = statement.last;
+        return value;
+      },
+      end: () => {
+        if (next === 0) throw new ProtocolError('INVALID_ARGUMENT', `expected at least one ${c.type} message, got none`);
+        if (!ended) throw new ProtocolError('INVALID_ARGUMENT', `${c.type}: the stream ended before the chunk marked last`);
+      },
+    };
+  }
+
+  /**
    * Records, signed, the policy this party agreed to for the session, with the pinned key
    * ids of the three parties — what an auditor checks the rest of the session against.
    */

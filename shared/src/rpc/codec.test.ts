@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { BlindedBatchCodec, CiphertextBatchCodec, CiphertextBatchWriter, EncodedCiphertextBatchCodec, LabelBatchCodec, UniverseLabelsCodec, UniverseTokensCodec, splitBatches } from './codec.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
-import { warmPayloadTypes, type PayloadType } from './proto.ts';
+import { decodePayload, encodePayload, warmPayloadTypes, type PayloadType } from './proto.ts';
+import { PackedBlindedBatchCodec } from './codec.ts';
 import { CohortProfileCodec } from './codec.ts';
 import { LABEL_BOX_BYTES } from '../crypto/label-box.ts';
 
@@ -16,6 +17,27 @@ describe('batch codecs', () => {
     expect(got.offset).toBe(16384);
     expect(got.items.length).toBe(items.length);
     got.items.forEach((x, i) => expect(Buffer.from(x)).toEqual(Buffer.from(items[i]!)));
+  });
+
+  it('BlindedBatch has one decoder for both shapes: the bytes and items of the protobuf (generic) codec, an odd element length still decoded for the roles to refuse', () => {
+    const el = (i: number, n = 32) => Uint8Array.from({ length: n }, (_, j) => (i * 7 + j * 13) & 255);
+    for (const offset of [0, 5, 127, 128, 16_384, 1e9]) {
+      for (const count of [0, 1, 3, 300]) {
+        const items = Array.from({ length: count }, (_, i) => el(i));
+        const wire = BlindedBatchCodec.encode({ offset, items });
+        expect(Buffer.from(wire).equals(Buffer.from(encodePayload('cleanroom.v1.BlindedBatch', { offset, elements: items })))).toBe(true);
+        const got = BlindedBatchCodec.decode(wire);
+        const generic = decodePayload<{ offset: number; elements: Uint8Array[] }>('cleanroom.v1.BlindedBatch', wire);
+        expect(got.offset).toBe(Number(generic.offset ?? 0));
+        expect(got.items.map((x) => Buffer.from(x).toString('hex'))).toEqual((generic.elements ?? []).map((x) => Buffer.from(x).toString('hex')));
+        expect(PackedBlindedBatchCodec.decode(wire).items.toArray().map((x) => Buffer.from(x).toString('hex'))).toEqual(got.items.map((x) => Buffer.from(x).toString('hex')));
+      }
+    }
+    // a 33-byte element: the array shape decodes it (the role refuses it with its index), the packed shape refuses it here
+    const odd = BlindedBatchCodec.encode({ offset: 2, items: [el(0), el(1, 33), el(2)] });
+    expect(Buffer.from(odd).equals(Buffer.from(encodePayload('cleanroom.v1.BlindedBatch', { offset: 2, elements: [el(0), el(1, 33), el(2)] })))).toBe(true);
+    expect(BlindedBatchCodec.decode(odd).items.map((x) => x.length)).toEqual([32, 33, 32]);
+    expect(() => PackedBlindedBatchCodec.decode(odd)).toThrow(/element 1: expected a 32-byte Uint8Array, got 33 bytes/);
   });
 
   it('refuses an item of the wrong length in a fixed-size batch, naming it', () => {

@@ -216,8 +216,26 @@ function batchCodec(type: PayloadType, field: 'elements' | 'tokens' | 'ciphertex
   );
 }
 
-/** Element lengths are validated by the roles (with the reason), not here. */
-export const BlindedBatchCodec = batchCodec('cleanroom.v1.BlindedBatch', 'elements');
+/**
+ * BlindedBatch as an array of elements, decoded by the one BlindedBatch decoder
+ * (decodeBlinded, behind all three BlindedBatch shapes): the items are views of the message's
+ * bytes. Element lengths are validated by the roles (with the reason), not here: a batch with
+ * an element of another length decodes (generically) as it always did. Encoded by the packed
+ * writer when every element is 32 bytes (the same bytes as the generic encoder, tested), by the
+ * generic encoder otherwise.
+ */
+export const BlindedBatchCodec: Codec<Batch> = {
+  type: 'cleanroom.v1.BlindedBatch',
+  encode: (m) => (m.items.every((e) => e.length === ELEMENT_BYTES) && Number.isSafeInteger(m.offset) && m.offset >= 0
+    ? packedWire({ offset: m.offset, items: PackedList.from(m.items, ELEMENT_BYTES) })
+    : genericBlinded.encode(m)),
+  decode: (b) => {
+    const d = decodeBlinded(b);
+    return d.wire ? { offset: d.wire.offset, items: Array.from({ length: d.wire.items.length }, (_, i) => d.wire.items.at(i)) } : d.generic;
+  },
+};
+/** The protobuf (generic) BlindedBatch codec: what decodeBlinded falls back to, and the encoder of odd batches. */
+const genericBlinded = batchCodec('cleanroom.v1.BlindedBatch', 'elements');
 export const TokenBatchCodec = batchCodec('cleanroom.v1.TokenBatch', 'tokens');
 export const CiphertextBatchCodec = batchCodec('cleanroom.v1.CiphertextBatch', 'ciphertexts');
 
@@ -334,34 +352,44 @@ export interface PackedBatch {
  * must be 32 bytes (refused here, with the element's index, as group.ts words it); the
  * elements' values are validated by the roles.
  *
- * Written and read straight between the packed buffer and the protobuf bytes (packedWire,
- * readPackedWire): field 2 (offset, varint, written even when 0) then field 3 (a 32-byte length-
- * delimited element) per element — byte for byte what the generic encoder writes — with no
- * view or object per element. Decoding reads any field order; anything else (an unknown
- * field, an element of another length, an offset above the bound, truncated bytes) goes
- * through the generic decoder, which refuses it with its precise reason or accepts what it
- * accepts.
+ * Written straight from the packed buffer into the protobuf bytes (packedWire): field 2
+ * (offset, varint, written even when 0) then field 3 (a 32-byte length-delimited element) per
+ * element — byte for byte what the generic encoder writes — with no view or object per
+ * element; read by the one BlindedBatch decoder (decodeBlinded) and copied into one packed
+ * buffer. Bytes laid out otherwise (another field order, an unknown field, an element of
+ * another length, an offset above the bound, truncated bytes) go through the generic decoder,
+ * which refuses them with its precise reason or accepts what it accepts.
  */
 export const PackedBlindedBatchCodec: Codec<PackedBatch> = {
   type: 'cleanroom.v1.BlindedBatch',
   encode: (m) => packedWire(m),
-  decode: (b) => readPackedWire(b) ?? packedFromGeneric(b),
+  decode: (b) => {
+    const d = decodeBlinded(b);
+    return d.wire ? { offset: d.wire.offset, items: d.wire.items.packed() } : packedFrom(d.generic);
+  },
 };
 
-const packedFromGeneric = codec<PackedBatch>(
-  'cleanroom.v1.BlindedBatch',
-  (m) => ({ offset: m.offset, elements: m.items.toArray() }),
-  (o) => {
-    const list = o.elements;
-    if (!Array.isArray(list)) bad('BlindedBatch', 'elements', 'expected a list');
-    const items = PackedList.alloc(list.length, ELEMENT_BYTES);
-    list.forEach((item: unknown, i) => {
-      if (item instanceof Uint8Array && item.length === ELEMENT_BYTES) items.set(i, item);
-      else checkElement(item as Uint8Array, i); // throws INVALID_ARGUMENT: element i: expected a 32-byte Uint8Array, got …
-    });
-    return { offset: num('BlindedBatch', o, 'offset', 1e9), items };
-  },
-).decode;
+/**
+ * The one BlindedBatch decoder: the elements left where the message's bytes hold them
+ * (readWireInPlace) when the bytes are laid out as packedWire writes them — what every node
+ * sends — else the generic protobuf decoder (any field order, any element length; its precise
+ * error for anything it refuses). Its callers shape the result: views (BlindedBatchCodec), one
+ * packed copy (PackedBlindedBatchCodec), or the bytes in place (BlindedBatchInPlaceCodec).
+ */
+function decodeBlinded(b: Uint8Array): { wire: { offset: number; items: WireElements }; generic?: undefined } | { wire?: undefined; generic: Batch } {
+  const wire = readWireInPlace(b);
+  return wire ? { wire } : { generic: genericBlinded.decode(b) };
+}
+
+/** A generically decoded batch packed, every element 32 bytes (else INVALID_ARGUMENT naming the element, as group.ts words it). */
+function packedFrom(batch: Batch): PackedBatch {
+  const items = PackedList.alloc(batch.items.length, ELEMENT_BYTES);
+  batch.items.forEach((item, i) => {
+    if (item.length === ELEMENT_BYTES) items.set(i, item);
+    else checkElement(item, i); // throws INVALID_ARGUMENT: element i: expected a 32-byte Uint8Array, got …
+  });
+  return { offset: batch.offset, items };
+}
 
 /** Field keys of BlindedBatch: (field number << 3) | wire type. */
 const OFFSET_KEY = (2 << 3) | 0; // varint
@@ -387,52 +415,6 @@ function packedWire(m: PackedBatch): Uint8Array {
 
 /** Largest offset a batch may carry (as BlindedBatchCodec's bound). */
 const MAX_OFFSET = 1e9;
-
-/**
- * A BlindedBatch's protobuf bytes read straight into a packed list, or undefined when they are
- * anything but offset fields and 32-byte element fields (the generic decoder then decides).
- */
-function readPackedWire(b: Uint8Array): PackedBatch | undefined {
-  // first pass: the layout and the element count; second: the copy
-  let count = 0;
-  let offset = 0;
-  for (let at = 0; at < b.length; ) {
-    const key = b[at++];
-    if (key === ELEMENT_KEY) {
-      if (b[at] !== ELEMENT_BYTES || at + 1 + ELEMENT_BYTES > b.length) return undefined;
-      at += 1 + ELEMENT_BYTES;
-      count++;
-    } else if (key === OFFSET_KEY) {
-      let v = 0;
-      let scale = 1;
-      for (;;) {
-        if (at >= b.length || scale > 2 ** 35) return undefined;
-        const byte = b[at++]!;
-        v += (byte & 0x7f) * scale;
-        scale *= 0x80;
-        if (byte < 0x80) break;
-      }
-      if (v > MAX_OFFSET) return undefined;
-      offset = v; // the last one counts, as in protobuf
-    } else {
-      return undefined;
-    }
-  }
-  const items = PackedList.alloc(count, ELEMENT_BYTES);
-  const dst = items.bytes;
-  let i = 0;
-  for (let at = 0; at < b.length; ) {
-    if (b[at] === ELEMENT_KEY) {
-      copyBytes(dst, i * ELEMENT_BYTES, b, at + 2, ELEMENT_BYTES);
-      i++;
-      at += 2 + ELEMENT_BYTES;
-    } else {
-      at++;
-      while (b[at++]! >= 0x80);
-    }
-  }
-  return { offset, items };
-}
 
 /** One batch of elements, wherever they are held (packed, or in place in the message). */
 export interface ElementBatch {
@@ -461,13 +443,20 @@ class WireElements implements ItemSource {
     const at = this.start + i * ELEMENT_RECORD + 2;
     return this.b.subarray(at, at + ELEMENT_BYTES);
   }
+
+  /** The elements copied into one packed list (no view per element). */
+  packed(): PackedList {
+    const items = PackedList.alloc(this.length, ELEMENT_BYTES);
+    for (let i = 0; i < this.length; i++) copyBytes(items.bytes, i * ELEMENT_BYTES, this.b, this.start + i * ELEMENT_RECORD + 2, ELEMENT_BYTES);
+    return items;
+  }
 }
 
 /**
  * A BlindedBatch's elements left in its protobuf bytes when they are laid out as packedWire
  * writes them (the offset field first, then only 32-byte element fields), or undefined.
  */
-function readWireInPlace(b: Uint8Array): ElementBatch | undefined {
+function readWireInPlace(b: Uint8Array): { offset: number; items: WireElements } | undefined {
   if (b.length === 0 || b[0] !== OFFSET_KEY) return undefined;
   let at = 1;
   let offset = 0;
@@ -487,13 +476,17 @@ function readWireInPlace(b: Uint8Array): ElementBatch | undefined {
  * the batch then keeps alive), read by index — for the BLIND round's evaluated list, of which
  * the broker keeps only A's tenth (padding.ts unpad): no packed copy of the padded list and no
  * join of its batches (two fresh list-sized buffers per session). Bytes laid out otherwise go
- * through PackedBlindedBatchCodec's decoder (the same checks, the same errors). Encodes as
+ * through the generic decoder and are packed as PackedBlindedBatchCodec packs them (the same
+ * checks, the same errors): decodeBlinded, the one BlindedBatch decoder. Encodes as
  * PackedBlindedBatchCodec does.
  */
 export const BlindedBatchInPlaceCodec: Codec<ElementBatch> = {
   type: 'cleanroom.v1.BlindedBatch',
   encode: (m) => packedWire({ offset: m.offset, items: m.items instanceof PackedList ? m.items : PackedList.from(Array.from({ length: m.items.length }, (_, i) => m.items.at(i)), ELEMENT_BYTES) }),
-  decode: (b) => readWireInPlace(b) ?? PackedBlindedBatchCodec.decode(b),
+  decode: (b) => {
+    const d = decodeBlinded(b);
+    return d.wire ?? packedFrom(d.generic);
+  },
 };
 
 /** Batches back to back, read by index (contiguous from `start`, as joinPacked checks): no copy. */

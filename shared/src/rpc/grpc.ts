@@ -421,6 +421,66 @@ export class PeerClient<S extends ServiceName = ServiceName> {
   /** Calls made a second time because the server refused the first stream (see `call`). */
   refusedRetries = 0;
 
+  /**
+   * Peer.callEach: as `call` (deadline, the one retry of a refused stream, errors), but a
+   * server-streamed reply is handed to `each` message by message as it arrives; other methods
+   * go through `call`. When `each` throws, the call is cancelled and this rejects with that error.
+   */
+  async callEach(method: MethodName<S>, request: Envelope[], each: (env: Envelope) => void, deadlineMs = this.opts.deadlineMs): Promise<void> {
+    const md = this.def[method];
+    if (!md) throw new Error(`unknown method ${this.service}.${method}`);
+    if (md.requestStream || !md.responseStream) {
+      for (const env of await this.call(method, request, deadlineMs)) each(env);
+      return;
+    }
+    const what = `${this.service}.${method} at ${this.address}`;
+    for (let attempt = 0; ; attempt++) {
+      const seen = { responses: 0 };
+      try {
+        await this.attemptEach(md, request[0], deadlineMs, seen, each);
+        return;
+      } catch (err) {
+        if (err instanceof ConsumerError) throw err.cause;
+        const e = err as grpc.ServiceError;
+        if (attempt === 0 && seen.responses === 0 && isRefusedStream(e)) {
+          this.refusedRetries++;
+          continue;
+        }
+        const code = CODE_OF_STATUS.get(e.code) ?? 'UNAVAILABLE';
+        throw new ProtocolError(code, `${what}: ${grpc.status[e.code] ?? 'ERROR'}: ${e.details || e.message}`);
+      }
+    }
+  }
+
+  /** One attempt of callEach on a server-streaming method; an error of `each` comes back as a ConsumerError. */
+  private async attemptEach(md: grpc.MethodDefinition<unknown, unknown>, request: Envelope | undefined, deadlineMs: number, seen: { responses: number }, each: (env: Envelope) => void): Promise<void> {
+    const metadata = new grpc.Metadata();
+    if (this.opts.transport.kind === 'plaintext') metadata.set('x-cleanroom-dev-party', this.opts.self);
+    injectTrace((k, v) => metadata.set(k, v));
+    const c = this.client;
+    await new Promise<void>((resolve, reject) => c.waitForReady(Date.now() + deadlineMs, (err) => (err ? reject(Object.assign(err, { code: grpc.status.UNAVAILABLE, details: `no connection to the peer within ${deadlineMs} ms (${err.message})` })) : resolve())));
+    const call = c.makeServerStreamRequest(md.path, md.requestSerialize, md.responseDeserialize, request, metadata, { deadline: Date.now() + deadlineMs });
+    // The stream is read to its end whatever `each` does (its listeners stay attached, so the
+    // cancellation's error event has a reader): after a throw the call is cancelled and the
+    // rest is skipped.
+    let failed: ConsumerError | undefined;
+    try {
+      for await (const m of call) {
+        seen.responses++;
+        if (failed) continue;
+        try {
+          each(toEnvelope(m as Envelope));
+        } catch (err) {
+          failed = new ConsumerError(err);
+          call.cancel();
+        }
+      }
+    } catch (err) {
+      if (!failed) throw err;
+    }
+    if (failed) throw failed;
+  }
+
   /** One attempt of `call`; throws grpc-js's error as is. `seen.responses` counts the messages received. */
   private async attempt(md: grpc.MethodDefinition<unknown, unknown>, request: Envelope[], deadlineMs: number, seen: { responses: number }): Promise<Envelope[]> {
     const metadata = new grpc.Metadata();
@@ -465,6 +525,13 @@ export class PeerClient<S extends ServiceName = ServiceName> {
 
   close(): void {
     this.client.close();
+  }
+}
+
+/** An error thrown by a callEach consumer, carried past the gRPC error mapping unchanged. */
+class ConsumerError extends Error {
+  constructor(cause: unknown) {
+    super('callEach consumer failed', { cause });
   }
 }
 

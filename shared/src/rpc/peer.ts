@@ -12,6 +12,19 @@ import { ProtocolError } from '../protocol/messages.ts';
 /** A peer serving service S; `call` takes only S's methods (a misspelt method does not compile). */
 export interface Peer<S extends ServiceName = ServiceName> {
   call(method: MethodName<S>, request: Envelope[], deadlineMs?: number): Promise<Envelope[]>;
+  /**
+   * The same call, its reply handed to `each` one envelope at a time as it arrives (a
+   * server-streamed reply is then never held whole; the broker's universe sync pages). An
+   * error `each` throws ends the call and is what this rejects with. Optional: callEach()
+   * below falls back to `call` for a peer without it.
+   */
+  callEach?(method: MethodName<S>, request: Envelope[], each: (env: Envelope) => void, deadlineMs?: number): Promise<void>;
+}
+
+/** `peer.callEach` where the peer has it; else `call`, then `each` on every envelope of the reply in order. */
+export async function callEach<S extends ServiceName>(peer: Peer<S>, method: MethodName<S>, request: Envelope[], each: (env: Envelope) => void, deadlineMs?: number): Promise<void> {
+  if (peer.callEach) return peer.callEach(method, request, each, deadlineMs);
+  for (const env of await peer.call(method, request, deadlineMs)) each(env);
 }
 
 export function inMemoryPeer<S extends ServiceName>(service: S, caller: Party, handlers: () => Partial<Handlers<S>>): Peer<S> {
