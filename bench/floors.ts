@@ -20,14 +20,13 @@
  *                       floor for encrypting data (bench/publication-steps.ts prints both);
  *                       public-key encryption of zero, decryption, NTT-form multiply_plain,
  *                       add, one row rotation, one forward NTT of a ciphertext;
- *   bfvEncodeNtt        the plaintext operand of a session-specific multiply_plain: a batch
- *                       encoding of a slot vector and its transform to NTT form at the first
- *                       level (two SEAL calls: encode, plain transform_to_ntt). The joint-count
- *                       sum must build one per indicator ciphertext it touches — the selection
- *                       of that ciphertext's matched slots is the session's data, and a
- *                       precomputed single-slot basis would be 8192 plaintexts of 196 KB
- *                       (1.6 GB); measured on a sparse selection (a few ones), as the sum's are
- *                       (SEAL's cost does not depend on the values);
+ *   bfvPlainNtt         Evaluator.plainTransformToNtt of an encoded plaintext at the first level
+ *                       (its lift to the level's primes and their forward NTTs): with its
+ *                       bfvEncode, the operand of a session-specific multiply_plain. The
+ *                       joint-count sum builds one per indicator ciphertext it touches — the
+ *                       selection of that ciphertext's matched slots is the session's data,
+ *                       and a precomputed single-slot basis would be 8192 plaintexts of 196 KB
+ *                       (1.6 GB); timed on a sparse selection (a few ones), as the sum's are;
  *   bfvLoad             SEAL's load of one of media's wire ciphertexts (seed-compressed, in
  *                       WIRE_COMPRESSION) into a reused Ciphertext: regenerating the half sent as
  *                       a seed and SEAL's validity check. The broker's sync must parse every
@@ -261,10 +260,8 @@ export async function measurePrimitiveCosts(opts: { repeats?: number } = {}): Pr
     costs.bfvLoad = costMs(20, repeats, () => loaded.loadFromArray(context, wire));
     const selection = new BigInt64Array(N);
     for (let i = 0; i < 11; i++) selection[(i * 7919) % N] = 1n;
-    costs.bfvEncodeNtt = costMs(50, repeats, () => {
-      encoder.encode(selection, selPt);
-      evaluator.plainTransformToNtt(selPt, first, selNtt);
-    });
+    encoder.encode(selection, selPt);
+    costs.bfvPlainNtt = costMs(50, repeats, () => evaluator.plainTransformToNtt(selPt, first, selNtt));
     evaluator.cipherTransformToNttInplace(loaded);
     const stored = loaded.saveToArray(seal.ComprModeType.none) as Uint8Array;
     costs.bfvReadStored = storedReadCost(stored, repeats);

@@ -45,6 +45,6 @@ for (let r = 0; r < runs; r++) {
 const costs = await measurePrimitiveCosts();
 const floor = floorMs(ops, costs);
 console.log(JSON.stringify({ users, ciphertexts: cts.length, matched, sumCpuMs: Math.round(best * 10) / 10, ops, floorMs: Math.round(floor * 10) / 10, ratio: floor > 0 ? Math.round((best / floor) * 100) / 100 : null,
-  costs: { bfvLoad: costs.bfvLoad, bfvNtt: costs.bfvNtt, bfvEncodeNtt: costs.bfvEncodeNtt, bfvMultiplyPlain: costs.bfvMultiplyPlain, bfvAdd: costs.bfvAdd, bfvEncryptZero: costs.bfvEncryptZero } }));
+  costs: { bfvLoad: costs.bfvLoad, bfvNtt: costs.bfvNtt, bfvEncode: costs.bfvEncode, bfvPlainNtt: costs.bfvPlainNtt, bfvMultiplyPlain: costs.bfvMultiplyPlain, bfvAdd: costs.bfvAdd, bfvEncryptZero: costs.bfvEncryptZero } }));
 media.dispose();
 broker.dispose();

@@ -22,12 +22,11 @@ export const opCounts = {
  * The primitives a phase's floor is made of (bench/floors.ts measures each one's cost): every
  * X25519 (variable base; `x25519Base` for the fixed base), hash to group, and the BFV
  * operations themselves (SEAL calls, without encoding, serialisation or validation), and
- * `bfvEncodeNtt`: the plaintext operand a session-specific multiply_plain needs — a batch
- * encoding of its slot vector and the plaintext's transform to NTT form at the first level
- * (the joint-count sum's selection of the matched slots of each indicator ciphertext it touches,
- * BrokerBfv.sumIndicators; an aggregation's mask built for a list of users, maskFor): the slot
- * vector is the session's data, so no precomputed plaintext can stand in for it;
- * `bfvLoad`: SEAL's load of one of media's wire ciphertexts, which the broker's sync cannot
+ * `bfvPlainNtt`: a plaintext's transform to NTT form at the first level — with its `bfvEncode`
+ * (below), the operand a session-specific multiply_plain needs: the joint-count sum's selection
+ * of the matched slots of each indicator ciphertext it touches (BrokerBfv.sumIndicators), an
+ * aggregation's mask built for a list of users (maskFor); the slots are the session's data, so
+ * no precomputed plaintext can stand in for them; `bfvLoad`: SEAL's load of one of media's wire ciphertexts, which the broker's sync cannot
  * skip — the bytes are untrusted and seed-compressed, so the load regenerates the uniform half
  * from its seed and checks the ciphertext against the parameters (zstd, where present, is not
  * part of it: bench/floors.ts measures the form media sends, crypto/bfv.ts WIRE_COMPRESSION;
@@ -54,7 +53,8 @@ export const opCounts = {
  * the matching does per element (decoding, validation and transcripts are above it); and media's
  * own BFV steps around its SEAL encryptions and decryptions, each where media does it:
  * `bfvEncode`, the batch encoding of N slot values into the plaintext it encrypts (one per
- * ciphertext: slots are how values enter a BFV plaintext), `bfvDecode`, the batch decoding of a
+ * ciphertext: slots are how values enter a BFV plaintext; also the broker's, for the selections
+ * and masks it builds, beside their bfvPlainNtt), `bfvDecode`, the batch decoding of a
  * decrypted plaintext back to its N slots (one per profile or masked sum it reads), and
  * `bfvNoiseBudget`, SEAL's invariant noise budget of the untrusted last-level ciphertext it is
  * about to decrypt (a broker's ciphertext past its noise budget would decrypt to garbage
@@ -65,12 +65,12 @@ export const opCounts = {
 export type Primitive =
   | 'x25519' | 'x25519Base' | 'hashToGroup'
   | 'bfvEncrypt' | 'bfvEncryptZero' | 'bfvDecrypt' | 'bfvMultiplyPlain' | 'bfvAdd' | 'bfvRotate' | 'bfvNtt'
-  | 'bfvEncodeNtt' | 'bfvLoad' | 'bfvReadStored' | 'bfvWriteStored' | 'lookalikeScore' | 'ed25519Sign' | 'ed25519Verify' | 'psiLookup'
+  | 'bfvPlainNtt' | 'bfvLoad' | 'bfvReadStored' | 'bfvWriteStored' | 'lookalikeScore' | 'ed25519Sign' | 'ed25519Verify' | 'psiLookup'
   | 'bfvEncode' | 'bfvDecode' | 'bfvNoiseBudget';
 
 export const PRIMITIVES: readonly Primitive[] = [
   'x25519', 'x25519Base', 'hashToGroup', 'bfvEncrypt', 'bfvEncryptZero', 'bfvDecrypt', 'bfvMultiplyPlain', 'bfvAdd', 'bfvRotate', 'bfvNtt',
-  'bfvEncodeNtt', 'bfvLoad', 'bfvReadStored', 'bfvWriteStored', 'lookalikeScore', 'ed25519Sign', 'ed25519Verify', 'psiLookup',
+  'bfvPlainNtt', 'bfvLoad', 'bfvReadStored', 'bfvWriteStored', 'lookalikeScore', 'ed25519Sign', 'ed25519Verify', 'psiLookup',
   'bfvEncode', 'bfvDecode', 'bfvNoiseBudget',
 ];
 

@@ -52,7 +52,7 @@ describe('encrypted indicators and their masked sum', () => {
     expect(media.decryptSlotSum(broker.sumIndicators(cts, [], 5, uniformBelow))).toBe(5);
   });
 
-  it('counts the primitives it does: per touched ciphertext a load, an NTT, a product and an add; one NTT back and one fresh zero', () => {
+  it('counts the primitives it does: per touched ciphertext a load, an NTT, its selection encoded and transformed, a product and an add; one NTT back, the mask encoded and one fresh zero', () => {
     const bits = new Uint8Array(3 * 8192);
     for (let i = 0; i < bits.length; i++) bits[i] = (i * 7) % 5 === 0 ? 1 : 0;
     const cts = media.encryptIndicators(bits);
@@ -60,12 +60,12 @@ describe('encrypted indicators and their masked sum', () => {
     const positions = [5, 17, 8000, 2 * 8192 + 3];
     let s = primitiveSnapshot();
     const sum = broker.sumIndicators(cts, positions, 0, uniformBelow);
-    expect(primitiveDelta(s)).toEqual({ bfvLoad: 2, bfvNtt: 3, bfvEncodeNtt: 2, bfvMultiplyPlain: 2, bfvAdd: 2, bfvEncryptZero: 1 });
+    expect(primitiveDelta(s)).toEqual({ bfvLoad: 2, bfvNtt: 3, bfvEncode: 3, bfvPlainNtt: 2, bfvMultiplyPlain: 2, bfvAdd: 2, bfvEncryptZero: 1 });
     expect(media.decryptSlotSum(sum)).toBe(positions.filter((p) => bits[p] === 1).length);
     // no matched position: an encryption of zero masked, then re-randomised by a second one
     s = primitiveSnapshot();
     const none = broker.sumIndicators(cts, [], 2, uniformBelow);
-    expect(primitiveDelta(s)).toEqual({ bfvEncryptZero: 2, bfvAdd: 1 });
+    expect(primitiveDelta(s)).toEqual({ bfvEncryptZero: 2, bfvAdd: 1, bfvEncode: 1 });
     expect(media.decryptSlotSum(none)).toBe(2);
   });
 

@@ -1213,8 +1213,9 @@ export class BrokerBfv {
       const build = (list: readonly number[]): Plaintext => {
         const mask = new BigInt64Array(N);
         for (const u of list) mask.fill(1n, u * block, u * block + attributeCount);
-        countPrimitive('bfvEncodeNtt');
+        countPrimitive('bfvEncode');
         const pt = this.ctx.encode(mask);
+        countPrimitive('bfvPlainNtt');
         this.ctx.evaluator.plainTransformToNttInplace(pt, first);
         return pt;
       };
@@ -1373,7 +1374,8 @@ export class BrokerBfv {
    * nothing but Σ of all slots = |matched ∧ indicator| + noise. `uniform(t)` draws from [0, t).
    *
    * Computed in NTT form: each touched ciphertext is loaded (bfvLoad), transformed once
-   * (bfvNtt), multiplied by its selection in NTT form (bfvMultiplyPlain: a pointwise product)
+   * (bfvNtt), multiplied by its selection in NTT form (the selection batch-encoded, bfvEncode,
+   * and transformed, bfvPlainNtt; then bfvMultiplyPlain: a pointwise product)
    * and added into the running sum (bfvAdd); the sum returns to coefficient form once (bfvNtt)
    * and is re-randomised with one fresh encryption of zero. The product is exact either way
    * (NTT form is a ring isomorphism mod each prime); a coefficient-form multiply_plain would
@@ -1409,8 +1411,9 @@ export class BrokerBfv {
         evaluator.cipherTransformToNttInplace(ct);
         sel.fill(0n);
         for (const i of slots) sel[i] = 1n;
-        countPrimitive('bfvEncodeNtt');
+        countPrimitive('bfvEncode');
         this.ctx.encoder.encode(sel, selPt);
+        countPrimitive('bfvPlainNtt');
         evaluator.plainTransformToNtt(selPt, first, selNtt);
         countPrimitive('bfvMultiplyPlain');
         evaluator.multiplyPlainInplace(ct, selNtt);
@@ -1440,6 +1443,7 @@ export class BrokerBfv {
         mask[i] = centred(r);
       }
       mask[0] = centred((((t - total) % t) + ((BigInt(noise) % t) + t)) % t);
+      countPrimitive('bfvEncode');
       evaluator.addPlainInplace(acc, h.add(this.ctx.encode(mask)));
       const zero = h.add(new seal.Ciphertext());
       countPrimitive('bfvEncryptZero');
