@@ -50,3 +50,26 @@ describe('admin API errors before routing are problem+json', () => {
     expect(r.type).toMatch(/^application\/problem\+json/);
   });
 });
+
+describe('admin API logging', () => {
+  it('logs no line per request and builds without a deprecation warning', async () => {
+    const lines: string[] = [];
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }): void => { warnings.push(`${w.code ?? ''} ${w.message}`); };
+    process.on('warning', onWarning);
+    const log = pino({ level: 'info' }, { write: (s: string) => { lines.push(s); } });
+    const app = await buildAdmin({ party: 'media', log, token: undefined, ready: () => ({ ready: true, detail: {} }), sessions: () => undefined });
+    try {
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = app.server.address() as { port: number };
+      for (const path of ['/healthz', '/nope']) await (await fetch(`http://127.0.0.1:${port}${path}`)).arrayBuffer();
+      await new Promise((r) => setImmediate(r)); // process warnings are emitted on the next tick
+      expect(warnings.filter((w) => /deprecat/i.test(w))).toEqual([]);
+      expect(lines.filter((l) => /incoming request|request completed/.test(l))).toEqual([]);
+      expect(lines.some((l) => l.includes('Server listening'))).toBe(true); // the logger is live: the test can fail
+    } finally {
+      process.off('warning', onWarning);
+      await app.close();
+    }
+  });
+});

@@ -6,7 +6,7 @@
  * The app is built here and routes are added by each node as a plugin; only the entry
  * point listens. Every route declares TypeBox schemas; 5xx messages are not leaked.
  */
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Type, type Static, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { timingSafeEqual } from 'node:crypto';
@@ -95,7 +95,8 @@ function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): voi
 
 export async function buildAdmin(o: AdminOptions): Promise<AdminApp> {
   const app = Fastify({
-    loggerInstance: o.log.child({ component: 'admin' }), disableRequestLogging: true, bodyLimit: 1024 * 1024,
+    // no line per request (fastify's LogController: its top-level disableRequestLogging is deprecated)
+    loggerInstance: o.log.child({ component: 'admin' }), logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1024 * 1024,
     // removeAdditional: false — an unknown field is an error naming it, never silently dropped.
     ajv: { customOptions: { removeAdditional: false, allErrors: true, discriminator: true } },
     clientErrorHandler,
