@@ -1,6 +1,8 @@
 /**
  * Entry point of the media node (B). The admin API comes up first (liveness, and readiness
- * reporting "preparing"), then the universe is prepared or reused, then gRPC serves the broker.
+ * reporting "preparing" with the start-up stage under way — universe, publication, labels — since
+ * when, and the CSV rows read while the universe is prepared), then the universe is prepared or
+ * reused (a 'preparing the universe' line every 5 s), then gRPC serves the broker.
  */
 import { boot, openNodeStore, startAdmin, startGrpc } from '@cleanroom/shared/service/main.ts';
 import { closeOprfWorkers, prepareOprfWorkers } from '@cleanroom/shared/crypto/oprf-pool.ts';
@@ -19,19 +21,24 @@ let status: UniverseStatus | undefined;
 let node: MediaNode | undefined;
 let psi: PositionHashFile | undefined;
 const preparingSince = new Date().toISOString();
+/** The start-up stage under way, for the readiness probe: which one, since when, and its progress. */
+let startup: { stage: 'universe' | 'publication' | 'labels'; stageSince: string; rowsRead?: number } = { stage: 'universe', stageSince: preparingSince };
+const stage = (s: (typeof startup)['stage']): void => { startup = { stage: s, stageSince: new Date().toISOString() }; };
 const app = await startAdmin(b, {
   sessions: () => node?.sessions,
   ready: () => (status && node
     ? { ready: true, detail: { universe: status } }
-    : { ready: false, detail: { universe: { state: 'preparing', since: preparingSince } } }),
+    : { ready: false, detail: { universe: { state: 'preparing', since: preparingSince, ...startup } } }),
 });
 nodeMetrics.universe.preparing();
 nodeMetrics.universe.inUse(() => (status ? { epoch: status.epoch, users: status.users } : undefined));
 try {
-  const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads });
+  const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads, onRows: (rows) => { startup.rowsRead = rows; } });
   logMemory(b.log, 'universe');
+  stage('publication');
   const published = await openPublication({ stateDir: b.config.stateDir, universe: opened.universe, log: b.log });
   logMemory(b.log, 'publication');
+  if (b.config.labels) stage('labels');
   const purposes = opened.universe.purposes();
   const lab = b.config.labels
     ? await openLabels({ stateDir: b.config.stateDir, labelsCsv: b.config.labels, share: purposes.share, universeCsv: b.config.data!, universe: opened.universe, publication: published.publication, threads: b.config.evalThreads, log: b.log })

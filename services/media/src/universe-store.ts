@@ -77,6 +77,28 @@ export function epochKey(root: string, epoch: string, previousDir: string | unde
   return OprfKey.fromBytes(new Uint8Array(readFileSync(path)));
 }
 
+/** How often a preparation logs the rows it has read (a 10^7-row universe takes minutes). */
+export const PREPARE_LOG_EVERY_MS = 5000;
+
+/**
+ * The rows-read callback of a preparation: the node's metric, the caller's own, and a
+ * 'preparing the universe' log line at most every PREPARE_LOG_EVERY_MS with the rows read
+ * so far, the rate and the elapsed seconds.
+ */
+export function rowsProgress(log: Logger, fields: Record<string, unknown>, onRows?: (rows: number) => void): (rows: number) => void {
+  const t0 = performance.now();
+  let last = t0;
+  return (rows) => {
+    nodeMetrics.universe.rowsRead(rows);
+    onRows?.(rows);
+    const now = performance.now();
+    if (now - last < PREPARE_LOG_EVERY_MS) return;
+    last = now;
+    const seconds = (now - t0) / 1000;
+    log.info({ ...fields, rowsRead: rows, rowsPerSecond: Math.round(rows / seconds), seconds: Math.round(seconds) }, 'preparing the universe');
+  };
+}
+
 function cpuSecondsSince(c0: NodeJS.CpuUsage): number {
   const c = process.cpuUsage(c0);
   return Math.round((c.user + c.system) / 1e4) / 100;
@@ -88,6 +110,8 @@ export function defaultEpoch(): string {
 
 export async function openUniverse(opts: {
   stateDir: string; data: string; idTypes: IdType[]; epoch: string | undefined; log: Logger; threads: number;
+  /** Rows of the CSV read so far, while a preparation runs (the readiness probe's progress). */
+  onRows?: (rows: number) => void;
 }): Promise<{ universe: DiskUniverse; status: UniverseStatus }> {
   const root = join(opts.stateDir, 'universe');
   mkdirSync(root, { recursive: true });
@@ -126,7 +150,7 @@ export async function openUniverse(opts: {
   const c0 = process.cpuUsage();
   const figures = await prepareToDisk({
     data: opts.data, out: tmp, key, epoch, idTypes: opts.idTypes, threads: opts.threads, dataSha256,
-    previousDir: previous ? dir : undefined, onRows: (n) => nodeMetrics.universe.rowsRead(n),
+    previousDir: previous ? dir : undefined, onRows: rowsProgress(opts.log, { epoch }, opts.onRows),
   });
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
@@ -178,7 +202,7 @@ export async function prepareShard(opts: {
   const dir = shardDir(root, opts.epoch, opts.index, opts.count);
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  const f = await prepareToDisk({ data: opts.data, out: tmp, key, epoch: opts.epoch, idTypes: opts.idTypes, threads: opts.threads, dataSha256, shard: { index: opts.index, count: opts.count } });
+  const f = await prepareToDisk({ data: opts.data, out: tmp, key, epoch: opts.epoch, idTypes: opts.idTypes, threads: opts.threads, dataSha256, shard: { index: opts.index, count: opts.count }, onRows: rowsProgress(opts.log, { epoch: opts.epoch, shard: `${opts.index}/${opts.count}` }) });
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   writeFileSync(join(root, `${opts.epoch}.shards`, 'COMPLETE'), `${opts.index}/${opts.count}\n`, { flag: 'a' });
