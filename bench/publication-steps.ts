@@ -89,7 +89,7 @@ try {
   let c0 = process.cpuUsage();
   faults0 = process.resourceUsage().minorPageFault;
   const w = new CiphertextFileWriter(dir);
-  const pub = publish(universe, bfv, { sink: (ct) => w.append(ct) });
+  const pub = await publish(universe, bfv, { sink: (ct) => w.append(ct) });
   w.close();
   const publishMs = cpuMs(c0, 'publish');
   const count = pub.ciphertexts.count;

@@ -140,7 +140,7 @@ export async function openPublication(opts: { stateDir: string; universe: Univer
       return tokenPagesOf(staging, type);
     },
   };
-  const pub = publish(opts.universe, bfv, {
+  const pub = await publish(opts.universe, bfv, {
     sink: (ct) => w.append(ct),
     tokenSink,
     onProgress: (done, total) => {

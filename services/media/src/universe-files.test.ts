@@ -99,7 +99,7 @@ describe('media universe on disk', () => {
     // Published from disk: every token at its user's position (order[position] = the user's row).
     const bfv = await MediaBfv.create(64);
     try {
-      const pub = publish(universe, bfv);
+      const pub = await publish(universe, bfv);
       const t = pub.tokens.get('phone')!.page(0, pub.tokens.get('phone')!.count);
       expect(t.positions.length).toBe(ix.tokens.size);
       for (let i = 0; i < t.positions.length; i++) {

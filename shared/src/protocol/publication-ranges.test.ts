@@ -34,8 +34,8 @@ describe('publish: token tables by position range', () => {
         },
         finish: (type) => mem.finish(type),
       };
-      const ranged = publish(universe, bfv, { uniform: mulberry32(7), tokenSink: sink, rangeSize: 128 });
-      const whole = publish(universe, bfv, { uniform: mulberry32(7) });
+      const ranged = await publish(universe, bfv, { uniform: mulberry32(7), tokenSink: sink, rangeSize: 128 });
+      const whole = await publish(universe, bfv, { uniform: mulberry32(7) });
       expect(ranges.length).toBe(Math.ceil(n / 128));
       for (const [i, r] of ranges.entries()) {
         expect(r.n).toBeLessThanOrEqual(128);

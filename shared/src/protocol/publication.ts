@@ -27,6 +27,7 @@ import { TOKEN_BYTES } from '../common/token-set.ts';
 import { randomPermutation, cryptoUniform, type Uniform } from './policy.ts';
 import type { IdType } from './messages.ts';
 import { PACKED_BYTES, unpackVectorInto, type Universe } from './universe.ts';
+import { turnTaker } from '../common/turns.ts';
 
 /** Ciphertexts by index: an array in memory, or a file the node reads on demand. */
 export interface CiphertextSource {
@@ -165,7 +166,7 @@ const RANGE_PASSES = 8;
  * (≈ 24 bytes × max(2^22, users / 8)), not a table of every token; each range reads the
  * universe's tokens twice.
  */
-function tokensByPosition(chunks: () => Iterable<{ tokens: Uint8Array; rows: Uint32Array }>, positionOf: Uint32Array, type: IdType, sink: TokenSink, rangeSize?: number): TokenPages {
+async function tokensByPosition(chunks: () => Iterable<{ tokens: Uint8Array; rows: Uint32Array }>, positionOf: Uint32Array, type: IdType, sink: TokenSink, turn: () => Promise<void> | undefined, rangeSize?: number): Promise<TokenPages> {
   const users = positionOf.length;
   const range = rangeSize ?? Math.max(RANGE_MIN, Math.ceil(users / RANGE_PASSES));
   for (let lo = 0; lo < users; lo += range) {
@@ -173,6 +174,7 @@ function tokensByPosition(chunks: () => Iterable<{ tokens: Uint8Array; rows: Uin
     const count = new Uint32Array(hi - lo + 1);
     let n = 0;
     for (const c of chunks()) {
+      await turn();
       for (let i = 0; i < c.rows.length; i++) {
         const pos = positionOf[c.rows[i]!]!;
         if (pos >= lo && pos < hi) {
@@ -185,6 +187,7 @@ function tokensByPosition(chunks: () => Iterable<{ tokens: Uint8Array; rows: Uin
     const packed = new Uint8Array(n * TOKEN_BYTES);
     const positions = new Uint32Array(n);
     for (const c of chunks()) {
+      await turn();
       for (let i = 0; i < c.rows.length; i++) {
         const pos = positionOf[c.rows[i]!]!;
         if (pos < lo || pos >= hi) continue;
@@ -202,14 +205,17 @@ function tokensByPosition(chunks: () => Iterable<{ tokens: Uint8Array; rows: Uin
  * Publishes `universe` under `bfv` (a fresh key pair). Each ciphertext goes to `sink` as
  * soon as it exists (the node writes it to disk; nothing holds them all in memory), or is
  * kept in memory without a sink; the token tables likewise go to `tokenSink` range by range
- * (memory without one). `onProgress` is told how many users are encrypted so far.
+ * (memory without one). `onProgress` is told how many users are encrypted so far. The work
+ * gives the event loop a turn at least every TURN_EVERY_MS between batches and token chunks
+ * (common/turns.ts): a node publishing 10^7 users keeps answering its probes meanwhile.
  * `rangeSize`: positions per token-sorting pass (tests).
  */
-export function publish(
+export async function publish(
   universe: Universe,
   bfv: MediaBfv,
   opts: { uniform?: Uniform; onProgress?: (done: number, total: number) => void; batchUsers?: number; sink?: (ct: Uint8Array) => void; tokenSink?: TokenSink; rangeSize?: number } = {},
-): Publication {
+): Promise<Publication> {
+  const turn = turnTaker();
   const users = universe.size;
   const order = randomPermutation(users, opts.uniform ?? cryptoUniform);
   const positionOf = new Uint32Array(users);
@@ -217,7 +223,7 @@ export function publish(
   const tokens = new Map<IdType, TokenPages>();
   const tokenSink = opts.tokenSink ?? memoryTokenSink();
   for (const type of universe.idTypes) {
-    tokens.set(type, tokensByPosition(() => universe.tokenChunks(type), positionOf, type, tokenSink, opts.rangeSize));
+    tokens.set(type, await tokensByPosition(() => universe.tokenChunks(type), positionOf, type, tokenSink, turn, opts.rangeSize));
   }
   const upc = bfv.layout.usersPerCiphertext;
   const step = Math.max(upc, Math.floor((opts.batchUsers ?? upc * 64) / upc) * upc);
@@ -239,6 +245,7 @@ export function publish(
       clipContributionInPlace(unpackVectorInto(into, packed, order[first + i]! * PACKED_BYTES));
     }, keep);
     opts.onProgress?.(end, users);
+    await turn();
   }
   const gone = (): never => {
     throw new Error('publish: ciphertexts went to the sink');

@@ -12,7 +12,7 @@ const cache = new WeakMap<Universe, Promise<Publication & { bfv: MediaBfv }>>();
 export function testPublication(universe: Universe): Promise<Publication & { bfv: MediaBfv }> {
   let p = cache.get(universe);
   if (!p) {
-    p = MediaBfv.create(ATTRIBUTE_COUNT).then((bfv) => ({ ...publish(universe, bfv), bfv }));
+    p = MediaBfv.create(ATTRIBUTE_COUNT).then(async (bfv) => ({ ...(await publish(universe, bfv)), bfv }));
     cache.set(universe, p);
   }
   return p;
