@@ -14,6 +14,7 @@ import { PositionHashFile } from './psi-positions.ts';
 import { join } from 'node:path';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 import { logMemory } from '@cleanroom/shared/service/memory.ts';
+import { applyServingGcPolicy } from '@cleanroom/shared/service/gc-policy.ts';
 
 const b = boot('media');
 const store = await openNodeStore(b);
@@ -66,6 +67,8 @@ try {
   process.exit(2);
 }
 await prepareOprfWorkers(b.config.evalThreads);
+// Start-up is done (it sets media's peak memory under V8's own collection policy): sessions run under the serving policy (service/gc-policy.ts).
+applyServingGcPolicy();
 // The PSI kinds (retargeting, joint-activate) hash every published position once per publication: in the background now, to a file.
 void psi?.warm(node.publicationForPsi.version).then(() => logMemory(b.log, 'psi-positions')).catch((err: unknown) => b.log.error({ err: (err as Error).message }, 'hashing the publication positions failed (PSI sessions hash them themselves)'));
 await startGrpc(b, 'Media', node.handlers(), app, () => {

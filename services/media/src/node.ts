@@ -18,7 +18,7 @@ import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
 import type { LabelPublication } from '@cleanroom/shared/protocol/label-publication.ts';
 import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
 import {
-  AckCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, checkContiguous, joinPacked, splitPacked, PackedBlindedBatchCodec, CiphertextBatchCodec, CiphertextBatchWriter, EncodedCiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
+  AckCodec, BlindedBatchInPlaceCodec, IndicatorRequestCodec, BATCH_BYTES, BATCH_ITEMS, BlindedBatchCodec, checkContiguous, splitPacked, PackedBlindedBatchCodec, CiphertextBatchCodec, CiphertextBatchWriter, EncodedCiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, PrepareSessionCodec,
   SessionReadyCodec, splitBatches, joinBatches, splitManifest, UniverseLabelsCodec, UniverseManifestCodec, UniverseRequestCodec, UniverseTokensCodec,
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
@@ -266,9 +266,11 @@ export class MediaNode {
     const rec = this.session(caller, envs[0]);
     const { role, channel } = rec.state;
     const out = await this.step(rec, 'lookalike', async () => {
-      const batches = channel.openChunks(envs, caller, ['AGGREGATE'], PackedBlindedBatchCodec);
+      // the elements read where the messages hold them: no packed copy of the page, no join
+      const batches = channel.openChunks(envs, caller, ['AGGREGATE'], BlindedBatchInPlaceCodec);
       const offset = batches[0]?.offset ?? 0; // openChunks refuses an empty call
-      const page = await role.activatePage(offset, joinPacked(batches, 'PSI reply page', offset));
+      checkContiguous(batches, 'PSI reply page', offset);
+      const page = await role.activatePage(offset, batches.map((b) => b.items));
       rec.progress = { ...rec.progress, psiReplyReceived: page.received, psiReplyExpected: page.expected };
       if (!page.result) return { result: undefined, envs: [channel.seal('broker', 'AGGREGATE', AckCodec, { received: page.received })] };
       const result = page.result;

@@ -22,11 +22,24 @@ export interface ItemSource {
   at(i: number): Uint8Array;
 }
 
-export class PackedList implements ItemSource {
+/**
+ * Items read in place by offset: item i is the `width` bytes at `start + i·stride` of `bytes`
+ * — a PackedList (start 0, stride = width), or a BlindedBatch's elements in its message bytes
+ * (rpc/codec.ts, stride = an element's protobuf record). For loops over every item without a
+ * view per item (the DH-PSI's answer pages, protocol/media.ts activatePage).
+ */
+export interface StridedItems extends ItemSource {
+  readonly bytes: Uint8Array;
+  readonly start: number;
+  readonly stride: number;
+}
+
+export class PackedList implements StridedItems {
   /** The items, back to back: `length × width` bytes. */
   readonly bytes: Uint8Array;
   readonly width: number;
   readonly length: number;
+  readonly start = 0;
 
   constructor(bytes: Uint8Array, width: number) {
     if (!Number.isSafeInteger(width) || width < 1) throw new RangeError(`expected an item width ≥ 1, got ${String(width)}`);
@@ -36,6 +49,11 @@ export class PackedList implements ItemSource {
     this.bytes = bytes;
     this.width = width;
     this.length = bytes.length / width;
+  }
+
+  /** Bytes from one item to the next: the width (items back to back). */
+  get stride(): number {
+    return this.width;
   }
 
   /** An empty list of `length` zeroed items to fill with `set`. */

@@ -21,6 +21,7 @@ import {
   validateElement,
   validateElements,
   validatePacked,
+  validateStrided,
   x25519,
 } from './group.ts';
 
@@ -134,6 +135,21 @@ describe('validatePacked', () => {
       packed.set(e, 64);
       expect(reasonOf(() => validatePacked(packed, 10))).toEqual(one && { reason: one.reason, index: 12 });
     }
+  });
+  test('validateStrided: the same verdicts on elements read in place, the bytes between them ignored', () => {
+    // three elements at 3 + k·34 (as a BlindedBatch's records lay them), the gaps 0xff (non-canonical if read)
+    for (const e of cases) {
+      const one = reasonOf(() => validateElement(e, 5));
+      const wire = new Uint8Array(3 + 3 * 34).fill(0xff);
+      wire.set(le(9n), 3);
+      wire.set(le(2n), 3 + 34);
+      wire.set(e, 3 + 68);
+      expect(reasonOf(() => validateStrided(wire, 3, 34, 3, 10))).toEqual(one && { reason: one.reason, index: 12 });
+      expect(() => validateStrided(wire, 3, 34, 2, 10)).not.toThrow();
+    }
+    expect(() => validateStrided(new Uint8Array(3 + 3 * 34), 3, 34, 4)).toThrow(RangeError);
+    expect(() => validateStrided(new Uint8Array(64), 0, 16, 2)).toThrow(RangeError);
+    expect(() => validateStrided(new Uint8Array(0), 0, 34, 0)).not.toThrow();
   });
   test('refuses a buffer that is not whole elements, and accepts an empty one', () => {
     expect(reasonOf(() => validatePacked(new Uint8Array(33)))).toEqual({ reason: 'length', index: 0 });

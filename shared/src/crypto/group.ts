@@ -199,9 +199,22 @@ export function validatePacked(bytes: Uint8Array, firstIndex = 0): void {
   if (!(bytes instanceof Uint8Array) || bytes.length % ELEMENT_BYTES !== 0) {
     throw new InvalidElementError('length', `expected whole ${ELEMENT_BYTES}-byte elements, got ${describe(bytes)}`, firstIndex);
   }
-  for (let at = 0, i = firstIndex; at < bytes.length; at += ELEMENT_BYTES, i++) {
+  validateStrided(bytes, 0, ELEMENT_BYTES, bytes.length / ELEMENT_BYTES, firstIndex);
+}
+
+/**
+ * validatePacked on `count` elements read in place, element k the ELEMENT_BYTES bytes at
+ * `start + k·stride` of `bytes` (common/packed-list.ts StridedItems: a BlindedBatch's elements
+ * in its message bytes): the same checks and errors, the index in an error `firstIndex` + k.
+ */
+export function validateStrided(bytes: Uint8Array, start: number, stride: number, count: number, firstIndex = 0): void {
+  if (!(bytes instanceof Uint8Array)) throw new InvalidElementError('length', `expected whole ${ELEMENT_BYTES}-byte elements, got ${describe(bytes)}`, firstIndex);
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(stride) || !Number.isSafeInteger(count) || start < 0 || stride < ELEMENT_BYTES || count < 0 || (count > 0 && start + (count - 1) * stride + ELEMENT_BYTES > bytes.length)) {
+    throw new RangeError(`expected ${count} elements at ${start} + k·${stride} within ${bytes.length} bytes`);
+  }
+  for (let k = 0, at = start; k < count; k++, at += stride) {
     if (bytes[at + ELEMENT_BYTES - 1]! < 0x7f && LOW_ORDER_FIRST[bytes[at]!] === 0) continue;
-    validateElement(bytes.subarray(at, at + ELEMENT_BYTES), i);
+    validateElement(bytes.subarray(at, at + ELEMENT_BYTES), firstIndex + k);
   }
 }
 

@@ -28,9 +28,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BfvFormatError, type MediaBfv } from '../crypto/bfv.ts';
-import { ELEMENT_BYTES, InvalidElementError, validatePacked } from '../crypto/group.ts';
+import { ELEMENT_BYTES, InvalidElementError, validatePacked, validateStrided } from '../crypto/group.ts';
 import { evaluatePackedParallel } from '../crypto/oprf-pool.ts';
-import { PackedList } from '../common/packed-list.ts';
+import { copyBytes, PackedList, type StridedItems } from '../common/packed-list.ts';
 import { countPrimitive } from '../common/op-counts.ts';
 import { ATTRIBUTES, GROUP_OF_INDEX } from '../common/attributes.ts';
 import { buildLookalike } from './lookalike.ts';
@@ -399,10 +399,15 @@ export class MediaRole {
    * offer page not sent or beyond the total; a page that breaks this fails the session with the
    * reason. Each answer page is matched as it arrives: its offered positions whose doubly-keyed
    * element is in the broker's set under b are the audience. The page completing the stream
-   * gives the result (complete).
+   * gives the result (complete). The page comes as one list or as its consecutive parts (the
+   * batches of one call), read in place (StridedItems: no copy of an answer page).
    */
-  async activatePage(offset: number, elements: PackedList): Promise<ActivationProgress> {
+  async activatePage(offset: number, page: StridedItems | readonly StridedItems[]): Promise<ActivationProgress> {
     const p = this.expect('activatePage', 'prepared', 'evaluating');
+    const parts: readonly StridedItems[] = Array.isArray(page) ? page : [page as StridedItems];
+    let count = 0;
+    for (const part of parts) count += part.length;
+    const elements = { length: count };
     const psi = p.psi ?? (offset === 0 && elements.length > 0 && elements.length <= PSI_PAGE_ITEMS ? this.startPsi(p) : undefined);
     const received = psi?.received ?? 0;
     const padded = p.request.paddedCount;
@@ -421,9 +426,13 @@ export class MediaRole {
     if (received >= padded && end !== padded + psi.sent) {
       throw new ProtocolError('INVALID_ARGUMENT', `${where}: expected the answer to media's set up to element ${psi.sent} (the page it sent last), this page ends at element ${end - padded} of it`);
     }
-    if (elements.width !== ELEMENT_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `${where}: expected ${ELEMENT_BYTES}-byte elements, got ${elements.width}-byte ones`);
+    for (const part of parts) if (part.width !== ELEMENT_BYTES) throw new ProtocolError('INVALID_ARGUMENT', `${where}: expected ${ELEMENT_BYTES}-byte elements, got ${part.width}-byte ones`);
     try {
-      validatePacked(elements.bytes);
+      let first = 0;
+      for (const part of parts) {
+        validateStrided(part.bytes, part.start, part.stride, part.length, first);
+        first += part.length;
+      }
     } catch (err) {
       if (err instanceof InvalidElementError) throw new ProtocolError('INVALID_ARGUMENT', `${where}: ${err.message}`);
       throw err;
@@ -432,7 +441,10 @@ export class MediaRole {
     if (received < padded) {
       // the broker's padded set: kept packed until whole, then under b in a table (P elements)
       const pending = psi.pending ?? new Uint8Array(padded * ELEMENT_BYTES);
-      pending.set(elements.bytes, received * ELEMENT_BYTES);
+      let at = received * ELEMENT_BYTES;
+      for (const part of parts) {
+        for (let k = 0; k < part.length; k++, at += ELEMENT_BYTES) copyBytes(pending, at, part.bytes, part.start + k * part.stride, ELEMENT_BYTES);
+      }
       psi.pending = pending;
       if (end === padded) {
         psi.pending = undefined;
@@ -443,10 +455,13 @@ export class MediaRole {
       if (!brokerSet) throw new ProtocolError('FAILED_PRECONDITION', 'media: an answer to its PSI set before the broker\'s padded set');
       const { order } = this.params.publication;
       const first = received - padded;
-      const bytes = elements.bytes;
-      for (let i = 0; i < elements.length; i++) {
-        const pos = offered[first + i]!;
-        if (pos >= 0 && brokerSet.has(bytes, i * ELEMENT_BYTES)) rows.push(order[pos]!);
+      let i = first;
+      for (const part of parts) {
+        const { bytes, start, stride } = part;
+        for (let k = 0; k < part.length; k++, i++) {
+          const pos = offered[i]!;
+          if (pos >= 0 && brokerSet.has(bytes, start + k * stride)) rows.push(order[pos]!);
+        }
       }
       countPrimitive('psiLookup', elements.length - countPadding(offered, first, first + elements.length));
     }

@@ -11,7 +11,7 @@ import { SESSION_ROUNDS, isSessionKind, type SessionKind } from '../common/names
 import { MAX_PREDICATE_CHARS } from '../protocol/predicate.ts';
 import { LABEL_BOX_BYTES } from '../crypto/label-box.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
-import { copyBytes, PackedList, type ItemSource } from '../common/packed-list.ts';
+import { copyBytes, PackedList, type ItemSource, type StridedItems } from '../common/packed-list.ts';
 import { ELEMENT_BYTES } from '../crypto/group.ts';
 import { checkElement } from '../protocol/padding.ts';
 import type {
@@ -419,36 +419,39 @@ const MAX_OFFSET = 1e9;
 /** One batch of elements, wherever they are held (packed, or in place in the message). */
 export interface ElementBatch {
   offset: number;
-  items: ItemSource;
+  items: StridedItems;
 }
 
 /** Bytes per element record of a BlindedBatch as packedWire lays them out: key, length, the element. */
 const ELEMENT_RECORD = 2 + ELEMENT_BYTES;
 
-/** A BlindedBatch's elements where its protobuf bytes hold them: element i at `start + i·ELEMENT_RECORD + 2`. */
-class WireElements implements ItemSource {
+/** A BlindedBatch's elements where its protobuf bytes hold them: element i at `start + i·ELEMENT_RECORD` (`start`: past the first record's key and length). */
+class WireElements implements StridedItems {
   readonly width = ELEMENT_BYTES;
-  private readonly b: Uint8Array;
-  private readonly start: number;
+  /** The message's bytes; element i at `start + i·stride` (past its record's key and length). */
+  readonly bytes: Uint8Array;
+  readonly start: number;
+  readonly stride = ELEMENT_RECORD;
   readonly length: number;
 
-  constructor(b: Uint8Array, start: number, length: number) {
-    this.b = b;
-    this.start = start;
+  /** `first`: where the first element record (its key) begins in `b`. */
+  constructor(b: Uint8Array, first: number, length: number) {
+    this.bytes = b;
+    this.start = first + 2;
     this.length = length;
   }
 
   at(i: number): Uint8Array {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`expected an item index in [0, ${this.length}), got ${String(i)}`);
-    const at = this.start + i * ELEMENT_RECORD + 2;
+    const at = this.start + i * ELEMENT_RECORD;
     // a plain Uint8Array view (gRPC hands Buffers; an element is a Uint8Array wherever it goes)
-    return new Uint8Array(this.b.buffer, this.b.byteOffset + at, ELEMENT_BYTES);
+    return new Uint8Array(this.bytes.buffer, this.bytes.byteOffset + at, ELEMENT_BYTES);
   }
 
   /** The elements copied into one packed list (no view per element). */
   packed(): PackedList {
     const items = PackedList.alloc(this.length, ELEMENT_BYTES);
-    for (let i = 0; i < this.length; i++) copyBytes(items.bytes, i * ELEMENT_BYTES, this.b, this.start + i * ELEMENT_RECORD + 2, ELEMENT_BYTES);
+    for (let i = 0; i < this.length; i++) copyBytes(items.bytes, i * ELEMENT_BYTES, this.bytes, this.start + i * ELEMENT_RECORD, ELEMENT_BYTES);
     return items;
   }
 }

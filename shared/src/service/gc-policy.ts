@@ -1,5 +1,7 @@
 /**
- * V8's collection policy for a node that streams large buffers (the broker's universe sync
+ * V8's collection policies of the nodes, each a V8 flag set at run time.
+ *
+ * The broker's (applyGcPolicy), for a node that streams large buffers (the broker's universe sync
  * receives ≈ 1.5 GB of ciphertext pages at 10^6 users, as gRPC call buffers): V8 accounts
  * the external memory of ArrayBuffers in its global heap limit, which grows with the heap,
  * instead of against a fixed soft limit of a few tens of MiB of external growth. With the fixed
@@ -13,6 +15,21 @@
  * live heap): 16–18 major collections and 1.8–2.3 s of CPU without the policy, 0–3 and
  * 0.9–1.7 s with it, for a peak 60–180 MiB higher (nothing in the model frees early).
  *
+ *
+ * Media's serving policy (applyServingGcPolicy, once its start-up stages are done): V8 sizes
+ * the old generation's next limit from the mutator's allocation speed against the collector's,
+ * and a node that mostly waits on its peers allocates slowly, so after each full collection the
+ * limit is set barely above the live heap (≈ 41 → 50 MB at 200,000 users: the 8 MB minimum
+ * step). Media's live heap is mostly code and module sources, yet with that headroom the little
+ * each PSI page allocates (decoding, copies, the gRPC and TLS buffers) started a new
+ * mark-compact of the whole heap in nearly every page's round trip: 4–6 in one 200,000-user
+ * retargeting session, their concurrent marking ≈ 60–90 ms of CPU each on V8's worker threads
+ * (perf: ≈ 90 % of those threads' samples in ConcurrentMarking), which is what the `lookalike`
+ * phase's CPU beyond its X25519 and lookups was. A fixed growing factor of 1.5 (the next limit
+ * at 1.5 × the live heap) leaves 1–3 in the session. Its cost is at most half the live JS heap
+ * of extra garbage between collections, applied after start-up only, so the start-up stages,
+ * which set media's peak resident memory (label publication, preparation), keep V8's own factor.
+ *
  * Guarantees: idempotent; only the heuristic of when to collect changes — nothing that is
  * reachable is freed and everything unreachable is still collected.
  */
@@ -23,4 +40,12 @@ export const GC_POLICY_FLAG = '--external-memory-accounted-in-global-limit';
 
 export function applyGcPolicy(): void {
   setFlagsFromString(GC_POLICY_FLAG);
+}
+
+/** The V8 flag of media's serving policy: the old generation's next limit at 1.5 × the live heap after a full collection. */
+export const SERVING_GC_FLAG = '--heap-growing-percent=50';
+
+/** Media's policy once it serves sessions (see the module header); call it after the start-up stages. */
+export function applyServingGcPolicy(): void {
+  setFlagsFromString(SERVING_GC_FLAG);
 }
