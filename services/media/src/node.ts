@@ -13,7 +13,7 @@ import { ProtocolError, type Outcome, type Party } from '@cleanroom/shared/proto
 import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { sizeClass } from '@cleanroom/shared/protocol/policy.ts';
-import type { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
+import { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
 import type { LabelPublication } from '@cleanroom/shared/protocol/label-publication.ts';
 import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
@@ -243,8 +243,9 @@ export class MediaNode {
         throw new ProtocolError('FAILED_PRECONDITION', `broker asks for indicators of publication ${req.universeVersion.slice(0, 12)}, media serves ${this.o.publication.version.slice(0, 12)}`);
       }
       if (role.kind === 'joint-count') {
-        // each ciphertext written once, straight into the CiphertextBatch payload that carries it
-        const writer = new CiphertextBatchWriter(1024, CT_BATCH_BYTES);
+        // each ciphertext written once, straight into the CiphertextBatch payload that carries it,
+        // all payloads in one buffer (CiphertextBatchWriter's expectedItems: one large allocation, not one per batch)
+        const writer = new CiphertextBatchWriter(1024, CT_BATCH_BYTES, MediaBfv.indicatorCiphertexts(this.o.publication.order.length));
         role.indicators((bytes) => writer.next(bytes));
         return channel.sealChunks('broker', 'AGGREGATE', EncodedCiphertextBatchCodec, writer.finish());
       }

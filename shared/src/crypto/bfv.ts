@@ -865,9 +865,15 @@ export class MediaBfv {
     return out;
   }
 
+  /** How many ciphertexts encryptIndicators gives for `positions` indicator bits (N slots each). */
+  static indicatorCiphertexts(positions: number): number {
+    if (!Number.isSafeInteger(positions) || positions < 0) throw new RangeError(`expected a count of positions ≥ 0, got ${positions}`);
+    return Math.ceil(positions / N);
+  }
+
   /** encryptIndicators' loop (also warmEncrypt's, so that the same code is compiled): `bits` already checked. */
   private indicatorsToWire(bits: Uint8Array, sink: (ct: Uint8Array) => void, counted: boolean, alloc?: (bytes: number) => Uint8Array): void {
-    this.encryptToWire(Math.ceil(bits.length / N), (c, slots) => fillIndicatorSlots(bits, c * N, slots), sink, counted, alloc);
+    this.encryptToWire(MediaBfv.indicatorCiphertexts(bits.length), (c, slots) => fillIndicatorSlots(bits, c * N, slots), sink, counted, alloc);
   }
 
   /**

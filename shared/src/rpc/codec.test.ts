@@ -82,8 +82,8 @@ describe('universe sync pages', () => {
 
 describe('CiphertextBatchWriter', () => {
   /** Items of the given sizes, each filled in its place, and the same items as plain arrays. */
-  function written(sizes: number[], maxItems: number, maxBytes: number): { payloads: Uint8Array[]; items: Uint8Array[] } {
-    const w = new CiphertextBatchWriter(maxItems, maxBytes);
+  function written(sizes: number[], maxItems: number, maxBytes: number, expectedItems = 0): { payloads: Uint8Array[]; items: Uint8Array[] } {
+    const w = new CiphertextBatchWriter(maxItems, maxBytes, expectedItems);
     const items = sizes.map((n, i) => {
       const place = w.next(n);
       for (let b = 0; b < n; b++) place[b] = (i * 7 + b * 13) & 255;
@@ -110,6 +110,32 @@ describe('CiphertextBatchWriter', () => {
       });
       expect(back).toEqual(items.map((item, at) => ({ at, item: Buffer.from(item).toString('hex') })));
     }
+  });
+
+  it('with expectedItems, carves every batch out of one buffer and gives the same payloads, whatever items actually come', () => {
+    const ct = 196_802;
+    const uniform = Array.from({ length: 7 }, () => ct);
+    // 7 items of one size, 3 per batch: three payloads, one ArrayBuffer behind them
+    const one = written(uniform, 1024, 3 * ct, 7);
+    expect(one.payloads).toHaveLength(3);
+    expect(new Set(one.payloads.map((p) => p.buffer)).size).toBe(1);
+    expect(one.payloads.map((p) => Buffer.from(p).toString('hex'))).toEqual(written(uniform, 1024, 3 * ct).payloads.map((p) => Buffer.from(p).toString('hex')));
+    // fewer or more items than expected, items of other sizes, a larger one alone, none: byte for byte the batches splitBatches cuts
+    for (const [sizes, maxItems, maxBytes, expected] of [
+      [uniform, 1024, 3 * ct, 3],
+      [uniform, 1024, 3 * ct, 20],
+      [[ct, ct, ct + 5, ct - 5, 2 * ct, 10, ct], 1024, 3 * ct, 7],
+      [[10, 500_000, 20, 20, 16_384, 200], 1024, 1000, 6],
+      [[5, 5, 5, 5, 5], 2, 10, 5],
+      [[0, 0, 5], 2, 10, 3],
+      [[], 1024, 100, 4],
+    ] as [number[], number, number, number][]) {
+      const { payloads, items } = written(sizes, maxItems, maxBytes, expected);
+      const want = splitBatches(items, maxItems, maxBytes).map((b) => CiphertextBatchCodec.encode(b));
+      expect(payloads.map((p) => Buffer.from(p).toString('hex')), `${sizes.length} items, ${expected} expected`).toEqual(want.map((p) => Buffer.from(p).toString('hex')));
+    }
+    expect(() => new CiphertextBatchWriter(10, 100, -1)).toThrow(RangeError);
+    expect(() => new CiphertextBatchWriter(10, 100, 1.5)).toThrow(RangeError);
   });
 
   it('EncodedCiphertextBatchCodec seals the payload as it is and refuses bytes that are not a CiphertextBatch', () => {

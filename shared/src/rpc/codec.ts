@@ -262,6 +262,8 @@ function writeVarint(buf: Uint8Array, at: number, v: number): number {
 /** CiphertextBatch's field tags: offset (2, varint), ciphertexts (3, length-delimited). */
 const CT_OFFSET_TAG = (2 << 3) | 0;
 const CT_ITEM_TAG = (3 << 3) | 2;
+/** Most bytes of a field's framing: its tag and a varint of at most 10 bytes. */
+const FRAMING = 11;
 
 /**
  * CiphertextBatch payloads written in place: `next(bytes)` returns where the next ciphertext's
@@ -272,19 +274,33 @@ const CT_ITEM_TAG = (3 << 3) | 2;
  * `finish()` gives the payloads, byte for byte CiphertextBatchCodec.encode of those batches, to be
  * sealed with EncodedCiphertextBatchCodec. Every place must be filled before finish() (its
  * bytes are not zeroed).
+ *
+ * `expectedItems`: how many ciphertexts the caller will write, all of one size (media's
+ * indicators): the batches are then carved out of one buffer, allocated at the first next() for
+ * that many items of its size, instead of one fresh multi-MB buffer per batch. Each fresh
+ * ArrayBuffer of that size is a point where V8 checks its old generation's allocation limit, and
+ * in a node whose heap sits near that limit each check started a full marking cycle (three to
+ * five per joint-count AGGREGATE at 10^6 users, with concurrent marking on the helper threads).
+ * A batch that would outgrow its share (an item of another size, or more items than expected)
+ * moves to a buffer of its own: the payloads are the same either way.
  */
 export class CiphertextBatchWriter {
   private readonly maxItems: number;
   private readonly maxBytes: number;
+  private readonly expectedItems: number;
   private readonly batches: { buf: Uint8Array; used: number; items: number; itemBytes: number }[] = [];
+  /** The one buffer the batches are carved from (expectedItems > 0), and where its free part starts. */
+  private slab: { buf: Uint8Array; at: number } | undefined;
   private count = 0;
   private finished = false;
 
-  constructor(maxItems: number, maxBytes: number) {
+  constructor(maxItems: number, maxBytes: number, expectedItems = 0) {
     if (!Number.isSafeInteger(maxItems) || maxItems < 1) throw new RangeError(`expected maxItems ≥ 1, got ${maxItems}`);
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new RangeError(`expected maxBytes ≥ 1, got ${maxBytes}`);
+    if (!Number.isSafeInteger(expectedItems) || expectedItems < 0) throw new RangeError(`expected expectedItems ≥ 0, got ${expectedItems}`);
     this.maxItems = maxItems;
     this.maxBytes = maxBytes;
+    this.expectedItems = expectedItems;
   }
 
   next(bytes: number): Uint8Array {
@@ -292,6 +308,7 @@ export class CiphertextBatchWriter {
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`expected a ciphertext size ≥ 0, got ${bytes}`);
     let cur = this.batches.at(-1);
     if (!cur || (cur.items > 0 && (cur.items >= this.maxItems || cur.itemBytes + bytes > this.maxBytes))) cur = this.open(bytes);
+    if (cur.used + FRAMING + bytes > cur.buf.length) this.move(cur, bytes);
     let at = cur.used;
     cur.buf[at++] = CT_ITEM_TAG;
     at = writeVarint(cur.buf, at, bytes);
@@ -304,18 +321,54 @@ export class CiphertextBatchWriter {
   }
 
   /**
-   * A new batch starting at the current count, sized for its largest possible contents. Not
-   * zeroed (Buffer.allocUnsafe: no pass over ≈ 3 MB per batch, and the pages past what is
-   * written are never touched): only the bytes written (header, framing, the places filled)
-   * are ever read, finish() gives the payload up to there.
+   * Room for a batch of at most `items` items of `bytes` bytes: a tag and a varint of at most 10
+   * bytes before the batch's offset and before each item.
+   */
+  private static room(items: number, bytes: number): number {
+    return FRAMING + items * (FRAMING + bytes);
+  }
+
+  /** How many items of `bytes` bytes one batch holds (the cut of next()). */
+  private perBatch(bytes: number): number {
+    if (bytes === 0) return this.maxItems;
+    if (bytes > this.maxBytes) return 1;
+    return Math.min(this.maxItems, Math.floor(this.maxBytes / bytes));
+  }
+
+  /**
+   * A new batch starting at the current count: carved from the slab when one is expected (sized,
+   * at the first batch, for every expected item of `first`'s size), else a buffer of its own sized
+   * for its largest possible contents. Not zeroed (Buffer.allocUnsafe: no pass over ≈ 3 MB per
+   * batch, and the pages past what is written are never touched): only the bytes written
+   * (header, framing, the places filled) are ever read, finish() gives the payload up to there.
    */
   private open(first: number): { buf: Uint8Array; used: number; items: number; itemBytes: number } {
-    const framing = 11; // a tag and a varint of at most 10 bytes
-    const buf = Buffer.allocUnsafe(framing + Math.max(this.maxBytes, first) + Math.min(this.maxItems, Math.max(1, this.maxBytes)) * framing);
+    let buf: Uint8Array | undefined;
+    if (this.expectedItems > 0 && this.batches.length === 0) {
+      const per = this.perBatch(first);
+      const batches = Math.ceil(this.expectedItems / per);
+      this.slab = { buf: Buffer.allocUnsafe(batches * CiphertextBatchWriter.room(per, first)), at: 0 };
+    }
+    const slab = this.slab;
+    if (slab !== undefined) {
+      const size = CiphertextBatchWriter.room(Math.min(this.perBatch(first), Math.max(1, this.expectedItems - this.count)), first);
+      if (slab.at + size <= slab.buf.length) {
+        buf = slab.buf.subarray(slab.at, slab.at + size);
+        slab.at += size;
+      }
+    }
+    buf ??= Buffer.allocUnsafe(FRAMING + Math.max(this.maxBytes, first) + Math.min(this.maxItems, Math.max(1, this.maxBytes)) * FRAMING);
     buf[0] = CT_OFFSET_TAG;
     const batch = { buf, used: writeVarint(buf, 1, this.count), items: 0, itemBytes: 0 };
     this.batches.push(batch);
     return batch;
+  }
+
+  /** Moves `batch` (out of room for an item of `bytes` bytes) to a buffer of its own sized for its largest possible contents. */
+  private move(batch: { buf: Uint8Array; used: number }, bytes: number): void {
+    const buf = Buffer.allocUnsafe(FRAMING + Math.max(this.maxBytes, bytes) + Math.min(this.maxItems, Math.max(1, this.maxBytes)) * FRAMING + batch.used);
+    buf.set(batch.buf.subarray(0, batch.used));
+    batch.buf = buf;
   }
 
   /** The payloads, in order (one batch with no ciphertext when none was written, as splitBatches gives). */
