@@ -86,6 +86,7 @@ export async function openLabels(opts: {
     },
   };
   let published;
+  let lastLog = performance.now();
   try {
     published = await publishLabels(pub, opts.universe.key, {
       order: pub.order,
@@ -94,7 +95,15 @@ export async function openLabels(opts: {
         const label = joined.labelOf(row);
         return label ? { label, consentShare: opts.share[row] === 1 } : undefined;
       },
-    }, { threads: opts.threads, sink });
+    }, {
+      threads: opts.threads, sink,
+      // a line every 5 s: at 10^7 users the boxes take as long as the universe's preparation (an OPRF evaluation per labelled ID)
+      onProgress: (done, total) => {
+        if (performance.now() - lastLog < 5000) return;
+        lastLog = performance.now();
+        opts.log.info({ done, total }, 'sealing the labels for publication');
+      },
+    });
   } finally {
     joined.close();
     for (const f of made) f.close();

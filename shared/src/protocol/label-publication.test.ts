@@ -51,7 +51,9 @@ describe('label publication on worker threads', () => {
   }
 
   it('3 threads give the single-thread path\'s boxes byte for byte (same random source), and they open to the labels', async () => {
-    const one = await publishLabels(pub, key, src, { threads: 1, random: seeded('s') });
+    const progress: [number, number][] = [];
+    const one = await publishLabels(pub, key, src, { threads: 1, random: seeded('s'), onProgress: (done, total) => progress.push([done, total]) });
+    expect(progress).toEqual([[N, N]]); // one chunk: every published token's box, of all of them
     const three = await publishLabels(pub, key, src, { threads: 3, random: seeded('s') });
     const a = one.labels.boxes.get('phone')!.read(0, N);
     const b = three.labels.boxes.get('phone')!.read(0, N);

@@ -126,13 +126,13 @@ export async function publishLabels(
   pub: { epoch: string; version: string; tokens: ReadonlyMap<IdType, TokenPages> },
   key: OprfKey,
   src: LabelSource,
-  opts: { threads?: number; random?: LabelRandom; sink?: LabelSink } = {},
+  opts: { threads?: number; random?: LabelRandom; sink?: LabelSink; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<{ labels: LabelPublication; stats: LabelPublicationStats }> {
   const t0 = performance.now();
   const threads = opts.threads ?? 1;
   const pool = threads > 1 ? new PointPool(key, threads) : undefined;
   try {
-    return await seal(pub, src, opts.random, opts.sink ?? memorySink(), (xs, dst) => (pool && xs.length >= POOL_THRESHOLD ? pool.compute(xs, dst) : Promise.resolve(computePoints(key, xs, dst))), t0);
+    return await seal(pub, src, opts.random, opts.sink ?? memorySink(), (xs, dst) => (pool && xs.length >= POOL_THRESHOLD ? pool.compute(xs, dst) : Promise.resolve(computePoints(key, xs, dst))), t0, opts.onProgress);
   } finally {
     await pool?.close();
   }
@@ -148,8 +148,11 @@ async function seal(
   sink: LabelSink,
   points: (xs: readonly Uint8Array[], dst: string) => Promise<Uint8Array[]>,
   t0: number,
+  onProgress?: (done: number, total: number) => void,
 ): Promise<{ labels: LabelPublication; stats: LabelPublicationStats }> {
   const boxes = new Map<IdType, LabelBoxes>();
+  const total = [...pub.tokens.values()].reduce((a, t) => a + t.count, 0);
+  let done = 0;
   const labelled: Record<string, number> = {};
   const enc = new TextEncoder();
   for (const [idType, t] of pub.tokens) {
@@ -186,6 +189,8 @@ async function seal(
       });
       real += idx.length;
       sink.append(idType, out);
+      done += out.length / LABEL_BOX_BYTES;
+      onProgress?.(done, total);
     }
     boxes.set(idType, sink.finish(idType));
     labelled[idType] = real;
