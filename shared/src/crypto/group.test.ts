@@ -14,6 +14,7 @@ import {
   TOKEN_BYTES,
   clampInPlace,
   defaultRng,
+  drawBytesInto,
   isClamped,
   randomElement,
   randomElements,
@@ -241,6 +242,19 @@ describe('defaultRng (pooled CSPRNG)', () => {
     const b = defaultRng(32);
     expect(b.some((x) => x !== 0)).toBe(true);
     expect(a.buffer).not.toBe(b.buffer);
+  });
+
+  test('drawBytesInto from it writes fresh pool bytes in place, never bytes another draw got, across refills', () => {
+    const seen = new Set<string>();
+    const out = new Uint8Array(64);
+    for (let i = 0; i < 1500; i++) { // 1500 × 48 bytes: several pool refills, interleaved with defaultRng's own draws
+      drawBytesInto(defaultRng, 32, out, 16);
+      expect(out.subarray(0, 16).every((x) => x === 0) && out.subarray(48).every((x) => x === 0)).toBe(true); // only [16, 48) written
+      seen.add(hex(out.subarray(16, 48)));
+      seen.add(hex(defaultRng(16)));
+    }
+    expect(seen.size).toBe(3000);
+    expect(() => drawBytesInto(defaultRng, 32, out, 40)).toThrow(RangeError); // no room: the checked path, as for any rng
   });
 
   test('its bytes look uniform (each byte value 0..255 within 5 sigma over 2^20 bytes)', () => {

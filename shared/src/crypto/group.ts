@@ -238,16 +238,23 @@ let rngPoolAt = 0;
  */
 export const defaultRng: Rng = (n) => {
   if (n > RNG_POOL_BYTES / 4) return randomBytes(n);
+  const at = takePool(n);
+  const out = rngPool.slice(at, at + n);
+  rngPool.fill(0, at, at + n);
+  return out;
+};
+
+/** Claims the pool's next n (≤ RNG_POOL_BYTES / 4) fresh bytes, refilling it first if short; returns their offset. */
+function takePool(n: number): number {
   if (rngPool.length - rngPoolAt < n) {
     if (rngPool.length === 0) rngPool = new Uint8Array(RNG_POOL_BYTES);
     randomFillSync(rngPool);
     rngPoolAt = 0;
   }
-  const out = rngPool.slice(rngPoolAt, rngPoolAt + n);
-  rngPool.fill(0, rngPoolAt, rngPoolAt + n);
+  const at = rngPoolAt;
   rngPoolAt += n;
-  return out;
-};
+  return at;
+}
 
 /** Calls `rng(n)` and checks it kept its contract; returns a private copy. */
 export function drawBytes(rng: Rng, n: number): Uint8Array {
@@ -256,8 +263,18 @@ export function drawBytes(rng: Rng, n: number): Uint8Array {
   return out;
 }
 
-/** drawBytes into out[at, at + n): the same checks, the copy written where the caller keeps it (no array per draw). */
+/**
+ * drawBytes into out[at, at + n): the same checks, the copy written where the caller keeps it
+ * (no array per draw). From the default RNG, the pool's bytes are copied straight to `out`
+ * (the bytes defaultRng(n) would return, zeroed in the pool as it does: no array at all).
+ */
 export function drawBytesInto(rng: Rng, n: number, out: Uint8Array, at: number): void {
+  if (rng === defaultRng && n <= RNG_POOL_BYTES / 4 && out instanceof Uint8Array && Number.isInteger(at) && at >= 0 && at + n <= out.length) {
+    const from = takePool(n);
+    for (let i = 0; i < n; i++) out[at + i] = rngPool[from + i]!;
+    rngPool.fill(0, from, from + n);
+    return;
+  }
   if (typeof rng !== 'function') throw new TypeError(`expected an rng function, got ${describe(rng)}`);
   const b = rng(n);
   if (!(b instanceof Uint8Array) || b.length !== n) {

@@ -175,6 +175,17 @@ describe('hashToGroupBatch', () => {
     }
   });
 
+  test('hands out the elements of a chunk as views of one packed buffer, in order (no ArrayBuffer per element)', () => {
+    const inputs = Array.from({ length: 10 }, (_, i) => enc.encode(`view${i}@example.com`));
+    const batch = hashToGroupBatch(inputs, dst);
+    batch.forEach((e, i) => {
+      expect(e.length).toBe(32);
+      expect(e.buffer).toBe(batch[0]!.buffer);
+      expect(e.byteOffset).toBe(batch[0]!.byteOffset + 32 * i);
+      expect(hex(e)).toBe(hex(hashToGroup(inputs[i]!, dst)));
+    });
+  });
+
   test('empty batch and a bad input reported with its index', () => {
     expect(hashToGroupBatch([], dst)).toEqual([]);
     expect(() => hashToGroupBatch([new Uint8Array(1), 5 as unknown as Uint8Array], dst)).toThrow(/input 1: expected a Uint8Array/);

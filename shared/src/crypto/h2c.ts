@@ -40,7 +40,7 @@
  */
 import { createHash } from 'node:crypto';
 import { sha512Into } from './digest-into.ts';
-import { ELEMENT_BYTES, P, sodium, validateElement } from './group.ts';
+import { ELEMENT_BYTES, P, sodium, validateElement, validatePacked } from './group.ts';
 import type { ElementBytes } from './group.ts';
 import { countPrimitive } from '../common/op-counts.ts';
 
@@ -148,15 +148,28 @@ function dstSuffixes(dst: string): DstSuffixes {
 }
 
 const ptA = new Uint8Array(32);
+const ptB = new Uint8Array(32);
+/** Sum scratch of hashToEdwardsInto (sodium writes it; the caller's slot gets a copy). */
+const ptSum = new Uint8Array(32);
 /** Message scratch of hashToEdwardsInto; its first SHA512_BLOCK bytes are zero between calls. */
 let scratch = new Uint8Array(512);
-const ptB = new Uint8Array(32);
+/** scratch.subarray(0, n) by n, made once per length (reset when scratch grows). */
+let scratchViews: Uint8Array[] = [];
+function scratchView(n: number): Uint8Array {
+  return (scratchViews[n] ??= scratch.subarray(0, n));
+}
 /** Digest scratch of hashToEdwardsInto (libsodium SHA-512 into them: no Buffer per hash). */
 const digestB0 = new Uint8Array(SHA512_OUT);
 const digestH = new Uint8Array(SHA512_OUT);
+/** The two halves of digestH, each one map's input (views made once). */
+const digestHLow = digestH.subarray(0, 32);
+const digestHHigh = digestH.subarray(32, 64);
 
-/** Writes the Edwards encoding of from_uniform(h[0..32]) + from_uniform(h[32..64]) into `out`. */
-function hashToEdwardsInto(out: Uint8Array, input: Uint8Array, s: DstSuffixes, index: number | undefined): void {
+/**
+ * Writes the Edwards encoding of from_uniform(h[0..32]) + from_uniform(h[32..64]) to
+ * out[at, at + 32). Allocates nothing (module scratch and views made once).
+ */
+function hashToEdwardsInto(out: Uint8Array, at: number, input: Uint8Array, s: DstSuffixes, index: number | undefined): void {
   if (!(input instanceof Uint8Array)) {
     throw new TypeError(`${index === undefined ? 'input' : `input ${index}`}: expected a Uint8Array, got ${describe(input)}`);
   }
@@ -164,37 +177,40 @@ function hashToEdwardsInto(out: Uint8Array, input: Uint8Array, s: DstSuffixes, i
   // one call over one scratch buffer (Z_PAD ‖ input ‖ first, then b0 ‖ second): the same bytes
   // as hashing the parts in turn, without a hash object per part.
   const n1 = SHA512_BLOCK + input.length + s.first.length;
-  if (scratch.length < n1 || scratch.length < SHA512_OUT + s.second.length) scratch = new Uint8Array(Math.max(2 * n1, SHA512_OUT + s.second.length));
+  const n2 = SHA512_OUT + s.second.length;
+  if (scratch.length < n1 || scratch.length < n2) {
+    scratch = new Uint8Array(Math.max(2 * n1, n2));
+    scratchViews = [];
+  }
   scratch.set(input, SHA512_BLOCK); // scratch[0..128) stays zero: Z_PAD
   scratch.set(s.first, SHA512_BLOCK + input.length);
-  const b0 = sha512Into(digestB0, scratch.subarray(0, n1));
+  const b0 = sha512Into(digestB0, scratchView(n1));
   scratch.set(b0, 0);
   scratch.set(s.second, SHA512_OUT);
-  const h = sha512Into(digestH, scratch.subarray(0, SHA512_OUT + s.second.length));
+  sha512Into(digestH, scratchView(n2));
   scratch.fill(0, 0, SHA512_BLOCK);
-  sodium.crypto_core_ed25519_from_uniform(ptA, h.subarray(0, 32));
-  sodium.crypto_core_ed25519_from_uniform(ptB, h.subarray(32, 64));
-  sodium.crypto_core_ed25519_add(out, ptA, ptB);
+  sodium.crypto_core_ed25519_from_uniform(ptA, digestHLow);
+  sodium.crypto_core_ed25519_from_uniform(ptB, digestHHigh);
+  sodium.crypto_core_ed25519_add(ptSum, ptA, ptB);
+  out.set(ptSum, at);
 }
 
-function readYLE(b: Uint8Array, off: number): bigint {
-  const v = new DataView(b.buffer, b.byteOffset + off, 32);
+/** The y-coordinate (bit 255, x's sign, cleared) of the Edwards encoding at byte `off` of `v`'s bytes. */
+function readYLE(v: DataView, off: number): bigint {
   return (
-    v.getBigUint64(0, true) |
-    (v.getBigUint64(8, true) << 64n) |
-    (v.getBigUint64(16, true) << 128n) |
-    ((v.getBigUint64(24, true) & 0x7fffffffffffffffn) << 192n)
+    v.getBigUint64(off, true) |
+    (v.getBigUint64(off + 8, true) << 64n) |
+    (v.getBigUint64(off + 16, true) << 128n) |
+    ((v.getBigUint64(off + 24, true) & 0x7fffffffffffffffn) << 192n)
   );
 }
 
-function writeLE(u: bigint): Uint8Array {
-  const out = new Uint8Array(ELEMENT_BYTES);
-  const v = new DataView(out.buffer);
-  v.setBigUint64(0, BigInt.asUintN(64, u), true);
-  v.setBigUint64(8, BigInt.asUintN(64, u >> 64n), true);
-  v.setBigUint64(16, BigInt.asUintN(64, u >> 128n), true);
-  v.setBigUint64(24, u >> 192n, true);
-  return out;
+/** Writes u < 2^256 as 32 bytes little-endian at byte `off` of `v`'s bytes. */
+function writeLE(v: DataView, off: number, u: bigint): void {
+  v.setBigUint64(off, BigInt.asUintN(64, u), true);
+  v.setBigUint64(off + 8, BigInt.asUintN(64, u >> 64n), true);
+  v.setBigUint64(off + 16, BigInt.asUintN(64, u >> 128n), true);
+  v.setBigUint64(off + 24, u >> 192n, true);
 }
 
 /** a^-1 mod p for 0 < a < p (extended Euclid; faster than Fermat in BigInt). Variable time. */
@@ -216,15 +232,18 @@ function invModP(a: bigint): bigint {
 }
 
 /**
- * Converts n Edwards encodings packed in `ed` (32 bytes each) to Montgomery u-coordinates with a
- * single field inversion (Montgomery's trick). Throws if a point is the identity (y = 1).
+ * Converts n Edwards encodings packed in `ed` (32 bytes each) to Montgomery u-coordinates
+ * written packed to `out` (32 bytes each), with a single field inversion (Montgomery's trick).
+ * Throws if a point is the identity (y = 1).
  */
-function edwardsPackedToMontgomery(ed: Uint8Array, n: number, firstIndex: number): Uint8Array[] {
+function edwardsPackedToMontgomeryInto(out: Uint8Array, ed: Uint8Array, n: number, firstIndex: number): void {
+  const src = new DataView(ed.buffer, ed.byteOffset, 32 * n);
+  const dst = new DataView(out.buffer, out.byteOffset, 32 * n);
   const ys: bigint[] = new Array<bigint>(n);
   const prefix: bigint[] = new Array<bigint>(n);
   let acc = 1n;
   for (let i = 0; i < n; i++) {
-    const y = readYLE(ed, i * 32) % P;
+    const y = readYLE(src, i * 32) % P;
     const den = (1n - y + P) % P;
     if (den === 0n) throw new Error(`input ${firstIndex + i}: expected a non-identity point, got the identity (probability 2^-252)`);
     ys[i] = y;
@@ -232,14 +251,12 @@ function edwardsPackedToMontgomery(ed: Uint8Array, n: number, firstIndex: number
     prefix[i] = acc;
   }
   let inv = invModP(acc); // = Π den_i^-1
-  const out: Uint8Array[] = new Array<Uint8Array>(n);
   for (let i = n - 1; i >= 0; i--) {
     const y = ys[i]!;
     const denInv = i === 0 ? inv : (inv * prefix[i - 1]!) % P;
     inv = (inv * ((1n - y + P) % P)) % P;
-    out[i] = writeLE(((1n + y) * denInv) % P);
+    writeLE(dst, i * 32, ((1n + y) * denInv) % P);
   }
-  return out;
 }
 
 /** Converts an Edwards25519 point encoding to its Montgomery u-coordinate, u = (1+y)/(1−y). */
@@ -247,7 +264,9 @@ export function edwardsToMontgomery(ed: Uint8Array): ElementBytes {
   if (!(ed instanceof Uint8Array) || ed.length !== 32) {
     throw new TypeError(`expected a 32-byte Edwards25519 encoding, got ${describe(ed)}`);
   }
-  return edwardsPackedToMontgomery(ed, 1, 0)[0]!;
+  const u = new Uint8Array(ELEMENT_BYTES);
+  edwardsPackedToMontgomeryInto(u, ed, 1, 0);
+  return u;
 }
 
 /** Hashes `input` to an element of the prime-order group under the domain separation tag `dst`. */
@@ -255,27 +274,31 @@ export function hashToGroup(input: Uint8Array, dst: string): ElementBytes {
   const s = dstSuffixes(dst);
   const ed = new Uint8Array(32);
   countPrimitive('hashToGroup');
-  hashToEdwardsInto(ed, input, s, undefined);
-  const u = edwardsPackedToMontgomery(ed, 1, 0)[0]!;
+  hashToEdwardsInto(ed, 0, input, s, undefined);
+  const u = new Uint8Array(ELEMENT_BYTES);
+  edwardsPackedToMontgomeryInto(u, ed, 1, 0);
   validateElement(u); // cannot fail for a point of order ℓ; a cheap guard against regressions
   return u;
 }
 
-/** hashToGroup over many inputs; equal outputs, one field inversion per 4096 inputs. */
+/**
+ * hashToGroup over many inputs; equal outputs, one field inversion per CHUNK (4096) inputs.
+ * The outputs are views of one packed buffer per chunk (32 bytes each, in order): no array
+ * or ArrayBuffer per element, nor any per-element allocation in the hashing.
+ */
 export function hashToGroupBatch(inputs: readonly Uint8Array[], dst: string): ElementBytes[] {
   if (!Array.isArray(inputs)) throw new TypeError(`expected an array of inputs, got ${describe(inputs)}`);
   const s = dstSuffixes(dst);
-  const out: Uint8Array[] = [];
-  const ed = new Uint8Array(CHUNK * 32);
+  const out: Uint8Array[] = new Array<Uint8Array>(inputs.length);
+  const ed = new Uint8Array(Math.min(CHUNK, inputs.length) * 32);
   for (let start = 0; start < inputs.length; start += CHUNK) {
     const n = Math.min(CHUNK, inputs.length - start);
     countPrimitive('hashToGroup', n);
-    for (let i = 0; i < n; i++) hashToEdwardsInto(ed.subarray(i * 32, i * 32 + 32), inputs[start + i]!, s, start + i);
-    const us = edwardsPackedToMontgomery(ed, n, start);
-    for (let i = 0; i < n; i++) {
-      validateElement(us[i]!, start + i);
-      out.push(us[i]!);
-    }
+    for (let i = 0; i < n; i++) hashToEdwardsInto(ed, i * 32, inputs[start + i]!, s, start + i);
+    const us = new Uint8Array(n * ELEMENT_BYTES);
+    edwardsPackedToMontgomeryInto(us, ed, n, start);
+    validatePacked(us, start); // cannot fail for points of order ℓ; a cheap guard against regressions
+    for (let i = 0; i < n; i++) out[start + i] = us.subarray(i * ELEMENT_BYTES, (i + 1) * ELEMENT_BYTES);
   }
   return out;
 }

@@ -256,6 +256,21 @@ describe('blind / unblind', () => {
     expect(blindBatch([])).toEqual([]);
   });
 
+  test('blindBatch and unblindBatch hand out views of packed buffers, in order (no ArrayBuffer per element)', () => {
+    const es = ids(5, 'packed').map((x) => hashToGroup(x, DST));
+    const bs = blindBatch(es, seededBytes('packed'));
+    const evaluated = OprfKey.generate(seededBytes('packed-key')).evaluateBatch(bs.map((b) => b.blinded));
+    const us = unblindBatch(bs.map((b) => b.inverse), evaluated);
+    for (const list of [bs.map((b) => b.blinded), bs.map((b) => b.inverse), us]) {
+      list.forEach((x, i) => {
+        expect(x.length).toBe(32);
+        expect(x.buffer).toBe(list[0]!.buffer);
+        expect(x.byteOffset).toBe(list[0]!.byteOffset + 32 * i);
+      });
+    }
+    expect(bs[0]!.blinded.buffer).not.toBe(bs[0]!.inverse.buffer); // the secret scalars are a buffer of their own
+  });
+
   test('blindBatch draws again (a second round) for the element whose r is refused, and the pairs still unblind', () => {
     const bad = rejectedBlindingScalar('retry');
     const good = seededBytes('retry-good');

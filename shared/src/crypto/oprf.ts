@@ -212,6 +212,9 @@ export function blind(e: ElementBytes, rng: Rng = defaultRng): Blinded {
   return blindValidated(e, rng, undefined);
 }
 
+/** 2^-16: scalarMulInto's carries by multiplication (exact), not by `%` and division. */
+const INV_2_16 = 1 / 65536;
+
 /**
  * out ← a·b mod ℓ for the 32-byte little-endian scalars at a[aAt..] and b[bAt..]: schoolbook
  * product over 16-bit limbs (every column sum stays below 2^37, exact in a double; no
@@ -225,13 +228,15 @@ function scalarMulInto(out: Uint8Array, a: Uint8Array, aAt: number, b: Uint8Arra
     const ai = a[aAt + 2 * i]! | (a[aAt + 2 * i + 1]! << 8);
     for (let j = 0; j < 16; j++) acc[i + j]! += ai * limbs[j]!;
   }
+  // v < 2^38 is exact in a double, and so are v · 2^-16 and its floor: carry and limb without
+  // a floating-point `%` or division (fmod's time depends on its operands; roundsd's does not)
   let carry = 0;
   for (let k = 0; k < 32; k++) {
     const v = acc[k]! + carry;
-    const lo = v % 65536;
+    carry = Math.floor(v * INV_2_16);
+    const lo = v - carry * 65536;
     wide[2 * k] = lo & 0xff;
     wide[2 * k + 1] = lo >>> 8;
-    carry = (v - lo) / 65536;
   }
   sodium.crypto_core_ed25519_scalar_reduce(out, wide);
 }
@@ -242,14 +247,16 @@ function scalarMulInto(out: Uint8Array, a: Uint8Array, aAt: number, b: Uint8Arra
  * once (one libsodium inversion plus three constant-time multiplications each) and keeps the r
  * with a clamped ±inverse — all but about one in 2^126, so one round in practice. Blinding
  * factors are distributed exactly as in `blind` (the same acceptance rule); only the RNG draw
- * order differs. The scalars live in packed buffers (one 32-byte slot per element), zeroed
- * before returning; each returned inverse is its own array.
+ * order differs. The scalars r live in packed buffers (one 32-byte slot per element), zeroed
+ * before returning. The blinded elements and the inverses are views of two packed buffers
+ * (32 bytes per element each, in order): no array or ArrayBuffer per element.
  */
 export function blindBatch(es: readonly ElementBytes[], rng: Rng = defaultRng): Blinded[] {
   validateElements(es);
   const n = es.length;
   const rs = new Uint8Array(32 * n); // r of element i at 32i (secret)
-  const ss: Uint8Array[] = new Array<Uint8Array>(n);
+  const ss = new Uint8Array(32 * n); // its clamped ±inverse at 32i (secret; handed out as views)
+  const blindedOut = new Uint8Array(ELEMENT_BYTES * n);
   const r8 = new Uint8Array(32 * n); // 8r mod ℓ of the round's j-th candidate, packed
   const prefix = new Uint8Array(32 * n); // running products of r8
   const wide = new Uint8Array(64);
@@ -261,7 +268,9 @@ export function blindBatch(es: readonly ElementBytes[], rng: Rng = defaultRng): 
   const m = new Uint8Array(32);
   const m2 = new Uint8Array(32);
   const r = new Uint8Array(32);
+  const s = new Uint8Array(32);
   let pending: number[] = Array.from({ length: n }, (_, i) => i);
+  let done = false;
   try {
     for (let round = 0; pending.length > 0; round++) {
       if (round >= MAX_BLIND_ATTEMPTS) {
@@ -294,12 +303,10 @@ export function blindBatch(es: readonly ElementBytes[], rng: Rng = defaultRng): 
           scalarMulInto(inv, inv, 0, r8, 32 * j, wide, acc, limbs);
         }
         const idx = pending[j]!;
-        const s = new Uint8Array(32);
         if (clampedInverseInto(s, tmp, m, m2)) {
-          ss[idx] = s;
+          ss.set(s, 32 * idx);
         } else {
           rs.fill(0, 32 * idx, 32 * idx + 32);
-          sodium.sodium_memzero(s);
           next.push(idx);
         }
       }
@@ -310,11 +317,14 @@ export function blindBatch(es: readonly ElementBytes[], rng: Rng = defaultRng): 
     const out: Blinded[] = new Array<Blinded>(n);
     for (let i = 0; i < n; i++) {
       for (let b = 0; b < 32; b++) r[b] = rs[32 * i + b]!;
-      out[i] = { blinded: x25519(new Uint8Array(ELEMENT_BYTES), r, es[i]!, i), inverse: ss[i]! };
+      const at = 32 * i;
+      out[i] = { blinded: x25519(blindedOut.subarray(at, at + ELEMENT_BYTES), r, es[i]!, i), inverse: ss.subarray(at, at + 32) };
     }
+    done = true;
     return out;
   } finally {
-    for (const b of [rs, r8, prefix, wide, x, inv, tmp, m, m2, r]) sodium.sodium_memzero(b);
+    if (!done) sodium.sodium_memzero(ss); // no inverse is handed out
+    for (const b of [rs, r8, prefix, wide, x, inv, tmp, m, m2, r, s]) sodium.sodium_memzero(b);
     acc.fill(0);
     limbs.fill(0);
   }
@@ -349,15 +359,17 @@ export function unblind(inverse: ScalarBytes, evaluated: ElementBytes): ElementB
   return x25519(new Uint8Array(ELEMENT_BYTES), inverse, evaluated);
 }
 
-/** unblind over a batch; validates ALL inputs first. */
+/** unblind over a batch; validates ALL inputs first. The results are views of one packed buffer. */
 export function unblindBatch(inverses: readonly ScalarBytes[], evaluated: readonly ElementBytes[]): ElementBytes[] {
   if (!Array.isArray(inverses) || !Array.isArray(evaluated) || inverses.length !== evaluated.length) {
     throw new RangeError(`expected equal-length arrays of inverses and evaluated elements, got ${Array.isArray(inverses) ? inverses.length : describe(inverses)} and ${Array.isArray(evaluated) ? evaluated.length : describe(evaluated)}`);
   }
   for (let i = 0; i < inverses.length; i++) checkInverse(inverses[i]!, i);
   validateElements(evaluated);
+  // views of one packed buffer: no ArrayBuffer per element
+  const packed = new Uint8Array(ELEMENT_BYTES * evaluated.length);
   const out: Uint8Array[] = new Array<Uint8Array>(evaluated.length);
-  for (let i = 0; i < evaluated.length; i++) out[i] = x25519(new Uint8Array(ELEMENT_BYTES), inverses[i]!, evaluated[i]!, i);
+  for (let i = 0; i < evaluated.length; i++) out[i] = x25519(packed.subarray(ELEMENT_BYTES * i, ELEMENT_BYTES * (i + 1)), inverses[i]!, evaluated[i]!, i);
   return out;
 }
 

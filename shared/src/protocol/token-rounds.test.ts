@@ -10,7 +10,7 @@ import { OprfKey } from '../crypto/oprf.ts';
 import { seededBytes } from '../testing/rng.ts';
 import { AdvertiserRole } from './advertiser.ts';
 import { LookupAdvertiserRole } from './lookup.ts';
-import { TOKEN_SLICE } from './token-rounds.ts';
+import { TOKEN_SLICE, utf8, utf8Slice } from './token-rounds.ts';
 import type { Policy, SessionAccepted } from './messages.ts';
 
 const ids = Array.from({ length: 600 }, (_, i) => `+86138${String(i).padStart(8, '0')}`);
@@ -90,5 +90,18 @@ describe('TokenRole: one BLIND/TOKENS shell for the look-alike and the lookup ro
       expect(r.phase).toBe('failed');
       expect(reason(() => r.blindSome(TOKEN_SLICE))).toMatch(/called blindSome in phase 'failed'/);
     }
+  });
+});
+
+describe('utf8Slice', () => {
+  it('gives the bytes TextEncoder gives for each ID of the range, as views of one buffer', () => {
+    const some = ['+8613800000000', '', 'ana@example.com', 'zoë@exämple.de', '用户@例子.中国', 'emoji 😀 id', 'lone \ud800 surrogate', 'x'];
+    const got = utf8Slice(some, 1, some.length);
+    expect(got.length).toBe(some.length - 1);
+    got.forEach((b, i) => {
+      expect(hex(b)).toBe(hex(utf8(some[i + 1]!)));
+      expect(b.buffer).toBe(got[0]!.buffer);
+    });
+    expect(utf8Slice(some, 3, 3)).toEqual([]);
   });
 });

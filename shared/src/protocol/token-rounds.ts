@@ -152,14 +152,33 @@ export function utf8(s: string): Uint8Array {
 }
 
 /**
+ * utf8(ids[i]) for i in [from, to): views of one packed buffer per call (the same bytes; no
+ * ArrayBuffer per ID — an ID's bytes are read once, by its hash or its finalize, per slice).
+ */
+export function utf8Slice(ids: readonly string[], from: number, to: number): Uint8Array[] {
+  let bound = 0;
+  for (let i = from; i < to; i++) bound += 3 * ids[i]!.length; // UTF-8 takes ≤ 3 bytes per UTF-16 unit
+  const buf = Buffer.alloc(bound);
+  const out = new Array<Uint8Array>(to - from);
+  let at = 0;
+  for (let i = from; i < to; i++) {
+    const n = buf.write(ids[i]!, at, 'utf8'); // as TextEncoder: a lone surrogate becomes U+FFFD
+    out[i - from] = new Uint8Array(buf.buffer, buf.byteOffset + at, n);
+    at += n;
+  }
+  return out;
+}
+
+/**
  * finalize(utf8(ids[i]), unblinded[i]) for every i: the tokens are views of one packed buffer
  * (finalizeInto: no message, digest or token array per ID).
  */
 export function finalizeAll(ids: readonly string[], unblinded: readonly ElementBytes[]): TokenBytes[] {
   const packed = new Uint8Array(TOKEN_BYTES * unblinded.length);
   const tokens = new Array<TokenBytes>(unblinded.length);
+  const inputs = utf8Slice(ids, 0, unblinded.length);
   for (let i = 0; i < unblinded.length; i++) {
-    finalizeInto(packed, TOKEN_BYTES * i, UTF8.encode(ids[i]!), unblinded[i]!);
+    finalizeInto(packed, TOKEN_BYTES * i, inputs[i]!, unblinded[i]!);
     tokens[i] = packed.subarray(TOKEN_BYTES * i, TOKEN_BYTES * (i + 1));
   }
   return tokens;
@@ -195,7 +214,7 @@ export class BlindSlices {
     const from = this.blinded.length;
     const to = Math.min(this.ids.length, from + Math.max(1, max));
     if (to > from) {
-      const points = hashToGroupBatch(this.ids.slice(from, to).map(utf8), this.dst);
+      const points = hashToGroupBatch(utf8Slice(this.ids, from, to), this.dst);
       for (const b of blindBatch(points, this.rng)) this.blinded.push(b);
     }
     return to === this.ids.length;
@@ -241,9 +260,10 @@ export class UnblindSlices {
       if (err instanceof InvalidElementError && err.index !== undefined && from > 0) throw new InvalidElementError(err.reason, err.detail, from + err.index);
       throw err;
     }
+    const inputs = utf8Slice(this.ids, from, to);
     for (let i = from; i < to; i++) {
       const u = points[i - from]!;
-      finalizeInto(this.packed, TOKEN_BYTES * i, UTF8.encode(this.ids[i]!), u);
+      finalizeInto(this.packed, TOKEN_BYTES * i, inputs[i - from]!, u);
       this.tokens[i] = this.packed.subarray(TOKEN_BYTES * i, TOKEN_BYTES * (i + 1));
       this.unblinded[i] = u;
     }
