@@ -70,9 +70,18 @@ export function sessionAllowanceMiB(party: ModelledParty): number {
   return r.addedMiB[party];
 }
 
-/** Bytes each user adds to `party`'s peak (the fixed-session runs' slope, ≥ 0). */
-export function bytesPerUser(party: ModelledParty): number {
-  const [a, b] = UNIVERSE_RUNS as [(typeof UNIVERSE_RUNS)[number], (typeof UNIVERSE_RUNS)[number]];
+/** The universe runs' peak of `party` on the line through the two largest (beyond the largest), between runs on the segment joining them, below the smallest as the smallest. */
+function universePartMiB(party: ModelledParty, users: number): number {
+  const runs = UNIVERSE_RUNS;
+  const first = runs[0]!;
+  if (users <= first.universe) return first.peakMiB[party];
+  const i = runs.findIndex((r) => r.universe >= users);
+  const [a, b] = i === -1 ? [runs.at(-2)!, runs.at(-1)!] : [runs[i - 1]!, runs[i]!];
+  return b.peakMiB[party] + ((users - b.universe) * bytesPerUser(party, a, b)) / 2 ** 20;
+}
+
+/** Bytes each user adds to `party`'s peak between two universe runs (the largest two by default; ≥ 0). */
+export function bytesPerUser(party: ModelledParty, a = UNIVERSE_RUNS.at(-2)!, b = UNIVERSE_RUNS.at(-1)!): number {
   return Math.max(0, ((b.peakMiB[party] - a.peakMiB[party]) * 2 ** 20) / (b.universe - a.universe));
 }
 
@@ -84,9 +93,8 @@ const modelled = (p: SizedParty): p is ModelledParty => p === 'media' || p === '
 export function estimate(figure: Figure, party: SizedParty, users: number): { mib: number; measured: boolean } {
   if (!Number.isSafeInteger(users) || users < 1) throw new RangeError(`expected a universe size ≥ 1, got ${String(users)}`);
   if (figure === 'peakMiB' && modelled(party)) {
-    const [a] = UNIVERSE_RUNS as [(typeof UNIVERSE_RUNS)[number]];
     const run = UNIVERSE_RUNS.find((x) => x.universe === users);
-    const universePart = run ? run.peakMiB[party] : a.peakMiB[party] + (Math.max(0, users - a.universe) * bytesPerUser(party)) / 2 ** 20;
+    const universePart = run ? run.peakMiB[party] : universePartMiB(party, users);
     return { mib: Math.round(universePart + sessionAllowanceMiB(party)), measured: run !== undefined };
   }
   // state: the measured sizes of both sets of runs, on the line through the two largest
@@ -134,7 +142,8 @@ function peakCell(p: SizedParty, users: number): string {
   const e = estimatePeakMiB(p, users);
   if (!modelled(p)) return `${e.mib} MiB ${tag(e.measured)}`;
   const session = sessionAllowanceMiB(p);
-  const how = e.measured ? 'measured' : users < (UNIVERSE_RUNS[0]?.universe ?? 0) ? `as at ${(UNIVERSE_RUNS[0]?.universe ?? 0).toLocaleString('en')}` : 'extrapolated';
+  const how = e.measured ? 'measured' : users < (UNIVERSE_RUNS[0]?.universe ?? 0) ? `as at ${(UNIVERSE_RUNS[0]?.universe ?? 0).toLocaleString('en')}`
+    : users < (UNIVERSE_RUNS.at(-1)?.universe ?? 0) ? 'interpolated' : 'extrapolated';
   return `${e.mib} MiB (${e.mib - session} ${how} + ${session} session)`;
 }
 
