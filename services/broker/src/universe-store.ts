@@ -33,7 +33,7 @@ import type { UniverseManifest } from '@cleanroom/shared/rpc/codec.ts';
 import { CiphertextFile, CiphertextFileWriter } from '@cleanroom/shared/service/ciphertext-file.ts';
 import { LabelFile } from '@cleanroom/shared/service/label-file.ts';
 import { labelsVersion, type LabelBoxes } from '@cleanroom/shared/protocol/label-publication.ts';
-import { Appender, BUCKETS, f64File, readAll, RecordFile, sortRecords } from '@cleanroom/shared/service/record-file.ts';
+import { Appender, BucketScratch, BUCKETS, f64File, RecordFile } from '@cleanroom/shared/service/record-file.ts';
 import type { PackedList } from '@cleanroom/shared/common/packed-list.ts';
 
 /** Positions go to their file as the page's Uint32Array bytes on a little-endian host (the file is little-endian). */
@@ -309,15 +309,16 @@ export class UniverseDownload {
       if (lv !== m.labelsVersion) throw new ProtocolError('INVALID_ARGUMENT', `labels announced as ${m.labelsVersion.slice(0, 12)} hash to ${lv.slice(0, 12)}: refused`);
     }
     // The token tables: each spill bucket sorted by token (then position), one bucket in memory at a time.
+    const scratch = new BucketScratch(); // one bucket's buffers, reused: no garbage per bucket
     for (const { idType } of m.idTypes) {
       const w = new Appender(join(this.tmp, `table-${idType}.bin`));
       const idx = new Float64Array(BUCKETS + 1);
       for (let b = 0; b < BUCKETS; b++) {
         idx[b] = w.size / TABLE_RECORD;
-        const raw = readAll(join(this.tmp, 'spill', `${idType}-${b}`));
+        const raw = scratch.read(join(this.tmp, 'spill', `${idType}-${b}`));
         const dv = new DataView(raw.buffer, raw.byteOffset);
         const n = raw.length / TABLE_RECORD;
-        const order = sortRecords(raw, TABLE_RECORD, n, TOKEN_BYTES, (x, y) => dv.getUint32(x * TABLE_RECORD + TOKEN_BYTES, true) - dv.getUint32(y * TABLE_RECORD + TOKEN_BYTES, true));
+        const order = scratch.sort(raw, TABLE_RECORD, n, TOKEN_BYTES, (x, y) => dv.getUint32(x * TABLE_RECORD + TOKEN_BYTES, true) - dv.getUint32(y * TABLE_RECORD + TOKEN_BYTES, true));
         for (const i of order) w.append(raw, i * TABLE_RECORD, TABLE_RECORD); // no subarray per record
       }
       idx[BUCKETS] = w.size / TABLE_RECORD;

@@ -24,7 +24,7 @@ import { readLabelRows } from '@cleanroom/shared/data/labels.ts';
 import { readUniverse } from '@cleanroom/shared/data/files.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
-import { Appender, BUCKETS, compareBytes, readAll, sortRecords } from '@cleanroom/shared/service/record-file.ts';
+import { Appender, BucketScratch, BUCKETS, compareBytes } from '@cleanroom/shared/service/record-file.ts';
 
 const KEY = 16;
 const LAB_RECORD = KEY + LABEL_BYTES;
@@ -158,17 +158,20 @@ export async function joinLabels(dir: string, o: {
     ftruncateSync(fd, u.size * ROW_LABEL);
     const out = new Uint8Array(ROW_LABEL);
     out[0] = 1;
+    // two buckets held at once (labels, rows): two scratches of reused buffers
+    const labScratch = new BucketScratch();
+    const rowScratch = new BucketScratch();
     for (let b = 0; b < BUCKETS; b++) {
-      const l = readAll(join(dir, `lab-${b}`));
+      const l = labScratch.read(join(dir, `lab-${b}`));
       const ln = l.length / LAB_RECORD;
-      const lo = sortRecords(l, LAB_RECORD, ln, KEY, () => 0);
+      const lo = labScratch.sort(l, LAB_RECORD, ln, KEY, () => 0);
       for (let i = 1; i < ln; i++) {
         if (compareBytes(l, lo[i - 1]! * LAB_RECORD, l, lo[i]! * LAB_RECORD, KEY) === 0) throw new Error(`${o.labelsCsv}: a user_id appears twice`);
       }
-      const s = readAll(join(dir, `row-${b}`));
+      const s = rowScratch.read(join(dir, `row-${b}`));
       const sn = s.length / ROW_RECORD;
       const sv = new DataView(s.buffer, s.byteOffset);
-      const so = sortRecords(s, ROW_RECORD, sn, KEY, () => 0);
+      const so = rowScratch.sort(s, ROW_RECORD, sn, KEY, () => 0);
       let i = 0;
       for (let j = 0; j < sn; j++) {
         const at = so[j]! * ROW_RECORD;

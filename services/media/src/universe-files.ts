@@ -51,7 +51,7 @@ import { readUniverseBatches } from '@cleanroom/shared/data/files.ts';
 import { attributeCounts, ID_HASH_BYTES, PACKED_BYTES, packVectorInto, unpackVector, type Universe } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
-import { Appender, BUCKETS, compareBytes, f64File, readAll, readF64, RecordFile, sortRecords } from '@cleanroom/shared/service/record-file.ts';
+import { Appender, BucketScratch, BUCKETS, compareBytes, f64File, readAll, readF64, RecordFile, sortRecords } from '@cleanroom/shared/service/record-file.ts';
 
 /** The layout of a prepared directory (manifest.json `format`); columnar-v1 had 16-byte tokens. */
 export const PREPARED_FORMAT = 'columnar-v2';
@@ -547,7 +547,8 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
   for (const list of idSpill.values()) for (const a of list) a.close();
   for (const st of streamed.values()) computed += await st.finish();
 
-  // Passes 2 and 3, per ID type.
+  // Passes 2 and 3, per ID type; the sorted bucket passes read and sort into reused buffers.
+  const scratch = new BucketScratch();
     for (const t of idTypes) {
       const dst = oprfDst(t, opts.epoch);
       const prev = previous.get(t);
@@ -559,9 +560,9 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
       for (let b = 0; b < BUCKETS && fresh.has(t); b++) {
         // Tokens computed in pass 1: (id hash, token) records, sorted here by id hash.
         idhashIdx[b] = idhash.size / IDHASH_RECORD;
-        const raw = readAll(join(spill, `ih-${t}-${b}`));
+        const raw = scratch.read(join(spill, `ih-${t}-${b}`));
         rmSync(join(spill, `ih-${t}-${b}`), { force: true });
-        for (const i of sortRecords(raw, IDHASH_RECORD, raw.length / IDHASH_RECORD, ID_HASH_BYTES, () => 0)) idhash.write(raw.subarray(i * IDHASH_RECORD, (i + 1) * IDHASH_RECORD));
+        for (const i of scratch.sort(raw, IDHASH_RECORD, raw.length / IDHASH_RECORD, ID_HASH_BYTES, () => 0)) idhash.write(raw.subarray(i * IDHASH_RECORD, (i + 1) * IDHASH_RECORD));
       }
       for (let b = 0; b < BUCKETS && !fresh.has(t); b++) {
         idhashIdx[b] = idhash.size / IDHASH_RECORD;
@@ -627,11 +628,11 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
       const tokIdx = new Float64Array(BUCKETS + 1);
       for (let b = 0; b < BUCKETS; b++) {
         tokIdx[b] = tok.size / TOKEN_RECORD;
-        const raw = readAll(join(spill, `tok-${t}-${b}`));
+        const raw = scratch.read(join(spill, `tok-${t}-${b}`));
         rmSync(join(spill, `tok-${t}-${b}`), { force: true });
         const n = raw.length / TOKEN_RECORD;
         const dv = new DataView(raw.buffer, raw.byteOffset);
-        const order = sortRecords(raw, TOKEN_RECORD, n, TOKEN_BYTES, (x, y) => dv.getUint32(x * TOKEN_RECORD + TOKEN_BYTES, true) - dv.getUint32(y * TOKEN_RECORD + TOKEN_BYTES, true));
+        const order = scratch.sort(raw, TOKEN_RECORD, n, TOKEN_BYTES, (x, y) => dv.getUint32(x * TOKEN_RECORD + TOKEN_BYTES, true) - dv.getUint32(y * TOKEN_RECORD + TOKEN_BYTES, true));
         for (const i of order) tok.write(raw.subarray(i * TOKEN_RECORD, (i + 1) * TOKEN_RECORD));
       }
       tokIdx[BUCKETS] = tok.size / TOKEN_RECORD;

@@ -4,10 +4,10 @@
  * first six bytes (the in-memory sample's resolution) and duplicate keys included.
  */
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Appender, BUCKETS, f64File, readAll, RecordFile, sortRecords } from './record-file.ts';
+import { Appender, BucketScratch, BUCKETS, f64File, readAll, RecordFile, sortRecords } from './record-file.ts';
 import { mulberry32 } from '../testing/rng.ts';
 
 const WIDTH = 20;
@@ -110,5 +110,34 @@ describe('RecordFile', () => {
       expect(Array.from(sortRecords(recs, WIDTH, n, KEY, tie))).toEqual([...all].sort((x, y) => byKey(x, y) || tie(x, y) || x - y));
       expect(Array.from(sortRecords(recs, WIDTH, n, KEY, () => 0))).toEqual([...all].sort((x, y) => byKey(x, y) || x - y));
     }
+  });
+});
+
+describe('BucketScratch', () => {
+  it('reads and sorts each bucket as readAll and sortRecords do, in buffers it reuses', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cleanroom-scratch-'));
+    const rng = mulberry32(5);
+    const sizes = [900, 3000, 1200, 0, 2999]; // growing, shrinking, empty
+    const scratch = new BucketScratch();
+    const buffers = new Set<ArrayBufferLike>();
+    const orders = new Set<ArrayBufferLike>();
+    sizes.forEach((n, b) => {
+      const recs = Uint8Array.from({ length: n * WIDTH }, (_, i) => (i % WIDTH < 2 ? 7 : Math.floor(rng() * 256))); // shared prefixes: the comparator runs
+      writeFileSync(join(dir, `b-${b}`), recs);
+      const raw = scratch.read(join(dir, `b-${b}`));
+      expect(Buffer.from(raw).equals(Buffer.from(readAll(join(dir, `b-${b}`))))).toBe(true);
+      const dv = new DataView(raw.buffer, raw.byteOffset);
+      const tie = (x: number, y: number) => dv.getUint32(x * WIDTH + KEY, true) - dv.getUint32(y * WIDTH + KEY, true);
+      const order = scratch.sort(raw, WIDTH, n, KEY, tie);
+      expect([...order]).toEqual([...sortRecords(recs, WIDTH, n, KEY, tie)]);
+      if (n > 0) {
+        buffers.add(raw.buffer);
+        orders.add(order.buffer);
+      }
+    });
+    expect(scratch.read(join(dir, 'absent')).length).toBe(0);
+    // one buffer for the first bucket, one when a larger one came, then reused
+    expect(buffers.size).toBe(2);
+    expect(orders.size).toBe(2);
   });
 });
