@@ -36,6 +36,8 @@ export interface LabelBoxes {
   readonly count: number;
   /** Boxes [from, to) back to back, the caller's to keep. */
   read(from: number, to: number): Uint8Array;
+  /** Boxes [from, to) into `out` (at least (to − from) boxes long); returns the filled view. Optional: for passes over every box without a buffer per page. */
+  readInto?(from: number, to: number, out: Uint8Array): Uint8Array;
 }
 
 /** Boxes held in memory (tests, small publications). */
@@ -99,7 +101,13 @@ export function labelsVersion(epoch: string, publicationVersion: string, boxes: 
     const b = boxes.get(type);
     if (!b) continue;
     h.update(`${type}\0${b.count}\0`);
-    for (let i = 0; i < b.count; i += HASH_PAGE) h.update(b.read(i, Math.min(b.count, i + HASH_PAGE)));
+    // one page buffer for every page where the boxes can fill it: at 10^7 users the pages are
+    // 543 MB, which the broker's GC policy let pile up as garbage (its peak at a sync's end)
+    const page = b.readInto ? new Uint8Array(Math.min(b.count, HASH_PAGE) * LABEL_BOX_BYTES) : undefined;
+    for (let i = 0; i < b.count; i += HASH_PAGE) {
+      const to = Math.min(b.count, i + HASH_PAGE);
+      h.update(page && b.readInto ? b.readInto(i, to, page) : b.read(i, to));
+    }
   }
   return h.digest('hex');
 }

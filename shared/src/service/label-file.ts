@@ -25,8 +25,13 @@ export class LabelFile implements LabelBoxes {
   }
 
   read(from: number, to: number): Uint8Array {
+    return this.readInto(from, to, new Uint8Array(Math.max(0, to - from) * LABEL_BOX_BYTES));
+  }
+
+  readInto(from: number, to: number, into: Uint8Array): Uint8Array {
     if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to < from || to > this.count) throw new RangeError(`expected a box range within [0, ${this.count}], got [${from}, ${to})`);
-    const out = new Uint8Array((to - from) * LABEL_BOX_BYTES);
+    if (into.length < (to - from) * LABEL_BOX_BYTES) throw new RangeError(`expected room for ${to - from} boxes, got ${into.length} bytes`);
+    const out = into.subarray(0, (to - from) * LABEL_BOX_BYTES);
     for (let got = 0; got < out.length;) {
       const n = readSync(this.fd, out, got, out.length - got, from * LABEL_BOX_BYTES + got);
       if (n === 0) throw new RangeError(`${this.path}: ends at box ${from + got / LABEL_BOX_BYTES}, expected ${this.count}`);
