@@ -47,12 +47,17 @@ export type ModelledParty = 'media' | 'broker';
 
 /**
  * Universe runs, ascending (MiB): 400,000 users (`--crm 600000`: the start-up peaks, before its
- * session; the smaller of two runs, 481/516 and 398/405, so the slope is the larger) and
- * 1,000,000 (`--crm 20000`: a padded size of 100,000 included).
+ * session; the smaller of two runs, 481/516 and 398/405, so the slope is the larger),
+ * 1,000,000 (`--crm 20000`: a padded size of 100,000 included) and 10,000,000 (`--crm 100000`,
+ * the whole cluster, a padded size of 500,000 included; docs/operations.md "The whole cluster at
+ * 10^7 users"): media 740 — its publication's peak; the label publication's 859 in that run fell
+ * to 679 re-run with the reused buffers that run led to — and the broker 467 — its session's
+ * peak; the sync's 866 fell to 383 re-synced with them.
  */
 export const UNIVERSE_RUNS: readonly { universe: number; peakMiB: Record<ModelledParty, number>; stateMiB: Record<ModelledParty, number> }[] = [
   { universe: 400_000, peakMiB: { media: 481, broker: 398 }, stateMiB: { media: 639, broker: 1177 } },
   { universe: 1_000_000, peakMiB: { media: 492, broker: 406 }, stateMiB: { media: 1588, broker: 2933 } },
+  { universe: 10_000_000, peakMiB: { media: 740, broker: 467 }, stateMiB: { media: 16094, broker: 29281 } },
 ];
 
 /** CLEANROOM_MAX_PADDED's default: the largest session media evaluates, what the sizing allows for. */
