@@ -8,12 +8,12 @@
 import { describe, expect, it, afterEach } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import type * as grpc from '@grpc/grpc-js';
-import { addService, bindServer, createServer, PeerClient, type Handler, type ServerOptions } from '@cleanroom/shared/rpc/grpc.ts';
+import type { Handler, ServerOptions } from '@cleanroom/shared/rpc/grpc.ts';
 import { ByteBudget } from '@cleanroom/shared/rpc/budget.ts';
 import { BlindedBatchCodec } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import { nodeServerOptions } from '@cleanroom/shared/service/main.ts';
+import { plaintextMedia } from './plaintext-peer.ts';
 import { SigningKey, makeTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
 import { identityFromKeys } from '@cleanroom/shared/service/identity.ts';
 import type { Envelope } from '@cleanroom/shared/transcript/statement.ts';
@@ -40,16 +40,7 @@ describe('streamed requests are checked as they arrive (issue 9, item 3)', () =>
     const base = nodeServerOptions(ids.media, 'media', 8 * 1024 * 1024, pino({ level: 'silent' }));
     const checked = { messages: 0 };
     const opts = tweak({ ...base, checkStream: (caller) => { const c = base.checkStream!(caller); return (e, i) => { checked.messages++; c(e, i); }; } });
-    const server: grpc.Server = createServer(opts);
-    addService(server, 'Media', { Evaluate: evaluate }, opts);
-    const port = await bindServer(server, '127.0.0.1:0', opts.transport);
-    const client = new PeerClient('Media', `127.0.0.1:${port}`, {
-      transport: { kind: 'plaintext' }, serverParty: 'media', self: 'broker', maxMessageBytes: 8 * 1024 * 1024, deadlineMs: 60_000,
-    });
-    cleanup.push(() => {
-      client.close();
-      server.forceShutdown();
-    });
+    const client = await plaintextMedia({ Evaluate: evaluate }, opts, cleanup);
     return { client, opts, checked };
   }
 

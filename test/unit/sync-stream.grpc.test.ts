@@ -12,12 +12,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import type * as grpc from '@grpc/grpc-js';
-import { addService, bindServer, createServer, PeerClient, type Handler } from '@cleanroom/shared/rpc/grpc.ts';
+import type { Handler } from '@cleanroom/shared/rpc/grpc.ts';
 import { CiphertextBatchCodec, UniverseRequestCodec } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import { callEach, inMemoryPeer } from '@cleanroom/shared/rpc/peer.ts';
 import { nodeServerOptions } from '@cleanroom/shared/service/main.ts';
+import { plaintextMedia } from './plaintext-peer.ts';
 import { SigningKey, makeTrustBundle } from '@cleanroom/shared/crypto/dsse.ts';
 import { identityFromKeys } from '@cleanroom/shared/service/identity.ts';
 import type { Envelope } from '@cleanroom/shared/transcript/statement.ts';
@@ -44,18 +44,7 @@ describe('a SyncUniverse page read as it arrives', () => {
   afterEach(() => cleanup.splice(0).forEach((f) => f()));
 
   async function serve(sync: Handler) {
-    const opts = nodeServerOptions(ids.media, 'media', 8 * 1024 * 1024, pino({ level: 'silent' }));
-    const server: grpc.Server = createServer(opts);
-    addService(server, 'Media', { SyncUniverse: sync }, opts);
-    const port = await bindServer(server, '127.0.0.1:0', opts.transport);
-    const client = new PeerClient('Media', `127.0.0.1:${port}`, {
-      transport: { kind: 'plaintext' }, serverParty: 'media', self: 'broker', maxMessageBytes: 8 * 1024 * 1024, deadlineMs: 60_000,
-    });
-    cleanup.push(() => {
-      client.close();
-      server.forceShutdown();
-    });
-    return client;
+    return plaintextMedia({ SyncUniverse: sync }, nodeServerOptions(ids.media, 'media', 8 * 1024 * 1024, pino({ level: 'silent' })), cleanup);
   }
 
   it('hands every envelope on once, in order, each opened and checked; then the client calls again', async () => {

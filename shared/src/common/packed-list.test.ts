@@ -11,6 +11,7 @@ import { BlindedBatchCodec, checkContiguous, joinBatches, joinPacked, PackedBlin
 import { drawDummies, padAndShuffle, unpad } from '../protocol/padding.ts';
 import { OprfKey } from '../crypto/oprf.ts';
 import { closeOprfWorkers, evaluateBatchParallel, evaluatePackedParallel, PARALLEL_THRESHOLD } from '../crypto/oprf-pool.ts';
+import { refusalReason } from '../testing/refusal.ts';
 import { ProtocolError } from '../protocol/messages.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -97,16 +98,7 @@ describe('the packed BlindedBatch codec and batching', () => {
 
   it('refuses truncated bytes and an offset above the bound as the generic decoder does', () => {
     const wire = PackedBlindedBatchCodec.encode({ offset: 3, items: PackedList.from(items(2), ELEMENT_BYTES) });
-    const reason = (f: () => unknown): string => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(ProtocolError);
-        expect((e as ProtocolError).code).toBe('INVALID_ARGUMENT');
-        return (e as Error).message;
-      }
-      throw new Error('expected a refusal');
-    };
+    const reason = refusalReason;
     const cut = wire.subarray(0, wire.length - 5);
     expect(reason(() => PackedBlindedBatchCodec.decode(cut))).toBe(reason(() => BlindedBatchCodec.decode(cut)));
     const far = new Uint8Array([0x10, 0x81, 0x94, 0xeb, 0xdc, 0x03]); // 1,000,000,001

@@ -8,22 +8,13 @@ import { describe, expect, it } from 'vitest';
 import { PackedList } from '../common/packed-list.ts';
 import { ELEMENT_BYTES, randomElement } from '../crypto/group.ts';
 import { BlindedBatchCodec, BlindedBatchInPlaceCodec, joinBatches, joinInPlace, PackedBlindedBatchCodec, splitBatches, splitPacked } from './codec.ts';
-import { ProtocolError } from '../protocol/messages.ts';
+import { refusalReason } from '../testing/refusal.ts';
 import { unpad } from '../protocol/padding.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const items = (n: number): Uint8Array[] => Array.from({ length: n }, () => randomElement());
 const all = (s: { length: number; at(i: number): Uint8Array }): string[] => Array.from({ length: s.length }, (_, i) => hex(s.at(i)));
-const reason = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ProtocolError);
-    expect((e as ProtocolError).code).toBe('INVALID_ARGUMENT');
-    return (e as Error).message;
-  }
-  throw new Error('expected a refusal');
-};
+const reason = refusalReason;
 
 describe('BlindedBatchInPlaceCodec', () => {
   it('reads the packed layout in place (views of the message bytes) for every offset width and an empty batch', () => {

@@ -401,14 +401,23 @@ export class PeerClient<S extends ServiceName = ServiceName> {
   async call(method: MethodName<S>, request: Envelope[], deadlineMs = this.opts.deadlineMs): Promise<Envelope[]> {
     const md = this.def[method];
     if (!md) throw new Error(`unknown method ${this.service}.${method}`);
-    const what = `${this.service}.${method} at ${this.address}`;
-    for (let attempt = 0; ; attempt++) {
+    return this.withRefusedRetry(`${this.service}.${method} at ${this.address}`, (seen) => this.attempt(md, request, deadlineMs, seen));
+  }
+
+  /**
+   * Runs `attempt` a second time when the server refused its stream before any response (see
+   * `call`); a consumer's own error (ConsumerError) goes out as it is, every other failure as the
+   * ProtocolError of its gRPC status, naming `what`.
+   */
+  private async withRefusedRetry<T>(what: string, attempt: (seen: { responses: number }) => Promise<T>): Promise<T> {
+    for (let n = 0; ; n++) {
       const seen = { responses: 0 };
       try {
-        return await this.attempt(md, request, deadlineMs, seen);
+        return await attempt(seen);
       } catch (err) {
+        if (err instanceof ConsumerError) throw err.cause;
         const e = err as grpc.ServiceError;
-        if (attempt === 0 && seen.responses === 0 && isRefusedStream(e)) {
+        if (n === 0 && seen.responses === 0 && isRefusedStream(e)) {
           this.refusedRetries++;
           continue;
         }
@@ -433,23 +442,7 @@ export class PeerClient<S extends ServiceName = ServiceName> {
       for (const env of await this.call(method, request, deadlineMs)) each(env);
       return;
     }
-    const what = `${this.service}.${method} at ${this.address}`;
-    for (let attempt = 0; ; attempt++) {
-      const seen = { responses: 0 };
-      try {
-        await this.attemptEach(md, request[0], deadlineMs, seen, each);
-        return;
-      } catch (err) {
-        if (err instanceof ConsumerError) throw err.cause;
-        const e = err as grpc.ServiceError;
-        if (attempt === 0 && seen.responses === 0 && isRefusedStream(e)) {
-          this.refusedRetries++;
-          continue;
-        }
-        const code = CODE_OF_STATUS.get(e.code) ?? 'UNAVAILABLE';
-        throw new ProtocolError(code, `${what}: ${grpc.status[e.code] ?? 'ERROR'}: ${e.details || e.message}`);
-      }
-    }
+    await this.withRefusedRetry(`${this.service}.${method} at ${this.address}`, (seen) => this.attemptEach(md, request[0], deadlineMs, seen, each));
   }
 
   /** One attempt of callEach on a server-streaming method; an error of `each` comes back as a ConsumerError. */
