@@ -19,7 +19,7 @@ import { labelsVersion, publishLabels, type LabelPublication, type LabelSink } f
 import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
 import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
-import type { Logger } from '@cleanroom/shared/service/log.ts';
+import { progressGate, type Logger } from '@cleanroom/shared/service/log.ts';
 import { Appender } from '@cleanroom/shared/service/record-file.ts';
 import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
 import { LabelFile } from '@cleanroom/shared/service/label-file.ts';
@@ -86,7 +86,7 @@ export async function openLabels(opts: {
     },
   };
   let published;
-  let lastLog = performance.now();
+  const due = progressGate();
   try {
     published = await publishLabels(pub, opts.universe.key, {
       order: pub.order,
@@ -99,9 +99,7 @@ export async function openLabels(opts: {
       threads: opts.threads, sink,
       // a line every 5 s: at 10^7 users the boxes take as long as the universe's preparation (an OPRF evaluation per labelled ID)
       onProgress: (done, total) => {
-        if (performance.now() - lastLog < 5000) return;
-        lastLog = performance.now();
-        opts.log.info({ done, total }, 'sealing the labels for publication');
+        if (due()) opts.log.info({ done, total }, 'sealing the labels for publication');
       },
     });
   } finally {

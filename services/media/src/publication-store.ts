@@ -25,7 +25,7 @@ import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import { CiphertextFile, CiphertextFileWriter } from '@cleanroom/shared/service/ciphertext-file.ts';
-import type { Logger } from '@cleanroom/shared/service/log.ts';
+import { progressGate, PROGRESS_LOG_MS, type Logger } from '@cleanroom/shared/service/log.ts';
 
 export type MediaPublicationFull = Publication & { bfv: MediaBfv };
 
@@ -116,7 +116,7 @@ export async function openPublication(opts: { stateDir: string; universe: Univer
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const bfv = await MediaBfv.create(ATTRIBUTE_COUNT);
-  let lastLog = 0;
+  const due = progressGate(PROGRESS_LOG_MS, true);
   const staging = join(root, `staging.tmp-${process.pid}`);
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
@@ -144,10 +144,7 @@ export async function openPublication(opts: { stateDir: string; universe: Univer
     sink: (ct) => w.append(ct),
     tokenSink,
     onProgress: (done, total) => {
-      if (performance.now() - lastLog > 5000) {
-        lastLog = performance.now();
-        opts.log.info({ done, total }, 'encrypting the universe for publication');
-      }
+      if (due()) opts.log.info({ done, total }, 'encrypting the universe for publication');
     },
   });
   w.close();

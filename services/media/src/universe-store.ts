@@ -16,7 +16,7 @@ import { createReadStream, existsSync, linkSync, mkdirSync, readFileSync, rename
 import { join } from 'node:path';
 import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
-import type { Logger } from '@cleanroom/shared/service/log.ts';
+import { progressGate, PROGRESS_LOG_MS, type Logger } from '@cleanroom/shared/service/log.ts';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 import { DiskUniverse, mergeShards, PREPARED_FORMAT, prepareToDisk, type PreparedManifest } from './universe-files.ts';
 
@@ -78,7 +78,7 @@ export function epochKey(root: string, epoch: string, previousDir: string | unde
 }
 
 /** How often a preparation logs the rows it has read (a 10^7-row universe takes minutes). */
-export const PREPARE_LOG_EVERY_MS = 5000;
+export const PREPARE_LOG_EVERY_MS = PROGRESS_LOG_MS;
 
 /**
  * The rows-read callback of a preparation: the node's metric, the caller's own, and a
@@ -87,14 +87,12 @@ export const PREPARE_LOG_EVERY_MS = 5000;
  */
 export function rowsProgress(log: Logger, fields: Record<string, unknown>, onRows?: (rows: number) => void): (rows: number) => void {
   const t0 = performance.now();
-  let last = t0;
+  const due = progressGate(PREPARE_LOG_EVERY_MS);
   return (rows) => {
     nodeMetrics.universe.rowsRead(rows);
     onRows?.(rows);
-    const now = performance.now();
-    if (now - last < PREPARE_LOG_EVERY_MS) return;
-    last = now;
-    const seconds = (now - t0) / 1000;
+    if (!due()) return;
+    const seconds = (performance.now() - t0) / 1000;
     log.info({ ...fields, rowsRead: rows, rowsPerSecond: Math.round(rows / seconds), seconds: Math.round(seconds) }, 'preparing the universe');
   };
 }
