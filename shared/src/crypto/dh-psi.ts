@@ -13,7 +13,7 @@
  * canonical, not low-order) before a scalar touches it (OprfKey.evaluateBatch). Not thread-safe
  * per key; keys are never persisted. 128-bit security level.
  */
-import { hashToGroupBatch } from './h2c.ts';
+import { hashToGroupBatch, hashToGroupInto } from './h2c.ts';
 import { ELEMENT_BYTES, type ElementBytes } from './group.ts';
 import type { PackedList } from '../common/packed-list.ts';
 
@@ -24,6 +24,33 @@ export const PSI_DST = 'cleanroom-v1-psi-publication-position';
 export function hashPositions(version: string, positions: Iterable<number>): ElementBytes[] {
   const enc = new TextEncoder();
   return hashToGroupBatch([...positions].map((p) => enc.encode(`${version}\0${p}`)), PSI_DST);
+}
+
+/**
+ * hashPositions of the positions first … first + count − 1, written packed into `out` from
+ * element `at` on (32 bytes each, position order): the same bytes, with no string, array or
+ * view per position (media's warm-up hashes every published position: psi-positions.ts).
+ */
+export function hashPositionsInto(out: Uint8Array, at: number, version: string, first: number, count: number): void {
+  if (typeof version !== 'string') throw new TypeError(`expected a version string, got ${typeof version}`);
+  if (!Number.isSafeInteger(first) || first < 0 || !Number.isSafeInteger(count) || count < 0 || !Number.isSafeInteger(first + count)) {
+    throw new RangeError(`expected a range of positions from a first ≥ 0, got first ${first}, count ${count}`);
+  }
+  const prefix = new TextEncoder().encode(`${version}\0`);
+  const buf = new Uint8Array(prefix.length + 16); // a safe integer has at most 16 digits
+  buf.set(prefix);
+  /** buf's first prefix + d bytes, by digit count d (made once each). */
+  const views: Uint8Array[] = [];
+  hashToGroupInto(out, at, count, (i) => {
+    let p = first + i;
+    let d = 1;
+    for (let q = p; q >= 10; q = Math.floor(q / 10)) d++;
+    for (let k = prefix.length + d - 1; k >= prefix.length; k--) {
+      buf[k] = 0x30 + (p % 10);
+      p = Math.floor(p / 10);
+    }
+    return (views[d] ??= buf.subarray(0, prefix.length + d));
+  }, PSI_DST, first);
 }
 
 /** Hex of an element, for set membership. */

@@ -24,7 +24,8 @@
  * The DST binds every element to the ID type and universe epoch (`oprfDst`), so elements of two
  * universes or two ID types never collide.
  *
- * Batches (`hashToGroupBatch`, the universe-preparation path for 10^6..10^7 IDs) share one field
+ * Batches (`hashToGroupBatch`, the universe-preparation path for 10^6..10^7 IDs, and
+ * `hashToGroupInto`, the same written packed into the caller's buffer) share one field
  * inversion per chunk of CHUNK elements via Montgomery's trick (3 multiplications per element
  * instead of one inversion each, ≈70 µs in BigInt). Chunking, rather than one inversion for the
  * whole batch, bounds memory to a few hundred KiB of BigInts while the amortised inversion cost
@@ -288,17 +289,37 @@ export function hashToGroup(input: Uint8Array, dst: string): ElementBytes {
  */
 export function hashToGroupBatch(inputs: readonly Uint8Array[], dst: string): ElementBytes[] {
   if (!Array.isArray(inputs)) throw new TypeError(`expected an array of inputs, got ${describe(inputs)}`);
-  const s = dstSuffixes(dst);
+  dstSuffixes(dst); // the tag is checked whatever the inputs
   const out: Uint8Array[] = new Array<Uint8Array>(inputs.length);
-  const ed = new Uint8Array(Math.min(CHUNK, inputs.length) * 32);
   for (let start = 0; start < inputs.length; start += CHUNK) {
     const n = Math.min(CHUNK, inputs.length - start);
-    countPrimitive('hashToGroup', n);
-    for (let i = 0; i < n; i++) hashToEdwardsInto(ed, i * 32, inputs[start + i]!, s, start + i);
     const us = new Uint8Array(n * ELEMENT_BYTES);
-    edwardsPackedToMontgomeryInto(us, ed, n, start);
-    validatePacked(us, start); // cannot fail for points of order ℓ; a cheap guard against regressions
+    hashToGroupInto(us, 0, n, (i) => inputs[start + i]!, dst, start);
     for (let i = 0; i < n; i++) out[start + i] = us.subarray(i * ELEMENT_BYTES, (i + 1) * ELEMENT_BYTES);
   }
   return out;
+}
+
+/** Edwards scratch of hashToGroupInto (CHUNK points; each thread has its own module copy). */
+const edScratch = new Uint8Array(CHUNK * 32);
+
+/**
+ * hashToGroupBatch's outputs written packed into `out`, elements [at, at + count): input i
+ * is `input(i)`, read before the next call (so it may be a view of one reused buffer) — no
+ * object per element on either side. `firstIndex` numbers the inputs in errors.
+ */
+export function hashToGroupInto(out: Uint8Array, at: number, count: number, input: (i: number) => Uint8Array, dst: string, firstIndex = 0): void {
+  if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`expected a count of inputs ≥ 0, got ${describe(count)}`);
+  if (!Number.isSafeInteger(at) || at < 0 || (at + count) * ELEMENT_BYTES > out.length) {
+    throw new RangeError(`expected elements [${at}, ${at + count}) to fit a buffer of ${out.length / ELEMENT_BYTES} elements`);
+  }
+  const s = dstSuffixes(dst);
+  for (let start = 0; start < count; start += CHUNK) {
+    const n = Math.min(CHUNK, count - start);
+    countPrimitive('hashToGroup', n);
+    for (let i = 0; i < n; i++) hashToEdwardsInto(edScratch, i * 32, input(start + i), s, firstIndex + start + i);
+    const us = out.subarray((at + start) * ELEMENT_BYTES, (at + start + n) * ELEMENT_BYTES);
+    edwardsPackedToMontgomeryInto(us, edScratch, n, firstIndex + start);
+    validatePacked(us, firstIndex + start); // cannot fail for points of order ℓ; a cheap guard against regressions
+  }
 }
