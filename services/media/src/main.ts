@@ -12,6 +12,7 @@ import { openLabels } from './label-store.ts';
 import { MediaNode } from './node.ts';
 import { PositionHashFile } from './psi-positions.ts';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 import { logMemory } from '@cleanroom/shared/service/memory.ts';
 import { applyServingGcPolicy } from '@cleanroom/shared/service/gc-policy.ts';
@@ -69,9 +70,21 @@ try {
 await prepareOprfWorkers(b.config.evalThreads);
 // Start-up is done (it sets media's peak memory under V8's own collection policy): sessions run under the serving policy (service/gc-policy.ts).
 applyServingGcPolicy();
-// The PSI kinds (retargeting, joint-activate) hash every published position once per publication: in the background now, to a file.
-void psi?.warm(node.publicationForPsi.version).then(() => logMemory(b.log, 'psi-positions')).catch((err: unknown) => b.log.error({ err: (err as Error).message }, 'hashing the publication positions failed (PSI sessions hash them themselves)'));
 await startGrpc(b, 'Media', node.handlers(), app, () => {
   node?.close();
+  psi?.close();
   void closeOprfWorkers();
+});
+// The PSI kinds (retargeting, joint-activate) hash every published position once per publication: in the background once gRPC serves,
+// on evalThreads worker threads at the lowest priority, to a file (psi-positions.ts); the log line gives the event loop's worst delay meanwhile.
+const warmDelay = monitorEventLoopDelay({ resolution: 10 });
+warmDelay.enable();
+void psi?.warm(node.publicationForPsi.version, { threads: b.config.evalThreads, nice: 19 }).then((figures) => {
+  warmDelay.disable();
+  if (!figures) return;
+  b.log.info({ ...figures, seconds: Math.round(figures.seconds * 10) / 10, eventLoopDelayMaxMs: Math.round(warmDelay.max / 1e6) }, 'publication positions hashed for PSI');
+  logMemory(b.log, 'psi-positions');
+}).catch((err: unknown) => {
+  warmDelay.disable();
+  b.log.error({ err: (err as Error).message }, 'hashing the publication positions failed (PSI sessions hash them themselves)');
 });

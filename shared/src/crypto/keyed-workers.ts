@@ -1,8 +1,11 @@
 /**
  * Worker threads that each hold a copy of one OPRF key (sent once at start, zeroed in the
- * worker after loading) and answer jobs of packed inputs: the scaffolding shared by the
- * token pool (oprf-tokens.ts) and the point pool (oprf-points.ts), which differ only in the
- * worker script and in how they split and join a batch.
+ * worker after loading), or none, and answer jobs of packed inputs: the scaffolding shared by
+ * the token pool (oprf-tokens.ts) and the point pool (oprf-points.ts), which differ only in the
+ * worker script and in how they split and join a batch, and by media's keyless position-hash
+ * warm-up (services/media/src/psi-positions.ts), whose jobs are ranges rather than inputs
+ * (`send`). A worker script answers each message `{ id, ...job }` with `{ id, ok, out }` (a
+ * Uint8Array, transferred) or `{ id, ok: false, error }`.
  *
  * Guarantees: a job's answer reaches the job that asked for it; a worker that errs or exits
  * fails every pending and later job with that error (no hang); after `close` every job fails.
@@ -17,12 +20,12 @@ export class KeyedWorkers {
   private failed: Error | undefined;
   private readonly what: string;
 
-  /** `what` names the workers in errors ("token worker", "point worker"). */
-  constructor(script: URL, key: OprfKey, threads: number, what: string) {
+  /** `what` names the workers in errors ("token worker", "point worker"); `key` undefined: workers without one. */
+  constructor(script: URL, key: OprfKey | undefined, threads: number, what: string) {
     this.what = what;
     if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new RangeError(`expected threads in 1..64, got ${threads}`);
     this.workers = Array.from({ length: threads }, () => {
-      const w = new Worker(script, { workerData: { key: key.toBytes() } });
+      const w = new Worker(script, { workerData: key ? { key: key.toBytes() } : {} });
       w.on('message', (m: { id: number; ok: boolean; out?: Uint8Array; error?: string }) => {
         const job = this.waiting.get(m.id);
         if (!job) return;
@@ -43,13 +46,18 @@ export class KeyedWorkers {
 
   /** Sends worker `t` the packed inputs (transferred, not copied) and resolves with its answer. */
   run(t: number, bytes: Uint8Array, offsets: Float64Array, dst: string): Promise<Uint8Array> {
+    return this.send(t, { bytes, offsets, dst }, [bytes.buffer as ArrayBuffer, offsets.buffer as ArrayBuffer]);
+  }
+
+  /** Sends worker `t` one job (its `transfer` buffers moved, not copied) and resolves with its answer. */
+  send(t: number, job: Readonly<Record<string, unknown>>, transfer: readonly ArrayBuffer[] = []): Promise<Uint8Array> {
     const w = this.workers[t];
     if (this.failed) return Promise.reject(this.failed);
     if (!w) return Promise.reject(new RangeError(`expected a worker index in [0, ${this.workers.length}), got ${t}`));
     const id = this.nextId++;
     return new Promise<Uint8Array>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      w.postMessage({ id, bytes, offsets, dst }, [bytes.buffer as ArrayBuffer, offsets.buffer as ArrayBuffer]);
+      w.postMessage({ ...job, id }, [...transfer]);
     });
   }
 
