@@ -82,7 +82,7 @@ export function padStep(p: Phase<'ready'>, blinded: readonly ElementBytes[], u: 
 }
 
 /** Round BLIND (from media): media's evaluations of the padded list → A's, in A's order. */
-export function unpadStep(p: Phase<'padded'>, evaluated: ItemSource): { own: ElementBytes[]; next: Phase<'evaluated'> } {
+export function unpadStep(p: Phase<'padded'>, evaluated: ItemSource): { own: PackedList; next: Phase<'evaluated'> } {
   const own = unpad(evaluated, p.padMap, p.open.seedCount);
   const { name: _n, padMap: _m, ...settled } = p;
   return { own, next: { ...settled, name: 'evaluated' } };

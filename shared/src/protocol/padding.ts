@@ -87,8 +87,11 @@ export function padInPlace(blinded: readonly ElementBytes[], list: PackedList, u
   return { padded: list, padMap };
 }
 
-/** Media's evaluations of the padded list → A's, in A's order (each validated; copied out, so the padded-size buffer is not kept). */
-export function unpad(evaluated: ItemSource, padMap: Int32Array, seedCount: number): ElementBytes[] {
+/**
+ * Media's evaluations of the padded list → A's, in A's order, packed (each validated; copied out,
+ * so the padded-size buffer is not kept): the broker sends them on as they are (splitPacked).
+ */
+export function unpad(evaluated: ItemSource, padMap: Int32Array, seedCount: number): PackedList {
   if (evaluated.length !== padMap.length) {
     throw new ProtocolError('INVALID_ARGUMENT', `expected ${padMap.length} evaluated elements from media, got ${evaluated.length}`);
   }
@@ -101,7 +104,7 @@ export function unpad(evaluated: ItemSource, padMap: Int32Array, seedCount: numb
     checkElement(e, pos);
     own.set(src, e);
   }
-  return own.toArray();
+  return own;
 }
 
 export function checkElement(e: Uint8Array, index: number): void {
