@@ -63,7 +63,7 @@ for (let r = 0; r < runs; r++) {
     ? joinPacked(envs.map((e) => PackedBlindedBatchCodec.decode(e.payload)), 'evaluated')
     : joinInPlace(envs.map((e) => BlindedBatchInPlaceCodec.decode(e.payload)), 'evaluated')));
   const own = step('unpad', () => unpad(back, padMap, n));
-  step('encode for A', () => splitBatches(own, BATCH_ITEMS, BATCH_BYTES).map((b) => BlindedBatchCodec.encode(b)));
+  step('encode for A', () => splitPacked(own, BATCH_ITEMS, BATCH_BYTES).map((b) => PackedBlindedBatchCodec.encode(b)));
   const total = Object.values(steps).reduce((a, b) => a + b, 0);
   console.log(JSON.stringify({ totalMs: Math.round(total * 10) / 10, ...Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, Math.round(v * 10) / 10])) }));
 }

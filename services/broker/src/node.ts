@@ -426,7 +426,7 @@ export class BrokerNode {
       const evaluated = joinInPlace(channel.openChunks(resp, 'media', ['BLIND'], BlindedBatchInPlaceCodec), 'evaluated elements');
       const mine = role.unpad(evaluated);
       await this.checkpoint(rec, 'BLIND');
-      return channel.sealChunks('advertiser', 'BLIND', BlindedBatchCodec, splitBatches(mine, BATCH_ITEMS, BATCH_BYTES));
+      return channel.sealChunks('advertiser', 'BLIND', PackedBlindedBatchCodec, splitPacked(mine, BATCH_ITEMS, BATCH_BYTES));
     });
   }
 

@@ -150,7 +150,7 @@ describe('packed padding and evaluation', () => {
     expect(new Set(padded.toArray().map(hex)).size).toBe(300); // a permutation: nothing lost or doubled
     const key = OprfKey.generate();
     const evaluated = PackedList.from(padded.toArray().map((e) => key.evaluate(e)), ELEMENT_BYTES);
-    expect(unpad(evaluated, padMap, 30).map(hex)).toEqual(blinded.map((e) => hex(key.evaluate(e))));
+    expect(unpad(evaluated, padMap, 30).toArray().map(hex)).toEqual(blinded.map((e) => hex(key.evaluate(e))));
     expect(() => unpad(evaluated.slice(0, 299), padMap, 30)).toThrow(/expected 300 evaluated elements from media, got 299/);
   });
 

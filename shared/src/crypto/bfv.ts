@@ -23,7 +23,7 @@
  *      when all usersPerCiphertext positions are real (and block = attributeCount); otherwise
  *      multiplyPlain by a 0/1 mask that is 1 on the attribute slots of the real users. Sum all.
  *      Computed as the same sum with fewer products: the ciphertexts are summed per user slot
- *      first and each slot's sum masked once (exact in NTT form; SLOT_WINDOW below).
+ *      first and each slot's sum masked once (exact in NTT form; GROUPED_MAX below).
  *   2. rotate-and-sum: rotateRows by block, 2·block, …, 2048 (sums the blocks of each row), then
  *      rotateColumns (sums the two rows): every block then holds the totals over real users.
  *   3. add C's noise (integers, may be negative) as a plaintext replicated into every block.
@@ -124,12 +124,17 @@ const N = BFV_PARAMETERS.polyModulusDegree;
  * (Σ_c ct_c ⊙ m_u = (Σ_c ct_c) ⊙ m_u, slot-wise mod q), so every ciphertext whose real users
  * sit in slot u is added into one running sum for u, and each sum is masked once — at most
  * usersPerCiphertext products per aggregation instead of one per real user (a session's typical
- * ciphertext holds one real user). The sums are held SLOT_WINDOW slots at a time (each a
- * first-level ciphertext, ≈ 393 KB of WebAssembly memory), so a ciphertext with real users in
- * w windows is loaded w times. A ciphertext with more than GROUPED_MAX real users is masked
- * once with a mask built for its list (a batch encoding and a plaintext NTT) instead.
+ * ciphertext holds one real user). The slots are summed one after another into ONE running sum
+ * (a first-level ciphertext, ≈ 393 KB of WebAssembly memory; its first ciphertext read straight
+ * into it), so a ciphertext with real users in k slots is loaded k times. Holding 32 slots' sums
+ * at once instead (the former SLOT_WINDOW: 12.6 MB) loaded about as many (a session's ciphertext
+ * holds one real user, seldom two, and two users in different windows were loaded twice too) but
+ * copied each slot's first ciphertext into its sum and added into sums spread over 12.6 MB: the
+ * aggregation of 2,040 random positions of the 10^6-user bench publication took ≈ 7 % more CPU
+ * (medians 304–405 → 281–294 ms, paired, loaded machine). A ciphertext with
+ * more than GROUPED_MAX real users is masked once with a mask built for its list (a batch
+ * encoding and a plaintext NTT) instead.
  */
-const SLOT_WINDOW = 32;
 const GROUPED_MAX = 16;
 /** BrokerBfv.warmAggregate: positions per warm-up aggregation, and indicator ciphertexts for the warm-up joint sum. */
 const WARM_POSITIONS = 1024;
@@ -1123,8 +1128,8 @@ export class BrokerBfv {
   /**
    * The same as `aggregate`, over a stored encrypted universe in stored form (toStoredForm):
    * `load(c)` returns ciphertext c's bytes, read before the next call (called only for
-   * ciphertexts that hold at least one real position: once, or once per SLOT_WINDOW of slots
-   * holding one of its real users), `count` is the number of ciphertexts, `positions` the
+   * ciphertexts that hold at least one real position: once per slot holding one of its real
+   * users, or once when it holds more than GROUPED_MAX), `count` is the number of ciphertexts, `positions` the
    * distinct global positions of the real users. Work grows with the ciphertexts touched
    * (≤ positions.length), never with count.
    */
@@ -1141,18 +1146,28 @@ export class BrokerBfv {
     // that cannot be located fall back to SEAL's load.
     let model: Uint8Array | undefined;
     let head = new Uint8Array(0);
+    // Ciphertexts sized and with the model's metadata (SEAL loaded them, or they were assigned
+    // one it loaded): only those are read into directly.
+    const loaded = new WeakSet<Ciphertext>();
+    let sealLoaded: Ciphertext | undefined;
     return this.aggregateCore((c, into) => {
-      // the floor's read: once per ciphertext (a second window's read of it is above the floor)
+      // the floor's read: once per ciphertext (a second slot's read of it is above the floor)
       if (!touched.has(c)) {
         touched.add(c);
         countPrimitive('bfvReadStored');
       }
-      if (readSplit && model !== undefined) {
+      if (readSplit && model !== undefined && !loaded.has(into) && sealLoaded !== undefined) {
+        into.assign(sealLoaded);
+        loaded.add(into);
+      }
+      if (readSplit && model !== undefined && loaded.has(into)) {
         const data = this.locator.view(into, bytes, () => into.saveToArray(this.ctx.seal.ComprModeType.none) as Uint8Array);
         if (data && readSplit(c, head, data) && Buffer.from(head.buffer, head.byteOffset, head.length).equals(model)) return;
       }
       const raw = src.view(c);
       this.ctx.loadCiphertextInto(into, `ciphertexts[${c}]`, raw, 'first', true);
+      loaded.add(into);
+      sealLoaded = into;
       if (readSplit && model === undefined && raw instanceof Uint8Array && raw.length > bytes) {
         model = Buffer.from(raw.subarray(0, raw.length - bytes));
         head = new Uint8Array(model.length);
@@ -1303,34 +1318,23 @@ export class BrokerBfv {
         }
         addToTotal(ct);
       }
-      // The others: per-slot sums, SLOT_WINDOW slots at a time, each sum masked once.
-      const sums: Ciphertext[] = [];
-      const used = new Uint8Array(SLOT_WINDOW);
-      for (let w = 0; w < upc && grouped.length > 0; w += SLOT_WINDOW) {
-        used.fill(0);
-        for (const c of grouped) {
-          const users = byCt.get(c)!;
-          if (!users.some((u) => u >= w && u < w + SLOT_WINDOW)) continue;
-          loadNtt(c, ct);
-          for (const u of users) {
-            if (u < w || u >= w + SLOT_WINDOW) continue;
-            const i = u - w;
-            if (used[i] === 0) {
-              sums[i] ??= h.add(new seal.Ciphertext());
-              sums[i].assign(ct);
-              used[i] = 1;
-            } else {
-              countPrimitive('bfvAdd');
-              evaluator.addInplace(sums[i]!, ct);
-            }
-          }
+      // The others: slot by slot, the ciphertexts with a real user in the slot summed into one
+      // running sum (its first loaded straight into it), masked once, added into the total.
+      const bySlot: number[][] = Array.from({ length: upc }, () => []);
+      for (const c of grouped) for (const u of byCt.get(c)!) bySlot[u]!.push(c); // in ciphertext order
+      const sum = h.add(new seal.Ciphertext());
+      for (let u = 0; u < upc; u++) {
+        const cts = bySlot[u]!;
+        if (cts.length === 0) continue;
+        loadNtt(cts[0]!, sum);
+        for (let k = 1; k < cts.length; k++) {
+          loadNtt(cts[k]!, ct);
+          countPrimitive('bfvAdd');
+          evaluator.addInplace(sum, ct);
         }
-        for (let i = 0; i < SLOT_WINDOW; i++) {
-          if (used[i] === 0) continue;
-          countPrimitive('bfvMultiplyPlain');
-          evaluator.multiplyPlainInplace(sums[i]!, this.maskFor([w + i]).pt);
-          addToTotal(sums[i]!);
-        }
+        countPrimitive('bfvMultiplyPlain');
+        evaluator.multiplyPlainInplace(sum, this.maskFor([u]).pt);
+        addToTotal(sum);
       }
       const acc = total.ct;
       if (total.empty) {

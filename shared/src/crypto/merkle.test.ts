@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { consistencyProof, inclusionProof, leafHash, merkleRoot, nodeHash, verifyConsistency, verifyInclusion } from './merkle.ts';
+import { consistencyProof, inclusionProof, leafHash, merkleProofs, merkleRoot, nodeHash, verifyConsistency, verifyInclusion } from './merkle.ts';
 
 const VECTORS = join(import.meta.dirname, 'testdata');
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -145,5 +145,24 @@ describe('consistency proofs: transparency-dev vectors', () => {
   it('the empty tree (size 0) is never proven consistent, not even with an empty proof', () => {
     expect(verifyConsistency(0, 8, merkleRoot([]), merkleRoot(LEAVES), [])).toBe(false);
     expect(verifyConsistency(0, 0, merkleRoot([]), merkleRoot([]), [])).toBe(false);
+  });
+});
+
+describe('merkleProofs: one pass, the same root and proofs as merkleRoot, inclusionProof, consistencyProof', () => {
+  it('for every tree size 0..20, every leaf and every old size', () => {
+    for (let n = 0; n <= 20; n++) {
+      const leaves = Array.from({ length: n }, (_, i) => Uint8Array.from({ length: 1 + (i % 5) }, (_, j) => i * 7 + j));
+      const indices = [...leaves.keys()];
+      for (let old = 0; old <= n; old++) {
+        const got = merkleProofs(leaves, indices, old);
+        expect(got.root).toEqual(merkleRoot(leaves));
+        expect(got.inclusion).toEqual(indices.map((i) => inclusionProof(i, leaves)));
+        expect(got.consistency).toEqual(consistencyProof(old, leaves));
+      }
+    }
+  });
+  it('refuses an index or an old size beyond the tree', () => {
+    expect(() => merkleProofs(LEAVES, [8])).toThrow(/expected index < tree size 8, got 8/);
+    expect(() => merkleProofs(LEAVES, [0], 9)).toThrow(/expected oldSize <= tree size 8, got 9/);
   });
 });

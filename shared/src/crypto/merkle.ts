@@ -10,8 +10,14 @@
  * Checkpoints in cleanroom transcripts carry `merkleRoot(statement bytes of the session's
  * messages)`; an auditor recomputes it from the transcript lines alone.
  * All inputs are leaf *data* (not hashes) except where a parameter is named `...Root`/`proof`.
+ *
+ * SHA-256 is node:crypto's (native: the broker's checkpoints run a few times per session, mostly
+ * before the JIT has optimised anything). A tree's leaf hashes and subtree roots are computed
+ * once per call (TreeHashes), so `merkleProofs` gives the root, every inclusion proof a
+ * checkpoint proposal needs and its consistency proof from one pass: n leaf hashes and at most
+ * n − 1 node hashes, where one inclusionProof call per leaf re-hashed every leaf each time.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { createHash } from 'node:crypto';
 
 /** A 32-byte SHA-256 digest. */
 export type Hash32 = Uint8Array;
@@ -32,22 +38,23 @@ function assertSize(n: unknown, what: string): number {
   return n;
 }
 
+const LEAF_PREFIX = Uint8Array.of(0x00);
+const NODE_PREFIX = Uint8Array.of(0x01);
+
+function digest(h: ReturnType<typeof createHash>): Hash32 {
+  const d = h.digest();
+  return new Uint8Array(d.buffer, d.byteOffset, d.length);
+}
+
 export function leafHash(data: Uint8Array): Hash32 {
   assertBytes(data, 'leaf data');
-  const buf = new Uint8Array(1 + data.length);
-  buf[0] = 0x00;
-  buf.set(data, 1);
-  return sha256(buf);
+  return digest(createHash('sha256').update(LEAF_PREFIX).update(data));
 }
 
 export function nodeHash(left: Hash32, right: Hash32): Hash32 {
   assertBytes(left, 'left');
   assertBytes(right, 'right');
-  const buf = new Uint8Array(1 + left.length + right.length);
-  buf[0] = 0x01;
-  buf.set(left, 1);
-  buf.set(right, 1 + left.length);
-  return sha256(buf);
+  return digest(createHash('sha256').update(NODE_PREFIX).update(left).update(right));
 }
 
 /** Largest power of two strictly smaller than n (n >= 2). */
@@ -57,21 +64,68 @@ function splitPoint(n: number): number {
   return k;
 }
 
-function rootOfHashes(h: Hash32[], lo: number, hi: number): Hash32 {
-  const n = hi - lo;
-  if (n === 1) return h[lo] as Hash32;
-  const k = splitPoint(n);
-  return nodeHash(rootOfHashes(h, lo, lo + k), rootOfHashes(h, lo + k, hi));
+/** The leaf hashes of one tree and its subtree roots, each computed once (by [lo, hi)). */
+class TreeHashes {
+  private readonly roots = new Map<number, Hash32>();
+  private readonly h: Hash32[];
+  constructor(h: Hash32[]) {
+    this.h = h;
+  }
+
+  root(lo: number, hi: number): Hash32 {
+    const n = hi - lo;
+    if (n === 1) return this.h[lo] as Hash32;
+    const key = lo * (this.h.length + 1) + hi;
+    let r = this.roots.get(key);
+    if (r === undefined) {
+      const k = splitPoint(n);
+      r = nodeHash(this.root(lo, lo + k), this.root(lo + k, hi));
+      this.roots.set(key, r);
+    }
+    return r;
+  }
 }
+
+function rootOfHashes(h: TreeHashes, lo: number, hi: number): Hash32 {
+  return h.root(lo, hi);
+}
+
+function treeOf(leaves: Uint8Array[]): TreeHashes {
+  return new TreeHashes(leaves.map(leafHash));
+}
+
+const EMPTY_ROOT: Hash32 = digest(createHash('sha256'));
 
 /** Merkle Tree Hash of the leaf data. */
 export function merkleRoot(leaves: Uint8Array[]): Hash32 {
   assertLeaves(leaves);
-  if (leaves.length === 0) return sha256(new Uint8Array(0));
-  return rootOfHashes(leaves.map(leafHash), 0, leaves.length);
+  if (leaves.length === 0) return EMPTY_ROOT.slice();
+  return rootOfHashes(treeOf(leaves), 0, leaves.length);
 }
 
-function path(m: number, h: Hash32[], lo: number, hi: number): Hash32[] {
+/**
+ * The root of `leaves`, the inclusion proof of each leaf in `indices` (as inclusionProof gives
+ * it) and the consistency proof from the first `oldSize` leaves (as consistencyProof; none for
+ * oldSize 0), from one pass over the tree.
+ */
+export function merkleProofs(leaves: Uint8Array[], indices: readonly number[], oldSize = 0): { root: Hash32; inclusion: Hash32[][]; consistency: Hash32[] } {
+  assertLeaves(leaves);
+  assertSize(oldSize, 'oldSize');
+  if (oldSize > leaves.length) throw new Error(`expected oldSize <= tree size ${leaves.length}, got ${oldSize}`);
+  for (const index of indices) {
+    assertSize(index, 'index');
+    if (index >= leaves.length) throw new Error(`expected index < tree size ${leaves.length}, got ${index}`);
+  }
+  if (leaves.length === 0) return { root: EMPTY_ROOT.slice(), inclusion: [], consistency: [] };
+  const t = treeOf(leaves);
+  return {
+    root: rootOfHashes(t, 0, leaves.length),
+    inclusion: indices.map((index) => path(index, t, 0, leaves.length)),
+    consistency: oldSize === 0 || oldSize === leaves.length ? [] : subproof(oldSize, t, 0, leaves.length, true),
+  };
+}
+
+function path(m: number, h: TreeHashes, lo: number, hi: number): Hash32[] {
   const n = hi - lo;
   if (n <= 1) return [];
   const k = splitPoint(n);
@@ -84,7 +138,7 @@ export function inclusionProof(index: number, leaves: Uint8Array[]): Hash32[] {
   assertLeaves(leaves);
   assertSize(index, 'index');
   if (index >= leaves.length) throw new Error(`expected index < tree size ${leaves.length}, got ${index}`);
-  return path(index, leaves.map(leafHash), 0, leaves.length);
+  return path(index, treeOf(leaves), 0, leaves.length);
 }
 
 /** Whether `proof` shows `leafData` at `index` in the tree of `treeSize` leaves with `root`. */
@@ -119,7 +173,7 @@ export function verifyInclusion(leafData: Uint8Array, index: number, treeSize: n
   }
 }
 
-function subproof(m: number, h: Hash32[], lo: number, hi: number, complete: boolean): Hash32[] {
+function subproof(m: number, h: TreeHashes, lo: number, hi: number, complete: boolean): Hash32[] {
   const n = hi - lo;
   if (m === n) return complete ? [] : [rootOfHashes(h, lo, hi)];
   const k = splitPoint(n);
@@ -133,7 +187,7 @@ export function consistencyProof(oldSize: number, leaves: Uint8Array[]): Hash32[
   assertSize(oldSize, 'oldSize');
   if (oldSize > leaves.length) throw new Error(`expected oldSize <= tree size ${leaves.length}, got ${oldSize}`);
   if (oldSize === 0 || oldSize === leaves.length) return [];
-  return subproof(oldSize, leaves.map(leafHash), 0, leaves.length, true);
+  return subproof(oldSize, treeOf(leaves), 0, leaves.length, true);
 }
 
 /** Whether `proof` shows the tree (`oldSize`, `oldRoot`) is a prefix of (`newSize`, `newRoot`). */

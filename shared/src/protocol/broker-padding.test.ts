@@ -86,7 +86,7 @@ describe('padStep', () => {
     expect(rest.sort()).toEqual(before.sort());
   });
 
-  it('shuffles a list at any byte offset as one at offset 0 (word and byte swaps agree)', () => {
+  it('pads a list at any byte offset as one at offset 0', () => {
     const blinded = Array.from({ length: 3 }, () => randomElement());
     const fill = (l: PackedList): PackedList => {
       for (let i = 3; i < 40; i++) l.bytes.fill(i, i * ELEMENT_BYTES, (i + 1) * ELEMENT_BYTES);
@@ -97,6 +97,20 @@ describe('padStep', () => {
     expect(odd.padded.bytes.byteOffset % 4).toBe(1);
     expect(hex(odd.padded.bytes)).toBe(hex(aligned.padded.bytes));
     expect([...odd.padMap]).toEqual([...aligned.padMap]);
+  });
+
+  it('draws one uniform per element of A\'s, not one per padded slot (10 among 100,000)', () => {
+    let draws = 0;
+    const u = seeded(11);
+    const p = { ...ready(10, 100_000), padded: PackedList.alloc(100_000, ELEMENT_BYTES), drawn: 99_990 };
+    for (let i = 10; i < 100_000; i++) p.padded.bytes[i * ELEMENT_BYTES] = i & 0xff;
+    const blinded = Array.from({ length: 10 }, () => randomElement());
+    const { padded, next } = padStep(p, blinded, () => (draws++, u()));
+    expect(draws).toBe(10);
+    next.padMap.forEach((src, pos) => {
+      if (src >= 0) expect(hex(padded.at(pos))).toBe(hex(blinded[src]!));
+    });
+    expect(next.padMap.filter((x) => x >= 0).length).toBe(10);
   });
 
   it('puts each of A\'s elements at a uniform position (chi-square over 8 positions, 16,000 shuffles)', () => {

@@ -8,9 +8,10 @@
  * - ready may carry the dummies drawn ahead of time (readyDummies, right after OPEN, so the
  *   drawing overlaps A's blinding) — drawn straight into the padded list's slots
  *   [seedCount, paddedCount); padStep draws whatever is missing.
- * - padStep refuses a batch whose size is not the declared seed count, writes A's elements
- *   into the list beside the paddedCount − seedCount uniform dummies and shuffles it in place
- *   (padding.ts padInPlace); the permutation stays in the padded phase and nowhere else.
+ * - padStep refuses a batch whose size is not the declared seed count and puts A's elements at
+ *   uniformly random positions among the paddedCount − seedCount uniform dummies, in place
+ *   (padding.ts padInPlace: the list distributed as a uniform shuffle of all its items, in
+ *   O(seedCount) work); the positions stay in the padded phase and nowhere else.
  * - unpadStep returns A's evaluations in A's order and forgets the permutation.
  * The dummies and the padded list are one PackedList (common/packed-list.ts): one buffer.
  * Pure functions of the phase: no network, no filesystem.
@@ -81,7 +82,7 @@ export function padStep(p: Phase<'ready'>, blinded: readonly ElementBytes[], u: 
 }
 
 /** Round BLIND (from media): media's evaluations of the padded list → A's, in A's order. */
-export function unpadStep(p: Phase<'padded'>, evaluated: ItemSource): { own: ElementBytes[]; next: Phase<'evaluated'> } {
+export function unpadStep(p: Phase<'padded'>, evaluated: ItemSource): { own: PackedList; next: Phase<'evaluated'> } {
   const own = unpad(evaluated, p.padMap, p.open.seedCount);
   const { name: _n, padMap: _m, ...settled } = p;
   return { own, next: { ...settled, name: 'evaluated' } };

@@ -262,8 +262,8 @@ export class BrokerRole {
     return padded;
   }
 
-  /** Round BLIND (from media): media's evaluations of the padded list → A's, in A's order. */
-  unpad(evaluated: ItemSource): ElementBytes[] {
+  /** Round BLIND (from media): media's evaluations of the padded list → A's, in A's order (packed). */
+  unpad(evaluated: ItemSource): PackedList {
     const { own, next } = unpadStep(this.expect('unpad', 'padded'), evaluated);
     this.phase_ = next;
     return own;

@@ -269,8 +269,8 @@ export class LookupBrokerRole {
     return padded;
   }
 
-  /** Round BLIND (from media): A's evaluations, in A's order. */
-  unpad(evaluated: ItemSource): ElementBytes[] {
+  /** Round BLIND (from media): A's evaluations, in A's order (packed). */
+  unpad(evaluated: ItemSource): PackedList {
     const { own, next } = unpadStep(this.expect('unpad', 'padded'), evaluated);
     this.phase_ = next;
     return own;

@@ -89,7 +89,7 @@ describe('joinInPlace', () => {
     const padMap = Int32Array.from({ length: 300 }, (_, i) => (i % 10 === 3 ? (i - 3) / 10 : -1));
     const wires = splitPacked(PackedList.from(evaluated, ELEMENT_BYTES), 64, 1 << 20).map((x) => PackedBlindedBatchCodec.encode(x));
     const inPlace = unpad(joinInPlace(wires.map((w) => BlindedBatchInPlaceCodec.decode(w)), 'x'), padMap, 30);
-    expect(inPlace.map(hex)).toEqual(unpad(PackedList.from(evaluated, ELEMENT_BYTES), padMap, 30).map(hex));
-    expect(inPlace.map(hex)).toEqual(evaluated.filter((_, i) => i % 10 === 3).map(hex));
+    expect(inPlace.toArray().map(hex)).toEqual(unpad(PackedList.from(evaluated, ELEMENT_BYTES), padMap, 30).toArray().map(hex));
+    expect(inPlace.toArray().map(hex)).toEqual(evaluated.filter((_, i) => i % 10 === 3).map(hex));
   });
 });

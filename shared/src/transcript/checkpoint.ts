@@ -13,7 +13,7 @@
  * Checkpoint message's shape. The Cosign handler and the broker's collection of
  * co-signatures, which run them over a session's channel, are in rpc/session-control.ts.
  */
-import { consistencyProof, inclusionProof, merkleRoot, verifyConsistency, verifyInclusion } from '../crypto/merkle.ts';
+import { merkleProofs, verifyConsistency, verifyInclusion } from '../crypto/merkle.ts';
 import { canonicalBytes } from '../crypto/jcs.ts';
 import { verifySignature, type SigningKey } from '../crypto/dsse.ts';
 import { ProtocolError, type Party } from '../protocol/messages.ts';
@@ -52,18 +52,19 @@ function partiesOf(statement: Uint8Array): [string, string] {
 
 /** The broker's proposal to `peer` over `leaves` (the broker's statements so far). */
 export function propose(leaves: Uint8Array[], peer: Party, afterRound: string, previous: SignedTree | undefined): CheckpointMessage {
-  const inclusion: CheckpointMessage['inclusion'] = [];
+  const indices: number[] = [];
   leaves.forEach((leaf, index) => {
-    if (partiesOf(leaf).includes(peer)) inclusion.push({ index, path: inclusionProof(index, leaves) });
+    if (partiesOf(leaf).includes(peer)) indices.push(index);
   });
+  const proofs = merkleProofs(leaves, indices, previous?.size ?? 0);
   return {
     treeSize: leaves.length,
-    rootHash: merkleRoot(leaves),
+    rootHash: proofs.root,
     afterRound,
     cosignatures: [],
-    inclusion,
+    inclusion: indices.map((index, k) => ({ index, path: proofs.inclusion[k]! })),
     previousSize: previous?.size ?? 0,
-    consistency: previous ? consistencyProof(previous.size, leaves) : [],
+    consistency: proofs.consistency,
   };
 }
 
