@@ -33,8 +33,12 @@ export interface FederatedParticipantOptions {
   deadlineMs: number;
   log: Pick<Logger, 'info' | 'warn' | 'error'>;
   observer?: ReceiveObserver;
-  /** Tests: stop answering (a dropout) before this step of this training round. */
-  dropBefore?: { round: number; step: FederatedRound };
+  /**
+   * Tests: stop answering (a dropout) before this step of this training round — the session
+   * fails at this member, or, with `crash`, that is called instead (the process kills itself:
+   * CLEANROOM_FEDERATED_CRASH_AFTER_ROUND).
+   */
+  dropBefore?: { round: number; step: FederatedRound; crash?: () => never };
 }
 
 export interface FederatedMemberResult {
@@ -99,6 +103,7 @@ export class FederatedParticipant {
     const call = async <Q, R>(step: FederatedRound, message: Q): Promise<R> => {
       const d = this.o.dropBefore;
       if (d && (round > d.round || (round === d.round && STEP_ORDER.indexOf(step) >= STEP_ORDER.indexOf(d.step)))) {
+        if (d.crash) d.crash();
         rec.status = 'dropped';
         throw new ProtocolError('ABORTED', `dropped out before ${step} of round ${round} (test)`);
       }

@@ -23,6 +23,18 @@ if (b.config.data !== undefined) {
     process.exit(2);
   }
 }
+/** CLEANROOM_FEDERATED_CRASH_AFTER_ROUND (development, tests): the process dies by SIGKILL before round N + 1's first message. */
+function crashAfter(round: number): { round: number; step: 'FED_KEYS'; crash: () => never } {
+  return {
+    round: round + 1, step: 'FED_KEYS',
+    crash: () => {
+      process.stderr.write(`cleanroom advertiser: CLEANROOM_FEDERATED_CRASH_AFTER_ROUND=${round}: killing this process (SIGKILL)\n`);
+      process.kill(process.pid, 'SIGKILL');
+      throw new Error('unreachable: SIGKILL sent to this process');
+    },
+  };
+}
+
 // Federated learning (issue 14): this node is a member of the pinned roster, with its own rows.
 let member: FederatedParticipant | undefined;
 if (b.config.federation || b.config.federatedData) {
@@ -31,6 +43,7 @@ if (b.config.federation || b.config.federatedData) {
     member = new FederatedParticipant({
       identity: b.identity, broker: b.peer('Broker', 'broker', b.config.brokerAddr), roster: loadRoster(b.config.federation),
       data: readFederatedDir(b.config.federatedData), transcriptDir: b.config.transcriptDir, deadlineMs: b.config.deadlineMs, log: b.log.child({ kind: 'federated' }),
+      ...(b.config.federatedCrashAfterRound !== undefined ? { dropBefore: crashAfter(b.config.federatedCrashAfterRound) } : {}),
     });
   } catch (err) {
     process.stderr.write(`cleanroom advertiser: invalid configuration:\n  - ${(err as Error).message}\n`);

@@ -53,6 +53,8 @@ export interface NodeConfig {
   federation: string | undefined;
   federatedData: string | undefined;
   federatedStepMs: number;
+  /** Development, tests: the member process kills itself after this federated training round. */
+  federatedCrashAfterRound: number | undefined;
 }
 
 interface Setting {
@@ -133,6 +135,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'CLEANROOM_MAX_PADDED', key: 'maxPaddedCount', parties: ['media'], doc: 'largest padded set media evaluates in one session', def: () => '2000000', parse: int(1000, 1_000_000_000) },
   { env: 'CLEANROOM_FEDERATION', key: 'federation', parties: ['advertiser', 'broker'], doc: 'federated learning: the federation roster (JSON: member names and Ed25519 keys, scripts or `simulate --kind federated` write it); unset = no federated sessions', def: () => undefined, parse: path },
   { env: 'CLEANROOM_FEDERATED_DATA', key: 'federatedData', parties: ['advertiser'], doc: 'federated learning: directory of this member\'s private train.csv and test.csv (then CLEANROOM_DATA may be unset)', def: () => undefined, parse: path },
+  { env: 'CLEANROOM_FEDERATED_CRASH_AFTER_ROUND', key: 'federatedCrashAfterRound', parties: ['advertiser'], doc: 'DEVELOPMENT/TESTS: a federation member\'s process kills itself (SIGKILL) once it has finished this training round of a federated session, before the next round\'s first message: a member crash at a known point (`simulate --kind federated --dropout`); unset = never', def: () => undefined, parse: int(1, 1_000_000) },
   { env: 'CLEANROOM_FEDERATED_STEP_MS', key: 'federatedStepMs', parties: ['broker'], doc: 'federated learning: how long a step waits for silent members before going on without them (dropouts); below the threshold the session fails', def: () => '30000', parse: int(100, 3_600_000) },
   { env: 'CLEANROOM_PSI_PAGE_ITEMS', key: 'psiPageItems', parties: ['broker'], doc: 'retargeting / joint-activate: elements per page of the DH-PSI with media, both ways (its padded set, then each page of the set of media asked with one Media.Indicators call and answered with one Media.Activate call), so no call and no state grows with the universe; at most 131072', def: () => '131072', parse: int(100, 131_072) },
   { env: 'CLEANROOM_EVAL_THREADS', key: 'evalThreads', parties: ['broker', 'media'], doc: 'worker threads for OPRF evaluation (media) and the DH-PSI exponentiations of retargeting and joint-activate (broker)', def: () => '2', parse: int(1, 64) },
