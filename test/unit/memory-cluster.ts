@@ -45,6 +45,8 @@ export interface ClusterOptions {
   crmRejected?: RejectedLine[];
   /** Wraps each in-memory peer (tests insert delays or faults). */
   wrap?: (name: 'media' | 'advertiser' | 'broker', peer: Peer) => Peer;
+  /** The broker's hook around each universe sync (BrokerNodeOptions.syncGcPolicy); none by default. */
+  syncGcPolicy?: () => () => void;
 }
 
 export function memoryCluster(w: World, o: ClusterOptions = {}): MemoryCluster {
@@ -68,7 +70,7 @@ export function memoryCluster(w: World, o: ClusterOptions = {}): MemoryCluster {
     // noise and the differencing rule off: exact values, and the same cohort may run again
     policy: { ...DEFAULT_BROKER_POLICY, minCohort: o.minCohort ?? 50, noiseScale: 0, privacy: { ...DEFAULT_PRIVACY, budget: 1e9, differencingMin: 0 } },
     store: store('broker'), quota: { evaluationsPerAdvertiser: 1e12, windowMs: 86_400_000 },
-    transcriptDir, stateDir: join(stateDir, 'broker'), deadlineMs, log: silentLog,
+    transcriptDir, stateDir: join(stateDir, 'broker'), deadlineMs, log: silentLog, syncGcPolicy: o.syncGcPolicy,
   });
   const brokerPeer = wrap('broker', inMemoryPeer('Broker', 'advertiser', () => broker.handlers()));
   advertiser = new AdvertiserNode({

@@ -1,5 +1,5 @@
 /** Entry point of the broker node (C): load or sync media's publication, serve the advertiser. */
-import { applyGcPolicy } from '@cleanroom/shared/service/gc-policy.ts';
+import { applyGcPolicy, applySyncGcPolicy } from '@cleanroom/shared/service/gc-policy.ts';
 import { boot, openNodeStore, serve } from '@cleanroom/shared/service/main.ts';
 import { DEFAULT_BROKER_POLICY } from '@cleanroom/shared/protocol/policy.ts';
 import { DEFAULT_PRIVACY, profileNoiseScale, validatePrivacy } from '@cleanroom/shared/protocol/privacy.ts';
@@ -35,6 +35,7 @@ const node = new BrokerNode({
   sessionDeadlineMs: b.config.sessionDeadlineMs,
   evalThreads: b.config.evalThreads,
   psiPageItems: b.config.psiPageItems,
+  syncGcPolicy: applySyncGcPolicy, // the sync's call buffers, again (service/gc-policy.ts)
   log: b.log,
 });
 // Federated learning (issue 14): the broker aggregates for the members of the pinned roster.

@@ -87,6 +87,13 @@ export interface BrokerNodeOptions extends NodeCommonOptions {
   evalThreads?: number;
   /** Elements per page of the DH-PSI reply to media (one Activate call each); default PSI_PAGE_ITEMS, at most that (tests: smaller). */
   psiPageItems?: number;
+  /**
+   * Held for each universe sync that transfers a publication, from its manifest to its end
+   * (installed or failed), then undone by the function it returns: main.ts passes
+   * service/gc-policy.ts applySyncGcPolicy (V8's collection policy is process-wide, so tests
+   * running three nodes in one process pass none).
+   */
+  syncGcPolicy?: () => () => void;
 }
 
 /** The lookup limits when none are configured (service/config.ts has the settings). */
@@ -195,6 +202,7 @@ export class BrokerNode {
       this.o.media.call('SyncUniverse', [ch.seal('media', 'UNIVERSE', UniverseRequestCodec, { haveVersion: have, idType: 'phone', ...req })]);
     let download: UniverseDownload | undefined;
     let gc: ReturnType<typeof startGcTally> | undefined;
+    let undoGcPolicy: (() => void) | undefined;
     try {
       let manifest = joinManifest(ch.openChunks(await ask({ part: 'MANIFEST', offset: 0, limit: 0 }), 'media', ['UNIVERSE'], UniverseManifestCodec));
       if (manifest.unchanged && this.universe && manifest.version === this.universe.version) {
@@ -208,6 +216,7 @@ export class BrokerNode {
         have = '';
         manifest = joinManifest(ch.openChunks(await ask({ part: 'MANIFEST', offset: 0, limit: 0 }), 'media', ['UNIVERSE'], UniverseManifestCodec));
       }
+      undoGcPolicy = this.o.syncGcPolicy?.();
       const t0 = performance.now();
       const c0 = process.cpuUsage();
       const faults0 = process.resourceUsage().minorPageFault;
@@ -284,6 +293,7 @@ export class BrokerNode {
       this.warm(held);
       return held;
     } finally {
+      undoGcPolicy?.();
       void gc?.stop();
       download?.abandon();
       ch.close();

@@ -15,6 +15,18 @@
  * live heap): 16–18 major collections and 1.8–2.3 s of CPU without the policy, 0–3 and
  * 0.9–1.7 s with it, for a peak 60–180 MiB higher (nothing in the model frees early).
  *
+ * The broker's sync policy (applySyncGcPolicy, held for each universe sync, undone after it):
+ * at 10^6 users the sync still ran 34–48 full collections under the policy above (V8's
+ * --trace-gc: a scavenge for "external memory pressure", then a mark-compact of a ≈ 40 MB heap,
+ * every 10–15 messages of ≈ 3 MB), and their concurrent marking was most of the process CPU
+ * outside the main thread (≈ 2.2–2.9 s of a 24 s sync). V8 sets the next limit after a full
+ * collection from its own growing factor, which stays low in a process that mostly waits;
+ * a fixed factor of 2 (SYNC_GC_FLAG) leaves room for more of the dead call buffers, which the
+ * scavenges then free while they are young: 15–23 full collections and 1.4–2.2 s less process
+ * CPU per 10^6-user sync (3 pairs with `node bench/sync.ts --broker-root`, loaded machine), the
+ * sync's peak unchanged (366–375 MiB both). Factors of 3 and 5 (unpaired runs) left 2–3 full
+ * collections and 20.7–23.1 s of CPU against 21.7–23.7 with 2, for a peak of 444–472 MiB.
+ *
  *
  * Media's serving policy (applyServingGcPolicy, once its start-up stages are done): V8 sizes
  * the old generation's next limit from the mutator's allocation speed against the collector's,
@@ -40,6 +52,27 @@ export const GC_POLICY_FLAG = '--external-memory-accounted-in-global-limit';
 
 export function applyGcPolicy(): void {
   setFlagsFromString(GC_POLICY_FLAG);
+}
+
+/** The V8 flag of the broker's sync policy: the next limit after a full collection at 2 × the live heap. */
+export const SYNC_GC_FLAG = '--heap-growing-percent=100';
+
+/** V8's own growing factor again (0: computed from the collector's and the mutator's speeds), what the broker runs outside its syncs. */
+const OWN_GROWING_FLAG = '--heap-growing-percent=0';
+
+/**
+ * The broker's sync policy (see the module header), until the function it returns is called
+ * (again: nothing). V8's flags are process-wide: one holder at a time — the broker runs one sync
+ * at a time (BrokerNode.syncUniverse shares a running one).
+ */
+export function applySyncGcPolicy(): () => void {
+  setFlagsFromString(SYNC_GC_FLAG);
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    setFlagsFromString(OWN_GROWING_FLAG);
+  };
 }
 
 /** The V8 flag of media's serving policy: the old generation's next limit at 1.5 × the live heap after a full collection. */
