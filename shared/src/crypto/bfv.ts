@@ -86,7 +86,7 @@ import type {
   SEALContext,
   SecretKey,
 } from 'node-seal';
-import { countBfv, countPrimitive, opCounts, primitiveSnapshot, restorePrimitiveCounts } from '../common/op-counts.ts';
+import { countBfv, countPrimitive, opCounts, primitiveSnapshot, restorePrimitiveCounts, uncounted } from '../common/op-counts.ts';
 
 /** The node-seal runtime (Emscripten module) with its exception helpers. */
 export type SealRuntime = MainModule & {
@@ -118,7 +118,7 @@ export const BFV_PARAMETERS = Object.freeze({
 export const WIRE_COMPRESSION = 'none' as const;
 
 const N = BFV_PARAMETERS.polyModulusDegree;
-// MediaBfv.openSlotSum adds N slots below t in doubles: exact only while N · t < 2^53.
+// MediaBfv.decryptSlotSum adds N slots below t in doubles: exact only while N · t < 2^53.
 if (BFV_PARAMETERS.plainModulusBits + Math.log2(N) > 53) throw new Error(`bfv: N · t must stay below 2^53 (slot sums in doubles), got 2^${BFV_PARAMETERS.plainModulusBits + Math.log2(N)}`);
 
 /**
@@ -778,21 +778,25 @@ export class MediaBfv {
    * last-level ciphertext of these parameters, and Error when the noise budget is exhausted.
    */
   decryptProfile(profile: Uint8Array): { totals: number[]; consistent: boolean } {
-    return this.openProfile(profile, true);
+    return this.openProfile(profile);
   }
 
   /**
    * Decrypts a profile of its own `rounds` times, results discarded: an all-zero plaintext
    * encrypted under the secret key and switched to the last level (where a broker's profile
-   * arrives), saved and decrypted as decryptProfile and decryptSlotSum do. SEAL is WebAssembly,
+   * arrives), saved and decrypted by decryptProfile and decryptSlotSum themselves, their tallies
+   * suspended (op-counts uncounted: a path whose counting never ran in the warm-up is compiled
+   * again when a session first counts, as node --trace-deopt showed). SEAL is WebAssembly,
    * whose functions V8 compiles when first called (and again, optimised, on background threads):
    * without this the first session's profile decryption pays for compiling the decryption path,
    * several times the decryption itself. Several rounds, not one: the slot loops after the
    * decryption (8,192 slots) get optimised code of their own only after a few calls (one gave
    * them on-stack-replacement code only, which a garbage collection drops: compiled again in a
-   * session). Media calls it once when it starts; counts no primitive.
+   * session); sixteen, so that the optimised code is compiled before the first session, not
+   * asked for in the warm-up's last call and built in that session. Media calls it once when it
+   * starts; counts no primitive.
    */
-  warmDecrypt(rounds = 8): void {
+  warmDecrypt(rounds = 16): void {
     this.ctx.assertLive('MediaBfv');
     const { seal, context, encoder, evaluator } = this.ctx;
     const pt = new seal.Plaintext();
@@ -803,11 +807,14 @@ export class MediaBfv {
       this.encryptor.encryptSymmetric(pt, ct);
       evaluator.cipherModSwitchToInplace(ct, last);
       const bytes = ct.saveToArray(seal.ComprModeType[WIRE_COMPRESSION]) as Uint8Array;
-      for (let r = 0; r < rounds; r++) {
-        const { totals, consistent } = this.openProfile(bytes, false);
-        if (!consistent || totals.some((t) => t !== 0)) throw new Error('MediaBfv.warmDecrypt: expected an all-zero profile back');
-        if (this.openSlotSum(bytes, false) !== 0) throw new Error('MediaBfv.warmDecrypt: expected an all-zero slot sum back');
-      }
+      // The session paths themselves, their counting included (V8 compiles what ran), tallied in nothing.
+      uncounted(() => {
+        for (let r = 0; r < rounds; r++) {
+          const { totals, consistent } = this.decryptProfile(bytes);
+          if (!consistent || totals.some((t) => t !== 0)) throw new Error('MediaBfv.warmDecrypt: expected an all-zero profile back');
+          if (this.decryptSlotSum(bytes) !== 0) throw new Error('MediaBfv.warmDecrypt: expected an all-zero slot sum back');
+        }
+      });
     } finally {
       last.delete();
       ct.delete();
@@ -829,20 +836,18 @@ export class MediaBfv {
     this.indicatorsToWire(bits, () => {}, false, (bytes) => new Uint8Array(bytes));
   }
 
-  private openProfile(profile: Uint8Array, count: boolean): { totals: number[]; consistent: boolean } {
+  private openProfile(profile: Uint8Array): { totals: number[]; consistent: boolean } {
     this.ctx.assertLive('MediaBfv');
     const ct = this.ctx.loadCiphertext('profile', profile, 'last');
     const pt = new this.ctx.seal.Plaintext();
     try {
-      if (count) countPrimitive('bfvNoiseBudget');
+      countPrimitive('bfvNoiseBudget');
       const budget = this.decryptor.invariantNoiseBudget(ct);
       if (budget <= 0) throw new Error(`expected a profile with a positive noise budget, got ${budget} bits`);
       this.decryptor.decrypt(ct, pt);
-      if (count) {
-        countBfv('decrypt', 1);
-        countPrimitive('bfvDecrypt');
-        countPrimitive('bfvDecode');
-      }
+      countBfv('decrypt', 1);
+      countPrimitive('bfvDecrypt');
+      countPrimitive('bfvDecode');
       const slots = this.ctx.encoder.decodeBigInt64(pt) as BigInt64Array;
       const { attributeCount, block } = this.layout;
       const totals: number[] = [];
@@ -925,23 +930,17 @@ export class MediaBfv {
    * bytes that are not a last-level ciphertext of these parameters.
    */
   decryptSlotSum(sum: Uint8Array): number {
-    return this.openSlotSum(sum, true);
-  }
-
-  private openSlotSum(sum: Uint8Array, count: boolean): number {
     this.ctx.assertLive('MediaBfv');
     const ct = this.ctx.loadCiphertext('indicator sum', sum, 'last');
     const pt = new this.ctx.seal.Plaintext();
     try {
-      if (count) countPrimitive('bfvNoiseBudget');
+      countPrimitive('bfvNoiseBudget');
       const budget = this.decryptor.invariantNoiseBudget(ct);
       if (budget <= 0) throw new Error(`expected an indicator sum with a positive noise budget, got ${budget} bits`);
       this.decryptor.decrypt(ct, pt);
-      if (count) {
-        countBfv('decrypt', 1);
-        countPrimitive('bfvDecrypt'); // one SEAL decryption, as decryptProfile counts
-        countPrimitive('bfvDecode');
-      }
+      countBfv('decrypt', 1);
+      countPrimitive('bfvDecrypt'); // one SEAL decryption, as decryptProfile counts
+      countPrimitive('bfvDecode');
       const slots = this.ctx.encoder.decodeBigUint64(pt) as BigUint64Array;
       // Σ slots mod t in doubles: every slot < t < 2^plainModulusBits, so the N-slot sum stays
       // below 2^(plainModulusBits + log2 N) ≤ 2^53 (checked at the module's top): exact, with no BigInt per slot.
