@@ -81,6 +81,9 @@ function pagesStopped(progress: Record<string, number>): string {
   return got !== undefined && want !== undefined && got < want ? `; the broker's PSI reply stopped at ${got} of ${want} elements (its final page never came)` : '';
 }
 const MANIFEST_CHUNK_BYTES = 2 * 1024 * 1024;
+/** The start-up warm-up of the audience file's id pass: WARM_ID_ROUNDS calls of WARM_ID_ROWS rows (every 7th user). */
+const WARM_ID_ROUNDS = 100;
+const WARM_ID_ROWS = 2048;
 /** Most entries / ciphertexts media serves in one SyncUniverse call, whatever the broker asks. */
 const MAX_TOKEN_PAGE = 262_144;
 const MAX_CIPHERTEXT_PAGE = 64;
@@ -103,15 +106,17 @@ export class MediaNode {
       universeCosineWeights(o.universe.packed, o.universe.size);
       // The look-alike's scoring and selection, and the id lookup that writes an audience, compiled
       // now rather than in the first session's LOOKALIKE (each runs once per session: unoptimised,
-      // about twice their CPU). The ids read are discarded.
+      // about twice their CPU). The ids read are discarded; many small calls, as warmLookalike
+      // explains (two large ones left the first session to compile the id pass again).
       warmLookalike();
+      const warmRows = Uint32Array.from({ length: o.universe.size === 0 ? 0 : WARM_ID_ROWS }, (_, i) => Math.min(i * 7, o.universe.size - 1));
+      for (let r = 0; r < WARM_ID_ROUNDS; r++) for (const chunk of o.universe.userIdLines(warmRows)) void chunk;
       // SEAL's decryption path (WebAssembly, compiled on first call) likewise: one profile of its own.
       o.publication.bfv.warmDecrypt();
       // And its encryption path (the joint-count indicators), with the wire form's layout found: not in the first joint-count's AGGREGATE.
       o.publication.bfv.warmEncrypt();
       // The protobuf code of the messages media receives and sends in a session, generated now (not in the first session's rounds).
       warmPayloadTypes([PrepareSessionCodec, SessionReadyCodec, PackedBlindedBatchCodec, IndicatorRequestCodec, CiphertextBatchCodec, CohortProfileCodec, LookalikeResultCodec, AckCodec].map((c) => c.type));
-      for (const chunk of o.universe.userIdLines(Uint32Array.from({ length: Math.min(o.universe.size, 16_384) }, (_, i) => i))) void chunk;
     });
   }
 

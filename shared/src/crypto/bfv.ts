@@ -86,7 +86,7 @@ import type {
   SEALContext,
   SecretKey,
 } from 'node-seal';
-import { countBfv, countPrimitive, opCounts, primitiveSnapshot, restorePrimitiveCounts } from '../common/op-counts.ts';
+import { countBfv, countPrimitive, opCounts, primitiveSnapshot, restorePrimitiveCounts, uncounted } from '../common/op-counts.ts';
 
 /** The node-seal runtime (Emscripten module) with its exception helpers. */
 export type SealRuntime = MainModule & {
@@ -118,6 +118,8 @@ export const BFV_PARAMETERS = Object.freeze({
 export const WIRE_COMPRESSION = 'none' as const;
 
 const N = BFV_PARAMETERS.polyModulusDegree;
+// MediaBfv.decryptSlotSum adds N slots below t in doubles: exact only while N · t < 2^53.
+if (BFV_PARAMETERS.plainModulusBits + Math.log2(N) > 53) throw new Error(`bfv: N · t must stay below 2^53 (slot sums in doubles), got 2^${BFV_PARAMETERS.plainModulusBits + Math.log2(N)}`);
 
 /**
  * Aggregation sums per user slot before masking: masking is linear and exact in NTT form
@@ -781,18 +783,25 @@ export class MediaBfv {
    * last-level ciphertext of these parameters, and Error when the noise budget is exhausted.
    */
   decryptProfile(profile: Uint8Array): { totals: number[]; consistent: boolean } {
-    return this.openProfile(profile, true);
+    return this.openProfile(profile);
   }
 
   /**
-   * Decrypts a profile of its own once, result discarded: an all-zero plaintext encrypted under
-   * the secret key and switched to the last level (where a broker's profile arrives), saved and
-   * decrypted as decryptProfile does. SEAL is WebAssembly, whose functions V8 compiles when
-   * first called (and again, optimised, on background threads): without this the first
-   * session's profile decryption pays for compiling the decryption path, several times the
-   * decryption itself. Media calls it once when it starts; counts no primitive.
+   * Decrypts a profile of its own `rounds` times, results discarded: an all-zero plaintext
+   * encrypted under the secret key and switched to the last level (where a broker's profile
+   * arrives), saved and decrypted by decryptProfile and decryptSlotSum themselves, their tallies
+   * suspended (op-counts uncounted: a path whose counting never ran in the warm-up is compiled
+   * again when a session first counts, as node --trace-deopt showed). SEAL is WebAssembly,
+   * whose functions V8 compiles when first called (and again, optimised, on background threads):
+   * without this the first session's profile decryption pays for compiling the decryption path,
+   * several times the decryption itself. Several rounds, not one: the slot loops after the
+   * decryption (8,192 slots) get optimised code of their own only after a few calls (one gave
+   * them on-stack-replacement code only, which a garbage collection drops: compiled again in a
+   * session); sixteen, so that the optimised code is compiled before the first session, not
+   * asked for in the warm-up's last call and built in that session. Media calls it once when it
+   * starts; counts no primitive.
    */
-  warmDecrypt(): void {
+  warmDecrypt(rounds = 16): void {
     this.ctx.assertLive('MediaBfv');
     const { seal, context, encoder, evaluator } = this.ctx;
     const pt = new seal.Plaintext();
@@ -802,8 +811,15 @@ export class MediaBfv {
       encoder.encode(new BigInt64Array(N), pt);
       this.encryptor.encryptSymmetric(pt, ct);
       evaluator.cipherModSwitchToInplace(ct, last);
-      const { totals, consistent } = this.openProfile(ct.saveToArray(seal.ComprModeType[WIRE_COMPRESSION]) as Uint8Array, false);
-      if (!consistent || totals.some((t) => t !== 0)) throw new Error('MediaBfv.warmDecrypt: expected an all-zero profile back');
+      const bytes = ct.saveToArray(seal.ComprModeType[WIRE_COMPRESSION]) as Uint8Array;
+      // The session paths themselves, their counting included (V8 compiles what ran), tallied in nothing.
+      uncounted(() => {
+        for (let r = 0; r < rounds; r++) {
+          const { totals, consistent } = this.decryptProfile(bytes);
+          if (!consistent || totals.some((t) => t !== 0)) throw new Error('MediaBfv.warmDecrypt: expected an all-zero profile back');
+          if (this.decryptSlotSum(bytes) !== 0) throw new Error('MediaBfv.warmDecrypt: expected an all-zero slot sum back');
+        }
+      });
     } finally {
       last.delete();
       ct.delete();
@@ -825,20 +841,18 @@ export class MediaBfv {
     this.indicatorsToWire(bits, () => {}, false, (bytes) => new Uint8Array(bytes));
   }
 
-  private openProfile(profile: Uint8Array, count: boolean): { totals: number[]; consistent: boolean } {
+  private openProfile(profile: Uint8Array): { totals: number[]; consistent: boolean } {
     this.ctx.assertLive('MediaBfv');
     const ct = this.ctx.loadCiphertext('profile', profile, 'last');
     const pt = new this.ctx.seal.Plaintext();
     try {
-      if (count) countPrimitive('bfvNoiseBudget');
+      countPrimitive('bfvNoiseBudget');
       const budget = this.decryptor.invariantNoiseBudget(ct);
       if (budget <= 0) throw new Error(`expected a profile with a positive noise budget, got ${budget} bits`);
       this.decryptor.decrypt(ct, pt);
-      if (count) {
-        countBfv('decrypt', 1);
-        countPrimitive('bfvDecrypt');
-        countPrimitive('bfvDecode');
-      }
+      countBfv('decrypt', 1);
+      countPrimitive('bfvDecrypt');
+      countPrimitive('bfvDecode');
       const slots = this.ctx.encoder.decodeBigInt64(pt) as BigInt64Array;
       const { attributeCount, block } = this.layout;
       const totals: number[] = [];
@@ -933,10 +947,13 @@ export class MediaBfv {
       countPrimitive('bfvDecrypt'); // one SEAL decryption, as decryptProfile counts
       countPrimitive('bfvDecode');
       const slots = this.ctx.encoder.decodeBigUint64(pt) as BigUint64Array;
-      const t = this.ctx.t;
-      let acc = 0n;
-      for (const v of slots) acc = (acc + v) % t;
-      return Number(acc > t / 2n ? acc - t : acc);
+      // Σ slots mod t in doubles: every slot < t < 2^plainModulusBits, so the N-slot sum stays
+      // below 2^(plainModulusBits + log2 N) ≤ 2^53 (checked at the module's top): exact, with no BigInt per slot.
+      const t = Number(this.ctx.t);
+      let acc = 0;
+      for (let i = 0; i < slots.length; i++) acc += Number(slots[i]!);
+      acc %= t;
+      return acc > t / 2 ? acc - t : acc;
     } finally {
       pt.delete();
       ct.delete();

@@ -50,10 +50,9 @@ function build(input: LookalikeInput): LookalikeAudience {
   const { totals, cohortSize, universeShares, packed, users, exclude } = input;
   if (totals.length !== ATTRIBUTE_COUNT) throw new RangeError(`expected ${ATTRIBUTE_COUNT} totals, got ${totals.length}`);
   const eps = 1 / (2 * (cohortSize + 1));
-  const clamp = (v: number) => Math.min(1 - eps, Math.max(eps, v));
   const shares = totals.map((t) => Math.max(0, t) / Math.max(1, cohortSize));
-  const p = shares.map(clamp);
-  const q = Array.from(universeShares, clamp);
+  const p = shares.map((v) => clampShare(v, eps));
+  const q = Array.from(universeShares, (v) => clampShare(v, eps));
   const w1 = p.map((pj, j) => Math.log(pj / q[j]!));
   const w0 = p.map((pj, j) => Math.log((1 - pj) / (1 - q[j]!)));
   const base = w0.reduce((a, b) => a + b, 0);
@@ -86,6 +85,11 @@ function build(input: LookalikeInput): LookalikeAudience {
   allCos /= norm;
   const quality = size === 0 || allCos === 0 ? 0 : (audCos / size) / (allCos / users);
   return { rows, quality, shares };
+}
+
+/** A share clamped to [ε, 1 − ε]. */
+function clampShare(v: number, eps: number): number {
+  return Math.min(1 - eps, Math.max(eps, v));
 }
 
 /**
@@ -234,20 +238,30 @@ function scoreAt(packed: Uint8Array, u: number, base: number, score: Float64Arra
 // scanChunk sums 8 bytes per user, written out: the packed layout it was written for.
 if (PACKED_BYTES !== 8) throw new Error(`lookalike: scanChunk expects 8 packed bytes per user, got ${PACKED_BYTES}`);
 
+/** Look-alikes warmLookalike builds, over WARM_USERS users (sampled floor, the 4-user blocks and the tail after them) for WARM_AUDIENCE each. */
+const WARM_ROUNDS = 100;
+const WARM_USERS = (1 << 16) + 3;
+const WARM_AUDIENCE = 2048;
+
 /**
- * Compiles the scoring and selection code before the first session needs it: two look-alikes
- * over a random universe of 2^17 users (the sampled-floor path included), their result
- * discarded, not counted as sessions' work (op-counts). V8 compiles a function's optimised code after it has run for a while, so without
- * this the first look-alike of a node runs its 10^6-user pass partly in unoptimised code (≈ 2×
- * its CPU); media calls this once when it starts, beside universeCosineWeights.
+ * Compiles the scoring and selection code before the first session needs it: WARM_ROUNDS
+ * small look-alikes over a random universe (every path of the pass: the sampled floor, four
+ * users at a time, the tail, excluded rows or none, the buffer's selections), their results
+ * discarded, not counted as sessions' work (op-counts); ≈ 0.1–0.2 s once. Many small calls, not
+ * a few large ones: V8 gives a function optimised code of its own only after enough calls —
+ * a long loop in one call gets on-stack-replacement code, which the next garbage collection
+ * drops, so a warm-up of two large look-alikes left the first session to compile its whole
+ * pass again (≈ 20–40 ms of V8's compiler threads, and its main thread partly in unoptimised
+ * code: `node bench/lookalike-steps.ts` after a collection). Media calls this once when it starts.
  */
 export function warmLookalike(): void {
-  const users = 1 << 17;
-  const packed = new Uint8Array(users * PACKED_BYTES);
+  const packed = new Uint8Array(WARM_USERS * PACKED_BYTES);
   randomFillSync(packed);
   const universeShares = new Float64Array(ATTRIBUTE_COUNT).fill(0.5);
   const totals = Array.from({ length: ATTRIBUTE_COUNT }, (_, j) => (j * 37) % 100);
-  for (let r = 0; r < 2; r++) build({ totals, cohortSize: 100, universeShares, packed, users, exclude: new Set([1, 2]), audienceSize: 4096 });
+  for (let r = 0; r < WARM_ROUNDS; r++) {
+    build({ totals, cohortSize: 100, universeShares, packed, users: WARM_USERS, exclude: r % 2 === 0 ? new Set([1, 2, 7]) : new Set(), audienceSize: WARM_AUDIENCE });
+  }
 }
 
 /** Cached per packed-vector buffer: a universe's cosine weights are computed once. */
@@ -382,6 +396,17 @@ class TopK {
     return { rows, byRow, rank };
   }
 }
+
+/**
+ * One TopK kept for the life of the process, never used: it keeps the buffer's object shape
+ * (V8's hidden class of a TopK) alive. Optimised code embeds the shapes it checks as weak
+ * references and is thrown away when one dies; a TopK lives only during a look-alike, so
+ * without this the first garbage collection after each look-alike discarded the scoring pass's
+ * optimised code (scanChunk, the buffer's methods: "embedded weak objects cleared" in
+ * node --trace-deopt) and every session compiled it again.
+ */
+const KEEP_TOPK_SHAPE = new TopK(0);
+void KEEP_TOPK_SHAPE;
 
 /**
  * The indexes 0..n−1 ordered by score descending, equal scores keeping their index order: a
