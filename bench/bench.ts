@@ -25,6 +25,7 @@ import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { readPropensity, staleWorld } from '@cleanroom/shared/data/files.ts';
 import { measureLift } from '@cleanroom/shared/data/lift.ts';
 import { startCluster } from '../cli/src/cluster.ts';
+import type { AdminClient } from '../cli/src/admin-client.ts';
 import { parseArgs, intFlag, strFlag } from '../cli/src/args.ts';
 import { readFileSync } from 'node:fs';
 import type { Party } from '@cleanroom/shared/protocol/messages.ts';
@@ -86,6 +87,11 @@ try {
   const ready = await cluster.nodes.media.admin.request<{ universe: { users: number; reused: boolean; preparedSeconds: number; preparedCpuSeconds: number; computed: number; epoch: string; publication: { encryptSeconds: number; encryptCpuSeconds: number; ciphertexts: number; reused: boolean } } }>('GET', '/readyz');
   const brokerReady = await cluster.nodes.broker.admin.request<{ universe: { users: number; ciphertexts: number; bytesOnDisk: number; syncSeconds: number | null; syncCpuSeconds: number | null } }>('GET', '/readyz');
   const startupSeconds = (performance.now() - tStart) / 1000;
+  // Sessions are measured on a settled node: media's background PSI position hashes (worker
+  // threads, services/media/src/psi-positions.ts) would otherwise be in the process CPU of
+  // whichever phases overlap them (their primitives are in no phase's floor).
+  const psiPositions = await waitPsiPositions(cluster.nodes.media.admin);
+  say(`  media's PSI position hashes: ${psiPositions.state}${psiPositions.seconds !== undefined ? ` in ${psiPositions.seconds} s (background, worker threads)` : ''}`);
   say(`  universe: ${ready.universe.users.toLocaleString('en')} consented users, ${ready.universe.reused ? 'reused (run without --reuse-universe to time preparation)' : `prepared in ${ready.universe.preparedSeconds.toFixed(1)} s`}`);
 
   const a = cluster.nodes.advertiser.admin;
@@ -220,5 +226,17 @@ function printPhases(say: (s: string) => void, parties: Record<Party, Floored>):
       say(`${party.padEnd(11)} ${phase.padEnd(12)} ${String(p.wallMs).padStart(7)}  ${String(p.cpuMs).padStart(7)}  ${p.floorMs.toFixed(0).padStart(8)}  ${r}  ${round ? mb(sent).padStart(8) : '       -'}`);
     }
     say(`${party.padEnd(11)} ${'TOTAL'.padEnd(12)} ${String(v.wallMs).padStart(7)}  ${String(v.cpuMs).padStart(7)}  ${String(v.floorMs).padStart(8)}  ${(ratio(v.cpuMs, v.floorMs) === null ? '-' : `${ratio(v.cpuMs, v.floorMs)!.toFixed(2)}×`).padStart(7)}  ${mb(v.bytesSentTotal).padStart(8)}   peak RSS ${mb(v.peakRssBytes)} MB`);
+  }
+}
+
+/** Media's readiness detail until its PSI position hashes are no longer being computed (an hour at most). */
+async function waitPsiPositions(media: AdminClient): Promise<{ state: string; seconds?: number }> {
+  const until = performance.now() + 3_600_000;
+  for (;;) {
+    const r = await media.request<{ psiPositions?: { state: string; seconds?: number } }>('GET', '/readyz');
+    const p = r.psiPositions ?? { state: 'not reported' };
+    if (p.state !== 'hashing') return p;
+    if (performance.now() > until) throw new Error('media: the PSI position hashes were still being computed after an hour');
+    await new Promise((res) => setTimeout(res, 500));
   }
 }

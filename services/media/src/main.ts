@@ -22,6 +22,8 @@ const store = await openNodeStore(b);
 let status: UniverseStatus | undefined;
 let node: MediaNode | undefined;
 let psi: PositionHashFile | undefined;
+/** The PSI position hashes' background warm-up, for the readiness probe's detail (sessions run meanwhile: PSI ones hash their own sets). */
+let psiPositions: { state: 'hashing' | 'ready' | 'stopped' | 'failed'; since: string; seconds?: number } = { state: 'hashing', since: new Date().toISOString() };
 const preparingSince = new Date().toISOString();
 /** The start-up stage under way, for the readiness probe: which one, since when, and its progress. */
 let startup: { stage: 'universe' | 'publication' | 'labels'; stageSince: string; rowsRead?: number } = { stage: 'universe', stageSince: preparingSince };
@@ -29,7 +31,7 @@ const stage = (s: (typeof startup)['stage']): void => { startup = { stage: s, st
 const app = await startAdmin(b, {
   sessions: () => node?.sessions,
   ready: () => (status && node
-    ? { ready: true, detail: { universe: status } }
+    ? { ready: true, detail: { universe: status, psiPositions } }
     : { ready: false, detail: { universe: { state: 'preparing', since: preparingSince, ...startup } } }),
 });
 nodeMetrics.universe.preparing();
@@ -79,12 +81,15 @@ await startGrpc(b, 'Media', node.handlers(), app, () => {
 // on evalThreads worker threads at the lowest priority, to a file (psi-positions.ts); the log line gives the event loop's worst delay meanwhile.
 const warmDelay = monitorEventLoopDelay({ resolution: 10 });
 warmDelay.enable();
+psiPositions = { state: psi?.ready ? 'ready' : 'hashing', since: new Date().toISOString() };
 void psi?.warm(node.publicationForPsi.version, { threads: b.config.evalThreads, nice: 19 }).then((figures) => {
   warmDelay.disable();
+  psiPositions = { state: psi?.ready ? 'ready' : 'stopped', since: new Date().toISOString(), ...(figures ? { seconds: Math.round(figures.seconds * 10) / 10 } : {}) };
   if (!figures) return;
   b.log.info({ ...figures, seconds: Math.round(figures.seconds * 10) / 10, eventLoopDelayMaxMs: Math.round(warmDelay.max / 1e6) }, 'publication positions hashed for PSI');
   logMemory(b.log, 'psi-positions');
 }).catch((err: unknown) => {
   warmDelay.disable();
+  psiPositions = { state: 'failed', since: new Date().toISOString() };
   b.log.error({ err: (err as Error).message }, 'hashing the publication positions failed (PSI sessions hash them themselves)');
 });
