@@ -84,7 +84,7 @@ say('starting the three nodes (gRPC, mutual TLS, loopback); media prepares its u
 const tStart = performance.now();
 const cluster = await startCluster({ outDir: out, worldDir, readyTimeoutMs: 3_600_000 });
 try {
-  const ready = await cluster.nodes.media.admin.request<{ universe: { users: number; reused: boolean; preparedSeconds: number; preparedCpuSeconds: number; computed: number; epoch: string; publication: { encryptSeconds: number; encryptCpuSeconds: number; ciphertexts: number; reused: boolean } } }>('GET', '/readyz');
+  const ready = await cluster.nodes.media.admin.request<{ universe: { users: number; reused: boolean; preparedSeconds: number; preparedCpuSeconds: number; computed: number; epoch: string; publication: { encryptSeconds: number; encryptCpuSeconds: number; ciphertexts: number; reused: boolean }; labels?: { reused: boolean; seconds: number; cpuSeconds: number; labelled: Record<string, number> } } }>('GET', '/readyz');
   const brokerReady = await cluster.nodes.broker.admin.request<{ universe: { users: number; ciphertexts: number; bytesOnDisk: number; syncSeconds: number | null; syncCpuSeconds: number | null } }>('GET', '/readyz');
   const startupSeconds = (performance.now() - tStart) / 1000;
   // Sessions are measured on a settled node: media's background PSI position hashes (worker
@@ -132,6 +132,12 @@ try {
   // The broker's sync: per ciphertext, parse media's untrusted wire form (bfvLoad), transform it
   // into the stored NTT form (bfvNtt) and append that to its file (bfvWriteStored).
   const syncFloorS = (ready.universe.publication.ciphertexts * (costs.bfvLoad + costs.bfvNtt + costs.bfvWriteStored)) / 1000;
+  // The label publication (lookup kind): per real box, the OPRF point its ID's token was
+  // finalised from, recomputed (hash to group + X25519); random boxes, sealing and the join
+  // of labels and IDs to the rows have no primitive.
+  const labels = ready.universe.labels;
+  const realBoxes = labels ? Object.values(labels.labelled).reduce((a, n) => a + n, 0) : 0;
+  const labelFloorS = (realBoxes * (costs.hashToGroup + costs.x25519)) / 1000;
   const sessionFloorCpuMs = Object.values(parties).reduce((s, v) => s + v.floorMs, 0);
   const results = {
     date: new Date().toISOString(),
@@ -159,6 +165,12 @@ try {
       brokerSyncCpuSeconds: brokerReady.universe.syncCpuSeconds,
       brokerSyncFloorSeconds: Number(syncFloorS.toFixed(2)),
       brokerSyncFloorRatio: brokerReady.universe.syncCpuSeconds === null ? null : ratio(brokerReady.universe.syncCpuSeconds, syncFloorS),
+      labelRealBoxes: realBoxes,
+      labelSeconds: !labels || labels.reused ? null : labels.seconds,
+      labelCpuSeconds: !labels || labels.reused ? null : labels.cpuSeconds,
+      labelFloorSeconds: Number(labelFloorS.toFixed(2)),
+      labelFloorRatio: !labels || labels.reused || realBoxes === 0 ? null : ratio(labels.cpuSeconds, labelFloorS),
+      labelWallFloorRatio: !labels || labels.reused || realBoxes === 0 ? null : ratio(labels.seconds, labelFloorS / threads),
     },
     worldGenerationSeconds: generated ? Number(genSeconds.toFixed(2)) : null,
     clusterStartupSeconds: Number(startupSeconds.toFixed(2)),
@@ -181,6 +193,7 @@ try {
   say(`universe preparation (media, offline, once per epoch): ${up.seconds ?? 'reused'} s wall, ${up.cpuSeconds ?? '—'} s CPU for ${ready.universe.users.toLocaleString('en')} users${up.usersPerSecond ? ` (${up.usersPerSecond.toLocaleString('en')} users/s)` : ''}; floor ${up.floorCpuSeconds} s CPU (${up.tokensComputed.toLocaleString('en')} × (X25519 + hash to group)), ratio ${x(up.floorRatio)} CPU, ${x(up.wallFloorRatio)} wall on ${threads} threads`);
   const pb = results.publication;
   say(`publication: media encrypted ${pb.ciphertexts.toLocaleString('en')} ciphertexts in ${pb.encryptSeconds ?? 'reused'} s wall, ${pb.encryptCpuSeconds ?? '—'} s CPU (floor ${pb.encryptFloorSeconds} s, ${x(pb.encryptFloorRatio)}); the broker holds ${mb(pb.brokerBytesOnDisk)} MB (${pb.brokerBytesPerUser} B per user), synced in ${pb.brokerSyncSeconds ?? '—'} s wall, ${pb.brokerSyncCpuSeconds ?? '—'} s CPU (floor ${pb.brokerSyncFloorSeconds} s, ${x(pb.brokerSyncFloorRatio)})`);
+  if (labels) say(`label publication (media, offline, once per publication): ${pb.labelSeconds ?? 'reused'} s wall, ${pb.labelCpuSeconds ?? '—'} s CPU for ${realBoxes.toLocaleString('en')} real boxes (floor ${pb.labelFloorSeconds} s CPU: × (hash to group + X25519), ${x(pb.labelFloorRatio)} CPU, ${x(pb.labelWallFloorRatio)} wall on ${threads} threads)`);
   say(`session: ${results.session.seconds} s end to end (floor: ${results.session.floorCpuMs} ms of primitives' CPU, ${results.session.floorWallSeconds} s on ${cores} cores); n = ${result.seeds.valid} seeds, padded ${result.matches.paddedSize}, real matches ${result.matches.real}, audience ${audience}, lift ${lift.toFixed(2)}`);
   say('');
   printPhases(say, parties);

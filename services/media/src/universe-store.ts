@@ -34,7 +34,7 @@ export interface UniverseStatus {
   /** Set by the node once the universe is published for the broker. */
   publication?: { version: string; reused: boolean; encryptSeconds: number; encryptCpuSeconds?: number; ciphertexts: number };
   /** Set by the node once its labels are published beside the tokens (lookup kind; label-store.ts). */
-  labels?: { version: string; reused: boolean; seconds: number; labelled: Record<string, number>; bytes: number };
+  labels?: { version: string; reused: boolean; seconds: number; cpuSeconds: number; labelled: Record<string, number>; bytes: number };
 }
 
 export async function fileSha256(path: string): Promise<string> {
