@@ -132,12 +132,14 @@ try {
   // The broker's sync: per ciphertext, parse media's untrusted wire form (bfvLoad), transform it
   // into the stored NTT form (bfvNtt) and append that to its file (bfvWriteStored).
   const syncFloorS = (ready.universe.publication.ciphertexts * (costs.bfvLoad + costs.bfvNtt + costs.bfvWriteStored)) / 1000;
-  // The label publication (lookup kind): per real box, the OPRF point its ID's token was
-  // finalised from, recomputed (hash to group + X25519); random boxes, sealing and the join
-  // of labels and IDs to the rows have no primitive.
+  // The label publication (lookup kind): no primitive of floors.ts. The OPRF point of each real
+  // box's ID is the one media stored when it prepared the universe (universe-points.ts), so no
+  // hash to group or X25519 is left; what remains is symmetric crypto per real box (finalize's
+  // SHA-512 check, the label key's SHA-512, an XChaCha20-Poly1305 seal), random bytes per other
+  // box and I/O (the CSV join, a pread per point): floor 0, ratios null (seconds and CPU stand alone).
   const labels = ready.universe.labels;
   const realBoxes = labels ? Object.values(labels.labelled).reduce((a, n) => a + n, 0) : 0;
-  const labelFloorS = (realBoxes * (costs.hashToGroup + costs.x25519)) / 1000;
+  const labelFloorS = 0;
   const sessionFloorCpuMs = Object.values(parties).reduce((s, v) => s + v.floorMs, 0);
   const results = {
     date: new Date().toISOString(),
@@ -193,7 +195,7 @@ try {
   say(`universe preparation (media, offline, once per epoch): ${up.seconds ?? 'reused'} s wall, ${up.cpuSeconds ?? '—'} s CPU for ${ready.universe.users.toLocaleString('en')} users${up.usersPerSecond ? ` (${up.usersPerSecond.toLocaleString('en')} users/s)` : ''}; floor ${up.floorCpuSeconds} s CPU (${up.tokensComputed.toLocaleString('en')} × (X25519 + hash to group)), ratio ${x(up.floorRatio)} CPU, ${x(up.wallFloorRatio)} wall on ${threads} threads`);
   const pb = results.publication;
   say(`publication: media encrypted ${pb.ciphertexts.toLocaleString('en')} ciphertexts in ${pb.encryptSeconds ?? 'reused'} s wall, ${pb.encryptCpuSeconds ?? '—'} s CPU (floor ${pb.encryptFloorSeconds} s, ${x(pb.encryptFloorRatio)}); the broker holds ${mb(pb.brokerBytesOnDisk)} MB (${pb.brokerBytesPerUser} B per user), synced in ${pb.brokerSyncSeconds ?? '—'} s wall, ${pb.brokerSyncCpuSeconds ?? '—'} s CPU (floor ${pb.brokerSyncFloorSeconds} s, ${x(pb.brokerSyncFloorRatio)})`);
-  if (labels) say(`label publication (media, offline, once per publication): ${pb.labelSeconds ?? 'reused'} s wall, ${pb.labelCpuSeconds ?? '—'} s CPU for ${realBoxes.toLocaleString('en')} real boxes (floor ${pb.labelFloorSeconds} s CPU: × (hash to group + X25519), ${x(pb.labelFloorRatio)} CPU, ${x(pb.labelWallFloorRatio)} wall on ${threads} threads)`);
+  if (labels) say(`label publication (media, offline, once per publication): ${pb.labelSeconds ?? 'reused'} s wall, ${pb.labelCpuSeconds ?? '—'} s CPU for ${realBoxes.toLocaleString('en')} real boxes (stored OPRF points: no primitive of floors.ts, floor 0 — symmetric crypto and I/O)`);
   say(`session: ${results.session.seconds} s end to end (floor: ${results.session.floorCpuMs} ms of primitives' CPU, ${results.session.floorWallSeconds} s on ${cores} cores); n = ${result.seeds.valid} seeds, padded ${result.matches.paddedSize}, real matches ${result.matches.real}, audience ${audience}, lift ${lift.toFixed(2)}`);
   say('');
   printPhases(say, parties);

@@ -131,7 +131,7 @@ const pool = new TokenPool(key, THREADS);
 await pool.compute(serverBytes.slice(0, THREADS), dst); // workers up, as in a running preparation
 const pTokens = await timedAsync(() => pool.compute(serverBytes, dst));
 await pool.close();
-const pTable = timed(() => TokenTable.fromPacked(pTokens.value));
+const pTable = timed(() => TokenTable.fromPacked(pTokens.value.tokens));
 const pBlinded = timed(() => blindBatch(hashToGroupBatch(clientBytes, dst)));
 const pEvaluated = await timedAsync(() => evaluateBatchParallel(key, pBlinded.value.map((b) => b.blinded), THREADS));
 const pClientTokens = timed(() => unblindBatch(pBlinded.value.map((b) => b.inverse), pEvaluated.value).map((u, i) => finalize(clientBytes[i]!, u)));

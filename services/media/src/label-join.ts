@@ -1,8 +1,11 @@
 /**
  * Media's labels joined to its universe rows on disk, for the label publication
  * (label-store.ts): per row, its label (labels CSV, by user_id) and its normalised IDs (the
- * universe CSV; the prepared universe keeps tokens only) — without a map or a string per
- * user in memory, so that memory does not grow with the universe.
+ * universe CSV) — without a map or a string per user in memory, so that memory does not grow
+ * with the universe. The IDs come from the CSV, not from the prepared universe, which keeps
+ * their OPRF points (universe-points.ts) but no phone number or e-mail: one streamed pass
+ * (I/O and parsing, no OPRF work) instead of a copy of every ID at rest in the state
+ * directory, and the pass checks the CSV's consented rows are still the prepared ones.
  *
  *   1. the labels CSV streams once: (SHA-256(user_id)[0..16], label) records are spilled to
  *      BUCKETS files by the hash's first byte;

@@ -6,24 +6,29 @@
  * and the broker re-syncs. Media's plaintext labels (CLEANROOM_LABELS) never leave media.
  *
  * The IDs a box is sealed to are read again from the universe CSV (the prepared universe keeps
- * tokens only), for the users who consented to data sharing (consent_share, `share` per
- * universe row: services/media/src/purposes.ts); everyone else gets random bytes. The labels
- * and IDs are joined to the rows on disk (label-join.ts) and the boxes written to their files
- * as they are sealed and served from there (service/label-file.ts): no map, string or box per
- * user stays in memory.
+ * no phone number or e-mail: tokens, id hashes and OPRF points only), for the users who
+ * consented to data sharing (consent_share, `share` per universe row:
+ * services/media/src/purposes.ts); everyone else gets random bytes. Each box's key comes from
+ * the OPRF point the preparation stored for its row (universe-points.ts, DiskUniverse.pointOf):
+ * no hash to group or X25519 here, so a label refresh costs a CSV pass, reads and symmetric
+ * crypto per box, not an OPRF evaluation per user; the point is checked against the published
+ * token before a box is sealed with it (a corrupt points file fails the publication). The
+ * labels and IDs are joined to the rows on disk (label-join.ts) and the boxes written to their
+ * files as they are sealed and served from there (service/label-file.ts): no map, string or
+ * box per user stays in memory.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labelsVersion, publishLabels, type LabelPublication, type LabelSink } from '@cleanroom/shared/protocol/label-publication.ts';
 import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
-import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import { progressGate, type Logger } from '@cleanroom/shared/service/log.ts';
 import { Appender } from '@cleanroom/shared/service/record-file.ts';
 import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
 import { LabelFile } from '@cleanroom/shared/service/label-file.ts';
 import { joinLabels } from './label-join.ts';
+import type { DiskUniverse } from './universe-files.ts';
 
 interface Manifest {
   epoch: string;
@@ -42,7 +47,7 @@ async function fileSha256(path: string): Promise<string> {
 }
 
 export async function openLabels(opts: {
-  stateDir: string; labelsCsv: string; share: Uint8Array; universeCsv: string; universe: Universe; publication: Publication; threads: number; log: Logger;
+  stateDir: string; labelsCsv: string; share: Uint8Array; universeCsv: string; universe: DiskUniverse; publication: Publication; log: Logger;
 }): Promise<{ labels: LabelPublication; reused: boolean; seconds: number; cpuSeconds: number; labelled: Record<string, number>; bytes: number }> {
   const pub = opts.publication;
   const dir = join(opts.stateDir, 'publication', pub.version, 'labels');
@@ -61,7 +66,7 @@ export async function openLabels(opts: {
       for (const f of boxes.values()) f.close();
     }
   }
-  // the process's CPU (all threads: the OPRF workers too) from the join to the installed files; nothing else runs
+  // the process's CPU (all threads) from the join to the installed files; nothing else runs
   // meanwhile — media serves gRPC only once its start-up stages are done (main.ts)
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -92,20 +97,24 @@ export async function openLabels(opts: {
   let published;
   const due = progressGate();
   try {
-    published = await publishLabels(pub, opts.universe.key, {
+    published = await publishLabels(pub, {
       order: pub.order,
       idOf: (row, t) => joined.idOf(row, t),
+      pointOf: (row, t) => opts.universe.pointOf(t, row), // stored at preparation: never recomputed
       labelOf: (row) => {
         const label = joined.labelOf(row);
         return label ? { label, consentShare: opts.share[row] === 1 } : undefined;
       },
     }, {
-      threads: opts.threads, sink,
-      // a line every 5 s: at 10^7 users the boxes take as long as the universe's preparation (an OPRF evaluation per labelled ID)
+      sink,
+      // a line every 5 s (10^7 users: a symmetric seal and a few reads per box, on this thread)
       onProgress: (done, total) => {
         if (due()) opts.log.info({ done, total }, 'sealing the labels for publication');
       },
     });
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true }); // nothing half-made is left, nor installed
+    throw err;
   } finally {
     joined.close();
     for (const f of made) f.close();

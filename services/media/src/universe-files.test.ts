@@ -1,15 +1,18 @@
 /**
  * The universe on disk (universe-files.ts, universe-store.ts): the streamed preparation gives
  * every user the token blind evaluation gives (the in-memory PreparedUniverse's) and publishes
- * each at its user's position, re-preparation
- * of a grown CSV computes only the new IDs, and N shard processes (the Indexed Job shape,
- * prepare.ts --shard I --shards N) merge into exactly the single-process preparation, file for
- * file; a directory in the former layout (columnar-v1: 16-byte tokens and ID hashes) is prepared
- * again under the epoch's key, never read as the current one nor reused.
+ * each at its user's position, and stores each row's OPRF point (universe-points.ts: the one
+ * recomputation gives, zero for none, mode 0600); re-preparation of a grown or reordered CSV
+ * computes only the new IDs and keeps every row's point right; a new epoch re-keys the points
+ * too; N shard processes (the Indexed Job shape, prepare.ts --shard I --shards N) merge into
+ * exactly the single-process preparation, file for file; a directory in a former layout
+ * (columnar-v1: 16-byte tokens and ID hashes; columnar-v2: no points) is prepared again under
+ * the epoch's key, never read as the current one nor reused; a points file of the wrong size is
+ * refused on open.
  */
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,12 +24,31 @@ import { ID_HASH_BYTES, PreparedUniverse, type UniverseRecord } from '@cleanroom
 import { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { publish } from '@cleanroom/shared/protocol/publication.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
+import { computePoints } from '@cleanroom/shared/crypto/oprf-tokens.ts';
+import { oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
 import { openUniverse } from './universe-store.ts';
-import { IDHASH_RECORD, PREPARED_FORMAT, TOKEN_RECORD } from './universe-files.ts';
+import { DiskUniverse, IDHASH_RECORD, PREPARED_FORMAT, TOKEN_RECORD } from './universe-files.ts';
+
+/** Every row's stored phone point is the one recomputed from the CSV's ID under the universe's key (undefined for none). */
+async function expectStoredPoints(u: DiskUniverse, csv: string): Promise<number> {
+  const phones: (string | undefined)[] = [];
+  for await (const r of readUniverse(csv)) {
+    if (!r.consent) continue;
+    const n = normalizeId('phone', r.phone);
+    phones.push(n.ok ? n.value : undefined);
+  }
+  expect(phones.length).toBe(u.size);
+  const enc = new TextEncoder();
+  const have = phones.flatMap((p, row) => (p === undefined ? [] : [row]));
+  const want = computePoints(u.key, have.map((row) => enc.encode(phones[row]!)), oprfDst('phone', u.epoch));
+  have.forEach((row, k) => expect(Buffer.from(u.pointOf('phone', row)!).equals(Buffer.from(want[k]!)), `row ${row}`).toBe(true));
+  for (let row = 0; row < u.size; row++) if (phones[row] === undefined) expect(u.pointOf('phone', row)).toBeUndefined();
+  return have.length;
+}
 
 const PREPARE = fileURLToPath(new URL('./prepare.ts', import.meta.url));
 const log = pino({ level: 'silent' });
-const FILES = ['users.bin', 'users.off', 'vectors.bin', 'purposes.bin', 'tokens-phone.bin', 'tokens-phone.idx', 'idhash-phone.bin', 'idhash-phone.idx', 'key.bin'];
+const FILES = ['users.bin', 'users.off', 'vectors.bin', 'purposes.bin', 'tokens-phone.bin', 'tokens-phone.idx', 'idhash-phone.bin', 'idhash-phone.idx', 'points-phone.bin', 'key.bin'];
 
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
@@ -62,6 +84,10 @@ describe('media universe on disk', () => {
       expect(Array.from(universe.vector(row))).toEqual(Array.from(mem.vector(row)));
     }
     expect(universe.rowOf('phone', new Uint8Array(TOKEN_BYTES))).toBe(-1);
+    // the OPRF points, stored from the token workers' evaluation: owner-only, like the key
+    expect(await expectStoredPoints(universe, csv)).toBe(ix.tokens.size);
+    expect(statSync(join(universe.dir, 'points-phone.bin')).mode & 0o777).toBe(0o600);
+    expect(() => universe.pointOf('phone', universe.size)).toThrow(RangeError);
     // userIdsOf: the ids of any rows (unsorted, repeated, first and last) in the order asked
     const asked = [universe.size - 1, 0, 17, 17, 5, universe.size - 1, ...Array.from({ length: 500 }, (_, i) => (i * 7919) % universe.size)];
     expect(universe.userIdsOf(asked)).toEqual(asked.map((r) => mem.userId(r)));
@@ -116,10 +142,22 @@ describe('media universe on disk', () => {
     expect(grown.status.computed).toBe(2);
     expect(grown.status.reusedTokens).toBe(ix.tokens.size);
     expect(grown.universe.rowOf('phone', ix.tokens.at(5))).toBe(ix.rows[5]);
+    await expectStoredPoints(grown.universe, csv);
+    // Reordered rows (the first consented user gone, one added): reused tokens keep their points at their new rows.
+    const csvLines = readFileSync(csv, 'utf8').split('\n');
+    const firstConsented = csvLines.findIndex((l, i) => i > 0 && l.split(',')[4] === '1');
+    csvLines.splice(firstConsented, 1);
+    csvLines.splice(2, 0, 'new-user-3,+8613912345680,,,1,18-24,female,tier1,ios,high,,1,1');
+    writeFileSync(csv, csvLines.join('\n'));
+    const moved = await openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: 'e1', log, threads: 1 });
+    expect(moved.status.computed).toBe(1);
+    expect(moved.status.reusedTokens).toBeGreaterThan(ix.tokens.size - 2);
+    await expectStoredPoints(moved.universe, csv);
     // A new epoch re-keys: everything computed again.
     const rotated = await openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: 'e2', log, threads: 1 });
     expect(rotated.status.computed).toBe(ix.tokens.size + 2);
     expect(rotated.universe.rowOf('phone', ix.tokens.at(5))).toBe(-1);
+    await expectStoredPoints(rotated.universe, csv); // the new key's points
   }, 120_000);
 
   it('a prepared directory of 16-byte tokens (columnar-v1) is prepared again under the same key, not misread or reused', async () => {
@@ -161,6 +199,34 @@ describe('media universe on disk', () => {
     for (const [hex, row] of rowOf) expect(again.universe.rowOf('phone', Buffer.from(hex, 'hex'))).toBe(row);
     expect(JSON.parse(readFileSync(join(ud, 'manifest.json'), 'utf8')).format).toBe(PREPARED_FORMAT);
     again.universe.close();
+  }, 120_000);
+
+  it('a prepared directory without points (columnar-v2) is prepared again under the same key, with a warning; a points file of the wrong size is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cleanroom-ufiles-v2-'));
+    await generateWorld(join(dir, 'world'), { seed: 'ufiles-v2', universeSize: 1500, crmSize: 150 });
+    const csv = join(dir, 'world/media/universe.csv');
+    const state = join(dir, 'state');
+    const first = (await openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: 'e1', log, threads: 1 })).universe;
+    const tokens = readFileSync(join(first.dir, 'tokens-phone.bin'));
+    first.close();
+    // the layout before stored points: no points file, format columnar-v2
+    const ud = join(state, 'universe', 'e1');
+    rmSync(join(ud, 'points-phone.bin'));
+    const m = JSON.parse(readFileSync(join(ud, 'manifest.json'), 'utf8'));
+    writeFileSync(join(ud, 'manifest.json'), JSON.stringify({ ...m, format: 'columnar-v2' }));
+    expect(() => DiskUniverse.open(ud)).toThrow(/expected a columnar-v3 prepared universe, got columnar-v2/);
+    const lines: { msg: string; format?: string }[] = [];
+    const capture = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l)) });
+    const again = await openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: 'e1', log: capture, threads: 1 });
+    expect(lines.find((l) => l.format === 'columnar-v2')?.msg).toMatch(/older layout \(columnar-v2: no stored OPRF points.*preparing it again under the epoch's key/);
+    expect(again.status.reused).toBe(false);
+    expect(again.status.reusedTokens).toBe(0);
+    expect(readFileSync(join(ud, 'tokens-phone.bin')).equals(tokens)).toBe(true); // the same key: the same tokens
+    await expectStoredPoints(again.universe, csv);
+    again.universe.close();
+    // a points file cut short (or grown) is refused on open, with the sizes
+    truncateSync(join(ud, 'points-phone.bin'), 32 * again.universe.size - 1);
+    expect(() => DiskUniverse.open(ud)).toThrow(new RegExp(`points-phone.bin: expected ${32 * again.universe.size} bytes`));
   }, 120_000);
 
   it('N shard processes merge into exactly the single-process preparation', async () => {

@@ -9,26 +9,34 @@
  *   purposes.bin        1 byte per user: bit 0 consent_ads, bit 1 consent_share (held in memory)
  *   tokens-<t>.bin      TOKEN_RECORD (token 12 | row u32) per ID of type t, sorted by token then row
  *   idhash-<t>.bin      IDHASH_RECORD (SHA-256("t:id")[0..12] | token 12), sorted by id hash then token
+ *   points-<t>.bin      the OPRF point (32) of each row's ID of type t, row order, zeros for none (mode 0600;
+ *                       universe-points.ts): what the label publication derives keys from, never recomputed
  *   *.idx               BUCKETS+1 float64 record offsets: records whose first byte is b are in [idx[b], idx[b+1])
  *   manifest.json       format (PREPARED_FORMAT), epoch, ID types, users, attribute counts, source digest
  *
  * Token width is TOKEN_BYTES (12; crypto/group.ts), id-hash width ID_HASH_BYTES (12;
  * protocol/universe.ts): two definitions that happen to be equal. PREPARED_FORMAT names the
- * layout: a directory in any other (columnar-v1 held 16-byte tokens and id hashes) is never read
- * as this one — DiskUniverse.open refuses it, openUniverse prepares again (keeping the epoch's
- * key), and its id hashes are not reused.
+ * layout: a directory in any other (columnar-v1 held 16-byte tokens and id hashes, columnar-v2
+ * no points) is never read as this one — DiskUniverse.open refuses it, openUniverse prepares
+ * again (keeping the epoch's key, so the tokens come out the same), and its id hashes are not
+ * reused.
  *
  * Preparation (prepareToDisk), in passes whose memory does not grow with the universe:
  *   1. stream the CSV once: consented rows append to users/vectors; each normalised ID goes,
  *      with its id hash and row, to one of BUCKETS spill files by the hash's first byte —
  *      or, for an ID type with nothing to reuse (a new epoch), straight to the token workers
  *      in batches while the CSV reads on (StreamedTokens), its (id hash, token) and (token,
- *      row) records spilled by first byte, so that pass 2 only sorts;
+ *      row) records spilled by first byte, so that pass 2 only sorts, and its points written
+ *      in row order as the batches come back;
  *   2. per spill bucket: sort by id hash, reuse the token of every id hash the previous
  *      preparation of the same epoch had (a merge with its idhash bucket — only new IDs cost
  *      OPRF work), compute the rest on the TokenPool's worker threads, write the idhash
- *      bucket and spill (token, row) by the token's first byte;
- *   3. per token bucket: sort, write tokens-<t>.bin.
+ *      bucket and spill (token, row) by the token's first byte — a reused one also to a
+ *      second spill, a computed one's point by row range (PointsScatter);
+ *   3. per token bucket: sort, write tokens-<t>.bin; the reused tokens, merged with the
+ *      previous tokens-<t>.bin bucket, give their previous rows, whose points are then read
+ *      from the previous points-<t>.bin by row range (PreviousPoints) and points-<t>.bin is
+ *      written in row order.
  * Peak memory is one bucket (≈ users/256 records) plus write buffers; nothing holds one string
  * or one JS array of all users.
  *
@@ -42,7 +50,7 @@ import { join } from 'node:path';
 import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
 import { oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
 import { SHA256_BYTES, sha256Into } from '@cleanroom/shared/crypto/digest-into.ts';
-import { TokenPool } from '@cleanroom/shared/crypto/oprf-tokens.ts';
+import { TokenPool, type TokenBatch } from '@cleanroom/shared/crypto/oprf-tokens.ts';
 import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
@@ -51,10 +59,12 @@ import { readUniverseBatches } from '@cleanroom/shared/data/files.ts';
 import { attributeCounts, ID_HASH_BYTES, PACKED_BYTES, packVectorInto, unpackVector, type Universe } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
+import type { ElementBytes } from '@cleanroom/shared/crypto/group.ts';
 import { Appender, BucketScratch, BUCKETS, compareBytes, f64File, readAll, readF64, RecordFile, sortRecords } from '@cleanroom/shared/service/record-file.ts';
+import { POINT_BYTES, PointsFile, pointsPath, PointsScatter, PointsWriter, PreviousPoints } from './universe-points.ts';
 
-/** The layout of a prepared directory (manifest.json `format`); columnar-v1 had 16-byte tokens. */
-export const PREPARED_FORMAT = 'columnar-v2';
+/** The layout of a prepared directory (manifest.json `format`); columnar-v1 had 16-byte tokens, columnar-v2 no points. */
+export const PREPARED_FORMAT = 'columnar-v3';
 
 export const TOKEN_RECORD = TOKEN_BYTES + 4;
 /** Bytes of users.bin read at a time by DiskUniverse.userIdsOf. */
@@ -103,6 +113,7 @@ export class DiskUniverse implements Universe {
   private offsetFirst = 0;
   private offsetCount = 0;
   private readonly tokens = new Map<IdType, RecordFile>();
+  private readonly points = new Map<IdType, PointsFile>();
   readonly dir: string;
 
   private constructor(dir: string) {
@@ -125,6 +136,7 @@ export class DiskUniverse implements Universe {
     }
     this.usersFd = openSync(join(dir, 'users.bin'), 'r');
     for (const t of m.idTypes) this.tokens.set(t, new RecordFile(join(dir, `tokens-${t}.bin`), TOKEN_RECORD));
+    for (const t of m.idTypes) this.points.set(t, new PointsFile(pointsPath(dir, t), m.users)); // sized: users × POINT_BYTES
   }
 
   /** Opens a complete prepared directory (manifest present), or undefined. */
@@ -275,6 +287,16 @@ export class DiskUniverse implements Universe {
     return new DataView(rec.buffer).getUint32(TOKEN_BYTES, true);
   }
 
+  /**
+   * The OPRF point X25519(k, H(id)) stored at preparation for `row`'s ID of `type` (a pread), or
+   * undefined when the row has none. Not checked here: its user checks it gives the row's token.
+   */
+  pointOf(type: IdType, row: number): ElementBytes | undefined {
+    const f = this.points.get(type);
+    if (!f) throw new RangeError(`expected an ID type of this universe (${this.idTypes.join(', ')}), got ${type}`);
+    return f.pointOf(row);
+  }
+
   vector(row: number): Uint8Array {
     return unpackVector(this.packed.subarray(row * PACKED_BYTES, (row + 1) * PACKED_BYTES));
   }
@@ -306,7 +328,7 @@ export class DiskUniverse implements Universe {
   /** Bytes of every file of this prepared universe. */
   bytesOnDisk(): number {
     let n = 0;
-    for (const f of ['key.bin', 'users.bin', 'users.off', 'vectors.bin', 'purposes.bin', 'manifest.json', ...this.idTypes.flatMap((t) => [`tokens-${t}.bin`, `tokens-${t}.idx`, `idhash-${t}.bin`, `idhash-${t}.idx`])]) {
+    for (const f of ['key.bin', 'users.bin', 'users.off', 'vectors.bin', 'purposes.bin', 'manifest.json', ...this.idTypes.flatMap((t) => [`tokens-${t}.bin`, `tokens-${t}.idx`, `idhash-${t}.bin`, `idhash-${t}.idx`, `points-${t}.bin`])]) {
       const p = join(this.dir, f);
       if (existsSync(p)) {
         const fd = openSync(p, 'r');
@@ -321,22 +343,35 @@ export class DiskUniverse implements Universe {
     closeSync(this.usersFd);
     closeSync(this.offsetsFd);
     for (const f of this.tokens.values()) f.close();
+    for (const f of this.points.values()) f.close();
   }
 }
 
-/** The previous preparation's id hash → token index, read one bucket at a time. */
-function previousIndex(dir: string | undefined, type: IdType, epoch: string): RecordFile | undefined {
+/**
+ * What an incremental preparation reuses of the previous one (same epoch, an unsharded
+ * directory of this layout): its id hash → token index, read one bucket at a time, and its
+ * token and points files, where the reused tokens' points are found.
+ */
+interface Previous {
+  idhash: RecordFile;
+  dir: string;
+  users: number;
+}
+
+function previousOf(dir: string | undefined, type: IdType, epoch: string): Previous | undefined {
   if (!dir || !existsSync(join(dir, 'manifest.json'))) return undefined;
   const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as PreparedManifest;
-  if (m.format !== PREPARED_FORMAT || m.epoch !== epoch || !m.idTypes.includes(type) || !existsSync(join(dir, `idhash-${type}.bin`))) return undefined;
-  return new RecordFile(join(dir, `idhash-${type}.bin`), IDHASH_RECORD);
+  if (m.format !== PREPARED_FORMAT || m.epoch !== epoch || !m.idTypes.includes(type) || (m.shard?.count ?? 1) > 1) return undefined;
+  if (![`idhash-${type}.bin`, `tokens-${type}.bin`, `points-${type}.bin`].every((f) => existsSync(join(dir, f)))) return undefined;
+  return { idhash: new RecordFile(join(dir, `idhash-${type}.bin`), IDHASH_RECORD), dir, users: m.users };
 }
 
 /**
  * Tokens computed while the CSV streams: IDs are batched, each full batch goes to the token
  * workers, and this thread reads on while at most MAX_IN_FLIGHT batches are computed; each
  * finished batch is spilled as (id hash, token) by the hash's first byte (`ih-<type>-<b>`)
- * and (token, row) by the token's first byte (`tok-<type>-<b>`).
+ * and (token, row) by the token's first byte (`tok-<type>-<b>`), and its points go to the
+ * points file in row order (batches finish in the order they were read).
  */
 class StreamedTokens {
   static readonly BATCH = 8192;
@@ -347,15 +382,20 @@ class StreamedTokens {
   private idBytes = new Uint8Array(StreamedTokens.BATCH * 32);
   private idOffsets = new Float64Array(StreamedTokens.BATCH + 1);
   private n = 0;
-  private readonly inFlight: { hashes: Uint8Array; rows: Uint32Array; tokens: Promise<Uint8Array> }[] = [];
+  private readonly inFlight: { hashes: Uint8Array; rows: Uint32Array; batch: Promise<TokenBatch> }[] = [];
   private readonly ih: Appender[];
   private readonly tok: Appender[];
   private readonly pool: TokenPool;
   private readonly dst: string;
+  private readonly points: PointsWriter;
+  /** A shard's rows are global row numbers; its points file is in its own row order (global div count). */
+  private readonly shards: number;
 
-  constructor(pool: TokenPool, dst: string, spill: string, type: IdType) {
+  constructor(pool: TokenPool, dst: string, spill: string, type: IdType, points: PointsWriter, shards: number) {
     this.pool = pool;
     this.dst = dst;
+    this.points = points;
+    this.shards = shards;
     this.ih = Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `ih-${type}-${b}`), 4096));
     this.tok = Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `tok-${type}-${b}`), 4096));
   }
@@ -394,8 +434,8 @@ class StreamedTokens {
   private dispatch(): void {
     const n = this.n;
     if (n === 0) return;
-    const tokens = this.pool.computePacked(this.idBytes, this.idOffsets.subarray(0, n + 1), this.dst);
-    this.inFlight.push({ hashes: this.hashes.subarray(0, n * ID_HASH_BYTES), rows: this.rows.subarray(0, n), tokens });
+    const batch = this.pool.computePacked(this.idBytes, this.idOffsets.subarray(0, n + 1), this.dst);
+    this.inFlight.push({ hashes: this.hashes.subarray(0, n * ID_HASH_BYTES), rows: this.rows.subarray(0, n), batch });
     this.hashes = new Uint8Array(StreamedTokens.BATCH * ID_HASH_BYTES);
     this.rows = new Uint32Array(StreamedTokens.BATCH);
     this.idOffsets = new Float64Array(StreamedTokens.BATCH + 1);
@@ -405,9 +445,10 @@ class StreamedTokens {
   private async drainOne(): Promise<number> {
     const job = this.inFlight.shift();
     if (!job) return 0;
-    const tokens = await job.tokens;
+    const { tokens, points } = await job.batch;
     const { hashes, rows } = job;
     for (let i = 0; i < rows.length; i++) {
+      this.points.put(Math.floor(rows[i]! / this.shards), points, i * POINT_BYTES);
       const at = i * TOKEN_BYTES;
       const hat = i * ID_HASH_BYTES;
       // (id hash, token) by the hash's first byte; (token, row) by the token's first byte.
@@ -463,11 +504,12 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
 
   // ID types with nothing to reuse (a new epoch, a first preparation): their tokens are
   // computed during pass 1, on the worker threads while this thread reads on (pipelined).
-  const previous = new Map(idTypes.map((t) => [t, previousIndex(opts.previousDir, t, opts.epoch)]));
+  const previous = new Map(idTypes.map((t) => [t, previousOf(opts.previousDir, t, opts.epoch)]));
   const fresh = new Set(idTypes.filter((t) => previous.get(t) === undefined));
   let computed = 0;
   let reused = 0;
-  const streamed = new Map([...fresh].map((t) => [t, new StreamedTokens(pool, oprfDst(t, opts.epoch), spill, t)]));
+  const streamedPoints = new Map([...fresh].map((t) => [t, new PointsWriter(pointsPath(out, t))]));
+  const streamed = new Map([...fresh].map((t) => [t, new StreamedTokens(pool, oprfDst(t, opts.epoch), spill, t, streamedPoints.get(t)!, shard.count)]));
 
   // Pass 1: stream the CSV.
   const users = new Appender(join(out, 'users.bin'));
@@ -546,6 +588,7 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
   purposes.close();
   for (const list of idSpill.values()) for (const a of list) a.close();
   for (const st of streamed.values()) computed += await st.finish();
+  for (const w of streamedPoints.values()) w.close(rows);
 
   // Passes 2 and 3, per ID type; the sorted bucket passes read and sort into reused buffers.
   const scratch = new BucketScratch();
@@ -555,6 +598,10 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
       const idhash = new Appender(join(out, `idhash-${t}.bin`));
       const idhashIdx = new Float64Array(BUCKETS + 1);
       const tokSpill = fresh.has(t) ? [] : Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `tok-${t}-${b}`), 4096));
+      // Reused tokens (token, row) by the token's first byte, to find their previous rows in pass 3;
+      // the points of computed IDs by row range.
+      const reuSpill = fresh.has(t) ? [] : Array.from({ length: BUCKETS }, (_, b) => new Appender(join(spill, `reu-${t}-${b}`), 4096));
+      const scatter = fresh.has(t) ? undefined : new PointsScatter(spill, `pts-${t}`, rows);
       const rec = new Uint8Array(TOKEN_RECORD);
       const recView = new DataView(rec.buffer);
       for (let b = 0; b < BUCKETS && fresh.has(t); b++) {
@@ -587,7 +634,7 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
         const tokens = new Uint8Array(n * TOKEN_BYTES);
         const have = new Uint8Array(n);
         if (prev) {
-          const old = prev.bucket(b);
+          const old = prev.idhash.bucket(b);
           const m = old.length / IDHASH_RECORD;
           let j = 0;
           for (const i of order) {
@@ -607,7 +654,10 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
             return raw.subarray(s, s + dv.getUint32(starts[i]! + ID_HASH_BYTES + 4, true));
           });
           const fresh = await pool.compute(inputs, dst);
-          todo.forEach((i, k) => tokens.set(fresh.subarray(k * TOKEN_BYTES, (k + 1) * TOKEN_BYTES), i * TOKEN_BYTES));
+          todo.forEach((i, k) => {
+            tokens.set(fresh.tokens.subarray(k * TOKEN_BYTES, (k + 1) * TOKEN_BYTES), i * TOKEN_BYTES);
+            scatter!.put(Math.floor(rowOf[i]! / shard.count), fresh.points, k * POINT_BYTES);
+          });
           computed += todo.length;
         }
         for (const i of order) {
@@ -616,13 +666,18 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
           rec.set(tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES), 0);
           recView.setUint32(TOKEN_BYTES, rowOf[i]!, true);
           tokSpill[tokens[i * TOKEN_BYTES]!]!.write(rec);
+          if (have[i]) reuSpill[tokens[i * TOKEN_BYTES]!]!.write(rec);
         }
       }
       idhashIdx[BUCKETS] = idhash.size / IDHASH_RECORD;
       idhash.close();
       f64File(join(out, `idhash-${t}.idx`), idhashIdx);
-      prev?.close();
-      for (const a of tokSpill) a.close();
+      prev?.idhash.close();
+      for (const a of [...tokSpill, ...reuSpill]) a.close();
+      // The reused tokens' previous rows: a merge with the previous token file, bucket by bucket.
+      const prevTokens = prev ? new RecordFile(join(prev.dir, `tokens-${t}.bin`), TOKEN_RECORD) : undefined;
+      const prevPoints = prev ? new PreviousPoints(spill, `prv-${t}`, pointsPath(prev.dir, t), prev.users) : undefined;
+      const reuScratch = new BucketScratch();
 
       const tok = new Appender(join(out, `tokens-${t}.bin`));
       const tokIdx = new Float64Array(BUCKETS + 1);
@@ -634,10 +689,17 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
         const dv = new DataView(raw.buffer, raw.byteOffset);
         const order = scratch.sort(raw, TOKEN_RECORD, n, TOKEN_BYTES, (x, y) => dv.getUint32(x * TOKEN_RECORD + TOKEN_BYTES, true) - dv.getUint32(y * TOKEN_RECORD + TOKEN_BYTES, true));
         for (const i of order) tok.write(raw.subarray(i * TOKEN_RECORD, (i + 1) * TOKEN_RECORD));
+        if (prevTokens) previousRows(reuScratch.read(join(spill, `reu-${t}-${b}`)), prevTokens.bucket(b), reuScratch, (was, row) => prevPoints!.want(was, Math.floor(row / shard.count)));
+        rmSync(join(spill, `reu-${t}-${b}`), { force: true });
       }
       tokIdx[BUCKETS] = tok.size / TOKEN_RECORD;
       tok.close();
       f64File(join(out, `tokens-${t}.idx`), tokIdx);
+      prevTokens?.close();
+      if (scatter) {
+        prevPoints?.resolve(scatter);
+        scatter.finish(pointsPath(out, t));
+      }
     }
   rmSync(spill, { recursive: true, force: true });
   const manifest: PreparedManifest = {
@@ -650,8 +712,8 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
 
 /**
  * Merges the shard directories of one preparation (`shard` 0..count-1 of the same epoch, key
- * and source) into `out`: rows interleave back to their global order (row g is row g div
- * count of shard g mod count) and every bucket's records are sorted again, so `out` is, file
+ * and source) into `out`: rows (and their points) interleave back to their global order (row g
+ * is row g div count of shard g mod count) and every bucket's records are sorted again, so `out` is, file
  * for file, what a single process would have prepared. Memory: one bucket.
  */
 export function mergeShards(shardDirs: readonly string[], out: string): PreparedManifest {
@@ -672,7 +734,12 @@ export function mergeShards(shardDirs: readonly string[], out: string): Prepared
   const userOff = new Appender(join(out, 'users.off'));
   const vectors = new Appender(join(out, 'vectors.bin'));
   const purposes = new Appender(join(out, 'purposes.bin'));
-  const src = shardDirs.map((d) => ({ offs: readF64(join(d, 'users.off')), users: openSync(join(d, 'users.bin'), 'r'), vectors: openSync(join(d, 'vectors.bin'), 'r'), purposes: readAll(join(d, 'purposes.bin')) }));
+  const types = ms[0]!.idTypes;
+  const points = types.map((t) => new PointsWriter(pointsPath(out, t)));
+  const src = shardDirs.map((d, i) => ({
+    offs: readF64(join(d, 'users.off')), users: openSync(join(d, 'users.bin'), 'r'), vectors: openSync(join(d, 'vectors.bin'), 'r'), purposes: readAll(join(d, 'purposes.bin')),
+    points: types.map((t) => new PointsFile(pointsPath(d, t), ms[i]!.users)),
+  }));
   const off = new Float64Array(1);
   const vec = new Uint8Array(PACKED_BYTES);
   for (let g = 0; g < total; g++) {
@@ -686,12 +753,18 @@ export function mergeShards(shardDirs: readonly string[], out: string): Prepared
     readSync(s.vectors, vec, 0, PACKED_BYTES, local * PACKED_BYTES);
     vectors.write(vec);
     purposes.write(s.purposes.subarray(local, local + 1));
+    points.forEach((w, k) => {
+      const p = s.points[k]!.pointOf(local);
+      if (p) w.put(g, p, 0);
+    });
   }
   off[0] = users.size;
   userOff.write(new Uint8Array(off.buffer));
+  for (const w of points) w.close(total);
   for (const s of src) {
     closeSync(s.users);
     closeSync(s.vectors);
+    for (const f of s.points) f.close();
   }
   users.close();
   userOff.close();
@@ -734,6 +807,25 @@ export function mergeShards(shardDirs: readonly string[], out: string): Prepared
   };
   writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
   return manifest;
+}
+
+/**
+ * The previous row of each reused (token, row) record of one token bucket (`reused`, in spill
+ * order), from the previous preparation's bucket `old` (sorted by token, then row): both sorted
+ * by token and merged; `found(previousRow, row)` per record. Throws when a reused token is not in
+ * the previous token file (its id hash index and token file disagree).
+ */
+function previousRows(reused: Uint8Array, old: Uint8Array, scratch: BucketScratch, found: (previousRow: number, row: number) => void): void {
+  const n = reused.length / TOKEN_RECORD;
+  const m = old.length / TOKEN_RECORD;
+  const rv = new DataView(reused.buffer, reused.byteOffset, reused.length);
+  const ov = new DataView(old.buffer, old.byteOffset, old.length);
+  let j = 0;
+  for (const i of scratch.sort(reused, TOKEN_RECORD, n, TOKEN_BYTES, () => 0)) {
+    while (j < m && compareBytes(old, j * TOKEN_RECORD, reused, i * TOKEN_RECORD, TOKEN_BYTES) < 0) j++;
+    if (j >= m || compareBytes(old, j * TOKEN_RECORD, reused, i * TOKEN_RECORD, TOKEN_BYTES) !== 0) throw new Error('the previous preparation has a token in its id hash index but not in its token file: remove the prepared universe to prepare it from scratch');
+    found(ov.getUint32(j * TOKEN_RECORD + TOKEN_BYTES, true), rv.getUint32(i * TOKEN_RECORD + TOKEN_BYTES, true));
+  }
 }
 
 /** Copies '\n'-terminated ids [from, …) into `out` while they fit: the first id not copied and the bytes written. */

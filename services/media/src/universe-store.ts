@@ -1,15 +1,18 @@
 /**
  * The media node's prepared universe on disk: <stateDir>/universe/<epoch>/ holds the
  * OPRF key (mode 0600) and the sorted columnar files of universe-files.ts (user ids,
- * packed attribute vectors, tokens and ID hashes per ID type), with a manifest carrying the
- * SHA-256 of the source CSV. Preparation streams (bounded memory); the node holds only the
- * packed vectors in memory and reads the rest on demand.
+ * packed attribute vectors, tokens and ID hashes per ID type, and the OPRF points the label
+ * publication reads, mode 0600: universe-points.ts), with a manifest carrying the SHA-256 of
+ * the source CSV. Preparation streams (bounded memory); the node holds only the packed
+ * vectors in memory and reads the rest on demand.
  *
  * On start: same epoch and same CSV digest → the prepared universe is reused as is
- * (no OPRF work); same epoch, changed CSV → re-prepared incrementally (tokens of IDs
- * already prepared are reused, only new IDs cost OPRF work); new epoch → new key, full
- * preparation. Writes go to a temporary directory renamed into place, so a crash never
- * leaves a half-written universe that would be reused.
+ * (no OPRF work); same epoch, changed CSV → re-prepared incrementally (tokens and points of
+ * IDs already prepared are reused, only new IDs cost OPRF work); new epoch → new key, full
+ * preparation; a directory in an older layout (columnar-v2: no stored points) → prepared
+ * again under the epoch's key, once, with a log line saying so (its tokens come out the same,
+ * so an unchanged CSV keeps its publication). Writes go to a temporary directory renamed into
+ * place, so a crash never leaves a half-written universe that would be reused.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,6 +51,12 @@ function manifestOf(dir: string): PreparedManifest | undefined {
   if (!existsSync(mf)) return undefined;
   const m = JSON.parse(readFileSync(mf, 'utf8')) as PreparedManifest;
   return m.format === PREPARED_FORMAT ? m : undefined; // another layout (16-byte tokens): prepare again
+}
+
+/** The `format` of the manifest in `dir`, if any (whatever the layout). */
+function formatOf(dir: string): string | undefined {
+  const mf = join(dir, 'manifest.json');
+  return existsSync(mf) ? String((JSON.parse(readFileSync(mf, 'utf8')) as { format?: unknown }).format) : undefined;
 }
 
 function currentEpoch(root: string): string | undefined {
@@ -132,6 +141,10 @@ export async function openUniverse(opts: {
     opts.log.info({ epoch, users: m.users, shards: shards.length, seconds: Math.round((performance.now() - t0) / 100) / 10 }, 'universe shards merged');
   }
   const previous = manifestOf(dir);
+  const older = previous ? undefined : formatOf(dir);
+  if (older !== undefined) {
+    opts.log.warn({ epoch, format: older, expected: PREPARED_FORMAT }, `prepared universe in an older layout (${older}${older === 'columnar-v2' ? ': no stored OPRF points, which the label publication reads' : ''}): preparing it again under the epoch's key (as long as a first preparation, once; the tokens come out the same)`);
+  }
   const sameTypes = previous && previous.idTypes.join(',') === opts.idTypes.join(',');
   if (previous && sameTypes && previous.dataSha256 === dataSha256) {
     writeFileSync(join(root, 'CURRENT'), epoch);

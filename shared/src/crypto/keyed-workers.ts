@@ -1,11 +1,10 @@
 /**
  * Worker threads that each hold a copy of one OPRF key (sent once at start, zeroed in the
- * worker after loading), or none, and answer jobs of packed inputs: the scaffolding shared by
- * the token pool (oprf-tokens.ts) and the point pool (oprf-points.ts), which differ only in the
- * worker script and in how they split and join a batch, and by media's keyless position-hash
- * warm-up (services/media/src/psi-positions.ts), whose jobs are ranges rather than inputs
- * (`send`). A worker script answers each message `{ id, ...job }` with `{ id, ok, out }` (a
- * Uint8Array, transferred) or `{ id, ok: false, error }`.
+ * worker after loading), or none, and answer jobs of packed inputs: the scaffolding of the
+ * token pool (oprf-tokens.ts) and of media's keyless position-hash warm-up
+ * (services/media/src/psi-positions.ts), whose jobs are ranges rather than inputs (`send`).
+ * A worker script answers each message `{ id, ...job }` with `{ id, ok, out }` (a Uint8Array,
+ * transferred) or `{ id, ok: false, error }`.
  *
  * Guarantees: a job's answer reaches the job that asked for it; a worker that errs or exits
  * fails every pending and later job with that error (no hang); after `close` every job fails.
@@ -20,7 +19,7 @@ export class KeyedWorkers {
   private failed: Error | undefined;
   private readonly what: string;
 
-  /** `what` names the workers in errors ("token worker", "point worker"); `key` undefined: workers without one. */
+  /** `what` names the workers in errors ("token worker", "position-hash worker"); `key` undefined: workers without one. */
   constructor(script: URL, key: OprfKey | undefined, threads: number, what: string) {
     this.what = what;
     if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new RangeError(`expected threads in 1..64, got ${threads}`);

@@ -11,19 +11,24 @@
  * it does not learn who consented either. Only a party that evaluated the ID through the
  * OPRF — A, for its own IDs — opens it.
  *
- * Pure apart from worker threads for the OPRF points: no filesystem, no network.
- * Cost: one hash-to-group and one X25519 per labelled (user, ID type) — media recomputes
- * the OPRF point the token was finalised from, since the prepared universe keeps tokens only —
- * both on `threads` workers (crypto/oprf-points.ts); sealing stays on the calling thread, so
- * the boxes are byte for byte those of the single-thread path for the same `random`.
+ * Pure: no filesystem, no network, no worker thread. Each labelled (user, ID type) takes the
+ * OPRF point X25519(k, H(id)) its token was finalised from as the source gives it — media
+ * stores it when it prepares the universe (services/media/src/universe-points.ts), so no hash
+ * to group or X25519 is done here — and the box is sealed only once finalize(id, point) is
+ * checked to equal the published token: that check is what proves the box is sealed to the
+ * right ID, and it fails loudly on a wrong stored point (a corrupt file) instead of sealing a
+ * box nobody can open. Cost per real box: that finalize (SHA-512), the label key (SHA-512) and
+ * one XChaCha20-Poly1305 seal — symmetric crypto, on the calling thread, which yields an
+ * event-loop turn between chunks (common/turns.ts) — and the source's reads.
+ * For the same `random` and the same points, the boxes are byte for byte the same whether the
+ * points were stored or recomputed.
  */
 import { createHash } from 'node:crypto';
-import type { OprfKey } from '../crypto/oprf.ts';
 import { finalize } from '../crypto/oprf.ts';
-import { computePoints, PointPool } from '../crypto/oprf-points.ts';
-import { oprfDst } from '../crypto/h2c.ts';
+import type { ElementBytes } from '../crypto/group.ts';
 import { LABEL_BOX_BYTES, labelAd, labelKey, randomLabelBox, sealLabel, type LabelBytes } from '../crypto/label-box.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
+import { turnTaker } from '../common/turns.ts';
 import type { IdType } from './messages.ts';
 import type { TokenPages } from './publication.ts';
 
@@ -117,6 +122,8 @@ export interface LabelSource {
   order: Uint32Array;
   /** The normalised ID of `row` for `idType`, or undefined. */
   idOf(row: number, idType: IdType): string | undefined;
+  /** The OPRF point X25519(k, H_dst(id)) of that ID (its token is finalize(id, point)), or undefined. */
+  pointOf(row: number, idType: IdType): ElementBytes | undefined;
   /** The encoded label of `row` and its data-sharing consent (consent_share), or undefined for no label. */
   labelOf(row: number): { label: LabelBytes; consentShare: boolean } | undefined;
 }
@@ -127,37 +134,18 @@ const CHUNK = 32_768;
 export type LabelRandom = (out: Uint8Array) => void;
 
 /**
- * Seals every published token's label. Throws if a recomputed token differs from the
- * published one (the label would be sealed to the wrong ID).
+ * Seals every published token's label. Throws if a labelled row has no point, or if its ID
+ * and point do not give the published token (the label would be sealed to the wrong ID).
  */
 export async function publishLabels(
   pub: { epoch: string; version: string; tokens: ReadonlyMap<IdType, TokenPages> },
-  key: OprfKey,
   src: LabelSource,
-  opts: { threads?: number; random?: LabelRandom; sink?: LabelSink; onProgress?: (done: number, total: number) => void } = {},
+  opts: { random?: LabelRandom; sink?: LabelSink; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<{ labels: LabelPublication; stats: LabelPublicationStats }> {
   const t0 = performance.now();
-  const threads = opts.threads ?? 1;
-  const pool = threads > 1 ? new PointPool(key, threads) : undefined;
-  try {
-    return await seal(pub, src, opts.random, opts.sink ?? memorySink(), (xs, dst) => (pool && xs.length >= POOL_THRESHOLD ? pool.compute(xs, dst) : Promise.resolve(computePoints(key, xs, dst))), t0, opts.onProgress);
-  } finally {
-    await pool?.close();
-  }
-}
-
-/** Below this many labelled IDs in a chunk the points are computed on the calling thread. */
-const POOL_THRESHOLD = 2000;
-
-async function seal(
-  pub: { epoch: string; version: string; tokens: ReadonlyMap<IdType, TokenPages> },
-  src: LabelSource,
-  random: LabelRandom | undefined,
-  sink: LabelSink,
-  points: (xs: readonly Uint8Array[], dst: string) => Promise<Uint8Array[]>,
-  t0: number,
-  onProgress?: (done: number, total: number) => void,
-): Promise<{ labels: LabelPublication; stats: LabelPublicationStats }> {
+  const turn = turnTaker(); // a node's admin API keeps answering meanwhile (minutes at 10^7 users)
+  const { random, onProgress } = opts;
+  const sink = opts.sink ?? memorySink();
   const boxes = new Map<IdType, LabelBoxes>();
   const total = [...pub.tokens.values()].reduce((a, t) => a + t.count, 0);
   let done = 0;
@@ -165,15 +153,16 @@ async function seal(
   const enc = new TextEncoder();
   for (const [idType, t] of pub.tokens) {
     const n = t.count;
-    const dst = oprfDst(idType, pub.epoch);
     let real = 0;
     for (let s = 0; s < n; s += CHUNK) {
       // one chunk's boxes at a time, handed to the sink: never every box in memory here
       const out = new Uint8Array((Math.min(n, s + CHUNK) - s) * LABEL_BOX_BYTES);
+      const page = t.page(s, Math.min(n, s + CHUNK)); // read page by page: no table of every token in memory
+      // the chunk's random boxes first, then its seals: the order `random` is drawn in (so the
+      // same random source gives the same bytes as when the points were computed in between)
       const idx: number[] = [];
       const xs: Uint8Array[] = [];
       const labels: LabelBytes[] = [];
-      const page = t.page(s, Math.min(n, s + CHUNK)); // read page by page: no table of every token in memory
       for (let i = s; i < Math.min(n, s + CHUNK); i++) {
         const row = src.order[page.positions[i - s]!]!;
         // consent enforced per record: without consent_share the box is random bytes
@@ -187,18 +176,18 @@ async function seal(
           out.set(randomLabelBox(random), (i - s) * LABEL_BOX_BYTES);
         }
       }
-      const evaluated = await points(xs, dst);
       idx.forEach((i, k) => {
-        const token = page.tokens.subarray((i - s) * TOKEN_BYTES, (i - s + 1) * TOKEN_BYTES);
+        const row = src.order[page.positions[i - s]!]!;
         const x = xs[k]!;
-        const point = evaluated[k]!;
-        if (!Buffer.from(finalize(x, point)).equals(token)) throw new Error(`label publication: the ${idType} ID of token ${i} does not give its published token`);
+        const token = page.tokens.subarray((i - s) * TOKEN_BYTES, (i - s + 1) * TOKEN_BYTES);
+        const point = checkedPoint(src.pointOf(row, idType), x, token, idType, i, row);
         out.set(sealLabel(labelKey(x, point), labels[k]!, labelAd(pub.epoch, idType, token), random), (i - s) * LABEL_BOX_BYTES);
       });
       real += idx.length;
       sink.append(idType, out);
       done += out.length / LABEL_BOX_BYTES;
       onProgress?.(done, total);
+      await turn();
     }
     boxes.set(idType, sink.finish(idType));
     labelled[idType] = real;
@@ -207,4 +196,17 @@ async function seal(
     labels: { epoch: pub.epoch, publicationVersion: pub.version, version: labelsVersion(pub.epoch, pub.version, boxes), boxes },
     stats: { labelled, seconds: (performance.now() - t0) / 1000 },
   };
+}
+
+/** `point` when finalize(x, point) is `token`; throws otherwise (no point, an invalid one, or another ID's). */
+function checkedPoint(point: ElementBytes | undefined, x: Uint8Array, token: Uint8Array, idType: IdType, i: number, row: number): ElementBytes {
+  if (point === undefined) throw new Error(`label publication: no OPRF point for the ${idType} ID of row ${row} (token ${i}): prepare the universe again`);
+  let ok = false;
+  try {
+    ok = Buffer.from(finalize(x, point)).equals(token);
+  } catch {
+    ok = false; // not a valid element: no token can come from it
+  }
+  if (!ok) throw new Error(`label publication: the ${idType} ID of token ${i} (row ${row}) and its OPRF point do not give its published token — a corrupt points file or a changed ID; no box is sealed with it: prepare the universe again`);
+  return point;
 }

@@ -8,6 +8,9 @@ import { encodeLabel, type Label } from '../common/labels.ts';
 import { readLabels, type LabelRow } from '../data/labels.ts';
 import type { UniverseRow } from '../data/files.ts';
 import { publishLabels, type LabelPublication } from '../protocol/label-publication.ts';
+import type { IdType } from '../protocol/messages.ts';
+import { computePoints } from '../crypto/oprf-tokens.ts';
+import { oprfDst } from '../crypto/h2c.ts';
 import type { Publication } from '../protocol/publication.ts';
 import type { PreparedUniverse } from '../protocol/universe.ts';
 
@@ -25,9 +28,16 @@ export function testLabels(w: { dir: string; users: readonly UniverseRow[]; univ
         if (n.ok) phoneOf.set(u.userId, n.value);
         if (u.consentShare) shares.add(u.userId);
       }
-      const { labels } = await publishLabels(w.publication, w.universe.key, {
+      const idOf = (row: number, t: IdType) => (t === 'phone' ? phoneOf.get(w.universe.userIds[row]!) : undefined);
+      const enc = new TextEncoder();
+      const { labels } = await publishLabels(w.publication, {
         order: w.publication.order,
-        idOf: (row, t) => (t === 'phone' ? phoneOf.get(w.universe.userIds[row]!) : undefined),
+        idOf,
+        // the in-memory universe keeps no points: computed here (media's node reads the ones it stored)
+        pointOf: (row, t) => {
+          const id = idOf(row, t);
+          return id === undefined ? undefined : computePoints(w.universe.key, [enc.encode(id)], oprfDst(t, w.universe.epoch))[0];
+        },
         labelOf: (row) => {
           const id = w.universe.userIds[row]!;
           const r = rows.get(id);
