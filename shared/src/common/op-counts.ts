@@ -12,11 +12,16 @@
 /** BFV operations counted, each as a number of ciphertexts handled. */
 export type BfvOp = 'encrypt' | 'decrypt' | 'aggregate';
 
-export const opCounts = {
-  /** Blinded elements evaluated under an OPRF key for sessions (not media's own preparation or labels). */
-  oprfEvaluations: 0,
-  bfv: { encrypt: 0, decrypt: 0, aggregate: 0 } as Record<BfvOp, number>,
-};
+/** A record of the operation tallies, all zero (one factory: the live record and uncounted's sink share one shape). */
+function operationTallies(): { oprfEvaluations: number; bfv: Record<BfvOp, number> } {
+  return {
+    /** Blinded elements evaluated under an OPRF key for sessions (not media's own preparation or labels). */
+    oprfEvaluations: 0,
+    bfv: { encrypt: 0, decrypt: 0, aggregate: 0 },
+  };
+}
+
+export const opCounts = operationTallies();
 
 /**
  * The primitives a phase's floor is made of (bench/floors.ts measures each one's cost): every
@@ -74,15 +79,33 @@ export const PRIMITIVES: readonly Primitive[] = [
   'bfvEncode', 'bfvDecode', 'bfvNoiseBudget',
 ];
 
+/** A record of every primitive's tally, all zero (one factory: the live record and uncounted's sink share one shape). */
+function primitiveTallies(): Record<Primitive, number> {
+  return Object.fromEntries(PRIMITIVES.map((k) => [k, 0])) as Record<Primitive, number>;
+}
+
 /** Process-wide primitive tallies (a session's per-phase share: service/sessions.ts). */
-export const primitiveCounts: Record<Primitive, number> = Object.fromEntries(PRIMITIVES.map((k) => [k, 0])) as Record<Primitive, number>;
+export const primitiveCounts: Record<Primitive, number> = primitiveTallies();
 
 /** > 0 while `uncounted` runs its function: nothing is tallied. */
 let uncountedDepth = 0;
 
+/**
+ * Where `uncounted` work tallies: records of the same shapes as the live ones, never read.
+ * Counting then runs the same code counted or not — one store into a record of one shape —
+ * so that code compiled in a start-up warm-up (uncounted) still holds when a session first
+ * counts: with an early return instead, the store never ran in the warm-up, had no type
+ * feedback, and the warmed-up optimised code was thrown away at the session's first count
+ * and compiled again within the session (node --trace-deopt: MediaBfv's profile decryption,
+ * "wrong name" / "insufficient type feedback", then compiled again on V8's threads).
+ */
+const discardedPrimitives = primitiveTallies();
+const discardedOperations = operationTallies();
+const discardedWireBytes = new Map<string, number>();
+
 export function countPrimitive(kind: Primitive, n = 1): void {
-  if (uncountedDepth > 0) return;
-  primitiveCounts[kind] += n;
+  const into = uncountedDepth > 0 ? discardedPrimitives : primitiveCounts;
+  into[kind] += n;
 }
 
 /**
@@ -128,13 +151,13 @@ export function primitiveDelta(since: Readonly<Record<Primitive, number>>): Part
 }
 
 export function countOprf(n: number): void {
-  if (uncountedDepth > 0) return;
-  opCounts.oprfEvaluations += n;
+  const into = uncountedDepth > 0 ? discardedOperations : opCounts;
+  into.oprfEvaluations += n;
 }
 
 export function countBfv(op: BfvOp, ciphertexts: number): void {
-  if (uncountedDepth > 0) return;
-  opCounts.bfv[op] += ciphertexts;
+  const into = uncountedDepth > 0 ? discardedOperations : opCounts;
+  into.bfv[op] += ciphertexts;
 }
 
 export type Direction = 'sent' | 'received';
@@ -143,7 +166,7 @@ export type Direction = 'sent' | 'received';
 export const wireBytes = new Map<string, number>();
 
 export function countBytes(direction: Direction, peer: string, round: string, bytes: number): void {
-  if (uncountedDepth > 0) return; // a warm-up's messages are no traffic (uncounted)
+  const into = uncountedDepth > 0 ? discardedWireBytes : wireBytes; // a warm-up's messages are no traffic (uncounted)
   const k = `${direction}|${peer}|${round}`;
-  wireBytes.set(k, (wireBytes.get(k) ?? 0) + bytes);
+  into.set(k, (into.get(k) ?? 0) + bytes);
 }

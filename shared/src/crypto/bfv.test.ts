@@ -57,11 +57,13 @@ describe('layoutFor', () => {
 });
 
 describe('MediaBfv.warmDecrypt', () => {
-  it('decrypts a last-level profile of its own (all zero) without counting a primitive; decryptProfile still counts', () => {
+  it('decrypts a last-level profile of its own (non-zero totals, a slot sum beyond 2^31) without counting a primitive or a BFV operation; decryptProfile still counts', () => {
     const before = primitiveSnapshot();
-    media.warmDecrypt();
+    const decryptsBefore = opCounts.bfv.decrypt;
+    media.warmDecrypt(); // throws unless its own totals and slot sum come back
     media.warmDecrypt();
     expect(primitiveDelta(before)).toEqual({});
+    expect(opCounts.bfv.decrypt).toBe(decryptsBefore);
     const rand = mulberry32(5);
     const vectors = randomVectors(130, rand);
     const keep = Uint8Array.from({ length: 130 }, (_, i) => (i % 3 === 0 ? 1 : 0));

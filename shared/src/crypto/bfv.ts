@@ -787,11 +787,15 @@ export class MediaBfv {
   }
 
   /**
-   * Decrypts a profile of its own `rounds` times, results discarded: an all-zero plaintext
-   * encrypted under the secret key and switched to the last level (where a broker's profile
-   * arrives), saved and decrypted by decryptProfile and decryptSlotSum themselves, their tallies
-   * suspended (op-counts uncounted: a path whose counting never ran in the warm-up is compiled
-   * again when a session first counts, as node --trace-deopt showed). SEAL is WebAssembly,
+   * Decrypts a profile of its own `rounds` times, results discarded: a profile-like plaintext
+   * (every block the same totals, of either sign and up to a few thousand, as a broker's noised
+   * profile holds) encrypted under the secret key and switched to the last level (where a
+   * broker's profile arrives), saved and decrypted by decryptProfile and decryptSlotSum
+   * themselves, their tallies suspended (op-counts uncounted, which runs the same counting code
+   * into a discarded record: a path whose counting never ran in the warm-up is compiled again
+   * when a session first counts, as node --trace-deopt showed). Not all zero: the slot loops
+   * then saw only small integers, and a session's first real sum (beyond 2^31 in decryptSlotSum)
+   * threw their optimised code away ("not a Smi") and compiled it again within the session. SEAL is WebAssembly,
    * whose functions V8 compiles when first called (and again, optimised, on background threads):
    * without this the first session's profile decryption pays for compiling the decryption path,
    * several times the decryption itself. Several rounds, not one: the slot loops after the
@@ -808,7 +812,15 @@ export class MediaBfv {
     const ct = new seal.Ciphertext();
     const last = context.lastParmsId();
     try {
-      encoder.encode(new BigInt64Array(N), pt);
+      const { attributeCount, block } = this.layout;
+      const want = Array.from({ length: attributeCount }, (_, j) => ((j * 7919) % 6000) - 1000);
+      const slots = new BigInt64Array(N);
+      for (let i = 0; i < N; i++) slots[i] = i % block < attributeCount ? BigInt(want[i % block]!) : 0n;
+      // Σ of the N slots mod t, centred: what decryptSlotSum gives for this plaintext
+      const t = this.ctx.t;
+      const sum = (((want.reduce((a, v) => a + BigInt(v), 0n) * BigInt(N / block)) % t) + t) % t;
+      const wantSum = Number(sum > t / 2n ? sum - t : sum);
+      encoder.encode(slots, pt);
       this.encryptor.encryptSymmetric(pt, ct);
       evaluator.cipherModSwitchToInplace(ct, last);
       const bytes = ct.saveToArray(seal.ComprModeType[WIRE_COMPRESSION]) as Uint8Array;
@@ -816,8 +828,8 @@ export class MediaBfv {
       uncounted(() => {
         for (let r = 0; r < rounds; r++) {
           const { totals, consistent } = this.decryptProfile(bytes);
-          if (!consistent || totals.some((t) => t !== 0)) throw new Error('MediaBfv.warmDecrypt: expected an all-zero profile back');
-          if (this.decryptSlotSum(bytes) !== 0) throw new Error('MediaBfv.warmDecrypt: expected an all-zero slot sum back');
+          if (!consistent || totals.some((v, j) => v !== want[j])) throw new Error('MediaBfv.warmDecrypt: expected its own profile back');
+          if (this.decryptSlotSum(bytes) !== wantSum) throw new Error('MediaBfv.warmDecrypt: expected its own slot sum back');
         }
       });
     } finally {
