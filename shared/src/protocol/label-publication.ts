@@ -24,9 +24,9 @@
  * points were stored or recomputed.
  */
 import { createHash } from 'node:crypto';
-import { finalize } from '../crypto/oprf.ts';
+import { finalizeInto } from '../crypto/oprf.ts';
 import type { ElementBytes } from '../crypto/group.ts';
-import { LABEL_BOX_BYTES, labelAd, labelKey, randomLabelBox, sealLabel, type LabelBytes } from '../crypto/label-box.ts';
+import { LABEL_BOX_BYTES, LABEL_KEY_BYTES, labelAdHead, labelKeyInto, randomLabelBoxInto, sealLabelInto, type LabelBytes } from '../crypto/label-box.ts';
 import { TOKEN_BYTES } from '../common/token-set.ts';
 import { turnTaker } from '../common/turns.ts';
 import type { IdType } from './messages.ts';
@@ -154,6 +154,12 @@ export async function publishLabels(
   for (const [idType, t] of pub.tokens) {
     const n = t.count;
     let real = 0;
+    // one associated-data buffer (its head fixed for this ID type, the token written in per box)
+    // and one key buffer, wiped after each chunk: no array per box
+    const adHead = labelAdHead(pub.epoch, idType);
+    const ad = new Uint8Array(adHead.length + TOKEN_BYTES);
+    ad.set(adHead);
+    const key = new Uint8Array(LABEL_KEY_BYTES);
     for (let s = 0; s < n; s += CHUNK) {
       // one chunk's boxes at a time, handed to the sink: never every box in memory here
       const out = new Uint8Array((Math.min(n, s + CHUNK) - s) * LABEL_BOX_BYTES);
@@ -173,16 +179,19 @@ export async function publishLabels(
           xs.push(enc.encode(id));
           labels.push(l.label);
         } else {
-          out.set(randomLabelBox(random), (i - s) * LABEL_BOX_BYTES);
+          randomLabelBoxInto(out, (i - s) * LABEL_BOX_BYTES, random);
         }
       }
-      idx.forEach((i, k) => {
+      for (let k = 0; k < idx.length; k++) {
+        const i = idx[k]!;
         const row = src.order[page.positions[i - s]!]!;
         const x = xs[k]!;
         const token = page.tokens.subarray((i - s) * TOKEN_BYTES, (i - s + 1) * TOKEN_BYTES);
         const point = checkedPoint(src.pointOf(row, idType), x, token, idType, i, row);
-        out.set(sealLabel(labelKey(x, point), labels[k]!, labelAd(pub.epoch, idType, token), random), (i - s) * LABEL_BOX_BYTES);
-      });
+        ad.set(token, adHead.length);
+        sealLabelInto(out, (i - s) * LABEL_BOX_BYTES, labelKeyInto(key, x, point), labels[k]!, ad, random);
+      }
+      key.fill(0);
       real += idx.length;
       sink.append(idType, out);
       done += out.length / LABEL_BOX_BYTES;
@@ -198,12 +207,22 @@ export async function publishLabels(
   };
 }
 
+/** checkedPoint's recomputed token. */
+const checkToken = new Uint8Array(TOKEN_BYTES);
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** `point` when finalize(x, point) is `token`; throws otherwise (no point, an invalid one, or another ID's). */
 function checkedPoint(point: ElementBytes | undefined, x: Uint8Array, token: Uint8Array, idType: IdType, i: number, row: number): ElementBytes {
   if (point === undefined) throw new Error(`label publication: no OPRF point for the ${idType} ID of row ${row} (token ${i}): prepare the universe again`);
   let ok = false;
   try {
-    ok = Buffer.from(finalize(x, point)).equals(token);
+    finalizeInto(checkToken, 0, x, point);
+    ok = bytesEqual(checkToken, token);
   } catch {
     ok = false; // not a valid element: no token can come from it
   }
