@@ -17,10 +17,10 @@
  *      row's label goes to label-rows.bin at row · ROW_LABEL (flag 1 | label).
  * Reading (labelOf, idOf) is a pread or two per call. Peak memory: one bucket and write buffers.
  */
-import { hash } from 'node:crypto';
 import { closeSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { normalizeId } from '@cleanroom/shared/common/ids.ts';
+import { SHA256_BYTES, sha256Into } from '@cleanroom/shared/crypto/digest-into.ts';
 import { encodeLabel } from '@cleanroom/shared/common/labels.ts';
 import { LABEL_BYTES, type LabelBytes } from '@cleanroom/shared/crypto/label-box.ts';
 import { readLabelRows } from '@cleanroom/shared/data/labels.ts';
@@ -36,8 +36,16 @@ const ROW_LABEL = 1 + LABEL_BYTES;
 /** Universe rows whose user ids are checked against users.bin at once. */
 const CHECK_BATCH = 8192;
 
+const keyEncoder = new TextEncoder();
+let keyInput = new Uint8Array(256);
+const keyDigest = new Uint8Array(SHA256_BYTES);
+
+/** SHA-256(user_id)[0..KEY] in a scratch the caller copies before the next call (libsodium's, into reused buffers: no Buffer per user). */
 function keyOf(userId: string): Uint8Array {
-  return hash('sha256', userId, 'buffer').subarray(0, KEY);
+  // UTF-8 is at most 3 bytes per UTF-16 unit
+  if (keyInput.length < userId.length * 3) keyInput = new Uint8Array(userId.length * 3);
+  const { written } = keyEncoder.encodeInto(userId, keyInput);
+  return sha256Into(keyDigest, keyInput.subarray(0, written)).subarray(0, KEY);
 }
 
 function pread(fd: number, out: Uint8Array, at: number, what: string): Uint8Array {
