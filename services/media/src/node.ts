@@ -23,7 +23,7 @@ import {
 } from '@cleanroom/shared/rpc/codec.ts';
 import { SessionChannel } from '@cleanroom/shared/rpc/channel.ts';
 import { warmPayloadTypes } from '@cleanroom/shared/rpc/proto.ts';
-import type { Handlers } from '@cleanroom/shared/rpc/grpc.ts';
+import { afterSend, type Handlers } from '@cleanroom/shared/rpc/grpc.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
@@ -252,7 +252,8 @@ export class MediaNode {
         // all payloads in one buffer (CiphertextBatchWriter's expectedItems: one large allocation, not one per batch)
         const writer = new CiphertextBatchWriter(1024, CT_BATCH_BYTES, MediaBfv.indicatorCiphertexts(this.o.publication.order.length));
         role.indicators((bytes) => writer.next(bytes));
-        return channel.sealChunks('broker', 'AGGREGATE', EncodedCiphertextBatchCodec, writer.finish());
+        // freed as soon as gRPC has serialized the reply, not left to a full GC (CiphertextBatchWriter.release)
+        return afterSend(channel.sealChunks('broker', 'AGGREGATE', EncodedCiphertextBatchCodec, writer.finish()), () => writer.release());
       }
       // retargeting / joint-activate: one page of media's PSI set (role.psiOfferPage), offsets in the whole set
       const page = await role.psiOfferPage(req.offset, req.maxItems);

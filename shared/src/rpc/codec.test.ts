@@ -138,6 +138,27 @@ describe('CiphertextBatchWriter', () => {
     expect(() => new CiphertextBatchWriter(10, 100, 1.5)).toThrow(RangeError);
   });
 
+  it('release() frees its own buffers (the slab, a batch moved out of it) and never a pooled Buffer', () => {
+    const ct = 196_802;
+    const w = new CiphertextBatchWriter(1024, 3 * ct, 4);
+    for (const n of [ct, ct, ct, ct, 2 * ct]) w.next(n).fill(1); // the last, larger item: a buffer of its own
+    const payloads = w.finish();
+    const buffers = new Set(payloads.map((p) => p.buffer));
+    expect(buffers.size).toBe(2);
+    const before = process.memoryUsage().arrayBuffers;
+    w.release();
+    expect(payloads.every((p) => p.byteLength === 0)).toBe(true);
+    expect(before - process.memoryUsage().arrayBuffers).toBeGreaterThanOrEqual(5 * ct);
+    // small batches come from Buffer's shared pool: left alone (a neighbour in the pool keeps its bytes)
+    const neighbour = Buffer.from('neighbour');
+    const small = new CiphertextBatchWriter(2, 10);
+    for (const n of [5, 5, 5]) small.next(n).fill(2);
+    const smallPayloads = small.finish();
+    small.release();
+    expect(smallPayloads.every((p) => p.byteLength > 0)).toBe(true);
+    expect(neighbour.toString()).toBe('neighbour');
+  });
+
   it('EncodedCiphertextBatchCodec seals the payload as it is and refuses bytes that are not a CiphertextBatch', () => {
     const { payloads } = written([3, 4], 10, 100);
     expect(EncodedCiphertextBatchCodec.encode(payloads[0]!)).toBe(payloads[0]);

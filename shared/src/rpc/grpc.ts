@@ -14,6 +14,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
+import { finished, type Writable } from 'node:stream';
 import { ProtocolError, type Party, type ProtocolErrorCode } from '../protocol/messages.ts';
 import { PARTIES } from '../common/names.ts';
 import { methodSpec, type MethodName, type ServiceName } from '../common/methods.ts';
@@ -38,6 +39,18 @@ export interface TlsMaterial {
 export type Transport = { kind: 'mtls'; tls: TlsMaterial } | { kind: 'plaintext' };
 
 export type Handler = (caller: Party, request: Envelope[]) => Promise<Envelope[]>;
+
+const AFTER_SEND = Symbol('afterSend');
+
+/**
+ * `reply` with `release` to run once the server has serialized all of it — when the response
+ * stream has finished, failed or been cancelled — e.g. to free a large buffer its payloads are
+ * views of at once rather than at the next full GC. Honoured on streamed replies (the reply is
+ * written message by message); a unary reply leaves its buffers to the GC.
+ */
+export function afterSend(reply: Envelope[], release: () => void): Envelope[] {
+  return Object.assign(reply, { [AFTER_SEND]: release });
+}
 
 /**
  * A node's implementation of service S: one handler per method of the proto service (a
@@ -244,6 +257,10 @@ export function addService<S extends ServiceName>(server: grpc.Server, service: 
           } finally {
             req.release();
           }
+          const release = (reply as { [AFTER_SEND]?: () => void })[AFTER_SEND];
+          // grpc-js serializes a message when its write reaches the stream (queued writes later):
+          // all are serialized, or will never be, once the stream has finished or failed.
+          if (release) finished(call as unknown as Writable, () => release());
           for (const e of reply) {
             if (call.cancelled) return;
             if (!call.write(e)) await new Promise((r) => call.once('drain', r));
