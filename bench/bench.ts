@@ -6,7 +6,8 @@
  * 1,000,000 users prepared once, 64 attributes, look-alike audience 50,000.
  * Prints per party and per phase: wall time, CPU time (the node process, all threads),
  * bytes sent, and the phase's floor — the cost of the cryptographic primitives it counted,
- * each primitive measured in this same run (bench/floors.ts) — with the ratio CPU ÷ floor
+ * each primitive measured in this same run (bench/floors.ts; twice, before and after the
+ * sessions, the mean used and their drift written as floorDrift) — with the ratio CPU ÷ floor
  * (`floorRatio` on each phase in results.json); each node's peak memory; universe
  * preparation, publication and the broker's sync with their floors too. Writes everything
  * to bench/results.json. No thresholds: this measures, it does not judge.
@@ -91,6 +92,12 @@ try {
   // threads, services/media/src/psi-positions.ts) would otherwise be in the process CPU of
   // whichever phases overlap them (their primitives are in no phase's floor).
   const psiPositions = await waitPsiPositions(cluster.nodes.media.admin);
+  // The floors' primitive costs are measured twice, here (the offline phases just ended, the
+  // nodes idle) and after the sessions, and their mean is used: this shared virtual machine's
+  // speed drifts by up to 25 % within a run, and one measurement at the end put whole runs'
+  // ratios 10–20 % high or low. Their spread is written beside (floorDrift) as the ratios' error bar.
+  say('measuring the primitives\' costs (one thread, CPU time) for the floors, before the sessions…');
+  const costsBefore = await measurePrimitiveCosts();
   say(`  media's PSI position hashes: ${psiPositions.state}${psiPositions.seconds !== undefined ? ` in ${psiPositions.seconds} s (background, worker threads)` : ''}`);
   say(`  universe: ${ready.universe.users.toLocaleString('en')} consented users, ${ready.universe.reused ? 'reused (run without --reuse-universe to time preparation)' : `prepared in ${ready.universe.preparedSeconds.toFixed(1)} s`}`);
 
@@ -118,8 +125,12 @@ try {
     }
   }
 
-  say('measuring the primitives\' costs (one thread, CPU time) for the floors…');
-  const costs = await measurePrimitiveCosts();
+  say('measuring the primitives\' costs (one thread, CPU time) for the floors, after the sessions…');
+  const costsAfter = await measurePrimitiveCosts();
+  const costs = Object.fromEntries(Object.keys(costsAfter).map((k) => [k, (costsBefore[k as keyof PrimitiveCosts] + costsAfter[k as keyof PrimitiveCosts]) / 2])) as PrimitiveCosts;
+  // after ÷ before per primitive; the largest departure from 1 is the run's drift
+  const driftOf = Object.fromEntries(Object.keys(costsAfter).map((k) => [k, Number((costsAfter[k as keyof PrimitiveCosts] / costsBefore[k as keyof PrimitiveCosts]).toFixed(3))]));
+  const floorDrift = Math.max(...Object.values(driftOf).map((r) => Math.max(r, 1 / r))) - 1;
   const cores = cpus().length;
   const threads = Math.min(cores, Number(process.env.CLEANROOM_EVAL_THREADS ?? 2));
   const parties = withFloors(rawParties, costs);
@@ -149,6 +160,11 @@ try {
       attributes: 64, audienceSize: audience, transport: 'gRPC + mutual TLS, loopback',
     },
     primitiveCostsMs: Object.fromEntries(Object.entries(costs).map(([k, v]) => [k, Number(v.toFixed(5))])),
+    primitiveCostsMsBefore: Object.fromEntries(Object.entries(costsBefore).map(([k, v]) => [k, Number(v.toFixed(5))])),
+    primitiveCostsMsAfter: Object.fromEntries(Object.entries(costsAfter).map(([k, v]) => [k, Number(v.toFixed(5))])),
+    /** after ÷ before per primitive, and the largest relative departure of any: every floorRatio is uncertain by about that much. */
+    primitiveCostsDrift: driftOf,
+    floorDrift: Number(floorDrift.toFixed(3)),
     universePreparation: {
       seconds: ready.universe.reused ? null : Number(ready.universe.preparedSeconds.toFixed(2)), tokensComputed: ready.universe.computed,
       usersPerSecond: ready.universe.reused ? null : Math.round(ready.universe.users / ready.universe.preparedSeconds),
@@ -196,6 +212,7 @@ try {
   const pb = results.publication;
   say(`publication: media encrypted ${pb.ciphertexts.toLocaleString('en')} ciphertexts in ${pb.encryptSeconds ?? 'reused'} s wall, ${pb.encryptCpuSeconds ?? '—'} s CPU (floor ${pb.encryptFloorSeconds} s, ${x(pb.encryptFloorRatio)}); the broker holds ${mb(pb.brokerBytesOnDisk)} MB (${pb.brokerBytesPerUser} B per user), synced in ${pb.brokerSyncSeconds ?? '—'} s wall, ${pb.brokerSyncCpuSeconds ?? '—'} s CPU (floor ${pb.brokerSyncFloorSeconds} s, ${x(pb.brokerSyncFloorRatio)})`);
   if (labels) say(`label publication (media, offline, once per publication): ${pb.labelSeconds ?? 'reused'} s wall, ${pb.labelCpuSeconds ?? '—'} s CPU for ${realBoxes.toLocaleString('en')} real boxes (stored OPRF points: no primitive of floors.ts, floor 0 — symmetric crypto and I/O)`);
+  say(`floors: the primitives' costs measured before and after the sessions, their mean used; the largest drift between the two ${(results.floorDrift * 100).toFixed(1)} % (x25519 ×${driftOf.x25519}, bfvEncrypt ×${driftOf.bfvEncrypt}, bfvReadStored ×${driftOf.bfvReadStored}): every ratio is uncertain by about that much`);
   say(`session: ${results.session.seconds} s end to end (floor: ${results.session.floorCpuMs} ms of primitives' CPU, ${results.session.floorWallSeconds} s on ${cores} cores); n = ${result.seeds.valid} seeds, padded ${result.matches.paddedSize}, real matches ${result.matches.real}, audience ${audience}, lift ${lift.toFixed(2)}`);
   say('');
   printPhases(say, parties);
