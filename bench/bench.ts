@@ -150,7 +150,6 @@ try {
   // box and I/O (the CSV join, a pread per point): floor 0, ratios null (seconds and CPU stand alone).
   const labels = ready.universe.labels;
   const realBoxes = labels ? Object.values(labels.labelled).reduce((a, n) => a + n, 0) : 0;
-  const labelFloorS = 0;
   const sessionFloorCpuMs = Object.values(parties).reduce((s, v) => s + v.floorMs, 0);
   const results = {
     date: new Date().toISOString(),
@@ -186,9 +185,9 @@ try {
       labelRealBoxes: realBoxes,
       labelSeconds: !labels || labels.reused ? null : labels.seconds,
       labelCpuSeconds: !labels || labels.reused ? null : labels.cpuSeconds,
-      labelFloorSeconds: Number(labelFloorS.toFixed(2)),
-      labelFloorRatio: !labels || labels.reused || realBoxes === 0 ? null : ratio(labels.cpuSeconds, labelFloorS),
-      labelWallFloorRatio: !labels || labels.reused || realBoxes === 0 ? null : ratio(labels.seconds, labelFloorS / threads),
+      labelFloorSeconds: 0,
+      labelFloorRatio: null,
+      labelWallFloorRatio: null,
     },
     worldGenerationSeconds: generated ? Number(genSeconds.toFixed(2)) : null,
     clusterStartupSeconds: Number(startupSeconds.toFixed(2)),

@@ -17,7 +17,7 @@
  *      row's label goes to label-rows.bin at row · ROW_LABEL (flag 1 | label).
  * Reading (labelOf, idOf) is a pread or two per call. Peak memory: one bucket and write buffers.
  */
-import { closeSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { SHA256_BYTES, sha256Into } from '@cleanroom/shared/crypto/digest-into.ts';
@@ -27,7 +27,7 @@ import { readLabelRows } from '@cleanroom/shared/data/labels.ts';
 import { readUniverse } from '@cleanroom/shared/data/files.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
-import { Appender, BucketScratch, BUCKETS, compareBytes } from '@cleanroom/shared/service/record-file.ts';
+import { Appender, BucketScratch, BUCKETS, compareBytes, preadFully } from '@cleanroom/shared/service/record-file.ts';
 
 const KEY = 16;
 const LAB_RECORD = KEY + LABEL_BYTES;
@@ -48,15 +48,6 @@ function keyOf(userId: string): Uint8Array {
   return sha256Into(keyDigest, keyInput.subarray(0, written)).subarray(0, KEY);
 }
 
-function pread(fd: number, out: Uint8Array, at: number, what: string): Uint8Array {
-  for (let got = 0; got < out.length;) {
-    const n = readSync(fd, out, got, out.length - got, at + got);
-    if (n === 0) throw new RangeError(`${what}: ends at ${at + got}, expected ${at + out.length} bytes`);
-    got += n;
-  }
-  return out;
-}
-
 export class JoinedLabels {
   private readonly labelFd: number;
   private readonly ids = new Map<IdType, { bytes: number; offsets: number }>();
@@ -74,7 +65,7 @@ export class JoinedLabels {
   /** The encoded label of `row`, or undefined (no label in the CSV, or no consent_share: nothing was joined). */
   labelOf(row: number): LabelBytes | undefined {
     if (!Number.isInteger(row) || row < 0 || row >= this.size) throw new RangeError(`expected a row in [0, ${this.size}), got ${row}`);
-    pread(this.labelFd, this.rec, row * ROW_LABEL, 'label-rows.bin');
+    preadFully(this.labelFd, this.rec, row * ROW_LABEL, 'label-rows.bin');
     return this.rec[0] === 1 ? this.rec.slice(1) : undefined;
   }
 
@@ -82,11 +73,11 @@ export class JoinedLabels {
   idOf(row: number, type: IdType): string | undefined {
     const f = this.ids.get(type);
     if (!f || !Number.isInteger(row) || row < 0 || row >= this.size) return undefined;
-    pread(f.offsets, new Uint8Array(this.off.buffer), row * 8, `ids-${type}.off`);
+    preadFully(f.offsets, new Uint8Array(this.off.buffer), row * 8, `ids-${type}.off`);
     const start = this.off[0]!;
     const stop = this.off[1]!;
     if (stop === start) return undefined;
-    return this.dec.decode(pread(f.bytes, new Uint8Array(stop - start), start, `ids-${type}.bin`));
+    return this.dec.decode(preadFully(f.bytes, new Uint8Array(stop - start), start, `ids-${type}.bin`));
   }
 
   close(): void {

@@ -25,11 +25,11 @@
  * whoever reads a points file can read the key and compute the point of any guess, so stored
  * points add no exposure beyond the key's. They are written mode 0600, as the key is.
  */
-import { closeSync, fstatSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ELEMENT_BYTES, type ElementBytes } from '@cleanroom/shared/crypto/group.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
-import { Appender, BucketScratch, BUCKETS } from '@cleanroom/shared/service/record-file.ts';
+import { Appender, BucketScratch, BUCKETS, preadFully } from '@cleanroom/shared/service/record-file.ts';
 
 /** Bytes of one stored point (an X25519 u-coordinate). */
 export const POINT_BYTES = ELEMENT_BYTES;
@@ -45,15 +45,6 @@ export function pointsPath(dir: string, type: IdType): string {
 function isZero(b: Uint8Array, at: number): boolean {
   for (let i = 0; i < POINT_BYTES; i++) if (b[at + i] !== 0) return false;
   return true;
-}
-
-function pread(fd: number, out: Uint8Array, at: number, what: string): Uint8Array {
-  for (let got = 0; got < out.length;) {
-    const n = readSync(fd, out, got, out.length - got, at + got);
-    if (n === 0) throw new RangeError(`${what}: ends at ${at + got}, expected ${at + out.length} bytes`);
-    got += n;
-  }
-  return out;
 }
 
 /** Opens `path` for reading, checked to hold exactly `users` points. */
@@ -83,7 +74,7 @@ export class PointsFile {
   /** The stored point of `row`, or undefined when the row has no ID of this type. */
   pointOf(row: number): ElementBytes | undefined {
     if (!Number.isInteger(row) || row < 0 || row >= this.users) throw new RangeError(`expected a row in [0, ${this.users}), got ${row}`);
-    const p = pread(this.fd, new Uint8Array(POINT_BYTES), row * POINT_BYTES, this.path);
+    const p = preadFully(this.fd, new Uint8Array(POINT_BYTES), row * POINT_BYTES, this.path);
     return isZero(p, 0) ? undefined : p;
   }
 
@@ -212,7 +203,7 @@ export class PreviousPoints {
         if (raw.length === 0) continue;
         const first = b * this.span;
         const rows = Math.min(this.users, first + this.span) - first;
-        pread(fd, range.subarray(0, rows * POINT_BYTES), first * POINT_BYTES, this.path);
+        preadFully(fd, range.subarray(0, rows * POINT_BYTES), first * POINT_BYTES, this.path);
         const dv = new DataView(raw.buffer, raw.byteOffset, raw.length);
         for (let p = 0; p < raw.length; p += 8) {
           const at = (dv.getUint32(p, true) - first) * POINT_BYTES;

@@ -207,14 +207,8 @@ export async function publishLabels(
   };
 }
 
-/** checkedPoint's recomputed token. */
-const checkToken = new Uint8Array(TOKEN_BYTES);
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
+/** checkedPoint's recomputed token (compared as a Buffer view: no copy per check). */
+const checkToken = Buffer.alloc(TOKEN_BYTES);
 
 /** `point` when finalize(x, point) is `token`; throws otherwise (no point, an invalid one, or another ID's). */
 function checkedPoint(point: ElementBytes | undefined, x: Uint8Array, token: Uint8Array, idType: IdType, i: number, row: number): ElementBytes {
@@ -222,7 +216,7 @@ function checkedPoint(point: ElementBytes | undefined, x: Uint8Array, token: Uin
   let ok = false;
   try {
     finalizeInto(checkToken, 0, x, point);
-    ok = bytesEqual(checkToken, token);
+    ok = checkToken.equals(token);
   } catch {
     ok = false; // not a valid element: no token can come from it
   }

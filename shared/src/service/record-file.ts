@@ -21,6 +21,16 @@ function prefix48(a: Uint8Array, off: number): number {
   return ((a[off]! * 256 + a[off + 1]!) * 256 + a[off + 2]!) * 2 ** 24 + ((a[off + 3]! << 16) | (a[off + 4]! << 8) | a[off + 5]!);
 }
 
+/** Fills `out` from `fd` at byte `at` (positioned reads until whole); a RangeError naming `what` if the file ends first. Returns `out`. */
+export function preadFully(fd: number, out: Uint8Array, at: number, what: string): Uint8Array {
+  for (let got = 0; got < out.length;) {
+    const n = readSync(fd, out, got, out.length - got, at + got);
+    if (n === 0) throw new RangeError(`${what}: ends at ${at + got}, expected ${at + out.length} bytes`);
+    got += n;
+  }
+  return out;
+}
+
 /** Appends to a file through a fixed buffer (one open file descriptor until close). */
 const UTF8 = new TextEncoder();
 
