@@ -32,7 +32,7 @@ const share = opened.universe.purposes().share;
 for (let r = 1; r <= runs; r++) {
   const tmp = mkdtempSync(join(tmpdir(), 'label-steps-'));
   try {
-    const lab = await openLabels({ stateDir: tmp, labelsCsv: join(out, 'world', 'media', 'labels.csv'), share, universeCsv, universe: opened.universe, publication: published.publication, log });
+    const lab = await openLabels({ stateDir: tmp, labelsCsv: join(out, 'world', 'media', 'labels.csv'), share, universeFiles: opened.source.files, universe: opened.universe, publication: published.publication, log });
     const real = Object.values(lab.labelled).reduce((a, n) => a + n, 0);
     process.stdout.write(`run ${r}: ${lab.seconds.toFixed(2)} s wall, ${lab.cpuSeconds.toFixed(2)} s CPU, ${real.toLocaleString('en')} real boxes (${((lab.cpuSeconds * 1e6) / real).toFixed(1)} µs CPU per real box)\n`);
   } finally {

@@ -75,6 +75,12 @@ export interface PartyValues {
   prepareShards: number;
   /** Media only: CLEANROOM_UNIVERSE_EPOCH (sharded preparation needs every shard and the node to name it). */
   universeEpoch: string | undefined;
+  /**
+   * Media only: the universe as a split source — data/universe-0.csv, universe-1.csv, … on the
+   * data volume (CLEANROOM_DATA = data/universe-{shard}.csv), read in order as one; with
+   * `prepareShards` = N, shard i reads universe-i.csv alone (the data volume must hold N files).
+   */
+  splitUniverse: boolean;
   /** Media only: serve the lookup kind — CLEANROOM_LABELS = data/labels.csv on the data volume (docs/protocol.md §8). */
   labels: boolean;
   /** Broker only: policy. */
@@ -108,7 +114,7 @@ export function parseValues(party: Party, raw: unknown): PartyValues {
     return v as number;
   };
   const known = new Set(['namespace', 'image', 'adminNamespace', 'peerCidrs', 'peerAddresses', 'universeUsers', 'crmRows', 'storageClassName', 'stateStorage', 'transcriptStorage', 'dataStorage',
-    'adminTokenSecret', 'tlsSecret', 'signingSecret', 'trustConfigMap', 'minDecoyRatio', 'minCohort', 'certManager', 'prepareShards', 'universeEpoch', 'labels']);
+    'adminTokenSecret', 'tlsSecret', 'signingSecret', 'trustConfigMap', 'minDecoyRatio', 'minCohort', 'certManager', 'prepareShards', 'universeEpoch', 'splitUniverse', 'labels']);
   for (const k of Object.keys(r)) if (!known.has(k)) problems.push(`${party}.${k}: unknown setting`);
 
   const peerCidrs: Partial<Record<Party, string[]>> = {};
@@ -158,8 +164,11 @@ export function parseValues(party: Party, raw: unknown): PartyValues {
     certManager,
     prepareShards: int('prepareShards', 1, 1, 10_000),
     universeEpoch: r.universeEpoch === undefined ? undefined : str('universeEpoch', '', /^[A-Za-z0-9._-]{1,64}$/, 'an epoch name (letters, digits, . _ -)'),
+    splitUniverse: r.splitUniverse === true,
     labels: r.labels === undefined ? false : r.labels === true,
   };
+  if (r.splitUniverse !== undefined && typeof r.splitUniverse !== 'boolean') problems.push(`${party}.splitUniverse: expected true or false, got ${JSON.stringify(r.splitUniverse)}`);
+  if (v.splitUniverse && party !== 'media') problems.push(`${party}.splitUniverse: expected only on media (the universe is media's), got true`);
   if (r.labels !== undefined && typeof r.labels !== 'boolean') problems.push(`${party}.labels: expected true or false, got ${JSON.stringify(r.labels)}`);
   if (v.labels === true && party !== 'media') problems.push(`${party}.labels: expected only on media (the labels are media's), got true`);
   if (v.prepareShards > 1 && (party !== 'media' || v.universeEpoch === undefined)) {
@@ -225,7 +234,7 @@ function configMapFor({ v, p, ports, meta }: PartyContext): ConfigMap {
     CLEANROOM_PKI_DIR: `${MOUNT}/pki`,
     CLEANROOM_LOG_LEVEL: 'info',
     ...(p === 'advertiser' ? { CLEANROOM_DATA: `${MOUNT}/data/crm.csv`, CLEANROOM_BROKER_ADDR: v.peerAddresses.broker! } : {}),
-    ...(p === 'media' ? { CLEANROOM_DATA: `${MOUNT}/data/universe.csv`, CLEANROOM_EVAL_THREADS: '2', ...(v.universeEpoch ? { CLEANROOM_UNIVERSE_EPOCH: v.universeEpoch } : {}), ...(v.labels ? { CLEANROOM_LABELS: `${MOUNT}/data/labels.csv` } : {}) } : {}),
+    ...(p === 'media' ? { CLEANROOM_DATA: `${MOUNT}/data/${v.splitUniverse ? 'universe-{shard}.csv' : 'universe.csv'}`, CLEANROOM_EVAL_THREADS: '2', ...(v.universeEpoch ? { CLEANROOM_UNIVERSE_EPOCH: v.universeEpoch } : {}), ...(v.labels ? { CLEANROOM_LABELS: `${MOUNT}/data/labels.csv` } : {}) } : {}),
     ...(p === 'broker' ? {
       CLEANROOM_MEDIA_ADDR: v.peerAddresses.media!, CLEANROOM_ADVERTISER_ADDR: v.peerAddresses.advertiser!,
       CLEANROOM_MIN_DECOY_RATIO: String(v.minDecoyRatio), CLEANROOM_MIN_COHORT: String(v.minCohort),

@@ -150,6 +150,12 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     expect(buildParty(parseValues('media', { ...VALUES.media, prepareShards: 1 })).some((f) => f.file === 'jobs/prepare-universe-sharded.yaml')).toBe(false);
     const { universeEpoch: _e, ...noEpoch } = VALUES.media;
     expect(() => parseValues('media', { ...noEpoch, prepareShards: 4 })).toThrow(/media\.prepareShards: expected 1 unless media names its universeEpoch/);
+    // a split universe: the node and every shard name the pattern (shard i reads universe-i.csv); media's only
+    expect(config.data.CLEANROOM_DATA).toMatch(/\/data\/universe\.csv$/);
+    const split = buildParty(parseValues('media', { ...VALUES.media, prepareShards: 8, universeEpoch: 'e-test', splitUniverse: true }));
+    expect((split.find((f) => f.file === '20-config.yaml')!.objects[0]!.toJSON() as any).data.CLEANROOM_DATA).toMatch(/\/data\/universe-\{shard\}\.csv$/);
+    expect(() => parseValues('broker', { ...VALUES.broker, splitUniverse: true })).toThrow(/broker\.splitUniverse: expected only on media/);
+    expect(() => parseValues('media', { ...VALUES.media, splitUniverse: 'yes' })).toThrow(/media\.splitUniverse: expected true or false/);
   });
 
   it('media requests grow with the universe; the docs sizing table is the one the generator uses', () => {

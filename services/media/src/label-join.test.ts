@@ -1,7 +1,8 @@
 /**
  * The label join on disk (label-join.ts): for every universe row it gives exactly what the
  * in-memory join by user_id gives — the row's label when the user has one and consented to
- * data sharing, and its normalised IDs — with no map of users; and it refuses a universe CSV
+ * data sharing, and its normalised IDs — with no map of users, from one universe CSV or the
+ * files of a split source read in order; and it refuses a universe CSV
  * whose consented rows are not the prepared universe's, and a labels CSV that names a user twice.
  */
 import { describe, expect, it } from 'vitest';
@@ -29,7 +30,7 @@ describe('label join on disk', () => {
     const share = universe.purposes().share;
     const work = join(dir, 'work');
     mkdirSync(work);
-    const joined = await joinLabels(work, { labelsCsv, universeCsv: csv, universe, share, types: ['phone'] });
+    const joined = await joinLabels(work, { labelsCsv, universeFiles: [csv], universe, share, types: ['phone'] });
     const labels = await readLabels(labelsCsv);
     let row = 0;
     let labelled = 0;
@@ -49,6 +50,20 @@ describe('label join on disk', () => {
     }
     expect(row).toBe(universe.size);
     expect(labelled).toBeGreaterThan(500);
+
+    // the same universe as a split source (two files with their headers, read in order): the same join
+    const [head, ...body] = readFileSync(csv, 'utf8').trimEnd().split('\n');
+    const parts = [join(dir, 'part-0.csv'), join(dir, 'part-1.csv')];
+    writeFileSync(parts[0]!, `${[head, ...body.slice(0, 1234)].join('\n')}\n`);
+    writeFileSync(parts[1]!, `${[head, ...body.slice(1234)].join('\n')}\n`);
+    const ws = join(dir, 'work-split');
+    mkdirSync(ws);
+    const split = await joinLabels(ws, { labelsCsv, universeFiles: parts, universe, share, types: ['phone'] });
+    for (let r = 0; r < universe.size; r++) {
+      expect(split.labelOf(r) && Buffer.from(split.labelOf(r)!).toString('hex'), `row ${r}`).toBe(joined.labelOf(r) && Buffer.from(joined.labelOf(r)!).toString('hex'));
+      expect(split.idOf(r, 'phone'), `row ${r}`).toBe(joined.idOf(r, 'phone'));
+    }
+    split.close();
     joined.close();
 
     // a universe CSV that is not the prepared one: refused with the row
@@ -57,7 +72,7 @@ describe('label join on disk', () => {
     writeFileSync(other, [lines[0], ...lines.slice(2)].join('\n'));
     const w2 = join(dir, 'work2');
     mkdirSync(w2);
-    await expect(joinLabels(w2, { labelsCsv, universeCsv: other, universe, share, types: ['phone'] })).rejects.toThrow(/consented row|consented rows/);
+    await expect(joinLabels(w2, { labelsCsv, universeFiles: [other], universe, share, types: ['phone'] })).rejects.toThrow(/consented row|consented rows/);
 
     // a user labelled twice: refused
     const twice = join(dir, 'twice.csv');
@@ -65,6 +80,6 @@ describe('label join on disk', () => {
     appendFileSync(twice, `${readFileSync(labelsCsv, 'utf8').split('\n')[1]}\n`);
     const w3 = join(dir, 'work3');
     mkdirSync(w3);
-    await expect(joinLabels(w3, { labelsCsv: twice, universeCsv: csv, universe, share, types: ['phone'] })).rejects.toThrow(/appears twice/);
+    await expect(joinLabels(w3, { labelsCsv: twice, universeFiles: [csv], universe, share, types: ['phone'] })).rejects.toThrow(/appears twice/);
   });
 });

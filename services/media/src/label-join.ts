@@ -24,7 +24,7 @@ import { SHA256_BYTES, sha256Into } from '@cleanroom/shared/crypto/digest-into.t
 import { encodeLabel } from '@cleanroom/shared/common/labels.ts';
 import { LABEL_BYTES, type LabelBytes } from '@cleanroom/shared/crypto/label-box.ts';
 import { readLabelRows } from '@cleanroom/shared/data/labels.ts';
-import { readUniverse } from '@cleanroom/shared/data/files.ts';
+import { readUniverse, type UniverseRow } from '@cleanroom/shared/data/files.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
 import { Appender, BucketScratch, BUCKETS, compareBytes, preadFully } from '@cleanroom/shared/service/record-file.ts';
@@ -89,6 +89,11 @@ export class JoinedLabels {
   }
 }
 
+/** The rows of the universe's files (a split source has several: universe-source.ts), in order, as one CSV. */
+async function* readUniverseFiles(files: readonly string[]): AsyncGenerator<UniverseRow> {
+  for (const f of files) yield* readUniverse(f);
+}
+
 /**
  * Joins the labels CSV to the universe's rows in `dir` (a scratch directory the caller
  * removes). `share[row]` = consent_share; only those rows get IDs and labels.
@@ -96,7 +101,7 @@ export class JoinedLabels {
  * user_id appears twice in the labels CSV.
  */
 export async function joinLabels(dir: string, o: {
-  labelsCsv: string; universeCsv: string; universe: Universe; share: Uint8Array; types: readonly IdType[];
+  labelsCsv: string; universeFiles: readonly string[]; universe: Universe; share: Uint8Array; types: readonly IdType[];
 }): Promise<JoinedLabels> {
   const u = o.universe;
   const lab = Array.from({ length: BUCKETS }, (_, b) => new Appender(join(dir, `lab-${b}`), 4096));
@@ -125,7 +130,7 @@ export async function joinLabels(dir: string, o: {
     });
     pending = [];
   };
-  for await (const r of readUniverse(o.universeCsv)) {
+  for await (const r of readUniverseFiles(o.universeFiles)) {
     if (!r.consent) continue; // the prepared universe's rows are the consented rows in order
     if (row >= u.size) throw new Error(`the universe CSV has more consented rows than the ${u.size} prepared: prepare it again`);
     pending.push(r.userId);

@@ -36,7 +36,7 @@ describe('label publication from stored points', () => {
     const { universe } = await openUniverse({ stateDir, data: csv, idTypes: ['phone'], epoch: 'e1', log, threads: 2 });
     const { publication } = await openPublication({ stateDir, universe, log });
     const share = universe.purposes().share;
-    const open = () => openLabels({ stateDir, labelsCsv, share, universeCsv: csv, universe, publication, log });
+    const open = () => openLabels({ stateDir, labelsCsv, share, universeFiles: [csv], universe, publication, log });
     const made = await open();
     expect(made.reused).toBe(false);
 

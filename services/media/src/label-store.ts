@@ -18,7 +18,7 @@
  * box per user stays in memory.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labelsVersion, publishLabels, type LabelPublication, type LabelSink } from '@cleanroom/shared/protocol/label-publication.ts';
 import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
@@ -29,6 +29,7 @@ import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
 import { LabelFile } from '@cleanroom/shared/service/label-file.ts';
 import { joinLabels } from './label-join.ts';
 import type { DiskUniverse } from './universe-files.ts';
+import { fileSha256 } from './universe-source.ts';
 
 interface Manifest {
   epoch: string;
@@ -40,14 +41,8 @@ interface Manifest {
   seconds: number;
 }
 
-async function fileSha256(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 export async function openLabels(opts: {
-  stateDir: string; labelsCsv: string; share: Uint8Array; universeCsv: string; universe: DiskUniverse; publication: Publication; log: Logger;
+  stateDir: string; labelsCsv: string; share: Uint8Array; universeFiles: readonly string[]; universe: DiskUniverse; publication: Publication; log: Logger;
 }): Promise<{ labels: LabelPublication; reused: boolean; seconds: number; cpuSeconds: number; labelled: Record<string, number>; bytes: number }> {
   const pub = opts.publication;
   const dir = join(opts.stateDir, 'publication', pub.version, 'labels');
@@ -74,7 +69,7 @@ export async function openLabels(opts: {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(join(tmp, 'join'), { recursive: true });
-  const joined = await joinLabels(join(tmp, 'join'), { labelsCsv: opts.labelsCsv, universeCsv: opts.universeCsv, universe: opts.universe, share: opts.share, types });
+  const joined = await joinLabels(join(tmp, 'join'), { labelsCsv: opts.labelsCsv, universeFiles: opts.universeFiles, universe: opts.universe, share: opts.share, types });
   const files = new Map<IdType, Appender>();
   const made: LabelFile[] = [];
   const sink: LabelSink = {

@@ -45,7 +45,7 @@ try {
   if (b.config.labels) stage('labels');
   const purposes = opened.universe.purposes();
   const lab = b.config.labels
-    ? await openLabels({ stateDir: b.config.stateDir, labelsCsv: b.config.labels, share: purposes.share, universeCsv: b.config.data!, universe: opened.universe, publication: published.publication, log: b.log })
+    ? await openLabels({ stateDir: b.config.stateDir, labelsCsv: b.config.labels, share: purposes.share, universeFiles: opened.source.files, universe: opened.universe, publication: published.publication, log: b.log })
     : undefined;
   if (lab) logMemory(b.log, 'labels');
   const labels = lab?.labels;

@@ -10,7 +10,9 @@
  * from JOB_COMPLETION_INDEX, which an Indexed Job sets) prepares only shard I of N into the
  * shared state directory, under the epoch's one key, and skips the publication: the node
  * (or a later unsharded run) merges the complete shard set into the universe and publishes it.
- * Sharding needs CLEANROOM_UNIVERSE_EPOCH (every shard must name the same epoch).
+ * Sharding needs CLEANROOM_UNIVERSE_EPOCH (every shard must name the same epoch). From a split
+ * source (`{shard}` in CLEANROOM_DATA: universe-source.ts) shard I reads file I alone, and the
+ * source must have exactly N files; from one CSV every shard reads it whole.
  * Exit codes: 0 prepared or reused, 2 configuration or input error.
  */
 import { ConfigError, loadConfig } from '@cleanroom/shared/service/config.ts';

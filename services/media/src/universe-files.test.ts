@@ -5,7 +5,8 @@
  * recomputation gives, zero for none, mode 0600); re-preparation of a grown or reordered CSV
  * computes only the new IDs and keeps every row's point right; a new epoch re-keys the points
  * too; N shard processes (the Indexed Job shape, prepare.ts --shard I --shards N) merge into
- * exactly the single-process preparation, file for file; a directory in a former layout
+ * exactly the single-process preparation, file for file, from one CSV or from a split source
+ * (shard I reads file I alone; a grown source is prepared again incrementally); a directory in a former layout
  * (columnar-v1: 16-byte tokens and ID hashes; columnar-v2: no points) is prepared again under
  * the epoch's key, never read as the current one nor reused; a points file of the wrong size is
  * refused on open.
@@ -260,5 +261,74 @@ describe('media universe on disk', () => {
     const bad = await run(['--shard', '3', '--shards', '3'], env(sharded));
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--shard: expected an integer in \[0, 3\)/);
+  }, 180_000);
+
+  it('a split source: shard I reads file I alone, and the union is the single-process preparation of the files read in order', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cleanroom-split-'));
+    await generateWorld(join(dir, 'world'), { seed: 'split', universeSize: 2500, crmSize: 250 });
+    const csv = join(dir, 'world/media/universe.csv');
+    const [header, ...lines] = readFileSync(csv, 'utf8').trimEnd().split('\n');
+    // files of unequal sizes, each with its header; the last 500 rows held back for later
+    const cuts = [0, 400, 1500, 2000, lines.length];
+    const part = (i: number) => writeFileSync(join(dir, `part-${i}.csv`), `${[header, ...lines.slice(cuts[i], cuts[i + 1])].join('\n')}\n`);
+    for (let i = 0; i < 3; i++) part(i);
+    const spec = join(dir, 'part-{shard}.csv');
+    const env = (state: string) => ({ ...process.env, CLEANROOM_DATA: spec, CLEANROOM_STATE_DIR: state, CLEANROOM_UNIVERSE_EPOCH: 'e-split', CLEANROOM_LOG_LEVEL: 'silent', CLEANROOM_EVAL_THREADS: '1' });
+    const sharded = join(dir, 'sharded');
+    // shards counted against the files: two shards for three files is refused, nothing written
+    const wrong = await run(['--shard', '0', '--shards', '2'], env(sharded));
+    expect(wrong.code).toBe(2);
+    expect(wrong.err).toMatch(/split universe source .*part-\{shard\}\.csv: expected 2 files .* for 2 shards, found 3/);
+    const runs = await Promise.all([0, 1, 2].map((i) => run(['--shard', String(i), '--shards', '3'], env(sharded))));
+    for (const r of runs) {
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+    }
+    // each shard prepared its own file: its consented rows, not a third of the whole
+    const users = runs.map((r) => JSON.parse(r.out).users as number);
+    for (let i = 0; i < 3; i++) {
+      let consented = 0;
+      for await (const row of readUniverse(join(dir, `part-${i}.csv`))) if (row.consent) consented++;
+      expect(users[i]).toBe(consented);
+    }
+    const union = await openUniverse({ stateDir: sharded, data: spec, idTypes: ['phone'], epoch: 'e-split', log, threads: 1 });
+    expect(union.universe.size).toBe(users[0]! + users[1]! + users[2]!);
+    expect(union.status.computed).toBe(0);
+    expect(union.source.files).toEqual([0, 1, 2].map((i) => join(dir, `part-${i}.csv`)));
+    union.universe.close();
+    // the single process reading the three files in order, under the same key: the same files, the same source hash
+    const { mkdirSync, copyFileSync } = await import('node:fs');
+    const single = join(dir, 'single');
+    mkdirSync(join(single, 'universe'), { recursive: true });
+    copyFileSync(join(sharded, 'universe', 'e-split.key'), join(single, 'universe', 'e-split.key'));
+    const one = await openUniverse({ stateDir: single, data: spec, idTypes: ['phone'], epoch: 'e-split', log, threads: 1 });
+    expect(one.status.computed).toBeGreaterThan(1500);
+    one.universe.close();
+    const manifest = (d: string) => JSON.parse(readFileSync(join(d, 'universe/e-split/manifest.json'), 'utf8')) as { dataSha256: string; users: number; shard?: unknown };
+    expect(manifest(sharded).dataSha256).toBe(manifest(single).dataSha256);
+    expect(manifest(sharded).shard).toBeUndefined();
+    for (const f of FILES) {
+      expect(readFileSync(join(sharded, 'universe/e-split', f)).equals(readFileSync(join(single, 'universe/e-split', f))), f).toBe(true);
+    }
+    // a fourth file joins the source: the union is prepared again incrementally (only its IDs
+    // cost OPRF work) into exactly the preparation of the whole CSV, whose rows the files hold in order
+    part(3);
+    const grown = await openUniverse({ stateDir: sharded, data: spec, idTypes: ['phone'], epoch: 'e-split', log, threads: 1 });
+    let newPhones = 0;
+    for await (const row of readUniverse(join(dir, 'part-3.csv'))) if (row.consent && normalizeId('phone', row.phone).ok) newPhones++;
+    expect(grown.status.computed).toBe(newPhones);
+    expect(grown.source.files).toHaveLength(4);
+    await expectStoredPoints(grown.universe, csv);
+    grown.universe.close();
+    const whole = join(dir, 'whole');
+    mkdirSync(join(whole, 'universe'), { recursive: true });
+    copyFileSync(join(sharded, 'universe', 'e-split.key'), join(whole, 'universe', 'e-split.key'));
+    (await openUniverse({ stateDir: whole, data: csv, idTypes: ['phone'], epoch: 'e-split', log, threads: 1 })).universe.close();
+    for (const f of FILES) {
+      expect(readFileSync(join(sharded, 'universe/e-split', f)).equals(readFileSync(join(whole, 'universe/e-split', f))), f).toBe(true);
+    }
+    // a split source without its file 0 is refused with the path it expected
+    await expect(openUniverse({ stateDir: sharded, data: join(dir, 'none-{shard}.csv'), idTypes: ['phone'], epoch: 'e-split', log, threads: 1 })).rejects.toThrow(/none-0\.csv and its successors, found none/);
+    rmSync(dir, { recursive: true, force: true });
   }, 180_000);
 });

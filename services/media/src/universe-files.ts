@@ -41,9 +41,10 @@
  * or one JS array of all users.
  *
  * Shards: `shard: { index, count }` prepares only the consented rows whose sequence number s
- * (0-based among consented rows) has s mod count = index, with global row = s. A node opens
- * the union of a shard set (openUnion): rows keep their global numbers, so the union is the
- * single-process preparation, file for file, once merged (mergeShards).
+ * (0-based among consented rows) has s mod count = index, with global row = s; with `split`,
+ * shard i prepares file i of a split source (universe-source.ts), all its rows, numbered from
+ * 0. The node merges a complete shard set (mergeShards) into exactly the single-process
+ * preparation of the same source, file for file.
  */
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -62,6 +63,7 @@ import type { PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
 import type { ElementBytes } from '@cleanroom/shared/crypto/group.ts';
 import { Appender, BucketScratch, BUCKETS, compareBytes, f64File, readAll, readF64, RecordFile, sortRecords } from '@cleanroom/shared/service/record-file.ts';
 import { POINT_BYTES, PointsFile, pointsPath, PointsScatter, PointsWriter, PreviousPoints } from './universe-points.ts';
+import { splitSourceSha256 } from './universe-source.ts';
 
 /** The layout of a prepared directory (manifest.json `format`); columnar-v1 had 16-byte tokens, columnar-v2 no points. */
 export const PREPARED_FORMAT = 'columnar-v3';
@@ -81,7 +83,7 @@ export interface PreparedManifest {
   /** Users with each attribute (shares = counts / users). */
   attributeCounts: number[];
   dataSha256: string;
-  shard?: { index: number; count: number };
+  shard?: ShardPlace;
   createdAt: string;
 }
 
@@ -473,19 +475,33 @@ class StreamedTokens {
 }
 
 /**
- * Prepares `data` (the universe CSV) into `out` (a new, empty directory) under `key`, reusing
- * the tokens of the previous preparation in `previousDir` when it has the same epoch. Writes
- * the manifest last: a directory without one is incomplete.
+ * A shard's place in its set (manifest.json `shard`). `split`: the shard read its own file of a
+ * split source (universe-source.ts) and numbers its rows from 0; the union concatenates the
+ * shards in index order. Otherwise every shard read the whole source and kept the consented
+ * rows s with s mod count = index, under their global numbers; the union interleaves them.
+ */
+export interface ShardPlace {
+  index: number;
+  count: number;
+  split?: true;
+}
+
+/**
+ * Prepares `data` (the universe CSV, or the files of a split source read in order as one) into
+ * `out` (a new, empty directory) under `key`, reusing the tokens of the previous preparation in
+ * `previousDir` when it has the same epoch. Writes the manifest last: a directory without one
+ * is incomplete.
  */
 export async function prepareToDisk(opts: {
-  data: string; out: string; key: OprfKey; epoch: string; idTypes: readonly IdType[]; threads: number; dataSha256: string;
-  previousDir?: string | undefined; shard?: { index: number; count: number } | undefined;
+  data: string | readonly string[]; out: string; key: OprfKey; epoch: string; idTypes: readonly IdType[]; threads: number; dataSha256: string;
+  previousDir?: string | undefined; shard?: ShardPlace | undefined;
   onRows?: (rows: number) => void;
 }): Promise<PrepareFigures> {
   const shard = opts.shard ?? { index: 0, count: 1 };
   if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
     throw new RangeError(`expected shard index in [0, count), got ${shard.index} of ${shard.count}`);
   }
+  if (typeof opts.data !== 'string' && opts.data.length === 0) throw new RangeError('expected at least one universe file');
   const pool = new TokenPool(opts.key, Math.max(1, opts.threads));
   try {
     return await prepareWith(pool, { ...opts, shard });
@@ -494,9 +510,13 @@ export async function prepareToDisk(opts: {
   }
 }
 
-async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDisk>[0] & { shard: { index: number; count: number } }): Promise<PrepareFigures> {
+async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDisk>[0] & { shard: ShardPlace }): Promise<PrepareFigures> {
   const t0 = performance.now();
   const { out, idTypes, shard } = opts;
+  // Which consented rows are this preparation's, and their local numbers (global div count):
+  // a split shard's file is all its own, numbered from 0, as an unsharded preparation's.
+  const rowsOf = shard.split ? { index: 0, count: 1 } : shard;
+  const files = typeof opts.data === 'string' ? [opts.data] : opts.data;
   mkdirSync(out, { recursive: true });
   const spill = join(out, 'spill');
   mkdirSync(spill, { recursive: true });
@@ -509,7 +529,7 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
   let computed = 0;
   let reused = 0;
   const streamedPoints = new Map([...fresh].map((t) => [t, new PointsWriter(pointsPath(out, t))]));
-  const streamed = new Map([...fresh].map((t) => [t, new StreamedTokens(pool, oprfDst(t, opts.epoch), spill, t, streamedPoints.get(t)!, shard.count)]));
+  const streamed = new Map([...fresh].map((t) => [t, new StreamedTokens(pool, oprfDst(t, opts.epoch), spill, t, streamedPoints.get(t)!, rowsOf.count)]));
 
   // Pass 1: stream the CSV.
   const users = new Appender(join(out, 'users.bin'));
@@ -534,7 +554,7 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
   const idPrefix = new Map(idTypes.map((t) => [t, Buffer.from(`${t}:`, 'utf8')]));
   let idText = Buffer.alloc(1024);
   const idHash = new Uint8Array(SHA256_BYTES);
-  for await (const batch of readUniverseBatches(opts.data, () => rejectedRows++)) {
+  for (const file of files) for await (const batch of readUniverseBatches(file, () => rejectedRows++)) {
     for (const row of batch) {
       if (++read % 100_000 === 0) opts.onRows?.(read + rejectedRows);
       if (!row.consent) {
@@ -542,9 +562,9 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
         continue;
       }
       const global = seq++;
-      if (global % shard.count !== shard.index) continue;
-      // Unsharded, global = rows; sharded, the shard's row numbers are the global ones and
-      // users.off / vectors.bin hold this shard's rows in order (rowIndex maps them).
+      if (global % rowsOf.count !== rowsOf.index) continue;
+      // Unsharded or split, global = rows; an interleaved shard's row numbers are the global
+      // ones and users.off / vectors.bin hold its rows in order (local row = global div count).
       off[0] = users.size;
       userOff.write(offBytes);
       users.writeUtf8(row.userId);
@@ -656,7 +676,7 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
           const fresh = await pool.compute(inputs, dst);
           todo.forEach((i, k) => {
             tokens.set(fresh.tokens.subarray(k * TOKEN_BYTES, (k + 1) * TOKEN_BYTES), i * TOKEN_BYTES);
-            scatter!.put(Math.floor(rowOf[i]! / shard.count), fresh.points, k * POINT_BYTES);
+            scatter!.put(Math.floor(rowOf[i]! / rowsOf.count), fresh.points, k * POINT_BYTES);
           });
           computed += todo.length;
         }
@@ -689,7 +709,7 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
         const dv = new DataView(raw.buffer, raw.byteOffset);
         const order = scratch.sort(raw, TOKEN_RECORD, n, TOKEN_BYTES, (x, y) => dv.getUint32(x * TOKEN_RECORD + TOKEN_BYTES, true) - dv.getUint32(y * TOKEN_RECORD + TOKEN_BYTES, true));
         for (const i of order) tok.write(raw.subarray(i * TOKEN_RECORD, (i + 1) * TOKEN_RECORD));
-        if (prevTokens) previousRows(reuScratch.read(join(spill, `reu-${t}-${b}`)), prevTokens.bucket(b), reuScratch, (was, row) => prevPoints!.want(was, Math.floor(row / shard.count)));
+        if (prevTokens) previousRows(reuScratch.read(join(spill, `reu-${t}-${b}`)), prevTokens.bucket(b), reuScratch, (was, row) => prevPoints!.want(was, Math.floor(row / rowsOf.count)));
         rmSync(join(spill, `reu-${t}-${b}`), { force: true });
       }
       tokIdx[BUCKETS] = tok.size / TOKEN_RECORD;
@@ -704,7 +724,7 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
   rmSync(spill, { recursive: true, force: true });
   const manifest: PreparedManifest = {
     format: PREPARED_FORMAT, epoch: opts.epoch, idTypes: [...idTypes], users: rows, attributeCounts: Array.from(counts),
-    dataSha256: opts.dataSha256, ...(shard.count > 1 ? { shard } : {}), createdAt: new Date().toISOString(),
+    dataSha256: opts.dataSha256, ...(shard.count > 1 || shard.split ? { shard } : {}), createdAt: new Date().toISOString(),
   };
   writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
   return { users: rows, computed, reused, rejectedRows, notConsented, seconds: (performance.now() - t0) / 1000 };
@@ -712,17 +732,29 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
 
 /**
  * Merges the shard directories of one preparation (`shard` 0..count-1 of the same epoch, key
- * and source) into `out`: rows (and their points) interleave back to their global order (row g
- * is row g div count of shard g mod count) and every bucket's records are sorted again, so `out` is, file
- * for file, what a single process would have prepared. Memory: one bucket.
+ * and source) into `out`, so that `out` is, file for file, what a single process would have
+ * prepared from the same source. Interleaved shards (each read the whole source): rows (and
+ * their points) interleave back to their global order — row g is row g div count of shard
+ * g mod count. Split shards (shard i read file i of a split source): rows are the shards'
+ * rows concatenated in index order — row g is row g − o_i of shard i, o_i the rows of the
+ * shards before it — and the token records' rows are offset by o_i; the union's source hash
+ * is splitSourceSha256 of the shards' file hashes. Then every bucket's records are sorted
+ * again. Memory: one bucket.
  */
 export function mergeShards(shardDirs: readonly string[], out: string): PreparedManifest {
   const ms = shardDirs.map((d) => JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as PreparedManifest);
   const count = shardDirs.length;
+  const split = ms[0]?.shard?.split === true;
   ms.forEach((m, i) => {
     if (m.format !== PREPARED_FORMAT || (m.shard?.count ?? 1) !== count || (m.shard?.index ?? 0) !== i) throw new RangeError(`${shardDirs[i]}: expected shard ${i} of ${count}, got ${JSON.stringify(m.shard ?? null)}`);
-    if (m.epoch !== ms[0]!.epoch || m.dataSha256 !== ms[0]!.dataSha256 || m.idTypes.join(',') !== ms[0]!.idTypes.join(',')) throw new RangeError(`${shardDirs[i]}: expected the same epoch, source and ID types as shard 0`);
+    if ((m.shard?.split === true) !== split) throw new RangeError(`${shardDirs[i]}: expected every shard ${split ? 'read from its own file of a split source' : 'read from the whole source'}, as shard 0`);
+    if (m.epoch !== ms[0]!.epoch || (!split && m.dataSha256 !== ms[0]!.dataSha256) || m.idTypes.join(',') !== ms[0]!.idTypes.join(',')) throw new RangeError(`${shardDirs[i]}: expected the same epoch, source and ID types as shard 0`);
   });
+  // Where each shard's rows start in the union (split shards; interleaved: unused).
+  const start = new Float64Array(count + 1);
+  ms.forEach((m, i) => (start[i + 1] = start[i]! + m.users));
+  // row numbers are 32-bit in the token records (and the points' row index): refused, never wrapped
+  if (start[count]! > 0xffff_ffff) throw new RangeError(`expected at most 2^32 − 1 rows in the union, got ${start[count]}`);
   const keys = shardDirs.map((d) => Buffer.from(readFileSync(join(d, 'key.bin'))).toString('hex'));
   if (keys.some((k) => k !== keys[0])) throw new RangeError('expected every shard prepared under the same key, got different keys');
   mkdirSync(out, { recursive: true });
@@ -742,9 +774,10 @@ export function mergeShards(shardDirs: readonly string[], out: string): Prepared
   }));
   const off = new Float64Array(1);
   const vec = new Uint8Array(PACKED_BYTES);
-  for (let g = 0; g < total; g++) {
-    const s = src[g % count]!;
-    const local = Math.floor(g / count);
+  for (let g = 0, i = 0; g < total; g++) {
+    while (split && g >= start[i + 1]!) i++;
+    const s = src[split ? i : g % count]!;
+    const local = split ? g - start[i]! : Math.floor(g / count);
     off[0] = users.size;
     userOff.write(new Uint8Array(off.buffer));
     const id = new Uint8Array(s.offs[local + 1]! - s.offs[local]!);
@@ -781,15 +814,17 @@ export function mergeShards(shardDirs: readonly string[], out: string): Prepared
         idx[b] = w.size / width;
         const parts = files.map((f) => f.bucket(b));
         const all = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+        const dv = new DataView(all.buffer);
         let at = 0;
-        for (const p of parts) {
+        parts.forEach((p, i) => {
           all.set(p, at);
+          // a split shard's token records hold its own row numbers: offset to the union's
+          if (split && keyBytes < width && start[i]! > 0) for (let r = at; r < at + p.length; r += width) dv.setUint32(r + keyBytes, dv.getUint32(r + keyBytes, true) + start[i]!, true);
           at += p.length;
-        }
+        });
         const n = all.length / width;
         // The same order as prepareToDisk: token files by token, then row number; id-hash files
         // by the whole record (id hash, then token).
-        const dv = new DataView(all.buffer);
         const tie = keyBytes < width ? (x: number, y: number) => dv.getUint32(x * width + keyBytes, true) - dv.getUint32(y * width + keyBytes, true) : () => 0;
         for (const i of sortRecords(all, width, n, keyBytes, tie)) w.write(all.subarray(i * width, (i + 1) * width));
       }
@@ -803,7 +838,7 @@ export function mergeShards(shardDirs: readonly string[], out: string): Prepared
   for (const m of ms) m.attributeCounts.forEach((c, j) => (counts[j]! += c));
   const manifest: PreparedManifest = {
     format: PREPARED_FORMAT, epoch: ms[0]!.epoch, idTypes: ms[0]!.idTypes, users: total, attributeCounts: Array.from(counts),
-    dataSha256: ms[0]!.dataSha256, createdAt: new Date().toISOString(),
+    dataSha256: split ? splitSourceSha256(ms.map((m) => m.dataSha256)) : ms[0]!.dataSha256, createdAt: new Date().toISOString(),
   };
   writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
   return manifest;

@@ -3,7 +3,7 @@
  * OPRF key (mode 0600) and the sorted columnar files of universe-files.ts (user ids,
  * packed attribute vectors, tokens and ID hashes per ID type, and the OPRF points the label
  * publication reads, mode 0600: universe-points.ts), with a manifest carrying the SHA-256 of
- * the source CSV. Preparation streams (bounded memory); the node holds only the packed
+ * the source (the CSV, or a split source's files: universe-source.ts). Preparation streams (bounded memory); the node holds only the packed
  * vectors in memory and reads the rest on demand.
  *
  * On start: same epoch and same CSV digest → the prepared universe is reused as is
@@ -15,13 +15,14 @@
  * place, so a crash never leaves a half-written universe that would be reused.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import { progressGate, PROGRESS_LOG_MS, type Logger } from '@cleanroom/shared/service/log.ts';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 import { DiskUniverse, mergeShards, PREPARED_FORMAT, prepareToDisk, type PreparedManifest } from './universe-files.ts';
+import { fileSha256, shardFile, sourceSha256, universeSource, type UniverseSource } from './universe-source.ts';
 
 export interface UniverseStatus {
   epoch: string;
@@ -38,12 +39,6 @@ export interface UniverseStatus {
   publication?: { version: string; reused: boolean; encryptSeconds: number; encryptCpuSeconds?: number; ciphertexts: number };
   /** Set by the node once its labels are published beside the tokens (lookup kind; label-store.ts). */
   labels?: { version: string; reused: boolean; seconds: number; cpuSeconds: number; labelled: Record<string, number>; bytes: number };
-}
-
-export async function fileSha256(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 function manifestOf(dir: string): PreparedManifest | undefined {
@@ -119,14 +114,16 @@ export async function openUniverse(opts: {
   stateDir: string; data: string; idTypes: IdType[]; epoch: string | undefined; log: Logger; threads: number;
   /** Rows of the CSV read so far, while a preparation runs (the readiness probe's progress). */
   onRows?: (rows: number) => void;
-}): Promise<{ universe: DiskUniverse; status: UniverseStatus }> {
+}): Promise<{ universe: DiskUniverse; status: UniverseStatus; source: UniverseSource }> {
   const root = join(opts.stateDir, 'universe');
   mkdirSync(root, { recursive: true });
   const epoch = opts.epoch ?? currentEpoch(root) ?? defaultEpoch();
   const dir = join(root, epoch);
-  const dataSha256 = await fileSha256(opts.data);
+  const source = universeSource(opts.data);
+  const hashes = await sourceSha256(source);
+  const dataSha256 = hashes.sha256;
   // Shards prepared by an Indexed Job (prepareShard) for this source: merged here into the union.
-  const shards = shardSet(root, epoch, dataSha256);
+  const shards = shardSet(root, epoch, source, hashes);
   let merged = false;
   if (shards && manifestOf(dir)?.dataSha256 !== dataSha256) {
     merged = true;
@@ -151,7 +148,7 @@ export async function openUniverse(opts: {
     const universe = DiskUniverse.open(dir)!;
     const status: UniverseStatus = { epoch, users: universe.size, reused: !merged, computed: 0, reusedTokens: 0, preparedSeconds: 0, preparedCpuSeconds: 0, rejectedRows: 0, notConsented: 0 };
     opts.log.info({ epoch, users: status.users }, 'universe reused: prepared universe on disk matches the data, no rebuild');
-    return { universe, status };
+    return { universe, status, source };
   }
   // The epoch's key: its key file, else the key an earlier preparation of this epoch left in
   // its directory (also one in an older on-disk layout), else a new one.
@@ -160,7 +157,7 @@ export async function openUniverse(opts: {
   rmSync(tmp, { recursive: true, force: true });
   const c0 = process.cpuUsage();
   const figures = await prepareToDisk({
-    data: opts.data, out: tmp, key, epoch, idTypes: opts.idTypes, threads: opts.threads, dataSha256,
+    data: source.files, out: tmp, key, epoch, idTypes: opts.idTypes, threads: opts.threads, dataSha256,
     previousDir: previous ? dir : undefined, onRows: rowsProgress(opts.log, { epoch }, opts.onRows),
   });
   rmSync(dir, { recursive: true, force: true });
@@ -171,8 +168,8 @@ export async function openUniverse(opts: {
     epoch, users: universe.size, reused: false, computed: figures.computed, reusedTokens: figures.reused,
     preparedSeconds: figures.seconds, preparedCpuSeconds: cpuSecondsSince(c0), rejectedRows: figures.rejectedRows, notConsented: figures.notConsented,
   };
-  opts.log.info({ ...status }, 'universe prepared');
-  return { universe, status };
+  opts.log.info({ ...status, sourceFiles: source.files.length }, 'universe prepared');
+  return { universe, status, source };
 }
 
 /** <root>/<epoch>.shards/shard-<i>-of-<n>/: where shard i of n writes (prepareShard). */
@@ -180,8 +177,12 @@ export function shardDir(root: string, epoch: string, index: number, count: numb
   return join(root, `${epoch}.shards`, `shard-${index}-of-${count}`);
 }
 
-/** The complete shard set of this epoch and source, in index order, or undefined. */
-function shardSet(root: string, epoch: string, dataSha256: string): string[] | undefined {
+/**
+ * The complete shard set of this epoch and source, in index order, or undefined: a whole-file
+ * source's shards each record its hash; a split source's N files have N split shards, shard i
+ * recording file i's hash.
+ */
+function shardSet(root: string, epoch: string, source: UniverseSource, hashes: { sha256: string; files: string[] }): string[] | undefined {
   const base = join(root, `${epoch}.shards`);
   if (!existsSync(base)) return undefined;
   const done = new Map<number, string[]>();
@@ -192,28 +193,39 @@ function shardSet(root: string, epoch: string, dataSha256: string): string[] | u
     done.set(n, list);
   }
   for (const [n, list] of done) {
-    const complete = list.filter((d) => d !== undefined && manifestOf(d)?.dataSha256 === dataSha256);
+    if (source.split && n !== source.files.length) continue;
+    const complete = list.filter((d, i) => {
+      const m = d === undefined ? undefined : manifestOf(d);
+      return m !== undefined && (m.shard?.split === true) === source.split && m.dataSha256 === (source.split ? hashes.files[i] : hashes.sha256);
+    });
     if (complete.length === n) return list;
   }
   return undefined;
 }
 
 /**
- * One shard of an Indexed Job: prepares the consented rows s with s mod count = index into
- * <stateDir>/universe/<epoch>.shards/shard-<index>-of-<count>/ under the epoch's shared key
- * and records it as complete; the media node merges a complete set at start (openUniverse).
+ * One shard of an Indexed Job: prepares into <stateDir>/universe/<epoch>.shards/shard-<index>-of-<count>/
+ * under the epoch's shared key and records it as complete; the media node merges a complete set
+ * at start (openUniverse). From a whole-file source, the consented rows s with s mod count =
+ * index (every shard reads the whole file); from a split source (`{shard}` in `data`), file
+ * `index` alone — the source must have exactly `count` files.
  */
 export async function prepareShard(opts: {
   stateDir: string; data: string; idTypes: IdType[]; epoch: string; log: Logger; threads: number; index: number; count: number;
 }): Promise<{ dir: string; users: number; computed: number; seconds: number }> {
   const root = join(opts.stateDir, 'universe');
   mkdirSync(root, { recursive: true });
-  const dataSha256 = await fileSha256(opts.data);
+  const source = universeSource(opts.data);
+  if (source.split && source.files.length !== opts.count) {
+    throw new RangeError(`split universe source ${opts.data}: expected ${opts.count} files (${shardFile(opts.data, 0)} … ${shardFile(opts.data, opts.count - 1)}) for ${opts.count} shards, found ${source.files.length}`);
+  }
+  const file = source.split ? source.files[opts.index]! : opts.data;
+  const dataSha256 = await fileSha256(file);
   const key = epochKey(root, opts.epoch, undefined);
   const dir = shardDir(root, opts.epoch, opts.index, opts.count);
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  const f = await prepareToDisk({ data: opts.data, out: tmp, key, epoch: opts.epoch, idTypes: opts.idTypes, threads: opts.threads, dataSha256, shard: { index: opts.index, count: opts.count }, onRows: rowsProgress(opts.log, { epoch: opts.epoch, shard: `${opts.index}/${opts.count}` }) });
+  const f = await prepareToDisk({ data: file, out: tmp, key, epoch: opts.epoch, idTypes: opts.idTypes, threads: opts.threads, dataSha256, shard: { index: opts.index, count: opts.count, ...(source.split ? { split: true as const } : {}) }, onRows: rowsProgress(opts.log, { epoch: opts.epoch, shard: `${opts.index}/${opts.count}` }) });
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   writeFileSync(join(root, `${opts.epoch}.shards`, 'COMPLETE'), `${opts.index}/${opts.count}\n`, { flag: 'a' });
