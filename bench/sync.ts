@@ -9,8 +9,10 @@
  * floor of bench/bench.ts — bfvLoad + bfvNtt + bfvWriteStored per ciphertext, measured in this
  * process (bench/floors.ts) — with each sync's ratio to it.
  *
- *   node bench/sync.ts --out /work/out-sync [--runs 3] [--broker-root DIR]
+ *   node bench/sync.ts --out /work/out-sync [--runs 3] [--broker-root DIR] [--cpu-prof DIR]
  *
+ * --cpu-prof writes V8 CPU profiles of the broker's processes into DIR (one per broker start:
+ * the last is the last sync's), for `node --cpu-prof`'s usual readers.
  * --broker-root runs the broker from another checkout (its services/broker/src/main.ts) in
  * the same cluster, for paired runs of two versions of the code on the same world and machine.
  */
@@ -20,15 +22,16 @@ import { startCluster } from '../cli/src/cluster.ts';
 import { intFlag, parseArgs, strFlag } from '../cli/src/args.ts';
 import { measurePrimitiveCosts } from './floors.ts';
 
-const p = parseArgs(process.argv.slice(2), { out: 'string', runs: 'string', 'broker-root': 'string' });
+const p = parseArgs(process.argv.slice(2), { out: 'string', runs: 'string', 'broker-root': 'string', 'cpu-prof': 'string' });
 const out = resolve(strFlag(p, 'out', 'out/bench'));
 const runs = intFlag(p, 'runs', 3, 1);
 const brokerRoot = strFlag(p, 'broker-root', '');
+const cpuProf = strFlag(p, 'cpu-prof', '');
 const worldDir = join(out, 'world');
 if (!existsSync(join(out, 'state', 'media'))) throw new RangeError(`expected a world prepared by 'node bench/bench.ts --out ${out}', found no ${join(out, 'state', 'media')}`);
 
 const syncs: { cpu: number; ciphertexts: number }[] = [];
-const cluster = await startCluster({ outDir: out, worldDir, readyTimeoutMs: 3_600_000, ...(brokerRoot ? { roots: { broker: resolve(brokerRoot) } } : {}) });
+const cluster = await startCluster({ outDir: out, worldDir, readyTimeoutMs: 3_600_000, ...(cpuProf ? { env: { broker: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(cpuProf)}` } } } : {}), ...(brokerRoot ? { roots: { broker: resolve(brokerRoot) } } : {}) });
 try {
   for (let r = 0; r < runs; r++) {
     const broker = cluster.nodes.broker;
