@@ -277,8 +277,9 @@ export class BrokerNode {
       held.syncCpuSeconds = Math.round((c.user + c.system) / 1e5) / 10;
       this.universe = held;
       UniverseDownload.prune(this.o.stateDir, held.version);
-      // Sessions still running on the old publication keep their open objects; free its keys later.
-      if (old) setTimeout(() => old.bfv.dispose(), this.o.deadlineMs * 2).unref();
+      // Sessions still running on the old publication keep reading it; its files (whose directory
+      // prune just removed: their space is freed when closed) and keys are released once none can.
+      if (old) setTimeout(() => old.close(), this.o.deadlineMs * 2).unref();
       const gcs = await gc.stop(); // the publication is already in use
       this.o.log.info({
         epoch: held.epoch, version: held.version.slice(0, 12), users: held.users, ciphertexts: held.ciphertexts.count,

@@ -1,8 +1,10 @@
 // The broker's copy of media's publication on disk: synced once, loaded again at start-up
-// (sessions can start at once); a copy in an older on-disk layout is not loaded (it is
-// synced again instead of being misread) — among them the table-v2 copy of 16-byte tokens.
+// (sessions can start at once), its token table as one file per bucket and no token pages kept;
+// a copy in an older on-disk layout is not loaded (it is synced again instead of being
+// misread) — among them table-v3 (one table file) and table-v2 (16-byte tokens); close()
+// releases every file of a copy, so a pruned copy's disk space is freed.
 import { describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeWorld } from '../../../test/unit/world.ts';
 import { cluster } from '../../../test/unit/nodes.ts';
@@ -24,22 +26,41 @@ describe('broker universe store', () => {
     expect(held?.version).toBe(synced.version);
     expect(held?.ciphertexts.count).toBe(synced.ciphertexts.count);
     expect(held?.tables.get('phone')?.size).toBe(synced.tables.get('phone')?.size);
-    held?.bfv.dispose();
     const dir = join(stateDir, 'universe', readdirSync(join(stateDir, 'universe')).find((f) => f !== 'CURRENT')!);
     const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-    // The table holds TOKEN_BYTES (12) per token, position and row.
-    expect(statSync(join(dir, 'table-phone.bin')).size).toBe(synced.tables.get('phone')!.size * (TOKEN_BYTES + 8));
-    // A copy written before tokens were 12 bytes: table-v2 layout, 16-byte tokens (24-byte records).
-    const table = readFileSync(join(dir, 'table-phone.bin'));
-    const n = table.length / (TOKEN_BYTES + 8);
-    const old = Buffer.alloc(n * 24);
-    for (let i = 0; i < n; i++) {
-      table.copy(old, i * 24, i * (TOKEN_BYTES + 8), i * (TOKEN_BYTES + 8) + TOKEN_BYTES);
-      table.copy(old, i * 24 + 16, i * (TOKEN_BYTES + 8) + TOKEN_BYTES, (i + 1) * (TOKEN_BYTES + 8));
+    // The table: 256 bucket files (tokens by first byte), TOKEN_BYTES (12) per token, position and row.
+    const buckets = readdirSync(join(dir, 'table-phone')).sort();
+    expect(buckets).toHaveLength(256);
+    expect(buckets[0]).toBe('00.bin');
+    expect(buckets[255]).toBe('ff.bin');
+    expect(buckets.reduce((a, f) => a + statSync(join(dir, 'table-phone', f)).size, 0)).toBe(synced.tables.get('phone')!.size * (TOKEN_BYTES + 8));
+    expect(held!.bytesOnDisk).toBeGreaterThan(synced.tables.get('phone')!.size * (TOKEN_BYTES + 8));
+    // the token pages kept to hash the version are gone: the table holds every token
+    expect(existsSync(join(dir, 'tokens-phone.bin'))).toBe(false);
+    expect(existsSync(join(dir, 'positions-phone.bin'))).toBe(false);
+    // every token synced is found in its bucket file
+    const pub = w.publication.tokens.get('phone')!;
+    const page = pub.page(0, pub.count);
+    for (let i = 0; i < pub.count; i += 7) expect(held!.tables.get('phone')!.positionOf(page.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES))).toBe(page.positions[i]);
+    // close() releases the copy's files: none of its descriptors stays open (a pruned copy's space is freed)
+    const openIn = (d: string) => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(d);
+      } catch {
+        return false;
+      }
+    }).length;
+    expect(openIn(dir)).toBeGreaterThan(1); // the ciphertexts and the bucket files read above
+    held!.close();
+    held!.close(); // idempotent
+    synced.close();
+    expect(openIn(dir)).toBe(0);
+    // A copy in the former layout (table-v3: one table file and its index) or written before
+    // tokens were 12 bytes (table-v2): not loaded, synced again.
+    for (const format of ['ntt-v1+table-v3', 'ntt-v1+table-v2']) {
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...m, format }));
+      expect(await loadHeld(stateDir)).toBeUndefined();
     }
-    writeFileSync(join(dir, 'table-phone.bin'), old);
-    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...m, format: 'ntt-v1+table-v2' }));
-    expect(await loadHeld(stateDir)).toBeUndefined();
     delete m.format;
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
     expect(await loadHeld(stateDir)).toBeUndefined();

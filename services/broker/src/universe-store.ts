@@ -13,10 +13,16 @@
  * BrokerBfv.toStoredForm), which makes a session's masking one pointwise product.
  *
  * Bounded memory at any universe size: token pages, positions and ciphertext digests go to
- * files as they arrive, the version is hashed from those files, and the token table a session
- * matches against is a sorted file bucketed by the token's first byte (service/record-file.ts:
- * TABLE_RECORD = token 12 | position u32 | row u32), read by binary search — nothing holds one entry per
- * user in memory.
+ * files as they arrive, the version is hashed from those files (which are then removed: the
+ * table holds what a session needs), and the token table a session matches against is sorted
+ * and bucketed by the token's first byte into one file per bucket (service/record-file.ts bucket
+ * files, `table-<type>/00.bin` … `ff.bin`; TABLE_RECORD = token 12 | position u32 | row u32),
+ * read by binary search — nothing holds one entry per user in memory, and no file of the copy
+ * holds a token table whole (≈ 3.9·10^6 entries per file at 10^9 users).
+ *
+ * A held copy's files stay open while sessions read them; close() releases them (the node
+ * closes the copy a new sync replaced once no session can still read it, so the replaced
+ * directory's disk space is freed, not held by open descriptors until the process exits).
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -32,21 +38,26 @@ import { ProtocolError, type IdType } from '@cleanroom/shared/protocol/messages.
 import type { UniverseManifest } from '@cleanroom/shared/rpc/codec.ts';
 import { CiphertextFile, CiphertextFileWriter } from '@cleanroom/shared/service/ciphertext-file.ts';
 import { LabelFile } from '@cleanroom/shared/service/label-file.ts';
-import { labelsVersion, type LabelBoxes } from '@cleanroom/shared/protocol/label-publication.ts';
-import { Appender, BucketScratch, BUCKETS, f64File, RecordFile } from '@cleanroom/shared/service/record-file.ts';
+import { labelsVersion } from '@cleanroom/shared/protocol/label-publication.ts';
+import { Appender, BucketFilesWriter, BucketScratch, BUCKETS, RecordFile } from '@cleanroom/shared/service/record-file.ts';
 import type { PackedList } from '@cleanroom/shared/common/packed-list.ts';
 
 /** Positions go to their file as the page's Uint32Array bytes on a little-endian host (the file is little-endian). */
 const LITTLE_ENDIAN = endianness() === 'LE';
 
-/** syncSeconds / syncCpuSeconds: wall and process CPU (all threads) of the sync that brought this copy, when this process ran it. */
-export type HeldUniverse = BrokerUniverse & { syncedAt: string; bytesOnDisk: number; syncSeconds?: number; syncCpuSeconds?: number };
+/**
+ * syncSeconds / syncCpuSeconds: wall and process CPU (all threads) of the sync that brought this
+ * copy, when this process ran it. close(): its files' descriptors and its BFV keys released
+ * (idempotent; the copy is unusable after).
+ */
+export type HeldUniverse = BrokerUniverse & { syncedAt: string; bytesOnDisk: number; syncSeconds?: number; syncCpuSeconds?: number; close(): void };
 
 /**
  * The on-disk layout of the broker's copy; a copy in another layout is discarded and synced again.
- * table-v3: TOKEN_BYTES (12-byte) tokens; table-v2 held 16-byte tokens.
+ * table-v4: the token table as bucket files (`table-<type>/<bb>.bin`); table-v3 was one file
+ * with its index; table-v2 held 16-byte tokens.
  */
-const STORED_FORMAT = 'ntt-v1+table-v3';
+const STORED_FORMAT = 'ntt-v1+table-v4';
 
 /**
  * One entry of the broker's token table on disk: token, its user's position (u32 LE), and its
@@ -61,9 +72,9 @@ interface StoredManifest extends Omit<UniverseManifest, 'bfv' | 'unchanged'> {
 }
 
 /** The label boxes stored beside the tokens (lookup kind), when media published them. */
-function readLabels(dir: string, m: StoredManifest): BrokerUniverse['labels'] {
+function readLabels(dir: string, m: StoredManifest): { version: string; publicationVersion: string; boxes: Map<IdType, LabelFile> } | undefined {
   if (!m.labelsVersion) return undefined;
-  const boxes = new Map<IdType, LabelBoxes>();
+  const boxes = new Map<IdType, LabelFile>();
   for (const { idType } of m.idTypes) {
     const f = join(dir, `labels-${idType}.bin`);
     if (existsSync(f)) boxes.set(idType, new LabelFile(f));
@@ -71,17 +82,22 @@ function readLabels(dir: string, m: StoredManifest): BrokerUniverse['labels'] {
   return { version: m.labelsVersion, publicationVersion: m.version, boxes };
 }
 
+/** Bytes of the files in `dir` and its subdirectories (the token tables' bucket files). */
 function dirBytes(dir: string): number {
   let total = 0;
-  for (const f of readdirSync(dir)) total += statSync(join(dir, f)).size;
+  for (const e of readdirSync(dir, { withFileTypes: true })) total += e.isDirectory() ? dirBytes(join(dir, e.name)) : statSync(join(dir, e.name)).size;
   return total;
 }
 
-/** The token table of one ID type: a sorted file read by binary search (one bucket's range). */
+/** The token table of one ID type: sorted bucket files read by binary search (one bucket's file). */
 class TokenTableFile implements TokenPositions {
   private readonly file: RecordFile;
-  constructor(path: string) {
-    this.file = new RecordFile(path, TABLE_RECORD);
+  constructor(dir: string) {
+    this.file = new RecordFile(dir, TABLE_RECORD);
+  }
+
+  close(): void {
+    this.file.close();
   }
 
   get size(): number {
@@ -121,10 +137,20 @@ async function open(dir: string, m: StoredManifest): Promise<HeldUniverse> {
  */
 function heldAt(dir: string, m: StoredManifest, bfv: BrokerBfv): HeldUniverse {
   bfv.prepareMasks();
-  const tables = new Map<IdType, TokenPositions>();
-  for (const { idType } of m.idTypes) tables.set(idType, new TokenTableFile(join(dir, `table-${idType}.bin`)));
+  const tables = new Map<IdType, TokenTableFile>();
+  for (const { idType } of m.idTypes) tables.set(idType, new TokenTableFile(join(dir, `table-${idType}`)));
   const labels = readLabels(dir, m);
-  return { epoch: m.epoch, version: m.version, users: m.users, tables, ciphertexts: new CiphertextFile(dir), bfv, syncedAt: m.syncedAt, bytesOnDisk: dirBytes(dir), ...(labels ? { labels } : {}) };
+  const ciphertexts = new CiphertextFile(dir);
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    for (const t of tables.values()) t.close();
+    ciphertexts.close();
+    for (const b of labels?.boxes.values() ?? []) b.close();
+    bfv.dispose();
+  };
+  return { epoch: m.epoch, version: m.version, users: m.users, tables, ciphertexts, bfv, syncedAt: m.syncedAt, bytesOnDisk: dirBytes(dir), ...(labels ? { labels } : {}), close };
 }
 
 /** The publication the broker held when it stopped, or undefined (none, or one in an older on-disk layout). */
@@ -308,24 +334,28 @@ export class UniverseDownload {
       for (const b of boxes.values()) b.close();
       if (lv !== m.labelsVersion) throw new ProtocolError('INVALID_ARGUMENT', `labels announced as ${m.labelsVersion.slice(0, 12)} hash to ${lv.slice(0, 12)}: refused`);
     }
-    // The token tables: each spill bucket sorted by token (then position), one bucket in memory at a time.
+    // The token tables: each spill bucket sorted by token (then position) into its own bucket
+    // file, one bucket in memory at a time.
     const scratch = new BucketScratch(); // one bucket's buffers, reused: no garbage per bucket
     for (const { idType } of m.idTypes) {
-      const w = new Appender(join(this.tmp, `table-${idType}.bin`));
-      const idx = new Float64Array(BUCKETS + 1);
+      const files = new BucketFilesWriter(join(this.tmp, `table-${idType}`));
       for (let b = 0; b < BUCKETS; b++) {
-        idx[b] = w.size / TABLE_RECORD;
         const raw = scratch.read(join(this.tmp, 'spill', `${idType}-${b}`));
         const dv = new DataView(raw.buffer, raw.byteOffset);
         const n = raw.length / TABLE_RECORD;
         const order = scratch.sort(raw, TABLE_RECORD, n, TOKEN_BYTES, (x, y) => dv.getUint32(x * TABLE_RECORD + TOKEN_BYTES, true) - dv.getUint32(y * TABLE_RECORD + TOKEN_BYTES, true));
+        const w = files.bucket(b);
         for (const i of order) w.append(raw, i * TABLE_RECORD, TABLE_RECORD); // no subarray per record
       }
-      idx[BUCKETS] = w.size / TABLE_RECORD;
-      w.close();
-      f64File(join(this.tmp, `table-${idType}.idx`), idx);
+      files.close();
     }
     rmSync(join(this.tmp, 'spill'), { recursive: true, force: true });
+    // The pages as they came (publication order) were kept to hash the version; the tables hold
+    // every token with its position and row, so they go (16 B per token: 16 GB at 10^9 users).
+    for (const { idType } of m.idTypes) {
+      rmSync(join(this.tmp, `tokens-${idType}.bin`), { force: true });
+      rmSync(join(this.tmp, `positions-${idType}.bin`), { force: true });
+    }
     const stored: StoredManifest = {
       epoch: m.epoch, version: m.version, users: m.users, ciphertexts: m.ciphertexts, attributeCount: m.attributeCount,
       usersPerCiphertext: m.usersPerCiphertext, idTypes: m.idTypes, sizeClass: m.sizeClass, syncedAt: new Date().toISOString(), format: STORED_FORMAT,

@@ -1,20 +1,21 @@
 /**
  * Sorted record files (record-file.ts): a table spilled by first byte and sorted per bucket
  * finds every key it holds at its first occurrence and no key it lacks — keys sharing their
- * first six bytes (the in-memory sample's resolution) and duplicate keys included.
+ * first six bytes (the in-memory sample's resolution) and duplicate keys included — as one
+ * file or as bucket files, which read every range as the single file does.
  */
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Appender, BucketScratch, BUCKETS, f64File, readAll, RecordFile, sortRecords } from './record-file.ts';
+import { Appender, BucketFilesWriter, BucketScratch, BUCKETS, bucketFile, f64File, readAll, RecordFile, sortRecords } from './record-file.ts';
 import { mulberry32 } from '../testing/rng.ts';
 
 const WIDTH = 20;
 const KEY = 16;
 
 describe('RecordFile', () => {
-  it('finds the first record of every key it holds, and none it lacks', () => {
+  it('finds the first record of every key it holds, and none it lacks, in one file or in bucket files', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cleanroom-records-'));
     const rng = mulberry32(11);
     const n = 6000;
@@ -28,32 +29,65 @@ describe('RecordFile', () => {
     const spill = Array.from({ length: BUCKETS }, (_, b) => new Appender(join(dir, `s-${b}`), 256));
     for (let i = 0; i < n; i++) spill[recs[i * WIDTH]!]!.write(recs.subarray(i * WIDTH, (i + 1) * WIDTH));
     for (const a of spill) a.close();
+    // the same table in both layouts: one file with its index, and bucket files (a few buckets
+    // left empty, as a small table has: their files exist and are empty)
     const out = new Appender(join(dir, 't.bin'));
+    const files = new BucketFilesWriter(join(dir, 't'));
     const idx = new Float64Array(BUCKETS + 1);
     for (let b = 0; b < BUCKETS; b++) {
       idx[b] = out.size / WIDTH;
-      const raw = readAll(join(dir, `s-${b}`));
-      for (const i of sortRecords(raw, WIDTH, raw.length / WIDTH, KEY, () => 0)) out.write(raw.subarray(i * WIDTH, (i + 1) * WIDTH));
+      const raw = b % 50 === 3 ? new Uint8Array(0) : readAll(join(dir, `s-${b}`));
+      if (raw.length === 0) continue;
+      const w = files.bucket(b);
+      for (const i of sortRecords(raw, WIDTH, raw.length / WIDTH, KEY, () => 0)) {
+        out.write(raw.subarray(i * WIDTH, (i + 1) * WIDTH));
+        w.write(raw.subarray(i * WIDTH, (i + 1) * WIDTH));
+      }
     }
     idx[BUCKETS] = out.size / WIDTH;
     out.close();
+    files.close();
     f64File(join(dir, 't.idx'), idx);
 
-    const f = new RecordFile(join(dir, 't.bin'), WIDTH);
-    const all = f.read(0, f.count);
+    const one = new RecordFile(join(dir, 't.bin'), WIDTH);
+    const all = one.read(0, one.count);
     const firstOf = (key: Uint8Array): number => {
-      for (let i = 0; i < f.count; i++) if (Buffer.compare(all.subarray(i * WIDTH, i * WIDTH + KEY), key) === 0) return i;
+      for (let i = 0; i < one.count; i++) if (Buffer.compare(all.subarray(i * WIDTH, i * WIDTH + KEY), key) === 0) return i;
       return -1;
     };
-    for (let i = 0; i < n; i += 3) {
-      const key = recs.slice(i * WIDTH, i * WIDTH + KEY);
-      expect(f.find(key, KEY)).toBe(firstOf(key));
-      expect(f.find(key, KEY)).toBeGreaterThanOrEqual(0);
-      const absent = key.slice();
-      absent[KEY - 1]! ^= 0x5a;
-      expect(f.find(absent, KEY)).toBe(firstOf(absent));
+    const bucketed = new RecordFile(join(dir, 't'), WIDTH);
+    expect(bucketed.count).toBe(one.count);
+    expect(Array.from(bucketed.idx)).toEqual(Array.from(one.idx));
+    // any range, across bucket files too, reads the same bytes
+    expect(Buffer.from(bucketed.read(0, bucketed.count)).equals(Buffer.from(all))).toBe(true);
+    for (const [from, to] of [[0, 1], [17, 900], [one.idx[42]! - 3, one.idx[43]! + 2], [one.count - 5, one.count]] as const) {
+      expect(Buffer.from(bucketed.read(from, to)).equals(Buffer.from(one.read(from, to))), `${from}…${to}`).toBe(true);
     }
-    f.close();
+    for (let b = 0; b < BUCKETS; b++) expect(Buffer.from(bucketed.bucket(b)).equals(Buffer.from(one.bucket(b))), `bucket ${b}`).toBe(true);
+    for (const f of [one, bucketed]) {
+      for (let i = 0; i < n; i += 3) {
+        const key = recs.slice(i * WIDTH, i * WIDTH + KEY);
+        expect(f.find(key, KEY)).toBe(firstOf(key));
+        if (key[0]! % 50 !== 3) expect(f.find(key, KEY)).toBeGreaterThanOrEqual(0);
+        const absent = key.slice();
+        absent[KEY - 1]! ^= 0x5a;
+        expect(f.find(absent, KEY)).toBe(firstOf(absent));
+      }
+      f.close();
+      expect(() => f.read(0, 1)).toThrow(/read after close/);
+      f.close(); // idempotent
+    }
+    // a bucket file missing, or cut mid-record: refused on open, naming it
+    writeFileSync(bucketFile(join(dir, 't'), 7), new Uint8Array(WIDTH + 1));
+    expect(() => new RecordFile(join(dir, 't'), WIDTH)).toThrow(/07\.bin: expected 20-byte records, got 21 bytes/);
+    const { rmSync } = await import('node:fs');
+    rmSync(bucketFile(join(dir, 't'), 7));
+    expect(() => new RecordFile(join(dir, 't'), WIDTH)).toThrow(/expected 256 bucket files, .*07\.bin is missing/);
+    // bucket files are written in ascending order, each once
+    const w = new BucketFilesWriter(join(dir, 'w'));
+    w.bucket(5);
+    expect(() => w.bucket(5)).toThrow(/expected bucket 6…255 in ascending order, got 5/);
+    w.close();
   });
 
   it('Appender.writeUtf8 appends the UTF-8 bytes of each string, across buffer flushes and longer than the buffer', () => {

@@ -4,12 +4,16 @@
  * node reads by bucket or by binary search (pread) instead of loading whole.
  *
  * A table is `<name>.bin` (records back to back) and `<name>.idx` (BUCKETS+1 float64 record
- * offsets: records whose first byte is b are in [idx[b], idx[b+1])). Built by spilling
+ * offsets: records whose first byte is b are in [idx[b], idx[b+1])), or — bucket files, for
+ * tables of 10^8–10^9 entries — a directory `<name>/` of BUCKETS files `00.bin` … `ff.bin`, one
+ * per first byte (BucketFilesWriter), so that no file holds more than one bucket (≈ 3.9·10^6
+ * entries at 10^9) and each can be stored, copied or fetched on its own. Built by spilling
  * records into one file per first byte (Appender), then sorting each bucket in memory
  * (sortRecords): memory is one bucket, whatever the table's size. Float64 offsets are exact to
- * 2^53 (no 4 GiB wrap).
+ * 2^53 (no 4 GiB wrap). RecordFile reads either layout with the same record numbering.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 
 export const BUCKETS = 256;
 const WRITE_BUFFER = 1 << 16;
@@ -214,29 +218,111 @@ export class BucketScratch {
   }
 }
 
-/** Reads one file of fixed-width records by pread, record by record or by ranges. */
+/** The file of bucket b in a table's bucket-file directory: two lowercase hex digits. */
+export function bucketFile(dir: string, b: number): string {
+  return join(dir, `${b.toString(16).padStart(2, '0')}.bin`);
+}
+
+/**
+ * Writes a table as bucket files: `bucket(b)` (b ascending, each once) gives the Appender of
+ * `<dir>/<bb>.bin`, closing the previous bucket's; `close()` writes the buckets not asked for
+ * as empty files, so a complete table always has all BUCKETS files.
+ */
+export class BucketFilesWriter {
+  private readonly dir: string;
+  private next = 0;
+  private current: Appender | undefined;
+
+  constructor(dir: string) {
+    this.dir = dir;
+    mkdirSync(dir, { recursive: true });
+  }
+
+  bucket(b: number): Appender {
+    if (!Number.isInteger(b) || b < this.next || b >= BUCKETS) throw new RangeError(`expected bucket ${this.next}…${BUCKETS - 1} in ascending order, got ${b}`);
+    this.current?.close();
+    for (; this.next < b; this.next++) writeFileSync(bucketFile(this.dir, this.next), new Uint8Array(0));
+    this.next = b + 1;
+    this.current = new Appender(bucketFile(this.dir, b));
+    return this.current;
+  }
+
+  close(): void {
+    this.current?.close();
+    this.current = undefined;
+    for (; this.next < BUCKETS; this.next++) writeFileSync(bucketFile(this.dir, this.next), new Uint8Array(0));
+  }
+}
+
+/**
+ * Reads a table of fixed-width records by pread, record by record or by ranges: `<name>.bin`
+ * with its `.idx`, or a directory of bucket files (`path` without `.bin`; its index is the
+ * files' sizes, and a bucket's file is opened when first read, then kept until close()).
+ */
 export class RecordFile {
-  readonly fd: number;
   readonly count: number;
   readonly idx: Float64Array;
   readonly width: number;
+  private readonly path: string;
+  /** The single file's descriptor, or per bucket its file's (-1 until opened). */
+  private readonly fds: number[];
+  private readonly bucketed: boolean;
+  private closed = false;
+
   constructor(path: string, width: number) {
     this.width = width;
-    this.fd = openSync(path, 'r');
-    this.count = fstatSync(this.fd).size / width;
+    this.path = path;
+    this.bucketed = !path.endsWith('.bin');
+    if (this.bucketed) {
+      this.idx = new Float64Array(BUCKETS + 1);
+      for (let b = 0; b < BUCKETS; b++) {
+        const f = bucketFile(path, b);
+        if (!existsSync(f)) throw new RangeError(`${path}: expected ${BUCKETS} bucket files, ${f} is missing`);
+        const n = statSync(f).size / width;
+        if (!Number.isInteger(n)) throw new RangeError(`${f}: expected ${width}-byte records, got ${statSync(f).size} bytes`);
+        this.idx[b + 1] = this.idx[b]! + n;
+      }
+      this.count = this.idx[BUCKETS]!;
+      this.fds = new Array<number>(BUCKETS).fill(-1);
+      return;
+    }
+    this.fds = [openSync(path, 'r')];
+    this.count = fstatSync(this.fds[0]!).size / width;
     this.idx = readF64(`${path.slice(0, -4)}.idx`);
     if (!Number.isInteger(this.count) || this.idx.length !== BUCKETS + 1 || this.idx[BUCKETS] !== this.count) {
+      closeSync(this.fds[0]!);
       throw new RangeError(`${path}: expected ${width}-byte records indexed by ${BUCKETS} buckets`);
     }
   }
 
+  /** The bucket holding record i (bucket files: the last of equal offsets, i.e. the non-empty one). */
+  private bucketOf(i: number): number {
+    let lo = 0;
+    let hi = BUCKETS - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.idx[mid]! <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  private fdOf(b: number): number {
+    if (this.closed) throw new RangeError(`${this.path}: read after close`);
+    if (!this.bucketed) return this.fds[0]!;
+    if (this.fds[b] === -1) this.fds[b] = openSync(bucketFile(this.path, b), 'r');
+    return this.fds[b]!;
+  }
+
   read(from: number, to: number): Uint8Array {
     const out = new Uint8Array((to - from) * this.width);
-    let got = 0;
-    while (got < out.length) {
-      const n = readSync(this.fd, out, got, out.length - got, from * this.width + got);
-      if (n === 0) throw new RangeError(`record file ends at ${from * this.width + got}`);
-      got += n;
+    if (!this.bucketed) return preadFully(this.fdOf(0), out, from * this.width, this.path);
+    // bucket files: the range's part in each bucket it spans, from that bucket's file
+    for (let i = from; i < to;) {
+      const b = this.bucketOf(i);
+      const end = Math.min(to, this.idx[b + 1]!);
+      preadFully(this.fdOf(b), out.subarray((i - from) * this.width, (end - from) * this.width), (i - this.idx[b]!) * this.width, bucketFile(this.path, b));
+      i = end;
     }
     return out;
   }
@@ -294,8 +380,11 @@ export class RecordFile {
     return -1;
   }
 
+  /** Closes every descriptor opened; idempotent; reads after it throw. */
   close(): void {
-    closeSync(this.fd);
+    if (this.closed) return;
+    this.closed = true;
+    for (const fd of this.fds) if (fd >= 0) closeSync(fd);
   }
 }
 
