@@ -40,7 +40,7 @@ try {
   const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads, onRows: (rows) => { startup.rowsRead = rows; } });
   logMemory(b.log, 'universe');
   stage('publication');
-  const published = await openPublication({ stateDir: b.config.stateDir, universe: opened.universe, log: b.log });
+  const published = await openPublication({ stateDir: b.config.stateDir, universe: opened.universe, log: b.log, threads: b.config.evalThreads });
   logMemory(b.log, 'publication');
   if (b.config.labels) stage('labels');
   const purposes = opened.universe.purposes();

@@ -69,7 +69,7 @@ try {
   const opened = await openUniverse({
     stateDir: config.stateDir, data: config.data!, idTypes: config.idTypes, epoch: config.universeEpoch, log, threads: config.evalThreads,
   });
-  const published = await openPublication({ stateDir: config.stateDir, universe: opened.universe, log });
+  const published = await openPublication({ stateDir: config.stateDir, universe: opened.universe, log, threads: config.evalThreads });
   const status = { ...opened.status, publication: { version: published.publication.version, reused: published.reused, ciphertexts: published.publication.ciphertexts.count } };
   process.stdout.write(`${JSON.stringify(status)}\n`);
   process.exit(0);

@@ -1,7 +1,8 @@
 // The media node's publication on disk: made once, reused on restart (same version, same
 // key pair: a profile aggregated by the broker over the stored ciphertexts decrypts under
 // the reloaded key), replaced with a fresh key pair when the universe changes; a publication in
-// the former layout (no manifest `format`: 16-byte tokens) is never reused.
+// the former layout (no manifest `format`: 16-byte tokens) is never reused; encrypted on worker
+// threads, every position's ciphertext slot holds that position's user, as on one thread.
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -66,4 +67,35 @@ describe('media publication store', () => {
     made.publication.bfv.dispose();
     remade.publication.bfv.dispose();
   });
+
+  it('encrypted on worker threads: every user\'s vector, in position order, under the publication\'s key, as on one thread', async () => {
+    const u = universe(1900);
+    const sums = async (threads: number) => {
+      const made = await openPublication({ stateDir: mkdtempSync(join(tmpdir(), 'cleanroom-pubw-')), universe: u, log, threads, workersFrom: 1 });
+      expect(made.threads).toBe(threads);
+      const pub = made.publication;
+      expect(pub.ciphertexts.count).toBe(Math.ceil(1900 / 128));
+      // the broker sums positions [from, from + 200) of the stored file; media's key decrypts the totals
+      const broker = await BrokerBfv.fromPublicMaterial(pub.material, ATTRIBUTE_COUNT);
+      const stored = Array.from({ length: pub.ciphertexts.count }, (_, c) => broker.toStoredForm(pub.ciphertexts.get(c)));
+      const out: number[][] = [];
+      for (const from of [0, 1000, 1700]) {
+        const positions = Array.from({ length: 200 }, (_, i) => from + i);
+        const { totals, consistent } = pub.bfv.decryptProfile(broker.aggregateStored((c) => stored[c], stored.length, positions, new Array(ATTRIBUTE_COUNT).fill(0)));
+        expect(consistent).toBe(true);
+        // the users at those positions (order[p]: the user of position p), their age bands counted
+        const want = new Array(7).fill(0);
+        for (const p of positions) want[pub.order[p]! % 7]++;
+        expect(totals.slice(0, 7)).toEqual(want);
+        expect(totals[7]).toBe(200);
+        out.push(totals);
+      }
+      broker.dispose();
+      pub.bfv.dispose();
+      return out;
+    };
+    const two = await sums(2);
+    expect(two[0]!.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    await sums(1);
+  }, 120_000);
 });

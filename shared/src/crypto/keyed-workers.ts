@@ -1,8 +1,10 @@
 /**
  * Worker threads that each hold a copy of one OPRF key (sent once at start, zeroed in the
  * worker after loading), or none, and answer jobs of packed inputs: the scaffolding of the
- * token pool (oprf-tokens.ts) and of media's keyless position-hash warm-up
- * (services/media/src/psi-positions.ts), whose jobs are ranges rather than inputs (`send`).
+ * token pool (oprf-tokens.ts), of media's keyless position-hash warm-up
+ * (services/media/src/psi-positions.ts), whose jobs are ranges rather than inputs (`send`),
+ * and of media's publication encryption (services/media/src/publication-workers.ts), whose
+ * workers start with its BFV key in `data` instead.
  * A worker script answers each message `{ id, ...job }` with `{ id, ok, out }` (a Uint8Array,
  * transferred) or `{ id, ok: false, error }`.
  *
@@ -19,12 +21,15 @@ export class KeyedWorkers {
   private failed: Error | undefined;
   private readonly what: string;
 
-  /** `what` names the workers in errors ("token worker", "position-hash worker"); `key` undefined: workers without one. */
-  constructor(script: URL, key: OprfKey | undefined, threads: number, what: string) {
+  /**
+   * `what` names the workers in errors ("token worker", "position-hash worker"); `key`
+   * undefined: workers without one; `data`: more of each worker's workerData (copied to each).
+   */
+  constructor(script: URL, key: OprfKey | undefined, threads: number, what: string, data: Readonly<Record<string, unknown>> = {}) {
     this.what = what;
     if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new RangeError(`expected threads in 1..64, got ${threads}`);
     this.workers = Array.from({ length: threads }, () => {
-      const w = new Worker(script, { workerData: key ? { key: key.toBytes() } : {} });
+      const w = new Worker(script, { workerData: { ...data, ...(key ? { key: key.toBytes() } : {}) } });
       w.on('message', (m: { id: number; ok: boolean; out?: Uint8Array; error?: string }) => {
         const job = this.waiting.get(m.id);
         if (!job) return;

@@ -95,6 +95,21 @@ export function arraySource(list: readonly Uint8Array[]): CiphertextSource {
   return { count: list.length, get, view: get };
 }
 
+/**
+ * Encrypts `users` users given as their packed vectors back to back (PACKED_BYTES each): each
+ * vector unpacked straight into encryptEach's reused buffer and clipped there to the
+ * contribution bound (common/attributes.ts), no array per user. The one definition of what a
+ * publication's ciphertexts hold, wherever they are encrypted (publish, its worker threads).
+ */
+export function encryptPackedUsers(bfv: MediaBfv, packedUsers: Uint8Array, users: number): Uint8Array[] {
+  if (packedUsers.length !== users * PACKED_BYTES) throw new RangeError(`expected ${users * PACKED_BYTES} packed bytes for ${users} users, got ${packedUsers.length}`);
+  const out: Uint8Array[] = [];
+  bfv.encryptEach(users, (i, into) => {
+    clipContributionInPlace(unpackVectorInto(into, packedUsers, i * PACKED_BYTES));
+  }, (ct) => out.push(ct));
+  return out;
+}
+
 /** SHA-256 of one ciphertext as media sends it (the version commits to these). */
 export function ciphertextDigest(ct: Uint8Array): Uint8Array {
   return createHash('sha256').update(ct).digest();
@@ -208,12 +223,18 @@ async function tokensByPosition(chunks: () => Iterable<{ tokens: Uint8Array; row
  * (memory without one). `onProgress` is told how many users are encrypted so far. The work
  * gives the event loop a turn at least every TURN_EVERY_MS between batches and token chunks
  * (common/turns.ts): a node publishing 10^7 users keeps answering its probes meanwhile.
- * `rangeSize`: positions per token-sorting pass (tests).
+ * `rangeSize`: positions per token-sorting pass (tests). `encrypt`: where a batch of users
+ * (their packed vectors in position order) is encrypted — by default here, with `bfv`; the node
+ * passes worker threads holding the same key (services/media/src/publication-workers.ts), and
+ * up to `inflight` batches are then encrypted at once, their ciphertexts still taken in order.
  */
 export async function publish(
   universe: Universe,
   bfv: MediaBfv,
-  opts: { uniform?: Uniform; onProgress?: (done: number, total: number) => void; batchUsers?: number; sink?: (ct: Uint8Array) => void; tokenSink?: TokenSink; rangeSize?: number } = {},
+  opts: {
+    uniform?: Uniform; onProgress?: (done: number, total: number) => void; batchUsers?: number; sink?: (ct: Uint8Array) => void; tokenSink?: TokenSink; rangeSize?: number;
+    encrypt?: (packedUsers: Uint8Array, users: number) => Promise<readonly Uint8Array[]>; inflight?: number;
+  } = {},
 ): Promise<Publication> {
   const turn = turnTaker();
   const users = universe.size;
@@ -237,16 +258,30 @@ export async function publish(
     if (opts.sink) opts.sink(ct);
     else list.push(ct);
   };
+  const encrypt = opts.encrypt ?? (async (batch: Uint8Array, n: number) => encryptPackedUsers(bfv, batch, n));
+  const inflight = opts.encrypt ? Math.max(1, opts.inflight ?? 1) : 1;
+  // batches being encrypted, oldest first: their ciphertexts are kept in position order
+  const pending: { cts: Promise<readonly Uint8Array[]>; end: number }[] = [];
+  const takeOldest = async (): Promise<void> => {
+    const b = pending.shift()!;
+    for (const ct of await b.cts) keep(ct);
+    opts.onProgress?.(b.end, users);
+  };
   for (let first = 0; first < users; first += step) {
     const end = Math.min(users, first + step);
-    // Each user's vector unpacked straight from the packed bits (as universe.vector does) into
-    // encryptEach's reused buffer and clipped there: no array per user.
-    bfv.encryptEach(end - first, (i, into) => {
-      clipContributionInPlace(unpackVectorInto(into, packed, order[first + i]! * PACKED_BYTES));
-    }, keep);
-    opts.onProgress?.(end, users);
+    // the batch's users' packed vectors in position order (8 bytes each, copied byte by byte)
+    const batch = new Uint8Array((end - first) * PACKED_BYTES);
+    for (let i = 0; i < end - first; i++) {
+      const from = order[first + i]! * PACKED_BYTES;
+      for (let b = 0; b < PACKED_BYTES; b++) batch[i * PACKED_BYTES + b] = packed[from + b]!;
+    }
+    const cts = encrypt(batch, end - first);
+    cts.catch(() => undefined); // awaited in order below; a later batch's failure is not unhandled meanwhile
+    pending.push({ cts, end });
+    if (pending.length >= inflight) await takeOldest();
     await turn();
   }
+  while (pending.length > 0) await takeOldest();
   const gone = (): never => {
     throw new Error('publish: ciphertexts went to the sink');
   };
