@@ -39,6 +39,7 @@ import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { abortHandler, collectCheckpoint } from '@cleanroom/shared/rpc/session-control.ts';
 import type { Round } from '@cleanroom/shared/protocol/messages.ts';
 import { loadHeld, UniverseDownload, type HeldUniverse } from './universe-store.ts';
+import { SyncWorkers } from './sync-workers.ts';
 import { startGcTally } from '@cleanroom/shared/service/gc-tally.ts';
 import { keyidOf } from '@cleanroom/shared/crypto/dsse.ts';
 import { sessionReservation } from '@cleanroom/shared/protocol/privacy.ts';
@@ -83,7 +84,10 @@ export interface BrokerNodeOptions extends NodeCommonOptions {
   uniform?: () => number;
   /** Lookup kind: the minimum batch and the IDs one advertiser may look up per quota window. */
   lookup?: LookupLimits & { idsPerAdvertiser: number };
-  /** Worker threads of the DH-PSI exponentiations (CLEANROOM_EVAL_THREADS); default DEFAULT_PSI_THREADS. */
+  /**
+   * Worker threads (CLEANROOM_EVAL_THREADS) of the DH-PSI exponentiations (default
+   * DEFAULT_PSI_THREADS) and of a universe sync's ciphertexts (default 1: this thread).
+   */
   evalThreads?: number;
   /** Elements per page of the DH-PSI reply to media (one Activate call each); default PSI_PAGE_ITEMS, at most that (tests: smaller). */
   psiPageItems?: number;
@@ -111,6 +115,8 @@ export const DEFAULT_LOOKUP = Object.freeze({ ...DEFAULT_LOOKUP_LIMITS, idsPerAd
  */
 const TOKEN_PAGE = 65_536;
 const CIPHERTEXT_PAGE = 64;
+/** Ciphertexts from which a sync converts them on worker threads (below: starting them, ≈ 0.5 s, costs more than it saves). */
+const SYNC_WORKERS_FROM = 256;
 
 /** Dummies drawn per turn of the event loop (≈ 0.15 s of X25519 on this machine's cores). */
 const DUMMY_SLICE = 4096;
@@ -201,6 +207,7 @@ export class BrokerNode {
     const ask = async (req: Omit<UniverseRequest, 'haveVersion' | 'idType'> & { idType?: UniverseRequest['idType'] }) =>
       this.o.media.call('SyncUniverse', [ch.seal('media', 'UNIVERSE', UniverseRequestCodec, { haveVersion: have, idType: 'phone', ...req })]);
     let download: UniverseDownload | undefined;
+    let workers: SyncWorkers | undefined;
     let gc: ReturnType<typeof startGcTally> | undefined;
     let undoGcPolicy: (() => void) | undefined;
     try {
@@ -254,17 +261,37 @@ export class BrokerNode {
       }
       // Each message of a ciphertext page is verified and stored as it arrives: the broker holds
       // one message (≈ 3 MB), not the call's, and its buffer dies young (fewer full collections).
+      // With worker threads, each message's ciphertexts are converted (validated, NTT, digest)
+      // off this thread while it receives the next, and appended in order as they come back.
+      const threads = this.o.evalThreads ?? 1;
+      workers = threads > 1 && manifest.ciphertexts >= SYNC_WORKERS_FROM ? new SyncWorkers(manifest.bfv, manifest.attributeCount, threads) : undefined;
       while (download.ciphertextsHeld < manifest.ciphertexts) {
         const before = download.ciphertextsHeld;
         const chunks = ch.chunkReader('media', ['UNIVERSE'], CiphertextBatchCodec);
         const dl = download;
+        const pool = workers;
+        let appended: Promise<void> = Promise.resolve();
+        let expected = before;
         await callEach(this.o.media, 'SyncUniverse', [ch.seal('media', 'UNIVERSE', UniverseRequestCodec, { haveVersion: have, idType: 'phone', part: 'CIPHERTEXTS', offset: before, limit: CIPHERTEXT_PAGE })], (env) => {
           const b = chunks.open(env);
-          dl.addCiphertexts(b.offset, b.items);
+          if (!pool) {
+            dl.addCiphertexts(b.offset, b.items);
+            return;
+          }
+          if (b.offset !== expected) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: expected offset ${expected}, got ${b.offset}`);
+          dl.checkCiphertexts(dl.ciphertextsHeld, expected - dl.ciphertextsHeld + b.items.length);
+          expected += b.items.length;
+          const converted = pool.convert(b.items);
+          converted.catch(() => undefined); // awaited in order below
+          appended = appended.then(async () => dl.addConverted(b.offset, await converted));
+          appended.catch(() => undefined);
         });
+        await appended;
         chunks.end();
         if (download.ciphertextsHeld === before) throw new ProtocolError('INVALID_ARGUMENT', `media sent no ciphertexts from offset ${before}`);
       }
+      await workers?.close();
+      workers = undefined;
       logMemory(this.o.log, 'sync-ciphertexts');
       const held = await download.finish();
       download = undefined;
@@ -294,6 +321,7 @@ export class BrokerNode {
       this.warm(held);
       return held;
     } finally {
+      void workers?.close();
       undoGcPolicy?.();
       void gc?.stop();
       download?.abandon();

@@ -2,7 +2,8 @@
 // (sessions can start at once), its token table as one file per bucket and no token pages kept;
 // a copy in an older on-disk layout is not loaded (it is synced again instead of being
 // misread) — among them table-v3 (one table file) and table-v2 (16-byte tokens); close()
-// releases every file of a copy, so a pruned copy's disk space is freed.
+// releases every file of a copy, so a pruned copy's disk space is freed; ciphertexts converted
+// on worker threads are stored byte for byte as on the download's own thread.
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { PackedUniverseTokensCodec } from '@cleanroom/shared/rpc/sync-codec.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import { primitiveDelta, primitiveSnapshot } from '@cleanroom/shared/common/op-counts.ts';
 import { loadHeld, UniverseDownload } from './universe-store.ts';
+import { SyncWorkers } from './sync-workers.ts';
 
 describe('broker universe store', () => {
   it('loads the synced copy again; refuses a copy in another layout', async () => {
@@ -81,7 +83,7 @@ describe('broker universe store', () => {
       const tokens = Array.from({ length: to - from }, (_, i) => p.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
       return PackedUniverseTokensCodec.decode(UniverseTokensCodec.encode({ idType, offset: from, tokens, positions: Array.from(p.positions) }));
     };
-    const download = async (stateDir: string, tamper?: (page: ReturnType<typeof pageOf>) => void) => {
+    const download = async (stateDir: string, tamper?: (page: ReturnType<typeof pageOf>) => void, workers?: SyncWorkers) => {
       const d = new UniverseDownload(stateDir, manifest, await BrokerBfv.fromPublicMaterial(pub.material, pub.layout.attributeCount));
       for (const idType of types) {
         const n = pub.tokens.get(idType)!.count;
@@ -93,7 +95,14 @@ describe('broker universe store', () => {
       }
       const cts = Array.from({ length: pub.ciphertexts.count }, (_, c) => pub.ciphertexts.get(c));
       const before = primitiveSnapshot();
-      d.addCiphertexts(0, cts);
+      if (workers) {
+        // converted on worker threads, two batches at once, appended in order
+        const half = Math.ceil(cts.length / 2);
+        const [a, b] = await Promise.all([workers.convert(cts.slice(0, half)), workers.convert(cts.slice(half))]);
+        d.addConverted(0, a);
+        expect(() => d.addConverted(0, b)).toThrow(new RegExp(`ciphertexts: expected offset ${half}, got 0`));
+        d.addConverted(half, b);
+      } else d.addCiphertexts(0, cts);
       // the sync floor's primitives, one of each per ciphertext (bench/bench.ts)
       expect(primitiveDelta(before)).toEqual({ bfvLoad: cts.length, bfvNtt: cts.length, bfvWriteStored: cts.length });
       return d;
@@ -122,6 +131,22 @@ describe('broker universe store', () => {
       expect(d.tokensHeld(types[0]!)).toBe(0); // nothing of a refused page was kept
     } finally {
       d.abandon();
+    }
+
+    // the same download with its ciphertexts converted on two worker threads: the same stored
+    // file byte for byte, the same version; an invalid ciphertext fails its batch, naming it
+    const workers = new SyncWorkers(pub.material, pub.layout.attributeCount, 2);
+    try {
+      const viaWorkers = await download(join(dir, 'workers'), undefined, workers);
+      const h2 = await viaWorkers.finish();
+      expect(h2.version).toBe(pub.version);
+      const file = (d: string) => readFileSync(join(d, 'universe', pub.version, 'ciphertexts.bin'));
+      expect(file(join(dir, 'workers')).equals(file(join(dir, 'good')))).toBe(true);
+      h2.close();
+      const broken = pub.ciphertexts.get(1).slice(0, 1000);
+      await expect(workers.convert([pub.ciphertexts.get(0), broken])).rejects.toThrow(/sync worker failed: ciphertext 1 of the batch: /);
+    } finally {
+      await workers.close();
     }
 
     const tampered = await download(join(dir, 'tampered'), (page) => {

@@ -37,6 +37,7 @@ import type { BrokerUniverse, TokenPositions } from '@cleanroom/shared/protocol/
 import { ProtocolError, type IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { UniverseManifest } from '@cleanroom/shared/rpc/codec.ts';
 import { CiphertextFile, CiphertextFileWriter } from '@cleanroom/shared/service/ciphertext-file.ts';
+import type { ConvertedCiphertexts } from './sync-workers.ts';
 import { LabelFile } from '@cleanroom/shared/service/label-file.ts';
 import { labelsVersion } from '@cleanroom/shared/protocol/label-publication.ts';
 import { Appender, BucketFilesWriter, BucketScratch, BUCKETS, RecordFile } from '@cleanroom/shared/service/record-file.ts';
@@ -265,9 +266,30 @@ export class UniverseDownload {
     return this.labels.get(idType)?.count ?? 0;
   }
 
-  addCiphertexts(offset: number, list: readonly Uint8Array[]): void {
+  /** Refuses ciphertexts [offset, offset + n) unless they continue what arrived and stay within the manifest's count. */
+  checkCiphertexts(offset: number, n: number): void {
     if (offset !== this.cts.count) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: expected offset ${this.cts.count}, got ${offset}`);
-    if (this.cts.count + list.length > this.m.ciphertexts) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: more than the ${this.m.ciphertexts} announced`);
+    if (this.cts.count + n > this.m.ciphertexts) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: more than the ${this.m.ciphertexts} announced`);
+  }
+
+  /**
+   * Ciphertexts converted on worker threads (sync-workers.ts: their digests and stored forms, as
+   * addCiphertexts makes them), appended at `offset` in order; counted as the primitives their
+   * conversion ran (the floor of the sync counts every thread's work).
+   */
+  addConverted(offset: number, c: ConvertedCiphertexts): void {
+    this.checkCiphertexts(offset, c.stored.length);
+    c.stored.forEach((stored, i) => {
+      this.digests.write(c.digests.subarray(32 * i, 32 * (i + 1)));
+      this.cts.appendParts([stored]);
+      countPrimitive('bfvLoad');
+      countPrimitive('bfvNtt');
+      countPrimitive('bfvWriteStored');
+    });
+  }
+
+  addCiphertexts(offset: number, list: readonly Uint8Array[]): void {
+    this.checkCiphertexts(offset, list.length);
     for (const ct of list) {
       this.digests.write(ciphertextDigest(ct));
       // Validates media's ciphertext (parameters, level, form) and writes its stored form
