@@ -63,6 +63,8 @@ export interface ClusterOptions {
   /** Media's label publication (lookup kind) and the broker's lookup limits. */
   labels?: LabelPublication;
   lookup?: LookupLimits & { idsPerAdvertiser: number };
+  /** The broker's worker threads (CLEANROOM_EVAL_THREADS) and the ciphertexts from which a sync uses them. */
+  brokerThreads?: { threads: number; syncWorkersFrom?: number };
 }
 
 export interface Cluster {
@@ -106,6 +108,7 @@ export function cluster(w: World, o: ClusterOptions = {}): Cluster {
     policy: { ...DEFAULT_BROKER_POLICY, ...o.policy, privacy: { ...DEFAULT_PRIVACY, budget: 1e6, ...o.privacy } },
     store: stores.broker, quota: { evaluationsPerAdvertiser: o.quota?.broker ?? 1e12, windowMs, ...(o.quota?.now ? { now: o.quota.now } : {}) },
     ...(o.uniform ? { uniform: o.uniform } : {}), ...(o.lookup ? { lookup: o.lookup } : {}),
+    ...(o.brokerThreads ? { evalThreads: o.brokerThreads.threads, ...(o.brokerThreads.syncWorkersFrom !== undefined ? { syncWorkersFrom: o.brokerThreads.syncWorkersFrom } : {}) } : {}),
     transcriptDir, stateDir: join(stateDir, 'broker'), deadlineMs, ...(o.sessionDeadlineMs ? { sessionDeadlineMs: o.sessionDeadlineMs } : {}), log: silent, observer,
   });
   const makeAdvertiser = (crm: readonly CrmRow[]) => new AdvertiserNode({

@@ -89,6 +89,8 @@ export interface BrokerNodeOptions extends NodeCommonOptions {
    * DEFAULT_PSI_THREADS) and of a universe sync's ciphertexts (default 1: this thread).
    */
   evalThreads?: number;
+  /** A sync converts its ciphertexts on the worker threads from this many (default SYNC_WORKERS_FROM; tests lower it). */
+  syncWorkersFrom?: number;
   /** Elements per page of the DH-PSI reply to media (one Activate call each); default PSI_PAGE_ITEMS, at most that (tests: smaller). */
   psiPageItems?: number;
   /**
@@ -264,32 +266,39 @@ export class BrokerNode {
       // With worker threads, each message's ciphertexts are converted (validated, NTT, digest)
       // off this thread while it receives the next, and appended in order as they come back.
       const threads = this.o.evalThreads ?? 1;
-      workers = threads > 1 && manifest.ciphertexts >= SYNC_WORKERS_FROM ? new SyncWorkers(manifest.bfv, manifest.attributeCount, threads) : undefined;
-      while (download.ciphertextsHeld < manifest.ciphertexts) {
-        const before = download.ciphertextsHeld;
+      workers = threads > 1 && manifest.ciphertexts >= (this.o.syncWorkersFrom ?? SYNC_WORKERS_FROM) ? new SyncWorkers(manifest.bfv, manifest.attributeCount, download.ciphertextPath, threads) : undefined;
+      // Pages are asked for one after the other; with workers, the next page is asked for as soon
+      // as this one has arrived, while its last ciphertexts are still converted (at most two
+      // pages in flight), and `received` counts what arrived, `ciphertextsHeld` what is stored.
+      const dl = download;
+      const pool = workers;
+      let received = dl.ciphertextsHeld;
+      let appended: Promise<void> = Promise.resolve();
+      let pageBefore: Promise<void> = Promise.resolve();
+      while (received < manifest.ciphertexts) {
+        const before = received;
         const chunks = ch.chunkReader('media', ['UNIVERSE'], CiphertextBatchCodec);
-        const dl = download;
-        const pool = workers;
-        let appended: Promise<void> = Promise.resolve();
-        let expected = before;
         await callEach(this.o.media, 'SyncUniverse', [ch.seal('media', 'UNIVERSE', UniverseRequestCodec, { haveVersion: have, idType: 'phone', part: 'CIPHERTEXTS', offset: before, limit: CIPHERTEXT_PAGE })], (env) => {
           const b = chunks.open(env);
           if (!pool) {
             dl.addCiphertexts(b.offset, b.items);
+            received = dl.ciphertextsHeld;
             return;
           }
-          if (b.offset !== expected) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: expected offset ${expected}, got ${b.offset}`);
-          dl.checkCiphertexts(dl.ciphertextsHeld, expected - dl.ciphertextsHeld + b.items.length);
-          expected += b.items.length;
-          const converted = pool.convert(b.items);
+          if (b.offset !== received) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: expected offset ${received}, got ${b.offset}`);
+          if (received + b.items.length > manifest.ciphertexts) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: more than the ${manifest.ciphertexts} announced`);
+          received += b.items.length;
+          const converted = pool.convert(b.offset, b.items);
           converted.catch(() => undefined); // awaited in order below
-          appended = appended.then(async () => dl.addConverted(b.offset, await converted));
+          appended = appended.then(async () => dl.addWritten(b.offset, await converted));
           appended.catch(() => undefined);
         });
-        await appended;
         chunks.end();
-        if (download.ciphertextsHeld === before) throw new ProtocolError('INVALID_ARGUMENT', `media sent no ciphertexts from offset ${before}`);
+        if (received === before) throw new ProtocolError('INVALID_ARGUMENT', `media sent no ciphertexts from offset ${before}`);
+        await pageBefore; // the page before this one is stored: never more than two in flight
+        pageBefore = appended;
       }
+      await appended;
       await workers?.close();
       workers = undefined;
       logMemory(this.o.log, 'sync-ciphertexts');

@@ -1,44 +1,55 @@
 /**
  * Worker body for sync-workers.ts: started with media's public BFV material of the publication
- * being synced (workerData), turns each batch of media's wire ciphertexts it is sent
- * ({ id, bytes, lengths }: back to back) into the broker's stored form with BrokerBfv.toStoredForm
- * — the validation and NTT the sync does on its own thread without workers — and hashes each
- * with ciphertextDigest, posting back under the same id one buffer: a u32 count n, n u32 stored
- * lengths (little-endian), n 32-byte digests, then the stored forms back to back. An invalid
- * ciphertext fails the batch with its index in the batch and SEAL's reason.
+ * being synced and the path of the download's ciphertext file (workerData), turns each batch of
+ * media's wire ciphertexts it is sent ({ id, bytes, lengths, first }: back to back, the first
+ * being ciphertext `first` of the publication) into the broker's stored form with
+ * BrokerBfv.storedFormParts — the validation and NTT the sync does on its own thread without
+ * workers — and writes each straight from SEAL's memory at its place in the file, c × the
+ * fixed stored length (storedFormLength: a positioned vectored write, no copy), and posts back
+ * under the same id the batch's own buffer, its first 32 bytes per ciphertext now holding their
+ * SHA-256 digests (ciphertextDigest of each wire ciphertext, taken before it is overwritten):
+ * the buffer goes back and forth, not a fresh one per batch. An invalid ciphertext fails the
+ * batch with its index and SEAL's reason.
  */
+import { openSync, writeSync, writevSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BrokerBfv, type BfvPublicMaterial } from '@cleanroom/shared/crypto/bfv.ts';
 import { ciphertextDigest } from '@cleanroom/shared/protocol/publication.ts';
 
-const { material, attributeCount } = workerData as { material: BfvPublicMaterial; attributeCount: number };
-const ready = BrokerBfv.fromPublicMaterial(material, attributeCount);
+const { material, attributeCount, path } = workerData as { material: BfvPublicMaterial; attributeCount: number; path: string };
+const ready = BrokerBfv.fromPublicMaterial(material, attributeCount).then((bfv) => ({ bfv, length: bfv.storedFormLength(), fd: openSync(path, 'r+') }));
 ready.catch(() => undefined); // reported to each batch below
 
-parentPort!.on('message', (m: { id: number; bytes: Uint8Array; lengths: Uint32Array }) => {
-  ready.then((bfv) => {
+/** Writes `parts` back to back at `position`, finishing a short write part by part. */
+function pwriteAll(fd: number, parts: readonly Uint8Array[], position: number): void {
+  const total = parts.reduce((a, p) => a + p.length, 0);
+  let done = writevSync(fd, parts as Uint8Array[], position);
+  for (let i = 0, start = 0; done < total && i < parts.length; start += parts[i]!.length, i++) {
+    const p = parts[i]!;
+    for (let at = Math.max(0, done - start); at < p.length;) at += writeSync(fd, p, at, p.length - at, position + start + at);
+    done = Math.max(done, start + p.length);
+  }
+}
+
+parentPort!.on('message', (m: { id: number; bytes: Uint8Array; lengths: Uint32Array; first: number }) => {
+  ready.then(({ bfv, length, fd }) => {
     const n = m.lengths.length;
-    const stored: Uint8Array[] = [];
     const digests = new Uint8Array(32 * n);
     for (let i = 0, at = 0; i < n; at += m.lengths[i]!, i++) {
       const wire = m.bytes.subarray(at, at + m.lengths[i]!);
+      let parts;
       try {
-        stored.push(bfv.toStoredForm(wire));
+        parts = bfv.storedFormParts(wire);
       } catch (err) {
-        throw new Error(`ciphertext ${i} of the batch: ${(err as Error).message}`);
+        throw new Error(`ciphertext ${m.first + i}: ${(err as Error).message}`);
       }
+      const got = parts.reduce((a, p) => a + p.length, 0);
+      if (got !== length) throw new Error(`ciphertext ${m.first + i}: a stored form of ${got} bytes, expected ${length}`);
+      pwriteAll(fd, parts, (m.first + i) * length);
       digests.set(ciphertextDigest(wire), 32 * i);
     }
-    const out = new Uint8Array(4 + 4 * n + 32 * n + stored.reduce((a, s) => a + s.length, 0));
-    const dv = new DataView(out.buffer);
-    dv.setUint32(0, n, true);
-    stored.forEach((s, i) => dv.setUint32(4 + 4 * i, s.length, true));
-    out.set(digests, 4 + 4 * n);
-    let at = 4 + 36 * n;
-    for (const s of stored) {
-      out.set(s, at);
-      at += s.length;
-    }
+    const out = m.bytes;
+    out.set(digests, 0);
     parentPort!.postMessage({ id: m.id, ok: true, out }, [out.buffer as ArrayBuffer]);
   }).catch((err: unknown) => parentPort!.postMessage({ id: m.id, ok: false, error: (err as Error).message }));
 });

@@ -1,10 +1,12 @@
 /**
  * The broker's universe sync with its per-ciphertext work on worker threads: each worker loads
- * media's public material once and turns the ciphertexts of each message it is given into the
- * stored form (validation, NTT) with their digests (sync-worker.ts), so the sync — ≈ 2 ms of
- * CPU per ciphertext, on the main thread alone before — runs on CLEANROOM_EVAL_THREADS threads
- * while the main thread receives and verifies the next messages. The download still appends
- * them in order (UniverseDownload.addConverted): the same files, the same version check.
+ * media's public material once, turns the ciphertexts of each message it is given into the
+ * stored form (validation, NTT) and writes them at their places in the download's ciphertext
+ * file — every stored form has the same length, so ciphertext c starts at c × that length —
+ * answering with their digests (sync-worker.ts). The sync — ≈ 2 ms of CPU per ciphertext, on
+ * the main thread alone before — so runs on CLEANROOM_EVAL_THREADS threads while the main thread
+ * receives and verifies the next messages, and no stored form crosses threads. The download
+ * records them in order (UniverseDownload.addWritten): the same file, the same version check.
  *
  * Guarantees (KeyedWorkers): a batch's answer reaches the batch that asked; an invalid
  * ciphertext fails its batch (and so the sync) naming it; a worker that fails or exits fails
@@ -13,41 +15,38 @@
 import type { BfvPublicMaterial } from '@cleanroom/shared/crypto/bfv.ts';
 import { KeyedWorkers } from '@cleanroom/shared/crypto/keyed-workers.ts';
 
-/** One converted batch: per ciphertext its digest (32 bytes) and its stored form. */
-export interface ConvertedCiphertexts {
-  digests: Uint8Array;
-  stored: Uint8Array[];
-}
-
 export class SyncWorkers {
   private readonly pool: KeyedWorkers;
   private next = 0;
+  /** Batch buffers back from the workers, reused for the next batches (no fresh 3 MB per message). */
+  private readonly spare: Uint8Array[] = [];
 
-  constructor(material: BfvPublicMaterial, attributeCount: number, threads: number) {
-    this.pool = new KeyedWorkers(new URL('./sync-worker.ts', import.meta.url), undefined, threads, 'sync worker', { material, attributeCount });
+  /** `path`: the download's ciphertext file (UniverseDownload.ciphertextPath), which the workers write into. */
+  constructor(material: BfvPublicMaterial, attributeCount: number, path: string, threads: number) {
+    this.pool = new KeyedWorkers(new URL('./sync-worker.ts', import.meta.url), undefined, threads, 'sync worker', { material, attributeCount, path });
   }
 
-  /** Media's wire ciphertexts (copied into one transferred buffer) to the next worker in turn. */
-  async convert(list: readonly Uint8Array[]): Promise<ConvertedCiphertexts> {
+  /**
+   * Media's wire ciphertexts `first`, `first` + 1, … (copied into one transferred buffer) to the
+   * next worker in turn: stored in the file when this resolves, with their 32-byte digests.
+   */
+  async convert(first: number, list: readonly Uint8Array[]): Promise<Uint8Array> {
     const lengths = Uint32Array.from(list, (c) => c.length);
-    const bytes = new Uint8Array(list.reduce((a, c) => a + c.length, 0));
+    const size = Math.max(32 * list.length, list.reduce((a, c) => a + c.length, 0));
+    const k = this.spare.findIndex((b) => b.length >= size);
+    const buf = k >= 0 ? this.spare.splice(k, 1)[0]! : new Uint8Array(size);
     let at = 0;
     for (const c of list) {
-      bytes.set(c, at);
+      buf.set(c, at);
       at += c.length;
     }
     const t = this.next++ % this.pool.size;
-    const out = await this.pool.send(t, { bytes, lengths }, [bytes.buffer as ArrayBuffer, lengths.buffer as ArrayBuffer]);
-    const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    const n = dv.getUint32(0, true);
-    if (n !== list.length) throw new Error(`sync worker answered ${n} ciphertexts for ${list.length}`);
-    const stored: Uint8Array[] = [];
-    for (let i = 0, from = 4 + 36 * n; i < n; i++) {
-      const len = dv.getUint32(4 + 4 * i, true);
-      stored.push(out.subarray(from, from + len));
-      from += len;
-    }
-    return { digests: out.subarray(4 + 4 * n, 4 + 36 * n), stored };
+    const back = await this.pool.send(t, { bytes: buf.subarray(0, Math.max(at, 32 * list.length)), lengths, first }, [buf.buffer as ArrayBuffer, lengths.buffer as ArrayBuffer]);
+    // the same buffer, back: the digests at its start
+    const whole = new Uint8Array(back.buffer);
+    const digests = whole.slice(0, 32 * list.length);
+    if (this.spare.length < 2 * this.pool.size) this.spare.push(whole);
+    return digests;
   }
 
   close(): Promise<void> {

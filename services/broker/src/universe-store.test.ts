@@ -68,6 +68,25 @@ describe('broker universe store', () => {
     expect(await loadHeld(stateDir)).toBeUndefined();
   });
 
+  it('a sync on worker threads, pages pipelined, stores the same copy as one on the broker\'s thread', async () => {
+    const w = await makeWorld({ universeSize: 17_000, crmSize: 300 });
+    expect(w.publication.ciphertexts.count).toBeGreaterThan(2 * 64); // three pages of 64
+    const one = cluster(w);
+    const two = cluster(w, { brokerThreads: { threads: 2, syncWorkersFrom: 1 } });
+    const a = await one.broker.syncUniverse();
+    const b = await two.broker.syncUniverse();
+    expect(b.version).toBe(a.version);
+    const dirOf = (c: typeof one) => join(c.stateDir, 'broker', 'universe', a.version);
+    for (const f of ['ciphertexts.bin', 'offsets.bin', 'table-phone/00.bin', 'table-phone/a7.bin']) {
+      expect(readFileSync(join(dirOf(two), f)).equals(readFileSync(join(dirOf(one), f))), f).toBe(true);
+    }
+    // a session on the copy the workers stored
+    const rec = await two.advertiser.start({ audienceSize: 100 }).done;
+    expect(rec.status, rec.error).toBe('completed');
+    a.close();
+    b.close();
+  }, 120_000);
+
   it('a download through the packed codec verifies media\'s version; refuses a page out of order, a position beyond the users, and a tampered token at the version check', async () => {
     const w = await makeWorld({ universeSize: 1500, crmSize: 100 });
     const pub = w.publication;
@@ -83,7 +102,7 @@ describe('broker universe store', () => {
       const tokens = Array.from({ length: to - from }, (_, i) => p.tokens.subarray(i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES));
       return PackedUniverseTokensCodec.decode(UniverseTokensCodec.encode({ idType, offset: from, tokens, positions: Array.from(p.positions) }));
     };
-    const download = async (stateDir: string, tamper?: (page: ReturnType<typeof pageOf>) => void, workers?: SyncWorkers) => {
+    const download = async (stateDir: string, tamper?: (page: ReturnType<typeof pageOf>) => void, workers?: (d: UniverseDownload) => SyncWorkers) => {
       const d = new UniverseDownload(stateDir, manifest, await BrokerBfv.fromPublicMaterial(pub.material, pub.layout.attributeCount));
       for (const idType of types) {
         const n = pub.tokens.get(idType)!.count;
@@ -98,10 +117,10 @@ describe('broker universe store', () => {
       if (workers) {
         // converted on worker threads, two batches at once, appended in order
         const half = Math.ceil(cts.length / 2);
-        const [a, b] = await Promise.all([workers.convert(cts.slice(0, half)), workers.convert(cts.slice(half))]);
-        d.addConverted(0, a);
-        expect(() => d.addConverted(0, b)).toThrow(new RegExp(`ciphertexts: expected offset ${half}, got 0`));
-        d.addConverted(half, b);
+        const [a, b] = await Promise.all([workers(d).convert(0, cts.slice(0, half)), workers(d).convert(half, cts.slice(half))]);
+        d.addWritten(0, a);
+        expect(() => d.addWritten(0, b)).toThrow(new RegExp(`ciphertexts: expected offset ${half}, got 0`));
+        d.addWritten(half, b);
       } else d.addCiphertexts(0, cts);
       // the sync floor's primitives, one of each per ciphertext (bench/bench.ts)
       expect(primitiveDelta(before)).toEqual({ bfvLoad: cts.length, bfvNtt: cts.length, bfvWriteStored: cts.length });
@@ -135,18 +154,22 @@ describe('broker universe store', () => {
 
     // the same download with its ciphertexts converted on two worker threads: the same stored
     // file byte for byte, the same version; an invalid ciphertext fails its batch, naming it
-    const workers = new SyncWorkers(pub.material, pub.layout.attributeCount, 2);
+    let pool: SyncWorkers | undefined;
     try {
-      const viaWorkers = await download(join(dir, 'workers'), undefined, workers);
+      const viaWorkers = await download(join(dir, 'workers'), undefined, (d) => (pool ??= new SyncWorkers(pub.material, pub.layout.attributeCount, d.ciphertextPath, 2)));
       const h2 = await viaWorkers.finish();
       expect(h2.version).toBe(pub.version);
       const file = (d: string) => readFileSync(join(d, 'universe', pub.version, 'ciphertexts.bin'));
       expect(file(join(dir, 'workers')).equals(file(join(dir, 'good')))).toBe(true);
       h2.close();
+      await pool!.close();
       const broken = pub.ciphertexts.get(1).slice(0, 1000);
-      await expect(workers.convert([pub.ciphertexts.get(0), broken])).rejects.toThrow(/sync worker failed: ciphertext 1 of the batch: /);
+      const d3 = new UniverseDownload(join(dir, 'broken'), manifest, await BrokerBfv.fromPublicMaterial(pub.material, pub.layout.attributeCount));
+      pool = new SyncWorkers(pub.material, pub.layout.attributeCount, d3.ciphertextPath, 2);
+      await expect(pool.convert(4, [pub.ciphertexts.get(0), broken])).rejects.toThrow(/sync worker failed: ciphertext 5: /);
+      d3.abandon();
     } finally {
-      await workers.close();
+      await pool?.close();
     }
 
     const tampered = await download(join(dir, 'tampered'), (page) => {

@@ -37,7 +37,6 @@ import type { BrokerUniverse, TokenPositions } from '@cleanroom/shared/protocol/
 import { ProtocolError, type IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { UniverseManifest } from '@cleanroom/shared/rpc/codec.ts';
 import { CiphertextFile, CiphertextFileWriter } from '@cleanroom/shared/service/ciphertext-file.ts';
-import type { ConvertedCiphertexts } from './sync-workers.ts';
 import { LabelFile } from '@cleanroom/shared/service/label-file.ts';
 import { labelsVersion } from '@cleanroom/shared/protocol/label-publication.ts';
 import { Appender, BucketFilesWriter, BucketScratch, BUCKETS, RecordFile } from '@cleanroom/shared/service/record-file.ts';
@@ -272,20 +271,28 @@ export class UniverseDownload {
     if (this.cts.count + n > this.m.ciphertexts) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: more than the ${this.m.ciphertexts} announced`);
   }
 
+  /** The ciphertext file sync workers write the stored forms into (SyncWorkers). */
+  get ciphertextPath(): string {
+    return this.cts.path;
+  }
+
   /**
-   * Ciphertexts converted on worker threads (sync-workers.ts: their digests and stored forms, as
-   * addCiphertexts makes them), appended at `offset` in order; counted as the primitives their
-   * conversion ran (the floor of the sync counts every thread's work).
+   * Ciphertexts [offset, offset + digests.length / 32) that sync workers stored at their places
+   * in the ciphertext file (sync-workers.ts: each stored form at c × storedFormLength), recorded
+   * in order with their digests; counted as the primitives their conversion ran (the floor of
+   * the sync counts every thread's work).
    */
-  addConverted(offset: number, c: ConvertedCiphertexts): void {
-    this.checkCiphertexts(offset, c.stored.length);
-    c.stored.forEach((stored, i) => {
-      this.digests.write(c.digests.subarray(32 * i, 32 * (i + 1)));
-      this.cts.appendParts([stored]);
+  addWritten(offset: number, digests: Uint8Array): void {
+    const n = digests.length / 32;
+    this.checkCiphertexts(offset, n);
+    const length = this.bfv.storedFormLength();
+    for (let i = 0; i < n; i++) {
+      this.digests.write(digests.subarray(32 * i, 32 * (i + 1)));
+      this.cts.appendWritten(length);
       countPrimitive('bfvLoad');
       countPrimitive('bfvNtt');
       countPrimitive('bfvWriteStored');
-    });
+    }
   }
 
   addCiphertexts(offset: number, list: readonly Uint8Array[]): void {

@@ -1148,6 +1148,27 @@ export class BrokerBfv {
     return [h, data];
   }
 
+  /**
+   * Bytes of every stored form under these parameters — SEAL's uncompressed save of a size-2,
+   * first-level ciphertext in NTT form, what toStoredForm gives for any wire ciphertext it
+   * accepts (it refuses other levels and sizes) — from an encryption of zero, once.
+   */
+  storedFormLength(): number {
+    this.ctx.assertLive('BrokerBfv');
+    if (this.storedLength === undefined) {
+      const ct = new this.ctx.seal.Ciphertext();
+      try {
+        this.encryptor.encryptZero(ct);
+        this.ctx.evaluator.cipherTransformToNttInplace(ct);
+        this.storedLength = (ct.saveToArray(this.ctx.seal.ComprModeType.none) as Uint8Array).length;
+      } finally {
+        ct.delete();
+      }
+    }
+    return this.storedLength;
+  }
+
+  private storedLength: number | undefined;
   private storeCt: Ciphertext | undefined;
   private readonly locator = new CoefficientLocator();
   /** SEAL's header of a stored-form ciphertext (everything before the coefficients): undefined until the first call; null: saveToArray every time. */

@@ -141,6 +141,21 @@ export class CiphertextFileWriter {
     this.offsets.push(this.offsets.at(-1)! + len);
   }
 
+  /**
+   * Records ciphertext c = count as `length` bytes that another writer put at its place in the
+   * file (the broker's sync workers write each stored form at c × its fixed length: positioned
+   * writes through their own descriptors); this writer writes none of it. Not to be mixed with
+   * append / appendParts in one file.
+   */
+  appendWritten(length: number): void {
+    this.offsets.push(this.offsets.at(-1)! + length);
+  }
+
+  /** The file the ciphertexts go to. */
+  get path(): string {
+    return join(this.dir, 'ciphertexts.bin');
+  }
+
   private flush(): void {
     this.writeAll(this.buf.subarray(0, this.used));
     this.used = 0;
