@@ -14,9 +14,13 @@
  *     from `node --expose-gc bench/session-memory.ts --side broker|media --layout packed`: the
  *     padded list's structures through the real codecs and padding, without the X25519 (a
  *     full-cluster session of that size did not complete on the loaded build machine).
- * Peak = universe figure + the increment of a session at the largest padded size — an upper
- * bound (the session's increment is added even when the start-up peak, not the session, set
- * the process's maxRSS), for one such session at a time: concurrent sessions add theirs.
+ *   - WORKER_RUNS: the memory each worker thread of the offline work adds while it runs (media's
+ *     publication encryption, the broker's sync: a V8 isolate and a SEAL instance each), from
+ *     `node --expose-gc bench/worker-memory.ts` and `make bench`, times CLEANROOM_EVAL_THREADS (2 in the manifests):
+ *     the universe runs above were measured before those workers existed.
+ * Peak = universe figure + the workers' allowance + the increment of a session at the largest
+ * padded size — an upper bound (each increment is added even when another stage set the
+ * process's maxRSS), for one such session at a time: concurrent sessions add theirs.
  * The advertiser's memory follows its CRM, not the universe: it keeps the N/10-CRM runs of
  * MEASURED (the manifests size it for 10 × its `crmRows`); the state volumes take MEASURED and
  * the universe runs together.
@@ -68,6 +72,19 @@ export const SESSION_RUNS: readonly { paddedCount: number; addedMiB: Record<Mode
   { paddedCount: 2_000_000, addedMiB: { media: 190, broker: 475 } },
 ];
 
+/** CLEANROOM_EVAL_THREADS the manifests run media and the broker with (its default). */
+export const SIZED_THREADS = 2;
+
+/**
+ * MiB each offline worker thread adds: media's publication workers, the broker's sync workers
+ * (transient: they end with the publication or the sync). The larger of two measurements, per
+ * worker: `node --expose-gc bench/worker-memory.ts` (1, 2 and 4 workers alone: publication
+ * 103 / 71 / 45, sync 84 / 67 / 78 MiB each) and `make bench` at 10^6 with 2 workers (peak RSS
+ * media 966 MiB against 725–782 without them, ≈ 92 each; the broker 592 against 381, ≈ 105 each),
+ * rounded up.
+ */
+export const WORKER_RUNS: Record<ModelledParty, number> = { media: 110, broker: 110 };
+
 /** The measured increment of a session at SIZED_PADDED (MiB). */
 export function sessionAllowanceMiB(party: ModelledParty): number {
   const r = SESSION_RUNS.find((x) => x.paddedCount === SIZED_PADDED);
@@ -100,7 +117,7 @@ export function estimate(figure: Figure, party: SizedParty, users: number): { mi
   if (figure === 'peakMiB' && modelled(party)) {
     const run = UNIVERSE_RUNS.find((x) => x.universe === users);
     const universePart = run ? run.peakMiB[party] : universePartMiB(party, users);
-    return { mib: Math.round(universePart + sessionAllowanceMiB(party)), measured: run !== undefined };
+    return { mib: Math.round(universePart + SIZED_THREADS * WORKER_RUNS[party] + sessionAllowanceMiB(party)), measured: run !== undefined };
   }
   // state: the measured sizes of both sets of runs, on the line through the two largest
   const points = [...MEASURED.map((m) => ({ universe: m.universe, mib: m[figure][party] })),
@@ -147,9 +164,10 @@ function peakCell(p: SizedParty, users: number): string {
   const e = estimatePeakMiB(p, users);
   if (!modelled(p)) return `${e.mib} MiB ${tag(e.measured)}`;
   const session = sessionAllowanceMiB(p);
+  const workers = SIZED_THREADS * WORKER_RUNS[p];
   const how = e.measured ? 'measured' : users < (UNIVERSE_RUNS[0]?.universe ?? 0) ? `as at ${(UNIVERSE_RUNS[0]?.universe ?? 0).toLocaleString('en')}`
     : users < (UNIVERSE_RUNS.at(-1)?.universe ?? 0) ? 'interpolated' : 'extrapolated';
-  return `${e.mib} MiB (${e.mib - session} ${how} + ${session} session)`;
+  return `${e.mib} MiB (${e.mib - session - workers} ${how} + ${workers} workers + ${session} session)`;
 }
 
 /** The Markdown sizing tables of docs/operations.md: memory, then state volume. */
@@ -163,7 +181,7 @@ export function sizingTable(): string {
     return `${e.mib} MiB ${tag(e.measured)} → ${stateVolumeFor(p, u)}`;
   }).join(' | ')} |`);
   return [
-    `Memory (peak → request / limit; media and broker: universe part + a ${SIZED_PADDED.toLocaleString('en')}-element session):`,
+    `Memory (peak → request / limit; media and broker: universe part + ${SIZED_THREADS} offline worker threads + a ${SIZED_PADDED.toLocaleString('en')}-element session):`,
     '',
     '| universe users | media | broker | advertiser (CRM rows = users / 10) |',
     '| --- | --- | --- | --- |',
