@@ -69,10 +69,10 @@ describe('broker universe store', () => {
   });
 
   it('a sync on worker threads, pages pipelined, stores the same copy as one on the broker\'s thread', async () => {
-    const w = await makeWorld({ universeSize: 17_000, crmSize: 300 });
+    const w = await makeWorld({ universeSize: 17_000, crmSize: 1500 });
     expect(w.publication.ciphertexts.count).toBeGreaterThan(2 * 64); // three pages of 64
     const one = cluster(w);
-    const two = cluster(w, { brokerThreads: { threads: 2, syncWorkersFrom: 1 } });
+    const two = cluster(w, { brokerThreads: { threads: 2, syncWorkersFrom: 1 }, policy: { noiseScale: 0 } });
     const a = await one.broker.syncUniverse();
     const b = await two.broker.syncUniverse();
     expect(b.version).toBe(a.version);
@@ -80,9 +80,10 @@ describe('broker universe store', () => {
     for (const f of ['ciphertexts.bin', 'offsets.bin', 'table-phone/00.bin', 'table-phone/a7.bin']) {
       expect(readFileSync(join(dirOf(two), f)).equals(readFileSync(join(dirOf(one), f))), f).toBe(true);
     }
-    // a session on the copy the workers stored
+    // a session on the copy the workers stored: its real matches are the CRM's consented purchasers in the universe
     const rec = await two.advertiser.start({ audienceSize: 100 }).done;
     expect(rec.status, rec.error).toBe('completed');
+    expect((rec.result as { matches: { real: number } }).matches.real).toBeGreaterThan(50);
     a.close();
     b.close();
   }, 120_000);
