@@ -266,7 +266,7 @@ export class BrokerNode {
       // With worker threads, each message's ciphertexts are converted (validated, NTT, digest)
       // off this thread while it receives the next, and appended in order as they come back.
       const threads = this.o.evalThreads ?? 1;
-      workers = threads > 1 && manifest.ciphertexts >= (this.o.syncWorkersFrom ?? SYNC_WORKERS_FROM) ? new SyncWorkers(manifest.bfv, manifest.attributeCount, download.ciphertextPath, threads) : undefined;
+      workers = threads > 1 && manifest.ciphertexts >= (this.o.syncWorkersFrom ?? SYNC_WORKERS_FROM) ? new SyncWorkers(manifest.bfv, manifest.attributeCount, download.workersFile(), threads) : undefined;
       // Pages are asked for one after the other; with workers, the next page is asked for as soon
       // as this one has arrived, while its last ciphertexts are still converted (at most two
       // pages in flight), and `received` counts what arrived, `ciphertextsHeld` what is stored.

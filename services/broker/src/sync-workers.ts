@@ -21,7 +21,7 @@ export class SyncWorkers {
   /** Batch buffers back from the workers, reused for the next batches (no fresh 3 MB per message). */
   private readonly spare: Uint8Array[] = [];
 
-  /** `path`: the download's ciphertext file (UniverseDownload.ciphertextPath), which the workers write into. */
+  /** `path`: the download's ciphertext file (UniverseDownload.workersFile), which the workers write into. */
   constructor(material: BfvPublicMaterial, attributeCount: number, path: string, threads: number) {
     this.pool = new KeyedWorkers(new URL('./sync-worker.ts', import.meta.url), undefined, threads, 'sync worker', { material, attributeCount, path });
   }

@@ -157,7 +157,7 @@ describe('broker universe store', () => {
     // file byte for byte, the same version; an invalid ciphertext fails its batch, naming it
     let pool: SyncWorkers | undefined;
     try {
-      const viaWorkers = await download(join(dir, 'workers'), undefined, (d) => (pool ??= new SyncWorkers(pub.material, pub.layout.attributeCount, d.ciphertextPath, 2)));
+      const viaWorkers = await download(join(dir, 'workers'), undefined, (d) => (pool ??= new SyncWorkers(pub.material, pub.layout.attributeCount, d.workersFile(), 2)));
       const h2 = await viaWorkers.finish();
       expect(h2.version).toBe(pub.version);
       const file = (d: string) => readFileSync(join(d, 'universe', pub.version, 'ciphertexts.bin'));
@@ -166,7 +166,7 @@ describe('broker universe store', () => {
       await pool!.close();
       const broken = pub.ciphertexts.get(1).slice(0, 1000);
       const d3 = new UniverseDownload(join(dir, 'broken'), manifest, await BrokerBfv.fromPublicMaterial(pub.material, pub.layout.attributeCount));
-      pool = new SyncWorkers(pub.material, pub.layout.attributeCount, d3.ciphertextPath, 2);
+      pool = new SyncWorkers(pub.material, pub.layout.attributeCount, d3.workersFile(), 2);
       await expect(pool.convert(4, [pub.ciphertexts.get(0), broken])).rejects.toThrow(/sync worker failed: ciphertext 5: /);
       d3.abandon();
     } finally {

@@ -271,8 +271,12 @@ export class UniverseDownload {
     if (this.cts.count + n > this.m.ciphertexts) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: more than the ${this.m.ciphertexts} announced`);
   }
 
-  /** The ciphertext file sync workers write the stored forms into (SyncWorkers). */
-  get ciphertextPath(): string {
+  /**
+   * The ciphertext file sync workers write the stored forms into (SyncWorkers), its length set
+   * now to every announced ciphertext's stored form, so that their writes never extend it.
+   */
+  workersFile(): string {
+    this.cts.reserve(this.m.ciphertexts * this.bfv.storedFormLength());
     return this.cts.path;
   }
 

@@ -9,7 +9,7 @@
  * the writer's `close()` writes the data it still buffers, then the offsets, so a reader never
  * sees offsets pointing past the data written.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, readvSync, writeFileSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, readvSync, writeFileSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CiphertextSource } from '../protocol/publication.ts';
 
@@ -149,6 +149,14 @@ export class CiphertextFileWriter {
    */
   appendWritten(length: number): void {
     this.offsets.push(this.offsets.at(-1)! + length);
+  }
+
+  /**
+   * Sets the file's length to `bytes` before other writers fill it at known places
+   * (appendWritten): their positioned writes then never extend the file.
+   */
+  reserve(bytes: number): void {
+    ftruncateSync(this.fd, bytes);
   }
 
   /** The file the ciphertexts go to. */
