@@ -15,6 +15,7 @@ import { UniverseTokensCodec, type UniverseManifest } from '@cleanroom/shared/rp
 import { PackedUniverseTokensCodec } from '@cleanroom/shared/rpc/sync-codec.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import { primitiveDelta, primitiveSnapshot } from '@cleanroom/shared/common/op-counts.ts';
+import { arraySource } from '@cleanroom/shared/protocol/publication.ts';
 import { loadHeld, UniverseDownload } from './universe-store.ts';
 import { SyncWorkers } from './sync-workers.ts';
 
@@ -68,7 +69,7 @@ describe('broker universe store', () => {
     expect(await loadHeld(stateDir)).toBeUndefined();
   });
 
-  it('a sync on worker threads, pages pipelined, stores the same copy as one on the broker\'s thread', async () => {
+  it('a sync on worker threads, pages pipelined, stores the same copy as one on the broker\'s thread; an invalid ciphertext fails it whole', async () => {
     const w = await makeWorld({ universeSize: 17_000, crmSize: 1500 });
     expect(w.publication.ciphertexts.count).toBeGreaterThan(2 * 64); // three pages of 64
     const one = cluster(w);
@@ -86,6 +87,16 @@ describe('broker universe store', () => {
     expect((rec.result as { matches: { real: number } }).matches.real).toBeGreaterThan(50);
     a.close();
     b.close();
+
+    // an invalid ciphertext in the middle of the publication: the sync on workers fails naming it,
+    // holds nothing and leaves no partial download behind
+    const list = Array.from({ length: w.publication.ciphertexts.count }, (_, c) => w.publication.ciphertexts.get(c));
+    list[70] = list[70]!.slice(0, 1000);
+    const bad = cluster({ ...w, publication: { ...w.publication, ciphertexts: arraySource(list) } }, { brokerThreads: { threads: 2, syncWorkersFrom: 1 } });
+    await expect(bad.broker.syncUniverse()).rejects.toThrow(/sync worker failed: ciphertext 70: /);
+    expect(bad.broker.universe).toBeUndefined();
+    const left = join(bad.stateDir, 'broker', 'universe');
+    expect(existsSync(left) ? readdirSync(left).filter((f) => f.includes('.tmp-')) : []).toEqual([]);
   }, 120_000);
 
   it('a download through the packed codec verifies media\'s version; refuses a page out of order, a position beyond the users, and a tampered token at the version check', async () => {
