@@ -285,8 +285,7 @@ export class BrokerNode {
             received = dl.ciphertextsHeld;
             return;
           }
-          if (b.offset !== received) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: expected offset ${received}, got ${b.offset}`);
-          if (received + b.items.length > manifest.ciphertexts) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: more than the ${manifest.ciphertexts} announced`);
+          dl.checkCiphertexts(b.offset, b.items.length, received);
           received += b.items.length;
           const converted = pool.convert(b.offset, b.items);
           converted.catch(() => undefined); // awaited in order below

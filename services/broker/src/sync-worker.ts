@@ -11,25 +11,15 @@
  * the buffer goes back and forth, not a fresh one per batch. An invalid ciphertext fails the
  * batch with its index and SEAL's reason.
  */
-import { openSync, writeSync, writevSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BrokerBfv, type BfvPublicMaterial } from '@cleanroom/shared/crypto/bfv.ts';
 import { ciphertextDigest } from '@cleanroom/shared/protocol/publication.ts';
+import { writevFully } from '@cleanroom/shared/service/ciphertext-file.ts';
 
 const { material, attributeCount, path } = workerData as { material: BfvPublicMaterial; attributeCount: number; path: string };
 const ready = BrokerBfv.fromPublicMaterial(material, attributeCount).then((bfv) => ({ bfv, length: bfv.storedFormLength(), fd: openSync(path, 'r+') }));
 ready.catch(() => undefined); // reported to each batch below
-
-/** Writes `parts` back to back at `position`, finishing a short write part by part. */
-function pwriteAll(fd: number, parts: readonly Uint8Array[], position: number): void {
-  const total = parts.reduce((a, p) => a + p.length, 0);
-  let done = writevSync(fd, parts as Uint8Array[], position);
-  for (let i = 0, start = 0; done < total && i < parts.length; start += parts[i]!.length, i++) {
-    const p = parts[i]!;
-    for (let at = Math.max(0, done - start); at < p.length;) at += writeSync(fd, p, at, p.length - at, position + start + at);
-    done = Math.max(done, start + p.length);
-  }
-}
 
 parentPort!.on('message', (m: { id: number; bytes: Uint8Array; lengths: Uint32Array; first: number }) => {
   ready.then(({ bfv, length, fd }) => {
@@ -45,7 +35,7 @@ parentPort!.on('message', (m: { id: number; bytes: Uint8Array; lengths: Uint32Ar
       }
       const got = parts.reduce((a, p) => a + p.length, 0);
       if (got !== length) throw new Error(`ciphertext ${m.first + i}: a stored form of ${got} bytes, expected ${length}`);
-      pwriteAll(fd, parts, (m.first + i) * length);
+      writevFully(fd, parts, (m.first + i) * length);
       digests.set(ciphertextDigest(wire), 32 * i);
     }
     const out = m.bytes;

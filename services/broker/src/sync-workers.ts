@@ -17,7 +17,6 @@ import { KeyedWorkers } from '@cleanroom/shared/crypto/keyed-workers.ts';
 
 export class SyncWorkers {
   private readonly pool: KeyedWorkers;
-  private next = 0;
   /** Batch buffers back from the workers, reused for the next batches (no fresh 3 MB per message). */
   private readonly spare: Uint8Array[] = [];
 
@@ -40,8 +39,7 @@ export class SyncWorkers {
       buf.set(c, at);
       at += c.length;
     }
-    const t = this.next++ % this.pool.size;
-    const back = await this.pool.send(t, { bytes: buf.subarray(0, Math.max(at, 32 * list.length)), lengths, first }, [buf.buffer as ArrayBuffer, lengths.buffer as ArrayBuffer]);
+    const back = await this.pool.sendNext({ bytes: buf.subarray(0, Math.max(at, 32 * list.length)), lengths, first }, [buf.buffer as ArrayBuffer, lengths.buffer as ArrayBuffer]);
     // the same buffer, back: the digests at its start
     const whole = new Uint8Array(back.buffer);
     const digests = whole.slice(0, 32 * list.length);

@@ -265,10 +265,14 @@ export class UniverseDownload {
     return this.labels.get(idType)?.count ?? 0;
   }
 
-  /** Refuses ciphertexts [offset, offset + n) unless they continue what arrived and stay within the manifest's count. */
-  checkCiphertexts(offset: number, n: number): void {
-    if (offset !== this.cts.count) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: expected offset ${this.cts.count}, got ${offset}`);
-    if (this.cts.count + n > this.m.ciphertexts) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: more than the ${this.m.ciphertexts} announced`);
+  /**
+   * Refuses ciphertexts [offset, offset + n) unless they continue what arrived — `from`, the
+   * ciphertexts stored, or those received when sync workers are still storing some — and stay
+   * within the manifest's count.
+   */
+  checkCiphertexts(offset: number, n: number, from = this.cts.count): void {
+    if (offset !== from) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: expected offset ${from}, got ${offset}`);
+    if (from + n > this.m.ciphertexts) throw new ProtocolError('INVALID_ARGUMENT', `ciphertexts: more than the ${this.m.ciphertexts} announced`);
   }
 
   /**

@@ -15,7 +15,6 @@ import { KeyedWorkers } from '@cleanroom/shared/crypto/keyed-workers.ts';
 
 export class PublicationWorkers {
   private readonly pool: KeyedWorkers;
-  private next = 0;
 
   constructor(bfv: MediaBfv, threads: number) {
     this.pool = new KeyedWorkers(new URL('./publication-worker.ts', import.meta.url), undefined, threads, 'publication worker', {
@@ -29,8 +28,7 @@ export class PublicationWorkers {
 
   /** publish()'s `encrypt`: the batch (packed vectors in position order, transferred) to the next worker in turn. */
   readonly encrypt = async (packedUsers: Uint8Array, users: number): Promise<Uint8Array[]> => {
-    const t = this.next++ % this.pool.size;
-    const out = await this.pool.send(t, { bytes: packedUsers, users }, [packedUsers.buffer as ArrayBuffer]);
+    const out = await this.pool.sendNext({ bytes: packedUsers, users }, [packedUsers.buffer as ArrayBuffer]);
     const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
     const n = dv.getUint32(0, true);
     const cts: Uint8Array[] = [];

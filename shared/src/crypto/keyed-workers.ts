@@ -53,6 +53,13 @@ export class KeyedWorkers {
     return this.send(t, { bytes, offsets, dst }, [bytes.buffer as ArrayBuffer, offsets.buffer as ArrayBuffer]);
   }
 
+  /** Sends one job to the next worker in turn (round robin: for jobs of about equal work). */
+  sendNext(job: Readonly<Record<string, unknown>>, transfer: readonly ArrayBuffer[] = []): Promise<Uint8Array> {
+    return this.send(this.turn++ % Math.max(1, this.workers.length), job, transfer);
+  }
+
+  private turn = 0;
+
   /** Sends worker `t` one job (its `transfer` buffers moved, not copied) and resolves with its answer. */
   send(t: number, job: Readonly<Record<string, unknown>>, transfer: readonly ArrayBuffer[] = []): Promise<Uint8Array> {
     const w = this.workers[t];

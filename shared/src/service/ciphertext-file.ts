@@ -95,6 +95,23 @@ export class CiphertextFile implements CiphertextSource {
  */
 const WRITE_BUFFER = 2 << 20;
 
+/**
+ * Writes `parts` back to back with one vectored write — at `position`, or at the descriptor's
+ * current offset when null — finishing a short write (rare: a signal; a full disk reports by
+ * throwing) part by part. Returns the bytes written (all of them).
+ */
+export function writevFully(fd: number, parts: readonly Uint8Array[], position: number | null): number {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  let done = position === null ? writevSync(fd, parts as Uint8Array[]) : writevSync(fd, parts as Uint8Array[], position);
+  for (let i = 0, start = 0; done < len && i < parts.length; start += parts[i]!.length, i++) {
+    const p = parts[i]!;
+    for (let at = Math.max(0, done - start); at < p.length;) at += writeSync(fd, p, at, p.length - at, position === null ? null : position + start + at);
+    done = Math.max(done, start + p.length);
+  }
+  return len;
+}
+
 export class CiphertextFileWriter {
   private readonly fd: number;
   private readonly dir: string;
@@ -128,17 +145,8 @@ export class CiphertextFileWriter {
    * vectored write — no copy into the write buffer; the parts may change after the call.
    */
   appendParts(parts: readonly Uint8Array[]): void {
-    let len = 0;
-    for (const p of parts) len += p.length;
     this.flush();
-    let done = writevSync(this.fd, parts as Uint8Array[]);
-    // a short write (rare: a signal, a full disk reports by throwing) is finished part by part
-    for (let i = 0, start = 0; done < len && i < parts.length; start += parts[i]!.length, i++) {
-      const p = parts[i]!;
-      if (done < start + p.length) this.writeAll(p.subarray(Math.max(0, done - start)));
-      done = Math.max(done, start + p.length);
-    }
-    this.offsets.push(this.offsets.at(-1)! + len);
+    this.offsets.push(this.offsets.at(-1)! + writevFully(this.fd, parts, null));
   }
 
   /**
