@@ -7,10 +7,11 @@
  *
  *   node --expose-gc bench/worker-memory.ts
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
+import { BrokerBfv, MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
+import { CiphertextFileWriter } from '@cleanroom/shared/service/ciphertext-file.ts';
 import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
 import { encryptPackedUsers } from '@cleanroom/shared/protocol/publication.ts';
 import { PACKED_BYTES } from '@cleanroom/shared/protocol/universe.ts';
@@ -27,7 +28,9 @@ const users = bfv.layout.usersPerCiphertext * 64;
 const packed = Uint8Array.from({ length: users * PACKED_BYTES }, (_, i) => (i * 37) & 0xff);
 const cts = encryptPackedUsers(bfv, packed, users);
 const dir = mkdtempSync(join(tmpdir(), 'cleanroom-worker-memory-'));
-writeFileSync(join(dir, 'ciphertexts.bin'), '');
+const broker = await BrokerBfv.fromPublicMaterial(bfv.publicMaterial(), ATTRIBUTE_COUNT);
+const storedLength = broker.storedFormLength();
+broker.dispose();
 for (const threads of [1, 2, 4]) {
   const before = rss();
   const p = new PublicationWorkers(bfv, threads);
@@ -35,7 +38,8 @@ for (const threads of [1, 2, 4]) {
   const pub = rss() - before;
   await p.close();
   const mid = rss();
-  const s = new SyncWorkers(bfv.publicMaterial(), ATTRIBUTE_COUNT, join(dir, 'ciphertexts.bin'), threads);
+  const places = new CiphertextFileWriter(dir).reserve(2 * threads * 64, storedLength); // the sync's segment files, written by the workers
+  const s = new SyncWorkers(bfv.publicMaterial(), ATTRIBUTE_COUNT, places, threads);
   await Promise.all(Array.from({ length: 2 * threads }, (_, k) => s.convert(k * 64, cts)));
   const sync = rss() - mid;
   await s.close();

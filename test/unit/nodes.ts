@@ -65,6 +65,8 @@ export interface ClusterOptions {
   lookup?: LookupLimits & { idsPerAdvertiser: number };
   /** The broker's worker threads (CLEANROOM_EVAL_THREADS) and the ciphertexts from which a sync uses them. */
   brokerThreads?: { threads: number; syncWorkersFrom?: number };
+  /** Ciphertexts per segment file of the broker's synced copy (default CIPHERTEXTS_PER_FILE). */
+  brokerCiphertextsPerFile?: number;
 }
 
 export interface Cluster {
@@ -109,6 +111,7 @@ export function cluster(w: World, o: ClusterOptions = {}): Cluster {
     store: stores.broker, quota: { evaluationsPerAdvertiser: o.quota?.broker ?? 1e12, windowMs, ...(o.quota?.now ? { now: o.quota.now } : {}) },
     ...(o.uniform ? { uniform: o.uniform } : {}), ...(o.lookup ? { lookup: o.lookup } : {}),
     ...(o.brokerThreads ? { evalThreads: o.brokerThreads.threads, ...(o.brokerThreads.syncWorkersFrom !== undefined ? { syncWorkersFrom: o.brokerThreads.syncWorkersFrom } : {}) } : {}),
+    ...(o.brokerCiphertextsPerFile ? { ciphertextsPerFile: o.brokerCiphertextsPerFile } : {}),
     transcriptDir, stateDir: join(stateDir, 'broker'), deadlineMs, ...(o.sessionDeadlineMs ? { sessionDeadlineMs: o.sessionDeadlineMs } : {}), log: silent, observer,
   });
   const makeAdvertiser = (crm: readonly CrmRow[]) => new AdvertiserNode({

@@ -91,6 +91,8 @@ export interface BrokerNodeOptions extends NodeCommonOptions {
   evalThreads?: number;
   /** A sync converts its ciphertexts on the worker threads from this many (default SYNC_WORKERS_FROM; tests lower it). */
   syncWorkersFrom?: number;
+  /** Ciphertexts per segment file of a synced copy (default CIPHERTEXTS_PER_FILE; tests lower it). */
+  ciphertextsPerFile?: number;
   /** Elements per page of the DH-PSI reply to media (one Activate call each); default PSI_PAGE_ITEMS, at most that (tests: smaller). */
   psiPageItems?: number;
   /**
@@ -237,7 +239,7 @@ export class BrokerNode {
         if (err instanceof BfvFormatError || err instanceof RangeError) throw new ProtocolError('INVALID_ARGUMENT', `publication keys: ${err.message}`);
         throw err;
       }
-      download = new UniverseDownload(this.o.stateDir, manifest, bfv);
+      download = new UniverseDownload(this.o.stateDir, manifest, bfv, this.o.ciphertextsPerFile);
       for (const { idType, tokens } of manifest.idTypes) {
         while (download.tokensHeld(idType) < tokens) {
           const before = download.tokensHeld(idType);
@@ -266,7 +268,7 @@ export class BrokerNode {
       // With worker threads, each message's ciphertexts are converted (validated, NTT, digest)
       // off this thread while it receives the next, and appended in order as they come back.
       const threads = this.o.evalThreads ?? 1;
-      workers = threads > 1 && manifest.ciphertexts >= (this.o.syncWorkersFrom ?? SYNC_WORKERS_FROM) ? new SyncWorkers(manifest.bfv, manifest.attributeCount, download.workersFile(), threads) : undefined;
+      workers = threads > 1 && manifest.ciphertexts >= (this.o.syncWorkersFrom ?? SYNC_WORKERS_FROM) ? new SyncWorkers(manifest.bfv, manifest.attributeCount, download.workerPlaces(), threads) : undefined;
       // Pages are asked for one after the other; with workers, the next page is asked for as soon
       // as this one has arrived, while its last ciphertexts are still converted (at most two
       // pages in flight), and `received` counts what arrived, `ciphertextsHeld` what is stored.

@@ -2,8 +2,8 @@
  * The broker's universe sync with its per-ciphertext work on worker threads: each worker loads
  * media's public material once, turns the ciphertexts of each message it is given into the
  * stored form (validation, NTT) and writes them at their places in the download's ciphertext
- * file — every stored form has the same length, so ciphertext c starts at c × that length —
- * answering with their digests (sync-worker.ts). The sync — ≈ 2 ms of CPU per ciphertext, on
+ * segment files — every stored form has the same length, so ciphertext c's place follows from c
+ * (CiphertextPlaces) — answering with their digests (sync-worker.ts). The sync — ≈ 2 ms of CPU per ciphertext, on
  * the main thread alone before — so runs on CLEANROOM_EVAL_THREADS threads while the main thread
  * receives and verifies the next messages, and no stored form crosses threads. The download
  * records them in order (UniverseDownload.addWritten): the same file, the same version check.
@@ -13,6 +13,7 @@
  * every pending and later batch; close() stops the workers.
  */
 import type { BfvPublicMaterial } from '@cleanroom/shared/crypto/bfv.ts';
+import type { CiphertextPlaces } from '@cleanroom/shared/service/ciphertext-file.ts';
 import { KeyedWorkers } from '@cleanroom/shared/crypto/keyed-workers.ts';
 
 export class SyncWorkers {
@@ -20,9 +21,9 @@ export class SyncWorkers {
   /** Batch buffers back from the workers, reused for the next batches (no fresh 3 MB per message). */
   private readonly spare: Uint8Array[] = [];
 
-  /** `path`: the download's ciphertext file (UniverseDownload.workersFile), which the workers write into. */
-  constructor(material: BfvPublicMaterial, attributeCount: number, path: string, threads: number) {
-    this.pool = new KeyedWorkers(new URL('./sync-worker.ts', import.meta.url), undefined, threads, 'sync worker', { material, attributeCount, path });
+  /** `places`: the download's ciphertext segments (UniverseDownload.workerPlaces), which the workers write into. */
+  constructor(material: BfvPublicMaterial, attributeCount: number, places: CiphertextPlaces, threads: number) {
+    this.pool = new KeyedWorkers(new URL('./sync-worker.ts', import.meta.url), undefined, threads, 'sync worker', { material, attributeCount, places });
   }
 
   /**

@@ -3,9 +3,10 @@
 // a copy in an older on-disk layout is not loaded (it is synced again instead of being
 // misread) — among them table-v3 (one table file) and table-v2 (16-byte tokens); close()
 // releases every file of a copy, so a pruned copy's disk space is freed; ciphertexts converted
-// on worker threads are stored byte for byte as on the download's own thread.
+// on worker threads are stored byte for byte as on the download's own thread, in the same
+// segment files of a fixed number of ciphertexts each.
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeWorld } from '../../../test/unit/world.ts';
 import { cluster } from '../../../test/unit/nodes.ts';
@@ -54,10 +55,20 @@ describe('broker universe store', () => {
       }
     }).length;
     expect(openIn(dir)).toBeGreaterThan(1); // the ciphertexts and the bucket files read above
+    const ends = [0, synced.ciphertexts.count - 1].map((c) => synced.ciphertexts.get(c));
     held!.close();
     held!.close(); // idempotent
     synced.close();
     expect(openIn(dir)).toBe(0);
+    expect(() => held!.ciphertexts.get(0)).toThrow(/read after close/);
+    // A copy whose ciphertexts are in the layout before segment files (one ciphertexts.bin,
+    // same format otherwise): loaded as it is, not synced again
+    renameSync(join(dir, 'ciphertexts', '0000000000.bin'), join(dir, 'ciphertexts.bin'));
+    rmSync(join(dir, 'ciphertexts'), { recursive: true });
+    const old = await loadHeld(stateDir);
+    expect(old?.version).toBe(synced.version);
+    expect([0, old!.ciphertexts.count - 1].map((c) => Buffer.from(old!.ciphertexts.get(c)))).toEqual(ends.map((b) => Buffer.from(b)));
+    old!.close();
     // A copy in the former layout (table-v3: one table file and its index) or written before
     // tokens were 12 bytes (table-v2): not loaded, synced again.
     for (const format of ['ntt-v1+table-v3', 'ntt-v1+table-v2']) {
@@ -72,13 +83,17 @@ describe('broker universe store', () => {
   it('a sync on worker threads, pages pipelined, stores the same copy as one on the broker\'s thread; an invalid ciphertext fails it whole', async () => {
     const w = await makeWorld({ universeSize: 17_000, crmSize: 1500 });
     expect(w.publication.ciphertexts.count).toBeGreaterThan(2 * 64); // three pages of 64
-    const one = cluster(w);
-    const two = cluster(w, { brokerThreads: { threads: 2, syncWorkersFrom: 1 }, policy: { noiseScale: 0 } });
+    // segment files of 50 ciphertexts: the workers' places cross segments, as the sequential writer does
+    const one = cluster(w, { brokerCiphertextsPerFile: 50 });
+    const two = cluster(w, { brokerThreads: { threads: 2, syncWorkersFrom: 1 }, policy: { noiseScale: 0 }, brokerCiphertextsPerFile: 50 });
     const a = await one.broker.syncUniverse();
     const b = await two.broker.syncUniverse();
     expect(b.version).toBe(a.version);
     const dirOf = (c: typeof one) => join(c.stateDir, 'broker', 'universe', a.version);
-    for (const f of ['ciphertexts.bin', 'offsets.bin', 'table-phone/00.bin', 'table-phone/a7.bin']) {
+    const segments = readdirSync(join(dirOf(one), 'ciphertexts')).sort();
+    expect(segments).toEqual(['0000000000.bin', '0000000050.bin', '0000000100.bin']);
+    expect(readdirSync(join(dirOf(two), 'ciphertexts')).sort()).toEqual(segments);
+    for (const f of [...segments.map((s) => `ciphertexts/${s}`), 'offsets.bin', 'table-phone/00.bin', 'table-phone/a7.bin']) {
       expect(readFileSync(join(dirOf(two), f)).equals(readFileSync(join(dirOf(one), f))), f).toBe(true);
     }
     // a session on the copy the workers stored: its real matches are the CRM's consented purchasers in the universe
@@ -168,16 +183,16 @@ describe('broker universe store', () => {
     // file byte for byte, the same version; an invalid ciphertext fails its batch, naming it
     let pool: SyncWorkers | undefined;
     try {
-      const viaWorkers = await download(join(dir, 'workers'), undefined, (d) => (pool ??= new SyncWorkers(pub.material, pub.layout.attributeCount, d.workersFile(), 2)));
+      const viaWorkers = await download(join(dir, 'workers'), undefined, (d) => (pool ??= new SyncWorkers(pub.material, pub.layout.attributeCount, d.workerPlaces(), 2)));
       const h2 = await viaWorkers.finish();
       expect(h2.version).toBe(pub.version);
-      const file = (d: string) => readFileSync(join(d, 'universe', pub.version, 'ciphertexts.bin'));
+      const file = (d: string) => readFileSync(join(d, 'universe', pub.version, 'ciphertexts', '0000000000.bin'));
       expect(file(join(dir, 'workers')).equals(file(join(dir, 'good')))).toBe(true);
       h2.close();
       await pool!.close();
       const broken = pub.ciphertexts.get(1).slice(0, 1000);
       const d3 = new UniverseDownload(join(dir, 'broken'), manifest, await BrokerBfv.fromPublicMaterial(pub.material, pub.layout.attributeCount));
-      pool = new SyncWorkers(pub.material, pub.layout.attributeCount, d3.workersFile(), 2);
+      pool = new SyncWorkers(pub.material, pub.layout.attributeCount, d3.workerPlaces(), 2);
       await expect(pool.convert(4, [pub.ciphertexts.get(0), broken])).rejects.toThrow(/sync worker failed: ciphertext 5: /);
       d3.abandon();
     } finally {

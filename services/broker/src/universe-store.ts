@@ -36,8 +36,8 @@ import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
 import type { BrokerUniverse, TokenPositions } from '@cleanroom/shared/protocol/broker.ts';
 import { ProtocolError, type IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { UniverseManifest } from '@cleanroom/shared/rpc/codec.ts';
-import { CiphertextFile, CiphertextFileWriter } from '@cleanroom/shared/service/ciphertext-file.ts';
-import { LabelFile } from '@cleanroom/shared/service/label-file.ts';
+import { CiphertextFile, CiphertextFileWriter, type CiphertextPlaces } from '@cleanroom/shared/service/ciphertext-file.ts';
+import { LabelFile, LabelFileWriter } from '@cleanroom/shared/service/label-file.ts';
 import { labelsVersion } from '@cleanroom/shared/protocol/label-publication.ts';
 import { Appender, BucketFilesWriter, BucketScratch, BUCKETS, RecordFile } from '@cleanroom/shared/service/record-file.ts';
 import type { PackedList } from '@cleanroom/shared/common/packed-list.ts';
@@ -76,8 +76,7 @@ function readLabels(dir: string, m: StoredManifest): { version: string; publicat
   if (!m.labelsVersion) return undefined;
   const boxes = new Map<IdType, LabelFile>();
   for (const { idType } of m.idTypes) {
-    const f = join(dir, `labels-${idType}.bin`);
-    if (existsSync(f)) boxes.set(idType, new LabelFile(f));
+    if (LabelFile.exists(dir, idType)) boxes.set(idType, new LabelFile(dir, idType));
   }
   return { version: m.labelsVersion, publicationVersion: m.version, boxes };
 }
@@ -187,13 +186,16 @@ export class UniverseDownload {
   private readonly tmp: string;
   private readonly m: UniverseManifest;
   private readonly tokens = new Map<IdType, { count: number; tokens: Appender; positions: Appender; spill: Appender[] }>();
-  private readonly labels = new Map<IdType, { count: number; boxes: Appender }>();
+  private readonly labels = new Map<IdType, { count: number; boxes: LabelFileWriter }>();
   private readonly cts: CiphertextFileWriter;
   private readonly digests: Appender;
   private readonly bfv: BrokerBfv;
 
-  /** Starts a download; `bfv` is media's public material of this publication, already loaded and checked. */
-  constructor(stateDir: string, manifest: UniverseManifest, bfv: BrokerBfv) {
+  /**
+   * Starts a download; `bfv` is media's public material of this publication, already loaded and
+   * checked; `perFile`: ciphertexts per segment file (default CIPHERTEXTS_PER_FILE).
+   */
+  constructor(stateDir: string, manifest: UniverseManifest, bfv: BrokerBfv, perFile?: number) {
     this.bfv = bfv;
     if (!/^[0-9a-f]{64}$/.test(manifest.version)) throw new ProtocolError('INVALID_ARGUMENT', `expected a 64-hex publication version, got '${manifest.version.slice(0, 80)}'`);
     this.root = join(stateDir, 'universe');
@@ -204,7 +206,7 @@ export class UniverseDownload {
     writeFileSync(join(this.tmp, 'bfv-params.bin'), manifest.bfv.params);
     writeFileSync(join(this.tmp, 'bfv-public-key.bin'), manifest.bfv.publicKey);
     writeFileSync(join(this.tmp, 'bfv-galois-keys.bin'), manifest.bfv.galoisKeys);
-    this.cts = new CiphertextFileWriter(this.tmp);
+    this.cts = new CiphertextFileWriter(this.tmp, perFile);
     this.digests = new Appender(join(this.tmp, 'spill', 'digests'));
   }
 
@@ -251,7 +253,7 @@ export class UniverseDownload {
     if (!want || !this.m.labelsVersion) throw new ProtocolError('INVALID_ARGUMENT', `media sent '${idType}' labels, its manifest announces none`);
     let cur = this.labels.get(idType);
     if (!cur) {
-      cur = { count: 0, boxes: new Appender(join(this.tmp, `labels-${idType}.bin`)) };
+      cur = { count: 0, boxes: new LabelFileWriter(this.tmp, idType) };
       this.labels.set(idType, cur);
     }
     if (offset !== cur.count) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: expected offset ${cur.count}, got ${offset}`);
@@ -276,17 +278,16 @@ export class UniverseDownload {
   }
 
   /**
-   * The ciphertext file sync workers write the stored forms into (SyncWorkers), its length set
-   * now to every announced ciphertext's stored form, so that their writes never extend it.
+   * Where sync workers write the stored forms (SyncWorkers): the segment files of every
+   * announced ciphertext, created now at their final lengths, so that their writes never extend one.
    */
-  workersFile(): string {
-    this.cts.reserve(this.m.ciphertexts * this.bfv.storedFormLength());
-    return this.cts.path;
+  workerPlaces(): CiphertextPlaces {
+    return this.cts.reserve(this.m.ciphertexts, this.bfv.storedFormLength());
   }
 
   /**
    * Ciphertexts [offset, offset + digests.length / 32) that sync workers stored at their places
-   * in the ciphertext file (sync-workers.ts: each stored form at c × storedFormLength), recorded
+   * in the ciphertext segments (sync-workers.ts: each stored form at its CiphertextPlaces), recorded
    * in order with their digests; counted as the primitives their conversion ran (the floor of
    * the sync counts every thread's work).
    */
@@ -364,7 +365,7 @@ export class UniverseDownload {
       for (const { idType, tokens } of m.idTypes) {
         const got = this.labelsHeld(idType);
         if (got !== tokens) throw new ProtocolError('INVALID_ARGUMENT', `'${idType}' labels: expected one per token (${tokens}), got ${got}`);
-        boxes.set(idType, new LabelFile(join(this.tmp, `labels-${idType}.bin`)));
+        boxes.set(idType, new LabelFile(this.tmp, idType));
       }
       // hashed from the files page by page; served from the installed copy (readLabels below)
       const lv = labelsVersion(m.epoch, m.version, boxes);
@@ -407,14 +408,10 @@ export class UniverseDownload {
   }
 
   abandon(): void {
-    try {
-      this.cts.close();
-    } catch {
-      // already closed
-    }
+    this.cts.abandon();
     this.digests.close();
     for (const t of this.tokens.values()) for (const a of [t.tokens, t.positions, ...t.spill]) a.close();
-    for (const l of this.labels.values()) l.boxes.close();
+    for (const l of this.labels.values()) l.boxes.abandon();
     this.bfv.dispose();
     rmSync(this.tmp, { recursive: true, force: true });
   }

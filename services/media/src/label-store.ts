@@ -24,9 +24,8 @@ import { labelsVersion, publishLabels, type LabelPublication, type LabelSink } f
 import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import { progressGate, type Logger } from '@cleanroom/shared/service/log.ts';
-import { Appender } from '@cleanroom/shared/service/record-file.ts';
 import { LABEL_BOX_BYTES } from '@cleanroom/shared/crypto/label-box.ts';
-import { LabelFile } from '@cleanroom/shared/service/label-file.ts';
+import { LabelFile, LabelFileWriter } from '@cleanroom/shared/service/label-file.ts';
 import { joinLabels } from './label-join.ts';
 import type { DiskUniverse } from './universe-files.ts';
 import { fileSha256 } from './universe-source.ts';
@@ -52,7 +51,7 @@ export async function openLabels(opts: {
   if (existsSync(mf)) {
     const m = JSON.parse(readFileSync(mf, 'utf8')) as Manifest;
     if (m.labelsSha256 === sha && m.publicationVersion === pub.version) {
-      const boxes = new Map<IdType, LabelFile>(m.idTypes.map((t) => [t, new LabelFile(join(dir, `labels-${t}.bin`))]));
+      const boxes = new Map<IdType, LabelFile>(m.idTypes.map((t) => [t, new LabelFile(dir, t)]));
       if (labelsVersion(m.epoch, pub.version, boxes) === m.version) {
         opts.log.info({ version: m.version.slice(0, 12) }, 'label publication reused');
         const bytes = [...boxes.values()].reduce((a, b) => a + b.count * LABEL_BOX_BYTES, 0);
@@ -70,21 +69,21 @@ export async function openLabels(opts: {
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(join(tmp, 'join'), { recursive: true });
   const joined = await joinLabels(join(tmp, 'join'), { labelsCsv: opts.labelsCsv, universeFiles: opts.universeFiles, universe: opts.universe, share: opts.share, types });
-  const files = new Map<IdType, Appender>();
+  const files = new Map<IdType, LabelFileWriter>();
   const made: LabelFile[] = [];
   const sink: LabelSink = {
     append(idType, b) {
       let f = files.get(idType);
       if (!f) {
-        f = new Appender(join(tmp, `labels-${idType}.bin`));
+        f = new LabelFileWriter(tmp, idType);
         files.set(idType, f);
       }
       f.write(b);
     },
     finish(idType) {
-      const f = files.get(idType) ?? new Appender(join(tmp, `labels-${idType}.bin`));
+      const f = files.get(idType) ?? new LabelFileWriter(tmp, idType);
       f.close();
-      const boxes = new LabelFile(join(tmp, `labels-${idType}.bin`));
+      const boxes = new LabelFile(tmp, idType);
       made.push(boxes);
       return boxes;
     },
@@ -108,6 +107,7 @@ export async function openLabels(opts: {
       },
     });
   } catch (err) {
+    for (const f of files.values()) f.abandon();
     rmSync(tmp, { recursive: true, force: true }); // nothing half-made is left, nor installed
     throw err;
   } finally {
@@ -121,7 +121,7 @@ export async function openLabels(opts: {
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   // served from the installed files, read on demand
-  const boxes = new Map<IdType, LabelFile>(types.map((t) => [t, new LabelFile(join(dir, `labels-${t}.bin`))]));
+  const boxes = new Map<IdType, LabelFile>(types.map((t) => [t, new LabelFile(dir, t)]));
   const bytes = [...boxes.values()].reduce((a, b) => a + b.count * LABEL_BOX_BYTES, 0);
   const cpu = process.cpuUsage(cpu0);
   const seconds = (performance.now() - t0) / 1000;

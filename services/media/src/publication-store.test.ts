@@ -1,10 +1,11 @@
-// The media node's publication on disk: made once, reused on restart (same version, same
+// The media node's publication on disk: made once, reused on restart — also from the layout
+// before ciphertext segment files (one ciphertexts.bin) — (same version, same
 // key pair: a profile aggregated by the broker over the stored ciphertexts decrypts under
 // the reloaded key), replaced with a fresh key pair when the universe changes; a publication in
 // the former layout (no manifest `format`: 16-byte tokens) is never reused; encrypted on worker
 // threads, every position's ciphertext slot holds that position's user, as on one thread.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -36,9 +37,16 @@ describe('media publication store', () => {
     const first = await openPublication({ stateDir, universe: u, log });
     expect(first.reused).toBe(false);
     expect(first.publication.ciphertexts.count).toBe(Math.ceil(300 / 128));
+    // its ciphertexts moved into the layout before segment files (one ciphertexts.bin): reused as it is
+    const pubDir = join(stateDir, 'publication', first.publication.version);
+    expect(readdirSync(join(pubDir, 'ciphertexts'))).toEqual(['0000000000.bin']);
+    const bytes = Array.from({ length: first.publication.ciphertexts.count }, (_, c) => first.publication.ciphertexts.get(c));
+    renameSync(join(pubDir, 'ciphertexts', '0000000000.bin'), join(pubDir, 'ciphertexts.bin'));
+    rmSync(join(pubDir, 'ciphertexts'), { recursive: true });
     const again = await openPublication({ stateDir, universe: u, log });
     expect(again.reused).toBe(true);
     expect(again.publication.version).toBe(first.publication.version);
+    bytes.forEach((b, c) => expect(Buffer.from(again.publication.ciphertexts.get(c)).equals(Buffer.from(b))).toBe(true));
     // the broker aggregates positions 0..49 from the reloaded files; the reloaded key decrypts
     const broker = await BrokerBfv.fromPublicMaterial(again.publication.material, ATTRIBUTE_COUNT);
     const positions = Array.from({ length: 50 }, (_, i) => i);

@@ -167,6 +167,9 @@ export async function openPublication(opts: { stateDir: string; universe: Univer
       // two batches per worker in flight: each has the next while its last answer is taken
       ...(workers ? { encrypt: workers.encrypt, inflight: 2 * workers.size } : {}),
     });
+  } catch (err) {
+    w.abandon(); // the staging directory is removed at the next attempt
+    throw err;
   } finally {
     await workers?.close();
   }

@@ -1,12 +1,16 @@
 // CiphertextFile: get and view return exactly ciphertext c (view in a reused buffer), and
-// refuse indices outside the file; readSplit reads it into two buffers; the broker's
-// aggregation straight from the file (readSplit into SEAL's memory) gives the same totals as
-// through SEAL's load, and a ciphertext whose stored header differs goes through SEAL's checks.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// refuse indices outside the file; readSplit reads it into two buffers; the ciphertexts are
+// split into segment files of a fixed count, written in order or at their places by other
+// writers (the broker's sync workers) to the same bytes, read across segment boundaries, the
+// layout before segments (one file) still read, a missing or short segment refused at open;
+// the broker's aggregation straight from the files (readSplit into SEAL's memory) gives the
+// same totals as through SEAL's load, and a ciphertext whose stored header differs goes
+// through SEAL's checks.
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CiphertextFile, CiphertextFileWriter } from './ciphertext-file.ts';
+import { CiphertextFile, CiphertextFileWriter, CiphertextPlaceWriter, segmentPath } from './ciphertext-file.ts';
 import { BfvFormatError } from '../crypto/bfv.ts';
 import { bfvPair } from '../testing/bfv.ts';
 import { mulberry32 } from '../testing/rng.ts';
@@ -37,7 +41,7 @@ describe('CiphertextFile', () => {
     try {
       expect(fa.count).toBe(list.length);
       for (let c = 0; c < list.length; c++) expect(Buffer.from(fa.get(c))).toEqual(Buffer.from(fb.get(c)));
-      expect(readFileSync(join(a, 'ciphertexts.bin')).equals(readFileSync(join(b, 'ciphertexts.bin')))).toBe(true);
+      expect(readFileSync(segmentPath(a, 0)).equals(readFileSync(segmentPath(b, 0)))).toBe(true);
       expect(readFileSync(join(a, 'offsets.bin')).equals(readFileSync(join(b, 'offsets.bin')))).toBe(true);
     } finally {
       fa.close();
@@ -105,6 +109,92 @@ describe('CiphertextFile', () => {
       f.close();
     }
   });
+
+  it('splits the ciphertexts into segment files of a fixed count, read across their boundaries; places written by other writers give the same bytes; the one-file layout is still read; a missing or short segment is refused', () => {
+    const sub = mkdtempSync(join(dir, 'segments-'));
+    const len = 1000; // fixed, as the broker's stored form
+    const cts = Array.from({ length: 11 }, (_, i) => Uint8Array.from({ length: len }, (_, j) => (j * 17 + i * 29) & 255));
+    const seq = join(sub, 'seq');
+    const w = new CiphertextFileWriter(seq, 4);
+    cts.forEach((c, i) => (i % 2 === 0 ? w.append(c) : w.appendParts([c.subarray(0, 100), c.subarray(100)])));
+    w.close();
+    expect(readdirSync(join(seq, 'ciphertexts')).sort()).toEqual(['0000000000.bin', '0000000004.bin', '0000000008.bin']);
+    const f = new CiphertextFile(seq);
+    try {
+      expect(f.count).toBe(11);
+      for (const c of [3, 4, 0, 10, 7, 8]) expect(Buffer.from(f.view(c)).equals(Buffer.from(cts[c]!)), `ciphertext ${c}`).toBe(true);
+      const head = new Uint8Array(10);
+      const rest = new Uint8Array(len - 10);
+      expect(f.readSplit(8, head, rest)).toBe(true);
+      expect(Buffer.concat([head, rest]).equals(Buffer.from(cts[8]!))).toBe(true);
+    } finally {
+      f.close();
+    }
+
+    // the sync workers' path: segment files created at their lengths, written out of order at their places
+    const placed = join(sub, 'placed');
+    const pw = new CiphertextFileWriter(placed, 4);
+    const places = pw.reserve(cts.length, len);
+    const out = new CiphertextPlaceWriter(places);
+    for (const c of [10, 3, 4, 0, 9, 1, 2, 8, 5, 7, 6]) out.write(c, [cts[c]!.subarray(0, 7), cts[c]!.subarray(7)]);
+    out.close();
+    for (let c = 0; c < cts.length; c++) pw.appendWritten(len);
+    pw.close();
+    for (const first of [0, 4, 8]) expect(readFileSync(segmentPath(placed, first)).equals(readFileSync(segmentPath(seq, first))), `segment ${first}`).toBe(true);
+    expect(readFileSync(join(placed, 'offsets.bin')).equals(readFileSync(join(seq, 'offsets.bin')))).toBe(true);
+
+    // the layout before segments: one ciphertexts.bin, read as one segment
+    const old = join(sub, 'old');
+    const wo = new CiphertextFileWriter(old, 100);
+    for (const c of cts) wo.append(c);
+    wo.close();
+    renameSync(segmentPath(old, 0), join(old, 'ciphertexts.bin'));
+    rmSync(join(old, 'ciphertexts'), { recursive: true });
+    expect(CiphertextFile.exists(old)).toBe(true);
+    const g = new CiphertextFile(old);
+    try {
+      for (const c of [10, 0, 5]) expect(Buffer.from(g.get(c)).equals(Buffer.from(cts[c]!))).toBe(true);
+    } finally {
+      g.close();
+    }
+
+    // a segment missing, short, or beyond the ciphertexts: refused at open, naming the file
+    const broken = join(sub, 'broken');
+    const wb = new CiphertextFileWriter(broken, 4);
+    for (const c of cts) wb.append(c);
+    wb.close();
+    renameSync(segmentPath(broken, 4), join(sub, 'aside.bin'));
+    expect(() => new CiphertextFile(broken)).toThrow(/0000000000\.bin: expected 8000 bytes \(ciphertexts 0\.\.7\), got 4000/);
+    copyFileSync(join(sub, 'aside.bin'), segmentPath(broken, 4));
+    truncateSync(segmentPath(broken, 8), 2999);
+    expect(() => new CiphertextFile(broken)).toThrow(/0000000008\.bin: expected 3000 bytes \(ciphertexts 8\.\.10\), got 2999/);
+    truncateSync(segmentPath(broken, 8), 3000);
+    copyFileSync(segmentPath(broken, 0), segmentPath(broken, 12));
+    expect(() => new CiphertextFile(broken)).toThrow(/0000000012\.bin: a segment from ciphertext 12, beyond the 11 ciphertexts/);
+    rmSync(segmentPath(broken, 12));
+    rmSync(segmentPath(broken, 0));
+    expect(() => new CiphertextFile(broken)).toThrow(/expected the first segment to start at ciphertext 0, got 4/);
+  });
+
+  it('a reader keeps a bounded number of segment files open, and close() releases them all', () => {
+    const sub = mkdtempSync(join(dir, 'many-'));
+    const w = new CiphertextFileWriter(sub, 1);
+    for (let i = 0; i < 40; i++) w.append(Uint8Array.of(i, i + 1));
+    w.close();
+    const openIn = () => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(sub);
+      } catch {
+        return false;
+      }
+    }).length;
+    const f = new CiphertextFile(sub);
+    for (let round = 0; round < 2; round++) for (let c = 0; c < 40; c++) expect(Array.from(f.view(c))).toEqual([c, c + 1]);
+    expect(openIn()).toBeGreaterThan(0);
+    expect(openIn()).toBeLessThanOrEqual(16);
+    f.close();
+    expect(openIn()).toBe(0);
+  });
 });
 
 describe('the broker\'s aggregation from its file', () => {
@@ -115,7 +205,7 @@ describe('the broker\'s aggregation from its file', () => {
       const rand = mulberry32(5);
       const vectors = Array.from({ length: 6 * 128 }, () => Uint8Array.from({ length: 64 }, () => (rand() < 0.5 ? 1 : 0)));
       const stored = media.encryptUsers(vectors).map((ct) => broker.toStoredForm(ct));
-      const w = new CiphertextFileWriter(sub);
+      const w = new CiphertextFileWriter(sub, 4); // two segment files: 0–3 and 4–5
       for (const st of stored) w.append(st);
       w.close();
       const keep = new Uint8Array(vectors.length);
