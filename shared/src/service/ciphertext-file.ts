@@ -276,7 +276,10 @@ export class CiphertextFileWriter {
 
   /** At a segment's first ciphertext: the previous segment flushed, synced and closed, the next created. */
   private segmentFor(c: number): void {
-    if (this.fd >= 0 && c % this.perFile !== 0) return;
+    if (c % this.perFile !== 0) {
+      if (this.fd < 0) throw new Error(`ciphertext ${c}: its segment file is not open (appended after appendWritten or abandon)`);
+      return;
+    }
     this.endSegment();
     this.fd = openSync(segmentPath(this.dir, c), 'w');
   }
