@@ -85,8 +85,8 @@ say('starting the three nodes (gRPC, mutual TLS, loopback); media prepares its u
 const tStart = performance.now();
 const cluster = await startCluster({ outDir: out, worldDir, readyTimeoutMs: 3_600_000 });
 try {
-  const ready = await cluster.nodes.media.admin.request<{ universe: { users: number; reused: boolean; preparedSeconds: number; preparedCpuSeconds: number; computed: number; epoch: string; publication: { encryptSeconds: number; encryptCpuSeconds: number; ciphertexts: number; reused: boolean }; labels?: { reused: boolean; seconds: number; cpuSeconds: number; labelled: Record<string, number> } } }>('GET', '/readyz');
-  const brokerReady = await cluster.nodes.broker.admin.request<{ universe: { users: number; ciphertexts: number; bytesOnDisk: number; syncSeconds: number | null; syncCpuSeconds: number | null } }>('GET', '/readyz');
+  const ready = await cluster.nodes.media.admin.request<{ universe: { users: number; reused: boolean; preparedSeconds: number; preparedCpuSeconds: number; computed: number; epoch: string; publication: { encryptSeconds: number; encryptCpuSeconds: number; encryptThreads?: number; ciphertexts: number; reused: boolean }; labels?: { reused: boolean; seconds: number; cpuSeconds: number; labelled: Record<string, number> } } }>('GET', '/readyz');
+  const brokerReady = await cluster.nodes.broker.admin.request<{ universe: { users: number; ciphertexts: number; bytesOnDisk: number; syncSeconds: number | null; syncCpuSeconds: number | null; syncThreads: number | null } }>('GET', '/readyz');
   const startupSeconds = (performance.now() - tStart) / 1000;
   // Sessions are measured on a settled node: media's background PSI position hashes (worker
   // threads, services/media/src/psi-positions.ts) would otherwise be in the process CPU of
@@ -179,9 +179,15 @@ try {
       encryptCpuSeconds: ready.universe.publication.reused ? null : ready.universe.publication.encryptCpuSeconds,
       encryptFloorSeconds: Number(pubFloorS.toFixed(2)),
       encryptFloorRatio: ready.universe.publication.reused ? null : ratio(ready.universe.publication.encryptCpuSeconds, pubFloorS),
+      // the threads that did the work, and wall ÷ (floor / threads): how far the wall is from
+      // the floor spread evenly over them (meaningful on an otherwise idle machine only)
+      encryptThreads: ready.universe.publication.reused ? null : (ready.universe.publication.encryptThreads ?? null),
+      encryptWallFloorRatio: ready.universe.publication.reused || !ready.universe.publication.encryptThreads ? null : ratio(ready.universe.publication.encryptSeconds, pubFloorS / ready.universe.publication.encryptThreads),
       brokerSyncCpuSeconds: brokerReady.universe.syncCpuSeconds,
       brokerSyncFloorSeconds: Number(syncFloorS.toFixed(2)),
       brokerSyncFloorRatio: brokerReady.universe.syncCpuSeconds === null ? null : ratio(brokerReady.universe.syncCpuSeconds, syncFloorS),
+      brokerSyncThreads: brokerReady.universe.syncThreads,
+      brokerSyncWallFloorRatio: brokerReady.universe.syncSeconds === null || !brokerReady.universe.syncThreads ? null : ratio(brokerReady.universe.syncSeconds, syncFloorS / brokerReady.universe.syncThreads),
       labelRealBoxes: realBoxes,
       labelSeconds: !labels || labels.reused ? null : labels.seconds,
       labelCpuSeconds: !labels || labels.reused ? null : labels.cpuSeconds,
@@ -209,7 +215,7 @@ try {
   const up = results.universePreparation;
   say(`universe preparation (media, offline, once per epoch): ${up.seconds ?? 'reused'} s wall, ${up.cpuSeconds ?? '—'} s CPU for ${ready.universe.users.toLocaleString('en')} users${up.usersPerSecond ? ` (${up.usersPerSecond.toLocaleString('en')} users/s)` : ''}; floor ${up.floorCpuSeconds} s CPU (${up.tokensComputed.toLocaleString('en')} × (X25519 + hash to group)), ratio ${x(up.floorRatio)} CPU, ${x(up.wallFloorRatio)} wall on ${threads} threads`);
   const pb = results.publication;
-  say(`publication: media encrypted ${pb.ciphertexts.toLocaleString('en')} ciphertexts in ${pb.encryptSeconds ?? 'reused'} s wall, ${pb.encryptCpuSeconds ?? '—'} s CPU (floor ${pb.encryptFloorSeconds} s, ${x(pb.encryptFloorRatio)}); the broker holds ${mb(pb.brokerBytesOnDisk)} MB (${pb.brokerBytesPerUser} B per user), synced in ${pb.brokerSyncSeconds ?? '—'} s wall, ${pb.brokerSyncCpuSeconds ?? '—'} s CPU (floor ${pb.brokerSyncFloorSeconds} s, ${x(pb.brokerSyncFloorRatio)})`);
+  say(`publication: media encrypted ${pb.ciphertexts.toLocaleString('en')} ciphertexts in ${pb.encryptSeconds ?? 'reused'} s wall, ${pb.encryptCpuSeconds ?? '—'} s CPU (floor ${pb.encryptFloorSeconds} s, ${x(pb.encryptFloorRatio)} CPU, ${x(pb.encryptWallFloorRatio)} wall on ${pb.encryptThreads ?? '—'} threads); the broker holds ${mb(pb.brokerBytesOnDisk)} MB (${pb.brokerBytesPerUser} B per user), synced in ${pb.brokerSyncSeconds ?? '—'} s wall, ${pb.brokerSyncCpuSeconds ?? '—'} s CPU (floor ${pb.brokerSyncFloorSeconds} s, ${x(pb.brokerSyncFloorRatio)} CPU, ${x(pb.brokerSyncWallFloorRatio)} wall on ${pb.brokerSyncThreads ?? '—'} threads)`);
   if (labels) say(`label publication (media, offline, once per publication): ${pb.labelSeconds ?? 'reused'} s wall, ${pb.labelCpuSeconds ?? '—'} s CPU for ${realBoxes.toLocaleString('en')} real boxes (stored OPRF points: no primitive of floors.ts, floor 0 — symmetric crypto and I/O)`);
   say(`floors: the primitives' costs measured before and after the sessions, their mean used; the largest drift between the two ${(results.floorDrift * 100).toFixed(1)} % (x25519 ×${driftOf.x25519}, bfvEncrypt ×${driftOf.bfvEncrypt}, bfvReadStored ×${driftOf.bfvReadStored}): every ratio is uncertain by about that much`);
   say(`session: ${results.session.seconds} s end to end (floor: ${results.session.floorCpuMs} ms of primitives' CPU, ${results.session.floorWallSeconds} s on ${cores} cores); n = ${result.seeds.valid} seeds, padded ${result.matches.paddedSize}, real matches ${result.matches.real}, audience ${audience}, lift ${lift.toFixed(2)}`);

@@ -69,7 +69,7 @@ await serve(b, 'Broker', { ...node.handlers(), ...(hub?.handlers() ?? federation
     // A federation-only broker serves federated sessions without media's publication.
     ready: node.universe !== undefined || hub !== undefined,
     detail: node.universe
-      ? { universe: { epoch: node.universe.epoch, version: node.universe.version, users: node.universe.users, ciphertexts: node.universe.ciphertexts.count, bytesOnDisk: node.universe.bytesOnDisk, syncSeconds: node.universe.syncSeconds ?? null, syncCpuSeconds: node.universe.syncCpuSeconds ?? null, syncedAt: node.universe.syncedAt } }
+      ? { universe: { epoch: node.universe.epoch, version: node.universe.version, users: node.universe.users, ciphertexts: node.universe.ciphertexts.count, bytesOnDisk: node.universe.bytesOnDisk, syncSeconds: node.universe.syncSeconds ?? null, syncCpuSeconds: node.universe.syncCpuSeconds ?? null, syncThreads: node.universe.syncThreads ?? null, syncedAt: node.universe.syncedAt } }
       : { waitingFor: 'media\'s publication (universe sync)' },
   }),
 }, (app) => {

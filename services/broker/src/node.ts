@@ -300,6 +300,7 @@ export class BrokerNode {
         pageBefore = appended;
       }
       await appended;
+      const syncThreads = workers?.size ?? 1;
       await workers?.close();
       workers = undefined;
       logMemory(this.o.log, 'sync-ciphertexts');
@@ -312,6 +313,7 @@ export class BrokerNode {
       const c = process.cpuUsage(c0);
       const faults = process.resourceUsage().minorPageFault - faults0;
       held.syncCpuSeconds = Math.round((c.user + c.system) / 1e5) / 10;
+      held.syncThreads = syncThreads;
       this.universe = held;
       UniverseDownload.prune(this.o.stateDir, held.version);
       // Sessions still running on the old publication keep reading it; its files (whose directory
@@ -320,7 +322,7 @@ export class BrokerNode {
       const gcs = await gc.stop(); // the publication is already in use
       this.o.log.info({
         epoch: held.epoch, version: held.version.slice(0, 12), users: held.users, ciphertexts: held.ciphertexts.count,
-        bytesOnDisk: held.bytesOnDisk, seconds: held.syncSeconds,
+        bytesOnDisk: held.bytesOnDisk, seconds: held.syncSeconds, threads: syncThreads,
         // process CPU split: system time is the kernel's share (TLS reads, file writes, page reclaim)
         cpuUserSeconds: Math.round(c.user / 1e5) / 10, cpuSystemSeconds: Math.round(c.system / 1e5) / 10,
         // garbage collections during the sync (main thread): mostly of the calls' buffers

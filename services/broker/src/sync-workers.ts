@@ -48,6 +48,11 @@ export class SyncWorkers {
     return digests;
   }
 
+  /** The worker threads. */
+  get size(): number {
+    return this.pool.size;
+  }
+
   close(): Promise<void> {
     return this.pool.close();
   }

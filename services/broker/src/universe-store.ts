@@ -46,11 +46,12 @@ import type { PackedList } from '@cleanroom/shared/common/packed-list.ts';
 const LITTLE_ENDIAN = endianness() === 'LE';
 
 /**
- * syncSeconds / syncCpuSeconds: wall and process CPU (all threads) of the sync that brought this
- * copy, when this process ran it. close(): its files' descriptors and its BFV keys released
+ * syncSeconds / syncCpuSeconds / syncThreads: wall and process CPU (all threads) of the sync
+ * that brought this copy, when this process ran it, and the threads that converted its
+ * ciphertexts (1: the main thread alone). close(): its files' descriptors and its BFV keys released
  * (idempotent; the copy is unusable after).
  */
-export type HeldUniverse = BrokerUniverse & { syncedAt: string; bytesOnDisk: number; syncSeconds?: number; syncCpuSeconds?: number; close(): void };
+export type HeldUniverse = BrokerUniverse & { syncedAt: string; bytesOnDisk: number; syncSeconds?: number; syncCpuSeconds?: number; syncThreads?: number; close(): void };
 
 /**
  * The on-disk layout of the broker's copy; a copy in another layout is discarded and synced again.

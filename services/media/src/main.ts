@@ -60,7 +60,7 @@ try {
     identity: b.identity, universe: opened.universe, publication: { ...published.publication, positionHashes: (ps) => hashes.read(ps) }, ...(labels ? { labels } : {}), stateDir: b.config.stateDir, transcriptDir: b.config.transcriptDir,
     deadlineMs: b.config.deadlineMs, maxPaddedCount: b.config.maxPaddedCount, evalThreads: b.config.evalThreads, log: b.log,
   });
-  status = { ...opened.status, publication: { version: published.publication.version, reused: published.reused, encryptSeconds: Math.round(published.seconds * 10) / 10, encryptCpuSeconds: Math.round(published.cpuSeconds * 10) / 10, ciphertexts: published.publication.ciphertexts.count } };
+  status = { ...opened.status, publication: { version: published.publication.version, reused: published.reused, encryptSeconds: Math.round(published.seconds * 10) / 10, encryptCpuSeconds: Math.round(published.cpuSeconds * 10) / 10, encryptThreads: published.threads, ciphertexts: published.publication.ciphertexts.count } };
   if (lab) status.labels = { version: lab.labels.version, reused: lab.reused, seconds: Math.round(lab.seconds * 100) / 100, cpuSeconds: Math.round(lab.cpuSeconds * 100) / 100, labelled: lab.labelled, bytes: lab.bytes };
   nodeMetrics.universe.prepared(status);
 } catch (err) {

@@ -36,7 +36,7 @@ export interface UniverseStatus {
   rejectedRows: number;
   notConsented: number;
   /** Set by the node once the universe is published for the broker. */
-  publication?: { version: string; reused: boolean; encryptSeconds: number; encryptCpuSeconds?: number; ciphertexts: number };
+  publication?: { version: string; reused: boolean; encryptSeconds: number; encryptCpuSeconds?: number; encryptThreads?: number; ciphertexts: number };
   /** Set by the node once its labels are published beside the tokens (lookup kind; label-store.ts). */
   labels?: { version: string; reused: boolean; seconds: number; cpuSeconds: number; labelled: Record<string, number>; bytes: number };
 }
