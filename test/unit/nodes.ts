@@ -67,6 +67,8 @@ export interface ClusterOptions {
   brokerThreads?: { threads: number; syncWorkersFrom?: number };
   /** Ciphertexts per segment file of the broker's synced copy (default CIPHERTEXTS_PER_FILE). */
   brokerCiphertextsPerFile?: number;
+  /** The broker's state directory (default: `broker` in the cluster's temporary state directory). */
+  brokerStateDir?: string;
 }
 
 export interface Cluster {
@@ -112,7 +114,7 @@ export function cluster(w: World, o: ClusterOptions = {}): Cluster {
     ...(o.uniform ? { uniform: o.uniform } : {}), ...(o.lookup ? { lookup: o.lookup } : {}),
     ...(o.brokerThreads ? { evalThreads: o.brokerThreads.threads, ...(o.brokerThreads.syncWorkersFrom !== undefined ? { syncWorkersFrom: o.brokerThreads.syncWorkersFrom } : {}) } : {}),
     ...(o.brokerCiphertextsPerFile ? { ciphertextsPerFile: o.brokerCiphertextsPerFile } : {}),
-    transcriptDir, stateDir: join(stateDir, 'broker'), deadlineMs, ...(o.sessionDeadlineMs ? { sessionDeadlineMs: o.sessionDeadlineMs } : {}), log: silent, observer,
+    transcriptDir, stateDir: o.brokerStateDir ?? join(stateDir, 'broker'), deadlineMs, ...(o.sessionDeadlineMs ? { sessionDeadlineMs: o.sessionDeadlineMs } : {}), log: silent, observer,
   });
   const makeAdvertiser = (crm: readonly CrmRow[]) => new AdvertiserNode({
     identity: w.identities.advertiser, broker: inMemoryPeer('Broker', 'advertiser', () => broker.handlers()),

@@ -68,9 +68,13 @@ await serve(b, 'Broker', { ...node.handlers(), ...(hub?.handlers() ?? federation
   ready: () => ({
     // A federation-only broker serves federated sessions without media's publication.
     ready: node.universe !== undefined || hub !== undefined,
-    detail: node.universe
-      ? { universe: { epoch: node.universe.epoch, version: node.universe.version, users: node.universe.users, ciphertexts: node.universe.ciphertexts.count, bytesOnDisk: node.universe.bytesOnDisk, syncSeconds: node.universe.syncSeconds ?? null, syncCpuSeconds: node.universe.syncCpuSeconds ?? null, syncThreads: node.universe.syncThreads ?? null, syncedAt: node.universe.syncedAt } }
-      : { waitingFor: 'media\'s publication (universe sync)' },
+    detail: {
+      ...(node.universe
+        ? { universe: { epoch: node.universe.epoch, version: node.universe.version, users: node.universe.users, ciphertexts: node.universe.ciphertexts.count, bytesOnDisk: node.universe.bytesOnDisk, syncSeconds: node.universe.syncSeconds ?? null, syncCpuSeconds: node.universe.syncCpuSeconds ?? null, syncThreads: node.universe.syncThreads ?? null, syncedAt: node.universe.syncedAt } }
+        : { waitingFor: 'media\'s publication (universe sync)' }),
+      // why the last sync failed (a full volume, media unreachable, …), until one succeeds
+      ...(node.lastSyncError ? { lastSyncError: node.lastSyncError } : {}),
+    },
   }),
 }, (app) => {
   // Declares a federated session (the members then join it through their own admin API).

@@ -38,7 +38,7 @@ import { randomUUID } from 'node:crypto';
 import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { abortHandler, collectCheckpoint } from '@cleanroom/shared/rpc/session-control.ts';
 import type { Round } from '@cleanroom/shared/protocol/messages.ts';
-import { loadHeld, UniverseDownload, type HeldUniverse } from './universe-store.ts';
+import { checkDownloadSpace, loadHeld, UniverseDownload, type HeldUniverse } from './universe-store.ts';
 import { SyncWorkers } from './sync-workers.ts';
 import { startGcTally } from '@cleanroom/shared/service/gc-tally.ts';
 import { keyidOf } from '@cleanroom/shared/crypto/dsse.ts';
@@ -198,11 +198,24 @@ export class BrokerNode {
    * Concurrent calls share one sync.
    */
   syncUniverse(): Promise<HeldUniverse> {
-    this.syncing ??= this.doSync().finally(() => {
+    this.syncing ??= this.doSync().then((held) => {
+      this.lastSyncError_ = undefined;
+      return held;
+    }, (err: unknown) => {
+      this.lastSyncError_ = { message: (err as Error).message, at: new Date().toISOString() };
+      throw err;
+    }).finally(() => {
       this.syncing = undefined;
     });
     return this.syncing;
   }
+
+  /** Why the last universe sync failed, and when (undefined once one succeeds): for /readyz. */
+  get lastSyncError(): { message: string; at: string } | undefined {
+    return this.lastSyncError_;
+  }
+
+  private lastSyncError_: { message: string; at: string } | undefined;
 
   private async doSync(): Promise<HeldUniverse> {
     const sessionId = `universe-${randomUUID()}`;
@@ -239,6 +252,7 @@ export class BrokerNode {
         if (err instanceof BfvFormatError || err instanceof RangeError) throw new ProtocolError('INVALID_ARGUMENT', `publication keys: ${err.message}`);
         throw err;
       }
+      checkDownloadSpace(this.o.stateDir, manifest, bfv.storedFormLength());
       download = new UniverseDownload(this.o.stateDir, manifest, bfv, this.o.ciphertextsPerFile);
       for (const { idType, tokens } of manifest.idTypes) {
         while (download.tokensHeld(idType) < tokens) {
@@ -332,6 +346,8 @@ export class BrokerNode {
       }, 'publication synced from media');
       this.warm(held);
       return held;
+    } catch (err) {
+      throw this.volumeFull(err) ?? err;
     } finally {
       void workers?.close();
       undoGcPolicy?.();
@@ -339,6 +355,18 @@ export class BrokerNode {
       download?.abandon();
       ch.close();
     }
+  }
+
+  /**
+   * A sync that failed because the state volume filled up while it wrote (ENOSPC, here or in a
+   * sync worker: something else took the space checkDownloadSpace saw) as RESOURCE_EXHAUSTED,
+   * saying what is kept; else undefined. The download is removed either way (doSync's finally).
+   */
+  private volumeFull(err: unknown): ProtocolError | undefined {
+    const e = err as NodeJS.ErrnoException;
+    if (e?.code !== 'ENOSPC' && !/\bENOSPC\b/.test(String(e?.message))) return undefined;
+    const held = this.universe ? `the copy held (${this.universe.version.slice(0, 12)}) still serves sessions` : 'no copy is held yet';
+    return new ProtocolError('RESOURCE_EXHAUSTED', `universe sync: ${this.o.stateDir} filled up while storing the publication (${e.message}); the download is removed and ${held}: free space or grow the volume`);
   }
 
   /**

@@ -10,7 +10,7 @@
  * under the same id the batch's own buffer, its first 32 bytes per ciphertext now holding their
  * SHA-256 digests (ciphertextDigest of each wire ciphertext, taken before it is overwritten):
  * the buffer goes back and forth, not a fresh one per batch. An invalid ciphertext fails the
- * batch with its index and SEAL's reason.
+ * batch with its index and SEAL's reason, a failed write (ENOSPC) with its index and the error.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { BrokerBfv, type BfvPublicMaterial } from '@cleanroom/shared/crypto/bfv.ts';
@@ -35,7 +35,11 @@ parentPort!.on('message', (m: { id: number; bytes: Uint8Array; lengths: Uint32Ar
       }
       const got = parts.reduce((a, p) => a + p.length, 0);
       if (got !== places.length) throw new Error(`ciphertext ${m.first + i}: a stored form of ${got} bytes, expected ${places.length}`);
-      stored.write(m.first + i, parts);
+      try {
+        stored.write(m.first + i, parts);
+      } catch (err) {
+        throw new Error(`ciphertext ${m.first + i}: ${(err as Error).message}`); // a full volume: ENOSPC
+      }
       digests.set(ciphertextDigest(wire), 32 * i);
     }
     const out = m.bytes;

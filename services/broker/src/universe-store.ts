@@ -25,7 +25,7 @@
  * directory's disk space is freed, not held by open descriptors until the process exits).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { BrokerBfv } from '@cleanroom/shared/crypto/bfv.ts';
@@ -181,6 +181,39 @@ function hashFile(h: ReturnType<typeof createHash>, path: string): void {
   }
 }
 
+/** Bytes per token a download holds at its peak: its page (token, position), its spill record and its table record. */
+const DOWNLOAD_BYTES_PER_TOKEN = TOKEN_BYTES + 4 + 2 * TABLE_RECORD;
+
+/**
+ * The bytes a download of `m` may need on the state volume at its peak: every ciphertext's
+ * stored form (`storedLength` each) and digest; per token DOWNLOAD_BYTES_PER_TOKEN (a bucket's
+ * spill is removed only once the whole table is sorted); per label box its LABEL_BOX_BYTES.
+ * The copy held now stays until the new one is installed; it is already on the volume.
+ */
+export function downloadBytes(m: UniverseManifest, storedLength: number): number {
+  const tokens = m.idTypes.reduce((a, t) => a + t.tokens, 0);
+  return m.ciphertexts * (storedLength + 32) + tokens * (DOWNLOAD_BYTES_PER_TOKEN + (m.labelsVersion ? LABEL_BOX_BYTES : 0));
+}
+
+/**
+ * Refuses (RESOURCE_EXHAUSTED, naming both figures) a download that the volume of `stateDir`
+ * cannot hold — the bytes available to this process (statfs) below downloadBytes — before
+ * anything is fetched: a full volume costs a sync one manifest, not a download cut short.
+ */
+export function checkDownloadSpace(stateDir: string, m: UniverseManifest, storedLength: number): void {
+  mkdirSync(stateDir, { recursive: true });
+  const fs = statfsSync(stateDir);
+  const free = fs.bavail * fs.bsize;
+  const need = downloadBytes(m, storedLength);
+  if (free < need) {
+    throw new ProtocolError('RESOURCE_EXHAUSTED', `universe sync: ${stateDir} has ${mb(free)} MB available, publication ${m.version.slice(0, 12)} needs ≈ ${mb(need)} MB to download (${m.ciphertexts} ciphertexts of ${storedLength} B in the stored form, ${m.idTypes.reduce((a, t) => a + t.tokens, 0)} tokens${m.labelsVersion ? ' and their label boxes' : ''}): free space or grow the volume`);
+  }
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1e6).toFixed(1);
+}
+
 /** One download of a publication, written aside until it is complete and verified. */
 export class UniverseDownload {
   private readonly root: string;
@@ -191,6 +224,8 @@ export class UniverseDownload {
   private readonly cts: CiphertextFileWriter;
   private readonly digests: Appender;
   private readonly bfv: BrokerBfv;
+  /** The token table being written by finish(), if any. */
+  private tables: BucketFilesWriter | undefined;
 
   /**
    * Starts a download; `bfv` is media's public material of this publication, already loaded and
@@ -378,6 +413,7 @@ export class UniverseDownload {
     const scratch = new BucketScratch(); // one bucket's buffers, reused: no garbage per bucket
     for (const { idType } of m.idTypes) {
       const files = new BucketFilesWriter(join(this.tmp, `table-${idType}`));
+      this.tables = files; // abandoned with the download if writing it fails
       for (let b = 0; b < BUCKETS; b++) {
         const raw = scratch.read(join(this.tmp, 'spill', `${idType}-${b}`));
         const dv = new DataView(raw.buffer, raw.byteOffset);
@@ -387,6 +423,7 @@ export class UniverseDownload {
         for (const i of order) w.append(raw, i * TABLE_RECORD, TABLE_RECORD); // no subarray per record
       }
       files.close();
+      this.tables = undefined;
     }
     rmSync(join(this.tmp, 'spill'), { recursive: true, force: true });
     // The pages as they came (publication order) were kept to hash the version; the tables hold
@@ -409,10 +446,12 @@ export class UniverseDownload {
   }
 
   abandon(): void {
+    // nothing is flushed or synced: the files go (and on a full volume a flush would throw)
     this.cts.abandon();
-    this.digests.close();
-    for (const t of this.tokens.values()) for (const a of [t.tokens, t.positions, ...t.spill]) a.close();
+    this.digests.abandon();
+    for (const t of this.tokens.values()) for (const a of [t.tokens, t.positions, ...t.spill]) a.abandon();
     for (const l of this.labels.values()) l.boxes.abandon();
+    this.tables?.abandon();
     this.bfv.dispose();
     rmSync(this.tmp, { recursive: true, force: true });
   }

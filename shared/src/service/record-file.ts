@@ -124,6 +124,18 @@ export class Appender {
     closeSync(this.fd);
     this.closed = true;
   }
+
+  /**
+   * Closes without writing what is buffered (a failed download whose files are removed: on a
+   * full volume the flush would throw, and a descriptor left open would keep a removed file's
+   * space); idempotent.
+   */
+  abandon(): void {
+    if (this.closed) return;
+    this.used = 0;
+    closeSync(this.fd);
+    this.closed = true;
+  }
 }
 
 export function readAll(path: string): Uint8Array {
@@ -251,6 +263,12 @@ export class BucketFilesWriter {
     this.current?.close();
     this.current = undefined;
     for (; this.next < BUCKETS; this.next++) writeFileSync(bucketFile(this.dir, this.next), new Uint8Array(0));
+  }
+
+  /** Closes the bucket being written without flushing it (Appender.abandon). */
+  abandon(): void {
+    this.current?.abandon();
+    this.current = undefined;
   }
 }
 

@@ -1,0 +1,149 @@
+/**
+ * The broker's state volume full — a tmpfs of a few MB mounted for this test (as root; where
+ * this process may not mount one, the test is skipped with one line saying so). A sync that
+ * cannot fit is refused before anything is fetched (RESOURCE_EXHAUSTED naming the space
+ * available and needed); one whose volume fills up while it writes — something else took the
+ * space it saw, here a file written when the first ciphertext page is asked for — fails with
+ * RESOURCE_EXHAUSTED naming ENOSPC, on the broker's thread and in its sync workers alike. In
+ * every case the download is removed, the copy held before still serves a session, the node
+ * says why (`lastSyncError`, shown by /readyz) and, once space is freed, the next sync succeeds.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cluster, type Cluster } from './nodes.ts';
+import { LOOKUP_LIMITS, makeLookupWorld } from './world.ts';
+import { UniverseRequestCodec } from '@cleanroom/shared/rpc/codec.ts';
+import type { Envelope } from '@cleanroom/shared/transcript/statement.ts';
+
+/** Mounts a tmpfs of `mb` MB on a new directory (its size changed by resize), or undefined where this process may not. */
+const mounts: string[] = [];
+function volume(mb: number): { dir: string; resize(mb: number): void } | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'cleanroom-volume-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  mounts.push(dir);
+  return { dir, resize: (size) => execFileSync('mount', ['-o', `remount,size=${size}m`, dir], { stdio: 'pipe' }) };
+}
+const probe = process.getuid?.() === 0 ? volume(1) : undefined;
+if (!probe) process.stderr.write('sync.full-volume: skipped — this process cannot mount a tmpfs (needs root); the full-volume sync is untested here\n');
+afterAll(() => {
+  // lazily: the nodes' copies replaced in the test stay open until their close timers
+  for (const dir of mounts) execFileSync('umount', ['-l', dir]);
+  for (const dir of mounts) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Writes a file until the volume is full (ENOSPC): nothing more fits. */
+function fill(path: string): void {
+  const fd = openSync(path, 'w');
+  const chunk = Buffer.alloc(1 << 16, 1);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Downloads left behind under the broker's state directory (none after a failed sync). */
+const downloads = (stateDir: string): string[] => {
+  const root = join(stateDir, 'universe');
+  return existsSync(root) ? readdirSync(root).filter((f) => f.includes('.tmp-')) : [];
+};
+
+/** Open descriptors of this process on removed files under `dir`. */
+const openRemoved = (dir: string): string[] => readdirSync('/proc/self/fd').flatMap((fd) => {
+  try {
+    const target = readlinkSync(`/proc/self/fd/${fd}`);
+    return target.startsWith(dir) && target.endsWith('(deleted)') ? [target] : [];
+  } catch {
+    return [];
+  }
+});
+
+/** Fills the volume when the broker asks media for its first page of ciphertexts (the space check passed). */
+function fillAtCiphertexts(c: Cluster, filler: string): void {
+  const media = c.media as unknown as { handlers(): Record<string, (caller: unknown, envs: Envelope[]) => Promise<Envelope[]>> };
+  const handlers = media.handlers.bind(c.media);
+  let filled = false;
+  media.handlers = () => {
+    const h = handlers();
+    const sync = h.SyncUniverse!;
+    return { ...h, SyncUniverse: (caller, envs) => {
+      if (!filled && UniverseRequestCodec.decode(envs[0]!.payload).part === 'CIPHERTEXTS') {
+        filled = true;
+        fill(filler);
+      }
+      return sync(caller, envs);
+    } };
+  };
+}
+
+describe.skipIf(!probe)('the broker\'s state volume full', () => {
+  it('a sync that cannot fit is refused before fetching; one that fills the volume fails naming ENOSPC, on one thread or on workers; the copy held serves on; with space freed the next sync succeeds', async () => {
+    const lw = await makeLookupWorld({ universeSize: 6000, crmSize: 1500 });
+    // one session on each half of the CRM: disjoint cohorts (the differencing rule refuses a repeat)
+    const halves = [lw.w.crm.slice(0, 750), lw.w.crm.slice(750)];
+    const session = async (c: Cluster, half: number) => {
+      const rec = await c.useCrm(halves[half]!).start({ audienceSize: 100 }).done;
+      expect(rec.status, rec.error).toBe('completed');
+    };
+
+    for (const threads of [1, 2]) {
+      const vol = volume(3)!;
+      const stateDir = join(vol.dir, 'broker');
+      mkdirSync(stateDir);
+      const c = cluster(lw.w, {
+        lookup: LOOKUP_LIMITS, policy: { noiseScale: 0 }, brokerStateDir: stateDir,
+        ...(threads > 1 ? { brokerThreads: { threads, syncWorkersFrom: 1 } } : {}),
+      });
+      // 1. 3 MB: the publication (46 ciphertexts of ≈ 393 KB in the stored form) cannot fit
+      const refused = await c.broker.syncUniverse().then(() => undefined, (e: unknown) => e as Error & { code?: string });
+      expect(refused?.message).toMatch(/universe sync: .* has [\d.]+ MB available, publication [0-9a-f]{12} needs ≈ [\d.]+ MB to download \(\d+ ciphertexts of \d+ B in the stored form, \d+ tokens\): free space or grow the volume/);
+      expect(refused?.code).toBe('RESOURCE_EXHAUSTED');
+      expect(c.broker.lastSyncError?.message).toBe(refused?.message);
+      expect(c.broker.universe).toBeUndefined();
+      expect(downloads(stateDir)).toEqual([]);
+
+      // 2. room for two copies: it syncs, and sessions run
+      vol.resize(64);
+      const held = await c.broker.syncUniverse();
+      expect(c.broker.lastSyncError).toBeUndefined();
+      await session(c, 0);
+
+      // 3. labels turned on at media: the next sync fetches the whole publication again; the
+      // volume fills up when its first ciphertexts are asked for
+      (c.media as unknown as { o: { labels: unknown } }).o.labels = lw.labels;
+      const filler = join(vol.dir, 'filler');
+      fillAtCiphertexts(c, filler);
+      const failed = await c.broker.syncUniverse().then(() => undefined, (e: unknown) => e as Error & { code?: string });
+      expect(failed?.code).toBe('RESOURCE_EXHAUSTED');
+      expect(failed?.message).toMatch(new RegExp(`filled up while storing the publication \\(.*ENOSPC.*\\); the download is removed and the copy held \\(${held.version.slice(0, 12)}\\) still serves sessions: free space or grow the volume`));
+      if (threads > 1) expect(failed?.message).toMatch(/sync worker failed: ciphertext \d+: ENOSPC/);
+      expect(c.broker.lastSyncError?.message).toBe(failed?.message);
+      expect(c.broker.universe?.version).toBe(held.version);
+      expect(c.broker.universe?.labels).toBeUndefined();
+      expect(downloads(stateDir)).toEqual([]);
+      // and no descriptor of the removed download stays open (its space is free again), the sync workers' included
+      await new Promise((r) => setTimeout(r, 200));
+      expect(openRemoved(stateDir)).toEqual([]);
+      await session(c, 1); // on the copy held
+
+      // 4. space freed: the next sync brings the labels, and a lookup completes
+      rmSync(filler);
+      const after = await c.broker.syncUniverse();
+      expect(after.labels?.version).toBe(lw.labels.version);
+      expect(c.broker.lastSyncError).toBeUndefined();
+      const rec = await c.useCrm(lw.w.crm).startLookup({ kind: 'lookup', ids: lw.crmPhones }).done;
+      expect(rec.status, rec.error).toBe('completed');
+      c.broker.close();
+    }
+  }, 180_000);
+});
