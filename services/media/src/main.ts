@@ -65,8 +65,11 @@ try {
   nodeMetrics.universe.prepared(status);
 } catch (err) {
   nodeMetrics.universe.failed();
-  b.log.fatal({ err: (err as Error).message }, 'cannot prepare the universe');
-  process.stderr.write(`cleanroom media: cannot prepare the universe from CLEANROOM_DATA=${b.config.data}: ${(err as Error).message}\n`);
+  const what = { universe: `prepare the universe from CLEANROOM_DATA=${b.config.data}`, publication: 'make the publication', labels: `publish the labels of CLEANROOM_LABELS=${b.config.labels}` }[startup.stage];
+  // a full state volume said as such, with where to look (the stage's files are left for the next start to remove)
+  const full = (err as NodeJS.ErrnoException).code === 'ENOSPC' ? ` — the state volume CLEANROOM_STATE_DIR=${b.config.stateDir} is full: free space or grow it (docs/operations.md, "Sizing")` : '';
+  b.log.fatal({ err: (err as Error).message, stage: startup.stage }, `cannot ${what}`);
+  process.stderr.write(`cleanroom media: cannot ${what}: ${(err as Error).message}${full}\n`);
   process.exit(2);
 }
 await prepareOprfWorkers(b.config.evalThreads);

@@ -1,6 +1,11 @@
 /**
- * The broker's state volume full — a tmpfs of a few MB mounted for this test (as root; where
- * this process may not mount one, the test is skipped with one line saying so). A sync that
+ * A full state volume — a tmpfs of a few MB mounted for this test (as root; where this process
+ * may not mount one, the test is skipped with one line saying so).
+ *
+ * Media, started on a volume that holds its prepared universe but not its publication, exits 2
+ * with one message naming the stage, ENOSPC and the volume — no stack trace.
+ *
+ * The broker's (in memory, with media and the advertiser beside it). A sync that
  * cannot fit is refused before anything is fetched (RESOURCE_EXHAUSTED naming the space
  * available and needed); one whose volume fills up while it writes — something else took the
  * space it saw, here a file written when the first ciphertext page is asked for — fails with
@@ -9,13 +14,15 @@
  * says why (`lastSyncError`, shown by /readyz) and, once space is freed, the next sync succeeds.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cluster, type Cluster } from './nodes.ts';
 import { LOOKUP_LIMITS, makeLookupWorld } from './world.ts';
 import { UniverseRequestCodec } from '@cleanroom/shared/rpc/codec.ts';
+import { generatePki } from '@cleanroom/shared/pki/pki.ts';
+import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import type { Envelope } from '@cleanroom/shared/transcript/statement.ts';
 
 /** Mounts a tmpfs of `mb` MB on a new directory (its size changed by resize), or undefined where this process may not. */
@@ -32,7 +39,7 @@ function volume(mb: number): { dir: string; resize(mb: number): void } | undefin
   return { dir, resize: (size) => execFileSync('mount', ['-o', `remount,size=${size}m`, dir], { stdio: 'pipe' }) };
 }
 const probe = process.getuid?.() === 0 ? volume(1) : undefined;
-if (!probe) process.stderr.write('sync.full-volume: skipped — this process cannot mount a tmpfs (needs root); the full-volume sync is untested here\n');
+if (!probe) process.stderr.write('full-volume: skipped — this process cannot mount a tmpfs (needs root); the full-volume sync is untested here\n');
 afterAll(() => {
   // lazily: the nodes' copies replaced in the test stay open until their close timers
   for (const dir of mounts) execFileSync('umount', ['-l', dir]);
@@ -146,4 +153,33 @@ describe.skipIf(!probe)('the broker\'s state volume full', () => {
       c.broker.close();
     }
   }, 180_000);
+});
+
+describe.skipIf(!probe)('media\'s state volume full', () => {
+  it('media on a volume that holds its prepared universe but not its publication exits 2 naming the stage, ENOSPC and the volume, no stack trace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cleanroom-media-full-'));
+    const pki = join(dir, 'pki');
+    generatePki(pki);
+    await generateWorld(join(dir, 'world'), { seed: 'full-volume', universeSize: 2000, crmSize: 100 });
+    const vol = volume(5)!; // the prepared universe and the state database fit, the publication (16 ciphertexts of ≈ 197 KB and their tables) does not
+    const stateDir = join(vol.dir, 'state');
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const p = spawn(process.execPath, [join(import.meta.dirname, '../../services/media/src/main.ts')], {
+        env: {
+          PATH: process.env.PATH ?? '', CLEANROOM_PKI_DIR: pki, CLEANROOM_STATE_DIR: stateDir, CLEANROOM_TRANSCRIPT_DIR: join(dir, 'tx'),
+          CLEANROOM_DATA: join(dir, 'world', 'media', 'universe.csv'), CLEANROOM_GRPC_LISTEN: '127.0.0.1:0', CLEANROOM_ADMIN_LISTEN: '127.0.0.1:0',
+          CLEANROOM_LOG_LEVEL: 'silent', CLEANROOM_BROKER_ADDR: '127.0.0.1:1', CLEANROOM_ADVERTISER_ADDR: '127.0.0.1:1',
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      p.stderr.on('data', (d) => (stderr += d));
+      p.on('error', reject);
+      p.on('exit', (code) => resolve({ code, stderr }));
+    });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^cleanroom media: cannot make the publication: ENOSPC: no space left on device, \\w+.* — the state volume CLEANROOM_STATE_DIR=${stateDir} is full: free space or grow it`, 'm'));
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
 });
