@@ -6,7 +6,7 @@
 // on worker threads are stored byte for byte as on the download's own thread, in the same
 // segment files of a fixed number of ciphertexts each.
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeWorld } from '../../../test/unit/world.ts';
 import { cluster } from '../../../test/unit/nodes.ts';
@@ -154,7 +154,10 @@ describe('broker universe store', () => {
       return d;
     };
     const dir = join(w.dir, 'download');
+    // a download a stopped process left (another pid): removed when the next one starts
+    mkdirSync(join(dir, 'good', 'universe', `${pub.version}.tmp-999999999`, 'spill'), { recursive: true });
     const good = await download(join(dir, 'good'));
+    expect(readdirSync(join(dir, 'good', 'universe')).filter((f) => f.includes('.tmp-999999999'))).toEqual([]);
     const held = await good.finish();
     try {
       expect(held.version).toBe(pub.version);

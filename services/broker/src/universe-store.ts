@@ -28,6 +28,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
+import { removeStaleTemps } from '@cleanroom/shared/service/temp-dirs.ts';
 import { BrokerBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { countPrimitive } from '@cleanroom/shared/common/op-counts.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
@@ -236,6 +237,7 @@ export class UniverseDownload {
     if (!/^[0-9a-f]{64}$/.test(manifest.version)) throw new ProtocolError('INVALID_ARGUMENT', `expected a 64-hex publication version, got '${manifest.version.slice(0, 80)}'`);
     this.root = join(stateDir, 'universe');
     this.tmp = join(this.root, `${manifest.version}.tmp-${process.pid}`);
+    removeStaleTemps(this.root); // downloads a stopped process left (one sync at a time here)
     rmSync(this.tmp, { recursive: true, force: true });
     mkdirSync(join(this.tmp, 'spill'), { recursive: true });
     this.m = manifest;

@@ -5,7 +5,7 @@
 // the former layout (no manifest `format`: 16-byte tokens) is never reused; encrypted on worker
 // threads, every position's ciphertext slot holds that position's user, as on one thread.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -34,8 +34,11 @@ describe('media publication store', () => {
   it('is made once, reused after a restart with the same key, and remade for a changed universe', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'cleanroom-pub-'));
     const u = universe(300);
+    // a publication a stopped process left half-made (another pid): removed when this one is made
+    mkdirSync(join(stateDir, 'publication', 'staging.tmp-999999999', 'ciphertexts'), { recursive: true });
     const first = await openPublication({ stateDir, universe: u, log });
     expect(first.reused).toBe(false);
+    expect(existsSync(join(stateDir, 'publication', 'staging.tmp-999999999'))).toBe(false);
     expect(first.publication.ciphertexts.count).toBe(Math.ceil(300 / 128));
     // its ciphertexts moved into the layout before segment files (one ciphertexts.bin): reused as it is
     const pubDir = join(stateDir, 'publication', first.publication.version);

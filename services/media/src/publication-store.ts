@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { removeStaleTemps } from '@cleanroom/shared/service/temp-dirs.ts';
 import { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
 import { publish, type Publication, type TokenPages, type TokenSink } from '@cleanroom/shared/protocol/publication.ts';
@@ -130,6 +131,7 @@ export async function openPublication(opts: { stateDir: string; universe: Univer
   const bfv = await MediaBfv.create(ATTRIBUTE_COUNT);
   const due = progressGate(PROGRESS_LOG_MS, true);
   const staging = join(root, `staging.tmp-${process.pid}`);
+  removeStaleTemps(root, 'staging'); // what a stopped process left half-made
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
   const w = new CiphertextFileWriter(staging);

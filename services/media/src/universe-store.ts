@@ -17,6 +17,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { removeStaleTemps } from '@cleanroom/shared/service/temp-dirs.ts';
 import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import { progressGate, PROGRESS_LOG_MS, type Logger } from '@cleanroom/shared/service/log.ts';
@@ -129,6 +130,7 @@ export async function openUniverse(opts: {
     merged = true;
     const t0 = performance.now();
     const tmp = `${dir}.tmp-${process.pid}`;
+    removeStaleTemps(root, epoch); // what a stopped process left half-made
     rmSync(tmp, { recursive: true, force: true });
     const m = mergeShards(shards, tmp);
     rmSync(dir, { recursive: true, force: true });
@@ -154,6 +156,7 @@ export async function openUniverse(opts: {
   // its directory (also one in an older on-disk layout), else a new one.
   const key = epochKey(root, epoch, existsSync(join(dir, 'key.bin')) ? dir : undefined);
   const tmp = `${dir}.tmp-${process.pid}`;
+  removeStaleTemps(root, epoch); // what a stopped process left half-made
   rmSync(tmp, { recursive: true, force: true });
   const c0 = process.cpuUsage();
   const figures = await prepareToDisk({
