@@ -3,7 +3,8 @@
  * may not mount one, the test is skipped with one line saying so).
  *
  * Media, started on a volume that holds its prepared universe but not its publication, exits 2
- * with one message naming the stage, ENOSPC and the volume — no stack trace.
+ * before encrypting, with one message naming the stage, the room available and the room the
+ * publication needs — no stack trace, nothing half-made left.
  *
  * The broker's (in memory, with media and the advertiser beside it). A sync that
  * cannot fit is refused before anything is fetched (RESOURCE_EXHAUSTED naming the space
@@ -156,13 +157,13 @@ describe.skipIf(!probe)('the broker\'s state volume full', () => {
 });
 
 describe.skipIf(!probe)('media\'s state volume full', () => {
-  it('media on a volume that holds its prepared universe but not its publication exits 2 naming the stage, ENOSPC and the volume, no stack trace', async () => {
+  /** Media started on a state volume of `mb` MB with a world of `users`: its exit code and stderr. */
+  async function startMedia(users: number, mb: number): Promise<{ code: number | null; stderr: string; stateDir: string }> {
     const dir = mkdtempSync(join(tmpdir(), 'cleanroom-media-full-'));
     const pki = join(dir, 'pki');
     generatePki(pki);
-    await generateWorld(join(dir, 'world'), { seed: 'full-volume', universeSize: 2000, crmSize: 100 });
-    const vol = volume(5)!; // the prepared universe and the state database fit, the publication (16 ciphertexts of ≈ 197 KB and their tables) does not
-    const stateDir = join(vol.dir, 'state');
+    await generateWorld(join(dir, 'world'), { seed: 'full-volume', universeSize: users, crmSize: 100 });
+    const stateDir = join(volume(mb)!.dir, 'state');
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
       const p = spawn(process.execPath, [join(import.meta.dirname, '../../services/media/src/main.ts')], {
         env: {
@@ -177,9 +178,22 @@ describe.skipIf(!probe)('media\'s state volume full', () => {
       p.on('error', reject);
       p.on('exit', (code) => resolve({ code, stderr }));
     });
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`^cleanroom media: cannot make the publication: ENOSPC: no space left on device, \\w+.* — the state volume CLEANROOM_STATE_DIR=${stateDir} is full: free space or grow it`, 'm'));
-    expect(r.stderr).not.toMatch(/\n\s+at /);
     rmSync(dir, { recursive: true, force: true });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    return { ...r, stateDir };
+  }
+
+  it('on a volume that holds its prepared universe but not its publication, media exits 2 before encrypting, naming the stage and both figures', async () => {
+    // 6,000 users: the prepared universe and the state database fit in 6 MB, the publication (47 ciphertexts of ≈ 197 KB) does not
+    const { stderr, stateDir } = await startMedia(6000, 6);
+    expect(stderr).toMatch(new RegExp(`^cleanroom media: cannot make the publication: ${stateDir}/publication has [\\d.]+ MB available, the publication of \\d+ users needs at least [\\d.]+ MB \\(\\d+ ciphertexts of at least 196608 B\\): free space or grow the volume$`, 'm'));
+    expect(readdirSync(join(stateDir, 'publication')).filter((f) => f.includes('.tmp-'))).toEqual([]); // nothing half-made left
+  }, 60_000);
+
+  it('a volume that fills up during the publication (its ciphertexts fit, not everything beside them): exit 2 naming the stage, ENOSPC and the volume', async () => {
+    // 2,000 users in 5 MB: the check's lower bound (16 ciphertexts' first polynomials) fits, the whole publication does not
+    const { stderr, stateDir } = await startMedia(2000, 5);
+    expect(stderr).toMatch(new RegExp(`^cleanroom media: cannot make the publication: ENOSPC: no space left on device, \\w+.* — the state volume CLEANROOM_STATE_DIR=${stateDir} is full: free space or grow it`, 'm'));
   }, 60_000);
 });

@@ -25,10 +25,11 @@
  * directory's disk space is freed, not held by open descriptors until the process exits).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { removeStaleTemps } from '@cleanroom/shared/service/temp-dirs.ts';
+import { lackOfRoom } from '@cleanroom/shared/service/volume.ts';
 import { BrokerBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { countPrimitive } from '@cleanroom/shared/common/op-counts.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
@@ -202,17 +203,10 @@ export function downloadBytes(m: UniverseManifest, storedLength: number): number
  * anything is fetched: a full volume costs a sync one manifest, not a download cut short.
  */
 export function checkDownloadSpace(stateDir: string, m: UniverseManifest, storedLength: number): void {
-  mkdirSync(stateDir, { recursive: true });
-  const fs = statfsSync(stateDir);
-  const free = fs.bavail * fs.bsize;
-  const need = downloadBytes(m, storedLength);
-  if (free < need) {
-    throw new ProtocolError('RESOURCE_EXHAUSTED', `universe sync: ${stateDir} has ${mb(free)} MB available, publication ${m.version.slice(0, 12)} needs ≈ ${mb(need)} MB to download (${m.ciphertexts} ciphertexts of ${storedLength} B in the stored form, ${m.idTypes.reduce((a, t) => a + t.tokens, 0)} tokens${m.labelsVersion ? ' and their label boxes' : ''}): free space or grow the volume`);
+  const lack = lackOfRoom(stateDir, downloadBytes(m, storedLength), `publication ${m.version.slice(0, 12)} needs ≈`);
+  if (lack) {
+    throw new ProtocolError('RESOURCE_EXHAUSTED', `universe sync: ${lack} to download (${m.ciphertexts} ciphertexts of ${storedLength} B in the stored form, ${m.idTypes.reduce((a, t) => a + t.tokens, 0)} tokens${m.labelsVersion ? ' and their label boxes' : ''}): free space or grow the volume`);
   }
-}
-
-function mb(bytes: number): string {
-  return (bytes / 1e6).toFixed(1);
 }
 
 /** One download of a publication, written aside until it is complete and verified. */

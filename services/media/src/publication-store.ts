@@ -18,7 +18,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeStaleTemps } from '@cleanroom/shared/service/temp-dirs.ts';
-import { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
+import { lackOfRoom } from '@cleanroom/shared/service/volume.ts';
+import { BFV_PARAMETERS, MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
 import { publish, type Publication, type TokenPages, type TokenSink } from '@cleanroom/shared/protocol/publication.ts';
 import { Appender } from '@cleanroom/shared/service/record-file.ts';
@@ -106,6 +107,8 @@ function tokenPagesOf(dir: string, t: IdType): TokenPages {
  * (node-seal's load and the key pair restored) costs ≈ 0.6–0.9 s, ≈ 150 ciphertexts' encryption.
  */
 const WORKERS_FROM_CIPHERTEXTS = 256;
+/** The least a ciphertext takes in media's wire form: its first polynomial, N × (primes − 1) words of 8 B (the second is a seed). */
+const WIRE_FORM_MIN_BYTES = BFV_PARAMETERS.polyModulusDegree * (BFV_PARAMETERS.coeffModulusBits.length - 1) * 8;
 
 /**
  * The publication of `universe`: the one on disk when it was made from this prepared universe,
@@ -155,6 +158,15 @@ export async function openPublication(opts: { stateDir: string; universe: Univer
     },
   };
   const ciphertexts = Math.ceil(opts.universe.size / bfv.layout.usersPerCiphertext);
+  // The volume must hold at least every ciphertext's first polynomial (the seeded wire form's
+  // c0: N × (primes − 1) × 8 B): refused now, with the figures, not after the encryption
+  // (≈ 10 core-hours at 10^9 users). The rest (c1's seed, headers, tokens) is small beside it.
+  const lack = lackOfRoom(root, ciphertexts * WIRE_FORM_MIN_BYTES, `the publication of ${opts.universe.size} users needs at least`);
+  if (lack) {
+    w.abandon();
+    rmSync(staging, { recursive: true, force: true });
+    throw new Error(`${lack} (${ciphertexts} ciphertexts of at least ${WIRE_FORM_MIN_BYTES} B): free space or grow the volume`);
+  }
   const threads = Math.max(1, opts.threads ?? 1);
   const workers = threads > 1 && ciphertexts >= (opts.workersFrom ?? WORKERS_FROM_CIPHERTEXTS) ? new PublicationWorkers(bfv, threads) : undefined;
   const encryptThreads = workers?.size ?? 1;
