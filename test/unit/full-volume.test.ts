@@ -1,19 +1,20 @@
 /**
- * A full state volume — a tmpfs of a few MB mounted for this test (as root; where this process
- * may not mount one, the test is skipped with one line saying so).
+ * A full state volume — tmpfs volumes of a few MB mounted for this test (as root; where this
+ * process may not mount one, the test is skipped with one line saying so).
  *
- * Media, started on a volume that holds its prepared universe but not its publication, exits 2
- * before encrypting, with one message naming the stage, the room available and the room the
- * publication needs — no stack trace, nothing half-made left.
- *
- * The broker's (in memory, with media and the advertiser beside it). A sync that
- * cannot fit is refused before anything is fetched (RESOURCE_EXHAUSTED naming the space
- * available and needed); one whose volume fills up while it writes — something else took the
- * space it saw, here a file written when the first ciphertext page is asked for — fails with
+ * The broker's (in memory, with media and the advertiser beside it). A sync that cannot fit is
+ * refused before anything is fetched (RESOURCE_EXHAUSTED naming the space available and
+ * needed); one whose volume fills up while it writes — something else took the space it saw,
+ * here a file written when the first ciphertext page is asked for — fails with
  * RESOURCE_EXHAUSTED naming ENOSPC, on the broker's thread and in its sync workers alike. In
- * every case the download is removed, the copy held before still serves a session, the node
- * says why (`lastSyncError`, shown by /readyz) and, once space is freed, the next sync succeeds.
- */
+ * every case the download is removed (no descriptor of it left open), the copy held before
+ * still serves a session, the node says why (`lastSyncError`, shown by /readyz) and, once space
+ * is freed, the next sync succeeds.
+ *
+ * Media's (a real process). On a volume that holds its prepared universe but not its
+ * publication it exits 2 before encrypting, naming the stage and both figures, nothing
+ * half-made left; on one that fills up during the publication, exit 2 naming the stage, ENOSPC
+ * and the volume. Never a stack trace. */
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, writeSync } from 'node:fs';
@@ -40,7 +41,7 @@ function volume(mb: number): { dir: string; resize(mb: number): void } | undefin
   return { dir, resize: (size) => execFileSync('mount', ['-o', `remount,size=${size}m`, dir], { stdio: 'pipe' }) };
 }
 const probe = process.getuid?.() === 0 ? volume(1) : undefined;
-if (!probe) process.stderr.write('full-volume: skipped — this process cannot mount a tmpfs (needs root); the full-volume sync is untested here\n');
+if (!probe) process.stderr.write('full-volume: skipped — this process cannot mount a tmpfs (needs root); full volumes are untested here\n');
 afterAll(() => {
   // lazily: the nodes' copies replaced in the test stay open until their close timers
   for (const dir of mounts) execFileSync('umount', ['-l', dir]);
