@@ -8,8 +8,9 @@
  * here a file written when the first ciphertext page is asked for — fails with
  * RESOURCE_EXHAUSTED naming ENOSPC, on the broker's thread and in its sync workers alike. In
  * every case the download is removed (no descriptor of it left open), the copy held before
- * still serves a session, the node says why (`lastSyncError`, shown by /readyz) and, once space
- * is freed, the next sync succeeds.
+ * still serves a session, the node says why (`lastSyncError`, shown by /readyz; the metrics
+ * count the failure by code and show the room left on the volume) and, once space is freed,
+ * the next sync succeeds.
  *
  * Media's (a real process). On a volume that holds its prepared universe but not its
  * publication it exits 2 before encrypting, naming the stage and both figures, nothing
@@ -26,6 +27,7 @@ import { UniverseRequestCodec } from '@cleanroom/shared/rpc/codec.ts';
 import { generatePki } from '@cleanroom/shared/pki/pki.ts';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import type { Envelope } from '@cleanroom/shared/transcript/statement.ts';
+import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 
 /** Mounts a tmpfs of `mb` MB on a new directory (its size changed by resize), or undefined where this process may not. */
 const mounts: string[] = [];
@@ -119,6 +121,13 @@ describe.skipIf(!probe)('the broker\'s state volume full', () => {
       expect(refused?.code).toBe('RESOURCE_EXHAUSTED');
       expect(c.broker.lastSyncError?.message).toBe(refused?.message);
       expect(c.broker.universe).toBeUndefined();
+      // the metrics an operator alerts on: the refusals by code, the room left on the state volume
+      nodeMetrics.stateVolume(stateDir);
+      const scraped = (await nodeMetrics.scrape()).body;
+      expect(Number(/^cleanroom_universe_sync_failures_total\{code="RESOURCE_EXHAUSTED"[^}]*\} (\d+)$/m.exec(scraped)?.[1])).toBeGreaterThanOrEqual(1);
+      const room = Number(/^cleanroom_state_volume_available_bytes(?:\{[^}]*\})? (\d+)$/m.exec(scraped)?.[1]);
+      expect(room).toBeGreaterThan(0);
+      expect(room).toBeLessThanOrEqual(3 * 2 ** 20);
       expect(downloads(stateDir)).toEqual([]);
 
       // 2. room for two copies: it syncs, and sessions run

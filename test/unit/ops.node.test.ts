@@ -6,7 +6,7 @@
  * health port (CLEANROOM_HEALTH_LISTEN).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -154,6 +154,13 @@ describe('operations: metrics and gRPC health on real node processes', () => {
     const br = await c.nodes.broker.admin.request<any>('GET', '/readyz');
     expect(sum(b, 'cleanroom_universe_users')).toBe(br.universe.users);
     expect(b.find((s) => s.name === 'cleanroom_universe_epoch_info')?.labels.epoch).toBe(mr.universe.epoch);
+    // every node: the bytes available on its state volume (statfs), as the operating system says
+    for (const [p, samples] of [['media', m], ['broker', b]] as const) {
+      const room = sum(samples, 'cleanroom_state_volume_available_bytes');
+      const fs = statfsSync(c.stateDir(p));
+      expect(room, p).toBeGreaterThan(0);
+      expect(Math.abs(room - fs.bavail * fs.bsize), p).toBeLessThan(2 ** 30); // other writers on the machine meanwhile
+    }
     // the privacy budget: what the broker's ledger says (GET /v1/budget), per advertiser, media and epoch
     const ledger = await c.nodes.broker.admin.request<any>('GET', '/v1/budget');
     expect(ledger.budgets.length).toBeGreaterThan(0);

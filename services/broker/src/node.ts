@@ -11,6 +11,7 @@
  * (universe-store.ts), loaded at start, and re-synced when media publishes a new version.
  */
 import { logMemory } from '@cleanroom/shared/service/memory.ts';
+import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 import { DEFAULT_SESSION_DEADLINE_MS } from '@cleanroom/shared/service/config.ts';
 import { ProtocolError, type Party } from '@cleanroom/shared/protocol/messages.ts';
 import { BrokerRole, type MatchCounts } from '@cleanroom/shared/protocol/broker.ts';
@@ -203,6 +204,7 @@ export class BrokerNode {
       return held;
     }, (err: unknown) => {
       this.lastSyncError_ = { message: (err as Error).message, at: new Date().toISOString() };
+      nodeMetrics.universeSyncFailed(err instanceof ProtocolError ? err.code : 'UNKNOWN');
       throw err;
     }).finally(() => {
       this.syncing = undefined;

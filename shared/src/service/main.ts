@@ -62,6 +62,7 @@ export function boot(party: Party): Boot {
   }
   const log = createLogger(party, config.logLevel);
   nodeMetrics.init(party);
+  nodeMetrics.stateVolume(config.stateDir);
   if (initTracing(party, { endpoint: config.otlpEndpoint })) log.info({ otlp: config.otlpEndpoint }, 'tracing on: spans exported by OTLP/HTTP');
   let identity: NodeIdentity;
   try {

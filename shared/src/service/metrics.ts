@@ -13,11 +13,14 @@
  * - universe size, epoch and preparation progress: set by media (preparation) and the
  *   broker (universe sync) through `universe`;
  * - the privacy budget spent and left per (advertiser, media, epoch): the broker's ledger,
- *   read at scrape time through `privacyBudgets`.
+ *   read at scrape time through `privacyBudgets`;
+ * - the bytes available on the state volume (statfs at scrape time, `stateVolume`) and the
+ *   broker's failed universe syncs by status code (`universeSyncFailed`).
  * Metric names and meanings are listed in docs/operations.md ("Metrics").
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { opCounts, wireBytes, type BfvOp, type Direction } from '../common/op-counts.ts';
+import { availableBytes } from './volume.ts';
 
 /**
  * How often the event-loop lag histogram (`cleanroom_nodejs_eventloop_lag_*`) samples, ms.
@@ -53,6 +56,8 @@ export class NodeMetrics {
   private readonly prepRows: Gauge;
   private readonly prepSeconds: Gauge;
   private prepState: UniversePreparation = 'idle';
+  private readonly syncFailures: Counter<'code'>;
+  private stateDir: string | undefined;
 
   constructor() {
     const registers = [this.registry];
@@ -129,6 +134,30 @@ export class NodeMetrics {
     });
     this.prepRows = new Gauge({ name: 'cleanroom_universe_preparation_rows', help: 'Universe CSV rows read so far by the current or last preparation (media)', registers });
     this.prepSeconds = new Gauge({ name: 'cleanroom_universe_preparation_seconds', help: 'Duration of the last universe preparation (0 when reused)', registers });
+    this.syncFailures = new Counter({ name: 'cleanroom_universe_sync_failures_total', help: 'Broker: universe syncs that failed, by status code (RESOURCE_EXHAUSTED: a full state volume)', labelNames: ['code'], registers });
+    const stateDir = () => this.stateDir;
+    new Gauge({
+      name: 'cleanroom_state_volume_available_bytes', help: 'Bytes available to the node on its state volume (CLEANROOM_STATE_DIR), read at scrape time', registers,
+      collect() {
+        const dir = stateDir();
+        try {
+          if (dir) this.set(availableBytes(dir));
+          else this.reset();
+        } catch {
+          this.reset(); // a volume that cannot be read (gone, no permission): no value, the scrape goes on
+        }
+      },
+    });
+  }
+
+  /** The node's state directory, whose volume's available bytes are read at scrape time. */
+  stateVolume(dir: string): void {
+    this.stateDir = dir;
+  }
+
+  /** A failed universe sync (broker), by status code ('UNKNOWN' for an error without one). */
+  universeSyncFailed(code: string): void {
+    this.syncFailures.inc({ code });
   }
 
   /** Labels every series with the node's party and adds the default process metrics (once). */
