@@ -39,7 +39,7 @@ import { randomUUID } from 'node:crypto';
 import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
 import { abortHandler, collectCheckpoint } from '@cleanroom/shared/rpc/session-control.ts';
 import type { Round } from '@cleanroom/shared/protocol/messages.ts';
-import { checkDownloadSpace, loadHeld, UniverseDownload, type HeldUniverse } from './universe-store.ts';
+import { loadHeld, UniverseDownload, type HeldUniverse } from './universe-store.ts';
 import { SyncWorkers } from './sync-workers.ts';
 import { startGcTally } from '@cleanroom/shared/service/gc-tally.ts';
 import { keyidOf } from '@cleanroom/shared/crypto/dsse.ts';
@@ -254,7 +254,6 @@ export class BrokerNode {
         if (err instanceof BfvFormatError || err instanceof RangeError) throw new ProtocolError('INVALID_ARGUMENT', `publication keys: ${err.message}`);
         throw err;
       }
-      checkDownloadSpace(this.o.stateDir, manifest, bfv.storedFormLength());
       download = new UniverseDownload(this.o.stateDir, manifest, bfv, this.o.ciphertextsPerFile);
       for (const { idType, tokens } of manifest.idTypes) {
         while (download.tokensHeld(idType) < tokens) {

@@ -154,6 +154,13 @@ describe('broker universe store', () => {
       return d;
     };
     const dir = join(w.dir, 'download');
+    // counts that disagree with media's keys (one ciphertext per 128 users) size nothing: refused at once
+    for (const bad of [{ ciphertexts: manifest.ciphertexts + 1 }, { users: manifest.users * 1000 }, { usersPerCiphertext: 64 }]) {
+      const b = await BrokerBfv.fromPublicMaterial(pub.material, pub.layout.attributeCount);
+      expect(() => new UniverseDownload(join(dir, 'counts'), { ...manifest, ...bad }, b)).toThrow(/media announced \d+ ciphertexts of \d+ users for \d+ users; its keys hold 128 users per ciphertext, so \d+: refused/);
+      expect(() => b.storedFormLength()).toThrow(); // the keys were released
+    }
+    expect(existsSync(join(dir, 'counts'))).toBe(false);
     // a download a stopped process left (another pid): removed when the next one starts
     mkdirSync(join(dir, 'good', 'universe', `${pub.version}.tmp-999999999`, 'spill'), { recursive: true });
     const good = await download(join(dir, 'good'));

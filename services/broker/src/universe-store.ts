@@ -229,6 +229,20 @@ export class UniverseDownload {
   constructor(stateDir: string, manifest: UniverseManifest, bfv: BrokerBfv, perFile?: number) {
     this.bfv = bfv;
     if (!/^[0-9a-f]{64}$/.test(manifest.version)) throw new ProtocolError('INVALID_ARGUMENT', `expected a 64-hex publication version, got '${manifest.version.slice(0, 80)}'`);
+    // the counts media announced agree with its keys' layout (one ciphertext per usersPerCiphertext users)
+    // before they size anything here; then the room they need (checkDownloadSpace)
+    // (refused: the keys, which the download owns, are released)
+    try {
+      const perCiphertext = bfv.layout.usersPerCiphertext;
+      const want = Math.ceil(manifest.users / perCiphertext);
+      if (!Number.isSafeInteger(manifest.users) || manifest.users < 0 || manifest.usersPerCiphertext !== perCiphertext || manifest.ciphertexts !== want) {
+        throw new ProtocolError('INVALID_ARGUMENT', `media announced ${manifest.ciphertexts} ciphertexts of ${manifest.usersPerCiphertext} users for ${manifest.users} users; its keys hold ${perCiphertext} users per ciphertext, so ${want}: refused`);
+      }
+      checkDownloadSpace(stateDir, manifest, bfv.storedFormLength());
+    } catch (err) {
+      bfv.dispose();
+      throw err;
+    }
     this.root = join(stateDir, 'universe');
     this.tmp = join(this.root, `${manifest.version}.tmp-${process.pid}`);
     removeStaleTemps(this.root); // downloads a stopped process left (one sync at a time here)
