@@ -15,10 +15,13 @@
  * Media's (a real process). On a volume that holds its prepared universe but not its
  * publication it exits 2 before encrypting, naming the stage and both figures, nothing
  * half-made left; on one that fills up during the publication, exit 2 naming the stage, ENOSPC
- * and the volume. Never a stack trace. */
+ * and the volume. Never a stack trace.
+ *
+ * A transcript's: an entry that cannot be written whole is refused (RESOURCE_EXHAUSTED) and
+ * what was written of it cut off, so the file ends at its last complete entry and verifies. */
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cluster, type Cluster } from './nodes.ts';
@@ -28,6 +31,8 @@ import { generatePki } from '@cleanroom/shared/pki/pki.ts';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import type { Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
+import { readTranscript, TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
+import { SigningKey } from '@cleanroom/shared/crypto/dsse.ts';
 
 /** Mounts a tmpfs of `mb` MB on a new directory (its size changed by resize), or undefined where this process may not. */
 const mounts: string[] = [];
@@ -206,4 +211,39 @@ describe.skipIf(!probe)('media\'s state volume full', () => {
     const { stderr, stateDir } = await startMedia(2000, 5);
     expect(stderr).toMatch(new RegExp(`^cleanroom media: cannot make the publication: ENOSPC: no space left on device, \\w+.* — the state volume CLEANROOM_STATE_DIR=${stateDir} is full: free space or grow it`, 'm'));
   }, 60_000);
+});
+
+describe.skipIf(!probe)('a transcript on a full volume', () => {
+  it('an entry that cannot be written whole is refused (RESOURCE_EXHAUSTED) and cut off: the file ends at the entry before and verifies; with room again the next entry follows it', () => {
+    const vol = volume(1)!;
+    const key = SigningKey.generate();
+    const w = TranscriptWriter.open(vol.dir, 'advertiser', 'full-volume-transcript');
+    const path = join(vol.dir, 'full-volume-transcript', 'advertiser.jsonl');
+    // entries of ≈ 700 B until the file's last page has room left but less than the next entry
+    for (let i = 0; i < 4; i++) w.appendPolicy({ n: i, pad: 'x'.repeat(600) }, key);
+    const before = statSync(path).size;
+    const slack = 4096 - (before % 4096);
+    expect(slack).toBeGreaterThan(100);
+    fill(join(vol.dir, 'filler')); // no page left: the next entry gets its first `slack` bytes written, then ENOSPC
+    const err = (() => {
+      try {
+        w.appendPolicy({ n: 4, pad: 'y'.repeat(slack + 500) }, key);
+      } catch (e) {
+        return e as Error & { code?: string };
+      }
+      return undefined;
+    })();
+    expect(err?.code).toBe('RESOURCE_EXHAUSTED');
+    expect(err?.message).toMatch(/the volume is full \(ENOSPC\): entry 4 was not recorded/);
+    expect(statSync(path).size).toBe(before);
+    const read = readTranscript(path);
+    expect(read.problems).toEqual([]);
+    expect(read.entries).toHaveLength(4);
+    rmSync(join(vol.dir, 'filler'));
+    w.appendPolicy({ n: 4, pad: 'z' }, key);
+    w.close();
+    const again = readTranscript(path);
+    expect(again.problems).toEqual([]);
+    expect(again.entries).toHaveLength(5);
+  });
 });

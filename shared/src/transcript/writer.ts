@@ -16,13 +16,14 @@
  *
  * Guarantees: appends are synchronous (one `writeSync` per line on a kept descriptor), so a
  * line is in the file before the message is acted upon; `fsync` on every checkpoint and at
- * close. The writer refuses statements that are not canonical, belong to another session or
+ * close. A line that cannot be written whole (a full volume: RESOURCE_EXHAUSTED) is removed
+ * again, so the file always ends at a complete entry. The writer refuses statements that are not canonical, belong to another session or
  * are addressed inconsistently with `direction`, and checkpoints whose root it cannot
  * recompute from its own leaves. A transcript is created exclusively and never re-opened:
  * a second open of the same session id fails with ALREADY_EXISTS. `readTranscript` never throws: it returns what it could read plus
  * `{ line, reason }` problems (1-based line numbers).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { ProtocolError } from '../protocol/messages.ts';
 import { sha256Hex } from '../crypto/sha256.ts';
 import { join } from 'node:path';
@@ -299,6 +300,8 @@ export class TranscriptWriter {
   readonly party: PartyName;
   readonly sessionId: string;
   #fd: number | undefined;
+  /** Bytes of the complete lines written: where the next line goes (positioned writes). */
+  #bytes = 0;
   #index: number;
   #prev: string;
   #leaves: Uint8Array[];
@@ -432,7 +435,19 @@ export class TranscriptWriter {
     buf.set(line);
     buf[line.length] = 0x0a;
     let off = 0;
-    while (off < buf.length) off += writeSync(this.#fd, buf, off, buf.length - off);
+    try {
+      while (off < buf.length) off += writeSync(this.#fd, buf, off, buf.length - off, this.#bytes + off);
+    } catch (err) {
+      // A line written in part (a full volume) is cut off again: the file keeps ending at its
+      // last complete entry, so it still verifies, and a later entry follows that one.
+      if (off > 0) ftruncateSync(this.#fd, this.#bytes);
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ENOSPC') {
+        throw new ProtocolError('RESOURCE_EXHAUSTED', `transcript ${this.path}: the volume is full (ENOSPC): entry ${this.#index} was not recorded, so what it records is not acted upon (the transcript ends intact at the entry before)`);
+      }
+      throw err;
+    }
+    this.#bytes += buf.length;
     this.#prev = sha256Hex(line);
     this.#index++;
   }
