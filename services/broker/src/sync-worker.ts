@@ -27,18 +27,13 @@ parentPort!.on('message', (m: { id: number; bytes: Uint8Array; lengths: Uint32Ar
     const digests = new Uint8Array(32 * n);
     for (let i = 0, at = 0; i < n; at += m.lengths[i]!, i++) {
       const wire = m.bytes.subarray(at, at + m.lengths[i]!);
-      let parts;
       try {
-        parts = bfv.storedFormParts(wire);
-      } catch (err) {
-        throw new Error(`ciphertext ${m.first + i}: ${(err as Error).message}`);
-      }
-      const got = parts.reduce((a, p) => a + p.length, 0);
-      if (got !== places.length) throw new Error(`ciphertext ${m.first + i}: a stored form of ${got} bytes, expected ${places.length}`);
-      try {
+        const parts = bfv.storedFormParts(wire);
+        const got = parts.reduce((a, p) => a + p.length, 0);
+        if (got !== places.length) throw new Error(`a stored form of ${got} bytes, expected ${places.length}`);
         stored.write(m.first + i, parts);
       } catch (err) {
-        throw new Error(`ciphertext ${m.first + i}: ${(err as Error).message}`); // a full volume: ENOSPC
+        throw new Error(`ciphertext ${m.first + i}: ${(err as Error).message}`); // SEAL's refusal, or a failed write (ENOSPC)
       }
       digests.set(ciphertextDigest(wire), 32 * i);
     }

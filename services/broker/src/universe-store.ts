@@ -187,25 +187,19 @@ function hashFile(h: ReturnType<typeof createHash>, path: string): void {
 const DOWNLOAD_BYTES_PER_TOKEN = TOKEN_BYTES + 4 + 2 * TABLE_RECORD;
 
 /**
- * The bytes a download of `m` may need on the state volume at its peak: every ciphertext's
- * stored form (`storedLength` each) and digest; per token DOWNLOAD_BYTES_PER_TOKEN (a bucket's
- * spill is removed only once the whole table is sorted); per label box its LABEL_BOX_BYTES.
- * The copy held now stays until the new one is installed; it is already on the volume.
+ * Refuses (RESOURCE_EXHAUSTED, naming both figures) a download of `m` that the volume of
+ * `stateDir` cannot hold at its peak — every ciphertext's stored form (`storedLength` each) and
+ * digest; per token DOWNLOAD_BYTES_PER_TOKEN (a bucket's spill is removed only once the whole
+ * table is sorted); per label box its LABEL_BOX_BYTES — before anything is fetched: a full
+ * volume costs a sync one manifest, not a download cut short. The copy held now stays until the
+ * new one is installed; it is already on the volume.
  */
-export function downloadBytes(m: UniverseManifest, storedLength: number): number {
+function checkDownloadSpace(stateDir: string, m: UniverseManifest, storedLength: number): void {
   const tokens = m.idTypes.reduce((a, t) => a + t.tokens, 0);
-  return m.ciphertexts * (storedLength + 32) + tokens * (DOWNLOAD_BYTES_PER_TOKEN + (m.labelsVersion ? LABEL_BOX_BYTES : 0));
-}
-
-/**
- * Refuses (RESOURCE_EXHAUSTED, naming both figures) a download that the volume of `stateDir`
- * cannot hold — the bytes available to this process (statfs) below downloadBytes — before
- * anything is fetched: a full volume costs a sync one manifest, not a download cut short.
- */
-export function checkDownloadSpace(stateDir: string, m: UniverseManifest, storedLength: number): void {
-  const lack = lackOfRoom(stateDir, downloadBytes(m, storedLength), `publication ${m.version.slice(0, 12)} needs ≈`);
+  const need = m.ciphertexts * (storedLength + 32) + tokens * (DOWNLOAD_BYTES_PER_TOKEN + (m.labelsVersion ? LABEL_BOX_BYTES : 0));
+  const lack = lackOfRoom(stateDir, need, `publication ${m.version.slice(0, 12)} needs ≈`);
   if (lack) {
-    throw new ProtocolError('RESOURCE_EXHAUSTED', `universe sync: ${lack} to download (${m.ciphertexts} ciphertexts of ${storedLength} B in the stored form, ${m.idTypes.reduce((a, t) => a + t.tokens, 0)} tokens${m.labelsVersion ? ' and their label boxes' : ''}): free space or grow the volume`);
+    throw new ProtocolError('RESOURCE_EXHAUSTED', `universe sync: ${lack} to download (${m.ciphertexts} ciphertexts of ${storedLength} B in the stored form, ${tokens} tokens${m.labelsVersion ? ' and their label boxes' : ''}): free space or grow the volume`);
   }
 }
 
@@ -229,9 +223,9 @@ export class UniverseDownload {
   constructor(stateDir: string, manifest: UniverseManifest, bfv: BrokerBfv, perFile?: number) {
     this.bfv = bfv;
     if (!/^[0-9a-f]{64}$/.test(manifest.version)) throw new ProtocolError('INVALID_ARGUMENT', `expected a 64-hex publication version, got '${manifest.version.slice(0, 80)}'`);
-    // the counts media announced agree with its keys' layout (one ciphertext per usersPerCiphertext users)
-    // before they size anything here; then the room they need (checkDownloadSpace)
-    // (refused: the keys, which the download owns, are released)
+    // The counts media announced must agree with its keys' layout (one ciphertext per
+    // usersPerCiphertext users) before they size anything, then fit the volume; a refusal
+    // releases the keys, which the download owns.
     try {
       const perCiphertext = bfv.layout.usersPerCiphertext;
       const want = Math.ceil(manifest.users / perCiphertext);

@@ -19,7 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { removeStaleTemps } from '@cleanroom/shared/service/temp-dirs.ts';
 import { labelsVersion, publishLabels, type LabelPublication, type LabelSink } from '@cleanroom/shared/protocol/label-publication.ts';
 import type { Publication } from '@cleanroom/shared/protocol/publication.ts';
@@ -67,7 +67,7 @@ export async function openLabels(opts: {
   const t0 = performance.now();
   const types = [...pub.tokens.keys()];
   const tmp = `${dir}.tmp-${process.pid}`;
-  removeStaleTemps(join(dir, '..'), 'labels'); // what a stopped process left half-made
+  removeStaleTemps(dirname(dir), 'labels'); // what a stopped process left half-made
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(join(tmp, 'join'), { recursive: true });
   const joined = await joinLabels(join(tmp, 'join'), { labelsCsv: opts.labelsCsv, universeFiles: opts.universeFiles, universe: opts.universe, share: opts.share, types });

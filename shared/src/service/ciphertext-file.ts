@@ -18,10 +18,10 @@
  * and syncs every segment, then writes the offsets, so a reader never sees offsets pointing
  * past the data written.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, readvSync, writeFileSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, readvSync, writeFileSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CiphertextSource } from '../protocol/publication.ts';
-import { listSegments, OpenFiles, segmentFile, segmentOf } from './segment-files.ts';
+import { listSegments, OpenFiles, SegmentAppender, segmentFile, segmentOf } from './segment-files.ts';
 
 /** Ciphertexts per segment file: ≈ 400 MB of the broker's stored form, ≈ 200 MB of media's wire form. */
 export const CIPHERTEXTS_PER_FILE = 1024;
@@ -203,21 +203,19 @@ export class CiphertextPlaceWriter {
 
 export class CiphertextFileWriter {
   private readonly dir: string;
-  private readonly perFile: number;
+  private readonly segments: SegmentAppender;
   private readonly offsets: number[] = [0];
   private readonly buf = new Uint8Array(WRITE_BUFFER);
   private used = 0;
-  /** The current segment's descriptor (append / appendParts), or -1. */
+  /** The current segment's descriptor (append / appendParts). */
   private fd = -1;
   /** Ciphertexts whose segments reserve() created for other writers (synced at close). */
   private reserved = 0;
 
   /** Writes into `dir` (its `ciphertexts/` segments and offsets.bin); `perFile`: ciphertexts per segment file (tests lower it). */
   constructor(dir: string, perFile = CIPHERTEXTS_PER_FILE) {
-    if (!Number.isInteger(perFile) || perFile < 1) throw new RangeError(`expected a positive number of ciphertexts per file, got ${perFile}`);
     this.dir = dir;
-    this.perFile = perFile;
-    mkdirSync(join(dir, SEGMENTS_DIR), { recursive: true });
+    this.segments = new SegmentAppender(join(dir, SEGMENTS_DIR), perFile, 'ciphertexts');
   }
 
   get count(): number {
@@ -262,34 +260,23 @@ export class CiphertextFileWriter {
    * by appendWritten): their positioned writes then never extend a file.
    */
   reserve(count: number, length: number): CiphertextPlaces {
-    for (let first = 0; first < count; first += this.perFile) {
+    const perFile = this.segments.perFile;
+    for (let first = 0; first < count; first += perFile) {
       const fd = openSync(segmentPath(this.dir, first), 'w');
       try {
-        ftruncateSync(fd, Math.min(this.perFile, count - first) * length);
+        ftruncateSync(fd, Math.min(perFile, count - first) * length);
       } finally {
         closeSync(fd);
       }
     }
     this.reserved = count;
-    return { dir: this.dir, perFile: this.perFile, length };
+    return { dir: this.dir, perFile, length };
   }
 
-  /** At a segment's first ciphertext: the previous segment flushed, synced and closed, the next created. */
+  /** Ciphertext c's segment made current: at a segment's first ciphertext what is buffered for the one before goes first. */
   private segmentFor(c: number): void {
-    if (c % this.perFile !== 0) {
-      if (this.fd < 0) throw new Error(`ciphertext ${c}: its segment file is not open (appended after appendWritten or abandon)`);
-      return;
-    }
-    this.endSegment();
-    this.fd = openSync(segmentPath(this.dir, c), 'w');
-  }
-
-  private endSegment(): void {
-    if (this.fd < 0) return;
-    this.flush();
-    fsyncSync(this.fd);
-    closeSync(this.fd);
-    this.fd = -1;
+    if (c % this.segments.perFile === 0) this.flush();
+    this.fd = this.segments.descriptorFor(c);
   }
 
   private flush(): void {
@@ -304,14 +291,14 @@ export class CiphertextFileWriter {
 
   /** Stops writing without syncing or writing the offsets (a failed download, whose files are removed). */
   abandon(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
+    this.segments.abandon();
     this.used = 0;
   }
 
   close(): void {
-    this.endSegment();
-    for (let first = 0; first < this.reserved; first += this.perFile) {
+    this.flush();
+    this.segments.end();
+    for (let first = 0; first < this.reserved; first += this.segments.perFile) {
       const fd = openSync(segmentPath(this.dir, first), 'r+');
       try {
         fsyncSync(fd);

@@ -11,11 +11,11 @@
  * may cross segments and returns exactly boxes [from, to) or throws RangeError; a reader keeps
  * at most MAX_OPEN_SEGMENTS descriptors open. The writer syncs each segment it completes.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { LABEL_BOX_BYTES } from '../crypto/label-box.ts';
 import type { LabelBoxes } from '../protocol/label-publication.ts';
-import { listSegments, OpenFiles, segmentFile, segmentOf } from './segment-files.ts';
+import { listSegments, OpenFiles, SegmentAppender, segmentFile, segmentOf } from './segment-files.ts';
 
 /** Boxes per segment file: 4,194,304 × 56 B ≈ 235 MB. */
 export const BOXES_PER_FILE = 1 << 22;
@@ -101,16 +101,11 @@ export class LabelFile implements LabelBoxes {
 
 /** Writes one ID type's boxes into `dir` as segment files of `perFile` boxes (LabelFile reads them). */
 export class LabelFileWriter {
-  private readonly dir: string;
-  private readonly perFile: number;
-  private fd = -1;
+  private readonly segments: SegmentAppender;
   private written = 0;
 
   constructor(dir: string, idType: string, perFile = BOXES_PER_FILE) {
-    if (!Number.isInteger(perFile) || perFile < 1) throw new RangeError(`expected a positive number of boxes per file, got ${perFile}`);
-    this.dir = labelsDir(dir, idType);
-    this.perFile = perFile;
-    mkdirSync(this.dir, { recursive: true });
+    this.segments = new SegmentAppender(labelsDir(dir, idType), perFile, 'boxes');
   }
 
   /** Boxes written so far. */
@@ -122,33 +117,23 @@ export class LabelFileWriter {
   write(boxes: Uint8Array): void {
     if (boxes.length % LABEL_BOX_BYTES !== 0) throw new RangeError(`expected whole ${LABEL_BOX_BYTES}-byte boxes, got ${boxes.length} bytes`);
     const n = boxes.length / LABEL_BOX_BYTES;
+    const perFile = this.segments.perFile;
     for (let i = 0; i < n;) {
-      if (this.fd < 0 || this.written % this.perFile === 0) {
-        this.endSegment();
-        this.fd = openSync(segmentFile(this.dir, this.written), 'w');
-      }
-      const k = Math.min(n - i, this.perFile - (this.written % this.perFile));
+      const fd = this.segments.descriptorFor(this.written);
+      const k = Math.min(n - i, perFile - (this.written % perFile));
       const part = boxes.subarray(i * LABEL_BOX_BYTES, (i + k) * LABEL_BOX_BYTES);
-      for (let done = 0; done < part.length;) done += writeSync(this.fd, part, done, part.length - done);
+      for (let done = 0; done < part.length;) done += writeSync(fd, part, done, part.length - done);
       i += k;
       this.written += k;
     }
   }
 
-  private endSegment(): void {
-    if (this.fd < 0) return;
-    fsyncSync(this.fd);
-    closeSync(this.fd);
-    this.fd = -1;
-  }
-
   /** Stops writing without syncing (a failed download or publication, whose files are removed). */
   abandon(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
+    this.segments.abandon();
   }
 
   close(): void {
-    this.endSegment();
+    this.segments.end();
   }
 }

@@ -7,9 +7,11 @@
  *
  * Guarantees: `listSegments` returns the firsts in ascending order and ignores other names;
  * `OpenFiles` keeps at most `max` descriptors open, closing the least recently used first, and
- * opens none after closeAll() (a reader used after its close() throws instead of leaking one).
+ * opens none after closeAll() (a reader used after its close() throws instead of leaking one);
+ * `SegmentAppender` creates the segment of record i exactly when i is a multiple of its count,
+ * syncing and closing the one before, and `abandon()` closes without syncing.
  */
-import { closeSync, readdirSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const SEGMENT_NAME = /^(\d{10})\.bin$/;
@@ -73,5 +75,51 @@ export class OpenFiles {
     this.closed = true;
     for (const fd of this.fds.values()) closeSync(fd);
     this.fds.clear();
+  }
+}
+
+/**
+ * The segment files of one sequence written front to back: `descriptorFor(i)` is where record
+ * i goes — at a segment's first record (i a multiple of `perFile`) the segment before is synced
+ * and closed and `<dir>/<i>.bin` created (a writer that buffers flushes first).
+ */
+export class SegmentAppender {
+  readonly perFile: number;
+  private readonly dir: string;
+  private fd = -1;
+
+  constructor(dir: string, perFile: number, what: string) {
+    if (!Number.isInteger(perFile) || perFile < 1) throw new RangeError(`expected a positive number of ${what} per file, got ${perFile}`);
+    this.dir = dir;
+    this.perFile = perFile;
+    mkdirSync(dir, { recursive: true });
+  }
+
+  descriptorFor(i: number): number {
+    if (i % this.perFile !== 0) {
+      if (this.fd < 0) throw new Error(`record ${i}: its segment file is not open (written after abandon, or not from the start)`);
+      return this.fd;
+    }
+    this.end();
+    this.fd = openSync(segmentFile(this.dir, i), 'w');
+    return this.fd;
+  }
+
+  /** Syncs and closes the segment being written, if any. */
+  end(): void {
+    if (this.fd < 0) return;
+    const fd = this.fd;
+    this.fd = -1;
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Closes the segment being written without syncing it (a failed write, whose files are removed). */
+  abandon(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
   }
 }
