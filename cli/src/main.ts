@@ -30,6 +30,7 @@ import { audit } from './audit.ts';
 import { ROOT } from './cluster.ts';
 import { isSessionKind, type SessionKind } from '@cleanroom/shared/common/names.ts';
 import { SIMULATED_KINDS } from './kinds.ts';
+import { writeUniverseKeyFile } from '../../services/media/src/universe-key.ts';
 
 /** `--kind a,b` or `--kind all` (every kind the simulator runs, the look-alike first). */
 function kindsFlag(v: string | boolean | undefined): SessionKind[] | undefined {
@@ -71,6 +72,8 @@ usage:
   cleanroom universe prepare [--shard I --shards N]   media's universe preparation (the Job), from the
                          media settings in the environment (CLEANROOM_DATA, CLEANROOM_STATE_DIR, …);
                          sharded: shard I of N only (I defaults to JOB_COMPLETION_INDEX), merged by the node
+  cleanroom universe key --epoch E --out FILE   a new OPRF key for epoch E (CLEANROOM_UNIVERSE_KEY_FILE; mode
+                         0600, never overwritten): shards that share no volume (CLEANROOM_SHARD_STORE) all read it
   cleanroom audit verify [--trust out/demo/pki/trust-bundle.json] [--roster FEDERATION.json] [--json] PATH...  (also adds up
                          the privacy charges across sessions against the declared budget)
   cleanroom audit show PATH...
@@ -201,7 +204,22 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./report/command.ts')).report(rest);
     case 'universe': {
       const [sub, ...args] = rest;
-      if (sub !== 'prepare') throw new UsageError(`universe: expected 'prepare', got '${sub ?? ''}'`);
+      if (sub === 'key') {
+        const p = parseArgs(args, { epoch: 'string', out: 'string' });
+        const epoch = strFlag(p, 'epoch', '');
+        const out = strFlag(p, 'out', '');
+        if (!/^[a-z0-9-]{1,64}$/.test(epoch)) throw new UsageError(`universe key: --epoch: expected [a-z0-9-]{1,64} (CLEANROOM_UNIVERSE_EPOCH), got '${epoch}'`);
+        if (out === '') throw new UsageError('universe key: --out FILE is required');
+        try {
+          const fingerprint = writeUniverseKeyFile(out, epoch);
+          process.stdout.write(`wrote the OPRF key of epoch ${epoch} to ${out} (fingerprint ${fingerprint}); keep it secret: mount it as CLEANROOM_UNIVERSE_KEY_FILE for every shard and the media node\n`);
+          return 0;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`universe key: ${out} exists: a key file is never overwritten (an epoch under two keys would never match)`);
+          throw err;
+        }
+      }
+      if (sub !== 'prepare') throw new UsageError(`universe: expected 'prepare' or 'key', got '${sub ?? ''}'`);
       // The media one-shot itself (services/media/src/prepare.ts), with its exit code.
       const r = spawnSync(process.execPath, [join(ROOT, 'services/media/src/prepare.ts'), ...args], { stdio: 'inherit' });
       return r.status ?? 1;

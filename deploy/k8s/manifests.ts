@@ -10,7 +10,9 @@
  * persistent volumes for state and transcripts, default-deny NetworkPolicy (ingress: the
  * gRPC port from the peers' CIDRs only, the admin port from one operators' namespace only;
  * egress: DNS and the peers' gRPC ports only), and for media a Job that prepares the
- * universe and a PersistentVolumeClaim for the data both use. Optional: a cert-manager
+ * universe and a PersistentVolumeClaim for the data both use (with `shardStore`, the sharded
+ * Job's pods write to volumes of their own and reach object storage, as the node does).
+ * Optional: a cert-manager
  * Certificate that fills the TLS Secret. Secrets themselves are referenced, never written.
  *
  * Input (`PartyValues`) is validated where it enters (`parseValues`), with messages that
@@ -23,6 +25,7 @@ import { NetworkPolicy, type INetworkPolicyPeer } from 'kubernetes-models/networ
 import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1';
 import { CPU_REQUEST, memoryFor, stateVolumeFor } from './sizing.ts';
 import { PARTIES, perParty, type Party } from '../../shared/src/common/names.ts';
+import { parseStoreUrl } from '../../shared/src/service/store-url.ts';
 import { callersOfParty } from '../../shared/src/common/methods.ts';
 
 export { PARTIES, type Party };
@@ -81,6 +84,16 @@ export interface PartyValues {
    * `prepareShards` = N, shard i reads universe-i.csv alone (the data volume must hold N files).
    */
   splitUniverse: boolean;
+  /**
+   * Media only: shards through object storage instead of a shared volume (CLEANROOM_SHARD_STORE,
+   * docs/operations.md). `url` s3://bucket/prefix; `endpoint` for a server other than AWS S3
+   * (MinIO…); `cidrs` where the store answers (egress is default-deny); `credentialsSecret` a
+   * Secret whose keys become the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), unset
+   * for a web identity (EKS, GKE); `keySecret` the Secret holding `universe-key.json`
+   * (`cleanroom universe key`), mounted into every shard and the node. The shards then write to
+   * an emptyDir of their own: no ReadWriteMany volume.
+   */
+  shardStore: { url: string; endpoint: string | undefined; cidrs: string[]; credentialsSecret: string | undefined; keySecret: string } | undefined;
   /** Media only: serve the lookup kind — CLEANROOM_LABELS = data/labels.csv on the data volume (docs/protocol.md §8). */
   labels: boolean;
   /** Broker only: policy. */
@@ -114,7 +127,7 @@ export function parseValues(party: Party, raw: unknown): PartyValues {
     return v as number;
   };
   const known = new Set(['namespace', 'image', 'adminNamespace', 'peerCidrs', 'peerAddresses', 'universeUsers', 'crmRows', 'storageClassName', 'stateStorage', 'transcriptStorage', 'dataStorage',
-    'adminTokenSecret', 'tlsSecret', 'signingSecret', 'trustConfigMap', 'minDecoyRatio', 'minCohort', 'certManager', 'prepareShards', 'universeEpoch', 'splitUniverse', 'labels']);
+    'adminTokenSecret', 'tlsSecret', 'signingSecret', 'trustConfigMap', 'minDecoyRatio', 'minCohort', 'certManager', 'prepareShards', 'universeEpoch', 'splitUniverse', 'labels', 'shardStore']);
   for (const k of Object.keys(r)) if (!known.has(k)) problems.push(`${party}.${k}: unknown setting`);
 
   const peerCidrs: Partial<Record<Party, string[]>> = {};
@@ -139,6 +152,19 @@ export function parseValues(party: Party, raw: unknown): PartyValues {
     if (typeof c.issuerName !== 'string' || !DNS1123.test(c.issuerName) || (c.issuerKind !== 'Issuer' && c.issuerKind !== 'ClusterIssuer') || !okNames) {
       problems.push(`${party}.certManager: expected {issuerName, issuerKind: Issuer|ClusterIssuer, dnsNames: [...]}, got ${JSON.stringify(c)}`);
     } else certManager = { issuerName: c.issuerName, issuerKind: c.issuerKind, dnsNames: c.dnsNames as string[] };
+  }
+  let shardStore: PartyValues['shardStore'];
+  if (r.shardStore !== undefined) {
+    const x = (r.shardStore ?? {}) as Record<string, unknown>;
+    const bad = (what: string): void => void problems.push(`${party}.shardStore.${what}, got ${JSON.stringify(r.shardStore)}`);
+    let urlOk = typeof x.url === 'string';
+    if (urlOk) try { parseStoreUrl(x.url as string); } catch { urlOk = false; }
+    if (!urlOk) bad('url: expected s3://bucket[/prefix]');
+    if (x.endpoint !== undefined && (typeof x.endpoint !== 'string' || !/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/.test(x.endpoint))) bad('endpoint: expected http(s)://host[:port]');
+    if (!Array.isArray(x.cidrs) || x.cidrs.length === 0 || !x.cidrs.every((c) => typeof c === 'string' && CIDR.test(c))) bad('cidrs: expected a non-empty list of CIDRs (where the store answers)');
+    if (x.credentialsSecret !== undefined && (typeof x.credentialsSecret !== 'string' || !DNS1123.test(x.credentialsSecret))) bad('credentialsSecret: expected a Secret name');
+    if (x.keySecret !== undefined && (typeof x.keySecret !== 'string' || !DNS1123.test(x.keySecret))) bad('keySecret: expected a Secret name');
+    shardStore = { url: String(x.url), endpoint: x.endpoint as string | undefined, cidrs: (x.cidrs ?? []) as string[], credentialsSecret: x.credentialsSecret as string | undefined, keySecret: (x.keySecret as string | undefined) ?? 'media-universe-key' };
   }
   const storageClassName = r.storageClassName === undefined ? undefined : str('storageClassName', '', DNS1123, 'a storage class name');
   const universeUsers = int('universeUsers', 1_000_000, 1000, 1_000_000_000);
@@ -166,6 +192,7 @@ export function parseValues(party: Party, raw: unknown): PartyValues {
     universeEpoch: r.universeEpoch === undefined ? undefined : str('universeEpoch', '', /^[A-Za-z0-9._-]{1,64}$/, 'an epoch name (letters, digits, . _ -)'),
     splitUniverse: r.splitUniverse === true,
     labels: r.labels === undefined ? false : r.labels === true,
+    shardStore,
   };
   if (r.splitUniverse !== undefined && typeof r.splitUniverse !== 'boolean') problems.push(`${party}.splitUniverse: expected true or false, got ${JSON.stringify(r.splitUniverse)}`);
   if (v.splitUniverse && party !== 'media') problems.push(`${party}.splitUniverse: expected only on media (the universe is media's), got true`);
@@ -173,6 +200,9 @@ export function parseValues(party: Party, raw: unknown): PartyValues {
   if (v.labels === true && party !== 'media') problems.push(`${party}.labels: expected only on media (the labels are media's), got true`);
   if (v.prepareShards > 1 && (party !== 'media' || v.universeEpoch === undefined)) {
     problems.push(`${party}.prepareShards: expected 1 unless media names its universeEpoch (every shard and the node must use the same), got ${v.prepareShards}`);
+  }
+  if (shardStore && (party !== 'media' || v.prepareShards < 2)) {
+    problems.push(`${party}.shardStore: expected only on media with prepareShards > 1 (the store carries the shards to the node), got prepareShards ${v.prepareShards}`);
   }
   if (problems.length > 0) throw new ValuesError(`invalid values:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   return v;
@@ -185,6 +215,8 @@ export interface ManifestFile {
 }
 
 const MOUNT = '/var/lib/cleanroom';
+/** Where media's universe key Secret is mounted (with a shard store). */
+const KEY_MOUNT = '/etc/cleanroom/universe-key';
 
 /** What every object of one party's manifests shares: its values, ports, labels and metadata. */
 interface PartyContext {
@@ -234,7 +266,8 @@ function configMapFor({ v, p, ports, meta }: PartyContext): ConfigMap {
     CLEANROOM_PKI_DIR: `${MOUNT}/pki`,
     CLEANROOM_LOG_LEVEL: 'info',
     ...(p === 'advertiser' ? { CLEANROOM_DATA: `${MOUNT}/data/crm.csv`, CLEANROOM_BROKER_ADDR: v.peerAddresses.broker! } : {}),
-    ...(p === 'media' ? { CLEANROOM_DATA: `${MOUNT}/data/${v.splitUniverse ? 'universe-{shard}.csv' : 'universe.csv'}`, CLEANROOM_EVAL_THREADS: '2', ...(v.universeEpoch ? { CLEANROOM_UNIVERSE_EPOCH: v.universeEpoch } : {}), ...(v.labels ? { CLEANROOM_LABELS: `${MOUNT}/data/labels.csv` } : {}) } : {}),
+    ...(p === 'media' ? { CLEANROOM_DATA: `${MOUNT}/data/${v.splitUniverse ? 'universe-{shard}.csv' : 'universe.csv'}`, CLEANROOM_EVAL_THREADS: '2', ...(v.universeEpoch ? { CLEANROOM_UNIVERSE_EPOCH: v.universeEpoch } : {}), ...(v.labels ? { CLEANROOM_LABELS: `${MOUNT}/data/labels.csv` } : {}),
+      ...(v.shardStore ? { CLEANROOM_SHARD_STORE: v.shardStore.url, CLEANROOM_UNIVERSE_KEY_FILE: `${KEY_MOUNT}/universe-key.json`, ...(v.shardStore.endpoint ? { CLEANROOM_SHARD_STORE_ENDPOINT: v.shardStore.endpoint } : {}) } : {}) } : {}),
     ...(p === 'broker' ? {
       CLEANROOM_MEDIA_ADDR: v.peerAddresses.media!, CLEANROOM_ADVERTISER_ADDR: v.peerAddresses.advertiser!,
       CLEANROOM_MIN_DECOY_RATIO: String(v.minDecoyRatio), CLEANROOM_MIN_COHORT: String(v.minCohort),
@@ -256,7 +289,7 @@ function containerFor({ v, p, ports, hasData }: PartyContext, configMapName: str
     image: v.image,
     imagePullPolicy: 'IfNotPresent',
     args: ['node', `services/${p}/src/main.ts`],
-    envFrom: [{ configMapRef: { name: configMapName } }],
+    envFrom: [{ configMapRef: { name: configMapName } }, ...(v.shardStore?.credentialsSecret ? [{ secretRef: { name: v.shardStore.credentialsSecret } }] : [])],
     env: [{ name: 'CLEANROOM_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: v.adminTokenSecret, key: 'token' } } }],
     ports: [
       { name: 'grpc', containerPort: ports.grpc, protocol: 'TCP' },
@@ -275,6 +308,7 @@ function containerFor({ v, p, ports, hasData }: PartyContext, configMapName: str
       { name: 'pki', mountPath: `${MOUNT}/pki`, readOnly: true },
       { name: 'tmp', mountPath: '/tmp' },
       ...(hasData ? [{ name: 'data', mountPath: `${MOUNT}/data`, readOnly: true }] : []),
+      ...(v.shardStore ? [{ name: 'universe-key', mountPath: KEY_MOUNT, readOnly: true }] : []),
     ],
   };
 }
@@ -298,6 +332,8 @@ function volumesFor({ v, p, hasData }: PartyContext): IVolume[] {
     ...(hasData ? [{ name: 'data', persistentVolumeClaim: { claimName: `${p}-data`, readOnly: true } }] : []),
     // media: the universe Job and the node share one state volume (the Job prepares, the node reuses)
     ...(p === 'media' ? [{ name: 'state', persistentVolumeClaim: { claimName: 'media-state' } }] : []),
+    // media with a shard store: the epoch's key, which every shard and the node read
+    ...(v.shardStore ? [{ name: 'universe-key', secret: { secretName: v.shardStore.keySecret, defaultMode: 0o440, items: [{ key: 'universe-key.json', path: 'universe-key.json' }] } }] : []),
   ];
 }
 
@@ -372,6 +408,10 @@ function serviceFor({ p, ports, labels, meta }: PartyContext): Service {
 /** Default deny, then: gRPC in from the party's callers, admin in from the admin namespace, DNS and the party's calls out. */
 function networkPoliciesFor({ v, p, ports, labels, meta }: PartyContext): NetworkPolicy[] {
   const peersIn = CALLERS[p].flatMap((q) => (v.peerCidrs[q] ?? []).map((cidr): INetworkPolicyPeer => ({ ipBlock: { cidr } })));
+  const dnsEgress = { to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ port: 53, protocol: 'UDP' as const }, { port: 53, protocol: 'TCP' as const }] };
+  // media with a shard store: out to the store's addresses, on its endpoint's port (443 for AWS S3)
+  const storePort = v.shardStore?.endpoint ? Number(new URL(v.shardStore.endpoint).port || (v.shardStore.endpoint.startsWith('https:') ? 443 : 80)) : 443;
+  const storeEgress = v.shardStore ? { to: v.shardStore.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ port: storePort, protocol: 'TCP' as const }] } : undefined;
   return [
     new NetworkPolicy({ metadata: meta('default-deny'), spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } }),
     new NetworkPolicy({
@@ -384,11 +424,22 @@ function networkPoliciesFor({ v, p, ports, labels, meta }: PartyContext): Networ
           { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': v.adminNamespace } } }], ports: [{ port: ports.admin, protocol: 'TCP' }] },
         ],
         egress: [
-          { to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] },
+          dnsEgress,
           ...CALLS[p].map((q) => ({ to: (v.peerCidrs[q] ?? []).map((cidr) => ({ ipBlock: { cidr } })), ports: [{ port: Number(v.peerAddresses[q]!.split(':').pop()), protocol: 'TCP' as const }] })),
+          ...(storeEgress ? [storeEgress] : []),
         ],
       },
     }),
+    // media's preparation pods (the Job, the Indexed Job's shards): no ingress; DNS and the store out
+    ...(storeEgress ? [new NetworkPolicy({
+      metadata: meta('media-prepare-allow'),
+      spec: {
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': labels['app.kubernetes.io/name']! }, matchExpressions: [{ key: 'app.kubernetes.io/component', operator: 'In', values: ['media-prepare', 'media-prepare-shard'] }] },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [],
+        egress: [dnsEgress, storeEgress],
+      },
+    })] : []),
   ];
 }
 
@@ -442,6 +493,8 @@ function prepareJobsFor({ v, labels, meta }: PartyContext, podSpec: IPodSpec, pr
             restartPolicy: 'Never',
             containers: [{ ...prepare, name: 'prepare-shard', args: ['node', 'services/media/src/prepare.ts', '--shards', String(v.prepareShards)] }],
             affinity: undefined,
+            // with a shard store each pod writes to a volume of its own and uploads: no shared volume
+            ...(v.shardStore ? { volumes: job.spec!.template.spec!.volumes!.map((x) => (x.name === 'state' ? { name: 'state', emptyDir: { sizeLimit: stateVolumeFor('media', Math.ceil(v.universeUsers / v.prepareShards)) } } : x)) } : {}),
           },
         },
       },

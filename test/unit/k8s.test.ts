@@ -158,6 +158,44 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     expect(() => parseValues('media', { ...VALUES.media, splitUniverse: 'yes' })).toThrow(/media\.splitUniverse: expected true or false/);
   });
 
+  it('media: with a shard store the shards need no shared volume; the node and every shard read the store and the key Secret, and may reach the store only', () => {
+    const store = { url: 's3://media-universe/prep', endpoint: 'https://minio.storage.example:9000', cidrs: ['10.20.0.0/16'], credentialsSecret: 'media-shard-store' };
+    const files = buildParty(parseValues('media', { ...VALUES.media, prepareShards: 8, universeEpoch: 'e-test', shardStore: store }));
+    const obj = (file: string, i = 0): any => files.find((f) => f.file === file)!.objects[i]!.toJSON();
+    const config = obj('20-config.yaml');
+    expect(config.data).toMatchObject({ CLEANROOM_SHARD_STORE: 's3://media-universe/prep', CLEANROOM_SHARD_STORE_ENDPOINT: store.endpoint, CLEANROOM_UNIVERSE_KEY_FILE: '/etc/cleanroom/universe-key/universe-key.json' });
+    const job = obj('jobs/prepare-universe-sharded.yaml');
+    const state = job.spec.template.spec.volumes.find((x: any) => x.name === 'state');
+    expect(state.emptyDir).toBeDefined(); // a volume of its own per pod: no ReadWriteMany claim
+    expect(state.persistentVolumeClaim).toBeUndefined();
+    for (const spec of [job.spec.template.spec, obj('60-statefulset.yaml').spec.template.spec]) {
+      expect(spec.volumes.find((x: any) => x.name === 'universe-key').secret).toMatchObject({ secretName: 'media-universe-key', defaultMode: 0o440 });
+      for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+        expect(c.volumeMounts).toContainEqual({ name: 'universe-key', mountPath: '/etc/cleanroom/universe-key', readOnly: true });
+        expect(c.envFrom).toContainEqual({ secretRef: { name: 'media-shard-store' } });
+      }
+    }
+    // egress: the node and the preparation pods reach the store's addresses on its port, and nothing else but DNS
+    const policies = files.find((f) => f.file === '30-networkpolicy.yaml')!.objects.map((o) => o.toJSON() as any);
+    const prep = policies.find((x) => x.metadata.name === 'media-prepare-allow');
+    expect(prep.spec.podSelector.matchExpressions[0].values).toEqual(['media-prepare', 'media-prepare-shard']);
+    expect(prep.spec.ingress).toEqual([]);
+    const storeRule = { to: [{ ipBlock: { cidr: '10.20.0.0/16' } }], ports: [{ port: 9000, protocol: 'TCP' }] };
+    expect(prep.spec.egress).toContainEqual(storeRule);
+    expect(prep.spec.egress.length).toBe(2);
+    expect(policies.find((x) => x.metadata.name === 'media-allow').spec.egress).toContainEqual(storeRule);
+    // AWS S3 itself: port 443, credentials from the pod's web identity (no Secret)
+    const aws = buildParty(parseValues('media', { ...VALUES.media, prepareShards: 8, universeEpoch: 'e-test', shardStore: { url: 's3://media-universe', cidrs: ['0.0.0.0/0'] } }));
+    const awsPolicy = aws.find((f) => f.file === '30-networkpolicy.yaml')!.objects.map((o) => o.toJSON() as any).find((x) => x.metadata.name === 'media-prepare-allow');
+    expect(awsPolicy.spec.egress[1].ports).toEqual([{ port: 443, protocol: 'TCP' }]);
+    expect((aws.find((f) => f.file === '20-config.yaml')!.objects[0]!.toJSON() as any).data.CLEANROOM_SHARD_STORE_ENDPOINT).toBeUndefined();
+    // refused where the values enter
+    expect(() => parseValues('media', { ...VALUES.media, prepareShards: 1, shardStore: store })).toThrow(/media\.shardStore: expected only on media with prepareShards > 1/);
+    expect(() => parseValues('media', { ...VALUES.media, shardStore: { ...store, url: 'https://x' } })).toThrow(/media\.shardStore\.url: expected s3:\/\/bucket\[\/prefix\]/);
+    expect(() => parseValues('media', { ...VALUES.media, shardStore: { ...store, cidrs: [] } })).toThrow(/media\.shardStore\.cidrs: expected a non-empty list of CIDRs/);
+    expect(() => parseValues('broker', { ...VALUES.broker, shardStore: store })).toThrow(/broker\.shardStore: expected only on media/);
+  });
+
   it('media requests grow with the universe; the docs sizing table is the one the generator uses', () => {
     const small = buildParty(parseValues('media', { ...VALUES.media, universeUsers: 50_000 }));
     const large = buildParty(parseValues('media', { ...VALUES.media, universeUsers: 100_000_000 }));

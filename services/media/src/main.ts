@@ -7,6 +7,7 @@
 import { boot, openNodeStore, startAdmin, startGrpc } from '@cleanroom/shared/service/main.ts';
 import { closeOprfWorkers, prepareOprfWorkers } from '@cleanroom/shared/crypto/oprf-pool.ts';
 import { openUniverse, type UniverseStatus } from './universe-store.ts';
+import { preparationInputs } from './shard-store.ts';
 import { openPublication } from './publication-store.ts';
 import { openLabels } from './label-store.ts';
 import { MediaNode } from './node.ts';
@@ -26,7 +27,7 @@ let psi: PositionHashFile | undefined;
 let psiPositions: { state: 'hashing' | 'ready' | 'stopped' | 'failed'; since: string; seconds?: number } = { state: 'hashing', since: new Date().toISOString() };
 const preparingSince = new Date().toISOString();
 /** The start-up stage under way, for the readiness probe: which one, since when, and its progress. */
-let startup: { stage: 'universe' | 'publication' | 'labels'; stageSince: string; rowsRead?: number } = { stage: 'universe', stageSince: preparingSince };
+let startup: { stage: 'universe' | 'publication' | 'labels'; stageSince: string; rowsRead?: number; waiting?: string } = { stage: 'universe', stageSince: preparingSince };
 const stage = (s: (typeof startup)['stage']): void => { startup = { stage: s, stageSince: new Date().toISOString() }; };
 const app = await startAdmin(b, {
   sessions: () => node?.sessions,
@@ -37,7 +38,8 @@ const app = await startAdmin(b, {
 nodeMetrics.universe.preparing();
 nodeMetrics.universe.inUse(() => (status ? { epoch: status.epoch, users: status.users } : undefined));
 try {
-  const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads, onRows: (rows) => { startup.rowsRead = rows; } });
+  const inputs = await preparationInputs(b.config);
+  const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads, onRows: (rows) => { startup.rowsRead = rows; }, onWaiting: (why) => { startup.waiting = why; }, ...inputs }).finally(() => inputs.store?.close());
   logMemory(b.log, 'universe');
   stage('publication');
   const published = await openPublication({ stateDir: b.config.stateDir, universe: opened.universe, log: b.log, threads: b.config.evalThreads });

@@ -13,12 +13,17 @@
  * Sharding needs CLEANROOM_UNIVERSE_EPOCH (every shard must name the same epoch). From a split
  * source (`{shard}` in CLEANROOM_DATA: universe-source.ts) shard I reads file I alone, and the
  * source must have exactly N files; from one CSV every shard reads it whole.
+ * With CLEANROOM_SHARD_STORE (s3://bucket/prefix) the shards share no volume: each uploads what it
+ * prepared, sealed, and removes it locally; the node downloads a complete set and merges it
+ * (shard-store.ts). Every shard and the node then read the epoch's key from
+ * CLEANROOM_UNIVERSE_KEY_FILE.
  * Exit codes: 0 prepared or reused, 2 configuration or input error.
  */
 import { ConfigError, loadConfig } from '@cleanroom/shared/service/config.ts';
 import { createLogger } from '@cleanroom/shared/service/log.ts';
 import { openUniverse, prepareShard } from './universe-store.ts';
 import { openPublication } from './publication-store.ts';
+import { preparationInputs } from './shard-store.ts';
 
 let config;
 try {
@@ -55,20 +60,29 @@ try {
   process.stderr.write(`cleanroom media prepare: ${(err as Error).message}\n`);
   process.exit(2);
 }
+let inputs;
+try {
+  inputs = await preparationInputs(config);
+} catch (err) {
+  process.stderr.write(`cleanroom media prepare: ${(err as Error).message}\n`);
+  process.exit(2);
+}
 if (shard) {
   try {
-    const r = await prepareShard({ stateDir: config.stateDir, data: config.data!, idTypes: config.idTypes, epoch: config.universeEpoch!, log, threads: config.evalThreads, ...shard });
-    process.stdout.write(`${JSON.stringify({ epoch: config.universeEpoch, shard: `${shard.index}/${shard.count}`, users: r.users, computed: r.computed, seconds: Math.round(r.seconds * 100) / 100 })}\n`);
+    const r = await prepareShard({ stateDir: config.stateDir, data: config.data!, idTypes: config.idTypes, epoch: config.universeEpoch!, log, threads: config.evalThreads, ...shard, ...inputs });
+    const uploaded = r.uploaded ? { uploaded: { to: inputs.store!.address(`${config.universeEpoch}/shard-${shard.index}-of-${shard.count}`), files: r.uploaded.files, bytes: r.uploaded.bytes, seconds: Math.round(r.uploaded.seconds * 100) / 100 } } : {};
+    process.stdout.write(`${JSON.stringify({ epoch: config.universeEpoch, shard: `${shard.index}/${shard.count}`, users: r.users, computed: r.computed, seconds: Math.round(r.seconds * 100) / 100, ...uploaded })}\n`);
     process.exit(0);
   } catch (err) {
-    process.stderr.write(`cleanroom media prepare: cannot prepare shard ${shard.index} of ${shard.count} from CLEANROOM_DATA=${config.data}: ${(err as Error).message}\n`);
+    process.stderr.write(`cleanroom media prepare: cannot prepare shard ${shard.index} of ${shard.count} from CLEANROOM_DATA=${config.data}${inputs.store ? ` into ${inputs.store.url}` : ''}: ${(err as Error).message}\n`);
     process.exit(2);
   }
 }
 try {
   const opened = await openUniverse({
-    stateDir: config.stateDir, data: config.data!, idTypes: config.idTypes, epoch: config.universeEpoch, log, threads: config.evalThreads,
+    stateDir: config.stateDir, data: config.data!, idTypes: config.idTypes, epoch: config.universeEpoch, log, threads: config.evalThreads, ...inputs,
   });
+  inputs.store?.close();
   const published = await openPublication({ stateDir: config.stateDir, universe: opened.universe, log, threads: config.evalThreads });
   const status = { ...opened.status, publication: { version: published.publication.version, reused: published.reused, ciphertexts: published.publication.ciphertexts.count } };
   process.stdout.write(`${JSON.stringify(status)}\n`);

@@ -23,6 +23,8 @@ import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import { progressGate, PROGRESS_LOG_MS, type Logger } from '@cleanroom/shared/service/log.ts';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 import { DiskUniverse, mergeShards, PREPARED_FORMAT, prepareToDisk, type PreparedManifest } from './universe-files.ts';
+import { fetchShardSet, uploadShard } from './shard-store.ts';
+import type { ObjectStore } from '@cleanroom/shared/service/object-store.ts';
 import { fileSha256, shardFile, sourceSha256, universeSource, type UniverseSource } from './universe-source.ts';
 
 export interface UniverseStatus {
@@ -64,22 +66,33 @@ function currentEpoch(root: string): string | undefined {
  * The epoch's OPRF key, created once: <root>/<epoch>.key (mode 0600). Shards of one
  * preparation running at once on a shared volume race to create it; exactly one wins (an
  * exclusive hard link of a fully written file) and every shard then reads the same key.
+ * `given` (CLEANROOM_UNIVERSE_KEY_FILE: universe-key.ts) is the key when processes share no
+ * volume: it is installed as the key file, and refused when the epoch already has another key
+ * here (a key file or an earlier preparation's) — tokens under two keys would never match.
  */
-export function epochKey(root: string, epoch: string, previousDir: string | undefined): OprfKey {
+export function epochKey(root: string, epoch: string, previousDir: string | undefined, given?: OprfKey): OprfKey {
   const path = join(root, `${epoch}.key`);
+  const previous = previousDir && existsSync(join(previousDir, 'key.bin')) ? new Uint8Array(readFileSync(join(previousDir, 'key.bin'))) : undefined;
+  if (given && (existsSync(path) || previous)) {
+    const held = OprfKey.fromBytes(existsSync(path) ? new Uint8Array(readFileSync(path)) : previous!);
+    if (held.fingerprint() !== given.fingerprint()) {
+      throw new RangeError(`epoch ${epoch} was prepared here under another OPRF key (fingerprint ${held.fingerprint()}) than CLEANROOM_UNIVERSE_KEY_FILE's (${given.fingerprint()}): a new key needs a new epoch`);
+    }
+  }
   if (!existsSync(path)) {
-    const prev = previousDir && existsSync(join(previousDir, 'key.bin')) ? new Uint8Array(readFileSync(join(previousDir, 'key.bin'))) : OprfKey.generate().toBytes();
     const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    writeFileSync(tmp, prev, { mode: 0o600 });
+    writeFileSync(tmp, given?.toBytes() ?? previous ?? OprfKey.generate().toBytes(), { mode: 0o600 });
     try {
       linkSync(tmp, path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     } finally {
-      rmSync(tmp, { force: true });
+      rmSync(tmp, { recursive: true, force: true });
     }
   }
-  return OprfKey.fromBytes(new Uint8Array(readFileSync(path)));
+  const key = OprfKey.fromBytes(new Uint8Array(readFileSync(path)));
+  if (given && key.fingerprint() !== given.fingerprint()) throw new RangeError(`epoch ${epoch}: another process installed another OPRF key (fingerprint ${key.fingerprint()}) than CLEANROOM_UNIVERSE_KEY_FILE's (${given.fingerprint()})`);
+  return key;
 }
 
 /** How often a preparation logs the rows it has read (a 10^7-row universe takes minutes). */
@@ -115,6 +128,17 @@ export async function openUniverse(opts: {
   stateDir: string; data: string; idTypes: IdType[]; epoch: string | undefined; log: Logger; threads: number;
   /** Rows of the CSV read so far, while a preparation runs (the readiness probe's progress). */
   onRows?: (rows: number) => void;
+  /** The epoch's key from CLEANROOM_UNIVERSE_KEY_FILE (needed with `store`). */
+  key?: OprfKey | undefined;
+  /**
+   * Where an Indexed Job's shards are uploaded (CLEANROOM_SHARD_STORE: shard-store.ts). With a
+   * store the universe is the Job's work: until the store holds a complete set for this source,
+   * the node waits (polling every `storePollMs`, 30 s by default; `onWaiting` says what the
+   * store holds) and never prepares the whole universe itself.
+   */
+  store?: ObjectStore | undefined;
+  storePollMs?: number;
+  onWaiting?: (why: string) => void;
 }): Promise<{ universe: DiskUniverse; status: UniverseStatus; source: UniverseSource }> {
   const root = join(opts.stateDir, 'universe');
   mkdirSync(root, { recursive: true });
@@ -123,7 +147,21 @@ export async function openUniverse(opts: {
   const source = universeSource(opts.data);
   const hashes = await sourceSha256(source);
   const dataSha256 = hashes.sha256;
-  // Shards prepared by an Indexed Job (prepareShard) for this source: merged here into the union.
+  // Shards prepared by an Indexed Job (prepareShard) for this source: merged here into the union
+  // (from the object store, downloaded first).
+  if (opts.store && manifestOf(dir)?.dataSha256 !== dataSha256 && !shardSet(root, epoch, source, hashes)) {
+    if (!opts.key) throw new RangeError('universe shards in an object store need the epoch key (CLEANROOM_UNIVERSE_KEY_FILE)');
+    for (;;) {
+      const got = await fetchShardSet({
+        store: opts.store, root, epoch, source, hashes, idTypes: opts.idTypes, key: opts.key, log: opts.log,
+        shardDir: (i, n) => shardDir(root, epoch, i, n), recordComplete: (i, n) => recordShardComplete(root, epoch, i, n),
+      });
+      if ('count' in got) break;
+      opts.log.info({ epoch, waiting: got.waiting }, 'waiting for the universe shards (the preparation Job uploads them)');
+      opts.onWaiting?.(got.waiting);
+      await new Promise((r) => setTimeout(r, opts.storePollMs ?? 30_000));
+    }
+  }
   const shards = shardSet(root, epoch, source, hashes);
   let merged = false;
   if (shards && manifestOf(dir)?.dataSha256 !== dataSha256) {
@@ -154,7 +192,7 @@ export async function openUniverse(opts: {
   }
   // The epoch's key: its key file, else the key an earlier preparation of this epoch left in
   // its directory (also one in an older on-disk layout), else a new one.
-  const key = epochKey(root, epoch, existsSync(join(dir, 'key.bin')) ? dir : undefined);
+  const key = epochKey(root, epoch, existsSync(join(dir, 'key.bin')) ? dir : undefined, opts.key);
   const tmp = `${dir}.tmp-${process.pid}`;
   removeStaleTemps(root, epoch); // what a stopped process left half-made
   rmSync(tmp, { recursive: true, force: true });
@@ -178,6 +216,12 @@ export async function openUniverse(opts: {
 /** <root>/<epoch>.shards/shard-<i>-of-<n>/: where shard i of n writes (prepareShard). */
 export function shardDir(root: string, epoch: string, index: number, count: number): string {
   return join(root, `${epoch}.shards`, `shard-${index}-of-${count}`);
+}
+
+/** Records shard `index` of `count` as complete in <root>/<epoch>.shards/COMPLETE (one line each, appended). */
+function recordShardComplete(root: string, epoch: string, index: number, count: number): void {
+  mkdirSync(join(root, `${epoch}.shards`), { recursive: true });
+  writeFileSync(join(root, `${epoch}.shards`, 'COMPLETE'), `${index}/${count}\n`, { flag: 'a' });
 }
 
 /**
@@ -215,7 +259,11 @@ function shardSet(root: string, epoch: string, source: UniverseSource, hashes: {
  */
 export async function prepareShard(opts: {
   stateDir: string; data: string; idTypes: IdType[]; epoch: string; log: Logger; threads: number; index: number; count: number;
-}): Promise<{ dir: string; users: number; computed: number; seconds: number }> {
+  /** The epoch's key from CLEANROOM_UNIVERSE_KEY_FILE (needed with `store`). */
+  key?: OprfKey | undefined;
+  /** Upload the shard there instead of leaving it on a shared volume (CLEANROOM_SHARD_STORE). */
+  store?: ObjectStore | undefined;
+}): Promise<{ dir: string; users: number; computed: number; seconds: number; uploaded?: { files: number; bytes: number; seconds: number } }> {
   const root = join(opts.stateDir, 'universe');
   mkdirSync(root, { recursive: true });
   const source = universeSource(opts.data);
@@ -224,14 +272,21 @@ export async function prepareShard(opts: {
   }
   const file = source.split ? source.files[opts.index]! : opts.data;
   const dataSha256 = await fileSha256(file);
-  const key = epochKey(root, opts.epoch, undefined);
+  if (opts.store && !opts.key) throw new RangeError('a shard for an object store needs the epoch key (CLEANROOM_UNIVERSE_KEY_FILE): shards that share no volume cannot share a key file');
+  const key = epochKey(root, opts.epoch, undefined, opts.key);
   const dir = shardDir(root, opts.epoch, opts.index, opts.count);
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   const f = await prepareToDisk({ data: file, out: tmp, key, epoch: opts.epoch, idTypes: opts.idTypes, threads: opts.threads, dataSha256, shard: { index: opts.index, count: opts.count, ...(source.split ? { split: true as const } : {}) }, onRows: rowsProgress(opts.log, { epoch: opts.epoch, shard: `${opts.index}/${opts.count}` }) });
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
-  writeFileSync(join(root, `${opts.epoch}.shards`, 'COMPLETE'), `${opts.index}/${opts.count}\n`, { flag: 'a' });
   opts.log.info({ epoch: opts.epoch, shard: `${opts.index}/${opts.count}`, users: f.users, seconds: Math.round(f.seconds * 10) / 10 }, 'universe shard prepared');
-  return { dir, users: f.users, computed: f.computed, seconds: f.seconds };
+  if (!opts.store) {
+    recordShardComplete(root, opts.epoch, opts.index, opts.count);
+    return { dir, users: f.users, computed: f.computed, seconds: f.seconds };
+  }
+  // In the store it is complete once its record is written; this volume needs it no more.
+  const uploaded = await uploadShard({ store: opts.store, dir, epoch: opts.epoch, index: opts.index, count: opts.count, key, log: opts.log });
+  rmSync(dir, { recursive: true, force: true });
+  return { dir, users: f.users, computed: f.computed, seconds: f.seconds, uploaded };
 }

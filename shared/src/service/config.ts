@@ -7,6 +7,7 @@ import { PARTIES } from '../common/names.ts';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { IdType, Party } from '../protocol/messages.ts';
+import { parseStoreUrl } from './store-url.ts';
 
 /** CLEANROOM_SESSION_DEADLINE_MS when unset (and for nodes built without it): 30 minutes. */
 export const DEFAULT_SESSION_DEADLINE_MS = 1_800_000;
@@ -33,6 +34,9 @@ export interface NodeConfig {
   maxMessageBytes: number;
   idTypes: IdType[];
   universeEpoch: string | undefined;
+  universeKeyFile: string | undefined;
+  shardStore: string | undefined;
+  shardStoreEndpoint: string | undefined;
   minDecoyRatio: number;
   minCohort: number;
   noiseScale: number | undefined;
@@ -118,6 +122,9 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'CLEANROOM_MAX_MESSAGE_BYTES', key: 'maxMessageBytes', parties: ALL, doc: 'largest single gRPC message accepted (larger → RESOURCE_EXHAUSTED)', def: () => String(8 * 1024 * 1024), parse: int(64 * 1024, 256 * 1024 * 1024) },
   { env: 'CLEANROOM_ID_TYPES', key: 'idTypes', parties: ['media'], doc: 'ID types the universe is prepared for (comma-separated: phone,email,device)', def: () => 'phone', parse: (r) => { const t = r.split(',').map((s) => s.trim()); for (const x of t) if (!['phone', 'email', 'device'].includes(x)) throw new Bad(`unknown ID type '${x}'`); return t; } },
   { env: 'CLEANROOM_UNIVERSE_EPOCH', key: 'universeEpoch', parties: ['media'], doc: 'universe key epoch; a new value rotates the OPRF key and re-prepares', def: () => undefined, parse: (r) => { if (!/^[a-z0-9-]{1,64}$/.test(r)) throw new Bad(`expected [a-z0-9-]{1,64}, got '${r}'`); return r; } },
+  { env: 'CLEANROOM_UNIVERSE_KEY_FILE', key: 'universeKeyFile', parties: ['media'], doc: "the epoch's OPRF key as a file (`cleanroom universe key --epoch E --out FILE`; a Secret in Kubernetes), for preparation shards that share no volume; it must name CLEANROOM_UNIVERSE_EPOCH; unset = the key is made once in the state directory", def: () => undefined, parse: path },
+  { env: 'CLEANROOM_SHARD_STORE', key: 'shardStore', parties: ['media'], doc: 'sharded preparation through object storage: s3://bucket/prefix where each shard uploads what it prepared (sealed under a key derived from the epoch key) and the node downloads a complete set to merge; needs CLEANROOM_UNIVERSE_EPOCH and CLEANROOM_UNIVERSE_KEY_FILE; credentials from the AWS SDK chain (AWS_ACCESS_KEY_ID…, web identity), region AWS_REGION; unset = shards share the state volume', def: () => undefined, parse: (r) => { try { parseStoreUrl(r); } catch (err) { throw new Bad((err as Error).message); } return r; } },
+  { env: 'CLEANROOM_SHARD_STORE_ENDPOINT', key: 'shardStoreEndpoint', parties: ['media'], doc: 'the S3-compatible server of CLEANROOM_SHARD_STORE when it is not AWS S3 (MinIO, Ceph RGW…: path-style requests), e.g. http://minio:9000; unset = AWS S3', def: () => undefined, parse: (r) => { let u: URL; try { u = new URL(r); } catch { throw new Bad(`expected an http(s) URL, got '${r}'`); } if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Bad(`expected an http(s) URL, got '${r}'`); return r; } },
   { env: 'CLEANROOM_MIN_DECOY_RATIO', key: 'minDecoyRatio', parties: ['broker'], doc: 'decoys per real ID the broker insists on', def: () => '9', parse: int(1, 99) },
   { env: 'CLEANROOM_MIN_COHORT', key: 'minCohort', parties: ['broker', 'media'], doc: 'minimum cohort (compared with a noisy count) before anything is released; advertisers cannot ask for more; media applies its own too', def: () => '50', parse: int(1, 1_000_000) },
   { env: 'CLEANROOM_EPSILON', key: 'epsilon', parties: ['broker'], doc: 'ε of one cohort-profile release (noise scale = L1 sensitivity 15 / ε); the noisy count costs ε/10, the differencing check ε/4', def: () => '1', parse: float(0.01, 100) },
@@ -183,6 +190,12 @@ export function loadConfig(party: Party, env: Record<string, string | undefined>
   }
   if ((party === 'advertiser' || party === 'media') && out.data === undefined && !(party === 'advertiser' && out.federatedData !== undefined)) {
     problems.push(`CLEANROOM_DATA: required for the ${party} node (${party === 'media' ? 'universe' : 'CRM'} CSV path)`);
+  }
+  if (out.shardStore !== undefined && (out.universeEpoch === undefined || out.universeKeyFile === undefined)) {
+    problems.push(`CLEANROOM_SHARD_STORE: needs ${[out.universeEpoch === undefined ? 'CLEANROOM_UNIVERSE_EPOCH' : '', out.universeKeyFile === undefined ? 'CLEANROOM_UNIVERSE_KEY_FILE' : ''].filter(Boolean).join(' and ')} (every shard and the node must use the same epoch and key, and shards that share no volume cannot make the key themselves)`);
+  }
+  if (out.universeKeyFile !== undefined && out.universeEpoch === undefined) {
+    problems.push('CLEANROOM_UNIVERSE_KEY_FILE: needs CLEANROOM_UNIVERSE_EPOCH (the key file is made for one epoch)');
   }
   const adminHost = typeof out.adminListen === 'string' ? out.adminListen.slice(0, out.adminListen.lastIndexOf(':')) : '127.0.0.1';
   if (!isLoopbackHost(adminHost) && !out.adminToken) {

@@ -1,0 +1,206 @@
+/**
+ * Sharded preparation through object storage (shard-store.ts): N shard processes on volumes of
+ * their own (prepare.ts --shard I --shards N, CLEANROOM_SHARD_STORE, one key file) upload their
+ * shards to an S3-compatible server (s3rver); a node on a fourth volume downloads the set and
+ * merges it into exactly the single-process preparation, file for file. The bucket holds
+ * neither the key nor anything of the universe in the clear. A sealed file with one byte
+ * changed, an altered record, a record under another key, and an incomplete set are each
+ * refused, naming the object, with nothing half-made left; a shard without a key file, with a
+ * key file of another epoch, or with a store that does not answer exits 2 saying why.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { generateWorld } from '@cleanroom/shared/data/generate.ts';
+import { ObjectStore } from '@cleanroom/shared/service/object-store.ts';
+import { startTestS3, type TestS3 } from '@cleanroom/shared/service/object-store.fixture.ts';
+import { openUniverse } from './universe-store.ts';
+import { readUniverseKeyFile, writeUniverseKeyFile } from './universe-key.ts';
+
+const PREPARE = fileURLToPath(new URL('./prepare.ts', import.meta.url));
+const EPOCH = 'e-store';
+const N = 3;
+const FILES = ['users.bin', 'users.off', 'vectors.bin', 'purposes.bin', 'tokens-phone.bin', 'tokens-phone.idx', 'idhash-phone.bin', 'idhash-phone.idx', 'points-phone.bin', 'key.bin', 'manifest.json'];
+
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [PREPARE, ...args], { env });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+let s3: TestS3;
+let dir: string;
+let csv: string;
+let keyFile: string;
+let users: number[];
+const url = (prefix: string): string => `s3://${s3.bucket}/${prefix}`;
+const shardEnv = (state: string, prefix: string, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv => ({
+  ...process.env, ...s3.env, CLEANROOM_DATA: csv, CLEANROOM_STATE_DIR: state, CLEANROOM_UNIVERSE_EPOCH: EPOCH, CLEANROOM_LOG_LEVEL: 'silent', CLEANROOM_EVAL_THREADS: '1',
+  CLEANROOM_SHARD_STORE: url(prefix), CLEANROOM_SHARD_STORE_ENDPOINT: s3.endpoint, CLEANROOM_UNIVERSE_KEY_FILE: keyFile, ...extra,
+});
+/** Every object under `from` copied under `to` (a second set to spoil). */
+async function copyPrefix(from: string, to: string): Promise<ObjectStore> {
+  const a = new ObjectStore(url(from), { endpoint: s3.endpoint });
+  const b = new ObjectStore(url(to), { endpoint: s3.endpoint });
+  for (const o of await a.list('')) {
+    const bytes = (await a.getBytes(o.name, 1 << 30))!;
+    await b.put(o.name, bytes.length, () => bytes);
+  }
+  a.close();
+  return b;
+}
+const node = (state: string, prefix: string, logs: object[] = [], key = readUniverseKeyFile(keyFile, EPOCH)) => {
+  const store = new ObjectStore(url(prefix), { endpoint: s3.endpoint });
+  const log = pino({ level: 'info' }, { write: (l: string) => void logs.push(JSON.parse(l)) });
+  return openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: EPOCH, log, threads: 1, key, store }).finally(() => store.close());
+};
+
+beforeAll(async () => {
+  s3 = await startTestS3();
+  dir = mkdtempSync(join(tmpdir(), 'cleanroom-shard-store-'));
+  await generateWorld(join(dir, 'world'), { seed: 'shard-store', universeSize: 2500, crmSize: 250 });
+  csv = join(dir, 'world/media/universe.csv');
+  keyFile = join(dir, 'universe-key.json');
+  writeUniverseKeyFile(keyFile, EPOCH);
+  // three shard processes, each on a state volume of its own
+  const runs = await Promise.all(Array.from({ length: N }, (_, i) => run(['--shard', String(i), '--shards', String(N)], shardEnv(join(dir, `shard-${i}`), 'set'))));
+  for (const r of runs) {
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+  }
+  users = runs.map((r) => JSON.parse(r.out).users as number);
+  for (const [i, r] of runs.entries()) {
+    expect(JSON.parse(r.out).uploaded.to).toBe(`${url('set')}/${EPOCH}/shard-${i}-of-${N}`);
+    // uploaded, so removed from the shard's own volume
+    expect(existsSync(join(dir, `shard-${i}`, 'universe', `${EPOCH}.shards`, `shard-${i}-of-${N}`))).toBe(false);
+  }
+}, 180_000);
+afterAll(async () => {
+  await s3?.close();
+});
+
+describe('universe shards through object storage', () => {
+  it('the node downloads the set and merges it into exactly the single-process preparation', async () => {
+    const union = await node(join(dir, 'node'), 'set');
+    expect(union.universe.size).toBe(users.reduce((a, b) => a + b, 0));
+    expect(union.status.computed).toBe(0);
+    union.universe.close();
+    // downloaded shards are removed once merged
+    expect(readdirSync(join(dir, 'node', 'universe')).filter((f) => f.includes('.shards') || f.includes('.tmp-'))).toEqual([]);
+    // the single-process preparation under the same key file
+    const one = await openUniverse({ stateDir: join(dir, 'single'), data: csv, idTypes: ['phone'], epoch: EPOCH, log: pino({ level: 'silent' }), threads: 1, key: readUniverseKeyFile(keyFile, EPOCH) });
+    expect(one.status.computed).toBeGreaterThan(2000);
+    one.universe.close();
+    for (const f of FILES.filter((x) => x !== 'manifest.json')) {
+      expect(readFileSync(join(dir, 'node/universe', EPOCH, f)).equals(readFileSync(join(dir, 'single/universe', EPOCH, f))), f).toBe(true);
+    }
+    // a restart finds the merged universe and reuses it without the store
+    const again = await openUniverse({ stateDir: join(dir, 'node'), data: csv, idTypes: ['phone'], epoch: EPOCH, log: pino({ level: 'silent' }), threads: 1 });
+    expect(again.status.reused).toBe(true);
+    again.universe.close();
+  }, 120_000);
+
+  it('the bucket holds neither the key nor anything of the universe in the clear', async () => {
+    const store = new ObjectStore(url('set'), { endpoint: s3.endpoint });
+    const objects = await store.list('');
+    expect(objects.map((o) => o.name.split('/').pop())).not.toContain('key.bin');
+    // 3 records and 10 files per shard (all but key.bin)
+    expect(objects.length).toBe(N * (FILES.length - 1) + N);
+    const all = Buffer.concat(await Promise.all(objects.map(async (o) => Buffer.from((await store.getBytes(o.name, 1 << 30))!))));
+    store.close();
+    const key = Buffer.from(readUniverseKeyFile(keyFile, EPOCH).toBytes());
+    expect(all.includes(key)).toBe(false);
+    expect(all.includes(Buffer.from(key.toString('hex')))).toBe(false);
+    // no 16-byte window of any of the node's universe files appears in the bucket
+    for (const f of ['users.bin', 'vectors.bin', 'tokens-phone.bin', 'idhash-phone.bin', 'points-phone.bin']) {
+      const plain = readFileSync(join(dir, 'node/universe', EPOCH, f));
+      for (let at = 0; at + 16 <= plain.length; at += Math.max(16, Math.floor(plain.length / 64))) {
+        expect(all.includes(plain.subarray(at, at + 16)), `${f} at ${at}`).toBe(false);
+      }
+    }
+    // and no phone number of the CSV
+    const phone = readFileSync(csv, 'utf8').split('\n')[1]!.split(',').find((x) => /^\+?\d{11,}$/.test(x))!;
+    expect(phone).toBeDefined();
+    expect(all.includes(Buffer.from(phone))).toBe(false);
+  }, 120_000);
+
+  it('refuses a changed byte, an altered record, another key; leaves nothing half-made', async () => {
+    // one byte of a sealed file changed
+    const spoilt = await copyPrefix('set', 'spoilt-file');
+    const name = `${EPOCH}/shard-1-of-${N}/tokens-phone.bin`;
+    const bytes = (await spoilt.getBytes(name, 1 << 30))!;
+    bytes[100]! ^= 1;
+    await spoilt.put(name, bytes.length, () => bytes);
+    spoilt.close();
+    await expect(node(join(dir, 'n-file'), 'spoilt-file')).rejects.toThrow(new RegExp(`${url('spoilt-file')}/${name}.* chunk 0 .*does not open`));
+    expect(readdirSync(join(dir, 'n-file', 'universe')).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect(existsSync(join(dir, 'n-file', 'universe', EPOCH))).toBe(false);
+
+    // a record altered (more users claimed), its MAC kept
+    const altered = await copyPrefix('set', 'altered-record');
+    const rec = `${EPOCH}/shard-2-of-${N}.json`;
+    const r = JSON.parse(Buffer.from((await altered.getBytes(rec, 1 << 20))!).toString('utf8'));
+    r.users += 1;
+    const body = Buffer.from(JSON.stringify(r));
+    await altered.put(rec, body.length, () => body);
+    altered.close();
+    await expect(node(join(dir, 'n-record'), 'altered-record')).rejects.toThrow(/shard-2-of-3\.json: its MAC does not verify/);
+
+    // the node under another key (another key file for the same epoch)
+    const otherKeyFile = join(dir, 'other-key.json');
+    writeUniverseKeyFile(otherKeyFile, EPOCH);
+    await expect(node(join(dir, 'n-key'), 'set', [], readUniverseKeyFile(otherKeyFile, EPOCH))).rejects.toThrow(/prepared under another OPRF key .*CLEANROOM_UNIVERSE_KEY_FILE/);
+  }, 120_000);
+
+  it('with an incomplete set the node waits, saying which shard is missing, and merges once it is complete', async () => {
+    const partial = await copyPrefix('set', 'partial');
+    // the record of shard 1 not yet written (its pod still running)
+    const { DeleteObjectCommand, S3Client } = await import('@aws-sdk/client-s3');
+    const c = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1' });
+    const rec = `${EPOCH}/shard-1-of-${N}.json`;
+    const saved = (await partial.getBytes(rec, 1 << 20))!;
+    await c.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: `partial/${rec}` }));
+    c.destroy();
+    const waits: string[] = [];
+    const store = new ObjectStore(url('partial'), { endpoint: s3.endpoint });
+    const opening = openUniverse({
+      stateDir: join(dir, 'n-partial'), data: csv, idTypes: ['phone'], epoch: EPOCH, log: pino({ level: 'silent' }), threads: 1,
+      key: readUniverseKeyFile(keyFile, EPOCH), store, storePollMs: 100, onWaiting: (w) => waits.push(w),
+    });
+    while (waits.length < 3) await new Promise((r) => setTimeout(r, 50));
+    expect(waits[0]).toBe(`no complete shard set for this source in ${url('partial')}/${EPOCH}/ yet (${N} shards: 0 ok, 1 missing, 2 ok)`);
+    // nothing prepared meanwhile: the universe is the Job's work
+    expect(existsSync(join(dir, 'n-partial', 'universe', EPOCH))).toBe(false);
+    await partial.put(rec, saved.length, () => saved);
+    const u = await opening;
+    expect(u.status.computed).toBe(0);
+    expect(u.universe.size).toBe(users.reduce((a, b) => a + b, 0));
+    u.universe.close();
+    store.close();
+    partial.close();
+  }, 120_000);
+
+  it('a shard exits 2 without a key file, with another epoch\'s key file, or when the store does not answer', async () => {
+    const noKey = await run(['--shard', '0', '--shards', String(N)], shardEnv(join(dir, 'bad-0'), 'bad', { CLEANROOM_UNIVERSE_KEY_FILE: undefined }));
+    expect(noKey.code).toBe(2);
+    expect(noKey.err).toMatch(/CLEANROOM_SHARD_STORE: needs CLEANROOM_UNIVERSE_KEY_FILE/);
+    const otherEpoch = join(dir, 'epoch-key.json');
+    writeUniverseKeyFile(otherEpoch, 'e-other');
+    const wrong = await run(['--shard', '0', '--shards', String(N)], shardEnv(join(dir, 'bad-1'), 'bad', { CLEANROOM_UNIVERSE_KEY_FILE: otherEpoch }));
+    expect(wrong.code).toBe(2);
+    expect(wrong.err).toMatch(/made for epoch 'e-other', this preparation's epoch \(CLEANROOM_UNIVERSE_EPOCH\) is 'e-store'/);
+    mkdirSync(join(dir, 'bad-2'));
+    const dead = await run(['--shard', '0', '--shards', String(N)], shardEnv(join(dir, 'bad-2'), 'bad', { CLEANROOM_SHARD_STORE_ENDPOINT: 'http://127.0.0.1:9' }));
+    expect(dead.code).toBe(2);
+    expect(dead.err).toMatch(new RegExp(`cannot prepare shard 0 of 3 .* into ${url('bad')}: put ${url('bad')}/${EPOCH}/shard-0-of-3/[a-z.-]+: .*ECONNREFUSED`));
+  }, 120_000);
+});

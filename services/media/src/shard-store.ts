@@ -1,0 +1,268 @@
+/**
+ * Media's preparation shards through S3-compatible object storage (CLEANROOM_SHARD_STORE), so
+ * that the pods of an Indexed Job share no volume: each shard uploads what it prepared, and the
+ * node downloads a complete set and merges it as it merges shards on a shared volume
+ * (universe-store.ts). Layout under the store's prefix:
+ *
+ *   <epoch>/shard-<i>-of-<n>/<file>   every file of the shard's directory except key.bin, sealed
+ *                                     in chunks (crypto/chunk-seal.ts, the object's name bound in)
+ *   <epoch>/shard-<i>-of-<n>.json     the shard's record, written after its files: epoch, place,
+ *                                     source hash, ID types, users, the key's fingerprint, each
+ *                                     file's name, length and SHA-256; HMAC-SHA256 over its JCS form
+ *
+ * Both keys (sealing, record MAC) are derived by HKDF from the epoch's OPRF key, which never
+ * goes to the store (universe-key.ts: a file every process mounts). So the bucket holds nothing
+ * readable without that key — no user ID, ID hash, token, vector or OPRF point — and nothing a
+ * writer to the bucket can change unnoticed: a record that does not verify, a file that does
+ * not open, or one whose length or SHA-256 differ from its record is refused, naming the object.
+ *
+ * Guarantees: a shard's record is written only after all its files, so a record means a
+ * complete shard; the node merges only a set whose every shard is recorded for this source,
+ * these ID types and this key; downloads go to `<dir>.tmp-<pid>`, renamed into place once every
+ * file checked, and the room they and the merge need is checked first.
+ */
+import { createHash, createHmac, type Hash } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { join } from 'node:path';
+import { ChunkOpener, ChunkSealer, ChunkSealError, chunkCount, CHUNK_PREFIX_BYTES, CHUNK_SEAL_BYTES, CHUNK_TAG_BYTES, deriveKey, sealedLength } from '@cleanroom/shared/crypto/chunk-seal.ts';
+import { canonicalize, parseStrictBytes } from '@cleanroom/shared/crypto/jcs.ts';
+import type { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
+import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
+import type { Logger } from '@cleanroom/shared/service/log.ts';
+// a type only: the S3 client loads when a store is configured (preparationInputs), not in every media process
+import type { ObjectStore } from '@cleanroom/shared/service/object-store.ts';
+import { lackOfRoom } from '@cleanroom/shared/service/volume.ts';
+import type { NodeConfig } from '@cleanroom/shared/service/config.ts';
+import type { PreparedManifest } from './universe-files.ts';
+import { readUniverseKeyFile } from './universe-key.ts';
+import type { UniverseSource } from './universe-source.ts';
+
+export const SHARD_RECORD_FORMAT = 'cleanroom-shard-v1';
+/** A record is a few hundred bytes; anything larger is not one. */
+const RECORD_LIMIT = 1 << 20;
+
+export interface ShardRecord {
+  format: typeof SHARD_RECORD_FORMAT;
+  epoch: string;
+  index: number;
+  count: number;
+  split: boolean;
+  dataSha256: string;
+  idTypes: IdType[];
+  users: number;
+  /** OprfKey.fingerprint() of the key the shard was prepared under. */
+  key: string;
+  files: { name: string; bytes: number; sha256: string }[];
+  mac: string;
+}
+
+function shardName(epoch: string, index: number, count: number): string {
+  return `${epoch}/shard-${index}-of-${count}`;
+}
+
+function keys(key: OprfKey): { seal: Uint8Array; mac: Uint8Array } {
+  const k = key.toBytes();
+  return { seal: deriveKey(k, 'cleanroom/v1/shard-store/seal'), mac: deriveKey(k, 'cleanroom/v1/shard-store/record-mac') };
+}
+
+function macOf(macKey: Uint8Array, record: Omit<ShardRecord, 'mac'>): string {
+  return createHmac('sha256', macKey).update(canonicalize(record)).digest('hex');
+}
+
+/** Sealed chunks of the file at `path` (`bytes` long), hashing its plaintext into `hash`. */
+async function* sealedChunks(path: string, bytes: number, sealer: ChunkSealer, hash: Hash): AsyncGenerator<Uint8Array> {
+  yield sealer.prefix;
+  const fh = await open(path, 'r');
+  try {
+    const n = chunkCount(bytes);
+    for (let i = 0; i < n; i++) {
+      const len = i < n - 1 ? CHUNK_SEAL_BYTES : bytes - i * CHUNK_SEAL_BYTES;
+      const buf = new Uint8Array(len);
+      for (let got = 0; got < len; ) {
+        const { bytesRead } = await fh.read(buf, got, len - got, i * CHUNK_SEAL_BYTES + got);
+        if (bytesRead === 0) throw new Error(`${path}: shorter than its ${bytes} bytes while uploading`);
+        got += bytesRead;
+      }
+      hash.update(buf);
+      yield sealer.seal(buf, i === n - 1);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Uploads the prepared shard in `dir` (shard `index` of `count`, under `key`): its files, then
+ * its record. Returns the objects' count and sealed bytes.
+ */
+export async function uploadShard(o: { store: ObjectStore; dir: string; epoch: string; index: number; count: number; key: OprfKey; log: Logger }): Promise<{ files: number; bytes: number; seconds: number }> {
+  const t0 = performance.now();
+  const k = keys(o.key);
+  const m = JSON.parse(readFileSync(join(o.dir, 'manifest.json'), 'utf8')) as PreparedManifest;
+  const base = shardName(o.epoch, o.index, o.count);
+  const files: ShardRecord['files'] = [];
+  let sent = 0;
+  for (const name of readdirSync(o.dir).filter((f) => f !== 'key.bin').sort()) {
+    const path = join(o.dir, name);
+    const bytes = statSync(path).size;
+    const object = `${base}/${name}`;
+    let hash = createHash('sha256');
+    await o.store.put(object, sealedLength(bytes), () => {
+      hash = createHash('sha256');
+      return Readable.from(sealedChunks(path, bytes, new ChunkSealer(k.seal, object), hash), { objectMode: false });
+    });
+    files.push({ name, bytes, sha256: hash.digest('hex') });
+    sent += sealedLength(bytes);
+  }
+  const record: Omit<ShardRecord, 'mac'> = {
+    format: SHARD_RECORD_FORMAT, epoch: o.epoch, index: o.index, count: o.count, split: m.shard?.split === true,
+    dataSha256: m.dataSha256, idTypes: m.idTypes, users: m.users, key: o.key.fingerprint(), files,
+  };
+  const body = new TextEncoder().encode(`${canonicalize({ ...record, mac: macOf(k.mac, record) })}\n`);
+  await o.store.put(`${base}.json`, body.length, () => body);
+  const seconds = (performance.now() - t0) / 1000;
+  o.log.info({ epoch: o.epoch, shard: `${o.index}/${o.count}`, store: o.store.address(base), files: files.length, bytes: sent, seconds: Math.round(seconds * 10) / 10 }, 'universe shard uploaded');
+  return { files: files.length, bytes: sent, seconds };
+}
+
+/** The record `name` checked against `key`: its format, its key's fingerprint, its MAC. */
+async function readRecord(store: ObjectStore, name: string, key: OprfKey, macKey: Uint8Array): Promise<ShardRecord> {
+  const bytes = await store.getBytes(name, RECORD_LIMIT);
+  if (!bytes) throw new Error(`${store.address(name)}: listed but gone`);
+  let r: ShardRecord;
+  try {
+    r = parseStrictBytes(bytes) as unknown as ShardRecord;
+  } catch (err) {
+    throw new Error(`${store.address(name)}: not a shard record (${(err as Error).message})`);
+  }
+  if (r.format !== SHARD_RECORD_FORMAT) throw new Error(`${store.address(name)}: expected format ${SHARD_RECORD_FORMAT}, got ${JSON.stringify(r.format)}`);
+  if (r.key !== key.fingerprint()) {
+    throw new Error(`${store.address(name)}: prepared under another OPRF key (fingerprint ${String(r.key)}, this node's ${key.fingerprint()}): every shard and the node must read the same CLEANROOM_UNIVERSE_KEY_FILE`);
+  }
+  const { mac, ...rest } = r;
+  if (typeof mac !== 'string' || mac !== macOf(macKey, rest)) throw new Error(`${store.address(name)}: its MAC does not verify under this epoch's key: the record was altered`);
+  return r;
+}
+
+/** Downloads the sealed object `name` into `path`, checking it against its record's entry. */
+async function fetchFile(store: ObjectStore, name: string, path: string, f: ShardRecord['files'][number], sealKey: Uint8Array): Promise<void> {
+  const got = await store.get(name);
+  if (!got) throw new Error(`${store.address(name)}: missing (its shard's record lists it)`);
+  const want = sealedLength(f.bytes);
+  if (got.length !== want) {
+    got.body.destroy();
+    throw new Error(`${store.address(name)}: ${got.length} bytes, its record gives ${want} (${f.bytes} sealed)`);
+  }
+  const n = chunkCount(f.bytes);
+  const frame = (i: number): number => (i < n - 1 ? CHUNK_SEAL_BYTES : f.bytes - i * CHUNK_SEAL_BYTES) + CHUNK_TAG_BYTES;
+  const buf = new Uint8Array(CHUNK_SEAL_BYTES + CHUNK_TAG_BYTES);
+  const hash = createHash('sha256');
+  const fd = openSync(path, 'w', 0o600);
+  let opener: ChunkOpener | undefined;
+  let fill = 0;
+  let i = 0;
+  let need = CHUNK_PREFIX_BYTES;
+  try {
+    for await (const c of got.body as AsyncIterable<Buffer>) {
+      for (let at = 0; at < c.length; ) {
+        if (need === 0) throw new Error(`${store.address(name)}: bytes after its final chunk`);
+        const take = Math.min(need - fill, c.length - at);
+        buf.set(c.subarray(at, at + take), fill);
+        fill += take;
+        at += take;
+        if (fill < need) continue;
+        if (!opener) {
+          opener = new ChunkOpener(sealKey, name, buf.slice(0, CHUNK_PREFIX_BYTES));
+        } else {
+          const m = opener.open(buf.subarray(0, need), i === n - 1);
+          hash.update(m);
+          writeSync(fd, m);
+          i += 1;
+        }
+        fill = 0;
+        need = i < n ? frame(i) : 0;
+      }
+    }
+    if (!opener) throw new Error(`${store.address(name)}: empty`);
+    opener.finish();
+    const sha = hash.digest('hex');
+    if (sha !== f.sha256) throw new Error(`${store.address(name)}: SHA-256 ${sha}, its record gives ${f.sha256}`);
+  } catch (err) {
+    // the opener names the object as sealed (relative to the prefix): give the full address
+    if (err instanceof ChunkSealError) throw new Error(`${store.address(name)}${err.message.slice(name.length)}`);
+    throw err;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Brings the store's complete shard set of `epoch` for this source (and these ID types, under
+ * this key) into `<root>/<epoch>.shards/`, as a shared volume would hold it, and returns its
+ * shard count — or, when the store holds no such set yet, what it holds (`waiting`).
+ * `shardDir` and `recordComplete` are universe-store.ts's, so both paths end the same.
+ */
+export async function fetchShardSet(o: {
+  store: ObjectStore; root: string; epoch: string; source: UniverseSource; hashes: { sha256: string; files: string[] }; idTypes: IdType[]; key: OprfKey; log: Logger;
+  shardDir: (index: number, count: number) => string; recordComplete: (index: number, count: number) => void;
+}): Promise<{ count: number } | { waiting: string }> {
+  const k = keys(o.key);
+  const pattern = new RegExp(`^${o.epoch}/shard-(\\d+)-of-(\\d+)\\.json$`);
+  const names = (await o.store.list(`${o.epoch}/`)).map((x) => x.name).filter((n) => pattern.test(n));
+  if (names.length === 0) return { waiting: `no shard of epoch ${o.epoch} in ${o.store.address(`${o.epoch}/`)} yet` };
+  const records = await Promise.all(names.map((n) => readRecord(o.store, n, o.key, k.mac)));
+  const byCount = new Map<number, ShardRecord[]>();
+  for (const r of records) {
+    if (r.epoch !== o.epoch) continue;
+    const list = byCount.get(r.count) ?? [];
+    list[r.index] = r;
+    byCount.set(r.count, list);
+  }
+  const matches = (r: ShardRecord | undefined, i: number): boolean =>
+    r !== undefined && r.split === o.source.split && r.dataSha256 === (o.source.split ? o.hashes.files[i] : o.hashes.sha256) && r.idTypes.join(',') === o.idTypes.join(',');
+  const count = [...byCount].find(([n, list]) => (!o.source.split || n === o.source.files.length) && Array.from({ length: n }, (_, i) => matches(list[i], i)).every(Boolean))?.[0];
+  if (count === undefined) {
+    const seen = [...byCount].map(([n, list]) => `${n} shards: ${Array.from({ length: n }, (_, i) => (list[i] === undefined ? `${i} missing` : matches(list[i], i) ? `${i} ok` : `${i} for another source or ID types`)).join(', ')}`);
+    return { waiting: `no complete shard set for this source in ${o.store.address(`${o.epoch}/`)} yet (${seen.join('; ')})` };
+  }
+  const set = byCount.get(count)!;
+  const bytes = set.reduce((s, r) => s + r.files.reduce((t, f) => t + f.bytes, 0), 0);
+  // the shards, then their union beside them until the merge removes them
+  const lack = lackOfRoom(o.root, 2 * bytes, `${count} universe shards (${bytes} B) and their merge need ≈`);
+  if (lack) throw new Error(`cannot download the universe shards: ${lack}: free space or grow the volume`);
+  const t0 = performance.now();
+  for (const r of set) {
+    const dir = o.shardDir(r.index, r.count);
+    const tmp = `${dir}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    try {
+      for (const f of r.files) {
+        if (!/^[a-z0-9][a-z0-9.-]*$/.test(f.name) || f.name === 'key.bin') throw new Error(`${o.store.address(`${shardName(o.epoch, r.index, r.count)}.json`)}: unexpected file name ${JSON.stringify(f.name)}`);
+        await fetchFile(o.store, `${shardName(o.epoch, r.index, r.count)}/${f.name}`, join(tmp, f.name), f, k.seal);
+      }
+      writeFileSync(join(tmp, 'key.bin'), o.key.toBytes(), { mode: 0o600 });
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(tmp, dir);
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw err;
+    }
+    o.recordComplete(r.index, r.count);
+  }
+  o.log.info({ epoch: o.epoch, shards: count, bytes, seconds: Math.round((performance.now() - t0) / 100) / 10, store: o.store.address(`${o.epoch}/`) }, 'universe shards downloaded');
+  return { count };
+}
+
+/**
+ * What a media configuration gives a preparation: the key of CLEANROOM_UNIVERSE_KEY_FILE and
+ * the store of CLEANROOM_SHARD_STORE, each when set (the caller closes the store).
+ */
+export async function preparationInputs(c: Pick<NodeConfig, 'universeKeyFile' | 'universeEpoch' | 'shardStore' | 'shardStoreEndpoint'>): Promise<{ key?: OprfKey; store?: ObjectStore }> {
+  const key = c.universeKeyFile !== undefined ? readUniverseKeyFile(c.universeKeyFile, c.universeEpoch!) : undefined;
+  const S3 = c.shardStore !== undefined ? (await import('@cleanroom/shared/service/object-store.ts')).ObjectStore : undefined;
+  const store = S3 ? new S3(c.shardStore!, c.shardStoreEndpoint !== undefined ? { endpoint: c.shardStoreEndpoint } : {}) : undefined;
+  return { ...(key ? { key } : {}), ...(store ? { store } : {}) };
+}
