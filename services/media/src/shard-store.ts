@@ -40,6 +40,8 @@ import { readUniverseKeyFile } from './universe-key.ts';
 import type { UniverseSource } from './universe-source.ts';
 
 export const SHARD_RECORD_FORMAT = 'cleanroom-shard-v1';
+/** Objects uploaded or downloaded at once (an object store's throughput grows with concurrent requests). */
+export const TRANSFERS = 4;
 /** A record is a few hundred bytes; anything larger is not one. */
 const RECORD_LIMIT = 1 << 20;
 
@@ -56,6 +58,24 @@ export interface ShardRecord {
   key: string;
   files: { name: string; bytes: number; sha256: string }[];
   mac: string;
+}
+
+/** `fn` over `items`, at most `n` at a time; the first failure is thrown once every started call has ended. */
+async function eachAtOnce<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: { err: unknown } | undefined;
+  const lane = async (): Promise<void> => {
+    while (next < items.length && !failed) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        failed ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, lane));
+  if (failed) throw failed.err;
 }
 
 function shardName(epoch: string, index: number, count: number): string {
@@ -102,9 +122,10 @@ export async function uploadShard(o: { store: ObjectStore; dir: string; epoch: s
   const k = keys(o.key);
   const m = JSON.parse(readFileSync(join(o.dir, 'manifest.json'), 'utf8')) as PreparedManifest;
   const base = shardName(o.epoch, o.index, o.count);
-  const files: ShardRecord['files'] = [];
+  const names = readdirSync(o.dir).filter((f) => f !== 'key.bin').sort();
+  const files: ShardRecord['files'] = new Array(names.length);
   let sent = 0;
-  for (const name of readdirSync(o.dir).filter((f) => f !== 'key.bin').sort()) {
+  await eachAtOnce(names.map((name, i) => ({ name, i })), TRANSFERS, async ({ name, i }) => {
     const path = join(o.dir, name);
     const bytes = statSync(path).size;
     const object = `${base}/${name}`;
@@ -113,9 +134,9 @@ export async function uploadShard(o: { store: ObjectStore; dir: string; epoch: s
       hash = createHash('sha256');
       return Readable.from(sealedChunks(path, bytes, new ChunkSealer(k.seal, object), hash), { objectMode: false });
     });
-    files.push({ name, bytes, sha256: hash.digest('hex') });
+    files[i] = { name, bytes, sha256: hash.digest('hex') };
     sent += sealedLength(bytes);
-  }
+  });
   const record: Omit<ShardRecord, 'mac'> = {
     format: SHARD_RECORD_FORMAT, epoch: o.epoch, index: o.index, count: o.count, split: m.shard?.split === true,
     dataSha256: m.dataSha256, idTypes: m.idTypes, users: m.users, key: o.key.fingerprint(), files,
@@ -241,8 +262,8 @@ export async function fetchShardSet(o: {
     try {
       for (const f of r.files) {
         if (!/^[a-z0-9][a-z0-9.-]*$/.test(f.name) || f.name === 'key.bin') throw new Error(`${o.store.address(`${shardName(o.epoch, r.index, r.count)}.json`)}: unexpected file name ${JSON.stringify(f.name)}`);
-        await fetchFile(o.store, `${shardName(o.epoch, r.index, r.count)}/${f.name}`, join(tmp, f.name), f, k.seal);
       }
+      await eachAtOnce(r.files, TRANSFERS, (f) => fetchFile(o.store, `${shardName(o.epoch, r.index, r.count)}/${f.name}`, join(tmp, f.name), f, k.seal));
       writeFileSync(join(tmp, 'key.bin'), o.key.toBytes(), { mode: 0o600 });
       rmSync(dir, { recursive: true, force: true });
       renameSync(tmp, dir);
