@@ -27,8 +27,8 @@ import { publish } from '@cleanroom/shared/protocol/publication.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { computePoints } from '@cleanroom/shared/crypto/oprf-tokens.ts';
 import { oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
-import { openUniverse } from './universe-store.ts';
-import { DiskUniverse, IDHASH_RECORD, PREPARED_FORMAT, TOKEN_RECORD } from './universe-files.ts';
+import { openUniverse, prepareShard } from './universe-store.ts';
+import { DiskUniverse, IDHASH_RECORD, mergeShards, PREPARED_FORMAT, TOKEN_RECORD } from './universe-files.ts';
 
 /** Every row's stored phone point is the one recomputed from the CSV's ID under the universe's key (undefined for none). */
 async function expectStoredPoints(u: DiskUniverse, csv: string): Promise<number> {
@@ -228,6 +228,26 @@ describe('media universe on disk', () => {
     // a points file cut short (or grown) is refused on open, with the sizes
     truncateSync(join(ud, 'points-phone.bin'), 32 * again.universe.size - 1);
     expect(() => DiskUniverse.open(ud)).toThrow(new RegExp(`points-phone.bin: expected ${32 * again.universe.size} bytes`));
+  }, 120_000);
+
+  it('the merge reads each shard a block of rows at a time: any block size gives the same files, from one CSV or a split source', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cleanroom-merge-blocks-'));
+    await generateWorld(join(dir, 'world'), { seed: 'merge-blocks', universeSize: 2000, crmSize: 200 });
+    const csv = join(dir, 'world/media/universe.csv');
+    const [header, ...lines] = readFileSync(csv, 'utf8').trimEnd().split('\n');
+    const spec = join(dir, 'split-{shard}.csv');
+    for (let i = 0; i < 3; i++) writeFileSync(join(dir, `split-${i}.csv`), `${header}\n${lines.slice(i * 700, (i + 1) * 700).join('\n')}\n`);
+    for (const data of [csv, spec]) {
+      const state = join(dir, data === csv ? 'whole' : 'split');
+      const dirs: string[] = [];
+      for (let i = 0; i < 3; i++) dirs.push((await prepareShard({ stateDir: state, data, idTypes: ['phone'], epoch: 'e-blocks', log, threads: 1, index: i, count: 3 })).dir);
+      const whole = mergeShards(dirs, join(state, 'one-block'));
+      for (const blockRows of [1, 7, 256]) {
+        const m = mergeShards(dirs, join(state, `blocks-${blockRows}`), { blockRows });
+        expect(m.users).toBe(whole.users);
+        for (const f of FILES) expect(readFileSync(join(state, `blocks-${blockRows}`, f)).equals(readFileSync(join(state, 'one-block', f))), `${f}, blocks of ${blockRows}`).toBe(true);
+      }
+    }
   }, 120_000);
 
   it('N shard processes merge into exactly the single-process preparation', async () => {

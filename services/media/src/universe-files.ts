@@ -61,7 +61,7 @@ import { attributeCounts, ID_HASH_BYTES, PACKED_BYTES, packVectorInto, unpackVec
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import type { PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
 import type { ElementBytes } from '@cleanroom/shared/crypto/group.ts';
-import { Appender, BucketScratch, BUCKETS, compareBytes, f64File, readAll, readF64, RecordFile, sortRecords } from '@cleanroom/shared/service/record-file.ts';
+import { Appender, BucketScratch, BUCKETS, compareBytes, f64File, preadFully, readAll, RecordFile, sortRecords } from '@cleanroom/shared/service/record-file.ts';
 import { POINT_BYTES, PointsFile, pointsPath, PointsScatter, PointsWriter, PreviousPoints } from './universe-points.ts';
 import { splitSourceSha256 } from './universe-source.ts';
 
@@ -739,9 +739,10 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
  * rows concatenated in index order — row g is row g − o_i of shard i, o_i the rows of the
  * shards before it — and the token records' rows are offset by o_i; the union's source hash
  * is splitSourceSha256 of the shards' file hashes. Then every bucket's records are sorted
- * again. Memory: one bucket.
+ * again. Memory: one bucket, and each shard's rows read a block at a time (`blockRows`; by
+ * default 2^20 rows across the shards, at least 1,024 each).
  */
-export function mergeShards(shardDirs: readonly string[], out: string): PreparedManifest {
+export function mergeShards(shardDirs: readonly string[], out: string, opts: { blockRows?: number } = {}): PreparedManifest {
   const ms = shardDirs.map((d) => JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as PreparedManifest);
   const count = shardDirs.length;
   const split = ms[0]?.shard?.split === true;
@@ -768,37 +769,28 @@ export function mergeShards(shardDirs: readonly string[], out: string): Prepared
   const purposes = new Appender(join(out, 'purposes.bin'));
   const types = ms[0]!.idTypes;
   const points = types.map((t) => new PointsWriter(pointsPath(out, t)));
-  const src = shardDirs.map((d, i) => ({
-    offs: readF64(join(d, 'users.off')), users: openSync(join(d, 'users.bin'), 'r'), vectors: openSync(join(d, 'vectors.bin'), 'r'), purposes: readAll(join(d, 'purposes.bin')),
-    points: types.map((t) => new PointsFile(pointsPath(d, t), ms[i]!.users)),
-  }));
+  // Each shard's rows are read a block at a time (its rows are taken in ascending order in both
+  // layouts): a few syscalls per block, not three per row, and memory bounded by the block.
+  const block = opts.blockRows ?? Math.max(1024, Math.floor(MERGE_ROWS_IN_MEMORY / count));
+  const src = shardDirs.map((d, i) => new ShardRows(d, ms[i]!.users, types, block));
   const off = new Float64Array(1);
-  const vec = new Uint8Array(PACKED_BYTES);
+  const offBytes = new Uint8Array(off.buffer);
   for (let g = 0, i = 0; g < total; g++) {
     while (split && g >= start[i + 1]!) i++;
     const s = src[split ? i : g % count]!;
-    const local = split ? g - start[i]! : Math.floor(g / count);
+    const r = s.row(split ? g - start[i]! : Math.floor(g / count));
     off[0] = users.size;
-    userOff.write(new Uint8Array(off.buffer));
-    const id = new Uint8Array(s.offs[local + 1]! - s.offs[local]!);
-    readSync(s.users, id, 0, id.length, s.offs[local]!);
-    users.write(id);
-    readSync(s.vectors, vec, 0, PACKED_BYTES, local * PACKED_BYTES);
-    vectors.write(vec);
-    purposes.write(s.purposes.subarray(local, local + 1));
-    points.forEach((w, k) => {
-      const p = s.points[k]!.pointOf(local);
-      if (p) w.put(g, p, 0);
-    });
+    userOff.write(offBytes);
+    users.append(s.ids, s.idStart(r), s.idLength(r));
+    vectors.append(s.vectors, r * PACKED_BYTES, PACKED_BYTES);
+    purposes.append(s.purposes, r, 1);
+    // the shard's zero marker (no ID of this type) is the union's too
+    points.forEach((w, k) => w.put(g, s.points[k]!, r * POINT_BYTES));
   }
   off[0] = users.size;
-  userOff.write(new Uint8Array(off.buffer));
+  userOff.write(offBytes);
   for (const w of points) w.close(total);
-  for (const s of src) {
-    closeSync(s.users);
-    closeSync(s.vectors);
-    for (const f of s.points) f.close();
-  }
+  for (const s of src) s.close();
   users.close();
   userOff.close();
   vectors.close();
@@ -842,6 +834,74 @@ export function mergeShards(shardDirs: readonly string[], out: string): Prepared
   };
   writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
   return manifest;
+}
+
+/** Rows of every shard held in memory at once during a merge (≈ 60 B each: id, offset, vector, purposes, points). */
+const MERGE_ROWS_IN_MEMORY = 1 << 20;
+
+/**
+ * One shard's row files (users.off, users.bin, vectors.bin, purposes.bin, points-<type>.bin)
+ * read `block` rows at a time, for a merge that takes each shard's rows in ascending order.
+ * `row(local)` loads the block holding `local` when needed and returns its index in the block.
+ */
+class ShardRows {
+  ids = new Uint8Array(0);
+  readonly vectors: Uint8Array;
+  readonly purposes: Uint8Array;
+  readonly points: Uint8Array[];
+  private readonly offs: Float64Array;
+  private readonly fds: { off: number; users: number; vectors: number; purposes: number; points: number[] };
+  private readonly dir: string;
+  private readonly users: number;
+  private readonly block: number;
+  private first = 0;
+  private n = 0;
+
+  constructor(dir: string, users: number, types: readonly IdType[], block: number) {
+    this.dir = dir;
+    this.users = users;
+    this.block = block;
+    this.offs = new Float64Array(block + 1);
+    this.vectors = new Uint8Array(block * PACKED_BYTES);
+    this.purposes = new Uint8Array(block);
+    this.points = types.map(() => new Uint8Array(block * POINT_BYTES));
+    this.fds = {
+      off: openSync(join(dir, 'users.off'), 'r'), users: openSync(join(dir, 'users.bin'), 'r'), vectors: openSync(join(dir, 'vectors.bin'), 'r'),
+      purposes: openSync(join(dir, 'purposes.bin'), 'r'), points: types.map((t) => openSync(pointsPath(dir, t), 'r')),
+    };
+  }
+
+  /** Index in the loaded block of shard row `local` (rows asked for in ascending order). */
+  row(local: number): number {
+    if (local >= this.first + this.n || local < this.first) this.load(local);
+    return local - this.first;
+  }
+
+  idStart(r: number): number {
+    return this.offs[r]! - this.offs[0]!;
+  }
+
+  idLength(r: number): number {
+    return this.offs[r + 1]! - this.offs[r]!;
+  }
+
+  private load(first: number): void {
+    if (first >= this.users) throw new RangeError(`${this.dir}: expected a row below ${this.users}, got ${first}`);
+    const n = Math.min(this.block, this.users - first);
+    preadFully(this.fds.off, new Uint8Array(this.offs.buffer, 0, (n + 1) * 8), first * 8, join(this.dir, 'users.off'));
+    const idBytes = this.offs[n]! - this.offs[0]!;
+    if (this.ids.length < idBytes) this.ids = new Uint8Array(Math.max(idBytes, this.ids.length * 2));
+    preadFully(this.fds.users, this.ids.subarray(0, idBytes), this.offs[0]!, join(this.dir, 'users.bin'));
+    preadFully(this.fds.vectors, this.vectors.subarray(0, n * PACKED_BYTES), first * PACKED_BYTES, join(this.dir, 'vectors.bin'));
+    preadFully(this.fds.purposes, this.purposes.subarray(0, n), first, join(this.dir, 'purposes.bin'));
+    this.fds.points.forEach((fd, k) => preadFully(fd, this.points[k]!.subarray(0, n * POINT_BYTES), first * POINT_BYTES, this.dir));
+    this.first = first;
+    this.n = n;
+  }
+
+  close(): void {
+    for (const fd of [this.fds.off, this.fds.users, this.fds.vectors, this.fds.purposes, ...this.fds.points]) closeSync(fd);
+  }
 }
 
 /**
