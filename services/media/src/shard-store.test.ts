@@ -9,11 +9,10 @@
  * key file of another epoch, or with a store that does not answer exits 2 saying why.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runPrepare } from './prepare.fixture.ts';
 import { pino } from 'pino';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { ObjectStore } from '@cleanroom/shared/service/object-store.ts';
@@ -21,21 +20,10 @@ import { startTestS3, type TestS3 } from '@cleanroom/shared/service/object-store
 import { openUniverse } from './universe-store.ts';
 import { readUniverseKeyFile, writeUniverseKeyFile } from './universe-key.ts';
 
-const PREPARE = fileURLToPath(new URL('./prepare.ts', import.meta.url));
 const EPOCH = 'e-store';
 const N = 3;
 const FILES = ['users.bin', 'users.off', 'vectors.bin', 'purposes.bin', 'tokens-phone.bin', 'tokens-phone.idx', 'idhash-phone.bin', 'idhash-phone.idx', 'points-phone.bin', 'key.bin', 'manifest.json'];
 
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [PREPARE, ...args], { env });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('close', (code) => resolve({ code, out, err }));
-  });
-}
 
 let s3: TestS3;
 let dir: string;
@@ -72,7 +60,7 @@ beforeAll(async () => {
   keyFile = join(dir, 'universe-key.json');
   writeUniverseKeyFile(keyFile, EPOCH);
   // three shard processes, each on a state volume of its own
-  const runs = await Promise.all(Array.from({ length: N }, (_, i) => run(['--shard', String(i), '--shards', String(N)], shardEnv(join(dir, `shard-${i}`), 'set'))));
+  const runs = await Promise.all(Array.from({ length: N }, (_, i) => runPrepare(['--shard', String(i), '--shards', String(N)], shardEnv(join(dir, `shard-${i}`), 'set'))));
   for (const r of runs) {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
@@ -190,16 +178,16 @@ describe('universe shards through object storage', () => {
   }, 120_000);
 
   it('a shard exits 2 without a key file, with another epoch\'s key file, or when the store does not answer', async () => {
-    const noKey = await run(['--shard', '0', '--shards', String(N)], shardEnv(join(dir, 'bad-0'), 'bad', { CLEANROOM_UNIVERSE_KEY_FILE: undefined }));
+    const noKey = await runPrepare(['--shard', '0', '--shards', String(N)], shardEnv(join(dir, 'bad-0'), 'bad', { CLEANROOM_UNIVERSE_KEY_FILE: undefined }));
     expect(noKey.code).toBe(2);
     expect(noKey.err).toMatch(/CLEANROOM_SHARD_STORE: needs CLEANROOM_UNIVERSE_KEY_FILE/);
     const otherEpoch = join(dir, 'epoch-key.json');
     writeUniverseKeyFile(otherEpoch, 'e-other');
-    const wrong = await run(['--shard', '0', '--shards', String(N)], shardEnv(join(dir, 'bad-1'), 'bad', { CLEANROOM_UNIVERSE_KEY_FILE: otherEpoch }));
+    const wrong = await runPrepare(['--shard', '0', '--shards', String(N)], shardEnv(join(dir, 'bad-1'), 'bad', { CLEANROOM_UNIVERSE_KEY_FILE: otherEpoch }));
     expect(wrong.code).toBe(2);
     expect(wrong.err).toMatch(/made for epoch 'e-other', this preparation's epoch \(CLEANROOM_UNIVERSE_EPOCH\) is 'e-store'/);
     mkdirSync(join(dir, 'bad-2'));
-    const dead = await run(['--shard', '0', '--shards', String(N)], shardEnv(join(dir, 'bad-2'), 'bad', { CLEANROOM_SHARD_STORE_ENDPOINT: 'http://127.0.0.1:9' }));
+    const dead = await runPrepare(['--shard', '0', '--shards', String(N)], shardEnv(join(dir, 'bad-2'), 'bad', { CLEANROOM_SHARD_STORE_ENDPOINT: 'http://127.0.0.1:9' }));
     expect(dead.code).toBe(2);
     expect(dead.err).toMatch(new RegExp(`cannot prepare shard 0 of 3 .* into ${url('bad')}: put ${url('bad')}/${EPOCH}/shard-0-of-3/[a-z.-]+: .*ECONNREFUSED`));
   }, 120_000);

@@ -12,11 +12,10 @@
  * refused on open.
  */
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runPrepare } from './prepare.fixture.ts';
 import { pino } from 'pino';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { readUniverse } from '@cleanroom/shared/data/files.ts';
@@ -47,20 +46,9 @@ async function expectStoredPoints(u: DiskUniverse, csv: string): Promise<number>
   return have.length;
 }
 
-const PREPARE = fileURLToPath(new URL('./prepare.ts', import.meta.url));
 const log = pino({ level: 'silent' });
 const FILES = ['users.bin', 'users.off', 'vectors.bin', 'purposes.bin', 'tokens-phone.bin', 'tokens-phone.idx', 'idhash-phone.bin', 'idhash-phone.idx', 'points-phone.bin', 'key.bin'];
 
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [PREPARE, ...args], { env });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('close', (code) => resolve({ code, out, err }));
-  });
-}
 
 describe('media universe on disk', () => {
   it('streams the same tokens as the in-memory preparation; re-preparation computes only new IDs', async () => {
@@ -257,7 +245,7 @@ describe('media universe on disk', () => {
     const env = (state: string) => ({ ...process.env, CLEANROOM_DATA: csv, CLEANROOM_STATE_DIR: state, CLEANROOM_UNIVERSE_EPOCH: 'e-shard', CLEANROOM_LOG_LEVEL: 'silent', CLEANROOM_EVAL_THREADS: '1' });
     const N = 3;
     const sharded = join(dir, 'sharded');
-    const runs = await Promise.all(Array.from({ length: N }, (_, i) => run(['--shard', String(i), '--shards', String(N)], env(sharded))));
+    const runs = await Promise.all(Array.from({ length: N }, (_, i) => runPrepare(['--shard', String(i), '--shards', String(N)], env(sharded))));
     for (const r of runs) {
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
@@ -278,7 +266,7 @@ describe('media universe on disk', () => {
       expect(readFileSync(join(sharded, 'universe/e-shard', f)).equals(readFileSync(join(single, 'universe/e-shard', f))), f).toBe(true);
     }
     // Bad shard arguments: exit 2 with the reason.
-    const bad = await run(['--shard', '3', '--shards', '3'], env(sharded));
+    const bad = await runPrepare(['--shard', '3', '--shards', '3'], env(sharded));
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--shard: expected an integer in \[0, 3\)/);
   }, 180_000);
@@ -296,10 +284,10 @@ describe('media universe on disk', () => {
     const env = (state: string) => ({ ...process.env, CLEANROOM_DATA: spec, CLEANROOM_STATE_DIR: state, CLEANROOM_UNIVERSE_EPOCH: 'e-split', CLEANROOM_LOG_LEVEL: 'silent', CLEANROOM_EVAL_THREADS: '1' });
     const sharded = join(dir, 'sharded');
     // shards counted against the files: two shards for three files is refused, nothing written
-    const wrong = await run(['--shard', '0', '--shards', '2'], env(sharded));
+    const wrong = await runPrepare(['--shard', '0', '--shards', '2'], env(sharded));
     expect(wrong.code).toBe(2);
     expect(wrong.err).toMatch(/split universe source .*part-\{shard\}\.csv: expected 2 files .* for 2 shards, found 3/);
-    const runs = await Promise.all([0, 1, 2].map((i) => run(['--shard', String(i), '--shards', '3'], env(sharded))));
+    const runs = await Promise.all([0, 1, 2].map((i) => runPrepare(['--shard', String(i), '--shards', '3'], env(sharded))));
     for (const r of runs) {
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
