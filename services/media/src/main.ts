@@ -39,7 +39,7 @@ nodeMetrics.universe.preparing();
 nodeMetrics.universe.inUse(() => (status ? { epoch: status.epoch, users: status.users } : undefined));
 try {
   const inputs = await preparationInputs(b.config);
-  const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads, onRows: (rows) => { startup.rowsRead = rows; }, onWaiting: (why) => { startup.waiting = why; }, ...inputs }).finally(() => inputs.store?.close());
+  const opened = await openUniverse({ stateDir: b.config.stateDir, data: b.config.data!, idTypes: b.config.idTypes, epoch: b.config.universeEpoch, log: b.log, threads: b.config.evalThreads, onRows: (rows) => { startup.rowsRead = rows; }, onWaiting: (why) => { startup.waiting = why; }, storePollMs: b.config.shardStorePollSeconds * 1000, ...inputs }).finally(() => inputs.store?.close());
   logMemory(b.log, 'universe');
   stage('publication');
   const published = await openPublication({ stateDir: b.config.stateDir, universe: opened.universe, log: b.log, threads: b.config.evalThreads });

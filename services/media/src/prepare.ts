@@ -80,7 +80,7 @@ if (shard) {
 }
 try {
   const opened = await openUniverse({
-    stateDir: config.stateDir, data: config.data!, idTypes: config.idTypes, epoch: config.universeEpoch, log, threads: config.evalThreads, ...inputs,
+    stateDir: config.stateDir, data: config.data!, idTypes: config.idTypes, epoch: config.universeEpoch, log, threads: config.evalThreads, storePollMs: config.shardStorePollSeconds * 1000, ...inputs,
   });
   inputs.store?.close();
   const published = await openPublication({ stateDir: config.stateDir, universe: opened.universe, log, threads: config.evalThreads });

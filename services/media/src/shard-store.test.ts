@@ -5,7 +5,9 @@
  * merges it into exactly the single-process preparation, file for file. The bucket holds
  * neither the key nor anything of the universe in the clear. A sealed file with one byte
  * changed, an altered record, a record under another key, and an incomplete set are each
- * refused, naming the object, with nothing half-made left; a shard without a key file, with a
+ * refused, naming the object, with nothing half-made left; a node (in process, and as a real
+ * media process behind its /readyz) waits for an incomplete set, saying which shard is missing,
+ * and merges it once complete, never preparing the universe itself; a shard without a key file, with a
  * key file of another epoch, or with a store that does not answer exits 2 saying why.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +15,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPrepare } from './prepare.fixture.ts';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { generatePki } from '@cleanroom/shared/pki/pki.ts';
 import { pino } from 'pino';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { ObjectStore } from '@cleanroom/shared/service/object-store.ts';
@@ -24,6 +30,16 @@ const EPOCH = 'e-store';
 const N = 3;
 const FILES = ['users.bin', 'users.off', 'vectors.bin', 'purposes.bin', 'tokens-phone.bin', 'tokens-phone.idx', 'idhash-phone.bin', 'idhash-phone.idx', 'points-phone.bin', 'key.bin', 'manifest.json'];
 
+
+/** A loopback port free a moment ago (the admin API of a node process). */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 let s3: TestS3;
 let dir: string;
@@ -176,6 +192,55 @@ describe('universe shards through object storage', () => {
     store.close();
     partial.close();
   }, 120_000);
+
+  it('a media node process waits for the missing shard, /readyz saying which, and serves once the set is complete', async () => {
+    const partial = await copyPrefix('set', 'node-partial');
+    const rec = `${EPOCH}/shard-2-of-${N}.json`;
+    const saved = (await partial.getBytes(rec, 1 << 20))!;
+    const { DeleteObjectCommand, S3Client } = await import('@aws-sdk/client-s3');
+    const c = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1' });
+    await c.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: `node-partial/${rec}` }));
+    c.destroy();
+    const pki = join(dir, 'pki');
+    if (!existsSync(pki)) generatePki(pki);
+    const port = await freePort();
+    const media = spawn(process.execPath, [fileURLToPath(new URL('./main.ts', import.meta.url))], {
+      env: {
+        ...shardEnv(join(dir, 'node-process'), 'node-partial'), CLEANROOM_PKI_DIR: pki, CLEANROOM_TRANSCRIPT_DIR: join(dir, 'node-process-tx'),
+        CLEANROOM_GRPC_LISTEN: '127.0.0.1:0', CLEANROOM_ADMIN_LISTEN: `127.0.0.1:${port}`, CLEANROOM_SHARD_STORE_POLL_SECONDS: '1',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    media.stderr.on('data', (d) => (stderr += d));
+    const readyz = async (): Promise<{ status: number; body: any } | undefined> => {
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+        return { status: r.status, body: await r.json() };
+      } catch {
+        return undefined; // not listening yet
+      }
+    };
+    try {
+      let r = await readyz();
+      for (let i = 0; i < 600 && !r?.body?.universe?.waiting; i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        r = await readyz();
+      }
+      expect(r?.status, stderr).toBe(503);
+      expect(r!.body.universe).toMatchObject({ state: 'preparing', stage: 'universe', waiting: `no complete shard set for this source in ${url('node-partial')}/${EPOCH}/ yet (${N} shards: 0 ok, 1 ok, 2 missing)` });
+      await partial.put(rec, saved.length, () => saved);
+      for (let i = 0; i < 1200 && r?.status !== 200; i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        r = await readyz();
+      }
+      expect(r?.status, stderr).toBe(200);
+      expect(r!.body.universe).toMatchObject({ epoch: EPOCH, users: users.reduce((a, b) => a + b, 0), computed: 0 });
+    } finally {
+      media.kill('SIGTERM');
+      partial.close();
+    }
+  }, 180_000);
 
   it('a shard exits 2 without a key file, with another epoch\'s key file, or when the store does not answer', async () => {
     const noKey = await runPrepare(['--shard', '0', '--shards', String(N)], shardEnv(join(dir, 'bad-0'), 'bad', { CLEANROOM_UNIVERSE_KEY_FILE: undefined }));

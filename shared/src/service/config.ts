@@ -37,6 +37,7 @@ export interface NodeConfig {
   universeKeyFile: string | undefined;
   shardStore: string | undefined;
   shardStoreEndpoint: string | undefined;
+  shardStorePollSeconds: number;
   minDecoyRatio: number;
   minCohort: number;
   noiseScale: number | undefined;
@@ -125,6 +126,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'CLEANROOM_UNIVERSE_KEY_FILE', key: 'universeKeyFile', parties: ['media'], doc: "the epoch's OPRF key as a file (`cleanroom universe key --epoch E --out FILE`; a Secret in Kubernetes), for preparation shards that share no volume; it must name CLEANROOM_UNIVERSE_EPOCH; unset = the key is made once in the state directory", def: () => undefined, parse: path },
   { env: 'CLEANROOM_SHARD_STORE', key: 'shardStore', parties: ['media'], doc: 'sharded preparation through object storage: s3://bucket/prefix where each shard uploads what it prepared (sealed under a key derived from the epoch key) and the node downloads a complete set to merge; needs CLEANROOM_UNIVERSE_EPOCH and CLEANROOM_UNIVERSE_KEY_FILE; credentials from the AWS SDK chain (AWS_ACCESS_KEY_ID…, web identity), region AWS_REGION; unset = shards share the state volume', def: () => undefined, parse: (r) => { try { parseStoreUrl(r); } catch (err) { throw new Bad((err as Error).message); } return r; } },
   { env: 'CLEANROOM_SHARD_STORE_ENDPOINT', key: 'shardStoreEndpoint', parties: ['media'], doc: 'the S3-compatible server of CLEANROOM_SHARD_STORE when it is not AWS S3 (MinIO, Ceph RGW…: path-style requests), e.g. http://minio:9000; unset = AWS S3', def: () => undefined, parse: (r) => { let u: URL; try { u = new URL(r); } catch { throw new Bad(`expected an http(s) URL, got '${r}'`); } if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Bad(`expected an http(s) URL, got '${r}'`); return r; } },
+  { env: 'CLEANROOM_SHARD_STORE_POLL_SECONDS', key: 'shardStorePollSeconds', parties: ['media'], doc: 'how often a node waiting for a complete shard set looks in CLEANROOM_SHARD_STORE again (/readyz shows what it holds meanwhile)', def: () => '30', parse: int(1, 3600) },
   { env: 'CLEANROOM_MIN_DECOY_RATIO', key: 'minDecoyRatio', parties: ['broker'], doc: 'decoys per real ID the broker insists on', def: () => '9', parse: int(1, 99) },
   { env: 'CLEANROOM_MIN_COHORT', key: 'minCohort', parties: ['broker', 'media'], doc: 'minimum cohort (compared with a noisy count) before anything is released; advertisers cannot ask for more; media applies its own too', def: () => '50', parse: int(1, 1_000_000) },
   { env: 'CLEANROOM_EPSILON', key: 'epsilon', parties: ['broker'], doc: 'ε of one cohort-profile release (noise scale = L1 sensitivity 15 / ε); the noisy count costs ε/10, the differencing check ε/4', def: () => '1', parse: float(0.01, 100) },
