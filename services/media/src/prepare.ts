@@ -71,7 +71,7 @@ if (shard) {
   try {
     const r = await prepareShard({ stateDir: config.stateDir, data: config.data!, idTypes: config.idTypes, epoch: config.universeEpoch!, log, threads: config.evalThreads, ...shard, ...inputs });
     const uploaded = r.uploaded ? { uploaded: { to: inputs.store!.address(`${config.universeEpoch}/shard-${shard.index}-of-${shard.count}`), files: r.uploaded.files, bytes: r.uploaded.bytes, seconds: Math.round(r.uploaded.seconds * 100) / 100 } } : {};
-    process.stdout.write(`${JSON.stringify({ epoch: config.universeEpoch, shard: `${shard.index}/${shard.count}`, users: r.users, computed: r.computed, seconds: Math.round(r.seconds * 100) / 100, ...uploaded })}\n`);
+    process.stdout.write(`${JSON.stringify({ epoch: config.universeEpoch, shard: `${shard.index}/${shard.count}`, users: r.users, computed: r.computed, reused: r.reused, seconds: Math.round(r.seconds * 100) / 100, ...(r.unchanged ? { unchanged: true } : {}), ...uploaded })}\n`);
     process.exit(0);
   } catch (err) {
     process.stderr.write(`cleanroom media prepare: cannot prepare shard ${shard.index} of ${shard.count} from CLEANROOM_DATA=${config.data}${inputs.store ? ` into ${inputs.store.url}` : ''}: ${(err as Error).message}\n`);

@@ -7,11 +7,16 @@
  * changed, an altered record, a record under another key, and an incomplete set are each
  * refused, naming the object, with nothing half-made left; a node (in process, and as a real
  * media process behind its /readyz) waits for an incomplete set, saying which shard is missing,
- * and merges it once complete, never preparing the universe itself; a shard without a key file, with a
+ * and merges it once complete, never preparing the universe itself; a shard run again finds
+ * itself in the store for the same source (nothing to do) or reuses its previous upload for a
+ * grown one (only new IDs cost OPRF work, the merge still the single-process preparation); a
+ * shard without a key file, with a
  * key file of another epoch, or with a store that does not answer exits 2 saying why.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readUniverse } from '@cleanroom/shared/data/files.ts';
+import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPrepare } from './prepare.fixture.ts';
@@ -62,10 +67,10 @@ async function copyPrefix(from: string, to: string): Promise<ObjectStore> {
   a.close();
   return b;
 }
-const node = (state: string, prefix: string, logs: object[] = [], key = readUniverseKeyFile(keyFile, EPOCH)) => {
+const node = (state: string, prefix: string, logs: object[] = [], key = readUniverseKeyFile(keyFile, EPOCH), data = csv) => {
   const store = new ObjectStore(url(prefix), { endpoint: s3.endpoint });
   const log = pino({ level: 'info' }, { write: (l: string) => void logs.push(JSON.parse(l)) });
-  return openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: EPOCH, log, threads: 1, key, store }).finally(() => store.close());
+  return openUniverse({ stateDir: state, data, idTypes: ['phone'], epoch: EPOCH, log, threads: 1, key, store }).finally(() => store.close());
 };
 
 beforeAll(async () => {
@@ -242,6 +247,47 @@ describe('universe shards through object storage', () => {
     }
   }, 180_000);
 
+  it('a shard run again reuses its upload: the same source, nothing to do; a grown one, only new IDs cost OPRF work', async () => {
+    (await copyPrefix('set', 'incr')).close();
+    // an Indexed Job run again on the same data: every shard finds itself in the store
+    const same = await Promise.all(Array.from({ length: N }, (_, i) => runPrepare(['--shard', String(i), '--shards', String(N)], shardEnv(join(dir, `incr-${i}`), 'incr'))));
+    for (const [i, r] of same.entries()) {
+      expect(r.code, r.err).toBe(0);
+      expect(JSON.parse(r.out)).toMatchObject({ unchanged: true, computed: 0, users: users[i] });
+    }
+    // rows appended: each shard downloads its previous upload's tokens, ID hashes and points and reuses them
+    const more = join(dir, 'more');
+    if (!existsSync(more)) await generateWorld(more, { seed: 'shard-store-more', universeSize: 1000, crmSize: 100 });
+    const grownCsv = join(dir, 'grown.csv');
+    writeFileSync(grownCsv, `${readFileSync(csv, 'utf8').trimEnd()}\n${readFileSync(join(more, 'media/universe.csv'), 'utf8').trimEnd().split('\n').slice(1, 151).join('\n')}\n`);
+    const consentedPhones = async (f: string) => {
+      let n = 0;
+      for await (const row of readUniverse(f)) if (row.consent && normalizeId('phone', row.phone).ok) n++;
+      return n;
+    };
+    const newPhones = (await consentedPhones(grownCsv)) - (await consentedPhones(csv));
+    expect(newPhones).toBeGreaterThan(50);
+    const grown = await Promise.all(Array.from({ length: N }, (_, i) => runPrepare(['--shard', String(i), '--shards', String(N)], { ...shardEnv(join(dir, `incr-${i}`), 'incr'), CLEANROOM_DATA: grownCsv })));
+    for (const r of grown) expect(r.code, r.err).toBe(0);
+    const outs = grown.map((r) => JSON.parse(r.out) as { computed: number; reused: number; users: number });
+    expect(outs.reduce((n, o) => n + o.computed, 0)).toBe(newPhones);
+    for (const o of outs) expect(o.reused).toBeGreaterThan(500);
+    // nothing of the previous uploads left on the shards' volumes
+    for (let i = 0; i < N; i++) {
+      const shards = join(dir, `incr-${i}`, 'universe', `${EPOCH}.shards`);
+      expect(existsSync(shards) ? readdirSync(shards) : []).toEqual([]);
+    }
+    // the node merges the grown set into exactly the single-process preparation of the grown CSV
+    const union = await node(join(dir, 'n-grown'), 'incr', [], readUniverseKeyFile(keyFile, EPOCH), grownCsv);
+    expect(union.status.computed).toBe(0);
+    union.universe.close();
+    const one = await openUniverse({ stateDir: join(dir, 'single-grown'), data: grownCsv, idTypes: ['phone'], epoch: EPOCH, log: pino({ level: 'silent' }), threads: 1, key: readUniverseKeyFile(keyFile, EPOCH) });
+    one.universe.close();
+    for (const f of FILES.filter((x) => x !== 'manifest.json')) {
+      expect(readFileSync(join(dir, 'n-grown/universe', EPOCH, f)).equals(readFileSync(join(dir, 'single-grown/universe', EPOCH, f))), f).toBe(true);
+    }
+  }, 180_000);
+
   it('a shard exits 2 without a key file, with another epoch\'s key file, or when the store does not answer', async () => {
     const noKey = await runPrepare(['--shard', '0', '--shards', String(N)], shardEnv(join(dir, 'bad-0'), 'bad', { CLEANROOM_UNIVERSE_KEY_FILE: undefined }));
     expect(noKey.code).toBe(2);
@@ -254,6 +300,7 @@ describe('universe shards through object storage', () => {
     mkdirSync(join(dir, 'bad-2'));
     const dead = await runPrepare(['--shard', '0', '--shards', String(N)], shardEnv(join(dir, 'bad-2'), 'bad', { CLEANROOM_SHARD_STORE_ENDPOINT: 'http://127.0.0.1:9' }));
     expect(dead.code).toBe(2);
-    expect(dead.err).toMatch(new RegExp(`cannot prepare shard 0 of 3 .* into ${url('bad')}: put ${url('bad')}/${EPOCH}/shard-0-of-3/[a-z.-]+: .*ECONNREFUSED`));
+    // its first request: whether the store already holds this shard
+    expect(dead.err).toMatch(new RegExp(`cannot prepare shard 0 of 3 .* into ${url('bad')}: get ${url('bad')}/${EPOCH}/shard-0-of-3\\.json: .*ECONNREFUSED.*after 4 attempts`));
   }, 120_000);
 });

@@ -149,9 +149,9 @@ export async function uploadShard(o: { store: ObjectStore; dir: string; epoch: s
 }
 
 /** The record `name` checked against `key`: its format, its key's fingerprint, its MAC. */
-async function readRecord(store: ObjectStore, name: string, key: OprfKey, macKey: Uint8Array): Promise<ShardRecord> {
+async function readRecord(store: ObjectStore, name: string, key: OprfKey, macKey: Uint8Array): Promise<ShardRecord | undefined> {
   const bytes = await store.getBytes(name, RECORD_LIMIT);
-  if (!bytes) throw new Error(`${store.address(name)}: listed but gone`);
+  if (!bytes) return undefined; // listed, then removed (a shard uploading again): as if never listed
   let r: ShardRecord;
   try {
     r = parseStrictBytes(bytes) as unknown as ShardRecord;
@@ -220,6 +220,37 @@ async function fetchFile(store: ObjectStore, name: string, path: string, f: Shar
 }
 
 /**
+ * Downloads the files of the shard `record` describes (those `only` keeps; all by default) into
+ * `dir`, beside the key as `key.bin`: into `<dir>.tmp-<pid>`, renamed into place once every file
+ * opened and matched its record, removed on failure.
+ */
+export async function fetchShard(o: { store: ObjectStore; record: ShardRecord; dir: string; key: OprfKey; only?: (name: string) => boolean }): Promise<void> {
+  const r = o.record;
+  const k = keys(o.key);
+  const files = r.files.filter((f) => o.only?.(f.name) ?? true);
+  for (const f of files) {
+    if (!/^[a-z0-9][a-z0-9.-]*$/.test(f.name) || f.name === 'key.bin') throw new Error(`${o.store.address(`${shardName(r.epoch, r.index, r.count)}.json`)}: unexpected file name ${JSON.stringify(f.name)}`);
+  }
+  const tmp = `${o.dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  try {
+    await eachAtOnce(files, TRANSFERS, (f) => fetchFile(o.store, `${shardName(r.epoch, r.index, r.count)}/${f.name}`, join(tmp, f.name), f, k.seal));
+    writeFileSync(join(tmp, 'key.bin'), o.key.toBytes(), { mode: 0o600 });
+    rmSync(o.dir, { recursive: true, force: true });
+    renameSync(tmp, o.dir);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** The store's record of shard `index` of `count` of `epoch`, verified under `key`, or undefined when there is none. */
+export async function storedShard(o: { store: ObjectStore; epoch: string; index: number; count: number; key: OprfKey }): Promise<ShardRecord | undefined> {
+  return readRecord(o.store, `${shardName(o.epoch, o.index, o.count)}.json`, o.key, keys(o.key).mac);
+}
+
+/**
  * Brings the store's complete shard set of `epoch` for this source (and these ID types, under
  * this key) into `<root>/<epoch>.shards/`, as a shared volume would hold it, and returns its
  * shard count — or, when the store holds no such set yet, what it holds (`waiting`).
@@ -233,7 +264,7 @@ export async function fetchShardSet(o: {
   const pattern = new RegExp(`^${o.epoch}/shard-(\\d+)-of-(\\d+)\\.json$`);
   const names = (await o.store.list(`${o.epoch}/`)).map((x) => x.name).filter((n) => pattern.test(n));
   if (names.length === 0) return { waiting: `no shard of epoch ${o.epoch} in ${o.store.address(`${o.epoch}/`)} yet` };
-  const records = await Promise.all(names.map((n) => readRecord(o.store, n, o.key, k.mac)));
+  const records = (await Promise.all(names.map((n) => readRecord(o.store, n, o.key, k.mac)))).filter((r) => r !== undefined);
   const byCount = new Map<number, ShardRecord[]>();
   for (const r of records) {
     if (r.epoch !== o.epoch) continue;
@@ -255,22 +286,7 @@ export async function fetchShardSet(o: {
   if (lack) throw new Error(`cannot download the universe shards: ${lack}: free space or grow the volume`);
   const t0 = performance.now();
   for (const r of set) {
-    const dir = o.shardDir(r.index, r.count);
-    const tmp = `${dir}.tmp-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    try {
-      for (const f of r.files) {
-        if (!/^[a-z0-9][a-z0-9.-]*$/.test(f.name) || f.name === 'key.bin') throw new Error(`${o.store.address(`${shardName(o.epoch, r.index, r.count)}.json`)}: unexpected file name ${JSON.stringify(f.name)}`);
-      }
-      await eachAtOnce(r.files, TRANSFERS, (f) => fetchFile(o.store, `${shardName(o.epoch, r.index, r.count)}/${f.name}`, join(tmp, f.name), f, k.seal));
-      writeFileSync(join(tmp, 'key.bin'), o.key.toBytes(), { mode: 0o600 });
-      rmSync(dir, { recursive: true, force: true });
-      renameSync(tmp, dir);
-    } catch (err) {
-      rmSync(tmp, { recursive: true, force: true });
-      throw err;
-    }
+    await fetchShard({ store: o.store, record: r, dir: o.shardDir(r.index, r.count), key: o.key });
     o.recordComplete(r.index, r.count);
   }
   o.log.info({ epoch: o.epoch, shards: count, bytes, seconds: Math.round((performance.now() - t0) / 100) / 10, store: o.store.address(`${o.epoch}/`) }, 'universe shards downloaded');

@@ -6,7 +6,8 @@
  * computes only the new IDs and keeps every row's point right; a new epoch re-keys the points
  * too; N shard processes (the Indexed Job shape, prepare.ts --shard I --shards N) merge into
  * exactly the single-process preparation, file for file, from one CSV or from a split source
- * (shard I reads file I alone; a grown source is prepared again incrementally); a directory in a former layout
+ * (shard I reads file I alone; a grown source is prepared again incrementally, by the node or by
+ * the shards run again, which reuse the merged union); a directory in a former layout
  * (columnar-v1: 16-byte tokens and ID hashes; columnar-v2: no points) is prepared again under
  * the epoch's key, never read as the current one nor reused; a points file of the wrong size is
  * refused on open.
@@ -264,6 +265,29 @@ describe('media universe on disk', () => {
     expect(one.status.computed).toBeGreaterThan(2000);
     for (const f of FILES) {
       expect(readFileSync(join(sharded, 'universe/e-shard', f)).equals(readFileSync(join(single, 'universe/e-shard', f))), f).toBe(true);
+    }
+    // The source grows: the shards run again reuse the merged union (only the new IDs cost OPRF
+    // work), and the node merges them into exactly the single-process preparation of the grown CSV.
+    const more = join(dir, 'more');
+    await generateWorld(more, { seed: 'shards-more', universeSize: 1000, crmSize: 100 });
+    const extra = readFileSync(join(more, 'media/universe.csv'), 'utf8').trimEnd().split('\n').slice(1, 121);
+    const grownCsv = join(dir, 'grown.csv');
+    writeFileSync(grownCsv, `${readFileSync(csv, 'utf8').trimEnd()}\n${extra.join('\n')}\n`);
+    let newPhones = 0;
+    for await (const row of readUniverse(grownCsv)) if (row.consent && normalizeId('phone', row.phone).ok) newPhones++;
+    for await (const row of readUniverse(csv)) if (row.consent && normalizeId('phone', row.phone).ok) newPhones--;
+    const again = await Promise.all(Array.from({ length: N }, (_, i) => runPrepare(['--shard', String(i), '--shards', String(N)], { ...env(sharded), CLEANROOM_DATA: grownCsv })));
+    for (const r of again) expect(r.code, r.err).toBe(0);
+    expect(again.reduce((n, r) => n + (JSON.parse(r.out).computed as number), 0)).toBe(newPhones);
+    const grown = await openUniverse({ stateDir: sharded, data: grownCsv, idTypes: ['phone'], epoch: 'e-shard', log, threads: 1 });
+    expect(grown.status.computed).toBe(0);
+    grown.universe.close();
+    const singleGrown = join(dir, 'single-grown');
+    mkdirSync(join(singleGrown, 'universe'), { recursive: true });
+    copyFileSync(join(sharded, 'universe', 'e-shard.key'), join(singleGrown, 'universe', 'e-shard.key'));
+    (await openUniverse({ stateDir: singleGrown, data: grownCsv, idTypes: ['phone'], epoch: 'e-shard', log, threads: 1 })).universe.close();
+    for (const f of FILES) {
+      expect(readFileSync(join(sharded, 'universe/e-shard', f)).equals(readFileSync(join(singleGrown, 'universe/e-shard', f))), `grown: ${f}`).toBe(true);
     }
     // Bad shard arguments: exit 2 with the reason.
     const bad = await runPrepare(['--shard', '3', '--shards', '3'], env(sharded));

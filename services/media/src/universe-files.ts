@@ -350,22 +350,26 @@ export class DiskUniverse implements Universe {
 }
 
 /**
- * What an incremental preparation reuses of the previous one (same epoch, an unsharded
- * directory of this layout): its id hash → token index, read one bucket at a time, and its
- * token and points files, where the reused tokens' points are found.
+ * What an incremental preparation reuses of the previous one (same epoch, a directory of this
+ * layout: a whole universe, a union of shards, or one shard): its id hash → token index, read
+ * one bucket at a time, and its token and points files, where the reused tokens' points are
+ * found. An interleaved shard's token records hold global rows while its points file is in its
+ * own row order (global div count): `pointRowDivisor` maps one to the other (1 otherwise).
  */
 interface Previous {
   idhash: RecordFile;
   dir: string;
   users: number;
+  pointRowDivisor: number;
 }
 
 function previousOf(dir: string | undefined, type: IdType, epoch: string): Previous | undefined {
   if (!dir || !existsSync(join(dir, 'manifest.json'))) return undefined;
   const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as PreparedManifest;
-  if (m.format !== PREPARED_FORMAT || m.epoch !== epoch || !m.idTypes.includes(type) || (m.shard?.count ?? 1) > 1) return undefined;
+  if (m.format !== PREPARED_FORMAT || m.epoch !== epoch || !m.idTypes.includes(type)) return undefined;
   if (![`idhash-${type}.bin`, `tokens-${type}.bin`, `points-${type}.bin`].every((f) => existsSync(join(dir, f)))) return undefined;
-  return { idhash: new RecordFile(join(dir, `idhash-${type}.bin`), IDHASH_RECORD), dir, users: m.users };
+  const pointRowDivisor = m.shard && !m.shard.split ? m.shard.count : 1;
+  return { idhash: new RecordFile(join(dir, `idhash-${type}.bin`), IDHASH_RECORD), dir, users: m.users, pointRowDivisor };
 }
 
 /**
@@ -709,7 +713,7 @@ async function prepareWith(pool: TokenPool, opts: Parameters<typeof prepareToDis
         const dv = new DataView(raw.buffer, raw.byteOffset);
         const order = scratch.sort(raw, TOKEN_RECORD, n, TOKEN_BYTES, (x, y) => dv.getUint32(x * TOKEN_RECORD + TOKEN_BYTES, true) - dv.getUint32(y * TOKEN_RECORD + TOKEN_BYTES, true));
         for (const i of order) tok.write(raw.subarray(i * TOKEN_RECORD, (i + 1) * TOKEN_RECORD));
-        if (prevTokens) previousRows(reuScratch.read(join(spill, `reu-${t}-${b}`)), prevTokens.bucket(b), reuScratch, (was, row) => prevPoints!.want(was, Math.floor(row / rowsOf.count)));
+        if (prevTokens) previousRows(reuScratch.read(join(spill, `reu-${t}-${b}`)), prevTokens.bucket(b), reuScratch, (was, row) => prevPoints!.want(Math.floor(was / prev!.pointRowDivisor), Math.floor(row / rowsOf.count)));
         rmSync(join(spill, `reu-${t}-${b}`), { force: true });
       }
       tokIdx[BUCKETS] = tok.size / TOKEN_RECORD;

@@ -16,14 +16,14 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { removeStaleTemps } from '@cleanroom/shared/service/temp-dirs.ts';
 import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
 import { progressGate, PROGRESS_LOG_MS, type Logger } from '@cleanroom/shared/service/log.ts';
 import { nodeMetrics } from '@cleanroom/shared/service/metrics.ts';
 import { DiskUniverse, mergeShards, PREPARED_FORMAT, prepareToDisk, type PreparedManifest } from './universe-files.ts';
-import { fetchShardSet, uploadShard } from './shard-store.ts';
+import { fetchShard, fetchShardSet, storedShard, uploadShard } from './shard-store.ts';
 import type { ObjectStore } from '@cleanroom/shared/service/object-store.ts';
 import { fileSha256, shardFile, sourceSha256, universeSource, type UniverseSource } from './universe-source.ts';
 
@@ -263,7 +263,7 @@ export async function prepareShard(opts: {
   key?: OprfKey | undefined;
   /** Upload the shard there instead of leaving it on a shared volume (CLEANROOM_SHARD_STORE). */
   store?: ObjectStore | undefined;
-}): Promise<{ dir: string; users: number; computed: number; seconds: number; uploaded?: { files: number; bytes: number; seconds: number } }> {
+}): Promise<{ dir: string; users: number; computed: number; reused: number; seconds: number; uploaded?: { files: number; bytes: number; seconds: number }; unchanged?: true }> {
   const root = join(opts.stateDir, 'universe');
   mkdirSync(root, { recursive: true });
   const source = universeSource(opts.data);
@@ -275,18 +275,41 @@ export async function prepareShard(opts: {
   if (opts.store && !opts.key) throw new RangeError('a shard for an object store needs the epoch key (CLEANROOM_UNIVERSE_KEY_FILE): shards that share no volume cannot share a key file');
   const key = epochKey(root, opts.epoch, undefined, opts.key);
   const dir = shardDir(root, opts.epoch, opts.index, opts.count);
+  const place = { epoch: opts.epoch, shard: `${opts.index}/${opts.count}` };
+  // What this epoch prepared before is reused: only IDs it has not seen cost OPRF work. On a
+  // shared volume: this shard's own previous directory, else the node's merged union. Through a
+  // store: this shard's previous upload (its token, ID-hash and points files), unless it is
+  // already for this very source — then there is nothing to do.
+  let previousDir = existsSync(join(dir, 'manifest.json')) ? dir : join(root, opts.epoch);
+  const fetched = `${dir}-previous`;
+  if (opts.store) {
+    const prior = await storedShard({ store: opts.store, epoch: opts.epoch, index: opts.index, count: opts.count, key });
+    if (prior && prior.dataSha256 === dataSha256 && prior.split === source.split && prior.idTypes.join(',') === opts.idTypes.join(',')) {
+      opts.log.info({ ...place, users: prior.users, store: opts.store.address(`${opts.epoch}/`) }, 'universe shard already in the store for this source: nothing to prepare');
+      return { dir, users: prior.users, computed: 0, reused: 0, seconds: 0, unchanged: true };
+    }
+    removeStaleTemps(dirname(fetched), basename(fetched));
+    rmSync(fetched, { recursive: true, force: true });
+    if (prior) await fetchShard({ store: opts.store, record: prior, dir: fetched, key, only: (n) => n === 'manifest.json' || /^(idhash|tokens|points)-/.test(n) });
+    previousDir = fetched;
+  }
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  const f = await prepareToDisk({ data: file, out: tmp, key, epoch: opts.epoch, idTypes: opts.idTypes, threads: opts.threads, dataSha256, shard: { index: opts.index, count: opts.count, ...(source.split ? { split: true as const } : {}) }, onRows: rowsProgress(opts.log, { epoch: opts.epoch, shard: `${opts.index}/${opts.count}` }) });
+  let f;
+  try {
+    f = await prepareToDisk({ data: file, out: tmp, key, epoch: opts.epoch, idTypes: opts.idTypes, threads: opts.threads, dataSha256, previousDir, shard: { index: opts.index, count: opts.count, ...(source.split ? { split: true as const } : {}) }, onRows: rowsProgress(opts.log, place) });
+  } finally {
+    rmSync(fetched, { recursive: true, force: true });
+  }
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
-  opts.log.info({ epoch: opts.epoch, shard: `${opts.index}/${opts.count}`, users: f.users, seconds: Math.round(f.seconds * 10) / 10 }, 'universe shard prepared');
+  opts.log.info({ ...place, users: f.users, computed: f.computed, reused: f.reused, seconds: Math.round(f.seconds * 10) / 10 }, 'universe shard prepared');
   if (!opts.store) {
     recordShardComplete(root, opts.epoch, opts.index, opts.count);
-    return { dir, users: f.users, computed: f.computed, seconds: f.seconds };
+    return { dir, users: f.users, computed: f.computed, reused: f.reused, seconds: f.seconds };
   }
   // In the store it is complete once its record is written; this volume needs it no more.
   const uploaded = await uploadShard({ store: opts.store, dir, epoch: opts.epoch, index: opts.index, count: opts.count, key, log: opts.log });
   rmSync(dir, { recursive: true, force: true });
-  return { dir, users: f.users, computed: f.computed, seconds: f.seconds, uploaded };
+  return { dir, users: f.users, computed: f.computed, reused: f.reused, seconds: f.seconds, uploaded };
 }
