@@ -6,9 +6,11 @@
  * download of the complete set and its merge are timed apart. Beside them, measured in the same
  * run: the floor of the sealing (XChaCha20-Poly1305 over the same bytes, and SHA-256 of them) and
  * the same bytes put and got unsealed (the transport alone), so the store's cost reads against
- * what its primitives and the server cost.
+ * what its primitives and the server cost. Then the Job is run again: on the same data (every
+ * shard finds itself in the store) and on data grown by --grow % (each shard reuses its previous
+ * upload and computes only the new IDs).
  *
- *   node bench/shard-store.ts [--universe 200000] [--shards 4] [--out out/shard-store] [--threads 2]
+ *   node bench/shard-store.ts [--universe 200000] [--shards 4] [--grow 1] [--out out/shard-store] [--threads 2]
  *
  * Prints one line per step and a JSON summary (bytes per user, seconds, CPU seconds, ratios).
  */
@@ -26,10 +28,11 @@ import { fetchShardSet, uploadShard } from '../services/media/src/shard-store.ts
 import { readUniverseKeyFile, writeUniverseKeyFile } from '../services/media/src/universe-key.ts';
 import { shardFile, sourceSha256, universeSource } from '../services/media/src/universe-source.ts';
 
-const p = parseArgs(process.argv.slice(2), { universe: 'string', shards: 'string', out: 'string', threads: 'string' });
+const p = parseArgs(process.argv.slice(2), { universe: 'string', shards: 'string', out: 'string', threads: 'string', grow: 'string' });
 const universe = intFlag(p, 'universe', 200_000, 1000, 100_000_000);
 const shards = intFlag(p, 'shards', 4, 2, 1000);
 const threads = intFlag(p, 'threads', 2, 1, 64);
+const grow = intFlag(p, 'grow', 1, 1, 100);
 const out = resolve(strFlag(p, 'out', 'out/shard-store'));
 const EPOCH = 'e-shard-store';
 const say = (s: string) => process.stdout.write(`${s}\n`);
@@ -106,7 +109,40 @@ if (merged.universe.size !== users || merged.status.computed !== 0) throw new Er
 merged.universe.close();
 say(`node: downloaded ${got.count} shards (${plainBytes} B) in ${r2(downloadWall)} s (${r2(downloadCpu)} s CPU), merged in ${r2(mergeWall)} s`);
 
-// 3. Floors in the same run: sealing and hashing the same bytes; the transport alone (the same bytes unsealed).
+// 3. The Indexed Job run again: on the same data (each shard finds itself in the store), then on
+// data grown by --grow % (rows of another world appended to each file: each shard downloads its
+// previous upload's token, ID-hash and points files and computes only the new IDs).
+const t5 = performance.now();
+for (let i = 0; i < shards; i++) {
+  const s = await prepareShard({ stateDir: join(out, 'shards-state'), data: spec, idTypes: ['phone'], epoch: EPOCH, log, threads, index: i, count: shards, key, store });
+  if (!s.unchanged) throw new Error(`shard ${i}: expected it unchanged in the store`);
+}
+const unchangedSeconds = (performance.now() - t5) / 1000;
+const otherWorld = join(out, 'world-more');
+const extraRows = Math.max(1, Math.round((universe * grow) / 100 / shards));
+if (!existsSync(join(otherWorld, `users-${extraRows * shards}`))) {
+  rmSync(otherWorld, { recursive: true, force: true });
+  await generateWorld(otherWorld, { seed: 'shard-store-more', universeSize: Math.max(1000, extraRows * shards), crmSize: 100 });
+  writeFileSync(join(otherWorld, `users-${extraRows * shards}`), '');
+}
+const more = readFileSync(join(otherWorld, 'media/universe.csv'), 'utf8').trimEnd().split('\n').slice(1);
+for (let i = 0; i < shards; i++) writeFileSync(shardFile(spec, i), `${readFileSync(shardFile(spec, i), 'utf8').trimEnd()}\n${more.slice(i * extraRows, (i + 1) * extraRows).join('\n')}\n`);
+let grownSeconds = 0;
+let grownCpu = 0;
+let computed = 0;
+let reused = 0;
+for (let i = 0; i < shards; i++) {
+  const c2 = process.cpuUsage();
+  const t6 = performance.now();
+  const s = await prepareShard({ stateDir: join(out, 'shards-state'), data: spec, idTypes: ['phone'], epoch: EPOCH, log, threads, index: i, count: shards, key, store });
+  grownSeconds += (performance.now() - t6) / 1000;
+  grownCpu += cpu(c2);
+  computed += s.computed;
+  reused += s.reused;
+}
+say(`the Job again: unchanged data ${r2(unchangedSeconds)} s for ${shards} shards; grown by ${extraRows * shards} rows: ${computed} tokens computed, ${reused} reused, ${r2(grownSeconds)} s (${r2(grownCpu)} s CPU) against ${r2(prepared)} s the first time`);
+
+// 4. Floors in the same run: sealing and hashing the same bytes; the transport alone (the same bytes unsealed).
 const sample = randomBytes(64 * CHUNK_SEAL_BYTES);
 const sealer = new ChunkSealer(deriveKey(randomBytes(32), 'bench'), 'bench');
 let c1 = process.cpuUsage();
@@ -134,6 +170,7 @@ const summary = {
   upload: { wallSeconds: r2(uploadWall), cpuSeconds: r2(uploadCpu), plainPutSeconds: r2(plainPut), sealAndHashFloorSeconds: r2(sealFloor), wallOverPlainPut: r2(uploadWall / plainPut) },
   download: { wallSeconds: r2(downloadWall), cpuSeconds: r2(downloadCpu), plainGetSeconds: r2(plainGet), openAndHashFloorSeconds: r2(sealFloor), wallOverPlainGet: r2(downloadWall / plainGet) },
   mergeSeconds: r2(mergeWall),
+  again: { unchangedSeconds: r2(unchangedSeconds), grownRows: extraRows * shards, computed, reused, grownSeconds: r2(grownSeconds), grownCpuSeconds: r2(grownCpu), firstSeconds: r2(prepared) },
   uploadShareOfPrepare: r2(uploadWall / prepared),
   sealMBps: Math.round(1 / sealPerByte / 1e6), sha256MBps: Math.round(1 / shaPerByte / 1e6),
 };

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPrepare } from './prepare.fixture.ts';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { generatePki } from '@cleanroom/shared/pki/pki.ts';
 import { pino } from 'pino';
@@ -168,6 +168,54 @@ describe('universe shards through object storage', () => {
     const otherKeyFile = join(dir, 'other-key.json');
     writeUniverseKeyFile(otherKeyFile, EPOCH);
     await expect(node(join(dir, 'n-key'), 'set', [], readUniverseKeyFile(otherKeyFile, EPOCH))).rejects.toThrow(/prepared under another OPRF key .*CLEANROOM_UNIVERSE_KEY_FILE/);
+  }, 120_000);
+
+  it('a connection cut in the middle of an object: that file is downloaded again, and the merge is still exact', async () => {
+    // a TCP proxy in front of the store that cuts the connection answering the first request for
+    // one file, once 2,000 bytes of that answer have passed (headers and part of the body)
+    const [host, port] = s3.endpoint.replace('http://', '').split(':') as [string, string];
+    const target = `/${s3.bucket}/set/${EPOCH}/shard-1-of-${N}/points-phone.bin`;
+    let cuts = 0;
+    const proxy = createServer((client) => {
+      const up = connect(Number(port), host);
+      let armed = -1; // bytes of the answer passed since the target was asked for; -1: not asked
+      client.on('data', (d: Buffer) => {
+        if (cuts === 0 && d.toString('latin1').includes(`GET ${target}`)) armed = 0;
+        up.write(d);
+      });
+      up.on('data', (d: Buffer) => {
+        if (armed >= 0 && cuts === 0) {
+          armed += d.length;
+          if (armed > 2_000) {
+            cuts += 1;
+            client.write(d.subarray(0, 1_000));
+            client.destroy();
+            up.destroy();
+            return;
+          }
+        }
+        client.write(d);
+      });
+      up.on('error', () => client.destroy());
+      client.on('error', () => up.destroy());
+      up.on('close', () => client.end());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const store = new ObjectStore(url('set'), { endpoint: `http://127.0.0.1:${(proxy.address() as { port: number }).port}` });
+    const logs: { msg?: string }[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => void logs.push(JSON.parse(l)) });
+    try {
+      const u = await openUniverse({ stateDir: join(dir, 'n-cut'), data: csv, idTypes: ['phone'], epoch: EPOCH, log, threads: 1, key: readUniverseKeyFile(keyFile, EPOCH), store });
+      u.universe.close();
+    } finally {
+      store.close();
+      proxy.close();
+    }
+    expect(cuts).toBe(1);
+    expect(logs.some((l) => l.msg === 'universe shard download failed: trying again')).toBe(true);
+    for (const f of FILES.filter((x) => x !== 'manifest.json')) {
+      expect(readFileSync(join(dir, 'n-cut/universe', EPOCH, f)).equals(readFileSync(join(dir, 'single/universe', EPOCH, f))), f).toBe(true);
+    }
   }, 120_000);
 
   it('with an incomplete set the node waits, saying which shard is missing, and merges once it is complete', async () => {

@@ -19,7 +19,9 @@
  * Guarantees: a shard's record is written only after all its files, so a record means a
  * complete shard; the node merges only a set whose every shard is recorded for this source,
  * these ID types and this key; downloads go to `<dir>.tmp-<pid>`, renamed into place once every
- * file checked, and the room they and the merge need is checked first.
+ * file checked, and the room they and the merge need is checked first; a file whose connection
+ * fails or is cut mid-object is downloaded again (up to 4 attempts), one that does not check out
+ * is refused at once (ShardIntegrityError).
  */
 import { createHash, createHmac, type Hash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -40,6 +42,16 @@ import { readUniverseKeyFile } from './universe-key.ts';
 import type { UniverseSource } from './universe-source.ts';
 
 export const SHARD_RECORD_FORMAT = 'cleanroom-shard-v1';
+/** Attempts per downloaded file: a connection cut mid-object is tried again, a file that does not check out is not. */
+const DOWNLOAD_ATTEMPTS = 4;
+
+/** A downloaded file that does not match its record or does not open: never tried again. */
+export class ShardIntegrityError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ShardIntegrityError';
+  }
+}
 /** Objects uploaded or downloaded at once (an object store's throughput grows with concurrent requests). */
 export const TRANSFERS = 4;
 /** A record is a few hundred bytes; anything larger is not one. */
@@ -170,11 +182,11 @@ async function readRecord(store: ObjectStore, name: string, key: OprfKey, macKey
 /** Downloads the sealed object `name` into `path`, checking it against its record's entry. */
 async function fetchFile(store: ObjectStore, name: string, path: string, f: ShardRecord['files'][number], sealKey: Uint8Array): Promise<void> {
   const got = await store.get(name);
-  if (!got) throw new Error(`${store.address(name)}: missing (its shard's record lists it)`);
+  if (!got) throw new ShardIntegrityError(`${store.address(name)}: missing (its shard's record lists it)`);
   const want = sealedLength(f.bytes);
   if (got.length !== want) {
     got.body.destroy();
-    throw new Error(`${store.address(name)}: ${got.length} bytes, its record gives ${want} (${f.bytes} sealed)`);
+    throw new ShardIntegrityError(`${store.address(name)}: ${got.length} bytes, its record gives ${want} (${f.bytes} sealed)`);
   }
   const n = chunkCount(f.bytes);
   const frame = (i: number): number => (i < n - 1 ? CHUNK_SEAL_BYTES : f.bytes - i * CHUNK_SEAL_BYTES) + CHUNK_TAG_BYTES;
@@ -186,9 +198,11 @@ async function fetchFile(store: ObjectStore, name: string, path: string, f: Shar
   let i = 0;
   let need = CHUNK_PREFIX_BYTES;
   try {
+    let received = 0;
     for await (const c of got.body as AsyncIterable<Buffer>) {
+      received += c.length;
       for (let at = 0; at < c.length; ) {
-        if (need === 0) throw new Error(`${store.address(name)}: bytes after its final chunk`);
+        if (need === 0) throw new ShardIntegrityError(`${store.address(name)}: bytes after its final chunk`);
         const take = Math.min(need - fill, c.length - at);
         buf.set(c.subarray(at, at + take), fill);
         fill += take;
@@ -206,13 +220,15 @@ async function fetchFile(store: ObjectStore, name: string, path: string, f: Shar
         need = i < n ? frame(i) : 0;
       }
     }
-    if (!opener) throw new Error(`${store.address(name)}: empty`);
+    // a response cut short is the connection's failure, not the object's: tried again
+    if (received < got.length) throw new Error(`${store.address(name)}: the connection ended after ${received} of ${got.length} bytes`);
+    if (!opener) throw new ShardIntegrityError(`${store.address(name)}: empty`);
     opener.finish();
     const sha = hash.digest('hex');
-    if (sha !== f.sha256) throw new Error(`${store.address(name)}: SHA-256 ${sha}, its record gives ${f.sha256}`);
+    if (sha !== f.sha256) throw new ShardIntegrityError(`${store.address(name)}: SHA-256 ${sha}, its record gives ${f.sha256}`);
   } catch (err) {
     // the opener names the object as sealed (relative to the prefix): give the full address
-    if (err instanceof ChunkSealError) throw new Error(`${store.address(name)}${err.message.slice(name.length)}`);
+    if (err instanceof ChunkSealError) throw new ShardIntegrityError(`${store.address(name)}${err.message.slice(name.length)}`);
     throw err;
   } finally {
     closeSync(fd);
@@ -224,7 +240,7 @@ async function fetchFile(store: ObjectStore, name: string, path: string, f: Shar
  * `dir`, beside the key as `key.bin`: into `<dir>.tmp-<pid>`, renamed into place once every file
  * opened and matched its record, removed on failure.
  */
-export async function fetchShard(o: { store: ObjectStore; record: ShardRecord; dir: string; key: OprfKey; only?: (name: string) => boolean }): Promise<void> {
+export async function fetchShard(o: { store: ObjectStore; record: ShardRecord; dir: string; key: OprfKey; only?: (name: string) => boolean; log?: Logger }): Promise<void> {
   const r = o.record;
   const k = keys(o.key);
   const files = r.files.filter((f) => o.only?.(f.name) ?? true);
@@ -235,7 +251,20 @@ export async function fetchShard(o: { store: ObjectStore; record: ShardRecord; d
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {
-    await eachAtOnce(files, TRANSFERS, (f) => fetchFile(o.store, `${shardName(r.epoch, r.index, r.count)}/${f.name}`, join(tmp, f.name), f, k.seal));
+    await eachAtOnce(files, TRANSFERS, async (f) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await fetchFile(o.store, `${shardName(r.epoch, r.index, r.count)}/${f.name}`, join(tmp, f.name), f, k.seal);
+        } catch (err) {
+          if (err instanceof ShardIntegrityError) throw err;
+          const object = o.store.address(`${shardName(r.epoch, r.index, r.count)}/${f.name}`);
+          const why = (err as Error).message.startsWith(object) ? (err as Error).message : `${object}: ${(err as Error).message}`;
+          if (attempt >= DOWNLOAD_ATTEMPTS) throw new Error(`${why} (after ${attempt} attempts)`);
+          o.log?.warn({ object, attempt, err: (err as Error).message }, 'universe shard download failed: trying again');
+          await new Promise((res) => setTimeout(res, 250 * 4 ** (attempt - 1)));
+        }
+      }
+    });
     writeFileSync(join(tmp, 'key.bin'), o.key.toBytes(), { mode: 0o600 });
     rmSync(o.dir, { recursive: true, force: true });
     renameSync(tmp, o.dir);
@@ -286,7 +315,7 @@ export async function fetchShardSet(o: {
   if (lack) throw new Error(`cannot download the universe shards: ${lack}: free space or grow the volume`);
   const t0 = performance.now();
   for (const r of set) {
-    await fetchShard({ store: o.store, record: r, dir: o.shardDir(r.index, r.count), key: o.key });
+    await fetchShard({ store: o.store, record: r, dir: o.shardDir(r.index, r.count), key: o.key, log: o.log });
     o.recordComplete(r.index, r.count);
   }
   o.log.info({ epoch: o.epoch, shards: count, bytes, seconds: Math.round((performance.now() - t0) / 100) / 10, store: o.store.address(`${o.epoch}/`) }, 'universe shards downloaded');

@@ -290,7 +290,7 @@ export async function prepareShard(opts: {
     }
     removeStaleTemps(dirname(fetched), basename(fetched));
     rmSync(fetched, { recursive: true, force: true });
-    if (prior) await fetchShard({ store: opts.store, record: prior, dir: fetched, key, only: (n) => n === 'manifest.json' || /^(idhash|tokens|points)-/.test(n) });
+    if (prior) await fetchShard({ store: opts.store, record: prior, dir: fetched, key, log: opts.log, only: (n) => n === 'manifest.json' || /^(idhash|tokens|points)-/.test(n) });
     previousDir = fetched;
   }
   const tmp = `${dir}.tmp-${process.pid}`;

@@ -9,7 +9,7 @@
  *
  * Guarantees: names are relative to the prefix; `put` sends a body it builds afresh for each of
  * up to ATTEMPTS attempts (a stream cannot be replayed) and with its exact length; `get` of a
- * missing name returns undefined, never an error; `list` follows continuation tokens to the
+ * missing name returns undefined, never an error; `getBytes` asks again for a body cut short; `list` follows continuation tokens to the
  * end; every failure is an ObjectStoreError naming the operation and the full s3:// address,
  * retried only where it may pass on a second try (network errors, 5xx, 429, timeouts).
  */
@@ -33,6 +33,7 @@ export class ObjectStoreError extends Error {
 }
 
 function retryable(err: unknown): boolean {
+  if (err instanceof RangeError) return false; // the object is not what was asked for: another try gives the same
   if (err instanceof S3ServiceException) {
     const status = err.$metadata?.httpStatusCode ?? 0;
     return status >= 500 || status === 429 || err.$retryable !== undefined;
@@ -92,38 +93,43 @@ export class ObjectStore {
     await this.attempt('put', name, () => this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key: this.key(name), Body: body(), ContentLength: length })));
   }
 
-  /** The object `name` as a stream with its length, or undefined when there is none. */
+  /** The object `name` as a stream with its length, or undefined when there is none (the stream's own failures are the caller's). */
   async get(name: string): Promise<{ body: Readable; length: number } | undefined> {
-    return this.attempt('get', name, async () => {
-      try {
-        const r = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.key(name) }));
-        return { body: r.Body as Readable, length: r.ContentLength ?? -1 };
-      } catch (err) {
-        if (err instanceof S3ServiceException && err.name === 'NoSuchKey') return undefined; // not NoSuchBucket: a missing bucket is an error
-        throw err;
-      }
-    });
+    return this.attempt('get', name, () => this.request(name));
   }
 
-  /** The whole object `name` (at most `limit` bytes), or undefined when there is none. */
+  private async request(name: string): Promise<{ body: Readable; length: number } | undefined> {
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.key(name) }));
+      return { body: r.Body as Readable, length: r.ContentLength ?? -1 };
+    } catch (err) {
+      if (err instanceof S3ServiceException && err.name === 'NoSuchKey') return undefined; // not NoSuchBucket: a missing bucket is an error
+      throw err;
+    }
+  }
+
+  /** The whole object `name` (at most `limit` bytes), or undefined when there is none; a body cut short is asked for again. */
   async getBytes(name: string, limit: number): Promise<Uint8Array | undefined> {
-    const r = await this.get(name);
-    if (!r) return undefined;
-    if (r.length > limit) {
-      r.body.destroy();
-      throw new ObjectStoreError(`get ${this.address(name)}: ${r.length} bytes, expected at most ${limit}`, false);
-    }
-    const parts: Buffer[] = [];
-    let n = 0;
-    for await (const c of r.body as AsyncIterable<Buffer>) {
-      n += c.length;
-      if (n > limit) {
+    return this.attempt('get', name, async () => {
+      const r = await this.request(name);
+      if (!r) return undefined;
+      if (r.length > limit) {
         r.body.destroy();
-        throw new ObjectStoreError(`get ${this.address(name)}: more than ${limit} bytes`, false);
+        throw new RangeError(`${r.length} bytes, expected at most ${limit}`);
       }
-      parts.push(c);
-    }
-    return new Uint8Array(Buffer.concat(parts));
+      const parts: Buffer[] = [];
+      let n = 0;
+      for await (const c of r.body as AsyncIterable<Buffer>) {
+        n += c.length;
+        if (n > limit) {
+          r.body.destroy();
+          throw new RangeError(`more than ${limit} bytes`);
+        }
+        parts.push(c);
+      }
+      if (r.length >= 0 && n !== r.length) throw new Error(`the connection ended after ${n} of ${r.length} bytes`);
+      return new Uint8Array(Buffer.concat(parts));
+    });
   }
 
   /** Names and sizes of every object whose name starts with `prefix` (relative names). */
