@@ -218,6 +218,47 @@ describe('universe shards through object storage', () => {
     }
   }, 120_000);
 
+  it('a shard uploaded again while the node downloads it: the node waits for its new record instead of failing', async () => {
+    (await copyPrefix('set', 'moving')).close();
+    const rec = `${EPOCH}/shard-0-of-${N}.json`;
+    const target = `${EPOCH}/shard-0-of-${N}/vectors.bin`;
+    // the store as the node sees it while shard 0 runs again: its record removed, one file replaced
+    // just as the node asks for it; the record comes back (the same upload) a moment later
+    class Moving extends ObjectStore {
+      moved = false;
+      override async get(name: string) {
+        if (name === target && !this.moved) {
+          this.moved = true;
+          const saved = (await this.getBytes(rec, 1 << 20))!;
+          const original = (await this.getBytes(target, 1 << 30))!;
+          await this.delete(rec);
+          const other = Uint8Array.from(original);
+          other[other.length - 1]! ^= 1;
+          await this.put(target, other.length, () => other);
+          setTimeout(() => void this.put(target, original.length, () => original).then(() => this.put(rec, saved.length, () => saved)), 300);
+        }
+        return super.get(name);
+      }
+    }
+    const store = new Moving(url('moving'), { endpoint: s3.endpoint });
+    const waits: string[] = [];
+    try {
+      const u = await openUniverse({
+        stateDir: join(dir, 'n-moving'), data: csv, idTypes: ['phone'], epoch: EPOCH, log: pino({ level: 'silent' }), threads: 1,
+        key: readUniverseKeyFile(keyFile, EPOCH), store, storePollMs: 100, onWaiting: (w) => waits.push(w),
+      });
+      expect(u.status.computed).toBe(0);
+      u.universe.close();
+    } finally {
+      store.close();
+    }
+    expect(store.moved).toBe(true);
+    expect(waits[0]).toMatch(/^shard 0 of 3 was uploaded again while it was downloaded \(.*vectors\.bin: chunk \d+ \(final\) does not open/);
+    for (const f of FILES.filter((x) => x !== 'manifest.json')) {
+      expect(readFileSync(join(dir, 'n-moving/universe', EPOCH, f)).equals(readFileSync(join(dir, 'single/universe', EPOCH, f))), f).toBe(true);
+    }
+  }, 120_000);
+
   it('with an incomplete set the node waits, saying which shard is missing, and merges once it is complete', async () => {
     const partial = await copyPrefix('set', 'partial');
     // the record of shard 1 not yet written (its pod still running)

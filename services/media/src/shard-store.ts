@@ -135,6 +135,9 @@ export async function uploadShard(o: { store: ObjectStore; dir: string; epoch: s
   const m = JSON.parse(readFileSync(join(o.dir, 'manifest.json'), 'utf8')) as PreparedManifest;
   const base = shardName(o.epoch, o.index, o.count);
   const names = readdirSync(o.dir).filter((f) => f !== 'key.bin').sort();
+  // The record of an earlier upload goes first: while the files are replaced, a node sees this
+  // shard as missing (and waits) rather than an old record over new files.
+  await o.store.delete(`${base}.json`);
   const files: ShardRecord['files'] = new Array(names.length);
   let sent = 0;
   await eachAtOnce(names.map((name, i) => ({ name, i })), TRANSFERS, async ({ name, i }) => {
@@ -315,7 +318,16 @@ export async function fetchShardSet(o: {
   if (lack) throw new Error(`cannot download the universe shards: ${lack}: free space or grow the volume`);
   const t0 = performance.now();
   for (const r of set) {
-    await fetchShard({ store: o.store, record: r, dir: o.shardDir(r.index, r.count), key: o.key, log: o.log });
+    try {
+      await fetchShard({ store: o.store, record: r, dir: o.shardDir(r.index, r.count), key: o.key, log: o.log });
+    } catch (err) {
+      // A shard uploaded again while it was downloaded (its record removed or replaced meanwhile):
+      // not a damaged store — wait for its new record. Otherwise the store's content is refused.
+      if (!(err instanceof ShardIntegrityError)) throw err;
+      const now = await readRecord(o.store, `${shardName(o.epoch, r.index, r.count)}.json`, o.key, k.mac);
+      if (now?.mac === r.mac) throw err;
+      return { waiting: `shard ${r.index} of ${r.count} was uploaded again while it was downloaded (${err.message})` };
+    }
     o.recordComplete(r.index, r.count);
   }
   o.log.info({ epoch: o.epoch, shards: count, bytes, seconds: Math.round((performance.now() - t0) / 100) / 10, store: o.store.address(`${o.epoch}/`) }, 'universe shards downloaded');

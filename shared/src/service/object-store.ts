@@ -15,7 +15,7 @@
  */
 import type { Readable } from 'node:stream';
 import { parseStoreUrl, type StoreLocation } from './store-url.ts';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 
 export { parseStoreUrl, type StoreLocation };
 
@@ -130,6 +130,11 @@ export class ObjectStore {
       if (r.length >= 0 && n !== r.length) throw new Error(`the connection ended after ${n} of ${r.length} bytes`);
       return new Uint8Array(Buffer.concat(parts));
     });
+  }
+
+  /** Removes the object `name` (none there is no error). */
+  async delete(name: string): Promise<void> {
+    await this.attempt('delete', name, () => this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.key(name) })));
   }
 
   /** Names and sizes of every object whose name starts with `prefix` (relative names). */
