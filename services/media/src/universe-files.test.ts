@@ -13,7 +13,7 @@
  * refused on open.
  */
 import { describe, expect, it } from 'vitest';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPrepare } from './prepare.fixture.ts';
@@ -27,7 +27,7 @@ import { publish } from '@cleanroom/shared/protocol/publication.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { computePoints } from '@cleanroom/shared/crypto/oprf-tokens.ts';
 import { oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
-import { openUniverse, prepareShard } from './universe-store.ts';
+import { openUniverse, prepareShard, type UniverseStatus } from './universe-store.ts';
 import { DiskUniverse, IDHASH_RECORD, mergeShards, PREPARED_FORMAT, TOKEN_RECORD } from './universe-files.ts';
 
 /** Every row's stored phone point is the one recomputed from the CSV's ID under the universe's key (undefined for none). */
@@ -49,6 +49,22 @@ async function expectStoredPoints(u: DiskUniverse, csv: string): Promise<number>
 
 const log = pino({ level: 'silent' });
 const FILES = ['users.bin', 'users.off', 'vectors.bin', 'purposes.bin', 'tokens-phone.bin', 'tokens-phone.idx', 'idhash-phone.bin', 'idhash-phone.idx', 'points-phone.bin', 'key.bin'];
+
+/**
+ * The single-process preparation of `data` at `at`, under the key `stateDir` holds for `epoch`
+ * (copied, as a restarted deployment would hold it), checked file for file against `stateDir`'s
+ * universe; its status.
+ */
+async function expectSingleProcessEqual(stateDir: string, epoch: string, data: string, at: string): Promise<UniverseStatus> {
+  mkdirSync(join(at, 'universe'), { recursive: true });
+  copyFileSync(join(stateDir, 'universe', `${epoch}.key`), join(at, 'universe', `${epoch}.key`));
+  const one = await openUniverse({ stateDir: at, data, idTypes: ['phone'], epoch, log, threads: 1 });
+  one.universe.close();
+  for (const f of FILES) {
+    expect(readFileSync(join(stateDir, 'universe', epoch, f)).equals(readFileSync(join(at, 'universe', epoch, f))), `${f} (${data})`).toBe(true);
+  }
+  return one.status;
+}
 
 
 describe('media universe on disk', () => {
@@ -257,15 +273,7 @@ describe('media universe on disk', () => {
     expect(union.universe.size).toBe(users.reduce((a, b) => a + b, 0));
     expect(union.status.computed).toBe(0);
     // The single-process preparation under the same key (copied, as a restarted deployment would hold it).
-    const single = join(dir, 'single');
-    const { mkdirSync, copyFileSync } = await import('node:fs');
-    mkdirSync(join(single, 'universe'), { recursive: true });
-    copyFileSync(join(sharded, 'universe', 'e-shard.key'), join(single, 'universe', 'e-shard.key'));
-    const one = await openUniverse({ stateDir: single, data: csv, idTypes: ['phone'], epoch: 'e-shard', log, threads: 1 });
-    expect(one.status.computed).toBeGreaterThan(2000);
-    for (const f of FILES) {
-      expect(readFileSync(join(sharded, 'universe/e-shard', f)).equals(readFileSync(join(single, 'universe/e-shard', f))), f).toBe(true);
-    }
+    expect((await expectSingleProcessEqual(sharded, 'e-shard', csv, join(dir, 'single'))).computed).toBeGreaterThan(2000);
     // The source grows: the shards run again reuse the merged union (only the new IDs cost OPRF
     // work), and the node merges them into exactly the single-process preparation of the grown CSV.
     const more = join(dir, 'more');
@@ -282,13 +290,7 @@ describe('media universe on disk', () => {
     const grown = await openUniverse({ stateDir: sharded, data: grownCsv, idTypes: ['phone'], epoch: 'e-shard', log, threads: 1 });
     expect(grown.status.computed).toBe(0);
     grown.universe.close();
-    const singleGrown = join(dir, 'single-grown');
-    mkdirSync(join(singleGrown, 'universe'), { recursive: true });
-    copyFileSync(join(sharded, 'universe', 'e-shard.key'), join(singleGrown, 'universe', 'e-shard.key'));
-    (await openUniverse({ stateDir: singleGrown, data: grownCsv, idTypes: ['phone'], epoch: 'e-shard', log, threads: 1 })).universe.close();
-    for (const f of FILES) {
-      expect(readFileSync(join(sharded, 'universe/e-shard', f)).equals(readFileSync(join(singleGrown, 'universe/e-shard', f))), `grown: ${f}`).toBe(true);
-    }
+    await expectSingleProcessEqual(sharded, 'e-shard', grownCsv, join(dir, 'single-grown'));
     // Bad shard arguments: exit 2 with the reason.
     const bad = await runPrepare(['--shard', '3', '--shards', '3'], env(sharded));
     expect(bad.code).toBe(2);
@@ -329,19 +331,11 @@ describe('media universe on disk', () => {
     expect(union.source.files).toEqual([0, 1, 2].map((i) => join(dir, `part-${i}.csv`)));
     union.universe.close();
     // the single process reading the three files in order, under the same key: the same files, the same source hash
-    const { mkdirSync, copyFileSync } = await import('node:fs');
     const single = join(dir, 'single');
-    mkdirSync(join(single, 'universe'), { recursive: true });
-    copyFileSync(join(sharded, 'universe', 'e-split.key'), join(single, 'universe', 'e-split.key'));
-    const one = await openUniverse({ stateDir: single, data: spec, idTypes: ['phone'], epoch: 'e-split', log, threads: 1 });
-    expect(one.status.computed).toBeGreaterThan(1500);
-    one.universe.close();
+    expect((await expectSingleProcessEqual(sharded, 'e-split', spec, single)).computed).toBeGreaterThan(1500);
     const manifest = (d: string) => JSON.parse(readFileSync(join(d, 'universe/e-split/manifest.json'), 'utf8')) as { dataSha256: string; users: number; shard?: unknown };
     expect(manifest(sharded).dataSha256).toBe(manifest(single).dataSha256);
     expect(manifest(sharded).shard).toBeUndefined();
-    for (const f of FILES) {
-      expect(readFileSync(join(sharded, 'universe/e-split', f)).equals(readFileSync(join(single, 'universe/e-split', f))), f).toBe(true);
-    }
     // a fourth file joins the source: the union is prepared again incrementally (only its IDs
     // cost OPRF work) into exactly the preparation of the whole CSV, whose rows the files hold in order
     part(3);
@@ -352,13 +346,7 @@ describe('media universe on disk', () => {
     expect(grown.source.files).toHaveLength(4);
     await expectStoredPoints(grown.universe, csv);
     grown.universe.close();
-    const whole = join(dir, 'whole');
-    mkdirSync(join(whole, 'universe'), { recursive: true });
-    copyFileSync(join(sharded, 'universe', 'e-split.key'), join(whole, 'universe', 'e-split.key'));
-    (await openUniverse({ stateDir: whole, data: csv, idTypes: ['phone'], epoch: 'e-split', log, threads: 1 })).universe.close();
-    for (const f of FILES) {
-      expect(readFileSync(join(sharded, 'universe/e-split', f)).equals(readFileSync(join(whole, 'universe/e-split', f))), f).toBe(true);
-    }
+    await expectSingleProcessEqual(sharded, 'e-split', csv, join(dir, 'whole'));
     // a split source without its file 0 is refused with the path it expected
     await expect(openUniverse({ stateDir: sharded, data: join(dir, 'none-{shard}.csv'), idTypes: ['phone'], epoch: 'e-split', log, threads: 1 })).rejects.toThrow(/none-0\.csv and its successors, found none/);
     rmSync(dir, { recursive: true, force: true });
