@@ -30,6 +30,7 @@ import { ObjectStore } from '@cleanroom/shared/service/object-store.ts';
 import { startTestS3, type TestS3 } from '@cleanroom/shared/service/object-store.fixture.ts';
 import { openUniverse } from './universe-store.ts';
 import { readUniverseKeyFile, writeUniverseKeyFile } from './universe-key.ts';
+import { ShardIntegrityError } from './shard-store.ts';
 
 const EPOCH = 'e-store';
 const N = 3;
@@ -256,6 +257,46 @@ describe('universe shards through object storage', () => {
     expect(waits[0]).toMatch(/^shard 0 of 3 was uploaded again while it was downloaded \(.*vectors\.bin: chunk \d+ \(final\) does not open/);
     for (const f of FILES.filter((x) => x !== 'manifest.json')) {
       expect(readFileSync(join(dir, 'n-moving/universe', EPOCH, f)).equals(readFileSync(join(dir, 'single/universe', EPOCH, f))), f).toBe(true);
+    }
+  }, 120_000);
+
+  it('a node stopped mid-download keeps the shards it had downloaded whole and fetches only the rest', async () => {
+    const state = join(dir, 'n-resume');
+    const shards = join(state, 'universe', `${EPOCH}.shards`);
+    // first start: shard 2's files fail for good (as if the process had been stopped there)
+    class Failing extends ObjectStore {
+      override async get(name: string) {
+        if (name.startsWith(`${EPOCH}/shard-2-of-${N}/`)) throw new ShardIntegrityError(`${name}: the first start stops here`);
+        return super.get(name);
+      }
+    }
+    const failing = new Failing(url('set'), { endpoint: s3.endpoint });
+    const start = () => openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: EPOCH, log: pino({ level: 'silent' }), threads: 1, key: readUniverseKeyFile(keyFile, EPOCH), store: failing });
+    await expect(start()).rejects.toThrow(/the first start stops here/);
+    expect(readdirSync(shards).sort()).toEqual(['COMPLETE', `shard-0-of-${N}`, `shard-1-of-${N}`]);
+    // a half-download a killed process left is removed by the next start that downloads that shard
+    mkdirSync(join(shards, `shard-2-of-${N}.tmp-999999999`));
+    await expect(start()).rejects.toThrow(/the first start stops here/);
+    expect(readdirSync(shards).sort()).toEqual(['COMPLETE', `shard-0-of-${N}`, `shard-1-of-${N}`]);
+    failing.close();
+    // the start after: only shard 2's files are fetched
+    const asked: string[] = [];
+    class Counting extends ObjectStore {
+      override async get(name: string) {
+        asked.push(name);
+        return super.get(name);
+      }
+    }
+    const counting = new Counting(url('set'), { endpoint: s3.endpoint });
+    const u = await openUniverse({ stateDir: state, data: csv, idTypes: ['phone'], epoch: EPOCH, log: pino({ level: 'silent' }), threads: 1, key: readUniverseKeyFile(keyFile, EPOCH), store: counting });
+    counting.close();
+    u.universe.close();
+    const files = asked.filter((n) => !/shard-\d+-of-\d+\.json$/.test(n)); // not the records
+    expect(files.length).toBe(FILES.length - 1);
+    expect(files.every((n) => n.startsWith(`${EPOCH}/shard-2-of-${N}/`))).toBe(true);
+    expect(existsSync(shards)).toBe(false); // merged, the shards removed
+    for (const f of FILES.filter((x) => x !== 'manifest.json')) {
+      expect(readFileSync(join(state, 'universe', EPOCH, f)).equals(readFileSync(join(dir, 'single/universe', EPOCH, f))), f).toBe(true);
     }
   }, 120_000);
 

@@ -21,13 +21,14 @@
  * these ID types and this key; downloads go to `<dir>.tmp-<pid>`, renamed into place once every
  * file checked, and the room they and the merge need is checked first; a file whose connection
  * fails or is cut mid-object is downloaded again (up to 4 attempts), one that does not check out
- * is refused at once (ShardIntegrityError).
+ * is refused at once (ShardIntegrityError); shards a stopped start downloaded whole (the same
+ * record) are kept, not downloaded again.
  */
 import { createHash, createHmac, type Hash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ChunkOpener, ChunkSealer, ChunkSealError, chunkCount, CHUNK_PREFIX_BYTES, CHUNK_SEAL_BYTES, CHUNK_TAG_BYTES, deriveKey, sealedLength } from '@cleanroom/shared/crypto/chunk-seal.ts';
 import { canonicalize, parseStrictBytes } from '@cleanroom/shared/crypto/jcs.ts';
 import type { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
@@ -36,6 +37,7 @@ import type { Logger } from '@cleanroom/shared/service/log.ts';
 // a type only: the S3 client loads when a store is configured (preparationInputs), not in every media process
 import type { ObjectStore } from '@cleanroom/shared/service/object-store.ts';
 import { lackOfRoom } from '@cleanroom/shared/service/volume.ts';
+import { removeStaleTemps } from '@cleanroom/shared/service/temp-dirs.ts';
 import type { NodeConfig } from '@cleanroom/shared/service/config.ts';
 import type { PreparedManifest } from './universe-files.ts';
 import { readUniverseKeyFile } from './universe-key.ts';
@@ -251,6 +253,7 @@ export async function fetchShard(o: { store: ObjectStore; record: ShardRecord; d
     if (!/^[a-z0-9][a-z0-9.-]*$/.test(f.name) || f.name === 'key.bin') throw new Error(`${o.store.address(`${shardName(r.epoch, r.index, r.count)}.json`)}: unexpected file name ${JSON.stringify(f.name)}`);
   }
   const tmp = `${o.dir}.tmp-${process.pid}`;
+  removeStaleTemps(dirname(o.dir), basename(o.dir)); // what a stopped process left half-downloaded
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {
@@ -269,11 +272,24 @@ export async function fetchShard(o: { store: ObjectStore; record: ShardRecord; d
       }
     });
     writeFileSync(join(tmp, 'key.bin'), o.key.toBytes(), { mode: 0o600 });
+    // which record these files are (the merge reads only its own files): a later start keeps them
+    if (files.length === r.files.length) writeFileSync(join(tmp, DOWNLOADED), r.mac);
     rmSync(o.dir, { recursive: true, force: true });
     renameSync(tmp, o.dir);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** Beside a completely downloaded shard: the MAC of the record it was downloaded under. */
+const DOWNLOADED = 'downloaded-record.mac';
+
+function downloadedRecordMac(dir: string): string | undefined {
+  try {
+    return readFileSync(join(dir, DOWNLOADED), 'utf8');
+  } catch {
+    return undefined;
   }
 }
 
@@ -317,7 +333,14 @@ export async function fetchShardSet(o: {
   const lack = lackOfRoom(o.root, 2 * bytes, `${count} universe shards (${bytes} B) and their merge need ≈`);
   if (lack) throw new Error(`cannot download the universe shards: ${lack}: free space or grow the volume`);
   const t0 = performance.now();
+  let fetched = 0;
   for (const r of set) {
+    // downloaded by an earlier start that stopped before the merge: the same record, kept
+    if (downloadedRecordMac(o.shardDir(r.index, r.count)) === r.mac) {
+      o.recordComplete(r.index, r.count);
+      continue;
+    }
+    fetched += 1;
     try {
       await fetchShard({ store: o.store, record: r, dir: o.shardDir(r.index, r.count), key: o.key, log: o.log });
     } catch (err) {
@@ -330,7 +353,7 @@ export async function fetchShardSet(o: {
     }
     o.recordComplete(r.index, r.count);
   }
-  o.log.info({ epoch: o.epoch, shards: count, bytes, seconds: Math.round((performance.now() - t0) / 100) / 10, store: o.store.address(`${o.epoch}/`) }, 'universe shards downloaded');
+  o.log.info({ epoch: o.epoch, shards: count, downloaded: fetched, kept: count - fetched, bytes, seconds: Math.round((performance.now() - t0) / 100) / 10, store: o.store.address(`${o.epoch}/`) }, 'universe shards downloaded');
   return { count };
 }
 

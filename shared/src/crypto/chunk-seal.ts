@@ -9,8 +9,9 @@
  *   ad_i   = "cleanroom/v1/chunk-seal" ‖ u32be(len(name)) ‖ name ‖ u64be(i) ‖ last_i
  *
  * Chunks are CHUNK_SEAL_BYTES of plaintext, the last one shorter (empty for an empty file or a
- * length that is a multiple of the chunk), last_i = 1 for the final chunk only. A random prefix
- * per file keeps nonces distinct under one key for ≈ 2^64 files.
+ * length that is a multiple of the chunk), last_i = 1 for the final chunk only. A random 128-bit
+ * prefix per file keeps nonces distinct under one key: two of n files share a prefix with
+ * probability ≈ n²/2^129 (negligible for the thousands of files of an epoch).
  *
  * Guarantees: `ChunkOpener.open` throws `ChunkSealError` unless the chunk is exactly the one
  * sealed at that index of that name under that key — so a tampered, reordered, dropped or
