@@ -9,6 +9,7 @@
 #   make test         typecheck + unit group + container group (CI: .ci/run)
 #   make demo         a simulated session end to end (cli simulate)
 #   make bench        the benchmark (bench/bench.ts)
+#   make bench-shard-store  sharded preparation through object storage (bench/shard-store.ts, s3rver)
 #   make shape        code-shape figures: party/round lists, casts, non-null assertions, longest functions
 #   make k8s          Kubernetes manifests per party; make k8s-check: they are up to date
 #   make docker-up    start a Docker engine (Debian, root): scripts/docker-up.sh
@@ -19,7 +20,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 NODE := $(CURDIR)/node_modules/.bin/node
 
-.PHONY: install proto pki typecheck test test-unit test-containers demo bench bench-scale bench-peer shape k8s k8s-check docker-up images e2e clean
+.PHONY: install proto pki typecheck test test-unit test-containers demo bench bench-scale bench-peer bench-shard-store shape k8s k8s-check docker-up images e2e clean
 
 install: node_modules/.installed
 
@@ -55,6 +56,13 @@ bench: install
 BENCH_SCALE_USERS ?= 10000000
 bench-scale: install
 	/usr/bin/time -v $(NODE) bench/scale.ts --universe $(BENCH_SCALE_USERS)
+
+# Sharded preparation through object storage against s3rver on loopback: upload, download, merge,
+# the Job run again on the same and on grown data, beside the sealing floor (docs/operations.md)
+BENCH_SHARD_USERS ?= 1000000
+BENCH_SHARDS ?= 4
+bench-shard-store: install
+	/usr/bin/time -v $(NODE) bench/shard-store.ts --universe $(BENCH_SHARD_USERS) --shards $(BENCH_SHARDS) --grow 1 --out out/shard-store
 
 # This project's matching against @openmined/psi.js on equal sets (psi.js installed from the npm
 # registry into out/peer-psi with --ignore-scripts, outside the project's dependencies)
