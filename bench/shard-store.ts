@@ -15,7 +15,8 @@
  * Prints one line per step and a JSON summary (bytes per user, seconds, CPU seconds, ratios).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
@@ -51,9 +52,42 @@ if (!existsSync(join(world, `users-${universe}`))) {
 const spec = join(out, 'split', 'universe-{shard}.csv');
 rmSync(join(out, 'split'), { recursive: true, force: true });
 mkdirSync(join(out, 'split'), { recursive: true });
-const [header, ...lines] = readFileSync(csv, 'utf8').trimEnd().split('\n');
-const per = Math.ceil(lines.length / shards);
-for (let i = 0; i < shards; i++) writeFileSync(shardFile(spec, i), `${header}\n${lines.slice(i * per, (i + 1) * per).join('\n')}\n`);
+// streamed (a 10^7-row CSV is larger than a string may be): the rows counted, then cut
+const lineReader = () => createInterface({ input: createReadStream(csv), crlfDelay: Infinity });
+let rowCount = -1; // the header
+for await (const line of lineReader()) if (line !== '') rowCount++;
+const per = Math.ceil(rowCount / shards);
+{
+  let header = '';
+  let row = -1;
+  let fd = -1;
+  let chunk: string[] = [];
+  const flush = () => {
+    if (chunk.length > 0) writeSync(fd, `${chunk.join('\n')}\n`);
+    chunk = [];
+  };
+  for await (const line of lineReader()) {
+    if (line === '') continue;
+    if (row < 0) {
+      header = line;
+      row = 0;
+      continue;
+    }
+    if (row % per === 0) {
+      if (fd >= 0) {
+        flush();
+        closeSync(fd);
+      }
+      fd = openSync(shardFile(spec, row / per), 'w');
+      chunk.push(header);
+    }
+    chunk.push(line);
+    if (chunk.length >= 65_536) flush();
+    row++;
+  }
+  flush();
+  closeSync(fd);
+}
 
 for (const d of ['shards-state', 'node-state', 'key.json']) rmSync(join(out, d), { recursive: true, force: true });
 const keyFile = join(out, 'key.json');
@@ -126,7 +160,7 @@ if (!existsSync(join(otherWorld, `users-${extraRows * shards}`))) {
   writeFileSync(join(otherWorld, `users-${extraRows * shards}`), '');
 }
 const more = readFileSync(join(otherWorld, 'media/universe.csv'), 'utf8').trimEnd().split('\n').slice(1);
-for (let i = 0; i < shards; i++) writeFileSync(shardFile(spec, i), `${readFileSync(shardFile(spec, i), 'utf8').trimEnd()}\n${more.slice(i * extraRows, (i + 1) * extraRows).join('\n')}\n`);
+for (let i = 0; i < shards; i++) appendFileSync(shardFile(spec, i), `${more.slice(i * extraRows, (i + 1) * extraRows).join('\n')}\n`); // each file ends with a newline
 let grownSeconds = 0;
 let grownCpu = 0;
 let computed = 0;
