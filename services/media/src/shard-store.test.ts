@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { runPrepare } from './prepare.fixture.ts';
 import { spawn } from 'node:child_process';
 import { connect, createServer } from 'node:net';
+import { freePort } from '@cleanroom/shared/common/free-port.ts';
 import { fileURLToPath } from 'node:url';
 import { generatePki } from '@cleanroom/shared/pki/pki.ts';
 import { pino } from 'pino';
@@ -36,16 +37,6 @@ const EPOCH = 'e-store';
 const N = 3;
 const FILES = ['users.bin', 'users.off', 'vectors.bin', 'purposes.bin', 'tokens-phone.bin', 'tokens-phone.idx', 'idhash-phone.bin', 'idhash-phone.idx', 'points-phone.bin', 'key.bin', 'manifest.json'];
 
-
-/** A loopback port free a moment ago (the admin API of a node process). */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 let s3: TestS3;
 let dir: string;
@@ -303,12 +294,9 @@ describe('universe shards through object storage', () => {
   it('with an incomplete set the node waits, saying which shard is missing, and merges once it is complete', async () => {
     const partial = await copyPrefix('set', 'partial');
     // the record of shard 1 not yet written (its pod still running)
-    const { DeleteObjectCommand, S3Client } = await import('@aws-sdk/client-s3');
-    const c = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1' });
     const rec = `${EPOCH}/shard-1-of-${N}.json`;
     const saved = (await partial.getBytes(rec, 1 << 20))!;
-    await c.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: `partial/${rec}` }));
-    c.destroy();
+    await partial.delete(rec);
     const waits: string[] = [];
     const store = new ObjectStore(url('partial'), { endpoint: s3.endpoint });
     const opening = openUniverse({
@@ -332,10 +320,7 @@ describe('universe shards through object storage', () => {
     const partial = await copyPrefix('set', 'node-partial');
     const rec = `${EPOCH}/shard-2-of-${N}.json`;
     const saved = (await partial.getBytes(rec, 1 << 20))!;
-    const { DeleteObjectCommand, S3Client } = await import('@aws-sdk/client-s3');
-    const c = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1' });
-    await c.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: `node-partial/${rec}` }));
-    c.destroy();
+    await partial.delete(rec);
     const pki = join(dir, 'pki');
     if (!existsSync(pki)) generatePki(pki);
     const port = await freePort();

@@ -102,6 +102,17 @@ function bool(raw: string): boolean {
 }
 const path = (raw: string) => resolve(raw);
 
+function httpUrl(raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new Bad(`expected an http(s) URL, got '${raw}'`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Bad(`expected an http(s) URL, got '${raw}'`);
+  return raw;
+}
+
 export const SETTINGS: readonly Setting[] = [
   { env: 'CLEANROOM_GRPC_LISTEN', key: 'grpcListen', parties: ALL, doc: 'gRPC listen address for peer traffic', def: (p) => `0.0.0.0:${PORTS[p][0]}`, parse: hostPort },
   { env: 'CLEANROOM_ADMIN_LISTEN', key: 'adminListen', parties: ALL, doc: 'admin HTTP API listen address (loopback by default)', def: (p) => `127.0.0.1:${PORTS[p][1]}`, parse: hostPort },
@@ -115,7 +126,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'CLEANROOM_TRANSCRIPT_DIR', key: 'transcriptDir', parties: ALL, doc: 'signed transcripts: <dir>/<sessionId>/<party>.jsonl', def: () => 'out/transcripts', parse: path },
   { env: 'CLEANROOM_PKI_DIR', key: 'pkiDir', parties: ALL, doc: 'certificates, TLS key, Ed25519 signing key, trust bundle (scripts/gen-pki.ts)', def: () => '.pki', parse: path },
   { env: 'CLEANROOM_TLS_RELOAD_SECONDS', key: 'tlsReloadSeconds', parties: ALL, doc: 'how often the TLS certificate, key and CA files are re-read; a consistent rotated set is used for new connections without a restart (0 = never)', def: () => '60', parse: int(0, 86_400) },
-  { env: 'CLEANROOM_OTLP_ENDPOINT', key: 'otlpEndpoint', parties: ALL, doc: 'OpenTelemetry tracing: OTLP/HTTP base URL of a collector, e.g. http://otel-collector:4318 (spans go to /v1/traces); unset = tracing off', def: () => undefined, parse: (r) => { let u: URL; try { u = new URL(r); } catch { throw new Bad(`expected an http(s) URL, got '${r}'`); } if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Bad(`expected an http(s) URL, got '${r}'`); return r; } },
+  { env: 'CLEANROOM_OTLP_ENDPOINT', key: 'otlpEndpoint', parties: ALL, doc: 'OpenTelemetry tracing: OTLP/HTTP base URL of a collector, e.g. http://otel-collector:4318 (spans go to /v1/traces); unset = tracing off', def: () => undefined, parse: httpUrl },
   { env: 'CLEANROOM_DEV_PLAINTEXT', key: 'devPlaintext', parties: ALL, doc: 'DEVELOPMENT ONLY: gRPC without TLS (logged loudly)', def: () => '0', parse: bool },
   { env: 'CLEANROOM_LOG_LEVEL', key: 'logLevel', parties: ALL, doc: 'pino log level', def: () => 'info', parse: (r) => { if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(r)) throw new Bad(`expected a pino level, got '${r}'`); return r; } },
   { env: 'CLEANROOM_DEADLINE_MS', key: 'deadlineMs', parties: ALL, doc: 'deadline of every peer RPC; a session waiting between calls fails once its peers have been silent this long (peers busy with other sessions: up to N running sessions × this; docs/operations.md)', def: () => '120000', parse: int(1000, 3_600_000) },
@@ -125,7 +136,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'CLEANROOM_UNIVERSE_EPOCH', key: 'universeEpoch', parties: ['media'], doc: 'universe key epoch; a new value rotates the OPRF key and re-prepares', def: () => undefined, parse: (r) => { if (!/^[a-z0-9-]{1,64}$/.test(r)) throw new Bad(`expected [a-z0-9-]{1,64}, got '${r}'`); return r; } },
   { env: 'CLEANROOM_UNIVERSE_KEY_FILE', key: 'universeKeyFile', parties: ['media'], doc: "the epoch's OPRF key as a file (`cleanroom universe key --epoch E --out FILE`; a Secret in Kubernetes), for preparation shards that share no volume; it must name CLEANROOM_UNIVERSE_EPOCH; unset = the key is made once in the state directory", def: () => undefined, parse: path },
   { env: 'CLEANROOM_SHARD_STORE', key: 'shardStore', parties: ['media'], doc: 'sharded preparation through object storage: s3://bucket/prefix where each shard uploads what it prepared (sealed under a key derived from the epoch key) and the node downloads a complete set to merge; needs CLEANROOM_UNIVERSE_EPOCH and CLEANROOM_UNIVERSE_KEY_FILE; credentials from the AWS SDK chain (AWS_ACCESS_KEY_ID…, web identity), region AWS_REGION; unset = shards share the state volume', def: () => undefined, parse: (r) => { try { parseStoreUrl(r); } catch (err) { throw new Bad((err as Error).message); } return r; } },
-  { env: 'CLEANROOM_SHARD_STORE_ENDPOINT', key: 'shardStoreEndpoint', parties: ['media'], doc: 'the S3-compatible server of CLEANROOM_SHARD_STORE when it is not AWS S3 (MinIO, Ceph RGW…: path-style requests), e.g. http://minio:9000; unset = AWS S3', def: () => undefined, parse: (r) => { let u: URL; try { u = new URL(r); } catch { throw new Bad(`expected an http(s) URL, got '${r}'`); } if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Bad(`expected an http(s) URL, got '${r}'`); return r; } },
+  { env: 'CLEANROOM_SHARD_STORE_ENDPOINT', key: 'shardStoreEndpoint', parties: ['media'], doc: 'the S3-compatible server of CLEANROOM_SHARD_STORE when it is not AWS S3 (MinIO, Ceph RGW…: path-style requests), e.g. http://minio:9000; unset = AWS S3', def: () => undefined, parse: httpUrl },
   { env: 'CLEANROOM_SHARD_STORE_POLL_SECONDS', key: 'shardStorePollSeconds', parties: ['media'], doc: 'how often a node waiting for a complete shard set looks in CLEANROOM_SHARD_STORE again (/readyz shows what it holds meanwhile)', def: () => '30', parse: int(1, 3600) },
   { env: 'CLEANROOM_MIN_DECOY_RATIO', key: 'minDecoyRatio', parties: ['broker'], doc: 'decoys per real ID the broker insists on', def: () => '9', parse: int(1, 99) },
   { env: 'CLEANROOM_MIN_COHORT', key: 'minCohort', parties: ['broker', 'media'], doc: 'minimum cohort (compared with a noisy count) before anything is released; advertisers cannot ask for more; media applies its own too', def: () => '50', parse: int(1, 1_000_000) },

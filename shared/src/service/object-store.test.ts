@@ -6,7 +6,7 @@
  * attempts with the address and the cause.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from 'node:net';
+import { freePort } from '../common/free-port.ts';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ATTEMPTS, ObjectStore, ObjectStoreError, parseStoreUrl } from './object-store.ts';
@@ -54,13 +54,7 @@ describe('object store', () => {
   });
 
   it('a server that does not answer: fails after the attempts, naming the address and the cause', async () => {
-    // a port that was free a moment ago: nothing listens there
-    const port = await new Promise<number>((resolve) => {
-      const srv = createServer().listen(0, '127.0.0.1', () => {
-        const p = (srv.address() as { port: number }).port;
-        srv.close(() => resolve(p));
-      });
-    });
+    const port = await freePort(); // nothing listens there
     const store = new ObjectStore(`s3://${s3.bucket}/x`, { endpoint: `http://127.0.0.1:${port}` });
     let built = 0;
     const err = await store.put('y', 3, () => {
