@@ -25,6 +25,7 @@ import { ID_HASH_BYTES, PreparedUniverse, type UniverseRecord } from '@cleanroom
 import { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { publish } from '@cleanroom/shared/protocol/publication.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
+import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
 import { computePoints } from '@cleanroom/shared/crypto/oprf-tokens.ts';
 import { oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
 import { openUniverse, prepareShard, type UniverseStatus } from './universe-store.ts';
@@ -165,6 +166,45 @@ describe('media universe on disk', () => {
     expect(rotated.universe.rowOf('phone', ix.tokens.at(5))).toBe(-1);
     await expectStoredPoints(rotated.universe, csv); // the new key's points
   }, 120_000);
+
+  it("an audience's ids cost reads sized to it: a sparse one reads its own bytes, a dense one each file once", () => {
+    // A universe of 300,000 users written directly (ids of 6–15 bytes, no ID types): large enough
+    // that sparse rows lie far apart in users.off and users.bin.
+    const dir = mkdtempSync(join(tmpdir(), 'cleanroom-ureads-'));
+    const users = 300_000;
+    const idOf = (r: number) => `u${r.toString(36)}-${'x'.repeat(r % 10)}`;
+    const ids = Buffer.from(Array.from({ length: users }, (_, r) => idOf(r)).join(''));
+    const off = new Float64Array(users + 1);
+    for (let r = 0; r < users; r++) off[r + 1] = off[r]! + Buffer.byteLength(idOf(r));
+    writeFileSync(join(dir, 'users.bin'), ids);
+    writeFileSync(join(dir, 'users.off'), new Uint8Array(off.buffer));
+    writeFileSync(join(dir, 'vectors.bin'), new Uint8Array(users * 8));
+    writeFileSync(join(dir, 'key.bin'), OprfKey.generate().toBytes());
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({
+      format: PREPARED_FORMAT, epoch: 'e1', idTypes: [], users, attributeCounts: new Array<number>(64).fill(0), dataSha256: '', createdAt: '',
+    }));
+    const u = DiskUniverse.open(dir)!;
+    const read = (rows: ArrayLike<number>) => {
+      const before = u.bytesRead;
+      const got = Buffer.concat([...u.userIdLines(rows)].map((c) => Buffer.from(c))).toString('utf8');
+      expect(got).toBe(Array.from(rows, (r) => `${idOf(r)}\n`).join(''));
+      return u.bytesRead - before;
+    };
+    // 30 rows spread over the universe (as 50,000 of 5·10^8 would be): two offsets and one id each.
+    // Before, each cost a window of 8,192 offsets (64 KiB) and one of up to 1 MiB of ids: ≈ 30 MB here.
+    const sparse = Array.from({ length: 30 }, (_, i) => (i * 9973 + 11) % users);
+    expect(read(sparse)).toBeLessThanOrEqual(30 * (16 + 15));
+    // neighbours share a read: 30 runs of 5 adjacent rows cost each run's offsets and ids once
+    const runs = sparse.flatMap((r) => [0, 1, 2, 3, 4].map((d) => Math.min(users - 1, r + d)));
+    expect(read(runs)).toBeLessThanOrEqual(30 * (6 * 8 + 5 * 15));
+    // dense (one row in 7, repeated, unordered): each file read once, front to back, at most
+    const dense = Array.from({ length: users / 7 }, (_, i) => (i * 7 * 7919) % users).concat([0, 0, users - 1]);
+    expect(read(dense)).toBeLessThanOrEqual(ids.length + off.byteLength);
+    expect(u.userIdsOf(dense)).toEqual(dense.map(idOf));
+    expect(u.userId(users - 1)).toBe(idOf(users - 1));
+    u.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('a prepared directory of 16-byte tokens (columnar-v1) is prepared again under the same key, not misread or reused', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cleanroom-ufiles-v1-'));

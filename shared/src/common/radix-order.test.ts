@@ -14,16 +14,19 @@ function reference(n: number, keys: readonly ArrayLike<number>[]): number[] {
 }
 
 describe('radixOrder', () => {
-  it('orders by one word and by two (the first least significant), equal keys by index, across both 16-bit digits', () => {
+  it('orders by one word and by two (the first least significant), equal keys by index, across every digit of either width', () => {
     let seed = 7;
     const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
-    for (const n of [0, 1, 2, 17, 5000]) {
+    for (const n of [0, 1, 2, 17, 5000, (1 << 17) + 3]) { // 11-bit digits up to 2^17 indexes, 16-bit above
       // few distinct values in each digit so that ties and carries between digits are common
       const lo = Uint32Array.from({ length: n }, () => ((rnd() % 5) << 16) | (rnd() % 3) | (rnd() % 2 ? 0x80000000 : 0));
       const hi = Uint32Array.from({ length: n }, () => (rnd() % 4 === 0 ? 0xffffffff : rnd() % 3));
       expect([...radixOrder(n, [lo])]).toEqual(reference(n, [lo]));
       expect([...radixOrder(n, [lo, hi])]).toEqual(reference(n, [lo, hi]));
       expect([...radixOrder(n, [Array.from(lo)])]).toEqual(reference(n, [lo]));
+      // every bit in play: a carry between any two digits of 11 (0–10, 11–21, 22–31) or 16 bits
+      const full = Uint32Array.from({ length: n }, () => rnd() & (rnd() % 2 ? 0xffffffff : 0x00600c03));
+      expect([...radixOrder(n, [full])]).toEqual(reference(n, [full]));
     }
   });
 });
