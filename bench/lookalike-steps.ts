@@ -56,10 +56,11 @@ for (let r = 0; r < u.size && cohortSize < 3000; r += 7) {
 
 const kernelMs = measureScoreCost({ repeats: 5 }) * u.size;
 process.stdout.write(`${u.size.toLocaleString('en')} users, audience ${audienceSize.toLocaleString('en')}; lookalikeScore floor (bench/floors.ts kernel × users): ${kernelMs.toFixed(1)} ms\n`);
-process.stdout.write('repeat   select ms   audience file ms (bytes)   audience file ms (strings, before)\n');
+process.stdout.write('repeat   select ms   audience file ms (bytes)   audience file ms (strings, before)   read of users.off + users.bin\n');
 try {
   for (let r = 0; r < repeats; r++) {
     const [built, selectMs] = timed(() => buildLookalike({ totals, cohortSize, universeShares: u.shares, packed: u.packed, users: u.size, exclude: new Set(), audienceSize }));
+    const before = u.bytesRead;
     const [, bytesMs] = timed(() => {
       const fd = openSync(join(out, 'bytes.txt'), 'w');
       try {
@@ -68,6 +69,7 @@ try {
         closeSync(fd);
       }
     });
+    const readMB = (u.bytesRead - before) / 1e6;
     const [, stringsMs] = timed(() => {
       const ids = u.userIdsOf(built.rows);
       const fd = openSync(join(out, 'strings.txt'), 'w');
@@ -78,7 +80,7 @@ try {
       }
     });
     if (!readFileSync(join(out, 'bytes.txt')).equals(readFileSync(join(out, 'strings.txt')))) throw new Error('the two audience files differ');
-    process.stdout.write(`${String(r).padStart(6)} ${selectMs.toFixed(1).padStart(11)} ${bytesMs.toFixed(1).padStart(18)} ${stringsMs.toFixed(1).padStart(28)}   (quality ${built.quality})\n`);
+    process.stdout.write(`${String(r).padStart(6)} ${selectMs.toFixed(1).padStart(11)} ${bytesMs.toFixed(1).padStart(18)} ${stringsMs.toFixed(1).padStart(28)} ${readMB.toFixed(1).padStart(24)} MB   (quality ${built.quality})\n`);
   }
 } finally {
   for (const f of readdirSync(out)) rmSync(join(out, f));
