@@ -48,10 +48,10 @@ const shardEnv = (state: string, prefix: string, extra: Record<string, string | 
   ...process.env, ...s3.env, CLEANROOM_DATA: csv, CLEANROOM_STATE_DIR: state, CLEANROOM_UNIVERSE_EPOCH: EPOCH, CLEANROOM_LOG_LEVEL: 'silent', CLEANROOM_EVAL_THREADS: '1',
   CLEANROOM_SHARD_STORE: url(prefix), CLEANROOM_SHARD_STORE_ENDPOINT: s3.endpoint, CLEANROOM_UNIVERSE_KEY_FILE: keyFile, ...extra,
 });
-/** Every object under `from` copied under `to` (a second set to spoil). */
-async function copyPrefix(from: string, to: string): Promise<ObjectStore> {
+/** Every object under `from` copied under `to` (a second set to spoil), objects over `partBytes` in parts. */
+async function copyPrefix(from: string, to: string, partBytes?: number): Promise<ObjectStore> {
   const a = new ObjectStore(url(from), { endpoint: s3.endpoint });
-  const b = new ObjectStore(url(to), { endpoint: s3.endpoint });
+  const b = new ObjectStore(url(to), { endpoint: s3.endpoint, partBytes });
   for (const o of await a.list('')) {
     const bytes = (await a.getBytes(o.name, 1 << 30))!;
     await b.put(o.name, bytes.length, () => bytes);
@@ -108,6 +108,13 @@ describe('universe shards through object storage', () => {
     const again = await openUniverse({ stateDir: join(dir, 'node'), data: csv, idTypes: ['phone'], epoch: EPOCH, log: pino({ level: 'silent' }), threads: 1 });
     expect(again.status.reused).toBe(true);
     again.universe.close();
+    // the same objects put as multipart uploads of 4 KiB parts merge into the same files
+    (await copyPrefix('set', 'in-parts', 4096)).close();
+    const parts = await node(join(dir, 'node-parts'), 'in-parts');
+    parts.universe.close();
+    for (const f of FILES.filter((x) => x !== 'manifest.json')) {
+      expect(readFileSync(join(dir, 'node-parts/universe', EPOCH, f)).equals(readFileSync(join(dir, 'single/universe', EPOCH, f))), f).toBe(true);
+    }
   }, 120_000);
 
   it('the bucket holds neither the key nor anything of the universe in the clear', async () => {

@@ -8,19 +8,37 @@
  * know the SDK's newer checksum headers store the bytes as sent.
  *
  * Guarantees: names are relative to the prefix; `put` sends a body it builds afresh for each of
- * up to ATTEMPTS attempts (a stream cannot be replayed) and with its exact length; `get` of a
+ * up to ATTEMPTS attempts (a stream cannot be replayed) and with its exact length — an object
+ * larger than one part (PART_BYTES, 16 MiB) goes up as a multipart upload, each part held in
+ * memory while it is sent and retried alone, so a connection lost at 90 % of a 3 GB file costs
+ * one part again, not the file, and an object may exceed S3's 5 GiB limit for one request; a
+ * multipart upload that fails is aborted — including one whose completing answer was lost (the
+ * retry finds the upload gone: the put fails and the caller puts again) (a process killed meanwhile leaves its parts to the
+ * bucket's lifecycle rule: docs/operations.md); `get` of a
  * missing name returns undefined, never an error; `getBytes` asks again for a body cut short; `list` follows continuation tokens to the
  * end; every failure is an ObjectStoreError naming the operation and the full s3:// address,
  * retried only where it may pass on a second try (network errors, 5xx, 429, timeouts).
  */
 import type { Readable } from 'node:stream';
 import { parseStoreUrl, type StoreLocation } from './store-url.ts';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand,
+  ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException, UploadPartCommand,
+} from '@aws-sdk/client-s3';
 
 export { parseStoreUrl, type StoreLocation };
 
-/** Attempts per operation (the first included). */
+/** Attempts per operation (the first included); for a multipart upload, per part. */
 export const ATTEMPTS = 4;
+
+/**
+ * Bytes per part of a multipart upload: objects larger go up in parts. S3 takes at most 10,000
+ * parts of at least 5 MiB (but the last) and one request of at most 5 GiB; 16 MiB parts hold
+ * objects to 160 GiB (larger ones get larger parts), and the four files a shard uploads at a
+ * time hold 64 MiB of parts in memory.
+ */
+export const PART_BYTES = 16 * 1024 * 1024;
+const MAX_PARTS = 10_000;
 
 export class ObjectStoreError extends Error {
   /** Whether another attempt might have passed (the attempts ran out). */
@@ -54,9 +72,19 @@ export class ObjectStore {
   readonly location: StoreLocation;
   private readonly client: S3Client;
 
-  constructor(url: string, opts: { endpoint?: string; region?: string } = {}) {
+  private readonly partBytes: number;
+  private readonly retryDelayMs: number;
+
+  /**
+   * `partBytes` and `retryDelayMs` (the wait before the second attempt, ×4 before each next):
+   * tests (S3 itself refuses parts under 5 MiB but the last).
+   */
+  constructor(url: string, opts: { endpoint?: string; region?: string; partBytes?: number; retryDelayMs?: number } = {}) {
     this.url = url;
     this.location = parseStoreUrl(url);
+    this.partBytes = opts.partBytes ?? PART_BYTES;
+    this.retryDelayMs = opts.retryDelayMs ?? 250;
+    if (!Number.isInteger(this.partBytes) || this.partBytes < 1) throw new RangeError(`expected partBytes ≥ 1, got ${this.partBytes}`);
     this.client = new S3Client({
       region: opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
       ...(opts.endpoint ? { endpoint: opts.endpoint, forcePathStyle: true } : {}),
@@ -83,14 +111,48 @@ export class ObjectStore {
       } catch (err) {
         const again = retryable(err);
         if (!again || i >= ATTEMPTS) throw new ObjectStoreError(`${op} ${this.address(name)}: ${reason(err)}${again ? ` (after ${i} attempts)` : ''}`, again);
-        await new Promise((r) => setTimeout(r, 250 * 4 ** (i - 1)));
+        await new Promise((r) => setTimeout(r, this.retryDelayMs * 4 ** (i - 1)));
       }
     }
   }
 
-  /** Stores `length` bytes that `body()` yields under `name` (body is called once per attempt). */
+  /**
+   * Stores `length` bytes that `body()` yields under `name`. Up to one part: one request, body
+   * called once per attempt. Larger: a multipart upload, body called once and cut into parts
+   * (partsOf), each part retried alone; a body that yields other than `length` bytes fails it.
+   */
   async put(name: string, length: number, body: () => Readable | Uint8Array): Promise<void> {
-    await this.attempt('put', name, () => this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key: this.key(name), Body: body(), ContentLength: length })));
+    const partBytes = Math.max(this.partBytes, Math.ceil(length / MAX_PARTS));
+    if (length <= partBytes) {
+      await this.attempt('put', name, () => this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key: this.key(name), Body: body(), ContentLength: length })));
+      return;
+    }
+    const Bucket = this.location.bucket;
+    const Key = this.key(name);
+    const created = await this.attempt('put (create multipart upload)', name, () => this.client.send(new CreateMultipartUploadCommand({ Bucket, Key })));
+    const UploadId = created.UploadId;
+    if (!UploadId) throw new ObjectStoreError(`put ${this.address(name)}: the server started a multipart upload without an upload id`, false);
+    try {
+      const parts: { ETag: string; PartNumber: number }[] = [];
+      let sent = 0;
+      for await (const part of partsOf(body(), partBytes, length)) {
+        const PartNumber = parts.length + 1;
+        const r = await this.attempt(`put (part ${PartNumber})`, name, () => this.client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: part, ContentLength: part.length })));
+        if (!r.ETag) throw new ObjectStoreError(`put ${this.address(name)}: the server took part ${PartNumber} without an ETag`, false);
+        parts.push({ ETag: r.ETag, PartNumber });
+        sent += part.length;
+      }
+      if (sent !== length) throw new RangeError(`the body gave ${sent} of ${length} bytes`); // partsOf checks; kept beside the request that relies on it
+      // Retried like any request. An answer lost after the server completed makes the retry fail
+      // (the upload is gone): the put fails, and the caller puts again — never a false success
+      // (an older object of the same name and length may be there).
+      await this.attempt('put (complete multipart upload)', name, () => this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } })));
+    } catch (err) {
+      // best effort: parts left by a failed abort (or a killed process) go by the bucket's lifecycle rule
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
+      if (err instanceof ObjectStoreError) throw err;
+      throw new ObjectStoreError(`put ${this.address(name)}: ${reason(err)}`, false);
+    }
   }
 
   /** The object `name` as a stream with its length, or undefined when there is none (the stream's own failures are the caller's). */
@@ -155,3 +217,37 @@ export class ObjectStore {
   }
 }
 
+/**
+ * The bytes of `body` in parts of `partBytes` (the last shorter), `length` in all: a part is
+ * one buffer, reused for the next once the caller asks for it (the caller has sent it by then).
+ * Fails when the body yields more or fewer bytes than `length`.
+ */
+async function* partsOf(body: Readable | Uint8Array, partBytes: number, length: number): AsyncIterable<Uint8Array> {
+  if (body instanceof Uint8Array) {
+    if (body.length !== length) throw new RangeError(`the body holds ${body.length} bytes, expected ${length}`);
+    for (let at = 0; at < length; at += partBytes) yield body.subarray(at, Math.min(length, at + partBytes));
+    return;
+  }
+  const part = new Uint8Array(Math.min(partBytes, length));
+  let fill = 0;
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Uint8Array>) {
+    total += chunk.length;
+    if (total > length) {
+      body.destroy();
+      throw new RangeError(`the body holds more than the ${length} bytes expected`);
+    }
+    for (let at = 0; at < chunk.length;) {
+      const n = Math.min(chunk.length - at, part.length - fill);
+      part.set(chunk.subarray(at, at + n), fill);
+      fill += n;
+      at += n;
+      if (fill === part.length) {
+        yield part;
+        fill = 0;
+      }
+    }
+  }
+  if (total !== length) throw new RangeError(`the body ended after ${total} of ${length} bytes`);
+  if (fill > 0) yield part.subarray(0, fill);
+}
