@@ -21,7 +21,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPrepare } from './prepare.fixture.ts';
 import { spawn } from 'node:child_process';
-import { connect, createServer } from 'node:net';
 import { freePort } from '@cleanroom/shared/common/free-port.ts';
 import { fileURLToPath } from 'node:url';
 import { generatePki } from '@cleanroom/shared/pki/pki.ts';
@@ -29,6 +28,7 @@ import { pino } from 'pino';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
 import { ObjectStore } from '@cleanroom/shared/service/object-store.ts';
 import { startTestS3, type TestS3 } from '@cleanroom/shared/service/object-store.fixture.ts';
+import { startTcpProxy } from '@cleanroom/shared/service/tcp-proxy.fixture.ts';
 import { openUniverse } from './universe-store.ts';
 import { readUniverseKeyFile, writeUniverseKeyFile } from './universe-key.ts';
 import { ShardIntegrityError } from './shard-store.ts';
@@ -172,35 +172,29 @@ describe('universe shards through object storage', () => {
   it('a connection cut in the middle of an object: that file is downloaded again, and the merge is still exact', async () => {
     // a TCP proxy in front of the store that cuts the connection answering the first request for
     // one file, once 2,000 bytes of that answer have passed (headers and part of the body)
-    const [host, port] = s3.endpoint.replace('http://', '').split(':') as [string, string];
     const target = `/${s3.bucket}/set/${EPOCH}/shard-1-of-${N}/points-phone.bin`;
     let cuts = 0;
-    const proxy = createServer((client) => {
-      const up = connect(Number(port), host);
+    const proxy = await startTcpProxy(s3.endpoint, () => {
       let armed = -1; // bytes of the answer passed since the target was asked for; -1: not asked
-      client.on('data', (d: Buffer) => {
-        if (cuts === 0 && d.toString('latin1').includes(`GET ${target}`)) armed = 0;
-        up.write(d);
-      });
-      up.on('data', (d: Buffer) => {
-        if (armed >= 0 && cuts === 0) {
-          armed += d.length;
-          if (armed > 2_000) {
-            cuts += 1;
-            client.write(d.subarray(0, 1_000));
-            client.destroy();
-            up.destroy();
-            return;
+      return {
+        toServer(d) {
+          if (cuts === 0 && d.toString('latin1').includes(`GET ${target}`)) armed = 0;
+          return d;
+        },
+        toClient(d, link) {
+          if (armed >= 0 && cuts === 0) {
+            armed += d.length;
+            if (armed > 2_000) {
+              cuts += 1;
+              link.cut(d.subarray(0, 1_000));
+              return undefined;
+            }
           }
-        }
-        client.write(d);
-      });
-      up.on('error', () => client.destroy());
-      client.on('error', () => up.destroy());
-      up.on('close', () => client.end());
+          return d;
+        },
+      };
     });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    const store = new ObjectStore(url('set'), { endpoint: `http://127.0.0.1:${(proxy.address() as { port: number }).port}` });
+    const store = new ObjectStore(url('set'), { endpoint: proxy.endpoint });
     const logs: { msg?: string }[] = [];
     const log = pino({ level: 'info' }, { write: (l: string) => void logs.push(JSON.parse(l)) });
     try {
@@ -208,7 +202,7 @@ describe('universe shards through object storage', () => {
       u.universe.close();
     } finally {
       store.close();
-      proxy.close();
+      await proxy.close();
     }
     expect(cuts).toBe(1);
     expect(logs.some((l) => l.msg === 'universe shard download failed: trying again')).toBe(true);

@@ -9,10 +9,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../common/free-port.ts';
 import { randomBytes } from 'node:crypto';
-import { connect, createServer, type Server } from 'node:net';
 import { Readable } from 'node:stream';
 import { ATTEMPTS, ObjectStore, ObjectStoreError, parseStoreUrl } from './object-store.ts';
 import { startTestS3, type TestS3 } from './object-store.fixture.ts';
+import { startTcpProxy } from './tcp-proxy.fixture.ts';
 
 let s3: TestS3;
 beforeAll(async () => {
@@ -72,47 +72,41 @@ describe('object store', () => {
   it('an object larger than a part goes up in parts: exact, each part retried alone when its connection is cut', async () => {
     // A TCP proxy in front of the store: records every request line, and cuts the connection
     // once, 20,000 bytes into the body of part 2's first attempt.
-    const [host, port] = s3.endpoint.replace('http://', '').split(':') as [string, string];
     const requests: string[] = [];
     let cut = 0;
     let lost = 0;
-    const proxy: Server = createServer((client) => {
-      const up = connect(Number(port), host);
+    const proxy = await startTcpProxy(s3.endpoint, () => {
       let inPart2 = -1;
       let completing = false;
-      client.on('data', (d: Buffer) => {
-        for (const m of d.toString('latin1').matchAll(/(PUT|POST|GET|DELETE|HEAD) (\S+) HTTP\/1\.1/g)) {
-          requests.push(`${m[1]} ${m[2]}`);
-          if (cut === 0 && m[1] === 'PUT' && m[2]!.includes('big.bin') && /[?&]partNumber=2(&|$)/.test(m[2]!)) inPart2 = 0;
-          if (lost === 0 && m[1] === 'POST' && m[2]!.includes('lost.bin') && m[2]!.includes('uploadId=')) completing = true;
-        }
-        if (inPart2 >= 0 && cut === 0) {
-          inPart2 += d.length;
-          if (inPart2 > 20_000) {
-            cut += 1;
-            client.destroy();
-            up.destroy();
-            return;
+      return {
+        toServer(d, link) {
+          for (const m of d.toString('latin1').matchAll(/(PUT|POST|GET|DELETE|HEAD) (\S+) HTTP\/1\.1/g)) {
+            requests.push(`${m[1]} ${m[2]}`);
+            if (cut === 0 && m[1] === 'PUT' && m[2]!.includes('big.bin') && /[?&]partNumber=2(&|$)/.test(m[2]!)) inPart2 = 0;
+            if (lost === 0 && m[1] === 'POST' && m[2]!.includes('lost.bin') && m[2]!.includes('uploadId=')) completing = true;
           }
-        }
-        up.write(d);
-      });
-      up.on('data', (d: Buffer) => {
-        if (completing && lost === 0) {
-          // the server has completed the upload: its answer is lost on the way
-          lost += 1;
-          client.destroy();
-          up.destroy();
-          return;
-        }
-        client.write(d);
-      });
-      up.on('error', () => client.destroy());
-      client.on('error', () => up.destroy());
-      up.on('close', () => client.end());
+          if (inPart2 >= 0 && cut === 0) {
+            inPart2 += d.length;
+            if (inPart2 > 20_000) {
+              cut += 1;
+              link.cut();
+              return undefined;
+            }
+          }
+          return d;
+        },
+        toClient(d, link) {
+          if (completing && lost === 0) {
+            // the server has completed the upload: its answer is lost on the way
+            lost += 1;
+            link.cut();
+            return undefined;
+          }
+          return d;
+        },
+      };
     });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    const store = new ObjectStore(`s3://${s3.bucket}/parts`, { endpoint: `http://127.0.0.1:${(proxy.address() as { port: number }).port}`, partBytes: 64 * 1024, retryDelayMs: 10 });
+    const store = new ObjectStore(`s3://${s3.bucket}/parts`, { endpoint: proxy.endpoint, partBytes: 64 * 1024, retryDelayMs: 10 });
     try {
       // 3.5 parts from a stream of uneven chunks
       const data = randomBytes(64 * 1024 * 3 + 32 * 1024);
@@ -152,7 +146,7 @@ describe('object store', () => {
       await expect(store.put('long.bin', 64 * 1024 * 2, () => Readable.from([randomBytes(64 * 1024 * 3)]))).rejects.toThrow(/holds more than the 131072 bytes expected/);
     } finally {
       store.close();
-      await new Promise<void>((r) => proxy.close(() => r()));
+      await proxy.close();
     }
   }, 60_000);
 });
