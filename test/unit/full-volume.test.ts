@@ -17,11 +17,16 @@
  * half-made left; on one that fills up during the publication, exit 2 naming the stage, ENOSPC
  * and the volume. Never a stack trace.
  *
+ * Media's audience (in memory, with the broker and the advertiser beside it): a volume that
+ * fills up as the audience is written fails that session RESOURCE_EXHAUSTED naming ENOSPC and
+ * the volume, and leaves no audience file, whole or half; a node started again removes a
+ * half-written one a stopped process left; with room, the next session stores its audience.
+ *
  * A transcript's: an entry that cannot be written whole is refused (RESOURCE_EXHAUSTED) and
  * what was written of it cut off, so the file ends at its last complete entry and verifies. */
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cluster, type Cluster } from './nodes.ts';
@@ -211,6 +216,47 @@ describe.skipIf(!probe)('media\'s state volume full', () => {
     const { stderr, stateDir } = await startMedia(2000, 5);
     expect(stderr).toMatch(new RegExp(`^cleanroom media: cannot make the publication: ENOSPC: no space left on device, \\w+.* — the state volume CLEANROOM_STATE_DIR=${stateDir} is full: free space or grow it`, 'm'));
   }, 60_000);
+});
+
+describe.skipIf(!probe)('media\'s audience on a full volume', () => {
+  it('a volume that fills up as the audience is written: the session fails RESOURCE_EXHAUSTED naming ENOSPC, no audience file is left, whole or half; with room the next session stores its audience', async () => {
+    const lw = await makeLookupWorld({ universeSize: 6000, crmSize: 1500 });
+    // one session on each half of the CRM: disjoint cohorts (the differencing rule refuses a repeat)
+    const halves = [lw.w.crm.slice(0, 750), lw.w.crm.slice(750)];
+    const vol = volume(1)!;
+    const audiences = join(vol.dir, 'audiences');
+    const c = cluster(lw.w, { lookup: LOOKUP_LIMITS, policy: { noiseScale: 0 }, mediaStateDir: vol.dir });
+    await c.broker.syncUniverse();
+    // the volume filled when the broker asks media for the look-alike: the audience cannot be written
+    const media = c.media as unknown as { handlers(): Record<string, (caller: unknown, envs: Envelope[]) => Promise<Envelope[]>> };
+    const handlers = media.handlers.bind(c.media);
+    const filler = join(vol.dir, 'filler');
+    media.handlers = () => {
+      const h = handlers();
+      const build = h.BuildLookalike!;
+      return { ...h, BuildLookalike: (caller, envs) => {
+        if (!existsSync(filler)) fill(filler);
+        return build(caller, envs);
+      } };
+    };
+    const failed = await c.useCrm(halves[0]!).start({ audienceSize: 2000 }).done;
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(new RegExp(`^RESOURCE_EXHAUSTED: media could not store the audience: its state volume \\(${vol.dir}\\) is full \\(ENOSPC\\); nothing was released`));
+    expect(readdirSync(audiences)).toEqual([]); // neither the audience nor its temporary file
+    rmSync(filler);
+    // a half-written audience a stopped process left is removed when media starts again
+    writeFileSync(join(audiences, 'aud_left.txt.tmp-99999'), 'U0001\nU00');
+    const again = cluster(lw.w, { lookup: LOOKUP_LIMITS, policy: { noiseScale: 0 }, mediaStateDir: vol.dir });
+    expect(readdirSync(audiences)).toEqual([]);
+    await again.broker.syncUniverse();
+    const done = await again.useCrm(halves[1]!).start({ audienceSize: 2000 }).done;
+    expect(done.status, done.error).toBe('completed');
+    const id = (done.result as { lookalike: { audienceId: string } }).lookalike.audienceId;
+    expect(readdirSync(audiences)).toEqual([`${id}.txt`]);
+    const file = join(audiences, `${id}.txt`);
+    expect(readFileSync(file, 'utf8').split('\n').filter(Boolean)).toHaveLength(2000);
+    expect(statSync(file).mode & 0o777).toBe(0o600); // media's users: owner-only
+  }, 120_000);
 });
 
 describe.skipIf(!probe)('a transcript on a full volume', () => {

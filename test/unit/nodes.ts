@@ -69,6 +69,8 @@ export interface ClusterOptions {
   brokerCiphertextsPerFile?: number;
   /** The broker's state directory (default: `broker` in the cluster's temporary state directory). */
   brokerStateDir?: string;
+  /** Media's state directory (default: `media` in the cluster's temporary state directory). */
+  mediaStateDir?: string;
 }
 
 export interface Cluster {
@@ -102,7 +104,7 @@ export function cluster(w: World, o: ClusterOptions = {}): Cluster {
   let broker!: BrokerNode;
   let advertiser!: AdvertiserNode;
   const media = new MediaNode({
-    identity: w.identities.media, universe: w.universe, publication: w.publication, stateDir: join(stateDir, 'media'), transcriptDir, deadlineMs,
+    identity: w.identities.media, universe: w.universe, publication: w.publication, stateDir: o.mediaStateDir ?? join(stateDir, 'media'), transcriptDir, deadlineMs,
     maxPaddedCount: 1_000_000, evalThreads: 1, log: silent, observer, ...(o.labels ? { labels: o.labels } : {}), purposes: alignPurposes(w.universe.userIds, w.users),
     ...mediaDefaults({ store: stores.media, budget: o.mediaBudget, quota: { evaluationsPerAdvertiser: o.quota?.media ?? 1e12, windowMs, ...(o.quota?.now ? { now: o.quota.now } : {}) } }),
   });

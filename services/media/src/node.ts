@@ -6,7 +6,7 @@
  * cohort insight (sealed to the advertiser) leave.
  */
 import { universeCosineWeights, warmLookalike } from '@cleanroom/shared/protocol/lookalike.ts';
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MediaRole, type MediaPublication, type PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
 import { ProtocolError, type Outcome, type Party } from '@cleanroom/shared/protocol/messages.ts';
@@ -88,6 +88,15 @@ const WARM_ID_ROWS = 2048;
 const MAX_TOKEN_PAGE = 262_144;
 const MAX_CIPHERTEXT_PAGE = 64;
 
+/** Marks an audience file being written (saveAudience): `<id>.txt.tmp-<pid>`. */
+const AUDIENCE_TEMP = '.tmp-';
+
+/** Removes the audience files a stopped process left half-written (saveAudience's temporaries): at start, none is being written. */
+function removeAudienceTemps(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const f of readdirSync(dir)) if (f.includes(AUDIENCE_TEMP)) rmSync(join(dir, f), { force: true });
+}
+
 export class MediaNode {
   readonly sessions: SessionRegistry<State, MediaSessionResult>;
   private readonly o: MediaNodeOptions;
@@ -96,6 +105,7 @@ export class MediaNode {
 
   constructor(o: MediaNodeOptions) {
     this.o = o;
+    removeAudienceTemps(join(o.stateDir, 'audiences'));
     this.sessions = new SessionRegistry<State, MediaSessionResult>(o.deadlineMs, (rec) => this.fail(rec, `no message from the broker for ${o.deadlineMs} ms${pagesStopped(rec.progress)}`));
     this.sessions.persist(o.store, 'media', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
     // Start-up warm-ups: no session's work, so tallied in none (op-counts uncounted), whatever
@@ -407,16 +417,35 @@ export class MediaNode {
     this.syncs.delete(syncId);
   }
 
+  /**
+   * Writes the audience's IDs, one line each, to <state>/audiences/<id>.txt (owner-only: they
+   * are media's users): into a temporary file, synced, then renamed, so that a file of that name
+   * is always a whole audience, on disk before the session says it completed. A failure midway
+   * (a full volume, a crash) leaves no audience file; the temporary file is removed here, or at
+   * the next start (removeAudienceTemps). A full volume fails the session RESOURCE_EXHAUSTED,
+   * naming the volume. Written in chunks of bytes: no string per member, never one buffer of the
+   * whole audience; the IDs come from one pass over the universe's users (userIdLines).
+   */
   private saveAudience(audienceId: string, rows: Uint32Array): void {
     const dir = join(this.o.stateDir, 'audiences');
-    mkdirSync(dir, { recursive: true });
-    // One line per member, written in chunks of bytes: no string per member, never one buffer
-    // of the whole audience. The ids come from one pass over the universe's users (userIdLines).
-    const fd = openSync(join(dir, `${audienceId}.txt`), 'w');
+    const path = join(dir, `${audienceId}.txt`);
+    const tmp = `${path}${AUDIENCE_TEMP}${process.pid}`;
     try {
-      for (const chunk of this.o.universe.userIdLines(rows)) writeSync(fd, chunk);
-    } finally {
-      closeSync(fd);
+      mkdirSync(dir, { recursive: true });
+      const fd = openSync(tmp, 'w', 0o600);
+      try {
+        for (const chunk of this.o.universe.userIdLines(rows)) writeSync(fd, chunk);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, path);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
+        throw new ProtocolError('RESOURCE_EXHAUSTED', `media could not store the audience: its state volume (${this.o.stateDir}) is full (ENOSPC); nothing was released: free space or grow the volume`);
+      }
+      throw err;
     }
   }
 
