@@ -30,7 +30,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cluster, type Cluster } from './nodes.ts';
-import { LOOKUP_LIMITS, makeLookupWorld } from './world.ts';
+import { LOOKUP_LIMITS, makeLookupWorld, makeWorld } from './world.ts';
 import { UniverseRequestCodec } from '@cleanroom/shared/rpc/codec.ts';
 import { generatePki } from '@cleanroom/shared/pki/pki.ts';
 import { generateWorld } from '@cleanroom/shared/data/generate.ts';
@@ -220,22 +220,24 @@ describe.skipIf(!probe)('media\'s state volume full', () => {
 
 describe.skipIf(!probe)('media\'s audience on a full volume', () => {
   it('a volume that fills up as the audience is written: the session fails RESOURCE_EXHAUSTED naming ENOSPC, no audience file is left, whole or half; with room the next session stores its audience', async () => {
-    const lw = await makeLookupWorld({ universeSize: 6000, crmSize: 1500 });
+    const w = await makeWorld({ universeSize: 6000, crmSize: 1500 }); // the broker's test's world
     // one session on each half of the CRM: disjoint cohorts (the differencing rule refuses a repeat)
-    const halves = [lw.w.crm.slice(0, 750), lw.w.crm.slice(750)];
+    const halves = [w.crm.slice(0, 750), w.crm.slice(750)];
     const vol = volume(1)!;
     const audiences = join(vol.dir, 'audiences');
-    const c = cluster(lw.w, { lookup: LOOKUP_LIMITS, policy: { noiseScale: 0 }, mediaStateDir: vol.dir });
+    const c = cluster(w, { policy: { noiseScale: 0 }, mediaStateDir: vol.dir });
     await c.broker.syncUniverse();
-    // the volume filled when the broker asks media for the look-alike: the audience cannot be written
+    // the volume filled when the broker first asks media for the look-alike: the audience cannot be written
     const media = c.media as unknown as { handlers(): Record<string, (caller: unknown, envs: Envelope[]) => Promise<Envelope[]>> };
     const handlers = media.handlers.bind(c.media);
     const filler = join(vol.dir, 'filler');
+    let filled = false;
     media.handlers = () => {
       const h = handlers();
       const build = h.BuildLookalike!;
       return { ...h, BuildLookalike: (caller, envs) => {
-        if (!existsSync(filler)) fill(filler);
+        if (!filled) fill(filler);
+        filled = true;
         return build(caller, envs);
       } };
     };
@@ -244,12 +246,12 @@ describe.skipIf(!probe)('media\'s audience on a full volume', () => {
     expect(failed.error).toMatch(new RegExp(`^RESOURCE_EXHAUSTED: media could not store the audience: its state volume \\(${vol.dir}\\) is full \\(ENOSPC\\); nothing was released`));
     expect(readdirSync(audiences)).toEqual([]); // neither the audience nor its temporary file
     rmSync(filler);
-    // a half-written audience a stopped process left is removed when media starts again
+    // a half-written audience a stopped process left is removed when a media node starts on the volume
     writeFileSync(join(audiences, 'aud_left.txt.tmp-99999'), 'U0001\nU00');
-    const again = cluster(lw.w, { lookup: LOOKUP_LIMITS, policy: { noiseScale: 0 }, mediaStateDir: vol.dir });
+    cluster(w, { policy: { noiseScale: 0 }, mediaStateDir: vol.dir }).media.close();
     expect(readdirSync(audiences)).toEqual([]);
-    await again.broker.syncUniverse();
-    const done = await again.useCrm(halves[1]!).start({ audienceSize: 2000 }).done;
+    // with room, the next session stores its audience whole
+    const done = await c.useCrm(halves[1]!).start({ audienceSize: 2000 }).done;
     expect(done.status, done.error).toBe('completed');
     const id = (done.result as { lookalike: { audienceId: string } }).lookalike.audienceId;
     expect(readdirSync(audiences)).toEqual([`${id}.txt`]);
