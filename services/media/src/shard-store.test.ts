@@ -31,7 +31,9 @@ import { startTestS3, type TestS3 } from '@cleanroom/shared/service/object-store
 import { startTcpProxy } from '@cleanroom/shared/service/tcp-proxy.fixture.ts';
 import { openUniverse } from './universe-store.ts';
 import { readUniverseKeyFile, writeUniverseKeyFile } from './universe-key.ts';
-import { ShardIntegrityError } from './shard-store.ts';
+import { fetchShard, ShardIntegrityError, uploadShard, type ShardRecord } from './shard-store.ts';
+import { CHUNK_PREFIX_BYTES, CHUNK_SEAL_BYTES, CHUNK_TAG_BYTES } from '@cleanroom/shared/crypto/chunk-seal.ts';
+import { randomBytes } from 'node:crypto';
 
 const EPOCH = 'e-store';
 const N = 3;
@@ -168,6 +170,63 @@ describe('universe shards through object storage', () => {
     writeUniverseKeyFile(otherKeyFile, EPOCH);
     await expect(node(join(dir, 'n-key'), 'set', [], readUniverseKeyFile(otherKeyFile, EPOCH))).rejects.toThrow(/prepared under another OPRF key .*CLEANROOM_UNIVERSE_KEY_FILE/);
   }, 120_000);
+
+  it('a connection cut late in a file of several chunks: the download resumes after the last chunk that opened, and the file is exact', async () => {
+    // a shard directory of one file of 3.5 chunks (and its manifest), uploaded as a shard is
+    const src = join(dir, 'resume-src');
+    mkdirSync(src);
+    const big = randomBytes(3.5 * CHUNK_SEAL_BYTES);
+    writeFileSync(join(src, 'big.bin'), big);
+    writeFileSync(join(src, 'manifest.json'), JSON.stringify({ dataSha256: 'resume', idTypes: [], users: 1 }));
+    const key = readUniverseKeyFile(keyFile, EPOCH);
+    const direct = new ObjectStore(url('resume'), { endpoint: s3.endpoint });
+    await uploadShard({ store: direct, dir: src, epoch: EPOCH, index: 0, count: 1, key, log: pino({ level: 'silent' }) });
+    const record = JSON.parse(Buffer.from((await direct.getBytes(`${EPOCH}/shard-0-of-1.json`, 1 << 20))!).toString('utf8')) as ShardRecord;
+    direct.close();
+    // the first answer for big.bin cut once 2.5 MiB of it have passed; every request's range noted
+    const target = `/${s3.bucket}/resume/${EPOCH}/shard-0-of-1/big.bin`;
+    const ranges: string[] = [];
+    let cuts = 0;
+    const proxy = await startTcpProxy(s3.endpoint, () => {
+      let armed = -1;
+      return {
+        toServer(d) {
+          const text = d.toString('latin1');
+          if (text.includes(`GET ${target}`)) {
+            ranges.push(/\r\nrange: (bytes=\d+-)\r\n/i.exec(text)?.[1] ?? 'whole');
+            if (cuts === 0) armed = 0;
+          }
+          return d;
+        },
+        toClient(d, link) {
+          if (armed >= 0 && cuts === 0) {
+            armed += d.length;
+            if (armed > 2.5 * CHUNK_SEAL_BYTES) {
+              cuts += 1;
+              link.cut();
+              return undefined;
+            }
+          }
+          return d;
+        },
+      };
+    });
+    const store = new ObjectStore(url('resume'), { endpoint: proxy.endpoint });
+    const logs: { msg?: string; resumeAt?: number }[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => void logs.push(JSON.parse(l)) });
+    try {
+      await fetchShard({ store, record, dir: join(dir, 'resume-out'), key, log });
+    } finally {
+      store.close();
+      await proxy.close();
+    }
+    expect(cuts).toBe(1);
+    // two whole chunks (and the prefix) had opened: the second request starts after them
+    const resumeAt = CHUNK_PREFIX_BYTES + 2 * (CHUNK_SEAL_BYTES + CHUNK_TAG_BYTES);
+    expect(ranges).toEqual(['whole', `bytes=${resumeAt}-`]);
+    expect(logs.find((l) => l.msg === 'universe shard download failed: trying again')?.resumeAt).toBe(resumeAt);
+    expect(readFileSync(join(dir, 'resume-out', 'big.bin')).equals(big)).toBe(true);
+  }, 60_000);
 
   it('a connection cut in the middle of an object: that file is downloaded again, and the merge is still exact', async () => {
     // a TCP proxy in front of the store that cuts the connection answering the first request for

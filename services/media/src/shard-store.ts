@@ -20,8 +20,8 @@
  * complete shard; the node merges only a set whose every shard is recorded for this source,
  * these ID types and this key; downloads go to `<dir>.tmp-<pid>`, renamed into place once every
  * file checked, and the room they and the merge need is checked first; a file whose connection
- * fails or is cut mid-object is downloaded again (up to 4 attempts), one that does not check out
- * is refused at once (ShardIntegrityError); shards a stopped start downloaded whole (the same
+ * fails or is cut mid-object is asked again from its last whole chunk (up to 4 attempts), one
+ * that does not check out is refused at once (ShardIntegrityError); shards a stopped start downloaded whole (the same
  * record) are kept, not downloaded again.
  */
 import { createHash, createHmac, type Hash } from 'node:crypto';
@@ -184,49 +184,73 @@ async function readRecord(store: ObjectStore, name: string, key: OprfKey, macKey
   return r;
 }
 
-/** Downloads the sealed object `name` into `path`, checking it against its record's entry. */
-async function fetchFile(store: ObjectStore, name: string, path: string, f: ShardRecord['files'][number], sealKey: Uint8Array): Promise<void> {
-  const got = await store.get(name);
-  if (!got) throw new ShardIntegrityError(`${store.address(name)}: missing (its shard's record lists it)`);
+/**
+ * Downloads the sealed object `name` into `path`, checking it against its record's entry. A
+ * connection that fails or is cut mid-object is asked again (up to DOWNLOAD_ATTEMPTS) for the
+ * bytes after the last chunk that opened (a ranged request): the chunks already checked and
+ * written stay, so a cut late in a file of gigabytes costs at most one chunk (1 MiB) again.
+ * The opener, the running SHA-256 and the file carry on across the attempts, so the resumed
+ * bytes are checked exactly as one stream's would be (an object replaced meanwhile does not
+ * open: its chunks are sealed under another prefix). A file that does not check out fails at
+ * once (ShardIntegrityError).
+ */
+async function fetchFile(store: ObjectStore, name: string, path: string, f: ShardRecord['files'][number], sealKey: Uint8Array, log?: Logger): Promise<void> {
   const want = sealedLength(f.bytes);
-  if (got.length !== want) {
-    got.body.destroy();
-    throw new ShardIntegrityError(`${store.address(name)}: ${got.length} bytes, its record gives ${want} (${f.bytes} sealed)`);
-  }
   const n = chunkCount(f.bytes);
   const frame = (i: number): number => (i < n - 1 ? CHUNK_SEAL_BYTES : f.bytes - i * CHUNK_SEAL_BYTES) + CHUNK_TAG_BYTES;
   const buf = new Uint8Array(CHUNK_SEAL_BYTES + CHUNK_TAG_BYTES);
   const hash = createHash('sha256');
   const fd = openSync(path, 'w', 0o600);
   let opener: ChunkOpener | undefined;
-  let fill = 0;
-  let i = 0;
-  let need = CHUNK_PREFIX_BYTES;
+  let i = 0; // the next chunk to open
+  let done = 0; // sealed bytes through the last chunk opened (or the prefix): where a resumed request starts
   try {
-    let received = 0;
-    for await (const c of got.body as AsyncIterable<Buffer>) {
-      received += c.length;
-      for (let at = 0; at < c.length; ) {
-        if (need === 0) throw new ShardIntegrityError(`${store.address(name)}: bytes after its final chunk`);
-        const take = Math.min(need - fill, c.length - at);
-        buf.set(c.subarray(at, at + take), fill);
-        fill += take;
-        at += take;
-        if (fill < need) continue;
-        if (!opener) {
-          opener = new ChunkOpener(sealKey, name, buf.slice(0, CHUNK_PREFIX_BYTES));
-        } else {
-          const m = opener.open(buf.subarray(0, need), i === n - 1);
-          hash.update(m);
-          writeSync(fd, m);
-          i += 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const from = done;
+        const got = await store.get(name, { from });
+        if (!got) throw new ShardIntegrityError(`${store.address(name)}: missing (its shard's record lists it)`);
+        if (got.length !== want - from) {
+          got.body.destroy();
+          throw new ShardIntegrityError(`${store.address(name)}: ${from + got.length} bytes, its record gives ${want} (${f.bytes} sealed)`);
         }
-        fill = 0;
-        need = i < n ? frame(i) : 0;
+        let fill = 0;
+        let need = opener ? (i < n ? frame(i) : 0) : CHUNK_PREFIX_BYTES;
+        let received = 0;
+        for await (const c of got.body as AsyncIterable<Buffer>) {
+          received += c.length;
+          for (let at = 0; at < c.length; ) {
+            if (need === 0) throw new ShardIntegrityError(`${store.address(name)}: bytes after its final chunk`);
+            const take = Math.min(need - fill, c.length - at);
+            buf.set(c.subarray(at, at + take), fill);
+            fill += take;
+            at += take;
+            if (fill < need) continue;
+            if (!opener) {
+              opener = new ChunkOpener(sealKey, name, buf.slice(0, CHUNK_PREFIX_BYTES));
+            } else {
+              const m = opener.open(buf.subarray(0, need), i === n - 1);
+              hash.update(m);
+              writeSync(fd, m);
+              i += 1;
+            }
+            done += need;
+            fill = 0;
+            need = i < n ? frame(i) : 0;
+          }
+        }
+        // a response cut short is the connection's failure, not the object's: asked again from `done`
+        if (received < got.length) throw new Error(`${store.address(name)}: the connection ended after ${from + received} of ${want} bytes`);
+        break;
+      } catch (err) {
+        if (err instanceof ShardIntegrityError || err instanceof ChunkSealError) throw err;
+        const object = store.address(name);
+        const why = (err as Error).message.startsWith(object) ? (err as Error).message : `${object}: ${(err as Error).message}`;
+        if (attempt >= DOWNLOAD_ATTEMPTS) throw new Error(`${why} (after ${attempt} attempts)`);
+        log?.warn({ object, attempt, resumeAt: done, err: (err as Error).message }, 'universe shard download failed: trying again');
+        await new Promise((res) => setTimeout(res, 250 * 4 ** (attempt - 1)));
       }
     }
-    // a response cut short is the connection's failure, not the object's: tried again
-    if (received < got.length) throw new Error(`${store.address(name)}: the connection ended after ${received} of ${got.length} bytes`);
     if (!opener) throw new ShardIntegrityError(`${store.address(name)}: empty`);
     opener.finish();
     const sha = hash.digest('hex');
@@ -257,20 +281,7 @@ export async function fetchShard(o: { store: ObjectStore; record: ShardRecord; d
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {
-    await eachAtOnce(files, TRANSFERS, async (f) => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await fetchFile(o.store, `${shardName(r.epoch, r.index, r.count)}/${f.name}`, join(tmp, f.name), f, k.seal);
-        } catch (err) {
-          if (err instanceof ShardIntegrityError) throw err;
-          const object = o.store.address(`${shardName(r.epoch, r.index, r.count)}/${f.name}`);
-          const why = (err as Error).message.startsWith(object) ? (err as Error).message : `${object}: ${(err as Error).message}`;
-          if (attempt >= DOWNLOAD_ATTEMPTS) throw new Error(`${why} (after ${attempt} attempts)`);
-          o.log?.warn({ object, attempt, err: (err as Error).message }, 'universe shard download failed: trying again');
-          await new Promise((res) => setTimeout(res, 250 * 4 ** (attempt - 1)));
-        }
-      }
-    });
+    await eachAtOnce(files, TRANSFERS, (f) => fetchFile(o.store, `${shardName(r.epoch, r.index, r.count)}/${f.name}`, join(tmp, f.name), f, k.seal, o.log));
     writeFileSync(join(tmp, 'key.bin'), o.key.toBytes(), { mode: 0o600 });
     // which record these files are (the merge reads only its own files): a later start keeps them
     if (files.length === r.files.length) writeFileSync(join(tmp, DOWNLOADED), r.mac);

@@ -13,7 +13,8 @@
  * memory while it is sent and retried alone, so a connection lost at 90 % of a 3 GB file costs
  * one part again, not the file, and an object may exceed S3's 5 GiB limit for one request; a
  * multipart upload that fails is aborted — including one whose completing answer was lost (the
- * retry finds the upload gone: the put fails and the caller puts again) (a process killed meanwhile leaves its parts to the
+ * retry finds the upload gone: the put fails and the caller puts again); `get` may start at an
+ * offset (a ranged request: a download resumed where its connection was cut) (a process killed meanwhile leaves its parts to the
  * bucket's lifecycle rule: docs/operations.md); `get` of a
  * missing name returns undefined, never an error; `getBytes` asks again for a body cut short; `list` follows continuation tokens to the
  * end; every failure is an ObjectStoreError naming the operation and the full s3:// address,
@@ -155,14 +156,18 @@ export class ObjectStore {
     }
   }
 
-  /** The object `name` as a stream with its length, or undefined when there is none (the stream's own failures are the caller's). */
-  async get(name: string): Promise<{ body: Readable; length: number } | undefined> {
-    return this.attempt('get', name, () => this.request(name));
+  /**
+   * The object `name` as a stream with its length, or undefined when there is none (the
+   * stream's own failures are the caller's). `from`: its bytes from that offset on (a ranged
+   * request, to resume a download a connection cut), `length` then what is left.
+   */
+  async get(name: string, opts: { from?: number } = {}): Promise<{ body: Readable; length: number } | undefined> {
+    return this.attempt('get', name, () => this.request(name, opts.from ?? 0));
   }
 
-  private async request(name: string): Promise<{ body: Readable; length: number } | undefined> {
+  private async request(name: string, from = 0): Promise<{ body: Readable; length: number } | undefined> {
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.key(name) }));
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.key(name), ...(from > 0 ? { Range: `bytes=${from}-` } : {}) }));
       return { body: r.Body as Readable, length: r.ContentLength ?? -1 };
     } catch (err) {
       if (err instanceof S3ServiceException && err.name === 'NoSuchKey') return undefined; // not NoSuchBucket: a missing bucket is an error
