@@ -8,12 +8,11 @@
  *
  *   node bench/audience-reads.ts [--users 10000000]
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
-import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
-import { DiskUniverse, PREPARED_FORMAT } from '../services/media/src/universe-files.ts';
+import { DiskUniverse } from '../services/media/src/universe-files.ts';
+import { writeSyntheticUniverse } from '../services/media/src/universe-files.fixture.ts';
 import { intFlag, parseArgs } from '../cli/src/args.ts';
 
 const p = parseArgs(process.argv.slice(2), { users: 'string' });
@@ -21,17 +20,7 @@ const users = intFlag(p, 'users', 10_000_000, 100_000, 200_000_000);
 const AUDIENCE = 50_000;
 const dir = mkdtempSync(join(tmpdir(), 'cleanroom-audience-reads-'));
 try {
-  const ids = Buffer.alloc(users * 8);
-  for (let r = 0; r < users; r++) ids.write(r.toString(36).padStart(8, '0'), r * 8, 'latin1');
-  const off = new Float64Array(users + 1);
-  for (let r = 0; r <= users; r++) off[r] = r * 8;
-  writeFileSync(join(dir, 'users.bin'), ids);
-  writeFileSync(join(dir, 'users.off'), new Uint8Array(off.buffer));
-  writeFileSync(join(dir, 'vectors.bin'), new Uint8Array(users * 8));
-  writeFileSync(join(dir, 'key.bin'), OprfKey.generate().toBytes());
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({
-    format: PREPARED_FORMAT, epoch: 'bench', idTypes: [], users, attributeCounts: new Array<number>(ATTRIBUTE_COUNT).fill(0), dataSha256: '', createdAt: '',
-  }));
+  writeSyntheticUniverse(dir, users, (r) => r.toString(36).padStart(8, '0'));
   const u = DiskUniverse.open(dir)!;
   let seed = 7;
   const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;

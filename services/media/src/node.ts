@@ -6,7 +6,7 @@
  * cohort insight (sealed to the advertiser) leave.
  */
 import { universeCosineWeights, warmLookalike } from '@cleanroom/shared/protocol/lookalike.ts';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MediaRole, type MediaPublication, type PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
 import { ProtocolError, type Outcome, type Party } from '@cleanroom/shared/protocol/messages.ts';
@@ -26,6 +26,7 @@ import { warmPayloadTypes } from '@cleanroom/shared/rpc/proto.ts';
 import { afterSend, type Handlers } from '@cleanroom/shared/rpc/grpc.ts';
 import { openEnvelope, type Envelope } from '@cleanroom/shared/transcript/statement.ts';
 import { TranscriptWriter } from '@cleanroom/shared/transcript/writer.ts';
+import { removeStaleTemps } from '@cleanroom/shared/service/temp-dirs.ts';
 import type { NodeCommonOptions } from '@cleanroom/shared/service/identity.ts';
 import { PEER_WORK_MS_PER_ELEMENT, SessionRegistry, type SessionPhase, type SessionRecord } from '@cleanroom/shared/service/sessions.ts';
 import type { SignedTree } from '@cleanroom/shared/transcript/checkpoint.ts';
@@ -88,15 +89,6 @@ const WARM_ID_ROWS = 2048;
 const MAX_TOKEN_PAGE = 262_144;
 const MAX_CIPHERTEXT_PAGE = 64;
 
-/** Marks an audience file being written (saveAudience): `<id>.txt.tmp-<pid>`. */
-const AUDIENCE_TEMP = '.tmp-';
-
-/** Removes the audience files a stopped process left half-written (saveAudience's temporaries): at start, none is being written. */
-function removeAudienceTemps(dir: string): void {
-  if (!existsSync(dir)) return;
-  for (const f of readdirSync(dir)) if (f.includes(AUDIENCE_TEMP)) rmSync(join(dir, f), { force: true });
-}
-
 export class MediaNode {
   readonly sessions: SessionRegistry<State, MediaSessionResult>;
   private readonly o: MediaNodeOptions;
@@ -105,7 +97,7 @@ export class MediaNode {
 
   constructor(o: MediaNodeOptions) {
     this.o = o;
-    removeAudienceTemps(join(o.stateDir, 'audiences'));
+    removeStaleTemps(join(o.stateDir, 'audiences')); // audiences a stopped process left half-written (saveAudience)
     this.sessions = new SessionRegistry<State, MediaSessionResult>(o.deadlineMs, (rec) => this.fail(rec, `no message from the broker for ${o.deadlineMs} ms${pagesStopped(rec.progress)}`));
     this.sessions.persist(o.store, 'media', (err) => o.log.error({ err: (err as Error).message }, 'could not persist a session outcome'));
     // Start-up warm-ups: no session's work, so tallied in none (op-counts uncounted), whatever
@@ -422,14 +414,14 @@ export class MediaNode {
    * are media's users): into a temporary file, synced, then renamed, so that a file of that name
    * is always a whole audience, on disk before the session says it completed. A failure midway
    * (a full volume, a crash) leaves no audience file; the temporary file is removed here, or at
-   * the next start (removeAudienceTemps). A full volume fails the session RESOURCE_EXHAUSTED,
+   * the next start (removeStaleTemps). A full volume fails the session RESOURCE_EXHAUSTED,
    * naming the volume. Written in chunks of bytes: no string per member, never one buffer of the
    * whole audience; the IDs come from one pass over the universe's users (userIdLines).
    */
   private saveAudience(audienceId: string, rows: Uint32Array): void {
     const dir = join(this.o.stateDir, 'audiences');
     const path = join(dir, `${audienceId}.txt`);
-    const tmp = `${path}${AUDIENCE_TEMP}${process.pid}`;
+    const tmp = `${path}.tmp-${process.pid}`;
     try {
       mkdirSync(dir, { recursive: true });
       const fd = openSync(tmp, 'w', 0o600);

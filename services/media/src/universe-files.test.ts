@@ -25,11 +25,11 @@ import { ID_HASH_BYTES, PreparedUniverse, type UniverseRecord } from '@cleanroom
 import { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
 import { publish } from '@cleanroom/shared/protocol/publication.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
-import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
 import { computePoints } from '@cleanroom/shared/crypto/oprf-tokens.ts';
 import { oprfDst } from '@cleanroom/shared/crypto/h2c.ts';
 import { openUniverse, prepareShard, type UniverseStatus } from './universe-store.ts';
 import { DiskUniverse, IDHASH_RECORD, mergeShards, PREPARED_FORMAT, TOKEN_RECORD } from './universe-files.ts';
+import { writeSyntheticUniverse } from './universe-files.fixture.ts';
 
 /** Every row's stored phone point is the one recomputed from the CSV's ID under the universe's key (undefined for none). */
 async function expectStoredPoints(u: DiskUniverse, csv: string): Promise<number> {
@@ -173,16 +173,7 @@ describe('media universe on disk', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cleanroom-ureads-'));
     const users = 300_000;
     const idOf = (r: number) => `u${r.toString(36)}-${'x'.repeat(r % 10)}`;
-    const ids = Buffer.from(Array.from({ length: users }, (_, r) => idOf(r)).join(''));
-    const off = new Float64Array(users + 1);
-    for (let r = 0; r < users; r++) off[r + 1] = off[r]! + Buffer.byteLength(idOf(r));
-    writeFileSync(join(dir, 'users.bin'), ids);
-    writeFileSync(join(dir, 'users.off'), new Uint8Array(off.buffer));
-    writeFileSync(join(dir, 'vectors.bin'), new Uint8Array(users * 8));
-    writeFileSync(join(dir, 'key.bin'), OprfKey.generate().toBytes());
-    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({
-      format: PREPARED_FORMAT, epoch: 'e1', idTypes: [], users, attributeCounts: new Array<number>(64).fill(0), dataSha256: '', createdAt: '',
-    }));
+    const { idBytes, offBytes } = writeSyntheticUniverse(dir, users, idOf);
     const u = DiskUniverse.open(dir)!;
     const read = (rows: ArrayLike<number>) => {
       const before = u.bytesRead;
@@ -199,7 +190,7 @@ describe('media universe on disk', () => {
     expect(read(runs)).toBeLessThanOrEqual(30 * (6 * 8 + 5 * 15));
     // dense (one row in 7, repeated, unordered): each file read once, front to back, at most
     const dense = Array.from({ length: users / 7 }, (_, i) => (i * 7 * 7919) % users).concat([0, 0, users - 1]);
-    expect(read(dense)).toBeLessThanOrEqual(ids.length + off.byteLength);
+    expect(read(dense)).toBeLessThanOrEqual(idBytes + offBytes);
     expect(u.userIdsOf(dense)).toEqual(dense.map(idOf));
     expect(u.userId(users - 1)).toBe(idOf(users - 1));
     u.close();
