@@ -21,8 +21,8 @@
  * these ID types and this key; downloads go to `<dir>.tmp-<pid>`, renamed into place once every
  * file checked, and the room they and the merge need is checked first; a file whose connection
  * fails or is cut mid-object is asked again from its last whole chunk (up to 4 attempts), one
- * that does not check out is refused at once (ShardIntegrityError); shards a stopped start downloaded whole (the same
- * record) are kept, not downloaded again.
+ * that does not check out is refused at once (ShardIntegrityError); shards a stopped start
+ * downloaded whole (the same record) are kept, not downloaded again.
  */
 import { createHash, createHmac, type Hash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';

@@ -46,7 +46,7 @@
  * 0. The node merges a complete shard set (mergeShards) into exactly the single-process
  * preparation of the same source, file for file.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OprfKey } from '@cleanroom/shared/crypto/oprf.ts';
 import { oprfDst } from '@cleanroom/shared/crypto/h2c.ts';

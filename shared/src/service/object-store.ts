@@ -13,9 +13,9 @@
  * memory while it is sent and retried alone, so a connection lost at 90 % of a 3 GB file costs
  * one part again, not the file, and an object may exceed S3's 5 GiB limit for one request; a
  * multipart upload that fails is aborted — including one whose completing answer was lost (the
- * retry finds the upload gone: the put fails and the caller puts again); `get` may start at an
- * offset (a ranged request: a download resumed where its connection was cut) (a process killed meanwhile leaves its parts to the
- * bucket's lifecycle rule: docs/operations.md); `get` of a
+ * retry finds the upload gone: the put fails and the caller puts again), and a process killed
+ * meanwhile leaves its parts to the bucket's lifecycle rule (docs/operations.md); `get` may
+ * start at an offset (a ranged request: a download resumed where its connection was cut); `get` of a
  * missing name returns undefined, never an error; `getBytes` asks again for a body cut short; `list` follows continuation tokens to the
  * end; every failure is an ObjectStoreError naming the operation and the full s3:// address,
  * retried only where it may pass on a second try (network errors, 5xx, 429, timeouts).
@@ -135,15 +135,12 @@ export class ObjectStore {
     if (!UploadId) throw new ObjectStoreError(`put ${this.address(name)}: the server started a multipart upload without an upload id`, false);
     try {
       const parts: { ETag: string; PartNumber: number }[] = [];
-      let sent = 0;
       for await (const part of partsOf(body(), partBytes, length)) {
         const PartNumber = parts.length + 1;
         const r = await this.attempt(`put (part ${PartNumber})`, name, () => this.client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: part, ContentLength: part.length })));
         if (!r.ETag) throw new ObjectStoreError(`put ${this.address(name)}: the server took part ${PartNumber} without an ETag`, false);
         parts.push({ ETag: r.ETag, PartNumber });
-        sent += part.length;
       }
-      if (sent !== length) throw new RangeError(`the body gave ${sent} of ${length} bytes`); // partsOf checks; kept beside the request that relies on it
       // Retried like any request. An answer lost after the server completed makes the retry fail
       // (the upload is gone): the put fails, and the caller puts again — never a false success
       // (an older object of the same name and length may be there).
