@@ -10,7 +10,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSyn
 import { join } from 'node:path';
 import { MediaRole, type MediaPublication, type PurposeConsent } from '@cleanroom/shared/protocol/media.ts';
 import { ProtocolError, type Outcome, type Party } from '@cleanroom/shared/protocol/messages.ts';
-import type { Universe } from '@cleanroom/shared/protocol/universe.ts';
+import { warmUserIdLines, type Universe } from '@cleanroom/shared/protocol/universe.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { sizeClass } from '@cleanroom/shared/protocol/policy.ts';
 import { MediaBfv } from '@cleanroom/shared/crypto/bfv.ts';
@@ -82,9 +82,6 @@ function pagesStopped(progress: Record<string, number>): string {
   return got !== undefined && want !== undefined && got < want ? `; the broker's PSI reply stopped at ${got} of ${want} elements (its final page never came)` : '';
 }
 const MANIFEST_CHUNK_BYTES = 2 * 1024 * 1024;
-/** The start-up warm-up of the audience file's id pass: WARM_ID_ROUNDS calls of WARM_ID_ROWS rows (every 7th user). */
-const WARM_ID_ROUNDS = 100;
-const WARM_ID_ROWS = 2048;
 /** Most entries / ciphertexts media serves in one SyncUniverse call, whatever the broker asks. */
 const MAX_TOKEN_PAGE = 262_144;
 const MAX_CIPHERTEXT_PAGE = 64;
@@ -111,8 +108,7 @@ export class MediaNode {
       // about twice their CPU). The ids read are discarded; many small calls, as warmLookalike
       // explains (two large ones left the first session to compile the id pass again).
       warmLookalike();
-      const warmRows = Uint32Array.from({ length: o.universe.size === 0 ? 0 : WARM_ID_ROWS }, (_, i) => Math.min(i * 7, o.universe.size - 1));
-      for (let r = 0; r < WARM_ID_ROUNDS; r++) for (const chunk of o.universe.userIdLines(warmRows)) void chunk;
+      warmUserIdLines(o.universe);
       // SEAL's decryption path (WebAssembly, compiled on first call) likewise: one profile of its own.
       o.publication.bfv.warmDecrypt();
       // And its encryption path (the joint-count indicators), with the wire form's layout found: not in the first joint-count's AGGREGATE.

@@ -197,6 +197,37 @@ describe('media universe on disk', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("reuses its id reads' arrays from one audience to the next, and an audience read while another is still being read gets its own", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cleanroom-ureuse-'));
+    const users = 50_000;
+    const idOf = (r: number) => `id-${r}-${'y'.repeat(r % 13)}`;
+    writeSyntheticUniverse(dir, users, idOf);
+    const u = DiskUniverse.open(dir)!;
+    const lines = (rows: number[]) => rows.map((r) => `${idOf(r)}\n`).join('');
+    const text = (chunks: Iterable<Uint8Array>) => Buffer.concat([...chunks].map((c) => Buffer.from(c))).toString('utf8');
+    const big = Array.from({ length: 20_000 }, (_, i) => (i * 7919) % users);
+    const small = [users - 1, 3, 3, 40_000];
+    // a large audience, then a small one in the arrays it left: nothing of the first shows
+    expect(text(u.userIdLines(big))).toBe(lines(big));
+    expect(text(u.userIdLines(small))).toBe(lines(small));
+    // an audience half read (chunks of 4 KiB) while others are read in full, then finished
+    const first = u.userIdLines(big, 4096)[Symbol.iterator]();
+    const head = Buffer.from(first.next().value as Uint8Array);
+    expect(text(u.userIdLines(small))).toBe(lines(small));
+    expect(u.userIdsOf(big.slice(0, 5000))).toEqual(big.slice(0, 5000).map(idOf));
+    const rest: Buffer[] = [];
+    for (let c = first.next(); !c.done; c = first.next()) rest.push(Buffer.from(c.value));
+    expect(Buffer.concat([head, ...rest]).toString('utf8')).toBe(lines(big));
+    // one stopped early frees the arrays for the next
+    for (const c of u.userIdLines(big, 4096)) {
+      void c;
+      break;
+    }
+    expect(text(u.userIdLines(big.slice(0, 300)))).toBe(lines(big.slice(0, 300)));
+    u.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('a prepared directory of 16-byte tokens (columnar-v1) is prepared again under the same key, not misread or reused', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cleanroom-ufiles-v1-'));
     await generateWorld(join(dir, 'world'), { seed: 'ufiles-v1', universeSize: 1500, crmSize: 150 });

@@ -56,6 +56,7 @@ import { normalizeId } from '@cleanroom/shared/common/ids.ts';
 import { ATTRIBUTE_COUNT } from '@cleanroom/shared/common/attributes.ts';
 import { TOKEN_BYTES } from '@cleanroom/shared/common/token-set.ts';
 import { radixOrder } from '@cleanroom/shared/common/radix-order.ts';
+import { Scratch } from '@cleanroom/shared/common/scratch.ts';
 import { readUniverseBatches } from '@cleanroom/shared/data/files.ts';
 import { attributeCounts, ID_HASH_BYTES, PACKED_BYTES, packVectorInto, unpackVector, type Universe } from '@cleanroom/shared/protocol/universe.ts';
 import type { IdType } from '@cleanroom/shared/protocol/messages.ts';
@@ -165,11 +166,16 @@ export class DiskUniverse implements Universe {
    */
   userIdsOf(rows: ArrayLike<number>, windowBytes = USERS_WINDOW): string[] {
     this.checkRows(rows);
-    const { ids, at, len } = this.gatherIds(rows, windowBytes);
-    const buf = Buffer.from(ids.buffer, ids.byteOffset, ids.length);
-    const out = new Array<string>(rows.length);
-    for (let i = 0; i < rows.length; i++) out[i] = buf.toString('utf8', at[i]!, at[i]! + len[i]!);
-    return out;
+    const scratch = this.idScratch.acquire();
+    try {
+      const { ids, at, len } = this.gatherIds(rows, windowBytes, scratch);
+      const buf = Buffer.from(ids.buffer, ids.byteOffset, ids.length);
+      const out = new Array<string>(rows.length);
+      for (let i = 0; i < rows.length; i++) out[i] = buf.toString('utf8', at[i]!, at[i]! + len[i]!);
+      return out;
+    } finally {
+      scratch.release();
+    }
   }
 
   /**
@@ -185,15 +191,20 @@ export class DiskUniverse implements Universe {
   }
 
   private *idLines(rows: ArrayLike<number>, chunkBytes: number, windowBytes: number): Iterable<Uint8Array> {
-    const { ids, at, len } = this.gatherIds(rows, windowBytes);
-    let lines = rows.length; // the bytes of every line: a chunk no larger than that (a small audience, a small buffer)
-    for (let i = 0; i < rows.length; i++) lines += len[i]!;
-    let out = new Uint8Array(Math.max(1, Math.min(chunkBytes, lines)));
-    for (let i = 0; i < rows.length;) {
-      if (len[i]! + 1 > out.length) out = new Uint8Array(len[i]! + 1); // one id longer than a chunk
-      const { next, bytes } = packLines(ids, at, len, i, out);
-      yield out.subarray(0, bytes);
-      i = next;
+    const scratch = this.idScratch.acquire(); // held while the caller iterates (released when it ends or stops early)
+    try {
+      const { ids, at, len } = this.gatherIds(rows, windowBytes, scratch);
+      let lines = rows.length; // the bytes of every line: a chunk no larger than that (a small audience, a small buffer)
+      for (let i = 0; i < rows.length; i++) lines += len[i]!;
+      let out = scratch.u8('chunk', Math.max(1, Math.min(chunkBytes, lines)));
+      for (let i = 0; i < rows.length;) {
+        if (len[i]! + 1 > out.length) out = new Uint8Array(len[i]! + 1); // one id longer than a chunk
+        const { next, bytes } = packLines(ids, at, len, i, out);
+        yield out.subarray(0, bytes);
+        i = next;
+      }
+    } finally {
+      scratch.release();
     }
   }
 
@@ -206,16 +217,17 @@ export class DiskUniverse implements Universe {
    * in its universe (50,000 of 10^6) costs a few reads of each file front to back, and a sparse
    * one (50,000 of 10^9) two small reads per member — never a whole window per member, which
    * at 10^9 users would be gigabytes read for an audience of a few hundred kilobytes.
-   * A plain method, not part of the generator, so that V8 optimises its loops.
+   * A plain method, not part of the generator, so that V8 optimises its loops. Its arrays come
+   * from `scratch` (the result's too: valid while the caller holds it).
    */
-  private gatherIds(rows: ArrayLike<number>, windowBytes: number): { ids: Uint8Array; at: Float64Array; len: Uint32Array } {
+  private gatherIds(rows: ArrayLike<number>, windowBytes: number, scratch: Scratch): { ids: Uint8Array; at: Float64Array; len: Uint32Array } {
     const n = rows.length;
-    const order = rowOrder(rows);
-    const sorted = new Float64Array(n);
+    const order = radixOrder(n, [rows], [scratch.u32('order', n), scratch.u32('order2', n)]); // ascending rows, equal rows by index
+    const sorted = scratch.f64('sorted', n);
     for (let k = 0; k < n; k++) sorted[k] = rows[order[k]!]!;
-    const at = new Float64Array(n);
-    const len = new Uint32Array(n);
-    let ids = new Uint8Array(Math.max(64, n * 16));
+    const at = scratch.f64('at', n);
+    const len = scratch.u32('len', n);
+    let ids = scratch.u8('ids', Math.max(64, n * 16));
     let size = 0;
     const gapRows = READ_GAP / 8;
     for (let k = 0; k < n;) {
@@ -238,7 +250,7 @@ export class DiskUniverse implements Universe {
         }
         const w = this.readUsers(from, stop - from);
         if (size + (stop - from) > ids.length) {
-          const bigger = new Uint8Array(Math.max(2 * ids.length, size + (stop - from)));
+          const bigger = scratch.u8('ids2', Math.max(2 * ids.length, size + (stop - from)));
           bigger.set(ids.subarray(0, size));
           ids = bigger;
         }
@@ -280,6 +292,13 @@ export class DiskUniverse implements Universe {
 
   /** users.bin bytes last read (readUsers). */
   private window = new Uint8Array(0);
+
+  /**
+   * The id reads' arrays (row order, their places, the ids' bytes, a chunk: ≈ 3.3 MiB for 50,000
+   * members), kept from one audience to the next up to 8 MiB an array (common/scratch.ts; at
+   * most 64 MiB in all): a session's audience file does not allocate and fault in fresh memory.
+   */
+  private readonly idScratch = new Scratch(8 << 20);
 
   private checkRows(rows: ArrayLike<number>): void {
     for (let i = 0; i < rows.length; i++) {
@@ -950,7 +969,3 @@ function packLines(ids: Uint8Array, at: Float64Array, len: Uint32Array, from: nu
   return { next: i, bytes: pos };
 }
 
-/** The indexes of `rows` (integers in [0, 2^32): checked by the callers) in ascending row order, equal rows by index. */
-function rowOrder(rows: ArrayLike<number>): Uint32Array {
-  return radixOrder(rows.length, [rows]);
-}

@@ -27,6 +27,11 @@ describe('radixOrder', () => {
       // every bit in play: a carry between any two digits of 11 (0–10, 11–21, 22–31) or 16 bits
       const full = Uint32Array.from({ length: n }, () => rnd() & (rnd() % 2 ? 0xffffffff : 0x00600c03));
       expect([...radixOrder(n, [full])]).toEqual(reference(n, [full]));
+      // in the caller's arrays (larger than n, left dirty by the call before): the same order
+      const into = [new Uint32Array(n + 5).fill(0xdead), new Uint32Array(n + 9).fill(7)] as const;
+      expect([...radixOrder(n, [lo, hi], into)]).toEqual(reference(n, [lo, hi]));
+      expect([...radixOrder(n, [full], into)]).toEqual(reference(n, [full]));
     }
+    expect(() => radixOrder(10, [new Uint32Array(10)], [new Uint32Array(9), new Uint32Array(10)])).toThrow(RangeError);
   });
 });

@@ -91,6 +91,28 @@ describe('buildLookalike', () => {
     }
   });
 
+  it('works in arrays reused from one look-alike to the next: what one leaves there never reaches the next', () => {
+    const rng = mulberry32(29);
+    const users = 80_000;
+    const packed = Uint8Array.from({ length: users * PACKED_BYTES }, () => Math.floor(rng() * 256) & Math.floor(rng() * 256));
+    const shares = attributeShares(packed, users);
+    const cohort = () => Array.from({ length: ATTRIBUTE_COUNT }, () => Math.floor(rng() * 300));
+    const a = cohort();
+    const run = (totals: number[], k: number) => buildLookalike({ totals, cohortSize: 300, universeShares: shares, packed, users, exclude: new Set(), audienceSize: k });
+    const first = run(a, 2_000);
+    expect(Array.from(first.rows)).toEqual(reference(a, 300, shares, packed, users, new Set(), 2_000));
+    // a larger look-alike (the arrays grow), a smaller one (views of them), then the first again
+    run(cohort(), 40_000);
+    run(cohort(), 10);
+    const again = run(a, 2_000);
+    expect(Array.from(again.rows)).toEqual(Array.from(first.rows));
+    expect(again.quality).toBe(first.quality);
+    // the rows returned are the caller's: the next look-alike does not overwrite them
+    const kept = Array.from(again.rows);
+    run(cohort(), 2_000);
+    expect(Array.from(again.rows)).toEqual(kept);
+  });
+
   it('reports the quality a per-user cosine pass gives (the universe mean from the cached weights)', () => {
     const rng = mulberry32(11);
     const users = 3000;

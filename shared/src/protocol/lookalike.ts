@@ -22,6 +22,7 @@ import { randomFillSync } from 'node:crypto';
 import { ATTRIBUTE_COUNT } from '../common/attributes.ts';
 import { countPrimitive } from '../common/op-counts.ts';
 import { radixOrder } from '../common/radix-order.ts';
+import { Scratch } from '../common/scratch.ts';
 import { PACKED_BYTES } from './universe.ts';
 
 export interface LookalikeInput {
@@ -64,7 +65,7 @@ function build(input: LookalikeInput): LookalikeAudience {
   // descending, then row ascending — the order a full sort would give), with no array of all
   // users (which would stop at 2^27 entries and cost 16 bytes per user).
   const size = Math.min(input.audienceSize, Math.max(0, users - countExcluded(exclude, users)));
-  const heap = new TopK(size);
+  const heap = new TopK(size, Workspace.for(size));
   // Excluded rows, ascending: walked with the users instead of a Set lookup per user.
   const skip = Uint32Array.from([...exclude].filter((r) => Number.isInteger(r) && r >= 0 && r < users)).sort();
   // A floor from a sample, so that most users are not even offered; exact whenever at least
@@ -76,7 +77,7 @@ function build(input: LookalikeInput): LookalikeAudience {
     for (let from = 0, k = 0; from < users; from += SCAN_CHUNK) k = scanChunk(packed, from, Math.min(users, from + SCAN_CHUNK), base, score, skip, k, heap);
   }
   const { rows, byRow, rank } = heap.sorted();
-  const audCos = cosineSum(packed, byRow, rank, dot, norm);
+  const audCos = cosineSum(packed, byRow, rank, dot, norm, heap.ws.cos);
   // The universe's mean cosine, Σ_u (Σ_j shares_j·x_uj) / (√c_u · norm) / users, is
   // Σ_j shares_j · W_j / (norm · users) with W the universe's own weights (computed once per universe).
   const weights = universeCosineWeights(packed, users);
@@ -97,10 +98,10 @@ function clampShare(v: number, eps: number): number {
  * u has; 0 for none): each user's cosine computed in row order (`byRow`, ascending: the packed
  * vectors read front to back, not one cache miss per member), then summed in the audience's
  * order (`rank[i]`: the index in byRow of the i-th best) — the same values added in the same
- * order as a pass over the audience, so the same sum to the last bit.
+ * order as a pass over the audience, so the same sum to the last bit. `cos`: scratch of at least
+ * byRow.length entries.
  */
-function cosineSum(packed: Uint8Array, byRow: Uint32Array, rank: Uint32Array, dot: Float64Array, norm: number): number {
-  const cos = new Float64Array(byRow.length);
+function cosineSum(packed: Uint8Array, byRow: Uint32Array, rank: Uint32Array, dot: Float64Array, norm: number, cos: Float64Array): number {
   for (let i = 0; i < byRow.length; i++) {
     let d = 0;
     let c = 0;
@@ -238,6 +239,12 @@ function scoreAt(packed: Uint8Array, u: number, base: number, score: Float64Arra
 // scanChunk sums 8 bytes per user, written out: the packed layout it was written for.
 if (PACKED_BYTES !== 8) throw new Error(`lookalike: scanChunk expects 8 packed bytes per user, got ${PACKED_BYTES}`);
 
+/**
+ * The audience warmLookalike reserves a look-alike's arrays for (Workspace.reserve): look-alikes
+ * up to this size (6.5 MiB of them) use memory the process already holds; a larger one grows them once.
+ */
+const WARM_WORKSPACE = 1 << 16;
+
 /** Look-alikes warmLookalike builds, over WARM_USERS users (sampled floor, the 4-user blocks and the tail after them) for WARM_AUDIENCE each. */
 const WARM_ROUNDS = 100;
 const WARM_USERS = (1 << 16) + 3;
@@ -252,7 +259,8 @@ const WARM_AUDIENCE = 2048;
  * a long loop in one call gets on-stack-replacement code, which the next garbage collection
  * drops, so a warm-up of two large look-alikes left the first session to compile its whole
  * pass again (≈ 20–40 ms of V8's compiler threads, and its main thread partly in unoptimised
- * code: `node bench/lookalike-steps.ts` after a collection). Media calls this once when it starts.
+ * code: `node bench/lookalike-steps.ts` after a collection). Then it reserves a look-alike's arrays for
+ * audiences of up to WARM_WORKSPACE members. Media calls this once when it starts.
  */
 export function warmLookalike(): void {
   const packed = new Uint8Array(WARM_USERS * PACKED_BYTES);
@@ -262,6 +270,7 @@ export function warmLookalike(): void {
   for (let r = 0; r < WARM_ROUNDS; r++) {
     build({ totals, cohortSize: 100, universeShares, packed, users: WARM_USERS, exclude: r % 2 === 0 ? new Set([1, 2, 7]) : new Set(), audienceSize: WARM_AUDIENCE });
   }
+  Workspace.reserve(WARM_WORKSPACE);
 }
 
 /** Cached per packed-vector buffer: a universe's cosine weights are computed once. */
@@ -326,12 +335,16 @@ class TopK {
   private n = 0;
   /** Offers scoring ≤ this cannot enter (−∞ until the first selection; +∞ when k = 0): the caller's cheap pre-check. */
   floor: number;
-  constructor(k: number) {
+  /** The memory it works in (Workspace.for(k)): its buffer, and the ordering's and the quality figure's arrays. */
+  readonly ws: Workspace;
+  constructor(k: number, ws: Workspace) {
+    if (ws.capacity < k) throw new RangeError(`TopK: expected a workspace for ${k} members, got ${ws.capacity}`);
     this.k = k;
+    this.ws = ws;
     const cap = k === 0 ? 0 : 2 * k + 1024;
-    this.score = new Float64Array(cap);
-    this.row = new Uint32Array(cap);
-    this.scratch = new Float64Array(cap);
+    this.score = ws.score.subarray(0, cap);
+    this.row = ws.row.subarray(0, cap);
+    this.scratch = ws.scratch.subarray(0, cap);
     this.floor = k === 0 ? Infinity : -Infinity;
   }
 
@@ -382,20 +395,73 @@ class TopK {
    * order is a stable least-significant-digit radix sort (four 16-bit digits) of the kept pairs,
    * which are in ascending row order, on their scores' IEEE 754 bits mapped to an
    * order-reversing unsigned key — score descending, and among equal scores the rows stay
-   * ascending: the order of a comparator sort on (−score, row).
+   * ascending: the order of a comparator sort on (−score, row). Only `rows` is the caller's:
+   * `byRow` and `rank` are views of the workspace, valid until the next look-alike.
    */
   sorted(): { rows: Uint32Array; byRow: Uint32Array; rank: Uint32Array } {
     this.keepBest();
     const n = this.n;
     this.n = 0;
     this.floor = this.k === 0 ? Infinity : -Infinity;
-    const rank = orderByScoreDescending(this.score, n);
-    const byRow = this.row.slice(0, n);
+    const rank = orderByScoreDescending(this.score, n, this.ws);
+    const byRow = this.row.subarray(0, n);
     const rows = new Uint32Array(n);
     for (let i = 0; i < n; i++) rows[i] = byRow[rank[i]!]!;
     return { rows, byRow, rank };
   }
 }
+
+/**
+ * The arrays a look-alike of k members works in, from the thread's scratch (common/scratch.ts):
+ * the TopK buffer (2k + 1024 scores, rows and a selection's copy of the scores) and the final
+ * ordering's keys, indexes and cosines (k each), each rounded up to a power of two: 4 MiB for
+ * 50,000 members. Kept from one look-alike to the next up to LOOKALIKE_SCRATCH_BYTES an array
+ * (audiences up to ≈ 5·10^5 members; at most 64 MiB in all; a larger array is the call's own).
+ * build is synchronous: one look-alike of a
+ * thread uses them at a time. On the build machine (a virtual machine whose host takes freed
+ * memory back, so that fresh memory is faulted in again page by page) a 50,000-member selection
+ * of 970,034 users took 13.7–14.9 ms of wall at the median of a node's later sessions with its
+ * arrays allocated per call, 11.2–12.0 reusing them (`node bench/lookalike-steps.ts <media
+ * universe dir> --repeats 12`, four runs alternated with the same at the commit before).
+ */
+class Workspace {
+  readonly capacity: number;
+  readonly score: Float64Array;
+  readonly row: Uint32Array;
+  readonly scratch: Float64Array;
+  readonly hi: Uint32Array;
+  readonly lo: Uint32Array;
+  readonly idx: Uint32Array;
+  readonly tmp: Uint32Array;
+  readonly cos: Float64Array;
+  constructor(k: number, from: Scratch) {
+    this.capacity = k;
+    const cap = k === 0 ? 0 : 2 * k + 1024;
+    this.score = from.f64('score', cap);
+    this.row = from.u32('row', cap);
+    this.scratch = from.f64('select', cap);
+    this.hi = from.u32('hi', k);
+    this.lo = from.u32('lo', k);
+    this.idx = from.u32('idx', k);
+    this.tmp = from.u32('tmp', k);
+    this.cos = from.f64('cos', k);
+  }
+
+  /** A look-alike's arrays for k members, from the thread's scratch. */
+  static for(k: number): Workspace {
+    return new Workspace(k, LOOKALIKE_SCRATCH);
+  }
+
+  /** Grows the thread's arrays for k members and writes every page of them: look-alikes up to k members then use memory the process holds. */
+  static reserve(k: number): void {
+    Workspace.for(k);
+    LOOKALIKE_SCRATCH.touch();
+  }
+}
+
+/** The largest array a look-alike keeps between calls (Workspace). */
+const LOOKALIKE_SCRATCH_BYTES = 8 << 20;
+const LOOKALIKE_SCRATCH = new Scratch(LOOKALIKE_SCRATCH_BYTES);
 
 /**
  * One TopK kept for the life of the process, never used: it keeps the buffer's object shape
@@ -405,17 +471,17 @@ class TopK {
  * optimised code (scanChunk, the buffer's methods: "embedded weak objects cleared" in
  * node --trace-deopt) and every session compiled it again.
  */
-const KEEP_TOPK_SHAPE = new TopK(0);
+const KEEP_TOPK_SHAPE = new TopK(0, new Workspace(0, new Scratch(0)));
 void KEEP_TOPK_SHAPE;
 
 /**
  * The indexes 0..n−1 ordered by score descending, equal scores keeping their index order: a
- * stable radix sort (common/radix-order.ts, four 16-bit digits) on the scores' IEEE 754 bits
- * mapped to an order-reversing unsigned key (−0 read as +0: equal scores, equal keys).
+ * stable radix sort (common/radix-order.ts) on the scores' IEEE 754 bits mapped to an
+ * order-reversing unsigned key (−0 read as +0: equal scores, equal keys), in the workspace's
+ * arrays (the result is a view of one of them).
  */
-function orderByScoreDescending(score: Float64Array, n: number): Uint32Array {
-  const hi = new Uint32Array(n);
-  const lo = new Uint32Array(n);
+function orderByScoreDescending(score: Float64Array, n: number, ws: Workspace): Uint32Array {
+  const { hi, lo } = ws;
   const f = new Float64Array(1);
   const w = new Uint32Array(f.buffer); // little-endian platforms (every Node target): w[0] low, w[1] high word
   for (let i = 0; i < n; i++) {
@@ -425,7 +491,7 @@ function orderByScoreDescending(score: Float64Array, n: number): Uint32Array {
     hi[i] = neg ? w[1]! : ~(w[1]! ^ 0x80000000) >>> 0;
     lo[i] = neg ? w[0]! : ~w[0]! >>> 0;
   }
-  return radixOrder(n, [lo, hi]);
+  return radixOrder(n, [lo, hi], [ws.idx, ws.tmp]);
 }
 
 /**

@@ -94,6 +94,27 @@ export interface Universe {
   tokenChunks(type: IdType): Iterable<{ tokens: Uint8Array; rows: Uint32Array }>;
 }
 
+/** The start-up warm-up of the audience file's id pass (warmUserIdLines): WARM_ID_ROUNDS calls of WARM_ID_ROWS rows (every 7th user), then one of WARM_ID_RESERVE rows. */
+const WARM_ID_ROUNDS = 100;
+const WARM_ID_ROWS = 2048;
+const WARM_ID_RESERVE = 1 << 16;
+
+/**
+ * Runs the audience file's id pass (userIdLines) before the first session needs it, the ids
+ * discarded: many small calls, so that V8 optimises it (each session runs it once: unoptimised,
+ * about twice its CPU; two large calls left the first session to compile it again), then one of
+ * WARM_ID_RESERVE rows spread over the universe, which leaves the pass's reused arrays
+ * (DiskUniverse's scratch) grown and written for audiences of up to that size. Media calls it
+ * when it starts; bench/lookalike-steps.ts too.
+ */
+export function warmUserIdLines(u: Pick<Universe, 'size' | 'userIdLines'>): void {
+  if (u.size === 0) return;
+  const rows = Uint32Array.from({ length: WARM_ID_ROWS }, (_, i) => Math.min(i * 7, u.size - 1));
+  for (let r = 0; r < WARM_ID_ROUNDS; r++) for (const chunk of u.userIdLines(rows)) void chunk;
+  const spread = Uint32Array.from({ length: WARM_ID_RESERVE }, (_, i) => Math.floor((i * u.size) / WARM_ID_RESERVE));
+  for (const chunk of u.userIdLines(spread)) void chunk;
+}
+
 export interface IdTypeIndex {
   tokens: TokenTable;
   /** token row → user row */
